@@ -1,0 +1,15 @@
+import type { Instance, InstanceStats, LogLine } from '../model/index.js';
+
+/** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
+export interface Telemetry {
+  /**
+   * Log lines of the given instances merged in time order. With `follow`, keeps yielding new lines
+   * until `signal` aborts. `since` is RFC 3339; `tail` is the number of lines per the merged stream.
+   */
+  logs(
+    instances: readonly Instance[],
+    options: { readonly tail?: number; readonly since?: string; readonly follow?: boolean; readonly signal?: AbortSignal },
+  ): AsyncIterable<LogLine>;
+  /** One sample per running instance (CPU % over a short interval, memory of the whole process tree). */
+  stats(instances: readonly Instance[]): Promise<InstanceStats[]>;
+}

@@ -1,0 +1,104 @@
+import type { Disposable } from '../lib/index.js';
+
+/*
+ * The driver contract (after Nomad's DriverPlugin, kept narrow): start, recover, wait, stop, destroy,
+ * plus stats and logs. A driver runs one *container*; the agent runs an instance's containers through it.
+ * Handles are plain JSON, persisted by the agent in the instance's status, so a restarted berth can
+ * re-adopt what is still running. Every driver passes drivers/driver-conformance.ts.
+ */
+
+/** Everything a driver needs to start one container. Paths are absolute. */
+export interface ContainerConfig {
+  /** Unique id of the instance the container belongs to. */
+  readonly instanceId: string;
+  readonly containerName: string;
+  /** Image (docker driver); undefined for the process driver. */
+  readonly image?: string;
+  /** argv after `$(VAR)` expansion: command followed by args. Non-empty for the process driver. */
+  readonly argv: readonly string[];
+  /** The complete environment of the process (the driver adds nothing). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly workingDir: string;
+  readonly user?: string;
+  /** The instance's address (loopback for the process driver). */
+  readonly address: string;
+  /** Directory the driver may use for this container's state and logs; created by the agent. */
+  readonly stateDir: string;
+  /** Log rotation: a file is rotated when it passes `maxBytes`; `maxFiles` rotated files are kept. */
+  readonly log: { readonly maxBytes: number; readonly maxFiles: number };
+}
+
+/** Serializable handle: enough to find the container again after berth restarts. */
+export type ContainerHandle = Readonly<Record<string, unknown>> & { readonly driver: string };
+
+/** How a container ended. `exitCode` is 128 + n when killed by signal n (shell convention). */
+export interface ExitResult {
+  readonly exitCode: number;
+  readonly signal?: string;
+  /** ISO 8601 time of the exit, when known. */
+  readonly finishedAt?: string;
+  /** Set when the exit could not be observed (e.g. the supervisor was lost while berth was down). */
+  readonly message?: string;
+}
+
+export interface StopOptions {
+  /** Signal sent first, e.g. SIGTERM. */
+  readonly signal: string;
+  /** Milliseconds to wait after `signal` before SIGKILL. */
+  readonly timeoutMs: number;
+}
+
+/** Resource use of one container's whole process tree. */
+export interface ContainerStats {
+  /** Cumulative CPU time of the tree, milliseconds (callers derive a percentage from two samples). */
+  readonly cpuTimeMs: number;
+  readonly memoryBytes: number;
+  readonly processes: number;
+  /** Monotonic ms at which the sample was taken. */
+  readonly sampledAt: number;
+}
+
+/** One log line as read back from a container's log. */
+export interface ContainerLogLine {
+  /** RFC 3339 with nanoseconds, UTC ("2026-11-21T15:04:05.123456789Z"); sorts as a string. */
+  readonly time: string;
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+export interface LogReadOptions {
+  /** Only the last `tail` lines (before following). */
+  readonly tail?: number;
+  /** Only lines at or after this RFC 3339 time. */
+  readonly since?: string;
+  /** Keep yielding new lines until `signal` aborts. */
+  readonly follow?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** What a recovered handle turned out to be. */
+export type RecoverResult = { readonly state: 'running' } | { readonly state: 'exited'; readonly exit: ExitResult };
+
+export interface Driver {
+  readonly name: string;
+  /**
+   * Starts a container. Resolves once the process exists (or rejects when it cannot: command not found,
+   * bad working directory …) with a handle to persist.
+   * @throws CodedError `CONTAINER_START_FAILED` with a message fit for a user.
+   */
+  start(config: ContainerConfig): Promise<ContainerHandle>;
+  /** Re-attaches to a container started by an earlier berth process: still running, or how it ended. */
+  recover(handle: ContainerHandle): Promise<RecoverResult>;
+  /** Resolves when the container exits (immediately if it already has). Abort stops waiting only. */
+  wait(handle: ContainerHandle, signal?: AbortSignal): Promise<ExitResult>;
+  /** Sends `options.signal` to the whole process tree, then SIGKILL after `timeoutMs`; resolves on exit. */
+  stop(handle: ContainerHandle, options: StopOptions): Promise<ExitResult>;
+  /** Removes what the driver keeps for an exited container (not its logs, which the agent rotates away). */
+  destroy(handle: ContainerHandle): Promise<void>;
+  /** A sample of the container's resource use; undefined when it has exited. */
+  stats(handle: ContainerHandle): Promise<ContainerStats | undefined>;
+  /** Reads the container's log in time order. */
+  logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine>;
+}
+
+export type { Disposable };

@@ -1,0 +1,10 @@
+export { CodedError, hasCode } from './coded-error.js';
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export { parseDuration, formatDuration } from './duration.js';
+export type { Disposable } from './disposable-store.js';
+export { DisposableStore } from './disposable-store.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { WorkQueueOptions, WorkResult } from './work-queue.js';
+export { WorkQueue } from './work-queue.js';

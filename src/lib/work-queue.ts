@@ -1,0 +1,122 @@
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+
+export interface WorkQueueOptions {
+  /** Parallel workers; the same key is never processed by two workers at once. Default 1. */
+  concurrency?: number;
+  /** First retry delay after a failure, doubled per consecutive failure of a key. Default 100 ms. */
+  baseRetryMs?: number;
+  /** Cap of the retry delay. Default 30 s. */
+  maxRetryMs?: number;
+  clock?: Clock;
+  /** Called when the handler throws; the key is requeued with backoff. */
+  onError?: (key: string, error: unknown) => void;
+}
+
+/** What a handler may ask for: nothing, or to look at the key again after `requeueAfterMs`. */
+export type WorkResult = void | { requeueAfterMs?: number };
+
+/**
+ * A keyed, level-triggered work queue (after Kubernetes' workqueue): callers enqueue keys, never objects;
+ * a key added several times before it runs is processed once; a key added while it is being processed is
+ * processed again afterwards; a failing key is retried with exponential backoff.
+ */
+export class WorkQueue {
+  private readonly dirty = new Set<string>();
+  private readonly queue: string[] = [];
+  private readonly active = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private running = 0;
+  private stopped = false;
+  private readonly concurrency: number;
+  private readonly baseRetryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly handler: (key: string) => Promise<WorkResult>,
+    private readonly options: WorkQueueOptions = {},
+  ) {
+    this.concurrency = options.concurrency ?? 1;
+    this.baseRetryMs = options.baseRetryMs ?? 100;
+    this.maxRetryMs = options.maxRetryMs ?? 30_000;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Marks `key` for processing as soon as a worker is free. */
+  add(key: string): void {
+    if (this.stopped) return;
+    const t = this.timers.get(key);
+    if (t) {
+      clearTimeout(t.timer);
+      this.timers.delete(key);
+    }
+    if (this.dirty.has(key)) return;
+    this.dirty.add(key);
+    if (!this.active.has(key)) this.queue.push(key);
+    this.pump();
+  }
+
+  /** Adds `key` after `ms`; an earlier pending add-after for the key wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    const at = this.clock.now() + ms;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.timers.set(key, { at, timer });
+  }
+
+  /** Resolves when no key is queued or being processed (delayed adds do not count). */
+  async idle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.dirty.clear();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.concurrency && this.queue.length > 0) {
+      const key = this.queue.shift() as string;
+      this.dirty.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.process(key);
+    }
+    if (this.queue.length === 0 && this.running === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    try {
+      const result = await this.handler(key);
+      this.failures.delete(key);
+      if (result && result.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
+    } catch (error) {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      this.options.onError?.(key, error);
+      this.addAfter(key, Math.min(this.maxRetryMs, this.baseRetryMs * 2 ** (n - 1)));
+    } finally {
+      this.active.delete(key);
+      this.running--;
+      if (this.dirty.has(key)) this.queue.push(key);
+      this.pump();
+    }
+  }
+}

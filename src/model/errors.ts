@@ -1,0 +1,89 @@
+import { CodedError } from '../lib/index.js';
+import type { FieldError } from './field-error.js';
+import { formatFieldError } from './field-error.js';
+
+/**
+ * Every stable error code berth returns. api/ maps each to one HTTP status (api/error-status.ts);
+ * docs/errors.md explains each. Adding a code means adding it in all three places.
+ */
+export const ERROR_CODES = [
+  'SPEC_INVALID',
+  'REQUEST_INVALID',
+  'SERVICE_NOT_FOUND',
+  'INSTANCE_NOT_FOUND',
+  'GRID_NOT_FOUND',
+  'SERVICE_EXISTS',
+  'VERSION_CONFLICT',
+  'SERVICE_NOT_DEPLOYED',
+  'SERVICE_REMOVING',
+  'ADDRESS_EXHAUSTED',
+  'NODE_UNAVAILABLE',
+  'LOGS_UNAVAILABLE',
+  'REVISION_COMPACTED',
+  'INVALID_TRANSITION',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A spec or request body that does not validate. `causes` lists every offending field. */
+export class SpecInvalidError extends CodedError {
+  readonly causes: readonly FieldError[];
+  constructor(kind: string, name: string | undefined, causes: readonly FieldError[]) {
+    const head = name ? `${kind} "${name}" is invalid` : `${kind} is invalid`;
+    super('SPEC_INVALID', `${head}: ${causes.map(formatFieldError).join(', ')}`, {
+      causes: causes.map((c) => ({ ...c, message: formatFieldError(c) })),
+    });
+    this.causes = causes;
+  }
+}
+
+/** A malformed request outside a spec (bad query parameter, bad replica count …). */
+export class RequestInvalidError extends CodedError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('REQUEST_INVALID', message, details);
+  }
+}
+
+export class ServiceNotFoundError extends CodedError {
+  constructor(grid: string, name: string) {
+    super('SERVICE_NOT_FOUND', `service "${name}" not found in grid "${grid}"`, { grid, name });
+  }
+}
+
+export class InstanceNotFoundError extends CodedError {
+  constructor(id: string) {
+    super('INSTANCE_NOT_FOUND', `instance "${id}" not found`, { id });
+  }
+}
+
+export class ServiceExistsError extends CodedError {
+  constructor(grid: string, name: string) {
+    super('SERVICE_EXISTS', `service "${name}" already exists in grid "${grid}"`, { grid, name });
+  }
+}
+
+/**
+ * A compare-and-set write that named an old version (Kubernetes' 409 Conflict; Swarm's
+ * "update out of sequence", but as 409 and with the version to retry from).
+ */
+export class VersionConflictError extends CodedError {
+  constructor(what: string, expected: number, current: number) {
+    super(
+      'VERSION_CONFLICT',
+      `Operation cannot be fulfilled on ${what}: the object has been modified (you sent version ${expected}, it is now at version ${current}); read it again and apply your changes to the latest version`,
+      { expectedVersion: expected, currentVersion: current },
+    );
+  }
+}
+
+export class ServiceRemovingError extends CodedError {
+  constructor(grid: string, name: string) {
+    super('SERVICE_REMOVING', `service "${name}" in grid "${grid}" is being removed`, { grid, name });
+  }
+}
+
+export class AddressExhaustedError extends CodedError {
+  constructor(range: string) {
+    super('ADDRESS_EXHAUSTED', `no free address left in range ${range}`, { range });
+  }
+}

@@ -1,0 +1,11 @@
+export * from './names.js';
+export * from './field-error.js';
+export * from './errors.js';
+export * from './service-spec.js';
+export { parseServiceSpec } from './validate-service-spec.js';
+export * from './instance-state.js';
+export * from './instance.js';
+export * from './service.js';
+export * from './event.js';
+export * from './node.js';
+export * from './telemetry.js';

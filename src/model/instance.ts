@@ -1,0 +1,73 @@
+import type { DesiredState, InstanceState } from './instance-state.js';
+import type { ContainerSpec, RestartPolicy } from './service-spec.js';
+
+/** What the agent needs to run an instance; copied from the deployed service spec at creation, never edited. */
+export interface InstanceSpec {
+  readonly containers: readonly ContainerSpec[];
+  /** Address from the instance range (default 127.10.0.0/16), given to containers as BERTH_INSTANCE_IP. */
+  readonly address: string;
+  /** Per-slot data directory of a stateful service (BERTH_DATA_DIR); kept across restarts and redeploys. */
+  readonly dataDir?: string;
+  readonly restartPolicy: RestartPolicy;
+  /** Extra environment from the control plane (discovery variables), applied before the containers' own env. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** One container as the agent observed it. */
+export interface ContainerStatus {
+  readonly name: string;
+  readonly state: 'starting' | 'running' | 'exited';
+  readonly pid?: number;
+  readonly exitCode?: number;
+  readonly signal?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+/** Observed status; written only by the agent. */
+export interface InstanceStatus {
+  readonly state: InstanceState;
+  /** When this status was observed (ISO 8601). */
+  readonly timestamp: string;
+  /** Human explanation of the state ("started", "exited with code 137 (SIGKILL)" …). */
+  readonly message: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+  /** Opaque, serializable driver handles, one per container, used to re-adopt after a restart of berth. */
+  readonly handles?: readonly unknown[];
+  readonly containers?: readonly ContainerStatus[];
+}
+
+/**
+ * One replica of a service in one slot. Three writers: `spec` and the identity fields are set once by a
+ * controller at creation; `desiredState` is written only by controllers; `status` only by the agent.
+ */
+export interface Instance {
+  /** `<service>-<slot>-<suffix>`, unique for all time. */
+  readonly id: string;
+  readonly grid: string;
+  readonly service: string;
+  readonly serviceId: string;
+  /** Stable replica number 1..N; a restart is a new instance in the same slot. */
+  readonly slot: number;
+  readonly node: string;
+  /** Spec generation of the service this instance runs. */
+  readonly generation: number;
+  /** Restarts of this slot before this instance (0 for the first instance of the slot). */
+  readonly restarts: number;
+  /** Store revision of the last write (compare-and-set token). */
+  readonly version: number;
+  readonly createdAt: string;
+  readonly spec: InstanceSpec;
+  readonly desiredState: DesiredState;
+  /** Why the desired state is what it is ("scaled down", "service stopped" …). */
+  readonly desiredReason?: string;
+  readonly status: InstanceStatus;
+}
+
+/** The DNS-style name of an instance's slot, as Kontena's `nginx-1`. */
+export function slotName(service: string, slot: number): string {
+  return `${service}-${slot}`;
+}

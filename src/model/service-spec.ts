@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { parseDuration } from '../lib/index.js';
+import { DNS1035_LABEL, DNS1035_MAX, ENV_NAME, IANA_SVC_NAME, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
+
+/*
+ * The service spec: the one schema that API types, the client's types, validation and the OpenAPI
+ * document come from. Input is lenient where a seed is (env as a map or a list, command as a string,
+ * durations as "5s" or seconds, DevSpace's containerPort); the stored form is fully defaulted and
+ * normalized (Kubernetes stores defaulted objects too), so `show -o yaml` shows what will run.
+ */
+
+/** A duration: "500ms", "5s", "1m30s", or a number of seconds. Stored as the string the user wrote, normalized. */
+const duration = z
+  .union([z.string(), z.number()])
+  .superRefine((v, ctx) => {
+    try {
+      parseDuration(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds', params: { type: 'Invalid value' } });
+    }
+  })
+  .transform((v) => (typeof v === 'number' ? `${v}s` : v.trim()));
+
+const port = z.number().int().min(1).max(65535);
+const protocol = z
+  .string()
+  .transform((p) => p.toUpperCase())
+  .pipe(z.enum(['TCP', 'UDP']));
+
+const envVar = z.strictObject({ name: z.string().regex(ENV_NAME), value: z.string().default('') });
+
+/** env as `{K: v}`, `["K=v"]` or `[{name, value}]` (Kubernetes, Swarm and Kontena forms), stored as a list. */
+const envInput = z.preprocess((raw) => {
+  if (raw === undefined || raw === null) return [];
+  if (Array.isArray(raw)) {
+    return raw.map((item) => {
+      if (typeof item !== 'string') return item;
+      const eq = item.indexOf('=');
+      return eq > 0 ? { name: item.slice(0, eq), value: item.slice(eq + 1) } : { name: item, value: undefined };
+    });
+  }
+  if (typeof raw === 'object') {
+    return Object.entries(raw as Record<string, unknown>).map(([name, value]) => ({
+      name,
+      value: typeof value === 'number' || typeof value === 'boolean' ? String(value) : value,
+    }));
+  }
+  return raw;
+}, z.array(envVar));
+
+const containerPort = z.strictObject({
+  name: z.string().max(15).regex(IANA_SVC_NAME).optional(),
+  containerPort: port,
+  protocol: protocol.default('TCP'),
+});
+
+/** A command as a list (exec form) or one string, run as `/bin/sh -c STRING` (Docker's shell form). */
+const command = z.preprocess(
+  (raw) => (typeof raw === 'string' ? ['/bin/sh', '-c', raw] : raw),
+  z.array(z.string()).min(1),
+);
+
+export const ContainerSpecSchema = z.strictObject({
+  /** Unique in the service; defaults to the service name when there is one container. */
+  name: z.string().max(DNS1035_MAX).regex(DNS1035_LABEL).optional(),
+  /** Docker image (docker driver). Without it the container runs as a plain process. */
+  image: z.string().min(1).optional(),
+  command: command.optional(),
+  args: z.array(z.string()).default([]),
+  env: envInput.default([]),
+  /** Absolute directory the process starts in; the CLI fills in the caller's directory. */
+  workingDir: z.string().startsWith('/').optional(),
+  /** User to run as (name or uid); only honoured when berth runs as root. */
+  user: z.string().min(1).optional(),
+  ports: z.array(containerPort).default([]),
+  /** As Swarm/Kontena: default SIGTERM. */
+  stopSignal: z
+    .string()
+    .transform((s) => (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`))
+    .pipe(z.enum(STOP_SIGNALS))
+    .default('SIGTERM'),
+  /** As Swarm and Kontena: 10 s between the stop signal and SIGKILL. */
+  stopGracePeriod: duration.default('10s'),
+});
+
+export const RestartPolicySchema = z.strictObject({
+  /** As Swarm's server default: `any`. */
+  condition: z.enum(['none', 'on-failure', 'any']).default('any'),
+  /** First delay before a restart, doubled per consecutive failure up to 5 min (Kubernetes' cap). Swarm: 5 s. */
+  delay: duration.default('5s'),
+  /** Restarts allowed within `window`; 0 = unlimited (Swarm). */
+  maxAttempts: z.number().int().min(0).default(0),
+  /** Window in which `maxAttempts` counts; 0 = unbounded (Swarm). */
+  window: duration.default('0s'),
+});
+
+export const UpdateConfigSchema = z.strictObject({
+  /** Instances replaced at once; 0 = all (Swarm). Swarm's server default: 1. */
+  parallelism: z.number().int().min(0).default(1),
+  delay: duration.default('0s'),
+  failureAction: z.enum(['pause', 'continue', 'rollback']).default('pause'),
+  /** How long a new instance must stay up to count as updated (Swarm: 5 s). */
+  monitor: duration.default('5s'),
+  maxFailureRatio: z.number().min(0).max(1).default(0),
+  order: z.enum(['stop-first', 'start-first']).default('stop-first'),
+});
+
+/** A port of the service's network face (Kubernetes ServicePort; DevSpace's containerPort = targetPort). */
+export const ServicePortSchema = z
+  .strictObject({
+    name: z.string().max(15).regex(IANA_SVC_NAME).optional(),
+    protocol: protocol.default('TCP'),
+    port,
+    targetPort: z.union([port, z.string().max(15).regex(IANA_SVC_NAME)]).optional(),
+    /** DevSpace's spelling of targetPort. */
+    containerPort: port.optional(),
+    nodePort: z.number().int().optional(),
+  })
+  .transform(({ containerPort: cp, ...rest }) => ({ ...rest, targetPort: rest.targetPort ?? cp ?? rest.port }));
+
+const labels = z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).default({});
+
+export const ServiceSpecSchema = z
+  .strictObject({
+    name: z.string().max(DNS1035_MAX).regex(DNS1035_LABEL),
+    labels,
+    /** `replicated` keeps `replicas` instances; `global` one per node (Swarm's modes). */
+    mode: z.enum(['replicated', 'global']).default('replicated'),
+    replicas: z.number().int().min(0).optional(),
+    /** Kontena's spelling of replicas. */
+    instances: z.number().int().min(0).optional(),
+    /** Stable slots started in order, each with a data directory kept across restarts (StatefulSet/Kontena). */
+    stateful: z.boolean().default(false),
+    containers: z.array(ContainerSpecSchema).min(1),
+    restartPolicy: RestartPolicySchema.default(RestartPolicySchema.parse({})),
+    updateConfig: UpdateConfigSchema.default(UpdateConfigSchema.parse({})),
+    /** The network face; served by the networking part. Kubernetes' default type is ClusterIP. */
+    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
+    ports: z.array(ServicePortSchema).default([]),
+  })
+  .transform(({ instances, replicas, ...rest }) => ({
+    ...rest,
+    replicas: rest.mode === 'global' ? 0 : (replicas ?? instances ?? 1),
+    replicasGiven: replicas !== undefined || instances !== undefined,
+    instancesAndReplicas: replicas !== undefined && instances !== undefined,
+  }));
+
+type ParsedSpec = z.output<typeof ServiceSpecSchema>;
+type Normalized<T> = Omit<T, 'replicasGiven' | 'instancesAndReplicas'>;
+
+/** The stored, fully defaulted service spec. */
+export type ServiceSpec = Normalized<ParsedSpec>;
+/** What a user may send: the same fields, most optional. */
+export type ServiceSpecInput = z.input<typeof ServiceSpecSchema>;
+export type ContainerSpec = ServiceSpec['containers'][number];
+export type ContainerPort = ContainerSpec['ports'][number];
+export type EnvVar = ContainerSpec['env'][number];
+export type RestartPolicy = ServiceSpec['restartPolicy'];
+export type UpdateConfig = ServiceSpec['updateConfig'];
+export type ServicePort = ServiceSpec['ports'][number];
+export type ServiceMode = ServiceSpec['mode'];
+export type ServiceType = ServiceSpec['type'];
+
+/** Internal: the parse result before cross-field checks strip the bookkeeping flags. */
+export type ParsedServiceSpec = ParsedSpec;

@@ -1,0 +1,173 @@
+import type { z } from 'zod';
+import { DNS1035_MESSAGE, STOP_SIGNALS } from './names.js';
+import { SpecInvalidError } from './errors.js';
+import type { FieldError } from './field-error.js';
+import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
+import { ServiceSpecSchema } from './service-spec.js';
+
+/**
+ * Validates and normalizes a service spec. Returns the fully defaulted spec.
+ * @param input  anything (parsed JSON or YAML)
+ * @param root   the path prefix of the spec in error messages (default `spec`)
+ * @throws SpecInvalidError listing every offending field, e.g. `spec.ports[1].name: Required value`.
+ */
+export function parseServiceSpec(input: unknown, root = 'spec'): ServiceSpec {
+  const result = ServiceSpecSchema.safeParse(input, { reportInput: true });
+  const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
+  if (!result.success) {
+    throw new SpecInvalidError('Service', name, dedupe(result.error.issues.map((i) => toFieldError(i, root))));
+  }
+  const errors = crossFieldErrors(result.data, root);
+  if (errors.length > 0) throw new SpecInvalidError('Service', name, errors);
+  const { replicasGiven: _g, instancesAndReplicas: _b, ...spec } = result.data;
+  spec.containers = spec.containers.map((c) => (c.name ? c : { name: spec.name, ...c }));
+  return spec;
+}
+
+/** Checks that need several fields at once (uniqueness, mode rules, multi-port names). */
+function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const at = (path: string): string => `${root}.${path}`;
+
+  if (spec.instancesAndReplicas) {
+    errors.push({ field: at('instances'), type: 'Forbidden', detail: 'give either replicas or instances (Kontena\'s name for it), not both' });
+  }
+  if (spec.mode === 'global' && spec.replicasGiven) {
+    errors.push({ field: at('replicas'), type: 'Forbidden', detail: "may not be set when mode is 'global' (one instance runs on every node)" });
+  }
+  if (spec.mode === 'global' && spec.stateful) {
+    errors.push({ field: at('stateful'), type: 'Forbidden', detail: "may not be used when mode is 'global'" });
+  }
+
+  const containerNames = new Map<string, number>();
+  spec.containers.forEach((c, i) => {
+    if (!c.name && spec.containers.length > 1) {
+      errors.push({ field: at(`containers[${i}].name`), type: 'Required value', detail: 'every container needs a name when there is more than one' });
+    }
+    if (c.name) {
+      if (containerNames.has(c.name)) errors.push({ field: at(`containers[${i}].name`), type: 'Duplicate value', value: c.name });
+      containerNames.set(c.name, i);
+    }
+    if (!c.image && !c.command) {
+      errors.push({ field: at(`containers[${i}].command`), type: 'Required value', detail: 'a process container needs a command (or give an image to run it with the docker driver)' });
+    }
+    const portNames = new Set<string>();
+    const portKeys = new Set<string>();
+    c.ports.forEach((p, j) => {
+      if (p.name) {
+        if (portNames.has(p.name)) errors.push({ field: at(`containers[${i}].ports[${j}].name`), type: 'Duplicate value', value: p.name });
+        portNames.add(p.name);
+      }
+      const key = `${p.containerPort}/${p.protocol}`;
+      if (portKeys.has(key)) errors.push({ field: at(`containers[${i}].ports[${j}].containerPort`), type: 'Duplicate value', value: p.containerPort });
+      portKeys.add(key);
+    });
+  });
+
+  const portNames = new Set<string>();
+  const portKeys = new Set<string>();
+  spec.ports.forEach((p, i) => {
+    if (spec.ports.length > 1 && !p.name) errors.push({ field: at(`ports[${i}].name`), type: 'Required value' });
+    if (p.name) {
+      if (portNames.has(p.name)) errors.push({ field: at(`ports[${i}].name`), type: 'Duplicate value', value: p.name });
+      portNames.add(p.name);
+    }
+    const key = `${p.port}/${p.protocol}`;
+    if (portKeys.has(key)) errors.push({ field: at(`ports[${i}]`), type: 'Duplicate value', value: { port: p.port, protocol: p.protocol } });
+    portKeys.add(key);
+    if (p.nodePort !== undefined && spec.type === 'ClusterIP') {
+      errors.push({ field: at(`ports[${i}].nodePort`), type: 'Forbidden', detail: "may not be used when `type` is 'ClusterIP'" });
+    } else if (p.nodePort !== undefined && (p.nodePort < 30000 || p.nodePort > 32767)) {
+      errors.push({ field: at(`ports[${i}].nodePort`), type: 'Invalid value', value: p.nodePort, detail: 'provided port is not in the valid range. The range of valid ports is 30000-32767' });
+    }
+    if (typeof p.targetPort === 'string') {
+      const named = spec.containers.some((c) => c.ports.some((cp) => cp.name === p.targetPort));
+      if (!named) errors.push({ field: at(`ports[${i}].targetPort`), type: 'Invalid value', value: p.targetPort, detail: 'names no container port; name one of the containers\' ports or give a number' });
+    }
+  });
+  return errors;
+}
+
+function dedupe(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.field}|${e.type}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Turns a zod issue into a Kubernetes-style field error with a hint on how to fix it. */
+function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
+  const field = formatPath(root, issue.path);
+  const last = issue.path[issue.path.length - 1];
+  const input = (issue as { input?: unknown }).input;
+  const custom = (issue as { params?: { type?: FieldError['type'] } }).params?.type;
+  if (custom) return { field, type: custom, value: input, detail: issue.message };
+
+  switch (issue.code) {
+    case 'invalid_type':
+      if (input === undefined) return { field, type: 'Required value' };
+      return { field, type: 'Invalid value', value: input, detail: `must be ${article(issue.expected)}` };
+    case 'invalid_value':
+      if (last === 'stopSignal') return { field, type: 'Unsupported value', value: input, detail: 'must be a signal name such as SIGTERM, SIGINT, SIGQUIT or SIGUSR1' };
+      return {
+        field,
+        type: 'Unsupported value',
+        value: input,
+        detail: `supported values: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'unrecognized_keys':
+      // One error per unknown key, reported on the first; the others are rare enough.
+      return {
+        field: formatPath(root, [...issue.path, issue.keys[0] ?? '?']),
+        type: 'Unknown field',
+        detail: `berth has no field "${issue.keys.join('", "')}" here; check the spelling (docs/spec.md lists every field)`,
+      };
+    case 'invalid_format':
+      if (last === 'name' || issue.path.length === 1) {
+        if (issue.path.length === 1 && last === 'name') return { field, type: 'Invalid value', value: input, detail: DNS1035_MESSAGE };
+      }
+      if (issue.format === 'regex' && typeof last === 'string' && /name$/i.test(last)) {
+        return { field, type: 'Invalid value', value: input, detail: nameHint(issue.path) };
+      }
+      if (issue.format === 'starts_with') return { field, type: 'Invalid value', value: input, detail: 'must be an absolute path (start with /)' };
+      return { field, type: 'Invalid value', value: input, detail: issue.message };
+    case 'too_big':
+      if (issue.origin === 'string') return { field, type: 'Too long', value: input, detail: `must be no more than ${String(issue.maximum)} characters` };
+      return { field, type: 'Invalid value', value: input, detail: `must be less than or equal to ${String(issue.maximum)}` };
+    case 'too_small':
+      if (issue.origin === 'array') return { field, type: 'Required value', detail: `needs at least ${String(issue.minimum)} item(s)` };
+      if (issue.origin === 'string') return { field, type: 'Required value', detail: 'must not be empty' };
+      return { field, type: 'Invalid value', value: input, detail: `must be greater than or equal to ${String(issue.minimum)}` };
+    case 'invalid_union':
+      return { field, type: 'Invalid value', value: input, detail: unionHint(issue.path) };
+    default:
+      return { field, type: 'Invalid value', value: input, detail: issue.message };
+  }
+}
+
+function nameHint(path: readonly PropertyKey[]): string {
+  if (path.includes('ports')) return "a port name must be no more than 15 characters, lower case alphanumeric or '-', and start and end with an alphanumeric character (e.g. 'http')";
+  if (path.includes('env')) return "an environment variable name must consist of letters, digits, '_', '-' or '.', and must not start with a digit";
+  return DNS1035_MESSAGE;
+}
+
+function unionHint(path: readonly PropertyKey[]): string {
+  const last = path[path.length - 1];
+  if (last === 'targetPort') return 'must be a port number (1-65535) or the name of a container port';
+  return 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds';
+}
+
+function article(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function formatPath(root: string, path: readonly PropertyKey[]): string {
+  let out = root;
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  return out;
+}
+
+export { STOP_SIGNALS };

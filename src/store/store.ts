@@ -1,0 +1,148 @@
+import type { Disposable } from '../lib/index.js';
+import type {
+  DesiredState,
+  Instance,
+  InstanceSpec,
+  InstanceStatus,
+  NewServiceEvent,
+  NodeInfo,
+  Service,
+  ServiceDesired,
+  ServiceEvent,
+  ServiceSpec,
+  ServiceStatus,
+} from '../model/index.js';
+
+/*
+ * The store: versioned objects under one store-wide revision (etcd's model), compare-and-set writes,
+ * watch from a revision, and a per-service event history. The SQLite backend is the default; an etcd
+ * backend implements the same interface later.
+ *
+ * Three writers (swarmkit): the API writes a service's intent (spec, deployment, desired), controllers
+ * write instances' desired state and services' status, the agent writes instances' status. Each writer
+ * has its own methods below and no method lets one writer touch another's fields.
+ *
+ * Every returned object is frozen: never mutate what the store returned.
+ */
+
+/** A change seen by a watcher. `object` is the value after the change (before it, for a delete). */
+export type WatchEvent =
+  | { readonly revision: number; readonly kind: 'service'; readonly op: 'put' | 'delete'; readonly key: string; readonly object: Service }
+  | { readonly revision: number; readonly kind: 'instance'; readonly op: 'put' | 'delete'; readonly key: string; readonly object: Instance }
+  | { readonly revision: number; readonly kind: 'node'; readonly op: 'put' | 'delete'; readonly key: string; readonly object: NodeInfo }
+  | { readonly revision: number; readonly kind: 'event'; readonly op: 'put'; readonly key: string; readonly object: ServiceEvent };
+
+export type WatchListener = (event: WatchEvent) => void;
+
+/** Compare-and-set: the write only happens if the object's version still equals `ifVersion`. */
+export interface WriteOptions {
+  readonly ifVersion?: number;
+}
+
+/** An API-side change of a service. Fields left out are unchanged. */
+export interface ServiceIntentChange {
+  /** Replaces the spec; the generation goes up by one when it differs from the current spec. */
+  readonly spec?: ServiceSpec;
+  /** After applying `spec`: make the current spec and generation the deployed one (Kontena's deploy). */
+  readonly deploy?: boolean;
+  /** Bump deployment.restartGeneration so every instance is replaced (restart, deploy --force). */
+  readonly restart?: boolean;
+  readonly desired?: ServiceDesired;
+  /** Events recorded in the same transaction. */
+  readonly events?: readonly NewServiceEvent[];
+}
+
+/** An instance as a controller creates it; the store adds version, createdAt and status `new`. */
+export interface NewInstance {
+  readonly id: string;
+  readonly grid: string;
+  readonly service: string;
+  readonly serviceId: string;
+  readonly slot: number;
+  readonly node: string;
+  readonly generation: number;
+  readonly restarts: number;
+  readonly spec: InstanceSpec;
+  readonly desiredState: DesiredState;
+  readonly desiredReason?: string;
+}
+
+/** Everything one controller pass writes, applied in one transaction. */
+export interface ControllerWrites {
+  readonly createInstances?: readonly NewInstance[];
+  readonly setDesired?: readonly { readonly id: string; readonly desiredState: DesiredState; readonly reason: string }[];
+  readonly deleteInstances?: readonly string[];
+  readonly serviceStatus?: readonly { readonly grid: string; readonly name: string; readonly status: ServiceStatus }[];
+  /** Removes service records whose instances are all gone (the end of `rm`). */
+  readonly deleteServices?: readonly { readonly grid: string; readonly name: string }[];
+  readonly events?: readonly NewServiceEvent[];
+}
+
+export interface InstanceFilter {
+  readonly grid?: string;
+  readonly service?: string;
+  readonly node?: string;
+  /** Only instances whose status is not terminal. */
+  readonly active?: boolean;
+}
+
+export interface EventFilter {
+  readonly grid: string;
+  readonly service: string;
+  /** Only events with id > afterId. */
+  readonly afterId?: number;
+  /** Only events at or after this time (ISO 8601). */
+  readonly since?: string;
+  /** Only the last `tail` events (after the other filters). */
+  readonly tail?: number;
+}
+
+export interface Store {
+  /** The store-wide revision of the last write. */
+  revision(): number;
+
+  getService(grid: string, name: string): Service | undefined;
+  listServices(filter?: { readonly grid?: string }): Service[];
+  getInstance(id: string): Instance | undefined;
+  listInstances(filter?: InstanceFilter): Instance[];
+  listNodes(): NodeInfo[];
+  /** Events of one service, oldest first. */
+  listEvents(filter: EventFilter): ServiceEvent[];
+
+  // ---- API writer ----
+  /**
+   * Stores a new service (generation 1, desired `running`, status `initialized`); deploys it at once when
+   * `deploy` is true.
+   * @throws ServiceExistsError (409) when the name is taken in the grid.
+   */
+  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service;
+  /**
+   * Applies an API-side change.
+   * @throws ServiceNotFoundError (404), VersionConflictError (409) when `ifVersion` is stale,
+   *   ServiceRemovingError (409) when the service is being removed and the change is not `desired: 'removing'`.
+   */
+  updateServiceIntent(grid: string, name: string, change: ServiceIntentChange, options?: WriteOptions): Service;
+
+  // ---- controller writer ----
+  /** Applies a controller's plan atomically. Desired-state changes of unknown instances are ignored. */
+  applyControllerWrites(writes: ControllerWrites): void;
+
+  // ---- agent writer ----
+  /**
+   * Records observed statuses. A status that would move an instance's state backwards is refused
+   * (InvalidTransition, logged by the caller). Unknown instances are skipped.
+   */
+  setInstanceStatuses(updates: readonly { readonly id: string; readonly status: InstanceStatus }[], events?: readonly NewServiceEvent[]): void;
+  upsertNode(node: Omit<NodeInfo, 'version'>): NodeInfo;
+
+  // ---- events and watch ----
+  /** Appends events from any writer (e.g. the agent noticing an exit). */
+  appendEvents(events: readonly NewServiceEvent[]): void;
+  /**
+   * Calls `listener` for every change after `fromRevision` (replayed from history first), then live.
+   * @throws CodedError `REVISION_COMPACTED` (410) when that history is no longer kept.
+   */
+  watch(fromRevision: number, listener: WatchListener): Disposable;
+
+  close(): void;
+}
