@@ -8,3 +8,4 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { WorkQueueOptions, WorkResult } from './work-queue.js';
 export { WorkQueue } from './work-queue.js';
+export { AsyncChannel } from './async-channel.js';

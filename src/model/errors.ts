@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'REVISION_COMPACTED',
   'INVALID_TRANSITION',
   'INTERNAL',
+  'ROUTE_NOT_FOUND',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -85,5 +86,30 @@ export class ServiceRemovingError extends CodedError {
 export class AddressExhaustedError extends CodedError {
   constructor(range: string) {
     super('ADDRESS_EXHAUSTED', `no free address left in range ${range}`, { range });
+  }
+}
+
+/** restart (or anything needing a deployment) on a service that was never deployed. */
+export class ServiceNotDeployedError extends CodedError {
+  constructor(grid: string, name: string) {
+    super('SERVICE_NOT_DEPLOYED', `service "${name}" in grid "${grid}" has never been deployed; deploy it first`, { grid, name });
+  }
+}
+
+/** A status write that would move an instance's state backwards (states only move forward). */
+export class InvalidTransitionError extends CodedError {
+  constructor(id: string, from: string, to: string) {
+    super('INVALID_TRANSITION', `instance "${id}" cannot move from state ${from} to ${to}: states only move forward`, { id, from, to });
+  }
+}
+
+/** A watch from a revision whose history the store no longer keeps (etcd's ErrCompacted, HTTP 410 Gone). */
+export class RevisionCompactedError extends CodedError {
+  constructor(fromRevision: number, compactedRevision: number) {
+    super(
+      'REVISION_COMPACTED',
+      `revision ${fromRevision} is compacted (history is kept after revision ${compactedRevision}); list the current state and watch from its revision`,
+      { fromRevision, compactedRevision },
+    );
   }
 }

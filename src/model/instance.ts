@@ -55,7 +55,9 @@ export interface Instance {
   readonly node: string;
   /** Spec generation of the service this instance runs. */
   readonly generation: number;
-  /** Restarts of this slot before this instance (0 for the first instance of the slot). */
+  /** The service's deployment.restartGeneration when created; `restart` replaces older ones. */
+  readonly restartGeneration: number;
+  /** Consecutive restarts of this slot before this instance (0 for a fresh or replaced slot). */
   readonly restarts: number;
   /** Store revision of the last write (compare-and-set token). */
   readonly version: number;

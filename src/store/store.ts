@@ -61,6 +61,7 @@ export interface NewInstance {
   readonly slot: number;
   readonly node: string;
   readonly generation: number;
+  readonly restartGeneration: number;
   readonly restarts: number;
   readonly spec: InstanceSpec;
   readonly desiredState: DesiredState;

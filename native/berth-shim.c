@@ -1,0 +1,533 @@
+/*
+ * berth-shim: the supervisor of one process-driver container (after conmon / containerd-shim).
+ *
+ *   berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--cwd DIR] [--user NAME|UID] -- argv...
+ *
+ * The shim outlives the berth server, so that a server restart neither restarts nor loses containers:
+ *   - it forks the container (own process group, default signals, empty mask, optional cwd and user) and
+ *     reports "<pid> <pidStartTicks> <shimStartTicks>\n" on stdout once execvp succeeded, or
+ *     "error: <what>: <reason>\n" and exit status 127 when it did not; then stdout becomes /dev/null;
+ *   - it copies the container's stdout and stderr to the log in CRI format, one record per line
+ *     ("<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>\n", P for each 16 KiB chunk of a longer line),
+ *     rotating by size (log -> log.1 -> ... -> log.K, older dropped);
+ *   - when the container's main process exits it SIGKILLs what is left of the container (its process
+ *     group and the orphans the shim adopted as subreaper), drains the pipes for at most 200 ms, and
+ *     atomically writes the exit file: {"exitCode":N,"signal":"SIGKILL"|null,"finishedAt":"..."}.
+ * Invariants: the container never outlives the shim (PR_SET_PDEATHSIG); the exit file, once present,
+ * is complete and final; the shim never blocks on a full disk or a lost reader.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK 16384     /* longest record text; longer lines are split into P records */
+#define DRAIN_MS 200    /* how long to read the pipes after the main process exited */
+#define TIME_LEN 30     /* "2006-01-02T15:04:05.999999999Z" */
+#define TIME_BUF 96     /* room the compiler can prove for any int fields */
+
+struct options {
+  const char *exit_file;
+  const char *log_file;
+  const char *cwd;
+  const char *user;
+  unsigned long long log_max_bytes; /* 0: never rotate */
+  unsigned log_max_files;           /* rotated files kept besides the current one */
+  char **argv;
+};
+
+struct log {
+  int fd;
+  const char *path;
+  unsigned long long size;
+  unsigned long long max_bytes;
+  unsigned max_files;
+};
+
+struct stream {
+  int fd;
+  const char *name;
+  size_t len;
+  char buf[CHUNK];
+};
+
+static struct log out_log = {.fd = -1};
+static struct stream streams[2];
+
+/* ---------- small I/O helpers (EINTR and partial writes) ---------- */
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int writev_all(int fd, struct iovec *iov, int cnt) {
+  while (cnt > 0) {
+    ssize_t w = writev(fd, iov, cnt);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    while (cnt > 0 && (size_t)w >= iov->iov_len) {
+      w -= (ssize_t)iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (char *)iov->iov_base + w;
+      iov->iov_len -= (size_t)w;
+    }
+  }
+  return 0;
+}
+
+/* Reports a failure before the container runs, on stdout where the driver reads it, then exits 127. */
+static void fail(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n > sizeof msg - 2) n = (int)sizeof msg - 2;
+  msg[n++] = '\n';
+  (void)write_all(1, msg, (size_t)n);
+  _exit(127);
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void format_time(char out[TIME_BUF], const struct timespec *ts) {
+  struct tm tm;
+  gmtime_r(&ts->tv_sec, &tm);
+  snprintf(out, TIME_BUF, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec);
+}
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks since boot): with the pid, it names a process
+ * uniquely, so that a recycled pid is never mistaken for the container. 0 when unreadable. */
+static unsigned long long read_start_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+  if (!p) return 0;
+  p++;
+  for (int field = 2; field < 22 && *p; field++) { /* after ')' we stand before field 3 */
+    while (*p == ' ') p++;
+    while (*p && *p != ' ') p++;
+  }
+  while (*p == ' ') p++;
+  return strtoull(p, NULL, 10);
+}
+
+/* ---------- the log: CRI records, size rotation ---------- */
+
+static void log_open(struct log *lg) {
+  lg->fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  lg->size = 0;
+  struct stat st;
+  if (lg->fd >= 0 && fstat(lg->fd, &st) == 0) lg->size = (unsigned long long)st.st_size;
+}
+
+static void log_rotate(struct log *lg) {
+  char from[PATH_MAX + 32], to[PATH_MAX + 32];
+  if (lg->fd >= 0) close(lg->fd);
+  lg->fd = -1;
+  if (lg->max_files == 0) {
+    unlink(lg->path);
+  } else {
+    snprintf(to, sizeof to, "%s.%u", lg->path, lg->max_files + 1); /* left over from a larger K */
+    unlink(to);
+    for (unsigned i = lg->max_files - 1; i >= 1; i--) {
+      snprintf(from, sizeof from, "%s.%u", lg->path, i);
+      snprintf(to, sizeof to, "%s.%u", lg->path, i + 1);
+      rename(from, to); /* ENOENT is fine: fewer rotations so far */
+    }
+    snprintf(to, sizeof to, "%s.1", lg->path);
+    rename(lg->path, to);
+  }
+  log_open(lg);
+}
+
+static void log_record(struct log *lg, const char *stamp, const char *stream, char tag, const char *text,
+                       size_t len) {
+  if (lg->fd < 0) log_open(lg); /* the directory may come back; a record is dropped, never blocks */
+  if (lg->fd < 0) return;
+  char head[TIME_BUF + 16];
+  int hn = snprintf(head, sizeof head, "%s %s %c ", stamp, stream, tag);
+  struct iovec iov[3] = {{head, (size_t)hn}, {(void *)text, len}, {"\n", 1}};
+  if (writev_all(lg->fd, iov, 3) != 0) return; /* ENOSPC, EIO: drop the record, keep the child going */
+  lg->size += (unsigned long long)hn + len + 1;
+  if (lg->max_bytes > 0 && lg->size >= lg->max_bytes) log_rotate(lg);
+}
+
+/* ---------- the container's pipes ---------- */
+
+static void stream_close(struct stream *s, const char *stamp) {
+  if (s->len > 0) log_record(&out_log, stamp, s->name, 'F', s->buf, s->len); /* last line, no newline */
+  s->len = 0;
+  close(s->fd);
+  s->fd = -1;
+}
+
+/* One read per readiness: records every complete line, and a P record when CHUNK bytes hold no newline. */
+static void stream_read(struct stream *s) {
+  ssize_t n;
+  do n = read(s->fd, s->buf + s->len, CHUNK - s->len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char stamp[TIME_BUF];
+  format_time(stamp, &ts);
+  if (n <= 0) {
+    stream_close(s, stamp);
+    return;
+  }
+  size_t end = s->len + (size_t)n, start = 0;
+  char *nl;
+  while ((nl = memchr(s->buf + start, '\n', end - start)) != NULL) {
+    size_t line_end = (size_t)(nl - s->buf);
+    log_record(&out_log, stamp, s->name, 'F', s->buf + start, line_end - start);
+    start = line_end + 1;
+  }
+  if (start == 0 && end == CHUNK) {
+    log_record(&out_log, stamp, s->name, 'P', s->buf, CHUNK);
+    end = 0;
+  } else if (start > 0) {
+    memmove(s->buf, s->buf + start, end - start);
+    end -= start;
+  }
+  s->len = end;
+}
+
+/* ---------- ending ---------- */
+
+/* SIGKILLs every process the shim adopted as subreaper (daemons that left the container's group). */
+static void kill_adopted(void) {
+  DIR *d = opendir("/proc");
+  if (!d) return;
+  pid_t self = getpid();
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == self) kill((pid_t)atoi(e->d_name), SIGKILL);
+  }
+  closedir(d);
+}
+
+static void write_exit_file(const char *path, int status, const struct timespec *finished) {
+  int code, signo = 0;
+  if (WIFSIGNALED(status)) {
+    signo = WTERMSIG(status);
+    code = 128 + signo;
+  } else {
+    code = WEXITSTATUS(status);
+  }
+  char stamp[TIME_BUF], sig[48], json[256], tmp[PATH_MAX + 8];
+  format_time(stamp, finished);
+  if (signo == 0) {
+    snprintf(sig, sizeof sig, "null");
+  } else {
+    const char *abbrev = sigabbrev_np(signo);
+    if (abbrev) snprintf(sig, sizeof sig, "\"SIG%s\"", abbrev);
+    else snprintf(sig, sizeof sig, "\"SIG%d\"", signo);
+  }
+  int n = snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%s,\"finishedAt\":\"%s\"}\n", code, sig, stamp);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) _exit(1);
+  if (write_all(fd, json, (size_t)n) != 0 || fsync(fd) != 0) {
+    close(fd);
+    unlink(tmp);
+    _exit(1);
+  }
+  close(fd);
+  if (rename(tmp, path) != 0) _exit(1);
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) {
+    *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+  }
+}
+
+/* ---------- start ---------- */
+
+static void usage(void) {
+  fail("error: usage: berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--cwd DIR] "
+       "[--user NAME|UID] -- argv...");
+}
+
+static void parse_options(int argc, char **argv, struct options *o) {
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (i + 1 >= argc) usage();
+    const char *v = argv[++i];
+    if (strcmp(a, "--exit-file") == 0) o->exit_file = v;
+    else if (strcmp(a, "--log") == 0) o->log_file = v;
+    else if (strcmp(a, "--log-max-bytes") == 0) o->log_max_bytes = strtoull(v, NULL, 10);
+    else if (strcmp(a, "--log-max-files") == 0) o->log_max_files = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(a, "--cwd") == 0) o->cwd = v;
+    else if (strcmp(a, "--user") == 0) o->user = v;
+    else usage();
+  }
+  if (i >= argc || !o->exit_file || !o->log_file) usage();
+  o->argv = argv + i;
+}
+
+struct identity {
+  int set;
+  uid_t uid;
+  gid_t gid;
+  char name[256]; /* empty when the user is a bare uid unknown to passwd */
+};
+
+/* Resolved before fork, so that a bad user fails the start cleanly. Switching needs root. */
+static void resolve_user(const char *spec, struct identity *id) {
+  char *end;
+  errno = 0;
+  unsigned long n = strtoul(spec, &end, 10);
+  struct passwd *pw = (*spec && *end == '\0') ? getpwuid((uid_t)n) : getpwnam(spec);
+  if (pw) {
+    id->uid = pw->pw_uid;
+    id->gid = pw->pw_gid;
+    snprintf(id->name, sizeof id->name, "%s", pw->pw_name);
+  } else if (*spec && *end == '\0') {
+    id->uid = (uid_t)n;
+    id->gid = (gid_t)n;
+    id->name[0] = '\0';
+  } else {
+    fail("error: user %s: no such user", spec);
+  }
+  if (geteuid() != 0) {
+    if (id->uid != geteuid()) fail("error: user %s: switching user needs berth to run as root", spec);
+    return; /* already that user */
+  }
+  id->set = 1;
+}
+
+/* In the forked child: becomes the container, or reports why not through `report` and exits 127. */
+static void become_container(const struct options *o, const struct identity *id, int out_w, int err_w,
+                             int report, pid_t shim) {
+  char msg[1024];
+  int n;
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != shim) _exit(127); /* the shim died before PDEATHSIG was armed */
+  if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) {
+    n = snprintf(msg, sizeof msg, "error: stdio: %s", strerror(errno));
+    goto failed;
+  }
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (o->cwd && chdir(o->cwd) != 0) {
+    n = snprintf(msg, sizeof msg, "error: working directory %s: %s", o->cwd, strerror(errno));
+    goto failed;
+  }
+  if (id->set) {
+    int rc = id->name[0] ? initgroups(id->name, id->gid) : setgroups(0, NULL);
+    if (rc != 0 || setgid(id->gid) != 0 || setuid(id->uid) != 0) {
+      n = snprintf(msg, sizeof msg, "error: user %s: %s", o->user, strerror(errno));
+      goto failed;
+    }
+  }
+  execvp(o->argv[0], o->argv);
+  n = snprintf(msg, sizeof msg, "error: %s: %s", o->argv[0], strerror(errno));
+failed:
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof msg) n = (int)sizeof msg - 1;
+  (void)write_all(report, msg, (size_t)n);
+  _exit(127);
+}
+
+int main(int argc, char **argv) {
+  struct options o = {0};
+  parse_options(argc, argv, &o);
+
+  /* The shim outlives terminals and readers: only SIGKILL ends it early. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) fail("error: signalfd: %s", strerror(errno));
+  prctl(PR_SET_CHILD_SUBREAPER, 1); /* daemons that leave the group stay ours, to count and to end */
+
+  struct identity id = {0};
+  if (o.user) resolve_user(o.user, &id);
+
+  out_log.path = o.log_file;
+  out_log.max_bytes = o.log_max_bytes;
+  out_log.max_files = o.log_max_files;
+  log_open(&out_log);
+  if (out_log.fd < 0) fail("error: log %s: %s", o.log_file, strerror(errno));
+
+  int outp[2], errp[2], report[2];
+  if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0)
+    fail("error: pipe: %s", strerror(errno));
+  pid_t shim = getpid();
+  pid_t pid = fork();
+  if (pid < 0) fail("error: fork: %s", strerror(errno));
+  if (pid == 0) become_container(&o, &id, outp[1], errp[1], report[1], shim);
+
+  setpgid(pid, pid); /* also here, so that the group exists whichever of us runs first */
+  close(outp[1]);
+  close(errp[1]);
+  close(report[1]);
+  char msg[1024];
+  size_t mlen = 0;
+  for (;;) { /* EOF without bytes: execvp succeeded (the pipe is close-on-exec) */
+    ssize_t n = read(report[0], msg + mlen, sizeof msg - 1 - mlen);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    mlen += (size_t)n;
+    if (mlen >= sizeof msg - 1) break;
+  }
+  close(report[0]);
+  if (mlen > 0) {
+    msg[mlen] = '\0';
+    waitpid(pid, NULL, 0);
+    fail("%s", msg);
+  }
+
+  /* The child is not reaped before this read, so its /proc entry is still there even if it exited. */
+  char line[96];
+  int ln = snprintf(line, sizeof line, "%d %llu %llu\n", (int)pid, read_start_ticks(pid), read_start_ticks(shim));
+  (void)write_all(1, line, (size_t)ln); /* a reader gone is fine: EPIPE, SIGPIPE is ignored */
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, 1);
+    close(devnull);
+  }
+
+  streams[0].fd = outp[0];
+  streams[0].name = "stdout";
+  streams[1].fd = errp[0];
+  streams[1].name = "stderr";
+  for (int i = 0; i < 2; i++) fcntl(streams[i].fd, F_SETFL, fcntl(streams[i].fd, F_GETFL) | O_NONBLOCK);
+
+  int exited = 0, status = 0;
+  struct timespec finished = {0};
+  long long deadline = 0;
+  for (;;) {
+    struct pollfd pfd[3];
+    int idx[3], nfds = 0;
+    for (int i = 0; i < 2; i++) {
+      if (streams[i].fd < 0) continue;
+      pfd[nfds] = (struct pollfd){.fd = streams[i].fd, .events = POLLIN};
+      idx[nfds++] = i;
+    }
+    if (exited && nfds == 0) break;
+    pfd[nfds] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    idx[nfds++] = -1;
+    int timeout = -1;
+    if (exited) {
+      long long left = deadline - now_ms();
+      if (left <= 0) break;
+      timeout = (int)left;
+    }
+    int r = poll(pfd, (nfds_t)nfds, timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int k = 0; k < nfds; k++) {
+      if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (idx[k] >= 0) {
+        stream_read(&streams[idx[k]]);
+        continue;
+      }
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) > 0) {
+      }
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (w != pid || exited) continue; /* an adopted orphan */
+        exited = 1;
+        status = st;
+        clock_gettime(CLOCK_REALTIME, &finished);
+        deadline = now_ms() + DRAIN_MS;
+        kill(-pid, SIGKILL); /* what is left of the container ends with it */
+        kill_adopted();
+      }
+    }
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char stamp[TIME_BUF];
+  format_time(stamp, &ts);
+  for (int i = 0; i < 2; i++)
+    if (streams[i].fd >= 0) stream_close(&streams[i], stamp);
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+  if (out_log.fd >= 0) close(out_log.fd);
+  write_exit_file(o.exit_file, status, &finished);
+  return 0;
+}

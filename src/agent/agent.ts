@@ -1,0 +1,210 @@
+import { rm } from 'node:fs/promises';
+import type { Clock, Disposable, Logger } from '../lib/index.js';
+import { systemClock, silentLogger } from '../lib/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
+import { isTerminal, slotName } from '../model/index.js';
+import type { ContainerHandle, Driver } from '../drivers/index.js';
+import type { RunnerContext } from './instance-runner.js';
+import { InstanceRunner } from './instance-runner.js';
+
+/** How the agent reaches the control plane; app/ implements it on the store (later: over the network). */
+export interface AgentPorts {
+  /** Every instance assigned to `node`, ended ones included. */
+  listInstances(node: string): readonly Instance[];
+  /** Calls `listener` with every later change of an instance of `node`. */
+  watchInstances(node: string, listener: (instance: Instance, op: 'put' | 'delete') => void): Disposable;
+  /** Writes observed statuses and their events in one go. */
+  reportStatuses(updates: readonly { id: string; status: InstanceStatus }[], events: readonly NewServiceEvent[]): void;
+}
+
+export interface AgentOptions {
+  readonly node: string;
+  readonly driver: Driver;
+  readonly ports: AgentPorts;
+  readonly dataDir: string;
+  readonly apiUrl?: string;
+  readonly hostEnv?: Readonly<Record<string, string | undefined>>;
+  /** Per-container log rotation (default 10 MiB × 3 files). */
+  readonly log?: { readonly maxBytes: number; readonly maxFiles: number };
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/**
+ * The node side: runs the instances the control plane assigned to this node, through a driver, and
+ * reports what it observes. One InstanceRunner per live instance, each stepped by its own loop; status
+ * reports are batched into one store write per tick. Stopping the agent leaves instances running —
+ * the next agent re-adopts them (`start()` recovers before it steps anything).
+ */
+export class Agent {
+  private readonly runners = new Map<string, { runner: InstanceRunner; kick: () => void }>();
+  private readonly pending: { id: string; status: InstanceStatus }[] = [];
+  private readonly pendingEvents: NewServiceEvent[] = [];
+  private flushScheduled = false;
+  private watch: Disposable | undefined;
+  private stopped = false;
+  private readonly ctx: RunnerContext;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: AgentOptions) {
+    const clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.ctx = {
+      driver: options.driver,
+      node: options.node,
+      dataDir: options.dataDir,
+      hostEnv: options.hostEnv ?? process.env,
+      log: options.log ?? { maxBytes: 10 * 1024 * 1024, maxFiles: 3 },
+      logger: this.logger,
+      now: () => clock.now(),
+      report: (id, status, events) => this.enqueueReport(id, status, events),
+      ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+    };
+  }
+
+  /** Re-adopts what an earlier berth left running, then runs every live instance of the node. */
+  async start(): Promise<void> {
+    const { ports, node } = this.options;
+    const adoptions: Promise<void>[] = [];
+    for (const inst of ports.listInstances(node)) {
+      if (isTerminal(inst.status.state)) continue;
+      const runner = new InstanceRunner(inst, this.ctx, () => this.kick(inst.id));
+      if (inst.status.state === 'starting' || inst.status.state === 'running') {
+        adoptions.push(this.adopt(inst, runner));
+      } else {
+        this.run(runner);
+      }
+    }
+    await Promise.all(adoptions);
+    this.watch = ports.watchInstances(node, (inst, op) => this.onInstance(inst, op));
+    // Changes between the listing and the watch are caught by re-reading once.
+    for (const inst of ports.listInstances(node)) this.onInstance(inst, 'put');
+  }
+
+  /** Stops stepping and watching; containers keep running (instances outlive berth). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watch?.dispose();
+    for (const { runner } of this.runners.values()) runner.detach();
+    this.flush();
+    await Promise.resolve();
+  }
+
+  /** Handles of the running containers of an instance on this node (for logs and stats). */
+  containerHandles(instanceId: string): readonly { name: string; handle: ContainerHandle }[] {
+    return this.runners.get(instanceId)?.runner.handles() ?? [];
+  }
+
+  private async adopt(inst: Instance, runner: InstanceRunner): Promise<void> {
+    const found = await runner.recover().catch((error: unknown) => {
+      this.logger.warn({ instance: inst.id, err: error }, 'recovering an instance failed');
+      return 'none' as const;
+    });
+    const name = slotName(inst.service, inst.slot);
+    if (found === 'running') {
+      this.enqueueEvent({ grid: inst.grid, service: inst.service, type: 'instance.adopted', severity: 'info', instance: inst.id, slot: inst.slot, message: `${name} re-adopted after berth restarted` });
+    } else if (found === 'none' && inst.desiredState === 'running') {
+      // Nothing to find: count it as an exit whose code was lost, so the restart policy applies.
+      this.enqueueReport(
+        inst.id,
+        { state: 'failed', message: 'process not found after berth restarted', exitCode: 255, timestamp: new Date().toISOString(), finishedAt: new Date().toISOString() },
+        [{ grid: inst.grid, service: inst.service, type: 'instance.exited', severity: 'warning', instance: inst.id, slot: inst.slot, message: `${name} was gone when berth restarted (exit code unknown)`, data: { exitCode: 255 } }],
+      );
+      return;
+    }
+    this.run(runner);
+  }
+
+  private onInstance(inst: Instance, op: 'put' | 'delete'): void {
+    if (this.stopped || inst.node !== this.options.node) return;
+    const entry = this.runners.get(inst.id);
+    if (op === 'delete') {
+      if (entry) entry.runner.detach();
+      this.runners.delete(inst.id);
+      void rm(`${this.options.dataDir}/instances/${inst.id}`, { recursive: true, force: true });
+      return;
+    }
+    if (entry) {
+      entry.runner.update(inst);
+      entry.kick();
+      return;
+    }
+    if (!isTerminal(inst.status.state) && inst.status.state === 'new') this.run(new InstanceRunner(inst, this.ctx, () => this.kick(inst.id)));
+  }
+
+  private kick(id: string): void {
+    this.runners.get(id)?.kick();
+  }
+
+  /** The loop around one runner: step until nothing changes, then sleep until kicked. */
+  private run(runner: InstanceRunner): void {
+    let wake: (() => void) | undefined;
+    let kicked = false;
+    const kick = (): void => {
+      kicked = true;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    this.runners.set(runner.id, { runner, kick });
+    const loop = async (): Promise<void> => {
+      let retryMs = 100;
+      while (!this.stopped && this.runners.get(runner.id)?.runner === runner) {
+        kicked = false;
+        let result;
+        try {
+          result = await runner.step();
+        } catch (error) {
+          this.logger.error({ instance: runner.id, err: error }, 'instance step failed; retrying');
+          result = 'retry' as const;
+        }
+        if (result === 'done') {
+          this.runners.delete(runner.id);
+          await runner.destroy();
+          return;
+        }
+        if (result === 'progressed') {
+          retryMs = 100;
+          continue;
+        }
+        if (result === 'retry') {
+          await new Promise((r) => setTimeout(r, retryMs));
+          retryMs = Math.min(retryMs * 2, 10_000);
+          continue;
+        }
+        if (!kicked) await new Promise<void>((resolve) => (wake = resolve));
+      }
+    };
+    void loop();
+  }
+
+  private enqueueReport(id: string, status: InstanceStatus, events: readonly NewServiceEvent[]): void {
+    this.pending.push({ id, status });
+    this.pendingEvents.push(...events);
+    this.scheduleFlush();
+  }
+
+  private enqueueEvent(event: NewServiceEvent): void {
+    this.pendingEvents.push(event);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** One store write for every report of this tick (100 instances starting = a handful of writes). */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0 && this.pendingEvents.length === 0) return;
+    const updates = this.pending.splice(0);
+    const events = this.pendingEvents.splice(0);
+    try {
+      this.options.ports.reportStatuses(updates, events);
+    } catch (error) {
+      this.logger.error({ err: error, count: updates.length }, 'reporting statuses failed');
+    }
+  }
+}

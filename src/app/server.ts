@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Agent, InstanceTelemetry } from '../agent/index.js';
+import { createApi } from '../api/index.js';
+import { ServiceController } from '../controllers/index.js';
+import { ProcessDriver } from '../drivers/index.js';
+import type { Logger } from '../lib/index.js';
+import { DisposableStore } from '../lib/index.js';
+import type { Instance } from '../model/index.js';
+import { openSqliteStore } from '../store/index.js';
+import { createLogger } from './logger.js';
+import { storeAgentPorts } from './store-agent-ports.js';
+import { BERTH_VERSION } from './version.js';
+
+export interface ServerConfig {
+  /** Where the store, instance state, logs and stateful data live. */
+  readonly dataDir: string;
+  /** HOST:PORT of the HTTP API (default 127.0.0.1:7420). Port 0 picks a free one. */
+  readonly listen: string;
+  /** Instance address range (default 127.10.0.0/16). */
+  readonly instanceRange?: string;
+  /** Node name (default: the host name). */
+  readonly node?: string;
+  readonly logger?: Logger;
+  /** Write the server's log to `<dataDir>/server.log` instead of stderr. */
+  readonly logToFile?: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly store: ReturnType<typeof openSqliteStore>;
+  /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:7420';
+
+/**
+ * The composition root of `berth server`: store → controllers; store → agent (through ports) →
+ * driver; agent → telemetry → API. Starts in dependency order and stops in reverse.
+ */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
+  const node = config.node ?? hostname();
+  const owned = new DisposableStore();
+  try {
+    const store = openSqliteStore(join(dataDir, 'berth.db'));
+    owned.defer(() => store.close());
+    store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
+
+    const driver = new ProcessDriver({ logger: logger.child({ part: 'driver' }) });
+    const telemetry = new InstanceTelemetry(driver, dataDir);
+    const api = createApi({
+      store,
+      telemetry: {
+        logs: (instances, options) => telemetry.logs(liveSource(store, instances), options),
+        stats: (instances) => telemetry.stats(instances),
+      },
+      node,
+      version: BERTH_VERSION,
+      logger: logger.child({ part: 'api' }),
+    });
+    const [host, port] = splitListen(config.listen);
+    await api.listen({ host, port });
+    owned.defer(() => api.close());
+    const address = api.server.address();
+    const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
+
+    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, logger: logger.child({ part: 'agent' }) });
+    await agent.start();
+    owned.defer(() => agent.stop());
+
+    const controller = new ServiceController({ store, ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
+    controller.start();
+    owned.defer(() => controller.stop());
+
+    logger.info({ url, dataDir, node }, 'berth server started');
+    return { url, store, stop: () => owned.dispose() };
+  } catch (error) {
+    await owned.dispose();
+    throw error;
+  }
+}
+
+/**
+ * While following logs, re-read the service's instances so that restarts and scale-ups show up
+ * (Kontena's `logs -f` follows the service, not a fixed set of instances).
+ */
+function liveSource(store: RunningServer['store'], initial: readonly Instance[]): () => readonly Instance[] {
+  const first = initial[0];
+  if (!first) return () => initial;
+  const all = (): Instance[] => store.listInstances({ grid: first.grid, service: first.service });
+  const ids = new Set(initial.map((i) => i.id));
+  const wholeService = all().every((i) => ids.has(i.id));
+  const slots = new Set(initial.map((i) => i.slot));
+  return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
+}
+
+export function splitListen(listen: string): [string, number] {
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`invalid --listen "${listen}": expected HOST:PORT, e.g. ${DEFAULT_LISTEN}`);
+  return [(m[1] as string).replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
+}

@@ -1,0 +1,1 @@
+export const BERTH_VERSION = '0.1.0';

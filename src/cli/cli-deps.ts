@@ -1,0 +1,33 @@
+/** Starts a berth server inside this process: `berth up` uses it when no server answers at the host. */
+export interface ServerLauncher {
+  /**
+   * @param options.dataDir  the state directory (store, logs), created when missing
+   * @param options.listen   `HOST:PORT` to listen on
+   * @returns the URL it answers at and a `stop()` that shuts it down (instances keep running)
+   */
+  start(options: { dataDir: string; listen: string }): Promise<{ url: string; stop(): Promise<void> }>;
+}
+
+/**
+ * What the CLI needs from its host process. app/ provides the launcher and `runServer`; everything else
+ * defaults to the real process (tests pass streams, env, cwd and an interrupt source of their own).
+ */
+export interface CliDeps {
+  launcher: ServerLauncher;
+  /** Runs `berth server` in the foreground until it is told to stop (SIGINT / SIGTERM, handled by app/). */
+  runServer(options: { dataDir: string; listen: string; dns?: string }): Promise<void>;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  /** Read by `rm`'s confirmation and `apply -f -`. */
+  stdin?: NodeJS.ReadableStream;
+  env?: NodeJS.ProcessEnv;
+  /** Directory relative paths (`-w`, `-f`) are resolved against; default `process.cwd()`. */
+  cwd?: string;
+  /**
+   * Subscribes to the user's Ctrl-C; returns the unsubscribe. Default: `process.on('SIGINT')`, which
+   * also keeps Node from exiting on the first Ctrl-C while a command follows a stream.
+   */
+  onInterrupt?: (listener: () => void) => () => void;
+  /** The clock ages ("3m") are computed from. Default `Date.now`. */
+  now?: () => number;
+}

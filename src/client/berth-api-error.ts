@@ -1,0 +1,37 @@
+/**
+ * An error answer of the berth API, or a failure to reach it.
+ *
+ * `code` is the server's stable code (docs/errors.md: `SPEC_INVALID`, `VERSION_CONFLICT`, …) or one the
+ * client adds: `SERVER_UNREACHABLE` (no answer at all; `status` 0) and `HTTP_<status>` (an answer that
+ * is not berth's `{code, message, details}` body, e.g. from a proxy in between).
+ */
+export class BerthApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(status: number, code: string, message: string, details: Readonly<Record<string, unknown>> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'BerthApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /**
+   * The field errors of a `SPEC_INVALID` answer, one message each (`spec.ports[1].name: Required value`);
+   * empty for other codes.
+   */
+  get causes(): string[] {
+    const causes = this.details['causes'];
+    if (!Array.isArray(causes)) return [];
+    return causes
+      .map((c: unknown) => (typeof c === 'object' && c !== null && typeof (c as { message?: unknown }).message === 'string' ? (c as { message: string }).message : undefined))
+      .filter((m): m is string => m !== undefined);
+  }
+}
+
+/** True when `e` is a BerthApiError with the given code (`isApiError(e, 'SERVICE_NOT_FOUND')`). */
+export function isApiError(e: unknown, code?: string): e is BerthApiError {
+  return e instanceof BerthApiError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,13 @@
+export { BerthClient } from './berth-client.js';
+export type {
+  BerthClientOptions,
+  EventsOptions,
+  FetchFunction,
+  LogsOptions,
+  VersionInfo,
+  VersionOption,
+  WatchOptions,
+} from './berth-client.js';
+export { BerthApiError, isApiError } from './berth-api-error.js';
+export { parseNdjson } from './ndjson.js';
+export type { WatchEvent } from './watch-event.js';

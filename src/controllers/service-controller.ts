@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock, Disposable, Logger } from '../lib/index.js';
+import { WorkQueue, systemClock, silentLogger } from '../lib/index.js';
+import type { Instance, NewServiceEvent, Service } from '../model/index.js';
+import { isTerminal, serviceKey, slotName } from '../model/index.js';
+import type { ServicePlan } from '../reconcile/index.js';
+import { planService } from '../reconcile/index.js';
+import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
+import { AddressAllocator } from './address-allocator.js';
+
+export interface ServiceControllerOptions {
+  readonly store: Store;
+  /** Instance address range (default 127.10.0.0/16). */
+  readonly instanceRange?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Random suffixes of instance ids; injectable for tests. */
+  readonly randomId?: () => string;
+}
+
+/**
+ * The control loop of services: watches the store, and for each service that changed (or whose
+ * instances changed) re-reads it, asks planService for a plan and writes the plan in one transaction.
+ * Level-triggered and keyed: events only enqueue `grid/name`; a full pass runs at start; a failing key
+ * is retried with back-off; restart back-offs come back as delayed re-queues.
+ */
+export class ServiceController {
+  private readonly queue: WorkQueue;
+  private readonly allocator: AddressAllocator;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly randomId: () => string;
+  private watch: Disposable | undefined;
+
+  constructor(private readonly options: ServiceControllerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.randomId = options.randomId ?? (() => randomBytes(3).toString('hex'));
+    this.allocator = new AddressAllocator(options.instanceRange ?? '127.10.0.0/16');
+    this.queue = new WorkQueue((key) => this.reconcile(key), {
+      clock: this.clock,
+      onError: (key, error) => this.logger.error({ key, err: error }, 'reconcile failed; retrying'),
+    });
+  }
+
+  start(): void {
+    const { store } = this.options;
+    this.allocator.resumeAfter(store.listInstances().map((i) => i.spec.address));
+    this.watch = store.watch(store.revision(), (e) => this.onChange(e));
+    for (const s of store.listServices()) this.queue.add(serviceKey(s.grid, s.name));
+  }
+
+  async stop(): Promise<void> {
+    this.watch?.dispose();
+    this.queue.stop();
+    await Promise.resolve();
+  }
+
+  /** Resolves once no reconcile is queued or running (tests and `up` use it to settle). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private onChange(e: WatchEvent): void {
+    switch (e.kind) {
+      case 'service':
+        this.queue.add(e.key);
+        break;
+      case 'instance':
+        this.queue.add(serviceKey(e.object.grid, e.object.service));
+        break;
+      case 'node':
+        for (const s of this.options.store.listServices()) this.queue.add(serviceKey(s.grid, s.name));
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const { store } = this.options;
+    const slash = key.indexOf('/');
+    const service = store.getService(key.slice(0, slash), key.slice(slash + 1));
+    if (!service) return;
+    const instances = store.listInstances({ grid: service.grid, service: service.name });
+    const nodes = store.listNodes().filter((n) => n.ready).sort((a, b) => a.name.localeCompare(b.name));
+    const now = this.clock.now();
+    const plan = planService(service, instances, { now, nodes });
+    store.applyControllerWrites(this.toWrites(service, instances, plan, now));
+    await Promise.resolve();
+    return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  private toWrites(service: Service, instances: readonly Instance[], plan: ServicePlan, now: number): ControllerWrites {
+    const events: NewServiceEvent[] = [...plan.events];
+    const base = { grid: service.grid, service: service.name };
+    let createInstances: NewInstance[] = [];
+    if (plan.create.length > 0 && service.deployment) {
+      const inUse = new Set(this.options.store.listInstances({ active: true }).map((i) => i.spec.address));
+      const addresses = this.allocator.allocate(plan.create.length, inUse);
+      const { spec, generation, restartGeneration } = service.deployment;
+      createInstances = plan.create.map((c, k) => ({
+        id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
+        grid: service.grid,
+        service: service.name,
+        serviceId: service.id,
+        slot: c.slot,
+        node: c.node,
+        generation,
+        restartGeneration,
+        restarts: c.restarts,
+        desiredState: 'running',
+        spec: {
+          containers: spec.containers,
+          address: addresses[k] as string,
+          restartPolicy: spec.restartPolicy,
+          env: {},
+          // Relative to the node's data directory; the agent resolves it (node-local storage).
+          ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
+        },
+      }));
+      for (const created of createInstances) {
+        events.push({ ...base, type: 'instance.created', severity: 'info', instance: created.id, slot: created.slot, message: `${slotName(service.name, created.slot)} created (${plan.create.find((c) => c.slot === created.slot)?.reason ?? 'new'}) at ${created.spec.address}` });
+      }
+    }
+    const byId = new Map(instances.map((i) => [i.id, i]));
+    for (const s of plan.shutdown) {
+      const i = byId.get(s.id);
+      if (i) events.push({ ...base, type: 'instance.stopping', severity: 'info', instance: i.id, slot: i.slot, message: `${slotName(service.name, i.slot)} stopping: ${s.reason}` });
+    }
+    if (plan.removeService) events.push({ ...base, type: 'service.removed', severity: 'info', message: `service ${service.name} removed` });
+    const statusChanged =
+      service.status.phase !== plan.status.phase ||
+      service.status.message !== plan.status.message ||
+      service.status.runningInstances !== plan.status.runningInstances ||
+      service.status.desiredInstances !== plan.status.desiredInstances ||
+      service.status.observedGeneration !== plan.status.observedGeneration;
+    const removable = plan.remove.filter((id) => {
+      const i = byId.get(id);
+      return i !== undefined && isTerminal(i.status.state);
+    });
+    return {
+      createInstances,
+      setDesired: plan.shutdown.map((s) => ({ id: s.id, desiredState: 'shutdown' as const, reason: s.reason })),
+      deleteInstances: removable,
+      serviceStatus: statusChanged && !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...plan.status, updatedAt: new Date(now).toISOString() } }] : [],
+      deleteServices: plan.removeService ? [{ grid: service.grid, name: service.name }] : [],
+      events,
+    };
+  }
+}

@@ -1,0 +1,5 @@
+export type { PlanContext, PlannedCreate, ServicePlan } from './plan-service.js';
+export { planService, HISTORY_PER_SLOT } from './plan-service.js';
+export type { RestartDecision } from './restart-decision.js';
+export { restartDecision, describeEnd, MAX_RESTART_BACKOFF_MS, BACKOFF_RESET_AFTER_MS } from './restart-decision.js';
+export { replacementBudget } from './replacement.js';

@@ -1,0 +1,228 @@
+import type { Instance, NewServiceEvent, NodeInfo, Service, ServicePhase } from '../model/index.js';
+import { isTerminal, slotName } from '../model/index.js';
+import { describeEnd, restartDecision } from './restart-decision.js';
+import { replacementBudget } from './replacement.js';
+
+/** Swarm keeps 5 ended tasks per slot (`--task-history-limit`); so does berth. */
+export const HISTORY_PER_SLOT = 5;
+
+export interface PlanContext {
+  /** Epoch ms. */
+  readonly now: number;
+  /** Nodes that can take instances, sorted by name. */
+  readonly nodes: readonly NodeInfo[];
+}
+
+export interface PlannedCreate {
+  readonly slot: number;
+  readonly node: string;
+  readonly restarts: number;
+  readonly reason: string;
+}
+
+/** What one reconcile pass of a service wants done. The controller fills in ids and addresses. */
+export interface ServicePlan {
+  readonly create: readonly PlannedCreate[];
+  readonly shutdown: readonly { readonly id: string; readonly reason: string }[];
+  /** Ended instances to forget (history beyond the limit, or everything once a removal is done). */
+  readonly remove: readonly string[];
+  readonly removeService: boolean;
+  readonly status: {
+    readonly phase: ServicePhase;
+    readonly desiredInstances: number;
+    readonly runningInstances: number;
+    readonly observedGeneration: number;
+    readonly message: string;
+  };
+  readonly events: readonly NewServiceEvent[];
+  /** Look at the service again after this long (a restart back-off is running). */
+  readonly requeueAfterMs?: number;
+}
+
+/**
+ * The pure reconciler of one service: from the service, every instance it has (ended ones too) and the
+ * time, the plan that moves it one step closer to what its deployment asks. No I/O, no clock.
+ *
+ * - replicated: slots 1..replicas; global: one slot per ready node.
+ * - an empty slot gets an instance at once, unless its last instance ended on its own: then the restart
+ *   policy decides (restartDecision).
+ * - stateful: slot N+1 is created only once slots 1..N are running; scale-down removes the highest slot
+ *   first and one at a time; replacements go one at a time from the highest slot (StatefulSet order).
+ * - instances of an older generation or restart generation are replaced, `updateConfig.parallelism` slots
+ *   at a time, stop-first or start-first (the rollout supervisor refines this later).
+ * - scale-down removes the highest slots first.
+ */
+export function planService(service: Service, instances: readonly Instance[], ctx: PlanContext): ServicePlan {
+  const create: PlannedCreate[] = [];
+  const shutdown: { id: string; reason: string }[] = [];
+  const events: NewServiceEvent[] = [];
+  let requeueAfterMs: number | undefined;
+  const notes: string[] = [];
+  const wantRunning = (i: Instance): boolean => i.desiredState === 'running' && !isTerminal(i.status.state);
+  const stop = (i: Instance, reason: string): void => {
+    if (wantRunning(i)) shutdown.push({ id: i.id, reason });
+  };
+
+  const bySlot = groupBySlot(instances);
+  const remove = trimHistory(bySlot);
+  const base = { grid: service.grid, service: service.name };
+
+  if (service.desired === 'removing' || service.deployment === null || service.desired === 'stopped') {
+    const reason = service.desired === 'removing' ? 'service removed' : 'service stopped';
+    instances.forEach((i) => stop(i, reason));
+    const active = instances.filter((i) => !isTerminal(i.status.state)).length;
+    if (service.desired === 'removing') {
+      const done = active === 0;
+      return {
+        create, shutdown, events, removeService: done,
+        remove: done ? instances.map((i) => i.id) : remove,
+        status: { phase: 'removing', desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message: done ? 'removed' : `stopping ${active} instance(s)` },
+      };
+    }
+    const phase: ServicePhase = service.deployment === null ? 'initialized' : 'stopped';
+    const message = service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
+    return { create, shutdown, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
+  }
+
+  const { spec, generation, restartGeneration } = service.deployment;
+  const current = (i: Instance): boolean => i.generation === generation && i.restartGeneration === restartGeneration;
+  const slots = desiredSlots(service, ctx.nodes);
+  const desiredCount = slots.length;
+  const maxSlot = Math.max(0, ...bySlot.keys());
+
+  // Scale down: slots past the desired count.
+  const excess = [...bySlot.entries()].filter(([slot]) => !slots.some((s) => s.slot === slot)).sort(([a], [b]) => b - a);
+  if (spec.stateful) {
+    const highest = excess.find(([, list]) => list.some((i) => !isTerminal(i.status.state)));
+    if (highest) highest[1].forEach((i) => stop(i, 'scaled down'));
+  } else {
+    excess.forEach(([, list]) => list.forEach((i) => stop(i, 'scaled down')));
+  }
+  const stillScalingDown = spec.stateful && excess.some(([, list]) => list.some((i) => !isTerminal(i.status.state)));
+
+  // Replacement budget for outdated instances (deploy of a new generation, restart, deploy --force).
+  let budget = replacementBudget(spec.updateConfig.parallelism, spec.stateful, desiredCount, slots.map(({ slot }) => bySlot.get(slot) ?? []), current);
+
+  let allLowerRunning = true;
+  const orderedSlots = spec.stateful ? [...slots].sort((a, b) => a.slot - b.slot) : slots;
+  // Stateful replacements go from the highest slot down (StatefulSet's rolling update order).
+  const replaceOrder = spec.stateful ? [...orderedSlots].reverse() : orderedSlots;
+  const replacing = new Set<number>();
+  for (const { slot } of replaceOrder) {
+    const list = bySlot.get(slot) ?? [];
+    const live = list.filter(wantRunning);
+    const outdated = live.filter((i) => !current(i));
+    const fresh = live.filter(current);
+    if (outdated.length === 0) continue;
+    if (spec.updateConfig.order === 'start-first' && !spec.stateful) {
+      if (fresh.some((i) => i.status.state === 'running')) {
+        outdated.forEach((i) => stop(i, 'replaced by a newer instance'));
+        replacing.add(slot);
+      } else if (fresh.length > 0) {
+        replacing.add(slot); // new one on its way
+      } else if (budget > 0) {
+        budget--;
+        replacing.add(slot);
+        create.push({ slot, node: nodeFor(slot, slots), restarts: 0, reason: `update to generation ${generation}` });
+      }
+    } else if (budget > 0) {
+      budget--;
+      replacing.add(slot);
+      outdated.forEach((i) => stop(i, `update to generation ${generation}`));
+    }
+  }
+
+  for (const { slot, node } of orderedSlots) {
+    const list = bySlot.get(slot) ?? [];
+    const live = list.filter(wantRunning);
+    if (live.length > 0) {
+      if (!live.some((i) => i.status.state === 'running')) allLowerRunning = false;
+      continue;
+    }
+    if (replacing.has(slot) && list.some((i) => !isTerminal(i.status.state))) {
+      allLowerRunning = false;
+      continue; // the outdated instance is still stopping (stop-first)
+    }
+    if (spec.stateful && (!allLowerRunning || stillScalingDown)) {
+      allLowerRunning = false;
+      continue; // ordered start: wait for the lower slots
+    }
+    const last = list[0];
+    if (!last || last.desiredState === 'shutdown' || last.generation !== generation || !current(last)) {
+      // A fresh slot, or the last instance was stopped on purpose: no back-off.
+      if (list.some((i) => !isTerminal(i.status.state))) {
+        allLowerRunning = false;
+        continue; // still stopping
+      }
+      create.push({ slot, node, restarts: 0, reason: last ? 'replacing a stopped instance' : slot > maxSlot ? 'scaled up' : 'new slot' });
+      allLowerRunning = false;
+      continue;
+    }
+    const decision = restartDecision(spec.restartPolicy, last, list, ctx.now);
+    allLowerRunning = false;
+    if (decision.kind === 'restart') {
+      create.push({ slot, node, restarts: decision.restarts, reason: decision.reason });
+      events.push({ ...base, type: 'instance.restart_scheduled', severity: 'warning', instance: last.id, slot, message: `${slotName(service.name, slot)} ${decision.reason}`, data: { exitCode: last.status.exitCode, restarts: decision.restarts } });
+    } else if (decision.kind === 'wait') {
+      const wait = decision.at - ctx.now;
+      requeueAfterMs = requeueAfterMs === undefined ? wait : Math.min(requeueAfterMs, wait);
+      notes.push(`${slotName(service.name, slot)} ${decision.reason}`);
+    } else {
+      notes.push(`${slotName(service.name, slot)} ${decision.reason}`);
+    }
+  }
+
+  const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => wantRunning(i) && current(i) && i.status.state === 'running')).length;
+  const extra = instances.filter((i) => !isTerminal(i.status.state) && (!current(i) || !slots.some((s) => s.slot === i.slot))).length;
+  const converged = running === desiredCount && extra === 0 && create.length === 0;
+  const phase: ServicePhase = converged ? 'running' : 'deploying';
+  if (converged && service.status.phase !== 'running') {
+    events.push({ ...base, type: 'service.converged', severity: 'info', message: `${running}/${desiredCount} instance(s) running generation ${generation}` });
+  }
+  if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
+  const message = converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
+  return {
+    create, shutdown, remove, events, removeService: false,
+    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message },
+    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+  };
+}
+
+function desiredSlots(service: Service, nodes: readonly NodeInfo[]): { slot: number; node: string }[] {
+  const spec = service.deployment?.spec ?? service.spec;
+  if (spec.mode === 'global') return nodes.map((n, i) => ({ slot: i + 1, node: n.name }));
+  const first = nodes[0]?.name ?? '';
+  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1, node: nodes.length > 0 ? (nodes[i % nodes.length]?.name ?? first) : first }));
+}
+
+function nodeFor(slot: number, slots: readonly { slot: number; node: string }[]): string {
+  return slots.find((s) => s.slot === slot)?.node ?? '';
+}
+
+/** Instances per slot, newest first. */
+function groupBySlot(instances: readonly Instance[]): Map<number, Instance[]> {
+  const map = new Map<number, Instance[]>();
+  for (const i of instances) {
+    const list = map.get(i.slot) ?? [];
+    list.push(i);
+    map.set(i.slot, list);
+  }
+  for (const list of map.values()) list.sort((a, b) => (a.createdAt === b.createdAt ? b.version - a.version : a.createdAt < b.createdAt ? 1 : -1));
+  return map;
+}
+
+/** Ended instances past the per-slot history limit. */
+function trimHistory(bySlot: Map<number, Instance[]>): string[] {
+  const out: string[] = [];
+  for (const list of bySlot.values()) {
+    const ended = list.filter((i) => isTerminal(i.status.state));
+    out.push(...ended.slice(HISTORY_PER_SLOT).map((i) => i.id));
+  }
+  return out;
+}
+
+function countRunning(instances: readonly Instance[]): number {
+  return instances.filter((i) => i.status.state === 'running').length;
+}
+
+export { describeEnd };

@@ -1,0 +1,13 @@
+export type {
+  ControllerWrites,
+  EventFilter,
+  InstanceFilter,
+  NewInstance,
+  ServiceIntentChange,
+  Store,
+  WatchEvent,
+  WatchListener,
+  WriteOptions,
+} from './store.js';
+export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';
+export { SqliteStore, openSqliteStore } from './sqlite-store.js';

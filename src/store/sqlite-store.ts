@@ -1,0 +1,506 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock, Disposable, Logger } from '../lib/index.js';
+import { CodedError, silentLogger, systemClock } from '../lib/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec } from '../model/index.js';
+import {
+  INSTANCE_STATES,
+  InvalidTransitionError,
+  RequestInvalidError,
+  RevisionCompactedError,
+  ServiceExistsError,
+  ServiceNotDeployedError,
+  ServiceNotFoundError,
+  ServiceRemovingError,
+  VersionConflictError,
+  canAdvance,
+  isTerminal,
+  serviceKey,
+} from '../model/index.js';
+import { deepFreeze, parseFrozen, stableStringify } from './deep-freeze.js';
+import { prepareDatabase } from './sqlite-schema.js';
+import type {
+  ControllerWrites,
+  EventFilter,
+  InstanceFilter,
+  ServiceIntentChange,
+  Store,
+  WatchEvent,
+  WatchListener,
+  WriteOptions,
+} from './store.js';
+import { WatchHub } from './watch-hub.js';
+
+export interface SqliteStoreOptions {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Ids of new services; default random UUIDs. */
+  readonly newId?: () => string;
+  /** Revisions of watch history kept (etcd's compaction window). Default 10000. */
+  readonly historyRevisions?: number;
+  /** Events kept per service; older ones are trimmed. Default 1000. */
+  readonly eventsPerService?: number;
+  /** How long a write waits for another connection's lock before failing (SQLITE_BUSY). Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** What `setInstanceStatuses` did with each update. */
+export interface StatusWriteResult {
+  readonly written: readonly string[];
+  /** Equal to the stored status: nothing written, no watch event. */
+  readonly unchanged: readonly string[];
+  /** No such instance (already deleted): skipped. */
+  readonly unknown: readonly string[];
+  /** Would move the state backwards: refused, logged at warn. */
+  readonly refused: readonly InvalidTransitionError[];
+}
+
+const TERMINAL_STATES = INSTANCE_STATES.filter(isTerminal);
+const REPLAY_BATCH = 500;
+
+const SQL = {
+  readMeta: `SELECT key, value FROM meta`,
+  setMeta: `UPDATE meta SET value = ? WHERE key = ?`,
+  getService: `SELECT json FROM services WHERE grid = ? AND name = ?`,
+  putService: `INSERT INTO services (grid, name, json, mod_revision) VALUES (?, ?, ?, ?)
+    ON CONFLICT (grid, name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
+  deleteService: `DELETE FROM services WHERE grid = ? AND name = ?`,
+  listServices: `SELECT json FROM services ORDER BY grid, name`,
+  listServicesInGrid: `SELECT json FROM services WHERE grid = ? ORDER BY name`,
+  countInstancesOfService: `SELECT count(*) AS n FROM instances WHERE grid = ? AND service = ?`,
+  getInstance: `SELECT json FROM instances WHERE id = ?`,
+  insertInstance: `INSERT INTO instances (id, grid, service, node, slot, state, create_revision, json, mod_revision)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  updateInstance: `UPDATE instances SET state = ?, json = ?, mod_revision = ? WHERE id = ?`,
+  deleteInstance: `DELETE FROM instances WHERE id = ?`,
+  putNode: `INSERT INTO nodes (name, json, mod_revision) VALUES (?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
+  listNodes: `SELECT json FROM nodes ORDER BY name`,
+  insertEvent: `INSERT INTO events (id, grid, service, time_ms, json) VALUES (?, ?, ?, ?, ?)`,
+  trimEvents: `DELETE FROM events WHERE grid = ? AND service = ? AND id <=
+    (SELECT id FROM events WHERE grid = ? AND service = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+  insertChange: `INSERT INTO changes (revision, kind, op, key, json) VALUES (?, ?, ?, ?, ?)`,
+  readChanges: `SELECT revision, kind, op, key, json FROM changes WHERE revision > ? ORDER BY revision LIMIT ?`,
+  trimChanges: `DELETE FROM changes WHERE revision <= ?`,
+} as const;
+
+type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
+type JsonRow = { json: string };
+type ChangeRow = { revision: number; kind: WatchEvent['kind']; op: WatchEvent['op']; key: string; json: string };
+
+/**
+ * Opens (creating when missing) the SQLite store at `path` — a file, or `':memory:'` for tests.
+ * @throws Error when the file cannot be opened or has a newer schema.
+ */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, options);
+}
+
+/**
+ * The default Store backend (see store.ts for the contract). Every method runs in one SQLite transaction
+ * (BEGIN IMMEDIATE for writes); watchers are called synchronously after the commit.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmt: Statements;
+  private readonly queries = new Map<string, Database.Statement>();
+  private readonly hub: WatchHub;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly newId: () => string;
+  private readonly historyRevisions: number;
+  private readonly eventsPerService: number;
+  /** Last committed revision, and the newest revision trimmed from the change history. */
+  private rev = 0;
+  private compacted = 0;
+  /** Changes of the transaction in progress, published after its commit. */
+  private pending: WatchEvent[] = [];
+  private closed = false;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.newId = options.newId ?? randomUUID;
+    this.historyRevisions = Math.max(1, options.historyRevisions ?? 10_000);
+    this.eventsPerService = Math.max(1, options.eventsPerService ?? 1000);
+    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    try {
+      prepareDatabase(this.db, options.busyTimeoutMs ?? 5000);
+      this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
+      this.loadMeta();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+    this.hub = new WatchHub((error, event) =>
+      this.logger.error({ err: error, revision: event.revision, kind: event.kind, key: event.key }, 'store watch listener threw; it stays subscribed'),
+    );
+  }
+
+  revision(): number {
+    this.assertOpen();
+    return this.rev;
+  }
+
+  // ---- reads ----
+
+  getService(grid: string, name: string): Service | undefined {
+    this.assertOpen();
+    const row = this.stmt.getService.get(grid, name) as JsonRow | undefined;
+    return row ? parseFrozen<Service>(row.json) : undefined;
+  }
+
+  listServices(filter: { readonly grid?: string } = {}): Service[] {
+    this.assertOpen();
+    const rows = (filter.grid === undefined ? this.stmt.listServices.all() : this.stmt.listServicesInGrid.all(filter.grid)) as JsonRow[];
+    return rows.map((r) => parseFrozen<Service>(r.json));
+  }
+
+  getInstance(id: string): Instance | undefined {
+    this.assertOpen();
+    const row = this.stmt.getInstance.get(id) as JsonRow | undefined;
+    return row ? parseFrozen<Instance>(row.json) : undefined;
+  }
+
+  /** Ordered by grid, service, slot ascending, then newest first within a slot. */
+  listInstances(filter: InstanceFilter = {}): Instance[] {
+    this.assertOpen();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    for (const column of ['grid', 'service', 'node'] as const) {
+      const value = filter[column];
+      if (value !== undefined) {
+        where.push(`${column} = ?`);
+        args.push(value);
+      }
+    }
+    if (filter.active) where.push(`state NOT IN (${TERMINAL_STATES.map((s) => `'${s}'`).join(', ')})`);
+    const sql = `SELECT json FROM instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY grid, service, slot, create_revision DESC`;
+    return (this.query(sql).all(...args) as JsonRow[]).map((r) => parseFrozen<Instance>(r.json));
+  }
+
+  listNodes(): NodeInfo[] {
+    this.assertOpen();
+    return (this.stmt.listNodes.all() as JsonRow[]).map((r) => parseFrozen<NodeInfo>(r.json));
+  }
+
+  /** @throws RequestInvalidError when `since` is not a time. */
+  listEvents(filter: EventFilter): ServiceEvent[] {
+    this.assertOpen();
+    const where = ['grid = ?', 'service = ?'];
+    const args: unknown[] = [filter.grid, filter.service];
+    if (filter.afterId !== undefined) {
+      where.push('id > ?');
+      args.push(filter.afterId);
+    }
+    if (filter.since !== undefined) {
+      const ms = Date.parse(filter.since);
+      if (!Number.isFinite(ms)) throw new RequestInvalidError(`since: must be an RFC 3339 time, got "${filter.since}"`);
+      where.push('time_ms >= ?');
+      args.push(ms);
+    }
+    const tail = filter.tail;
+    const sql = `SELECT json FROM events WHERE ${where.join(' AND ')} ORDER BY id ${tail === undefined ? 'ASC' : 'DESC LIMIT ?'}`;
+    if (tail !== undefined) args.push(Math.max(0, Math.floor(tail)));
+    const rows = this.query(sql).all(...args) as JsonRow[];
+    if (tail !== undefined) rows.reverse();
+    return rows.map((r) => parseFrozen<ServiceEvent>(r.json));
+  }
+
+  // ---- API writer ----
+
+  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service {
+    return this.write(() => {
+      const { grid, spec } = input;
+      if (this.readRow<Service>(this.stmt.getService, grid, spec.name)) throw new ServiceExistsError(grid, spec.name);
+      const revision = ++this.rev;
+      const now = this.now();
+      const service: Service = {
+        id: this.newId(),
+        grid,
+        name: spec.name,
+        version: revision,
+        generation: 1,
+        createdAt: now,
+        updatedAt: now,
+        spec,
+        deployment: input.deploy ? { generation: 1, spec, requestedAt: now, restartGeneration: 0 } : null,
+        desired: 'running',
+        status: { phase: 'initialized', desiredInstances: 0, runningInstances: 0, observedGeneration: 0, message: 'created', updatedAt: now },
+      };
+      const stored = this.putService(service, revision);
+      this.insertEvents(input.events ?? []);
+      return stored;
+    });
+  }
+
+  /**
+   * A change that alters nothing (same spec, no deploy or restart, same desired) writes nothing: the
+   * version stays, no watch event, and its `events` are not recorded.
+   */
+  updateServiceIntent(grid: string, name: string, change: ServiceIntentChange, options: WriteOptions = {}): Service {
+    return this.write(() => {
+      const current = this.readRow<Service>(this.stmt.getService, grid, name);
+      if (!current) throw new ServiceNotFoundError(grid, name);
+      if (options.ifVersion !== undefined && options.ifVersion !== current.version) {
+        throw new VersionConflictError(`service "${name}" in grid "${grid}"`, options.ifVersion, current.version);
+      }
+      if (current.desired === 'removing') {
+        const onlyRemoving = change.spec === undefined && !change.deploy && !change.restart && (change.desired ?? 'removing') === 'removing';
+        if (!onlyRemoving) throw new ServiceRemovingError(grid, name);
+      }
+      if (change.spec && change.spec.name !== name) {
+        throw new RequestInvalidError(`spec.name "${change.spec.name}" does not match service "${name}"`, { field: 'spec.name' });
+      }
+      const specChanged = change.spec !== undefined && stableStringify(change.spec) !== stableStringify(current.spec);
+      const spec = specChanged ? (change.spec as ServiceSpec) : current.spec;
+      const generation = current.generation + (specChanged ? 1 : 0);
+      const desired = change.desired ?? current.desired;
+      if (!specChanged && !change.deploy && !change.restart && desired === current.desired) return deepFreeze(current);
+
+      const now = this.now();
+      let deployment = current.deployment;
+      if (change.deploy) deployment = { generation, spec, requestedAt: now, restartGeneration: deployment?.restartGeneration ?? 0 };
+      if (change.restart) {
+        if (!deployment) throw new ServiceNotDeployedError(grid, name);
+        deployment = { ...deployment, requestedAt: now, restartGeneration: deployment.restartGeneration + 1 };
+      }
+      const revision = ++this.rev;
+      const stored = this.putService({ ...current, version: revision, generation, updatedAt: now, spec, deployment, desired }, revision);
+      this.insertEvents(change.events ?? []);
+      return stored;
+    });
+  }
+
+  // ---- controller writer ----
+
+  applyControllerWrites(writes: ControllerWrites): void {
+    this.write(() => {
+      const now = this.now();
+      for (const n of writes.createInstances ?? []) {
+        if (this.stmt.getInstance.get(n.id)) throw new CodedError('INTERNAL', `instance "${n.id}" already exists; instance ids are never reused`, { id: n.id });
+        const revision = ++this.rev;
+        const instance: Instance = { ...n, version: revision, createdAt: now, status: { state: 'new', timestamp: now, message: 'created' } };
+        const json = JSON.stringify(instance);
+        this.stmt.insertInstance.run(n.id, n.grid, n.service, n.node, n.slot, 'new', revision, json, revision);
+        this.recordChange('instance', 'put', n.id, json, revision);
+      }
+      for (const d of writes.setDesired ?? []) {
+        const current = this.readRow<Instance>(this.stmt.getInstance, d.id);
+        if (!current || (current.desiredState === d.desiredState && current.desiredReason === d.reason)) continue;
+        this.putInstance({ ...current, desiredState: d.desiredState, desiredReason: d.reason });
+      }
+      for (const id of writes.deleteInstances ?? []) {
+        const row = this.stmt.getInstance.get(id) as JsonRow | undefined;
+        if (!row) continue;
+        this.stmt.deleteInstance.run(id);
+        this.recordChange('instance', 'delete', id, row.json, ++this.rev);
+      }
+      for (const { grid, name, status } of writes.serviceStatus ?? []) {
+        const current = this.readRow<Service>(this.stmt.getService, grid, name);
+        if (!current || sameIgnoring(current.status, status, 'updatedAt')) continue;
+        // Status is the controllers' field: version (the API's compare-and-set token) stays.
+        this.putService({ ...current, status }, ++this.rev);
+      }
+      for (const { grid, name } of writes.deleteServices ?? []) {
+        const row = this.stmt.getService.get(grid, name) as JsonRow | undefined;
+        if (!row) continue;
+        const left = (this.stmt.countInstancesOfService.get(grid, name) as { n: number }).n;
+        if (left > 0) {
+          this.logger.warn({ grid, service: name, instances: left }, 'service record kept: it still has instances');
+          continue;
+        }
+        this.stmt.deleteService.run(grid, name);
+        this.recordChange('service', 'delete', serviceKey(grid, name), row.json, ++this.rev);
+      }
+      this.insertEvents(writes.events ?? []);
+    });
+  }
+
+  // ---- agent writer ----
+
+  /**
+   * Records observed statuses. An update that would move a state backwards is refused and the rest are
+   * still written (one stale report must not block the others); refusals are logged and returned.
+   * `events` are recorded whatever happened to the updates.
+   */
+  setInstanceStatuses(updates: readonly { readonly id: string; readonly status: InstanceStatus }[], events: readonly NewServiceEvent[] = []): StatusWriteResult {
+    const result = this.write(() => {
+      const written: string[] = [];
+      const unchanged: string[] = [];
+      const unknown: string[] = [];
+      const refused: InvalidTransitionError[] = [];
+      for (const { id, status } of updates) {
+        const current = this.readRow<Instance>(this.stmt.getInstance, id);
+        if (!current) unknown.push(id);
+        else if (!canAdvance(current.status.state, status.state)) refused.push(new InvalidTransitionError(id, current.status.state, status.state));
+        else if (stableStringify(current.status) === stableStringify(status)) unchanged.push(id);
+        else {
+          this.putInstance({ ...current, status });
+          written.push(id);
+        }
+      }
+      this.insertEvents(events);
+      return { written, unchanged, unknown, refused };
+    });
+    for (const e of result.refused) this.logger.warn({ ...e.details }, e.message);
+    return result;
+  }
+
+  upsertNode(node: Omit<NodeInfo, 'version'>): NodeInfo {
+    return this.write(() => {
+      const revision = ++this.rev;
+      const json = JSON.stringify({ ...node, version: revision } satisfies NodeInfo);
+      this.stmt.putNode.run(node.name, json, revision);
+      return this.recordChange('node', 'put', node.name, json, revision) as NodeInfo;
+    });
+  }
+
+  // ---- events and watch ----
+
+  appendEvents(events: readonly NewServiceEvent[]): void {
+    if (events.length === 0) return;
+    this.write(() => this.insertEvents(events));
+  }
+
+  /**
+   * Replays history after `fromRevision` synchronously (inside this call), then delivers live changes.
+   * A `fromRevision` at or beyond the current revision replays nothing.
+   * @throws RevisionCompactedError when changes after `fromRevision` have been trimmed;
+   *   RequestInvalidError when `fromRevision` is not an integer >= 0.
+   */
+  watch(fromRevision: number, listener: WatchListener): Disposable {
+    this.assertOpen();
+    if (!Number.isInteger(fromRevision) || fromRevision < 0) throw new RequestInvalidError(`fromRevision: must be an integer >= 0, got ${fromRevision}`);
+    if (fromRevision < this.compacted) throw new RevisionCompactedError(fromRevision, this.compacted);
+    return this.hub.add(fromRevision, listener, (after) =>
+      (this.stmt.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.closeAll();
+    this.db.close();
+  }
+
+  // ---- internals ----
+
+  /** Runs `fn` in one immediate transaction and publishes its changes after the commit. */
+  private write<T>(fn: () => T): T {
+    this.assertOpen();
+    const run = this.db.transaction(() => {
+      this.loadMeta();
+      const before = this.rev;
+      const result = fn();
+      if (this.rev !== before) {
+        this.stmt.setMeta.run(this.rev, 'revision');
+        this.compactHistory();
+      }
+      return result;
+    });
+    this.pending = [];
+    let result: T;
+    try {
+      result = run.immediate();
+    } catch (error) {
+      this.pending = [];
+      this.loadMeta();
+      throw error;
+    }
+    const committed = this.pending;
+    this.pending = [];
+    this.hub.publish(committed);
+    return result;
+  }
+
+  private loadMeta(): void {
+    for (const { key, value } of this.stmt.readMeta.all() as { key: string; value: number }[]) {
+      if (key === 'revision') this.rev = value;
+      if (key === 'compacted') this.compacted = value;
+    }
+  }
+
+  /** Trims the change history to the newest `historyRevisions`, in steps of a tenth, never below a replaying watcher. */
+  private compactHistory(): void {
+    if (this.rev - this.compacted <= this.historyRevisions + Math.ceil(this.historyRevisions / 10)) return;
+    let upTo = this.rev - this.historyRevisions;
+    const needed = this.hub.oldestNeeded();
+    if (needed !== undefined) upTo = Math.min(upTo, needed);
+    if (upTo <= this.compacted) return;
+    this.stmt.trimChanges.run(upTo);
+    this.stmt.setMeta.run(upTo, 'compacted');
+    this.compacted = upTo;
+  }
+
+  private putService(service: Service, revision: number): Service {
+    const json = JSON.stringify(service);
+    this.stmt.putService.run(service.grid, service.name, json, revision);
+    return this.recordChange('service', 'put', serviceKey(service.grid, service.name), json, revision) as Service;
+  }
+
+  private putInstance(instance: Instance): Instance {
+    const revision = ++this.rev;
+    const json = JSON.stringify({ ...instance, version: revision });
+    this.stmt.updateInstance.run(instance.status.state, json, revision, instance.id);
+    return this.recordChange('instance', 'put', instance.id, json, revision) as Instance;
+  }
+
+  private insertEvents(events: readonly NewServiceEvent[]): void {
+    const touched = new Map<string, readonly [string, string]>();
+    for (const { time, ...rest } of events) {
+      const revision = ++this.rev;
+      const given = time === undefined ? Number.NaN : Date.parse(time);
+      const timeMs = Number.isFinite(given) ? given : this.clock.now();
+      const event: ServiceEvent = { id: revision, time: new Date(timeMs).toISOString(), ...rest };
+      const json = JSON.stringify(event);
+      this.stmt.insertEvent.run(revision, rest.grid, rest.service, timeMs, json);
+      this.recordChange('event', 'put', `${serviceKey(rest.grid, rest.service)}/${revision}`, json, revision);
+      touched.set(serviceKey(rest.grid, rest.service), [rest.grid, rest.service]);
+    }
+    for (const [grid, service] of touched.values()) this.stmt.trimEvents.run(grid, service, grid, service, this.eventsPerService);
+  }
+
+  private recordChange(kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, json: string, revision: number): WatchEvent['object'] {
+    this.stmt.insertChange.run(revision, kind, op, key, json);
+    const object = parseFrozen<WatchEvent['object']>(json);
+    this.pending.push(toWatchEvent(revision, kind, op, key, object));
+    return object;
+  }
+
+  /** Reads a row for modification: plain (unfrozen) JSON, never handed out. */
+  private readRow<T>(statement: Database.Statement, ...args: unknown[]): T | undefined {
+    const row = statement.get(...args) as JsonRow | undefined;
+    return row ? (JSON.parse(row.json) as T) : undefined;
+  }
+
+  private query(sql: string): Database.Statement {
+    let statement = this.queries.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.queries.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private now(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CodedError('INTERNAL', 'the store is closed');
+  }
+}
+
+function toWatchEvent(revision: number, kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, object: WatchEvent['object']): WatchEvent {
+  return Object.freeze({ revision, kind, op, key, object }) as WatchEvent;
+}
+
+/** True when `a` and `b` are equal apart from `ignored` (so a controller rewriting the same status does not wake itself). */
+function sameIgnoring<T extends object>(a: T, b: T, ignored: keyof T): boolean {
+  return stableStringify({ ...a, [ignored]: undefined }) === stableStringify({ ...b, [ignored]: undefined });
+}
