@@ -45,6 +45,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   mkdirSync(dataDir, { recursive: true });
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
   const node = config.node ?? hostname();
+  const instanceRange = config.instanceRange ?? process.env.BERTH_INSTANCE_RANGE;
   const owned = new DisposableStore();
   try {
     const store = openSqliteStore(join(dataDir, 'berth.db'));
@@ -73,7 +74,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await agent.start();
     owned.defer(() => agent.stop());
 
-    const controller = new ServiceController({ store, ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
+    const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
     controller.start();
     owned.defer(() => controller.stop());
 

@@ -1,0 +1,63 @@
+/*
+ * The folder dependency rule of ARCHITECTURE.md, checked in CI (`npm run lint`).
+ * Arrows point down towards model/ and lib/; only the control plane reaches the store; the data plane
+ * gets data through ports and snapshots that app/ wires; nothing imports app/.
+ * One deliberate change from ARCHITECTURE.md: model/ may import lib/ (the error base class and
+ * duration parsing are domain-free mechanics both need); lib/ still imports nothing of ours.
+ */
+const allowed = {
+  model: ['model', 'lib'],
+  lib: ['lib'],
+  store: ['store', 'model', 'lib'],
+  reconcile: ['reconcile', 'model', 'lib'],
+  controllers: ['controllers', 'model', 'lib', 'store', 'reconcile'],
+  drivers: ['drivers', 'model', 'lib'],
+  health: ['health', 'model', 'lib'],
+  dns: ['dns', 'model', 'lib'],
+  proxy: ['proxy', 'model', 'lib'],
+  agent: ['agent', 'model', 'lib', 'drivers', 'health'],
+  api: ['api', 'model', 'lib', 'store'],
+  client: ['client', 'model'],
+  cli: ['cli', 'client', 'model', 'lib'],
+};
+const folders = Object.keys(allowed).concat(['app']);
+
+const forbidden = [
+  { name: 'no-cycles', severity: 'error', from: { path: '^src/' }, to: { circular: true } },
+  { name: 'nobody-imports-app', severity: 'error', from: { path: '^src/', pathNot: '^src/app/' }, to: { path: '^src/app/' } },
+  ...Object.entries(allowed).map(([from, may]) => ({
+    name: `${from}-imports-only-${may.join('-')}`,
+    severity: 'error',
+    from: { path: `^src/${from}/` },
+    to: { path: `^src/(${folders.filter((f) => !may.includes(f)).join('|')})/` },
+  })),
+  {
+    name: 'cross-folder-imports-go-through-index',
+    severity: 'error',
+    from: { path: '^src/([^/]+)/' },
+    to: { path: '^src/([^/]+)/', pathNot: ['^src/$1/', '^src/[^/]+/index\\.ts$'] },
+  },
+  {
+    name: 'client-and-cli-import-model-types-only',
+    severity: 'error',
+    from: { path: '^src/(client|cli)/' },
+    to: { path: '^src/model/', dependencyTypesNot: ['type-only'] },
+  },
+  {
+    name: 'pure-core-has-no-io',
+    severity: 'error',
+    from: { path: '^src/(model|reconcile)/' },
+    to: { dependencyTypes: ['core'] },
+  },
+];
+
+module.exports = {
+  forbidden,
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.test\\.ts$|driver-conformance\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js'] },
+  },
+};

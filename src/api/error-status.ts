@@ -1,0 +1,28 @@
+import type { ErrorCode } from '../model/index.js';
+
+/**
+ * The HTTP status of every error code: the one place it is decided (Fastify's error catalogue habit).
+ * docs/errors.md explains each code.
+ */
+export const ERROR_STATUS = {
+  SPEC_INVALID: 400,
+  REQUEST_INVALID: 400,
+  SERVICE_NOT_FOUND: 404,
+  INSTANCE_NOT_FOUND: 404,
+  GRID_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  SERVICE_EXISTS: 409,
+  VERSION_CONFLICT: 409,
+  SERVICE_NOT_DEPLOYED: 409,
+  SERVICE_REMOVING: 409,
+  INVALID_TRANSITION: 409,
+  REVISION_COMPACTED: 410,
+  ADDRESS_EXHAUSTED: 422,
+  NODE_UNAVAILABLE: 503,
+  LOGS_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const satisfies Record<ErrorCode, number>;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code);
+}

@@ -1,0 +1,187 @@
+import type { BerthClient } from '../client/index.js';
+import { isApiError } from '../client/index.js';
+import type { Instance, Service } from '../model/index.js';
+import { formatDuration } from '../lib/index.js';
+import { CliError } from './cli-error.js';
+import { isTerminalState } from './instance-state-view.js';
+
+/** What a command waits for: deploy/scale/start/restart → running, stop → stopped, rm → removed. */
+export type ConvergenceGoal = 'running' | 'stopped' | 'removed';
+
+export interface ConvergenceTarget {
+  readonly grid: string;
+  readonly name: string;
+  readonly goal: ConvergenceGoal;
+}
+
+/** One service as last read while waiting; `service` is null once it is gone (404). */
+export interface ServiceProgress extends ConvergenceTarget {
+  readonly service: Service | null;
+  /** Every instance of the service, history included (newest first within a slot). */
+  readonly instances: readonly Instance[];
+  readonly converged: boolean;
+}
+
+export interface WaitOptions {
+  /** Give up after this long (ms): Kontena's CLI waits 600 s. */
+  readonly timeoutMs: number;
+  /** Stops waiting early; the promise then rejects with a CliError saying it was interrupted. */
+  readonly signal?: AbortSignal;
+  /** Called with every target after each read. */
+  readonly onProgress?: (progress: readonly ServiceProgress[]) => void;
+  /** Re-read this often even when the watch stream is quiet (ms, default 2000; 250 once the watch fails). */
+  readonly pollMs?: number;
+}
+
+/**
+ * True when a service has reached the goal.
+ *
+ * running: phase `running`, as many running instances as desired, the controllers have observed the
+ * deployed generation, and every instance meant to run is running that generation and the current
+ * restart generation (so a `restart` or `deploy --force` is not taken as done before it began).
+ * stopped: phase `stopped` and no instance still alive. removed: the service is gone.
+ */
+export function isConverged(goal: ConvergenceGoal, service: Service | null, instances: readonly Instance[]): boolean {
+  if (goal === 'removed') return service === null;
+  if (service === null) return false;
+  if (goal === 'stopped') {
+    return service.status.phase === 'stopped' && instances.every((i) => isTerminalState(i.status.state));
+  }
+  const deployment = service.deployment;
+  if (!deployment) return false;
+  const { status } = service;
+  if (status.phase !== 'running' || status.runningInstances !== status.desiredInstances || status.observedGeneration !== deployment.generation) {
+    return false;
+  }
+  return instances
+    .filter((i) => i.desiredState === 'running')
+    .every(
+      (i) =>
+        i.status.state === 'running' &&
+        i.generation === deployment.generation &&
+        (i.restartGeneration === undefined || i.restartGeneration === deployment.restartGeneration),
+    );
+}
+
+/**
+ * Waits until every target reaches its goal. Changes are followed through the watch stream
+ * (`GET /v1/watch`): an event about a target triggers one coalesced re-read of it (level-triggered, as
+ * a controller re-reads rather than trusting the event), with a periodic re-read as a safety net; if the
+ * watch stream fails the periodic re-read carries on alone.
+ * @returns the last progress of every target
+ * @throws CliError on timeout (naming what is still missing) or when `signal` aborts; BerthApiError
+ *   when a read fails (e.g. the server went away)
+ */
+export function waitForConvergence(
+  client: BerthClient,
+  targets: readonly ConvergenceTarget[],
+  options: WaitOptions,
+): Promise<ServiceProgress[]> {
+  const progress = new Map<string, ServiceProgress>(
+    targets.map((t) => [key(t.grid, t.name), { ...t, service: null, instances: [], converged: false }]),
+  );
+  const watchAbort = new AbortController();
+  let timeoutTimer: NodeJS.Timeout | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let pollMs = options.pollMs ?? 2000;
+  let dirty = false;
+  let refreshing: Promise<void> | null = null;
+  let settled = false;
+
+  return new Promise<ServiceProgress[]>((resolve, reject) => {
+    const finish = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      watchAbort.abort();
+      clearTimeout(timeoutTimer);
+      clearTimeout(pollTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve([...progress.values()]);
+      else reject(error);
+    };
+    const onAbort = (): void => finish(new CliError('interrupted while waiting', { exitCode: 130 }));
+
+    const refreshAll = async (): Promise<void> => {
+      await Promise.all(
+        [...progress.values()].map(async (p) => {
+          const next = await readProgress(client, p);
+          progress.set(key(p.grid, p.name), next);
+        }),
+      );
+      if (settled) return;
+      const all = [...progress.values()];
+      options.onProgress?.(all);
+      if (all.every((p) => p.converged)) finish();
+    };
+
+    /** Runs refreshAll again while changes arrived during the last run: one read in flight at a time. */
+    const schedule = (): void => {
+      dirty = true;
+      if (refreshing) return;
+      refreshing = (async () => {
+        while (dirty && !settled) {
+          dirty = false;
+          await refreshAll();
+        }
+      })()
+        .catch((e: unknown) => finish(e))
+        .finally(() => {
+          refreshing = null;
+        });
+    };
+
+    const follow = async (): Promise<void> => {
+      for await (const event of client.watch({ signal: watchAbort.signal })) {
+        const object = event.object as { grid?: string; name?: string; service?: string };
+        const name = event.kind === 'service' ? object.name : event.kind === 'node' ? undefined : object.service;
+        if (event.kind === 'node' || (name !== undefined && progress.has(key(object.grid ?? '', name)))) schedule();
+      }
+    };
+
+    if (options.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    timeoutTimer = setTimeout(() => {
+      const missing = [...progress.values()].filter((p) => !p.converged).map(describeMissing);
+      finish(new CliError(`timed out after ${formatDuration(options.timeoutMs)} waiting for ${missing.join('; ')}`));
+    }, options.timeoutMs);
+    const poll = (): void => {
+      if (settled) return;
+      schedule();
+      pollTimer = setTimeout(poll, pollMs);
+    };
+    // A failed or ended watch is not fatal: the periodic re-read still sees every change, only later.
+    const fallBackToPolling = (): void => {
+      pollMs = Math.min(pollMs, 250);
+    };
+    follow().then(fallBackToPolling, fallBackToPolling);
+    poll();
+  });
+}
+
+async function readProgress(client: BerthClient, target: ServiceProgress): Promise<ServiceProgress> {
+  let service: Service | null;
+  let instances: Instance[] = [];
+  try {
+    service = await client.getService(target.grid, target.name);
+    instances = await client.listInstances(target.grid, target.name);
+  } catch (e) {
+    if (!isApiError(e, 'SERVICE_NOT_FOUND') && !(isApiError(e) && e.status === 404)) throw e;
+    service = null;
+    instances = [];
+  }
+  return { ...target, service, instances, converged: isConverged(target.goal, service, instances) };
+}
+
+function describeMissing(p: ServiceProgress): string {
+  if (p.goal === 'removed') return `${p.name} to be removed`;
+  if (!p.service) return `${p.name} (not found)`;
+  const s = p.service.status;
+  return `${p.name} to be ${p.goal} (${s.phase}, ${s.runningInstances}/${s.desiredInstances} running${s.message ? `: ${s.message}` : ''})`;
+}
+
+function key(grid: string, name: string): string {
+  return `${grid}/${name}`;
+}

@@ -1,0 +1,269 @@
+import { resolve } from 'node:path';
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import type { ServiceSpec, ServiceSpecInput } from '../model/index.js';
+import { parseDuration } from '../lib/index.js';
+import { UsageError } from './cli-error.js';
+import type { PortMapping } from './port-flag.js';
+import { parsePortFlag } from './port-flag.js';
+import { splitShellWords } from './shell-words.js';
+
+/*
+ * The flags of `service create` and `service update` (Kontena's, where they apply to berth) and how
+ * they map onto a service spec. Parsing validates each value as it is read, so a bad one fails with
+ * commander's "option '-p, --ports <port>' argument … is invalid" naming the flag (exit 2).
+ */
+
+export interface EnvPair {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Parsed values of the spec flags; a flag not given is undefined. */
+export interface SpecFlags {
+  readonly ports?: readonly PortMapping[];
+  readonly env?: readonly EnvPair[];
+  readonly cmd?: readonly string[];
+  readonly instances?: number;
+  readonly stateful?: boolean;
+  readonly user?: string;
+  readonly stopSignal?: string;
+  readonly stopTimeout?: string;
+  readonly deployStrategy?: 'ha' | 'daemon' | 'random';
+  readonly label?: Readonly<Record<string, string>>;
+  readonly restart?: 'any' | 'on-failure' | 'none';
+  readonly restartDelay?: string;
+  readonly restartMaxAttempts?: number;
+  readonly updateParallelism?: number;
+  readonly updateDelay?: string;
+  readonly updateOrder?: 'stop-first' | 'start-first';
+  readonly workdir?: string;
+  /** `update` only: the image to run (create takes it as its second argument). */
+  readonly image?: string;
+}
+
+/** Adds the spec flags to `create` or `update` (update has `--image` and no `--stateful`, as Kontena). */
+export function addSpecOptions(command: Command, which: 'create' | 'update'): Command {
+  command
+    .option('-p, --ports <[ip:]published:target[/proto]>', 'publish container port TARGET as service port PUBLISHED (repeatable)', collect(portValue))
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
+    .option('--cmd <command>', 'the command to run, split into words as a shell would (no shell runs it)', cmdValue)
+    .option('--instances <n>', 'number of instances (replicas)', countValue)
+    .option('-u, --user <user>', 'user to run as (name or uid; honoured when berth runs as root)')
+    .option('--stop-signal <signal>', 'signal that stops a container (default SIGTERM)')
+    .option('--stop-timeout <duration>', 'time between the stop signal and SIGKILL: seconds or 10s, 1m (default 10s)', durationValue)
+    .addOption(new Option('--deploy-strategy <strategy>', 'ha and random keep --instances replicas; daemon runs one instance per node').choices(['ha', 'daemon', 'random']))
+    .option('--label <key=value>', 'set a label (repeatable)', labelValue)
+    .addOption(new Option('--restart <condition>', 'when to restart an exited instance (default any)').choices(['any', 'on-failure', 'none']))
+    .option('--restart-delay <duration>', 'first delay before a restart, doubled per failure (default 5s)', durationValue)
+    .option('--restart-max-attempts <n>', 'restarts allowed; 0 = unlimited (default 0)', countValue)
+    .option('--update-parallelism <n>', 'instances replaced at once during a deploy; 0 = all (default 1)', countValue)
+    .option('--update-delay <duration>', 'pause between update batches (default 0s)', durationValue)
+    .addOption(new Option('--update-order <order>', 'stop the old instance first, or start the new one first (default stop-first)').choices(['stop-first', 'start-first']))
+    .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)');
+  if (which === 'create') command.option('--stateful', 'stable slots with a data directory each, kept across restarts');
+  else command.option('--image <image>', 'run this image (docker driver)');
+  return command;
+}
+
+/**
+ * The spec `service create NAME [IMAGE]` sends.
+ * @param options.cwd  the directory a service without an image runs in unless `-w` says otherwise
+ * @throws UsageError when there is neither an IMAGE nor a `--cmd`, or when flags contradict each other
+ */
+export function specFromFlags(
+  target: { readonly name: string; readonly image?: string | undefined },
+  flags: SpecFlags,
+  options: { readonly cwd: string },
+): { spec: ServiceSpecInput; warnings: string[] } {
+  if (!target.image && !flags.cmd) {
+    throw new UsageError(
+      `--cmd is required when no IMAGE is given: without an image berth runs the command as a plain process (e.g. berth service create ${target.name} --cmd "node server.js")`,
+    );
+  }
+  const container: MutableContainer = {};
+  if (target.image) container.image = target.image;
+  if (!target.image) container.workingDir = options.cwd;
+  const spec: MutableSpec = { name: target.name, containers: [container] };
+  const warnings = applyContainerFlags(container, flags, options.cwd);
+  applyServiceFlags(spec, flags);
+  if (flags.stateful) spec.stateful = true;
+  return { spec: spec as ServiceSpecInput, warnings };
+}
+
+/**
+ * The spec `service update NAME` sends: the current spec with the given flags merged in. Lists merge
+ * as Kontena's `update` does where that is useful: `-e` sets or replaces variables by name, `--label`
+ * by key; `-p` replaces the whole port list (ports are declared together).
+ * @throws UsageError when container flags are given for a service with several containers
+ */
+export function mergeSpecFlags(current: ServiceSpec, flags: SpecFlags, options: { readonly cwd: string }): { spec: ServiceSpecInput; warnings: string[] } {
+  const spec = structuredClone(current) as unknown as MutableSpec;
+  // A stored global spec carries replicas: 0, which the API refuses to take back with mode global.
+  if (spec.mode === 'global') delete spec.replicas;
+  const containerFlagGiven = CONTAINER_FLAGS.some((f) => flags[f] !== undefined);
+  let warnings: string[] = [];
+  if (containerFlagGiven) {
+    if (spec.containers.length !== 1) {
+      throw new UsageError(
+        `service ${current.name} has ${spec.containers.length} containers; --${CONTAINER_FLAGS.filter((f) => flags[f] !== undefined).map(kebab).join(', --')} apply to single-container services only: change it with berth apply -f FILE`,
+      );
+    }
+    warnings = applyContainerFlags(spec.containers[0] as MutableContainer, flags, options.cwd, true);
+  }
+  if (flags.instances !== undefined && spec.mode === 'global' && flags.deployStrategy !== 'ha' && flags.deployStrategy !== 'random') {
+    throw new UsageError(`service ${current.name} runs one instance per node (deploy strategy daemon): --instances does not apply; pass --deploy-strategy ha to switch`);
+  }
+  applyServiceFlags(spec, flags);
+  return { spec: spec as ServiceSpecInput, warnings };
+}
+
+/** The service and container ports `-p` values make; ports are named `tcp-8080` when there are several. */
+export function portsFromFlags(mappings: readonly PortMapping[]): { containerPorts: ContainerPortInput[]; servicePorts: ServicePortInput[] } {
+  const containerPorts: ContainerPortInput[] = [];
+  const seen = new Set<string>();
+  for (const m of mappings) {
+    const key = `${m.target}/${m.protocol}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    containerPorts.push({ containerPort: m.target, protocol: m.protocol });
+  }
+  const servicePorts = mappings.map((m) => ({
+    ...(mappings.length > 1 ? { name: `${m.protocol.toLowerCase()}-${m.published}` } : {}),
+    port: m.published,
+    targetPort: m.target,
+    protocol: m.protocol,
+  }));
+  return { containerPorts, servicePorts };
+}
+
+// ── mapping ─────────────────────────────────────────────────────────────────────────────────────
+
+type MutableContainer = {
+  -readonly [K in keyof ServiceSpecInput['containers'][number]]: ServiceSpecInput['containers'][number][K];
+};
+type MutableSpec = Omit<{ -readonly [K in keyof ServiceSpecInput]: ServiceSpecInput[K] }, 'containers'> & { containers: MutableContainer[] };
+type ContainerPortInput = { containerPort: number; protocol: 'TCP' | 'UDP' };
+type ServicePortInput = { name?: string; port: number; targetPort: number; protocol: 'TCP' | 'UDP' };
+
+const CONTAINER_FLAGS = ['image', 'cmd', 'env', 'user', 'stopSignal', 'stopTimeout', 'workdir', 'ports'] as const;
+
+function applyContainerFlags(container: MutableContainer, flags: SpecFlags, cwd: string, merge = false): string[] {
+  const warnings: string[] = [];
+  if (flags.image !== undefined) container.image = flags.image;
+  if (flags.cmd !== undefined) {
+    container.command = [...flags.cmd];
+    container.args = [];
+  }
+  if (flags.env !== undefined) {
+    const env = merge ? currentEnv(container.env) : [];
+    for (const pair of flags.env) {
+      const at = env.findIndex((e) => e.name === pair.name);
+      if (at >= 0) env[at] = { name: pair.name, value: pair.value };
+      else env.push({ name: pair.name, value: pair.value });
+    }
+    container.env = env;
+  }
+  if (flags.user !== undefined) container.user = flags.user;
+  if (flags.stopSignal !== undefined) container.stopSignal = flags.stopSignal;
+  if (flags.stopTimeout !== undefined) container.stopGracePeriod = flags.stopTimeout;
+  if (flags.workdir !== undefined) container.workingDir = resolve(cwd, flags.workdir);
+  if (flags.ports !== undefined) {
+    const { containerPorts } = portsFromFlags(flags.ports);
+    container.ports = containerPorts;
+    for (const m of flags.ports) {
+      if (m.ip !== undefined) {
+        warnings.push(`-p ${m.ip}:${m.published}:${m.target}: the address ${m.ip} is ignored; berth publishes port ${m.published} on the service's virtual IP`);
+      }
+    }
+  }
+  return warnings;
+}
+
+function applyServiceFlags(spec: MutableSpec, flags: SpecFlags): void {
+  if (flags.deployStrategy === 'daemon') {
+    if (flags.instances !== undefined) throw new UsageError('--instances does not apply with --deploy-strategy daemon: it runs one instance per node');
+    spec.mode = 'global';
+    delete spec.replicas;
+  } else if (flags.deployStrategy !== undefined) {
+    spec.mode = 'replicated';
+  }
+  if (flags.instances !== undefined) spec.replicas = flags.instances;
+  if (flags.label !== undefined) spec.labels = { ...(spec.labels ?? {}), ...flags.label };
+  if (flags.ports !== undefined) spec.ports = portsFromFlags(flags.ports).servicePorts;
+  const restart = { ...(spec.restartPolicy ?? {}) };
+  if (flags.restart !== undefined) restart.condition = flags.restart;
+  if (flags.restartDelay !== undefined) restart.delay = flags.restartDelay;
+  if (flags.restartMaxAttempts !== undefined) restart.maxAttempts = flags.restartMaxAttempts;
+  if (Object.keys(restart).length > 0) spec.restartPolicy = restart;
+  const update = { ...(spec.updateConfig ?? {}) };
+  if (flags.updateParallelism !== undefined) update.parallelism = flags.updateParallelism;
+  if (flags.updateDelay !== undefined) update.delay = flags.updateDelay;
+  if (flags.updateOrder !== undefined) update.order = flags.updateOrder;
+  if (Object.keys(update).length > 0) spec.updateConfig = update;
+}
+
+function currentEnv(env: unknown): { name: string; value: string }[] {
+  if (!Array.isArray(env)) return [];
+  return env.map((e: { name: string; value?: string }) => ({ name: e.name, value: e.value ?? '' }));
+}
+
+function kebab(flag: string): string {
+  return flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+// ── value parsers (commander calls them with each value as it is read) ──────────────────────────
+
+function collect<T>(parse: (value: string) => T): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => [...(previous ?? []), parse(value)];
+}
+
+function portValue(value: string): PortMapping {
+  try {
+    return parsePortFlag(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** `KEY=VALUE` (Kontena's env form `/\A[^=]+=/`); the value may be empty or hold further `=`. */
+export function envValue(value: string): EnvPair {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`"${value}": expected KEY=VALUE`);
+  return { name: value.slice(0, eq), value: value.slice(eq + 1) };
+}
+
+/** `key=value` into a record; repeatable. */
+export function labelValue(value: string, previous: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`"${value}": expected key=value`);
+  return { ...(previous ?? {}), [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+function cmdValue(value: string): string[] {
+  let words: string[];
+  try {
+    words = splitShellWords(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`${JSON.stringify(value)}: ${(e as Error).message}`);
+  }
+  if (words.length === 0) throw new InvalidArgumentError('the command is empty');
+  return words;
+}
+
+/** A whole number ≥ 0. */
+export function countValue(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`"${value}": expected a whole number (0 or more)`);
+  return Number(value);
+}
+
+/** Seconds (`30`) or a duration (`500ms`, `1m30s`); kept in the form the spec stores (`30s`). */
+export function durationValue(value: string): string {
+  try {
+    parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}": expected seconds or a duration such as 500ms, 10s or 1m30s`);
+  }
+  const trimmed = value.trim();
+  return /^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed;
+}

@@ -1,0 +1,259 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { ContainerLogLine, LogReadOptions } from '../driver.js';
+import { LineJoiner, parseCriRecord } from './cri-log.js';
+
+export interface LogFiles {
+  /** Current log; rotated ones are `${logPath}.1` (newest) … `${logPath}.K` (oldest). */
+  readonly logPath: string;
+  /** Present once the container has ended, after the shim wrote its last record. */
+  readonly exitFile: string;
+}
+
+const CHUNK = 64 * 1024;
+const NEWLINE = 0x0a;
+
+/**
+ * Reads a container's CRI log: the rotated files oldest first, then the current one, joining P pieces.
+ * `tail` keeps the last N lines of what exists now, `since` drops lines older than an RFC 3339 time
+ * (string compare), `follow` then yields new lines — surviving rotation — until `signal` aborts or the
+ * container has ended and its log is read to the end. An abort ends the iteration quietly.
+ * Cost: without `follow`, one pass over the retained log (at most maxBytes × (maxFiles + 1)).
+ */
+export async function* readContainerLog(
+  files: LogFiles,
+  options: LogReadOptions & { readonly pollMs?: number },
+): AsyncGenerator<ContainerLogLine> {
+  const { tail, since, follow, signal } = options;
+  const joiner = new LineJoiner();
+  const keep = (line: ContainerLogLine | undefined): line is ContainerLogLine =>
+    line !== undefined && (since === undefined || line.time >= since);
+  const ring = tail === undefined ? undefined : new Ring<ContainerLogLine>(Math.max(0, Math.floor(tail)));
+  // Watch before reading, so that a line written during the history pass wakes the follow loop.
+  const wake = follow && !signal?.aborted ? new Wakeup(dirname(files.logPath), options.pollMs ?? 250, signal) : undefined;
+  const history = await openHistory(files.logPath);
+  let current = history.current;
+  try {
+    for (const file of [...history.rotated, ...(current ? [current] : [])]) {
+      for await (const records of file.records()) {
+        for (const record of records) {
+          const line = joiner.push(record);
+          if (!keep(line)) continue;
+          if (ring) ring.push(line);
+          else yield line;
+        }
+      }
+    }
+    for (const file of history.rotated.splice(0)) await file.close();
+    if (ring) yield* ring.drain();
+    if (!wake) return;
+
+    while (!signal?.aborted) {
+      const ended = await exists(files.exitFile); // checked before the read: what the read finds is then all
+      current ??= await LogFile.open(files.logPath);
+      const batches: CriRecord[][] = [];
+      let rotated = false;
+      if (current) {
+        for await (const records of current.records()) batches.push(records);
+        const now = await stat(files.logPath).catch(() => undefined);
+        if (now?.ino !== current.ino) {
+          // Rotated: finish the old inode, then every file rotated after it; the new current one is next.
+          rotated = true;
+          const oldIno = current.ino;
+          for await (const records of current.records()) batches.push(records);
+          await current.close();
+          current = undefined;
+          for (const file of await openRotatedAfter(files.logPath, oldIno)) {
+            try {
+              for await (const records of file.records()) batches.push(records);
+            } finally {
+              await file.close();
+            }
+          }
+        }
+      }
+      for (const records of batches) {
+        for (const record of records) {
+          const line = joiner.push(record);
+          if (keep(line)) yield line;
+        }
+      }
+      if (rotated) continue;
+      if (ended) return;
+      await wake.next();
+    }
+  } finally {
+    wake?.close();
+    for (const file of history.rotated) await file.close();
+    await current?.close();
+  }
+}
+
+type CriRecord = NonNullable<ReturnType<typeof parseCriRecord>>;
+
+/** One log file read forward; keeps the bytes of a record still being written for the next read. */
+class LogFile {
+  private offset = 0;
+  private carry: Buffer = Buffer.alloc(0);
+
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly ino: number,
+  ) {}
+
+  static async open(path: string): Promise<LogFile | undefined> {
+    try {
+      const fh = await open(path, 'r');
+      return new LogFile(fh, (await fh.stat()).ino);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Complete records up to the current end of file, in batches of one read each. */
+  async *records(): AsyncGenerator<CriRecord[]> {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await this.fh.read(buf, 0, CHUNK, this.offset);
+      if (bytesRead === 0) return;
+      this.offset += bytesRead;
+      const data = this.carry.length > 0 ? Buffer.concat([this.carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const out: CriRecord[] = [];
+      let start = 0;
+      for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, start)) {
+        const record = parseCriRecord(data.subarray(start, nl));
+        if (record) out.push(record);
+        start = nl + 1;
+      }
+      this.carry = Buffer.from(data.subarray(start));
+      if (out.length > 0) yield out;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(() => {});
+  }
+}
+
+/** Opens the rotated files (oldest first) and the current one, right after listing them. */
+async function openHistory(logPath: string): Promise<{ rotated: LogFile[]; current: LogFile | undefined }> {
+  const rotated: LogFile[] = [];
+  for (const n of await rotatedNumbers(logPath)) {
+    const file = await LogFile.open(`${logPath}.${n}`);
+    if (file) rotated.push(file);
+  }
+  return { rotated, current: await LogFile.open(logPath) };
+}
+
+/** Rotated files newer than the one with inode `ino`, oldest first (all of them when it was dropped). */
+async function openRotatedAfter(logPath: string, ino: number): Promise<LogFile[]> {
+  const files: LogFile[] = [];
+  for (const n of await rotatedNumbers(logPath)) {
+    const file = await LogFile.open(`${logPath}.${n}`);
+    if (!file) continue;
+    if (file.ino === ino) {
+      for (const f of files) await f.close(); // older or equal: already read
+      files.length = 0;
+      await file.close();
+      continue;
+    }
+    files.push(file);
+  }
+  return files;
+}
+
+/** The N of every `${logPath}.N`, oldest (largest N) first. */
+async function rotatedNumbers(logPath: string): Promise<number[]> {
+  const base = `${basename(logPath)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(logPath));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(base) && /^\d+$/.test(n.slice(base.length)))
+    .map((n) => Number(n.slice(base.length)))
+    .sort((a, b) => b - a);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Resolves `next()` on a change in `dir`, after `pollMs` (a watch may miss events), or on abort. */
+class Wakeup {
+  private readonly watcher: FSWatcher | undefined;
+  private pending = false;
+  private resolve: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    dir: string,
+    private readonly pollMs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    try {
+      this.watcher = watch(dir, { persistent: false }, () => this.fire());
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      this.watcher = undefined; // no directory yet: the poll covers it
+    }
+    signal?.addEventListener('abort', this.fire, { once: true });
+  }
+
+  next(): Promise<void> {
+    if (this.pending || this.signal?.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.timer = setTimeout(this.fire, this.pollMs);
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.signal?.removeEventListener('abort', this.fire);
+    if (this.timer) clearTimeout(this.timer);
+    this.resolve?.();
+  }
+
+  private readonly fire = (): void => {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const resolve = this.resolve;
+    this.resolve = undefined;
+    if (resolve) resolve();
+    else this.pending = true;
+  };
+}
+
+/** Fixed-size ring keeping the last `size` items pushed. */
+class Ring<T> {
+  private readonly items: T[] = [];
+  private next = 0;
+
+  constructor(private readonly size: number) {}
+
+  push(item: T): void {
+    if (this.size === 0) return;
+    if (this.items.length < this.size) this.items.push(item);
+    else this.items[this.next] = item;
+    this.next = (this.next + 1) % this.size;
+  }
+
+  *drain(): Generator<T> {
+    if (this.items.length < this.size) {
+      yield* this.items;
+      return;
+    }
+    for (let i = 0; i < this.size; i++) yield this.items[(this.next + i) % this.size] as T;
+  }
+}

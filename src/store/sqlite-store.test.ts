@@ -1,0 +1,446 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hasCode } from '../lib/index.js';
+import type { InstanceStatus, NewServiceEvent, ServiceSpec, ServiceSpecInput } from '../model/index.js';
+import { parseServiceSpec } from '../model/index.js';
+import type { NewInstance, SqliteStoreOptions, WatchEvent } from './index.js';
+import { openSqliteStore } from './index.js';
+
+const GRID = 'default';
+
+const fixtures = {
+  spec(overrides: Partial<ServiceSpecInput> = {}): ServiceSpec {
+    return parseServiceSpec({ name: 'web', containers: [{ command: 'sleep 1000' }], ...overrides });
+  },
+  instance(overrides: Partial<NewInstance> = {}): NewInstance {
+    const slot = overrides.slot ?? 1;
+    return {
+      id: `web-${slot}-${Math.random().toString(36).slice(2, 8)}`,
+      grid: GRID,
+      service: 'web',
+      serviceId: 'svc-1',
+      slot,
+      node: 'local',
+      generation: 1,
+      restartGeneration: 0,
+      restarts: 0,
+      spec: { containers: [], address: '127.10.0.2', restartPolicy: fixtures.spec().restartPolicy, env: {} },
+      desiredState: 'running',
+      ...overrides,
+    };
+  },
+  status(state: InstanceStatus['state'], message = state): InstanceStatus {
+    return { state, timestamp: '2026-01-01T00:00:00.000Z', message };
+  },
+  event(overrides: Partial<NewServiceEvent> = {}): NewServiceEvent {
+    return { grid: GRID, service: 'web', type: 'service.updated', severity: 'info', message: 'something happened', ...overrides };
+  },
+};
+
+function memoryStore(options: SqliteStoreOptions = {}) {
+  let t = Date.parse('2026-01-01T00:00:00Z');
+  return openSqliteStore(':memory:', { clock: { now: () => (t += 1000), sleep: () => Promise.resolve() }, ...options });
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+describe('SqliteStore: services', () => {
+  it('creates a service at generation 1, desired running, initialized, not deployed', () => {
+    const store = memoryStore();
+    const svc = store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
+    assert.equal(svc.generation, 1);
+    assert.equal(svc.desired, 'running');
+    assert.equal(svc.status.phase, 'initialized');
+    assert.equal(svc.deployment, null);
+    assert.equal(svc.version, store.revision());
+    assert.match(svc.id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(store.getService(GRID, 'web'), svc);
+  });
+
+  it('deploys at once when created with deploy', () => {
+    const store = memoryStore();
+    const svc = store.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    assert.equal(svc.deployment?.generation, 1);
+    assert.equal(svc.deployment?.restartGeneration, 0);
+    assert.deepEqual(svc.deployment?.spec, svc.spec);
+  });
+
+  it('refuses a taken name with SERVICE_EXISTS and writes nothing', () => {
+    const store = memoryStore();
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
+    const rev = store.revision();
+    assert.equal(codeOf(() => store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false, events: [fixtures.event()] })), 'SERVICE_EXISTS');
+    assert.equal(store.revision(), rev);
+    assert.equal(store.listEvents({ grid: GRID, service: 'web' }).length, 0);
+    // The same name in another grid is a different service.
+    assert.equal(store.createService({ grid: 'other', spec: fixtures.spec(), deploy: false }).grid, 'other');
+  });
+
+  it('refuses a stale version with VERSION_CONFLICT carrying the current version, and changes nothing', () => {
+    const store = memoryStore();
+    const v1 = store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
+    const v2 = store.updateServiceIntent(GRID, 'web', { spec: fixtures.spec({ replicas: 2 }) }, { ifVersion: v1.version });
+    const rev = store.revision();
+    try {
+      store.updateServiceIntent(GRID, 'web', { spec: fixtures.spec({ replicas: 9 }), events: [fixtures.event()] }, { ifVersion: v1.version });
+      assert.fail('expected a conflict');
+    } catch (e) {
+      assert.ok(hasCode(e, 'VERSION_CONFLICT'));
+      assert.deepEqual((e as { details: unknown }).details, { expectedVersion: v1.version, currentVersion: v2.version });
+    }
+    assert.equal(store.revision(), rev);
+    assert.deepEqual(store.getService(GRID, 'web'), v2);
+    assert.equal(store.listEvents({ grid: GRID, service: 'web' }).length, 0);
+  });
+
+  it('raises the generation only when the spec differs, and deploy copies spec and generation', () => {
+    const store = memoryStore();
+    const v1 = store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
+    const same = store.updateServiceIntent(GRID, 'web', { spec: fixtures.spec(), events: [fixtures.event()] });
+    assert.equal(same.version, v1.version, 'an unchanged spec writes nothing');
+    assert.equal(store.listEvents({ grid: GRID, service: 'web' }).length, 0, 'a no-op records no events');
+    const changed = store.updateServiceIntent(GRID, 'web', { spec: fixtures.spec({ replicas: 3 }) });
+    assert.equal(changed.generation, 2);
+    assert.equal(changed.deployment, null, 'update does not deploy');
+    const deployed = store.updateServiceIntent(GRID, 'web', { deploy: true });
+    assert.equal(deployed.generation, 2);
+    assert.equal(deployed.deployment?.generation, 2);
+    assert.equal(deployed.deployment?.spec.replicas, 3);
+    const both = store.updateServiceIntent(GRID, 'web', { spec: fixtures.spec({ replicas: 5 }), deploy: true });
+    assert.equal(both.generation, 3);
+    assert.equal(both.deployment?.generation, 3);
+    assert.equal(both.deployment?.spec.replicas, 5);
+  });
+
+  it('restart bumps the restart generation and needs a deployment', () => {
+    const store = memoryStore();
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
+    assert.equal(codeOf(() => store.updateServiceIntent(GRID, 'web', { restart: true })), 'SERVICE_NOT_DEPLOYED');
+    store.updateServiceIntent(GRID, 'web', { deploy: true });
+    assert.equal(store.updateServiceIntent(GRID, 'web', { restart: true }).deployment?.restartGeneration, 1);
+    assert.equal(store.updateServiceIntent(GRID, 'web', { deploy: true, restart: true }).deployment?.restartGeneration, 2);
+    assert.equal(store.updateServiceIntent(GRID, 'web', { deploy: true }).deployment?.restartGeneration, 2, 'deploy keeps it');
+  });
+
+  it('refuses every change but removal on a service being removed', () => {
+    const store = memoryStore();
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    const removing = store.updateServiceIntent(GRID, 'web', { desired: 'removing' });
+    assert.equal(removing.desired, 'removing');
+    for (const change of [{ desired: 'running' as const }, { deploy: true }, { restart: true }, { spec: fixtures.spec({ replicas: 4 }) }]) {
+      assert.equal(codeOf(() => store.updateServiceIntent(GRID, 'web', change)), 'SERVICE_REMOVING', JSON.stringify(change));
+    }
+    assert.equal(store.updateServiceIntent(GRID, 'web', { desired: 'removing' }).version, removing.version, 'removing twice is a no-op');
+  });
+
+  it('reports an unknown service as SERVICE_NOT_FOUND', () => {
+    const store = memoryStore();
+    assert.equal(codeOf(() => store.updateServiceIntent(GRID, 'nope', { deploy: true })), 'SERVICE_NOT_FOUND');
+  });
+
+  it('does not move the version on controller status writes, but does emit a watch event', () => {
+    const store = memoryStore();
+    const svc = store.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    const seen: WatchEvent[] = [];
+    store.watch(store.revision(), (e) => seen.push(e));
+    const status = { ...svc.status, phase: 'running' as const, runningInstances: 1, desiredInstances: 1 };
+    store.applyControllerWrites({ serviceStatus: [{ grid: GRID, name: 'web', status }] });
+    const after = store.getService(GRID, 'web');
+    assert.equal(after?.version, svc.version);
+    assert.equal(after?.status.phase, 'running');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.revision, store.revision());
+    // The same status again (only updatedAt differs) is not written.
+    store.applyControllerWrites({ serviceStatus: [{ grid: GRID, name: 'web', status: { ...status, updatedAt: 'later' } }] });
+    assert.equal(seen.length, 1);
+    // And an update with the version read before the status write still succeeds.
+    assert.equal(store.updateServiceIntent(GRID, 'web', { desired: 'stopped' }, { ifVersion: svc.version }).desired, 'stopped');
+  });
+
+  it('returns deep-frozen objects', () => {
+    const store = memoryStore();
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    const svc = store.getService(GRID, 'web');
+    assert.ok(svc);
+    assert.throws(() => {
+      (svc.spec.containers[0] as { name: string }).name = 'changed';
+    }, TypeError);
+    assert.throws(() => {
+      (svc as { desired: string }).desired = 'stopped';
+    }, TypeError);
+    assert.ok(Object.isFrozen(store.listServices()[0]?.deployment?.spec.containers[0]?.command));
+  });
+});
+
+describe('SqliteStore: instances', () => {
+  it('creates a hundred instances in one write, listed by slot and newest first within a slot', () => {
+    const store = memoryStore();
+    const rev = store.revision();
+    const created = Array.from({ length: 100 }, (_, i) => fixtures.instance({ id: `web-${(i % 50) + 1}-${i}`, slot: (i % 50) + 1 }));
+    const started = performance.now();
+    store.applyControllerWrites({ createInstances: created });
+    assert.ok(performance.now() - started < 1000, 'fast enough');
+    assert.equal(store.revision(), rev + 100, 'one revision per instance');
+    const listed = store.listInstances({ grid: GRID, service: 'web' });
+    assert.equal(listed.length, 100);
+    assert.deepEqual(listed.slice(0, 2).map((i) => i.id), ['web-1-50', 'web-1-0']);
+    assert.equal(listed[0]?.status.state, 'new');
+    assert.equal(listed[0]?.version, rev + 51);
+  });
+
+  it('rolls back a whole controller write when one part fails', () => {
+    const store = memoryStore();
+    const a = fixtures.instance({ id: 'web-1-a' });
+    store.applyControllerWrites({ createInstances: [a] });
+    const rev = store.revision();
+    const seen: WatchEvent[] = [];
+    store.watch(rev, (e) => seen.push(e));
+    assert.equal(codeOf(() => store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'web-2-b', slot: 2 }), a] })), 'INTERNAL');
+    assert.equal(store.revision(), rev);
+    assert.equal(store.getInstance('web-2-b'), undefined);
+    assert.equal(seen.length, 0);
+    // The store still works afterwards, at the next revision.
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'web-2-c', slot: 2 })] });
+    assert.equal(store.revision(), rev + 1);
+    assert.equal(seen[0]?.revision, rev + 1);
+  });
+
+  it('writes desired state, ignores unknown instances, and deletes', () => {
+    const store = memoryStore();
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'web-1-a' })] });
+    store.applyControllerWrites({ setDesired: [{ id: 'web-1-a', desiredState: 'shutdown', reason: 'scaled down' }, { id: 'ghost', desiredState: 'shutdown', reason: 'x' }] });
+    const inst = store.getInstance('web-1-a');
+    assert.equal(inst?.desiredState, 'shutdown');
+    assert.equal(inst?.desiredReason, 'scaled down');
+    assert.equal(inst?.version, store.revision());
+    store.applyControllerWrites({ deleteInstances: ['web-1-a', 'ghost'] });
+    assert.equal(store.getInstance('web-1-a'), undefined);
+  });
+
+  it('refuses a status that moves an instance backwards and writes the others', () => {
+    const store = memoryStore();
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' }), fixtures.instance({ id: 'b', slot: 2 })] });
+    store.setInstanceStatuses([{ id: 'a', status: fixtures.status('running') }]);
+    const result = store.setInstanceStatuses([
+      { id: 'a', status: fixtures.status('starting') },
+      { id: 'b', status: fixtures.status('pending') },
+      { id: 'ghost', status: fixtures.status('running') },
+    ]);
+    assert.deepEqual(result.written, ['b']);
+    assert.deepEqual(result.unknown, ['ghost']);
+    assert.equal(result.refused.length, 1);
+    assert.equal(result.refused[0]?.code, 'INVALID_TRANSITION');
+    assert.equal(store.getInstance('a')?.status.state, 'running');
+    assert.equal(store.getInstance('b')?.status.state, 'pending');
+    // Terminal states are final.
+    store.setInstanceStatuses([{ id: 'a', status: fixtures.status('failed') }]);
+    assert.equal(store.setInstanceStatuses([{ id: 'a', status: fixtures.status('running') }]).refused.length, 1);
+  });
+
+  it('filters active instances and by node', () => {
+    const store = memoryStore();
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' }), fixtures.instance({ id: 'b', slot: 2, node: 'other' })] });
+    store.setInstanceStatuses([{ id: 'a', status: fixtures.status('complete') }]);
+    assert.deepEqual(store.listInstances({ active: true }).map((i) => i.id), ['b']);
+    assert.deepEqual(store.listInstances({ node: 'other' }).map((i) => i.id), ['b']);
+    assert.equal(store.listInstances().length, 2);
+  });
+
+  it('removes a service record only when its instances are gone', () => {
+    const store = memoryStore();
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' })] });
+    store.applyControllerWrites({ deleteServices: [{ grid: GRID, name: 'web' }] });
+    assert.ok(store.getService(GRID, 'web'), 'kept while an instance remains');
+    store.applyControllerWrites({ deleteInstances: ['a'], deleteServices: [{ grid: GRID, name: 'web' }] });
+    assert.equal(store.getService(GRID, 'web'), undefined);
+  });
+
+  it('upserts nodes with a new version each time', () => {
+    const store = memoryStore();
+    const n1 = store.upsertNode({ name: 'local', address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: 'now' });
+    const n2 = store.upsertNode({ ...n1, heartbeatAt: 'later' });
+    assert.ok(n2.version > n1.version);
+    assert.deepEqual(store.listNodes(), [n2]);
+  });
+});
+
+describe('SqliteStore: events', () => {
+  it('numbers events with revisions and filters by afterId, since and tail', () => {
+    const store = memoryStore();
+    store.appendEvents([1, 2, 3, 4, 5].map((i) => fixtures.event({ message: `e${i}`, time: `2026-01-0${i}T00:00:00Z` })));
+    store.appendEvents([fixtures.event({ service: 'other' })]);
+    const all = store.listEvents({ grid: GRID, service: 'web' });
+    assert.deepEqual(all.map((e) => e.message), ['e1', 'e2', 'e3', 'e4', 'e5']);
+    assert.deepEqual(all.map((e) => e.id), [1, 2, 3, 4, 5]);
+    assert.deepEqual(store.listEvents({ grid: GRID, service: 'web', afterId: 3 }).map((e) => e.message), ['e4', 'e5']);
+    assert.deepEqual(store.listEvents({ grid: GRID, service: 'web', since: '2026-01-02T00:00:00Z', tail: 2 }).map((e) => e.message), ['e4', 'e5']);
+    assert.deepEqual(store.listEvents({ grid: GRID, service: 'web', since: '2026-01-04T00:00:00Z' }).map((e) => e.message), ['e4', 'e5']);
+    assert.equal(codeOf(() => store.listEvents({ grid: GRID, service: 'web', since: 'yesterday' })), 'REQUEST_INVALID');
+  });
+
+  it('keeps only the newest events of each service', () => {
+    const store = memoryStore({ eventsPerService: 10 });
+    for (let i = 0; i < 25; i++) store.appendEvents([fixtures.event({ message: `e${i}` })]);
+    store.appendEvents([fixtures.event({ service: 'other' })]);
+    const kept = store.listEvents({ grid: GRID, service: 'web' });
+    assert.equal(kept.length, 10);
+    assert.equal(kept[0]?.message, 'e15');
+    assert.equal(store.listEvents({ grid: GRID, service: 'other' }).length, 1);
+  });
+});
+
+describe('SqliteStore: watch', () => {
+  it('replays history from an old revision, then delivers live changes with no gaps or duplicates', () => {
+    const store = memoryStore();
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
+    for (let i = 2; i <= 5; i++) store.updateServiceIntent(GRID, 'web', { spec: fixtures.spec({ replicas: i }) });
+    const seen: number[] = [];
+    let wrote = false;
+    store.watch(1, (e) => {
+      seen.push(e.revision);
+      // A write made while the replay runs must appear exactly once, in order.
+      if (!wrote) {
+        wrote = true;
+        store.appendEvents([fixtures.event()]);
+      }
+    });
+    assert.deepEqual(seen, [2, 3, 4, 5, 6]);
+    store.updateServiceIntent(GRID, 'web', { deploy: true });
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' }), fixtures.instance({ id: 'b', slot: 2 })] });
+    assert.deepEqual(seen, [2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('keeps revision order for every watcher when a listener writes during live delivery', () => {
+    const store = memoryStore();
+    const first: number[] = [];
+    const second: number[] = [];
+    store.watch(0, (e) => {
+      first.push(e.revision);
+      if (e.kind === 'service') store.appendEvents([fixtures.event({ message: `reaction to ${e.revision}` })]);
+    });
+    store.watch(0, (e) => second.push(e.revision));
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false, events: [fixtures.event()] });
+    assert.deepEqual(first, [1, 2, 3]);
+    assert.deepEqual(second, [1, 2, 3]);
+  });
+
+  it('delivers the object after a put and before a delete', () => {
+    const store = memoryStore();
+    const seen: WatchEvent[] = [];
+    store.watch(0, (e) => seen.push(e));
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' })] });
+    store.applyControllerWrites({ deleteInstances: ['a'] });
+    assert.deepEqual(seen.map((e) => [e.kind, e.op, e.key]), [['instance', 'put', 'a'], ['instance', 'delete', 'a']]);
+    assert.equal(seen[1]?.object.version, 1);
+    assert.ok(Object.isFrozen(seen[0]) && Object.isFrozen(seen[0]?.object));
+  });
+
+  it('refuses a revision older than the kept history with REVISION_COMPACTED', () => {
+    const store = memoryStore({ historyRevisions: 10 });
+    for (let i = 0; i < 30; i++) store.appendEvents([fixtures.event()]);
+    assert.equal(codeOf(() => store.watch(0, () => {})), 'REVISION_COMPACTED');
+    const seen: number[] = [];
+    store.watch(store.revision() - 10, (e) => seen.push(e.revision));
+    assert.equal(seen.length, 10);
+  });
+
+  it('survives a listener that throws, and keeps the other listeners going', () => {
+    const errors: unknown[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (f: Record<string, unknown>) => errors.push(f.err), child: () => logger };
+    const store = memoryStore({ logger });
+    const seen: number[] = [];
+    store.watch(0, () => {
+      throw new Error('listener bug');
+    });
+    store.watch(0, (e) => seen.push(e.revision));
+    store.appendEvents([fixtures.event()]);
+    store.appendEvents([fixtures.event()]);
+    assert.deepEqual(seen, [1, 2]);
+    assert.equal(errors.length, 2);
+  });
+
+  it('stops delivering after dispose', () => {
+    const store = memoryStore();
+    const seen: number[] = [];
+    const sub = store.watch(0, (e) => seen.push(e.revision));
+    store.appendEvents([fixtures.event()]);
+    void sub.dispose();
+    store.appendEvents([fixtures.event()]);
+    assert.deepEqual(seen, [1]);
+  });
+});
+
+describe('SqliteStore: durability', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the revision and data across reopen', () => {
+    const path = join(dir, 'reopen', 'berth.db');
+    const a = openSqliteStore(path);
+    a.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    const rev = a.revision();
+    a.close();
+    const b = openSqliteStore(path);
+    assert.equal(b.revision(), rev);
+    assert.equal(b.getService(GRID, 'web')?.deployment?.generation, 1);
+    b.close();
+  });
+
+  it('keeps every acknowledged service when the writing process is killed mid-way', async () => {
+    const path = join(dir, 'kill.db');
+    const script = join(dir, 'writer.ts');
+    const storeUrl = pathToFileURL(fileURLToPath(new URL('./index.ts', import.meta.url))).href;
+    const modelUrl = pathToFileURL(fileURLToPath(new URL('../model/index.ts', import.meta.url))).href;
+    writeFileSync(
+      script,
+      `import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+import { parseServiceSpec } from ${JSON.stringify(modelUrl)};
+const store = openSqliteStore(process.argv[2]);
+for (let k = 0; k < 100000; k++) {
+  store.createService({ grid: 'default', spec: parseServiceSpec({ name: 's' + k, containers: [{ command: 'sleep 1' }] }), deploy: true });
+  process.stdout.write('ack ' + k + '\\n');
+}
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script, path], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let acked = -1;
+    let buffer = '';
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffer += chunk;
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^ack (\d+)$/.exec(line);
+        if (m) acked = Number(m[1]);
+      }
+      if (acked >= 200) child.kill('SIGKILL');
+    });
+    const signal = await exited;
+    clearTimeout(timeout);
+    assert.equal(signal, 'SIGKILL');
+    assert.ok(acked >= 200, `the writer acknowledged ${acked + 1} services before it was killed`);
+    const store = openSqliteStore(path);
+    try {
+      for (let k = 0; k <= acked; k++) assert.ok(store.getService(GRID, `s${k}`), `acknowledged service s${k} survived`);
+      assert.ok(store.listServices().length >= acked + 1);
+    } finally {
+      store.close();
+    }
+  });
+});

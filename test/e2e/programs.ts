@@ -1,0 +1,35 @@
+/** Test programs and the specs that run them. */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type { Instance } from '../../src/model/index.js';
+import { ROOT } from './harness.js';
+
+export const ECHO = join(ROOT, 'test/programs/echo-server.mjs');
+export const echoSpec = (name: string, replicas: number, extra: Record<string, unknown> = {}) => ({
+  name,
+  replicas,
+  containers: [{ command: ['node', ECHO], ports: [{ containerPort: 8080 }], workingDir: ROOT, stopGracePeriod: '2s' }],
+  restartPolicy: { delay: '1s' },
+  ...extra,
+});
+
+/** Resolves true when a TCP connect to the instance's first port succeeds. */
+export function accepts(i: Instance): Promise<boolean> {
+  const port = i.spec.containers[0]?.ports[0]?.containerPort ?? 0;
+  return new Promise((resolve) => {
+    const s = connect({ host: i.spec.address, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export function pidOf(i: Instance): number {
+  const pid = i.status.containers?.[0]?.pid;
+  assert.ok(pid, `instance ${i.id} has a pid`);
+  return pid;
+}
+
