@@ -2,19 +2,25 @@
  * berth-shim: the supervisor of one process-driver container (after conmon / containerd-shim).
  *
  *   berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--cwd DIR] [--user NAME|UID] -- argv...
+ *   berth-shim --launcher        (serves start requests on stdin; see "launcher mode" below)
  *
  * The shim outlives the berth server, so that a server restart neither restarts nor loses containers:
- *   - it forks the container (own process group, default signals, empty mask, optional cwd and user) and
- *     reports "<pid> <pidStartTicks> <shimStartTicks>\n" on stdout once execvp succeeded, or
- *     "error: <what>: <reason>\n" and exit status 127 when it did not; then stdout becomes /dev/null;
+ *   - it removes a stale exit file, opens the log, forks the container (own process group, default
+ *     signal dispositions, empty mask, optional cwd and user, PR_SET_PDEATHSIG) and, once execvp
+ *     succeeded, prints "<pid> <pidStartTicks> <shimPid> <shimStartTicks>\n" on stdout; when it did not,
+ *     "error: <what>: <reason>\n" and exit status 127; then stdout becomes /dev/null;
  *   - it copies the container's stdout and stderr to the log in CRI format, one record per line
- *     ("<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>\n", P for each 16 KiB chunk of a longer line),
+ *     ("<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>\n", P for each 16 KiB piece of a longer line),
  *     rotating by size (log -> log.1 -> ... -> log.K, older dropped);
  *   - when the container's main process exits it SIGKILLs what is left of the container (its process
  *     group and the orphans the shim adopted as subreaper), drains the pipes for at most 200 ms, and
- *     atomically writes the exit file: {"exitCode":N,"signal":"SIGKILL"|null,"finishedAt":"..."}.
- * Invariants: the container never outlives the shim (PR_SET_PDEATHSIG); the exit file, once present,
- * is complete and final; the shim never blocks on a full disk or a lost reader.
+ *     atomically writes the exit file (tmp, fsync, rename, fsync dir):
+ *     {"exitCode":N,"signal":"SIGKILL"|null,"finishedAt":"RFC3339Nano"}, exitCode 128+n for signal n.
+ * Invariants: the container never outlives the shim (PDEATHSIG); the exit file, once present, is
+ * complete and final; the shim never blocks the container on a full disk or a lost reader (records are
+ * dropped instead); only SIGKILL ends the shim early (INT, TERM, HUP, PIPE are ignored).
+ * Start ticks (field 22 of /proc/PID/stat) travel with every pid, so that a recycled pid is never
+ * mistaken for the container.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -150,7 +156,7 @@ static unsigned long long read_start_ticks(pid_t pid) {
   char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
   if (!p) return 0;
   p++;
-  for (int field = 2; field < 22 && *p; field++) { /* after ')' we stand before field 3 */
+  for (int field = 3; field < 22 && *p; field++) { /* skip fields 3..21; p stands before field 3 */
     while (*p == ' ') p++;
     while (*p && *p != ' ') p++;
   }
@@ -402,7 +408,7 @@ failed:
   _exit(127);
 }
 
-int main(int argc, char **argv) {
+static int shim_main(int argc, char **argv) {
   struct options o = {0};
   parse_options(argc, argv, &o);
 
@@ -421,6 +427,12 @@ int main(int argc, char **argv) {
 
   struct identity id = {0};
   if (o.user) resolve_user(o.user, &id);
+
+  /* A stale exit file (a reused state dir) would report this container as ended. */
+  char stale[PATH_MAX + 8];
+  snprintf(stale, sizeof stale, "%s.tmp", o.exit_file);
+  unlink(stale);
+  if (unlink(o.exit_file) != 0 && errno != ENOENT) fail("error: exit file %s: %s", o.exit_file, strerror(errno));
 
   out_log.path = o.log_file;
   out_log.max_bytes = o.log_max_bytes;
@@ -457,8 +469,9 @@ int main(int argc, char **argv) {
   }
 
   /* The child is not reaped before this read, so its /proc entry is still there even if it exited. */
-  char line[96];
-  int ln = snprintf(line, sizeof line, "%d %llu %llu\n", (int)pid, read_start_ticks(pid), read_start_ticks(shim));
+  char line[128];
+  int ln = snprintf(line, sizeof line, "%d %llu %d %llu\n", (int)pid, read_start_ticks(pid), (int)shim,
+                    read_start_ticks(shim));
   (void)write_all(1, line, (size_t)ln); /* a reader gone is fine: EPIPE, SIGPIPE is ignored */
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (devnull >= 0) {
@@ -530,4 +543,194 @@ int main(int argc, char **argv) {
   if (out_log.fd >= 0) close(out_log.fd);
   write_exit_file(o.exit_file, status, &finished);
   return 0;
+}
+
+/* ---------- launcher mode ---------- */
+
+/*
+ * `berth-shim --launcher`: one long-lived helper per berth server that starts shims on request, because
+ * forking the tiny launcher costs ~0.1 ms where forking the Node.js server costs ~5 ms.
+ *
+ * Request on stdin:  "<id> <nargs> <nenv> <bytes>\n" then <bytes> bytes holding nargs shim arguments and
+ *                    then nenv "KEY=VALUE" entries, each NUL-terminated.
+ * Reply on stdout:   "<id> <shim report line>\n", in completion order (the report is the line the shim
+ *                    prints: "<pid> <startTicks> <shimPid> <shimStartTicks>" or "error: ...").
+ * Each shim is double-forked into a session of its own, so it is no child of the launcher or of berth;
+ * the launcher exits when stdin ends (berth is gone); the shims run on.
+ */
+
+struct pending {
+  long long id;
+  int fd;
+  size_t len;
+  char buf[1024];
+};
+
+static struct pending *pend;
+static size_t npend, cap_pend;
+
+static void reply(long long id, const char *text, size_t len) {
+  char head[32];
+  int hn = snprintf(head, sizeof head, "%lld ", id);
+  while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\0')) len--;
+  char clean[1024];
+  if (len > sizeof clean) len = sizeof clean;
+  for (size_t i = 0; i < len; i++) clean[i] = text[i] == '\n' ? ' ' : text[i];
+  if (len == 0) {
+    const char *lost = "error: berth-shim ended before reporting";
+    len = strlen(lost);
+    memcpy(clean, lost, len);
+  }
+  struct iovec iov[3] = {{head, (size_t)hn}, {clean, len}, {"\n", 1}};
+  if (writev_all(1, iov, 3) != 0) _exit(0); /* berth is gone */
+}
+
+static void close_from(int lowfd) {
+  if (close_range((unsigned)lowfd, ~0U, 0) == 0) return;
+  long max = sysconf(_SC_OPEN_MAX);
+  for (int fd = lowfd; fd < (max > 0 ? max : 1024); fd++) close(fd);
+}
+
+/* Starts one shim with `args` (after argv[0]) and `env`; its report arrives later on the returned fd. */
+static void launch(long long id, char **args, int nargs, char **env) {
+  int res[2];
+  if (pipe2(res, O_CLOEXEC) != 0) {
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "error: pipe: %s", strerror(errno));
+    reply(id, msg, (size_t)n);
+    return;
+  }
+  pid_t mid = fork();
+  if (mid == 0) {
+    setsid();
+    pid_t shim = fork();
+    if (shim != 0) _exit(shim < 0 ? 1 : 0);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(res[1], 1);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 2);
+    }
+    close_from(3);
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+    environ = env;
+    args[-1] = "berth-shim"; /* the slot before args is reserved for argv[0] */
+    _exit(shim_main(nargs + 1, args - 1));
+  }
+  close(res[1]);
+  if (mid < 0) {
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "error: fork: %s", strerror(errno));
+    close(res[0]);
+    reply(id, msg, (size_t)n);
+    return;
+  }
+  int st;
+  while (waitpid(mid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (npend == cap_pend) {
+    cap_pend = cap_pend ? cap_pend * 2 : 16;
+    pend = realloc(pend, cap_pend * sizeof *pend);
+    if (!pend) _exit(1);
+  }
+  fcntl(res[0], F_SETFL, fcntl(res[0], F_GETFL) | O_NONBLOCK);
+  pend[npend++] = (struct pending){.id = id, .fd = res[0], .len = 0};
+}
+
+/* Parses every complete request at the start of `in`; returns how many bytes it consumed. */
+static size_t serve_requests(char *in, size_t len) {
+  size_t used = 0;
+  for (;;) {
+    char *nl = memchr(in + used, '\n', len - used);
+    if (!nl) return used;
+    long long id;
+    int nargs, nenv;
+    size_t bytes;
+    *nl = '\0';
+    if (sscanf(in + used, "%lld %d %d %zu", &id, &nargs, &nenv, &bytes) != 4 || nargs < 0 || nenv < 0) _exit(2);
+    size_t body = (size_t)(nl - in) + 1;
+    if (len - body < bytes) {
+      *nl = '\n';
+      return used;
+    }
+    /* argv slot 0 reserved, args, NULL, env, NULL */
+    char **vec = calloc((size_t)nargs + (size_t)nenv + 3, sizeof *vec);
+    if (!vec) _exit(1);
+    char *p = in + body, *end = in + body + bytes;
+    int ok = 1;
+    for (int i = 0; i < nargs + nenv && ok; i++) {
+      char *z = memchr(p, '\0', (size_t)(end - p));
+      if (!z) ok = 0;
+      else {
+        vec[i < nargs ? 1 + i : 2 + i] = p;
+        p = z + 1;
+      }
+    }
+    if (!ok || nargs == 0) {
+      const char *bad = "error: malformed launch request";
+      reply(id, bad, strlen(bad));
+    } else {
+      launch(id, vec + 1, nargs, vec + nargs + 2);
+    }
+    free(vec);
+    used = body + bytes;
+  }
+}
+
+static int launcher_main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  size_t cap = 1 << 16, len = 0;
+  char *in = malloc(cap);
+  if (!in) return 1;
+  for (;;) {
+    struct pollfd *pfd = calloc(npend + 1, sizeof *pfd);
+    if (!pfd) return 1;
+    pfd[0] = (struct pollfd){.fd = 0, .events = POLLIN};
+    for (size_t i = 0; i < npend; i++) pfd[i + 1] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
+    int r = poll(pfd, npend + 1, -1);
+    if (r < 0) {
+      free(pfd);
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    /* Reports first: they free slots and are what berth awaits. */
+    for (size_t i = npend; i-- > 0;) {
+      if (!(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      struct pending *pd = &pend[i];
+      ssize_t n;
+      do n = read(pd->fd, pd->buf + pd->len, sizeof pd->buf - pd->len);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno == EAGAIN) continue;
+      if (n > 0) pd->len += (size_t)n;
+      if (n > 0 && !memchr(pd->buf, '\n', pd->len) && pd->len < sizeof pd->buf) continue;
+      char *nl = memchr(pd->buf, '\n', pd->len);
+      reply(pd->id, pd->buf, nl ? (size_t)(nl - pd->buf) : pd->len);
+      close(pd->fd);
+      pend[i] = pend[--npend];
+    }
+    short in_events = pfd[0].revents;
+    free(pfd);
+    if (in_events & (POLLIN | POLLHUP | POLLERR)) {
+      if (len == cap) {
+        cap *= 2;
+        in = realloc(in, cap);
+        if (!in) return 1;
+      }
+      ssize_t n;
+      do n = read(0, in + len, cap - len);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0) return 0; /* berth closed the pipe: it is gone or done; the shims run on */
+      len += (size_t)n;
+      size_t used = serve_requests(in, len);
+      memmove(in, in + used, len - used);
+      len -= used;
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--launcher") == 0) return launcher_main();
+  return shim_main(argc, argv);
 }

@@ -21,5 +21,8 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// End-to-end tests run the built binary (bin/berth → dist/): build first so they test this tree.
+const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

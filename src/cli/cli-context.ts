@@ -52,6 +52,11 @@ export class CliContext {
     return new CliContext(deps, command.optsWithGlobals<GlobalOptions>());
   }
 
+  /** The same context talking to another server (`berth up`'s embedded one). */
+  withHost(host: string): CliContext {
+    return new CliContext(this.#deps, { host, grid: this.grid });
+  }
+
   get deps(): CliDeps {
     return this.#deps;
   }

@@ -19,15 +19,18 @@ export class BerthApiError extends Error {
   }
 
   /**
-   * The field errors of a `SPEC_INVALID` answer, one message each (`spec.ports[1].name: Required value`);
-   * empty for other codes.
+   * The field errors of a `SPEC_INVALID` answer (`{ field: 'spec.ports[1].name', message:
+   * 'spec.ports[1].name: Required value' }`); empty for other codes.
    */
-  get causes(): string[] {
+  get causes(): { field: string; message: string }[] {
     const causes = this.details['causes'];
     if (!Array.isArray(causes)) return [];
-    return causes
-      .map((c: unknown) => (typeof c === 'object' && c !== null && typeof (c as { message?: unknown }).message === 'string' ? (c as { message: string }).message : undefined))
-      .filter((m): m is string => m !== undefined);
+    return causes.flatMap((c: unknown) => {
+      if (typeof c !== 'object' || c === null) return [];
+      const { field, message } = c as { field?: unknown; message?: unknown };
+      if (typeof message !== 'string') return [];
+      return [{ field: typeof field === 'string' ? field : '', message }];
+    });
   }
 }
 

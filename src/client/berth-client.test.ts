@@ -110,7 +110,7 @@ describe('BerthClient', () => {
     assert.ok(error instanceof BerthApiError);
     assert.equal(error.status, 400);
     assert.equal(error.code, 'SPEC_INVALID');
-    assert.deepEqual(error.causes, ['spec.replicas: Invalid value: -1']);
+    assert.deepEqual(error.causes, [{ field: 'spec.replicas', message: 'spec.replicas: Invalid value: -1' }]);
   });
 
   it('reports an answer that is not berth JSON as HTTP_<status>', async () => {

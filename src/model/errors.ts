@@ -31,7 +31,7 @@ export class SpecInvalidError extends CodedError {
   readonly causes: readonly FieldError[];
   constructor(kind: string, name: string | undefined, causes: readonly FieldError[]) {
     const head = name ? `${kind} "${name}" is invalid` : `${kind} is invalid`;
-    super('SPEC_INVALID', `${head}: ${causes.map(formatFieldError).join(', ')}`, {
+    super('SPEC_INVALID', `${head}: ${causes.map(formatFieldError).join('; ')}`, {
       causes: causes.map((c) => ({ ...c, message: formatFieldError(c) })),
     });
     this.causes = causes;

@@ -15,7 +15,7 @@ export function parseServiceSpec(input: unknown, root = 'spec'): ServiceSpec {
   const result = ServiceSpecSchema.safeParse(input, { reportInput: true });
   const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
   if (!result.success) {
-    throw new SpecInvalidError('Service', name, dedupe(result.error.issues.map((i) => toFieldError(i, root))));
+    throw new SpecInvalidError('Service', name, dedupe(result.error.issues.flatMap((i) => toFieldErrors(i, root))));
   }
   const errors = crossFieldErrors(result.data, root);
   if (errors.length > 0) throw new SpecInvalidError('Service', name, errors);
@@ -98,10 +98,22 @@ function dedupe(errors: FieldError[]): FieldError[] {
   });
 }
 
-/** Turns a zod issue into a Kubernetes-style field error with a hint on how to fix it. */
+/** Turns a zod issue into Kubernetes-style field errors (one per unknown key) with a hint on how to fix each. */
+function toFieldErrors(issue: z.core.$ZodIssue, root: string): FieldError[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({
+      field: formatPath(root, [...issue.path, key]),
+      type: 'Unknown field',
+      detail: `berth has no field "${key}" here; check the spelling (docs/spec.md lists every field)`,
+    }));
+  }
+  return [toFieldError(issue, root)];
+}
+
 function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
   const field = formatPath(root, issue.path);
   const last = issue.path[issue.path.length - 1];
+  const parent = issue.path[issue.path.length - 2];
   const input = (issue as { input?: unknown }).input;
   const custom = (issue as { params?: { type?: FieldError['type'] } }).params?.type;
   if (custom) return { field, type: custom, value: input, detail: issue.message };
@@ -118,17 +130,12 @@ function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
         value: input,
         detail: `supported values: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
       };
-    case 'unrecognized_keys':
-      // One error per unknown key, reported on the first; the others are rare enough.
-      return {
-        field: formatPath(root, [...issue.path, issue.keys[0] ?? '?']),
-        type: 'Unknown field',
-        detail: `berth has no field "${issue.keys.join('", "')}" here; check the spelling (docs/spec.md lists every field)`,
-      };
+    case 'invalid_key':
+      // A record key (only labels have free keys); the value shown is the key itself.
+      return { field, type: 'Invalid value', value: last, detail: LABEL_KEY_HINT };
     case 'invalid_format':
-      if (last === 'name' || issue.path.length === 1) {
-        if (issue.path.length === 1 && last === 'name') return { field, type: 'Invalid value', value: input, detail: DNS1035_MESSAGE };
-      }
+      if (parent === 'labels') return { field, type: 'Invalid value', value: input, detail: LABEL_VALUE_HINT };
+      if (last === 'targetPort') return { field, type: 'Invalid value', value: input, detail: `must be a port number (1-65535) or the name of a container port: ${PORT_NAME_HINT}` };
       if (issue.format === 'regex' && typeof last === 'string' && /name$/i.test(last)) {
         return { field, type: 'Invalid value', value: input, detail: nameHint(issue.path) };
       }
@@ -148,8 +155,14 @@ function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
   }
 }
 
+const PORT_NAME_HINT = "a port name must be no more than 15 characters, lower case alphanumeric or '-', and start and end with an alphanumeric character (e.g. 'http')";
+const LABEL_KEY_HINT =
+  "a label key must be a name of at most 63 characters (alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric), optionally after a DNS subdomain prefix and '/' (e.g. 'tier' or 'example.com/tier')";
+const LABEL_VALUE_HINT =
+  "a label value must be empty or at most 63 characters (alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric), e.g. 'frontend' or 'v1.2'";
+
 function nameHint(path: readonly PropertyKey[]): string {
-  if (path.includes('ports')) return "a port name must be no more than 15 characters, lower case alphanumeric or '-', and start and end with an alphanumeric character (e.g. 'http')";
+  if (path.includes('ports')) return PORT_NAME_HINT;
   if (path.includes('env')) return "an environment variable name must consist of letters, digits, '_', '-' or '.', and must not start with a digit";
   return DNS1035_MESSAGE;
 }
@@ -164,9 +177,14 @@ function article(expected: string): string {
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
+/** `spec.containers[0].env[1].name`; keys that are not identifiers in brackets: `spec.labels["example.com/tier"]`. */
 function formatPath(root: string, path: readonly PropertyKey[]): string {
   let out = root;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else if (typeof p === 'string' && /^[A-Za-z_$][\w$]*$/.test(p)) out += `.${p}`;
+    else out += `[${JSON.stringify(String(p))}]`;
+  }
   return out;
 }
 

@@ -344,7 +344,7 @@ describe('SqliteStore: watch', () => {
     store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' })] });
     store.applyControllerWrites({ deleteInstances: ['a'] });
     assert.deepEqual(seen.map((e) => [e.kind, e.op, e.key]), [['instance', 'put', 'a'], ['instance', 'delete', 'a']]);
-    assert.equal(seen[1]?.object.version, 1);
+    assert.equal((seen[1]?.object as { version?: number } | undefined)?.version, 1);
     assert.ok(Object.isFrozen(seen[0]) && Object.isFrozen(seen[0]?.object));
   });
 

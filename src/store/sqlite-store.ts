@@ -9,7 +9,6 @@ import {
   INSTANCE_STATES,
   InvalidTransitionError,
   RequestInvalidError,
-  RevisionCompactedError,
   ServiceExistsError,
   ServiceNotDeployedError,
   ServiceNotFoundError,
@@ -20,6 +19,7 @@ import {
   serviceKey,
 } from '../model/index.js';
 import { deepFreeze, parseFrozen, stableStringify } from './deep-freeze.js';
+import { ChangeLog } from './change-log.js';
 import { prepareDatabase } from './sqlite-schema.js';
 import type {
   ControllerWrites,
@@ -27,11 +27,9 @@ import type {
   InstanceFilter,
   ServiceIntentChange,
   Store,
-  WatchEvent,
   WatchListener,
   WriteOptions,
 } from './store.js';
-import { WatchHub } from './watch-hub.js';
 
 export interface SqliteStoreOptions {
   readonly clock?: Clock;
@@ -58,11 +56,8 @@ export interface StatusWriteResult {
 }
 
 const TERMINAL_STATES = INSTANCE_STATES.filter(isTerminal);
-const REPLAY_BATCH = 500;
 
 const SQL = {
-  readMeta: `SELECT key, value FROM meta`,
-  setMeta: `UPDATE meta SET value = ? WHERE key = ?`,
   getService: `SELECT json FROM services WHERE grid = ? AND name = ?`,
   putService: `INSERT INTO services (grid, name, json, mod_revision) VALUES (?, ?, ?, ?)
     ON CONFLICT (grid, name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
@@ -81,14 +76,10 @@ const SQL = {
   insertEvent: `INSERT INTO events (id, grid, service, time_ms, json) VALUES (?, ?, ?, ?, ?)`,
   trimEvents: `DELETE FROM events WHERE grid = ? AND service = ? AND id <=
     (SELECT id FROM events WHERE grid = ? AND service = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-  insertChange: `INSERT INTO changes (revision, kind, op, key, json) VALUES (?, ?, ?, ?, ?)`,
-  readChanges: `SELECT revision, kind, op, key, json FROM changes WHERE revision > ? ORDER BY revision LIMIT ?`,
-  trimChanges: `DELETE FROM changes WHERE revision <= ?`,
 } as const;
 
 type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
 type JsonRow = { json: string };
-type ChangeRow = { revision: number; kind: WatchEvent['kind']; op: WatchEvent['op']; key: string; json: string };
 
 /**
  * Opens (creating when missing) the SQLite store at `path` — a file, or `':memory:'` for tests.
@@ -106,43 +97,33 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly queries = new Map<string, Database.Statement>();
-  private readonly hub: WatchHub;
+  private readonly log: ChangeLog;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly newId: () => string;
-  private readonly historyRevisions: number;
   private readonly eventsPerService: number;
-  /** Last committed revision, and the newest revision trimmed from the change history. */
-  private rev = 0;
-  private compacted = 0;
-  /** Changes of the transaction in progress, published after its commit. */
-  private pending: WatchEvent[] = [];
   private closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.newId = options.newId ?? randomUUID;
-    this.historyRevisions = Math.max(1, options.historyRevisions ?? 10_000);
     this.eventsPerService = Math.max(1, options.eventsPerService ?? 1000);
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     try {
       prepareDatabase(this.db, options.busyTimeoutMs ?? 5000);
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
-      this.loadMeta();
+      this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
     } catch (error) {
       this.db.close();
       throw error;
     }
-    this.hub = new WatchHub((error, event) =>
-      this.logger.error({ err: error, revision: event.revision, kind: event.kind, key: event.key }, 'store watch listener threw; it stays subscribed'),
-    );
   }
 
   revision(): number {
     this.assertOpen();
-    return this.rev;
+    return this.log.revision;
   }
 
   // ---- reads ----
@@ -216,7 +197,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const { grid, spec } = input;
       if (this.readRow<Service>(this.stmt.getService, grid, spec.name)) throw new ServiceExistsError(grid, spec.name);
-      const revision = ++this.rev;
+      const revision = this.log.next();
       const now = this.now();
       const service: Service = {
         id: this.newId(),
@@ -268,7 +249,7 @@ export class SqliteStore implements Store {
         if (!deployment) throw new ServiceNotDeployedError(grid, name);
         deployment = { ...deployment, requestedAt: now, restartGeneration: deployment.restartGeneration + 1 };
       }
-      const revision = ++this.rev;
+      const revision = this.log.next();
       const stored = this.putService({ ...current, version: revision, generation, updatedAt: now, spec, deployment, desired }, revision);
       this.insertEvents(change.events ?? []);
       return stored;
@@ -282,11 +263,11 @@ export class SqliteStore implements Store {
       const now = this.now();
       for (const n of writes.createInstances ?? []) {
         if (this.stmt.getInstance.get(n.id)) throw new CodedError('INTERNAL', `instance "${n.id}" already exists; instance ids are never reused`, { id: n.id });
-        const revision = ++this.rev;
+        const revision = this.log.next();
         const instance: Instance = { ...n, version: revision, createdAt: now, status: { state: 'new', timestamp: now, message: 'created' } };
         const json = JSON.stringify(instance);
         this.stmt.insertInstance.run(n.id, n.grid, n.service, n.node, n.slot, 'new', revision, json, revision);
-        this.recordChange('instance', 'put', n.id, json, revision);
+        this.log.record('instance', 'put', n.id, json, revision);
       }
       for (const d of writes.setDesired ?? []) {
         const current = this.readRow<Instance>(this.stmt.getInstance, d.id);
@@ -297,13 +278,13 @@ export class SqliteStore implements Store {
         const row = this.stmt.getInstance.get(id) as JsonRow | undefined;
         if (!row) continue;
         this.stmt.deleteInstance.run(id);
-        this.recordChange('instance', 'delete', id, row.json, ++this.rev);
+        this.log.record('instance', 'delete', id, row.json, this.log.next());
       }
       for (const { grid, name, status } of writes.serviceStatus ?? []) {
         const current = this.readRow<Service>(this.stmt.getService, grid, name);
         if (!current || sameIgnoring(current.status, status, 'updatedAt')) continue;
         // Status is the controllers' field: version (the API's compare-and-set token) stays.
-        this.putService({ ...current, status }, ++this.rev);
+        this.putService({ ...current, status }, this.log.next());
       }
       for (const { grid, name } of writes.deleteServices ?? []) {
         const row = this.stmt.getService.get(grid, name) as JsonRow | undefined;
@@ -314,7 +295,7 @@ export class SqliteStore implements Store {
           continue;
         }
         this.stmt.deleteService.run(grid, name);
-        this.recordChange('service', 'delete', serviceKey(grid, name), row.json, ++this.rev);
+        this.log.record('service', 'delete', serviceKey(grid, name), row.json, this.log.next());
       }
       this.insertEvents(writes.events ?? []);
     });
@@ -352,10 +333,10 @@ export class SqliteStore implements Store {
 
   upsertNode(node: Omit<NodeInfo, 'version'>): NodeInfo {
     return this.write(() => {
-      const revision = ++this.rev;
+      const revision = this.log.next();
       const json = JSON.stringify({ ...node, version: revision } satisfies NodeInfo);
       this.stmt.putNode.run(node.name, json, revision);
-      return this.recordChange('node', 'put', node.name, json, revision) as NodeInfo;
+      return this.log.record('node', 'put', node.name, json, revision) as NodeInfo;
     });
   }
 
@@ -374,102 +355,49 @@ export class SqliteStore implements Store {
    */
   watch(fromRevision: number, listener: WatchListener): Disposable {
     this.assertOpen();
-    if (!Number.isInteger(fromRevision) || fromRevision < 0) throw new RequestInvalidError(`fromRevision: must be an integer >= 0, got ${fromRevision}`);
-    if (fromRevision < this.compacted) throw new RevisionCompactedError(fromRevision, this.compacted);
-    return this.hub.add(fromRevision, listener, (after) =>
-      (this.stmt.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
-    );
+    return this.log.watch(fromRevision, listener);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.hub.closeAll();
+    this.log.close();
     this.db.close();
   }
 
   // ---- internals ----
 
-  /** Runs `fn` in one immediate transaction and publishes its changes after the commit. */
   private write<T>(fn: () => T): T {
     this.assertOpen();
-    const run = this.db.transaction(() => {
-      this.loadMeta();
-      const before = this.rev;
-      const result = fn();
-      if (this.rev !== before) {
-        this.stmt.setMeta.run(this.rev, 'revision');
-        this.compactHistory();
-      }
-      return result;
-    });
-    this.pending = [];
-    let result: T;
-    try {
-      result = run.immediate();
-    } catch (error) {
-      this.pending = [];
-      this.loadMeta();
-      throw error;
-    }
-    const committed = this.pending;
-    this.pending = [];
-    this.hub.publish(committed);
-    return result;
-  }
-
-  private loadMeta(): void {
-    for (const { key, value } of this.stmt.readMeta.all() as { key: string; value: number }[]) {
-      if (key === 'revision') this.rev = value;
-      if (key === 'compacted') this.compacted = value;
-    }
-  }
-
-  /** Trims the change history to the newest `historyRevisions`, in steps of a tenth, never below a replaying watcher. */
-  private compactHistory(): void {
-    if (this.rev - this.compacted <= this.historyRevisions + Math.ceil(this.historyRevisions / 10)) return;
-    let upTo = this.rev - this.historyRevisions;
-    const needed = this.hub.oldestNeeded();
-    if (needed !== undefined) upTo = Math.min(upTo, needed);
-    if (upTo <= this.compacted) return;
-    this.stmt.trimChanges.run(upTo);
-    this.stmt.setMeta.run(upTo, 'compacted');
-    this.compacted = upTo;
+    return this.log.write(fn);
   }
 
   private putService(service: Service, revision: number): Service {
     const json = JSON.stringify(service);
     this.stmt.putService.run(service.grid, service.name, json, revision);
-    return this.recordChange('service', 'put', serviceKey(service.grid, service.name), json, revision) as Service;
+    return this.log.record('service', 'put', serviceKey(service.grid, service.name), json, revision) as Service;
   }
 
   private putInstance(instance: Instance): Instance {
-    const revision = ++this.rev;
+    const revision = this.log.next();
     const json = JSON.stringify({ ...instance, version: revision });
     this.stmt.updateInstance.run(instance.status.state, json, revision, instance.id);
-    return this.recordChange('instance', 'put', instance.id, json, revision) as Instance;
+    return this.log.record('instance', 'put', instance.id, json, revision) as Instance;
   }
 
   private insertEvents(events: readonly NewServiceEvent[]): void {
     const touched = new Map<string, readonly [string, string]>();
     for (const { time, ...rest } of events) {
-      const revision = ++this.rev;
+      const revision = this.log.next();
       const given = time === undefined ? Number.NaN : Date.parse(time);
       const timeMs = Number.isFinite(given) ? given : this.clock.now();
       const event: ServiceEvent = { id: revision, time: new Date(timeMs).toISOString(), ...rest };
       const json = JSON.stringify(event);
       this.stmt.insertEvent.run(revision, rest.grid, rest.service, timeMs, json);
-      this.recordChange('event', 'put', `${serviceKey(rest.grid, rest.service)}/${revision}`, json, revision);
+      this.log.record('event', 'put', `${serviceKey(rest.grid, rest.service)}/${revision}`, json, revision);
       touched.set(serviceKey(rest.grid, rest.service), [rest.grid, rest.service]);
     }
     for (const [grid, service] of touched.values()) this.stmt.trimEvents.run(grid, service, grid, service, this.eventsPerService);
-  }
-
-  private recordChange(kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, json: string, revision: number): WatchEvent['object'] {
-    this.stmt.insertChange.run(revision, kind, op, key, json);
-    const object = parseFrozen<WatchEvent['object']>(json);
-    this.pending.push(toWatchEvent(revision, kind, op, key, object));
-    return object;
   }
 
   /** Reads a row for modification: plain (unfrozen) JSON, never handed out. */
@@ -494,10 +422,6 @@ export class SqliteStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new CodedError('INTERNAL', 'the store is closed');
   }
-}
-
-function toWatchEvent(revision: number, kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, object: WatchEvent['object']): WatchEvent {
-  return Object.freeze({ revision, kind, op, key, object }) as WatchEvent;
 }
 
 /** True when `a` and `b` are equal apart from `ignored` (so a controller rewriting the same status does not wake itself). */

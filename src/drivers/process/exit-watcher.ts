@@ -28,9 +28,10 @@ interface Entry {
 
 /**
  * Learns when containers end, without busy polling: the exit file appearing is seen through `fs.watch`
- * on its directory (one inotify watch per directory, shared), the shim's own 'exit' event when this
- * process spawned it (`poke`), and a slow liveness poll as the safety net for adopted shims (a watch can
- * miss events, and a shim killed by SIGKILL writes no file at all).
+ * on its directory (one inotify watch per directory, shared by its waiters), and a slow liveness poll is
+ * the safety net (a watch can miss events, and a shim killed by SIGKILL writes no file at all). Shims
+ * are never berth's children (the launcher double-forks them), so there is no 'exit' event to use, and
+ * a container started by this process and one adopted after a restart are waited on alike.
  */
 export class ExitWatcher {
   private readonly entries = new Map<string, Entry>();
@@ -66,12 +67,6 @@ export class ExitWatcher {
         },
       );
     });
-  }
-
-  /** Something suggests `exitFile`'s container ended (its shim exited): check now. */
-  poke(exitFile: string): void {
-    const entry = this.entries.get(exitFile);
-    if (entry) void this.check(entry, true);
   }
 
   dispose(): void {

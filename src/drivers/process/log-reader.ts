@@ -76,7 +76,9 @@ export async function* readContainerLog(
       for (const records of batches) {
         for (const record of records) {
           const line = joiner.push(record);
-          if (keep(line)) yield line;
+          if (!keep(line)) continue;
+          yield line;
+          if (signal?.aborted) return;
         }
       }
       if (rotated) continue;

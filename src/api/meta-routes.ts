@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify';
+import { buildOpenApiDocument } from './openapi.js';
+import type { RouteContext } from './route-context.js';
+
+/** The server itself: version, nodes, and the OpenAPI document. */
+export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/v1/version', async () => ({ version: ctx.version, apiVersion: 'v1', node: ctx.node }));
+
+  app.get('/v1/nodes', async () => ({ items: ctx.store.listNodes() }));
+
+  let document: Record<string, unknown> | undefined;
+  app.get('/v1/openapi.json', async () => {
+    document ??= buildOpenApiDocument({ version: ctx.version });
+    return document;
+  });
+}

@@ -1,0 +1,128 @@
+import { once } from 'node:events';
+import type { FastifyReply } from 'fastify';
+import type { Logger } from '../lib/index.js';
+import { CodedError } from '../lib/index.js';
+
+export interface NdjsonStreamOptions {
+  /** Interval of the empty heartbeat lines that keep idle connections (and proxies) alive. */
+  readonly heartbeatMs: number;
+  /** A client that lets this much pile up unread is cut off (the store's watchers cannot wait). */
+  readonly maxBufferedBytes: number;
+  readonly logger: Logger;
+  /** Open streams, so that closing the API can end them. */
+  readonly registry: Set<NdjsonStream>;
+}
+
+/**
+ * One NDJSON response (`application/x-ndjson`): one JSON value per line, an empty line as heartbeat.
+ *
+ * Values written before `open()` are buffered, so a route can subscribe to the store first (and still
+ * answer an error such as 410 with a normal status), then open the stream. `signal` aborts when the
+ * client goes away or the stream ends; hand it to whatever produces the values.
+ */
+export class NdjsonStream {
+  private readonly controller = new AbortController();
+  private readonly pending: unknown[] = [];
+  private state: 'new' | 'open' | 'done' = 'new';
+  private heartbeat: NodeJS.Timeout | undefined;
+  private resolveDone!: () => void;
+  /** Resolves once the stream has ended, for whatever reason. */
+  readonly done = new Promise<void>((resolve) => {
+    this.resolveDone = resolve;
+  });
+
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly options: NdjsonStreamOptions,
+  ) {
+    // The response's 'close' fires when the client disconnects or after the response ends.
+    reply.raw.once('close', () => this.finish());
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'done';
+  }
+
+  /** Takes the response over from fastify, sends the headers and the buffered values. */
+  open(): void {
+    if (this.state !== 'new') return;
+    this.state = 'open';
+    this.options.registry.add(this);
+    this.reply.hijack();
+    const raw = this.reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'application/x-ndjson; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    raw.flushHeaders();
+    this.heartbeat = setInterval(() => {
+      if (this.state === 'open') raw.write('\n');
+    }, this.options.heartbeatMs);
+    this.heartbeat.unref();
+    for (const value of this.pending.splice(0)) this.write(value);
+  }
+
+  /** Queues one value; false once the stream is gone (stop producing). */
+  write(value: unknown): boolean {
+    if (this.state === 'new') {
+      this.pending.push(value);
+      return true;
+    }
+    if (this.state === 'done') return false;
+    const raw = this.reply.raw;
+    raw.write(`${JSON.stringify(value)}\n`);
+    if (raw.writableLength > this.options.maxBufferedBytes) {
+      this.options.logger.warn({ url: this.reply.request.url, buffered: raw.writableLength }, 'stream client too slow: closing the stream');
+      raw.destroy();
+      this.finish();
+      return false;
+    }
+    return true;
+  }
+
+  /** Writes one value and waits while the client's socket is full (for producers that can wait). */
+  async writeAndWait(value: unknown): Promise<boolean> {
+    if (!this.write(value)) return false;
+    const raw = this.reply.raw;
+    if (this.state === 'open' && raw.writableNeedDrain) {
+      try {
+        await once(raw, 'drain', { signal: this.signal });
+      } catch {
+        return false;
+      }
+    }
+    return this.isOpen;
+  }
+
+  /** Ends the response after what was written. */
+  end(): void {
+    if (this.state === 'open') this.reply.raw.end();
+    this.finish();
+  }
+
+  /**
+   * Ends the stream with a last line `{"error": {code, message, details}}`: once streaming has begun, the
+   * status line is sent and this is the only way to tell the client what went wrong.
+   */
+  fail(error: unknown): void {
+    const coded = error instanceof CodedError ? error : new CodedError('INTERNAL', `stream failed: ${error instanceof Error ? error.message : String(error)}`);
+    this.options.logger.warn({ err: error, url: this.reply.request.url }, 'stream failed');
+    this.write({ error: { code: coded.code, message: coded.message, details: coded.details } });
+    this.end();
+  }
+
+  private finish(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    clearInterval(this.heartbeat);
+    this.options.registry.delete(this);
+    this.pending.length = 0;
+    this.controller.abort();
+    this.resolveDone();
+  }
+}

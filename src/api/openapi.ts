@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { ContainerSpecSchema, RestartPolicySchema, ServicePortSchema, ServiceSpecSchema, UpdateConfigSchema } from '../model/index.js';
+import { ERROR_STATUS } from './error-status.js';
+import {
+  CreateServiceBody,
+  DeployBody,
+  EventsQuery,
+  InstancesQuery,
+  ListServicesQuery,
+  LogsQuery,
+  RemoveServiceQuery,
+  ScaleBody,
+  UpdateServiceBody,
+  VersionBody,
+  WatchQuery,
+} from './request-schemas.js';
+import * as responses from './response-schemas.js';
+
+/*
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate requests (model's
+ * ServiceSpecSchema; api's request-schemas) and from zod mirrors of the response types. OPERATIONS is
+ * the route table of docs/api.md; a test checks it against the routes fastify actually serves.
+ */
+
+type Answer = { readonly status: number; readonly schema: string; readonly ndjson?: boolean };
+
+export interface OperationDoc {
+  readonly method: 'get' | 'post' | 'put' | 'delete';
+  /** OpenAPI path template (`{grid}`), the fastify route with `:grid`. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly query?: z.ZodObject;
+  readonly body?: string;
+  readonly answer: Answer;
+}
+
+const S = '/v1/grids/{grid}/services';
+const ONE = `${S}/{name}`;
+
+export const OPERATIONS: readonly OperationDoc[] = [
+  { method: 'get', path: '/v1/version', operationId: 'getVersion', summary: 'Server version, API version and node', answer: { status: 200, schema: 'VersionInfo' } },
+  { method: 'get', path: '/v1/openapi.json', operationId: 'getOpenApi', summary: 'This document', answer: { status: 200, schema: 'OpenApiDocument' } },
+  { method: 'get', path: '/v1/nodes', operationId: 'listNodes', summary: 'Nodes and their readiness', answer: { status: 200, schema: 'NodeList' } },
+  { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
+  { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true)', body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
+  { method: 'get', path: ONE, operationId: 'getService', summary: 'One service', answer: { status: 200, schema: 'Service' } },
+  { method: 'put', path: ONE, operationId: 'updateService', summary: 'Replace the spec (spec.name must equal {name}); deploys only with deploy: true', body: 'UpdateServiceRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'delete', path: ONE, operationId: 'removeService', summary: 'Ask for removal: desired becomes removing; GET is 404 once the instances are gone', query: RemoveServiceQuery, answer: { status: 202, schema: 'Service' } },
+  { method: 'post', path: `${ONE}/deploy`, operationId: 'deployService', summary: 'Deploy the current spec; force also replaces every instance', body: 'DeployRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'post', path: `${ONE}/scale`, operationId: 'scaleService', summary: 'Set the replicas and deploy (replicated services only)', body: 'ScaleRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'post', path: `${ONE}/start`, operationId: 'startService', summary: 'Desired running', body: 'VersionRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'post', path: `${ONE}/stop`, operationId: 'stopService', summary: 'Desired stopped: every instance is stopped', body: 'VersionRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'post', path: `${ONE}/restart`, operationId: 'restartService', summary: 'Replace every instance (needs a deployment)', body: 'VersionRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'get', path: `${ONE}/instances`, operationId: 'listInstances', summary: 'Instances by slot, newest first within a slot', query: InstancesQuery, answer: { status: 200, schema: 'InstanceList' } },
+  { method: 'get', path: `${ONE}/logs`, operationId: 'serviceLogs', summary: 'Log lines in time order (NDJSON; follow keeps streaming)', query: LogsQuery, answer: { status: 200, schema: 'LogLine', ndjson: true } },
+  { method: 'get', path: `${ONE}/stats`, operationId: 'serviceStats', summary: 'One sample per running instance', answer: { status: 200, schema: 'InstanceStatsList' } },
+  { method: 'get', path: `${ONE}/events`, operationId: 'serviceEvents', summary: 'Event history (NDJSON; follow keeps streaming)', query: EventsQuery, answer: { status: 200, schema: 'ServiceEvent', ndjson: true } },
+  { method: 'get', path: '/v1/watch', operationId: 'watch', summary: 'Every store change from a revision (NDJSON, until the client disconnects)', query: WatchQuery, answer: { status: 200, schema: 'WatchEvent', ndjson: true } },
+];
+
+/** Components: name → schema. Request bodies take the spec by reference. */
+function componentSchemas(): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  const add = (id: string, schema: z.ZodType): void => {
+    registry.add(schema, { id });
+  };
+  add('ServiceSpecInput', ServiceSpecSchema);
+  add('ContainerSpec', ContainerSpecSchema);
+  add('RestartPolicy', RestartPolicySchema);
+  add('UpdateConfig', UpdateConfigSchema);
+  add('ServicePort', ServicePortSchema);
+  add('CreateServiceRequest', CreateServiceBody.extend({ spec: ServiceSpecSchema }));
+  add('UpdateServiceRequest', UpdateServiceBody.extend({ spec: ServiceSpecSchema }));
+  add('DeployRequest', DeployBody);
+  add('ScaleRequest', ScaleBody);
+  add('VersionRequest', VersionBody);
+  add('Service', responses.ServiceSchema);
+  add('ServiceList', responses.ServiceListSchema);
+  add('Instance', responses.InstanceSchema);
+  add('InstanceList', responses.InstanceListSchema);
+  add('ServiceEvent', responses.ServiceEventSchema);
+  add('NodeInfo', responses.NodeInfoSchema);
+  add('NodeList', responses.NodeListSchema);
+  add('LogLine', responses.LogLineSchema);
+  add('InstanceStats', responses.InstanceStatsSchema);
+  add('InstanceStatsList', responses.InstanceStatsListSchema);
+  add('WatchEvent', responses.WatchEventSchema);
+  add('Error', responses.ErrorSchema);
+  add('VersionInfo', responses.VersionInfoSchema);
+  const { schemas } = z.toJSONSchema(registry, { io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  const out: Record<string, unknown> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    const { $schema: _s, $id: _i, ...rest } = schema as Record<string, unknown>;
+    out[id] = rest;
+  }
+  out['OpenApiDocument'] = { type: 'object', description: 'An OpenAPI 3.1 document' };
+  return out;
+}
+
+function queryParameters(query: z.ZodObject): unknown[] {
+  return Object.entries(query.shape).map(([name, schema]) => {
+    const { $schema: _s, description, ...json } = z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    return { name, in: 'query', required: false, ...(description ? { description } : {}), schema: json };
+  });
+}
+
+function pathParameters(path: string): unknown[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string', ...(name === 'grid' ? { pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } : {}) },
+    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : 'Service name',
+  }));
+}
+
+const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
+
+/** Builds the whole document. */
+export function buildOpenApiDocument(info: { readonly version: string }): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const parameters = [...pathParameters(op.path), ...(op.query ? queryParameters(op.query) : [])];
+    const content = op.answer.ndjson
+      ? { 'application/x-ndjson': { schema: ref(op.answer.schema) } }
+      : { 'application/json': { schema: ref(op.answer.schema) } };
+    (paths[op.path] ??= {})[op.method] = {
+      operationId: op.operationId,
+      summary: op.summary,
+      ...(parameters.length ? { parameters } : {}),
+      ...(op.body ? { requestBody: { required: op.body !== 'VersionRequest' && op.body !== 'DeployRequest', content: { 'application/json': { schema: ref(op.body) } } } } : {}),
+      responses: {
+        [String(op.answer.status)]: { description: op.answer.ndjson ? 'NDJSON: one value per line; empty lines are heartbeats' : 'OK', content },
+        default: { description: `Error (status by code: ${Object.entries(ERROR_STATUS).map(([c, s]) => `${c} ${s}`).join(', ')})`, content: { 'application/json': { schema: ref('Error') } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'berth', version: info.version, description: 'The berth HTTP API (docs/api.md).' },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    paths,
+    components: { schemas: componentSchemas() },
+  };
+}

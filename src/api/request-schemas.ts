@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { parseDuration } from '../lib/index.js';
+import { DNS1035_LABEL, DNS1035_MAX, DNS1035_MESSAGE, RequestInvalidError } from '../model/index.js';
+
+/*
+ * Schemas of everything a request carries besides the service spec (which only parseServiceSpec checks).
+ * The same schemas validate requests and feed the OpenAPI document, so the two cannot disagree.
+ * Every error message reads after its field name: `replicas: must be an integer >= 0`.
+ */
+
+const COUNT = 'must be an integer >= 0';
+const count = z.int({ error: COUNT }).min(0, { error: COUNT });
+const version = z
+  .int({ error: 'must be the integer version you read (Service.version)' })
+  .min(0, { error: 'must be the integer version you read (Service.version)' })
+  .describe('The Service.version the change is based on; 409 VERSION_CONFLICT when the service has moved on.');
+const flag = z.boolean({ error: 'must be true or false' });
+const specPlaceholder = z.unknown().optional().describe('A service spec (ServiceSpecInput); validated by parseServiceSpec.');
+
+export const CreateServiceBody = z.strictObject({
+  spec: specPlaceholder,
+  deploy: flag.optional().describe('Deploy at once (default false: create does not deploy, as Kontena).'),
+});
+export const UpdateServiceBody = z.strictObject({
+  spec: specPlaceholder,
+  version: version.optional(),
+  deploy: flag.optional().describe('Deploy the new spec at once (default false).'),
+});
+export const DeployBody = z.strictObject({
+  version: version.optional(),
+  force: flag.optional().describe('Also replace every instance, even when nothing changed.'),
+});
+export const ScaleBody = z.strictObject({
+  replicas: count.describe('The new number of instances; the service is deployed at once.'),
+  version: version.optional(),
+});
+export const VersionBody = z.strictObject({ version: version.optional() });
+
+// Query values arrive as strings, or as arrays when a parameter is repeated.
+const queryCount = z.string({ error: 'must be given once, as an integer >= 0' }).regex(/^\d+$/, { error: COUNT }).transform(Number);
+const queryFlag = z
+  .enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === '');
+const queryText = z.string({ error: 'must be given once' });
+
+export const ListServicesQuery = z.strictObject({
+  label: z
+    .union([queryText, z.array(z.string())], { error: 'must be key=value' })
+    .optional()
+    .describe('key=value; repeat to require several labels.'),
+});
+export const RemoveServiceQuery = z.strictObject({ version: queryCount.optional() });
+export const InstancesQuery = z.strictObject({ active: queryFlag.optional().describe('Only instances that have not terminated.') });
+export const LogsQuery = z.strictObject({
+  tail: queryCount.optional().describe('Last N lines (default: all).'),
+  since: queryText.optional().describe('RFC 3339 time, or a duration back from now (10m, 1h).'),
+  follow: queryFlag.optional().describe('Keep streaming new lines until the client disconnects.'),
+  instance: queryText.optional().describe('A slot number or an instance id.'),
+});
+export const EventsQuery = z.strictObject({
+  tail: queryCount.optional().describe('Last N events (default: all kept, at most 1000 per service).'),
+  since: queryText.optional().describe('RFC 3339 time, or a duration back from now (10m, 1h).'),
+  follow: queryFlag.optional().describe('Keep streaming new events until the client disconnects.'),
+});
+export const WatchQuery = z.strictObject({
+  fromRevision: queryCount.optional().describe('First revision to stream (inclusive, as etcd); default: changes from now on.'),
+});
+
+export interface RequestCause {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Parses a body or query with `schema`. An absent body counts as `{}` (every field optional).
+ * @throws RequestInvalidError naming each offending field in the message and in `details.causes`.
+ */
+export function parseRequest<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const causes = result.error.issues.flatMap((issue): RequestCause[] => {
+    if (issue.code === 'unrecognized_keys') {
+      const known = schema instanceof z.ZodObject ? Object.keys(schema.shape as object) : [];
+      const expected = known.length ? `; expected one of: ${known.join(', ')}` : '';
+      const what = where === 'query' ? 'unknown query parameter' : 'unknown field';
+      return issue.keys.map((key) => ({ field: key, message: `${what}${expected}` }));
+    }
+    if (issue.path.length === 0) {
+      return [{ field: where, message: where === 'body' ? 'must be a JSON object' : issue.message }];
+    }
+    return [{ field: issue.path.map(String).join('.'), message: issue.message }];
+  });
+  throw new RequestInvalidError(causes.map((c) => `${c.field}: ${c.message}`).join('; '), { causes });
+}
+
+/** Checks the `:grid` path parameter: grids are DNS-1035 labels, as Kubernetes namespaces. */
+export function checkGrid(grid: string): string {
+  if (grid.length > DNS1035_MAX || !DNS1035_LABEL.test(grid)) {
+    const message = `Invalid value ${JSON.stringify(grid)}: ${DNS1035_MESSAGE}`;
+    throw new RequestInvalidError(`grid: ${message}`, { causes: [{ field: 'grid', message }] });
+  }
+  return grid;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * Reads a `since` value: an RFC 3339 time, or a Go-style duration back from `nowMs`
+ * (as `docker service logs --since 10m`). Returns RFC 3339 (UTC, milliseconds).
+ * @throws RequestInvalidError for anything else.
+ */
+export function parseSince(since: string, nowMs: number): string {
+  const text = since.trim();
+  if (RFC3339.test(text)) {
+    const ms = Date.parse(text);
+    if (Number.isFinite(ms)) return new Date(ms).toISOString();
+  } else {
+    try {
+      return new Date(nowMs - parseDuration(text)).toISOString();
+    } catch {
+      // reported below
+    }
+  }
+  const message = `must be an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (30s, 10m, 1h), got ${JSON.stringify(since)}`;
+  throw new RequestInvalidError(`since: ${message}`, { causes: [{ field: 'since', message }] });
+}
+
+/** Reads `label=key=value` selectors; a bare `key` asks only that the label exists. */
+export function parseLabelSelectors(label: string | readonly string[] | undefined): Array<readonly [string, string | undefined]> {
+  const items = label === undefined ? [] : typeof label === 'string' ? [label] : label;
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (key === '') {
+      const message = `must be key=value, got ${JSON.stringify(item)}`;
+      throw new RequestInvalidError(`label: ${message}`, { causes: [{ field: 'label', message }] });
+    }
+    return [key, eq < 0 ? undefined : item.slice(eq + 1)] as const;
+  });
+}

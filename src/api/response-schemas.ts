@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { ContainerSpecSchema, ERROR_CODES, INSTANCE_STATES, RestartPolicySchema, ServiceSpecSchema } from '../model/index.js';
+
+/*
+ * zod mirrors of the TypeScript-only model types (Service, Instance, …), used for the OpenAPI document
+ * and, in the tests, to check real answers against it (strict objects: a field added to a model type
+ * and not here fails the API tests). Specs reuse model's schemas: a stored spec is also a valid input.
+ */
+
+const time = z.string().describe('RFC 3339 time');
+const count = z.int().min(0);
+
+export const ServiceStatusSchema = z.strictObject({
+  phase: z.enum(['initialized', 'deploying', 'running', 'stopped', 'removing']),
+  desiredInstances: count,
+  runningInstances: count,
+  observedGeneration: count,
+  message: z.string(),
+  updatedAt: time,
+});
+
+export const ServiceDeploymentSchema = z.strictObject({
+  generation: count,
+  spec: ServiceSpecSchema,
+  requestedAt: time,
+  restartGeneration: count,
+});
+
+export const ServiceSchema = z.strictObject({
+  id: z.string(),
+  grid: z.string(),
+  name: z.string(),
+  version: count.describe('Compare-and-set token: the store revision of the last change of spec, deployment or desired.'),
+  generation: count.describe('Counts spec changes; 1 at create.'),
+  createdAt: time,
+  updatedAt: time,
+  spec: ServiceSpecSchema,
+  deployment: ServiceDeploymentSchema.nullable().describe('null until the first deploy.'),
+  desired: z.enum(['running', 'stopped', 'removing']),
+  status: ServiceStatusSchema,
+});
+
+export const ContainerStatusSchema = z.strictObject({
+  name: z.string(),
+  state: z.enum(['starting', 'running', 'exited']),
+  pid: z.int().optional(),
+  exitCode: z.int().optional(),
+  signal: z.string().optional(),
+  startedAt: time.optional(),
+  finishedAt: time.optional(),
+});
+
+export const InstanceStatusSchema = z.strictObject({
+  state: z.enum(INSTANCE_STATES),
+  timestamp: time,
+  message: z.string(),
+  startedAt: time.optional(),
+  finishedAt: time.optional(),
+  exitCode: z.int().optional(),
+  signal: z.string().optional(),
+  handles: z.array(z.unknown()).optional(),
+  containers: z.array(ContainerStatusSchema).optional(),
+});
+
+export const InstanceSpecSchema = z.strictObject({
+  containers: z.array(ContainerSpecSchema),
+  address: z.string(),
+  dataDir: z.string().optional(),
+  restartPolicy: RestartPolicySchema,
+  env: z.record(z.string(), z.string()),
+});
+
+export const InstanceSchema = z.strictObject({
+  id: z.string(),
+  grid: z.string(),
+  service: z.string(),
+  serviceId: z.string(),
+  slot: z.int().min(1),
+  node: z.string(),
+  generation: count,
+  restartGeneration: count,
+  restarts: count,
+  version: count,
+  createdAt: time,
+  spec: InstanceSpecSchema,
+  desiredState: z.enum(['running', 'shutdown']),
+  desiredReason: z.string().optional(),
+  status: InstanceStatusSchema,
+});
+
+export const ServiceEventSchema = z.strictObject({
+  id: count.describe('Store revision at which it was recorded.'),
+  time,
+  grid: z.string(),
+  service: z.string(),
+  type: z.string().describe('service.created, service.scaled, instance.exited, …'),
+  severity: z.enum(['info', 'warning', 'error']),
+  message: z.string(),
+  instance: z.string().optional(),
+  slot: z.int().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const NodeInfoSchema = z.strictObject({
+  name: z.string(),
+  address: z.string(),
+  drivers: z.array(z.string()),
+  ready: z.boolean(),
+  heartbeatAt: time,
+  version: count,
+});
+
+export const LogLineSchema = z.strictObject({
+  time: z.string().describe('RFC 3339 with nanoseconds'),
+  stream: z.enum(['stdout', 'stderr']),
+  text: z.string(),
+  instance: z.string(),
+  slot: z.int(),
+  container: z.string(),
+});
+
+export const InstanceStatsSchema = z.strictObject({
+  instance: z.string(),
+  slot: z.int(),
+  time,
+  cpuPercent: z.number().describe('Percent of one core (200 = two cores)'),
+  memoryBytes: count,
+  processes: count,
+});
+
+const change = <K extends string, O extends z.ZodType>(kind: K, ops: readonly [string, ...string[]], object: O) =>
+  z.strictObject({ revision: count, kind: z.literal(kind), op: z.enum(ops), key: z.string(), object });
+
+export const WatchEventSchema = z.discriminatedUnion('kind', [
+  change('service', ['put', 'delete'], ServiceSchema),
+  change('instance', ['put', 'delete'], InstanceSchema),
+  change('node', ['put', 'delete'], NodeInfoSchema),
+  change('event', ['put'], ServiceEventSchema),
+]);
+
+export const ErrorSchema = z.strictObject({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).describe('SPEC_INVALID: { causes: [{ field, type, value?, detail?, message }] }; VERSION_CONFLICT: { expectedVersion, currentVersion }'),
+});
+
+export const VersionInfoSchema = z.strictObject({ version: z.string(), apiVersion: z.literal('v1'), node: z.string() });
+
+const list = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
+export const ServiceListSchema = list(ServiceSchema);
+export const InstanceListSchema = list(InstanceSchema);
+export const NodeListSchema = list(NodeInfoSchema);
+export const InstanceStatsListSchema = list(InstanceStatsSchema);

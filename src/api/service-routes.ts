@@ -1,0 +1,155 @@
+import type { FastifyInstance } from 'fastify';
+import { hasCode } from '../lib/index.js';
+import type { Service } from '../model/index.js';
+import { RequestInvalidError, ServiceNotFoundError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
+import type { ServiceIntentChange } from '../store/index.js';
+import {
+  CreateServiceBody,
+  DeployBody,
+  ListServicesQuery,
+  RemoveServiceQuery,
+  ScaleBody,
+  UpdateServiceBody,
+  VersionBody,
+  parseLabelSelectors,
+  parseRequest,
+} from './request-schemas.js';
+import type { GridParams, RouteContext, ServiceParams } from './route-context.js';
+import { requireService } from './route-context.js';
+import { changedSpecFields, deployedReplicas, describeScale, serviceEvent } from './service-events.js';
+
+/** Retries of a read-modify-write when the caller sent no version and another writer got in between. */
+const UNVERSIONED_RETRIES = 3;
+
+/** Services: list, create, show, update, remove, and the actions deploy / scale / start / stop / restart. */
+export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store } = ctx;
+
+  app.get<{ Params: GridParams }>('/v1/grids/:grid/services', async (request) => {
+    const query = parseRequest(ListServicesQuery, request.query, 'query');
+    const selectors = parseLabelSelectors(query.label);
+    const items = store
+      .listServices({ grid: request.params.grid })
+      .filter((s) => selectors.every(([key, value]) => (value === undefined ? key in s.spec.labels : s.spec.labels[key] === value)));
+    return { items };
+  });
+
+  app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
+    const { grid } = request.params;
+    const body = parseRequest(CreateServiceBody, request.body, 'body');
+    const spec = parseServiceSpec(body.spec);
+    const deploy = body.deploy ?? false;
+    const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
+    if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
+    const service = store.createService({ grid, spec, deploy, events });
+    return reply.status(201).send(service);
+  });
+
+  app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request) => requireService(store, request.params.grid, request.params.name));
+
+  app.put<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request) => {
+    const { grid, name } = request.params;
+    const body = parseRequest(UpdateServiceBody, request.body, 'body');
+    const spec = parseServiceSpec(body.spec);
+    if (spec.name !== name) {
+      throw new SpecInvalidError('Service', spec.name, [
+        { field: 'spec.name', type: 'Invalid value', value: spec.name, detail: `must equal the service name in the path ("${name}"); a service cannot be renamed` },
+      ]);
+    }
+    return mutate(ctx, request.params, body.version, (current) => {
+      const changed = changedSpecFields(current.spec, spec);
+      const generation = current.generation + (changed.length > 0 ? 1 : 0);
+      const events = [];
+      if (changed.length > 0) {
+        events.push(serviceEvent(grid, name, 'service.updated', `spec updated to generation ${generation}: ${changed.join(', ')} changed`, { generation, changed }));
+      }
+      if (body.deploy) events.push(serviceEvent(grid, name, 'service.deploy', `deploy of generation ${generation} requested`, { generation }));
+      return { spec, deploy: body.deploy ?? false, events };
+    });
+  });
+
+  app.delete<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request, reply) => {
+    const query = parseRequest(RemoveServiceQuery, request.query, 'query');
+    const service = mutate(ctx, request.params, query.version, () => ({
+      desired: 'removing',
+      events: [serviceEvent(request.params.grid, request.params.name, 'service.removing', 'removal requested: instances are stopped, then the service is deleted')],
+    }));
+    return reply.status(202).send(service);
+  });
+
+  app.post<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/deploy', async (request) => {
+    const { grid, name } = request.params;
+    const body = parseRequest(DeployBody, request.body, 'body');
+    const force = body.force ?? false;
+    return mutate(ctx, request.params, body.version, (current) => ({
+      deploy: true,
+      restart: force,
+      events: [
+        serviceEvent(grid, name, 'service.deploy', `deploy of generation ${current.generation} requested${force ? ' (forced: every instance is replaced)' : ''}`, {
+          generation: current.generation,
+          force,
+        }),
+      ],
+    }));
+  });
+
+  app.post<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/scale', async (request) => {
+    const { grid, name } = request.params;
+    const body = parseRequest(ScaleBody, request.body, 'body');
+    return mutate(ctx, request.params, body.version, (current) => {
+      if (current.spec.mode === 'global') {
+        const message = `service "${name}" runs in global mode (one instance on every node) and cannot be scaled; only replicated services have a replica count`;
+        throw new RequestInvalidError(message, { causes: [{ field: 'replicas', message }] });
+      }
+      const was = deployedReplicas(current);
+      // As Kontena: scale sets the replicas and deploys at once (with any other spec change not yet deployed).
+      return {
+        spec: { ...current.spec, replicas: body.replicas },
+        deploy: true,
+        events: [serviceEvent(grid, name, 'service.scaled', `scaled to ${body.replicas} ${body.replicas === 1 ? 'replica' : 'replicas'} (was ${was})`, { replicas: body.replicas, previousReplicas: was })],
+      };
+    });
+  });
+
+  const desiredAction = (path: string, change: (current: Service, grid: string, name: string) => ServiceIntentChange): void => {
+    app.post<{ Params: ServiceParams }>(`/v1/grids/:grid/services/:name/${path}`, async (request) => {
+      const body = parseRequest(VersionBody, request.body, 'body');
+      return mutate(ctx, request.params, body.version, (current) => change(current, request.params.grid, request.params.name));
+    });
+  };
+  desiredAction('start', (current, grid, name) => ({
+    desired: 'running',
+    events: [serviceEvent(grid, name, 'service.started', `start requested (was ${current.desired})`)],
+  }));
+  desiredAction('stop', (_current, grid, name) => ({
+    desired: 'stopped',
+    events: [serviceEvent(grid, name, 'service.stopped', 'stop requested: every instance is stopped, and stays stopped until start')],
+  }));
+  desiredAction('restart', (current, grid, name) => ({
+    restart: true,
+    events: [
+      serviceEvent(grid, name, 'service.restarted', 'restart requested: every instance is replaced', {
+        restartGeneration: (current.deployment?.restartGeneration ?? 0) + 1,
+      }),
+    ],
+  }));
+}
+
+/**
+ * Read-modify-write of a service's intent. With a caller's `version`, the store refuses a stale one
+ * (409). Without one, the version just read is used, and a conflict with another writer is retried,
+ * so `build` always sees the state it changes (its event messages stay true).
+ */
+function mutate(ctx: RouteContext, params: ServiceParams, version: number | undefined, build: (current: Service) => ServiceIntentChange): Service {
+  const { grid, name } = params;
+  for (let attempt = 0; ; attempt++) {
+    const current = ctx.store.getService(grid, name);
+    if (!current) throw new ServiceNotFoundError(grid, name);
+    try {
+      return ctx.store.updateServiceIntent(grid, name, build(current), { ifVersion: version ?? current.version });
+    } catch (error) {
+      if (version === undefined && hasCode(error, 'VERSION_CONFLICT') && attempt < UNVERSIONED_RETRIES) continue;
+      throw error;
+    }
+  }
+}

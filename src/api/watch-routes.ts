@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { serviceKey } from '../model/index.js';
+import { streamOptions } from './instance-routes.js';
+import { NdjsonStream } from './ndjson-stream.js';
+import { EventsQuery, WatchQuery, parseRequest, parseSince } from './request-schemas.js';
+import type { RouteContext, ServiceParams } from './route-context.js';
+import { requireService } from './route-context.js';
+
+/** Streams of store changes: a service's event history, and the whole store's watch. */
+export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store } = ctx;
+
+  app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/events', async (request, reply) => {
+    const { grid, name } = request.params;
+    const query = parseRequest(EventsQuery, request.query, 'query');
+    requireService(store, grid, name);
+    const since = query.since === undefined ? undefined : parseSince(query.since, ctx.clock.now());
+    // Listing and taking the revision happen in one synchronous step, so the watch below starts exactly
+    // where the listing ended: no event is lost or sent twice.
+    const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(query.tail === undefined ? {} : { tail: query.tail }) });
+    const listedAt = store.revision();
+    const stream = new NdjsonStream(reply, streamOptions(ctx));
+    for (const event of history) stream.write(event);
+    if (!query.follow) {
+      stream.open();
+      stream.end();
+      return;
+    }
+    const key = serviceKey(grid, name);
+    const subscription = store.watch(listedAt, (change) => {
+      if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) stream.write(change.object);
+      // The record is gone: end after the rest of this transaction (its `service.removed` event) is out.
+      else if (change.kind === 'service' && change.op === 'delete' && change.key === key) setImmediate(() => stream.end());
+    });
+    stream.open();
+    try {
+      await stream.done;
+    } finally {
+      await subscription.dispose();
+    }
+  });
+
+  app.get('/v1/watch', async (request, reply) => {
+    const query = parseRequest(WatchQuery, request.query, 'query');
+    // `fromRevision` is inclusive (etcd's start_revision; a client resumes at last seen + 1); the store's
+    // watch takes the revision after which to deliver.
+    const after = query.fromRevision === undefined ? store.revision() : Math.max(0, query.fromRevision - 1);
+    const stream = new NdjsonStream(reply, streamOptions(ctx));
+    // Throws REVISION_COMPACTED (410) before anything is sent; the replay is buffered until open().
+    const subscription = store.watch(after, (change) => {
+      stream.write(change);
+    });
+    stream.open();
+    try {
+      await stream.done;
+    } finally {
+      await subscription.dispose();
+    }
+  });
+}

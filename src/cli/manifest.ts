@@ -1,0 +1,160 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, isMap, isScalar, parseAllDocuments } from 'yaml';
+import type { Document } from 'yaml';
+import type { ServiceSpecInput } from '../model/index.js';
+import { CliError } from './cli-error.js';
+
+/*
+ * A manifest: a YAML file of service specs, one per document (`---` between them), as `berth apply`,
+ * `up` and `down` read it. Each document is a service spec with two optional extra keys, removed
+ * before sending: `kind: Service` and `grid:` (overrides --grid for that service).
+ */
+
+export interface ManifestService {
+  /** 1-based position of the document in the file. */
+  readonly index: number;
+  readonly name: string;
+  /** The document's `grid:`, when it has one. */
+  readonly grid?: string;
+  /**
+   * The spec to send: `kind`/`grid` removed, process containers' working directories resolved. Typed
+   * as input but not checked here: the server validates it and names every bad field.
+   */
+  readonly spec: ServiceSpecInput;
+  /**
+   * `app.yaml:7:9` — where the value at a spec field path (`spec.containers[0].command`, as the API's
+   * field errors name it) is written, or its nearest parent that is.
+   */
+  locate(field: string): string;
+}
+
+export interface Manifest {
+  /** The file as the user named it, or `<stdin>`. */
+  readonly source: string;
+  /** Directory relative working directories are resolved against. */
+  readonly dir: string;
+  readonly services: readonly ManifestService[];
+}
+
+/**
+ * Parses manifest text.
+ * @param options.source  the name shown in error locations (`app.yaml`)
+ * @param options.dir     the manifest's directory: containers without an image run there unless they
+ *   say otherwise, and a relative `workingDir` is resolved against it
+ * @throws CliError `app.yaml:3:5: <what is wrong>` for YAML errors, documents that are not a mapping,
+ *   another `kind`, or a missing name
+ */
+export function parseManifest(text: string, options: { readonly source: string; readonly dir: string }): Manifest {
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter });
+  const docs: Document.Parsed[] = Array.isArray(documents) ? documents : [];
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${options.source}:${line}:${col}`;
+  };
+  const services: ManifestService[] = [];
+  const names = new Map<string, number>();
+  docs.forEach((doc, i) => {
+    const index = i + 1;
+    const error = doc.errors[0];
+    if (error) {
+      const pos = error.linePos?.[0];
+      const where = pos ? `${options.source}:${pos.line}:${pos.col}` : at(error.pos[0]);
+      throw new CliError(`${where}: ${firstLine(error.message)}`);
+    }
+    // An empty document, e.g. after a trailing `---`, or one holding only comments.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
+    const start = doc.contents.range?.[0] ?? 0;
+    if (!isMap(doc.contents)) throw new CliError(`${at(start)}: document ${index} is not a mapping: each document is one service spec`);
+    const raw = doc.toJS() as Record<string, unknown>;
+    const { kind, grid, ...spec } = raw;
+    if (kind !== undefined && kind !== 'Service') {
+      throw new CliError(`${at(nodeStart(doc, ['kind']) ?? start)}: document ${index} has kind ${JSON.stringify(kind)}: a berth manifest holds services (kind: Service)`);
+    }
+    if (grid !== undefined && typeof grid !== 'string') throw new CliError(`${at(nodeStart(doc, ['grid']) ?? start)}: grid must be a string`);
+    if (typeof spec['name'] !== 'string' || spec['name'] === '') {
+      throw new CliError(`${at(nodeStart(doc, ['name']) ?? start)}: document ${index} has no name: every service needs \`name:\``);
+    }
+    const name = spec['name'];
+    const earlier = names.get(`${grid ?? ''}/${name}`);
+    if (earlier !== undefined) throw new CliError(`${at(nodeStart(doc, ['name']) ?? start)}: service ${name} is declared twice (documents ${earlier} and ${index})`);
+    names.set(`${grid ?? ''}/${name}`, index);
+    resolveWorkingDirs(spec, options.dir);
+    services.push({
+      index,
+      name,
+      ...(grid === undefined ? {} : { grid }),
+      spec: spec as ServiceSpecInput,
+      locate: (field) => at(locateField(doc, field) ?? start),
+    });
+  });
+  return { source: options.source, dir: options.dir, services };
+}
+
+/**
+ * Reads a manifest file, or stdin for `-`.
+ * @throws CliError when the file cannot be read, or as parseManifest
+ */
+export async function readManifest(file: string, io: { readonly cwd: string; readonly stdin: NodeJS.ReadableStream }): Promise<Manifest> {
+  if (file === '-') return parseManifest(await readAll(io.stdin), { source: '<stdin>', dir: io.cwd });
+  const path = resolve(io.cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return parseManifest(text, { source: file, dir: dirname(path) });
+}
+
+/** Containers without an image run as processes: in the manifest's directory unless they say where. */
+function resolveWorkingDirs(spec: Record<string, unknown>, dir: string): void {
+  const containers = spec['containers'];
+  if (!Array.isArray(containers)) return;
+  for (const container of containers as unknown[]) {
+    if (typeof container !== 'object' || container === null) continue;
+    const c = container as Record<string, unknown>;
+    if (c['image'] !== undefined) continue;
+    const wd = c['workingDir'];
+    if (wd === undefined || wd === null) c['workingDir'] = dir;
+    else if (typeof wd === 'string' && !isAbsolute(wd)) c['workingDir'] = resolve(dir, wd);
+  }
+}
+
+/** The offset of the node at an API field path, or of its nearest parent present in the document. */
+function locateField(doc: Document.Parsed, field: string): number | undefined {
+  const path = fieldPath(field);
+  for (let n = path.length; n > 0; n--) {
+    const offset = nodeStart(doc, path.slice(0, n));
+    if (offset !== undefined) return offset;
+  }
+  return undefined;
+}
+
+function nodeStart(doc: Document.Parsed, path: readonly (string | number)[]): number | undefined {
+  const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  return node && typeof node === 'object' && node.range ? node.range[0] : undefined;
+}
+
+/** `spec.containers[0].ports[1].name` → ['containers', 0, 'ports', 1, 'name'] (the leading `spec` is the document). */
+export function fieldPath(field: string): (string | number)[] {
+  const parts: (string | number)[] = [];
+  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (m[2] !== undefined) parts.push(Number(m[2]));
+    else if (m[1] !== undefined) parts.push(m[1]);
+  }
+  if (parts[0] === 'spec') parts.shift();
+  return parts;
+}
+
+function firstLine(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,96 @@
+import { Command } from 'commander';
+import { applyCommand } from './apply.js';
+import type { CliDeps } from './cli-deps.js';
+import { downCommand } from './down.js';
+import { reportError } from './report-error.js';
+import { serverCommand } from './server.js';
+import { serviceCreateCommand } from './service-create.js';
+import { serviceDeployCommand } from './service-deploy.js';
+import { serviceEventsCommand } from './service-events.js';
+import { serviceLifecycleCommand } from './service-lifecycle.js';
+import { serviceLogsCommand } from './service-logs.js';
+import { serviceLsCommand } from './service-ls.js';
+import { serviceMonitorCommand } from './service-monitor.js';
+import { servicePsCommand } from './service-ps.js';
+import { serviceRmCommand } from './service-rm.js';
+import { serviceScaleCommand } from './service-scale.js';
+import { serviceShowCommand } from './service-show.js';
+import { serviceStatsCommand } from './service-stats.js';
+import { serviceUpdateCommand } from './service-update.js';
+import { upCommand } from './up.js';
+import { versionCommand } from './version.js';
+
+/**
+ * The `berth` command tree (docs/cli.md). Parsing never exits the process: errors surface as thrown
+ * CommanderErrors and the program writes only to the deps' streams, so `main` can map everything to
+ * an exit code and tests can run it in-process.
+ */
+export function buildProgram(deps: CliDeps): Command {
+  const program = new Command('berth')
+    .description('berth runs services: declare what to run and how many, berth keeps it running, named and observable')
+    .option('--host <url>', 'berth server URL (default: $BERTH_HOST or http://127.0.0.1:7420)')
+    .option('--grid <grid>', 'grid (namespace) to work in (default: $BERTH_GRID or default)')
+    .showSuggestionAfterError();
+
+  const service = new Command('service').alias('services').description('create, deploy, inspect and remove services (Kontena\'s commands)');
+  for (const command of [
+    serviceLsCommand(deps),
+    serviceCreateCommand(deps),
+    serviceUpdateCommand(deps),
+    serviceDeployCommand(deps),
+    serviceScaleCommand(deps),
+    serviceLifecycleCommand(deps, 'start'),
+    serviceLifecycleCommand(deps, 'stop'),
+    serviceLifecycleCommand(deps, 'restart'),
+    serviceRmCommand(deps),
+    serviceShowCommand(deps),
+    servicePsCommand(deps),
+    serviceLogsCommand(deps),
+    serviceEventsCommand(deps),
+    serviceStatsCommand(deps),
+    serviceMonitorCommand(deps),
+  ]) {
+    service.addCommand(command);
+  }
+  program.addCommand(service);
+  for (const command of [applyCommand(deps), upCommand(deps), downCommand(deps), serverCommand(deps), versionCommand(deps)]) {
+    program.addCommand(command);
+  }
+
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const configure = (command: Command): void => {
+    command
+      .exitOverride()
+      .configureOutput({ writeOut: (text) => stdout.write(text), writeErr: (text) => stderr.write(text) });
+    for (const sub of command.commands) configure(sub);
+  };
+  configure(program);
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit code: 0 success, 1 failure (printed as `error: …` on stderr),
+ * 2 usage error. Never calls process.exit.
+ * @param argv `process.argv` as it is (`[node, script, ...args]`), or the user's arguments alone
+ *   (`['service', 'ls']`); the two are told apart by the node executable in front.
+ */
+export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const stderr = deps.stderr ?? process.stderr;
+  const args = startsWithNode(argv) ? argv.slice(2) : [...argv];
+  if (args.length === 0) {
+    buildProgram(deps).outputHelp();
+    return 0;
+  }
+  try {
+    await buildProgram(deps).parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportError(e, stderr);
+  }
+}
+
+function startsWithNode(argv: readonly string[]): boolean {
+  const first = argv[0];
+  return first !== undefined && (first === process.execPath || /(^|[\\/])node(js)?(\.exe)?$/.test(first));
+}

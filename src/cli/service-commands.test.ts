@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { instance, service } from './testing/fixtures.js';
+import type { RunOptions } from './testing/run-cli.js';
+import { FakeInterrupts, runCli } from './testing/run-cli.js';
+import { StubApi } from './testing/stub-api.js';
+
+describe('berth service commands against a stub API', () => {
+  const stub = new StubApi();
+  const run = (args: string[], options: RunOptions = {}) => runCli(args, { ...options, env: { BERTH_HOST: stub.url, ...options.env } });
+
+  before(() => stub.start());
+  after(() => stub.stop());
+  beforeEach(() => {
+    stub.services.clear();
+    stub.instances.clear();
+    stub.requests.length = 0;
+  });
+
+  describe('create', () => {
+    it('creates without deploying and says how to deploy', async () => {
+      const r = await run(['service', 'create', 'web', '--cmd', 'node server.js', '-p', '8080:80']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'service web created (not deployed): run `berth service deploy web`\n');
+      const [post] = stub.writes;
+      assert.deepEqual(post?.body, {
+        spec: {
+          name: 'web',
+          containers: [{ workingDir: '/work/app', command: ['node', 'server.js'], args: [], ports: [{ containerPort: 80, protocol: 'TCP' }] }],
+          ports: [{ port: 8080, targetPort: 80, protocol: 'TCP' }],
+        },
+        deploy: false,
+      });
+      assert.equal(stub.service('web')?.deployment, null);
+    });
+
+    it('names the grid in the hint when it is not the default', async () => {
+      const r = await run(['service', 'create', 'web', '--cmd', 'x'], { env: { BERTH_GRID: 'shop' } });
+      assert.match(r.stdout, /run `berth service deploy web --grid shop`/);
+      assert.ok(stub.service('web', 'shop'));
+    });
+
+    it('creates and deploys with --deploy, waiting with one line per instance change when piped', async () => {
+      const r = await run(['service', 'create', 'web', '--cmd', 'x', '--instances', '2', '--deploy']);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines[0], 'service web created, deploying generation 1');
+      assert.ok(lines.includes('web-1 running') && lines.includes('web-2 running'), r.stdout);
+      assert.equal(lines[lines.length - 1], 'service web is running: 2/2 instances (generation 1)');
+    });
+
+    it('exits 2 naming the flag for a malformed -p, sending nothing', async () => {
+      const r = await run(['service', 'create', 'web', '--cmd', 'x', '-p', '80']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /option '-p, --ports .*' argument '80' is invalid/);
+      assert.equal(stub.writes.length, 0);
+    });
+
+    it('exits 2 when neither IMAGE nor --cmd is given', async () => {
+      const r = await run(['service', 'create', 'web']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^error: --cmd is required when no IMAGE is given/);
+    });
+
+    it('prints each cause of an invalid spec on its own line and exits 1', async () => {
+      // The stub refuses a container with neither command nor image, as the real schema does.
+      const r = await run(['service', 'create', 'db', 'redis:7']);
+      assert.equal(r.code, 0, r.stderr);
+      const bad = await run(['apply', '-f', '-'], { stdinText: 'name: cache\ncontainers:\n  - name: x\n    user: bob\n' });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /^error: service\/cache \(<stdin>, document 1\) is invalid:\n  <stdin>:3:\d+: spec\.containers\[0\]\.command: Required value\n/);
+    });
+  });
+
+  describe('update', () => {
+    it('merges flags into the current spec, sends the version read, and does not deploy', async () => {
+      stub.seed(service({ spec: { name: 'web' }, version: 40, deployedGeneration: 1 }));
+      const r = await run(['service', 'update', 'web', '-e', 'GREETING=hi']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'service web updated to generation 2 (not deployed): run `berth service deploy web`\n');
+      const put = stub.writes[0];
+      assert.equal(put?.method, 'PUT');
+      assert.equal((put?.body as { version: number }).version, 40);
+      assert.deepEqual(stub.service('web')?.spec.containers[0]?.env, [{ name: 'GREETING', value: 'hi' }]);
+      assert.equal(stub.service('web')?.deployment?.generation, 1);
+    });
+
+    it('refuses with the 409 message when --version is stale, and exits 1', async () => {
+      stub.seed(service({ spec: { name: 'web' }, version: 9 }));
+      const r = await run(['service', 'update', 'web', '--env', 'GREETING=hi', '--version', '7']);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        'error: Operation cannot be fulfilled on service "web": the object has been modified (you sent version 7, it is now at version 9); read it again and apply your changes to the latest version\n',
+      );
+      assert.equal(stub.service('web')?.generation, 1, 'nothing changed');
+    });
+
+    it('says unchanged when the flags change nothing', async () => {
+      stub.seed(service({ spec: { name: 'web', replicas: 2 }, deployedGeneration: 1 }));
+      const r = await run(['service', 'update', 'web', '--instances', '2']);
+      assert.equal(r.stdout, 'service web unchanged (generation 1)\n');
+    });
+
+    it('reports an unknown service as not found', async () => {
+      const r = await run(['service', 'update', 'nope', '-e', 'A=1']);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, 'error: service "nope" not found in grid "default"\n');
+    });
+  });
+
+  describe('deploy, scale, start, stop, restart', () => {
+    it('deploy waits and shows per-instance lines, then the converged summary', async () => {
+      stub.seed(service({ spec: { name: 'web', replicas: 3 } }));
+      const r = await run(['service', 'deploy', 'web']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^deploying web generation 1\n/);
+      for (const slot of [1, 2, 3]) assert.match(r.stdout, new RegExp(`^web-${slot} starting$`, 'm'));
+      for (const slot of [1, 2, 3]) assert.match(r.stdout, new RegExp(`^web-${slot} running$`, 'm'));
+      assert.match(r.stdout, /service web is running: 3\/3 instances \(generation 1\)\n$/);
+    });
+
+    it('deploy --no-wait returns at once', async () => {
+      stub.converges = false;
+      try {
+        stub.seed(service({ spec: { name: 'web' } }));
+        const r = await run(['service', 'deploy', 'web', '--no-wait', '--force']);
+        assert.equal(r.code, 0);
+        assert.equal(r.stdout, 'deploying web generation 1 (forced: replacing every instance)\n');
+        assert.deepEqual(stub.writes[0]?.body, { force: true });
+      } finally {
+        stub.converges = true;
+      }
+    });
+
+    it('exits 1 when the service does not converge within --timeout', async () => {
+      stub.converges = false;
+      try {
+        stub.seed(service({ spec: { name: 'web' } }));
+        const r = await run(['service', 'deploy', 'web', '--timeout', '200ms']);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /^error: timed out after 200ms waiting for web to be running/);
+      } finally {
+        stub.converges = true;
+      }
+    });
+
+    it('redraws progress in place on a terminal', async () => {
+      stub.seed(service({ spec: { name: 'web', replicas: 2 } }));
+      const r = await run(['service', 'deploy', 'web'], { tty: true, env: { NO_COLOR: '1' } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /⊛ running/);
+      assert.match(r.stdout, /\u001b\[\d*A|\u001b\[2K/, 'uses cursor movement to redraw');
+    });
+
+    it('scale sets replicas and waits', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
+      const r = await run(['service', 'scale', 'web', '4']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(stub.writes[0]?.body, { replicas: 4 });
+      assert.match(r.stdout, /service web is running: 4\/4 instances/);
+    });
+
+    it('stop and start act on several services and wait for each goal', async () => {
+      stub.seed(service({ spec: { name: 'a' }, deployedGeneration: 1 }), [instance({ service: 'a' })]);
+      stub.seed(service({ spec: { name: 'b' }, deployedGeneration: 1 }), [instance({ service: 'b' })]);
+      const stopped = await run(['service', 'stop', 'a', 'b']);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stdout, /service a is stopped\nservice b is stopped\n$/);
+      const started = await run(['service', 'start', 'a', 'b']);
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stdout, /service a is running: 1\/1 instances \(generation 1\)\nservice b is running/);
+    });
+
+    it('restart waits until instances of the new restart generation run', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }), [instance({ service: 'web', id: 'web-1-old' })]);
+      const r = await run(['service', 'restart', 'web']);
+      assert.equal(r.code, 0, r.stderr);
+      const running = stub.instances.get('default/web')?.filter((i) => i.status.state === 'running');
+      assert.deepEqual(running?.map((i) => i.restartGeneration), [1]);
+    });
+  });
+
+  describe('rm', () => {
+    it('refuses without --force when stdin is not a terminal, removing nothing', async () => {
+      stub.seed(service({ spec: { name: 'web' } }));
+      const r = await run(['service', 'rm', 'web']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^error: refusing to remove web without confirmation: stdin is not a terminal; pass --force/);
+      assert.equal(stub.writes.length, 0);
+    });
+
+    it('asks on a terminal and keeps the service on no', async () => {
+      stub.seed(service({ spec: { name: 'web' } }));
+      const r = await run(['service', 'rm', 'web'], { stdinTty: true, stdinText: 'n\n' });
+      assert.equal(r.code, 0);
+      assert.match(r.stderr, /Destroy service web\? \[y\/N\] kept web/);
+      assert.equal(stub.writes.length, 0);
+    });
+
+    it('removes on yes and waits until the service is gone', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }), [instance()]);
+      const r = await run(['service', 'rm', 'web'], { stdinTty: true, stdinText: 'y\n' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^removing web\n[\s\S]*service web removed\n$/);
+      assert.equal(stub.service('web'), undefined);
+    });
+
+    it('removes several with --force without asking', async () => {
+      stub.seed(service({ spec: { name: 'a' } }));
+      stub.seed(service({ spec: { name: 'b' } }));
+      const r = await run(['service', 'rm', '--force', 'a', 'b']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(stub.services.size, 0);
+    });
+  });
+
+  describe('show, ps, logs, events, stats', () => {
+    it('show right after create has no instances and says how to deploy', async () => {
+      stub.seed(service({ spec: { name: 'web', labels: { tier: 'front' } } }));
+      const r = await run(['service', 'show', 'web']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^web:\n  grid: default\n  state: initialized \(0\/0 instances running\)\n/);
+      assert.match(r.stdout, /  deployed generation: none \(not deployed\)\n/);
+      assert.match(r.stdout, /    web:\n      image: - \(runs as a process\)\n      command: node server\.js\n/);
+      assert.match(r.stdout, /  restart policy: any, delay 5s, max attempts unlimited\n/);
+      assert.match(r.stdout, /  instances: none \(not deployed: run `berth service deploy web`\)\n$/);
+    });
+
+    it('show lists the instances of a deployed service and prints YAML with -o yaml', async () => {
+      stub.seed(service({ spec: { name: 'web', replicas: 2 }, deployedGeneration: 1 }), [instance({ slot: 1 }), instance({ slot: 2 })]);
+      const r = await run(['service', 'show', 'web']);
+      assert.match(r.stdout, /  instances:\n    web-1:\n      id: web-1-a1b2\n      state: running/);
+      assert.match(r.stdout, /    web-2:\n/);
+      const yaml = await run(['service', 'show', 'web', '-o', 'yaml']);
+      assert.match(yaml.stdout, /^id: svc-web\ngrid: default\nname: web\n/);
+    });
+
+    it('ps shows active instances, and terminated ones with -a', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }), [
+        instance({ slot: 1, id: 'web-1-new' }),
+        instance({ slot: 1, id: 'web-1-old', state: 'failed', exitCode: 137 }),
+      ]);
+      const now = Date.parse('2026-11-21T15:02:00.000Z');
+      const active = await run(['service', 'ps', 'web'], { now });
+      assert.deepEqual(active.stdout.trimEnd().split('\n'), [
+        'NAME    ID          STATE     DESIRED   ADDRESS      RESTARTS   STARTED/EXIT',
+        'web-1   web-1-new   running   running   127.10.0.2   0          started 2m ago',
+      ]);
+      const all = await run(['service', 'ps', 'web', '-a'], { now });
+      assert.match(all.stdout, /web-1   web-1-old   failed    shutdown  +127\.10\.0\.2   0          exit 137, 2m ago/);
+    });
+
+    it('logs prefixes each line with its instance and sends --tail 100 by default', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
+      stub.logs.set('default/web', [
+        { time: '2026-11-21T15:00:00.000000001Z', stream: 'stdout', text: 'hello', instance: 'web-1-a', slot: 1, container: 'web' },
+        { time: '2026-11-21T15:00:00.000000002Z', stream: 'stderr', text: 'oops', instance: 'web-12-a', slot: 12, container: 'web' },
+      ]);
+      const r = await run(['service', 'logs', 'web']);
+      assert.equal(r.stdout, 'web-1 | hello\nweb-12 | oops\n');
+      assert.equal(stub.requests[0]?.query.get('tail'), '100');
+      const stamped = await run(['service', 'logs', 'web', '-t', '-i', '12', '--tail', '5', '--since', '10m']);
+      assert.match(stamped.stdout, /^web-1 \| 2026-11-21T15:00:00\.000000001Z hello\n/);
+      const query = stub.requests[stub.requests.length - 1]?.query;
+      assert.deepEqual([query?.get('instance'), query?.get('tail'), query?.get('since')], ['12', '5', '10m']);
+    });
+
+    it('logs -f follows until Ctrl-C and exits 0', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
+      stub.logs.set('default/web', [{ time: 't', stream: 'stdout', text: 'first', instance: 'i', slot: 1, container: 'web' }]);
+      const interrupts = new FakeInterrupts();
+      const running = run(['service', 'logs', '-f', 'web'], { interrupts });
+      while (!stub.requests.some((q) => q.path.endsWith('/logs'))) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+      interrupts.fire();
+      const r = await running;
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout, 'web-1 | first\n');
+      assert.equal(interrupts.count, 0, 'the Ctrl-C handler is removed again');
+    });
+
+    it('events prints one line per event', async () => {
+      stub.seed(service({ spec: { name: 'web' } }));
+      stub.events.set('default/web', [
+        { id: 1, time: '2026-11-21T15:00:00.123Z', grid: 'default', service: 'web', type: 'service.created', severity: 'info', message: 'created' },
+        { id: 2, time: '2026-11-21T15:00:01.000Z', grid: 'default', service: 'web', type: 'instance.exited', severity: 'warning', message: 'exited with code 1', slot: 2 },
+      ]);
+      const r = await run(['service', 'events', 'web']);
+      assert.deepEqual(r.stdout.trimEnd().split('\n').map((l) => l.replace(/ +/g, ' ')), [
+        '2026-11-21T15:00:00Z service.created web created',
+        '2026-11-21T15:00:01Z instance.exited web-2 exited with code 1',
+      ]);
+    });
+
+    it('stats shows CPU, memory and processes per instance', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
+      stub.stats.set('default/web', [{ instance: 'web-1-a', slot: 1, time: 't', cpuPercent: 12.345, memoryBytes: 25_270_272, processes: 3 }]);
+      const r = await run(['service', 'stats', 'web']);
+      assert.equal(r.stdout, 'INSTANCE   CPU %   MEM USAGE   PROCS\nweb-1      12.3%   24.1MiB     3\n');
+    });
+
+    it('monitor prints one snapshot per interval when piped, until Ctrl-C', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }), [instance()]);
+      const interrupts = new FakeInterrupts();
+      const running = run(['service', 'monitor', 'web', '--interval', '20ms'], { interrupts });
+      while (stub.requests.filter((q) => q.path.endsWith('/stats')).length < 2) await new Promise((r) => setTimeout(r, 5));
+      interrupts.fire();
+      const r = await running;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.split('INSTANCE').length - 1 >= 2, r.stdout);
+      assert.match(r.stdout, /^web  running  1\/1 instances  generation 1/);
+      assert.match(r.stdout, /web-1      running   127\.10\.0\.2/);
+    });
+  });
+
+  describe('connection and usage errors', () => {
+    it('tells how to start a server when none answers', async () => {
+      const r = await runCli(['service', 'ls'], { env: { BERTH_HOST: 'http://127.0.0.1:9' } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^error: cannot reach the berth server at http:\/\/127\.0\.0\.1:9 .*start one with `berth server`, or point --host or BERTH_HOST/);
+    });
+
+    it('prefers --host over BERTH_HOST', async () => {
+      const r = await runCli(['--host', stub.url, 'service', 'ls', '-q'], { env: { BERTH_HOST: 'http://127.0.0.1:9' } });
+      assert.equal(r.code, 0, r.stderr);
+    });
+
+    it('exits 2 for an unknown command or option', async () => {
+      assert.equal((await run(['service', 'frobnicate'])).code, 2);
+      assert.equal((await run(['service', 'ls', '--bogus'])).code, 2);
+    });
+
+    it('exits 0 for --help and prints to stdout', async () => {
+      const r = await run(['service', 'create', '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /Usage: berth service create \[options\] <name> \[image\]/);
+    });
+
+    it('accepts process.argv as it is', async () => {
+      const r = await runCli([process.execPath, '/usr/bin/berth', '--host', stub.url, 'service', 'ls', '-q']);
+      assert.equal(r.code, 0, r.stderr);
+    });
+  });
+
+  describe('server', () => {
+    it('runs the server with the data directory from --data-dir, BERTH_DATA_DIR or the XDG default', async () => {
+      const calls: unknown[] = [];
+      const runServer = (o: unknown): Promise<void> => {
+        calls.push(o);
+        return Promise.resolve();
+      };
+      await runCli(['server', '--data-dir', '/d', '--listen', '127.0.0.1:0'], { runServer });
+      await runCli(['server'], { runServer, env: { BERTH_DATA_DIR: '/env' } });
+      await runCli(['server'], { runServer });
+      assert.deepEqual(calls, [
+        { dataDir: '/d', listen: '127.0.0.1:0' },
+        { dataDir: '/env', listen: '127.0.0.1:7420' },
+        { dataDir: '/home/test/.local/share/berth', listen: '127.0.0.1:7420' },
+      ]);
+    });
+  });
+});

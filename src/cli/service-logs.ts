@@ -1,0 +1,42 @@
+import { Command } from 'commander';
+import { CliContext } from './cli-context.js';
+import type { CliDeps } from './cli-deps.js';
+import { LogPrinter } from './log-printer.js';
+import { countValue } from './spec-flags.js';
+
+interface LogsFlags {
+  readonly follow?: boolean;
+  readonly tail: number;
+  readonly since?: string;
+  readonly instance?: string;
+  readonly timestamps?: boolean;
+}
+
+/** `berth service logs NAME`: the instances' output merged in time order (Kontena's `service logs`). */
+export function serviceLogsCommand(deps: CliDeps): Command {
+  return new Command('logs')
+    .description('show the logs of a service, each line prefixed with its instance (web-2 |)')
+    .argument('<name>', 'service name')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .option('--tail <n>', 'lines to show from the end', countValue, 100)
+    .option('--since <time>', 'only lines since an RFC 3339 time or a duration ago (10m, 1h)')
+    .option('-i, --instance <n>', 'only this instance: a slot number or an instance id')
+    .option('-t, --timestamps', 'show the time of each line')
+    .action(async (name: string, flags: LogsFlags, cmd: Command) => {
+      const ctx = CliContext.of(deps, cmd);
+      const printer = new LogPrinter(ctx.stdout, { palette: ctx.palette, timestamps: flags.timestamps === true });
+      const interrupt = flags.follow ? ctx.interruptSignal() : undefined;
+      try {
+        const lines = ctx.client.logs(ctx.grid, name, {
+          tail: flags.tail,
+          ...(flags.since ? { since: flags.since } : {}),
+          ...(flags.instance ? { instance: flags.instance } : {}),
+          ...(flags.follow ? { follow: true } : {}),
+          ...(interrupt ? { signal: interrupt.signal } : {}),
+        });
+        for await (const line of lines) printer.write(name, line);
+      } finally {
+        interrupt?.dispose();
+      }
+    });
+}

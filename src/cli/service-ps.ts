@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import type { Instance } from '../model/index.js';
+import { CliContext } from './cli-context.js';
+import type { CliDeps } from './cli-deps.js';
+import { formatAge } from './format-age.js';
+import { colourState, isTerminalState } from './instance-state-view.js';
+import type { OutputFormat } from './output-format.js';
+import { formatStructured, outputOption } from './output-format.js';
+import type { Palette } from './palette.js';
+import { renderTable } from './table.js';
+
+/** `berth service ps NAME`: the service's instances (`docker service ps`; Kontena's `containers`). */
+export function servicePsCommand(deps: CliDeps): Command {
+  return new Command('ps')
+    .description('list the instances of a service')
+    .argument('<name>', 'service name')
+    .option('-a, --all', 'include terminated instances (history)')
+    .addOption(outputOption())
+    .action(async (name: string, flags: { readonly all?: boolean; readonly output: OutputFormat }, cmd: Command) => {
+      const ctx = CliContext.of(deps, cmd);
+      const instances = await ctx.client.listInstances(ctx.grid, name, flags.all ? {} : { active: true });
+      if (flags.output !== 'table') {
+        ctx.stdout.write(formatStructured(instances, flags.output));
+      } else if (instances.length === 0) {
+        ctx.note(flags.all ? `service ${name} has no instances` : `service ${name} has no active instances (-a shows terminated ones)`);
+      } else {
+        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette));
+      }
+    });
+}
+
+/** NAME (web-1), ID, STATE, DESIRED, ADDRESS, RESTARTS, STARTED/EXIT. */
+export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette): string {
+  return renderTable(
+    ['NAME', 'ID', 'STATE', 'DESIRED', 'ADDRESS', 'RESTARTS', 'STARTED/EXIT'],
+    instances.map((i) => [
+      `${service}-${i.slot}`,
+      i.id,
+      colourState(i.status.state, palette),
+      i.desiredState,
+      i.spec.address || '-',
+      i.restarts,
+      startedOrExit(i, now),
+    ]),
+  );
+}
+
+/** `started 3m ago`, `exit 1, 2m ago`, `SIGKILL, 2m ago`, `-` before it started. */
+export function startedOrExit(i: Instance, now: number): string {
+  const s = i.status;
+  if (isTerminalState(s.state)) {
+    const how = s.signal ? s.signal : s.exitCode !== undefined ? `exit ${s.exitCode}` : s.state;
+    return `${how}, ${formatAge(s.finishedAt ?? s.timestamp, now)} ago`;
+  }
+  return s.startedAt ? `started ${formatAge(s.startedAt, now)} ago` : '-';
+}

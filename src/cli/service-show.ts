@@ -1,0 +1,108 @@
+import { Command } from 'commander';
+import type { ContainerSpec, Instance, Service } from '../model/index.js';
+import { CliContext } from './cli-context.js';
+import type { CliDeps } from './cli-deps.js';
+import { formatAge } from './format-age.js';
+import { colourState, latestPerSlot } from './instance-state-view.js';
+import type { OutputFormat } from './output-format.js';
+import { formatStructured, outputOption } from './output-format.js';
+import type { Palette } from './palette.js';
+
+/** `berth service show NAME`: the service and its instances (Kontena's `service show`). */
+export function serviceShowCommand(deps: CliDeps): Command {
+  return new Command('show')
+    .description('show a service: its spec, deployment and instances')
+    .argument('<name>', 'service name')
+    .addOption(outputOption())
+    .action(async (name: string, flags: { readonly output: OutputFormat }, cmd: Command) => {
+      const ctx = CliContext.of(deps, cmd);
+      const service = await ctx.client.getService(ctx.grid, name);
+      if (flags.output !== 'table') {
+        ctx.stdout.write(formatStructured(service, flags.output));
+        return;
+      }
+      const instances = await ctx.client.listInstances(ctx.grid, name, { active: true });
+      ctx.out(renderServiceDetails(service, instances, { now: ctx.now(), palette: ctx.palette, deployHint: ctx.commandHint(`service deploy ${name}`) }));
+    });
+}
+
+/** The human view: an indented, YAML-like outline, as Kontena prints it. */
+export function renderServiceDetails(
+  service: Service,
+  instances: readonly Instance[],
+  options: { readonly now: number; readonly palette: Palette; readonly deployHint: string },
+): string {
+  const c = options.palette;
+  const { spec, status, deployment } = service;
+  const lines: string[] = [`${c.bold(service.name)}:`];
+  const field = (label: string, value: string, indent = 2): void => {
+    lines.push(`${' '.repeat(indent)}${label}: ${value}`);
+  };
+  field('grid', service.grid);
+  field('state', `${colourState(status.phase, c)} (${status.runningInstances}/${status.desiredInstances} instances running)${status.message ? ` — ${status.message}` : ''}`);
+  if (service.desired !== 'running') field('desired', service.desired);
+  field('generation', `${service.generation} (version ${service.version})`);
+  field('deployed generation', deployment ? `${deployment.generation}, requested ${formatAge(deployment.requestedAt, options.now)} ago` : 'none (not deployed)');
+  field('mode', spec.mode);
+  if (spec.mode === 'replicated') field('replicas', String(spec.replicas));
+  field('stateful', spec.stateful ? 'yes' : 'no');
+  field('created', `${service.createdAt} (${formatAge(service.createdAt, options.now)} ago)`);
+  if (Object.keys(spec.labels).length > 0) {
+    lines.push('  labels:');
+    for (const [k, v] of Object.entries(spec.labels)) lines.push(`    - ${k}=${v}`);
+  }
+  if (spec.ports.length > 0) {
+    lines.push(`  ports (${spec.type}):`);
+    for (const p of spec.ports) {
+      lines.push(`    - ${p.name ? `${p.name}: ` : ''}${p.port} → ${p.targetPort}/${p.protocol.toLowerCase()}${p.nodePort === undefined ? '' : ` (node port ${p.nodePort})`}`);
+    }
+  }
+  lines.push('  containers:');
+  for (const container of spec.containers) lines.push(...containerLines(container));
+  const r = spec.restartPolicy;
+  field('restart policy', `${r.condition}, delay ${r.delay}, max attempts ${r.maxAttempts === 0 ? 'unlimited' : r.maxAttempts}${r.window === '0s' ? '' : ` in ${r.window}`}`);
+  const u = spec.updateConfig;
+  field('update config', `parallelism ${u.parallelism === 0 ? 'all' : u.parallelism}, delay ${u.delay}, order ${u.order}, failure action ${u.failureAction}, monitor ${u.monitor}`);
+  const current = latestPerSlot(instances);
+  if (current.length === 0) {
+    field('instances', deployment ? 'none' : `none (not deployed: run \`${options.deployHint}\`)`);
+  } else {
+    lines.push('  instances:');
+    for (const i of current) {
+      lines.push(`    ${service.name}-${i.slot}:`);
+      field('id', i.id, 6);
+      field('state', `${colourState(i.status.state, c)}${i.desiredState === 'running' ? '' : ` (desired ${i.desiredState})`}${i.status.message ? ` — ${i.status.message}` : ''}`, 6);
+      field('generation', String(i.generation), 6);
+      field('address', i.spec.address, 6);
+      field('node', i.node, 6);
+      field('restarts', String(i.restarts), 6);
+      if (i.status.startedAt) field('started', `${i.status.startedAt} (${formatAge(i.status.startedAt, options.now)} ago)`, 6);
+      if (i.status.finishedAt) field('finished', `${i.status.finishedAt}${i.status.exitCode === undefined ? '' : `, exit code ${i.status.exitCode}`}`, 6);
+    }
+  }
+  return lines.join('\n');
+}
+
+function containerLines(container: ContainerSpec): string[] {
+  const lines = [`    ${container.name ?? '(unnamed)'}:`];
+  const field = (label: string, value: string): void => {
+    lines.push(`      ${label}: ${value}`);
+  };
+  field('image', container.image ?? '- (runs as a process)');
+  const argv = [...(container.command ?? []), ...container.args];
+  field('command', argv.length > 0 ? argv.map(quoteWord).join(' ') : '- (the image default)');
+  if (container.workingDir) field('working dir', container.workingDir);
+  if (container.user) field('user', container.user);
+  if (container.env.length > 0) {
+    lines.push('      env:');
+    for (const e of container.env) lines.push(`        - ${e.name}=${e.value}`);
+  }
+  if (container.ports.length > 0) field('ports', container.ports.map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}${p.name ? ` (${p.name})` : ''}`).join(', '));
+  field('stop', `${container.stopSignal}, then SIGKILL after ${container.stopGracePeriod}`);
+  return lines;
+}
+
+/** Quotes a word for display the way a shell would need it. */
+function quoteWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Command } from 'commander';
+import type { SpecFlags } from './spec-flags.js';
+import { addSpecOptions, mergeSpecFlags, specFromFlags } from './spec-flags.js';
+import { serviceSpec } from './testing/fixtures.js';
+
+/** Parses flags exactly as `service create|update` does. */
+function flags(which: 'create' | 'update', args: string[]): SpecFlags {
+  const command = addSpecOptions(new Command('x').exitOverride().configureOutput({ writeErr: () => undefined }), which);
+  command.parse(args, { from: 'user' });
+  return command.opts<SpecFlags>();
+}
+
+describe('create flags → spec', () => {
+  it('runs --cmd as argv in the current directory when there is no image', () => {
+    const { spec } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', `node -e 'console.log("hi")'`]), { cwd: '/work/app' });
+    assert.deepEqual(spec, { name: 'web', containers: [{ workingDir: '/work/app', command: ['node', '-e', 'console.log("hi")'], args: [] }] });
+  });
+
+  it('sets no working directory for an image unless -w is given', () => {
+    const { spec } = specFromFlags({ name: 'db', image: 'redis:7' }, flags('create', []), { cwd: '/work/app' });
+    assert.deepEqual(spec, { name: 'db', containers: [{ image: 'redis:7' }] });
+  });
+
+  it('resolves a relative -w against the current directory', () => {
+    const { spec } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-w', '../site']), { cwd: '/work/app' });
+    assert.equal(spec.containers[0]?.workingDir, '/work/site');
+  });
+
+  it('maps every Kontena flag onto its spec field', () => {
+    const parsed = flags('create', [
+      '-p', '8080:80', '-p', '53:53/udp', '-e', 'A=1', '-e', 'B=x=y', '--cmd', 'srv', '--instances', '3', '--stateful',
+      '-u', 'nobody', '--stop-signal', 'SIGINT', '--stop-timeout', '30', '--label', 'tier=front', '--label', 'team=a',
+      '--restart', 'on-failure', '--restart-delay', '2s', '--restart-max-attempts', '5',
+      '--update-parallelism', '2', '--update-delay', '1m', '--update-order', 'start-first', '--deploy-strategy', 'ha',
+    ]);
+    const { spec } = specFromFlags({ name: 'web' }, parsed, { cwd: '/w' });
+    assert.deepEqual(spec, {
+      name: 'web',
+      mode: 'replicated',
+      replicas: 3,
+      stateful: true,
+      labels: { tier: 'front', team: 'a' },
+      containers: [
+        {
+          workingDir: '/w',
+          command: ['srv'],
+          args: [],
+          env: [{ name: 'A', value: '1' }, { name: 'B', value: 'x=y' }],
+          user: 'nobody',
+          stopSignal: 'SIGINT',
+          stopGracePeriod: '30s',
+          ports: [{ containerPort: 80, protocol: 'TCP' }, { containerPort: 53, protocol: 'UDP' }],
+        },
+      ],
+      ports: [
+        { name: 'tcp-8080', port: 8080, targetPort: 80, protocol: 'TCP' },
+        { name: 'udp-53', port: 53, targetPort: 53, protocol: 'UDP' },
+      ],
+      restartPolicy: { condition: 'on-failure', delay: '2s', maxAttempts: 5 },
+      updateConfig: { parallelism: 2, delay: '1m', order: 'start-first' },
+    });
+  });
+
+  it('leaves a single service port unnamed and lists a shared container port once', () => {
+    const one = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '80:8080']), { cwd: '/' }).spec;
+    assert.deepEqual(one.ports, [{ port: 80, targetPort: 8080, protocol: 'TCP' }]);
+    const two = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '80:8080', '-p', '8080:8080']), { cwd: '/' }).spec;
+    assert.deepEqual(two.containers[0]?.ports, [{ containerPort: 8080, protocol: 'TCP' }]);
+  });
+
+  it('runs one instance per node for --deploy-strategy daemon', () => {
+    const { spec } = specFromFlags({ name: 'agent' }, flags('create', ['--cmd', 'x', '--deploy-strategy', 'daemon']), { cwd: '/' });
+    assert.equal(spec.mode, 'global');
+    assert.equal(spec.replicas, undefined);
+  });
+
+  it('refuses --instances together with --deploy-strategy daemon', () => {
+    assert.throws(() => specFromFlags({ name: 'a' }, flags('create', ['--cmd', 'x', '--deploy-strategy', 'daemon', '--instances', '2']), { cwd: '/' }), /--instances does not apply/);
+  });
+
+  it('requires --cmd when no image is given, with an example', () => {
+    assert.throws(() => specFromFlags({ name: 'web' }, flags('create', []), { cwd: '/' }), /--cmd is required when no IMAGE is given.*--cmd "node server.js"/);
+  });
+
+  it('warns that an address in -p is ignored', () => {
+    const { warnings } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '127.0.0.1:80:80']), { cwd: '/' });
+    assert.match(warnings[0] ?? '', /127\.0\.0\.1 is ignored/);
+  });
+
+  const badValues: [string[], RegExp][] = [
+    [['-p', '80'], /option '-p, --ports .*' argument '80' is invalid/],
+    [['-e', 'NOEQUALS'], /option '-e, --env .*' argument 'NOEQUALS' is invalid.*KEY=VALUE/],
+    [['--cmd', `echo 'oops`], /option '--cmd <command>' argument .* is invalid.*unterminated single quote/],
+    [['--instances', '-1'], /option '--instances <n>' argument '-1' is invalid/],
+    [['--stop-timeout', 'soon'], /option '--stop-timeout <duration>' argument 'soon' is invalid/],
+    [['--restart', 'always'], /Allowed choices are any, on-failure, none/],
+  ];
+  for (const [args, message] of badValues) {
+    it(`names the flag in the error for ${args.join(' ')}`, () => assert.throws(() => flags('create', args), message));
+  }
+});
+
+describe('update flags merged into the current spec', () => {
+  const current = serviceSpec({
+    replicas: 2,
+    labels: { tier: 'front' },
+    containers: [{ ...serviceSpec().containers[0]!, env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }], ports: [{ containerPort: 80, protocol: 'TCP' }] }],
+    ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }],
+  });
+
+  it('sets or replaces env by name and labels by key, keeping the rest', () => {
+    const { spec } = mergeSpecFlags(current, flags('update', ['-e', 'B=3', '-e', 'C=4', '--label', 'team=a']), { cwd: '/' });
+    assert.deepEqual(spec.containers[0]?.env, [{ name: 'A', value: '1' }, { name: 'B', value: '3' }, { name: 'C', value: '4' }]);
+    assert.deepEqual(spec.labels, { tier: 'front', team: 'a' });
+    assert.equal(spec.replicas, 2);
+    assert.deepEqual(spec.containers[0]?.command, ['node', 'server.js']);
+  });
+
+  it('replaces the whole port list when -p is given', () => {
+    const { spec } = mergeSpecFlags(current, flags('update', ['-p', '9090:9000']), { cwd: '/' });
+    assert.deepEqual(spec.containers[0]?.ports, [{ containerPort: 9000, protocol: 'TCP' }]);
+    assert.deepEqual(spec.ports, [{ port: 9090, targetPort: 9000, protocol: 'TCP' }]);
+  });
+
+  it('sets the image and a new command with its arguments cleared', () => {
+    const withArgs = serviceSpec({ containers: [{ ...serviceSpec().containers[0]!, args: ['--old'] }] });
+    const { spec } = mergeSpecFlags(withArgs, flags('update', ['--image', 'nginx:1', '--cmd', 'nginx -g "daemon off;"']), { cwd: '/' });
+    assert.equal(spec.containers[0]?.image, 'nginx:1');
+    assert.deepEqual(spec.containers[0]?.command, ['nginx', '-g', 'daemon off;']);
+    assert.deepEqual(spec.containers[0]?.args, []);
+  });
+
+  it('does not send back the replicas: 0 a global spec is stored with', () => {
+    const { spec } = mergeSpecFlags(serviceSpec({ mode: 'global', replicas: 0 }), flags('update', ['-e', 'A=1']), { cwd: '/' });
+    assert.equal('replicas' in spec, false);
+  });
+
+  it('refuses --instances for a global service unless switching strategy', () => {
+    const global = serviceSpec({ mode: 'global', replicas: 0 });
+    assert.throws(() => mergeSpecFlags(global, flags('update', ['--instances', '3']), { cwd: '/' }), /one instance per node/);
+    const { spec } = mergeSpecFlags(global, flags('update', ['--instances', '3', '--deploy-strategy', 'ha']), { cwd: '/' });
+    assert.equal(spec.mode, 'replicated');
+    assert.equal(spec.replicas, 3);
+  });
+
+  it('refuses container flags for a service with several containers', () => {
+    const two = serviceSpec({ containers: [{ ...serviceSpec().containers[0]!, name: 'a' }, { ...serviceSpec().containers[0]!, name: 'b' }] });
+    assert.throws(() => mergeSpecFlags(two, flags('update', ['-e', 'A=1']), { cwd: '/' }), /has 2 containers; --env apply to single-container services only/);
+    assert.equal(mergeSpecFlags(two, flags('update', ['--instances', '4']), { cwd: '/' }).spec.replicas, 4);
+  });
+
+  it('has no --stateful flag (as Kontena: it cannot change)', () => {
+    assert.throws(() => flags('update', ['--stateful']), /unknown option '--stateful'/);
+  });
+});

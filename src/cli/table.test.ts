@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createPalette } from './palette.js';
+import { renderServiceTable } from './service-ls.js';
+import { renderTable } from './table.js';
+import { service } from './testing/fixtures.js';
+import { runCli } from './testing/run-cli.js';
+import { StubApi } from './testing/stub-api.js';
+
+const ANSI = /\u001b\[/;
+const NOW = Date.parse('2026-11-21T15:03:00.000Z');
+
+describe('renderTable', () => {
+  it('lines columns up three spaces apart with no borders, colours or trailing blanks', () => {
+    const text = renderTable(['NAME', 'STATE'], [['web', 'running'], ['api-long', 'stopped']]);
+    assert.equal(text, ['NAME       STATE', 'web        running', 'api-long   stopped'].join('\n'));
+    assert.doesNotMatch(text, ANSI);
+  });
+});
+
+describe('service table', () => {
+  const services = [
+    service({ spec: { name: 'api', replicas: 3, containers: [{ ...service().spec.containers[0]!, ports: [{ containerPort: 8080, protocol: 'TCP' }] }] }, deployedGeneration: 1, status: { runningInstances: 2, phase: 'deploying' } }),
+    service({ spec: { name: 'web' }, generation: 2 }),
+  ];
+
+  it('shows instances running/desired, phase, generation, container ports and age', () => {
+    const text = renderServiceTable(services, NOW, createPalette(false));
+    assert.deepEqual(text.split('\n'), [
+      'NAME   INSTANCES   STATE         GENERATION         PORTS      AGE',
+      'api    2/3         deploying     1                  8080/tcp   3m',
+      'web    0/0         initialized   2 (not deployed)   -          3m',
+    ]);
+  });
+
+  it('colours the state only with a colour palette', () => {
+    assert.match(renderServiceTable(services, NOW, createPalette(true)), ANSI);
+  });
+});
+
+describe('berth service ls output', () => {
+  const stub = new StubApi();
+  before(async () => {
+    await stub.start();
+    stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
+  });
+  after(() => stub.stop());
+
+  it('has no ANSI codes when stdout is not a terminal', async () => {
+    const r = await runCli(['service', 'ls'], { env: { BERTH_HOST: stub.url } });
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^NAME +INSTANCES +STATE/);
+    assert.match(r.stdout, /web +1\/1 +running/);
+    assert.doesNotMatch(r.stdout, ANSI);
+  });
+
+  it('has no ANSI codes on a terminal with NO_COLOR', async () => {
+    const r = await runCli(['service', 'ls'], { env: { BERTH_HOST: stub.url, NO_COLOR: '1' }, tty: true });
+    assert.doesNotMatch(r.stdout, ANSI);
+  });
+
+  it('colours the state on a terminal', async () => {
+    const r = await runCli(['service', 'ls'], { env: { BERTH_HOST: stub.url }, tty: true });
+    assert.match(r.stdout, /\u001b\[32mrunning\u001b\[39m/);
+  });
+
+  it('prints names only with -q and the objects with -o json', async () => {
+    assert.equal((await runCli(['service', 'ls', '-q'], { env: { BERTH_HOST: stub.url } })).stdout, 'web\n');
+    const json = JSON.parse((await runCli(['service', 'ls', '-o', 'json'], { env: { BERTH_HOST: stub.url } })).stdout) as { name: string }[];
+    assert.deepEqual(json.map((s) => s.name), ['web']);
+  });
+
+  it('sends --label filters to the server', async () => {
+    await runCli(['service', 'ls', '--label', 'tier=front', '--grid', 'shop'], { env: { BERTH_HOST: stub.url } });
+    const last = stub.requests[stub.requests.length - 1];
+    assert.equal(last?.path, '/v1/grids/shop/services');
+    assert.deepEqual(last?.query.getAll('label'), ['tier=front']);
+  });
+});

@@ -1,0 +1,379 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Instance, InstanceStats, LogLine, Service, ServiceEvent, ServiceSpec } from '../../model/index.js';
+import { instance as instanceFixture, serviceSpec } from './fixtures.js';
+
+/*
+ * A small in-memory berth API on a loopback port for CLI flow tests: the routes of docs/api.md with
+ * just enough behaviour — versions and 409s, generations, create vs deploy, a deploy that converges a
+ * few milliseconds later (through the watch stream), removal that turns into 404. It does not validate
+ * specs beyond "a container needs a command or an image"; the real server's validation has its own tests.
+ */
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+}
+
+interface ApiError {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}
+
+export class StubApi {
+  readonly requests: RecordedRequest[] = [];
+  readonly services = new Map<string, Service>();
+  readonly instances = new Map<string, Instance[]>();
+  readonly logs = new Map<string, LogLine[]>();
+  readonly events = new Map<string, ServiceEvent[]>();
+  readonly stats = new Map<string, InstanceStats[]>();
+  /** Milliseconds between the steps of a simulated rollout or removal. */
+  stepMs = 5;
+  /** When false, deploys never converge (for timeout tests). */
+  converges = true;
+  #revision = 10;
+  readonly #watchers = new Set<ServerResponse>();
+  readonly #open = new Set<ServerResponse>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #server: Server = createServer((req, res) => {
+    this.#handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) this.#json(res, 500, { code: 'INTERNAL', message: String(e) });
+    });
+  });
+  url = '';
+
+  async start(): Promise<string> {
+    this.#server.listen(0, '127.0.0.1');
+    await once(this.#server, 'listening');
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    for (const res of this.#open) res.destroy();
+    this.#server.closeAllConnections();
+    this.#server.close();
+    await once(this.#server, 'close');
+  }
+
+  /** Requests other than the waiting machinery's reads (GET of a service, its instances, the watch). */
+  get writes(): RecordedRequest[] {
+    return this.requests.filter((r) => r.method !== 'GET');
+  }
+
+  /** Adds a service as if created (and, with `deployedGeneration`, deployed) earlier. */
+  seed(service: Service, instances: readonly Instance[] = []): void {
+    this.services.set(key(service.grid, service.name), service);
+    this.instances.set(key(service.grid, service.name), [...instances]);
+  }
+
+  service(name: string, grid = 'default'): Service | undefined {
+    return this.services.get(key(grid, name));
+  }
+
+  // ── routing ─────────────────────────────────────────────────────────────────────────────────
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stub');
+    let text = '';
+    for await (const chunk of req) text += String(chunk);
+    const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, body });
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    try {
+      const answer = this.#route(req.method ?? 'GET', parts, url.searchParams, body ?? {}, res);
+      if (answer !== STREAMING) this.#json(res, answer.status, answer.body);
+    } catch (e) {
+      const error = e as ApiError;
+      this.#json(res, error.status ?? 500, { code: error.code ?? 'INTERNAL', message: error.message, details: error.details ?? {} });
+    }
+  }
+
+  #route(method: string, parts: string[], query: URLSearchParams, body: Record<string, unknown>, res: ServerResponse): { status: number; body: unknown } | typeof STREAMING {
+    const [v1, a, grid, b, name, action] = parts;
+    if (v1 !== 'v1') throw notFound('route');
+    if (a === 'version') return ok({ version: '0.0.0-stub', apiVersion: 'v1', node: 'node-1' });
+    if (a === 'watch') {
+      this.#openStream(res);
+      this.#watchers.add(res);
+      res.once('close', () => this.#watchers.delete(res));
+      return STREAMING;
+    }
+    if (a !== 'grids' || !grid || b !== 'services') throw notFound('route');
+    if (!name) {
+      if (method === 'GET') {
+        const labels = query.getAll('label').map((l) => l.split('='));
+        const items = [...this.services.values()]
+          .filter((s) => s.grid === grid && labels.every(([k, v]) => s.spec.labels[k ?? ''] === v))
+          .sort((x, y) => x.name.localeCompare(y.name));
+        return ok({ items });
+      }
+      return { status: 201, body: this.#create(grid, body) };
+    }
+    const k = key(grid, name);
+    const current = (): Service => {
+      const s = this.services.get(k);
+      if (!s) throw { status: 404, code: 'SERVICE_NOT_FOUND', message: `service "${name}" not found in grid "${grid}"` } satisfies ApiError;
+      return s;
+    };
+    const checkVersion = (version: unknown): void => {
+      const s = current();
+      if (typeof version === 'number' && version !== s.version) {
+        throw {
+          status: 409,
+          code: 'VERSION_CONFLICT',
+          message: `Operation cannot be fulfilled on service "${name}": the object has been modified (you sent version ${version}, it is now at version ${s.version}); read it again and apply your changes to the latest version`,
+          details: { expectedVersion: version, currentVersion: s.version },
+        } satisfies ApiError;
+      }
+    };
+    if (!action) {
+      if (method === 'GET') return ok(current());
+      if (method === 'PUT') {
+        checkVersion(body['version']);
+        const s = current();
+        const spec = normalize(body['spec'], 'spec');
+        const changed = JSON.stringify(spec) !== JSON.stringify(s.spec);
+        let next: Service = { ...s, spec, generation: changed ? s.generation + 1 : s.generation, version: changed ? this.#bump() : s.version };
+        if (body['deploy'] === true) next = this.#deploy(next, false);
+        this.#put(next);
+        return ok(next);
+      }
+      if (method === 'DELETE') {
+        checkVersion(query.has('version') ? Number(query.get('version')) : undefined);
+        const s: Service = { ...current(), desired: 'removing', version: this.#bump(), status: { ...current().status, phase: 'removing' } };
+        this.#put(s);
+        this.#later(() => {
+          this.#setInstances(s, (i) => ({ ...i, desiredState: 'shutdown', status: { ...i.status, state: 'shutdown' } }));
+          this.#later(() => {
+            this.services.delete(k);
+            this.instances.delete(k);
+            this.#notify({ revision: this.#bump(), kind: 'service', op: 'delete', key: k, object: s });
+          });
+        });
+        return { status: 202, body: s };
+      }
+    }
+    switch (action) {
+      case 'deploy':
+        checkVersion(body['version']);
+        return ok(this.#put(this.#deploy(current(), body['force'] === true)));
+      case 'scale': {
+        checkVersion(body['version']);
+        const s = current();
+        const spec = { ...s.spec, replicas: Number(body['replicas']) };
+        return ok(this.#put(this.#deploy({ ...s, spec, generation: s.generation + 1, version: this.#bump() }, false)));
+      }
+      case 'start':
+      case 'restart':
+        checkVersion(body['version']);
+        return ok(this.#put(this.#deploy({ ...current(), desired: 'running' }, action === 'restart')));
+      case 'stop': {
+        checkVersion(body['version']);
+        const s: Service = { ...current(), desired: 'stopped', version: this.#bump() };
+        this.#later(() => {
+          const stopped = this.#setInstances(s, (i) => ({ ...i, desiredState: 'shutdown', status: { ...i.status, state: 'shutdown' } }));
+          this.#put({ ...stopped, status: { ...stopped.status, phase: 'stopped', runningInstances: 0, desiredInstances: 0 } });
+        });
+        return ok(this.#put(s));
+      }
+      case 'instances': {
+        current();
+        const all = this.instances.get(k) ?? [];
+        const terminal = new Set(['complete', 'failed', 'shutdown', 'rejected']);
+        return ok({ items: query.get('active') === 'true' ? all.filter((i) => !terminal.has(i.status.state)) : all });
+      }
+      case 'stats':
+        current();
+        return ok({ items: this.stats.get(k) ?? [] });
+      case 'logs':
+      case 'events': {
+        current();
+        const items: unknown[] = (action === 'logs' ? this.logs.get(k) : this.events.get(k)) ?? [];
+        const tail = query.has('tail') ? Number(query.get('tail')) : items.length;
+        this.#openStream(res);
+        res.write('\n'); // a heartbeat, which clients skip
+        for (const item of items.slice(Math.max(0, items.length - tail))) res.write(`${JSON.stringify(item)}\n`);
+        if (query.get('follow') !== 'true') res.end();
+        return STREAMING;
+      }
+      default:
+        throw notFound('route');
+    }
+  }
+
+  // ── behaviour ───────────────────────────────────────────────────────────────────────────────
+
+  #create(grid: string, body: Record<string, unknown>): Service {
+    const spec = normalize(body['spec'], 'spec');
+    if (this.services.has(key(grid, spec.name))) {
+      throw { status: 409, code: 'SERVICE_EXISTS', message: `service "${spec.name}" already exists in grid "${grid}"` } satisfies ApiError;
+    }
+    const now = new Date().toISOString();
+    let s: Service = {
+      id: `svc-${spec.name}`,
+      grid,
+      name: spec.name,
+      version: this.#bump(),
+      generation: 1,
+      createdAt: now,
+      updatedAt: now,
+      spec,
+      deployment: null,
+      desired: 'running',
+      status: { phase: 'initialized', desiredInstances: 0, runningInstances: 0, observedGeneration: 0, message: '', updatedAt: now },
+    };
+    if (body['deploy'] === true) s = this.#deploy(s, false);
+    this.#put(s);
+    this.instances.set(key(grid, spec.name), []);
+    return s;
+  }
+
+  /** Marks the spec deployed, then rolls instances: starting after one step, running after two. */
+  #deploy(s: Service, restart: boolean): Service {
+    const restartGeneration = (s.deployment?.restartGeneration ?? 0) + (restart ? 1 : 0);
+    const deployed: Service = {
+      ...s,
+      version: this.#bump(),
+      deployment: { generation: s.generation, spec: s.spec, requestedAt: new Date().toISOString(), restartGeneration },
+      status: { ...s.status, phase: 'deploying', desiredInstances: s.spec.replicas },
+    };
+    if (!this.converges) return deployed;
+    const k = key(s.grid, s.name);
+    this.#later(() => {
+      const fresh = Array.from({ length: s.spec.replicas }, (_, n) => ({
+        ...instanceFixture({
+          service: s.name,
+          grid: s.grid,
+          slot: n + 1,
+          state: 'starting',
+          generation: s.generation,
+          restartGeneration,
+          id: `${s.name}-${n + 1}-g${s.generation}r${restartGeneration}`,
+          ports: s.spec.containers.flatMap((c) => c.ports.map((p) => p.containerPort)),
+        }),
+        createdAt: new Date().toISOString(),
+      }));
+      const old = (this.instances.get(k) ?? []).map((i) => ({ ...i, desiredState: 'shutdown' as const, status: { ...i.status, state: 'shutdown' as const } }));
+      this.instances.set(k, [...fresh, ...old]);
+      for (const i of fresh) this.#notify({ revision: this.#bump(), kind: 'instance', op: 'put', key: i.id, object: i });
+      this.#later(() => {
+        const svc = this.services.get(k);
+        if (!svc) return;
+        const running = this.#setInstances(svc, (i) => (i.status.state === 'starting' ? { ...i, status: { ...i.status, state: 'running', startedAt: new Date().toISOString() } } : i));
+        this.#put({
+          ...running,
+          status: { ...running.status, phase: 'running', runningInstances: s.spec.replicas, desiredInstances: s.spec.replicas, observedGeneration: s.generation },
+        });
+      });
+    });
+    return deployed;
+  }
+
+  #setInstances(s: Service, change: (i: Instance) => Instance): Service {
+    const k = key(s.grid, s.name);
+    const next = (this.instances.get(k) ?? []).map(change);
+    this.instances.set(k, next);
+    for (const i of next) this.#notify({ revision: this.#bump(), kind: 'instance', op: 'put', key: i.id, object: i });
+    return this.services.get(k) ?? s;
+  }
+
+  #put(s: Service): Service {
+    this.services.set(key(s.grid, s.name), s);
+    this.#notify({ revision: this.#bump(), kind: 'service', op: 'put', key: key(s.grid, s.name), object: s });
+    return s;
+  }
+
+  #bump(): number {
+    this.#revision += 1;
+    return this.#revision;
+  }
+
+  #later(fn: () => void): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, this.stepMs);
+    this.#timers.add(t);
+  }
+
+  #notify(event: unknown): void {
+    for (const res of this.#watchers) res.write(`${JSON.stringify(event)}\n`);
+  }
+
+  #openStream(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    this.#open.add(res);
+    res.once('close', () => this.#open.delete(res));
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+}
+
+const STREAMING = Symbol('streaming');
+
+function ok(body: unknown): { status: number; body: unknown } {
+  return { status: 200, body };
+}
+
+function notFound(what: string): ApiError {
+  return { status: 404, code: 'NOT_FOUND', message: `no such ${what}` };
+}
+
+function key(grid: string, name: string): string {
+  return `${grid}/${name}`;
+}
+
+type Loose = Record<string, unknown>;
+
+/** Fills defaults the way the real schema does for the fields the CLI sends; refuses a container without command or image. */
+function normalize(raw: unknown, root: string): ServiceSpec {
+  const input = (raw ?? {}) as Loose;
+  const name = String(input['name'] ?? '');
+  const base = serviceSpec({ name });
+  const containers = Array.isArray(input['containers']) ? (input['containers'] as Loose[]) : [];
+  const causes = containers.flatMap((c, i) =>
+    c['command'] === undefined && c['image'] === undefined
+      ? [{ field: `${root}.containers[${i}].command`, type: 'Required value', message: `${root}.containers[${i}].command: Required value` }]
+      : [],
+  );
+  if (containers.length === 0) causes.push({ field: `${root}.containers`, type: 'Required value', message: `${root}.containers: Required value` });
+  if (causes.length > 0) {
+    throw {
+      status: 400,
+      code: 'SPEC_INVALID',
+      message: `Service "${name}" is invalid: ${causes.map((c) => c.message).join(', ')}`,
+      details: { causes },
+    } satisfies ApiError;
+  }
+  const mode = input['mode'] === 'global' ? 'global' : 'replicated';
+  const { instances, replicas, ...rest } = input;
+  return {
+    ...base,
+    ...(rest as Partial<ServiceSpec>),
+    mode,
+    replicas: mode === 'global' ? 0 : Number(replicas ?? instances ?? 1),
+    containers: containers.map((c) => ({
+      ...base.containers[0]!,
+      workingDir: undefined as unknown as string,
+      ...(c as Partial<ServiceSpec['containers'][number]>),
+      name: (c['name'] as string | undefined) ?? name,
+      command: typeof c['command'] === 'string' ? ['/bin/sh', '-c', c['command']] : (c['command'] as string[] | undefined),
+      env: Array.isArray(c['env']) ? (c['env'] as { name: string; value: string }[]) : [],
+      ports: ((c['ports'] as Loose[] | undefined) ?? []).map((p) => ({ protocol: 'TCP' as const, ...(p as { containerPort: number }) })),
+    })),
+    restartPolicy: { ...base.restartPolicy, ...(input['restartPolicy'] as Loose | undefined) },
+    updateConfig: { ...base.updateConfig, ...(input['updateConfig'] as Loose | undefined) },
+    ports: ((input['ports'] as Loose[] | undefined) ?? []).map((p) => ({ protocol: 'TCP' as const, targetPort: p['port'] as number, ...(p as { port: number }) })),
+    labels: (input['labels'] as Record<string, string> | undefined) ?? {},
+  };
+}

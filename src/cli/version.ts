@@ -1,0 +1,18 @@
+import { Command } from 'commander';
+import { CliContext } from './cli-context.js';
+import type { CliDeps } from './cli-deps.js';
+import type { OutputFormat } from './output-format.js';
+import { formatStructured, outputOption } from './output-format.js';
+
+/** `berth version`: which server answers at the host, and its version. */
+export function versionCommand(deps: CliDeps): Command {
+  return new Command('version')
+    .description('show the version of the server at the host')
+    .addOption(outputOption())
+    .action(async (flags: { readonly output: OutputFormat }, cmd: Command) => {
+      const ctx = CliContext.of(deps, cmd);
+      const info = await ctx.client.version();
+      if (flags.output !== 'table') ctx.stdout.write(formatStructured({ host: ctx.host, ...info }, flags.output));
+      else ctx.out(`server ${info.version} (API ${info.apiVersion}) at ${ctx.host}, node ${info.node}`);
+    });
+}

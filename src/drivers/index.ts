@@ -1,0 +1,18 @@
+export type {
+  ContainerConfig,
+  ContainerHandle,
+  ContainerLogLine,
+  ContainerStats,
+  Driver,
+  ExitResult,
+  LogReadOptions,
+  RecoverResult,
+  StopOptions,
+} from './driver.js';
+export type { ConformanceProgram, DriverConformanceOptions } from './driver-conformance.js';
+export { runDriverConformance } from './driver-conformance.js';
+export type { ProcessDriverOptions } from './process/process-driver.js';
+export { ProcessDriver } from './process/process-driver.js';
+export type { ProcessHandle } from './process/process-handle.js';
+export type { FakeBehavior, FakeCall, FakeDriverOptions, FakeHandle } from './fake/fake-driver.js';
+export { FakeDriver } from './fake/fake-driver.js';

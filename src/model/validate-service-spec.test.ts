@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { FieldError } from './field-error.js';
+import { SpecInvalidError } from './errors.js';
+import { parseServiceSpec } from './validate-service-spec.js';
+
+function causes(input: unknown): FieldError[] {
+  try {
+    parseServiceSpec(input);
+  } catch (e) {
+    assert.ok(e instanceof SpecInvalidError, String(e));
+    return [...e.causes];
+  }
+  assert.fail('expected the spec to be refused');
+}
+
+const base = { name: 'web', containers: [{ command: ['node', 'server.js'] }] };
+
+describe('parseServiceSpec', () => {
+  it('fills in defaults and normalizes the lenient input forms', () => {
+    const spec = parseServiceSpec({ name: 'web', instances: 3, containers: [{ command: 'node server.js', env: { PORT: 8080, DEBUG: true } }] });
+    assert.equal(spec.replicas, 3, "Kontena's instances is read as replicas");
+    assert.equal(spec.mode, 'replicated');
+    assert.equal(spec.type, 'ClusterIP');
+    const [c] = spec.containers;
+    assert.equal(c?.name, 'web', 'a single container is named after the service');
+    assert.deepEqual(c?.command, ['/bin/sh', '-c', 'node server.js']);
+    assert.deepEqual(c?.env, [{ name: 'PORT', value: '8080' }, { name: 'DEBUG', value: 'true' }]);
+    assert.equal(c?.stopSignal, 'SIGTERM');
+    assert.equal(c?.stopGracePeriod, '10s');
+    assert.equal(spec.restartPolicy.condition, 'any');
+    assert.equal(spec.updateConfig.parallelism, 1);
+    assert.equal(parseServiceSpec({ ...base, mode: 'global' }).replicas, 0, 'global services have no replica count');
+  });
+
+  it('reads a stop signal without SIG and in lower case', () => {
+    assert.equal(parseServiceSpec({ name: 'web', containers: [{ command: ['x'], stopSignal: 'quit' }] }).containers[0]?.stopSignal, 'SIGQUIT');
+  });
+
+  it('reports every unknown field, not only the first', () => {
+    const found = causes({ ...base, replica: 3, imagee: 'x' });
+    assert.deepEqual(found.map((c) => [c.field, c.type]), [['spec.replica', 'Unknown field'], ['spec.imagee', 'Unknown field']]);
+    assert.match(found[0]?.detail ?? '', /no field "replica"/);
+  });
+
+  it('names a bad label key in brackets and says what a label key looks like', () => {
+    const [cause] = causes({ ...base, labels: { 'bad key!': 'x' } });
+    assert.equal(cause?.field, 'spec.labels["bad key!"]');
+    assert.equal(cause?.value, 'bad key!');
+    assert.match(cause?.detail ?? '', /a label key must be/);
+  });
+
+  it('explains a bad label value even when the key ends in "name"', () => {
+    const [cause] = causes({ ...base, labels: { 'app-name': 'not ok' } });
+    assert.equal(cause?.field, 'spec.labels["app-name"]');
+    assert.match(cause?.detail ?? '', /a label value must be/);
+  });
+
+  it('explains a targetPort that is neither a number nor a port name', () => {
+    const [cause] = causes({ ...base, ports: [{ port: 80, targetPort: 'Not_A_Name' }] });
+    assert.equal(cause?.field, 'spec.ports[0].targetPort');
+    assert.match(cause?.detail ?? '', /port number \(1-65535\) or the name of a container port/);
+  });
+
+  it('gives DNS-1035 advice for a bad service name and port-name advice for a bad port name', () => {
+    assert.match(causes({ ...base, name: 'Web' })[0]?.detail ?? '', /DNS-1035 label/);
+    const [port] = causes({ name: 'web', containers: [{ command: ['x'], ports: [{ name: 'HTTP', containerPort: 80 }] }] });
+    assert.equal(port?.field, 'spec.containers[0].ports[0].name');
+    assert.match(port?.detail ?? '', /a port name must be/);
+  });
+
+  it('asks for a name on every port of a multi-port service', () => {
+    const found = causes({ ...base, ports: [{ port: 80 }, { port: 81 }] });
+    assert.deepEqual(found.map((c) => `${c.field}: ${c.type}`), ['spec.ports[0].name: Required value', 'spec.ports[1].name: Required value']);
+  });
+
+  it('renders each cause as a kubectl-style message in the error details', () => {
+    try {
+      parseServiceSpec({ ...base, replicas: -1 });
+      assert.fail('expected a refusal');
+    } catch (e) {
+      assert.ok(e instanceof SpecInvalidError);
+      assert.deepEqual((e.details['causes'] as { message: string }[]).map((c) => c.message), ['spec.replicas: Invalid value: -1: must be greater than or equal to 0']);
+      assert.match(e.message, /^Service "web" is invalid: spec\.replicas/);
+    }
+  });
+
+  it('uses the given root in field paths', () => {
+    assert.equal(causes({ name: 'web' })[0]?.field, 'spec.containers');
+    try {
+      parseServiceSpec({ name: 'web' }, 'services[2]');
+      assert.fail('expected a refusal');
+    } catch (e) {
+      assert.equal((e as SpecInvalidError).causes[0]?.field, 'services[2].containers');
+    }
+  });
+});
