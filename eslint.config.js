@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'web/dist/**'] },
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'web/dist/**', '**/*.mjs', '**/*.cjs', '*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

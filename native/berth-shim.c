@@ -677,6 +677,28 @@ static size_t serve_requests(char *in, size_t len) {
   }
 }
 
+/* No one will receive these reports, so no one would ever stop these containers: end them. */
+static void abandon_pending(void) {
+  for (size_t i = 0; i < npend; i++) {
+    struct pending *pd = &pend[i];
+    fcntl(pd->fd, F_SETFL, fcntl(pd->fd, F_GETFL) & ~O_NONBLOCK);
+    for (;;) {
+      if (memchr(pd->buf, '\n', pd->len) || pd->len == sizeof pd->buf) break;
+      ssize_t n = read(pd->fd, pd->buf + pd->len, sizeof pd->buf - pd->len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pd->len += (size_t)n;
+    }
+    close(pd->fd);
+    int pid = 0;
+    if (pd->len > 0 && pd->len < sizeof pd->buf) {
+      pd->buf[pd->len] = '\0';
+      if (sscanf(pd->buf, "%d ", &pid) == 1 && pid > 1) kill(-pid, SIGKILL);
+    }
+  }
+  npend = 0;
+}
+
 static int launcher_main(void) {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, SIG_IGN);
@@ -721,7 +743,10 @@ static int launcher_main(void) {
       ssize_t n;
       do n = read(0, in + len, cap - len);
       while (n < 0 && errno == EINTR);
-      if (n <= 0) return 0; /* berth closed the pipe: it is gone or done; the shims run on */
+      if (n <= 0) { /* berth is gone or done: running shims stay; starts nobody will hear of do not */
+        abandon_pending();
+        return 0;
+      }
       len += (size_t)n;
       size_t used = serve_requests(in, len);
       memmove(in, in + used, len - used);

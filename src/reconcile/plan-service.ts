@@ -85,7 +85,19 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
 
   const { spec, generation, restartGeneration } = service.deployment;
-  const current = (i: Instance): boolean => i.generation === generation && i.restartGeneration === restartGeneration;
+  // An instance is current when it runs the deployed containers and restart generation. Other spec
+  // changes (replicas, restart policy, update config) do not replace instances, as a Deployment's
+  // pod-template hash ignores its replica count.
+  const template = JSON.stringify(spec.containers);
+  const currentCache = new Map<string, boolean>();
+  const current = (i: Instance): boolean => {
+    let c = currentCache.get(i.id);
+    if (c === undefined) {
+      c = i.restartGeneration === restartGeneration && (i.generation === generation || JSON.stringify(i.spec.containers) === template);
+      currentCache.set(i.id, c);
+    }
+    return c;
+  };
   const slots = desiredSlots(service, ctx.nodes);
   const desiredCount = slots.length;
   const maxSlot = Math.max(0, ...bySlot.keys());
@@ -148,7 +160,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
       continue; // ordered start: wait for the lower slots
     }
     const last = list[0];
-    if (!last || last.desiredState === 'shutdown' || last.generation !== generation || !current(last)) {
+    if (!last || last.desiredState === 'shutdown' || !current(last)) {
       // A fresh slot, or the last instance was stopped on purpose: no back-off.
       if (list.some((i) => !isTerminal(i.status.state))) {
         allLowerRunning = false;

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { alive, cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
-import { echoSpec, pidOf } from './programs.js';
+import { accepts, echoSpec, pidOf } from './programs.js';
 
 describe('service lifecycle against the real server', () => {
   let berth: RunningBerth;

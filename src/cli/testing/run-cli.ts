@@ -49,6 +49,8 @@ export interface RunOptions {
   readonly runServer?: CliDeps['runServer'];
   readonly interrupts?: FakeInterrupts;
   readonly now?: number;
+  /** Pass one to watch the output while the command still runs. */
+  readonly stdout?: CapturedStream;
 }
 
 export interface RunResult {
@@ -59,7 +61,7 @@ export interface RunResult {
 
 /** Runs `berth <args>` in-process with captured streams and a clean environment (no NO_COLOR, no BERTH_*). */
 export async function runCli(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const stdout = new CapturedStream({ tty: options.tty ?? false });
+  const stdout = options.stdout ?? new CapturedStream({ tty: options.tty ?? false });
   const stderr = new CapturedStream({ tty: options.tty ?? false });
   const stdin = Object.assign(Readable.from(options.stdinText === undefined ? [] : [options.stdinText]), { isTTY: options.stdinTty ? true : undefined });
   const deps: CliDeps = {

@@ -101,6 +101,14 @@ export class ProcScanner {
     this.last = { at: now, table };
     return table;
   }
+
+  /**
+   * A scan newer than `stale` (a process started after it is missing from it): the one already taken
+   * since, if any, so that 100 callers holding the same stale table cause one new scan, not 100.
+   */
+  rescan(stale: ProcTable): Promise<ProcTable> {
+    return this.last && this.last.table !== this.settled ? this.last.table : this.scan(true);
+  }
 }
 
 /*
