@@ -58,7 +58,11 @@ export async function isSameProcess(pid: number, startTicks: number): Promise<bo
 export class ProcTable {
   private readonly children = new Map<number, number[]>();
 
-  constructor(readonly entries: ReadonlyMap<number, ProcEntry>) {
+  constructor(
+    readonly entries: ReadonlyMap<number, ProcEntry>,
+    /** `performance.now()` when the scan began. */
+    readonly takenAt = performance.now(),
+  ) {
     for (const e of entries.values()) {
       const list = this.children.get(e.ppid);
       if (list) list.push(e.pid);
@@ -97,7 +101,7 @@ export class ProcScanner {
   scan(fresh = false): Promise<ProcTable> {
     const now = performance.now();
     if (!fresh && this.last && now - this.last.at < this.maxAgeMs) return this.last.table;
-    const table = scanProc();
+    const table = scanProc(now);
     this.last = { at: now, table };
     return table;
   }
@@ -107,7 +111,7 @@ export class ProcScanner {
    * since, if any, so that 100 callers holding the same stale table cause one new scan, not 100.
    */
   rescan(stale: ProcTable): Promise<ProcTable> {
-    return this.last && this.last.table !== this.settled ? this.last.table : this.scan(true);
+    return this.last && this.last.at > stale.takenAt ? this.last.table : this.scan(true);
   }
 }
 
@@ -118,7 +122,7 @@ export class ProcScanner {
  */
 const statBuffer = Buffer.alloc(4096);
 
-async function scanProc(): Promise<ProcTable> {
+async function scanProc(takenAt: number): Promise<ProcTable> {
   const entries = new Map<number, ProcEntry>();
   for (const name of readdirSync('/proc')) {
     const c = name.charCodeAt(0);
@@ -135,7 +139,7 @@ async function scanProc(): Promise<ProcTable> {
       if (fd !== undefined) closeSync(fd);
     }
   }
-  return new ProcTable(entries);
+  return new ProcTable(entries, takenAt);
 }
 
 /** Units of /proc numbers: clock ticks per second and bytes per page, asked of `getconf` once. */

@@ -1,7 +1,6 @@
 import { constants } from 'node:os';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { CodedError, silentLogger, systemClock } from '../../lib/index.js';
 import type { Clock, Disposable, Logger } from '../../lib/index.js';
 import type {
@@ -159,10 +158,13 @@ export class ProcessDriver implements Driver, Disposable {
 
   async stats(h: ContainerHandle): Promise<ContainerStats | undefined> {
     const handle = toProcessHandle(h);
-    const [table, units] = await Promise.all([this.scanner.scan(), systemUnits()]);
+    if (await exists(handle.exitFile)) return undefined;
+    const units = await systemUnits();
+    let table = await this.scanner.scan();
+    if (!table.entries.has(handle.pid)) table = await this.scanner.rescan(table); // started after that scan
     const pids = containerTree(table, handle);
     if (pids.length === 0) return undefined;
-    return { ...treeUsage(table, pids, units), sampledAt: performance.now() };
+    return { ...treeUsage(table, pids, units), sampledAt: table.takenAt };
   }
 
   logs(h: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine> {
@@ -223,6 +225,13 @@ function signalGroup(pgid: number, signal: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function fileSafe(name: string): string {
