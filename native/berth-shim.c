@@ -615,6 +615,8 @@ static void launch(long long id, char **args, int nargs, char **env) {
     for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
     environ = env;
     args[-1] = "berth-shim"; /* the slot before args is reserved for argv[0] */
+    /* Re-exec (~0.3 ms) so that ps shows each shim's container, not "--launcher"; in place if that fails. */
+    execve("/proc/self/exe", args - 1, env);
     _exit(shim_main(nargs + 1, args - 1));
   }
   close(res[1]);

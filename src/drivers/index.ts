@@ -9,8 +9,7 @@ export type {
   RecoverResult,
   StopOptions,
 } from './driver.js';
-export type { ConformanceProgram, DriverConformanceOptions } from './driver-conformance.js';
-export { runDriverConformance } from './driver-conformance.js';
+// The conformance suite (driver-conformance.ts) is imported by driver tests directly: it loads node:test.
 export type { ProcessDriverOptions } from './process/process-driver.js';
 export { ProcessDriver } from './process/process-driver.js';
 export type { ProcessHandle } from './process/process-handle.js';
