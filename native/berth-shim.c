@@ -166,6 +166,28 @@ static unsigned long long read_start_ticks(pid_t pid) {
 
 /* ---------- the log: CRI records, size rotation ---------- */
 
+/* Creates the directories above `file` (mkdir -p of its dirname). Done here rather than in berth, so a
+ * hundred starts cost berth's event loop no filesystem round trips. */
+static void mkdir_parents(const char *file) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return;
+  *slash = '\0';
+  if (mkdir(dir, 0755) == 0 || errno == EEXIST) return;
+  if (errno != ENOENT) return;
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+      *p = '/';
+      return;
+    }
+    *p = '/';
+  }
+  mkdir(dir, 0755);
+}
+
 static void log_open(struct log *lg) {
   lg->fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   lg->size = 0;
@@ -428,6 +450,9 @@ static int shim_main(int argc, char **argv) {
   struct identity id = {0};
   if (o.user) resolve_user(o.user, &id);
 
+  mkdir_parents(o.exit_file);
+  mkdir_parents(o.log_file);
+
   /* A stale exit file (a reused state dir) would report this container as ended. */
   char stale[PATH_MAX + 8];
   snprintf(stale, sizeof stale, "%s.tmp", o.exit_file);
@@ -555,7 +580,7 @@ static int shim_main(int argc, char **argv) {
  *                    then nenv "KEY=VALUE" entries, each NUL-terminated.
  * Reply on stdout:   "<id> <shim report line>\n", in completion order (the report is the line the shim
  *                    prints: "<pid> <startTicks> <shimPid> <shimStartTicks>" or "error: ...").
- * Each shim is double-forked into a session of its own, so it is no child of the launcher or of berth;
+ * Each shim is forked into a session of its own (the launcher ignores SIGCHLD, so none becomes a zombie);
  * the launcher exits when stdin ends (berth is gone); the shims run on.
  */
 
@@ -600,11 +625,12 @@ static void launch(long long id, char **args, int nargs, char **env) {
     reply(id, msg, (size_t)n);
     return;
   }
-  pid_t mid = fork();
-  if (mid == 0) {
+  /* One fork, not waited for: the launcher ignores SIGCHLD, so the kernel reaps shims that end while it
+   * lives, and those alive when it exits are adopted by init. Not waiting keeps a burst of starts
+   * parallel: the shims re-exec, open their logs and fork their containers on every core at once. */
+  pid_t shim = fork();
+  if (shim == 0) {
     setsid();
-    pid_t shim = fork();
-    if (shim != 0) _exit(shim < 0 ? 1 : 0);
     int devnull = open("/dev/null", O_RDWR);
     dup2(res[1], 1);
     if (devnull >= 0) {
@@ -620,15 +646,12 @@ static void launch(long long id, char **args, int nargs, char **env) {
     _exit(shim_main(nargs + 1, args - 1));
   }
   close(res[1]);
-  if (mid < 0) {
+  if (shim < 0) {
     char msg[256];
     int n = snprintf(msg, sizeof msg, "error: fork: %s", strerror(errno));
     close(res[0]);
     reply(id, msg, (size_t)n);
     return;
-  }
-  int st;
-  while (waitpid(mid, &st, 0) < 0 && errno == EINTR) {
   }
   if (npend == cap_pend) {
     cap_pend = cap_pend ? cap_pend * 2 : 16;
@@ -702,6 +725,7 @@ static void abandon_pending(void) {
 }
 
 static int launcher_main(void) {
+  signal(SIGCHLD, SIG_IGN); /* shims that end while the launcher lives are reaped by the kernel */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
@@ -100,7 +100,7 @@ export class InstanceRunner {
 
     switch (state) {
       case 'new':
-        await this.prepare();
+        this.prepare();
         this.report({ state: 'pending', message: 'preparing' });
         return 'progressed';
       case 'pending':
@@ -124,7 +124,7 @@ export class InstanceRunner {
     const found: RunningContainer[] = [];
     for (const c of specs) {
       const name = c.name ?? this.instance.service;
-      const saved = await this.readHandle(name);
+      const saved = this.readHandle(name);
       if (!saved) continue;
       const r = await this.ctx.driver.recover(saved.handle);
       if (r.state === 'running') {
@@ -159,10 +159,14 @@ export class InstanceRunner {
     return d.startsWith('/') ? d : join(this.ctx.dataDir, d);
   }
 
-  private async prepare(): Promise<void> {
-    await Promise.all(this.instance.spec.containers.map((c) => mkdir(this.containerDir(c.name ?? this.instance.service), { recursive: true })));
+  /**
+   * Only the stateful slot's data directory is made here; the driver creates the container's state
+   * directory as it starts it (for the process driver, the shim does, off berth's event loop: a
+   * hundred instances starting would otherwise queue several hundred directory creations).
+   */
+  private prepare(): void {
     const data = this.dataDir();
-    if (data) await mkdir(data, { recursive: true });
+    if (data) mkdirSync(data, { recursive: true });
   }
 
   private async startAll(): Promise<StepResult> {
@@ -175,7 +179,6 @@ export class InstanceRunner {
       const env = containerEnv(inst, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(this.ctx.apiUrl ? { apiUrl: this.ctx.apiUrl } : {}) });
       const stateDir = this.containerDir(name);
       try {
-        await mkdir(stateDir, { recursive: true });
         const handle = await this.ctx.driver.start({
           instanceId: inst.id,
           containerName: name,
@@ -189,7 +192,7 @@ export class InstanceRunner {
           log: this.ctx.log,
         });
         const rc: RunningContainer = { name, handle, startedAt: new Date(this.ctx.now()).toISOString(), ...(typeof handle.pid === 'number' ? { pid: handle.pid } : {}) };
-        await this.writeHandle(rc);
+        this.writeHandle(rc);
         started.push(rc);
         this.containers = [...started];
       } catch (error) {
@@ -307,15 +310,22 @@ export class InstanceRunner {
     this.ctx.report(this.instance.id, status, events);
   }
 
-  private async writeHandle(c: RunningContainer): Promise<void> {
-    const file = join(this.containerDir(c.name), 'handle.json');
-    await writeFile(`${file}.tmp`, JSON.stringify(c));
-    await rename(`${file}.tmp`, file);
+  /** Synchronous on purpose: written in the same tick the driver reported the start. */
+  private writeHandle(c: RunningContainer): void {
+    const dir = this.containerDir(c.name);
+    const file = join(dir, 'handle.json');
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(c));
+    } catch {
+      mkdirSync(dir, { recursive: true }); // a driver that keeps no files of its own (fake, docker)
+      writeFileSync(`${file}.tmp`, JSON.stringify(c));
+    }
+    renameSync(`${file}.tmp`, file);
   }
 
-  private async readHandle(name: string): Promise<RunningContainer | undefined> {
+  private readHandle(name: string): RunningContainer | undefined {
     try {
-      return JSON.parse(await readFile(join(this.containerDir(name), 'handle.json'), 'utf8')) as RunningContainer;
+      return JSON.parse(readFileSync(join(this.containerDir(name), 'handle.json'), 'utf8')) as RunningContainer;
     } catch {
       return undefined;
     }
@@ -325,7 +335,7 @@ export class InstanceRunner {
   async destroy(): Promise<void> {
     this.waitAbort.abort();
     for (const c of this.instance.spec.containers) {
-      const saved = await this.readHandle(c.name ?? this.instance.service);
+      const saved = this.readHandle(c.name ?? this.instance.service);
       if (saved) await this.ctx.driver.destroy(saved.handle).catch(() => undefined);
     }
   }

@@ -30,7 +30,7 @@ interface Entry {
  * Learns when containers end, without busy polling: the exit file appearing is seen through `fs.watch`
  * on its directory (one inotify watch per directory, shared by its waiters), and a slow liveness poll is
  * the safety net (a watch can miss events, and a shim killed by SIGKILL writes no file at all). Shims
- * are never berth's children (the launcher double-forks them), so there is no 'exit' event to use, and
+ * are never berth's children (the launcher forks them), so there is no 'exit' event to use, and
  * a container started by this process and one adopted after a restart are waited on alike.
  */
 export class ExitWatcher {

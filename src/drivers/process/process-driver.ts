@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodedError, silentLogger, systemClock } from '../../lib/index.js';
 import type { Clock, Disposable, Logger } from '../../lib/index.js';
@@ -75,11 +75,7 @@ export class ProcessDriver implements Driver, Disposable {
     const name = fileSafe(config.containerName);
     const logPath = join(config.stateDir, 'logs', `${name}.log`);
     const exitFile = join(config.stateDir, `${name}.exit.json`);
-    try {
-      await mkdir(join(config.stateDir, 'logs'), { recursive: true }); // the shim removes a stale exit file
-    } catch (e) {
-      throw new CodedError('CONTAINER_START_FAILED', `cannot prepare ${config.stateDir}: ${(e as Error).message}`, {}, { cause: e });
-    }
+    // The shim creates stateDir and logs/ (mkdir -p) and removes a stale exit file before it forks.
     let report: ShimReport;
     try {
       report = await this.launcher.launch({

@@ -35,7 +35,7 @@ const startFailed = (message: string, details: Record<string, unknown> = {}): Co
 /**
  * Starts shims through one long-lived `berth-shim --launcher` child (native/berth-shim.c, "launcher
  * mode"). Forking the Node.js server costs ~5 ms per child_process.spawn here, which alone would put
- * 100 starts at 0.5 s; the launcher is a few KiB and forks in ~0.1 ms. It double-forks every shim into
+ * 100 starts at 0.5 s; the launcher is a few KiB and forks in ~0.1 ms. It forks every shim into
  * a session of its own, so shims are nobody's children: they outlive the launcher and berth alike.
  * The launcher is spawned on first use, replaced if it dies, and ends when `dispose` closes its stdin.
  */
