@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BerthClient } from '../client/index.js';
 import type { Service } from '../model/index.js';
-import { isConverged, waitForConvergence } from './convergence.js';
+import { isConverged, notConvergedBecause, waitForConvergence } from './convergence.js';
 import { instance, service } from './testing/fixtures.js';
 import { StubApi } from './testing/stub-api.js';
 
@@ -23,6 +23,7 @@ describe('isConverged', () => {
       const restarted: Service = { ...s, deployment: { ...s.deployment!, restartGeneration: 1 } };
       return isConverged('running', restarted, running);
     }],
+    ['running: instances kept from an older generation count (a replicas-only change replaces nothing)', true, () => isConverged('running', deployed(), [instance({ slot: 1, generation: 1 }), instance({ slot: 2, generation: 2 })])],
     ['running: old instances being shut down do not count', true, () => isConverged('running', deployed(), [...running, instance({ slot: 3, generation: 1, desiredState: 'shutdown' })])],
     ['stopped: phase stopped and every instance gone', true, () => isConverged('stopped', deployed({ phase: 'stopped' }), [instance({ state: 'shutdown' })])],
     ['stopped: not while an instance still runs', false, () => isConverged('stopped', deployed({ phase: 'stopped' }), [instance({ state: 'running', desiredState: 'shutdown' })])],
@@ -30,6 +31,12 @@ describe('isConverged', () => {
     ['removed: not while it exists', false, () => isConverged('removed', deployed({ phase: 'removing' }), [])],
   ];
   for (const [name, expected, check] of cases) it(name, () => assert.equal(check(), expected));
+
+  it('says why it is not converged', () => {
+    assert.equal(notConvergedBecause('running', deployed({ observedGeneration: 1 }), running), 'the controllers have not taken up generation 2 yet (at 1)');
+    assert.equal(notConvergedBecause('running', deployed({ phase: 'deploying', runningInstances: 1, message: '1/2 running; web-2 restarting in 4s' }), running), 'deploying, 1/2 running; web-2 restarting in 4s');
+    assert.equal(notConvergedBecause('stopped', deployed({ phase: 'stopped' }), [instance({ desiredState: 'shutdown' })]), '1 instance(s) still stopping');
+  });
 });
 
 describe('waitForConvergence against a server', () => {

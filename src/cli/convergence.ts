@@ -34,33 +34,52 @@ export interface WaitOptions {
 }
 
 /**
- * True when a service has reached the goal.
- *
- * running: phase `running`, as many running instances as desired, the controllers have observed the
- * deployed generation, and every instance meant to run is running that generation and the current
- * restart generation (so a `restart` or `deploy --force` is not taken as done before it began).
- * stopped: phase `stopped` and no instance still alive. removed: the service is gone.
+ * True when a service has reached the goal (see `notConvergedBecause`).
  */
 export function isConverged(goal: ConvergenceGoal, service: Service | null, instances: readonly Instance[]): boolean {
-  if (goal === 'removed') return service === null;
-  if (service === null) return false;
+  return notConvergedBecause(goal, service, instances) === null;
+}
+
+/**
+ * Why a service has not reached the goal yet, or null when it has.
+ *
+ * running: phase `running`, as many running instances as desired, the controllers have observed the
+ * deployed generation, and every instance meant to run is running on the current restart generation
+ * (so a `restart` or `deploy --force` is not taken as done before the controllers saw it). Instance
+ * generations are not compared: a change of replicas alone keeps the running instances (as a
+ * Deployment's pod-template hash ignores its replica count), and the controllers' observedGeneration
+ * already says when the instances match the deployed spec.
+ * stopped: phase `stopped` and no instance still alive. removed: the service is gone.
+ */
+export function notConvergedBecause(goal: ConvergenceGoal, service: Service | null, instances: readonly Instance[]): string | null {
+  if (goal === 'removed') return service === null ? null : `${service.status.phase}, ${alive(instances)} instance(s) still alive`;
+  if (service === null) return 'not found';
+  const { status } = service;
+  // The controllers' message usually starts with the counts ("1/2 running; web-2 restarting in 4s").
+  const plain = `${status.runningInstances}/${status.desiredInstances} running`;
+  const counts = status.message.startsWith(plain) ? status.message : status.message ? `${plain}: ${status.message}` : plain;
   if (goal === 'stopped') {
-    return service.status.phase === 'stopped' && instances.every((i) => isTerminalState(i.status.state));
+    if (status.phase !== 'stopped') return `${status.phase}, ${counts}`;
+    const left = alive(instances);
+    return left === 0 ? null : `${left} instance(s) still stopping`;
   }
   const deployment = service.deployment;
-  if (!deployment) return false;
-  const { status } = service;
-  if (status.phase !== 'running' || status.runningInstances !== status.desiredInstances || status.observedGeneration !== deployment.generation) {
-    return false;
+  if (!deployment) return 'not deployed';
+  if (status.phase !== 'running' || status.runningInstances !== status.desiredInstances) return `${status.phase}, ${counts}`;
+  if (status.observedGeneration !== deployment.generation) {
+    return `the controllers have not taken up generation ${deployment.generation} yet (at ${status.observedGeneration})`;
   }
-  return instances
-    .filter((i) => i.desiredState === 'running')
-    .every(
-      (i) =>
-        i.status.state === 'running' &&
-        i.generation === deployment.generation &&
-        (i.restartGeneration === undefined || i.restartGeneration === deployment.restartGeneration),
-    );
+  // Ended instances are history (a crashed one is replaced in its slot), not instances meant to run.
+  const meant = instances.filter((i) => i.desiredState === 'running' && !isTerminalState(i.status.state));
+  const waiting = meant.filter((i) => i.status.state !== 'running').length;
+  if (waiting > 0) return `${waiting} instance(s) not running yet`;
+  const older = meant.filter((i) => i.restartGeneration !== undefined && i.restartGeneration !== deployment.restartGeneration).length;
+  if (older > 0) return `${older} instance(s) not replaced yet`;
+  return null;
+}
+
+function alive(instances: readonly Instance[]): number {
+  return instances.filter((i) => !isTerminalState(i.status.state)).length;
 }
 
 /**
@@ -176,10 +195,8 @@ async function readProgress(client: BerthClient, target: ServiceProgress): Promi
 }
 
 function describeMissing(p: ServiceProgress): string {
-  if (p.goal === 'removed') return `${p.name} to be removed`;
-  if (!p.service) return `${p.name} (not found)`;
-  const s = p.service.status;
-  return `${p.name} to be ${p.goal} (${s.phase}, ${s.runningInstances}/${s.desiredInstances} running${s.message ? `: ${s.message}` : ''})`;
+  const why = notConvergedBecause(p.goal, p.service, p.instances) ?? 'done';
+  return `${p.name} to be ${p.goal === 'removed' ? 'removed' : p.goal} (${why})`;
 }
 
 function key(grid: string, name: string): string {

@@ -8,9 +8,14 @@ export class LiveView {
   readonly #stream: NodeJS.WritableStream;
   readonly #update: ReturnType<typeof createLogUpdate> | undefined;
 
+  /**
+   * @param interactive  redraw in place; ignored on a terminal that reports 0 rows or columns (a pty
+   *   nobody sized, as under `script`), where log-update would draw nothing at all
+   */
   constructor(stream: NodeJS.WritableStream, interactive: boolean) {
     this.#stream = stream;
-    this.#update = interactive ? createLogUpdate(stream) : undefined;
+    const { rows, columns } = stream as { rows?: number; columns?: number };
+    this.#update = interactive && rows !== 0 && columns !== 0 ? createLogUpdate(stream) : undefined;
   }
 
   get interactive(): boolean {

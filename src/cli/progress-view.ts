@@ -76,5 +76,8 @@ export function summary(p: ServiceProgress, c: Palette): string {
   const s = p.service.status;
   const generation = p.service.deployment ? `, generation ${p.service.deployment.generation}` : '';
   const phase = p.converged ? c.green(s.phase) : colourState(s.phase, c);
-  return `${phase}  ${s.runningInstances}/${s.desiredInstances} running${generation}${s.message && !p.converged ? c.dim(` — ${s.message}`) : ''}`;
+  const counts = `${s.runningInstances}/${s.desiredInstances} running`;
+  // The controllers' message usually repeats the counts first ("1/3 running; web-2 restarting in 4s").
+  const extra = s.message.startsWith(counts) ? s.message.slice(counts.length).replace(/^[;,]\s*/, '') : s.message;
+  return `${phase}  ${counts}${generation}${extra && !p.converged ? c.dim(` — ${extra}`) : ''}`;
 }

@@ -62,7 +62,7 @@ export function renderMonitorFrame(snapshot: MonitorSnapshot, options: { readonl
   const { service, stats } = snapshot;
   const s = service.status;
   const instances = latestPerSlot(snapshot.instances);
-  const time = new Date(options.now).toISOString().slice(11, 19);
+  const time = new Date(options.now).toTimeString().slice(0, 8);
   const generation = service.deployment ? `generation ${service.deployment.generation}` : 'not deployed';
   const header = `${c.bold(service.name)}  ${colourState(s.phase, c)}  ${s.runningInstances}/${s.desiredInstances} instances  ${generation}  ${c.dim(time)}`;
   if (instances.length === 0) return `${header}\n\nno active instances`;

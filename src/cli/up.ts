@@ -58,7 +58,8 @@ export function upCommand(deps: CliDeps): Command {
         }
         const targets = applied.map((a) => ({ grid: a.grid, name: a.name, goal: 'running' as const }));
         const progress = await waitWithProgress(ctx, targets, { timeout: flags.timeout, signal: interrupt.signal });
-        for (const p of progress) ctx.out(reachableLine(p));
+        const width = Math.max(...progress.map((p) => p.name.length));
+        for (const p of progress) ctx.out(reachableLine(p, width));
         if (flags.follow) {
           ctx.note('following logs; Ctrl-C stops the services');
           await followLogs(ctx, applied, { since: started, signal: interrupt.signal });
@@ -123,8 +124,8 @@ async function tearDown(ctx: CliContext, applied: readonly AppliedService[], emb
   }
 }
 
-/** `web  http://127.10.0.2:8080 http://127.10.0.3:8080` — each running instance's container ports. */
-export function reachableLine(p: ServiceProgress): string {
+/** `web  http://127.10.0.2:8080 http://127.10.0.3:8080` — each running instance's container ports; the name padded to `width`. */
+export function reachableLine(p: ServiceProgress, width = p.name.length): string {
   const urls: string[] = [];
   for (const i of p.instances) {
     if (i.desiredState !== 'running' || i.status.state !== 'running') continue;
@@ -133,7 +134,8 @@ export function reachableLine(p: ServiceProgress): string {
     }
   }
   const running = p.service ? `${p.service.status.runningInstances}/${p.service.status.desiredInstances} running` : 'not found';
-  return urls.length > 0 ? `${p.name}  ${urls.join(' ')}` : `${p.name}  ${running}, no ports`;
+  const name = p.name.padEnd(width);
+  return urls.length > 0 ? `${name}  ${urls.join(' ')}` : `${name}  ${running}, no ports`;
 }
 
 /** Follows the logs of every service, merged with `web-2 |` prefixes, until `signal` aborts. */

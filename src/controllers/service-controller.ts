@@ -141,7 +141,10 @@ export class ServiceController {
     });
     return {
       createInstances,
-      setDesired: plan.shutdown.map((s) => ({ id: s.id, desiredState: 'shutdown' as const, reason: s.reason })),
+      setDesired: [
+        ...plan.shutdown.map((s) => ({ id: s.id, desiredState: 'shutdown' as const, reason: s.reason })),
+        ...plan.retire.map((id) => ({ id, desiredState: 'shutdown' as const, reason: 'replaced by a new instance in its slot' })),
+      ],
       deleteInstances: removable,
       serviceStatus: statusChanged && !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...plan.status, updatedAt: new Date(now).toISOString() } }] : [],
       deleteServices: plan.removeService ? [{ grid: service.grid, name: service.name }] : [],

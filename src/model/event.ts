@@ -13,7 +13,7 @@ export type EventType =
   | 'instance.created'
   | 'instance.started'
   | 'instance.exited'
-  | 'instance.restart_scheduled'
+  | 'instance.restarting'
   | 'instance.restart_exhausted'
   | 'instance.stopping'
   | 'instance.stopped'

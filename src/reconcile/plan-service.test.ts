@@ -46,7 +46,7 @@ describe('planService', () => {
     assert.equal(early.requeueAfterMs, 3000);
     const due = planService(service({ replicas: 1, restartPolicy: { delay: '5s' } }), [crashed], { ...ctx, now: T0 + 15_000 });
     assert.deepEqual(due.create.map((c) => [c.slot, c.restarts]), [[1, 1]]);
-    assert.equal(due.events[0]?.type, 'instance.restart_scheduled');
+    assert.equal(due.events[0]?.type, 'instance.restarting');
     assert.match(due.events[0]?.message ?? '', /exited with code 137/);
   });
 

@@ -24,6 +24,8 @@ export interface PlannedCreate {
 export interface ServicePlan {
   readonly create: readonly PlannedCreate[];
   readonly shutdown: readonly { readonly id: string; readonly reason: string }[];
+  /** Ended instances whose slot gets a new instance: their desired state becomes shutdown (history). */
+  readonly retire: readonly string[];
   /** Ended instances to forget (history beyond the limit, or everything once a removal is done). */
   readonly remove: readonly string[];
   readonly removeService: boolean;
@@ -65,6 +67,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
 
   const bySlot = groupBySlot(instances);
   const remove = trimHistory(bySlot);
+  const retire: string[] = [];
   const base = { grid: service.grid, service: service.name };
 
   if (service.desired === 'removing' || service.deployment === null || service.desired === 'stopped') {
@@ -74,14 +77,14 @@ export function planService(service: Service, instances: readonly Instance[], ct
     if (service.desired === 'removing') {
       const done = active === 0;
       return {
-        create, shutdown, events, removeService: done,
+        create, shutdown, retire, events, removeService: done,
         remove: done ? instances.map((i) => i.id) : remove,
         status: { phase: 'removing', desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message: done ? 'removed' : `stopping ${active} instance(s)` },
       };
     }
     const phase: ServicePhase = service.deployment === null ? 'initialized' : 'stopped';
     const message = service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
-    return { create, shutdown, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
+    return { create, shutdown, retire, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
   }
 
   const { spec, generation, restartGeneration } = service.deployment;
@@ -174,7 +177,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     allLowerRunning = false;
     if (decision.kind === 'restart') {
       create.push({ slot, node, restarts: decision.restarts, reason: decision.reason });
-      events.push({ ...base, type: 'instance.restart_scheduled', severity: 'warning', instance: last.id, slot, message: `${slotName(service.name, slot)} ${decision.reason}`, data: { exitCode: last.status.exitCode, restarts: decision.restarts } });
+      events.push({ ...base, type: 'instance.restarting', severity: 'warning', instance: last.id, slot, message: `${slotName(service.name, slot)} restarting (restart ${decision.restarts}): it ${describeEnd(last)}`, data: { exitCode: last.status.exitCode, restarts: decision.restarts } });
     } else if (decision.kind === 'wait') {
       const wait = decision.at - ctx.now;
       requeueAfterMs = requeueAfterMs === undefined ? wait : Math.min(requeueAfterMs, wait);
@@ -193,8 +196,11 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
   if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
   const message = converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
+  for (const c of create) {
+    for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
+  }
   return {
-    create, shutdown, remove, events, removeService: false,
+    create, shutdown, retire, remove, events, removeService: false,
     status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message },
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
   };

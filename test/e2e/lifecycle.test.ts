@@ -63,7 +63,7 @@ describe('service lifecycle against the real server', () => {
     const exited = events.find((e) => e.type === 'instance.exited' && e.instance === victim.id);
     assert.ok(exited, 'the exit is in the event history');
     assert.equal(exited.data?.exitCode, 137);
-    assert.ok(events.some((e) => e.type === 'instance.restart_scheduled' && e.slot === 1), 'the restart is in the event history');
+    assert.ok(events.some((e) => e.type === 'instance.restarting' && e.slot === 1), 'the restart is in the event history');
     assert.ok(events.some((e) => e.type === 'instance.created' && e.instance === replacement.id));
   });
 
