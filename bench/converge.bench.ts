@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { BerthClient } from '../src/client/index.js';
+import type { BerthClient } from '../src/client/index.js';
 import { ROOT, startBerth, tempDir } from '../test/e2e/harness.js';
 
 const N = Number(process.env.BENCH_REPLICAS ?? 100);

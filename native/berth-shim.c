@@ -11,7 +11,8 @@
  *     "error: <what>: <reason>\n" and exit status 127; then stdout becomes /dev/null;
  *   - it copies the container's stdout and stderr to the log in CRI format, one record per line
  *     ("<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>\n", P for each 16 KiB piece of a longer line),
- *     rotating by size (log -> log.1 -> ... -> log.K, older dropped);
+ *     rotating by size (log -> log.N, N one more than the highest N present; only the newest K
+ *     rotated files are kept, and a rotated file is never renamed);
  *   - when the container's main process exits it SIGKILLs what is left of the container (its process
  *     group and the orphans the shim adopted as subreaper), drains the pipes for at most 200 ms, and
  *     atomically writes the exit file (tmp, fsync, rename, fsync dir):
@@ -66,6 +67,7 @@ struct log {
   unsigned long long size;
   unsigned long long max_bytes;
   unsigned max_files;
+  unsigned long long last_rotated; /* the N of the last `path.N` this shim rotated to, 0 before any */
 };
 
 struct stream {
@@ -195,23 +197,79 @@ static void log_open(struct log *lg) {
   if (lg->fd >= 0 && fstat(lg->fd, &st) == 0) lg->size = (unsigned long long)st.st_size;
 }
 
+static int cmp_ull(const void *a, const void *b) {
+  unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The N of every rotated file `<path>.N` (decimal, no leading zero, N >= 1), ascending, in a malloc'd
+ * array (NULL when there is none); *count is how many. Returns -1 when the directory cannot be read. */
+static int rotated_numbers(const char *path, unsigned long long **out, size_t *count) {
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == path) snprintf(dir, sizeof dir, "/");
+  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  size_t blen = strlen(base), n = 0, cap = 0;
+  unsigned long long *ns = NULL;
+  *out = NULL;
+  *count = 0;
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *name = e->d_name;
+    if (strncmp(name, base, blen) != 0 || name[blen] != '.') continue;
+    const char *num = name + blen + 1;
+    if (*num < '1' || *num > '9' || strlen(num) > 15) continue; /* 15 digits: exact in a JS number too */
+    const char *q = num;
+    while (isdigit((unsigned char)*q)) q++;
+    if (*q != '\0') continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      unsigned long long *grown = realloc(ns, cap * sizeof *ns);
+      if (!grown) break; /* the files listed so far are still right, only fewer */
+      ns = grown;
+    }
+    ns[n++] = strtoull(num, NULL, 10);
+  }
+  closedir(d);
+  if (n > 1) qsort(ns, n, sizeof *ns, cmp_ull);
+  *out = ns;
+  *count = n;
+  return 0;
+}
+
+/* Rotation never renames a rotated file: `log` becomes `log.N` with N one more than the highest N there
+ * (or this shim used), and the lowest Ns are deleted down to max_files. So a rotated file keeps its name
+ * for life and a larger N is always a newer file, which lets readers order files by name without racing
+ * the shim. */
 static void log_rotate(struct log *lg) {
-  char from[PATH_MAX + 32], to[PATH_MAX + 32];
+  char to[PATH_MAX + 32];
   if (lg->fd >= 0) close(lg->fd);
   lg->fd = -1;
+  unsigned long long *ns;
+  size_t n;
+  int listed = rotated_numbers(lg->path, &ns, &n) == 0;
+  size_t kept = n;
   if (lg->max_files == 0) {
     unlink(lg->path);
   } else {
-    snprintf(to, sizeof to, "%s.%u", lg->path, lg->max_files + 1); /* left over from a larger K */
-    unlink(to);
-    for (unsigned i = lg->max_files - 1; i >= 1; i--) {
-      snprintf(from, sizeof from, "%s.%u", lg->path, i);
-      snprintf(to, sizeof to, "%s.%u", lg->path, i + 1);
-      rename(from, to); /* ENOENT is fine: fewer rotations so far */
+    unsigned long long next = lg->last_rotated + 1;
+    if (n > 0 && ns[n - 1] >= next) next = ns[n - 1] + 1;
+    snprintf(to, sizeof to, "%s.%llu", lg->path, next);
+    if (rename(lg->path, to) == 0) {
+      lg->last_rotated = next;
+      kept++;
     }
-    snprintf(to, sizeof to, "%s.1", lg->path);
-    rename(lg->path, to);
   }
+  /* Oldest first; left-overs of a larger K go too. Unlisted (unreadable directory): delete nothing. */
+  for (size_t i = 0; listed && i < n && kept > lg->max_files; i++, kept--) {
+    snprintf(to, sizeof to, "%s.%llu", lg->path, ns[i]);
+    unlink(to);
+  }
+  free(ns);
   log_open(lg);
 }
 

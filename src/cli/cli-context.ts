@@ -85,12 +85,16 @@ export class CliContext {
     return this.grid === DEFAULT_GRID ? `berth ${args}` : `berth ${args} --grid ${this.grid}`;
   }
 
-  /** Calls `listener` on every Ctrl-C until the returned function is called. */
+  /**
+   * Calls `listener` on every Ctrl-C — and on SIGTERM and SIGHUP, so that `up` run under a supervisor,
+   * `timeout` or a closed terminal still stops what it started — until the returned function is called.
+   */
   onInterrupt(listener: () => void): () => void {
     if (this.#deps.onInterrupt) return this.#deps.onInterrupt(listener);
-    process.on('SIGINT', listener);
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const s of signals) process.on(s, listener);
     return () => {
-      process.off('SIGINT', listener);
+      for (const s of signals) process.off(s, listener);
     };
   }
 

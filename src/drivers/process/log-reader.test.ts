@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ContainerLogLine } from '../driver.js';
@@ -64,13 +64,24 @@ void describe('CRI log records', () => {
 void describe('readContainerLog', () => {
   void it('reads rotated files oldest first, then the current one, joining a line split across files', async () => {
     const files = logDir({
-      'main.log.2': [F(1, 'one')],
-      'main.log.1': [F(2, 'two'), P(3, 'thr')],
+      'main.log.1': [F(1, 'one')],
+      'main.log.2': [F(2, 'two'), P(3, 'thr')],
       'main.log': [F(3, 'ee'), F(4, 'oops', 'stderr'), F(5, 'four')],
     });
     const lines = await read(files);
     assert.deepEqual(lines.map((l) => `${l.stream}:${l.text}`), ['stdout:one', 'stdout:two', 'stdout:three', 'stderr:oops', 'stdout:four']);
     assert.equal(lines[2]?.time, t(3));
+  });
+
+  void it('orders rotated files by N as a number, and ignores names the shim does not write', async () => {
+    const files = logDir({
+      'main.log.10': [F(3, 'ten')],
+      'main.log.9': [F(2, 'nine')],
+      'main.log.09': [F(1, 'not ours')],
+      'main.log.x': [F(1, 'not ours either')],
+      'main.log': [F(4, 'live')],
+    });
+    assert.deepEqual((await read(files)).map((l) => l.text), ['nine', 'ten', 'live']);
   });
 
   void it('keeps the last lines for tail and the recent ones for since', async () => {
@@ -108,6 +119,27 @@ void describe('readContainerLog', () => {
     })();
     await following;
     assert.deepEqual(seen, ['first', 'second', 'split', 'last']);
+  });
+
+  void it('follows a reader that fell behind rotations whose files retention deleted, losing and repeating nothing', async () => {
+    const files = logDir({ 'main.log.1': [F(1, 'zero')], 'main.log': [F(2, 'first')] });
+    const seen: string[] = [];
+    for await (const line of readContainerLog(files, { follow: true, pollMs: 20, signal: AbortSignal.timeout(5000) })) {
+      seen.push(line.text);
+      if (line.text === 'first') {
+        // Two rotations with maxFiles 1 while the reader still holds the live file open: the file it read
+        // last (.1) and the one it is reading (.2) are both deleted.
+        appendFileSync(files.logPath, F(3, 'second'));
+        renameSync(files.logPath, `${files.logPath}.2`);
+        appendFileSync(files.logPath, F(4, 'third'));
+        renameSync(files.logPath, `${files.logPath}.3`);
+        appendFileSync(files.logPath, F(5, 'fourth'));
+        unlinkSync(`${files.logPath}.1`);
+        unlinkSync(`${files.logPath}.2`);
+        writeFileSync(files.exitFile, '{"exitCode":0,"signal":null,"finishedAt":"x"}');
+      }
+    }
+    assert.deepEqual(seen, ['zero', 'first', 'second', 'third', 'fourth']);
   });
 
   void it('ends a follow quietly when aborted', async () => {

@@ -5,7 +5,11 @@ import type { ContainerLogLine, LogReadOptions } from '../driver.js';
 import { LineJoiner, parseCriRecord } from './cri-log.js';
 
 export interface LogFiles {
-  /** Current log; rotated ones are `${logPath}.1` (newest) … `${logPath}.K` (oldest). */
+  /**
+   * Current log; rotated ones are `${logPath}.N`, a larger N being a newer file. The shim rotates the
+   * current file to one more than the highest N present and deletes the lowest Ns; a rotated file is
+   * never renamed, so its N names it for life.
+   */
   readonly logPath: string;
   /** Present once the container has ended, after the shim wrote its last record. */
   readonly exitFile: string;
@@ -35,7 +39,7 @@ export async function* readContainerLog(
   const history = await openHistory(files.logPath);
   let current = history.current;
   try {
-    for (const file of [...history.rotated, ...(current ? [current] : [])]) {
+    for (const file of [...history.rotated.map((r) => r.file), ...(current ? [current] : [])]) {
       for await (const records of file.records()) {
         for (const record of records) {
           const line = joiner.push(record);
@@ -45,32 +49,47 @@ export async function* readContainerLog(
         }
       }
     }
-    for (const file of history.rotated.splice(0)) await file.close();
+    for (const { file } of history.rotated.splice(0)) await file.close();
     if (ring) yield* ring.drain();
     if (!wake) return;
 
+    // The N of the newest rotated file read to its end (0: none). A rotated file keeps its name, so the
+    // files rotated since are those with a larger N, even when that file itself was deleted meanwhile;
+    // a reader that falls behind several rotations thus loses only what retention deleted, and re-reads nothing.
+    let lastN = history.lastN;
     while (!signal?.aborted) {
       const ended = await exists(files.exitFile); // checked before the read: what the read finds is then all
-      current ??= await LogFile.open(files.logPath);
       const batches: CriRecord[][] = [];
+      if (!current) {
+        // Catch up on the files rotated after `lastN`, then take the live file; if another rotation
+        // slipped in between, go round again.
+        for (;;) {
+          for (const { n, file } of await openRotatedAfter(files.logPath, lastN)) {
+            try {
+              for await (const records of file.records()) batches.push(records);
+              lastN = n;
+            } finally {
+              await file.close();
+            }
+          }
+          current = await LogFile.open(files.logPath);
+          if (!(await missedRotation(files.logPath, lastN, current))) break;
+          await current?.close();
+          current = undefined;
+        }
+      }
       let rotated = false;
       if (current) {
         for await (const records of current.records()) batches.push(records);
         const now = await stat(files.logPath).catch(() => undefined);
         if (now?.ino !== current.ino) {
-          // Rotated: finish the old inode, then every file rotated after it; the new current one is next.
+          // Rotated: finish the old inode; the files rotated after it are read on the next round. Its N is
+          // looked up while it is still open, so that its inode number cannot have been reused.
           rotated = true;
-          const oldIno = current.ino;
           for await (const records of current.records()) batches.push(records);
+          lastN = (await rotatedNumberOf(files.logPath, current.ino, lastN)) ?? lastN;
           await current.close();
           current = undefined;
-          for (const file of await openRotatedAfter(files.logPath, oldIno)) {
-            try {
-              for await (const records of file.records()) batches.push(records);
-            } finally {
-              await file.close();
-            }
-          }
         }
       }
       for (const records of batches) {
@@ -87,7 +106,7 @@ export async function* readContainerLog(
     }
   } finally {
     wake?.close();
-    for (const file of history.rotated) await file.close();
+    for (const { file } of history.rotated) await file.close();
     await current?.close();
   }
 }
@@ -139,35 +158,73 @@ class LogFile {
   }
 }
 
-/** Opens the rotated files (oldest first) and the current one, right after listing them. */
-async function openHistory(logPath: string): Promise<{ rotated: LogFile[]; current: LogFile | undefined }> {
-  const rotated: LogFile[] = [];
-  for (const n of await rotatedNumbers(logPath)) {
-    const file = await LogFile.open(`${logPath}.${n}`);
-    if (file) rotated.push(file);
-  }
-  return { rotated, current: await LogFile.open(logPath) };
+/** A rotated file, `${logPath}.${n}`, opened. */
+interface RotatedFile {
+  readonly n: number;
+  readonly file: LogFile;
 }
 
-/** Rotated files newer than the one with inode `ino`, oldest first (all of them when it was dropped). */
-async function openRotatedAfter(logPath: string, ino: number): Promise<LogFile[]> {
-  const files: LogFile[] = [];
-  for (const n of await rotatedNumbers(logPath)) {
-    const file = await LogFile.open(`${logPath}.${n}`);
-    if (!file) continue;
-    if (file.ino === ino) {
-      for (const f of files) await f.close(); // older or equal: already read
-      files.length = 0;
-      await file.close();
-      continue;
+/**
+ * Opens the rotated files (oldest first) and then the current one. A rotation between listing the
+ * rotated files and opening the current one would hide a file between them: then the files rotated
+ * since are opened too and the current one is opened again. `lastN` is the N of the newest rotated file.
+ */
+async function openHistory(logPath: string): Promise<{ rotated: RotatedFile[]; current: LogFile | undefined; lastN: number }> {
+  const rotated: RotatedFile[] = [];
+  let lastN = 0;
+  for (;;) {
+    for (const opened of await openRotatedAfter(logPath, lastN)) {
+      rotated.push(opened);
+      lastN = opened.n;
     }
-    files.push(file);
+    const current = await LogFile.open(logPath);
+    if (!(await missedRotation(logPath, lastN, current))) return { rotated, current, lastN };
+    await current?.close();
+  }
+}
+
+/**
+ * Opens the rotated files with an N greater than `after`, oldest first: those rotated after that file,
+ * whether or not it still exists. A file deleted (by retention) between listing and opening is skipped.
+ */
+async function openRotatedAfter(logPath: string, after: number): Promise<RotatedFile[]> {
+  const files: RotatedFile[] = [];
+  for (const n of await rotatedNumbers(logPath, after)) {
+    const file = await LogFile.open(`${logPath}.${n}`);
+    if (file) files.push({ n, file });
   }
   return files;
 }
 
-/** The N of every `${logPath}.N`, oldest (largest N) first. */
-async function rotatedNumbers(logPath: string): Promise<number[]> {
+/**
+ * True when a file was rotated after N `after` and before `current` was opened as the live file: the
+ * oldest rotated file past `after` is then not `current` (nor is there none).
+ */
+async function missedRotation(logPath: string, after: number, current: LogFile | undefined): Promise<boolean> {
+  for (const n of await rotatedNumbers(logPath, after)) {
+    const st = await stat(`${logPath}.${n}`).catch(() => undefined);
+    if (st) return st.ino !== current?.ino;
+  }
+  return false;
+}
+
+/**
+ * The N of the rotated file with inode `ino`, looked for past N `after`; undefined when there is none
+ * (deleted, or not rotated). Only meaningful while `ino` is held open, so that it cannot be reused.
+ */
+async function rotatedNumberOf(logPath: string, ino: number, after: number): Promise<number | undefined> {
+  for (const n of await rotatedNumbers(logPath, after)) {
+    const st = await stat(`${logPath}.${n}`).catch(() => undefined);
+    if (st?.ino === ino) return n;
+  }
+  return undefined;
+}
+
+/**
+ * The N of every `${logPath}.N` with N greater than `after`, ascending (oldest first). Only the names the
+ * shim writes count: decimal without a leading zero, at most 15 digits.
+ */
+async function rotatedNumbers(logPath: string, after = 0): Promise<number[]> {
   const base = `${basename(logPath)}.`;
   let names: string[];
   try {
@@ -176,9 +233,10 @@ async function rotatedNumbers(logPath: string): Promise<number[]> {
     return [];
   }
   return names
-    .filter((n) => n.startsWith(base) && /^\d+$/.test(n.slice(base.length)))
+    .filter((n) => n.startsWith(base) && /^[1-9]\d{0,14}$/.test(n.slice(base.length)))
     .map((n) => Number(n.slice(base.length)))
-    .sort((a, b) => b - a);
+    .filter((n) => n > after)
+    .sort((a, b) => a - b);
 }
 
 async function exists(path: string): Promise<boolean> {

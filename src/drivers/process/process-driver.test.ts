@@ -153,8 +153,16 @@ void describe('ProcessDriver', () => {
     );
     await driver.wait(handle);
     const dir = handle.logPath.slice(0, handle.logPath.lastIndexOf('/'));
-    const files = (await readdir(dir)).sort();
-    assert.deepEqual(files, ['main.log', 'main.log.1', 'main.log.2']);
+    // Rotated files are numbered upwards for ever and only the newest two are kept.
+    const rotated = (await readdir(dir))
+      .filter((f) => f !== 'main.log')
+      .map((f) => Number(/^main\.log\.([1-9]\d*)$/.exec(f)?.[1]))
+      .sort((a, b) => a - b);
+    assert.equal(rotated.length, 2);
+    const newest = rotated[1] ?? 0;
+    assert.ok(newest > 2, `rotated more often than maxFiles (newest: main.log.${newest})`);
+    assert.deepEqual(rotated, [newest - 1, newest]);
+    assert.ok((await readdir(dir)).includes('main.log'));
     const tail = await collect(driver, handle, { tail: 60 });
     assert.deepEqual(tail.map((l) => l.text), Array.from({ length: 60 }, (_, i) => `line-${441 + i}`));
     const all = await collect(driver, handle);

@@ -42,8 +42,9 @@ export interface ProcessDriverOptions {
  * it running, logged and accounted for while berth itself is down; see docs/drivers.md.
  *
  * Files per container in `config.stateDir`: `<name>.exit.json` (written by the shim when the container
- * ends) and `logs/<name>.log` plus its rotated `.1` … `.K` (CRI format). `<name>` is the container
- * name with characters outside [A-Za-z0-9._-] replaced by '_'.
+ * ends) and `logs/<name>.log` plus at most K rotated `.N` (CRI format; N only grows, a larger N is a
+ * newer file, and a rotated file is never renamed). `<name>` is the container name with characters
+ * outside [A-Za-z0-9._-] replaced by '_'.
  *
  * Invariants: a pid is only signalled after its start ticks matched (pids are recycled); a container
  * never outlives its shim; the exit file, once present, is final.

@@ -15,7 +15,7 @@ export type ProcessHandle = {
   /** The berth-shim supervising the container; it writes `exitFile` when the container ends. */
   readonly shimPid: number;
   readonly shimStartTicks: number;
-  /** Current CRI-format log; rotated files are `${logPath}.1` (newest) … `${logPath}.K`. */
+  /** Current CRI-format log; rotated files are `${logPath}.N`, a larger N being newer (never renamed). */
   readonly logPath: string;
   /** JSON `{ exitCode, signal, finishedAt }`, written atomically by the shim; absent while running. */
   readonly exitFile: string;
