@@ -80,6 +80,19 @@ describe('create flags → spec', () => {
     assert.throws(() => specFromFlags({ name: 'a' }, flags('create', ['--cmd', 'x', '--deploy-strategy', 'daemon', '--instances', '2']), { cwd: '/' }), /--instances does not apply/);
   });
 
+  it('runs a --cmd with shell syntax through /bin/sh -c, and a plain one directly', () => {
+    const loop = specFromFlags({ name: 'busy' }, flags('create', ['--cmd', 'while :; do :; done']), { cwd: '/' }).spec;
+    assert.deepEqual(loop.containers?.[0]?.command, ['/bin/sh', '-c', 'while :; do :; done']);
+    const pipe = specFromFlags({ name: 'p' }, flags('create', ['--cmd', 'yes | head -n 3']), { cwd: '/' }).spec;
+    assert.deepEqual(pipe.containers?.[0]?.command, ['/bin/sh', '-c', 'yes | head -n 3']);
+    const plain = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'python3 -m http.server 8000']), { cwd: '/' }).spec;
+    assert.deepEqual(plain.containers?.[0]?.command, ['python3', '-m', 'http.server', '8000']);
+    const berthVar = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'srv --bind $(BERTH_INSTANCE_IP)']), { cwd: '/' }).spec;
+    assert.deepEqual(berthVar.containers?.[0]?.command, ['srv', '--bind', '$(BERTH_INSTANCE_IP)'], "berth's $(VAR) needs no shell");
+    const envVar = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'echo "$HOME"']), { cwd: '/' }).spec;
+    assert.deepEqual(envVar.containers?.[0]?.command, ['/bin/sh', '-c', 'echo "$HOME"']);
+  });
+
   it('requires --cmd when no image is given, with an example', () => {
     assert.throws(() => specFromFlags({ name: 'web' }, flags('create', []), { cwd: '/' }), /--cmd is required when no IMAGE is given.*--cmd "node server.js"/);
   });

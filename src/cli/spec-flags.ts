@@ -47,7 +47,7 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
   command
     .option('-p, --ports <[ip:]published:target[/proto]>', 'publish container port TARGET as service port PUBLISHED (repeatable)', collect(portValue))
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
-    .option('--cmd <command>', 'the command to run, split into words as a shell would (no shell runs it)', cmdValue)
+    .option('--cmd <command>', 'the command to run: split into words and run directly, or through /bin/sh -c when it uses shell syntax (;, &&, |, >, $VAR, loops)', cmdValue)
     .option('--instances <n>', 'number of instances (replicas)', countValue)
     .option('-u, --user <user>', 'user to run as (name or uid; honoured when berth runs as root)')
     .option('--stop-signal <signal>', 'signal that stops a container (default SIGTERM)')
@@ -240,7 +240,49 @@ export function labelValue(value: string, previous: Readonly<Record<string, stri
   return { ...(previous ?? {}), [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
-function cmdValue(value: string): string[] {
+/** Characters that mean more than a word to a shell when they are not quoted. */
+const SHELL_OPERATORS = new Set([';', '&', '|', '<', '>', '`', '*', '?', '[', ']', '{', '}', '~', '#', '(', ')', '\n']);
+const SHELL_KEYWORDS = /^\s*(while|for|until|if|case|exec|export|cd|set|trap|source|\.)(\s|$)/;
+
+/** True when `value` uses shell syntax outside quotes, or `$` expansion anywhere but single quotes. */
+export function needsShell(value: string): boolean {
+  if (SHELL_KEYWORDS.test(value)) return true;
+  let quote: "'" | '"' | undefined;
+  for (let k = 0; k < value.length; k++) {
+    const c = value[k] as string;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      continue;
+    }
+    if (c === '\\') {
+      k++;
+      continue;
+    }
+    if (c === '$' && /[A-Za-z_{(0-9@*#?$!-]/.test(value[k + 1] ?? '')) {
+      // $(VAR) is berth's own expansion (Kubernetes' syntax), not the shell's.
+      const own = /^\$\([A-Za-z_][A-Za-z0-9_]*\)/.exec(value.slice(k));
+      if (!own) return true;
+      k += own[0].length - 1;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = undefined;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    else if (SHELL_OPERATORS.has(c)) return true;
+  }
+  return false;
+}
+
+/**
+ * `--cmd` in its two forms: with shell syntax (`while :; do …; done`, `a && b`, `> file`, `$HOME`) it
+ * runs as `/bin/sh -c STRING` (Docker's shell form); otherwise it is split into words as a shell would
+ * and run directly (exec form), so signals reach the program itself.
+ */
+export function cmdValue(value: string): string[] {
+  if (value.trim() === '') throw new InvalidArgumentError('the command is empty');
+  if (needsShell(value)) return ['/bin/sh', '-c', value];
   let words: string[];
   try {
     words = splitShellWords(value);

@@ -82,9 +82,11 @@ describe('the berth CLI', () => {
       assert.ok(store);
       process.kill(pidOf(store), 'SIGKILL');
       await waitFor('the store restarted', async () => (await client.listInstances('default', 'store', { active: true })).some((i) => i.id !== store.id && i.status.state === 'running'), { timeoutMs: 20_000 });
+      // Until the new store listens, the API answers with an error and no count (no readiness probes yet).
       const next = await waitFor('a visit counted after the restart', async () => {
         const r = await fetch(`${web}/json`);
-        return r.ok ? ((await r.json()) as (typeof answers)[number]) : undefined;
+        const body = r.ok ? ((await r.json()) as Partial<(typeof answers)[number]>) : undefined;
+        return typeof body?.visits === 'number' ? body : undefined;
       });
       assert.equal(next.visits, 7, 'the store kept its data across the restart');
       await waitFor('logs of the instances in up\'s output', () => /api-\d\s+\| hello #\d+ served by/.test(out));
