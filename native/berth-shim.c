@@ -699,8 +699,10 @@ static void launch(long long id, char **args, int nargs, char **env) {
     for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
     environ = env;
     args[-1] = "berth-shim"; /* the slot before args is reserved for argv[0] */
-    /* Re-exec (~0.3 ms) so that ps shows each shim's container, not "--launcher"; in place if that fails. */
-    execve("/proc/self/exe", args - 1, env);
+    /* Runs in place, without a re-exec (which costs ~0.4 ms a start, a third of a shim's start-up): the
+     * process name becomes "berth-shim" (PR_SET_NAME); /proc/PID/cmdline still reads "--launcher", and
+     * the container itself is visible as the shim's child. */
+    prctl(PR_SET_NAME, "berth-shim");
     _exit(shim_main(nargs + 1, args - 1));
   }
   close(res[1]);

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
@@ -192,7 +193,7 @@ export class InstanceRunner {
           log: this.ctx.log,
         });
         const rc: RunningContainer = { name, handle, startedAt: new Date(this.ctx.now()).toISOString(), ...(typeof handle.pid === 'number' ? { pid: handle.pid } : {}) };
-        this.writeHandle(rc);
+        await this.writeHandle(rc);
         started.push(rc);
         this.containers = [...started];
       } catch (error) {
@@ -310,17 +311,20 @@ export class InstanceRunner {
     this.ctx.report(this.instance.id, status, events);
   }
 
-  /** Synchronous on purpose: written in the same tick the driver reported the start. */
-  private writeHandle(c: RunningContainer): void {
+  /**
+   * Written off the event loop (a hundred containers starting at once make each file operation wait
+   * on the directories their shims are creating) and before the status says running. No rename: a
+   * file torn by a crash mid-write fails to parse and counts as missing, like no file at all.
+   */
+  private async writeHandle(c: RunningContainer): Promise<void> {
     const dir = this.containerDir(c.name);
     const file = join(dir, 'handle.json');
     try {
-      writeFileSync(`${file}.tmp`, JSON.stringify(c));
+      await writeFile(file, JSON.stringify(c));
     } catch {
-      mkdirSync(dir, { recursive: true }); // a driver that keeps no files of its own (fake, docker)
-      writeFileSync(`${file}.tmp`, JSON.stringify(c));
+      await mkdir(dir, { recursive: true }); // a driver that keeps no files of its own (fake, docker)
+      await writeFile(file, JSON.stringify(c));
     }
-    renameSync(`${file}.tmp`, file);
   }
 
   private readHandle(name: string): RunningContainer | undefined {

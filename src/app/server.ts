@@ -52,7 +52,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     owned.defer(() => store.close());
     store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
 
-    const driver = new ProcessDriver({ logger: logger.child({ part: 'driver' }) });
+    const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
     const telemetry = new InstanceTelemetry(driver, dataDir);
     const api = createApi({

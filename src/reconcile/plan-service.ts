@@ -106,7 +106,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const maxSlot = Math.max(0, ...bySlot.keys());
 
   // Scale down: slots past the desired count.
-  const excess = [...bySlot.entries()].filter(([slot]) => !slots.some((s) => s.slot === slot)).sort(([a], [b]) => b - a);
+  const desired = new Set(slots.map((s) => s.slot));
+  const excess = [...bySlot.entries()].filter(([slot]) => !desired.has(slot)).sort(([a], [b]) => b - a);
   if (spec.stateful) {
     const highest = excess.find(([, list]) => list.some((i) => !isTerminal(i.status.state)));
     if (highest) highest[1].forEach((i) => stop(i, 'scaled down'));
@@ -188,11 +189,16 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
 
   const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => wantRunning(i) && current(i) && i.status.state === 'running')).length;
-  const extra = instances.filter((i) => !isTerminal(i.status.state) && (!current(i) || !slots.some((s) => s.slot === i.slot))).length;
+  const extra = instances.filter((i) => !isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))).length;
   const converged = running === desiredCount && extra === 0 && create.length === 0;
   const phase: ServicePhase = converged ? 'running' : 'deploying';
   if (converged && service.status.phase !== 'running') {
-    events.push({ ...base, type: 'service.converged', severity: 'info', message: `${running}/${desiredCount} instance(s) running generation ${generation}` });
+    const tookMs = ctx.now - Date.parse(service.deployment.requestedAt);
+    events.push({
+      ...base, type: 'service.converged', severity: 'info',
+      message: `${running}/${desiredCount} instance(s) running generation ${generation}, ${tookMs} ms after the deploy request`,
+      data: { generation, convergedAfterMs: tookMs },
+    });
   }
   if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
   const message = converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');

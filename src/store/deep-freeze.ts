@@ -25,3 +25,27 @@ export function stableStringify(value: unknown): string {
     return sorted;
   });
 }
+
+/**
+ * Parsed, frozen objects by their stored JSON text. Readers list the same unchanged rows again and
+ * again (a controller re-plans a service of 100 instances on every status batch); an unchanged row has
+ * the same text, so it maps to the same frozen object and is neither parsed nor frozen again.
+ * Sharing is safe because the objects are frozen. Bounded: the oldest entries go first.
+ */
+export class FrozenJsonCache {
+  private readonly entries = new Map<string, unknown>();
+
+  constructor(private readonly capacity = 20_000) {}
+
+  parse<T>(json: string): T {
+    const hit = this.entries.get(json);
+    if (hit !== undefined) return hit as T;
+    const value = parseFrozen<T>(json);
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(json, value);
+    return value;
+  }
+}

@@ -18,7 +18,7 @@ import {
   isTerminal,
   serviceKey,
 } from '../model/index.js';
-import { deepFreeze, parseFrozen, stableStringify } from './deep-freeze.js';
+import { FrozenJsonCache, deepFreeze, stableStringify } from './deep-freeze.js';
 import { ChangeLog } from './change-log.js';
 import { prepareDatabase } from './sqlite-schema.js';
 import type {
@@ -103,6 +103,8 @@ export class SqliteStore implements Store {
   private readonly newId: () => string;
   private readonly eventsPerService: number;
   private closed = false;
+  /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
+  private readonly frozen = new FrozenJsonCache();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -131,19 +133,19 @@ export class SqliteStore implements Store {
   getService(grid: string, name: string): Service | undefined {
     this.assertOpen();
     const row = this.stmt.getService.get(grid, name) as JsonRow | undefined;
-    return row ? parseFrozen<Service>(row.json) : undefined;
+    return row ? this.frozen.parse<Service>(row.json) : undefined;
   }
 
   listServices(filter: { readonly grid?: string } = {}): Service[] {
     this.assertOpen();
     const rows = (filter.grid === undefined ? this.stmt.listServices.all() : this.stmt.listServicesInGrid.all(filter.grid)) as JsonRow[];
-    return rows.map((r) => parseFrozen<Service>(r.json));
+    return rows.map((r) => this.frozen.parse<Service>(r.json));
   }
 
   getInstance(id: string): Instance | undefined {
     this.assertOpen();
     const row = this.stmt.getInstance.get(id) as JsonRow | undefined;
-    return row ? parseFrozen<Instance>(row.json) : undefined;
+    return row ? this.frozen.parse<Instance>(row.json) : undefined;
   }
 
   /** Ordered by grid, service, slot ascending, then newest first within a slot. */
@@ -160,12 +162,12 @@ export class SqliteStore implements Store {
     }
     if (filter.active) where.push(`state NOT IN (${TERMINAL_STATES.map((s) => `'${s}'`).join(', ')})`);
     const sql = `SELECT json FROM instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY grid, service, slot, create_revision DESC`;
-    return (this.query(sql).all(...args) as JsonRow[]).map((r) => parseFrozen<Instance>(r.json));
+    return (this.query(sql).all(...args) as JsonRow[]).map((r) => this.frozen.parse<Instance>(r.json));
   }
 
   listNodes(): NodeInfo[] {
     this.assertOpen();
-    return (this.stmt.listNodes.all() as JsonRow[]).map((r) => parseFrozen<NodeInfo>(r.json));
+    return (this.stmt.listNodes.all() as JsonRow[]).map((r) => this.frozen.parse<NodeInfo>(r.json));
   }
 
   /** @throws RequestInvalidError when `since` is not a time. */
@@ -188,7 +190,7 @@ export class SqliteStore implements Store {
     if (tail !== undefined) args.push(Math.max(0, Math.floor(tail)));
     const rows = this.query(sql).all(...args) as JsonRow[];
     if (tail !== undefined) rows.reverse();
-    return rows.map((r) => parseFrozen<ServiceEvent>(r.json));
+    return rows.map((r) => this.frozen.parse<ServiceEvent>(r.json));
   }
 
   // ---- API writer ----

@@ -35,6 +35,12 @@ export interface ProcessDriverOptions {
   readonly startTimeoutMs?: number;
   /** Poll period of `logs({ follow })` besides fs.watch, ms (default 250). */
   readonly logPollMs?: number;
+  /**
+   * One directory for every container's exit file (`<instanceId>.<name>.exit.json`), so that a single
+   * inotify watch covers them all; without it each container's state directory holds its own, watched
+   * separately. app/ sets `<data>/exits`.
+   */
+  readonly exitDir?: string;
 }
 
 /**
@@ -54,6 +60,7 @@ export class ProcessDriver implements Driver, Disposable {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly logPollMs: number;
+  private readonly exitDir: string | undefined;
   private readonly exits: ExitWatcher;
   private readonly launcher: ShimLauncher;
   private readonly scanner = new ProcScanner(50);
@@ -64,6 +71,7 @@ export class ProcessDriver implements Driver, Disposable {
     this.logger = (options.logger ?? silentLogger).child({ driver: 'process' });
     this.launcher = new ShimLauncher(shimPath, { timeoutMs: options.startTimeoutMs ?? 10_000, logger: this.logger });
     this.logPollMs = options.logPollMs ?? 250;
+    this.exitDir = options.exitDir;
     this.exits = new ExitWatcher({ pollMs: options.pollMs ?? 1000, verifyEvery: 15, logger: this.logger });
   }
 
@@ -75,7 +83,9 @@ export class ProcessDriver implements Driver, Disposable {
     }
     const name = fileSafe(config.containerName);
     const logPath = join(config.stateDir, 'logs', `${name}.log`);
-    const exitFile = join(config.stateDir, `${name}.exit.json`);
+    const exitFile = this.exitDir
+      ? join(this.exitDir, `${fileSafe(config.instanceId)}.${name}.exit.json`)
+      : join(config.stateDir, `${name}.exit.json`);
     // The shim creates stateDir and logs/ (mkdir -p) and removes a stale exit file before it forks.
     let report: ShimReport;
     try {
