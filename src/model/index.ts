@@ -9,3 +9,4 @@ export * from './service.js';
 export * from './event.js';
 export * from './node.js';
 export * from './telemetry.js';
+export * from './endpoints.js';
