@@ -3,3 +3,5 @@ export { planService, HISTORY_PER_SLOT } from './plan-service.js';
 export type { RestartDecision } from './restart-decision.js';
 export { restartDecision, describeEnd, MAX_RESTART_BACKOFF_MS, BACKOFF_RESET_AFTER_MS } from './restart-decision.js';
 export { replacementBudget } from './replacement.js';
+export type { DeriveEndpointsOptions } from './derive-endpoints.js';
+export { deriveEndpoints, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './derive-endpoints.js';

@@ -1,0 +1,94 @@
+import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort } from '../model/index.js';
+import { isTerminal } from '../model/index.js';
+
+/** Kubernetes' DefaultClientIPServiceAffinitySeconds. */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
+
+export interface DeriveEndpointsOptions {
+  /** The service's virtual IP, as allocated; undefined for headless and ExternalName services. */
+  readonly clusterIP?: string;
+  readonly externalIPs?: readonly string[];
+  readonly loadBalancerIPs?: readonly string[];
+  readonly externalName?: string;
+  readonly sessionAffinity?: ServiceEndpoints['sessionAffinity'];
+  readonly publishNotReadyAddresses?: boolean;
+}
+
+/**
+ * The endpoints of one service from its deployed spec and its instances (pure; the endpoints controller
+ * calls it on every change and hands the result to dns/ and proxy/ in a snapshot).
+ *
+ * - Ports: the spec's service ports; a service that declares none serves its containers' ports, each
+ *   as a service port of the same number and name (a plain berth service is reachable on the ports its
+ *   processes listen on).
+ * - targetPort: a number is used as is; a name is looked up among the instance's container ports
+ *   (Kubernetes' named-port indirection), and an instance without that port has no endpoint for it.
+ * - Ready: running and still desired running. Instances starting, or asked to stop but not stopped
+ *   yet (draining), are listed as not ready; ended instances are not listed.
+ */
+export function deriveEndpoints(service: Service, instances: readonly Instance[], options: DeriveEndpointsOptions = {}): ServiceEndpoints {
+  const spec = service.deployment?.spec ?? service.spec;
+  const servicePorts = spec.ports.length > 0 ? spec.ports : implicitPorts(spec.containers.flatMap((c) => c.ports));
+  const ports: EndpointPort[] = servicePorts.map((p) => ({
+    name: p.name ?? '',
+    protocol: p.protocol,
+    port: p.port,
+    ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+  }));
+  const endpoints: Endpoint[] = [];
+  if (spec.type !== 'ExternalName') {
+    for (const i of instances) {
+      if (isTerminal(i.status.state)) continue;
+      const targets: Record<string, number> = {};
+      for (const p of servicePorts) {
+        const target = resolveTarget(p, i);
+        if (target !== undefined) targets[p.name ?? ''] = target;
+      }
+      endpoints.push({
+        ip: i.spec.address,
+        ports: targets,
+        ready: i.status.state === 'running' && i.desiredState === 'running',
+        slot: i.slot,
+        instance: i.id,
+      });
+    }
+    endpoints.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (a.instance ?? '').localeCompare(b.instance ?? ''));
+  }
+  return {
+    grid: service.grid,
+    service: service.name,
+    type: spec.type,
+    headless: options.clusterIP === undefined && spec.type !== 'ExternalName',
+    ...(options.clusterIP !== undefined ? { clusterIP: options.clusterIP } : {}),
+    ...(options.externalName !== undefined ? { externalName: options.externalName } : {}),
+    externalIPs: options.externalIPs ?? [],
+    loadBalancerIPs: options.loadBalancerIPs ?? [],
+    ports,
+    endpoints,
+    sessionAffinity: options.sessionAffinity ?? { type: 'None' },
+    publishNotReadyAddresses: options.publishNotReadyAddresses ?? false,
+  };
+}
+
+function implicitPorts(containerPorts: readonly { name?: string | undefined; containerPort: number; protocol: 'TCP' | 'UDP' }[]): ServicePort[] {
+  const seen = new Set<string>();
+  const out: ServicePort[] = [];
+  for (const cp of containerPorts) {
+    const key = `${cp.containerPort}/${cp.protocol}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const name = cp.name ?? (containerPorts.length > 1 ? `${cp.protocol.toLowerCase()}-${cp.containerPort}` : undefined);
+    out.push({ ...(name !== undefined ? { name } : {}), protocol: cp.protocol, port: cp.containerPort, targetPort: cp.containerPort });
+  }
+  return out;
+}
+
+function resolveTarget(port: ServicePort, instance: Instance): number | undefined {
+  const target = port.targetPort ?? port.port;
+  if (typeof target === 'number') return target;
+  for (const c of instance.spec.containers) {
+    const named = c.ports.find((p) => p.name === target && p.protocol === port.protocol);
+    if (named) return named.containerPort;
+  }
+  return undefined;
+}
