@@ -5,3 +5,5 @@ export { restartDecision, describeEnd, MAX_RESTART_BACKOFF_MS, BACKOFF_RESET_AFT
 export { replacementBudget } from './replacement.js';
 export type { DeriveEndpointsOptions } from './derive-endpoints.js';
 export { deriveEndpoints, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './derive-endpoints.js';
+export type { LinkedService } from './service-link-env.js';
+export { serviceLinkEnv, envName } from './service-link-env.js';
