@@ -9,6 +9,7 @@ import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
+import { claimDataDir } from './data-dir-lock.js';
 import { createLogger } from './logger.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
@@ -43,10 +44,11 @@ export const DEFAULT_LISTEN = '127.0.0.1:7420';
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
   const node = config.node ?? hostname();
   const instanceRange = config.instanceRange ?? process.env.BERTH_INSTANCE_RANGE;
   const owned = new DisposableStore();
+  owned.add(claimDataDir(dataDir));
+  const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
   try {
     const store = openSqliteStore(join(dataDir, 'berth.db'));
     owned.defer(() => store.close());

@@ -4,6 +4,16 @@ import { alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
 import { accepts, echoSpec, pidOf } from './programs.js';
 
 describe('instances outlive the server', () => {
+  it('refuses a second server on a data directory that a running server uses', async () => {
+    const dataDir = tempDir();
+    const first = await startBerth({ dataDir, instanceRange: '127.11.8.0/24' });
+    try {
+      await assert.rejects(startBerth({ dataDir, instanceRange: '127.11.8.0/24' }), /another berth server \(pid \d+\) is using/);
+    } finally {
+      await cleanup(first);
+    }
+  });
+
   it('a SIGKILLed server, started again, re-adopts running instances and restarts one that died meanwhile', async () => {
     const dataDir = tempDir();
     const range = '127.11.2.0/24';
