@@ -36,7 +36,7 @@ interface RunningContainer {
  * Runs one instance on this node, one step at a time (swarmkit's exec.Do): each `step()` looks at the
  * latest instance record and what it knows locally, does at most one thing (prepare, start, stop,
  * record an exit) and reports the new status. The loop around it (Agent) calls step again after a
- * change. Handles are written to `<stateDir>/handle.json` before the status says running, so a berth
+ * change. Handles are written to `<data>/instances/<id>/<container>.handle.json` before the status says running, so a berth
  * killed at any point can re-adopt the processes.
  */
 export class InstanceRunner {
@@ -150,8 +150,9 @@ export class InstanceRunner {
     return slotName(this.instance.service, this.instance.slot);
   }
 
-  private containerDir(name: string): string {
-    return join(this.instanceDir(), name);
+  /** `<data>/instances/<id>/<container>.handle.json`; container names are DNS labels, safe as file names. */
+  private handleFile(container: string): string {
+    return join(this.instanceDir(), `${container}.handle.json`);
   }
 
   private dataDir(): string | undefined {
@@ -178,7 +179,9 @@ export class InstanceRunner {
       const name = c.name ?? inst.service;
       const dataDir = this.dataDir();
       const env = containerEnv(inst, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(this.ctx.apiUrl ? { apiUrl: this.ctx.apiUrl } : {}) });
-      const stateDir = this.containerDir(name);
+      // One state directory per instance, shared by its containers (the driver names its files after the
+      // container): fewer directories to create when a hundred instances start at once.
+      const stateDir = this.instanceDir();
       try {
         const handle = await this.ctx.driver.start({
           instanceId: inst.id,
@@ -317,8 +320,8 @@ export class InstanceRunner {
    * file torn by a crash mid-write fails to parse and counts as missing, like no file at all.
    */
   private async writeHandle(c: RunningContainer): Promise<void> {
-    const dir = this.containerDir(c.name);
-    const file = join(dir, 'handle.json');
+    const dir = this.instanceDir();
+    const file = this.handleFile(c.name);
     try {
       await writeFile(file, JSON.stringify(c));
     } catch {
@@ -329,7 +332,7 @@ export class InstanceRunner {
 
   private readHandle(name: string): RunningContainer | undefined {
     try {
-      return JSON.parse(readFileSync(join(this.containerDir(name), 'handle.json'), 'utf8')) as RunningContainer;
+      return JSON.parse(readFileSync(this.handleFile(name), 'utf8')) as RunningContainer;
     } catch {
       return undefined;
     }

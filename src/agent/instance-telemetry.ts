@@ -23,7 +23,7 @@ const FIRST_SAMPLE_MS = 250;
 
 /**
  * Logs and stats of instances, read through the driver from what it keeps per container (handles are
- * found in `<dataDir>/instances/<id>/<container>/handle.json`, so ended instances' logs stay readable).
+ * found in `<dataDir>/instances/<id>/<container>.handle.json`, so ended instances' logs stay readable).
  * Logs of several instances are merged in time order: the history is sorted as a whole, and followed
  * lines pass through a short reorder window, so `logs -f` never interleaves by arrival (Swarm's bug).
  */
@@ -141,7 +141,7 @@ export class InstanceTelemetry {
     for (const c of inst.spec.containers) {
       const name = c.name ?? inst.service;
       try {
-        const saved = JSON.parse(await readFile(join(this.dataDir, 'instances', inst.id, name, 'handle.json'), 'utf8')) as { handle: ContainerHandle };
+        const saved = JSON.parse(await readFile(join(this.dataDir, 'instances', inst.id, `${name}.handle.json`), 'utf8')) as { handle: ContainerHandle };
         out.push({ name, handle: saved.handle });
       } catch {
         // Never started (or its files were cleaned up): nothing to read.

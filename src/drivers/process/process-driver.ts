@@ -82,7 +82,9 @@ export class ProcessDriver implements Driver, Disposable {
       throw new CodedError('CONTAINER_START_FAILED', `cannot start container "${config.containerName}": no command`);
     }
     const name = fileSafe(config.containerName);
-    const logPath = join(config.stateDir, 'logs', `${name}.log`);
+    // With a shared exit directory, nothing in stateDir is watched, so the log sits there directly (one
+    // directory less to create per start); otherwise logs/ keeps log writes from waking the exit watch.
+    const logPath = this.exitDir ? join(config.stateDir, `${name}.log`) : join(config.stateDir, 'logs', `${name}.log`);
     const exitFile = this.exitDir
       ? join(this.exitDir, `${fileSafe(config.instanceId)}.${name}.exit.json`)
       : join(config.stateDir, `${name}.exit.json`);

@@ -1,0 +1,118 @@
+import type { Clock } from '../lib/index.js';
+import { systemClock } from '../lib/index.js';
+import type { Backend, BalancedService, SessionAffinity } from './proxy-table.js';
+
+/** As Kubernetes: sessionAffinity ClientIP timeoutSeconds defaults to 10800 s. */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
+
+interface StickyEntry {
+  backend: Backend;
+  /** ms since the epoch of the last pick for this client; the entry expires after timeoutSeconds idle. */
+  lastUsed: number;
+}
+
+interface ServiceState {
+  backends: readonly Backend[];
+  byKey: Map<string, Backend>;
+  affinity: SessionAffinity;
+  cursor: number;
+  sticky: Map<string, StickyEntry>;
+  insertsSincePrune: number;
+}
+
+export interface BalancerOptions {
+  readonly clock?: Clock;
+}
+
+/**
+ * Picks a backend per new connection or UDP flow: round robin over the service's backends, or with
+ * ClientIP affinity the client's previous backend while it is still a backend and was used within
+ * timeoutSeconds. Tables are replaced whole by `update`; cursors and sticky entries survive for
+ * service ports that remain.
+ */
+export class Balancer {
+  private readonly clock: Clock;
+  private services = new Map<string, ServiceState>();
+
+  constructor(options: BalancerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Replaces every service's backends (the whole table, never a diff). */
+  update(table: ReadonlyMap<string, BalancedService>): void {
+    const next = new Map<string, ServiceState>();
+    const now = this.clock.now();
+    for (const [key, service] of table) {
+      const old = this.services.get(key);
+      const byKey = new Map(service.backends.map((b) => [b.key, b] as const));
+      const state: ServiceState = {
+        backends: service.backends,
+        byKey,
+        affinity: service.affinity,
+        cursor: old === undefined || service.backends.length === 0 ? 0 : old.cursor % service.backends.length,
+        sticky: old !== undefined && service.affinity.type === 'ClientIP' ? old.sticky : new Map(),
+        insertsSincePrune: 0,
+      };
+      prune(state, now);
+      next.set(key, state);
+    }
+    this.services = next;
+  }
+
+  /** How many backends a service port has now (0 for an unknown one). */
+  backendCount(serviceKey: string): number {
+    return this.services.get(serviceKey)?.backends.length ?? 0;
+  }
+
+  /**
+   * The backend for a new connection from `clientAddress`, or undefined when the service has none.
+   * `avoid` is a backend that just refused this client: it is skipped when another exists, and a
+   * sticky entry pointing at it is moved.
+   */
+  next(serviceKey: string, clientAddress: string, avoid?: Backend): Backend | undefined {
+    const state = this.services.get(serviceKey);
+    if (state === undefined || state.backends.length === 0) return undefined;
+    if (state.affinity.type === 'None') return roundRobin(state, avoid);
+
+    const now = this.clock.now();
+    const timeoutMs = (state.affinity.timeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS) * 1000;
+    const entry = state.sticky.get(clientAddress);
+    if (entry !== undefined && now - entry.lastUsed < timeoutMs && state.byKey.has(entry.backend.key) && entry.backend.key !== avoid?.key) {
+      entry.lastUsed = now;
+      return entry.backend;
+    }
+    const backend = roundRobin(state, avoid);
+    if (entry !== undefined) {
+      entry.backend = backend;
+      entry.lastUsed = now;
+    } else {
+      state.sticky.set(clientAddress, { backend, lastUsed: now });
+      if (++state.insertsSincePrune >= 1024) prune(state, now);
+    }
+    return backend;
+  }
+}
+
+function roundRobin(state: ServiceState, avoid: Backend | undefined): Backend {
+  const n = state.backends.length;
+  let backend = state.backends[state.cursor % n] as Backend;
+  state.cursor = (state.cursor + 1) % n;
+  if (avoid !== undefined && n > 1 && backend.key === avoid.key) {
+    backend = state.backends[state.cursor % n] as Backend;
+    state.cursor = (state.cursor + 1) % n;
+  }
+  return backend;
+}
+
+/** Drops sticky entries that expired or point at a backend that left, so the map stays bounded. */
+function prune(state: ServiceState, now: number): void {
+  state.insertsSincePrune = 0;
+  if (state.affinity.type !== 'ClientIP') {
+    state.sticky.clear();
+    return;
+  }
+  const timeoutMs = (state.affinity.timeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS) * 1000;
+  for (const [client, entry] of state.sticky) {
+    if (now - entry.lastUsed >= timeoutMs || !state.byKey.has(entry.backend.key)) state.sticky.delete(client);
+  }
+}

@@ -1,0 +1,6 @@
+export type { ServiceProxyOptions, ListenerStatus, ListenerState, ProxyError } from './service-proxy.js';
+export { ServiceProxy } from './service-proxy.js';
+export type { BalancerOptions } from './balancer.js';
+export { Balancer, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './balancer.js';
+export type { Backend, BalancedService, ListenerSpec, ListenerConflict, ProxyTable, ProxyTableOptions, ProxyProtocol, SessionAffinity } from './proxy-table.js';
+export { buildProxyTable, serviceKeyOf, listenerKeyOf } from './proxy-table.js';
