@@ -13,6 +13,8 @@ import { checkGrid } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 import { registerServiceRoutes } from './service-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
+import type { NetworkRanges } from './network-allocation.js';
+import { DEFAULT_NETWORK_RANGES } from './network-allocation.js';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -27,6 +29,8 @@ export interface ApiDeps {
   readonly heartbeatMs?: number;
   /** A stream client that lets this many bytes pile up unread is disconnected. Default 16 MiB. */
   readonly maxStreamBufferBytes?: number;
+  /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
+  readonly networkRanges?: NetworkRanges;
 }
 
 /** The error body of every failed request. */
@@ -54,6 +58,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     version: deps.version,
     heartbeatMs: deps.heartbeatMs ?? 15_000,
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
+    networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
     streams: new Set<NdjsonStream>(),
   };
   // Streams stay open until their client leaves; closing the server must not wait for them.

@@ -4,6 +4,7 @@ import { ServiceNotFoundError } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import type { NdjsonStream } from './ndjson-stream.js';
 import type { Telemetry } from './ports.js';
+import type { NetworkRanges } from './network-allocation.js';
 
 /** What every route file gets: the dependencies of createApi, fully defaulted. */
 export interface RouteContext {
@@ -15,6 +16,8 @@ export interface RouteContext {
   readonly version: string;
   readonly heartbeatMs: number;
   readonly maxStreamBufferBytes: number;
+  /** Where virtual IPs and node ports are allocated from. */
+  readonly networkRanges: NetworkRanges;
   /** Open NDJSON streams, ended when the API closes. */
   readonly streams: Set<NdjsonStream>;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { hasCode } from '../lib/index.js';
 import type { Service } from '../model/index.js';
 import { RequestInvalidError, ServiceNotFoundError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
+import { allocateNetwork } from './network-allocation.js';
 import type { ServiceIntentChange } from '../store/index.js';
 import {
   CreateServiceBody,
@@ -37,7 +38,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;
     const body = parseRequest(CreateServiceBody, request.body, 'body');
-    const spec = parseServiceSpec(body.spec);
+    const spec = allocateNetwork(parseServiceSpec(body.spec), { others: store.listServices(), ranges: ctx.networkRanges });
     const deploy = body.deploy ?? false;
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
     if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
@@ -57,14 +58,16 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       ]);
     }
     return mutate(ctx, request.params, body.version, (current) => {
-      const changed = changedSpecFields(current.spec, spec);
+      const others = store.listServices().filter((s) => s.id !== current.id);
+      const allocated = allocateNetwork(spec, { current, others, ranges: ctx.networkRanges });
+      const changed = changedSpecFields(current.spec, allocated);
       const generation = current.generation + (changed.length > 0 ? 1 : 0);
       const events = [];
       if (changed.length > 0) {
         events.push(serviceEvent(grid, name, 'service.updated', `spec updated to generation ${generation}: ${changed.join(', ')} changed`, { generation, changed }));
       }
       if (body.deploy) events.push(serviceEvent(grid, name, 'service.deploy', `deploy of generation ${generation} requested`, { generation }));
-      return { spec, deploy: body.deploy ?? false, events };
+      return { spec: allocated, deploy: body.deploy ?? false, events };
     });
   });
 

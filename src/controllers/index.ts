@@ -1,3 +1,3 @@
 export type { ServiceControllerOptions } from './service-controller.js';
 export { ServiceController } from './service-controller.js';
-export { AddressAllocator, parseCidr, formatIp, parseIp } from './address-allocator.js';
+export { AddressAllocator } from './address-allocator.js';

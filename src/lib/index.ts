@@ -9,3 +9,4 @@ export { silentLogger } from './logger.js';
 export type { WorkQueueOptions, WorkResult } from './work-queue.js';
 export { WorkQueue } from './work-queue.js';
 export { AsyncChannel } from './async-channel.js';
+export { parseCidr, formatIp, parseIp, inRange } from './ipv4.js';

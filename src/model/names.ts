@@ -25,3 +25,9 @@ export const STOP_SIGNALS = [
   'SIGIO', 'SIGPWR', 'SIGSYS',
 ] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** A dotted-quad IPv4 address. */
+export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** RFC 1123 subdomain, lower case (Kubernetes' externalName rule). */
+export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

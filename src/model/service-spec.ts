@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../lib/index.js';
-import { DNS1035_LABEL, DNS1035_MAX, ENV_NAME, IANA_SVC_NAME, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
+import { DNS1035_LABEL, DNS1035_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
 
 /*
  * The service spec: the one schema that API types, the client's types, validation and the OpenAPI
@@ -137,6 +137,23 @@ export const ServiceSpecSchema = z
     /** The network face; served by the networking part. Kubernetes' default type is ClusterIP. */
     type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
     ports: z.array(ServicePortSchema).default([]),
+    /**
+     * The virtual IP: absent or "" = allocate one from the service range (default 127.96.0.0/16);
+     * "None" = headless (DNS answers with the instances' addresses); or an address inside the range.
+     * Filled in with the allocated address when stored, as Kubernetes does.
+     */
+    clusterIP: z.string().optional(),
+    /** Addresses the service's ports are also served on (Kubernetes' externalIPs; DevSpace's). */
+    externalIPs: z.array(z.string().regex(IPV4, 'must be an IPv4 address')).default([]),
+    /** ExternalName: the DNS name this service is an alias of (a CNAME). */
+    externalName: z.string().max(253).regex(DNS1123_SUBDOMAIN, 'must be a lower-case DNS name, e.g. db.example.org').optional(),
+    /** Kubernetes' sessionAffinity: ClientIP keeps a client on one instance (KubeSphere's sticky sessions). */
+    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    sessionAffinityConfig: z
+      .strictObject({ clientIP: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(86_400).default(10_800) }).default({ timeoutSeconds: 10_800 }) })
+      .optional(),
+    /** List instances that are not ready in DNS and the proxy too (StatefulSet peer discovery). */
+    publishNotReadyAddresses: z.boolean().default(false),
   })
   .transform(({ instances, replicas, ...rest }) => ({
     ...rest,

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { DNS1035_MESSAGE, STOP_SIGNALS } from './names.js';
+import { DNS1035_MESSAGE, IPV4, STOP_SIGNALS } from './names.js';
 import { SpecInvalidError } from './errors.js';
 import type { FieldError } from './field-error.js';
 import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
@@ -64,6 +64,18 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     });
   });
 
+  if (spec.clusterIP !== undefined && spec.clusterIP !== '' && spec.clusterIP !== 'None' && !IPV4.test(spec.clusterIP)) {
+    errors.push({ field: at('clusterIP'), type: 'Invalid value', value: spec.clusterIP, detail: 'must be empty (allocate one), "None" (headless) or an IPv4 address in the service range' });
+  }
+  if (spec.clusterIP === 'None' && (spec.type === 'NodePort' || spec.type === 'LoadBalancer')) {
+    errors.push({ field: at('clusterIP'), type: 'Invalid value', value: 'None', detail: `may not be set to 'None' for LoadBalancer or NodePort services` });
+  }
+  if (spec.type === 'ExternalName' && !spec.externalName) {
+    errors.push({ field: at('externalName'), type: 'Required value', detail: 'an ExternalName service names the DNS name it is an alias of, e.g. db.example.org' });
+  }
+  if (spec.sessionAffinityConfig !== undefined && spec.sessionAffinity === 'None') {
+    errors.push({ field: at('sessionAffinityConfig'), type: 'Forbidden', detail: 'must not be set when sessionAffinity is None' });
+  }
   const portNames = new Set<string>();
   const portKeys = new Set<string>();
   spec.ports.forEach((p, i) => {

@@ -31,6 +31,9 @@ export function serviceSpec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     updateConfig: { parallelism: 1, delay: '0s', failureAction: 'pause', monitor: '5s', maxFailureRatio: 0, order: 'stop-first' },
     type: 'ClusterIP',
     ports: [],
+    externalIPs: [],
+    sessionAffinity: 'None',
+    publishNotReadyAddresses: false,
     ...overrides,
   };
 }

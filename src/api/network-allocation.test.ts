@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { Service, ServiceSpecInput } from '../model/index.js';
+import { openSqliteStore } from '../store/index.js';
+import { FakeTelemetry, createApi } from './index.js';
+
+const BASE = '/v1/grids/default/services';
+
+function setup() {
+  const store = openSqliteStore(':memory:');
+  const app = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test' });
+  after(() => app.close());
+  const create = (spec: ServiceSpecInput) => app.inject({ method: 'POST', url: BASE, payload: { spec } });
+  return { store, app, create };
+}
+
+const svc = (name: string, extra: Partial<ServiceSpecInput> = {}): ServiceSpecInput => ({
+  name,
+  containers: [{ command: ['srv'], ports: [{ name: 'http', containerPort: 80 }] }],
+  ports: [{ port: 80, targetPort: 80 }],
+  ...extra,
+});
+
+describe('virtual IP and node port allocation', () => {
+  it('gives each service a virtual IP from 127.96.0.0/16, and keeps it across updates', async () => {
+    const { app, create } = setup();
+    const a = (await create(svc('a'))).json<Service>();
+    const b = (await create(svc('b'))).json<Service>();
+    assert.equal(a.spec.clusterIP, '127.96.0.1');
+    assert.equal(b.spec.clusterIP, '127.96.0.2');
+    const updated = await app.inject({ method: 'PUT', url: `${BASE}/a`, payload: { spec: svc('a', { replicas: 3 }) } });
+    assert.equal(updated.json<Service>().spec.clusterIP, '127.96.0.1');
+  });
+
+  it('takes a clusterIP asked for inside the range, refuses one outside it or taken with 422', async () => {
+    const { store, create } = setup();
+    assert.equal((await create(svc('a', { clusterIP: '127.96.7.7' }))).json<Service>().spec.clusterIP, '127.96.7.7');
+    const outside = await create(svc('b', { clusterIP: '10.0.0.1' }));
+    assert.equal(outside.statusCode, 422);
+    assert.equal(outside.json<{ code: string }>().code, 'ADDRESS_OUT_OF_RANGE');
+    assert.match(outside.json<{ message: string }>().message, /spec\.clusterIP: Invalid value: "10\.0\.0\.1": provided IP is not in the valid range\. The range of valid IPs is 127\.96\.0\.0\/16/);
+    const taken = await create(svc('c', { clusterIP: '127.96.7.7' }));
+    assert.equal(taken.statusCode, 422);
+    assert.match(taken.json<{ message: string }>().message, /provided IP is already allocated/);
+    assert.deepEqual(store.listServices().map((s) => s.name), ['a'], 'nothing stored for the refused ones');
+  });
+
+  it('has no virtual IP for a headless or an ExternalName service', async () => {
+    const { create } = setup();
+    assert.equal((await create(svc('h', { clusterIP: 'None' }))).json<Service>().spec.clusterIP, 'None');
+    const ext = (await create({ name: 'ext', type: 'ExternalName', externalName: 'db.example.org', containers: [{ command: ['x'] }] })).json<Service>();
+    assert.equal(ext.spec.clusterIP, undefined);
+  });
+
+  it('serves the seed\'s frontend NodePort 30000, and refuses a second 30000 and 29999 with Kubernetes\' messages', async () => {
+    const { create } = setup();
+    const frontend = await create(svc('frontend', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 30000 }] }));
+    assert.equal(frontend.statusCode, 201);
+    assert.equal(frontend.json<Service>().spec.ports[0]?.nodePort, 30000);
+    const again = await create(svc('other', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 30000 }] }));
+    assert.equal(again.statusCode, 422);
+    assert.match(again.json<{ message: string }>().message, /spec\.ports\[0\]\.nodePort: Invalid value: 30000: provided port is already allocated/);
+    const low = await create(svc('low', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 29999 }] }));
+    assert.equal(low.statusCode, 400);
+    assert.match(low.json<{ message: string }>().message, /spec\.ports\[0\]\.nodePort: Invalid value: 29999: provided port is not in the valid range\. The range of valid ports is 30000-32767/);
+  });
+
+  it('allocates free node ports, keeps them across updates, and drops them when the type goes back to ClusterIP', async () => {
+    const { app, create } = setup();
+    await create(svc('a', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 30000 }] }));
+    const b = (await create(svc('b', { type: 'NodePort' }))).json<Service>();
+    assert.equal(b.spec.ports[0]?.nodePort, 30001);
+    const lb = await app.inject({ method: 'PUT', url: `${BASE}/b`, payload: { spec: svc('b', { type: 'LoadBalancer' }) } });
+    assert.equal(lb.json<Service>().spec.ports[0]?.nodePort, 30001);
+    const back = await app.inject({ method: 'PUT', url: `${BASE}/b`, payload: { spec: svc('b', { type: 'ClusterIP' }) } });
+    assert.equal(back.json<Service>().spec.ports[0]?.nodePort, undefined);
+  });
+});
