@@ -5,11 +5,13 @@ import { Agent, InstanceTelemetry } from '../agent/index.js';
 import { createApi } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
+import { ServiceProxy } from '../proxy/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { EndpointsPublisher } from './endpoints-publisher.js';
 import { createLogger } from './logger.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
@@ -76,6 +78,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, logger: logger.child({ part: 'agent' }) });
     await agent.start();
     owned.defer(() => agent.stop());
+
+    // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
+    // fed whole endpoint snapshots; the DNS server joins it when it lands.
+    const nodeAddresses = ['127.0.0.1'];
+    const proxy = new ServiceProxy({ nodeAddresses, logger: logger.child({ part: 'proxy' }), onError: (e) => logger.warn({ err: e }, 'proxy listener problem') });
+    await proxy.start();
+    owned.defer(() => proxy.stop());
+    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    publisher.start();
+    owned.defer(() => publisher.stop());
 
     const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
     controller.start();

@@ -4,7 +4,7 @@ import { WorkQueue, systemClock, silentLogger } from '../lib/index.js';
 import type { Instance, NewServiceEvent, Service } from '../model/index.js';
 import { isTerminal, serviceKey, slotName } from '../model/index.js';
 import type { ServicePlan } from '../reconcile/index.js';
-import { planService } from '../reconcile/index.js';
+import { planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
 import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
 import { AddressAllocator } from './address-allocator.js';
 
@@ -99,6 +99,13 @@ export class ServiceController {
       const inUse = new Set(this.options.store.listInstances({ active: true }).map((i) => i.spec.address));
       const addresses = this.allocator.allocate(plan.create.length, inUse);
       const { spec, generation, restartGeneration } = service.deployment;
+      // Kubernetes' env-var discovery: every service of the grid with a virtual IP, as it is now.
+      const env = serviceLinkEnv(
+        this.options.store
+          .listServices({ grid: service.grid })
+          .filter((s) => s.desired !== 'removing')
+          .map((s) => ({ name: s.name, ...(s.spec.clusterIP && s.spec.clusterIP !== 'None' ? { clusterIP: s.spec.clusterIP } : {}), ports: servicePortsOf(s.spec) })),
+      );
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
@@ -114,7 +121,7 @@ export class ServiceController {
           containers: spec.containers,
           address: addresses[k] as string,
           restartPolicy: spec.restartPolicy,
-          env: {},
+          env,
           // Relative to the node's data directory; the agent resolves it (node-local storage).
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },

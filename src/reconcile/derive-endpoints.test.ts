@@ -37,7 +37,7 @@ describe('deriveEndpoints', () => {
 
   it('is headless without a cluster IP, and has no endpoints for an ExternalName service', () => {
     assert.equal(deriveEndpoints(service(), [instance()]).headless, true);
-    const ext = deriveEndpoints(service({ type: 'ExternalName' }), [instance()], { externalName: 'db.example.org' });
+    const ext = deriveEndpoints(service({ type: 'ExternalName', externalName: 'db.example.org' }), [instance()]);
     assert.equal(ext.headless, false);
     assert.equal(ext.externalName, 'db.example.org');
     assert.deepEqual(ext.endpoints, []);

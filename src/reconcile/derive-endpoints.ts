@@ -1,4 +1,4 @@
-import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort } from '../model/index.js';
+import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort, ServiceSpec } from '../model/index.js';
 import { isTerminal } from '../model/index.js';
 
 /** Kubernetes' DefaultClientIPServiceAffinitySeconds. */
@@ -27,8 +27,10 @@ export interface DeriveEndpointsOptions {
  *   yet (draining), are listed as not ready; ended instances are not listed.
  */
 export function deriveEndpoints(service: Service, instances: readonly Instance[], options: DeriveEndpointsOptions = {}): ServiceEndpoints {
-  const spec = service.deployment?.spec ?? service.spec;
-  const servicePorts = spec.ports.length > 0 ? spec.ports : implicitPorts(spec.containers.flatMap((c) => c.ports));
+  // The network face takes effect when stored, as an edit of a Kubernetes Service does; only the
+  // workload waits for a deploy. So ports and type come from the current spec, not the deployed one.
+  const spec = service.spec;
+  const servicePorts = servicePortsOf(spec);
   const ports: EndpointPort[] = servicePorts.map((p) => ({
     name: p.name ?? '',
     protocol: p.protocol,
@@ -60,7 +62,7 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
     type: spec.type,
     headless: options.clusterIP === undefined && spec.type !== 'ExternalName',
     ...(options.clusterIP !== undefined ? { clusterIP: options.clusterIP } : {}),
-    ...(options.externalName !== undefined ? { externalName: options.externalName } : {}),
+    ...((options.externalName ?? spec.externalName) !== undefined ? { externalName: (options.externalName ?? spec.externalName) as string } : {}),
     externalIPs: options.externalIPs ?? [],
     loadBalancerIPs: options.loadBalancerIPs ?? [],
     ports,
@@ -68,6 +70,15 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
     sessionAffinity: options.sessionAffinity ?? { type: 'None' },
     publishNotReadyAddresses: options.publishNotReadyAddresses ?? false,
   };
+}
+
+/**
+ * The ports a service serves: those its spec declares, or, when it declares none, its containers'
+ * ports, each as a service port of the same number and name (a plain berth service is reachable on
+ * the ports its processes listen on).
+ */
+export function servicePortsOf(spec: ServiceSpec): ServicePort[] {
+  return spec.ports.length > 0 ? [...spec.ports] : implicitPorts(spec.containers.flatMap((c) => c.ports));
 }
 
 function implicitPorts(containerPorts: readonly { name?: string | undefined; containerPort: number; protocol: 'TCP' | 'UDP' }[]): ServicePort[] {

@@ -1,0 +1,93 @@
+import type { Disposable, Logger } from '../lib/index.js';
+import type { EndpointsSnapshot, Instance, Service, ServiceEndpoints } from '../model/index.js';
+import { serviceKey } from '../model/index.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, deriveEndpoints } from '../reconcile/index.js';
+import type { Store } from '../store/index.js';
+
+/** Something that takes whole endpoint snapshots: the DNS server, the proxy. */
+export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | Promise<void>;
+
+/**
+ * Feeds the data plane: on every change of a service or an instance it builds one snapshot of every
+ * service's endpoints (deriveEndpoints) and hands it to each sink. Changes arriving together are
+ * coalesced into one snapshot on the next turn of the event loop, so an exit reaches DNS and the proxy
+ * within milliseconds, and a burst of 100 status changes costs one rebuild, not 100.
+ */
+export class EndpointsPublisher {
+  private watch: Disposable | undefined;
+  private scheduled = false;
+  private last: EndpointsSnapshot | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly sinks: readonly SnapshotSink[],
+    private readonly options: { readonly nodeAddresses: readonly string[]; readonly logger: Logger },
+  ) {}
+
+  start(): void {
+    this.watch = this.store.watch(this.store.revision(), (e) => {
+      if (e.kind === 'service' || e.kind === 'instance') this.schedule();
+    });
+    this.publish();
+  }
+
+  stop(): void {
+    void this.watch?.dispose();
+  }
+
+  /** The last snapshot handed out. */
+  current(): EndpointsSnapshot | undefined {
+    return this.last;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.publish();
+    });
+  }
+
+  private publish(): void {
+    const snapshot = buildSnapshot(this.store, this.options.nodeAddresses);
+    this.last = snapshot;
+    for (const sink of this.sinks) {
+      Promise.resolve(sink(snapshot)).catch((error: unknown) => this.options.logger.error({ err: error }, 'a data-plane component refused a snapshot'));
+    }
+  }
+}
+
+/** Every service that has been deployed (or is a plain network alias), with its endpoints. */
+export function buildSnapshot(store: Store, nodeAddresses: readonly string[]): EndpointsSnapshot {
+  const revision = store.revision();
+  const byService = new Map<string, Instance[]>();
+  for (const i of store.listInstances()) {
+    const key = serviceKey(i.grid, i.service);
+    const list = byService.get(key);
+    if (list) list.push(i);
+    else byService.set(key, [i]);
+  }
+  const services: ServiceEndpoints[] = [];
+  for (const s of store.listServices()) {
+    if (s.desired === 'removing') continue;
+    services.push(endpointsOf(s, byService.get(serviceKey(s.grid, s.name)) ?? [], nodeAddresses));
+  }
+  return { revision, services };
+}
+
+function endpointsOf(s: Service, instances: readonly Instance[], nodeAddresses: readonly string[]): ServiceEndpoints {
+  const spec = s.spec;
+  const clusterIP = spec.clusterIP !== undefined && spec.clusterIP !== 'None' && spec.clusterIP !== '' ? spec.clusterIP : undefined;
+  return deriveEndpoints(s, instances, {
+    ...(clusterIP !== undefined ? { clusterIP } : {}),
+    ...(spec.externalName !== undefined ? { externalName: spec.externalName } : {}),
+    externalIPs: spec.externalIPs,
+    loadBalancerIPs: spec.type === 'LoadBalancer' ? nodeAddresses : [],
+    sessionAffinity:
+      spec.sessionAffinity === 'ClientIP'
+        ? { type: 'ClientIP', timeoutSeconds: spec.sessionAffinityConfig?.clientIP.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS }
+        : { type: 'None' },
+    publishNotReadyAddresses: spec.publishNotReadyAddresses,
+  });
+}

@@ -1,0 +1,71 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { echoSpec } from './programs.js';
+
+/** One HTTP GET on a fresh connection (optionally from a given local address); resolves with the body. */
+function get(host: string, port: number, localAddress?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path: '/', agent: false, headers: { connection: 'close' }, ...(localAddress ? { localAddress } : {}) }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body.trim()));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('virtual IPs', () => {
+  let berth: RunningBerth;
+  before(async () => {
+    berth = await startBerth({ instanceRange: '127.11.9.0/24' });
+  });
+  after(async () => cleanup(berth));
+
+  const ready = async (name: string, n: number) =>
+    waitFor(`${n} ${name} instances answering`, async () => {
+      const list = (await berth.client.listInstances('default', name, { active: true })).filter((i) => i.status.state === 'running');
+      if (list.length !== n) return false;
+      return (await Promise.all(list.map((i) => get(i.spec.address, 8080).then(() => true, () => false)))).every(Boolean);
+    });
+
+  it('balances 300 requests through the VIP over all three instances, none above 40 %', async () => {
+    const svc = await berth.client.createService('default', echoSpec('web', 3), { deploy: true });
+    const vip = svc.spec.clusterIP as string;
+    assert.match(vip, /^127\.96\./);
+    await ready('web', 3);
+    const counts = new Map<string, number>();
+    for (let k = 0; k < 300; k++) {
+      const who = await get(vip, 8080);
+      counts.set(who, (counts.get(who) ?? 0) + 1);
+    }
+    assert.equal(counts.size, 3, `answers from ${[...counts.keys()].join(', ')}`);
+    for (const [who, n] of counts) assert.ok(n <= 120, `${who} answered ${n} of 300`);
+  });
+
+  it('keeps a client on one instance with sessionAffinity ClientIP', async () => {
+    const spec = { ...echoSpec('sticky', 3), sessionAffinity: 'ClientIP' };
+    const svc = await berth.client.createService('default', spec, { deploy: true });
+    await ready('sticky', 3);
+    for (const client of ['127.0.0.2', '127.0.0.3']) {
+      const answers = new Set<string>();
+      for (let k = 0; k < 20; k++) answers.add(await get(svc.spec.clusterIP as string, 8080, client));
+      assert.equal(answers.size, 1, `client ${client} stayed on one instance: ${[...answers].join(', ')}`);
+    }
+  });
+
+  it('gives instances the Kubernetes discovery variables of the services that exist when they start', async () => {
+    const web = await berth.client.getService('default', 'web');
+    await berth.client.createService('default', { name: 'env-check', containers: [{ command: 'env; sleep 300', stopGracePeriod: '1s' }] }, { deploy: true });
+    const lines = await waitFor('env printed', async () => {
+      const out: string[] = [];
+      for await (const l of berth.client.logs('default', 'env-check')) out.push(l.text);
+      return out.some((l) => l.startsWith('WEB_SERVICE_HOST=')) ? out : undefined;
+    });
+    assert.ok(lines.includes(`WEB_SERVICE_HOST=${web.spec.clusterIP}`));
+    assert.ok(lines.includes('WEB_SERVICE_PORT=8080'));
+    assert.ok(lines.includes(`WEB_PORT_8080_TCP_ADDR=${web.spec.clusterIP}`));
+  });
+});
