@@ -8,7 +8,8 @@ import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { registerInstanceRoutes } from './instance-routes.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { Telemetry } from './ports.js';
+import type { EndpointsView, Telemetry } from './ports.js';
+import { registerEndpointRoutes } from './endpoint-routes.js';
 import { checkGrid } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 import { registerServiceRoutes } from './service-routes.js';
@@ -29,6 +30,10 @@ export interface ApiDeps {
   readonly heartbeatMs?: number;
   /** A stream client that lets this many bytes pile up unread is disconnected. Default 16 MiB. */
   readonly maxStreamBufferBytes?: number;
+  /** The endpoints the data plane serves (GET …/endpoints). */
+  readonly endpoints?: EndpointsView;
+  /** host:port of berth's DNS server, reported by GET /v1/version. */
+  readonly dnsAddress?: string;
   /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
   readonly networkRanges?: NetworkRanges;
 }
@@ -59,6 +64,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     heartbeatMs: deps.heartbeatMs ?? 15_000,
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
+    endpoints: deps.endpoints,
+    dnsAddress: deps.dnsAddress,
     streams: new Set<NdjsonStream>(),
   };
   // Streams stay open until their client leaves; closing the server must not wait for them.
@@ -107,6 +114,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerMetaRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
+  registerEndpointRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   return app;
 }

@@ -1,5 +1,5 @@
 export type { ApiDeps, ErrorBody } from './create-api.js';
 export { createApi } from './create-api.js';
 export { ERROR_STATUS } from './error-status.js';
-export type { Telemetry } from './ports.js';
+export type { EndpointsView, Telemetry } from './ports.js';
 export { FakeTelemetry } from './fake-telemetry.js';

@@ -4,7 +4,7 @@ import type { RouteContext } from './route-context.js';
 
 /** The server itself: version, nodes, and the OpenAPI document. */
 export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/v1/version', async () => ({ version: ctx.version, apiVersion: 'v1', node: ctx.node }));
+  app.get('/v1/version', async () => ({ version: ctx.version, apiVersion: 'v1', node: ctx.node, ...(ctx.dnsAddress ? { dns: ctx.dnsAddress } : {}) }));
 
   app.get('/v1/nodes', async () => ({ items: ctx.store.listNodes() }));
 

@@ -1,4 +1,4 @@
-import type { Instance, InstanceStats, LogLine } from '../model/index.js';
+import type { Instance, InstanceStats, LogLine, ServiceEndpoints } from '../model/index.js';
 
 /** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
 export interface Telemetry {
@@ -12,4 +12,10 @@ export interface Telemetry {
   ): AsyncIterable<LogLine>;
   /** One sample per running instance (CPU % over a short interval, memory of the whole process tree). */
   stats(instances: readonly Instance[]): Promise<InstanceStats[]>;
+}
+
+/** The endpoints the data plane currently serves; implemented in app/ by the endpoints publisher. */
+export interface EndpointsView {
+  /** The service's endpoints as of the last snapshot; undefined when the service is not in it. */
+  get(grid: string, name: string): ServiceEndpoints | undefined;
 }

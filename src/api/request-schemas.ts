@@ -138,3 +138,6 @@ export function parseLabelSelectors(label: string | readonly string[] | undefine
     return [key, eq < 0 ? undefined : item.slice(eq + 1)] as const;
   });
 }
+
+/** PUT …/endpoints: hand-set endpoints of a service without containers. */
+export const SetEndpointsBody = z.strictObject({ addresses: z.array(z.string()), version: version.optional() });

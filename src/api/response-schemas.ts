@@ -144,7 +144,25 @@ export const ErrorSchema = z.strictObject({
   details: z.record(z.string(), z.unknown()).describe('SPEC_INVALID: { causes: [{ field, type, value?, detail?, message }] }; VERSION_CONFLICT: { expectedVersion, currentVersion }'),
 });
 
-export const VersionInfoSchema = z.strictObject({ version: z.string(), apiVersion: z.literal('v1'), node: z.string() });
+export const VersionInfoSchema = z.strictObject({ version: z.string(), apiVersion: z.literal('v1'), node: z.string(), dns: z.string().optional() });
+
+/** model/endpoints.ts ServiceEndpoints, for the OpenAPI document. */
+export const ServiceEndpointsSchema = z.strictObject({
+  grid: z.string(),
+  service: z.string(),
+  type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']),
+  clusterIP: z.string().optional(),
+  headless: z.boolean(),
+  externalName: z.string().optional(),
+  externalIPs: z.array(z.string()),
+  loadBalancerIPs: z.array(z.string()),
+  ports: z.array(z.strictObject({ name: z.string(), protocol: z.enum(['TCP', 'UDP']), port: z.number().int(), nodePort: z.number().int().optional() })),
+  endpoints: z.array(
+    z.strictObject({ ip: z.string(), ports: z.record(z.string(), z.number().int()), ready: z.boolean(), slot: z.number().int().optional(), instance: z.string().optional() }),
+  ),
+  sessionAffinity: z.union([z.strictObject({ type: z.literal('None') }), z.strictObject({ type: z.literal('ClientIP'), timeoutSeconds: z.number().int() })]),
+  publishNotReadyAddresses: z.boolean(),
+});
 
 const list = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
 export const ServiceListSchema = list(ServiceSchema);

@@ -1,9 +1,13 @@
 import type { Clock, Logger } from '../lib/index.js';
+import { hasCode } from '../lib/index.js';
 import type { Service } from '../model/index.js';
 import { ServiceNotFoundError } from '../model/index.js';
-import type { Store } from '../store/index.js';
+import type { ServiceIntentChange, Store } from '../store/index.js';
+
+/** Conflicts with another writer retried when the caller named no version. */
+const UNVERSIONED_RETRIES = 3;
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { Telemetry } from './ports.js';
+import type { EndpointsView, Telemetry } from './ports.js';
 import type { NetworkRanges } from './network-allocation.js';
 
 /** What every route file gets: the dependencies of createApi, fully defaulted. */
@@ -16,6 +20,10 @@ export interface RouteContext {
   readonly version: string;
   readonly heartbeatMs: number;
   readonly maxStreamBufferBytes: number;
+  /** The endpoints the data plane serves (absent in tests that need none). */
+  readonly endpoints: EndpointsView | undefined;
+  /** host:port of berth's DNS server, when it runs (GET /v1/version). */
+  readonly dnsAddress: string | undefined;
   /** Where virtual IPs and node ports are allocated from. */
   readonly networkRanges: NetworkRanges;
   /** Open NDJSON streams, ended when the API closes. */
@@ -36,4 +44,23 @@ export function requireService(store: Store, grid: string, name: string): Servic
   const service = store.getService(grid, name);
   if (!service) throw new ServiceNotFoundError(grid, name);
   return service;
+}
+
+/**
+ * Read-modify-write of a service's intent. With a caller's `version`, the store refuses a stale one
+ * (409). Without one, the version just read is used, and a conflict with another writer is retried,
+ * so `build` always sees the state it changes (its event messages stay true).
+ */
+export function mutateService(ctx: RouteContext, params: ServiceParams, version: number | undefined, build: (current: Service) => ServiceIntentChange): Service {
+  const { grid, name } = params;
+  for (let attempt = 0; ; attempt++) {
+    const current = ctx.store.getService(grid, name);
+    if (!current) throw new ServiceNotFoundError(grid, name);
+    try {
+      return ctx.store.updateServiceIntent(grid, name, build(current), { ifVersion: version ?? current.version });
+    } catch (error) {
+      if (version === undefined && hasCode(error, 'VERSION_CONFLICT') && attempt < UNVERSIONED_RETRIES) continue;
+      throw error;
+    }
+  }
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { hasCode } from '../lib/index.js';
 import type { Service } from '../model/index.js';
-import { RequestInvalidError, ServiceNotFoundError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
+import { RequestInvalidError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
 import { allocateNetwork } from './network-allocation.js';
 import type { ServiceIntentChange } from '../store/index.js';
 import {
@@ -16,11 +15,10 @@ import {
   parseRequest,
 } from './request-schemas.js';
 import type { GridParams, RouteContext, ServiceParams } from './route-context.js';
-import { requireService } from './route-context.js';
+import { mutateService, requireService } from './route-context.js';
 import { changedSpecFields, deployedReplicas, describeScale, serviceEvent } from './service-events.js';
 
 /** Retries of a read-modify-write when the caller sent no version and another writer got in between. */
-const UNVERSIONED_RETRIES = 3;
 
 /** Services: list, create, show, update, remove, and the actions deploy / scale / start / stop / restart. */
 export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -57,7 +55,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
         { field: 'spec.name', type: 'Invalid value', value: spec.name, detail: `must equal the service name in the path ("${name}"); a service cannot be renamed` },
       ]);
     }
-    return mutate(ctx, request.params, body.version, (current) => {
+    return mutateService(ctx, request.params, body.version, (current) => {
       const others = store.listServices().filter((s) => s.id !== current.id);
       const allocated = allocateNetwork(spec, { current, others, ranges: ctx.networkRanges });
       const changed = changedSpecFields(current.spec, allocated);
@@ -73,7 +71,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.delete<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request, reply) => {
     const query = parseRequest(RemoveServiceQuery, request.query, 'query');
-    const service = mutate(ctx, request.params, query.version, () => ({
+    const service = mutateService(ctx, request.params, query.version, () => ({
       desired: 'removing',
       events: [serviceEvent(request.params.grid, request.params.name, 'service.removing', 'removal requested: instances are stopped, then the service is deleted')],
     }));
@@ -84,7 +82,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     const { grid, name } = request.params;
     const body = parseRequest(DeployBody, request.body, 'body');
     const force = body.force ?? false;
-    return mutate(ctx, request.params, body.version, (current) => ({
+    return mutateService(ctx, request.params, body.version, (current) => ({
       deploy: true,
       restart: force,
       events: [
@@ -99,7 +97,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.post<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/scale', async (request) => {
     const { grid, name } = request.params;
     const body = parseRequest(ScaleBody, request.body, 'body');
-    return mutate(ctx, request.params, body.version, (current) => {
+    return mutateService(ctx, request.params, body.version, (current) => {
       if (current.spec.mode === 'global') {
         const message = `service "${name}" runs in global mode (one instance on every node) and cannot be scaled; only replicated services have a replica count`;
         throw new RequestInvalidError(message, { causes: [{ field: 'replicas', message }] });
@@ -117,7 +115,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   const desiredAction = (path: string, change: (current: Service, grid: string, name: string) => ServiceIntentChange): void => {
     app.post<{ Params: ServiceParams }>(`/v1/grids/:grid/services/:name/${path}`, async (request) => {
       const body = parseRequest(VersionBody, request.body, 'body');
-      return mutate(ctx, request.params, body.version, (current) => change(current, request.params.grid, request.params.name));
+      return mutateService(ctx, request.params, body.version, (current) => change(current, request.params.grid, request.params.name));
     });
   };
   desiredAction('start', (current, grid, name) => ({
@@ -136,23 +134,4 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       }),
     ],
   }));
-}
-
-/**
- * Read-modify-write of a service's intent. With a caller's `version`, the store refuses a stale one
- * (409). Without one, the version just read is used, and a conflict with another writer is retried,
- * so `build` always sees the state it changes (its event messages stay true).
- */
-function mutate(ctx: RouteContext, params: ServiceParams, version: number | undefined, build: (current: Service) => ServiceIntentChange): Service {
-  const { grid, name } = params;
-  for (let attempt = 0; ; attempt++) {
-    const current = ctx.store.getService(grid, name);
-    if (!current) throw new ServiceNotFoundError(grid, name);
-    try {
-      return ctx.store.updateServiceIntent(grid, name, build(current), { ifVersion: version ?? current.version });
-    } catch (error) {
-      if (version === undefined && hasCode(error, 'VERSION_CONFLICT') && attempt < UNVERSIONED_RETRIES) continue;
-      throw error;
-    }
-  }
 }

@@ -2,6 +2,7 @@ import type { Disposable, Logger } from '../lib/index.js';
 import type { EndpointsSnapshot, Instance, Service, ServiceEndpoints } from '../model/index.js';
 import { serviceKey } from '../model/index.js';
 import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, deriveEndpoints } from '../reconcile/index.js';
+import type { EndpointsView } from '../api/index.js';
 import type { Store } from '../store/index.js';
 
 /** Something that takes whole endpoint snapshots: the DNS server, the proxy. */
@@ -13,10 +14,11 @@ export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | Promise<void>
  * coalesced into one snapshot on the next turn of the event loop, so an exit reaches DNS and the proxy
  * within milliseconds, and a burst of 100 status changes costs one rebuild, not 100.
  */
-export class EndpointsPublisher {
+export class EndpointsPublisher implements EndpointsView {
   private watch: Disposable | undefined;
   private scheduled = false;
   private last: EndpointsSnapshot | undefined;
+  private byKey = new Map<string, ServiceEndpoints>();
 
   constructor(
     private readonly store: Store,
@@ -40,6 +42,11 @@ export class EndpointsPublisher {
     return this.last;
   }
 
+  /** One service's endpoints from the last snapshot (GET …/endpoints). */
+  get(grid: string, name: string): ServiceEndpoints | undefined {
+    return this.byKey.get(serviceKey(grid, name));
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -52,6 +59,7 @@ export class EndpointsPublisher {
   private publish(): void {
     const snapshot = buildSnapshot(this.store, this.options.nodeAddresses);
     this.last = snapshot;
+    this.byKey = new Map(snapshot.services.map((e) => [serviceKey(e.grid, e.service), e]));
     for (const sink of this.sinks) {
       Promise.resolve(sink(snapshot)).catch((error: unknown) => this.options.logger.error({ err: error }, 'a data-plane component refused a snapshot'));
     }

@@ -59,12 +59,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
     const telemetry = new InstanceTelemetry(driver, dataDir);
+    // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
+    // fed whole endpoint snapshots by the publisher; the DNS server joins it when it lands.
+    const nodeAddresses = ['127.0.0.1'];
+    const proxy = new ServiceProxy({ nodeAddresses, logger: logger.child({ part: 'proxy' }), onError: (e) => logger.warn({ err: e }, 'proxy listener problem') });
+    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const api = createApi({
       store,
       telemetry: {
         logs: (instances, options) => telemetry.logs(liveSource(store, instances), options),
         stats: (instances) => telemetry.stats(instances),
       },
+      endpoints: publisher,
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -79,13 +85,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await agent.start();
     owned.defer(() => agent.stop());
 
-    // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
-    // fed whole endpoint snapshots; the DNS server joins it when it lands.
-    const nodeAddresses = ['127.0.0.1'];
-    const proxy = new ServiceProxy({ nodeAddresses, logger: logger.child({ part: 'proxy' }), onError: (e) => logger.warn({ err: e }, 'proxy listener problem') });
     await proxy.start();
     owned.defer(() => proxy.stop());
-    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     publisher.start();
     owned.defer(() => publisher.stop());
 

@@ -96,6 +96,17 @@ describe('BerthClient', () => {
     assert.deepEqual(JSON.parse(stub.last.body), { force: true });
   });
 
+  it('reads a service\'s endpoints and puts hand-set addresses with the version read', async () => {
+    stub.handler = (_req, res) => json(res, 200, { service: 'db', endpoints: [] });
+    const endpoints = await client.endpoints('shop', 'db');
+    assert.equal(endpoints.service, 'db');
+    assert.equal(stub.last.url, '/v1/grids/shop/services/db/endpoints');
+    await client.setEndpoints('shop', 'db', ['127.0.0.5:5432', '127.0.0.6'], { version: 4 });
+    assert.equal(stub.last.method, 'PUT');
+    assert.equal(stub.last.url, '/v1/grids/shop/services/db/endpoints');
+    assert.deepEqual(JSON.parse(stub.last.body), { addresses: ['127.0.0.5:5432', '127.0.0.6'], version: 4 });
+  });
+
   it('turns an error body into a BerthApiError with status, code, details and causes', async () => {
     stub.handler = (_req, res) =>
       json(res, 400, {

@@ -4,6 +4,7 @@ import type {
   LogLine,
   NodeInfo,
   Service,
+  ServiceEndpoints,
   ServiceEvent,
   ServiceSpecInput,
 } from '../model/index.js';
@@ -26,6 +27,8 @@ export interface VersionInfo {
   readonly apiVersion: string;
   /** The name of the node the server runs on. */
   readonly node: string;
+  /** `host:port` of berth's DNS server (UDP and TCP), when the server runs one. */
+  readonly dns?: string;
 }
 
 /** Options every write that takes a compare-and-set token accepts. */
@@ -133,6 +136,25 @@ export class BerthClient {
   /** Replaces every instance, one update batch at a time. */
   restart(grid: string, name: string, options: VersionOption = {}): Promise<Service> {
     return this.#json('POST', `${this.#servicePath(grid, name)}/restart`, { body: { ...options } });
+  }
+
+  // ── network ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The service's network face and endpoints: VIP, ports with node ports, external and load-balancer
+   * addresses, ready and not-ready endpoints. A server older than the networking routes answers 404
+   * with code `NOT_FOUND` (unlike `SERVICE_NOT_FOUND` for a missing service).
+   */
+  endpoints(grid: string, name: string): Promise<ServiceEndpoints> {
+    return this.#json('GET', `${this.#servicePath(grid, name)}/endpoints`);
+  }
+
+  /**
+   * Hand-sets the endpoints of a service without a selector (Kubernetes' Endpoints object):
+   * `addresses` as `"ip:port"` or `"ip"` (then the service's target port). Answers the Service.
+   */
+  setEndpoints(grid: string, name: string, addresses: readonly string[], options: VersionOption = {}): Promise<Service> {
+    return this.#json('PUT', `${this.#servicePath(grid, name)}/endpoints`, { body: { addresses, ...options } });
   }
 
   // ── instances and telemetry ─────────────────────────────────────────────────────────────────

@@ -131,7 +131,8 @@ export const ServiceSpecSchema = z
     instances: z.number().int().min(0).optional(),
     /** Stable slots started in order, each with a data directory kept across restarts (StatefulSet/Kontena). */
     stateful: z.boolean().default(false),
-    containers: z.array(ContainerSpecSchema).min(1),
+    /** At least one, except for ExternalName services and services whose endpoints are set by hand. */
+    containers: z.array(ContainerSpecSchema),
     restartPolicy: RestartPolicySchema.default(RestartPolicySchema.parse({})),
     updateConfig: UpdateConfigSchema.default(UpdateConfigSchema.parse({})),
     /** The network face; served by the networking part. Kubernetes' default type is ClusterIP. */
@@ -152,6 +153,11 @@ export const ServiceSpecSchema = z
     sessionAffinityConfig: z
       .strictObject({ clientIP: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(86_400).default(10_800) }).default({ timeoutSeconds: 10_800 }) })
       .optional(),
+    /**
+     * Endpoints set by hand ("ip:port" or "ip", then the target port), for a service with no containers:
+     * Kubernetes' service without a selector, e.g. a database that runs outside berth.
+     */
+    endpoints: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?$/, 'must be "ip:port" or "ip"')).optional(),
     /** List instances that are not ready in DNS and the proxy too (StatefulSet peer discovery). */
     publishNotReadyAddresses: z.boolean().default(false),
   })

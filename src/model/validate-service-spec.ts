@@ -39,6 +39,18 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     errors.push({ field: at('stateful'), type: 'Forbidden', detail: "may not be used when mode is 'global'" });
   }
 
+  if (spec.containers.length === 0 && spec.type !== 'ExternalName' && spec.endpoints === undefined) {
+    errors.push({ field: at('containers'), type: 'Required value', detail: 'a service runs at least one container, unless it is an ExternalName service or lists its endpoints by hand (endpoints: ["ip:port"])' });
+  }
+  if (spec.endpoints !== undefined && spec.containers.length > 0) {
+    errors.push({ field: at('endpoints'), type: 'Forbidden', detail: 'hand-set endpoints are for a service without containers; a service with containers is served by its own instances' });
+  }
+  (spec.endpoints ?? []).forEach((e, i) => {
+    const [ip, port] = e.split(':');
+    if (!IPV4.test(ip ?? '') || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+      errors.push({ field: at(`endpoints[${i}]`), type: 'Invalid value', value: e, detail: 'must be "ip:port" or "ip" with an IPv4 address and a port of 1-65535' });
+    }
+  });
   const containerNames = new Map<string, number>();
   spec.containers.forEach((c, i) => {
     if (!c.name && spec.containers.length > 1) {

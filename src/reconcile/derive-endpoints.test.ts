@@ -42,4 +42,9 @@ describe('deriveEndpoints', () => {
     assert.equal(ext.externalName, 'db.example.org');
     assert.deepEqual(ext.endpoints, []);
   });
+
+  it('serves the endpoints set by hand for a service without containers', () => {
+    const e = deriveEndpoints(service({ containers: [], endpoints: ['127.0.0.5:9000', '127.0.0.6'], ports: [{ port: 80, targetPort: 8080 }] }), [], { clusterIP: '127.96.0.9' });
+    assert.deepEqual(e.endpoints.map((x) => [x.ip, x.ports[''], x.ready]), [['127.0.0.5', 9000, true], ['127.0.0.6', 8080, true]]);
+  });
 });

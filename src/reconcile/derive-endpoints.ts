@@ -23,6 +23,7 @@ export interface DeriveEndpointsOptions {
  *   processes listen on).
  * - targetPort: a number is used as is; a name is looked up among the instance's container ports
  *   (Kubernetes' named-port indirection), and an instance without that port has no endpoint for it.
+ * - A service without containers serves the endpoints set by hand (`spec.endpoints`), all ready.
  * - Ready: running and still desired running. Instances starting, or asked to stop but not stopped
  *   yet (draining), are listed as not ready; ended instances are not listed.
  */
@@ -38,7 +39,15 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
     ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
   }));
   const endpoints: Endpoint[] = [];
-  if (spec.type !== 'ExternalName') {
+  if (spec.endpoints !== undefined) {
+    // A service without containers (Kubernetes' service without a selector): the endpoints the user set.
+    for (const address of spec.endpoints) {
+      const [ip, port] = address.split(':');
+      const targets: Record<string, number> = {};
+      for (const p of servicePorts) targets[p.name ?? ''] = port !== undefined ? Number(port) : typeof p.targetPort === 'number' ? p.targetPort : p.port;
+      endpoints.push({ ip: ip as string, ports: targets, ready: true });
+    }
+  } else if (spec.type !== 'ExternalName') {
     for (const i of instances) {
       if (isTerminal(i.status.state)) continue;
       const targets: Record<string, number> = {};

@@ -163,4 +163,10 @@ describe('planService', () => {
       ),
     );
   });
+
+  it('runs no instances for a service without containers', () => {
+    const plan = planService(service({ containers: [], endpoints: ['127.0.0.5:9000'] }), [], ctx);
+    assert.equal(plan.create.length, 0);
+    assert.equal(plan.status.phase, 'running');
+  });
 });

@@ -214,6 +214,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
 
 function desiredSlots(service: Service, nodes: readonly NodeInfo[]): { slot: number; node: string }[] {
   const spec = service.deployment?.spec ?? service.spec;
+  if (spec.containers.length === 0) return []; // a network-only service: ExternalName or hand-set endpoints
   if (spec.mode === 'global') return nodes.map((n, i) => ({ slot: i + 1, node: n.name }));
   const first = nodes[0]?.name ?? '';
   return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1, node: nodes.length > 0 ? (nodes[i % nodes.length]?.name ?? first) : first }));

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
 import { echoSpec } from './programs.js';
 
@@ -46,7 +47,7 @@ describe('virtual IPs', () => {
   });
 
   it('keeps a client on one instance with sessionAffinity ClientIP', async () => {
-    const spec = { ...echoSpec('sticky', 3), sessionAffinity: 'ClientIP' };
+    const spec = { ...echoSpec('sticky', 3), sessionAffinity: 'ClientIP' as const };
     const svc = await berth.client.createService('default', spec, { deploy: true });
     await ready('sticky', 3);
     for (const client of ['127.0.0.2', '127.0.0.3']) {
@@ -67,5 +68,37 @@ describe('virtual IPs', () => {
     assert.ok(lines.includes(`WEB_SERVICE_HOST=${web.spec.clusterIP}`));
     assert.ok(lines.includes('WEB_SERVICE_PORT=8080'));
     assert.ok(lines.includes(`WEB_PORT_8080_TCP_ADDR=${web.spec.clusterIP}`));
+  });
+
+  it('proxies a service without containers to endpoints set by hand, to a server outside berth', async () => {
+    const outside = createServer((_req, res) => res.end('outside\n'));
+    await new Promise<void>((resolve) => outside.listen(0, '127.0.0.77', resolve));
+    try {
+      const port = (outside.address() as AddressInfo).port;
+      const svc = await berth.client.createService('default', { name: 'legacy-db', containers: [], endpoints: [], ports: [{ port: 7000 }] });
+      await berth.client.setEndpoints('default', 'legacy-db', [`127.0.0.77:${port}`]);
+      assert.equal(await waitFor('the VIP answers', () => get(svc.spec.clusterIP as string, 7000).catch(() => undefined)), 'outside');
+      const endpoints = await berth.client.endpoints('default', 'legacy-db');
+      assert.deepEqual(endpoints.endpoints.map((e) => [e.ip, e.ports[''], e.ready]), [['127.0.0.77', port, true]]);
+    } finally {
+      outside.close();
+    }
+  });
+
+  it('serves the seed\'s NodePort frontend on node port 30000, and refuses a second service on 30000', async () => {
+    const frontend = {
+      ...echoSpec('frontend', 2),
+      type: 'NodePort' as const,
+      ports: [{ port: 80, targetPort: 8080, nodePort: 30000 }],
+    };
+    await berth.client.createService('default', frontend, { deploy: true });
+    await ready('frontend', 2);
+    const answers = new Set<string>();
+    for (let k = 0; k < 10; k++) answers.add(await waitFor('node port answers', () => get('127.0.0.1', 30000).catch(() => undefined)));
+    assert.equal(answers.size, 2, 'both instances answer through the node port');
+    await assert.rejects(
+      berth.client.createService('default', { ...echoSpec('frontend2', 1), type: 'NodePort', ports: [{ port: 80, targetPort: 8080, nodePort: 30000 }] }),
+      /provided port is already allocated/,
+    );
   });
 });
