@@ -23,6 +23,8 @@ export interface AgentOptions {
   readonly ports: AgentPorts;
   readonly dataDir: string;
   readonly apiUrl?: string;
+  /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
+  readonly dnsAddress?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
   /** Per-container log rotation (default 10 MiB × 3 files). */
   readonly log?: { readonly maxBytes: number; readonly maxFiles: number };
@@ -59,6 +61,7 @@ export class Agent {
       now: () => clock.now(),
       report: (id, status, events) => this.enqueueReport(id, status, events),
       ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+      ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),
     };
   }
 

@@ -14,6 +14,7 @@ export interface RunnerContext {
   /** Node data directory: instances/<id>/<container>/ hold driver state and logs. */
   readonly dataDir: string;
   readonly apiUrl?: string;
+  readonly dnsAddress?: string;
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
   readonly log: { readonly maxBytes: number; readonly maxFiles: number };
   readonly logger: Logger;
@@ -178,7 +179,7 @@ export class InstanceRunner {
     for (const c of inst.spec.containers) {
       const name = c.name ?? inst.service;
       const dataDir = this.dataDir();
-      const env = containerEnv(inst, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(this.ctx.apiUrl ? { apiUrl: this.ctx.apiUrl } : {}) });
+      const env = containerEnv(inst, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(this.ctx.apiUrl ? { apiUrl: this.ctx.apiUrl } : {}), ...(this.ctx.dnsAddress ? { dnsAddress: this.ctx.dnsAddress } : {}) });
       // One state directory per instance, shared by its containers (the driver names its files after the
       // container): fewer directories to create when a hundred instances start at once.
       const stateDir = this.instanceDir();

@@ -6,6 +6,7 @@ import { createApi } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
 import { ServiceProxy } from '../proxy/index.js';
+import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
@@ -26,6 +27,11 @@ export interface ServerConfig {
   /** Node name (default: the host name). */
   readonly node?: string;
   readonly logger?: Logger;
+  /**
+   * HOST:PORT of the DNS server (default 127.0.0.1:7453; when that port is taken, a free one, reported
+   * by GET /v1/version). Port 0 picks a free one.
+   */
+  readonly dns?: string;
   /** Write the server's log to `<dataDir>/server.log` instead of stderr. */
   readonly logToFile?: boolean;
 }
@@ -38,6 +44,23 @@ export interface RunningServer {
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
+export const DEFAULT_DNS = '127.0.0.1:7453';
+
+/** Starts berth's DNS server; when the default port is taken, on a free one rather than not at all. */
+async function startDns(listen: string, logger: Logger): Promise<{ server: DnsServer; address: string }> {
+  const [host, port] = splitListen(listen);
+  let server = new DnsServer({ host, port, logger });
+  try {
+    await server.start();
+  } catch (error) {
+    if (listen !== DEFAULT_DNS || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    logger.warn({ listen }, 'the default DNS port is taken; serving DNS on a free port (see GET /v1/version)');
+    server = new DnsServer({ host, port: 0, logger });
+    await server.start();
+  }
+  const a = server.address();
+  return { server, address: `${a.host}:${a.port}` };
+}
 
 /**
  * The composition root of `berth server`: store → controllers; store → agent (through ports) →
@@ -60,10 +83,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     owned.defer(() => driver.dispose());
     const telemetry = new InstanceTelemetry(driver, dataDir);
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
-    // fed whole endpoint snapshots by the publisher; the DNS server joins it when it lands.
+    // and the DNS server, both fed whole endpoint snapshots by the publisher.
     const nodeAddresses = ['127.0.0.1'];
     const proxy = new ServiceProxy({ nodeAddresses, logger: logger.child({ part: 'proxy' }), onError: (e) => logger.warn({ err: e }, 'proxy listener problem') });
-    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
+    owned.defer(() => dns.server.stop());
+    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const api = createApi({
       store,
       telemetry: {
@@ -71,6 +96,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         stats: (instances) => telemetry.stats(instances),
       },
       endpoints: publisher,
+      dnsAddress: dns.address,
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -81,7 +107,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const address = api.server.address();
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
 
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, logger: logger.child({ part: 'agent' }) });
+    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, logger: logger.child({ part: 'agent' }) });
     await agent.start();
     owned.defer(() => agent.stop());
 

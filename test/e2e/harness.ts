@@ -30,7 +30,7 @@ export function tempDir(prefix = 'berth-e2e-'): string {
 /** Starts `berth server`; resolves once it listens. */
 export async function startBerth(options: { dataDir?: string; instanceRange: string }): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
-  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0'], {
     env: { ...process.env, BERTH_INSTANCE_RANGE: options.instanceRange, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

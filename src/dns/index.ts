@@ -1,0 +1,13 @@
+export { DnsServer, resolveDnsServerOptions } from './dns-server.js';
+export type { DnsServerOptions, ResolvedDnsServerOptions } from './dns-server.js';
+export type { DnsHandler, DnsNext, DnsReply } from './dns-handler.js';
+export type { DnsQuery, DnsTransport, ParseResult } from './dns-query.js';
+export { parseQuery, Rcode, QType } from './dns-query.js';
+export { buildHandlerChain, composeChain } from './handler-chain.js';
+export { ServiceRecordsHandler } from './service-records-handler.js';
+export { ForwardHandler } from './forward-handler.js';
+export type { ForwardHandlerOptions } from './forward-handler.js';
+export { buildZoneTable } from './zone-table.js';
+export type { ZoneOptions, ZoneTable } from './zone-table.js';
+export type { Upstream } from './upstream.js';
+export { parseUpstream, parseResolvConf, hostUpstreams } from './upstream.js';
