@@ -8,7 +8,9 @@ const server = createServer(async (req, res) => {
   if (req.url === '/healthz') return res.writeHead(200).end('ok\n');
   if (req.url !== '/api/hello') return res.writeHead(404).end('not found\n');
   try {
-    const visits = await (await call('store', '/incr/visits', { method: 'POST' })).json();
+    const answer = await call('store', 7000, '/incr/visits', 'POST');
+    if (answer.status !== 200) throw new Error(`store answered ${answer.status}`);
+    const visits = JSON.parse(answer.body);
     console.log(`hello #${visits.value} served by ${me.instance}`);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ servedBy: me, visits: visits.value }));
   } catch (e) {

@@ -1,41 +1,39 @@
-// Finds the running instances of a service through berth's API (BERTH_API_URL, given to every
-// instance). The networking part of berth replaces this with DNS names and virtual IPs.
-const api = process.env.BERTH_API_URL;
-const grid = process.env.BERTH_GRID ?? 'default';
-const cache = new Map();
+// Finds a service the way programs in a cluster do: Kubernetes-style variables that berth gives every
+// instance (<NAME>_SERVICE_HOST / _PORT, the service's virtual IP and port), or, for a service created
+// after this instance started, berth's DNS (BERTH_DNS) and the name <service>.<grid>.berth.local.
+import { request } from 'node:http';
+import { promises as dns } from 'node:dns';
 
-/** Addresses ("ip:port") of the running instances of `service`, refreshed every second. */
-export async function endpoints(service, portName) {
-  const hit = cache.get(service);
-  if (hit && Date.now() - hit.at < 1000) return hit.list;
-  const res = await fetch(`${api}/v1/grids/${grid}/services/${service}/instances?active=true`);
-  if (!res.ok) throw new Error(`berth API answered ${res.status} for ${service}`);
-  const { items } = await res.json();
-  const list = items
-    .filter((i) => i.status.state === 'running' && i.desiredState === 'running')
-    .map((i) => {
-      const ports = i.spec.containers.flatMap((c) => c.ports);
-      const port = (portName ? ports.find((p) => p.name === portName) : ports[0])?.containerPort;
-      return `${i.spec.address}:${port}`;
-    });
-  cache.set(service, { at: Date.now(), list });
-  return list;
+const grid = process.env.BERTH_GRID ?? 'default';
+const resolver = new dns.Resolver({ timeout: 1000, tries: 2 });
+if (process.env.BERTH_DNS) {
+  const [host, port] = process.env.BERTH_DNS.split(':');
+  resolver.setServers([`${host}:${port}`]);
 }
 
-let turn = 0;
-/** fetch() against one instance of `service`, round robin, trying the next one if a connect fails. */
-export async function call(service, path, init) {
-  const list = await endpoints(service);
-  if (list.length === 0) throw new Error(`no running instance of ${service}`);
-  let last;
-  for (let k = 0; k < list.length; k++) {
-    const target = list[turn++ % list.length];
-    try {
-      return await fetch(`http://${target}${path}`, { ...init, signal: AbortSignal.timeout(2000) });
-    } catch (e) {
-      last = e;
-      cache.delete(service);
-    }
-  }
-  throw last;
+/** The virtual IP and port of `service`. */
+export async function locate(service, defaultPort) {
+  const NAME = service.toUpperCase().replace(/-/g, '_');
+  const host = process.env[`${NAME}_SERVICE_HOST`] ?? (await resolver.resolve4(`${service}.${grid}.berth.local`))[0];
+  const port = Number(process.env[`${NAME}_SERVICE_PORT`] ?? defaultPort);
+  return { host, port };
+}
+
+/**
+ * One HTTP request to `service` through its virtual IP, on a new connection each time, so berth's proxy
+ * balances every request over the service's ready instances. Resolves with { status, body }.
+ */
+export async function call(service, defaultPort, path, method = 'GET') {
+  const { host, port } = await locate(service, defaultPort);
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method, agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${service} did not answer in 2 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -9,7 +9,8 @@ const page = (body) => `<!doctype html><meta charset="utf-8"><title>berth shop</
 const server = createServer(async (req, res) => {
   if (req.url === '/healthz') return res.writeHead(200).end('ok\n');
   try {
-    const answer = await (await call('api', '/api/hello')).json();
+    const reply = await call('api', 8080, '/api/hello');
+    const answer = JSON.parse(reply.body);
     if (req.url === '/json') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ web: process.env.BERTH_INSTANCE, ...answer }));
     res.writeHead(200, { 'content-type': 'text/html' }).end(page(
       `<p>page by <code>${process.env.BERTH_INSTANCE}</code>, answer by <code>${answer.servedBy.instance}</code> at ${answer.servedBy.address}</p>
