@@ -118,8 +118,8 @@ describe('apply, up and down against a stub API', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /no berth server answers at http:\/\/127\.0\.0\.1:9: starting one in this process \(data in \/tmp\/berth-data\)/);
     assert.match(r.stdout, /^service\/api created\n/);
-    assert.match(r.stdout, /^api {2}http:\/\/127\.10\.0\.2:8080 http:\/\/127\.10\.0\.3:8080$/m);
-    assert.match(r.stdout, /^web {2}http:\/\/127\.10\.0\.2:3000$/m);
+    assert.match(r.stdout, /^api {2}instances: http:\/\/127\.10\.0\.2:8080 http:\/\/127\.10\.0\.3:8080$/m);
+    assert.match(r.stdout, /^web {2}instances: http:\/\/127\.10\.0\.2:3000$/m);
     assert.match(r.stdout, /^web-1 \| listening on 3000$/m);
     assert.match(r.stdout, /service api is stopped\nservice web is stopped\n$/);
     assert.deepEqual(embedded.writes.filter((w) => w.path.endsWith('/stop')).map((w) => w.path), [
@@ -133,7 +133,7 @@ describe('apply, up and down against a stub API', () => {
   it('up --no-follow against a running server returns once the services run, leaving them running', async () => {
     const r = await runCli(['up', '-f', file, '--no-follow'], { env: { BERTH_HOST: stub.url }, interrupts: new FakeInterrupts() });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^web {2}http:\/\/127\.10\.0\.2:3000\n$/m);
+    assert.match(r.stdout, /^web {2}instances: http:\/\/127\.10\.0\.2:3000\n$/m);
     assert.equal(stub.writes.filter((w) => w.path.endsWith('/stop')).length, 0);
     assert.equal(stub.service('web')?.status.phase, 'running');
   });

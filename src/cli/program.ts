@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { applyCommand } from './apply.js';
 import type { CliDeps } from './cli-deps.js';
+import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
+import { endpointsCommand } from './endpoints-commands.js';
 import { reportError } from './report-error.js';
 import { serverCommand } from './server.js';
 import { serviceCreateCommand } from './service-create.js';
@@ -53,7 +55,15 @@ export function buildProgram(deps: CliDeps): Command {
     service.addCommand(command);
   }
   program.addCommand(service);
-  for (const command of [applyCommand(deps), upCommand(deps), downCommand(deps), serverCommand(deps), versionCommand(deps)]) {
+  for (const command of [
+    applyCommand(deps),
+    upCommand(deps),
+    downCommand(deps),
+    endpointsCommand(deps),
+    dnsCommand(deps),
+    serverCommand(deps),
+    versionCommand(deps),
+  ]) {
     program.addCommand(command);
   }
 

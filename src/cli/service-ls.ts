@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { Service } from '../model/index.js';
+import type { Service, ServiceSpec } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
@@ -34,24 +34,80 @@ export function serviceLsCommand(deps: CliDeps): Command {
       } else if (services.length === 0) {
         ctx.note(`no services in grid ${ctx.grid}`);
       } else {
-        ctx.out(renderServiceTable(services, ctx.now(), ctx.palette));
+        const loadBalancers = await loadBalancerAddresses(ctx, services);
+        ctx.out(renderServiceTable(services, { now: ctx.now(), palette: ctx.palette, loadBalancers }));
       }
     });
 }
 
-/** NAME, INSTANCES (running/desired), STATE, GENERATION, PORTS (container ports), AGE. */
-export function renderServiceTable(services: readonly Service[], now: number, palette: Palette): string {
+/**
+ * NAME, INSTANCES (running/desired), STATE, GENERATION, TYPE, CLUSTER-IP, EXTERNAL-IP, PORTS, AGE —
+ * the network columns as `kubectl get svc` shows them.
+ * @param options.loadBalancers  ingress addresses of LoadBalancer services by name (from their
+ *   endpoints); a LoadBalancer service missing here shows `<pending>`, as kubectl does.
+ */
+export function renderServiceTable(
+  services: readonly Service[],
+  options: { readonly now: number; readonly palette: Palette; readonly loadBalancers?: ReadonlyMap<string, readonly string[]> },
+): string {
   return renderTable(
-    ['NAME', 'INSTANCES', 'STATE', 'GENERATION', 'PORTS', 'AGE'],
+    ['NAME', 'INSTANCES', 'STATE', 'GENERATION', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORTS', 'AGE'],
     services.map((s) => [
       s.name,
       `${s.status.runningInstances}/${s.status.desiredInstances}`,
-      colourState(s.status.phase, palette),
+      colourState(s.status.phase, options.palette),
       generationCell(s),
-      containerPorts(s) || '-',
-      formatAge(s.createdAt, now),
+      s.spec.type,
+      clusterIpCell(s.spec),
+      externalIpCell(s.spec, options.loadBalancers?.get(s.name)),
+      portsCell(s.spec),
+      formatAge(s.createdAt, options.now),
     ]),
   );
+}
+
+/** As kubectl: `None` for headless, `<none>` for ExternalName or before the server allocated one. */
+export function clusterIpCell(spec: ServiceSpec): string {
+  if (spec.type === 'ExternalName') return '<none>';
+  return spec.clusterIP ? spec.clusterIP : '<none>';
+}
+
+/**
+ * As kubectl: ExternalName → the external name; LoadBalancer → the ingress addresses then the
+ * externalIPs (`<pending>` before there are any); otherwise the externalIPs, or `<none>`.
+ */
+export function externalIpCell(spec: ServiceSpec, loadBalancerIPs: readonly string[] | undefined): string {
+  if (spec.type === 'ExternalName') return spec.externalName ?? '<none>';
+  if (spec.type === 'LoadBalancer') {
+    const all = [...(loadBalancerIPs ?? []), ...spec.externalIPs.filter((ip) => !loadBalancerIPs?.includes(ip))];
+    return all.length > 0 ? all.join(',') : '<pending>';
+  }
+  return spec.externalIPs.length > 0 ? spec.externalIPs.join(',') : '<none>';
+}
+
+/**
+ * `80/TCP,443:30443/TCP` (kubectl's PORTS), or `<none>`. A service that declares no ports is served on
+ * its containers' ports (the server's rule), so those are shown.
+ */
+export function portsCell(spec: ServiceSpec): string {
+  const ports = spec.ports.length > 0 ? spec.ports : spec.containers.flatMap((c) => c.ports.map((p) => ({ port: p.containerPort, protocol: p.protocol, nodePort: undefined })));
+  if (ports.length === 0 || spec.type === 'ExternalName') return '<none>';
+  return ports.map((p) => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol}`).join(',');
+}
+
+/** Load-balancer ingress addresses of the LoadBalancer services (their endpoints route), fetched together. */
+async function loadBalancerAddresses(ctx: CliContext, services: readonly Service[]): Promise<Map<string, readonly string[]>> {
+  const balanced = services.filter((s) => s.spec.type === 'LoadBalancer');
+  const answers = await Promise.all(
+    balanced.map((s) =>
+      ctx.client.endpoints(ctx.grid, s.name).then(
+        (e) => [s.name, e.loadBalancerIPs] as const,
+        // An older server without the route, or a service removed meanwhile: shown as <pending>.
+        () => undefined,
+      ),
+    ),
+  );
+  return new Map(answers.filter((a) => a !== undefined));
 }
 
 /** `3`, or `3 (deployed 2)` when the spec moved past what is deployed, or `1 (not deployed)`. */
@@ -59,8 +115,4 @@ function generationCell(s: Service): string {
   if (!s.deployment) return `${s.generation} (not deployed)`;
   if (s.deployment.generation !== s.generation) return `${s.generation} (deployed ${s.deployment.generation})`;
   return String(s.generation);
-}
-
-function containerPorts(s: Service): string {
-  return s.spec.containers.flatMap((c) => c.ports.map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`)).join(', ');
 }

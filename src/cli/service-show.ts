@@ -1,17 +1,19 @@
 import { Command } from 'commander';
-import type { ContainerSpec, Instance, Service } from '../model/index.js';
+import { isApiError } from '../client/index.js';
+import type { ContainerSpec, Instance, Service, ServiceEndpoints, ServiceSpec } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
 import { colourState, latestPerSlot } from './instance-state-view.js';
 import type { OutputFormat } from './output-format.js';
 import { formatStructured, outputOption } from './output-format.js';
+import { splitEndpoints } from './endpoint-addresses.js';
 import type { Palette } from './palette.js';
 
 /** `berth service show NAME`: the service and its instances (Kontena's `service show`). */
 export function serviceShowCommand(deps: CliDeps): Command {
   return new Command('show')
-    .description('show a service: its spec, deployment and instances')
+    .description('show a service: its spec, network face and endpoints, deployment and instances')
     .argument('<name>', 'service name')
     .addOption(outputOption())
     .action(async (name: string, flags: { readonly output: OutputFormat }, cmd: Command) => {
@@ -21,8 +23,8 @@ export function serviceShowCommand(deps: CliDeps): Command {
         ctx.stdout.write(formatStructured(service, flags.output));
         return;
       }
-      const instances = await ctx.client.listInstances(ctx.grid, name, { active: true });
-      ctx.out(renderServiceDetails(service, instances, { now: ctx.now(), palette: ctx.palette, deployHint: ctx.commandHint(`service deploy ${name}`) }));
+      const [instances, endpoints] = await Promise.all([ctx.client.listInstances(ctx.grid, name, { active: true }), readEndpoints(ctx, name)]);
+      ctx.out(renderServiceDetails(service, instances, { now: ctx.now(), palette: ctx.palette, deployHint: ctx.commandHint(`service deploy ${name}`), endpoints }));
     });
 }
 
@@ -30,7 +32,13 @@ export function serviceShowCommand(deps: CliDeps): Command {
 export function renderServiceDetails(
   service: Service,
   instances: readonly Instance[],
-  options: { readonly now: number; readonly palette: Palette; readonly deployHint: string },
+  options: {
+    readonly now: number;
+    readonly palette: Palette;
+    readonly deployHint: string;
+    /** From the endpoints route; undefined when the server has none (shown as "unknown"). */
+    readonly endpoints?: ServiceEndpoints | undefined;
+  },
 ): string {
   const c = options.palette;
   const { spec, status, deployment } = service;
@@ -51,12 +59,7 @@ export function renderServiceDetails(
     lines.push('  labels:');
     for (const [k, v] of Object.entries(spec.labels)) lines.push(`    - ${k}=${v}`);
   }
-  if (spec.ports.length > 0) {
-    lines.push(`  ports (${spec.type}):`);
-    for (const p of spec.ports) {
-      lines.push(`    - ${p.name ? `${p.name}: ` : ''}${p.port} → ${p.targetPort}/${p.protocol.toLowerCase()}${p.nodePort === undefined ? '' : ` (node port ${p.nodePort})`}`);
-    }
-  }
+  lines.push(...networkLines(spec, options.endpoints));
   lines.push('  containers:');
   for (const container of spec.containers) lines.push(...containerLines(container));
   const r = spec.restartPolicy;
@@ -81,6 +84,57 @@ export function renderServiceDetails(
     }
   }
   return lines.join('\n');
+}
+
+/** The endpoints, or undefined when the server predates the endpoints route (404 for the route, not the service). */
+async function readEndpoints(ctx: CliContext, name: string): Promise<ServiceEndpoints | undefined> {
+  try {
+    return await ctx.client.endpoints(ctx.grid, name);
+  } catch (e) {
+    if (isApiError(e) && e.status === 404 && e.code !== 'SERVICE_NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The network section: type, VIP (or headless, or the ExternalName target), ports with target and node
+ * ports, external and load-balancer addresses, session affinity, then the ready and not-ready endpoints.
+ */
+export function networkLines(spec: ServiceSpec, endpoints: ServiceEndpoints | undefined): string[] {
+  const lines = ['  network:'];
+  const field = (label: string, value: string): void => {
+    lines.push(`    ${label}: ${value}`);
+  };
+  field('type', spec.type);
+  if (spec.type === 'ExternalName') field('external name', `${spec.externalName ?? '<none>'} (DNS answers with a CNAME)`);
+  else if (spec.clusterIP === 'None') field('virtual IP', 'none (headless: DNS answers with the instance addresses)');
+  else field('virtual IP', spec.clusterIP || endpoints?.clusterIP || '<not allocated yet>');
+  if (spec.ports.length === 0) {
+    field('ports', '<none>');
+  } else {
+    lines.push('    ports:');
+    for (const p of spec.ports) {
+      const node = p.nodePort ?? endpoints?.ports.find((e) => e.port === p.port && e.protocol === p.protocol)?.nodePort;
+      lines.push(`      - ${p.name ? `${p.name}: ` : ''}${p.port} → ${p.targetPort}/${p.protocol.toLowerCase()}${node === undefined ? '' : ` (node port ${node})`}`);
+    }
+  }
+  if (spec.externalIPs.length > 0) field('external IPs', spec.externalIPs.join(', '));
+  if (spec.type === 'LoadBalancer') {
+    const ingress = endpoints?.loadBalancerIPs ?? [];
+    field('load balancer', ingress.length > 0 ? ingress.join(', ') : '<pending>');
+  }
+  const timeout = spec.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10_800;
+  field('session affinity', spec.sessionAffinity === 'ClientIP' ? `ClientIP (timeout ${timeout}s)` : 'None');
+  if (spec.publishNotReadyAddresses) field('publish not-ready addresses', 'yes');
+  if (spec.type === 'ExternalName') return lines;
+  if (!endpoints) {
+    field('endpoints', 'unknown (the server has no endpoints route)');
+    return lines;
+  }
+  const { ready, notReady } = splitEndpoints(endpoints);
+  field('endpoints', ready.length > 0 ? ready.join(', ') : '<none>');
+  if (notReady.length > 0) field('not ready', notReady.join(', '));
+  return lines;
 }
 
 function containerLines(container: ContainerSpec): string[] {

@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import type { ServiceSpec, ServiceSpecInput } from '../model/index.js';
 import { parseDuration } from '../lib/index.js';
 import { UsageError } from './cli-error.js';
+import type { NetworkFlags, ServicePortInput } from './network-flags.js';
+import { addNetworkOptions, applyNetworkFlags, servicePortsFromMappings } from './network-flags.js';
 import type { PortMapping } from './port-flag.js';
 import { parsePortFlag } from './port-flag.js';
 import { splitShellWords } from './shell-words.js';
@@ -20,7 +22,7 @@ export interface EnvPair {
 }
 
 /** Parsed values of the spec flags; a flag not given is undefined. */
-export interface SpecFlags {
+export interface SpecFlags extends NetworkFlags {
   readonly ports?: readonly PortMapping[];
   readonly env?: readonly EnvPair[];
   readonly cmd?: readonly string[];
@@ -61,6 +63,7 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
     .option('--update-delay <duration>', 'pause between update batches (default 0s)', durationValue)
     .addOption(new Option('--update-order <order>', 'stop the old instance first, or start the new one first (default stop-first)').choices(['stop-first', 'start-first']))
     .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)');
+  addNetworkOptions(command, which);
   if (which === 'create') command.option('--stateful', 'stable slots with a data directory each, kept across restarts');
   else command.option('--image <image>', 'run this image (docker driver)');
   return command;
@@ -76,6 +79,15 @@ export function specFromFlags(
   flags: SpecFlags,
   options: { readonly cwd: string },
 ): { spec: ServiceSpecInput; warnings: string[] } {
+  const containerless = !target.image && !flags.cmd && (flags.endpoint !== undefined || flags.externalName !== undefined || flags.type === 'ExternalName');
+  if (containerless) {
+    // An ExternalName service or one whose endpoints are set by hand runs nothing (Kubernetes' service without a selector).
+    const given = CONTAINER_FLAGS.filter((f) => f !== 'ports' && flags[f] !== undefined);
+    if (given.length > 0) throw new UsageError(`--${given.map(kebab).join(', --')} need a container: give an IMAGE or --cmd`);
+    const spec: MutableSpec = { name: target.name, containers: [] };
+    applyServiceFlags(spec, flags);
+    return { spec: spec as ServiceSpecInput, warnings: [] };
+  }
   if (!target.image && !flags.cmd) {
     throw new UsageError(
       `--cmd is required when no IMAGE is given: without an image berth runs the command as a plain process (e.g. berth service create ${target.name} --cmd "node server.js")`,
@@ -128,13 +140,7 @@ export function portsFromFlags(mappings: readonly PortMapping[]): { containerPor
     seen.add(key);
     containerPorts.push({ containerPort: m.target, protocol: m.protocol });
   }
-  const servicePorts = mappings.map((m) => ({
-    ...(mappings.length > 1 ? { name: `${m.protocol.toLowerCase()}-${m.published}` } : {}),
-    port: m.published,
-    targetPort: m.target,
-    protocol: m.protocol,
-  }));
-  return { containerPorts, servicePorts };
+  return { containerPorts, servicePorts: servicePortsFromMappings(mappings) };
 }
 
 // ── mapping ─────────────────────────────────────────────────────────────────────────────────────
@@ -144,7 +150,6 @@ type MutableContainer = {
 };
 type MutableSpec = Omit<{ -readonly [K in keyof ServiceSpecInput]: ServiceSpecInput[K] }, 'containers'> & { containers: MutableContainer[] };
 type ContainerPortInput = { containerPort: number; protocol: 'TCP' | 'UDP' };
-type ServicePortInput = { name?: string; port: number; targetPort: number; protocol: 'TCP' | 'UDP' };
 
 const CONTAINER_FLAGS = ['image', 'cmd', 'env', 'user', 'stopSignal', 'stopTimeout', 'workdir', 'ports'] as const;
 
@@ -190,7 +195,7 @@ function applyServiceFlags(spec: MutableSpec, flags: SpecFlags): void {
   }
   if (flags.instances !== undefined) spec.replicas = flags.instances;
   if (flags.label !== undefined) spec.labels = { ...(spec.labels ?? {}), ...flags.label };
-  if (flags.ports !== undefined) spec.ports = portsFromFlags(flags.ports).servicePorts;
+  applyNetworkFlags(spec, flags, flags.ports === undefined ? undefined : servicePortsFromMappings(flags.ports));
   const restart = { ...(spec.restartPolicy ?? {}) };
   if (flags.restart !== undefined) restart.condition = flags.restart;
   if (flags.restartDelay !== undefined) restart.delay = flags.restartDelay;

@@ -21,21 +21,36 @@ describe('renderTable', () => {
 
 describe('service table', () => {
   const services = [
-    service({ spec: { name: 'api', replicas: 3, containers: [{ ...service().spec.containers[0]!, ports: [{ containerPort: 8080, protocol: 'TCP' }] }] }, deployedGeneration: 1, status: { runningInstances: 2, phase: 'deploying' } }),
+    service({
+      spec: { name: 'api', replicas: 3, type: 'NodePort', clusterIP: '127.96.0.7', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080, protocol: 'TCP' }, { name: 'dns', port: 53, targetPort: 53, protocol: 'UDP' }] },
+      deployedGeneration: 1,
+      status: { runningInstances: 2, phase: 'deploying' },
+    }),
+    service({ spec: { name: 'db', clusterIP: 'None', ports: [{ port: 5432, targetPort: 5432, protocol: 'TCP' }], externalIPs: ['127.0.0.9'] }, deployedGeneration: 1 }),
+    service({ spec: { name: 'edge', type: 'LoadBalancer', clusterIP: '127.96.0.8', ports: [{ port: 80, targetPort: 80, nodePort: 30000, protocol: 'TCP' }] }, deployedGeneration: 1 }),
+    service({ spec: { name: 'mail', type: 'ExternalName', externalName: 'mail.example.org' }, deployedGeneration: 1 }),
     service({ spec: { name: 'web' }, generation: 2 }),
   ];
 
-  it('shows instances running/desired, phase, generation, container ports and age', () => {
-    const text = renderServiceTable(services, NOW, createPalette(false));
+  it('shows instances, phase, generation, then type, cluster IP, external IP and ports as kubectl get svc', () => {
+    const text = renderServiceTable(services, { now: NOW, palette: createPalette(false), loadBalancers: new Map([['edge', ['127.0.0.1']]]) });
     assert.deepEqual(text.split('\n'), [
-      'NAME   INSTANCES   STATE         GENERATION         PORTS      AGE',
-      'api    2/3         deploying     1                  8080/tcp   3m',
-      'web    0/0         initialized   2 (not deployed)   -          3m',
+      'NAME   INSTANCES   STATE         GENERATION         TYPE           CLUSTER-IP   EXTERNAL-IP        PORTS                 AGE',
+      'api    2/3         deploying     1                  NodePort       127.96.0.7   <none>             80:30080/TCP,53/UDP   3m',
+      'db     1/1         running       1                  ClusterIP      None         127.0.0.9          5432/TCP              3m',
+      'edge   1/1         running       1                  LoadBalancer   127.96.0.8   127.0.0.1          80:30000/TCP          3m',
+      'mail   1/1         running       1                  ExternalName   <none>       mail.example.org   <none>                3m',
+      'web    0/0         initialized   2 (not deployed)   ClusterIP      <none>       <none>             <none>                3m',
     ]);
   });
 
+  it('shows <pending> for a load balancer whose addresses are not known', () => {
+    const text = renderServiceTable(services.slice(2, 3), { now: NOW, palette: createPalette(false) });
+    assert.match(text, /LoadBalancer +127\.96\.0\.8 +<pending> +80:30000\/TCP/);
+  });
+
   it('colours the state only with a colour palette', () => {
-    assert.match(renderServiceTable(services, NOW, createPalette(true)), ANSI);
+    assert.match(renderServiceTable(services, { now: NOW, palette: createPalette(true) }), ANSI);
   });
 });
 

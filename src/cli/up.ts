@@ -124,18 +124,31 @@ async function tearDown(ctx: CliContext, applied: readonly AppliedService[], emb
   }
 }
 
-/** `web  http://127.10.0.2:8080 http://127.10.0.3:8080` — each running instance's container ports; the name padded to `width`. */
+/**
+ * `web  http://127.96.0.3:3000 (virtual IP)  http://127.0.0.1:30080 (node port)  instances: http://…` —
+ * the service's virtual IP and node ports first (what other programs should use), then each running
+ * instance's container ports; the name padded to `width`.
+ */
 export function reachableLine(p: ServiceProgress, width = p.name.length): string {
+  const scheme = (protocol: string): string => (protocol === 'UDP' ? 'udp' : 'http');
+  const spec = p.service?.spec;
+  const front: string[] = [];
+  if (spec && spec.clusterIP && spec.clusterIP !== 'None') {
+    const ports = spec.ports.length > 0 ? spec.ports : spec.containers.flatMap((c) => c.ports.map((cp) => ({ port: cp.containerPort, protocol: cp.protocol, nodePort: undefined })));
+    for (const port of ports) front.push(`${scheme(port.protocol)}://${spec.clusterIP}:${port.port} (virtual IP)`);
+    for (const port of ports) if (port.nodePort !== undefined) front.push(`${scheme(port.protocol)}://127.0.0.1:${port.nodePort} (node port)`);
+  }
   const urls: string[] = [];
   for (const i of p.instances) {
     if (i.desiredState !== 'running' || i.status.state !== 'running') continue;
     for (const c of i.spec.containers) {
-      for (const port of c.ports) urls.push(`${port.protocol === 'UDP' ? 'udp' : 'http'}://${i.spec.address}:${port.containerPort}`);
+      for (const port of c.ports) urls.push(`${scheme(port.protocol)}://${i.spec.address}:${port.containerPort}`);
     }
   }
   const running = p.service ? `${p.service.status.runningInstances}/${p.service.status.desiredInstances} running` : 'not found';
   const name = p.name.padEnd(width);
-  return urls.length > 0 ? `${name}  ${urls.join(' ')}` : `${name}  ${running}, no ports`;
+  if (front.length === 0 && urls.length === 0) return `${name}  ${running}, no ports`;
+  return [name, ...front, ...(urls.length > 0 ? [`instances: ${urls.join(' ')}`] : [])].join('  ');
 }
 
 /** Follows the logs of every service, merged with `web-2 |` prefixes, until `signal` aborts. */

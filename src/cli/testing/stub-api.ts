@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Instance, InstanceStats, LogLine, Service, ServiceEvent, ServiceSpec } from '../../model/index.js';
+import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceSpec } from '../../model/index.js';
 import { instance as instanceFixture, serviceSpec } from './fixtures.js';
 
 /*
@@ -33,6 +33,12 @@ export class StubApi {
   readonly logs = new Map<string, LogLine[]>();
   readonly events = new Map<string, ServiceEvent[]>();
   readonly stats = new Map<string, InstanceStats[]>();
+  /** Endpoints the GET route answers; a service without an entry has none (derived from its spec). */
+  readonly endpoints = new Map<string, ServiceEndpoints>();
+  /** When false, the endpoints route is missing, as on a server older than the networking part. */
+  endpointsRoute = true;
+  /** `GET /v1/version`'s `dns` (host:port), when set. */
+  dns: string | undefined;
   /** Milliseconds between the steps of a simulated rollout or removal. */
   stepMs = 5;
   /** When false, deploys never converge (for timeout tests). */
@@ -99,7 +105,7 @@ export class StubApi {
   #route(method: string, parts: string[], query: URLSearchParams, body: Record<string, unknown>, res: ServerResponse): { status: number; body: unknown } | typeof STREAMING {
     const [v1, a, grid, b, name, action] = parts;
     if (v1 !== 'v1') throw notFound('route');
-    if (a === 'version') return ok({ version: '0.0.0-stub', apiVersion: 'v1', node: 'node-1' });
+    if (a === 'version') return ok({ version: '0.0.0-stub', apiVersion: 'v1', node: 'node-1', ...(this.dns ? { dns: this.dns } : {}) });
     if (a === 'watch') {
       this.#openStream(res);
       this.#watchers.add(res);
@@ -183,6 +189,24 @@ export class StubApi {
           this.#put({ ...stopped, status: { ...stopped.status, phase: 'stopped', runningInstances: 0, desiredInstances: 0 } });
         });
         return ok(this.#put(s));
+      }
+      case 'endpoints': {
+        if (!this.endpointsRoute) throw notFound('route');
+        if (method === 'PUT') {
+          checkVersion(body['version']);
+          const addresses = body['addresses'] as string[];
+          const s = current();
+          const ports = s.spec.ports.length > 0 ? s.spec.ports : [{ name: undefined, port: 0, targetPort: 0, protocol: 'TCP' as const }];
+          this.endpoints.set(k, {
+            ...endpointsOf(s),
+            endpoints: addresses.map((address) => {
+              const [ip = '', port] = address.split(':');
+              return { ip, ready: true, ports: Object.fromEntries(ports.map((p) => [p.name ?? '', port === undefined ? Number(p.targetPort) : Number(port)])) };
+            }),
+          });
+          return ok(this.#put({ ...s, version: this.#bump() }));
+        }
+        return ok(this.endpoints.get(k) ?? endpointsOf(current()));
       }
       case 'instances': {
         current();
@@ -320,6 +344,25 @@ export class StubApi {
 }
 
 const STREAMING = Symbol('streaming');
+
+/** What a service's endpoints route answers before any instance is ready. */
+function endpointsOf(s: Service): ServiceEndpoints {
+  const { spec } = s;
+  return {
+    grid: s.grid,
+    service: s.name,
+    type: spec.type,
+    ...(spec.clusterIP && spec.clusterIP !== 'None' ? { clusterIP: spec.clusterIP } : {}),
+    headless: spec.clusterIP === 'None',
+    ...(spec.externalName ? { externalName: spec.externalName } : {}),
+    externalIPs: spec.externalIPs,
+    loadBalancerIPs: spec.type === 'LoadBalancer' ? ['127.0.0.1'] : [],
+    ports: spec.ports.map((p) => ({ name: p.name ?? '', protocol: p.protocol, port: p.port, ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort }) })),
+    endpoints: [],
+    sessionAffinity: spec.sessionAffinity === 'ClientIP' ? { type: 'ClientIP', timeoutSeconds: spec.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10_800 } : { type: 'None' },
+    publishNotReadyAddresses: spec.publishNotReadyAddresses,
+  };
+}
 
 function ok(body: unknown): { status: number; body: unknown } {
   return { status: 200, body };
