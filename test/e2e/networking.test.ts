@@ -101,4 +101,45 @@ describe('virtual IPs', () => {
       /provided port is already allocated/,
     );
   });
+
+  it('loses no request through the VIP when one of three instances is killed (the proxy retries a refused connect)', async () => {
+    const svc = await berth.client.createService('default', echoSpec('steady', 3), { deploy: true });
+    await ready('steady', 3);
+    const vip = svc.spec.clusterIP as string;
+    const victim = (await berth.client.listInstances('default', 'steady', { active: true }))[0];
+    assert.ok(victim);
+    let failures = 0;
+    let done = 0;
+    const loop = (async () => {
+      for (let k = 0; k < 400; k++) {
+        try {
+          await get(vip, 8080);
+        } catch {
+          failures++;
+        }
+        done++;
+      }
+    })();
+    await waitFor('the loop under way', () => done >= 50);
+    process.kill(victim.status.containers?.[0]?.pid ?? 0, 'SIGKILL');
+    await loop;
+    assert.equal(failures, 0, `${failures} of ${done} requests failed`);
+  });
+
+  it('switches a running service ClusterIP → NodePort → LoadBalancer without restarting its instances', async () => {
+    const created = await berth.client.createService('default', { ...echoSpec('switch', 2), ports: [{ port: 18080, targetPort: 8080 }] }, { deploy: true });
+    await ready('switch', 2);
+    const before = (await berth.client.listInstances('default', 'switch', { active: true })).map((i) => i.id).sort();
+    const asNodePort = await berth.client.updateService('default', 'switch', { ...echoSpec('switch', 2), type: 'NodePort', ports: [{ port: 18080, targetPort: 8080 }] });
+    const nodePort = asNodePort.spec.ports[0]?.nodePort;
+    assert.ok(nodePort !== undefined && nodePort >= 30000 && nodePort <= 32767);
+    assert.equal(asNodePort.spec.clusterIP, created.spec.clusterIP, 'the VIP is kept');
+    await waitFor('the node port answers', () => get('127.0.0.1', nodePort).catch(() => undefined));
+    const asLb = await berth.client.updateService('default', 'switch', { ...echoSpec('switch', 2), type: 'LoadBalancer', ports: [{ port: 18080, targetPort: 8080 }] });
+    assert.equal(asLb.spec.ports[0]?.nodePort, nodePort, 'the node port is kept');
+    const lb = await waitFor('a load-balancer address', async () => (await berth.client.endpoints('default', 'switch')).loadBalancerIPs[0]);
+    await waitFor('the load-balancer address answers', () => get(lb, 18080).catch(() => undefined));
+    const after = (await berth.client.listInstances('default', 'switch', { active: true })).map((i) => i.id).sort();
+    assert.deepEqual(after, before, 'no instance was replaced');
+  });
 });
