@@ -76,10 +76,18 @@ export function buildSnapshot(store: Store, nodeAddresses: readonly string[]): E
     if (list) list.push(i);
     else byService.set(key, [i]);
   }
+  const all = store.listServices();
   const services: ServiceEndpoints[] = [];
-  for (const s of store.listServices()) {
+  for (const s of all) {
     if (s.desired === 'removing') continue;
-    services.push(endpointsOf(s, byService.get(serviceKey(s.grid, s.name)) ?? [], nodeAddresses));
+    const selector = s.spec.selector;
+    // A selector serves the instances of the grid's services whose labels include it (Kubernetes' rule).
+    const instances = selector
+      ? all
+          .filter((o) => o.grid === s.grid && o !== s && Object.entries(selector).every(([k, v]) => o.spec.labels[k] === v))
+          .flatMap((o) => byService.get(serviceKey(o.grid, o.name)) ?? [])
+      : (byService.get(serviceKey(s.grid, s.name)) ?? []);
+    services.push(endpointsOf(s, instances, nodeAddresses));
   }
   return { revision, services };
 }

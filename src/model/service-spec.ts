@@ -154,6 +154,11 @@ export const ServiceSpecSchema = z
       .strictObject({ clientIP: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(86_400).default(10_800) }).default({ timeoutSeconds: 10_800 }) })
       .optional(),
     /**
+     * For a service without containers: serve the instances of the services of the grid whose labels
+     * include all of these (Kubernetes' selector, matched against berth services' labels).
+     */
+    selector: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).optional(),
+    /**
      * Endpoints set by hand ("ip:port" or "ip", then the target port), for a service with no containers:
      * Kubernetes' service without a selector, e.g. a database that runs outside berth.
      */

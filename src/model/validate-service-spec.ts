@@ -39,8 +39,14 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     errors.push({ field: at('stateful'), type: 'Forbidden', detail: "may not be used when mode is 'global'" });
   }
 
-  if (spec.containers.length === 0 && spec.type !== 'ExternalName' && spec.endpoints === undefined) {
-    errors.push({ field: at('containers'), type: 'Required value', detail: 'a service runs at least one container, unless it is an ExternalName service or lists its endpoints by hand (endpoints: ["ip:port"])' });
+  if (spec.containers.length === 0 && spec.type !== 'ExternalName' && spec.endpoints === undefined && spec.selector === undefined) {
+    errors.push({ field: at('containers'), type: 'Required value', detail: 'a service runs at least one container, unless it is an ExternalName service, selects other services\' instances (selector) or lists its endpoints by hand (endpoints: ["ip:port"])' });
+  }
+  if (spec.selector !== undefined && spec.containers.length > 0) {
+    errors.push({ field: at('selector'), type: 'Forbidden', detail: 'a service with containers serves its own instances; a selector is for a service without containers' });
+  }
+  if (spec.selector !== undefined && spec.endpoints !== undefined) {
+    errors.push({ field: at('endpoints'), type: 'Forbidden', detail: 'give a selector or hand-set endpoints, not both' });
   }
   if (spec.endpoints !== undefined && spec.containers.length > 0) {
     errors.push({ field: at('endpoints'), type: 'Forbidden', detail: 'hand-set endpoints are for a service without containers; a service with containers is served by its own instances' });

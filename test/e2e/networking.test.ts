@@ -102,30 +102,6 @@ describe('virtual IPs', () => {
     );
   });
 
-  it('loses no request through the VIP when one of three instances is killed (the proxy retries a refused connect)', async () => {
-    const svc = await berth.client.createService('default', echoSpec('steady', 3), { deploy: true });
-    await ready('steady', 3);
-    const vip = svc.spec.clusterIP as string;
-    const victim = (await berth.client.listInstances('default', 'steady', { active: true }))[0];
-    assert.ok(victim);
-    let failures = 0;
-    let done = 0;
-    const loop = (async () => {
-      for (let k = 0; k < 400; k++) {
-        try {
-          await get(vip, 8080);
-        } catch {
-          failures++;
-        }
-        done++;
-      }
-    })();
-    await waitFor('the loop under way', () => done >= 50);
-    process.kill(victim.status.containers?.[0]?.pid ?? 0, 'SIGKILL');
-    await loop;
-    assert.equal(failures, 0, `${failures} of ${done} requests failed`);
-  });
-
   it('switches a running service ClusterIP → NodePort → LoadBalancer without restarting its instances', async () => {
     const created = await berth.client.createService('default', { ...echoSpec('switch', 2), ports: [{ port: 18080, targetPort: 8080 }] }, { deploy: true });
     await ready('switch', 2);
@@ -141,5 +117,18 @@ describe('virtual IPs', () => {
     await waitFor('the load-balancer address answers', () => get(lb, 18080).catch(() => undefined));
     const after = (await berth.client.listInstances('default', 'switch', { active: true })).map((i) => i.id).sort();
     assert.deepEqual(after, before, 'no instance was replaced');
+  });
+
+  it('serves the instances of other services whose labels match a selector', async () => {
+    await berth.client.createService('default', { ...echoSpec('blue', 2), labels: { app: 'shop' } }, { deploy: true });
+    await berth.client.createService('default', { ...echoSpec('green', 1), labels: { app: 'shop' } }, { deploy: true });
+    await ready('blue', 2);
+    await ready('green', 1);
+    const front = await berth.client.createService('default', { name: 'shop', containers: [], selector: { app: 'shop' }, ports: [{ port: 9000, targetPort: 8080 }] });
+    const answers = new Set<string>();
+    await waitFor('three instances behind the selector', async () => (await berth.client.endpoints('default', 'shop')).endpoints.filter((e) => e.ready).length === 3);
+    for (let k = 0; k < 30; k++) answers.add(await get(front.spec.clusterIP as string, 9000));
+    assert.equal(answers.size, 3, `answers from ${[...answers].join(', ')}`);
+    assert.ok([...answers].some((a) => a.startsWith('green-')) && [...answers].some((a) => a.startsWith('blue-')));
   });
 });
