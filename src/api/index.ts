@@ -3,3 +3,5 @@ export { createApi } from './create-api.js';
 export { ERROR_STATUS } from './error-status.js';
 export type { EndpointsView, Telemetry } from './ports.js';
 export { FakeTelemetry } from './fake-telemetry.js';
+export type { NetworkRanges } from './network-allocation.js';
+export { DEFAULT_NETWORK_RANGES, allocateNetwork, AllocationError } from './network-allocation.js';

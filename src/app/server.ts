@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
-import { createApi } from '../api/index.js';
+import { DEFAULT_NETWORK_RANGES, createApi } from '../api/index.js';
+import type { NetworkRanges } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
 import { ServiceProxy } from '../proxy/index.js';
@@ -71,6 +72,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   mkdirSync(dataDir, { recursive: true });
   const node = config.node ?? hostname();
   const instanceRange = config.instanceRange ?? process.env.BERTH_INSTANCE_RANGE;
+  const networkRanges = networkRangesFromEnv(process.env);
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
@@ -97,6 +99,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
       endpoints: publisher,
       dnsAddress: dns.address,
+      networkRanges,
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -140,6 +143,19 @@ function liveSource(store: RunningServer['store'], initial: readonly Instance[])
   const wholeService = all().every((i) => ids.has(i.id));
   const slots = new Set(initial.map((i) => i.slot));
   return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
+}
+
+/**
+ * Virtual IP and node port ranges: 127.96.0.0/16 and 30000-32767 (Kubernetes' node port range), or
+ * BERTH_SERVICE_RANGE (CIDR) and BERTH_NODE_PORT_RANGE (`LOW-HIGH`) — e.g. for several servers on one
+ * machine, whose proxies would otherwise claim the same addresses.
+ */
+function networkRangesFromEnv(env: NodeJS.ProcessEnv): NetworkRanges {
+  const ports = /^(\d+)-(\d+)$/.exec(env.BERTH_NODE_PORT_RANGE ?? '');
+  return {
+    serviceRange: env.BERTH_SERVICE_RANGE ?? DEFAULT_NETWORK_RANGES.serviceRange,
+    nodePortRange: ports ? [Number(ports[1]), Number(ports[2])] : DEFAULT_NETWORK_RANGES.nodePortRange,
+  };
 }
 
 export function splitListen(listen: string): [string, number] {

@@ -64,6 +64,11 @@ export class Balancer {
     return this.services.get(serviceKey)?.backends.length ?? 0;
   }
 
+  /** Whether `next` looks at the client address for this service port (ClientIP affinity). */
+  usesClientAddress(serviceKey: string): boolean {
+    return this.services.get(serviceKey)?.affinity.type === 'ClientIP';
+  }
+
   /**
    * The backend for a new connection from `clientAddress`, or undefined when the service has none.
    * `avoid` is a backend that just refused this client: it is skipped when another exists, and a

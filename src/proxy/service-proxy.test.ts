@@ -79,6 +79,37 @@ test('retries a refused connect on the next backend with no client errors', asyn
   });
 });
 
+test('moves a request to another backend when its backend dies before answering, replaying the bytes', async () => {
+  // A backend that reads the request and dies (reset, as a process killed with SIGKILL), or closes
+  // without a word; two that answer with what they read.
+  const answering = (): net.Server =>
+    net.createServer({ allowHalfOpen: true }, (socket) => {
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.on('end', () => socket.end(`got:${got}`));
+    });
+  const killed = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+  const silent = net.createServer((socket) => socket.once('data', () => socket.end()));
+  const servers = [killed, silent, answering(), answering()];
+  for (const server of servers) {
+    server.on('error', () => {});
+    await new Promise<void>((resolve) => server.listen({ host: '127.21.201.20', port: 0 }, resolve));
+  }
+  const at = (server: net.Server) => endpoint('127.21.201.20', (server.address() as AddressInfo).port);
+  try {
+    for (const [k, bad] of [killed, silent].entries()) {
+      await withProxy(async (proxy) => {
+        const port = 18010 + k;
+        await proxy.sync(snapshotOf([endpointsOf({ clusterIP: VIP, ports: [{ name: '', protocol: 'TCP', port }], endpoints: [at(bad), at(servers[2] as net.Server), at(servers[3] as net.Server)] })]));
+        const replies = await Promise.all(Array.from({ length: 30 }, (_, n) => exchange(VIP, port, { payload: `request-${n}` })));
+        assert.deepEqual(replies, Array.from({ length: 30 }, (_, n) => `got:request-${n}`));
+      });
+    }
+  } finally {
+    for (const server of servers) server.close();
+  }
+});
+
 test('resets a client at once when the service has no endpoints', async () => {
   await withProxy(async (proxy) => {
     await proxy.sync(snapshotOf([endpointsOf({ clusterIP: VIP, ports: [{ name: '', protocol: 'TCP', port: 18004 }] })]));

@@ -97,6 +97,7 @@ export class ServiceProxy extends EventEmitter {
     const maxAttempts = options.maxConnectAttempts ?? 3;
     this.relayHost = {
       pick: (serviceKey, client, avoid) => this.balancer.next(serviceKey, client, avoid),
+      usesClientAddress: (serviceKey) => this.balancer.usesClientAddress(serviceKey),
       maxAttempts: (serviceKey) => Math.min(maxAttempts, this.balancer.backendCount(serviceKey)),
       connectionOpened: (backend) => this.active.set(backend.key, (this.active.get(backend.key) ?? 0) + 1),
       connectionClosed: (backend) => this.connectionClosed(backend),

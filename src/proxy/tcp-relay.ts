@@ -1,8 +1,10 @@
 /*
  * The TCP hot path. One `TcpRelay` object per accepted connection is the only allocation beyond what
  * node:net itself makes; socket events are handled by module-level functions that find their relay
- * through a symbol property (no per-connection closures). Bytes flow through `pipe()` both ways, which
- * gives backpressure and, with `allowHalfOpen` on both sockets, correct half-close.
+ * through a symbol property (no per-connection closures). Bytes are relayed by module-level 'data'
+ * handlers rather than `pipe()` (which allocates a dozen closures and listeners per direction): a write
+ * that returns false pauses the source until the destination drains (backpressure), and 'end' is
+ * forwarded with `end()`, which with `allowHalfOpen` on both sockets gives correct half-close.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
@@ -11,6 +13,8 @@ import type { Backend } from './proxy-table.js';
 /** What a relay needs from its owner (ServiceProxy): balancing and connection counting. */
 export interface RelayHost {
   pick(serviceKey: string, clientAddress: string, avoid?: Backend): Backend | undefined;
+  /** Whether `pick` looks at the client address (ClientIP affinity); if not, it is not fetched (a getpeername). */
+  usesClientAddress(serviceKey: string): boolean;
   /** Upper bound on connect attempts for one client connection. */
   maxAttempts(serviceKey: string): number;
   connectionOpened(backend: Backend): void;
@@ -22,10 +26,26 @@ export interface RelayHost {
 const kRelay = Symbol('berth.relay');
 type RelaySocket = Socket & { [kRelay]?: TcpRelay };
 
+/**
+ * Client bytes kept until the backend answers, so that a backend that dies before answering (SIGKILL
+ * mid-request) can be replaced by another one that gets the same bytes: the client never sees the
+ * failure. Past this many bytes nothing is kept and such a failure reaches the client. The replay is
+ * safe for requests a client may repeat (HTTP GET, DNS over TCP…); a backend that took a request and
+ * died before answering may have acted on it — as with HAProxy's `retry-on empty-response`.
+ */
+const REPLAY_LIMIT_BYTES = 64 * 1024;
+
 class TcpRelay {
   upstream: RelaySocket | undefined = undefined;
   connected = false;
   attempts = 0;
+  /** The client's bytes since connect, until the first byte from the backend; null when not kept. */
+  replay: Buffer[] | null = [];
+  replayBytes = 0;
+  /** The client ended its side: a replacement backend gets end() after the replay. */
+  clientEnded = false;
+  /** Client listeners are attached once, on the first successful connect. */
+  wired = false;
 
   constructor(
     readonly host: RelayHost,
@@ -40,9 +60,9 @@ class TcpRelay {
     const upstream: RelaySocket = net.connect({ host: this.backend.ip, port: this.backend.port, allowHalfOpen: true, noDelay: true });
     upstream[kRelay] = this;
     this.upstream = upstream;
-    upstream.once('connect', onUpstreamConnect);
+    upstream.on('connect', onUpstreamConnect);
     upstream.on('error', onUpstreamError);
-    upstream.once('close', onUpstreamClose);
+    upstream.on('close', onUpstreamClose);
   }
 }
 
@@ -53,7 +73,7 @@ class TcpRelay {
 export function relayConnection(host: RelayHost, client: Socket, serviceKey: string): void {
   const socket = client as RelaySocket;
   socket.on('error', onClientError);
-  const clientAddress = socket.remoteAddress ?? '';
+  const clientAddress = host.usesClientAddress(serviceKey) ? (socket.remoteAddress ?? '') : '';
   const backend = host.pick(serviceKey, clientAddress);
   if (backend === undefined) {
     socket.resetAndDestroy();
@@ -62,7 +82,7 @@ export function relayConnection(host: RelayHost, client: Socket, serviceKey: str
   const relay = new TcpRelay(host, socket, serviceKey, clientAddress, backend);
   socket[kRelay] = relay;
   host.clients.add(socket);
-  socket.once('close', onClientClose);
+  socket.on('close', onClientClose);
   relay.connect();
 }
 
@@ -74,14 +94,93 @@ function onUpstreamConnect(this: RelaySocket): void {
   }
   relay.connected = true;
   relay.host.connectionOpened(relay.backend);
-  relay.client.setNoDelay(true);
-  relay.client.pipe(this);
-  this.pipe(relay.client);
+  const client = relay.client;
+  this.on('data', onUpstreamData);
+  this.on('end', onUpstreamEnd);
+  this.on('drain', onUpstreamDrain);
+  if (relay.wired) {
+    // A replacement backend: send it what the dead one got, then the client's end if it came.
+    for (const chunk of relay.replay ?? []) this.write(chunk);
+    if (relay.clientEnded) this.end();
+    else client.resume(); // it may have been paused by the dead backend's backpressure
+    return;
+  }
+  relay.wired = true;
+  // The client has noDelay from the listener (createServer({ noDelay: true })); the upstream from connect().
+  client.on('data', onClientData);
+  client.on('end', onClientEnd);
+  client.on('drain', onClientDrain);
+  client.resume();
+}
+
+function onClientData(this: RelaySocket, chunk: Buffer): void {
+  const relay = this[kRelay] as TcpRelay;
+  if (relay.replay !== null) {
+    relay.replayBytes += chunk.length;
+    if (relay.replayBytes <= REPLAY_LIMIT_BYTES) relay.replay.push(chunk);
+    else relay.replay = null;
+  }
+  const upstream = relay.upstream as RelaySocket;
+  if (!upstream.write(chunk) && !upstream.destroyed) this.pause();
+}
+
+function onUpstreamData(this: RelaySocket, chunk: Buffer): void {
+  const relay = this[kRelay] as TcpRelay;
+  relay.replay = null; // the backend answered: from here on its failure is the client's to see
+  const client = relay.client;
+  if (!client.write(chunk) && !client.destroyed) this.pause();
+}
+
+/**
+ * The backend failed after the connect but before a byte of answer: move the client to another one
+ * and replay its bytes. False when that is not possible (nothing kept, no other backend, attempts used).
+ */
+function failOver(relay: TcpRelay, dead: RelaySocket): boolean {
+  if (relay.replay === null || relay.client.destroyed || relay.attempts >= relay.host.maxAttempts(relay.serviceKey)) return false;
+  const next = relay.host.pick(relay.serviceKey, relay.clientAddress, relay.backend);
+  if (next === undefined) return false;
+  relay.host.connectionClosed(relay.backend);
+  relay.connected = false;
+  dead.removeListener('data', onUpstreamData);
+  dead.removeListener('end', onUpstreamEnd);
+  dead[kRelay] = undefined;
+  dead.destroy();
+  relay.upstream = undefined;
+  relay.backend = next;
+  relay.connect();
+  return true;
+}
+
+/** The client drained: let the upstream flow again. */
+function onClientDrain(this: RelaySocket): void {
+  const upstream = (this[kRelay] as TcpRelay).upstream as RelaySocket;
+  if (!upstream.destroyed) upstream.resume();
+}
+
+function onUpstreamDrain(this: RelaySocket): void {
+  const client = (this[kRelay] as TcpRelay).client;
+  if (!client.destroyed) client.resume();
+}
+
+/** Half-close: the client finished sending, so does the upstream (it may still answer). */
+function onClientEnd(this: RelaySocket): void {
+  const relay = this[kRelay] as TcpRelay;
+  relay.clientEnded = true;
+  const upstream = relay.upstream;
+  if (upstream !== undefined && !upstream.destroyed && relay.connected) upstream.end();
+}
+
+function onUpstreamEnd(this: RelaySocket): void {
+  const relay = this[kRelay] as TcpRelay;
+  // A backend that closes before a byte of answer died (or refused the request): try another one.
+  if (relay.replay !== null && relay.replayBytes > 0 && failOver(relay, this)) return;
+  const client = relay.client;
+  if (!client.destroyed) client.end();
 }
 
 function onUpstreamError(this: RelaySocket): void {
-  const relay = this[kRelay] as TcpRelay;
-  if (relay.upstream !== this) return;
+  const relay = this[kRelay] as TcpRelay | undefined;
+  if (relay === undefined || relay.upstream !== this) return;
   const client = relay.client;
   if (!relay.connected) {
     // Nothing has reached the client yet: try another backend (the refused-connect retry of issue 3).
@@ -97,12 +196,13 @@ function onUpstreamError(this: RelaySocket): void {
     if (!client.destroyed) client.resetAndDestroy();
     return;
   }
+  if (failOver(relay, this)) return;
   client.destroy();
 }
 
 function onUpstreamClose(this: RelaySocket): void {
-  const relay = this[kRelay] as TcpRelay;
-  if (relay.connected && relay.upstream === this) relay.host.connectionClosed(relay.backend);
+  const relay = this[kRelay] as TcpRelay | undefined;
+  if (relay !== undefined && relay.connected && relay.upstream === this) relay.host.connectionClosed(relay.backend);
 }
 
 function onClientError(this: RelaySocket): void {

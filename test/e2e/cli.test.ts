@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthClient } from '../../src/client/index.js';
-import { BIN, ROOT, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { BIN, ROOT, alive, cleanup, rangesFor, startBerth, tempDir, waitFor } from './harness.js';
 import { pidOf } from './programs.js';
 
 function berth(url: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -53,7 +53,7 @@ describe('the berth CLI', () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const url = `http://127.0.0.1:${port}`;
     const up = spawn(process.execPath, [BIN, '--host', url, 'up', '-f', join(ROOT, 'examples/shop/berth.yaml'), '--data-dir', dataDir], {
-      env: { ...process.env, NO_COLOR: '1', BERTH_INSTANCE_RANGE: '127.11.6.0/24' },
+      env: { ...process.env, NO_COLOR: '1', ...rangesFor('127.11.6.0/24') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -27,11 +27,25 @@ export function tempDir(prefix = 'berth-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * The environment that gives a test server its own instance range, and a service range and node port
+ * range derived from it: test files run in parallel, and two servers' proxies must not claim the same
+ * virtual IPs or node ports. `127.11.K.0/24` → services in `127.97.K.0/24`, node ports 31000 + 20·K….
+ */
+export function rangesFor(instanceRange: string): Record<string, string> {
+  const k = Number(instanceRange.split('.')[2] ?? 0) % 80;
+  return {
+    BERTH_INSTANCE_RANGE: instanceRange,
+    BERTH_SERVICE_RANGE: `127.97.${k}.0/24`,
+    BERTH_NODE_PORT_RANGE: `${31000 + 20 * k}-${31000 + 20 * k + 19}`,
+  };
+}
+
 /** Starts `berth server`; resolves once it listens. */
 export async function startBerth(options: { dataDir?: string; instanceRange: string }): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
   const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0'], {
-    env: { ...process.env, BERTH_INSTANCE_RANGE: options.instanceRange, NO_COLOR: '1' },
+    env: { ...process.env, ...rangesFor(options.instanceRange), NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

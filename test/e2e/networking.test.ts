@@ -35,7 +35,7 @@ describe('virtual IPs', () => {
   it('balances 300 requests through the VIP over all three instances, none above 40 %', async () => {
     const svc = await berth.client.createService('default', echoSpec('web', 3), { deploy: true });
     const vip = svc.spec.clusterIP as string;
-    assert.match(vip, /^127\.96\./);
+    assert.match(vip, /^127\.97\.9\./, "the VIP comes from the service range (BERTH_SERVICE_RANGE in tests)");
     await ready('web', 3);
     const counts = new Map<string, number>();
     for (let k = 0; k < 300; k++) {
@@ -100,6 +100,30 @@ describe('virtual IPs', () => {
       berth.client.createService('default', { ...echoSpec('frontend2', 1), type: 'NodePort', ports: [{ port: 80, targetPort: 8080, nodePort: 30000 }] }),
       /provided port is already allocated/,
     );
+  });
+
+  it('loses no request through the VIP when one of three instances is killed (the proxy retries a refused connect)', async () => {
+    const svc = await berth.client.createService('default', echoSpec('steady', 3), { deploy: true });
+    await ready('steady', 3);
+    const vip = svc.spec.clusterIP as string;
+    const victim = (await berth.client.listInstances('default', 'steady', { active: true }))[0];
+    assert.ok(victim);
+    let failures = 0;
+    let done = 0;
+    const loop = (async () => {
+      for (let k = 0; k < 400; k++) {
+        try {
+          await get(vip, 8080);
+        } catch {
+          failures++;
+        }
+        done++;
+      }
+    })();
+    await waitFor('the loop under way', () => done >= 50);
+    process.kill(victim.status.containers?.[0]?.pid ?? 0, 'SIGKILL');
+    await loop;
+    assert.equal(failures, 0, `${failures} of ${done} requests failed`);
   });
 
   it('switches a running service ClusterIP → NodePort → LoadBalancer without restarting its instances', async () => {

@@ -35,7 +35,14 @@ describe('stateful services', () => {
       assert.ok(prev?.status.startedAt && next);
       assert.ok(next.createdAt >= prev.status.startedAt, `slot ${k + 1} created (${next.createdAt}) after slot ${k} started (${prev.status.startedAt})`);
     }
-    assert.deepEqual([1, 2, 3].map(starts), [1, 1, 1]);
+    // "running" means started; the program writes its count right after, so wait for the files.
+    await waitFor('every slot counted its start', () => {
+      try {
+        return [1, 2, 3].map(starts).join() === '1,1,1';
+      } catch {
+        return false;
+      }
+    });
   });
 
   it('keeps a slot\'s data directory across a restart of its instance and a redeploy', async () => {
