@@ -50,13 +50,16 @@ export const DEFAULT_DNS = '127.0.0.1:7453';
 /** Starts berth's DNS server; when the default port is taken, on a free one rather than not at all. */
 async function startDns(listen: string, logger: Logger): Promise<{ server: DnsServer; address: string }> {
   const [host, port] = splitListen(listen);
-  let server = new DnsServer({ host, port, logger });
+  // BERTH_DNS_UPSTREAMS (comma-separated IP[:PORT]) replaces the host's resolvers from /etc/resolv.conf.
+  const upstreams = process.env.BERTH_DNS_UPSTREAMS?.split(',').map((u) => u.trim()).filter(Boolean);
+  const options = { host, logger, ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) };
+  let server = new DnsServer({ ...options, port });
   try {
     await server.start();
   } catch (error) {
     if (listen !== DEFAULT_DNS || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     logger.warn({ listen }, 'the default DNS port is taken; serving DNS on a free port (see GET /v1/version)');
-    server = new DnsServer({ host, port: 0, logger });
+    server = new DnsServer({ ...options, port: 0 });
     await server.start();
   }
   const a = server.address();

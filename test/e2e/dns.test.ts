@@ -1,20 +1,40 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import { cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
 import { echoSpec } from './programs.js';
+
+const execFileAsync = promisify(execFile);
 
 describe('berth DNS, asked with dig', () => {
   let berth: RunningBerth;
   let server: string;
   let port: string;
+  let upstream: dgram.Socket;
   before(async () => {
-    berth = await startBerth({ instanceRange: '127.11.10.0/24' });
+    // A resolver outside berth for names outside its zone: answers every A query with 127.1.2.3.
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', (msg, rinfo) => {
+      const query = dnsPacket.decode(msg);
+      const answer = dnsPacket.encode({
+        id: query.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: query.questions,
+        answers: (query.questions ?? []).map((q) => ({ name: q.name, type: 'A', class: 'IN', ttl: 60, data: '127.1.2.3' })),
+      });
+      upstream.send(answer, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve) => upstream.bind(0, '127.0.0.1', resolve));
+    berth = await startBerth({ instanceRange: '127.11.10.0/24', env: { BERTH_DNS_UPSTREAMS: `127.0.0.1:${upstream.address().port}` } });
     const dns = (await berth.client.version()).dns;
     assert.ok(dns, 'the server reports its DNS address');
     [server, port] = dns.split(':') as [string, string];
   });
-  after(async () => cleanup(berth));
+  after(async () => {
+    await cleanup(berth);
+    upstream.close();
+  });
 
   const dig = (...args: string[]): string => execFileSync('dig', [`@${server}`, '-p', port, '+time=2', '+tries=1', ...args], { encoding: 'utf8' });
   const short = (...args: string[]): string[] => dig('+short', ...args).trim().split('\n').filter(Boolean);
@@ -51,6 +71,12 @@ describe('berth DNS, asked with dig', () => {
     await waitFor('CNAME', () => dig('ext.default.berth.local').includes('CNAME'));
     assert.match(dig('ext.default.berth.local'), /ext\.default\.berth\.local\.\s+\d+\s+IN\s+CNAME\s+db\.example\.org\./);
     assert.match(dig('nosuch.default.berth.local'), /status: NXDOMAIN/);
+  });
+
+  it('forwards names outside its zone to the upstream resolvers', async () => {
+    // Asynchronously: the upstream lives in this process, so dig must not block its event loop.
+    const { stdout } = await execFileAsync('dig', [`@${server}`, '-p', port, '+time=2', '+tries=1', '+short', 'example.org']);
+    assert.deepEqual(stdout.trim().split('\n'), ['127.1.2.3']);
   });
 
   it('drops a killed instance from DNS quickly', async () => {
