@@ -13,6 +13,7 @@ import {
   UpdateServiceBody,
   VersionBody,
   SetEndpointsBody,
+  EndpointsQuery,
   WatchQuery,
 } from './request-schemas.js';
 import * as responses from './response-schemas.js';
@@ -57,7 +58,7 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: `${ONE}/logs`, operationId: 'serviceLogs', summary: 'Log lines in time order (NDJSON; follow keeps streaming)', query: LogsQuery, answer: { status: 200, schema: 'LogLine', ndjson: true } },
   { method: 'get', path: `${ONE}/stats`, operationId: 'serviceStats', summary: 'One sample per running instance', answer: { status: 200, schema: 'InstanceStatsList' } },
   { method: 'get', path: `${ONE}/events`, operationId: 'serviceEvents', summary: 'Event history (NDJSON; follow keeps streaming)', query: EventsQuery, answer: { status: 200, schema: 'ServiceEvent', ndjson: true } },
-  { method: 'get', path: `${ONE}/endpoints`, operationId: 'serviceEndpoints', summary: 'The endpoints the data plane serves: VIP, ports, external addresses, ready and not-ready endpoints', answer: { status: 200, schema: 'ServiceEndpoints' } },
+  { method: 'get', path: `${ONE}/endpoints`, operationId: 'serviceEndpoints', summary: 'The endpoints the data plane serves: VIP, ports, external addresses, ready and not-ready endpoints; follow=true streams them (NDJSON) as they change', query: EndpointsQuery, answer: { status: 200, schema: 'ServiceEndpoints' } },
   { method: 'put', path: `${ONE}/endpoints`, operationId: 'setEndpoints', summary: 'Set the endpoints of a service without containers by hand', body: 'SetEndpointsRequest', answer: { status: 200, schema: 'Service' } },
   { method: 'get', path: '/v1/watch', operationId: 'watch', summary: 'Every store change from a revision (NDJSON, until the client disconnects)', query: WatchQuery, answer: { status: 200, schema: 'WatchEvent', ndjson: true } },
 ];

@@ -18,4 +18,6 @@ export interface Telemetry {
 export interface EndpointsView {
   /** The service's endpoints as of the last snapshot; undefined when the service is not in it. */
   get(grid: string, name: string): ServiceEndpoints | undefined;
+  /** Calls `listener` after every new snapshot; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
 }

@@ -141,3 +141,6 @@ export function parseLabelSelectors(label: string | readonly string[] | undefine
 
 /** PUT …/endpoints: hand-set endpoints of a service without containers. */
 export const SetEndpointsBody = z.strictObject({ addresses: z.array(z.string()), version: version.optional() });
+
+/** GET …/endpoints: `follow=true` streams the endpoints (NDJSON) each time they change. */
+export const EndpointsQuery = z.strictObject({ follow: queryFlag.optional() });

@@ -19,6 +19,7 @@ export class EndpointsPublisher implements EndpointsView {
   private scheduled = false;
   private last: EndpointsSnapshot | undefined;
   private byKey = new Map<string, ServiceEndpoints>();
+  private readonly listeners = new Set<() => void>();
 
   constructor(
     private readonly store: Store,
@@ -42,6 +43,12 @@ export class EndpointsPublisher implements EndpointsView {
     return this.last;
   }
 
+  /** Calls `listener` after every published snapshot (the endpoints follow stream). */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** One service's endpoints from the last snapshot (GET …/endpoints). */
   get(grid: string, name: string): ServiceEndpoints | undefined {
     return this.byKey.get(serviceKey(grid, name));
@@ -60,6 +67,7 @@ export class EndpointsPublisher implements EndpointsView {
     const snapshot = buildSnapshot(this.store, this.options.nodeAddresses);
     this.last = snapshot;
     this.byKey = new Map(snapshot.services.map((e) => [serviceKey(e.grid, e.service), e]));
+    for (const listener of this.listeners) listener();
     for (const sink of this.sinks) {
       Promise.resolve(sink(snapshot)).catch((error: unknown) => this.options.logger.error({ err: error }, 'a data-plane component refused a snapshot'));
     }

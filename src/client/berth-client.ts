@@ -149,6 +149,11 @@ export class BerthClient {
     return this.#json('GET', `${this.#servicePath(grid, name)}/endpoints`);
   }
 
+  /** The service's endpoints now, then again each time they change (NDJSON), until `signal` aborts. */
+  followEndpoints(grid: string, name: string, options: { readonly signal?: AbortSignal } = {}): AsyncIterable<ServiceEndpoints> {
+    return this.#stream<ServiceEndpoints>(`${this.#servicePath(grid, name)}/endpoints`, { follow: true }, options.signal);
+  }
+
   /**
    * Hand-sets the endpoints of a service without a selector (Kubernetes' Endpoints object):
    * `addresses` as `"ip:port"` or `"ip"` (then the service's target port). Answers the Service.

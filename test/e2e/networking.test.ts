@@ -120,10 +120,31 @@ describe('virtual IPs', () => {
         done++;
       }
     })();
+    // Follow the endpoints to time how soon the dead address leaves them.
+    const abort = new AbortController();
+    let killedAt = 0;
+    let leftAfterMs = -1;
+    const following = (async () => {
+      try {
+        for await (const e of berth.client.followEndpoints('default', 'steady', { signal: abort.signal })) {
+          if (killedAt > 0 && !e.endpoints.some((x) => x.ip === victim.spec.address && x.ready)) {
+            leftAfterMs = Date.now() - killedAt;
+            return;
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
     await waitFor('the loop under way', () => done >= 50);
+    killedAt = Date.now();
     process.kill(victim.status.containers?.[0]?.pid ?? 0, 'SIGKILL');
     await loop;
+    abort.abort();
+    await following;
     assert.equal(failures, 0, `${failures} of ${done} requests failed`);
+    assert.ok(leftAfterMs >= 0 && leftAfterMs < 1000, `the dead address left the endpoints after ${leftAfterMs} ms`);
+    console.log(`# the killed instance left the endpoints ${leftAfterMs} ms after the kill`);
   });
 
   it('switches a running service ClusterIP → NodePort → LoadBalancer without restarting its instances', async () => {
