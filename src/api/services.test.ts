@@ -3,8 +3,8 @@ import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Service, ServiceSpecInput } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
-import type { NewInstance } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
+import { newInstance } from './testing/fixtures.js';
 import { InstanceListSchema, ServiceListSchema, ServiceSchema } from './response-schemas.js';
 
 const BASE = '/v1/grids/default/services';
@@ -21,23 +21,7 @@ function spec(overrides: Partial<ServiceSpecInput> = {}): ServiceSpecInput {
   return { name: 'web', containers: [{ command: ['node', 'server.js'], ports: [{ containerPort: 8080, name: 'http' }] }], ...overrides };
 }
 
-function instance(overrides: Partial<NewInstance> = {}): NewInstance {
-  const slot = overrides.slot ?? 1;
-  return {
-    id: `web-${slot}-${Math.random().toString(36).slice(2, 8)}`,
-    grid: 'default',
-    service: 'web',
-    serviceId: 'svc',
-    slot,
-    node: 'node-1',
-    generation: 1,
-    restartGeneration: 0,
-    restarts: 0,
-    spec: { containers: [], address: `127.10.0.${slot}`, restartPolicy: { condition: 'any', delay: '5s', maxAttempts: 0, window: '0s' }, env: {} },
-    desiredState: 'running',
-    ...overrides,
-  };
-}
+const instance = newInstance;
 
 async function call(app: FastifyInstance, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
   const res = await app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });

@@ -9,6 +9,7 @@ import { openSqliteStore } from '../store/index.js';
 import type { ApiDeps } from './index.js';
 import { FakeTelemetry, createApi } from './index.js';
 import { LogLineSchema, ServiceEventSchema, WatchEventSchema } from './response-schemas.js';
+import { newInstance } from './testing/fixtures.js';
 
 const BASE = '/v1/grids/default/services';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -68,21 +69,7 @@ function ndjson(body: string): Record<string, unknown>[] {
 
 const spec: ServiceSpecInput = { name: 'web', replicas: 2, containers: [{ command: ['node', 'server.js'] }] };
 
-function instance(id: string, slot: number): NewInstance {
-  return {
-    id,
-    grid: 'default',
-    service: 'web',
-    serviceId: 'svc',
-    slot,
-    node: 'node-1',
-    generation: 1,
-    restartGeneration: 0,
-    restarts: 0,
-    spec: { containers: [], address: `127.10.0.${slot}`, restartPolicy: { condition: 'any', delay: '5s', maxAttempts: 0, window: '0s' }, env: {} },
-    desiredState: 'running',
-  };
-}
+const instance = (id: string, slot: number): NewInstance => newInstance({ id, slot });
 
 function line(instanceId: string, slot: number, time: string, text: string): LogLine {
   return { time, stream: 'stdout', text, instance: instanceId, slot, container: 'web' };
