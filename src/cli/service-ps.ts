@@ -29,20 +29,28 @@ export function servicePsCommand(deps: CliDeps): Command {
     });
 }
 
-/** NAME (web-1), ID, STATE, DESIRED, ADDRESS, RESTARTS, STARTED/EXIT. */
+/** NAME (web-1), ID, STATE, DESIRED, ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT. */
 export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette): string {
   return renderTable(
-    ['NAME', 'ID', 'STATE', 'DESIRED', 'ADDRESS', 'RESTARTS', 'STARTED/EXIT'],
+    ['NAME', 'ID', 'STATE', 'DESIRED', 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
     instances.map((i) => [
       `${service}-${i.slot}`,
       i.id,
       colourState(i.status.state, palette),
       i.desiredState,
       i.spec.address || '-',
+      pidsOf(i),
       i.restarts,
       startedOrExit(i, now),
     ]),
   );
+}
+
+/** The process ids of a live instance's containers (what `kill` needs), `-` once it ended. */
+function pidsOf(i: Instance): string {
+  if (isTerminalState(i.status.state)) return '-';
+  const pids = (i.status.containers ?? []).map((c) => c.pid).filter((p): p is number => p !== undefined);
+  return pids.length > 0 ? pids.join(',') : '-';
 }
 
 /** `started 3m ago`, `exit 1, 2m ago`, `SIGKILL, 2m ago`, `-` before it started. */

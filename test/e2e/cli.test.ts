@@ -36,6 +36,9 @@ describe('the berth CLI', () => {
       assert.match(deployed.stdout, /running: 2\/2/);
       const ps = berth(server.url, ['service', 'ps', 'sleeper']);
       assert.equal(ps.stdout.trim().split('\n').length, 3, ps.stdout);
+      for (const i of await server.client.listInstances('default', 'sleeper', { active: true })) {
+        assert.match(ps.stdout, new RegExp(`${i.id} .* ${pidOf(i)} `), 'ps shows the pid to kill');
+      }
       assert.equal(berth(server.url, ['service', 'ls', '-q']).stdout, 'sleeper\n');
       const invalid = berth(server.url, ['service', 'create', '--cmd', 'x', '-e', '1BAD=x', 'ok-name']);
       assert.equal(invalid.status, 1);
