@@ -13,6 +13,7 @@ import { emptyZoneTable } from './service-records-handler.js';
 import type { Upstream } from './upstream.js';
 import { hostUpstreams, parseUpstream } from './upstream.js';
 import { buildZoneTable } from './zone-table.js';
+import { TcpFrameReader, frameTcp } from './tcp-framing.js';
 
 export interface DnsServerOptions {
   /** Listen address for both UDP and TCP, e.g. `127.0.0.1`. */
@@ -239,24 +240,16 @@ export class DnsServer {
     socket.setTimeout(this.options.tcpIdleTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.connections.delete(socket));
-    let buffered: Buffer = Buffer.alloc(0);
+    const reader = new TcpFrameReader();
     let inFlight = 0;
     const send = (reply: DnsReply): void => {
       if (reply === undefined || socket.destroyed) return;
-      const frame = Buffer.allocUnsafe(2 + reply.length);
-      frame.writeUInt16BE(reply.length, 0);
-      reply.copy(frame, 2);
-      socket.write(frame);
+      socket.write(frameTcp(reply));
     };
     socket.on('data', (chunk) => {
       // At most one partial frame (< 2 + 65535 bytes) stays buffered between chunks.
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2) {
-        const len = buffered.readUInt16BE(0);
-        if (buffered.length < 2 + len) break;
-        const message = Buffer.from(buffered.subarray(2, 2 + len));
-        buffered = buffered.subarray(2 + len);
-        if (len < 12) {
+      for (const message of reader.push(chunk)) {
+        if (message.length < 12) {
           socket.destroy();
           return;
         }
@@ -273,7 +266,6 @@ export class DnsServer {
           if (inFlight < TCP_PIPELINE && !socket.destroyed) socket.resume();
         });
       }
-      if (buffered.length > 0) buffered = Buffer.from(buffered); // do not pin the whole chunk
     });
   }
 }

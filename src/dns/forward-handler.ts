@@ -8,6 +8,7 @@ import type { DnsQuery } from './dns-query.js';
 import { Rcode } from './dns-query.js';
 import { rcodeReply } from './dns-reply.js';
 import type { Upstream } from './upstream.js';
+import { TcpFrameReader, frameTcp } from './tcp-framing.js';
 
 export interface ForwardHandlerOptions {
   readonly upstreams: readonly Upstream[];
@@ -125,7 +126,7 @@ export class ForwardHandler implements DnsHandler {
     return new Promise((resolve) => {
       const socket = net.connect({ host: upstream.host, port: upstream.port });
       this.tcpSockets.add(socket);
-      let buffered = Buffer.alloc(0);
+      const reader = new TcpFrameReader();
       let done = false;
       const finish = (reply: Buffer | undefined) => {
         if (done) return;
@@ -136,18 +137,10 @@ export class ForwardHandler implements DnsHandler {
         resolve(reply);
       };
       const timer = setTimeout(() => finish(undefined), this.timeoutMs);
-      socket.on('connect', () => {
-        const frame = Buffer.allocUnsafe(2 + raw.length);
-        frame.writeUInt16BE(raw.length, 0);
-        raw.copy(frame, 2);
-        socket.write(frame);
-      });
-      socket.on('data', (chunk) => {
-        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-        if (buffered.length < 2) return;
-        const len = buffered.readUInt16BE(0);
-        if (buffered.length < 2 + len) return;
-        const reply = buffered.subarray(2, 2 + len);
+      socket.on('connect', () => socket.write(frameTcp(raw)));
+      socket.on('data', (chunk: Buffer) => {
+        const [reply] = reader.push(chunk);
+        if (reply === undefined) return;
         finish(reply.length >= 12 && reply.readUInt16BE(0) === raw.readUInt16BE(0) ? reply : undefined);
       });
       socket.on('error', () => finish(undefined));
