@@ -6,6 +6,7 @@ import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver } from '../drivers/index.js';
 import type { RunnerContext } from './instance-runner.js';
 import { InstanceRunner } from './instance-runner.js';
+import { instanceDir } from './instance-files.js';
 
 /** How the agent reaches the control plane; app/ implements it on the store (later: over the network). */
 export interface AgentPorts {
@@ -124,7 +125,7 @@ export class Agent {
     if (op === 'delete') {
       if (entry) entry.runner.detach();
       this.runners.delete(inst.id);
-      void rm(`${this.options.dataDir}/instances/${inst.id}`, { recursive: true, force: true });
+      void rm(instanceDir(this.options.dataDir, inst.id), { recursive: true, force: true });
       return;
     }
     if (entry) {

@@ -7,6 +7,7 @@ import type { ContainerStatus, Instance, InstanceStatus, NewServiceEvent } from 
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ExitResult } from '../drivers/index.js';
 import { containerArgv, containerEnv } from './container-env.js';
+import { handleFile, instanceDir } from './instance-files.js';
 
 export interface RunnerContext {
   readonly driver: Driver;
@@ -73,7 +74,7 @@ export class InstanceRunner {
   }
 
   instanceDir(): string {
-    return join(this.ctx.dataDir, 'instances', this.instance.id);
+    return instanceDir(this.ctx.dataDir, this.instance.id);
   }
 
   /** Handles of the containers this runner knows to be running (for stats and logs). */
@@ -151,9 +152,8 @@ export class InstanceRunner {
     return slotName(this.instance.service, this.instance.slot);
   }
 
-  /** `<data>/instances/<id>/<container>.handle.json`; container names are DNS labels, safe as file names. */
   private handleFile(container: string): string {
-    return join(this.instanceDir(), `${container}.handle.json`);
+    return handleFile(this.ctx.dataDir, this.instance.id, container);
   }
 
   private dataDir(): string | undefined {

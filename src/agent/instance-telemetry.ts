@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { AsyncChannel } from '../lib/index.js';
 import type { Instance, InstanceStats, LogLine } from '../model/index.js';
 import type { ContainerHandle, ContainerLogLine, ContainerStats, Driver } from '../drivers/index.js';
+import { handleFile } from './instance-files.js';
 
 export interface LogQuery {
   readonly tail?: number;
@@ -141,7 +141,7 @@ export class InstanceTelemetry {
     for (const c of inst.spec.containers) {
       const name = c.name ?? inst.service;
       try {
-        const saved = JSON.parse(await readFile(join(this.dataDir, 'instances', inst.id, `${name}.handle.json`), 'utf8')) as { handle: ContainerHandle };
+        const saved = JSON.parse(await readFile(handleFile(this.dataDir, inst.id, name), 'utf8')) as { handle: ContainerHandle };
         out.push({ name, handle: saved.handle });
       } catch {
         // Never started (or its files were cleaned up): nothing to read.
