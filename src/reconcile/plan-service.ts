@@ -249,5 +249,3 @@ function trimHistory(bySlot: Map<number, Instance[]>): string[] {
 function countRunning(instances: readonly Instance[]): number {
   return instances.filter((i) => i.status.state === 'running').length;
 }
-
-export { describeEnd };
