@@ -18,7 +18,23 @@ export type EventType =
   | 'instance.stopping'
   | 'instance.stopped'
   | 'instance.rejected'
-  | 'instance.adopted';
+  | 'instance.adopted'
+  /** Probes (health): readiness passed / failed, liveness failed (the instance is restarted), startup passed. */
+  | 'instance.ready'
+  | 'instance.unready'
+  | 'instance.unhealthy'
+  | 'instance.started_probe'
+  /** Zero-downtime stop: left the endpoints, waiting for open connections; then drained (or timed out). */
+  | 'instance.draining'
+  | 'instance.drained'
+  /** Rollouts (Swarm's UpdateStatus states). */
+  | 'service.update_started'
+  | 'service.update_paused'
+  | 'service.update_completed'
+  | 'service.update_failed_instance'
+  | 'service.rollback_started'
+  | 'service.rollback_paused'
+  | 'service.rollback_completed';
 
 export type EventSeverity = 'info' | 'warning' | 'error';
 

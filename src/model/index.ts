@@ -10,3 +10,5 @@ export * from './event.js';
 export * from './node.js';
 export * from './telemetry.js';
 export * from './endpoints.js';
+export * from './probe.js';
+export * from './health.js';

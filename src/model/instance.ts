@@ -1,5 +1,6 @@
 import type { DesiredState, InstanceState } from './instance-state.js';
 import type { ContainerSpec, RestartPolicy } from './service-spec.js';
+import type { InstanceDrain, InstanceHealth } from './health.js';
 
 /** What the agent needs to run an instance; copied from the deployed service spec at creation, never edited. */
 export interface InstanceSpec {
@@ -11,6 +12,8 @@ export interface InstanceSpec {
   readonly restartPolicy: RestartPolicy;
   /** Extra environment from the control plane (discovery variables), applied before the containers' own env. */
   readonly env: Readonly<Record<string, string>>;
+  /** The service's drainTimeout when the instance was created ("10s"); absent in records of older berths (10 s). */
+  readonly drainTimeout?: string;
 }
 
 /** One container as the agent observed it. */
@@ -38,6 +41,10 @@ export interface InstanceStatus {
   /** Opaque, serializable driver handles, one per container, used to re-adopt after a restart of berth. */
   readonly handles?: readonly unknown[];
   readonly containers?: readonly ContainerStatus[];
+  /** Probe results while running; absent when the containers have no probes. */
+  readonly health?: InstanceHealth;
+  /** Set while (and after) the instance drained before its stop. */
+  readonly drain?: InstanceDrain;
 }
 
 /**

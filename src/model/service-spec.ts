@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../lib/index.js';
+import { HealthcheckSchema, ProbeSchema } from './probe.js';
 import { DNS1035_LABEL, DNS1035_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
 
 /*
@@ -81,6 +82,14 @@ export const ContainerSpecSchema = z.strictObject({
     .default('SIGTERM'),
   /** As Swarm and Kontena: 10 s between the stop signal and SIGKILL. */
   stopGracePeriod: duration.default('10s'),
+  /** Ready to take traffic: decides membership of endpoints (DNS and virtual IP). Kubernetes' readinessProbe. */
+  readinessProbe: ProbeSchema.optional(),
+  /** Alive: failing it restarts the instance under the restart policy. Kubernetes' livenessProbe. */
+  livenessProbe: ProbeSchema.optional(),
+  /** Started: until it passes, readiness and liveness are not probed. Kubernetes' startupProbe. */
+  startupProbe: ProbeSchema.optional(),
+  /** Docker's HEALTHCHECK; stored as the readiness and liveness probes it stands for. */
+  healthcheck: HealthcheckSchema.optional(),
 });
 
 export const RestartPolicySchema = z.strictObject({
@@ -103,6 +112,12 @@ export const UpdateConfigSchema = z.strictObject({
   monitor: duration.default('5s'),
   maxFailureRatio: z.number().min(0).max(1).default(0),
   order: z.enum(['stop-first', 'start-first']).default('stop-first'),
+  /**
+   * Kontena's deploy_opts.min_health: the fraction of replicas kept ready during a deploy. When set,
+   * at most max(1, floor(replicas × (1 − minHealth))) instances are replaced at once (and never more
+   * than `parallelism`). Unset: only `parallelism` limits a batch (Swarm).
+   */
+  minHealth: z.number().min(0).max(1).optional(),
 });
 
 /** A port of the service's network face (Kubernetes ServicePort; DevSpace's containerPort = targetPort). */
@@ -135,6 +150,13 @@ export const ServiceSpecSchema = z
     containers: z.array(ContainerSpecSchema),
     restartPolicy: RestartPolicySchema.default(RestartPolicySchema.parse({})),
     updateConfig: UpdateConfigSchema.default(UpdateConfigSchema.parse({})),
+    /** How a rollback is rolled out (Swarm's RollbackConfig; same fields and defaults as updateConfig). */
+    rollbackConfig: UpdateConfigSchema.default(UpdateConfigSchema.parse({})),
+    /**
+     * Zero-downtime stop: how long an instance that is to stop (rollout, scale down, rm) may keep its
+     * open proxied connections after it left the endpoints, before the stop signal is sent. Default 10 s.
+     */
+    drainTimeout: duration.default('10s'),
     /** The network face; served by the networking part. Kubernetes' default type is ClusterIP. */
     type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
     ports: z.array(ServicePortSchema).default([]),

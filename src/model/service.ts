@@ -8,6 +8,50 @@ export interface ServiceDeployment {
   readonly requestedAt: string;
   /** Bumped by `deploy --force` and `restart`: instances of an older restart generation are replaced. */
   readonly restartGeneration: number;
+  /**
+   * Why this deployment exists: a user's deploy, a user's rollback (`service rollback`), or the
+   * controller rolling back a failed update (updateConfig.failureAction = rollback). Absent = deploy.
+   */
+  readonly cause?: 'deploy' | 'rollback' | 'auto-rollback';
+  /** For a rollback: the generation whose spec this deployment restores. */
+  readonly rollbackTo?: number;
+}
+
+/** Swarm's UpdateStatus.State. */
+export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+/**
+ * The rollout of one deployment (Swarm's UpdateStatus), written by the controller. A new deploy
+ * request (deployment.requestedAt changes) starts a new one, which also resumes a paused update.
+ */
+export interface UpdateStatus {
+  readonly state: UpdateState;
+  /** The deployment this rollout moves to: its generation and requestedAt (the rollout's identity). */
+  readonly generation: number;
+  readonly requestedAt: string;
+  /** The generation that was running when the rollout started (what a rollback goes back to). */
+  readonly fromGeneration?: number;
+  readonly startedAt: string;
+  readonly completedAt?: string;
+  /** Says why, in words: which instance, which probe, its last output or exit code. */
+  readonly message: string;
+  /** New instances of this rollout that failed (exited, rejected, or unhealthy) — counted once each. */
+  readonly failedInstances: readonly string[];
+  /** Slots that run the new generation and passed the monitor period. */
+  readonly updatedInstances: number;
+  readonly totalInstances: number;
+}
+
+/** One version of a service's spec (its history; `berth service history`, `rollback --to`). */
+export interface SpecRevision {
+  readonly generation: number;
+  readonly spec: ServiceSpec;
+  /** When this version was stored (ISO 8601). */
+  readonly createdAt: string;
+  /** What made it: "create", "update", "deploy", "rollback to 3", "scale"… */
+  readonly cause: string;
+  /** When it was last deployed (ISO 8601), if ever. */
+  readonly deployedAt?: string;
 }
 
 /**
@@ -26,6 +70,8 @@ export interface ServiceStatus {
   readonly observedGeneration: number;
   readonly message: string;
   readonly updatedAt: string;
+  /** The latest rollout (absent before the first deploy). */
+  readonly update?: UpdateStatus;
 }
 
 /** User intent about running at all (Kontena's start/stop; rm sets `removing`). Written only by the API. */

@@ -95,3 +95,54 @@ describe('parseServiceSpec', () => {
     }
   });
 });
+
+describe('parseServiceSpec: probes', () => {
+  const withProbe = (container: Record<string, unknown>) => ({ name: 'web', containers: [{ command: ['node', 'server.js'], ports: [{ name: 'http', containerPort: 8080 }], ...container }] });
+
+  it("fills in Kubernetes' probe defaults", () => {
+    const spec = parseServiceSpec(withProbe({ readinessProbe: { httpGet: { port: 'http' } } }));
+    assert.deepEqual(spec.containers[0]?.readinessProbe, {
+      httpGet: { path: '/', port: 'http', scheme: 'HTTP', httpHeaders: [] },
+      initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3,
+    });
+  });
+
+  it('refuses a probe without a handler, or with two', () => {
+    const none = causes(withProbe({ livenessProbe: { periodSeconds: 5 } }));
+    assert.ok(none.some((c) => c.field === 'spec.containers[0].livenessProbe' && /handler/.test(c.detail ?? '')), JSON.stringify(none));
+    const two = causes(withProbe({ livenessProbe: { tcpSocket: { port: 8080 }, exec: { command: ['true'] } } }));
+    assert.ok(two.some((c) => c.field === 'spec.containers[0].livenessProbe' && c.type === 'Forbidden'), JSON.stringify(two));
+  });
+
+  it('refuses a named probe port the container does not have, and successThreshold ≠ 1 on liveness', () => {
+    const errors = causes(withProbe({ livenessProbe: { tcpSocket: { port: 'metrics' }, successThreshold: 2 } }));
+    assert.deepEqual(errors.map((c) => c.field).sort(), ['spec.containers[0].livenessProbe.successThreshold', 'spec.containers[0].livenessProbe.tcpSocket.port']);
+  });
+
+  it("stores Docker's healthcheck as exec readiness and liveness probes", () => {
+    const spec = parseServiceSpec(withProbe({ healthcheck: { test: ['CMD-SHELL', 'curl -f localhost:8080'], interval: '5s', timeout: '2s', retries: 2, startPeriod: '10s' } }));
+    const c = spec.containers[0];
+    assert.equal(c?.healthcheck, undefined);
+    assert.deepEqual(c?.readinessProbe?.exec?.command, ['/bin/sh', '-c', 'curl -f localhost:8080']);
+    assert.equal(c?.livenessProbe?.periodSeconds, 5);
+    assert.equal(c?.livenessProbe?.timeoutSeconds, 2);
+    assert.equal(c?.livenessProbe?.failureThreshold, 2);
+    assert.equal(c?.livenessProbe?.initialDelaySeconds, 10);
+    assert.equal(c?.readinessProbe?.initialDelaySeconds, 0);
+    assert.equal(parseServiceSpec(withProbe({ healthcheck: { test: ['NONE'] } })).containers[0]?.livenessProbe, undefined);
+  });
+
+  it('refuses a healthcheck next to probes, and an unknown test form', () => {
+    const both = causes(withProbe({ healthcheck: { test: 'true' }, livenessProbe: { exec: { command: ['true'] } } }));
+    assert.ok(both.some((c) => c.field === 'spec.containers[0].healthcheck' && c.type === 'Forbidden'));
+    const bad = causes(withProbe({ healthcheck: { test: ['RUN', 'true'] } }));
+    assert.ok(bad.some((c) => c.field === 'spec.containers[0].healthcheck.test'));
+  });
+
+  it('defaults drainTimeout to 10s and rollbackConfig to Swarm\'s defaults; minHealth is 0..1', () => {
+    const spec = parseServiceSpec(base);
+    assert.equal(spec.drainTimeout, '10s');
+    assert.deepEqual(spec.rollbackConfig, { parallelism: 1, delay: '0s', failureAction: 'pause', monitor: '5s', maxFailureRatio: 0, order: 'stop-first' });
+    assert.ok(causes({ ...base, updateConfig: { minHealth: 1.5 } }).some((c) => c.field === 'spec.updateConfig.minHealth'));
+  });
+});

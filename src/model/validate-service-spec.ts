@@ -4,6 +4,8 @@ import { SpecInvalidError } from './errors.js';
 import type { FieldError } from './field-error.js';
 import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
 import { ServiceSpecSchema } from './service-spec.js';
+import type { Probe } from './probe.js';
+import { probesFromHealthcheck } from './probe.js';
 
 /**
  * Validates and normalizes a service spec. Returns the fully defaulted spec.
@@ -20,7 +22,14 @@ export function parseServiceSpec(input: unknown, root = 'spec'): ServiceSpec {
   const errors = crossFieldErrors(result.data, root);
   if (errors.length > 0) throw new SpecInvalidError('Service', name, errors);
   const { replicasGiven: _g, instancesAndReplicas: _b, ...spec } = result.data;
-  spec.containers = spec.containers.map((c) => (c.name ? c : { name: spec.name, ...c }));
+  spec.containers = spec.containers.map((c) => {
+    const named = c.name ? c : { name: spec.name, ...c };
+    if (!named.healthcheck) return named;
+    // Docker's healthcheck is stored as the probes it stands for (checked in crossFieldErrors).
+    const { healthcheck, ...rest } = named;
+    const probes = probesFromHealthcheck(healthcheck);
+    return probes ? { ...rest, ...probes } : rest;
+  });
   return spec;
 }
 
@@ -69,6 +78,7 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     if (!c.image && !c.command) {
       errors.push({ field: at(`containers[${i}].command`), type: 'Required value', detail: 'a process container needs a command (or give an image to run it with the docker driver)' });
     }
+    errors.push(...probeErrors(c, at(`containers[${i}]`)));
     const portNames = new Set<string>();
     const portKeys = new Set<string>();
     c.ports.forEach((p, j) => {
@@ -115,6 +125,34 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
       if (!named) errors.push({ field: at(`ports[${i}].targetPort`), type: 'Invalid value', value: p.targetPort, detail: 'names no container port; name one of the containers\' ports or give a number' });
     }
   });
+  return errors;
+}
+
+/** Probe rules that need the container: named ports exist, thresholds, healthcheck vs probes. */
+function probeErrors(c: ParsedServiceSpec['containers'][number], path: string): FieldError[] {
+  const errors: FieldError[] = [];
+  if (c.healthcheck) {
+    if (c.readinessProbe || c.livenessProbe) {
+      errors.push({ field: `${path}.healthcheck`, type: 'Forbidden', detail: 'give Docker\'s healthcheck or readinessProbe/livenessProbe, not both' });
+    }
+    try {
+      probesFromHealthcheck(c.healthcheck);
+    } catch (error) {
+      errors.push({ field: `${path}.healthcheck.test`, type: 'Invalid value', value: c.healthcheck.test, detail: (error as Error).message });
+    }
+  }
+  const probes: [string, Probe | undefined][] = [['readinessProbe', c.readinessProbe], ['livenessProbe', c.livenessProbe], ['startupProbe', c.startupProbe]];
+  for (const [kind, probe] of probes) {
+    if (!probe) continue;
+    if (kind !== 'readinessProbe' && probe.successThreshold !== 1) {
+      errors.push({ field: `${path}.${kind}.successThreshold`, type: 'Invalid value', value: probe.successThreshold, detail: 'must be 1' });
+    }
+    const handler = probe.httpGet ? 'httpGet' : probe.tcpSocket ? 'tcpSocket' : undefined;
+    const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
+    if (handler && typeof port === 'string' && !c.ports.some((p) => p.name === port)) {
+      errors.push({ field: `${path}.${kind}.${handler}.port`, type: 'Invalid value', value: port, detail: 'names no port of this container; name one of its ports or give a number' });
+    }
+  }
   return errors;
 }
 

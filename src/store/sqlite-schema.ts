@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3';
+import { SPEC_HISTORY_DDL } from './spec-history.js';
 
 /*
  * Tables of the SQLite store. Every row keeps the whole object as JSON (the API shape, so reads are one
  * parse) plus the columns queries filter and sort on. `mod_revision` is the store revision of the row's
  * last write (etcd's mod_revision); `changes` is the watch history, trimmed to the newest N revisions.
  */
-const SCHEMA_VERSION = 1;
+/** 2 added spec_history (created on open of a version-1 file). */
+const SCHEMA_VERSION = 2;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -74,5 +76,6 @@ export function prepareDatabase(db: Database.Database, busyTimeoutMs: number): v
     throw new Error(`store schema version ${version} is newer than this berth understands (${SCHEMA_VERSION}); upgrade berth`);
   }
   db.exec(DDL);
+  db.exec(SPEC_HISTORY_DDL);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
 }

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec } from '../model/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec, SpecRevision } from '../model/index.js';
 import {
   INSTANCE_STATES,
   InvalidTransitionError,
@@ -21,6 +21,7 @@ import {
 import { FrozenJsonCache, deepFreeze, stableStringify } from './deep-freeze.js';
 import { ChangeLog } from './change-log.js';
 import { prepareDatabase } from './sqlite-schema.js';
+import { SpecHistory } from './spec-history.js';
 import type {
   ControllerWrites,
   EventFilter,
@@ -102,6 +103,7 @@ export class SqliteStore implements Store {
   private readonly logger: Logger;
   private readonly newId: () => string;
   private readonly eventsPerService: number;
+  private readonly history: SpecHistory;
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
   private readonly frozen = new FrozenJsonCache();
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
     try {
       prepareDatabase(this.db, options.busyTimeoutMs ?? 5000);
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
+      this.history = new SpecHistory(this.db);
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
     } catch (error) {
       this.db.close();
@@ -215,9 +218,15 @@ export class SqliteStore implements Store {
         status: { phase: 'initialized', desiredInstances: 0, runningInstances: 0, observedGeneration: 0, message: 'created', updatedAt: now },
       };
       const stored = this.putService(service, revision);
+      this.history.record(grid, spec.name, { generation: 1, spec, createdAt: now, cause: 'create', ...(input.deploy ? { deployedAt: now } : {}) });
       this.insertEvents(input.events ?? []);
       return stored;
     });
+  }
+
+  listSpecHistory(grid: string, name: string): SpecRevision[] {
+    this.assertOpen();
+    return this.history.all(grid, name);
   }
 
   /**
@@ -235,27 +244,42 @@ export class SqliteStore implements Store {
         const onlyRemoving = change.spec === undefined && !change.deploy && !change.restart && (change.desired ?? 'removing') === 'removing';
         if (!onlyRemoving) throw new ServiceRemovingError(grid, name);
       }
-      if (change.spec && change.spec.name !== name) {
-        throw new RequestInvalidError(`spec.name "${change.spec.name}" does not match service "${name}"`, { field: 'spec.name' });
-      }
-      const specChanged = change.spec !== undefined && stableStringify(change.spec) !== stableStringify(current.spec);
-      const spec = specChanged ? (change.spec as ServiceSpec) : current.spec;
-      const generation = current.generation + (specChanged ? 1 : 0);
-      const desired = change.desired ?? current.desired;
-      if (!specChanged && !change.deploy && !change.restart && desired === current.desired) return deepFreeze(current);
-
-      const now = this.now();
-      let deployment = current.deployment;
-      if (change.deploy) deployment = { generation, spec, requestedAt: now, restartGeneration: deployment?.restartGeneration ?? 0 };
-      if (change.restart) {
-        if (!deployment) throw new ServiceNotDeployedError(grid, name);
-        deployment = { ...deployment, requestedAt: now, restartGeneration: deployment.restartGeneration + 1 };
-      }
-      const revision = this.log.next();
-      const stored = this.putService({ ...current, version: revision, generation, updatedAt: now, spec, deployment, desired }, revision);
-      this.insertEvents(change.events ?? []);
-      return stored;
+      return this.applyIntent(current, change);
     });
+  }
+
+  /** The body of an intent change, inside a write: new version, history, deployment, events. */
+  private applyIntent(current: Service, change: ServiceIntentChange & { readonly deploymentCause?: 'deploy' | 'rollback' | 'auto-rollback' }): Service {
+    const { grid, name } = current;
+    if (change.spec && change.spec.name !== name) {
+      throw new RequestInvalidError(`spec.name "${change.spec.name}" does not match service "${name}"`, { field: 'spec.name' });
+    }
+    const specChanged = change.spec !== undefined && stableStringify(change.spec) !== stableStringify(current.spec);
+    const spec = specChanged ? (change.spec as ServiceSpec) : current.spec;
+    const generation = current.generation + (specChanged ? 1 : 0);
+    const desired = change.desired ?? current.desired;
+    if (!specChanged && !change.deploy && !change.restart && desired === current.desired) return deepFreeze(current);
+
+    const now = this.now();
+    let deployment = current.deployment;
+    if (change.deploy) {
+      const cause = change.deploymentCause ?? (change.rollbackTo !== undefined ? 'rollback' : 'deploy');
+      deployment = {
+        generation, spec, requestedAt: now, restartGeneration: deployment?.restartGeneration ?? 0,
+        ...(cause !== 'deploy' ? { cause } : {}),
+        ...(change.rollbackTo !== undefined ? { rollbackTo: change.rollbackTo } : {}),
+      };
+    }
+    if (change.restart) {
+      if (!deployment) throw new ServiceNotDeployedError(grid, name);
+      deployment = { ...deployment, requestedAt: now, restartGeneration: deployment.restartGeneration + 1 };
+    }
+    const revision = this.log.next();
+    const stored = this.putService({ ...current, version: revision, generation, updatedAt: now, spec, deployment, desired }, revision);
+    if (specChanged) this.history.record(grid, name, { generation, spec, createdAt: now, cause: change.cause ?? 'update', ...(change.deploy ? { deployedAt: now } : {}) });
+    else if (change.deploy) this.history.markDeployed(grid, name, generation, spec, now, change.cause ?? 'deploy');
+    this.insertEvents(change.events ?? []);
+    return stored;
   }
 
   // ---- controller writer ----
@@ -288,6 +312,7 @@ export class SqliteStore implements Store {
         // Status is the controllers' field: version (the API's compare-and-set token) stays.
         this.putService({ ...current, status }, this.log.next());
       }
+      if (writes.rollback) this.autoRollback(writes.rollback);
       for (const { grid, name } of writes.deleteServices ?? []) {
         const row = this.stmt.getService.get(grid, name) as JsonRow | undefined;
         if (!row) continue;
@@ -297,10 +322,22 @@ export class SqliteStore implements Store {
           continue;
         }
         this.stmt.deleteService.run(grid, name);
+        this.history.remove(grid, name);
         this.log.record('service', 'delete', serviceKey(grid, name), row.json, this.log.next());
       }
       this.insertEvents(writes.events ?? []);
     });
+  }
+
+  private autoRollback(r: NonNullable<ControllerWrites['rollback']>): void {
+    const current = this.readRow<Service>(this.stmt.getService, r.grid, r.name);
+    if (!current || current.desired === 'removing' || current.deployment?.requestedAt !== r.ifRequestedAt) return;
+    const target = this.history.read(r.grid, r.name, r.toGeneration);
+    if (!target) {
+      this.logger.warn({ grid: r.grid, service: r.name, generation: r.toGeneration }, 'rollback target is no longer in the history');
+      return;
+    }
+    this.applyIntent(current, { spec: target.spec, deploy: true, rollbackTo: r.toGeneration, deploymentCause: 'auto-rollback', cause: `automatic rollback to ${r.toGeneration}` });
   }
 
   // ---- agent writer ----

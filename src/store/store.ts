@@ -11,6 +11,7 @@ import type {
   ServiceEvent,
   ServiceSpec,
   ServiceStatus,
+  SpecRevision,
 } from '../model/index.js';
 
 /*
@@ -50,6 +51,10 @@ export interface ServiceIntentChange {
   readonly desired?: ServiceDesired;
   /** Events recorded in the same transaction. */
   readonly events?: readonly NewServiceEvent[];
+  /** Recorded in the spec history with a new version: "update", "scale", "rollback to 3"… Default "update". */
+  readonly cause?: string;
+  /** With `deploy`: this deployment restores the spec of that generation (deployment.cause = rollback). */
+  readonly rollbackTo?: number;
 }
 
 /** An instance as a controller creates it; the store adds version, createdAt and status `new`. */
@@ -74,6 +79,12 @@ export interface ControllerWrites {
   readonly setDesired?: readonly { readonly id: string; readonly desiredState: DesiredState; readonly reason: string }[];
   readonly deleteInstances?: readonly string[];
   readonly serviceStatus?: readonly { readonly grid: string; readonly name: string; readonly status: ServiceStatus }[];
+  /**
+   * failureAction = rollback: deploys the spec of `toGeneration` from the history as a new version
+   * (deployment.cause = auto-rollback), only if the deployment is still the one requested at
+   * `ifRequestedAt` (a newer user deploy wins). Moves the service's version: the intent changed.
+   */
+  readonly rollback?: { readonly grid: string; readonly name: string; readonly toGeneration: number; readonly ifRequestedAt: string };
   /** Removes service records whose instances are all gone (the end of `rm`). */
   readonly deleteServices?: readonly { readonly grid: string; readonly name: string }[];
   readonly events?: readonly NewServiceEvent[];
@@ -123,6 +134,8 @@ export interface Store {
    *   ServiceRemovingError (409) when the service is being removed and the change is not `desired: 'removing'`.
    */
   updateServiceIntent(grid: string, name: string, change: ServiceIntentChange, options?: WriteOptions): Service;
+  /** The versions of a service's spec, oldest first (at most SPEC_HISTORY_LIMIT); [] for an unknown service. */
+  listSpecHistory(grid: string, name: string): SpecRevision[];
 
   // ---- controller writer ----
   /** Applies a controller's plan atomically. Desired-state changes of unknown instances are ignored. */

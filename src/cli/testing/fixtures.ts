@@ -29,6 +29,8 @@ export function serviceSpec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     ],
     restartPolicy: { condition: 'any', delay: '5s', maxAttempts: 0, window: '0s' },
     updateConfig: { parallelism: 1, delay: '0s', failureAction: 'pause', monitor: '5s', maxFailureRatio: 0, order: 'stop-first' },
+    rollbackConfig: { parallelism: 1, delay: '0s', failureAction: 'pause', monitor: '5s', maxFailureRatio: 0, order: 'stop-first' },
+    drainTimeout: '10s',
     type: 'ClusterIP',
     ports: [],
     externalIPs: [],

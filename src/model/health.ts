@@ -1,0 +1,78 @@
+import type { Instance } from './instance.js';
+import type { ProbeKind } from './probe.js';
+
+/** The last result of one probe of one container, as the agent reports it. */
+export interface ProbeStatus {
+  readonly kind: ProbeKind;
+  readonly container: string;
+  /** "GET http://127.10.0.3:8080/health", "TCP 127.10.0.3:5432", "exec pg_isready". */
+  readonly target: string;
+  /** `unknown` until the first result that counts. */
+  readonly result: 'unknown' | 'success' | 'failure';
+  readonly consecutiveSuccesses: number;
+  readonly consecutiveFailures: number;
+  /** What the last probe saw: "HTTP 503: not ready", "connect ECONNREFUSED", "exit 1: …", "timed out after 1s". Bounded to 1 KiB. */
+  readonly lastOutput: string;
+  /** ISO 8601 time of the last result. */
+  readonly lastCheckedAt?: string;
+}
+
+/**
+ * An instance's health, written by the agent while it runs (absent: the instance has no probes, and
+ * counts as ready as soon as it runs).
+ *
+ * - started: the startup probes passed (true when there are none); until then the other probes wait.
+ * - ready: every readiness probe is passing (true when there are none, once started).
+ * - live: no liveness probe has reached its failure threshold.
+ */
+export interface InstanceHealth {
+  readonly started: boolean;
+  readonly ready: boolean;
+  readonly live: boolean;
+  /** When `ready` last became true (ISO 8601); the rollout's `monitor` counts from here. */
+  readonly readySince?: string;
+  readonly probes: readonly ProbeStatus[];
+}
+
+/** The drain before an instance stops (zero-downtime stop), as the agent reports it. */
+export interface InstanceDrain {
+  /** When the drain began: the instance had left the endpoints (ISO 8601). */
+  readonly since: string;
+  /** Open proxied connections still on the instance when last reported. */
+  readonly connections: number;
+  /** When the drain ended (ISO 8601): connections reached 0 or drainTimeout expired. */
+  readonly endedAt?: string;
+  readonly timedOut?: boolean;
+}
+
+/**
+ * Ready for traffic: running, still desired running, and its readiness probes passing (or it has none).
+ * Endpoints, rollouts and `ps` agree on this one rule.
+ */
+export function isReady(i: Instance): boolean {
+  return i.status.state === 'running' && i.desiredState === 'running' && (i.status.health?.ready ?? true);
+}
+
+/** Since when the instance has been ready (epoch ms), or undefined when it is not ready. */
+export function readySince(i: Instance): number | undefined {
+  if (!isReady(i)) return undefined;
+  const at = i.status.health?.readySince ?? i.status.startedAt ?? i.status.timestamp;
+  return Date.parse(at);
+}
+
+/**
+ * A probe that has reached its failure threshold: readiness (the instance is unhealthy, not merely
+ * starting), liveness or startup (the instance is being restarted).
+ */
+export function failingProbe(i: Instance): ProbeStatus | undefined {
+  return i.status.health?.probes.find((p) => p.result === 'failure');
+}
+
+/** One word for `ps`: healthy, unhealthy, starting (probes not passed yet), or '' without probes. */
+export function healthWord(i: Instance): 'healthy' | 'unhealthy' | 'starting' | '' {
+  const h = i.status.health;
+  if (!h) return '';
+  if (h.ready && h.live) return 'healthy';
+  if (h.probes.some((p) => p.result === 'failure')) return 'unhealthy';
+  return 'starting';
+}
