@@ -122,6 +122,7 @@ export class ServiceController {
           address: addresses[k] as string,
           restartPolicy: spec.restartPolicy,
           env,
+          drainTimeout: spec.drainTimeout,
           // Relative to the node's data directory; the agent resolves it (node-local storage).
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },
@@ -141,7 +142,8 @@ export class ServiceController {
       service.status.message !== plan.status.message ||
       service.status.runningInstances !== plan.status.runningInstances ||
       service.status.desiredInstances !== plan.status.desiredInstances ||
-      service.status.observedGeneration !== plan.status.observedGeneration;
+      service.status.observedGeneration !== plan.status.observedGeneration ||
+      JSON.stringify(service.status.update) !== JSON.stringify(plan.status.update);
     const removable = plan.remove.filter((id) => {
       const i = byId.get(id);
       return i !== undefined && isTerminal(i.status.state);
@@ -155,6 +157,7 @@ export class ServiceController {
       deleteInstances: removable,
       serviceStatus: statusChanged && !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...plan.status, updatedAt: new Date(now).toISOString() } }] : [],
       deleteServices: plan.removeService ? [{ grid: service.grid, name: service.name }] : [],
+      ...(plan.rollback ? { rollback: { grid: service.grid, name: service.name, ...plan.rollback } } : {}),
       events,
     };
   }

@@ -12,3 +12,4 @@ export * from './telemetry.js';
 export * from './endpoints.js';
 export * from './probe.js';
 export * from './health.js';
+export * from './instance-health.js';

@@ -76,6 +76,9 @@ export interface Instance {
   readonly status: InstanceStatus;
 }
 
+/** desiredReason of an instance the user removed (`service rm --instance`): it is replaced at once. */
+export const INSTANCE_REMOVED_REASON = 'removed by user';
+
 /** The DNS-style name of an instance's slot, as Kontena's `nginx-1`. */
 export function slotName(service: string, slot: number): string {
   return `${service}-${slot}`;

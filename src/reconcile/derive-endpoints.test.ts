@@ -48,3 +48,13 @@ describe('deriveEndpoints', () => {
     assert.deepEqual(e.endpoints.map((x) => [x.ip, x.ports[''], x.ready]), [['127.0.0.5', 9000, true], ['127.0.0.6', 8080, true]]);
   });
 });
+
+describe('deriveEndpoints: readiness', () => {
+  it('lists an instance whose readiness probe fails as not ready, and one that passes as ready', () => {
+    const base = instance({ slot: 1 });
+    const failing = { ...base, status: { ...base.status, health: { started: true, ready: false, live: true, probes: [] } } };
+    const passing = { ...instance({ slot: 2 }), status: { ...instance({ slot: 2 }).status, health: { started: true, ready: true, live: true, probes: [] } } };
+    const e = deriveEndpoints(service({ replicas: 2 }), [failing, passing]);
+    assert.deepEqual(e.endpoints.map((x) => [x.slot, x.ready]), [[1, false], [2, true]]);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort, ServiceSpec } from '../model/index.js';
-import { isTerminal } from '../model/index.js';
+import { isReady, isTerminal } from '../model/index.js';
 
 /** Kubernetes' DefaultClientIPServiceAffinitySeconds. */
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
@@ -24,8 +24,9 @@ export interface DeriveEndpointsOptions {
  * - targetPort: a number is used as is; a name is looked up among the instance's container ports
  *   (Kubernetes' named-port indirection), and an instance without that port has no endpoint for it.
  * - A service without containers serves the endpoints set by hand (`spec.endpoints`), all ready.
- * - Ready: running and still desired running. Instances starting, or asked to stop but not stopped
- *   yet (draining), are listed as not ready; ended instances are not listed.
+ * - Ready (isReady): running, still desired running, and its readiness probes passing. Instances
+ *   starting, failing readiness, or asked to stop but not stopped yet (draining) are listed as not
+ *   ready; ended instances are not listed.
  */
 export function deriveEndpoints(service: Service, instances: readonly Instance[], options: DeriveEndpointsOptions = {}): ServiceEndpoints {
   // The network face takes effect when stored, as an edit of a Kubernetes Service does; only the
@@ -58,7 +59,7 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
       endpoints.push({
         ip: i.spec.address,
         ports: targets,
-        ready: i.status.state === 'running' && i.desiredState === 'running',
+        ready: isReady(i),
         slot: i.slot,
         instance: i.id,
       });

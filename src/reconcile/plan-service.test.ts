@@ -30,7 +30,7 @@ describe('planService', () => {
     assert.equal(plan.shutdown.length, 0);
     assert.equal(plan.status.phase, 'running');
     assert.equal(plan.status.runningInstances, 2);
-    assert.equal(plan.events[0]?.type, 'service.converged');
+    assert.ok(plan.events.some((e) => e.type === 'service.converged'), JSON.stringify(plan.events));
   });
 
   it('stops the highest slots first when scaling 5 → 2', () => {
@@ -46,8 +46,8 @@ describe('planService', () => {
     assert.equal(early.requeueAfterMs, 3000);
     const due = planService(service({ replicas: 1, restartPolicy: { delay: '5s' } }), [crashed], { ...ctx, now: T0 + 15_000 });
     assert.deepEqual(due.create.map((c) => [c.slot, c.restarts]), [[1, 1]]);
-    assert.equal(due.events[0]?.type, 'instance.restarting');
-    assert.match(due.events[0]?.message ?? '', /exited with code 137/);
+    const restarting = due.events.find((e) => e.type === 'instance.restarting');
+    assert.match(restarting?.message ?? '', /exited with code 137/);
   });
 
   it('doubles the back-off with each consecutive restart, capped at five minutes', () => {

@@ -1,7 +1,7 @@
-import type { Instance, NewServiceEvent, NodeInfo, Service, ServicePhase } from '../model/index.js';
-import { isTerminal, slotName } from '../model/index.js';
+import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, UpdateStatus } from '../model/index.js';
+import { INSTANCE_REMOVED_REASON, isReady, isTerminal, slotName } from '../model/index.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
-import { replacementBudget } from './replacement.js';
+import { planRollout } from './rollout.js';
 
 /** Swarm keeps 5 ended tasks per slot (`--task-history-limit`); so does berth. */
 export const HISTORY_PER_SLOT = 5;
@@ -35,7 +35,10 @@ export interface ServicePlan {
     readonly runningInstances: number;
     readonly observedGeneration: number;
     readonly message: string;
+    readonly update?: UpdateStatus;
   };
+  /** failureAction = rollback tripped: deploy this generation's spec again (if still the latest request). */
+  readonly rollback?: { readonly toGeneration: number; readonly ifRequestedAt: string };
   readonly events: readonly NewServiceEvent[];
   /** Look at the service again after this long (a restart back-off is running). */
   readonly requeueAfterMs?: number;
@@ -50,8 +53,10 @@ export interface ServicePlan {
  *   policy decides (restartDecision).
  * - stateful: slot N+1 is created only once slots 1..N are running; scale-down removes the highest slot
  *   first and one at a time; replacements go one at a time from the highest slot (StatefulSet order).
- * - instances of an older generation or restart generation are replaced, `updateConfig.parallelism` slots
- *   at a time, stop-first or start-first (the rollout supervisor refines this later).
+ * - instances of an older generation or restart generation are replaced in batches (planRollout: the
+ *   update config's parallelism and minHealth, monitor, failure action), stop-first or start-first; a
+ *   start-first slot stops its old instance once the new one is ready.
+ * - an instance removed by the user (`service rm --instance`) is replaced at once, while it drains.
  * - scale-down removes the highest slots first.
  */
 export function planService(service: Service, instances: readonly Instance[], ctx: PlanContext): ServicePlan {
@@ -116,13 +121,21 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
   const stillScalingDown = spec.stateful && excess.some(([, list]) => list.some((i) => !isTerminal(i.status.state)));
 
-  // Replacement budget for outdated instances (deploy of a new generation, restart, deploy --force).
-  let budget = replacementBudget(spec.updateConfig.parallelism, spec.stateful, desiredCount, slots.map(({ slot }) => bySlot.get(slot) ?? []), current);
-
-  let allLowerRunning = true;
   const orderedSlots = spec.stateful ? [...slots].sort((a, b) => a.slot - b.slot) : slots;
   // Stateful replacements go from the highest slot down (StatefulSet's rolling update order).
   const replaceOrder = spec.stateful ? [...orderedSlots].reverse() : orderedSlots;
+  const rollout = planRollout({
+    service: service as Service & { deployment: ServiceDeployment },
+    slots: replaceOrder.map((s) => s.slot),
+    bySlot,
+    current,
+    now: ctx.now,
+  });
+  events.push(...rollout.events);
+  if (rollout.wakeAt !== undefined) requeueAfterMs = Math.max(1, rollout.wakeAt - ctx.now);
+  let budget = rollout.budget;
+
+  let allLowerRunning = true;
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
     const list = bySlot.get(slot) ?? [];
@@ -131,7 +144,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const fresh = live.filter(current);
     if (outdated.length === 0) continue;
     if (spec.updateConfig.order === 'start-first' && !spec.stateful) {
-      if (fresh.some((i) => i.status.state === 'running')) {
+      if (fresh.some(isReady)) {
         outdated.forEach((i) => stop(i, 'replaced by a newer instance'));
         replacing.add(slot);
       } else if (fresh.length > 0) {
@@ -165,12 +178,15 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
     const last = list[0];
     if (!last || last.desiredState === 'shutdown' || !current(last)) {
-      // A fresh slot, or the last instance was stopped on purpose: no back-off.
-      if (list.some((i) => !isTerminal(i.status.state))) {
+      // A fresh slot, or the last instance was stopped on purpose: no back-off. An instance the user
+      // removed is replaced while it drains (a stateful slot waits: its data directory is the slot's).
+      const stillStopping = list.filter((i) => !isTerminal(i.status.state));
+      const replaceNow = !spec.stateful && stillStopping.length > 0 && stillStopping.every((i) => i.desiredReason === INSTANCE_REMOVED_REASON) && !list.some(wantRunning);
+      if (stillStopping.length > 0 && !replaceNow) {
         allLowerRunning = false;
         continue; // still stopping
       }
-      create.push({ slot, node, restarts: 0, reason: last ? 'replacing a stopped instance' : slot > maxSlot ? 'scaled up' : 'new slot' });
+      create.push({ slot, node, restarts: 0, reason: replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot ? 'scaled up' : 'new slot' });
       allLowerRunning = false;
       continue;
     }
@@ -188,7 +204,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => wantRunning(i) && current(i) && i.status.state === 'running')).length;
+  // Ready, not merely running: an instance counts once its readiness probes pass (isReady).
+  const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => current(i) && isReady(i))).length;
   const extra = instances.filter((i) => !isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))).length;
   const converged = running === desiredCount && extra === 0 && create.length === 0;
   const phase: ServicePhase = converged ? 'running' : 'deploying';
@@ -201,13 +218,16 @@ export function planService(service: Service, instances: readonly Instance[], ct
     });
   }
   if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
+  const update = rollout.update;
+  if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started') notes.unshift(update.message);
   const message = converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
   }
   return {
     create, shutdown, retire, remove, events, removeService: false,
-    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message },
+    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message, update: rollout.update },
+    ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
   };
 }

@@ -1,0 +1,217 @@
+import type { Instance, NewServiceEvent, Service, ServiceDeployment, UpdateConfig, UpdateState, UpdateStatus } from '../model/index.js';
+import { failingProbe, isReady, isTerminal, readySince, slotName } from '../model/index.js';
+import { parseDuration } from '../lib/index.js';
+
+/*
+ * The rollout of one deployment (Swarm's updater, as a pure function of what is stored): which outdated
+ * instances to replace now, whether the new ones count as updated (ready for `monitor`), whether they
+ * failed, and what the update status says. planService calls it on every pass.
+ *
+ * A slot of the deployment is, by its newest instance:
+ *   updated     current, ready, and ready for at least monitor (+ delay before the next batch)
+ *   monitoring  current and ready, not for long enough yet              — in flight
+ *   starting    current, not ready yet, not failing                     — in flight
+ *   failed      current and ended, or its readiness/liveness probe failing
+ *   stopping    an outdated instance is stopping for it (stop-first)    — in flight
+ *   outdated    an outdated instance still serves it
+ * In-flight slots use up the batch (parallelism, or what minHealth allows).
+ */
+
+export type SlotProgress = 'updated' | 'monitoring' | 'starting' | 'failed' | 'stopping' | 'outdated' | 'empty';
+
+export interface RolloutInput {
+  readonly service: Service & { readonly deployment: ServiceDeployment };
+  /** The desired slots, in replacement order (stateful: highest first). */
+  readonly slots: readonly number[];
+  /** Instances per slot, newest first. */
+  readonly bySlot: ReadonlyMap<number, readonly Instance[]>;
+  readonly current: (i: Instance) => boolean;
+  readonly now: number;
+}
+
+export interface RolloutPlan {
+  readonly update: UpdateStatus;
+  readonly events: readonly NewServiceEvent[];
+  /** How many more outdated slots may start being replaced now. */
+  readonly budget: number;
+  /** failureAction = rollback tripped: deploy the spec of this generation again. */
+  readonly rollbackTo?: number;
+  readonly progress: ReadonlyMap<number, SlotProgress>;
+  /** Every slot is updated and nothing outdated is left. */
+  readonly complete: boolean;
+  /** When a monitoring slot will count as updated (epoch ms). */
+  readonly wakeAt?: number;
+}
+
+const ACTIVE: readonly UpdateState[] = ['updating', 'rollback_started'];
+
+/** The update config that rolls this deployment out: rollbackConfig for a rollback (Swarm). */
+export function rolloutConfig(deployment: ServiceDeployment): UpdateConfig {
+  return deployment.cause === 'rollback' || deployment.cause === 'auto-rollback' ? deployment.spec.rollbackConfig : deployment.spec.updateConfig;
+}
+
+/**
+ * Instances replaced at once: `parallelism` (0 = all); stateful services one at a time; Kontena's
+ * minHealth keeps at least that fraction of the replicas: max(1, floor(n × (1 − minHealth))).
+ */
+export function batchLimit(config: UpdateConfig, stateful: boolean, desired: number): number {
+  if (stateful) return 1;
+  let limit = config.parallelism === 0 ? Math.max(1, desired) : config.parallelism;
+  // The epsilon keeps 10 × (1 − 0.8) = 1.9999999999999996 from flooring to 1.
+  if (config.minHealth !== undefined) limit = Math.min(limit, Math.max(1, Math.floor(desired * (1 - config.minHealth) + 1e-9)));
+  return limit;
+}
+
+export function planRollout(input: RolloutInput): RolloutPlan {
+  const { service, slots, bySlot, current, now } = input;
+  const dep = service.deployment;
+  const config = rolloutConfig(dep);
+  const monitorMs = parseDuration(config.monitor);
+  const delayMs = parseDuration(config.delay);
+  const events: NewServiceEvent[] = [];
+  const base = { grid: service.grid, service: service.name };
+  const isRollback = dep.cause === 'rollback' || dep.cause === 'auto-rollback';
+
+  let update = service.status.update;
+  if (!update || update.requestedAt !== dep.requestedAt || update.generation !== dep.generation) {
+    const continuingAutoRollback = dep.cause === 'auto-rollback' && update?.state === 'rollback_started';
+    const message = isRollback ? `rolling back to generation ${dep.rollbackTo ?? '?'} (deployed as generation ${dep.generation})` : `updating to generation ${dep.generation}`;
+    update = {
+      state: isRollback ? 'rollback_started' : 'updating',
+      generation: dep.generation,
+      requestedAt: dep.requestedAt,
+      ...(service.status.observedGeneration > 0 ? { fromGeneration: service.status.observedGeneration } : {}),
+      startedAt: new Date(now).toISOString(),
+      message: continuingAutoRollback && update ? update.message : message,
+      failedInstances: [],
+      updatedInstances: 0,
+      totalInstances: slots.length,
+    };
+    if (!continuingAutoRollback) events.push({ ...base, type: isRollback ? 'service.rollback_started' : 'service.update_started', severity: 'info', message, data: { generation: dep.generation } });
+  }
+  const startedAtMs = Date.parse(update.startedAt);
+  // Instances created after the deploy request belong to this rollout (both times are the store's clock).
+  const requestedAtMs = Date.parse(dep.requestedAt);
+
+  // Classify every desired slot.
+  const progress = new Map<number, SlotProgress>();
+  const failed = new Set(update.failedInstances);
+  const newlyFailed: { instance: Instance; why: string }[] = [];
+  let wakeAt: number | undefined;
+  for (const slot of slots) {
+    const list = bySlot.get(slot) ?? [];
+    const newest = list[0];
+    const stopping = list.some((i) => i.desiredState === 'shutdown' && !isTerminal(i.status.state) && !current(i));
+    if (!newest) {
+      progress.set(slot, 'empty');
+      continue;
+    }
+    if (!current(newest)) {
+      progress.set(slot, newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : stopping ? 'stopping' : 'empty');
+      continue;
+    }
+    const why = failureOf(newest);
+    if (why !== undefined) {
+      progress.set(slot, 'failed');
+      const counts = Date.parse(newest.createdAt) >= requestedAtMs;
+      if (counts && !failed.has(newest.id)) {
+        failed.add(newest.id);
+        newlyFailed.push({ instance: newest, why });
+      }
+      continue;
+    }
+    if (newest.desiredState !== 'running' || isTerminal(newest.status.state)) {
+      progress.set(slot, stopping ? 'stopping' : 'empty');
+      continue;
+    }
+    const since = readySince(newest);
+    if (since === undefined) {
+      progress.set(slot, 'starting');
+    } else if (now - since >= monitorMs + delayMs || !ACTIVE.includes(update.state)) {
+      progress.set(slot, 'updated');
+    } else {
+      progress.set(slot, 'monitoring');
+      const at = since + monitorMs + delayMs;
+      wakeAt = wakeAt === undefined ? at : Math.min(wakeAt, at);
+    }
+    // start-first keeps the outdated instance while the new one starts: the slot is still in flight.
+    if (stopping && progress.get(slot) === 'updated') progress.set(slot, 'stopping');
+  }
+
+  for (const f of newlyFailed) {
+    events.push({
+      ...base, type: 'service.update_failed_instance', severity: 'warning', instance: f.instance.id, slot: f.instance.slot,
+      message: `${slotName(service.name, f.instance.slot)} (generation ${dep.generation}) failed: ${f.why}`,
+      data: { generation: dep.generation },
+    });
+  }
+  const failedInstances = [...failed];
+  const updatedInstances = [...progress.values()].filter((p) => p === 'updated').length;
+  update = { ...update, failedInstances, updatedInstances, totalInstances: slots.length };
+
+  // Failure action (Swarm: failures / slots > maxFailureRatio).
+  let rollbackTo: number | undefined;
+  const lastFailure = newlyFailed.at(-1);
+  if (ACTIVE.includes(update.state) && lastFailure && failedInstances.length / Math.max(1, slots.length) > config.maxFailureRatio) {
+    const reason = `${slotName(service.name, lastFailure.instance.slot)} (new, generation ${dep.generation}) failed: ${lastFailure.why}`;
+    const canRollBack = !isRollback && update.fromGeneration !== undefined && update.fromGeneration !== dep.generation;
+    if (config.failureAction === 'rollback' && canRollBack) {
+      rollbackTo = update.fromGeneration;
+      const message = `update to generation ${dep.generation} failed, rolling back to generation ${rollbackTo}: ${reason}`;
+      update = { ...update, state: 'rollback_started', message };
+      events.push({ ...base, type: 'service.rollback_started', severity: 'warning', message, data: { generation: dep.generation, rollbackTo } });
+    } else if (config.failureAction !== 'continue') {
+      const state: UpdateState = isRollback ? 'rollback_paused' : 'paused';
+      const what = isRollback ? 'rollback' : `update to generation ${dep.generation}`;
+      const note = config.failureAction === 'rollback' ? ' (nothing to roll back to)' : '';
+      const message = `${what} paused${note}: ${reason}`;
+      update = { ...update, state, message };
+      events.push({ ...base, type: isRollback ? 'service.rollback_paused' : 'service.update_paused', severity: 'warning', message, data: { generation: dep.generation } });
+    }
+  }
+
+  const outdatedLeft = [...bySlot.entries()].some(([, list]) => list.some((i) => !isTerminal(i.status.state) && !current(i)));
+  const complete = slots.every((s) => progress.get(s) === 'updated') && !outdatedLeft;
+  if (complete && ACTIVE.includes(update.state) && rollbackTo === undefined) {
+    const tookMs = now - startedAtMs;
+    const state: UpdateState = isRollback ? 'rollback_completed' : 'completed';
+    const failures = failedInstances.length > 0 ? ` (${failedInstances.length} instance failure(s) tolerated)` : '';
+    const message = isRollback
+      ? `rollback to generation ${dep.rollbackTo ?? '?'} completed: ${slots.length}/${slots.length} instance(s) ready${failures}`
+      : `update to generation ${dep.generation} completed: ${slots.length}/${slots.length} instance(s) ready${failures}`;
+    update = { ...update, state, message, completedAt: new Date(now).toISOString() };
+    events.push({ ...base, type: isRollback ? 'service.rollback_completed' : 'service.update_completed', severity: 'info', message: `${message} in ${(tookMs / 1000).toFixed(1)} s`, data: { generation: dep.generation, tookMs } });
+  } else if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
+    const counts = countBy(progress);
+    const parts = [`${counts.updated ?? 0}/${slots.length} updated`];
+    for (const k of ['monitoring', 'starting', 'stopping', 'failed'] as const) if (counts[k]) parts.push(`${counts[k]} ${k}`);
+    const head = isRollback ? `rolling back to generation ${dep.rollbackTo ?? '?'}` : `updating to generation ${dep.generation}`;
+    update = { ...update, message: `${head}: ${parts.join(', ')}` };
+  }
+
+  let budget = 0;
+  if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
+    const inFlight = [...progress.values()].filter((p) => p === 'monitoring' || p === 'starting' || p === 'stopping').length;
+    budget = Math.max(0, batchLimit(config, service.deployment.spec.stateful, slots.length) - inFlight);
+  }
+  return { update, events, budget, progress, complete, ...(rollbackTo !== undefined ? { rollbackTo } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
+}
+
+/** Why a current instance counts as failed, or undefined: it ended on its own, or a probe fails. */
+function failureOf(i: Instance): string | undefined {
+  const s = i.status;
+  if (i.desiredState === 'running' && (s.state === 'failed' || s.state === 'rejected' || s.state === 'complete')) {
+    return s.message || `${s.state}${s.exitCode !== undefined ? ` with exit code ${s.exitCode}` : ''}`;
+  }
+  if (s.state === 'running' && i.desiredState === 'running' && !isReady(i)) {
+    const probe = failingProbe(i);
+    if (probe) return `${probe.kind} probe ${probe.target} failed ${probe.consecutiveFailures} time(s): ${probe.lastOutput}`;
+  }
+  return undefined;
+}
+
+function countBy(progress: ReadonlyMap<number, SlotProgress>): Partial<Record<SlotProgress, number>> {
+  const out: Partial<Record<SlotProgress, number>> = {};
+  for (const p of progress.values()) out[p] = (out[p] ?? 0) + 1;
+  return out;
+}
