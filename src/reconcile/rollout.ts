@@ -107,7 +107,8 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       continue;
     }
     if (!current(newest)) {
-      progress.set(slot, newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : stopping ? 'stopping' : 'empty');
+      // Stopping, or stopped with its replacement about to be created: in flight either way.
+      progress.set(slot, newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : 'stopping');
       continue;
     }
     const why = failureOf(newest);
