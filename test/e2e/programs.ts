@@ -33,3 +33,24 @@ export function pidOf(i: Instance): number {
   return pid;
 }
 
+
+export const SLOW = join(ROOT, 'test/programs/slow-server.mjs');
+
+/** A service of the slow test server with a readiness probe on /health (period 0.5 s). */
+export function slowSpec(name: string, replicas: number, o: { env?: Record<string, string>; updateConfig?: Record<string, unknown>; delayMs?: string } = {}) {
+  return {
+    name,
+    replicas,
+    containers: [{
+      command: ['node', SLOW],
+      env: { PORT: '8080', DELAY_MS: o.delayMs ?? '0-0', ...o.env },
+      ports: [{ name: 'http', containerPort: 8080 }],
+      workingDir: ROOT,
+      stopGracePeriod: '2s',
+      readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 0.5, failureThreshold: 2 },
+    }],
+    restartPolicy: { delay: '1s' },
+    ...(o.updateConfig ? { updateConfig: o.updateConfig } : {}),
+  };
+}
+

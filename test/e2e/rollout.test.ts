@@ -1,28 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import type { Service, UpdateState } from '../../src/model/index.js';
-import { ROOT, cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
-
-const SLOW = join(ROOT, 'test/programs/slow-server.mjs');
-
-/** A service of the slow test server with a readiness probe on /health (period 0.5 s). */
-export function slowSpec(name: string, replicas: number, o: { env?: Record<string, string>; updateConfig?: Record<string, unknown>; delayMs?: string } = {}) {
-  return {
-    name,
-    replicas,
-    containers: [{
-      command: ['node', SLOW],
-      env: { PORT: '8080', DELAY_MS: o.delayMs ?? '0-0', ...o.env },
-      ports: [{ name: 'http', containerPort: 8080 }],
-      workingDir: ROOT,
-      stopGracePeriod: '2s',
-      readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 0.5, failureThreshold: 2 },
-    }],
-    restartPolicy: { delay: '1s' },
-    ...(o.updateConfig ? { updateConfig: o.updateConfig } : {}),
-  };
-}
+import { cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { slowSpec } from './programs.js';
 
 /** Records every distinct update state the service goes through until `until` is seen. */
 async function watchStates(berth: RunningBerth, name: string, until: UpdateState[], timeoutMs: number): Promise<{ states: UpdateState[]; last: Service }> {
