@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { constants } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { afterEach, describe, it } from 'node:test';
 import { hasCode } from '../lib/index.js';
 import type { ContainerConfig, ContainerHandle, ContainerLogLine, Driver, LogReadOptions } from './driver.js';
@@ -16,6 +16,13 @@ import type { ContainerConfig, ContainerHandle, ContainerLogLine, Driver, LogRea
  */
 export type ConformanceProgram = 'runs' | 'exits-3' | 'ignores-stop' | 'bad-command' | 'writes-logs';
 
+/**
+ * The commands the exec cases run beside a container (`execArgv` says how, per driver):
+ * - `prints-env-exits-3`: writes $PROBE_VAR and its working directory (one per line), exits 3;
+ * - `hangs`: runs for ever, and starts a child that does too (both must die at the timeout).
+ */
+export type ConformanceExec = 'prints-env-exits-3' | 'hangs';
+
 export interface DriverConformanceOptions<D extends Driver> {
   /** Names the describe block: `driver conformance: <name>`. */
   readonly name: string;
@@ -23,6 +30,8 @@ export interface DriverConformanceOptions<D extends Driver> {
   readonly makeDriver: () => D | Promise<D>;
   /** A valid config running `program` on `driver`; `id` is unique per call (use it for ids and dirs). */
   readonly makeConfig: (program: ConformanceProgram, context: { readonly driver: D; readonly id: string }) => ContainerConfig | Promise<ContainerConfig>;
+  /** argv of an exec command; a driver without `exec` leaves it out and skips those cases. */
+  readonly execArgv?: (program: ConformanceExec) => readonly string[];
   /** Releases a driver after its case (e.g. `dispose`). */
   readonly disposeDriver?: (driver: D) => void | Promise<void>;
   /** Time limit of each case, ms (default 15000). */
@@ -150,6 +159,47 @@ export function runDriverConformance<D extends Driver>(options: DriverConformanc
       assert.ok(stats.processes >= 1 && stats.memoryBytes > 0 && stats.cpuTimeMs >= 0);
       await driver.stop(handle, { signal: 'SIGKILL', timeoutMs: 0 });
       assert.equal(await driver.stats(handle), undefined);
+    });
+
+    const execCase = options.execArgv ? it : it.skip;
+    const execArgv = (program: ConformanceExec): readonly string[] => options.execArgv?.(program) ?? [];
+
+    void execCase('execs a command beside a running container with the env and working directory given', { timeout }, async () => {
+      const { driver, start } = await setup();
+      const handle = await start('runs');
+      assert.ok(driver.exec, 'a driver with execArgv implements exec');
+      const workingDir = tmpdir();
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', PROBE_VAR: 'probe-42' };
+      const result = await driver.exec(handle, execArgv('prints-env-exits-3'), { env, workingDir, timeoutMs: 5000 });
+      assert.equal(result.exitCode, 3);
+      assert.equal(result.timedOut, false);
+      assert.deepEqual(result.output.trim().split('\n'), ['probe-42', workingDir]);
+      assert.deepEqual(await driver.recover(handle), { state: 'running' }, 'the container runs on');
+    });
+
+    void execCase('kills an exec command at its timeout and when aborted', { timeout }, async () => {
+      const { driver, start } = await setup();
+      const handle = await start('runs');
+      assert.ok(driver.exec);
+      const options = { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, workingDir: tmpdir() };
+      const began = performance.now();
+      const result = await driver.exec(handle, execArgv('hangs'), { ...options, timeoutMs: 300 });
+      const took = performance.now() - began;
+      assert.equal(result.timedOut, true);
+      assert.notEqual(result.exitCode, 0);
+      assert.ok(took >= 250 && took < 3000, `settled after ${took.toFixed(0)} ms with a 300 ms timeout`);
+      const abort = new AbortController();
+      const pending = driver.exec(handle, execArgv('hangs'), { ...options, timeoutMs: 60_000, signal: abort.signal });
+      abort.abort();
+      assert.equal((await pending).timedOut, true, 'an aborted command counts as timed out');
+    });
+
+    void execCase('refuses to exec in a container that has exited, with CONTAINER_NOT_RUNNING', { timeout }, async () => {
+      const { driver, start } = await setup();
+      const handle = await start('exits-3');
+      await driver.wait(handle);
+      assert.ok(driver.exec);
+      await assert.rejects(driver.exec(handle, execArgv('prints-env-exits-3'), { env: {}, workingDir: tmpdir(), timeoutMs: 1000 }), (e: unknown) => hasCode(e, 'CONTAINER_NOT_RUNNING'));
     });
 
     void it('stops waiting, not the container, when wait is aborted', { timeout }, async () => {

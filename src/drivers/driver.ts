@@ -79,6 +79,30 @@ export interface LogReadOptions {
   readonly signal?: AbortSignal;
 }
 
+/** How to run a command beside a running container (`Driver.exec`). */
+export interface ExecOptions {
+  /** The complete environment of the command (the container's own, as the agent builds it). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Absolute directory the command starts in (the container's working directory). */
+  readonly workingDir: string;
+  /** The container's user (name or uid); honoured as the container's is: only when berth runs as root. */
+  readonly user?: string;
+  /** The command (and everything it started) is killed this many milliseconds after it began. */
+  readonly timeoutMs: number;
+  /** Aborting kills the command at once; the promise then resolves as a timeout would. */
+  readonly signal?: AbortSignal;
+}
+
+/** How an exec'd command ended. */
+export interface ExecResult {
+  /** Exit code; 128 + n when killed by signal n; 126/127 when the command could not be run (shell convention). */
+  readonly exitCode: number;
+  /** stdout and stderr interleaved as they arrived, at most the first 4 KiB (longer output is cut). */
+  readonly output: string;
+  /** True when it was killed at `timeoutMs` (or by `signal`). */
+  readonly timedOut: boolean;
+}
+
 /** What a recovered handle turned out to be. */
 export type RecoverResult = { readonly state: 'running' } | { readonly state: 'exited'; readonly exit: ExitResult };
 
@@ -109,6 +133,15 @@ export interface Driver {
   stats(handle: ContainerHandle): Promise<ContainerStats | undefined>;
   /** Reads the container's log in time order (per stream; see docs/drivers.md on interleaving). */
   logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine>;
+  /**
+   * Runs `argv` beside a running container (exec probes; Kubernetes' exec into the container): with
+   * `options.env` and `options.workingDir`, no shell unless argv asks for one (`/bin/sh -c …`). Resolves
+   * for any outcome of the command — non-zero exit, a command that cannot run (127/126), a timeout —
+   * and never leaves it running after the promise settles. Optional: a driver without it cannot run
+   * exec probes (the agent reports them as failing with a message saying so).
+   * @throws CodedError `CONTAINER_NOT_RUNNING` when the container has exited; `CONTAINER_HANDLE_INVALID`.
+   */
+  exec?(handle: ContainerHandle, argv: readonly string[], options: ExecOptions): Promise<ExecResult>;
 }
 
 export type { Disposable };

@@ -4,6 +4,8 @@ export type {
   ContainerLogLine,
   ContainerStats,
   Driver,
+  ExecOptions,
+  ExecResult,
   ExitResult,
   LogReadOptions,
   RecoverResult,

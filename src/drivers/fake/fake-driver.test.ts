@@ -38,7 +38,13 @@ const programs: Record<ConformanceProgram, FakeBehavior> = {
 
 runDriverConformance<FakeDriver>({
   name: 'fake',
-  makeDriver: () => new FakeDriver(),
+  makeDriver: () => {
+    const driver = new FakeDriver();
+    // The exec programs, played: one prints what it was given, the other never ends.
+    driver.onExec((call) => (call.argv[0] === 'prints' ? { exitCode: 3, output: `${call.env.PROBE_VAR}\n${call.workingDir}\n` } : new Promise(() => {})));
+    return driver;
+  },
+  execArgv: (program) => (program === 'hangs' ? ['hangs'] : ['prints']),
   makeConfig: (program, { driver, id }) => {
     driver.configure(id, programs[program]);
     return config(id);

@@ -7,6 +7,8 @@ import type {
   ContainerLogLine,
   ContainerStats,
   Driver,
+  ExecOptions,
+  ExecResult,
   ExitResult,
   LogReadOptions,
   RecoverResult,
@@ -38,14 +40,32 @@ export interface FakeDriverOptions {
   readonly defaults?: FakeBehavior;
 }
 
+/** What an exec handler of the fake driver is asked to run. */
+export interface FakeExecCall {
+  readonly instanceId: string;
+  readonly containerName: string;
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly workingDir: string;
+}
+
+/**
+ * Plays the command of a `FakeDriver.exec`: returns (or resolves with) its exit code and output. `signal`
+ * aborts at the timeout (the fake then resolves with `timedOut`), so a handler that never settles is a
+ * command that hangs.
+ */
+export type FakeExecHandler = (call: FakeExecCall, signal: AbortSignal) => { readonly exitCode: number; readonly output?: string } | Promise<{ readonly exitCode: number; readonly output?: string }>;
+
 /** One recorded driver call, in call order. */
 export interface FakeCall {
-  readonly method: 'start' | 'recover' | 'wait' | 'stop' | 'destroy' | 'stats' | 'logs';
+  readonly method: 'start' | 'recover' | 'wait' | 'stop' | 'destroy' | 'stats' | 'logs' | 'exec';
   readonly instanceId: string;
   readonly containerName: string;
   /** `clock.now()` at the call. */
   readonly at: number;
   readonly stop?: StopOptions;
+  /** The command of an `exec` call. */
+  readonly argv?: readonly string[];
 }
 
 /** The handle of a fake container: `id` is unique per driver ("fake-1", "fake-2" …). */
@@ -80,6 +100,7 @@ export class FakeDriver implements Driver {
   private readonly behaviors = new Map<string, FakeBehavior>();
   private readonly containers = new Map<string, FakeContainer>();
   private seq = 0;
+  private execHandler: FakeExecHandler = () => ({ exitCode: 0, output: '' });
 
   constructor(options: FakeDriverOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -94,6 +115,11 @@ export class FakeDriver implements Driver {
   /** Sets the behaviour of containers that have no configured one. */
   setDefaults(behavior: FakeBehavior): void {
     this.defaults = behavior;
+  }
+
+  /** Sets how `exec` commands behave (default: every command exits 0 with no output). */
+  onExec(handler: FakeExecHandler): void {
+    this.execHandler = handler;
   }
 
   /** Ends the latest running container of `instanceId` as if it crashed. No-op when none runs. */
@@ -206,6 +232,32 @@ export class FakeDriver implements Driver {
     return c ? this.readLogs(c, options) : empty();
   }
 
+  /**
+   * Plays `argv` through the `onExec` handler; at `timeoutMs` (on the driver's clock) or on abort it
+   * resolves with `timedOut` and exit code 137, as a killed command.
+   * @throws CodedError `CONTAINER_NOT_RUNNING` when the container has exited (or is unknown).
+   */
+  async exec(h: ContainerHandle, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    const c = this.lookup(h, 'exec', undefined, argv);
+    if (!c || c.exit) throw new CodedError('CONTAINER_NOT_RUNNING', 'cannot exec in a container that has exited', { id: h.id });
+    const killed = new AbortController();
+    const kill = (): void => killed.abort(new Error('exec timed out'));
+    options.signal?.addEventListener('abort', kill, { once: true });
+    if (options.signal?.aborted) kill();
+    const call: FakeExecCall = { instanceId: c.handle.instanceId, containerName: c.handle.containerName, argv, env: options.env, workingDir: options.workingDir };
+    const timeout = this.clock.sleep(Math.max(0, options.timeoutMs), killed.signal).then(kill, () => undefined);
+    const aborted = new Promise<undefined>((resolve) => killed.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+    try {
+      const played = await Promise.race([Promise.resolve(this.execHandler(call, killed.signal)), aborted]);
+      if (played === undefined || killed.signal.aborted) return { exitCode: 128 + constants.signals.SIGKILL, output: '', timedOut: true };
+      return { exitCode: played.exitCode, output: played.output ?? '', timedOut: false };
+    } finally {
+      options.signal?.removeEventListener('abort', kill);
+      if (!killed.signal.aborted) killed.abort(new Error('exec finished'));
+      await timeout;
+    }
+  }
+
   private async *readLogs(c: FakeContainer, options: LogReadOptions): AsyncGenerator<ContainerLogLine> {
     const { since, tail, follow, signal } = options;
     const keep = (l: ContainerLogLine): boolean => since === undefined || l.time >= since;
@@ -272,7 +324,7 @@ export class FakeDriver implements Driver {
     return found;
   }
 
-  private lookup(h: ContainerHandle, method: FakeCall['method'], stop?: StopOptions): FakeContainer | undefined {
+  private lookup(h: ContainerHandle, method: FakeCall['method'], stop?: StopOptions, argv?: readonly string[]): FakeContainer | undefined {
     if (h.driver !== 'fake' || typeof h.id !== 'string') {
       throw new CodedError('CONTAINER_HANDLE_INVALID', 'not a fake-driver handle', { field: 'driver' });
     }
@@ -283,6 +335,7 @@ export class FakeDriver implements Driver {
       containerName: String(h.containerName),
       at: this.clock.now(),
       ...(stop ? { stop } : {}),
+      ...(argv ? { argv } : {}),
     });
     return c;
   }

@@ -27,6 +27,7 @@ runDriverConformance<ProcessDriver>({
   name: 'process',
   makeDriver: () => new ProcessDriver({ logPollMs: 50 }),
   makeConfig: (program) => processConfig(scratch.path, programs[program]),
+  execArgv: (program) => (program === 'hangs' ? ['sh', '-c', 'sleep 30 & sleep 30'] : ['sh', '-c', 'echo "$PROBE_VAR"; pwd; exit 3']),
   disposeDriver: (driver) => driver.dispose(),
 });
 
@@ -249,5 +250,32 @@ void describe('ProcessDriver', () => {
     console.log(`# 100 containers stopped in ${(performance.now() - stopBegan).toFixed(0)} ms`);
     assert.ok(exits.every((e) => e.exitCode === 143));
     assert.ok((await Promise.all(waits)).every((e) => e.exitCode === 143));
+  });
+});
+
+void describe('ProcessDriver.exec', () => {
+  const driver = new ProcessDriver({ logPollMs: 50 });
+  let handle: ContainerHandle;
+  before(async () => {
+    handle = await driver.start(processConfig(scratch.path, ['sleep', '1000']));
+  });
+  after(async () => {
+    await driver.stop(handle, { signal: 'SIGKILL', timeoutMs: 0 }).catch(() => {});
+    driver.dispose();
+  });
+  const options = { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, workingDir: '/', timeoutMs: 5000 };
+
+  void it('resolves a command that cannot run with 127 and the reason, without a shell', TIMEOUT, async () => {
+    const result = await driver.exec(handle, ['berth-no-such-command', '$HOME'], options);
+    assert.equal(result.exitCode, 127);
+    assert.match(result.output, /cannot run "berth-no-such-command".*ENOENT/);
+    const literal = await driver.exec(handle, ['echo', '$HOME', '*'], options);
+    assert.equal(literal.output, '$HOME *\n', 'arguments reach the command as given');
+  });
+
+  void it('keeps the first 4 KiB of a long output and still reads the command to its end', TIMEOUT, async () => {
+    const result = await driver.exec(handle, ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" x; exit 4'], options);
+    assert.equal(result.exitCode, 4);
+    assert.equal(result.output.length, 4096);
   });
 });

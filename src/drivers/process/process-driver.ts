@@ -9,11 +9,14 @@ import type {
   ContainerLogLine,
   ContainerStats,
   Driver,
+  ExecOptions,
+  ExecResult,
   ExitResult,
   LogReadOptions,
   RecoverResult,
   StopOptions,
 } from '../driver.js';
+import { execCommand, resolveUser } from './exec-command.js';
 import { LOST_EXIT, readExitFile } from './exit-file.js';
 import { ExitWatcher } from './exit-watcher.js';
 import { readContainerLog } from './log-reader.js';
@@ -179,6 +182,25 @@ export class ProcessDriver implements Driver, Disposable {
   logs(h: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine> {
     const handle = toProcessHandle(h);
     return readContainerLog(handle, { ...options, pollMs: this.logPollMs });
+  }
+
+  /**
+   * Runs a command beside the container as a child of berth (not of the shim: it is short-lived and
+   * berth waits for it), in its own process group, killed at `timeoutMs`. See execCommand.
+   * @throws CodedError `CONTAINER_NOT_RUNNING` once the container has exited.
+   */
+  async exec(h: ContainerHandle, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    const handle = toProcessHandle(h);
+    if ((await exists(handle.exitFile)) || !(await isSameProcess(handle.shimPid, handle.shimStartTicks))) {
+      throw new CodedError('CONTAINER_NOT_RUNNING', 'cannot exec in a container that has exited', { pid: handle.pid });
+    }
+    let ids: { uid: number; gid: number } | undefined;
+    try {
+      ids = await resolveUser(options.user);
+    } catch (error) {
+      return { exitCode: 126, output: (error as Error).message, timedOut: false };
+    }
+    return execCommand(argv, { ...options, ...ids });
   }
 
   /** Stops watching and ends the launcher; pending `wait`s reject. Containers run on under their shims. */
