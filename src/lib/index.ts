@@ -1,6 +1,7 @@
 export { CodedError, hasCode } from './coded-error.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
+export { ManualClock } from './manual-clock.js';
 export { parseDuration, formatDuration } from './duration.js';
 export type { Disposable } from './disposable-store.js';
 export { DisposableStore } from './disposable-store.js';
