@@ -4,6 +4,7 @@ import { systemClock, silentLogger } from '../lib/index.js';
 import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver } from '../drivers/index.js';
+import type { DataPlane } from './instance-drain.js';
 import type { RunnerContext } from './instance-runner.js';
 import { InstanceRunner } from './instance-runner.js';
 import { instanceDir } from './instance-files.js';
@@ -31,6 +32,13 @@ export interface AgentOptions {
   readonly log?: { readonly maxBytes: number; readonly maxFiles: number };
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * The data plane an instance is drained from before it stops (zero-downtime stop): app/ wires the
+   * endpoints publisher and the proxy. Absent: instances stop without a drain.
+   */
+  readonly dataPlane?: DataPlane;
+  /** Fast-start period of readiness probes until an instance is first ready, ms (default 100; 0 = off). */
+  readonly fastStartMs?: number;
 }
 
 /**
@@ -60,6 +68,9 @@ export class Agent {
       log: options.log ?? { maxBytes: 10 * 1024 * 1024, maxFiles: 3 },
       logger: this.logger,
       now: () => clock.now(),
+      clock,
+      ...(options.dataPlane ? { dataPlane: options.dataPlane } : {}),
+      ...(options.fastStartMs !== undefined ? { fastStartMs: options.fastStartMs } : {}),
       report: (id, status, events) => this.enqueueReport(id, status, events),
       ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
       ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),

@@ -5,3 +5,4 @@ export { InstanceRunner } from './instance-runner.js';
 export type { LogQuery, InstanceSource } from './instance-telemetry.js';
 export { InstanceTelemetry, toNanoIso } from './instance-telemetry.js';
 export { containerEnv, containerArgv, expandVars } from './container-env.js';
+export type { DataPlane, DrainOutcome } from './instance-drain.js';

@@ -1,13 +1,16 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../lib/index.js';
+import type { Clock, Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
-import type { ContainerStatus, Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
+import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ExitResult } from '../drivers/index.js';
+import type { HealthTransition, Prober } from '../health/index.js';
 import { containerArgv, containerEnv } from './container-env.js';
-import { handleFile, instanceDir } from './instance-files.js';
+import type { DataPlane } from './instance-drain.js';
+import { drainBeforeStop } from './instance-drain.js';
+import { instanceDir, readHandleFile, writeHandleFile } from './instance-files.js';
+import { instanceProber } from './instance-probes.js';
 
 export interface RunnerContext {
   readonly driver: Driver;
@@ -20,6 +23,12 @@ export interface RunnerContext {
   readonly log: { readonly maxBytes: number; readonly maxFiles: number };
   readonly logger: Logger;
   readonly now: () => number;
+  /** Times probes and the drain timeout (`now` is `clock.now`). */
+  readonly clock: Clock;
+  /** Where the drain before a stop waits; absent: instances stop at once (no data plane on this node). */
+  readonly dataPlane?: DataPlane;
+  /** Fast-start period of readiness probes, ms (default 100; 0 = off). */
+  readonly fastStartMs?: number;
   /** Records an observed status (batched by the agent) with the events that go with it. */
   report(id: string, status: InstanceStatus, events: readonly NewServiceEvent[]): void;
 }
@@ -40,6 +49,11 @@ interface RunningContainer {
  * record an exit) and reports the new status. The loop around it (Agent) calls step again after a
  * change. Handles are written to `<data>/instances/<id>/<container>.handle.json` before the status says running, so a berth
  * killed at any point can re-adopt the processes.
+ *
+ * While running, a Prober runs the containers' probes; health is reported only when it changes, and a
+ * liveness (or startup) probe at its failure threshold stops the instance as failed. Before a stop the
+ * desired state asked for, the instance is drained (drainInstance) when the node has a data plane.
+ * Invariant: no probe runs once the instance is stopping, has exited or the runner is detached.
  */
 export class InstanceRunner {
   private instance: Instance;
@@ -49,6 +63,12 @@ export class InstanceRunner {
   private stopping = false;
   private readonly waitAbort = new AbortController();
   private lastReported: InstanceStatus;
+  private prober: Prober | undefined;
+  /** A liveness or startup probe reached its failure threshold: the next step stops the instance. */
+  private unhealthy: HealthTransition | undefined;
+  /** The drain before the stop is over (or was over before berth restarted). */
+  private drained: boolean;
+  private drainAbort: AbortController | undefined;
 
   constructor(
     instance: Instance,
@@ -57,6 +77,7 @@ export class InstanceRunner {
   ) {
     this.instance = instance;
     this.lastReported = instance.status;
+    this.drained = instance.status.drain?.endedAt !== undefined;
   }
 
   get id(): string {
@@ -71,6 +92,8 @@ export class InstanceRunner {
   /** Stop watching the containers (the agent is shutting down; the containers keep running). */
   detach(): void {
     this.waitAbort.abort();
+    this.stopProbing();
+    this.drainAbort?.abort('detached');
   }
 
   instanceDir(): string {
@@ -88,16 +111,23 @@ export class InstanceRunner {
     if (isTerminal(state)) return 'done';
 
     if (inst.desiredState === 'shutdown') {
+      this.stopProbing();
       if (state === 'new' || state === 'pending' || this.containers.length === 0) {
         this.report({ state: 'shutdown', message: 'stopped before it started' }, 'instance.stopped', `${this.name()} stopped before it started`);
         return 'progressed';
       }
+      if (this.ctx.dataPlane && !this.drained && !this.exit) return this.drain(this.ctx.dataPlane);
       await this.stopAll(inst.desiredReason ?? 'desired state is shutdown');
       return 'progressed';
     }
 
     if (this.exit && !this.stopping) {
       await this.recordExit(this.exit.container, this.exit.result);
+      return 'progressed';
+    }
+
+    if (this.unhealthy && !this.stopping) {
+      await this.stopUnhealthy(this.unhealthy);
       return 'progressed';
     }
 
@@ -127,7 +157,7 @@ export class InstanceRunner {
     const found: RunningContainer[] = [];
     for (const c of specs) {
       const name = c.name ?? this.instance.service;
-      const saved = this.readHandle(name);
+      const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name);
       if (!saved) continue;
       const r = await this.ctx.driver.recover(saved.handle);
       if (r.state === 'running') {
@@ -145,15 +175,15 @@ export class InstanceRunner {
       return 'exited';
     }
     this.watchExits();
+    if (this.instance.desiredState === 'running') {
+      const startedAt = this.instance.status.startedAt ? Date.parse(this.instance.status.startedAt) : this.ctx.now();
+      this.startProbing(startedAt, this.instance.status.health)?.start();
+    }
     return 'running';
   }
 
   private name(): string {
     return slotName(this.instance.service, this.instance.slot);
-  }
-
-  private handleFile(container: string): string {
-    return handleFile(this.ctx.dataDir, this.instance.id, container);
   }
 
   private dataDir(): string | undefined {
@@ -178,8 +208,7 @@ export class InstanceRunner {
     const started: RunningContainer[] = [];
     for (const c of inst.spec.containers) {
       const name = c.name ?? inst.service;
-      const dataDir = this.dataDir();
-      const env = containerEnv(inst, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(this.ctx.apiUrl ? { apiUrl: this.ctx.apiUrl } : {}), ...(this.ctx.dnsAddress ? { dnsAddress: this.ctx.dnsAddress } : {}) });
+      const env = this.envOf(c);
       // One state directory per instance, shared by its containers (the driver names its files after the
       // container): fewer directories to create when a hundred instances start at once.
       const stateDir = this.instanceDir();
@@ -190,14 +219,14 @@ export class InstanceRunner {
           ...(c.image ? { image: c.image } : {}),
           argv: containerArgv(c, env),
           env,
-          workingDir: c.workingDir ?? dataDir ?? stateDir,
+          workingDir: this.workingDirOf(c),
           ...(c.user ? { user: c.user } : {}),
           address: inst.spec.address,
           stateDir,
           log: this.ctx.log,
         });
         const rc: RunningContainer = { name, handle, startedAt: new Date(this.ctx.now()).toISOString(), ...(typeof handle.pid === 'number' ? { pid: handle.pid } : {}) };
-        await this.writeHandle(rc);
+        await writeHandleFile(this.ctx.dataDir, inst.id, rc);
         started.push(rc);
         this.containers = [...started];
       } catch (error) {
@@ -213,13 +242,72 @@ export class InstanceRunner {
         return 'progressed';
       }
     }
-    const startedAt = new Date(this.ctx.now()).toISOString();
+    const startedMs = this.ctx.now();
+    const startedAt = new Date(startedMs).toISOString();
+    // The first running status already carries the health (not ready yet), so that no reader ever
+    // sees a probed instance running without health and takes it for ready.
+    const prober = this.startProbing(startedMs, undefined);
     this.report(
-      { state: 'running', message: 'running', startedAt, handles: started.map((s) => s.handle), containers: started.map((s) => this.containerStatus(s)) },
+      { state: 'running', message: 'running', startedAt, handles: started.map((s) => s.handle), containers: started.map((s) => this.containerStatus(s)), ...(prober ? { health: prober.health() } : {}) },
       'instance.started',
       `${this.name()} started at ${inst.spec.address}${started[0]?.pid ? ` (pid ${started[0].pid})` : ''}`,
     );
+    prober?.start();
     this.watchExits();
+    return 'progressed';
+  }
+
+  /** The container's complete environment, as given to it at start (and to its exec probes). */
+  private envOf(c: ContainerSpec): Record<string, string> {
+    const dataDir = this.dataDir();
+    const { apiUrl, dnsAddress } = this.ctx;
+    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
+  }
+
+  private workingDirOf(c: ContainerSpec): string {
+    return c.workingDir ?? this.dataDir() ?? this.instanceDir();
+  }
+
+  /** Makes the instance's prober (undefined without probes); the caller starts it. */
+  private startProbing(startedAt: number, previous: InstanceHealth | undefined): Prober | undefined {
+    this.prober ??= instanceProber(this.instance, {
+      driver: this.ctx.driver,
+      clock: this.ctx.clock,
+      startedAt,
+      ...(this.ctx.fastStartMs !== undefined ? { fastStartMs: this.ctx.fastStartMs } : {}),
+      ...(previous ? { previous } : {}),
+      container: (c) => {
+        const running = this.containers.find((r) => r.name === (c.name ?? this.instance.service));
+        return running ? { handle: running.handle, env: this.envOf(c), workingDir: this.workingDirOf(c) } : undefined;
+      },
+      report: (health, events) => {
+        if (!this.stopping && !this.exit) this.reportEvents({ ...withoutTimestamp(this.lastReported), health }, events);
+      },
+      unhealthy: (transition) => {
+        this.unhealthy = transition;
+        this.onChange();
+      },
+    });
+    return this.prober;
+  }
+
+  /** Stops the probes for good (stop, exit, detach): nothing is probed or reported after this. */
+  private stopProbing(): void {
+    this.prober?.stop();
+  }
+
+  /** One step: the drain before the stop (drainBeforeStop). */
+  private async drain(dataPlane: DataPlane): Promise<StepResult> {
+    const abort = new AbortController();
+    this.drainAbort = abort;
+    const finished = await drainBeforeStop(this.instance, this.lastReported, dataPlane, {
+      clock: this.ctx.clock,
+      signal: abort.signal,
+      name: this.name(),
+      report: (drain, type, message, severity, data) => this.report({ ...withoutTimestamp(this.lastReported), drain }, type, message, severity, data),
+    }).finally(() => (this.drainAbort = undefined));
+    if (!finished) return 'noop'; // detached: berth is stopping, the next one drains again
+    this.drained = true;
     return 'progressed';
   }
 
@@ -232,6 +320,8 @@ export class InstanceRunner {
         (result) => {
           if (this.exit || this.waitAbort.signal.aborted) return;
           this.exit = { container: c.name, result };
+          this.stopProbing();
+          this.drainAbort?.abort('exited');
           this.onChange();
         },
         (error: unknown) => {
@@ -243,45 +333,62 @@ export class InstanceRunner {
 
   /** A container ended on its own: stop its siblings, then report failed (or complete for exit 0). */
   private async recordExit(container: string, result: ExitResult): Promise<void> {
-    const others = this.containers.filter((c) => c.name !== container);
-    await Promise.all(others.map((c) => this.stopOne(c)));
-    this.containers = [];
-    const finishedAt = result.finishedAt ?? new Date(this.ctx.now()).toISOString();
+    await this.stopContainers(container);
     const how = `exited with code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`;
     const message = result.message ? `${how}: ${result.message}` : how;
+    const which = this.instance.spec.containers.length > 1 ? `container ${container} ` : '';
     this.report(
-      {
-        state: result.exitCode === 0 ? 'complete' : 'failed',
-        message: this.instance.spec.containers.length > 1 ? `container ${container} ${message}` : message,
-        finishedAt,
-        exitCode: result.exitCode,
-        ...(result.signal ? { signal: result.signal } : {}),
-        ...(this.lastReported.startedAt ? { startedAt: this.lastReported.startedAt } : {}),
-      },
+      { ...this.ended(result), state: result.exitCode === 0 ? 'complete' : 'failed', message: `${which}${message}`, finishedAt: result.finishedAt ?? new Date(this.ctx.now()).toISOString() },
       'instance.exited',
-      `${this.name()} ${this.instance.spec.containers.length > 1 ? `container ${container} ` : ''}${message}`,
+      `${this.name()} ${which}${message}`,
       result.exitCode === 0 ? 'info' : 'warning',
       { exitCode: result.exitCode, ...(result.signal ? { signal: result.signal } : {}) },
     );
   }
 
   private async stopAll(reason: string): Promise<void> {
-    this.stopping = true;
-    const results = await Promise.all(this.containers.map((c) => this.stopOne(c)));
-    this.containers = [];
-    const first = results.find((r) => r !== undefined);
+    const first = await this.stopContainers();
     this.report(
-      {
-        state: 'shutdown',
-        message: `stopped: ${reason}`,
-        finishedAt: new Date(this.ctx.now()).toISOString(),
-        ...(first ? { exitCode: first.exitCode } : {}),
-        ...(first?.signal ? { signal: first.signal } : {}),
-        ...(this.lastReported.startedAt ? { startedAt: this.lastReported.startedAt } : {}),
-      },
+      { ...this.ended(first), state: 'shutdown', message: `stopped: ${reason}`, ...(this.lastReported.drain ? { drain: this.lastReported.drain } : {}) },
       'instance.stopped',
       `${this.name()} stopped (${reason})${first ? `, exit code ${first.exitCode}` : ''}`,
     );
+  }
+
+  /**
+   * A liveness (or startup) probe failed: stop the containers (stop signal, grace) and report the
+   * instance failed — a restart is a new instance, which the restart policy makes. The last health
+   * stays in the status, so `why` can show the probe and its output.
+   */
+  private async stopUnhealthy(t: HealthTransition): Promise<void> {
+    const first = await this.stopContainers();
+    const p = t.probe;
+    this.report(
+      { ...this.ended(first), state: 'failed', message: `${p.kind} probe failed: ${p.target}: ${p.lastOutput}`, ...(this.lastReported.health ? { health: this.lastReported.health } : {}) },
+      'instance.exited',
+      `${this.name()} stopped after its ${p.kind} probe failed${first ? `, exit code ${first.exitCode}${first.signal ? ` (${first.signal})` : ''}` : ''}`,
+      'warning',
+      { ...(first ? { exitCode: first.exitCode } : {}), ...(first?.signal ? { signal: first.signal } : {}), probe: p.kind },
+    );
+  }
+
+  /** Stops probing and every container but `exited` (stop signal, grace); the first exit result. */
+  private async stopContainers(exited?: string): Promise<ExitResult | undefined> {
+    this.stopping = true;
+    this.stopProbing();
+    const results = await Promise.all(this.containers.filter((c) => c.name !== exited).map((c) => this.stopOne(c)));
+    this.containers = [];
+    return results.find((r) => r !== undefined);
+  }
+
+  /** What every terminal status carries: when it ended, how, and when it had started. */
+  private ended(exit: ExitResult | undefined): Pick<InstanceStatus, 'finishedAt' | 'exitCode' | 'signal' | 'startedAt'> {
+    return {
+      finishedAt: new Date(this.ctx.now()).toISOString(),
+      ...(exit ? { exitCode: exit.exitCode } : {}),
+      ...(exit?.signal ? { signal: exit.signal } : {}),
+      ...(this.lastReported.startedAt ? { startedAt: this.lastReported.startedAt } : {}),
+    };
   }
 
   private async stopOne(c: RunningContainer): Promise<ExitResult | undefined> {
@@ -307,44 +414,30 @@ export class InstanceRunner {
     severity: NewServiceEvent['severity'] = 'info',
     data?: Record<string, unknown>,
   ): void {
-    const status: InstanceStatus = { ...partial, timestamp: new Date(this.ctx.now()).toISOString() };
-    this.lastReported = status;
     const events: NewServiceEvent[] = type
       ? [{ grid: this.instance.grid, service: this.instance.service, type, severity, message: message ?? partial.message, instance: this.instance.id, slot: this.instance.slot, ...(data ? { data } : {}) }]
       : [];
+    this.reportEvents(partial, events);
+  }
+
+  private reportEvents(partial: Omit<InstanceStatus, 'timestamp'>, events: readonly NewServiceEvent[]): void {
+    const status: InstanceStatus = { ...partial, timestamp: new Date(this.ctx.now()).toISOString() };
+    this.lastReported = status;
     this.ctx.report(this.instance.id, status, events);
-  }
-
-  /**
-   * Written off the event loop (a hundred containers starting at once make each file operation wait
-   * on the directories their shims are creating) and before the status says running. No rename: a
-   * file torn by a crash mid-write fails to parse and counts as missing, like no file at all.
-   */
-  private async writeHandle(c: RunningContainer): Promise<void> {
-    const dir = this.instanceDir();
-    const file = this.handleFile(c.name);
-    try {
-      await writeFile(file, JSON.stringify(c));
-    } catch {
-      await mkdir(dir, { recursive: true }); // a driver that keeps no files of its own (fake, docker)
-      await writeFile(file, JSON.stringify(c));
-    }
-  }
-
-  private readHandle(name: string): RunningContainer | undefined {
-    try {
-      return JSON.parse(readFileSync(this.handleFile(name), 'utf8')) as RunningContainer;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Releases what the driver keeps for the ended containers. */
   async destroy(): Promise<void> {
     this.waitAbort.abort();
+    this.stopProbing();
     for (const c of this.instance.spec.containers) {
-      const saved = this.readHandle(c.name ?? this.instance.service);
+      const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, c.name ?? this.instance.service);
       if (saved) await this.ctx.driver.destroy(saved.handle).catch(() => undefined);
     }
   }
+}
+
+function withoutTimestamp(status: InstanceStatus): Omit<InstanceStatus, 'timestamp'> {
+  const { timestamp: _timestamp, ...rest } = status;
+  return rest;
 }
