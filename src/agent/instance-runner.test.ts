@@ -65,7 +65,7 @@ function harness(container: ContainerSpecInput, options: { dataPlane?: DataPlane
   const statuses: InstanceStatus[] = [];
   const events: NewServiceEvent[] = [];
   let kicks = 0;
-  let runner: InstanceRunner | undefined;
+  const self: { runner?: InstanceRunner } = {};
   const ctx: RunnerContext = {
     driver,
     node: 'node-1',
@@ -80,11 +80,11 @@ function harness(container: ContainerSpecInput, options: { dataPlane?: DataPlane
       statuses.push(status);
       events.push(...evs);
       record = { ...record, status, version: record.version + 1 };
-      runner?.update(record);
+      self.runner?.update(record);
     },
   };
-  runner = new InstanceRunner(record, ctx, () => kicks++);
-  const r = runner;
+  const r = new InstanceRunner(record, ctx, () => kicks++);
+  self.runner = r;
   return {
     driver,
     runner: r,
