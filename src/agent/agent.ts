@@ -96,8 +96,9 @@ export class Agent {
     for (const inst of ports.listInstances(node)) this.onInstance(inst, 'put');
   }
 
-  /** Stops stepping and watching; containers keep running (instances outlive berth). */
+  /** Stops stepping and watching; containers keep running (instances outlive berth). Idempotent. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     void this.watch?.dispose();
     for (const { runner } of this.runners.values()) runner.detach();

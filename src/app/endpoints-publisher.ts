@@ -13,6 +13,10 @@ export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | Promise<void>
  * service's endpoints (deriveEndpoints) and hands it to each sink. Changes arriving together are
  * coalesced into one snapshot on the next turn of the event loop, so an exit reaches DNS and the proxy
  * within milliseconds, and a burst of 100 status changes costs one rebuild, not 100.
+ *
+ * `appliedRevision` is the data plane's barrier for the zero-downtime stop: the store revision of the
+ * newest snapshot that every sink has taken (each sink's promise resolved). It only grows; a snapshot a
+ * sink refused does not advance it (the next one may).
  */
 export class EndpointsPublisher implements EndpointsView {
   private watch: Disposable | undefined;
@@ -20,6 +24,8 @@ export class EndpointsPublisher implements EndpointsView {
   private last: EndpointsSnapshot | undefined;
   private byKey = new Map<string, ServiceEndpoints>();
   private readonly listeners = new Set<() => void>();
+  private applied = 0;
+  private readonly appliedWaiters = new Set<{ readonly revision: number; readonly resolve: () => void; readonly reject: (reason: unknown) => void }>();
 
   constructor(
     private readonly store: Store,
@@ -34,8 +40,41 @@ export class EndpointsPublisher implements EndpointsView {
     this.publish();
   }
 
+  /** Stops watching. Pending `whenApplied` calls stay pending (their signal ends them): a stopping berth is no reason to end a drain. */
   stop(): void {
     void this.watch?.dispose();
+  }
+
+  /** Store revision of the newest snapshot every sink (proxy and DNS) has applied; 0 before the first. */
+  get appliedRevision(): number {
+    return this.applied;
+  }
+
+  /**
+   * Resolves once every sink has applied a snapshot built at a store revision ≥ `revision` (at once if
+   * one has). Rejects with `signal.reason` when aborted.
+   */
+  whenApplied(revision: number, signal?: AbortSignal): Promise<void> {
+    if (this.applied >= revision) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => waiter.reject(signal?.reason);
+      const waiter = {
+        revision,
+        resolve: () => {
+          this.appliedWaiters.delete(waiter);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (reason: unknown) => {
+          this.appliedWaiters.delete(waiter);
+          signal?.removeEventListener('abort', onAbort);
+          reject(reason);
+        },
+      };
+      this.appliedWaiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** The last snapshot handed out. */
@@ -68,9 +107,28 @@ export class EndpointsPublisher implements EndpointsView {
     this.last = snapshot;
     this.byKey = new Map(snapshot.services.map((e) => [serviceKey(e.grid, e.service), e]));
     for (const listener of this.listeners) listener();
-    for (const sink of this.sinks) {
-      Promise.resolve(sink(snapshot)).catch((error: unknown) => this.options.logger.error({ err: error }, 'a data-plane component refused a snapshot'));
-    }
+    const taken = this.sinks.map((sink) => {
+      try {
+        return Promise.resolve(sink(snapshot));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    });
+    void Promise.allSettled(taken).then((results) => {
+      let refused = false;
+      for (const r of results) {
+        if (r.status === 'fulfilled') continue;
+        refused = true;
+        this.options.logger.error({ err: r.reason }, 'a data-plane component refused a snapshot');
+      }
+      if (!refused) this.markApplied(snapshot.revision);
+    });
+  }
+
+  private markApplied(revision: number): void {
+    if (revision <= this.applied) return;
+    this.applied = revision;
+    for (const w of [...this.appliedWaiters]) if (w.revision <= revision) w.resolve();
   }
 }
 

@@ -13,6 +13,7 @@ import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { createLogger } from './logger.js';
 import { storeAgentPorts } from './store-agent-ports.js';
@@ -113,7 +114,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const address = api.server.address();
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
 
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, logger: logger.child({ part: 'agent' }) });
+    // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
+    // stop signal (docs/agent.md).
+    const dataPlane = dataPlaneDrain(publisher, proxy);
+    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
     await agent.start();
     owned.defer(() => agent.stop());
 
@@ -121,6 +125,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     owned.defer(() => proxy.stop());
     publisher.start();
     owned.defer(() => publisher.stop());
+    // The agent stops (detaches; stop is idempotent) before the data plane does: a drain in progress is
+    // then left to the next berth, instead of ending early because the proxy cut its connections.
+    owned.defer(() => agent.stop());
 
     const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
     controller.start();
