@@ -4,6 +4,7 @@ import type { ContainerSpec, Instance, Service, ServiceEndpoints, ServiceSpec } 
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
+import { drainDetail, healthDetail } from './instance-health-view.js';
 import { colourState, latestPerSlot } from './instance-state-view.js';
 import type { OutputFormat } from './output-format.js';
 import { formatStructured, outputOption } from './output-format.js';
@@ -75,6 +76,10 @@ export function renderServiceDetails(
       lines.push(`    ${service.name}-${i.slot}:`);
       field('id', i.id, 6);
       field('state', `${colourState(i.status.state, c)}${i.desiredState === 'running' ? '' : ` (desired ${i.desiredState})`}${i.status.message ? ` — ${i.status.message}` : ''}`, 6);
+      const health = healthDetail(i);
+      if (health) field('health', health, 6);
+      const drain = drainDetail(i);
+      if (drain) field('drain', drain, 6);
       field('generation', String(i.generation), 6);
       field('address', i.spec.address, 6);
       field('node', i.node, 6);
