@@ -123,14 +123,28 @@ void describe('Prober', () => {
     prober.start();
     await clock.advance(1050);
     assert.equal(readiness.runs.length, 11, `runs at ${readiness.runs.join(', ')}`);
-    assert.equal(prober.health().probes[0]?.consecutiveFailures, 1, 'only the tick at 0 counted');
-    assert.equal(prober.health().probes[0]?.result, 'unknown', 'ten fast failures did not reach the threshold of 2');
+    assert.equal(prober.health().probes[0]?.consecutiveFailures, 0, 'the first run, at 0, was a fast one too');
+    assert.equal(prober.health().probes[0]?.result, 'unknown', 'eleven fast failures did not count');
     readiness.pass(); // the server listens from 1050
     await clock.advance(100);
     assert.deepEqual(log(), ['ready@1100']);
     await clock.advance(9000);
     assert.deepEqual(readiness.runs.slice(11), [1100, 10_000], 'after the first ready, only the regular ticks');
     prober.stop();
+  });
+
+  void it('fast start: counts failures from one period after the initial delay, at the regular ticks only', async () => {
+    const clock = new ManualClock();
+    const readiness = new Scripted(clock, 'readiness', probe({ initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 2 }));
+    readiness.fail('connect ECONNREFUSED');
+    const { prober, log } = setup([readiness], { clock, fastStartMs: 100 });
+    prober.start();
+    await clock.advance(999);
+    assert.deepEqual(readiness.runs, [], 'nothing before the initial delay');
+    await clock.advance(5500);
+    prober.stop();
+    assert.equal(readiness.runs[0], 1000);
+    assert.deepEqual(log(), ['unready@5000'], 'counted failures at 3000 and 5000');
   });
 
   void it('never fast-probes liveness', async () => {
@@ -176,10 +190,10 @@ void describe('Prober', () => {
     const { prober, log, changes } = setup([startup], { clock, fastStartMs: 100 });
     prober.start();
     await clock.advance(5000);
-    assert.deepEqual(log(), ['unhealthy@2000'], 'fast-start failures did not hasten it');
+    assert.deepEqual(log(), ['unhealthy@3000'], 'three counted failures, from one period after the start; fast ones did not hasten it');
     assert.equal(changes[0]?.health.live, false);
     assert.equal(changes[0]?.transitions[0]?.probe.lastOutput, 'exit 2: no database');
-    assert.ok(startup.runs.every((t) => t <= 2000), 'nothing ran after it');
+    assert.ok(startup.runs.every((t) => t <= 3000), 'nothing ran after it');
   });
 
   void it('makes the instance unhealthy and not ready when liveness fails failureThreshold times', async () => {

@@ -72,7 +72,9 @@ interface Worker {
  * Better than kubelet at start: until the instance has been ready once, readiness (and startup)
  * probes also run every `fastStartMs` between ticks, and only their successes count — a failure between
  * ticks never moves a probe towards its failure threshold. An instance is then ready about 100 ms after
- * it starts listening, not a period later.
+ * it starts listening, not a period later. The first run, at the initial delay, is such a fast run, so
+ * the first failure that counts is one period after the initial delay (a process just started is not
+ * listening yet; kubelet would count that failure and report it).
  *
  * Health is derived, never stored twice: started = every startup probe passed; live = no liveness or
  * startup probe reached its failure threshold; ready = started, live and every readiness probe passing.
@@ -166,7 +168,9 @@ export class Prober {
     const periodMs = probe.periodSeconds * 1000;
     const signal = this.abort.signal;
     const firstTick = this.startedAt + probe.initialDelaySeconds * 1000;
-    let nextRegular = firstTick;
+    // With fast start, the first run (at the initial delay) is a fast one: a process that was just
+    // forked is not listening yet, and that says nothing. Failures count from one period later.
+    let nextRegular = this.fast(w) ? firstTick + periodMs : firstTick;
     while (!signal.aborted && !w.done) {
       const now = this.clock.now();
       let regular: boolean;
@@ -180,7 +184,7 @@ export class Prober {
       } else if (this.fast(w) && now >= firstTick) {
         regular = false;
       } else {
-        await this.sleep(w, nextRegular - now);
+        await this.sleep(w, (this.fast(w) && now < firstTick ? firstTick : nextRegular) - now);
         continue;
       }
       if (!this.gated(w)) {

@@ -129,7 +129,7 @@ describe('probes, with real processes', () => {
       }
     }
     const events = await eventsOf(berth, 'web');
-    const unready = events.find((e) => e.type === 'instance.unready' && e.instance === victim.id);
+    const unready = events.filter((e) => e.type === 'instance.unready' && e.instance === victim.id).at(-1);
     assert.match(unready?.message ?? '', /^web-2 not ready: readiness probe GET http:\/\/[\d.]+:8080\/health failed 1 time: HTTP 503: cache cold$/);
     assert.ok(events.some((e) => e.type === 'instance.ready' && e.instance === victim.id && e.time > (unready?.time ?? '')), 'instance.ready when it came back');
     assert.equal((await berth.client.listInstances('default', 'web', { active: true })).length, 3, 'an unready instance is not restarted');
@@ -143,7 +143,8 @@ describe('probes, with real processes', () => {
       return list.length === 2 ? list : undefined;
     });
     const victim = running.find((i) => i.slot === 1) as Instance;
-    await get(victim.spec.address, 8080, '/admin/live?status=500&body=worker%20stuck');
+    // No readiness probe: running is all berth knows; the program may still be starting to listen.
+    await waitFor('the liveness answer set', () => get(victim.spec.address, 8080, '/admin/live?status=500&body=worker%20stuck').then((r) => r.status === 200));
     const replacement = await waitFor('a new instance in slot 1', async () =>
       (await berth.client.listInstances('default', 'alive', { active: true })).find((i) => i.slot === 1 && i.id !== victim.id && i.status.state === 'running'),
     { timeoutMs: 20_000 });
