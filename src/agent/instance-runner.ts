@@ -6,10 +6,12 @@ import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, Instance
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ExitResult } from '../drivers/index.js';
 import type { HealthTransition, Prober } from '../health/index.js';
-import { containerArgv, containerEnv } from './container-env.js';
+import { containerEnv } from './container-env.js';
+import type { RunningContainer } from './container-start.js';
+import { startContainers } from './container-start.js';
 import type { DataPlane } from './instance-drain.js';
 import { drainBeforeStop } from './instance-drain.js';
-import { instanceDir, readHandleFile, writeHandleFile } from './instance-files.js';
+import { instanceDir, readHandleFile } from './instance-files.js';
 import { instanceProber } from './instance-probes.js';
 
 export interface RunnerContext {
@@ -35,13 +37,6 @@ export interface RunnerContext {
 
 /** What one step did: moved the instance on, found nothing to do, or failed in a way worth retrying. */
 export type StepResult = 'progressed' | 'noop' | 'retry' | 'done';
-
-interface RunningContainer {
-  readonly name: string;
-  readonly handle: ContainerHandle;
-  readonly pid?: number;
-  readonly startedAt: string;
-}
 
 /**
  * Runs one instance on this node, one step at a time (swarmkit's exec.Do): each `step()` looks at the
@@ -205,43 +200,25 @@ export class InstanceRunner {
   private async startAll(): Promise<StepResult> {
     const inst = this.instance;
     if (this.lastReported.state === 'pending') this.report({ state: 'starting', message: 'starting containers' });
-    const started: RunningContainer[] = [];
-    for (const c of inst.spec.containers) {
-      const name = c.name ?? inst.service;
-      const env = this.envOf(c);
-      // One state directory per instance, shared by its containers (the driver names its files after the
-      // container): fewer directories to create when a hundred instances start at once.
-      const stateDir = this.instanceDir();
-      try {
-        const handle = await this.ctx.driver.start({
-          instanceId: inst.id,
-          containerName: name,
-          ...(c.image ? { image: c.image } : {}),
-          argv: containerArgv(c, env),
-          env,
-          workingDir: this.workingDirOf(c),
-          ...(c.user ? { user: c.user } : {}),
-          address: inst.spec.address,
-          stateDir,
-          log: this.ctx.log,
-        });
-        const rc: RunningContainer = { name, handle, startedAt: new Date(this.ctx.now()).toISOString(), ...(typeof handle.pid === 'number' ? { pid: handle.pid } : {}) };
-        await writeHandleFile(this.ctx.dataDir, inst.id, rc);
-        started.push(rc);
-        this.containers = [...started];
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        await Promise.all(started.map((s) => this.ctx.driver.stop(s.handle, { signal: 'SIGKILL', timeoutMs: 0 }).catch(() => undefined)));
-        this.containers = [];
-        this.report(
-          { state: 'rejected', message: `container ${name}: ${message}`, finishedAt: new Date(this.ctx.now()).toISOString() },
-          'instance.rejected',
-          `${this.name()} could not start: container ${name}: ${message}`,
-          'error',
-        );
-        return 'progressed';
-      }
+    // One state directory per instance, shared by its containers: fewer directories to create when a
+    // hundred instances start at once.
+    const result = await startContainers(inst, {
+      driver: this.ctx.driver,
+      dataDir: this.ctx.dataDir,
+      stateDir: this.instanceDir(),
+      log: this.ctx.log,
+      now: this.ctx.now,
+      envOf: (c) => this.envOf(c),
+      workingDirOf: (c) => this.workingDirOf(c),
+      onStarted: (started) => (this.containers = [...started]),
+    });
+    if ('failed' in result) {
+      this.containers = [];
+      const why = `container ${result.failed}: ${result.message}`;
+      this.report({ state: 'rejected', message: why, finishedAt: new Date(this.ctx.now()).toISOString() }, 'instance.rejected', `${this.name()} could not start: ${why}`, 'error');
+      return 'progressed';
     }
+    const { started } = result;
     const startedMs = this.ctx.now();
     const startedAt = new Date(startedMs).toISOString();
     // The first running status already carries the health (not ready yet), so that no reader ever
