@@ -41,23 +41,29 @@ const USER_AGENT = 'berth-probe/1';
  * `signal` ends the run at once (its outcome is then meaningless and the caller drops it).
  */
 export async function runProbe(probe: Probe, context: ProbeContext, timeoutMs: number, signal: AbortSignal): Promise<ProbeOutcome> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new Error(`timed out after ${formatDuration(timeoutMs)}`)), timeoutMs);
-  const both = AbortSignal.any([signal, timeout.signal]);
+  // The run's own signal: the caller's, or the timeout. Linked by hand, not with AbortSignal.any
+  // (composite signals of a long-lived one leak in Node, nodejs/node#55351).
+  const run = new AbortController();
+  const both = run.signal;
+  const stop = (): void => run.abort(signal.reason);
+  signal.addEventListener('abort', stop, { once: true });
+  if (signal.aborted) stop();
+  const timer = setTimeout(() => run.abort(new Error(`timed out after ${formatDuration(timeoutMs)}`)), timeoutMs);
   try {
-    const run = probe.httpGet
+    const handled = probe.httpGet
       ? httpGet(probe.httpGet, context, both)
       : probe.tcpSocket
         ? tcpSocket(probe.tcpSocket, context, both)
         : execCommand(probe.exec?.command ?? [], context, timeoutMs, signal);
     // Whatever a handler (or a driver's exec) does, the run ends at the timeout.
-    const outcome = await Promise.race([run, rejectOnAbort(both)]);
+    const outcome = await Promise.race([handled, rejectOnAbort(both)]);
     return { ok: outcome.ok, output: boundOutput(outcome.output) };
   } catch (error) {
     const reason: unknown = both.aborted ? both.reason : error;
     return { ok: false, output: boundOutput(reason instanceof Error ? reason.message : String(reason)) };
   } finally {
     clearTimeout(timer);
+    signal.removeEventListener('abort', stop);
   }
 }
 
@@ -111,7 +117,7 @@ function httpGet(action: NonNullable<Probe['httpGet']>, context: ProbeContext, s
       res.once('end', done);
       res.once('error', done); // the status is known: a body cut short does not change the answer
     });
-    req.once('error', reject);
+    req.on('error', reject);
     req.end();
   });
 }
@@ -125,7 +131,7 @@ function tcpSocket(action: NonNullable<Probe['tcpSocket']>, context: ProbeContex
       socket.destroy();
       resolve({ ok: true, output: `connected to ${host}:${port}` });
     });
-    socket.once('error', reject);
+    socket.on('error', reject);
   });
 }
 

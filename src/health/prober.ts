@@ -201,13 +201,18 @@ export class Prober {
 
   private async sleep(w: Worker, ms: number): Promise<void> {
     if (ms <= 0 || this.abort.signal.aborted) return;
+    // Linked by hand, not with AbortSignal.any: composite signals of a long-lived one leak in Node
+    // (nodejs/node#55351), and a prober lives as long as its instance.
     const wake = new AbortController();
-    w.wake = () => wake.abort();
+    const end = (): void => wake.abort();
+    this.abort.signal.addEventListener('abort', end, { once: true });
+    w.wake = end;
     try {
-      await this.clock.sleep(ms, AbortSignal.any([this.abort.signal, wake.signal]));
+      await this.clock.sleep(ms, wake.signal);
     } catch {
       // woken or stopped
     } finally {
+      this.abort.signal.removeEventListener('abort', end);
       w.wake = undefined;
     }
   }
