@@ -76,7 +76,7 @@ describe('probes, with real processes', () => {
   });
   after(async () => cleanup(berth));
 
-  it('takes an instance failing its readiness probe out of the endpoints and DNS within one period + 100 ms, and back when it passes', async () => {
+  it('takes an instance failing its readiness probe out of the endpoints and DNS within one period + 100 ms, and back when it passes', async (t) => {
     const period = 1;
     const readinessProbe = { httpGet: { path: '/health', port: 'http' }, periodSeconds: period, failureThreshold: 1 };
     const web = await berth.client.createService('default', probeSpec('web', 3, { readinessProbe, labels: { app: 'web' } }), { deploy: true });
@@ -116,6 +116,7 @@ describe('probes, with real processes', () => {
       const [endpointAt, dnsAt] = await seen;
       follow.abort();
       const what = inEndpoints ? 'back in' : 'out of';
+      t.diagnostic(`${what} the endpoints ${(endpointAt - began).toFixed(0)} ms and DNS ${(dnsAt - began).toFixed(0)} ms after /health answered ${status} (period ${period} s)`);
       assert.ok(endpointAt - began <= bound, `${what} the endpoints after ${(endpointAt - began).toFixed(0)} ms (period ${period} s)`);
       assert.ok(dnsAt - began <= bound, `${what} DNS after ${(dnsAt - began).toFixed(0)} ms (period ${period} s)`);
       if (!inEndpoints) {
@@ -169,7 +170,7 @@ describe('drain before stop, with real processes', () => {
   });
   after(async () => cleanup(berth));
 
-  it('scales 3 → 1 under load through the VIP with 300 ms requests: every request in flight completes, none fails', async () => {
+  it('scales 3 → 1 under load through the VIP with 300 ms requests: every request in flight completes, none fails', async (t) => {
     const readinessProbe = { httpGet: { path: '/health', port: 'http' }, periodSeconds: 1 };
     const svc = await berth.client.createService('default', probeSpec('slow', 3, { readinessProbe, env: { DELAY_MS: '300' } }), { deploy: true });
     await waitFor('3 ready endpoints', async () => (await berth.client.endpoints('default', 'slow')).endpoints.filter((e) => e.ready).length === 3, { timeoutMs: 20_000 });
@@ -179,6 +180,7 @@ describe('drain before stop, with real processes', () => {
     await waitFor('two instances stopped', async () => (await berth.client.listInstances('default', 'slow')).filter((i) => i.status.state === 'shutdown').length === 2, { timeoutMs: 20_000 });
     await waitFor('more requests after the scale', () => load.ok() >= 80);
     const result = await load.stop();
+    t.diagnostic(`${result.ok} requests answered, ${result.failed} failed`);
     assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`);
     const stopped = (await berth.client.listInstances('default', 'slow')).filter((i) => i.status.state === 'shutdown');
     for (const i of stopped) {
@@ -193,7 +195,9 @@ describe('drain before stop, with real processes', () => {
       assert.ok(order.every((k, n) => k >= 0 && (n === 0 || k > (order[n - 1] as number))), `${i.id}: ${mine.join(', ')}`);
       const draining = events.find((e) => e.instance === i.id && e.type === 'instance.draining');
       assert.match(draining?.message ?? '', /^slow-\d draining: out of endpoints, \d+ open connection\(s\)$/);
-      assert.match(events.find((e) => e.instance === i.id && e.type === 'instance.drained')?.message ?? '', /^slow-\d drained in \d+ ms$/);
+      const drained = events.find((e) => e.instance === i.id && e.type === 'instance.drained');
+      assert.match(drained?.message ?? '', /^slow-\d drained in \d+ ms$/);
+      t.diagnostic(`${draining?.message ?? ''}; ${drained?.message ?? ''}`);
     }
   });
 });
