@@ -113,7 +113,8 @@ export function explainService(service: Service, instances: readonly Instance[],
     .map((w, index) => ({ ...w, index, rolloutFirst: w.reason.kind !== 'rollout' && update?.failedInstances.includes(w.reason.instance ?? '') ? 0 : 1 }))
     .sort((a, b) => a.rolloutFirst - b.rolloutFirst || order[a.weight] - order[b.weight] || a.index - b.index);
   const reasons = sorted.map((w) => w.reason);
-  const desired = service.status.desiredInstances;
+  // Replicated: the deployed replicas (the controller's count may lag); global: the controller's count of ready nodes.
+  const desired = deployment.spec.mode === 'replicated' ? deployment.spec.replicas : service.status.desiredInstances;
   const ready = instances.filter(isReady).length;
   const verdict = verdictOf(sorted, { update, service, ready, desired });
   const root = reasons.find((r) => r.kind !== 'rollout');
