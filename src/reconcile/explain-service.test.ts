@@ -124,17 +124,26 @@ describe('explainService', () => {
     assert.deepEqual(x.instances.map((i) => i.health), ['', 'unhealthy', '']);
   });
 
-  it('says an automatic rollback restored the old version, naming the failed instance of the update', () => {
+  it('says an automatic rollback restored the old version, naming the failed instance of the update from the controller\'s events', () => {
     const svc = withStatus(
       service({ replicas: 2, generation: 5 }),
-      { phase: 'running', desiredInstances: 2, runningInstances: 2, update: update({ state: 'rollback_completed', generation: 5, fromGeneration: 4, failedInstances: ['web-2-bad'], message: 'rolled back: web-2 exited with code 1' }) },
+      { phase: 'running', desiredInstances: 2, runningInstances: 2, update: update({ state: 'rollback_completed', generation: 5, fromGeneration: 3, message: 'rollback to generation 3 completed: 2/2 instance(s) ready' }) },
       { cause: 'auto-rollback', rollbackTo: 3 },
     );
+    const events = [
+      event({ id: 7, type: 'service.update_failed_instance', severity: 'warning', instance: 'web-2-bad', slot: 2, data: { generation: 4 }, message: 'web-2 (generation 4) failed: exited with code 1' }),
+      event({ id: 8, type: 'service.rollback_started', severity: 'warning', data: { generation: 4, rollbackTo: 3 }, message: 'update to generation 4 failed, rolling back to generation 3: web-2 (new, generation 4) failed: exited with code 1' }),
+      event({ id: 9, type: 'service.rollback_started', severity: 'info', data: { generation: 5 }, message: 'rolling back to generation 3 (deployed as generation 5)' }),
+    ];
     const bad = instance({ slot: 2, id: 'web-2-bad', generation: 4, state: 'failed', exitCode: 1, desiredState: 'shutdown', createdAt: T0 });
-    const x = explainService(svc, [instance({ slot: 1, generation: 5 }), bad, instance({ slot: 2, generation: 5, createdAt: T0 + 10 })], { now: NOW });
+    const x = explainService(svc, [instance({ slot: 1, generation: 5 }), bad, instance({ slot: 2, generation: 5, createdAt: T0 + 10 })], { now: NOW, events });
     assert.equal(x.verdict, 'rolled_back');
-    assert.equal(x.summary, 'update to generation 4 failed and was rolled back to generation 3 (deployed as 5): web-2 exited with code 1');
+    assert.equal(x.summary, 'update to generation 4 failed and was rolled back to generation 3 (deployed as 5): web-2 (generation 4) exited with code 1');
+    assert.equal(x.reasons[0]?.instance, 'web-2-bad');
+    assert.equal(x.reasons[1]?.message, 'update to generation 4 failed, rolling back to generation 3: web-2 (new, generation 4) failed: exited with code 1; rollback to generation 3 completed: 2/2 instance(s) ready');
     assert.ok(x.suggestions[0]?.startsWith('`berth service history web`'));
+    const gone = explainService(svc, [instance({ slot: 1, generation: 5 }), instance({ slot: 2, generation: 5 })], { now: NOW, events });
+    assert.match(gone.summary, /\(deployed as 5\): web-2 \(new, generation 4\) failed: exited with code 1$/, 'the event says why when the instance is gone');
   });
 
   it('does not call a user\'s completed rollback a failure', () => {

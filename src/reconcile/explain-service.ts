@@ -68,9 +68,11 @@ export function explainService(service: Service, instances: readonly Instance[],
   }
 
   const update = service.status.update?.requestedAt === deployment.requestedAt ? service.status.update : undefined;
+  const failedUpdate = failedUpdateOf(service, events);
   const inRollout = update !== undefined && update.state !== 'completed' && update.state !== 'rollback_completed';
   const mark = (i: Instance): string => {
     const who = slotName(name, i.slot);
+    if (failedUpdate?.generation !== undefined && i.generation === failedUpdate.generation) return `${who} (generation ${i.generation})`;
     if (!inRollout || !update) return who;
     if (i.generation === update.generation) return `${who} (new)`;
     return update.fromGeneration !== undefined && i.generation === update.fromGeneration ? `${who} (old)` : who;
@@ -88,7 +90,8 @@ export function explainService(service: Service, instances: readonly Instance[],
   };
 
   // The rollout's failed instances first: they are what paused or rolled it back.
-  for (const id of update?.failedInstances ?? []) {
+  const failedIds = new Set([...(failedUpdate?.instances ?? []), ...(update?.failedInstances ?? [])]);
+  for (const id of failedIds) {
     const i = instances.find((x) => x.id === id);
     if (i) explainFailure(i, mark(i), { add, notes, name, now: options.now, bySlot, force: true });
   }
@@ -98,7 +101,7 @@ export function explainService(service: Service, instances: readonly Instance[],
     if (last && isTerminal(last.status.state) && last.desiredState === 'running') explainFailure(last, mark(last), { add, notes, name, now: options.now, bySlot, force: false });
   }
 
-  const rollout = rolloutReason(service, update);
+  const rollout = rolloutReason(service, update, failedUpdate);
   if (rollout) weighed.push({ weight: rollout.weight, reason: rollout.reason });
   const seenTypes = new Set<string>();
   for (const e of [...events].reverse()) {
@@ -110,7 +113,7 @@ export function explainService(service: Service, instances: readonly Instance[],
 
   const order: Record<Weight, number> = { blocking: 0, warning: 1, progress: 2 };
   const sorted = weighed
-    .map((w, index) => ({ ...w, index, rolloutFirst: w.reason.kind !== 'rollout' && update?.failedInstances.includes(w.reason.instance ?? '') ? 0 : 1 }))
+    .map((w, index) => ({ ...w, index, rolloutFirst: w.reason.kind !== 'rollout' && failedIds.has(w.reason.instance ?? '') ? 0 : 1 }))
     .sort((a, b) => a.rolloutFirst - b.rolloutFirst || order[a.weight] - order[b.weight] || a.index - b.index);
   const reasons = sorted.map((w) => w.reason);
   // Replicated: the deployed replicas (the controller's count may lag); global: the controller's count of ready nodes.
@@ -118,7 +121,8 @@ export function explainService(service: Service, instances: readonly Instance[],
   const ready = instances.filter(isReady).length;
   const verdict = verdictOf(sorted, { update, service, ready, desired });
   const root = reasons.find((r) => r.kind !== 'rollout');
-  return { ...base, verdict, summary: summaryOf(verdict, { service, update, root, ready, desired, reasons }), reasons, suggestions: suggestionsOf(verdict, reasons, service, update) };
+  const summary = summaryOf(verdict, { service, update, failedUpdate, root, ready, desired, reasons });
+  return { ...base, verdict, summary, reasons, suggestions: suggestionsOf(verdict, reasons, service, update) };
 }
 
 interface SlotContext {
@@ -182,7 +186,28 @@ function explainAlive(i: Instance, who: string, ctx: SlotContext): void {
   }
 }
 
-function rolloutReason(service: Service, update: UpdateStatus | undefined): Weighed | undefined {
+/** An update that failed and is (or was) rolled back automatically: what the controller's events say about it. */
+interface FailedUpdate {
+  /** The generation that failed. */
+  readonly generation: number | undefined;
+  /** "update to generation 4 failed, rolling back to generation 3: web-2 (new, generation 4) failed: …". */
+  readonly message: string;
+  /** Its failed instances (service.update_failed_instance events). */
+  readonly instances: readonly string[];
+}
+
+function failedUpdateOf(service: Service, events: readonly ServiceEvent[]): FailedUpdate | undefined {
+  if (service.deployment?.cause !== 'auto-rollback') return undefined;
+  // The rollback the failure action started carries rollbackTo; a rollout's own start event does not.
+  const tripped = [...events].reverse().find((e) => e.type === 'service.rollback_started' && e.data?.['rollbackTo'] !== undefined);
+  const generation = typeof tripped?.data?.['generation'] === 'number' ? tripped.data['generation'] : undefined;
+  const instances = events
+    .filter((e) => e.type === 'service.update_failed_instance' && e.instance !== undefined && (generation === undefined || e.data?.['generation'] === generation))
+    .map((e) => e.instance as string);
+  return { generation, message: tripped?.message ?? '', instances };
+}
+
+function rolloutReason(service: Service, update: UpdateStatus | undefined, failed: FailedUpdate | undefined): Weighed | undefined {
   const deployment = service.deployment;
   if (!deployment) return undefined;
   if (!update) {
@@ -197,10 +222,10 @@ function rolloutReason(service: Service, update: UpdateStatus | undefined): Weig
     case 'rollback_paused':
       return { weight: 'blocking', reason: { kind: 'rollout', message: `rollback to generation ${deployment.rollbackTo ?? update.generation} paused: ${update.message}`, evidence } };
     case 'rollback_started':
-      return { weight: 'progress', reason: { kind: 'rollout', message: `rolling back to generation ${deployment.rollbackTo ?? update.generation} (${progress}): ${update.message}`, evidence } };
+      return { weight: 'progress', reason: { kind: 'rollout', message: failed?.message ? `${failed.message} (${progress})` : `rolling back to generation ${deployment.rollbackTo ?? update.generation} (${progress}): ${update.message}`, evidence } };
     case 'rollback_completed':
-      if (deployment.cause !== 'auto-rollback') return undefined;
-      return { weight: 'warning', reason: { kind: 'rollout', message: `update to generation ${update.fromGeneration ?? '?'} failed and was rolled back: ${update.message}`, evidence } };
+      if (!failed) return undefined;
+      return { weight: 'warning', reason: { kind: 'rollout', message: failed.message ? `${failed.message}; ${update.message}` : update.message, evidence } };
     case 'updating':
       return { weight: 'progress', reason: { kind: 'rollout', message: `updating to generation ${update.generation} (${progress})${update.message ? `: ${update.message}` : ''}`, evidence } };
     default:
@@ -218,11 +243,21 @@ function verdictOf(sorted: readonly Weighed[], s: { update: UpdateStatus | undef
 
 function summaryOf(
   verdict: ExplanationVerdict,
-  s: { service: Service; update: UpdateStatus | undefined; root: ExplanationReason | undefined; ready: number; desired: number; reasons: readonly ExplanationReason[] },
+  s: {
+    service: Service;
+    update: UpdateStatus | undefined;
+    failedUpdate: FailedUpdate | undefined;
+    root: ExplanationReason | undefined;
+    ready: number;
+    desired: number;
+    reasons: readonly ExplanationReason[];
+  },
 ): string {
   const { service, update, root } = s;
   const generation = service.deployment?.generation ?? service.generation;
   const why = root?.message ?? update?.message ?? service.status.message;
+  // "update to generation 4 failed, rolling back to generation 3: <reason>" → the reason.
+  const tripped = s.failedUpdate?.message.replace(/^[^:]*: /, '');
   const more = (kind: (r: ExplanationReason) => boolean): string => {
     const n = s.reasons.filter((r) => r !== root && kind(r) && r.kind !== 'rollout').length;
     return n > 0 ? ` (and ${n} more)` : '';
@@ -233,7 +268,7 @@ function summaryOf(
         ? `rollback to generation ${service.deployment?.rollbackTo ?? generation} paused: ${why}`
         : `update to generation ${update?.generation ?? generation} paused: ${why}`;
     case 'rolled_back':
-      return `update to generation ${update?.fromGeneration ?? '?'} failed and was rolled back to generation ${service.deployment?.rollbackTo ?? '?'} (deployed as ${generation}): ${why}`;
+      return `update to generation ${s.failedUpdate?.generation ?? '?'} failed and was rolled back to generation ${service.deployment?.rollbackTo ?? '?'} (deployed as ${generation}): ${root?.message ?? (tripped || why)}`;
     case 'failed':
       return `no instance of ${service.name} is ready (0/${s.desired}): ${why}${more((r) => r.kind !== 'starting' && r.kind !== 'draining')}`;
     case 'degraded':
