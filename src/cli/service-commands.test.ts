@@ -243,11 +243,11 @@ describe('berth service commands against a stub API', () => {
       const now = Date.parse('2026-11-21T15:02:00.000Z');
       const active = await run(['service', 'ps', 'web'], { now });
       assert.deepEqual(active.stdout.trimEnd().split('\n'), [
-        'NAME    ID          STATE     DESIRED   ADDRESS      PID   RESTARTS   STARTED/EXIT',
-        'web-1   web-1-new   running   running   127.10.0.2   -     0          started 2m ago',
+        'NAME    ID          STATE     HEALTH   DESIRED   ADDRESS      PID   RESTARTS   STARTED/EXIT',
+        'web-1   web-1-new   running   -        running   127.10.0.2   -     0          started 2m ago',
       ]);
       const all = await run(['service', 'ps', 'web', '-a'], { now });
-      assert.match(all.stdout, /web-1 {3}web-1-old {3}failed {4}shutdown  +127\.10\.0\.2 {3}- {5}0 {10}exit 137, 2m ago/);
+      assert.match(all.stdout, /web-1 {3}web-1-old {3}failed {4}- {8}shutdown  +127\.10\.0\.2 {3}- {5}0 {10}exit 137, 2m ago/);
     });
 
     it('logs prefixes each line with its instance and sends --tail 100 by default', async () => {
