@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, ServiceSpec, SpecRevision, UpdateStatus } from '../../model/index.js';
+import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SpecRevision, UpdateStatus } from '../../model/index.js';
 import { instance as instanceFixture } from './fixtures.js';
 import { endpointsOf, normalize } from './stub-spec.js';
 
