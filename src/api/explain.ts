@@ -10,6 +10,9 @@ const INSTANCES_WITH_LOGS = 5;
 /** A log read slower than this is left out of the evidence rather than delaying the answer. */
 const LOG_READ_TIMEOUT_MS = 2000;
 
+/** Lines read per instance before keeping its own last 5 (a telemetry may widen an instance to its slot's history). */
+const LINES_READ = 50;
+
 const WITH_LOGS: ReadonlySet<ExplanationReason['kind']> = new Set(['crashed', 'probe_failing', 'rejected']);
 
 /**
@@ -54,7 +57,7 @@ async function lastLines(ctx: RouteContext, instance: Parameters<RouteContext['t
   try {
     const out: LogLine[] = [];
     const read = (async () => {
-      for await (const line of ctx.telemetry.logs([instance], { tail: LAST_LOG_LINES, signal: abort.signal })) out.push(line);
+      for await (const line of ctx.telemetry.logs([instance], { tail: LINES_READ, signal: abort.signal })) if (line.instance === instance.id) out.push(line);
     })();
     const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
     await Promise.race([read, aborted]);

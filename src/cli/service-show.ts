@@ -60,7 +60,7 @@ export function renderServiceDetails(
     const colour = update.state === 'paused' || update.state === 'rollback_paused' ? c.red : update.state === 'completed' || update.state === 'rollback_completed' ? c.green : c.yellow;
     field('update', `${colour(update.state)} (${update.updatedInstances}/${update.totalInstances} updated)${update.message ? ` — ${update.message}` : ''}`);
   }
-  if (deployment) field('health', healthSummary(instances, c));
+  if (deployment) field('health', healthSummary(instances, status.desiredInstances, c));
   const explanation = service.explanation;
   if (explanation && explanation.verdict !== 'healthy' && explanation.verdict !== 'not_deployed') {
     field('why', `${explanation.summary}${options.whyHint ? c.dim(` (\`${options.whyHint}\` for the evidence)`) : ''}`);
@@ -195,17 +195,19 @@ function describeUpdateConfig(u: UpdateConfig): string {
 }
 
 /** Kontena's `health`: ready of the instances meant to run (`2/3 healthy, 1 unhealthy`), or running ones without probes. */
-function healthSummary(instances: readonly Instance[], c: Palette): string {
-  const live = latestPerSlot(instances).filter((i) => i.desiredState === 'running');
-  const words = live.map((i) => (isTerminalState(i.status.state) ? 'down' : healthOf(i)));
-  if (words.every((w) => w === '' || w === 'down')) {
+function healthSummary(instances: readonly Instance[], desired: number, c: Palette): string {
+  const live = latestPerSlot(instances).filter((i) => i.desiredState === 'running' && !isTerminalState(i.status.state));
+  const total = Math.max(desired, live.length);
+  if (live.every((i) => healthOf(i) === '')) {
     const running = live.filter((i) => i.status.state === 'running').length;
-    return `${running}/${live.length} running (no probes)`;
+    return `${running}/${total} running (no probes)`;
   }
+  const words = live.map(healthOf);
   const healthy = words.filter((w) => w === 'healthy').length;
-  const others = ['unhealthy', 'starting', 'down'].map((w) => [w, words.filter((x) => x === w).length] as const).filter(([, n]) => n > 0);
-  const text = `${healthy}/${live.length} healthy${others.map(([w, n]) => `, ${n} ${w}`).join('')}`;
-  return healthy === live.length ? c.green(text) : others.some(([w]) => w === 'unhealthy' || w === 'down') ? c.red(text) : c.yellow(text);
+  const others = ['unhealthy', 'starting'].map((w) => [w, words.filter((x) => x === w).length] as const).filter(([, n]) => n > 0);
+  const down = total - live.length;
+  const text = `${healthy}/${total} healthy${others.map(([w, n]) => `, ${n} ${w}`).join('')}${down > 0 ? `, ${down} down` : ''}`;
+  return healthy === total ? c.green(text) : others.some(([w]) => w === 'unhealthy') || down > 0 ? c.red(text) : c.yellow(text);
 }
 
 /** Quotes a word for display the way a shell would need it. */

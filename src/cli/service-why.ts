@@ -51,7 +51,7 @@ export function renderExplanation(name: string, why: ServiceExplanation, c: Pale
     for (const i of why.instances) {
       const desired = i.desiredState === 'running' ? '' : `  (desired ${i.desiredState})`;
       const health = i.health ? `  ${colourHealth(i.health, c)}` : '';
-      lines.push(`  ${`${name}-${i.slot}`.padEnd(name.length + 4)} ${i.id.padEnd(width)}  gen ${String(i.generation).padEnd(3)} ${colourState(i.state, c, i.state.padEnd(8))}${health}${desired}`);
+      lines.push(`  ${`${name}-${i.slot}`.padEnd(name.length + 4)} ${i.id.padEnd(width)}  gen ${String(i.generation).padEnd(3)} ${colourState(i.state, c, i.state.padEnd(8))}${health}${desired}`.trimEnd());
     }
   }
   if (why.suggestions.length > 0) {

@@ -68,7 +68,7 @@ describe('explainService', () => {
     assert.equal(x.reasons[0]?.instance, 'web-3-new');
     assert.deepEqual(x.reasons[0]?.evidence.probe, { kind: 'readiness', container: 'web', target: 'GET http://127.10.0.7:8080/health', lastOutput: 'HTTP 503: warming up', consecutiveFailures: 3 });
     assert.equal(x.reasons[1]?.kind, 'rollout');
-    assert.match(x.reasons[1]?.message ?? '', /^update to generation 4 paused \(0\/3 updated\): paused: 1 new instance failed$/);
+    assert.equal(x.reasons[1]?.message, 'paused: 1 new instance failed (0/3 updated)');
     assert.ok(x.suggestions.some((s) => s.startsWith('`berth service rollback web` goes back to generation 3')), x.suggestions.join('\n'));
     assert.ok(x.suggestions.some((s) => s.includes('updateConfig.monitor')));
   });
@@ -104,6 +104,18 @@ describe('explainService', () => {
     assert.equal(explainService(svc, [before, now], { now: T0 + 11 * 60_000 }).verdict, 'healthy');
     assert.equal(explainService(svc, [before, now], { now: T0 + 60_000 }).verdict, 'healthy', 'one recent restart is only a warning');
     assert.match(explainService(svc, [before, now], { now: T0 + 60_000 }).summary, /; but web-1 is crash-looping: restarted 1 time/);
+  });
+
+  it('gives a crash loop of a slot one reason (its newest failure), however many runs failed', () => {
+    const svc = withStatus(service({ replicas: 1 }), {
+      phase: 'deploying', desiredInstances: 1,
+      update: update({ state: 'paused', generation: 1, fromGeneration: undefined, failedInstances: ['a', 'b', 'c'] }),
+    });
+    const runs = ['a', 'b', 'c'].map((id, k) => instance({ id, slot: 1, restarts: k, state: 'failed', exitCode: 3, createdAt: T0 + k * 1000, desiredState: k === 2 ? 'running' : 'shutdown' }));
+    const x = explainService(svc, runs, { now: NOW });
+    assert.deepEqual(x.reasons.filter((r) => r.kind === 'crashed').map((r) => r.instance), ['c']);
+    assert.equal(x.reasons[0]?.message, 'web-1 (new) exited with code 3 (restarted 2 times before)');
+    assert.ok(!x.suggestions.some((s) => s.includes('rollback')), 'a first deploy has nothing to roll back to');
   });
 
   it('says an instance could not start, with the agent\'s message', () => {

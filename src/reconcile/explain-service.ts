@@ -80,10 +80,13 @@ export function explainService(service: Service, instances: readonly Instance[],
   const lastEventOf = (id: string): ServiceEvent | undefined => [...events].reverse().find((e) => e.instance === id && e.severity !== 'info');
   const notes = slotNotes(name, service.status.message);
   const explained = new Set<string>();
+  // One failure per slot: a crash loop is one reason (its newest failure, with the restart count), not one per run.
+  const failedSlots = new Set<number>();
   const weighed: Weighed[] = [];
   const add = (weight: Weight, i: Instance, reason: Omit<ExplanationReason, 'instance' | 'slot' | 'generation'>): void => {
-    if (explained.has(i.id)) return;
+    if (explained.has(i.id) || (weight === 'blocking' && failedSlots.has(i.slot))) return;
     explained.add(i.id);
+    if (weight === 'blocking') failedSlots.add(i.slot);
     const event = lastEventOf(i.id);
     const evidence = event && !reason.evidence.event ? { ...reason.evidence, event: eventEvidence(event) } : reason.evidence;
     weighed.push({ weight, reason: { ...reason, evidence, instance: i.id, slot: i.slot, generation: i.generation } });
@@ -91,10 +94,8 @@ export function explainService(service: Service, instances: readonly Instance[],
 
   // The rollout's failed instances first: they are what paused or rolled it back.
   const failedIds = new Set([...(failedUpdate?.instances ?? []), ...(update?.failedInstances ?? [])]);
-  for (const id of failedIds) {
-    const i = instances.find((x) => x.id === id);
-    if (i) explainFailure(i, mark(i), { add, notes, name, now: options.now, bySlot, force: true });
-  }
+  const failed = instances.filter((i) => failedIds.has(i.id)).sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  for (const i of failed) explainFailure(i, mark(i), { add, notes, name, now: options.now, bySlot, force: true });
   for (const [, list] of [...bySlot.entries()].sort(([a], [b]) => a - b)) {
     for (const i of list.filter((x) => !isTerminal(x.status.state))) explainAlive(i, mark(i), { add, notes, name, now: options.now, bySlot, force: false });
     const last = list[0];
@@ -147,7 +148,8 @@ function explainFailure(i: Instance, who: string, ctx: SlotContext): void {
     ctx.add('blocking', i, { kind: 'probe_failing', message: probeMessage(who, probe), evidence: { ...end, probe: probeEvidence(probe) } });
   } else if (isTerminal(s.state) && (s.state !== 'shutdown' || ctx.force)) {
     // The controller's note says what happens next ("…; restarting in 4s (back-off 4000 ms)", "…; gave up after 3 restart attempt(s)").
-    const what = note && !ctx.force ? note.slice(note.indexOf(' ') + 1) : describeEnd(i);
+    const newest = ctx.bySlot.get(i.slot)?.[0]?.id === i.id;
+    const what = note && newest ? note.slice(note.indexOf(' ') + 1) : describeEnd(i);
     const restarts = i.restarts > 0 ? ` (restarted ${i.restarts} time${i.restarts === 1 ? '' : 's'} before)` : '';
     ctx.add('blocking', i, { kind: 'crashed', message: `${who} ${what}${restarts}`, evidence: end });
   }
@@ -217,17 +219,17 @@ function rolloutReason(service: Service, update: UpdateStatus | undefined, faile
   const progress = `${update.updatedInstances}/${update.totalInstances} updated`;
   const evidence: ExplanationEvidence = { message: update.message };
   switch (update.state) {
+    // The controller's messages name the rollout already ("update to generation 4 paused: …").
     case 'paused':
-      return { weight: 'blocking', reason: { kind: 'rollout', message: `update to generation ${update.generation} paused (${progress}): ${update.message}`, evidence } };
     case 'rollback_paused':
-      return { weight: 'blocking', reason: { kind: 'rollout', message: `rollback to generation ${deployment.rollbackTo ?? update.generation} paused: ${update.message}`, evidence } };
+      return { weight: 'blocking', reason: { kind: 'rollout', message: `${update.message || `${update.state.replace('_', ' ')} at generation ${update.generation}`} (${progress})`, evidence } };
     case 'rollback_started':
-      return { weight: 'progress', reason: { kind: 'rollout', message: failed?.message ? `${failed.message} (${progress})` : `rolling back to generation ${deployment.rollbackTo ?? update.generation} (${progress}): ${update.message}`, evidence } };
+      return { weight: 'progress', reason: { kind: 'rollout', message: failed?.message && failed.message !== update.message ? `${failed.message}; ${update.message}` : update.message || `rolling back to generation ${deployment.rollbackTo ?? '?'} (${progress})`, evidence } };
     case 'rollback_completed':
       if (!failed) return undefined;
       return { weight: 'warning', reason: { kind: 'rollout', message: failed.message ? `${failed.message}; ${update.message}` : update.message, evidence } };
     case 'updating':
-      return { weight: 'progress', reason: { kind: 'rollout', message: `updating to generation ${update.generation} (${progress})${update.message ? `: ${update.message}` : ''}`, evidence } };
+      return { weight: 'progress', reason: { kind: 'rollout', message: update.message || `updating to generation ${update.generation} (${progress})`, evidence } };
     default:
       return undefined;
   }
@@ -284,7 +286,7 @@ function suggestionsOf(verdict: ExplanationVerdict, reasons: readonly Explanatio
   const name = service.name;
   const out: string[] = [];
   if (verdict === 'paused') {
-    out.push(`\`berth service rollback ${name}\` goes back to generation ${update?.fromGeneration ?? 'the one deployed before'}`);
+    if (update?.fromGeneration !== undefined && update.fromGeneration !== update.generation) out.push(`\`berth service rollback ${name}\` goes back to generation ${update.fromGeneration}`);
     out.push(`fix the spec (\`berth service update ${name} … --deploy\`), or \`berth service deploy ${name}\` to retry the update`);
   }
   if (verdict === 'rolled_back') out.push(`\`berth service history ${name}\` compares the versions; fix the spec and deploy it again`);
