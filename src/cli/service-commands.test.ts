@@ -146,7 +146,8 @@ describe('berth service commands against a stub API', () => {
 
     it('redraws progress in place on a terminal', async () => {
       stub.seed(service({ spec: { name: 'web', replicas: 2 } }));
-      const r = await run(['service', 'deploy', 'web'], { tty: true, env: { NO_COLOR: '1' } });
+      stub.stepMs = 100; // slow enough that the wait sees more than one frame, even on a busy machine
+      const r = await run(['service', 'deploy', 'web'], { tty: true, env: { NO_COLOR: '1' } }).finally(() => (stub.stepMs = 5));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /⊛ running/);
       assert.ok(r.stdout.includes('\u001b[2K'), 'erases lines to redraw in place');

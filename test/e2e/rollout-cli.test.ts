@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ServiceExplanation } from '../../src/model/index.js';
 import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
 import { SLOW } from './programs.js';
@@ -136,5 +136,23 @@ describe('the berth CLI for rollouts: history, rollback, why, rm --instance, log
     const created = lines.findIndex((l) => l.includes('EVENT service.created'));
     const listening = lines.findIndex((l) => l.endsWith('listening'));
     assert.ok(created < listening, 'the service was created before its instances wrote anything');
+
+    // Follow: a scale's events and the new instance's first line arrive live, in time order.
+    const follower = spawn(process.execPath, [BIN, '--host', server.url, 'service', 'logs', 'timeline', '--events', '-f', '--tail', '0'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<void>((resolve) => follower.once('exit', () => resolve()));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(berth(server.url, ['service', 'scale', 'timeline', '3', '--no-wait']).status, 0);
+      await waitFor('the scale and timeline-3\'s first line in the followed timeline', () => /EVENT service\.scaled/.test(out) && / timeline-3 \| .*listening/.test(out), { timeoutMs: 20_000 });
+      const followed = out.trim().split('\n');
+      const times = followed.map((l) => l.slice(0, 24));
+      assert.deepEqual([...times].sort(), times, `followed lines in time order:\n${out}`);
+      assert.ok(followed.findIndex((l) => l.includes('EVENT service.scaled')) < followed.findIndex((l) => / timeline-3 \| /.test(l)), out);
+    } finally {
+      follower.kill('SIGINT');
+      await exited;
+    }
   });
 });
