@@ -52,9 +52,10 @@ export async function waitWithProgress(
   if (failed.length > 0) {
     const hints = failed.map((p) => {
       const why = `\`${ctx.commandHint(`service why ${p.name}`)}\` shows the evidence`;
-      return p.service?.deployment?.cause === 'auto-rollback'
-        ? `${why}; \`${ctx.commandHint(`service history ${p.name}`)}\` lists the versions`
-        : `${why}; \`${ctx.commandHint(`service rollback ${p.name}`)}\` goes back to the version before`;
+      if (p.service?.deployment?.cause === 'auto-rollback') return `${why}; \`${ctx.commandHint(`service history ${p.name}`)}\` lists the versions`;
+      // A first deploy has no version before it to go back to.
+      if (p.service?.status.update?.fromGeneration === undefined) return why;
+      return `${why}; \`${ctx.commandHint(`service rollback ${p.name}`)}\` goes back to the version before`;
     });
     throw new CliError(failed.map((p) => `${p.name}: ${p.failed ?? ''}`).join('; '), { lines: hints });
   }
