@@ -16,7 +16,8 @@ const allowed = {
   dns: ['dns', 'model', 'lib'],
   proxy: ['proxy', 'model', 'lib'],
   agent: ['agent', 'model', 'lib', 'drivers', 'health'],
-  api: ['api', 'model', 'lib', 'store'],
+  // reconcile/ is pure (no I/O, no state): the API calls explainService for `why` (docs/architecture.md).
+  api: ['api', 'model', 'lib', 'store', 'reconcile'],
   client: ['client', 'model'],
   cli: ['cli', 'client', 'model', 'lib'],
 };

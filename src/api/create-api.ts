@@ -12,6 +12,7 @@ import type { EndpointsView, Telemetry } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { checkGrid } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
+import { registerRolloutRoutes } from './rollout-routes.js';
 import { registerServiceRoutes } from './service-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import type { NetworkRanges } from './network-allocation.js';
@@ -114,6 +115,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerMetaRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
+  registerRolloutRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   return app;

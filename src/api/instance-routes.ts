@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import type { Instance, LogLine } from '../model/index.js';
-import { InstanceNotFoundError } from '../model/index.js';
+import { CodedError } from '../lib/index.js';
+import type { Instance, ServiceEvent } from '../model/index.js';
+import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
+import type { EventFeed } from './log-timeline.js';
+import { withEvents } from './log-timeline.js';
 import { NdjsonStream } from './ndjson-stream.js';
 import { InstancesQuery, LogsQuery, parseRequest, parseSince } from './request-schemas.js';
 import type { RouteContext, ServiceParams } from './route-context.js';
 import { requireService } from './route-context.js';
+import { serviceEvent } from './service-events.js';
 
 /**
  * How long a log request waits for its first line before sending the headers: a telemetry failure that
@@ -39,13 +43,56 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const since = query.since === undefined ? undefined : parseSince(query.since, ctx.clock.now());
     const instances = selectInstances(store.listInstances({ grid, service: name }), query.instance);
     const stream = new NdjsonStream(reply, streamOptions(ctx));
+    const follow = query.follow ?? false;
     const lines = telemetry.logs(instances, {
       ...(query.tail === undefined ? {} : { tail: query.tail }),
       ...(since === undefined ? {} : { since }),
-      follow: query.follow ?? false,
+      follow,
       signal: stream.signal,
+    })[Symbol.asyncIterator]();
+    if (!query.events) {
+      await pumpLogs(lines, stream);
+      return;
+    }
+    // Listing and taking the revision in one synchronous step: the watch starts where the listing ended.
+    const mine = (e: ServiceEvent): boolean => query.instance === undefined || e.slot === undefined || instances.some((i) => i.id === e.instance || (e.instance === undefined && i.slot === e.slot));
+    const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(query.tail === undefined ? {} : { tail: query.tail }) }).filter(mine);
+    const listedAt = store.revision();
+    const feed: EventFeed = {
+      history,
+      subscribe: (push) => {
+        const subscription = store.watch(listedAt, (change) => {
+          if (change.kind === 'event' && change.object.grid === grid && change.object.service === name && mine(change.object)) push(change.object);
+        });
+        return () => void subscription.dispose();
+      },
+    };
+    await pumpLogs(withEvents(lines, feed, { follow, now: () => ctx.clock.now() }), stream);
+  });
+
+  /**
+   * Asks one instance to stop ("removed by user"); the controller puts a new one in its slot. By slot
+   * number: the live instance of that slot; by id: that instance. 202 with the instance as written.
+   */
+  app.delete<{ Params: ServiceParams & { readonly instance: string } }>('/v1/grids/:grid/services/:name/instances/:instance', async (request, reply) => {
+    const { grid, name, instance } = request.params;
+    requireService(store, grid, name);
+    const all = store.listInstances({ grid, service: name });
+    let target: Instance | undefined;
+    if (/^\d+$/.test(instance)) {
+      target = all.find((i) => i.slot === Number(instance) && i.desiredState === 'running' && !isTerminal(i.status.state));
+      if (!target) {
+        throw new CodedError('INSTANCE_NOT_FOUND', `slot ${instance} of service "${name}" has no running instance; \`berth service ps ${name}\` lists the instances`, { grid, name, slot: Number(instance) });
+      }
+    } else {
+      target = all.find((i) => i.id === instance);
+      if (!target) throw new InstanceNotFoundError(instance);
+    }
+    const who = slotName(name, target.slot);
+    const removed = store.removeInstance(grid, name, target.id, {
+      events: [{ ...serviceEvent(grid, name, 'instance.stopping', `${who} (${target.id}) removed by user: it stops, and a new instance takes slot ${target.slot}`), instance: target.id, slot: target.slot }],
     });
-    await pumpLogs(lines[Symbol.asyncIterator](), stream);
+    return reply.status(202).send(removed);
   });
 }
 
@@ -57,7 +104,7 @@ function selectInstances(all: readonly Instance[], instance: string | undefined)
   return selected;
 }
 
-async function pumpLogs(lines: AsyncIterator<LogLine>, stream: NdjsonStream): Promise<void> {
+async function pumpLogs(lines: AsyncIterator<unknown>, stream: NdjsonStream): Promise<void> {
   const first = lines.next();
   const early = await settleWithin(first, FIRST_LINE_WAIT_MS);
   if (early.state === 'rejected') throw early.error; // before the headers: the error handler answers it

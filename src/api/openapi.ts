@@ -9,6 +9,7 @@ import {
   ListServicesQuery,
   LogsQuery,
   RemoveServiceQuery,
+  RollbackBody,
   ScaleBody,
   UpdateServiceBody,
   VersionBody,
@@ -46,16 +47,20 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: '/v1/nodes', operationId: 'listNodes', summary: 'Nodes and their readiness', answer: { status: 200, schema: 'NodeList' } },
   { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
   { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true)', body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
-  { method: 'get', path: ONE, operationId: 'getService', summary: 'One service', answer: { status: 200, schema: 'Service' } },
+  { method: 'get', path: ONE, operationId: 'getService', summary: 'One service, with its explanation (computed on read; GET …/why adds log lines)', answer: { status: 200, schema: 'ServiceWithExplanation' } },
   { method: 'put', path: ONE, operationId: 'updateService', summary: 'Replace the spec (spec.name must equal {name}); deploys only with deploy: true', body: 'UpdateServiceRequest', answer: { status: 200, schema: 'Service' } },
   { method: 'delete', path: ONE, operationId: 'removeService', summary: 'Ask for removal: desired becomes removing; GET is 404 once the instances are gone', query: RemoveServiceQuery, answer: { status: 202, schema: 'Service' } },
   { method: 'post', path: `${ONE}/deploy`, operationId: 'deployService', summary: 'Deploy the current spec; force also replaces every instance', body: 'DeployRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'post', path: `${ONE}/rollback`, operationId: 'rollbackService', summary: 'Deploy the spec of an earlier generation (to; default the one deployed before) as a new generation', body: 'RollbackRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'get', path: `${ONE}/history`, operationId: 'serviceHistory', summary: 'The versions of the spec, oldest first, and which generation is deployed', answer: { status: 200, schema: 'SpecHistory' } },
+  { method: 'get', path: `${ONE}/why`, operationId: 'explainService', summary: 'Why the service is (not) healthy, converged or paused: verdict, reasons with evidence (probe output, exit codes, last log lines), suggestions', answer: { status: 200, schema: 'ServiceExplanation' } },
   { method: 'post', path: `${ONE}/scale`, operationId: 'scaleService', summary: 'Set the replicas and deploy (replicated services only)', body: 'ScaleRequest', answer: { status: 200, schema: 'Service' } },
   { method: 'post', path: `${ONE}/start`, operationId: 'startService', summary: 'Desired running', body: 'VersionRequest', answer: { status: 200, schema: 'Service' } },
   { method: 'post', path: `${ONE}/stop`, operationId: 'stopService', summary: 'Desired stopped: every instance is stopped', body: 'VersionRequest', answer: { status: 200, schema: 'Service' } },
   { method: 'post', path: `${ONE}/restart`, operationId: 'restartService', summary: 'Replace every instance (needs a deployment)', body: 'VersionRequest', answer: { status: 200, schema: 'Service' } },
   { method: 'get', path: `${ONE}/instances`, operationId: 'listInstances', summary: 'Instances by slot, newest first within a slot', query: InstancesQuery, answer: { status: 200, schema: 'InstanceList' } },
-  { method: 'get', path: `${ONE}/logs`, operationId: 'serviceLogs', summary: 'Log lines in time order (NDJSON; follow keeps streaming)', query: LogsQuery, answer: { status: 200, schema: 'LogLine', ndjson: true } },
+  { method: 'delete', path: `${ONE}/instances/{instance}`, operationId: 'removeInstance', summary: 'Stop one instance (a slot number or an instance id); the controller puts a new one in its slot', answer: { status: 202, schema: 'Instance' } },
+  { method: 'get', path: `${ONE}/logs`, operationId: 'serviceLogs', summary: 'Log lines in time order (NDJSON; follow keeps streaming; events=true puts the service events in between)', query: LogsQuery, answer: { status: 200, schema: 'TimelineLine', ndjson: true } },
   { method: 'get', path: `${ONE}/stats`, operationId: 'serviceStats', summary: 'One sample per running instance', answer: { status: 200, schema: 'InstanceStatsList' } },
   { method: 'get', path: `${ONE}/events`, operationId: 'serviceEvents', summary: 'Event history (NDJSON; follow keeps streaming)', query: EventsQuery, answer: { status: 200, schema: 'ServiceEvent', ndjson: true } },
   { method: 'get', path: `${ONE}/endpoints`, operationId: 'serviceEndpoints', summary: 'The endpoints the data plane serves: VIP, ports, external addresses, ready and not-ready endpoints; follow=true streams them (NDJSON) as they change', query: EndpointsQuery, answer: { status: 200, schema: 'ServiceEndpoints' } },
@@ -79,6 +84,14 @@ function componentSchemas(): Record<string, unknown> {
   add('DeployRequest', DeployBody);
   add('ScaleRequest', ScaleBody);
   add('VersionRequest', VersionBody);
+  add('RollbackRequest', RollbackBody);
+  add('ServiceWithExplanation', responses.ServiceWithExplanationSchema);
+  add('ServiceExplanation', responses.ExplanationSchema);
+  add('SpecHistory', responses.SpecHistorySchema);
+  add('SpecRevision', responses.SpecRevisionSchema);
+  add('UpdateStatus', responses.UpdateStatusSchema);
+  add('EventLine', responses.EventLineSchema);
+  add('TimelineLine', responses.TimelineLineSchema);
   add('SetEndpointsRequest', SetEndpointsBody);
   add('ServiceEndpoints', responses.ServiceEndpointsSchema);
   add('Service', responses.ServiceSchema);
@@ -117,7 +130,7 @@ function pathParameters(path: string): unknown[] {
     in: 'path',
     required: true,
     schema: { type: 'string', ...(name === 'grid' ? { pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } : {}) },
-    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : 'Service name',
+    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : name === 'instance' ? 'A slot number (its live instance) or an instance id' : 'Service name',
   }));
 }
 
@@ -135,7 +148,7 @@ export function buildOpenApiDocument(info: { readonly version: string }): Record
       operationId: op.operationId,
       summary: op.summary,
       ...(parameters.length ? { parameters } : {}),
-      ...(op.body ? { requestBody: { required: op.body !== 'VersionRequest' && op.body !== 'DeployRequest', content: { 'application/json': { schema: ref(op.body) } } } } : {}),
+      ...(op.body ? { requestBody: { required: op.body !== 'VersionRequest' && op.body !== 'DeployRequest' && op.body !== 'RollbackRequest', content: { 'application/json': { schema: ref(op.body) } } } } : {}),
       responses: {
         [String(op.answer.status)]: { description: op.answer.ndjson ? 'NDJSON: one value per line; empty lines are heartbeats' : 'OK', content },
         default: { description: `Error (status by code: ${Object.entries(ERROR_STATUS).map(([c, s]) => `${c} ${s}`).join(', ')})`, content: { 'application/json': { schema: ref('Error') } } },

@@ -35,6 +35,14 @@ export const ScaleBody = z.strictObject({
   version: version.optional(),
 });
 export const VersionBody = z.strictObject({ version: version.optional() });
+export const RollbackBody = z.strictObject({
+  version: version.optional(),
+  to: z
+    .int({ error: 'must be a generation number from the history (GET …/history)' })
+    .min(1, { error: 'must be a generation number from the history (GET …/history)' })
+    .optional()
+    .describe('The generation whose spec to deploy again; default: the one deployed before the current deployment.'),
+});
 
 // Query values arrive as strings, or as arrays when a parameter is repeated.
 const queryCount = z.string({ error: 'must be given once, as an integer >= 0' }).regex(/^\d+$/, { error: COUNT }).transform(Number);
@@ -56,6 +64,9 @@ export const LogsQuery = z.strictObject({
   since: queryText.optional().describe('RFC 3339 time, or a duration back from now (10m, 1h).'),
   follow: queryFlag.optional().describe('Keep streaming new lines until the client disconnects.'),
   instance: queryText.optional().describe('A slot number or an instance id.'),
+  events: queryFlag
+    .optional()
+    .describe('Merge the service\'s events into the stream in time order, as {kind: "event", time, event} lines (tail counts lines and events each).'),
 });
 export const EventsQuery = z.strictObject({
   tail: queryCount.optional().describe('Last N events (default: all kept, at most 1000 per service).'),

@@ -10,6 +10,19 @@ import { ContainerSpecSchema, ERROR_CODES, INSTANCE_STATES, RestartPolicySchema,
 const time = z.string().describe('RFC 3339 time');
 const count = z.int().min(0);
 
+export const UpdateStatusSchema = z.strictObject({
+  state: z.enum(['updating', 'paused', 'completed', 'rollback_started', 'rollback_paused', 'rollback_completed']).describe("Swarm's UpdateStatus.State"),
+  generation: count.describe('The generation this rollout moves to.'),
+  requestedAt: time.describe("The deployment's requestedAt: the rollout's identity."),
+  fromGeneration: count.optional().describe('The generation running when the rollout started.'),
+  startedAt: time,
+  completedAt: time.optional(),
+  message: z.string().describe('Why, in words: which instance, which probe, its last output or exit code.'),
+  failedInstances: z.array(z.string()),
+  updatedInstances: count,
+  totalInstances: count,
+});
+
 export const ServiceStatusSchema = z.strictObject({
   phase: z.enum(['initialized', 'deploying', 'running', 'stopped', 'removing']),
   desiredInstances: count,
@@ -17,6 +30,7 @@ export const ServiceStatusSchema = z.strictObject({
   observedGeneration: count,
   message: z.string(),
   updatedAt: time,
+  update: UpdateStatusSchema.optional().describe('The latest rollout; absent before the first deploy.'),
 });
 
 export const ServiceDeploymentSchema = z.strictObject({
@@ -24,6 +38,8 @@ export const ServiceDeploymentSchema = z.strictObject({
   spec: ServiceSpecSchema,
   requestedAt: time,
   restartGeneration: count,
+  cause: z.enum(['deploy', 'rollback', 'auto-rollback']).optional().describe('Absent = deploy.'),
+  rollbackTo: count.optional().describe('For a rollback: the generation whose spec this deployment restores.'),
 });
 
 export const ServiceSchema = z.strictObject({
@@ -50,6 +66,32 @@ export const ContainerStatusSchema = z.strictObject({
   finishedAt: time.optional(),
 });
 
+export const ProbeStatusSchema = z.strictObject({
+  kind: z.enum(['readiness', 'liveness', 'startup']),
+  container: z.string(),
+  target: z.string().describe('"GET http://127.10.0.3:8080/health", "TCP 127.10.0.3:5432", "exec pg_isready"'),
+  result: z.enum(['unknown', 'success', 'failure']),
+  consecutiveSuccesses: count,
+  consecutiveFailures: count,
+  lastOutput: z.string().describe('What the last probe saw (at most 1 KiB).'),
+  lastCheckedAt: time.optional(),
+});
+
+export const InstanceHealthSchema = z.strictObject({
+  started: z.boolean(),
+  ready: z.boolean(),
+  live: z.boolean(),
+  readySince: time.optional(),
+  probes: z.array(ProbeStatusSchema),
+});
+
+export const InstanceDrainSchema = z.strictObject({
+  since: time,
+  connections: count.describe('Open proxied connections when last reported.'),
+  endedAt: time.optional(),
+  timedOut: z.boolean().optional(),
+});
+
 export const InstanceStatusSchema = z.strictObject({
   state: z.enum(INSTANCE_STATES),
   timestamp: time,
@@ -60,6 +102,8 @@ export const InstanceStatusSchema = z.strictObject({
   signal: z.string().optional(),
   handles: z.array(z.unknown()).optional(),
   containers: z.array(ContainerStatusSchema).optional(),
+  health: InstanceHealthSchema.optional(),
+  drain: InstanceDrainSchema.optional(),
 });
 
 export const InstanceSpecSchema = z.strictObject({
@@ -68,6 +112,7 @@ export const InstanceSpecSchema = z.strictObject({
   dataDir: z.string().optional(),
   restartPolicy: RestartPolicySchema,
   env: z.record(z.string(), z.string()),
+  drainTimeout: z.string().optional(),
 });
 
 export const InstanceSchema = z.strictObject({
@@ -163,6 +208,73 @@ export const ServiceEndpointsSchema = z.strictObject({
   sessionAffinity: z.union([z.strictObject({ type: z.literal('None') }), z.strictObject({ type: z.literal('ClientIP'), timeoutSeconds: z.number().int() })]),
   publishNotReadyAddresses: z.boolean(),
 });
+
+export const SpecRevisionSchema = z.strictObject({
+  generation: count,
+  spec: ServiceSpecSchema,
+  createdAt: time,
+  cause: z.string().describe('"create", "update", "scale", "rollback to 3", "automatic rollback to 3"…'),
+  deployedAt: time.optional().describe('When it was last deployed, if ever.'),
+});
+
+export const SpecHistorySchema = z.strictObject({
+  items: z.array(SpecRevisionSchema).describe('Oldest first; at most 20 kept.'),
+  generation: count,
+  deployedGeneration: count.nullable(),
+});
+
+const ProbeEvidenceSchema = z.strictObject({
+  kind: z.enum(['readiness', 'liveness', 'startup']),
+  container: z.string(),
+  target: z.string(),
+  lastOutput: z.string(),
+  consecutiveFailures: count,
+});
+
+export const ExplanationSchema = z.strictObject({
+  verdict: z.enum(['removing', 'not_deployed', 'stopped', 'paused', 'rolled_back', 'failed', 'degraded', 'converging', 'healthy']),
+  summary: z.string().describe('The verdict in one line, root cause first.'),
+  reasons: z.array(
+    z.strictObject({
+      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent']),
+      message: z.string(),
+      instance: z.string().optional(),
+      slot: z.int().optional(),
+      generation: count.optional(),
+      evidence: z.strictObject({
+        state: z.enum(INSTANCE_STATES).optional(),
+        message: z.string().optional(),
+        probe: ProbeEvidenceSchema.optional(),
+        exitCode: z.int().optional(),
+        signal: z.string().optional(),
+        restarts: count.optional(),
+        connections: count.optional(),
+        lastLogLines: z.array(z.string()).optional().describe('Only in GET …/why: the last 5 lines the container wrote.'),
+        event: z.strictObject({ id: count, time, type: z.string(), severity: z.enum(['info', 'warning', 'error']), message: z.string() }).optional(),
+      }),
+    }),
+  ),
+  suggestions: z.array(z.string()),
+  deployedGeneration: count.nullable(),
+  instances: z.array(
+    z.strictObject({
+      slot: z.int().min(1),
+      id: z.string(),
+      generation: count,
+      state: z.enum(INSTANCE_STATES),
+      desiredState: z.enum(['running', 'shutdown']),
+      health: z.enum(['healthy', 'unhealthy', 'starting', '']),
+      ready: z.boolean(),
+    }),
+  ),
+});
+
+/** GET of one service: the Service with its explanation (computed on read; no log lines). */
+export const ServiceWithExplanationSchema = ServiceSchema.extend({ explanation: ExplanationSchema });
+
+/** A service event in a log stream (GET …/logs?events=true). */
+export const EventLineSchema = z.strictObject({ kind: z.literal('event'), time, event: ServiceEventSchema });
+export const TimelineLineSchema = z.union([LogLineSchema, EventLineSchema]);
 
 const list = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
 export const ServiceListSchema = list(ServiceSchema);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../model/index.js';
 import { RequestInvalidError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
+import { explainNow } from './explain.js';
 import { allocateNetwork } from './network-allocation.js';
 import type { ServiceIntentChange } from '../store/index.js';
 import {
@@ -17,8 +18,6 @@ import {
 import type { GridParams, RouteContext, ServiceParams } from './route-context.js';
 import { mutateService, requireService } from './route-context.js';
 import { changedSpecFields, deployedReplicas, describeScale, serviceEvent } from './service-events.js';
-
-/** Retries of a read-modify-write when the caller sent no version and another writer got in between. */
 
 /** Services: list, create, show, update, remove, and the actions deploy / scale / start / stop / restart. */
 export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -44,7 +43,11 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     return reply.status(201).send(service);
   });
 
-  app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request) => requireService(store, request.params.grid, request.params.name));
+  // GET adds the explanation (computed on read, without log lines; GET …/why has them).
+  app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request) => {
+    const service = requireService(store, request.params.grid, request.params.name);
+    return { ...service, explanation: explainNow(ctx, service) };
+  });
 
   app.put<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request) => {
     const { grid, name } = request.params;

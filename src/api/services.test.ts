@@ -5,7 +5,7 @@ import type { Service, ServiceSpecInput } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
 import { newInstance } from './testing/fixtures.js';
-import { InstanceListSchema, ServiceListSchema, ServiceSchema } from './response-schemas.js';
+import { InstanceListSchema, ServiceListSchema, ServiceWithExplanationSchema } from './response-schemas.js';
 
 const BASE = '/v1/grids/default/services';
 
@@ -40,8 +40,10 @@ describe('API: services', () => {
     const created = await create(app);
     const shown = await call(app, 'GET', `${BASE}/web`);
     assert.equal(shown.status, 200);
-    const svc = ServiceSchema.parse(shown.body) as unknown as Service;
-    assert.deepEqual(shown.body, created);
+    const svc = ServiceWithExplanationSchema.parse(shown.body) as unknown as Service;
+    const { explanation, ...rest } = shown.body as Record<string, unknown> & { explanation: { verdict: string } };
+    assert.deepEqual(rest, created);
+    assert.equal(explanation.verdict, 'not_deployed', 'GET adds the explanation');
     assert.equal(svc.spec.containers[0]?.name, 'web', 'defaults are filled in');
     assert.equal(svc.status.phase, 'initialized');
     assert.equal(svc.deployment, null);

@@ -13,6 +13,8 @@ export interface AppliedService {
   readonly outcome: ApplyOutcome;
   /** The service after the apply (and the deploy, when one was needed). */
   readonly service: Service;
+  /** Whether this apply deployed it (then its rollout decides the outcome of a wait). */
+  readonly deployed: boolean;
 }
 
 /**
@@ -62,11 +64,13 @@ async function applyOne(ctx: CliContext, entry: ManifestService): Promise<Applie
     outcome = service.generation !== current.generation ? 'configured' : 'unchanged';
   }
   ctx.out(`service/${name} ${outcome}`);
+  let deployed = false;
   if (!service.deployment || service.deployment.generation < service.generation) {
     service = await ctx.client.deploy(grid, name, { version: service.version });
+    deployed = true;
     ctx.out(`service/${name} deploying generation ${service.deployment?.generation ?? service.generation}`);
   }
-  return { grid, name, outcome, service };
+  return { grid, name, outcome, service, deployed };
 }
 
 /** An invalid spec's causes with the file:line:col of each field; other errors named after the service. */

@@ -4,7 +4,7 @@ import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { CliError } from './cli-error.js';
 import { readManifest } from './manifest.js';
-import { DEFAULT_WAIT_TIMEOUT, waitWithProgress } from './wait-flags.js';
+import { DEFAULT_WAIT_TIMEOUT, rolloutTarget, waitWithProgress } from './wait-flags.js';
 import { durationValue } from './spec-flags.js';
 
 interface ApplyFlags {
@@ -29,7 +29,8 @@ export function applyCommand(deps: CliDeps): Command {
       if (manifest.services.length === 0) throw new CliError(`${manifest.source} holds no services`);
       const { applied, failed } = await applyManifest(ctx, manifest, { keepGoing: true });
       if (flags.wait && applied.length > 0) {
-        await waitWithProgress(ctx, applied.map((a) => ({ grid: a.grid, name: a.name, goal: 'running' as const })), { timeout: flags.timeout });
+        const targets = applied.map((a) => (a.deployed ? rolloutTarget(a.grid, a.service) : { grid: a.grid, name: a.name, goal: 'running' as const }));
+        await waitWithProgress(ctx, targets, { timeout: flags.timeout });
       }
       if (failed > 0) throw new CliError(`${failed} of ${manifest.services.length} services could not be applied`);
     });

@@ -4,6 +4,8 @@ import type { Instance, Service } from '../model/index.js';
 import { formatDuration } from '../lib/index.js';
 import { CliError } from './cli-error.js';
 import { isTerminalState } from './instance-state-view.js';
+import type { RolloutTarget } from './rollout-outcome.js';
+import { replacementDone, rolloutOutcome } from './rollout-outcome.js';
 
 /** What a command waits for: deploy/scale/start/restart → running, stop → stopped, rm → removed. */
 export type ConvergenceGoal = 'running' | 'stopped' | 'removed';
@@ -12,6 +14,13 @@ export interface ConvergenceTarget {
   readonly grid: string;
   readonly name: string;
   readonly goal: ConvergenceGoal;
+  /**
+   * The deployment the command wrote (deploy, update --deploy, scale, restart, rollback, apply): the
+   * wait then follows its rollout's update status and fails when it pauses or is rolled back.
+   */
+  readonly rollout?: RolloutTarget;
+  /** `rm --instance`: wait until this instance ended and a new one of its slot runs and is ready. */
+  readonly replacing?: { readonly instance: string; readonly slot: number };
 }
 
 /** One service as last read while waiting; `service` is null once it is gone (404). */
@@ -20,6 +29,8 @@ export interface ServiceProgress extends ConvergenceTarget {
   /** Every instance of the service, history included (newest first within a slot). */
   readonly instances: readonly Instance[];
   readonly converged: boolean;
+  /** Set when the rollout failed (paused, rolled back): the wait ends and the command fails with it. */
+  readonly failed?: string;
 }
 
 export interface WaitOptions {
@@ -130,7 +141,7 @@ export function waitForConvergence(
       if (settled) return;
       const all = [...progress.values()];
       options.onProgress?.(all);
-      if (all.every((p) => p.converged)) finish();
+      if (all.every((p) => p.converged || p.failed !== undefined)) finish();
     };
 
     /** Runs refreshAll again while changes arrived during the last run: one read in flight at a time. */
@@ -191,11 +202,33 @@ async function readProgress(client: BerthClient, target: ServiceProgress): Promi
     service = null;
     instances = [];
   }
-  return { ...target, service, instances, converged: isConverged(target.goal, service, instances) };
+  return { ...target, service, instances, ...targetState(target, service, instances) };
+}
+
+/** Converged or failed, by the rollout's update status when the target names one (else by notConvergedBecause). */
+function targetState(target: ConvergenceTarget, service: Service | null, instances: readonly Instance[]): { converged: boolean; failed?: string } {
+  if (target.replacing) return { converged: service !== null && replacementDone(target.replacing, instances) === null };
+  if (target.rollout) {
+    const outcome = rolloutOutcome(target.rollout, service);
+    if (outcome.state === 'done') return { converged: true };
+    if (outcome.state === 'failed') return { converged: false, failed: outcome.message };
+    if (outcome.state === 'pending') return { converged: false };
+  }
+  return { converged: isConverged(target.goal, service, instances) };
+}
+
+/** Why the target is not there yet, for the timeout message. */
+export function waitingFor(p: ServiceProgress): string {
+  if (p.replacing) return replacementDone(p.replacing, p.instances) ?? 'done';
+  if (p.rollout) {
+    const outcome = rolloutOutcome(p.rollout, p.service);
+    if (outcome.state === 'pending') return outcome.why;
+  }
+  return notConvergedBecause(p.goal, p.service, p.instances) ?? 'done';
 }
 
 function describeMissing(p: ServiceProgress): string {
-  const why = notConvergedBecause(p.goal, p.service, p.instances) ?? 'done';
+  const why = waitingFor(p);
   return `${p.name} to be ${p.goal === 'removed' ? 'removed' : p.goal} (${why})`;
 }
 

@@ -60,3 +60,31 @@ export function latestPerSlot(instances: readonly Instance[]): Instance[] {
   }
   return [...bySlot.values()].sort((a, b) => a.slot - b.slot);
 }
+
+/**
+ * healthy, unhealthy (a probe at its failure threshold), starting (probes not passed yet), or '' for an
+ * instance without probes — the model's healthWord, repeated here because cli/ imports model types only.
+ */
+export function healthOf(i: Instance): 'healthy' | 'unhealthy' | 'starting' | '' {
+  const h = i.status.health;
+  if (!h) return '';
+  if (h.ready && h.live) return 'healthy';
+  if (h.probes.some((p) => p.result === 'failure')) return 'unhealthy';
+  return 'starting';
+}
+
+/** `draining 3 connections`, `drained`, `drain timed out` — the zero-downtime stop, while and after it runs. */
+export function drainOf(i: Instance): string {
+  const d = i.status.drain;
+  if (!d) return '';
+  if (d.endedAt === undefined) return `draining ${d.connections} connection${d.connections === 1 ? '' : 's'}`;
+  return d.timedOut ? 'drain timed out' : 'drained';
+}
+
+/** The health word coloured: healthy green, unhealthy red, starting yellow. */
+export function colourHealth(word: string, palette: Palette): string {
+  if (word === 'healthy') return palette.green(word);
+  if (word === 'unhealthy') return palette.red(word);
+  if (word === 'starting') return palette.yellow(word);
+  return word;
+}

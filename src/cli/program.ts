@@ -9,16 +9,19 @@ import { serverCommand } from './server.js';
 import { serviceCreateCommand } from './service-create.js';
 import { serviceDeployCommand } from './service-deploy.js';
 import { serviceEventsCommand } from './service-events.js';
+import { serviceHistoryCommand } from './service-history.js';
 import { serviceLifecycleCommand } from './service-lifecycle.js';
 import { serviceLogsCommand } from './service-logs.js';
 import { serviceLsCommand } from './service-ls.js';
 import { serviceMonitorCommand } from './service-monitor.js';
 import { servicePsCommand } from './service-ps.js';
 import { serviceRmCommand } from './service-rm.js';
+import { serviceRollbackCommand } from './service-rollback.js';
 import { serviceScaleCommand } from './service-scale.js';
 import { serviceShowCommand } from './service-show.js';
 import { serviceStatsCommand } from './service-stats.js';
 import { serviceUpdateCommand } from './service-update.js';
+import { serviceWhyCommand } from './service-why.js';
 import { upCommand } from './up.js';
 import { versionCommand } from './version.js';
 
@@ -40,6 +43,8 @@ export function buildProgram(deps: CliDeps): Command {
     serviceCreateCommand(deps),
     serviceUpdateCommand(deps),
     serviceDeployCommand(deps),
+    serviceRollbackCommand(deps),
+    serviceHistoryCommand(deps),
     serviceScaleCommand(deps),
     serviceLifecycleCommand(deps, 'start'),
     serviceLifecycleCommand(deps, 'stop'),
@@ -47,6 +52,7 @@ export function buildProgram(deps: CliDeps): Command {
     serviceRmCommand(deps),
     serviceShowCommand(deps),
     servicePsCommand(deps),
+    serviceWhyCommand(deps),
     serviceLogsCommand(deps),
     serviceEventsCommand(deps),
     serviceStatsCommand(deps),

@@ -47,8 +47,66 @@ describe('ProgressView on a terminal', () => {
     view.update(progress([instance({ slot: 1, state: 'pending' }), instance({ slot: 2, state: 'starting' }), instance({ slot: 3 })]));
     view.done();
     assert.match(out.text, /web {2}running {2}1\/1 running, generation 1/);
-    assert.match(out.text, /web-1 +⊝ pending +127\.10\.0\.2/);
-    assert.match(out.text, /web-2 +⊙ starting +127\.10\.0\.3/);
-    assert.match(out.text, /web-3 +⊛ running +127\.10\.0\.4/);
+    assert.match(out.text, /web-1 +web-1-a1b2 +gen 1 +⊝ pending +127\.10\.0\.2/);
+    assert.match(out.text, /web-2 +web-2-a1b2 +gen 1 +⊙ starting +127\.10\.0\.3/);
+    assert.match(out.text, /web-3 +web-3-a1b2 +gen 1 +⊛ running +127\.10\.0\.4/);
+  });
+
+  it('shows a rollout: old and new instance of a slot with their generations, health, the drain and the update status', () => {
+    const out = new CapturedStream({ tty: true });
+    const view = new ProgressView({ stdout: out, interactive: true, palette: createPalette(false) });
+    const svc = service({ generation: 4, deployedGeneration: 4, status: { phase: 'deploying', update: rolloutStatus('updating', 'updating to generation 4: 1/2 updated, 1 starting') } });
+    const instances = [
+      withHealth(instance({ slot: 1, generation: 4, id: 'web-1-new', createdAt: T1 }), true),
+      withDrain(instance({ slot: 2, generation: 3, id: 'web-2-old', desiredState: 'shutdown' }), 3),
+      instance({ slot: 2, generation: 4, id: 'web-2-new', state: 'starting', createdAt: T1 }),
+    ];
+    view.update([{ grid: 'default', name: 'web', goal: 'running', service: svc, instances, converged: false, rollout: { requestedAt: T0, generation: 4 } }]);
+    view.done();
+    assert.match(out.text, /\n {2}updating: updating to generation 4: 1\/2 updated, 1 starting\n/);
+    assert.match(out.text, /web-1 +web-1-new +gen 4 \(new\) +⊛ running +127\.10\.0\.2 +healthy/);
+    assert.match(out.text, /web-2 +web-2-old +gen 3 \(old\) +⊛ running +127\.10\.0\.3 +draining 3 connections/);
+    assert.match(out.text, /web-2 +web-2-new +gen 4 \(new\) +⊙ starting/);
+    assert.ok(out.text.indexOf('web-2-old') < out.text.indexOf('web-2-new'), 'the old instance of a slot above the new one');
   });
 });
+
+describe('ProgressView of a rollout when piped', () => {
+  it('prints health, generation and drain changes per instance, and each new update status message', () => {
+    const out = new CapturedStream();
+    const view = new ProgressView({ stdout: out, interactive: false, palette: createPalette(false) });
+    const at = (update: ReturnType<typeof rolloutStatus>, instances: Instance[]): ServiceProgress[] => [
+      { grid: 'default', name: 'web', goal: 'running', service: service({ generation: 4, deployedGeneration: 4, status: { update } }), instances, converged: false, rollout: { requestedAt: T0, generation: 4 } },
+    ];
+    const old = instance({ slot: 1, generation: 3, id: 'web-1-old' });
+    view.update(at(rolloutStatus('updating', 'updating to generation 4: 0/1 updated'), [old]));
+    view.update(at(rolloutStatus('updating', 'updating to generation 4: 0/1 updated, 1 stopping'), [withDrain({ ...old, desiredState: 'shutdown' }, 2)]));
+    view.update(at(rolloutStatus('updating', 'updating to generation 4: 0/1 updated, 1 starting'), [instance({ slot: 1, generation: 4, id: 'web-1-new', state: 'starting', createdAt: T1 })]));
+    view.update(at(rolloutStatus('completed', 'update to generation 4 completed: 1/1 instance(s) ready'), [withHealth(instance({ slot: 1, generation: 4, id: 'web-1-new', createdAt: T1 }), true)]));
+    assert.deepEqual(out.text.trimEnd().split('\n'), [
+      'web-1 running generation 3 (old)',
+      'web: updating: updating to generation 4: 0/1 updated',
+      'web-1 running generation 3 (old) draining 2 connections',
+      'web: updating: updating to generation 4: 0/1 updated, 1 stopping',
+      'web-1 starting',
+      'web: updating: updating to generation 4: 0/1 updated, 1 starting',
+      'web-1 running healthy',
+      'web: completed: update to generation 4 completed: 1/1 instance(s) ready',
+    ]);
+  });
+});
+
+const T0 = '2026-11-21T15:00:00.000Z';
+const T1 = '2026-11-21T15:00:05.000Z';
+
+function rolloutStatus(state: 'updating' | 'completed', message: string) {
+  return { state, generation: 4, requestedAt: T0, fromGeneration: 3, startedAt: T0, message, failedInstances: [], updatedInstances: 0, totalInstances: 2 } as const;
+}
+
+function withHealth(i: Instance, ready: boolean): Instance {
+  return { ...i, status: { ...i.status, health: { started: true, ready, live: true, probes: [] } } };
+}
+
+function withDrain(i: Instance, connections: number): Instance {
+  return { ...i, status: { ...i.status, drain: { since: T0, connections } } };
+}

@@ -1,15 +1,19 @@
 import type { Instance } from '../model/index.js';
 import type { ServiceProgress } from './convergence.js';
-import { colourState, isTerminalState, latestPerSlot, stateSymbol } from './instance-state-view.js';
+import { colourHealth, colourState, drainOf, healthOf, isTerminalState, stateSymbol } from './instance-state-view.js';
 import { LiveView } from './live-view.js';
 import type { Palette } from './palette.js';
 
 /**
- * Per-instance progress while a command waits (Kontena's deploy view): one line per slot with a state
- * symbol, redrawn in place on a terminal; plain `web-2 running` lines, one per change, when piped.
+ * Per-instance progress while a command waits (Kontena's deploy view): one line per instance with a
+ * state symbol, its generation (new/old during a rollout), health and drain, redrawn in place on a
+ * terminal with the rollout's update status under the service's line; when piped, one plain line per
+ * change (`web-2 running healthy`, `web-3 running generation 3 (old) draining 2 connections`) and the
+ * update status each time its message changes.
  *
  * A slot is shown when its newest instance is alive or meant to run, and stays shown once it was, so a
- * scale-down or a stop ends with its instances shown as ⊗ shutdown instead of vanishing.
+ * scale-down or a stop ends with its instances shown as ⊗ shutdown instead of vanishing. During a
+ * rollout a slot may show two instances: the old one draining or stopping, and the new one starting.
  */
 export class ProgressView {
   readonly #live: LiveView;
@@ -34,12 +38,21 @@ export class ProgressView {
     this.#live.done();
   }
 
+  /** The newest instance of each shown slot, and any older one of the slot still alive (start-first, draining). */
   #visible(p: ServiceProgress): Instance[] {
-    return latestPerSlot(p.instances).filter((i) => {
-      const id = `${p.grid}/${p.name}/${i.slot}`;
-      if (!isTerminalState(i.status.state) || i.desiredState === 'running') this.#shown.add(id);
-      return this.#shown.has(id);
-    });
+    const bySlot = new Map<number, Instance[]>();
+    for (const i of p.instances) bySlot.set(i.slot, [...(bySlot.get(i.slot) ?? []), i]);
+    const rows: Instance[] = [];
+    for (const [slot, list] of [...bySlot.entries()].sort(([a], [b]) => a - b)) {
+      list.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+      const newest = list[0] as Instance;
+      const id = `${p.grid}/${p.name}/${slot}`;
+      if (!isTerminalState(newest.status.state) || newest.desiredState === 'running') this.#shown.add(id);
+      if (!this.#shown.has(id)) continue;
+      const older = list.slice(1).filter((i) => !isTerminalState(i.status.state));
+      rows.push(...older.reverse(), newest);
+    }
+    return rows;
   }
 
   #frame(progress: readonly ServiceProgress[]): string {
@@ -47,10 +60,17 @@ export class ProgressView {
     const lines: string[] = [];
     for (const p of progress) {
       lines.push(`${c.bold(p.name)}  ${summary(p, c)}`);
-      for (const i of this.#visible(p)) {
+      const update = updateLine(p);
+      if (update) lines.push(`  ${p.failed !== undefined ? c.red(update) : c.dim(update)}`);
+      const rows = this.#visible(p);
+      const width = Math.max(0, ...rows.map((i) => i.id.length));
+      for (const i of rows) {
         const state = colourState(i.status.state, c, `${stateSymbol(i.status.state)} ${i.status.state}`.padEnd(10));
+        const health = colourHealth(healthOf(i), c);
+        const extra = [health, c.yellow(drainOf(i))].filter((x) => x !== '').join('  ');
         const why = isTerminalState(i.status.state) && i.status.message ? `  ${c.dim(i.status.message)}` : '';
-        lines.push(`  ${`${p.name}-${i.slot}`.padEnd(p.name.length + 4)} ${state}  ${i.spec.address}${why}`);
+        const gen = `gen ${i.generation}${generationMark(p, i)}`.padEnd(12);
+        lines.push(`  ${`${p.name}-${i.slot}`.padEnd(p.name.length + 4)} ${i.id.padEnd(width)}  ${gen} ${state}  ${i.spec.address}${extra ? `  ${extra}` : ''}${why}`);
       }
     }
     return lines.join('\n');
@@ -59,15 +79,41 @@ export class ProgressView {
   #printChanges(progress: readonly ServiceProgress[]): void {
     for (const p of progress) {
       for (const i of this.#visible(p)) {
-        const id = `${p.grid}/${p.name}/${i.slot}`;
-        const shown = `${i.id}:${i.status.state}`;
-        if (this.#printed.get(id) === shown) continue;
-        this.#printed.set(id, shown);
+        const mark = generationMark(p, i);
+        const parts = [`${p.name}-${i.slot}`, i.status.state, healthOf(i), mark ? `generation ${i.generation}${mark}` : '', drainOf(i)].filter((x) => x !== '');
         const why = (i.status.state === 'failed' || i.status.state === 'rejected') && i.status.message ? `: ${i.status.message}` : '';
-        this.#stdout.write(`${p.name}-${i.slot} ${i.status.state}${why}\n`);
+        const line = `${parts.join(' ')}${why}`;
+        if (this.#printed.get(i.id) === line) continue;
+        this.#printed.set(i.id, line);
+        this.#stdout.write(`${line}\n`);
+      }
+      const update = updateLine(p);
+      const key = `${p.grid}/${p.name}/update`;
+      if (update && this.#printed.get(key) !== update) {
+        this.#printed.set(key, update);
+        this.#stdout.write(`${p.name}: ${update}\n`);
       }
     }
   }
+}
+
+/** ` (new)` / ` (old)` while instances of several generations are about, '' otherwise. */
+function generationMark(p: ServiceProgress, i: Instance): string {
+  const deployed = p.service?.deployment?.generation;
+  if (deployed === undefined) return '';
+  const mixed = p.instances.some((x) => !isTerminalState(x.status.state) && x.generation !== deployed);
+  if (!mixed) return '';
+  return i.generation === deployed ? ' (new)' : ' (old)';
+}
+
+/** The update status of the rollout being waited for: `updating to generation 4: 1/3 updated, 1 starting`. */
+function updateLine(p: ServiceProgress): string {
+  if (p.failed !== undefined) return p.failed;
+  const update = p.service?.status.update;
+  if (!update || !p.rollout) return '';
+  const deployment = p.service?.deployment;
+  const ours = update.requestedAt === p.rollout.requestedAt || (deployment?.cause === 'auto-rollback' && update.requestedAt === deployment.requestedAt);
+  return ours ? `${update.state}: ${update.message}` : '';
 }
 
 /** `deploying 1/3 running (generation 2)` / `removed` — the service's line. */

@@ -4,7 +4,7 @@ import type { CliDeps } from './cli-deps.js';
 import type { SpecFlags } from './spec-flags.js';
 import { addSpecOptions, specFromFlags } from './spec-flags.js';
 import type { WaitFlags } from './wait-flags.js';
-import { addWaitOptions, waitWithProgress } from './wait-flags.js';
+import { addWaitOptions, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
 type CreateFlags = SpecFlags & WaitFlags & { readonly stateful?: boolean; readonly deploy?: boolean };
 
@@ -31,6 +31,6 @@ export function serviceCreateCommand(deps: CliDeps): Command {
       return;
     }
     ctx.out(`service ${name} created, deploying generation ${service.generation}`);
-    if (flags.wait) await waitWithProgress(ctx, [{ grid: ctx.grid, name, goal: 'running' }], { timeout: flags.timeout });
+    if (flags.wait) await waitWithProgress(ctx, [rolloutTarget(ctx.grid, service)], { timeout: flags.timeout });
   });
 }

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import type { WaitFlags } from './wait-flags.js';
-import { addWaitOptions, waitWithProgress } from './wait-flags.js';
+import type { ConvergenceTarget } from './convergence.js';
+import { addWaitOptions, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
 type Action = 'start' | 'stop' | 'restart';
 
@@ -20,12 +21,14 @@ export function serviceLifecycleCommand(deps: CliDeps, action: Action): Command 
   addWaitOptions(command);
   return command.action(async (names: string[], flags: WaitFlags, cmd: Command) => {
     const ctx = CliContext.of(deps, cmd);
+    const targets: ConvergenceTarget[] = [];
     for (const name of names) {
-      await ctx.client[action](ctx.grid, name);
+      const service = await ctx.client[action](ctx.grid, name);
       ctx.out(`${DOING[action]} ${name}`);
+      // A restart is a rollout (every instance replaced, batch by batch): its outcome decides the exit code.
+      targets.push(action === 'restart' ? rolloutTarget(ctx.grid, service) : { grid: ctx.grid, name, goal: action === 'stop' ? 'stopped' : 'running' });
     }
     if (!flags.wait) return;
-    const goal = action === 'stop' ? 'stopped' : 'running';
-    await waitWithProgress(ctx, names.map((name) => ({ grid: ctx.grid, name, goal })), { timeout: flags.timeout });
+    await waitWithProgress(ctx, targets, { timeout: flags.timeout });
   });
 }

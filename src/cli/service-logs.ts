@@ -10,9 +10,14 @@ interface LogsFlags {
   readonly since?: string;
   readonly instance?: string;
   readonly timestamps?: boolean;
+  readonly events?: boolean;
 }
 
-/** `berth service logs NAME`: the instances' output merged in time order (Kontena's `service logs`). */
+/**
+ * `berth service logs NAME`: the instances' output merged in time order (Kontena's `service logs`);
+ * with `--events`, one timeline of the log lines and the service's events (deploys, probe failures,
+ * exits, rollbacks), each line led by its time.
+ */
 export function serviceLogsCommand(deps: CliDeps): Command {
   return new Command('logs')
     .description('show the logs of a service, each line prefixed with its instance (web-2 |)')
@@ -22,19 +27,27 @@ export function serviceLogsCommand(deps: CliDeps): Command {
     .option('--since <time>', 'only lines since an RFC 3339 time or a duration ago (10m, 1h)')
     .option('-i, --instance <n>', 'only this instance: a slot number or an instance id')
     .option('-t, --timestamps', 'show the time of each line')
+    .option('--events', 'one timeline: the service\'s events (marked EVENT) between the log lines, in time order; --tail counts each')
     .action(async (name: string, flags: LogsFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
-      const printer = new LogPrinter(ctx.stdout, { palette: ctx.palette, timestamps: flags.timestamps === true });
+      const printer = new LogPrinter(ctx.stdout, { palette: ctx.palette, timestamps: flags.timestamps === true, timeline: flags.events === true });
       const interrupt = flags.follow ? ctx.interruptSignal() : undefined;
       try {
-        const lines = ctx.client.logs(ctx.grid, name, {
+        const options = {
           tail: flags.tail,
           ...(flags.since ? { since: flags.since } : {}),
           ...(flags.instance ? { instance: flags.instance } : {}),
           ...(flags.follow ? { follow: true } : {}),
           ...(interrupt ? { signal: interrupt.signal } : {}),
-        });
-        for await (const line of lines) printer.write(name, line);
+        };
+        if (flags.events) {
+          for await (const line of ctx.client.logs(ctx.grid, name, { ...options, events: true })) {
+            if ('kind' in line) printer.writeEvent(name, line.event);
+            else printer.write(name, line);
+          }
+        } else {
+          for await (const line of ctx.client.logs(ctx.grid, name, options)) printer.write(name, line);
+        }
       } finally {
         interrupt?.dispose();
       }

@@ -3,8 +3,7 @@ import type { Instance } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
-import { healthCell } from './instance-health-view.js';
-import { colourState, isTerminalState } from './instance-state-view.js';
+import { colourHealth, colourState, healthOf, isTerminalState } from './instance-state-view.js';
 import type { OutputFormat } from './output-format.js';
 import { formatStructured, outputOption } from './output-format.js';
 import type { Palette } from './palette.js';
@@ -30,7 +29,10 @@ export function servicePsCommand(deps: CliDeps): Command {
     });
 }
 
-/** NAME (web-1), ID, STATE, HEALTH (of its probes), DESIRED, ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT. */
+/**
+ * NAME (web-1), ID, STATE, HEALTH (healthy, unhealthy, starting; `-` without probes or once ended),
+ * DESIRED, ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
+ */
 export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette): string {
   return renderTable(
     ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
@@ -38,7 +40,7 @@ export function renderInstanceTable(service: string, instances: readonly Instanc
       `${service}-${i.slot}`,
       i.id,
       colourState(i.status.state, palette),
-      healthCell(i, palette),
+      isTerminalState(i.status.state) ? '-' : colourHealth(healthOf(i), palette) || '-',
       i.desiredState,
       i.spec.address || '-',
       pidsOf(i),

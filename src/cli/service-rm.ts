@@ -1,38 +1,41 @@
 import { Command } from 'commander';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
-import { CliError } from './cli-error.js';
+import { CliError, UsageError } from './cli-error.js';
 import { confirm } from './confirm.js';
 import { isTty } from './palette.js';
 import type { WaitFlags } from './wait-flags.js';
 import { addWaitOptions, waitWithProgress } from './wait-flags.js';
 
+type RmFlags = WaitFlags & { readonly force?: boolean; readonly instance?: string };
+
 /**
  * `berth service rm NAME...`: asks `Destroy service web? [y/N]` on a terminal unless `--force`; refuses
  * without `--force` when stdin is not a terminal (a script must say so). Waits until the services are
  * gone (GET answers 404) unless `--no-wait`.
+ *
+ * `berth service rm NAME --instance N` (Kontena's): stops one instance — a slot number or an instance
+ * id — which the controller replaces with a new instance in its slot (after the drain: no request is
+ * lost); the same confirmation rules, and waits until the new instance runs and is ready.
  */
 export function serviceRmCommand(deps: CliDeps): Command {
   const command = new Command('rm')
     .alias('remove')
-    .description('remove services: stop their instances and delete them')
+    .description('remove services: stop their instances and delete them; with --instance, replace one instance')
     .argument('<names...>', 'service names')
-    .option('--force', 'do not ask for confirmation');
+    .option('--force', 'do not ask for confirmation')
+    .option('--instance <slot|id>', 'remove only this instance (a slot number or an instance id); the service puts a new one in its slot');
   addWaitOptions(command);
-  return command.action(async (names: string[], flags: WaitFlags & { readonly force?: boolean }, cmd: Command) => {
+  return command.action(async (names: string[], flags: RmFlags, cmd: Command) => {
     const ctx = CliContext.of(deps, cmd);
+    if (flags.instance !== undefined) {
+      await removeInstance(ctx, names, flags.instance, flags);
+      return;
+    }
     const chosen: string[] = [];
     for (const name of names) {
-      if (!flags.force) {
-        if (!isTty(ctx.stdin)) {
-          throw new CliError(`refusing to remove ${name} without confirmation: stdin is not a terminal; pass --force to remove without asking`);
-        }
-        if (!(await confirm(`Destroy service ${name}?`, ctx))) {
-          ctx.note(`kept ${name}`);
-          continue;
-        }
-      }
-      chosen.push(name);
+      if (await confirmed(ctx, flags, `Destroy service ${name}?`, `remove ${name}`)) chosen.push(name);
+      else ctx.note(`kept ${name}`);
     }
     for (const name of chosen) {
       await ctx.client.removeService(ctx.grid, name);
@@ -42,4 +45,27 @@ export function serviceRmCommand(deps: CliDeps): Command {
       await waitWithProgress(ctx, chosen.map((name) => ({ grid: ctx.grid, name, goal: 'removed' as const })), { timeout: flags.timeout });
     }
   });
+}
+
+async function removeInstance(ctx: CliContext, names: readonly string[], instance: string, flags: RmFlags): Promise<void> {
+  const [name] = names;
+  if (name === undefined || names.length !== 1) throw new UsageError(`--instance removes an instance of one service: give one NAME (got ${names.length})`);
+  const what = /^\d+$/.test(instance) ? `${name}-${instance}` : instance;
+  if (!(await confirmed(ctx, flags, `Remove instance ${what} of service ${name} (a new instance takes its slot)?`, `remove instance ${what}`))) {
+    ctx.note(`kept ${what}`);
+    return;
+  }
+  const removed = await ctx.client.removeInstance(ctx.grid, name, instance);
+  ctx.out(`removing ${name}-${removed.slot} (${removed.id}); a new instance takes slot ${removed.slot}`);
+  if (!flags.wait) return;
+  await waitWithProgress(ctx, [{ grid: ctx.grid, name, goal: 'running', replacing: { instance: removed.id, slot: removed.slot } }], { timeout: flags.timeout });
+}
+
+/** True with --force, or when the user answers yes on a terminal; refuses without a terminal. */
+async function confirmed(ctx: CliContext, flags: RmFlags, question: string, action: string): Promise<boolean> {
+  if (flags.force) return true;
+  if (!isTty(ctx.stdin)) {
+    throw new CliError(`refusing to ${action} without confirmation: stdin is not a terminal; pass --force to ${action.split(' ')[0] ?? 'remove'} without asking`);
+  }
+  return confirm(question, ctx);
 }

@@ -3,7 +3,7 @@ import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { countValue } from './spec-flags.js';
 import type { WaitFlags } from './wait-flags.js';
-import { addWaitOptions, waitWithProgress } from './wait-flags.js';
+import { addWaitOptions, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
 /** `berth service scale NAME N`: sets the instances and deploys at once (Kontena). */
 export function serviceScaleCommand(deps: CliDeps): Command {
@@ -16,6 +16,6 @@ export function serviceScaleCommand(deps: CliDeps): Command {
     const ctx = CliContext.of(deps, cmd);
     const service = await ctx.client.scale(ctx.grid, name, instances);
     ctx.out(`scaling ${name} to ${instances} instance${instances === 1 ? '' : 's'} (generation ${service.deployment?.generation ?? service.generation})`);
-    if (flags.wait) await waitWithProgress(ctx, [{ grid: ctx.grid, name, goal: 'running' }], { timeout: flags.timeout });
+    if (flags.wait) await waitWithProgress(ctx, [rolloutTarget(ctx.grid, service)], { timeout: flags.timeout });
   });
 }

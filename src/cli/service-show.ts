@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import { isApiError } from '../client/index.js';
-import type { ContainerSpec, Instance, Service, ServiceEndpoints, ServiceSpec } from '../model/index.js';
+import type { ExplainedService } from '../client/index.js';
+import type { ContainerSpec, Instance, Probe, ServiceEndpoints, ServiceSpec, UpdateConfig } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
-import { drainDetail, healthDetail } from './instance-health-view.js';
-import { colourState, latestPerSlot } from './instance-state-view.js';
+import { colourHealth, colourState, drainOf, healthOf, isTerminalState, latestPerSlot } from './instance-state-view.js';
 import type { OutputFormat } from './output-format.js';
 import { formatStructured, outputOption } from './output-format.js';
 import { splitEndpoints } from './endpoint-addresses.js';
@@ -25,18 +25,20 @@ export function serviceShowCommand(deps: CliDeps): Command {
         return;
       }
       const [instances, endpoints] = await Promise.all([ctx.client.listInstances(ctx.grid, name, { active: true }), readEndpoints(ctx, name)]);
-      ctx.out(renderServiceDetails(service, instances, { now: ctx.now(), palette: ctx.palette, deployHint: ctx.commandHint(`service deploy ${name}`), endpoints }));
+      ctx.out(renderServiceDetails(service, instances, { now: ctx.now(), palette: ctx.palette, deployHint: ctx.commandHint(`service deploy ${name}`), whyHint: ctx.commandHint(`service why ${name}`), endpoints }));
     });
 }
 
 /** The human view: an indented, YAML-like outline, as Kontena prints it. */
 export function renderServiceDetails(
-  service: Service,
+  service: ExplainedService,
   instances: readonly Instance[],
   options: {
     readonly now: number;
     readonly palette: Palette;
     readonly deployHint: string;
+    /** `berth service why web`, shown when the explanation's verdict is not healthy. */
+    readonly whyHint?: string;
     /** From the endpoints route; undefined when the server has none (shown as "unknown"). */
     readonly endpoints?: ServiceEndpoints | undefined;
   },
@@ -51,7 +53,18 @@ export function renderServiceDetails(
   field('state', `${colourState(status.phase, c)} (${status.runningInstances}/${status.desiredInstances} instances running)${status.message ? ` — ${status.message}` : ''}`);
   if (service.desired !== 'running') field('desired', service.desired);
   field('generation', `${service.generation} (version ${service.version})`);
-  field('deployed generation', deployment ? `${deployment.generation}, requested ${formatAge(deployment.requestedAt, options.now)} ago` : 'none (not deployed)');
+  const rolledBack = deployment?.rollbackTo !== undefined ? ` (${deployment.cause === 'auto-rollback' ? 'automatic rollback' : 'rollback'} to ${deployment.rollbackTo})` : '';
+  field('deployed generation', deployment ? `${deployment.generation}${rolledBack}, requested ${formatAge(deployment.requestedAt, options.now)} ago` : 'none (not deployed)');
+  const update = status.update;
+  if (update) {
+    const colour = update.state === 'paused' || update.state === 'rollback_paused' ? c.red : update.state === 'completed' || update.state === 'rollback_completed' ? c.green : c.yellow;
+    field('update', `${colour(update.state)} (${update.updatedInstances}/${update.totalInstances} updated)${update.message ? ` — ${update.message}` : ''}`);
+  }
+  if (deployment) field('health', healthSummary(instances, status.desiredInstances, c));
+  const explanation = service.explanation;
+  if (explanation && explanation.verdict !== 'healthy' && explanation.verdict !== 'not_deployed') {
+    field('why', `${explanation.summary}${options.whyHint ? c.dim(` (\`${options.whyHint}\` for the evidence)`) : ''}`);
+  }
   field('mode', spec.mode);
   if (spec.mode === 'replicated') field('replicas', String(spec.replicas));
   field('stateful', spec.stateful ? 'yes' : 'no');
@@ -65,8 +78,9 @@ export function renderServiceDetails(
   for (const container of spec.containers) lines.push(...containerLines(container));
   const r = spec.restartPolicy;
   field('restart policy', `${r.condition}, delay ${r.delay}, max attempts ${r.maxAttempts === 0 ? 'unlimited' : r.maxAttempts}${r.window === '0s' ? '' : ` in ${r.window}`}`);
-  const u = spec.updateConfig;
-  field('update config', `parallelism ${u.parallelism === 0 ? 'all' : u.parallelism}, delay ${u.delay}, order ${u.order}, failure action ${u.failureAction}, monitor ${u.monitor}`);
+  field('update config', describeUpdateConfig(spec.updateConfig));
+  field('rollback config', describeUpdateConfig(spec.rollbackConfig));
+  field('drain timeout', spec.drainTimeout);
   const current = latestPerSlot(instances);
   if (current.length === 0) {
     field('instances', deployment ? 'none' : `none (not deployed: run \`${options.deployHint}\`)`);
@@ -76,13 +90,16 @@ export function renderServiceDetails(
       lines.push(`    ${service.name}-${i.slot}:`);
       field('id', i.id, 6);
       field('state', `${colourState(i.status.state, c)}${i.desiredState === 'running' ? '' : ` (desired ${i.desiredState})`}${i.status.message ? ` — ${i.status.message}` : ''}`, 6);
-      const health = healthDetail(i);
-      if (health) field('health', health, 6);
-      const drain = drainDetail(i);
-      if (drain) field('drain', drain, 6);
       field('generation', String(i.generation), 6);
       field('address', i.spec.address, 6);
       field('node', i.node, 6);
+      const health = healthOf(i);
+      if (health && !isTerminalState(i.status.state)) field('health', colourHealth(health, c), 6);
+      for (const p of i.status.health?.probes ?? []) {
+        if (p.result === 'failure') field(`${p.kind} probe`, `${c.red('failing')} ${p.target} (${p.consecutiveFailures}×): ${p.lastOutput}`, 6);
+      }
+      const drain = drainOf(i);
+      if (drain) field('drain', drain, 6);
       field('restarts', String(i.restarts), 6);
       if (i.status.startedAt) field('started', `${i.status.startedAt} (${formatAge(i.status.startedAt, options.now)} ago)`, 6);
       if (i.status.finishedAt) field('finished', `${i.status.finishedAt}${i.status.exitCode === undefined ? '' : `, exit code ${i.status.exitCode}`}`, 6);
@@ -158,7 +175,39 @@ function containerLines(container: ContainerSpec): string[] {
   }
   if (container.ports.length > 0) field('ports', container.ports.map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}${p.name ? ` (${p.name})` : ''}`).join(', '));
   field('stop', `${container.stopSignal}, then SIGKILL after ${container.stopGracePeriod}`);
+  for (const [kind, probe] of [['readiness', container.readinessProbe], ['liveness', container.livenessProbe], ['startup', container.startupProbe]] as const) {
+    if (probe) field(`${kind} probe`, describeProbeSpec(probe));
+  }
   return lines;
+}
+
+/** `GET :8080/health every 10s, timeout 1s, after 0s; 3 failures = unhealthy` (Kubernetes' fields in words). */
+export function describeProbeSpec(p: Probe): string {
+  const what = p.httpGet ? `GET :${p.httpGet.port}${p.httpGet.path}` : p.tcpSocket ? `TCP :${p.tcpSocket.port}` : `exec ${(p.exec?.command ?? []).map(quoteWord).join(' ')}`;
+  const delay = p.initialDelaySeconds > 0 ? `, first after ${p.initialDelaySeconds}s` : '';
+  return `${what} every ${p.periodSeconds}s, timeout ${p.timeoutSeconds}s${delay}; ${p.failureThreshold} failure${p.failureThreshold === 1 ? '' : 's'} = failing`;
+}
+
+function describeUpdateConfig(u: UpdateConfig): string {
+  const minHealth = u.minHealth === undefined ? '' : `, min health ${u.minHealth}`;
+  const ratio = u.maxFailureRatio > 0 ? `, max failure ratio ${u.maxFailureRatio}` : '';
+  return `parallelism ${u.parallelism === 0 ? 'all' : u.parallelism}, delay ${u.delay}, order ${u.order}, failure action ${u.failureAction}, monitor ${u.monitor}${ratio}${minHealth}`;
+}
+
+/** Kontena's `health`: ready of the instances meant to run (`2/3 healthy, 1 unhealthy`), or running ones without probes. */
+function healthSummary(instances: readonly Instance[], desired: number, c: Palette): string {
+  const live = latestPerSlot(instances).filter((i) => i.desiredState === 'running' && !isTerminalState(i.status.state));
+  const total = Math.max(desired, live.length);
+  if (live.every((i) => healthOf(i) === '')) {
+    const running = live.filter((i) => i.status.state === 'running').length;
+    return `${running}/${total} running (no probes)`;
+  }
+  const words = live.map(healthOf);
+  const healthy = words.filter((w) => w === 'healthy').length;
+  const others = ['unhealthy', 'starting'].map((w) => [w, words.filter((x) => x === w).length] as const).filter(([, n]) => n > 0);
+  const down = total - live.length;
+  const text = `${healthy}/${total} healthy${others.map(([w, n]) => `, ${n} ${w}`).join('')}${down > 0 ? `, ${down} down` : ''}`;
+  return healthy === total ? c.green(text) : others.some(([w]) => w === 'unhealthy') || down > 0 ? c.red(text) : c.yellow(text);
 }
 
 /** Quotes a word for display the way a shell would need it. */

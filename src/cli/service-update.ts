@@ -5,7 +5,7 @@ import type { CliDeps } from './cli-deps.js';
 import type { SpecFlags } from './spec-flags.js';
 import { addSpecOptions, countValue, mergeSpecFlags } from './spec-flags.js';
 import type { WaitFlags } from './wait-flags.js';
-import { addWaitOptions, waitWithProgress } from './wait-flags.js';
+import { addWaitOptions, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
 type UpdateFlags = SpecFlags & WaitFlags & { readonly version?: number; readonly deploy?: boolean };
 
@@ -33,7 +33,7 @@ export function serviceUpdateCommand(deps: CliDeps): Command {
       ...(flags.deploy ? { deploy: true } : {}),
     });
     ctx.out(updateLine(ctx, current, updated, flags.deploy === true));
-    if (flags.deploy && flags.wait) await waitWithProgress(ctx, [{ grid: ctx.grid, name, goal: 'running' }], { timeout: flags.timeout });
+    if (flags.deploy && flags.wait) await waitWithProgress(ctx, [rolloutTarget(ctx.grid, updated)], { timeout: flags.timeout });
   });
 }
 

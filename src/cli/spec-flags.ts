@@ -2,11 +2,13 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import type { ServiceSpec, ServiceSpecInput } from '../model/index.js';
-import { parseDuration } from '../lib/index.js';
 import { UsageError } from './cli-error.js';
+import { countValue, durationValue } from './flag-values.js';
 import type { NetworkFlags, ServicePortInput } from './network-flags.js';
 import { addNetworkOptions, applyNetworkFlags, servicePortsFromMappings } from './network-flags.js';
 import type { PortMapping } from './port-flag.js';
+import type { RolloutFlags } from './rollout-flags.js';
+import { addRolloutOptions, applyHealthCheckFlags, applyRolloutFlags, healthCheckGiven, HEALTH_CHECK_FLAGS } from './rollout-flags.js';
 import { parsePortFlag } from './port-flag.js';
 import { splitShellWords } from './shell-words.js';
 
@@ -22,7 +24,7 @@ export interface EnvPair {
 }
 
 /** Parsed values of the spec flags; a flag not given is undefined. */
-export interface SpecFlags extends NetworkFlags {
+export interface SpecFlags extends NetworkFlags, RolloutFlags {
   readonly ports?: readonly PortMapping[];
   readonly env?: readonly EnvPair[];
   readonly cmd?: readonly string[];
@@ -36,9 +38,6 @@ export interface SpecFlags extends NetworkFlags {
   readonly restart?: 'any' | 'on-failure' | 'none';
   readonly restartDelay?: string;
   readonly restartMaxAttempts?: number;
-  readonly updateParallelism?: number;
-  readonly updateDelay?: string;
-  readonly updateOrder?: 'stop-first' | 'start-first';
   readonly workdir?: string;
   /** `update` only: the image to run (create takes it as its second argument). */
   readonly image?: string;
@@ -59,11 +58,9 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
     .addOption(new Option('--restart <condition>', 'when to restart an exited instance (default any)').choices(['any', 'on-failure', 'none']))
     .option('--restart-delay <duration>', 'first delay before a restart, doubled per failure (default 5s)', durationValue)
     .option('--restart-max-attempts <n>', 'restarts allowed; 0 = unlimited (default 0)', countValue)
-    .option('--update-parallelism <n>', 'instances replaced at once during a deploy; 0 = all (default 1)', countValue)
-    .option('--update-delay <duration>', 'pause between update batches (default 0s)', durationValue)
-    .addOption(new Option('--update-order <order>', 'stop the old instance first, or start the new one first (default stop-first)').choices(['stop-first', 'start-first']))
     .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)');
   addNetworkOptions(command, which);
+  addRolloutOptions(command);
   if (which === 'create') command.option('--stateful', 'stable slots with a data directory each, kept across restarts');
   else command.option('--image <image>', 'run this image (docker driver)');
   return command;
@@ -82,7 +79,7 @@ export function specFromFlags(
   const containerless = !target.image && !flags.cmd && (flags.endpoint !== undefined || flags.externalName !== undefined || flags.type === 'ExternalName');
   if (containerless) {
     // An ExternalName service or one whose endpoints are set by hand runs nothing (Kubernetes' service without a selector).
-    const given = CONTAINER_FLAGS.filter((f) => f !== 'ports' && flags[f] !== undefined);
+    const given = [...CONTAINER_FLAGS.filter((f) => f !== 'ports'), ...HEALTH_CHECK_FLAGS].filter((f) => flags[f] !== undefined);
     if (given.length > 0) throw new UsageError(`--${given.map(kebab).join(', --')} need a container: give an IMAGE or --cmd`);
     const spec: MutableSpec = { name: target.name, containers: [] };
     applyServiceFlags(spec, flags);
@@ -98,6 +95,7 @@ export function specFromFlags(
   if (!target.image) container.workingDir = options.cwd;
   const spec: MutableSpec = { name: target.name, containers: [container] };
   const warnings = applyContainerFlags(container, flags, options.cwd);
+  applyHealthCheckFlags(container, flags);
   applyServiceFlags(spec, flags);
   if (flags.stateful) spec.stateful = true;
   return { spec: spec as ServiceSpecInput, warnings };
@@ -122,6 +120,12 @@ export function mergeSpecFlags(current: ServiceSpec, flags: SpecFlags, options: 
       );
     }
     warnings = applyContainerFlags(spec.containers[0] as MutableContainer, flags, options.cwd, true);
+  }
+  if (healthCheckGiven(flags)) {
+    // As Kontena's service-level health check: the (first) container's probes.
+    const first = spec.containers[0];
+    if (!first) throw new UsageError(`service ${current.name} has no container: --health-check-* need one`);
+    applyHealthCheckFlags(first, flags);
   }
   if (flags.instances !== undefined && spec.mode === 'global' && flags.deployStrategy !== 'ha' && flags.deployStrategy !== 'random') {
     throw new UsageError(`service ${current.name} runs one instance per node (deploy strategy daemon): --instances does not apply; pass --deploy-strategy ha to switch`);
@@ -201,11 +205,7 @@ function applyServiceFlags(spec: MutableSpec, flags: SpecFlags): void {
   if (flags.restartDelay !== undefined) restart.delay = flags.restartDelay;
   if (flags.restartMaxAttempts !== undefined) restart.maxAttempts = flags.restartMaxAttempts;
   if (Object.keys(restart).length > 0) spec.restartPolicy = restart;
-  const update = { ...(spec.updateConfig ?? {}) };
-  if (flags.updateParallelism !== undefined) update.parallelism = flags.updateParallelism;
-  if (flags.updateDelay !== undefined) update.delay = flags.updateDelay;
-  if (flags.updateOrder !== undefined) update.order = flags.updateOrder;
-  if (Object.keys(update).length > 0) spec.updateConfig = update;
+  applyRolloutFlags(spec, flags);
 }
 
 function currentEnv(env: unknown): { name: string; value: string }[] {
@@ -216,6 +216,8 @@ function currentEnv(env: unknown): { name: string; value: string }[] {
 function kebab(flag: string): string {
   return flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
+
+export { countValue, durationValue } from './flag-values.js';
 
 // ── value parsers (commander calls them with each value as it is read) ──────────────────────────
 
@@ -296,21 +298,4 @@ export function cmdValue(value: string): string[] {
   }
   if (words.length === 0) throw new InvalidArgumentError('the command is empty');
   return words;
-}
-
-/** A whole number ≥ 0. */
-export function countValue(value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`"${value}": expected a whole number (0 or more)`);
-  return Number(value);
-}
-
-/** Seconds (`30`) or a duration (`500ms`, `1m30s`); kept in the form the spec stores (`30s`). */
-export function durationValue(value: string): string {
-  try {
-    parseDuration(value);
-  } catch {
-    throw new InvalidArgumentError(`"${value}": expected seconds or a duration such as 500ms, 10s or 1m30s`);
-  }
-  const trimmed = value.trim();
-  return /^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed;
 }

@@ -10,7 +10,7 @@ import type { ServiceProgress } from './convergence.js';
 import { LogPrinter } from './log-printer.js';
 import { readManifest } from './manifest.js';
 import { durationValue } from './spec-flags.js';
-import { DEFAULT_WAIT_TIMEOUT, waitWithProgress } from './wait-flags.js';
+import { DEFAULT_WAIT_TIMEOUT, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
 interface UpFlags {
   readonly file: string;
@@ -56,7 +56,7 @@ export function upCommand(deps: CliDeps): Command {
             ctx.out(`service/${a.name} starting`);
           }
         }
-        const targets = applied.map((a) => ({ grid: a.grid, name: a.name, goal: 'running' as const }));
+        const targets = applied.map((a) => (a.deployed ? rolloutTarget(a.grid, a.service) : { grid: a.grid, name: a.name, goal: 'running' as const }));
         const progress = await waitWithProgress(ctx, targets, { timeout: flags.timeout, signal: interrupt.signal });
         const width = Math.max(...progress.map((p) => p.name.length));
         for (const p of progress) ctx.out(reachableLine(p, width));

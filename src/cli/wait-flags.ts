@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../lib/index.js';
 import type { CliContext } from './cli-context.js';
+import { CliError } from './cli-error.js';
+import type { Service } from '../model/index.js';
 import type { ConvergenceTarget, ServiceProgress } from './convergence.js';
+import type { RolloutTarget } from './rollout-outcome.js';
 import { waitForConvergence } from './convergence.js';
 import { durationValue } from './spec-flags.js';
 import { ProgressView } from './progress-view.js';
@@ -25,7 +28,8 @@ export function addWaitOptions(command: Command): Command {
 /**
  * Waits for the targets with per-instance progress, then prints one line per service:
  * `service web is running: 3/3 instances (generation 2)`, `service web is stopped`, `service web removed`.
- * @throws CliError on timeout or interrupt
+ * @throws CliError (exit 1) when a target's rollout paused or was rolled back (naming why, with the
+ *   commands that help), on timeout, or on interrupt (exit 130)
  */
 export async function waitWithProgress(
   ctx: CliContext,
@@ -43,8 +47,31 @@ export async function waitWithProgress(
   } finally {
     view.done();
   }
-  for (const p of progress) ctx.out(convergedLine(p));
+  const failed = progress.filter((p) => p.failed !== undefined);
+  for (const p of progress) if (p.failed === undefined) ctx.out(convergedLine(p));
+  if (failed.length > 0) {
+    const hints = failed.map((p) => {
+      const why = `\`${ctx.commandHint(`service why ${p.name}`)}\` shows the evidence`;
+      if (p.service?.deployment?.cause === 'auto-rollback') return `${why}; \`${ctx.commandHint(`service history ${p.name}`)}\` lists the versions`;
+      // A first deploy has no version before it to go back to.
+      if (p.service?.status.update?.fromGeneration === undefined) return why;
+      return `${why}; \`${ctx.commandHint(`service rollback ${p.name}`)}\` goes back to the version before`;
+    });
+    throw new CliError(failed.map((p) => `${p.name}: ${p.failed ?? ''}`).join('; '), { lines: hints });
+  }
   return progress;
+}
+
+/** The rollout a deploy-like answer started: its deployment's requestedAt and generation (undefined without one). */
+export function rolloutOf(service: Service): RolloutTarget | undefined {
+  const d = service.deployment;
+  return d ? { requestedAt: d.requestedAt, generation: d.generation } : undefined;
+}
+
+/** A `running` target that follows the rollout `service` (the answer of a deploy) started. */
+export function rolloutTarget(grid: string, service: Service): ConvergenceTarget {
+  const rollout = rolloutOf(service);
+  return { grid, name: service.name, goal: 'running', ...(rollout ? { rollout } : {}) };
 }
 
 export function convergedLine(p: ServiceProgress): string {

@@ -96,6 +96,36 @@ describe('BerthClient', () => {
     assert.deepEqual(JSON.parse(stub.last.body), { force: true });
   });
 
+  it('posts a rollback with its target and version, and reads the history and the explanation', async () => {
+    stub.handler = (_req, res) => json(res, 200, { items: [], generation: 3, deployedGeneration: 2 });
+    await client.rollback('shop', 'web', { to: 2, version: 8 });
+    assert.deepEqual([stub.last.method, stub.last.url, JSON.parse(stub.last.body)], ['POST', '/v1/grids/shop/services/web/rollback', { to: 2, version: 8 }]);
+    assert.deepEqual(await client.history('shop', 'web'), { items: [], generation: 3, deployedGeneration: 2 });
+    assert.equal(stub.last.url, '/v1/grids/shop/services/web/history');
+    await client.why('shop', 'web');
+    assert.equal(stub.last.url, '/v1/grids/shop/services/web/why');
+  });
+
+  it('removes one instance by slot or id, encoding it into the path', async () => {
+    stub.handler = (_req, res) => json(res, 202, { id: 'web-2-a', desiredState: 'shutdown' });
+    const removed = await client.removeInstance('default', 'web', 2);
+    assert.equal(removed.desiredState, 'shutdown');
+    assert.deepEqual([stub.last.method, stub.last.url], ['DELETE', '/v1/grids/default/services/web/instances/2']);
+    await client.removeInstance('default', 'web', 'web-2-a');
+    assert.equal(stub.last.url, '/v1/grids/default/services/web/instances/web-2-a');
+  });
+
+  it('asks for the events in the log stream with events: true and yields both kinds of line', async () => {
+    stub.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.end('{"text":"one","slot":1}\n{"kind":"event","time":"t","event":{"id":1}}\n');
+    };
+    const seen: string[] = [];
+    for await (const line of client.logs('default', 'web', { events: true, follow: true })) seen.push('kind' in line ? 'event' : line.text);
+    assert.deepEqual(seen, ['one', 'event']);
+    assert.equal(stub.last.url, '/v1/grids/default/services/web/logs?events=true&follow=true');
+  });
+
   it('reads a service\'s endpoints and puts hand-set addresses with the version read', async () => {
     stub.handler = (_req, res) => json(res, 200, { service: 'db', endpoints: [] });
     const endpoints = await client.endpoints('shop', 'db');

@@ -2,6 +2,7 @@ export { BerthClient } from './berth-client.js';
 export type {
   BerthClientOptions,
   EventsOptions,
+  ExplainedService,
   FetchFunction,
   LogsOptions,
   VersionInfo,

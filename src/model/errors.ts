@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'SERVICE_EXISTS',
   'VERSION_CONFLICT',
   'SERVICE_NOT_DEPLOYED',
+  'REVISION_NOT_FOUND',
+  'NOTHING_TO_ROLL_BACK',
   'SERVICE_REMOVING',
   'ADDRESS_EXHAUSTED',
   'ADDRESS_OUT_OF_RANGE',
@@ -96,6 +98,25 @@ export class AddressExhaustedError extends CodedError {
 export class ServiceNotDeployedError extends CodedError {
   constructor(grid: string, name: string) {
     super('SERVICE_NOT_DEPLOYED', `service "${name}" in grid "${grid}" has never been deployed; deploy it first`, { grid, name });
+  }
+}
+
+/** `rollback --to N` naming a generation the spec history does not hold (never existed, or trimmed). */
+export class RevisionNotFoundError extends CodedError {
+  constructor(grid: string, name: string, generation: number, kept: readonly number[]) {
+    const range = kept.length === 0 ? 'none' : kept.length === 1 ? String(kept[0]) : `${kept[0]}–${kept[kept.length - 1]}`;
+    super(
+      'REVISION_NOT_FOUND',
+      `to: service "${name}" in grid "${grid}" has no generation ${generation} in its history (kept: ${range}); \`berth service history ${name}\` lists them`,
+      { grid, name, generation, kept },
+    );
+  }
+}
+
+/** A rollback with no other version to go to (never deployed twice, or the target is what runs). */
+export class NothingToRollBackError extends CodedError {
+  constructor(grid: string, name: string, why: string) {
+    super('NOTHING_TO_ROLL_BACK', `service "${name}" in grid "${grid}" has nothing to roll back to: ${why}`, { grid, name });
   }
 }
 

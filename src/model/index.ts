@@ -13,3 +13,4 @@ export * from './endpoints.js';
 export * from './probe.js';
 export * from './health.js';
 export * from './instance-health.js';
+export * from './explanation.js';

@@ -54,6 +54,16 @@ export interface SpecRevision {
   readonly deployedAt?: string;
 }
 
+/** `GET …/history` (`berth service history`): the versions of a service's spec and which is deployed. */
+export interface SpecHistory {
+  /** Oldest first (newest last); at most 20 are kept. */
+  readonly items: readonly SpecRevision[];
+  /** The service's current generation (its spec, deployed or not). */
+  readonly generation: number;
+  /** The deployed generation; null before the first deploy. */
+  readonly deployedGeneration: number | null;
+}
+
 /**
  * The service's phase, as Kontena shows it: `initialized` (created, never deployed), `deploying`
  * (instances not yet as asked), `running`, `stopped`, `removing`.

@@ -8,3 +8,5 @@ export type { DeriveEndpointsOptions } from './derive-endpoints.js';
 export { deriveEndpoints, servicePortsOf, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './derive-endpoints.js';
 export type { LinkedService } from './service-link-env.js';
 export { serviceLinkEnv, envName } from './service-link-env.js';
+export type { ExplainOptions } from './explain-service.js';
+export { explainService } from './explain-service.js';

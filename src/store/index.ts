@@ -10,4 +10,4 @@ export type {
   WriteOptions,
 } from './store.js';
 export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';
-export { SqliteStore, openSqliteStore } from './sqlite-store.js';
+export { SqliteStore, openSqliteStore, REMOVED_BY_USER } from './sqlite-store.js';

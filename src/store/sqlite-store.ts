@@ -7,6 +7,7 @@ import { CodedError, silentLogger, systemClock } from '../lib/index.js';
 import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec, SpecRevision } from '../model/index.js';
 import {
   INSTANCE_STATES,
+  InstanceNotFoundError,
   InvalidTransitionError,
   RequestInvalidError,
   ServiceExistsError,
@@ -57,6 +58,9 @@ export interface StatusWriteResult {
 }
 
 const TERMINAL_STATES = INSTANCE_STATES.filter(isTerminal);
+
+/** The desiredReason of an instance a user removed (`removeInstance`). */
+export const REMOVED_BY_USER = 'removed by user';
 
 const SQL = {
   getService: `SELECT json FROM services WHERE grid = ? AND name = ?`,
@@ -227,6 +231,17 @@ export class SqliteStore implements Store {
   listSpecHistory(grid: string, name: string): SpecRevision[] {
     this.assertOpen();
     return this.history.all(grid, name);
+  }
+
+  removeInstance(grid: string, service: string, id: string, options: { readonly events?: readonly NewServiceEvent[] } = {}): Instance {
+    return this.write(() => {
+      const current = this.readRow<Instance>(this.stmt.getInstance, id);
+      if (!current || current.grid !== grid || current.service !== service) throw new InstanceNotFoundError(id);
+      if (current.desiredState === 'shutdown' || isTerminal(current.status.state)) return deepFreeze(current);
+      const stored = this.putInstance({ ...current, desiredState: 'shutdown', desiredReason: REMOVED_BY_USER });
+      this.insertEvents(options.events ?? []);
+      return stored;
+    });
   }
 
   /**

@@ -136,6 +136,14 @@ export interface Store {
   updateServiceIntent(grid: string, name: string, change: ServiceIntentChange, options?: WriteOptions): Service;
   /** The versions of a service's spec, oldest first (at most SPEC_HISTORY_LIMIT); [] for an unknown service. */
   listSpecHistory(grid: string, name: string): SpecRevision[];
+  /**
+   * Asks one instance to stop (`berth service rm --instance`): desiredState `shutdown` with reason
+   * "removed by user"; the controller then puts a new instance in its slot. The one API write of an
+   * instance field (as Kubernetes lets users delete a pod). An instance that has ended or is already
+   * stopping is returned unchanged (nothing written, its `events` not recorded).
+   * @throws InstanceNotFoundError (404) when no instance has this id in that service.
+   */
+  removeInstance(grid: string, service: string, id: string, options?: { readonly events?: readonly NewServiceEvent[] }): Instance;
 
   // ---- controller writer ----
   /** Applies a controller's plan atomically. Desired-state changes of unknown instances are ignored. */

@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceSpec } from '../../model/index.js';
-import { instance as instanceFixture, serviceSpec } from './fixtures.js';
+import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SpecRevision, UpdateStatus } from '../../model/index.js';
+import { instance as instanceFixture } from './fixtures.js';
+import { endpointsOf, normalize } from './stub-spec.js';
 
 /*
  * A small in-memory berth API on a loopback port for CLI flow tests: the routes of docs/api.md with
@@ -43,6 +44,16 @@ export class StubApi {
   stepMs = 5;
   /** When false, deploys never converge (for timeout tests). */
   converges = true;
+  /**
+   * How simulated rollouts end in the update status: `none` writes no update status (a server without
+   * rollouts), `completes`, `pauses` (slot 1's new instance fails its readiness probe), `rolls-back`
+   * (failureAction rollback: a new deployment with cause auto-rollback, then rollback_completed).
+   */
+  rollouts: 'none' | 'completes' | 'pauses' | 'rolls-back' = 'none';
+  /** Spec history per service (`grid/name`); GET …/history answers it, rollback deploys from it. */
+  readonly histories = new Map<string, SpecRevision[]>();
+  /** What GET …/why answers per service. */
+  readonly explanations = new Map<string, ServiceExplanation>();
   #revision = 10;
   readonly #watchers = new Set<ServerResponse>();
   readonly #open = new Set<ServerResponse>();
@@ -103,7 +114,7 @@ export class StubApi {
   }
 
   #route(method: string, parts: string[], query: URLSearchParams, body: Record<string, unknown>, res: ServerResponse): { status: number; body: unknown } | typeof STREAMING {
-    const [v1, a, grid, b, name, action] = parts;
+    const [v1, a, grid, b, name, action, sub] = parts;
     if (v1 !== 'v1') throw notFound('route');
     if (a === 'version') return ok({ version: '0.0.0-stub', apiVersion: 'v1', node: 'node-1', ...(this.dns ? { dns: this.dns } : {}) });
     if (a === 'watch') {
@@ -208,9 +219,28 @@ export class StubApi {
         }
         return ok(this.endpoints.get(k) ?? endpointsOf(current()));
       }
+      case 'history':
+        return ok({ items: this.histories.get(k) ?? [], generation: current().generation, deployedGeneration: current().deployment?.generation ?? null });
+      case 'why': {
+        const explanation = this.explanations.get(k);
+        if (!explanation) throw notFound('explanation');
+        current();
+        return ok(explanation);
+      }
+      case 'rollback': {
+        checkVersion(body['version']);
+        const s = current();
+        const history = this.histories.get(k) ?? [];
+        const to = typeof body['to'] === 'number' ? body['to'] : history.filter((r) => r.generation < (s.deployment?.generation ?? 0)).at(-1)?.generation;
+        const target = history.find((r) => r.generation === to);
+        if (!target) throw { status: 404, code: 'REVISION_NOT_FOUND', message: `to: service "${name}" in grid "${grid}" has no generation ${String(to)} in its history` } satisfies ApiError;
+        const next = this.#deploy({ ...s, spec: target.spec, generation: s.generation + 1, version: this.#bump() }, false);
+        return ok(this.#put({ ...next, deployment: next.deployment && { ...next.deployment, cause: 'rollback', rollbackTo: target.generation } }));
+      }
       case 'instances': {
         current();
         const all = this.instances.get(k) ?? [];
+        if (method === 'DELETE' && sub !== undefined) return { status: 202, body: this.#removeInstance(current(), sub) };
         const terminal = new Set(['complete', 'failed', 'shutdown', 'rejected']);
         return ok({ items: query.get('active') === 'true' ? all.filter((i) => !terminal.has(i.status.state)) : all });
       }
@@ -220,7 +250,11 @@ export class StubApi {
       case 'logs':
       case 'events': {
         current();
-        const items: unknown[] = (action === 'logs' ? this.logs.get(k) : this.events.get(k)) ?? [];
+        let items: unknown[] = (action === 'logs' ? this.logs.get(k) : this.events.get(k)) ?? [];
+        if (action === 'logs' && query.get('events') === 'true') {
+          const events = (this.events.get(k) ?? []).map((event) => ({ kind: 'event', time: event.time, event }));
+          items = [...items, ...events].sort((x, y) => ((x as { time: string }).time < (y as { time: string }).time ? -1 : 1));
+        }
         const tail = query.has('tail') ? Number(query.get('tail')) : items.length;
         this.#openStream(res);
         res.write('\n'); // a heartbeat, which clients skip
@@ -263,11 +297,13 @@ export class StubApi {
   /** Marks the spec deployed, then rolls instances: starting after one step, running after two. */
   #deploy(s: Service, restart: boolean): Service {
     const restartGeneration = (s.deployment?.restartGeneration ?? 0) + (restart ? 1 : 0);
+    const requestedAt = new Date().toISOString();
+    const update = this.rollouts === 'none' ? undefined : rolloutStatus('updating', s, requestedAt, `updating to generation ${s.generation}: 0/${s.spec.replicas} updated`);
     const deployed: Service = {
       ...s,
       version: this.#bump(),
-      deployment: { generation: s.generation, spec: s.spec, requestedAt: new Date().toISOString(), restartGeneration },
-      status: { ...s.status, phase: 'deploying', desiredInstances: s.spec.replicas },
+      deployment: { generation: s.generation, spec: s.spec, requestedAt, restartGeneration },
+      status: { ...s.status, phase: 'deploying', desiredInstances: s.spec.replicas, ...(update ? { update } : {}) },
     };
     if (!this.converges) return deployed;
     const k = key(s.grid, s.name);
@@ -292,13 +328,58 @@ export class StubApi {
         const svc = this.services.get(k);
         if (!svc) return;
         const running = this.#setInstances(svc, (i) => (i.status.state === 'starting' ? { ...i, status: { ...i.status, state: 'running', startedAt: new Date().toISOString() } } : i));
-        this.#put({
-          ...running,
-          status: { ...running.status, phase: 'running', runningInstances: s.spec.replicas, desiredInstances: s.spec.replicas, observedGeneration: s.generation },
-        });
+        const status = { ...running.status, phase: 'running' as const, runningInstances: s.spec.replicas, desiredInstances: s.spec.replicas, observedGeneration: s.generation };
+        if (this.rollouts === 'none' || this.rollouts === 'completes') {
+          const done = this.rollouts === 'none' ? {} : { update: rolloutStatus('completed', s, requestedAt, `update to generation ${s.generation} completed: ${s.spec.replicas}/${s.spec.replicas} instance(s) ready`) };
+          this.#put({ ...running, status: { ...status, ...done } });
+        } else {
+          this.#fail(running, status, requestedAt);
+        }
       });
     });
     return deployed;
+  }
+
+  /** A rollout that fails: slot 1's new instance fails its readiness probe; then paused, or rolled back automatically. */
+  #fail(s: Service, status: Service['status'], requestedAt: string): void {
+    const bad = this.#setInstances(s, (i) =>
+      i.slot === 1 && i.generation === s.generation && i.status.state === 'running'
+        ? { ...i, status: { ...i.status, health: { started: true, ready: false, live: true, probes: [{ kind: 'readiness', container: s.name, target: 'GET http://127.10.0.2:8080/health', result: 'failure', consecutiveSuccesses: 0, consecutiveFailures: 3, lastOutput: 'HTTP 503: warming up' }] } } }
+        : i,
+    );
+    const why = `${s.name}-1 (new, generation ${s.generation}) failed: readiness probe GET http://127.10.0.2:8080/health failed 3 time(s): HTTP 503: warming up`;
+    if (this.rollouts === 'pauses') {
+      this.#put({ ...bad, status: { ...status, phase: 'deploying', update: rolloutStatus('paused', s, requestedAt, `update to generation ${s.generation} paused: ${why}`) } });
+      return;
+    }
+    const again = new Date(Date.parse(requestedAt) + 1).toISOString();
+    const rollbackTo = s.generation - 1;
+    const deployment = { generation: s.generation + 1, spec: s.spec, requestedAt: again, restartGeneration: 0, cause: 'auto-rollback' as const, rollbackTo };
+    const rolling = this.#put({
+      ...bad, generation: s.generation + 1, version: this.#bump(), deployment,
+      status: { ...status, phase: 'deploying', update: { ...rolloutStatus('rollback_started', s, again, `update to generation ${s.generation} failed, rolling back to generation ${rollbackTo}: ${why}`), generation: s.generation + 1 } },
+    });
+    this.#later(() => {
+      this.#put({ ...rolling, status: { ...rolling.status, phase: 'running', update: { ...rolloutStatus('rollback_completed', s, again, `rollback to generation ${rollbackTo} completed: ${s.spec.replicas}/${s.spec.replicas} instance(s) ready`), generation: s.generation + 1 } } });
+    });
+  }
+
+  /** DELETE …/instances/:slotOrId: the instance stops, then a new one runs in its slot. */
+  #removeInstance(s: Service, which: string): Instance {
+    const k = key(s.grid, s.name);
+    const all = this.instances.get(k) ?? [];
+    const target = /^\d+$/.test(which) ? all.find((i) => i.slot === Number(which) && i.desiredState === 'running') : all.find((i) => i.id === which);
+    if (!target) throw { status: 404, code: 'INSTANCE_NOT_FOUND', message: `instance "${which}" not found` } satisfies ApiError;
+    const removed: Instance = { ...target, desiredState: 'shutdown', desiredReason: 'removed by user' };
+    this.instances.set(k, all.map((i) => (i.id === target.id ? removed : i)));
+    this.#notify({ revision: this.#bump(), kind: 'instance', op: 'put', key: removed.id, object: removed });
+    this.#later(() => {
+      const fresh: Instance = { ...target, id: `${target.id}-r`, createdAt: new Date().toISOString(), status: { ...target.status, state: 'running' } };
+      const ended: Instance = { ...removed, status: { ...removed.status, state: 'shutdown' } };
+      this.instances.set(k, [fresh, ...(this.instances.get(k) ?? []).map((i) => (i.id === target.id ? ended : i))]);
+      for (const i of [ended, fresh]) this.#notify({ revision: this.#bump(), kind: 'instance', op: 'put', key: i.id, object: i });
+    });
+    return removed;
   }
 
   #setInstances(s: Service, change: (i: Instance) => Instance): Service {
@@ -345,22 +426,11 @@ export class StubApi {
 
 const STREAMING = Symbol('streaming');
 
-/** What a service's endpoints route answers before any instance is ready. */
-function endpointsOf(s: Service): ServiceEndpoints {
-  const { spec } = s;
+function rolloutStatus(state: UpdateStatus['state'], s: Service, requestedAt: string, message: string): UpdateStatus {
   return {
-    grid: s.grid,
-    service: s.name,
-    type: spec.type,
-    ...(spec.clusterIP && spec.clusterIP !== 'None' ? { clusterIP: spec.clusterIP } : {}),
-    headless: spec.clusterIP === 'None',
-    ...(spec.externalName ? { externalName: spec.externalName } : {}),
-    externalIPs: spec.externalIPs,
-    loadBalancerIPs: spec.type === 'LoadBalancer' ? ['127.0.0.1'] : [],
-    ports: spec.ports.map((p) => ({ name: p.name ?? '', protocol: p.protocol, port: p.port, ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort }) })),
-    endpoints: [],
-    sessionAffinity: spec.sessionAffinity === 'ClientIP' ? { type: 'ClientIP', timeoutSeconds: spec.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10_800 } : { type: 'None' },
-    publishNotReadyAddresses: spec.publishNotReadyAddresses,
+    state, generation: s.generation, requestedAt, ...(s.deployment ? { fromGeneration: s.deployment.generation } : {}), startedAt: requestedAt, message,
+    failedInstances: state === 'paused' || state === 'rollback_started' ? [`${s.name}-1-g${s.generation}r0`] : [],
+    updatedInstances: state === 'completed' ? s.spec.replicas : 0, totalInstances: s.spec.replicas,
   };
 }
 
@@ -374,49 +444,4 @@ function notFound(what: string): ApiError {
 
 function key(grid: string, name: string): string {
   return `${grid}/${name}`;
-}
-
-type Loose = Record<string, unknown>;
-
-/** Fills defaults the way the real schema does for the fields the CLI sends; refuses a container without command or image. */
-function normalize(raw: unknown, root: string): ServiceSpec {
-  const input = (raw ?? {}) as Loose;
-  const name = String(input['name'] ?? '');
-  const base = serviceSpec({ name });
-  const containers = Array.isArray(input['containers']) ? (input['containers'] as Loose[]) : [];
-  const causes = containers.flatMap((c, i) =>
-    c['command'] === undefined && c['image'] === undefined
-      ? [{ field: `${root}.containers[${i}].command`, type: 'Required value', message: `${root}.containers[${i}].command: Required value` }]
-      : [],
-  );
-  if (containers.length === 0) causes.push({ field: `${root}.containers`, type: 'Required value', message: `${root}.containers: Required value` });
-  if (causes.length > 0) {
-    throw {
-      status: 400,
-      code: 'SPEC_INVALID',
-      message: `Service "${name}" is invalid: ${causes.map((c) => c.message).join(', ')}`,
-      details: { causes },
-    } satisfies ApiError;
-  }
-  const mode = input['mode'] === 'global' ? 'global' : 'replicated';
-  const { instances, replicas, ...rest } = input;
-  return {
-    ...base,
-    ...(rest as Partial<ServiceSpec>),
-    mode,
-    replicas: mode === 'global' ? 0 : Number(replicas ?? instances ?? 1),
-    containers: containers.map((c) => ({
-      ...base.containers[0]!,
-      workingDir: undefined as unknown as string,
-      ...(c as Partial<ServiceSpec['containers'][number]>),
-      name: (c['name'] as string | undefined) ?? name,
-      command: typeof c['command'] === 'string' ? ['/bin/sh', '-c', c['command']] : (c['command'] as string[] | undefined),
-      env: Array.isArray(c['env']) ? (c['env'] as { name: string; value: string }[]) : [],
-      ports: ((c['ports'] as Loose[] | undefined) ?? []).map((p) => ({ protocol: 'TCP' as const, ...(p as { containerPort: number }) })),
-    })),
-    restartPolicy: { ...base.restartPolicy, ...(input['restartPolicy'] as Loose | undefined) },
-    updateConfig: { ...base.updateConfig, ...(input['updateConfig'] as Loose | undefined) },
-    ports: ((input['ports'] as Loose[] | undefined) ?? []).map((p) => ({ protocol: 'TCP' as const, targetPort: p['port'] as number, ...(p as { port: number }) })),
-    labels: (input['labels'] as Record<string, string> | undefined) ?? {},
-  };
 }

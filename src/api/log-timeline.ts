@@ -1,0 +1,103 @@
+import type { EventLine, LogLine, ServiceEvent, TimelineLine } from '../model/index.js';
+
+/*
+ * One time-ordered timeline of a service (GET …/logs?events=true): its instances' log lines, which the
+ * telemetry already merges in time order, with the service's events put in between.
+ *
+ * Events are held until it is safe to write them: when a log line with a later time comes, or — while
+ * following — once the log stream has been quiet for a moment and the event is older than the log
+ * readers' lag (the telemetry sorts followed lines through a 200 ms reorder window). A log line that
+ * arrives later than that lag is still written, just after the event (never dropped).
+ */
+
+/** Followed log lines reach us at most this long after their time (the telemetry's window plus its flush interval, with margin). */
+export const LOG_LAG_MS = 500;
+/** The log stream counts as quiet after this long without a line (before the first line: the history read). */
+const QUIET_MS = 300;
+const FIRST_QUIET_MS = 2000;
+const TICK_MS = 100;
+
+export interface EventFeed {
+  /** Events recorded before the stream started, oldest first. */
+  readonly history: readonly ServiceEvent[];
+  /** Subscribes to events recorded from now on (follow only); returns the unsubscribe. */
+  readonly subscribe?: (push: (event: ServiceEvent) => void) => () => void;
+}
+
+/** "2026-11-21T15:04:05.123Z" and "…05.123456789Z" as comparable strings (nine fraction digits). */
+export function timeKey(time: string): string {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(time);
+  if (!m) return time;
+  return `${m[1] ?? ''}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}Z`;
+}
+
+export function eventLine(event: ServiceEvent): EventLine {
+  return { kind: 'event', time: event.time, event };
+}
+
+/**
+ * Yields the log lines with the events put in between, in time order. Without `follow`, the held
+ * events are written when the lines end; with it, the stream ends when `lines` does (the client left).
+ * @param options.now  the clock (epoch ms), injected for tests
+ */
+export async function* withEvents(
+  lines: AsyncIterator<LogLine>,
+  feed: EventFeed,
+  options: { readonly follow: boolean; readonly now?: () => number },
+): AsyncGenerator<TimelineLine, void, undefined> {
+  const now = options.now ?? Date.now;
+  const held: ServiceEvent[] = [...feed.history];
+  const hold = (event: ServiceEvent): void => {
+    const key = timeKey(event.time);
+    let at = held.length;
+    while (at > 0 && timeKey((held[at - 1] as ServiceEvent).time) > key) at--;
+    held.splice(at, 0, event);
+  };
+  const unsubscribe = options.follow ? feed.subscribe?.(hold) : undefined;
+  let lastLineAt = now();
+  let sawLine = false;
+  // A read still pending when the consumer stops must not surface as an unhandled rejection.
+  const read = (): Promise<IteratorResult<LogLine>> => {
+    const p = lines.next();
+    void p.catch(() => undefined);
+    return p;
+  };
+  try {
+    let pending = read();
+    for (;;) {
+      const next = options.follow ? await raceTick(pending) : await pending;
+      if (next === TICK) {
+        const quiet = now() - lastLineAt >= (sawLine ? QUIET_MS : FIRST_QUIET_MS);
+        const safe = timeKey(new Date(now() - LOG_LAG_MS).toISOString());
+        while (quiet && held.length > 0 && timeKey((held[0] as ServiceEvent).time) <= safe) yield eventLine(held.shift() as ServiceEvent);
+        continue;
+      }
+      if (next.done) {
+        for (const event of held.splice(0)) yield eventLine(event);
+        return;
+      }
+      const key = timeKey(next.value.time);
+      while (held.length > 0 && timeKey((held[0] as ServiceEvent).time) <= key) yield eventLine(held.shift() as ServiceEvent);
+      yield next.value;
+      lastLineAt = now();
+      sawLine = true;
+      pending = read();
+    }
+  } finally {
+    unsubscribe?.();
+    // Not awaited: a follow read may still be pending, and return() would wait for it (it ends when the stream's signal aborts).
+    void lines.return?.().catch(() => undefined);
+  }
+}
+
+const TICK = Symbol('tick');
+
+/** The next line, or TICK when none came within TICK_MS (the pending read stays pending). */
+async function raceTick<T>(pending: Promise<T>): Promise<T | typeof TICK> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([pending, new Promise<typeof TICK>((resolve) => (timer = setTimeout(() => resolve(TICK), TICK_MS)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
