@@ -126,7 +126,7 @@ describe('probes, with real processes', () => {
         assert.match(unhealthy.stdout, /HEALTH/);
         assert.match(unhealthy.stdout, new RegExp(`web-2 +${victim.id} .*unhealthy`));
         const shown = cli(berth.url, ['service', 'show', 'web']);
-        assert.match(shown.stdout, /readiness probe GET http:\/\/[\d.]+:8080\/health: HTTP 503: cache cold/);
+        assert.match(shown.stdout, /readiness probe: failing GET http:\/\/[\d.]+:8080\/health \(\d+×\): HTTP 503: cache cold/);
       }
     }
     const events = await eventsOf(berth, 'web');

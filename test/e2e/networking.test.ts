@@ -110,19 +110,21 @@ describe('virtual IPs', () => {
     assert.ok(victim);
     let failures = 0;
     let done = 0;
+    const errors: string[] = [];
+    let killedAt = 0;
     const loop = (async () => {
       for (let k = 0; k < 400; k++) {
         try {
           await get(vip, 8080);
-        } catch {
+        } catch (error) {
           failures++;
+          errors.push(`request ${k} (${Date.now() - killedAt} ms after the kill): ${(error as Error).message}`);
         }
         done++;
       }
     })();
     // Follow the endpoints to time how soon the dead address leaves them.
     const abort = new AbortController();
-    let killedAt = 0;
     let leftAfterMs = -1;
     const following = (async () => {
       try {
@@ -142,7 +144,7 @@ describe('virtual IPs', () => {
     await loop;
     abort.abort();
     await following;
-    assert.equal(failures, 0, `${failures} of ${done} requests failed`);
+    assert.equal(failures, 0, `${failures} of ${done} requests failed: ${errors.join('; ')}`);
     assert.ok(leftAfterMs >= 0 && leftAfterMs < 1000, `the dead address left the endpoints after ${leftAfterMs} ms`);
     console.log(`# the killed instance left the endpoints ${leftAfterMs} ms after the kill`);
   });
