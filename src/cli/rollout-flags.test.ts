@@ -41,6 +41,11 @@ describe('Kontena health-check flags → readiness and liveness probes', () => {
     assert.equal(tcp.containers[0]?.readinessProbe?.httpGet, undefined);
   });
 
+  it("probes the one service port's target when the container declares no port", () => {
+    const { spec } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'srv', '--port', 'http:80:8080', '--health-check-uri', '/h']), { cwd: '/' });
+    assert.deepEqual(spec.containers[0]?.readinessProbe, { httpGet: { path: '/h', port: 8080 } });
+  });
+
   it('asks for --health-check-port when the container has no single port to default to', () => {
     assert.throws(() => specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'srv', '--health-check-uri', '/h']), { cwd: '/' }), /--health-check-port is needed: the container has no ports/);
     assert.throws(() => specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'srv', '--health-check-uri', '/h', '--health-check-protocol', 'tcp', '--health-check-port', '80']), { cwd: '/' }), /--health-check-uri applies to --health-check-protocol http/);

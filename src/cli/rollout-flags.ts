@@ -111,10 +111,11 @@ export function healthCheckGiven(flags: RolloutFlags): boolean {
  * Sets the container's readinessProbe and livenessProbe from the `--health-check-*` flags. On update,
  * flags change the probe the container has (a new interval keeps the URI); a protocol switch replaces
  * the handler.
+ * @param servicePorts  the spec's service ports: with no container port, a single one's target is the port
  * @throws UsageError when no port can be told (no --health-check-port and not exactly one container
- *   port), or --health-check-uri comes with --health-check-protocol tcp
+ *   port or service port), or --health-check-uri comes with --health-check-protocol tcp
  */
-export function applyHealthCheckFlags(container: ContainerInput, flags: RolloutFlags): void {
+export function applyHealthCheckFlags(container: ContainerInput, flags: RolloutFlags, servicePorts: readonly unknown[] = []): void {
   if (!healthCheckGiven(flags)) return;
   if (flags.healthCheckProtocol === 'tcp' && flags.healthCheckUri !== undefined) {
     throw new UsageError('--health-check-uri applies to --health-check-protocol http, not tcp');
@@ -122,7 +123,9 @@ export function applyHealthCheckFlags(container: ContainerInput, flags: RolloutF
   const existing = (container.readinessProbe ?? container.livenessProbe) as ProbeInput | undefined;
   const existingPort = existing?.httpGet?.port ?? existing?.tcpSocket?.port;
   const ports = (container.ports ?? []) as readonly { containerPort: number }[];
-  const port = flags.healthCheckPort ?? existingPort ?? (ports.length === 1 ? ports[0]?.containerPort : undefined);
+  // Without container ports, the one service port's target (`--port http:80:8080` → 8080) is the port.
+  const targets = (servicePorts as readonly { port?: unknown; targetPort?: unknown }[]).map((p) => p.targetPort ?? p.port).filter((t): t is number | string => typeof t === 'number' || typeof t === 'string');
+  const port = flags.healthCheckPort ?? existingPort ?? (ports.length === 1 ? ports[0]?.containerPort : ports.length === 0 && targets.length === 1 ? targets[0] : undefined);
   if (port === undefined) {
     throw new UsageError(`--health-check-port is needed: the container has ${ports.length === 0 ? 'no ports' : `${ports.length} ports`} (give a container port number or name)`);
   }

@@ -95,8 +95,8 @@ export function specFromFlags(
   if (!target.image) container.workingDir = options.cwd;
   const spec: MutableSpec = { name: target.name, containers: [container] };
   const warnings = applyContainerFlags(container, flags, options.cwd);
-  applyHealthCheckFlags(container, flags);
   applyServiceFlags(spec, flags);
+  applyHealthCheckFlags(container, flags, (spec.ports as readonly unknown[] | undefined) ?? []);
   if (flags.stateful) spec.stateful = true;
   return { spec: spec as ServiceSpecInput, warnings };
 }
@@ -125,7 +125,7 @@ export function mergeSpecFlags(current: ServiceSpec, flags: SpecFlags, options: 
     // As Kontena's service-level health check: the (first) container's probes.
     const first = spec.containers[0];
     if (!first) throw new UsageError(`service ${current.name} has no container: --health-check-* need one`);
-    applyHealthCheckFlags(first, flags);
+    applyHealthCheckFlags(first, flags, (spec.ports as readonly unknown[] | undefined) ?? []);
   }
   if (flags.instances !== undefined && spec.mode === 'global' && flags.deployStrategy !== 'ha' && flags.deployStrategy !== 'random') {
     throw new UsageError(`service ${current.name} runs one instance per node (deploy strategy daemon): --instances does not apply; pass --deploy-strategy ha to switch`);
