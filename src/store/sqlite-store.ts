@@ -23,6 +23,9 @@ import { FrozenJsonCache, deepFreeze, stableStringify } from './deep-freeze.js';
 import { ChangeLog } from './change-log.js';
 import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
+import { EventTable } from './event-table.js';
+import type { JsonRow, Statements } from './sqlite-statements.js';
+import { SQL } from './sqlite-statements.js';
 import type {
   ControllerWrites,
   EventFilter,
@@ -62,29 +65,6 @@ const TERMINAL_STATES = INSTANCE_STATES.filter(isTerminal);
 /** The desiredReason of an instance a user removed (`removeInstance`). */
 export const REMOVED_BY_USER = 'removed by user';
 
-const SQL = {
-  getService: `SELECT json FROM services WHERE grid = ? AND name = ?`,
-  putService: `INSERT INTO services (grid, name, json, mod_revision) VALUES (?, ?, ?, ?)
-    ON CONFLICT (grid, name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
-  deleteService: `DELETE FROM services WHERE grid = ? AND name = ?`,
-  listServices: `SELECT json FROM services ORDER BY grid, name`,
-  listServicesInGrid: `SELECT json FROM services WHERE grid = ? ORDER BY name`,
-  countInstancesOfService: `SELECT count(*) AS n FROM instances WHERE grid = ? AND service = ?`,
-  getInstance: `SELECT json FROM instances WHERE id = ?`,
-  insertInstance: `INSERT INTO instances (id, grid, service, node, slot, state, create_revision, json, mod_revision)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  updateInstance: `UPDATE instances SET state = ?, json = ?, mod_revision = ? WHERE id = ?`,
-  deleteInstance: `DELETE FROM instances WHERE id = ?`,
-  putNode: `INSERT INTO nodes (name, json, mod_revision) VALUES (?, ?, ?)
-    ON CONFLICT (name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
-  listNodes: `SELECT json FROM nodes ORDER BY name`,
-  insertEvent: `INSERT INTO events (id, grid, service, time_ms, json) VALUES (?, ?, ?, ?, ?)`,
-  trimEvents: `DELETE FROM events WHERE grid = ? AND service = ? AND id <=
-    (SELECT id FROM events WHERE grid = ? AND service = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-} as const;
-
-type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
-type JsonRow = { json: string };
 
 /**
  * Opens (creating when missing) the SQLite store at `path` — a file, or `':memory:'` for tests.
@@ -106,7 +86,7 @@ export class SqliteStore implements Store {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly newId: () => string;
-  private readonly eventsPerService: number;
+  private readonly events: EventTable;
   private readonly history: SpecHistory;
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
@@ -116,7 +96,6 @@ export class SqliteStore implements Store {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.newId = options.newId ?? randomUUID;
-    this.eventsPerService = Math.max(1, options.eventsPerService ?? 1000);
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     try {
@@ -124,6 +103,7 @@ export class SqliteStore implements Store {
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
       this.history = new SpecHistory(this.db);
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
+      this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: Math.max(1, options.eventsPerService ?? 1000), nowMs: () => this.clock.now() });
     } catch (error) {
       this.db.close();
       throw error;
@@ -180,24 +160,7 @@ export class SqliteStore implements Store {
   /** @throws RequestInvalidError when `since` is not a time. */
   listEvents(filter: EventFilter): ServiceEvent[] {
     this.assertOpen();
-    const where = ['grid = ?', 'service = ?'];
-    const args: unknown[] = [filter.grid, filter.service];
-    if (filter.afterId !== undefined) {
-      where.push('id > ?');
-      args.push(filter.afterId);
-    }
-    if (filter.since !== undefined) {
-      const ms = Date.parse(filter.since);
-      if (!Number.isFinite(ms)) throw new RequestInvalidError(`since: must be an RFC 3339 time, got "${filter.since}"`);
-      where.push('time_ms >= ?');
-      args.push(ms);
-    }
-    const tail = filter.tail;
-    const sql = `SELECT json FROM events WHERE ${where.join(' AND ')} ORDER BY id ${tail === undefined ? 'ASC' : 'DESC LIMIT ?'}`;
-    if (tail !== undefined) args.push(Math.max(0, Math.floor(tail)));
-    const rows = this.query(sql).all(...args) as JsonRow[];
-    if (tail !== undefined) rows.reverse();
-    return rows.map((r) => this.frozen.parse<ServiceEvent>(r.json));
+    return this.events.list(filter);
   }
 
   // ---- API writer ----
@@ -440,18 +403,7 @@ export class SqliteStore implements Store {
   }
 
   private insertEvents(events: readonly NewServiceEvent[]): void {
-    const touched = new Map<string, readonly [string, string]>();
-    for (const { time, ...rest } of events) {
-      const revision = this.log.next();
-      const given = time === undefined ? Number.NaN : Date.parse(time);
-      const timeMs = Number.isFinite(given) ? given : this.clock.now();
-      const event: ServiceEvent = { id: revision, time: new Date(timeMs).toISOString(), ...rest };
-      const json = JSON.stringify(event);
-      this.stmt.insertEvent.run(revision, rest.grid, rest.service, timeMs, json);
-      this.log.record('event', 'put', `${serviceKey(rest.grid, rest.service)}/${revision}`, json, revision);
-      touched.set(serviceKey(rest.grid, rest.service), [rest.grid, rest.service]);
-    }
-    for (const [grid, service] of touched.values()) this.stmt.trimEvents.run(grid, service, grid, service, this.eventsPerService);
+    this.events.append(events);
   }
 
   /** Reads a row for modification: plain (unfrozen) JSON, never handed out. */
