@@ -15,7 +15,7 @@
  *
  * Run: npm run bench -- rollout   (BENCH_ROUNDS=1 for a quick look; BENCH_SWARM=0 skips Swarm)
  */
-import { secs, buildTinyHttp, cleanup, createdToReady, allEvents, GRID, median, ms, startBenchBerth, waitReadyEndpoints, waitRollout } from './berth-rollouts.js';
+import { allEvents, buildTinyHttp, cleanup, createdToReady, GRID, median, ms, secs, startBenchBerth, waitReadyEndpoints, waitRollout } from './berth-rollouts.js';
 import { Swarm, type SwarmServiceOptions } from './swarm.js';
 import { pad } from './bench-tools.js';
 

@@ -25,7 +25,7 @@
  * Run: npm run bench -- zero-downtime   (BENCH_SWARM=0 skips Swarm)
  */
 import type { ChildProcess } from 'node:child_process';
-import { cleanup, GRID, SLOW_HTTP, startBenchBerth, waitActive, waitReadyEndpoints, waitRollout, secs } from './berth-rollouts.js';
+import { cleanup, GRID, secs, SLOW_HTTP, startBenchBerth, waitActive, waitReadyEndpoints, waitRollout } from './berth-rollouts.js';
 import { RequestLoop, type LoopCounts } from './request-loop.js';
 import { docker, Swarm, type SwarmUpdateConfig } from './swarm.js';
 import { pad } from './bench-tools.js';
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   let ipvs = false;
   if (typeof swarm !== 'string') {
     try {
-      ipvs = await Swarm.ipvs();
+      ipvs = Swarm.ipvs();
       swarmOut = await swarmScenarios(swarm, ipvs);
     } finally {
       await swarm.close();
