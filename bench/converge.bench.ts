@@ -62,12 +62,14 @@ async function shellLoop(): Promise<number> {
   return ms;
 }
 
-function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
+/** CPU ticks, RSS and PSS (RSS with each shared page divided among its sharers: the processes' node binary pages count once). */
+function procStat(pid: number): { cpuTicks: number; rssBytes: number; pssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuTicks: Number(fields[11]) + Number(fields[12]), rssBytes: rssKb * 1024 };
+  const pssKb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  return { cpuTicks: Number(fields[11]) + Number(fields[12]), rssBytes: rssKb * 1024, pssBytes: pssKb * 1024 };
 }
 
 /** The server's proxy worker processes (its children running proxy-worker.js). */
@@ -87,15 +89,16 @@ function proxyWorkers(serverPid: number): number[] {
 }
 
 /** CPU ticks and RSS of the server and its proxy workers, summed. */
-function serverStat(serverPid: number): { cpuTicks: number; rssBytes: number; processes: number } {
+function serverStat(serverPid: number): { cpuTicks: number; rssBytes: number; pssBytes: number; processes: number } {
   const stats = [serverPid, ...proxyWorkers(serverPid)].map(procStat);
-  return { cpuTicks: stats.reduce((a, s) => a + s.cpuTicks, 0), rssBytes: stats.reduce((a, s) => a + s.rssBytes, 0), processes: stats.length };
+  const sum = (k: 'cpuTicks' | 'rssBytes' | 'pssBytes'): number => stats.reduce((a, s) => a + s[k], 0);
+  return { cpuTicks: sum('cpuTicks'), rssBytes: sum('rssBytes'), pssBytes: sum('pssBytes'), processes: stats.length };
 }
 
 interface Run {
   readonly acceptMs: number;
   readonly serverMs: number;
-  readonly idle?: { cpuPercent: number; rssBytes: number; processes: number };
+  readonly idle?: { cpuPercent: number; rssBytes: number; pssBytes: number; processes: number };
 }
 
 /** Deploys N replicas on a fresh server whose data directory is under `parent`; optionally measures idle. */
@@ -131,7 +134,7 @@ async function runBerth(parent: string, measureIdle: boolean): Promise<Run> {
       const a = serverStat(pid);
       await new Promise((r) => setTimeout(r, IDLE_MS));
       const b = serverStat(pid);
-      idle = { cpuPercent: ((b.cpuTicks - a.cpuTicks) * 10 * 100) / IDLE_MS, rssBytes: b.rssBytes, processes: b.processes }; // 100 ticks/s
+      idle = { cpuPercent: ((b.cpuTicks - a.cpuTicks) * 10 * 100) / IDLE_MS, rssBytes: b.rssBytes, pssBytes: b.pssBytes, processes: b.processes }; // 100 ticks/s
     }
     await client.removeService('default', 'tiny');
     const deadline = Date.now() + 30_000;
@@ -167,7 +170,8 @@ async function main(): Promise<void> {
   if (idle) {
     console.log(`idle server with ${N} running instances, over ${IDLE_MS / 1000} s`);
     console.log(`  CPU: ${idle.cpuPercent.toFixed(2)} % of one core   (goal < 1 %)`);
-    console.log(`  RSS: ${(idle.rssBytes / 1024 / 1024).toFixed(1)} MB   (goal < 150 MB; ${idle.processes} processes: the server and its proxy workers, BERTH_PROXY_WORKERS)`);
+    console.log(`  RSS: ${(idle.rssBytes / 1024 / 1024).toFixed(1)} MB   (goal < 150 MB; summed over ${idle.processes} processes: the server and its proxy workers, BERTH_PROXY_WORKERS)`);
+    console.log(`  PSS: ${(idle.pssBytes / 1024 / 1024).toFixed(1)} MB   (the same processes' memory with shared pages counted once)`);
   }
 }
 
