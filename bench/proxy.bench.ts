@@ -11,6 +11,9 @@
  *
  * Needs: apt-get install -y wrk haproxy nginx-light
  * Run: npm run bench -- proxy   (or: node --import tsx bench/proxy.bench.ts; BENCH_SECONDS=3 for a quick look)
+ * BENCH_ROUNDS=3 repeats every measurement (targets interleaved) and reports medians, for a noisy VM;
+ * BENCH_PROXY_WORKERS=1,2 measures one berth server per listed BERTH_PROXY_WORKERS value, side by side
+ * (default: one server with berth's default).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,8 @@ import { startBerth, type RunningBerth } from '../test/e2e/harness.js';
 import { Children, freePort, lpad, pad, requireTools, runTool, waitListening } from './bench-tools.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+const WORKER_VARIANTS = (process.env.BENCH_PROXY_WORKERS ?? '').split(',').map((w) => w.trim()).filter(Boolean);
 const HOST = '127.0.0.1';
 const SERVICE_PORT = 18080;
 
@@ -89,8 +94,9 @@ async function wrk(host: string, port: number, mode: Mode, seconds: number): Pro
   return parseWrk(await runTool('wrk', args, (seconds + 30) * 1000));
 }
 
-async function setUpBerth(backends: readonly number[]): Promise<{ berth: RunningBerth; vip: string }> {
-  const berth = await startBerth({ instanceRange: '127.15.0.0/16' });
+async function setUpBerth(backends: readonly number[], k: number, workers: string | undefined): Promise<{ berth: RunningBerth; vip: string }> {
+  // Each server its own instance range, hence its own service range (test/e2e/harness.ts rangesFor).
+  const berth = await startBerth({ instanceRange: k === 0 ? '127.15.0.0/16' : `127.15.${k}.0/24`, ...(workers !== undefined ? { env: { BERTH_PROXY_WORKERS: workers } } : {}) });
   const svc = await berth.client.createService('default', { name: 'bench', containers: [], endpoints: [], ports: [{ port: SERVICE_PORT }] });
   await berth.client.setEndpoints(
     'default',
@@ -100,6 +106,16 @@ async function setUpBerth(backends: readonly number[]): Promise<{ berth: Running
   const vip = svc.spec.clusterIP as string;
   await waitListening(vip, SERVICE_PORT);
   return { berth, vip };
+}
+
+/** The median of each figure over the rounds (errors summed). */
+function median(runs: readonly WrkResult[]): WrkResult {
+  const mid = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const n = s.length;
+    return n % 2 === 1 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
+  };
+  return { rps: mid(runs.map((r) => r.rps)), p99Ms: mid(runs.map((r) => r.p99Ms)), errors: runs.reduce((a, r) => a + r.errors, 0) };
 }
 
 const fmtRps = (r: WrkResult): string => `${(r.rps / 1000).toFixed(1)}k`;
@@ -113,7 +129,7 @@ async function main(): Promise<void> {
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'berth-proxy-bench-'));
   const children = new Children();
-  let berth: RunningBerth | undefined;
+  const berths: RunningBerth[] = [];
   try {
     const backends = [await freePort(), await freePort()];
     for (const [k, port] of backends.entries()) {
@@ -125,24 +141,32 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'haproxy.cfg'), haproxyConf(haproxyPort, backends));
     children.start('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
     for (const port of [...backends, haproxyPort]) await waitListening(HOST, port);
-    const set = await setUpBerth(backends);
-    berth = set.berth;
-
-    const targets: readonly (readonly [string, string, number])[] = [
+    const targets: (readonly [string, string, number])[] = [
       ['direct (nginx 1)', HOST, backends[0] as number],
       ['HAProxy (tcp, rr)', HOST, haproxyPort],
-      ['berth (VIP)', set.vip, SERVICE_PORT],
     ];
+    for (const [k, workers] of (WORKER_VARIANTS.length > 0 ? WORKER_VARIANTS : [undefined]).entries()) {
+      const set = await setUpBerth(backends, k, workers);
+      berths.push(set.berth);
+      targets.push([workers === undefined ? 'berth (VIP)' : `berth (VIP, w=${workers})`, set.vip, SERVICE_PORT]);
+    }
     // Warm up every path (JIT, accept queues, nginx workers) before measuring.
     for (const [, host, port] of targets) await wrk(host, port, 'keep-alive', 1);
 
-    const results = new Map<string, WrkResult>();
-    for (const mode of ['keep-alive', 'close'] as const) {
-      for (const [name, host, port] of targets) results.set(`${name}/${mode}`, await wrk(host, port, mode, SECONDS));
+    const runs = new Map<string, WrkResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['keep-alive', 'close'] as const) {
+        for (const [name, host, port] of targets) {
+          const r = await wrk(host, port, mode, SECONDS);
+          runs.set(`${name}/${mode}`, [...(runs.get(`${name}/${mode}`) ?? []), r]);
+          if (ROUNDS > 1) console.log(`  round ${round + 1} ${pad(mode, 11)}${pad(name, 22)}${lpad(fmtRps(r), 8)}${lpad(fmtP99(r), 11)}`);
+        }
+      }
     }
+    const results = new Map([...runs].map(([key, rs]) => [key, median(rs)] as const));
 
     const get = (name: string, mode: Mode): WrkResult => results.get(`${name}/${mode}`) as WrkResult;
-    console.log(`proxy: wrk -t2 -c50 -d${SECONDS}s --latency, 2 nginx backends (worker_processes 1) on loopback, 2 cores shared by everything`);
+    console.log(`proxy: wrk -t2 -c50 -d${SECONDS}s --latency, 2 nginx backends (worker_processes 1) on loopback, 2 cores shared by everything${ROUNDS > 1 ? `; medians of ${ROUNDS} rounds` : ''}`);
     console.log(`  ${pad('target', 20)}${lpad('keep-alive req/s', 18)}${lpad('p99', 11)}${lpad('err', 6)}${lpad('close req/s', 14)}${lpad('p99', 11)}${lpad('err', 6)}`);
     for (const [name] of targets) {
       const ka = get(name, 'keep-alive');
@@ -151,22 +175,23 @@ async function main(): Promise<void> {
     }
     const hap = targets[1]?.[0] as string;
     const direct = targets[0]?.[0] as string;
-    const b = targets[2]?.[0] as string;
-    const line = (mode: Mode, rpsGoal: number): string => {
+    const line = (b: string, mode: Mode, rpsGoal: number): string => {
       const r = get(b, mode);
       const h = get(hap, mode);
       const d = get(direct, mode);
       const rr = r.rps / h.rps;
       const pr = r.p99Ms / h.p99Ms;
       const ok = rr >= rpsGoal && pr <= 1.5;
-      return `  ${pad(mode, 11)} berth/HAProxy: ${rr.toFixed(2)}x req/s (goal ≥ ${rpsGoal.toFixed(1)}x), p99 ${pr.toFixed(2)}x (goal ≤ 1.5x) ${ok ? 'met' : 'MISSED'};   berth/direct ${(r.rps / d.rps).toFixed(2)}x, HAProxy/direct ${(h.rps / d.rps).toFixed(2)}x`;
+      return `  ${pad(mode, 11)} ${b}/HAProxy: ${rr.toFixed(2)}x req/s (goal ≥ ${rpsGoal.toFixed(1)}x), p99 ${pr.toFixed(2)}x (goal ≤ 1.5x) ${ok ? 'met' : 'MISSED'};   berth/direct ${(r.rps / d.rps).toFixed(2)}x, HAProxy/direct ${(h.rps / d.rps).toFixed(2)}x`;
     };
     console.log('ratios');
-    console.log(line('keep-alive', 0.8));
-    console.log(line('close', 0.6));
+    for (const [b] of targets.slice(2)) {
+      console.log(line(b, 'keep-alive', 0.8));
+      console.log(line(b, 'close', 0.6));
+    }
     console.log('  issue 3 reference: direct ~26k / ~11k req/s, HAProxy ~20k / ~5.2k (keep-alive / close)');
   } finally {
-    if (berth !== undefined) {
+    for (const berth of berths) {
       await berth.client.removeService('default', 'bench').catch(() => undefined);
       await berth.stop();
       rmSync(berth.dataDir, { recursive: true, force: true });

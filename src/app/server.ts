@@ -6,7 +6,7 @@ import { DEFAULT_NETWORK_RANGES, createApi } from '../api/index.js';
 import type { NetworkRanges } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
-import { ServiceProxy } from '../proxy/index.js';
+import { ServiceProxy, defaultProxyWorkers } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
@@ -91,7 +91,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
     // and the DNS server, both fed whole endpoint snapshots by the publisher.
     const nodeAddresses = ['127.0.0.1'];
-    const proxy = new ServiceProxy({ nodeAddresses, logger: logger.child({ part: 'proxy' }), onError: (e) => logger.warn({ err: e }, 'proxy listener problem') });
+    const proxy = new ServiceProxy({
+      nodeAddresses,
+      workers: proxyWorkersFromEnv(process.env, logger),
+      logger: logger.child({ part: 'proxy' }),
+      onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
+    });
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
     owned.defer(() => dns.server.stop());
     const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
@@ -139,6 +144,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await owned.dispose();
     throw error;
   }
+}
+
+/**
+ * How many processes accept the proxy's TCP connections: BERTH_PROXY_WORKERS (0 or 1 = only the server
+ * process; N ≥ 2 = the server and N − 1 proxy worker processes), else `defaultProxyWorkers()`.
+ */
+export function proxyWorkersFromEnv(env: NodeJS.ProcessEnv, logger: Logger): number {
+  const raw = env.BERTH_PROXY_WORKERS?.trim();
+  if (raw === undefined || raw === '') return defaultProxyWorkers();
+  const n = Number(raw);
+  if (Number.isInteger(n) && n >= 0 && n <= 64) return n;
+  logger.warn({ BERTH_PROXY_WORKERS: raw }, 'BERTH_PROXY_WORKERS is not an integer from 0 to 64; using the default');
+  return defaultProxyWorkers();
 }
 
 /**

@@ -4,13 +4,15 @@
  * through a symbol property (no per-connection closures). Bytes are relayed by module-level 'data'
  * handlers rather than `pipe()` (which allocates a dozen closures and listeners per direction): a write
  * that returns false pauses the source until the destination drains (backpressure), and 'end' is
- * forwarded with `end()`, which with `allowHalfOpen` on both sockets gives correct half-close.
+ * forwarded with `end()`, which with `allowHalfOpen` on both sockets gives correct half-close (or with a
+ * plain close when the other way has ended already: see `endSocket`). The same code runs in the parent
+ * and in every proxy worker process (relay-engine.ts).
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Backend } from './proxy-table.js';
 
-/** What a relay needs from its owner (ServiceProxy): balancing and connection counting. */
+/** What a relay needs from its owner (a RelayEngine): balancing and connection counting. */
 export interface RelayHost {
   pick(serviceKey: string, clientAddress: string, avoid?: Backend): Backend | undefined;
   /** Whether `pick` looks at the client address (ClientIP affinity); if not, it is not fetched (a getpeername). */
@@ -110,7 +112,10 @@ function onUpstreamConnect(this: RelaySocket): void {
   client.on('data', onClientData);
   client.on('end', onClientEnd);
   client.on('drain', onClientDrain);
-  client.resume();
+  // A socket handed over by another process reads from the start: its 'end' (a client that sent its
+  // request and FIN at once, nothing left buffered) may have been emitted before anyone listened.
+  if (client.readableEnded) onClientEnd.call(client);
+  else client.resume();
 }
 
 function onClientData(this: RelaySocket, chunk: Buffer): void {
@@ -167,7 +172,7 @@ function onClientEnd(this: RelaySocket): void {
   const relay = this[kRelay] as TcpRelay;
   relay.clientEnded = true;
   const upstream = relay.upstream;
-  if (upstream !== undefined && !upstream.destroyed && relay.connected) upstream.end();
+  if (upstream !== undefined && !upstream.destroyed && relay.connected) endSocket(upstream);
 }
 
 function onUpstreamEnd(this: RelaySocket): void {
@@ -175,7 +180,17 @@ function onUpstreamEnd(this: RelaySocket): void {
   // A backend that closes before a byte of answer died (or refused the request): try another one.
   if (relay.replay !== null && relay.replayBytes > 0 && failOver(relay, this)) return;
   const client = relay.client;
-  if (!client.destroyed) client.end();
+  if (!client.destroyed) endSocket(client);
+}
+
+/**
+ * Forwards an end (FIN). When the socket's peer has ended too (nothing more can be read) and every byte
+ * was handed to the kernel, closing it sends the same FIN as shutdown-then-close: one syscall and one
+ * libuv request fewer per connection (close mode: 2 shutdowns → 1, measured with strace).
+ */
+function endSocket(socket: RelaySocket): void {
+  if (socket.readableEnded && socket.writableLength === 0) socket.destroy();
+  else socket.end();
 }
 
 function onUpstreamError(this: RelaySocket): void {
@@ -213,6 +228,8 @@ function onClientClose(this: RelaySocket, hadError: boolean): void {
   const relay = this[kRelay] as TcpRelay;
   relay.host.clients.delete(this);
   const upstream = relay.upstream;
+  if (upstream === undefined || upstream.destroyed) return;
   // A clean close means both directions ended and were forwarded; the upstream ends on its own.
-  if (upstream !== undefined && !upstream.destroyed && (hadError || !relay.connected)) upstream.destroy();
+  if (hadError || !relay.connected) upstream.destroy();
+  else if (!relay.clientEnded) endSocket(upstream); // an end that was never seen: do not leave the upstream half-open
 }
