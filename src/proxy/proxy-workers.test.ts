@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ServiceProxy } from './service-proxy.js';
 import type { ProxyError, ServiceProxyOptions } from './service-proxy.js';
 import { endpoint, endpointsOf, exchange, refusedPort, replyServer, snapshotOf } from './proxy-fixtures.js';
+import { workerExecArgv } from './worker-pool.js';
 
 // Loopback addresses private to this file: VIPs in 127.96.202.0/24, backends in 127.21.202.0/24.
 const VIP = '127.96.202.1';
@@ -356,4 +357,22 @@ test('worker processes exit when their parent is killed with SIGKILL', async () 
     // On failure, end the workers this test started (they hold its stdout pipe open).
     for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL');
   }
+});
+
+test('a worker inherits node flags that load modules, never code to run, the test runner or the inspector', () => {
+  assert.deepEqual(workerExecArgv(['--input-type=module', '-e', 'startProxy()']), []);
+  assert.deepEqual(workerExecArgv(['-p', '1 + 1']), []);
+  assert.deepEqual(workerExecArgv(['--import', 'tsx', '--test-concurrency=2', '--test-reporter', 'spec']), ['--import', 'tsx']);
+  assert.deepEqual(
+    workerExecArgv(['--enable-source-maps', '-r', '/x/preload.cjs', '--max-old-space-size=200', '--inspect-port', '9339', '--inspect=0.0.0.0:9229', '--watch', '--loader=x.mjs']),
+    ['--enable-source-maps', '-r', '/x/preload.cjs', '--max-old-space-size=200', '--loader=x.mjs'],
+  );
+});
+
+test('a proxy started by `node -e` starts real workers (the script is not what the worker runs)', () => {
+  const index = new URL('./index.ts', import.meta.url).href;
+  const script = `import { ServiceProxy } from ${JSON.stringify(index)}; const p = new ServiceProxy({ workers: 2 }); await p.start(); console.log(JSON.stringify(p.workers().map((w) => w.state))); await p.stop();`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), '["ready"]');
 });

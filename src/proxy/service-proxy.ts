@@ -11,7 +11,7 @@ import { buildProxyTable } from './proxy-table.js';
 import { RelayEngine } from './relay-engine.js';
 import { UdpListener } from './udp-relay.js';
 import type { WorkerStatus } from './worker-pool.js';
-import { WorkerPool } from './worker-pool.js';
+import { WORKER_ENV, WorkerPool } from './worker-pool.js';
 
 export type ListenerState = 'opening' | 'listening' | 'failed';
 
@@ -49,7 +49,7 @@ export interface ServiceProxyOptions {
    * process). 0 or 1: everything in this process. Default 0 (`defaultProxyWorkers()` is berth server's).
    */
   readonly workers?: number;
-  /** A worker that has not acknowledged a snapshot after this long is killed and replaced, ms. Default 10 000. */
+  /** A worker that has not started or acknowledged a snapshot after this long is killed and replaced, ms. Default 10 000. */
   readonly workerAckTimeoutMs?: number;
   /** @internal the worker's entry module (tests substitute one that injects faults). */
   readonly workerEntry?: string;
@@ -138,7 +138,11 @@ export class ServiceProxy extends EventEmitter {
   /** Starts the workers (if any) and opens the listeners of the last snapshot given (if any). */
   async start(): Promise<void> {
     this.started = true;
-    const workers = this.options.workers ?? 0;
+    let workers = this.options.workers ?? 0;
+    if (workers >= 2 && process.env[WORKER_ENV] === '1') {
+      this.logger.warn({ workers }, 'a proxy running inside a proxy worker starts no workers of its own');
+      workers = 0;
+    }
     if (workers >= 2 && this.pool === undefined) {
       this.pool = new WorkerPool({
         size: workers - 1,

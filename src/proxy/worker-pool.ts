@@ -23,7 +23,7 @@ export interface WorkerPoolOptions {
   readonly maxConnectAttempts: number;
   /** How long a worker batches connection count changes before sending them, ms. */
   readonly countFlushMs: number;
-  /** A worker that has not acknowledged a sync after this long is killed (and replaced), ms. */
+  /** A worker that has not started or acknowledged a sync after this long is killed (and replaced), ms. */
   readonly ackTimeoutMs: number;
   readonly logger: Logger;
   /** A worker's count of active connections to `backendKey` went from `before` to `after`. */
@@ -76,8 +76,32 @@ interface Slot {
 
 const STOP_GRACE_MS = 2000;
 const MAX_RESPAWN_DELAY_MS = 5000;
-/** Flags of this process a worker must not inherit (a second inspector on the same port, the test runner). */
-const NOT_INHERITED = /^--(inspect|debug|test|watch|prof|cpu-prof|heap-prof)/;
+/** Set in a worker's environment: code running there never forks workers of its own. */
+export const WORKER_ENV = 'BERTH_PROXY_WORKER';
+
+/**
+ * Node flags a worker inherits: how modules load (a TypeScript loader in tests, source maps) and how the
+ * runtime behaves. Anything else is dropped with its value: above all `-e`/`-p` (their script would run
+ * instead of the worker, which would fork again), `--test*`, `--watch*` and `--inspect*` (a second
+ * inspector on the same port).
+ */
+const INHERITED = /^(--import|--require|-r|--loader|--experimental-loader|--conditions|-C|--enable-source-maps|--no-warnings|--no-deprecation|--pending-deprecation|--throw-deprecation|--trace-warnings|--trace-deprecation|--trace-uncaught|--unhandled-rejections|--experimental-[a-z-]+|--no-experimental-[a-z-]+|--max-old-space-size|--max-semi-space-size|--stack-size|--preserve-symlinks|--dns-result-order|--use-openssl-ca|--use-bundled-ca|--openssl-config|--disable-proto|--frozen-intrinsics)$/;
+
+/** The flags of `execArgv` (node's own, values as separate tokens or after `=`) a worker inherits. */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  let keepingValue = false;
+  for (const token of execArgv) {
+    if (!token.startsWith('-')) {
+      if (keepingValue) kept.push(token); // the value of the flag before
+      continue;
+    }
+    const keep = INHERITED.test(token.split('=')[0] as string);
+    if (keep) kept.push(token);
+    keepingValue = keep && !token.includes('=');
+  }
+  return kept;
+}
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -175,13 +199,20 @@ export class WorkerPool {
     slot.acks = new Map();
     slot.startedAt = Date.now();
     const proc = fork(this.options.entry, [], {
-      execArgv: process.execArgv.filter((a) => !NOT_INHERITED.test(a)),
+      execArgv: workerExecArgv(process.execArgv),
+      env: { ...process.env, [WORKER_ENV]: '1' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
     slot.proc = proc;
     let settle!: () => void;
     slot.settled = new Promise((resolve) => (settle = resolve));
+    // A worker that never says it is ready (a broken entry, a wedged start) is replaced, not waited for.
+    const readyTimer = setTimeout(() => {
+      this.options.logger.warn({ pid: proc.pid }, 'a proxy worker did not start in time; replacing it');
+      proc.kill('SIGKILL');
+    }, this.options.ackTimeoutMs);
+    void slot.settled.then(() => clearTimeout(readyTimer));
     slot.exited = new Promise((resolve) => {
       const gone = (reason: string): void => {
         settle();
