@@ -350,6 +350,25 @@ static void kill_adopted(void) {
   closedir(d);
 }
 
+/*
+ * Before the exit file says the container ended, every process of it has ended and been reaped: a
+ * SIGKILL takes a moment to land (longer on a loaded machine), and a process killed but not yet reaped
+ * still exists. Kills what is left (the group, adopted orphans) and reaps until there are no children,
+ * for at most about a second (a process in uninterruptible sleep cannot hold the exit back for ever).
+ */
+static void reap_all(pid_t group) {
+  for (int round = 0; round < 200; round++) {
+    pid_t w;
+    while ((w = waitpid(-1, NULL, WNOHANG)) > 0) {
+    }
+    if (w < 0 && errno == ECHILD) return; /* no children left */
+    kill(-group, SIGKILL);
+    kill_adopted();
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+}
+
 static void write_exit_file(const char *path, int status, const struct timespec *finished) {
   int code, signo = 0;
   if (WIFSIGNALED(status)) {
@@ -622,8 +641,7 @@ static int shim_main(int argc, char **argv) {
   format_time(stamp, &ts);
   for (int i = 0; i < 2; i++)
     if (streams[i].fd >= 0) stream_close(&streams[i], stamp);
-  while (waitpid(-1, NULL, WNOHANG) > 0) {
-  }
+  reap_all(pid);
   if (out_log.fd >= 0) close(out_log.fd);
   write_exit_file(o.exit_file, status, &finished);
   return 0;
