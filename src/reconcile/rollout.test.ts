@@ -152,3 +152,14 @@ describe('planRollout (through planService)', () => {
     assert.equal(plan.status.phase, 'deploying');
   });
 });
+
+describe('planRollout: after a pause', () => {
+  it('counts no more failures once the rollout is paused', () => {
+    const svc = v2({ parallelism: 2, failureAction: 'pause' }, 3);
+    const paused = planService(svc, [fresh(1, { failing: 'HTTP 503' }), old(2), old(3)], ctx());
+    assert.equal(paused.status.update?.state, 'paused');
+    const restarted = planService(after(svc, paused), [fresh(1, { state: 'failed', exitCode: 1 }), old(2), old(3)], ctx());
+    assert.equal(restarted.status.update?.failedInstances.length, 1);
+    assert.ok(!restarted.events.some((e) => e.type === 'service.update_failed_instance'));
+  });
+});

@@ -114,7 +114,9 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     const why = failureOf(newest);
     if (why !== undefined) {
       progress.set(slot, 'failed');
-      const counts = Date.parse(newest.createdAt) >= requestedAtMs;
+      // Counted while the rollout runs: once paused or done, a crash-looping instance is the restart
+      // policy's business, not more failures of this rollout.
+      const counts = ACTIVE.includes(update.state) && Date.parse(newest.createdAt) >= requestedAtMs;
       if (counts && !failed.has(newest.id)) {
         failed.add(newest.id);
         newlyFailed.push({ instance: newest, why });
