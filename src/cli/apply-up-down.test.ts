@@ -41,11 +41,7 @@ describe('apply, up and down against a stub API', () => {
     await stub.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  beforeEach(() => {
-    stub.services.clear();
-    stub.instances.clear();
-    stub.requests.length = 0;
-  });
+  beforeEach(() => stub.reset());
 
   it('apply creates and deploys, then reports unchanged, then configured', async () => {
     const env = { BERTH_HOST: stub.url };

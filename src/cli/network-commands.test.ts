@@ -16,14 +16,7 @@ describe('berth networking commands against a stub API', () => {
 
   before(() => stub.start());
   after(() => stub.stop());
-  beforeEach(() => {
-    stub.services.clear();
-    stub.instances.clear();
-    stub.endpoints.clear();
-    stub.endpointsRoute = true;
-    stub.dns = undefined;
-    stub.requests.length = 0;
-  });
+  beforeEach(() => stub.reset());
 
   const withEndpoints = (name: string, fields: Partial<ServiceEndpoints>): void => {
     stub.endpoints.set(`default/${name}`, {

@@ -19,16 +19,7 @@ describe('berth rollout commands against a stub API', () => {
 
   before(() => stub.start());
   after(() => stub.stop());
-  beforeEach(() => {
-    stub.services.clear();
-    stub.instances.clear();
-    stub.histories.clear();
-    stub.explanations.clear();
-    stub.events.clear();
-    stub.logs.clear();
-    stub.requests.length = 0;
-    stub.rollouts = 'none';
-  });
+  beforeEach(() => stub.reset());
 
   describe('deploy follows the rollout', () => {
     it('exits 0 once the update status says completed, printing each update message when piped', async () => {

@@ -11,11 +11,7 @@ describe('berth service commands against a stub API', () => {
 
   before(() => stub.start());
   after(() => stub.stop());
-  beforeEach(() => {
-    stub.services.clear();
-    stub.instances.clear();
-    stub.requests.length = 0;
-  });
+  beforeEach(() => stub.reset());
 
   describe('create', () => {
     it('creates without deploying and says how to deploy', async () => {

@@ -65,6 +65,19 @@ export class StubApi {
   });
   url = '';
 
+  /** Back to an empty server with every default (call it before each test; the server keeps listening). */
+  reset(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    this.requests.length = 0;
+    for (const map of [this.services, this.instances, this.logs, this.events, this.stats, this.endpoints, this.histories, this.explanations]) map.clear();
+    this.endpointsRoute = true;
+    this.dns = undefined;
+    this.stepMs = 5;
+    this.converges = true;
+    this.rollouts = 'none';
+  }
+
   async start(): Promise<string> {
     this.#server.listen(0, '127.0.0.1');
     await once(this.#server, 'listening');
