@@ -37,6 +37,15 @@ export async function replyServer(host: string, reply: string): Promise<{ server
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/**
+ * One reply server per host (answering `backend-<i>`) for a test file's before(); `close()` for its
+ * after(). `ports[i]` is the port of `hosts[i]`.
+ */
+export async function replyServers(hosts: readonly string[]): Promise<{ ports: number[]; close(): void }> {
+  const started = await Promise.all(hosts.map((host, i) => replyServer(host, `backend-${i}`)));
+  return { ports: started.map((s) => s.port), close: () => started.forEach((s) => s.server.close()) };
+}
+
 /** A port on `host` with nothing listening (bound then closed). */
 export async function refusedPort(host: string): Promise<number> {
   const { server, port } = await replyServer(host, '');

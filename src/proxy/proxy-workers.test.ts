@@ -16,26 +16,20 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ServiceProxy } from './service-proxy.js';
 import type { ProxyError, ServiceProxyOptions } from './service-proxy.js';
-import { endpoint, endpointsOf, exchange, refusedPort, replyServer, snapshotOf } from './proxy-fixtures.js';
+import { endpoint, endpointsOf, exchange, refusedPort, replyServers, snapshotOf } from './proxy-fixtures.js';
 import { workerExecArgv } from './worker-pool.js';
 
 // Loopback addresses private to this file: VIPs in 127.96.202.0/24, backends in 127.21.202.0/24.
 const VIP = '127.96.202.1';
 const BACKENDS = ['127.21.202.1', '127.21.202.2', '127.21.202.3'];
 const WORKER_ACCEPT_MS = 700;
-const servers: net.Server[] = [];
-const ports: number[] = [];
+let ports: number[] = [];
+let closeBackends = (): void => {};
 
 before(async () => {
-  for (const [i, host] of BACKENDS.entries()) {
-    const { server, port } = await replyServer(host, `backend-${i}`);
-    servers.push(server);
-    ports.push(port);
-  }
+  ({ ports, close: closeBackends } = await replyServers(BACKENDS));
 });
-after(() => {
-  for (const server of servers) server.close();
-});
+after(() => closeBackends());
 
 const backendsAt = (...indexes: number[]) => indexes.map((i) => endpoint(BACKENDS[i] as string, ports[i] as number));
 const vipService = (port: number, endpoints: ReturnType<typeof endpoint>[], more: Parameters<typeof endpointsOf>[0] = {}) =>

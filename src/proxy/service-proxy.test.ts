@@ -6,24 +6,18 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { ServiceProxy } from './service-proxy.js';
 import type { ProxyError } from './service-proxy.js';
-import { endpoint, endpointsOf, exchange, refusedPort, replyServer, snapshotOf } from './proxy-fixtures.js';
+import { endpoint, endpointsOf, exchange, refusedPort, replyServers, snapshotOf } from './proxy-fixtures.js';
 
 // Loopback addresses private to this file: VIPs in 127.96.201.0/24, backends in 127.21.201.0/24.
 const VIP = '127.96.201.1';
 const BACKENDS = ['127.21.201.1', '127.21.201.2', '127.21.201.3'];
-const servers: net.Server[] = [];
-const ports: number[] = [];
+let ports: number[] = [];
+let closeBackends = (): void => {};
 
 before(async () => {
-  for (const [i, host] of BACKENDS.entries()) {
-    const { server, port } = await replyServer(host, `backend-${i}`);
-    servers.push(server);
-    ports.push(port);
-  }
+  ({ ports, close: closeBackends } = await replyServers(BACKENDS));
 });
-after(() => {
-  for (const server of servers) server.close();
-});
+after(() => closeBackends());
 
 const threeBackends = () => BACKENDS.map((ip, i) => endpoint(ip, ports[i] as number));
 
