@@ -13,11 +13,17 @@ import type { EventFilter } from './store.js';
 export class EventTable {
   private readonly insert: Database.Statement;
   private readonly trim: Database.Statement;
-  private readonly queries = new Map<string, Database.Statement>();
 
+  /** `query` prepares a statement once and reuses it (the store's statement cache). */
   constructor(
-    private readonly db: Database.Database,
-    private readonly options: { readonly log: ChangeLog; readonly frozen: FrozenJsonCache; readonly perService: number; readonly nowMs: () => number },
+    db: Database.Database,
+    private readonly options: {
+      readonly log: ChangeLog;
+      readonly frozen: FrozenJsonCache;
+      readonly perService: number;
+      readonly nowMs: () => number;
+      readonly query: (sql: string) => Database.Statement;
+    },
   ) {
     this.insert = db.prepare(`INSERT INTO events (id, grid, service, time_ms, json) VALUES (?, ?, ?, ?, ?)`);
     this.trim = db.prepare(`DELETE FROM events WHERE grid = ? AND service = ? AND id <=
@@ -61,12 +67,7 @@ export class EventTable {
     const tail = filter.tail;
     const sql = `SELECT json FROM events WHERE ${where.join(' AND ')} ORDER BY id ${tail === undefined ? 'ASC' : 'DESC LIMIT ?'}`;
     if (tail !== undefined) args.push(Math.max(0, Math.floor(tail)));
-    let statement = this.queries.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.queries.set(sql, statement);
-    }
-    const rows = statement.all(...args) as { json: string }[];
+    const rows = this.options.query(sql).all(...args) as { json: string }[];
     if (tail !== undefined) rows.reverse();
     return rows.map((r) => this.options.frozen.parse<ServiceEvent>(r.json));
   }
