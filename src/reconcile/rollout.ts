@@ -45,9 +45,14 @@ export interface RolloutPlan {
 
 const ACTIVE: readonly UpdateState[] = ['updating', 'rollback_started'];
 
+/** A user's rollback or the controller's automatic one. */
+function isRollbackDeployment(deployment: ServiceDeployment): boolean {
+  return deployment.cause === 'rollback' || deployment.cause === 'auto-rollback';
+}
+
 /** The update config that rolls this deployment out: rollbackConfig for a rollback (Swarm). */
 export function rolloutConfig(deployment: ServiceDeployment): UpdateConfig {
-  return deployment.cause === 'rollback' || deployment.cause === 'auto-rollback' ? deployment.spec.rollbackConfig : deployment.spec.updateConfig;
+  return isRollbackDeployment(deployment) ? deployment.spec.rollbackConfig : deployment.spec.updateConfig;
 }
 
 /**
@@ -70,7 +75,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   const delayMs = parseDuration(config.delay);
   const events: NewServiceEvent[] = [];
   const base = { grid: service.grid, service: service.name };
-  const isRollback = dep.cause === 'rollback' || dep.cause === 'auto-rollback';
+  const isRollback = isRollbackDeployment(dep);
 
   let update = service.status.update;
   if (!update || update.requestedAt !== dep.requestedAt || update.generation !== dep.generation) {
