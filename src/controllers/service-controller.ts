@@ -137,13 +137,6 @@ export class ServiceController {
       if (i) events.push({ ...base, type: 'instance.stopping', severity: 'info', instance: i.id, slot: i.slot, message: `${slotName(service.name, i.slot)} stopping: ${s.reason}` });
     }
     if (plan.removeService) events.push({ ...base, type: 'service.removed', severity: 'info', message: `service ${service.name} removed` });
-    const statusChanged =
-      service.status.phase !== plan.status.phase ||
-      service.status.message !== plan.status.message ||
-      service.status.runningInstances !== plan.status.runningInstances ||
-      service.status.desiredInstances !== plan.status.desiredInstances ||
-      service.status.observedGeneration !== plan.status.observedGeneration ||
-      JSON.stringify(service.status.update) !== JSON.stringify(plan.status.update);
     const removable = plan.remove.filter((id) => {
       const i = byId.get(id);
       return i !== undefined && isTerminal(i.status.state);
@@ -155,7 +148,8 @@ export class ServiceController {
         ...plan.retire.map((id) => ({ id, desiredState: 'shutdown' as const, reason: 'replaced by a new instance in its slot' })),
       ],
       deleteInstances: removable,
-      serviceStatus: statusChanged && !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...plan.status, updatedAt: new Date(now).toISOString() } }] : [],
+      // The store skips a status equal to the stored one but for updatedAt: a converged service writes nothing.
+      serviceStatus: !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...plan.status, updatedAt: new Date(now).toISOString() } }] : [],
       deleteServices: plan.removeService ? [{ grid: service.grid, name: service.name }] : [],
       ...(plan.rollback ? { rollback: { grid: service.grid, name: service.name, ...plan.rollback } } : {}),
       events,
