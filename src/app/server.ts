@@ -6,7 +6,8 @@ import { DEFAULT_NETWORK_RANGES, createApi } from '../api/index.js';
 import type { NetworkRanges } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
-import { ServiceProxy, defaultProxyWorkers } from '../proxy/index.js';
+import { ServiceProxy, defaultProxyThreads } from '../proxy/index.js';
+import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
@@ -93,7 +94,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const nodeAddresses = ['127.0.0.1'];
     const proxy = new ServiceProxy({
       nodeAddresses,
-      workers: proxyWorkersFromEnv(process.env, logger),
+      ...proxyFromEnv(process.env, logger),
       logger: logger.child({ part: 'proxy' }),
       onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
     });
@@ -147,16 +148,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 }
 
 /**
- * How many processes accept the proxy's TCP connections: BERTH_PROXY_WORKERS (0 or 1 = only the server
- * process; N ≥ 2 = the server and N − 1 proxy worker processes), else `defaultProxyWorkers()`.
+ * The proxy's TCP engine and relay threads from the environment: BERTH_PROXY_ENGINE (`native`, the
+ * default: berth-relay; `node`: the server's event loop) and BERTH_PROXY_THREADS (1–64, default
+ * `defaultProxyThreads()` = min(2, cores)). A bad value is logged and the default used.
  */
-export function proxyWorkersFromEnv(env: NodeJS.ProcessEnv, logger: Logger): number {
-  const raw = env.BERTH_PROXY_WORKERS?.trim();
-  if (raw === undefined || raw === '') return defaultProxyWorkers();
-  const n = Number(raw);
-  if (Number.isInteger(n) && n >= 0 && n <= 64) return n;
-  logger.warn({ BERTH_PROXY_WORKERS: raw }, 'BERTH_PROXY_WORKERS is not an integer from 0 to 64; using the default');
-  return defaultProxyWorkers();
+export function proxyFromEnv(env: NodeJS.ProcessEnv, logger: Logger): { engine: ProxyEngine; threads: number } {
+  let engine: ProxyEngine = 'native';
+  const rawEngine = env.BERTH_PROXY_ENGINE?.trim();
+  if (rawEngine === 'node' || rawEngine === 'native') engine = rawEngine;
+  else if (rawEngine !== undefined && rawEngine !== '') logger.warn({ BERTH_PROXY_ENGINE: rawEngine }, 'BERTH_PROXY_ENGINE is neither native nor node; using native');
+  let threads = defaultProxyThreads();
+  const rawThreads = env.BERTH_PROXY_THREADS?.trim();
+  if (rawThreads !== undefined && rawThreads !== '') {
+    const n = Number(rawThreads);
+    if (Number.isInteger(n) && n >= 1 && n <= 64) threads = n;
+    else logger.warn({ BERTH_PROXY_THREADS: rawThreads }, 'BERTH_PROXY_THREADS is not an integer from 1 to 64; using the default');
+  }
+  return { engine, threads };
 }
 
 /**

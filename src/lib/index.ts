@@ -11,3 +11,4 @@ export type { WorkQueueOptions, WorkResult } from './work-queue.js';
 export { WorkQueue } from './work-queue.js';
 export { AsyncChannel } from './async-channel.js';
 export { parseCidr, formatIp, parseIp, inRange } from './ipv4.js';
+export { nativeBinaryPath } from './native-binary.js';

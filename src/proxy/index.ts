@@ -1,5 +1,5 @@
-export type { ServiceProxyOptions, ListenerStatus, ListenerState, ProxyError, WorkerStatus } from './service-proxy.js';
-export { ServiceProxy, defaultProxyWorkers } from './service-proxy.js';
+export type { ServiceProxyOptions, ListenerStatus, ListenerState, ProxyEngine, ProxyError, RelayStatus } from './service-proxy.js';
+export { ServiceProxy, defaultProxyThreads } from './service-proxy.js';
 export type { BalancerOptions } from './balancer.js';
 export { Balancer, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './balancer.js';
 export type { Backend, BalancedService, ListenerSpec, ListenerConflict, ProxyTable, ProxyTableOptions, ProxyProtocol, SessionAffinity } from './proxy-table.js';

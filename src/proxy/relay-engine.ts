@@ -1,7 +1,7 @@
 /*
- * What one process needs to relay TCP connections: the balancer, the per-backend connection counts and
- * the accept path. The parent `ServiceProxy` has one, and so does every proxy worker process; each
- * balances on its own (round robin per process) and reports its counts to its owner through `onCount`.
+ * The in-process TCP engine (`engine: 'node'`): the balancer, the per-backend connection counts and the
+ * accept path. `ServiceProxy` has one; its balancer also picks for UDP flows. Counts go to the owner
+ * through `onCount`.
  */
 import type { Server, Socket } from 'node:net';
 import type { Clock } from '../lib/index.js';
@@ -16,29 +16,11 @@ export interface RelayEngineOptions {
   readonly maxConnectAttempts: number;
   /** Called on every change of a backend's active connection count in this process (`before` → `after`). */
   readonly onCount: (backendKey: string, before: number, after: number) => void;
-  /**
-   * Offered each connection accepted on a shared listener before it is relayed here: true when it took
-   * the socket (handed it to a less loaded process). Absent: every connection is relayed here.
-   */
-  readonly handOff?: (client: Socket, listener: ServedListener) => boolean;
 }
 
 /** A listener as the accept path sees it: `spec` is replaced by each sync (a repointed address keeps its socket). */
 export interface ServedListener {
   spec: ListenerSpec;
-  /** Other processes accept on this socket too, so a connection may be handed to one of them. */
-  shared?: boolean;
-}
-
-/**
- * Whether a process relaying `local` client connections hands a new one to a peer relaying `peer`:
- * above twice the peer's plus 8. The kernel spreads accepts over the processes sharing a socket
- * unevenly (a burst of 50 keep-alive connections measured anywhere from 1/49 to 50/0); this caps a
- * burst at about 2:1 while the load fluctuations of short connections rarely cross it (a hand-off costs
- * about as much as a relay: measured ~4 % of connections in close mode). See docs/proxy.md.
- */
-export function overloaded(local: number, peer: number): boolean {
-  return local > 2 * peer + 8;
 }
 
 const kEngine = Symbol('berth.engine');
@@ -83,8 +65,7 @@ export class RelayEngine {
 
   /**
    * Relays every connection `server` accepts to the service `listener.spec` names at accept time.
-   * Sets what the relay needs on the server (half-open, accepted paused, no Nagle): a server received
-   * from another process comes with node's defaults.
+   * Sets what the relay needs on the server: half-open, accepted paused, no Nagle.
    */
   serve(server: Server, listener: ServedListener): void {
     const s = server as ServingServer & { allowHalfOpen: boolean; pauseOnConnect: boolean; noDelay: boolean };
@@ -102,20 +83,8 @@ export class RelayEngine {
     this.clients.clear();
   }
 
-  /** Client connections this process relays now (its load, for hand-off decisions). */
-  get load(): number {
-    return this.clients.size;
-  }
-
-  /** Relays a connection another process accepted and handed over (node delivers it with its defaults). */
-  adopt(client: Socket, serviceKey: string): void {
-    (client as Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
-    relayConnection(this.host, client, serviceKey);
-  }
-
   /** @internal the accept path, a method so that the module-level handler needs no closure. */
   accept(client: Socket, listener: ServedListener): void {
-    if (listener.shared === true && this.options.handOff?.(client, listener) === true) return;
     relayConnection(this.host, client, listener.spec.serviceKey);
   }
 

@@ -2,16 +2,16 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Server } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { EndpointsSnapshot } from '../model/index.js';
 import type { Clock, Logger } from '../lib/index.js';
 import { silentLogger, systemClock } from '../lib/index.js';
-import type { ListenerSpec, ProxyProtocol, ProxyTable } from './proxy-table.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './balancer.js';
+import { NativeRelay } from './native-relay.js';
+import type { RelayExit } from './native-relay.js';
+import type { BalancedService, ListenerSpec, ProxyProtocol, ProxyTable } from './proxy-table.js';
 import { buildProxyTable } from './proxy-table.js';
 import { RelayEngine } from './relay-engine.js';
 import { UdpListener } from './udp-relay.js';
-import type { WorkerStatus } from './worker-pool.js';
-import { WORKER_ENV, WorkerPool } from './worker-pool.js';
 
 export type ListenerState = 'opening' | 'listening' | 'failed';
 
@@ -23,9 +23,9 @@ export interface ListenerStatus extends ListenerSpec {
 }
 
 /**
- * A listener that could not open or failed later (in this process or a worker), an address claimed by
- * two service ports (`ADDRESS_CONFLICT`), or a worker process that died (`WORKER_EXIT`, `listener` is
- * then `worker <pid>` and `serviceKey` ''). Reported, never thrown.
+ * A listener that could not open or failed later, an address claimed by two service ports
+ * (`ADDRESS_CONFLICT`), or the native relay process that died (`RELAY_EXIT`, `listener` is then
+ * `relay <pid>` and `serviceKey` ''). Reported, never thrown.
  */
 export interface ProxyError {
   readonly listener: string;
@@ -33,6 +33,13 @@ export interface ProxyError {
   readonly code: string;
   readonly message: string;
 }
+
+/**
+ * Which code relays TCP: `native` is berth-relay (native/berth-relay.c, epoll threads; the default),
+ * `node` is this process's event loop (tcp-relay.ts; what runs when the relay binary is missing).
+ * UDP is always relayed in this process.
+ */
+export type ProxyEngine = 'native' | 'node';
 
 export interface ServiceProxyOptions {
   /** Addresses node ports are opened on. Default ['127.0.0.1']. */
@@ -43,38 +50,46 @@ export interface ServiceProxyOptions {
   readonly udpIdleTimeoutMs?: number;
   /** Most backends tried for one TCP connection whose connects are refused. Default 3 (capped by the backend count). */
   readonly maxConnectAttempts?: number;
-  /**
-   * Processes that accept and relay TCP connections, this one included: N ≥ 2 forks N − 1 proxy worker
-   * processes that share the listening sockets (ClientIP-affinity listeners and UDP stay in this
-   * process). 0 or 1: everything in this process. Default 0 (`defaultProxyWorkers()` is berth server's).
-   */
-  readonly workers?: number;
-  /** A worker that has not started or acknowledged a snapshot after this long is killed and replaced, ms. Default 10 000. */
-  readonly workerAckTimeoutMs?: number;
-  /** @internal the worker's entry module (tests substitute one that injects faults). */
-  readonly workerEntry?: string;
+  /** Default 'native'; falls back to 'node' (with a warning) when the relay cannot start. */
+  readonly engine?: ProxyEngine;
+  /** Threads of the native relay. Default 1 (`defaultProxyThreads()` is berth server's). */
+  readonly threads?: number;
+  /** @internal the relay binary (tests substitute a missing one). */
+  readonly relayBinary?: string;
   readonly clock?: Clock;
   readonly logger?: Logger;
-  /** Listen failures, address conflicts, worker deaths; the proxy keeps serving its other listeners. */
+  /** Listen failures, address conflicts, relay deaths; the proxy keeps serving its other listeners. */
   readonly onError?: (error: ProxyError) => void;
 }
 
-export type { WorkerStatus } from './worker-pool.js';
+/** The native relay as `relayStatus()` reports it. */
+export interface RelayStatus {
+  readonly pid: number;
+  readonly threads: number;
+  /** How many times it died and was started again. */
+  readonly restarts: number;
+}
 
-/** berth server's default `workers`: one accepting process per core, at most 2 (measured: docs/proxy.md). */
-export function defaultProxyWorkers(): number {
+/** berth server's default relay threads: one per core, at most 2 (measured: docs/proxy.md). */
+export function defaultProxyThreads(): number {
   return Math.min(2, availableParallelism());
 }
+
+/** A relay that died is started again after this back-off (doubling up to 5 s, reset after 10 s of life). */
+const RELAY_RESTART_MS = [100, 200, 400, 800, 1600, 3200, 5000];
 
 interface TcpListenerEntry {
   readonly protocol: 'TCP';
   spec: ListenerSpec;
   state: ListenerState;
   error?: string;
-  readonly server: Server;
   closed: boolean;
-  /** Handed to the workers (they accept on it too). */
-  shared: boolean;
+  /** The node engine's listening socket. */
+  readonly server?: Server;
+  /** The native engine's listener id (its socket lives in the relay). */
+  readonly relayId?: number;
+  /** Native: the service id this listener was last routed to. */
+  routedTo?: number;
 }
 
 interface UdpListenerEntry {
@@ -88,18 +103,16 @@ interface UdpListenerEntry {
 
 type ListenerEntry = TcpListenerEntry | UdpListenerEntry;
 
-const WORKER_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './proxy-worker.ts' : './proxy-worker.js', import.meta.url));
-
 /**
  * The L4 data plane: listens on every service port's VIP, external, load-balancer and node-port
- * addresses and relays TCP connections and UDP flows to ready endpoints, in this process and, with
- * `workers` ≥ 2, in worker processes that accept on the same sockets.
+ * addresses and relays TCP connections (in berth-relay, or with `engine: 'node'` in this process) and
+ * UDP flows (in this process) to ready endpoints.
  *
- * Invariants: tables are rebuilt from each whole snapshot; `sync` resolves only once this process and
- * every worker use that snapshot's tables (or a newer one's); a listener whose address is still wanted
+ * Invariants: tables are rebuilt from each whole snapshot; `sync` resolves only once every relay
+ * thread uses that snapshot's tables (or a newer one's); a listener whose address is still wanted
  * keeps its socket and connections; connections to a backend that left are never cut (they drain), new
- * ones go elsewhere. Events: 'drained' (backendKey `ip:port`) when a backend's active TCP connections,
- * summed over all processes, reach 0.
+ * ones go elsewhere. Events: 'drained' (backendKey `ip:port`) when a backend's active TCP connections
+ * reach 0.
  */
 export class ServiceProxy extends EventEmitter {
   private readonly engine: RelayEngine;
@@ -107,15 +120,22 @@ export class ServiceProxy extends EventEmitter {
   private readonly logger: Logger;
   private readonly options: ServiceProxyOptions;
   private readonly entries = new Map<string, ListenerEntry>();
-  /** Active TCP connections per backend key, over this process and every worker. */
+  /** Active TCP connections per backend key, over both engines. */
   private readonly totals = new Map<string, number>();
-  private pool: WorkerPool | undefined;
+  private relay: NativeRelay | undefined;
+  private relayRestarts = 0;
+  private relayStartedAt = 0;
+  private relayTimer: NodeJS.Timeout | undefined;
+  private useNative: boolean;
+  private nextId = 1;
+  /** Native: the relay's id of each TCP service port, and the definition last sent for it. */
+  private readonly serviceIds = new Map<string, number>();
+  private readonly sentServices = new Map<number, string>();
   private table: ProxyTable | undefined;
-  private snapshot: EndpointsSnapshot | undefined;
   /** Number of the last snapshot given to `sync`, and of the last one applied everywhere. */
   private seq = 0;
   private appliedSeq = 0;
-  /** Applications of snapshots run one after the other (a worker must close a socket before it is bound again). */
+  /** Applications of snapshots run one after the other (a socket is closed before its address is bound again). */
   private chain: Promise<void> = Promise.resolve();
   private started = false;
 
@@ -124,69 +144,46 @@ export class ServiceProxy extends EventEmitter {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.useNative = (options.engine ?? 'native') === 'native';
     this.engine = new RelayEngine({
       clock: this.clock,
       maxConnectAttempts: options.maxConnectAttempts ?? 3,
-      onCount: (key, before, after) => {
-        this.counted(key, before, after);
-        this.pool?.loadChanged(() => this.engine.load);
-      },
-      handOff: (client, listener) => this.pool?.handOff(client, listener.spec.key, this.engine.load) ?? false,
+      onCount: (key, before, after) => this.counted(key, before, after),
     });
   }
 
-  /** Starts the workers (if any) and opens the listeners of the last snapshot given (if any). */
+  /** Starts the native relay (unless `engine: 'node'`) and opens the listeners of the last snapshot given (if any). */
   async start(): Promise<void> {
     this.started = true;
-    let workers = this.options.workers ?? 0;
-    if (workers >= 2 && process.env[WORKER_ENV] === '1') {
-      this.logger.warn({ workers }, 'a proxy running inside a proxy worker starts no workers of its own');
-      workers = 0;
-    }
-    if (workers >= 2 && this.pool === undefined) {
-      this.pool = new WorkerPool({
-        size: workers - 1,
-        entry: this.options.workerEntry ?? WORKER_ENTRY,
-        nodeAddresses: this.options.nodeAddresses ?? ['127.0.0.1'],
-        maxConnectAttempts: this.options.maxConnectAttempts ?? 3,
-        countFlushMs: 10,
-        ackTimeoutMs: this.options.workerAckTimeoutMs ?? 10_000,
-        logger: this.logger,
-        onCount: (key, before, after) => this.counted(key, before, after),
-        onError: (e) => this.report({ ...e, serviceKey: this.entries.get(e.listener)?.spec.serviceKey ?? '' }),
-        onConnection: (client, key) => {
-          const entry = this.entries.get(key);
-          if (entry?.protocol === 'TCP' && !entry.closed) this.engine.adopt(client, entry.spec.serviceKey);
-          else client.destroy();
-        },
-      });
-      await this.pool.start();
-    }
+    if (this.useNative && this.relay === undefined) await this.startRelay();
     if (this.table !== undefined) await this.enqueue(this.seq);
   }
 
-  /** Stops the workers, closes every listener and cuts every connection and flow. */
+  /** Ends the relay, closes every listener and cuts every connection and flow. */
   async stop(): Promise<void> {
     this.started = false;
-    const pool = this.pool;
-    this.pool = undefined;
-    await pool?.stop();
+    clearTimeout(this.relayTimer);
+    this.relayTimer = undefined;
     await this.chain;
+    const relay = this.relay;
+    this.relay = undefined;
+    await relay?.stop();
     for (const entry of this.entries.values()) this.closeEntry(entry);
     this.entries.clear();
+    this.serviceIds.clear();
+    this.sentServices.clear();
     this.engine.cutAll(new Error('proxy stopped'));
     this.appliedSeq = 0;
   }
 
   /**
-   * Rebuilds the tables from a whole snapshot: this process's backends change at once, then listeners
-   * are opened and closed and the workers get the snapshot. Resolves when every listener opening settled
-   * and every worker acknowledged (failures go to `onError`, never rejected).
+   * Rebuilds the tables from a whole snapshot: the in-process balancer changes at once, then listeners
+   * are opened and closed and the relay gets the tables. Resolves when every listener opening settled
+   * and every relay thread uses the tables (failures go to `onError`, never rejected).
    */
   sync(snapshot: EndpointsSnapshot): Promise<void> {
     const table = buildProxyTable(snapshot, { nodeAddresses: this.options.nodeAddresses });
     this.table = table;
-    this.snapshot = snapshot;
     const seq = ++this.seq;
     this.engine.update(table.services);
     for (const conflict of table.conflicts) {
@@ -195,12 +192,12 @@ export class ServiceProxy extends EventEmitter {
     return this.started ? this.enqueue(seq) : Promise.resolve();
   }
 
-  /** Active (connected) TCP connections to one backend, over all processes (a worker's with ≤ 10 ms delay). */
+  /** Active TCP connections to one backend (the relay's counted from the pick, reported within ~10 ms). */
   activeConnections(ip: string, port: number): number {
     return this.totals.get(backendKey(ip, port)) ?? 0;
   }
 
-  /** Resolves when the backend has no active TCP connections in any process (at once if it has none). */
+  /** Resolves when the backend has no active TCP connections (at once if it has none). */
   whenDrained(ip: string, port: number, signal?: AbortSignal): Promise<void> {
     const key = backendKey(ip, port);
     if ((this.totals.get(key) ?? 0) === 0) return Promise.resolve();
@@ -224,9 +221,64 @@ export class ServiceProxy extends EventEmitter {
     return [...this.entries.values()].map((e) => ({ ...e.spec, state: e.state, ...(e.error !== undefined ? { error: e.error } : {}) }));
   }
 
-  /** The worker processes (none with `workers` < 2), their pids, states and connection counts. */
-  workers(): WorkerStatus[] {
-    return this.pool?.status() ?? [];
+  /** Which engine relays TCP now ('node' also after a relay that could not start). */
+  tcpEngine(): ProxyEngine {
+    return this.useNative ? 'native' : 'node';
+  }
+
+  /** The native relay process, while one runs. */
+  relayStatus(): RelayStatus | undefined {
+    const pid = this.relay?.pid;
+    return pid === undefined ? undefined : { pid, threads: this.threads(), restarts: this.relayRestarts };
+  }
+
+  private threads(): number {
+    return Math.max(1, Math.min(64, this.options.threads ?? 1));
+  }
+
+  private async startRelay(): Promise<void> {
+    const relay = new NativeRelay({ threads: this.threads(), logger: this.logger, ...(this.options.relayBinary !== undefined ? { binary: this.options.relayBinary } : {}) });
+    relay.on('count', (key: string, before: number, after: number) => this.counted(key, before, after));
+    relay.on('exit', (exit: RelayExit) => this.relayExited(relay, exit));
+    try {
+      await relay.start();
+    } catch (error) {
+      if (this.relayRestarts > 0) throw error; // a restart that fails is retried by relayExited's caller
+      this.logger.warn({ err: error }, 'the native relay cannot start; TCP is relayed in the server process (engine node)');
+      this.useNative = false;
+      return;
+    }
+    this.relay = relay;
+    this.relayStartedAt = this.clock.now();
+  }
+
+  /** The relay died: its sockets and connections went with it. Report, forget its listeners, start another. */
+  private relayExited(relay: NativeRelay, exit: RelayExit): void {
+    if (this.relay !== relay) return;
+    this.relay = undefined;
+    const how = exit.signal ?? `status ${exit.code}`;
+    this.report({ listener: `relay ${exit.pid}`, serviceKey: '', code: 'RELAY_EXIT', message: `berth-relay (pid ${exit.pid}) exited (${how}); starting another` });
+    for (const [key, entry] of this.entries) if (entry.protocol === 'TCP' && entry.relayId !== undefined) this.entries.delete(key);
+    this.serviceIds.clear();
+    this.sentServices.clear();
+    if (this.clock.now() - this.relayStartedAt > 10_000) this.relayRestarts = 0;
+    const delay = RELAY_RESTART_MS[Math.min(this.relayRestarts, RELAY_RESTART_MS.length - 1)] as number;
+    this.relayRestarts++;
+    const restart = (): void => {
+      this.relayTimer = undefined;
+      if (!this.started || this.relay !== undefined) return;
+      this.startRelay().then(
+        () => {
+          this.appliedSeq = 0;
+          if (this.table !== undefined) void this.enqueue(this.seq);
+        },
+        (error: unknown) => {
+          this.logger.error({ err: error }, 'the native relay did not start again; retrying');
+          this.relayTimer = setTimeout(restart, RELAY_RESTART_MS[RELAY_RESTART_MS.length - 1]);
+        },
+      );
+    };
+    this.relayTimer = setTimeout(restart, delay);
   }
 
   private counted(key: string, before: number, after: number): void {
@@ -245,30 +297,18 @@ export class ServiceProxy extends EventEmitter {
     return run;
   }
 
-  /** Applies the newest snapshot (which covers `seq`) here and in every worker, unless that is done already. */
+  /** Applies the newest snapshot (which covers `seq`), unless that is done already. */
   private async settle(seq: number): Promise<void> {
-    if (!this.started || this.appliedSeq >= seq || this.table === undefined || this.snapshot === undefined) return;
+    if (!this.started || this.appliedSeq >= seq || this.table === undefined) return;
     const target = this.seq;
     const table = this.table;
-    const snapshot = this.snapshot;
     await this.apply(table);
-    if (this.pool !== undefined) {
-      const shared = this.workerListeners(table);
-      for (const [key, entry] of this.entries) if (entry.protocol === 'TCP') entry.shared = shared.has(key);
-      await this.pool.sync(target, snapshot, shared);
+    const relay = this.relay;
+    if (relay !== undefined) {
+      this.defineServices(relay, table);
+      await relay.commit();
     }
     this.appliedSeq = Math.max(this.appliedSeq, target);
-  }
-
-  /** The listening sockets workers share: TCP, open, and not of a ClientIP-affinity service (its picks must stay in one process). */
-  private workerListeners(table: ProxyTable): Map<string, Server> {
-    const shared = new Map<string, Server>();
-    for (const [key, entry] of this.entries) {
-      if (entry.protocol !== 'TCP' || entry.state !== 'listening' || entry.closed) continue;
-      if (table.services.get(entry.spec.serviceKey)?.affinity.type === 'ClientIP') continue;
-      shared.set(key, entry.server);
-    }
-    return shared;
   }
 
   private async apply(table: ProxyTable): Promise<void> {
@@ -286,14 +326,62 @@ export class ServiceProxy extends EventEmitter {
     const opening: Promise<void>[] = [];
     for (const [key, spec] of table.listeners) {
       if (!protocols.includes(spec.protocol) || this.entries.has(key) || !this.started) continue;
-      opening.push(spec.protocol === 'TCP' ? this.openTcp(spec) : this.openUdp(spec));
+      if (spec.protocol === 'UDP') opening.push(this.openUdp(spec));
+      else if (this.relay !== undefined) opening.push(this.openNative(this.relay, spec));
+      else if (!this.useNative) opening.push(this.openTcp(spec));
+      // else: the relay is restarting; the restart applies the newest table
     }
     await Promise.all(opening);
   }
 
+  /** Sends the relay every TCP service port that changed (and forgets those gone), then routes the listeners. */
+  private defineServices(relay: NativeRelay, table: ProxyTable): void {
+    const maxAttempts = this.options.maxConnectAttempts ?? 3;
+    const live = new Set<string>();
+    for (const [serviceKey, service] of table.services) {
+      if (!serviceKey.endsWith('/TCP')) continue;
+      live.add(serviceKey);
+      let id = this.serviceIds.get(serviceKey);
+      if (id === undefined) {
+        id = this.nextId++;
+        this.serviceIds.set(serviceKey, id);
+      }
+      const definition = `${affinitySeconds(service)} ${service.backends.map((b) => b.key).join(' ')}`;
+      if (this.sentServices.get(id) === definition) continue;
+      this.sentServices.set(id, definition);
+      relay.defineService(id, affinitySeconds(service), maxAttempts, service.backends.map((b) => b.key));
+    }
+    for (const [serviceKey, id] of this.serviceIds) {
+      if (live.has(serviceKey)) continue;
+      this.serviceIds.delete(serviceKey);
+      this.sentServices.delete(id);
+      relay.deleteService(id);
+    }
+    for (const entry of this.entries.values()) {
+      if (entry.protocol !== 'TCP' || entry.relayId === undefined || entry.state !== 'listening') continue;
+      const id = this.serviceIds.get(entry.spec.serviceKey);
+      if (id === undefined || entry.routedTo === id) continue;
+      entry.routedTo = id;
+      relay.route(entry.relayId, id);
+    }
+  }
+
+  private async openNative(relay: NativeRelay, spec: ListenerSpec): Promise<void> {
+    const entry: TcpListenerEntry = { protocol: 'TCP', spec, state: 'opening', closed: false, relayId: this.nextId++ };
+    this.entries.set(spec.key, entry);
+    const failure = await relay.listen(entry.relayId as number, spec.host, spec.port);
+    if (failure?.code === 'RELAY_EXIT') return; // reported once as RELAY_EXIT; the restart opens it again
+    if (failure !== undefined) {
+      this.failed(entry, Object.assign(new Error(failure.message), { code: failure.code }));
+      return;
+    }
+    if (entry.closed) relay.close(entry.relayId as number);
+    else entry.state = 'listening';
+  }
+
   private openTcp(spec: ListenerSpec): Promise<void> {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
-    const entry: TcpListenerEntry = { protocol: 'TCP', spec, state: 'opening', server, closed: false, shared: false };
+    const entry: TcpListenerEntry = { protocol: 'TCP', spec, state: 'opening', server, closed: false };
     this.entries.set(spec.key, entry);
     this.engine.serve(server, entry);
     return new Promise((resolve) => {
@@ -302,7 +390,7 @@ export class ServiceProxy extends EventEmitter {
         resolve();
       };
       server.once('error', onListenError);
-      server.listen({ host: spec.host, port: spec.port, exclusive: false }, () => {
+      server.listen({ host: spec.host, port: spec.port }, () => {
         server.off('error', onListenError);
         server.on('error', (error: NodeJS.ErrnoException) => this.report({ listener: entry.spec.key, serviceKey: entry.spec.serviceKey, code: error.code ?? 'ERROR', message: error.message }));
         if (entry.closed) server.close();
@@ -336,19 +424,26 @@ export class ServiceProxy extends EventEmitter {
   }
 
   /**
-   * Stops accepting at once: the socket is closed here (workers close their copies on the sync that
-   * follows); connections already relayed keep running and drain on their own.
+   * Stops accepting: a node socket at once, a relay's socket with the commit that follows (before
+   * `sync` resolves); connections already relayed keep running and drain on their own.
    */
   private closeEntry(entry: ListenerEntry): void {
     entry.closed = true;
     if (entry.protocol === 'UDP') entry.udp.close();
-    else if (entry.state === 'listening') entry.server.close();
+    else if (entry.relayId !== undefined) {
+      if (entry.state === 'listening') this.relay?.close(entry.relayId);
+    } else if (entry.state === 'listening') entry.server?.close();
   }
 
   private report(error: ProxyError): void {
     this.logger.warn({ listener: error.listener, service: error.serviceKey, code: error.code }, error.message);
     this.options.onError?.(error);
   }
+}
+
+/** The relay's affinity argument: 0 for round robin, else ClientIP's idle timeout in seconds (Kubernetes' default 10800). */
+function affinitySeconds(service: BalancedService): number {
+  return service.affinity.type === 'ClientIP' ? service.affinity.timeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS : 0;
 }
 
 function backendKey(ip: string, port: number): string {

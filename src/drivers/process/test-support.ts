@@ -9,8 +9,8 @@ import { isSameProcess, readProcEntry } from './proc-table.js';
 
 /** Compiles the shim when native/berth-shim.c is newer than build/berth-shim (a no-op otherwise). */
 export function buildShim(): void {
-  const result = spawnSync(process.execPath, ['scripts/build-shim.mjs'], { stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('scripts/build-shim.mjs failed');
+  const result = spawnSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('scripts/build-native.mjs failed');
 }
 
 /** A scratch directory under the OS temp dir, removed by `dispose`. */
