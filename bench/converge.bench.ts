@@ -72,15 +72,15 @@ function procStat(pid: number): { cpuTicks: number; rssBytes: number; pssBytes: 
   return { cpuTicks: Number(fields[11]) + Number(fields[12]), rssBytes: rssKb * 1024, pssBytes: pssKb * 1024 };
 }
 
-/** The server's proxy worker processes (its children running proxy-worker.js). */
-function proxyWorkers(serverPid: number): number[] {
+/** The server's proxy relay (its child running berth-relay). */
+function proxyRelays(serverPid: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === serverPid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('proxy-worker')) pids.push(Number(entry));
+      if (ppid === serverPid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('berth-relay')) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -88,9 +88,9 @@ function proxyWorkers(serverPid: number): number[] {
   return pids;
 }
 
-/** CPU ticks and RSS of the server and its proxy workers, summed. */
+/** CPU ticks and RSS of the server and its proxy relay, summed. */
 function serverStat(serverPid: number): { cpuTicks: number; rssBytes: number; pssBytes: number; processes: number } {
-  const stats = [serverPid, ...proxyWorkers(serverPid)].map(procStat);
+  const stats = [serverPid, ...proxyRelays(serverPid)].map(procStat);
   const sum = (k: 'cpuTicks' | 'rssBytes' | 'pssBytes'): number => stats.reduce((a, s) => a + s[k], 0);
   return { cpuTicks: sum('cpuTicks'), rssBytes: sum('rssBytes'), pssBytes: sum('pssBytes'), processes: stats.length };
 }
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   if (idle) {
     console.log(`idle server with ${N} running instances, over ${IDLE_MS / 1000} s`);
     console.log(`  CPU: ${idle.cpuPercent.toFixed(2)} % of one core   (goal < 1 %)`);
-    console.log(`  RSS: ${(idle.rssBytes / 1024 / 1024).toFixed(1)} MB   (goal < 150 MB; summed over ${idle.processes} processes: the server and its proxy workers, BERTH_PROXY_WORKERS)`);
+    console.log(`  RSS: ${(idle.rssBytes / 1024 / 1024).toFixed(1)} MB   (goal < 150 MB; summed over ${idle.processes} processes: the server and its proxy relay)`);
     console.log(`  PSS: ${(idle.pssBytes / 1024 / 1024).toFixed(1)} MB   (the same processes' memory with shared pages counted once)`);
   }
 }

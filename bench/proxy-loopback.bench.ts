@@ -1,15 +1,15 @@
 /*
- * A bounded loopback load probe (not a test): `node --import tsx bench/proxy-loopback.bench.ts [seconds] [proxyWorkers]`.
+ * A bounded loopback load probe (not a test): `node --import tsx bench/proxy-loopback.bench.ts [seconds] [native|node] [threads]`.
  * Starts 2 HTTP/1.1 backends and the proxy in child processes, then drives 50 connections for a few
  * seconds in keep-alive and in close mode, directly and through the proxy, and prints requests/s and
  * p99. Everything stays on 127.0.0.1/8; every child is ended when the probe ends.
  */
 import { fork } from 'node:child_process';
-import cluster from 'node:cluster';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ServiceProxy } from '../src/proxy/service-proxy.js';
+import type { ProxyEngine } from '../src/proxy/service-proxy.js';
 import { endpoint, endpointsOf, snapshotOf } from '../src/proxy/proxy-fixtures.js';
 
 const BACKENDS = [
@@ -33,22 +33,9 @@ function runBackend(host: string, port: number): void {
     .listen({ host, port, backlog: 1024 }, () => process.send?.('ready'));
 }
 
-/**
- * With workers > 1, node:cluster workers (scheduling policy none: the kernel spreads accepts over the
- * shared listening socket) each run a ServiceProxy fed the same snapshot.
- */
-async function runProxy(workers: number): Promise<void> {
-  if (workers > 1 && cluster.isPrimary) {
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
-    let ready = 0;
-    for (let i = 0; i < workers; i++) {
-      cluster.fork().on('message', () => {
-        if (++ready === workers) process.send?.('ready');
-      });
-    }
-    return;
-  }
-  const proxy = new ServiceProxy();
+/** A ServiceProxy with the given TCP engine (and relay threads) fed one VIP with both backends. */
+async function runProxy(engine: ProxyEngine, threads: number): Promise<void> {
+  const proxy = new ServiceProxy({ engine, threads });
   await proxy.start();
   await proxy.sync(
     snapshotOf([endpointsOf({ clusterIP: VIP[0], ports: [{ name: '', protocol: 'TCP', port: VIP[1] }], endpoints: BACKENDS.map(([ip, port]) => endpoint(ip, port)) })]),
@@ -103,10 +90,12 @@ function start(role: string, ...args: string[]): Promise<ChildProcess> {
 async function main(): Promise<void> {
   const [role, a, b] = process.argv.slice(2);
   if (role === 'backend') return runBackend(a as string, Number(b));
-  if (role === 'proxy') return runProxy(Number(a));
+  if (role === 'proxy') return runProxy(a as ProxyEngine, Number(b));
   const seconds = Number(role ?? 3);
-  const workers = Number(a ?? 1);
-  const children = await Promise.all([...BACKENDS.map(([ip, port]) => start('backend', ip, String(port))), start('proxy', String(workers))]);
+  const engine = a === 'node' ? 'node' : 'native';
+  const threads = Number(b ?? 2);
+  const children = await Promise.all([...BACKENDS.map(([ip, port]) => start('backend', ip, String(port))), start('proxy', engine, String(threads))]);
+  console.log(`engine ${engine}${engine === 'native' ? `, ${threads} relay threads` : ''}`);
   try {
     for (const close of [false, true]) {
       const direct = await drive(BACKENDS, close, seconds);

@@ -12,8 +12,9 @@
  * Needs: apt-get install -y wrk haproxy nginx-light
  * Run: npm run bench -- proxy   (or: node --import tsx bench/proxy.bench.ts; BENCH_SECONDS=3 for a quick look)
  * BENCH_ROUNDS=3 repeats every measurement (targets interleaved) and reports medians, for a noisy VM;
- * BENCH_PROXY_WORKERS=1,2 measures one berth server per listed BERTH_PROXY_WORKERS value, side by side
- * (default: one server with berth's default).
+ * BENCH_PROXY=native,node,native:1 measures one berth server per listed variant, side by side: the TCP
+ * engine (BERTH_PROXY_ENGINE) and, after a colon, the relay threads (BERTH_PROXY_THREADS). Default: one
+ * server with berth's defaults (native, min(2, cores) threads).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import { Children, freePort, lpad, pad, requireTools, runTool, waitListening } f
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
-const WORKER_VARIANTS = (process.env.BENCH_PROXY_WORKERS ?? '').split(',').map((w) => w.trim()).filter(Boolean);
+const VARIANTS = (process.env.BENCH_PROXY ?? '').split(',').map((w) => w.trim()).filter(Boolean);
 const HOST = '127.0.0.1';
 const SERVICE_PORT = 18080;
 
@@ -94,9 +95,15 @@ async function wrk(host: string, port: number, mode: Mode, seconds: number): Pro
   return parseWrk(await runTool('wrk', args, (seconds + 30) * 1000));
 }
 
-async function setUpBerth(backends: readonly number[], k: number, workers: string | undefined): Promise<{ berth: RunningBerth; vip: string }> {
+/** The environment of one BENCH_PROXY variant (`engine[:threads]`). */
+function variantEnv(variant: string): Record<string, string> {
+  const [engine = 'native', threads] = variant.split(':');
+  return { BERTH_PROXY_ENGINE: engine, ...(threads !== undefined ? { BERTH_PROXY_THREADS: threads } : {}) };
+}
+
+async function setUpBerth(backends: readonly number[], k: number, variant: string | undefined): Promise<{ berth: RunningBerth; vip: string }> {
   // Each server its own instance range, hence its own service range (test/e2e/harness.ts rangesFor).
-  const berth = await startBerth({ instanceRange: k === 0 ? '127.15.0.0/16' : `127.15.${k}.0/24`, ...(workers !== undefined ? { env: { BERTH_PROXY_WORKERS: workers } } : {}) });
+  const berth = await startBerth({ instanceRange: k === 0 ? '127.15.0.0/16' : `127.15.${k}.0/24`, ...(variant !== undefined ? { env: variantEnv(variant) } : {}) });
   const svc = await berth.client.createService('default', { name: 'bench', containers: [], endpoints: [], ports: [{ port: SERVICE_PORT }] });
   await berth.client.setEndpoints(
     'default',
@@ -145,10 +152,10 @@ async function main(): Promise<void> {
       ['direct (nginx 1)', HOST, backends[0] as number],
       ['HAProxy (tcp, rr)', HOST, haproxyPort],
     ];
-    for (const [k, workers] of (WORKER_VARIANTS.length > 0 ? WORKER_VARIANTS : [undefined]).entries()) {
-      const set = await setUpBerth(backends, k, workers);
+    for (const [k, variant] of (VARIANTS.length > 0 ? VARIANTS : [undefined]).entries()) {
+      const set = await setUpBerth(backends, k, variant);
       berths.push(set.berth);
-      targets.push([workers === undefined ? 'berth (VIP)' : `berth (VIP, w=${workers})`, set.vip, SERVICE_PORT]);
+      targets.push([variant === undefined ? 'berth (VIP)' : `berth (VIP, ${variant})`, set.vip, SERVICE_PORT]);
     }
     // Warm up every path (JIT, accept queues, nginx workers) before measuring.
     for (const [, host, port] of targets) await wrk(host, port, 'keep-alive', 1);

@@ -50,6 +50,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -419,7 +420,7 @@ static void start_conn(struct worker *w, int fd, const struct sockaddr_storage *
     return;
   }
   set_nodelay(fd);
-  c->client = (struct half){.fd = fd, .conn = c};
+  c->client = (struct half){.fd = fd, .writable = true, .conn = c};  /* a fresh socket has room */
   c->upstream.fd = -1;
   c->peer = *peer;
   c->service = service;
@@ -879,6 +880,12 @@ static void cmd_service(char *args) {
   d->backends = backends;
   d->nbackends = n;
   d->timeout_ms = strtoull(aff_s, NULL, 10) * 1000;
+  if (d->timeout_ms == 0 && d->affinity != NULL) {  /* affinity turned off: a later ClientIP starts afresh */
+    pthread_mutex_lock(&d->affinity->mu);
+    memset(d->affinity->slots, 0, d->affinity->cap * sizeof *d->affinity->slots);
+    d->affinity->used = 0;
+    pthread_mutex_unlock(&d->affinity->mu);
+  }
   d->max_attempts = (uint32_t)strtoul(max_s, NULL, 10);
   if (d->timeout_ms > 0 && d->affinity == NULL) {
     d->affinity = calloc(1, sizeof *d->affinity);
@@ -1028,6 +1035,9 @@ static void settle(void) {
     if (d->def != NULL) free_def(d->def);
     free(d);
   }
+  /* Counts first: a connection picked with an older table is reported before the ack that ends it
+   * (the drain barrier reads activeConnections as soon as sync resolves). */
+  if (acks_head != NULL && acks_head->version <= seen) report_counts();
   while (acks_head != NULL && acks_head->version <= seen) {
     struct ack *a = acks_head;
     acks_head = a->next;
@@ -1057,6 +1067,12 @@ static void command(char *line) {
 int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   signal(SIGPIPE, SIG_IGN);
+  /* Two descriptors a connection: take every descriptor the hard limit allows (as HAProxy does). */
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   nworkers = argc > 1 ? atoi(argv[1]) : 1;
   if (nworkers < 1) nworkers = 1;
   if (nworkers > MAX_THREADS) nworkers = MAX_THREADS;
