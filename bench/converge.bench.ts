@@ -4,7 +4,7 @@
  *     connections, against a plain shell loop that starts the same 100 processes and waits until they
  *     all accept. Goal: ≤ 2× the loop.
  *  2. The idle server with those 100 instances running: CPU over 10 s (goal < 1 % of one core) and
- *     RSS (goal < 150 MB), of the server process and its proxy worker processes together (the
+ *     RSS (goal < 150 MB), of the server process and its proxy relay (berth-relay) together (the
  *     instances are not counted).
  * Docker Swarm's figures on this machine (from the issue): ~3 s for 10 containers, ~7 s for 30.
  *

@@ -5,8 +5,8 @@
  * handlers rather than `pipe()` (which allocates a dozen closures and listeners per direction): a write
  * that returns false pauses the source until the destination drains (backpressure), and 'end' is
  * forwarded with `end()`, which with `allowHalfOpen` on both sockets gives correct half-close (or with a
- * plain close when the other way has ended already: see `endSocket`). The same code runs in the parent
- * and in every proxy worker process (relay-engine.ts).
+ * plain close when the other way has ended already: see `endSocket`). This is the in-process engine
+ * (`engine: 'node'`, relay-engine.ts); native/berth-relay.c does the same per connection.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
