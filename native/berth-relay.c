@@ -1,7 +1,9 @@
 /*
  * berth-relay: the TCP data plane behind service VIPs, node ports, external and load-balancer
  * addresses (docs/proxy.md). One process, N relay threads, each with its own epoll set; listening
- * sockets are shared by every thread (EPOLLEXCLUSIVE, so one accept wakes one thread).
+ * sockets are shared by every thread (EPOLLEXCLUSIVE, so one accept wakes one thread), and a thread
+ * that accepts while it relays HANDOFF_SLACK more connections than the least loaded one hands the new
+ * connection to that one.
  *
  *   berth-relay THREADS        (driven by its parent, src/proxy/native-relay.ts, on stdin/stdout)
  *
@@ -16,6 +18,7 @@
  *   M <listenerId> <serviceId>       route a listener's connections to a service port
  *   C <seq>                          publish everything above as one table → "A <seq>" once every
  *                                    thread relays with it (and the sockets of closed listeners are closed)
+ *   T <seq>                          → "T <seq> <connections of thread 0> <of thread 1>…" 
  * Reports on stdout: "R <threads>" once ready; "N <backend> <count>" when a backend's count of held
  * connections changed (coalesced every 10 ms); "E <message>" for errors worth a log line.
  * The relay exits when stdin reaches EOF (its parent is gone) and dies with its parent (PDEATHSIG).
@@ -64,6 +67,7 @@
 #define FLUSH_MS 10            /* count reports are coalesced this long */
 #define COUNTER_BUCKETS 4096
 #define KEY_LEN 64             /* "[ffff:…]:65535" fits */
+#define HANDOFF_SLACK 4        /* a thread keeps a connection unless it relays this many more than the least loaded */
 
 /* ---------------------------------------------------------------- shared state */
 
@@ -296,11 +300,22 @@ struct conn {
   struct conn *next_dead;
 };
 
+/* A connection accepted by one thread and given to a less loaded one. */
+struct handoff {
+  struct handoff *next;
+  int fd;
+  uint32_t service;
+  struct sockaddr_storage peer;
+};
+
 struct worker {
   pthread_t thread;
   int ep;
   int wake_fd;
   atomic_uint_fast64_t seen;
+  atomic_int load;                /* connections this thread relays (and those handed to it) */
+  pthread_mutex_t inbox_mu;
+  struct handoff *inbox;
   struct table *table;
   struct conn *graveyard;
   char *scratch;
@@ -357,6 +372,7 @@ static void conn_close(struct worker *w, struct conn *c, bool reset_client) {
   free(c->replay);
   c->next_dead = w->graveyard;
   w->graveyard = c;
+  atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
 }
 
 static void on_connected(struct worker *w, struct conn *c);
@@ -408,15 +424,13 @@ static bool try_next(struct worker *w, struct conn *c, bool first) {
   return false;
 }
 
+/* Relays an accepted client on this thread; `w->load` already counts it (conn_close uncounts it). */
 static void start_conn(struct worker *w, int fd, const struct sockaddr_storage *peer, uint32_t service) {
   const struct service *s = find_service(w->table, service);
-  if (s == NULL || s->nbackends == 0) {
-    reset_close(fd);
-    return;
-  }
-  struct conn *c = calloc(1, sizeof *c);
+  struct conn *c = s == NULL || s->nbackends == 0 ? NULL : calloc(1, sizeof *c);
   if (c == NULL) {
     reset_close(fd);
+    atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     return;
   }
   set_nodelay(fd);
@@ -428,9 +442,61 @@ static void start_conn(struct worker *w, int fd, const struct sockaddr_storage *
   if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
     reset_close(fd);
     free(c);
+    atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     return;
   }
   if (!try_next(w, c, true)) conn_close(w, c, true);
+}
+
+/*
+ * The thread that relays a connection accepted by `w`: `w` itself unless another relays at least
+ * HANDOFF_SLACK fewer. The kernel wakes whichever thread waits, so a burst (50 keep-alive connections
+ * opened at once) can land on one thread; handing over keeps the threads within a few connections of
+ * each other (as HAProxy spreads accepted connections over its threads).
+ */
+static struct worker *least_loaded(struct worker *w) {
+  struct worker *best = w;
+  int mine = atomic_load_explicit(&w->load, memory_order_relaxed), least = mine;
+  for (int i = 0; i < nworkers; i++) {
+    int load = atomic_load_explicit(&workers[i]->load, memory_order_relaxed);
+    if (load < least) {
+      least = load;
+      best = workers[i];
+    }
+  }
+  return mine - least >= HANDOFF_SLACK ? best : w;
+}
+
+static void hand_to(struct worker *to, int fd, const struct sockaddr_storage *peer, uint32_t service) {
+  struct handoff *h = malloc(sizeof *h);
+  if (h == NULL) {
+    reset_close(fd);
+    atomic_fetch_sub_explicit(&to->load, 1, memory_order_relaxed);
+    return;
+  }
+  h->fd = fd;
+  h->service = service;
+  h->peer = *peer;
+  pthread_mutex_lock(&to->inbox_mu);
+  bool was_empty = to->inbox == NULL;
+  h->next = to->inbox;
+  to->inbox = h;
+  pthread_mutex_unlock(&to->inbox_mu);
+  if (was_empty) wake(to->wake_fd);
+}
+
+/* Starts the connections other threads handed to this one. */
+static void take_inbox(struct worker *w) {
+  pthread_mutex_lock(&w->inbox_mu);
+  struct handoff *h = w->inbox;
+  w->inbox = NULL;
+  pthread_mutex_unlock(&w->inbox_mu);
+  while (h != NULL) {
+    struct handoff *next = h->next;
+    start_conn(w, h->fd, &h->peer, h->service);
+    free(h);
+    h = next;
+  }
 }
 
 /* Keeps the client's bytes until the first answer byte, up to REPLAY_LIMIT (then keeps none). */
@@ -611,7 +677,10 @@ static void accept_on(struct worker *w, uint32_t id) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  /* EAGAIN, or EMFILE & co.: the listener stays ready and is tried again */
     }
-    start_conn(w, fd, &peer, r->service);
+    struct worker *to = nworkers > 1 ? least_loaded(w) : w;
+    atomic_fetch_add_explicit(&to->load, 1, memory_order_relaxed);
+    if (to == w) start_conn(w, fd, &peer, r->service);
+    else hand_to(to, fd, &peer, r->service);
   }
 }
 
@@ -652,6 +721,7 @@ static void *relay_thread(void *arg) {
       if (tag == TAG_WAKE) {
         uint64_t v;
         while (read(w->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
+        if (w->table != NULL) take_inbox(w);
         continue;
       }
       struct half *h = events[i].data.ptr;
@@ -1056,7 +1126,13 @@ static void command(char *line) {
   char *a = strtok_r(NULL, " ", &save), *b = strtok_r(NULL, " ", &save), *c = strtok_r(NULL, " ", &save);
   if (strcmp(op, "C") == 0 && a != NULL) cmd_commit(a);
   else if (strcmp(op, "L") == 0 && c != NULL) cmd_listen((uint32_t)strtoul(a, NULL, 10), b, c);
-  else if (strcmp(op, "X") == 0 && a != NULL) cmd_close((uint32_t)strtoul(a, NULL, 10));
+  else if (strcmp(op, "T") == 0 && a != NULL) {
+    char line[400];
+    int n = snprintf(line, sizeof line, "T %s", a);
+    for (int i = 0; i < nworkers && n > 0 && (size_t)n < sizeof line - 12; i++)
+      n += snprintf(line + n, sizeof line - (size_t)n, " %d", atomic_load_explicit(&workers[i]->load, memory_order_relaxed));
+    say("%s", line);
+  } else if (strcmp(op, "X") == 0 && a != NULL) cmd_close((uint32_t)strtoul(a, NULL, 10));
   else if (strcmp(op, "D") == 0 && a != NULL) cmd_delete((uint32_t)strtoul(a, NULL, 10));
   else if (strcmp(op, "M") == 0 && b != NULL) {
     struct listener_def *l = find_listener((uint32_t)strtoul(a, NULL, 10));
@@ -1082,6 +1158,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nworkers; i++) {
     struct worker *w = calloc(1, sizeof *w);
     if (w == NULL || (w->scratch = malloc(SCRATCH_BYTES)) == NULL) { perror("berth-relay"); return 1; }
+    pthread_mutex_init(&w->inbox_mu, NULL);
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_WAKE};

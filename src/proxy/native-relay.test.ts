@@ -112,6 +112,30 @@ test('counts connections held across threads: activeConnections sums them and wh
   }
 });
 
+test('spreads a burst of 40 keep-alive connections over both threads, within a few of each other', async () => {
+  const echo = await echoServer('127.21.203.12');
+  try {
+    await withProxy(async (proxy) => {
+      await proxy.sync(vipService(18207, [endpoint('127.21.203.12', echo.port)]));
+      const clients = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const socket = net.connect({ host: VIP, port: 18207, allowHalfOpen: true });
+          socket.write('x');
+          await once(socket, 'data');
+          return socket;
+        }),
+      );
+      const loads = await proxy.relayThreadLoads();
+      assert.equal(loads.length, 2);
+      assert.equal(loads[0]! + loads[1]!, 40, `thread loads ${loads.join('/')}`);
+      assert.ok(Math.abs(loads[0]! - loads[1]!) <= 5, `thread loads ${loads.join('/')}`);
+      for (const socket of clients) socket.destroy();
+    });
+  } finally {
+    echo.server.close();
+  }
+});
+
 test('relays 4 MiB each way on 6 connections at once, byte for byte (partial writes and backpressure)', async () => {
   const echo = await echoServer('127.21.203.11');
   try {

@@ -49,6 +49,7 @@ export class NativeRelay extends EventEmitter {
   private child: ChildProcessWithoutNullStreams | undefined;
   private readonly listens = new Map<number, (failure: ListenFailure | undefined) => void>();
   private readonly commits = new Map<number, () => void>();
+  private readonly loads = new Map<number, (loads: number[]) => void>();
   private readonly held = new Map<string, number>();
   private seq = 0;
   private stopping = false;
@@ -146,6 +147,16 @@ export class NativeRelay extends EventEmitter {
     });
   }
 
+  /** Connections each relay thread holds now (empty when the relay is gone). */
+  threadLoads(): Promise<number[]> {
+    if (this.exited) return Promise.resolve([]);
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      this.loads.set(seq, resolve);
+      this.write(`T ${seq}\n`);
+    });
+  }
+
   /** Ends the relay (EOF on its stdin; SIGKILL after `graceMs`). Its listeners close and its connections are cut. */
   async stop(graceMs = 2000): Promise<void> {
     const child = this.child;
@@ -178,6 +189,10 @@ export class NativeRelay extends EventEmitter {
       const resolve = this.commits.get(Number(a));
       this.commits.delete(Number(a));
       resolve?.();
+    } else if (op === 'T' && a !== undefined) {
+      const resolve = this.loads.get(Number(a));
+      this.loads.delete(Number(a));
+      resolve?.([b, ...rest].filter((x): x is string => x !== undefined).map(Number));
     } else if (op === 'E') {
       this.logger.warn({ relay: this.child?.pid }, line.slice(2));
     }
@@ -189,6 +204,8 @@ export class NativeRelay extends EventEmitter {
     this.listens.clear();
     for (const resolve of this.commits.values()) resolve();
     this.commits.clear();
+    for (const resolve of this.loads.values()) resolve([]);
+    this.loads.clear();
     for (const [key, n] of this.held) this.emit('count', key, n, 0);
     this.held.clear();
     if (!this.stopping) this.emit('exit', { pid: child.pid ?? 0, code, signal } satisfies RelayExit);

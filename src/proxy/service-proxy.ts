@@ -70,7 +70,11 @@ export interface RelayStatus {
   readonly restarts: number;
 }
 
-/** berth server's default relay threads: one per core, at most 2 (measured: docs/proxy.md). */
+/**
+ * berth server's default relay threads: one per core, at most 2. On this 2-core machine, shared with
+ * the backends and the load generator, 2 threads beat 1 (1.06× against 0.87× HAProxy's requests/s with
+ * keep-alive, p99 0.84× against 1.25×; docs/proxy.md, Measured).
+ */
 export function defaultProxyThreads(): number {
   return Math.min(2, availableParallelism());
 }
@@ -230,6 +234,11 @@ export class ServiceProxy extends EventEmitter {
   relayStatus(): RelayStatus | undefined {
     const pid = this.relay?.pid;
     return pid === undefined ? undefined : { pid, threads: this.threads(), restarts: this.relayRestarts };
+  }
+
+  /** Connections each relay thread holds now (empty without a relay): how evenly the threads share the load. */
+  relayThreadLoads(): Promise<number[]> {
+    return this.relay?.threadLoads() ?? Promise.resolve([]);
   }
 
   private threads(): number {
