@@ -21,7 +21,8 @@
  *   T <seq>                          → "T <seq> <connections of thread 0> <of thread 1>…" 
  * Reports on stdout: "R <threads>" once ready; "N <backend> <count>" when a backend's count of held
  * connections changed (coalesced every 10 ms); "E <message>" for errors worth a log line.
- * The relay exits when stdin reaches EOF (its parent is gone) and dies with its parent (PDEATHSIG).
+ * The relay exits when stdin reaches EOF (its parent is gone) and dies with its parent (PDEATHSIG);
+ * SIGINT, SIGHUP and SIGTERM are ignored (a Ctrl-C reaches the server's whole process group).
  *
  * Per connection (as src/proxy/tcp-relay.ts, the in-process engine): the client is not read before an
  * upstream connected; a refused or failed connect is retried on another backend, up to maxAttempts,
@@ -1142,7 +1143,12 @@ static void command(char *line) {
 
 int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* A Ctrl-C reaches the server's whole process group: the server decides when the relay ends (EOF on
+   * stdin), as the shim does; only SIGKILL ends it early. */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   /* Two descriptors a connection: take every descriptor the hard limit allows (as HAProxy does). */
   struct rlimit files;
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
