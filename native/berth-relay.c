@@ -25,8 +25,8 @@
  * SIGINT, SIGHUP and SIGTERM are ignored (a Ctrl-C reaches the server's whole process group).
  *
  * Per connection (as src/proxy/tcp-relay.ts, the in-process engine): the client is not read before an
- * upstream connected; a refused or failed connect is retried on another backend, up to maxAttempts,
- * before the client is reset; the client's bytes are kept (up to 64 KiB) until the first byte of
+ * upstream connected; a refused or failed connect is retried on a backend it has not tried, from the
+ * newest table, up to maxAttempts, before the client is reset; the client's bytes are kept (up to 64 KiB) until the first byte of
  * answer, so that an upstream that closes or resets before answering is replaced by another one that
  * gets the same bytes; half-close is forwarded with shutdown(SHUT_WR); no backend → RST at once.
  * A backend's connection is counted from its pick until its upstream socket closes.
@@ -68,6 +68,7 @@
 #define FLUSH_MS 10            /* count reports are coalesced this long */
 #define COUNTER_BUCKETS 4096
 #define KEY_LEN 64             /* "[ffff:…]:65535" fits */
+#define MAX_TRIES 8            /* a connection tries at most this many backends (maxAttempts is capped here) */
 #define HANDOFF_SLACK 4        /* a thread keeps a connection unless it relays this many more than the least loaded */
 
 /* ---------------------------------------------------------------- shared state */
@@ -84,6 +85,7 @@ struct counter {
 struct backend {
   struct sockaddr_storage addr;
   socklen_t len;
+  uint32_t hash;            /* of the address: what a connection remembers of the backends it tried */
   struct counter *counter;
 };
 
@@ -177,12 +179,20 @@ static void client_ip(const struct sockaddr_storage *peer, uint8_t out[16]) {
   else if (peer->ss_family == AF_INET6) memcpy(out, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
 }
 
-static const struct backend *round_robin(const struct service *s, const struct sockaddr_storage *avoid, socklen_t avoid_len) {
+static bool tried(const uint32_t *tried, uint32_t ntried, uint32_t hash) {
+  for (uint32_t i = 0; i < ntried; i++)
+    if (tried[i] == hash) return true;
+  return false;
+}
+
+/* The next backend in round-robin order that this connection has not tried yet (NULL: none left). */
+static const struct backend *round_robin(const struct service *s, const uint32_t *done, uint32_t ndone) {
   uint32_t n = s->nbackends;
-  const struct backend *b = &s->backends[atomic_fetch_add_explicit(s->cursor, 1, memory_order_relaxed) % n];
-  if (avoid != NULL && n > 1 && same_addr(&b->addr, b->len, avoid, avoid_len))
-    b = &s->backends[atomic_fetch_add_explicit(s->cursor, 1, memory_order_relaxed) % n];
-  return b;
+  for (uint32_t k = 0; k < n; k++) {
+    const struct backend *b = &s->backends[atomic_fetch_add_explicit(s->cursor, 1, memory_order_relaxed) % n];
+    if (!tried(done, ndone, b->hash)) return b;
+  }
+  return NULL;
 }
 
 static const struct backend *find_backend(const struct service *s, const struct sockaddr_storage *addr, socklen_t len) {
@@ -234,14 +244,14 @@ static struct sticky *affinity_slot(struct affinity *a, const struct service *s,
 }
 
 /*
- * The backend for a new connection (or NULL when the service has none): round robin, or with ClientIP
- * affinity the client's previous backend while the service still has it and it was used within the
- * timeout. `avoid` just failed for this client: skipped when another exists (a sticky entry moves).
+ * The backend for a new connection, or for its next attempt, among those it has not tried (`done`,
+ * address hashes): round robin, or with ClientIP affinity the client's previous backend while the
+ * service still has it, it was used within the timeout and this connection has not tried it (else the
+ * entry moves to the round-robin pick). NULL when no untried backend is left.
  */
-static const struct backend *pick(const struct service *s, const struct sockaddr_storage *peer,
-                                  const struct sockaddr_storage *avoid, socklen_t avoid_len) {
+static const struct backend *pick(const struct service *s, const struct sockaddr_storage *peer, const uint32_t *done, uint32_t ndone) {
   if (s == NULL || s->nbackends == 0) return NULL;
-  if (s->timeout_ms == 0) return round_robin(s, avoid, avoid_len);
+  if (s->timeout_ms == 0) return round_robin(s, done, ndone);
   uint8_t ip[16];
   client_ip(peer, ip);
   uint64_t now = now_ms();
@@ -249,19 +259,23 @@ static const struct backend *pick(const struct service *s, const struct sockaddr
   pthread_mutex_lock(&a->mu);
   struct sticky *e = affinity_slot(a, s, ip, now);
   const struct backend *b = NULL;
-  if (e->used && now - e->last_ms < s->timeout_ms && !(avoid != NULL && same_addr(&e->backend, e->backend_len, avoid, avoid_len)))
+  if (e->used && now - e->last_ms < s->timeout_ms) {
     b = find_backend(s, &e->backend, e->backend_len);
-  if (b == NULL) {
-    b = round_robin(s, avoid, avoid_len);
-    if (!e->used) {
-      e->used = 1;
-      memcpy(e->client, ip, 16);
-      a->used++;
-    }
-    e->backend = b->addr;
-    e->backend_len = b->len;
+    if (b != NULL && tried(done, ndone, b->hash)) b = NULL;
   }
-  e->last_ms = now;
+  if (b == NULL) {
+    b = round_robin(s, done, ndone);
+    if (b != NULL) {
+      if (!e->used) {
+        e->used = 1;
+        memcpy(e->client, ip, 16);
+        a->used++;
+      }
+      e->backend = b->addr;
+      e->backend_len = b->len;
+    }
+  }
+  if (b != NULL) e->last_ms = now;
   pthread_mutex_unlock(&a->mu);
   return b;
 }
@@ -296,7 +310,8 @@ struct conn {
   char *replay;                   /* client bytes until the first answer byte; NULL when dropped */
   uint32_t replay_len, replay_cap;
   uint32_t service;
-  uint32_t attempts;
+  uint32_t attempts;              /* backends tried, their hashes in tried[] */
+  uint32_t tried[MAX_TRIES];
   bool connected, answered, replay_off, closed;
   struct conn *next_dead;
 };
@@ -380,7 +395,7 @@ static void on_connected(struct worker *w, struct conn *c);
 
 /* Connects to `b`; false when no upstream could be started (the caller tries another or gives up). */
 static bool connect_to(struct worker *w, struct conn *c, const struct backend *b) {
-  c->attempts++;
+  c->tried[c->attempts++] = b->hash;
   c->addr = b->addr;
   c->addr_len = b->len;
   int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -408,19 +423,17 @@ static bool connect_to(struct worker *w, struct conn *c, const struct backend *b
 }
 
 /*
- * Starts an upstream for `c` on another backend than the one that just failed (none yet: `first`).
- * False when none is left to try: the caller resets the client.
+ * Starts an upstream for `c` on a backend of the thread's newest table that it has not tried, while it
+ * has tried fewer than maxAttempts (so a table that changed since the first pick still offers its
+ * backends). False when none is left: the caller resets the client.
  */
-static bool try_next(struct worker *w, struct conn *c, bool first) {
+static bool try_next(struct worker *w, struct conn *c) {
   const struct service *s = find_service(w->table, c->service);
-  uint32_t max = s == NULL ? 0 : (s->max_attempts < s->nbackends ? s->max_attempts : s->nbackends);
+  uint32_t max = s == NULL ? 0 : (s->max_attempts < MAX_TRIES ? s->max_attempts : MAX_TRIES);
   while (!c->closed && c->attempts < max) {
-    struct sockaddr_storage avoid = c->addr;
-    socklen_t avoid_len = c->addr_len;
-    const struct backend *b = pick(s, &c->peer, first ? NULL : &avoid, first ? 0 : avoid_len);
+    const struct backend *b = pick(s, &c->peer, c->tried, c->attempts);
     if (b == NULL) return false;
     if (connect_to(w, c, b)) return true;
-    first = false;
   }
   return false;
 }
@@ -446,7 +459,7 @@ static void start_conn(struct worker *w, int fd, const struct sockaddr_storage *
     atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     return;
   }
-  if (!try_next(w, c, true)) conn_close(w, c, true);
+  if (!try_next(w, c)) conn_close(w, c, true);
 }
 
 /*
@@ -611,7 +624,7 @@ static bool fail_over(struct worker *w, struct conn *c) {
   c->up.len = c->up.off = 0;
   c->up.shut = false;
   c->down = (struct pending){0};
-  return try_next(w, c, false);
+  return try_next(w, c);
 }
 
 static void pump(struct worker *w, struct conn *c) {
@@ -664,7 +677,7 @@ static void finish_connect(struct worker *w, struct conn *c) {
   if (err == 0) return;   /* not yet */
   epoll_ctl(w->ep, EPOLL_CTL_DEL, c->upstream.fd, NULL);
   drop_upstream(c);
-  if (!try_next(w, c, false)) conn_close(w, c, true);
+  if (!try_next(w, c)) conn_close(w, c, true);
 }
 
 static void accept_on(struct worker *w, uint32_t id) {
@@ -740,6 +753,10 @@ static void *relay_thread(void *arg) {
       w->graveyard = c->next_dead;
       free(c);
     }
+    /* Again before blocking: a wake read in this batch may have been for a table published after the
+     * check above (the eventfd counts both wakes as one), and nothing else would wake us for it. */
+    t = atomic_load_explicit(&current_table, memory_order_acquire);
+    if (t != NULL && t != w->table) switch_table(w, t);
   }
   return NULL;
 }
@@ -932,6 +949,7 @@ static void cmd_service(char *args) {
       backends = nb;
     }
     if (!parse_backend(t, &backends[n])) { say("E bad backend %s", t); continue; }
+    backends[n].hash = hash_bytes((const uint8_t *)&backends[n].addr, backends[n].len);
     backends[n].counter = counter_for(t);
     if (backends[n].counter == NULL) { say("E out of memory"); continue; }
     backends[n].counter->refs++;

@@ -24,10 +24,15 @@ test('returns undefined for a service without backends or an unknown service', (
   assert.equal(balancer.next('other', '127.1.0.1'), undefined);
 });
 
-test('skips the backend to avoid when another exists', () => {
+test('skips the backends a connection tried, and has none once it tried them all', () => {
   const balancer = new Balancer();
-  balancer.update(table({ backends: [b(1), b(2)], affinity: { type: 'None' } }));
-  assert.equal(balancer.next('svc', 'c', b(1))?.key, b(2).key);
+  balancer.update(table({ backends: [b(1), b(2), b(3)], affinity: { type: 'None' } }));
+  assert.equal(balancer.next('svc', 'c', [b(1).key])?.key, b(2).key);
+  assert.equal(balancer.next('svc', 'c', [b(3).key, b(1).key])?.key, b(2).key);
+  assert.equal(balancer.next('svc', 'c', [b(1).key, b(2).key, b(3).key]), undefined);
+  // a backend tried under an older table that is gone now does not hide the others
+  balancer.update(table({ backends: [b(2)], affinity: { type: 'None' } }));
+  assert.equal(balancer.next('svc', 'c', [b(9).key])?.key, b(2).key);
 });
 
 test('keeps a ClientIP client on its backend until timeoutSeconds of idleness', () => {
@@ -49,7 +54,7 @@ test('moves a sticky client whose backend left or refused', () => {
   const balancer = new Balancer();
   balancer.update(table({ backends: [b(1), b(2)], affinity: { type: 'ClientIP', timeoutSeconds: 10800 } }));
   const first = balancer.next('svc', 'c') as Backend;
-  const moved = balancer.next('svc', 'c', first) as Backend;
+  const moved = balancer.next('svc', 'c', [first.key]) as Backend;
   assert.notEqual(moved.key, first.key);
   assert.equal(balancer.next('svc', 'c')?.key, moved.key);
   balancer.update(table({ backends: [first], affinity: { type: 'ClientIP', timeoutSeconds: 10800 } }));

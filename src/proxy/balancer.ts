@@ -70,23 +70,25 @@ export class Balancer {
   }
 
   /**
-   * The backend for a new connection from `clientAddress`, or undefined when the service has none.
-   * `avoid` is a backend that just refused this client: it is skipped when another exists, and a
-   * sticky entry pointing at it is moved.
+   * The backend for a new connection from `clientAddress`, or for its next attempt: `tried` holds the
+   * keys of the backends this connection already tried (they refused or failed), which are skipped —
+   * a sticky entry pointing at one moves to the round-robin pick. Undefined when the service has no
+   * backend left that was not tried.
    */
-  next(serviceKey: string, clientAddress: string, avoid?: Backend): Backend | undefined {
+  next(serviceKey: string, clientAddress: string, tried: readonly string[] = []): Backend | undefined {
     const state = this.services.get(serviceKey);
     if (state === undefined || state.backends.length === 0) return undefined;
-    if (state.affinity.type === 'None') return roundRobin(state, avoid);
+    if (state.affinity.type === 'None') return roundRobin(state, tried);
 
     const now = this.clock.now();
     const timeoutMs = (state.affinity.timeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS) * 1000;
     const entry = state.sticky.get(clientAddress);
-    if (entry !== undefined && now - entry.lastUsed < timeoutMs && state.byKey.has(entry.backend.key) && entry.backend.key !== avoid?.key) {
+    if (entry !== undefined && now - entry.lastUsed < timeoutMs && state.byKey.has(entry.backend.key) && !tried.includes(entry.backend.key)) {
       entry.lastUsed = now;
       return entry.backend;
     }
-    const backend = roundRobin(state, avoid);
+    const backend = roundRobin(state, tried);
+    if (backend === undefined) return undefined;
     if (entry !== undefined) {
       entry.backend = backend;
       entry.lastUsed = now;
@@ -98,15 +100,15 @@ export class Balancer {
   }
 }
 
-function roundRobin(state: ServiceState, avoid: Backend | undefined): Backend {
+/** The next backend in round-robin order not in `tried` (undefined: every backend was tried). */
+function roundRobin(state: ServiceState, tried: readonly string[]): Backend | undefined {
   const n = state.backends.length;
-  let backend = state.backends[state.cursor % n] as Backend;
-  state.cursor = (state.cursor + 1) % n;
-  if (avoid !== undefined && n > 1 && backend.key === avoid.key) {
-    backend = state.backends[state.cursor % n] as Backend;
+  for (let k = 0; k < n; k++) {
+    const backend = state.backends[state.cursor % n] as Backend;
     state.cursor = (state.cursor + 1) % n;
+    if (!tried.includes(backend.key)) return backend;
   }
-  return backend;
+  return undefined;
 }
 
 /** Drops sticky entries that expired or point at a backend that left, so the map stays bounded. */

@@ -12,7 +12,7 @@ import { relayConnection } from './tcp-relay.js';
 
 export interface RelayEngineOptions {
   readonly clock: Clock;
-  /** Most backends tried for one connection whose connects are refused (capped by the backend count). */
+  /** Most backends tried for one connection whose connects are refused (each at most once). */
   readonly maxConnectAttempts: number;
   /** Called on every change of a backend's active connection count in this process (`before` → `after`). */
   readonly onCount: (backendKey: string, before: number, after: number) => void;
@@ -39,9 +39,9 @@ export class RelayEngine {
     const balancer = this.balancer;
     const max = options.maxConnectAttempts;
     this.host = {
-      pick: (serviceKey, client, avoid) => balancer.next(serviceKey, client, avoid),
+      pick: (serviceKey, client, tried) => balancer.next(serviceKey, client, tried),
       usesClientAddress: (serviceKey) => balancer.usesClientAddress(serviceKey),
-      maxAttempts: (serviceKey) => Math.min(max, balancer.backendCount(serviceKey)),
+      maxAttempts: max,
       connectionOpened: (backend) => this.opened(backend),
       connectionClosed: (backend) => this.closed(backend),
       clients: this.clients,

@@ -86,6 +86,36 @@ for (const engine of ['native', 'node'] as const satisfies readonly ProxyEngine[
       });
     });
 
+    test('retries a refused connect on a backend of the newest table while the tables keep changing', async () => {
+      // Tables alternate between [dead, backend-0, backend-1] and [backend-0]: a connect to the dead
+      // address that fails after the switch to the narrow table must still be retried (on backend-0).
+      const dead = await refusedPort('127.21.201.9');
+      await withProxy(async (proxy) => {
+        const svc = (endpoints: ReturnType<typeof endpoint>[]) => snapshotOf([endpointsOf({ clusterIP: VIP, ports: [{ name: '', protocol: 'TCP', port: 18012 }], endpoints })]);
+        const wide = svc([endpoint('127.21.201.9', dead), ...threeBackends().slice(0, 2)]);
+        const narrow = svc(threeBackends().slice(0, 1));
+        await proxy.sync(wide);
+        let stop = false;
+        let syncs = 0;
+        const churn = (async () => {
+          while (!stop) {
+            await proxy.sync(++syncs % 2 === 0 ? wide : narrow);
+            await new Promise((resolve) => setImmediate(resolve)); // the node engine's sync settles in microtasks
+          }
+        })();
+        const replies: string[] = [];
+        try {
+          for (let batch = 0; batch < 60; batch++) replies.push(...(await Promise.all(Array.from({ length: 25 }, () => exchange(VIP, 18012)))));
+        } finally {
+          stop = true;
+          await churn;
+        }
+        assert.ok(syncs > 20, `only ${syncs} table changes happened`);
+        assert.equal(replies.length, 1500);
+        assert.ok(replies.every((r) => r === 'backend-0' || r === 'backend-1'));
+      });
+    });
+
     test('moves a request to another backend when its backend dies before answering, replaying the bytes', async () => {
       // A backend that reads the request and dies (reset, as a process killed with SIGKILL), or closes
       // without a word; two that answer with what they read.

@@ -48,7 +48,7 @@ export interface ServiceProxyOptions {
   readonly protocols?: readonly ProxyProtocol[];
   /** Idle time after which a UDP flow is forgotten, ms. Default 30 000. */
   readonly udpIdleTimeoutMs?: number;
-  /** Most backends tried for one TCP connection whose connects are refused. Default 3 (capped by the backend count). */
+  /** Most backends tried for one TCP connection whose connects are refused (each at most once). Default 3. */
   readonly maxConnectAttempts?: number;
   /** Default 'native'; falls back to 'node' (with a warning) when the relay cannot start. */
   readonly engine?: ProxyEngine;

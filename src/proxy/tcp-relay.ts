@@ -14,11 +14,12 @@ import type { Backend } from './proxy-table.js';
 
 /** What a relay needs from its owner (a RelayEngine): balancing and connection counting. */
 export interface RelayHost {
-  pick(serviceKey: string, clientAddress: string, avoid?: Backend): Backend | undefined;
+  /** The backend for a connection, skipping the keys in `tried` (undefined: none left). */
+  pick(serviceKey: string, clientAddress: string, tried?: readonly string[]): Backend | undefined;
   /** Whether `pick` looks at the client address (ClientIP affinity); if not, it is not fetched (a getpeername). */
   usesClientAddress(serviceKey: string): boolean;
-  /** Upper bound on connect attempts for one client connection. */
-  maxAttempts(serviceKey: string): number;
+  /** Most backends tried for one client connection. */
+  readonly maxAttempts: number;
   connectionOpened(backend: Backend): void;
   connectionClosed(backend: Backend): void;
   /** Client sockets being relayed; a relay adds its client and removes it on close. */
@@ -40,7 +41,8 @@ const REPLAY_LIMIT_BYTES = 64 * 1024;
 class TcpRelay {
   upstream: RelaySocket | undefined = undefined;
   connected = false;
-  attempts = 0;
+  /** Keys of the backends tried, the current one last. */
+  readonly tried: string[] = [];
   /** The client's bytes since connect, until the first byte from the backend; null when not kept. */
   replay: Buffer[] | null = [];
   replayBytes = 0;
@@ -58,7 +60,7 @@ class TcpRelay {
   ) {}
 
   connect(): void {
-    this.attempts++;
+    this.tried.push(this.backend.key);
     const upstream: RelaySocket = net.connect({ host: this.backend.ip, port: this.backend.port, allowHalfOpen: true, noDelay: true });
     upstream[kRelay] = this;
     this.upstream = upstream;
@@ -141,8 +143,8 @@ function onUpstreamData(this: RelaySocket, chunk: Buffer): void {
  * and replay its bytes. False when that is not possible (nothing kept, no other backend, attempts used).
  */
 function failOver(relay: TcpRelay, dead: RelaySocket): boolean {
-  if (relay.replay === null || relay.client.destroyed || relay.attempts >= relay.host.maxAttempts(relay.serviceKey)) return false;
-  const next = relay.host.pick(relay.serviceKey, relay.clientAddress, relay.backend);
+  if (relay.replay === null || relay.client.destroyed || relay.tried.length >= relay.host.maxAttempts) return false;
+  const next = relay.host.pick(relay.serviceKey, relay.clientAddress, relay.tried);
   if (next === undefined) return false;
   relay.host.connectionClosed(relay.backend);
   relay.connected = false;
@@ -199,8 +201,8 @@ function onUpstreamError(this: RelaySocket): void {
   const client = relay.client;
   if (!relay.connected) {
     // Nothing has reached the client yet: try another backend (the refused-connect retry of issue 3).
-    if (!client.destroyed && relay.attempts < relay.host.maxAttempts(relay.serviceKey)) {
-      const next = relay.host.pick(relay.serviceKey, relay.clientAddress, relay.backend);
+    if (!client.destroyed && relay.tried.length < relay.host.maxAttempts) {
+      const next = relay.host.pick(relay.serviceKey, relay.clientAddress, relay.tried);
       if (next !== undefined) {
         relay.upstream = undefined;
         relay.backend = next;
