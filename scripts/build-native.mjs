@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 // Compiles berth's native helpers into build/ (docs/drivers.md, docs/proxy.md):
-//   native/berth-shim.c  → build/berth-shim   the per-container supervisor of the process driver
-//   native/berth-relay.c → build/berth-relay  the proxy's TCP data plane (epoll threads)
-// Run by `npm run build` (and so by `prepare` on `npm ci`). Skips a binary newer than its source,
-// unless --force. Fails loudly when no C compiler exists: the process driver cannot run a container
+//   native/berth-shim.c → build/berth-shim   the per-container supervisor of the process driver
+//   native/relay/*.c    → build/berth-relay  the proxy's TCP data plane (epoll threads)
+// Run by `npm run build` (and so by `prepare` on `npm ci`). Skips a binary newer than all its sources
+// (and headers), unless --force. Fails loudly when no C compiler exists: the process driver cannot run a container
 // without the shim.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cc = process.env.CC || 'cc';
+const relayDir = join(root, 'native', 'relay');
+const relayFiles = readdirSync(relayDir).filter((f) => f.endsWith('.c') || f.endsWith('.h')).sort().map((f) => join(relayDir, f));
 const targets = [
-  { name: 'berth-shim', flags: [] },
-  { name: 'berth-relay', flags: ['-pthread'] },
+  { name: 'berth-shim', inputs: [join(root, 'native', 'berth-shim.c')], flags: [] },
+  { name: 'berth-relay', inputs: relayFiles, flags: ['-pthread'] },
 ];
 
 function mtime(path) {
@@ -25,13 +27,13 @@ function mtime(path) {
   }
 }
 
-for (const { name, flags } of targets) {
-  const source = join(root, 'native', `${name}.c`);
+for (const { name, inputs, flags } of targets) {
   const output = join(root, 'build', name);
   const built = mtime(output);
-  if (!process.argv.includes('--force') && built !== undefined && built >= (mtime(source) ?? Infinity)) continue;
+  const newest = Math.max(...inputs.map((f) => mtime(f) ?? Infinity));
+  if (!process.argv.includes('--force') && built !== undefined && built >= newest) continue;
   mkdirSync(dirname(output), { recursive: true });
-  const args = ['-O2', '-Wall', '-Wextra', ...flags, '-o', output, source];
+  const args = ['-O2', '-Wall', '-Wextra', ...flags, '-o', output, ...inputs.filter((f) => f.endsWith('.c'))];
   const result = spawnSync(cc, args, { stdio: 'inherit' });
   if (result.error) {
     const hint = result.error.code === 'ENOENT' ? ' (install a C compiler: apt-get install gcc, or set CC)' : '';

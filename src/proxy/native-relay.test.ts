@@ -1,5 +1,5 @@
 /*
- * berth-relay (native/berth-relay.c) through ServiceProxy: what the shared engine suite
+ * berth-relay (native/relay/) through ServiceProxy: what the shared engine suite
  * (service-proxy.test.ts) cannot see — threads, counts reported from another process, bulk transfers
  * with backpressure, a relay that dies, a parent that dies, a missing binary.
  * Loopback addresses private to this file: VIPs in 127.96.203.0/24, backends in 127.21.203.0/24.

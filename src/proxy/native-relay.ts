@@ -1,5 +1,5 @@
 /*
- * The client side of berth-relay (native/berth-relay.c), the native TCP data plane: spawns it, speaks
+ * The client side of berth-relay (native/relay/), the native TCP data plane: spawns it, speaks
  * its line protocol on stdin/stdout and keeps its reported connection counts. `ServiceProxy` decides
  * what to listen on and where to send; this class only carries it. See docs/proxy.md "Native relay".
  */
@@ -86,7 +86,7 @@ export class NativeRelay extends EventEmitter {
       }, this.options.startTimeoutMs ?? 5000);
       child.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const hint = error.code === 'ENOENT' ? ' (run `npm run build` to compile native/berth-relay.c)' : '';
+        const hint = error.code === 'ENOENT' ? ' (run `npm run build` to compile native/relay/)' : '';
         reject(new Error(`cannot run berth-relay at ${binary}: ${error.message}${hint}`));
       });
       child.once('exit', (code, signal) => {

@@ -35,7 +35,7 @@ export interface ProxyError {
 }
 
 /**
- * Which code relays TCP: `native` is berth-relay (native/berth-relay.c, epoll threads; the default),
+ * Which code relays TCP: `native` is berth-relay (native/relay/, epoll threads; the default),
  * `node` is this process's event loop (tcp-relay.ts; what runs when the relay binary is missing).
  * UDP is always relayed in this process.
  */

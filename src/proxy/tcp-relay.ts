@@ -6,7 +6,7 @@
  * that returns false pauses the source until the destination drains (backpressure), and 'end' is
  * forwarded with `end()`, which with `allowHalfOpen` on both sockets gives correct half-close (or with a
  * plain close when the other way has ended already: see `endSocket`). This is the in-process engine
- * (`engine: 'node'`, relay-engine.ts); native/berth-relay.c does the same per connection.
+ * (`engine: 'node'`, relay-engine.ts); native/relay/ does the same per connection.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
