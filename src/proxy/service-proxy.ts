@@ -5,12 +5,12 @@ import { availableParallelism } from 'node:os';
 import type { EndpointsSnapshot } from '../model/index.js';
 import type { Clock, Logger } from '../lib/index.js';
 import { silentLogger, systemClock } from '../lib/index.js';
-import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './balancer.js';
-import { NativeRelay } from './native-relay.js';
 import type { RelayExit } from './native-relay.js';
-import type { BalancedService, ListenerSpec, ProxyProtocol, ProxyTable } from './proxy-table.js';
+import type { ListenerSpec, ProxyProtocol, ProxyTable } from './proxy-table.js';
 import { buildProxyTable } from './proxy-table.js';
 import { RelayEngine } from './relay-engine.js';
+import { RelaySupervisor } from './relay-supervisor.js';
+import type { RelayStatus } from './relay-supervisor.js';
 import { UdpListener } from './udp-relay.js';
 
 export type ListenerState = 'opening' | 'listening' | 'failed';
@@ -62,13 +62,7 @@ export interface ServiceProxyOptions {
   readonly onError?: (error: ProxyError) => void;
 }
 
-/** The native relay as `relayStatus()` reports it. */
-export interface RelayStatus {
-  readonly pid: number;
-  readonly threads: number;
-  /** How many times it died and was started again. */
-  readonly restarts: number;
-}
+export type { RelayStatus } from './relay-supervisor.js';
 
 /**
  * berth server's default relay threads: one per core, at most 2. On this 2-core machine, shared with
@@ -78,9 +72,6 @@ export interface RelayStatus {
 export function defaultProxyThreads(): number {
   return Math.min(2, availableParallelism());
 }
-
-/** A relay that died is started again after this back-off (doubling up to 5 s, reset after 10 s of life). */
-const RELAY_RESTART_MS = [100, 200, 400, 800, 1600, 3200, 5000];
 
 interface TcpListenerEntry {
   readonly protocol: 'TCP';
@@ -92,7 +83,7 @@ interface TcpListenerEntry {
   readonly server?: Server;
   /** The native engine's listener id (its socket lives in the relay). */
   readonly relayId?: number;
-  /** Native: the service id this listener was last routed to. */
+  /** Native: the service id this listener was last routed to (kept by RelaySupervisor.publish). */
   routedTo?: number;
 }
 
@@ -126,15 +117,8 @@ export class ServiceProxy extends EventEmitter {
   private readonly entries = new Map<string, ListenerEntry>();
   /** Active TCP connections per backend key, over both engines. */
   private readonly totals = new Map<string, number>();
-  private relay: NativeRelay | undefined;
-  private relayRestarts = 0;
-  private relayStartedAt = 0;
-  private relayTimer: NodeJS.Timeout | undefined;
+  private readonly native: RelaySupervisor;
   private useNative: boolean;
-  private nextId = 1;
-  /** Native: the relay's id of each TCP service port, and the definition last sent for it. */
-  private readonly serviceIds = new Map<string, number>();
-  private readonly sentServices = new Map<number, string>();
   private table: ProxyTable | undefined;
   /** Number of the last snapshot given to `sync`, and of the last one applied everywhere. */
   private seq = 0;
@@ -154,28 +138,38 @@ export class ServiceProxy extends EventEmitter {
       maxConnectAttempts: options.maxConnectAttempts ?? 3,
       onCount: (key, before, after) => this.counted(key, before, after),
     });
+    this.native = new RelaySupervisor({
+      threads: Math.max(1, Math.min(64, options.threads ?? 1)),
+      ...(options.relayBinary !== undefined ? { binary: options.relayBinary } : {}),
+      maxConnectAttempts: options.maxConnectAttempts ?? 3,
+      clock: this.clock,
+      logger: this.logger,
+      onCount: (key, before, after) => this.counted(key, before, after),
+      onExit: (exit) => this.relayExited(exit),
+      onRestarted: () => {
+        this.appliedSeq = 0;
+        if (this.table !== undefined) void this.enqueue(this.seq);
+      },
+    });
   }
 
   /** Starts the native relay (unless `engine: 'node'`) and opens the listeners of the last snapshot given (if any). */
   async start(): Promise<void> {
     this.started = true;
-    if (this.useNative && this.relay === undefined) await this.startRelay();
+    if (this.useNative && !this.native.running && !(await this.native.start())) {
+      this.logger.warn({}, 'TCP is relayed in the server process (engine node)');
+      this.useNative = false;
+    }
     if (this.table !== undefined) await this.enqueue(this.seq);
   }
 
   /** Ends the relay, closes every listener and cuts every connection and flow. */
   async stop(): Promise<void> {
     this.started = false;
-    clearTimeout(this.relayTimer);
-    this.relayTimer = undefined;
     await this.chain;
-    const relay = this.relay;
-    this.relay = undefined;
-    await relay?.stop();
+    await this.native.stop();
     for (const entry of this.entries.values()) this.closeEntry(entry);
     this.entries.clear();
-    this.serviceIds.clear();
-    this.sentServices.clear();
     this.engine.cutAll(new Error('proxy stopped'));
     this.appliedSeq = 0;
   }
@@ -232,62 +226,19 @@ export class ServiceProxy extends EventEmitter {
 
   /** The native relay process, while one runs. */
   relayStatus(): RelayStatus | undefined {
-    const pid = this.relay?.pid;
-    return pid === undefined ? undefined : { pid, threads: this.threads(), restarts: this.relayRestarts };
+    return this.native.status();
   }
 
   /** Connections each relay thread holds now (empty without a relay): how evenly the threads share the load. */
   relayThreadLoads(): Promise<number[]> {
-    return this.relay?.threadLoads() ?? Promise.resolve([]);
+    return this.native.threadLoads();
   }
 
-  private threads(): number {
-    return Math.max(1, Math.min(64, this.options.threads ?? 1));
-  }
-
-  private async startRelay(): Promise<void> {
-    const relay = new NativeRelay({ threads: this.threads(), logger: this.logger, ...(this.options.relayBinary !== undefined ? { binary: this.options.relayBinary } : {}) });
-    relay.on('count', (key: string, before: number, after: number) => this.counted(key, before, after));
-    relay.on('exit', (exit: RelayExit) => this.relayExited(relay, exit));
-    try {
-      await relay.start();
-    } catch (error) {
-      if (this.relayRestarts > 0) throw error; // a restart that fails is retried by relayExited's caller
-      this.logger.warn({ err: error }, 'the native relay cannot start; TCP is relayed in the server process (engine node)');
-      this.useNative = false;
-      return;
-    }
-    this.relay = relay;
-    this.relayStartedAt = this.clock.now();
-  }
-
-  /** The relay died: its sockets and connections went with it. Report, forget its listeners, start another. */
-  private relayExited(relay: NativeRelay, exit: RelayExit): void {
-    if (this.relay !== relay) return;
-    this.relay = undefined;
+  /** The relay died (RelaySupervisor starts another): its sockets went with it, so its listeners are forgotten. */
+  private relayExited(exit: RelayExit): void {
     const how = exit.signal ?? `status ${exit.code}`;
     this.report({ listener: `relay ${exit.pid}`, serviceKey: '', code: 'RELAY_EXIT', message: `berth-relay (pid ${exit.pid}) exited (${how}); starting another` });
     for (const [key, entry] of this.entries) if (entry.protocol === 'TCP' && entry.relayId !== undefined) this.entries.delete(key);
-    this.serviceIds.clear();
-    this.sentServices.clear();
-    if (this.clock.now() - this.relayStartedAt > 10_000) this.relayRestarts = 0;
-    const delay = RELAY_RESTART_MS[Math.min(this.relayRestarts, RELAY_RESTART_MS.length - 1)] as number;
-    this.relayRestarts++;
-    const restart = (): void => {
-      this.relayTimer = undefined;
-      if (!this.started || this.relay !== undefined) return;
-      this.startRelay().then(
-        () => {
-          this.appliedSeq = 0;
-          if (this.table !== undefined) void this.enqueue(this.seq);
-        },
-        (error: unknown) => {
-          this.logger.error({ err: error }, 'the native relay did not start again; retrying');
-          this.relayTimer = setTimeout(restart, RELAY_RESTART_MS[RELAY_RESTART_MS.length - 1]);
-        },
-      );
-    };
-    this.relayTimer = setTimeout(restart, delay);
   }
 
   private counted(key: string, before: number, after: number): void {
@@ -312,10 +263,9 @@ export class ServiceProxy extends EventEmitter {
     const target = this.seq;
     const table = this.table;
     await this.apply(table);
-    const relay = this.relay;
-    if (relay !== undefined) {
-      this.defineServices(relay, table);
-      await relay.commit();
+    if (this.native.running) {
+      const routes = [...this.entries.values()].filter((e): e is TcpListenerEntry & { relayId: number } => e.protocol === 'TCP' && e.relayId !== undefined && e.state === 'listening');
+      await this.native.publish(table, routes);
     }
     this.appliedSeq = Math.max(this.appliedSeq, target);
   }
@@ -336,55 +286,23 @@ export class ServiceProxy extends EventEmitter {
     for (const [key, spec] of table.listeners) {
       if (!protocols.includes(spec.protocol) || this.entries.has(key) || !this.started) continue;
       if (spec.protocol === 'UDP') opening.push(this.openUdp(spec));
-      else if (this.relay !== undefined) opening.push(this.openNative(this.relay, spec));
+      else if (this.native.running) opening.push(this.openNative(spec));
       else if (!this.useNative) opening.push(this.openTcp(spec));
       // else: the relay is restarting; the restart applies the newest table
     }
     await Promise.all(opening);
   }
 
-  /** Sends the relay every TCP service port that changed (and forgets those gone), then routes the listeners. */
-  private defineServices(relay: NativeRelay, table: ProxyTable): void {
-    const maxAttempts = this.options.maxConnectAttempts ?? 3;
-    const live = new Set<string>();
-    for (const [serviceKey, service] of table.services) {
-      if (!serviceKey.endsWith('/TCP')) continue;
-      live.add(serviceKey);
-      let id = this.serviceIds.get(serviceKey);
-      if (id === undefined) {
-        id = this.nextId++;
-        this.serviceIds.set(serviceKey, id);
-      }
-      const definition = `${affinitySeconds(service)} ${service.backends.map((b) => b.key).join(' ')}`;
-      if (this.sentServices.get(id) === definition) continue;
-      this.sentServices.set(id, definition);
-      relay.defineService(id, affinitySeconds(service), maxAttempts, service.backends.map((b) => b.key));
-    }
-    for (const [serviceKey, id] of this.serviceIds) {
-      if (live.has(serviceKey)) continue;
-      this.serviceIds.delete(serviceKey);
-      this.sentServices.delete(id);
-      relay.deleteService(id);
-    }
-    for (const entry of this.entries.values()) {
-      if (entry.protocol !== 'TCP' || entry.relayId === undefined || entry.state !== 'listening') continue;
-      const id = this.serviceIds.get(entry.spec.serviceKey);
-      if (id === undefined || entry.routedTo === id) continue;
-      entry.routedTo = id;
-      relay.route(entry.relayId, id);
-    }
-  }
-
-  private async openNative(relay: NativeRelay, spec: ListenerSpec): Promise<void> {
-    const entry: TcpListenerEntry = { protocol: 'TCP', spec, state: 'opening', closed: false, relayId: this.nextId++ };
+  private async openNative(spec: ListenerSpec): Promise<void> {
+    const entry: TcpListenerEntry = { protocol: 'TCP', spec, state: 'opening', closed: false, relayId: this.native.newId() };
     this.entries.set(spec.key, entry);
-    const failure = await relay.listen(entry.relayId as number, spec.host, spec.port);
+    const failure = await this.native.listen(entry.relayId as number, spec.host, spec.port);
     if (failure?.code === 'RELAY_EXIT') return; // reported once as RELAY_EXIT; the restart opens it again
     if (failure !== undefined) {
       this.failed(entry, Object.assign(new Error(failure.message), { code: failure.code }));
       return;
     }
-    if (entry.closed) relay.close(entry.relayId as number);
+    if (entry.closed) this.native.close(entry.relayId as number);
     else entry.state = 'listening';
   }
 
@@ -440,7 +358,7 @@ export class ServiceProxy extends EventEmitter {
     entry.closed = true;
     if (entry.protocol === 'UDP') entry.udp.close();
     else if (entry.relayId !== undefined) {
-      if (entry.state === 'listening') this.relay?.close(entry.relayId);
+      if (entry.state === 'listening') this.native.close(entry.relayId);
     } else if (entry.state === 'listening') entry.server?.close();
   }
 
@@ -448,11 +366,6 @@ export class ServiceProxy extends EventEmitter {
     this.logger.warn({ listener: error.listener, service: error.serviceKey, code: error.code }, error.message);
     this.options.onError?.(error);
   }
-}
-
-/** The relay's affinity argument: 0 for round robin, else ClientIP's idle timeout in seconds (Kubernetes' default 10800). */
-function affinitySeconds(service: BalancedService): number {
-  return service.affinity.type === 'ClientIP' ? service.affinity.timeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS : 0;
 }
 
 function backendKey(ip: string, port: number): string {
