@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthClient } from '../../src/client/index.js';
-import { BIN, ROOT, alive, cleanup, rangesFor, startBerth, tempDir, waitFor } from './harness.js';
+import { BIN, ROOT, alive, cleanup, freePort, rangesFor, startBerth, tempDir, waitFor } from './harness.js';
 import { pidOf } from './programs.js';
 
 function berth(url: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -53,7 +53,7 @@ describe('the berth CLI', () => {
 
   it('up runs the main example: it converges, serves through all API replicas, keeps the store\'s data, and Ctrl-C stops it', async () => {
     const dataDir = tempDir();
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const up = spawn(process.execPath, [BIN, '--host', url, 'up', '-f', join(ROOT, 'examples/shop/berth.yaml'), '--data-dir', dataDir], {
       env: { ...process.env, NO_COLOR: '1', ...rangesFor('127.11.6.0/24') },
@@ -65,7 +65,9 @@ describe('the berth CLI', () => {
     const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
     const client = new BerthClient({ baseUrl: url });
     try {
-      await waitFor('up to follow logs', () => out.includes('following logs'), { timeoutMs: 60_000 });
+      await waitFor('up to follow logs', () => out.includes('following logs'), { timeoutMs: 60_000 }).catch((error: Error) => {
+        throw new Error(`${error.message}; up printed:\n${out}`);
+      });
       const web = /^web\s+(http:\/\/\S+)/m.exec(out)?.[1];
       assert.ok(web, `up printed where web answers:\n${out}`);
       // No readiness probes yet (a later issue): "running" means started, so wait for the page to answer.
