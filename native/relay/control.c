@@ -33,7 +33,6 @@ struct deferred {
 
 struct ack { struct ack *next; uint64_t version; char seq[32]; };
 
-static struct counter *registry[COUNTER_BUCKETS];
 static struct service_def *services;
 static struct listener_def *listeners;
 static struct deferred *deferred_head, **deferred_tail = &deferred_head;
@@ -70,39 +69,6 @@ void say(const char *fmt, ...) {
   if (out_len + (size_t)n > sizeof out) flush_out();
   memcpy(out + out_len, line, (size_t)n);
   out_len += (size_t)n;
-}
-
-static struct counter *counter_for(const char *key) {
-  uint32_t h = hash_bytes((const uint8_t *)key, strlen(key)) % COUNTER_BUCKETS;
-  for (struct counter *c = registry[h]; c != NULL; c = c->next)
-    if (strcmp(c->key, key) == 0) return c;
-  struct counter *c = calloc(1, sizeof *c);
-  if (c == NULL) return NULL;
-  snprintf(c->key, sizeof c->key, "%s", key);
-  c->next = registry[h];
-  registry[h] = c;
-  return c;
-}
-
-/* Reports changed counts; frees counters no table lists, no connection holds and last reported 0. */
-void report_counts(void) {
-  atomic_store_explicit(&counts_dirty, 0, memory_order_release);
-  for (int h = 0; h < COUNTER_BUCKETS; h++) {
-    for (struct counter **p = &registry[h]; *p != NULL;) {
-      struct counter *c = *p;
-      int n = atomic_load_explicit(&c->count, memory_order_relaxed);
-      if (n != c->reported) {
-        say("N %s %d", c->key, n);
-        c->reported = n;
-      }
-      if (n == 0 && c->refs == 0) {
-        *p = c->next;
-        free(c);
-      } else {
-        p = &c->next;
-      }
-    }
-  }
 }
 
 /* "1.2.3.4:80" or "[::1]:80" → address; the key is the same text. */

@@ -37,7 +37,8 @@
  *
  * Files: relay.h (types and functions shared by the parts), balance.c (picking backends, counting their
  * connections), conn.c (one relayed connection), thread.c (relay threads: accept, hand-off, tables),
- * control.c (the control protocol, tables and reports, on the main thread), main.c (start-up, main loop).
+ * control.c (the control protocol and tables, on the main thread), counters.c (the backend counters and
+ * their reports), main.c (start-up, main loop).
  */
 #ifndef BERTH_RELAY_H
 #define BERTH_RELAY_H
@@ -209,6 +210,10 @@ void reset_close(int fd);
 void start_conn(struct worker *w, int fd, const struct sockaddr_storage *peer, uint32_t service);
 void pump(struct worker *w, struct conn *c);
 void finish_connect(struct worker *w, struct conn *c);
+
+/* counters.c */
+struct counter *counter_for(const char *key);
+void report_counts(void);
 
 /* control.c */
 void command(char *line);
