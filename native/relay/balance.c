@@ -2,7 +2,7 @@
  * the connections each backend holds. */
 #include "relay.h"
 
-static uint64_t now_ms(void) {
+uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;

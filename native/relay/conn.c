@@ -14,7 +14,31 @@ void reset_close(int fd) {
   close(fd);
 }
 
-static void drop_upstream(struct conn *c) {
+uint32_t connect_timeout_ms = 5000;
+
+static void dequeue_connect(struct worker *w, struct conn *c) {
+  if (!c->connecting) return;
+  c->connecting = false;
+  if (c->cq_prev != NULL) c->cq_prev->cq_next = c->cq_next;
+  else w->cq_head = c->cq_next;
+  if (c->cq_next != NULL) c->cq_next->cq_prev = c->cq_prev;
+  else w->cq_tail = c->cq_prev;
+  c->cq_prev = c->cq_next = NULL;
+}
+
+static void enqueue_connect(struct worker *w, struct conn *c) {
+  if (connect_timeout_ms == 0) return;
+  c->connecting = true;
+  c->deadline_ms = now_ms() + connect_timeout_ms;
+  c->cq_next = NULL;
+  c->cq_prev = w->cq_tail;
+  if (w->cq_tail != NULL) w->cq_tail->cq_next = c;
+  else w->cq_head = c;
+  w->cq_tail = c;
+}
+
+static void drop_upstream(struct worker *w, struct conn *c) {
+  dequeue_connect(w, c);
   if (c->upstream.fd >= 0) close(c->upstream.fd);
   c->upstream.fd = -1;
   if (c->counter != NULL) release(c->counter);
@@ -25,7 +49,7 @@ static void drop_upstream(struct conn *c) {
 static void conn_close(struct worker *w, struct conn *c, bool reset_client) {
   if (c->closed) return;
   c->closed = true;
-  drop_upstream(c);
+  drop_upstream(w, c);
   if (reset_client) reset_close(c->client.fd);
   else close(c->client.fd);
   free(c->up.buf);
@@ -52,17 +76,19 @@ static bool connect_to(struct worker *w, struct conn *c, const struct backend *b
   c->connected = false;
   int r = connect(fd, (const struct sockaddr *)&b->addr, b->len);
   if (r < 0 && errno != EINPROGRESS) {
-    drop_upstream(c);
+    drop_upstream(w, c);
     return false;
   }
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->upstream};
   if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    drop_upstream(c);
+    drop_upstream(w, c);
     return false;
   }
   if (r == 0) {
     c->upstream.writable = true;
     on_connected(w, c);
+  } else {
+    enqueue_connect(w, c);
   }
   return true;
 }
@@ -212,7 +238,7 @@ static enum flow flow(struct worker *w, struct conn *c, struct half *src, struct
 static bool fail_over(struct worker *w, struct conn *c) {
   if (c->answered || c->replay_off) return false;
   epoll_ctl(w->ep, EPOLL_CTL_DEL, c->upstream.fd, NULL);
-  drop_upstream(c);
+  drop_upstream(w, c);
   free(c->up.buf);
   c->up.buf = NULL;
   c->up.len = c->up.off = 0;
@@ -253,6 +279,7 @@ void pump(struct worker *w, struct conn *c) {
 }
 
 static void on_connected(struct worker *w, struct conn *c) {
+  dequeue_connect(w, c);
   c->connected = true;
   if (c->replay_len > 0) {   /* a replacement upstream: send what the failed one got */
     if (!stash(&c->up, c->replay, c->replay_len)) { conn_close(w, c, true); return; }
@@ -270,6 +297,24 @@ void finish_connect(struct worker *w, struct conn *c) {
   }
   if (err == 0) return;   /* not yet */
   epoll_ctl(w->ep, EPOLL_CTL_DEL, c->upstream.fd, NULL);
-  drop_upstream(c);
+  drop_upstream(w, c);
   if (!try_next(w, c)) conn_close(w, c, true);
+}
+
+/* How long the thread may block: until the oldest connect in progress is due (-1: none in progress). */
+int connect_wait_ms(struct worker *w) {
+  if (w->cq_head == NULL) return -1;
+  uint64_t now = now_ms();
+  return w->cq_head->deadline_ms <= now ? 0 : (int)(w->cq_head->deadline_ms - now);
+}
+
+/* Gives up the connects older than connect_timeout_ms: each is tried on another backend, or reset. */
+void expire_connects(struct worker *w) {
+  uint64_t now = now_ms();
+  while (w->cq_head != NULL && w->cq_head->deadline_ms <= now) {
+    struct conn *c = w->cq_head;
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->upstream.fd, NULL);
+    drop_upstream(w, c);
+    if (!try_next(w, c)) conn_close(w, c, true);
+  }
 }

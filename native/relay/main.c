@@ -1,4 +1,4 @@
-/* berth-relay THREADS: start-up (signals, descriptors, threads) and the main thread's loop: commands on
+/* berth-relay THREADS [CONNECT_TIMEOUT_MS]: start-up (signals, descriptors, threads) and the main thread's loop: commands on
  * stdin, wakes from the relay threads, the count-report timer. The protocol is described in relay.h. */
 #include "relay.h"
 
@@ -19,6 +19,7 @@ int main(int argc, char **argv) {
   nworkers = argc > 1 ? atoi(argv[1]) : 1;
   if (nworkers < 1) nworkers = 1;
   if (nworkers > MAX_THREADS) nworkers = MAX_THREADS;
+  if (argc > 2) connect_timeout_ms = (uint32_t)strtoul(argv[2], NULL, 10);
   main_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (main_wake < 0 || control_timer_fd() < 0) { perror("berth-relay: eventfd"); return 1; }
   for (int i = 0; i < nworkers; i++) {

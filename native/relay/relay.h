@@ -5,7 +5,9 @@
  * that accepts while it relays HANDOFF_SLACK more connections than the least loaded one hands the new
  * connection to that one.
  *
- *   berth-relay THREADS        (driven by its parent, src/proxy/native-relay.ts, on stdin/stdout)
+ *   berth-relay THREADS [CONNECT_TIMEOUT_MS]   (driven by its parent, src/proxy/native-relay.ts, on stdin/stdout;
+ *                                              a connect not done within the timeout, 5000 ms by default, 0 none,
+ *                                              is given up and tried on another backend)
  *
  * Control protocol, one command a line on stdin (ids are decimal u32 chosen by the parent):
  *   L <id> <host> <port>             open a listening socket (not served before a commit maps it)
@@ -165,6 +167,9 @@ struct conn {
   uint32_t attempts;              /* backends tried, their hashes in tried[] */
   uint32_t tried[MAX_TRIES];
   bool connected, answered, replay_off, closed;
+  bool connecting;                /* in its thread's connect queue, until connected or given up */
+  uint64_t deadline_ms;           /* when a connect in progress is given up (connect_timeout_ms) */
+  struct conn *cq_prev, *cq_next;
   struct conn *next_dead;
 };
 
@@ -186,6 +191,7 @@ struct worker {
   struct handoff *inbox;
   struct table *table;
   struct conn *graveyard;
+  struct conn *cq_head, *cq_tail; /* connects in progress, oldest first (one timeout: deadlines in order) */
   char *scratch;
 };
 
@@ -200,13 +206,17 @@ const struct service *find_service(const struct table *t, uint32_t id);
 void *relay_thread(void *arg);
 
 /* balance.c */
+uint64_t now_ms(void);
 uint32_t hash_bytes(const uint8_t *p, size_t n);
 void hold(struct counter *c);
 void release(struct counter *c);
 const struct backend *pick(const struct service *s, const struct sockaddr_storage *peer, const uint32_t *done, uint32_t ndone);
 
 /* conn.c */
+extern uint32_t connect_timeout_ms;  /* 0: none */
 void reset_close(int fd);
+int connect_wait_ms(struct worker *w);
+void expire_connects(struct worker *w);
 void start_conn(struct worker *w, int fd, const struct sockaddr_storage *peer, uint32_t service);
 void pump(struct worker *w, struct conn *c);
 void finish_connect(struct worker *w, struct conn *c);

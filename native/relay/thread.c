@@ -127,7 +127,7 @@ void *relay_thread(void *arg) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   for (;;) {
-    int n = epoll_wait(w->ep, events, MAX_EVENTS, -1);
+    int n = epoll_wait(w->ep, events, MAX_EVENTS, connect_wait_ms(w));
     struct table *t = atomic_load_explicit(&current_table, memory_order_acquire);
     if (t != NULL && t != w->table) switch_table(w, t);
     for (int i = 0; i < n; i++) {
@@ -152,6 +152,7 @@ void *relay_thread(void *arg) {
       if (h == &c->upstream && !c->connected) finish_connect(w, c);
       else pump(w, c);
     }
+    expire_connects(w);
     while (w->graveyard != NULL) {
       struct conn *c = w->graveyard;
       w->graveyard = c->next_dead;

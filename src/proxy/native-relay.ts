@@ -20,6 +20,8 @@ export interface NativeRelayOptions {
   readonly binary?: string;
   /** Relay threads (each an epoll loop; listeners are shared by all). 1–64. */
   readonly threads: number;
+  /** A connect to a backend not done within this long is given up and tried on another, ms; 0: never. */
+  readonly connectTimeoutMs: number;
   /** The relay must report ready within this long, ms. Default 5000. */
   readonly startTimeoutMs?: number;
   readonly logger?: Logger;
@@ -73,7 +75,7 @@ export class NativeRelay extends EventEmitter {
   /** Spawns the relay; resolves when it reports ready. Rejects when it cannot run (missing binary: run `npm run build`). */
   start(): Promise<void> {
     const binary = this.options.binary ?? defaultRelayPath();
-    const child = spawn(binary, [String(this.options.threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(binary, [String(this.options.threads), String(this.options.connectTimeoutMs)], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.stdin.on('error', () => {}); // a dead relay: reported by 'exit'
     child.stderr.on('data', (chunk: Buffer) => this.logger.warn({ relay: child.pid }, chunk.toString().trim()));

@@ -1,4 +1,6 @@
 /* Fixtures for the proxy's tests and load probe: snapshot entities valid by default, and tiny loopback peers. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Endpoint, EndpointsSnapshot, ServiceEndpoints } from '../model/index.js';
@@ -66,4 +68,27 @@ export function exchange(host: string, port: number, options: { localAddress?: s
     });
     socket.end(options.payload ?? '');
   });
+}
+
+/**
+ * A listener on `host` whose connects never complete: python3 listens with a backlog of 0 and never
+ * accepts, and one connection made here fills its accept queue, so the kernel drops later SYNs (a
+ * connect to it hangs, as to a host that blackholes). `close()` ends both.
+ */
+export async function stalledListener(host: string): Promise<{ port: number; close(): void }> {
+  const script = `import socket, sys\ns = socket.socket()\ns.bind((${JSON.stringify(host)}, 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()`;
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = Number(line.toString().trim());
+  const filler = net.connect({ host, port });
+  filler.on('error', () => {});
+  await once(filler, 'connect');
+  return {
+    port,
+    close: () => {
+      filler.destroy();
+      child.stdin.end();
+      child.kill();
+    },
+  };
 }

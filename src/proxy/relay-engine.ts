@@ -14,6 +14,8 @@ export interface RelayEngineOptions {
   readonly clock: Clock;
   /** Most backends tried for one connection whose connects are refused (each at most once). */
   readonly maxConnectAttempts: number;
+  /** A connect not done within this long is given up and tried on another backend, ms; 0: never. */
+  readonly connectTimeoutMs: number;
   /** Called on every change of a backend's active connection count in this process (`before` → `after`). */
   readonly onCount: (backendKey: string, before: number, after: number) => void;
 }
@@ -42,6 +44,7 @@ export class RelayEngine {
       pick: (serviceKey, client, tried) => balancer.next(serviceKey, client, tried),
       usesClientAddress: (serviceKey) => balancer.usesClientAddress(serviceKey),
       maxAttempts: max,
+      connectTimeoutMs: options.connectTimeoutMs,
       connectionOpened: (backend) => this.opened(backend),
       connectionClosed: (backend) => this.closed(backend),
       clients: this.clients,

@@ -33,6 +33,8 @@ export interface RelaySupervisorOptions {
   readonly binary?: string;
   /** Most backends tried for one connection. */
   readonly maxConnectAttempts: number;
+  /** A connect not done within this long is tried on another backend, ms; 0: never. */
+  readonly connectTimeoutMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
   /** A backend's count of held connections changed (`before` → `after`). */
@@ -152,7 +154,7 @@ export class RelaySupervisor {
   }
 
   private async spawn(): Promise<void> {
-    const relay = new NativeRelay({ threads: this.options.threads, logger: this.options.logger, ...(this.options.binary !== undefined ? { binary: this.options.binary } : {}) });
+    const relay = new NativeRelay({ threads: this.options.threads, connectTimeoutMs: this.options.connectTimeoutMs, logger: this.options.logger, ...(this.options.binary !== undefined ? { binary: this.options.binary } : {}) });
     relay.on('count', (key: string, before: number, after: number) => this.options.onCount(key, before, after));
     relay.on('exit', (exit: RelayExit) => this.exited(relay, exit));
     await relay.start();

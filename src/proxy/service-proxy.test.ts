@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { ServiceProxy } from './service-proxy.js';
 import type { ProxyEngine, ProxyError } from './service-proxy.js';
-import { endpoint, endpointsOf, exchange, refusedPort, replyServers, snapshotOf } from './proxy-fixtures.js';
+import { endpoint, endpointsOf, exchange, refusedPort, replyServers, snapshotOf, stalledListener } from './proxy-fixtures.js';
 
 // Loopback addresses private to this file: VIPs in 127.96.201.0/24, backends in 127.21.201.0/24.
 const VIP = '127.96.201.1';
@@ -33,9 +33,9 @@ async function until(what: string, check: () => boolean, ms = 3000): Promise<voi
 // Every test runs against both TCP engines: berth-relay (native, 2 threads) and the in-process one.
 for (const engine of ['native', 'node'] as const satisfies readonly ProxyEngine[]) {
   describe(`${engine} engine`, () => {
-    async function withProxy(fn: (proxy: ServiceProxy, errors: ProxyError[]) => Promise<void>, nodeAddresses?: string[]): Promise<void> {
+    async function withProxy(fn: (proxy: ServiceProxy, errors: ProxyError[]) => Promise<void>, nodeAddresses?: string[], connectTimeoutMs?: number): Promise<void> {
       const errors: ProxyError[] = [];
-      const proxy = new ServiceProxy({ engine, threads: 2, onError: (e) => errors.push(e), nodeAddresses, udpIdleTimeoutMs: 200 });
+      const proxy = new ServiceProxy({ engine, threads: 2, onError: (e) => errors.push(e), nodeAddresses, udpIdleTimeoutMs: 200, ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}) });
       await proxy.start();
       assert.equal(proxy.tcpEngine(), engine);
       try {
@@ -114,6 +114,27 @@ for (const engine of ['native', 'node'] as const satisfies readonly ProxyEngine[
         assert.equal(replies.length, 1500);
         assert.ok(replies.every((r) => r === 'backend-0' || r === 'backend-1'));
       });
+    });
+
+    test('gives up a connect that does not complete within connectTimeoutMs and uses another backend', async () => {
+      const stalled = await stalledListener('127.21.201.30');
+      try {
+        await withProxy(
+          async (proxy) => {
+            const svc = snapshotOf([endpointsOf({ clusterIP: VIP, ports: [{ name: '', protocol: 'TCP', port: 18013 }], endpoints: [endpoint('127.21.201.30', stalled.port), ...threeBackends().slice(0, 1)] })]);
+            await proxy.sync(svc);
+            const started = Date.now();
+            const replies = await Promise.all(Array.from({ length: 6 }, () => exchange(VIP, 18013)));
+            assert.deepEqual(replies, Array(6).fill('backend-0'));
+            // Half of them waited for the timeout on the stalled backend first; none waited for the kernel.
+            assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+          },
+          undefined,
+          300,
+        );
+      } finally {
+        stalled.close();
+      }
     });
 
     test('moves a request to another backend when its backend dies before answering, replaying the bytes', async () => {

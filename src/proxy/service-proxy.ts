@@ -50,6 +50,11 @@ export interface ServiceProxyOptions {
   readonly udpIdleTimeoutMs?: number;
   /** Most backends tried for one TCP connection whose connects are refused (each at most once). Default 3. */
   readonly maxConnectAttempts?: number;
+  /**
+   * A connect to a backend not done within this long is given up and tried on another backend (as
+   * HAProxy's `timeout connect`), ms; 0: never. Default 5000.
+   */
+  readonly connectTimeoutMs?: number;
   /** Default 'native'; falls back to 'node' (with a warning) when the relay cannot start. */
   readonly engine?: ProxyEngine;
   /** Threads of the native relay. Default 1 (`defaultProxyThreads()` is berth server's). */
@@ -63,6 +68,9 @@ export interface ServiceProxyOptions {
 }
 
 export type { RelayStatus } from './relay-supervisor.js';
+
+/** `connectTimeoutMs`' default: HAProxy's configuration examples use `timeout connect 5s`. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /**
  * berth server's default relay threads: one per core, at most 2. On this 2-core machine, shared with
@@ -136,12 +144,14 @@ export class ServiceProxy extends EventEmitter {
     this.engine = new RelayEngine({
       clock: this.clock,
       maxConnectAttempts: options.maxConnectAttempts ?? 3,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       onCount: (key, before, after) => this.counted(key, before, after),
     });
     this.native = new RelaySupervisor({
       threads: Math.max(1, Math.min(64, options.threads ?? 1)),
       ...(options.relayBinary !== undefined ? { binary: options.relayBinary } : {}),
       maxConnectAttempts: options.maxConnectAttempts ?? 3,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       clock: this.clock,
       logger: this.logger,
       onCount: (key, before, after) => this.counted(key, before, after),

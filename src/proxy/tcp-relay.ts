@@ -20,6 +20,8 @@ export interface RelayHost {
   usesClientAddress(serviceKey: string): boolean;
   /** Most backends tried for one client connection. */
   readonly maxAttempts: number;
+  /** A connect not done within this long is given up (and tried on another backend), ms; 0: never. */
+  readonly connectTimeoutMs: number;
   connectionOpened(backend: Backend): void;
   connectionClosed(backend: Backend): void;
   /** Client sockets being relayed; a relay adds its client and removes it on close. */
@@ -67,6 +69,10 @@ class TcpRelay {
     upstream.on('connect', onUpstreamConnect);
     upstream.on('error', onUpstreamError);
     upstream.on('close', onUpstreamClose);
+    if (this.host.connectTimeoutMs > 0) {
+      upstream.setTimeout(this.host.connectTimeoutMs);
+      upstream.once('timeout', onConnectTimeout);
+    }
   }
 }
 
@@ -90,8 +96,15 @@ export function relayConnection(host: RelayHost, client: Socket, serviceKey: str
   relay.connect();
 }
 
+/** A connect that did not complete in time: fails like a refused one (so another backend is tried). */
+function onConnectTimeout(this: RelaySocket): void {
+  const relay = this[kRelay] as TcpRelay | undefined;
+  if (relay !== undefined && !relay.connected && relay.upstream === this) this.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+}
+
 function onUpstreamConnect(this: RelaySocket): void {
   const relay = this[kRelay] as TcpRelay;
+  if (relay.host.connectTimeoutMs > 0) this.setTimeout(0);
   if (relay.client.destroyed) {
     this.destroy();
     return;
