@@ -16,7 +16,8 @@ export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | Promise<void>
  *
  * `appliedRevision` is the data plane's barrier for the zero-downtime stop: the store revision of the
  * newest snapshot that every sink has taken (each sink's promise resolved). It only grows; a snapshot a
- * sink refused does not advance it (the next one may).
+ * sink refused does not advance it (the next one may). The API's endpoints (`get`, `current`, the follow
+ * stream) show a snapshot once the sinks have taken it: what they show is routed.
  */
 export class EndpointsPublisher implements EndpointsView {
   private watch: Disposable | undefined;
@@ -77,18 +78,18 @@ export class EndpointsPublisher implements EndpointsView {
     });
   }
 
-  /** The last snapshot handed out. */
+  /** The newest snapshot the sinks have taken (what the API shows). */
   current(): EndpointsSnapshot | undefined {
     return this.last;
   }
 
-  /** Calls `listener` after every published snapshot (the endpoints follow stream). */
+  /** Calls `listener` after every snapshot the sinks have taken (the endpoints follow stream). */
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** One service's endpoints from the last snapshot (GET …/endpoints). */
+  /** One service's endpoints from the newest snapshot the sinks have taken (GET …/endpoints). */
   get(grid: string, name: string): ServiceEndpoints | undefined {
     return this.byKey.get(serviceKey(grid, name));
   }
@@ -104,9 +105,6 @@ export class EndpointsPublisher implements EndpointsView {
 
   private publish(): void {
     const snapshot = buildSnapshot(this.store, this.options.nodeAddresses);
-    this.last = snapshot;
-    this.byKey = new Map(snapshot.services.map((e) => [serviceKey(e.grid, e.service), e]));
-    for (const listener of this.listeners) listener();
     const taken = this.sinks.map((sink) => {
       try {
         return Promise.resolve(sink(snapshot));
@@ -121,8 +119,22 @@ export class EndpointsPublisher implements EndpointsView {
         refused = true;
         this.options.logger.error({ err: r.reason }, 'a data-plane component refused a snapshot');
       }
+      this.show(snapshot);
       if (!refused) this.markApplied(snapshot.revision);
     });
+  }
+
+  /**
+   * Makes a snapshot the API's view (`get`, `current`, the follow stream) once the sinks have taken it,
+   * so that endpoints the API shows are endpoints the proxy and DNS already route to (the relay applies
+   * a table a millisecond or so after it is built). Snapshots settle in order; an older one never
+   * replaces a newer one.
+   */
+  private show(snapshot: EndpointsSnapshot): void {
+    if (this.last !== undefined && snapshot.revision < this.last.revision) return;
+    this.last = snapshot;
+    this.byKey = new Map(snapshot.services.map((e) => [serviceKey(e.grid, e.service), e]));
+    for (const listener of this.listeners) listener();
   }
 
   private markApplied(revision: number): void {

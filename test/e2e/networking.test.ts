@@ -174,6 +174,9 @@ describe('virtual IPs', () => {
     const front = await berth.client.createService('default', { name: 'shop', containers: [], selector: { app: 'shop' }, ports: [{ port: 9000, targetPort: 8080 }] });
     const answers = new Set<string>();
     await waitFor('three instances behind the selector', async () => (await berth.client.endpoints('default', 'shop')).endpoints.filter((e) => e.ready).length === 3);
+    // The API shows the endpoints as soon as they are stored; the proxy opens the new VIP's listener a
+    // moment later (as kube-proxy programs its rules after the Endpoints object changes).
+    await waitFor('the VIP answers', () => get(front.spec.clusterIP as string, 9000).catch(() => undefined));
     for (let k = 0; k < 30; k++) answers.add(await get(front.spec.clusterIP as string, 9000));
     assert.equal(answers.size, 3, `answers from ${[...answers].join(', ')}`);
     assert.ok([...answers].some((a) => a.startsWith('green-')) && [...answers].some((a) => a.startsWith('blue-')));
