@@ -20,15 +20,6 @@ function instance(overrides: Partial<NewInstance> = {}): NewInstance {
   };
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
-
 describe('SqliteStore.removeInstance (the API asks one instance to stop)', () => {
   it('sets desired state shutdown with the reason "removed by user" and records the events in the same write', () => {
     const store = openSqliteStore(':memory:');
@@ -61,9 +52,9 @@ describe('SqliteStore.removeInstance (the API asks one instance to stop)', () =>
   it('answers INSTANCE_NOT_FOUND for an unknown id or an instance of another service', () => {
     const store = openSqliteStore(':memory:');
     store.applyControllerWrites({ createInstances: [instance()] });
-    assert.equal(codeOf(() => store.removeInstance('default', 'web', 'ghost')), 'INSTANCE_NOT_FOUND');
-    assert.equal(codeOf(() => store.removeInstance('default', 'api', 'web-2-a')), 'INSTANCE_NOT_FOUND');
-    assert.equal(codeOf(() => store.removeInstance('other', 'web', 'web-2-a')), 'INSTANCE_NOT_FOUND');
+    assert.throws(() => store.removeInstance('default', 'web', 'ghost'), { code: 'INSTANCE_NOT_FOUND' });
+    assert.throws(() => store.removeInstance('default', 'api', 'web-2-a'), { code: 'INSTANCE_NOT_FOUND' });
+    assert.throws(() => store.removeInstance('other', 'web', 'web-2-a'), { code: 'INSTANCE_NOT_FOUND' });
     assert.equal(store.getInstance('web-2-a')?.desiredState, 'running');
   });
 });

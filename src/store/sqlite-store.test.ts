@@ -47,15 +47,6 @@ function memoryStore(options: SqliteStoreOptions = {}) {
   return openSqliteStore(':memory:', { clock: { now: () => (t += 1000), sleep: () => Promise.resolve() }, ...options });
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
-
 describe('SqliteStore: services', () => {
   it('creates a service at generation 1, desired running, initialized, not deployed', () => {
     const store = memoryStore();
@@ -81,7 +72,7 @@ describe('SqliteStore: services', () => {
     const store = memoryStore();
     store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
     const rev = store.revision();
-    assert.equal(codeOf(() => store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false, events: [fixtures.event()] })), 'SERVICE_EXISTS');
+    assert.throws(() => store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false, events: [fixtures.event()] }), { code: 'SERVICE_EXISTS' });
     assert.equal(store.revision(), rev);
     assert.equal(store.listEvents({ grid: GRID, service: 'web' }).length, 0);
     // The same name in another grid is a different service.
@@ -127,7 +118,7 @@ describe('SqliteStore: services', () => {
   it('restart bumps the restart generation and needs a deployment', () => {
     const store = memoryStore();
     store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false });
-    assert.equal(codeOf(() => store.updateServiceIntent(GRID, 'web', { restart: true })), 'SERVICE_NOT_DEPLOYED');
+    assert.throws(() => store.updateServiceIntent(GRID, 'web', { restart: true }), { code: 'SERVICE_NOT_DEPLOYED' });
     store.updateServiceIntent(GRID, 'web', { deploy: true });
     assert.equal(store.updateServiceIntent(GRID, 'web', { restart: true }).deployment?.restartGeneration, 1);
     assert.equal(store.updateServiceIntent(GRID, 'web', { deploy: true, restart: true }).deployment?.restartGeneration, 2);
@@ -140,14 +131,14 @@ describe('SqliteStore: services', () => {
     const removing = store.updateServiceIntent(GRID, 'web', { desired: 'removing' });
     assert.equal(removing.desired, 'removing');
     for (const change of [{ desired: 'running' as const }, { deploy: true }, { restart: true }, { spec: fixtures.spec({ replicas: 4 }) }]) {
-      assert.equal(codeOf(() => store.updateServiceIntent(GRID, 'web', change)), 'SERVICE_REMOVING', JSON.stringify(change));
+      assert.throws(() => store.updateServiceIntent(GRID, 'web', change), { code: 'SERVICE_REMOVING' }, JSON.stringify(change));
     }
     assert.equal(store.updateServiceIntent(GRID, 'web', { desired: 'removing' }).version, removing.version, 'removing twice is a no-op');
   });
 
   it('reports an unknown service as SERVICE_NOT_FOUND', () => {
     const store = memoryStore();
-    assert.equal(codeOf(() => store.updateServiceIntent(GRID, 'nope', { deploy: true })), 'SERVICE_NOT_FOUND');
+    assert.throws(() => store.updateServiceIntent(GRID, 'nope', { deploy: true }), { code: 'SERVICE_NOT_FOUND' });
   });
 
   it('does not move the version on controller status writes, but does emit a watch event', () => {
@@ -207,7 +198,7 @@ describe('SqliteStore: instances', () => {
     const rev = store.revision();
     const seen: WatchEvent[] = [];
     store.watch(rev, (e) => seen.push(e));
-    assert.equal(codeOf(() => store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'web-2-b', slot: 2 }), a] })), 'INTERNAL');
+    assert.throws(() => store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'web-2-b', slot: 2 }), a] }), { code: 'INTERNAL' });
     assert.equal(store.revision(), rev);
     assert.equal(store.getInstance('web-2-b'), undefined);
     assert.equal(seen.length, 0);
@@ -288,7 +279,7 @@ describe('SqliteStore: events', () => {
     assert.deepEqual(store.listEvents({ grid: GRID, service: 'web', afterId: 3 }).map((e) => e.message), ['e4', 'e5']);
     assert.deepEqual(store.listEvents({ grid: GRID, service: 'web', since: '2026-01-02T00:00:00Z', tail: 2 }).map((e) => e.message), ['e4', 'e5']);
     assert.deepEqual(store.listEvents({ grid: GRID, service: 'web', since: '2026-01-04T00:00:00Z' }).map((e) => e.message), ['e4', 'e5']);
-    assert.equal(codeOf(() => store.listEvents({ grid: GRID, service: 'web', since: 'yesterday' })), 'REQUEST_INVALID');
+    assert.throws(() => store.listEvents({ grid: GRID, service: 'web', since: 'yesterday' }), { code: 'REQUEST_INVALID' });
   });
 
   it('keeps only the newest events of each service', () => {
@@ -351,7 +342,7 @@ describe('SqliteStore: watch', () => {
   it('refuses a revision older than the kept history with REVISION_COMPACTED', () => {
     const store = memoryStore({ historyRevisions: 10 });
     for (let i = 0; i < 30; i++) store.appendEvents([fixtures.event()]);
-    assert.equal(codeOf(() => store.watch(0, () => {})), 'REVISION_COMPACTED');
+    assert.throws(() => store.watch(0, () => {}), { code: 'REVISION_COMPACTED' });
     const seen: number[] = [];
     store.watch(store.revision() - 10, (e) => seen.push(e.revision));
     assert.equal(seen.length, 10);
