@@ -2,8 +2,10 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SpecRevision, UpdateStatus } from '../../model/index.js';
+import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SpecRevision } from '../../model/index.js';
 import { instance as instanceFixture } from './fixtures.js';
+import { failRollout, rolloutStatus } from './stub-rollout.js';
+import type { StubSteps } from './stub-rollout.js';
 import { endpointsOf, normalize } from './stub-spec.js';
 
 /*
@@ -346,35 +348,11 @@ export class StubApi {
           const done = this.rollouts === 'none' ? {} : { update: rolloutStatus('completed', s, requestedAt, `update to generation ${s.generation} completed: ${s.spec.replicas}/${s.spec.replicas} instance(s) ready`) };
           this.#put({ ...running, status: { ...status, ...done } });
         } else {
-          this.#fail(running, status, requestedAt);
+          failRollout(this.#steps(), running, status, requestedAt, this.rollouts === 'pauses' ? 'pauses' : 'rolls-back');
         }
       });
     });
     return deployed;
-  }
-
-  /** A rollout that fails: slot 1's new instance fails its readiness probe; then paused, or rolled back automatically. */
-  #fail(s: Service, status: Service['status'], requestedAt: string): void {
-    const bad = this.#setInstances(s, (i) =>
-      i.slot === 1 && i.generation === s.generation && i.status.state === 'running'
-        ? { ...i, status: { ...i.status, health: { started: true, ready: false, live: true, probes: [{ kind: 'readiness', container: s.name, target: 'GET http://127.10.0.2:8080/health', result: 'failure', consecutiveSuccesses: 0, consecutiveFailures: 3, lastOutput: 'HTTP 503: warming up' }] } } }
-        : i,
-    );
-    const why = `${s.name}-1 (new, generation ${s.generation}) failed: readiness probe GET http://127.10.0.2:8080/health failed 3 time(s): HTTP 503: warming up`;
-    if (this.rollouts === 'pauses') {
-      this.#put({ ...bad, status: { ...status, phase: 'deploying', update: rolloutStatus('paused', s, requestedAt, `update to generation ${s.generation} paused: ${why}`) } });
-      return;
-    }
-    const again = new Date(Date.parse(requestedAt) + 1).toISOString();
-    const rollbackTo = s.generation - 1;
-    const deployment = { generation: s.generation + 1, spec: s.spec, requestedAt: again, restartGeneration: 0, cause: 'auto-rollback' as const, rollbackTo };
-    const rolling = this.#put({
-      ...bad, generation: s.generation + 1, version: this.#bump(), deployment,
-      status: { ...status, phase: 'deploying', update: { ...rolloutStatus('rollback_started', s, again, `update to generation ${s.generation} failed, rolling back to generation ${rollbackTo}: ${why}`), generation: s.generation + 1 } },
-    });
-    this.#later(() => {
-      this.#put({ ...rolling, status: { ...rolling.status, phase: 'running', update: { ...rolloutStatus('rollback_completed', s, again, `rollback to generation ${rollbackTo} completed: ${s.spec.replicas}/${s.spec.replicas} instance(s) ready`), generation: s.generation + 1 } } });
-    });
   }
 
   /** DELETE …/instances/:slotOrId: the instance stops, then a new one runs in its slot. */
@@ -393,6 +371,11 @@ export class StubApi {
       for (const i of [ended, fresh]) this.#notify({ revision: this.#bump(), kind: 'instance', op: 'put', key: i.id, object: i });
     });
     return removed;
+  }
+
+  /** The stub's write primitives, for the simulations kept in other modules (stub-rollout.ts). */
+  #steps(): StubSteps {
+    return { setInstances: (s, change) => this.#setInstances(s, change), put: (s) => this.#put(s), later: (fn) => this.#later(fn), bump: () => this.#bump() };
   }
 
   #setInstances(s: Service, change: (i: Instance) => Instance): Service {
@@ -438,14 +421,6 @@ export class StubApi {
 }
 
 const STREAMING = Symbol('streaming');
-
-function rolloutStatus(state: UpdateStatus['state'], s: Service, requestedAt: string, message: string): UpdateStatus {
-  return {
-    state, generation: s.generation, requestedAt, ...(s.deployment ? { fromGeneration: s.deployment.generation } : {}), startedAt: requestedAt, message,
-    failedInstances: state === 'paused' || state === 'rollback_started' ? [`${s.name}-1-g${s.generation}r0`] : [],
-    updatedInstances: state === 'completed' ? s.spec.replicas : 0, totalInstances: s.spec.replicas,
-  };
-}
 
 function ok(body: unknown): { status: number; body: unknown } {
   return { status: 200, body };
