@@ -59,11 +59,6 @@ export class Balancer {
     this.services = next;
   }
 
-  /** How many backends a service port has now (0 for an unknown one). */
-  backendCount(serviceKey: string): number {
-    return this.services.get(serviceKey)?.backends.length ?? 0;
-  }
-
   /** Whether `next` looks at the client address for this service port (ClientIP affinity). */
   usesClientAddress(serviceKey: string): boolean {
     return this.services.get(serviceKey)?.affinity.type === 'ClientIP';

@@ -52,6 +52,7 @@ export class NativeRelay extends EventEmitter {
   private readonly listens = new Map<number, (failure: ListenFailure | undefined) => void>();
   private readonly commits = new Map<number, () => void>();
   private readonly loads = new Map<number, (loads: number[]) => void>();
+  /** Held connections per backend key (`ip:port`), as last reported (dropped to 0 when the relay ends). */
   private readonly held = new Map<string, number>();
   private seq = 0;
   private stopping = false;
@@ -65,11 +66,6 @@ export class NativeRelay extends EventEmitter {
 
   get pid(): number | undefined {
     return this.child?.pid;
-  }
-
-  /** Held connections per backend key (`ip:port`), as last reported. */
-  counts(): ReadonlyMap<string, number> {
-    return this.held;
   }
 
   /** Spawns the relay; resolves when it reports ready. Rejects when it cannot run (missing binary: run `npm run build`). */

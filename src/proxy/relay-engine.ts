@@ -56,16 +56,6 @@ export class RelayEngine {
     this.balancer.update(services);
   }
 
-  /** Active (connected) relays to `backendKey` (`ip:port`) in this process. */
-  count(backendKey: string): number {
-    return this.active.get(backendKey) ?? 0;
-  }
-
-  /** Every backend with active relays in this process, and how many. */
-  counts(): ReadonlyMap<string, number> {
-    return this.active;
-  }
-
   /**
    * Relays every connection `server` accepts to the service `listener.spec` names at accept time.
    * Sets what the relay needs on the server: half-open, accepted paused, no Nagle.

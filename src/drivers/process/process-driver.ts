@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CodedError, silentLogger, systemClock } from '../../lib/index.js';
+import { CodedError, nativeBinaryPath, silentLogger, systemClock } from '../../lib/index.js';
 import type { Clock, Disposable, Logger } from '../../lib/index.js';
 import type {
   ContainerConfig,
@@ -24,7 +24,6 @@ import { toProcessHandle, type ProcessHandle } from './process-handle.js';
 import { containerTree, treeUsage } from './process-tree.js';
 import { isSameProcess, ProcScanner, systemUnits } from './proc-table.js';
 import { ShimLauncher, type ShimReport } from './shim-launcher.js';
-import { defaultShimPath } from './shim-path.js';
 
 export interface ProcessDriverOptions {
   /** The compiled supervisor; default `build/berth-shim` under the package root. */
@@ -69,7 +68,7 @@ export class ProcessDriver implements Driver, Disposable {
   private readonly scanner = new ProcScanner(50);
 
   constructor(options: ProcessDriverOptions = {}) {
-    const shimPath = options.shimPath ?? defaultShimPath();
+    const shimPath = options.shimPath ?? nativeBinaryPath('berth-shim');
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? silentLogger).child({ driver: 'process' });
     this.launcher = new ShimLauncher(shimPath, { timeoutMs: options.startTimeoutMs ?? 10_000, logger: this.logger });
