@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ServiceProxy } from './service-proxy.js';
 import type { ProxyError } from './service-proxy.js';
-import { endpoint, endpointsOf, exchange, replyServers, snapshotOf } from './proxy-fixtures.js';
+import { endpoint, endpointsOf, exchange, replyServers, snapshotOf, until } from './proxy-fixtures.js';
 
 const VIP = '127.96.203.1';
 const BACKENDS = ['127.21.203.1', '127.21.203.2', '127.21.203.3'];
@@ -29,14 +29,6 @@ after(() => closeBackends());
 const backendsAt = (...k: number[]) => k.map((i) => endpoint(BACKENDS[i] as string, ports[i] as number));
 const vipService = (port: number, endpoints: ReturnType<typeof endpoint>[]) =>
   snapshotOf([endpointsOf({ clusterIP: VIP, ports: [{ name: '', protocol: 'TCP', port }], endpoints })]);
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 async function withProxy(fn: (proxy: ServiceProxy, errors: ProxyError[]) => Promise<void>, options: { relayBinary?: string } = {}): Promise<void> {
   const errors: ProxyError[] = [];

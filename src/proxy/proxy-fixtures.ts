@@ -92,3 +92,12 @@ export async function stalledListener(host: string): Promise<{ port: number; clo
     },
   };
 }
+
+/** Polls `check` every 5 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

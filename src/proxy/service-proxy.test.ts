@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { ServiceProxy } from './service-proxy.js';
 import type { ProxyEngine, ProxyError } from './service-proxy.js';
-import { endpoint, endpointsOf, exchange, refusedPort, replyServers, snapshotOf, stalledListener } from './proxy-fixtures.js';
+import { endpoint, endpointsOf, exchange, refusedPort, replyServers, snapshotOf, stalledListener, until } from './proxy-fixtures.js';
 
 // Loopback addresses private to this file: VIPs in 127.96.201.0/24, backends in 127.21.201.0/24.
 const VIP = '127.96.201.1';
@@ -20,15 +20,6 @@ before(async () => {
 after(() => closeBackends());
 
 const threeBackends = () => BACKENDS.map((ip, i) => endpoint(ip, ports[i] as number));
-
-/** Polls `check` every 5 ms until it holds, failing after `ms`. */
-async function until(what: string, check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 // Every test runs against both TCP engines: berth-relay (native, 2 threads) and the in-process one.
 for (const engine of ['native', 'node'] as const satisfies readonly ProxyEngine[]) {
