@@ -25,6 +25,8 @@ export interface AgentOptions {
   readonly ports: AgentPorts;
   readonly dataDir: string;
   readonly apiUrl?: string;
+  /** BERTH_API_TOKEN of an instance (its service account's token); absent: none is given. */
+  readonly apiToken?: (instance: Instance) => string;
   /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
   readonly dnsAddress?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
@@ -73,6 +75,7 @@ export class Agent {
       ...(options.fastStartMs !== undefined ? { fastStartMs: options.fastStartMs } : {}),
       report: (id, status, events) => this.enqueueReport(id, status, events),
       ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+      ...(options.apiToken ? { apiToken: options.apiToken } : {}),
       ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),
     };
   }

@@ -9,6 +9,8 @@ export interface ContainerEnvOptions {
   readonly dataDir?: string;
   /** URL of berth's API, so programs can look things up (BERTH_API_URL). */
   readonly apiUrl?: string;
+  /** The instance's service-account token for that API (BERTH_API_TOKEN). */
+  readonly apiToken?: string;
   /** host:port of berth's DNS server (BERTH_DNS), so programs can resolve service names with it. */
   readonly dnsAddress?: string;
   /** The server's own environment; only INHERITED names are taken. */
@@ -35,6 +37,7 @@ export function containerEnv(instance: Instance, container: ContainerSpec, optio
   env.BERTH_NODE = options.node;
   env.BERTH_CONTAINER = container.name ?? instance.service;
   if (options.apiUrl) env.BERTH_API_URL = options.apiUrl;
+  if (options.apiToken) env.BERTH_API_TOKEN = options.apiToken;
   if (options.dnsAddress) env.BERTH_DNS = options.dnsAddress;
   const firstPort = container.ports[0] ?? instance.spec.containers.flatMap((c) => c.ports)[0];
   if (firstPort) env.PORT = String(firstPort.containerPort);

@@ -20,6 +20,8 @@ export interface RunnerContext {
   /** Node data directory: instances/<id>/<container>/ hold driver state and logs. */
   readonly dataDir: string;
   readonly apiUrl?: string;
+  /** The BERTH_API_TOKEN of an instance: its service account's token (app/ signs it). */
+  readonly apiToken?: (instance: Instance) => string;
   readonly dnsAddress?: string;
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
   readonly log: { readonly maxBytes: number; readonly maxFiles: number };
@@ -238,7 +240,8 @@ export class InstanceRunner {
   private envOf(c: ContainerSpec): Record<string, string> {
     const dataDir = this.dataDir();
     const { apiUrl, dnsAddress } = this.ctx;
-    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
+    const apiToken = this.ctx.apiToken?.(this.instance);
+    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(apiToken ? { apiToken } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
   }
 
   private workingDirOf(c: ContainerSpec): string {

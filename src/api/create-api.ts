@@ -10,7 +10,9 @@ import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
 import type { EndpointsView, Telemetry } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
-import { checkGrid } from './request-schemas.js';
+import { installAccessControl } from './access-control.js';
+import { registerAccessRoutes } from './access-routes.js';
+import type { Authenticator } from './authenticator.js';
 import type { RouteContext } from './route-context.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
 import { registerServiceRoutes } from './service-routes.js';
@@ -20,6 +22,8 @@ import { DEFAULT_NETWORK_RANGES } from './network-allocation.js';
 
 export interface ApiDeps {
   readonly store: Store;
+  /** Who each request is (api/authenticator.ts); every route but version and openapi.json needs one. */
+  readonly authenticator: Authenticator;
   readonly telemetry: Telemetry;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -90,6 +94,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorResponse(error);
     if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="berth"');
     return reply.status(status).send(body);
   });
 
@@ -101,10 +106,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     } satisfies ErrorBody),
   );
 
-  app.addHook('preHandler', async (request) => {
-    const grid = (request.params as { grid?: unknown } | undefined)?.grid;
-    if (typeof grid === 'string') checkGrid(grid);
-  });
+  installAccessControl(app, { store: deps.store, authenticator: deps.authenticator });
   app.addHook('onResponse', async (request, reply) => {
     logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
@@ -113,6 +115,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   });
 
   registerMetaRoutes(app, ctx);
+  registerAccessRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);

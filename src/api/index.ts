@@ -5,3 +5,7 @@ export type { EndpointsView, Telemetry } from './ports.js';
 export { FakeTelemetry } from './fake-telemetry.js';
 export type { NetworkRanges } from './network-allocation.js';
 export { DEFAULT_NETWORK_RANGES, allocateNetwork, AllocationError } from './network-allocation.js';
+export type { Authenticator, ServiceAccountRef } from './authenticator.js';
+export { TokenAuthenticator, serviceAccountToken } from './authenticator.js';
+export type { RouteAccess } from './access-control.js';
+export { ROUTE_ACCESS } from './access-control.js';

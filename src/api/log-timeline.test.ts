@@ -7,7 +7,7 @@ import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
 import { timeKey, withEvents } from './log-timeline.js';
 import { TimelineLineSchema } from './response-schemas.js';
-import { newInstance } from './testing/fixtures.js';
+import { newInstance, adminAuthenticator } from './testing/fixtures.js';
 
 const T = (s: number, frac = '000'): string => `2026-03-01T12:00:${String(s).padStart(2, '0')}.${frac}Z`;
 
@@ -89,7 +89,7 @@ describe('API: GET …/logs?events=true', () => {
     const clock = { now: () => Date.parse(T(30)), sleep: () => Promise.resolve() };
     const store = openSqliteStore(':memory:', { clock });
     const telemetry = new FakeTelemetry();
-    const app = createApi({ store, telemetry, clock, node: 'node-1', version: 'test' });
+    const app = createApi({ authenticator: adminAuthenticator, store, telemetry, clock, node: 'node-1', version: 'test' });
     after(() => app.close());
     store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'web', containers: [{ command: ['x'] }] }), deploy: true });
     store.applyControllerWrites({ createInstances: [newInstance({ id: 'web-1-a', slot: 1 }), newInstance({ id: 'web-2-a', slot: 2 })] });

@@ -3,12 +3,13 @@ import { after, describe, it } from 'node:test';
 import type { Service, ServiceSpecInput } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
+import { adminAuthenticator } from './testing/fixtures.js';
 
 const BASE = '/v1/grids/default/services';
 
 function setup() {
   const store = openSqliteStore(':memory:');
-  const app = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test' });
+  const app = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test' });
   after(() => app.close());
   const create = (spec: ServiceSpecInput) => app.inject({ method: 'POST', url: BASE, payload: { spec } });
   return { store, app, create };

@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
+import { adminAuthenticator } from './testing/fixtures.js';
 import { OPERATIONS } from './openapi.js';
 
 describe('API: OpenAPI document', () => {
-  const app = createApi({ store: openSqliteStore(':memory:'), telemetry: new FakeTelemetry(), node: 'node-1', version: '1.2.3' });
+  const app = createApi({ authenticator: adminAuthenticator, store: openSqliteStore(':memory:'), telemetry: new FakeTelemetry(), node: 'node-1', version: '1.2.3' });
   after(() => app.close());
 
   it('is served as OpenAPI 3.1 with every route of the route table', async () => {

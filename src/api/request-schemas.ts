@@ -155,3 +155,31 @@ export const SetEndpointsBody = z.strictObject({ addresses: z.array(z.string()),
 
 /** GET …/endpoints: `follow=true` streams the endpoints (NDJSON) each time they change. */
 export const EndpointsQuery = z.strictObject({ follow: queryFlag.optional() });
+
+const gridName = z
+  .string({ error: 'must be a grid name' })
+  .max(DNS1035_MAX, { error: `must be at most ${DNS1035_MAX} characters` })
+  .regex(DNS1035_LABEL, { error: DNS1035_MESSAGE });
+
+export const CreateGridBody = z.strictObject({
+  name: gridName.describe('The grid name (a DNS-1035 label).'),
+  labels: z.record(z.string().max(63), z.string().max(63)).optional(),
+});
+
+export const CreateTokenBody = z.strictObject({
+  role: z.enum(['cluster-admin', 'admin', 'operator', 'viewer'], { error: 'must be one of cluster-admin, admin, operator, viewer' }),
+  grid: gridName.optional().describe('The grid of a grid role (admin, operator, viewer); none for cluster-admin.'),
+  name: z
+    .string({ error: 'must be a short description' })
+    .min(1, { error: 'must not be empty' })
+    .max(100, { error: 'must be at most 100 characters' })
+    .regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must not hold control characters' })
+    .optional()
+    .describe('What the token is for (listed by `token ls`).'),
+  ttl: z
+    .union([z.string(), z.number()], { error: 'must be a duration such as 24h or 30d' })
+    .optional()
+    .describe('How long the token is valid, e.g. 24h or 30d; default: until revoked.'),
+});
+
+export const ListTokensQuery = z.strictObject({ grid: gridName.optional() });

@@ -5,7 +5,7 @@ import type { Instance, Service, ServiceExplanation, ServiceSpecInput, SpecHisto
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
 import { ExplanationSchema, InstanceSchema, ServiceSchema, ServiceWithExplanationSchema, SpecHistorySchema } from './response-schemas.js';
-import { newInstance } from './testing/fixtures.js';
+import { newInstance, adminAuthenticator } from './testing/fixtures.js';
 
 const BASE = '/v1/grids/default/services';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -16,7 +16,7 @@ function setup() {
   const clock = { now: () => (t += 1000), sleep: () => Promise.resolve() };
   const store = openSqliteStore(':memory:', { clock });
   const telemetry = new FakeTelemetry();
-  const app = createApi({ store, telemetry, clock, node: 'node-1', version: '0.0.0-test', networkRanges: { serviceRange: '127.96.0.0/24', nodePortRange: [30000, 30010] } });
+  const app = createApi({ authenticator: adminAuthenticator, store, telemetry, clock, node: 'node-1', version: '0.0.0-test', networkRanges: { serviceRange: '127.96.0.0/24', nodePortRange: [30000, 30010] } });
   after(() => app.close());
   return { store, telemetry, app };
 }

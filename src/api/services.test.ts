@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Service, ServiceSpecInput } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
-import { newInstance } from './testing/fixtures.js';
+import { newInstance, adminAuthenticator } from './testing/fixtures.js';
 import { InstanceListSchema, ServiceListSchema, ServiceWithExplanationSchema } from './response-schemas.js';
 
 const BASE = '/v1/grids/default/services';
@@ -12,7 +12,7 @@ const BASE = '/v1/grids/default/services';
 function setup() {
   const store = openSqliteStore(':memory:');
   const telemetry = new FakeTelemetry();
-  const app = createApi({ store, telemetry, node: 'node-1', version: '0.0.0-test' });
+  const app = createApi({ authenticator: adminAuthenticator, store, telemetry, node: 'node-1', version: '0.0.0-test' });
   after(() => app.close());
   return { store, telemetry, app };
 }

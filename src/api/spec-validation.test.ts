@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
+import { adminAuthenticator } from './testing/fixtures.js';
 
 /*
  * Every invalid spec is answered 400 SPEC_INVALID naming the offending field(s) in details.causes[].field,
@@ -59,7 +60,7 @@ const CASES: ReadonlyArray<{ readonly name: string; readonly spec: unknown; read
 
 describe('API: invalid specs', () => {
   const store = openSqliteStore(':memory:');
-  const app = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: 'test' });
+  const app = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: 'test' });
   after(() => app.close());
 
   it('has at least twenty cases', () => {

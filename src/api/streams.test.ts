@@ -9,7 +9,7 @@ import { openSqliteStore } from '../store/index.js';
 import type { ApiDeps } from './index.js';
 import { FakeTelemetry, createApi } from './index.js';
 import { LogLineSchema, ServiceEventSchema, WatchEventSchema } from './response-schemas.js';
-import { newInstance } from './testing/fixtures.js';
+import { newInstance, adminAuthenticator } from './testing/fixtures.js';
 
 const BASE = '/v1/grids/default/services';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -18,7 +18,7 @@ function setup(options: { api?: Partial<ApiDeps>; store?: SqliteStoreOptions } =
   const clock = { now: () => NOW, sleep: () => Promise.resolve() };
   const store = openSqliteStore(':memory:', { clock, ...options.store });
   const telemetry = new FakeTelemetry();
-  const app = createApi({ store, telemetry, clock, node: 'node-1', version: 'test', ...options.api });
+  const app = createApi({ authenticator: adminAuthenticator, store, telemetry, clock, node: 'node-1', version: 'test', ...options.api });
   after(() => app.close());
   return { store, telemetry, app };
 }

@@ -10,12 +10,13 @@ const deps: CliDeps = {
   launcher: {
     async start({ dataDir, listen }) {
       const server = await startServer({ dataDir, listen, logToFile: true });
-      return { url: server.url, stop: () => server.stop() };
+      return { url: server.url, token: server.adminToken, stop: () => server.stop() };
     },
   },
-  async runServer({ dataDir, listen, dns }) {
-    const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}) });
+  async runServer({ dataDir, listen, dns, cliConfig }) {
+    const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}), ...(cliConfig ? { cliConfig } : {}) });
     process.stderr.write(`berth server listening on ${server.url} (data in ${dataDir})\n`);
+    process.stderr.write(`admin token in ${server.adminTokenPath}${server.cliConfigPath ? `; the CLI's context "${cliConfig?.context}" in ${server.cliConfigPath} uses it` : ''}\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();
       process.once('SIGINT', done);

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
-import { DEFAULT_NETWORK_RANGES, createApi } from '../api/index.js';
+import { DEFAULT_NETWORK_RANGES, TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
 import type { NetworkRanges } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
@@ -13,6 +13,8 @@ import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
+import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
+import { ensureCredentials } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
@@ -37,10 +39,20 @@ export interface ServerConfig {
   readonly dns?: string;
   /** Write the server's log to `<dataDir>/server.log` instead of stderr. */
   readonly logToFile?: boolean;
+  /**
+   * Add (or refresh) a context with the server's URL and admin token to the CLI config at `path`, as
+   * k3s writes a kubeconfig; `berth server` does so for its default data directory.
+   */
+  readonly cliConfig?: { readonly path: string; readonly context: string };
 }
 
 export interface RunningServer {
   readonly url: string;
+  /** The cluster-admin token of `<dataDir>/admin.token`. */
+  readonly adminToken: string;
+  readonly adminTokenPath: string;
+  /** The CLI config the server wrote its context to, if it did. */
+  readonly cliConfigPath?: string;
   readonly store: ReturnType<typeof openSqliteStore>;
   /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
   stop(): Promise<void>;
@@ -84,6 +96,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     const store = openSqliteStore(join(dataDir, 'berth.db'));
     owned.defer(() => store.close());
+    const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
     store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
 
     const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
@@ -103,6 +116,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const api = createApi({
       store,
+      authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
       telemetry: {
         logs: (instances, options) => telemetry.logs(liveSource(store, instances), options),
         stats: (instances) => telemetry.stats(instances),
@@ -123,7 +137,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
     const dataPlane = dataPlaneDrain(publisher, proxy);
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
+    const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
+    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, apiToken, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
     await agent.start();
     owned.defer(() => agent.stop());
 
@@ -139,8 +154,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     controller.start();
     owned.defer(() => controller.stop());
 
+    if (config.cliConfig) {
+      const { path, context } = config.cliConfig;
+      try {
+        writeCliConfig(path, withContext(readCliConfig(path), { name: context, server: url, token: credentials.adminToken }, false));
+      } catch (error) {
+        logger.warn({ err: error, path }, 'could not write the CLI config; the admin token is in admin.token');
+      }
+    }
     logger.info({ url, dataDir, node }, 'berth server started');
-    return { url, store, stop: () => owned.dispose() };
+    return {
+      url,
+      store,
+      adminToken: credentials.adminToken,
+      adminTokenPath: credentials.adminTokenPath,
+      ...(config.cliConfig ? { cliConfigPath: config.cliConfig.path } : {}),
+      stop: () => owned.dispose(),
+    };
   } catch (error) {
     await owned.dispose();
     throw error;

@@ -99,6 +99,7 @@ describe('apply, up and down against a stub API', () => {
           const url = await embedded.start();
           return {
             url,
+            token: 'berth_000000000000_test',
             stop: async () => {
               stopped = true;
               await embedded.stop();

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { BerthClient } from '../client/index.js';
 import type { CliDeps } from './cli-deps.js';
+import type { CliConfig, CliContextEntry } from './cli-config.js';
+import { cliConfigPath, readCliConfig, sameServer } from './cli-config.js';
 import { UsageError } from './cli-error.js';
 import type { Palette } from './palette.js';
 import { colourAllowed, createPalette, isTty } from './palette.js';
@@ -15,6 +18,13 @@ export const DEFAULT_GRID = 'default';
 export interface GlobalOptions {
   readonly host?: string;
   readonly grid?: string;
+  /** A context of the CLI config (`berth config get-contexts`). */
+  readonly context?: string;
+}
+
+/** What `withHost` adds: the token of a server this process started (never a command-line flag). */
+interface ContextOverrides extends GlobalOptions {
+  readonly embeddedToken?: string;
 }
 
 /**
@@ -24,6 +34,11 @@ export interface GlobalOptions {
 export class CliContext {
   readonly host: string;
   readonly grid: string;
+  /** The bearer token sent to `host`, when one was found (see `resolveToken`). */
+  readonly token: string | undefined;
+  /** Where the token came from, for messages: `BERTH_TOKEN`, `context local`, `…/admin.token`. */
+  readonly tokenSource: string | undefined;
+  readonly configPath: string;
   readonly client: BerthClient;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -34,27 +49,54 @@ export class CliContext {
   readonly palette: Palette;
   readonly #deps: CliDeps;
 
-  constructor(deps: CliDeps, globals: GlobalOptions) {
+  constructor(deps: CliDeps, globals: ContextOverrides) {
     this.#deps = deps;
     this.env = deps.env ?? process.env;
     this.stdout = deps.stdout ?? process.stdout;
     this.stderr = deps.stderr ?? process.stderr;
     this.stdin = deps.stdin ?? process.stdin;
     this.cwd = deps.cwd ?? process.cwd();
-    this.host = normalizeHost(globals.host ?? this.env['BERTH_HOST'] ?? DEFAULT_HOST);
+    this.configPath = cliConfigPath(this.env);
+    const explicitHost = globals.host ?? this.env['BERTH_HOST'];
+    const entry = pickContext(readCliConfig(this.configPath), globals.context ?? this.env['BERTH_CONTEXT'], explicitHost, this.configPath);
+    this.host = normalizeHost(explicitHost ?? entry?.server ?? DEFAULT_HOST);
     this.grid = globals.grid ?? this.env['BERTH_GRID'] ?? DEFAULT_GRID;
-    this.client = new BerthClient({ baseUrl: this.host });
+    const found = globals.embeddedToken !== undefined ? { token: globals.embeddedToken, source: 'the embedded server' } : this.#resolveToken(entry);
+    this.token = found?.token;
+    this.tokenSource = found?.source;
+    this.client = new BerthClient({ baseUrl: this.host, ...(this.token ? { token: this.token } : {}) });
     this.palette = createPalette(colourAllowed(this.stdout, this.env));
   }
 
   /** The context of the command whose action runs (global options are read from its ancestors). */
   static of(deps: CliDeps, command: Command): CliContext {
-    return new CliContext(deps, command.optsWithGlobals<GlobalOptions>());
+    const { host, grid, context } = command.optsWithGlobals<GlobalOptions>();
+    return new CliContext(deps, { ...(host === undefined ? {} : { host }), ...(grid === undefined ? {} : { grid }), ...(context === undefined ? {} : { context }) });
   }
 
-  /** The same context talking to another server (`berth up`'s embedded one). */
-  withHost(host: string): CliContext {
-    return new CliContext(this.#deps, { host, grid: this.grid });
+  /** The same context talking to another server (`berth up`'s embedded one) with its token. */
+  withHost(host: string, token: string): CliContext {
+    return new CliContext(this.#deps, { host, grid: this.grid, embeddedToken: token });
+  }
+
+  /**
+   * The token for `host`: BERTH_TOKEN; else the token of the chosen context when it names this server;
+   * else, for a server on this machine's loopback, the admin token of the default data directory when
+   * this user can read it (the server wrote it at first start: `berth up` and `berth server` work with no
+   * login step, as k3s' kubeconfig does).
+   */
+  #resolveToken(entry: CliContextEntry | undefined): { token: string; source: string } | undefined {
+    const fromEnv = this.env['BERTH_TOKEN']?.trim();
+    if (fromEnv) return { token: fromEnv, source: 'BERTH_TOKEN' };
+    if (entry?.token && sameServer(entry.server, this.host)) return { token: entry.token, source: `context "${entry.name}" of ${this.configPath}` };
+    if (!isLoopbackUrl(this.host)) return undefined;
+    const path = join(this.dataDir(undefined), 'admin.token');
+    try {
+      const token = readFileSync(path, 'utf8').trim();
+      return token ? { token, source: path } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   get deps(): CliDeps {
@@ -117,6 +159,28 @@ export class CliContext {
     if (xdg) return join(xdg, 'berth');
     return join(this.env['HOME'] ?? homedir(), '.local', 'share', 'berth');
   }
+}
+
+/**
+ * The context to use: the one named (an error when the config has none of that name); else, when a host
+ * is given, the context for that server if any; else the current context.
+ */
+function pickContext(config: CliConfig, name: string | undefined, host: string | undefined, path: string): CliContextEntry | undefined {
+  if (name !== undefined) {
+    const entry = config.contexts.find((c) => c.name === name);
+    if (!entry) throw new UsageError(`no context "${name}" in ${path}: \`berth config get-contexts\` lists them, \`berth login\` adds one`);
+    return entry;
+  }
+  if (host !== undefined) {
+    const url = normalizeHost(host);
+    return config.contexts.find((c) => sameServer(c.server, url));
+  }
+  return config.contexts.find((c) => c.name === config.currentContext);
+}
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Accepts `host:port` and `http(s)://host:port[/]`; gives a URL without a trailing `/`. */

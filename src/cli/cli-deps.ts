@@ -3,9 +3,9 @@ export interface ServerLauncher {
   /**
    * @param options.dataDir  the state directory (store, logs), created when missing
    * @param options.listen   `HOST:PORT` to listen on
-   * @returns the URL it answers at and a `stop()` that shuts it down (instances keep running)
+   * @returns the URL it answers at, its admin token, and a `stop()` that shuts it down (instances keep running)
    */
-  start(options: { dataDir: string; listen: string }): Promise<{ url: string; stop(): Promise<void> }>;
+  start(options: { dataDir: string; listen: string }): Promise<{ url: string; token: string; stop(): Promise<void> }>;
 }
 
 /**
@@ -15,7 +15,7 @@ export interface ServerLauncher {
 export interface CliDeps {
   launcher: ServerLauncher;
   /** Runs `berth server` in the foreground until it is told to stop (SIGINT / SIGTERM, handled by app/). */
-  runServer(options: { dataDir: string; listen: string; dns?: string }): Promise<void>;
+  runServer(options: { dataDir: string; listen: string; dns?: string; cliConfig?: { path: string; context: string } }): Promise<void>;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
   /** Read by `rm`'s confirmation and `apply -f -`. */

@@ -19,7 +19,11 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--dns <host:port>', 'address of the DNS server', listenValue)
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
-      await deps.runServer({ dataDir: ctx.dataDir(flags.dataDir), listen: flags.listen, ...(flags.dns ? { dns: flags.dns } : {}) });
+      // Like k3s: the server on the default data directory (or any, with BERTH_CONFIG set) writes the
+      // CLI's context "local", so the next `berth` command finds the server and its admin token.
+      const writesConfig = (!flags.dataDir && !ctx.env['BERTH_DATA_DIR']) || Boolean(ctx.env['BERTH_CONFIG']);
+      const cliConfig = writesConfig ? { path: ctx.configPath, context: 'local' } : undefined;
+      await deps.runServer({ dataDir: ctx.dataDir(flags.dataDir), listen: flags.listen, ...(flags.dns ? { dns: flags.dns } : {}), ...(cliConfig ? { cliConfig } : {}) });
     });
 }
 

@@ -19,7 +19,7 @@ interface UpFlags {
   readonly timeout: string;
 }
 
-type EmbeddedServer = { url: string; stop(): Promise<void> };
+type EmbeddedServer = { url: string; token: string; stop(): Promise<void> };
 
 /**
  * `berth up -f FILE`: everything a developer needs in one command (docker compose up). Starts a server
@@ -48,7 +48,7 @@ export function upCommand(deps: CliDeps): Command {
       let applied: AppliedService[] = [];
       try {
         embedded = await ensureServer(ctx, flags.dataDir);
-        if (embedded) ctx = ctx.withHost(embedded.url);
+        if (embedded) ctx = ctx.withHost(embedded.url, embedded.token);
         applied = (await applyManifest(ctx, manifest, { keepGoing: false })).applied;
         for (const a of applied) {
           if (a.service.desired === 'stopped') {

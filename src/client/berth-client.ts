@@ -1,4 +1,6 @@
 import type {
+  Grid,
+  Identity,
   Instance,
   InstanceStats,
   LogLine,
@@ -9,6 +11,7 @@ import type {
   ServiceExplanation,
   ServiceSpecInput,
   SpecHistory,
+  TokenInfo,
   TimelineLine,
 } from '../model/index.js';
 import type { FetchFunction } from './http-transport.js';
@@ -20,7 +23,21 @@ export type { FetchFunction } from './http-transport.js';
 export interface BerthClientOptions {
   /** Where `berth server` listens, e.g. `http://127.0.0.1:7420` (a trailing `/` is ignored). */
   readonly baseUrl: string;
+  /** Bearer token sent with every request (`berth token create`, or the server's admin.token). */
+  readonly token?: string;
   readonly fetch?: FetchFunction;
+}
+
+/** A token as `createToken` answers it: the only time the secret is shown. */
+export type CreatedToken = TokenInfo & { readonly token: string };
+
+/** `createToken`'s options: a grid role needs `grid`; cluster-admin has none. */
+export interface CreateTokenOptions {
+  readonly role: TokenInfo['role'];
+  readonly grid?: string;
+  readonly name?: string;
+  /** How long it lives: `24h`, `30d`; default until revoked. */
+  readonly ttl?: string;
 }
 
 /** `GET /v1/version`. */
@@ -83,7 +100,44 @@ export class BerthClient {
 
   constructor(options: BerthClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.#http = new HttpTransport(this.baseUrl, options.fetch ?? ((input, init) => fetch(input, init)));
+    this.#http = new HttpTransport(this.baseUrl, options.fetch ?? ((input, init) => fetch(input, init)), options.token);
+  }
+
+  // ── access ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Who the token is: its kind, subject and roles. @throws BerthApiError UNAUTHENTICATED (401) */
+  whoami(): Promise<Identity> {
+    return this.#http.json('GET', '/v1/whoami');
+  }
+
+  /** The grids the caller holds a role in (every grid for a cluster-admin), sorted by name. */
+  async listGrids(): Promise<Grid[]> {
+    return (await this.#http.json<{ items: Grid[] }>('GET', '/v1/grids')).items;
+  }
+
+  /** @throws BerthApiError GRID_EXISTS (409), FORBIDDEN (403) unless cluster-admin */
+  createGrid(name: string, options: { readonly labels?: Readonly<Record<string, string>> } = {}): Promise<Grid> {
+    return this.#http.json('POST', '/v1/grids', { body: { name, ...(options.labels ? { labels: options.labels } : {}) } });
+  }
+
+  /** @throws BerthApiError GRID_NOT_FOUND (404), GRID_NOT_EMPTY (409) */
+  async removeGrid(name: string): Promise<void> {
+    await this.#http.json('DELETE', `/v1/grids/${encodeURIComponent(name)}`);
+  }
+
+  /** Tokens the caller may manage (of `grid` when given); never their secrets. */
+  async listTokens(options: { readonly grid?: string } = {}): Promise<TokenInfo[]> {
+    return (await this.#http.json<{ items: TokenInfo[] }>('GET', '/v1/tokens', { query: { grid: options.grid } })).items;
+  }
+
+  /** A new token; its secret is in the answer only. @throws BerthApiError FORBIDDEN (403) for a role the caller does not hold */
+  createToken(options: CreateTokenOptions): Promise<CreatedToken> {
+    return this.#http.json('POST', '/v1/tokens', { body: { ...options } });
+  }
+
+  /** @throws BerthApiError TOKEN_NOT_FOUND (404) */
+  async revokeToken(id: string): Promise<void> {
+    await this.#http.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }
 
   // ── services ────────────────────────────────────────────────────────────────────────────────

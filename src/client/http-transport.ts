@@ -19,10 +19,12 @@ export interface RequestOptions {
 export class HttpTransport {
   readonly baseUrl: string;
   readonly #fetch: FetchFunction;
+  readonly #authorization: string | undefined;
 
-  constructor(baseUrl: string, fetchFunction: FetchFunction) {
+  constructor(baseUrl: string, fetchFunction: FetchFunction, token?: string) {
     this.baseUrl = baseUrl;
     this.#fetch = fetchFunction;
+    this.#authorization = token ? `Bearer ${token}` : undefined;
   }
 
   async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -64,7 +66,9 @@ export class HttpTransport {
 
   async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
     const url = this.baseUrl + path + queryString(options.query);
-    const init: RequestInit = { method, headers: { accept: 'application/json, application/x-ndjson' } };
+    const headers: Record<string, string> = { accept: 'application/json, application/x-ndjson' };
+    if (this.#authorization) headers['authorization'] = this.#authorization;
+    const init: RequestInit = { method, headers };
     if (options.body !== undefined) {
       init.body = JSON.stringify(options.body);
       init.headers = { ...init.headers, 'content-type': 'application/json' };

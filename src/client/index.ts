@@ -1,5 +1,7 @@
 export { BerthClient } from './berth-client.js';
 export type {
+  CreatedToken,
+  CreateTokenOptions,
   BerthClientOptions,
   EventsOptions,
   ExplainedService,

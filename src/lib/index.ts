@@ -12,3 +12,5 @@ export { WorkQueue } from './work-queue.js';
 export { AsyncChannel } from './async-channel.js';
 export { parseCidr, formatIp, parseIp, inRange } from './ipv4.js';
 export { nativeBinaryPath } from './native-binary.js';
+export { mintToken, parseToken, sameHash, signToken, verifySignedToken, newSigningKey } from './bearer-token.js';
+export type { MintedToken } from './bearer-token.js';

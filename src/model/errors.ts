@@ -12,6 +12,11 @@ export const ERROR_CODES = [
   'SERVICE_NOT_FOUND',
   'INSTANCE_NOT_FOUND',
   'GRID_NOT_FOUND',
+  'GRID_EXISTS',
+  'GRID_NOT_EMPTY',
+  'TOKEN_NOT_FOUND',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
   'SERVICE_EXISTS',
   'VERSION_CONFLICT',
   'SERVICE_NOT_DEPLOYED',
@@ -135,5 +140,45 @@ export class RevisionCompactedError extends CodedError {
       `revision ${fromRevision} is compacted (history is kept after revision ${compactedRevision}); list the current state and watch from its revision`,
       { fromRevision, compactedRevision },
     );
+  }
+}
+
+/** No bearer token, or one that is unknown, revoked, expired or malformed (HTTP 401). */
+export class UnauthenticatedError extends CodedError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+/** An authenticated identity without the role an action needs (HTTP 403); `needed` names that role. */
+export class ForbiddenError extends CodedError {
+  constructor(message: string, details: { readonly needed: string } & Record<string, unknown>) {
+    super('FORBIDDEN', message, details);
+  }
+}
+
+export class GridNotFoundError extends CodedError {
+  constructor(grid: string) {
+    super('GRID_NOT_FOUND', `grid "${grid}" not found: \`berth grid ls\` lists the grids, \`berth grid create ${grid}\` creates it`, { grid });
+  }
+}
+
+export class GridExistsError extends CodedError {
+  constructor(grid: string) {
+    super('GRID_EXISTS', `grid "${grid}" already exists`, { grid });
+  }
+}
+
+/** Removing a grid that still has services (Kontena refuses too; Kubernetes would delete them). */
+export class GridNotEmptyError extends CodedError {
+  constructor(grid: string, services: readonly string[]) {
+    const shown = services.slice(0, 5).join(', ') + (services.length > 5 ? ', …' : '');
+    super('GRID_NOT_EMPTY', `grid "${grid}" still has ${services.length} service(s) (${shown}): remove them first (\`berth service rm NAME --grid ${grid}\`)`, { grid, services });
+  }
+}
+
+export class TokenNotFoundError extends CodedError {
+  constructor(id: string) {
+    super('TOKEN_NOT_FOUND', `token "${id}" not found: \`berth token ls\` lists the tokens`, { id });
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GRID_ROLES } from './access.js';
 import { parseDuration } from '../lib/index.js';
 import { HealthcheckSchema, ProbeSchema } from './probe.js';
 import { DNS1035_LABEL, DNS1035_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
@@ -187,6 +188,11 @@ export const ServiceSpecSchema = z
     endpoints: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?$/, 'must be "ip:port" or "ip"')).optional(),
     /** List instances that are not ready in DNS and the proxy too (StatefulSet peer discovery). */
     publishNotReadyAddresses: z.boolean().default(false),
+    /**
+     * The API access of the service's instances (their BERTH_API_TOKEN; Kubernetes' service account
+     * bound to a role). Absent: they may read their own service only. Asking for a role needs holding it.
+     */
+    serviceAccount: z.strictObject({ role: z.enum(GRID_ROLES) }).optional(),
   })
   .transform(({ instances, replicas, ...rest }) => ({
     ...rest,

@@ -5,6 +5,7 @@ export type {
   NewInstance,
   ServiceIntentChange,
   Store,
+  StoredToken,
   WatchEvent,
   WatchListener,
   WriteOptions,

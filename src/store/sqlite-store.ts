@@ -4,8 +4,9 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec, SpecRevision } from '../model/index.js';
+import type { Grid, Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
 import {
+  GridNotFoundError,
   INSTANCE_STATES,
   InstanceNotFoundError,
   InvalidTransitionError,
@@ -24,6 +25,7 @@ import { ChangeLog } from './change-log.js';
 import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
+import { AccessTables } from './access-tables.js';
 import type { JsonRow, Statements } from './sqlite-statements.js';
 import { SQL } from './sqlite-statements.js';
 import type {
@@ -32,6 +34,7 @@ import type {
   InstanceFilter,
   ServiceIntentChange,
   Store,
+  StoredToken,
   WatchListener,
   WriteOptions,
 } from './store.js';
@@ -88,6 +91,7 @@ export class SqliteStore implements Store {
   private readonly newId: () => string;
   private readonly events: EventTable;
   private readonly history: SpecHistory;
+  private readonly access: AccessTables;
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
   private readonly frozen = new FrozenJsonCache();
@@ -102,6 +106,7 @@ export class SqliteStore implements Store {
       prepareDatabase(this.db, options.busyTimeoutMs ?? 5000);
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
       this.history = new SpecHistory(this.db);
+      this.access = new AccessTables(this.db, () => this.now());
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
       this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: Math.max(1, options.eventsPerService ?? 1000), nowMs: () => this.clock.now(), query: (sql) => this.query(sql) });
     } catch (error) {
@@ -168,6 +173,7 @@ export class SqliteStore implements Store {
   createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service {
     return this.write(() => {
       const { grid, spec } = input;
+      if (!this.access.getGrid(grid)) throw new GridNotFoundError(grid);
       if (this.readRow<Service>(this.stmt.getService, grid, spec.name)) throw new ServiceExistsError(grid, spec.name);
       const revision = this.log.next();
       const now = this.now();
@@ -355,6 +361,44 @@ export class SqliteStore implements Store {
       this.stmt.putNode.run(node.name, json, revision);
       return this.log.record('node', 'put', node.name, json, revision) as NodeInfo;
     });
+  }
+
+  // ---- access: grids and tokens ----
+
+  getGrid(name: string): Grid | undefined {
+    this.assertOpen();
+    return this.access.getGrid(name);
+  }
+
+  listGrids(): Grid[] {
+    this.assertOpen();
+    return this.access.listGrids();
+  }
+
+  createGrid(input: { readonly name: string; readonly labels?: Readonly<Record<string, string>> }): Grid {
+    return this.write(() => this.access.createGrid({ name: input.name, createdAt: this.now(), labels: { ...input.labels } }));
+  }
+
+  deleteGrid(name: string): void {
+    this.write(() => this.access.deleteGrid(name));
+  }
+
+  createToken(token: StoredToken): TokenInfo {
+    return this.write(() => this.access.createToken(token));
+  }
+
+  getToken(id: string): StoredToken | undefined {
+    this.assertOpen();
+    return this.access.getToken(id);
+  }
+
+  listTokens(filter: { readonly grid?: string } = {}): TokenInfo[] {
+    this.assertOpen();
+    return this.access.listTokens(filter);
+  }
+
+  deleteToken(id: string): TokenInfo {
+    return this.write(() => this.access.deleteToken(id));
   }
 
   // ---- events and watch ----

@@ -1,6 +1,8 @@
 import type { Disposable } from '../lib/index.js';
 import type {
   DesiredState,
+  Grid,
+  TokenInfo,
   Instance,
   InstanceSpec,
   InstanceStatus,
@@ -109,6 +111,11 @@ export interface EventFilter {
   readonly tail?: number;
 }
 
+/** A token as stored: its public fields and the SHA-256 of its secret (never the secret). */
+export interface StoredToken extends TokenInfo {
+  readonly hash: string;
+}
+
 export interface Store {
   /** The store-wide revision of the last write. */
   revision(): number;
@@ -125,7 +132,8 @@ export interface Store {
   /**
    * Stores a new service (generation 1, desired `running`, status `initialized`); deploys it at once when
    * `deploy` is true.
-   * @throws ServiceExistsError (409) when the name is taken in the grid.
+   * @throws GridNotFoundError (404) when the grid does not exist, ServiceExistsError (409) when the name
+   *   is taken in the grid.
    */
   createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service;
   /**
@@ -156,6 +164,26 @@ export interface Store {
    */
   setInstanceStatuses(updates: readonly { readonly id: string; readonly status: InstanceStatus }[], events?: readonly NewServiceEvent[]): void;
   upsertNode(node: Omit<NodeInfo, 'version'>): NodeInfo;
+
+  // ---- access: grids and tokens (the API writes them) ----
+  getGrid(name: string): Grid | undefined;
+  /** Every grid, sorted by name (`default` always exists). */
+  listGrids(): Grid[];
+  /** @throws GridExistsError (409) */
+  createGrid(input: { readonly name: string; readonly labels?: Readonly<Record<string, string>> }): Grid;
+  /**
+   * Removes an empty grid and its tokens.
+   * @throws GridNotFoundError (404), GridNotEmptyError (409) while it has services.
+   */
+  deleteGrid(name: string): void;
+  /** @throws GridNotFoundError (404) when a grid token names an unknown grid. */
+  createToken(token: StoredToken): TokenInfo;
+  /** One token with its hash, for authentication. */
+  getToken(id: string): StoredToken | undefined;
+  /** Tokens (without hashes), oldest first; only those of `grid` when given. */
+  listTokens(filter?: { readonly grid?: string }): TokenInfo[];
+  /** @throws TokenNotFoundError (404) */
+  deleteToken(id: string): TokenInfo;
 
   // ---- events and watch ----
   /** Appends events from any writer (e.g. the agent noticing an exit). */

@@ -1,3 +1,5 @@
+import type { Identity } from '../../model/index.js';
+import type { Authenticator } from '../authenticator.js';
 import type { NewInstance } from '../../store/index.js';
 
 /** A valid instance as a controller would create it (one fixture factory per entity, STYLE.md). */
@@ -18,3 +20,12 @@ export function newInstance(overrides: Partial<NewInstance> = {}): NewInstance {
     ...overrides,
   };
 }
+
+/** A cluster-admin, as the admin token's identity. */
+export const CLUSTER_ADMIN: Identity = { kind: 'user', subject: 'token test (admin)', grants: [{ role: 'cluster-admin' }], tokenId: 'test' };
+
+/**
+ * For route tests that are not about access: every request is the cluster admin. Access itself is
+ * tested with the real TokenAuthenticator (access.test.ts).
+ */
+export const adminAuthenticator: Authenticator = { authenticate: () => CLUSTER_ADMIN };
