@@ -173,7 +173,7 @@ export const CreateTokenBody = z.strictObject({
     .string({ error: 'must be a short description' })
     .min(1, { error: 'must not be empty' })
     .max(100, { error: 'must be at most 100 characters' })
-    .regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must not hold control characters' })
+    .refine((v) => ![...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), { error: 'must not hold control characters' })
     .optional()
     .describe('What the token is for (listed by `token ls`).'),
   ttl: z

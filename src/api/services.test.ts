@@ -183,6 +183,10 @@ describe('API: services', () => {
     assert.deepEqual((front.body?.items as Service[]).map((s) => s.name), ['web']);
     const both = await call(app, 'GET', `${BASE}?label=tier=front&label=tier`);
     assert.deepEqual((both.body?.items as Service[]).map((s) => s.name), ['web']);
+    const unknown = await call(app, 'GET', '/v1/grids/other/services');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body?.code, 'GRID_NOT_FOUND');
+    assert.equal((await call(app, 'POST', '/v1/grids', { name: 'other' })).status, 201);
     assert.deepEqual((await call(app, 'GET', '/v1/grids/other/services')).body, { items: [] });
   });
 

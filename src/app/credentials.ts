@@ -12,7 +12,7 @@ export interface Credentials {
 }
 
 /** The admin token's id prefix in `token ls`: its name says where it came from. */
-const ADMIN_TOKEN_NAME = 'admin (created at first start; <data-dir>/admin.token)';
+const ADMIN_TOKEN_NAME = 'admin';
 
 /**
  * Makes sure the data directory holds a working admin token and a signing key, creating them at first

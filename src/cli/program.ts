@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import { gridCommand, tokenCommand, whoamiCommand } from './access-commands.js';
 import { applyCommand } from './apply.js';
+import { configCommand, loginCommand } from './login-commands.js';
 import type { CliDeps } from './cli-deps.js';
 import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
@@ -35,6 +37,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description('berth runs services: declare what to run and how many, berth keeps it running, named and observable')
     .option('--host <url>', 'berth server URL (default: $BERTH_HOST or http://127.0.0.1:7420)')
     .option('--grid <grid>', 'grid (namespace) to work in (default: $BERTH_GRID or default)')
+    .option('--context <name>', 'context of the CLI config to use (default: $BERTH_CONTEXT or the current one)')
     .showSuggestionAfterError();
 
   const service = new Command('service').alias('services').description('create, deploy, inspect and remove services (Kontena\'s commands)');
@@ -69,6 +72,11 @@ export function buildProgram(deps: CliDeps): Command {
     dnsCommand(deps),
     serverCommand(deps),
     versionCommand(deps),
+    loginCommand(deps),
+    configCommand(deps),
+    whoamiCommand(deps),
+    tokenCommand(deps),
+    gridCommand(deps),
   ]) {
     program.addCommand(command);
   }

@@ -75,7 +75,9 @@ describe('SqliteStore: services', () => {
     assert.throws(() => store.createService({ grid: GRID, spec: fixtures.spec(), deploy: false, events: [fixtures.event()] }), { code: 'SERVICE_EXISTS' });
     assert.equal(store.revision(), rev);
     assert.equal(store.listEvents({ grid: GRID, service: 'web' }).length, 0);
-    // The same name in another grid is a different service.
+    // A grid must exist; the same name in another grid is a different service.
+    assert.throws(() => store.createService({ grid: 'other', spec: fixtures.spec(), deploy: false }), { code: 'GRID_NOT_FOUND' });
+    store.createGrid({ name: 'other' });
     assert.equal(store.createService({ grid: 'other', spec: fixtures.spec(), deploy: false }).grid, 'other');
   });
 

@@ -4,11 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthClient } from '../../src/client/index.js';
-import { BIN, ROOT, alive, cleanup, freePort, rangesFor, startBerth, tempDir, waitFor } from './harness.js';
+import { BIN, ROOT, alive, cleanup, freePort, rangesFor, startBerth, tempDir, waitFor, cliEnv, adminToken } from './harness.js';
 import { pidOf } from './programs.js';
 
 function berth(url: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...cliEnv(url) }, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -56,18 +56,20 @@ describe('the berth CLI', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const up = spawn(process.execPath, [BIN, '--host', url, 'up', '-f', join(ROOT, 'examples/shop/berth.yaml'), '--data-dir', dataDir], {
-      env: { ...process.env, NO_COLOR: '1', ...rangesFor('127.11.6.0/24') },
+      env: { ...process.env, NO_COLOR: '1', ...rangesFor('127.11.6.0/24'), ...cliEnv(url) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     up.stdout.on('data', (c: Buffer) => (out += c.toString()));
     up.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-    const client = new BerthClient({ baseUrl: url });
+    let client = new BerthClient({ baseUrl: url });
     try {
       await waitFor('up to follow logs', () => out.includes('following logs'), { timeoutMs: 60_000 }).catch((error: Error) => {
         throw new Error(`${error.message}; up printed:\n${out}`);
       });
+      // up's embedded server wrote its admin token at first start, where any CLI on this machine finds it.
+      client = new BerthClient({ baseUrl: url, token: adminToken(dataDir) });
       const web = /^web\s+(http:\/\/\S+)/m.exec(out)?.[1];
       assert.ok(web, `up printed where web answers:\n${out}`);
       // No readiness probes yet (a later issue): "running" means started, so wait for the page to answer.

@@ -3,7 +3,7 @@
  * temporary data directory and its own instance range, and hands out a typed client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,9 @@ export const BIN = join(ROOT, 'bin', 'berth');
 
 export interface RunningBerth {
   readonly url: string;
+  /** The cluster-admin token the server wrote to `<dataDir>/admin.token`. */
+  readonly token: string;
+  /** A client with the admin token. */
   readonly client: BerthClient;
   readonly dataDir: string;
   readonly proc: ChildProcess;
@@ -66,9 +69,12 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     });
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const token = adminToken(dataDir);
+  tokens.set(url, token);
   return {
     url,
-    client: new BerthClient({ baseUrl: url }),
+    token,
+    client: new BerthClient({ baseUrl: url, token }),
     dataDir,
     proc,
     async kill() {
@@ -80,6 +86,22 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
       await exited;
     },
   };
+}
+
+const tokens = new Map<string, string>();
+
+/** The admin token a server wrote into its data directory at first start. */
+export function adminToken(dataDir: string): string {
+  return readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+}
+
+/**
+ * The environment a spawned `berth --host URL …` needs to act as the admin of the test server at URL
+ * (BERTH_TOKEN), and a CLI config of its own (so the user's ~/.config/berth is never read).
+ */
+export function cliEnv(url: string): Record<string, string> {
+  const token = tokens.get(url);
+  return { BERTH_CONFIG: join(tmpdir(), 'berth-e2e-no-config'), ...(token ? { BERTH_TOKEN: token } : {}) };
 }
 
 /** Polls `probe` every `intervalMs` until it returns a truthy value; fails with `what` after `timeoutMs`. */

@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import type { Instance, ServiceEvent } from '../../src/model/index.js';
-import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth, cliEnv } from './harness.js';
 import { startLoad } from './load.js';
 
 const PROBE_SERVER = join(ROOT, 'test/programs/probe-server.mjs');
@@ -56,7 +56,7 @@ function lookup(server: string, port: number, name: string): Promise<string[]> {
 }
 
 function cli(url: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...cliEnv(url) }, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

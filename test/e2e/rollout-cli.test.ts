@@ -2,12 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ServiceExplanation } from '../../src/model/index.js';
-import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth, cliEnv } from './harness.js';
 import { SLOW } from './programs.js';
 
 /** Runs the real `berth` binary against the test server (no colours). */
 function berth(url: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 90_000, cwd: ROOT });
+  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...cliEnv(url) }, timeout: 90_000, cwd: ROOT });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -138,7 +138,7 @@ describe('the berth CLI for rollouts: history, rollback, why, rm --instance, log
     assert.ok(created < listening, 'the service was created before its instances wrote anything');
 
     // Follow: a scale's events and the new instance's first line arrive live, in time order.
-    const follower = spawn(process.execPath, [BIN, '--host', server.url, 'service', 'logs', 'timeline', '--events', '-f', '--tail', '0'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const follower = spawn(process.execPath, [BIN, '--host', server.url, 'service', 'logs', 'timeline', '--events', '-f', '--tail', '0'], { env: { ...process.env, NO_COLOR: '1', ...cliEnv(server.url) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<void>((resolve) => follower.once('exit', () => resolve()));

@@ -49,7 +49,7 @@ describe('rolling updates', () => {
       const gap = (batches[k]?.[0] as number) - (batches[k - 1]?.[0] as number);
       assert.ok(gap >= 2000, `batch ${k + 1} started ${gap} ms after batch ${k}: the monitor is 2 s`);
     }
-    const history = await fetch(`${berth.url}/v1/grids/default/services/roll/history`).then((r) => r.json()) as { items?: { generation: number }[] } | { generation: number }[];
+    const history = await fetch(`${berth.url}/v1/grids/default/services/roll/history`, { headers: { authorization: `Bearer ${berth.token}` } }).then((r) => r.json()) as { items?: { generation: number }[] } | { generation: number }[];
     const versions = (Array.isArray(history) ? history : history.items ?? []).map((h) => h.generation);
     assert.ok(versions.includes(1) && versions.includes(2), `history: ${JSON.stringify(history)}`);
   });
