@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../model/index.js';
 import { RequestInvalidError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
+import { identityOf } from './access-control.js';
+import { checkSpecAccess } from './spec-access.js';
 import { explainNow } from './explain.js';
 import { allocateNetwork } from './network-allocation.js';
 import type { ServiceIntentChange } from '../store/index.js';
@@ -35,7 +37,9 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;
     const body = parseRequest(CreateServiceBody, request.body, 'body');
-    const spec = allocateNetwork(parseServiceSpec(body.spec), { others: store.listServices(), ranges: ctx.networkRanges });
+    const parsed = parseServiceSpec(body.spec);
+    checkSpecAccess(identityOf(request), grid, parsed);
+    const spec = allocateNetwork(parsed, { others: store.listServices(), ranges: ctx.networkRanges });
     const deploy = body.deploy ?? false;
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
     if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
@@ -58,6 +62,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
         { field: 'spec.name', type: 'Invalid value', value: spec.name, detail: `must equal the service name in the path ("${name}"); a service cannot be renamed` },
       ]);
     }
+    checkSpecAccess(identityOf(request), grid, spec);
     return mutateService(ctx, request.params, body.version, (current) => {
       const others = store.listServices().filter((s) => s.id !== current.id);
       const allocated = allocateNetwork(spec, { current, others, ranges: ctx.networkRanges });

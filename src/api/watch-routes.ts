@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { serviceKey } from '../model/index.js';
+import type { Identity } from '../model/index.js';
+import { authorize, serviceKey } from '../model/index.js';
+import type { WatchEvent } from '../store/index.js';
+import { identityOf } from './access-control.js';
 import { streamOptions } from './instance-routes.js';
 import { NdjsonStream } from './ndjson-stream.js';
 import { EventsQuery, WatchQuery, parseRequest, parseSince } from './request-schemas.js';
@@ -47,8 +50,9 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const after = query.fromRevision === undefined ? store.revision() : Math.max(0, query.fromRevision - 1);
     const stream = new NdjsonStream(reply, streamOptions(ctx));
     // Throws REVISION_COMPACTED (410) before anything is sent; the replay is buffered until open().
+    const visible = watchFilter(identityOf(request));
     const subscription = store.watch(after, (change) => {
-      stream.write(change);
+      if (visible(change)) stream.write(change);
     });
     stream.open();
     try {
@@ -57,4 +61,25 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
       await subscription.dispose();
     }
   });
+}
+
+/**
+ * Which changes a watcher sees: nodes with `cluster-read`; a service, its instances and its events with
+ * `read` on that service (its grid for grid roles, itself for its own service account).
+ */
+function watchFilter(identity: Identity): (change: WatchEvent) => boolean {
+  const nodes = authorize(identity, 'cluster-read').allowed;
+  const seen = new Map<string, boolean>();
+  return (change) => {
+    if (change.kind === 'node') return nodes;
+    const grid = change.object.grid;
+    const service = change.kind === 'service' ? change.object.name : change.object.service;
+    const key = serviceKey(grid, service);
+    let allowed = seen.get(key);
+    if (allowed === undefined) {
+      allowed = authorize(identity, 'read', { grid, service }).allowed;
+      seen.set(key, allowed);
+    }
+    return allowed;
+  };
 }

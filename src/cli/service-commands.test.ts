@@ -340,7 +340,7 @@ describe('berth service commands against a stub API', () => {
   });
 
   describe('server', () => {
-    it('runs the server with the data directory from --data-dir, BERTH_DATA_DIR or the XDG default', async () => {
+    it('runs the server with the data directory from --data-dir, BERTH_DATA_DIR or the XDG default; the default one writes the CLI context "local"', async () => {
       const calls: unknown[] = [];
       const runServer = (o: unknown): Promise<void> => {
         calls.push(o);
@@ -352,7 +352,7 @@ describe('berth service commands against a stub API', () => {
       assert.deepEqual(calls, [
         { dataDir: '/d', listen: '127.0.0.1:0' },
         { dataDir: '/env', listen: '127.0.0.1:7420' },
-        { dataDir: '/home/test/.local/share/berth', listen: '127.0.0.1:7420' },
+        { dataDir: '/home/test/.local/share/berth', listen: '127.0.0.1:7420', cliConfig: { path: '/home/test/.config/berth/config', context: 'local' } },
       ]);
     });
   });
