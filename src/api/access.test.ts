@@ -251,3 +251,12 @@ describe('API access: service accounts', () => {
     assert.equal((await call(app, token, 'POST', '/v1/tokens', { role: 'viewer', grid: 'default' })).status, 403);
   });
 });
+
+describe('API access: the route table', () => {
+  it('gives every documented route an access rule and documents every rule', async () => {
+    const { OPERATIONS } = await import('./openapi.js');
+    const { ROUTE_ACCESS } = await import('./access-control.js');
+    const documented = OPERATIONS.map((op) => `${op.method.toUpperCase()} ${op.path.replace(/\{(\w+)\}/g, ':$1')}`).sort();
+    assert.deepEqual(Object.keys(ROUTE_ACCESS).sort(), documented);
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ContainerSpecSchema, RestartPolicySchema, ServicePortSchema, ServiceSpecSchema, UpdateConfigSchema } from '../model/index.js';
+import { routeAccess } from './access-control.js';
 import { ERROR_STATUS } from './error-status.js';
 import {
   CreateServiceBody,
@@ -16,6 +17,9 @@ import {
   SetEndpointsBody,
   EndpointsQuery,
   WatchQuery,
+  CreateGridBody,
+  CreateTokenBody,
+  ListTokensQuery,
 } from './request-schemas.js';
 import * as responses from './response-schemas.js';
 
@@ -44,6 +48,14 @@ const ONE = `${S}/{name}`;
 export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: '/v1/version', operationId: 'getVersion', summary: 'Server version, API version and node', answer: { status: 200, schema: 'VersionInfo' } },
   { method: 'get', path: '/v1/openapi.json', operationId: 'getOpenApi', summary: 'This document', answer: { status: 200, schema: 'OpenApiDocument' } },
+  { method: 'get', path: '/v1/whoami', operationId: 'whoami', summary: 'Who the bearer token is: its kind, subject and roles', answer: { status: 200, schema: 'Identity' } },
+  { method: 'get', path: '/v1/grids', operationId: 'listGrids', summary: 'The grids the caller holds a role in (all for a cluster-admin)', answer: { status: 200, schema: 'GridList' } },
+  { method: 'post', path: '/v1/grids', operationId: 'createGrid', summary: 'Create a grid (cluster-admin)', body: 'CreateGridRequest', answer: { status: 201, schema: 'Grid' } },
+  { method: 'get', path: '/v1/grids/{grid}', operationId: 'getGrid', summary: 'One grid', answer: { status: 200, schema: 'Grid' } },
+  { method: 'delete', path: '/v1/grids/{grid}', operationId: 'removeGrid', summary: 'Remove an empty grid and its tokens (cluster-admin; never default)', answer: { status: 204, schema: 'Empty' } },
+  { method: 'get', path: '/v1/tokens', operationId: 'listTokens', summary: 'Tokens the caller may manage (of one grid with ?grid=); never their secrets', query: ListTokensQuery, answer: { status: 200, schema: 'TokenList' } },
+  { method: 'post', path: '/v1/tokens', operationId: 'createToken', summary: 'Create a token with a role the caller holds; the answer is the only place its secret appears', body: 'CreateTokenRequest', answer: { status: 201, schema: 'CreatedToken' } },
+  { method: 'delete', path: '/v1/tokens/{id}', operationId: 'revokeToken', summary: 'Revoke a token: it stops working at once', answer: { status: 204, schema: 'Empty' } },
   { method: 'get', path: '/v1/nodes', operationId: 'listNodes', summary: 'Nodes and their readiness', answer: { status: 200, schema: 'NodeList' } },
   { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
   { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true)', body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
@@ -107,6 +119,14 @@ function componentSchemas(): Record<string, unknown> {
   add('WatchEvent', responses.WatchEventSchema);
   add('Error', responses.ErrorSchema);
   add('VersionInfo', responses.VersionInfoSchema);
+  add('Identity', responses.IdentitySchema);
+  add('Grid', responses.GridSchema);
+  add('GridList', responses.GridListSchema);
+  add('TokenInfo', responses.TokenInfoSchema);
+  add('TokenList', responses.TokenListSchema);
+  add('CreatedToken', responses.CreatedTokenSchema);
+  add('CreateGridRequest', CreateGridBody);
+  add('CreateTokenRequest', CreateTokenBody);
   const { schemas } = z.toJSONSchema(registry, { io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
   const out: Record<string, unknown> = {};
   for (const [id, schema] of Object.entries(schemas)) {
@@ -114,6 +134,7 @@ function componentSchemas(): Record<string, unknown> {
     out[id] = rest;
   }
   out['OpenApiDocument'] = { type: 'object', description: 'An OpenAPI 3.1 document' };
+  out['Empty'] = { type: 'null', description: 'No body' };
   return out;
 }
 
@@ -146,6 +167,7 @@ export function buildOpenApiDocument(info: { readonly version: string }): Record
       : { 'application/json': { schema: ref(op.answer.schema) } };
     (paths[op.path] ??= {})[op.method] = {
       operationId: op.operationId,
+      ...(routeAccess(op.method.toUpperCase(), op.path.replace(/\{(\w+)\}/g, ':$1'))?.kind === 'public' ? { security: [] } : {}),
       summary: op.summary,
       ...(parameters.length ? { parameters } : {}),
       ...(op.body ? { requestBody: { required: op.body !== 'VersionRequest' && op.body !== 'DeployRequest' && op.body !== 'RollbackRequest', content: { 'application/json': { schema: ref(op.body) } } } } : {}),
@@ -160,6 +182,8 @@ export function buildOpenApiDocument(info: { readonly version: string }): Record
     info: { title: 'berth', version: info.version, description: 'The berth HTTP API (docs/api.md).' },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,
-    components: { schemas: componentSchemas() },
+    // Every route but version and this document needs a bearer token (api/access-control.ts).
+    security: [{ bearer: [] }],
+    components: { schemas: componentSchemas(), securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A berth token (`berth token create`; the server writes an admin token to <data-dir>/admin.token)' } } },
   };
 }

@@ -281,3 +281,26 @@ export const ServiceListSchema = list(ServiceSchema);
 export const InstanceListSchema = list(InstanceSchema);
 export const NodeListSchema = list(NodeInfoSchema);
 export const InstanceStatsListSchema = list(InstanceStatsSchema);
+
+const role = z.enum(['cluster-admin', 'admin', 'operator', 'viewer']);
+export const GrantSchema = z.strictObject({ role, grid: z.string().optional() });
+export const IdentitySchema = z.strictObject({
+  kind: z.enum(['user', 'service']),
+  subject: z.string(),
+  grants: z.array(GrantSchema),
+  service: z.strictObject({ grid: z.string(), name: z.string() }).optional(),
+  tokenId: z.string().optional(),
+});
+export const GridSchema = z.strictObject({ name: z.string(), createdAt: time, labels: z.record(z.string(), z.string()) });
+export const GridListSchema = list(GridSchema);
+export const TokenInfoSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  role,
+  grid: z.string().optional(),
+  createdAt: time,
+  expiresAt: time.optional(),
+  createdBy: z.string(),
+});
+export const TokenListSchema = list(TokenInfoSchema);
+export const CreatedTokenSchema = TokenInfoSchema.extend({ token: z.string().describe('The bearer token; shown only in this answer.') });
