@@ -13,6 +13,9 @@ export interface Authenticator {
   authenticate(authorization: string | undefined): Identity;
 }
 
+/** Verified tokens kept; past it the cache starts over (bounds memory against a flood of tokens). */
+const MAX_CACHED = 10_000;
+
 /** Prefix of service-account tokens (`bsa1.<payload>.<mac>`). */
 const SERVICE_ACCOUNT_PREFIX = 'bsa1';
 
@@ -43,6 +46,12 @@ export class TokenAuthenticator implements Authenticator {
   readonly #store: Store;
   readonly #key: Buffer;
   readonly #clock: Clock;
+  /**
+   * Tokens verified since the store's accessRevision last moved: token → identity and expiry (ms). A
+   * token created, revoked or whose grid was removed moves the revision, so the next request re-reads.
+   */
+  readonly #verified = new Map<string, { readonly identity: Identity; readonly expiresAtMs: number }>();
+  #verifiedAt = -1;
 
   constructor(store: Store, options: { readonly serviceAccountKey: Buffer; readonly clock?: Clock }) {
     this.#store = store;
@@ -56,6 +65,18 @@ export class TokenAuthenticator implements Authenticator {
     if (!m) throw new UnauthenticatedError('malformed Authorization header: expected `Bearer <token>`');
     const token = m[1] as string;
     if (token.startsWith(`${SERVICE_ACCOUNT_PREFIX}.`)) return this.#serviceAccount(token);
+    const revision = this.#store.accessRevision();
+    if (revision !== this.#verifiedAt || this.#verified.size >= MAX_CACHED) {
+      this.#verified.clear();
+      this.#verifiedAt = revision;
+    }
+    const cached = this.#verified.get(token);
+    if (cached && cached.expiresAtMs > this.#clock.now()) return cached.identity;
+    const identity = this.#userToken(token);
+    return identity;
+  }
+
+  #userToken(token: string): Identity {
     const parsed = parseToken(token);
     if (!parsed) throw new UnauthenticatedError('invalid bearer token: not a berth token (berth_<id>_<secret>)');
     const stored = this.#store.getToken(parsed.id);
@@ -63,12 +84,14 @@ export class TokenAuthenticator implements Authenticator {
     if (stored.expiresAt !== undefined && Date.parse(stored.expiresAt) <= this.#clock.now()) {
       throw new UnauthenticatedError(`invalid bearer token: token ${parsed.id} expired at ${stored.expiresAt}; ask for a new one (\`berth token create\`)`);
     }
-    return {
+    const identity: Identity = {
       kind: 'user',
       subject: `token ${stored.id} (${stored.name})`,
       grants: [{ role: stored.role, ...(stored.grid === undefined ? {} : { grid: stored.grid }) }],
       tokenId: stored.id,
     };
+    this.#verified.set(token, { identity, expiresAtMs: stored.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(stored.expiresAt) });
+    return identity;
   }
 
   #serviceAccount(token: string): Identity {

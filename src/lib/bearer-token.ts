@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /*
  * Bearer tokens: random secrets with a public id in front, stored only as a SHA-256 hash (a token has
@@ -41,7 +41,7 @@ export function sameHash(a: string, b: string): boolean {
 }
 
 function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** `<prefix>.<base64url(payload)>.<base64url(HMAC-SHA256)>`. */

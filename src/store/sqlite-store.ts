@@ -92,6 +92,8 @@ export class SqliteStore implements Store {
   private readonly events: EventTable;
   private readonly history: SpecHistory;
   private readonly access: AccessTables;
+  /** See accessRevision(); in memory, as only this process writes this file (data-dir lock). */
+  private accessChanges = 0;
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
   private readonly frozen = new FrozenJsonCache();
@@ -376,15 +378,19 @@ export class SqliteStore implements Store {
   }
 
   createGrid(input: { readonly name: string; readonly labels?: Readonly<Record<string, string>> }): Grid {
-    return this.write(() => this.access.createGrid({ name: input.name, createdAt: this.now(), labels: { ...input.labels } }));
+    return this.accessWrite(() => this.access.createGrid({ name: input.name, createdAt: this.now(), labels: { ...input.labels } }));
   }
 
   deleteGrid(name: string): void {
-    this.write(() => this.access.deleteGrid(name));
+    this.accessWrite(() => this.access.deleteGrid(name));
   }
 
   createToken(token: StoredToken): TokenInfo {
-    return this.write(() => this.access.createToken(token));
+    return this.accessWrite(() => this.access.createToken(token));
+  }
+
+  accessRevision(): number {
+    return this.accessChanges;
   }
 
   getToken(id: string): StoredToken | undefined {
@@ -398,7 +404,16 @@ export class SqliteStore implements Store {
   }
 
   deleteToken(id: string): TokenInfo {
-    return this.write(() => this.access.deleteToken(id));
+    return this.accessWrite(() => this.access.deleteToken(id));
+  }
+
+  /** A write of grids or tokens; moves accessRevision whether it commits or not (a spurious move only costs a cache miss). */
+  private accessWrite<T>(fn: () => T): T {
+    try {
+      return this.write(fn);
+    } finally {
+      this.accessChanges++;
+    }
   }
 
   // ---- events and watch ----

@@ -184,6 +184,11 @@ export interface Store {
   listTokens(filter?: { readonly grid?: string }): TokenInfo[];
   /** @throws TokenNotFoundError (404) */
   deleteToken(id: string): TokenInfo;
+  /**
+   * A number that changes whenever a token or grid is created or removed, so that an authenticator may
+   * cache what it verified until then (a revocation is seen by the next request).
+   */
+  accessRevision(): number;
 
   // ---- events and watch ----
   /** Appends events from any writer (e.g. the agent noticing an exit). */
