@@ -27,6 +27,8 @@ export interface AgentOptions {
   readonly apiUrl?: string;
   /** BERTH_API_TOKEN of an instance (its service account's token); absent: none is given. */
   readonly apiToken?: (instance: Instance) => string;
+  /** A key of a secret of a grid, for env valueFrom.secretKeyRef (undefined when missing). */
+  readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
   /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
   readonly dnsAddress?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
@@ -76,6 +78,7 @@ export class Agent {
       report: (id, status, events) => this.enqueueReport(id, status, events),
       ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
       ...(options.apiToken ? { apiToken: options.apiToken } : {}),
+      ...(options.secretValue ? { secretValue: options.secretValue } : {}),
       ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),
     };
   }

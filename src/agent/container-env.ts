@@ -13,6 +13,11 @@ export interface ContainerEnvOptions {
   readonly apiToken?: string;
   /** host:port of berth's DNS server (BERTH_DNS), so programs can resolve service names with it. */
   readonly dnsAddress?: string;
+  /**
+   * The value of a key of a secret of the instance's grid (env `valueFrom.secretKeyRef`); undefined
+   * when the secret or the key does not exist.
+   */
+  readonly secretValue?: (name: string, key: string) => string | undefined;
   /** The server's own environment; only INHERITED names are taken. */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
 }
@@ -21,7 +26,8 @@ export interface ContainerEnvOptions {
  * The complete environment of one container, in the order later entries may refer to earlier ones:
  * inherited host basics, berth's identity variables, PORT (the container's first port, else the
  * instance's first), BERTH_DATA_DIR, the control plane's variables (discovery), then the container's
- * own env with `$(VAR)` references expanded (Kubernetes' rule).
+ * own env with `$(VAR)` references expanded (Kubernetes' rule) and secret references resolved.
+ * @throws Error naming the env var, the secret and the key when a referenced secret key is missing
  */
 export function containerEnv(instance: Instance, container: ContainerSpec, options: ContainerEnvOptions): Record<string, string> {
   const env: Record<string, string> = {};
@@ -43,7 +49,19 @@ export function containerEnv(instance: Instance, container: ContainerSpec, optio
   if (firstPort) env.PORT = String(firstPort.containerPort);
   if (options.dataDir) env.BERTH_DATA_DIR = options.dataDir;
   Object.assign(env, instance.spec.env);
-  for (const { name, value } of container.env) env[name] = expandVars(value, env);
+  for (const e of container.env) {
+    if ('value' in e) {
+      env[e.name] = expandVars(e.value, env);
+      continue;
+    }
+    const ref = e.valueFrom.secretKeyRef;
+    const value = options.secretValue?.(ref.name, ref.key);
+    if (value === undefined) {
+      throw new Error(`env ${e.name}: secret "${ref.name}" of grid "${instance.grid}" has no key "${ref.key}" (berth secret ls; berth secret update ${ref.name} --from-literal ${ref.key}=…)`);
+    }
+    // A secret's value is taken as it is: no $(VAR) expansion inside it.
+    env[e.name] = value;
+  }
   return env;
 }
 

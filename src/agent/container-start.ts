@@ -34,8 +34,9 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
   const started: RunningContainer[] = [];
   for (const c of inst.spec.containers) {
     const name = c.name ?? inst.service;
-    const env = options.envOf(c);
     try {
+      // Inside the try: a secret the env refers to may be missing (the start fails with its name).
+      const env = options.envOf(c);
       const handle = await options.driver.start({
         instanceId: inst.id,
         containerName: name,

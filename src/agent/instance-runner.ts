@@ -22,6 +22,8 @@ export interface RunnerContext {
   readonly apiUrl?: string;
   /** The BERTH_API_TOKEN of an instance: its service account's token (app/ signs it). */
   readonly apiToken?: (instance: Instance) => string;
+  /** A key of a secret of a grid (env valueFrom.secretKeyRef); undefined when missing. */
+  readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
   readonly dnsAddress?: string;
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
   readonly log: { readonly maxBytes: number; readonly maxFiles: number };
@@ -241,7 +243,10 @@ export class InstanceRunner {
     const dataDir = this.dataDir();
     const { apiUrl, dnsAddress } = this.ctx;
     const apiToken = this.ctx.apiToken?.(this.instance);
-    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(apiToken ? { apiToken } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
+    const { grid } = this.instance;
+    const lookup = this.ctx.secretValue;
+    const secretValue = lookup ? (name: string, key: string) => lookup(grid, name, key) : undefined;
+    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(apiToken ? { apiToken } : {}), ...(secretValue ? { secretValue } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
   }
 
   private workingDirOf(c: ContainerSpec): string {

@@ -12,6 +12,7 @@ import type { EndpointsView, Telemetry } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import { registerAccessRoutes } from './access-routes.js';
+import { registerSecretRoutes } from './secret-routes.js';
 import type { Authenticator } from './authenticator.js';
 import type { RouteContext } from './route-context.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
@@ -116,6 +117,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
 
   registerMetaRoutes(app, ctx);
   registerAccessRoutes(app, ctx);
+  registerSecretRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);

@@ -20,6 +20,8 @@ import {
   CreateGridBody,
   CreateTokenBody,
   ListTokensQuery,
+  CreateSecretBody,
+  UpdateSecretBody,
 } from './request-schemas.js';
 import * as responses from './response-schemas.js';
 
@@ -56,6 +58,11 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: '/v1/tokens', operationId: 'listTokens', summary: 'Tokens the caller may manage (of one grid with ?grid=); never their secrets', query: ListTokensQuery, answer: { status: 200, schema: 'TokenList' } },
   { method: 'post', path: '/v1/tokens', operationId: 'createToken', summary: 'Create a token with a role the caller holds; the answer is the only place its secret appears', body: 'CreateTokenRequest', answer: { status: 201, schema: 'CreatedToken' } },
   { method: 'delete', path: '/v1/tokens/{id}', operationId: 'revokeToken', summary: 'Revoke a token: it stops working at once', answer: { status: 204, schema: 'Empty' } },
+  { method: 'get', path: '/v1/grids/{grid}/secrets', operationId: 'listSecrets', summary: 'Secrets of a grid: names and keys, never values', answer: { status: 200, schema: 'SecretList' } },
+  { method: 'post', path: '/v1/grids/{grid}/secrets', operationId: 'createSecret', summary: 'Create a secret (its values are never returned)', body: 'CreateSecretRequest', answer: { status: 201, schema: 'SecretInfo' } },
+  { method: 'get', path: '/v1/grids/{grid}/secrets/{secret}', operationId: 'getSecret', summary: 'A secret\'s keys and times (never values)', answer: { status: 200, schema: 'SecretInfo' } },
+  { method: 'put', path: '/v1/grids/{grid}/secrets/{secret}', operationId: 'updateSecret', summary: 'Replace a secret\'s data, or merge keys into it; instances see it at their next start (berth service restart)', body: 'UpdateSecretRequest', answer: { status: 200, schema: 'SecretInfo' } },
+  { method: 'delete', path: '/v1/grids/{grid}/secrets/{secret}', operationId: 'removeSecret', summary: 'Remove a secret no spec refers to', answer: { status: 204, schema: 'Empty' } },
   { method: 'get', path: '/v1/nodes', operationId: 'listNodes', summary: 'Nodes and their readiness', answer: { status: 200, schema: 'NodeList' } },
   { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
   { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true)', body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
@@ -127,6 +134,10 @@ function componentSchemas(): Record<string, unknown> {
   add('CreatedToken', responses.CreatedTokenSchema);
   add('CreateGridRequest', CreateGridBody);
   add('CreateTokenRequest', CreateTokenBody);
+  add('CreateSecretRequest', CreateSecretBody);
+  add('UpdateSecretRequest', UpdateSecretBody);
+  add('SecretInfo', responses.SecretInfoSchema);
+  add('SecretList', responses.SecretListSchema);
   const { schemas } = z.toJSONSchema(registry, { io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
   const out: Record<string, unknown> = {};
   for (const [id, schema] of Object.entries(schemas)) {
@@ -151,7 +162,7 @@ function pathParameters(path: string): unknown[] {
     in: 'path',
     required: true,
     schema: { type: 'string', ...(name === 'grid' ? { pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } : {}) },
-    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : name === 'instance' ? 'A slot number (its live instance) or an instance id' : 'Service name',
+    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : name === 'instance' ? 'A slot number (its live instance) or an instance id' : name === 'secret' ? 'Secret name' : name === 'id' ? 'Token id' : 'Service name',
   }));
 }
 

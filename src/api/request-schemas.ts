@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../lib/index.js';
-import { DNS1035_LABEL, DNS1035_MAX, DNS1035_MESSAGE, RequestInvalidError } from '../model/index.js';
+import { DNS1035_LABEL, DNS1035_MAX, DNS1035_MESSAGE, DNS1123_SUBDOMAIN, RequestInvalidError, SECRET_KEY, SECRET_LIMITS, SECRET_NAME_MAX } from '../model/index.js';
 
 /*
  * Schemas of everything a request carries besides the service spec (which only parseServiceSpec checks).
@@ -183,3 +183,25 @@ export const CreateTokenBody = z.strictObject({
 });
 
 export const ListTokensQuery = z.strictObject({ grid: gridName.optional() });
+
+const secretData = z
+  .record(
+    z.string().max(SECRET_NAME_MAX, { error: `must be at most ${SECRET_NAME_MAX} characters` }).regex(SECRET_KEY, { error: 'keys are letters, digits, "-", "_" and "."' }),
+    z.string({ error: 'values must be strings' }),
+    { error: 'must be an object of key: value strings' },
+  )
+  .refine((d) => Object.keys(d).length <= SECRET_LIMITS.keys, { error: `must have at most ${SECRET_LIMITS.keys} keys` })
+  .refine((d) => Object.values(d).reduce((n, v) => n + Buffer.byteLength(v), 0) <= SECRET_LIMITS.totalBytes, { error: `values must total at most ${SECRET_LIMITS.totalBytes} bytes` })
+  .describe('key: value; the values are never returned.');
+
+export const CreateSecretBody = z.strictObject({
+  name: z
+    .string({ error: 'must be a secret name' })
+    .max(SECRET_NAME_MAX, { error: `must be at most ${SECRET_NAME_MAX} characters` })
+    .regex(DNS1123_SUBDOMAIN, { error: 'must be lower-case letters, digits, "-" and "." (an RFC 1123 subdomain)' }),
+  data: secretData,
+});
+export const UpdateSecretBody = z.strictObject({
+  data: secretData,
+  merge: flag.optional().describe('Keep the keys not given (default false: the data replaces all keys).'),
+});

@@ -304,3 +304,5 @@ export const TokenInfoSchema = z.strictObject({
 });
 export const TokenListSchema = list(TokenInfoSchema);
 export const CreatedTokenSchema = TokenInfoSchema.extend({ token: z.string().describe('The bearer token; shown only in this answer.') });
+export const SecretInfoSchema = z.strictObject({ grid: z.string(), name: z.string(), keys: z.array(z.string()), createdAt: time, updatedAt: time });
+export const SecretListSchema = list(SecretInfoSchema);

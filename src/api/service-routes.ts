@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Service } from '../model/index.js';
 import { RequestInvalidError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
 import { identityOf } from './access-control.js';
+import { checkSecretRefs } from './secret-routes.js';
 import { checkSpecAccess } from './spec-access.js';
 import { explainNow } from './explain.js';
 import { allocateNetwork } from './network-allocation.js';
@@ -39,6 +40,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     const body = parseRequest(CreateServiceBody, request.body, 'body');
     const parsed = parseServiceSpec(body.spec);
     checkSpecAccess(identityOf(request), grid, parsed);
+    checkSecretRefs(store, grid, parsed);
     const spec = allocateNetwork(parsed, { others: store.listServices(), ranges: ctx.networkRanges });
     const deploy = body.deploy ?? false;
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
@@ -63,6 +65,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       ]);
     }
     checkSpecAccess(identityOf(request), grid, spec);
+    checkSecretRefs(store, grid, spec);
     return mutateService(ctx, request.params, body.version, (current) => {
       const others = store.listServices().filter((s) => s.id !== current.id);
       const allocated = allocateNetwork(spec, { current, others, ranges: ctx.networkRanges });

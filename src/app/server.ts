@@ -138,7 +138,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // stop signal (docs/agent.md).
     const dataPlane = dataPlaneDrain(publisher, proxy);
     const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, apiToken, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
+    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, apiToken, secretValue: (grid, name, key) => store.getSecretValue(grid, name, key), dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
     await agent.start();
     owned.defer(() => agent.stop());
 

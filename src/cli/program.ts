@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { gridCommand, tokenCommand, whoamiCommand } from './access-commands.js';
 import { applyCommand } from './apply.js';
 import { configCommand, loginCommand } from './login-commands.js';
+import { secretCommand } from './secret-commands.js';
 import type { CliDeps } from './cli-deps.js';
 import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
@@ -77,6 +78,7 @@ export function buildProgram(deps: CliDeps): Command {
     whoamiCommand(deps),
     tokenCommand(deps),
     gridCommand(deps),
+    secretCommand(deps),
   ]) {
     program.addCommand(command);
   }

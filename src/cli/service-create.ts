@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import type { SpecFlags } from './spec-flags.js';
-import { addSpecOptions, specFromFlags } from './spec-flags.js';
+import { storeSecretEnv } from './secret-env.js';
+import { addSpecOptions, secretEnvName, specFromFlags } from './spec-flags.js';
 import type { WaitFlags } from './wait-flags.js';
 import { addWaitOptions, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
@@ -25,7 +26,15 @@ export function serviceCreateCommand(deps: CliDeps): Command {
     const ctx = CliContext.of(deps, cmd);
     const { spec, warnings } = specFromFlags({ name, image }, flags, { cwd: ctx.cwd });
     for (const w of warnings) ctx.note(`warning: ${w}`);
-    const service = await ctx.client.createService(ctx.grid, spec, { deploy: flags.deploy === true });
+    const stored = await storeSecretEnv(ctx, name, flags.secretEnv);
+    let service;
+    try {
+      service = await ctx.client.createService(ctx.grid, spec, { deploy: flags.deploy === true });
+    } catch (e) {
+      // Leave no secret behind for a service that was not created (one that existed before stays).
+      if (stored === 'created') await ctx.client.removeSecret(ctx.grid, secretEnvName(name)).catch(() => undefined);
+      throw e;
+    }
     if (!flags.deploy) {
       ctx.out(`service ${name} created (not deployed): run \`${ctx.commandHint(`service deploy ${name}`)}\``);
       return;

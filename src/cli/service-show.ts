@@ -171,7 +171,7 @@ function containerLines(container: ContainerSpec): string[] {
   if (container.user) field('user', container.user);
   if (container.env.length > 0) {
     lines.push('      env:');
-    for (const e of container.env) lines.push(`        - ${e.name}=${e.value}`);
+    for (const e of container.env) lines.push(`        - ${e.name}=${'value' in e ? e.value : `<secret ${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}>`}`);
   }
   if (container.ports.length > 0) field('ports', container.ports.map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}${p.name ? ` (${p.name})` : ''}`).join(', '));
   field('stop', `${container.stopSignal}, then SIGKILL after ${container.stopGracePeriod}`);

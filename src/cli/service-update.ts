@@ -1,9 +1,10 @@
+import { storeSecretEnv } from './secret-env.js';
 import { Command } from 'commander';
 import type { Service } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import type { SpecFlags } from './spec-flags.js';
-import { addSpecOptions, countValue, mergeSpecFlags } from './spec-flags.js';
+import { addSpecOptions, countValue, mergeSpecFlags, secretEnvName } from './spec-flags.js';
 import type { WaitFlags } from './wait-flags.js';
 import { addWaitOptions, rolloutTarget, waitWithProgress } from './wait-flags.js';
 
@@ -28,6 +29,9 @@ export function serviceUpdateCommand(deps: CliDeps): Command {
     const current = await ctx.client.getService(ctx.grid, name);
     const { spec, warnings } = mergeSpecFlags(current.spec, flags, { cwd: ctx.cwd });
     for (const w of warnings) ctx.note(`warning: ${w}`);
+    if (await storeSecretEnv(ctx, name, flags.secretEnv)) {
+      ctx.note(`secret ${secretEnvName(name)} updated: running instances see new values when they start again (\`${ctx.commandHint(`service restart ${name}`)}\`)`);
+    }
     const updated = await ctx.client.updateService(ctx.grid, name, spec, {
       version: flags.version ?? current.version,
       ...(flags.deploy ? { deploy: true } : {}),

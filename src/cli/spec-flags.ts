@@ -27,6 +27,8 @@ export interface EnvPair {
 export interface SpecFlags extends NetworkFlags, RolloutFlags {
   readonly ports?: readonly PortMapping[];
   readonly env?: readonly EnvPair[];
+  /** Env vars whose values go into the secret `<service>-env` (see secret-env.ts), not into the spec. */
+  readonly secretEnv?: readonly EnvPair[];
   readonly cmd?: readonly string[];
   readonly instances?: number;
   readonly stateful?: boolean;
@@ -48,6 +50,7 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
   command
     .option('-p, --ports <[ip:]published:target[/proto]>', 'publish container port TARGET as service port PUBLISHED (repeatable)', collect(portValue))
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
+    .option('--secret-env <KEY=VALUE>', 'set an environment variable whose value is kept in the secret <service>-env, never in the spec, events or answers (repeatable)', collect(envValue))
     .option('--cmd <command>', 'the command to run: split into words and run directly, or through /bin/sh -c when it uses shell syntax (;, &&, |, >, $VAR, loops)', cmdValue)
     .option('--instances <n>', 'number of instances (replicas)', countValue)
     .option('-u, --user <user>', 'user to run as (name or uid; honoured when berth runs as root)')
@@ -94,7 +97,7 @@ export function specFromFlags(
   if (target.image) container.image = target.image;
   if (!target.image) container.workingDir = options.cwd;
   const spec: MutableSpec = { name: target.name, containers: [container] };
-  const warnings = applyContainerFlags(container, flags, options.cwd);
+  const warnings = applyContainerFlags(container, flags, options.cwd, false, target.name);
   applyServiceFlags(spec, flags);
   applyHealthCheckFlags(container, flags, (spec.ports as readonly unknown[] | undefined) ?? []);
   if (flags.stateful) spec.stateful = true;
@@ -119,7 +122,7 @@ export function mergeSpecFlags(current: ServiceSpec, flags: SpecFlags, options: 
         `service ${current.name} has ${spec.containers.length} containers; --${CONTAINER_FLAGS.filter((f) => flags[f] !== undefined).map(kebab).join(', --')} apply to single-container services only: change it with berth apply -f FILE`,
       );
     }
-    warnings = applyContainerFlags(spec.containers[0] as MutableContainer, flags, options.cwd, true);
+    warnings = applyContainerFlags(spec.containers[0] as MutableContainer, flags, options.cwd, true, current.name);
   }
   if (healthCheckGiven(flags)) {
     // As Kontena's service-level health check: the (first) container's probes.
@@ -155,22 +158,24 @@ type MutableContainer = {
 type MutableSpec = Omit<{ -readonly [K in keyof ServiceSpecInput]: ServiceSpecInput[K] }, 'containers'> & { containers: MutableContainer[] };
 type ContainerPortInput = { containerPort: number; protocol: 'TCP' | 'UDP' };
 
-const CONTAINER_FLAGS = ['image', 'cmd', 'env', 'user', 'stopSignal', 'stopTimeout', 'workdir', 'ports'] as const;
+const CONTAINER_FLAGS = ['image', 'cmd', 'env', 'secretEnv', 'user', 'stopSignal', 'stopTimeout', 'workdir', 'ports'] as const;
 
-function applyContainerFlags(container: MutableContainer, flags: SpecFlags, cwd: string, merge = false): string[] {
+function applyContainerFlags(container: MutableContainer, flags: SpecFlags, cwd: string, merge = false, service = ''): string[] {
   const warnings: string[] = [];
   if (flags.image !== undefined) container.image = flags.image;
   if (flags.cmd !== undefined) {
     container.command = [...flags.cmd];
     container.args = [];
   }
-  if (flags.env !== undefined) {
-    const env = merge ? currentEnv(container.env) : [];
-    for (const pair of flags.env) {
-      const at = env.findIndex((e) => e.name === pair.name);
-      if (at >= 0) env[at] = { name: pair.name, value: pair.value };
-      else env.push({ name: pair.name, value: pair.value });
-    }
+  if (flags.env !== undefined || flags.secretEnv !== undefined) {
+    const env = merge || flags.env === undefined ? currentEnv(container.env) : [];
+    const set = (entry: EnvEntry): void => {
+      const at = env.findIndex((e) => e.name === entry.name);
+      if (at >= 0) env[at] = entry;
+      else env.push(entry);
+    };
+    for (const pair of flags.env ?? []) set({ name: pair.name, value: pair.value });
+    for (const pair of flags.secretEnv ?? []) set({ name: pair.name, valueFrom: { secretKeyRef: { name: secretEnvName(service), key: pair.name } } });
     container.env = env;
   }
   if (flags.user !== undefined) container.user = flags.user;
@@ -208,9 +213,27 @@ function applyServiceFlags(spec: MutableSpec, flags: SpecFlags): void {
   applyRolloutFlags(spec, flags);
 }
 
-function currentEnv(env: unknown): { name: string; value: string }[] {
-  if (!Array.isArray(env)) return [];
-  return env.map((e: { name: string; value?: string }) => ({ name: e.name, value: e.value ?? '' }));
+type EnvEntry = { name: string; value: string } | { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } };
+
+/** The env as given (a map, `K=v` strings or entries), as entries; secret references are kept as they are. */
+function currentEnv(env: unknown): EnvEntry[] {
+  if (Array.isArray(env)) {
+    return env.map((e: unknown): EnvEntry => {
+      if (typeof e === 'string') {
+        const eq = e.indexOf('=');
+        return eq > 0 ? { name: e.slice(0, eq), value: e.slice(eq + 1) } : { name: e, value: '' };
+      }
+      const entry = e as { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } };
+      return entry.valueFrom ? { name: entry.name, valueFrom: entry.valueFrom } : { name: entry.name, value: entry.value ?? '' };
+    });
+  }
+  if (env && typeof env === 'object') return Object.entries(env as Record<string, unknown>).map(([name, value]) => ({ name, value: String(value ?? '') }));
+  return [];
+}
+
+/** The secret that `--secret-env` values of a service go into. */
+export function secretEnvName(service: string): string {
+  return `${service}-env`;
 }
 
 function kebab(flag: string): string {

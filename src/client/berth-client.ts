@@ -1,6 +1,7 @@
 import type {
   Grid,
   Identity,
+  SecretInfo,
   Instance,
   InstanceStats,
   LogLine,
@@ -138,6 +139,33 @@ export class BerthClient {
   /** @throws BerthApiError TOKEN_NOT_FOUND (404) */
   async revokeToken(id: string): Promise<void> {
     await this.#http.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+  }
+
+  // ── secrets ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Names and keys of a grid's secrets; values never come back. */
+  async listSecrets(grid: string): Promise<SecretInfo[]> {
+    return (await this.#http.json<{ items: SecretInfo[] }>('GET', `/v1/grids/${encodeURIComponent(grid)}/secrets`)).items;
+  }
+
+  /** @throws BerthApiError SECRET_EXISTS (409) */
+  createSecret(grid: string, name: string, data: Readonly<Record<string, string>>): Promise<SecretInfo> {
+    return this.#http.json('POST', `/v1/grids/${encodeURIComponent(grid)}/secrets`, { body: { name, data } });
+  }
+
+  /** @throws BerthApiError SECRET_NOT_FOUND (404) */
+  getSecret(grid: string, name: string): Promise<SecretInfo> {
+    return this.#http.json('GET', secretPath(grid, name));
+  }
+
+  /** Replaces the data, or with `merge` sets only the keys given. @throws BerthApiError SECRET_NOT_FOUND (404) */
+  updateSecret(grid: string, name: string, data: Readonly<Record<string, string>>, options: { readonly merge?: boolean } = {}): Promise<SecretInfo> {
+    return this.#http.json('PUT', secretPath(grid, name), { body: { data, ...(options.merge ? { merge: true } : {}) } });
+  }
+
+  /** @throws BerthApiError SECRET_NOT_FOUND (404), SECRET_IN_USE (409) */
+  async removeSecret(grid: string, name: string): Promise<void> {
+    await this.#http.json('DELETE', secretPath(grid, name));
   }
 
   // ── services ────────────────────────────────────────────────────────────────────────────────
@@ -312,4 +340,8 @@ function servicesPath(grid: string): string {
 
 function servicePath(grid: string, name: string): string {
   return `${servicesPath(grid)}/${encodeURIComponent(name)}`;
+}
+
+function secretPath(grid: string, name: string): string {
+  return `/v1/grids/${encodeURIComponent(grid)}/secrets/${encodeURIComponent(name)}`;
 }

@@ -23,14 +23,13 @@ describe('access policy', () => {
     ['an operator cannot manage tokens', shopOperator, 'manage-tokens', { grid: 'shop' }, false],
     ['a viewer reads', shopViewer, 'read', { grid: 'shop', service: 'web' }, true],
     ['a viewer cannot change anything', shopViewer, 'operate', { grid: 'shop', service: 'web' }, false],
-    ['a viewer does not see secret values', shopViewer, 'read-secrets', { grid: 'shop' }, false],
     ['a viewer does not read logs', shopViewer, 'logs', { grid: 'shop', service: 'web' }, false],
     ['a viewer does not read nodes', shopViewer, 'cluster-read', {}, false],
     ['a service account reads its own service', webAccount, 'read', { grid: 'shop', service: 'web' }, true],
     ['a service account cannot read another service', webAccount, 'read', { grid: 'shop', service: 'db' }, false],
     ['a service account cannot list its grid', webAccount, 'read', { grid: 'shop' }, false],
     ['a service account cannot change its own service', webAccount, 'operate', { grid: 'shop', service: 'web' }, false],
-    ['a service account does not see its own secrets', webAccount, 'read-secrets', { grid: 'shop', service: 'web' }, false],
+    ['a service account cannot read its grid\'s secrets list', webAccount, 'read', { grid: 'shop' }, false],
     ['nobody with no grants reads', user([]), 'read', { grid: 'default' }, false],
   ];
   for (const [name, identity, permission, scope, allowed] of table) {

@@ -14,8 +14,8 @@ export type GridRole = (typeof GRID_ROLES)[number];
 
 /**
  * What a route needs:
- * - `read`: services, instances, endpoints, events, history, why, stats (secret values hidden);
- * - `read-secrets`: secret env values in specs;
+ * - `read`: services, instances, endpoints, events, history, why, stats, secrets' names and keys (their
+ *   values are never returned to anyone: they go in, and out only into the containers' env);
  * - `logs`: log lines (programs print what they like, secrets included);
  * - `operate`: create, update, deploy, scale, start, stop, restart, remove, roll back, set endpoints;
  * - `manage-tokens`: create, list and revoke the tokens of a grid;
@@ -23,14 +23,14 @@ export type GridRole = (typeof GRID_ROLES)[number];
  * - `privileged`: a spec that runs as another user (root included) or outside the allowed directories;
  * - `cluster-read`: nodes and every grid's changes at once.
  */
-export const PERMISSIONS = ['read', 'read-secrets', 'logs', 'operate', 'manage-tokens', 'manage-grids', 'privileged', 'cluster-read'] as const;
+export const PERMISSIONS = ['read', 'logs', 'operate', 'manage-tokens', 'manage-grids', 'privileged', 'cluster-read'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** What each role may do within its scope (its grid; everything for cluster-admin). */
 const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   'cluster-admin': new Set(PERMISSIONS),
-  admin: new Set<Permission>(['read', 'read-secrets', 'logs', 'operate', 'manage-tokens']),
-  operator: new Set<Permission>(['read', 'read-secrets', 'logs', 'operate']),
+  admin: new Set<Permission>(['read', 'logs', 'operate', 'manage-tokens']),
+  operator: new Set<Permission>(['read', 'logs', 'operate']),
   viewer: new Set<Permission>(['read']),
 };
 
@@ -135,7 +135,6 @@ export function describeGrants(identity: Identity): string {
 
 const PERMISSION_VERBS: Readonly<Record<Permission, string>> = {
   read: 'read services',
-  'read-secrets': 'read secret values',
   logs: 'read logs',
   operate: 'change services',
   'manage-tokens': 'manage tokens',

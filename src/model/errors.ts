@@ -15,6 +15,9 @@ export const ERROR_CODES = [
   'GRID_EXISTS',
   'GRID_NOT_EMPTY',
   'TOKEN_NOT_FOUND',
+  'SECRET_NOT_FOUND',
+  'SECRET_EXISTS',
+  'SECRET_IN_USE',
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'SERVICE_EXISTS',
@@ -180,5 +183,24 @@ export class GridNotEmptyError extends CodedError {
 export class TokenNotFoundError extends CodedError {
   constructor(id: string) {
     super('TOKEN_NOT_FOUND', `token "${id}" not found: \`berth token ls\` lists the tokens`, { id });
+  }
+}
+
+export class SecretNotFoundError extends CodedError {
+  constructor(grid: string, name: string) {
+    super('SECRET_NOT_FOUND', `secret "${name}" not found in grid "${grid}": \`berth secret ls\` lists them, \`berth secret create ${name} --from-literal KEY=VALUE\` makes it`, { grid, name });
+  }
+}
+
+export class SecretExistsError extends CodedError {
+  constructor(grid: string, name: string) {
+    super('SECRET_EXISTS', `secret "${name}" already exists in grid "${grid}": \`berth secret update ${name}\` changes it`, { grid, name });
+  }
+}
+
+/** Removing a secret that services still refer to (Swarm: "secret is in use by the following service"). */
+export class SecretInUseError extends CodedError {
+  constructor(grid: string, name: string, services: readonly string[]) {
+    super('SECRET_IN_USE', `secret "${name}" in grid "${grid}" is in use by the following service(s): ${services.join(', ')}; remove the references first`, { grid, name, services });
   }
 }

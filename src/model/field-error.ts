@@ -9,7 +9,8 @@ export type FieldErrorType =
   | 'Duplicate value'
   | 'Forbidden'
   | 'Unknown field'
-  | 'Too long';
+  | 'Too long'
+  | 'Not found';
 
 export interface FieldError {
   /** Path from the request root, e.g. `spec.containers[0].ports[1].name`. */

@@ -15,3 +15,4 @@ export * from './health.js';
 export * from './instance-health.js';
 export * from './explanation.js';
 export * from './access.js';
+export * from './secret.js';

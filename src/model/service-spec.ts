@@ -29,7 +29,30 @@ const protocol = z
   .transform((p) => p.toUpperCase())
   .pipe(z.enum(['TCP', 'UDP']));
 
-const envVar = z.strictObject({ name: z.string().regex(ENV_NAME), value: z.string().default('') });
+/** A secret's name (RFC 1123 subdomain, as Kubernetes' Secret) and a key inside it. */
+export const SECRET_NAME_MAX = 253;
+export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/**
+ * An env var's value from a secret of the grid (Kubernetes' valueFrom.secretKeyRef): the spec holds the
+ * reference only; the value is read when the container starts and never appears in the spec, its
+ * history, events or API answers.
+ */
+const secretKeyRef = z.strictObject({
+  name: z.string().max(SECRET_NAME_MAX).regex(DNS1123_SUBDOMAIN, 'must be a secret name: lower-case letters, digits, "-" and "."'),
+  key: z.string().max(SECRET_NAME_MAX).regex(SECRET_KEY, 'must be a secret key: letters, digits, "-", "_" and "."'),
+});
+
+const envVar = z
+  .strictObject({
+    name: z.string().regex(ENV_NAME),
+    value: z.string().optional(),
+    valueFrom: z.strictObject({ secretKeyRef }).optional(),
+  })
+  .refine((v) => !(v.value !== undefined && v.valueFrom !== undefined), { message: 'give value or valueFrom, not both', path: ['valueFrom'] })
+  .transform((v): { name: string; value: string } | { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } } =>
+    v.valueFrom ? { name: v.name, valueFrom: v.valueFrom } : { name: v.name, value: v.value ?? '' },
+  );
 
 /** env as `{K: v}`, `["K=v"]` or `[{name, value}]` (Kubernetes, Swarm and Kontena forms), stored as a list. */
 const envInput = z.preprocess((raw) => {

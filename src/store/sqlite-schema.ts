@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ACCESS_DDL } from './access-tables.js';
+import { SECRET_DDL } from './secret-table.js';
 import { SPEC_HISTORY_DDL } from './spec-history.js';
 
 /*
@@ -7,8 +8,8 @@ import { SPEC_HISTORY_DDL } from './spec-history.js';
  * parse) plus the columns queries filter and sort on. `mod_revision` is the store revision of the row's
  * last write (etcd's mod_revision); `changes` is the watch history, trimmed to the newest N revisions.
  */
-/** 2 added spec_history (created on open of a version-1 file); 3 added grids and tokens. */
-const SCHEMA_VERSION = 3;
+/** 2 added spec_history (created on open of a version-1 file); 3 grids and tokens; 4 secrets. */
+const SCHEMA_VERSION = 4;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -79,5 +80,6 @@ export function prepareDatabase(db: Database.Database, busyTimeoutMs: number): v
   db.exec(DDL);
   db.exec(SPEC_HISTORY_DDL);
   db.exec(ACCESS_DDL);
+  db.exec(SECRET_DDL);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
 }

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import type { Grid, Instance, InstanceStatus, NewServiceEvent, NodeInfo, Service, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
+import type { Grid, Instance, InstanceStatus, NewServiceEvent, NodeInfo, SecretInfo, Service, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
 import {
   GridNotFoundError,
   INSTANCE_STATES,
@@ -26,6 +26,7 @@ import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
 import { AccessTables } from './access-tables.js';
+import { SecretTable } from './secret-table.js';
 import type { JsonRow, Statements } from './sqlite-statements.js';
 import { SQL } from './sqlite-statements.js';
 import type {
@@ -92,6 +93,7 @@ export class SqliteStore implements Store {
   private readonly events: EventTable;
   private readonly history: SpecHistory;
   private readonly access: AccessTables;
+  private readonly secrets: SecretTable;
   /** See accessRevision(); in memory, as only this process writes this file (data-dir lock). */
   private accessChanges = 0;
   private closed = false;
@@ -109,6 +111,7 @@ export class SqliteStore implements Store {
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
       this.history = new SpecHistory(this.db);
       this.access = new AccessTables(this.db, () => this.now());
+      this.secrets = new SecretTable(this.db);
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
       this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: Math.max(1, options.eventsPerService ?? 1000), nowMs: () => this.clock.now(), query: (sql) => this.query(sql) });
     } catch (error) {
@@ -382,7 +385,10 @@ export class SqliteStore implements Store {
   }
 
   deleteGrid(name: string): void {
-    this.accessWrite(() => this.access.deleteGrid(name));
+    this.accessWrite(() => {
+      this.access.deleteGrid(name);
+      this.secrets.removeGrid(name);
+    });
   }
 
   createToken(token: StoredToken): TokenInfo {
@@ -405,6 +411,32 @@ export class SqliteStore implements Store {
 
   deleteToken(id: string): TokenInfo {
     return this.accessWrite(() => this.access.deleteToken(id));
+  }
+
+  getSecret(grid: string, name: string): SecretInfo | undefined {
+    this.assertOpen();
+    return this.secrets.info(grid, name);
+  }
+
+  listSecrets(grid: string): SecretInfo[] {
+    this.assertOpen();
+    return this.secrets.all(grid);
+  }
+
+  getSecretValue(grid: string, name: string, key: string): string | undefined {
+    this.assertOpen();
+    return this.secrets.value(grid, name, key);
+  }
+
+  putSecret(grid: string, name: string, data: Readonly<Record<string, string>>, mode: 'create' | 'replace' | 'merge'): SecretInfo {
+    return this.write(() => {
+      if (!this.access.getGrid(grid)) throw new GridNotFoundError(grid);
+      return this.secrets.write(grid, name, data, mode, this.now());
+    });
+  }
+
+  deleteSecret(grid: string, name: string): void {
+    this.write(() => this.secrets.remove(grid, name));
   }
 
   /** A write of grids or tokens; moves accessRevision whether it commits or not (a spurious move only costs a cache miss). */

@@ -2,6 +2,7 @@ import type { Disposable } from '../lib/index.js';
 import type {
   DesiredState,
   Grid,
+  SecretInfo,
   TokenInfo,
   Instance,
   InstanceSpec,
@@ -189,6 +190,20 @@ export interface Store {
    * cache what it verified until then (a revocation is seen by the next request).
    */
   accessRevision(): number;
+
+  // ---- secrets (the API writes them; the agent reads values) ----
+  getSecret(grid: string, name: string): SecretInfo | undefined;
+  /** Secrets of a grid (names and keys, never values), sorted by name. */
+  listSecrets(grid: string): SecretInfo[];
+  /** One value, for a container's env; undefined when the secret or key is missing. */
+  getSecretValue(grid: string, name: string, key: string): string | undefined;
+  /**
+   * Creates, replaces or merges keys into a secret.
+   * @throws GridNotFoundError (404), SecretExistsError (409) on create, SecretNotFoundError (404) otherwise
+   */
+  putSecret(grid: string, name: string, data: Readonly<Record<string, string>>, mode: 'create' | 'replace' | 'merge'): SecretInfo;
+  /** @throws SecretNotFoundError (404), SecretInUseError (409) while a service's spec refers to it */
+  deleteSecret(grid: string, name: string): void;
 
   // ---- events and watch ----
   /** Appends events from any writer (e.g. the agent noticing an exit). */

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { BIN, ROOT, cleanup, startBerth, tempDir, waitFor } from './harness.js';
 
 const PROBE = join(ROOT, 'test/programs/api-probe.mjs');
@@ -91,6 +93,52 @@ describe('access control, end to end', () => {
       assert.doesNotMatch(run(['config', 'get-contexts']).stdout, /bad/);
     } finally {
       await cleanup(server);
+    }
+  });
+
+  it('--secret-env: the instance gets the value; the spec, history, events, watch, answers and server log never hold it', async () => {
+    const server = await startBerth({ instanceRange: '127.11.43.0/24' });
+    try {
+      const env = { BERTH_TOKEN: server.token };
+      // The program prints a digest of what it got: the command holds no secret, nor do the logs.
+      const created = berth(server.url, ['service', 'create', 'api', '--cmd', 'printf %s "$DB_PASSWORD" | md5sum; sleep 300', '--secret-env', 'DB_PASSWORD=s3cr3t-value', '-e', 'PLAIN=1', '--deploy'], env);
+      assert.equal(created.status, 0, created.stderr);
+      const digest = createHash('md5').update('s3cr3t-value').digest('hex');
+      await waitFor('the instance saw the value', async () => {
+        for await (const line of server.client.logs('default', 'api')) if (line.text.startsWith(digest)) return true;
+        return false;
+      }, { timeoutMs: 20_000 });
+      const updated = berth(server.url, ['service', 'update', 'api', '--secret-env', 'API_KEY=second-s3cr3t', '--deploy'], env);
+      assert.equal(updated.status, 0, updated.stderr);
+      const shown = berth(server.url, ['service', 'show', 'api', '-o', 'json'], env).stdout + berth(server.url, ['service', 'show', 'api'], env).stdout;
+      assert.match(shown, /<secret api-env\/DB_PASSWORD>/);
+      const answers = [
+        shown,
+        berth(server.url, ['service', 'history', 'api', '-o', 'json'], env).stdout,
+        berth(server.url, ['service', 'events', 'api'], env).stdout,
+        berth(server.url, ['secret', 'ls'], env).stdout,
+        JSON.stringify(await server.client.listInstances('default', 'api')),
+        server.log(),
+      ];
+      assert.match(answers[3] ?? '', /api-env\s+API_KEY,DB_PASSWORD/);
+      for (const text of answers) assert.doesNotMatch(text, /s3cr3t/);
+      const removed = berth(server.url, ['secret', 'rm', 'api-env'], env);
+      assert.equal(removed.status, 1);
+      assert.match(removed.stderr, /in use by the following service\(s\): api/);
+      await server.stop();
+      // At rest: only the secrets table holds the values.
+      const db = new Database(join(server.dataDir, 'berth.db'), { readonly: true });
+      for (const table of ['services', 'instances', 'spec_history', 'changes', 'events']) {
+        const dump = JSON.stringify(db.prepare(`SELECT * FROM ${table}`).all());
+        assert.doesNotMatch(dump, /s3cr3t/, `table ${table}`);
+      }
+      assert.match(JSON.stringify(db.prepare('SELECT * FROM secrets').all()), /s3cr3t-value/);
+      db.close();
+    } finally {
+      // Stopped above on success; a failure leaves it running. Start it again to remove what it runs.
+      await server.stop();
+      const again = await startBerth({ instanceRange: '127.11.43.0/24', dataDir: server.dataDir });
+      await cleanup(again);
     }
   });
 });

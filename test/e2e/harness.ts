@@ -21,6 +21,8 @@ export interface RunningBerth {
   readonly client: BerthClient;
   readonly dataDir: string;
   readonly proc: ChildProcess;
+  /** What the server printed on stderr so far (its log). */
+  log(): string;
   /** SIGKILLs the server (instances keep running). */
   kill(): Promise<void>;
   /** SIGTERM and wait. */
@@ -75,6 +77,7 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     url,
     token,
     client: new BerthClient({ baseUrl: url, token }),
+    log: () => stderr,
     dataDir,
     proc,
     async kill() {

@@ -55,7 +55,7 @@ describe('the berth CLI for rollouts: history, rollback, why, rm --instance, log
     assert.deepEqual(v3.spec.containers[0]?.env, v1.spec.containers[0]?.env, 'the old spec is back');
     assert.deepEqual([v3.deployment?.cause, v3.deployment?.rollbackTo, v3.status.update?.state], ['rollback', 1, 'rollback_completed']);
     const running = (await server.client.listInstances('default', 'hist', { active: true })).filter((i) => i.desiredState === 'running');
-    assert.deepEqual(running.map((i) => [i.generation, i.spec.containers[0]?.env.find((e) => e.name === 'VERSION')?.value]), [[3, '1'], [3, '1']], 'every instance runs the old spec');
+    assert.deepEqual(running.map((i) => [i.generation, (i.spec.containers[0]?.env.find((e) => e.name === 'VERSION') as { value?: string } | undefined)?.value]), [[3, '1'], [3, '1']], 'every instance runs the old spec');
     assert.match(berth(server.url, ['service', 'history', 'hist']).stdout, /^3 +\S+ ago +rollback to 1 +running, \S+ ago +env changed$/m);
 
     for (const args of [['service', 'rollback', 'hist', '--version', String(v2.version)], ['service', 'deploy', 'hist', '--version', String(v2.version)]]) {
