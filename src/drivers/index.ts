@@ -7,6 +7,7 @@ export type {
   ExecOptions,
   ExecResult,
   ExitResult,
+  ListedContainer,
   LogReadOptions,
   RecoverResult,
   StopOptions,
