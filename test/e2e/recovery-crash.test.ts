@@ -166,68 +166,60 @@ describe('exact adoption across crashes', () => {
       generation++;
       const names = [...ledgers.keys()];
       await verify(names);
-      assert.deepEqual(lost, [], 'no acknowledged write was lost');
       assert.ok(acked > 50, `the writers got writes through (${acked} acknowledged, ${unacked} not)`);
 
-      // Converged: every present service runs its replicas, one instance per slot.
+      // Converged: every present service runs its replicas (or the wait ends, and the checks say why).
       const present = names.filter((n) => ledgers.get(n)?.possible[0]?.kind === 'present');
       const instancesOf = async (): Promise<Map<string, Instance[]>> => {
         const all = new Map<string, Instance[]>();
         for (const svc of await client().listServices(GRID)) all.set(svc.name, await client().listInstances(GRID, svc.name));
         return all;
       };
-      const converged = await waitFor(
-        'every service running its replicas',
-        async () => {
-          const all = await instancesOf();
-          for (const name of present) {
-            const want = (ledgers.get(name)?.possible[0] as { replicas: number }).replicas;
-            const live = (all.get(name) ?? []).filter((i) => !isTerminal(i.status.state));
-            if (live.length !== want || live.some((i) => i.status.state !== 'running' || i.desiredState !== 'running')) return undefined;
-          }
-          for (const [name, list] of all) if (!present.includes(name) && list.some((i) => !isTerminal(i.status.state))) return undefined;
-          return all;
-        },
-        { timeoutMs: 40_000, intervalMs: 200 },
-      );
+      const isConverged = (all: Map<string, Instance[]>): boolean => {
+        for (const name of present) {
+          const want = (ledgers.get(name)?.possible[0] as { replicas: number }).replicas;
+          const live = (all.get(name) ?? []).filter((i) => !isTerminal(i.status.state));
+          if (live.length !== want || live.some((i) => i.status.state !== 'running' || i.desiredState !== 'running')) return false;
+        }
+        for (const [name, list] of all) if (!present.includes(name) && list.some((i) => !isTerminal(i.status.state))) return false;
+        return true;
+      };
+      const converged = await waitFor('every service running its replicas', async () => {
+        const all = await instancesOf();
+        return isConverged(all) ? all : undefined;
+      }, { timeoutMs: 40_000, intervalMs: 200 }).catch(() => instancesOf());
       checkNoDuplicates('at the end');
-      assert.deepEqual(duplicates, [], 'no instance id ever ran twice');
-      for (const [name, list] of converged) {
-        const slots = list.filter((i) => !isTerminal(i.status.state)).map((i) => i.slot);
-        assert.equal(new Set(slots).size, slots.length, `${name}: no slot holds two live instances`);
-      }
 
       // Every launched process is tracked by exactly one live instance (its recorded pid), or gone.
-      const tracked = new Map<number, string>();
-      for (const list of converged.values()) {
-        for (const i of list) {
-          if (isTerminal(i.status.state)) continue;
-          for (const c of i.status.containers ?? []) if (c.pid !== undefined) tracked.set(c.pid, i.id);
-        }
+      const trackers = new Map<number, string[]>();
+      const twoInSlot: string[] = [];
+      for (const [name, list] of converged) {
+        const live = list.filter((i) => !isTerminal(i.status.state));
+        const slots = live.map((i) => i.slot);
+        if (new Set(slots).size !== slots.length) twoInSlot.push(`${name}: slots ${slots.join(',')}`);
+        for (const i of live) for (const c of i.status.containers ?? []) if (c.pid !== undefined) trackers.set(c.pid, [...(trackers.get(c.pid) ?? []), i.id]);
       }
       const procs = launchedProcesses(dataDir, { name: MARK, value: dataDir });
-      const untracked = procs.containers.filter((c) => tracked.get(c.pid) !== c.instance);
-      assert.deepEqual(untracked, [], 'every running container is tracked by its instance');
-      assert.equal(procs.containers.length, tracked.size, 'every tracked instance runs one process');
-      const launcher = procs.shims.filter((s) => s.ppid === berth.proc.pid);
+      const untracked = procs.containers
+        .filter((c) => trackers.get(c.pid)?.length !== 1 || trackers.get(c.pid)?.[0] !== c.instance)
+        .map((c) => `pid ${c.pid} of ${c.instance}: tracked by [${(trackers.get(c.pid) ?? []).join(', ')}]`);
       const containerParents = new Set(procs.containers.map((c) => c.ppid));
-      const strayShims = procs.shims.filter((s) => s.ppid !== berth.proc.pid && !containerParents.has(s.pid));
-      assert.ok(launcher.length <= 1, 'one launcher');
-      assert.deepEqual(strayShims, [], 'no shim runs without its container');
+      const strayShims = procs.shims.filter((s) => s.ppid !== berth.proc.pid && !containerParents.has(s.pid)).map((s) => `shim ${s.pid}`);
 
       // Removing every service leaves nothing berth launched.
-      await Promise.all(names.filter((n) => ledgers.get(n)?.possible[0]?.kind === 'present').map((n) => client().removeService(GRID, n)));
-      await waitFor('every service removed', async () => (await client().listServices(GRID)).length === 0, { timeoutMs: 30_000, intervalMs: 200 });
-      const left = await waitFor(
-        'nothing berth launched is left',
-        () => {
-          const p = launchedProcesses(dataDir, { name: MARK, value: dataDir });
-          const rest = [...p.containers.map((c) => `container ${c.pid} ${c.instance}`), ...p.shims.filter((s) => s.ppid !== berth.proc.pid).map((s) => `shim ${s.pid}`)];
-          return rest.length === 0 ? 'none' : undefined;
-        },
-        { timeoutMs: 10_000, intervalMs: 100 },
-      ).catch(() => launchedProcesses(dataDir, { name: MARK, value: dataDir }));
-      assert.equal(left, 'none', `left behind after removal: ${JSON.stringify(left)}`);
+      await Promise.all(present.map((n) => client().removeService(GRID, n).catch(() => undefined)));
+      await waitFor('every service removed', async () => (await client().listServices(GRID)).length === 0, { timeoutMs: 30_000, intervalMs: 200 }).catch(() => undefined);
+      const leftovers = (): string[] => {
+        const p = launchedProcesses(dataDir, { name: MARK, value: dataDir });
+        return [...p.containers.map((c) => `container ${c.pid} of ${c.instance}`), ...p.shims.filter((s) => s.ppid !== berth.proc.pid).map((s) => `shim ${s.pid}`)];
+      };
+      await waitFor('nothing berth launched is left', () => leftovers().length === 0, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => undefined);
+
+      assert.deepEqual(
+        { lost, duplicates, twoInSlot, untracked, strayShims, converged: isConverged(converged), afterRemoval: leftovers() },
+        { lost: [], duplicates: [], twoInSlot: [], untracked: [], strayShims: [], converged: true, afterRemoval: [] },
+        'no acknowledged write lost, no instance id twice, no slot twice, every process tracked, nothing left after removal',
+      );
       const elapsed = Date.now() - startedAt;
       console.log(`crash test: ${KILLS} kills, ${acked} acknowledged and ${unacked} unacknowledged writes, ${names.length} services, ${elapsed} ms`);
     } finally {
