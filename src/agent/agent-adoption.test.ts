@@ -9,6 +9,7 @@ import type { Disposable } from '../lib/index.js';
 import type { Instance, InstanceState, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { instance } from '../../test/fixtures.js';
 import type { AgentPorts } from './agent.js';
+import type { RunningContainer } from './container-start.js';
 import { Agent } from './agent.js';
 import { readHandleFile, writeHandleFile } from './instance-files.js';
 
@@ -85,6 +86,11 @@ function withoutList(driver: FakeDriver): Driver {
   };
 }
 
+/** The handle file's record, as startContainers writes it. */
+function held(name: string, handle: ContainerHandle): RunningContainer {
+  return { name, handle, startedAt: new Date().toISOString() };
+}
+
 async function startAgent(driver: Driver, ports: MemoryPorts): Promise<Agent> {
   const agent = new Agent({ node: 'node-1', driver, ports, dataDir });
   await agent.start();
@@ -113,7 +119,7 @@ void describe('Agent: adoption after a crash', () => {
     const driver = new FakeDriver();
     const inst = instance({ state: 'starting' });
     const handle = await startFor(driver, inst);
-    await writeHandleFile(dataDir, inst.id, { name: 'web', handle, startedAt: new Date().toISOString() });
+    await writeHandleFile(dataDir, inst.id, held('web', handle));
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(withoutList(driver), ports);
     try {
@@ -174,7 +180,7 @@ void describe('Agent: adoption after a crash', () => {
     const inst = instance({ state: 'running' });
     const first = await startFor(driver, inst);
     const second = await startFor(driver, inst);
-    await writeHandleFile(dataDir, inst.id, { name: 'web', handle: second, startedAt: new Date().toISOString() });
+    await writeHandleFile(dataDir, inst.id, held('web', second));
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(driver, ports);
     try {
