@@ -15,6 +15,7 @@ const deps: CliDeps = {
   },
   async runServer({ dataDir, listen, dns }) {
     const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}) });
+    for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
     process.stderr.write(`berth server listening on ${server.url} (data in ${dataDir})\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();

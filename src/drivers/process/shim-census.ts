@@ -42,3 +42,8 @@ export async function findTaggedProcesses(exitDir: string): Promise<TaggedProces
   }
   return found;
 }
+
+/** True while a launcher or shim started for `exitDir` runs: containers of that data directory may be running. */
+export async function shimsRunFor(exitDir: string): Promise<boolean> {
+  return (await findTaggedProcesses(exitDir)).length > 0;
+}
