@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmod, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodedError } from '../lib/index.js';
@@ -91,7 +91,10 @@ export async function claimAddressRanges(dataDir: string, options: RangeClaimOpt
       );
       (chosen as Record<RangeKind, unknown>)[kind] = free;
     }
-    if (unlock) await writeClaim(registry, { dataDir, exitDir: options.exitDir, pid: process.pid, startTicks: (await readProcEntry(process.pid))?.startTicks ?? 0, ranges: chosen });
+    if (unlock) {
+      const claim = { dataDir, exitDir: options.exitDir, pid: process.pid, startTicks: (await readProcEntry(process.pid))?.startTicks ?? 0, ranges: chosen };
+      await writeClaim(registry, claim).catch((error: unknown) => options.logger.warn({ err: error, registry }, 'cannot write this server\'s range claim; other servers will not see its ranges'));
+    }
     await writeAtomically(persistedRangesFile(dataDir), JSON.stringify(chosen));
   } finally {
     await unlock?.();
@@ -143,10 +146,14 @@ async function writeClaim(registry: string, claim: RangeClaim): Promise<void> {
   await writeAtomically(claimFile(registry, claim.dataDir), JSON.stringify(claim), 0o644);
 }
 
+/** Writes a fresh, unguessable temporary file exclusively (never through a planted link), then renames it. */
 async function writeAtomically(file: string, text: string, mode = 0o600): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, file);
+  const tmp = `${file}.${randomUUID()}.tmp`;
+  await writeFile(tmp, text, { mode, flag: 'wx' });
+  await rename(tmp, file).catch(async (error: unknown) => {
+    await rm(tmp, { force: true });
+    throw error;
+  });
 }
 
 /**
@@ -166,8 +173,13 @@ async function lockRegistry(registry: string, logger: Logger): Promise<(() => Pr
   const lock = join(registry, '.lock');
   const me = `${process.pid} ${(await readProcEntry(process.pid))?.startTicks ?? 0}`;
   // Written aside, then linked into place: the lock never exists without its holder in it.
-  const mine = join(registry, `.lock.${process.pid}`);
-  await writeFile(mine, me, { mode: 0o644 });
+  const mine = join(registry, `.lock.${randomUUID()}`);
+  try {
+    await writeFile(mine, me, { mode: 0o644, flag: 'wx' });
+  } catch (error) {
+    logger.warn({ err: error, registry }, 'cannot write to the range registry; not checking the ranges of other berth servers');
+    return undefined;
+  }
   const deadline = Date.now() + 10_000;
   try {
     for (;;) {
@@ -182,7 +194,11 @@ async function lockRegistry(registry: string, logger: Logger): Promise<(() => Pr
       }
       const [pid, ticks] = (await readFile(lock, 'utf8').catch(() => '')).split(' ').map(Number);
       const held = pid !== undefined && pid > 1 && ticks !== undefined && (await isSameProcess(pid, ticks));
-      if (!held || Date.now() > deadline) await rm(lock, { force: true }).catch(() => undefined); // its holder died
+      if (Date.now() > deadline) {
+        logger.warn({ registry, holder: pid }, 'the range registry stayed locked for 10 s; not checking the ranges of other berth servers');
+        return undefined;
+      }
+      if (!held) await rm(lock, { force: true }).catch(() => undefined); // its holder died
       else await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
