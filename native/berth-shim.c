@@ -1,14 +1,17 @@
 /*
  * berth-shim: the supervisor of one process-driver container (after conmon / containerd-shim).
  *
- *   berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--cwd DIR] [--user NAME|UID] -- argv...
- *   berth-shim --launcher        (serves start requests on stdin; see "launcher mode" below)
+ *   berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--state-file F] [--cwd DIR]
+ *              [--user NAME|UID] -- argv...
+ *   berth-shim --launcher [TAG...]  (serves start requests on stdin; see "launcher mode" below)
  *
  * The shim outlives the berth server, so that a server restart neither restarts nor loses containers:
  *   - it removes a stale exit file, opens the log, forks the container (own process group, default
  *     signal dispositions, empty mask, optional cwd and user, PR_SET_PDEATHSIG) and, once execvp
  *     succeeded, prints "<pid> <pidStartTicks> <shimPid> <shimStartTicks>\n" on stdout; when it did not,
- *     "error: <what>: <reason>\n" and exit status 127; then stdout becomes /dev/null;
+ *     "error: <what>: <reason>\n" and exit status 127; then stdout becomes /dev/null. With --state-file,
+ *     that same report line is first written to the state file (tmp, rename): the shim's own record
+ *     of what it runs, from which a restarted berth finds it even if berth never heard the report;
  *   - it copies the container's stdout and stderr to the log in CRI format, one record per line
  *     ("<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>\n", P for each 16 KiB piece of a longer line),
  *     rotating by size (log -> log.N, N one more than the highest N present; only the newest K
@@ -56,6 +59,7 @@ struct options {
   const char *log_file;
   const char *cwd;
   const char *user;
+  const char *state_file; /* NULL: no state file */
   unsigned long long log_max_bytes; /* 0: never rotate */
   unsigned log_max_files;           /* rotated files kept besides the current one */
   char **argv;
@@ -410,11 +414,35 @@ static void write_exit_file(const char *path, int status, const struct timespec 
   }
 }
 
+/* Writes `text` to `path` atomically (tmp, rename; no fsync: it must survive berth's death, not the
+ * machine's, whose reboot ends the container too). -1 with errno on failure. */
+static int write_state_file(const char *path, const char *text, size_t len) {
+  char tmp[PATH_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  if (write_all(fd, text, len) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(tmp);
+    errno = err;
+    return -1;
+  }
+  close(fd);
+  if (rename(tmp, path) != 0) {
+    int err = errno;
+    unlink(tmp);
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
 /* ---------- start ---------- */
 
 static void usage(void) {
-  fail("error: usage: berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--cwd DIR] "
-       "[--user NAME|UID] -- argv...");
+  fail("error: usage: berth-shim --exit-file F --log F --log-max-bytes N --log-max-files K [--state-file F] "
+       "[--cwd DIR] [--user NAME|UID] -- argv...");
 }
 
 static void parse_options(int argc, char **argv, struct options *o) {
@@ -433,6 +461,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
     else if (strcmp(a, "--log-max-files") == 0) o->log_max_files = (unsigned)strtoul(v, NULL, 10);
     else if (strcmp(a, "--cwd") == 0) o->cwd = v;
     else if (strcmp(a, "--user") == 0) o->user = v;
+    else if (strcmp(a, "--state-file") == 0) o->state_file = v;
     else usage();
   }
   if (i >= argc || !o->exit_file || !o->log_file) usage();
@@ -535,6 +564,12 @@ static int shim_main(int argc, char **argv) {
   snprintf(stale, sizeof stale, "%s.tmp", o.exit_file);
   unlink(stale);
   if (unlink(o.exit_file) != 0 && errno != ENOENT) fail("error: exit file %s: %s", o.exit_file, strerror(errno));
+  if (o.state_file) {
+    mkdir_parents(o.state_file);
+    snprintf(stale, sizeof stale, "%s.tmp", o.state_file);
+    unlink(stale);
+    unlink(o.state_file);
+  }
 
   out_log.path = o.log_file;
   out_log.max_bytes = o.log_max_bytes;
@@ -575,6 +610,14 @@ static int shim_main(int argc, char **argv) {
   char line[128];
   int ln = snprintf(line, sizeof line, "%d %llu %d %llu\n", (int)pid, read_start_ticks(pid), (int)shim,
                     read_start_ticks(shim));
+  /* The state file before the report: a berth that dies before it reads the report finds us by it. A
+   * container no record names would be a leak, so one whose state file cannot be written does not run. */
+  if (o.state_file && write_state_file(o.state_file, line, (size_t)ln) != 0) {
+    int err = errno;
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fail("error: state file %s: %s", o.state_file, strerror(err));
+  }
   (void)write_all(1, line, (size_t)ln); /* a reader gone is fine: EPIPE, SIGPIPE is ignored */
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (devnull >= 0) {
@@ -658,7 +701,11 @@ static int shim_main(int argc, char **argv) {
  * Reply on stdout:   "<id> <shim report line>\n", in completion order (the report is the line the shim
  *                    prints: "<pid> <startTicks> <shimPid> <shimStartTicks>" or "error: ...").
  * Each shim is forked into a session of its own (the launcher ignores SIGCHLD, so none becomes a zombie);
- * the launcher exits when stdin ends (berth is gone); the shims run on.
+ * the launcher exits when stdin ends (berth is gone); the shims run on. Before it exits, it waits for the
+ * report of every shim it started and berth has not heard of, and kills that container (abandon_pending):
+ * so once an old launcher is gone, every shim it started has either written its state file or ended.
+ * The launcher's process name is berth-launcher, its shims' berth-shim; both keep its command line
+ * (`--launcher` and the tag berth gave it).
  */
 
 struct pending {
@@ -804,6 +851,8 @@ static void abandon_pending(void) {
 }
 
 static int launcher_main(void) {
+  /* Shims take the name berth-shim (see launch); the launcher's own name tells it apart from them. */
+  prctl(PR_SET_NAME, "berth-launcher");
   signal(SIGCHLD, SIG_IGN); /* shims that end while the launcher lives are reaped by the kernel */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, SIG_IGN);
@@ -861,6 +910,8 @@ static int launcher_main(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 2 && strcmp(argv[1], "--launcher") == 0) return launcher_main();
+  /* Arguments after --launcher are a tag only: berth passes `--exit-dir DIR`, which every shim keeps in
+   * its /proc/PID/cmdline (shims are forked without an exec), so that a restarted berth finds them. */
+  if (argc >= 2 && strcmp(argv[1], "--launcher") == 0) return launcher_main();
   return shim_main(argc, argv);
 }

@@ -3,7 +3,7 @@ import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { systemClock, silentLogger } from '../lib/index.js';
 import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
-import type { ContainerHandle, Driver } from '../drivers/index.js';
+import type { ContainerHandle, Driver, ListedContainer } from '../drivers/index.js';
 import type { DataPlane } from './instance-drain.js';
 import type { RunnerContext } from './instance-runner.js';
 import { InstanceRunner } from './instance-runner.js';
@@ -50,6 +50,10 @@ export interface AgentOptions {
  * reports what it observes. One InstanceRunner per live instance, each stepped by its own loop; status
  * reports are batched into one store write per tick. Stopping the agent leaves instances running —
  * the next agent re-adopts them (`start()` recovers before it steps anything).
+ *
+ * Crash safety (docs/agent.md): at start, every container the driver recorded (`Driver.list`) is
+ * adopted by its live instance — whatever state the store last heard of — or destroyed, so that after
+ * any crash no container runs untracked and no instance runs twice.
  */
 export class Agent {
   private readonly runners = new Map<string, { runner: InstanceRunner; kick: () => void }>();
@@ -83,20 +87,32 @@ export class Agent {
     };
   }
 
-  /** Re-adopts what an earlier berth left running, then runs every live instance of the node. */
+  /**
+   * Re-adopts what an earlier berth left running, then runs every live instance of the node. First the
+   * driver lists every container it started (before anything new starts); each is adopted by its live
+   * instance, even one the store still records as new, pending or starting (berth died before it wrote
+   * that the container runs), and the rest — of instances ended or gone — are destroyed.
+   */
   async start(): Promise<void> {
     const { ports, node } = this.options;
-    const adoptions: Promise<void>[] = [];
+    const listed = await this.listContainers();
+    const byInstance = new Map<string, ListedContainer[]>();
+    for (const c of listed.containers) byInstance.set(c.instanceId, [...(byInstance.get(c.instanceId) ?? []), c]);
+    const live = new Set<string>();
+    const work: Promise<void>[] = [];
     for (const inst of ports.listInstances(node)) {
       if (isTerminal(inst.status.state)) continue;
+      live.add(inst.id);
       const runner = new InstanceRunner(inst, this.ctx, () => this.kick(inst.id));
-      if (inst.status.state === 'starting' || inst.status.state === 'running') {
-        adoptions.push(this.adopt(inst, runner));
+      const found = byInstance.get(inst.id) ?? [];
+      if (found.length > 0 || inst.status.state === 'starting' || inst.status.state === 'running') {
+        work.push(this.adopt(inst, runner, found, listed.complete));
       } else {
         this.run(runner);
       }
     }
-    await Promise.all(adoptions);
+    for (const c of listed.containers) if (!live.has(c.instanceId)) work.push(this.discard(c));
+    await Promise.all(work);
     this.watch = ports.watchInstances(node, (inst, op) => this.onInstance(inst, op));
     // Changes between the listing and the watch are caught by re-reading once.
     for (const inst of ports.listInstances(node)) this.onInstance(inst, 'put');
@@ -117,15 +133,46 @@ export class Agent {
     return this.runners.get(instanceId)?.runner.handles() ?? [];
   }
 
-  private async adopt(inst: Instance, runner: InstanceRunner): Promise<void> {
-    const found = await runner.recover().catch((error: unknown) => {
+  /** The driver's list of what it started; `complete` is false when the driver cannot list (or failed to). */
+  private async listContainers(): Promise<{ containers: readonly ListedContainer[]; complete: boolean }> {
+    const { driver } = this.options;
+    if (!driver.list) return { containers: [], complete: false };
+    try {
+      return { containers: await driver.list(), complete: true };
+    } catch (error) {
+      this.logger.error({ err: error }, 'listing the containers of the driver failed; adopting from handle files only');
+      return { containers: [], complete: false };
+    }
+  }
+
+  /** A container no live instance claims (its instance ended or is gone): killed if it runs, then forgotten. */
+  private async discard(c: ListedContainer): Promise<void> {
+    const { driver } = this.options;
+    try {
+      const state = await driver.recover(c.handle);
+      if (state.state === 'running') this.logger.warn({ instance: c.instanceId, container: c.containerName, handle: c.handle }, 'killing a container that no live instance claims');
+      await driver.destroy(c.handle);
+    } catch (error) {
+      this.logger.warn({ instance: c.instanceId, container: c.containerName, err: error }, 'discarding an unclaimed container failed');
+    }
+  }
+
+  /**
+   * @param listed the driver's containers of this instance (adopted before its handle files say so)
+   * @param complete the driver's list is authoritative: an instance it has nothing of never started
+   */
+  private async adopt(inst: Instance, runner: InstanceRunner, listed: readonly ListedContainer[], complete: boolean): Promise<void> {
+    const found = await runner.recover(listed).catch((error: unknown) => {
       this.logger.warn({ instance: inst.id, err: error }, 'recovering an instance failed');
       return 'none' as const;
     });
     const name = slotName(inst.service, inst.slot);
+    const state = inst.status.state;
+    // Nothing recorded anywhere, and the store does not say it ran: it never started, so start it now.
+    const neverStarted = state === 'new' || state === 'pending' || (state === 'starting' && complete);
     if (found === 'running') {
       this.enqueueEvent({ grid: inst.grid, service: inst.service, type: 'instance.adopted', severity: 'info', instance: inst.id, slot: inst.slot, message: `${name} re-adopted after berth restarted` });
-    } else if (found === 'none' && inst.desiredState === 'running') {
+    } else if (found === 'none' && inst.desiredState === 'running' && !neverStarted) {
       // Nothing to find: count it as an exit whose code was lost, so the restart policy applies.
       this.enqueueReport(
         inst.id,

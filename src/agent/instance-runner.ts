@@ -4,7 +4,7 @@ import type { Clock, Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
 import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
-import type { ContainerHandle, Driver, ExitResult } from '../drivers/index.js';
+import type { ContainerHandle, Driver, ExitResult, ListedContainer } from '../drivers/index.js';
 import type { HealthTransition, Prober } from '../health/index.js';
 import { containerEnv } from './container-env.js';
 import type { RunningContainer } from './container-start.js';
@@ -12,6 +12,7 @@ import { startContainers } from './container-start.js';
 import type { DataPlane } from './instance-drain.js';
 import { drainBeforeStop } from './instance-drain.js';
 import { instanceDir, readHandleFile } from './instance-files.js';
+import { recoverContainers } from './instance-recovery.js';
 import { instanceProber } from './instance-probes.js';
 
 export interface RunnerContext {
@@ -111,7 +112,8 @@ export class InstanceRunner {
 
     if (inst.desiredState === 'shutdown') {
       this.stopProbing();
-      if (state === 'new' || state === 'pending' || this.containers.length === 0) {
+      // Containers count, not the state: a re-adopted instance may run while the store says pending.
+      if (this.containers.length === 0) {
         this.report({ state: 'shutdown', message: 'stopped before it started' }, 'instance.stopped', `${this.name()} stopped before it started`);
         return 'progressed';
       }
@@ -147,24 +149,16 @@ export class InstanceRunner {
   }
 
   /**
-   * Re-adopts containers started by an earlier berth process (from the status' handles or the
-   * handle files). Returns what was found; an exit that happened while berth was down is recorded
-   * as the instance's exit.
+   * Re-adopts containers started by an earlier berth process, from the handle files and from `listed`
+   * (what the driver recorded of this instance; see recoverContainers). Returns what was found; an exit
+   * that happened while berth was down is recorded as the instance's exit. When every container runs
+   * and the store does not say so yet (berth died between the start and that report), the running
+   * status is reported now.
    */
-  async recover(): Promise<'running' | 'exited' | 'none'> {
+  async recover(listed: readonly ListedContainer[] = []): Promise<'running' | 'exited' | 'none'> {
     const specs = this.instance.spec.containers;
-    const found: RunningContainer[] = [];
-    for (const c of specs) {
-      const name = c.name ?? this.instance.service;
-      const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name);
-      if (!saved) continue;
-      const r = await this.ctx.driver.recover(saved.handle);
-      if (r.state === 'running') {
-        found.push(saved);
-      } else if (!this.exit) {
-        this.exit = { container: name, result: r.exit };
-      }
-    }
+    const { found, exit } = await recoverContainers(this.instance, listed, this.ctx);
+    if (exit && !this.exit) this.exit = exit;
     this.containers = found;
     if (found.length === 0 && !this.exit) return 'none';
     if (this.exit) return 'exited';
@@ -174,10 +168,19 @@ export class InstanceRunner {
       return 'exited';
     }
     this.watchExits();
-    if (this.instance.desiredState === 'running') {
-      const startedAt = this.instance.status.startedAt ? Date.parse(this.instance.status.startedAt) : this.ctx.now();
-      this.startProbing(startedAt, this.instance.status.health)?.start();
+    const startedAt = this.instance.status.startedAt ? Date.parse(this.instance.status.startedAt) : this.ctx.now();
+    const prober = this.instance.desiredState === 'running' ? this.startProbing(startedAt, this.instance.status.health) : undefined;
+    if (this.lastReported.state !== 'running') {
+      this.report({
+        state: 'running',
+        message: 'running (adopted after berth restarted)',
+        startedAt: new Date(startedAt).toISOString(),
+        handles: found.map((f) => f.handle),
+        containers: found.map((f) => this.containerStatus(f)),
+        ...(prober ? { health: prober.health() } : {}),
+      });
     }
+    prober?.start();
     return 'running';
   }
 

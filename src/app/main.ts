@@ -15,6 +15,7 @@ const deps: CliDeps = {
   },
   async runServer({ dataDir, listen, dns, cliConfig }) {
     const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}), ...(cliConfig ? { cliConfig } : {}) });
+    for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
     process.stderr.write(`berth server listening on ${server.url} (data in ${dataDir})\n`);
     process.stderr.write(`admin token in ${server.adminTokenPath}${server.cliConfigPath ? `; the CLI's context "${cliConfig?.context}" in ${server.cliConfigPath} uses it` : ''}\n`);
     await new Promise<void>((resolve) => {

@@ -2,10 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
-import { DEFAULT_NETWORK_RANGES, TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
-import type { NetworkRanges } from '../api/index.js';
+import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
-import { ProcessDriver } from '../drivers/index.js';
+import { ProcessDriver, shimsRunFor } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
@@ -16,6 +15,7 @@ import { openSqliteStore } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { ensureCredentials } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { claimAddressRanges } from './range-claims.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { createLogger } from './logger.js';
@@ -27,7 +27,10 @@ export interface ServerConfig {
   readonly dataDir: string;
   /** HOST:PORT of the HTTP API (default 127.0.0.1:7420). Port 0 picks a free one. */
   readonly listen: string;
-  /** Instance address range (default 127.10.0.0/16). */
+  /**
+   * Instance address range (default: BERTH_INSTANCE_RANGE, else this data directory's earlier one, else
+   * 127.10.0.0/16 — or a free alternative when another server holds that; see range-claims.ts).
+   */
   readonly instanceRange?: string;
   /** Node name (default: the host name). */
   readonly node?: string;
@@ -54,6 +57,8 @@ export interface RunningServer {
   /** The CLI config the server wrote its context to, if it did. */
   readonly cliConfigPath?: string;
   readonly store: ReturnType<typeof openSqliteStore>;
+  /** What the operator must hear of at start, one sentence each (e.g. a range moved away from another server's). */
+  readonly notices: readonly string[];
   /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
   stop(): Promise<void>;
 }
@@ -88,18 +93,27 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const node = config.node ?? hostname();
-  const instanceRange = config.instanceRange ?? process.env.BERTH_INSTANCE_RANGE;
-  const networkRanges = networkRangesFromEnv(process.env);
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
   try {
+    const exitDir = join(dataDir, 'exits');
+    // Machine-wide: no two servers hand out the same instance addresses, virtual IPs or node ports.
+    const { ranges, notices } = await claimAddressRanges(dataDir, {
+      env: process.env,
+      ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}),
+      exitDir,
+      shimsRunFor,
+      logger: logger.child({ part: 'ranges' }),
+    });
+    for (const notice of notices) logger.warn({ ranges }, notice);
+    const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     const store = openSqliteStore(join(dataDir, 'berth.db'));
     owned.defer(() => store.close());
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
     store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
 
-    const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
+    const driver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
     const telemetry = new InstanceTelemetry(driver, dataDir);
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
@@ -150,7 +164,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // then left to the next berth, instead of ending early because the proxy cut its connections.
     owned.defer(() => agent.stop());
 
-    const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
+    const controller = new ServiceController({ store, instanceRange: ranges.instanceRange, logger: logger.child({ part: 'controller' }) });
     controller.start();
     owned.defer(() => controller.stop());
 
@@ -169,6 +183,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       adminToken: credentials.adminToken,
       adminTokenPath: credentials.adminTokenPath,
       ...(config.cliConfig ? { cliConfigPath: config.cliConfig.path } : {}),
+      notices,
       stop: () => owned.dispose(),
     };
   } catch (error) {
@@ -209,19 +224,6 @@ function liveSource(store: RunningServer['store'], initial: readonly Instance[])
   const wholeService = all().every((i) => ids.has(i.id));
   const slots = new Set(initial.map((i) => i.slot));
   return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
-}
-
-/**
- * Virtual IP and node port ranges: 127.96.0.0/16 and 30000-32767 (Kubernetes' node port range), or
- * BERTH_SERVICE_RANGE (CIDR) and BERTH_NODE_PORT_RANGE (`LOW-HIGH`) — e.g. for several servers on one
- * machine, whose proxies would otherwise claim the same addresses.
- */
-function networkRangesFromEnv(env: NodeJS.ProcessEnv): NetworkRanges {
-  const ports = /^(\d+)-(\d+)$/.exec(env.BERTH_NODE_PORT_RANGE ?? '');
-  return {
-    serviceRange: env.BERTH_SERVICE_RANGE ?? DEFAULT_NETWORK_RANGES.serviceRange,
-    nodePortRange: ports ? [Number(ports[1]), Number(ports[2])] : DEFAULT_NETWORK_RANGES.nodePortRange,
-  };
 }
 
 export function splitListen(listen: string): [string, number] {

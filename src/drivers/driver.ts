@@ -103,6 +103,14 @@ export interface ExecResult {
   readonly timedOut: boolean;
 }
 
+/** A container a driver launched and still keeps a record of (`Driver.list`). */
+export interface ListedContainer {
+  /** `ContainerConfig.instanceId` and `containerName` it was started with. */
+  readonly instanceId: string;
+  readonly containerName: string;
+  readonly handle: ContainerHandle;
+}
+
 /** What a recovered handle turned out to be. */
 export type RecoverResult = { readonly state: 'running' } | { readonly state: 'exited'; readonly exit: ExitResult };
 
@@ -142,6 +150,15 @@ export interface Driver {
    * @throws CodedError `CONTAINER_NOT_RUNNING` when the container has exited; `CONTAINER_HANDLE_INVALID`.
    */
   exec?(handle: ContainerHandle, argv: readonly string[], options: ExecOptions): Promise<ExecResult>;
+  /**
+   * Every container this driver (its state directory, across berth restarts) started and has not
+   * destroyed, running or ended, found from the driver's own records rather than from the agent's —
+   * as kubelet lists the runtime's containers to adopt or kill those no pod claims. The agent calls it
+   * once, before it starts anything, so that no container runs untracked and none runs twice: each one
+   * is adopted by its live instance or destroyed. Optional: a driver without it is recovered from the
+   * agent's handle files only.
+   */
+  list?(): Promise<readonly ListedContainer[]>;
 }
 
 export type { Disposable };

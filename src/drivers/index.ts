@@ -7,6 +7,7 @@ export type {
   ExecOptions,
   ExecResult,
   ExitResult,
+  ListedContainer,
   LogReadOptions,
   RecoverResult,
   StopOptions,
@@ -15,5 +16,7 @@ export type {
 export type { ProcessDriverOptions } from './process/process-driver.js';
 export { ProcessDriver } from './process/process-driver.js';
 export type { ProcessHandle } from './process/process-handle.js';
+export { isSameProcess, readProcEntry } from './process/proc-table.js';
+export { shimsRunFor } from './process/shim-census.js';
 export type { FakeBehavior, FakeCall, FakeDriverOptions, FakeHandle } from './fake/fake-driver.js';
 export { FakeDriver } from './fake/fake-driver.js';

@@ -118,7 +118,7 @@ describe('access control, end to end', () => {
         berth(server.url, ['service', 'events', 'api'], env).stdout,
         berth(server.url, ['secret', 'ls'], env).stdout,
         JSON.stringify(await server.client.listInstances('default', 'api')),
-        server.log(),
+        server.stderr(),
       ];
       assert.match(answers[3] ?? '', /api-env\s+API_KEY,DB_PASSWORD/);
       for (const text of answers) assert.doesNotMatch(text, /s3cr3t/);

@@ -3,6 +3,7 @@
  * temporary data directory and its own instance range, and hands out a typed client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,13 +22,19 @@ export interface RunningBerth {
   readonly client: BerthClient;
   readonly dataDir: string;
   readonly proc: ChildProcess;
-  /** What the server printed on stderr so far (its log). */
-  log(): string;
+  /** What the server wrote on stderr so far (its warnings and log). */
+  stderr(): string;
   /** SIGKILLs the server (instances keep running). */
   kill(): Promise<void>;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
 }
+
+/**
+ * The range registry of this checkout's test servers (BERTH_RANGES_DIR, see src/app/range-claims.ts):
+ * test servers meet each other's claims, not those of servers run from other checkouts on the machine.
+ */
+export const RANGES_DIR = join(tmpdir(), `berth-ranges-test-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
 
 export function tempDir(prefix = 'berth-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -51,7 +58,7 @@ export function rangesFor(instanceRange: string): Record<string, string> {
 export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string> }): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
   const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0'], {
-    env: { ...process.env, ...rangesFor(options.instanceRange), ...options.env, NO_COLOR: '1' },
+    env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, ...rangesFor(options.instanceRange), ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -77,7 +84,7 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     url,
     token,
     client: new BerthClient({ baseUrl: url, token }),
-    log: () => stderr,
+    stderr: () => stderr,
     dataDir,
     proc,
     async kill() {

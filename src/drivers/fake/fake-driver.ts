@@ -10,6 +10,7 @@ import type {
   ExecOptions,
   ExecResult,
   ExitResult,
+  ListedContainer,
   LogReadOptions,
   RecoverResult,
   StopOptions,
@@ -219,6 +220,11 @@ export class FakeDriver implements Driver {
     if (!c) return;
     this.finish(c, { exitCode: 128 + constants.signals.SIGKILL, signal: 'SIGKILL' });
     this.containers.delete(c.handle.id);
+  }
+
+  /** Every container started and not destroyed, running or ended, in start order (the driver's own records). */
+  async list(): Promise<readonly ListedContainer[]> {
+    return [...this.containers.values()].map((c) => ({ instanceId: c.handle.instanceId, containerName: c.handle.containerName, handle: c.handle }));
   }
 
   async stats(h: ContainerHandle): Promise<ContainerStats | undefined> {

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodedError, nativeBinaryPath, silentLogger, systemClock } from '../../lib/index.js';
 import type { Clock, Disposable, Logger } from '../../lib/index.js';
@@ -12,6 +12,7 @@ import type {
   ExecOptions,
   ExecResult,
   ExitResult,
+  ListedContainer,
   LogReadOptions,
   RecoverResult,
   StopOptions,
@@ -23,7 +24,10 @@ import { readContainerLog } from './log-reader.js';
 import { toProcessHandle, type ProcessHandle } from './process-handle.js';
 import { containerTree, treeUsage } from './process-tree.js';
 import { isSameProcess, ProcScanner, systemUnits } from './proc-table.js';
+import { launcherArgs } from './shim-census.js';
 import { ShimLauncher, type ShimReport } from './shim-launcher.js';
+import { parseShimState, recordPaths, recordPathsOfExitFile, removeRecords, writeIntent } from './shim-records.js';
+import { listStartedContainers } from './shim-recovery.js';
 
 export interface ProcessDriverOptions {
   /** The compiled supervisor; default `build/berth-shim` under the package root. */
@@ -40,9 +44,13 @@ export interface ProcessDriverOptions {
   /**
    * One directory for every container's exit file (`<instanceId>.<name>.exit.json`), so that a single
    * inotify watch covers them all; without it each container's state directory holds its own, watched
-   * separately. app/ sets `<data>/exits`.
+   * separately. app/ sets `<data>/exits`. It also holds the driver's own records of what it started
+   * (`.start.json` intents, the shims' `.shim` state files) and tags the launcher and its shims, so
+   * that `list` finds every container started here: without it, `list` finds nothing.
    */
   readonly exitDir?: string;
+  /** How long `list` waits for a launcher of an earlier berth to finish and exit, ms (default 3000). */
+  readonly oldLauncherWaitMs?: number;
 }
 
 /**
@@ -66,12 +74,19 @@ export class ProcessDriver implements Driver, Disposable {
   private readonly exits: ExitWatcher;
   private readonly launcher: ShimLauncher;
   private readonly scanner = new ProcScanner(50);
+  private readonly oldLauncherWaitMs: number;
+  private readonly startTimeoutMs: number;
+  /** Intent files of starts in flight: `list` leaves them alone. */
+  private readonly starting = new Set<string>();
+  private exitDirMade: Promise<unknown> | undefined;
 
   constructor(options: ProcessDriverOptions = {}) {
     const shimPath = options.shimPath ?? nativeBinaryPath('berth-shim');
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? silentLogger).child({ driver: 'process' });
-    this.launcher = new ShimLauncher(shimPath, { timeoutMs: options.startTimeoutMs ?? 10_000, logger: this.logger });
+    this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
+    this.launcher = new ShimLauncher(shimPath, { timeoutMs: this.startTimeoutMs, logger: this.logger, args: launcherArgs(options.exitDir) });
+    this.oldLauncherWaitMs = options.oldLauncherWaitMs ?? 3000;
     this.logPollMs = options.logPollMs ?? 250;
     this.exitDir = options.exitDir;
     this.exits = new ExitWatcher({ pollMs: options.pollMs ?? 1000, verifyEvery: 15, logger: this.logger });
@@ -87,14 +102,29 @@ export class ProcessDriver implements Driver, Disposable {
     // With a shared exit directory, nothing in stateDir is watched, so the log sits there directly (one
     // directory less to create per start); otherwise logs/ keeps log writes from waking the exit watch.
     const logPath = this.exitDir ? join(config.stateDir, `${name}.log`) : join(config.stateDir, 'logs', `${name}.log`);
-    const exitFile = this.exitDir
-      ? join(this.exitDir, `${fileSafe(config.instanceId)}.${name}.exit.json`)
-      : join(config.stateDir, `${name}.exit.json`);
+    const records = this.exitDir ? recordPaths(this.exitDir, `${fileSafe(config.instanceId)}.${name}`) : undefined;
+    const exitFile = records ? records.exitFile : join(config.stateDir, `${name}.exit.json`);
+    // Crash safety: the intent is on disk before the shim can exist, and the shim writes its state file
+    // before it reports; so whenever berth dies, `list` finds the container (docs/drivers.md).
+    if (records) {
+      this.starting.add(records.intentFile);
+      this.exitDirMade ??= mkdir(this.exitDir as string, { recursive: true });
+      await this.exitDirMade;
+      await writeIntent(records.intentFile, {
+        instanceId: config.instanceId,
+        containerName: config.containerName,
+        logPath,
+        exitFile,
+        stateFile: records.stateFile,
+        at: new Date(this.clock.now()).toISOString(),
+      });
+    }
     // The shim creates stateDir and logs/ (mkdir -p) and removes a stale exit file before it forks.
     let report: ShimReport;
     try {
       report = await this.launcher.launch({
         exitFile,
+        ...(records ? { stateFile: records.stateFile } : {}),
         logPath,
         logMaxBytes: config.log.maxBytes,
         logMaxFiles: config.log.maxFiles,
@@ -104,6 +134,12 @@ export class ProcessDriver implements Driver, Disposable {
         env: config.env,
       });
     } catch (e) {
+      // A shim that said why it could not start runs nothing; one that timed out may yet report (and is
+      // then killed by the launcher), so its records stay for `list` to find.
+      if (records && e instanceof CodedError) {
+        if (e.details.maybeStarted === true) void this.killIfStartedLater(records, { logPath, exitFile });
+        else await removeRecords(records).catch(() => undefined);
+      }
       if (e instanceof CodedError) {
         throw new CodedError(e.code, `cannot start container "${config.containerName}": ${e.message}`, {
           ...e.details,
@@ -112,6 +148,8 @@ export class ProcessDriver implements Driver, Disposable {
         });
       }
       throw e;
+    } finally {
+      if (records) this.starting.delete(records.intentFile);
     }
     const handle: ProcessHandle = {
       driver: 'process',
@@ -165,6 +203,26 @@ export class ProcessDriver implements Driver, Disposable {
     }
     await rm(handle.exitFile, { force: true });
     await rm(`${handle.exitFile}.tmp`, { force: true });
+    const records = this.exitDir ? recordPathsOfExitFile(handle.exitFile) : undefined;
+    if (records) await removeRecords(records);
+  }
+
+  /**
+   * Every container started with this driver's exit directory, by this berth or an earlier one, with its
+   * handle: from the intents and the shims' state files, after any launcher an earlier berth left has
+   * exited (so that no start is still in flight). A shim of the directory with no state file (its
+   * launcher was killed mid-start) is SIGKILLed — its container dies with it —, and intents whose start
+   * never ran are removed. Call it before starting anything (see `Driver.list`).
+   */
+  async list(): Promise<readonly ListedContainer[]> {
+    if (!this.exitDir) return [];
+    return listStartedContainers(this.exitDir, {
+      ownLauncher: this.launcher.pid(),
+      inFlight: this.starting,
+      oldLauncherWaitMs: this.oldLauncherWaitMs,
+      clock: this.clock,
+      logger: this.logger,
+    });
   }
 
   async stats(h: ContainerHandle): Promise<ContainerStats | undefined> {
@@ -206,6 +264,25 @@ export class ProcessDriver implements Driver, Disposable {
   dispose(): void {
     this.exits.dispose();
     this.launcher.dispose();
+  }
+
+  /**
+   * A start whose outcome is unknown (its report did not come in time, or the launcher died): if the shim
+   * writes its state file after all, nobody holds a handle to that container, so it is destroyed.
+   */
+  private async killIfStartedLater(records: { readonly stateFile: string; readonly intentFile: string }, paths: { readonly logPath: string; readonly exitFile: string }): Promise<void> {
+    const deadline = this.clock.now() + this.startTimeoutMs;
+    for (;;) {
+      const state = await readFile(records.stateFile, 'utf8').then(parseShimState, () => undefined);
+      if (state && state.pid > 1 && state.shimPid > 1) {
+        this.logger.warn({ pid: state.pid }, 'a container whose start was given up started after all; killing it');
+        const handle: ProcessHandle = { driver: 'process', pid: state.pid, pgid: state.pid, startTicks: state.startTicks, shimPid: state.shimPid, shimStartTicks: state.shimStartTicks, ...paths };
+        await this.destroy(handle).catch((e: unknown) => this.logger.warn({ err: e }, 'killing it failed'));
+        return;
+      }
+      if (this.clock.now() >= deadline) return; // never ran, or stuck: `list` finds it after a restart
+      await this.clock.sleep(100);
+    }
   }
 
   private async waitAtMost(handle: ProcessHandle, ms: number): Promise<ExitResult | undefined> {

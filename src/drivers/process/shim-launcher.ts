@@ -13,6 +13,8 @@ export interface ShimReport {
 /** One container to start under a shim. */
 export interface ShimLaunch {
   readonly exitFile: string;
+  /** Where the shim records its report before it reports (its state file); undefined: nowhere. */
+  readonly stateFile?: string;
   readonly logPath: string;
   readonly logMaxBytes: number;
   readonly logMaxFiles: number;
@@ -47,8 +49,18 @@ export class ShimLauncher implements Disposable {
 
   constructor(
     private readonly shimPath: string,
-    private readonly options: { readonly timeoutMs: number; readonly logger: Logger },
+    private readonly options: {
+      readonly timeoutMs: number;
+      readonly logger: Logger;
+      /** The launcher's arguments (`--launcher` and a tag, see shim-census.ts). */
+      readonly args: readonly string[];
+    },
   ) {}
+
+  /** Pid of the running launcher, if one was spawned and still runs. */
+  pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   /**
    * Resolves with the shim's report once the container runs.
@@ -60,6 +72,7 @@ export class ShimLauncher implements Disposable {
       '--log', launch.logPath,
       '--log-max-bytes', String(Math.max(0, Math.floor(launch.logMaxBytes))),
       '--log-max-files', String(Math.max(0, Math.floor(launch.logMaxFiles))),
+      ...(launch.stateFile !== undefined ? ['--state-file', launch.stateFile] : []),
       '--cwd', launch.workingDir,
       ...(launch.user !== undefined ? ['--user', launch.user] : []),
       '--',
@@ -80,7 +93,7 @@ export class ShimLauncher implements Disposable {
     return new Promise<ShimReport>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(startFailed(`berth-shim did not report within ${this.options.timeoutMs} ms`));
+        reject(startFailed(`berth-shim did not report within ${this.options.timeoutMs} ms`, { maybeStarted: true }));
       }, this.options.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       child.stdin?.write(`${id} ${args.length} ${env.length} ${body.length}\n`);
@@ -96,7 +109,7 @@ export class ShimLauncher implements Disposable {
 
   private launcher(): ChildProcess {
     if (this.child) return this.child;
-    const child = spawn(this.shimPath, ['--launcher'], {
+    const child = spawn(this.shimPath, [...this.options.args], {
       detached: true, // its own session: a Ctrl-C to berth's process group does not reach it
       stdio: ['pipe', 'pipe', 'ignore'],
       cwd: '/',
@@ -110,22 +123,23 @@ export class ShimLauncher implements Disposable {
     child.stdin?.on('error', () => {}); // EPIPE when it died: 'exit' reports that
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => this.onData(chunk));
-    const lost = (reason: string): void => {
+    // A launcher that exited may have forked shims whose reports it never passed on (`maybeStarted`).
+    const lost = (reason: string, maybeStarted: boolean): void => {
       if (this.child === child) this.child = undefined;
       this.buffered = '';
       for (const [id, p] of this.pending) {
         clearTimeout(p.timer);
         this.pending.delete(id);
-        p.reject(startFailed(reason, { shimPath: this.shimPath }));
+        p.reject(startFailed(reason, { shimPath: this.shimPath, ...(maybeStarted ? { maybeStarted } : {}) }));
       }
     };
     child.once('error', (e: NodeJS.ErrnoException) => {
       const hint = e.code === 'ENOENT' ? ' (run `npm run build` to compile native/berth-shim.c)' : '';
-      lost(`cannot run berth-shim at ${this.shimPath}: ${e.message}${hint}`);
+      lost(`cannot run berth-shim at ${this.shimPath}: ${e.message}${hint}`, false);
     });
     child.once('exit', (code, signal) => {
       this.options.logger.warn({ code, signal }, 'shim launcher exited');
-      lost(`the shim launcher exited (${signal ?? code})`);
+      lost(`the shim launcher exited (${signal ?? code})`, true);
     });
     return child;
   }
