@@ -27,6 +27,8 @@ export interface AgentOptions {
   readonly apiUrl?: string;
   /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
   readonly dnsAddress?: string;
+  /** The user containers run as when their spec names none (RunnerContext.instanceUser). */
+  readonly instanceUser?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
   /** Per-container log rotation (default 10 MiB × 3 files). */
   readonly log?: { readonly maxBytes: number; readonly maxFiles: number };
@@ -74,6 +76,7 @@ export class Agent {
       report: (id, status, events) => this.enqueueReport(id, status, events),
       ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
       ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),
+      ...(options.instanceUser ? { instanceUser: options.instanceUser } : {}),
     };
   }
 

@@ -21,6 +21,8 @@ export interface StartOptions {
   readonly now: () => number;
   envOf(c: ContainerSpec): Record<string, string>;
   workingDirOf(c: ContainerSpec): string;
+  /** The user the container runs as: its spec's, else the node's instance user (undefined: the driver's own). */
+  userOf(c: ContainerSpec): string | undefined;
   /** Called after each container started and its handle file was written. */
   onStarted(started: readonly RunningContainer[]): void;
 }
@@ -35,6 +37,7 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
   for (const c of inst.spec.containers) {
     const name = c.name ?? inst.service;
     const env = options.envOf(c);
+    const user = options.userOf(c);
     try {
       const handle = await options.driver.start({
         instanceId: inst.id,
@@ -43,7 +46,7 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
         argv: containerArgv(c, env),
         env,
         workingDir: options.workingDirOf(c),
-        ...(c.user ? { user: c.user } : {}),
+        ...(user ? { user } : {}),
         address: inst.spec.address,
         stateDir: options.stateDir,
         log: options.log,

@@ -12,3 +12,5 @@ export { WorkQueue } from './work-queue.js';
 export { AsyncChannel } from './async-channel.js';
 export { parseCidr, formatIp, parseIp, inRange } from './ipv4.js';
 export { nativeBinaryPath } from './native-binary.js';
+export type { SystemUser } from './system-user.js';
+export { lookupUser } from './system-user.js';
