@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
-import type { Logger, SystemUser } from '../lib/index.js';
+import { dirname, resolve } from 'node:path';
+import type { SystemUser } from '../lib/index.js';
 import { CodedError, lookupUser } from '../lib/index.js';
+import type { InstancePolicy } from '../model/index.js';
 
 /** The system user berth creates to run instances when the server runs as root (as Docker's `dockremap`). */
 export const INSTANCE_SYSTEM_USER = 'berth';
@@ -29,7 +30,6 @@ export interface ChooseInstanceUserOptions {
   readonly lookup?: (user: string) => SystemUser | undefined;
   /** Creates the system user; returns false when that failed (no useradd, read-only /etc …). */
   readonly createSystemUser?: (name: string) => boolean;
-  readonly logger?: Logger;
 }
 
 /**
@@ -63,10 +63,7 @@ export function chooseInstanceUser(options: ChooseInstanceUserOptions): Instance
     if (unprivileged(created)) return { user: created, switchTo: INSTANCE_SYSTEM_USER, source: 'created' };
   }
   const nobody = lookup('nobody');
-  if (unprivileged(nobody)) {
-    options.logger?.warn({ user: 'nobody' }, `could not use or create the "${INSTANCE_SYSTEM_USER}" system user; instances run as nobody`);
-    return { user: nobody, switchTo: 'nobody', source: 'nobody' };
-  }
+  if (unprivileged(nobody)) return { user: nobody, switchTo: 'nobody', source: 'nobody' };
   throw new CodedError('INSTANCE_USER_INVALID', `no unprivileged user to run instances as: neither "${INSTANCE_SYSTEM_USER}" (could not be created) nor "nobody" exists; create one, or name one with --instance-user`, {});
 }
 
@@ -119,4 +116,15 @@ export function firstBlockedAncestor(dir: string, user: SystemUser): string | un
     if (dirname(d) === d) break;
   }
   return blocked;
+}
+
+/**
+ * The policy the API checks specs against (privilegedRequests): the default user, and the roots a
+ * workingDir may lie in — the data directory, plus `allowedRoots` when given, else the directory the
+ * server started in (for `berth up`, the caller's directory), unless that is `/`, which would allow
+ * everything.
+ */
+export function instancePolicyFor(user: SystemUser, options: { readonly dataDir: string; readonly allowedRoots?: readonly string[] | undefined; readonly cwd: string }): InstancePolicy {
+  const extra = options.allowedRoots && options.allowedRoots.length > 0 ? options.allowedRoots.map((r) => resolve(options.cwd, r)) : options.cwd !== '/' ? [options.cwd] : [];
+  return { defaultUser: user.name, defaultUid: user.uid, allowedWorkingDirRoots: [options.dataDir, ...extra] };
 }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
@@ -9,11 +8,15 @@ import { ProcessDriver } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
-import type { Logger } from '../lib/index.js';
+import type { Logger, SystemUser } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
+import { chooseInstanceUser, firstBlockedAncestor, instancePolicyFor } from './instance-user.js';
+import type { ServerTls } from './server-tls.js';
+import { serverTls } from './server-tls.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { createLogger } from './logger.js';
@@ -37,11 +40,24 @@ export interface ServerConfig {
   readonly dns?: string;
   /** Write the server's log to `<dataDir>/server.log` instead of stderr. */
   readonly logToFile?: boolean;
+  /** Who instances run as (`--instance-user`, else BERTH_INSTANCE_USER; default: chooseInstanceUser). */
+  readonly instanceUser?: string;
+  /** Directories a workingDir may lie in besides the data dir (`--allowed-root`; default: the server's cwd, unless /). */
+  readonly allowedRoots?: readonly string[];
+  /** PEM files of the API's certificate and key (`--tls-cert`, `--tls-key`); see serverTls. */
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** More DNS clients (CIDRs) served besides loopback and the instance range (`--dns-allow`). */
+  readonly dnsAllow?: readonly string[];
 }
 
 export interface RunningServer {
   readonly url: string;
   readonly store: ReturnType<typeof openSqliteStore>;
+  /** The user instances run as when their spec names none. */
+  readonly instanceUser: SystemUser;
+  /** The API's certificate when it serves HTTPS. */
+  readonly tls: Pick<ServerTls, 'certFile' | 'fingerprint' | 'selfSigned'> | undefined;
   /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
   stop(): Promise<void>;
 }
@@ -50,11 +66,11 @@ export const DEFAULT_LISTEN = '127.0.0.1:7420';
 export const DEFAULT_DNS = '127.0.0.1:7453';
 
 /** Starts berth's DNS server; when the default port is taken, on a free one rather than not at all. */
-async function startDns(listen: string, logger: Logger): Promise<{ server: DnsServer; address: string }> {
+async function startDns(listen: string, logger: Logger, allow: readonly string[]): Promise<{ server: DnsServer; address: string }> {
   const [host, port] = splitListen(listen);
   // BERTH_DNS_UPSTREAMS (comma-separated IP[:PORT]) replaces the host's resolvers from /etc/resolv.conf.
   const upstreams = process.env.BERTH_DNS_UPSTREAMS?.split(',').map((u) => u.trim()).filter(Boolean);
-  const options = { host, logger, ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) };
+  const options = { host, logger, allow, ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) };
   let server = new DnsServer({ ...options, port });
   try {
     await server.start();
@@ -74,13 +90,21 @@ async function startDns(listen: string, logger: Logger): Promise<{ server: DnsSe
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const node = config.node ?? hostname();
   const instanceRange = config.instanceRange ?? process.env.BERTH_INSTANCE_RANGE;
   const networkRanges = networkRangesFromEnv(process.env);
+  // Who runs what (docs/security.md): never root by default; the data dir is traversable only when
+  // instances run as another user than the server.
+  const euid = process.geteuid?.() ?? 0;
+  const instanceUser = chooseInstanceUser({ requested: config.instanceUser ?? process.env.BERTH_INSTANCE_USER, euid, egid: process.getegid?.() ?? 0 });
+  secureDataDir(dataDir, { traverse: instanceUser.user.uid !== euid });
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
+  if (config.logToFile) createPrivateFile(join(dataDir, 'server.log'));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
+  const blocked = instanceUser.switchTo ? firstBlockedAncestor(dataDir, instanceUser.user) : undefined;
+  if (blocked) logger.warn({ dataDir, blocked, user: instanceUser.user.name }, `instances run as ${instanceUser.user.name}, who cannot pass through ${blocked}: stateful services and instances without a workingDir will not start; use a --data-dir such as /var/lib/berth`);
+  if (instanceUser.source === 'nobody') logger.warn({ user: 'nobody' }, 'could not use or create the berth system user; instances run as nobody');
   try {
     const store = openSqliteStore(join(dataDir, 'berth.db'));
     owned.defer(() => store.close());
@@ -98,9 +122,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       logger: logger.child({ part: 'proxy' }),
       onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
     });
-    const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
+    const dnsAllow = ['127.0.0.0/8', '::1/128', ...(instanceRange ? [instanceRange] : []), ...(config.dnsAllow ?? [])];
+    const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
     const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    const [host, port] = splitListen(config.listen);
+    const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
     const api = createApi({
       store,
       telemetry: {
@@ -110,20 +137,21 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       endpoints: publisher,
       dnsAddress: dns.address,
       networkRanges,
+      instancePolicy: instancePolicyFor(instanceUser.user, { dataDir, allowedRoots: config.allowedRoots, cwd: process.cwd() }),
+      ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
     });
-    const [host, port] = splitListen(config.listen);
     await api.listen({ host, port });
     owned.defer(() => api.close());
     const address = api.server.address();
-    const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
     const dataPlane = dataPlaneDrain(publisher, proxy);
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
+    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }), ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}) });
     await agent.start();
     owned.defer(() => agent.stop());
 
@@ -139,8 +167,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     controller.start();
     owned.defer(() => controller.stop());
 
-    logger.info({ url, dataDir, node }, 'berth server started');
-    return { url, store, stop: () => owned.dispose() };
+    logger.info({ url, dataDir, node, instanceUser: instanceUser.user.name, tls: tls?.fingerprint }, 'berth server started');
+    const tlsInfo = tls ? { certFile: tls.certFile, fingerprint: tls.fingerprint, selfSigned: tls.selfSigned } : undefined;
+    return { url, store, instanceUser: instanceUser.user, tls: tlsInfo, stop: () => owned.dispose() };
   } catch (error) {
     await owned.dispose();
     throw error;

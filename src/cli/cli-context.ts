@@ -10,6 +10,8 @@ import { colourAllowed, createPalette, isTty } from './palette.js';
 /** Where the CLI looks for a server when neither `--host` nor BERTH_HOST says (docs/api.md). */
 export const DEFAULT_HOST = 'http://127.0.0.1:7420';
 export const DEFAULT_GRID = 'default';
+/** The data directory of a server run by root. */
+export const ROOT_DATA_DIR = '/var/lib/berth';
 
 /** Global options every command accepts (defined once on the program). */
 export interface GlobalOptions {
@@ -108,11 +110,15 @@ export class CliContext {
     return { signal: controller.signal, dispose };
   }
 
-  /** `--data-dir` > BERTH_DATA_DIR > $XDG_DATA_HOME/berth > ~/.local/share/berth. */
+  /**
+   * `--data-dir` > BERTH_DATA_DIR > for root /var/lib/berth (as k3s and Docker: instances run as an
+   * unprivileged user, who could not pass through /root) > $XDG_DATA_HOME/berth > ~/.local/share/berth.
+   */
   dataDir(flag: string | undefined): string {
     if (flag) return flag;
     const fromEnv = this.env['BERTH_DATA_DIR'];
     if (fromEnv) return fromEnv;
+    if ((this.#deps.uid ?? process.getuid?.()) === 0) return ROOT_DATA_DIR;
     const xdg = this.env['XDG_DATA_HOME'];
     if (xdg) return join(xdg, 'berth');
     return join(this.env['HOME'] ?? homedir(), '.local', 'share', 'berth');
