@@ -6,6 +6,7 @@ import type { CliDeps } from './cli-deps.js';
 import { UsageError } from './cli-error.js';
 import type { Palette } from './palette.js';
 import { colourAllowed, createPalette, isTty } from './palette.js';
+import { tlsFetch } from './tls-fetch.js';
 
 /** Where the CLI looks for a server when neither `--host` nor BERTH_HOST says (docs/api.md). */
 export const DEFAULT_HOST = 'http://127.0.0.1:7420';
@@ -17,6 +18,8 @@ export const ROOT_DATA_DIR = '/var/lib/berth';
 export interface GlobalOptions {
   readonly host?: string;
   readonly grid?: string;
+  /** `--tls-ca FILE`: the CA (or self-signed certificate) an https server's certificate must chain to. */
+  readonly tlsCa?: string;
 }
 
 /**
@@ -27,6 +30,7 @@ export class CliContext {
   readonly host: string;
   readonly grid: string;
   readonly client: BerthClient;
+  readonly tlsCa: string | undefined;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
@@ -45,7 +49,11 @@ export class CliContext {
     this.cwd = deps.cwd ?? process.cwd();
     this.host = normalizeHost(globals.host ?? this.env['BERTH_HOST'] ?? DEFAULT_HOST);
     this.grid = globals.grid ?? this.env['BERTH_GRID'] ?? DEFAULT_GRID;
-    this.client = new BerthClient({ baseUrl: this.host });
+    // An https server with a certificate of its own: trusted by CA file or by pinned fingerprint.
+    this.tlsCa = globals.tlsCa ?? this.env['BERTH_TLS_CA'];
+    const fingerprint = this.env['BERTH_TLS_FINGERPRINT'];
+    const trust = fingerprint ? { fingerprint } : this.tlsCa ? { caFile: this.tlsCa } : undefined;
+    this.client = new BerthClient({ baseUrl: this.host, ...(trust && this.host.startsWith('https:') ? { fetch: tlsFetch(trust) } : {}) });
     this.palette = createPalette(colourAllowed(this.stdout, this.env));
   }
 
@@ -56,7 +64,7 @@ export class CliContext {
 
   /** The same context talking to another server (`berth up`'s embedded one). */
   withHost(host: string): CliContext {
-    return new CliContext(this.#deps, { host, grid: this.grid });
+    return new CliContext(this.#deps, { host, grid: this.grid, ...(this.tlsCa ? { tlsCa: this.tlsCa } : {}) });
   }
 
   get deps(): CliDeps {

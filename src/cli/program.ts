@@ -35,6 +35,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description('berth runs services: declare what to run and how many, berth keeps it running, named and observable')
     .option('--host <url>', 'berth server URL (default: $BERTH_HOST or http://127.0.0.1:7420)')
     .option('--grid <grid>', 'grid (namespace) to work in (default: $BERTH_GRID or default)')
+    .option('--tls-ca <file>', 'CA or self-signed certificate an https server must present (default: $BERTH_TLS_CA; or pin $BERTH_TLS_FINGERPRINT)')
     .showSuggestionAfterError();
 
   const service = new Command('service').alias('services').description('create, deploy, inspect and remove services (Kontena\'s commands)');
