@@ -30,8 +30,8 @@ describe('who runs what, and the data directory', () => {
     const berth = await startBerth({ instanceRange: '127.11.70.0/24' });
     try {
       assert.match(berth.url, /^http:\/\/127\.0\.0\.1:/, 'loopback stays plain http');
-      const named = /instances run as (\S+) \(uid (\d+)\)/.exec(berth.output());
-      assert.ok(named, `the server says who instances run as:\n${berth.output()}`);
+      // Printed on the line after "listening on", which may come in a chunk of its own.
+      const named = await waitFor('the server says who instances run as', () => /instances run as (\S+) \(uid (\d+)\)/.exec(berth.output()));
       const [, name, uidText] = named;
       const uid = Number(uidText);
       assert.ok(name === 'berth' || name === 'nobody', name);
