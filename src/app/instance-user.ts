@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import type { SystemUser } from '../lib/index.js';
+import type { Logger, SystemUser } from '../lib/index.js';
 import { CodedError, lookupUser } from '../lib/index.js';
 import type { InstancePolicy } from '../model/index.js';
 
@@ -127,4 +127,16 @@ export function firstBlockedAncestor(dir: string, user: SystemUser): string | un
 export function instancePolicyFor(user: SystemUser, options: { readonly dataDir: string; readonly allowedRoots?: readonly string[] | undefined; readonly cwd: string }): InstancePolicy {
   const extra = options.allowedRoots && options.allowedRoots.length > 0 ? options.allowedRoots.map((r) => resolve(options.cwd, r)) : options.cwd !== '/' ? [options.cwd] : [];
   return { defaultUser: user.name, defaultUid: user.uid, allowedWorkingDirRoots: [options.dataDir, ...extra] };
+}
+
+/**
+ * Logs what an operator should know about the instance user at start: that it fell back to `nobody`,
+ * or that it cannot pass through a directory above the data directory (say /root, 0700), so that
+ * stateful services and instances without a workingDir would fail to start.
+ */
+export function warnAboutInstanceUser(chosen: InstanceUser, dataDir: string, logger: Logger): void {
+  const { name } = chosen.user;
+  if (chosen.source === 'nobody') logger.warn({ user: name }, `could not use or create the ${INSTANCE_SYSTEM_USER} system user; instances run as nobody`);
+  const blocked = chosen.switchTo ? firstBlockedAncestor(dataDir, chosen.user) : undefined;
+  if (blocked) logger.warn({ dataDir, blocked, user: name }, `instances run as ${name}, who cannot pass through ${blocked}: stateful services and instances without a workingDir will not start; use a --data-dir such as /var/lib/berth`);
 }

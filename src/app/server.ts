@@ -14,7 +14,7 @@ import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
-import { chooseInstanceUser, firstBlockedAncestor, instancePolicyFor } from './instance-user.js';
+import { chooseInstanceUser, instancePolicyFor, warnAboutInstanceUser } from './instance-user.js';
 import type { ServerTls } from './server-tls.js';
 import { serverTls } from './server-tls.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
@@ -98,14 +98,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const euid = process.geteuid?.() ?? 0;
   const instanceUser = chooseInstanceUser({ requested: config.instanceUser ?? process.env.BERTH_INSTANCE_USER, euid, egid: process.getegid?.() ?? 0 });
   secureDataDir(dataDir, { traverse: instanceUser.user.uid !== euid });
+  const [host, port] = splitListen(config.listen);
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
   if (config.logToFile) createPrivateFile(join(dataDir, 'server.log'));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
-  const blocked = instanceUser.switchTo ? firstBlockedAncestor(dataDir, instanceUser.user) : undefined;
-  if (blocked) logger.warn({ dataDir, blocked, user: instanceUser.user.name }, `instances run as ${instanceUser.user.name}, who cannot pass through ${blocked}: stateful services and instances without a workingDir will not start; use a --data-dir such as /var/lib/berth`);
-  if (instanceUser.source === 'nobody') logger.warn({ user: 'nobody' }, 'could not use or create the berth system user; instances run as nobody');
+  warnAboutInstanceUser(instanceUser, dataDir, logger);
   try {
+    // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
+    const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
     const store = openSqliteStore(join(dataDir, 'berth.db'));
     owned.defer(() => store.close());
     store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
@@ -126,8 +127,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
     const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
-    const [host, port] = splitListen(config.listen);
-    const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
     const api = createApi({
       store,
       telemetry: {
