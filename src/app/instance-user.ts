@@ -134,7 +134,8 @@ export function instancePolicyFor(user: SystemUser, options: { readonly dataDir:
  * or that it cannot pass through a directory above the data directory (say /root, 0700), so that
  * stateful services and instances without a workingDir would fail to start.
  */
-export function warnAboutInstanceUser(chosen: InstanceUser, dataDir: string, logger: Logger): void {
+export function warnAboutInstanceUser(chosen: InstanceUser, options: { readonly dataDir: string; readonly logger: Logger }): void {
+  const { dataDir, logger } = options;
   const { name } = chosen.user;
   if (chosen.source === 'nobody') logger.warn({ user: name }, `could not use or create the ${INSTANCE_SYSTEM_USER} system user; instances run as nobody`);
   const blocked = chosen.switchTo ? firstBlockedAncestor(dataDir, chosen.user) : undefined;

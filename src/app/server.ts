@@ -103,7 +103,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   owned.add(claimDataDir(dataDir));
   if (config.logToFile) createPrivateFile(join(dataDir, 'server.log'));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
-  warnAboutInstanceUser(instanceUser, dataDir, logger);
+  warnAboutInstanceUser(instanceUser, { dataDir, logger });
   try {
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
