@@ -53,6 +53,10 @@
 #define DRAIN_MS 200    /* how long to read the pipes after the main process exited */
 #define TIME_LEN 30     /* "2006-01-02T15:04:05.999999999Z" */
 #define TIME_BUF 96     /* room the compiler can prove for any int fields */
+/* Directories the shim creates (the instance's state directory and its parents): others may pass
+ * through to what they own (a container running as another user reaches its working directory) but
+ * not list them; every file in them is 0600. See docs/security.md. */
+#define DIR_MODE 0711
 
 struct options {
   const char *exit_file;
@@ -82,6 +86,12 @@ struct stream {
 };
 
 static struct log out_log = {.fd = -1};
+/* The log belongs to the user the container runs as (set when the shim switches user as root); the
+ * directory it lies in stays the shim's, so the container can read and append to its log but never
+ * swap it for a link to another file. */
+static int log_chown;
+static uid_t log_uid;
+static gid_t log_gid;
 static struct stream streams[2];
 
 /* ---------- small I/O helpers (EINTR and partial writes) ---------- */
@@ -180,22 +190,23 @@ static void mkdir_parents(const char *file) {
   char *slash = strrchr(dir, '/');
   if (!slash || slash == dir) return;
   *slash = '\0';
-  if (mkdir(dir, 0755) == 0 || errno == EEXIST) return;
+  if (mkdir(dir, DIR_MODE) == 0 || errno == EEXIST) return;
   if (errno != ENOENT) return;
   for (char *p = dir + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir, DIR_MODE) != 0 && errno != EEXIST) {
       *p = '/';
       return;
     }
     *p = '/';
   }
-  mkdir(dir, 0755);
+  mkdir(dir, DIR_MODE);
 }
 
 static void log_open(struct log *lg) {
-  lg->fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  lg->fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lg->fd >= 0 && log_chown) (void)fchown(lg->fd, log_uid, log_gid);
   lg->size = 0;
   struct stat st;
   if (lg->fd >= 0 && fstat(lg->fd, &st) == 0) lg->size = (unsigned long long)st.st_size;
@@ -392,7 +403,7 @@ static void write_exit_file(const char *path, int status, const struct timespec 
   }
   int n = snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%s,\"finishedAt\":\"%s\"}\n", code, sig, stamp);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) _exit(1);
   if (write_all(fd, json, (size_t)n) != 0 || fsync(fd) != 0) {
     close(fd);
@@ -555,6 +566,11 @@ static int shim_main(int argc, char **argv) {
 
   struct identity id = {0};
   if (o.user) resolve_user(o.user, &id);
+  if (id.set) {
+    log_chown = 1;
+    log_uid = id.uid;
+    log_gid = id.gid;
+  }
 
   mkdir_parents(o.exit_file);
   mkdir_parents(o.log_file);

@@ -31,6 +31,8 @@ export interface AgentOptions {
   readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
   /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
   readonly dnsAddress?: string;
+  /** The user containers run as when their spec names none (RunnerContext.instanceUser). */
+  readonly instanceUser?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
   /** Per-container log rotation (default 10 MiB × 3 files). */
   readonly log?: { readonly maxBytes: number; readonly maxFiles: number };
@@ -84,6 +86,7 @@ export class Agent {
       ...(options.apiToken ? { apiToken: options.apiToken } : {}),
       ...(options.secretValue ? { secretValue: options.secretValue } : {}),
       ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),
+      ...(options.instanceUser ? { instanceUser: options.instanceUser } : {}),
     };
   }
 

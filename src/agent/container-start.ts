@@ -21,6 +21,8 @@ export interface StartOptions {
   readonly now: () => number;
   envOf(c: ContainerSpec): Record<string, string>;
   workingDirOf(c: ContainerSpec): string;
+  /** The user the container runs as: its spec's, else the node's instance user (undefined: the driver's own). */
+  userOf(c: ContainerSpec): string | undefined;
   /** Called after each container started and its handle file was written. */
   onStarted(started: readonly RunningContainer[]): void;
 }
@@ -34,6 +36,7 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
   const started: RunningContainer[] = [];
   for (const c of inst.spec.containers) {
     const name = c.name ?? inst.service;
+    const user = options.userOf(c);
     try {
       // Inside the try: a secret the env refers to may be missing (the start fails with its name).
       const env = options.envOf(c);
@@ -44,7 +47,7 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
         argv: containerArgv(c, env),
         env,
         workingDir: options.workingDirOf(c),
-        ...(c.user ? { user: c.user } : {}),
+        ...(user ? { user } : {}),
         address: inst.spec.address,
         stateDir: options.stateDir,
         log: options.log,

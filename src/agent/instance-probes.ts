@@ -60,7 +60,7 @@ export interface InstanceProberOptions {
   /** The health reported before berth restarted (re-adoption). */
   readonly previous?: InstanceHealth;
   /** How to exec beside a container: its running handle (undefined once stopped), env and working dir. */
-  container(spec: ContainerSpec): { readonly handle: ContainerHandle; readonly env: Record<string, string>; readonly workingDir: string } | undefined;
+  container(spec: ContainerSpec): { readonly handle: ContainerHandle; readonly env: Record<string, string>; readonly workingDir: string; readonly user?: string } | undefined;
   /** A transition: report the health (state stays running) with these events (healthEvents). */
   report(health: InstanceHealth, events: readonly NewServiceEvent[]): void;
   /** A liveness or startup probe reached its failure threshold (reported already); the prober has stopped. */
@@ -80,7 +80,7 @@ export function instanceProber(instance: Instance, options: InstanceProberOption
         if (!target || !driver.exec) return { exitCode: 126, output: `container ${c.name ?? instance.service} is not running`, timedOut: false };
         // As kubelet: $(VAR) in an exec probe's command expands against the container's environment.
         const expanded = argv.map((a) => expandVars(a, target.env));
-        return driver.exec(target.handle, expanded, { env: target.env, workingDir: target.workingDir, ...(c.user ? { user: c.user } : {}), ...run });
+        return driver.exec(target.handle, expanded, { env: target.env, workingDir: target.workingDir, ...(target.user ? { user: target.user } : {}), ...run });
       }
     : undefined;
   return new Prober({

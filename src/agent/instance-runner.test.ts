@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,12 +55,18 @@ after(() => rmSync(dataDir, { recursive: true, force: true }));
  * One runner with the store played in memory: every report becomes the instance's new status (and a
  * new version), as the agent's round trip through the store would; `events` and `statuses` keep all.
  */
-function harness(container: ContainerSpecInput, options: { dataPlane?: DataPlane; driver?: FakeDriver; record?: Instance; drainTimeout?: string } = {}) {
+function harness(container: ContainerSpecInput, options: { dataPlane?: DataPlane; driver?: FakeDriver; record?: Instance; drainTimeout?: string; instanceUser?: string; containers?: ContainerSpecInput[]; stateful?: boolean } = {}) {
   const driver = options.driver ?? new FakeDriver();
   const base = instance({ state: 'new' });
   let record: Instance = options.record ?? {
     ...base,
-    spec: { ...base.spec, address: '127.0.0.1', containers: spec({ containers: [container] }).containers, ...(options.drainTimeout ? { drainTimeout: options.drainTimeout } : {}) },
+    spec: {
+      ...base.spec,
+      address: '127.0.0.1',
+      containers: spec({ containers: options.containers ?? [container] }).containers,
+      ...(options.drainTimeout ? { drainTimeout: options.drainTimeout } : {}),
+      ...(options.stateful ? { dataDir: `volumes/default/web/${base.id}` } : {}),
+    },
   };
   const statuses: InstanceStatus[] = [];
   const events: NewServiceEvent[] = [];
@@ -76,6 +82,7 @@ function harness(container: ContainerSpecInput, options: { dataPlane?: DataPlane
     now: () => Date.now(),
     clock: systemClock,
     ...(options.dataPlane ? { dataPlane: options.dataPlane } : {}),
+    ...(options.instanceUser ? { instanceUser: options.instanceUser } : {}),
     report: (_id, status, evs) => {
       statuses.push(status);
       events.push(...evs);
@@ -334,5 +341,44 @@ void describe('InstanceRunner: drain before stop', () => {
     await crashing.settle();
     assert.equal(crashing.record().status.state, 'failed');
     assert.deepEqual(dp2.order, [], 'an exit on its own is not drained');
+  });
+});
+
+/** A FakeDriver that keeps the user each container was started as. */
+class UserRecordingDriver extends FakeDriver {
+  readonly users: (string | undefined)[] = [];
+  override start(config: Parameters<FakeDriver['start']>[0]): ReturnType<FakeDriver['start']> {
+    this.users.push(config.user);
+    return super.start(config);
+  }
+}
+
+void describe('InstanceRunner: who runs what', () => {
+  void it('starts a container without user as the node\'s instance user, and keeps a user the spec names', async () => {
+    const driver = new UserRecordingDriver();
+    const h = harness({ command: ['x'] }, { driver, instanceUser: 'berth', containers: [{ name: 'a', command: ['x'] }, { name: 'b', command: ['x'], user: 'alice' }, { name: 'c', image: 'nginx' }] });
+    await h.settle();
+    assert.equal(h.record().status.state, 'running');
+    assert.deepEqual(driver.users, ['berth', 'alice', undefined], 'an image container keeps its image\'s user');
+    h.runner.detach();
+  });
+
+  void it('leaves the user to the driver when the node has no instance user (the server is not root)', async () => {
+    const driver = new UserRecordingDriver();
+    const h = harness({ command: ['x'] }, { driver });
+    await h.settle();
+    assert.deepEqual(driver.users, [undefined]);
+    h.runner.detach();
+  });
+
+  void it('hands a stateful slot\'s data directory to the instance user, 0700', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
+    const h = harness({ command: ['x'] }, { instanceUser: 'nobody', stateful: true });
+    await h.settle();
+    const dir = join(dataDir, h.record().spec.dataDir ?? '');
+    const st = statSync(dir);
+    assert.equal(st.uid, 65534);
+    assert.equal(st.mode & 0o777, 0o700);
+    assert.equal(statSync(join(dir, '..')).mode & 0o777, 0o711, 'the directories on the way are passable, not listable');
+    h.runner.detach();
   });
 });

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
@@ -11,7 +10,7 @@ import type { RunningContainer } from './container-start.js';
 import { startContainers } from './container-start.js';
 import type { DataPlane } from './instance-drain.js';
 import { drainBeforeStop } from './instance-drain.js';
-import { instanceDir, readHandleFile } from './instance-files.js';
+import { instanceDir, prepareSlotDir, readHandleFile } from './instance-files.js';
 import { recoverContainers } from './instance-recovery.js';
 import { instanceProber } from './instance-probes.js';
 
@@ -26,6 +25,11 @@ export interface RunnerContext {
   /** A key of a secret of a grid (env valueFrom.secretKeyRef); undefined when missing. */
   readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
   readonly dnsAddress?: string;
+  /**
+   * The user a container runs as when its spec names none (and it has no image): app/ sets it when
+   * the server runs as root (`berth`, or `nobody`). Absent: the driver's own user (berth's).
+   */
+  readonly instanceUser?: string;
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
   readonly log: { readonly maxBytes: number; readonly maxFiles: number };
   readonly logger: Logger;
@@ -195,13 +199,15 @@ export class InstanceRunner {
   }
 
   /**
-   * Only the stateful slot's data directory is made here; the driver creates the container's state
-   * directory as it starts it (for the process driver, the shim does, off berth's event loop: a
-   * hundred instances starting would otherwise queue several hundred directory creations).
+   * Only the stateful slot's data directory is made here, owned by the user the instance's first
+   * container runs as (prepareSlotDir); the driver creates the container's state directory as it
+   * starts it (for the process driver, the shim does, off berth's event loop: a hundred instances
+   * starting would otherwise queue several hundred directory creations).
    */
   private prepare(): void {
     const data = this.dataDir();
-    if (data) mkdirSync(data, { recursive: true });
+    const first = this.instance.spec.containers[0];
+    if (data) prepareSlotDir(data, first ? this.userOf(first) : undefined);
   }
 
   private async startAll(): Promise<StepResult> {
@@ -217,6 +223,7 @@ export class InstanceRunner {
       now: this.ctx.now,
       envOf: (c) => this.envOf(c),
       workingDirOf: (c) => this.workingDirOf(c),
+      userOf: (c) => this.userOf(c),
       onStarted: (started) => (this.containers = [...started]),
     });
     if ('failed' in result) {
@@ -256,6 +263,11 @@ export class InstanceRunner {
     return c.workingDir ?? this.dataDir() ?? this.instanceDir();
   }
 
+  /** The spec's user; else, for a plain process, the node's instance user (never root by default). */
+  private userOf(c: ContainerSpec): string | undefined {
+    return c.user ?? (c.image === undefined ? this.ctx.instanceUser : undefined);
+  }
+
   /** Makes the instance's prober (undefined without probes); the caller starts it. */
   private startProbing(startedAt: number, previous: InstanceHealth | undefined): Prober | undefined {
     this.prober ??= instanceProber(this.instance, {
@@ -266,7 +278,9 @@ export class InstanceRunner {
       ...(previous ? { previous } : {}),
       container: (c) => {
         const running = this.containers.find((r) => r.name === (c.name ?? this.instance.service));
-        return running ? { handle: running.handle, env: this.envOf(c), workingDir: this.workingDirOf(c) } : undefined;
+        if (!running) return undefined;
+        const user = this.userOf(c);
+        return { handle: running.handle, env: this.envOf(c), workingDir: this.workingDirOf(c), ...(user ? { user } : {}) };
       },
       report: (health, events) => {
         if (!this.stopping && !this.exit) this.reportEvents({ ...withoutTimestamp(this.lastReported), health }, events);

@@ -20,7 +20,8 @@ async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'berth-access-'));
   const store = openSqliteStore(join(dir, 'berth.db'), { clock });
   const key = newSigningKey();
-  const app = createApi({ store, authenticator: new TokenAuthenticator(store, { serviceAccountKey: key, clock }), telemetry: new FakeTelemetry(), clock, node: 'n', version: 't' });
+  const instancePolicy = { defaultUser: 'berth', defaultUid: 998, allowedWorkingDirRoots: ['/srv/apps'] };
+  const app = createApi({ store, authenticator: new TokenAuthenticator(store, { serviceAccountKey: key, clock }), telemetry: new FakeTelemetry(), clock, node: 'n', version: 't', instancePolicy });
   after(() => app.close());
   // The first admin token, as the server makes at first start (app/credentials.ts).
   const { mintToken } = await import('../lib/index.js');
@@ -199,6 +200,38 @@ describe('API access: roles', () => {
     assert.equal(notEmpty.status, 409);
     assert.equal(notEmpty.body?.code, 'GRID_NOT_EMPTY');
     assert.equal((await call(app, admin, 'DELETE', '/v1/grids/default')).status, 400);
+  });
+});
+
+describe('API access: privileged specs (Pod Security: restricted vs privileged)', () => {
+  it('user root, another user or a workingDir outside the allowed roots need cluster-admin: 403 naming each field, nothing stored', async () => {
+    const { app, admin, store } = await setup();
+    const gridAdmin = await tokenFor(app, admin, { role: 'admin', grid: 'default' });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ user: 'root' }, /spec\.containers\[0\]\.user: "root" runs as root/],
+      [{ user: '0' }, /runs as root \(uid 0\)/],
+      [{ user: 'postgres' }, /"postgres" is not the default instance user/],
+      [{ workingDir: '/root' }, /spec\.containers\[0\]\.workingDir: "\/root" is outside/],
+      [{ workingDir: '/srv/apps/../../root' }, /workingDir/],
+    ];
+    for (const [container, message] of cases) {
+      const res = await call(app, gridAdmin, 'POST', BASE, { spec: { name: 'priv', containers: [{ command: ['id'], ...container }] } });
+      assert.equal(res.status, 403, JSON.stringify(container));
+      assert.equal(res.body?.code, 'FORBIDDEN');
+      assert.match(String(res.body?.message), message);
+      assert.match(String(res.body?.message), /needs the role cluster-admin/);
+      assert.equal(store.getService('default', 'priv'), undefined);
+    }
+    for (const ok of [{ user: 'berth' }, { user: '998' }, { workingDir: '/srv/apps/shop' }, {}]) {
+      const res = await call(app, gridAdmin, 'POST', BASE, { spec: { name: 'fine', containers: [{ command: ['id'], ...ok }] } });
+      assert.equal(res.status, 201, JSON.stringify(ok));
+      store.applyControllerWrites({ deleteServices: [{ grid: 'default', name: 'fine' }] });
+    }
+    const root = await call(app, admin, 'POST', BASE, { spec: { name: 'priv', containers: [{ command: ['id'], user: 'root', workingDir: '/root' }] } });
+    assert.equal(root.status, 201, 'a cluster admin may');
+    await call(app, admin, 'POST', BASE, { spec: { name: 'plain', containers: [{ command: ['id'] }] } });
+    const update = await call(app, gridAdmin, 'PUT', `${BASE}/plain`, { spec: { name: 'plain', containers: [{ command: ['id'], user: 'root' }] } });
+    assert.equal(update.status, 403, 'an update is checked as a create is');
   });
 });
 

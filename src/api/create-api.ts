@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
 import { RequestInvalidError } from '../model/index.js';
+import type { InstancePolicy } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { registerInstanceRoutes } from './instance-routes.js';
@@ -42,6 +43,14 @@ export interface ApiDeps {
   readonly dnsAddress?: string;
   /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
   readonly networkRanges?: NetworkRanges;
+  /**
+   * Who instances run as and where they may run (privilegedRequests): app/ passes the server's
+   * (default user: `berth`/`nobody` under root, else the server's own; roots: the data directory and
+   * the server's directory or `--allowed-root`). Absent: no policy is known (tests).
+   */
+  readonly instancePolicy?: InstancePolicy;
+  /** Serve HTTPS with this PEM key and certificate (app/ decides: docs/security.md). */
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
 /** The error body of every failed request. */
@@ -72,10 +81,13 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
     endpoints: deps.endpoints,
     dnsAddress: deps.dnsAddress,
+    instancePolicy: deps.instancePolicy,
     streams: new Set<NdjsonStream>(),
   };
   // Streams stay open until their client leaves; closing the server must not wait for them.
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
+  const options = { logger: false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true } as const;
+  // An HTTPS server takes the same routes; its type differs only in the server class, unused here.
+  const app = deps.https ? (Fastify({ ...options, https: { key: deps.https.key, cert: deps.https.cert } }) as unknown as FastifyInstance) : Fastify(options);
 
   // An empty JSON body counts as no body (clients send `content-type: application/json` with none).
   const json = app.getDefaultJsonParser('error', 'error');

@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../lib/index.js';
 import { hasCode } from '../lib/index.js';
-import type { Service } from '../model/index.js';
+import type { InstancePolicy, Service } from '../model/index.js';
 import { ServiceNotFoundError } from '../model/index.js';
 import type { ServiceIntentChange, Store } from '../store/index.js';
 
@@ -26,6 +26,8 @@ export interface RouteContext {
   readonly dnsAddress: string | undefined;
   /** Where virtual IPs and node ports are allocated from. */
   readonly networkRanges: NetworkRanges;
+  /** Who instances run as and where they may run, for the privileged-request check (absent in tests). */
+  readonly instancePolicy: InstancePolicy | undefined;
   /** Open NDJSON streams, ended when the API closes. */
   readonly streams: Set<NdjsonStream>;
 }

@@ -39,7 +39,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     const { grid } = request.params;
     const body = parseRequest(CreateServiceBody, request.body, 'body');
     const parsed = parseServiceSpec(body.spec);
-    checkSpecAccess(identityOf(request), grid, parsed);
+    checkSpecAccess(identityOf(request), grid, parsed, ctx.instancePolicy);
     checkSecretRefs(store, grid, parsed);
     const spec = allocateNetwork(parsed, { others: store.listServices(), ranges: ctx.networkRanges });
     const deploy = body.deploy ?? false;
@@ -64,7 +64,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
         { field: 'spec.name', type: 'Invalid value', value: spec.name, detail: `must equal the service name in the path ("${name}"); a service cannot be renamed` },
       ]);
     }
-    checkSpecAccess(identityOf(request), grid, spec);
+    checkSpecAccess(identityOf(request), grid, spec, ctx.instancePolicy);
     checkSecretRefs(store, grid, spec);
     return mutateService(ctx, request.params, body.version, (current) => {
       const others = store.listServices().filter((s) => s.id !== current.id);

@@ -13,7 +13,7 @@ export function claimDataDir(dataDir: string): Disposable {
   const file = join(dataDir, 'server.pid');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx');
+      const fd = openSync(file, 'wx', 0o600);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       return { dispose: () => rmSync(file, { force: true }) };

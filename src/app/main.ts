@@ -1,5 +1,6 @@
 import { main } from '../cli/index.js';
 import type { CliDeps } from '../cli/index.js';
+import type { RunningServer } from './server.js';
 import { startServer } from './server.js';
 
 /**
@@ -13,11 +14,12 @@ const deps: CliDeps = {
       return { url: server.url, token: server.adminToken, stop: () => server.stop() };
     },
   },
-  async runServer({ dataDir, listen, dns, cliConfig }) {
-    const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}), ...(cliConfig ? { cliConfig } : {}) });
+  async runServer(options) {
+    const server = await startServer(options);
+    process.stderr.write(`berth server listening on ${server.url} (data in ${options.dataDir})\n`);
     for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
-    process.stderr.write(`berth server listening on ${server.url} (data in ${dataDir})\n`);
-    process.stderr.write(`admin token in ${server.adminTokenPath}${server.cliConfigPath ? `; the CLI's context "${cliConfig?.context}" in ${server.cliConfigPath} uses it` : ''}\n`);
+    process.stderr.write(startNotes(server));
+    process.stderr.write(`admin token in ${server.adminTokenPath}${server.cliConfigPath ? `; the CLI's context "${options.cliConfig?.context}" in ${server.cliConfigPath} uses it` : ''}\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();
       process.once('SIGINT', done);
@@ -27,5 +29,16 @@ const deps: CliDeps = {
     await server.stop();
   },
 };
+
+/** Who instances run as, and how a client trusts the certificate of an HTTPS server. */
+function startNotes(server: RunningServer): string {
+  const { instanceUser: user, tls } = server;
+  let notes = `instances run as ${user.name} (uid ${user.uid}) unless their spec names a user\n`;
+  if (tls) {
+    notes += `TLS certificate ${tls.certFile}${tls.selfSigned ? ' (self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`;
+    if (tls.selfSigned) notes += `clients: BERTH_TLS_FINGERPRINT=${tls.fingerprint}, or --tls-ca ${tls.certFile} (BERTH_TLS_CA)\n`;
+  }
+  return notes;
+}
 
 process.exitCode = await main(process.argv, deps);

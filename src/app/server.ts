@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
@@ -8,7 +7,7 @@ import { ProcessDriver, shimsRunFor } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
-import type { Logger } from '../lib/index.js';
+import type { Logger, SystemUser } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
@@ -16,6 +15,10 @@ import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { ensureCredentials } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { claimAddressRanges } from './range-claims.js';
+import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
+import { chooseInstanceUser, instancePolicyFor, warnAboutInstanceUser } from './instance-user.js';
+import type { ServerTls } from './server-tls.js';
+import { serverTls } from './server-tls.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { createLogger } from './logger.js';
@@ -47,6 +50,15 @@ export interface ServerConfig {
    * k3s writes a kubeconfig; `berth server` does so for its default data directory.
    */
   readonly cliConfig?: { readonly path: string; readonly context: string };
+  /** Who instances run as (`--instance-user`, else BERTH_INSTANCE_USER; default: chooseInstanceUser). */
+  readonly instanceUser?: string;
+  /** Directories a workingDir may lie in besides the data dir (`--allowed-root`; default: the server's cwd, unless /). */
+  readonly allowedRoots?: readonly string[];
+  /** PEM files of the API's certificate and key (`--tls-cert`, `--tls-key`); see serverTls. */
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** More DNS clients (CIDRs) served besides loopback and the instance range (`--dns-allow`). */
+  readonly dnsAllow?: readonly string[];
 }
 
 export interface RunningServer {
@@ -59,6 +71,10 @@ export interface RunningServer {
   readonly store: ReturnType<typeof openSqliteStore>;
   /** What the operator must hear of at start, one sentence each (e.g. a range moved away from another server's). */
   readonly notices: readonly string[];
+  /** The user instances run as when their spec names none. */
+  readonly instanceUser: SystemUser;
+  /** The API's certificate when it serves HTTPS. */
+  readonly tls: Pick<ServerTls, 'certFile' | 'fingerprint' | 'selfSigned'> | undefined;
   /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
   stop(): Promise<void>;
 }
@@ -67,11 +83,11 @@ export const DEFAULT_LISTEN = '127.0.0.1:7420';
 export const DEFAULT_DNS = '127.0.0.1:7453';
 
 /** Starts berth's DNS server; when the default port is taken, on a free one rather than not at all. */
-async function startDns(listen: string, logger: Logger): Promise<{ server: DnsServer; address: string }> {
+async function startDns(listen: string, logger: Logger, allow: readonly string[]): Promise<{ server: DnsServer; address: string }> {
   const [host, port] = splitListen(listen);
   // BERTH_DNS_UPSTREAMS (comma-separated IP[:PORT]) replaces the host's resolvers from /etc/resolv.conf.
   const upstreams = process.env.BERTH_DNS_UPSTREAMS?.split(',').map((u) => u.trim()).filter(Boolean);
-  const options = { host, logger, ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) };
+  const options = { host, logger, allow, ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) };
   let server = new DnsServer({ ...options, port });
   try {
     await server.start();
@@ -91,11 +107,18 @@ async function startDns(listen: string, logger: Logger): Promise<{ server: DnsSe
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const node = config.node ?? hostname();
+  // Who runs what (docs/security.md): never root by default; the data dir is traversable only when
+  // instances run as another user than the server.
+  const euid = process.geteuid?.() ?? 0;
+  const instanceUser = chooseInstanceUser({ requested: config.instanceUser ?? process.env.BERTH_INSTANCE_USER, euid, egid: process.getegid?.() ?? 0 });
+  secureDataDir(dataDir, { traverse: instanceUser.user.uid !== euid });
+  const [host, port] = splitListen(config.listen);
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
+  if (config.logToFile) createPrivateFile(join(dataDir, 'server.log'));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
+  warnAboutInstanceUser(instanceUser, { dataDir, logger });
   try {
     const exitDir = join(dataDir, 'exits');
     // Machine-wide: no two servers hand out the same instance addresses, virtual IPs or node ports.
@@ -108,6 +131,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
     for (const notice of notices) logger.warn({ ranges }, notice);
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
+    // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
+    const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
     const store = openSqliteStore(join(dataDir, 'berth.db'));
     owned.defer(() => store.close());
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
@@ -125,7 +150,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       logger: logger.child({ part: 'proxy' }),
       onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
     });
-    const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
+    const dnsAllow = ['127.0.0.0/8', '::1/128', ranges.instanceRange, ...(config.dnsAllow ?? [])];
+    const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
     const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const api = createApi({
@@ -138,21 +164,34 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       endpoints: publisher,
       dnsAddress: dns.address,
       networkRanges,
+      instancePolicy: instancePolicyFor(instanceUser.user, { dataDir, allowedRoots: config.allowedRoots, cwd: process.cwd() }),
+      ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
     });
-    const [host, port] = splitListen(config.listen);
     await api.listen({ host, port });
     owned.defer(() => api.close());
     const address = api.server.address();
-    const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
     const dataPlane = dataPlaneDrain(publisher, proxy);
     const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, apiToken, secretValue: (grid, name, key) => store.getSecretValue(grid, name, key), dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
+    const agent = new Agent({
+      node,
+      driver,
+      ports: storeAgentPorts(store),
+      dataDir,
+      apiUrl: url,
+      apiToken,
+      secretValue: (grid, name, key) => store.getSecretValue(grid, name, key),
+      dnsAddress: dns.address,
+      dataPlane,
+      logger: logger.child({ part: 'agent' }),
+      ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}),
+    });
     await agent.start();
     owned.defer(() => agent.stop());
 
@@ -176,7 +215,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         logger.warn({ err: error, path }, 'could not write the CLI config; the admin token is in admin.token');
       }
     }
-    logger.info({ url, dataDir, node }, 'berth server started');
+    logger.info({ url, dataDir, node, instanceUser: instanceUser.user.name, tls: tls?.fingerprint }, 'berth server started');
+    const tlsInfo = tls ? { certFile: tls.certFile, fingerprint: tls.fingerprint, selfSigned: tls.selfSigned } : undefined;
     return {
       url,
       store,
@@ -184,6 +224,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       adminTokenPath: credentials.adminTokenPath,
       ...(config.cliConfig ? { cliConfigPath: config.cliConfig.path } : {}),
       notices,
+      instanceUser: instanceUser.user,
+      tls: tlsInfo,
       stop: () => owned.dispose(),
     };
   } catch (error) {

@@ -9,10 +9,13 @@ import { cliConfigPath, readCliConfig, sameServer } from './cli-config.js';
 import { UsageError } from './cli-error.js';
 import type { Palette } from './palette.js';
 import { colourAllowed, createPalette, isTty } from './palette.js';
+import { tlsFetch } from './tls-fetch.js';
 
 /** Where the CLI looks for a server when neither `--host` nor BERTH_HOST says (docs/api.md). */
 export const DEFAULT_HOST = 'http://127.0.0.1:7420';
 export const DEFAULT_GRID = 'default';
+/** The data directory of a server run by root. */
+export const ROOT_DATA_DIR = '/var/lib/berth';
 
 /** Global options every command accepts (defined once on the program). */
 export interface GlobalOptions {
@@ -20,6 +23,8 @@ export interface GlobalOptions {
   readonly grid?: string;
   /** A context of the CLI config (`berth config get-contexts`). */
   readonly context?: string;
+  /** `--tls-ca FILE`: the CA (or self-signed certificate) an https server's certificate must chain to. */
+  readonly tlsCa?: string;
 }
 
 /** What `withHost` adds: the token of a server this process started (never a command-line flag). */
@@ -40,6 +45,7 @@ export class CliContext {
   readonly tokenSource: string | undefined;
   readonly configPath: string;
   readonly client: BerthClient;
+  readonly tlsCa: string | undefined;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
@@ -64,19 +70,33 @@ export class CliContext {
     const found = globals.embeddedToken !== undefined ? { token: globals.embeddedToken, source: 'the embedded server' } : this.#resolveToken(entry);
     this.token = found?.token;
     this.tokenSource = found?.source;
-    this.client = new BerthClient({ baseUrl: this.host, ...(this.token ? { token: this.token } : {}) });
+    // An https server with a certificate of its own: trusted by CA file (flag, env, or the context's
+    // `ca`) or by pinned fingerprint.
+    this.tlsCa = globals.tlsCa ?? this.env['BERTH_TLS_CA'] ?? (entry && sameServer(entry.server, this.host) ? entry.ca : undefined);
+    const fingerprint = this.env['BERTH_TLS_FINGERPRINT'];
+    const trust = fingerprint ? { fingerprint } : this.tlsCa ? { caFile: this.tlsCa } : undefined;
+    this.client = new BerthClient({
+      baseUrl: this.host,
+      ...(this.token ? { token: this.token } : {}),
+      ...(trust && this.host.startsWith('https:') ? { fetch: tlsFetch(trust) } : {}),
+    });
     this.palette = createPalette(colourAllowed(this.stdout, this.env));
   }
 
   /** The context of the command whose action runs (global options are read from its ancestors). */
   static of(deps: CliDeps, command: Command): CliContext {
-    const { host, grid, context } = command.optsWithGlobals<GlobalOptions>();
-    return new CliContext(deps, { ...(host === undefined ? {} : { host }), ...(grid === undefined ? {} : { grid }), ...(context === undefined ? {} : { context }) });
+    const { host, grid, context, tlsCa } = command.optsWithGlobals<GlobalOptions>();
+    return new CliContext(deps, {
+      ...(host === undefined ? {} : { host }),
+      ...(grid === undefined ? {} : { grid }),
+      ...(context === undefined ? {} : { context }),
+      ...(tlsCa === undefined ? {} : { tlsCa }),
+    });
   }
 
   /** The same context talking to another server (`berth up`'s embedded one) with its token. */
   withHost(host: string, token: string): CliContext {
-    return new CliContext(this.#deps, { host, grid: this.grid, embeddedToken: token });
+    return new CliContext(this.#deps, { host, grid: this.grid, embeddedToken: token, ...(this.tlsCa ? { tlsCa: this.tlsCa } : {}) });
   }
 
   /**
@@ -150,11 +170,15 @@ export class CliContext {
     return { signal: controller.signal, dispose };
   }
 
-  /** `--data-dir` > BERTH_DATA_DIR > $XDG_DATA_HOME/berth > ~/.local/share/berth. */
+  /**
+   * `--data-dir` > BERTH_DATA_DIR > for root /var/lib/berth (as k3s and Docker: instances run as an
+   * unprivileged user, who could not pass through /root) > $XDG_DATA_HOME/berth > ~/.local/share/berth.
+   */
   dataDir(flag: string | undefined): string {
     if (flag) return flag;
     const fromEnv = this.env['BERTH_DATA_DIR'];
     if (fromEnv) return fromEnv;
+    if ((this.#deps.uid ?? process.getuid?.()) === 0) return ROOT_DATA_DIR;
     const xdg = this.env['XDG_DATA_HOME'];
     if (xdg) return join(xdg, 'berth');
     return join(this.env['HOME'] ?? homedir(), '.local', 'share', 'berth');

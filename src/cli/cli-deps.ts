@@ -8,6 +8,23 @@ export interface ServerLauncher {
   start(options: { dataDir: string; listen: string }): Promise<{ url: string; token: string; stop(): Promise<void> }>;
 }
 
+/** What `berth server` hands to app/ (docs/cli.md); optional fields are left out when not given. */
+export interface ServerOptions {
+  readonly dataDir: string;
+  readonly listen: string;
+  readonly dns?: string;
+  /** `--instance-user`. */
+  readonly instanceUser?: string;
+  /** `--allowed-root`, repeatable. */
+  readonly allowedRoots?: readonly string[];
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** `--dns-allow`, repeatable. */
+  readonly dnsAllow?: readonly string[];
+  /** Write the CLI context (server URL and admin token) to this config (the default data directory's server does). */
+  readonly cliConfig?: { readonly path: string; readonly context: string };
+}
+
 /**
  * What the CLI needs from its host process. app/ provides the launcher and `runServer`; everything else
  * defaults to the real process (tests pass streams, env, cwd and an interrupt source of their own).
@@ -15,7 +32,7 @@ export interface ServerLauncher {
 export interface CliDeps {
   launcher: ServerLauncher;
   /** Runs `berth server` in the foreground until it is told to stop (SIGINT / SIGTERM, handled by app/). */
-  runServer(options: { dataDir: string; listen: string; dns?: string; cliConfig?: { path: string; context: string } }): Promise<void>;
+  runServer(options: ServerOptions): Promise<void>;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
   /** Read by `rm`'s confirmation and `apply -f -`. */
@@ -28,6 +45,8 @@ export interface CliDeps {
    * also keeps Node from exiting on the first Ctrl-C while a command follows a stream.
    */
   onInterrupt?: (listener: () => void) => () => void;
+  /** The caller's uid: root's default data directory is /var/lib/berth. Default `process.getuid()`. */
+  uid?: number;
   /** The clock ages ("3m") are computed from. Default `Date.now`. */
   now?: () => number;
 }

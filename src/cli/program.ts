@@ -39,6 +39,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--host <url>', 'berth server URL (default: $BERTH_HOST or http://127.0.0.1:7420)')
     .option('--grid <grid>', 'grid (namespace) to work in (default: $BERTH_GRID or default)')
     .option('--context <name>', 'context of the CLI config to use (default: $BERTH_CONTEXT or the current one)')
+    .option('--tls-ca <file>', 'CA or self-signed certificate an https server must present (default: $BERTH_TLS_CA; or pin $BERTH_TLS_FINGERPRINT)')
     .showSuggestionAfterError();
 
   const service = new Command('service').alias('services').description('create, deploy, inspect and remove services (Kontena\'s commands)');

@@ -27,6 +27,9 @@ export function errorLines(error: unknown): string[] {
       const head = cut >= 0 ? `${error.message.slice(0, cut)} is invalid:` : 'invalid:';
       return [`error: ${head}`, ...causes.map((c) => `  ${c.message}`)];
     }
+    if (error.code === 'SERVER_UNREACHABLE' && /certificate|self[- ]signed|TLS_FINGERPRINT/i.test(error.message)) {
+      return [`error: ${error.message}`, "  the server's TLS certificate is not trusted: set BERTH_TLS_FINGERPRINT to the fingerprint `berth server` printed, or pass --tls-ca FILE"];
+    }
     return [`error: ${error.message}`];
   }
   if (error instanceof Error) return [`error: ${error.message}`];

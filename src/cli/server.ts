@@ -1,6 +1,8 @@
+import { isIP } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
 import { CliContext } from './cli-context.js';
-import type { CliDeps } from './cli-deps.js';
+import { UsageError } from './cli-error.js';
+import type { CliDeps, ServerOptions } from './cli-deps.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
 
@@ -8,22 +10,43 @@ interface ServerFlags {
   readonly dataDir?: string;
   readonly listen: string;
   readonly dns?: string;
+  readonly instanceUser?: string;
+  readonly allowedRoot?: string[];
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly dnsAllow?: string[];
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
 export function serverCommand(deps: CliDeps): Command {
   return new Command('server')
     .description('run the berth server in the foreground (API, controllers, agent, DNS, proxy)')
-    .option('--data-dir <dir>', 'state directory (default: $BERTH_DATA_DIR or ~/.local/share/berth)')
-    .option('--listen <host:port>', 'address of the HTTP API', listenValue, DEFAULT_LISTEN)
+    .option('--data-dir <dir>', 'state directory (default: $BERTH_DATA_DIR, /var/lib/berth as root, else ~/.local/share/berth)')
+    .option('--listen <host:port>', 'address of the HTTP API; a non-loopback one serves HTTPS', listenValue, DEFAULT_LISTEN)
     .option('--dns <host:port>', 'address of the DNS server', listenValue)
+    .option('--instance-user <user>', 'user instances run as when their spec names none (default: $BERTH_INSTANCE_USER, berth as root, else the server\'s user)')
+    .option('--allowed-root <dir>', 'directory instances may run in besides the data directory; repeatable (default: the directory the server starts in)', collect, [])
+    .option('--tls-cert <file>', 'PEM certificate of the API (with --tls-key); default on a non-loopback --listen: a self-signed one in the data directory')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--dns-allow <cidr>', 'clients the DNS server answers besides loopback and the instance range; repeatable', (v: string, all: string[]) => [...all, cidrValue(v)], [])
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
       // Like k3s: the server on the default data directory (or any, with BERTH_CONFIG set) writes the
       // CLI's context "local", so the next `berth` command finds the server and its admin token.
       const writesConfig = (!flags.dataDir && !ctx.env['BERTH_DATA_DIR']) || Boolean(ctx.env['BERTH_CONFIG']);
       const cliConfig = writesConfig ? { path: ctx.configPath, context: 'local' } : undefined;
-      await deps.runServer({ dataDir: ctx.dataDir(flags.dataDir), listen: flags.listen, ...(flags.dns ? { dns: flags.dns } : {}), ...(cliConfig ? { cliConfig } : {}) });
+      const options: ServerOptions = {
+        dataDir: ctx.dataDir(flags.dataDir),
+        listen: flags.listen,
+        ...(flags.dns ? { dns: flags.dns } : {}),
+        ...(flags.instanceUser ? { instanceUser: flags.instanceUser } : {}),
+        ...(flags.allowedRoot && flags.allowedRoot.length > 0 ? { allowedRoots: flags.allowedRoot } : {}),
+        ...(flags.tlsCert && flags.tlsKey ? { tlsCert: flags.tlsCert, tlsKey: flags.tlsKey } : {}),
+        ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
+        ...(cliConfig ? { cliConfig } : {}),
+      };
+      await deps.runServer(options);
     });
 }
 
@@ -32,4 +55,18 @@ export function listenValue(value: string): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(value.trim());
   if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(`"${value}": expected HOST:PORT, e.g. 127.0.0.1:7420`);
   return value.trim();
+}
+
+/** An IPv4/IPv6 address or CIDR (`10.0.0.0/8`, `192.0.2.7`, `fd00::/8`). */
+export function cidrValue(value: string): string {
+  const m = /^([^/\s]+)(?:\/(\d{1,3}))?$/.exec(value.trim());
+  const family = isIP(m?.[1] ?? '');
+  if (!m || family === 0 || (m[2] !== undefined && Number(m[2]) > (family === 4 ? 32 : 128))) {
+    throw new InvalidArgumentError(`"${value}": expected an address or CIDR such as 10.0.0.0/8 or fd00::/8`);
+  }
+  return value.trim();
+}
+
+function collect(value: string, all: string[]): string[] {
+  return [...all, value];
 }

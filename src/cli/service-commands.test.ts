@@ -355,5 +355,42 @@ describe('berth service commands against a stub API', () => {
         { dataDir: '/home/test/.local/share/berth', listen: '127.0.0.1:7420', cliConfig: { path: '/home/test/.config/berth/config', context: 'local' } },
       ]);
     });
+
+    it('keeps the data of a server run by root in /var/lib/berth, unless told otherwise', async () => {
+      const calls: { dataDir: string }[] = [];
+      const runServer = (o: { dataDir: string }): Promise<void> => {
+        calls.push(o);
+        return Promise.resolve();
+      };
+      await runCli(['server'], { runServer, uid: 0 });
+      await runCli(['server'], { runServer, uid: 0, env: { BERTH_DATA_DIR: '/env' } });
+      assert.deepEqual(calls.map((c) => c.dataDir), ['/var/lib/berth', '/env']);
+    });
+
+    it('passes the security flags on, repeatable ones as lists, and leaves out those not given', async () => {
+      const calls: unknown[] = [];
+      const runServer = (o: unknown): Promise<void> => {
+        calls.push(o);
+        return Promise.resolve();
+      };
+      const r = await runCli(
+        ['server', '--data-dir', '/d', '--instance-user', 'svc', '--allowed-root', '/srv', '--allowed-root', '/opt/app', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--dns-allow', '10.0.0.0/8', '--dns-allow', 'fd00::/8', '--listen', '0.0.0.0:7420'],
+        { runServer },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(calls, [
+        { dataDir: '/d', listen: '0.0.0.0:7420', instanceUser: 'svc', allowedRoots: ['/srv', '/opt/app'], tlsCert: 'c.pem', tlsKey: 'k.pem', dnsAllow: ['10.0.0.0/8', 'fd00::/8'] },
+      ]);
+    });
+
+    it('refuses a --dns-allow that is no CIDR and a --tls-cert without --tls-key (exit 2)', async () => {
+      const runServer = (): Promise<void> => assert.fail('the server must not start');
+      const bad = await runCli(['server', '--dns-allow', '10.0.0.0/40'], { runServer });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /10\.0\.0\.0\/40/);
+      const half = await runCli(['server', '--tls-cert', 'c.pem'], { runServer });
+      assert.equal(half.code, 2);
+      assert.match(half.stderr, /--tls-cert and --tls-key go together/);
+    });
   });
 });

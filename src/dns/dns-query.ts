@@ -20,6 +20,8 @@ export interface DnsQuery {
   /** Offset just past the question (header + QNAME + QTYPE + QCLASS). */
   readonly questionEnd: number;
   readonly transport: DnsTransport;
+  /** The client's address as the socket saw it (`127.0.0.1`, `::ffff:192.0.2.5`); '' when unknown. */
+  readonly client: string;
   /** Largest reply the client accepts over UDP in bytes: 512, or its EDNS payload size (capped at 4096). */
   readonly maxUdpSize: number;
 }
@@ -39,8 +41,8 @@ const DROP: ParseResult = { kind: 'drop' };
 const FORMERR: ParseResult = { kind: 'error', rcode: Rcode.FORMERR };
 const NOTIMP: ParseResult = { kind: 'error', rcode: Rcode.NOTIMP };
 
-/** Parses a request; never throws, whatever the bytes. */
-export function parseQuery(raw: Buffer, transport: DnsTransport): ParseResult {
+/** Parses a request from `client` (its address); never throws, whatever the bytes. */
+export function parseQuery(raw: Buffer, transport: DnsTransport, client = ''): ParseResult {
   if (raw.length < HEADER_BYTES) return DROP;
   const flags = raw.readUInt16BE(2);
   if ((flags & 0x8000) !== 0) return DROP;
@@ -76,6 +78,7 @@ export function parseQuery(raw: Buffer, transport: DnsTransport): ParseResult {
       qclass: raw.readUInt16BE(nameEnd + 2),
       questionEnd,
       transport,
+      client,
       maxUdpSize,
     },
   };

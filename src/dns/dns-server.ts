@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Logger } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
 import type { EndpointsSnapshot } from '../model/index.js';
+import { ClientAllowList, LOOPBACK_CIDRS } from './client-access.js';
 import type { DnsHandler, DnsNext, DnsReply } from './dns-handler.js';
 import type { DnsTransport } from './dns-query.js';
 import { Rcode, parseQuery } from './dns-query.js';
@@ -37,6 +38,11 @@ export interface DnsServerOptions {
   readonly logger?: Logger;
   /** Where to read the host's resolvers. Default /etc/resolv.conf. */
   readonly resolvConfPath?: string;
+  /**
+   * Clients (addresses or CIDRs) the server answers and forwards for; others get REFUSED. Default
+   * LOOPBACK_CIDRS (127.0.0.0/8, ::1); app/ adds the instance range and `--dns-allow`.
+   */
+  readonly allow?: readonly string[];
 }
 
 /** The options with every default applied (compiled once). */
@@ -53,9 +59,10 @@ export interface ResolvedDnsServerOptions {
   readonly maxTcpConnections: number;
   readonly logger: Logger;
   readonly resolvConfPath: string;
+  readonly allow: ClientAllowList;
 }
 
-/** Applies defaults and validates; throws RangeError on a bad upstream, TTL or domain. */
+/** Applies defaults and validates; throws RangeError on a bad upstream, TTL, domain or client range. */
 export function resolveDnsServerOptions(options: DnsServerOptions): ResolvedDnsServerOptions {
   const ttlSeconds = options.ttlSeconds ?? 5;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 0 || ttlSeconds > 2_147_483_647) throw new RangeError(`invalid DNS TTL ${ttlSeconds}: expected whole seconds ≥ 0`);
@@ -73,6 +80,7 @@ export function resolveDnsServerOptions(options: DnsServerOptions): ResolvedDnsS
     maxTcpConnections: options.maxTcpConnections ?? 1000,
     logger: options.logger ?? silentLogger,
     resolvConfPath: options.resolvConfPath ?? '/etc/resolv.conf',
+    allow: new ClientAllowList(options.allow ?? LOOPBACK_CIDRS),
   };
 }
 
@@ -142,11 +150,11 @@ export class DnsServer {
     }
     const upstreams = this.options.upstreams ?? hostUpstreams({ host, port: this.boundPort }, this.options.resolvConfPath);
     const table = this.pendingSnapshot !== undefined ? this.compile(this.pendingSnapshot) : emptyZoneTable(this.options.domain, this.options.ttlSeconds);
-    const built = buildHandlerChain({ table, random: this.options.random, upstreams, forwardTimeoutMs: this.options.forwardTimeoutMs, logger: this.logger });
+    const built = buildHandlerChain({ table, random: this.options.random, upstreams, forwardTimeoutMs: this.options.forwardTimeoutMs, logger: this.logger, allow: this.options.allow });
     this.handlers = built.handlers;
     this.records = built.records;
     this.chain = composeChain(built.handlers);
-    this.logger.info({ host, port: this.boundPort, domain: this.options.domain, upstreams: upstreams.map((u) => `${u.host}:${u.port}`) }, 'dns server listening');
+    this.logger.info({ host, port: this.boundPort, domain: this.options.domain, upstreams: upstreams.map((u) => `${u.host}:${u.port}`), allow: this.options.allow.cidrs }, 'dns server listening');
   }
 
   /** The bound address (after start()). */
@@ -191,10 +199,10 @@ export class DnsServer {
   }
 
   /** One request → its reply (sync when the zone answers), never throwing. */
-  private answer(raw: Buffer, transport: DnsTransport): DnsReply | Promise<DnsReply> {
+  private answer(raw: Buffer, transport: DnsTransport, client: string): DnsReply | Promise<DnsReply> {
     const chain = this.chain;
     if (chain === undefined) return undefined;
-    const parsed = parseQuery(raw, transport);
+    const parsed = parseQuery(raw, transport, client);
     if (parsed.kind === 'drop') return undefined;
     if (parsed.kind === 'error') return rcodeReply(raw, parsed.rcode);
     const query = parsed.query;
@@ -214,7 +222,7 @@ export class DnsServer {
   }
 
   private onUdpMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const reply = this.answer(msg, 'udp');
+    const reply = this.answer(msg, 'udp', rinfo.address);
     if (reply instanceof Promise) {
       void reply.then((r) => this.sendUdp(r, rinfo));
     } else {
@@ -241,6 +249,7 @@ export class DnsServer {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.connections.delete(socket));
     const reader = new TcpFrameReader();
+    const client = socket.remoteAddress ?? '';
     let inFlight = 0;
     const send = (reply: DnsReply): void => {
       if (reply === undefined || socket.destroyed) return;
@@ -253,7 +262,7 @@ export class DnsServer {
           socket.destroy();
           return;
         }
-        const reply = this.answer(message, 'tcp');
+        const reply = this.answer(message, 'tcp', client);
         if (!(reply instanceof Promise)) {
           send(reply);
           continue;

@@ -6,6 +6,7 @@ export { parseQuery, Rcode, QType } from './dns-query.js';
 export { buildHandlerChain, composeChain } from './handler-chain.js';
 export { ServiceRecordsHandler } from './service-records-handler.js';
 export { ForwardHandler } from './forward-handler.js';
+export { ClientAccessHandler, ClientAllowList, LOOPBACK_CIDRS } from './client-access.js';
 export type { ForwardHandlerOptions } from './forward-handler.js';
 export { buildZoneTable } from './zone-table.js';
 export type { ZoneOptions, ZoneTable } from './zone-table.js';

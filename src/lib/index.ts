@@ -14,3 +14,5 @@ export { parseCidr, formatIp, parseIp, inRange } from './ipv4.js';
 export { nativeBinaryPath } from './native-binary.js';
 export { mintToken, parseToken, sameHash, signToken, verifySignedToken, newSigningKey } from './bearer-token.js';
 export type { MintedToken } from './bearer-token.js';
+export type { SystemUser } from './system-user.js';
+export { lookupUser } from './system-user.js';

@@ -16,3 +16,4 @@ export * from './instance-health.js';
 export * from './explanation.js';
 export * from './access.js';
 export * from './secret.js';
+export * from './privileged-requests.js';

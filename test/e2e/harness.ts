@@ -4,11 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tlsFetch } from '../../src/cli/tls-fetch.js';
 import { BerthClient } from '../../src/client/index.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,6 +25,8 @@ export interface RunningBerth {
   readonly proc: ChildProcess;
   /** What the server wrote on stderr so far (its warnings and log). */
   stderr(): string;
+  /** SHA-256 fingerprint of the API's certificate, when it serves https (the client pins it). */
+  readonly fingerprint: string | undefined;
   /** SIGKILLs the server (instances keep running). */
   kill(): Promise<void>;
   /** SIGTERM and wait. */
@@ -36,8 +39,15 @@ export interface RunningBerth {
  */
 export const RANGES_DIR = join(tmpdir(), `berth-ranges-test-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
 
+/**
+ * A fresh directory under the OS temp dir, mode 0755: a server run as root runs instances as the
+ * unprivileged `berth` user, who must be able to read programs a test writes here and pass through on
+ * the way to the data directory (which the server itself closes to 0700/0711 as it starts).
+ */
 export function tempDir(prefix = 'berth-e2e-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 /**
@@ -55,9 +65,9 @@ export function rangesFor(instanceRange: string): Record<string, string> {
 }
 
 /** Starts `berth server`; resolves once it listens. */
-export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string> }): Promise<RunningBerth> {
+export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string>; listen?: string; args?: readonly string[] }): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
-  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0'], {
+  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--dns', '127.0.0.1:0', ...(options.args ?? [])], {
     env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, ...rangesFor(options.instanceRange), ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -66,8 +76,9 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     const timer = setTimeout(() => reject(new Error(`berth server did not start in 15 s:\n${stderr}`)), 15_000);
     proc.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(stderr);
-      if (m) {
+      const m = /listening on (https?:\/\/[\d.]+:\d+)/.exec(stderr);
+      // An https server prints the fingerprint of its certificate on a line of its own.
+      if (m && (m[1]?.startsWith('http:') || /SHA-256 fingerprint \S+\n/.test(stderr))) {
         clearTimeout(timer);
         resolve(m[1] as string);
       }
@@ -77,15 +88,17 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
       reject(new Error(`berth server exited with ${code}:\n${stderr}`));
     });
   });
+  const fingerprint = /SHA-256 fingerprint (\S+)/.exec(stderr)?.[1];
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const token = adminToken(dataDir);
   tokens.set(url, token);
   return {
     url,
     token,
-    client: new BerthClient({ baseUrl: url, token }),
+    client: new BerthClient({ baseUrl: url, token, ...(fingerprint ? { fetch: tlsFetch({ fingerprint }) } : {}) }),
     stderr: () => stderr,
     dataDir,
+    fingerprint,
     proc,
     async kill() {
       proc.kill('SIGKILL');

@@ -49,6 +49,8 @@ export interface RunOptions {
   readonly runServer?: CliDeps['runServer'];
   readonly interrupts?: FakeInterrupts;
   readonly now?: number;
+  /** The caller's uid; default 1000 (a normal user, as HOME is /home/test). */
+  readonly uid?: number;
   /** Pass one to watch the output while the command still runs. */
   readonly stdout?: CapturedStream;
 }
@@ -59,7 +61,7 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs `berth <args>` in-process with captured streams and a clean environment (no NO_COLOR, no BERTH_*). */
+/** Runs `berth <args>` in-process with captured streams and a clean environment (no NO_COLOR, no BERTH_*, uid 1000). */
 export async function runCli(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const stdout = options.stdout ?? new CapturedStream({ tty: options.tty ?? false });
   const stderr = new CapturedStream({ tty: options.tty ?? false });
@@ -74,6 +76,7 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
     stdin,
     env: { HOME: '/home/test', ...options.env },
     cwd: options.cwd ?? '/work/app',
+    uid: options.uid ?? 1000,
     ...(options.interrupts ? { onInterrupt: options.interrupts.subscribe } : {}),
     ...(options.now === undefined ? {} : { now: () => options.now as number }),
   };

@@ -37,9 +37,9 @@ export function queryMessage(name: string, type: RecordType, id = 4242): Buffer 
   return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type, class: 'IN' }] });
 }
 
-/** The parsed query the handlers see. */
-export function dnsQuery(name: string, type: RecordType, transport: DnsTransport = 'udp', id = 4242): DnsQuery {
-  const parsed = parseQuery(queryMessage(name, type, id), transport);
+/** The parsed query the handlers see (from a loopback client unless `client` says otherwise). */
+export function dnsQuery(name: string, type: RecordType, transport: DnsTransport = 'udp', id = 4242, client = '127.0.0.1'): DnsQuery {
+  const parsed = parseQuery(queryMessage(name, type, id), transport, client);
   if (parsed.kind !== 'query') throw new Error(`fixture query did not parse: ${parsed.kind}`);
   return parsed.query;
 }
@@ -89,8 +89,11 @@ export function summarize(reply: Buffer): { rcode: string; answers: string[]; au
   };
 }
 
-/** Sends one UDP message and resolves with the first reply, or undefined after `timeoutMs`. */
-export function udpExchange(port: number, message: Buffer, timeoutMs = 1000): Promise<Buffer | undefined> {
+/**
+ * Sends one UDP message and resolves with the first reply, or undefined after `timeoutMs`. `from`
+ * binds the client socket to that address first; `to` is the server's (default 127.0.0.1).
+ */
+export function udpExchange(port: number, message: Buffer, timeoutMs = 1000, options: { from?: string; to?: string } = {}): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
     const timer = setTimeout(() => {
@@ -102,16 +105,18 @@ export function udpExchange(port: number, message: Buffer, timeoutMs = 1000): Pr
       socket.close();
       resolve(msg);
     });
-    socket.send(message, port, '127.0.0.1');
+    const send = () => socket.send(message, port, options.to ?? '127.0.0.1');
+    if (options.from) socket.bind(0, options.from, send);
+    else send();
   });
 }
 
 /** Sends framed messages over one TCP connection and resolves with the replies (or what came before close/timeout). */
-export function tcpExchange(port: number, messages: readonly Buffer[], timeoutMs = 1000): Promise<Buffer[]> {
+export function tcpExchange(port: number, messages: readonly Buffer[], timeoutMs = 1000, options: { from?: string; to?: string } = {}): Promise<Buffer[]> {
   return new Promise((resolve) => {
     const replies: Buffer[] = [];
     let buffered = Buffer.alloc(0);
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host: options.to ?? '127.0.0.1', port, ...(options.from ? { localAddress: options.from } : {}) });
     const finish = () => {
       clearTimeout(timer);
       socket.destroy();

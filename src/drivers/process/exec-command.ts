@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
+import { lookupUser } from '../../lib/index.js';
 import type { ExecOptions, ExecResult } from '../driver.js';
 
 /** Output kept of an exec'd command, bytes (the probe keeps 1 KiB of it; the rest is for callers that want more). */
@@ -90,20 +91,7 @@ export function execCommand(argv: readonly string[], options: ExecOptions & { re
  */
 export async function resolveUser(user: string | undefined): Promise<{ uid: number; gid: number } | undefined> {
   if (user === undefined || typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
-  const numeric = /^(\d+)(?::(\d+))?$/.exec(user);
-  let passwd = '';
-  try {
-    passwd = await readFile('/etc/passwd', 'utf8');
-  } catch {
-    // no passwd file: numeric ids only
-  }
-  const entries = passwd.split('\n').map((line) => line.split(':'));
-  if (numeric) {
-    const uid = Number(numeric[1]);
-    const gid = numeric[2] !== undefined ? Number(numeric[2]) : Number(entries.find((e) => Number(e[2]) === uid)?.[3] ?? uid);
-    return { uid, gid };
-  }
-  const entry = entries.find((e) => e[0] === user);
-  if (!entry) throw new Error(`user ${user}: no such user`);
-  return { uid: Number(entry[2]), gid: Number(entry[3]) };
+  const found = lookupUser(user, await readFile('/etc/passwd', 'utf8').catch(() => ''));
+  if (!found) throw new Error(`user ${user}: no such user`);
+  return { uid: found.uid, gid: found.gid };
 }

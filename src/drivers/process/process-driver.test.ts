@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hasCode } from '../../lib/index.js';
 import type { ContainerHandle, ContainerLogLine, LogReadOptions } from '../driver.js';
@@ -112,6 +113,34 @@ void describe('ProcessDriver', () => {
     await driver.wait(handle);
     assert.deepEqual((await collect(driver, handle)).map((l) => l.text), ['nobody']);
     await assert.rejects(start(driver, ['true'], { user: 'no-such-user-here' }), /no-such-user-here: no such user/);
+  });
+
+  void it('gives the log to config.user (0600) in a state directory it cannot change, and keeps the exit file 0600', { ...TIMEOUT, skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const driver = newDriver();
+    const handle = await start(driver, ['sh', '-c', 'echo hi; id -u'], { user: 'nobody' });
+    await driver.wait(handle);
+    const h = toProcessHandle(handle);
+    const log = await stat(h.logPath);
+    assert.equal(log.uid, 65534, 'the log belongs to the user the container runs as');
+    assert.equal(log.mode & 0o777, 0o600);
+    const dir = await stat(dirname(h.logPath));
+    assert.equal(dir.uid, 0, 'the state directory stays the shim\'s');
+    assert.equal(dir.mode & 0o777, 0o711, 'passable, not listable, not writable by others');
+    assert.equal((await stat(h.exitFile)).mode & 0o777, 0o600);
+    assert.deepEqual((await collect(driver, handle)).map((l) => l.text), ['hi', '65534']);
+  });
+
+  void it('never follows a symbolic link planted where the log goes', TIMEOUT, async () => {
+    const driver = newDriver();
+    const config = processConfig(scratch.path, ['sh', '-c', 'echo secret-line']);
+    await mkdir(join(config.stateDir, 'logs'), { recursive: true }); // where a driver without exitDir logs
+    const target = join(scratch.path, `victim-${config.instanceId}`);
+    await writeFile(target, 'untouched\n');
+    await symlink(target, join(config.stateDir, 'logs', 'main.log'));
+    const handle = await driver.start(config);
+    handles.push({ driver, handle });
+    await driver.wait(handle);
+    assert.equal(await readFile(target, 'utf8'), 'untouched\n', 'the shim wrote nothing through the link');
   });
 
   void it('rejects start with the reason when the working directory does not exist', TIMEOUT, async () => {

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+import tls from 'node:tls';
+import type { FetchFunction } from '../client/index.js';
+import { UsageError } from './cli-error.js';
+
+/**
+ * How the CLI trusts an HTTPS berth server whose certificate no public CA signed (docs/security.md):
+ * a CA file (`--tls-ca FILE` / BERTH_TLS_CA: the server's self-signed `cert.pem`, or the CA that signed
+ * `--tls-cert`), or the SHA-256 fingerprint `berth server` printed (BERTH_TLS_FINGERPRINT), pinned:
+ * the connection is used only when the certificate it presents has that fingerprint.
+ */
+export interface TlsTrust {
+  readonly caFile?: string;
+  readonly fingerprint?: string;
+}
+
+/** `AB:CD:…`, `abcd…` or `sha256:ab:cd…` → `ABCD…` (64 hex digits). @throws UsageError otherwise. */
+export function normalizeFingerprint(value: string): string {
+  const hex = value.trim().replace(/^sha-?256:/i, '').replace(/:/g, '').toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) throw new UsageError(`BERTH_TLS_FINGERPRINT "${value}": expected a SHA-256 fingerprint (64 hex digits, colons allowed), as berth server prints it`);
+  return hex;
+}
+
+/**
+ * A fetch for the typed client that speaks HTTPS with `trust` (node:https underneath, since Node 20's
+ * global fetch takes no CA or pin). Answers stream: NDJSON routes work as with fetch. Plain http URLs go
+ * to the global fetch.
+ * @throws UsageError when the CA file cannot be read or the fingerprint is malformed.
+ */
+export function tlsFetch(trust: TlsTrust): FetchFunction {
+  const agent = trust.fingerprint !== undefined ? new PinnedAgent(normalizeFingerprint(trust.fingerprint)) : new https.Agent({ keepAlive: true, ca: readCa(trust.caFile ?? '') });
+  return (input, init) => {
+    const url = new URL(input);
+    if (url.protocol !== 'https:') return fetch(input, init);
+    return new Promise<Response>((resolve, reject) => {
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      const request = https.request(url, { method: init.method ?? 'GET', headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
+        const responseHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, v);
+        }
+        const status = res.statusCode ?? 502;
+        const body = status === 204 || status === 304 || init.method === 'HEAD' ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+        resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
+      });
+      request.once('error', reject);
+      if (typeof init.body === 'string') request.write(init.body);
+      request.end();
+    });
+  };
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`cannot read the CA file "${file}" (--tls-ca / BERTH_TLS_CA): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * An agent whose connections are handed to HTTP only after the server's certificate matched the pin,
+ * so not a byte of a request (a token) is sent to another server. No session resumption: a resumed
+ * session may show no certificate to check.
+ */
+class PinnedAgent extends https.Agent {
+  constructor(private readonly pin: string) {
+    super({ keepAlive: true, maxCachedSessions: 0 });
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false });
+    let settled = false;
+    const settle = (error: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      socket.off('error', settle);
+      if (error) socket.destroy();
+      callback?.(error, socket);
+    };
+    socket.once('error', settle);
+    socket.once('secureConnect', () => {
+      const presented = socket.getPeerCertificate().fingerprint256 ?? '';
+      if (presented.replace(/:/g, '').toUpperCase() === this.pin) settle(null);
+      else settle(Object.assign(new Error(`the server's certificate has SHA-256 fingerprint ${presented || '(none)'}, not the one BERTH_TLS_FINGERPRINT names`), { code: 'TLS_FINGERPRINT_MISMATCH' }));
+    });
+    return undefined;
+  }
+}
