@@ -16,7 +16,7 @@ import {
   parseRequest,
 } from './request-schemas.js';
 import type { GridParams, RouteContext, ServiceParams } from './route-context.js';
-import { mutateService, requireService } from './route-context.js';
+import { allocationOptions, mutateService, requireService } from './route-context.js';
 import { changedSpecFields, deployedReplicas, describeScale, serviceEvent } from './service-events.js';
 
 /** Services: list, create, show, update, remove, and the actions deploy / scale / start / stop / restart. */
@@ -35,7 +35,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;
     const body = parseRequest(CreateServiceBody, request.body, 'body');
-    const spec = allocateNetwork(parseServiceSpec(body.spec), { others: store.listServices(), ranges: ctx.networkRanges });
+    const spec = allocateNetwork(parseServiceSpec(body.spec), allocationOptions(ctx));
     const deploy = body.deploy ?? false;
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
     if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
@@ -59,8 +59,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       ]);
     }
     return mutateService(ctx, request.params, body.version, (current) => {
-      const others = store.listServices().filter((s) => s.id !== current.id);
-      const allocated = allocateNetwork(spec, { current, others, ranges: ctx.networkRanges });
+      const allocated = allocateNetwork(spec, allocationOptions(ctx, current));
       const changed = changedSpecFields(current.spec, allocated);
       const generation = current.generation + (changed.length > 0 ? 1 : 0);
       const events = [];

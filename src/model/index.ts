@@ -14,3 +14,6 @@ export * from './probe.js';
 export * from './health.js';
 export * from './instance-health.js';
 export * from './explanation.js';
+export * from './service-ports.js';
+export * from './host-listeners.js';
+export { externalIpProblem } from './external-address.js';
