@@ -6,16 +6,18 @@ import { DEFAULT_NETWORK_RANGES, createApi } from '../api/index.js';
 import type { NetworkRanges } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
-import { ServiceProxy, defaultProxyThreads } from '../proxy/index.js';
+import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
-import type { Instance } from '../model/index.js';
+import type { EndpointsSnapshot, Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
+import type { SinkOutcome } from './endpoints-publisher.js';
+import { ListenerConditionReporter } from './listener-conditions.js';
 import { createLogger } from './logger.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
@@ -82,7 +84,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   owned.add(claimDataDir(dataDir));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
   try {
-    const store = openSqliteStore(join(dataDir, 'berth.db'));
+    // Where node ports and load-balancer ports are opened: the store's host-listener table claims them
+    // there, the API refuses the server's own listeners there, and the proxy opens them.
+    const nodeAddresses = ['127.0.0.1'];
+    const store = openSqliteStore(join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
     owned.defer(() => store.close());
     store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
 
@@ -91,7 +96,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const telemetry = new InstanceTelemetry(driver, dataDir);
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
     // and the DNS server, both fed whole endpoint snapshots by the publisher.
-    const nodeAddresses = ['127.0.0.1'];
     const proxy = new ServiceProxy({
       nodeAddresses,
       ...proxyFromEnv(process.env, logger),
@@ -100,7 +104,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
     owned.defer(() => dns.server.stop());
-    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a back-off.
+    const proxySink = async (snapshot: EndpointsSnapshot): Promise<SinkOutcome> => {
+      await proxy.sync(snapshot);
+      return { retry: proxy.status().some((l) => l.state === 'failed') };
+    };
+    const publisher = new EndpointsPublisher(store, [proxySink, (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    // Each service's ListenersOpen condition and events, from the proxy's listeners after every snapshot.
+    const conditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) });
+    const unsubscribeConditions = publisher.subscribe(() => {
+      const snapshot = publisher.current();
+      if (snapshot) conditions.report(snapshot);
+    });
     const api = createApi({
       store,
       telemetry: {
@@ -110,6 +125,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       endpoints: publisher,
       dnsAddress: dns.address,
       networkRanges,
+      nodeAddresses,
+      hostPorts: { heldPorts: (protocol, hosts) => heldPorts(readHostSockets(), protocol, hosts) },
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -131,6 +148,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     owned.defer(() => proxy.stop());
     publisher.start();
     owned.defer(() => publisher.stop());
+    owned.defer(unsubscribeConditions);
     // The agent stops (detaches; stop is idempotent) before the data plane does: a drain in progress is
     // then left to the next berth, instead of ending early because the proxy cut its connections.
     owned.defer(() => agent.stop());

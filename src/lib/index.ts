@@ -12,3 +12,4 @@ export { WorkQueue } from './work-queue.js';
 export { AsyncChannel } from './async-channel.js';
 export { parseCidr, formatIp, parseIp, inRange } from './ipv4.js';
 export { nativeBinaryPath } from './native-binary.js';
+export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';

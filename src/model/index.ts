@@ -17,3 +17,4 @@ export * from './explanation.js';
 export * from './service-ports.js';
 export * from './host-listeners.js';
 export { externalIpProblem } from './external-address.js';
+export * from './listener-problem.js';
