@@ -19,7 +19,11 @@ export interface SinkOutcome {
 
 /** The publisher's timing; every field in ms. */
 export interface PublisherTiming {
-  /** First back-off after a sink asked for a retry, doubled per retry that still fails. Default 1000. */
+  /**
+   * First back-off after a sink asked for a retry. Later ones grow with how long the sinks have been
+   * asking (so retries come about 1, 2, 4, 8 … s after the first failure, however many changes
+   * published in between). Default 1000.
+   */
   readonly retryMinMs: number;
   /** Most back-off between retries (kube-proxy resyncs every 30 s). Default 30 000. */
   readonly retryMaxMs: number;
@@ -41,15 +45,16 @@ export const DEFAULT_PUBLISHER_TIMING: PublisherTiming = { retryMinMs: 1000, ret
  * stream) show a snapshot once the sinks have taken it: what they show is routed.
  *
  * Timing is a BoundedFrequencyRunner (kube-proxy's): a change publishes on the next turn of the event
- * loop; a sink that asks for a retry gets another publish after a back-off (1 s doubling to 30 s by
- * default, reset once no sink asks); and a full publish runs every minute even on a quiet system.
+ * loop; a sink that asks for a retry gets another publish after a back-off (1 s, then about as long
+ * as the failure has lasted, at most 30 s by default; reset once no sink asks); and a full publish
+ * runs every minute even on a quiet system.
  */
 export class EndpointsPublisher implements EndpointsView {
   private watch: Disposable | undefined;
   private readonly runner: BoundedFrequencyRunner;
   private readonly timing: PublisherTiming;
-  /** The back-off of the next retry; 0 while no sink asks for one. */
-  private retryDelayMs = 0;
+  /** Epoch ms since which every publish has ended with a sink asking for a retry; undefined while none asks. */
+  private failingSince: number | undefined;
   private last: EndpointsSnapshot | undefined;
   private byKey = new Map<string, ServiceEndpoints>();
   private readonly listeners = new Set<() => void>();
@@ -170,14 +175,18 @@ export class EndpointsPublisher implements EndpointsView {
     for (const listener of this.listeners) listener();
   }
 
-  /** After a publish settled: back off and publish again while a sink asks for it (or refused), else reset. */
+  /**
+   * After a publish settled: while a sink asks for it (or refused), publish again after a back-off as
+   * long as the failure has lasted, between retryMinMs and retryMaxMs; once none asks, reset.
+   */
   private retryIf(wanted: boolean): void {
     if (!wanted) {
-      this.retryDelayMs = 0;
+      this.failingSince = undefined;
       return;
     }
-    this.retryDelayMs = this.retryDelayMs === 0 ? this.timing.retryMinMs : Math.min(this.timing.retryMaxMs, this.retryDelayMs * 2);
-    this.runner.retryAfter(this.retryDelayMs);
+    const now = Date.now();
+    this.failingSince ??= now;
+    this.runner.retryAfter(Math.min(this.timing.retryMaxMs, Math.max(this.timing.retryMinMs, now - this.failingSince)));
   }
 
   private markApplied(revision: number): void {
