@@ -4,11 +4,24 @@ import type { EndpointsSnapshot, ListenerProblem, NewServiceEvent, ServiceCondit
 import { LISTENER_KIND_WORDS, describeListenerProblem, serviceKey } from '../model/index.js';
 import type { ListenerConflict, ListenerStatus } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
+import type { EndpointsPublisher, SnapshotSink } from './endpoints-publisher.js';
 
 /** What the reporter reads of the proxy. */
 export interface ListenerSource {
   status(): readonly ListenerStatus[];
   conflicts(): readonly ListenerConflict[];
+}
+
+/**
+ * The proxy as the publisher's sink: syncs the snapshot, then asks for a retry while a listener did
+ * not open (EADDRINUSE, EADDRNOTAVAIL…), so the publisher syncs again after its back-off and the proxy
+ * tries that listener again.
+ */
+export function proxySink(proxy: ListenerSource & { sync(snapshot: EndpointsSnapshot): Promise<void> }): SnapshotSink {
+  return async (snapshot) => {
+    await proxy.sync(snapshot);
+    return { retry: proxy.status().some((l) => l.state === 'failed') };
+  };
 }
 
 /**
@@ -31,6 +44,14 @@ export class ListenerConditionReporter {
   ) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Reports after every snapshot the publisher's sinks took; returns the unsubscribe. */
+  follow(publisher: Pick<EndpointsPublisher, 'subscribe' | 'current'>): () => void {
+    return publisher.subscribe(() => {
+      const snapshot = publisher.current();
+      if (snapshot) this.report(snapshot);
+    });
   }
 
   /** Brings every service of `snapshot` up to date with the proxy's listeners now. Never throws. */

@@ -11,13 +11,12 @@ import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
-import type { EndpointsSnapshot, Instance } from '../model/index.js';
+import type { Instance } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
-import type { SinkOutcome } from './endpoints-publisher.js';
-import { ListenerConditionReporter } from './listener-conditions.js';
+import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
 import { createLogger } from './logger.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
@@ -104,18 +103,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
     owned.defer(() => dns.server.stop());
-    // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a back-off.
-    const proxySink = async (snapshot: EndpointsSnapshot): Promise<SinkOutcome> => {
-      await proxy.sync(snapshot);
-      return { retry: proxy.status().some((l) => l.state === 'failed') };
-    };
-    const publisher = new EndpointsPublisher(store, [proxySink, (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
-    // Each service's ListenersOpen condition and events, from the proxy's listeners after every snapshot.
-    const conditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) });
-    const unsubscribeConditions = publisher.subscribe(() => {
-      const snapshot = publisher.current();
-      if (snapshot) conditions.report(snapshot);
-    });
+    // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
+    // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
+    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     const api = createApi({
       store,
       telemetry: {
