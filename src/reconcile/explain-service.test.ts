@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Instance, InstanceHealth, Service, ServiceEvent, UpdateStatus } from '../model/index.js';
+import type { Instance, InstanceHealth, ListenerProblem, Service, ServiceEvent, UpdateStatus } from '../model/index.js';
 import { explainService } from './explain-service.js';
 import { T0, instance, iso, service } from '../../test/fixtures.js';
 
@@ -194,8 +194,8 @@ describe('explainService', () => {
 });
 
 describe('explainService: listeners that cannot be opened', () => {
-  const problem = { listener: 'TCP 127.0.0.1:30000', kind: 'nodePort' as const, servicePort: '80/TCP', error: 'EADDRINUSE', message: 'listen EADDRINUSE: address already in use 127.0.0.1:30000', since: iso(T0 + 5000) };
-  const withListener = (s: Service, listeners = [problem]): Service =>
+  const problem: ListenerProblem = { listener: 'TCP 127.0.0.1:30000', kind: 'nodePort', servicePort: '80/TCP', error: 'EADDRINUSE', message: 'listen EADDRINUSE: address already in use 127.0.0.1:30000', since: iso(T0 + 5000) };
+  const withListener = (s: Service, listeners: ListenerProblem[] = [problem]): Service =>
     withStatus(s, { conditions: [{ type: 'ListenersOpen', status: 'False', reason: listeners[0]?.error ?? '', message: '', lastTransitionTime: iso(T0 + 5000), listeners }] });
 
   it('calls a serving service degraded and names the listener with its errno, and what frees it', () => {
@@ -210,7 +210,7 @@ describe('explainService: listeners that cannot be opened', () => {
   });
 
   it('says an external IP that is not on this host is EADDRNOTAVAIL, even for a service that was never deployed', () => {
-    const notHere = { ...problem, listener: 'TCP 192.0.2.1:80', kind: 'externalIP' as const, error: 'EADDRNOTAVAIL', message: 'listen EADDRNOTAVAIL: cannot assign requested address 192.0.2.1:80' };
+    const notHere: ListenerProblem = { ...problem, listener: 'TCP 192.0.2.1:80', kind: 'externalIP', error: 'EADDRNOTAVAIL', message: 'listen EADDRNOTAVAIL: cannot assign requested address 192.0.2.1:80' };
     const x = explainService(withListener(service({ deployed: false }), [notHere]), [], { now: NOW });
     assert.equal(x.verdict, 'not_deployed');
     assert.match(x.summary, /; and TCP 192\.0\.2\.1:80 \(external IP of 80\/TCP\) cannot be opened: EADDRNOTAVAIL/);
