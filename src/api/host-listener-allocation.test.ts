@@ -199,10 +199,12 @@ describe('one table of host listeners', () => {
     const { app, create, update } = setup();
     await app.inject({ method: 'POST', url: BASE, payload: { spec: svc('a', { type: 'LoadBalancer' }), deploy: true } });
     await app.inject({ method: 'PUT', url: `${BASE}/a`, payload: { spec: svc('a'), deploy: true } });
-    assert.equal((await create(svc('b', { type: 'LoadBalancer' }))).status, 201);
+    // b takes the LoadBalancer port 80 (its node port differs from the one a's old spec keeps).
+    assert.equal((await create(svc('b', { type: 'LoadBalancer', ports: [{ port: 80, targetPort: 8080, nodePort: 30100 }] }))).status, 201);
     const r = await app.inject({ method: 'POST', url: `${BASE}/a/rollback`, payload: {} });
     assert.equal(r.statusCode, 422);
     assert.equal(r.json<Body>().code, 'PORT_ALLOCATED');
+    assert.deepEqual(r.json<Body>().details.causes?.map((c) => c.field), ['spec.ports[0].port']);
     assert.equal((await update(svc('a', { replicas: 2 }))).body.spec.type, 'ClusterIP');
   });
 });
