@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Service, ServiceSpecInput } from '../model/index.js';
+import { parseServiceSpec } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import type { HostPortProbe } from './index.js';
-import { FakeTelemetry, createApi } from './index.js';
+import { DEFAULT_NETWORK_RANGES, FakeTelemetry, allocateNetwork, createApi } from './index.js';
+import { reservedListeners } from './network-allocation.js';
 
 /*
  * Issue 9 §4: external IPs that are not one host address, the server's own listeners, and every host
@@ -206,5 +208,25 @@ describe('one table of host listeners', () => {
     assert.equal(r.json<Body>().code, 'PORT_ALLOCATED');
     assert.deepEqual(r.json<Body>().details.causes?.map((c) => c.field), ['spec.ports[0].port']);
     assert.equal((await update(svc('a', { replicas: 2 }))).body.spec.type, 'ClusterIP');
+  });
+});
+
+describe('addresses that depend on the host', () => {
+  it("refuses a subnet's broadcast address (127.255.255.255 on lo) as an external IP", async () => {
+    const hostPorts: HostPortProbe = { heldPorts: () => new Set(), broadcastAddresses: () => [{ address: '127.255.255.255', subnet: '127.0.0.1/8 (lo)' }] };
+    const { create, names } = setup({ hostPorts });
+    const r = await create(svc('web', { externalIPs: ['127.255.255.255'] }));
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /spec\.externalIPs\[0\]: Invalid value: "127\.255\.255\.255": may not be a broadcast address \(it is the broadcast address of 127\.0\.0\.1\/8 \(lo\) on this host\)/);
+    assert.deepEqual(names(), []);
+  });
+
+  it('sees a server listening on the wildcard address as holding its port on every address', () => {
+    const reserved = reservedListeners({ address: '0.0.0.0', port: 7420 }, '127.0.0.1:7453');
+    assert.throws(
+      () => allocateNetwork(parseServiceSpec(svc('web', { externalIPs: ['127.0.0.5'], ports: [{ port: 7420, targetPort: 8080 }] })), { others: [], ranges: DEFAULT_NETWORK_RANGES, reserved }),
+      /spec\.externalIPs\[0\]: Invalid value: "127\.0\.0\.5": TCP 127\.0\.0\.5:7420 is the berth API's own address \(TCP 0\.0\.0\.0:7420\)/,
+    );
+    assert.doesNotThrow(() => allocateNetwork(parseServiceSpec(svc('web', { externalIPs: ['127.0.0.5'], ports: [{ port: 7421, targetPort: 8080 }] })), { others: [], ranges: DEFAULT_NETWORK_RANGES, reserved }));
   });
 });

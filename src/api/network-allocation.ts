@@ -61,6 +61,8 @@ export interface AllocateOptions {
    * protocol. Default: none held.
    */
   readonly heldPorts?: (protocol: 'TCP' | 'UDP', hosts: readonly string[]) => ReadonlySet<number>;
+  /** The directed broadcast addresses of this host's subnets: refused as external IPs. Default none. */
+  readonly broadcastAddresses?: readonly { readonly address: string; readonly subnet: string }[];
 }
 
 /**
@@ -74,7 +76,8 @@ export interface AllocateOptions {
  *
  * @throws AllocationError (422) for an address outside the range or taken, or nothing free left;
  *   SpecInvalidError (400) when a listener of the spec is one the server itself uses (its API or DNS
- *   address: an external IP, a LoadBalancer port or a node port on it).
+ *   address: an external IP, a LoadBalancer port or a node port on it), or an external IP is the
+ *   broadcast address of one of this host's subnets (127.255.255.255 for lo).
  */
 export function allocateNetwork(spec: ServiceSpec, options: AllocateOptions): ServiceSpec {
   const { current, others, ranges } = options;
@@ -134,19 +137,23 @@ export function allocateNetwork(spec: ServiceSpec, options: AllocateOptions): Se
   } else {
     out.ports = spec.ports.map(({ nodePort: _dropped, ...p }) => p);
   }
-  refuseReserved(out, nodeAddresses, options.reserved ?? []);
+  refuseHostAddresses(out, { nodeAddresses, reserved: options.reserved ?? [], broadcasts: options.broadcastAddresses ?? [] });
   return out;
 }
 
-/** @throws SpecInvalidError (400) naming each field whose listener is the server's own. */
-function refuseReserved(spec: ServiceSpec, nodeAddresses: readonly string[], reserved: readonly ReservedListener[]): void {
-  if (reserved.length === 0) return;
+/** @throws SpecInvalidError (400) naming each field whose listener is the server's own, or whose external IP is a subnet's broadcast address. */
+function refuseHostAddresses(
+  spec: ServiceSpec,
+  { nodeAddresses, reserved, broadcasts }: { readonly nodeAddresses: readonly string[]; readonly reserved: readonly ReservedListener[]; readonly broadcasts: readonly { readonly address: string; readonly subnet: string }[] },
+): void {
   const errors: FieldError[] = [];
-  const seen = new Set<string>();
+  spec.externalIPs.forEach((ip, i) => {
+    const b = broadcasts.find((x) => x.address === ip);
+    if (b) errors.push({ field: `spec.externalIPs[${i}]`, type: 'Invalid value', value: ip, detail: `may not be a broadcast address (it is the broadcast address of ${b.subnet} on this host): give a unicast address` });
+  });
   for (const l of hostListenersOf(spec, nodeAddresses)) {
     const mine = reserved.find((r) => listenersOverlap(l, r));
-    if (!mine || seen.has(l.field)) continue;
-    seen.add(l.field);
+    if (!mine || errors.some((e) => e.field === l.field)) continue;
     errors.push({ field: l.field, type: 'Invalid value', value: shownValue(l), detail: `${listenerAddress(l)} is ${mine.owner}'s own address (${listenerAddress(mine)}); give another ${l.kind === 'externalIP' ? 'address or port' : 'port'}` });
   }
   if (errors.length > 0) throw new SpecInvalidError('Service', spec.name, errors);

@@ -29,4 +29,6 @@ export interface HostPortProbe {
    * bound. Read once per call (a snapshot); empty when the host cannot be read.
    */
   heldPorts(protocol: 'TCP' | 'UDP', hosts: readonly string[]): ReadonlySet<number>;
+  /** The directed broadcast addresses of this host's subnets (`127.255.255.255` for lo), each with its subnet in words. */
+  broadcastAddresses?(): readonly { readonly address: string; readonly subnet: string }[];
 }

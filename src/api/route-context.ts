@@ -84,5 +84,6 @@ export function allocationOptions(ctx: RouteContext, current?: Service): Allocat
     nodeAddresses: ctx.nodeAddresses,
     reserved: ctx.reservedListeners(),
     ...(probe !== undefined ? { heldPorts: (protocol: 'TCP' | 'UDP', hosts: readonly string[]) => probe.heldPorts(protocol, hosts) } : {}),
+    ...(probe?.broadcastAddresses !== undefined ? { broadcastAddresses: probe.broadcastAddresses() } : {}),
   };
 }

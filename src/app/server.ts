@@ -6,7 +6,7 @@ import { DEFAULT_NETWORK_RANGES, createApi } from '../api/index.js';
 import type { NetworkRanges } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver } from '../drivers/index.js';
-import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets } from '../proxy/index.js';
+import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
@@ -117,7 +117,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       dnsAddress: dns.address,
       networkRanges,
       nodeAddresses,
-      hostPorts: { heldPorts: (protocol, hosts) => heldPorts(readHostSockets(), protocol, hosts) },
+      hostPorts: {
+        heldPorts: (protocol, hosts) => heldPorts(readHostSockets(), protocol, hosts),
+        broadcastAddresses: () => subnetBroadcasts().map((b) => ({ address: b.address, subnet: `${b.cidr} (${b.iface})` })),
+      },
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { heldPorts, readHostSockets } from './host-sockets.js';
+import { heldPorts, readHostSockets, subnetBroadcasts } from './host-sockets.js';
 
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 
@@ -44,5 +44,24 @@ describe('host sockets from /proc/net', () => {
 
   it('knows nothing, without failing, where /proc/net is missing', () => {
     assert.deepEqual(readHostSockets('/nonexistent/proc/net'), []);
+  });
+});
+
+describe('subnet broadcast addresses', () => {
+  it('computes each IPv4 subnet\'s directed broadcast, none for /31, /32 or IPv6', () => {
+    const found = subnetBroadcasts({
+      lo: [{ family: 'IPv4', address: '127.0.0.1', netmask: '255.0.0.0', cidr: '127.0.0.1/8' }, { family: 'IPv6', address: '::1', netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', cidr: '::1/128' }],
+      eth0: [{ family: 'IPv4', address: '192.0.2.2', netmask: '255.255.255.0', cidr: '192.0.2.2/24' }],
+      p2p: [{ family: 4, address: '10.0.0.0', netmask: '255.255.255.254', cidr: '10.0.0.0/31' }],
+      host: [{ family: 'IPv4', address: '10.1.1.1', netmask: '255.255.255.255', cidr: '10.1.1.1/32' }],
+    });
+    assert.deepEqual(found, [
+      { address: '127.255.255.255', cidr: '127.0.0.1/8', iface: 'lo' },
+      { address: '192.0.2.255', cidr: '192.0.2.2/24', iface: 'eth0' },
+    ]);
+  });
+
+  it('finds lo\'s 127.255.255.255 on this host', () => {
+    assert.ok(subnetBroadcasts().some((b) => b.address === '127.255.255.255'));
   });
 });

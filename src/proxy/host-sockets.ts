@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 
 /*
  * What the other programs on this host hold, read from /proc/net/{tcp,tcp6,udp,udp6} (Linux): the
@@ -55,6 +56,41 @@ export function heldPorts(sockets: readonly HostSocket[], protocol: 'TCP' | 'UDP
   const out = new Set<number>();
   for (const s of sockets) if (s.protocol === protocol && (s.host === '0.0.0.0' || s.host === '::' || wanted.has(s.host))) out.add(s.port);
   return out;
+}
+
+/** The broadcast address of one of this host's IPv4 subnets. */
+export interface SubnetBroadcast {
+  /** `127.255.255.255`. */
+  readonly address: string;
+  /** The interface's address and prefix: `127.0.0.1/8`. */
+  readonly cidr: string;
+  readonly iface: string;
+}
+
+/**
+ * The directed broadcast address of every IPv4 subnet of this host (`127.255.255.255` for lo's
+ * 127.0.0.0/8): not one host, so never a service's external IP. /31 and /32 have none (RFC 3021).
+ * @param interfaces  os.networkInterfaces()' shape (tests pass their own). Default: this host's.
+ */
+export function subnetBroadcasts(interfaces: NodeJS.Dict<readonly { readonly family: string | number; readonly address: string; readonly netmask: string; readonly cidr: string | null }[]> = networkInterfaces()): SubnetBroadcast[] {
+  const out: SubnetBroadcast[] = [];
+  for (const [iface, addresses] of Object.entries(interfaces)) {
+    for (const a of addresses ?? []) {
+      if (a.family !== 'IPv4' && a.family !== 4) continue;
+      const ip = toNumber(a.address);
+      const mask = toNumber(a.netmask);
+      if (ip === undefined || mask === undefined || (~mask >>> 0) <= 1) continue;
+      const broadcast = (ip | ~mask) >>> 0;
+      out.push({ address: [broadcast >>> 24, (broadcast >>> 16) & 255, (broadcast >>> 8) & 255, broadcast & 255].join('.'), cidr: a.cidr ?? a.address, iface });
+    }
+  }
+  return out;
+}
+
+function toNumber(ip: string): number | undefined {
+  const p = ip.split('.').map(Number);
+  if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
+  return (((p[0] as number) << 24) | ((p[1] as number) << 16) | ((p[2] as number) << 8) | (p[3] as number)) >>> 0;
 }
 
 /** `0100007F` (little-endian) → `127.0.0.1`. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { isApiError } from '../../src/client/index.js';
 import type { Service } from '../../src/model/index.js';
 import { BIN, cleanup, rangesFor, startBerth, waitFor, type RunningBerth } from './harness.js';
@@ -69,8 +70,8 @@ describe('network exposure and listener conflicts (issue 9 §4)', { timeout: 120
   });
   after(async () => cleanup(server));
 
-  it('refuses 0.0.0.0, ::, multicast and broadcast external IPs with 400 naming the field, and stores nothing', async () => {
-    for (const ip of ['0.0.0.0', '::', '224.0.0.251', '255.255.255.255']) {
+  it('refuses 0.0.0.0, ::, multicast and broadcast (limited, and lo\'s directed) external IPs with 400 naming the field, and stores nothing', async () => {
+    for (const ip of ['0.0.0.0', '::', '224.0.0.251', '255.255.255.255', '127.255.255.255']) {
       const r = await refusal(server.client.createService('default', { ...echoSpec('wide', 1), externalIPs: [ip], ports: [{ port: 24601, targetPort: 8080 }] }));
       assert.equal(r.status, 400, `${ip}: ${r.message}`);
       assert.equal(r.code, 'SPEC_INVALID');
@@ -184,13 +185,17 @@ describe('network exposure and listener conflicts (issue 9 §4)', { timeout: 120
   });
 
   it('shows an external IP that is not an address of this host (EADDRNOTAVAIL) with its errno in why', async () => {
-    await server.client.createService('default', { ...echoSpec('elsewhere', 1), externalIPs: ['192.0.2.1'], ports: [{ port: 24621, targetPort: 8080 }] });
+    // A documentation address (RFC 5737) that no interface of this host has.
+    const mine = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
+    const away = ['198.51.100.77', '203.0.113.77', '192.0.2.77'].find((ip) => !mine.has(ip)) as string;
+    const re = away.replace(/\./g, '\\.');
+    await server.client.createService('default', { ...echoSpec('elsewhere', 1), externalIPs: [away], ports: [{ port: 24621, targetPort: 8080 }] });
     await waitFor('ListenersOpen False', async () => listenersOpen(await server.client.getService('default', 'elsewhere'))?.reason === 'EADDRNOTAVAIL');
     const why = berth(server.url, ['service', 'why', 'elsewhere']);
-    assert.match(why.stdout, /TCP 192\.0\.2\.1:24621 \(external IP of 24621\/TCP\) cannot be opened: EADDRNOTAVAIL/);
-    assert.match(why.stdout, /192\.0\.2\.1 is not an address of this host/);
+    assert.match(why.stdout, new RegExp(`TCP ${re}:24621 \\(external IP of 24621/TCP\\) cannot be opened: EADDRNOTAVAIL`));
+    assert.match(why.stdout, new RegExp(`${re} is not an address of this host`));
     // The VIP of the same port is open meanwhile: only the external IP is reported.
     const s = await server.client.getService('default', 'elsewhere');
-    assert.deepEqual(listenersOpen(s)?.listeners?.map((l) => l.listener), ['TCP 192.0.2.1:24621']);
+    assert.deepEqual(listenersOpen(s)?.listeners?.map((l) => l.listener), [`TCP ${away}:24621`]);
   });
 });
