@@ -9,7 +9,7 @@ import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { registerInstanceRoutes } from './instance-routes.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { EndpointsView, Telemetry } from './ports.js';
+import type { EndpointsView, HostPortProbe, Telemetry } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import { registerAccessRoutes } from './access-routes.js';
@@ -20,7 +20,7 @@ import { registerRolloutRoutes } from './rollout-routes.js';
 import { registerServiceRoutes } from './service-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import type { NetworkRanges } from './network-allocation.js';
-import { DEFAULT_NETWORK_RANGES } from './network-allocation.js';
+import { DEFAULT_NETWORK_RANGES, reservedListeners } from './network-allocation.js';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -51,6 +51,10 @@ export interface ApiDeps {
   readonly instancePolicy?: InstancePolicy;
   /** Serve HTTPS with this PEM key and certificate (app/ decides: docs/security.md). */
   readonly https?: { readonly key: Buffer; readonly cert: Buffer };
+  /** Where node ports and load-balancer ports are opened (the proxy's `nodeAddresses`). Default ['127.0.0.1']. */
+  readonly nodeAddresses?: readonly string[];
+  /** What other programs on this host hold: the automatic node-port choice skips it. Default: nothing known. */
+  readonly hostPorts?: HostPortProbe;
 }
 
 /** The error body of every failed request. */
@@ -82,6 +86,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     endpoints: deps.endpoints,
     dnsAddress: deps.dnsAddress,
     instancePolicy: deps.instancePolicy,
+    nodeAddresses: deps.nodeAddresses ?? ['127.0.0.1'],
+    // The API's own address (once it listens) and the DNS server's: a service asking for them is refused.
+    reservedListeners: () => reservedListeners(app.server.address(), deps.dnsAddress),
+    hostPorts: deps.hostPorts,
     streams: new Set<NdjsonStream>(),
   };
   // Streams stay open until their client leaves; closing the server must not wait for them.

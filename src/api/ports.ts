@@ -21,3 +21,14 @@ export interface EndpointsView {
   /** Calls `listener` after every new snapshot; returns the unsubscribe. */
   subscribe(listener: () => void): () => void;
 }
+
+/** What other programs on this host hold; implemented in app/ (from /proc/net on Linux). */
+export interface HostPortProbe {
+  /**
+   * Ports held now at one of `hosts` or at the wildcard address: TCP ports listened on, UDP ports
+   * bound. Read once per call (a snapshot); empty when the host cannot be read.
+   */
+  heldPorts(protocol: 'TCP' | 'UDP', hosts: readonly string[]): ReadonlySet<number>;
+  /** The directed broadcast addresses of this host's subnets (`127.255.255.255` for lo), each with its subnet in words. */
+  broadcastAddresses?(): readonly { readonly address: string; readonly subnet: string }[];
+}

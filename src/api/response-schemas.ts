@@ -23,6 +23,24 @@ export const UpdateStatusSchema = z.strictObject({
   totalInstances: count,
 });
 
+export const ListenerProblemSchema = z.strictObject({
+  listener: z.string().describe('"TCP 127.0.0.1:30000"'),
+  kind: z.enum(['clusterIP', 'externalIP', 'loadBalancerIP', 'nodePort']),
+  servicePort: z.string().describe('The service port it serves: "80/TCP".'),
+  error: z.string().describe('EADDRINUSE, EADDRNOTAVAIL, EACCES…, or ADDRESS_CONFLICT (another service holds it).'),
+  message: z.string(),
+  since: time.describe('First seen failing (since it was last open).'),
+});
+
+export const ServiceConditionSchema = z.strictObject({
+  type: z.enum(['ListenersOpen']),
+  status: z.enum(['True', 'False']),
+  reason: z.string().describe('"Open", or the first failing listener\'s error.'),
+  message: z.string(),
+  lastTransitionTime: time,
+  listeners: z.array(ListenerProblemSchema).optional().describe('With status False: the listeners that are not open.'),
+});
+
 export const ServiceStatusSchema = z.strictObject({
   phase: z.enum(['initialized', 'deploying', 'running', 'stopped', 'removing']),
   desiredInstances: count,
@@ -31,6 +49,7 @@ export const ServiceStatusSchema = z.strictObject({
   message: z.string(),
   updatedAt: time,
   update: UpdateStatusSchema.optional().describe('The latest rollout; absent before the first deploy.'),
+  conditions: z.array(ServiceConditionSchema).optional().describe("What the node's data plane observed (ListenersOpen); absent until it has something to say."),
 });
 
 export const ServiceDeploymentSchema = z.strictObject({
@@ -236,7 +255,7 @@ export const ExplanationSchema = z.strictObject({
   summary: z.string().describe('The verdict in one line, root cause first.'),
   reasons: z.array(
     z.strictObject({
-      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent']),
+      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent', 'listener']),
       message: z.string(),
       instance: z.string().optional(),
       slot: z.int().optional(),
@@ -251,6 +270,7 @@ export const ExplanationSchema = z.strictObject({
         connections: count.optional(),
         lastLogLines: z.array(z.string()).optional().describe('Only in GET …/why: the last 5 lines the container wrote.'),
         event: z.strictObject({ id: count, time, type: z.string(), severity: z.enum(['info', 'warning', 'error']), message: z.string() }).optional(),
+        listener: ListenerProblemSchema.optional(),
       }),
     }),
   ),

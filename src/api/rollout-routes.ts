@@ -5,7 +5,7 @@ import { explain } from './explain.js';
 import { allocateNetwork } from './network-allocation.js';
 import { RollbackBody, parseRequest } from './request-schemas.js';
 import type { RouteContext, ServiceParams } from './route-context.js';
-import { mutateService, requireService } from './route-context.js';
+import { allocationOptions, mutateService, requireService } from './route-context.js';
 import { changedSpecFields, serviceEvent } from './service-events.js';
 
 /** Spec history, rollback, and the `why` explanation of a service. */
@@ -24,8 +24,7 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: RouteContext): 
     return mutateService(ctx, request.params, body.version, (current) => {
       const target = rollbackTarget(current, store.listSpecHistory(grid, name), body.to);
       // The old spec's virtual IP and node ports may have been taken since: the same checks as create and update (422).
-      const others = store.listServices().filter((s) => s.id !== current.id);
-      const spec = allocateNetwork(target.spec, { current, others, ranges: ctx.networkRanges });
+      const spec = allocateNetwork(target.spec, allocationOptions(ctx, current));
       const generation = current.generation + (changedSpecFields(current.spec, spec).length > 0 ? 1 : 0);
       const message = `rollback to generation ${target.generation} requested: its spec is deployed as generation ${generation}`;
       return {

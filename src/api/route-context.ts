@@ -8,7 +8,8 @@ import type { ServiceIntentChange, Store } from '../store/index.js';
 const UNVERSIONED_RETRIES = 3;
 import type { NdjsonStream } from './ndjson-stream.js';
 import type { EndpointsView, Telemetry } from './ports.js';
-import type { NetworkRanges } from './network-allocation.js';
+import type { AllocateOptions, NetworkRanges, ReservedListener } from './network-allocation.js';
+import type { HostPortProbe } from './ports.js';
 
 /** What every route file gets: the dependencies of createApi, fully defaulted. */
 export interface RouteContext {
@@ -28,6 +29,12 @@ export interface RouteContext {
   readonly networkRanges: NetworkRanges;
   /** Who instances run as and where they may run, for the privileged-request check (absent in tests). */
   readonly instancePolicy: InstancePolicy | undefined;
+  /** Where node ports and load-balancer ports are opened (the proxy's). */
+  readonly nodeAddresses: readonly string[];
+  /** The server's own listeners (its API address once listening, its DNS address): no service may ask for them. */
+  readonly reservedListeners: () => readonly ReservedListener[];
+  /** What other programs on this host hold (the automatic node-port choice skips it); absent: nothing known. */
+  readonly hostPorts: HostPortProbe | undefined;
   /** Open NDJSON streams, ended when the API closes. */
   readonly streams: Set<NdjsonStream>;
 }
@@ -65,4 +72,20 @@ export function mutateService(ctx: RouteContext, params: ServiceParams, version:
       throw error;
     }
   }
+}
+
+/** The allocation inputs of a spec being stored (allocateNetwork): ranges, the host-listener table, reserved and held ports. */
+export function allocationOptions(ctx: RouteContext, current?: Service): AllocateOptions {
+  const others = ctx.store.listServices().filter((s) => current === undefined || s.id !== current.id);
+  const probe = ctx.hostPorts;
+  return {
+    ...(current !== undefined ? { current } : {}),
+    others,
+    ranges: ctx.networkRanges,
+    claims: ctx.store.listHostListeners(),
+    nodeAddresses: ctx.nodeAddresses,
+    reserved: ctx.reservedListeners(),
+    ...(probe !== undefined ? { heldPorts: (protocol: 'TCP' | 'UDP', hosts: readonly string[]) => probe.heldPorts(protocol, hosts) } : {}),
+    ...(probe?.broadcastAddresses !== undefined ? { broadcastAddresses: probe.broadcastAddresses() } : {}),
+  };
 }

@@ -19,7 +19,7 @@ import {
   parseRequest,
 } from './request-schemas.js';
 import type { GridParams, RouteContext, ServiceParams } from './route-context.js';
-import { mutateService, requireService } from './route-context.js';
+import { allocationOptions, mutateService, requireService } from './route-context.js';
 import { changedSpecFields, deployedReplicas, describeScale, serviceEvent } from './service-events.js';
 
 /** Services: list, create, show, update, remove, and the actions deploy / scale / start / stop / restart. */
@@ -41,7 +41,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     const parsed = parseServiceSpec(body.spec);
     checkSpecAccess(identityOf(request), grid, parsed, ctx.instancePolicy);
     checkSecretRefs(store, grid, parsed);
-    const spec = allocateNetwork(parsed, { others: store.listServices(), ranges: ctx.networkRanges });
+    const spec = allocateNetwork(parsed, allocationOptions(ctx));
     const deploy = body.deploy ?? false;
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
     if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
@@ -67,8 +67,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     checkSpecAccess(identityOf(request), grid, spec, ctx.instancePolicy);
     checkSecretRefs(store, grid, spec);
     return mutateService(ctx, request.params, body.version, (current) => {
-      const others = store.listServices().filter((s) => s.id !== current.id);
-      const allocated = allocateNetwork(spec, { current, others, ranges: ctx.networkRanges });
+      const allocated = allocateNetwork(spec, allocationOptions(ctx, current));
       const changed = changedSpecFields(current.spec, allocated);
       const generation = current.generation + (changed.length > 0 ? 1 : 0);
       const events = [];

@@ -102,3 +102,44 @@ void describe('EndpointsPublisher.whenApplied', () => {
     await assert.rejects(waiting, /drain timed out/);
   });
 });
+
+void describe('EndpointsPublisher retries and resyncs', () => {
+  it('publishes again after a back-off while a sink asks for a retry, and stops once none asks', async () => {
+    const store = openSqliteStore(':memory:');
+    let asks = 3;
+    const times: number[] = [];
+    const sink = (): { retry: boolean } => {
+      times.push(Date.now());
+      return { retry: asks-- > 0 };
+    };
+    const publisher = new EndpointsPublisher(store, [sink], { nodeAddresses: ['127.0.0.1'], logger: silentLogger, timing: { retryMinMs: 50, retryMaxMs: 200, resyncMs: 0 } });
+    publisher.start();
+    try {
+      const deadline = Date.now() + 5000;
+      while (times.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(times.length, 4, 'the first publish and three retries, with no store change');
+      const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+      assert.ok(gaps.every((g) => g >= 45), `each retry waits the back-off: ${gaps.join(', ')} ms`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(times.length, 4, 'no retry once the sink stopped asking');
+    } finally {
+      publisher.stop();
+      store.close();
+    }
+  });
+
+  it('publishes a whole snapshot every resync interval even when nothing changes', async () => {
+    const store = openSqliteStore(':memory:');
+    let published = 0;
+    const publisher = new EndpointsPublisher(store, [() => void published++], { nodeAddresses: ['127.0.0.1'], logger: silentLogger, timing: { resyncMs: 40 } });
+    publisher.start();
+    try {
+      const deadline = Date.now() + 5000;
+      while (published < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(published >= 4, `${published} publishes`);
+    } finally {
+      publisher.stop();
+      store.close();
+    }
+  });
+});

@@ -1,12 +1,37 @@
 import type { Disposable, Logger } from '../lib/index.js';
+import { BoundedFrequencyRunner } from '../lib/index.js';
 import type { EndpointsSnapshot, Instance, Service, ServiceEndpoints } from '../model/index.js';
 import { serviceKey } from '../model/index.js';
 import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, deriveEndpoints } from '../reconcile/index.js';
 import type { EndpointsView } from '../api/index.js';
 import type { Store } from '../store/index.js';
 
-/** Something that takes whole endpoint snapshots: the DNS server, the proxy. */
-export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | Promise<void>;
+/**
+ * Something that takes whole endpoint snapshots: the DNS server, the proxy. A sink that took the
+ * snapshot but could not apply all of it (a listener that did not open) answers `{ retry: true }`: the
+ * publisher publishes again after a back-off.
+ */
+export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | SinkOutcome | Promise<void | SinkOutcome>;
+
+export interface SinkOutcome {
+  readonly retry: boolean;
+}
+
+/** The publisher's timing; every field in ms. */
+export interface PublisherTiming {
+  /**
+   * First back-off after a sink asked for a retry. Later ones grow with how long the sinks have been
+   * asking (so retries come about 1, 2, 4, 8 … s after the first failure, however many changes
+   * published in between). Default 1000.
+   */
+  readonly retryMinMs: number;
+  /** Most back-off between retries (kube-proxy resyncs every 30 s). Default 30 000. */
+  readonly retryMaxMs: number;
+  /** A full publish at least this often even when nothing changed (kube-proxy's syncPeriod); 0: never. Default 60 000. */
+  readonly resyncMs: number;
+}
+
+export const DEFAULT_PUBLISHER_TIMING: PublisherTiming = { retryMinMs: 1000, retryMaxMs: 30_000, resyncMs: 60_000 };
 
 /**
  * Feeds the data plane: on every change of a service or an instance it builds one snapshot of every
@@ -18,10 +43,18 @@ export type SnapshotSink = (snapshot: EndpointsSnapshot) => void | Promise<void>
  * newest snapshot that every sink has taken (each sink's promise resolved). It only grows; a snapshot a
  * sink refused does not advance it (the next one may). The API's endpoints (`get`, `current`, the follow
  * stream) show a snapshot once the sinks have taken it: what they show is routed.
+ *
+ * Timing is a BoundedFrequencyRunner (kube-proxy's): a change publishes on the next turn of the event
+ * loop; a sink that asks for a retry gets another publish after a back-off (1 s, then about as long
+ * as the failure has lasted, at most 30 s by default; reset once no sink asks); and a full publish
+ * runs every minute even on a quiet system.
  */
 export class EndpointsPublisher implements EndpointsView {
   private watch: Disposable | undefined;
-  private scheduled = false;
+  private readonly runner: BoundedFrequencyRunner;
+  private readonly timing: PublisherTiming;
+  /** Epoch ms since which every publish has ended with a sink asking for a retry; undefined while none asks. */
+  private failingSince: number | undefined;
   private last: EndpointsSnapshot | undefined;
   private byKey = new Map<string, ServiceEndpoints>();
   private readonly listeners = new Set<() => void>();
@@ -31,18 +64,27 @@ export class EndpointsPublisher implements EndpointsView {
   constructor(
     private readonly store: Store,
     private readonly sinks: readonly SnapshotSink[],
-    private readonly options: { readonly nodeAddresses: readonly string[]; readonly logger: Logger },
-  ) {}
+    private readonly options: { readonly nodeAddresses: readonly string[]; readonly logger: Logger; readonly timing?: Partial<PublisherTiming> },
+  ) {
+    this.timing = { ...DEFAULT_PUBLISHER_TIMING, ...options.timing };
+    this.runner = new BoundedFrequencyRunner(() => this.publish(), {
+      minIntervalMs: 0,
+      maxIntervalMs: this.timing.resyncMs,
+      onError: (error) => this.options.logger.error({ err: error }, 'building an endpoints snapshot failed'),
+    });
+  }
 
   start(): void {
     this.watch = this.store.watch(this.store.revision(), (e) => {
-      if (e.kind === 'service' || e.kind === 'instance') this.schedule();
+      if (e.kind === 'service' || e.kind === 'instance') this.runner.run();
     });
+    this.runner.start();
     this.publish();
   }
 
-  /** Stops watching. Pending `whenApplied` calls stay pending (their signal ends them): a stopping berth is no reason to end a drain. */
+  /** Stops watching and retrying. Pending `whenApplied` calls stay pending (their signal ends them): a stopping berth is no reason to end a drain. */
   stop(): void {
+    this.runner.stop();
     void this.watch?.dispose();
   }
 
@@ -94,15 +136,6 @@ export class EndpointsPublisher implements EndpointsView {
     return this.byKey.get(serviceKey(grid, name));
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.publish();
-    });
-  }
-
   private publish(): void {
     const snapshot = buildSnapshot(this.store, this.options.nodeAddresses);
     const taken = this.sinks.map((sink) => {
@@ -114,13 +147,18 @@ export class EndpointsPublisher implements EndpointsView {
     });
     void Promise.allSettled(taken).then((results) => {
       let refused = false;
+      let retry = false;
       for (const r of results) {
-        if (r.status === 'fulfilled') continue;
+        if (r.status === 'fulfilled') {
+          if (r.value !== undefined && r.value.retry) retry = true;
+          continue;
+        }
         refused = true;
         this.options.logger.error({ err: r.reason }, 'a data-plane component refused a snapshot');
       }
       this.show(snapshot);
       if (!refused) this.markApplied(snapshot.revision);
+      this.retryIf(retry || refused);
     });
   }
 
@@ -135,6 +173,20 @@ export class EndpointsPublisher implements EndpointsView {
     this.last = snapshot;
     this.byKey = new Map(snapshot.services.map((e) => [serviceKey(e.grid, e.service), e]));
     for (const listener of this.listeners) listener();
+  }
+
+  /**
+   * After a publish settled: while a sink asks for it (or refused), publish again after a back-off as
+   * long as the failure has lasted, between retryMinMs and retryMaxMs; once none asks, reset.
+   */
+  private retryIf(wanted: boolean): void {
+    if (!wanted) {
+      this.failingSince = undefined;
+      return;
+    }
+    const now = Date.now();
+    this.failingSince ??= now;
+    this.runner.retryAfter(Math.min(this.timing.retryMaxMs, Math.max(this.timing.retryMinMs, now - this.failingSince)));
   }
 
   private markApplied(revision: number): void {

@@ -4,7 +4,7 @@ import { Agent, InstanceTelemetry } from '../agent/index.js';
 import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { ProcessDriver, shimsRunFor } from '../drivers/index.js';
-import { ServiceProxy, defaultProxyThreads } from '../proxy/index.js';
+import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
@@ -21,6 +21,7 @@ import type { ServerTls } from './server-tls.js';
 import { serverTls } from './server-tls.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
+import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
 import { createLogger } from './logger.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
@@ -133,7 +134,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
-    const store = openSqliteStore(join(dataDir, 'berth.db'));
+    // Where node ports and load-balancer ports are opened: the store's host-listener table claims them
+    // there, the API refuses the server's own listeners there, and the proxy opens them.
+    const nodeAddresses = ['127.0.0.1'];
+    const store = openSqliteStore(join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
     owned.defer(() => store.close());
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
     store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
@@ -143,7 +147,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const telemetry = new InstanceTelemetry(driver, dataDir);
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
     // and the DNS server, both fed whole endpoint snapshots by the publisher.
-    const nodeAddresses = ['127.0.0.1'];
     const proxy = new ServiceProxy({
       nodeAddresses,
       ...proxyFromEnv(process.env, logger),
@@ -153,7 +156,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dnsAllow = ['127.0.0.0/8', '::1/128', ranges.instanceRange, ...(config.dnsAllow ?? [])];
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
-    const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
+    // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
+    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     const api = createApi({
       store,
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
@@ -166,6 +172,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       networkRanges,
       instancePolicy: instancePolicyFor(instanceUser.user, { dataDir, allowedRoots: config.allowedRoots, cwd: process.cwd() }),
       ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+      nodeAddresses,
+      hostPorts: {
+        heldPorts: (protocol, hosts) => heldPorts(readHostSockets(), protocol, hosts),
+        broadcastAddresses: () => subnetBroadcasts().map((b) => ({ address: b.address, subnet: `${b.cidr} (${b.iface})` })),
+      },
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -199,6 +210,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     owned.defer(() => proxy.stop());
     publisher.start();
     owned.defer(() => publisher.stop());
+    owned.defer(unsubscribeConditions);
     // The agent stops (detaches; stop is idempotent) before the data plane does: a drain in progress is
     // then left to the next berth, instead of ending early because the proxy cut its connections.
     owned.defer(() => agent.stop());

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { Service, ServiceSpec } from '../model/index.js';
+import { describeListener, listenersNotOpen } from './listener-lines.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
@@ -36,6 +37,7 @@ export function serviceLsCommand(deps: CliDeps): Command {
       } else {
         const loadBalancers = await loadBalancerAddresses(ctx, services);
         ctx.out(renderServiceTable(services, { now: ctx.now(), palette: ctx.palette, loadBalancers }));
+        for (const line of listenerWarnings(services, ctx.palette, (name) => ctx.commandHint(`service why ${name}`))) ctx.note(line);
       }
     });
 }
@@ -55,7 +57,7 @@ export function renderServiceTable(
     services.map((s) => [
       s.name,
       `${s.status.runningInstances}/${s.status.desiredInstances}`,
-      colourState(s.status.phase, options.palette),
+      stateCell(s, options.palette),
       generationCell(s),
       s.spec.type,
       clusterIpCell(s.spec),
@@ -64,6 +66,20 @@ export function renderServiceTable(
       formatAge(s.createdAt, options.now),
     ]),
   );
+}
+
+/** The phase, and how many of its listeners are not open (its ListenersOpen condition). */
+function stateCell(s: Service, c: Palette): string {
+  const down = listenersNotOpen(s).length;
+  return down === 0 ? colourState(s.status.phase, c) : `${colourState(s.status.phase, c)} ${c.red(`(${down} listener${down === 1 ? '' : 's'} not open)`)}`;
+}
+
+/**
+ * One warning per listener that is not open, printed under the table (to stderr):
+ * `warning: web: TCP 127.0.0.1:30000 (node port of 80/TCP) cannot be opened: EADDRINUSE (…); \`berth service why web\``.
+ */
+export function listenerWarnings(services: readonly Service[], c: Palette, whyHint: (name: string) => string): string[] {
+  return services.flatMap((s) => listenersNotOpen(s).map((l) => `${c.yellow('warning:')} ${s.name}: ${describeListener(l)}; \`${whyHint(s.name)}\``));
 }
 
 /** As kubectl: `None` for headless, `<none>` for ExternalName or before the server allocated one. */

@@ -9,6 +9,7 @@ import { colourHealth, colourState, drainOf, healthOf, isTerminalState, latestPe
 import type { OutputFormat } from './output-format.js';
 import { formatStructured, outputOption } from './output-format.js';
 import { splitEndpoints } from './endpoint-addresses.js';
+import { describeListener } from './listener-lines.js';
 import type { Palette } from './palette.js';
 
 /** `berth service show NAME`: the service and its instances (Kontena's `service show`). */
@@ -65,6 +66,7 @@ export function renderServiceDetails(
   if (explanation && explanation.verdict !== 'healthy' && explanation.verdict !== 'not_deployed') {
     field('why', `${explanation.summary}${options.whyHint ? c.dim(` (\`${options.whyHint}\` for the evidence)`) : ''}`);
   }
+  lines.push(...conditionLines(service, options.now, c));
   field('mode', spec.mode);
   if (spec.mode === 'replicated') field('replicas', String(spec.replicas));
   field('stateful', spec.stateful ? 'yes' : 'no');
@@ -106,6 +108,23 @@ export function renderServiceDetails(
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * The data plane's conditions (Kubernetes' status.conditions): `ListenersOpen: False (EADDRINUSE) for
+ * 12s — …` with one line per listener that is not open, or `ListenersOpen: True for 3m`.
+ */
+function conditionLines(service: ExplainedService, now: number, c: Palette): string[] {
+  const conditions = service.status.conditions ?? [];
+  if (conditions.length === 0) return [];
+  const lines = ['  conditions:'];
+  for (const k of conditions) {
+    const status = k.status === 'True' ? c.green('True') : c.red('False');
+    const reason = k.status === 'True' ? '' : ` (${k.reason})`;
+    lines.push(`    ${k.type}: ${status}${reason} for ${formatAge(k.lastTransitionTime, now)} — ${k.message}`);
+    for (const l of k.listeners ?? []) lines.push(`      - ${describeListener(l)}, since ${formatAge(l.since, now)} ago`);
+  }
+  return lines;
 }
 
 /** The endpoints, or undefined when the server predates the endpoints route (404 for the route, not the service). */

@@ -74,6 +74,7 @@ function evidenceLines(r: ExplanationReason, c: Palette): string[] {
     out.push('last log lines:');
     for (const l of e.lastLogLines) out.push(`  ${c.dim('|')} ${l}`);
   }
+  if (e.listener) out.push(`listener: ${e.listener.listener} (${e.listener.kind}, service port ${e.listener.servicePort}), error ${e.listener.error}: ${e.listener.message}; failing since ${e.listener.since}`);
   if (e.event) out.push(`event: ${c.dim(e.event.time.replace(/\.\d+Z$/, 'Z'))}  ${e.event.type}  ${e.event.message}`);
   return out;
 }

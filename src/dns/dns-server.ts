@@ -31,9 +31,15 @@ export interface DnsServerOptions {
   readonly random?: () => number;
   /** Per upstream attempt, in ms. Default 2000. */
   readonly forwardTimeoutMs?: number;
-  /** A TCP connection with no traffic for this long is closed, in ms. Default 10000 (RFC 7766 suggests seconds). */
+  /**
+   * A TCP connection with no query in flight and no complete query received for this long is closed,
+   * in ms. Default 5000 (RFC 7766 §6.2.3: servers close idle connections after seconds, not minutes).
+   */
   readonly tcpIdleTimeoutMs?: number;
-  /** Concurrent TCP connections; more are closed at once. Default 1000. */
+  /**
+   * Concurrent TCP connections. A new one beyond it evicts the connection idle the longest (none in
+   * flight); only when every connection has a query in flight is the new one closed. Default 1000.
+   */
   readonly maxTcpConnections?: number;
   readonly logger?: Logger;
   /** Where to read the host's resolvers. Default /etc/resolv.conf. */
@@ -76,7 +82,7 @@ export function resolveDnsServerOptions(options: DnsServerOptions): ResolvedDnsS
     upstreams: options.upstreams?.map(parseUpstream),
     random: options.random ?? Math.random,
     forwardTimeoutMs: options.forwardTimeoutMs ?? 2000,
-    tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+    tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 5000,
     maxTcpConnections: options.maxTcpConnections ?? 1000,
     logger: options.logger ?? silentLogger,
     resolvConfPath: options.resolvConfPath ?? '/etc/resolv.conf',
@@ -86,6 +92,13 @@ export function resolveDnsServerOptions(options: DnsServerOptions): ResolvedDnsS
 
 /** Queries one TCP connection may have in flight before we stop reading from it. */
 const TCP_PIPELINE = 64;
+
+/** One TCP client: its queries in flight and when it last sent a whole query or got a reply. */
+interface TcpClient {
+  readonly socket: net.Socket;
+  inFlight: number;
+  lastActiveAt: number;
+}
 
 /**
  * berth's DNS server: UDP and TCP on one host:port, answering through the handler chain
@@ -99,7 +112,8 @@ export class DnsServer {
   private readonly logger: Logger;
   private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
-  private readonly connections = new Set<net.Socket>();
+  /** Least recently active first (an active client is moved to the end): eviction takes the first idle one. */
+  private readonly connections = new Map<net.Socket, TcpClient>();
   private handlers: readonly DnsHandler[] = [];
   private records: ServiceRecordsHandler | undefined;
   private chain: DnsNext | undefined;
@@ -183,7 +197,7 @@ export class DnsServer {
     this.udp = undefined;
     this.tcp = undefined;
     this.chain = undefined;
-    for (const socket of this.connections) socket.destroy();
+    for (const socket of this.connections.keys()) socket.destroy();
     this.connections.clear();
     if (udp !== undefined) await new Promise<void>((resolve) => udp.close(() => resolve()));
     if (tcp !== undefined) await new Promise<void>((resolve) => tcp.close(() => resolve()));
@@ -238,43 +252,74 @@ export class DnsServer {
     });
   }
 
+  /**
+   * A TCP client (RFC 7766): length-framed queries, pipelined up to TCP_PIPELINE in flight. Idle (no
+   * query in flight, none completed for tcpIdleTimeoutMs) → closed, also while it trickles bytes of a
+   * frame that never completes. At the connection cap, the client idle the longest makes room.
+   */
   private onTcpConnection(socket: net.Socket): void {
-    if (this.connections.size >= this.options.maxTcpConnections || this.chain === undefined) {
+    if (this.chain === undefined || (this.connections.size >= this.options.maxTcpConnections && !this.evictIdle())) {
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
+    const client: TcpClient = { socket, inFlight: 0, lastActiveAt: Date.now() };
+    this.connections.set(socket, client);
+    const idle = this.options.tcpIdleTimeoutMs;
+    const touch = (): void => {
+      client.lastActiveAt = Date.now();
+      if (this.connections.delete(socket)) this.connections.set(socket, client);
+    };
     socket.setNoDelay(true);
-    socket.setTimeout(this.options.tcpIdleTimeoutMs, () => socket.destroy());
+    // No byte for `idle` ms: close, unless a forwarded answer is still to come (its reply touches).
+    socket.setTimeout(idle, () => {
+      if (client.inFlight === 0) socket.destroy();
+    });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.connections.delete(socket));
     const reader = new TcpFrameReader();
-    const client = socket.remoteAddress ?? '';
-    let inFlight = 0;
+    const peer = socket.remoteAddress ?? '';
     const send = (reply: DnsReply): void => {
       if (reply === undefined || socket.destroyed) return;
       socket.write(frameTcp(reply));
     };
     socket.on('data', (chunk) => {
       // At most one partial frame (< 2 + 65535 bytes) stays buffered between chunks.
-      for (const message of reader.push(chunk)) {
+      const messages = reader.push(chunk);
+      if (messages.length === 0 && client.inFlight === 0 && Date.now() - client.lastActiveAt > idle) {
+        socket.destroy(); // bytes, but no whole query for `idle` ms: a trickle, not a client
+        return;
+      }
+      for (const message of messages) {
         if (message.length < 12) {
           socket.destroy();
           return;
         }
-        const reply = this.answer(message, 'tcp', client);
+        touch();
+        const reply = this.answer(message, 'tcp', peer);
         if (!(reply instanceof Promise)) {
           send(reply);
           continue;
         }
-        inFlight++;
-        if (inFlight >= TCP_PIPELINE) socket.pause();
+        client.inFlight++;
+        if (client.inFlight >= TCP_PIPELINE) socket.pause();
         void reply.then((r) => {
-          inFlight--;
+          client.inFlight--;
+          touch();
           send(r);
-          if (inFlight < TCP_PIPELINE && !socket.destroyed) socket.resume();
+          if (client.inFlight < TCP_PIPELINE && !socket.destroyed) socket.resume();
         });
       }
     });
+  }
+
+  /** Closes the client idle the longest (no query in flight); false when every client has one in flight. */
+  private evictIdle(): boolean {
+    for (const [socket, client] of this.connections) {
+      if (client.inFlight > 0) continue;
+      this.connections.delete(socket);
+      socket.destroy();
+      return true;
+    }
+    return false;
   }
 }

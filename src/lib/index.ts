@@ -16,3 +16,4 @@ export { mintToken, parseToken, sameHash, signToken, verifySignedToken, newSigni
 export type { MintedToken } from './bearer-token.js';
 export type { SystemUser } from './system-user.js';
 export { lookupUser } from './system-user.js';
+export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';

@@ -34,7 +34,10 @@ export type EventType =
   | 'service.update_failed_instance'
   | 'service.rollback_started'
   | 'service.rollback_paused'
-  | 'service.rollback_completed';
+  | 'service.rollback_completed'
+  /** The data plane: a host listener of the service could not be opened (with its error) / is open again. */
+  | 'service.listener_failed'
+  | 'service.listener_opened';
 
 export type EventSeverity = 'info' | 'warning' | 'error';
 

@@ -1,6 +1,7 @@
 import type { EventSeverity, EventType } from './event.js';
 import type { DesiredState, InstanceState } from './instance-state.js';
 import type { ProbeKind } from './probe.js';
+import type { ListenerProblem } from './service.js';
 
 /*
  * `berth service why NAME`: one answer to "why is this service not healthy, not converged, paused",
@@ -38,7 +39,9 @@ export type ExplanationReasonKind =
   /** A warning or error recorded in the events that no instance explains (allocation, refusals …). */
   | 'event'
   /** The user's intent: not deployed, stopped, being removed. */
-  | 'intent';
+  | 'intent'
+  /** A host listener of the service that cannot be opened (its ListenersOpen condition), with the system's error. */
+  | 'listener';
 
 /** The failing probe of an instance, as the agent last reported it. */
 export interface ProbeEvidence {
@@ -66,6 +69,8 @@ export interface ExplanationEvidence {
   /** The last lines the container wrote (at most 5; only in GET …/why). */
   readonly lastLogLines?: readonly string[];
   readonly event?: { readonly id: number; readonly time: string; readonly type: EventType; readonly severity: EventSeverity; readonly message: string };
+  /** A listener that is not open: where, which spec field's kind, the error name and its words, since when. */
+  readonly listener?: ListenerProblem;
 }
 
 export interface ExplanationReason {

@@ -17,3 +17,7 @@ export * from './explanation.js';
 export * from './access.js';
 export * from './secret.js';
 export * from './privileged-requests.js';
+export * from './service-ports.js';
+export * from './host-listeners.js';
+export { externalIpProblem } from './external-address.js';
+export * from './listener-problem.js';

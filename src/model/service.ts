@@ -1,3 +1,4 @@
+import type { HostListenerKind } from './host-listeners.js';
 import type { ServiceSpec } from './service-spec.js';
 
 /** What the user asked to have running: written only by the API (deploy, scale, start, stop, restart, rm). */
@@ -82,6 +83,48 @@ export interface ServiceStatus {
   readonly updatedAt: string;
   /** The latest rollout (absent before the first deploy). */
   readonly update?: UpdateStatus;
+  /**
+   * What the node's data plane observed (Kubernetes' status.conditions): written by the data plane
+   * through `Store.setServiceConditions`, kept as they are by the controllers' status writes. Absent
+   * until the data plane has something to say.
+   */
+  readonly conditions?: readonly ServiceCondition[];
+}
+
+/** A host listener of the service that the proxy could not open (or that another service holds). */
+export interface ListenerProblem {
+  /** `TCP 127.0.0.1:30000`. */
+  readonly listener: string;
+  readonly kind: HostListenerKind;
+  /** The service port it serves: `80/TCP`. */
+  readonly servicePort: string;
+  /**
+   * The system's error name (EADDRINUSE: another program holds it; EADDRNOTAVAIL: the address is not
+   * one of this host's; EACCES: a port below 1024 without the privilege), or ADDRESS_CONFLICT: another
+   * service holds it.
+   */
+  readonly error: string;
+  /** The error in words, as the system or the relay gave it. */
+  readonly message: string;
+  /** When it was first seen failing (since it was last open). */
+  readonly since: string;
+}
+
+/**
+ * `ListenersOpen`: whether every host listener of the service (virtual IP, external IPs, load-balancer
+ * and node ports) is open. `False` lists the ones that are not; the proxy retries them with back-off
+ * and the condition turns `True` when all are open.
+ */
+export interface ServiceCondition {
+  readonly type: 'ListenersOpen';
+  readonly status: 'True' | 'False';
+  /** `Open`, or the error of the first listener that is not (EADDRINUSE, EADDRNOTAVAIL …). */
+  readonly reason: string;
+  readonly message: string;
+  /** When `status` last changed (RFC 3339). */
+  readonly lastTransitionTime: string;
+  /** With status False: the listeners that are not open. */
+  readonly listeners?: readonly ListenerProblem[];
 }
 
 /** User intent about running at all (Kontena's start/stop; rm sets `removing`). Written only by the API. */

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { DNS1035_MESSAGE, IPV4, STOP_SIGNALS } from './names.js';
 import { SpecInvalidError } from './errors.js';
+import { externalIpProblem } from './external-address.js';
 import type { FieldError } from './field-error.js';
 import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
 import { ServiceSpecSchema } from './service-spec.js';
@@ -98,6 +99,10 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
   if (spec.clusterIP === 'None' && (spec.type === 'NodePort' || spec.type === 'LoadBalancer')) {
     errors.push({ field: at('clusterIP'), type: 'Invalid value', value: 'None', detail: `may not be set to 'None' for LoadBalancer or NodePort services` });
   }
+  spec.externalIPs.forEach((ip, i) => {
+    const problem = IPV4.test(ip) ? externalIpProblem(ip) : undefined;
+    if (problem) errors.push({ field: at(`externalIPs[${i}]`), type: 'Invalid value', value: ip, detail: problem });
+  });
   if (spec.type === 'ExternalName' && !spec.externalName) {
     errors.push({ field: at('externalName'), type: 'Required value', detail: 'an ExternalName service names the DNS name it is an alias of, e.g. db.example.org' });
   }

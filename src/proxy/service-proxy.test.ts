@@ -253,6 +253,41 @@ for (const engine of ['native', 'node'] as const satisfies readonly ProxyEngine[
       }
     });
 
+    test('shows a listener another program holds as failed with its errno and words, and opens it on a later sync once free', async () => {
+      const squatter = net.createServer().listen({ host: '127.96.201.6', port: 18010 });
+      await once(squatter, 'listening');
+      let closed = false;
+      try {
+        await withProxy(async (proxy) => {
+          const snapshot = snapshotOf([endpointsOf({ service: 'held', clusterIP: '127.96.201.6', ports: [{ name: '', protocol: 'TCP', port: 18010 }], endpoints: threeBackends() })]);
+          await proxy.sync(snapshot);
+          const failed = proxy.status().find((l) => l.key === 'TCP 127.96.201.6:18010');
+          assert.equal(failed?.state, 'failed');
+          assert.equal(failed?.error, 'EADDRINUSE');
+          assert.match(failed?.message ?? '', /EADDRINUSE: address already in use 127\.96\.201\.6:18010/);
+          await new Promise<void>((resolve) => squatter.close(() => resolve()));
+          closed = true;
+          await proxy.sync(snapshot); // the same snapshot again: what the publisher's retry does
+          assert.equal(proxy.status().find((l) => l.key === 'TCP 127.96.201.6:18010')?.state, 'listening');
+          assert.match(await exchange('127.96.201.6', 18010), /^backend-/);
+        });
+      } finally {
+        if (!closed) squatter.close();
+      }
+    });
+
+    test('lists the second claimant of an address in conflicts()', async () => {
+      await withProxy(async (proxy) => {
+        await proxy.sync(
+          snapshotOf([
+            endpointsOf({ service: 'a', clusterIP: '127.96.201.7', externalIPs: ['127.96.201.9'], ports: [{ name: '', protocol: 'TCP', port: 18011 }], endpoints: threeBackends() }),
+            endpointsOf({ service: 'b', clusterIP: '127.96.201.8', externalIPs: ['127.96.201.9'], ports: [{ name: '', protocol: 'TCP', port: 18011 }], endpoints: threeBackends() }),
+          ]),
+        );
+        assert.deepEqual(proxy.conflicts(), [{ key: 'TCP 127.96.201.9:18011', serviceKey: 'default/b:18011/TCP', heldBy: 'default/a:18011/TCP' }]);
+      });
+    });
+
     test('relays UDP datagrams to a backend and the replies back from the service address', async () => {
       const backend = dgram.createSocket('udp4');
       backend.on('message', (msg, rinfo) => backend.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));

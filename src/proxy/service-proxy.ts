@@ -6,7 +6,7 @@ import type { EndpointsSnapshot } from '../model/index.js';
 import type { Clock, Logger } from '../lib/index.js';
 import { silentLogger, systemClock } from '../lib/index.js';
 import type { RelayExit } from './native-relay.js';
-import type { ListenerSpec, ProxyProtocol, ProxyTable } from './proxy-table.js';
+import type { ListenerConflict, ListenerSpec, ProxyProtocol, ProxyTable } from './proxy-table.js';
 import { buildProxyTable } from './proxy-table.js';
 import { RelayEngine } from './relay-engine.js';
 import { RelaySupervisor } from './relay-supervisor.js';
@@ -20,6 +20,8 @@ export interface ListenerStatus extends ListenerSpec {
   readonly state: ListenerState;
   /** The listen error's code (EADDRINUSE, EADDRNOTAVAIL, EACCES…) when `state` is 'failed'. */
   readonly error?: string;
+  /** The error in words ("listen EADDRINUSE: address already in use 127.0.0.1:30000") when `state` is 'failed'. */
+  readonly message?: string;
 }
 
 /**
@@ -86,6 +88,7 @@ interface TcpListenerEntry {
   spec: ListenerSpec;
   state: ListenerState;
   error?: string;
+  message?: string;
   closed: boolean;
   /** The node engine's listening socket. */
   readonly server?: Server;
@@ -100,6 +103,7 @@ interface UdpListenerEntry {
   spec: ListenerSpec;
   state: ListenerState;
   error?: string;
+  message?: string;
   readonly udp: UdpListener;
   closed: boolean;
 }
@@ -225,8 +229,14 @@ export class ServiceProxy extends EventEmitter {
     });
   }
 
+  /** Every listener of the newest applied table with its state; a failed one with its error (it is retried on the next `sync`). */
   status(): ListenerStatus[] {
-    return [...this.entries.values()].map((e) => ({ ...e.spec, state: e.state, ...(e.error !== undefined ? { error: e.error } : {}) }));
+    return [...this.entries.values()].map((e) => ({ ...e.spec, state: e.state, ...(e.error !== undefined ? { error: e.error } : {}), ...(e.message !== undefined ? { message: e.message } : {}) }));
+  }
+
+  /** Addresses two service ports of the newest snapshot claim: the second claimant is not served (`ADDRESS_CONFLICT`). */
+  conflicts(): readonly ListenerConflict[] {
+    return this.table?.conflicts ?? [];
   }
 
   /** Which engine relays TCP now ('node' also after a relay that could not start). */
@@ -356,6 +366,7 @@ export class ServiceProxy extends EventEmitter {
   private failed(entry: ListenerEntry, error: NodeJS.ErrnoException): void {
     entry.state = 'failed';
     entry.error = error.code ?? 'ERROR';
+    entry.message = error.message;
     if (entry.protocol === 'UDP') entry.udp.close();
     this.report({ listener: entry.spec.key, serviceKey: entry.spec.serviceKey, code: entry.error, message: error.message });
   }

@@ -1,5 +1,5 @@
-import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort, ServiceSpec } from '../model/index.js';
-import { isReady, isTerminal } from '../model/index.js';
+import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort } from '../model/index.js';
+import { isReady, isTerminal, servicePortsOf } from '../model/index.js';
 
 /** Kubernetes' DefaultClientIPServiceAffinitySeconds. */
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
@@ -82,27 +82,8 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
   };
 }
 
-/**
- * The ports a service serves: those its spec declares, or, when it declares none, its containers'
- * ports, each as a service port of the same number and name (a plain berth service is reachable on
- * the ports its processes listen on).
- */
-export function servicePortsOf(spec: ServiceSpec): ServicePort[] {
-  return spec.ports.length > 0 ? [...spec.ports] : implicitPorts(spec.containers.flatMap((c) => c.ports));
-}
-
-function implicitPorts(containerPorts: readonly { name?: string | undefined; containerPort: number; protocol: 'TCP' | 'UDP' }[]): ServicePort[] {
-  const seen = new Set<string>();
-  const out: ServicePort[] = [];
-  for (const cp of containerPorts) {
-    const key = `${cp.containerPort}/${cp.protocol}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const name = cp.name ?? (containerPorts.length > 1 ? `${cp.protocol.toLowerCase()}-${cp.containerPort}` : undefined);
-    out.push({ ...(name !== undefined ? { name } : {}), protocol: cp.protocol, port: cp.containerPort, targetPort: cp.containerPort });
-  }
-  return out;
-}
+/** The one rule for which ports a service serves lives in model/ (the store's host-listener table uses it too). */
+export { servicePortsOf };
 
 function resolveTarget(port: ServicePort, instance: Instance): number | undefined {
   const target = port.targetPort ?? port.port;

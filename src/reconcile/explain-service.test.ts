@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Instance, InstanceHealth, Service, ServiceEvent, UpdateStatus } from '../model/index.js';
+import type { Instance, InstanceHealth, ListenerProblem, Service, ServiceEvent, UpdateStatus } from '../model/index.js';
 import { explainService } from './explain-service.js';
 import { T0, instance, iso, service } from '../../test/fixtures.js';
 
@@ -190,5 +190,38 @@ describe('explainService', () => {
     assert.equal(x.verdict, 'degraded');
     assert.deepEqual(x.reasons.map((r) => r.message), ['node port 30080 is taken by another process (EADDRINUSE)']);
     assert.equal(x.reasons[0]?.evidence.event?.id, 2);
+  });
+});
+
+describe('explainService: listeners that cannot be opened', () => {
+  const problem: ListenerProblem = { listener: 'TCP 127.0.0.1:30000', kind: 'nodePort', servicePort: '80/TCP', error: 'EADDRINUSE', message: 'listen EADDRINUSE: address already in use 127.0.0.1:30000', since: iso(T0 + 5000) };
+  const withListener = (s: Service, listeners: ListenerProblem[] = [problem]): Service =>
+    withStatus(s, { conditions: [{ type: 'ListenersOpen', status: 'False', reason: listeners[0]?.error ?? '', message: '', lastTransitionTime: iso(T0 + 5000), listeners }] });
+
+  it('calls a serving service degraded and names the listener with its errno, and what frees it', () => {
+    const svc = withListener(withStatus(service({ replicas: 1 }), { phase: 'running', desiredInstances: 1, runningInstances: 1 }));
+    const x = explainService(svc, [instance({ slot: 1 })], { now: NOW });
+    assert.equal(x.verdict, 'degraded');
+    assert.equal(x.reasons[0]?.kind, 'listener');
+    assert.equal(x.reasons[0]?.message, `TCP 127.0.0.1:30000 (node port of 80/TCP) cannot be opened: EADDRINUSE (listen EADDRINUSE: address already in use 127.0.0.1:30000), since ${iso(T0 + 5000)}; retried with back-off`);
+    assert.deepEqual(x.reasons[0]?.evidence.listener, problem);
+    assert.match(x.summary, /^1\/1 instances of web ready: TCP 127\.0\.0\.1:30000 .*EADDRINUSE/);
+    assert.ok(x.suggestions.some((s) => s.includes("ss -tlnp 'sport = :30000'")), x.suggestions.join('\n'));
+  });
+
+  it('says an external IP that is not on this host is EADDRNOTAVAIL, even for a service that was never deployed', () => {
+    const notHere: ListenerProblem = { ...problem, listener: 'TCP 192.0.2.1:80', kind: 'externalIP', error: 'EADDRNOTAVAIL', message: 'listen EADDRNOTAVAIL: cannot assign requested address 192.0.2.1:80' };
+    const x = explainService(withListener(service({ deployed: false }), [notHere]), [], { now: NOW });
+    assert.equal(x.verdict, 'not_deployed');
+    assert.match(x.summary, /; and TCP 192\.0\.2\.1:80 \(external IP of 80\/TCP\) cannot be opened: EADDRNOTAVAIL/);
+    assert.ok(x.reasons.some((r) => r.kind === 'listener'));
+    assert.ok(x.suggestions.some((s) => s.startsWith('192.0.2.1 is not an address of this host')));
+  });
+
+  it('leaves the listener events to the listener reason (no second reason from the event)', () => {
+    const svc = withListener(withStatus(service({ replicas: 1 }), { phase: 'running', desiredInstances: 1, runningInstances: 1 }));
+    const events = [event({ type: 'service.listener_failed', severity: 'warning', message: 'TCP 127.0.0.1:30000 … cannot be opened' })];
+    const x = explainService(svc, [instance({ slot: 1 })], { now: NOW, events });
+    assert.deepEqual(x.reasons.map((r) => r.kind), ['listener']);
   });
 });

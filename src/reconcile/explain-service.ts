@@ -12,6 +12,7 @@ import type {
 } from '../model/index.js';
 import { failingProbe, healthWord, isReady, isTerminal, slotName } from '../model/index.js';
 import { BACKOFF_RESET_AFTER_MS, describeEnd } from './restart-decision.js';
+import { butListeners, listenerReasons, listenerSuggestions } from './explain-listeners.js';
 
 export interface ExplainOptions {
   /** The service's events, oldest first (the API passes those since the current deployment, at most a few hundred). */
@@ -28,7 +29,7 @@ interface Weighed {
 }
 
 /** Event types an instance's own reason already covers (its state, probe and exit code say more). */
-const COVERED_PREFIXES = ['instance.', 'service.update_', 'service.rollback_'];
+const COVERED_PREFIXES = ['instance.', 'service.update_', 'service.rollback_', 'service.listener_'];
 
 /**
  * Why a service is (not) healthy, converged or paused: a root-cause verdict with the evidence.
@@ -37,7 +38,8 @@ const COVERED_PREFIXES = ['instance.', 'service.update_', 'service.rollback_'];
  * rolled back, in progress, with the controller's message and failed instances), every slot's newest
  * instance and its history (rejected, crashed or crash-looping with exit code and signal, failing
  * probes with their last output, starting, draining), and warnings or errors in `events` that no
- * instance explains (e.g. an allocation refused). Pure: no I/O, no clock (pass `now`).
+ * instance explains (e.g. an allocation refused), and host listeners that cannot be opened (the
+ * data plane's ListenersOpen condition, with the system's error). Pure: no I/O, no clock (pass `now`).
  *
  * The first reason is the root cause the summary names; suggestions are commands or spec changes.
  * Log lines are not read here: the API adds them to the evidence (`lastLogLines`).
@@ -50,20 +52,23 @@ export function explainService(service: Service, instances: readonly Instance[],
   const overview = overviewOf(bySlot);
   const base = { deployedGeneration: deployment?.generation ?? null, instances: overview };
   const alive = instances.filter((i) => !isTerminal(i.status.state)).length;
+  // Listeners are served whatever the workload does (network-face changes need no deploy), so they are
+  // explained even for a service that is stopped or not deployed.
+  const listeners = listenerReasons(service);
 
   if (service.desired === 'removing') {
     return { ...base, verdict: 'removing', summary: `${name} is being removed${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}`, reasons: [intent(`removal requested`)], suggestions: [] };
   }
   if (!deployment) {
     return {
-      ...base, verdict: 'not_deployed', summary: `${name} was created but never deployed: nothing runs`,
-      reasons: [intent('create and update do not deploy (Kontena)')], suggestions: [`\`berth service deploy ${name}\``],
+      ...base, verdict: 'not_deployed', summary: `${name} was created but never deployed: nothing runs${butListeners(listeners)}`,
+      reasons: [intent('create and update do not deploy (Kontena)'), ...listeners], suggestions: [`\`berth service deploy ${name}\``, ...listenerSuggestions(listeners)],
     };
   }
   if (service.desired === 'stopped') {
     return {
-      ...base, verdict: 'stopped', summary: `${name} is stopped${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}`,
-      reasons: [intent('stop requested; instances stay stopped until start')], suggestions: [`\`berth service start ${name}\``],
+      ...base, verdict: 'stopped', summary: `${name} is stopped${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}${butListeners(listeners)}`,
+      reasons: [intent('stop requested; instances stay stopped until start'), ...listeners], suggestions: [`\`berth service start ${name}\``, ...listenerSuggestions(listeners)],
     };
   }
 
@@ -104,6 +109,7 @@ export function explainService(service: Service, instances: readonly Instance[],
 
   const rollout = rolloutReason(service, update, failedUpdate);
   if (rollout) weighed.push({ weight: rollout.weight, reason: rollout.reason });
+  for (const reason of listeners) weighed.push({ weight: 'blocking', reason });
   const seenTypes = new Set<string>();
   for (const e of [...events].reverse()) {
     if (e.severity === 'info' || COVERED_PREFIXES.some((p) => e.type.startsWith(p)) || seenTypes.has(e.type)) continue;
@@ -301,6 +307,7 @@ function suggestionsOf(verdict: ExplanationVerdict, reasons: readonly Explanatio
   const crashed = reasons.find((r) => r.kind === 'crashed');
   if (crashed) out.push(`\`berth service logs ${name} -i ${crashed.slot ?? ''}\` shows what it wrote before it exited`);
   if (reasons.some((r) => r.kind === 'rejected')) out.push(`check the container's command, image and working directory (\`berth service show ${name}\`)`);
+  out.push(...listenerSuggestions(reasons));
   if (reasons.some((r) => r.kind === 'event')) out.push(`\`berth service events ${name}\` has the full history`);
   return [...new Set(out)];
 }

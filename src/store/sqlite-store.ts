@@ -4,9 +4,10 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import type { Grid, Instance, InstanceStatus, NewServiceEvent, NodeInfo, SecretInfo, Service, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
+import type { Grid, HostListenerClaim, Instance, InstanceStatus, NewServiceEvent, NodeInfo, SecretInfo, Service, ServiceCondition, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
 import {
   GridNotFoundError,
+  HostPortAllocatedError,
   INSTANCE_STATES,
   InstanceNotFoundError,
   InvalidTransitionError,
@@ -17,6 +18,7 @@ import {
   ServiceRemovingError,
   VersionConflictError,
   canAdvance,
+  formatFieldError,
   isTerminal,
   serviceKey,
 } from '../model/index.js';
@@ -27,6 +29,7 @@ import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
 import { AccessTables } from './access-tables.js';
 import { SecretTable } from './secret-table.js';
+import { HostPortTable } from './host-port-table.js';
 import type { JsonRow, Statements } from './sqlite-statements.js';
 import { SQL } from './sqlite-statements.js';
 import type {
@@ -51,6 +54,11 @@ export interface SqliteStoreOptions {
   readonly eventsPerService?: number;
   /** How long a write waits for another connection's lock before failing (SQLITE_BUSY). Default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Where node ports and load-balancer ports are opened (the proxy's `nodeAddresses`): the host-listener
+   * table claims them there. Default ['127.0.0.1'], the proxy's default.
+   */
+  readonly nodeAddresses?: readonly string[];
 }
 
 /** What `setInstanceStatuses` did with each update. */
@@ -96,6 +104,7 @@ export class SqliteStore implements Store {
   private readonly secrets: SecretTable;
   /** See accessRevision(); in memory, as only this process writes this file (data-dir lock). */
   private accessChanges = 0;
+  private readonly hostPorts: HostPortTable;
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
   private readonly frozen = new FrozenJsonCache();
@@ -114,6 +123,9 @@ export class SqliteStore implements Store {
       this.secrets = new SecretTable(this.db);
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
       this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: Math.max(1, options.eventsPerService ?? 1000), nowMs: () => this.clock.now(), query: (sql) => this.query(sql) });
+      this.hostPorts = new HostPortTable(this.db, options.nodeAddresses ?? ['127.0.0.1']);
+      const conflicts = this.db.transaction(() => this.hostPorts.rebuild(this.listServices())).immediate();
+      for (const c of conflicts) this.logger.warn({ ...c }, `${c.service} asks for ${c.listener}, which ${c.heldBy} holds: the older service keeps it; change one of them`);
     } catch (error) {
       this.db.close();
       throw error;
@@ -180,6 +192,7 @@ export class SqliteStore implements Store {
       const { grid, spec } = input;
       if (!this.access.getGrid(grid)) throw new GridNotFoundError(grid);
       if (this.readRow<Service>(this.stmt.getService, grid, spec.name)) throw new ServiceExistsError(grid, spec.name);
+      this.hostPorts.claim(grid, spec.name, spec);
       const revision = this.log.next();
       const now = this.now();
       const service: Service = {
@@ -249,6 +262,7 @@ export class SqliteStore implements Store {
     const desired = change.desired ?? current.desired;
     if (!specChanged && !change.deploy && !change.restart && desired === current.desired) return deepFreeze(current);
 
+    if (specChanged) this.hostPorts.claim(grid, name, spec, current.spec);
     const now = this.now();
     let deployment = current.deployment;
     if (change.deploy) {
@@ -297,9 +311,12 @@ export class SqliteStore implements Store {
       }
       for (const { grid, name, status } of writes.serviceStatus ?? []) {
         const current = this.readRow<Service>(this.stmt.getService, grid, name);
-        if (!current || sameIgnoring(current.status, status, 'updatedAt')) continue;
+        if (!current) continue;
+        // The data plane's conditions are not the controllers' to write: they are kept as they are.
+        const next = current.status.conditions === undefined ? status : { ...status, conditions: current.status.conditions };
+        if (sameIgnoring(current.status, next, 'updatedAt')) continue;
         // Status is the controllers' field: version (the API's compare-and-set token) stays.
-        this.putService({ ...current, status }, this.log.next());
+        this.putService({ ...current, status: next }, this.log.next());
       }
       if (writes.rollback) this.autoRollback(writes.rollback);
       for (const { grid, name } of writes.deleteServices ?? []) {
@@ -312,6 +329,7 @@ export class SqliteStore implements Store {
         }
         this.stmt.deleteService.run(grid, name);
         this.history.remove(grid, name);
+        this.hostPorts.release(grid, name);
         this.log.record('service', 'delete', serviceKey(grid, name), row.json, this.log.next());
       }
       this.insertEvents(writes.events ?? []);
@@ -326,7 +344,41 @@ export class SqliteStore implements Store {
       this.logger.warn({ grid: r.grid, service: r.name, generation: r.toGeneration }, 'rollback target is no longer in the history');
       return;
     }
-    this.applyIntent(current, { spec: target.spec, deploy: true, rollbackTo: r.toGeneration, deploymentCause: 'auto-rollback', cause: `automatic rollback to ${r.toGeneration}` });
+    try {
+      this.applyIntent(current, { spec: target.spec, deploy: true, rollbackTo: r.toGeneration, deploymentCause: 'auto-rollback', cause: `automatic rollback to ${r.toGeneration}` });
+    } catch (error) {
+      if (!(error instanceof HostPortAllocatedError)) throw error;
+      // The old spec asks for a listener another service took since: the rollback is refused and the
+      // rollout pauses (as failureAction pause), saying why; nothing of the rollback is written.
+      const message = `update to generation ${current.deployment?.generation ?? '?'} failed, and the automatic rollback to generation ${r.toGeneration} is refused: ${error.causes.map(formatFieldError).join('; ')}`;
+      const update = current.status.update;
+      if (update) this.putService({ ...current, status: { ...current.status, update: { ...update, state: 'paused', message } } }, this.log.next());
+      this.insertEvents([{ grid: r.grid, service: r.name, type: 'service.update_paused', severity: 'warning', message, data: { rollbackTo: r.toGeneration } }]);
+    }
+  }
+
+  // ---- data-plane writer ----
+
+  /**
+   * Replaces the data plane's conditions of a service (status.conditions); the version stays (it is not
+   * the user's part). Equal conditions write nothing (and record no events). An unknown service is skipped.
+   * @returns true when something was written.
+   */
+  setServiceConditions(grid: string, name: string, conditions: readonly ServiceCondition[], events: readonly NewServiceEvent[] = []): boolean {
+    return this.write(() => {
+      const current = this.readRow<Service>(this.stmt.getService, grid, name);
+      if (!current || stableStringify(current.status.conditions ?? []) === stableStringify(conditions)) return false;
+      const { conditions: _old, ...rest } = current.status;
+      this.putService({ ...current, status: conditions.length > 0 ? { ...rest, conditions } : rest }, this.log.next());
+      this.insertEvents(events);
+      return true;
+    });
+  }
+
+  /** The host-listener allocation table: every address:port a service's spec asks berth to listen on, with its owner. */
+  listHostListeners(): HostListenerClaim[] {
+    this.assertOpen();
+    return this.hostPorts.list();
   }
 
   // ---- agent writer ----

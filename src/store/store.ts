@@ -4,6 +4,7 @@ import type {
   Grid,
   SecretInfo,
   TokenInfo,
+  HostListenerClaim,
   Instance,
   InstanceSpec,
   InstanceStatus,
@@ -13,6 +14,7 @@ import type {
   ServiceDesired,
   ServiceEvent,
   ServiceSpec,
+  ServiceCondition,
   ServiceStatus,
   SpecRevision,
 } from '../model/index.js';
@@ -135,12 +137,17 @@ export interface Store {
    * `deploy` is true.
    * @throws GridNotFoundError (404) when the grid does not exist, ServiceExistsError (409) when the name
    *   is taken in the grid.
+   * Claims the spec's host listeners (model/host-listeners.ts) in the same transaction.
+   * @throws ServiceExistsError (409) when the name is taken in the grid; HostPortAllocatedError (422
+   *   PORT_ALLOCATED) when the spec asks for an address:port another service holds (a changed spec in
+   *   updateServiceIntent likewise, for the listeners it adds).
    */
   createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service;
   /**
    * Applies an API-side change.
    * @throws ServiceNotFoundError (404), VersionConflictError (409) when `ifVersion` is stale,
-   *   ServiceRemovingError (409) when the service is being removed and the change is not `desired: 'removing'`.
+   *   ServiceRemovingError (409) when the service is being removed and the change is not `desired: 'removing'`,
+   *   HostPortAllocatedError (422) as createService.
    */
   updateServiceIntent(grid: string, name: string, change: ServiceIntentChange, options?: WriteOptions): Service;
   /** The versions of a service's spec, oldest first (at most SPEC_HISTORY_LIMIT); [] for an unknown service. */
@@ -157,6 +164,20 @@ export interface Store {
   // ---- controller writer ----
   /** Applies a controller's plan atomically. Desired-state changes of unknown instances are ignored. */
   applyControllerWrites(writes: ControllerWrites): void;
+
+  /**
+   * The host-listener allocation table: every address:port (virtual IP, external IP, load-balancer and
+   * node port) that a stored spec asks berth to listen on, with the service that holds it.
+   */
+  listHostListeners(): HostListenerClaim[];
+
+  // ---- data-plane writer ----
+  /**
+   * Replaces the conditions the node's data plane observed for a service (`status.conditions`, e.g.
+   * ListenersOpen), with `events` in the same transaction. Equal conditions write nothing. Returns
+   * whether it wrote.
+   */
+  setServiceConditions(grid: string, name: string, conditions: readonly ServiceCondition[], events?: readonly NewServiceEvent[]): boolean;
 
   // ---- agent writer ----
   /**
