@@ -9,7 +9,9 @@ export type FieldErrorType =
   | 'Duplicate value'
   | 'Forbidden'
   | 'Unknown field'
-  | 'Too long';
+  | 'Too long'
+  /** A list or map with more items than berth's limit (model/limits.ts), as Kubernetes' field.TooMany. */
+  | 'Too many';
 
 export interface FieldError {
   /** Path from the request root, e.g. `spec.containers[0].ports[1].name`. */
