@@ -2,7 +2,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Clock, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import { LIMITS } from '../model/index.js';
+import type { SpecLimits } from '../model/index.js';
+import { DEFAULT_SPEC_LIMITS, LIMITS } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { BodyTooLargeError, JSON_CONTENT_TYPE, UnsupportedMediaTypeError, parseJsonBody } from './json-body.js';
@@ -38,6 +39,10 @@ export interface ApiDeps {
   readonly dnsAddress?: string;
   /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
   readonly networkRanges?: NetworkRanges;
+  /** The controller's instance address range, for refusing deploys it cannot hold. Default 127.10.0.0/16. */
+  readonly instanceRange?: string;
+  /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
+  readonly limits?: SpecLimits;
 }
 
 /** The error body of every failed request. */
@@ -48,6 +53,8 @@ export interface ErrorBody {
 }
 
 const BODY_LIMIT_BYTES = LIMITS.bodyBytes;
+/** The controller's default (controllers/ServiceController). */
+const DEFAULT_INSTANCE_RANGE = '127.10.0.0/16';
 
 /**
  * Builds the HTTP API (docs/api.md) without listening: app/ calls `listen`, tests call `inject`.
@@ -66,6 +73,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     heartbeatMs: deps.heartbeatMs ?? 15_000,
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
+    instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
+    limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
     dnsAddress: deps.dnsAddress,
     streams: new Set<NdjsonStream>(),

@@ -165,7 +165,7 @@ export class SqliteStore implements Store {
 
   // ---- API writer ----
 
-  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service {
+  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }, options: WriteOptions = {}): Service {
     return this.write(() => {
       const { grid, spec } = input;
       if (this.readRow<Service>(this.stmt.getService, grid, spec.name)) throw new ServiceExistsError(grid, spec.name);
@@ -188,7 +188,7 @@ export class SqliteStore implements Store {
       this.history.record(grid, spec.name, { generation: 1, spec, createdAt: now, cause: 'create', ...(input.deploy ? { deployedAt: now } : {}) });
       this.insertEvents(input.events ?? []);
       return stored;
-    });
+    }, options);
   }
 
   listSpecHistory(grid: string, name: string): SpecRevision[] {
@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
         if (!onlyRemoving) throw new ServiceRemovingError(grid, name);
       }
       return this.applyIntent(current, change);
-    });
+    }, options);
   }
 
   /** The body of an intent change, inside a write: new version, history, deployment, events. */
@@ -384,9 +384,9 @@ export class SqliteStore implements Store {
 
   // ---- internals ----
 
-  private write<T>(fn: () => T): T {
+  private write<T>(fn: () => T, options: WriteOptions = {}): T {
     this.assertOpen();
-    return this.log.write(fn);
+    return this.log.write(fn, { dryRun: options.dryRun === true });
   }
 
   private putService(service: Service, revision: number): Service {
