@@ -13,8 +13,8 @@ const deps: CliDeps = {
       return { url: server.url, stop: () => server.stop() };
     },
   },
-  async runServer({ dataDir, listen, dns }) {
-    const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}) });
+  async runServer({ dataDir, listen, dns, maxReplicas }) {
+    const server = await startServer({ dataDir, listen, ...(dns ? { dns } : {}), ...(maxReplicas !== undefined ? { maxReplicas } : {}) });
     process.stderr.write(`berth server listening on ${server.url} (data in ${dataDir})\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();

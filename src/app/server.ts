@@ -11,7 +11,8 @@ import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
-import type { Instance } from '../model/index.js';
+import type { Instance, SpecLimits } from '../model/index.js';
+import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
@@ -37,6 +38,11 @@ export interface ServerConfig {
   readonly dns?: string;
   /** Write the server's log to `<dataDir>/server.log` instead of stderr. */
   readonly logToFile?: boolean;
+  /**
+   * Most replicas one service may ask for (`berth server --max-replicas`); default BERTH_MAX_REPLICAS,
+   * else 1000 (model/limits.ts). 1 to 100,000.
+   */
+  readonly maxReplicas?: number;
 }
 
 export interface RunningServer {
@@ -78,6 +84,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const node = config.node ?? hostname();
   const instanceRange = config.instanceRange ?? process.env.BERTH_INSTANCE_RANGE;
   const networkRanges = networkRangesFromEnv(process.env);
+  const limits: SpecLimits = { maxReplicas: maxReplicasOf(config.maxReplicas, process.env) };
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
   const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
@@ -110,6 +117,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       endpoints: publisher,
       dnsAddress: dns.address,
       networkRanges,
+      ...(instanceRange ? { instanceRange } : {}),
+      limits,
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -135,7 +144,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // then left to the next berth, instead of ending early because the proxy cut its connections.
     owned.defer(() => agent.stop());
 
-    const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
+    const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), limits, logger: logger.child({ part: 'controller' }) });
     controller.start();
     owned.defer(() => controller.stop());
 
@@ -179,6 +188,22 @@ function liveSource(store: RunningServer['store'], initial: readonly Instance[])
   const wholeService = all().every((i) => ids.has(i.id));
   const slots = new Set(initial.map((i) => i.slot));
   return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
+}
+
+/**
+ * The replica limit: the flag's, else BERTH_MAX_REPLICAS, else DEFAULT_MAX_REPLICAS (1000).
+ * @throws Error for a value that is not a whole number from 1 to MAX_REPLICAS_CEILING: an operator's
+ *   typo must not silently become another limit.
+ */
+export function maxReplicasOf(flag: number | undefined, env: NodeJS.ProcessEnv): number {
+  const raw = flag ?? env.BERTH_MAX_REPLICAS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_MAX_REPLICAS;
+  const n = typeof raw === 'number' ? raw : /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_REPLICAS_CEILING) {
+    const from = flag !== undefined ? '--max-replicas' : 'BERTH_MAX_REPLICAS';
+    throw new Error(`${from} must be a whole number from 1 to ${MAX_REPLICAS_CEILING}, got ${JSON.stringify(String(raw))}`);
+  }
+  return n;
 }
 
 /**

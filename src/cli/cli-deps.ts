@@ -15,7 +15,7 @@ export interface ServerLauncher {
 export interface CliDeps {
   launcher: ServerLauncher;
   /** Runs `berth server` in the foreground until it is told to stop (SIGINT / SIGTERM, handled by app/). */
-  runServer(options: { dataDir: string; listen: string; dns?: string }): Promise<void>;
+  runServer(options: { dataDir: string; listen: string; dns?: string; maxReplicas?: number }): Promise<void>;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
   /** Read by `rm`'s confirmation and `apply -f -`. */

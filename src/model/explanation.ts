@@ -38,7 +38,9 @@ export type ExplanationReasonKind =
   /** A warning or error recorded in the events that no instance explains (allocation, refusals …). */
   | 'event'
   /** The user's intent: not deployed, stopped, being removed. */
-  | 'intent';
+  | 'intent'
+  /** The deployed spec is past a limit of this server (service phase `failed`): nothing runs for it. */
+  | 'unrunnable';
 
 /** The failing probe of an instance, as the agent last reported it. */
 export interface ProbeEvidence {
