@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { applyCommand } from './apply.js';
 import type { CliDeps } from './cli-deps.js';
+import { diffCommand } from './diff.js';
 import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
 import { endpointsCommand } from './endpoints-commands.js';
@@ -63,6 +64,7 @@ export function buildProgram(deps: CliDeps): Command {
   program.addCommand(service);
   for (const command of [
     applyCommand(deps),
+    diffCommand(deps),
     upCommand(deps),
     downCommand(deps),
     endpointsCommand(deps),

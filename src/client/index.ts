@@ -1,6 +1,7 @@
 export { BerthClient } from './berth-client.js';
 export type {
   BerthClientOptions,
+  DryRunOption,
   EventsOptions,
   ExplainedService,
   FetchFunction,
