@@ -1,7 +1,6 @@
 import { isApiError } from '../client/index.js';
 import type { Service } from '../model/index.js';
 import type { CliContext } from './cli-context.js';
-import { CliError } from './cli-error.js';
 import type { Manifest, ManifestService } from './manifest.js';
 import { withLocations } from './manifest-errors.js';
 import { dryRunManifest } from './apply-dry-run.js';
