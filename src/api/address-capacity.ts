@@ -44,8 +44,6 @@ export function checkInstanceAddresses(store: Store, service: { readonly grid: s
   if (needed === 0) return;
   const { first, last } = parseCidr(options.range);
   const size = Math.max(0, last - first + 1);
-  // A count the whole range cannot hold needs no look at the other services.
-  if (needed > size) throw exhausted(service, options, { size, left: size, needed, held: 0 });
   const alive = new Map<string, number>();
   for (const i of store.listInstances({ active: true })) {
     const key = `${i.grid}/${i.service}`;

@@ -3,7 +3,7 @@ import { DNS1035_MESSAGE, IPV4, STOP_SIGNALS } from './names.js';
 import { SpecInvalidError } from './errors.js';
 import type { FieldError } from './field-error.js';
 import type { SpecLimits } from './limits.js';
-import { DEFAULT_SPEC_LIMITS } from './limits.js';
+import { DEFAULT_SPEC_LIMITS, LIMITS } from './limits.js';
 import { specLimitErrors } from './spec-limit-errors.js';
 import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
 import { ServiceSpecSchema } from './service-spec.js';
@@ -264,6 +264,8 @@ function nameHint(path: readonly PropertyKey[]): string {
 function unionHint(path: readonly PropertyKey[]): string {
   const last = path[path.length - 1];
   if (last === 'targetPort') return 'must be a port number (1-65535) or the name of a container port';
+  if (last === 'test') return `must be a shell command, or a list such as ["CMD", "curl", "-f", "http://localhost/"] of at most ${LIMITS.argv} items of at most ${LIMITS.argLength} characters`;
+  if (last === 'port') return 'must be a port number (1-65535) or the name of a container port';
   return 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds';
 }
 
