@@ -7,7 +7,8 @@ export function withLocations(error: unknown, manifest: Manifest, entry: Manifes
   const what = `service/${entry.name} (${manifest.source}, document ${entry.index})`;
   if (error instanceof BerthApiError && error.causes.length > 0) {
     return new CliError(`${what} is invalid:`, {
-      lines: error.causes.map((c) => `${entry.locate(c.field)}: ${c.message}`),
+      // SPEC_INVALID causes start with their field; other codes' causes get it in front.
+      lines: error.causes.map((c) => `${entry.locate(c.field)}: ${c.field === '' || c.message.startsWith(`${c.field}:`) ? '' : `${c.field}: `}${c.message}`),
       cause: error,
     });
   }
