@@ -1,6 +1,6 @@
 import { CodedError, parseCidr } from '../lib/index.js';
-import type { FieldError, Service, ServiceSpec } from '../model/index.js';
-import { formatFieldError } from '../model/index.js';
+import type { FieldError, Service, ServiceSpec, SpecLimits } from '../model/index.js';
+import { formatFieldError, specLimitErrors } from '../model/index.js';
 import type { Store } from '../store/index.js';
 
 /*
@@ -10,8 +10,9 @@ import type { Store } from '../store/index.js';
  *
  * The rule is a reservation: every deployed, running service holds as many addresses as it runs
  * instances (its replicas, plus one batch for start-first updates, whose new instance starts before the
- * old one stops); a stopped or removing service holds the addresses of its instances still alive. A
- * deploy may ask for what the range holds minus what the other services hold.
+ * old one stops); a stopped or removing service holds the addresses of its instances still alive, and
+ * so does one whose deployed spec is past the server's limits (the controller runs nothing new for it).
+ * A deploy may ask for what the range holds minus what the other services hold.
  */
 
 /** A deploy that needs more instance addresses than the range has left (HTTP 422). */
@@ -38,7 +39,11 @@ export function addressesNeeded(spec: ServiceSpec, readyNodes: number): number {
  * @param options.field  the field the count came from (`spec.replicas`; `replicas` for scale)
  * @throws InstanceAddressesExhaustedError (422 ADDRESS_EXHAUSTED) with `details.left`
  */
-export function checkInstanceAddresses(store: Store, service: { readonly grid: string; readonly name: string; readonly spec: ServiceSpec }, options: { readonly range: string; readonly field: string }): void {
+export function checkInstanceAddresses(
+  store: Store,
+  service: { readonly grid: string; readonly name: string; readonly spec: ServiceSpec },
+  options: { readonly range: string; readonly field: string; readonly limits: SpecLimits },
+): void {
   const readyNodes = store.listNodes().filter((n) => n.ready).length;
   const needed = addressesNeeded(service.spec, readyNodes);
   if (needed === 0) return;
@@ -52,15 +57,24 @@ export function checkInstanceAddresses(store: Store, service: { readonly grid: s
   let held = 0;
   for (const other of store.listServices()) {
     if (other.grid === service.grid && other.name === service.name) continue;
-    held += heldBy(other, alive.get(`${other.grid}/${other.name}`) ?? 0, readyNodes);
+    held += heldBy(other, alive.get(`${other.grid}/${other.name}`) ?? 0, { readyNodes, limits: options.limits });
   }
   const left = Math.max(0, size - held);
   if (needed > left) throw exhausted(service, options, { size, left, needed, held });
 }
 
-function heldBy(service: Service, alive: number, readyNodes: number): number {
-  if (service.desired !== 'running' || service.deployment === null) return alive;
-  return Math.max(alive, addressesNeeded(service.deployment.spec, readyNodes));
+function heldBy(service: Service, alive: number, ctx: { readonly readyNodes: number; readonly limits: SpecLimits }): number {
+  if (service.desired !== 'running' || service.deployment === null || !runnable(service.deployment.spec, ctx.limits)) return alive;
+  return Math.max(alive, addressesNeeded(service.deployment.spec, ctx.readyNodes));
+}
+
+/** False for a deployed spec the controller will not run (past the limits, or a malformed stored row). */
+function runnable(spec: ServiceSpec, limits: SpecLimits): boolean {
+  try {
+    return specLimitErrors(spec, limits).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 function exhausted(

@@ -123,4 +123,16 @@ describe('API: the server\'s replica limit', () => {
     assert.equal(store.revision(), revision);
     assert.equal((await strict.inject({ method: 'POST', url: `${BASE}/web/scale`, payload: { replicas: 4 } })).statusCode, 200, 'scaling within the limit fixes it');
   });
+
+  it('counts a service past the limits by the instances it runs, not by the replicas it asks for', async () => {
+    const store = openSqliteStore(':memory:');
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
+    const roomy = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: 'test', limits: { maxReplicas: 100 } });
+    after(() => roomy.close());
+    assert.equal((await roomy.inject({ method: 'POST', url: BASE, payload: { spec: spec({ replicas: 50 }), deploy: true } })).statusCode, 201);
+    const strict = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: 'test', limits: { maxReplicas: 4 }, instanceRange: '127.12.0.0/28' });
+    after(() => strict.close());
+    const res = await strict.inject({ method: 'POST', url: BASE, payload: { spec: spec({ name: 'api', replicas: 3 }), deploy: true } });
+    assert.equal(res.statusCode, 201, res.body);
+  });
 });

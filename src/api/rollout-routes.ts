@@ -32,7 +32,7 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: RouteContext): 
       if (overLimit.length > 0) {
         throw new SpecInvalidError('Service', name, overLimit.map((e) => ({ ...e, detail: `${e.detail ?? ''} — in the spec of generation ${target.generation}, which cannot be deployed again as it is` })));
       }
-      checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field: 'spec.replicas' });
+      checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field: 'spec.replicas', limits: ctx.limits });
       const generation = current.generation + (changedSpecFields(current.spec, spec).length > 0 ? 1 : 0);
       const message = `rollback to generation ${target.generation} requested: its spec is deployed as generation ${generation}`;
       return {

@@ -36,7 +36,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   // A deploy must fit the instance range next to every other service (422 with how many addresses are left).
   const checkAddresses = (grid: string, name: string, spec: ServiceSpec, field = 'spec.replicas'): void =>
-    checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field });
+    checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field, limits: ctx.limits });
 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;

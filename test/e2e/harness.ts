@@ -42,10 +42,10 @@ export function rangesFor(instanceRange: string): Record<string, string> {
   };
 }
 
-/** Starts `berth server`; resolves once it listens. */
-export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string> }): Promise<RunningBerth> {
+/** Starts `berth server` (with `args` after the harness's own flags); resolves once it listens. */
+export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string>; args?: readonly string[] }): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
-  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0'], {
+  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0', ...(options.args ?? [])], {
     env: { ...process.env, ...rangesFor(options.instanceRange), ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
