@@ -135,4 +135,29 @@ describe('API: the server\'s replica limit', () => {
     const res = await strict.inject({ method: 'POST', url: BASE, payload: { spec: spec({ name: 'api', replicas: 3 }), deploy: true } });
     assert.equal(res.statusCode, 201, res.body);
   });
+
+  it('refuses a rollback to a generation past a limit lowered since, and a start the instance range cannot hold', async () => {
+    const store = openSqliteStore(':memory:');
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
+    const roomy = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: 'test', instanceRange: '127.12.0.0/28' });
+    after(() => roomy.close());
+    assert.equal((await roomy.inject({ method: 'POST', url: BASE, payload: { spec: spec({ replicas: 8 }), deploy: true } })).statusCode, 201);
+    assert.equal((await roomy.inject({ method: 'PUT', url: `${BASE}/web`, payload: { spec: spec({ replicas: 2 }), deploy: true } })).statusCode, 200);
+    const strict = createApi({ store, telemetry: new FakeTelemetry(), node: 'node-1', version: 'test', instanceRange: '127.12.0.0/28', limits: { maxReplicas: 4 } });
+    after(() => strict.close());
+    const revision = store.revision();
+    const rollback = await strict.inject({ method: 'POST', url: `${BASE}/web/rollback`, payload: {} });
+    assert.equal(rollback.statusCode, 400, rollback.body);
+    assert.equal(rollback.json().details.causes[0].field, 'spec.replicas');
+    assert.match(rollback.json().message, /in the spec of generation 1/);
+    assert.equal(store.revision(), revision);
+
+    // web stopped holds no address (no instance runs); api then takes 13 of the 14; web's 2 do not fit in the 1 left.
+    assert.equal((await roomy.inject({ method: 'POST', url: `${BASE}/web/stop`, payload: {} })).statusCode, 200);
+    assert.equal((await roomy.inject({ method: 'POST', url: BASE, payload: { spec: spec({ name: 'api', replicas: 13 }), deploy: true } })).statusCode, 201);
+    const start = await roomy.inject({ method: 'POST', url: `${BASE}/web/start`, payload: {} });
+    assert.equal(start.statusCode, 422, start.body);
+    assert.equal(start.json().code, 'ADDRESS_EXHAUSTED');
+    assert.equal(start.json().details.left, 1);
+  });
 });
