@@ -2,10 +2,12 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Clock, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import { RequestInvalidError } from '../model/index.js';
 import type { InstancePolicy } from '../model/index.js';
+import type { SpecLimits } from '../model/index.js';
+import { DEFAULT_SPEC_LIMITS, LIMITS } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import { ERROR_STATUS, isErrorCode } from './error-status.js';
+import { BodyTooLargeError, JSON_CONTENT_TYPE, UnsupportedMediaTypeError, parseJsonBody } from './json-body.js';
 import { registerInstanceRoutes } from './instance-routes.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
@@ -55,6 +57,10 @@ export interface ApiDeps {
   readonly nodeAddresses?: readonly string[];
   /** What other programs on this host hold: the automatic node-port choice skips it. Default: nothing known. */
   readonly hostPorts?: HostPortProbe;
+  /** The controller's instance address range, for refusing deploys it cannot hold. Default 127.10.0.0/16. */
+  readonly instanceRange?: string;
+  /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
+  readonly limits?: SpecLimits;
 }
 
 /** The error body of every failed request. */
@@ -64,7 +70,9 @@ export interface ErrorBody {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
-const BODY_LIMIT_BYTES = 1024 * 1024;
+const BODY_LIMIT_BYTES = LIMITS.bodyBytes;
+/** The controller's default (controllers/ServiceController). */
+const DEFAULT_INSTANCE_RANGE = '127.10.0.0/16';
 
 /**
  * Builds the HTTP API (docs/api.md) without listening: app/ calls `listen`, tests call `inject`.
@@ -83,6 +91,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     heartbeatMs: deps.heartbeatMs ?? 15_000,
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
+    instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
+    limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
     dnsAddress: deps.dnsAddress,
     instancePolicy: deps.instancePolicy,
@@ -97,19 +107,20 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   // An HTTPS server takes the same routes; its type differs only in the server class, unused here.
   const app = deps.https ? (Fastify({ ...options, https: { key: deps.https.key, cert: deps.https.cert } }) as unknown as FastifyInstance) : Fastify(options);
 
-  // An empty JSON body counts as no body (clients send `content-type: application/json` with none).
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (typeof body !== 'string' || body.trim() === '') {
-      done(null, undefined);
-      return;
+  // Bodies are JSON only (415 otherwise, naming application/json); an empty body counts as no body
+  // (clients send `content-type: application/json` with none). json-body.ts checks the nesting before
+  // parsing and refuses prototype-polluting keys by name.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_CONTENT_TYPE, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
+    } catch (error) {
+      done(error as Error, undefined);
     }
-    // fastify's default parser (prototype-poisoning checks included) answers through this callback.
-    void json(request, body, (error, value) => {
-      if (error) done(new RequestInvalidError(`body: not valid JSON (${error.message})`, { causes: [{ field: 'body', message: 'not valid JSON' }] }), undefined);
-      else done(null, value);
-    });
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if ((typeof body === 'string' ? body : body.toString('utf8')).trim() === '') done(null, undefined);
+    else done(new UnsupportedMediaTypeError(request.headers['content-type']), undefined);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -152,10 +163,13 @@ export function createApi(deps: ApiDeps): FastifyInstance {
  * status; everything else as 500 INTERNAL.
  */
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
+  const e = error as { statusCode?: unknown; code?: unknown; message?: unknown };
+  // fastify's own: a body over bodyLimit, and a content type no parser takes (e.g. none with a body).
+  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return toErrorResponse(new BodyTooLargeError());
+  if (e?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return toErrorResponse(new UnsupportedMediaTypeError(undefined));
   if (error instanceof CodedError && isErrorCode(error.code)) {
     return { status: ERROR_STATUS[error.code], body: { code: error.code, message: error.message, details: error.details } };
   }
-  const e = error as { statusCode?: unknown; code?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(error);
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && !(error instanceof CodedError)) {
     return { status: e.statusCode, body: { code: 'REQUEST_INVALID', message, details: typeof e.code === 'string' ? { reason: e.code } : {} } };

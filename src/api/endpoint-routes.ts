@@ -46,7 +46,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: RouteContext):
     const body = parseRequest(SetEndpointsBody, request.body, 'body');
     return mutateService(ctx, request.params, body.version, (current) => {
       // The stored spec is valid input; validation then names a bad address or a service with containers.
-      const spec = parseServiceSpec({ ...current.spec, endpoints: body.addresses });
+      const spec = parseServiceSpec({ ...current.spec, endpoints: body.addresses }, { limits: ctx.limits });
       return {
         spec,
         events: [serviceEvent(grid, name, 'service.updated', `endpoints set by hand: ${body.addresses.join(', ') || 'none'}`, { endpoints: body.addresses })],

@@ -7,6 +7,8 @@ import type { ErrorCode } from '../model/index.js';
 export const ERROR_STATUS = {
   SPEC_INVALID: 400,
   REQUEST_INVALID: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  BODY_TOO_LARGE: 413,
   SERVICE_NOT_FOUND: 404,
   INSTANCE_NOT_FOUND: 404,
   REVISION_NOT_FOUND: 404,

@@ -169,10 +169,14 @@ function lowestFreeIp(range: string, taken: ReadonlySet<string>, name: string): 
     const ip = formatIp(n);
     if (!taken.has(ip)) return ip;
   }
-  throw new AllocationError('ADDRESS_EXHAUSTED', name, [{ field: 'spec.clusterIP', type: 'Invalid value', value: '', detail: `no free address left in the service range ${range}` }]);
+  throw new AllocationError('ADDRESS_EXHAUSTED', name, [
+    { field: 'spec.clusterIP', type: 'Invalid value', value: '', detail: `no free address left in the service range ${range} (0 of ${last - first + 1} addresses left); remove a service, make this one headless (clusterIP: None), or widen BERTH_SERVICE_RANGE` },
+  ]);
 }
 
 function lowestFreePort(range: readonly [number, number], taken: (port: number) => boolean, name: string): number {
   for (let port = range[0]; port <= range[1]; port++) if (!taken(port)) return port;
-  throw new AllocationError('ADDRESS_EXHAUSTED', name, [{ field: 'spec.ports', type: 'Invalid value', value: '', detail: `no free node port left in ${range[0]}-${range[1]}` }]);
+  throw new AllocationError('ADDRESS_EXHAUSTED', name, [
+    { field: 'spec.ports', type: 'Invalid value', value: '', detail: `no free node port left in ${range[0]}-${range[1]} (0 of ${range[1] - range[0] + 1} left); remove a service's node ports, or widen BERTH_NODE_PORT_RANGE` },
+  ]);
 }

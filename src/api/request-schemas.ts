@@ -51,6 +51,13 @@ const queryFlag = z
   .transform((v) => v === 'true' || v === '1' || v === '');
 const queryText = z.string({ error: 'must be given once' });
 
+export const DryRunQuery = z.strictObject({
+  dryRun: z
+    .enum(['All', 'true', 'false', '1', '0', ''], { error: 'must be All or true (validate, store nothing) or false' })
+    .transform((v) => v === 'All' || v === 'true' || v === '1' || v === '')
+    .optional()
+    .describe("Kubernetes' dryRun=All: validate and allocate as the real request does, answer what would be stored, store nothing."),
+});
 export const ListServicesQuery = z.strictObject({
   label: z
     .union([queryText, z.array(z.string())], { error: 'must be key=value' })

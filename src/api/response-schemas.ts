@@ -42,7 +42,7 @@ export const ServiceConditionSchema = z.strictObject({
 });
 
 export const ServiceStatusSchema = z.strictObject({
-  phase: z.enum(['initialized', 'deploying', 'running', 'stopped', 'removing']),
+  phase: z.enum(['initialized', 'deploying', 'running', 'stopped', 'removing', 'failed']),
   desiredInstances: count,
   runningInstances: count,
   observedGeneration: count,
@@ -255,7 +255,7 @@ export const ExplanationSchema = z.strictObject({
   summary: z.string().describe('The verdict in one line, root cause first.'),
   reasons: z.array(
     z.strictObject({
-      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent', 'listener']),
+      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent', 'listener', 'unrunnable']),
       message: z.string(),
       instance: z.string().optional(),
       slot: z.int().optional(),

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service, SpecHistory, SpecRevision } from '../model/index.js';
-import { NothingToRollBackError, RevisionNotFoundError } from '../model/index.js';
+import { NothingToRollBackError, RevisionNotFoundError, SpecInvalidError, specLimitErrors } from '../model/index.js';
+import { checkInstanceAddresses } from './address-capacity.js';
 import { explain } from './explain.js';
 import { allocateNetwork } from './network-allocation.js';
 import { RollbackBody, parseRequest } from './request-schemas.js';
@@ -25,6 +26,12 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: RouteContext): 
       const target = rollbackTarget(current, store.listSpecHistory(grid, name), body.to);
       // The old spec's virtual IP and node ports may have been taken since: the same checks as create and update (422).
       const spec = allocateNetwork(target.spec, allocationOptions(ctx, current));
+      // An old spec may be past a limit lowered since, or no longer fit the instance range.
+      const overLimit = specLimitErrors(spec, ctx.limits);
+      if (overLimit.length > 0) {
+        throw new SpecInvalidError('Service', name, overLimit.map((e) => ({ ...e, detail: `${e.detail ?? ''} — in the spec of generation ${target.generation}, which cannot be deployed again as it is` })));
+      }
+      checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field: 'spec.replicas', limits: ctx.limits });
       const generation = current.generation + (changedSpecFields(current.spec, spec).length > 0 ? 1 : 0);
       const message = `rollback to generation ${target.generation} requested: its spec is deployed as generation ${generation}`;
       return {

@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../lib/index.js';
 import { hasCode } from '../lib/index.js';
-import type { InstancePolicy, Service } from '../model/index.js';
+import type { InstancePolicy, Service, SpecLimits } from '../model/index.js';
 import { ServiceNotFoundError } from '../model/index.js';
 import type { ServiceIntentChange, Store } from '../store/index.js';
 
@@ -35,6 +35,10 @@ export interface RouteContext {
   readonly reservedListeners: () => readonly ReservedListener[];
   /** What other programs on this host hold (the automatic node-port choice skips it); absent: nothing known. */
   readonly hostPorts: HostPortProbe | undefined;
+  /** Where the controller takes instance addresses from (a deploy it cannot hold is refused, 422). */
+  readonly instanceRange: string;
+  /** The server's limits: replicas per service (`berth server --max-replicas`). */
+  readonly limits: SpecLimits;
   /** Open NDJSON streams, ended when the API closes. */
   readonly streams: Set<NdjsonStream>;
 }
@@ -58,15 +62,22 @@ export function requireService(store: Store, grid: string, name: string): Servic
 /**
  * Read-modify-write of a service's intent. With a caller's `version`, the store refuses a stale one
  * (409). Without one, the version just read is used, and a conflict with another writer is retried,
- * so `build` always sees the state it changes (its event messages stay true).
+ * so `build` always sees the state it changes (its event messages stay true). With `dryRun`, the
+ * service that would be stored is returned and nothing is stored.
  */
-export function mutateService(ctx: RouteContext, params: ServiceParams, version: number | undefined, build: (current: Service) => ServiceIntentChange): Service {
+export function mutateService(
+  ctx: RouteContext,
+  params: ServiceParams,
+  version: number | undefined,
+  build: (current: Service) => ServiceIntentChange,
+  options: { readonly dryRun?: boolean } = {},
+): Service {
   const { grid, name } = params;
   for (let attempt = 0; ; attempt++) {
     const current = ctx.store.getService(grid, name);
     if (!current) throw new ServiceNotFoundError(grid, name);
     try {
-      return ctx.store.updateServiceIntent(grid, name, build(current), { ifVersion: version ?? current.version });
+      return ctx.store.updateServiceIntent(grid, name, build(current), { ifVersion: version ?? current.version, dryRun: options.dryRun === true });
     } catch (error) {
       if (version === undefined && hasCode(error, 'VERSION_CONFLICT') && attempt < UNVERSIONED_RETRIES) continue;
       throw error;

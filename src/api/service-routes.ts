@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { Service } from '../model/index.js';
-import { RequestInvalidError, SpecInvalidError, parseServiceSpec } from '../model/index.js';
+import type { Service, ServiceSpec } from '../model/index.js';
+import { MAX_REPLICAS_HINT, RequestInvalidError, SpecInvalidError, parseServiceSpec, specLimitErrors } from '../model/index.js';
+import { checkInstanceAddresses } from './address-capacity.js';
 import { identityOf } from './access-control.js';
 import { checkSecretRefs } from './secret-routes.js';
 import { checkSpecAccess } from './spec-access.js';
@@ -10,6 +11,7 @@ import type { ServiceIntentChange } from '../store/index.js';
 import {
   CreateServiceBody,
   DeployBody,
+  DryRunQuery,
   ListServicesQuery,
   RemoveServiceQuery,
   ScaleBody,
@@ -35,17 +37,23 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     return { items };
   });
 
+  // A deploy must fit the instance range next to every other service (422 with how many addresses are left).
+  const checkAddresses = (grid: string, name: string, spec: ServiceSpec, field = 'spec.replicas'): void =>
+    checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field, limits: ctx.limits });
+
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;
+    const { dryRun } = parseRequest(DryRunQuery, request.query, 'query');
     const body = parseRequest(CreateServiceBody, request.body, 'body');
-    const parsed = parseServiceSpec(body.spec);
+    const parsed = parseServiceSpec(body.spec, { limits: ctx.limits });
     checkSpecAccess(identityOf(request), grid, parsed, ctx.instancePolicy);
     checkSecretRefs(store, grid, parsed);
     const spec = allocateNetwork(parsed, allocationOptions(ctx));
     const deploy = body.deploy ?? false;
+    if (deploy) checkAddresses(grid, spec.name, spec);
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
     if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
-    const service = store.createService({ grid, spec, deploy, events });
+    const service = store.createService({ grid, spec, deploy, events }, { dryRun: dryRun === true });
     return reply.status(201).send(service);
   });
 
@@ -57,8 +65,9 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.put<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request) => {
     const { grid, name } = request.params;
+    const { dryRun } = parseRequest(DryRunQuery, request.query, 'query');
     const body = parseRequest(UpdateServiceBody, request.body, 'body');
-    const spec = parseServiceSpec(body.spec);
+    const spec = parseServiceSpec(body.spec, { limits: ctx.limits });
     if (spec.name !== name) {
       throw new SpecInvalidError('Service', spec.name, [
         { field: 'spec.name', type: 'Invalid value', value: spec.name, detail: `must equal the service name in the path ("${name}"); a service cannot be renamed` },
@@ -68,6 +77,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     checkSecretRefs(store, grid, spec);
     return mutateService(ctx, request.params, body.version, (current) => {
       const allocated = allocateNetwork(spec, allocationOptions(ctx, current));
+      if (body.deploy) checkAddresses(grid, name, allocated);
       const changed = changedSpecFields(current.spec, allocated);
       const generation = current.generation + (changed.length > 0 ? 1 : 0);
       const events = [];
@@ -76,7 +86,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       }
       if (body.deploy) events.push(serviceEvent(grid, name, 'service.deploy', `deploy of generation ${generation} requested`, { generation }));
       return { spec: allocated, deploy: body.deploy ?? false, events };
-    });
+    }, { dryRun: dryRun === true });
   });
 
   app.delete<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request, reply) => {
@@ -90,18 +100,25 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.post<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/deploy', async (request) => {
     const { grid, name } = request.params;
+    const { dryRun } = parseRequest(DryRunQuery, request.query, 'query');
     const body = parseRequest(DeployBody, request.body, 'body');
     const force = body.force ?? false;
-    return mutateService(ctx, request.params, body.version, (current) => ({
-      deploy: true,
-      restart: force,
-      events: [
-        serviceEvent(grid, name, 'service.deploy', `deploy of generation ${current.generation} requested${force ? ' (forced: every instance is replaced)' : ''}`, {
-          generation: current.generation,
-          force,
-        }),
-      ],
-    }));
+    return mutateService(ctx, request.params, body.version, (current) => {
+      // A spec stored before a limit was lowered is not deployed again as it is.
+      const overLimit = specLimitErrors(current.spec, ctx.limits);
+      if (overLimit.length > 0) throw new SpecInvalidError('Service', name, overLimit);
+      checkAddresses(grid, name, current.spec);
+      return {
+        deploy: true,
+        restart: force,
+        events: [
+          serviceEvent(grid, name, 'service.deploy', `deploy of generation ${current.generation} requested${force ? ' (forced: every instance is replaced)' : ''}`, {
+            generation: current.generation,
+            force,
+          }),
+        ],
+      };
+    }, { dryRun: dryRun === true });
   });
 
   app.post<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/scale', async (request) => {
@@ -112,6 +129,11 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
         const message = `service "${name}" runs in global mode (one instance on every node) and cannot be scaled; only replicated services have a replica count`;
         throw new RequestInvalidError(message, { causes: [{ field: 'replicas', message }] });
       }
+      if (body.replicas > ctx.limits.maxReplicas) {
+        const message = `must be no more than ${ctx.limits.maxReplicas} (${MAX_REPLICAS_HINT})`;
+        throw new RequestInvalidError(`replicas: ${message}`, { causes: [{ field: 'replicas', message }], limit: ctx.limits.maxReplicas });
+      }
+      checkAddresses(grid, name, { ...current.spec, replicas: body.replicas }, 'replicas');
       const was = deployedReplicas(current);
       // As Kontena: scale sets the replicas and deploys at once (with any other spec change not yet deployed).
       return {
@@ -128,10 +150,13 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       return mutateService(ctx, request.params, body.version, (current) => change(current, request.params.grid, request.params.name));
     });
   };
-  desiredAction('start', (current, grid, name) => ({
-    desired: 'running',
-    events: [serviceEvent(grid, name, 'service.started', `start requested (was ${current.desired})`)],
-  }));
+  desiredAction('start', (current, grid, name) => {
+    if (current.deployment && current.desired !== 'running') checkAddresses(grid, name, current.deployment.spec);
+    return {
+      desired: 'running',
+      events: [serviceEvent(grid, name, 'service.started', `start requested (was ${current.desired})`)],
+    };
+  });
   desiredAction('stop', (_current, grid, name) => ({
     desired: 'stopped',
     events: [serviceEvent(grid, name, 'service.stopped', 'stop requested: every instance is stopped, and stays stopped until start')],

@@ -234,14 +234,15 @@ describe('API: errors', () => {
     assert.equal(typeof res.body?.message, 'string');
   });
 
-  it('answers malformed JSON, a wrong content type and unknown fields with REQUEST_INVALID, never 500', async () => {
+  it('answers malformed JSON and unknown fields with REQUEST_INVALID, a wrong content type with 415, a huge body with 413, never 500', async () => {
     const { app } = setup();
     const badJson = await app.inject({ method: 'POST', url: BASE, payload: '{"spec": ', headers: { 'content-type': 'application/json' } });
     assert.equal(badJson.statusCode, 400);
     assert.equal(badJson.json().code, 'REQUEST_INVALID');
     const xml = await app.inject({ method: 'POST', url: BASE, payload: '<spec/>', headers: { 'content-type': 'application/xml' } });
     assert.equal(xml.statusCode, 415);
-    assert.equal(xml.json().code, 'REQUEST_INVALID');
+    assert.equal(xml.json().code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.match(xml.json().message, /application\/json/);
     const unknown = await call(app, 'POST', BASE, { spec: spec(), deplyo: true });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body?.message, 'deplyo: unknown field; expected one of: spec, deploy');
@@ -249,7 +250,8 @@ describe('API: errors', () => {
     assert.equal(notObject.body?.message, 'body: must be a JSON object');
     const huge = await app.inject({ method: 'POST', url: BASE, payload: JSON.stringify({ spec: spec(), pad: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     assert.equal(huge.statusCode, 413);
-    assert.equal(huge.json().code, 'REQUEST_INVALID');
+    assert.equal(huge.json().code, 'BODY_TOO_LARGE');
+    assert.match(huge.json().message, /1048576 bytes/);
   });
 
   it('accepts an action with an empty JSON body', async () => {

@@ -9,7 +9,8 @@ import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
-import type { Instance } from '../model/index.js';
+import type { Instance, SpecLimits } from '../model/index.js';
+import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { ensureCredentials } from './credentials.js';
@@ -60,6 +61,11 @@ export interface ServerConfig {
   readonly tlsKey?: string;
   /** More DNS clients (CIDRs) served besides loopback and the instance range (`--dns-allow`). */
   readonly dnsAllow?: readonly string[];
+  /**
+   * Most replicas one service may ask for (`berth server --max-replicas`); default BERTH_MAX_REPLICAS,
+   * else 1000 (model/limits.ts). 1 to 100,000.
+   */
+  readonly maxReplicas?: number;
 }
 
 export interface RunningServer {
@@ -115,6 +121,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const instanceUser = chooseInstanceUser({ requested: config.instanceUser ?? process.env.BERTH_INSTANCE_USER, euid, egid: process.getegid?.() ?? 0 });
   secureDataDir(dataDir, { traverse: instanceUser.user.uid !== euid });
   const [host, port] = splitListen(config.listen);
+  const limits: SpecLimits = { maxReplicas: maxReplicasOf(config.maxReplicas, process.env) };
   const owned = new DisposableStore();
   owned.add(claimDataDir(dataDir));
   if (config.logToFile) createPrivateFile(join(dataDir, 'server.log'));
@@ -177,6 +184,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         heldPorts: (protocol, hosts) => heldPorts(readHostSockets(), protocol, hosts),
         broadcastAddresses: () => subnetBroadcasts().map((b) => ({ address: b.address, subnet: `${b.cidr} (${b.iface})` })),
       },
+      instanceRange: ranges.instanceRange,
+      limits,
       node,
       version: BERTH_VERSION,
       logger: logger.child({ part: 'api' }),
@@ -215,7 +224,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // then left to the next berth, instead of ending early because the proxy cut its connections.
     owned.defer(() => agent.stop());
 
-    const controller = new ServiceController({ store, instanceRange: ranges.instanceRange, logger: logger.child({ part: 'controller' }) });
+    const controller = new ServiceController({ store, instanceRange: ranges.instanceRange, limits, logger: logger.child({ part: 'controller' }) });
     controller.start();
     owned.defer(() => controller.stop());
 
@@ -278,6 +287,22 @@ function liveSource(store: RunningServer['store'], initial: readonly Instance[])
   const wholeService = all().every((i) => ids.has(i.id));
   const slots = new Set(initial.map((i) => i.slot));
   return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
+}
+
+/**
+ * The replica limit: the flag's, else BERTH_MAX_REPLICAS, else DEFAULT_MAX_REPLICAS (1000).
+ * @throws Error for a value that is not a whole number from 1 to MAX_REPLICAS_CEILING: an operator's
+ *   typo must not silently become another limit.
+ */
+export function maxReplicasOf(flag: number | undefined, env: NodeJS.ProcessEnv): number {
+  const raw = flag ?? env.BERTH_MAX_REPLICAS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_MAX_REPLICAS;
+  const n = typeof raw === 'number' ? raw : /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_REPLICAS_CEILING) {
+    const from = flag !== undefined ? '--max-replicas' : 'BERTH_MAX_REPLICAS';
+    throw new Error(`${from} must be a whole number from 1 to ${MAX_REPLICAS_CEILING}, got ${JSON.stringify(String(raw))}`);
+  }
+  return n;
 }
 
 export function splitListen(listen: string): [string, number] {

@@ -1,8 +1,9 @@
-import { BerthApiError, isApiError } from '../client/index.js';
+import { isApiError } from '../client/index.js';
 import type { Service } from '../model/index.js';
 import type { CliContext } from './cli-context.js';
-import { CliError } from './cli-error.js';
 import type { Manifest, ManifestService } from './manifest.js';
+import { withLocations } from './manifest-errors.js';
+import { dryRunManifest } from './apply-dry-run.js';
 import { errorLines } from './report-error.js';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
@@ -19,7 +20,8 @@ export interface AppliedService {
 
 /**
  * Creates or updates every service of a manifest, then deploys those whose deployed generation is
- * behind their spec. An update names the version it read, so a change made meanwhile is refused (409)
+ * behind their spec — after the server's dry run of every document passed (dryRunManifest), so one
+ * invalid document means nothing is applied. An update names the version it read, so a change made meanwhile is refused (409)
  * rather than overwritten. Prints `service/web created|configured|unchanged` and
  * `service/web deploying generation N`.
  * @param options.keepGoing  report a failing service and go on with the next (apply); otherwise throw (up)
@@ -30,6 +32,8 @@ export async function applyManifest(
   manifest: Manifest,
   options: { readonly keepGoing: boolean },
 ): Promise<{ applied: AppliedService[]; failed: number }> {
+  // Every document is validated by the server before the first is applied: one bad document, nothing changes.
+  await dryRunManifest(ctx, manifest);
   const applied: AppliedService[] = [];
   let failed = 0;
   for (const entry of manifest.services) {
@@ -71,17 +75,4 @@ async function applyOne(ctx: CliContext, entry: ManifestService): Promise<Applie
     ctx.out(`service/${name} deploying generation ${service.deployment?.generation ?? service.generation}`);
   }
   return { grid, name, outcome, service, deployed };
-}
-
-/** An invalid spec's causes with the file:line:col of each field; other errors named after the service. */
-function withLocations(error: unknown, manifest: Manifest, entry: ManifestService): unknown {
-  const what = `service/${entry.name} (${manifest.source}, document ${entry.index})`;
-  if (error instanceof BerthApiError && error.causes.length > 0) {
-    return new CliError(`${what} is invalid:`, {
-      lines: error.causes.map((c) => `${entry.locate(c.field)}: ${c.message}`),
-      cause: error,
-    });
-  }
-  if (error instanceof Error) return new CliError(`${what}: ${error.message}`, { cause: error });
-  return error;
 }

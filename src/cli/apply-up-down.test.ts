@@ -67,12 +67,22 @@ describe('apply, up and down against a stub API', () => {
     assert.match(r.stdout, /service api is running: 2\/2 instances \(generation 1\)\nservice web is running: 1\/1 instances \(generation 1\)\n$/);
   });
 
-  it('apply goes on after a failing service and exits 1', async () => {
-    const text = 'name: bad\ncontainers:\n  - name: x\n---\nname: good\ncontainers: [{ command: x }]\n';
+  it('apply has every document validated by the server first: with one invalid, nothing is applied and every error is listed', async () => {
+    const text = 'name: bad\ncontainers:\n  - name: x\n---\nname: good\ncontainers: [{ command: x }]\n---\nname: worse\ncontainers: []\n';
     const r = await runCli(['apply', '-f', '-'], { env: { BERTH_HOST: stub.url }, stdinText: text });
     assert.equal(r.code, 1);
-    assert.equal(r.stdout, 'service/good created\nservice/good deploying generation 1\n');
-    assert.match(r.stderr, /^error: service\/bad \(<stdin>, document 1\) is invalid:\n {2}<stdin>:3:5: spec\.containers\[0\]\.command: Required value\nerror: 1 of 2 services could not be applied\n$/);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      'error: 2 of the 3 services of <stdin> are invalid; nothing was changed:\n' +
+        '  service/bad (<stdin>, document 1) is invalid:\n' +
+        '    <stdin>:3:5: spec.containers[0].command: Required value\n' +
+        '  service/worse (<stdin>, document 3) is invalid:\n' +
+        '    <stdin>:9:13: spec.containers: Required value\n',
+    );
+    assert.deepEqual(stub.writes, [], 'nothing was written');
+    assert.equal(stub.service('good'), undefined);
+    assert.equal(stub.requests.filter((q) => q.query.get('dryRun') === 'All').length, 3, 'each document had its dry run');
   });
 
   it('apply reports a YAML error with its location and sends nothing', async () => {

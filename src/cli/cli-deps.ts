@@ -23,6 +23,8 @@ export interface ServerOptions {
   readonly dnsAllow?: readonly string[];
   /** Write the CLI context (server URL and admin token) to this config (the default data directory's server does). */
   readonly cliConfig?: { readonly path: string; readonly context: string };
+  /** `--max-replicas`. */
+  readonly maxReplicas?: number;
 }
 
 /**

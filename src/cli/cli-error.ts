@@ -21,3 +21,14 @@ export class UsageError extends CliError {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * Ends the command with an exit code and prints nothing more: the command said what it had to (e.g.
+ * `berth diff` exits 1 when it printed differences, as `diff` and `kubectl diff` do).
+ */
+export class QuietExit extends CliError {
+  constructor(exitCode: number) {
+    super('', { exitCode });
+    this.name = 'QuietExit';
+  }
+}

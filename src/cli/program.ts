@@ -4,6 +4,7 @@ import { applyCommand } from './apply.js';
 import { configCommand, loginCommand } from './login-commands.js';
 import { secretCommand } from './secret-commands.js';
 import type { CliDeps } from './cli-deps.js';
+import { diffCommand } from './diff.js';
 import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
 import { endpointsCommand } from './endpoints-commands.js';
@@ -68,6 +69,7 @@ export function buildProgram(deps: CliDeps): Command {
   program.addCommand(service);
   for (const command of [
     applyCommand(deps),
+    diffCommand(deps),
     upCommand(deps),
     downCommand(deps),
     endpointsCommand(deps),

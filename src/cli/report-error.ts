@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { BerthApiError } from '../client/index.js';
-import { CliError } from './cli-error.js';
+import { CliError, QuietExit } from './cli-error.js';
 
 /**
  * Prints an error the way every berth command does — `error: <message>` on stderr, and for an invalid
@@ -13,6 +13,7 @@ export function reportError(error: unknown, stderr: NodeJS.WritableStream): numb
     if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
     return 2;
   }
+  if (error instanceof QuietExit) return error.exitCode;
   for (const line of errorLines(error)) stderr.write(`${line}\n`);
   return error instanceof CliError ? error.exitCode : 1;
 }

@@ -15,6 +15,7 @@ interface ServerFlags {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly dnsAllow?: string[];
+  readonly maxReplicas?: number;
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
@@ -29,6 +30,7 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--tls-cert <file>', 'PEM certificate of the API (with --tls-key); default on a non-loopback --listen: a self-signed one in the data directory')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--dns-allow <cidr>', 'clients the DNS server answers besides loopback and the instance range; repeatable', (v: string, all: string[]) => [...all, cidrValue(v)], [])
+    .option('--max-replicas <n>', 'most replicas one service may ask for (default: $BERTH_MAX_REPLICAS or 1000)', positiveInteger)
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
@@ -45,9 +47,17 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.tlsCert && flags.tlsKey ? { tlsCert: flags.tlsCert, tlsKey: flags.tlsKey } : {}),
         ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
         ...(cliConfig ? { cliConfig } : {}),
+        ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),
       };
       await deps.runServer(options);
     });
+}
+
+/** A whole number >= 1 (the server checks its upper bound). */
+function positiveInteger(value: string): number {
+  const n = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`"${value}": expected a whole number of at least 1`);
+  return n;
 }
 
 /** `HOST:PORT` (IPv6 hosts in brackets), port 0-65535. */

@@ -349,10 +349,12 @@ describe('berth service commands against a stub API', () => {
       await runCli(['server', '--data-dir', '/d', '--listen', '127.0.0.1:0'], { runServer });
       await runCli(['server'], { runServer, env: { BERTH_DATA_DIR: '/env' } });
       await runCli(['server'], { runServer });
+      await runCli(['server', '--max-replicas', '5000'], { runServer });
       assert.deepEqual(calls, [
         { dataDir: '/d', listen: '127.0.0.1:0' },
         { dataDir: '/env', listen: '127.0.0.1:7420' },
         { dataDir: '/home/test/.local/share/berth', listen: '127.0.0.1:7420', cliConfig: { path: '/home/test/.config/berth/config', context: 'local' } },
+        { dataDir: '/home/test/.local/share/berth', listen: '127.0.0.1:7420', cliConfig: { path: '/home/test/.config/berth/config', context: 'local' }, maxReplicas: 5000 },
       ]);
     });
 
@@ -391,6 +393,14 @@ describe('berth service commands against a stub API', () => {
       const half = await runCli(['server', '--tls-cert', 'c.pem'], { runServer });
       assert.equal(half.code, 2);
       assert.match(half.stderr, /--tls-cert and --tls-key go together/);
+    });
+
+    it('refuses a --max-replicas that is not a whole number of at least 1 as a usage error', async () => {
+      for (const bad of ['0', 'lots', '1.5', '-3']) {
+        const r = await runCli(['server', `--max-replicas=${bad}`], { runServer: () => Promise.reject(new Error('must not start')) });
+        assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+        assert.match(r.stderr, /--max-replicas/);
+      }
     });
   });
 });

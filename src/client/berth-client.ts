@@ -57,6 +57,12 @@ export interface VersionOption {
   readonly version?: number;
 }
 
+/** Writes that can be tried without storing anything (Kubernetes' server-side dry run). */
+export interface DryRunOption {
+  /** Validate and compute the answer as for the real write, store nothing (`?dryRun=All`). */
+  readonly dryRun?: boolean;
+}
+
 export interface LogsOptions {
   /** Lines to return from the end (the API default is all; the CLI sends 100, as Kontena). */
   readonly tail?: number;
@@ -177,9 +183,13 @@ export class BerthClient {
     return answer.items;
   }
 
-  /** Creates a service (201). It is not deployed unless `deploy` is true (Kontena). */
-  createService(grid: string, spec: ServiceSpecInput, options: { readonly deploy?: boolean } = {}): Promise<Service> {
-    return this.#http.json('POST', servicesPath(grid), { body: { spec, ...(options.deploy === undefined ? {} : { deploy: options.deploy }) } });
+  /**
+   * Creates a service (201). It is not deployed unless `deploy` is true (Kontena). With `dryRun`, the
+   * server validates and allocates as for the real request, answers the service it would store, and
+   * stores nothing (Kubernetes' dryRun=All).
+   */
+  createService(grid: string, spec: ServiceSpecInput, options: { readonly deploy?: boolean } & DryRunOption = {}): Promise<Service> {
+    return this.#http.json('POST', servicesPath(grid), { query: dryRunQuery(options), body: { spec, ...(options.deploy === undefined ? {} : { deploy: options.deploy }) } });
   }
 
   /** The service with its `explanation` (computed on read; absent from servers older than `why`). */
@@ -187,9 +197,10 @@ export class BerthClient {
     return this.#http.json('GET', servicePath(grid, name));
   }
 
-  /** Replaces the spec; `spec.name` must equal `name`. Not deployed unless `deploy` is true. */
-  updateService(grid: string, name: string, spec: ServiceSpecInput, options: VersionOption & { readonly deploy?: boolean } = {}): Promise<Service> {
-    return this.#http.json('PUT', servicePath(grid, name), { body: { spec, ...options } });
+  /** Replaces the spec; `spec.name` must equal `name`. Not deployed unless `deploy` is true. `dryRun`: as createService. */
+  updateService(grid: string, name: string, spec: ServiceSpecInput, options: VersionOption & { readonly deploy?: boolean } & DryRunOption = {}): Promise<Service> {
+    const { dryRun: _dryRun, ...rest } = options;
+    return this.#http.json('PUT', servicePath(grid, name), { query: dryRunQuery(options), body: { spec, ...rest } });
   }
 
   /** Asks for removal (202): the answer is the service marked `removing`; GET turns 404 once its instances are gone. */
@@ -197,9 +208,10 @@ export class BerthClient {
     return this.#http.json('DELETE', servicePath(grid, name), { query: { version: options.version } });
   }
 
-  /** Makes the current spec the deployed one; `force` replaces every instance even when nothing changed. */
-  deploy(grid: string, name: string, options: VersionOption & { readonly force?: boolean } = {}): Promise<Service> {
-    return this.#http.json('POST', `${servicePath(grid, name)}/deploy`, { body: { ...options } });
+  /** Makes the current spec the deployed one; `force` replaces every instance even when nothing changed. `dryRun`: as createService. */
+  deploy(grid: string, name: string, options: VersionOption & { readonly force?: boolean } & DryRunOption = {}): Promise<Service> {
+    const { dryRun: _dryRun, ...rest } = options;
+    return this.#http.json('POST', `${servicePath(grid, name)}/deploy`, { query: dryRunQuery(options), body: { ...rest } });
   }
 
   /**
@@ -344,4 +356,9 @@ function servicePath(grid: string, name: string): string {
 
 function secretPath(grid: string, name: string): string {
   return `/v1/grids/${encodeURIComponent(grid)}/secrets/${encodeURIComponent(name)}`;
+}
+
+/** `?dryRun=All` when asked, no query otherwise (servers older than dry runs then see the request they know). */
+function dryRunQuery(options: DryRunOption): { dryRun?: string } {
+  return options.dryRun ? { dryRun: 'All' } : {};
 }

@@ -3,6 +3,7 @@ export type {
   CreatedToken,
   CreateTokenOptions,
   BerthClientOptions,
+  DryRunOption,
   EventsOptions,
   ExplainedService,
   FetchFunction,

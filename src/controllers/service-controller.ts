@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { WorkQueue, systemClock, silentLogger } from '../lib/index.js';
-import type { Instance, NewServiceEvent, Service } from '../model/index.js';
-import { isTerminal, serviceKey, slotName } from '../model/index.js';
+import type { Instance, NewServiceEvent, Service, SpecLimits } from '../model/index.js';
+import { AddressExhaustedError, isTerminal, serviceKey, slotName } from '../model/index.js';
 import type { ServicePlan } from '../reconcile/index.js';
 import { planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
 import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
 import { AddressAllocator } from './address-allocator.js';
+
+/** How long a service waiting for free instance addresses waits before it looks again. */
+const ADDRESS_RETRY_MS = 5000;
 
 export interface ServiceControllerOptions {
   readonly store: Store;
@@ -16,6 +19,8 @@ export interface ServiceControllerOptions {
   readonly logger?: Logger;
   /** Random suffixes of instance ids; injectable for tests. */
   readonly randomId?: () => string;
+  /** The server's limits: a deployed spec past them is marked failed, not run (default model's DEFAULT_SPEC_LIMITS). */
+  readonly limits?: SpecLimits;
 }
 
 /**
@@ -85,19 +90,35 @@ export class ServiceController {
     const instances = store.listInstances({ grid: service.grid, service: service.name });
     const nodes = store.listNodes().filter((n) => n.ready).sort((a, b) => a.name.localeCompare(b.name));
     const now = this.clock.now();
-    const plan = planService(service, instances, { now, nodes });
-    store.applyControllerWrites(this.toWrites(service, instances, plan, now));
+    const plan = planService(service, instances, { now, nodes, ...(this.options.limits ? { limits: this.options.limits } : {}) });
+    const writes = this.toWrites(service, instances, plan, now);
+    store.applyControllerWrites(writes.writes);
     await Promise.resolve();
-    return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+    // Out of instance addresses (the API refuses deploys that cannot fit, so this is a passing shortage,
+    // e.g. instances of a removed service still draining): look again later, without an error per retry.
+    const requeueAfterMs = writes.waitingForAddresses ? Math.min(plan.requeueAfterMs ?? ADDRESS_RETRY_MS, ADDRESS_RETRY_MS) : plan.requeueAfterMs;
+    return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   }
 
-  private toWrites(service: Service, instances: readonly Instance[], plan: ServicePlan, now: number): ControllerWrites {
+  private toWrites(service: Service, instances: readonly Instance[], plan: ServicePlan, now: number): { writes: ControllerWrites; waitingForAddresses: boolean } {
     const events: NewServiceEvent[] = [...plan.events];
     const base = { grid: service.grid, service: service.name };
     let createInstances: NewInstance[] = [];
-    if (plan.create.length > 0 && service.deployment) {
-      const inUse = new Set(this.options.store.listInstances({ active: true }).map((i) => i.spec.address));
-      const addresses = this.allocator.allocate(plan.create.length, inUse);
+    let status = plan.status;
+    let waitingForAddresses = false;
+    const inUse = plan.create.length > 0 && service.deployment ? new Set(this.options.store.listInstances({ active: true }).map((i) => i.spec.address)) : new Set<string>();
+    let addresses: string[] = [];
+    try {
+      if (plan.create.length > 0 && service.deployment) addresses = this.allocator.allocate(plan.create.length, inUse);
+    } catch (error) {
+      if (!(error instanceof AddressExhaustedError)) throw error;
+      waitingForAddresses = true;
+      const message = `waiting for ${plan.create.length} instance address(es): ${error.message}`;
+      // Said once (an event and the status), not on every retry.
+      if (!service.status.message.includes(message)) events.push({ ...base, type: 'service.address_wait', severity: 'warning', message });
+      status = { ...status, message: `${status.message}; ${message}` };
+    }
+    if (addresses.length > 0 && service.deployment) {
       const { spec, generation, restartGeneration } = service.deployment;
       // Kubernetes' env-var discovery: every service of the grid with a virtual IP, as it is now.
       const env = serviceLinkEnv(
@@ -141,18 +162,20 @@ export class ServiceController {
       const i = byId.get(id);
       return i !== undefined && isTerminal(i.status.state);
     });
-    return {
+    const writes: ControllerWrites = {
       createInstances,
       setDesired: [
         ...plan.shutdown.map((s) => ({ id: s.id, desiredState: 'shutdown' as const, reason: s.reason })),
-        ...plan.retire.map((id) => ({ id, desiredState: 'shutdown' as const, reason: 'replaced by a new instance in its slot' })),
+        // Retired only when their slot really got its new instance.
+        ...(waitingForAddresses ? [] : plan.retire).map((id) => ({ id, desiredState: 'shutdown' as const, reason: 'replaced by a new instance in its slot' })),
       ],
       deleteInstances: removable,
       // The store skips a status equal to the stored one but for updatedAt: a converged service writes nothing.
-      serviceStatus: !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...plan.status, updatedAt: new Date(now).toISOString() } }] : [],
+      serviceStatus: !plan.removeService ? [{ grid: service.grid, name: service.name, status: { ...status, updatedAt: new Date(now).toISOString() } }] : [],
       deleteServices: plan.removeService ? [{ grid: service.grid, name: service.name }] : [],
       ...(plan.rollback ? { rollback: { grid: service.grid, name: service.name, ...plan.rollback } } : {}),
       events,
     };
+    return { writes, waitingForAddresses };
   }
 }

@@ -1,44 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
 import { DnsServer } from './dns-server.js';
 import { fixtures as f, queryMessage, summarize, tcpExchange, udpExchange } from './testing/dns-fixtures.js';
+import { fuzzPacket, prng, tcpFuzz, udpFuzz } from './testing/fuzz-packets.js';
 import type { FakeUpstream } from './testing/fake-upstream.js';
 import { startFakeUpstream } from './testing/fake-upstream.js';
 
-/** mulberry32: a seeded PRNG so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** The fuzz seed: a failing run is replayed with the same packets. */
 const SEED = 20_260_101;
-const valid = [queryMessage('web.default.berth.local', 'A'), queryMessage('_http._tcp.web.default.berth.local', 'SRV'), queryMessage('example.org', 'AAAA')];
-
-/** Random bytes, truncated valid queries, and valid queries with a few bytes flipped, in turn. */
-function fuzzPacket(random: () => number, i: number): Buffer {
-  const base = valid[i % valid.length] as Buffer;
-  switch (i % 3) {
-    case 0:
-      return Buffer.from(Array.from({ length: Math.floor(random() * 120) }, () => Math.floor(random() * 256)));
-    case 1:
-      return Buffer.from(base.subarray(0, Math.floor(random() * base.length)));
-    default: {
-      const b = Buffer.from(base);
-      for (let k = 0; k < 3; k++) b[Math.floor(random() * b.length)] = Math.floor(random() * 256);
-      b[2] = (b[2] as number) & 0x7f; // mostly queries, so they reach the handlers
-      return b;
-    }
-  }
-}
 
 describe('DnsServer under malformed input', { timeout: 30_000 }, () => {
   let upstream: FakeUpstream;
@@ -59,17 +30,7 @@ describe('DnsServer under malformed input', { timeout: 30_000 }, () => {
   });
 
   it('still answers correctly after 10,000 random and truncated UDP packets', async () => {
-    const random = prng(SEED);
-    const client = dgram.createSocket('udp4');
-    let replies = 0;
-    client.on('message', () => replies++);
-    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
-    for (let i = 0; i < 10_000; i++) {
-      await new Promise<void>((resolve) => client.send(fuzzPacket(random, i), port, '127.0.0.1', () => resolve()));
-      if (i % 200 === 199) await new Promise((r) => setImmediate(r));
-    }
-    await new Promise((r) => setTimeout(r, 100));
-    client.close();
+    const replies = await udpFuzz(port, { count: 10_000, seed: SEED });
     assert.ok(replies > 0, 'the server answered some of them (FORMERR or records)');
     const s = summarize((await udpExchange(port, queryMessage('web.default.berth.local', 'A'), 2000)) as Buffer);
     assert.deepEqual(s.answers, ['A 127.96.0.10']);
@@ -109,6 +70,18 @@ describe('DnsServer under malformed input', { timeout: 30_000 }, () => {
 
     const [reply] = await tcpExchange(port, [queryMessage('web.default.berth.local', 'A')]);
     assert.deepEqual(summarize(reply as Buffer).answers, ['A 127.96.0.10']);
+    for (let i = 0; i < 50 && server.stats().tcpConnections > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(server.stats().tcpConnections, 0);
+  });
+
+  it('still answers over TCP and UDP after 10,000 random and truncated TCP frames, and keeps no connection', async () => {
+    const sent = await tcpFuzz(port, { count: 10_000, seed: SEED + 2 });
+    assert.equal(sent.frames, 10_000);
+    assert.ok(sent.replies > 1000, `the server answered many of them (${sent.replies} replies on ${sent.connections} connections)`);
+    const [reply] = await tcpExchange(port, [queryMessage('web.default.berth.local', 'A')]);
+    assert.deepEqual(summarize(reply as Buffer).answers, ['A 127.96.0.10']);
+    const s = summarize((await udpExchange(port, queryMessage('web.default.berth.local', 'A'), 2000)) as Buffer);
+    assert.deepEqual(s.answers, ['A 127.96.0.10']);
     for (let i = 0; i < 50 && server.stats().tcpConnections > 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(server.stats().tcpConnections, 0);
   });

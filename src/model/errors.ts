@@ -9,6 +9,8 @@ import { formatFieldError } from './field-error.js';
 export const ERROR_CODES = [
   'SPEC_INVALID',
   'REQUEST_INVALID',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'BODY_TOO_LARGE',
   'SERVICE_NOT_FOUND',
   'INSTANCE_NOT_FOUND',
   'GRID_NOT_FOUND',

@@ -10,6 +10,10 @@ export type EventType =
   | 'service.removing'
   | 'service.removed'
   | 'service.converged'
+  /** The deployed spec cannot be run by this server (past a limit); nothing is started for it. */
+  | 'service.unrunnable'
+  /** New instances wait for free addresses of the instance range (said once, with the range). */
+  | 'service.address_wait'
   | 'instance.created'
   | 'instance.started'
   | 'instance.exited'

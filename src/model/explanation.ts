@@ -41,7 +41,9 @@ export type ExplanationReasonKind =
   /** The user's intent: not deployed, stopped, being removed. */
   | 'intent'
   /** A host listener of the service that cannot be opened (its ListenersOpen condition), with the system's error. */
-  | 'listener';
+  | 'listener'
+  /** The deployed spec is past a limit of this server (service phase `failed`): nothing runs for it. */
+  | 'unrunnable';
 
 /** The failing probe of an instance, as the agent last reported it. */
 export interface ProbeEvidence {

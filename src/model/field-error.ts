@@ -10,7 +10,9 @@ export type FieldErrorType =
   | 'Forbidden'
   | 'Unknown field'
   | 'Too long'
-  | 'Not found';
+  | 'Not found'
+  /** A list or map with more items than berth's limit (model/limits.ts), as Kubernetes' field.TooMany. */
+  | 'Too many';
 
 export interface FieldError {
   /** Path from the request root, e.g. `spec.containers[0].ports[1].name`. */

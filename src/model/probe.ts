@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../lib/index.js';
+import { LIMITS } from './limits.js';
 import { IANA_SVC_NAME, IPV4 } from './names.js';
 
 /*
@@ -16,13 +17,13 @@ const probePort = z.union([z.number().int().min(1).max(65535), z.string().max(15
 
 export const HttpGetActionSchema = z.strictObject({
   /** Request path (Kubernetes default "/"). */
-  path: z.string().startsWith('/').default('/'),
+  path: z.string().max(LIMITS.textLength).startsWith('/').default('/'),
   /** A port number, or the name of one of the container's ports. */
   port: probePort,
   /** Address to connect to; default the instance's address. */
   host: z.string().regex(IPV4, 'must be an IPv4 address').optional(),
   scheme: z.enum(['HTTP']).default('HTTP'),
-  httpHeaders: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).default([]),
+  httpHeaders: z.array(z.strictObject({ name: z.string().min(1).max(LIMITS.textLength), value: z.string().max(LIMITS.textLength) })).max(LIMITS.httpHeaders).default([]),
 });
 
 export const TcpSocketActionSchema = z.strictObject({
@@ -32,10 +33,10 @@ export const TcpSocketActionSchema = z.strictObject({
 
 export const ExecActionSchema = z.strictObject({
   /** Run beside the instance with its environment and working directory; exit 0 = success. */
-  command: z.array(z.string()).min(1),
+  command: z.array(z.string().max(LIMITS.argLength)).min(1).max(LIMITS.argv),
 });
 
-const seconds = (min: number) => z.number().min(min);
+const seconds = (min: number) => z.number().min(min).max(LIMITS.durationSeconds);
 
 export const ProbeSchema = z
   .strictObject({
@@ -63,18 +64,32 @@ export type Probe = z.output<typeof ProbeSchema>;
 export type ProbeInput = z.input<typeof ProbeSchema>;
 export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
-const duration = z.union([z.string(), z.number()]).superRefine((v, ctx) => {
+/**
+ * What is wrong with a duration, as a zod issue: not a duration, or longer than LIMITS.durationSeconds
+ * (timers cannot wait longer than 24.8 days, and no berth wait needs more than a day).
+ */
+export function durationIssue(v: string | number): { code: 'custom'; message: string; params: { type: 'Invalid value' } } | undefined {
+  let ms: number;
   try {
-    parseDuration(v);
+    ms = parseDuration(v);
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds', params: { type: 'Invalid value' } });
+    return { code: 'custom', message: 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds', params: { type: 'Invalid value' } };
   }
+  if (ms > LIMITS.durationSeconds * 1000) {
+    return { code: 'custom', message: `must be no more than ${LIMITS.durationSeconds / 3600}h (${LIMITS.durationSeconds} seconds)`, params: { type: 'Invalid value' } };
+  }
+  return undefined;
+}
+
+const duration = z.union([z.string().max(64), z.number()]).superRefine((v, ctx) => {
+  const issue = durationIssue(v);
+  if (issue) ctx.addIssue(issue);
 });
 
 /** Docker's HEALTHCHECK as Swarm's ContainerSpec.Healthcheck and compose's `healthcheck` spell it. */
 export const HealthcheckSchema = z.strictObject({
   /** ["CMD", args…], ["CMD-SHELL", "command"], ["NONE"], or a shell command string. */
-  test: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+  test: z.union([z.string().min(1).max(LIMITS.argLength), z.array(z.string().max(LIMITS.argLength)).min(1).max(LIMITS.argv)]),
   interval: duration.default('30s'),
   timeout: duration.default('30s'),
   retries: z.number().int().min(1).default(3),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GRID_ROLES } from './access.js';
-import { parseDuration } from '../lib/index.js';
-import { HealthcheckSchema, ProbeSchema } from './probe.js';
+import { LIMITS } from './limits.js';
+import { HealthcheckSchema, ProbeSchema, durationIssue } from './probe.js';
 import { DNS1035_LABEL, DNS1035_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
 
 /*
@@ -13,13 +13,10 @@ import { DNS1035_LABEL, DNS1035_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME,
 
 /** A duration: "500ms", "5s", "1m30s", or a number of seconds. Stored as the string the user wrote, normalized. */
 const duration = z
-  .union([z.string(), z.number()])
+  .union([z.string().max(64), z.number()])
   .superRefine((v, ctx) => {
-    try {
-      parseDuration(v);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds', params: { type: 'Invalid value' } });
-    }
+    const issue = durationIssue(v);
+    if (issue) ctx.addIssue(issue);
   })
   .transform((v) => (typeof v === 'number' ? `${v}s` : v.trim()));
 
@@ -45,8 +42,8 @@ const secretKeyRef = z.strictObject({
 
 const envVar = z
   .strictObject({
-    name: z.string().regex(ENV_NAME),
-    value: z.string().optional(),
+    name: z.string().max(LIMITS.envNameLength).regex(ENV_NAME),
+    value: z.string().max(LIMITS.envValueLength).optional(),
     valueFrom: z.strictObject({ secretKeyRef }).optional(),
   })
   .refine((v) => !(v.value !== undefined && v.valueFrom !== undefined), { message: 'give value or valueFrom, not both', path: ['valueFrom'] })
@@ -71,7 +68,7 @@ const envInput = z.preprocess((raw) => {
     }));
   }
   return raw;
-}, z.array(envVar));
+}, z.array(envVar).max(LIMITS.envEntries));
 
 const containerPort = z.strictObject({
   name: z.string().max(15).regex(IANA_SVC_NAME).optional(),
@@ -80,24 +77,25 @@ const containerPort = z.strictObject({
 });
 
 /** A command as a list (exec form) or one string, run as `/bin/sh -c STRING` (Docker's shell form). */
+const arg = z.string().max(LIMITS.argLength);
 const command = z.preprocess(
   (raw) => (typeof raw === 'string' ? ['/bin/sh', '-c', raw] : raw),
-  z.array(z.string()).min(1),
+  z.array(arg).min(1).max(LIMITS.argv),
 );
 
 export const ContainerSpecSchema = z.strictObject({
   /** Unique in the service; defaults to the service name when there is one container. */
   name: z.string().max(DNS1035_MAX).regex(DNS1035_LABEL).optional(),
   /** Docker image (docker driver). Without it the container runs as a plain process. */
-  image: z.string().min(1).optional(),
+  image: z.string().min(1).max(LIMITS.textLength).optional(),
   command: command.optional(),
-  args: z.array(z.string()).default([]),
+  args: z.array(arg).max(LIMITS.argv).default([]),
   env: envInput.default([]),
   /** Absolute directory the process starts in; the CLI fills in the caller's directory. */
-  workingDir: z.string().startsWith('/').optional(),
+  workingDir: z.string().max(LIMITS.pathLength).startsWith('/').optional(),
   /** User to run as (name or uid); only honoured when berth runs as root. */
-  user: z.string().min(1).optional(),
-  ports: z.array(containerPort).default([]),
+  user: z.string().min(1).max(LIMITS.textLength).optional(),
+  ports: z.array(containerPort).max(LIMITS.ports).default([]),
   /** As Swarm/Kontena: default SIGTERM. */
   stopSignal: z
     .string()
@@ -157,7 +155,9 @@ export const ServicePortSchema = z
   })
   .transform(({ containerPort: cp, ...rest }) => ({ ...rest, targetPort: rest.targetPort ?? cp ?? rest.port }));
 
-const labels = z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).default({});
+// Label keys and values are bounded by their syntax; how many there are by LIMITS.labels (specLimitErrors).
+const labelKey = z.string().max(LIMITS.labelKeyLength).regex(LABEL_KEY);
+const labels = z.record(labelKey, z.string().regex(LABEL_VALUE)).default({});
 
 export const ServiceSpecSchema = z
   .strictObject({
@@ -171,7 +171,7 @@ export const ServiceSpecSchema = z
     /** Stable slots started in order, each with a data directory kept across restarts (StatefulSet/Kontena). */
     stateful: z.boolean().default(false),
     /** At least one, except for ExternalName services and services whose endpoints are set by hand. */
-    containers: z.array(ContainerSpecSchema),
+    containers: z.array(ContainerSpecSchema).max(LIMITS.containers),
     restartPolicy: RestartPolicySchema.default(RestartPolicySchema.parse({})),
     updateConfig: UpdateConfigSchema.default(UpdateConfigSchema.parse({})),
     /** How a rollback is rolled out (Swarm's RollbackConfig; same fields and defaults as updateConfig). */
@@ -183,15 +183,15 @@ export const ServiceSpecSchema = z
     drainTimeout: duration.default('10s'),
     /** The network face; served by the networking part. Kubernetes' default type is ClusterIP. */
     type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
-    ports: z.array(ServicePortSchema).default([]),
+    ports: z.array(ServicePortSchema).max(LIMITS.ports).default([]),
     /**
      * The virtual IP: absent or "" = allocate one from the service range (default 127.96.0.0/16);
      * "None" = headless (DNS answers with the instances' addresses); or an address inside the range.
      * Filled in with the allocated address when stored, as Kubernetes does.
      */
-    clusterIP: z.string().optional(),
+    clusterIP: z.string().max(LIMITS.textLength).optional(),
     /** Addresses the service's ports are also served on (Kubernetes' externalIPs; DevSpace's). */
-    externalIPs: z.array(z.string().regex(IPV4, 'must be an IPv4 address')).default([]),
+    externalIPs: z.array(z.string().max(15).regex(IPV4, 'must be an IPv4 address')).max(LIMITS.externalIPs).default([]),
     /** ExternalName: the DNS name this service is an alias of (a CNAME). */
     externalName: z.string().max(253).regex(DNS1123_SUBDOMAIN, 'must be a lower-case DNS name, e.g. db.example.org').optional(),
     /** Kubernetes' sessionAffinity: ClientIP keeps a client on one instance (KubeSphere's sticky sessions). */
@@ -203,12 +203,12 @@ export const ServiceSpecSchema = z
      * For a service without containers: serve the instances of the services of the grid whose labels
      * include all of these (Kubernetes' selector, matched against berth services' labels).
      */
-    selector: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).optional(),
+    selector: z.record(labelKey, z.string().regex(LABEL_VALUE)).optional(),
     /**
      * Endpoints set by hand ("ip:port" or "ip", then the target port), for a service with no containers:
      * Kubernetes' service without a selector, e.g. a database that runs outside berth.
      */
-    endpoints: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?$/, 'must be "ip:port" or "ip"')).optional(),
+    endpoints: z.array(z.string().max(21).regex(/^(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?$/, 'must be "ip:port" or "ip"')).max(LIMITS.endpoints).optional(),
     /** List instances that are not ready in DNS and the proxy too (StatefulSet peer discovery). */
     publishNotReadyAddresses: z.boolean().default(false),
     /**
@@ -222,10 +222,12 @@ export const ServiceSpecSchema = z
     replicas: rest.mode === 'global' ? 0 : (replicas ?? instances ?? 1),
     replicasGiven: replicas !== undefined || instances !== undefined,
     instancesAndReplicas: replicas !== undefined && instances !== undefined,
+    /** The count was given as Kontena's `instances`: errors about it name that field. */
+    instancesGiven: replicas === undefined && instances !== undefined,
   }));
 
 type ParsedSpec = z.output<typeof ServiceSpecSchema>;
-type Normalized<T> = Omit<T, 'replicasGiven' | 'instancesAndReplicas'>;
+type Normalized<T> = Omit<T, 'replicasGiven' | 'instancesAndReplicas' | 'instancesGiven'>;
 
 /** The stored, fully defaulted service spec. */
 export type ServiceSpec = Normalized<ParsedSpec>;

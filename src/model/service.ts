@@ -67,9 +67,11 @@ export interface SpecHistory {
 
 /**
  * The service's phase, as Kontena shows it: `initialized` (created, never deployed), `deploying`
- * (instances not yet as asked), `running`, `stopped`, `removing`.
+ * (instances not yet as asked), `running`, `stopped`, `removing`; and `failed`: the deployed spec
+ * cannot be run by this server (it is past a limit, e.g. a row stored before the limit was lowered),
+ * so nothing is started or stopped for it and `status.message` says why.
  */
-export type ServicePhase = 'initialized' | 'deploying' | 'running' | 'stopped' | 'removing';
+export type ServicePhase = 'initialized' | 'deploying' | 'running' | 'stopped' | 'removing' | 'failed';
 
 /** Observed by the controllers; written only by them. */
 export interface ServiceStatus {

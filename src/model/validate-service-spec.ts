@@ -3,26 +3,40 @@ import { DNS1035_MESSAGE, IPV4, STOP_SIGNALS } from './names.js';
 import { SpecInvalidError } from './errors.js';
 import { externalIpProblem } from './external-address.js';
 import type { FieldError } from './field-error.js';
+import type { SpecLimits } from './limits.js';
+import { DEFAULT_SPEC_LIMITS, LIMITS } from './limits.js';
+import { specLimitErrors } from './spec-limit-errors.js';
 import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
 import { ServiceSpecSchema } from './service-spec.js';
 import type { Probe } from './probe.js';
 import { probesFromHealthcheck } from './probe.js';
 
+export interface ParseSpecOptions {
+  /** The path prefix of the spec in error messages (default `spec`). */
+  readonly root?: string;
+  /** The server's limits (default DEFAULT_SPEC_LIMITS: 1000 replicas per service). */
+  readonly limits?: SpecLimits;
+}
+
 /**
  * Validates and normalizes a service spec. Returns the fully defaulted spec.
- * @param input  anything (parsed JSON or YAML)
- * @param root   the path prefix of the spec in error messages (default `spec`)
- * @throws SpecInvalidError listing every offending field, e.g. `spec.ports[1].name: Required value`.
+ * @param input    anything (parsed JSON or YAML)
+ * @param options  the root of field paths (or that root alone, as a string) and the server's limits
+ * @throws SpecInvalidError listing every offending field, e.g. `spec.ports[1].name: Required value`,
+ *   or `spec.replicas: Invalid value: 5000: must be an integer from 0 to 1000 (…)` past a limit of
+ *   model/limits.ts.
  */
-export function parseServiceSpec(input: unknown, root = 'spec'): ServiceSpec {
+export function parseServiceSpec(input: unknown, options: ParseSpecOptions | string = {}): ServiceSpec {
+  const { root = 'spec', limits = DEFAULT_SPEC_LIMITS } = typeof options === 'string' ? { root: options } : options;
   const result = ServiceSpecSchema.safeParse(input, { reportInput: true });
   const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
   if (!result.success) {
     throw new SpecInvalidError('Service', name, dedupe(result.error.issues.flatMap((i) => toFieldErrors(i, root))));
   }
-  const errors = crossFieldErrors(result.data, root);
+  const { replicasGiven: _rg, instancesAndReplicas: _ib, instancesGiven: _ig, ...parsed } = result.data;
+  const errors = [...crossFieldErrors(result.data, root), ...specLimitErrors(parsed, limits, root).map((e) => replicasAsGiven(e, result.data, root))];
   if (errors.length > 0) throw new SpecInvalidError('Service', name, errors);
-  const { replicasGiven: _g, instancesAndReplicas: _b, ...spec } = result.data;
+  const spec = parsed;
   spec.containers = spec.containers.map((c) => {
     const named = c.name ? c : { name: spec.name, ...c };
     if (!named.healthcheck) return named;
@@ -161,6 +175,11 @@ function probeErrors(c: ParsedServiceSpec['containers'][number], path: string): 
   return errors;
 }
 
+/** A replica limit is reported on the field the user wrote: `instances` when that was Kontena's spelling. */
+function replicasAsGiven(e: FieldError, spec: ParsedServiceSpec, root: string): FieldError {
+  return e.field === `${root}.replicas` && spec.instancesGiven ? { ...e, field: `${root}.instances` } : e;
+}
+
 function dedupe(errors: FieldError[]): FieldError[] {
   const seen = new Set<string>();
   return errors.filter((e) => {
@@ -215,7 +234,8 @@ function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
       if (issue.format === 'starts_with') return { field, type: 'Invalid value', value: input, detail: 'must be an absolute path (start with /)' };
       return { field, type: 'Invalid value', value: input, detail: issue.message };
     case 'too_big':
-      if (issue.origin === 'string') return { field, type: 'Too long', value: input, detail: `must be no more than ${String(issue.maximum)} characters` };
+      if (issue.origin === 'string') return { field, type: 'Too long', value: shorten(input), detail: `must be no more than ${String(issue.maximum)} characters` };
+      if (issue.origin === 'array') return { field, type: 'Too many', value: Array.isArray(input) ? input.length : undefined, detail: `must have at most ${String(issue.maximum)} items` };
       return { field, type: 'Invalid value', value: input, detail: `must be less than or equal to ${String(issue.maximum)}` };
     case 'too_small':
       if (issue.origin === 'array') return { field, type: 'Required value', detail: `needs at least ${String(issue.minimum)} item(s)` };
@@ -226,6 +246,12 @@ function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
     default:
       return { field, type: 'Invalid value', value: input, detail: issue.message };
   }
+}
+
+/** A long value is shown by its start and length: an error must not echo a megabyte back. */
+function shorten(value: unknown): unknown {
+  if (typeof value !== 'string' || value.length <= 64) return value;
+  return `${value.slice(0, 32)}… (${value.length} characters)`;
 }
 
 const PORT_NAME_HINT = "a port name must be no more than 15 characters, lower case alphanumeric or '-', and start and end with an alphanumeric character (e.g. 'http')";
@@ -243,6 +269,8 @@ function nameHint(path: readonly PropertyKey[]): string {
 function unionHint(path: readonly PropertyKey[]): string {
   const last = path[path.length - 1];
   if (last === 'targetPort') return 'must be a port number (1-65535) or the name of a container port';
+  if (last === 'test') return `must be a shell command, or a list such as ["CMD", "curl", "-f", "http://localhost/"] of at most ${LIMITS.argv} items of at most ${LIMITS.argLength} characters`;
+  if (last === 'port') return 'must be a port number (1-65535) or the name of a container port';
   return 'must be a duration such as 500ms, 5s or 1m30s, or a number of seconds';
 }
 

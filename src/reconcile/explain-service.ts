@@ -72,6 +72,15 @@ export function explainService(service: Service, instances: readonly Instance[],
     };
   }
 
+  if (service.status.phase === 'failed') {
+    // The controller found the deployed spec past this server's limits and runs nothing for it.
+    return {
+      ...base, verdict: 'failed', summary: `${name} cannot run: ${service.status.message}`,
+      reasons: [{ kind: 'unrunnable', message: service.status.message, evidence: {} }],
+      suggestions: [`\`berth service scale ${name} N\` with N within the limit, or \`berth service update ${name}\` then deploy`, 'docs/spec.md lists the limits'],
+    };
+  }
+
   const update = service.status.update?.requestedAt === deployment.requestedAt ? service.status.update : undefined;
   const failedUpdate = failedUpdateOf(service, events);
   const inRollout = update !== undefined && update.state !== 'completed' && update.state !== 'rollback_completed';

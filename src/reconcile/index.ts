@@ -10,3 +10,4 @@ export type { LinkedService } from './service-link-env.js';
 export { serviceLinkEnv, envName } from './service-link-env.js';
 export type { ExplainOptions } from './explain-service.js';
 export { explainService } from './explain-service.js';
+export { unrunnableReason } from './unrunnable.js';

@@ -1,5 +1,6 @@
-import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, UpdateStatus } from '../model/index.js';
-import { INSTANCE_REMOVED_REASON, isReady, isTerminal, slotName } from '../model/index.js';
+import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, SpecLimits, UpdateStatus } from '../model/index.js';
+import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, isReady, isTerminal, slotName } from '../model/index.js';
+import { unrunnableReason } from './unrunnable.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 
@@ -11,6 +12,8 @@ export interface PlanContext {
   readonly now: number;
   /** Nodes that can take instances, sorted by name. */
   readonly nodes: readonly NodeInfo[];
+  /** The server's limits; a deployed spec past them is not run (default DEFAULT_SPEC_LIMITS). */
+  readonly limits?: SpecLimits;
 }
 
 export interface PlannedCreate {
@@ -90,6 +93,26 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const phase: ServicePhase = service.deployment === null ? 'initialized' : 'stopped';
     const message = service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
     return { create, shutdown, retire, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
+  }
+
+  // A deployed spec this server cannot run (a row stored before a limit was lowered, or edited by hand):
+  // plan nothing proportional to it, touch no instance, and say why — the rest of the server carries on.
+  const unrunnable = unrunnableReason({ name: service.name, deployment: service.deployment }, ctx.limits ?? DEFAULT_SPEC_LIMITS);
+  if (unrunnable !== undefined) {
+    if (service.status.phase !== 'failed' || service.status.message !== unrunnable) {
+      events.push({ ...base, type: 'service.unrunnable', severity: 'error', message: unrunnable, data: { generation: service.deployment.generation } });
+    }
+    const asked: unknown = service.deployment.spec?.replicas;
+    return {
+      create, shutdown, retire, events, remove, removeService: false,
+      status: {
+        phase: 'failed',
+        desiredInstances: typeof asked === 'number' && Number.isSafeInteger(asked) && asked >= 0 ? asked : 0,
+        runningInstances: countRunning(instances),
+        observedGeneration: service.status.observedGeneration,
+        message: unrunnable,
+      },
+    };
   }
 
   const { spec, generation, restartGeneration } = service.deployment;

@@ -59,7 +59,8 @@ export class ChangeLog {
    * waits instead of failing half-way), then publishes its changes to the watchers. On error, nothing of
    * it remains and the revision is what it was.
    */
-  write<T>(fn: () => T): T {
+  write<T>(fn: () => T, options: { readonly dryRun?: boolean } = {}): T {
+    if (options.dryRun) return this.dryRun(fn);
     const run = this.db.transaction(() => {
       this.loadMeta(); // the file is the truth, should another connection have written
       const before = this.rev;
@@ -83,6 +84,30 @@ export class ChangeLog {
     this.pending = [];
     this.hub.publish(committed);
     return result;
+  }
+
+  /**
+   * Runs `fn` as `write` does, then rolls the transaction back: what `fn` returns is what would have
+   * been stored (Kubernetes' dryRun=All), and nothing of it remains — no row, no revision, no watch event.
+   */
+  private dryRun<T>(fn: () => T): T {
+    let result: { value: T } | undefined;
+    const rollback = new Error('dry run');
+    const run = this.db.transaction(() => {
+      this.loadMeta();
+      result = { value: fn() };
+      throw rollback;
+    });
+    this.pending = [];
+    try {
+      run.immediate();
+    } catch (error) {
+      if (error !== rollback) throw error;
+    } finally {
+      this.pending = [];
+      this.loadMeta();
+    }
+    return (result as { value: T }).value;
   }
 
   /** Records a change of the transaction in progress; returns the frozen object watchers will get. */

@@ -187,7 +187,7 @@ export class SqliteStore implements Store {
 
   // ---- API writer ----
 
-  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service {
+  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }, options: WriteOptions = {}): Service {
     return this.write(() => {
       const { grid, spec } = input;
       if (!this.access.getGrid(grid)) throw new GridNotFoundError(grid);
@@ -212,7 +212,7 @@ export class SqliteStore implements Store {
       this.history.record(grid, spec.name, { generation: 1, spec, createdAt: now, cause: 'create', ...(input.deploy ? { deployedAt: now } : {}) });
       this.insertEvents(input.events ?? []);
       return stored;
-    });
+    }, options);
   }
 
   listSpecHistory(grid: string, name: string): SpecRevision[] {
@@ -247,7 +247,7 @@ export class SqliteStore implements Store {
         if (!onlyRemoving) throw new ServiceRemovingError(grid, name);
       }
       return this.applyIntent(current, change);
-    });
+    }, options);
   }
 
   /** The body of an intent change, inside a write: new version, history, deployment, events. */
@@ -527,9 +527,9 @@ export class SqliteStore implements Store {
 
   // ---- internals ----
 
-  private write<T>(fn: () => T): T {
+  private write<T>(fn: () => T, options: WriteOptions = {}): T {
     this.assertOpen();
-    return this.log.write(fn);
+    return this.log.write(fn, { dryRun: options.dryRun === true });
   }
 
   private putService(service: Service, revision: number): Service {

@@ -43,6 +43,11 @@ export type WatchListener = (event: WatchEvent) => void;
 /** Compare-and-set: the write only happens if the object's version still equals `ifVersion`. */
 export interface WriteOptions {
   readonly ifVersion?: number;
+  /**
+   * Check and compute everything, return what would be stored, store nothing (Kubernetes' dryRun=All):
+   * the same errors as the real write, no revision, no watch event, no history, no service event.
+   */
+  readonly dryRun?: boolean;
 }
 
 /** An API-side change of a service. Fields left out are unchanged. */
@@ -142,7 +147,10 @@ export interface Store {
    *   PORT_ALLOCATED) when the spec asks for an address:port another service holds (a changed spec in
    *   updateServiceIntent likewise, for the listeners it adds).
    */
-  createService(input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] }): Service;
+  createService(
+    input: { readonly grid: string; readonly spec: ServiceSpec; readonly deploy: boolean; readonly events?: readonly NewServiceEvent[] },
+    options?: Pick<WriteOptions, 'dryRun'>,
+  ): Service;
   /**
    * Applies an API-side change.
    * @throws ServiceNotFoundError (404), VersionConflictError (409) when `ifVersion` is stale,

@@ -6,6 +6,7 @@ import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, Servi
 import { instance as instanceFixture } from './fixtures.js';
 import { failRollout, rolloutStatus } from './stub-rollout.js';
 import type { StubSteps } from './stub-rollout.js';
+import { dryRunAnswer } from './stub-dry-run.js';
 import { endpointsOf, normalize } from './stub-spec.js';
 
 /*
@@ -95,9 +96,9 @@ export class StubApi {
     await once(this.#server, 'close');
   }
 
-  /** Requests other than the waiting machinery's reads (GET of a service, its instances, the watch). */
+  /** Requests that change something: neither reads nor dry runs. */
   get writes(): RecordedRequest[] {
-    return this.requests.filter((r) => r.method !== 'GET');
+    return this.requests.filter((r) => r.method !== 'GET' && !r.query.has('dryRun'));
   }
 
   /** Adds a service as if created (and, with `deployedGeneration`, deployed) earlier. */
@@ -139,6 +140,10 @@ export class StubApi {
       return STREAMING;
     }
     if (a !== 'grids' || !grid || b !== 'services') throw notFound('route');
+    if (query.has('dryRun')) {
+      const answer = dryRunAnswer(this.services, { method, grid, ...(name ? { name } : {}), ...(action ? { action } : {}), body });
+      if (answer) return answer;
+    }
     if (!name) {
       if (method === 'GET') {
         const labels = query.getAll('label').map((l) => l.split('='));
