@@ -31,7 +31,9 @@ describe('planService: a deployed spec past the limits', () => {
     assert.match(plan.status.message, /berth service scale web N/);
     assert.deepEqual([plan.create.length, plan.shutdown.length, plan.retire.length], [0, 0, 0], 'the instances that run are left alone');
     assert.equal(plan.status.runningInstances, 2);
-    assert.ok(tookMs < 50, `planned in ${tookMs.toFixed(1)} ms`);
+    // Not a speed goal (those live in bench/): a planner that walked 99,999,999 slots runs for minutes
+    // or out of memory, so a bound this loose still tells the two apart on a loaded machine.
+    assert.ok(tookMs < 5000, `planned in ${tookMs.toFixed(1)} ms`);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 50 * 1024 * 1024, 'no allocation by the replica count');
     const event = plan.events.find((e) => e.type === 'service.unrunnable');
     assert.equal(event?.severity, 'error');
