@@ -90,12 +90,7 @@ export class CliContext {
    * `timeout` or a closed terminal still stops what it started — until the returned function is called.
    */
   onInterrupt(listener: () => void): () => void {
-    if (this.#deps.onInterrupt) return this.#deps.onInterrupt(listener);
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    for (const s of signals) process.on(s, listener);
-    return () => {
-      for (const s of signals) process.off(s, listener);
-    };
+    return (this.#deps.onInterrupt ?? processInterrupts)(listener);
   }
 
   /**
@@ -117,6 +112,15 @@ export class CliContext {
     if (xdg) return join(xdg, 'berth');
     return join(this.env['HOME'] ?? homedir(), '.local', 'share', 'berth');
   }
+}
+
+/** Ctrl-C, SIGTERM and SIGHUP of this process; returns the unsubscribe. */
+export function processInterrupts(listener: () => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, listener);
+  return () => {
+    for (const s of signals) process.off(s, listener);
+  };
 }
 
 /** Accepts `host:port` and `http(s)://host:port[/]`; gives a URL without a trailing `/`. */
