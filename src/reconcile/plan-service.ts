@@ -143,18 +143,21 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const outdated = live.filter((i) => !current(i));
     const fresh = live.filter(current);
     if (outdated.length === 0) continue;
+    // A slot whose new instance failed in this rollout is not tried again by it (the old instance that
+    // start-first kept goes on serving); a later deploy request tries again.
+    const retry = !rollout.failedSlots.has(slot);
     if (spec.updateConfig.order === 'start-first' && !spec.stateful) {
       if (fresh.some(isReady)) {
         outdated.forEach((i) => stop(i, 'replaced by a newer instance'));
         replacing.add(slot);
       } else if (fresh.length > 0) {
         replacing.add(slot); // new one on its way
-      } else if (budget > 0) {
+      } else if (budget > 0 && retry) {
         budget--;
         replacing.add(slot);
         create.push({ slot, node: nodeFor(slot, slots), restarts: 0, reason: `update to generation ${generation}` });
       }
-    } else if (budget > 0) {
+    } else if (budget > 0 && retry) {
       budget--;
       replacing.add(slot);
       outdated.forEach((i) => stop(i, `update to generation ${generation}`));

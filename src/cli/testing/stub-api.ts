@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SpecRevision } from '../../model/index.js';
 import { instance as instanceFixture } from './fixtures.js';
-import { failRollout, rolloutStatus } from './stub-rollout.js';
+import { degradeRollout, failRollout, rolloutStatus } from './stub-rollout.js';
 import type { StubSteps } from './stub-rollout.js';
 import { endpointsOf, normalize } from './stub-spec.js';
 
@@ -49,9 +49,10 @@ export class StubApi {
   /**
    * How simulated rollouts end in the update status: `none` writes no update status (a server without
    * rollouts), `completes`, `pauses` (slot 1's new instance fails its readiness probe), `rolls-back`
-   * (failureAction rollback: a new deployment with cause auto-rollback, then rollback_completed).
+   * (failureAction rollback: a new deployment with cause auto-rollback, then rollback_completed),
+   * `completes-with-failures` (failureAction continue: slot 1 crashes, the update completes anyway).
    */
-  rollouts: 'none' | 'completes' | 'pauses' | 'rolls-back' = 'none';
+  rollouts: 'none' | 'completes' | 'pauses' | 'rolls-back' | 'completes-with-failures' = 'none';
   /** Spec history per service (`grid/name`); GET …/history answers it, rollback deploys from it. */
   readonly histories = new Map<string, SpecRevision[]>();
   /** What GET …/why answers per service. */
@@ -347,6 +348,8 @@ export class StubApi {
         if (this.rollouts === 'none' || this.rollouts === 'completes') {
           const done = this.rollouts === 'none' ? {} : { update: rolloutStatus('completed', s, requestedAt, `update to generation ${s.generation} completed: ${s.spec.replicas}/${s.spec.replicas} instance(s) ready`) };
           this.#put({ ...running, status: { ...status, ...done } });
+        } else if (this.rollouts === 'completes-with-failures') {
+          degradeRollout(this.#steps(), running, status, requestedAt);
         } else {
           failRollout(this.#steps(), running, status, requestedAt, this.rollouts === 'pauses' ? 'pauses' : 'rolls-back');
         }
