@@ -14,3 +14,4 @@ export * from './probe.js';
 export * from './health.js';
 export * from './instance-health.js';
 export * from './explanation.js';
+export * from './deploy-state.js';

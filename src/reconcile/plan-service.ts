@@ -1,5 +1,5 @@
 import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, UpdateStatus } from '../model/index.js';
-import { INSTANCE_REMOVED_REASON, isReady, isTerminal, slotName } from '../model/index.js';
+import { INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 
@@ -87,8 +87,12 @@ export function planService(service: Service, instances: readonly Instance[], ct
         status: { phase: 'removing', desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message: done ? 'removed' : `stopping ${active} instance(s)` },
       };
     }
-    const phase: ServicePhase = service.deployment === null ? 'initialized' : 'stopped';
-    const message = service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
+    // A service without containers has nothing to deploy: its network face serves once stored.
+    const networkOnly = service.desired === 'running' && deployStateOf(service).kind === 'network-only';
+    const phase: ServicePhase = networkOnly ? 'running' : service.deployment === null ? 'initialized' : 'stopped';
+    const message = networkOnly
+      ? describeNetworkOnly(service.spec)
+      : service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
     return { create, shutdown, retire, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
   }
 
@@ -223,7 +227,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
   const update = rollout.update;
   if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started') notes.unshift(update.message);
-  const message = converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
+  const networkOnly = deployStateOf(service).kind === 'network-only';
+  const message = networkOnly && converged ? describeNetworkOnly(service.spec) : converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
   }
