@@ -10,6 +10,7 @@ import { processInterrupts } from './cli-context.js';
 import { serverCommand } from './server.js';
 import { serviceCreateCommand } from './service-create.js';
 import { serviceDeployCommand } from './service-deploy.js';
+import { serviceEditCommand } from './service-edit.js';
 import { serviceEventsCommand } from './service-events.js';
 import { serviceHistoryCommand } from './service-history.js';
 import { serviceLifecycleCommand } from './service-lifecycle.js';
@@ -44,6 +45,7 @@ export function buildProgram(deps: CliDeps): Command {
     serviceLsCommand(deps),
     serviceCreateCommand(deps),
     serviceUpdateCommand(deps),
+    serviceEditCommand(deps),
     serviceDeployCommand(deps),
     serviceRollbackCommand(deps),
     serviceHistoryCommand(deps),
