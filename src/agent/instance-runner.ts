@@ -13,6 +13,8 @@ import type { DataPlane } from './instance-drain.js';
 import { drainBeforeStop } from './instance-drain.js';
 import { instanceDir, readHandleFile } from './instance-files.js';
 import { instanceProber } from './instance-probes.js';
+import type { FoundData } from './slot-volumes.js';
+import { claimSlotVolume } from './slot-volumes.js';
 
 export interface RunnerContext {
   readonly driver: Driver;
@@ -127,10 +129,12 @@ export class InstanceRunner {
     }
 
     switch (state) {
-      case 'new':
-        this.prepare();
-        this.report({ state: 'pending', message: 'preparing' });
+      case 'new': {
+        const found = this.prepare();
+        if (found) this.report({ state: 'pending', message: 'preparing' }, 'instance.data_found', foundDataMessage(inst, found), 'warning', { previousServiceId: found.previousServiceId, paths: found.slots.map((v) => v.path) });
+        else this.report({ state: 'pending', message: 'preparing' });
         return 'progressed';
+      }
       case 'pending':
       case 'starting':
         return this.startAll();
@@ -191,10 +195,15 @@ export class InstanceRunner {
    * Only the stateful slot's data directory is made here; the driver creates the container's state
    * directory as it starts it (for the process driver, the shim does, off berth's event loop: a
    * hundred instances starting would otherwise queue several hundred directory creations).
+   * @returns the data an earlier service of the same name left there (slot-volumes.ts), to be said
    */
-  private prepare(): void {
+  private prepare(): FoundData | undefined {
     const data = this.dataDir();
-    if (data) mkdirSync(data, { recursive: true });
+    if (!data) return undefined;
+    const { grid, service, serviceId } = this.instance;
+    const found = claimSlotVolume(data, serviceId, { dataDir: this.ctx.dataDir, node: this.ctx.node, grid, service });
+    mkdirSync(data, { recursive: true });
+    return found;
   }
 
   private async startAll(): Promise<StepResult> {
@@ -417,4 +426,11 @@ export class InstanceRunner {
 function withoutTimestamp(status: InstanceStatus): Omit<InstanceStatus, 'timestamp'> {
   const { timestamp: _timestamp, ...rest } = status;
   return rest;
+}
+
+/** "db-1 found data an earlier service named db left …": a new service reusing old data says so. */
+function foundDataMessage(instance: Instance, found: FoundData): string {
+  const slots = found.slots.map((v) => v.slot).join(', ');
+  const where = found.slots.map((v) => v.path).join(', ');
+  return `${slotName(instance.service, instance.slot)} found data that an earlier service named ${instance.service} left (slot${found.slots.length === 1 ? '' : 's'} ${slots}: ${where}); it is used as it is. \`berth service rm --volumes ${instance.service}\` removes a service together with its data`;
 }

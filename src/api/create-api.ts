@@ -8,12 +8,13 @@ import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { registerInstanceRoutes } from './instance-routes.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { EndpointsView, Telemetry } from './ports.js';
+import type { EndpointsView, Telemetry, VolumesView } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { checkGrid } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
 import { registerServiceRoutes } from './service-routes.js';
+import { registerVolumeRoutes } from './volume-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import type { NetworkRanges } from './network-allocation.js';
 import { DEFAULT_NETWORK_RANGES } from './network-allocation.js';
@@ -35,6 +36,8 @@ export interface ApiDeps {
   readonly endpoints?: EndpointsView;
   /** host:port of berth's DNS server, reported by GET /v1/version. */
   readonly dnsAddress?: string;
+  /** The nodes' per-slot data directories (GET /v1/grids/{grid}/volumes). */
+  readonly volumes?: VolumesView;
   /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
   readonly networkRanges?: NetworkRanges;
 }
@@ -66,6 +69,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
     endpoints: deps.endpoints,
+    volumes: deps.volumes,
     dnsAddress: deps.dnsAddress,
     streams: new Set<NdjsonStream>(),
   };
@@ -117,6 +121,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
+  registerVolumeRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   return app;
 }

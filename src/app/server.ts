@@ -100,6 +100,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }));
     owned.defer(() => dns.server.stop());
+    // The agent is made once the API listens (it hands its URL to instances); the volumes route asks it then.
+    const late: { agent?: Agent } = {};
     const publisher = new EndpointsPublisher(store, [(snapshot) => proxy.sync(snapshot), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const api = createApi({
       store,
@@ -108,6 +110,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         stats: (instances) => telemetry.stats(instances),
       },
       endpoints: publisher,
+      volumes: { list: (grid, service) => late.agent?.volumes({ grid, ...(service !== undefined ? { service } : {}) }) ?? [] },
       dnsAddress: dns.address,
       networkRanges,
       node,
@@ -123,9 +126,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
     const dataPlane = dataPlaneDrain(publisher, proxy);
-    const agent = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
-    await agent.start();
-    owned.defer(() => agent.stop());
+    const started = new Agent({ node, driver, ports: storeAgentPorts(store), dataDir, apiUrl: url, dnsAddress: dns.address, dataPlane, logger: logger.child({ part: 'agent' }) });
+    late.agent = started;
+    await started.start();
+    owned.defer(() => started.stop());
 
     await proxy.start();
     owned.defer(() => proxy.stop());
@@ -133,7 +137,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     owned.defer(() => publisher.stop());
     // The agent stops (detaches; stop is idempotent) before the data plane does: a drain in progress is
     // then left to the next berth, instead of ending early because the proxy cut its connections.
-    owned.defer(() => agent.stop());
+    owned.defer(() => started.stop());
 
     const controller = new ServiceController({ store, ...(instanceRange ? { instanceRange } : {}), logger: logger.child({ part: 'controller' }) });
     controller.start();

@@ -15,3 +15,4 @@ export * from './health.js';
 export * from './instance-health.js';
 export * from './explanation.js';
 export * from './deploy-state.js';
+export * from './volume.js';
