@@ -59,7 +59,9 @@ export function renderServiceDetails(
   field('deployed generation', deployedGenerationText(service, deployState, rolledBack, options));
   const update = status.update;
   if (update) {
-    const colour = update.state === 'paused' || update.state === 'rollback_paused' ? c.red : update.state === 'completed' || update.state === 'rollback_completed' ? c.green : c.yellow;
+    const done = update.state === 'completed' || update.state === 'rollback_completed';
+    // Completed with failures (failureAction continue): not all slots updated.
+    const colour = update.state === 'paused' || update.state === 'rollback_paused' ? c.red : done && update.updatedInstances >= update.totalInstances ? c.green : c.yellow;
     field('update', `${colour(update.state)} (${update.updatedInstances}/${update.totalInstances} updated)${update.message ? ` — ${update.message}` : ''}`);
   }
   if (deployment) field('health', healthSummary(instances, status.desiredInstances, c));
