@@ -14,7 +14,7 @@ import { drainBeforeStop } from './instance-drain.js';
 import { instanceDir, readHandleFile } from './instance-files.js';
 import { instanceProber } from './instance-probes.js';
 import type { FoundData } from './slot-volumes.js';
-import { claimSlotVolume } from './slot-volumes.js';
+import { claimSlotVolume, describeFoundData } from './slot-volumes.js';
 
 export interface RunnerContext {
   readonly driver: Driver;
@@ -131,7 +131,7 @@ export class InstanceRunner {
     switch (state) {
       case 'new': {
         const found = this.prepare();
-        if (found) this.report({ state: 'pending', message: 'preparing' }, 'instance.data_found', foundDataMessage(inst, found), 'warning', { previousServiceId: found.previousServiceId, paths: found.slots.map((v) => v.path) });
+        if (found) this.report({ state: 'pending', message: 'preparing' }, 'instance.data_found', describeFoundData(inst, found), 'warning', { previousServiceId: found.previousServiceId, paths: found.slots.map((v) => v.path) });
         else this.report({ state: 'pending', message: 'preparing' });
         return 'progressed';
       }
@@ -426,11 +426,4 @@ export class InstanceRunner {
 function withoutTimestamp(status: InstanceStatus): Omit<InstanceStatus, 'timestamp'> {
   const { timestamp: _timestamp, ...rest } = status;
   return rest;
-}
-
-/** "db-1 found data an earlier service named db left …": a new service reusing old data says so. */
-function foundDataMessage(instance: Instance, found: FoundData): string {
-  const slots = found.slots.map((v) => v.slot).join(', ');
-  const where = found.slots.map((v) => v.path).join(', ');
-  return `${slotName(instance.service, instance.slot)} found data that an earlier service named ${instance.service} left (slot${found.slots.length === 1 ? '' : 's'} ${slots}: ${where}); it is used as it is. \`berth service rm --volumes ${instance.service}\` removes a service together with its data`;
 }

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { SlotVolume } from '../model/index.js';
+import type { Instance, SlotVolume } from '../model/index.js';
+import { slotName } from '../model/index.js';
 
 /*
  * The per-slot data directories of stateful services on this node (node-local storage):
@@ -121,4 +122,11 @@ export async function sweepRemovedVolumes(dataDir: string): Promise<void> {
     return;
   }
   await Promise.all(names.map((n) => rm(join(volumesRoot(dataDir), n), { recursive: true, force: true })));
+}
+
+/** "db-1 found data an earlier service named db left …": a new service reusing old data says so. */
+export function describeFoundData(instance: Instance, found: FoundData): string {
+  const slots = found.slots.map((v) => v.slot).join(', ');
+  const where = found.slots.map((v) => v.path).join(', ');
+  return `${slotName(instance.service, instance.slot)} found data that an earlier service named ${instance.service} left (slot${found.slots.length === 1 ? '' : 's'} ${slots}: ${where}); it is used as it is. \`berth service rm --volumes ${instance.service}\` removes a service together with its data`;
 }

@@ -226,7 +226,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
   if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
   const update = rollout.update;
-  if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started') notes.unshift(update.message);
+  const completedWithFailures = (update.state === 'completed' || update.state === 'rollback_completed') && update.updatedInstances < update.totalInstances;
+  if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started' || completedWithFailures) notes.unshift(update.message);
   const networkOnly = deployStateOf(service).kind === 'network-only';
   const message = networkOnly && converged ? describeNetworkOnly(service.spec) : converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {

@@ -191,6 +191,7 @@ describe('planRollout: failureAction continue', () => {
     const event = done.events.find((e) => e.type === 'service.update_completed');
     assert.equal(event?.severity, 'warning');
     assert.equal(done.status.phase, 'deploying', 'the service itself is not running as asked');
+    assert.match(done.status.message, /^0\/3 running; update to generation 2 completed with failures: 0\/3 instance\(s\) ready, 3 failed/, 'the service\'s status says so too');
   });
 
   it('counts a failed slot as updated once its restart has been ready for monitor', () => {
