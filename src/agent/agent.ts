@@ -1,13 +1,14 @@
 import { rm } from 'node:fs/promises';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { systemClock, silentLogger } from '../lib/index.js';
-import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent, SlotVolume } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ListedContainer } from '../drivers/index.js';
 import type { DataPlane } from './instance-drain.js';
 import type { RunnerContext } from './instance-runner.js';
 import { InstanceRunner } from './instance-runner.js';
 import { instanceDir } from './instance-files.js';
+import { listSlotVolumes, removeServiceVolumes, sweepRemovedVolumes } from './slot-volumes.js';
 
 /** How the agent reaches the control plane; app/ implements it on the store (later: over the network). */
 export interface AgentPorts {
@@ -17,6 +18,11 @@ export interface AgentPorts {
   watchInstances(node: string, listener: (instance: Instance, op: 'put' | 'delete') => void): Disposable;
   /** Writes observed statuses and their events in one go. */
   reportStatuses(updates: readonly { id: string; status: InstanceStatus }[], events: readonly NewServiceEvent[]): void;
+  /**
+   * Calls `listener` when a service record is deleted (the end of its removal: its instances are
+   * gone), with whether its data directories go too. Optional: without it, data is always kept.
+   */
+  watchRemovedServices?(listener: (removed: { readonly grid: string; readonly name: string; readonly deleteVolumes: boolean }) => void): Disposable;
 }
 
 export interface AgentOptions {
@@ -63,6 +69,7 @@ export class Agent {
   private readonly pendingEvents: NewServiceEvent[] = [];
   private flushScheduled = false;
   private watch: Disposable | undefined;
+  private removals: Disposable | undefined;
   private stopped = false;
   private readonly ctx: RunnerContext;
   private readonly logger: Logger;
@@ -116,6 +123,10 @@ export class Agent {
     }
     for (const c of listed.containers) if (!live.has(c.instanceId)) work.push(this.discard(c));
     await Promise.all(work);
+    void sweepRemovedVolumes(this.options.dataDir);
+    this.removals = ports.watchRemovedServices?.((removed) => {
+      if (removed.deleteVolumes) this.removeVolumes(removed.grid, removed.name);
+    });
     this.watch = ports.watchInstances(node, (inst, op) => this.onInstance(inst, op));
     // Changes between the listing and the watch are caught by re-reading once.
     for (const inst of ports.listInstances(node)) this.onInstance(inst, 'put');
@@ -126,9 +137,30 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     void this.watch?.dispose();
+    void this.removals?.dispose();
     for (const { runner } of this.runners.values()) runner.detach();
     this.flush();
     await Promise.resolve();
+  }
+
+  /** The stateful services' per-slot data directories on this node (the API's GET …/volumes). */
+  volumes(filter: { readonly grid?: string; readonly service?: string } = {}): SlotVolume[] {
+    return listSlotVolumes(this.options.dataDir, this.options.node, filter);
+  }
+
+  /**
+   * Deletes a removed service's data directories (`rm --volumes`): renamed away at once, deleted in
+   * the background. Called once the service record is gone, so none of its instances runs any more.
+   */
+  private removeVolumes(grid: string, service: string): void {
+    try {
+      const { removed, done } = removeServiceVolumes(this.options.dataDir, this.options.node, grid, service);
+      if (removed.length === 0) return;
+      this.logger.info({ grid, service, paths: removed.map((v) => v.path) }, 'deleting the data directories of a removed service');
+      done.catch((error: unknown) => this.logger.warn({ grid, service, err: error }, 'deleting data directories failed'));
+    } catch (error) {
+      this.logger.warn({ grid, service, err: error }, 'deleting data directories failed; they are kept');
+    }
   }
 
   /** Handles of the running containers of an instance on this node (for logs and stats). */

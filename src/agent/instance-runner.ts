@@ -13,6 +13,8 @@ import { drainBeforeStop } from './instance-drain.js';
 import { instanceDir, prepareSlotDir, readHandleFile } from './instance-files.js';
 import { recoverContainers } from './instance-recovery.js';
 import { instanceProber } from './instance-probes.js';
+import type { FoundData } from './slot-volumes.js';
+import { claimSlotVolume, describeFoundData } from './slot-volumes.js';
 
 export interface RunnerContext {
   readonly driver: Driver;
@@ -137,10 +139,12 @@ export class InstanceRunner {
     }
 
     switch (state) {
-      case 'new':
-        this.prepare();
-        this.report({ state: 'pending', message: 'preparing' });
+      case 'new': {
+        const found = this.prepare();
+        if (found) this.report({ state: 'pending', message: 'preparing' }, 'instance.data_found', describeFoundData(inst, found), 'warning', { previousServiceId: found.previousServiceId, paths: found.slots.map((v) => v.path) });
+        else this.report({ state: 'pending', message: 'preparing' });
         return 'progressed';
+      }
       case 'pending':
       case 'starting':
         return this.startAll();
@@ -203,11 +207,16 @@ export class InstanceRunner {
    * container runs as (prepareSlotDir); the driver creates the container's state directory as it
    * starts it (for the process driver, the shim does, off berth's event loop: a hundred instances
    * starting would otherwise queue several hundred directory creations).
+   * @returns the data an earlier service of the same name left there (slot-volumes.ts), to be said
    */
-  private prepare(): void {
+  private prepare(): FoundData | undefined {
     const data = this.dataDir();
+    if (!data) return undefined;
+    const { grid, service, serviceId } = this.instance;
+    const found = claimSlotVolume(data, serviceId, { dataDir: this.ctx.dataDir, node: this.ctx.node, grid, service });
     const first = this.instance.spec.containers[0];
-    if (data) prepareSlotDir(data, first ? this.userOf(first) : undefined);
+    prepareSlotDir(data, first ? this.userOf(first) : undefined);
+    return found;
   }
 
   private async startAll(): Promise<StepResult> {

@@ -43,6 +43,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/tokens': AUTHENTICATED,
   'POST /v1/tokens': AUTHENTICATED,
   'DELETE /v1/tokens/:id': AUTHENTICATED,
+  // Host paths of the grid's stateful data: read with the services (`rm` lists what it keeps).
+  'GET /v1/grids/:grid/volumes': inGrid('read'),
   'GET /v1/grids/:grid/secrets': inGrid('read'),
   'POST /v1/grids/:grid/secrets': inGrid('operate'),
   'GET /v1/grids/:grid/secrets/:secret': inGrid('read'),

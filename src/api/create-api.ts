@@ -11,7 +11,7 @@ import { BodyTooLargeError, JSON_CONTENT_TYPE, UnsupportedMediaTypeError, parseJ
 import { registerInstanceRoutes } from './instance-routes.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { EndpointsView, HostPortProbe, Telemetry } from './ports.js';
+import type { EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import { registerAccessRoutes } from './access-routes.js';
@@ -20,6 +20,7 @@ import type { Authenticator } from './authenticator.js';
 import type { RouteContext } from './route-context.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
 import { registerServiceRoutes } from './service-routes.js';
+import { registerVolumeRoutes } from './volume-routes.js';
 import { registerWatchRoutes } from './watch-routes.js';
 import type { NetworkRanges } from './network-allocation.js';
 import { DEFAULT_NETWORK_RANGES, reservedListeners } from './network-allocation.js';
@@ -43,6 +44,8 @@ export interface ApiDeps {
   readonly endpoints?: EndpointsView;
   /** host:port of berth's DNS server, reported by GET /v1/version. */
   readonly dnsAddress?: string;
+  /** The nodes' per-slot data directories (GET /v1/grids/{grid}/volumes). */
+  readonly volumes?: VolumesView;
   /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
   readonly networkRanges?: NetworkRanges;
   /**
@@ -94,6 +97,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
     limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
+    volumes: deps.volumes,
     dnsAddress: deps.dnsAddress,
     instancePolicy: deps.instancePolicy,
     nodeAddresses: deps.nodeAddresses ?? ['127.0.0.1'],
@@ -153,6 +157,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
+  registerVolumeRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   return app;
 }

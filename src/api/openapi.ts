@@ -17,6 +17,7 @@ import {
   VersionBody,
   SetEndpointsBody,
   EndpointsQuery,
+  VolumesQuery,
   WatchQuery,
   CreateGridBody,
   CreateTokenBody,
@@ -85,6 +86,7 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: `${ONE}/events`, operationId: 'serviceEvents', summary: 'Event history (NDJSON; follow keeps streaming)', query: EventsQuery, answer: { status: 200, schema: 'ServiceEvent', ndjson: true } },
   { method: 'get', path: `${ONE}/endpoints`, operationId: 'serviceEndpoints', summary: 'The endpoints the data plane serves: VIP, ports, external addresses, ready and not-ready endpoints; follow=true streams them (NDJSON) as they change', query: EndpointsQuery, answer: { status: 200, schema: 'ServiceEndpoints' } },
   { method: 'put', path: `${ONE}/endpoints`, operationId: 'setEndpoints', summary: 'Set the endpoints of a service without containers by hand', body: 'SetEndpointsRequest', answer: { status: 200, schema: 'Service' } },
+  { method: 'get', path: '/v1/grids/{grid}/volumes', operationId: 'listVolumes', summary: "The stateful services' per-slot data directories that exist on the nodes (also those a removed service left)", query: VolumesQuery, answer: { status: 200, schema: 'SlotVolumeList' } },
   { method: 'get', path: '/v1/watch', operationId: 'watch', summary: 'Every store change from a revision (NDJSON, until the client disconnects)', query: WatchQuery, answer: { status: 200, schema: 'WatchEvent', ndjson: true } },
 ];
 
@@ -125,6 +127,8 @@ function componentSchemas(): Record<string, unknown> {
   add('InstanceStats', responses.InstanceStatsSchema);
   add('InstanceStatsList', responses.InstanceStatsListSchema);
   add('WatchEvent', responses.WatchEventSchema);
+  add('SlotVolume', responses.SlotVolumeSchema);
+  add('SlotVolumeList', responses.SlotVolumeListSchema);
   add('Error', responses.ErrorSchema);
   add('VersionInfo', responses.VersionInfoSchema);
   add('Identity', responses.IdentitySchema);

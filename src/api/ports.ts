@@ -1,4 +1,4 @@
-import type { Instance, InstanceStats, LogLine, ServiceEndpoints } from '../model/index.js';
+import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume } from '../model/index.js';
 
 /** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
 export interface Telemetry {
@@ -12,6 +12,12 @@ export interface Telemetry {
   ): AsyncIterable<LogLine>;
   /** One sample per running instance (CPU % over a short interval, memory of the whole process tree). */
   stats(instances: readonly Instance[]): Promise<InstanceStats[]>;
+}
+
+/** The per-slot data directories on the nodes: implemented in app/ by the agent (node-local files). */
+export interface VolumesView {
+  /** The data directories that exist, sorted by service and slot; `service` narrows to one service (existing or not). */
+  list(grid: string, service?: string): readonly SlotVolume[];
 }
 
 /** The endpoints the data plane currently serves; implemented in app/ by the endpoints publisher. */

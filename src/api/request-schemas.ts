@@ -64,7 +64,11 @@ export const ListServicesQuery = z.strictObject({
     .optional()
     .describe('key=value; repeat to require several labels.'),
 });
-export const RemoveServiceQuery = z.strictObject({ version: queryCount.optional() });
+export const RemoveServiceQuery = z.strictObject({
+  version: queryCount.optional(),
+  volumes: queryFlag.optional().describe("Also delete the stateful service's per-slot data directories once its instances are gone (default: kept)."),
+});
+export const VolumesQuery = z.strictObject({ service: queryText.optional().describe('Only the data directories of this service (it need not exist any more).') });
 export const InstancesQuery = z.strictObject({ active: queryFlag.optional().describe('Only instances that have not terminated.') });
 export const LogsQuery = z.strictObject({
   tail: queryCount.optional().describe('Last N lines (default: all).'),

@@ -72,8 +72,18 @@ export const ServiceSchema = z.strictObject({
   spec: ServiceSpecSchema,
   deployment: ServiceDeploymentSchema.nullable().describe('null until the first deploy.'),
   desired: z.enum(['running', 'stopped', 'removing']),
+  deleteVolumes: z.boolean().optional().describe('Removal with the data directories (DELETE …?volumes=true); absent otherwise.'),
   status: ServiceStatusSchema,
 });
+
+export const SlotVolumeSchema = z.strictObject({
+  grid: z.string(),
+  service: z.string(),
+  slot: z.int().min(1),
+  node: z.string().describe('The node holding it (node-local storage).'),
+  path: z.string().describe('Absolute path on that node.'),
+});
+export const SlotVolumeListSchema = z.strictObject({ items: z.array(SlotVolumeSchema) });
 
 export const ContainerStatusSchema = z.strictObject({
   name: z.string(),

@@ -7,9 +7,8 @@ import type { ServiceIntentChange, Store } from '../store/index.js';
 /** Conflicts with another writer retried when the caller named no version. */
 const UNVERSIONED_RETRIES = 3;
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { EndpointsView, Telemetry } from './ports.js';
+import type { EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import type { AllocateOptions, NetworkRanges, ReservedListener } from './network-allocation.js';
-import type { HostPortProbe } from './ports.js';
 
 /** What every route file gets: the dependencies of createApi, fully defaulted. */
 export interface RouteContext {
@@ -23,6 +22,8 @@ export interface RouteContext {
   readonly maxStreamBufferBytes: number;
   /** The endpoints the data plane serves (absent in tests that need none). */
   readonly endpoints: EndpointsView | undefined;
+  /** The nodes' per-slot data directories (absent in tests that need none: none are listed). */
+  readonly volumes: VolumesView | undefined;
   /** host:port of berth's DNS server, when it runs (GET /v1/version). */
   readonly dnsAddress: string | undefined;
   /** Where virtual IPs and node ports are allocated from. */

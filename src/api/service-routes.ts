@@ -91,9 +91,19 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.delete<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name', async (request, reply) => {
     const query = parseRequest(RemoveServiceQuery, request.query, 'query');
+    const volumes = query.volumes === true;
     const service = mutateService(ctx, request.params, query.version, () => ({
       desired: 'removing',
-      events: [serviceEvent(request.params.grid, request.params.name, 'service.removing', 'removal requested: instances are stopped, then the service is deleted')],
+      ...(volumes ? { deleteVolumes: true } : {}),
+      events: [
+        serviceEvent(
+          request.params.grid,
+          request.params.name,
+          'service.removing',
+          `removal requested: instances are stopped, then the service is deleted${volumes ? ', and its data directories with it' : ''}`,
+          volumes ? { volumes: true } : undefined,
+        ),
+      ],
     }));
     return reply.status(202).send(service);
   });

@@ -1,4 +1,4 @@
-import { main } from '../cli/index.js';
+import { EXIT_PIPE_CLOSED, main } from '../cli/index.js';
 import type { CliDeps } from '../cli/index.js';
 import type { RunningServer } from './server.js';
 import { startServer } from './server.js';
@@ -42,3 +42,6 @@ function startNotes(server: RunningServer): string {
 }
 
 process.exitCode = await main(process.argv, deps);
+// The reader of our output went away (`berth … | head`): end now, as SIGPIPE would, without waiting for
+// whatever the command still had under way (a deploy's wait, a long listing).
+if (process.exitCode === EXIT_PIPE_CLOSED) process.exit(EXIT_PIPE_CLOSED);

@@ -163,6 +163,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dnsAllow = ['127.0.0.0/8', '::1/128', ranges.instanceRange, ...(config.dnsAllow ?? [])];
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
+    // The agent is made once the API listens (it hands its URL to instances); the volumes route asks it then.
+    const late: { agent?: Agent } = {};
     // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
     // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
     const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
@@ -175,6 +177,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         stats: (instances) => telemetry.stats(instances),
       },
       endpoints: publisher,
+      volumes: { list: (grid, service) => late.agent?.volumes({ grid, ...(service !== undefined ? { service } : {}) }) ?? [] },
       dnsAddress: dns.address,
       networkRanges,
       instancePolicy: instancePolicyFor(instanceUser.user, { dataDir, allowedRoots: config.allowedRoots, cwd: process.cwd() }),
@@ -212,6 +215,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       logger: logger.child({ part: 'agent' }),
       ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}),
     });
+    late.agent = agent;
     await agent.start();
     owned.defer(() => agent.stop());
 

@@ -10,5 +10,9 @@ export function storeAgentPorts(store: Store): AgentPorts {
         if (e.kind === 'instance' && e.object.node === node) listener(e.object, e.op);
       }),
     reportStatuses: (updates, events) => store.setInstanceStatuses(updates, events),
+    watchRemovedServices: (listener) =>
+      store.watch(store.revision(), (e) => {
+        if (e.kind === 'service' && e.op === 'delete') listener({ grid: e.object.grid, name: e.object.name, deleteVolumes: e.object.deleteVolumes === true });
+      }),
   };
 }

@@ -152,12 +152,7 @@ export class CliContext {
    * `timeout` or a closed terminal still stops what it started — until the returned function is called.
    */
   onInterrupt(listener: () => void): () => void {
-    if (this.#deps.onInterrupt) return this.#deps.onInterrupt(listener);
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    for (const s of signals) process.on(s, listener);
-    return () => {
-      for (const s of signals) process.off(s, listener);
-    };
+    return (this.#deps.onInterrupt ?? processInterrupts)(listener);
   }
 
   /**
@@ -205,6 +200,15 @@ function pickContext(config: CliConfig, name: string | undefined, host: string |
 function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Ctrl-C, SIGTERM and SIGHUP of this process; returns the unsubscribe. */
+export function processInterrupts(listener: () => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, listener);
+  return () => {
+    for (const s of signals) process.off(s, listener);
+  };
 }
 
 /** Accepts `host:port` and `http(s)://host:port[/]`; gives a URL without a trailing `/`. */

@@ -31,6 +31,8 @@ export interface ServiceProgress extends ConvergenceTarget {
   readonly converged: boolean;
   /** Set when the rollout failed (paused, rolled back): the wait ends and the command fails with it. */
   readonly failed?: string;
+  /** Set (with converged) when the rollout completed with failures: the update status's message. */
+  readonly degraded?: string;
 }
 
 export interface WaitOptions {
@@ -206,11 +208,12 @@ async function readProgress(client: BerthClient, target: ServiceProgress): Promi
 }
 
 /** Converged or failed, by the rollout's update status when the target names one (else by notConvergedBecause). */
-function targetState(target: ConvergenceTarget, service: Service | null, instances: readonly Instance[]): { converged: boolean; failed?: string } {
+function targetState(target: ConvergenceTarget, service: Service | null, instances: readonly Instance[]): { converged: boolean; failed?: string; degraded?: string } {
   if (target.replacing) return { converged: service !== null && replacementDone(target.replacing, instances) === null };
   if (target.rollout) {
     const outcome = rolloutOutcome(target.rollout, service);
     if (outcome.state === 'done') return { converged: true };
+    if (outcome.state === 'degraded') return { converged: true, degraded: outcome.message };
     if (outcome.state === 'failed') return { converged: false, failed: outcome.message };
     if (outcome.state === 'pending') return { converged: false };
   }

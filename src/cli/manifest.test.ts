@@ -81,6 +81,61 @@ describe('parseManifest', () => {
   });
 });
 
+describe('parseManifest: a service as `show -o yaml` prints it', () => {
+  const shown = [
+    'id: 0ede1951-80a3-4fd3-8ab2-0c9bbe06f495',
+    'grid: shop',
+    'name: web',
+    'version: 876',
+    'generation: 4',
+    'createdAt: 2026-12-04T12:38:15.347Z',
+    'updatedAt: 2026-12-04T13:09:37.125Z',
+    'spec:',
+    '  name: web',
+    '  replicas: 3',
+    '  containers:',
+    '    - name: web',
+    '      command: [sleep, "300"]',
+    '      workingDir: /srv/web',
+    '      ports:',
+    '        - containerPort: 70000',
+    'deployment:',
+    '  generation: 4',
+    '  spec: { name: web }',
+    'desired: running',
+    'status:',
+    '  phase: running',
+    '  message: 3/3 running',
+    'explanation: { verdict: healthy }',
+  ].join('\n');
+
+  it('takes the spec from spec: and the grid, and ignores the fields the server writes (id, version, status …)', () => {
+    const [s] = parseManifest(shown, at).services;
+    assert.equal(s?.name, 'web');
+    assert.equal(s?.grid, 'shop');
+    assert.deepEqual(s?.spec, { name: 'web', replicas: 3, containers: [{ name: 'web', command: ['sleep', '300'], workingDir: '/srv/web', ports: [{ containerPort: 70000 }] }] });
+  });
+
+  it('locates an API field path under spec:', () => {
+    const [s] = parseManifest(shown, at).services;
+    assert.equal(s?.locate('spec.containers[0].ports[0].containerPort'), 'app.yaml:16:26');
+    assert.equal(s?.locate('spec.replicas'), 'app.yaml:10:13');
+  });
+
+  it('refuses a spec field written beside spec: instead of under it, naming the line', () => {
+    assert.throws(() => parseManifest(`${shown}\nreplicas: 5\n`, at), (e: Error) => e.message === 'app.yaml:25:11: document 1: `replicas` is not a field of a service object: this document has its spec under `spec:`, so `replicas` belongs there');
+  });
+
+  it('refuses a name that differs from spec.name', () => {
+    assert.throws(() => parseManifest(shown.replace('name: web\nversion', 'name: api\nversion'), at), /app\.yaml:3:7: document 1: name "api" and spec\.name "web" differ: a service cannot be renamed/);
+  });
+
+  it('takes the name from the top when spec: has none', () => {
+    const [s] = parseManifest('name: web\nspec:\n  containers: [{ image: x }]\n', at).services;
+    assert.deepEqual(s?.spec, { name: 'web', containers: [{ image: 'x' }] });
+  });
+});
+
 describe('readManifest', () => {
   it('reads a file relative to the current directory and resolves against its directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-manifest-'));

@@ -4,11 +4,14 @@ import { LineCounter, isMap, isScalar, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import type { ServiceSpecInput } from '../model/index.js';
 import { CliError } from './cli-error.js';
+import { ShownServiceError, unwrapShownService } from './shown-service.js';
 
 /*
  * A manifest: a YAML file of service specs, one per document (`---` between them), as `berth apply`,
  * `up` and `down` read it. Each document is a service spec with two optional extra keys, removed
- * before sending: `kind: Service` and `grid:` (overrides --grid for that service).
+ * before sending: `kind: Service` and `grid:` (overrides --grid for that service). A document may also
+ * be a whole service as `berth service show -o yaml` prints it: its spec is read from `spec:` and the
+ * fields the server writes (id, version, status …) are ignored (shown-service.ts).
  */
 
 export interface ManifestService {
@@ -67,18 +70,27 @@ export function parseManifest(text: string, options: { readonly source: string; 
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
     const start = doc.contents.range?.[0] ?? 0;
     if (!isMap(doc.contents)) throw new CliError(`${at(start)}: document ${index} is not a mapping: each document is one service spec`);
-    const raw = doc.toJS() as Record<string, unknown>;
+    let shown;
+    try {
+      shown = unwrapShownService(doc.toJS() as Record<string, unknown>);
+    } catch (e) {
+      if (!(e instanceof ShownServiceError)) throw e;
+      throw new CliError(`${at(nodeStart(doc, [e.key]) ?? start)}: document ${index}: ${e.message}`);
+    }
+    // `show -o yaml` output: the spec is under `spec:` (shown-service.ts); field paths point there.
+    const specPath = shown?.specPath ?? [];
+    const raw = shown?.document ?? (doc.toJS() as Record<string, unknown>);
     const { kind, grid, ...spec } = raw;
     if (kind !== undefined && kind !== 'Service') {
       throw new CliError(`${at(nodeStart(doc, ['kind']) ?? start)}: document ${index} has kind ${JSON.stringify(kind)}: a berth manifest holds services (kind: Service)`);
     }
     if (grid !== undefined && typeof grid !== 'string') throw new CliError(`${at(nodeStart(doc, ['grid']) ?? start)}: grid must be a string`);
     if (typeof spec['name'] !== 'string' || spec['name'] === '') {
-      throw new CliError(`${at(nodeStart(doc, ['name']) ?? start)}: document ${index} has no name: every service needs \`name:\``);
+      throw new CliError(`${at(nodeStart(doc, [...specPath, 'name']) ?? nodeStart(doc, ['name']) ?? start)}: document ${index} has no name: every service needs \`name:\``);
     }
     const name = spec['name'];
     const earlier = names.get(`${grid ?? ''}/${name}`);
-    if (earlier !== undefined) throw new CliError(`${at(nodeStart(doc, ['name']) ?? start)}: service ${name} is declared twice (documents ${earlier} and ${index})`);
+    if (earlier !== undefined) throw new CliError(`${at(nodeStart(doc, [...specPath, 'name']) ?? nodeStart(doc, ['name']) ?? start)}: service ${name} is declared twice (documents ${earlier} and ${index})`);
     names.set(`${grid ?? ''}/${name}`, index);
     resolveWorkingDirs(spec, options.dir);
     services.push({
@@ -86,7 +98,7 @@ export function parseManifest(text: string, options: { readonly source: string; 
       name,
       ...(grid === undefined ? {} : { grid }),
       spec: spec as ServiceSpecInput,
-      locate: (field) => at(locateField(doc, field) ?? start),
+      locate: (field) => at(locateField(doc, field, specPath) ?? start),
     });
   });
   return { source: options.source, dir: options.dir, services };
@@ -123,9 +135,12 @@ function resolveWorkingDirs(spec: Record<string, unknown>, dir: string): void {
   }
 }
 
-/** The offset of the node at an API field path, or of its nearest parent present in the document. */
-function locateField(doc: Document.Parsed, field: string): number | undefined {
-  const path = fieldPath(field);
+/**
+ * The offset of the node at an API field path, or of its nearest parent present in the document.
+ * @param specPath where the spec's fields are in the document: [] for a manifest, ['spec'] for a shown service
+ */
+function locateField(doc: Document.Parsed, field: string, specPath: readonly string[]): number | undefined {
+  const path = [...specPath, ...fieldPath(field)];
   for (let n = path.length; n > 0; n--) {
     const offset = nodeStart(doc, path.slice(0, n));
     if (offset !== undefined) return offset;

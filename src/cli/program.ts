@@ -9,9 +9,12 @@ import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
 import { endpointsCommand } from './endpoints-commands.js';
 import { reportError } from './report-error.js';
+import { ClosedPipeGuard, EXIT_PIPE_CLOSED } from './closed-pipe.js';
+import { processInterrupts } from './cli-context.js';
 import { serverCommand } from './server.js';
 import { serviceCreateCommand } from './service-create.js';
 import { serviceDeployCommand } from './service-deploy.js';
+import { serviceEditCommand } from './service-edit.js';
 import { serviceEventsCommand } from './service-events.js';
 import { serviceHistoryCommand } from './service-history.js';
 import { serviceLifecycleCommand } from './service-lifecycle.js';
@@ -48,6 +51,7 @@ export function buildProgram(deps: CliDeps): Command {
     serviceLsCommand(deps),
     serviceCreateCommand(deps),
     serviceUpdateCommand(deps),
+    serviceEditCommand(deps),
     serviceDeployCommand(deps),
     serviceRollbackCommand(deps),
     serviceHistoryCommand(deps),
@@ -100,23 +104,56 @@ export function buildProgram(deps: CliDeps): Command {
 
 /**
  * Runs the CLI and returns the exit code: 0 success, 1 failure (printed as `error: …` on stderr),
- * 2 usage error. Never calls process.exit.
+ * 2 usage error, 141 when the reader of its output went away (EXIT_PIPE_CLOSED: `berth … | head`).
+ * Never calls process.exit.
+ *
+ * A closed pipe ends the command quietly: commands that follow a stream or run until Ctrl-C (`logs
+ * -f`, `monitor`, `up`) get the same interrupt as Ctrl-C and wind down (so `up` still stops what it
+ * started); any other command is not waited for — main returns at once, and the caller exits the
+ * process (app/main.ts), as SIGPIPE would end it.
  * @param argv `process.argv` as it is (`[node, script, ...args]`), or the user's arguments alone
  *   (`['service', 'ls']`); the two are told apart by the node executable in front.
  */
 export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
+  const pipe = new ClosedPipeGuard([stdout, stderr]);
+  let subscribers = 0;
+  const interrupts = deps.onInterrupt ?? processInterrupts;
+  const withPipe: CliDeps = {
+    ...deps,
+    onInterrupt: (listener) => {
+      subscribers++;
+      const offSignal = interrupts(listener);
+      const offPipe = pipe.onClose(listener);
+      return () => {
+        subscribers--;
+        offSignal();
+        offPipe();
+      };
+    },
+  };
   const args = startsWithNode(argv) ? argv.slice(2) : [...argv];
-  if (args.length === 0) {
-    buildProgram(deps).outputHelp();
-    return 0;
-  }
-  try {
-    await buildProgram(deps).parseAsync(args, { from: 'user' });
-    return 0;
-  } catch (e) {
-    return reportError(e, stderr);
-  }
+  const run = (async (): Promise<number> => {
+    if (args.length === 0) {
+      buildProgram(withPipe).outputHelp();
+      return 0;
+    }
+    try {
+      await buildProgram(withPipe).parseAsync(args, { from: 'user' });
+      return 0;
+    } catch (e) {
+      // Once the reader is gone, what went wrong after is of no use to anyone (and stderr may be gone too).
+      return pipe.closed ? EXIT_PIPE_CLOSED : reportError(e, stderr);
+    }
+  })();
+  const closed = new Promise<'closed'>((resolve) => pipe.onClose(() => resolve('closed')));
+  const first = await Promise.race([run, closed]);
+  if (first === 'closed' && subscribers === 0) return EXIT_PIPE_CLOSED;
+  const code = await run;
+  // A write's EPIPE is reported on a later tick than the write: let it arrive before deciding.
+  await new Promise((resolve) => setImmediate(resolve));
+  return pipe.closed ? EXIT_PIPE_CLOSED : code;
 }
 
 function startsWithNode(argv: readonly string[]): boolean {

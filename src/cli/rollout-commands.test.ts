@@ -55,6 +55,19 @@ describe('berth rollout commands against a stub API', () => {
       assert.match(r.stderr, /`berth service history web` lists the versions/);
     });
 
+    it('exits 3 when the update completed with failures (failureAction continue), saying how many failed and why', async () => {
+      stub.rollouts = 'completes-with-failures';
+      stub.seed(service({ spec: { name: 'web', replicas: 3 }, generation: 2, deployedGeneration: 1 }));
+      const r = await run(['service', 'deploy', 'web']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stdout, /^service web rolled out with failures: 2\/3 instances running, 1 failed \(generation 2\)\n$/m);
+      assert.equal(
+        r.stderr,
+        'error: web: update to generation 2 completed with failures: 2/3 instance(s) ready, 1 failed (failureAction continue): web-1 (generation 2) failed: exited with code 3\n' +
+          '  `berth service why web` shows the evidence; `berth service rollback web` goes back to the version before\n',
+      );
+    });
+
     it('scale and update --deploy wait for their rollout too', async () => {
       stub.rollouts = 'pauses';
       stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));

@@ -5,8 +5,12 @@ import { isTerminalState } from './instance-state-view.js';
  * How a command that deployed something knows whether its rollout succeeded, from the service's update
  * status (Swarm's UpdateStatus, written by the controller for every deployment, keyed by the
  * deployment's requestedAt). Kontena's and Swarm's CLIs exit non-zero when the deploy fails; so does
- * berth (docs/cli.md: exit code 1 when the rollout paused, was rolled back, or timed out).
+ * berth (docs/cli.md: exit code 1 when the rollout paused, was rolled back, or timed out; 3 when it
+ * completed with failed instances).
  */
+
+/** The exit code of a rollout that completed with failed new instances (docs/cli.md, "Rollouts"). */
+export const EXIT_ROLLOUT_DEGRADED = 3;
 
 /** What a deploy-like command asked for: the deployment it wrote (its identity is requestedAt). */
 export interface RolloutTarget {
@@ -18,6 +22,11 @@ export type RolloutOutcome =
   /** Not decided yet; `why` says what is going on. */
   | { readonly state: 'pending'; readonly why: string }
   | { readonly state: 'done'; readonly message: string }
+  /**
+   * The rollout completed with failures (failureAction continue, or failures within maxFailureRatio):
+   * every slot was tried, some new instances are not running. The wait ends; the command exits 3.
+   */
+  | { readonly state: 'degraded'; readonly message: string }
   /** The rollout paused or was rolled back: the command fails with `message`. */
   | { readonly state: 'failed'; readonly message: string }
   /** No update status to go by (a server without rollouts) or a newer deploy took over: use plain convergence. */
@@ -26,7 +35,8 @@ export type RolloutOutcome =
 /**
  * The outcome of the rollout of `target` as `service` shows it now.
  *
- * - its update status `completed` (or a user's rollback `rollback_completed`): done;
+ * - its update status `completed` (or a user's rollback `rollback_completed`): done — or degraded when
+ *   it completed with failures (fewer slots updated than it had: failureAction continue);
  * - `paused` / `rollback_paused`: failed, with the controller's message (which instance, which probe, its output);
  * - the deployment replaced by an automatic rollback (`cause: auto-rollback`, failureAction rollback):
  *   failed once that rollback completed or paused (until then pending, so the command shows it);
@@ -49,6 +59,8 @@ export function rolloutOutcome(target: RolloutTarget, service: Service | null): 
   switch (update.state) {
     case 'completed':
     case 'rollback_completed':
+      // Completed with failures: fewer slots updated than the rollout had (rollout.ts).
+      if (update.updatedInstances < update.totalInstances) return { state: 'degraded', message: update.message };
       return { state: 'done', message: update.message };
     case 'paused':
     case 'rollback_paused':

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { deployStateOf, describeNetworkOnly } from './deploy-state-view.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import type { SpecFlags } from './spec-flags.js';
@@ -36,7 +37,9 @@ export function serviceCreateCommand(deps: CliDeps): Command {
       throw e;
     }
     if (!flags.deploy) {
-      ctx.out(`service ${name} created (not deployed): run \`${ctx.commandHint(`service deploy ${name}`)}\``);
+      // A service without containers has nothing to deploy: its network face serves from now on.
+      if (deployStateOf(service).kind === 'network-only') ctx.out(`service ${name} created: ${describeNetworkOnly(service.spec)}, in effect now (nothing to deploy)`);
+      else ctx.out(`service ${name} created (not deployed): run \`${ctx.commandHint(`service deploy ${name}`)}\``);
       return;
     }
     ctx.out(`service ${name} created, deploying generation ${service.generation}`);

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { Service, ServiceSpec } from '../model/index.js';
 import { describeListener, listenersNotOpen } from './listener-lines.js';
 import { CliContext } from './cli-context.js';
+import { deployStateOf } from './deploy-state-view.js';
 import type { CliDeps } from './cli-deps.js';
 import { formatAge } from './format-age.js';
 import { colourState } from './instance-state-view.js';
@@ -126,9 +127,14 @@ async function loadBalancerAddresses(ctx: CliContext, services: readonly Service
   return new Map(answers.filter((a) => a !== undefined));
 }
 
-/** `3`, or `3 (deployed 2)` when the spec moved past what is deployed, or `1 (not deployed)`. */
+/**
+ * `3`, or `3 (deployed 2)` when the workload moved past what is deployed, or `1 (not deployed)`. A
+ * later generation that changed only the network face or labels (in effect once stored), and a service
+ * without containers, show the plain generation: nothing waits for a deploy.
+ */
 function generationCell(s: Service): string {
-  if (!s.deployment) return `${s.generation} (not deployed)`;
-  if (s.deployment.generation !== s.generation) return `${s.generation} (deployed ${s.deployment.generation})`;
+  const state = deployStateOf(s);
+  if (state.kind === 'never-deployed') return `${s.generation} (not deployed)`;
+  if (state.kind === 'behind' && s.deployment) return `${s.generation} (deployed ${s.deployment.generation})`;
   return String(s.generation);
 }

@@ -4,6 +4,7 @@ import type { Instance, InstanceStats, Service } from '../model/index.js';
 import { parseDuration } from '../lib/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
+import { deployStateOf } from './deploy-state-view.js';
 import { formatAge } from './format-age.js';
 import { formatBytes } from './format-bytes.js';
 import { colourState, latestPerSlot, stateSymbol } from './instance-state-view.js';
@@ -63,7 +64,7 @@ export function renderMonitorFrame(snapshot: MonitorSnapshot, options: { readonl
   const s = service.status;
   const instances = latestPerSlot(snapshot.instances);
   const time = new Date(options.now).toTimeString().slice(0, 8);
-  const generation = service.deployment ? `generation ${service.deployment.generation}` : 'not deployed';
+  const generation = deployStateOf(service).kind === 'network-only' ? 'no containers' : service.deployment ? `generation ${service.deployment.generation}` : 'not deployed';
   const header = `${c.bold(service.name)}  ${colourState(s.phase, c)}  ${s.runningInstances}/${s.desiredInstances} instances  ${generation}  ${c.dim(time)}`;
   if (instances.length === 0) return `${header}\n\nno active instances`;
   const symbols = instances.map((i) => colourState(i.status.state, c, stateSymbol(i.status.state))).join(' ');

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { isApiError } from '../client/index.js';
+import type { SlotVolume } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { CliError, UsageError } from './cli-error.js';
@@ -7,12 +9,16 @@ import { isTty } from './palette.js';
 import type { WaitFlags } from './wait-flags.js';
 import { addWaitOptions, waitWithProgress } from './wait-flags.js';
 
-type RmFlags = WaitFlags & { readonly force?: boolean; readonly instance?: string };
+type RmFlags = WaitFlags & { readonly force?: boolean; readonly instance?: string; readonly volumes?: boolean };
 
 /**
  * `berth service rm NAME...`: asks `Destroy service web? [y/N]` on a terminal unless `--force`; refuses
  * without `--force` when stdin is not a terminal (a script must say so). Waits until the services are
  * gone (GET answers 404) unless `--no-wait`.
+ *
+ * A stateful service's per-slot data directories are kept unless `--volumes` is given (Docker's `rm
+ * -v`, a StatefulSet's PVCs): rm lists what it keeps, since a new service of the same name would find
+ * and use that data.
  *
  * `berth service rm NAME --instance N` (Kontena's): stops one instance — a slot number or an instance
  * id — which the controller replaces with a new instance in its slot (after the drain: no request is
@@ -24,11 +30,13 @@ export function serviceRmCommand(deps: CliDeps): Command {
     .description('remove services: stop their instances and delete them; with --instance, replace one instance')
     .argument('<names...>', 'service names')
     .option('--force', 'do not ask for confirmation')
-    .option('--instance <slot|id>', 'remove only this instance (a slot number or an instance id); the service puts a new one in its slot');
+    .option('--instance <slot|id>', 'remove only this instance (a slot number or an instance id); the service puts a new one in its slot')
+    .option('--volumes', 'also delete the data directories of stateful services (default: kept, and listed)');
   addWaitOptions(command);
   return command.action(async (names: string[], flags: RmFlags, cmd: Command) => {
     const ctx = CliContext.of(deps, cmd);
     if (flags.instance !== undefined) {
+      if (flags.volumes) throw new UsageError('--volumes removes the data of whole services; it does not go with --instance (a slot keeps its data across instances)');
       await removeInstance(ctx, names, flags.instance, flags);
       return;
     }
@@ -38,13 +46,33 @@ export function serviceRmCommand(deps: CliDeps): Command {
       else ctx.note(`kept ${name}`);
     }
     for (const name of chosen) {
-      await ctx.client.removeService(ctx.grid, name);
-      ctx.out(`removing ${name}`);
+      const volumes = await dataDirectories(ctx, name);
+      await ctx.client.removeService(ctx.grid, name, flags.volumes ? { volumes: true } : {});
+      if (volumes.length === 0) {
+        ctx.out(`removing ${name}`);
+      } else if (flags.volumes) {
+        ctx.out(`removing ${name} and its data directories:`);
+        for (const v of volumes) ctx.out(`  ${v.node}:${v.path}`);
+      } else {
+        ctx.out(`removing ${name}; its data directories are kept (a new service named ${name} would find and use them):`);
+        for (const v of volumes) ctx.out(`  ${v.node}:${v.path}`);
+        ctx.note(`delete them by hand when they are no longer needed; \`${ctx.commandHint(`service rm --volumes ${name}`)}\` removes a service together with its data`);
+      }
     }
     if (flags.wait && chosen.length > 0) {
       await waitWithProgress(ctx, chosen.map((name) => ({ grid: ctx.grid, name, goal: 'removed' as const })), { timeout: flags.timeout });
     }
   });
+}
+
+/** The service's data directories on the nodes; none from a server older than the volumes route. */
+async function dataDirectories(ctx: CliContext, name: string): Promise<SlotVolume[]> {
+  try {
+    return await ctx.client.listVolumes(ctx.grid, { service: name });
+  } catch (e) {
+    if (isApiError(e, 'ROUTE_NOT_FOUND')) return [];
+    throw e;
+  }
 }
 
 async function removeInstance(ctx: CliContext, names: readonly string[], instance: string, flags: RmFlags): Promise<void> {

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { isApiError } from '../client/index.js';
 import type { ExplainedService } from '../client/index.js';
-import type { ContainerSpec, Instance, Probe, ServiceEndpoints, ServiceSpec, UpdateConfig } from '../model/index.js';
+import type { ContainerSpec, DeployState, Instance, Probe, ServiceEndpoints, ServiceSpec, UpdateConfig } from '../model/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
+import { deployStateOf } from './deploy-state-view.js';
 import { formatAge } from './format-age.js';
 import { colourHealth, colourState, drainOf, healthOf, isTerminalState, latestPerSlot } from './instance-state-view.js';
 import type { OutputFormat } from './output-format.js';
@@ -55,10 +56,13 @@ export function renderServiceDetails(
   if (service.desired !== 'running') field('desired', service.desired);
   field('generation', `${service.generation} (version ${service.version})`);
   const rolledBack = deployment?.rollbackTo !== undefined ? ` (${deployment.cause === 'auto-rollback' ? 'automatic rollback' : 'rollback'} to ${deployment.rollbackTo})` : '';
-  field('deployed generation', deployment ? `${deployment.generation}${rolledBack}, requested ${formatAge(deployment.requestedAt, options.now)} ago` : 'none (not deployed)');
+  const deployState = deployStateOf(service);
+  field('deployed generation', deployedGenerationText(service, deployState, rolledBack, options));
   const update = status.update;
   if (update) {
-    const colour = update.state === 'paused' || update.state === 'rollback_paused' ? c.red : update.state === 'completed' || update.state === 'rollback_completed' ? c.green : c.yellow;
+    const done = update.state === 'completed' || update.state === 'rollback_completed';
+    // Completed with failures (failureAction continue): not all slots updated.
+    const colour = update.state === 'paused' || update.state === 'rollback_paused' ? c.red : done && update.updatedInstances >= update.totalInstances ? c.green : c.yellow;
     field('update', `${colour(update.state)} (${update.updatedInstances}/${update.totalInstances} updated)${update.message ? ` — ${update.message}` : ''}`);
   }
   if (deployment) field('health', healthSummary(instances, status.desiredInstances, c));
@@ -85,7 +89,7 @@ export function renderServiceDetails(
   field('drain timeout', spec.drainTimeout);
   const current = latestPerSlot(instances);
   if (current.length === 0) {
-    field('instances', deployment ? 'none' : `none (not deployed: run \`${options.deployHint}\`)`);
+    field('instances', deployState.kind === 'network-only' ? 'none (no containers)' : deployment ? 'none' : `none (not deployed: run \`${options.deployHint}\`)`);
   } else {
     lines.push('  instances:');
     for (const i of current) {
@@ -125,6 +129,21 @@ function conditionLines(service: ExplainedService, now: number, c: Palette): str
     for (const l of k.listeners ?? []) lines.push(`      - ${describeListener(l)}, since ${formatAge(l.since, now)} ago`);
   }
   return lines;
+}
+
+/**
+ * `3, requested 2m ago` — and what the spec's later generations did: `; generation 5 changed only
+ * what is in effect at once (network, labels)`, or `; generation 5 not deployed (containers, replicas
+ * changed): run \`berth service deploy web\``. A service without containers has nothing to deploy.
+ */
+function deployedGenerationText(service: ExplainedService, state: DeployState, rolledBack: string, options: { readonly now: number; readonly deployHint: string }): string {
+  const deployment = service.deployment;
+  if (state.kind === 'network-only') return '- (no containers: the network face is in effect as stored, nothing to deploy)';
+  if (!deployment) return 'none (not deployed)';
+  const head = `${deployment.generation}${rolledBack}, requested ${formatAge(deployment.requestedAt, options.now)} ago`;
+  if (state.kind === 'behind') return `${head}; generation ${service.generation} not deployed (${state.fields.join(', ')} changed): run \`${options.deployHint}\``;
+  if (deployment.generation !== service.generation) return `${head}; generation ${service.generation} changed only what is in effect at once (network, labels)`;
+  return head;
 }
 
 /** The endpoints, or undefined when the server predates the endpoints route (404 for the route, not the service). */

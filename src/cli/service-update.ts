@@ -2,6 +2,8 @@ import { storeSecretEnv } from './secret-env.js';
 import { Command } from 'commander';
 import type { Service } from '../model/index.js';
 import { CliContext } from './cli-context.js';
+import { deployStateOf } from './deploy-state-view.js';
+import { liveChanges } from './spec-diff.js';
 import type { CliDeps } from './cli-deps.js';
 import type { SpecFlags } from './spec-flags.js';
 import { addSpecOptions, countValue, mergeSpecFlags, secretEnvName } from './spec-flags.js';
@@ -41,10 +43,24 @@ export function serviceUpdateCommand(deps: CliDeps): Command {
   });
 }
 
-function updateLine(ctx: CliContext, before: Service, after: Service, deploying: boolean): string {
+/**
+ * `service web updated to generation 3: network changed, in effect now (nothing to deploy)` — or, when
+ * the workload moved past what is deployed, `… (not deployed): run \`berth service deploy web\``, with
+ * `; its network change is in effect now` when the change was partly live (docs/spec.md).
+ */
+export function updateLine(ctx: CliContext, before: Service, after: Service, deploying: boolean): string {
   const changed = after.generation !== before.generation;
   if (deploying) return `service ${after.name} ${changed ? 'updated' : 'unchanged'}, deploying generation ${after.generation}`;
-  const behind = !after.deployment || after.deployment.generation !== after.generation;
-  const hint = behind ? ` (not deployed): run \`${ctx.commandHint(`service deploy ${after.name}`)}\`` : '';
-  return changed ? `service ${after.name} updated to generation ${after.generation}${hint}` : `service ${after.name} unchanged (generation ${after.generation})${hint}`;
+  const state = deployStateOf(after);
+  const live = changed ? liveChanges(before.spec, after.spec) : [];
+  const deployHint = `run \`${ctx.commandHint(`service deploy ${after.name}`)}\``;
+  if (state.kind === 'behind' || state.kind === 'never-deployed') {
+    const head = changed ? `service ${after.name} updated to generation ${after.generation}` : `service ${after.name} unchanged (generation ${after.generation})`;
+    const alsoLive = live.length > 0 ? `; its ${live.join(' and ')} change is in effect now` : '';
+    return `${head} (not deployed): ${deployHint}${alsoLive}`;
+  }
+  if (!changed) return `service ${after.name} unchanged (generation ${after.generation})`;
+  // Nothing waits for a deploy: say what took effect.
+  const what = live.length > 0 ? `${live.join(' and ')} changed, in effect now` : 'it matches the deployed spec';
+  return `service ${after.name} updated to generation ${after.generation}: ${what} (nothing to deploy)`;
 }

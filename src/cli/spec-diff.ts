@@ -57,6 +57,17 @@ export function describeSpecChange(previous: ServiceSpec | undefined, next: Serv
   return parts.length > 0 ? parts.join('; ') : 'no change';
 }
 
+/**
+ * What changed between two specs that took effect when stored (docs/spec.md): "network", "labels",
+ * both, or none.
+ */
+export function liveChanges(previous: ServiceSpec, next: ServiceSpec): string[] {
+  const out: string[] = [];
+  if (NETWORK_FIELDS.some((f) => differs(previous[f], next[f]))) out.push('network');
+  if (differs(previous.labels, next.labels)) out.push('labels');
+  return out;
+}
+
 function differs(a: unknown, b: unknown): boolean {
   return canonical(a) !== canonical(b);
 }

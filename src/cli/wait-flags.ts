@@ -5,6 +5,7 @@ import { CliError } from './cli-error.js';
 import type { Service } from '../model/index.js';
 import type { ConvergenceTarget, ServiceProgress } from './convergence.js';
 import type { RolloutTarget } from './rollout-outcome.js';
+import { EXIT_ROLLOUT_DEGRADED } from './rollout-outcome.js';
 import { waitForConvergence } from './convergence.js';
 import { durationValue } from './spec-flags.js';
 import { ProgressView } from './progress-view.js';
@@ -29,7 +30,8 @@ export function addWaitOptions(command: Command): Command {
  * Waits for the targets with per-instance progress, then prints one line per service:
  * `service web is running: 3/3 instances (generation 2)`, `service web is stopped`, `service web removed`.
  * @throws CliError (exit 1) when a target's rollout paused or was rolled back (naming why, with the
- *   commands that help), on timeout, or on interrupt (exit 130)
+ *   commands that help), on timeout, or on interrupt (exit 130); exit 3 (EXIT_ROLLOUT_DEGRADED) when
+ *   the rollouts ended but one completed with failed new instances (failureAction continue)
  */
 export async function waitWithProgress(
   ctx: CliContext,
@@ -48,16 +50,19 @@ export async function waitWithProgress(
     view.done();
   }
   const failed = progress.filter((p) => p.failed !== undefined);
+  const degraded = progress.filter((p) => p.degraded !== undefined);
   for (const p of progress) if (p.failed === undefined) ctx.out(convergedLine(p));
-  if (failed.length > 0) {
-    const hints = failed.map((p) => {
+  if (failed.length > 0 || degraded.length > 0) {
+    const hints = [...failed, ...degraded].map((p) => {
       const why = `\`${ctx.commandHint(`service why ${p.name}`)}\` shows the evidence`;
       if (p.service?.deployment?.cause === 'auto-rollback') return `${why}; \`${ctx.commandHint(`service history ${p.name}`)}\` lists the versions`;
       // A first deploy has no version before it to go back to.
       if (p.service?.status.update?.fromGeneration === undefined) return why;
       return `${why}; \`${ctx.commandHint(`service rollback ${p.name}`)}\` goes back to the version before`;
     });
-    throw new CliError(failed.map((p) => `${p.name}: ${p.failed ?? ''}`).join('; '), { lines: hints });
+    // A rollout that failed outweighs one that completed with failures (exit 1 over 3).
+    const message = [...failed.map((p) => `${p.name}: ${p.failed ?? ''}`), ...degraded.map((p) => `${p.name}: ${p.degraded ?? ''}`)].join('; ');
+    throw new CliError(message, { lines: hints, ...(failed.length === 0 ? { exitCode: EXIT_ROLLOUT_DEGRADED } : {}) });
   }
   return progress;
 }
@@ -78,5 +83,10 @@ export function convergedLine(p: ServiceProgress): string {
   if (p.goal === 'removed' || !p.service) return `service ${p.name} removed`;
   if (p.goal === 'stopped') return `service ${p.name} is stopped`;
   const s = p.service.status;
+  if (p.degraded !== undefined) {
+    const u = s.update;
+    const failedSlots = u ? u.totalInstances - u.updatedInstances : 0;
+    return `service ${p.name} rolled out with failures: ${s.runningInstances}/${s.desiredInstances} instances running, ${failedSlots} failed (generation ${p.service.deployment?.generation ?? p.service.generation})`;
+  }
   return `service ${p.name} is running: ${s.runningInstances}/${s.desiredInstances} instances (generation ${p.service.deployment?.generation ?? p.service.generation})`;
 }

@@ -11,6 +11,7 @@ import type {
   ServiceEvent,
   ServiceExplanation,
   ServiceSpecInput,
+  SlotVolume,
   SpecHistory,
   TokenInfo,
   TimelineLine,
@@ -203,9 +204,21 @@ export class BerthClient {
     return this.#http.json('PUT', servicePath(grid, name), { query: dryRunQuery(options), body: { spec, ...rest } });
   }
 
-  /** Asks for removal (202): the answer is the service marked `removing`; GET turns 404 once its instances are gone. */
-  removeService(grid: string, name: string, options: VersionOption = {}): Promise<Service> {
-    return this.#http.json('DELETE', servicePath(grid, name), { query: { version: options.version } });
+  /**
+   * Asks for removal (202): the answer is the service marked `removing`; GET turns 404 once its
+   * instances are gone. A stateful service's data directories are kept unless `volumes` is true.
+   */
+  removeService(grid: string, name: string, options: VersionOption & { readonly volumes?: boolean } = {}): Promise<Service> {
+    return this.#http.json('DELETE', servicePath(grid, name), { query: { version: options.version, ...(options.volumes ? { volumes: true } : {}) } });
+  }
+
+  /**
+   * The per-slot data directories of the grid's stateful services on the nodes, or of one service
+   * (which need not exist any more). A server older than this route answers 404 `ROUTE_NOT_FOUND`.
+   */
+  async listVolumes(grid: string, options: { readonly service?: string } = {}): Promise<SlotVolume[]> {
+    const answer = await this.#http.json<{ items: SlotVolume[] }>('GET', `/v1/grids/${encodeURIComponent(grid)}/volumes`, { query: { service: options.service } });
+    return answer.items;
   }
 
   /** Makes the current spec the deployed one; `force` replaces every instance even when nothing changed. `dryRun`: as createService. */

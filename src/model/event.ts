@@ -23,6 +23,8 @@ export type EventType =
   | 'instance.stopped'
   | 'instance.rejected'
   | 'instance.adopted'
+  /** A stateful slot's data directory held data an earlier service of the same name left (rm without --volumes). */
+  | 'instance.data_found'
   /** Probes (health): readiness passed / failed, liveness failed (the instance is restarted), startup passed. */
   | 'instance.ready'
   | 'instance.unready'

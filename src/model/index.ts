@@ -24,3 +24,5 @@ export * from './service-ports.js';
 export * from './host-listeners.js';
 export { externalIpProblem } from './external-address.js';
 export * from './listener-problem.js';
+export * from './deploy-state.js';
+export * from './volume.js';

@@ -142,6 +142,9 @@ export const UpdateConfigSchema = z.strictObject({
   minHealth: z.number().min(0).max(1).optional(),
 });
 
+/** Kubernetes' DefaultClientIPServiceAffinitySeconds: how long ClientIP affinity lasts unless set (3 h). */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
+
 /** A port of the service's network face (Kubernetes ServicePort; DevSpace's containerPort = targetPort). */
 export const ServicePortSchema = z
   .strictObject({
@@ -196,8 +199,13 @@ export const ServiceSpecSchema = z
     externalName: z.string().max(253).regex(DNS1123_SUBDOMAIN, 'must be a lower-case DNS name, e.g. db.example.org').optional(),
     /** Kubernetes' sessionAffinity: ClientIP keeps a client on one instance (KubeSphere's sticky sessions). */
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    /** Set to the default (10800 s) when sessionAffinity is ClientIP and it is left out. */
     sessionAffinityConfig: z
-      .strictObject({ clientIP: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(86_400).default(10_800) }).default({ timeoutSeconds: 10_800 }) })
+      .strictObject({
+        clientIP: z
+          .strictObject({ timeoutSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_AFFINITY_TIMEOUT_SECONDS) })
+          .default({ timeoutSeconds: DEFAULT_AFFINITY_TIMEOUT_SECONDS }),
+      })
       .optional(),
     /**
      * For a service without containers: serve the instances of the services of the grid whose labels
@@ -219,6 +227,11 @@ export const ServiceSpecSchema = z
   })
   .transform(({ instances, replicas, ...rest }) => ({
     ...rest,
+    // As Kubernetes defaults it: ClientIP affinity without a config lasts DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+    // stored in the spec so that `show -o yaml` and the proxy say the same thing.
+    ...(rest.sessionAffinity === 'ClientIP' && rest.sessionAffinityConfig === undefined
+      ? { sessionAffinityConfig: { clientIP: { timeoutSeconds: DEFAULT_AFFINITY_TIMEOUT_SECONDS } } }
+      : {}),
     replicas: rest.mode === 'global' ? 0 : (replicas ?? instances ?? 1),
     replicasGiven: replicas !== undefined || instances !== undefined,
     instancesAndReplicas: replicas !== undefined && instances !== undefined,

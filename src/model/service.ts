@@ -150,6 +150,12 @@ export interface Service {
   /** null until the first deploy: `create` and `update` do not deploy (Kontena). */
   readonly deployment: ServiceDeployment | null;
   readonly desired: ServiceDesired;
+  /**
+   * Set by a removal that takes the service's data with it (`DELETE …?volumes=true`, `rm --volumes`):
+   * once its instances are gone, each node's agent deletes the per-slot data directories of a stateful
+   * service (docs/agent.md). Written only by the API; absent otherwise (the data is kept).
+   */
+  readonly deleteVolumes?: boolean;
   readonly status: ServiceStatus;
 }
 

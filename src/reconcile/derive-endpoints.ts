@@ -1,8 +1,8 @@
 import type { Endpoint, EndpointPort, Instance, Service, ServiceEndpoints, ServicePort } from '../model/index.js';
 import { isReady, isTerminal, servicePortsOf } from '../model/index.js';
 
-/** Kubernetes' DefaultClientIPServiceAffinitySeconds. */
-export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
+/** Kubernetes' DefaultClientIPServiceAffinitySeconds (the spec's default, model/service-spec.ts). */
+export { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from '../model/index.js';
 
 export interface DeriveEndpointsOptions {
   /** The service's virtual IP, as allocated; undefined for headless and ExternalName services. */

@@ -10,8 +10,8 @@ import type {
   ServiceExplanation,
   UpdateStatus,
 } from '../model/index.js';
-import { failingProbe, healthWord, isReady, isTerminal, slotName } from '../model/index.js';
-import { BACKOFF_RESET_AFTER_MS, describeEnd } from './restart-decision.js';
+import { deployStateOf, describeNetworkOnly, failingProbe, healthWord, isReady, isTerminal, slotName } from '../model/index.js';
+import { backoffResetAfterMs, describeEnd } from './restart-decision.js';
 import { butListeners, listenerReasons, listenerSuggestions } from './explain-listeners.js';
 
 export interface ExplainOptions {
@@ -58,6 +58,10 @@ export function explainService(service: Service, instances: readonly Instance[],
 
   if (service.desired === 'removing') {
     return { ...base, verdict: 'removing', summary: `${name} is being removed${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}`, reasons: [intent(`removal requested`)], suggestions: [] };
+  }
+  if (!deployment && service.desired === 'running' && deployStateOf(service).kind === 'network-only') {
+    // Nothing to deploy: the network face serves as stored (planService says the same).
+    return { ...base, verdict: 'healthy', summary: `${name} has ${describeNetworkOnly(service.spec)}`, reasons: [], suggestions: [] };
   }
   if (!deployment) {
     return {
@@ -189,7 +193,8 @@ function explainAlive(i: Instance, who: string, ctx: SlotContext): void {
   }
   const previous = (ctx.bySlot.get(i.slot) ?? []).find((x) => x.id !== i.id && isTerminal(x.status.state) && x.createdAt <= i.createdAt);
   const started = Date.parse(s.startedAt ?? i.createdAt);
-  const recent = ctx.now === undefined || ctx.now - started < BACKOFF_RESET_AFTER_MS;
+  // Within the span that resets the restart back-off (restartPolicy.window, else 10 min).
+  const recent = ctx.now === undefined || ctx.now - started < backoffResetAfterMs(i.spec.restartPolicy);
   if (i.restarts > 0 && previous && previous.status.state !== 'shutdown' && recent) {
     // One restart in the last 10 min is worth a warning; more is a crash loop even while it happens to be up.
     const weight: Weight = isReady(i) && i.restarts < 2 ? 'warning' : 'blocking';

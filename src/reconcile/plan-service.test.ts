@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planService } from './plan-service.js';
+import { explainService } from './explain-service.js';
 import { instance, node, service, T0 } from '../../test/fixtures.js';
 
 const ctx = { now: T0 + 60_000, nodes: [node()] };
@@ -16,6 +17,15 @@ describe('planService', () => {
     const plan = planService(service({ deployed: false, replicas: 3 }), [], ctx);
     assert.equal(plan.create.length, 0);
     assert.equal(plan.status.phase, 'initialized');
+  });
+
+  it('counts a service without containers as running from its creation: it serves its network face, nothing to deploy', () => {
+    const plan = planService(service({ deployed: false, containers: [], endpoints: ['10.0.0.1:5432'] }), [], ctx);
+    assert.equal(plan.status.phase, 'running');
+    assert.equal(plan.status.message, 'no containers: serves 1 endpoint set by hand');
+    const explained = explainService(service({ deployed: false, containers: [], selector: { app: 'shop' } }), []);
+    assert.equal(explained.verdict, 'healthy');
+    assert.equal(explained.summary, "web has no containers: serves the instances of the grid's services labelled app=shop");
   });
 
   it('creates one instance per empty slot when scaling 0 → 3', () => {

@@ -1,5 +1,5 @@
 import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, SpecLimits, UpdateStatus } from '../model/index.js';
-import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, isReady, isTerminal, slotName } from '../model/index.js';
+import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
@@ -90,8 +90,12 @@ export function planService(service: Service, instances: readonly Instance[], ct
         status: { phase: 'removing', desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message: done ? 'removed' : `stopping ${active} instance(s)` },
       };
     }
-    const phase: ServicePhase = service.deployment === null ? 'initialized' : 'stopped';
-    const message = service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
+    // A service without containers has nothing to deploy: its network face serves once stored.
+    const networkOnly = service.desired === 'running' && deployStateOf(service).kind === 'network-only';
+    const phase: ServicePhase = networkOnly ? 'running' : service.deployment === null ? 'initialized' : 'stopped';
+    const message = networkOnly
+      ? describeNetworkOnly(service.spec)
+      : service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
     return { create, shutdown, retire, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
   }
 
@@ -166,18 +170,21 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const outdated = live.filter((i) => !current(i));
     const fresh = live.filter(current);
     if (outdated.length === 0) continue;
+    // A slot whose new instance failed in this rollout is not tried again by it (the old instance that
+    // start-first kept goes on serving); a later deploy request tries again.
+    const retry = !rollout.failedSlots.has(slot);
     if (spec.updateConfig.order === 'start-first' && !spec.stateful) {
       if (fresh.some(isReady)) {
         outdated.forEach((i) => stop(i, 'replaced by a newer instance'));
         replacing.add(slot);
       } else if (fresh.length > 0) {
         replacing.add(slot); // new one on its way
-      } else if (budget > 0) {
+      } else if (budget > 0 && retry) {
         budget--;
         replacing.add(slot);
         create.push({ slot, node: nodeFor(slot, slots), restarts: 0, reason: `update to generation ${generation}` });
       }
-    } else if (budget > 0) {
+    } else if (budget > 0 && retry) {
       budget--;
       replacing.add(slot);
       outdated.forEach((i) => stop(i, `update to generation ${generation}`));
@@ -242,8 +249,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
   if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
   const update = rollout.update;
-  if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started') notes.unshift(update.message);
-  const message = converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
+  const completedWithFailures = (update.state === 'completed' || update.state === 'rollback_completed') && update.updatedInstances < update.totalInstances;
+  if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started' || completedWithFailures) notes.unshift(update.message);
+  const networkOnly = deployStateOf(service).kind === 'network-only';
+  const message = networkOnly && converged ? describeNetworkOnly(service.spec) : converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
   }

@@ -6,6 +6,16 @@ export const MAX_RESTART_BACKOFF_MS = 5 * 60_000;
 /** Kubernetes resets the back-off once a container has run cleanly for 10 minutes. */
 export const BACKOFF_RESET_AFTER_MS = 10 * 60_000;
 
+/**
+ * How long an instance must have run for its slot's back-off to start again from `delay` (ms):
+ * `restartPolicy.window` when set (the span the policy judges restarts over, as for maxAttempts),
+ * else 10 min (Kubernetes' CrashLoopBackOff reset).
+ */
+export function backoffResetAfterMs(policy: RestartPolicy): number {
+  const window = parseDuration(policy.window);
+  return window > 0 ? window : BACKOFF_RESET_AFTER_MS;
+}
+
 export type RestartDecision =
   /** Start a replacement now; `restarts` is the count the new instance carries. */
   | { readonly kind: 'restart'; readonly restarts: number; readonly reason: string }
@@ -16,14 +26,15 @@ export type RestartDecision =
 
 /**
  * `Instance.restarts` counts consecutive restarts of a slot, so it is both what `ps` shows and the
- * back-off exponent; a clean run of 10 min starts the count again.
+ * back-off exponent; a run of `backoffResetAfterMs` (window, else 10 min) starts the count again.
  *
  * Whether and when to replace an instance that ended on its own (desired state still running).
  *
  * Swarm's fields: `condition` none | on-failure | any; `maxAttempts` restarts within `window`
  * (0 = unlimited / unbounded). The delay is `delay` for the first restart and doubles with every
- * consecutive one, capped at 5 min, and the count resets when the instance had run for 10 min
- * (Kubernetes' CrashLoopBackOff rules).
+ * consecutive one, capped at 5 min, and the count resets when the instance had run for `window`
+ * (when set; else 10 min, Kubernetes' CrashLoopBackOff rule) — so a slot whose instances were killed
+ * in a row long ago heals at the first delay again once one of them has run well.
  *
  * @param ended     the newest instance of the slot; terminal
  * @param history   every instance of the slot (for `maxAttempts` within `window`)
@@ -44,7 +55,7 @@ export function restartDecision(
 
   const finishedAt = Date.parse(ended.status.finishedAt ?? ended.status.timestamp);
   const startedAt = ended.status.startedAt ? Date.parse(ended.status.startedAt) : finishedAt;
-  const ranLong = finishedAt - startedAt >= BACKOFF_RESET_AFTER_MS;
+  const ranLong = finishedAt - startedAt >= backoffResetAfterMs(policy);
 
   if (policy.maxAttempts > 0) {
     const windowMs = parseDuration(policy.window);

@@ -163,3 +163,64 @@ describe('planRollout: after a pause', () => {
     assert.ok(!restarted.events.some((e) => e.type === 'service.update_failed_instance'));
   });
 });
+
+describe('planRollout: failureAction continue', () => {
+  it('finishes a rollout whose new instances all crash, with the failures counted, instead of hanging in updating', () => {
+    const svc = v2({ parallelism: 1, failureAction: 'continue', monitor: '1s' }, 3);
+    const f1 = fresh(1, { state: 'failed', exitCode: 3 });
+    const first = planService(svc, [f1, old(2), old(3)], ctx());
+    assert.equal(first.status.update?.state, 'updating');
+    assert.equal(first.shutdown.length, 1, 'slot 1 failed: the rollout moves on to slot 2');
+
+    // Slot 1's restart is starting (the restart policy's): it does not hold the batch.
+    const r1 = fresh(1);
+    const f2 = fresh(2, { state: 'failed', exitCode: 3 });
+    const second = planService(after(svc, first), [r1, f1, f2, old(3)], ctx());
+    assert.equal(second.status.update?.state, 'updating');
+    assert.equal(second.shutdown.length, 1, 'slot 3 is replaced although slot 1 is starting again');
+    assert.match(second.status.update?.message ?? '', /0\/3 updated, 2 failed/);
+
+    const f3 = fresh(3, { state: 'failed', exitCode: 3 });
+    const done = planService(after(svc, second), [r1, f1, fresh(2), f2, f3], ctx());
+    const update = done.status.update;
+    assert.equal(update?.state, 'completed');
+    assert.equal(update?.updatedInstances, 0);
+    assert.equal(update?.totalInstances, 3);
+    assert.equal(update?.failedInstances.length, 3);
+    assert.equal(update?.message, 'update to generation 2 completed with failures: 0/3 instance(s) ready, 3 failed (failureAction continue): web-1 (generation 2) failed: exited with code 3');
+    const event = done.events.find((e) => e.type === 'service.update_completed');
+    assert.equal(event?.severity, 'warning');
+    assert.equal(done.status.phase, 'deploying', 'the service itself is not running as asked');
+    assert.match(done.status.message, /^0\/3 running; update to generation 2 completed with failures: 0\/3 instance\(s\) ready, 3 failed/, 'the service\'s status says so too');
+  });
+
+  it('counts a failed slot as updated once its restart has been ready for monitor', () => {
+    const svc = v2({ parallelism: 2, failureAction: 'continue', monitor: '1s' }, 2);
+    const f1 = fresh(1, { state: 'failed', exitCode: 1 });
+    const first = planService(svc, [f1, fresh(2, { readyAt: NOW - 5000 })], ctx());
+    assert.equal(first.status.update?.state, 'completed');
+    assert.equal(first.status.update?.updatedInstances, 1);
+    assert.match(first.status.update?.message ?? '', /completed with failures: 1\/2 instance\(s\) ready, 1 failed/);
+    const healed = planService(after(svc, first), [fresh(1, { readyAt: NOW - 5000 }), f1, fresh(2, { readyAt: NOW - 5000 })], ctx());
+    assert.equal(healed.status.update?.updatedInstances, 2, 'the update status follows the restart that became ready');
+  });
+
+  it('start-first: a failed slot keeps its old instance serving and is not tried again by this rollout', () => {
+    const svc = v2({ parallelism: 1, failureAction: 'continue', order: 'start-first', monitor: '0s' }, 2);
+    const old1 = old(1);
+    const f1 = fresh(1, { state: 'failed', exitCode: 1 });
+    const plan = planService(svc, [f1, old1, old(2)], ctx());
+    assert.ok(!plan.shutdown.some((s) => s.id === old1.id), 'the old instance of slot 1 keeps serving');
+    assert.deepEqual(plan.create.map((c) => c.slot), [2], 'no second new instance in slot 1; slot 2 is next');
+    const done = planService(after(svc, plan), [f1, old1, fresh(2, { readyAt: NOW - 10 })], ctx());
+    assert.equal(done.status.update?.state, 'completed');
+    assert.match(done.status.update?.message ?? '', /1\/2 instance\(s\) ready, 1 failed/);
+  });
+
+  it('completes with failures within maxFailureRatio under pause, and says so', () => {
+    const svc = v2({ parallelism: 0, maxFailureRatio: 0.5, monitor: '0s' }, 4);
+    const plan = planService(svc, [fresh(1, { state: 'failed', exitCode: 2 }), ...[2, 3, 4].map((s) => fresh(s, { readyAt: NOW - 10 }))], ctx());
+    assert.equal(plan.status.update?.state, 'completed');
+    assert.match(plan.status.update?.message ?? '', /completed with failures: 3\/4 instance\(s\) ready, 1 failed \(within maxFailureRatio 0\.5\)/);
+  });
+});

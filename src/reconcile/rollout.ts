@@ -11,10 +11,14 @@ import { parseDuration } from '../lib/index.js';
  *   updated     current, ready, and ready for at least monitor (+ delay before the next batch)
  *   monitoring  current and ready, not for long enough yet              — in flight
  *   starting    current, not ready yet, not failing                     — in flight
- *   failed      current and ended, or its readiness/liveness probe failing
+ *   failed      current and ended, or its readiness/liveness probe failing; or a new instance of
+ *               this rollout failed in it and its restart is not updated yet (Swarm's updater does
+ *               not wait for a slot that failed: it counts the failure and moves on)
  *   stopping    an outdated instance is stopping for it (stop-first)    — in flight
  *   outdated    an outdated instance still serves it
- * In-flight slots use up the batch (parallelism, or what minHealth allows).
+ * In-flight slots use up the batch (parallelism, or what minHealth allows). The rollout completes
+ * once every slot is updated or failed in it — with failures when failureAction is continue or they
+ * stay within maxFailureRatio (Swarm: "update completed" with the failures counted).
  */
 
 export type SlotProgress = 'updated' | 'monitoring' | 'starting' | 'failed' | 'stopping' | 'outdated' | 'empty';
@@ -37,8 +41,10 @@ export interface RolloutPlan {
   /** failureAction = rollback tripped: deploy the spec of this generation again. */
   readonly rollbackTo?: number;
   readonly progress: ReadonlyMap<number, SlotProgress>;
-  /** Every slot is updated and nothing outdated is left. */
+  /** Every slot is updated (or failed in this rollout) and nothing outdated is left outside failed slots. */
   readonly complete: boolean;
+  /** Slots where a new instance of this rollout failed and that are not updated (yet): not retried by the rollout. */
+  readonly failedSlots: ReadonlySet<number>;
   /** When a monitoring slot will count as updated (epoch ms). */
   readonly wakeAt?: number;
 }
@@ -145,6 +151,16 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     // start-first keeps the outdated instance while the new one starts: the slot is still in flight.
     if (stopping && progress.get(slot) === 'updated') progress.set(slot, 'stopping');
   }
+  // A slot whose new instance failed in this rollout is done with, as far as the rollout goes: its
+  // restart (the restart policy's) does not hold the batch, and it counts as updated once ready.
+  const failedSlots = new Set<number>();
+  for (const slot of slots) {
+    if (progress.get(slot) === 'updated') continue;
+    if ((bySlot.get(slot) ?? []).some((i) => failed.has(i.id) && current(i))) {
+      failedSlots.add(slot);
+      progress.set(slot, 'failed');
+    }
+  }
 
   for (const f of newlyFailed) {
     events.push({
@@ -178,17 +194,31 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     }
   }
 
-  const outdatedLeft = [...bySlot.entries()].some(([, list]) => list.some((i) => !isTerminal(i.status.state) && !current(i)));
-  const complete = slots.every((s) => progress.get(s) === 'updated') && !outdatedLeft;
+  // An outdated instance left in a failed slot (start-first keeps it while the new one fails) stays:
+  // the rollout moved on from that slot, as Swarm's does.
+  const outdatedLeft = [...bySlot.entries()].some(([slot, list]) => !failedSlots.has(slot) && list.some((i) => !isTerminal(i.status.state) && !current(i)));
+  const complete = slots.every((s) => progress.get(s) === 'updated' || failedSlots.has(s)) && !outdatedLeft;
   if (complete && ACTIVE.includes(update.state) && rollbackTo === undefined) {
     const tookMs = now - startedAtMs;
     const state: UpdateState = isRollback ? 'rollback_completed' : 'completed';
-    const failures = failedInstances.length > 0 ? ` (${failedInstances.length} instance failure(s) tolerated)` : '';
-    const message = isRollback
-      ? `rollback to generation ${dep.rollbackTo ?? '?'} completed: ${slots.length}/${slots.length} instance(s) ready${failures}`
-      : `update to generation ${dep.generation} completed: ${slots.length}/${slots.length} instance(s) ready${failures}`;
+    const what = isRollback ? `rollback to generation ${dep.rollbackTo ?? '?'}` : `update to generation ${dep.generation}`;
+    let message: string;
+    if (failedSlots.size > 0) {
+      // Completed with failures: updatedInstances < totalInstances says so to clients (docs/rollouts.md).
+      const why = config.failureAction === 'continue' ? 'failureAction continue' : `within maxFailureRatio ${config.maxFailureRatio}`;
+      const first = [...failedSlots].sort((a, b) => a - b)[0] as number;
+      const culprit = (bySlot.get(first) ?? []).find((i) => failed.has(i.id));
+      const detail = culprit ? `: ${slotName(service.name, first)} (generation ${dep.generation}) failed: ${failureOf(culprit) ?? describeFailedStatus(culprit)}` : '';
+      message = `${what} completed with failures: ${updatedInstances}/${slots.length} instance(s) ready, ${failedSlots.size} failed (${why})${detail}`;
+    } else {
+      const failures = failedInstances.length > 0 ? ` (${failedInstances.length} instance failure(s) tolerated)` : '';
+      message = `${what} completed: ${slots.length}/${slots.length} instance(s) ready${failures}`;
+    }
     update = { ...update, state, message, completedAt: new Date(now).toISOString() };
-    events.push({ ...base, type: isRollback ? 'service.rollback_completed' : 'service.update_completed', severity: 'info', message: `${message} in ${(tookMs / 1000).toFixed(1)} s`, data: { generation: dep.generation, tookMs } });
+    events.push({
+      ...base, type: isRollback ? 'service.rollback_completed' : 'service.update_completed', severity: failedSlots.size > 0 ? 'warning' : 'info',
+      message: `${message} in ${(tookMs / 1000).toFixed(1)} s`, data: { generation: dep.generation, tookMs, failedSlots: failedSlots.size },
+    });
   } else if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
     const counts = countBy(progress);
     const parts = [`${counts.updated ?? 0}/${slots.length} updated`];
@@ -202,7 +232,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     const inFlight = [...progress.values()].filter((p) => p === 'monitoring' || p === 'starting' || p === 'stopping').length;
     budget = Math.max(0, batchLimit(config, service.deployment.spec.stateful, slots.length) - inFlight);
   }
-  return { update, events, budget, progress, complete, ...(rollbackTo !== undefined ? { rollbackTo } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
+  return { update, events, budget, progress, complete, failedSlots, ...(rollbackTo !== undefined ? { rollbackTo } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
 }
 
 /** Why a current instance counts as failed, or undefined: it ended on its own, or a probe fails. */
@@ -216,6 +246,12 @@ function failureOf(i: Instance): string | undefined {
     if (probe) return `${probe.kind} probe ${probe.target} failed ${probe.consecutiveFailures} time(s): ${probe.lastOutput}`;
   }
   return undefined;
+}
+
+/** `exited with code 3`, for an instance of a failed slot that failureOf no longer describes (retired). */
+function describeFailedStatus(i: Instance): string {
+  const s = i.status;
+  return s.message || `${s.state}${s.exitCode !== undefined ? ` with exit code ${s.exitCode}` : ''}`;
 }
 
 function countBy(progress: ReadonlyMap<number, SlotProgress>): Partial<Record<SlotProgress, number>> {

@@ -260,7 +260,8 @@ export class SqliteStore implements Store {
     const spec = specChanged ? (change.spec as ServiceSpec) : current.spec;
     const generation = current.generation + (specChanged ? 1 : 0);
     const desired = change.desired ?? current.desired;
-    if (!specChanged && !change.deploy && !change.restart && desired === current.desired) return deepFreeze(current);
+    const deleteVolumes = change.deleteVolumes === true && current.deleteVolumes !== true;
+    if (!specChanged && !change.deploy && !change.restart && desired === current.desired && !deleteVolumes) return deepFreeze(current);
 
     if (specChanged) this.hostPorts.claim(grid, name, spec, current.spec);
     const now = this.now();
@@ -278,7 +279,7 @@ export class SqliteStore implements Store {
       deployment = { ...deployment, requestedAt: now, restartGeneration: deployment.restartGeneration + 1 };
     }
     const revision = this.log.next();
-    const stored = this.putService({ ...current, version: revision, generation, updatedAt: now, spec, deployment, desired }, revision);
+    const stored = this.putService({ ...current, version: revision, generation, updatedAt: now, spec, deployment, desired, ...(deleteVolumes ? { deleteVolumes: true } : {}) }, revision);
     if (specChanged) this.history.record(grid, name, { generation, spec, createdAt: now, cause: change.cause ?? 'update', ...(change.deploy ? { deployedAt: now } : {}) });
     else if (change.deploy) this.history.markDeployed(grid, name, generation, spec, now, change.cause ?? 'deploy');
     this.insertEvents(change.events ?? []);

@@ -59,6 +59,8 @@ export interface ServiceIntentChange {
   /** Bump deployment.restartGeneration so every instance is replaced (restart, deploy --force). */
   readonly restart?: boolean;
   readonly desired?: ServiceDesired;
+  /** With `desired: removing`: the data directories go with the service (Service.deleteVolumes). */
+  readonly deleteVolumes?: boolean;
   /** Events recorded in the same transaction. */
   readonly events?: readonly NewServiceEvent[];
   /** Recorded in the spec history with a new version: "update", "scale", "rollback to 3"… Default "update". */

@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SpecRevision } from '../../model/index.js';
+import type { Instance, InstanceStats, LogLine, Service, ServiceEndpoints, ServiceEvent, ServiceExplanation, SlotVolume, SpecRevision } from '../../model/index.js';
 import { instance as instanceFixture } from './fixtures.js';
-import { failRollout, rolloutStatus } from './stub-rollout.js';
+import { degradeRollout, failRollout, rolloutStatus } from './stub-rollout.js';
 import type { StubSteps } from './stub-rollout.js';
 import { dryRunAnswer } from './stub-dry-run.js';
 import { endpointsOf, normalize } from './stub-spec.js';
@@ -50,11 +50,14 @@ export class StubApi {
   /**
    * How simulated rollouts end in the update status: `none` writes no update status (a server without
    * rollouts), `completes`, `pauses` (slot 1's new instance fails its readiness probe), `rolls-back`
-   * (failureAction rollback: a new deployment with cause auto-rollback, then rollback_completed).
+   * (failureAction rollback: a new deployment with cause auto-rollback, then rollback_completed),
+   * `completes-with-failures` (failureAction continue: slot 1 crashes, the update completes anyway).
    */
-  rollouts: 'none' | 'completes' | 'pauses' | 'rolls-back' = 'none';
+  rollouts: 'none' | 'completes' | 'pauses' | 'rolls-back' | 'completes-with-failures' = 'none';
   /** Spec history per service (`grid/name`); GET …/history answers it, rollback deploys from it. */
   readonly histories = new Map<string, SpecRevision[]>();
+  /** Data directories GET /v1/grids/:grid/volumes lists (all grids); a removal with volumes=true drops the service's. */
+  readonly volumes: SlotVolume[] = [];
   /** What GET …/why answers per service. */
   readonly explanations = new Map<string, ServiceExplanation>();
   #revision = 10;
@@ -74,6 +77,7 @@ export class StubApi {
     this.#timers.clear();
     this.requests.length = 0;
     for (const map of [this.services, this.instances, this.logs, this.events, this.stats, this.endpoints, this.histories, this.explanations]) map.clear();
+    this.volumes.length = 0;
     this.endpointsRoute = true;
     this.dns = undefined;
     this.stepMs = 5;
@@ -139,6 +143,10 @@ export class StubApi {
       res.once('close', () => this.#watchers.delete(res));
       return STREAMING;
     }
+    if (a === 'grids' && grid && b === 'volumes' && !name && method === 'GET') {
+      const service = query.get('service');
+      return ok({ items: this.volumes.filter((v) => v.grid === grid && (service === null || v.service === service)) });
+    }
     if (a !== 'grids' || !grid || b !== 'services') throw notFound('route');
     if (query.has('dryRun')) {
       const answer = dryRunAnswer(this.services, { method, grid, ...(name ? { name } : {}), ...(action ? { action } : {}), body });
@@ -192,6 +200,7 @@ export class StubApi {
           this.#later(() => {
             this.services.delete(k);
             this.instances.delete(k);
+            if (query.get('volumes') === 'true') this.volumes.splice(0, this.volumes.length, ...this.volumes.filter((v) => v.grid !== grid || v.service !== name));
             this.#notify({ revision: this.#bump(), kind: 'service', op: 'delete', key: k, object: s });
           });
         });
@@ -352,6 +361,8 @@ export class StubApi {
         if (this.rollouts === 'none' || this.rollouts === 'completes') {
           const done = this.rollouts === 'none' ? {} : { update: rolloutStatus('completed', s, requestedAt, `update to generation ${s.generation} completed: ${s.spec.replicas}/${s.spec.replicas} instance(s) ready`) };
           this.#put({ ...running, status: { ...status, ...done } });
+        } else if (this.rollouts === 'completes-with-failures') {
+          degradeRollout(this.#steps(), running, status, requestedAt);
         } else {
           failRollout(this.#steps(), running, status, requestedAt, this.rollouts === 'pauses' ? 'pauses' : 'rolls-back');
         }

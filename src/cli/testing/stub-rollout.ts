@@ -24,6 +24,21 @@ export function rolloutStatus(state: UpdateStatus['state'], s: Service, requeste
 }
 
 /**
+ * A rollout with failureAction continue whose slot 1 crashes (exit 3): the update `completed` with
+ * failures — one slot fewer updated than it had — while the service stays `deploying`.
+ */
+export function degradeRollout(steps: StubSteps, s: Service, status: Service['status'], requestedAt: string): void {
+  const crashed = steps.setInstances(s, (i) =>
+    i.slot === 1 && i.generation === s.generation && i.status.state === 'running'
+      ? { ...i, status: { ...i.status, state: 'failed', message: 'exited with code 3', exitCode: 3, finishedAt: new Date().toISOString() } }
+      : i,
+  );
+  const n = s.spec.replicas;
+  const message = `update to generation ${s.generation} completed with failures: ${n - 1}/${n} instance(s) ready, 1 failed (failureAction continue): ${s.name}-1 (generation ${s.generation}) failed: exited with code 3`;
+  steps.put({ ...crashed, status: { ...status, phase: 'deploying', runningInstances: n - 1, update: { ...rolloutStatus('completed', s, requestedAt, message), updatedInstances: n - 1, failedInstances: [`${s.name}-1-g${s.generation}r0`] } } });
+}
+
+/**
  * A rollout that fails: slot 1's new instance fails its readiness probe; then the update is `paused`,
  * or (`rolls-back`, failureAction rollback) a new deployment with cause auto-rollback starts and
  * completes one step later.

@@ -35,7 +35,9 @@ export function normalize(raw: unknown, root: string): ServiceSpec {
       ? [{ field: `${root}.containers[${i}].command`, type: 'Required value', message: `${root}.containers[${i}].command: Required value` }]
       : [],
   );
-  if (containers.length === 0) causes.push({ field: `${root}.containers`, type: 'Required value', message: `${root}.containers: Required value` });
+  // As the real schema: no containers only for ExternalName, a selector, or hand-set endpoints.
+  const networkOnly = input['type'] === 'ExternalName' || input['selector'] !== undefined || input['endpoints'] !== undefined;
+  if (containers.length === 0 && !networkOnly) causes.push({ field: `${root}.containers`, type: 'Required value', message: `${root}.containers: Required value` });
   if (causes.length > 0) {
     throw {
       status: 400,
