@@ -86,8 +86,9 @@ export function claimSlotVolume(slotDir: string, serviceId: string, where: { rea
   }
   if (previous === serviceId) return undefined;
   const slots = previous === undefined ? [] : listSlotVolumes(where.dataDir, where.node, { grid: where.grid, service: where.service }).filter((v) => hasContent(v.path));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(ownerFile, `${JSON.stringify({ serviceId })}\n`);
+  // Passable, not listable (docs/security.md): instances of another user go through to their slot.
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  writeFileSync(ownerFile, `${JSON.stringify({ serviceId })}\n`, { mode: 0o600 });
   return previous !== undefined && slots.length > 0 ? { previousServiceId: previous, slots } : undefined;
 }
 
