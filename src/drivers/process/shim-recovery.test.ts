@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { nativeBinaryPath } from '../../lib/index.js';
 import type { ContainerHandle } from '../driver.js';
 import { ProcessDriver } from './process-driver.js';
 import { toProcessHandle } from './process-handle.js';
-import { isSameProcess } from './proc-table.js';
+import { isSameProcess, readProcEntry } from './proc-table.js';
 import { launcherArgs } from './shim-census.js';
 import { parseShimState, recordPaths, writeIntent } from './shim-records.js';
 import { buildShim, eventually, processConfig, scratchDir } from './test-support.js';
@@ -124,7 +124,8 @@ void describe('ProcessDriver.list: recovery after a crash', () => {
     launcher.end(); // berth died right after it asked for the shim
     const driver = driverOn(exitDir);
     const listed = await driver.list();
-    assert.ok(launcher.child.exitCode !== null || launcher.child.signalCode !== null || !existsSync(`/proc/${launcher.child.pid}`), 'the old launcher is gone');
+    const launcherState = await readProcEntry(launcher.child.pid ?? 0);
+    assert.ok(launcherState === undefined || launcherState.state === 'Z', 'the old launcher had exited (a zombie until this test reaps it)');
     assert.equal(listed.length, 1, 'the shim wrote its state file before it reported');
     const handle = toProcessHandle(listed[0]?.handle as ContainerHandle);
     pids.push(handle.pid);
