@@ -902,7 +902,7 @@ static int launcher_main(int tagged) {
       ssize_t n;
       do n = read(0, in + len, cap - len);
       while (n < 0 && errno == EINTR);
-      if (n <= 0) { /* berth is gone or done: running shims stay; starts nobody will hear of do not */
+      if (n <= 0) { /* berth is gone or done: running shims stay, and so do starts in flight if tagged */
         finish_pending(!tagged);
         return 0;
       }
