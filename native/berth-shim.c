@@ -718,8 +718,9 @@ static int shim_main(int argc, char **argv) {
  *                    prints: "<pid> <startTicks> <shimPid> <shimStartTicks>" or "error: ...").
  * Each shim is forked into a session of its own (the launcher ignores SIGCHLD, so none becomes a zombie);
  * the launcher exits when stdin ends (berth is gone); the shims run on. Before it exits, it waits for the
- * report of every shim it started and berth has not heard of, and kills that container (abandon_pending):
- * so once an old launcher is gone, every shim it started has either written its state file or ended.
+ * report of every shim it started and berth has not heard of (finish_pending): so once an old launcher
+ * is gone, every shim it started has either written its state file or ended. Those containers are left
+ * for the next berth to adopt when the launcher is tagged (`--exit-dir`), and killed otherwise.
  * The launcher's process name is berth-launcher, its shims' berth-shim; both keep its command line
  * (`--launcher` and the tag berth gave it).
  */
@@ -844,8 +845,12 @@ static size_t serve_requests(char *in, size_t len) {
   }
 }
 
-/* No one will receive these reports, so no one would ever stop these containers: end them. */
-static void abandon_pending(void) {
+/*
+ * Berth is gone with starts in flight: waits for the report of each (so every shim has written its
+ * state file, or ended). Untagged (no --exit-dir: no records a later berth could find), no one would
+ * ever stop those containers, so they are killed; tagged, they are left for the next berth to adopt.
+ */
+static void finish_pending(int kill_them) {
   for (size_t i = 0; i < npend; i++) {
     struct pending *pd = &pend[i];
     fcntl(pd->fd, F_SETFL, fcntl(pd->fd, F_GETFL) & ~O_NONBLOCK);
@@ -858,7 +863,7 @@ static void abandon_pending(void) {
     }
     close(pd->fd);
     int pid = 0;
-    if (pd->len > 0 && pd->len < sizeof pd->buf) {
+    if (kill_them && pd->len > 0 && pd->len < sizeof pd->buf) {
       pd->buf[pd->len] = '\0';
       if (sscanf(pd->buf, "%d ", &pid) == 1 && pid > 1) kill(-pid, SIGKILL);
     }
@@ -866,7 +871,7 @@ static void abandon_pending(void) {
   npend = 0;
 }
 
-static int launcher_main(void) {
+static int launcher_main(int tagged) {
   /* Shims take the name berth-shim (see launch); the launcher's own name tells it apart from them. */
   prctl(PR_SET_NAME, "berth-launcher");
   signal(SIGCHLD, SIG_IGN); /* shims that end while the launcher lives are reaped by the kernel */
@@ -913,8 +918,8 @@ static int launcher_main(void) {
       ssize_t n;
       do n = read(0, in + len, cap - len);
       while (n < 0 && errno == EINTR);
-      if (n <= 0) { /* berth is gone or done: running shims stay; starts nobody will hear of do not */
-        abandon_pending();
+      if (n <= 0) { /* berth is gone or done: running shims stay, and so do starts in flight if tagged */
+        finish_pending(!tagged);
         return 0;
       }
       len += (size_t)n;
@@ -928,6 +933,6 @@ static int launcher_main(void) {
 int main(int argc, char **argv) {
   /* Arguments after --launcher are a tag only: berth passes `--exit-dir DIR`, which every shim keeps in
    * its /proc/PID/cmdline (shims are forked without an exec), so that a restarted berth finds them. */
-  if (argc >= 2 && strcmp(argv[1], "--launcher") == 0) return launcher_main();
+  if (argc >= 2 && strcmp(argv[1], "--launcher") == 0) return launcher_main(argc > 2);
   return shim_main(argc, argv);
 }

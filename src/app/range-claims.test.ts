@@ -29,7 +29,7 @@ async function otherClaim(registry: string, ranges: AddressRanges, alive: boolea
 }
 
 const claim = (s: { registry: string; dataDir: string }, env: NodeJS.ProcessEnv = {}, shimsRun = false) =>
-  claimAddressRanges(s.dataDir, { env, registryDir: s.registry, exitDir: join(s.dataDir, 'exits'), shimsRunFor: async () => shimsRun, logger: silentLogger });
+  claimAddressRanges(s.dataDir, { env, registryDir: s.registry, exitDir: join(s.dataDir, 'exits'), exitDirsInUse: async () => new Set(shimsRun ? ['/srv/other/exits'] : []), logger: silentLogger });
 
 void describe('claimAddressRanges', () => {
   void it('gives a lone server the defaults, quietly, and keeps them in the data directory', async () => {

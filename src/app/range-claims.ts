@@ -36,8 +36,8 @@ export interface RangeClaimOptions {
   readonly registryDir?: string;
   /** This server's process-driver exit directory (`<data>/exits`). */
   readonly exitDir: string;
-  /** Whether containers started for an exit directory still run (its shims): their server's claim holds. */
-  readonly shimsRunFor: (exitDir: string) => Promise<boolean>;
+  /** The exit directories whose containers still run (their shims): their servers' claims hold. */
+  readonly exitDirsInUse: () => Promise<ReadonlySet<string>>;
   readonly logger: Logger;
 }
 
@@ -130,13 +130,14 @@ const claimFile = (registry: string, dataDir: string): string => join(registry, 
 /** Every other data directory's claim that still holds; stale ones (server and containers gone) are removed. */
 async function liveClaims(registry: string, dataDir: string, options: RangeClaimOptions): Promise<RangeClaim[]> {
   const live: RangeClaim[] = [];
+  let inUse: Promise<ReadonlySet<string>> | undefined; // one /proc pass, and only if a server is gone
   for (const name of await readdir(registry).catch(() => [] as string[])) {
     if (!name.endsWith('.json')) continue;
     const file = join(registry, name);
     const claim = await readFile(file, 'utf8').then((t) => JSON.parse(t) as RangeClaim, () => undefined);
     if (!claim || typeof claim.dataDir !== 'string' || !claim.ranges || claim.dataDir === dataDir) continue;
     const serving = Number.isSafeInteger(claim.pid) && claim.pid > 1 && (await isSameProcess(claim.pid, claim.startTicks));
-    if (serving || (await options.shimsRunFor(claim.exitDir))) live.push(claim);
+    if (serving || (await (inUse ??= options.exitDirsInUse())).has(claim.exitDir)) live.push(claim);
     else await rm(file, { force: true }).catch(() => undefined); // another user's: left for them
   }
   return live;

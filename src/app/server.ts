@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
 import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
-import { ProcessDriver, shimsRunFor } from '../drivers/index.js';
+import { ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
@@ -134,7 +134,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       env: process.env,
       ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}),
       exitDir,
-      shimsRunFor,
+      exitDirsInUse,
       logger: logger.child({ part: 'ranges' }),
     });
     for (const notice of notices) logger.warn({ ranges }, notice);

@@ -17,6 +17,6 @@ export type { ProcessDriverOptions } from './process/process-driver.js';
 export { ProcessDriver } from './process/process-driver.js';
 export type { ProcessHandle } from './process/process-handle.js';
 export { isSameProcess, readProcEntry } from './process/proc-table.js';
-export { shimsRunFor } from './process/shim-census.js';
+export { exitDirsInUse } from './process/shim-census.js';
 export type { FakeBehavior, FakeCall, FakeDriverOptions, FakeHandle } from './fake/fake-driver.js';
 export { FakeDriver } from './fake/fake-driver.js';

@@ -108,16 +108,23 @@ export class ProcessDriver implements Driver, Disposable {
     // before it reports; so whenever berth dies, `list` finds the container (docs/drivers.md).
     if (records) {
       this.starting.add(records.intentFile);
-      this.exitDirMade ??= mkdir(this.exitDir as string, { recursive: true });
-      await this.exitDirMade;
-      await writeIntent(records.intentFile, {
-        instanceId: config.instanceId,
-        containerName: config.containerName,
-        logPath,
-        exitFile,
-        stateFile: records.stateFile,
-        at: new Date(this.clock.now()).toISOString(),
-      });
+      try {
+        this.exitDirMade ??= mkdir(this.exitDir as string, { recursive: true });
+        await this.exitDirMade;
+        await writeIntent(records.intentFile, {
+          instanceId: config.instanceId,
+          containerName: config.containerName,
+          logPath,
+          exitFile,
+          stateFile: records.stateFile,
+          at: new Date(this.clock.now()).toISOString(),
+        });
+      } catch (e) {
+        this.starting.delete(records.intentFile);
+        this.exitDirMade = undefined;
+        const why = `cannot start container "${config.containerName}": cannot record the start in ${records.intentFile}: ${(e as Error).message}`;
+        throw new CodedError('CONTAINER_START_FAILED', why, { instanceId: config.instanceId, containerName: config.containerName });
+      }
     }
     // The shim creates stateDir and logs/ (mkdir -p) and removes a stale exit file before it forks.
     let report: ShimReport;
@@ -134,8 +141,8 @@ export class ProcessDriver implements Driver, Disposable {
         env: config.env,
       });
     } catch (e) {
-      // A shim that said why it could not start runs nothing; one that timed out may yet report (and is
-      // then killed by the launcher), so its records stay for `list` to find.
+      // A shim that said why it could not start runs nothing: its records go. One whose outcome is not
+      // known (timed out, launcher died) may still start: it is killed if it does (killIfStartedLater).
       if (records && e instanceof CodedError) {
         if (e.details.maybeStarted === true) void this.killIfStartedLater(records, { logPath, exitFile });
         else await removeRecords(records).catch(() => undefined);
