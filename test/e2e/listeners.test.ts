@@ -6,7 +6,7 @@ import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { isApiError } from '../../src/client/index.js';
 import type { Service } from '../../src/model/index.js';
-import { BIN, cleanup, rangesFor, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { BIN, cleanup, cliEnv, rangesFor, startBerth, waitFor, type RunningBerth } from './harness.js';
 import { echoSpec } from './programs.js';
 
 /*
@@ -21,7 +21,7 @@ const INSTANCE_RANGE = '127.11.63.0/24';
 const NODE_PORTS = rangesFor(INSTANCE_RANGE).BERTH_NODE_PORT_RANGE?.split('-').map(Number) as [number, number];
 
 function berth(url: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...cliEnv(url) }, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
