@@ -10,7 +10,7 @@ import { queryMessage, summarize, tcpExchange, udpExchange } from '../../src/dns
 import { startFakeUpstream } from '../../src/dns/testing/fake-upstream.js';
 import type { FakeUpstream } from '../../src/dns/testing/fake-upstream.js';
 import { tcpFuzz, udpFuzz } from '../../src/dns/testing/fuzz-packets.js';
-import { BIN, cleanup, startBerth, tempDir, waitFor, type RunningBerth } from './harness.js';
+import { BIN, cleanup, startBerth, tempDir, waitFor, type RunningBerth, cliEnv } from './harness.js';
 import { echoSpec } from './programs.js';
 
 /*
@@ -29,7 +29,7 @@ function rssMiB(pid: number): number {
 
 async function cli(berth: RunningBerth, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, '--host', berth.url, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, '--host', berth.url, ...args], { env: { ...process.env, NO_COLOR: '1', ...cliEnv(berth.url) } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -124,7 +124,7 @@ describe('hostile input at the real server\'s sockets', () => {
   let upstream: FakeUpstream;
   let dnsPort: number;
   const post = (path: string, body: string, contentType = 'application/json') =>
-    fetch(`${berth.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string; message: string } }));
+    fetch(`${berth.url}${path}`, { method: 'POST', headers: { 'content-type': contentType, authorization: `Bearer ${berth.token}` }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string; message: string } }));
 
   before(async () => {
     // Names outside berth's zone (some fuzz packets are valid queries for example.org) go to a loopback fake.

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth, cliEnv } from './harness.js';
 
 /*
  * Issue 9 §5, the bugs found trying berth as a new user would, each reproduced with the real binaries:
@@ -15,7 +15,7 @@ import { BIN, ROOT, cleanup, startBerth, waitFor, type RunningBerth } from './ha
 
 function berth(url: string, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; ms: number } {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 120_000, cwd: ROOT });
+  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...cliEnv(url), ...env }, timeout: 120_000, cwd: ROOT });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }
 

@@ -16,7 +16,8 @@ export function buildShim(): void {
 /** A scratch directory under the OS temp dir, removed by `dispose`. */
 export function scratchDir(prefix: string): { path: string; dispose(): void } {
   const path = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+  // Retried: a shim whose container was just killed may still be writing its exit file in there.
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }) };
 }
 
 let seq = 0;
