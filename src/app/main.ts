@@ -16,8 +16,9 @@ const deps: CliDeps = {
   },
   async runServer(options) {
     const server = await startServer(options);
-    process.stderr.write(`berth server listening on ${server.url} (data in ${options.dataDir})\n`);
+    // Warnings first: whoever waits for the "listening" line has read them by then.
     for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
+    process.stderr.write(`berth server listening on ${server.url} (data in ${options.dataDir})\n`);
     process.stderr.write(startNotes(server));
     process.stderr.write(`admin token in ${server.adminTokenPath}${server.cliConfigPath ? `; the CLI's context "${options.cliConfig?.context}" in ${server.cliConfigPath} uses it` : ''}\n`);
     await new Promise<void>((resolve) => {
