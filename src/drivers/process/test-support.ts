@@ -17,7 +17,7 @@ export function buildShim(): void {
 export function scratchDir(prefix: string): { path: string; dispose(): void } {
   const path = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
   // Retried: a shim whose container was just killed may still be writing its exit file in there.
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }) };
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true, maxRetries: 40, retryDelay: 100 }) };
 }
 
 let seq = 0;
