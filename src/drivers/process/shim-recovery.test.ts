@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { nativeBinaryPath } from '../../lib/index.js';
@@ -23,7 +23,7 @@ const scratch = scratchDir('shim-recovery');
 const TIMEOUT = { timeout: 20_000 };
 const pids: number[] = [];
 const drivers: ProcessDriver[] = [];
-after(() => {
+after(async () => {
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -32,8 +32,26 @@ after(() => {
     }
   }
   for (const d of drivers) d.dispose();
+  // Shims carry their exit directory in their command line: wait until none of this test's is left
+  // (a shim whose container was just killed still writes its exit file there), then remove the files.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && shimsUnder(scratch.path).length > 0) await new Promise((r) => setTimeout(r, 50));
   scratch.dispose();
 });
+
+/** Pids of processes whose command line names a path under `dir`. */
+function shimsUnder(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) found.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return found;
+}
 
 let dirs = 0;
 /** A fresh exit directory, as `<data>/exits` of one data directory. */
