@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hasCode } from '../lib/index.js';
-import { isLoopbackHost, serverTls, subjectAltNames } from './server-tls.js';
+import { isLoopbackHost } from '../lib/index.js';
+import { serverTls, subjectAltNames } from './server-tls.js';
 
 function hasOpenssl(): boolean {
   try {

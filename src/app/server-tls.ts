@@ -4,7 +4,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { CodedError } from '../lib/index.js';
+import { CodedError, isLoopbackHost } from '../lib/index.js';
 
 /** The certificate the API serves, and how clients can trust it. */
 export interface ServerTls {
@@ -29,17 +29,6 @@ export interface ServerTlsOptions {
   readonly openssl?: string | null;
   /** The host's addresses a wildcard listener answers on. Default: every interface's. */
   readonly addresses?: () => readonly string[];
-}
-
-/**
- * True for a host that only this machine can reach: 127.0.0.0/8, ::1 (and its IPv4-mapped form) and
- * `localhost`. A wildcard (0.0.0.0, ::) or any other name counts as reachable from outside.
- */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
 /**

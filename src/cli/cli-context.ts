@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { BerthClient } from '../client/index.js';
+import { isLoopbackHost } from '../lib/index.js';
 import type { CliDeps } from './cli-deps.js';
 import type { CliConfig, CliContextEntry } from './cli-config.js';
 import { cliConfigPath, readCliConfig, sameServer } from './cli-config.js';
@@ -109,7 +110,7 @@ export class CliContext {
     const fromEnv = this.env['BERTH_TOKEN']?.trim();
     if (fromEnv) return { token: fromEnv, source: 'BERTH_TOKEN' };
     if (entry?.token && sameServer(entry.server, this.host)) return { token: entry.token, source: `context "${entry.name}" of ${this.configPath}` };
-    if (!isLoopbackUrl(this.host)) return undefined;
+    if (!isLoopbackHost(new URL(this.host).hostname)) return undefined;
     const path = join(this.dataDir(undefined), 'admin.token');
     try {
       const token = readFileSync(path, 'utf8').trim();
@@ -197,10 +198,6 @@ function pickContext(config: CliConfig, name: string | undefined, host: string |
   return config.contexts.find((c) => c.name === config.currentContext);
 }
 
-function isLoopbackUrl(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 /** Ctrl-C, SIGTERM and SIGHUP of this process; returns the unsubscribe. */
 export function processInterrupts(listener: () => void): () => void {

@@ -17,3 +17,4 @@ export type { MintedToken } from './bearer-token.js';
 export type { SystemUser } from './system-user.js';
 export { lookupUser } from './system-user.js';
 export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
+export { isLoopbackHost } from './loopback.js';
