@@ -26,7 +26,75 @@ export interface ContainerConfig {
   readonly stateDir: string;
   /** Log rotation: a file is rotated when it passes `maxBytes`; `maxFiles` rotated files are kept. */
   readonly log: { readonly maxBytes: number; readonly maxFiles: number };
+  /**
+   * The instance's sandbox (`Driver.runSandbox`): the container joins its network namespace, so the
+   * containers of one instance share `localhost` and its address, as a Kubernetes pod's do.
+   */
+  readonly sandbox?: ContainerHandle;
+  /** Image drivers: the spec's command (ENTRYPOINT) and args (CMD), each already `$(VAR)`-expanded; absent: the image's. */
+  readonly entrypoint?: readonly string[];
+  readonly cmd?: readonly string[];
+  /** Image drivers: when to pull (Kubernetes' imagePullPolicy; default IfNotPresent). */
+  readonly imagePullPolicy?: 'IfNotPresent' | 'Always' | 'Never';
+  /** Image drivers: labels set on the container (berth's own `io.berth.*` are added by the driver). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Image drivers: Swarm's Mounts; a `volume` with `source` undefined is anonymous. */
+  readonly mounts?: readonly ContainerMount[];
+  /** Image drivers: limits enforced by the engine; reservations recorded (CPUs as a fraction of cores, memory in bytes). */
+  readonly resources?: ContainerResources;
+  /** The signal `docker stop` would send (the image driver records it on the container). */
+  readonly stopSignal?: string;
+  /** Called with the progress of an image pull, when `start` pulls one (Docker's pull progress per layer). */
+  readonly onPullProgress?: (progress: PullProgress) => void;
 }
+
+/** One mount of an image container (Swarm's Mount; Docker's `--mount`). */
+export interface ContainerMount {
+  readonly type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind), volume name (volume), absent for tmpfs or an anonymous volume. */
+  readonly source?: string;
+  /** Absolute path in the container. */
+  readonly target: string;
+  readonly readOnly?: boolean;
+  /** tmpfs size, bytes. */
+  readonly tmpfsSize?: number;
+}
+
+export interface ContainerResources {
+  readonly limits?: { readonly cpus?: number; readonly memory?: number };
+  readonly reservations?: { readonly cpus?: number; readonly memory?: number };
+}
+
+/** A step of an image pull, as the engine reports it (per layer). */
+export interface PullProgress {
+  readonly image: string;
+  /** The layer id, when the step is about one. */
+  readonly layer?: string;
+  /** The engine's words: "Pulling fs layer", "Downloading", "Pull complete", "Status: Downloaded newer image …". */
+  readonly status: string;
+  /** Bytes done and total of the step, when the engine says. */
+  readonly current?: number;
+  readonly total?: number;
+}
+
+/**
+ * What a driver needs to make one instance's sandbox (CRI's PodSandboxConfig): the network namespace
+ * its containers join, holding the instance's address, hostname and DNS configuration.
+ */
+export interface SandboxConfig {
+  readonly instanceId: string;
+  /** The instance's address, on the driver's network. */
+  readonly address: string;
+  /** Default: the instance id. */
+  readonly hostname?: string;
+  /** DNS servers (addresses, port 53), search domains and resolver options of the sandbox's resolv.conf. */
+  readonly dns?: { readonly servers: readonly string[]; readonly searches: readonly string[]; readonly options?: readonly string[] };
+  /** Labels set on the sandbox (berth's own `io.berth.*` are added by the driver). */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** The container name `Driver.list` and the agent's handle files give an instance's sandbox (not a DNS label, so no spec container can have it). */
+export const SANDBOX_CONTAINER = '.sandbox';
 
 /** Serializable handle: enough to find the container again after berth restarts. */
 export type ContainerHandle = Readonly<Record<string, unknown>> & { readonly driver: string };
@@ -159,6 +227,16 @@ export interface Driver {
    * agent's handle files only.
    */
   list?(): Promise<readonly ListedContainer[]>;
+  /**
+   * Makes an instance's sandbox (CRI's RunPodSandbox): a container that holds the network namespace,
+   * address, hostname and resolv.conf its containers share (`ContainerConfig.sandbox`). The handle
+   * is a container handle like any: `wait` sees it end, `stop` and `destroy` are CRI's
+   * StopPodSandbox and RemovePodSandbox, `recover` re-adopts it, and `list` names it
+   * `SANDBOX_CONTAINER`. Optional: a driver without it runs an instance's containers in the node's
+   * namespace (the process driver: they share the node's `localhost` already).
+   * @throws CodedError `CONTAINER_START_FAILED` naming what went wrong (address taken, network missing …).
+   */
+  runSandbox?(config: SandboxConfig): Promise<ContainerHandle>;
 }
 
 export type { Disposable };

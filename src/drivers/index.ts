@@ -2,6 +2,10 @@ export type {
   ContainerConfig,
   ContainerHandle,
   ContainerLogLine,
+  ContainerMount,
+  ContainerResources,
+  PullProgress,
+  SandboxConfig,
   ContainerStats,
   Driver,
   ExecOptions,
@@ -12,6 +16,7 @@ export type {
   RecoverResult,
   StopOptions,
 } from './driver.js';
+export { SANDBOX_CONTAINER } from './driver.js';
 // The conformance suite (driver-conformance.ts) is imported by driver tests directly: it loads node:test.
 export type { ProcessDriverOptions } from './process/process-driver.js';
 export { ProcessDriver } from './process/process-driver.js';

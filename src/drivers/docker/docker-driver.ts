@@ -1,0 +1,205 @@
+import type Dockerode from 'dockerode';
+import type { Logger } from '../../lib/index.js';
+import { CodedError, silentLogger } from '../../lib/index.js';
+import type {
+  ContainerConfig,
+  ContainerHandle,
+  ContainerLogLine,
+  ContainerStats,
+  Driver,
+  ExecOptions,
+  ExecResult,
+  ExitResult,
+  ListedContainer,
+  LogReadOptions,
+  RecoverResult,
+  SandboxConfig,
+  StopOptions,
+} from '../driver.js';
+import { execInContainer } from './container-exec.js';
+import { ContainerExits } from './container-exits.js';
+import { readContainerLogs } from './container-logs.js';
+import { sampleContainerStats } from './container-stats.js';
+import { LABELS, containerCreateOptions, sandboxCreateOptions } from './container-create.js';
+import { engineMessage, exitOfState, isNotFound, isNotRunning } from './engine-errors.js';
+import { ensureImage } from './image-pull.js';
+
+/** The handle of a Docker container: its engine id (and names, for people reading status). */
+export interface DockerHandle extends ContainerHandle {
+  readonly driver: 'docker';
+  /** The engine's container id (64 hex). */
+  readonly id: string;
+  /** The Docker container name. */
+  readonly name: string;
+}
+
+export interface DockerDriverOptions {
+  readonly docker: Dockerode;
+  /** This berth's id on a shared engine (label io.berth.owner): `list` finds only its own containers. */
+  readonly owner: string;
+  /** The network sandboxes join (the berth bridge network, docker-network.ts). */
+  readonly network: string;
+  /** The pause image of sandboxes (pause-image.ts builds it); asked once, when the first sandbox starts. */
+  readonly pauseImage: () => Promise<string>;
+  /** Docker's `--init` for every container (default true: signals reach the program, zombies are reaped). */
+  readonly init?: boolean;
+  readonly logger?: Logger;
+}
+
+/**
+ * Runs containers as Docker containers through the Engine API (docs/drivers.md, "Docker driver"):
+ * each instance gets a sandbox (a pause container on the berth network holding its address, hostname
+ * and resolv.conf) and its containers join the sandbox's network namespace (`container:<id>`), as a
+ * Kubernetes pod's do. Exits come from the engine's events stream (container-exits.ts); stop sends
+ * the stop signal, then SIGKILL after the grace, as the process driver does. Everything berth creates
+ * is labelled (LABELS) with this berth's owner id, which is how `list` re-adopts after a crash.
+ */
+export class DockerDriver implements Driver {
+  readonly name = 'docker';
+  private readonly docker: Dockerode;
+  private readonly exits: ContainerExits;
+  private readonly logger: Logger;
+  private pause: Promise<string> | undefined;
+
+  constructor(private readonly options: DockerDriverOptions) {
+    this.docker = options.docker;
+    this.logger = options.logger ?? silentLogger;
+    this.exits = new ContainerExits(this.docker, `${LABELS.owner}=${options.owner}`, this.logger);
+  }
+
+  /** Ends the events stream (pending waits stay pending). */
+  dispose(): void {
+    this.exits.close();
+  }
+
+  async runSandbox(config: SandboxConfig): Promise<ContainerHandle> {
+    let image: string;
+    try {
+      this.pause ??= this.options.pauseImage();
+      image = await this.pause;
+    } catch (error) {
+      this.pause = undefined;
+      throw new CodedError('CONTAINER_START_FAILED', `cannot make the sandbox's pause image: ${engineMessage(error)}`);
+    }
+    const body = sandboxCreateOptions(config, image, { owner: this.options.owner, network: this.options.network });
+    return this.createAndStart(body, 'sandbox');
+  }
+
+  async start(config: ContainerConfig): Promise<ContainerHandle> {
+    if (!config.image) throw new CodedError('CONTAINER_START_FAILED', 'the Docker driver runs images: the container has no image');
+    const image = config.image;
+    try {
+      await ensureImage(this.docker, image, config.imagePullPolicy ?? 'IfNotPresent', {
+        ...(config.onPullProgress ? { onProgress: (p) => config.onPullProgress?.({ image, ...p }) } : {}),
+      });
+    } catch (error) {
+      // IMAGE_NOT_PRESENT / IMAGE_PULL_FAILED keep their codes: `why` and the back-off say which.
+      if (error instanceof CodedError) throw error;
+      throw new CodedError('CONTAINER_START_FAILED', `cannot get image ${image}: ${engineMessage(error)}`);
+    }
+    const body = containerCreateOptions(config, image, { owner: this.options.owner, network: this.options.network, ...(this.options.init !== undefined ? { init: this.options.init } : {}) });
+    return this.createAndStart(body, 'container');
+  }
+
+  async recover(handle: ContainerHandle): Promise<RecoverResult> {
+    const id = this.idOf(handle);
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      if (info.State.Running || info.State.Restarting) return { state: 'running' };
+      return { state: 'exited', exit: exitOfState(info.State) };
+    } catch (error) {
+      if (isNotFound(error)) return { state: 'exited', exit: { exitCode: 255, message: 'the container is gone (removed outside berth)' } };
+      throw error;
+    }
+  }
+
+  wait(handle: ContainerHandle, signal?: AbortSignal): Promise<ExitResult> {
+    return this.exits.wait(this.idOf(handle), signal);
+  }
+
+  async stop(handle: ContainerHandle, options: StopOptions): Promise<ExitResult> {
+    const id = this.idOf(handle);
+    const container = this.docker.getContainer(id);
+    const exited = this.exits.wait(id);
+    const kill = async (signal: string): Promise<void> => {
+      try {
+        await container.kill({ signal });
+      } catch (error) {
+        if (!isNotRunning(error) && !isNotFound(error)) throw error;
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await kill(options.signal);
+      if (options.signal !== 'SIGKILL') {
+        timer = setTimeout(() => void kill('SIGKILL').catch((error: unknown) => this.logger.warn({ container: id, err: error }, 'SIGKILL after the grace failed')), options.timeoutMs);
+      }
+      return await exited;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  async destroy(handle: ContainerHandle): Promise<void> {
+    try {
+      await this.docker.getContainer(this.idOf(handle)).remove({ force: true, v: true });
+    } catch (error) {
+      if (!isNotFound(error) && !/removal of container .* is already in progress/i.test(engineMessage(error))) throw error;
+    }
+  }
+
+  stats(handle: ContainerHandle): Promise<ContainerStats | undefined> {
+    return sampleContainerStats(this.docker, this.idOf(handle), () => performance.now());
+  }
+
+  logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine> {
+    return readContainerLogs(this.docker, this.idOf(handle), options);
+  }
+
+  exec(handle: ContainerHandle, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    return execInContainer(this.docker, this.idOf(handle), argv, options);
+  }
+
+  async list(): Promise<readonly ListedContainer[]> {
+    const found = await this.docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABELS.owner}=${this.options.owner}`] }) });
+    const out: ListedContainer[] = [];
+    for (const c of found) {
+      const instanceId = c.Labels[LABELS.instance];
+      const containerName = c.Labels[LABELS.container];
+      if (!instanceId || !containerName) continue;
+      const handle: DockerHandle = { driver: 'docker', id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, '') };
+      out.push({ instanceId, containerName, handle });
+    }
+    return out;
+  }
+
+  private async createAndStart(body: Dockerode.ContainerCreateOptions, what: 'sandbox' | 'container', retried = false): Promise<DockerHandle> {
+    let container: Dockerode.Container;
+    try {
+      container = await this.docker.createContainer(body);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 409 && !retried) {
+        // A container of that name is left from a start berth did not finish (it died in between):
+        // remove it and create afresh — the instance id is unique, so it is ours and not running.
+        await this.docker.getContainer(body.name ?? '').remove({ force: true, v: true }).catch(() => undefined);
+        return this.createAndStart(body, what, true);
+      }
+      throw new CodedError('CONTAINER_START_FAILED', `cannot create the ${what}: ${engineMessage(error)}`);
+    }
+    try {
+      await container.start();
+    } catch (error) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw new CodedError('CONTAINER_START_FAILED', `cannot start the ${what}: ${engineMessage(error)}`);
+    }
+    return { driver: 'docker', id: container.id, name: body.name ?? container.id };
+  }
+
+  private idOf(handle: ContainerHandle): string {
+    const id = handle.id;
+    if (handle.driver !== 'docker' || typeof id !== 'string' || !/^[0-9a-f]{12,64}$/.test(id)) {
+      throw new CodedError('CONTAINER_HANDLE_INVALID', `not a Docker container handle: ${JSON.stringify(handle)}`);
+    }
+    return id;
+  }
+}
