@@ -2,6 +2,8 @@
 // Compiles berth's native helpers into build/ (docs/drivers.md, docs/proxy.md):
 //   native/berth-shim.c → build/berth-shim   the per-container supervisor of the process driver
 //   native/relay/*.c    → build/berth-relay  the proxy's TCP data plane (epoll threads)
+//   native/berth-pause.c → build/berth-pause the docker driver's sandbox process, linked statically: it is
+//                                            the one file of the berth-pause image (docs/images.md)
 // Run by `npm run build` (and so by `prepare` on `npm ci`). Skips a binary newer than all its sources
 // (and headers), unless --force. Fails loudly when no C compiler exists: the process driver cannot run a container
 // without the shim.
@@ -17,6 +19,13 @@ const relayFiles = readdirSync(relayDir).filter((f) => f.endsWith('.c') || f.end
 const targets = [
   { name: 'berth-shim', inputs: [join(root, 'native', 'berth-shim.c')], flags: [] },
   { name: 'berth-relay', inputs: relayFiles, flags: ['-pthread'] },
+  // Static: the pause image holds this file alone, with no loader or libraries (glibc's libc.a is in libc6-dev).
+  {
+    name: 'berth-pause',
+    inputs: [join(root, 'native', 'berth-pause.c')],
+    flags: ['-static', '-s'],
+    failHint: ' (static linking needs libc.a: apt-get install libc6-dev)',
+  },
 ];
 
 function mtime(path) {
@@ -27,7 +36,7 @@ function mtime(path) {
   }
 }
 
-for (const { name, inputs, flags } of targets) {
+for (const { name, inputs, flags, failHint = '' } of targets) {
   const output = join(root, 'build', name);
   const built = mtime(output);
   const newest = Math.max(...inputs.map((f) => mtime(f) ?? Infinity));
@@ -41,7 +50,7 @@ for (const { name, inputs, flags } of targets) {
     process.exit(1);
   }
   if (result.status !== 0) {
-    console.error(`build-native: ${cc} ${args.join(' ')} failed with status ${result.status ?? result.signal}`);
+    console.error(`build-native: ${cc} ${args.join(' ')} failed with status ${result.status ?? result.signal}${failHint}`);
     process.exit(1);
   }
 }
