@@ -36,6 +36,8 @@ export interface DriverConformanceOptions<D extends Driver> {
   readonly disposeDriver?: (driver: D) => void | Promise<void>;
   /** Time limit of each case, ms (default 15000). */
   readonly timeoutMs?: number;
+  /** Skips the suite, with the reason (e.g. no Docker engine answers, outside CI). */
+  readonly skip?: string;
 }
 
 /**
@@ -46,7 +48,7 @@ export function runDriverConformance<D extends Driver>(options: DriverConformanc
   const timeout = options.timeoutMs ?? 15_000;
   let seq = 0;
 
-  void describe(`driver conformance: ${options.name}`, () => {
+  void describe(`driver conformance: ${options.name}`, { ...(options.skip ? { skip: options.skip } : {}) }, () => {
     let cleanup: (() => Promise<void>)[] = [];
     afterEach(async () => {
       for (const step of cleanup.reverse()) await step().catch(() => {});

@@ -14,6 +14,11 @@ import { exitOfState, isNotFound } from './engine-errors.js';
 
 type Waiter = { resolve: (exit: ExitResult) => void };
 
+function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error(String(reason ?? 'aborted'));
+}
+
 export class ContainerExits {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private stream: NodeJS.ReadableStream | undefined;
@@ -36,8 +41,8 @@ export class ContainerExits {
    * with a message), else when the engine reports its death. An abort rejects with its reason and
    * leaves the container alone.
    */
-  async wait(id: string, signal?: AbortSignal): Promise<ExitResult> {
-    signal?.throwIfAborted();
+  wait(id: string, signal?: AbortSignal): Promise<ExitResult> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     let resolve!: (exit: ExitResult) => void;
     let reject!: (error: unknown) => void;
     const promise = new Promise<ExitResult>((res, rej) => ((resolve = res), (reject = rej)));
@@ -47,18 +52,19 @@ export class ContainerExits {
     set.add(waiter);
     const onAbort = (): void => {
       this.forget(id, waiter);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason ?? 'aborted')));
+      reject(abortReason(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      // Subscribed before the inspect: an exit between the two is seen by one or the other.
-      await this.connect();
-      const exit = await this.inspectExit(id);
-      if (exit) this.settle(id, exit);
-    } catch (error) {
-      this.forget(id, waiter);
-      reject(error);
-    }
+    // Subscribed before the inspect: an exit between the two is seen by one or the other.
+    this.connect()
+      .then(() => this.inspectExit(id))
+      .then(
+        (exit) => exit && this.settle(id, exit),
+        (error: unknown) => {
+          this.forget(id, waiter);
+          reject(error);
+        },
+      );
     return promise.finally(() => signal?.removeEventListener('abort', onAbort));
   }
 

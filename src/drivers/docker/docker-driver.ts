@@ -23,6 +23,7 @@ import { sampleContainerStats } from './container-stats.js';
 import { LABELS, containerCreateOptions, sandboxCreateOptions } from './container-create.js';
 import { engineMessage, exitOfState, isNotFound, isNotRunning } from './engine-errors.js';
 import { ensureImage } from './image-pull.js';
+import { missingCommand } from './command-check.js';
 
 /** The handle of a Docker container: its engine id (and names, for people reading status). */
 export interface DockerHandle extends ContainerHandle {
@@ -98,7 +99,8 @@ export class DockerDriver implements Driver {
       throw new CodedError('CONTAINER_START_FAILED', `cannot get image ${image}: ${engineMessage(error)}`);
     }
     const body = containerCreateOptions(config, image, { owner: this.options.owner, network: this.options.network, ...(this.options.init !== undefined ? { init: this.options.init } : {}) });
-    return this.createAndStart(body, 'container');
+    const argv0 = config.entrypoint?.[0] ?? config.cmd?.[0];
+    return this.createAndStart(body, 'container', false, argv0 === undefined ? undefined : async (container) => missingCommand(this.docker, container, argv0, config.env, image));
   }
 
   async recover(handle: ContainerHandle): Promise<RecoverResult> {
@@ -173,7 +175,16 @@ export class DockerDriver implements Driver {
     return out;
   }
 
-  private async createAndStart(body: Dockerode.ContainerCreateOptions, what: 'sandbox' | 'container', retried = false): Promise<DockerHandle> {
+  /**
+   * Creates and starts a container; `check` (the command lookup) runs between the two, and a reason it
+   * gives removes the container and fails the start.
+   */
+  private async createAndStart(
+    body: Dockerode.ContainerCreateOptions,
+    what: 'sandbox' | 'container',
+    retried = false,
+    check?: (container: Dockerode.Container) => Promise<string | undefined>,
+  ): Promise<DockerHandle> {
     let container: Dockerode.Container;
     try {
       container = await this.docker.createContainer(body);
@@ -182,9 +193,14 @@ export class DockerDriver implements Driver {
         // A container of that name is left from a start berth did not finish (it died in between):
         // remove it and create afresh — the instance id is unique, so it is ours and not running.
         await this.docker.getContainer(body.name ?? '').remove({ force: true, v: true }).catch(() => undefined);
-        return this.createAndStart(body, what, true);
+        return this.createAndStart(body, what, true, check);
       }
       throw new CodedError('CONTAINER_START_FAILED', `cannot create the ${what}: ${engineMessage(error)}`);
+    }
+    const problem = await check?.(container);
+    if (problem) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw new CodedError('CONTAINER_START_FAILED', `cannot start the ${what}: ${problem}`);
     }
     try {
       await container.start();

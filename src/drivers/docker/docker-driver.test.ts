@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { ContainerConfig, ContainerHandle } from '../driver.js';
+import { SANDBOX_CONTAINER } from '../driver.js';
+import { runDriverConformance, type ConformanceProgram } from '../driver-conformance.js';
+import { DockerDriver } from './docker-driver.js';
+import { ensureNetwork } from './docker-network.js';
+import { dockerForTests } from './engine-gate.js';
+import { ensurePauseImage } from './pause-image.js';
+import { testImage } from './test-images.js';
+
+const docker = await dockerForTests();
+const skip = docker ? undefined : 'no Docker engine answers';
+const owner = `t${randomBytes(4).toString('hex')}`;
+const image = testImage('busybox');
+// A network of this test file's own (another test file may run at the same time on the same engine).
+const network = `berth-test-${owner}`;
+const subnet = `10.${200 + (process.pid % 50)}.${(process.pid >> 6) % 250}.0/24`;
+
+before(async () => {
+  if (docker) await ensureNetwork(docker, { name: network, subnet });
+});
+after(async () => {
+  if (!docker) return;
+  for (const c of await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.owner=${owner}`] }) })) {
+    await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  }
+  await docker.getNetwork(network).remove().catch(() => undefined);
+});
+
+const programs: Record<ConformanceProgram, { cmd: string[] }> = {
+  runs: { cmd: ['sleep', '1000'] },
+  'exits-3': { cmd: ['sh', '-c', 'exit 3'] },
+  'ignores-stop': { cmd: ['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 1; done'] },
+  'bad-command': { cmd: ['/berth-no-such-command'] },
+  'writes-logs': { cmd: ['sh', '-c', 'echo one; echo two; echo oops >&2; echo three'] },
+};
+
+function config(id: string, cmd: readonly string[], extra: Partial<ContainerConfig> = {}): ContainerConfig {
+  return {
+    instanceId: id,
+    containerName: 'main',
+    image,
+    argv: [],
+    cmd,
+    env: { PATH: '/bin' },
+    workingDir: '/tmp',
+    address: '',
+    stateDir: '/nonexistent',
+    log: { maxBytes: 1 << 20, maxFiles: 2 },
+    ...extra,
+  };
+}
+
+function makeDriver(): DockerDriver {
+  if (!docker) throw new Error('no engine');
+  return new DockerDriver({ docker, owner, network, pauseImage: () => ensurePauseImage(docker) });
+}
+
+runDriverConformance<DockerDriver>({
+  name: 'docker',
+  ...(skip ? { skip } : {}),
+  makeDriver,
+  makeConfig: (program, { id }) => config(id, programs[program].cmd),
+  execArgv: (program) => (program === 'hangs' ? ['sh', '-c', 'sleep 30 & sleep 30'] : ['sh', '-c', 'echo "$PROBE_VAR"; pwd; exit 3']),
+  disposeDriver: (driver) => driver.dispose(),
+  timeoutMs: 30_000,
+});
+
+void describe('DockerDriver sandboxes', { ...(skip ? { skip } : {}), timeout: 60_000 }, () => {
+  const started: { driver: DockerDriver; handle: ContainerHandle }[] = [];
+  after(async () => {
+    for (const { driver, handle } of started.reverse()) await driver.destroy(handle).catch(() => undefined);
+  });
+
+  void it('runs two containers in one sandbox: they share its address and localhost', async () => {
+    const driver = makeDriver();
+    const id = `sbx-${owner}-1`;
+    const address = subnet.replace(/0\/24$/, '10');
+    const sandbox = await driver.runSandbox({ instanceId: id, address, hostname: 'web-1' });
+    started.push({ driver, handle: sandbox });
+    const server = await driver.start(config(id, ['sh', '-c', 'while :; do echo hello-from-app | nc -l -p 8080; done'], { containerName: 'app', sandbox }));
+    started.push({ driver, handle: server });
+    const sidecar = await driver.start(
+      config(id, ['sh', '-c', 'for i in $(seq 1 50); do r=$(nc 127.0.0.1 8080 </dev/null) && [ -n "$r" ] && echo "got $r" && hostname && ip -4 addr show eth0 | grep -o "inet [0-9.]*" && exit 0; sleep 0.1; done; exit 1'], { containerName: 'sidecar', sandbox }),
+    );
+    started.push({ driver, handle: sidecar });
+    const exit = await driver.wait(sidecar, AbortSignal.timeout(20_000));
+    const lines: string[] = [];
+    for await (const l of driver.logs(sidecar, {})) lines.push(l.text);
+    assert.equal(exit.exitCode, 0, lines.join('\n'));
+    assert.deepEqual(lines, ['got hello-from-app', 'web-1', `inet ${address}`]);
+    const listed = await driver.list();
+    const mine = listed.filter((l) => l.instanceId === id).map((l) => l.containerName).sort();
+    assert.deepEqual(mine, [SANDBOX_CONTAINER, 'app', 'sidecar'].sort());
+    driver.dispose();
+  });
+
+  void it('says which address is taken when a second sandbox asks for it', async () => {
+    const driver = makeDriver();
+    const address = subnet.replace(/0\/24$/, '11');
+    const first = await driver.runSandbox({ instanceId: `sbx-${owner}-2`, address });
+    started.push({ driver, handle: first });
+    await assert.rejects(driver.runSandbox({ instanceId: `sbx-${owner}-3`, address }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'CONTAINER_START_FAILED');
+      assert.match(e.message, /address|in use/i);
+      return true;
+    });
+    driver.dispose();
+  });
+
+  void it('ends a sandbox with stop (exit 0 on SIGTERM) and removes it with destroy', async () => {
+    const driver = makeDriver();
+    const sandbox = await driver.runSandbox({ instanceId: `sbx-${owner}-4`, address: subnet.replace(/0\/24$/, '12') });
+    const exit = await driver.stop(sandbox, { signal: 'SIGTERM', timeoutMs: 5000 });
+    assert.equal(exit.exitCode, 0);
+    await driver.destroy(sandbox);
+    assert.deepEqual(await driver.recover(sandbox), { state: 'exited', exit: { exitCode: 255, message: 'the container is gone (removed outside berth)' } });
+    driver.dispose();
+  });
+});
