@@ -33,6 +33,11 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
+// The reaping case runs busybox:local beside the sandbox (scripts/build-images.sh builds it). In CI
+// (.ci/run builds it) the case runs regardless, and fails naming the image when it is absent.
+const busyboxPresent = docker !== undefined && (await docker.getImage('busybox:local').inspect().then(() => true, () => false));
+const busyboxMissing = busyboxPresent || process.env.CI ? false : 'busybox:local is absent: run scripts/build-images.sh';
+
 const shortHash = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
 
 describe('ensurePauseImage', { skip: docker === undefined }, () => {
@@ -65,6 +70,34 @@ describe('ensurePauseImage', { skip: docker === undefined }, () => {
     assert.equal(StatusCode, 0);
     assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms to stop`);
     assert.equal((await container.inspect()).State.OOMKilled, false);
+  });
+
+  it('reaps an orphan that exits in its PID namespace (it is PID 1 there)', { ...TIMEOUT, skip: busyboxMissing }, async () => {
+    const ref = await ensurePauseImage(engine);
+    const name = `${unique}-reap`;
+    containers.push(name);
+    const sandbox = await engine.createContainer({ name, Image: ref, HostConfig: { NetworkMode: 'none' } });
+    await sandbox.start();
+    // A container in the sandbox's PID namespace leaves an orphan `sleep` (re-parented to PID 1, the
+    // pause program), waits until it runs, then until it is gone: a zombie left unreaped stays listed (Z).
+    const script = [
+      '(sleep 0.3 &)',
+      'i=0; until ps -o comm | grep -qx sleep; do i=$((i+1)); [ $i -ge 200 ] && { echo "the orphan never ran"; exit 2; }; usleep 10000; done',
+      'i=0; while ps -o comm | grep -qx sleep; do i=$((i+1)); [ $i -ge 50 ] && { ps -o pid,ppid,stat,comm; exit 1; }; usleep 100000; done',
+    ].join('\n');
+    const probe = `${unique}-reap-probe`;
+    containers.push(probe);
+    const prober = await engine.createContainer({
+      name: probe,
+      Image: 'busybox:local',
+      Cmd: ['sh', '-c', script],
+      HostConfig: { NetworkMode: 'none', PidMode: `container:${name}` },
+    });
+    const done = prober.wait() as Promise<{ StatusCode: number }>;
+    await prober.start();
+    const { StatusCode } = await done;
+    const output = (await prober.logs({ stdout: true, stderr: true })).toString('utf8');
+    assert.equal(StatusCode, 0, `the orphan was not reaped:\n${output}`);
   });
 
   it('imports a program it has not seen once for concurrent callers, then only inspects', TIMEOUT, async () => {
