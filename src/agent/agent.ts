@@ -37,6 +37,8 @@ export interface AgentOptions {
   readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
   /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
   readonly dnsAddress?: string;
+  /** Instances with images: their sandboxes' DNS servers (RunnerContext.containerNetwork). */
+  readonly containerNetwork?: { readonly dnsServers: readonly string[] };
   /** The user containers run as when their spec names none (RunnerContext.instanceUser). */
   readonly instanceUser?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
@@ -93,6 +95,7 @@ export class Agent {
       ...(options.apiToken ? { apiToken: options.apiToken } : {}),
       ...(options.secretValue ? { secretValue: options.secretValue } : {}),
       ...(options.dnsAddress ? { dnsAddress: options.dnsAddress } : {}),
+      ...(options.containerNetwork ? { containerNetwork: options.containerNetwork } : {}),
       ...(options.instanceUser ? { instanceUser: options.instanceUser } : {}),
     };
   }

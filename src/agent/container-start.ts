@@ -1,6 +1,7 @@
 import type { ContainerSpec, Instance } from '../model/index.js';
-import type { ContainerHandle, Driver } from '../drivers/index.js';
-import { containerArgv } from './container-env.js';
+import type { ContainerConfig, ContainerHandle, Driver, SandboxConfig } from '../drivers/index.js';
+import { SANDBOX_CONTAINER } from '../drivers/index.js';
+import { containerArgv, expandVars } from './container-env.js';
 import { writeHandleFile } from './instance-files.js';
 
 /** A container this node started (or re-adopted); persisted as its handle file. */
@@ -25,6 +26,10 @@ export interface StartOptions {
   userOf(c: ContainerSpec): string | undefined;
   /** Called after each container started and its handle file was written. */
   onStarted(started: readonly RunningContainer[]): void;
+  /** The instance's sandbox, when its containers share one (an instance with images): made first. */
+  readonly sandbox?: SandboxConfig;
+  /** What an image container needs beyond the process fields (entrypoint, mounts, resources …). */
+  imageFieldsOf?(c: ContainerSpec, env: Readonly<Record<string, string>>): Partial<ContainerConfig>;
 }
 
 /**
@@ -34,6 +39,20 @@ export interface StartOptions {
  */
 export async function startContainers(inst: Instance, options: StartOptions): Promise<{ readonly started: RunningContainer[] } | { readonly failed: string; readonly message: string }> {
   const started: RunningContainer[] = [];
+  let sandbox: ContainerHandle | undefined;
+  if (options.sandbox) {
+    try {
+      if (!options.driver.runSandbox) throw new Error('the driver makes no sandboxes');
+      sandbox = await options.driver.runSandbox(options.sandbox);
+      const rc: RunningContainer = { name: SANDBOX_CONTAINER, handle: sandbox, startedAt: new Date(options.now()).toISOString() };
+      await writeHandleFile(options.dataDir, inst.id, rc);
+      started.push(rc);
+      options.onStarted([...started]);
+    } catch (error) {
+      if (sandbox) await options.driver.destroy(sandbox).catch(() => undefined);
+      return { failed: 'sandbox', message: error instanceof Error ? error.message : String(error) };
+    }
+  }
   for (const c of inst.spec.containers) {
     const name = c.name ?? inst.service;
     const user = options.userOf(c);
@@ -44,8 +63,12 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
         instanceId: inst.id,
         containerName: name,
         ...(c.image ? { image: c.image } : {}),
-        argv: containerArgv(c, env),
+        argv: c.image ? [] : containerArgv(c, env),
         env,
+        ...(sandbox ? { sandbox } : {}),
+        ...(c.image ? { ...(c.command ? { entrypoint: c.command.map((a) => expandVars(a, env)) } : {}), ...(c.args.length > 0 || c.command ? { cmd: c.args.map((a) => expandVars(a, env)) } : {}) } : {}),
+        ...(c.image ? { stopSignal: c.stopSignal } : {}),
+        ...options.imageFieldsOf?.(c, env),
         workingDir: options.workingDirOf(c),
         ...(user ? { user } : {}),
         address: inst.spec.address,
@@ -57,7 +80,9 @@ export async function startContainers(inst: Instance, options: StartOptions): Pr
       started.push(rc);
       options.onStarted([...started]);
     } catch (error) {
+      // Stop what started, and remove it: the instance never ran, nothing of it is worth keeping (a sandbox holds its address).
       await Promise.all(started.map((s) => options.driver.stop(s.handle, { signal: 'SIGKILL', timeoutMs: 0 }).catch(() => undefined)));
+      if (sandbox) await options.driver.destroy(sandbox).catch(() => undefined);
       return { failed: name, message: error instanceof Error ? error.message : String(error) };
     }
   }

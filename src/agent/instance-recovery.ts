@@ -1,6 +1,8 @@
 import type { Logger } from '../lib/index.js';
 import type { Instance } from '../model/index.js';
 import type { ContainerHandle, Driver, ExitResult, ListedContainer } from '../drivers/index.js';
+import { SANDBOX_CONTAINER } from '../drivers/index.js';
+import { usesSandbox } from './instance-sandbox.js';
 import type { RunningContainer } from './container-start.js';
 import { readHandleFile, writeHandleFile } from './instance-files.js';
 
@@ -30,8 +32,9 @@ export interface RecoveredContainers {
 export async function recoverContainers(instance: Instance, listed: readonly ListedContainer[], ctx: RecoveryContext): Promise<RecoveredContainers> {
   const found: RunningContainer[] = [];
   let exit: RecoveredContainers['exit'];
-  for (const c of instance.spec.containers) {
-    const name = c.name ?? instance.service;
+  // An instance with images also has its sandbox (adopted like a container, checked first).
+  const names = [...(usesSandbox(instance, ctx.driver) ? [SANDBOX_CONTAINER] : []), ...instance.spec.containers.map((c) => c.name ?? instance.service)];
+  for (const name of names) {
     const saved = readHandleFile<RunningContainer>(ctx.dataDir, instance.id, name);
     const candidates = distinctHandles([saved?.handle, ...listed.filter((l) => l.containerName === name).map((l) => l.handle)]);
     let kept: RunningContainer | undefined;

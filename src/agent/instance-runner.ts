@@ -1,9 +1,11 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
 import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ExitResult, ListedContainer } from '../drivers/index.js';
+import { SANDBOX_CONTAINER } from '../drivers/index.js';
 import type { HealthTransition, Prober } from '../health/index.js';
 import { containerEnv } from './container-env.js';
 import type { RunningContainer } from './container-start.js';
@@ -15,6 +17,7 @@ import { recoverContainers } from './instance-recovery.js';
 import { instanceProber } from './instance-probes.js';
 import type { FoundData } from './slot-volumes.js';
 import { claimSlotVolume, describeFoundData } from './slot-volumes.js';
+import { imageFields, sandboxConfig, slotMountDirs, usesSandbox } from './instance-sandbox.js';
 
 export interface RunnerContext {
   readonly driver: Driver;
@@ -27,6 +30,11 @@ export interface RunnerContext {
   /** A key of a secret of a grid (env valueFrom.secretKeyRef); undefined when missing. */
   readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
   readonly dnsAddress?: string;
+  /**
+   * How instances with images are networked: their sandbox's DNS servers (berth's DNS on the
+   * bridge gateway) and BERTH_DNS. Absent: sandboxes get the engine's default resolv.conf.
+   */
+  readonly containerNetwork?: { readonly dnsServers: readonly string[] };
   /**
    * The user a container runs as when its spec names none (and it has no image): app/ sets it when
    * the server runs as root (`berth`, or `nobody`). Absent: the driver's own user (berth's).
@@ -108,7 +116,7 @@ export class InstanceRunner {
 
   /** Handles of the containers this runner knows to be running (for stats and logs). */
   handles(): readonly { name: string; handle: ContainerHandle }[] {
-    return this.containers;
+    return this.containers.filter((c) => c.name !== SANDBOX_CONTAINER);
   }
 
   async step(): Promise<StepResult> {
@@ -170,9 +178,10 @@ export class InstanceRunner {
     this.containers = found;
     if (found.length === 0 && !this.exit) return 'none';
     if (this.exit) return 'exited';
-    if (found.length < specs.length) {
+    if (found.length < specs.length + (usesSandbox(this.instance, this.ctx.driver) ? 1 : 0)) {
       // berth died half-way through starting: stop what did start and count it as a failed start.
-      this.exit = { container: specs[found.length]?.name ?? '', result: { exitCode: 255, message: 'berth restarted while the instance was starting' } };
+      const missing = [...(usesSandbox(this.instance, this.ctx.driver) ? [SANDBOX_CONTAINER] : []), ...specs.map((c) => c.name ?? this.instance.service)].find((n) => !found.some((f) => f.name === n));
+      this.exit = { container: missing ?? '', result: { exitCode: 255, message: 'berth restarted while the instance was starting' } };
       return 'exited';
     }
     this.watchExits();
@@ -184,7 +193,7 @@ export class InstanceRunner {
         message: 'running (adopted after berth restarted)',
         startedAt: new Date(startedAt).toISOString(),
         handles: found.map((f) => f.handle),
-        containers: found.map((f) => this.containerStatus(f)),
+        containers: found.filter((f) => f.name !== SANDBOX_CONTAINER).map((f) => this.containerStatus(f)),
         ...(prober ? { health: prober.health() } : {}),
       });
     }
@@ -216,6 +225,7 @@ export class InstanceRunner {
     const found = claimSlotVolume(data, serviceId, { dataDir: this.ctx.dataDir, node: this.ctx.node, grid, service });
     const first = this.instance.spec.containers[0];
     prepareSlotDir(data, first ? this.userOf(first) : undefined);
+    for (const dir of slotMountDirs(this.instance, data)) mkdirSync(dir, { recursive: true, mode: 0o755 });
     return found;
   }
 
@@ -234,6 +244,8 @@ export class InstanceRunner {
       workingDirOf: (c) => this.workingDirOf(c),
       userOf: (c) => this.userOf(c),
       onStarted: (started) => (this.containers = [...started]),
+      ...(usesSandbox(inst, this.ctx.driver) ? { sandbox: sandboxConfig(inst, this.ctx.containerNetwork) } : {}),
+      imageFieldsOf: (c) => imageFields(c, inst, this.dataDir()),
     });
     if ('failed' in result) {
       this.containers = [];
@@ -248,7 +260,7 @@ export class InstanceRunner {
     // sees a probed instance running without health and takes it for ready.
     const prober = this.startProbing(startedMs, undefined);
     this.report(
-      { state: 'running', message: 'running', startedAt, handles: started.map((s) => s.handle), containers: started.map((s) => this.containerStatus(s)), ...(prober ? { health: prober.health() } : {}) },
+      { state: 'running', message: 'running', startedAt, handles: started.map((s) => s.handle), containers: started.filter((s) => s.name !== SANDBOX_CONTAINER).map((s) => this.containerStatus(s)), ...(prober ? { health: prober.health() } : {}) },
       'instance.started',
       `${this.name()} started at ${inst.spec.address}${started[0]?.pid ? ` (pid ${started[0].pid})` : ''}`,
     );
@@ -259,6 +271,7 @@ export class InstanceRunner {
 
   /** The container's complete environment, as given to it at start (and to its exec probes). */
   private envOf(c: ContainerSpec): Record<string, string> {
+    if (c.image) return this.imageEnvOf(c);
     const dataDir = this.dataDir();
     const { apiUrl, dnsAddress } = this.ctx;
     const apiToken = this.ctx.apiToken?.(this.instance);
@@ -268,7 +281,23 @@ export class InstanceRunner {
     return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(apiToken ? { apiToken } : {}), ...(secretValue ? { secretValue } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
   }
 
+  /**
+   * An image container's environment: the image brings its own PATH and HOME, so nothing of the
+   * host's is inherited; BERTH_DNS is berth's DNS as the container reaches it (the bridge gateway).
+   * BERTH_API_URL is left out: berth's API listens on the host's loopback, which a container cannot reach.
+   */
+  private imageEnvOf(c: ContainerSpec): Record<string, string> {
+    const apiToken = this.ctx.apiToken?.(this.instance);
+    const { grid } = this.instance;
+    const lookup = this.ctx.secretValue;
+    const secretValue = lookup ? (name: string, key: string) => lookup(grid, name, key) : undefined;
+    const dns = this.ctx.containerNetwork?.dnsServers[0];
+    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: {}, ...(apiToken ? { apiToken } : {}), ...(secretValue ? { secretValue } : {}), ...(dns ? { dnsAddress: `${dns}:53` } : {}) });
+  }
+
+  /** A process starts in its data (or state) directory; an image container where its image says, unless the spec says. */
   private workingDirOf(c: ContainerSpec): string {
+    if (c.image) return c.workingDir ?? '';
     return c.workingDir ?? this.dataDir() ?? this.instanceDir();
   }
 
@@ -347,7 +376,7 @@ export class InstanceRunner {
     await this.stopContainers(container);
     const how = `exited with code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`;
     const message = result.message ? `${how}: ${result.message}` : how;
-    const which = this.instance.spec.containers.length > 1 ? `container ${container} ` : '';
+    const which = container === SANDBOX_CONTAINER ? 'sandbox ' : this.instance.spec.containers.length > 1 ? `container ${container} ` : '';
     this.report(
       { ...this.ended(result), state: result.exitCode === 0 ? 'complete' : 'failed', message: `${which}${message}`, finishedAt: result.finishedAt ?? new Date(this.ctx.now()).toISOString() },
       'instance.exited',
@@ -387,7 +416,10 @@ export class InstanceRunner {
   private async stopContainers(exited?: string): Promise<ExitResult | undefined> {
     this.stopping = true;
     this.stopProbing();
-    const results = await Promise.all(this.containers.filter((c) => c.name !== exited).map((c) => this.stopOne(c)));
+    // The sandbox goes last: it holds the network its containers still use while they stop.
+    const results = await Promise.all(this.containers.filter((c) => c.name !== exited && c.name !== SANDBOX_CONTAINER).map((c) => this.stopOne(c)));
+    const sandbox = this.containers.find((c) => c.name === SANDBOX_CONTAINER && c.name !== exited);
+    if (sandbox) await this.stopOne(sandbox);
     this.containers = [];
     return results.find((r) => r !== undefined);
   }
@@ -405,7 +437,8 @@ export class InstanceRunner {
   private async stopOne(c: RunningContainer): Promise<ExitResult | undefined> {
     const spec = this.instance.spec.containers.find((s) => (s.name ?? this.instance.service) === c.name);
     const signal = spec?.stopSignal ?? 'SIGTERM';
-    const timeoutMs = parseDuration(spec?.stopGracePeriod ?? '10s');
+    // The sandbox's pause program ends at once on SIGTERM; 2 s is ample.
+    const timeoutMs = c.name === SANDBOX_CONTAINER ? 2000 : parseDuration(spec?.stopGracePeriod ?? '10s');
     try {
       return await this.ctx.driver.stop(c.handle, { signal, timeoutMs });
     } catch (error) {
@@ -441,8 +474,10 @@ export class InstanceRunner {
   async destroy(): Promise<void> {
     this.waitAbort.abort();
     this.stopProbing();
-    for (const c of this.instance.spec.containers) {
-      const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, c.name ?? this.instance.service);
+    const names = this.instance.spec.containers.map((c) => c.name ?? this.instance.service);
+    // The sandbox last: its containers name its network namespace.
+    for (const name of [...names, SANDBOX_CONTAINER]) {
+      const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name);
       if (saved) await this.ctx.driver.destroy(saved.handle).catch(() => undefined);
     }
   }

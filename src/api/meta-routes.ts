@@ -4,7 +4,16 @@ import type { RouteContext } from './route-context.js';
 
 /** The server itself: version, nodes, and the OpenAPI document. */
 export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/v1/version', async () => ({ version: ctx.version, apiVersion: 'v1', node: ctx.node, ...(ctx.dnsAddress ? { dns: ctx.dnsAddress } : {}) }));
+  app.get('/v1/version', async () => {
+    const self = ctx.store.listNodes().find((n) => n.name === ctx.node);
+    return {
+      version: ctx.version,
+      apiVersion: 'v1',
+      node: ctx.node,
+      ...(ctx.dnsAddress ? { dns: ctx.dnsAddress } : {}),
+      ...(self ? { drivers: self.drivers, ...(self.unavailableDrivers && Object.keys(self.unavailableDrivers).length > 0 ? { unavailableDrivers: self.unavailableDrivers } : {}) } : {}),
+    };
+  });
 
   app.get('/v1/nodes', async () => ({ items: ctx.store.listNodes() }));
 

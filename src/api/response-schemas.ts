@@ -179,6 +179,8 @@ export const NodeInfoSchema = z.strictObject({
   name: z.string(),
   address: z.string(),
   drivers: z.array(z.string()),
+  unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run on this node'),
+  containerNetwork: z.strictObject({ name: z.string(), subnet: z.string(), gateway: z.string(), dns: z.string().optional() }).optional(),
   ready: z.boolean(),
   heartbeatAt: time,
   version: count,
@@ -218,7 +220,14 @@ export const ErrorSchema = z.strictObject({
   details: z.record(z.string(), z.unknown()).describe('SPEC_INVALID: { causes: [{ field, type, value?, detail?, message }] }; VERSION_CONFLICT: { expectedVersion, currentVersion }'),
 });
 
-export const VersionInfoSchema = z.strictObject({ version: z.string(), apiVersion: z.literal('v1'), node: z.string(), dns: z.string().optional() });
+export const VersionInfoSchema = z.strictObject({
+  version: z.string(),
+  apiVersion: z.literal('v1'),
+  node: z.string(),
+  dns: z.string().optional(),
+  drivers: z.array(z.string()).optional().describe('drivers that run containers on this node'),
+  unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run here'),
+});
 
 /** model/endpoints.ts ServiceEndpoints, for the OpenAPI document. */
 export const ServiceEndpointsSchema = z.strictObject({

@@ -39,6 +39,8 @@ export interface RangeClaimOptions {
   /** The exit directories whose containers still run (their shims): their servers' claims hold. */
   readonly exitDirsInUse: () => Promise<ReadonlySet<string>>;
   readonly logger: Logger;
+  /** Defaults that replace DEFAULT_RANGES' (the Docker driver's container-reachable service range). */
+  readonly defaults?: Partial<AddressRanges>;
 }
 
 export interface ClaimedRanges {
@@ -70,7 +72,7 @@ export async function claimAddressRanges(dataDir: string, options: RangeClaimOpt
   const asked = rangesFromEnv(options.env, options.instanceRange);
   const earlier = readPersistedRanges(dataDir);
   const source = {} as Record<RangeKind, RangeSource>;
-  const chosen = { ...DEFAULT_RANGES } as { -readonly [K in RangeKind]: AddressRanges[K] };
+  const chosen = { ...DEFAULT_RANGES, ...options.defaults } as { -readonly [K in RangeKind]: AddressRanges[K] };
   for (const kind of RANGE_KINDS) {
     const value = asked[kind] ?? earlier[kind];
     source[kind] = asked[kind] !== undefined ? 'env' : earlier[kind] !== undefined ? 'persisted' : 'default';

@@ -3,12 +3,12 @@ import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
 import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
-import { ProcessDriver, exitDirsInUse } from '../drivers/index.js';
+import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
-import { DisposableStore } from '../lib/index.js';
+import { DisposableStore, formatIp, parseCidr } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
 import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
@@ -21,6 +21,7 @@ import { chooseInstanceUser, instancePolicyFor, warnAboutInstanceUser } from './
 import type { ServerTls } from './server-tls.js';
 import { serverTls } from './server-tls.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
+import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange } from './docker-setup.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
 import { createLogger } from './logger.js';
@@ -129,6 +130,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   warnAboutInstanceUser(instanceUser, { dataDir, logger });
   try {
     const exitDir = join(dataDir, 'exits');
+    // Images run when a Docker engine answers (BERTH_DOCKER=off turns it off); else the node says why not.
+    const docker = await setupDocker(dataDir, process.env, logger.child({ part: 'docker' }));
+    if (docker.driver) owned.defer(() => docker.driver.dispose());
+    else logger.info({ reason: docker.unavailable }, 'the Docker driver is unavailable: instances with images cannot run on this node');
     // Machine-wide: no two servers hand out the same instance addresses, virtual IPs or node ports.
     const { ranges, notices } = await claimAddressRanges(dataDir, {
       env: process.env,
@@ -136,8 +141,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       exitDir,
       exitDirsInUse,
       logger: logger.child({ part: 'ranges' }),
+      ...(docker.driver ? { defaults: { serviceRange: DOCKER_SERVICE_RANGE } } : {}),
     });
-    for (const notice of notices) logger.warn({ ranges }, notice);
+    const routed = docker.driver ? await routeServiceRange(ranges.serviceRange, logger) : undefined;
+    if (docker.driver && routed === undefined) owned.defer(() => unrouteServiceRange(ranges.serviceRange));
+    for (const notice of [...notices, ...(routed ? [routed] : [])]) logger.warn({ ranges }, notice);
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
@@ -147,10 +155,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const store = openSqliteStore(join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
     owned.defer(() => store.close());
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
-    store.upsertNode({ name: node, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: new Date().toISOString() });
-
-    const driver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });
-    owned.defer(() => driver.dispose());
+    const processDriver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });
+    owned.defer(() => processDriver.dispose());
+    const driver = new DriverRouter(processDriver, docker.driver, docker.driver ? undefined : docker.unavailable);
     const telemetry = new InstanceTelemetry(driver, dataDir);
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
     // and the DNS server, both fed whole endpoint snapshots by the publisher.
@@ -163,11 +170,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dnsAllow = ['127.0.0.0/8', '::1/128', ranges.instanceRange, ...(config.dnsAllow ?? [])];
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
+    // Containers ask berth's DNS on their bridge gateway, port 53 (their resolv.conf takes no port).
+    const containerDns = docker.driver ? await startContainerDns(docker.network, logger.child({ part: 'dns' })) : undefined;
+    if (containerDns && 'server' in containerDns) owned.defer(() => containerDns.server.stop());
+    else if (containerDns) logger.warn({ network: docker.driver ? docker.network : undefined }, containerDns.problem);
+    const containerDnsServer = containerDns && 'server' in containerDns ? containerDns.server : undefined;
+    const drivers = driver.drivers();
+    store.upsertNode({
+      name: node,
+      address: '127.0.0.1',
+      drivers: drivers.available,
+      ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
+      ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}) } } : {}),
+      ready: true,
+      heartbeatAt: new Date().toISOString(),
+    });
     // The agent is made once the API listens (it hands its URL to instances); the volumes route asks it then.
     const late: { agent?: Agent } = {};
     // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
     // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
-    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot)], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot), ...(containerDnsServer ? [(snapshot: Parameters<DnsServer['update']>[0]) => containerDnsServer.update(snapshot)] : [])], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     const api = createApi({
       store,
@@ -211,6 +233,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       apiToken,
       secretValue: (grid, name, key) => store.getSecretValue(grid, name, key),
       dnsAddress: dns.address,
+      ...(containerDnsServer && docker.driver ? { containerNetwork: { dnsServers: [docker.network.gateway] } } : {}),
       dataPlane,
       logger: logger.child({ part: 'agent' }),
       ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}),
@@ -228,7 +251,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // then left to the next berth, instead of ending early because the proxy cut its connections.
     owned.defer(() => agent.stop());
 
-    const controller = new ServiceController({ store, instanceRange: ranges.instanceRange, limits, logger: logger.child({ part: 'controller' }) });
+    const controller = new ServiceController({
+      store,
+      instanceRange: ranges.instanceRange,
+      ...(docker.driver ? { containerRange: containerRangeOf(docker.network) } : {}),
+      limits,
+      logger: logger.child({ part: 'controller' }),
+    });
     controller.start();
     owned.defer(() => controller.stop());
 
@@ -307,6 +336,12 @@ export function maxReplicasOf(flag: number | undefined, env: NodeJS.ProcessEnv):
     throw new Error(`${from} must be a whole number from 1 to ${MAX_REPLICAS_CEILING}, got ${JSON.stringify(String(raw))}`);
   }
   return n;
+}
+
+/** The bridge subnet as the controller hands it out: not its own address, the gateway or broadcast. */
+function containerRangeOf(network: { readonly subnet: string; readonly gateway: string }): { cidr: string; reserved: string[] } {
+  const r = parseCidr(network.subnet);
+  return { cidr: network.subnet, reserved: [formatIp(r.first), network.gateway, formatIp(r.last)] };
 }
 
 export function splitListen(listen: string): [string, number] {

@@ -13,6 +13,10 @@ export function versionCommand(deps: CliDeps): Command {
       const ctx = CliContext.of(deps, cmd);
       const info = await ctx.client.version();
       if (flags.output !== 'table') ctx.stdout.write(formatStructured({ host: ctx.host, ...info }, flags.output));
-      else ctx.out(`server ${info.version} (API ${info.apiVersion}) at ${ctx.host}, node ${info.node}${info.dns ? `, DNS at ${info.dns}` : ''}`);
+      else {
+        ctx.out(`server ${info.version} (API ${info.apiVersion}) at ${ctx.host}, node ${info.node}${info.dns ? `, DNS at ${info.dns}` : ''}`);
+        if (info.drivers) ctx.out(`drivers: ${info.drivers.join(', ')}`);
+        for (const [name, why] of Object.entries(info.unavailableDrivers ?? {})) ctx.out(`${name} driver unavailable: ${why}`);
+      }
     });
 }

@@ -50,6 +50,10 @@ export interface VersionInfo {
   readonly node: string;
   /** `host:port` of berth's DNS server (UDP and TCP), when the server runs one. */
   readonly dns?: string;
+  /** Drivers that run containers on the node (`process`, `docker`). */
+  readonly drivers?: readonly string[];
+  /** Driver → why it cannot run on the node. */
+  readonly unavailableDrivers?: Readonly<Record<string, string>>;
 }
 
 /** Options every write that takes a compare-and-set token accepts. */

@@ -15,6 +15,11 @@ export interface ServiceControllerOptions {
   readonly store: Store;
   /** Instance address range (default 127.10.0.0/16). */
   readonly instanceRange?: string;
+  /**
+   * Addresses of instances with images (the Docker driver's bridge subnet), without the ones the
+   * network keeps (its own address, the gateway, broadcast). Absent: they come from instanceRange.
+   */
+  readonly containerRange?: { readonly cidr: string; readonly reserved: readonly string[] };
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Random suffixes of instance ids; injectable for tests. */
@@ -32,6 +37,7 @@ export interface ServiceControllerOptions {
 export class ServiceController {
   private readonly queue: WorkQueue;
   private readonly allocator: AddressAllocator;
+  private readonly containerAllocator: AddressAllocator | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly randomId: () => string;
@@ -42,6 +48,7 @@ export class ServiceController {
     this.logger = options.logger ?? silentLogger;
     this.randomId = options.randomId ?? (() => randomBytes(3).toString('hex'));
     this.allocator = new AddressAllocator(options.instanceRange ?? '127.10.0.0/16');
+    this.containerAllocator = options.containerRange ? new AddressAllocator(options.containerRange.cidr) : undefined;
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       clock: this.clock,
       onError: (key, error) => this.logger.error({ key, err: error }, 'reconcile failed; retrying'),
@@ -50,7 +57,9 @@ export class ServiceController {
 
   start(): void {
     const { store } = this.options;
-    this.allocator.resumeAfter(store.listInstances().map((i) => i.spec.address));
+    const addresses = store.listInstances().map((i) => i.spec.address);
+    this.allocator.resumeAfter(addresses);
+    this.containerAllocator?.resumeAfter(addresses);
     this.watch = store.watch(store.revision(), (e) => this.onChange(e));
     for (const s of store.listServices()) this.queue.add(serviceKey(s.grid, s.name));
   }
@@ -109,7 +118,12 @@ export class ServiceController {
     const inUse = plan.create.length > 0 && service.deployment ? new Set(this.options.store.listInstances({ active: true }).map((i) => i.spec.address)) : new Set<string>();
     let addresses: string[] = [];
     try {
-      if (plan.create.length > 0 && service.deployment) addresses = this.allocator.allocate(plan.create.length, inUse);
+      if (plan.create.length > 0 && service.deployment) {
+        // An instance with images is addressed on the container network (its sandbox holds the address).
+        const images = this.containerAllocator && service.deployment.spec.containers.some((c) => c.image !== undefined);
+        for (const r of images ? (this.options.containerRange?.reserved ?? []) : []) inUse.add(r);
+        addresses = (images ? this.containerAllocator : this.allocator)?.allocate(plan.create.length, inUse) ?? [];
+      }
     } catch (error) {
       if (!(error instanceof AddressExhaustedError)) throw error;
       waitingForAddresses = true;

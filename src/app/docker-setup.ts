@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { BerthNetwork } from '../drivers/index.js';
+import { DEFAULT_NETWORK, DockerDriver, dockerClient, dockerHostOf, ensureNetwork, ensurePauseImage } from '../drivers/index.js';
+import { DnsServer } from '../dns/index.js';
+import type { Logger } from '../lib/index.js';
+import { parseCidr } from '../lib/index.js';
+
+/*
+ * The Docker driver of a server (docs/drivers.md, "Docker driver"; docs/networking.md, "Containers"):
+ * found at start when an engine answers (BERTH_DOCKER=auto, the default), with the berth bridge
+ * network it puts sandboxes on. When no engine answers, the node runs processes only and says why
+ * (`berth version`, GET /v1/nodes, and the error of a start of an image).
+ */
+
+/** A container-reachable default for virtual IPs when the Docker driver is on (127.x is each container's own loopback). */
+export const DOCKER_SERVICE_RANGE = '10.214.0.0/16';
+
+export type DockerSetup =
+  | { readonly driver: DockerDriver; readonly network: BerthNetwork; readonly host: string }
+  | { readonly driver?: undefined; readonly unavailable: string };
+
+/** How long the engine has to answer at start, ms. */
+const PING_TIMEOUT_MS = 3000;
+
+/**
+ * Connects to the engine DOCKER_HOST names (dockerClient) unless BERTH_DOCKER=off, and makes sure
+ * the berth network exists (BERTH_DOCKER_NETWORK, default `berth`; BERTH_DOCKER_SUBNET, default
+ * 10.213.0.0/16). Never throws: whatever fails becomes the `unavailable` reason.
+ * @param dataDir names this server on the engine (LABELS.owner: a hash of the data directory), so
+ *   that two servers sharing an engine never adopt each other's containers.
+ */
+export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<DockerSetup> {
+  const mode = (env.BERTH_DOCKER ?? 'auto').trim();
+  if (mode === 'off') return { unavailable: 'turned off (BERTH_DOCKER=off)' };
+  const host = dockerHostOf(env);
+  let docker;
+  try {
+    docker = dockerClient(env);
+  } catch (error) {
+    return { unavailable: (error as Error).message };
+  }
+  try {
+    const ping = docker.ping.bind(docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await ping({ abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+  } catch (error) {
+    return { unavailable: `no Docker engine answers at ${host}: ${(error as Error).message || 'no answer'} (install docker.io and start dockerd, or set DOCKER_HOST)` };
+  }
+  let network: BerthNetwork;
+  try {
+    network = await ensureNetwork(docker, {
+      name: env.BERTH_DOCKER_NETWORK?.trim() || DEFAULT_NETWORK.name,
+      subnet: env.BERTH_DOCKER_SUBNET?.trim() || DEFAULT_NETWORK.subnet,
+      subnetExplicit: Boolean(env.BERTH_DOCKER_SUBNET?.trim()),
+    });
+  } catch (error) {
+    return { unavailable: `the engine at ${host} answers, but the berth network cannot be set up: ${(error as Error).message}` };
+  }
+  const owner = createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
+  const driver = new DockerDriver({ docker, owner, network: network.name, pauseImage: () => ensurePauseImage(docker), logger });
+  return { driver, network, host };
+}
+
+/**
+ * Makes every address of the (non-loopback) service range local to this machine (`ip route replace
+ * local RANGE dev lo`, Linux's AnyIP), so the proxy can listen on any virtual IP and a container's
+ * packet to one — routed to the bridge gateway — is delivered to it. Needs root (CAP_NET_ADMIN).
+ * @returns a sentence for the operator when containers cannot reach virtual IPs, else undefined
+ */
+export async function routeServiceRange(serviceRange: string, logger: Logger): Promise<string | undefined> {
+  const { first } = parseCidr(serviceRange);
+  if (first >>> 24 === 127) {
+    return `virtual IPs are in ${serviceRange}, loopback addresses a container cannot reach (each has its own loopback): containers reach services by their instances' addresses only; start berth with BERTH_SERVICE_RANGE=${DOCKER_SERVICE_RANGE} (a new data directory takes it by default)`;
+  }
+  try {
+    await promisify(execFile)('ip', ['route', 'replace', 'local', serviceRange, 'dev', 'lo'], { timeout: 5000 });
+    return undefined;
+  } catch (error) {
+    logger.warn({ err: error, serviceRange }, 'could not route the service range locally');
+    return `virtual IPs in ${serviceRange} are not local addresses (ip route replace local ${serviceRange} dev lo failed: ${(error as Error).message.split('\n')[0] ?? ''}): run berth as root`;
+  }
+}
+
+/** Takes the local route of the service range away again (at a clean stop). */
+export async function unrouteServiceRange(serviceRange: string): Promise<void> {
+  if (parseCidr(serviceRange).first >>> 24 === 127) return;
+  await promisify(execFile)('ip', ['route', 'del', 'local', serviceRange, 'dev', 'lo'], { timeout: 5000 }).catch(() => undefined);
+}
+
+/**
+ * berth's DNS for containers: a second listener of the same records on the bridge gateway, port 53,
+ * answering the bridge subnet (and loopback). Port 53 needs root; without it containers keep the
+ * engine's resolver and a `problem` says so.
+ */
+export async function startContainerDns(network: BerthNetwork, logger: Logger): Promise<{ server: DnsServer } | { problem: string }> {
+  const upstreams = process.env.BERTH_DNS_UPSTREAMS?.split(',').map((u) => u.trim()).filter(Boolean);
+  const server = new DnsServer({ host: network.gateway, port: 53, logger, allow: [network.subnet, '127.0.0.0/8'], ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) });
+  try {
+    await server.start();
+    return { server };
+  } catch (error) {
+    return { problem: `containers cannot use berth's DNS: listening on ${network.gateway}:53 failed (${(error as Error).message}); they resolve service names through their instances' env vars only` };
+  }
+}
