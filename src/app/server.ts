@@ -8,7 +8,7 @@ import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBr
 import type { ProxyEngine } from '../proxy/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
-import { DisposableStore, formatIp, parseCidr } from '../lib/index.js';
+import { DisposableStore } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
 import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
@@ -338,10 +338,10 @@ export function maxReplicasOf(flag: number | undefined, env: NodeJS.ProcessEnv):
   return n;
 }
 
-/** The bridge subnet as the controller hands it out: not its own address, the gateway or broadcast. */
+/** The bridge subnet as the controller hands it out: not the gateway. */
 function containerRangeOf(network: { readonly subnet: string; readonly gateway: string }): { cidr: string; reserved: string[] } {
-  const r = parseCidr(network.subnet);
-  return { cidr: network.subnet, reserved: [formatIp(r.first), network.gateway, formatIp(r.last)] };
+  // parseCidr already leaves out the subnet's own address and its broadcast.
+  return { cidr: network.subnet, reserved: [network.gateway] };
 }
 
 export function splitListen(listen: string): [string, number] {

@@ -35,7 +35,7 @@ export async function ensureNetwork(docker: Dockerode, options: { readonly name:
     return found;
   }
   const range = parseCidr(options.subnet);
-  const gateway = formatIp(range.first + 1);
+  const gateway = formatIp(range.first);
   try {
     await docker.createNetwork({
       Name: options.name,
@@ -61,7 +61,7 @@ async function inspect(docker: Dockerode, name: string): Promise<BerthNetwork | 
     const info = (await docker.getNetwork(name).inspect()) as { Id: string; Name: string; IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } };
     const config = info.IPAM?.Config?.find((c) => c.Subnet && !c.Subnet.includes(':'));
     if (!config?.Subnet) throw new CodedError('DOCKER_NETWORK_FAILED', `the Docker network ${name} has no IPv4 subnet: remove it or set BERTH_DOCKER_NETWORK to another name`);
-    const gateway = config.Gateway ?? formatIp(parseCidr(config.Subnet).first + 1);
+    const gateway = config.Gateway ?? formatIp(parseCidr(config.Subnet).first);
     return { name: info.Name, subnet: config.Subnet, gateway, id: info.Id };
   } catch (error) {
     if (isNotFound(error)) return undefined;
