@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type Dockerode from 'dockerode';
 import type { ContainerLogLine } from '../driver.js';
-import { LogLineAssembler, MAX_JOINED_LINE_BYTES, normalizeRfc3339, readContainerLogs } from './container-logs.js';
+import { readContainerLogs } from './container-logs.js';
+import { LogLineAssembler, MAX_JOINED_LINE_BYTES, normalizeRfc3339 } from './log-lines.js';
 import { engineGate, importBusyboxImage, removeContainer, removeImage, runContainer, TEST_PREFIX, waitExited } from './io-test-support.js';
 import { FrameDemuxer } from './stream-frames.js';
 
@@ -85,18 +86,26 @@ describe('FrameDemuxer and LogLineAssembler', () => {
 });
 
 describe('readContainerLogs, against a canned engine answer', () => {
-  /** A client whose engine answers every logs request with `frames`; `query` is what was asked. */
-  function cannedEngine(frames: Buffer[]): { docker: Dockerode; query: () => Record<string, unknown> } {
-    let asked: Record<string, unknown> = {};
+  /**
+   * A client whose engine answers every logs request with `frames`, and says the container has exited;
+   * `query()` is what the first request asked, `requests()` how many were made.
+   */
+  function cannedEngine(
+    frames: Buffer[] | ((query: Record<string, unknown>, n: number) => Buffer[]),
+    running: (n: number) => boolean = () => false,
+  ): { docker: Dockerode; query: () => Record<string, unknown>; requests: () => number; queries: Record<string, unknown>[] } {
+    const asked: Record<string, unknown>[] = [];
+    let inspections = 0;
     const docker = {
       modem: {
         dial(options: { options: Record<string, unknown> }, callback: (err: Error | null, res: unknown) => void) {
-          asked = { ...options.options };
-          callback(null, Readable.from(frames));
+          asked.push({ ...options.options });
+          callback(null, Readable.from(typeof frames === 'function' ? frames(options.options, asked.length) : frames));
         },
       },
+      getContainer: () => ({ inspect: async () => ({ State: { Running: running(++inspections) } }) }),
     } as unknown as Dockerode;
-    return { docker, query: () => asked };
+    return { docker, query: () => asked[0] ?? {}, requests: () => asked.length, queries: asked };
   }
   const t = (n: number): string => `2026-11-21T15:04:05.${String(n).padStart(9, '0')}Z`;
   const frames = [1, 2, 3, 4].map((n) => frame(n % 2 === 0 ? 2 : 1, `${t(n)} line${n}\n`));
@@ -110,13 +119,41 @@ describe('readContainerLogs, against a canned engine answer', () => {
 
   it('lets the engine cut tail alone, but cuts it here after since', async () => {
     const alone = cannedEngine(frames.slice(2));
-    await collect(readContainerLogs(alone.docker, 'c1', { tail: 2, follow: true }));
+    const followed = await collect(readContainerLogs(alone.docker, 'c1', { tail: 2, follow: true }));
     assert.equal(alone.query().tail, 2);
     assert.equal(alone.query().follow, true);
+    // The follow ended with the container: one plain read from the last line's time, each line once.
+    assert.equal(alone.requests(), 2);
+    assert.deepEqual(followed.map((l) => l.text), ['line3', 'line4']);
     const both = cannedEngine(frames);
     const lines = await collect(readContainerLogs(both.docker, 'c1', { tail: 2, since: t(2) }));
     assert.equal(both.query().tail, undefined);
     assert.deepEqual(lines.map((l) => l.text), ['line3', 'line4']);
+  });
+
+  it('finds a last line the follow stream left out, and a long line it left open, with one plain read from there', async () => {
+    const long = `${t(5)} ${'y'.repeat(100)}`; // a piece without newline: the line continues
+    const engine = cannedEngine((query) =>
+      query.follow ? [...frames, frame(1, long)] : [frame(2, `${t(4)} line4\n`), frame(1, long), frame(1, `${t(6)} ${'y'.repeat(10)}\n`), frame(1, `${t(7)} last words`)],
+    );
+    const lines = await collect(readContainerLogs(engine.docker, 'c1', { follow: true }));
+    assert.deepEqual(lines.map((l) => [l.time, l.text.length > 20 ? `y × ${l.text.length}` : l.text]), [
+      [t(1), 'line1'],
+      [t(2), 'line2'],
+      [t(3), 'line3'],
+      [t(4), 'line4'],
+      [t(5), 'y × 110'],
+      [t(7), 'last words'],
+    ]);
+    assert.equal(engine.queries[1]?.follow, false);
+    assert.equal(engine.queries[1]?.since, `${Date.parse('2026-11-21T15:04:05Z') / 1000}.000000004`); // min(last line, open line)
+  });
+
+  it('follows again when the stream ends while the container still runs', async () => {
+    const engine = cannedEngine((_q, n) => (n === 1 ? frames.slice(0, 2) : frames), (n) => n === 1);
+    const lines = await collect(readContainerLogs(engine.docker, 'c1', { follow: true }));
+    assert.deepEqual(lines.map((l) => l.text), ['line1', 'line2', 'line3', 'line4']);
+    assert.deepEqual(engine.queries.map((q) => q.follow), [true, true, false]);
   });
 });
 
