@@ -69,8 +69,10 @@ function stateOf(docker: Dockerode): EngineState {
  * calls for the same ref on the same client share one pull.
  *
  * Bounded: the whole call fails after `timeoutMs` (default 120 s), and a pull that makes no progress for
- * `stallMs` (default 30 s) is cancelled — the HTTP request to the engine is aborted, which makes the
- * engine give up the pull too.
+ * `stallMs` (default 30 s) is given up — the HTTP request to the engine is aborted. The engine itself
+ * does not cancel its registry requests when its client goes away (measured on 20.10: a hanging
+ * manifest request stayed open until the registry closed it), so a given-up pull may still end, or
+ * hang, inside the engine; this call returns at its bound regardless.
  *
  * @returns `pulled` (true when this call waited for a pull), `imageId` ("sha256:…") of the local image.
  * @throws CodedError `IMAGE_NOT_PRESENT` (absent, policy Never); `IMAGE_PULL_FAILED` with
