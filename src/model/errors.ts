@@ -206,3 +206,36 @@ export class SecretInUseError extends CodedError {
     super('SECRET_IN_USE', `secret "${name}" in grid "${grid}" is in use by the following service(s): ${services.join(', ')}; remove the references first`, { grid, name, services });
   }
 }
+
+/**
+ * Why an image pull failed, as the engine's answer reads: `not-found` (manifest unknown, repository
+ * does not exist, HTTP 404), `unreachable` (connection refused, DNS failure, timeout, no progress),
+ * `unauthorized` (the registry wants credentials berth's node does not have), `other`.
+ */
+export type ImagePullFailureReason = 'not-found' | 'unreachable' | 'unauthorized' | 'other';
+
+/**
+ * An image the node could not pull (instance status, as Kubernetes' ErrImagePull; the instance waits
+ * with back-off). `details`: `{ image, reason, registry, engineMessage }`.
+ */
+export class ImagePullFailedError extends CodedError {
+  constructor(
+    readonly image: string,
+    readonly reason: ImagePullFailureReason,
+    message: string,
+    details: { readonly registry: string; readonly engineMessage: string },
+  ) {
+    super('IMAGE_PULL_FAILED', message, { image, reason, ...details });
+  }
+}
+
+/** An image absent from the node while its `imagePullPolicy` is Never (Kubernetes' ErrImageNeverPull). */
+export class ImageNotPresentError extends CodedError {
+  constructor(readonly image: string) {
+    super(
+      'IMAGE_NOT_PRESENT',
+      `image ${image} is not present on node and imagePullPolicy is Never: load it on the node (docker load, docker build, or docker pull ${image}) or set imagePullPolicy to IfNotPresent`,
+      { image },
+    );
+  }
+}
