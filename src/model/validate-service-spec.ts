@@ -130,17 +130,9 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
   }
   const portNames = new Set<string>();
   const portKeys = new Set<string>();
-  // Ports opened on the node's addresses (published and node ports): one service port each.
-  const nodeSidePorts = new Map<string, string>();
+  // A published port asked for twice (or also as a node port) is the store's to refuse, as two node
+  // ports are: 422 PORT_ALLOCATED (model/host-listeners.ts, hostListenerConflicts).
   spec.ports.forEach((p, i) => {
-    for (const [which, hostPort] of [['nodePort', p.nodePort], ['published', p.published]] as const) {
-      if (hostPort === undefined) continue;
-      const nodeKey = `${hostPort}/${p.protocol}`;
-      const earlier = nodeSidePorts.get(nodeKey);
-      if (earlier !== undefined && earlier !== `ports[${i}]`) {
-        errors.push({ field: at(`ports[${i}].${which}`), type: 'Duplicate value', value: hostPort, detail: `${p.protocol} port ${hostPort} on the node is taken by ${earlier} of this service already; publish each service port on a port of its own` });
-      } else nodeSidePorts.set(nodeKey, `ports[${i}]`);
-    }
     if (p.published !== undefined && spec.type === 'ExternalName') {
       errors.push({ field: at(`ports[${i}].published`), type: 'Forbidden', detail: "may not be used when `type` is 'ExternalName' (an ExternalName service is a DNS alias: nothing is served)" });
     }
