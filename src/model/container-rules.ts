@@ -1,6 +1,6 @@
 import type { FieldError } from './field-error.js';
 import { imageReferenceProblem } from './image-reference.js';
-import { MIN_MEMORY_LIMIT_BYTES, formatMemoryBytes } from './resource-quantities.js';
+import { formatMemoryBytes } from '../lib/index.js';
 import type { ParsedServiceSpec } from './service-spec.js';
 
 /*
@@ -12,6 +12,9 @@ import type { ParsedServiceSpec } from './service-spec.js';
 
 /** Container label keys with this prefix are berth's own (io.berth.grid, io.berth.service …): the driver sets them. */
 export const RESERVED_LABEL_PREFIX = 'io.berth.';
+
+/** Docker's minimum memory limit (daemon: "Minimum memory limit allowed is 6MB"): 6 MiB. */
+export const MIN_MEMORY_LIMIT_BYTES = 6 * 1024 * 1024;
 
 /** Docker's volume name rule (RestrictedNamePattern, at least two characters). */
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

@@ -3,7 +3,7 @@ import { GRID_ROLES } from './access.js';
 import { LIMITS } from './limits.js';
 import { HealthcheckSchema, ProbeSchema, durationIssue } from './probe.js';
 import { DNS1035_LABEL, DNS1035_MAX, DNS1123_LABEL, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
-import { parseCpus, parseMemoryBytes } from './resource-quantities.js';
+import { parseCpus, parseMemoryBytes } from '../lib/index.js';
 
 /*
  * The service spec: the one schema that API types, the client's types, validation and the OpenAPI

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatMemoryBytes, parseCpus, parseMemoryBytes } from './resource-quantities.js';
+import { formatMemoryBytes, parseCpus, parseMemoryBytes } from './quantity.js';
 
 describe('parseMemoryBytes', () => {
   const cases: [string | number, number][] = [

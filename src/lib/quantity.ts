@@ -1,11 +1,9 @@
 /*
- * The quantities of a container's resources as the seeds write them: memory as bytes or with Docker's
- * and Kubernetes' binary units, CPUs as a number of cores or Kubernetes' millicores. Parsed once, at
- * validation; the stored spec holds plain numbers (bytes, cores).
+ * Sizes and CPU counts as Docker and Kubernetes write them: memory as bytes or with Docker's and
+ * Kubernetes' binary units, CPUs as a number of cores or Kubernetes' millicores. Domain-free
+ * mechanics, as duration.ts: the spec's validation (model/) and the CLI's flags (cli/) both parse with
+ * them; the stored spec holds plain numbers (bytes, cores).
  */
-
-/** Docker's minimum memory limit (daemon: "Minimum memory limit allowed is 6MB"): 6 MiB. */
-export const MIN_MEMORY_LIMIT_BYTES = 6 * 1024 * 1024;
 
 /** Most CPUs a container may ask for (a limit past any real machine; Swarm's NanoCPUs is an int64). */
 export const MAX_CPUS = 1024;
