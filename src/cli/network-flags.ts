@@ -31,7 +31,7 @@ export interface NetworkFlags {
 export function addNetworkOptions(command: Command, which: 'create' | 'update'): Command {
   command
     .addOption(new Option('--type <type>', 'how the service is reached (default ClusterIP)').choices(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']))
-    .option('--port <[name:]port[:target[:nodePort]][/proto]>', 'a service port; TARGET is a container port number or name (default PORT); repeatable, names required when there are several', collectPorts)
+    .option('--port <[name:]port[:target[:nodePort]][/proto]>', 'a service port on the virtual IP (Kubernetes); TARGET is a container port number or name (default PORT); repeatable, names required when there are several; -p publishes on the node instead', collectPorts)
     .option('--cluster-ip <ip|None>', 'the virtual IP to ask for (inside the service range), or None for a headless service', clusterIpValue)
     .addOption(new Option('--session-affinity <affinity>', 'ClientIP keeps a client on one instance (default None)').choices(['None', 'ClientIP']))
     .option('--session-affinity-timeout <seconds>', 'how long ClientIP affinity lasts, 1-86400 (default 10800)', affinityTimeoutValue)
