@@ -233,6 +233,20 @@ describe('API access: privileged specs (Pod Security: restricted vs privileged)'
     const update = await call(app, gridAdmin, 'PUT', `${BASE}/plain`, { spec: { name: 'plain', containers: [{ command: ['id'], user: 'root' }] } });
     assert.equal(update.status, 403, 'an update is checked as a create is');
   });
+
+  it('a bind mount of a host path needs cluster-admin; a named volume and a tmpfs do not', async () => {
+    const { app, admin, store } = await setup();
+    const gridAdmin = await tokenFor(app, admin, { role: 'admin', grid: 'default' });
+    const bind = { name: 'site', containers: [{ image: 'nginx:1.27', mounts: [{ type: 'bind', source: '/etc', target: '/site', readOnly: true }] }] };
+    const refused = await call(app, gridAdmin, 'POST', BASE, { spec: bind });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body?.code, 'FORBIDDEN');
+    assert.match(String(refused.body?.message), /spec\.containers\[0\]\.mounts\[0\]: a bind mount of the host path "\/etc" .*needs the role cluster-admin/);
+    assert.equal(store.getService('default', 'site'), undefined, 'nothing stored');
+    const volumes = { name: 'cache', containers: [{ image: 'nginx:1.27', mounts: [{ type: 'volume', source: 'cache', target: '/cache' }, { type: 'tmpfs', target: '/tmp' }] }] };
+    assert.equal((await call(app, gridAdmin, 'POST', BASE, { spec: volumes })).status, 201);
+    assert.equal((await call(app, admin, 'POST', BASE, { spec: bind })).status, 201, 'a cluster admin may');
+  });
 });
 
 describe('API access: service accounts', () => {

@@ -56,7 +56,7 @@ export interface ApiDeps {
   readonly instancePolicy?: InstancePolicy;
   /** Serve HTTPS with this PEM key and certificate (app/ decides: docs/security.md). */
   readonly https?: { readonly key: Buffer; readonly cert: Buffer };
-  /** Where node ports and load-balancer ports are opened (the proxy's `nodeAddresses`). Default ['127.0.0.1']. */
+  /** Where node, load-balancer and published ports are opened (the proxy's `nodeAddresses`). Default ['127.0.0.1']. */
   readonly nodeAddresses?: readonly string[];
   /** What other programs on this host hold: the automatic node-port choice skips it. Default: nothing known. */
   readonly hostPorts?: HostPortProbe;

@@ -104,6 +104,15 @@ describe("the server's own listeners", () => {
     assert.equal((await create(svc('d', { externalIPs: ['127.0.0.2'], ports: [{ port: 7453, targetPort: 8080 }] }))).status, 201, 'the same port on another address is fine');
   });
 
+  it("refuses a published port on the DNS server's address, naming ports[i].published", async () => {
+    const { create, names } = setup({ dnsAddress: '127.0.0.1:7453' });
+    const r = await create(svc('a', { ports: [{ port: 80, targetPort: 8080, published: 7453 }] }));
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.details.causes?.map((c) => c.field), ['spec.ports[0].published']);
+    assert.match(r.body.message, /spec\.ports\[0\]\.published: Invalid value: 7453: TCP 127\.0\.0\.1:7453 is berth's DNS server's own address .*give another port/);
+    assert.deepEqual(names(), []);
+  });
+
   it("refuses the API's own address once it listens, on create and on update", async () => {
     const { app, create, update } = setup();
     await app.listen({ host: '127.0.0.1', port: 0 });

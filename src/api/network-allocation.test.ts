@@ -76,4 +76,20 @@ describe('virtual IP and node port allocation', () => {
     const back = await app.inject({ method: 'PUT', url: `${BASE}/b`, payload: { spec: svc('b', { type: 'ClusterIP' }) } });
     assert.equal(back.json<Service>().spec.ports[0]?.nodePort, undefined);
   });
+
+  it('publishes a port of any type on the node, refuses one another service publishes with 422 PORT_ALLOCATED, and skips published ports when it picks a node port', async () => {
+    const { app, create } = setup();
+    const web = await create(svc('web', { ports: [{ port: 80, targetPort: 80, published: 30000 }] }));
+    assert.equal(web.statusCode, 201);
+    assert.deepEqual(web.json<Service>().spec.ports, [{ protocol: 'TCP', port: 80, targetPort: 80, published: 30000 }], 'a ClusterIP service keeps its published port');
+    const again = await create(svc('again', { ports: [{ port: 80, targetPort: 80, published: 30000 }] }));
+    assert.equal(again.statusCode, 422);
+    assert.equal(again.json<{ code: string }>().code, 'PORT_ALLOCATED');
+    assert.match(again.json<{ message: string }>().message, /spec\.ports\[0\]\.published: Invalid value: 30000: provided port is already allocated \(TCP 127\.0\.0\.1:30000 is served for service default\/web, its spec\.ports\[0\]\.published\)/);
+    const own = await create(svc('own', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, published: 30001 }] }));
+    assert.deepEqual(own.json<Service>().spec.ports.map((p) => [p.published, p.nodePort]), [[30001, 30002]], 'the node port skips 30000 (published by web) and 30001 (its own)');
+    const moved = await app.inject({ method: 'PUT', url: `${BASE}/web`, payload: { spec: svc('web', { ports: [{ port: 80, targetPort: 80, published: 38080 }] }) } });
+    assert.equal(moved.statusCode, 200);
+    assert.equal((await create(svc('again', { ports: [{ port: 80, targetPort: 80, published: 30000 }] }))).statusCode, 201, 'a published port moved away is free again');
+  });
 });

@@ -51,7 +51,7 @@ export interface AllocateOptions {
   readonly ranges: NetworkRanges;
   /** The host-listener table (Store.listHostListeners()); the claims of `current` are ignored. Default none. */
   readonly claims?: readonly HostListenerClaim[];
-  /** Where node ports and load-balancer ports are opened. Default ['127.0.0.1'] (the proxy's default). */
+  /** Where node, load-balancer and published ports are opened. Default ['127.0.0.1'] (the proxy's default). */
   readonly nodeAddresses?: readonly string[];
   /** The server's own listeners (API, DNS): a spec may not ask for them. Default none. */
   readonly reserved?: readonly ReservedListener[];
@@ -69,10 +69,11 @@ export interface AllocateOptions {
  * Fills in the network allocations of a spec about to be stored, as Kubernetes' API server does:
  * `clusterIP` (kept from the stored spec, or the one asked for, or the lowest free address of the
  * range) and each port's `nodePort` for NodePort and LoadBalancer services (kept, asked for, or the
- * lowest port of the range that no other service's listener uses on a node address and no other
- * program on this host holds). A ClusterIP service keeps no node ports; ExternalName and headless have
- * no VIP. A node port asked for that another service holds is refused by the store, which claims every
- * host listener in the transaction that stores the spec (HostPortAllocatedError, 422 PORT_ALLOCATED).
+ * lowest port of the range that no other service's listener uses on a node address, this spec does
+ * not publish, and no other program on this host holds). A ClusterIP service keeps no node ports; ExternalName and headless have
+ * no VIP. A node port or published port asked for that another service holds is refused by the store,
+ * which claims every host listener in the transaction that stores the spec (HostPortAllocatedError,
+ * 422 PORT_ALLOCATED).
  *
  * @throws AllocationError (422) for an address outside the range or taken, or nothing free left;
  *   SpecInvalidError (400) when a listener of the spec is one the server itself uses (its API or DNS
@@ -113,6 +114,7 @@ export function allocateNetwork(spec: ServiceSpec, options: AllocateOptions): Se
     for (const c of claims) if (nodeAddresses.some((host) => listenersOverlap(c, { protocol: c.protocol, host, port: c.port }))) takenPorts.add(`${c.port}/${c.protocol}`);
     for (const p of spec.ports) {
       if (p.nodePort !== undefined) takenPorts.add(`${p.nodePort}/${p.protocol}`);
+      if (p.published !== undefined) takenPorts.add(`${p.published}/${p.protocol}`);
       if (spec.type === 'LoadBalancer') takenPorts.add(`${p.port}/${p.protocol}`);
     }
     const held = new Map<'TCP' | 'UDP', ReadonlySet<number>>();

@@ -25,7 +25,7 @@ export const UpdateStatusSchema = z.strictObject({
 
 export const ListenerProblemSchema = z.strictObject({
   listener: z.string().describe('"TCP 127.0.0.1:30000"'),
-  kind: z.enum(['clusterIP', 'externalIP', 'loadBalancerIP', 'nodePort']),
+  kind: z.enum(['clusterIP', 'externalIP', 'loadBalancerIP', 'nodePort', 'published']),
   servicePort: z.string().describe('The service port it serves: "80/TCP".'),
   error: z.string().describe('EADDRINUSE, EADDRNOTAVAIL, EACCES…, or ADDRESS_CONFLICT (another service holds it).'),
   message: z.string(),
@@ -239,7 +239,7 @@ export const ServiceEndpointsSchema = z.strictObject({
   externalName: z.string().optional(),
   externalIPs: z.array(z.string()),
   loadBalancerIPs: z.array(z.string()),
-  ports: z.array(z.strictObject({ name: z.string(), protocol: z.enum(['TCP', 'UDP']), port: z.number().int(), nodePort: z.number().int().optional() })),
+  ports: z.array(z.strictObject({ name: z.string(), protocol: z.enum(['TCP', 'UDP']), port: z.number().int(), nodePort: z.number().int().optional(), published: z.number().int().optional() })),
   endpoints: z.array(
     z.strictObject({ ip: z.string(), ports: z.record(z.string(), z.number().int()), ready: z.boolean(), slot: z.number().int().optional(), instance: z.string().optional() }),
   ),

@@ -30,7 +30,7 @@ export interface RouteContext {
   readonly networkRanges: NetworkRanges;
   /** Who instances run as and where they may run, for the privileged-request check (absent in tests). */
   readonly instancePolicy: InstancePolicy | undefined;
-  /** Where node ports and load-balancer ports are opened (the proxy's). */
+  /** Where node, load-balancer and published ports are opened (the proxy's). */
   readonly nodeAddresses: readonly string[];
   /** The server's own listeners (its API address once listening, its DNS address): no service may ask for them. */
   readonly reservedListeners: () => readonly ReservedListener[];

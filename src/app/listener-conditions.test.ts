@@ -4,7 +4,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../lib/index.js';
 import type { EndpointsSnapshot, Service, ServiceSpecInput } from '../model/index.js';
-import { parseServiceSpec } from '../model/index.js';
+import { listenErrorMessage, parseServiceSpec } from '../model/index.js';
 import type { ListenerConflict, ListenerStatus } from '../proxy/index.js';
 import { ServiceProxy } from '../proxy/index.js';
 import { openSqliteStore } from '../store/index.js';
@@ -161,6 +161,26 @@ describe('ListenerConditionReporter', () => {
     assert.match(second?.message ?? '', /\(and 1 more\)/);
     assert.deepEqual(store.listEvents({ grid: 'default', service: 'a' }).filter((e) => e.type === 'service.listener_failed').map((e) => e.data?.['error']), ['EADDRINUSE', 'EADDRNOTAVAIL']);
     assert.equal(condition(store.getService('default', 'b')), undefined, 'the other service is not touched');
+  });
+
+  it('says that a port below 1024 needs root when berth is not root, and adds nothing for root or a high port', () => {
+    const { store, source, snapshot } = setup();
+    const asUser = new ListenerConditionReporter(store, source, { uid: 1000 });
+    source.listeners = [{ ...failed('default/a:80/TCP', 'TCP 127.0.0.1:80', 'EACCES'), kind: 'published', message: 'listen EACCES: permission denied 127.0.0.1:80' }];
+    asUser.report(snapshot());
+    const c = condition(store.getService('default', 'a'));
+    assert.equal(c?.reason, 'EACCES');
+    assert.equal(c?.listeners?.[0]?.message, 'listen EACCES: permission denied 127.0.0.1:80: ports below 1024 need root, and berth runs as uid 1000, not root: run berth server as root (or give it CAP_NET_BIND_SERVICE), or use a port of 1024 or above');
+    assert.match(c?.message ?? '', /^TCP 127\.0\.0\.1:80 \(published port of 80\/TCP\) cannot be opened: EACCES \(.*ports below 1024 need root/);
+    const event = store.listEvents({ grid: 'default', service: 'a' }).find((e) => e.type === 'service.listener_failed');
+    assert.match(event?.message ?? '', /ports below 1024 need root/, 'the event says so too');
+
+    source.listeners = [{ ...failed('default/b:80/TCP', 'TCP 127.0.0.1:8080', 'EACCES'), message: 'listen EACCES: permission denied 127.0.0.1:8080' }];
+    asUser.report(snapshot());
+    assert.equal(condition(store.getService('default', 'b'))?.listeners?.[0]?.message, 'listen EACCES: permission denied 127.0.0.1:8080', 'a port of 1024 or above: something else denied it');
+    assert.equal(listenErrorMessage('EACCES', 'listen EACCES', 80, 0), 'listen EACCES', 'root was denied for another reason: no hint');
+    assert.equal(listenErrorMessage('EADDRINUSE', 'listen EADDRINUSE', 80, 1000), 'listen EADDRINUSE');
+    assert.match(listenErrorMessage('EACCES', 'listen EACCES', 443, undefined), /berth does not run as root/);
   });
 
   it("reports the second claimant of an address as ADDRESS_CONFLICT, naming who serves it", () => {

@@ -1,7 +1,7 @@
 import type { Clock, Logger } from '../lib/index.js';
 import { silentLogger, systemClock } from '../lib/index.js';
 import type { EndpointsSnapshot, ListenerProblem, NewServiceEvent, ServiceCondition } from '../model/index.js';
-import { LISTENER_KIND_WORDS, describeListenerProblem, serviceKey } from '../model/index.js';
+import { LISTENER_KIND_WORDS, describeListenerProblem, listenErrorMessage, serviceKey } from '../model/index.js';
 import type { ListenerConflict, ListenerStatus } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import type { EndpointsPublisher, SnapshotSink } from './endpoints-publisher.js';
@@ -27,7 +27,8 @@ export function proxySink(proxy: ListenerSource & { sync(snapshot: EndpointsSnap
 /**
  * Turns the proxy's listener states into each service's `ListenersOpen` condition (status.conditions)
  * and events, after every snapshot the data plane applied: a listener that cannot be opened (taken by
- * another program, an address not on this host, a port below 1024 without the privilege) or that
+ * another program, an address not on this host, a port below 1024 without the privilege: the message
+ * then says that root is needed, listenErrorMessage) or that
  * another service holds makes the condition False with the listener, its error and since when, and
  * records `service.listener_failed`; once every listener of the service is open the condition turns
  * True and `service.listener_opened` is recorded. Writes only what changed (the store compares).
@@ -36,14 +37,17 @@ export function proxySink(proxy: ListenerSource & { sync(snapshot: EndpointsSnap
 export class ListenerConditionReporter {
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly uid: number | undefined;
 
+  /** @param options.uid  the server's user id, named when a port below 1024 cannot be opened (default process.getuid()). */
   constructor(
     private readonly store: Store,
     private readonly source: ListenerSource,
-    options: { readonly clock?: Clock; readonly logger?: Logger } = {},
+    options: { readonly clock?: Clock; readonly logger?: Logger; readonly uid?: number } = {},
   ) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.uid = 'uid' in options ? options.uid : process.getuid?.();
   }
 
   /** Reports after every snapshot the publisher's sinks took; returns the unsubscribe. */
@@ -72,7 +76,9 @@ export class ListenerConditionReporter {
     };
     for (const l of this.source.status()) {
       if (l.state !== 'failed') continue;
-      add(ownerOf(l.serviceKey), { listener: l.key, kind: l.kind, servicePort: servicePortOf(l.serviceKey), error: l.error ?? 'ERROR', message: l.message ?? `cannot listen on ${l.key}` });
+      const error = l.error ?? 'ERROR';
+      const message = listenErrorMessage(error, l.message ?? `cannot listen on ${l.key}`, l.port, this.uid);
+      add(ownerOf(l.serviceKey), { listener: l.key, kind: l.kind, servicePort: servicePortOf(l.serviceKey), error, message });
     }
     const kinds = new Map(this.source.status().map((l) => [l.key, l.kind]));
     for (const c of this.source.conflicts()) {

@@ -149,7 +149,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
-    // Where node ports and load-balancer ports are opened: the store's host-listener table claims them
+    // Where node, load-balancer and published ports are opened: the store's host-listener table claims them
     // there, the API refuses the server's own listeners there, and the proxy opens them.
     const nodeAddresses = ['127.0.0.1'];
     const store = openSqliteStore(join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });

@@ -22,3 +22,10 @@ export function durationValue(value: string): string {
   const trimmed = value.trim();
   return /^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed;
 }
+
+/** `key=value` into a record; repeatable. */
+export function labelValue(value: string, previous: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`"${value}": expected key=value`);
+  return { ...(previous ?? {}), [value.slice(0, eq)]: value.slice(eq + 1) };
+}

@@ -11,6 +11,7 @@ const KIND_WORDS: Readonly<Record<ListenerProblem['kind'], string>> = {
   externalIP: 'external IP',
   loadBalancerIP: 'load-balancer address',
   nodePort: 'node port',
+  published: 'published port',
 };
 
 /** The listeners of `service` that are not open (empty when its condition is True or absent). */

@@ -73,6 +73,13 @@ describe('berth networking commands against a stub API', () => {
       assert.deepEqual(stub.requests.filter((q) => q.path.endsWith('/endpoints')).map((q) => q.path), ['/v1/grids/default/services/edge/endpoints']);
     });
 
+    it('shows a published port as docker service ls does', async () => {
+      stub.seed(service({ spec: { name: 'nginx', clusterIP: '127.96.0.9', ports: [{ port: 80, targetPort: 80, published: 38080, protocol: 'TCP' }] } }));
+      const r = await run(['service', 'ls']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /ClusterIP +127\.96\.0\.9 +<none> +\*:38080->80\/TCP/);
+    });
+
     it('shows <pending> when the server has no endpoints route', async () => {
       stub.endpointsRoute = false;
       stub.seed(service({ spec: { name: 'edge', type: 'LoadBalancer', clusterIP: '127.96.0.8' } }));
@@ -119,6 +126,41 @@ describe('berth networking commands against a stub API', () => {
             ' {4}not ready: 127\\.10\\.0\\.4:8080',
             ' {2}containers:',
           ].join('\\n'),
+        ),
+      );
+    });
+
+    it('shows a published port next to the service port, and the docker container fields', async () => {
+      stub.seed(service({
+        spec: {
+          name: 'nginx',
+          clusterIP: '127.96.0.1',
+          ports: [{ port: 80, targetPort: 80, published: 38080, protocol: 'TCP' }],
+          containers: [{
+            name: 'nginx', image: 'nginx:1.27', imagePullPolicy: 'IfNotPresent', args: [], env: [], ports: [], stopSignal: 'SIGTERM', stopGracePeriod: '10s',
+            hostname: 'web', labels: { 'com.example.tier': 'front' },
+            mounts: [{ type: 'bind', source: '/srv/site', target: '/site', readOnly: true }, { type: 'volume', target: '/data', readOnly: false }, { type: 'tmpfs', target: '/tmp', readOnly: false, tmpfsSize: 64 * 1024 * 1024 }],
+            resources: { limits: { cpus: 1.5, memory: 256 * 1024 * 1024 }, reservations: { cpus: 1 } },
+          }],
+        },
+      }));
+      const r = await run(['service', 'show', 'nginx']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, / {6}- 80 → 80\/tcp \(published on the node at 38080\)\n/);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          [
+            ' {6}image: nginx:1\\.27 \\(pull: IfNotPresent\\)',
+            ' {6}command: - \\(the image default\\)',
+            ' {6}hostname: web',
+            ' {6}labels: com\\.example\\.tier=front',
+            ' {6}mount: bind /srv/site → /site \\(read-only\\)',
+            ' {6}mount: volume \\(per slot when stateful, else anonymous\\) → /data',
+            ' {6}mount: tmpfs 64Mi → /tmp',
+            ' {6}limits: 1\\.5 CPUs, 256Mi memory',
+            ' {6}reservations: 1 CPU',
+          ].join('\n'),
         ),
       );
     });

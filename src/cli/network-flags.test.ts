@@ -95,7 +95,7 @@ describe('network flags → spec', () => {
   it('names -p ports when --port values join them, and lists -p ports first', () => {
     const spec = create(['-p', '8080:80', '--port', 'admin:9000']);
     assert.deepEqual(spec['ports'], [
-      { name: 'tcp-8080', port: 8080, targetPort: 80, protocol: 'TCP' },
+      { name: 'tcp-80', port: 80, targetPort: 80, published: 8080, protocol: 'TCP' },
       { name: 'admin', port: 9000, protocol: 'TCP' },
     ]);
   });

@@ -31,7 +31,7 @@ export interface NetworkFlags {
 export function addNetworkOptions(command: Command, which: 'create' | 'update'): Command {
   command
     .addOption(new Option('--type <type>', 'how the service is reached (default ClusterIP)').choices(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']))
-    .option('--port <[name:]port[:target[:nodePort]][/proto]>', 'a service port; TARGET is a container port number or name (default PORT); repeatable, names required when there are several', collectPorts)
+    .option('--port <[name:]port[:target[:nodePort]][/proto]>', 'a service port on the virtual IP (Kubernetes); TARGET is a container port number or name (default PORT); repeatable, names required when there are several; -p publishes on the node instead', collectPorts)
     .option('--cluster-ip <ip|None>', 'the virtual IP to ask for (inside the service range), or None for a headless service', clusterIpValue)
     .addOption(new Option('--session-affinity <affinity>', 'ClientIP keeps a client on one instance (default None)').choices(['None', 'ClientIP']))
     .option('--session-affinity-timeout <seconds>', 'how long ClientIP affinity lasts, 1-86400 (default 10800)', affinityTimeoutValue)
@@ -59,10 +59,17 @@ export function applyNetworkFlags(spec: MutableNetwork, flags: NetworkFlags, pPo
     throw new UsageError(`--external-name applies to --type ExternalName, not ${spec.type ?? 'ClusterIP'}`);
   }
   if (pPorts !== undefined || flags.port !== undefined) {
-    const own = (flags.port ?? []).map((p) => ({ ...p }));
-    const fromP = (pPorts ?? []).map((p) => ({ ...p }));
+    const own: ServicePortInput[] = (flags.port ?? []).map((p) => ({ ...p }));
+    const fromP: ServicePortInput[] = [];
+    for (const p of pPorts ?? []) {
+      // A --port that serves the same target already names the service port: -p publishes that one.
+      const same = own.find((o) => o.protocol === p.protocol && o.published === undefined && (o.targetPort ?? o.port) === p.targetPort);
+      if (same) same.published = p.published;
+      else if (own.some((o) => o.protocol === p.protocol && o.port === p.port)) fromP.push({ ...p, port: p.published ?? p.port });
+      else fromP.push({ ...p });
+    }
     // -p names its ports only when there are several -p values; with --port values too they need names.
-    if (fromP.length + own.length > 1) for (const p of fromP) p.name ??= `${p.protocol.toLowerCase()}-${p.port}`;
+    if (fromP.length + own.length > 1) for (const p of fromP) p.name = `${p.protocol.toLowerCase()}-${p.port}`;
     spec.ports = [...fromP, ...own];
   }
   if (flags.clusterIp !== undefined) spec.clusterIP = flags.clusterIp;
@@ -82,16 +89,37 @@ export function applyNetworkFlags(spec: MutableNetwork, flags: NetworkFlags, pPo
 }
 
 /** A service port as the spec takes it. */
-export type ServicePortInput = { name?: string; port: number; targetPort?: number | string; nodePort?: number; protocol: 'TCP' | 'UDP' };
+export type ServicePortInput = { name?: string; port: number; targetPort?: number | string; nodePort?: number; published?: number; protocol: 'TCP' | 'UDP' };
 
-/** The service ports `-p` values make: PUBLISHED → TARGET (named only when there are several). */
+/**
+ * The service ports `-p PUBLISHED:TARGET` values make (Kontena's and Swarm's publishing): service port
+ * TARGET → targetPort TARGET, published on the node at PUBLISHED. A second value for a target already
+ * served gets PUBLISHED as its service port (one service port holds one published port). Named
+ * `tcp-80` only when there are several.
+ * @throws UsageError when one published port is given twice for a protocol
+ */
 export function servicePortsFromMappings(mappings: readonly PortMapping[]): ServicePortInput[] {
-  return mappings.map((m) => ({
-    ...(mappings.length > 1 ? { name: `${m.protocol.toLowerCase()}-${m.published}` } : {}),
-    port: m.published,
-    targetPort: m.target,
-    protocol: m.protocol,
-  }));
+  // Per target, one mapping serves as service port TARGET: the one publishing the same number, else the first.
+  const primary = new Map<string, PortMapping>();
+  for (const m of mappings) {
+    const key = `${m.target}/${m.protocol}`;
+    const held = primary.get(key);
+    if (held === undefined || (held.published !== held.target && m.published === m.target)) primary.set(key, m);
+  }
+  const out: ServicePortInput[] = [];
+  for (const m of mappings) {
+    const flag = `-p ${m.published}:${m.target}${m.protocol === 'UDP' ? '/udp' : ''}`;
+    if (out.some((p) => p.protocol === m.protocol && p.published === m.published)) {
+      throw new UsageError(`${flag}: ${m.protocol.toLowerCase()} port ${m.published} is published twice; publish each port once`);
+    }
+    const port = primary.get(`${m.target}/${m.protocol}`) === m ? m.target : m.published;
+    if (mappings.some((o) => o !== m && o.protocol === m.protocol && primary.get(`${o.target}/${o.protocol}`) === o && o.target === port)) {
+      throw new UsageError(`${flag}: service port ${port} is taken by another -p value; use --port NAME:PORT:${m.target} for one of them`);
+    }
+    out.push({ port, targetPort: m.target, published: m.published, protocol: m.protocol });
+  }
+  if (out.length > 1) for (const p of out) p.name = `${p.protocol.toLowerCase()}-${p.port}`;
+  return out;
 }
 
 
@@ -101,6 +129,8 @@ function dropWhatTheTypeCannotKeep(spec: MutableNetwork, flags: NetworkFlags): v
   if ((type === 'ClusterIP' || type === 'ExternalName') && flags.port === undefined) {
     spec.ports = (spec.ports ?? []).map(({ nodePort: _dropped, ...rest }) => rest);
   }
+  // An ExternalName service is a DNS alias: nothing is published for it.
+  if (type === 'ExternalName' && flags.port === undefined) spec.ports = (spec.ports ?? []).map(({ published: _dropped, ...rest }) => rest);
   if (type === 'ExternalName' && flags.clusterIp === undefined) delete spec.clusterIP;
   if (type !== 'ExternalName' && flags.externalName === undefined) delete spec.externalName;
 }

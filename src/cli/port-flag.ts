@@ -1,10 +1,10 @@
 /** One `-p/--ports` value: Kontena's `[ip:]published:target[/protocol]` (services_helper.rb#parse_ports). */
 export interface PortMapping {
-  /** Host address Kontena would bind; berth publishes on the service's virtual IP, so it is only kept to warn. */
+  /** Host address Kontena would bind; berth publishes on the node's addresses, so it is only kept to warn. */
   readonly ip?: string;
-  /** The service port (published on the service's virtual IP). */
+  /** The port opened on the node's addresses (the spec's `ports[].published`; Swarm's PublishedPort). */
   readonly published: number;
-  /** The container port the process listens on. */
+  /** The container port the instances listen on (the service port's targetPort; Swarm's TargetPort). */
   readonly target: number;
   readonly protocol: 'TCP' | 'UDP';
 }

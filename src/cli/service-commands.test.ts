@@ -23,7 +23,7 @@ describe('berth service commands against a stub API', () => {
         spec: {
           name: 'web',
           containers: [{ workingDir: '/work/app', command: ['node', 'server.js'], args: [], ports: [{ containerPort: 80, protocol: 'TCP' }] }],
-          ports: [{ port: 8080, targetPort: 80, protocol: 'TCP' }],
+          ports: [{ port: 80, targetPort: 80, published: 8080, protocol: 'TCP' }],
         },
         deploy: false,
       });

@@ -103,13 +103,14 @@ export function externalIpCell(spec: ServiceSpec, loadBalancerIPs: readonly stri
 }
 
 /**
- * `80/TCP,443:30443/TCP` (kubectl's PORTS), or `<none>`. A service that declares no ports is served on
- * its containers' ports (the server's rule), so those are shown.
+ * `80/TCP,443:30443/TCP` (kubectl's PORTS), a published port as `*:8080->80/TCP` (docker service ls),
+ * or `<none>`. A service that declares no ports is served on its containers' ports (the server's rule),
+ * so those are shown.
  */
 export function portsCell(spec: ServiceSpec): string {
-  const ports = spec.ports.length > 0 ? spec.ports : spec.containers.flatMap((c) => c.ports.map((p) => ({ port: p.containerPort, protocol: p.protocol, nodePort: undefined })));
+  const ports = spec.ports.length > 0 ? spec.ports : spec.containers.flatMap((c) => c.ports.map((p) => ({ port: p.containerPort, protocol: p.protocol, nodePort: undefined, published: undefined })));
   if (ports.length === 0 || spec.type === 'ExternalName') return '<none>';
-  return ports.map((p) => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol}`).join(',');
+  return ports.map((p) => `${p.published === undefined ? '' : `*:${p.published}->`}${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol}`).join(',');
 }
 
 /** Load-balancer ingress addresses of the LoadBalancer services (their endpoints route), fetched together. */

@@ -6,6 +6,7 @@ import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { deployStateOf } from './deploy-state-view.js';
 import { formatAge } from './format-age.js';
+import { formatMemoryBytes } from '../lib/index.js';
 import { colourHealth, colourState, drainOf, healthOf, isTerminalState, latestPerSlot } from './instance-state-view.js';
 import type { OutputFormat } from './output-format.js';
 import { formatStructured, outputOption } from './output-format.js';
@@ -175,7 +176,9 @@ export function networkLines(spec: ServiceSpec, endpoints: ServiceEndpoints | un
     lines.push('    ports:');
     for (const p of spec.ports) {
       const node = p.nodePort ?? endpoints?.ports.find((e) => e.port === p.port && e.protocol === p.protocol)?.nodePort;
-      lines.push(`      - ${p.name ? `${p.name}: ` : ''}${p.port} → ${p.targetPort}/${p.protocol.toLowerCase()}${node === undefined ? '' : ` (node port ${node})`}`);
+      const published = p.published ?? endpoints?.ports.find((e) => e.port === p.port && e.protocol === p.protocol)?.published;
+      const onNode = [node === undefined ? '' : `node port ${node}`, published === undefined ? '' : `published on the node at ${published}`].filter((x) => x !== '').join(', ');
+      lines.push(`      - ${p.name ? `${p.name}: ` : ''}${p.port} → ${p.targetPort}/${p.protocol.toLowerCase()}${onNode === '' ? '' : ` (${onNode})`}`);
     }
   }
   if (spec.externalIPs.length > 0) field('external IPs', spec.externalIPs.join(', '));
@@ -202,11 +205,18 @@ function containerLines(container: ContainerSpec): string[] {
   const field = (label: string, value: string): void => {
     lines.push(`      ${label}: ${value}`);
   };
-  field('image', container.image ?? '- (runs as a process)');
+  field('image', container.image ? `${container.image}${container.imagePullPolicy ? ` (pull: ${container.imagePullPolicy})` : ''}` : '- (runs as a process)');
   const argv = [...(container.command ?? []), ...container.args];
   field('command', argv.length > 0 ? argv.map(quoteWord).join(' ') : '- (the image default)');
   if (container.workingDir) field('working dir', container.workingDir);
   if (container.user) field('user', container.user);
+  if (container.hostname) field('hostname', container.hostname);
+  const labels = Object.entries(container.labels ?? {});
+  if (labels.length > 0) field('labels', labels.map(([k, v]) => `${k}=${v}`).join(', '));
+  for (const m of container.mounts ?? []) field('mount', describeMount(m));
+  const { limits, reservations } = container.resources ?? {};
+  if (limits) field('limits', describeResources(limits));
+  if (reservations) field('reservations', describeResources(reservations));
   if (container.env.length > 0) {
     lines.push('      env:');
     for (const e of container.env) lines.push(`        - ${e.name}=${'value' in e ? e.value : `<secret ${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}>`}`);
@@ -217,6 +227,20 @@ function containerLines(container: ContainerSpec): string[] {
     if (probe) field(`${kind} probe`, describeProbeSpec(probe));
   }
   return lines;
+}
+
+/** `bind /srv/site → /site (read-only)`, `volume (the slot's own, or anonymous) → /data`, `tmpfs 64Mi → /tmp`. */
+function describeMount(m: NonNullable<ContainerSpec['mounts']>[number]): string {
+  const source = m.type === 'tmpfs' ? (m.tmpfsSize !== undefined ? ` ${formatMemoryBytes(m.tmpfsSize)}` : '') : m.source !== undefined ? ` ${m.source}` : m.type === 'volume' ? ' (per slot when stateful, else anonymous)' : '';
+  return `${m.type}${source} → ${m.target}${m.readOnly ? ' (read-only)' : ''}`;
+}
+
+/** `1.5 CPUs, 256Mi memory`. */
+function describeResources(r: { readonly cpus?: number; readonly memory?: number }): string {
+  const parts: string[] = [];
+  if (r.cpus !== undefined) parts.push(`${r.cpus} CPU${r.cpus === 1 ? '' : 's'}`);
+  if (r.memory !== undefined) parts.push(`${formatMemoryBytes(r.memory)} memory`);
+  return parts.join(', ');
 }
 
 /** `GET :8080/health every 10s, timeout 1s, after 0s; 3 failures = unhealthy` (Kubernetes' fields in words). */

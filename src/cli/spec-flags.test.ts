@@ -55,8 +55,8 @@ describe('create flags → spec', () => {
         },
       ],
       ports: [
-        { name: 'tcp-8080', port: 8080, targetPort: 80, protocol: 'TCP' },
-        { name: 'udp-53', port: 53, targetPort: 53, protocol: 'UDP' },
+        { name: 'tcp-80', port: 80, targetPort: 80, published: 8080, protocol: 'TCP' },
+        { name: 'udp-53', port: 53, targetPort: 53, published: 53, protocol: 'UDP' },
       ],
       restartPolicy: { condition: 'on-failure', delay: '2s', maxAttempts: 5 },
       updateConfig: { parallelism: 2, delay: '1m', order: 'start-first' },
@@ -65,9 +65,29 @@ describe('create flags → spec', () => {
 
   it('leaves a single service port unnamed and lists a shared container port once', () => {
     const one = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '80:8080']), { cwd: '/' }).spec;
-    assert.deepEqual(one.ports, [{ port: 80, targetPort: 8080, protocol: 'TCP' }]);
+    assert.deepEqual(one.ports, [{ port: 8080, targetPort: 8080, published: 80, protocol: 'TCP' }]);
     const two = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '80:8080', '-p', '8080:8080']), { cwd: '/' }).spec;
     assert.deepEqual(two.containers[0]?.ports, [{ containerPort: 8080, protocol: 'TCP' }]);
+    assert.deepEqual(two.ports, [
+      { name: 'tcp-80', port: 80, targetPort: 8080, published: 80, protocol: 'TCP' },
+      { name: 'tcp-8080', port: 8080, targetPort: 8080, published: 8080, protocol: 'TCP' },
+    ], 'one target published twice: 8080:8080 is service port 8080, the other gets its published number as service port');
+    assert.throws(() => specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '8080:80', '-p', '9090:80', '-p', '9000:9090']), { cwd: '/' }), /-p 9090:80: service port 9090 is taken by another -p value/);
+  });
+
+  it('publishes -p PUBLISHED:TARGET on the node as service port TARGET (Kontena, Swarm), unlike --port', () => {
+    const { spec } = specFromFlags({ name: 'nginx', image: 'nginx:latest' }, flags('create', ['-p', '80:80']), { cwd: '/' });
+    assert.deepEqual(spec, { name: 'nginx', containers: [{ image: 'nginx:latest', ports: [{ containerPort: 80, protocol: 'TCP' }] }], ports: [{ port: 80, targetPort: 80, published: 80, protocol: 'TCP' }] });
+    const both = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '--port', 'http:80:8080', '-p', '38080:8080']), { cwd: '/' }).spec;
+    assert.deepEqual(both.ports, [{ name: 'http', port: 80, targetPort: 8080, published: 38080, protocol: 'TCP' }], 'a --port serving the target is the one published');
+    const clash = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '--port', 'admin:8080:9000', '-p', '38080:8080']), { cwd: '/' }).spec;
+    assert.deepEqual(clash.ports, [
+      { name: 'tcp-38080', port: 38080, targetPort: 8080, published: 38080, protocol: 'TCP' },
+      { name: 'admin', port: 8080, targetPort: 9000, protocol: 'TCP' },
+    ], 'service port TARGET taken by a --port: the published number serves as service port');
+    assert.throws(() => specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '80:80', '-p', '80:81']), { cwd: '/' }), /tcp port 80 is published twice/);
+    const udp = specFromFlags({ name: 'dns' }, flags('create', ['--cmd', 'x', '-p', '5353:53/udp', '-p', '5353:53']), { cwd: '/' }).spec;
+    assert.deepEqual(udp.ports?.map((p) => [p.name, p.port, p.published, p.protocol]), [['udp-53', 53, 5353, 'UDP'], ['tcp-53', 53, 5353, 'TCP']]);
   });
 
   it('runs one instance per node for --deploy-strategy daemon', () => {
@@ -99,7 +119,7 @@ describe('create flags → spec', () => {
 
   it('warns that an address in -p is ignored', () => {
     const { warnings } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '-p', '127.0.0.1:80:80']), { cwd: '/' });
-    assert.match(warnings[0] ?? '', /127\.0\.0\.1 is ignored/);
+    assert.match(warnings[0] ?? '', /the address 127\.0\.0\.1 is ignored; berth publishes port 80 on the node's addresses/);
   });
 
   const badValues: [string[], RegExp][] = [
@@ -134,7 +154,7 @@ describe('update flags merged into the current spec', () => {
   it('replaces the whole port list when -p is given', () => {
     const { spec } = mergeSpecFlags(current, flags('update', ['-p', '9090:9000']), { cwd: '/' });
     assert.deepEqual(spec.containers[0]?.ports, [{ containerPort: 9000, protocol: 'TCP' }]);
-    assert.deepEqual(spec.ports, [{ port: 9090, targetPort: 9000, protocol: 'TCP' }]);
+    assert.deepEqual(spec.ports, [{ port: 9000, targetPort: 9000, published: 9090, protocol: 'TCP' }]);
   });
 
   it('sets the image and a new command with its arguments cleared', () => {

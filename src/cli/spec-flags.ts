@@ -3,7 +3,9 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import type { ServiceSpec, ServiceSpecInput } from '../model/index.js';
 import { UsageError } from './cli-error.js';
-import { countValue, durationValue } from './flag-values.js';
+import type { ContainerFlags } from './container-flags.js';
+import { DOCKER_CONTAINER_FLAGS, addContainerOptions, applyDockerFlags } from './container-flags.js';
+import { countValue, durationValue, labelValue } from './flag-values.js';
 import type { NetworkFlags, ServicePortInput } from './network-flags.js';
 import { addNetworkOptions, applyNetworkFlags, servicePortsFromMappings } from './network-flags.js';
 import type { PortMapping } from './port-flag.js';
@@ -24,7 +26,7 @@ export interface EnvPair {
 }
 
 /** Parsed values of the spec flags; a flag not given is undefined. */
-export interface SpecFlags extends NetworkFlags, RolloutFlags {
+export interface SpecFlags extends NetworkFlags, RolloutFlags, ContainerFlags {
   readonly ports?: readonly PortMapping[];
   readonly env?: readonly EnvPair[];
   /** Env vars whose values go into the secret `<service>-env` (see secret-env.ts), not into the spec. */
@@ -48,7 +50,7 @@ export interface SpecFlags extends NetworkFlags, RolloutFlags {
 /** Adds the spec flags to `create` or `update` (update has `--image` and no `--stateful`, as Kontena). */
 export function addSpecOptions(command: Command, which: 'create' | 'update'): Command {
   command
-    .option('-p, --ports <[ip:]published:target[/proto]>', 'publish container port TARGET as service port PUBLISHED (repeatable)', collect(portValue))
+    .option('-p, --ports <published:target[/proto]>', 'publish on the node (127.0.0.1): connections to PUBLISHED are balanced over the ready instances\' port TARGET (repeatable; --port is a service port on the virtual IP)', collect(portValue))
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
     .option('--secret-env <KEY=VALUE>', 'set an environment variable whose value is kept in the secret <service>-env, never in the spec, events or answers (repeatable)', collect(envValue))
     .option('--cmd <command>', 'the command to run: split into words and run directly, or through /bin/sh -c when it uses shell syntax (;, &&, |, >, $VAR, loops)', cmdValue)
@@ -62,6 +64,7 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
     .option('--restart-delay <duration>', 'first delay before a restart, doubled per failure (default 5s)', durationValue)
     .option('--restart-max-attempts <n>', 'restarts allowed; 0 = unlimited (default 0)', countValue)
     .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)');
+  addContainerOptions(command, which);
   addNetworkOptions(command, which);
   addRolloutOptions(command);
   if (which === 'create') command.option('--stateful', 'stable slots with a data directory each, kept across restarts');
@@ -158,7 +161,7 @@ type MutableContainer = {
 type MutableSpec = Omit<{ -readonly [K in keyof ServiceSpecInput]: ServiceSpecInput[K] }, 'containers'> & { containers: MutableContainer[] };
 type ContainerPortInput = { containerPort: number; protocol: 'TCP' | 'UDP' };
 
-const CONTAINER_FLAGS = ['image', 'cmd', 'env', 'secretEnv', 'user', 'stopSignal', 'stopTimeout', 'workdir', 'ports'] as const;
+const CONTAINER_FLAGS = ['image', 'cmd', 'env', 'secretEnv', 'user', 'stopSignal', 'stopTimeout', 'workdir', 'ports', ...DOCKER_CONTAINER_FLAGS] as const;
 
 function applyContainerFlags(container: MutableContainer, flags: SpecFlags, cwd: string, merge = false, service = ''): string[] {
   const warnings: string[] = [];
@@ -187,10 +190,11 @@ function applyContainerFlags(container: MutableContainer, flags: SpecFlags, cwd:
     container.ports = containerPorts;
     for (const m of flags.ports) {
       if (m.ip !== undefined) {
-        warnings.push(`-p ${m.ip}:${m.published}:${m.target}: the address ${m.ip} is ignored; berth publishes port ${m.published} on the service's virtual IP`);
+        warnings.push(`-p ${m.ip}:${m.published}:${m.target}: the address ${m.ip} is ignored; berth publishes port ${m.published} on the node's addresses (127.0.0.1 on a single machine)`);
       }
     }
   }
+  applyDockerFlags(container, flags, merge);
   return warnings;
 }
 
@@ -240,7 +244,7 @@ function kebab(flag: string): string {
   return flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-export { countValue, durationValue } from './flag-values.js';
+export { countValue, durationValue, labelValue } from './flag-values.js';
 
 // ── value parsers (commander calls them with each value as it is read) ──────────────────────────
 
@@ -263,12 +267,6 @@ export function envValue(value: string): EnvPair {
   return { name: value.slice(0, eq), value: value.slice(eq + 1) };
 }
 
-/** `key=value` into a record; repeatable. */
-export function labelValue(value: string, previous: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`"${value}": expected key=value`);
-  return { ...(previous ?? {}), [value.slice(0, eq)]: value.slice(eq + 1) };
-}
 
 /** Characters that mean more than a word to a shell when they are not quoted. */
 const SHELL_OPERATORS = new Set([';', '&', '|', '<', '>', '`', '*', '?', '[', ']', '{', '}', '~', '#', '(', ')', '\n']);

@@ -134,9 +134,10 @@ export function reachableLine(p: ServiceProgress, width = p.name.length): string
   const spec = p.service?.spec;
   const front: string[] = [];
   if (spec && spec.clusterIP && spec.clusterIP !== 'None') {
-    const ports = spec.ports.length > 0 ? spec.ports : spec.containers.flatMap((c) => c.ports.map((cp) => ({ port: cp.containerPort, protocol: cp.protocol, nodePort: undefined })));
+    const ports = spec.ports.length > 0 ? spec.ports : spec.containers.flatMap((c) => c.ports.map((cp) => ({ port: cp.containerPort, protocol: cp.protocol, nodePort: undefined, published: undefined })));
     for (const port of ports) front.push(`${scheme(port.protocol)}://${spec.clusterIP}:${port.port} (virtual IP)`);
     for (const port of ports) if (port.nodePort !== undefined) front.push(`${scheme(port.protocol)}://127.0.0.1:${port.nodePort} (node port)`);
+    for (const port of ports) if (port.published !== undefined) front.push(`${scheme(port.protocol)}://127.0.0.1:${port.published} (published)`);
   }
   const urls: string[] = [];
   for (const i of p.instances) {

@@ -3,6 +3,7 @@ export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { ManualClock } from './manual-clock.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { MAX_CPUS, formatMemoryBytes, parseCpus, parseMemoryBytes } from './quantity.js';
 export type { Disposable } from './disposable-store.js';
 export { DisposableStore } from './disposable-store.js';
 export type { Logger } from './logger.js';

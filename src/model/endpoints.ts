@@ -13,6 +13,8 @@ export interface EndpointPort {
   readonly port: number;
   /** Node port (30000–32767) for NodePort and LoadBalancer services. */
   readonly nodePort?: number;
+  /** Published port (1–65535, any service type): served on the node's addresses, as a node port is. */
+  readonly published?: number;
 }
 
 /** One instance behind a service. `ports` maps a service port name to the instance's target port. */

@@ -13,7 +13,7 @@ import { servicePortsAt } from './service-ports.js';
  */
 
 /** Why berth opens a listener; the same words as the proxy's ListenerSpec.kind. */
-export type HostListenerKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort';
+export type HostListenerKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort' | 'published';
 
 /** One address:port a service's spec asks berth to listen on. */
 export interface HostListener {
@@ -21,7 +21,7 @@ export interface HostListener {
   readonly host: string;
   readonly port: number;
   readonly kind: HostListenerKind;
-  /** The spec field that asks for it: `spec.externalIPs[1]`, `spec.ports[0].nodePort`, `spec.ports[0].port` (LoadBalancer), `spec.clusterIP`. */
+  /** The spec field that asks for it: `spec.externalIPs[1]`, `spec.ports[0].nodePort`, `spec.ports[0].published`, `spec.ports[0].port` (LoadBalancer), `spec.clusterIP`. */
   readonly field: string;
   /** The service port it serves (`80/TCP`): one service port may be asked for twice on one address (an external IP that is also a node address), two different ones may not. */
   readonly servicePort: string;
@@ -39,9 +39,10 @@ const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::']);
 /**
  * The host listeners of a spec, as the proxy opens them (proxy-table.ts' rules): for each service port,
  * the virtual IP (unless headless), each external IP, for a LoadBalancer service each node address at
- * the service port, and for a NodePort or LoadBalancer service each node address at the node port.
- * ExternalName services have none. Deduplicated by protocol, host, port and service port.
- * @param nodeAddresses  where node ports and load-balancer ports are opened (berth server: 127.0.0.1).
+ * the service port, for a NodePort or LoadBalancer service each node address at the node port, and for
+ * a port with `published` (any type) each node address at the published port. ExternalName services
+ * have none. Deduplicated by protocol, host, port and service port.
+ * @param nodeAddresses  where node, load-balancer and published ports are opened (berth server: 127.0.0.1).
  */
 export function hostListenersOf(spec: ServiceSpec, nodeAddresses: readonly string[]): HostListener[] {
   if (spec.type === 'ExternalName') return [];
@@ -62,6 +63,7 @@ export function hostListenersOf(spec: ServiceSpec, nodeAddresses: readonly strin
     if ((spec.type === 'NodePort' || spec.type === 'LoadBalancer') && p.nodePort !== undefined) {
       for (const ip of nodeAddresses) add({ ...base, host: ip, port: p.nodePort, kind: 'nodePort', field: `${field}.nodePort` });
     }
+    if (p.published !== undefined) for (const ip of nodeAddresses) add({ ...base, host: ip, port: p.published, kind: 'published', field: `${field}.published` });
   }
   return out;
 }
@@ -81,7 +83,7 @@ export function listenerAddress(l: Pick<HostListener, 'protocol' | 'host' | 'por
 
 /** The value a field error shows for a listener: the node port or port number, or the address. */
 function shownValue(l: HostListener): string | number {
-  if (l.kind === 'nodePort' || l.kind === 'loadBalancerIP') return l.port;
+  if (l.kind === 'nodePort' || l.kind === 'loadBalancerIP' || l.kind === 'published') return l.port;
   return l.host;
 }
 

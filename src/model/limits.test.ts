@@ -41,7 +41,10 @@ const EDGES: ReadonlyArray<readonly [string, (n: number) => unknown, number, str
   ['env value length', (n) => spec({ containers: [c({ env: { V: 'x'.repeat(n) } })] }), LIMITS.envValueLength, 'spec.containers[0].env[0].value', /32768 characters/],
   ['env name length', (n) => spec({ containers: [c({ env: { [`V${'x'.repeat(n - 1)}`]: '1' } })] }), LIMITS.envNameLength, 'spec.containers[0].env[0].name', /256 characters/],
   ['argument length', (n) => spec({ containers: [c({ args: ['a'.repeat(n)] })] }), LIMITS.argLength, 'spec.containers[0].args[0]', /32768 characters/],
-  ['image length', (n) => spec({ containers: [c({ image: 'i'.repeat(n) })] }), LIMITS.textLength, 'spec.containers[0].image', /1024 characters/],
+  // A valid reference of n characters: Docker's grammar takes a digest of any algorithm and length.
+  ['image length', (n) => spec({ containers: [c({ image: `i@blake3:${'a'.repeat(n - 9)}` })] }), LIMITS.textLength, 'spec.containers[0].image', /1024 characters/],
+  ['container labels', (n) => spec({ containers: [c({ labels: kv(n) })] }), LIMITS.labels, 'spec.containers[0].labels', /at most 64 labels/],
+  ['mounts', (n) => spec({ containers: [c({ image: 'busybox', mounts: many(n, (i) => ({ type: 'tmpfs', target: `/t${i}` })) })] }), LIMITS.mounts, 'spec.containers[0].mounts', /at most 32/],
   ['workingDir length', (n) => spec({ containers: [c({ workingDir: `/${'d'.repeat(n - 1)}` })] }), LIMITS.pathLength, 'spec.containers[0].workingDir', /4096 characters/],
   ['service name length', (n) => spec({ name: `a${'b'.repeat(n - 1)}` }), LIMITS.nameLength, 'spec.name', /63 characters/],
   ['probe headers', (n) => spec({ containers: [c({ readinessProbe: { httpGet: { port: 80, httpHeaders: many(n, (i) => ({ name: `h${i}`, value: 'v' })) } } })] }), LIMITS.httpHeaders, 'spec.containers[0].readinessProbe.httpGet.httpHeaders', /at most 32/],

@@ -33,8 +33,10 @@ export const LIMITS = {
   containers: 32,
   /** Ports per container, and ports of a service's network face (Kubernetes' EndpointSlice allows 100). */
   ports: 100,
-  /** Labels per service, and entries of a selector. */
+  /** Labels per service, per container, and entries of a selector. */
   labels: 64,
+  /** Mounts per container (bind, volume and tmpfs together). */
+  mounts: 32,
   /** Environment variables per container. */
   envEntries: 256,
   /** Length of one environment variable's name. */
@@ -51,7 +53,7 @@ export const LIMITS = {
   textLength: 1024,
   /** A label key: a DNS subdomain prefix (≤ 253), '/', and a name (≤ 63), as Kubernetes. */
   labelKeyLength: 317,
-  /** workingDir: characters (Linux's PATH_MAX). */
+  /** workingDir, a mount's source and target: characters (Linux's PATH_MAX). */
   pathLength: 4096,
   /** HTTP headers of one httpGet probe. */
   httpHeaders: 32,

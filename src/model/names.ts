@@ -29,5 +29,9 @@ export type StopSignal = (typeof STOP_SIGNALS)[number];
 /** A dotted-quad IPv4 address. */
 export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
+/** RFC 1123 label, lower case, ≤ 63 (Kubernetes' rule for a pod's hostname). */
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS1123_LABEL_MAX = 63;
+
 /** RFC 1123 subdomain, lower case (Kubernetes' externalName rule). */
 export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -48,6 +48,22 @@ describe('privilegedRequests', () => {
     assert.deepEqual(privilegedRequests(spec({ image: 'nginx', workingDir: '/usr/share/nginx' }), policy), []);
   });
 
+  it('lists every bind mount of a host path, and no named volume or tmpfs', () => {
+    const mounts = [
+      { type: 'volume', source: 'cache', target: '/cache' },
+      { type: 'bind', source: '/srv/site', target: '/site', readOnly: true },
+      { type: 'tmpfs', target: '/tmp' },
+      { type: 'bind', source: '/var/lib/berth/x', target: '/x' },
+    ];
+    const found = privilegedRequests(parseServiceSpec({ name: 'web', containers: [{ image: 'nginx', mounts }] }), policy);
+    assert.deepEqual(found.map((f) => [f.field, f.value, f.reason]), [
+      ['containers[0].mounts[1]', '/srv/site', 'host-path-mount'],
+      ['containers[0].mounts[3]', '/var/lib/berth/x', 'host-path-mount'],
+    ], 'a read-only mount and one inside an allowed root are privileged too: the container usually runs as root');
+    assert.match(found[0]?.message ?? '', /bind mount of the host path "\/srv\/site" .*only a cluster admin may mount host paths/);
+    assert.deepEqual(privilegedRequests({ containers: [{ mounts: [{ type: 'bind', source: '/' }] }] }, policy).map((f) => f.reason), ['host-path-mount'], 'raw input too');
+  });
+
   it('allows everything under / when / is a root, and nothing when no root is given', () => {
     assert.deepEqual(privilegedRequests(spec({ workingDir: '/etc' }), { ...policy, allowedWorkingDirRoots: ['/'] }), []);
     assert.equal(privilegedRequests(spec({ workingDir: '/srv/app' }), { ...policy, allowedWorkingDirRoots: [] }).length, 1);

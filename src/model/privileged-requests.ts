@@ -18,7 +18,7 @@ export interface InstancePolicy {
   readonly allowedWorkingDirRoots: readonly string[];
 }
 
-export type PrivilegedReason = 'root-user' | 'other-user' | 'working-dir-outside-roots';
+export type PrivilegedReason = 'root-user' | 'other-user' | 'working-dir-outside-roots' | 'host-path-mount';
 
 /** One thing in a spec that only a cluster admin may ask for. */
 export interface PrivilegedRequest {
@@ -36,6 +36,7 @@ interface ContainerLike {
   readonly user?: string | undefined;
   readonly workingDir?: string | undefined;
   readonly image?: string | undefined;
+  readonly mounts?: readonly { readonly type?: unknown; readonly source?: unknown }[] | undefined;
 }
 
 /**
@@ -48,6 +49,9 @@ interface ContainerLike {
  *   symbolic link inside an allowed root is not followed: the instance still runs as its user and gets
  *   only that user's access there). A container with an `image` is skipped: its working directory is
  *   inside the image, not on the host.
+ * - every `bind` mount (`mounts[j]` of type bind): it puts a host path into a container, which
+ *   usually runs as root inside (Swarm's and Kubernetes' hostPath are privileged for the same reason).
+ *   Named volumes and tmpfs stay inside Docker and are not listed.
  */
 export function privilegedRequests(spec: { readonly containers?: readonly ContainerLike[] | undefined }, policy: InstancePolicy): PrivilegedRequest[] {
   const found: PrivilegedRequest[] = [];
@@ -74,6 +78,17 @@ export function privilegedRequests(spec: { readonly containers?: readonly Contai
         message: `${field}: "${wd}" is outside the directories instances may run in (${roots.join(', ') || 'none'}); only a cluster admin may choose another`,
       });
     }
+    (Array.isArray(c.mounts) ? c.mounts : []).forEach((m, j) => {
+      if (m?.type !== 'bind') return;
+      const field = `containers[${i}].mounts[${j}]`;
+      const source = typeof m.source === 'string' ? m.source : '';
+      found.push({
+        field,
+        value: source,
+        reason: 'host-path-mount',
+        message: `${field}: a bind mount of the host path "${source}" gives the container the host's files; only a cluster admin may mount host paths (a named volume or tmpfs needs no privilege)`,
+      });
+    });
   });
   return found;
 }

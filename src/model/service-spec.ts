@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { GRID_ROLES } from './access.js';
 import { LIMITS } from './limits.js';
 import { HealthcheckSchema, ProbeSchema, durationIssue } from './probe.js';
-import { DNS1035_LABEL, DNS1035_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
+import { DNS1035_LABEL, DNS1035_MAX, DNS1123_LABEL, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
+import { parseCpus, parseMemoryBytes } from '../lib/index.js';
 
 /*
  * The service spec: the one schema that API types, the client's types, validation and the OpenAPI
@@ -83,6 +84,54 @@ const command = z.preprocess(
   z.array(arg).min(1).max(LIMITS.argv),
 );
 
+// Label keys and values are bounded by their syntax; how many there are by LIMITS.labels (specLimitErrors).
+const labelKey = z.string().max(LIMITS.labelKeyLength).regex(LABEL_KEY);
+const labelMap = z.record(labelKey, z.string().regex(LABEL_VALUE));
+
+/** A quantity parsed by `parse` (resource-quantities.ts), refused with its message. */
+function quantity(parse: (v: string | number) => number): z.ZodType<number, string | number> {
+  return z
+    .union([z.number(), z.string().max(64)])
+    .superRefine((v, ctx) => {
+      try {
+        parse(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message, params: { type: 'Invalid value' } });
+      }
+    })
+    .transform((v) => parse(v));
+}
+
+/** Bytes: a number, or "256Mi", "512m", "1G", "1Gi" (powers of 1024, as Docker counts). Stored as a number. */
+const memory = quantity(parseMemoryBytes);
+/** CPUs: 0.5, 2, or Kubernetes' "500m". Stored as a number with at most 3 decimals (Swarm's NanoCPUs = cpus × 1e9). */
+const cpus = quantity(parseCpus);
+
+const resourceList = z.strictObject({ cpus: cpus.optional(), memory: memory.optional() });
+
+/**
+ * Swarm's Resources (Kubernetes' ResourceRequirements): `limits` are enforced by Docker (memory: the
+ * container is killed past it; cpus: CFS quota); `reservations` are what the container is guaranteed
+ * (Docker's memory reservation and CPU shares). Each reservation at most its limit.
+ */
+const resources = z.strictObject({ limits: resourceList.optional(), reservations: resourceList.optional() });
+
+/**
+ * A mount (Swarm's Mount, `docker --mount`): `bind` a host path (cluster-admin only: it reaches the
+ * host), `volume` a named Docker volume (no source: the slot's own volume in a stateful service, an
+ * anonymous one otherwise), or `tmpfs` a memory file system. Cross-field rules: container-rules.ts.
+ */
+const mount = z.strictObject({
+  type: z.enum(['bind', 'volume', 'tmpfs']),
+  /** bind: an absolute host path (required); volume: a volume name (optional); tmpfs: none. */
+  source: z.string().min(1).max(LIMITS.pathLength).optional(),
+  /** Absolute path in the container, not `/`; unique in the container. */
+  target: z.string().max(LIMITS.pathLength).startsWith('/'),
+  readOnly: z.boolean().default(false),
+  /** tmpfs only: size in bytes (or "64Mi"); default: Docker's (half of the host's memory). */
+  tmpfsSize: memory.optional(),
+});
+
 export const ContainerSpecSchema = z.strictObject({
   /** Unique in the service; defaults to the service name when there is one container. */
   name: z.string().max(DNS1035_MAX).regex(DNS1035_LABEL).optional(),
@@ -95,6 +144,20 @@ export const ContainerSpecSchema = z.strictObject({
   workingDir: z.string().max(LIMITS.pathLength).startsWith('/').optional(),
   /** User to run as (name or uid); only honoured when berth runs as root. */
   user: z.string().min(1).max(LIMITS.textLength).optional(),
+  /**
+   * Kubernetes' imagePullPolicy: IfNotPresent (pull only when the image is not on the node), Always
+   * (pull at every start), Never (fail when absent). Only with `image`; stored as IfNotPresent when an
+   * image is given without it (the issue's choice; Kubernetes defaults to Always for `:latest`).
+   */
+  imagePullPolicy: z.enum(['IfNotPresent', 'Always', 'Never']).optional(),
+  /** The container's hostname (Swarm's Hostname): an RFC 1123 label. Only with `image`; default: Docker's (the container id). */
+  hostname: z.string().max(DNS1123_LABEL_MAX).regex(DNS1123_LABEL, "must be an RFC 1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. 'web-1')").optional(),
+  /** Labels on the container (Swarm's ContainerSpec.Labels), service label syntax; `io.berth.*` keys are berth's own. Absent when none. */
+  labels: labelMap.optional(),
+  /** Bind, volume and tmpfs mounts (Swarm's Mounts). Only with `image`; absent when none. */
+  mounts: z.array(mount).max(LIMITS.mounts).optional(),
+  /** CPU and memory limits and reservations (Swarm's Resources). Only with `image`; absent when none. */
+  resources: resources.optional(),
   ports: z.array(containerPort).max(LIMITS.ports).default([]),
   /** As Swarm/Kontena: default SIGTERM. */
   stopSignal: z
@@ -155,12 +218,16 @@ export const ServicePortSchema = z
     /** DevSpace's spelling of targetPort. */
     containerPort: port.optional(),
     nodePort: z.number().int().optional(),
+    /**
+     * Published on the node's addresses (127.0.0.1 by default) at this port, any of 1-65535, and
+     * balanced over the ready instances' targetPort, for every service type but ExternalName:
+     * Kontena's `-p PUBLISHED:TARGET`, Swarm's routing mesh (PortConfig.PublishedPort).
+     */
+    published: port.optional(),
   })
   .transform(({ containerPort: cp, ...rest }) => ({ ...rest, targetPort: rest.targetPort ?? cp ?? rest.port }));
 
-// Label keys and values are bounded by their syntax; how many there are by LIMITS.labels (specLimitErrors).
-const labelKey = z.string().max(LIMITS.labelKeyLength).regex(LABEL_KEY);
-const labels = z.record(labelKey, z.string().regex(LABEL_VALUE)).default({});
+const labels = labelMap.default({});
 
 export const ServiceSpecSchema = z
   .strictObject({
@@ -248,6 +315,11 @@ export type ServiceSpec = Normalized<ParsedSpec>;
 export type ServiceSpecInput = z.input<typeof ServiceSpecSchema>;
 export type ContainerSpec = ServiceSpec['containers'][number];
 export type ContainerPort = ContainerSpec['ports'][number];
+export type ImagePullPolicy = NonNullable<ContainerSpec['imagePullPolicy']>;
+export type Mount = NonNullable<ContainerSpec['mounts']>[number];
+export type MountType = Mount['type'];
+export type ContainerResources = NonNullable<ContainerSpec['resources']>;
+export type ResourceList = NonNullable<ContainerResources['limits']>;
 export type EnvVar = ContainerSpec['env'][number];
 export type RestartPolicy = ServiceSpec['restartPolicy'];
 export type UpdateConfig = ServiceSpec['updateConfig'];

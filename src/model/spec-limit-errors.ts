@@ -34,6 +34,8 @@ export function specLimitErrors(spec: ServiceSpec, limits: SpecLimits, root = 's
     tooMany(`${path}.env`, c.env.length, LIMITS.envEntries, 'entries');
     tooMany(`${path}.command`, c.command?.length ?? 0, LIMITS.argv, 'items');
     tooMany(`${path}.args`, c.args.length, LIMITS.argv, 'items');
+    tooMany(`${path}.labels`, Object.keys(c.labels ?? {}).length, LIMITS.labels, 'labels');
+    tooMany(`${path}.mounts`, c.mounts?.length ?? 0, LIMITS.mounts, 'mounts');
     let total = 0;
     for (const e of c.env) total += utf8Length(e.name) + utf8Length('value' in e ? e.value : '') + 2; // NAME=VALUE and its NUL
     if (total > LIMITS.envTotalBytes) {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { DNS1035_MESSAGE, IPV4, STOP_SIGNALS } from './names.js';
 import { SpecInvalidError } from './errors.js';
+import { containerImageErrors } from './container-rules.js';
 import { externalIpProblem } from './external-address.js';
 import type { FieldError } from './field-error.js';
 import type { SpecLimits } from './limits.js';
@@ -38,10 +39,12 @@ export function parseServiceSpec(input: unknown, options: ParseSpecOptions | str
   if (errors.length > 0) throw new SpecInvalidError('Service', name, errors);
   const spec = parsed;
   spec.containers = spec.containers.map((c) => {
-    const named = c.name ? c : { name: spec.name, ...c };
-    if (!named.healthcheck) return named;
+    const defaulted = c.image !== undefined && c.imagePullPolicy === undefined ? { ...c, imagePullPolicy: 'IfNotPresent' as const } : c;
+    const named = defaulted.name ? defaulted : { name: spec.name, ...defaulted };
+    const trimmed = withoutEmptyContainerFields(named);
+    if (!trimmed.healthcheck) return trimmed;
     // Docker's healthcheck is stored as the probes it stands for (checked in crossFieldErrors).
-    const { healthcheck, ...rest } = named;
+    const { healthcheck, ...rest } = trimmed;
     const probes = probesFromHealthcheck(healthcheck);
     return probes ? { ...rest, ...probes } : rest;
   });
@@ -107,6 +110,8 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     });
   });
 
+  errors.push(...containerImageErrors(spec, at));
+
   if (spec.clusterIP !== undefined && spec.clusterIP !== '' && spec.clusterIP !== 'None' && !IPV4.test(spec.clusterIP)) {
     errors.push({ field: at('clusterIP'), type: 'Invalid value', value: spec.clusterIP, detail: 'must be empty (allocate one), "None" (headless) or an IPv4 address in the service range' });
   }
@@ -125,7 +130,12 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
   }
   const portNames = new Set<string>();
   const portKeys = new Set<string>();
+  // A published port asked for twice (or also as a node port) is the store's to refuse, as two node
+  // ports are: 422 PORT_ALLOCATED (model/host-listeners.ts, hostListenerConflicts).
   spec.ports.forEach((p, i) => {
+    if (p.published !== undefined && spec.type === 'ExternalName') {
+      errors.push({ field: at(`ports[${i}].published`), type: 'Forbidden', detail: "may not be used when `type` is 'ExternalName' (an ExternalName service is a DNS alias: nothing is served)" });
+    }
     if (spec.ports.length > 1 && !p.name) errors.push({ field: at(`ports[${i}].name`), type: 'Required value' });
     if (p.name) {
       if (portNames.has(p.name)) errors.push({ field: at(`ports[${i}].name`), type: 'Duplicate value', value: p.name });
@@ -145,6 +155,27 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     }
   });
   return errors;
+}
+
+type NormalizedContainer = ServiceSpec['containers'][number];
+
+/**
+ * Labels, mounts and resources are absent rather than empty (`labels: {}`, `mounts: []`,
+ * `resources: { limits: {} }`), so a spec stored before these fields existed and the same spec sent
+ * again compare equal, and `show -o yaml` of a process container shows none of them.
+ */
+function withoutEmptyContainerFields(c: NormalizedContainer): NormalizedContainer {
+  const out: { -readonly [K in keyof NormalizedContainer]: NormalizedContainer[K] } = { ...c };
+  if (out.labels !== undefined && Object.keys(out.labels).length === 0) delete out.labels;
+  if (out.mounts !== undefined && out.mounts.length === 0) delete out.mounts;
+  if (out.resources !== undefined) {
+    const resources = { ...out.resources };
+    if (resources.limits !== undefined && Object.keys(resources.limits).length === 0) delete resources.limits;
+    if (resources.reservations !== undefined && Object.keys(resources.reservations).length === 0) delete resources.reservations;
+    if (Object.keys(resources).length === 0) delete out.resources;
+    else out.resources = resources;
+  }
+  return out;
 }
 
 /** Probe rules that need the container: named ports exist, thresholds, healthcheck vs probes. */
@@ -228,6 +259,7 @@ function toFieldError(issue: z.core.$ZodIssue, root: string): FieldError {
     case 'invalid_format':
       if (parent === 'labels') return { field, type: 'Invalid value', value: input, detail: LABEL_VALUE_HINT };
       if (last === 'targetPort') return { field, type: 'Invalid value', value: input, detail: `must be a port number (1-65535) or the name of a container port: ${PORT_NAME_HINT}` };
+      if (last === 'hostname') return { field, type: 'Invalid value', value: input, detail: issue.message };
       if (issue.format === 'regex' && typeof last === 'string' && /name$/i.test(last)) {
         return { field, type: 'Invalid value', value: input, detail: nameHint(issue.path) };
       }

@@ -19,6 +19,25 @@ test('opens the VIP, external, load-balancer and node-port addresses of each ser
   assert.deepEqual([...table.listeners.keys()].sort(), ['TCP 127.0.0.1:30080', 'TCP 127.0.0.2:30080', 'TCP 127.50.0.1:80', 'TCP 127.60.0.1:80', 'TCP 127.96.0.5:80']);
 });
 
+test('opens a published port on every node address, for a ClusterIP service too, balanced like the VIP', () => {
+  const table = buildProxyTable(
+    snapshotOf([
+      endpointsOf({
+        clusterIP: '127.96.0.5',
+        ports: [{ name: '', protocol: 'TCP', port: 80, published: 38080 }],
+        endpoints: [endpoint('127.21.0.1', 8080), endpoint('127.21.0.2', 8080)],
+      }),
+    ]),
+    { nodeAddresses: ['127.0.0.1', '127.0.0.2'] },
+  );
+  assert.deepEqual([...table.listeners.values()].map((l) => `${l.key} ${l.kind} ${l.serviceKey}`).sort(), [
+    'TCP 127.0.0.1:38080 published default/web:80/TCP',
+    'TCP 127.0.0.2:38080 published default/web:80/TCP',
+    'TCP 127.96.0.5:80 clusterIP default/web:80/TCP',
+  ]);
+  assert.deepEqual(table.services.get('default/web:80/TCP')?.backends.map((b) => b.key), ['127.21.0.1:8080', '127.21.0.2:8080']);
+});
+
 test('balances over ready endpoints only, by the target port of the service port name', () => {
   const table = buildProxyTable(
     snapshotOf([

@@ -31,7 +31,7 @@ export interface ListenerSpec {
   readonly host: string;
   readonly port: number;
   readonly serviceKey: string;
-  readonly kind: 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort';
+  readonly kind: 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort' | 'published';
 }
 
 /** Two service ports claiming one address: the first (in snapshot order) keeps it. */
@@ -48,7 +48,7 @@ export interface ProxyTable {
 }
 
 export interface ProxyTableOptions {
-  /** Addresses node ports are opened on. Default ['127.0.0.1']. */
+  /** Addresses node ports and published ports are opened on. Default ['127.0.0.1']. */
   readonly nodeAddresses?: readonly string[];
 }
 
@@ -106,6 +106,9 @@ export function buildProxyTable(snapshot: EndpointsSnapshot, options: ProxyTable
       for (const ip of service.loadBalancerIPs) claim({ ...base, host: ip, port: port.port, kind: 'loadBalancerIP' });
       if (port.nodePort !== undefined) {
         for (const ip of nodeAddresses) claim({ ...base, host: ip, port: port.nodePort, kind: 'nodePort' });
+      }
+      if (port.published !== undefined) {
+        for (const ip of nodeAddresses) claim({ ...base, host: ip, port: port.published, kind: 'published' });
       }
     }
   }

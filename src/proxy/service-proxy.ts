@@ -44,7 +44,7 @@ export interface ProxyError {
 export type ProxyEngine = 'native' | 'node';
 
 export interface ServiceProxyOptions {
-  /** Addresses node ports are opened on. Default ['127.0.0.1']. */
+  /** Addresses node ports and published ports are opened on. Default ['127.0.0.1']. */
   readonly nodeAddresses?: readonly string[];
   /** Which protocols this instance serves. Default both. */
   readonly protocols?: readonly ProxyProtocol[];
@@ -111,8 +111,8 @@ interface UdpListenerEntry {
 type ListenerEntry = TcpListenerEntry | UdpListenerEntry;
 
 /**
- * The L4 data plane: listens on every service port's VIP, external, load-balancer and node-port
- * addresses and relays TCP connections (in berth-relay, or with `engine: 'node'` in this process) and
+ * The L4 data plane: listens on every service port's VIP, external, load-balancer, node-port and
+ * published-port addresses and relays TCP connections (in berth-relay, or with `engine: 'node'` in this process) and
  * UDP flows (in this process) to ready endpoints.
  *
  * Invariants: tables are rebuilt from each whole snapshot; `sync` resolves only once every relay

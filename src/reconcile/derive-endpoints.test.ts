@@ -23,6 +23,12 @@ describe('deriveEndpoints', () => {
     assert.deepEqual(e.endpoints[0]?.ports, { '': 8080 });
   });
 
+  it('carries a published port to the data plane with the service port it serves', () => {
+    const e = deriveEndpoints(service({ ports: [{ port: 80, targetPort: 8080, published: 38080 }] }), [instance({ slot: 1 })], { clusterIP: '127.96.0.1' });
+    assert.deepEqual(e.ports, [{ name: '', protocol: 'TCP', port: 80, published: 38080 }]);
+    assert.deepEqual(e.endpoints[0]?.ports, { '': 8080 });
+  });
+
   it('resolves a named targetPort against each instance\'s container ports', () => {
     const svc = service({
       containers: [{ command: ['srv'], ports: [{ name: 'http', containerPort: 8080 }, { name: 'admin', containerPort: 9090 }] }],

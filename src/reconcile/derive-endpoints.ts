@@ -38,6 +38,7 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
     protocol: p.protocol,
     port: p.port,
     ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+    ...(p.published !== undefined ? { published: p.published } : {}),
   }));
   const endpoints: Endpoint[] = [];
   if (spec.endpoints !== undefined) {

@@ -65,6 +65,27 @@ describe('the host-listener table', () => {
     store.close();
   });
 
+  it('claims published ports on the node addresses, refuses a second service publishing one (or its node port) with PORT_ALLOCATED, and frees them with the service', () => {
+    const store = openSqliteStore(':memory:');
+    store.createService({ grid: 'default', spec: { ...spec('a', { ports: [{ port: 80, targetPort: 8080, published: 38080 }] }), clusterIP: '127.96.0.7' }, deploy: false });
+    assert.deepEqual(store.listHostListeners().map((l) => `${l.kind} ${l.host}:${l.port} ${l.field}`), ['clusterIP 127.96.0.7:80 spec.clusterIP', 'published 127.0.0.1:38080 spec.ports[0].published']);
+    let refused: unknown;
+    try {
+      store.createService({ grid: 'default', spec: spec('b', { ports: [{ port: 81, targetPort: 8080, published: 38080 }] }), deploy: false });
+    } catch (e) {
+      refused = e;
+    }
+    assert.equal((refused as { code?: string }).code, 'PORT_ALLOCATED');
+    assert.match((refused as Error).message, /spec\.ports\[0\]\.published: Invalid value: 38080: provided port is already allocated \(TCP 127\.0\.0\.1:38080 is served for service default\/a, its spec\.ports\[0\]\.published\)/);
+    store.createService({ grid: 'default', spec: spec('inrange', { ports: [{ port: 80, targetPort: 8080, published: 30500 }] }), deploy: false });
+    assert.equal(code(() => store.createService({ grid: 'default', spec: spec('c', { type: 'NodePort', ports: [{ port: 80, targetPort: 8080, nodePort: 30500 }] }), deploy: false })), 'PORT_ALLOCATED', 'a node port on a published port');
+    assert.equal(code(() => store.createService({ grid: 'default', spec: spec('d', { ports: [{ name: 'x', port: 80, targetPort: 8080, published: 38081 }, { name: 'y', port: 81, targetPort: 8080, published: 38081 }] }), deploy: false })), 'PORT_ALLOCATED', 'two ports of one service');
+    store.createService({ grid: 'default', spec: spec('e', { ports: [{ port: 80, protocol: 'UDP', targetPort: 8080, published: 38080 }] }), deploy: false });
+    store.applyControllerWrites({ deleteServices: [{ grid: 'default', name: 'a' }] });
+    store.createService({ grid: 'default', spec: spec('b', { ports: [{ port: 81, targetPort: 8080, published: 38080 }] }), deploy: false });
+    store.close();
+  });
+
   describe('rebuilt on open from the stored specs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-host-ports-'));
     after(() => rmSync(dir, { recursive: true, force: true }));

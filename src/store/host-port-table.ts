@@ -38,7 +38,7 @@ export interface RebuildConflict {
 
 /**
  * The host-listener allocation table: every address:port that berth listens on for a service (virtual
- * IP, external IPs, load-balancer and node ports; model/host-listeners.ts), with its owner. Written in
+ * IP, external IPs, load-balancer, node and published ports; model/host-listeners.ts), with its owner. Written in
  * the same transaction as the spec that asks for it, so two services never hold one listener
  * (Kubernetes' allocators, with a wildcard address overlapping every address of its port). Derived
  * data: rebuilt from the stored specs when the store opens, so it always matches them. Callers run

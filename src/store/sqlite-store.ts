@@ -55,7 +55,7 @@ export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock before failing (SQLITE_BUSY). Default 5000 ms. */
   readonly busyTimeoutMs?: number;
   /**
-   * Where node ports and load-balancer ports are opened (the proxy's `nodeAddresses`): the host-listener
+   * Where node, load-balancer and published ports are opened (the proxy's `nodeAddresses`): the host-listener
    * table claims them there. Default ['127.0.0.1'], the proxy's default.
    */
   readonly nodeAddresses?: readonly string[];

@@ -14,7 +14,7 @@ function berth(url: string, args: string[]): { status: number | null; stdout: st
 /** `service create` flags of a slow-server service with Kontena's health check and short monitors. */
 function createArgs(name: string, replicas: number, env: Record<string, string> = {}): string[] {
   return [
-    'service', 'create', name, '--instances', String(replicas), '--cmd', `node ${SLOW}`, '-w', ROOT, '-p', '80:8080',
+    'service', 'create', name, '--instances', String(replicas), '--cmd', `node ${SLOW}`, '-w', ROOT, '--port', '80:8080',
     '-e', 'PORT=8080', '-e', 'DELAY_MS=0-0', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
     '--health-check-uri', '/health', '--health-check-port', '8080', '--health-check-interval', '0.3', '--health-check-timeout', '1',
     '--update-monitor', '0.5s', '--rollback-monitor', '0.5s', '--stop-timeout', '2s', '--drain-timeout', '1s', '--restart-delay', '1s',
