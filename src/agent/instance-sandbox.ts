@@ -9,15 +9,6 @@ import type { ContainerConfig, ContainerMount, Driver, SandboxConfig } from '../
  * sandbox and each image container get from the spec (docs/drivers.md, "Docker driver").
  */
 
-/** The spec fields only an image container has (model/service-spec.ts; Swarm's ContainerSpec). */
-interface ImageSpecFields {
-  readonly imagePullPolicy?: 'IfNotPresent' | 'Always' | 'Never';
-  readonly hostname?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly mounts?: readonly { readonly type: 'bind' | 'volume' | 'tmpfs'; readonly source?: string; readonly target: string; readonly readOnly?: boolean; readonly tmpfsSize?: number }[];
-  readonly resources?: ContainerConfig['resources'];
-}
-
 /** True when the instance's containers share a sandbox: they have images, and the driver makes sandboxes. */
 export function usesSandbox(inst: Instance, driver: Driver): boolean {
   return driver.runSandbox !== undefined && inst.spec.containers.some((c) => c.image !== undefined);
@@ -30,7 +21,7 @@ export function usesSandbox(inst: Instance, driver: Driver): boolean {
  * `nslookup my-nginx` does).
  */
 export function sandboxConfig(inst: Instance, network: { readonly dnsServers: readonly string[] } | undefined): SandboxConfig {
-  const first = inst.spec.containers[0] as (ContainerSpec & ImageSpecFields) | undefined;
+  const first = inst.spec.containers[0];
   return {
     instanceId: inst.id,
     address: inst.spec.address,
@@ -53,7 +44,7 @@ export function berthLabels(inst: Instance): Record<string, string> {
  */
 export function imageFields(c: ContainerSpec, inst: Instance, slotDataDir: string | undefined): Partial<ContainerConfig> {
   if (!c.image) return {};
-  const spec = c as ContainerSpec & ImageSpecFields;
+  const spec = c;
   const mounts = (spec.mounts ?? []).map((m): ContainerMount => {
     if (m.type === 'volume' && m.source === undefined && slotDataDir) return { type: 'bind', source: slotMountDir(slotDataDir, m.target), target: m.target, ...(m.readOnly ? { readOnly: true } : {}) };
     return { type: m.type, target: m.target, ...(m.source !== undefined ? { source: m.source } : {}), ...(m.readOnly ? { readOnly: true } : {}), ...(m.tmpfsSize !== undefined ? { tmpfsSize: m.tmpfsSize } : {}) };
@@ -74,5 +65,5 @@ export function slotMountDir(slotDataDir: string, target: string): string {
 /** The slot directories an instance's containers bind (made before the start: the engine refuses a missing bind source). */
 export function slotMountDirs(inst: Instance, slotDataDir: string | undefined): string[] {
   if (!slotDataDir) return [];
-  return inst.spec.containers.flatMap((c) => ((c as ContainerSpec & ImageSpecFields).mounts ?? []).filter((m) => m.type === 'volume' && m.source === undefined).map((m) => slotMountDir(slotDataDir, m.target)));
+  return inst.spec.containers.flatMap((c) => (c.mounts ?? []).filter((m) => m.type === 'volume' && m.source === undefined).map((m) => slotMountDir(slotDataDir, m.target)));
 }

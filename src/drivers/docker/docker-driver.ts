@@ -19,7 +19,7 @@ import type {
 import { execInContainer } from './container-exec.js';
 import { ContainerExits } from './container-exits.js';
 import { readContainerLogs } from './container-logs.js';
-import { sampleContainerStats } from './container-stats.js';
+import { forgetContainerStats, sampleContainerStats } from './container-stats.js';
 import { LABELS, containerCreateOptions, sandboxCreateOptions } from './container-create.js';
 import { engineMessage, exitOfState, isNotFound, isNotRunning } from './engine-errors.js';
 import { ensureImage } from './image-pull.js';
@@ -143,8 +143,10 @@ export class DockerDriver implements Driver {
   }
 
   async destroy(handle: ContainerHandle): Promise<void> {
+    const id = this.idOf(handle);
+    forgetContainerStats(this.docker, id);
     try {
-      await this.docker.getContainer(this.idOf(handle)).remove({ force: true, v: true });
+      await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (error) {
       if (!isNotFound(error) && !/removal of container .* is already in progress/i.test(engineMessage(error))) throw error;
     }
