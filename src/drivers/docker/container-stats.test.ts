@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Dockerode from 'dockerode';
-import { sampleContainerStats, sampleStatsFromEngine } from './container-stats.js';
+import { forgetContainerStats, sampleContainerStats, sampleStatsFromEngine } from './container-stats.js';
 import { engineGate, importBusyboxImage, removeContainer, removeImage, runContainer, TEST_PREFIX, waitExited } from './io-test-support.js';
 
 const gate = engineGate('container-stats.test.ts');
@@ -100,5 +100,7 @@ describe('sampleContainerStats, with real containers', { skip: gate.skip, timeou
     const again = await sampleContainerStats(docker, c.id, now);
     assert.ok(again, 'running again');
     assert.equal(again.processes, 1);
+    forgetContainerStats(docker, c.id);
+    assert.ok(await sampleContainerStats(docker, c.id, now), 'located afresh');
   });
 });

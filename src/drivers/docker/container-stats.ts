@@ -58,6 +58,14 @@ export async function sampleContainerStats(docker: Dockerode, containerId: strin
   return where.kind === 'cgroup' ? await readCgroup(where, now) : await sampleStatsFromEngine(docker, containerId, now);
 }
 
+/**
+ * Drops what sampleContainerStats keeps for a container (where its cgroup is): call it when the
+ * container is destroyed. (A sample that finds the container gone drops it too.)
+ */
+export function forgetContainerStats(docker: Dockerode, containerId: string): void {
+  located.get(docker)?.delete(containerId);
+}
+
 async function inspectRunning(docker: Dockerode, containerId: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
   try {
     const info = await docker.getContainer(containerId).inspect();
