@@ -91,17 +91,37 @@ export function untilReady(client: BerthClient, name: string, n: number, timeout
   return untilEndpoints(client, name, (e) => readyCount(e) === n && e.endpoints.length === n, timeoutMs === undefined ? {} : { timeoutMs });
 }
 
-/** Removes the service and waits until the engine holds none of its containers (sandboxes included). */
+/** Exited containers berth left behind after a service was removed (see `removeService`), per service. */
+export const leftBehind = new Map<string, string[]>();
+
+/**
+ * Removes the service and waits until the engine runs none of its containers (sandboxes included).
+ * Containers of the service that berth leaves behind, exited, 10 s after that are recorded in
+ * `leftBehind` (the bench reports them) and removed here, so that rounds do not pile them up.
+ */
 export async function removeService(client: BerthClient, name: string): Promise<void> {
   await client.removeService(GRID, name).catch(() => undefined);
   const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const left = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.service=${name}`] }) });
+  const ofService = (): Promise<{ Id: string; State: string; Names: string[] }[]> => engine.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.service=${name}`] }) });
+  let goneAt: number | undefined;
+  for (;;) {
+    const left = await ofService();
     const services = await client.listServices(GRID);
-    if (left.length === 0 && !services.some((s) => s.name === name)) return;
+    const serviceGone = !services.some((s) => s.name === name);
+    if (left.length === 0 && serviceGone) return;
+    if (serviceGone && left.every((c) => c.State !== 'running' && c.State !== 'restarting' && c.State !== 'created')) {
+      goneAt ??= Date.now();
+      if (Date.now() - goneAt > 10_000) {
+        leftBehind.set(name, [...(leftBehind.get(name) ?? []), ...left.map((c) => `${(c.Names[0] ?? c.Id).replace(/^\//, '')} (${c.State})`)]);
+        await Promise.all(left.map((c) => engine.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+        return;
+      }
+    } else {
+      goneAt = undefined;
+    }
+    if (Date.now() > deadline) throw new Error(`${name}: ${left.length} containers still there 120 s after the service was removed`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${name}: containers left 120 s after the service was removed`);
 }
 
 /** The engine id of an instance's app container (label io.berth.instance; the sandbox is not it). */

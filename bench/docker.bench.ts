@@ -28,7 +28,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { ensurePauseImage } from '../src/drivers/docker/pause-image.js';
 import type { Instance } from '../src/model/index.js';
 import { cleanup, median, secs, waitRollout } from './berth-rollouts.js';
-import { appContainerOf, benchService, GRID, NETWORK, removeService, startDockerBerth, untilEndpoints, untilReady } from './docker-berth.js';
+import { appContainerOf, benchService, GRID, leftBehind, NETWORK, removeService, startDockerBerth, untilEndpoints, untilReady } from './docker-berth.js';
 import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, removeNamed, rollParallel, runParallel } from './docker-engine.js';
 import { Swarm } from './swarm.js';
 
@@ -331,6 +331,10 @@ async function main(): Promise<void> {
       console.log(`idle: ${IDLE_REPLICAS} running instances (${id.containers} containers with their sandboxes), over ${IDLE_MS / 1000} s (${id.load})`);
       console.log(`  berth server: ${id.server.toFixed(2)} % of one core; its proxy relay: ${id.relay.toFixed(2)} %   (goal < 1 %) ${id.server + id.relay < 1 ? 'met' : 'MISSED'}`);
       console.log(`  dockerd meanwhile: ${id.dockerd.toFixed(2)} % (the engine's own idle cost, not berth's; it shows no polling storm)`);
+    }
+    if (leftBehind.size > 0) {
+      const all = [...leftBehind.values()].flat();
+      console.log(`NOTE: berth left ${all.length} exited container(s) on the engine after removing their service (removed by the bench): ${all.slice(0, 6).join(', ')}${all.length > 6 ? ', …' : ''}`);
     }
   } finally {
     events.close();
