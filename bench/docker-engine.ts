@@ -49,13 +49,13 @@ export interface EngineEvent {
   readonly atMs: number;
 }
 
-/** The engine's container start/die/kill events from `open()` on, kept in memory for the bench to query. */
+/** The engine's container create/start/kill/die/destroy events from `open()` on, kept in memory for the bench to query. */
 export class EngineEvents {
   readonly events: EngineEvent[] = [];
   private stream: NodeJS.ReadableStream | undefined;
 
   async open(): Promise<void> {
-    const stream = (await engine.getEvents({ filters: JSON.stringify({ type: ['container'], event: ['start', 'die', 'kill'] }) })) as NodeJS.ReadableStream;
+    const stream = (await engine.getEvents({ filters: JSON.stringify({ type: ['container'], event: ['create', 'start', 'kill', 'die', 'destroy'] }) })) as NodeJS.ReadableStream;
     this.stream = stream;
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {

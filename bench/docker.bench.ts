@@ -24,7 +24,7 @@
  * Run: npm run bench -- docker   (BENCH_ROUNDS=3 by default; BENCH_SWARM=0 skips Swarm;
  *      BENCH_PARTS=converge,failover,rollout,idle picks parts; BENCH_SIZES=30,10 the converge sizes)
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { ensurePauseImage } from '../src/drivers/docker/pause-image.js';
 import type { Instance } from '../src/model/index.js';
 import { cleanup, median, secs, waitRollout } from './berth-rollouts.js';
@@ -56,10 +56,20 @@ interface ConvergeFigures {
   berthServer: number[];
   swarm: number[];
   loads: string[];
+  /** CPU ms of the berth server process while berth converged. */
+  berthServerCpu: number[];
+  /** CPU ms of dockerd while berth converged, and while the pod floor ran (same containers). */
+  dockerdBerth: number[];
+  dockerdPods: number[];
+  /** deploy → the engine's first create event of the service. */
+  berthFirstCreate: number[];
 }
 
 async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
-  const f: ConvergeFigures = { floorCli: [], floorBridge: [], floorPods: [], berthReady: [], berthStarted: [], berthServer: [], swarm: [], loads: [] };
+  const f: ConvergeFigures = { floorCli: [], floorBridge: [], floorPods: [], berthReady: [], berthStarted: [], berthServer: [], swarm: [], loads: [], berthServerCpu: [], dockerdBerth: [], dockerdPods: [], berthFirstCreate: [] };
+  const dockerd = pidOfProgram('dockerd');
+  const dockerdCpu = (): number => (dockerd ? cpuMsOf(dockerd) : NaN);
+  const serverPid = ctx.berth.proc.pid as number;
   const { client } = ctx.berth;
   const pause = await ensurePauseImage(engine);
   const addresses = Array.from({ length: n }, (_, i) => `10.230.200.${i + 2}`);
@@ -71,7 +81,9 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
     f.floorBridge.push((await runParallel(ctx.events, n, 'bridge', `br${n}-r${r}`)).startedMs);
     await removeNamed(`${PREFIX}-br${n}-r${r}-`);
     await settle();
+    const podCpu0 = dockerdCpu();
     f.floorPods.push((await podsParallel(ctx.events, n, NETWORK, pause, addresses, `pod${n}-r${r}`)).startedMs);
+    f.dockerdPods.push(dockerdCpu() - podCpu0);
     await removeNamed(`${PREFIX}-pod${n}-r${r}-`);
     await settle();
 
@@ -81,10 +93,15 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
     const isConnected = new Promise<void>((res) => (connected = res));
     const ready = untilEndpoints(client, name, (e) => e.endpoints.length === n && e.endpoints.every((x) => x.ready), { onFirst: () => connected() });
     await isConnected;
+    const cpu0 = { server: cpuMsOf(serverPid), dockerd: dockerdCpu() };
     const t0 = performance.now();
     const t0Epoch = Date.now();
     await client.deploy(GRID, name);
     f.berthReady.push((await ready) - t0);
+    f.berthServerCpu.push(cpuMsOf(serverPid) - cpu0.server);
+    f.dockerdBerth.push(dockerdCpu() - cpu0.dockerd);
+    const firstCreate = ctx.events.events.find((e) => e.action === 'create' && e.atMs >= t0Epoch && e.attributes['io.berth.service'] === name);
+    f.berthFirstCreate.push(firstCreate ? firstCreate.atMs - t0Epoch : NaN);
     const started = await ctx.events.nthStart(n, t0Epoch, (e) => e.attributes['io.berth.service'] === name && e.attributes['io.berth.role'] === 'container');
     f.berthStarted.push(started - t0Epoch);
     let serverMs = NaN;
@@ -122,7 +139,8 @@ function printConverge(n: number, f: ConvergeFigures, swarmNote: string): void {
   const ratio = (x: number, goal: number): string => `${x.toFixed(2)}x (goal ≤ ${goal.toFixed(2)}x) ${x <= goal ? 'met' : 'MISSED'}`;
   console.log(`  ratio berth / docker run floor (medians):   ${ratio(b / median(f.floorCli), 1.3)}`);
   if (f.swarm.length > 0) console.log(`  ratio berth / Swarm (medians):              ${ratio(b / median(f.swarm), 0.5)}`);
-  console.log(`  for the why: berth / pod floor ${(b / median(f.floorPods)).toFixed(2)}x; pod floor / docker run floor ${(median(f.floorPods) / median(f.floorCli)).toFixed(2)}x; docker run on berth's network / on docker0 ${(median(f.floorCli) / median(f.floorBridge)).toFixed(2)}x`);
+  console.log(`  for the why: deploy → the engine's first create of the service: ${runs(f.berthFirstCreate)} ms; berth server CPU while converging: ${runs(f.berthServerCpu)} ms; dockerd CPU while berth converged: ${runs(f.dockerdBerth)} ms, while the pod floor ran: ${runs(f.dockerdPods)} ms`);
+  console.log(`               berth / pod floor ${(b / median(f.floorPods)).toFixed(2)}x; pod floor / docker run floor ${(median(f.floorPods) / median(f.floorCli)).toFixed(2)}x; docker run on berth's network / on docker0 ${(median(f.floorCli) / median(f.floorBridge)).toFixed(2)}x`);
 }
 
 // ---- 2. failover -------------------------------------------------------------------------------
@@ -244,9 +262,11 @@ async function rollout(ctx: Ctx): Promise<{ berth: number[]; berthServer: number
     out.loads.push(load());
     await settle();
     const t0 = performance.now();
+    const t0Epoch = Date.now();
     const svc = await client.updateService(GRID, name, benchService(name, { replicas: ROLL_REPLICAS, update, env: { VERSION: String(r) } }), { deploy: true });
     const { at, update: status } = await waitRollout(client, name, svc.deployment?.requestedAt ?? '', { timeoutMs: 180_000 });
     out.berth.push(at - t0);
+    if (process.env.BENCH_TIMELINE) dumpTimeline(ctx, name, t0Epoch, `${process.env.BENCH_TIMELINE}-roll-r${r}.json`);
     out.berthServer.push(status.completedAt ? Date.parse(status.completedAt) - Date.parse(status.startedAt) : NaN);
     await untilReady(client, name, ROLL_REPLICAS, 60_000);
     await settle();
@@ -264,6 +284,14 @@ async function rollout(ctx: Ctx): Promise<{ berth: number[]; berthServer: number
   await removeService(client, name);
   if (ctx.swarm) await ctx.swarm.removeService(sname);
   return out;
+}
+
+/** BENCH_TIMELINE: writes the engine's events of the service since `sinceEpoch` (ms after it) to `file`, for reading where a rollout's time went. */
+function dumpTimeline(ctx: Ctx, service: string, sinceEpoch: number, file: string): void {
+  const rows = ctx.events.events
+    .filter((e) => e.atMs >= sinceEpoch && e.attributes['io.berth.service'] === service)
+    .map((e) => ({ ms: Math.round(e.atMs - sinceEpoch), action: e.action, container: e.name }));
+  writeFileSync(file, JSON.stringify(rows, null, 1));
 }
 
 // ---- 4. idle -----------------------------------------------------------------------------------
