@@ -200,3 +200,58 @@ export function pidOfProgram(name: string): number | undefined {
 export function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
+
+/** Median time of each engine call over the profiled starts, ms. */
+export type CallTimes = Record<string, number>;
+
+/**
+ * Where a start's time goes on this engine: `n` starts one after another (no contention), each call
+ * timed. `plain:<network>`: create + start of one container on that network (`none` for no network);
+ * `pod`: berth's instance — sandbox create + start on `network` at a fixed address, then the app
+ * container's create, berth's command check (HEAD of the archive at each PATH directory), and start
+ * in the sandbox's network namespace. Containers are removed afterwards (not timed).
+ */
+export async function profileStarts(kind: string, n: number, network: string, pauseImage: string): Promise<CallTimes> {
+  const times: Record<string, number[]> = {};
+  const timed = async <T>(k: string, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      (times[k] ??= []).push(performance.now() - t);
+    }
+  };
+  const made: string[] = [];
+  const tag = `${PREFIX}-prof-${kind.replace(/[^a-z0-9]/g, '')}`;
+  try {
+    for (let i = 0; i < n; i++) {
+      if (kind.startsWith('plain:')) {
+        const net = kind.slice('plain:'.length);
+        const c = await timed('create', () => engine.createContainer({ name: `${tag}-${i}`, Image: IMAGE, Cmd: [...HTTPD], HostConfig: { NetworkMode: net, Init: true } }));
+        made.push(c.id);
+        await timed('start', () => c.start());
+      } else {
+        const sandbox = await timed('sandbox create', () =>
+          engine.createContainer({
+            name: `${tag}-${i}-sandbox`,
+            Image: pauseImage,
+            HostConfig: { NetworkMode: network },
+            NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: `10.230.201.${i + 2}` } } } },
+          }),
+        );
+        made.push(sandbox.id);
+        await timed('sandbox start', () => sandbox.start());
+        const app = await timed('app create', () => engine.createContainer({ name: `${tag}-${i}-app`, Image: IMAGE, Cmd: [...HTTPD], HostConfig: { NetworkMode: `container:${sandbox.id}`, Init: true } }));
+        made.push(app.id);
+        const dirs = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+        await timed('app command check', () => Promise.all([engine.getImage(IMAGE).inspect(), ...dirs.map((d) => app.infoArchive({ path: `${d}/httpd` }).catch(() => undefined))]));
+        await timed('app start', () => app.start());
+      }
+    }
+  } finally {
+    await Promise.all(made.reverse().map((id) => engine.getContainer(id).remove({ force: true, v: true }).catch(() => undefined)));
+  }
+  const out: CallTimes = {};
+  for (const [k, v] of Object.entries(times)) out[k] = [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+  return out;
+}

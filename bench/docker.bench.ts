@@ -16,6 +16,9 @@
  *  3. Rolling update of 10 replicas, parallelism 2, delay 0s, monitor 1s, stop-first (an env change),
  *     against its floor: 10 plain containers replaced 2 at a time (docker stop, docker run -d, then
  *     the 1 s monitor per batch). Goal ≤ 1.3 × the floor. Swarm: the same update.
+ *  0. Profile: where one start's time goes — each engine call of a plain container (on berth's network,
+ *     on docker0, without a network) and of berth's instance (sandbox, app, command check), timed
+ *     over 5 starts one after another.
  *  4. Idle: the server's own CPU (utime + stime of its process and its proxy relay) over 30 s with 50
  *     running instances (100 containers with the sandboxes); goal < 1 %. dockerd's CPU alongside.
  * The machine is shared: the 1-minute load average is printed with every figure, and each figure is
@@ -29,12 +32,12 @@ import { ensurePauseImage } from '../src/drivers/docker/pause-image.js';
 import type { Instance } from '../src/model/index.js';
 import { cleanup, median, secs, waitRollout } from './berth-rollouts.js';
 import { appContainerOf, benchService, GRID, leftBehind, NETWORK, removeService, startDockerBerth, untilEndpoints, untilReady } from './docker-berth.js';
-import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, removeNamed, rollParallel, runParallel } from './docker-engine.js';
+import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, profileStarts, removeNamed, rollParallel, runParallel } from './docker-engine.js';
 import { Swarm } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SIZES = (process.env.BENCH_SIZES ?? '30,10').split(',').map(Number);
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'converge,failover,rollout,idle').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'profile,converge,failover,rollout,idle').split(','));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const runs = (xs: readonly number[]): string => xs.map(f0).join(', ');
@@ -359,6 +362,20 @@ async function main(): Promise<void> {
   const version = await dockerCli(['version', '--format', '{{.Server.Version}}']);
   console.log(`Docker ${version} (${swarm?.description ?? 'no swarm'}), ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; ${load()} at the start`);
   try {
+    if (PARTS.has('profile')) {
+      const pause = await ensurePauseImage(engine);
+      const fmt = (t: Record<string, number>): string => Object.entries(t).map(([k, v]) => `${k} ${f0(v)}`).join(', ');
+      console.log(`where a start's time goes: 5 starts one after another per kind, median ms of each engine call (${load()})`);
+      for (const [label, kind] of [
+        [`one container on berth's network (${NETWORK}, user-defined bridge)`, `plain:${NETWORK}`],
+        [`one container on docker0 (Swarm's tasks here)`, 'plain:bridge'],
+        ['one container without a network (NetworkMode none)', 'plain:none'],
+        ["berth's instance: sandbox on berth's network + app in its netns", 'pod'],
+      ] as const) {
+        console.log(`  ${label}: ${fmt(await profileStarts(kind, 5, NETWORK, pause))}`);
+        await settle();
+      }
+    }
     if (PARTS.has('converge')) {
       for (const n of SIZES) printConverge(n, await converge(ctx, n), swarmNote);
     }
