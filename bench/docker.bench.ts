@@ -32,7 +32,7 @@ import { ensurePauseImage } from '../src/drivers/docker/pause-image.js';
 import type { Instance } from '../src/model/index.js';
 import { cleanup, median, secs, waitRollout } from './berth-rollouts.js';
 import { appContainerOf, benchService, GRID, leftBehind, NETWORK, removeService, startDockerBerth, untilEndpoints, untilReady } from './docker-berth.js';
-import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, profileStarts, removeNamed, rollParallel, runParallel } from './docker-engine.js';
+import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, profileStarts, removeIds, removeNamed, rollParallel, runParallel } from './docker-engine.js';
 import { Swarm } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -359,6 +359,7 @@ async function main(): Promise<void> {
   const swarm = typeof swarmOrWhy === 'string' ? undefined : swarmOrWhy;
   const swarmNote = typeof swarmOrWhy === 'string' ? swarmOrWhy : '';
   const ctx: Ctx = { berth, events, swarm, imageId };
+  current = ctx;
   const version = await dockerCli(['version', '--format', '{{.Server.Version}}']);
   console.log(`Docker ${version} (${swarm?.description ?? 'no swarm'}), ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; ${load()} at the start`);
   try {
@@ -415,12 +416,40 @@ async function main(): Promise<void> {
       console.log(`NOTE: berth left ${all.length} exited container(s) on the engine after removing their service (removed by the bench): ${all.slice(0, 6).join(', ')}${all.length > 6 ? ', …' : ''}`);
     }
   } finally {
+    await tidy();
+  }
+}
+
+let tidying: Promise<void> | undefined;
+/** Removes everything the bench made (services and the server, floor containers, the swarm when it made it, the network); once. */
+function tidy(): Promise<void> {
+  tidying ??= (async () => {
+    if (!current) return;
+    const { berth, events, swarm } = current;
     events.close();
     await cleanup(berth).catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+    // Whatever the server did not remove in time: its containers carry its owner label.
+    const owners = new Set(events.events.filter((e) => e.attributes['io.berth.service']?.startsWith('dk-')).map((e) => e.attributes['io.berth.owner']));
+    for (const owner of owners) {
+      if (!owner) continue;
+      const left = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.owner=${owner}`] }) });
+      await removeIds(left.filter((c) => c.Labels['io.berth.role'] !== 'sandbox').map((c) => c.Id));
+      await removeIds(left.filter((c) => c.Labels['io.berth.role'] === 'sandbox').map((c) => c.Id));
+    }
     await removeNamed(`${PREFIX}-`);
     await swarm?.close();
-    await dockerCli(['network', 'rm', NETWORK]).catch(() => undefined);
-  }
+    // The berth server leaves its network; without containers on it, it goes too.
+    await dockerCli(['network', 'rm', NETWORK]).catch((e: unknown) => console.error(`the network ${NETWORK} stays: ${(e as Error).message}`));
+  })();
+  return tidying;
+}
+
+let current: Ctx | undefined;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    console.error(`${signal}: removing what the bench made`);
+    void tidy().finally(() => process.exit(130));
+  });
 }
 
 await main();
