@@ -21,8 +21,10 @@
  *     over 5 starts one after another.
  *  4. Idle: the server's own CPU (utime + stime of its process and its proxy relay) over 30 s with 50
  *     running instances (100 containers with the sandboxes); goal < 1 %. dockerd's CPU alongside.
- * The machine is shared: the 1-minute load average is printed with every figure, and each figure is
- * the median (and best) of BENCH_ROUNDS rounds, the variants interleaved round by round.
+ * The machine is shared: before every round the bench waits 3 s doing nothing and prints how busy the
+ * cores were meanwhile (other people's work) with the 1-minute load average (which also counts the
+ * bench's own last seconds); each figure is the median (and best) of BENCH_ROUNDS rounds, the
+ * variants interleaved round by round.
  *
  * Run: npm run bench -- docker   (BENCH_ROUNDS=3 by default; BENCH_SWARM=0 skips Swarm;
  *      BENCH_PARTS=converge,failover,rollout,idle picks parts; BENCH_SIZES=30,10 the converge sizes)
@@ -41,11 +43,24 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'profile,converge,failover,rol
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const runs = (xs: readonly number[]): string => xs.map(f0).join(', ');
-const load = (): string => `load ${loadAverage().toFixed(1)}`;
+/** How busy both cores were over the last `settle()` (while the bench itself did nothing): other people's work. */
+let busyBefore = NaN;
+const load = (): string => `${Number.isFinite(busyBefore) ? `${busyBefore.toFixed(0)} % busy before, ` : ''}load ${loadAverage().toFixed(1)}`;
 
-/** Lets the engine finish removals and the load settle a little between measurements. */
+/** [busy, total] jiffies of all CPUs since boot (/proc/stat). */
+function cpuJiffies(): [number, number] {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return [total - idle, total];
+}
+
+/** Lets the engine finish removals between measurements, and measures how busy the machine is meanwhile. */
 async function settle(): Promise<void> {
+  const [b0, t0] = cpuJiffies();
   await sleep(3000);
+  const [b1, t1] = cpuJiffies();
+  busyBefore = ((b1 - b0) * 100) / Math.max(1, t1 - t0);
 }
 
 // ---- 1. converge -------------------------------------------------------------------------------
@@ -77,6 +92,7 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
   const pause = await ensurePauseImage(engine);
   const addresses = Array.from({ length: n }, (_, i) => `10.230.200.${i + 2}`);
   for (let r = 1; r <= ROUNDS; r++) {
+    await settle();
     f.loads.push(load());
     f.floorCli.push((await runParallel(ctx.events, n, NETWORK, `cli${n}-r${r}`)).startedMs);
     await removeNamed(`${PREFIX}-cli${n}-r${r}-`);
@@ -130,7 +146,7 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
 
 function printConverge(n: number, f: ConvergeFigures, swarmNote: string): void {
   const m = (xs: number[]): string => `median ${f0(median(xs))} ms (best ${f0(Math.min(...xs))})   runs: ${runs(xs)}`;
-  console.log(`converge ${n} replicas of busybox httpd (${IMAGE}, --init), request → all running; ${ROUNDS} rounds (${f.loads.join(', ')} at each round's start)`);
+  console.log(`converge ${n} replicas of busybox httpd (${IMAGE}, --init), request → all running; ${ROUNDS} rounds (machine before each round: ${f.loads.join('; ')})`);
   console.log(`  floor: ${n} × docker run -d at once, berth's network (${NETWORK}):   ${m(f.floorCli)}`);
   console.log(`  floor: ${n} × docker run -d at once, docker0 (Swarm's network):    ${m(f.floorBridge)}`);
   console.log(`  floor: ${n} berth-shaped instances (sandbox + app) via the API:     ${m(f.floorPods)}`);
@@ -182,7 +198,7 @@ async function failover(ctx: Ctx, how: 'docker-kill' | 'kill-9', rounds: number)
       await client.createService(GRID, benchService(name, { replicas: FO_REPLICAS, restartDelay: '1s' }), { deploy: true });
     }
     await untilReady(client, name, FO_REPLICAS, 120_000);
-    await sleep(1000);
+    await settle();
     // A slot killed once per service: a second kill would measure the restart back-off, not the failover.
     const slot = (r % FO_REPLICAS) + 1;
     const victim: Instance | undefined = (await client.listInstances(GRID, name, { active: true })).find((i) => i.slot === slot && i.status.state === 'running');
@@ -262,8 +278,8 @@ async function rollout(ctx: Ctx): Promise<{ berth: number[]; berthServer: number
     });
   }
   for (let r = 1; r <= ROUNDS; r++) {
-    out.loads.push(load());
     await settle();
+    out.loads.push(load());
     const t0 = performance.now();
     const t0Epoch = Date.now();
     const svc = await client.updateService(GRID, name, benchService(name, { replicas: ROLL_REPLICAS, update, env: { VERSION: String(r) } }), { deploy: true });
@@ -323,6 +339,8 @@ async function idle(ctx: Ctx): Promise<{ server: number; relay: number; dockerd:
   await client.createService(GRID, benchService(name, { replicas: IDLE_REPLICAS }), { deploy: true });
   await untilReady(client, name, IDLE_REPLICAS, 300_000);
   await sleep(5000); // the last status writes and the update's monitor period
+  await settle();
+  const busy = load();
   const pid = proc.pid as number;
   const relayPids = relays(pid);
   const dockerd = pidOfProgram('dockerd');
@@ -330,7 +348,7 @@ async function idle(ctx: Ctx): Promise<{ server: number; relay: number; dockerd:
   const a = { server: cpuMsOf(pid), relay: relayPids.reduce((s, p) => s + cpuMsOf(p), 0), dockerd: dockerd ? cpuMsOf(dockerd) : NaN };
   await sleep(IDLE_MS);
   const b = { server: cpuMsOf(pid), relay: relayPids.reduce((s, p) => s + cpuMsOf(p), 0), dockerd: dockerd ? cpuMsOf(dockerd) : NaN };
-  const loadNow = load();
+  const loadNow = `${busy} before; load ${loadAverage().toFixed(1)} after`;
   await removeService(client, name);
   const pct = (x: number): number => (x * 100) / IDLE_MS;
   return { server: pct(b.server - a.server), relay: pct(b.relay - a.relay), dockerd: pct(b.dockerd - a.dockerd), containers, load: loadNow };
@@ -361,6 +379,7 @@ async function main(): Promise<void> {
   const ctx: Ctx = { berth, events, swarm, imageId };
   current = ctx;
   const version = await dockerCli(['version', '--format', '{{.Server.Version}}']);
+  await settle();
   console.log(`Docker ${version} (${swarm?.description ?? 'no swarm'}), ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; ${load()} at the start`);
   try {
     if (PARTS.has('profile')) {
