@@ -73,6 +73,8 @@ interface ConvergeFigures {
   berthStarted: number[];
   berthServer: number[];
   swarm: number[];
+  /** Swarm's tasks on an attachable overlay network with DNS round robin (service discovery, as berth gives). */
+  swarmOverlay: number[];
   loads: string[];
   /** CPU ms of the berth server process while berth converged. */
   berthServerCpu: number[];
@@ -84,7 +86,7 @@ interface ConvergeFigures {
 }
 
 async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
-  const f: ConvergeFigures = { floorCli: [], floorBridge: [], floorPods: [], berthReady: [], berthStarted: [], berthServer: [], swarm: [], loads: [], berthServerCpu: [], dockerdBerth: [], dockerdPods: [], berthFirstCreate: [] };
+  const f: ConvergeFigures = { floorCli: [], floorBridge: [], floorPods: [], berthReady: [], berthStarted: [], berthServer: [], swarm: [], swarmOverlay: [], loads: [], berthServerCpu: [], dockerdBerth: [], dockerdPods: [], berthFirstCreate: [] };
   const dockerd = pidOfProgram('dockerd');
   const dockerdCpu = (): number => (dockerd ? cpuMsOf(dockerd) : NaN);
   const serverPid = ctx.berth.proc.pid as number;
@@ -139,6 +141,15 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
       await ctx.swarm.waitTasks(sname, n);
       await ctx.swarm.removeService(sname);
       await settle();
+      const oname = `${PREFIX}-swo${n}-r${r}`;
+      await ctx.swarm.network(); // made once, outside the timing
+      const to = Date.now();
+      await ctx.swarm.createService(oname, { replicas: n, image: ctx.imageId, args: HTTPD, overlay: 'dnsrr', noWait: true });
+      const lastO = await ctx.events.nthStart(n, to, (e) => e.attributes['com.docker.swarm.service.name'] === oname);
+      f.swarmOverlay.push(lastO - to);
+      await ctx.swarm.waitTasks(oname, n);
+      await ctx.swarm.removeService(oname);
+      await settle();
     }
   }
   return f;
@@ -152,12 +163,18 @@ function printConverge(n: number, f: ConvergeFigures, swarmNote: string): void {
   console.log(`  floor: ${n} berth-shaped instances (sandbox + app) via the API:     ${m(f.floorPods)}`);
   console.log(`  berth, deploy → ${n} ready endpoints:                               ${m(f.berthReady)}`);
   console.log(`  berth, deploy → ${n}th app container started (engine event):         ${m(f.berthStarted)}; the server's own convergedAfterMs: ${runs(f.berthServer)}`);
-  if (f.swarm.length > 0) console.log(`  Docker Swarm, service create → ${n}th task started (engine event):   ${m(f.swarm)}`);
+  if (f.swarm.length > 0) {
+    console.log(`  Docker Swarm, service create → ${n}th task started (engine event):   ${m(f.swarm)}`);
+    console.log(`  Docker Swarm, same on an overlay network (dnsrr; discovery by name): ${m(f.swarmOverlay)}`);
+  }
   else console.log(`  Docker Swarm: not measured — ${swarmNote}`);
   const b = median(f.berthReady);
   const ratio = (x: number, goal: number): string => `${x.toFixed(2)}x (goal ≤ ${goal.toFixed(2)}x) ${x <= goal ? 'met' : 'MISSED'}`;
   console.log(`  ratio berth / docker run floor (medians):   ${ratio(b / median(f.floorCli), 1.3)}`);
-  if (f.swarm.length > 0) console.log(`  ratio berth / Swarm (medians):              ${ratio(b / median(f.swarm), 0.5)}`);
+  if (f.swarm.length > 0) {
+    console.log(`  ratio berth / Swarm (medians):              ${ratio(b / median(f.swarm), 0.5)}`);
+    console.log(`  ratio berth / Swarm on an overlay network:  ${(b / median(f.swarmOverlay)).toFixed(2)}x`);
+  }
   console.log(`  for the why: deploy → the engine's first create of the service: ${runs(f.berthFirstCreate)} ms; berth server CPU while converging: ${runs(f.berthServerCpu)} ms; dockerd CPU while berth converged: ${runs(f.dockerdBerth)} ms, while the pod floor ran: ${runs(f.dockerdPods)} ms`);
   console.log(`               berth / pod floor ${(b / median(f.floorPods)).toFixed(2)}x; pod floor / docker run floor ${(median(f.floorPods) / median(f.floorCli)).toFixed(2)}x; docker run on berth's network / on docker0 ${(median(f.floorCli) / median(f.floorBridge)).toFixed(2)}x`);
 }
