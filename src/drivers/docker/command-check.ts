@@ -27,13 +27,21 @@ export async function missingCommand(docker: Dockerode, container: Dockerode.Con
   return found.includes(true) ? undefined : `exec: "${argv0}": executable file not found in $PATH`;
 }
 
+/**
+ * Whether a file is at `path` in the container (`HEAD /containers/{id}/archive?path=…`). dockerode
+ * answers a 200 with the response stream itself; it is drained here, or its socket to the engine
+ * would stay in use for good — one leaked connection per start, which also kept the server's process
+ * from exiting after its stop.
+ */
 async function exists(container: Dockerode.Container, path: string): Promise<boolean> {
+  let res: unknown;
   try {
-    await container.infoArchive({ path });
-    return true;
+    res = await container.infoArchive({ path });
   } catch {
     return false;
   }
+  (res as { resume?: () => void } | undefined)?.resume?.();
+  return true;
 }
 
 async function imagePath(docker: Dockerode, image: string): Promise<string | undefined> {
