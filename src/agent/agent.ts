@@ -5,7 +5,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, SlotVolume } from '../m
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ListedContainer } from '../drivers/index.js';
 import type { DataPlane } from './instance-drain.js';
-import type { RunnerContext } from './instance-runner.js';
+import type { RunnerContext } from './runner-context.js';
 import { InstanceRunner } from './instance-runner.js';
 import { instanceDir } from './instance-files.js';
 import { listSlotVolumes, removeServiceVolumes, sweepRemovedVolumes } from './slot-volumes.js';
