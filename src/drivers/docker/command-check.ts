@@ -29,7 +29,10 @@ export async function missingCommand(docker: Dockerode, container: Dockerode.Con
 
 async function exists(container: Dockerode.Container, path: string): Promise<boolean> {
   try {
-    await container.infoArchive({ path });
+    // dockerode hands the HEAD's response over as a stream: unread, it never ends, and its socket stays
+    // busy and referenced (until the engine drops it minutes later), keeping a stopping server alive.
+    const response = (await container.infoArchive({ path })) as unknown as NodeJS.ReadableStream;
+    response.resume();
     return true;
   } catch {
     return false;
