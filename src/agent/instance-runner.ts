@@ -448,6 +448,7 @@ export class InstanceRunner {
   async destroy(): Promise<void> {
     this.waitAbort.abort();
     this.stopProbing();
+    this.drainAbort?.abort('destroyed');
     const names = this.instance.spec.containers.map((c) => c.name ?? this.instance.service);
     // The sandbox last: its containers name its network namespace.
     for (const name of [...names, SANDBOX_CONTAINER]) {
