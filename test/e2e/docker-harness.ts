@@ -73,6 +73,23 @@ export async function containersOf(docker: Dockerode, owner: string, options: { 
   return docker.listContainers({ all: options.all ?? false, filters: JSON.stringify({ label: [`io.berth.owner=${owner}`] }) });
 }
 
+/**
+ * `docker exec CONTAINER sh -c SCRIPT` (the docker CLI, bounded by `timeoutMs`, default 30 s): what a
+ * program inside the container sees. Resolves with its exit status and output (stdout then stderr).
+ */
+export function execIn(container: string, script: string, options: { timeoutMs?: number } = {}): { status: number | null; output: string } {
+  const r = spawnSync('docker', ['exec', container, 'sh', '-c', script], { encoding: 'utf8', timeout: options.timeoutMs ?? 30_000 });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/** The running app container `name` of `instance` (labels io.berth.instance / io.berth.container), by engine id. */
+export async function appContainer(docker: Dockerode, owner: string, instance: string, name: string): Promise<string> {
+  const found = await docker.listContainers({ filters: JSON.stringify({ label: [`io.berth.owner=${owner}`, `io.berth.instance=${instance}`, `io.berth.container=${name}`] }) });
+  const id = found[0]?.Id;
+  if (!id) throw new Error(`no running container ${name} of instance ${instance}`);
+  return id;
+}
+
 /** Runs the CLI against the server at `url` and returns what it did (90 s at most). */
 export function cli(url: string, args: readonly string[], options: { timeoutMs?: number } = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...cliEnv(url) }, timeout: options.timeoutMs ?? 90_000, cwd: ROOT });

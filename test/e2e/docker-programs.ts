@@ -32,16 +32,19 @@ export const KV_STORE = [
 ].join('\n');
 
 /**
- * An HTTP server on $PORT (default 8080) answering every path with its hostname and $VERSION, `/health`
- * with 200 once $READY_AFTER_MS (default 0) passed since start; it stops at once on SIGTERM (the drain
- * before the stop signal is berth's job, as with test/programs/slow-server.mjs).
+ * An HTTP server on $PORT (default 8080) answering `/health` with 200 at once and every other path with
+ * its hostname and $VERSION (default 1) after $DELAY_MS (default 0); it stops at once on SIGTERM (the drain before the stop signal is berth's job, as with test/programs/slow-server.mjs).
+ * It answers clients that half-close after their request, as busybox's `nc` does.
  */
 export const HTTP_APP = [
   'const http = require("http"), os = require("os");',
-  'const started = Date.now(), readyAfter = Number(process.env.READY_AFTER_MS || 0), delay = Number(process.env.DELAY_MS || 0);',
-  'http.createServer((req, res) => {',
-  '  if (req.url === "/health") { res.statusCode = Date.now() - started >= readyAfter ? 200 : 503; res.end("health\\n"); return; }',
+  'const delay = Number(process.env.DELAY_MS || 0);',
+  'const server = http.createServer((req, res) => {',
+  '  if (req.url === "/health") { res.end("ok\\n"); return; }',
   '  setTimeout(() => res.end(os.hostname() + " " + (process.env.VERSION || "1") + "\\n"), delay);',
-  '}).listen(Number(process.env.PORT || 8080), () => console.log("app listening on " + (process.env.PORT || 8080)));',
+  '});',
+  // busybox nc half-closes once it sent the request: answer anyway (Node's http server would hang up).
+  'server.httpAllowHalfOpen = true;',
+  'server.listen(Number(process.env.PORT || 8080), () => console.log("app listening on " + (process.env.PORT || 8080)));',
   'process.on("SIGTERM", () => process.exit(0));',
 ].join('\n');
