@@ -226,9 +226,11 @@ export class Agent {
     if (this.stopped || inst.node !== this.options.node) return;
     const entry = this.runners.get(inst.id);
     if (op === 'delete') {
-      if (entry) entry.runner.detach();
       this.runners.delete(inst.id);
-      void rm(instanceDir(this.options.dataDir, inst.id), { recursive: true, force: true });
+      // A runner not yet done has not destroyed its containers (the record went first, e.g. a removed
+      // service's): destroy them now, before their handle files go, or they are left behind.
+      const destroyed = entry ? entry.runner.destroy().catch((error: unknown) => this.logger.warn({ instance: inst.id, err: error }, 'destroying the containers of a deleted instance failed')) : Promise.resolve();
+      void destroyed.then(() => rm(instanceDir(this.options.dataDir, inst.id), { recursive: true, force: true }));
       return;
     }
     if (entry) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { formatDuration, parseDuration } from '../lib/index.js';
 import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
-import type { ContainerHandle, ExitResult, ListedContainer } from '../drivers/index.js';
+import type { ContainerHandle, ExitResult, ListedContainer, PullProgress } from '../drivers/index.js';
 import { SANDBOX_CONTAINER } from '../drivers/index.js';
 import type { HealthTransition, Prober } from '../health/index.js';
 import type { RunnerContext } from './runner-context.js';
@@ -48,6 +48,8 @@ export class InstanceRunner {
   /** The drain before the stop is over (or was over before berth restarted). */
   private drained: boolean;
   private drainAbort: AbortController | undefined;
+  /** The image pull in progress during a start (pullProgress). */
+  private pulling: { image: string; layers: Map<string, { id: string; status: string; current?: number; total?: number }>; began: number; reportedAt: number } | undefined;
 
   constructor(
     instance: Instance,
@@ -210,8 +212,9 @@ export class InstanceRunner {
       userOf: (c) => this.userOf(c),
       onStarted: (started) => (this.containers = [...started]),
       ...(usesSandbox(inst, this.ctx.driver) ? { sandbox: sandboxConfig(inst, this.ctx.containerNetwork) } : {}),
-      imageFieldsOf: (c) => imageFields(c, inst, this.dataDir()),
+      imageFieldsOf: (c) => ({ ...imageFields(c, inst, this.dataDir()), onPullProgress: (p: PullProgress) => this.pullProgress(p) }),
     });
+    this.pullEnded();
     if ('failed' in result) {
       this.containers = [];
       const why = `container ${result.failed}: ${result.message}`;
@@ -232,6 +235,36 @@ export class InstanceRunner {
     prober?.start();
     this.watchExits();
     return 'progressed';
+  }
+
+  /**
+   * The engine pulls an image for this instance: said once as an event, then as the status's `pull`
+   * (per layer, as `docker pull` shows it) at most twice a second, so a big pull does not write the
+   * store per byte.
+   */
+  private pullProgress(p: PullProgress): void {
+    const now = this.ctx.now();
+    if (!this.pulling || this.pulling.image !== p.image) {
+      this.pulling = { image: p.image, layers: new Map(), began: now, reportedAt: now };
+      this.report({ state: 'starting', message: `pulling image ${p.image}` }, 'instance.image_pulling', `${this.name()} pulling image ${p.image}`);
+    }
+    if (p.layer) this.pulling.layers.set(p.layer, { id: p.layer, status: p.status, ...(p.current !== undefined ? { current: p.current } : {}), ...(p.total !== undefined ? { total: p.total } : {}) });
+    if (now - this.pulling.reportedAt < 500) return;
+    this.pulling.reportedAt = now;
+    const layers = [...this.pulling.layers.values()];
+    const done = layers.filter((l) => /complete|already exists/i.test(l.status)).length;
+    this.report({ state: 'starting', message: `pulling image ${p.image}: ${done}/${layers.length} layers done`, pull: { image: p.image, layers } });
+  }
+
+  /** After the containers started (or failed to): the pull, if one ran, is over. */
+  private pullEnded(): void {
+    const pull = this.pulling;
+    if (!pull) return;
+    this.pulling = undefined;
+    const secs = ((this.ctx.now() - pull.began) / 1000).toFixed(1);
+    this.reportEvents(withoutTimestamp(this.lastReported), [
+      { grid: this.instance.grid, service: this.instance.service, type: 'instance.image_pulled', severity: 'info', message: `${this.name()} pulled image ${pull.image} (${pull.layers.size} layers) in ${secs} s`, instance: this.instance.id, slot: this.instance.slot, data: { image: pull.image, layers: pull.layers.size } },
+    ]);
   }
 
   /** The container's complete environment, as given to it at start (and to its exec probes). */
@@ -415,6 +448,7 @@ export class InstanceRunner {
   async destroy(): Promise<void> {
     this.waitAbort.abort();
     this.stopProbing();
+    this.drainAbort?.abort('destroyed');
     const names = this.instance.spec.containers.map((c) => c.name ?? this.instance.service);
     // The sandbox last: its containers name its network namespace.
     for (const name of [...names, SANDBOX_CONTAINER]) {

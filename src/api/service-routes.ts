@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service, ServiceSpec } from '../model/index.js';
-import { MAX_REPLICAS_HINT, RequestInvalidError, SpecInvalidError, parseServiceSpec, specLimitErrors } from '../model/index.js';
+import { DriverUnavailableError, MAX_REPLICAS_HINT, RequestInvalidError, SpecInvalidError, parseServiceSpec, specLimitErrors } from '../model/index.js';
 import { checkInstanceAddresses } from './address-capacity.js';
 import { identityOf } from './access-control.js';
 import { checkSecretRefs } from './secret-routes.js';
@@ -38,8 +38,11 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   });
 
   // A deploy must fit the instance range next to every other service (422 with how many addresses are left).
-  const checkAddresses = (grid: string, name: string, spec: ServiceSpec, field = 'spec.replicas'): void =>
+  // …and its containers must have a driver: images need a node with the Docker driver (422 saying why none has).
+  const checkAddresses = (grid: string, name: string, spec: ServiceSpec, field = 'spec.replicas'): void => {
+    checkImageDriver(store, grid, name, spec);
     checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field, limits: ctx.limits });
+  };
 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;
@@ -179,4 +182,12 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       }),
     ],
   }));
+}
+
+/** @throws DriverUnavailableError when `spec` runs images and no node has the docker driver (each node's reason in the message). */
+function checkImageDriver(store: RouteContext['store'], grid: string, name: string, spec: ServiceSpec): void {
+  if (!spec.containers.some((c) => c.image !== undefined)) return;
+  const nodes = store.listNodes();
+  if (nodes.length === 0 || nodes.some((n) => n.drivers.includes('docker'))) return;
+  throw new DriverUnavailableError(grid, name, 'docker', nodes.map((n) => `node ${n.name}: ${n.unavailableDrivers?.docker ?? 'no Docker driver'}`));
 }
