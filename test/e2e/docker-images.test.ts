@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { isApiError } from '../../src/client/index.js';
 import { dockerForTests } from '../../src/drivers/docker/engine-gate.js';
 import { testImage } from '../../src/drivers/docker/test-images.js';
 import { cleanup, startBerth, waitFor, type DockerOptions, type RunningBerth } from './harness.js';
@@ -9,7 +10,7 @@ import { cli, dockerNetworkFor, removeDockerState } from './docker-harness.js';
  * Issue 10, acceptance: an image that cannot be had. Its deploy fails within its bound (the CLI exits
  * non-zero, naming the image and the reason), `why` says the same, and the slot's restarts back off
  * (Kubernetes' ErrImagePull → ImagePullBackOff) instead of looping at full speed. And a server whose
- * Docker driver is off (BERTH_DOCKER=off) refuses to run an image at once, saying why.
+ * Docker driver is off (BERTH_DOCKER=off) refuses the deploy of an image at once, saying why.
  */
 
 const docker = await dockerForTests();
@@ -81,7 +82,7 @@ describe('a server with the Docker driver off', { timeout: 120_000 }, () => {
     if (berth) await cleanup(berth);
   });
 
-  it('says why in `version`, and a deploy of an image fails at once naming why', async () => {
+  it('says why in `version`, and refuses a deploy of an image at once (422 DRIVER_UNAVAILABLE), storing nothing', async () => {
     const version = cli(berth.url, ['version']);
     assert.equal(version.status, 0, version.stderr);
     assert.match(version.stdout, /^docker driver unavailable: turned off \(BERTH_DOCKER=off\)$/m);
@@ -91,9 +92,15 @@ describe('a server with the Docker driver off', { timeout: 120_000 }, () => {
     const started = Date.now();
     const deploy = cli(berth.url, ['service', 'create', 'img', testImage('busybox'), '--cmd', 'sleep 1000', '--deploy', '--timeout', '120s']);
     const tookMs = Date.now() - started;
-    assert.notEqual(deploy.status, 0, `the deploy of an image fails:\n${deploy.stdout}`);
+    assert.equal(deploy.status, 1, `the deploy of an image fails:\n${deploy.stdout}`);
     assert.ok(tookMs < 30_000, `it failed after ${tookMs} ms, not at its timeout`);
-    assert.match(deploy.stderr, /image/, deploy.stderr);
-    assert.match(deploy.stderr, /turned off \(BERTH_DOCKER=off\)/, `the reason is named:\n${deploy.stderr}`);
+    assert.match(deploy.stderr, /cannot deploy service "img" in grid "default": its containers run images, and no node has the docker driver \(node \S+: turned off \(BERTH_DOCKER=off\)\)/, deploy.stderr);
+    assert.deepEqual(await berth.client.listServices('default'), [], 'nothing is stored');
+
+    // Created without a deploy it is kept; its deploy is refused the same way, and starts nothing.
+    const created = cli(berth.url, ['service', 'create', 'img', testImage('busybox'), '--cmd', 'sleep 1000']);
+    assert.equal(created.status, 0, created.stderr);
+    await assert.rejects(berth.client.deploy('default', 'img'), (e: unknown) => isApiError(e) && e.status === 422 && e.code === 'DRIVER_UNAVAILABLE');
+    assert.deepEqual(await berth.client.listInstances('default', 'img'), []);
   });
 });
