@@ -316,3 +316,13 @@ describe('API: images need a node with the Docker driver', () => {
     await create(app, { name: 'img', ...image }, true);
   });
 });
+
+describe('API: a dry run of an image deploy on a node without Docker', () => {
+  it('answers what the store would hold (no driver check, as Kubernetes\' dry run does not schedule) and stores nothing', async () => {
+    const { app, store } = setup();
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process'], unavailableDrivers: { docker: 'turned off (BERTH_DOCKER=off)' }, ready: true, heartbeatAt: new Date().toISOString() });
+    const res = await call(app, 'POST', `${BASE}?dryRun=All`, { spec: spec({ containers: [{ image: 'nginx:latest' }] }), deploy: true });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal((await call(app, 'GET', `${BASE}/web`)).status, 404);
+  });
+});
