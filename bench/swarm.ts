@@ -13,7 +13,8 @@
  * the image, not Swarm.
  *
  * Every service, network and container made here is named `berth-bench-*` and removed by `close()`;
- * the swarm is left again only when this module initialised it.
+ * the swarm is left again only when this module initialised it (and docker_gwbridge, which `swarm
+ * init` makes and `swarm leave` keeps, is removed when the init made it).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,8 @@ import { toolPath } from './bench-tools.js';
 /** The tag of the locally built image; bump the suffix when the rootfs below changes. */
 const IMAGE_TAG = 'berth-bench/busybox:3';
 export const SWARM_NETWORK = 'berth-bench-net';
+/** The bridge `swarm init` creates for containers on overlay networks; `swarm leave` leaves it behind. */
+const GWBRIDGE = 'docker_gwbridge';
 const BUSYBOX_APPLETS = ['sh', 'httpd', 'sleep', 'usleep', 'cat', 'echo', 'wget', 'timeout', 'touch', 'test', '[', 'printf', 'seq', 'nslookup', 'kill', 'ps', 'tr', 'head'];
 const SLOW_CGI = `#!/bin/sh
 # As bench/slow-http.mjs: headers at once, the body after a delay drawn from ?ms=LOW-HIGH (default
@@ -59,6 +62,12 @@ export interface SwarmServiceOptions {
   readonly healthCmd?: string;
   /** --update-* flags; absent: Swarm's defaults (parallelism 1, delay 0s, monitor 5s, stop-first). */
   readonly update?: SwarmUpdateConfig;
+  /** Another local image, by ID (sha256:…: Swarm asks no registry for it); absent: the bench image. */
+  readonly image?: string;
+  /** The command and arguments (after the image); absent: the image's CMD. */
+  readonly args?: readonly string[];
+  /** Return once the CLI returned, without polling for the tasks (the caller times them, e.g. from engine events). */
+  readonly noWait?: boolean;
 }
 
 export interface SwarmUpdateConfig {
@@ -92,6 +101,8 @@ export class Swarm {
     /** "Docker 20.10.24 (swarm on 127.0.0.1)". */
     readonly description: string,
     private readonly initialisedHere: boolean,
+    /** Whether `swarm init` made docker_gwbridge (it stays after `swarm leave`; removed again by `close()`). */
+    private readonly gwbridgeMadeHere: boolean,
   ) {}
 
   /** Docker usable → a Swarm; otherwise the reason in words. */
@@ -109,6 +120,7 @@ export class Swarm {
       return `no Docker daemon answers (${firstLine(e)}); start one with: dockerd >/tmp/dockerd.log 2>&1 &`;
     }
     let initialised = false;
+    const gwbridgeBefore = await docker(['network', 'inspect', GWBRIDGE]).then(() => true, () => false);
     try {
       if ((await docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])) !== 'active') {
         await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
@@ -125,7 +137,7 @@ export class Swarm {
       return `the bench image cannot be built (${firstLine(e)})`;
     }
     const addr = await docker(['info', '--format', '{{.Swarm.NodeAddr}}']);
-    return new Swarm(image, `Docker ${version}, swarm on ${addr}`, initialised);
+    return new Swarm(image, `Docker ${version}, swarm on ${addr}`, initialised, initialised && !gwbridgeBefore);
   }
 
   /**
@@ -147,7 +159,7 @@ export class Swarm {
     return existsSync('/proc/net/ip_vs');
   }
 
-  /** Creates a service (detached) and waits until all its tasks run; returns the time that took (ms). */
+  /** Creates a service (detached) and waits until all its tasks run (unless `noWait`); returns the time that took (ms). */
   async createService(name: string, options: SwarmServiceOptions): Promise<number> {
     const args = ['service', 'create', '--detach', '--no-resolve-image', '--init', '--name', name, '--replicas', String(options.replicas), '--stop-grace-period', '10s'];
     for (const [k, v] of Object.entries(options.env ?? {})) args.push('--env', `${k}=${v}`);
@@ -157,8 +169,8 @@ export class Swarm {
     if (options.update) args.push(...updateFlags(options.update));
     this.services.add(name);
     const t0 = performance.now();
-    await docker([...args, this.image]);
-    await this.waitTasks(name, options.replicas);
+    await docker([...args, options.image ?? this.image, ...(options.args ?? [])]);
+    if (!options.noWait) await this.waitTasks(name, options.replicas);
     return performance.now() - t0;
   }
 
@@ -271,6 +283,7 @@ export class Swarm {
       }
     }
     if (this.initialisedHere) await docker(['swarm', 'leave', '--force']).catch(() => undefined);
+    if (this.gwbridgeMadeHere) await docker(['network', 'rm', GWBRIDGE]).catch(() => undefined);
   }
 }
 
