@@ -7,7 +7,7 @@
 import type { BerthClient } from '../src/client/index.js';
 import type { ServiceEndpoints } from '../src/model/index.js';
 import { startBerth, type RunningBerth } from '../test/e2e/harness.js';
-import { engine, HTTPD, IMAGE } from './docker-engine.js';
+import { engine, HTTPD, IMAGE, removeIds } from './docker-engine.js';
 
 export const GRID = 'default';
 export const NETWORK = 'berth-bench-dk';
@@ -113,7 +113,7 @@ export async function removeService(client: BerthClient, name: string): Promise<
       goneAt ??= Date.now();
       if (Date.now() - goneAt > 10_000) {
         leftBehind.set(name, [...(leftBehind.get(name) ?? []), ...left.map((c) => `${(c.Names[0] ?? c.Id).replace(/^\//, '')} (${c.State})`)]);
-        await Promise.all(left.map((c) => engine.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+        await removeIds(left.map((c) => c.Id));
         return;
       }
     } else {

@@ -97,14 +97,31 @@ export class EngineEvents {
   }
 }
 
-/** Removes every container whose name starts with `prefix` (force, with anonymous volumes); resolves when none is left. */
+/**
+ * Removes every container whose name starts with `prefix` (force, with anonymous volumes), the ones
+ * in another's network namespace before the sandboxes they joined, a few at a time (the engine's
+ * network bookkeeping is not fond of a sandbox removed while its joined container goes too);
+ * resolves when none is left.
+ */
 export async function removeNamed(prefix: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const left = await engine.listContainers({ all: true, filters: JSON.stringify({ name: [prefix] }) });
     const ours = left.filter((c) => c.Names.some((n) => n.replace(/^\//, '').startsWith(prefix)));
     if (ours.length === 0) return;
-    await Promise.all(ours.map((c) => engine.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+    const joined = ours.filter((c) => c.HostConfig.NetworkMode.startsWith('container:'));
+    await removeIds(joined.map((c) => c.Id));
+    await removeIds(ours.filter((c) => !joined.includes(c)).map((c) => c.Id));
   }
+}
+
+/** Removes containers (force, anonymous volumes), at most 4 at a time. */
+export async function removeIds(ids: readonly string[]): Promise<void> {
+  const queue = [...ids];
+  await Promise.all(
+    Array.from({ length: Math.min(4, queue.length) }, async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) await engine.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
+    }),
+  );
 }
 
 export interface FloorRun {

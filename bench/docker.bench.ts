@@ -21,8 +21,10 @@
  *     over 5 starts one after another.
  *  4. Idle: the server's own CPU (utime + stime of its process and its proxy relay) over 30 s with 50
  *     running instances (100 containers with the sandboxes); goal < 1 %. dockerd's CPU alongside.
- * The machine is shared: the 1-minute load average is printed with every figure, and each figure is
- * the median (and best) of BENCH_ROUNDS rounds, the variants interleaved round by round.
+ * The machine is shared: before every round the bench waits 3 s doing nothing and prints how busy the
+ * cores were meanwhile (other people's work) with the 1-minute load average (which also counts the
+ * bench's own last seconds); each figure is the median (and best) of BENCH_ROUNDS rounds, the
+ * variants interleaved round by round.
  *
  * Run: npm run bench -- docker   (BENCH_ROUNDS=3 by default; BENCH_SWARM=0 skips Swarm;
  *      BENCH_PARTS=converge,failover,rollout,idle picks parts; BENCH_SIZES=30,10 the converge sizes)
@@ -32,7 +34,7 @@ import { ensurePauseImage } from '../src/drivers/docker/pause-image.js';
 import type { Instance } from '../src/model/index.js';
 import { cleanup, median, secs, waitRollout } from './berth-rollouts.js';
 import { appContainerOf, benchService, GRID, leftBehind, NETWORK, removeService, startDockerBerth, untilEndpoints, untilReady } from './docker-berth.js';
-import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, profileStarts, removeNamed, rollParallel, runParallel } from './docker-engine.js';
+import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, profileStarts, removeIds, removeNamed, rollParallel, runParallel } from './docker-engine.js';
 import { Swarm } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -41,11 +43,24 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'profile,converge,failover,rol
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const runs = (xs: readonly number[]): string => xs.map(f0).join(', ');
-const load = (): string => `load ${loadAverage().toFixed(1)}`;
+/** How busy both cores were over the last `settle()` (while the bench itself did nothing): other people's work. */
+let busyBefore = NaN;
+const load = (): string => `${Number.isFinite(busyBefore) ? `${busyBefore.toFixed(0)} % busy before, ` : ''}load ${loadAverage().toFixed(1)}`;
 
-/** Lets the engine finish removals and the load settle a little between measurements. */
+/** [busy, total] jiffies of all CPUs since boot (/proc/stat). */
+function cpuJiffies(): [number, number] {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return [total - idle, total];
+}
+
+/** Lets the engine finish removals between measurements, and measures how busy the machine is meanwhile. */
 async function settle(): Promise<void> {
+  const [b0, t0] = cpuJiffies();
   await sleep(3000);
+  const [b1, t1] = cpuJiffies();
+  busyBefore = ((b1 - b0) * 100) / Math.max(1, t1 - t0);
 }
 
 // ---- 1. converge -------------------------------------------------------------------------------
@@ -58,6 +73,8 @@ interface ConvergeFigures {
   berthStarted: number[];
   berthServer: number[];
   swarm: number[];
+  /** Swarm's tasks on an attachable overlay network with DNS round robin (service discovery, as berth gives). */
+  swarmOverlay: number[];
   loads: string[];
   /** CPU ms of the berth server process while berth converged. */
   berthServerCpu: number[];
@@ -69,7 +86,7 @@ interface ConvergeFigures {
 }
 
 async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
-  const f: ConvergeFigures = { floorCli: [], floorBridge: [], floorPods: [], berthReady: [], berthStarted: [], berthServer: [], swarm: [], loads: [], berthServerCpu: [], dockerdBerth: [], dockerdPods: [], berthFirstCreate: [] };
+  const f: ConvergeFigures = { floorCli: [], floorBridge: [], floorPods: [], berthReady: [], berthStarted: [], berthServer: [], swarm: [], swarmOverlay: [], loads: [], berthServerCpu: [], dockerdBerth: [], dockerdPods: [], berthFirstCreate: [] };
   const dockerd = pidOfProgram('dockerd');
   const dockerdCpu = (): number => (dockerd ? cpuMsOf(dockerd) : NaN);
   const serverPid = ctx.berth.proc.pid as number;
@@ -77,6 +94,7 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
   const pause = await ensurePauseImage(engine);
   const addresses = Array.from({ length: n }, (_, i) => `10.230.200.${i + 2}`);
   for (let r = 1; r <= ROUNDS; r++) {
+    await settle();
     f.loads.push(load());
     f.floorCli.push((await runParallel(ctx.events, n, NETWORK, `cli${n}-r${r}`)).startedMs);
     await removeNamed(`${PREFIX}-cli${n}-r${r}-`);
@@ -123,6 +141,15 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
       await ctx.swarm.waitTasks(sname, n);
       await ctx.swarm.removeService(sname);
       await settle();
+      const oname = `${PREFIX}-swo${n}-r${r}`;
+      await ctx.swarm.network(); // made once, outside the timing
+      const to = Date.now();
+      await ctx.swarm.createService(oname, { replicas: n, image: ctx.imageId, args: HTTPD, overlay: 'dnsrr', noWait: true });
+      const lastO = await ctx.events.nthStart(n, to, (e) => e.attributes['com.docker.swarm.service.name'] === oname);
+      f.swarmOverlay.push(lastO - to);
+      await ctx.swarm.waitTasks(oname, n);
+      await ctx.swarm.removeService(oname);
+      await settle();
     }
   }
   return f;
@@ -130,18 +157,24 @@ async function converge(ctx: Ctx, n: number): Promise<ConvergeFigures> {
 
 function printConverge(n: number, f: ConvergeFigures, swarmNote: string): void {
   const m = (xs: number[]): string => `median ${f0(median(xs))} ms (best ${f0(Math.min(...xs))})   runs: ${runs(xs)}`;
-  console.log(`converge ${n} replicas of busybox httpd (${IMAGE}, --init), request → all running; ${ROUNDS} rounds (${f.loads.join(', ')} at each round's start)`);
+  console.log(`converge ${n} replicas of busybox httpd (${IMAGE}, --init), request → all running; ${ROUNDS} rounds (machine before each round: ${f.loads.join('; ')})`);
   console.log(`  floor: ${n} × docker run -d at once, berth's network (${NETWORK}):   ${m(f.floorCli)}`);
   console.log(`  floor: ${n} × docker run -d at once, docker0 (Swarm's network):    ${m(f.floorBridge)}`);
   console.log(`  floor: ${n} berth-shaped instances (sandbox + app) via the API:     ${m(f.floorPods)}`);
   console.log(`  berth, deploy → ${n} ready endpoints:                               ${m(f.berthReady)}`);
   console.log(`  berth, deploy → ${n}th app container started (engine event):         ${m(f.berthStarted)}; the server's own convergedAfterMs: ${runs(f.berthServer)}`);
-  if (f.swarm.length > 0) console.log(`  Docker Swarm, service create → ${n}th task started (engine event):   ${m(f.swarm)}`);
+  if (f.swarm.length > 0) {
+    console.log(`  Docker Swarm, service create → ${n}th task started (engine event):   ${m(f.swarm)}`);
+    console.log(`  Docker Swarm, same on an overlay network (dnsrr; discovery by name): ${m(f.swarmOverlay)}`);
+  }
   else console.log(`  Docker Swarm: not measured — ${swarmNote}`);
   const b = median(f.berthReady);
   const ratio = (x: number, goal: number): string => `${x.toFixed(2)}x (goal ≤ ${goal.toFixed(2)}x) ${x <= goal ? 'met' : 'MISSED'}`;
   console.log(`  ratio berth / docker run floor (medians):   ${ratio(b / median(f.floorCli), 1.3)}`);
-  if (f.swarm.length > 0) console.log(`  ratio berth / Swarm (medians):              ${ratio(b / median(f.swarm), 0.5)}`);
+  if (f.swarm.length > 0) {
+    console.log(`  ratio berth / Swarm (medians):              ${ratio(b / median(f.swarm), 0.5)}`);
+    console.log(`  ratio berth / Swarm on an overlay network:  ${(b / median(f.swarmOverlay)).toFixed(2)}x`);
+  }
   console.log(`  for the why: deploy → the engine's first create of the service: ${runs(f.berthFirstCreate)} ms; berth server CPU while converging: ${runs(f.berthServerCpu)} ms; dockerd CPU while berth converged: ${runs(f.dockerdBerth)} ms, while the pod floor ran: ${runs(f.dockerdPods)} ms`);
   console.log(`               berth / pod floor ${(b / median(f.floorPods)).toFixed(2)}x; pod floor / docker run floor ${(median(f.floorPods) / median(f.floorCli)).toFixed(2)}x; docker run on berth's network / on docker0 ${(median(f.floorCli) / median(f.floorBridge)).toFixed(2)}x`);
 }
@@ -182,7 +215,7 @@ async function failover(ctx: Ctx, how: 'docker-kill' | 'kill-9', rounds: number)
       await client.createService(GRID, benchService(name, { replicas: FO_REPLICAS, restartDelay: '1s' }), { deploy: true });
     }
     await untilReady(client, name, FO_REPLICAS, 120_000);
-    await sleep(1000);
+    await settle();
     // A slot killed once per service: a second kill would measure the restart back-off, not the failover.
     const slot = (r % FO_REPLICAS) + 1;
     const victim: Instance | undefined = (await client.listInstances(GRID, name, { active: true })).find((i) => i.slot === slot && i.status.state === 'running');
@@ -262,8 +295,8 @@ async function rollout(ctx: Ctx): Promise<{ berth: number[]; berthServer: number
     });
   }
   for (let r = 1; r <= ROUNDS; r++) {
-    out.loads.push(load());
     await settle();
+    out.loads.push(load());
     const t0 = performance.now();
     const t0Epoch = Date.now();
     const svc = await client.updateService(GRID, name, benchService(name, { replicas: ROLL_REPLICAS, update, env: { VERSION: String(r) } }), { deploy: true });
@@ -323,6 +356,8 @@ async function idle(ctx: Ctx): Promise<{ server: number; relay: number; dockerd:
   await client.createService(GRID, benchService(name, { replicas: IDLE_REPLICAS }), { deploy: true });
   await untilReady(client, name, IDLE_REPLICAS, 300_000);
   await sleep(5000); // the last status writes and the update's monitor period
+  await settle();
+  const busy = load();
   const pid = proc.pid as number;
   const relayPids = relays(pid);
   const dockerd = pidOfProgram('dockerd');
@@ -330,7 +365,7 @@ async function idle(ctx: Ctx): Promise<{ server: number; relay: number; dockerd:
   const a = { server: cpuMsOf(pid), relay: relayPids.reduce((s, p) => s + cpuMsOf(p), 0), dockerd: dockerd ? cpuMsOf(dockerd) : NaN };
   await sleep(IDLE_MS);
   const b = { server: cpuMsOf(pid), relay: relayPids.reduce((s, p) => s + cpuMsOf(p), 0), dockerd: dockerd ? cpuMsOf(dockerd) : NaN };
-  const loadNow = load();
+  const loadNow = `${busy} before; load ${loadAverage().toFixed(1)} after`;
   await removeService(client, name);
   const pct = (x: number): number => (x * 100) / IDLE_MS;
   return { server: pct(b.server - a.server), relay: pct(b.relay - a.relay), dockerd: pct(b.dockerd - a.dockerd), containers, load: loadNow };
@@ -359,7 +394,9 @@ async function main(): Promise<void> {
   const swarm = typeof swarmOrWhy === 'string' ? undefined : swarmOrWhy;
   const swarmNote = typeof swarmOrWhy === 'string' ? swarmOrWhy : '';
   const ctx: Ctx = { berth, events, swarm, imageId };
+  current = ctx;
   const version = await dockerCli(['version', '--format', '{{.Server.Version}}']);
+  await settle();
   console.log(`Docker ${version} (${swarm?.description ?? 'no swarm'}), ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; ${load()} at the start`);
   try {
     if (PARTS.has('profile')) {
@@ -415,12 +452,40 @@ async function main(): Promise<void> {
       console.log(`NOTE: berth left ${all.length} exited container(s) on the engine after removing their service (removed by the bench): ${all.slice(0, 6).join(', ')}${all.length > 6 ? ', …' : ''}`);
     }
   } finally {
+    await tidy();
+  }
+}
+
+let tidying: Promise<void> | undefined;
+/** Removes everything the bench made (services and the server, floor containers, the swarm when it made it, the network); once. */
+function tidy(): Promise<void> {
+  tidying ??= (async () => {
+    if (!current) return;
+    const { berth, events, swarm } = current;
     events.close();
     await cleanup(berth).catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+    // Whatever the server did not remove in time: its containers carry its owner label.
+    const owners = new Set(events.events.filter((e) => e.attributes['io.berth.service']?.startsWith('dk-')).map((e) => e.attributes['io.berth.owner']));
+    for (const owner of owners) {
+      if (!owner) continue;
+      const left = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.owner=${owner}`] }) });
+      await removeIds(left.filter((c) => c.Labels['io.berth.role'] !== 'sandbox').map((c) => c.Id));
+      await removeIds(left.filter((c) => c.Labels['io.berth.role'] === 'sandbox').map((c) => c.Id));
+    }
     await removeNamed(`${PREFIX}-`);
     await swarm?.close();
-    await dockerCli(['network', 'rm', NETWORK]).catch(() => undefined);
-  }
+    // The berth server leaves its network; without containers on it, it goes too.
+    await dockerCli(['network', 'rm', NETWORK]).catch((e: unknown) => console.error(`the network ${NETWORK} stays: ${(e as Error).message}`));
+  })();
+  return tidying;
+}
+
+let current: Ctx | undefined;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    console.error(`${signal}: removing what the bench made`);
+    void tidy().finally(() => process.exit(130));
+  });
 }
 
 await main();
