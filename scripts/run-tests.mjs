@@ -24,5 +24,9 @@ if (files.length === 0) {
 // End-to-end tests run the built binary (bin/berth → dist/): build first so they test this tree.
 const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Servers the tests start run processes only, unless a test asks for the Docker driver (the e2e
+// harness's `docker` option sets BERTH_DOCKER=auto): a test of the process driver must not create
+// networks, listen on a bridge gateway or route ranges because an engine happens to answer.
+const env = { ...process.env, BERTH_DOCKER: process.env.BERTH_DOCKER ?? 'off' };
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

@@ -207,3 +207,24 @@ void describe('Agent: adoption after a crash', () => {
     }
   });
 });
+
+void describe('Agent: deleted instance records', () => {
+  void it('destroys the containers of an instance whose record is deleted before its runner finished (a removed service), so none is left behind', async () => {
+    const driver = new FakeDriver();
+    const inst = instance({ state: 'new' });
+    const ports = new MemoryPorts([inst]);
+    const agent = await startAgent(driver, ports);
+    try {
+      await until('running', () => ports.state(inst.id) === 'running');
+      const { handles } = ports.instances.get(inst.id)?.status ?? {};
+      assert.equal(handles?.length, 1);
+      // The store deletes the record while the runner still holds the instance (no stop step ran yet).
+      ports.instances.delete(inst.id);
+      for (const l of (ports as unknown as { listeners: Set<(i: Instance, op: 'put' | 'delete') => void> }).listeners) l(inst, 'delete');
+      await until('destroyed', () => driver.callsOf('destroy').length === 1);
+      assert.equal(driver.running().length, 0, 'the container is gone, not left running untracked');
+    } finally {
+      await agent.stop();
+    }
+  });
+});

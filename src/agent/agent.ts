@@ -5,7 +5,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, SlotVolume } from '../m
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, Driver, ListedContainer } from '../drivers/index.js';
 import type { DataPlane } from './instance-drain.js';
-import type { RunnerContext } from './instance-runner.js';
+import type { RunnerContext } from './runner-context.js';
 import { InstanceRunner } from './instance-runner.js';
 import { instanceDir } from './instance-files.js';
 import { listSlotVolumes, removeServiceVolumes, sweepRemovedVolumes } from './slot-volumes.js';
@@ -226,9 +226,11 @@ export class Agent {
     if (this.stopped || inst.node !== this.options.node) return;
     const entry = this.runners.get(inst.id);
     if (op === 'delete') {
-      if (entry) entry.runner.detach();
       this.runners.delete(inst.id);
-      void rm(instanceDir(this.options.dataDir, inst.id), { recursive: true, force: true });
+      // A runner not yet done has not destroyed its containers (the record went first, e.g. a removed
+      // service's): destroy them now, before their handle files go, or they are left behind.
+      const destroyed = entry ? entry.runner.destroy().catch((error: unknown) => this.logger.warn({ instance: inst.id, err: error }, 'destroying the containers of a deleted instance failed')) : Promise.resolve();
+      void destroyed.then(() => rm(instanceDir(this.options.dataDir, inst.id), { recursive: true, force: true }));
       return;
     }
     if (entry) {

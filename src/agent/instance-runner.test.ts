@@ -12,7 +12,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, ServiceSpecInput } from
 type ContainerSpecInput = NonNullable<ServiceSpecInput['containers']>[number];
 import { instance, spec } from '../../test/fixtures.js';
 import type { DataPlane } from './instance-drain.js';
-import type { RunnerContext } from './instance-runner.js';
+import type { RunnerContext } from './runner-context.js';
 import { InstanceRunner } from './instance-runner.js';
 
 /** An HTTP server whose answers the test sets per path; counts requests. */
@@ -356,11 +356,18 @@ class UserRecordingDriver extends FakeDriver {
 void describe('InstanceRunner: who runs what', () => {
   void it('starts a container without user as the node\'s instance user, and keeps a user the spec names', async () => {
     const driver = new UserRecordingDriver();
-    const h = harness({ command: ['x'] }, { driver, instanceUser: 'berth', containers: [{ name: 'a', command: ['x'] }, { name: 'b', command: ['x'], user: 'alice' }, { name: 'c', image: 'nginx' }] });
+    const h = harness({ command: ['x'] }, { driver, instanceUser: 'berth', containers: [{ name: 'a', command: ['x'] }, { name: 'b', command: ['x'], user: 'alice' }] });
     await h.settle();
     assert.equal(h.record().status.state, 'running');
-    assert.deepEqual(driver.users, ['berth', 'alice', undefined], 'an image container keeps its image\'s user');
+    assert.deepEqual(driver.users, ['berth', 'alice']);
     h.runner.detach();
+    // A service's containers all have images or none has (they share a sandbox): images get their own instance.
+    const images = new UserRecordingDriver();
+    const hi = harness({ command: ['x'] }, { driver: images, instanceUser: 'berth', containers: [{ name: 'c', image: 'nginx' }, { name: 'd', image: 'nginx', user: 'alice' }] });
+    await hi.settle();
+    assert.equal(hi.record().status.state, 'running');
+    assert.deepEqual(images.users, [undefined, 'alice'], 'an image container keeps its image\'s user');
+    hi.runner.detach();
   });
 
   void it('leaves the user to the driver when the node has no instance user (the server is not root)', async () => {

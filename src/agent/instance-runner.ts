@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Clock, Logger } from '../lib/index.js';
 import { formatDuration, parseDuration } from '../lib/index.js';
 import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
-import type { ContainerHandle, Driver, ExitResult, ListedContainer } from '../drivers/index.js';
+import type { ContainerHandle, ExitResult, ListedContainer, PullProgress } from '../drivers/index.js';
 import { SANDBOX_CONTAINER } from '../drivers/index.js';
 import type { HealthTransition, Prober } from '../health/index.js';
-import { containerEnv } from './container-env.js';
+import type { RunnerContext } from './runner-context.js';
+import { containerEnvOf, userOf, workingDirOf } from './runner-context.js';
 import type { RunningContainer } from './container-start.js';
 import { startContainers } from './container-start.js';
 import type { DataPlane } from './instance-drain.js';
@@ -18,41 +18,6 @@ import { instanceProber } from './instance-probes.js';
 import type { FoundData } from './slot-volumes.js';
 import { claimSlotVolume, describeFoundData } from './slot-volumes.js';
 import { imageFields, sandboxConfig, slotMountDirs, usesSandbox } from './instance-sandbox.js';
-
-export interface RunnerContext {
-  readonly driver: Driver;
-  readonly node: string;
-  /** Node data directory: instances/<id>/<container>/ hold driver state and logs. */
-  readonly dataDir: string;
-  readonly apiUrl?: string;
-  /** The BERTH_API_TOKEN of an instance: its service account's token (app/ signs it). */
-  readonly apiToken?: (instance: Instance) => string;
-  /** A key of a secret of a grid (env valueFrom.secretKeyRef); undefined when missing. */
-  readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
-  readonly dnsAddress?: string;
-  /**
-   * How instances with images are networked: their sandbox's DNS servers (berth's DNS on the
-   * bridge gateway) and BERTH_DNS. Absent: sandboxes get the engine's default resolv.conf.
-   */
-  readonly containerNetwork?: { readonly dnsServers: readonly string[] };
-  /**
-   * The user a container runs as when its spec names none (and it has no image): app/ sets it when
-   * the server runs as root (`berth`, or `nobody`). Absent: the driver's own user (berth's).
-   */
-  readonly instanceUser?: string;
-  readonly hostEnv: Readonly<Record<string, string | undefined>>;
-  readonly log: { readonly maxBytes: number; readonly maxFiles: number };
-  readonly logger: Logger;
-  readonly now: () => number;
-  /** Times probes and the drain timeout (`now` is `clock.now`). */
-  readonly clock: Clock;
-  /** Where the drain before a stop waits; absent: instances stop at once (no data plane on this node). */
-  readonly dataPlane?: DataPlane;
-  /** Fast-start period of readiness probes, ms (default 100; 0 = off). */
-  readonly fastStartMs?: number;
-  /** Records an observed status (batched by the agent) with the events that go with it. */
-  report(id: string, status: InstanceStatus, events: readonly NewServiceEvent[]): void;
-}
 
 /** What one step did: moved the instance on, found nothing to do, or failed in a way worth retrying. */
 export type StepResult = 'progressed' | 'noop' | 'retry' | 'done';
@@ -83,6 +48,8 @@ export class InstanceRunner {
   /** The drain before the stop is over (or was over before berth restarted). */
   private drained: boolean;
   private drainAbort: AbortController | undefined;
+  /** The image pull in progress during a start (pullProgress). */
+  private pulling: { image: string; layers: Map<string, { id: string; status: string; current?: number; total?: number }>; began: number; reportedAt: number } | undefined;
 
   constructor(
     instance: Instance,
@@ -245,8 +212,9 @@ export class InstanceRunner {
       userOf: (c) => this.userOf(c),
       onStarted: (started) => (this.containers = [...started]),
       ...(usesSandbox(inst, this.ctx.driver) ? { sandbox: sandboxConfig(inst, this.ctx.containerNetwork) } : {}),
-      imageFieldsOf: (c) => imageFields(c, inst, this.dataDir()),
+      imageFieldsOf: (c) => ({ ...imageFields(c, inst, this.dataDir()), onPullProgress: (p: PullProgress) => this.pullProgress(p) }),
     });
+    this.pullEnded();
     if ('failed' in result) {
       this.containers = [];
       const why = `container ${result.failed}: ${result.message}`;
@@ -269,41 +237,47 @@ export class InstanceRunner {
     return 'progressed';
   }
 
+  /**
+   * The engine pulls an image for this instance: said once as an event, then as the status's `pull`
+   * (per layer, as `docker pull` shows it) at most twice a second, so a big pull does not write the
+   * store per byte.
+   */
+  private pullProgress(p: PullProgress): void {
+    const now = this.ctx.now();
+    if (!this.pulling || this.pulling.image !== p.image) {
+      this.pulling = { image: p.image, layers: new Map(), began: now, reportedAt: now };
+      this.report({ state: 'starting', message: `pulling image ${p.image}` }, 'instance.image_pulling', `${this.name()} pulling image ${p.image}`);
+    }
+    if (p.layer) this.pulling.layers.set(p.layer, { id: p.layer, status: p.status, ...(p.current !== undefined ? { current: p.current } : {}), ...(p.total !== undefined ? { total: p.total } : {}) });
+    if (now - this.pulling.reportedAt < 500) return;
+    this.pulling.reportedAt = now;
+    const layers = [...this.pulling.layers.values()];
+    const done = layers.filter((l) => /complete|already exists/i.test(l.status)).length;
+    this.report({ state: 'starting', message: `pulling image ${p.image}: ${done}/${layers.length} layers done`, pull: { image: p.image, layers } });
+  }
+
+  /** After the containers started (or failed to): the pull, if one ran, is over. */
+  private pullEnded(): void {
+    const pull = this.pulling;
+    if (!pull) return;
+    this.pulling = undefined;
+    const secs = ((this.ctx.now() - pull.began) / 1000).toFixed(1);
+    this.reportEvents(withoutTimestamp(this.lastReported), [
+      { grid: this.instance.grid, service: this.instance.service, type: 'instance.image_pulled', severity: 'info', message: `${this.name()} pulled image ${pull.image} (${pull.layers.size} layers) in ${secs} s`, instance: this.instance.id, slot: this.instance.slot, data: { image: pull.image, layers: pull.layers.size } },
+    ]);
+  }
+
   /** The container's complete environment, as given to it at start (and to its exec probes). */
   private envOf(c: ContainerSpec): Record<string, string> {
-    if (c.image) return this.imageEnvOf(c);
-    const dataDir = this.dataDir();
-    const { apiUrl, dnsAddress } = this.ctx;
-    const apiToken = this.ctx.apiToken?.(this.instance);
-    const { grid } = this.instance;
-    const lookup = this.ctx.secretValue;
-    const secretValue = lookup ? (name: string, key: string) => lookup(grid, name, key) : undefined;
-    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: this.ctx.hostEnv, ...(dataDir ? { dataDir } : {}), ...(apiUrl ? { apiUrl } : {}), ...(apiToken ? { apiToken } : {}), ...(secretValue ? { secretValue } : {}), ...(dnsAddress ? { dnsAddress } : {}) });
+    return containerEnvOf(this.instance, c, this.ctx, this.dataDir());
   }
 
-  /**
-   * An image container's environment: the image brings its own PATH and HOME, so nothing of the
-   * host's is inherited; BERTH_DNS is berth's DNS as the container reaches it (the bridge gateway).
-   * BERTH_API_URL is left out: berth's API listens on the host's loopback, which a container cannot reach.
-   */
-  private imageEnvOf(c: ContainerSpec): Record<string, string> {
-    const apiToken = this.ctx.apiToken?.(this.instance);
-    const { grid } = this.instance;
-    const lookup = this.ctx.secretValue;
-    const secretValue = lookup ? (name: string, key: string) => lookup(grid, name, key) : undefined;
-    const dns = this.ctx.containerNetwork?.dnsServers[0];
-    return containerEnv(this.instance, c, { node: this.ctx.node, hostEnv: {}, ...(apiToken ? { apiToken } : {}), ...(secretValue ? { secretValue } : {}), ...(dns ? { dnsAddress: `${dns}:53` } : {}) });
-  }
-
-  /** A process starts in its data (or state) directory; an image container where its image says, unless the spec says. */
   private workingDirOf(c: ContainerSpec): string {
-    if (c.image) return c.workingDir ?? '';
-    return c.workingDir ?? this.dataDir() ?? this.instanceDir();
+    return workingDirOf(c, this.dataDir() ?? this.instanceDir());
   }
 
-  /** The spec's user; else, for a plain process, the node's instance user (never root by default). */
   private userOf(c: ContainerSpec): string | undefined {
-    return c.user ?? (c.image === undefined ? this.ctx.instanceUser : undefined);
+    return userOf(c, this.ctx.instanceUser);
   }
 
   /** Makes the instance's prober (undefined without probes); the caller starts it. */
@@ -474,6 +448,7 @@ export class InstanceRunner {
   async destroy(): Promise<void> {
     this.waitAbort.abort();
     this.stopProbing();
+    this.drainAbort?.abort('destroyed');
     const names = this.instance.spec.containers.map((c) => c.name ?? this.instance.service);
     // The sandbox last: its containers name its network namespace.
     for (const name of [...names, SANDBOX_CONTAINER]) {

@@ -133,6 +133,13 @@ export const InstanceStatusSchema = z.strictObject({
   containers: z.array(ContainerStatusSchema).optional(),
   health: InstanceHealthSchema.optional(),
   drain: InstanceDrainSchema.optional(),
+  pull: z
+    .strictObject({
+      image: z.string(),
+      layers: z.array(z.strictObject({ id: z.string(), status: z.string(), current: z.number().optional(), total: z.number().optional() })),
+    })
+    .optional()
+    .describe('while the node pulls an image for the instance: progress per layer (bytes)'),
 });
 
 export const InstanceSpecSchema = z.strictObject({

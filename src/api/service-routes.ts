@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service, ServiceSpec } from '../model/index.js';
-import { MAX_REPLICAS_HINT, RequestInvalidError, SpecInvalidError, parseServiceSpec, specLimitErrors } from '../model/index.js';
+import { DriverUnavailableError, MAX_REPLICAS_HINT, RequestInvalidError, SpecInvalidError, parseServiceSpec, specLimitErrors } from '../model/index.js';
 import { checkInstanceAddresses } from './address-capacity.js';
 import { identityOf } from './access-control.js';
 import { checkSecretRefs } from './secret-routes.js';
@@ -38,8 +38,13 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
   });
 
   // A deploy must fit the instance range next to every other service (422 with how many addresses are left).
-  const checkAddresses = (grid: string, name: string, spec: ServiceSpec, field = 'spec.replicas'): void =>
+  // …and its containers must have a driver: images need a node with the Docker driver (422 saying why none has).
+  // A dry run skips that one: it says what the store would hold, as Kubernetes' dry run admits a pod
+  // without scheduling it (so `berth diff` works on a machine without an engine).
+  const checkAddresses = (grid: string, name: string, spec: ServiceSpec, field = 'spec.replicas', dryRun = false): void => {
+    if (!dryRun) checkImageDriver(store, grid, name, spec);
     checkInstanceAddresses(store, { grid, name, spec }, { range: ctx.instanceRange, field, limits: ctx.limits });
+  };
 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {
     const { grid } = request.params;
@@ -50,7 +55,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     checkSecretRefs(store, grid, parsed);
     const spec = allocateNetwork(parsed, allocationOptions(ctx));
     const deploy = body.deploy ?? false;
-    if (deploy) checkAddresses(grid, spec.name, spec);
+    if (deploy) checkAddresses(grid, spec.name, spec, undefined, dryRun === true);
     const events = [serviceEvent(grid, spec.name, 'service.created', `created at generation 1 with ${describeScale(spec)}`, { generation: 1 })];
     if (deploy) events.push(serviceEvent(grid, spec.name, 'service.deploy', 'deploy of generation 1 requested', { generation: 1 }));
     const service = store.createService({ grid, spec, deploy, events }, { dryRun: dryRun === true });
@@ -77,7 +82,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     checkSecretRefs(store, grid, spec);
     return mutateService(ctx, request.params, body.version, (current) => {
       const allocated = allocateNetwork(spec, allocationOptions(ctx, current));
-      if (body.deploy) checkAddresses(grid, name, allocated);
+      if (body.deploy) checkAddresses(grid, name, allocated, undefined, dryRun === true);
       const changed = changedSpecFields(current.spec, allocated);
       const generation = current.generation + (changed.length > 0 ? 1 : 0);
       const events = [];
@@ -117,7 +122,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       // A spec stored before a limit was lowered is not deployed again as it is.
       const overLimit = specLimitErrors(current.spec, ctx.limits);
       if (overLimit.length > 0) throw new SpecInvalidError('Service', name, overLimit);
-      checkAddresses(grid, name, current.spec);
+      checkAddresses(grid, name, current.spec, undefined, dryRun === true);
       return {
         deploy: true,
         restart: force,
@@ -179,4 +184,12 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       }),
     ],
   }));
+}
+
+/** @throws DriverUnavailableError when `spec` runs images and no node has the docker driver (each node's reason in the message). */
+function checkImageDriver(store: RouteContext['store'], grid: string, name: string, spec: ServiceSpec): void {
+  if (!spec.containers.some((c) => c.image !== undefined)) return;
+  const nodes = store.listNodes();
+  if (nodes.length === 0 || nodes.some((n) => n.drivers.includes('docker'))) return;
+  throw new DriverUnavailableError(grid, name, 'docker', nodes.map((n) => `node ${n.name}: ${n.unavailableDrivers?.docker ?? 'no Docker driver'}`));
 }

@@ -288,3 +288,41 @@ describe('API: version and nodes', () => {
     assert.equal(((await call(app, 'GET', '/v1/nodes')).body?.items as unknown[]).length, 1);
   });
 });
+
+describe('API: images need a node with the Docker driver', () => {
+  const image = { containers: [{ image: 'nginx:latest', ports: [{ containerPort: 80 }] }] };
+
+  it('refuses a deploy of an image service at once with 422 DRIVER_UNAVAILABLE, naming each node\'s reason, and stores nothing', async () => {
+    const { app, store } = setup();
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process'], unavailableDrivers: { docker: 'no Docker engine answers at unix:///var/run/docker.sock' }, ready: true, heartbeatAt: new Date().toISOString() });
+    const res = await call(app, 'POST', BASE, { spec: spec(image), deploy: true });
+    assert.equal(res.status, 422);
+    assert.equal(res.body?.code, 'DRIVER_UNAVAILABLE');
+    assert.match(String(res.body?.message), /node node-1: no Docker engine answers at unix:\/\/\/var\/run\/docker\.sock/);
+    assert.equal((await call(app, 'GET', `${BASE}/web`)).status, 404, 'nothing was stored');
+    // Kontena's create does not deploy: creating is fine, deploying is what is refused.
+    await create(app, image);
+    const deploy = await call(app, 'POST', `${BASE}/web/deploy`, {});
+    assert.equal(deploy.status, 422);
+    assert.equal(deploy.body?.code, 'DRIVER_UNAVAILABLE');
+    assert.equal(store.listInstances().length, 0);
+  });
+
+  it('deploys an image service when a node has the Docker driver, and a process service whatever the nodes have', async () => {
+    const { app, store } = setup();
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process'], unavailableDrivers: { docker: 'turned off (BERTH_DOCKER=off)' }, ready: true, heartbeatAt: new Date().toISOString() });
+    await create(app, {}, true);
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process', 'docker'], ready: true, heartbeatAt: new Date().toISOString() });
+    await create(app, { name: 'img', ...image }, true);
+  });
+});
+
+describe('API: a dry run of an image deploy on a node without Docker', () => {
+  it('answers what the store would hold (no driver check, as Kubernetes\' dry run does not schedule) and stores nothing', async () => {
+    const { app, store } = setup();
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process'], unavailableDrivers: { docker: 'turned off (BERTH_DOCKER=off)' }, ready: true, heartbeatAt: new Date().toISOString() });
+    const res = await call(app, 'POST', `${BASE}?dryRun=All`, { spec: spec({ containers: [{ image: 'nginx:latest' }] }), deploy: true });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal((await call(app, 'GET', `${BASE}/web`)).status, 404);
+  });
+});

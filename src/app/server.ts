@@ -141,7 +141,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       exitDir,
       exitDirsInUse,
       logger: logger.child({ part: 'ranges' }),
-      ...(docker.driver ? { defaults: { serviceRange: DOCKER_SERVICE_RANGE } } : {}),
+      // Only root can make a non-loopback range local (routeServiceRange); without root, virtual IPs stay on loopback.
+      ...(docker.driver && euid === 0 ? { defaults: { serviceRange: DOCKER_SERVICE_RANGE } } : {}),
     });
     const routed = docker.driver ? await routeServiceRange(ranges.serviceRange, logger) : undefined;
     if (docker.driver && routed === undefined) owned.defer(() => unrouteServiceRange(ranges.serviceRange));

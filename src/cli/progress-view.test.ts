@@ -110,3 +110,26 @@ function withHealth(i: Instance, ready: boolean): Instance {
 function withDrain(i: Instance, connections: number): Instance {
   return { ...i, status: { ...i.status, drain: { since: T0, connections } } };
 }
+
+describe('ProgressView: image pulls', () => {
+  it('prints each layer of a pull as it changes, as docker pull does', () => {
+    const out = new CapturedStream();
+    const view = new ProgressView({ stdout: out, interactive: false, palette: createPalette(false) });
+    const pulling = (layers: { id: string; status: string; current?: number; total?: number }[]): Instance => {
+      const base = instance({ slot: 1, state: 'starting' });
+      return { ...base, status: { ...base.status, pull: { image: 'nginx:latest', layers } } };
+    };
+    view.update(progress([pulling([{ id: 'aaaaaaaaaaaa1111', status: 'Downloading', current: 1_000_000, total: 4_000_000 }, { id: 'bbbbbbbbbbbb', status: 'Waiting' }])]));
+    view.update(progress([pulling([{ id: 'aaaaaaaaaaaa1111', status: 'Pull complete' }, { id: 'bbbbbbbbbbbb', status: 'Waiting' }])]));
+    assert.equal(
+      out.text,
+      [
+        'web-1 pulling nginx:latest aaaaaaaaaaaa: Downloading 1.0 MB/4.0 MB',
+        'web-1 pulling nginx:latest bbbbbbbbbbbb: Waiting',
+        'web-1 starting',
+        'web-1 pulling nginx:latest aaaaaaaaaaaa: Pull complete',
+        '',
+      ].join('\n'),
+    );
+  });
+});

@@ -71,6 +71,7 @@ export class ProgressView {
         const why = isTerminalState(i.status.state) && i.status.message ? `  ${c.dim(i.status.message)}` : '';
         const gen = `gen ${i.generation}${generationMark(p, i)}`.padEnd(12);
         lines.push(`  ${`${p.name}-${i.slot}`.padEnd(p.name.length + 4)} ${i.id.padEnd(width)}  ${gen} ${state}  ${i.spec.address}${extra ? `  ${extra}` : ''}${why}`);
+        for (const layer of pullLines(i)) lines.push(`      ${c.dim(layer)}`);
       }
     }
     return lines.join('\n');
@@ -83,6 +84,12 @@ export class ProgressView {
         const parts = [`${p.name}-${i.slot}`, i.status.state, healthOf(i), mark ? `generation ${i.generation}${mark}` : '', drainOf(i)].filter((x) => x !== '');
         const why = (i.status.state === 'failed' || i.status.state === 'rejected') && i.status.message ? `: ${i.status.message}` : '';
         const line = `${parts.join(' ')}${why}`;
+        for (const layer of pullLines(i)) {
+          const key = `${i.id}/pull/${layer.slice(0, 12)}`;
+          if (this.#printed.get(key) === layer) continue;
+          this.#printed.set(key, layer);
+          this.#stdout.write(`${p.name}-${i.slot} pulling ${i.status.pull?.image ?? ''} ${layer}\n`);
+        }
         if (this.#printed.get(i.id) === line) continue;
         this.#printed.set(i.id, line);
         this.#stdout.write(`${line}\n`);
@@ -95,6 +102,18 @@ export class ProgressView {
       }
     }
   }
+}
+
+/** One line per layer of an image pull in progress, as `docker pull` prints them: `1a2b3c4d5e6f: Downloading 12.3 MB/40.1 MB`. */
+export function pullLines(i: Instance): string[] {
+  return (i.status.pull?.layers ?? []).map((l) => {
+    const bytes = l.current !== undefined && l.total !== undefined && l.total > 0 ? ` ${megabytes(l.current)}/${megabytes(l.total)}` : '';
+    return `${l.id.slice(0, 12)}: ${l.status}${bytes}`;
+  });
+}
+
+function megabytes(n: number): string {
+  return `${(n / 1e6).toFixed(1)} MB`;
 }
 
 /** ` (new)` / ` (old)` while instances of several generations are about, '' otherwise. */

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'NOTHING_TO_ROLL_BACK',
   'SERVICE_REMOVING',
   'ADDRESS_EXHAUSTED',
+  'DRIVER_UNAVAILABLE',
   'ADDRESS_OUT_OF_RANGE',
   'ADDRESS_ALLOCATED',
   'PORT_ALLOCATED',
@@ -101,6 +102,18 @@ export class ServiceRemovingError extends CodedError {
 export class AddressExhaustedError extends CodedError {
   constructor(range: string) {
     super('ADDRESS_EXHAUSTED', `no free address left in range ${range}`, { range });
+  }
+}
+
+/** A deploy of a service whose containers run images, when no node has the Docker driver (422). */
+export class DriverUnavailableError extends CodedError {
+  constructor(grid: string, name: string, driver: string, reasons: readonly string[]) {
+    const why = reasons.length > 0 ? reasons.join('; ') : 'no node reports it';
+    super(
+      'DRIVER_UNAVAILABLE',
+      `cannot deploy service "${name}" in grid "${grid}": its containers run images, and no node has the ${driver} driver (${why}); start a Docker engine and restart berth, or run the service as a process (no image)`,
+      { grid, name, driver, reasons: [...reasons] },
+    );
   }
 }
 

@@ -16,6 +16,8 @@ export type EventType =
   | 'service.address_wait'
   | 'instance.created'
   | 'instance.started'
+  | 'instance.image_pulling'
+  | 'instance.image_pulled'
   | 'instance.exited'
   | 'instance.restarting'
   | 'instance.restart_exhausted'

@@ -45,6 +45,14 @@ export interface InstanceStatus {
   readonly health?: InstanceHealth;
   /** Set while (and after) the instance drained before its stop. */
   readonly drain?: InstanceDrain;
+  /** While the node pulls an image for the instance: the engine's progress per layer (as `docker pull` shows it). */
+  readonly pull?: ImagePull;
+}
+
+/** An image pull in progress (Docker driver). Sizes in bytes. */
+export interface ImagePull {
+  readonly image: string;
+  readonly layers: readonly { readonly id: string; readonly status: string; readonly current?: number; readonly total?: number }[];
 }
 
 /**

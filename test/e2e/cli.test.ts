@@ -56,7 +56,8 @@ describe('the berth CLI', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const up = spawn(process.execPath, [BIN, '--host', url, 'up', '-f', join(ROOT, 'examples/shop/berth.yaml'), '--data-dir', dataDir], {
-      env: { ...process.env, NO_COLOR: '1', ...rangesFor('127.11.6.0/24'), ...cliEnv(url) },
+      // The main example runs with processes: its embedded server leaves the machine's Docker engine alone.
+      env: { ...process.env, NO_COLOR: '1', ...rangesFor('127.11.6.0/24'), BERTH_DOCKER: 'off', ...cliEnv(url) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

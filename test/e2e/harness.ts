@@ -31,6 +31,26 @@ export interface RunningBerth {
   kill(): Promise<void>;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
+  /** The server's id on the Docker engine (label io.berth.owner): a hash of its data directory, as src/app/docker-setup.ts computes it. */
+  readonly owner: string;
+  /** The Docker network, subnet and service range it was started with (`startBerth({ docker })`), else undefined. */
+  readonly docker: DockerOptions | undefined;
+}
+
+/**
+ * What a test server with the Docker driver uses on the shared engine: its own bridge network and
+ * subnet (BERTH_DOCKER_NETWORK, BERTH_DOCKER_SUBNET) and a non-loopback service range
+ * (BERTH_SERVICE_RANGE) that containers can reach. See test/e2e/docker-harness.ts `dockerNetworkFor`.
+ */
+export interface DockerOptions {
+  readonly network: string;
+  readonly subnet: string;
+  readonly serviceRange: string;
+}
+
+/** The owner label a server with this data directory puts on its containers (src/app/docker-setup.ts). */
+export function ownerOf(dataDir: string): string {
+  return createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
 }
 
 /**
@@ -64,11 +84,18 @@ export function rangesFor(instanceRange: string): Record<string, string> {
   };
 }
 
-/** Starts `berth server`; resolves once it listens. */
-export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string>; listen?: string; args?: readonly string[] }): Promise<RunningBerth> {
+/**
+ * Starts `berth server`; resolves once it listens. Without `docker` the server runs processes only
+ * (BERTH_DOCKER=off), so no test uses the machine's Docker engine by accident; with it, the server
+ * uses that network, subnet and service range (test/e2e/docker-harness.ts removes them afterwards).
+ */
+export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string>; listen?: string; args?: readonly string[]; docker?: DockerOptions }): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
+  const dockerEnv: Record<string, string> = options.docker
+    ? { BERTH_DOCKER: 'auto', BERTH_DOCKER_NETWORK: options.docker.network, BERTH_DOCKER_SUBNET: options.docker.subnet, BERTH_SERVICE_RANGE: options.docker.serviceRange }
+    : { BERTH_DOCKER: 'off' };
   const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--dns', '127.0.0.1:0', ...(options.args ?? [])], {
-    env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, ...rangesFor(options.instanceRange), ...options.env, NO_COLOR: '1' },
+    env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, ...rangesFor(options.instanceRange), ...dockerEnv, ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -100,6 +127,8 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     dataDir,
     fingerprint,
     proc,
+    owner: ownerOf(dataDir),
+    docker: options.docker,
     async kill() {
       proc.kill('SIGKILL');
       await exited;

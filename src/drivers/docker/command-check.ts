@@ -27,21 +27,16 @@ export async function missingCommand(docker: Dockerode, container: Dockerode.Con
   return found.includes(true) ? undefined : `exec: "${argv0}": executable file not found in $PATH`;
 }
 
-/**
- * Whether a file is at `path` in the container (`HEAD /containers/{id}/archive?path=…`). dockerode
- * answers a 200 with the response stream itself; it is drained here, or its socket to the engine
- * would stay in use for good — one leaked connection per start, which also kept the server's process
- * from exiting after its stop.
- */
 async function exists(container: Dockerode.Container, path: string): Promise<boolean> {
-  let res: unknown;
   try {
-    res = await container.infoArchive({ path });
+    // dockerode hands the HEAD's response over as a stream: unread, it never ends, and its socket stays
+    // busy and referenced (until the engine drops it minutes later), keeping a stopping server alive.
+    const response = (await container.infoArchive({ path })) as unknown as NodeJS.ReadableStream;
+    response.resume();
+    return true;
   } catch {
     return false;
   }
-  (res as { resume?: () => void } | undefined)?.resume?.();
-  return true;
 }
 
 async function imagePath(docker: Dockerode, image: string): Promise<string | undefined> {

@@ -16,7 +16,8 @@ const owner = `t${randomBytes(4).toString('hex')}`;
 const image = testImage('busybox');
 // A network of this test file's own (another test file may run at the same time on the same engine).
 const network = `berth-test-${owner}`;
-const subnet = `10.${200 + (process.pid % 50)}.${(process.pid >> 6) % 250}.0/24`;
+// 10.250–10.254: clear of the e2e files (10.215/10.216), the defaults (10.213/10.214) and the bench.
+const subnet = `10.${250 + (process.pid % 5)}.${(process.pid >> 3) % 250}.0/24`;
 
 before(async () => {
   if (docker) await ensureNetwork(docker, { name: network, subnet });
