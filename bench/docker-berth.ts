@@ -20,7 +20,8 @@ const INSTANCE_RANGE = '127.11.64.0/24';
 export async function startDockerBerth(): Promise<RunningBerth> {
   const berth = await startBerth({
     instanceRange: INSTANCE_RANGE,
-    env: { BERTH_DOCKER_NETWORK: NETWORK, BERTH_DOCKER_SUBNET: SUBNET, BERTH_SERVICE_RANGE: SERVICE_RANGE, BERTH_DNS_UPSTREAMS: '127.0.0.1:1' },
+    docker: { network: NETWORK, subnet: SUBNET, serviceRange: SERVICE_RANGE },
+    env: { BERTH_DNS_UPSTREAMS: '127.0.0.1:1' },
   });
   const node = (await berth.client.nodes())[0];
   if (!node?.drivers.includes('docker')) {
