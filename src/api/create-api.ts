@@ -9,6 +9,7 @@ import type { Store } from '../store/index.js';
 import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { BodyTooLargeError, JSON_CONTENT_TYPE, UnsupportedMediaTypeError, parseJsonBody } from './json-body.js';
 import { registerInstanceRoutes } from './instance-routes.js';
+import { drainOversizedBodies } from './oversized-body.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
 import type { EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
@@ -143,6 +144,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   );
 
   installAccessControl(app, { store: deps.store, authenticator: deps.authenticator });
+  drainOversizedBodies(app, BODY_LIMIT_BYTES);
   app.addHook('onResponse', async (request, reply) => {
     logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
