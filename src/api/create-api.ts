@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Clock, Logger } from '../lib/index.js';
@@ -79,13 +80,12 @@ const BODY_LIMIT_BYTES = LIMITS.bodyBytes;
 const DEFAULT_INSTANCE_RANGE = '127.10.0.0/16';
 
 /**
- * Builds the HTTP API (docs/api.md) without listening: app/ calls `listen`, tests call `inject`.
- * Routes are thin (validate, call the store, answer); every error leaves as `{code, message, details}`
- * with the status of error-status.ts. Closing the instance ends every open stream.
+ * The route context of `deps`, fully defaulted: what every route file (berth's and the Docker face's)
+ * works with. `apiAddress` gives the address the API listens on once it does (no service may ask for it).
  */
-export function createApi(deps: ApiDeps): FastifyInstance {
+export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | AddressInfo | null): RouteContext {
   const logger = deps.logger ?? silentLogger;
-  const ctx: RouteContext = {
+  return {
     store: deps.store,
     telemetry: deps.telemetry,
     clock: deps.clock ?? systemClock,
@@ -103,10 +103,20 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     instancePolicy: deps.instancePolicy,
     nodeAddresses: deps.nodeAddresses ?? ['127.0.0.1'],
     // The API's own address (once it listens) and the DNS server's: a service asking for them is refused.
-    reservedListeners: () => reservedListeners(app.server.address(), deps.dnsAddress),
+    reservedListeners: () => reservedListeners(apiAddress(), deps.dnsAddress),
     hostPorts: deps.hostPorts,
     streams: new Set<NdjsonStream>(),
   };
+}
+
+/**
+ * Builds the HTTP API (docs/api.md) without listening: app/ calls `listen`, tests call `inject`.
+ * Routes are thin (validate, call the store, answer); every error leaves as `{code, message, details}`
+ * with the status of error-status.ts. Closing the instance ends every open stream.
+ */
+export function createApi(deps: ApiDeps): FastifyInstance {
+  const logger = deps.logger ?? silentLogger;
+  const ctx: RouteContext = buildRouteContext(deps, () => app.server.address());
   // Streams stay open until their client leaves; closing the server must not wait for them.
   const options = { logger: false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true } as const;
   // An HTTPS server takes the same routes; its type differs only in the server class, unused here.

@@ -33,7 +33,7 @@ describe('a body over the limit, over a real socket', () => {
       assert.match(answer.message, /^body: must be no more than 1048576 bytes/);
       assert.notEqual(response.headers.get('connection'), 'close', `request ${i} kept the connection`);
     }
-    assert.deepEqual(store.listServices('default'), [], 'nothing was stored');
+    assert.deepEqual(store.listServices({ grid: 'default' }), [], 'nothing was stored');
   });
 
   it('answers at once, and closes, when the announced body is past what berth reads to its end', async () => {
