@@ -1,0 +1,210 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LogLine } from '../../model/index.js';
+import type { RouteAccess } from '../access-control.js';
+import type { DockerContext } from './docker-context.js';
+import { DockerApiError } from './docker-errors.js';
+import type { MuxStreamType } from './log-stream.js';
+import { LogStream, MULTIPLEXED_STREAM, RAW_STREAM, logPayload } from './log-stream.js';
+import { resolveService } from './service-lookup.js';
+import { nodeIdOf } from './swarm-ids.js';
+import type { TaskEntry } from './task-routes.js';
+import { resolveTask, taskEntries } from './task-routes.js';
+
+/**
+ * How long a log request waits for its first line before sending the headers: a telemetry failure
+ * that comes at once is then answered with its own status (as berth's own logs route does).
+ */
+const FIRST_LINE_WAIT_MS = 200;
+
+/** Access of the log routes: reading log lines needs `logs` (programs print what they like). */
+export const LOG_ACCESS: Readonly<Record<string, RouteAccess>> = {
+  'GET /services/:id/logs': { kind: 'permission', permission: 'logs', scope: 'service' },
+  'GET /tasks/:id/logs': { kind: 'permission', permission: 'logs', scope: 'grid' },
+};
+
+/** The query of a logs request as moby's swarmLogs reads it (api/server/router/swarm/helpers.go). */
+export interface DockerLogsOptions {
+  readonly stdout: boolean;
+  readonly stderr: boolean;
+  readonly follow: boolean;
+  readonly timestamps: boolean;
+  readonly details: boolean;
+  /** Lines from the end; undefined = all. */
+  readonly tail?: number;
+  /** RFC 3339 with nine fraction digits (the form log lines are compared in). */
+  readonly since?: string;
+}
+
+type LogsQuery = Partial<Record<'stdout' | 'stderr' | 'follow' | 'timestamps' | 'details' | 'tail' | 'since', string>>;
+
+/**
+ * `GET /services/{id}/logs` and `GET /tasks/{id}/logs`: the instances' log lines in Docker's
+ * multiplexed stream, read the way berth's own logs route reads them (ctx.berth.telemetry: time
+ * ordered, `follow` until the client leaves). Closing the face ends every open stream.
+ */
+export function registerLogRoutes(app: FastifyInstance, ctx: DockerContext): void {
+  const open = new Set<LogStream>();
+  // preClose: before the server drops its connections, so that each stream ends cleanly.
+  app.addHook('preClose', async () => {
+    await Promise.all([...open].map((s) => s.end()));
+  });
+
+  app.get<{ Params: { id: string }; Querystring: LogsQuery }>('/services/:id/logs', async (request, reply) => {
+    requireAStream(request.query);
+    const service = resolveService(ctx, request.params.id);
+    const options = parseLogsOptions(request.query);
+    await streamLogs(ctx, { request, reply, registry: open }, taskEntries(ctx, service), options);
+  });
+
+  app.get<{ Params: { id: string }; Querystring: LogsQuery }>('/tasks/:id/logs', async (request, reply) => {
+    requireAStream(request.query);
+    const entry = resolveTask(ctx, request.params.id);
+    const options = parseLogsOptions(request.query);
+    await streamLogs(ctx, { request, reply, registry: open }, [entry], options);
+  });
+}
+
+/**
+ * moby's httputils.BoolValue: false for absent, empty, `0`, `no`, `false` and `none` (any case),
+ * true for anything else.
+ */
+export function dockerBool(value: string | undefined): boolean {
+  const v = (value ?? '').trim().toLowerCase();
+  return !(v === '' || v === '0' || v === 'no' || v === 'false' || v === 'none');
+}
+
+/** @throws DockerApiError 400 `Bad parameters: you must choose at least one stream` (moby's words; Swarm's route answers them with 500, its container route with 400). */
+function requireAStream(query: LogsQuery): void {
+  if (!dockerBool(query.stdout) && !dockerBool(query.stderr)) throw new DockerApiError(400, 'Bad parameters: you must choose at least one stream');
+}
+
+/**
+ * Reads the logs query. `tail`: `all` (or empty) or a whole number ≥ 0; `since`: unix seconds with
+ * an optional fraction (`1700000000.5`, what the CLI and docker-py send), or an RFC 3339 time.
+ * @throws DockerApiError 400 with moby's words (daemon/cluster/services.go) for a bad tail or since.
+ */
+export function parseLogsOptions(query: LogsQuery): DockerLogsOptions {
+  const tail = parseTail(query.tail);
+  const since = parseSinceTimestamp(query.since);
+  return {
+    stdout: dockerBool(query.stdout),
+    stderr: dockerBool(query.stderr),
+    follow: dockerBool(query.follow),
+    timestamps: dockerBool(query.timestamps),
+    details: dockerBool(query.details),
+    ...(tail !== undefined ? { tail } : {}),
+    ...(since !== undefined ? { since } : {}),
+  };
+}
+
+function parseTail(value: string | undefined): number | undefined {
+  const v = (value ?? '').trim();
+  if (v === '' || v === 'all') return undefined;
+  if (!/^-?\d+$/.test(v)) throw new DockerApiError(400, 'tail value must be a positive integer or "all"');
+  const n = Number(v);
+  if (n < 0) throw new DockerApiError(400, 'negative tail values not supported');
+  return n;
+}
+
+/**
+ * moby's timetypes.ParseTimestamps: `seconds[.fraction]` since the epoch (the fraction scaled to
+ * nanoseconds); `0` or empty = from the beginning. Returned as RFC 3339 with nine fraction digits.
+ */
+export function parseSinceTimestamp(value: string | undefined): string | undefined {
+  const v = (value ?? '').trim();
+  if (v === '') return undefined;
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
+  if (m) {
+    const seconds = Number(m[1]);
+    if (seconds === 0 && !m[2]) return undefined;
+    const iso = new Date(seconds * 1000).toISOString(); // …T00:00:00.000Z
+    return `${iso.slice(0, 19)}.${(m[2] ?? '').padEnd(9, '0')}Z`;
+  }
+  const ms = /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(ms)) throw new DockerApiError(400, `could not parse since timestamp: ${JSON.stringify(v)} is not unix seconds (1700000000.5) or an RFC 3339 time`);
+  const fraction = /\.(\d+)/.exec(v.slice(19))?.[1] ?? '';
+  return `${new Date(ms).toISOString().slice(0, 19)}.${fraction.slice(0, 9).padEnd(9, '0')}Z`;
+}
+
+/** The API version of a request (`/v1.41/…`); unversioned requests get the newest, as moby's. */
+function apiVersionOf(request: FastifyRequest, newest: string): string {
+  return /^\/v(\d+\.\d+)\//.exec(request.originalUrl)?.[1] ?? newest;
+}
+
+function versionAtLeast(version: string, wanted: string): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  const [c = 0, d = 0] = wanted.split('.').map(Number);
+  return a !== c ? a > c : b >= d;
+}
+
+interface Exchange {
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly registry: Set<LogStream>;
+}
+
+/**
+ * Streams the lines of `entries`' instances: berth's containers have no TTY, so always multiplexed
+ * (the content type says so from API 1.42 on, as moby's). Each line carries the details the CLI
+ * needs when asked: the node, service and task ids.
+ */
+async function streamLogs(ctx: DockerContext, exchange: Exchange, entries: readonly TaskEntry[], options: DockerLogsOptions): Promise<void> {
+  const byInstance = new Map(entries.map((e) => [e.instance.id, e]));
+  const contentType = versionAtLeast(apiVersionOf(exchange.request, ctx.engine.maxApiVersion), '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
+  const stream = new LogStream(exchange.reply, { contentType, maxBufferedBytes: ctx.berth.maxStreamBufferBytes, registry: exchange.registry });
+  const query = { ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(options.since !== undefined ? { since: options.since } : {}), follow: options.follow, signal: stream.signal };
+  const lines = ctx.berth.telemetry.logs(entries.map((e) => e.instance), query)[Symbol.asyncIterator]();
+
+  const first = lines.next();
+  const early = await settleWithin(first, FIRST_LINE_WAIT_MS);
+  if (early.state === 'rejected') {
+    void lines.return?.();
+    throw early.error; // before the headers: the error handler answers it
+  }
+  stream.open();
+  const frameOf = (line: LogLine): { type: MuxStreamType; payload: Buffer } | undefined => {
+    const entry = byInstance.get(line.instance);
+    if (!entry) return undefined; // a line of an instance this request did not ask for (a slot's newer instance)
+    if (line.stream === 'stdout' ? !options.stdout : !options.stderr) return undefined;
+    const details = options.details
+      ? { 'com.docker.swarm.node.id': nodeIdOf(entry.instance.node), 'com.docker.swarm.service.id': entry.instance.serviceId, 'com.docker.swarm.task.id': entry.instance.id }
+      : undefined;
+    return { type: line.stream === 'stdout' ? 1 : 2, payload: logPayload(line, { timestamps: options.timestamps, ...(details ? { details } : {}) }) };
+  };
+  try {
+    let next = early.state === 'fulfilled' ? early.value : await first;
+    while (!next.done) {
+      const frame = frameOf(next.value);
+      if (frame && !(await stream.write(frame.type, frame.payload))) break;
+      if (!stream.isOpen) break;
+      next = await lines.next();
+    }
+  } catch (error) {
+    // Past the headers, the daemon's own errors go in the stream (stdcopy's Systemerr), as moby's WriteLogStream.
+    await stream.write(3, Buffer.from(`Error grabbing logs: ${error instanceof Error ? error.message : String(error)}\n`));
+  } finally {
+    void lines.return?.()?.catch(() => undefined);
+    await stream.end();
+  }
+}
+
+type Settled<T> = { state: 'fulfilled'; value: T } | { state: 'rejected'; error: unknown } | { state: 'pending' };
+
+/** Waits up to `ms` for `promise`; `pending` when it has not settled by then (it keeps running). */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Settled<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ state: 'pending' }), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Settled<T> => ({ state: 'fulfilled', value }),
+        (error: unknown): Settled<T> => ({ state: 'rejected', error }),
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,177 @@
+import type { FastifyInstance } from 'fastify';
+import { inRange } from '../../lib/index.js';
+import type { Instance, NodeInfo, Service } from '../../model/index.js';
+import type { RouteAccess } from '../access-control.js';
+import type { DockerContext } from './docker-context.js';
+import { DockerApiError } from './docker-errors.js';
+import type { DockerFilters } from './docker-filters.js';
+import { matchesLabels, parseFilters } from './docker-filters.js';
+import { resolveService, visibleServices } from './service-lookup.js';
+import { networkIdOf, nodeIdOf } from './swarm-ids.js';
+import type { SwarmTask, SwarmTaskState, TaskNetwork } from './task-mapping.js';
+import { SWARM_TASK_STATES, taskName, taskOf } from './task-mapping.js';
+
+/**
+ * The network a process instance's loopback address belongs to (the instance range, default
+ * 127.10.0.0/16), as the face names it; instances with images are on the node's bridge network
+ * (`berth` by default, docs/networking.md).
+ */
+export const LOOPBACK_NETWORK_NAME = 'berth-loopback';
+
+/** The filters GET /tasks takes: moby's newListTasksFilters (daemon/cluster/filters.go). */
+const TASK_FILTERS = ['name', 'id', 'label', 'service', 'node', 'desired-state', '_up-to-date', 'runtime'] as const;
+
+const read: RouteAccess = { kind: 'permission', permission: 'read', scope: 'grid' };
+
+/** Access of the task routes (the face's hook enforces it): reading tasks is reading the grid's services. */
+export const TASK_ACCESS: Readonly<Record<string, RouteAccess>> = {
+  'GET /tasks': read,
+  'GET /tasks/:id': read,
+};
+
+/** One instance of a service the face shows, with its task. */
+export interface TaskEntry {
+  readonly instance: Instance;
+  readonly service: Service;
+  readonly task: SwarmTask;
+}
+
+/**
+ * `GET /tasks` (filters: moby's) and `GET /tasks/{id}`: the instances of the face's grid's services
+ * as Swarm tasks, history included — berth keeps ended instances for a while, and they are the
+ * `\_ web.1` rows of `docker service ps`.
+ */
+export function registerTaskRoutes(app: FastifyInstance, ctx: DockerContext): void {
+  app.get<{ Querystring: { filters?: string } }>('/tasks', async (request) => {
+    const filters = parseFilters(request.query.filters, TASK_FILTERS);
+    return filterTasks(ctx, taskEntries(ctx), filters).map((e) => e.task);
+  });
+
+  app.get<{ Params: { id: string } }>('/tasks/:id', async (request) => resolveTask(ctx, request.params.id).task);
+}
+
+/**
+ * Every instance of the services the face shows, as tasks, in the store's order (by service, slot,
+ * newest first within a slot — which is how "a newer instance took the slot" is known).
+ */
+export function taskEntries(ctx: DockerContext, only?: Service): TaskEntry[] {
+  const services = only ? [only] : visibleServices(ctx);
+  const byId = new Map(services.map((s) => [s.id, s]));
+  const instances = ctx.berth.store.listInstances(only ? { grid: only.grid, service: only.name } : { grid: ctx.grid });
+  const nodes = ctx.berth.store.listNodes();
+  const seenSlots = new Set<string>();
+  const out: TaskEntry[] = [];
+  for (const instance of instances) {
+    const service = byId.get(instance.serviceId);
+    if (!service) continue;
+    const slotKey = `${instance.serviceId}/${instance.slot}`;
+    const superseded = seenSlots.has(slotKey);
+    seenSlots.add(slotKey);
+    const network = taskNetworkOf(ctx, instance, nodes);
+    const task = taskOf(instance, { superseded, global: service.spec.mode === 'global', ...(network ? { network } : {}) });
+    out.push({ instance, service, task });
+  }
+  return out;
+}
+
+/**
+ * A task by full id, by its full Swarm name (`web.1.<id>`) or by a unique id prefix, as moby's
+ * `getTask` (daemon/cluster/helpers.go).
+ * @throws DockerApiError 404 `task X not found`; 400 `task X is ambiguous (N matches found)`.
+ */
+export function resolveTask(ctx: DockerContext, idOrName: string): TaskEntry {
+  const entries = taskEntries(ctx);
+  const notFound = new DockerApiError(404, `task ${idOrName} not found`);
+  if (idOrName === '') throw notFound;
+  const exact = entries.find((e) => e.instance.id === idOrName) ?? entries.find((e) => nameOf(e) === idOrName);
+  if (exact) return exact;
+  const byPrefix = entries.filter((e) => e.instance.id.startsWith(idOrName));
+  if (byPrefix.length === 0) throw notFound;
+  if (byPrefix.length > 1) throw new DockerApiError(400, `task ${idOrName} is ambiguous (${byPrefix.length} matches found)`);
+  return byPrefix[0] as TaskEntry;
+}
+
+/**
+ * Applies GET /tasks' filters as swarmkit's ListTasks (manager/controlapi/task.go): every filter
+ * given must match, any of its values may. `service` and `node` values are resolved first (an unknown
+ * one is a 404, as moby's filter transform); `name` and `id` are prefixes; `label` matches the
+ * service's labels; `_up-to-date` keeps the instances of the deployed generation and restart
+ * generation (what the CLI's progress display asks for).
+ * @throws DockerApiError 404 for an unknown service or node, 400 for a desired-state that is no task state.
+ */
+export function filterTasks(ctx: DockerContext, entries: readonly TaskEntry[], filters: DockerFilters): TaskEntry[] {
+  const serviceIds = filters.has('service') ? new Set((filters.get('service') ?? []).map((s) => resolveService(ctx, s).id)) : undefined;
+  const nodeIds = filters.has('node') ? new Set((filters.get('node') ?? []).map((n) => resolveNodeId(ctx.berth.store.listNodes(), n))) : undefined;
+  const desired = filters.get('desired-state')?.map((s) => {
+    const state = s.toLowerCase() as SwarmTaskState;
+    if (!SWARM_TASK_STATES.includes(state)) throw new DockerApiError(400, `Invalid desired-state filter: '${s}'`);
+    return state;
+  });
+  const ids = filters.get('id');
+  const names = filters.get('name');
+  const runtimes = filters.get('runtime');
+  const upToDate = filters.has('_up-to-date');
+  return entries.filter((e) => {
+    if (serviceIds && !serviceIds.has(e.instance.serviceId)) return false;
+    if (nodeIds && !nodeIds.has(e.task.NodeID)) return false;
+    if (desired && desired.length > 0 && !desired.includes(e.task.DesiredState)) return false;
+    if (ids && ids.length > 0 && !ids.some((p) => e.instance.id.startsWith(p))) return false;
+    if (names && names.length > 0 && !names.some((p) => nameOf(e).startsWith(p))) return false;
+    if (!matchesLabels(e.service.spec.labels, filters.get('label'))) return false;
+    if (runtimes && runtimes.length > 0 && !runtimes.some((r) => r === 'container' || r === '')) return false;
+    if (upToDate && !isUpToDate(e.instance, e.service)) return false;
+    return true;
+  });
+}
+
+/**
+ * swarmkit's "not dirty": the instance runs the deployed generation and restart generation (a
+ * `deploy --force`, Swarm's ForceUpdate, makes older ones dirty), and is not being replaced.
+ */
+export function isUpToDate(instance: Instance, service: Service): boolean {
+  const deployment = service.deployment;
+  if (!deployment) return false;
+  return instance.generation === deployment.generation && instance.restartGeneration === deployment.restartGeneration;
+}
+
+function nameOf(e: TaskEntry): string {
+  return taskName(e.service.name, e.instance, e.service.spec.mode === 'global');
+}
+
+/**
+ * A node filter value as moby's `getNode`: a full node id, a node name, or a unique id prefix.
+ * @throws DockerApiError 404 `node X not found`; 400 when an id prefix is ambiguous.
+ */
+function resolveNodeId(nodes: readonly NodeInfo[], ref: string): string {
+  const ids = nodes.map((n) => ({ id: nodeIdOf(n.name), name: n.name }));
+  const exact = ids.find((n) => n.id === ref) ?? ids.find((n) => n.name === ref);
+  if (exact) return exact.id;
+  const byPrefix = ref === '' ? [] : ids.filter((n) => n.id.startsWith(ref));
+  if (byPrefix.length === 0) throw new DockerApiError(404, `node ${ref} not found`);
+  if (byPrefix.length > 1) throw new DockerApiError(400, `node ${ref} is ambiguous (${byPrefix.length} matches found)`);
+  return (byPrefix[0] as { id: string }).id;
+}
+
+/**
+ * The network an instance's address belongs to: its node's bridge network when the address lies in
+ * the bridge's subnet (instances with images), else the loopback instance range (process instances).
+ * MERGE: the face slice's /networks must list the same networks (same names, networkIdOf ids).
+ */
+function taskNetworkOf(ctx: DockerContext, instance: Instance, nodes: readonly NodeInfo[]): TaskNetwork | undefined {
+  const address = instance.spec.address;
+  const bridge = nodes.find((n) => n.name === instance.node)?.containerNetwork;
+  const candidates = [...(bridge ? [{ name: bridge.name, subnet: bridge.subnet }] : []), { name: LOOPBACK_NETWORK_NAME, subnet: ctx.berth.instanceRange }];
+  for (const c of candidates) {
+    if (!safeInRange(address, c.subnet)) continue;
+    return { id: networkIdOf(c.name), name: c.name, prefixLength: Number(c.subnet.split('/')[1]) };
+  }
+  return undefined;
+}
+
+function safeInRange(address: string, cidr: string): boolean {
+  try {
+    return /^\d+\.\d+\.\d+\.\d+$/.test(address) && inRange(address, cidr);
+  } catch {
+    return false;
+  }
+}
