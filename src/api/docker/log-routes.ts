@@ -158,7 +158,7 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, entries: reado
   const first = lines.next();
   const early = await settleWithin(first, FIRST_LINE_WAIT_MS);
   if (early.state === 'rejected') {
-    void lines.return?.();
+    void lines.return?.()?.catch(() => undefined);
     throw early.error; // before the headers: the error handler answers it
   }
   stream.open();
