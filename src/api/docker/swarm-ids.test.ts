@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SWARM_ID_LENGTH, nodeIdOf } from './swarm-ids.js';
+
+test('a node id is 25 lowercase hex characters, the same for the same name', () => {
+  const id = nodeIdOf('node-a');
+  assert.match(id, /^[0-9a-f]{25}$/);
+  assert.equal(id.length, SWARM_ID_LENGTH);
+  assert.equal(nodeIdOf('node-a'), id);
+});
+
+test('different node names give different ids', () => {
+  assert.notEqual(nodeIdOf('node-a'), nodeIdOf('node-b'));
+});
