@@ -11,5 +11,5 @@ export const SWARM_ID_LENGTH = 25;
  * lets `node` filters accept either form. Pure; e.g. `nodeIdOf('n1')` is always the same 25 chars.
  */
 export function nodeIdOf(name: string): string {
-  return createHash('sha256').update(`node:${name}`).digest('hex').slice(0, SWARM_ID_LENGTH);
+  return createHash('sha256').update(name).digest('hex').slice(0, SWARM_ID_LENGTH);
 }
