@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SWARM_ID_LENGTH, nodeIdOf } from './swarm-ids.js';
+import { SWARM_ID_LENGTH, networkIdOf, nodeIdOf } from './swarm-ids.js';
 
 test('a node id is 25 lowercase hex characters, the same for the same name', () => {
   const id = nodeIdOf('node-a');
@@ -11,4 +11,9 @@ test('a node id is 25 lowercase hex characters, the same for the same name', () 
 
 test('different node names give different ids', () => {
   assert.notEqual(nodeIdOf('node-a'), nodeIdOf('node-b'));
+});
+
+test('a network id is 25 hex characters and differs from the node id of the same name', () => {
+  assert.match(networkIdOf('berth'), /^[0-9a-f]{25}$/);
+  assert.notEqual(networkIdOf('berth'), nodeIdOf('berth'));
 });

@@ -13,3 +13,13 @@ export const SWARM_ID_LENGTH = 25;
 export function nodeIdOf(name: string): string {
   return createHash('sha256').update(name).digest('hex').slice(0, SWARM_ID_LENGTH);
 }
+
+/**
+ * The stable Swarm-style id of a network the face shows (the berth bridge network, or the loopback
+ * instance range of process instances): the first 25 hex characters of sha256(`network/<name>`), so
+ * a network and a node of the same name never share an id. Used by tasks' NetworksAttachments and
+ * by the face's /networks.
+ */
+export function networkIdOf(name: string): string {
+  return createHash('sha256').update(`network/${name}`).digest('hex').slice(0, SWARM_ID_LENGTH);
+}
