@@ -2,6 +2,7 @@ import type { Identity, Service, ServiceSpec } from '../model/index.js';
 import { DriverUnavailableError, MAX_REPLICAS_HINT, RequestInvalidError, SpecInvalidError, parseServiceSpec, specLimitErrors } from '../model/index.js';
 import { checkInstanceAddresses } from './address-capacity.js';
 import { allocateNetwork } from './network-allocation.js';
+import { checkPlacement } from './placement-check.js';
 import type { RouteContext, ServiceParams } from './route-context.js';
 import { allocationOptions, mutateService } from './route-context.js';
 import { rollbackTarget } from './rollback-target.js';
@@ -24,7 +25,8 @@ export interface DryRunOption {
 
 /**
  * Creates a service (POST /v1/grids/{grid}/services): parses `input.spec` with the server's limits,
- * checks what it asks for against `identity` (checkSpecAccess) and its secret references, allocates
+ * checks what it asks for against `identity` (checkSpecAccess), its secret references and its placement
+ * against the nodes (checkPlacement), allocates
  * its virtual IP and node ports, and with `deploy` also checks that its instances fit the instance
  * range and that a node can run its images.
  * @returns the stored service (or the one that would be, with dryRun).
@@ -42,6 +44,7 @@ export function createService(
   const parsed = parseServiceSpec(input.spec, { limits: ctx.limits });
   checkSpecAccess(identity, grid, parsed, ctx.instancePolicy);
   checkSecretRefs(ctx.store, grid, parsed);
+  checkPlacement(ctx.store, parsed);
   const spec = allocateNetwork(parsed, allocationOptions(ctx));
   const deploy = input.deploy ?? false;
   if (deploy) checkDeployable(ctx, { grid, name: spec.name }, spec, { dryRun });
@@ -75,6 +78,7 @@ export function updateService(
   }
   checkSpecAccess(identity, grid, spec, ctx.instancePolicy);
   checkSecretRefs(ctx.store, grid, spec);
+  checkPlacement(ctx.store, spec);
   const deploy = input.deploy ?? false;
   const force = deploy && input.force === true;
   return mutateService(ctx, params, input.version, (current) => {
@@ -170,6 +174,7 @@ export function scaleService(ctx: RouteContext, _identity: Identity, params: Ser
       const message = `must be no more than ${ctx.limits.maxReplicas} (${MAX_REPLICAS_HINT})`;
       throw new RequestInvalidError(`replicas: ${message}`, { causes: [{ field: 'replicas', message }], limit: ctx.limits.maxReplicas });
     }
+    checkPlacement(ctx.store, { ...current.spec, replicas });
     checkDeployable(ctx, params, { ...current.spec, replicas }, { field: 'replicas' });
     const was = deployedReplicas(current);
     return {
@@ -198,6 +203,7 @@ export function rollbackService(ctx: RouteContext, _identity: Identity, params: 
     if (overLimit.length > 0) {
       throw new SpecInvalidError('Service', name, overLimit.map((e) => ({ ...e, detail: `${e.detail ?? ''} — in the spec of generation ${target.generation}, which cannot be deployed again as it is` })));
     }
+    checkPlacement(ctx.store, spec);
     checkInstanceAddresses(ctx.store, { grid, name, spec }, { range: ctx.instanceRange, field: 'spec.replicas', limits: ctx.limits });
     const generation = current.generation + (changedSpecFields(current.spec, spec).length > 0 ? 1 : 0);
     const message = `rollback to generation ${target.generation} requested: its spec is deployed as generation ${generation}`;

@@ -6,6 +6,7 @@ import type { ApiDeps } from '../create-api.js';
 import { buildRouteContext } from '../create-api.js';
 import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
+import { registerServiceRoutes } from './service-routes.js';
 
 /** The oldest Docker API version served: 1.24 brought services (docker-py's services API needs it). */
 export const MIN_API_VERSION = '1.24';
@@ -42,7 +43,7 @@ export function createDockerApi(deps: DockerApiDeps): FastifyInstance {
     return reply.status(status).send({ message: error instanceof Error ? error.message : String(error) });
   });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ message: `page not found: ${request.method} ${request.url}` }));
-  void ctx;
+  registerServiceRoutes(app, ctx);
   return app;
 }
 
