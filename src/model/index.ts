@@ -17,6 +17,7 @@ export * from './node.js';
 export * from './telemetry.js';
 export * from './endpoints.js';
 export * from './probe.js';
+export * from './placement.js';
 export * from './health.js';
 export * from './instance-health.js';
 export * from './explanation.js';

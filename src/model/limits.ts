@@ -61,6 +61,8 @@ export const LIMITS = {
   externalIPs: 16,
   /** Hand-set endpoints of a service. */
   endpoints: 1000,
+  /** Placement constraints, spread preferences and platforms of a service, each. */
+  placementRules: 32,
   /** Every duration (stopGracePeriod, restart delay and window, update delay and monitor, drainTimeout, probe seconds): seconds. */
   durationSeconds: 86_400,
 } as const;

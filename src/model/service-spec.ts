@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { GRID_ROLES } from './access.js';
 import { LIMITS } from './limits.js';
 import { HealthcheckSchema, ProbeSchema, durationIssue } from './probe.js';
+import { PlacementSchema } from './placement.js';
 import { DNS1035_LABEL, DNS1035_MAX, DNS1123_LABEL, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN, ENV_NAME, IANA_SVC_NAME, IPV4, LABEL_KEY, LABEL_VALUE, STOP_SIGNALS } from './names.js';
 import { parseCpus, parseMemoryBytes } from '../lib/index.js';
 
@@ -238,6 +239,11 @@ export const ServiceSpecSchema = z
     replicas: z.number().int().min(0).optional(),
     /** Kontena's spelling of replicas. */
     instances: z.number().int().min(0).optional(),
+    /**
+     * Where instances may run (Swarm's Placement): constraints such as `node.role==manager`, spread
+     * preferences, platforms, instances per node at most. Checked against the nodes when stored; absent when empty.
+     */
+    placement: PlacementSchema.optional(),
     /** Stable slots started in order, each with a data directory kept across restarts (StatefulSet/Kontena). */
     stateful: z.boolean().default(false),
     /** At least one, except for ExternalName services and services whose endpoints are set by hand. */

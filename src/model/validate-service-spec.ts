@@ -11,6 +11,7 @@ import type { ParsedServiceSpec, ServiceSpec } from './service-spec.js';
 import { ServiceSpecSchema } from './service-spec.js';
 import type { Probe } from './probe.js';
 import { probesFromHealthcheck } from './probe.js';
+import { isEmptyPlacement } from './placement.js';
 
 export interface ParseSpecOptions {
   /** The path prefix of the spec in error messages (default `spec`). */
@@ -38,6 +39,8 @@ export function parseServiceSpec(input: unknown, options: ParseSpecOptions | str
   const errors = [...crossFieldErrors(result.data, root), ...specLimitErrors(parsed, limits, root).map((e) => replicasAsGiven(e, result.data, root))];
   if (errors.length > 0) throw new SpecInvalidError('Service', name, errors);
   const spec = parsed;
+  // An empty placement is no placement: a spec sent with `placement: {}` and one without compare equal.
+  if (spec.placement !== undefined && isEmptyPlacement(spec.placement)) delete spec.placement;
   spec.containers = spec.containers.map((c) => {
     const defaulted = c.image !== undefined && c.imagePullPolicy === undefined ? { ...c, imagePullPolicy: 'IfNotPresent' as const } : c;
     const named = defaulted.name ? defaulted : { name: spec.name, ...defaulted };

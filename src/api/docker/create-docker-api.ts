@@ -6,6 +6,7 @@ import type { ApiDeps } from '../create-api.js';
 import { buildRouteContext } from '../create-api.js';
 import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
+import { registerServiceRoutes } from './service-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 
@@ -44,9 +45,9 @@ export function createDockerApi(deps: DockerApiDeps): FastifyInstance {
     return reply.status(status).send({ message: error instanceof Error ? error.message : String(error) });
   });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ message: `page not found: ${request.method} ${request.url}` }));
+  registerServiceRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerLogRoutes(app, ctx);
-  void ctx;
   return app;
 }
 

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { hasCode } from '../../lib/index.js';
+import type { Permission, Service, ServiceSpec } from '../../model/index.js';
+import type { RouteAccess } from '../access-control.js';
+import { identityOf } from '../access-control.js';
+import { rollbackTarget } from '../rollback-target.js';
+import { createService, removeService, rollbackService, updateService } from '../service-operations.js';
+import type { DockerContext } from './docker-context.js';
+import { DockerApiError } from './docker-errors.js';
+import { parseServiceFilters, serviceMatches } from './service-filters.js';
+import { resolveService, visibleServices } from './service-lookup.js';
+import type { FaceNetwork } from './service-mapping.js';
+import { berthToSwarmService, forceUpdateOf, modeOf, swarmToBerthSpec } from './service-mapping.js';
+import { asDocker, invalidArgument, unimplemented } from './service-errors.js';
+import { networkIdOf } from './swarm-ids.js';
+import type { SwarmService, SwarmServiceCreateResponse, SwarmServiceSpec, SwarmServiceUpdateResponse } from './swarm-types.js';
+
+const inGrid = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'grid' });
+const onService = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'service' });
+
+/**
+ * Who may use each route of the services API (the face's access hook enforces it): the grid is the
+ * face's (ctx.grid), and for `:id` routes the service is the one resolveService finds.
+ */
+export const SERVICE_ACCESS: Readonly<Record<string, RouteAccess>> = {
+  'GET /services': inGrid('read'),
+  'POST /services/create': inGrid('operate'),
+  'GET /services/:id': onService('read'),
+  'DELETE /services/:id': onService('operate'),
+  'POST /services/:id/update': onService('operate'),
+};
+
+interface IdParams {
+  readonly id: string;
+}
+
+/**
+ * The Swarm services API over berth's engine (docs/docker-api.md, "Services"): list with filters,
+ * create (and deploy: Swarm has no separate deploy), inspect, remove, update with the version
+ * compare-and-set and `rollback=previous`. Every write is service-operations.ts's, as berth's own API's.
+ */
+export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext): void {
+  app.get<{ Querystring: Record<string, string | string[] | undefined> }>('/services', async (request): Promise<SwarmService[]> => {
+    const filters = parseServiceFilters(single(request.query.filters));
+    const status = boolValue(single(request.query.status));
+    const network = faceNetwork(ctx);
+    return visibleServices(ctx)
+      .filter((s) => serviceMatches(s, filters))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((s) => view(ctx, s, network, status));
+  });
+
+  app.post('/services/create', async (request, reply) => {
+    const body = specBody(request.body);
+    // As moby's ServiceSpecToGRPC: an unnamed service gets a generated name.
+    const name = body.Name || generatedName();
+    const spec = swarmToBerthSpec({ ...body, Name: name }, { network: faceNetwork(ctx) });
+    // Swarm schedules a new service at once: create and deploy in one write.
+    const service = asDocker(name, () => createService(ctx.berth, identityOf(request), ctx.grid, { spec, deploy: true }));
+    const answer: SwarmServiceCreateResponse = { ID: service.id, Warnings: [] };
+    return reply.status(201).send(answer);
+  });
+
+  // insertDefaults is accepted: berth stores defaulted specs, so the spec shown always has them.
+  app.get<{ Params: IdParams }>('/services/:id', async (request): Promise<SwarmService> => {
+    return view(ctx, resolveService(ctx, request.params.id), faceNetwork(ctx), false);
+  });
+
+  app.delete<{ Params: IdParams }>('/services/:id', async (request, reply) => {
+    const service = resolveService(ctx, request.params.id);
+    asDocker(service.name, () => removeService(ctx.berth, identityOf(request), { grid: ctx.grid, name: service.name }));
+    return reply.status(200).send();
+  });
+
+  app.post<{ Params: IdParams; Querystring: Record<string, string | string[] | undefined> }>('/services/:id/update', async (request): Promise<SwarmServiceUpdateResponse> => {
+    // The version is checked first, as moby's router does, before the service is looked up.
+    const version = serviceVersion(single(request.query.version));
+    const rollback = single(request.query.rollback) ?? '';
+    if (rollback !== '' && rollback !== 'none' && rollback !== 'previous') throw invalidArgument(`unrecognized rollback option ${rollback}`);
+    // registryAuthFrom and X-Registry-Auth are ignored: berth pulls with the node's own credentials.
+    const service = resolveService(ctx, request.params.id);
+    const params = { grid: ctx.grid, name: service.name };
+    const identity = identityOf(request);
+    if (rollback === 'previous') {
+      // The body (the current spec, as the docker CLI sends it) is not used: the previous spec is deployed again.
+      asDocker(service.name, () => rollbackService(ctx.berth, identity, params, { version }));
+      return { Warnings: [] };
+    }
+    const body = specBody(request.body);
+    if ((body.Name ?? '') !== service.name) throw unimplemented('renaming services is not supported');
+    if (modeOf(body) !== service.spec.mode) throw unimplemented('service mode change is not allowed');
+    const spec = swarmToBerthSpec(body, { network: faceNetwork(ctx), current: service.spec });
+    const force = forceUpdateOf(body) !== (service.deployment?.restartGeneration ?? 0);
+    // Swarm rolls out every accepted update: update and deploy in one write.
+    asDocker(service.name, () => updateService(ctx.berth, identity, params, { spec, version, deploy: true, force }));
+    return { Warnings: [] };
+  });
+}
+
+/** The network the face attaches every service to: the node's container network (default `berth`). */
+export function faceNetwork(ctx: DockerContext): FaceNetwork {
+  const name = ctx.berth.store.listNodes()[0]?.containerNetwork?.name ?? 'berth';
+  return { id: networkIdOf(name), name };
+}
+
+function view(ctx: DockerContext, service: Service, network: FaceNetwork, status: boolean): SwarmService {
+  const previousSpec = previousSpecOf(ctx, service);
+  return berthToSwarmService(service, {
+    network,
+    vipPrefixLength: Number(ctx.berth.networkRanges.serviceRange.split('/')[1] ?? 32),
+    ...(previousSpec ? { previousSpec } : {}),
+    status,
+  });
+}
+
+/** Swarm's PreviousSpec: the spec a rollback would deploy (rollbackTarget over berth's spec history), if any. */
+function previousSpecOf(ctx: DockerContext, service: Service): ServiceSpec | undefined {
+  try {
+    return rollbackTarget(service, ctx.berth.store.listSpecHistory(service.grid, service.name), undefined).spec;
+  } catch (error) {
+    if (hasCode(error, 'NOTHING_TO_ROLL_BACK')) return undefined;
+    throw error;
+  }
+}
+
+function specBody(body: unknown): SwarmServiceSpec {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('the body must be a ServiceSpec (a JSON object)');
+  return body as SwarmServiceSpec;
+}
+
+/** `?version=N` as moby's router parses it (strconv.ParseUint), with its message. */
+function serviceVersion(raw: string | undefined): number {
+  const text = raw ?? '';
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new DockerApiError(400, `invalid service version '${text}': strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
+  }
+  return Number(text);
+}
+
+/** moby httputils.BoolValue: anything but "", "0", "no", "false", "none" is true. */
+function boolValue(raw: string | undefined): boolean {
+  const v = (raw ?? '').trim().toLowerCase();
+  return !(v === '' || v === '0' || v === 'no' || v === 'false' || v === 'none');
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+/** A DNS-1035 name for an unnamed service (moby gives `adjective_surname`, which is not one). */
+function generatedName(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return `service-${[...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join('')}`;
+}
