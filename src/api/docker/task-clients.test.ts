@@ -11,8 +11,8 @@ import { nodeIdOf } from './swarm-ids.js';
 
 /*
  * Clients nobody here wrote, against the face's task and log routes: the docker 28 CLI and the Docker
- * SDK for Python. Only these routes are served here (the services and nodes routes are other
- * slices'), so the CLI shows ids where it would resolve names.
+ * SDK for Python. The CLI resolves a node id to its name through /nodes/{id} when the face serves it,
+ * and shows the id otherwise: both are accepted here.
  */
 
 const run = promisify(execFile);
@@ -31,14 +31,12 @@ describe('Docker face: tasks and logs through the docker CLI and docker-py', asy
   const dockerPy = await hasDockerPy();
   let app: FastifyInstance;
   let host = '';
-  let serviceId = '';
   const config = mkdtempSync(join(tmpdir(), 'berth-dtask-cli-'));
 
   before(async () => {
     const face = dockerFace();
     app = face.app;
     const web = deployService(face.store, { name: 'web', replicas: 2 });
-    serviceId = web.id;
     addInstance(face.store, web, { id: 'web-1-old', slot: 1, status: { state: 'failed', exitCode: 1, message: 'exited with code 1', finishedAt: '2026-03-01T11:59:00.000Z' } });
     addInstance(face.store, web, { id: 'web-1-a', slot: 1, status: {} });
     addInstance(face.store, web, { id: 'web-2-a', slot: 2, status: {} });
@@ -65,13 +63,25 @@ describe('Docker face: tasks and logs through the docker CLI and docker-py', asy
     assert.equal(stdout.trim(), `web-2-a 2 running running ${nodeIdOf('node-1')}`);
   });
 
-  it('`docker service logs -t <task>` decodes the frames and builds its prefix from the details', { skip: !existsSync(DOCKER_CLI) && 'no docker CLI' }, async () => {
-    const { stdout } = await docker('service', 'logs', '-t', 'web-1-a');
-    // Without the services and nodes routes the CLI shows the ids it could not resolve.
-    assert.equal(stdout, `2026-03-01T11:00:00.000000000Z ${serviceId}.1.web-1-a@${nodeIdOf('node-1')}    | one\n`);
-    const stderr = await docker('service', 'logs', '--raw', 'web-2-a');
-    assert.equal(stderr.stdout, '');
-    assert.equal(stderr.stderr, 'two\n', 'a stderr frame goes to the CLI’s stderr');
+  const nodeShown = `(?:node-1|${nodeIdOf('node-1')})`;
+
+  it('`docker service ps` shows the current task of each slot and the one it replaced, with its error', { skip: !existsSync(DOCKER_CLI) && 'no docker CLI' }, async () => {
+    const { stdout } = await docker('service', 'ps', '--format', '{{.ID}}|{{.Name}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}', 'web');
+    const rows = stdout.trim().split('\n');
+    assert.equal(rows.length, 3, stdout);
+    assert.match(rows[0] ?? '', new RegExp(`^web-1-a\\|web\\.1\\|${nodeShown}\\|Running\\|Running .+ ago\\|$`));
+    assert.match(rows[1] ?? '', new RegExp(`^web-1-old\\|web\\.1\\|${nodeShown}\\|Shutdown\\|Failed .+ ago\\|"task: non-zero exit \\(1\\)"$`));
+    assert.match(rows[2] ?? '', new RegExp(`^web-2-a\\|web\\.2\\|${nodeShown}\\|Running\\|Running .+ ago\\|$`));
+    const current = await docker('service', 'ps', '-q', '-f', 'desired-state=running', 'web');
+    assert.deepEqual(current.stdout.trim().split('\n').sort(), ['web-1-a', 'web-2-a']);
+  });
+
+  it('`docker service logs -t` decodes the frames and builds its `web.1.<task>@<node>` prefix from the details', { skip: !existsSync(DOCKER_CLI) && 'no docker CLI' }, async () => {
+    const { stdout, stderr } = await docker('service', 'logs', '-t', 'web');
+    assert.match(stdout, new RegExp(`^2026-03-01T11:00:00\\.000000000Z web\\.1\\.web-1-a@${nodeShown}    \\| one\\n$`));
+    assert.match(stderr, new RegExp(`^2026-03-01T11:00:01\\.000000000Z web\\.2\\.web-2-a@${nodeShown}    \\| two\\n$`), 'a stderr frame goes to the CLI’s stderr');
+    const raw = await docker('service', 'logs', '--raw', 'web-1-a');
+    assert.equal(raw.stdout, 'one\n', 'a task id works too: the CLI falls back to the task');
   });
 
   it('docker-py lists tasks with filters, inspects one and reads a service’s demultiplexed logs', { skip: !dockerPy && 'no docker-py' }, async () => {

@@ -181,7 +181,7 @@ describe('task mapping: the task', () => {
     assert.deepEqual(task.Status.ContainerStatus, { ExitCode: 2 });
   });
 
-  it('maps the TaskTemplate the instance carries: ContainerSpec, Resources, RestartPolicy (durations in ns), ForceUpdate', () => {
+  it('maps the TaskTemplate the instance carries through the services’ mapping: ContainerSpec, Resources, RestartPolicy (ns), ForceUpdate', () => {
     assert.deepEqual(taskSpecOf(instance()), {
       ContainerSpec: {
         Image: 'nginx:latest',
@@ -192,24 +192,28 @@ describe('task mapping: the task', () => {
         Env: ['A=1'], // a secret's value never leaves the node
         Dir: '/srv',
         User: 'www-data',
-        Mounts: [{ Type: 'tmpfs', Target: '/tmp/cache', TmpfsOptions: { SizeBytes: 1024 * 1024 } }],
         StopSignal: 'SIGQUIT',
+        Mounts: [{ Type: 'tmpfs', Target: '/tmp/cache', TmpfsOptions: { SizeBytes: 1024 * 1024 } }],
         StopGracePeriod: 90e9,
-        Isolation: 'default',
       },
       Resources: { Limits: { NanoCPUs: 5e8, MemoryBytes: 64 * 1024 * 1024 }, Reservations: { NanoCPUs: 2.5e8 } },
       RestartPolicy: { Condition: 'on-failure', Delay: 5e9, MaxAttempts: 3, Window: 120e9 },
-      Placement: {},
       ForceUpdate: 3,
       Runtime: 'container',
     });
   });
 
-  it('leaves Image out for a process container', () => {
+  it('shows the service’s TaskTemplate of the instance’s generation when the route has it, with the instance’s ForceUpdate', () => {
+    const template = { ContainerSpec: { Image: 'nginx:1.25' }, Placement: { Constraints: ['node.role==manager'] }, ForceUpdate: 0, Runtime: 'container' };
+    const task = taskOf(instance(), { superseded: false, global: false, template });
+    assert.deepEqual(task.Spec, { ...template, ForceUpdate: 3 });
+  });
+
+  it('gives a process container an empty Image, as the services’ mapping does', () => {
     const spec = parseServiceSpec({ name: 'web', containers: [{ command: ['node', 'server.js'] }] });
     const i = instance({ spec: { ...instance().spec, containers: spec.containers } });
-    const container = taskSpecOf(i).ContainerSpec;
-    assert.equal('Image' in container, false);
+    const container = taskSpecOf(i).ContainerSpec ?? {};
+    assert.equal(container.Image, '');
     assert.deepEqual(container.Command, ['node', 'server.js']);
     assert.equal(container.StopGracePeriod, 10e9, 'Swarm’s default grace, 10 s');
   });

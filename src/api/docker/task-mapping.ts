@@ -1,7 +1,9 @@
-import { parseDuration } from '../../lib/index.js';
-import type { ContainerSpec, DesiredState, Instance, InstanceState, InstanceStatus, RestartPolicy } from '../../model/index.js';
+import type { DesiredState, Instance, InstanceState, InstanceStatus } from '../../model/index.js';
 import { isTerminal } from '../../model/index.js';
+import { containerToSwarm, resourcesToSwarm } from './container-mapping.js';
 import { nodeIdOf } from './swarm-ids.js';
+import type { SwarmTaskSpec } from './swarm-types.js';
+import { nanosFromDuration } from './swarm-values.js';
 
 /*
  * A berth instance seen as a Swarm task (moby api/types/swarm/task.go, API 1.50 field names). Pure:
@@ -51,6 +53,12 @@ export interface TaskContext {
   readonly global: boolean;
   /** The network the instance's address belongs to; absent: no NetworksAttachments. */
   readonly network?: TaskNetwork;
+  /**
+   * The service's TaskTemplate at the generation the instance runs (berthToSwarmSpec of that spec
+   * revision, service-mapping.ts), so that a task's Spec is its service's TaskTemplate of then; absent
+   * (the revision left the history): built from the copy of the spec the instance carries.
+   */
+  readonly template?: SwarmTaskSpec;
 }
 
 export interface SwarmVersion {
@@ -77,16 +85,6 @@ export interface SwarmTaskStatus {
 export interface SwarmNetworkAttachment {
   readonly Network: { readonly ID: string; readonly Spec: { readonly Name: string; readonly Labels: Readonly<Record<string, string>> } };
   readonly Addresses: readonly string[];
-}
-
-/** The part of Swarm's TaskSpec the face fills (ContainerSpec, Resources, RestartPolicy, ForceUpdate). */
-export interface SwarmTaskSpec {
-  readonly ContainerSpec: Readonly<Record<string, unknown>>;
-  readonly Resources?: Readonly<Record<string, unknown>>;
-  readonly RestartPolicy: { readonly Condition: string; readonly Delay: number; readonly MaxAttempts: number; readonly Window: number };
-  readonly Placement: Readonly<Record<string, unknown>>;
-  readonly ForceUpdate: number;
-  readonly Runtime: 'container';
 }
 
 /** moby's swarm.Task as the face answers it. */
@@ -196,7 +194,7 @@ export function taskName(serviceName: string, instance: Instance, global: boolea
 /**
  * The Swarm task of a berth instance. ID = the instance id; ServiceID, Slot (absent in global mode),
  * NodeID = nodeIdOf(node); Version.Index = the instance's store revision; Spec = the TaskTemplate of
- * the generation the instance runs (it carries a copy of it); Labels empty, as Swarm's tasks have none
+ * the generation the instance runs (context.template, else from the copy it carries); Labels empty, as Swarm's tasks have none
  * of their own (the `label` filter matches the service's labels, as swarmkit's does). PortStatus stays
  * empty: berth publishes ports through its proxy, as Swarm's ingress mode, which lists none there.
  */
@@ -210,7 +208,7 @@ export function taskOf(instance: Instance, context: TaskContext): SwarmTask {
     CreatedAt: instance.createdAt,
     UpdatedAt: updatedAt,
     Labels: {},
-    Spec: taskSpecOf(instance),
+    Spec: context.template ? { ...context.template, ForceUpdate: instance.restartGeneration } : taskSpecOf(instance),
     ServiceID: instance.serviceId,
     ...(context.global ? {} : { Slot: instance.slot }),
     NodeID: nodeIdOf(instance.node),
@@ -229,71 +227,24 @@ export function taskOf(instance: Instance, context: TaskContext): SwarmTask {
   };
 }
 
-// ---- TaskSpec -----------------------------------------------------------------------------------
-// MERGE: once the services slice's src/api/docker/service-mapping.ts lands, taskSpecOf should call its
-// ContainerSpec mapping (the one that builds Service.Spec.TaskTemplate), so a task's Spec and its
-// service's TaskTemplate come from one function. Until then, this minimal mapping of its own.
+// ---- TaskSpec ----------------------------------------------------------------------------------
 
-/** Swarm's TaskSpec of the generation the instance runs, from the copy of the spec it carries. */
+/**
+ * Swarm's TaskSpec from the copy of the spec an instance carries, through the services' own mapping
+ * (container-mapping.ts: ContainerSpec and Resources of the first container), so a task shows what
+ * its service's TaskTemplate showed: RestartPolicy in ns, ForceUpdate = the restart generation.
+ */
 export function taskSpecOf(instance: Instance): SwarmTaskSpec {
   const main = instance.spec.containers[0];
-  const resources = main ? resourcesOf(main) : undefined;
+  const resources = resourcesToSwarm(main);
+  const restart = instance.spec.restartPolicy;
   return {
-    ContainerSpec: main ? containerSpecOf(main) : {},
+    ContainerSpec: main ? containerToSwarm(main) : { Image: '' },
     ...(resources ? { Resources: resources } : {}),
-    RestartPolicy: restartPolicyOf(instance.spec.restartPolicy),
-    Placement: {},
+    RestartPolicy: { Condition: restart.condition, Delay: nanosFromDuration(restart.delay), MaxAttempts: restart.maxAttempts, Window: nanosFromDuration(restart.window) },
     ForceUpdate: instance.restartGeneration,
     Runtime: 'container',
   };
-}
-
-/** Go's time.Duration in JSON: nanoseconds. */
-function nanos(duration: string): number {
-  return parseDuration(duration) * 1e6;
-}
-
-/** Swarm's ContainerSpec from berth's: command = ENTRYPOINT (Swarm's Command), args = CMD (Args). Env from secrets is left out: its value never leaves the node. */
-function containerSpecOf(c: ContainerSpec): Record<string, unknown> {
-  const env = c.env.flatMap((e) => ('value' in e ? [`${e.name}=${e.value}`] : []));
-  return {
-    ...(c.image !== undefined ? { Image: c.image } : {}),
-    ...(c.labels && Object.keys(c.labels).length > 0 ? { Labels: { ...c.labels } } : {}),
-    ...(c.command ? { Command: [...c.command] } : {}),
-    ...(c.args.length > 0 ? { Args: [...c.args] } : {}),
-    ...(c.hostname !== undefined ? { Hostname: c.hostname } : {}),
-    ...(env.length > 0 ? { Env: env } : {}),
-    ...(c.workingDir !== undefined ? { Dir: c.workingDir } : {}),
-    ...(c.user !== undefined ? { User: c.user } : {}),
-    ...(c.mounts && c.mounts.length > 0
-      ? {
-          Mounts: c.mounts.map((m) => ({
-            Type: m.type,
-            ...(m.source !== undefined ? { Source: m.source } : {}),
-            Target: m.target,
-            ...(m.readOnly ? { ReadOnly: true } : {}),
-            ...(m.tmpfsSize !== undefined ? { TmpfsOptions: { SizeBytes: m.tmpfsSize } } : {}),
-          })),
-        }
-      : {}),
-    StopSignal: c.stopSignal,
-    StopGracePeriod: nanos(c.stopGracePeriod),
-    Isolation: 'default',
-  };
-}
-
-function resourcesOf(c: ContainerSpec): Record<string, unknown> | undefined {
-  const r = c.resources;
-  if (!r) return undefined;
-  const side = (list: { cpus?: number; memory?: number } | undefined): Record<string, number> | undefined =>
-    list ? { ...(list.cpus !== undefined ? { NanoCPUs: Math.round(list.cpus * 1e9) } : {}), ...(list.memory !== undefined ? { MemoryBytes: list.memory } : {}) } : undefined;
-  const limits = side(r.limits);
-  const reservations = side(r.reservations);
-  return { ...(limits ? { Limits: limits } : {}), ...(reservations ? { Reservations: reservations } : {}) };
-}
-
-function restartPolicyOf(p: RestartPolicy): SwarmTaskSpec['RestartPolicy'] {
-  return { Condition: p.condition, Delay: nanos(p.delay), MaxAttempts: p.maxAttempts, Window: nanos(p.window) };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

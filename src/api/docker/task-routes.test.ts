@@ -5,7 +5,7 @@ import type { Service } from '../../model/index.js';
 import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
 import { networkIdOf, nodeIdOf } from './swarm-ids.js';
 import type { SwarmTask } from './task-mapping.js';
-import { LOOPBACK_NETWORK_NAME, TASK_ACCESS } from './task-routes.js';
+import { PROCESS_NETWORK_NAME, TASK_ACCESS } from './task-routes.js';
 
 function setup() {
   const face = dockerFace();
@@ -137,19 +137,25 @@ describe('Docker face: GET /tasks', () => {
     assert.deepEqual(await tasks(face.app, { service: 'web' }), { status: 400, body: { message: 'invalid filter' } });
   });
 
-  it('attaches a process instance to the loopback range and an image instance to its node’s bridge network', async () => {
+  it('attaches a process instance to the loopback range, and an image instance to its node’s bridge network', async () => {
     const face = setup();
-    face.store.upsertNode({
-      name: 'node-1', address: '127.0.0.1', drivers: ['process', 'docker'], ready: true, heartbeatAt: new Date().toISOString(),
-      containerNetwork: { name: 'berth', subnet: '10.250.0.0/16', gateway: '10.250.0.1' },
-    });
     const web = deployService(face.store, { name: 'web', replicas: 2 });
     addInstance(face.store, web, { id: 'web-1-a', slot: 1, status: {}, address: '127.10.0.9' });
+    const plain = (await tasks(face.app)).body as SwarmTask[];
+    assert.deepEqual(plain[0]?.NetworksAttachments, [{ Network: { ID: networkIdOf(PROCESS_NETWORK_NAME), Spec: { Name: 'berth', Labels: {} } }, Addresses: ['127.10.0.9/16'] }]);
+
+    face.store.upsertNode({
+      name: 'node-1', address: '127.0.0.1', drivers: ['process', 'docker'], ready: true, heartbeatAt: new Date().toISOString(),
+      containerNetwork: { name: 'berth-net', subnet: '10.250.0.0/24', gateway: '10.250.0.1' },
+    });
     addInstance(face.store, web, { id: 'web-2-a', slot: 2, status: {}, address: '10.250.0.5' });
+    addInstance(face.store, web, { id: 'web-3-a', slot: 3, status: {}, address: '192.168.9.9' });
     const { body } = await tasks(face.app);
     const byId = new Map((body as SwarmTask[]).map((t) => [t.ID, t]));
-    assert.deepEqual(byId.get('web-1-a')?.NetworksAttachments, [{ Network: { ID: networkIdOf(LOOPBACK_NETWORK_NAME), Spec: { Name: LOOPBACK_NETWORK_NAME, Labels: {} } }, Addresses: ['127.10.0.9/16'] }]);
-    assert.deepEqual(byId.get('web-2-a')?.NetworksAttachments, [{ Network: { ID: networkIdOf('berth'), Spec: { Name: 'berth', Labels: {} } }, Addresses: ['10.250.0.5/16'] }]);
+    const onBridge = { ID: networkIdOf('berth-net'), Spec: { Name: 'berth-net', Labels: {} } };
+    assert.deepEqual(byId.get('web-2-a')?.NetworksAttachments, [{ Network: onBridge, Addresses: ['10.250.0.5/24'] }]);
+    assert.deepEqual(byId.get('web-1-a')?.NetworksAttachments, [{ Network: onBridge, Addresses: ['127.10.0.9/16'] }], 'the node’s one network, with the range the address is in');
+    assert.equal(byId.get('web-3-a')?.NetworksAttachments, undefined, 'an address in no known range: no attachment');
   });
 });
 

@@ -7,16 +7,17 @@ import { DockerApiError } from './docker-errors.js';
 import type { DockerFilters } from './docker-filters.js';
 import { matchesLabels, parseFilters } from './docker-filters.js';
 import { resolveService, visibleServices } from './service-lookup.js';
+import { berthToSwarmSpec } from './service-mapping.js';
 import { networkIdOf, nodeIdOf } from './swarm-ids.js';
+import type { SwarmTaskSpec } from './swarm-types.js';
 import type { SwarmTask, SwarmTaskState, TaskNetwork } from './task-mapping.js';
 import { SWARM_TASK_STATES, taskName, taskOf } from './task-mapping.js';
 
 /**
- * The network a process instance's loopback address belongs to (the instance range, default
- * 127.10.0.0/16), as the face names it; instances with images are on the node's bridge network
- * (`berth` by default, docs/networking.md).
+ * The network name of a node without a container network (process driver): its instances' loopback
+ * range. The same single network the face's /networks and services' VirtualIPs show.
  */
-export const LOOPBACK_NETWORK_NAME = 'berth-loopback';
+export const PROCESS_NETWORK_NAME = 'berth';
 
 /** The filters GET /tasks takes: moby's newListTasksFilters (daemon/cluster/filters.go). */
 const TASK_FILTERS = ['name', 'id', 'label', 'service', 'node', 'desired-state', '_up-to-date', 'runtime'] as const;
@@ -59,6 +60,7 @@ export function taskEntries(ctx: DockerContext, only?: Service): TaskEntry[] {
   const byId = new Map(services.map((s) => [s.id, s]));
   const instances = ctx.berth.store.listInstances(only ? { grid: only.grid, service: only.name } : { grid: ctx.grid });
   const nodes = ctx.berth.store.listNodes();
+  const templates = new TemplateCache(ctx);
   const seenSlots = new Set<string>();
   const out: TaskEntry[] = [];
   for (const instance of instances) {
@@ -68,10 +70,28 @@ export function taskEntries(ctx: DockerContext, only?: Service): TaskEntry[] {
     const superseded = seenSlots.has(slotKey);
     seenSlots.add(slotKey);
     const network = taskNetworkOf(ctx, instance, nodes);
-    const task = taskOf(instance, { superseded, global: service.spec.mode === 'global', ...(network ? { network } : {}) });
+    const template = templates.of(service, instance.generation);
+    const task = taskOf(instance, { superseded, global: service.spec.mode === 'global', ...(network ? { network } : {}), ...(template ? { template } : {}) });
     out.push({ instance, service, task });
   }
   return out;
+}
+
+/** The TaskTemplate of each service's spec revisions (the spec history keeps the last 20), read once per request. */
+class TemplateCache {
+  private readonly byService = new Map<string, Map<number, SwarmTaskSpec | undefined>>();
+
+  constructor(private readonly ctx: DockerContext) {}
+
+  of(service: Service, generation: number): SwarmTaskSpec | undefined {
+    let revisions = this.byService.get(service.id);
+    if (!revisions) {
+      const history = this.ctx.berth.store.listSpecHistory(service.grid, service.name);
+      revisions = new Map(history.map((r) => [r.generation, berthToSwarmSpec(r.spec).TaskTemplate]));
+      this.byService.set(service.id, revisions);
+    }
+    return revisions.get(generation);
+  }
 }
 
 /**
@@ -153,19 +173,19 @@ function resolveNodeId(nodes: readonly NodeInfo[], ref: string): string {
 }
 
 /**
- * The network an instance's address belongs to: its node's bridge network when the address lies in
- * the bridge's subnet (instances with images), else the loopback instance range (process instances).
- * MERGE: the face slice's /networks must list the same networks (same names, networkIdOf ids).
+ * The network an instance is attached to: its node's container network (default `berth`, the bridge of
+ * the Docker driver), else `berth` for the loopback instance range — the one network the face shows
+ * (/networks, services' VirtualIPs). The address's prefix is the bridge subnet's when the address lies
+ * in it (instances with images), else the instance range's (process instances); an address in
+ * neither gets no attachment.
  */
 function taskNetworkOf(ctx: DockerContext, instance: Instance, nodes: readonly NodeInfo[]): TaskNetwork | undefined {
   const address = instance.spec.address;
   const bridge = nodes.find((n) => n.name === instance.node)?.containerNetwork;
-  const candidates = [...(bridge ? [{ name: bridge.name, subnet: bridge.subnet }] : []), { name: LOOPBACK_NETWORK_NAME, subnet: ctx.berth.instanceRange }];
-  for (const c of candidates) {
-    if (!safeInRange(address, c.subnet)) continue;
-    return { id: networkIdOf(c.name), name: c.name, prefixLength: Number(c.subnet.split('/')[1]) };
-  }
-  return undefined;
+  const name = bridge?.name ?? PROCESS_NETWORK_NAME;
+  const subnet = [bridge?.subnet, ctx.berth.instanceRange].find((cidr) => cidr !== undefined && safeInRange(address, cidr));
+  if (subnet === undefined) return undefined;
+  return { id: networkIdOf(name), name, prefixLength: Number(subnet.split('/')[1]) };
 }
 
 function safeInRange(address: string, cidr: string): boolean {
