@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Instance, LogLine } from '../../model/index.js';
+import { AsyncChannel } from '../../lib/index.js';
 import type { Telemetry } from '../ports.js';
 import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
 import { LOG_ACCESS, parseSinceTimestamp } from './log-routes.js';
@@ -216,7 +217,7 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), what);
 }
 
-describe('Docker face: following logs over a socket', () => {
+describe('Docker face: following logs over a socket', { timeout: 15_000 }, () => {
   it('sends the history, then a line written after the request started, until the client leaves', async () => {
     const { app, telemetry } = setup();
     const base = await listen(app);
@@ -231,6 +232,31 @@ describe('Docker face: following logs over a socket', () => {
     assert.deepEqual(await frames.next(), { stream: 2, text: 'later\n' });
     abort.abort();
     await waitFor(() => telemetry.followers.size === 0, 'the telemetry read stops when the client leaves');
+  });
+
+  it('follows a service’s instances that start after the request (a restart, a scale-up), never another service’s', async () => {
+    // As the server's telemetry (app/server.ts liveSource): a followed service's new instances are read too.
+    const live = new AsyncChannel<LogLine>();
+    const telemetry: Telemetry = {
+      async *logs(_instances, options) {
+        options.signal?.addEventListener('abort', () => live.close(), { once: true });
+        yield* live;
+      },
+      stats: async () => [],
+    };
+    const { app, store, web } = setup({ telemetry });
+    const other = deployService(store, { name: 'api', replicas: 1 });
+    const base = await listen(app);
+    const leave = new AbortController();
+    const response = await fetch(`${base}/v1.50/services/web/logs?stdout=1&follow=1&details=1`, { signal: leave.signal });
+    const frames = frameReader(response);
+    addInstance(store, web, { id: 'web-3-new', slot: 3, status: {} });
+    addInstance(store, other, { id: 'api-1-a', slot: 1, status: {} });
+    live.push(line('api-1-a', 1, '2026-03-01T12:00:05.000000000Z', 'not web'));
+    live.push(line('web-3-new', 3, '2026-03-01T12:00:06.000000000Z', 'new instance'));
+    const frame = await frames.next();
+    assert.equal(frame.text, `com.docker.swarm.node.id=${nodeIdOf('node-1')},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=web-3-new new instance\n`);
+    leave.abort();
   });
 
   it('ends an open follow cleanly when the face closes', async () => {

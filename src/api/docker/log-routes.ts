@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { LogLine } from '../../model/index.js';
+import type { Instance, LogLine } from '../../model/index.js';
 import type { RouteAccess } from '../access-control.js';
 import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
@@ -7,7 +7,6 @@ import type { MuxStreamType } from './log-stream.js';
 import { LogStream, MULTIPLEXED_STREAM, RAW_STREAM, logPayload } from './log-stream.js';
 import { resolveService } from './service-lookup.js';
 import { nodeIdOf } from './swarm-ids.js';
-import type { TaskEntry } from './task-routes.js';
 import { resolveTask, taskEntries } from './task-routes.js';
 
 /**
@@ -53,14 +52,19 @@ export function registerLogRoutes(app: FastifyInstance, ctx: DockerContext): voi
     requireAStream(request.query);
     const service = resolveService(ctx, request.params.id);
     const options = parseLogsOptions(request.query);
-    await streamLogs(ctx, { request, reply, registry: open }, taskEntries(ctx, service), options);
+    // Instances that start while following (a restart, a scale-up) are the service's too.
+    const ofService = (id: string): Instance | undefined => {
+      const instance = ctx.berth.store.getInstance(id);
+      return instance?.serviceId === service.id ? instance : undefined;
+    };
+    await streamLogs(ctx, { request, reply, registry: open }, { instances: taskEntries(ctx, service).map((e) => e.instance), later: ofService }, options);
   });
 
   app.get<{ Params: { id: string }; Querystring: LogsQuery }>('/tasks/:id/logs', async (request, reply) => {
     requireAStream(request.query);
     const entry = resolveTask(ctx, request.params.id);
     const options = parseLogsOptions(request.query);
-    await streamLogs(ctx, { request, reply, registry: open }, [entry], options);
+    await streamLogs(ctx, { request, reply, registry: open }, { instances: [entry.instance] }, options);
   });
 }
 
@@ -137,6 +141,12 @@ function versionAtLeast(version: string, wanted: string): boolean {
   return a !== c ? a > c : b >= d;
 }
 
+/** Whose lines: `instances` (what the telemetry reads), and for a service, its instances that start later. */
+interface LogSource {
+  readonly instances: readonly Instance[];
+  readonly later?: (instanceId: string) => Instance | undefined;
+}
+
 interface Exchange {
   readonly request: FastifyRequest;
   readonly reply: FastifyReply;
@@ -148,12 +158,16 @@ interface Exchange {
  * (the content type says so from API 1.42 on, as moby's). Each line carries the details the CLI
  * needs when asked: the node, service and task ids.
  */
-async function streamLogs(ctx: DockerContext, exchange: Exchange, entries: readonly TaskEntry[], options: DockerLogsOptions): Promise<void> {
-  const byInstance = new Map(entries.map((e) => [e.instance.id, e]));
+async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSource, options: DockerLogsOptions): Promise<void> {
+  const byInstance = new Map<string, Instance | undefined>(source.instances.map((i) => [i.id, i]));
+  const instanceOf = (id: string): Instance | undefined => {
+    if (!byInstance.has(id)) byInstance.set(id, source.later?.(id));
+    return byInstance.get(id);
+  };
   const contentType = versionAtLeast(apiVersionOf(exchange.request, ctx.engine.maxApiVersion), '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
   const stream = new LogStream(exchange.reply, { contentType, maxBufferedBytes: ctx.berth.maxStreamBufferBytes, registry: exchange.registry });
   const query = { ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(options.since !== undefined ? { since: options.since } : {}), follow: options.follow, signal: stream.signal };
-  const lines = ctx.berth.telemetry.logs(entries.map((e) => e.instance), query)[Symbol.asyncIterator]();
+  const lines = ctx.berth.telemetry.logs(source.instances, query)[Symbol.asyncIterator]();
 
   const first = lines.next();
   const early = await settleWithin(first, FIRST_LINE_WAIT_MS);
@@ -163,11 +177,11 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, entries: reado
   }
   stream.open();
   const frameOf = (line: LogLine): { type: MuxStreamType; payload: Buffer } | undefined => {
-    const entry = byInstance.get(line.instance);
-    if (!entry) return undefined; // a line of an instance this request did not ask for (a slot's newer instance)
+    const instance = instanceOf(line.instance);
+    if (!instance) return undefined; // a line of an instance this request did not ask for (a task's slot's newer instance)
     if (line.stream === 'stdout' ? !options.stdout : !options.stderr) return undefined;
     const details = options.details
-      ? { 'com.docker.swarm.node.id': nodeIdOf(entry.instance.node), 'com.docker.swarm.service.id': entry.instance.serviceId, 'com.docker.swarm.task.id': entry.instance.id }
+      ? { 'com.docker.swarm.node.id': nodeIdOf(instance.node), 'com.docker.swarm.service.id': instance.serviceId, 'com.docker.swarm.task.id': instance.id }
       : undefined;
     return { type: line.stream === 'stdout' ? 1 : 2, payload: logPayload(line, { timestamps: options.timestamps, ...(details ? { details } : {}) }) };
   };
