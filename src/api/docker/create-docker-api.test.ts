@@ -83,6 +83,7 @@ describe('Docker face: versions and paths', () => {
       const res = await unix.inject({ method: 'GET', url });
       assert.equal(res.statusCode, 200, url);
       assert.equal(res.json().Version, '9.8.7', url);
+      assert.equal(res.headers['content-type'], 'application/json', url);
       assert.equal(res.headers['api-version'], '1.50', url);
       assert.equal(res.headers.ostype, 'linux', url);
     }
@@ -101,6 +102,8 @@ describe('Docker face: versions and paths', () => {
       const res = await app.inject({ method, url });
       assert.equal(res.statusCode, 404, `${method} ${url}`);
       assert.deepEqual(res.json(), { message: 'page not found' }, `${method} ${url}`);
+      // Exactly this: the Go client decodes an error's message only then (else it prints the raw JSON).
+      assert.equal(res.headers['content-type'], 'application/json', `${method} ${url}`);
       assert.equal(res.headers['api-version'], '1.50', `${method} ${url}`);
     }
   });

@@ -122,6 +122,9 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
   // moby's version middleware: every answer names the newest version served (clients negotiate down to it).
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('Api-Version', MAX_API_VERSION).header('Ostype', ctx.host.os).header('Docker-Experimental', 'false').header('Server', `berth/${deps.version} (${ctx.host.os})`);
+    // moby's WriteJSON says `application/json`, bare: the Go client reads an error's message only
+    // when the header is exactly that (docker client request.go, checkResponseErr), else it prints the raw body.
+    if (String(reply.getHeader('content-type') ?? '').startsWith('application/json')) void reply.header('Content-Type', 'application/json');
   });
   app.addHook('onRequest', async (request) => {
     const version = versions.get(request.raw);
