@@ -4,8 +4,9 @@
  * system endpoints `docker version`, `docker info`, `docker node ls`, `docker network ls` print.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -172,6 +173,62 @@ describe('Docker API face: the socket\'s life', () => {
     }
   });
 });
+
+describe('Docker API face: tcp with TLS and client certificates (dockerd\'s --tlsverify)', () => {
+  it('serves a client whose certificate the CA signed (with a token), and refuses one without a certificate', async () => {
+    const certs = tempDir('berth-docker-tls-');
+    makeCertificates(certs);
+    const port = await freePort();
+    const host = `tcp://127.0.0.1:${port}`;
+    const berth = await startBerth({
+      instanceRange: '127.11.77.0/24',
+      dockerApi: [host],
+      args: ['--docker-api-tls-cert', join(certs, 'server.pem'), '--docker-api-tls-key', join(certs, 'server-key.pem'), '--docker-api-tls-ca', join(certs, 'ca.pem')],
+    });
+    try {
+      assert.match(berth.stderr(), new RegExp(`^Docker API: DOCKER_HOST=${escape(host)} DOCKER_TLS_VERIFY=1 `, 'm'));
+      // DOCKER_CERT_PATH as the docker CLI reads it: ca.pem, cert.pem, key.pem.
+      const client = join(certs, 'client');
+      const r = await dockerCliWith(
+        { host, env: { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: client }, config: { HttpHeaders: { Authorization: `Bearer ${berth.token}` } } },
+        'info',
+        '--format',
+        '{{.Swarm.LocalNodeState}} {{.ServerVersion}}',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'active 0.1.0');
+
+      // Without a client certificate the handshake itself fails: no request reaches a route.
+      const refused = await new Promise<string>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, path: '/_ping', ca: readFileSync(join(certs, 'ca.pem')), servername: '127.0.0.1' }, (res) => resolve(`answered ${res.statusCode}`));
+        req.on('error', (e) => resolve(`failed: ${e.message}`));
+        req.end();
+      });
+      assert.match(refused, /^failed: .*(certificate|alert|socket hang up|ECONNRESET)/i);
+    } finally {
+      await berth.stop();
+      rmSync(berth.dataDir, { recursive: true, force: true });
+      rmSync(certs, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate it signed, made with openssl (P-256, one day). */
+function makeCertificates(dir: string): void {
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=berth-test-ca');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  openssl('req', ...ec, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'server.ext');
+  mkdirSync(join(dir, 'client'));
+  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+  openssl('req', ...ec, '-keyout', 'client/key.pem', '-out', 'client.csr', '-subj', '/CN=berth-test-client');
+  openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'client/cert.pem', '-days', '1', '-extfile', 'client.ext');
+  writeFileSync(join(dir, 'client', 'ca.pem'), readFileSync(join(dir, 'ca.pem')));
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
