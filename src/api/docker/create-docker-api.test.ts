@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { mintToken, newSigningKey } from '../../lib/index.js';
 import { parseServiceSpec } from '../../model/index.js';
 import { openSqliteStore } from '../../store/index.js';
-import { FakeTelemetry, TokenAuthenticator } from '../index.js';
+import { FakeTelemetry, TokenAuthenticator, serviceAccountToken } from '../index.js';
 import { newInstance } from '../testing/fixtures.js';
 import type { DockerRoutes } from './create-docker-api.js';
 import { DOCKER_ROUTES, createDockerApi } from './create-docker-api.js';
@@ -20,8 +20,14 @@ const IMAGE_ID = `sha256:${'ab'.repeat(32)}`;
 
 /** A route file of the test's own: a write, so access and body handling can be seen on a POST. */
 const ECHO: DockerRoutes = {
-  register: (app) => app.post('/echo', async (request) => ({ got: request.body ?? null })),
-  access: { 'POST /echo': { kind: 'permission', permission: 'operate', scope: 'grid' } },
+  register: (app) => {
+    app.post('/echo', async (request) => ({ got: request.body ?? null }));
+    app.get('/things/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+  },
+  access: {
+    'POST /echo': { kind: 'permission', permission: 'operate', scope: 'grid' },
+    'GET /things/:id': { kind: 'permission', permission: 'read', scope: 'service' },
+  },
 };
 
 /** A store with this node, a unix and a tcp face over it, an admin token and a viewer token of the default grid. */
@@ -36,7 +42,8 @@ function setup(options: { containerNetwork?: boolean } = {}) {
     ready: true,
     heartbeatAt: '2026-12-01T00:00:00.000Z',
   });
-  const authenticator = new TokenAuthenticator(store, { serviceAccountKey: newSigningKey() });
+  const key = newSigningKey();
+  const authenticator = new TokenAuthenticator(store, { serviceAccountKey: key });
   const images = { inspect: async (ref: string): Promise<LocalImage | undefined> => (['nginx:latest', 'library/nginx:latest'].includes(ref) ? { id: IMAGE_ID, os: 'linux', architecture: 'amd64', size: 11776892 } : undefined) };
   const face = (transport: DockerTransport): FastifyInstance => {
     const app = createDockerApi({ store, authenticator, telemetry: new FakeTelemetry(), node: 'vm1', version: '9.8.7', host: HOST, images, transport, instanceRange: '127.10.0.0/16' }, [...DOCKER_ROUTES, ECHO]);
@@ -52,7 +59,7 @@ function setup(options: { containerNetwork?: boolean } = {}) {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store, unix: face('unix'), tcp: face('tcp'), token };
+  return { store, key, unix: face('unix'), tcp: face('tcp'), token };
 }
 
 describe('Docker face: versions and paths', () => {
@@ -287,6 +294,21 @@ describe('Docker face: access', () => {
     assert.match(write.json().message, /^forbidden: .* cannot change services in grid "default": this needs the role operator or higher/);
     const operator = token('operator');
     assert.equal((await tcp.inject({ method: 'POST', url: '/echo', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, payload: '{}' })).statusCode, 200);
+  });
+
+  it('scopes a service rule to the service its :id names, by name or id prefix, as Docker looks services up', async () => {
+    const { tcp, store, key } = setup();
+    const spec = (name: string) => parseServiceSpec({ name, containers: [{ command: ['x'] }] });
+    const web = store.createService({ grid: 'default', spec: spec('web'), deploy: false });
+    store.createService({ grid: 'default', spec: spec('db'), deploy: false });
+    // web's own service account: it may read web (model/access.ts), nothing else.
+    const own = { authorization: `Bearer ${serviceAccountToken({ grid: 'default', service: 'web', serviceId: web.id }, key)}` };
+    for (const id of ['web', web.id, web.id.slice(0, 8)]) assert.equal((await tcp.inject({ method: 'GET', url: `/things/${id}`, headers: own })).statusCode, 200, id);
+    for (const id of ['db', 'nope']) {
+      const res = await tcp.inject({ method: 'GET', url: `/things/${id}`, headers: own });
+      assert.equal(res.statusCode, 403, id);
+      assert.match(res.json().message, /^forbidden: service "web" in grid "default"/);
+    }
   });
 
   it('fails to build when a route has no access rule (fail closed)', () => {
