@@ -106,7 +106,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     instancePolicy: deps.instancePolicy,
     nodeAddresses: deps.nodeAddresses ?? ['127.0.0.1'],
     // The API's own address (once it listens) and the DNS server's: a service asking for them is refused.
-    reservedListeners: () => reservedListeners(apiAddress(), deps.dnsAddress),
+    reservedListeners: () => reservedListeners(apiAddress(), deps.dnsAddress, { dockerApi: deps.dockerApi?.() ?? [] }),
     hostPorts: deps.hostPorts,
     streams: new Set<NdjsonStream>(),
   };
