@@ -118,8 +118,8 @@ describe('Docker API face: the docker CLI against berth', () => {
   it('`berth version` names the Docker API\'s listeners', () => {
     const r = spawnSync(process.execPath, [join(process.cwd(), 'bin', 'berth'), '--host', berth.url, 'version'], { encoding: 'utf8', env: { ...process.env, BERTH_TOKEN: berth.token, BERTH_CONFIG: join(berth.dataDir, 'no-config'), NO_COLOR: '1' } });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^Docker API at ${escape(berth.dockerHosts[0] ?? '')} \\(DOCKER_HOST=`, 'm'));
-    assert.match(r.stdout, new RegExp(`^Docker API at ${escape(tcpHost)} `, 'm'));
+    assert.match(r.stdout, new RegExp(`^Docker API: DOCKER_HOST=${escape(berth.dockerHosts[0] ?? '')}$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^Docker API: DOCKER_HOST=${escape(tcpHost)}$`, 'm'));
   });
 });
 
