@@ -1,25 +1,23 @@
-import { createHash } from 'node:crypto';
+import { SWARM_ID_LENGTH, swarmId } from './swarm-objects.js';
 
-/** Length of a Swarm object id: swarmkit's `identity.NewID()` gives 25 base-36 characters. */
-export const SWARM_ID_LENGTH = 25;
+export { SWARM_ID_LENGTH };
 
 /**
- * The stable Swarm-style node id the Docker face shows for a berth node: the first 25 hex characters
- * of sha256(name). berth names its nodes; Swarm gives them random 25-character ids
- * (swarmkit `identity/randomid.go`). Hashing the name keeps one id per node across restarts and
- * across the routes that show it (nodes, tasks' NodeID, log details `com.docker.swarm.node.id`), and
- * lets `node` filters accept either form. Pure; e.g. `nodeIdOf('n1')` is always the same 25 chars.
+ * The stable Swarm-style node id the Docker face shows for a berth node: swarm-objects.ts' `swarmId`
+ * of the node name (25 base-36 characters, as swarmkit's `identity.NewID`, derived from the name so it
+ * is the same across restarts). One id per node on every route that shows it — /nodes, tasks' NodeID,
+ * the log details `com.docker.swarm.node.id` — which the CLI's progress display relies on: it skips a
+ * task whose NodeID is not among the /nodes ids.
  */
 export function nodeIdOf(name: string): string {
-  return createHash('sha256').update(name).digest('hex').slice(0, SWARM_ID_LENGTH);
+  return swarmId('node', name);
 }
 
 /**
- * The stable Swarm-style id of a network the face shows (the berth bridge network, or the loopback
- * instance range of process instances): the first 25 hex characters of sha256(`network/<name>`), so
- * a network and a node of the same name never share an id. Used by tasks' NetworksAttachments and
- * by the face's /networks.
+ * The stable Swarm-style id of a network the face shows (the node's container network, `berth` by
+ * default): `swarmId('network', name)`, so a network and a node of the same name never share an id.
+ * Used by /networks, services' VirtualIPs and tasks' NetworksAttachments.
  */
 export function networkIdOf(name: string): string {
-  return createHash('sha256').update(`network/${name}`).digest('hex').slice(0, SWARM_ID_LENGTH);
+  return swarmId('network', name);
 }

@@ -4,8 +4,9 @@ import type { Instance, NodeInfo, Service } from '../../model/index.js';
 import type { RouteAccess } from '../access-control.js';
 import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
-import type { DockerFilters } from './docker-filters.js';
-import { matchesLabels, parseFilters } from './docker-filters.js';
+import type { FilterArgs } from './filter-args.js';
+import { parseFilters } from './filter-args.js';
+import { findNode } from './node-routes.js';
 import { resolveService, visibleServices } from './service-lookup.js';
 import { berthToSwarmSpec } from './service-mapping.js';
 import { networkIdOf, nodeIdOf } from './swarm-ids.js';
@@ -119,9 +120,9 @@ export function resolveTask(ctx: DockerContext, idOrName: string): TaskEntry {
  * generation (what the CLI's progress display asks for).
  * @throws DockerApiError 404 for an unknown service or node, 400 for a desired-state that is no task state.
  */
-export function filterTasks(ctx: DockerContext, entries: readonly TaskEntry[], filters: DockerFilters): TaskEntry[] {
+export function filterTasks(ctx: DockerContext, entries: readonly TaskEntry[], filters: FilterArgs): TaskEntry[] {
   const serviceIds = filters.has('service') ? new Set((filters.get('service') ?? []).map((s) => resolveService(ctx, s).id)) : undefined;
-  const nodeIds = filters.has('node') ? new Set((filters.get('node') ?? []).map((n) => resolveNodeId(ctx.berth.store.listNodes(), n))) : undefined;
+  const nodeIds = filters.has('node') ? new Set((filters.get('node') ?? []).map((n) => nodeIdOf(findNode(ctx, n).name))) : undefined;
   const desired = filters.get('desired-state')?.map((s) => {
     const state = s.toLowerCase() as SwarmTaskState;
     if (!SWARM_TASK_STATES.includes(state)) throw new DockerApiError(400, `Invalid desired-state filter: '${s}'`);
@@ -159,20 +160,6 @@ function nameOf(e: TaskEntry): string {
 }
 
 /**
- * A node filter value as moby's `getNode`: a full node id, a node name, or a unique id prefix.
- * @throws DockerApiError 404 `node X not found`; 400 when an id prefix is ambiguous.
- */
-function resolveNodeId(nodes: readonly NodeInfo[], ref: string): string {
-  const ids = nodes.map((n) => ({ id: nodeIdOf(n.name), name: n.name }));
-  const exact = ids.find((n) => n.id === ref) ?? ids.find((n) => n.name === ref);
-  if (exact) return exact.id;
-  const byPrefix = ref === '' ? [] : ids.filter((n) => n.id.startsWith(ref));
-  if (byPrefix.length === 0) throw new DockerApiError(404, `node ${ref} not found`);
-  if (byPrefix.length > 1) throw new DockerApiError(400, `node ${ref} is ambiguous (${byPrefix.length} matches found)`);
-  return (byPrefix[0] as { id: string }).id;
-}
-
-/**
  * The network an instance is attached to: its node's container network (default `berth`, the bridge of
  * the Docker driver), else `berth` for the loopback instance range — the one network the face shows
  * (/networks, services' VirtualIPs). The address's prefix is the bridge subnet's when the address lies
@@ -194,4 +181,17 @@ function safeInRange(address: string, cidr: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether `labels` satisfy every `label` filter value, as swarmkit's filterMatchLabels: `key` (or
+ * `key=`) asks for the key, `key=value` for that value.
+ */
+function matchesLabels(labels: Readonly<Record<string, string>>, wanted: readonly string[] | undefined): boolean {
+  return (wanted ?? []).every((w) => {
+    const eq = w.indexOf('=');
+    const key = eq < 0 ? w : w.slice(0, eq);
+    const value = eq < 0 ? '' : w.slice(eq + 1);
+    return Object.hasOwn(labels, key) && (value === '' || labels[key] === value);
+  });
 }
