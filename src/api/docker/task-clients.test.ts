@@ -11,8 +11,8 @@ import { nodeIdOf } from './swarm-ids.js';
 
 /*
  * Clients nobody here wrote, against the face's task and log routes: the docker 28 CLI and the Docker
- * SDK for Python. The CLI resolves a node id to its name through /nodes/{id} when the face serves it,
- * and shows the id otherwise: both are accepted here.
+ * SDK for Python. The CLI resolves the tasks' service and node ids to names through /services/{id}
+ * and /nodes/{id}.
  */
 
 const run = promisify(execFile);
@@ -63,7 +63,7 @@ describe('Docker face: tasks and logs through the docker CLI and docker-py', asy
     assert.equal(stdout.trim(), `web-2-a 2 running running ${nodeIdOf('node-1')}`);
   });
 
-  const nodeShown = `(?:node-1|${nodeIdOf('node-1')})`;
+  const nodeShown = 'node-1';
 
   it('`docker service ps` shows the current task of each slot and the one it replaced, with its error', { skip: !existsSync(DOCKER_CLI) && 'no docker CLI' }, async () => {
     const { stdout } = await docker('service', 'ps', '--format', '{{.ID}}|{{.Name}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}', 'web');

@@ -5,7 +5,8 @@ import type { Service } from '../../model/index.js';
 import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
 import { networkIdOf, nodeIdOf } from './swarm-ids.js';
 import type { SwarmTask } from './task-mapping.js';
-import { PROCESS_NETWORK_NAME, TASK_ACCESS } from './task-routes.js';
+import { PROCESS_NETWORK } from './network-routes.js';
+import { TASK_ACCESS } from './task-routes.js';
 
 function setup() {
   const face = dockerFace();
@@ -142,7 +143,7 @@ describe('Docker face: GET /tasks', () => {
     const web = deployService(face.store, { name: 'web', replicas: 2 });
     addInstance(face.store, web, { id: 'web-1-a', slot: 1, status: {}, address: '127.10.0.9' });
     const plain = (await tasks(face.app)).body as SwarmTask[];
-    assert.deepEqual(plain[0]?.NetworksAttachments, [{ Network: { ID: networkIdOf(PROCESS_NETWORK_NAME), Spec: { Name: 'berth', Labels: {} } }, Addresses: ['127.10.0.9/16'] }]);
+    assert.deepEqual(plain[0]?.NetworksAttachments, [{ Network: { ID: networkIdOf(PROCESS_NETWORK), Spec: { Name: 'berth', Labels: {} } }, Addresses: ['127.10.0.9/16'] }]);
 
     face.store.upsertNode({
       name: 'node-1', address: '127.0.0.1', drivers: ['process', 'docker'], ready: true, heartbeatAt: new Date().toISOString(),
@@ -156,6 +157,19 @@ describe('Docker face: GET /tasks', () => {
     assert.deepEqual(byId.get('web-2-a')?.NetworksAttachments, [{ Network: onBridge, Addresses: ['10.250.0.5/24'] }]);
     assert.deepEqual(byId.get('web-1-a')?.NetworksAttachments, [{ Network: onBridge, Addresses: ['127.10.0.9/16'] }], 'the node’s one network, with the range the address is in');
     assert.equal(byId.get('web-3-a')?.NetworksAttachments, undefined, 'an address in no known range: no attachment');
+  });
+});
+
+describe('Docker face: tasks agree with /nodes and /networks', () => {
+  it('gives a task the NodeID /nodes shows (the CLI’s progress display skips other ids) and the network /networks shows', async () => {
+    const face = setup();
+    withServices(face);
+    const list = (await tasks(face.app)).body as SwarmTask[];
+    const nodes = (await face.app.inject({ method: 'GET', url: '/v1.50/nodes' })).json() as { ID: string }[];
+    const networks = (await face.app.inject({ method: 'GET', url: '/v1.50/networks' })).json() as { Id: string; Name: string }[];
+    assert.deepEqual(new Set(list.map((t) => t.NodeID)), new Set(nodes.map((n) => n.ID)));
+    const attached = new Set(list.flatMap((t) => (t.NetworksAttachments ?? []).map((a) => `${a.Network.ID} ${a.Network.Spec.Name}`)));
+    assert.deepEqual(attached, new Set(networks.map((n) => `${n.Id} ${n.Name}`)));
   });
 });
 

@@ -6,6 +6,7 @@ import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
 import type { FilterArgs } from './filter-args.js';
 import { parseFilters } from './filter-args.js';
+import { PROCESS_NETWORK } from './network-routes.js';
 import { findNode } from './node-routes.js';
 import { resolveService, visibleServices } from './service-lookup.js';
 import { berthToSwarmSpec } from './service-mapping.js';
@@ -13,12 +14,6 @@ import { networkIdOf, nodeIdOf } from './swarm-ids.js';
 import type { SwarmTaskSpec } from './swarm-types.js';
 import type { SwarmTask, SwarmTaskState, TaskNetwork } from './task-mapping.js';
 import { SWARM_TASK_STATES, taskName, taskOf } from './task-mapping.js';
-
-/**
- * The network name of a node without a container network (process driver): its instances' loopback
- * range. The same single network the face's /networks and services' VirtualIPs show.
- */
-export const PROCESS_NETWORK_NAME = 'berth';
 
 /** The filters GET /tasks takes: moby's newListTasksFilters (daemon/cluster/filters.go). */
 const TASK_FILTERS = ['name', 'id', 'label', 'service', 'node', 'desired-state', '_up-to-date', 'runtime'] as const;
@@ -169,7 +164,7 @@ function nameOf(e: TaskEntry): string {
 function taskNetworkOf(ctx: DockerContext, instance: Instance, nodes: readonly NodeInfo[]): TaskNetwork | undefined {
   const address = instance.spec.address;
   const bridge = nodes.find((n) => n.name === instance.node)?.containerNetwork;
-  const name = bridge?.name ?? PROCESS_NETWORK_NAME;
+  const name = bridge?.name ?? PROCESS_NETWORK;
   const subnet = [bridge?.subnet, ctx.berth.instanceRange].find((cidr) => cidr !== undefined && safeInRange(address, cidr));
   if (subnet === undefined) return undefined;
   return { id: networkIdOf(name), name, prefixLength: Number(subnet.split('/')[1]) };
