@@ -235,7 +235,7 @@ function portFromSwarm(p: SwarmPortConfig, at: string, several: boolean, current
     ...(name ? { name } : {}),
     protocol: PROTO,
     port: match?.port ?? target,
-    targetPort: target,
+    targetPort: match?.targetPort ?? target,
     ...(published !== undefined ? { published } : {}),
     ...(match?.nodePort !== undefined && published === undefined ? { nodePort: match.nodePort } : {}),
   };
@@ -335,9 +335,13 @@ export function berthToSwarmSpec(spec: ServiceSpec, forceUpdate = 0): SwarmServi
   };
 }
 
-/** The ports Swarm can show: those published on the node (a published port or a node port). The rest are berth's own (virtual IP only). */
+/**
+ * The ports Swarm can show: those published on the node (a published port, or a node port — every port
+ * of a NodePort or LoadBalancer service has one once stored). The rest are berth's own (virtual IP only).
+ */
 function shownPorts(spec: ServiceSpec): ServicePort[] {
-  return spec.ports.filter((p) => p.published !== undefined || p.nodePort !== undefined);
+  const nodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+  return spec.ports.filter((p) => p.published !== undefined || p.nodePort !== undefined || nodePorts);
 }
 
 function portToSwarm(spec: ServiceSpec, p: ServicePort, several: boolean): SwarmPortConfig {
