@@ -48,7 +48,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
     return visibleServices(ctx)
       .filter((s) => serviceMatches(s, filters))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((s) => view(ctx, s, network, status));
+      .map((s) => view(ctx, s, network, { status, previousSpec: false }));
   });
 
   app.post('/services/create', async (request, reply) => {
@@ -64,7 +64,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
 
   // insertDefaults is accepted: berth stores defaulted specs, so the spec shown always has them.
   app.get<{ Params: IdParams }>('/services/:id', async (request): Promise<SwarmService> => {
-    return view(ctx, resolveService(ctx, request.params.id), faceNetwork(ctx), false);
+    return view(ctx, resolveService(ctx, request.params.id), faceNetwork(ctx), { status: false, previousSpec: true });
   });
 
   app.delete<{ Params: IdParams }>('/services/:id', async (request, reply) => {
@@ -104,8 +104,14 @@ export function faceNetwork(ctx: DockerContext): FaceNetwork {
   return { id: networkIdOf(name), name };
 }
 
-function view(ctx: DockerContext, service: Service, network: FaceNetwork, status: boolean): SwarmService {
-  const previousSpec = previousSpecOf(ctx, service);
+/**
+ * A service as the face shows it. `previousSpec` reads the spec history: inspect shows PreviousSpec, the
+ * list does not (one history read per service would make `docker service ls` cost twice berth's own
+ * list, and no client of the list reads it; the docker CLI's rollback and `inspect` read it per service).
+ */
+function view(ctx: DockerContext, service: Service, network: FaceNetwork, options: { readonly status: boolean; readonly previousSpec: boolean }): SwarmService {
+  const { status } = options;
+  const previousSpec = options.previousSpec ? previousSpecOf(ctx, service) : undefined;
   return berthToSwarmService(service, {
     network,
     vipPrefixLength: Number(ctx.berth.networkRanges.serviceRange.split('/')[1] ?? 32),
