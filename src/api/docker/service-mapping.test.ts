@@ -181,6 +181,14 @@ describe('Docker face: ServiceSpec → berth → ServiceSpec', () => {
     refused(minimal({ Networks: [{ Target: 'ingress' }] }), 'network ingress not found', 404);
   });
 
+  it('refuses JSON of the wrong type as the engine\'s decoder does, naming the field', () => {
+    refused(minimal({}, { Command: 'echo hi' }), 'TaskTemplate.ContainerSpec.Command');
+    refused(minimal({}, {}, { Placement: { Constraints: 'node.role==manager' } }), 'TaskTemplate.Placement.Constraints');
+    refused(minimal({ Labels: { a: 1 } as unknown as Record<string, string> }), 'Labels.a');
+    refused(minimal({ EndpointSpec: { Ports: [{ TargetPort: '80' as unknown as number }] } }), 'EndpointSpec.Ports[0].TargetPort');
+    refused([] as unknown as SwarmServiceSpec, 'the body');
+  });
+
   it('leaves berth\'s own checks to berth: an invalid name or image reference is refused when parsed', () => {
     assert.throws(() => stored(minimal({ Name: 'Web_1' })), /spec\.name/);
   });

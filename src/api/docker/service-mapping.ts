@@ -3,6 +3,7 @@ import type { Service, ServicePort, ServiceSpec, ServiceSpecInput, UpdateConfig,
 import { containerFromSwarm, containerToSwarm, resourcesToSwarm } from './container-mapping.js';
 import { DockerApiError } from './docker-errors.js';
 import { invalidArgument } from './service-errors.js';
+import { checkSpecShape } from './swarm-spec-shape.js';
 import type { SwarmEndpointSpec, SwarmNetworkAttachmentConfig, SwarmPlacement, SwarmPortConfig, SwarmService, SwarmServiceSpec, SwarmTaskSpec, SwarmUpdateConfig, SwarmUpdateStatus } from './swarm-types.js';
 import { durationFromNanos, nanosFromDuration, refuse, refuseIfSet } from './swarm-values.js';
 
@@ -46,12 +47,12 @@ const TT = 'TaskTemplate';
  * A Swarm ServiceSpec as berth's spec input (then parsed by the service operations, which apply
  * berth's validation, limits and access checks). `spec.Name` must be set (the route names an unnamed
  * service as Swarm does).
- * @throws DockerApiError 400 naming the Swarm field (unsupported field set, job modes, both modes,
+ * @throws DockerApiError 400 naming the Swarm field (a JSON type that is not the engine's, unsupported field set, job modes, both modes,
  *   negative or sub-millisecond durations, sctp, an unknown endpoint or publish mode, a missing image),
  *   404 `network X not found` for a network other than the face's
  */
 export function swarmToBerthSpec(spec: SwarmServiceSpec, options: ToBerthOptions): ServiceSpecInput {
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw invalidArgument('the body must be a ServiceSpec object');
+  checkSpecShape(spec);
   const { current } = options;
   const task: SwarmTaskSpec = spec.TaskTemplate ?? {};
   if (current && current.containers.length === 0) {
