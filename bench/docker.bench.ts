@@ -387,6 +387,8 @@ async function main(): Promise<void> {
     console.error(`the image ${IMAGE} is missing: build it with scripts/build-images.sh ${IMAGE}`);
     process.exit(2);
   }
+  // What an interrupted earlier run left (its names are the bench's own): an instance name in use fails a create.
+  await removeNamed(`${PREFIX}-`);
   const events = new EngineEvents();
   await events.open();
   const berth = await startDockerBerth();

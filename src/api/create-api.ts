@@ -46,6 +46,8 @@ export interface ApiDeps {
   readonly endpoints?: EndpointsView;
   /** host:port of berth's DNS server, reported by GET /v1/version. */
   readonly dnsAddress?: string;
+  /** Where the Docker API face listens (`unix:///…/docker.sock`, `tcp://…`), reported by GET /v1/version; asked per request (it opens after the API). */
+  readonly dockerApi?: () => readonly string[];
   /** The nodes' per-slot data directories (GET /v1/grids/{grid}/volumes). */
   readonly volumes?: VolumesView;
   /** Virtual IP and node port ranges. Default 127.96.0.0/16 and 30000–32767. */
@@ -100,10 +102,11 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     endpoints: deps.endpoints,
     volumes: deps.volumes,
     dnsAddress: deps.dnsAddress,
+    dockerApi: deps.dockerApi ?? (() => []),
     instancePolicy: deps.instancePolicy,
     nodeAddresses: deps.nodeAddresses ?? ['127.0.0.1'],
     // The API's own address (once it listens) and the DNS server's: a service asking for them is refused.
-    reservedListeners: () => reservedListeners(apiAddress(), deps.dnsAddress),
+    reservedListeners: () => reservedListeners(apiAddress(), deps.dnsAddress, { dockerApi: deps.dockerApi?.() ?? [] }),
     hostPorts: deps.hostPorts,
     streams: new Set<NdjsonStream>(),
   };

@@ -240,4 +240,13 @@ describe('addresses that depend on the host', () => {
     );
     assert.doesNotThrow(() => allocateNetwork(parseServiceSpec(svc('web', { externalIPs: ['127.0.0.5'], ports: [{ port: 7421, targetPort: 8080 }] })), { others: [], ranges: DEFAULT_NETWORK_RANGES, reserved }));
   });
+
+  it("keeps the Docker API face's TCP listeners from services (its unix sockets hold no port)", () => {
+    const reserved = reservedListeners(null, undefined, { dockerApi: ['unix:///data/docker.sock', 'tcp://127.0.0.5:2375'] });
+    assert.deepEqual(reserved, [{ protocol: 'TCP', host: '127.0.0.5', port: 2375, owner: "berth's Docker API" }]);
+    assert.throws(
+      () => allocateNetwork(parseServiceSpec(svc('web', { externalIPs: ['127.0.0.5'], ports: [{ port: 2375, targetPort: 8080 }] })), { others: [], ranges: DEFAULT_NETWORK_RANGES, reserved }),
+      /TCP 127\.0\.0\.5:2375 is berth's Docker API's own address/,
+    );
+  });
 });

@@ -9,3 +9,6 @@ export type { Authenticator, ServiceAccountRef } from './authenticator.js';
 export { TokenAuthenticator, serviceAccountToken } from './authenticator.js';
 export type { RouteAccess } from './access-control.js';
 export { ROUTE_ACCESS } from './access-control.js';
+export type { DockerApiDeps } from './docker/create-docker-api.js';
+export { createDockerApi } from './docker/create-docker-api.js';
+export type { HostFacts, LocalImage, LocalImages } from './docker/docker-ports.js';

@@ -6,11 +6,13 @@ import type { RouteContext } from './route-context.js';
 export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/v1/version', async () => {
     const self = ctx.store.listNodes().find((n) => n.name === ctx.node);
+    const dockerApi = ctx.dockerApi();
     return {
       version: ctx.version,
       apiVersion: 'v1',
       node: ctx.node,
       ...(ctx.dnsAddress ? { dns: ctx.dnsAddress } : {}),
+      ...(dockerApi.length > 0 ? { dockerApi } : {}),
       ...(self ? { drivers: self.drivers, ...(self.unavailableDrivers && Object.keys(self.unavailableDrivers).length > 0 ? { unavailableDrivers: self.unavailableDrivers } : {}) } : {}),
     };
   });

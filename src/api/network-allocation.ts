@@ -23,13 +23,23 @@ export interface ReservedListener {
 
 /**
  * The server's own listeners: the API's TCP address (`address` as `server.address()` gives it; none
- * before it listens) and the DNS server's `host:port` on TCP and UDP.
+ * before it listens), the DNS server's `host:port` on TCP and UDP, and the Docker API face's TCP
+ * listeners (`options.dockerApi`, as DOCKER_HOST takes them).
  */
-export function reservedListeners(address: string | { readonly address: string; readonly port: number } | null, dnsAddress: string | undefined): ReservedListener[] {
+export function reservedListeners(
+  address: string | { readonly address: string; readonly port: number } | null,
+  dnsAddress: string | undefined,
+  options: { readonly dockerApi?: readonly string[] } = {},
+): ReservedListener[] {
   const out: ReservedListener[] = [];
   if (address !== null && typeof address === 'object') out.push({ protocol: 'TCP', host: address.address, port: address.port, owner: 'the berth API' });
   const dns = dnsAddress === undefined ? null : /^\[?([^\]]*)\]?:(\d+)$/.exec(dnsAddress);
   if (dns) for (const protocol of ['TCP', 'UDP'] as const) out.push({ protocol, host: dns[1] as string, port: Number(dns[2]), owner: "berth's DNS server" });
+  // The Docker API face's TCP listeners (`tcp://HOST:PORT`; its unix sockets hold no port).
+  for (const listener of options.dockerApi ?? []) {
+    const tcp = /^tcp:\/\/\[?([^\]]*)\]?:(\d+)$/.exec(listener);
+    if (tcp) out.push({ protocol: 'TCP', host: tcp[1] as string, port: Number(tcp[2]), owner: "berth's Docker API" });
+  }
   return out;
 }
 

@@ -232,6 +232,7 @@ export const VersionInfoSchema = z.strictObject({
   apiVersion: z.literal('v1'),
   node: z.string(),
   dns: z.string().optional(),
+  dockerApi: z.array(z.string()).optional().describe('where the Docker Engine API face listens, as DOCKER_HOST takes it (docs/docker-api.md)'),
   drivers: z.array(z.string()).optional().describe('drivers that run containers on this node'),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run here'),
 });

@@ -26,6 +26,8 @@ export interface RouteContext {
   readonly volumes: VolumesView | undefined;
   /** host:port of berth's DNS server, when it runs (GET /v1/version). */
   readonly dnsAddress: string | undefined;
+  /** Where the Docker API face listens, as DOCKER_HOST takes it (GET /v1/version); empty when it is off. */
+  readonly dockerApi: () => readonly string[];
   /** Where virtual IPs and node ports are allocated from. */
   readonly networkRanges: NetworkRanges;
   /** Who instances run as and where they may run, for the privileged-request check (absent in tests). */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { BerthNetwork } from '../drivers/index.js';
-import { DEFAULT_NETWORK, DockerDriver, dockerClient, dockerHostOf, ensureNetwork, ensurePauseImage } from '../drivers/index.js';
+import { DEFAULT_NETWORK, DockerDriver, DockerLocalImages, dockerClient, dockerHostOf, ensureNetwork, ensurePauseImage } from '../drivers/index.js';
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { parseCidr } from '../lib/index.js';
@@ -18,7 +18,7 @@ import { parseCidr } from '../lib/index.js';
 export const DOCKER_SERVICE_RANGE = '10.214.0.0/16';
 
 export type DockerSetup =
-  | { readonly driver: DockerDriver; readonly network: BerthNetwork; readonly host: string }
+  | { readonly driver: DockerDriver; readonly network: BerthNetwork; readonly host: string; readonly images: DockerLocalImages }
   | { readonly driver?: undefined; readonly unavailable: string };
 
 /** How long the engine has to answer at start, ms. */
@@ -59,7 +59,7 @@ export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logge
   }
   const owner = createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
   const driver = new DockerDriver({ docker, owner, network: network.name, pauseImage: () => ensurePauseImage(docker), logger });
-  return { driver, network, host };
+  return { driver, network, host, images: new DockerLocalImages(docker) };
 }
 
 /**

@@ -31,10 +31,17 @@ const deps: CliDeps = {
   },
 };
 
-/** Who instances run as, and how a client trusts the certificate of an HTTPS server. */
+/** Who instances run as, where the Docker API face listens, and how a client trusts the certificate of an HTTPS server. */
 function startNotes(server: RunningServer): string {
   const { instanceUser: user, tls } = server;
   let notes = `instances run as ${user.name} (uid ${user.uid}) unless their spec names a user\n`;
+  // Copyable: the docker CLI and docker-py take DOCKER_HOST (docs/docker-api.md).
+  for (const address of server.dockerApi) {
+    const tcp = address.startsWith('tcp://');
+    const verify = tcp && server.dockerApiTls ? ' DOCKER_TLS_VERIFY=1' : '';
+    const token = tcp ? ' (with a token: {"HttpHeaders": {"Authorization": "Bearer <token>"}} in $DOCKER_CONFIG/config.json)' : '';
+    notes += `Docker API: DOCKER_HOST=${address}${verify}${token}\n`;
+  }
   if (tls) {
     notes += `TLS certificate ${tls.certFile}${tls.selfSigned ? ' (self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`;
     if (tls.selfSigned) notes += `clients: BERTH_TLS_FINGERPRINT=${tls.fingerprint}, or --tls-ca ${tls.certFile} (BERTH_TLS_CA)\n`;

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
+import type { ApiDeps } from '../api/index.js';
 import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
 import { ServiceController } from '../controllers/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
@@ -21,6 +22,8 @@ import { chooseInstanceUser, instancePolicyFor, warnAboutInstanceUser } from './
 import type { ServerTls } from './server-tls.js';
 import { serverTls } from './server-tls.js';
 import { dataPlaneDrain } from './data-plane-drain.js';
+import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
+import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
 import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange } from './docker-setup.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
@@ -67,6 +70,13 @@ export interface ServerConfig {
    * else 1000 (model/limits.ts). 1 to 100,000.
    */
   readonly maxReplicas?: number;
+  /**
+   * Listeners of the Docker Engine API face (`--docker-api`, repeatable): `unix:///PATH`,
+   * `tcp://HOST:PORT`, or `off`; default BERTH_DOCKER_API (comma-separated), else `<dataDir>/docker.sock`.
+   */
+  readonly dockerApi?: readonly string[];
+  /** PEM files of the face's TCP listeners (`--docker-api-tls-cert`, `-key`, `-ca`); see dockerApiTls. */
+  readonly dockerApiTls?: DockerApiTlsFiles;
 }
 
 export interface RunningServer {
@@ -83,6 +93,10 @@ export interface RunningServer {
   readonly instanceUser: SystemUser;
   /** The API's certificate when it serves HTTPS. */
   readonly tls: Pick<ServerTls, 'certFile' | 'fingerprint' | 'selfSigned'> | undefined;
+  /** Where the Docker API face listens, as DOCKER_HOST takes it; empty when it is off. */
+  readonly dockerApi: readonly string[];
+  /** True when the face's TCP listeners serve HTTPS. */
+  readonly dockerApiTls: boolean;
   /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
   stop(): Promise<void>;
 }
@@ -150,6 +164,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
+    // The Docker API face's listeners and TLS, checked as early (a non-loopback TCP listener needs TLS).
+    const dockerApi = dockerApiAddresses(config.dockerApi, process.env, dataDir);
+    const dockerTls = dockerApiTls(dockerApi, config.dockerApiTls ?? {});
     // Where node, load-balancer and published ports are opened: the store's host-listener table claims them
     // there, the API refuses the server's own listeners there, and the proxy opens them.
     const nodeAddresses = ['127.0.0.1'];
@@ -192,7 +209,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
     const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot), ...(containerDnsServer ? [(snapshot: Parameters<DnsServer['update']>[0]) => containerDnsServer.update(snapshot)] : [])], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
     const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
-    const api = createApi({
+    // The Docker face (opened once the API listens) reports its listeners through berth's GET /v1/version.
+    let face: DockerFace | undefined;
+    const apiDeps: ApiDeps = {
       store,
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
       telemetry: {
@@ -214,12 +233,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       limits,
       node,
       version: BERTH_VERSION,
+      dockerApi: () => face?.addresses ?? [],
       logger: logger.child({ part: 'api' }),
-    });
+    };
+    const api = createApi(apiDeps);
     await api.listen({ host, port });
     owned.defer(() => api.close());
     const address = api.server.address();
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+    // The Docker Engine API face: the same engine behind the Swarm API (docs/docker-api.md). Closed
+    // before the API (the store and everything it writes through stay up until both are gone).
+    if (dockerApi.length > 0) {
+      const { https: _berthTls, ...shared } = apiDeps;
+      face = await startDockerFace(dockerApi, {
+        deps: { ...shared, apiAddress: () => api.server.address(), ...(docker.driver ? { images: docker.images } : {}), logger: logger.child({ part: 'docker-api' }) },
+        tls: dockerTls,
+        logger,
+      });
+      const opened = face;
+      owned.defer(() => opened.close());
+    }
 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
@@ -281,6 +314,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       notices,
       instanceUser: instanceUser.user,
       tls: tlsInfo,
+      dockerApi: face?.addresses ?? [],
+      dockerApiTls: face?.tls ?? false,
       stop: () => owned.dispose(),
     };
   } catch (error) {

@@ -25,6 +25,10 @@ export interface ServerOptions {
   readonly cliConfig?: { readonly path: string; readonly context: string };
   /** `--max-replicas`. */
   readonly maxReplicas?: number;
+  /** `--docker-api`, repeatable: `unix:///PATH`, `tcp://HOST:PORT`, or `off`. */
+  readonly dockerApi?: readonly string[];
+  /** `--docker-api-tls-cert`, `--docker-api-tls-key`, `--docker-api-tls-ca`. */
+  readonly dockerApiTls?: { readonly cert?: string; readonly key?: string; readonly ca?: string };
 }
 
 /**

@@ -16,6 +16,10 @@ interface ServerFlags {
   readonly tlsKey?: string;
   readonly dnsAllow?: string[];
   readonly maxReplicas?: number;
+  readonly dockerApi?: string[];
+  readonly dockerApiTlsCert?: string;
+  readonly dockerApiTlsKey?: string;
+  readonly dockerApiTlsCa?: string;
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
@@ -31,9 +35,15 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--dns-allow <cidr>', 'clients the DNS server answers besides loopback and the instance range; repeatable', (v: string, all: string[]) => [...all, cidrValue(v)], [])
     .option('--max-replicas <n>', 'most replicas one service may ask for (default: $BERTH_MAX_REPLICAS or 1000)', positiveInteger)
+    .option('--docker-api <addr>', 'listener of the Docker Engine API face: unix:///PATH or tcp://HOST:PORT, repeatable; off: none (default: $BERTH_DOCKER_API, else unix://<data-dir>/docker.sock)', (v: string, all: string[]) => [...all, dockerApiValue(v)], [])
+    .option('--docker-api-tls-cert <file>', "PEM certificate of the Docker API face's TCP listeners (with --docker-api-tls-key); required off loopback")
+    .option('--docker-api-tls-key <file>', 'PEM private key of --docker-api-tls-cert')
+    .option('--docker-api-tls-ca <file>', "PEM CA that must have signed every client's certificate (dockerd's --tlsverify)")
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
+      if ((flags.dockerApiTlsCert === undefined) !== (flags.dockerApiTlsKey === undefined)) throw new UsageError('--docker-api-tls-cert and --docker-api-tls-key go together: give both, or neither');
+      if (flags.dockerApi && flags.dockerApi.includes('off') && flags.dockerApi.length > 1) throw new UsageError('--docker-api off turns the Docker API face off: give it alone');
       // Like k3s: the server on the default data directory (or any, with BERTH_CONFIG set) writes the
       // CLI's context "local", so the next `berth` command finds the server and its admin token.
       const writesConfig = (!flags.dataDir && !ctx.env['BERTH_DATA_DIR']) || Boolean(ctx.env['BERTH_CONFIG']);
@@ -48,6 +58,10 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
         ...(cliConfig ? { cliConfig } : {}),
         ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),
+        ...(flags.dockerApi && flags.dockerApi.length > 0 ? { dockerApi: flags.dockerApi } : {}),
+        ...(flags.dockerApiTlsCert || flags.dockerApiTlsKey || flags.dockerApiTlsCa
+          ? { dockerApiTls: { ...(flags.dockerApiTlsCert ? { cert: flags.dockerApiTlsCert } : {}), ...(flags.dockerApiTlsKey ? { key: flags.dockerApiTlsKey } : {}), ...(flags.dockerApiTlsCa ? { ca: flags.dockerApiTlsCa } : {}) } }
+          : {}),
       };
       await deps.runServer(options);
     });
@@ -65,6 +79,15 @@ export function listenValue(value: string): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(value.trim());
   if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(`"${value}": expected HOST:PORT, e.g. 127.0.0.1:7420`);
   return value.trim();
+}
+
+/** `unix:///ABSOLUTE/PATH`, `tcp://HOST:PORT` (IPv6 in brackets, port 0-65535), or `off`. */
+export function dockerApiValue(value: string): string {
+  const v = value.trim();
+  if (v === 'off' || /^unix:\/\/\/\S*$/.test(v)) return v;
+  const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:[\]/\s]+):(\d{1,5})$/.exec(v);
+  if (m && Number(m[2]) <= 65535) return v;
+  throw new InvalidArgumentError(`"${value}": expected unix:///PATH, tcp://HOST:PORT (e.g. tcp://127.0.0.1:2375), or off`);
 }
 
 /** An IPv4/IPv6 address or CIDR (`10.0.0.0/8`, `192.0.2.7`, `fd00::/8`). */

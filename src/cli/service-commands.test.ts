@@ -385,6 +385,35 @@ describe('berth service commands against a stub API', () => {
       ]);
     });
 
+    it('passes the Docker API face\'s listeners (repeatable) and TLS files on, and refuses other shapes (exit 2)', async () => {
+      const calls: unknown[] = [];
+      const runServer = (o: unknown): Promise<void> => {
+        calls.push(o);
+        return Promise.resolve();
+      };
+      const ok = await runCli(
+        ['server', '--data-dir', '/d', '--docker-api', 'unix:///run/b.sock', '--docker-api', 'tcp://[::1]:2376', '--docker-api-tls-cert', 'c.pem', '--docker-api-tls-key', 'k.pem', '--docker-api-tls-ca', 'ca.pem'],
+        { runServer },
+      );
+      assert.equal(ok.code, 0, ok.stderr);
+      await runCli(['server', '--data-dir', '/d', '--docker-api', 'off'], { runServer });
+      assert.deepEqual(calls, [
+        { dataDir: '/d', listen: '127.0.0.1:7420', dockerApi: ['unix:///run/b.sock', 'tcp://[::1]:2376'], dockerApiTls: { cert: 'c.pem', key: 'k.pem', ca: 'ca.pem' } },
+        { dataDir: '/d', listen: '127.0.0.1:7420', dockerApi: ['off'] },
+      ]);
+      const refuse = (): Promise<void> => assert.fail('the server must not start');
+      for (const bad of ['unix://relative.sock', 'tcp://127.0.0.1', 'http://127.0.0.1:2375', '/var/run/docker.sock']) {
+        const r = await runCli(['server', '--docker-api', bad], { runServer: refuse });
+        assert.equal(r.code, 2, bad);
+        assert.match(r.stderr, /expected unix:\/\/\/PATH, tcp:\/\/HOST:PORT/, bad);
+      }
+      const both = await runCli(['server', '--docker-api', 'off', '--docker-api', 'unix:///x.sock'], { runServer: refuse });
+      assert.equal(both.code, 2);
+      const half = await runCli(['server', '--docker-api-tls-key', 'k.pem'], { runServer: refuse });
+      assert.equal(half.code, 2);
+      assert.match(half.stderr, /--docker-api-tls-cert and --docker-api-tls-key go together/);
+    });
+
     it('refuses a --dns-allow that is no CIDR and a --tls-cert without --tls-key (exit 2)', async () => {
       const runServer = (): Promise<void> => assert.fail('the server must not start');
       const bad = await runCli(['server', '--dns-allow', '10.0.0.0/40'], { runServer });

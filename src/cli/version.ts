@@ -16,6 +16,7 @@ export function versionCommand(deps: CliDeps): Command {
       else {
         ctx.out(`server ${info.version} (API ${info.apiVersion}) at ${ctx.host}, node ${info.node}${info.dns ? `, DNS at ${info.dns}` : ''}`);
         if (info.drivers) ctx.out(`drivers: ${info.drivers.join(', ')}`);
+        for (const address of info.dockerApi ?? []) ctx.out(`Docker API: DOCKER_HOST=${address}`);
         for (const [name, why] of Object.entries(info.unavailableDrivers ?? {})) ctx.out(`${name} driver unavailable: ${why}`);
       }
     });

@@ -50,6 +50,8 @@ export interface VersionInfo {
   readonly node: string;
   /** `host:port` of berth's DNS server (UDP and TCP), when the server runs one. */
   readonly dns?: string;
+  /** Where the Docker Engine API face listens, as DOCKER_HOST takes it (`unix:///…/docker.sock`); absent when it is off. */
+  readonly dockerApi?: readonly string[];
   /** Drivers that run containers on the node (`process`, `docker`). */
   readonly drivers?: readonly string[];
   /** Driver → why it cannot run on the node. */

@@ -33,3 +33,5 @@ export type { BerthNetwork } from './docker/docker-network.js';
 export { DEFAULT_NETWORK, ensureNetwork } from './docker/docker-network.js';
 export { dockerClient, dockerHostOf } from './docker/docker-client.js';
 export { ensurePauseImage } from './docker/pause-image.js';
+export type { EngineImage } from './docker/local-images.js';
+export { DockerLocalImages } from './docker/local-images.js';

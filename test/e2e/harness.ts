@@ -35,6 +35,13 @@ export interface RunningBerth {
   readonly owner: string;
   /** The Docker network, subnet and service range it was started with (`startBerth({ docker })`), else undefined. */
   readonly docker: DockerOptions | undefined;
+  /**
+   * The first listener of its Docker API face as DOCKER_HOST takes it (`unix://<dataDir>/docker.sock`),
+   * when started with `dockerApi` (test/e2e/docker-cli.ts runs the docker CLI against it); else undefined.
+   */
+  readonly dockerHost: string | undefined;
+  /** Every listener of the face, as the server printed them (`Docker API: DOCKER_HOST=…`). */
+  readonly dockerHosts: readonly string[];
 }
 
 /**
@@ -88,13 +95,26 @@ export function rangesFor(instanceRange: string): Record<string, string> {
  * Starts `berth server`; resolves once it listens. Without `docker` the server runs processes only
  * (BERTH_DOCKER=off), so no test uses the machine's Docker engine by accident; with it, the server
  * uses that network, subnet and service range (test/e2e/docker-harness.ts removes them afterwards).
+ * Without `dockerApi` the Docker API face is off (`--docker-api off`, unless `args` name listeners);
+ * `dockerApi: true` opens its default socket `<dataDir>/docker.sock`, a list opens those listeners
+ * (`--docker-api` values), and the server resolves once it printed them (`berth.dockerHost`).
  */
-export async function startBerth(options: { dataDir?: string; instanceRange: string; env?: Record<string, string>; listen?: string; args?: readonly string[]; docker?: DockerOptions }): Promise<RunningBerth> {
+export async function startBerth(options: {
+  dataDir?: string;
+  instanceRange: string;
+  env?: Record<string, string>;
+  listen?: string;
+  args?: readonly string[];
+  docker?: DockerOptions;
+  dockerApi?: true | readonly string[];
+}): Promise<RunningBerth> {
   const dataDir = options.dataDir ?? tempDir();
   const dockerEnv: Record<string, string> = options.docker
     ? { BERTH_DOCKER: 'auto', BERTH_DOCKER_NETWORK: options.docker.network, BERTH_DOCKER_SUBNET: options.docker.subnet, BERTH_SERVICE_RANGE: options.docker.serviceRange }
     : { BERTH_DOCKER: 'off' };
-  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--dns', '127.0.0.1:0', ...(options.args ?? [])], {
+  const faceArgs =
+    options.dockerApi === undefined ? (options.args?.includes('--docker-api') ? [] : ['--docker-api', 'off']) : options.dockerApi === true ? [] : options.dockerApi.flatMap((a) => ['--docker-api', a]);
+  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--dns', '127.0.0.1:0', ...faceArgs, ...(options.args ?? [])], {
     env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, ...rangesFor(options.instanceRange), ...dockerEnv, ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -104,8 +124,10 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     proc.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const m = /listening on (https?:\/\/[\d.]+:\d+)/.exec(stderr);
-      // An https server prints the fingerprint of its certificate on a line of its own.
-      if (m && (m[1]?.startsWith('http:') || /SHA-256 fingerprint \S+\n/.test(stderr))) {
+      // An https server prints the fingerprint of its certificate on a line of its own; the Docker
+      // API face's listeners come on lines before the admin token's, the last of the start notes.
+      const faceReady = options.dockerApi === undefined || /\nadmin token in /.test(stderr);
+      if (m && faceReady && (m[1]?.startsWith('http:') || /SHA-256 fingerprint \S+\n/.test(stderr))) {
         clearTimeout(timer);
         resolve(m[1] as string);
       }
@@ -116,6 +138,7 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     });
   });
   const fingerprint = /SHA-256 fingerprint (\S+)/.exec(stderr)?.[1];
+  const dockerHosts = [...stderr.matchAll(/^Docker API: DOCKER_HOST=(\S+)/gm)].map((d) => d[1] as string);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const token = adminToken(dataDir);
   tokens.set(url, token);
@@ -129,6 +152,8 @@ export async function startBerth(options: { dataDir?: string; instanceRange: str
     proc,
     owner: ownerOf(dataDir),
     docker: options.docker,
+    dockerHost: dockerHosts[0],
+    dockerHosts,
     async kill() {
       proc.kill('SIGKILL');
       await exited;

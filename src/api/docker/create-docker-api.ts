@@ -1,55 +1,168 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import { silentLogger } from '../../lib/index.js';
 import { LIMITS } from '../../model/index.js';
 import type { ApiDeps } from '../create-api.js';
 import { buildRouteContext } from '../create-api.js';
+import { JSON_CONTENT_TYPE, parseJsonBody } from '../json-body.js';
+import { drainOversizedBodies } from '../oversized-body.js';
+import { MAX_API_VERSION, MIN_API_VERSION, compareApiVersions, splitVersionPrefix, unsupportedVersion } from './api-version.js';
 import type { DockerContext } from './docker-context.js';
+import type { DockerRouteAccess, DockerTransport } from './docker-access.js';
+import { installDockerAccess } from './docker-access.js';
+import { toDockerError } from './docker-error-response.js';
 import { DockerApiError } from './docker-errors.js';
-import { registerServiceRoutes } from './service-routes.js';
+import type { HostFacts, LocalImages } from './docker-ports.js';
+import { currentHostFacts } from './docker-ports.js';
+import { DISTRIBUTION_ACCESS, registerDistributionRoutes } from './distribution-routes.js';
+import { NETWORK_ACCESS, registerNetworkRoutes } from './network-routes.js';
+import { NODE_ACCESS, registerNodeRoutes } from './node-routes.js';
+import { resolveService } from './service-lookup.js';
+import { SERVICE_ACCESS, registerServiceRoutes } from './service-routes.js';
+import { SYSTEM_ACCESS, registerSystemRoutes } from './system-routes.js';
 
-/** The oldest Docker API version served: 1.24 brought services (docker-py's services API needs it). */
-export const MIN_API_VERSION = '1.24';
-/** The newest: what the docker 28 CLI sends. */
-export const MAX_API_VERSION = '1.50';
+export { MAX_API_VERSION, MIN_API_VERSION } from './api-version.js';
+
+/** A route file of the face: how it registers its routes, and the access rule of each (keyed `METHOD /path`). */
+export interface DockerRoutes {
+  readonly register: (app: FastifyInstance, ctx: DockerContext) => void;
+  readonly access: Readonly<Record<string, DockerRouteAccess>>;
+}
+
+/** Every route file of the face, one line each. A route missing from its file's table fails the build of the app. */
+export const DOCKER_ROUTES: readonly DockerRoutes[] = [
+  { register: registerSystemRoutes, access: SYSTEM_ACCESS },
+  { register: registerNodeRoutes, access: NODE_ACCESS },
+  { register: registerNetworkRoutes, access: NETWORK_ACCESS },
+  { register: registerDistributionRoutes, access: DISTRIBUTION_ACCESS },
+  { register: registerServiceRoutes, access: SERVICE_ACCESS },
+];
 
 export interface DockerApiDeps extends ApiDeps {
   /** The grid the face shows (Swarm has no namespaces). Default `default`. */
   readonly grid?: string;
   /** berth's own API address once it listens (no service may ask for it). */
   readonly apiAddress?: () => string | AddressInfo | null;
+  /**
+   * The listener this app serves: `unix` makes every request the cluster admin (owning the 0600 socket
+   * is the credential); `tcp` authenticates each request's bearer token. Default `tcp` (fail closed).
+   */
+  readonly transport?: DockerTransport;
+  /** PEM key and certificate to serve HTTPS with; `ca` also asks every client for a certificate it signed (dockerd's --tlsverify). */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer };
+  /** The node's images, for `GET /distribution/{name}/json` (absent: every image is 404). */
+  readonly images?: LocalImages;
+  /** The machine /version, /info and /nodes describe. Default: this one's. */
+  readonly host?: HostFacts;
 }
 
 /**
  * Builds the Docker Engine API face (docs/docker-api.md) without listening: the Swarm services API
- * over berth's engine. Paths may carry a version prefix (`/v1.41/services`), which is checked and
- * stripped before routing; errors leave as the engine's `{"message": "…"}`.
+ * over berth's engine, for one listener. Paths may carry a version prefix (`/v1.41/services`): checked
+ * against [1.24, 1.50] and stripped before routing; unversioned paths are served as 1.50. Every answer
+ * carries `Api-Version`; errors leave as the engine's `{"message": "…"}` (plain text for a client
+ * older than 1.24, as moby); unknown paths are 404 `page not found`; bodies are JSON up to 1 MiB.
+ * `routes` are the route files served (default DOCKER_ROUTES; tests add their own).
  */
-export function createDockerApi(deps: DockerApiDeps): FastifyInstance {
-  const app: FastifyInstance = Fastify({
+export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRoutes[] = DOCKER_ROUTES): FastifyInstance {
+  const logger = deps.logger ?? silentLogger;
+  // The version each request's path named, by raw request: rewriteUrl sees it before routing does.
+  const versions = new WeakMap<IncomingMessage, string>();
+  const options = {
     logger: false,
     bodyLimit: LIMITS.bodyBytes,
+    // Log streams stay open until their client leaves; closing the face must not wait for them.
     forceCloseConnections: true,
     return503OnClosing: true,
-    rewriteUrl: (request) => stripVersion(request.url ?? '/'),
-  });
+    rewriteUrl: (raw: IncomingMessage): string => {
+      const { version, url } = splitVersionPrefix(raw.url ?? '/');
+      if (version !== undefined) versions.set(raw, version);
+      return url;
+    },
+  } as const;
+  const tls = deps.tls;
+  // An HTTPS server takes the same routes; its type differs only in the server class, unused here.
+  const app = tls
+    ? (Fastify({ ...options, https: { key: tls.key, cert: tls.cert, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}) } }) as unknown as FastifyInstance)
+    : Fastify(options);
+  const grid = deps.grid ?? 'default';
   const ctx: DockerContext = {
     berth: buildRouteContext(deps, deps.apiAddress ?? (() => null)),
-    grid: deps.grid ?? 'default',
+    grid,
     engine: { version: deps.version, minApiVersion: MIN_API_VERSION, maxApiVersion: MAX_API_VERSION },
+    images: deps.images,
+    host: deps.host ?? currentHostFacts(),
   };
-  app.setErrorHandler((error, _request, reply) => {
-    const status = error instanceof DockerApiError ? error.status : 500;
-    return reply.status(status).send({ message: error instanceof Error ? error.message : String(error) });
+
+  // Bodies are JSON (moby's httputils.CheckForJSON); an empty body with any type counts as none.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_CONTENT_TYPE, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
+    } catch (error) {
+      done(new DockerApiError(400, (error as Error).message), undefined);
+    }
   });
-  app.setNotFoundHandler((request, reply) => reply.status(404).send({ message: `page not found: ${request.method} ${request.url}` }));
-  registerServiceRoutes(app, ctx);
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if ((typeof body === 'string' ? body : body.toString('utf8')).trim() === '') done(null, undefined);
+    else done(new DockerApiError(400, `unsupported Content-Type header (${request.headers['content-type'] ?? ''}): must be '${JSON_CONTENT_TYPE}'`), undefined);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, message } = toDockerError(error);
+    if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'Docker API request failed');
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="berth"');
+    // moby answers clients older than it serves in plain text, which they print readably (server.go).
+    const version = versions.get(request.raw);
+    if (version !== undefined && compareApiVersions(version, MIN_API_VERSION) < 0) return reply.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+    return reply.status(status).send({ message });
+  });
+  // moby's notFoundHandler: any unknown path or method, whatever its version prefix.
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ message: 'page not found' }));
+
+  // moby's version middleware: every answer names the newest version served (clients negotiate down to it).
+  app.addHook('onSend', async (_request, reply) => {
+    void reply.header('Api-Version', MAX_API_VERSION).header('Ostype', ctx.host.os).header('Docker-Experimental', 'false').header('Server', `berth/${deps.version} (${ctx.host.os})`);
+    // moby's WriteJSON says `application/json`, bare: the Go client reads an error's message only
+    // when the header is exactly that (docker client request.go, checkResponseErr), else it prints the raw body.
+    if (String(reply.getHeader('content-type') ?? '').startsWith('application/json')) void reply.header('Content-Type', 'application/json');
+  });
+  app.addHook('onRequest', async (request) => {
+    const version = versions.get(request.raw);
+    if (version === undefined || request.routeOptions.url === undefined) return;
+    const refusal = unsupportedVersion(version);
+    if (refusal) throw refusal;
+  });
+  installDockerAccess(app, {
+    transport: deps.transport ?? 'tcp',
+    authenticator: deps.authenticator,
+    table: Object.assign({}, ...routes.map((r) => r.access)) as Record<string, DockerRouteAccess>,
+    grid,
+    serviceName: (idOrName) => serviceNameOf(ctx, idOrName),
+  });
+  drainOversizedBodies(app, LIMITS.bodyBytes);
+  app.addHook('onResponse', async (request, reply) => {
+    logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'Docker API request');
+  });
+  app.addHook('onClose', async () => {
+    for (const stream of [...ctx.berth.streams]) stream.end();
+  });
+
+  for (const file of routes) file.register(app, ctx);
   return app;
 }
 
-/** `/v1.41/services?x` → `/services?x`; an unversioned path is left as it is. */
-function stripVersion(url: string): string {
-  const match = /^\/v(\d+\.\d+)(\/.*)?$/.exec(url.split('?')[0] ?? '');
-  if (!match) return url;
-  return url.slice(match[1]!.length + 2) || '/';
+/**
+ * The service of the face's grid an id designates, by the routes' own rule (resolveService: full id,
+ * then name, then unique id prefix; services being removed are gone); undefined for none or several.
+ * Only for access scopes: the route itself answers the 404 or the 400.
+ */
+function serviceNameOf(ctx: DockerContext, idOrName: string): string | undefined {
+  try {
+    return resolveService(ctx, idOrName).name;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import type { RouteContext } from '../route-context.js';
+import type { HostFacts, LocalImages } from './docker-ports.js';
 
 /**
  * What every route file of the Docker face gets. The face is a second door to the same engine: the
@@ -21,4 +22,8 @@ export interface DockerContext {
     /** The oldest served (`1.24`, the first with services). */
     readonly minApiVersion: string;
   };
+  /** The node's images, looked up locally for the CLI's distribution inspect; absent without a Docker driver. */
+  readonly images: LocalImages | undefined;
+  /** The machine /version, /info and /nodes describe. */
+  readonly host: HostFacts;
 }

@@ -12,7 +12,7 @@ const MiB = 1024 * 1024;
 
 /** What the store would hold for a spec sent through the face (berth's parse, as the service operations run it). */
 function stored(swarm: SwarmServiceSpec, current?: ServiceSpec): ServiceSpec {
-  return parseServiceSpec(swarmToBerthSpec(swarm, { network: NETWORK, ...(current ? { current } : {}) }));
+  return parseServiceSpec(swarmToBerthSpec(swarm, { networks: [NETWORK], ...(current ? { current } : {}) }));
 }
 
 /** Sent through the face, stored, shown again. */
@@ -23,7 +23,7 @@ function roundTrip(swarm: SwarmServiceSpec): SwarmServiceSpec {
 /** Asserts a 400 (or `status`) whose message names `field`. */
 function refused(swarm: SwarmServiceSpec, field: string, status = 400): void {
   assert.throws(
-    () => swarmToBerthSpec(swarm, { network: NETWORK }),
+    () => swarmToBerthSpec(swarm, { networks: [NETWORK] }),
     (error: unknown) => {
       assert.ok(error instanceof DockerApiError, String(error));
       assert.equal(error.status, status, error.message);
@@ -273,7 +273,7 @@ describe('Docker face: a berth-made service through the face', () => {
 
   it('refuses to describe a service without containers', () => {
     const external = parseServiceSpec({ name: 'db', type: 'ExternalName', externalName: 'db.example.org', containers: [] });
-    assert.throws(() => swarmToBerthSpec(minimal({ Name: 'db' }), { network: NETWORK, current: external }), /runs no containers/);
+    assert.throws(() => swarmToBerthSpec(minimal({ Name: 'db' }), { networks: [NETWORK], current: external }), /runs no containers/);
   });
 });
 

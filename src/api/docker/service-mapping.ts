@@ -35,8 +35,8 @@ export interface FaceNetwork {
 }
 
 export interface ToBerthOptions {
-  /** The network a service may be attached to (by id, unique id prefix or name). */
-  readonly network: FaceNetwork;
+  /** The face's networks (/networks): what Networks may name (by id, name or id prefix). */
+  readonly networks: readonly FaceNetwork[];
   /** The stored spec of the service being updated: berth-only fields are kept from it. Absent on create. */
   readonly current?: ServiceSpec;
 }
@@ -63,8 +63,8 @@ export function swarmToBerthSpec(spec: SwarmServiceSpec, options: ToBerthOptions
   if (!cs) refuse(`${TT}.ContainerSpec`, 'is required: berth runs containers (plugin and network-attachment tasks are not supported)');
   const currentFirst = current?.containers[0];
   if (!cs.Image && (currentFirst === undefined || currentFirst.image !== undefined)) refuse(`${TT}.ContainerSpec.Image`, 'image reference must be provided');
-  checkNetworks(spec.Networks, 'Networks', options.network, spec.Name);
-  checkNetworks(task.Networks, `${TT}.Networks`, options.network, spec.Name);
+  checkNetworks(spec.Networks, 'Networks', options.networks, spec.Name);
+  checkNetworks(task.Networks, `${TT}.Networks`, options.networks, spec.Name);
   const first = containerFromSwarm(cs, task.Resources, currentFirst);
   const mode = modeFromSwarm(spec.Mode);
   const endpoint = endpointFromSwarm(spec.EndpointSpec, current);
@@ -134,13 +134,14 @@ function refuseTaskFields(task: SwarmTaskSpec): void {
 }
 
 /**
- * Networks may name the face's network only (by id, id prefix or name); every berth service is on it,
- * so the attachment is not stored and inspect shows none. An alias other than the service's own name is refused.
+ * Networks may name the face's networks only (by id, name or id prefix, as /networks lists them);
+ * every berth service is on them, so the attachment is not stored and inspect shows none. An alias
+ * other than the service's own name is refused.
  */
-function checkNetworks(networks: readonly SwarmNetworkAttachmentConfig[] | null | undefined, at: string, network: FaceNetwork, name: string | undefined): void {
+function checkNetworks(networks: readonly SwarmNetworkAttachmentConfig[] | null | undefined, at: string, face: readonly FaceNetwork[], name: string | undefined): void {
   (networks ?? []).forEach((n, i) => {
     const target = n?.Target ?? '';
-    if (target !== network.name && !(target !== '' && network.id.startsWith(target))) throw new DockerApiError(404, `network ${target} not found`);
+    if (!face.some((f) => f.name === target || (target !== '' && f.id.startsWith(target)))) throw new DockerApiError(404, `network ${target} not found`);
     if ((n.Aliases ?? []).some((a) => a !== name)) refuse(`${at}[${i}].Aliases`, 'berth names a service\'s instances by the service\'s name only; other aliases are not supported');
     refuseIfSet(`${at}[${i}].DriverOpts`, n.DriverOpts, 'network driver options are not supported');
   });

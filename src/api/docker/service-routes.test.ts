@@ -5,7 +5,7 @@ import type { Service } from '../../model/index.js';
 import { openSqliteStore } from '../../store/index.js';
 import type { Store } from '../../store/index.js';
 import { FakeTelemetry, createApi } from '../index.js';
-import { CLUSTER_ADMIN, adminAuthenticator } from '../testing/fixtures.js';
+import { adminAuthenticator } from '../testing/fixtures.js';
 import { createDockerApi } from './create-docker-api.js';
 import { SERVICE_ACCESS } from './service-routes.js';
 import type { SwarmService, SwarmServiceSpec } from './swarm-types.js';
@@ -22,12 +22,8 @@ function setup(options: { readonly ids?: readonly string[] } = {}): Setup {
   const ids = [...(options.ids ?? [])];
   const store = openSqliteStore(':memory:', ids.length > 0 ? { newId: () => ids.shift() ?? crypto.randomUUID() } : {});
   const deps = { authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test' };
+  // On TCP every request is authenticated: the test authenticator makes each the cluster admin.
   const docker = createDockerApi(deps);
-  // Until the face's access hook is merged (the transport slice): every request is the cluster admin.
-  if (!docker.hasRequestDecorator('berthIdentity')) docker.decorateRequest('berthIdentity', null);
-  docker.addHook('onRequest', async (request) => {
-    request.berthIdentity = CLUSTER_ADMIN;
-  });
   const berth = createApi(deps);
   after(async () => {
     await docker.close();

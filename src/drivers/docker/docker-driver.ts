@@ -22,7 +22,7 @@ import { readContainerLogs } from './container-logs.js';
 import { forgetContainerStats, sampleContainerStats } from './container-stats.js';
 import { LABELS, containerCreateOptions, sandboxCreateOptions } from './container-create.js';
 import { engineMessage, exitOfState, isNotFound, isNotRunning } from './engine-errors.js';
-import { ensureImage } from './image-pull.js';
+import { ensureImage, splitDigest } from './image-pull.js';
 import { missingCommand } from './command-check.js';
 
 /** The handle of a Docker container: its engine id (and names, for people reading status). */
@@ -89,16 +89,18 @@ export class DockerDriver implements Driver {
   async start(config: ContainerConfig): Promise<ContainerHandle> {
     if (!config.image) throw new CodedError('CONTAINER_START_FAILED', 'the Docker driver runs images: the container has no image');
     const image = config.image;
+    let imageId: string;
     try {
-      await ensureImage(this.docker, image, config.imagePullPolicy ?? 'IfNotPresent', {
+      ({ imageId } = await ensureImage(this.docker, image, config.imagePullPolicy ?? 'IfNotPresent', {
         ...(config.onPullProgress ? { onProgress: (p) => config.onPullProgress?.({ image, ...p }) } : {}),
-      });
+      }));
     } catch (error) {
       // IMAGE_NOT_PRESENT / IMAGE_PULL_FAILED keep their codes: `why` and the back-off say which.
       if (error instanceof CodedError) throw error;
       throw new CodedError('CONTAINER_START_FAILED', `cannot get image ${image}: ${engineMessage(error)}`);
     }
-    const body = containerCreateOptions(config, image, { owner: this.options.owner, network: this.options.network, ...(this.options.init !== undefined ? { init: this.options.init } : {}) });
+    // A reference pinned to a digest the engine knows only as the image's id is created from that id.
+    const body = containerCreateOptions(config, splitDigest(image) !== undefined ? imageId : image, { owner: this.options.owner, network: this.options.network, ...(this.options.init !== undefined ? { init: this.options.init } : {}) });
     const argv0 = config.entrypoint?.[0] ?? config.cmd?.[0];
     return this.createAndStart(body, 'container', false, argv0 === undefined ? undefined : async (container) => missingCommand(this.docker, container, argv0, config.env, image));
   }

@@ -247,3 +247,28 @@ describe('ensureImage, against Debian’s docker-registry on 127.0.0.1', { skip:
     }
   });
 });
+
+describe('ensureImage with a reference pinned to the local image id (what the docker CLI sends through berth’s Docker face)', { skip: gate.skip, timeout: 60_000 }, () => {
+  const docker = gate.docker as Dockerode;
+  const name = `berth-test-${process.pid}/pin`;
+  let id = '';
+  before(async () => {
+    await importBusyboxImage(docker, `${name}:1`);
+    id = (await docker.getImage(`${name}:1`).inspect()).Id;
+  });
+  after(async () => removeImage(docker, `${name}:1`));
+
+  it('finds name:tag@<image id> locally and pulls nothing, under every policy but Always', async () => {
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(await ensureImage(docker, `${name}:1@${id}`, 'IfNotPresent'), { pulled: false, imageId: id });
+    assert.deepEqual(await ensureImage(docker, `${name}:1@${id}`, 'Never'), { pulled: false, imageId: id });
+    assert.deepEqual(await ensureImage(docker, `${name}@${id}`, 'Never'), { pulled: false, imageId: id }, 'a name without a tag matches any of its tags');
+  });
+
+  it('does not take the id for another name, nor another tag of the name', async () => {
+    await assert.rejects(ensureImage(docker, `berth-test-${process.pid}/other:1@${id}`, 'Never'), (e: unknown) => hasCode(e, 'IMAGE_NOT_PRESENT'));
+    await assert.rejects(ensureImage(docker, `${name}:2@${id}`, 'Never'), (e: unknown) => hasCode(e, 'IMAGE_NOT_PRESENT'));
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    await assert.rejects(ensureImage(docker, `${name}:1@${wrong}`, 'Never'), (e: unknown) => hasCode(e, 'IMAGE_NOT_PRESENT'));
+  });
+});

@@ -142,15 +142,46 @@ async function join(state: EngineState, ref: string, shared: SharedPull, options
   }
 }
 
-/** The local image's id, or undefined when the engine has no image of that name. */
+/**
+ * The local image's id, or undefined when the engine has no image of that name.
+ *
+ * A reference pinned to a digest (`nginx:latest@sha256:…`, what the docker CLI sends after resolving
+ * an image through berth's Docker face, which answers with the local image's id: docs/docker-api.md)
+ * is found by that id when the engine has no repo digest for it (an image built or imported here has
+ * none), provided the image carries the reference's name: the digest pins the content, the name must
+ * still be the one asked for.
+ */
 async function localImageId(docker: Dockerode, ref: string): Promise<string | undefined> {
+  const found = await inspectImage(docker, ref);
+  if (found !== undefined) return found.Id;
+  const pinned = splitDigest(ref);
+  if (pinned === undefined) return undefined;
+  const byId = await inspectImage(docker, pinned.digest);
+  if (byId === undefined || byId.Id !== pinned.digest) return undefined;
+  const wanted = familiarName(pinned.name);
+  const tags = (byId.RepoTags ?? []).map(familiarName);
+  const matches = wanted.includes(':') ? tags.includes(wanted) : tags.some((t) => t.split(':')[0] === wanted);
+  return matches ? byId.Id : undefined;
+}
+
+async function inspectImage(docker: Dockerode, ref: string): Promise<Dockerode.ImageInspectInfo | undefined> {
   try {
-    const info = await docker.getImage(ref).inspect();
-    return info.Id;
+    return await docker.getImage(ref).inspect();
   } catch (e) {
     if ((e as { statusCode?: number }).statusCode === 404) return undefined;
     throw e;
   }
+}
+
+/** `name[:tag]@sha256:<64 hex>` → its parts; undefined for a reference without a digest. */
+export function splitDigest(ref: string): { name: string; digest: string } | undefined {
+  const match = /^([^@]+)@(sha256:[0-9a-f]{64})$/.exec(ref);
+  return match ? { name: match[1]!, digest: match[2]! } : undefined;
+}
+
+/** `docker.io/library/nginx:latest` → `nginx:latest` (Docker's familiar form), other names as they are. */
+function familiarName(name: string): string {
+  return name.replace(/^docker\.io\//, '').replace(/^library\//, '');
 }
 
 function startPull(docker: Dockerode, state: EngineState, ref: string, stallMs: number): SharedPull {

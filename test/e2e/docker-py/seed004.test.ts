@@ -3,7 +3,7 @@
  * machine, a client no one here wrote) against the Docker face listening on a unix socket, in-process
  * over an in-memory store: create_service, services(filters name / id), inspect_service,
  * update_service with the version from inspect, a stale update refused with Swarm's "update out of
- * sequence", remove_service by id. No agent runs here: the instances and their logs are the lead's
+ * sequence", remove_service by id; docker-py asks /version first (the face negotiates). No agent runs here: the instances and their logs are the lead's
  * end-to-end test's to check, with a real server.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { FakeTelemetry } from '../../../src/api/index.js';
 import { createDockerApi } from '../../../src/api/docker/create-docker-api.js';
-import { CLUSTER_ADMIN, adminAuthenticator } from '../../../src/api/testing/fixtures.js';
+import { adminAuthenticator } from '../../../src/api/testing/fixtures.js';
 import type { Store } from '../../../src/store/index.js';
 import { openSqliteStore } from '../../../src/store/index.js';
 
@@ -36,14 +36,8 @@ describe('docker-py: the seed 004 page against the Docker face', { skip: dockerP
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-seed004-'));
     store = openSqliteStore(':memory:');
-    app = createDockerApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test' });
-    // Until the face's own access hook is merged: every request is the cluster admin (owning the socket is the credential).
-    if (!app.hasRequestDecorator('berthIdentity')) app.decorateRequest('berthIdentity', null);
-    app.addHook('onRequest', async (request) => {
-      request.berthIdentity = CLUSTER_ADMIN;
-    });
-    // docker-py asks GET /version for the API version when none is given; the face's transport slice serves it.
-    if (!app.hasRoute({ method: 'GET', url: '/version' })) app.get('/version', async () => ({ ApiVersion: '1.44', MinAPIVersion: '1.24', Version: '0.0.0-test', Os: 'linux', Arch: 'amd64' }));
+    // On the unix socket whoever connects is the cluster admin (owning the socket is the credential).
+    app = createDockerApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test', transport: 'unix' });
     await app.listen({ path: join(dir, 'docker.sock') });
   });
 

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import type { NodeInfo } from '../../model/index.js';
+import type { DockerContext } from './docker-context.js';
+import type { DockerRouteAccess } from './docker-access.js';
+import { DockerApiError } from './docker-errors.js';
+import { matchesAny, parseFilters } from './filter-args.js';
+import { nodeId, swarmNode } from './swarm-objects.js';
+
+/**
+ * Nodes are read with the grid: Swarm tooling needs them for ordinary work (`docker service ps`
+ * resolves node names, the progress of a global service counts nodes), and the Swarm view shows only
+ * name, address, state and role — unlike berth's GET /v1/nodes (cluster-read), no driver details.
+ */
+export const NODE_ACCESS: Readonly<Record<string, DockerRouteAccess>> = {
+  'GET /nodes': { kind: 'permission', permission: 'read', scope: 'grid' },
+  'GET /nodes/:id': { kind: 'permission', permission: 'read', scope: 'grid' },
+};
+
+/** Filters `GET /nodes` takes (moby `daemon/cluster/filters.go` newListNodesFilters). */
+const NODE_FILTERS = ['id', 'name', 'label', 'node.label', 'role', 'membership'];
+
+/** `GET /nodes` and `GET /nodes/{id}`: berth's nodes from the store as swarm.Node objects (swarm-objects.ts). */
+export function registerNodeRoutes(app: FastifyInstance, ctx: DockerContext): void {
+  app.get('/nodes', async (request) => {
+    const filters = parseFilters((request.query as { filters?: unknown }).filters, NODE_FILTERS);
+    for (const role of filters.get('role') ?? []) if (role !== '' && !['manager', 'worker'].includes(role.toLowerCase())) throw new DockerApiError(400, `Invalid role filter: '${role}'`);
+    for (const m of filters.get('membership') ?? []) if (m !== '' && !['accepted', 'pending'].includes(m.toLowerCase())) throw new DockerApiError(400, `Invalid membership filter: '${m}'`);
+    return ctx.berth.store
+      .listNodes()
+      .filter((node) => {
+        const role = node.name === ctx.berth.node ? 'manager' : 'worker';
+        return (
+          // swarmkit matches ids and names by prefix; berth's nodes carry no labels, so a label filter matches none.
+          matchesAny(filters, 'id', (v) => nodeId(node.name).startsWith(v)) &&
+          matchesAny(filters, 'name', (v) => node.name.startsWith(v)) &&
+          matchesAny(filters, 'role', (v) => v.toLowerCase() === role) &&
+          matchesAny(filters, 'membership', (v) => v.toLowerCase() === 'accepted') &&
+          !filters.has('label') &&
+          !filters.has('node.label')
+        );
+      })
+      .map((node) => swarmNode(ctx, node));
+  });
+
+  app.get('/nodes/:id', async (request) => swarmNode(ctx, findNode(ctx, (request.params as { id: string }).id)));
+}
+
+/**
+ * A node by full id, then hostname, then unique id prefix, as moby's cluster `getNode` looks it up
+ * (`daemon/cluster/helpers.go`).
+ * @throws DockerApiError 404 `node X not found`; 400 `node X is ambiguous (N matches found)`
+ */
+export function findNode(ctx: DockerContext, input: string): NodeInfo {
+  const nodes = ctx.berth.store.listNodes();
+  const byId = nodes.find((n) => nodeId(n.name) === input);
+  if (byId) return byId;
+  const byName = nodes.filter((n) => n.name === input);
+  const matches = byName.length > 0 ? byName : input === '' ? [] : nodes.filter((n) => nodeId(n.name).startsWith(input));
+  if (matches.length === 0) throw new DockerApiError(404, `node ${input} not found`);
+  if (matches.length > 1) throw new DockerApiError(400, `node ${input} is ambiguous (${matches.length} matches found)`);
+  return matches[0] as NodeInfo;
+}
