@@ -2,7 +2,7 @@ import { machine, platform } from 'node:os';
 import type { NodeFacts, ServiceSpec } from '../model/index.js';
 import { SpecInvalidError, placementProblems } from '../model/index.js';
 import type { Store } from '../store/index.js';
-import { nodeIdOf } from './docker/swarm-ids.js';
+import { nodeId } from './docker/swarm-objects.js';
 
 /**
  * Refuses a spec whose placement no node can meet (400, each failing field with the nodes' values),
@@ -17,7 +17,7 @@ export function checkPlacement(store: Store, spec: ServiceSpec): void {
   if (placement === undefined) return;
   const nodes = store.listNodes();
   if (nodes.length === 0) return;
-  const facts: NodeFacts[] = nodes.map((n) => ({ name: n.name, id: nodeIdOf(n.name), role: 'manager', os: platform(), arch: machine(), labels: {}, engineLabels: {} }));
+  const facts: NodeFacts[] = nodes.map((n) => ({ name: n.name, id: nodeId(n.name), role: 'manager', os: platform(), arch: machine(), labels: {}, engineLabels: {} }));
   const replicas = spec.mode === 'global' ? 1 : spec.replicas;
   const errors = placementProblems(placement, replicas, facts, 'spec.placement');
   if (errors.length > 0) throw new SpecInvalidError('Service', spec.name, errors);

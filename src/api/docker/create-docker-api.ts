@@ -19,8 +19,9 @@ import { currentHostFacts } from './docker-ports.js';
 import { DISTRIBUTION_ACCESS, registerDistributionRoutes } from './distribution-routes.js';
 import { NETWORK_ACCESS, registerNetworkRoutes } from './network-routes.js';
 import { NODE_ACCESS, registerNodeRoutes } from './node-routes.js';
-import { SYSTEM_ACCESS, registerSystemRoutes } from './system-routes.js';
+import { resolveService } from './service-lookup.js';
 import { SERVICE_ACCESS, registerServiceRoutes } from './service-routes.js';
+import { SYSTEM_ACCESS, registerSystemRoutes } from './system-routes.js';
 import { TASK_ACCESS, registerTaskRoutes } from './task-routes.js';
 import { LOG_ACCESS, registerLogRoutes } from './log-routes.js';
 
@@ -158,14 +159,14 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
 }
 
 /**
- * The service of the face's grid an id designates: full id, then name, then unique id prefix (as
- * Docker looks services up); undefined for none or several. Only for access scopes: the route itself
- * answers the 404 (the services slice's resolveService, service-lookup.ts, is the route-side rule).
+ * The service of the face's grid an id designates, by the routes' own rule (resolveService: full id,
+ * then name, then unique id prefix; services being removed are gone); undefined for none or several.
+ * Only for access scopes: the route itself answers the 404 or the 400.
  */
 function serviceNameOf(ctx: DockerContext, idOrName: string): string | undefined {
-  const services = ctx.berth.store.listServices({ grid: ctx.grid });
-  const exact = services.find((s) => s.id === idOrName) ?? services.find((s) => s.name === idOrName);
-  if (exact) return exact.name;
-  const prefixed = idOrName === '' ? [] : services.filter((s) => s.id.startsWith(idOrName));
-  return prefixed.length === 1 ? prefixed[0]?.name : undefined;
+  try {
+    return resolveService(ctx, idOrName).name;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,8 @@ import { ERROR_STATUS, isErrorCode } from '../error-status.js';
 import { DockerApiError } from './docker-errors.js';
 
 /*
- * berth's coded errors as the Docker Engine words a Swarm refusal. The engine passes swarmkit's gRPC
+ * berth's coded errors as the Docker Engine words a Swarm refusal (the services routes translate their
+ * writes' errors here; anything else thrown reaches the face's handler, docker-error-response.ts). The engine passes swarmkit's gRPC
  * errors through as `rpc error: code = <Code> desc = <message>` with the HTTP status of the gRPC code
  * (moby `errdefs/http_helpers.go`: InvalidArgument and FailedPrecondition 400, NotFound 404,
  * AlreadyExists 409, Unimplemented 501, Unknown 500). berth's own message goes inside `desc`, so the
@@ -31,7 +32,7 @@ export const UPDATE_OUT_OF_SEQUENCE = 'rpc error: code = Unknown desc = update o
  * NOTHING_TO_ROLL_BACK → 400 FailedPrecondition `service X does not have a previous spec`; anything
  * else keeps berth's status and message. Non-coded errors are returned as they are (the handler's 500).
  */
-export function toDockerError(error: unknown, name: string | undefined): unknown {
+export function serviceErrorToDocker(error: unknown, name: string | undefined): unknown {
   if (error instanceof DockerApiError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   if (!isErrorCode(code)) return error;
@@ -60,11 +61,11 @@ export function toDockerError(error: unknown, name: string | undefined): unknown
   }
 }
 
-/** Runs `write`, turning berth's errors into the engine's (toDockerError). */
+/** Runs `write`, turning berth's errors into the engine's (serviceErrorToDocker). */
 export function asDocker<T>(name: string | undefined, write: () => T): T {
   try {
     return write();
   } catch (error) {
-    throw toDockerError(error, name);
+    throw serviceErrorToDocker(error, name);
   }
 }

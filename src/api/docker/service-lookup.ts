@@ -12,15 +12,24 @@ export function visibleServices(ctx: DockerContext): Service[] {
   return ctx.berth.store.listServices({ grid: ctx.grid }).filter((s) => s.desired !== 'removing');
 }
 
+/** berth's service ids are UUIDs (the store's randomUUID). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * The service that `idOrName` names on the Docker face, looked up as moby's `getService`
  * (daemon/cluster/helpers.go) does: a full id first, then an exact name, then a unique id prefix.
+ * Something that cannot be a full id (not a UUID) is first read by name (one indexed read; no id can
+ * equal it), so the common lookups by name do not read every service.
  * @throws DockerApiError 404 `service X not found` when nothing matches; 400 `service X is ambiguous
  *   (N matches found)` when an id prefix matches several services (moby: errdefs.InvalidParameter).
  */
 export function resolveService(ctx: DockerContext, idOrName: string): Service {
-  const services = visibleServices(ctx);
   if (idOrName === '') throw serviceNotFound(idOrName);
+  if (!UUID.test(idOrName)) {
+    const named = ctx.berth.store.getService(ctx.grid, idOrName);
+    if (named && named.desired !== 'removing') return named;
+  }
+  const services = visibleServices(ctx);
   const byId = services.find((s) => s.id === idOrName);
   if (byId) return byId;
   const byName = services.find((s) => s.name === idOrName);

@@ -3,6 +3,7 @@ import type { Service, ServicePort, ServiceSpec, ServiceSpecInput, UpdateConfig,
 import { containerFromSwarm, containerToSwarm, resourcesToSwarm } from './container-mapping.js';
 import { DockerApiError } from './docker-errors.js';
 import { invalidArgument } from './service-errors.js';
+import { checkSpecShape } from './swarm-spec-shape.js';
 import type { SwarmEndpointSpec, SwarmNetworkAttachmentConfig, SwarmPlacement, SwarmPortConfig, SwarmService, SwarmServiceSpec, SwarmTaskSpec, SwarmUpdateConfig, SwarmUpdateStatus } from './swarm-types.js';
 import { durationFromNanos, nanosFromDuration, refuse, refuseIfSet } from './swarm-values.js';
 
@@ -34,8 +35,8 @@ export interface FaceNetwork {
 }
 
 export interface ToBerthOptions {
-  /** The network a service may be attached to (by id, unique id prefix or name). */
-  readonly network: FaceNetwork;
+  /** The face's networks (/networks): what Networks may name (by id, name or id prefix). */
+  readonly networks: readonly FaceNetwork[];
   /** The stored spec of the service being updated: berth-only fields are kept from it. Absent on create. */
   readonly current?: ServiceSpec;
 }
@@ -46,12 +47,12 @@ const TT = 'TaskTemplate';
  * A Swarm ServiceSpec as berth's spec input (then parsed by the service operations, which apply
  * berth's validation, limits and access checks). `spec.Name` must be set (the route names an unnamed
  * service as Swarm does).
- * @throws DockerApiError 400 naming the Swarm field (unsupported field set, job modes, both modes,
+ * @throws DockerApiError 400 naming the Swarm field (a JSON type that is not the engine's, unsupported field set, job modes, both modes,
  *   negative or sub-millisecond durations, sctp, an unknown endpoint or publish mode, a missing image),
  *   404 `network X not found` for a network other than the face's
  */
 export function swarmToBerthSpec(spec: SwarmServiceSpec, options: ToBerthOptions): ServiceSpecInput {
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw invalidArgument('the body must be a ServiceSpec object');
+  checkSpecShape(spec);
   const { current } = options;
   const task: SwarmTaskSpec = spec.TaskTemplate ?? {};
   if (current && current.containers.length === 0) {
@@ -62,8 +63,8 @@ export function swarmToBerthSpec(spec: SwarmServiceSpec, options: ToBerthOptions
   if (!cs) refuse(`${TT}.ContainerSpec`, 'is required: berth runs containers (plugin and network-attachment tasks are not supported)');
   const currentFirst = current?.containers[0];
   if (!cs.Image && (currentFirst === undefined || currentFirst.image !== undefined)) refuse(`${TT}.ContainerSpec.Image`, 'image reference must be provided');
-  checkNetworks(spec.Networks, 'Networks', options.network, spec.Name);
-  checkNetworks(task.Networks, `${TT}.Networks`, options.network, spec.Name);
+  checkNetworks(spec.Networks, 'Networks', options.networks, spec.Name);
+  checkNetworks(task.Networks, `${TT}.Networks`, options.networks, spec.Name);
   const first = containerFromSwarm(cs, task.Resources, currentFirst);
   const mode = modeFromSwarm(spec.Mode);
   const endpoint = endpointFromSwarm(spec.EndpointSpec, current);
@@ -133,13 +134,14 @@ function refuseTaskFields(task: SwarmTaskSpec): void {
 }
 
 /**
- * Networks may name the face's network only (by id, id prefix or name); every berth service is on it,
- * so the attachment is not stored and inspect shows none. An alias other than the service's own name is refused.
+ * Networks may name the face's networks only (by id, name or id prefix, as /networks lists them);
+ * every berth service is on them, so the attachment is not stored and inspect shows none. An alias
+ * other than the service's own name is refused.
  */
-function checkNetworks(networks: readonly SwarmNetworkAttachmentConfig[] | null | undefined, at: string, network: FaceNetwork, name: string | undefined): void {
+function checkNetworks(networks: readonly SwarmNetworkAttachmentConfig[] | null | undefined, at: string, face: readonly FaceNetwork[], name: string | undefined): void {
   (networks ?? []).forEach((n, i) => {
     const target = n?.Target ?? '';
-    if (target !== network.name && !(target !== '' && network.id.startsWith(target))) throw new DockerApiError(404, `network ${target} not found`);
+    if (!face.some((f) => f.name === target || (target !== '' && f.id.startsWith(target)))) throw new DockerApiError(404, `network ${target} not found`);
     if ((n.Aliases ?? []).some((a) => a !== name)) refuse(`${at}[${i}].Aliases`, 'berth names a service\'s instances by the service\'s name only; other aliases are not supported');
     refuseIfSet(`${at}[${i}].DriverOpts`, n.DriverOpts, 'network driver options are not supported');
   });
@@ -235,7 +237,7 @@ function portFromSwarm(p: SwarmPortConfig, at: string, several: boolean, current
     ...(name ? { name } : {}),
     protocol: PROTO,
     port: match?.port ?? target,
-    targetPort: target,
+    targetPort: match?.targetPort ?? target,
     ...(published !== undefined ? { published } : {}),
     ...(match?.nodePort !== undefined && published === undefined ? { nodePort: match.nodePort } : {}),
   };
@@ -335,9 +337,13 @@ export function berthToSwarmSpec(spec: ServiceSpec, forceUpdate = 0): SwarmServi
   };
 }
 
-/** The ports Swarm can show: those published on the node (a published port or a node port). The rest are berth's own (virtual IP only). */
+/**
+ * The ports Swarm can show: those published on the node (a published port, or a node port — every port
+ * of a NodePort or LoadBalancer service has one once stored). The rest are berth's own (virtual IP only).
+ */
 function shownPorts(spec: ServiceSpec): ServicePort[] {
-  return spec.ports.filter((p) => p.published !== undefined || p.nodePort !== undefined);
+  const nodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+  return spec.ports.filter((p) => p.published !== undefined || p.nodePort !== undefined || nodePorts);
 }
 
 function portToSwarm(spec: ServiceSpec, p: ServicePort, several: boolean): SwarmPortConfig {

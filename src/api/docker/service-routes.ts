@@ -13,7 +13,7 @@ import { resolveService, visibleServices } from './service-lookup.js';
 import type { FaceNetwork } from './service-mapping.js';
 import { berthToSwarmService, forceUpdateOf, modeOf, swarmToBerthSpec } from './service-mapping.js';
 import { asDocker, invalidArgument, unimplemented } from './service-errors.js';
-import { networkIdOf } from './swarm-ids.js';
+import { dockerNetworks } from './network-routes.js';
 import type { SwarmService, SwarmServiceCreateResponse, SwarmServiceSpec, SwarmServiceUpdateResponse } from './swarm-types.js';
 
 const inGrid = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'grid' });
@@ -48,14 +48,14 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
     return visibleServices(ctx)
       .filter((s) => serviceMatches(s, filters))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((s) => view(ctx, s, network, status));
+      .map((s) => view(ctx, s, network, { status, previousSpec: false }));
   });
 
   app.post('/services/create', async (request, reply) => {
     const body = specBody(request.body);
     // As moby's ServiceSpecToGRPC: an unnamed service gets a generated name.
     const name = body.Name || generatedName();
-    const spec = swarmToBerthSpec({ ...body, Name: name }, { network: faceNetwork(ctx) });
+    const spec = swarmToBerthSpec({ ...body, Name: name }, { networks: faceNetworks(ctx) });
     // Swarm schedules a new service at once: create and deploy in one write.
     const service = asDocker(name, () => createService(ctx.berth, identityOf(request), ctx.grid, { spec, deploy: true }));
     const answer: SwarmServiceCreateResponse = { ID: service.id, Warnings: [] };
@@ -64,7 +64,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
 
   // insertDefaults is accepted: berth stores defaulted specs, so the spec shown always has them.
   app.get<{ Params: IdParams }>('/services/:id', async (request): Promise<SwarmService> => {
-    return view(ctx, resolveService(ctx, request.params.id), faceNetwork(ctx), false);
+    return view(ctx, resolveService(ctx, request.params.id), faceNetwork(ctx), { status: false, previousSpec: true });
   });
 
   app.delete<{ Params: IdParams }>('/services/:id', async (request, reply) => {
@@ -90,7 +90,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
     const body = specBody(request.body);
     if ((body.Name ?? '') !== service.name) throw unimplemented('renaming services is not supported');
     if (modeOf(body) !== service.spec.mode) throw unimplemented('service mode change is not allowed');
-    const spec = swarmToBerthSpec(body, { network: faceNetwork(ctx), current: service.spec });
+    const spec = swarmToBerthSpec(body, { networks: faceNetworks(ctx), current: service.spec });
     const force = forceUpdateOf(body) !== (service.deployment?.restartGeneration ?? 0);
     // Swarm rolls out every accepted update: update and deploy in one write.
     asDocker(service.name, () => updateService(ctx.berth, identity, params, { spec, version, deploy: true, force }));
@@ -98,14 +98,24 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
   });
 }
 
-/** The network the face attaches every service to: the node's container network (default `berth`). */
-export function faceNetwork(ctx: DockerContext): FaceNetwork {
-  const name = ctx.berth.store.listNodes()[0]?.containerNetwork?.name ?? 'berth';
-  return { id: networkIdOf(name), name };
+/** The face's networks, as /networks lists them (the nodes' container network, or `berth` for processes). */
+function faceNetworks(ctx: DockerContext): FaceNetwork[] {
+  return dockerNetworks(ctx).map((n) => ({ id: n.Id, name: n.Name }));
 }
 
-function view(ctx: DockerContext, service: Service, network: FaceNetwork, status: boolean): SwarmService {
-  const previousSpec = previousSpecOf(ctx, service);
+/** The network a service's virtual IP is shown on (Endpoint.VirtualIPs): the first of the face's. */
+function faceNetwork(ctx: DockerContext): FaceNetwork {
+  return faceNetworks(ctx)[0] ?? { id: '', name: '' };
+}
+
+/**
+ * A service as the face shows it. `previousSpec` reads the spec history: inspect shows PreviousSpec, the
+ * list does not (one history read per service would make `docker service ls` cost twice berth's own
+ * list, and no client of the list reads it; the docker CLI's rollback and `inspect` read it per service).
+ */
+function view(ctx: DockerContext, service: Service, network: FaceNetwork, options: { readonly status: boolean; readonly previousSpec: boolean }): SwarmService {
+  const { status } = options;
+  const previousSpec = options.previousSpec ? previousSpecOf(ctx, service) : undefined;
   return berthToSwarmService(service, {
     network,
     vipPrefixLength: Number(ctx.berth.networkRanges.serviceRange.split('/')[1] ?? 32),
