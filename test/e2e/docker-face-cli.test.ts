@@ -52,7 +52,7 @@ describe('the docker CLI against berth', { ...(skip ? { skip } : {}), timeout: 9
     // The CLI prints the service id, then its progress bars (plain lines without a terminal), then verify.
     assert.match(out, /^[0-9a-f-]{36}\n/, 'the new service id first (berth’s own id)');
     assert.match(out, /overall progress: 3 out of 3 tasks/);
-    assert.match(out, /verify: Service (web )?converged/);
+    assert.match(out, /verify: Service \S+ converged/);
     assert.equal(await runningTasks(), 3);
     const answer = await httpGet('127.0.0.1', pub);
     assert.equal(answer.status, 200);
@@ -82,7 +82,7 @@ describe('the docker CLI against berth', { ...(skip ? { skip } : {}), timeout: 9
   it('service scale web=5 converges to 5 running tasks', async () => {
     const out = await ok('service', 'scale', 'web=5');
     assert.match(out, /web scaled to 5/);
-    assert.match(out, /verify: Service (web )?converged/);
+    assert.match(out, /verify: Service \S+ converged/);
     assert.equal(await runningTasks(), 5);
   });
 
@@ -104,7 +104,7 @@ describe('the docker CLI against berth', { ...(skip ? { skip } : {}), timeout: 9
   it('service rollback goes back to the spec before the update', async () => {
     const out = await ok('service', 'rollback', 'web');
     assert.match(out, /rollback: manually requested rollback/);
-    assert.match(out, /verify: Service (web )?converged/);
+    assert.match(out, /verify: Service \S+ converged/);
     const service = await berth.client.getService('default', 'web');
     assert.equal(service.spec.containers[0]?.env?.some((e) => e.name === 'A'), false, 'A is gone again');
     assert.equal(service.status.update?.state, 'rollback_completed');
@@ -120,10 +120,12 @@ describe('the docker CLI against berth', { ...(skip ? { skip } : {}), timeout: 9
       await waitFor('the marker request in the followed logs', async () => {
         await httpGet('127.0.0.1', pub, { path: marker }).catch(() => undefined);
         return out.includes(marker) ? true : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 500 });
+      }, { timeoutMs: 20_000, intervalMs: 500 }).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}; docker service logs -f printed:\n${out.slice(-3000)}`);
+      });
       const line = out.split('\n').find((l) => l.includes(marker)) ?? '';
       // docker service logs' prefix: web.<slot>.<task id>@<node>    | <line>
-      assert.match(line, /^web\.\d\.[0-9a-z]+@\S+\s+\| .*GET \/berth-face-\d+ HTTP/, line);
+      assert.match(line, /^web\.\d\.[0-9a-z-]+@\S+\s+\| .*GET \/berth-face-\d+ HTTP/, line);
     } finally {
       child.kill('SIGKILL');
     }

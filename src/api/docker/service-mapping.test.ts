@@ -313,7 +313,15 @@ describe('Docker face: berth service → Swarm Service', () => {
   it('shows the rollout of the current deployment as UpdateStatus, not the first one nor an older one', () => {
     const update = { state: 'updating' as const, generation: 3, requestedAt: base.deployment!.requestedAt, fromGeneration: 2, startedAt: '2026-01-02T00:00:00.500Z', message: 'updating to generation 3', failedInstances: [], updatedInstances: 0, totalInstances: 1 };
     const current = berthToSwarmService({ ...base, status: { ...base.status, update } }, options);
-    assert.deepEqual(current.UpdateStatus, { State: 'updating', StartedAt: update.startedAt, Message: update.message });
+    assert.deepEqual(current.UpdateStatus, { State: 'updating', StartedAt: update.startedAt, Message: 'update in progress' });
+    // swarmkit's words for the steady states (the CLI prints them); a pause keeps berth's, which says why.
+    const withState = (state: 'completed' | 'paused' | 'rollback_started' | 'rollback_completed', cause?: 'rollback' | 'auto-rollback') =>
+      berthToSwarmService({ ...base, deployment: { ...base.deployment!, ...(cause ? { cause } : {}) }, status: { ...base.status, update: { ...update, state, message: 'berth says why' } } }, options).UpdateStatus?.Message;
+    assert.equal(withState('completed'), 'update completed');
+    assert.equal(withState('paused'), 'berth says why');
+    assert.equal(withState('rollback_started', 'rollback'), 'manually requested rollback');
+    assert.equal(withState('rollback_started', 'auto-rollback'), 'berth says why');
+    assert.equal(withState('rollback_completed', 'rollback'), 'rollback completed');
     const first = berthToSwarmService({ ...base, status: { ...base.status, update: { ...update, fromGeneration: undefined } } }, options);
     assert.equal(first.UpdateStatus, undefined, 'Swarm shows none after create');
     const older = berthToSwarmService({ ...base, status: { ...base.status, update: { ...update, state: 'completed', requestedAt: '2026-01-01T00:00:00.000Z' } } }, options);

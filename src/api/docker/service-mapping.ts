@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Service, ServicePort, ServiceSpec, ServiceSpecInput, UpdateConfig, UpdateConfigSchema } from '../../model/index.js';
+import type { Service, ServiceDeployment, ServicePort, ServiceSpec, ServiceSpecInput, UpdateConfig, UpdateConfigSchema } from '../../model/index.js';
 import { containerFromSwarm, containerToSwarm, resourcesToSwarm } from './container-mapping.js';
 import { DockerApiError } from './docker-errors.js';
 import { invalidArgument } from './service-errors.js';
@@ -378,7 +378,28 @@ function updateStatusOf(service: Service): SwarmUpdateStatus | undefined {
   const update = service.status.update;
   const dep = service.deployment;
   if (!update || !dep || update.requestedAt !== dep.requestedAt || update.fromGeneration === undefined) return undefined;
-  return { State: update.state, StartedAt: update.startedAt, ...(update.completedAt ? { CompletedAt: update.completedAt } : {}), Message: update.message };
+  return { State: update.state, StartedAt: update.startedAt, ...(update.completedAt ? { CompletedAt: update.completedAt } : {}), Message: swarmUpdateMessage(update.state, dep.cause, update.message) };
+}
+
+/**
+ * swarmkit's words for a rollout's steady states (manager/orchestrator/update/updater.go: "update in
+ * progress", "update completed", "manually requested rollback", "rollback completed"), which the docker
+ * CLI prints (`rollback: manually requested rollback`) and scripts match; a paused rollout (and an
+ * automatic rollback) keeps berth's message, which names the instance and why.
+ */
+function swarmUpdateMessage(state: SwarmUpdateStatus['State'], cause: ServiceDeployment['cause'], berthMessage: string): string {
+  switch (state) {
+    case 'updating':
+      return 'update in progress';
+    case 'completed':
+      return 'update completed';
+    case 'rollback_started':
+      return cause === 'rollback' ? 'manually requested rollback' : berthMessage;
+    case 'rollback_completed':
+      return 'rollback completed';
+    default:
+      return berthMessage;
+  }
 }
 
 /** ServiceStatus as swarmkit's ListServiceStatuses counts it: running tasks, desired tasks (replicas; global: the controller's count), no job completions. */

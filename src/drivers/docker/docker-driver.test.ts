@@ -120,4 +120,22 @@ void describe('DockerDriver sandboxes', { ...(skip ? { skip } : {}), timeout: 60
     assert.deepEqual(await driver.recover(sandbox), { state: 'exited', exit: { exitCode: 255, message: 'the container is gone (removed outside berth)' } });
     driver.dispose();
   });
+
+  void it('reads no log lines, and no error, from a container that is gone (an ended instance’s logs next to its successor’s)', async () => {
+    const driver = makeDriver();
+    const id = `sbx-${owner}-5`;
+    const sandbox = await driver.runSandbox({ instanceId: id, address: subnet.replace(/0\/24$/, '13') });
+    started.push({ driver, handle: sandbox });
+    const app = await driver.start(config(id, ['sh', '-c', 'echo before-removal'], { containerName: 'app', sandbox }));
+    await driver.wait(app, AbortSignal.timeout(20_000));
+    const read = async (): Promise<string[]> => {
+      const lines: string[] = [];
+      for await (const l of driver.logs(app, {})) lines.push(l.text);
+      return lines;
+    };
+    assert.deepEqual(await read(), ['before-removal']);
+    await driver.destroy(app);
+    assert.deepEqual(await read(), []);
+    driver.dispose();
+  });
 });

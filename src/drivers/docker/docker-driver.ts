@@ -158,8 +158,18 @@ export class DockerDriver implements Driver {
     return sampleContainerStats(this.docker, this.idOf(handle), () => performance.now());
   }
 
-  logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine> {
-    return readContainerLogs(this.docker, this.idOf(handle), options);
+  /**
+   * The container's log lines. A container that is gone (an ended instance's, removed by destroy or by
+   * hand) has no lines left: the engine's json-file goes with it, as Swarm's dead tasks' logs do. It
+   * reads as no lines, so a service's logs still show its other instances'.
+   */
+  async *logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine> {
+    try {
+      yield* readContainerLogs(this.docker, this.idOf(handle), options);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
   }
 
   exec(handle: ContainerHandle, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
