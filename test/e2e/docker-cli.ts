@@ -5,12 +5,12 @@
  * reads the user's ~/.docker.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The docker 28 CLI of the machine (BERTH_TEST_DOCKER_CLI overrides it). */
-export const DOCKER_CLI = process.env.BERTH_TEST_DOCKER_CLI ?? '/usr/local/bin/docker';
+/** The docker 28 CLI of the machine, else the docker on PATH (docker.io's); BERTH_TEST_DOCKER_CLI overrides it. */
+export const DOCKER_CLI = process.env.BERTH_TEST_DOCKER_CLI ?? (existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker');
 
 export interface DockerCliResult {
   /** The exit code (a CLI killed at its timeout: 124, as timeout(1)). */

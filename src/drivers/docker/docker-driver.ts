@@ -159,15 +159,16 @@ export class DockerDriver implements Driver {
   }
 
   /**
-   * The container's log lines. A container that is gone (an ended instance's, removed by destroy or by
-   * hand) has no lines left: the engine's json-file goes with it, as Swarm's dead tasks' logs do. It
+   * The container's log lines. A container that is gone or going (an ended instance's, removed by
+   * destroy or by hand) has no lines left: the engine's json-file goes with it, as Swarm's dead tasks' logs do. It
    * reads as no lines, so a service's logs still show its other instances'.
    */
   async *logs(handle: ContainerHandle, options: LogReadOptions): AsyncIterable<ContainerLogLine> {
     try {
       yield* readContainerLogs(this.docker, this.idOf(handle), options);
     } catch (error) {
-      if (isNotFound(error)) return;
+      // 404: removed; 409: being removed ("can not get logs from container which is dead or marked for removal").
+      if (isNotFound(error) || (error as { statusCode?: number }).statusCode === 409) return;
       throw error;
     }
   }

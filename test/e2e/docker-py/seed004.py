@@ -4,11 +4,13 @@ Docker Engine API at $DOCKER_HOST — berth's Docker face in the suite. Prints o
 for the test that runs it to assert on; exits non-zero on the first unexpected failure.
 
 Environment: DOCKER_HOST (required), SEED004_NAME (the service's name, default seed004-web),
-SEED004_IMAGE (default busybox:local, an image present on the machine: nothing is pulled).
+SEED004_IMAGE (default busybox:local, an image present on the machine: nothing is pulled),
+SEED004_CHECK_LOGS=1 (a real server runs the instances: wait until service_logs shows the new output).
 """
 import json
 import os
 import sys
+import time
 
 import docker
 
@@ -56,6 +58,19 @@ def main():
     step('update', result=updated, version=after['Version']['Index'],
          command=after['Spec']['TaskTemplate']['ContainerSpec'].get('Command'),
          previous_command=(after.get('PreviousSpec') or {}).get('TaskTemplate', {}).get('ContainerSpec', {}).get('Command'))
+
+    # With a real server (SEED004_CHECK_LOGS=1): the service's logs show the new command's output.
+    if os.environ.get('SEED004_CHECK_LOGS') == '1':
+        deadline = time.time() + 60
+        seen = []
+        while time.time() < deadline:
+            lines = client.service_logs(service_id, stdout=True, stderr=True, tail='50')
+            seen = [chunk.decode('utf-8', 'replace') for chunk in lines]
+            if any('seed004 hello world' in line for line in seen):
+                break
+            time.sleep(0.5)
+        step('logs_after_update', new_output=any('seed004 hello world' in line for line in seen),
+             old_output=any(line.rstrip().endswith('seed004 hello') for line in seen), sample=seen[-3:])
 
     # A second update with the old version is refused: "update out of sequence".
     try:
