@@ -253,7 +253,7 @@ interface Ctx {
   readonly imageId: string;
 }
 
-let current: { berth?: Ctx['berth']; events?: EngineEvents; swarm?: Swarm } = {};
+const current: { berth?: Ctx['berth']; events?: EngineEvents; swarm?: Swarm } = {};
 
 async function main(): Promise<void> {
   const imageId = await dockerCli(['image', 'inspect', '--format', '{{.Id}}', IMAGE]).catch(() => '');
