@@ -212,8 +212,8 @@ async function requests(ctx: Ctx): Promise<void> {
       const entry = { face: [] as number[], berth: [] as number[], faceBytes: await get(p.face), berthBytes: await get(p.berth) };
       results.set(key, entry);
       // Warm-up: the JIT and the sockets.
-      await timeRequests(p.face, 50, inFlight);
-      await timeRequests(p.berth, 50, inFlight);
+      await timeRequests(p.face, 200, inFlight);
+      await timeRequests(p.berth, 200, inFlight);
     }
     for (let r = 1; r <= ROUNDS; r++) {
       await settle();
