@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { dockerCliWith } from '../test/e2e/docker-cli.js';
 import { cleanup, median } from './berth-rollouts.js';
 import { benchService, GRID, leftBehind, removeService, startDockerBerth } from './docker-berth.js';
-import { dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, removeIds } from './docker-engine.js';
+import { dockerCli, engine, type EngineEvent, EngineEvents, HTTPD, IMAGE, loadAverage, removeIds } from './docker-engine.js';
 import { Swarm } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -72,6 +72,11 @@ async function settle(): Promise<void> {
 interface CreateFigures {
   berth: number[];
   swarm: number[];
+  /** berth's own API (create with deploy), the same criterion: what the face adds to berth. */
+  berthApi: number[];
+  /** CLI start → the engine's first create event of the service's containers (berth: its first sandbox). */
+  berthFirstCreate: number[];
+  swarmFirstCreate: number[];
   /** The CLI's own time (it returns at once with --detach). */
   berthCli: number[];
   swarmCli: number[];
@@ -93,7 +98,8 @@ async function confirmRunning(run: (args: string[]) => Promise<string>, name: st
 }
 
 async function create(ctx: Ctx): Promise<CreateFigures> {
-  const f: CreateFigures = { berth: [], swarm: [], berthCli: [], swarmCli: [], loads: [] };
+  const f: CreateFigures = { berth: [], swarm: [], berthApi: [], berthFirstCreate: [], swarmFirstCreate: [], berthCli: [], swarmCli: [], loads: [] };
+  const firstCreate = (t: number, match: (e: EngineEvent) => boolean): number => (ctx.events.events.find((e) => e.action === 'create' && e.atMs >= t && match(e))?.atMs ?? NaN) - t;
   const face = async (args: string[]): Promise<string> => {
     const r = await dockerCliWith({ host: ctx.dockerHost }, ...args);
     if (r.code !== 0) throw new Error(`docker ${args.join(' ')} (berth's face): ${r.stderr.trim()}`);
@@ -108,8 +114,16 @@ async function create(ctx: Ctx): Promise<CreateFigures> {
     f.berthCli.push(Date.now() - t);
     const last = await ctx.events.nthStart(REPLICAS, t, (e) => e.attributes['io.berth.service'] === name && e.attributes['io.berth.role'] === 'container');
     f.berth.push(last - t);
+    f.berthFirstCreate.push(firstCreate(t, (e) => e.attributes['io.berth.service'] === name));
     await confirmRunning(face, name);
     await removeService(ctx.berth.client, name);
+
+    await settle();
+    const aname = `${PREFIX}-a${r}`;
+    const ta = Date.now();
+    await ctx.berth.client.createService(GRID, benchService(aname, { replicas: REPLICAS }), { deploy: true });
+    f.berthApi.push((await ctx.events.nthStart(REPLICAS, ta, (e) => e.attributes['io.berth.service'] === aname && e.attributes['io.berth.role'] === 'container')) - ta);
+    await removeService(ctx.berth.client, aname);
 
     if (ctx.swarm) {
       await settle();
@@ -120,6 +134,7 @@ async function create(ctx: Ctx): Promise<CreateFigures> {
       f.swarmCli.push(Date.now() - ts);
       const lastS = await ctx.events.nthStart(REPLICAS, ts, (e) => e.attributes['com.docker.swarm.service.name'] === sname);
       f.swarm.push(lastS - ts);
+      f.swarmFirstCreate.push(firstCreate(ts, (e) => e.attributes['com.docker.swarm.service.name'] === sname));
       await confirmRunning((args) => dockerCli(args), sname);
       await ctx.swarm.removeService(sname);
     }
@@ -130,12 +145,13 @@ async function create(ctx: Ctx): Promise<CreateFigures> {
 function printCreate(f: CreateFigures, swarmNote: string): void {
   const m = (xs: number[]): string => `median ${f0(median(xs))} ms (best ${f0(Math.min(...xs))})   runs: ${runs(xs)}`;
   console.log(`docker service create --detach --replicas ${REPLICAS} (${IMAGE}, httpd), CLI start → ${REPLICAS}th task container started (engine event); ${f.berth.length} rounds (machine before each round: ${f.loads.join('; ')})`);
-  console.log(`  berth, docker 28 CLI at the face:     ${m(f.berth)}; the CLI itself: ${runs(f.berthCli)} ms`);
+  console.log(`  berth, docker 28 CLI at the face:     ${m(f.berth)}; the CLI itself: ${runs(f.berthCli)} ms; → first container created: ${runs(f.berthFirstCreate)} ms`);
+  console.log(`  berth, its own API (create + deploy): ${m(f.berthApi)}   (what the face adds: ${f0(median(f.berth) - median(f.berthApi))} ms)`);
   if (f.swarm.length === 0) {
     console.log(`  Docker Swarm: not measured — ${swarmNote}`);
     return;
   }
-  console.log(`  Docker Swarm, same CLI at the engine: ${m(f.swarm)}; the CLI itself: ${runs(f.swarmCli)} ms`);
+  console.log(`  Docker Swarm, same CLI at the engine: ${m(f.swarm)}; the CLI itself: ${runs(f.swarmCli)} ms; → first container created: ${runs(f.swarmFirstCreate)} ms`);
   console.log(`  ratio berth / Swarm (medians): ${verdict(median(f.berth) / median(f.swarm), 0.5)}`);
 }
 
