@@ -77,6 +77,8 @@ interface CreateFigures {
   /** CLI start → the engine's first create event of the service's containers (berth: its first sandbox). */
   berthFirstCreate: number[];
   swarmFirstCreate: number[];
+  /** CLI start → the 10th sandbox (pause container) of berth's instances started: each instance is a sandbox plus the app. */
+  berthSandboxes: number[];
   /** The CLI's own time (it returns at once with --detach). */
   berthCli: number[];
   swarmCli: number[];
@@ -98,7 +100,7 @@ async function confirmRunning(run: (args: string[]) => Promise<string>, name: st
 }
 
 async function create(ctx: Ctx): Promise<CreateFigures> {
-  const f: CreateFigures = { berth: [], swarm: [], berthApi: [], berthFirstCreate: [], swarmFirstCreate: [], berthCli: [], swarmCli: [], loads: [] };
+  const f: CreateFigures = { berth: [], swarm: [], berthApi: [], berthFirstCreate: [], swarmFirstCreate: [], berthSandboxes: [], berthCli: [], swarmCli: [], loads: [] };
   const firstCreate = (t: number, match: (e: EngineEvent) => boolean): number => (ctx.events.events.find((e) => e.action === 'create' && e.atMs >= t && match(e))?.atMs ?? NaN) - t;
   const face = async (args: string[]): Promise<string> => {
     const r = await dockerCliWith({ host: ctx.dockerHost }, ...args);
@@ -115,6 +117,7 @@ async function create(ctx: Ctx): Promise<CreateFigures> {
     const last = await ctx.events.nthStart(REPLICAS, t, (e) => e.attributes['io.berth.service'] === name && e.attributes['io.berth.role'] === 'container');
     f.berth.push(last - t);
     f.berthFirstCreate.push(firstCreate(t, (e) => e.attributes['io.berth.service'] === name));
+    f.berthSandboxes.push((await ctx.events.nthStart(REPLICAS, t, (e) => e.attributes['io.berth.service'] === name && e.attributes['io.berth.role'] === 'sandbox')) - t);
     await confirmRunning(face, name);
     await removeService(ctx.berth.client, name);
 
@@ -145,7 +148,7 @@ async function create(ctx: Ctx): Promise<CreateFigures> {
 function printCreate(f: CreateFigures, swarmNote: string): void {
   const m = (xs: number[]): string => `median ${f0(median(xs))} ms (best ${f0(Math.min(...xs))})   runs: ${runs(xs)}`;
   console.log(`docker service create --detach --replicas ${REPLICAS} (${IMAGE}, httpd), CLI start → ${REPLICAS}th task container started (engine event); ${f.berth.length} rounds (machine before each round: ${f.loads.join('; ')})`);
-  console.log(`  berth, docker 28 CLI at the face:     ${m(f.berth)}; the CLI itself: ${runs(f.berthCli)} ms; → first container created: ${runs(f.berthFirstCreate)} ms`);
+  console.log(`  berth, docker 28 CLI at the face:     ${m(f.berth)}; the CLI itself: ${runs(f.berthCli)} ms; → first container created: ${runs(f.berthFirstCreate)} ms, → ${REPLICAS}th sandbox started: ${runs(f.berthSandboxes)} ms (${REPLICAS * 2} containers: a sandbox and the app per instance)`);
   console.log(`  berth, its own API (create + deploy): ${m(f.berthApi)}   (what the face adds: ${f0(median(f.berth) - median(f.berthApi))} ms)`);
   if (f.swarm.length === 0) {
     console.log(`  Docker Swarm: not measured — ${swarmNote}`);
