@@ -16,12 +16,24 @@ const SERVICE_RANGE = '10.231.0.0/24';
 /** The process instance range the harness wants; docker instances take their addresses from SUBNET. */
 const INSTANCE_RANGE = '127.11.64.0/24';
 
+/** Where a bench's berth server puts its containers; another bench passes its own, so that two benches never share them. */
+export interface DockerBerthOptions {
+  /** The bridge network, its subnet and the service (virtual IP) range. Default: NETWORK, SUBNET, 10.231.0.0/24. */
+  readonly network?: { readonly name: string; readonly subnet: string; readonly serviceRange: string };
+  /** The process instance range the harness wants (no instance takes an address from it). Default: 127.11.64.0/24. */
+  readonly instanceRange?: string;
+  /** Open the Docker API face on its default socket `<dataDir>/docker.sock` (`berth.dockerHost`). Default: off. */
+  readonly dockerApi?: boolean;
+}
+
 /** Starts `berth server` with the Docker driver on the bench's network; fails when the node has no Docker driver. */
-export async function startDockerBerth(): Promise<RunningBerth> {
+export async function startDockerBerth(options: DockerBerthOptions = {}): Promise<RunningBerth> {
+  const net = options.network ?? { name: NETWORK, subnet: SUBNET, serviceRange: SERVICE_RANGE };
   const berth = await startBerth({
-    instanceRange: INSTANCE_RANGE,
-    docker: { network: NETWORK, subnet: SUBNET, serviceRange: SERVICE_RANGE },
+    instanceRange: options.instanceRange ?? INSTANCE_RANGE,
+    docker: { network: net.name, subnet: net.subnet, serviceRange: net.serviceRange },
     env: { BERTH_DNS_UPSTREAMS: '127.0.0.1:1' },
+    ...(options.dockerApi ? { dockerApi: true as const } : {}),
   });
   const node = (await berth.client.nodes())[0];
   if (!node?.drivers.includes('docker')) {

@@ -43,6 +43,7 @@ export interface DockerNetwork {
  * any, one network `berth` for the process driver's instance range. Ids are stable (derived from names).
  */
 export function dockerNetworks(ctx: DockerContext): DockerNetwork[] {
+  // The same names, in the same order, as dockerNetworkRefs (a service's VirtualIPs name the first).
   const created = clusterCreatedAt(ctx);
   const byName = new Map<string, DockerNetwork>();
   for (const node of ctx.berth.store.listNodes()) {
@@ -53,6 +54,34 @@ export function dockerNetworks(ctx: DockerContext): DockerNetwork[] {
   if (byName.size === 0) byName.set(PROCESS_NETWORK, network(PROCESS_NETWORK, created, { Subnet: ctx.berth.instanceRange }, 'process'));
   return [...byName.values()];
 }
+
+export interface DockerNetworkRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * The face's networks by id and name only, in dockerNetworks' order: what a service's VirtualIPs and a
+ * create's `Networks` need. `GET /services` calls it on every request (issue 11 "Performance": the
+ * face's list within 1.2× of berth's own), so it reads neither the cluster's creation (a grid read) nor,
+ * while the store's revision stays the same, the nodes again: every write of the store, a node's
+ * included, takes a new revision (store.ts `revision`).
+ */
+export function dockerNetworkRefs(ctx: DockerContext): readonly DockerNetworkRef[] {
+  const { store } = ctx.berth;
+  const revision = store.revision();
+  const known = networkRefs.get(store);
+  if (known?.revision === revision) return known.refs;
+  const names = new Set<string>();
+  for (const node of store.listNodes()) if (node.containerNetwork) names.add(node.containerNetwork.name);
+  if (names.size === 0) names.add(PROCESS_NETWORK);
+  const refs = Object.freeze([...names].map((name) => Object.freeze({ id: swarmId('network', name), name })));
+  networkRefs.set(store, { revision, refs });
+  return refs;
+}
+
+/** dockerNetworkRefs' last answer per store, with the store's revision it was read at. */
+const networkRefs = new WeakMap<object, { readonly revision: number; readonly refs: readonly DockerNetworkRef[] }>();
 
 function network(name: string, created: string, ipam: { Subnet: string; Gateway?: string }, driver: 'docker' | 'process'): DockerNetwork {
   return {

@@ -8,6 +8,7 @@ import { FakeTelemetry, createApi } from '../index.js';
 import { adminAuthenticator } from '../testing/fixtures.js';
 import { createDockerApi } from './create-docker-api.js';
 import { SERVICE_ACCESS } from './service-routes.js';
+import { networkIdOf } from './swarm-ids.js';
 import type { SwarmService, SwarmServiceSpec } from './swarm-types.js';
 
 interface Setup {
@@ -300,5 +301,32 @@ describe('Docker face and berth\'s own API: one engine', () => {
       assert.ok(docker.hasRoute({ method, url }), key);
     }
     assert.deepEqual(Object.keys(SERVICE_ACCESS).sort(), ['DELETE /services/:id', 'GET /services', 'GET /services/:id', 'POST /services/:id/update', 'POST /services/create']);
+  });
+});
+
+describe('Docker face: GET /services remembers views, never stale ones', () => {
+  const withVip = (name: string): SwarmServiceSpec => swarmSpec(name, { EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 18081, PublishMode: 'ingress' }] } });
+
+  it('shows a service changed through berth\'s API at the next list', async () => {
+    const { docker, berth } = setup();
+    await create(docker, swarmSpec('web'));
+    const before = (await list(docker))[0] as SwarmService;
+    assert.deepEqual(before.Spec.Mode, { Replicated: { Replicas: 1 } });
+    const current = (await call(berth, 'GET', '/v1/grids/default/services/web')).body as Service;
+    const scaled = await call(berth, 'PUT', '/v1/grids/default/services/web', { spec: { ...current.spec, replicas: 4 }, version: current.version });
+    assert.equal(scaled.status, 200, scaled.text);
+    const afterScale = (await list(docker))[0] as SwarmService;
+    assert.deepEqual(afterScale.Spec.Mode, { Replicated: { Replicas: 4 } });
+    assert.ok(afterScale.Version.Index > before.Version.Index);
+    // An unchanged service answers the same view again.
+    assert.deepEqual(await list(docker), [afterScale]);
+  });
+
+  it('shows the network of a node that reports one after the first list', async () => {
+    const { docker, store } = setup();
+    await create(docker, withVip('web'));
+    assert.equal((await list(docker))[0]?.Endpoint.VirtualIPs?.[0]?.NetworkID, networkIdOf('berth'));
+    store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['docker'], containerNetwork: { name: 'berth-net', subnet: '10.213.0.0/16', gateway: '10.213.0.1' }, ready: true, heartbeatAt: '2026-12-01T00:00:00.000Z' });
+    assert.equal((await list(docker))[0]?.Endpoint.VirtualIPs?.[0]?.NetworkID, networkIdOf('berth-net'));
   });
 });

@@ -13,7 +13,7 @@ import { resolveService, visibleServices } from './service-lookup.js';
 import type { FaceNetwork } from './service-mapping.js';
 import { berthToSwarmService, forceUpdateOf, modeOf, swarmToBerthSpec } from './service-mapping.js';
 import { asDocker, invalidArgument, unimplemented } from './service-errors.js';
-import { dockerNetworks } from './network-routes.js';
+import { dockerNetworkRefs } from './network-routes.js';
 import type { SwarmService, SwarmServiceCreateResponse, SwarmServiceSpec, SwarmServiceUpdateResponse } from './swarm-types.js';
 
 const inGrid = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'grid' });
@@ -99,8 +99,8 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
 }
 
 /** The face's networks, as /networks lists them (the nodes' container network, or `berth` for processes). */
-function faceNetworks(ctx: DockerContext): FaceNetwork[] {
-  return dockerNetworks(ctx).map((n) => ({ id: n.Id, name: n.Name }));
+function faceNetworks(ctx: DockerContext): readonly FaceNetwork[] {
+  return dockerNetworkRefs(ctx);
 }
 
 /** The network a service's virtual IP is shown on (Endpoint.VirtualIPs): the first of the face's. */
@@ -115,13 +115,30 @@ function faceNetwork(ctx: DockerContext): FaceNetwork {
  */
 function view(ctx: DockerContext, service: Service, network: FaceNetwork, options: { readonly status: boolean; readonly previousSpec: boolean }): SwarmService {
   const { status } = options;
-  const previousSpec = options.previousSpec ? previousSpecOf(ctx, service) : undefined;
-  return berthToSwarmService(service, {
-    network,
-    vipPrefixLength: Number(ctx.berth.networkRanges.serviceRange.split('/')[1] ?? 32),
-    ...(previousSpec ? { previousSpec } : {}),
-    status,
-  });
+  const vipPrefixLength = Number(ctx.berth.networkRanges.serviceRange.split('/')[1] ?? 32);
+  if (!options.previousSpec) return listView(service, network, vipPrefixLength, status);
+  const previousSpec = previousSpecOf(ctx, service);
+  return berthToSwarmService(service, { network, vipPrefixLength, ...(previousSpec ? { previousSpec } : {}), status });
+}
+
+/**
+ * The list's views, by the store's service object (frozen, and the same object while its row is
+ * unchanged: the store's FrozenJsonCache) and the mapping's other inputs. berthToSwarmService is pure
+ * (no store, no clock), so an unchanged service maps to the same view; `docker service ls` and
+ * docker-py's `services.list()` ask again and again (issue 11 "Performance": the face's list within 1.2×
+ * of berth's own). A changed service is a new object: its old views go with it (WeakMap).
+ */
+const listViews = new WeakMap<Service, Map<string, SwarmService>>();
+
+function listView(service: Service, network: FaceNetwork, vipPrefixLength: number, status: boolean): SwarmService {
+  const key = `${network.id}\n${network.name}\n${vipPrefixLength}\n${status}`;
+  let views = listViews.get(service);
+  const known = views?.get(key);
+  if (known) return known;
+  const made = berthToSwarmService(service, { network, vipPrefixLength, status });
+  if (!views) listViews.set(service, (views = new Map()));
+  views.set(key, made);
+  return made;
 }
 
 /** Swarm's PreviousSpec: the spec a rollback would deploy (rollbackTarget over berth's spec history), if any. */

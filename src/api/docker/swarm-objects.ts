@@ -24,9 +24,20 @@ export const SWARM_ID_LENGTH = 25;
  * the first 128 bits of SHA-256 of `kind:key`, so the same object always has the same id.
  */
 export function swarmId(kind: string, key: string): string {
-  const digest = createHash('sha256').update(`${kind}:${key}`).digest();
-  return BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString(36).padStart(SWARM_ID_LENGTH, '0');
+  const k = `${kind}:${key}`;
+  const known = swarmIds.get(k);
+  if (known !== undefined) return known;
+  const digest = createHash('sha256').update(k).digest();
+  const id = BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString(36).padStart(SWARM_ID_LENGTH, '0');
+  // Remembered, as every list shows the same few ids (networks, nodes) again; bounded, as task ids are many.
+  if (swarmIds.size >= SWARM_ID_CACHE) swarmIds.clear();
+  swarmIds.set(k, id);
+  return id;
 }
+
+/** swarmId's answers so far (`kind:key` → id); cleared when it reaches SWARM_ID_CACHE entries. */
+const swarmIds = new Map<string, string>();
+const SWARM_ID_CACHE = 4096;
 
 /** The id of a berth node as a Swarm node. */
 export function nodeId(name: string): string {
