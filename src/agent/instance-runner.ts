@@ -444,8 +444,19 @@ export class InstanceRunner {
     this.ctx.report(this.instance.id, status, events);
   }
 
-  /** Releases what the driver keeps for the ended containers. */
-  async destroy(): Promise<void> {
+  #destroying: Promise<void> | undefined;
+
+  /**
+   * Releases what the driver keeps for the ended containers. Called by the runner's loop when it is
+   * done and by the agent when the instance's record goes: the second caller waits for the first one's
+   * removals (the agent deletes the handle files after it), never races it.
+   */
+  destroy(): Promise<void> {
+    this.#destroying ??= this.destroyContainers();
+    return this.#destroying;
+  }
+
+  private async destroyContainers(): Promise<void> {
     this.waitAbort.abort();
     this.stopProbing();
     this.drainAbort?.abort('destroyed');

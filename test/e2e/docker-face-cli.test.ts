@@ -18,7 +18,7 @@ import { startLoad } from './load.js';
 
 const docker = await dockerForTests();
 const skip = docker ? undefined : 'no Docker engine answers (see the SKIP line above)';
-const RANGE = '127.11.66.0/24';
+const RANGE = '127.11.73.0/24';
 const NGINX = testImage('nginx');
 
 describe('the docker CLI against berth', { ...(skip ? { skip } : {}), timeout: 900_000 }, () => {

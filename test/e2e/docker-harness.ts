@@ -23,14 +23,18 @@ function candidates(k: number): number[] {
  * range 10.215.X.0/24, with X = K of its instance range 127.11.K.0/24 (as `rangesFor` derives its other
  * ranges), or K+80, K+160 when another network on the engine has that subnet or another server routes
  * that service range (the same file running from another checkout). Containers a crashed earlier run
- * of this file left on the network (its name is this file's alone) are removed first.
+ * of this file left on the network (its name is this file's alone) are removed first, and the network.
  */
 export async function dockerNetworkFor(docker: Dockerode, name: string, instanceRange: string): Promise<DockerOptions> {
   const network = `berth-e2e-${name}-${CHECKOUT}`;
   const k = Number(instanceRange.split('.')[2] ?? 0) % 80;
   const networks = await docker.listNetworks();
   const mine = networks.find((n) => n.Name === network);
-  if (mine) await removeLeftovers(docker, network);
+  if (mine) {
+    // A crashed earlier run's network may hold another subnet than the one chosen now: it goes too.
+    await removeLeftovers(docker, network);
+    await docker.getNetwork(network).remove().catch(() => undefined);
+  }
   const taken = new Set(networks.filter((n) => n.Name !== network).flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
   const routes = spawnSync('ip', ['route', 'show', 'table', 'local'], { encoding: 'utf8' }).stdout;
   const x = candidates(k).find((c) => !taken.has(`10.216.${c}.0/24`) && !taken.has(`10.215.${c}.0/24`) && !routes.includes(`10.215.${c}.0/24`));

@@ -23,7 +23,7 @@ const dockerPy = spawnSync('python3', ['-c', 'import docker'], { stdio: 'ignore'
 // CI installs it (.ci/run): there a missing docker-py is a failure, not a skip.
 if (!dockerPy && process.env.CI) throw new Error('python3 cannot import docker (the Docker SDK for Python): .ci/run installs python3-docker');
 const skip = !docker ? 'no Docker engine answers (see the SKIP line above)' : !dockerPy ? 'python3 with the docker package is not installed' : undefined;
-const RANGE = '127.11.67.0/24';
+const RANGE = '127.11.78.0/24';
 
 type Step = Record<string, unknown> & { step: string };
 

@@ -144,13 +144,30 @@ export class DockerDriver implements Driver {
     }
   }
 
+  /**
+   * Removes the container (rm -f -v). When another caller's removal of it is already in progress,
+   * waits until the engine has it gone (at most 10 s): the caller removes an instance's sandbox right
+   * after its containers, and a sandbox removed while a container joined to it is still being removed
+   * could fail and be left behind.
+   */
   async destroy(handle: ContainerHandle): Promise<void> {
     const id = this.idOf(handle);
     forgetContainerStats(this.docker, id);
+    const container = this.docker.getContainer(id);
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await container.remove({ force: true, v: true });
     } catch (error) {
-      if (!isNotFound(error) && !/removal of container .* is already in progress/i.test(engineMessage(error))) throw error;
+      if (isNotFound(error)) return;
+      if (!/removal of container .* is already in progress/i.test(engineMessage(error))) throw error;
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        try {
+          await container.inspect();
+        } catch (inspectError) {
+          if (isNotFound(inspectError)) return;
+          throw inspectError;
+        }
+      }
     }
   }
 
