@@ -97,7 +97,14 @@ describe('sampleContainerStats, with real containers', { skip: gate.skip, timeou
     await c.kill();
     await waitExited(c);
     await c.start();
-    const again = await sampleContainerStats(docker, c.id, now);
+    // pids.current counts tasks: for a moment after the start returns, runc's init (a Go program with
+    // several threads) may still be there before it execs the command (CI saw 6 once). The container's
+    // own cgroup settles at 1 (sleep); a wrong cgroup (a parent's) would not.
+    let again = await sampleContainerStats(docker, c.id, now);
+    for (let i = 0; i < 50 && again !== undefined && again.processes !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await sampleContainerStats(docker, c.id, now);
+    }
     assert.ok(again, 'running again');
     assert.equal(again.processes, 1);
     forgetContainerStats(docker, c.id);
