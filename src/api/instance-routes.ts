@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { CodedError } from '../lib/index.js';
+import { CodedError, settleWithin } from '../lib/index.js';
 import type { Instance, ServiceEvent } from '../model/index.js';
 import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
 import type { EventFeed } from './log-timeline.js';
@@ -120,26 +120,6 @@ async function pumpLogs(lines: AsyncIterator<unknown>, stream: NdjsonStream): Pr
   await stream.done;
 }
 
-type Settled<T> = { state: 'fulfilled'; value: T } | { state: 'rejected'; error: unknown } | { state: 'pending' };
-
-/** Waits up to `ms` for `promise`; `pending` when it has not settled by then (it keeps running). */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Settled<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ state: 'pending' }), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        (value): Settled<T> => ({ state: 'fulfilled', value }),
-        (error: unknown): Settled<T> => ({ state: 'rejected', error }),
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export function streamOptions(ctx: RouteContext): ConstructorParameters<typeof NdjsonStream>[1] {
   return { heartbeatMs: ctx.heartbeatMs, maxBufferedBytes: ctx.maxStreamBufferBytes, logger: ctx.logger, registry: ctx.streams };

@@ -19,3 +19,5 @@ export type { SystemUser } from './system-user.js';
 export { lookupUser } from './system-user.js';
 export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 export { isLoopbackHost } from './loopback.js';
+export type { Settled } from './settle-within.js';
+export { settleWithin } from './settle-within.js';

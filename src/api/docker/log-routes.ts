@@ -1,3 +1,4 @@
+import { settleWithin } from '../../lib/index.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Instance, LogLine } from '../../model/index.js';
 import type { RouteAccess } from '../access-control.js';
@@ -199,26 +200,5 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
   } finally {
     void lines.return?.()?.catch(() => undefined);
     await stream.end();
-  }
-}
-
-type Settled<T> = { state: 'fulfilled'; value: T } | { state: 'rejected'; error: unknown } | { state: 'pending' };
-
-/** Waits up to `ms` for `promise`; `pending` when it has not settled by then (it keeps running). */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Settled<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ state: 'pending' }), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        (value): Settled<T> => ({ state: 'fulfilled', value }),
-        (error: unknown): Settled<T> => ({ state: 'rejected', error }),
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
