@@ -29,7 +29,8 @@ import { readFileSync } from 'node:fs';
 import { dockerCliWith } from '../test/e2e/docker-cli.js';
 import { cleanup, median } from './berth-rollouts.js';
 import { benchService, GRID, leftBehind, removeService, startDockerBerth } from './docker-berth.js';
-import { dockerCli, engine, type EngineEvent, EngineEvents, HTTPD, IMAGE, loadAverage, removeIds } from './docker-engine.js';
+import { dockerCli, engine, type EngineEvent, EngineEvents, HTTPD, IMAGE, removeIds } from './docker-engine.js';
+import { load, settle } from './machine-load.js';
 import { Swarm } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -47,25 +48,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const runs = (xs: readonly number[]): string => xs.map(f0).join(', ');
 const verdict = (x: number, goal: number): string => `${x.toFixed(2)}x (goal ≤ ${goal.toFixed(2)}x) ${x <= goal ? 'met' : 'MISSED'}`;
-
-// ---- the machine's load (as bench/docker.bench.ts) ---------------------------------------------
-
-let busyBefore = NaN;
-const load = (): string => `${Number.isFinite(busyBefore) ? `${busyBefore.toFixed(0)} % busy before, ` : ''}load ${loadAverage().toFixed(1)}`;
-
-function cpuJiffies(): [number, number] {
-  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return [total - ((f[3] ?? 0) + (f[4] ?? 0)), total];
-}
-
-/** Waits 3 s doing nothing (the engine finishes removals) and measures how busy the cores were meanwhile. */
-async function settle(): Promise<void> {
-  const [b0, t0] = cpuJiffies();
-  await sleep(3000);
-  const [b1, t1] = cpuJiffies();
-  busyBefore = ((b1 - b0) * 100) / Math.max(1, t1 - t0);
-}
 
 // ---- 1. docker service create --replicas 10 ------------------------------------------------------
 

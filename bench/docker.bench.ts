@@ -35,6 +35,7 @@ import type { Instance } from '../src/model/index.js';
 import { cleanup, median, secs, waitRollout } from './berth-rollouts.js';
 import { appContainerOf, benchService, GRID, leftBehind, NETWORK, removeService, startDockerBerth, untilEndpoints, untilReady } from './docker-berth.js';
 import { cpuMsOf, dockerCli, engine, EngineEvents, HTTPD, IMAGE, loadAverage, pidOfProgram, podsParallel, PREFIX, profileStarts, removeIds, removeNamed, rollParallel, runParallel } from './docker-engine.js';
+import { load, settle } from './machine-load.js';
 import { Swarm } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -43,25 +44,6 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'profile,converge,failover,rol
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const runs = (xs: readonly number[]): string => xs.map(f0).join(', ');
-/** How busy both cores were over the last `settle()` (while the bench itself did nothing): other people's work. */
-let busyBefore = NaN;
-const load = (): string => `${Number.isFinite(busyBefore) ? `${busyBefore.toFixed(0)} % busy before, ` : ''}load ${loadAverage().toFixed(1)}`;
-
-/** [busy, total] jiffies of all CPUs since boot (/proc/stat). */
-function cpuJiffies(): [number, number] {
-  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  return [total - idle, total];
-}
-
-/** Lets the engine finish removals between measurements, and measures how busy the machine is meanwhile. */
-async function settle(): Promise<void> {
-  const [b0, t0] = cpuJiffies();
-  await sleep(3000);
-  const [b1, t1] = cpuJiffies();
-  busyBefore = ((b1 - b0) * 100) / Math.max(1, t1 - t0);
-}
 
 // ---- 1. converge -------------------------------------------------------------------------------
 
