@@ -3,7 +3,7 @@ import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { systemClock, silentLogger } from '../lib/index.js';
 import type { Instance, InstanceStatus, NewServiceEvent, SlotVolume } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
-import type { ContainerHandle, Driver, ListedContainer } from '../drivers/index.js';
+import type { ContainerHandle, ListedContainer } from '../drivers/index.js';
 import type { DataPlane } from './instance-drain.js';
 import type { RunnerContext } from './runner-context.js';
 import { InstanceRunner } from './instance-runner.js';
@@ -25,22 +25,13 @@ export interface AgentPorts {
   watchRemovedServices?(listener: (removed: { readonly grid: string; readonly name: string; readonly deleteVolumes: boolean }) => void): Disposable;
 }
 
-export interface AgentOptions {
-  readonly node: string;
-  readonly driver: Driver;
+/**
+ * The node's facts every runner shares are RunnerContext's (driver, node, dataDir, apiUrl, apiToken,
+ * secretValue, dnsAddress, containerNetwork, instanceUser: see there); the rest is the agent's own.
+ */
+export interface AgentOptions
+  extends Pick<RunnerContext, 'node' | 'driver' | 'dataDir' | 'apiUrl' | 'apiToken' | 'secretValue' | 'dnsAddress' | 'containerNetwork' | 'instanceUser'> {
   readonly ports: AgentPorts;
-  readonly dataDir: string;
-  readonly apiUrl?: string;
-  /** BERTH_API_TOKEN of an instance (its service account's token); absent: none is given. */
-  readonly apiToken?: (instance: Instance) => string;
-  /** A key of a secret of a grid, for env valueFrom.secretKeyRef (undefined when missing). */
-  readonly secretValue?: (grid: string, name: string, key: string) => string | undefined;
-  /** host:port of berth's DNS server, given to containers as BERTH_DNS. */
-  readonly dnsAddress?: string;
-  /** Instances with images: their sandboxes' DNS servers (RunnerContext.containerNetwork). */
-  readonly containerNetwork?: { readonly dnsServers: readonly string[] };
-  /** The user containers run as when their spec names none (RunnerContext.instanceUser). */
-  readonly instanceUser?: string;
   readonly hostEnv?: Readonly<Record<string, string | undefined>>;
   /** Per-container log rotation (default 10 MiB × 3 files). */
   readonly log?: { readonly maxBytes: number; readonly maxFiles: number };
