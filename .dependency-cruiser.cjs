@@ -44,6 +44,21 @@ const forbidden = [
     from: { path: '^src/(client|cli)/' },
     to: { path: '^src/model/', dependencyTypesNot: ['type-only'] },
   },
+  // The console (web/, docs/console.md) is a browser build: it reaches the server through the typed
+  // client only, and uses model/ for types, plus model/access.ts (the role table, pure) so that it
+  // shows a write button only where the API would allow the request.
+  {
+    name: 'web-imports-only-client-and-model',
+    severity: 'error',
+    from: { path: '^web/' },
+    to: { path: '^src/', pathNot: ['^src/client/', '^src/model/'] },
+  },
+  {
+    name: 'web-imports-model-types-only-but-access',
+    severity: 'error',
+    from: { path: '^web/' },
+    to: { path: '^src/model/', pathNot: '^src/model/access\\.ts$', dependencyTypesNot: ['type-only'] },
+  },
   {
     name: 'pure-core-has-no-io',
     severity: 'error',
@@ -56,9 +71,9 @@ module.exports = {
   forbidden,
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '\\.test\\.ts$|driver-conformance\\.ts$' },
+    exclude: { path: '\\.test\\.tsx?$|driver-conformance\\.ts$|^web/vite\\.config\\.ts$' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.tsx', '.js'] },
   },
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with node:test (Node 20's --test expands no globs and runs
 // nothing when given a directory, so the list is built here). Extra arguments filter files by substring.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -17,7 +18,7 @@ function find(dir) {
 
 const filters = process.argv.slice(2);
 const files = ['src', 'test'].flatMap((d) => find(d)).sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
-if (files.length === 0) {
+if (files.length === 0 && !filters.some((s) => s.startsWith('web'))) {
   console.error('no test files found');
   process.exit(1);
 }
@@ -28,5 +29,25 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 // harness's `docker` option sets BERTH_DOCKER=auto): a test of the process driver must not create
 // networks, listen on a bridge gateway or route ranges because an engine happens to answer.
 const env = { ...process.env, BERTH_DOCKER: process.env.BERTH_DOCKER ?? 'off' };
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
-process.exit(result.status ?? 1);
+const result = files.length === 0 ? { status: 0 } : spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+process.exit(Math.max(result.status ?? 1, runVitest()));
+
+/**
+ * The console's component tests (the *.test.ts(x) files under web/src, vitest in happy-dom), after node:test, when no
+ * filter is given or one matches `web`. vitest's own summary is not in node:test's words: its JSON
+ * report is read back and printed as `vitest: N passed, N failed`.
+ */
+function runVitest() {
+  if (filters.length > 0 && !filters.some((s) => 'web/'.includes(s) || s.startsWith('web'))) return 0;
+  const report = join(mkdtempSync(join(tmpdir(), 'berth-vitest-')), 'vitest.json');
+  const run = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'web/vite.config.ts', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], { stdio: 'inherit' });
+  let summary;
+  try {
+    summary = JSON.parse(readFileSync(report, 'utf8'));
+  } catch {
+    console.log('vitest: no report (it failed to start)');
+    return 1;
+  }
+  console.log(`vitest: ${summary.numPassedTests} passed, ${summary.numFailedTests} failed`);
+  return run.status === 0 && summary.numFailedTests === 0 && summary.numPassedTests > 0 ? 0 : 1;
+}

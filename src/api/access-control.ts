@@ -31,6 +31,9 @@ const ONE = `${S}/:name`;
  * to build an API with a route missing here (fail closed), and HEAD follows GET.
  */
 export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
+  // The web console's files (api/console-routes.ts): public, they hold no data.
+  'GET /': PUBLIC,
+  'GET /*': PUBLIC,
   'GET /v1/version': PUBLIC,
   'GET /v1/openapi.json': PUBLIC,
   'GET /v1/whoami': AUTHENTICATED,

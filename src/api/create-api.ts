@@ -9,6 +9,7 @@ import { DEFAULT_SPEC_LIMITS, LIMITS } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import { ERROR_STATUS, isErrorCode } from './error-status.js';
 import { BodyTooLargeError, JSON_CONTENT_TYPE, UnsupportedMediaTypeError, parseJsonBody } from './json-body.js';
+import { registerConsoleRoutes } from './console-routes.js';
 import { registerInstanceRoutes } from './instance-routes.js';
 import { drainOversizedBodies } from './oversized-body.js';
 import { registerMetaRoutes } from './meta-routes.js';
@@ -68,6 +69,8 @@ export interface ApiDeps {
   readonly instanceRange?: string;
   /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
   readonly limits?: SpecLimits;
+  /** The built web console's directory (dist/web), served at `/` (api/console-routes.ts). Absent: pages say how to build it. */
+  readonly consoleDir?: string;
 }
 
 /** The error body of every failed request. */
@@ -174,6 +177,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerEndpointRoutes(app, ctx);
   registerVolumeRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
+  registerConsoleRoutes(app, deps.consoleDir);
   return app;
 }
 

@@ -26,7 +26,7 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const query = parseRequest(InstancesQuery, request.query, 'query');
     requireService(store, grid, name);
     // The store orders by slot, newest first within a slot.
-    return { items: store.listInstances({ grid, service: name, active: query.active ?? false }) };
+    return { items: store.listInstances({ grid, service: name, active: query.active ?? false }), revision: store.revision() };
   });
 
   app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/stats', async (request) => {

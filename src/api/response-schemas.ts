@@ -324,8 +324,15 @@ export const EventLineSchema = z.strictObject({ kind: z.literal('event'), time, 
 export const TimelineLineSchema = z.union([LogLineSchema, EventLineSchema]);
 
 const list = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
-export const ServiceListSchema = list(ServiceSchema);
-export const InstanceListSchema = list(InstanceSchema);
+/**
+ * A list the watch can continue (Kubernetes' list resourceVersion): `revision` is the store revision
+ * the list was read at, in the same synchronous step; `GET /v1/watch?fromRevision=<revision + 1>`
+ * then delivers exactly the changes after it.
+ */
+const watchableList = <T extends z.ZodType>(item: T) =>
+  z.strictObject({ items: z.array(item), revision: z.number().int().nonnegative().describe('The store revision the list was read at: watch from revision + 1 to follow it without a gap.') });
+export const ServiceListSchema = watchableList(ServiceSchema);
+export const InstanceListSchema = watchableList(InstanceSchema);
 export const NodeListSchema = list(NodeInfoSchema);
 export const InstanceStatsListSchema = list(InstanceStatsSchema);
 

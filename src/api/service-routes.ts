@@ -34,7 +34,8 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     const items = store
       .listServices({ grid: request.params.grid })
       .filter((s) => selectors.every(([key, value]) => (value === undefined ? key in s.spec.labels : s.spec.labels[key] === value)));
-    return { items };
+    // Read in the same synchronous step as the list: a watch from revision + 1 continues it exactly.
+    return { items, revision: store.revision() };
   });
 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {

@@ -47,7 +47,9 @@ describe('API: services', () => {
     assert.equal(svc.spec.containers[0]?.name, 'web', 'defaults are filled in');
     assert.equal(svc.status.phase, 'initialized');
     assert.equal(svc.deployment, null);
-    assert.deepEqual((await call(app, 'GET', `${BASE}/web/instances`)).body, { items: [] });
+    const instances = (await call(app, 'GET', `${BASE}/web/instances`)).body;
+    assert.deepEqual(instances?.items, []);
+    assert.ok(Number.isInteger(instances?.revision) && (instances?.revision as number) >= 1, 'a list carries the store revision it was read at');
   });
 
   it('answers 409 SERVICE_EXISTS for a taken name', async () => {
@@ -187,7 +189,11 @@ describe('API: services', () => {
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body?.code, 'GRID_NOT_FOUND');
     assert.equal((await call(app, 'POST', '/v1/grids', { name: 'other' })).status, 201);
-    assert.deepEqual((await call(app, 'GET', '/v1/grids/other/services')).body, { items: [] });
+    const other = (await call(app, 'GET', '/v1/grids/other/services')).body;
+    assert.deepEqual(other?.items, []);
+    const before = other?.revision as number;
+    assert.equal((await call(app, 'POST', '/v1/grids/other/services', { spec: { name: 'one', containers: [{ command: ['sleep', '1'] }] } })).status, 201);
+    assert.ok(((await call(app, 'GET', '/v1/grids/other/services')).body?.revision as number) > before, 'the revision moves with a write');
   });
 
   it('lists instances by slot, newest first within a slot, and only active ones on request', async () => {

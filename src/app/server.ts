@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Agent, InstanceTelemetry } from '../agent/index.js';
 import type { ApiDeps } from '../api/index.js';
 import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
@@ -234,6 +235,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       node,
       version: BERTH_VERSION,
       dockerApi: () => face?.addresses ?? [],
+      consoleDir: consoleDir(),
       logger: logger.child({ part: 'api' }),
     };
     const api = createApi(apiDeps);
@@ -384,4 +386,12 @@ export function splitListen(listen: string): [string, number] {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new Error(`invalid --listen "${listen}": expected HOST:PORT, e.g. ${DEFAULT_LISTEN}`);
   return [(m[1] as string).replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
+}
+
+/**
+ * The built web console: BERTH_CONSOLE_DIR, else `dist/web` of berth's own directory (this file is
+ * src/app/server.ts or dist/app/server.js, two levels below it), where `npm run build` writes it.
+ */
+export function consoleDir(): string {
+  return process.env.BERTH_CONSOLE_DIR ?? fileURLToPath(new URL('../../dist/web', import.meta.url));
 }

@@ -22,6 +22,12 @@ import type { WatchEvent } from './watch-event.js';
 
 export type { FetchFunction } from './http-transport.js';
 
+/** A list and the store revision it was read at: watch from `revision + 1` to follow it. */
+export interface Listed<T> {
+  readonly items: T[];
+  readonly revision: number;
+}
+
 export interface BerthClientOptions {
   /** Where `berth server` listens, e.g. `http://127.0.0.1:7420` (a trailing `/` is ignored). */
   readonly baseUrl: string;
@@ -185,9 +191,16 @@ export class BerthClient {
 
   /** Services of a grid sorted by name; `labels` keeps those carrying every given label. */
   async listServices(grid: string, options: { readonly labels?: Readonly<Record<string, string>> } = {}): Promise<Service[]> {
+    return (await this.listServicesAt(grid, options)).items;
+  }
+
+  /**
+   * The services of a grid and the store revision they were read at: `watch({ fromRevision:
+   * revision + 1 })` follows the list with no change lost or seen twice (Kubernetes' list-then-watch).
+   */
+  listServicesAt(grid: string, options: { readonly labels?: Readonly<Record<string, string>> } = {}): Promise<Listed<Service>> {
     const label = Object.entries(options.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-    const answer = await this.#http.json<{ items: Service[] }>('GET', servicesPath(grid), { query: { label } });
-    return answer.items;
+    return this.#http.json<Listed<Service>>('GET', servicesPath(grid), { query: { label } });
   }
 
   /**
@@ -300,10 +313,12 @@ export class BerthClient {
 
   /** Instances by slot, newest first within a slot; `active` leaves out terminated history. */
   async listInstances(grid: string, name: string, options: { readonly active?: boolean } = {}): Promise<Instance[]> {
-    const answer = await this.#http.json<{ items: Instance[] }>('GET', `${servicePath(grid, name)}/instances`, {
-      query: { active: options.active ? true : undefined },
-    });
-    return answer.items;
+    return (await this.listInstancesAt(grid, name, options)).items;
+  }
+
+  /** A service's instances and the store revision they were read at (as listServicesAt). */
+  listInstancesAt(grid: string, name: string, options: { readonly active?: boolean } = {}): Promise<Listed<Instance>> {
+    return this.#http.json<Listed<Instance>>('GET', `${servicePath(grid, name)}/instances`, { query: { active: options.active ? true : undefined } });
   }
 
   /**

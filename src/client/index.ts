@@ -7,6 +7,7 @@ export type {
   EventsOptions,
   ExplainedService,
   FetchFunction,
+  Listed,
   LogsOptions,
   VersionInfo,
   VersionOption,

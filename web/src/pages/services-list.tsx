@@ -1,0 +1,133 @@
+import { useState } from 'react';
+import type { ReactNode } from 'react';
+import { Link, useParams, useSearchParams } from 'wouter';
+import type { Service } from '../../../src/model/index.js';
+import { ErrorNote } from '../components/layout.js';
+import { RelativeTime } from '../components/relative-time.js';
+import { createUrl, serviceUrl } from '../routes.js';
+import { useLiveList } from '../session/live.js';
+import { useSession } from '../session/session.js';
+import { accessOf, aliasOf, exposureOf, matchesFilter, serviceKind } from '../view/service-view.js';
+
+/** The Create dialog's five ways (KubeSphere's), each a URL of its own. */
+export const CREATE_KINDS = [
+  { kind: 'stateless', label: 'Stateless service' },
+  { kind: 'stateful', label: 'Stateful service' },
+  { kind: 'external', label: 'External service' },
+  { kind: 'workloads', label: 'Specify workloads' },
+  { kind: 'yaml', label: 'Edit by YAML' },
+] as const;
+
+/**
+ * A grid's services, live: listed once, then followed through the watch stream (session/live.ts).
+ * Search by name or alias and filter by labels; both live in the URL (`?q=web&label=tier=db`) so a
+ * filtered list can be linked to and survives the back button.
+ */
+export function ServicesPage(): ReactNode {
+  const { grid = 'default' } = useParams<{ grid: string }>();
+  const { client, can } = useSession();
+  const [params, setParams] = useSearchParams();
+  const [creating, setCreating] = useState(false);
+  const search = params.get('q') ?? '';
+  const labels = params.get('label') ?? '';
+  const { items, error } = useLiveList<Service>(
+    () => client.listServicesAt(grid),
+    (s) => s.name,
+    (e) => (e.kind === 'service' && e.object.grid === grid ? { op: e.op, item: e.object } : undefined),
+    [grid],
+  );
+  const setParam = (key: string, value: string): void =>
+    setParams(
+      (p) => {
+        if (value) p.set(key, value);
+        else p.delete(key);
+        return p;
+      },
+      { replace: true },
+    );
+  const shown = (items ?? []).filter((s) => matchesFilter(s, search, labels)).sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    <section className="pad">
+      <div className="page-head">
+        <h1>
+          Services <span className="muted">in {grid}</span>
+        </h1>
+        {can('operate', grid) && (
+          <div className="menu-anchor">
+            <button type="button" className="primary" aria-haspopup="menu" aria-expanded={creating} onClick={() => setCreating(!creating)}>
+              Create
+            </button>
+            {creating && (
+              <ul role="menu" className="menu" aria-label="Create a service">
+                {CREATE_KINDS.map((k) => (
+                  <li key={k.kind} role="none">
+                    <Link role="menuitem" href={createUrl(grid, k.kind)}>
+                      {k.label}
+                    </Link>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+      </div>
+      <div className="filters">
+        <label>
+          Search <input type="search" value={search} onChange={(e) => setParam('q', e.target.value)} placeholder="name or alias" />
+        </label>
+        <label>
+          Labels <input type="search" value={labels} onChange={(e) => setParam('label', e.target.value)} placeholder="tier=web,env" />
+        </label>
+      </div>
+      <ErrorNote error={error} />
+      {items === undefined && !error && <p className="muted">Loading…</p>}
+      {items !== undefined && shown.length === 0 && <p className="muted">{items.length === 0 ? 'No services in this grid yet.' : 'No service matches.'}</p>}
+      {shown.length > 0 && (
+        <div className="table-scroll">
+          <table className="list" aria-label={`Services in ${grid}`}>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Type</th>
+                <th scope="col">State</th>
+                <th scope="col">Instances</th>
+                <th scope="col">Virtual IP</th>
+                <th scope="col">Exposed</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((s) => (
+                <ServiceRow key={s.name} service={s} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function ServiceRow({ service: s }: { readonly service: Service }): ReactNode {
+  const alias = aliasOf(s);
+  return (
+    <tr data-service={s.name}>
+      <td>
+        <Link href={serviceUrl(s.grid, s.name)}>{s.name}</Link>
+        {alias && <div className="muted small">{alias}</div>}
+      </td>
+      <td>{serviceKind(s.spec)}</td>
+      <td>
+        <span className={`phase phase-${s.status.phase}`}>{s.status.phase}</span>
+      </td>
+      <td>
+        {s.status.runningInstances}/{s.status.desiredInstances}
+      </td>
+      <td>{accessOf(s.spec)}</td>
+      <td>{exposureOf(s.spec).join(', ') || '—'}</td>
+      <td>
+        <RelativeTime iso={s.createdAt} />
+      </td>
+    </tr>
+  );
+}

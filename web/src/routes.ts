@@ -1,0 +1,15 @@
+import type { ComponentType } from 'react';
+
+/**
+ * The pages beyond login, grids and the services list, each at its own path (wouter patterns,
+ * e.g. `/grids/:grid/services/:name`). Each feature adds its entries here; app.tsx renders them in
+ * this order (the first match wins, so put literal paths such as `…/new/:kind` before `…/:name`).
+ */
+export const CONSOLE_ROUTES: readonly { readonly path: string; readonly component: ComponentType }[] = [];
+
+/** The URL of a grid's services list. */
+export const servicesUrl = (grid: string): string => `/grids/${encodeURIComponent(grid)}/services`;
+/** The URL of a service's detail page (a tab: `/instances`, `/timeline` …). */
+export const serviceUrl = (grid: string, name: string, tab?: string): string => `${servicesUrl(grid)}/${encodeURIComponent(name)}${tab ? `/${tab}` : ''}`;
+/** The URL of the Create dialog of one kind (stateless, stateful, external, workloads, yaml). */
+export const createUrl = (grid: string, kind: string): string => `${servicesUrl(grid)}/new/${kind}`;
