@@ -33,8 +33,10 @@ export const LIMITS = {
   containers: 32,
   /** Ports per container, and ports of a service's network face (Kubernetes' EndpointSlice allows 100). */
   ports: 100,
-  /** Labels per service, per container, and entries of a selector. */
+  /** Labels per service, per container, entries of a selector, and annotations per service. */
   labels: 64,
+  /** One annotation's value: characters (free text: an alias, a description, a URL). */
+  annotationLength: 4096,
   /** Mounts per container (bind, volume and tmpfs together). */
   mounts: 32,
   /** Environment variables per container. */

@@ -234,6 +234,12 @@ export const ServiceSpecSchema = z
   .strictObject({
     name: z.string().max(DNS1035_MAX).regex(DNS1035_LABEL),
     labels,
+    /**
+     * Free-text notes about the service, for people and tools, never selected on (Kubernetes'
+     * metadata.annotations): e.g. `berth.io/alias`, the display name the console shows (KubeSphere's
+     * alias). Keys as label keys; values any text up to LIMITS.annotationLength. Absent when none.
+     */
+    annotations: z.record(labelKey, z.string().max(LIMITS.annotationLength)).optional(),
     /** `replicated` keeps `replicas` instances; `global` one per node (Swarm's modes). */
     mode: z.enum(['replicated', 'global']).default('replicated'),
     replicas: z.number().int().min(0).optional(),

@@ -23,6 +23,7 @@ export function specLimitErrors(spec: ServiceSpec, limits: SpecLimits, root = 's
     if (n > max) errors.push({ field: at(field), type: 'Too many', value: n, detail: `must have at most ${max} ${what}` });
   };
   tooMany('labels', Object.keys(spec.labels ?? {}).length, LIMITS.labels, 'labels');
+  tooMany('annotations', Object.keys(spec.annotations ?? {}).length, LIMITS.labels, 'annotations');
   tooMany('selector', Object.keys(spec.selector ?? {}).length, LIMITS.labels, 'entries');
   tooMany('containers', spec.containers.length, LIMITS.containers, 'containers');
   tooMany('ports', spec.ports.length, LIMITS.ports, 'ports');

@@ -43,6 +43,16 @@ describe('parseServiceSpec', () => {
     assert.match(found[0]?.detail ?? '', /no field "replica"/);
   });
 
+  it('keeps free-text annotations and refuses a bad key, a value too long and too many, naming each', () => {
+    const alias = 'Boutique — front (été)\nsecond line';
+    assert.deepEqual(parseServiceSpec({ ...base, annotations: { 'berth.io/alias': alias } }).annotations, { 'berth.io/alias': alias });
+    assert.equal(parseServiceSpec(base).annotations, undefined);
+    assert.equal(causes({ ...base, annotations: { 'bad key!': 'x' } })[0]?.field, 'spec.annotations["bad key!"]');
+    assert.equal(causes({ ...base, annotations: { note: 'x'.repeat(4097) } })[0]?.field, 'spec.annotations.note');
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    assert.equal(causes({ ...base, annotations: many })[0]?.field, 'spec.annotations');
+  });
+
   it('names a bad label key in brackets and says what a label key looks like', () => {
     const [cause] = causes({ ...base, labels: { 'bad key!': 'x' } });
     assert.equal(cause?.field, 'spec.labels["bad key!"]');

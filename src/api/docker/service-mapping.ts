@@ -111,8 +111,9 @@ export function modeOf(spec: SwarmServiceSpec): 'replicated' | 'global' {
 /** berth-only spec fields an update through the face keeps (none on create: berth's defaults apply). */
 function keptFromCurrent(current: ServiceSpec | undefined): Partial<ServiceSpecInput> {
   if (!current) return {};
-  const { stateful, drainTimeout, externalIPs, sessionAffinity, sessionAffinityConfig, publishNotReadyAddresses, serviceAccount } = current;
+  const { stateful, drainTimeout, externalIPs, sessionAffinity, sessionAffinityConfig, publishNotReadyAddresses, serviceAccount, annotations } = current;
   return {
+    ...(annotations ? { annotations } : {}),
     stateful,
     drainTimeout,
     externalIPs: [...externalIPs],
