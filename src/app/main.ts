@@ -35,6 +35,7 @@ const deps: CliDeps = {
 function startNotes(server: RunningServer): string {
   const { instanceUser: user, tls } = server;
   let notes = `instances run as ${user.name} (uid ${user.uid}) unless their spec names a user\n`;
+  notes += server.consoleBuilt ? `console: ${server.url}/ (sign in with the admin token)\n` : 'console: not built (run `npm run build` in berth\'s directory)\n';
   // Copyable: the docker CLI and docker-py take DOCKER_HOST (docs/docker-api.md).
   for (const address of server.dockerApi) {
     const tcp = address.startsWith('tcp://');

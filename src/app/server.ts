@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,8 @@ export interface RunningServer {
   readonly dockerApi: readonly string[];
   /** True when the face's TCP listeners serve HTTPS. */
   readonly dockerApiTls: boolean;
+  /** True when the web console is built (dist/web): it is served at the API's URL. */
+  readonly consoleBuilt: boolean;
   /** Stops the server; instances keep running and are re-adopted by the next server on this data dir. */
   stop(): Promise<void>;
 }
@@ -318,6 +321,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       tls: tlsInfo,
       dockerApi: face?.addresses ?? [],
       dockerApiTls: face?.tls ?? false,
+      consoleBuilt: existsSync(join(consoleDir(), 'index.html')),
       stop: () => owned.dispose(),
     };
   } catch (error) {
