@@ -7,7 +7,7 @@ import type { Telemetry } from '../ports.js';
 import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
 import { LOG_ACCESS, parseSinceTimestamp } from './log-routes.js';
 import { goQueryEscape } from './log-stream.js';
-import { nodeIdOf } from './swarm-ids.js';
+import { nodeIdOf, taskIdOf } from './swarm-ids.js';
 
 interface Frame {
   readonly stream: number;
@@ -93,7 +93,7 @@ describe('Docker face: service and task logs', () => {
   it('prefixes RFC3339Nano timestamps (nine digits) and the details the CLI reads, as `<time> <k=v,…> <line>`', async () => {
     const { app, web } = setup();
     const res = await logs(app, `/v1.50/services/${web.id}/logs?stdout=1&stderr=1&timestamps=1&details=1`);
-    const details = (task: string): string => `com.docker.swarm.node.id=${nodeIdOf('node-1')},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=${task}`;
+    const details = (task: string): string => `com.docker.swarm.node.id=${nodeIdOf('node-1')},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=${taskIdOf(task)}`;
     assert.deepEqual(res.frames.map((f) => f.text), [
       `2026-03-01T11:00:00.000000000Z ${details('web-1-a')} one\n`,
       `2026-03-01T11:00:01.250000000Z ${details('web-2-a')} two\n`,
@@ -255,7 +255,7 @@ describe('Docker face: following logs over a socket', { timeout: 15_000 }, () =>
     live.push(line('api-1-a', 1, '2026-03-01T12:00:05.000000000Z', 'not web'));
     live.push(line('web-3-new', 3, '2026-03-01T12:00:06.000000000Z', 'new instance'));
     const frame = await frames.next();
-    assert.equal(frame.text, `com.docker.swarm.node.id=${nodeIdOf('node-1')},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=web-3-new new instance\n`);
+    assert.equal(frame.text, `com.docker.swarm.node.id=${nodeIdOf('node-1')},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=${taskIdOf('web-3-new')} new instance\n`);
     leave.abort();
   });
 

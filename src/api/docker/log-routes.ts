@@ -7,7 +7,7 @@ import { DockerApiError } from './docker-errors.js';
 import type { MuxStreamType } from './log-stream.js';
 import { LogStream, MULTIPLEXED_STREAM, RAW_STREAM, logPayload } from './log-stream.js';
 import { resolveService } from './service-lookup.js';
-import { nodeIdOf } from './swarm-ids.js';
+import { nodeIdOf, taskIdOf } from './swarm-ids.js';
 import { resolveTask, taskEntries } from './task-routes.js';
 
 /**
@@ -182,7 +182,7 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
     if (!instance) return undefined; // a line of an instance this request did not ask for (a task's slot's newer instance)
     if (line.stream === 'stdout' ? !options.stdout : !options.stderr) return undefined;
     const details = options.details
-      ? { 'com.docker.swarm.node.id': nodeIdOf(instance.node), 'com.docker.swarm.service.id': instance.serviceId, 'com.docker.swarm.task.id': instance.id }
+      ? { 'com.docker.swarm.node.id': nodeIdOf(instance.node), 'com.docker.swarm.service.id': instance.serviceId, 'com.docker.swarm.task.id': taskIdOf(instance.id) }
       : undefined;
     return { type: line.stream === 'stdout' ? 1 : 2, payload: logPayload(line, { timestamps: options.timestamps, ...(details ? { details } : {}) }) };
   };

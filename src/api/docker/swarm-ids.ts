@@ -21,3 +21,13 @@ export function nodeIdOf(name: string): string {
 export function networkIdOf(name: string): string {
   return swarmId('network', name);
 }
+
+/**
+ * The Swarm-style id of the task a berth instance is: `swarmId('task', instance id)`, 25 base-36
+ * characters as swarmkit's. Not the instance id itself (`web-1-x3k9q`): the docker CLI shows ids cut
+ * to 12 characters, and a long service name would leave every replica with the same 12 (an ambiguous
+ * prefix). Lookups accept both (task-routes.ts' resolveTask).
+ */
+export function taskIdOf(instanceId: string): string {
+  return swarmId('task', instanceId);
+}

@@ -7,7 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
-import { nodeIdOf } from './swarm-ids.js';
+import { nodeIdOf, taskIdOf } from './swarm-ids.js';
+
+/** A task id as the docker CLI shows it: cut to 12 characters (stringid.TruncateID). */
+const shownId = (instanceId: string): string => taskIdOf(instanceId).slice(0, 12);
 
 /*
  * Clients nobody here wrote, against the face's task and log routes: the docker 28 CLI and the Docker
@@ -60,7 +63,7 @@ describe('Docker face: tasks and logs through the docker CLI and docker-py', asy
 
   it('`docker inspect --type task` reads a task as the engine’s', { skip: !existsSync(DOCKER_CLI) && 'no docker CLI' }, async () => {
     const { stdout } = await docker('inspect', '--type', 'task', '--format', '{{.ID}} {{.Slot}} {{.DesiredState}} {{.Status.State}} {{.NodeID}}', 'web-2-a');
-    assert.equal(stdout.trim(), `web-2-a 2 running running ${nodeIdOf('node-1')}`);
+    assert.equal(stdout.trim(), `${taskIdOf('web-2-a')} 2 running running ${nodeIdOf('node-1')}`, 'found by berth’s instance id, shown with its task id');
   });
 
   const nodeShown = 'node-1';
@@ -69,17 +72,17 @@ describe('Docker face: tasks and logs through the docker CLI and docker-py', asy
     const { stdout } = await docker('service', 'ps', '--format', '{{.ID}}|{{.Name}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}', 'web');
     const rows = stdout.trim().split('\n');
     assert.equal(rows.length, 3, stdout);
-    assert.match(rows[0] ?? '', new RegExp(`^web-1-a\\|web\\.1\\|${nodeShown}\\|Running\\|Running .+ ago\\|$`));
-    assert.match(rows[1] ?? '', new RegExp(`^web-1-old\\|web\\.1\\|${nodeShown}\\|Shutdown\\|Failed .+ ago\\|"task: non-zero exit \\(1\\)"$`));
-    assert.match(rows[2] ?? '', new RegExp(`^web-2-a\\|web\\.2\\|${nodeShown}\\|Running\\|Running .+ ago\\|$`));
+    assert.match(rows[0] ?? '', new RegExp(`^${shownId('web-1-a')}\\|web\\.1\\|${nodeShown}\\|Running\\|Running .+ ago\\|$`));
+    assert.match(rows[1] ?? '', new RegExp(`^${shownId('web-1-old')}\\|web\\.1\\|${nodeShown}\\|Shutdown\\|Failed .+ ago\\|"task: non-zero exit \\(1\\)"$`));
+    assert.match(rows[2] ?? '', new RegExp(`^${shownId('web-2-a')}\\|web\\.2\\|${nodeShown}\\|Running\\|Running .+ ago\\|$`));
     const current = await docker('service', 'ps', '-q', '-f', 'desired-state=running', 'web');
-    assert.deepEqual(current.stdout.trim().split('\n').sort(), ['web-1-a', 'web-2-a']);
+    assert.deepEqual(current.stdout.trim().split('\n').sort(), [taskIdOf('web-1-a'), taskIdOf('web-2-a')].sort(), '-q prints whole ids');
   });
 
   it('`docker service logs -t` decodes the frames and builds its `web.1.<task>@<node>` prefix from the details', { skip: !existsSync(DOCKER_CLI) && 'no docker CLI' }, async () => {
     const { stdout, stderr } = await docker('service', 'logs', '-t', 'web');
-    assert.match(stdout, new RegExp(`^2026-03-01T11:00:00\\.000000000Z web\\.1\\.web-1-a@${nodeShown}    \\| one\\n$`));
-    assert.match(stderr, new RegExp(`^2026-03-01T11:00:01\\.000000000Z web\\.2\\.web-2-a@${nodeShown}    \\| two\\n$`), 'a stderr frame goes to the CLI’s stderr');
+    assert.match(stdout, new RegExp(`^2026-03-01T11:00:00\\.000000000Z web\\.1\\.${shownId('web-1-a')}@${nodeShown}    \\| one\\n$`));
+    assert.match(stderr, new RegExp(`^2026-03-01T11:00:01\\.000000000Z web\\.2\\.${shownId('web-2-a')}@${nodeShown}    \\| two\\n$`), 'a stderr frame goes to the CLI’s stderr');
     const raw = await docker('service', 'logs', '--raw', 'web-1-a');
     assert.equal(raw.stdout, 'one\n', 'a task id works too: the CLI falls back to the task');
   });
@@ -96,11 +99,11 @@ describe('Docker face: tasks and logs through the docker CLI and docker-py', asy
     const { stdout } = await run('python3', ['-c', script, host.replace('tcp://', 'http://')], { timeout: 20_000 });
     assert.deepEqual(JSON.parse(stdout), {
       rows: [
-        ['web-1-a', 'running', 'running', null],
-        ['web-1-old', 'shutdown', 'failed', 'task: non-zero exit (1)'],
-        ['web-2-a', 'running', 'running', null],
-      ],
-      running: ['web-1-a', 'web-2-a'],
+        [taskIdOf('web-1-a'), 'running', 'running', null],
+        [taskIdOf('web-1-old'), 'shutdown', 'failed', 'task: non-zero exit (1)'],
+        [taskIdOf('web-2-a'), 'running', 'running', null],
+      ].sort(),
+      running: [taskIdOf('web-1-a'), taskIdOf('web-2-a')].sort(),
       slot: 1,
       logs: 'one\ntwo\n',
     });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Instance, InstanceState, InstanceStatus } from '../../model/index.js';
 import { INSTANCE_STATES, parseServiceSpec } from '../../model/index.js';
-import { nodeIdOf } from './swarm-ids.js';
+import { nodeIdOf, taskIdOf } from './swarm-ids.js';
 import {
   SWARM_TASK_STATES,
   TASK_STATE_OF,
@@ -141,7 +141,7 @@ describe('task mapping: the task', () => {
     const i = instance({ status: status({ handles: DOCKER_HANDLES, containers: [{ name: 'web', state: 'running', pid: 99 }] }) });
     const task = taskOf(i, { superseded: false, global: false, network: { id: 'n'.repeat(25), name: 'berth', prefixLength: 16 } });
     assert.deepEqual({ ...task, Spec: undefined }, {
-      ID: 'web-1-a1b2c3',
+      ID: taskIdOf('web-1-a1b2c3'),
       Version: { Index: 42 },
       CreatedAt: CREATED,
       UpdatedAt: '2026-03-01T12:00:09.000Z',
@@ -167,8 +167,8 @@ describe('task mapping: the task', () => {
     const task = taskOf(instance(), { superseded: false, global: true });
     assert.equal('Slot' in task, false);
     assert.equal('NetworksAttachments' in task, false, 'no network known: no attachment');
-    assert.equal(taskName('web', instance(), true), `web.${nodeIdOf('node-1')}.web-1-a1b2c3`);
-    assert.equal(taskName('web', instance(), false), 'web.1.web-1-a1b2c3');
+    assert.equal(taskName('web', instance(), true), `web.${nodeIdOf('node-1')}.${taskIdOf('web-1-a1b2c3')}`);
+    assert.equal(taskName('web', instance(), false), `web.1.${taskIdOf('web-1-a1b2c3')}`);
   });
 
   it('carries a failed, replaced instance as a Shutdown-desired, Failed task with its error', () => {

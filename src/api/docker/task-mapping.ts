@@ -1,7 +1,7 @@
 import type { DesiredState, Instance, InstanceState, InstanceStatus } from '../../model/index.js';
 import { isTerminal } from '../../model/index.js';
 import { containerToSwarm, resourcesToSwarm } from './container-mapping.js';
-import { nodeIdOf } from './swarm-ids.js';
+import { nodeIdOf, taskIdOf } from './swarm-ids.js';
 import type { SwarmTaskSpec } from './swarm-types.js';
 import { nanosFromDuration } from './swarm-values.js';
 
@@ -188,11 +188,11 @@ export function containerStatusOf(instance: Instance): SwarmContainerStatus {
  * mode). The `name` filter of GET /tasks is a prefix of it, and GET /tasks/{id} accepts it in full.
  */
 export function taskName(serviceName: string, instance: Instance, global: boolean): string {
-  return `${serviceName}.${global ? nodeIdOf(instance.node) : instance.slot}.${instance.id}`;
+  return `${serviceName}.${global ? nodeIdOf(instance.node) : instance.slot}.${taskIdOf(instance.id)}`;
 }
 
 /**
- * The Swarm task of a berth instance. ID = the instance id; ServiceID, Slot (absent in global mode),
+ * The Swarm task of a berth instance. ID = taskIdOf(instance id); ServiceID, Slot (absent in global mode),
  * NodeID = nodeIdOf(node); Version.Index = the instance's store revision; Spec = the TaskTemplate of
  * the generation the instance runs (context.template, else from the copy it carries); Labels empty, as Swarm's tasks have none
  * of their own (the `label` filter matches the service's labels, as swarmkit's does). PortStatus stays
@@ -203,7 +203,7 @@ export function taskOf(instance: Instance, context: TaskContext): SwarmTask {
   const err = taskErrOf(status);
   const updatedAt = status.timestamp > instance.createdAt ? status.timestamp : instance.createdAt;
   return {
-    ID: instance.id,
+    ID: taskIdOf(instance.id),
     Version: { Index: instance.version },
     CreatedAt: instance.createdAt,
     UpdatedAt: updatedAt,

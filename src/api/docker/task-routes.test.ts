@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../../model/index.js';
 import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
-import { networkIdOf, nodeIdOf } from './swarm-ids.js';
+import { networkIdOf, nodeIdOf, taskIdOf } from './swarm-ids.js';
 import type { SwarmTask } from './task-mapping.js';
 import { PROCESS_NETWORK } from './network-routes.js';
 import { TASK_ACCESS } from './task-routes.js';
@@ -35,10 +35,16 @@ async function tasks(app: FastifyInstance, filters?: unknown): Promise<{ status:
   return { status: res.statusCode, body: res.json() };
 }
 
+/** The instance a task id names (tasks' ids are taskIdOf(instance id)), among the instances these tests make. */
+const INSTANCE_IDS = ['web-1-old', 'web-1-new', 'web-2-a', 'api-1-a', 'db-1-a', 'api-2-x', 'web-3-b', 'web-1-a', 'web-3-a'];
+const byTaskId = new Map(INSTANCE_IDS.map((id) => [taskIdOf(id), id]));
+const instanceOf = (taskId: string): string => byTaskId.get(taskId) ?? `not a task id: ${taskId}`;
+
+/** The instances of the tasks GET /tasks answers, sorted. */
 async function taskIds(app: FastifyInstance, filters?: unknown): Promise<string[]> {
   const { status, body } = await tasks(app, filters);
   assert.equal(status, 200, JSON.stringify(body));
-  return (body as SwarmTask[]).map((t) => t.ID).sort();
+  return (body as SwarmTask[]).map((t) => instanceOf(t.ID)).sort();
 }
 
 describe('Docker face: GET /tasks', () => {
@@ -48,14 +54,15 @@ describe('Docker face: GET /tasks', () => {
     const { status, body } = await tasks(face.app);
     assert.equal(status, 200);
     const list = body as SwarmTask[];
-    assert.deepEqual(list.map((t) => t.ID).sort(), ['api-1-a', 'web-1-new', 'web-1-old', 'web-2-a']);
-    const old = list.find((t) => t.ID === 'web-1-old');
+    assert.deepEqual(list.map((t) => instanceOf(t.ID)).sort(), ['api-1-a', 'web-1-new', 'web-1-old', 'web-2-a']);
+    for (const t of list) assert.match(t.ID, /^[0-9a-z]{25}$/, 'a Swarm-style task id');
+    const old = list.find((t) => t.ID === taskIdOf('web-1-old'));
     assert.equal(old?.ServiceID, web.id);
     assert.equal(old?.Slot, 1);
     assert.equal(old?.DesiredState, 'shutdown');
     assert.equal(old?.Status.State, 'failed');
     assert.equal(old?.Status.Err, 'task: non-zero exit (1)');
-    const current = list.find((t) => t.ID === 'web-1-new');
+    const current = list.find((t) => t.ID === taskIdOf('web-1-new'));
     assert.equal(current?.DesiredState, 'running');
     assert.equal(current?.Status.State, 'running');
     assert.equal(current?.NodeID, nodeIdOf('node-1'));
@@ -71,7 +78,7 @@ describe('Docker face: GET /tasks', () => {
     face.store.updateServiceIntent('default', 'api', { desired: 'removing' });
     const res = await face.app.inject({ method: 'GET', url: '/tasks' });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual((res.json() as SwarmTask[]).map((t) => t.ID).sort(), ['web-1-new', 'web-1-old', 'web-2-a']);
+    assert.deepEqual((res.json() as SwarmTask[]).map((t) => instanceOf(t.ID)).sort(), ['web-1-new', 'web-1-old', 'web-2-a']);
   });
 
   it('filters by service: a name, an id or an id prefix, in the CLI’s map form and docker-py’s list form', async () => {
@@ -110,9 +117,10 @@ describe('Docker face: GET /tasks', () => {
   it('filters by id prefix, by name prefix (swarmkit’s `web.1.<id>`) and by the service’s labels', async () => {
     const face = setup();
     withServices(face);
-    assert.deepEqual(await taskIds(face.app, { id: ['web-1'] }), ['web-1-new', 'web-1-old']);
+    assert.deepEqual(await taskIds(face.app, { id: ['web-1'] }), ['web-1-new', 'web-1-old'], 'berth’s instance ids work as prefixes too');
+    assert.deepEqual(await taskIds(face.app, { id: [taskIdOf('web-2-a').slice(0, 12)] }), ['web-2-a']);
     assert.deepEqual(await taskIds(face.app, { name: ['web.2'] }), ['web-2-a']);
-    assert.deepEqual(await taskIds(face.app, { name: ['web.1.web-1-n'] }), ['web-1-new']);
+    assert.deepEqual(await taskIds(face.app, { name: [`web.1.${taskIdOf('web-1-new').slice(0, 6)}`] }), ['web-1-new']);
     assert.deepEqual(await taskIds(face.app, { label: ['tier=back'] }), ['api-1-a']);
     assert.deepEqual(await taskIds(face.app, { label: ['tier'] }), ['api-1-a', 'web-1-new', 'web-1-old', 'web-2-a']);
     assert.deepEqual(await taskIds(face.app, { label: ['tier=none'] }), []);
@@ -152,7 +160,7 @@ describe('Docker face: GET /tasks', () => {
     addInstance(face.store, web, { id: 'web-2-a', slot: 2, status: {}, address: '10.250.0.5' });
     addInstance(face.store, web, { id: 'web-3-a', slot: 3, status: {}, address: '192.168.9.9' });
     const { body } = await tasks(face.app);
-    const byId = new Map((body as SwarmTask[]).map((t) => [t.ID, t]));
+    const byId = new Map((body as SwarmTask[]).map((t) => [instanceOf(t.ID), t]));
     const onBridge = { ID: networkIdOf('berth-net'), Spec: { Name: 'berth-net', Labels: {} } };
     assert.deepEqual(byId.get('web-2-a')?.NetworksAttachments, [{ Network: onBridge, Addresses: ['10.250.0.5/24'] }]);
     assert.deepEqual(byId.get('web-1-a')?.NetworksAttachments, [{ Network: onBridge, Addresses: ['127.10.0.9/16'] }], 'the node’s one network, with the range the address is in');
@@ -177,10 +185,25 @@ describe('Docker face: GET /tasks/{id}', () => {
   it('finds a task by full id, by unique id prefix and by its full Swarm name', async () => {
     const face = setup();
     withServices(face);
-    for (const ref of ['web-2-a', 'web-2', 'web.2.web-2-a']) {
+    const id = taskIdOf('web-2-a');
+    for (const ref of [id, id.slice(0, 12), id.slice(0, 4), `web.2.${id}`, 'web-2-a', 'web-2']) {
       const res = await face.app.inject({ method: 'GET', url: `/v1.41/tasks/${ref}` });
       assert.equal(res.statusCode, 200, ref);
-      assert.equal((res.json() as SwarmTask).ID, 'web-2-a', ref);
+      assert.equal((res.json() as SwarmTask).ID, id, ref);
+    }
+  });
+
+  it('gives the replicas of a long-named service task ids whose 12 shown characters differ (the CLI cuts ids to 12)', async () => {
+    const face = setup();
+    const long = deployService(face.store, { name: 'a-rather-long-service-name', replicas: 3 });
+    for (const slot of [1, 2, 3]) addInstance(face.store, long, { id: `a-rather-long-service-name-${slot}-x7k2p`, slot, status: {} });
+    const list = (await tasks(face.app)).body as SwarmTask[];
+    const shown = list.map((t) => t.ID.slice(0, 12));
+    assert.equal(new Set(shown).size, 3, shown.join(' '));
+    for (const [i, cut] of shown.entries()) {
+      const res = await face.app.inject({ method: 'GET', url: `/v1.50/tasks/${cut}` });
+      assert.equal(res.statusCode, 200, cut);
+      assert.equal((res.json() as SwarmTask).ID, list[i]?.ID);
     }
   });
 

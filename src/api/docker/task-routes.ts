@@ -92,16 +92,18 @@ class TemplateCache {
 
 /**
  * A task by full id, by its full Swarm name (`web.1.<id>`) or by a unique id prefix, as moby's
- * `getTask` (daemon/cluster/helpers.go).
+ * `getTask` (daemon/cluster/helpers.go). The id is the task's (taskIdOf); berth's own instance id
+ * (`web-1-x3k9q`, what `berth service ps` shows) and its prefixes are accepted too.
  * @throws DockerApiError 404 `task X not found`; 400 `task X is ambiguous (N matches found)`.
  */
 export function resolveTask(ctx: DockerContext, idOrName: string): TaskEntry {
   const entries = taskEntries(ctx);
   const notFound = new DockerApiError(404, `task ${idOrName} not found`);
   if (idOrName === '') throw notFound;
-  const exact = entries.find((e) => e.instance.id === idOrName) ?? entries.find((e) => nameOf(e) === idOrName);
+  const exact = entries.find((e) => e.task.ID === idOrName) ?? entries.find((e) => e.instance.id === idOrName) ?? entries.find((e) => nameOf(e) === idOrName);
   if (exact) return exact;
-  const byPrefix = entries.filter((e) => e.instance.id.startsWith(idOrName));
+  const byTaskId = entries.filter((e) => e.task.ID.startsWith(idOrName));
+  const byPrefix = byTaskId.length > 0 ? byTaskId : entries.filter((e) => e.instance.id.startsWith(idOrName));
   if (byPrefix.length === 0) throw notFound;
   if (byPrefix.length > 1) throw new DockerApiError(400, `task ${idOrName} is ambiguous (${byPrefix.length} matches found)`);
   return byPrefix[0] as TaskEntry;
@@ -131,7 +133,7 @@ export function filterTasks(ctx: DockerContext, entries: readonly TaskEntry[], f
     if (serviceIds && !serviceIds.has(e.instance.serviceId)) return false;
     if (nodeIds && !nodeIds.has(e.task.NodeID)) return false;
     if (desired && desired.length > 0 && !desired.includes(e.task.DesiredState)) return false;
-    if (ids && ids.length > 0 && !ids.some((p) => e.instance.id.startsWith(p))) return false;
+    if (ids && ids.length > 0 && !ids.some((p) => e.task.ID.startsWith(p) || e.instance.id.startsWith(p))) return false;
     if (names && names.length > 0 && !names.some((p) => nameOf(e).startsWith(p))) return false;
     if (!matchesLabels(e.service.spec.labels, filters.get('label'))) return false;
     if (runtimes && runtimes.length > 0 && !runtimes.some((r) => r === 'container' || r === '')) return false;
