@@ -344,6 +344,46 @@ void describe('InstanceRunner: drain before stop', () => {
   });
 });
 
+/** A FakeDriver that notes, at each stop, how many statuses had been reported by then. */
+class StopOrderDriver extends FakeDriver {
+  readonly stopsAfterReports: number[] = [];
+  reports = (): number => 0;
+  override stop(h: Parameters<FakeDriver['stop']>[0], options: Parameters<FakeDriver['stop']>[1]): ReturnType<FakeDriver['stop']> {
+    this.stopsAfterReports.push(this.reports());
+    return super.stop(h, options);
+  }
+}
+
+void describe('InstanceRunner: a container that exits', () => {
+  void it('takes the instance out of the endpoints before it stops the other containers, then reports it failed', async () => {
+    const driver = new StopOrderDriver();
+    const h = harness({ command: ['x'] }, { driver, containers: [{ name: 'app', command: ['srv'] }, { name: 'side', command: ['helper'] }] });
+    driver.reports = () => h.statuses.length;
+    await h.settle();
+    assert.equal(h.record().status.state, 'running');
+    const before = h.statuses.length;
+    driver.crash(h.record().id, 3, 'app');
+    await until('a kick', () => h.kicks() > 0);
+    await h.settle();
+    const after = h.statuses.slice(before);
+    assert.equal(after[0]?.state, 'running', 'first: still running (the side container is)…');
+    assert.equal(after[0]?.health?.ready, false, '…but not ready: the proxy and DNS drop it now');
+    assert.match(after[0]?.message ?? '', /container app exited with code 3; stopping the instance/);
+    assert.equal(after.at(-1)?.state, 'failed');
+    assert.deepEqual(driver.stopsAfterReports, [before + 1], 'the side container was stopped after the not-ready report');
+  });
+
+  void it('reports a single container\'s exit as one failed status (nothing else to stop)', async () => {
+    const h = harness({ command: ['srv'] });
+    await h.settle();
+    const before = h.statuses.length;
+    h.driver.crash(h.record().id, 2);
+    await until('a kick', () => h.kicks() > 0);
+    await h.settle();
+    assert.deepEqual(h.statuses.slice(before).map((s) => s.state), ['failed']);
+  });
+});
+
 /** A FakeDriver that keeps the user each container was started as. */
 class UserRecordingDriver extends FakeDriver {
   readonly users: (string | undefined)[] = [];

@@ -347,10 +347,17 @@ export class InstanceRunner {
 
   /** A container ended on its own: stop its siblings, then report failed (or complete for exit 0). */
   private async recordExit(container: string, result: ExitResult): Promise<void> {
-    await this.stopContainers(container);
     const how = `exited with code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`;
     const message = result.message ? `${how}: ${result.message}` : how;
     const which = container === SANDBOX_CONTAINER ? 'sandbox ' : this.instance.spec.containers.length > 1 ? `container ${container} ` : '';
+    // Out of the endpoints at once: the exit is known now, while stopping what is left (the sandbox
+    // last) takes the engine a few hundred ms more. The instance stays `running` (its other
+    // containers are) but is no longer ready, which is what the proxy and DNS follow (isReady).
+    if (this.lastReported.state === 'running' && this.containers.some((c) => c.name !== container)) {
+      const h = this.lastReported.health;
+      this.report({ ...withoutTimestamp(this.lastReported), message: `${which}${message}; stopping the instance`, health: { started: h?.started ?? true, ready: false, live: h?.live ?? true, probes: h?.probes ?? [] } });
+    }
+    await this.stopContainers(container);
     this.report(
       { ...this.ended(result), state: result.exitCode === 0 ? 'complete' : 'failed', message: `${which}${message}`, finishedAt: result.finishedAt ?? new Date(this.ctx.now()).toISOString() },
       'instance.exited',
@@ -464,7 +471,27 @@ export class InstanceRunner {
     // The sandbox last: its containers name its network namespace.
     for (const name of [...names, SANDBOX_CONTAINER]) {
       const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name);
-      if (saved) await this.ctx.driver.destroy(saved.handle).catch(() => undefined);
+      if (saved) await this.destroyOne(name, saved.handle);
+    }
+  }
+
+  /**
+   * Removes one container, trying 3 times (0.5 s, then 1 s apart: a busy engine times out, or is still
+   * removing it). A container left after that is said in the log; the agent removes it at its next
+   * start, when it finds containers of instances that ended (agent.ts, adoption).
+   */
+  private async destroyOne(name: string, handle: ContainerHandle): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ctx.driver.destroy(handle);
+        return;
+      } catch (error) {
+        if (attempt >= 3) {
+          this.ctx.logger.warn({ instance: this.instance.id, container: name, err: error }, 'removing an ended container failed 3 times; the agent removes it when it next starts');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
     }
   }
 }
