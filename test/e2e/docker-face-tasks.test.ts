@@ -69,8 +69,8 @@ describe('Docker face: tasks and logs through the docker CLI', { ...(skip ? { sk
     };
     try {
       await waitLines(2, 'the history: one line per task');
-      // The task id is cut to 12 characters (`facetasks-1-`), as the CLI cuts every id.
-      for (const line of lines()) assert.match(line, new RegExp(`^${SERVICE}\\.[12]\\.${SERVICE}-[12]-\\S*@\\S+ +\\| hello from ${SERVICE}-[12]$`));
+      // The task id (25 base-36 characters, as Swarm's) is cut to 12, as the CLI cuts every id.
+      for (const line of lines()) assert.match(line, new RegExp(`^${SERVICE}\\.[12]\\.[0-9a-z]{12}@\\S+ +\\| hello from ${SERVICE}-[12]$`));
 
       const update = await dockerCli(berth, 'service', 'update', '--no-resolve-image', '--env-add', 'A=1', SERVICE);
       assert.equal(update.code, 0, update.stderr + update.stdout);
