@@ -25,6 +25,13 @@ export function ServiceActions({ service }: { readonly service: Service }): Reac
     if (!edited) setReplicas(String(service.spec.replicas));
   }, [service.spec.replicas, edited]);
 
+  // A success note says what was asked, then goes: the live service shows what happens next.
+  useEffect(() => {
+    if (!done) return;
+    const timer = setTimeout(() => setDone(undefined), 5000);
+    return () => clearTimeout(timer);
+  }, [done]);
+
   const act = (what: string, write: () => Promise<unknown>, success: string): void => {
     setBusy(what);
     setError(undefined);

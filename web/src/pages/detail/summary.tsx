@@ -41,7 +41,6 @@ export function Summary({ service: s, instances, endpoints }: { readonly service
           <span data-testid="ready-count">
             {ready} of {s.status.desiredInstances} ready
           </span>
-          <span className="muted small"> ({s.status.runningInstances} running)</span>
         </Fact>
         <Fact term="Generation">
           {s.generation}
