@@ -86,6 +86,24 @@ describe('console: the service detail page', { timeout: 240_000 }, () => {
     await alsoOnPhone(`${PATH}/instances?instance=${first.id}`, 'detail-instances-logs', (p) => p.getByText(`${first.id} listening`).waitFor({ timeout: 10_000 }));
   });
 
+  it('shows a stale write as a conflict with the current version, changing nothing', async () => {
+    // The page sends the version it read; make it a stale one on the way, as if another writer came first.
+    const scaleUrl = `**/v1/grids/${GRID}/services/${NAME}/scale`;
+    await page.route(scaleUrl, (route) => route.continue({ postData: JSON.stringify({ ...(route.request().postDataJSON() as object), version: 1 }) }));
+    const current = await berth.client.getService(GRID, NAME);
+    await page.getByLabel('Replicas').fill('4');
+    await page.getByRole('button', { name: 'Scale' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert.match(text, /^Conflict/);
+    assert.match(text, new RegExp(`version 1; it is now at version ${current.version}`));
+    await page.unroute(scaleUrl);
+    // The browser reports the refused request itself: that one, and only it, is expected here.
+    assert.deepEqual(problems.splice(0), ['console error: Failed to load resource: the server responded with a status of 409 (Conflict)']);
+    assert.equal((await berth.client.getService(GRID, NAME)).spec.replicas, 3, 'nothing changed');
+  });
+
   it('scales to 5 from the page and sees 5 ready', async () => {
     await page.getByLabel('Replicas').fill('5');
     await page.getByRole('button', { name: 'Scale' }).click();
@@ -154,9 +172,18 @@ describe('console: the service detail page', { timeout: 240_000 }, () => {
     await viewer.page.getByRole('link', { name: 'History' }).click();
     await viewer.page.locator('li.revision').first().waitFor();
     assert.equal(await viewer.page.getByRole('button', { name: 'Roll back' }).count(), 0, 'no Roll back button');
-    // The page itself works for a viewer: the instances and their logs.
+    // The page itself works for a viewer: the instances, one opened from the keyboard (its containers;
+    // logs need the logs permission a viewer lacks, so no log stream is opened), and the events.
     await viewer.page.getByRole('link', { name: 'Instances' }).click();
     await readyRows(viewer.page).nth(4).waitFor();
+    const last = readyRows(viewer.page).nth(4);
+    await last.getByRole('button').focus();
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.getByRole('table', { name: 'Containers' }).waitFor();
+    await viewer.page.getByText('Reading logs needs the logs permission').waitFor();
+    assert.equal(await viewer.page.getByRole('log').count(), 0);
+    await viewer.page.getByRole('link', { name: 'Timeline' }).click();
+    await viewer.page.getByRole('log', { name: `timeline of ${NAME}` }).locator('[data-event="service.scaled"]').first().waitFor({ timeout: 10_000 });
     assert.deepEqual(viewer.problems, []);
     await viewer.context.close();
   });

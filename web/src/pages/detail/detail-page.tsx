@@ -10,10 +10,10 @@ import './detail.css';
 import { HistoryTab } from './history-tab.js';
 import { healthOf, isLive, isReadyInstance } from './instance-view.js';
 import { InstancesTab } from './instances-tab.js';
-import { LogView } from './log-view.js';
 import { RolloutPanel } from './rollout-panel.js';
 import { ServiceActions } from './service-actions.js';
 import { Summary } from './summary.js';
+import { Timeline } from './timeline.js';
 import { useRefreshed } from './use-refreshed.js';
 import { useServiceLive } from './use-service-live.js';
 import { WhyPanel } from './why-panel.js';
@@ -89,9 +89,7 @@ function ServiceDetail({ grid, name, tab }: { readonly grid: string; readonly na
       </nav>
       {tab === '' && <Summary service={service} instances={instances} endpoints={endpoints.value} />}
       {tab === 'instances' && <InstancesTab service={service} instances={instances} />}
-      {tab === 'timeline' && (
-        <LogView label={`timeline of ${name}`} showInstance open={({ tail, signal }) => client.logs(grid, name, { events: true, follow: true, tail, signal })} />
-      )}
+      {tab === 'timeline' && <Timeline grid={grid} name={name} />}
       {tab === 'history' && <HistoryTab service={service} />}
     </section>
   );

@@ -119,7 +119,7 @@ function Spark({ values, floor, text, what }: { readonly values: readonly number
 
 /** The open instance: its containers and its logs, followed live while open. */
 function InstanceDetail({ service, instance: i }: { readonly service: Service; readonly instance: Instance }): ReactNode {
-  const { client } = useSession();
+  const { client, can } = useSession();
   return (
     <section id="instance-detail" className="card instance-detail" aria-label={`Instance ${i.service}-${i.slot}`}>
       <h2>
@@ -171,7 +171,11 @@ function InstanceDetail({ service, instance: i }: { readonly service: Service; r
         </ul>
       )}
       <h3>Logs</h3>
-      <LogView label={`logs of ${i.service}-${i.slot}`} showInstance={false} open={({ tail, signal }) => client.logs(service.grid, service.name, { follow: true, instance: i.id, tail, signal })} />
+      {can('logs', service.grid, service.name) ? (
+        <LogView label={`logs of ${i.service}-${i.slot}`} showInstance={false} open={({ tail, signal }) => client.logs(service.grid, service.name, { follow: true, instance: i.id, tail, signal })} />
+      ) : (
+        <p className="muted">Reading logs needs the logs permission (operator or admin of the grid); your role can see the instances and events.</p>
+      )}
     </section>
   );
 }
