@@ -135,6 +135,12 @@ describe('console: the service detail page', { timeout: 240_000 }, () => {
     assert.equal(await overflowsHorizontally(page), false);
     await screenshot(page, 'detail-why');
     await alsoOnPhone(PATH, 'detail-why', (p) => p.locator('section.why[data-verdict="paused"]').waitFor({ timeout: 10_000 }));
+    // Dark by the system setting too.
+    const dark = await openConsole(browser, berth, { viewport: 'desktop', colorScheme: 'dark', path: PATH });
+    await dark.page.locator('section.why[data-verdict="paused"]').waitFor({ timeout: 10_000 });
+    await screenshot(dark.page, 'detail-why-dark');
+    assert.deepEqual(dark.problems, []);
+    await dark.context.close();
   });
 
   it('rolls back from the History tab to the working version and is healthy again', async () => {
