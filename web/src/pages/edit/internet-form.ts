@@ -47,7 +47,8 @@ export const internetForm: FormModel<InternetValues> = {
   },
   describe: (v) => ({
     type: v.type === 'ClusterIP' ? 'None (ClusterIP)' : v.type,
-    nodePorts: v.type === 'ClusterIP' ? '(none)' : v.nodePorts.map((n) => n.trim() || 'allocated').join(', ') || '(none)',
+    // The node ports typed whatever the type (a text that changed with the type would count as the user's change on a rebase).
+    nodePorts: v.nodePorts.map((n) => n.trim() || 'allocated').join(', ') || '(none)',
     published: v.published.map((n) => n.trim() || '—').join(', ') || '(none)',
     externalIPs: splitAddresses(v.externalIPs).join(', ') || '(none)',
   }),
