@@ -35,6 +35,7 @@ export function EditServicePage(): ReactNode {
                   <input type="radio" name="access" checked={v.access === 'headless'} onChange={() => state.setValues((x) => ({ ...x, access: 'headless' }))} /> Headless
                 </label>
               </div>
+              {(spec.type === 'NodePort' || spec.type === 'LoadBalancer') && <p className="muted small">A {spec.type} service cannot be headless: set its Internet access to None first.</p>}
               <p className="muted small">
                 {v.access === 'headless' ? 'DNS answers with the instances\' addresses; no virtual IP.' : `Clients connect to one virtual IP${spec.clusterIP && spec.clusterIP !== 'None' ? ` (${spec.clusterIP})` : ' (allocated when saved)'} balanced over the ready instances.`}
               </p>
@@ -50,23 +51,37 @@ export function EditServicePage(): ReactNode {
           <fieldset>
             <legend>Ports</legend>
             {v.ports.length === 0 && <p className="muted small">No service ports: the containers' ports are served.</p>}
-            {v.ports.map((p, i) => (
-              <div className="row-line" key={i} data-port={i}>
-                <input aria-label={`Port ${i + 1} name`} placeholder="name" value={p.name} onChange={(e) => setPort(i, { name: e.target.value })} />
-                <select className="narrow" aria-label={`Port ${i + 1} protocol`} value={p.protocol} onChange={(e) => setPort(i, { protocol: e.target.value === 'UDP' ? 'UDP' : 'TCP' })}>
-                  <option>TCP</option>
-                  <option>UDP</option>
-                </select>
-                <input className="narrow" aria-label={`Port ${i + 1} port`} inputMode="numeric" placeholder="port" value={p.port} onChange={(e) => setPort(i, { port: e.target.value })} />
-                <input className="narrow" aria-label={`Port ${i + 1} target port`} placeholder="target" value={p.targetPort} onChange={(e) => setPort(i, { targetPort: e.target.value })} />
-                <button type="button" aria-label={`Remove port ${i + 1}`} onClick={() => state.setValues((x) => ({ ...x, ports: x.ports.filter((_, j) => j !== i) }))}>
-                  Remove
-                </button>
-              </div>
-            ))}
-            <button type="button" onClick={() => state.setValues((x) => ({ ...x, ports: [...x.ports, { name: '', protocol: 'TCP', port: '', targetPort: '' }] }))}>
-              Add port
-            </button>
+            <div className="rows-editor">
+              {v.ports.map((p, i) => (
+                <div className="row-line" key={i} data-port={i}>
+                  <label>
+                    Name
+                    <input aria-label={`Port ${i + 1} name`} placeholder="optional" value={p.name} onChange={(e) => setPort(i, { name: e.target.value })} />
+                  </label>
+                  <label className="narrow">
+                    Protocol
+                    <select aria-label={`Port ${i + 1} protocol`} value={p.protocol} onChange={(e) => setPort(i, { protocol: e.target.value === 'UDP' ? 'UDP' : 'TCP' })}>
+                      <option>TCP</option>
+                      <option>UDP</option>
+                    </select>
+                  </label>
+                  <label className="narrow">
+                    Port
+                    <input aria-label={`Port ${i + 1} port`} inputMode="numeric" value={p.port} onChange={(e) => setPort(i, { port: e.target.value })} />
+                  </label>
+                  <label className="narrow">
+                    Target port
+                    <input aria-label={`Port ${i + 1} target port`} placeholder="= port" value={p.targetPort} onChange={(e) => setPort(i, { targetPort: e.target.value })} />
+                  </label>
+                  <button type="button" className="row-end" aria-label={`Remove port ${i + 1}`} onClick={() => state.setValues((x) => ({ ...x, ports: x.ports.filter((_, j) => j !== i) }))}>
+                    Remove
+                  </button>
+                </div>
+              ))}
+              <button type="button" onClick={() => state.setValues((x) => ({ ...x, ports: [...x.ports, { name: '', protocol: 'TCP', port: '', targetPort: '' }] }))}>
+                Add port
+              </button>
+            </div>
           </fieldset>
         </>
       )}

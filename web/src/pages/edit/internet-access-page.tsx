@@ -7,9 +7,9 @@ import { editServiceUrl } from './edit-urls.js';
 import { useServiceForm } from './use-service-form.js';
 
 const TYPES: readonly { readonly type: InternetValues['type']; readonly label: string; readonly help: string }[] = [
-  { type: 'ClusterIP', label: 'None', help: 'reachable inside berth only (virtual IP and DNS)' },
-  { type: 'NodePort', label: 'NodePort', help: 'each port also served on the node\'s address at a node port (30000-32767)' },
-  { type: 'LoadBalancer', label: 'LoadBalancer', help: 'as NodePort, and each port served at its own number on the node\'s load-balancer addresses' },
+  { type: 'ClusterIP', label: 'None', help: 'Reachable inside berth only (virtual IP and DNS)' },
+  { type: 'NodePort', label: 'NodePort', help: 'Each port also served on the node\'s address at a node port (30000-32767)' },
+  { type: 'LoadBalancer', label: 'LoadBalancer', help: 'As NodePort, and each port served at its own number on the node\'s load-balancer addresses' },
 ];
 
 /**
