@@ -129,7 +129,11 @@ function DeleteForm({ grid, name }: { readonly grid: string; readonly name: stri
             </ul>
           </>
         )}
-        {done.hint && <p className="small">{done.hint}</p>}
+        {done.hint && (
+          <p className="small">
+            {done.hint.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part))}
+          </p>
+        )}
         <Link href={servicesUrl(grid)}>Back to the services</Link>
       </div>
     );

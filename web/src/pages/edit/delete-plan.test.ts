@@ -43,7 +43,11 @@ describe('the delete plan', () => {
     const plan = deletePlan(stateful, [instance(1)], [volume(1)]);
     const kept = deleteOutcome('db', plan, false);
     expect(kept.kept).toEqual(['per-slot data, slot 1: n1:/data/volumes/default/db/1']);
-    expect(kept.removed).toEqual(['1 instance', 'addresses and ports', 'DNS names']);
+    expect(kept.removed).toEqual([
+      '1 instance',
+      'addresses and ports: virtual IP 127.96.0.3, node port 30500/TCP, external address 127.0.0.50',
+      'DNS names: db.default.berth.local, db-1.default.berth.local',
+    ]);
     expect(kept.hint).toMatch(/`berth service rm --volumes db` removes a service together with its data/);
     const gone = deleteOutcome('db', plan, true);
     expect(gone.kept).toEqual([]);

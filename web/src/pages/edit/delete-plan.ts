@@ -84,14 +84,15 @@ export function deleteOutcome(name: string, plan: readonly AssociatedResource[],
   const kept: string[] = [];
   for (const r of plan) {
     if (r.optional && !tickedData) kept.push(...r.items.map((i) => `per-slot data, ${i}`));
-    else removed.push(...(r.kind === 'data' ? r.items.map((i) => `per-slot data, ${i}`) : [r.title]));
+    else if (r.kind === 'data') removed.push(...r.items.map((i) => `per-slot data, ${i}`));
+    else removed.push(r.kind === 'instances' ? r.title : `${r.title}: ${r.items.join(', ')}`);
   }
   const hasData = plan.some((r) => r.kind === 'data');
   return {
     removed,
     kept,
     ...(hasData && !tickedData
-      ? { hint: `its data directories are kept (a new service named ${name} would find and use them); delete them by hand when they are no longer needed; \`berth service rm --volumes ${name}\` removes a service together with its data` }
+      ? { hint: `Its data directories are kept (a new service named ${name} would find and use them); delete them by hand when they are no longer needed; \`berth service rm --volumes ${name}\` removes a service together with its data` }
       : {}),
   };
 }

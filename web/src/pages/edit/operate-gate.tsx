@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react';
+import { Link } from 'wouter';
 import type { Identity } from '../../../../src/model/index.js';
 import { roleIn, weakestRoleFor } from '../../../../src/model/access.js';
+import { serviceUrl } from '../../routes.js';
 import { useSession } from '../../session/session.js';
 
 /** Why `identity` may not change services of `grid`: `you cannot change this service: your role is viewer in grid default; operate needs operator or higher`. */
@@ -18,8 +20,11 @@ export function OperateGate({ grid, name, children }: { readonly grid: string; r
   const { can, identity } = useSession();
   if (can('operate', grid, name)) return children;
   return (
-    <p className="edit-note" role="note" data-testid="read-only">
-      {cannotOperateMessage(identity, grid)}
-    </p>
+    <>
+      <p className="edit-note" role="note" data-testid="read-only">
+        {cannotOperateMessage(identity, grid)}
+      </p>
+      <Link href={serviceUrl(grid, name)}>Back to the service</Link>
+    </>
   );
 }
