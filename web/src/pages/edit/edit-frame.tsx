@@ -56,6 +56,7 @@ export function EditFrame<V extends object>(props: {
         {title} <span className="muted">{name}</span>
       </h1>
       <p className="muted small">
+        {/* Every field an edit page changes is in effect once stored (form-model.ts), so a save never asks for a deploy. */}
         Service <Link href={serviceUrl(grid, name)}>{name}</Link> in grid {grid}
         {state.base && (
           <>
@@ -82,7 +83,7 @@ export function EditFrame<V extends object>(props: {
             <FormErrorNote error={state.error} />
             {state.saved && (
               <p role="status" className="edit-saved">
-                Saved: generation {state.saved.generation}, version {state.saved.version}. {effect.startsWith('Applies at once') ? 'In effect now (nothing to deploy).' : ''}
+                Saved: generation {state.saved.generation}, version {state.saved.version}. In effect now (nothing to deploy).
               </p>
             )}
             <div className="edit-actions">
