@@ -4,7 +4,7 @@ import { Link } from 'wouter';
 import type { Grid } from '../../../src/model/index.js';
 import { ErrorNote } from '../components/layout.js';
 import { RelativeTime } from '../components/relative-time.js';
-import { servicesUrl } from '../routes.js';
+import { servicesUrl } from '../urls.js';
 import { useSession } from '../session/session.js';
 
 /** The grids the signed-in identity may see (KubeSphere's projects), each linking to its services. */

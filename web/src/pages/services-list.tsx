@@ -4,9 +4,10 @@ import { Link, useParams, useSearchParams } from 'wouter';
 import type { Service } from '../../../src/model/index.js';
 import { ErrorNote } from '../components/layout.js';
 import { RelativeTime } from '../components/relative-time.js';
-import { createUrl, serviceUrl } from '../routes.js';
+import { createUrl, serviceUrl } from '../urls.js';
 import { useLiveList } from '../session/live.js';
 import { useSession } from '../session/session.js';
+import { ServiceEditLinks } from './edit/service-edit-links.js';
 import { accessOf, aliasOf, exposureOf, matchesFilter, serviceKind } from '../view/service-view.js';
 
 /** The Create dialog's five ways (KubeSphere's), each a URL of its own. */
@@ -94,6 +95,7 @@ export function ServicesPage(): ReactNode {
                 <th scope="col">Virtual IP</th>
                 <th scope="col">Exposed</th>
                 <th scope="col">Created</th>
+                {can('operate', grid) && <th scope="col">Actions</th>}
               </tr>
             </thead>
             <tbody>
@@ -110,6 +112,7 @@ export function ServicesPage(): ReactNode {
 
 function ServiceRow({ service: s }: { readonly service: Service }): ReactNode {
   const alias = aliasOf(s);
+  const canOperate = useSession().can('operate', s.grid);
   return (
     <tr data-service={s.name}>
       <td>
@@ -128,6 +131,11 @@ function ServiceRow({ service: s }: { readonly service: Service }): ReactNode {
       <td>
         <RelativeTime iso={s.createdAt} />
       </td>
+      {canOperate && (
+        <td>
+          <ServiceEditLinks grid={s.grid} name={s.name} compact />
+        </td>
+      )}
     </tr>
   );
 }

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { Link, useParams } from 'wouter';
 import type { Instance, Service, ServiceEndpoints, ServiceExplanation } from '../../../../src/model/index.js';
 import { ErrorNote } from '../../components/layout.js';
-import { serviceUrl, servicesUrl } from '../../routes.js';
+import { serviceUrl, servicesUrl } from '../../urls.js';
 import { useSession } from '../../session/session.js';
 import { aliasOf } from '../../view/service-view.js';
 import { NotFoundPage } from '../not-found.js';
