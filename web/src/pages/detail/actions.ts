@@ -1,5 +1,6 @@
 import type { ComponentType } from 'react';
 import type { Service } from '../../../../src/model/index.js';
+import { EditActions } from '../edit/service-edit-links.js';
 
 /** What an action button of the detail page's header gets. */
 export interface ServiceActionProps {
@@ -15,4 +16,7 @@ export interface ServiceActionProps {
  * each entry's component, in this order, after the page's own buttons. A component decides itself
  * what to show a viewer (`canOperate` false: usually nothing).
  */
-export const SERVICE_ACTIONS: readonly { readonly id: string; readonly component: ComponentType<ServiceActionProps> }[] = [];
+export const SERVICE_ACTIONS: readonly { readonly id: string; readonly component: ComponentType<ServiceActionProps> }[] = [
+  // Edit, Edit Service, Edit Internet Access, Delete (docs/console-edit.md); nothing for a viewer.
+  { id: 'edit', component: EditActions },
+];

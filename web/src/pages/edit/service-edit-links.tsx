@@ -33,3 +33,8 @@ export function ServiceEditLinks({ grid, name, compact }: { readonly grid: strin
     </nav>
   );
 }
+
+/** The detail page's header entry (pages/detail/actions.ts): the four write pages of this service. */
+export function EditActions({ service }: { readonly service: { readonly grid: string; readonly name: string } }): ReactNode {
+  return <ServiceEditLinks grid={service.grid} name={service.name} />;
+}
