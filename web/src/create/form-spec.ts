@@ -74,7 +74,8 @@ function servicePortOf(p: PortRow, exposed: boolean): ServicePortInput {
  */
 export function workloadSpec(form: WorkloadForm, kind: 'stateless' | 'stateful'): ServiceSpecInput {
   const a = form.advanced;
-  const exposed = a.internet !== 'None';
+  const internet = a.internet;
+  const exposed = internet !== 'None';
   const ports = form.containers.flatMap((c) => c.ports.map((p) => servicePortOf(p, exposed)));
   return {
     name: form.basic.name,
@@ -85,7 +86,7 @@ export function workloadSpec(form: WorkloadForm, kind: 'stateless' | 'stateful')
     containers: form.containers.map((c) => containerOf(c, kind === 'stateful')),
     ...(ports.length > 0 ? { ports } : {}),
     ...(a.access === 'headless' ? { clusterIP: 'None' } : {}),
-    ...(exposed ? { type: a.internet } : {}),
+    ...(internet !== 'None' ? { type: internet } : {}),
     ...(a.sticky ? { sessionAffinity: 'ClientIP' as const, sessionAffinityConfig: { clientIP: { timeoutSeconds: num(a.timeout) } } } : {}),
     updateConfig: { parallelism: num(a.parallelism), order: a.order, failureAction: a.failureAction },
   };
