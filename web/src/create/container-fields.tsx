@@ -37,7 +37,7 @@ export function ContainerFields({
       ? 'Asking the server whether it runs images…'
       : docker.available
         ? 'This server runs images with its Docker driver.'
-        : `This server cannot run images now (Docker driver: ${docker.reason ?? 'not available'}): its instances would fail to start. Choose Command to run a plain process.`;
+        : `This server cannot run images now (Docker driver: ${docker.reason ?? 'not available'}): choose Command to run a plain process.`;
   return (
     <section className="card container-card" aria-labelledby={`${fieldId(k)}title`}>
       <div className="card-head">
@@ -59,6 +59,7 @@ export function ContainerFields({
           onChange={(v) => set({ runs: v })}
         />
       </div>
+      {c.runs === 'command' && <p className="hint">{dockerNote}</p>}
       {c.runs === 'image' && (
         <TextField
           field={`${k}image`}

@@ -20,14 +20,14 @@ const cause = (field: string, message = `${field}: Invalid value`) => ({ field, 
 
 describe('YAML error mapping', () => {
   it('puts a nested field of an array item at its own line', () => {
-    expect(locateErrors(SPEC, [cause('spec.containers[0].ports[1].name')])).toEqual([{ line: 10, message: 'spec.containers[0].ports[1].name: Invalid value' }]);
+    expect(locateErrors(SPEC, [cause('spec.containers[0].ports[1].name')])).toEqual([{ line: 10, message: 'spec.containers[0].ports[1].name: Invalid value', field: 'spec.containers[0].ports[1].name' }]);
     expect(locateErrors(SPEC, [cause('spec.labels.tier')])[0]?.line).toBe(3);
     expect(locateErrors(SPEC, [cause('spec.name')])[0]?.line).toBe(1);
   });
 
   it('points a missing field at its nearest parent that is written', () => {
     // spec.ports[0].name is not written: the ports item (line 13) is.
-    expect(locateErrors(SPEC, [cause('spec.ports[0].name', 'spec.ports[0].name: Required value')])).toEqual([{ line: 13, message: 'spec.ports[0].name: Required value' }]);
+    expect(locateErrors(SPEC, [cause('spec.ports[0].name', 'spec.ports[0].name: Required value')])).toMatchObject([{ line: 13, message: 'spec.ports[0].name: Required value' }]);
     expect(locateErrors(SPEC, [cause('spec.containers[0].readinessProbe.httpGet.port')])[0]?.line).toBe(5);
     // Nothing of spec.replicas is written: the whole document (line 1).
     expect(locateErrors(SPEC, [cause('spec.replicas')])[0]?.line).toBe(1);

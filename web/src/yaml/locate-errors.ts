@@ -11,6 +11,8 @@ import { readSpecDocument } from '../../../src/lib/yaml-paths.js';
 export interface LineError {
   readonly line: number;
   readonly message: string;
+  /** The API field path the message is about (its line note leaves out that prefix). */
+  readonly field?: string;
 }
 
 /** A field error as BerthApiError.causes gives it. */
@@ -42,6 +44,6 @@ export function readSpec(text: string): ReadSpec {
 export function locateErrors(text: string, causes: readonly FieldCause[]): LineError[] {
   const read = readSpecDocument(text);
   if (!read.ok) return read.problems.map((p) => ({ line: p.line, message: p.message }));
-  const located = causes.map((c, i) => ({ line: c.field ? read.locate(c.field).line : 1, message: c.message, i }));
-  return located.sort((a, b) => a.line - b.line || a.i - b.i).map(({ line, message }) => ({ line, message }));
+  const located = causes.map((c, i) => ({ line: c.field ? read.locate(c.field).line : 1, message: c.message, i, field: c.field }));
+  return located.sort((a, b) => a.line - b.line || a.i - b.i).map(({ line, message, field }) => (field ? { line, message, field } : { line, message }));
 }

@@ -28,11 +28,15 @@ export interface YamlEditorProps {
 export function YamlEditor({ value, onChange, errors, label = 'YAML', fileName = 'service.yaml', readOnly = false }: YamlEditorProps): ReactNode {
   const id = useId();
   const area = useRef<HTMLTextAreaElement>(null);
-  const [scroll, setScroll] = useState({ top: 0 });
+  const [scroll, setScroll] = useState({ top: 0, left: 0 });
   const [uploadError, setUploadError] = useState<string | undefined>(undefined);
   const lineCount = value.split('\n').length;
   const byLine = new Map<number, string[]>();
   for (const e of errors) byLine.set(e.line, [...(byLine.get(e.line) ?? []), e.message]);
+  // At its line a note need not repeat the field path: `spec.x[0].name: Invalid value …` → `Invalid value …`.
+  const notes = new Map<number, string[]>();
+  for (const e of errors) notes.set(e.line, [...(notes.get(e.line) ?? []), e.field && e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message]);
+  const lines = value.split('\n');
 
   const goToLine = (line: number): void => {
     const el = area.current;
@@ -124,14 +128,20 @@ export function YamlEditor({ value, onChange, errors, label = 'YAML', fileName =
             aria-invalid={errors.length > 0}
             aria-describedby={errors.length > 0 ? `${id}-errors` : undefined}
             onChange={(e) => onChange(e.target.value)}
-            onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop })}
+            onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop, left: e.currentTarget.scrollLeft })}
           />
           {/* Above the text: each line's messages at its right end (the list above has them in full). */}
           <div className="yaml-notes" aria-hidden="true" style={{ transform: `translateY(${-scroll.top}px)` }}>
-            {[...byLine.entries()].map(([line, messages]) => (
+            {[...notes.entries()].map(([line, messages]) => (
               <div key={line} className="yaml-note-row" style={{ top: (line - 1) * LINE_PX }}>
-                <span className="yaml-inline" data-error-line={line} title={messages.join('\n')}>
-                  {messages.join(' · ')}
+                {/* After the line's own text (ch: the editor's monospace width), never over it; clamped to a badge at the right edge for long lines. */}
+                <span
+                  className="yaml-inline"
+                  data-error-line={line}
+                  title={messages.join('\n')}
+                  style={{ left: `min(calc(0.6em + ${(lines[line - 1] ?? '').replace(/\t/g, '  ').length + 2}ch - ${scroll.left}px), calc(100% - 2.5em))` }}
+                >
+                  ⚠ {messages.join(' · ')}
                 </span>
               </div>
             ))}
