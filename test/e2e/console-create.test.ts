@@ -134,6 +134,39 @@ describe('console: create services', { timeout: 240_000 }, () => {
     });
   }
 
+  it("shows the server's refusal at the form field it is about (a node port already taken)", async () => {
+    const taken = (await berth.client.getService('default', 'shop')).spec.ports[0]?.nodePort;
+    assert.ok(taken);
+    const { page, context, problems } = await openConsole(browser, berth, { path: '/grids/default/services/new/stateless' });
+    await page.getByLabel('Name', { exact: true }).fill('clash');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('heading', { name: 'Container 1' }).waitFor();
+    await page.getByLabel('Command', { exact: true }).fill('sleep 1000');
+    await page.getByRole('button', { name: 'Add port' }).click();
+    await page.getByLabel('Container port').fill('8080');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('radio', { name: /^NodePort/ }).check();
+    const nodePort = page.getByLabel('Node port for port 8080');
+    await nodePort.fill(String(taken));
+    await page.getByRole('button', { name: 'Create' }).click();
+    const message = page.locator('#cf-c0-port0-node-error');
+    await message.waitFor();
+    assert.match(await message.innerText(), /provided port is already allocated/);
+    assert.equal(await nodePort.getAttribute('aria-invalid'), 'true');
+    assert.match(await page.getByRole('alert').innerText(), /spec\.ports\[0\]\.nodePort/);
+    await look(page, 'create-refused');
+    await assert.rejects(berth.client.getService('default', 'clash'), /not found/i);
+    // Editing clears the server's message; an allocated port is then taken.
+    await nodePort.fill('');
+    await message.waitFor({ state: 'detached' });
+    await page.getByRole('checkbox', { name: /Deploy now/ }).uncheck();
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL(/\/services\/clash$/);
+    assert.notEqual((await berth.client.getService('default', 'clash')).spec.ports[0]?.nodePort, taken);
+    assert.deepEqual(refusalsAside(problems).filter((p) => !/status of 422/.test(p)), []);
+    await context.close();
+  });
+
   it('creates a stateful service through its form, with the volumes step, not deployed when unticked', async () => {
     const { page, context, problems } = await openConsole(browser, berth, { path: '/grids/default/services/new/stateful' });
     await page.getByRole('heading', { name: 'Create a stateful service' }).waitFor();

@@ -263,3 +263,59 @@ export function selectorErrors(form: SelectorForm): Errors {
   if (form.ports.length === 0) errors['ports'] = 'Add at least one port.';
   return errors;
 }
+
+/** The step a form field key belongs to. */
+export type WorkloadStep = 'basic' | 'containers' | 'volumes' | 'advanced';
+
+/**
+ * Where a server cause of a stateless/stateful create belongs in the form: the API field path
+ * (`spec.containers[0].ports[1].name`, `spec.ports[2].nodePort` …) → the form's field key and step,
+ * or undefined for a field the form has no input for (the cause is then only listed). Service ports
+ * are the container ports in order (form-spec.ts), so `spec.ports[k]` is the k-th of them.
+ */
+export function formFieldOfCause(field: string, form: WorkloadForm): { readonly key: string; readonly step: WorkloadStep } | undefined {
+  const path = field.replace(/^spec\./, '');
+  const container = /^containers\[(\d+)\](?:\.(\w+)(?:\[(\d+)\])?(?:\.(\w+))?)?/.exec(path);
+  if (container) {
+    const [, i, prop, j, sub] = container;
+    const k = `c${i}-`;
+    switch (prop) {
+      case 'name':
+      case 'image':
+      case 'command':
+      case 'args':
+      case 'workingDir':
+        return { key: `${k}${prop}`, step: 'containers' };
+      case 'ports':
+        return { key: `${k}port${j ?? 0}-${sub === 'name' ? 'name' : 'container'}`, step: 'containers' };
+      case 'env':
+        return { key: `${k}env${j ?? 0}-name`, step: 'containers' };
+      case 'readinessProbe':
+        return { key: `${k}probe-kind`, step: 'containers' };
+      case 'mounts':
+        return { key: `${k}vol${j ?? 0}`, step: 'volumes' };
+      default:
+        return { key: 'containers', step: 'containers' };
+    }
+  }
+  const servicePort = /^ports\[(\d+)\](?:\.(\w+))?/.exec(path);
+  if (servicePort) {
+    const flat = form.containers.flatMap((c, ci) => c.ports.map((_, pj) => `c${ci}-port${pj}`));
+    const base = flat[Number(servicePort[1])];
+    if (!base) return undefined;
+    const sub = servicePort[2];
+    if (sub === 'nodePort') return { key: `${base}-node`, step: 'advanced' };
+    if (sub === 'port') return { key: `${base}-service`, step: 'containers' };
+    return { key: `${base}-${sub === 'name' ? 'name' : 'container'}`, step: 'containers' };
+  }
+  if (path === 'name') return { key: 'name', step: 'basic' };
+  if (path === 'labels.version') return { key: 'version', step: 'basic' };
+  if (path.startsWith('labels')) return { key: 'labels', step: 'advanced' };
+  if (path === 'replicas' || path === 'instances') return { key: 'replicas', step: 'advanced' };
+  if (path.startsWith('sessionAffinity')) return { key: 'timeout', step: 'advanced' };
+  if (path.startsWith('updateConfig')) return { key: 'parallelism', step: 'advanced' };
+  if (path === 'clusterIP') return { key: 'access', step: 'advanced' };
+  if (path === 'type') return { key: 'internet', step: 'advanced' };
+  if (path === 'containers') return { key: 'containers', step: 'containers' };
+  return undefined;
+}

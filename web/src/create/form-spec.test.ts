@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseServiceSpec } from '../../../src/model/index.js';
 import type { WorkloadForm } from './form-model.js';
-import { advancedErrors, basicErrors, containersErrors, emptyBasic, emptyContainer, emptyPort, externalErrors, newWorkloadForm, selectorErrors, volumesErrors } from './form-model.js';
+import { advancedErrors, basicErrors, containersErrors, emptyBasic, emptyContainer, emptyPort, externalErrors, formFieldOfCause, newWorkloadForm, selectorErrors, volumesErrors } from './form-model.js';
 import { externalSpec, selectorSpec, workloadSpec } from './form-spec.js';
 
 function form(edit: (f: WorkloadForm) => void): WorkloadForm {
@@ -82,5 +82,27 @@ describe('form → spec', () => {
     expect(parseServiceSpec(selectorSpec(sel))).toMatchObject({ selector: { tier: 'web' }, containers: [], ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
     expect(selectorErrors({ ...sel, ports: [{ ...emptyPort(), containerPort: 'http' }] })).toMatchObject({ 'port0-container': expect.any(String) });
     expect(selectorErrors({ ...sel, selector: ['tier=web', 'tier=db'] })).toMatchObject({ selector: expect.stringMatching(/one value per label key/) });
+  });
+
+  it('places a server cause at the form field it is about, on its step', () => {
+    const f = form((f) => {
+      f.containers = [
+        { ...emptyContainer(), name: 'a', command: 'x', ports: [{ ...emptyPort(), name: 'http', containerPort: '80' }] },
+        { ...emptyContainer(), name: 'b', command: 'y', ports: [{ ...emptyPort(), name: 'admin', containerPort: '81' }, { ...emptyPort(), name: 'metrics', containerPort: '82' }] },
+      ];
+    });
+    expect(formFieldOfCause('spec.name', f)).toEqual({ key: 'name', step: 'basic' });
+    expect(formFieldOfCause('spec.labels.version', f)).toEqual({ key: 'version', step: 'basic' });
+    expect(formFieldOfCause('spec.containers[1].image', f)).toEqual({ key: 'c1-image', step: 'containers' });
+    expect(formFieldOfCause('spec.containers[1].ports[1].name', f)).toEqual({ key: 'c1-port1-name', step: 'containers' });
+    expect(formFieldOfCause('spec.containers[0].env[2].name', f)).toEqual({ key: 'c0-env2-name', step: 'containers' });
+    expect(formFieldOfCause('spec.containers[0].mounts[0].target', f)).toEqual({ key: 'c0-vol0', step: 'volumes' });
+    // Service ports are the container ports in order: the third is container b's second.
+    expect(formFieldOfCause('spec.ports[2].nodePort', f)).toEqual({ key: 'c1-port1-node', step: 'advanced' });
+    expect(formFieldOfCause('spec.ports[0].port', f)).toEqual({ key: 'c0-port0-service', step: 'containers' });
+    expect(formFieldOfCause('spec.ports[9].nodePort', f)).toBeUndefined();
+    expect(formFieldOfCause('spec.replicas', f)).toEqual({ key: 'replicas', step: 'advanced' });
+    expect(formFieldOfCause('spec.sessionAffinityConfig.clientIP.timeoutSeconds', f)).toEqual({ key: 'timeout', step: 'advanced' });
+    expect(formFieldOfCause('spec.placement', f)).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import { BasicFields, FailureNote, useCreate } from './basic-fields.js';
 import type { DockerSupport } from './container-fields.js';
 import { ContainerFields } from './container-fields.js';
 import type { Errors, WorkloadForm } from './form-model.js';
-import { advancedErrors, basicErrors, containersErrors, emptyContainer, newWorkloadForm, volumesErrors } from './form-model.js';
+import { advancedErrors, basicErrors, containersErrors, emptyContainer, formFieldOfCause, newWorkloadForm, volumesErrors } from './form-model.js';
 import { workloadSpec } from './form-spec.js';
 import { TextField, focusFirstError, visibleErrors } from './fields.js';
 
@@ -61,8 +61,30 @@ export function WorkloadCreateForm({ grid, kind }: { readonly grid: string; read
     // Only when the driver answer arrives (the form and `tried` are read, not followed).
   }, [docker]);
 
+  // The server's causes of a refused create, placed at their fields (until the form is edited again).
+  const [serverErrors, setServerErrors] = useState<Errors>({});
+  useEffect(() => {
+    if (!failure) return;
+    const placed: Errors = {};
+    let first: number | undefined;
+    for (const c of failure.causes) {
+      const place = formFieldOfCause(c.field, form);
+      if (!place || placed[place.key] !== undefined) continue;
+      placed[place.key] = c.message.startsWith(`${c.field}: `) ? c.message.slice(c.field.length + 2) : c.message;
+      const index = steps.indexOf(place.step);
+      if (index >= 0 && (first === undefined || index < first)) first = index;
+    }
+    setServerErrors(placed);
+    if (first !== undefined) {
+      setAt(first);
+      setTimeout(() => focusFirstError(placed), 0);
+    }
+    // Only when a new refusal arrives.
+  }, [failure]);
+  useEffect(() => setServerErrors({}), [form]);
+
   const errors = stepErrors(step, form);
-  const shown = visibleErrors(errors, touched, tried.has(step));
+  const shown = { ...serverErrors, ...visibleErrors(errors, touched, tried.has(step)) };
   const tryStep = (): boolean => {
     setTried(new Set([...tried, step]));
     if (Object.keys(errors).length === 0) return true;
