@@ -193,7 +193,7 @@ function VolumesStep({ form, onChange, errors }: { readonly form: WorkloadForm; 
   return (
     <>
       <p className="hint">
-        Each slot of a stateful service (web-1, web-2 …) keeps its own data across restarts and redeploys, and after removal unless you remove it too.
+        Each slot of a stateful service (replica 1, 2 …) keeps its own data across restarts and redeploys, and after the service is removed unless its volumes are removed too.
       </p>
       {form.containers.map((c, i) => (
         <div key={i} className="card container-card">
