@@ -262,6 +262,9 @@ describe('console: create services', { timeout: 240_000 }, () => {
       await errors.getByRole('button', { name: 'Line 7' }).click();
       assert.equal(await page.evaluate('(() => { const t = document.activeElement; return t.value.slice(t.selectionStart, t.selectionEnd); })()'), '      - name: Bad_Port');
       await look(page, 'create-yaml-error');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await screenshot(page, 'create-yaml-error-dark');
+      await page.emulateMedia({ colorScheme: 'light' });
       await assert.rejects(berth.client.getService('default', name), /not found/i, 'a dry run stores nothing');
 
       await editor.fill(BAD.replace('Bad_Port', 'http'));

@@ -86,7 +86,7 @@ export function YamlCreateForm({ grid }: { readonly grid: string }): ReactNode {
         )}
         {verdict?.kind === 'refused' && read.ok && (
           <p role="alert" className="error">
-            {verdict.causes.length > 1 || verdict.causes[0]?.field ? `The server refused it: ${errors.length} error${errors.length === 1 ? '' : 's'}, shown at their lines.` : verdict.message}
+            {verdict.causes.length > 1 || verdict.causes[0]?.field ? errors.length === 1 ? 'The server refused it: 1 error, shown at its line.' : `The server refused it: ${errors.length} errors, shown at their lines.` : verdict.message}
           </p>
         )}
         <label className="radio deploy-now">
