@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { fieldPath, parseManifest, readManifest } from './manifest.js';
+import { fieldPath } from '../lib/index.js';
+import { parseManifest, readManifest } from './manifest.js';
 
 const at = { source: 'app.yaml', dir: '/srv/shop' };
 

@@ -3,15 +3,15 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import type { ServiceSpecInput } from '../model/index.js';
+import { ShownServiceError, firstLine, locateField, nodeStart, unwrapShownService } from '../lib/index.js';
 import { CliError } from './cli-error.js';
-import { ShownServiceError, unwrapShownService } from './shown-service.js';
 
 /*
  * A manifest: a YAML file of service specs, one per document (`---` between them), as `berth apply`,
  * `up` and `down` read it. Each document is a service spec with two optional extra keys, removed
  * before sending: `kind: Service` and `grid:` (overrides --grid for that service). A document may also
  * be a whole service as `berth service show -o yaml` prints it: its spec is read from `spec:` and the
- * fields the server writes (id, version, status …) are ignored (shown-service.ts).
+ * fields the server writes (id, version, status …) are ignored (lib/shown-service.ts).
  */
 
 export interface ManifestService {
@@ -77,7 +77,7 @@ export function parseManifest(text: string, options: { readonly source: string; 
       if (!(e instanceof ShownServiceError)) throw e;
       throw new CliError(`${at(nodeStart(doc, [e.key]) ?? start)}: document ${index}: ${e.message}`);
     }
-    // `show -o yaml` output: the spec is under `spec:` (shown-service.ts); field paths point there.
+    // `show -o yaml` output: the spec is under `spec:` (lib/shown-service.ts); field paths point there.
     const specPath = shown?.specPath ?? [];
     const raw = shown?.document ?? (doc.toJS() as Record<string, unknown>);
     const { kind, grid, ...spec } = raw;
@@ -133,39 +133,6 @@ function resolveWorkingDirs(spec: Record<string, unknown>, dir: string): void {
     if (wd === undefined || wd === null) c['workingDir'] = dir;
     else if (typeof wd === 'string' && !isAbsolute(wd)) c['workingDir'] = resolve(dir, wd);
   }
-}
-
-/**
- * The offset of the node at an API field path, or of its nearest parent present in the document.
- * @param specPath where the spec's fields are in the document: [] for a manifest, ['spec'] for a shown service
- */
-function locateField(doc: Document.Parsed, field: string, specPath: readonly string[]): number | undefined {
-  const path = [...specPath, ...fieldPath(field)];
-  for (let n = path.length; n > 0; n--) {
-    const offset = nodeStart(doc, path.slice(0, n));
-    if (offset !== undefined) return offset;
-  }
-  return undefined;
-}
-
-function nodeStart(doc: Document.Parsed, path: readonly (string | number)[]): number | undefined {
-  const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-  return node && typeof node === 'object' && node.range ? node.range[0] : undefined;
-}
-
-/** `spec.containers[0].ports[1].name` → ['containers', 0, 'ports', 1, 'name'] (the leading `spec` is the document). */
-export function fieldPath(field: string): (string | number)[] {
-  const parts: (string | number)[] = [];
-  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    if (m[2] !== undefined) parts.push(Number(m[2]));
-    else if (m[1] !== undefined) parts.push(m[1]);
-  }
-  if (parts[0] === 'spec') parts.shift();
-  return parts;
-}
-
-function firstLine(message: string): string {
-  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -21,3 +21,7 @@ export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 export { isLoopbackHost } from './loopback.js';
 export type { Settled } from './settle-within.js';
 export { settleWithin } from './settle-within.js';
+export { ShownServiceError, unwrapShownService, READ_ONLY_SERVICE_FIELDS } from './shown-service.js';
+export type { UnwrappedService } from './shown-service.js';
+export { fieldPath, firstLine, locateField, nodeStart, readSpecDocument } from './yaml-paths.js';
+export type { SpecDocument, TextProblem } from './yaml-paths.js';

@@ -24,7 +24,7 @@ export function App(): ReactNode {
           <Route path="/grids" component={GridsPage} />
           <Route path="/grids/:grid/services" component={ServicesPage} />
           {CONSOLE_ROUTES.map((r) => (
-            <Route key={r.path} path={r.path} component={r.component} />
+            <Route key={String(r.path)} path={r.path} component={r.component} />
           ))}
           <Route component={NotFoundPage} />
         </Switch>
