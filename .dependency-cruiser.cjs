@@ -45,8 +45,10 @@ const forbidden = [
     to: { path: '^src/model/', dependencyTypesNot: ['type-only'] },
   },
   // The console (web/, docs/console.md) is a browser build: it reaches the server through the typed
-  // client only, and uses model/ for types, plus model/access.ts (the role table, pure) so that it
-  // shows a write button only where the API would allow the request.
+  // client only, and uses model/ for types, plus two pure modules with type-only imports of their own:
+  // model/deploy-state.ts (what a deploy would change: Edit YAML deploys only then) and
+  // model/access.ts (the role table, so that it shows a write button only where the API would allow
+  // the request).
   // One exception in lib/: yaml-paths.ts (pure, the npm yaml package and lib/shown-service.ts only), so
   // that the console's YAML editor points at the line of a field the server refused exactly as the
   // CLI's `apply` does (the same path rules, one copy).
@@ -57,10 +59,10 @@ const forbidden = [
     to: { path: '^src/', pathNot: ['^src/client/', '^src/model/', '^src/lib/yaml-paths\\.ts$'] },
   },
   {
-    name: 'web-imports-model-types-only-but-access',
+    name: 'web-imports-model-types-only-but-access-and-deploy-state',
     severity: 'error',
     from: { path: '^web/' },
-    to: { path: '^src/model/', pathNot: '^src/model/access\\.ts$', dependencyTypesNot: ['type-only'] },
+    to: { path: '^src/model/', pathNot: '^src/model/(access|deploy-state)\\.ts$', dependencyTypesNot: ['type-only'] },
   },
   {
     name: 'pure-core-has-no-io',

@@ -20,6 +20,7 @@ export const CONSOLE_ROUTES: readonly { readonly path: string | RegExp; readonly
   { path: '/grids/:grid/services/:name/edit', component: lazyPage(() => import('./pages/edit/edit-metadata-page.js').then((m) => ({ default: m.EditMetadataPage }))) },
   { path: '/grids/:grid/services/:name/edit-service', component: lazyPage(() => import('./pages/edit/edit-service-page.js').then((m) => ({ default: m.EditServicePage }))) },
   { path: '/grids/:grid/services/:name/internet-access', component: lazyPage(() => import('./pages/edit/internet-access-page.js').then((m) => ({ default: m.InternetAccessPage }))) },
+  { path: '/grids/:grid/services/:name/edit-yaml', component: lazyPage(() => import('./pages/edit/edit-yaml-page.js').then((m) => ({ default: m.EditYamlPage }))) },
   { path: '/grids/:grid/services/:name/delete', component: lazyPage(() => import('./pages/edit/delete-page.js').then((m) => ({ default: m.DeletePage }))) },
   // The service detail page and its tabs (`…/web`, `…/web/instances`, `/timeline`, `/history`).
   { path: '/grids/:grid/services/:name/:tab?', component: lazyPage(() => import('./pages/detail/detail-page.js').then((m) => ({ default: m.ServiceDetailPage }))) },

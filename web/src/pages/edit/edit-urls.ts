@@ -4,4 +4,5 @@ import { serviceUrl } from '../../urls.js';
 export const editUrl = (grid: string, name: string): string => serviceUrl(grid, name, 'edit');
 export const editServiceUrl = (grid: string, name: string): string => serviceUrl(grid, name, 'edit-service');
 export const internetAccessUrl = (grid: string, name: string): string => serviceUrl(grid, name, 'internet-access');
+export const editYamlUrl = (grid: string, name: string): string => serviceUrl(grid, name, 'edit-yaml');
 export const deleteUrl = (grid: string, name: string): string => serviceUrl(grid, name, 'delete');

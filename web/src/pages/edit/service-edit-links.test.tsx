@@ -22,7 +22,7 @@ describe('ServiceEditLinks', () => {
     vi.restoreAllMocks();
   });
 
-  it('links an operator to the four pages of the service', async () => {
+  it('links an operator to the five write pages of the service', async () => {
     renderAs([{ role: 'operator', grid: 'default' }]);
     const nav = await screen.findByRole('navigation', { name: 'Change web' });
     const links = [...nav.querySelectorAll('a')].map((a) => [a.textContent, a.getAttribute('href')]);
@@ -30,6 +30,7 @@ describe('ServiceEditLinks', () => {
       ['Edit', '/grids/default/services/web/edit'],
       ['Edit Service', '/grids/default/services/web/edit-service'],
       ['Edit Internet Access', '/grids/default/services/web/internet-access'],
+      ['Edit YAML', '/grids/default/services/web/edit-yaml'],
       ['Delete', '/grids/default/services/web/delete'],
     ]);
   });

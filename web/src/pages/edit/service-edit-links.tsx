@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { Link } from 'wouter';
 import { useSession } from '../../session/session.js';
-import { deleteUrl, editServiceUrl, editUrl, internetAccessUrl } from './edit-urls.js';
+import { deleteUrl, editServiceUrl, editUrl, editYamlUrl, internetAccessUrl } from './edit-urls.js';
 import './edit.css';
 
 /**
@@ -24,6 +24,9 @@ export function ServiceEditLinks({ grid, name, compact }: { readonly grid: strin
           </Link>
           <Link href={internetAccessUrl(grid, name)} className="button">
             Edit Internet Access
+          </Link>
+          <Link href={editYamlUrl(grid, name)} className="button">
+            Edit YAML
           </Link>
         </>
       )}
