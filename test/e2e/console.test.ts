@@ -73,4 +73,24 @@ describe('console: login and the services list', { timeout: 120_000 }, () => {
       await context.close();
     });
   }
+
+  it('pages a long list 50 rows at a time, the page in the URL, and filters across every page', async () => {
+    for (let i = 0; i < 60; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, j) => berth.client.createService('default', { name: `many-${String(i + j).padStart(2, '0')}`, containers: [{ command: ['sleep', '1'] }] })));
+    }
+    const { page, context, problems } = await openConsole(browser, berth, { path: '/grids/default/services?q=many' });
+    await page.getByText('60 of').waitFor();
+    assert.equal(await page.locator('tbody tr[data-service]').count(), 50);
+    assert.match(await page.getByRole('navigation', { name: 'Pages of services' }).innerText(), /Page 1 of 2/);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.waitForURL(/page=2/);
+    assert.deepEqual(await page.locator('tbody tr[data-service]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service'))), Array.from({ length: 10 }, (_, k) => `many-${50 + k}`));
+    await page.goBack();
+    await page.getByText('Page 1 of 2').waitFor();
+    await page.getByLabel('Search').fill('many-5');
+    await page.getByText(/^10 of \d+ services match$/).waitFor();
+    assert.equal(await page.getByRole('navigation', { name: 'Pages of services' }).count(), 0, 'one page: no pager');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });

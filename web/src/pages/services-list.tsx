@@ -10,6 +10,12 @@ import { useSession } from '../session/session.js';
 import { ServiceEditLinks } from './edit/service-edit-links.js';
 import { accessOf, aliasOf, exposureOf, matchesFilter, serviceKind } from '../view/service-view.js';
 
+/**
+ * Rows per page of the list (KubeSphere pages its lists too): the page count and position live in the
+ * URL (`?page=2`); search and label filters apply to every service, then the result is paged.
+ */
+export const PAGE_SIZE = 50;
+
 /** The Create dialog's five ways (KubeSphere's), each a URL of its own. */
 export const CREATE_KINDS = [
   { kind: 'stateless', label: 'Stateless service' },
@@ -37,16 +43,22 @@ export function ServicesPage(): ReactNode {
     (e) => (e.kind === 'service' && e.object.grid === grid ? { op: e.op, item: e.object } : undefined),
     [grid],
   );
+  // Typing in a filter replaces the history entry and goes back to page 1; a page change is a step of its own (Back returns to it).
   const setParam = (key: string, value: string): void =>
     setParams(
       (p) => {
         if (value) p.set(key, value);
         else p.delete(key);
+        if (key !== 'page') p.delete('page');
         return p;
       },
-      { replace: true },
+      { replace: key !== 'page' },
     );
-  const shown = (items ?? []).filter((s) => matchesFilter(s, search, labels)).sort((a, b) => a.name.localeCompare(b.name));
+  const matching = (items ?? []).filter((s) => matchesFilter(s, search, labels)).sort((a, b) => a.name.localeCompare(b.name));
+  const pages = Math.max(1, Math.ceil(matching.length / PAGE_SIZE));
+  const page = Math.min(pages, Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1));
+  const shown = matching.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+  const goTo = (n: number): void => setParam('page', n === 1 ? '' : String(n));
   return (
     <section className="pad">
       <div className="page-head">
@@ -83,6 +95,12 @@ export function ServicesPage(): ReactNode {
       <ErrorNote error={error} />
       {items === undefined && !error && <p className="muted">Loading…</p>}
       {items !== undefined && shown.length === 0 && <p className="muted">{items.length === 0 ? 'No services in this grid yet.' : 'No service matches.'}</p>}
+      {matching.length > 0 && (
+        <p className="muted small" role="status">
+          {matching.length === (items?.length ?? 0) ? `${matching.length} service${matching.length === 1 ? '' : 's'}` : `${matching.length} of ${items?.length ?? 0} services match`}
+          {pages > 1 && `, ${(page - 1) * PAGE_SIZE + 1}–${(page - 1) * PAGE_SIZE + shown.length} shown`}
+        </p>
+      )}
       {shown.length > 0 && (
         <div className="table-scroll">
           <table className="list" aria-label={`Services in ${grid}`}>
@@ -105,6 +123,19 @@ export function ServicesPage(): ReactNode {
             </tbody>
           </table>
         </div>
+      )}
+      {pages > 1 && (
+        <nav className="pager" aria-label="Pages of services">
+          <button type="button" disabled={page <= 1} onClick={() => goTo(page - 1)}>
+            Previous
+          </button>
+          <span>
+            Page {page} of {pages}
+          </span>
+          <button type="button" disabled={page >= pages} onClick={() => goTo(page + 1)}>
+            Next
+          </button>
+        </nav>
       )}
     </section>
   );
