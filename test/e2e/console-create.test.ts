@@ -23,7 +23,7 @@ async function lookBoth(page: Page, name: string): Promise<void> {
   await page.setViewportSize(VIEWPORTS.desktop);
 }
 
-// The Create pages (docs/console-create.md): the step form, external, specify workloads, edit by YAML.
+// The Create pages (docs/console.md, "Create"): the step form, external, specify workloads, edit by YAML.
 describe('console: create services', { timeout: 240_000 }, () => {
   let berth: RunningBerth;
   let browser: Browser;

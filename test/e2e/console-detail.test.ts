@@ -7,7 +7,7 @@ import type { RunningBerth } from './harness.js';
 import { cleanup, startBerth } from './harness.js';
 import { slowSpec } from './programs.js';
 
-// The service detail page (issue 12, docs/console-detail.md): live convergence, instance logs, scale,
+// The service detail page (issue 12, docs/console.md, "Service detail"): live convergence, instance logs, scale,
 // timeline, the why panel on a broken rollout, rollback from the History tab, and what a viewer sees.
 const GRID = 'default';
 const NAME = 'shop';

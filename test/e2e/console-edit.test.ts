@@ -12,7 +12,7 @@ import { cleanup, startBerth, waitFor } from './harness.js';
 const GRID = 'default';
 const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({ name, containers: [{ command: ['sleep', '1000'] }], ...extra });
 
-// The edit pages (docs/console-edit.md): Edit, Edit Service, Edit Internet Access, Delete, a stale edit, role gating.
+// The edit pages (docs/console.md, "Edit …"): Edit, Edit Service, Edit Internet Access, Delete, a stale edit, role gating.
 describe('console: edit pages, delete with associated resources, role gating', { timeout: 300_000 }, () => {
   let berth: RunningBerth;
   let browser: Browser;

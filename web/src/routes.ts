@@ -10,13 +10,13 @@ import type { ComponentType, ReactNode } from 'react';
  * link to each other through urls.ts, never through this file.
  */
 export const CONSOLE_ROUTES: readonly { readonly path: string | RegExp; readonly component: ComponentType }[] = [
-  // The Create dialog (web/src/create/, docs/console-create.md), for its five kinds only: `new` is a
+  // The Create dialog (web/src/create/, docs/console.md, "Create"), for its five kinds only: `new` is a
   // valid service name, and `…/new/instances` is the Instances tab of a service named `new`.
   {
     path: /^\/grids\/(?<grid>[^/]+)\/services\/new\/(?<kind>stateless|stateful|external|workloads|yaml)\/?$/,
     component: lazyPage(() => import('./create/create-page.js').then((m) => ({ default: m.CreatePage }))),
   },
-  // The edit pages (docs/console-edit.md): literal sub-paths of a service.
+  // The edit pages (docs/console.md, "Edit …"): literal sub-paths of a service.
   { path: '/grids/:grid/services/:name/edit', component: lazyPage(() => import('./pages/edit/edit-metadata-page.js').then((m) => ({ default: m.EditMetadataPage }))) },
   { path: '/grids/:grid/services/:name/edit-service', component: lazyPage(() => import('./pages/edit/edit-service-page.js').then((m) => ({ default: m.EditServicePage }))) },
   { path: '/grids/:grid/services/:name/internet-access', component: lazyPage(() => import('./pages/edit/internet-access-page.js').then((m) => ({ default: m.InternetAccessPage }))) },

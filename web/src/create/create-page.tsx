@@ -17,7 +17,7 @@ const TITLES: Record<string, string> = {
 };
 
 /**
- * `/grids/:grid/services/new/:kind` (docs/console-create.md): the Create dialog of one kind, as a page
+ * `/grids/:grid/services/new/:kind` (docs/console.md, "Create"): the Create dialog of one kind, as a page
  * of its own so that it can be linked to and the back button leaves it. Cancel returns to the list; a
  * created service opens its page. Only for a role that may operate in the grid (the API refuses
  * others anyway).

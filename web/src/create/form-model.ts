@@ -1,5 +1,5 @@
 /*
- * The state of the Create forms (docs/console-create.md) as plain strings and booleans, as the inputs
+ * The state of the Create forms (docs/console.md, "Create") as plain strings and booleans, as the inputs
  * hold them, and each step's validation: `Errors` maps a field's key (also its input's id) to the
  * message shown under it. form-spec.ts turns a valid form into the spec sent to the server.
  */

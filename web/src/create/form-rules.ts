@@ -1,5 +1,5 @@
 /*
- * The Create form's field rules (docs/console-create.md, "Rules"): pure functions that return the
+ * The Create form's field rules (docs/console.md, "Create", "Rules"): pure functions that return the
  * message to show under a field, or undefined when the value is fine. They restate the server's rules
  * (src/model/names.ts, service-spec.ts, limits.ts) for feedback while typing; the server still
  * validates every request, and form-rules.test.ts checks that each rule agrees with it.

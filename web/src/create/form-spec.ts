@@ -1,5 +1,5 @@
 /*
- * Create form → ServiceSpecInput (docs/console-create.md, "Field mapping"). Pure: called on a form that
+ * Create form → ServiceSpecInput (docs/console.md, "Create", "Field mapping"). Pure: called on a form that
  * passed its steps' validation (form-model.ts); the server validates the result again.
  */
 import type { ServiceSpecInput } from '../../../src/model/index.js';

@@ -29,7 +29,7 @@ function stepErrors(step: Step, form: WorkloadForm): Errors {
 }
 
 /**
- * KubeSphere's step form for a stateless or stateful service (docs/console-create.md): Basic
+ * KubeSphere's step form for a stateless or stateful service (docs/console.md, "Create"): Basic
  * information → Containers → Volumes (stateful only) → Advanced settings. Next validates the step it
  * leaves (messages under the fields, focus on the first); Create sends the spec (form-spec.ts) and,
  * when "Deploy now" is ticked, deploys it; the service's page opens once it is stored.

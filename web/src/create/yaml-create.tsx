@@ -22,7 +22,7 @@ containers:
 type Verdict = { readonly kind: 'ok'; readonly text: string } | { readonly kind: 'refused'; readonly message: string; readonly causes: readonly FieldCause[] };
 
 /**
- * Edit by YAML (docs/console-create.md): a spec, or a whole service as `berth service show -o yaml`
+ * Edit by YAML (docs/console.md, "Create"): a spec, or a whole service as `berth service show -o yaml`
  * prints it, typed or uploaded. YAML syntax errors show at their lines as you type; Check sends a
  * dry run (`?dryRun=All`: the server validates and stores nothing) and Create the real request, and
  * the server's field errors show at the lines of their fields.

@@ -1,5 +1,5 @@
 /*
- * The YAML editor's error mapping (docs/console-create.md, "Edit by YAML"): the server's SPEC_INVALID
+ * The YAML editor's error mapping (docs/console.md, "Create", "Edit by YAML"): the server's SPEC_INVALID
  * causes (`spec.containers[0].ports[1].name: Invalid value …`) → the line of the text where that field
  * is written, by the same path rules as the CLI's `apply` (src/lib/yaml-paths.ts).
  */

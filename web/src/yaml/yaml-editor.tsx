@@ -21,7 +21,7 @@ export interface YamlEditorProps {
 /**
  * A YAML text area with line numbers, Upload (a file replaces the text) and Download, that shows
  * errors at their lines: a marker in the gutter, the line banded, the message at the line's right,
- * and a list above the editor whose items move the caret to the line (docs/console-create.md). The
+ * and a list above the editor whose items move the caret to the line (docs/console.md, "Create"). The
  * text area keeps native editing, undo and screen-reader support; lines never wrap, so line N of
  * the text is row N of the gutter.
  */

@@ -17,6 +17,6 @@ export interface ServiceActionProps {
  * what to show a viewer (`canOperate` false: usually nothing).
  */
 export const SERVICE_ACTIONS: readonly { readonly id: string; readonly component: ComponentType<ServiceActionProps> }[] = [
-  // Edit, Edit Service, Edit Internet Access, Delete (docs/console-edit.md); nothing for a viewer.
+  // Edit, Edit Service, Edit Internet Access, Delete (docs/console.md, "Edit …"); nothing for a viewer.
   { id: 'edit', component: EditActions },
 ];

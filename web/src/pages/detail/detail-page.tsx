@@ -29,7 +29,7 @@ export const DETAIL_TABS = [
 /**
  * A service's page (issue 12, "Service detail"), at `/grids/:grid/services/:name[/:tab]`: the header
  * (name, phase, actions) and the why panel on every tab, then the tab. Everything live comes from one
- * watch stream (useServiceLive); see docs/console-detail.md for each piece's source and the request budget.
+ * watch stream (useServiceLive); see docs/console.md, "Service detail" for each piece's source and the request budget.
  */
 export function ServiceDetailPage(): ReactNode {
   const { grid = 'default', name = '', tab = '' } = useParams<{ grid: string; name: string; tab?: string }>();

@@ -7,7 +7,7 @@ export const REFRESH_MAX_WAIT_MS = 2000;
 
 /**
  * A value read again each time `key` changes (not on a timer): the why panel, the endpoints and the
- * history follow the live service this way (docs/console-detail.md). A burst of changes within
+ * history follow the live service this way (docs/console.md, "Service detail"). A burst of changes within
  * REFRESH_SETTLE_MS is one read (at most REFRESH_MAX_WAIT_MS late); an older read that answers late never replaces a newer one.
  * `key` undefined: nothing is read yet. A failed read keeps the last value and reports its message.
  */

@@ -11,7 +11,7 @@ export interface LiveService {
 }
 
 /**
- * A service and its instances, live through ONE watch stream (docs/console-detail.md): the instances
+ * A service and its instances, live through ONE watch stream (docs/console.md, "Service detail"): the instances
  * are listed with their store revision R (`GET …/instances`), then the service is read
  * (`GET …/services/:name`, at a revision ≥ R), then `GET /v1/watch?fromRevision=R+1` is followed,
  * keeping the events for this service and its instances. Replaying a change the service read already

@@ -1,5 +1,5 @@
 /**
- * A stale edit (docs/console-edit.md, "Conflicts"): every save sends the `version` read when the page
+ * A stale edit (docs/console.md, "Edit …", "Conflicts"): every save sends the `version` read when the page
  * loaded, and the server answers 409 VERSION_CONFLICT when the service moved on. The page then shows
  * what the current version holds for the fields of its form next to what the user typed, and lets
  * them re-apply their changes on top of the current version (rebase) or discard them. Nothing is ever

@@ -21,7 +21,7 @@ interface Loaded {
 }
 
 /**
- * Delete at `/grids/:grid/services/:name/delete` (docs/console-edit.md, "Delete"): the associated
+ * Delete at `/grids/:grid/services/:name/delete` (docs/console.md, "Edit …", "Delete"): the associated
  * resources with checkboxes, as KubeSphere's dialog. The per-slot data of a stateful service is the
  * one choice (kept unless ticked: `DELETE …?volumes=true` only then); instances, addresses and ports,
  * DNS names and hand-set endpoints exist only for the service and go with it (ticked, disabled). After

@@ -35,7 +35,7 @@ export function FormErrorNote({ error }: { readonly error: FormError | undefined
 }
 
 /**
- * The frame of an edit page (docs/console-edit.md): title, the service and the version read, the form
+ * The frame of an edit page (docs/console.md, "Edit …"): title, the service and the version read, the form
  * (`children`), what saving does (`effect`), Cancel and Save; after a 409 the conflict with the current
  * version's values beside the user's, and Re-apply / Discard. A viewer gets the reason instead.
  */

@@ -27,7 +27,7 @@ type Outcome =
   | { readonly kind: 'updated'; readonly service: Service; readonly deployed: boolean };
 
 /**
- * Edit YAML (KubeSphere's "Edit YAML": view, download, upload, update; docs/console-edit.md): the
+ * Edit YAML (KubeSphere's "Edit YAML": view, download, upload, update; docs/console.md, "Edit …"): the
  * service as `show -o yaml` prints it. Check sends a dry run; Update sends the spec with the version
  * read (`PUT …?version`), then deploys it when its workload moved past what is deployed and "Deploy
  * the change" is ticked — as `berth service edit` does. The server's field errors show at their

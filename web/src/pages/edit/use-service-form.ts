@@ -42,7 +42,7 @@ export interface ServiceFormState<V> {
  * Reads the service once, keeps the form's values, and saves with `PUT …/services/:name` and the
  * version read (`updateService(grid, name, spec, { version })`), so a change made by someone else
  * meanwhile answers 409 VERSION_CONFLICT instead of being overwritten; the page then reads the
- * current version and shows it (docs/console-edit.md).
+ * current version and shows it (docs/console.md, "Edit …").
  */
 export function useServiceForm<V extends object>(grid: string, name: string, form: FormModel<V>): ServiceFormState<V> {
   const { client } = useSession();
