@@ -7,7 +7,7 @@ import type { ContainerHandle, ContainerLogLine, LogReadOptions } from '../drive
 import { runDriverConformance, type ConformanceProgram } from '../driver-conformance.js';
 import { ProcessDriver } from './process-driver.js';
 import { toProcessHandle } from './process-handle.js';
-import { ProcScanner } from './proc-table.js';
+import { ProcScanner, scanSubtree } from './proc-table.js';
 import { containerTree } from './process-tree.js';
 import { alive, buildShim, eventually, processConfig, scratchDir } from './test-support.js';
 
@@ -232,6 +232,21 @@ void describe('ProcessDriver', () => {
     assert.ok(second.memoryBytes > 0);
     assert.equal(second.processes, 1);
     assert.ok(second.sampledAt > first.sampledAt);
+  });
+
+  void it('finds the same container tree under its shim as in all of /proc, daemons that left the group included', TIMEOUT, async () => {
+    const driver = newDriver();
+    // A child in the group, one that left it (setsid), and a daemon whose parent exited (reparented to the shim, the subreaper).
+    const handle = toProcessHandle(await start(driver, ['sh', '-c', 'sleep 1000 & setsid sleep 1000 & (setsid sleep 1000 &) ; sleep 1000']));
+    const scanner = new ProcScanner(0);
+    await eventually(async () => containerTree(await scanner.scan(true), handle).length === 5, 5000, 'five processes');
+    const whole = containerTree(await scanner.scan(true), handle).sort();
+    const subtree = scanSubtree(handle.shimPid);
+    assert.ok(subtree, 'this kernel lists children (/proc/PID/task/TID/children)');
+    assert.deepEqual(containerTree(subtree, handle).sort(), whole);
+    assert.ok(subtree.entries.size <= whole.length + 1, `only the shim and its tree are read (${subtree.entries.size} entries)`);
+    assert.equal((await driver.stats(handle))?.processes, 5);
+    await driver.stop(handle, { signal: 'SIGKILL', timeoutMs: 1000 });
   });
 
   void it('stops the whole tree, including a child that left the process group', TIMEOUT, async () => {

@@ -23,7 +23,7 @@ import { ExitWatcher } from './exit-watcher.js';
 import { readContainerLog } from './log-reader.js';
 import { toProcessHandle, type ProcessHandle } from './process-handle.js';
 import { containerTree, treeUsage } from './process-tree.js';
-import { isSameProcess, ProcScanner, systemUnits } from './proc-table.js';
+import { isSameProcess, ProcScanner, scanSubtree, systemUnits } from './proc-table.js';
 import { launcherArgs } from './shim-census.js';
 import { ShimLauncher, type ShimReport } from './shim-launcher.js';
 import { parseShimState, recordPaths, recordPathsOfExitFile, removeRecords, writeIntent } from './shim-records.js';
@@ -236,8 +236,13 @@ export class ProcessDriver implements Driver, Disposable {
     const handle = toProcessHandle(h);
     if (await exists(handle.exitFile)) return undefined;
     const units = await systemUnits();
-    let table = await this.scanner.scan();
-    if (!table.entries.has(handle.pid)) table = await this.scanner.rescan(table); // started after that scan
+    // The shim's subtree (a few files) when the kernel lists children and the shim still runs; else
+    // all of /proc, shared by the callers of one sampling round.
+    let table = scanSubtree(handle.shimPid);
+    if (!table?.entries.has(handle.pid)) {
+      table = await this.scanner.scan();
+      if (!table.entries.has(handle.pid)) table = await this.scanner.rescan(table); // started after that scan
+    }
     const pids = containerTree(table, handle);
     if (pids.length === 0) return undefined;
     return { ...treeUsage(table, pids, units), sampledAt: table.takenAt };
