@@ -7,7 +7,7 @@ import type { ContainerHandle, Driver } from '../drivers/index.js';
 import { FakeDriver } from '../drivers/index.js';
 import type { Disposable } from '../lib/index.js';
 import type { Instance, InstanceState, InstanceStatus, NewServiceEvent } from '../model/index.js';
-import { instance } from '../../test/fixtures.js';
+import { instance, spec } from '../../test/fixtures.js';
 import type { AgentPorts } from './agent.js';
 import type { RunningContainer } from './container-start.js';
 import { Agent } from './agent.js';
@@ -223,6 +223,35 @@ void describe('Agent: deleted instance records', () => {
       for (const l of (ports as unknown as { listeners: Set<(i: Instance, op: 'put' | 'delete') => void> }).listeners) l(inst, 'delete');
       await until('destroyed', () => driver.callsOf('destroy').length === 1);
       assert.equal(driver.running().length, 0, 'the container is gone, not left running untracked');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  void it('removes every container of an ended instance even when its record is deleted while the removal runs', async () => {
+    /** A driver whose removals take 100 ms each (a busy engine). */
+    class SlowRemovals extends FakeDriver {
+      override async destroy(h: ContainerHandle): Promise<void> {
+        this.removing++;
+        await new Promise((r) => setTimeout(r, 100));
+        await super.destroy(h);
+      }
+      removing = 0;
+    }
+    const driver = new SlowRemovals();
+    const base = instance({ state: 'new' });
+    const inst: Instance = { ...base, spec: { ...base.spec, containers: spec({ containers: [{ name: 'web', command: ['srv'] }, { name: 'side', command: ['helper'] }] }).containers } };
+    const ports = new MemoryPorts([inst]);
+    const agent = await startAgent(driver, ports);
+    try {
+      await until('running', () => ports.state(inst.id) === 'running');
+      driver.crash(inst.id, 1, 'web');
+      await until('the first removal under way', () => driver.removing === 1);
+      // The controller deletes the ended instance's record meanwhile (its service was removed).
+      ports.instances.delete(inst.id);
+      for (const l of (ports as unknown as { listeners: Set<(i: Instance, op: 'put' | 'delete') => void> }).listeners) l(inst, 'delete');
+      await until('both removed', () => driver.callsOf('destroy').length === 2, 5000);
+      assert.deepEqual(driver.callsOf('destroy').map((c) => c.containerName).sort(), ['side', 'web']);
     } finally {
       await agent.stop();
     }

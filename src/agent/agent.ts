@@ -259,8 +259,11 @@ export class Agent {
           result = 'retry' as const;
         }
         if (result === 'done') {
-          this.runners.delete(runner.id);
+          // The entry stays until the containers are removed: a delete of the record meanwhile waits for
+          // this removal (onInstance) before the instance's files go — removing them first lost the
+          // sandbox's handle file, and the sandbox was left behind.
           await runner.destroy();
+          if (this.runners.get(runner.id)?.runner === runner) this.runners.delete(runner.id);
           return;
         }
         if (result === 'progressed') {

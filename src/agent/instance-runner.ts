@@ -468,11 +468,9 @@ export class InstanceRunner {
     this.stopProbing();
     this.drainAbort?.abort('destroyed');
     const names = this.instance.spec.containers.map((c) => c.name ?? this.instance.service);
-    // The sandbox last: its containers name its network namespace.
-    for (const name of [...names, SANDBOX_CONTAINER]) {
-      const saved = readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name);
-      if (saved) await this.destroyOne(name, saved.handle);
-    }
+    // Every handle read before the first removal; the sandbox last: its containers name its network namespace.
+    const saved = [...names, SANDBOX_CONTAINER].map((name) => ({ name, file: readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name) }));
+    for (const { name, file } of saved) if (file) await this.destroyOne(name, file.handle);
   }
 
   /**
