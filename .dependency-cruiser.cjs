@@ -45,7 +45,8 @@ const forbidden = [
     to: { path: '^src/model/', dependencyTypesNot: ['type-only'] },
   },
   // The console (web/, docs/console.md) is a browser build: it reaches the server through the typed
-  // client only, and uses model/ for types, plus two pure modules with type-only imports of their own:
+  // client only, and uses model/ for types, plus pure modules with type-only imports of their own:
+  // model/instance-state.ts and instance-health.ts (what "ready" and "ended" mean: one copy),
   // model/deploy-state.ts (what a deploy would change: Edit YAML deploys only then) and
   // model/access.ts (the role table, so that it shows a write button only where the API would allow
   // the request).
@@ -59,10 +60,10 @@ const forbidden = [
     to: { path: '^src/', pathNot: ['^src/client/', '^src/model/', '^src/lib/yaml-paths\\.ts$'] },
   },
   {
-    name: 'web-imports-model-types-only-but-access-and-deploy-state',
+    name: 'web-imports-model-types-only-but-pure-rules',
     severity: 'error',
     from: { path: '^web/' },
-    to: { path: '^src/model/', pathNot: '^src/model/(access|deploy-state)\\.ts$', dependencyTypesNot: ['type-only'] },
+    to: { path: '^src/model/', pathNot: '^src/model/(access|deploy-state|instance-state|instance-health)\\.ts$', dependencyTypesNot: ['type-only'] },
   },
   {
     name: 'pure-core-has-no-io',

@@ -1,29 +1,20 @@
-import type { Instance, InstanceState } from '../../../../src/model/index.js';
+import type { Instance } from '../../../../src/model/index.js';
 
-// The console may import model/ for types only (docs/console.md, the folder rule), so the few rules
-// of model/instance-state.ts and model/instance-health.ts the page needs are spelled again here, with
-// the same meaning: a terminal state never changes; ready = running, desired running, probes passing.
-
-const TERMINAL: readonly InstanceState[] = ['complete', 'failed', 'shutdown', 'rejected'];
+// The rules of model/instance-state.ts and model/instance-health.ts, pure modules the console may
+// import (the folder rule's exceptions, .dependency-cruiser.cjs): one copy of what "ready" means.
+import { healthWord, isReady } from '../../../../src/model/instance-health.js';
+import { isTerminal } from '../../../../src/model/instance-state.js';
 
 /** True while the instance's process may still exist (not complete, failed, shutdown or rejected). */
 export function isLive(i: Instance): boolean {
-  return !TERMINAL.includes(i.status.state);
+  return !isTerminal(i.status.state);
 }
 
 /** Ready for traffic, as endpoints count it (model/instance-health.ts isReady). */
-export function isReadyInstance(i: Instance): boolean {
-  return i.status.state === 'running' && i.desiredState === 'running' && (i.status.health?.ready ?? true);
-}
+export const isReadyInstance: (i: Instance) => boolean = isReady;
 
 /** healthy, unhealthy, starting (probes not passed yet), or '' without probes (as `berth service ps`). */
-export function healthOf(i: Instance): 'healthy' | 'unhealthy' | 'starting' | '' {
-  const h = i.status.health;
-  if (!h) return '';
-  if (h.ready && h.live) return 'healthy';
-  if (h.probes.some((p) => p.result === 'failure')) return 'unhealthy';
-  return 'starting';
-}
+export const healthOf: (i: Instance) => 'healthy' | 'unhealthy' | 'starting' | '' = healthWord;
 
 /**
  * The instances the page lists: the newest instance of each slot, plus every other one still live
