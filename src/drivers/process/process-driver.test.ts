@@ -239,10 +239,21 @@ void describe('ProcessDriver', () => {
     // A child in the group, one that left it (setsid), and a daemon whose parent exited (reparented to the shim, the subreaper).
     const handle = toProcessHandle(await start(driver, ['sh', '-c', 'sleep 1000 & setsid sleep 1000 & (setsid sleep 1000 &) ; sleep 1000']));
     const scanner = new ProcScanner(0);
-    await eventually(async () => containerTree(await scanner.scan(true), handle).length === 5, 5000, 'five processes');
-    const whole = containerTree(await scanner.scan(true), handle).sort();
-    const subtree = scanSubtree(handle.shimPid);
-    assert.ok(subtree, 'this kernel lists children (/proc/PID/task/TID/children)');
+    assert.ok(scanSubtree(handle.shimPid), 'this kernel lists children (/proc/PID/task/TID/children)');
+    // The shell forks as it goes (a subshell comes and goes): compare the two reads once the tree is
+    // steady, i.e. when both see the same five processes; a subtree read that missed one never would.
+    let whole: number[] = [];
+    let subtree = scanSubtree(handle.shimPid);
+    await eventually(
+      async () => {
+        whole = containerTree(await scanner.scan(true), handle).sort();
+        subtree = scanSubtree(handle.shimPid);
+        return whole.length === 5 && subtree !== undefined && JSON.stringify(containerTree(subtree, handle).sort()) === JSON.stringify(whole);
+      },
+      5000,
+      'the same five processes in both reads',
+    );
+    assert.ok(subtree);
     assert.deepEqual(containerTree(subtree, handle).sort(), whole);
     assert.ok(subtree.entries.size <= whole.length + 1, `only the shim and its tree are read (${subtree.entries.size} entries)`);
     assert.equal((await driver.stats(handle))?.processes, 5);
