@@ -12,12 +12,14 @@ import type { RunningContainer } from './container-start.js';
 import { startContainers } from './container-start.js';
 import type { DataPlane } from './instance-drain.js';
 import { drainBeforeStop } from './instance-drain.js';
-import { instanceDir, prepareSlotDir, readHandleFile } from './instance-files.js';
+import { instanceDir, prepareSlotDir } from './instance-files.js';
 import { recoverContainers } from './instance-recovery.js';
 import { instanceProber } from './instance-probes.js';
 import type { FoundData } from './slot-volumes.js';
 import { claimSlotVolume, describeFoundData } from './slot-volumes.js';
 import { imageFields, sandboxConfig, slotMountDirs, usesSandbox } from './instance-sandbox.js';
+import { removeInstanceContainers } from './container-removal.js';
+import { PullReporter } from './pull-progress.js';
 
 /** What one step did: moved the instance on, found nothing to do, or failed in a way worth retrying. */
 export type StepResult = 'progressed' | 'noop' | 'retry' | 'done';
@@ -49,7 +51,7 @@ export class InstanceRunner {
   private drained: boolean;
   private drainAbort: AbortController | undefined;
   /** The image pull in progress during a start (pullProgress). */
-  private pulling: { image: string; layers: Map<string, { id: string; status: string; current?: number; total?: number }>; began: number; reportedAt: number } | undefined;
+  private readonly pull: PullReporter;
 
   constructor(
     instance: Instance,
@@ -59,6 +61,13 @@ export class InstanceRunner {
     this.instance = instance;
     this.lastReported = instance.status;
     this.drained = instance.status.drain?.endedAt !== undefined;
+    this.pull = new PullReporter(ctx.now, () => this.name(), {
+      status: (partial, event) => (event ? this.report(partial, 'instance.image_pulling', event) : this.report(partial)),
+      pulled: (message, data) =>
+        this.reportEvents(withoutTimestamp(this.lastReported), [
+          { grid: this.instance.grid, service: this.instance.service, type: 'instance.image_pulled', severity: 'info', message, instance: this.instance.id, slot: this.instance.slot, data },
+        ]),
+    });
   }
 
   get id(): string {
@@ -212,9 +221,9 @@ export class InstanceRunner {
       userOf: (c) => this.userOf(c),
       onStarted: (started) => (this.containers = [...started]),
       ...(usesSandbox(inst, this.ctx.driver) ? { sandbox: sandboxConfig(inst, this.ctx.containerNetwork) } : {}),
-      imageFieldsOf: (c) => ({ ...imageFields(c, inst, this.dataDir()), onPullProgress: (p: PullProgress) => this.pullProgress(p) }),
+      imageFieldsOf: (c) => ({ ...imageFields(c, inst, this.dataDir()), onPullProgress: (p: PullProgress) => this.pull.progress(p) }),
     });
-    this.pullEnded();
+    this.pull.ended();
     if ('failed' in result) {
       this.containers = [];
       const why = `container ${result.failed}: ${result.message}`;
@@ -235,36 +244,6 @@ export class InstanceRunner {
     prober?.start();
     this.watchExits();
     return 'progressed';
-  }
-
-  /**
-   * The engine pulls an image for this instance: said once as an event, then as the status's `pull`
-   * (per layer, as `docker pull` shows it) at most twice a second, so a big pull does not write the
-   * store per byte.
-   */
-  private pullProgress(p: PullProgress): void {
-    const now = this.ctx.now();
-    if (!this.pulling || this.pulling.image !== p.image) {
-      this.pulling = { image: p.image, layers: new Map(), began: now, reportedAt: now };
-      this.report({ state: 'starting', message: `pulling image ${p.image}` }, 'instance.image_pulling', `${this.name()} pulling image ${p.image}`);
-    }
-    if (p.layer) this.pulling.layers.set(p.layer, { id: p.layer, status: p.status, ...(p.current !== undefined ? { current: p.current } : {}), ...(p.total !== undefined ? { total: p.total } : {}) });
-    if (now - this.pulling.reportedAt < 500) return;
-    this.pulling.reportedAt = now;
-    const layers = [...this.pulling.layers.values()];
-    const done = layers.filter((l) => /complete|already exists/i.test(l.status)).length;
-    this.report({ state: 'starting', message: `pulling image ${p.image}: ${done}/${layers.length} layers done`, pull: { image: p.image, layers } });
-  }
-
-  /** After the containers started (or failed to): the pull, if one ran, is over. */
-  private pullEnded(): void {
-    const pull = this.pulling;
-    if (!pull) return;
-    this.pulling = undefined;
-    const secs = ((this.ctx.now() - pull.began) / 1000).toFixed(1);
-    this.reportEvents(withoutTimestamp(this.lastReported), [
-      { grid: this.instance.grid, service: this.instance.service, type: 'instance.image_pulled', severity: 'info', message: `${this.name()} pulled image ${pull.image} (${pull.layers.size} layers) in ${secs} s`, instance: this.instance.id, slot: this.instance.slot, data: { image: pull.image, layers: pull.layers.size } },
-    ]);
   }
 
   /** The container's complete environment, as given to it at start (and to its exec probes). */
@@ -467,30 +446,7 @@ export class InstanceRunner {
     this.waitAbort.abort();
     this.stopProbing();
     this.drainAbort?.abort('destroyed');
-    const names = this.instance.spec.containers.map((c) => c.name ?? this.instance.service);
-    // Every handle read before the first removal; the sandbox last: its containers name its network namespace.
-    const saved = [...names, SANDBOX_CONTAINER].map((name) => ({ name, file: readHandleFile<RunningContainer>(this.ctx.dataDir, this.instance.id, name) }));
-    for (const { name, file } of saved) if (file) await this.destroyOne(name, file.handle);
-  }
-
-  /**
-   * Removes one container, trying 3 times (0.5 s, then 1 s apart: a busy engine times out, or is still
-   * removing it). A container left after that is said in the log; the agent removes it at its next
-   * start, when it finds containers of instances that ended (agent.ts, adoption).
-   */
-  private async destroyOne(name: string, handle: ContainerHandle): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.ctx.driver.destroy(handle);
-        return;
-      } catch (error) {
-        if (attempt >= 3) {
-          this.ctx.logger.warn({ instance: this.instance.id, container: name, err: error }, 'removing an ended container failed 3 times; the agent removes it when it next starts');
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-      }
-    }
+    await removeInstanceContainers(this.ctx, this.instance);
   }
 }
 
