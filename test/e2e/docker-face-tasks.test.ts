@@ -10,13 +10,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { dockerForTests } from '../../src/drivers/docker/engine-gate.js';
 import { testImage } from '../../src/drivers/docker/test-images.js';
 import { DOCKER_CLI, dockerCli } from './docker-cli.js';
-import { dockerNetworkFor, removeDockerState } from './docker-harness.js';
-import type { DockerOptions, RunningBerth } from './harness.js';
-import { cleanup, startBerth } from './harness.js';
+import { dockerFaceServer } from './docker-harness.js';
 
 const docker = await dockerForTests();
 const skip = docker ? undefined : 'no Docker engine answers (see the SKIP line above)';
@@ -24,30 +22,16 @@ const RANGE = '127.11.79.0/24';
 const SERVICE = 'facetasks';
 
 describe('Docker face: tasks and logs through the docker CLI', { ...(skip ? { skip } : {}), timeout: 240_000 }, () => {
-  let berth: RunningBerth;
-  let net: DockerOptions;
-  before(async () => {
-    if (!docker) return;
-    net = await dockerNetworkFor(docker, 'facetasks', RANGE);
-    berth = await startBerth({ instanceRange: RANGE, docker: net, dockerApi: true });
-  });
-  after(async () => {
-    if (!docker || !berth) return;
-    try {
-      await cleanup(berth);
-    } finally {
-      await removeDockerState(docker, net, [berth.owner]);
-    }
-  });
+  const face = dockerFaceServer(docker, 'facetasks', RANGE);
 
   it('create waits until every slot’s task runs, then ps lists them', async () => {
     // --no-resolve-image: the image stays `busybox:local` (a digest-pinned reference names no local image).
-    const create = await dockerCli(berth, 'service', 'create', '--no-resolve-image', '--name', SERVICE, '--replicas', '2', testImage('busybox'), 'sh', '-c', 'echo hello from $HOSTNAME; while true; do sleep 1; done');
+    const create = await dockerCli(face.berth, 'service', 'create', '--no-resolve-image', '--name', SERVICE, '--replicas', '2', testImage('busybox'), 'sh', '-c', 'echo hello from $HOSTNAME; while true; do sleep 1; done');
     assert.equal(create.code, 0, create.stderr + create.stdout);
     assert.match(create.stdout, /overall progress: 2 out of 2 tasks/);
     assert.match(create.stdout, /verify: Service \S+ converged/); // the CLI names the id create answered
 
-    const ps = await dockerCli(berth, 'service', 'ps', '--format', '{{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}', SERVICE);
+    const ps = await dockerCli(face.berth, 'service', 'ps', '--format', '{{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}', SERVICE);
     assert.equal(ps.code, 0, ps.stderr);
     const rows = ps.stdout.trim().split('\n').sort();
     assert.equal(rows.length, 2, ps.stdout);
@@ -56,7 +40,7 @@ describe('Docker face: tasks and logs through the docker CLI', { ...(skip ? { sk
 
   it('logs -f follows the new tasks of an update; ps then shows the replaced ones as Shutdown', async () => {
     const config = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: berth.dockerHost, DOCKER_CONFIG: config, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: face.berth.dockerHost, DOCKER_CONFIG: config, NO_COLOR: '1' };
     for (const name of ['DOCKER_CONTEXT', 'DOCKER_API_VERSION', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH']) delete env[name];
     const follower = spawn(DOCKER_CLI, ['service', 'logs', '-f', SERVICE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -72,7 +56,7 @@ describe('Docker face: tasks and logs through the docker CLI', { ...(skip ? { sk
       // The task id (25 base-36 characters, as Swarm's) is cut to 12, as the CLI cuts every id.
       for (const line of lines()) assert.match(line, new RegExp(`^${SERVICE}\\.[12]\\.[0-9a-z]{12}@\\S+ +\\| hello from ${SERVICE}-[12]$`));
 
-      const update = await dockerCli(berth, 'service', 'update', '--no-resolve-image', '--env-add', 'A=1', SERVICE);
+      const update = await dockerCli(face.berth, 'service', 'update', '--no-resolve-image', '--env-add', 'A=1', SERVICE);
       assert.equal(update.code, 0, update.stderr + update.stdout);
       await waitLines(4, 'the new tasks’ lines reach the follower that started before them');
       assert.equal(follower.exitCode, null, 'the follow is still open');
@@ -84,7 +68,7 @@ describe('Docker face: tasks and logs through the docker CLI', { ...(skip ? { sk
     // The replaced tasks are Shutdown once their containers stopped (the grace is 10 s at most).
     let rows: string[] = [];
     for (let k = 0; k < 60; k++) {
-      const ps = await dockerCli(berth, 'service', 'ps', '--format', '{{.Name}}|{{.DesiredState}}|{{.CurrentState}}', SERVICE);
+      const ps = await dockerCli(face.berth, 'service', 'ps', '--format', '{{.Name}}|{{.DesiredState}}|{{.CurrentState}}', SERVICE);
       assert.equal(ps.code, 0, ps.stderr);
       rows = ps.stdout.trim().split('\n');
       if (rows.filter((r) => r.includes('|Shutdown|Shutdown ')).length === 2) break;
@@ -94,10 +78,10 @@ describe('Docker face: tasks and logs through the docker CLI', { ...(skip ? { sk
     assert.equal(rows.filter((r) => new RegExp(`^${SERVICE}\\.[12]\\|Running\\|Running `).test(r)).length, 2, rows.join('\n'));
     // A custom --format has no ` \_ ` indent (the CLI indents history rows in table formats only).
     assert.equal(rows.filter((r) => new RegExp(`^${SERVICE}\\.[12]\\|Shutdown\\|Shutdown `).test(r)).length, 2, rows.join('\n'));
-    const current = await dockerCli(berth, 'service', 'ps', '-q', '-f', 'desired-state=running', SERVICE);
+    const current = await dockerCli(face.berth, 'service', 'ps', '-q', '-f', 'desired-state=running', SERVICE);
     assert.equal(current.stdout.trim().split('\n').length, 2, current.stdout);
 
-    const rm = await dockerCli(berth, 'service', 'rm', SERVICE);
+    const rm = await dockerCli(face.berth, 'service', 'rm', SERVICE);
     assert.equal(rm.code, 0, rm.stderr);
   });
 });

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
-import { BIN, ROOT, cliEnv, type DockerOptions } from './harness.js';
+import { after, before } from 'node:test';
+import { BIN, ROOT, cleanup, cliEnv, startBerth, type DockerOptions, type RunningBerth } from './harness.js';
 
 /** This checkout, in network names: two checkouts running the same file never share a network. */
 const CHECKOUT = createHash('sha256').update(ROOT).digest('hex').slice(0, 6);
@@ -113,4 +114,35 @@ export function httpGet(host: string, port: number, options: { path?: string; ti
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/**
+ * A berth server with the Docker driver and its Docker API face (`berth.dockerHost`) for the
+ * describe block this is called in: started in `before` on the file's own network (dockerNetworkFor
+ * `name`), and in `after` its services removed, the server stopped and everything it made on the
+ * engine removed. Without an engine (`docker` undefined) nothing starts: the block is skipped.
+ * @returns `berth`, readable in tests once `before` ran
+ */
+export function dockerFaceServer(docker: Dockerode | undefined, name: string, instanceRange: string): { readonly berth: RunningBerth } {
+  let berth: RunningBerth | undefined;
+  let net: DockerOptions | undefined;
+  before(async () => {
+    if (!docker) return;
+    net = await dockerNetworkFor(docker, name, instanceRange);
+    berth = await startBerth({ instanceRange, docker: net, dockerApi: true });
+  });
+  after(async () => {
+    if (!docker || !berth || !net) return;
+    try {
+      await cleanup(berth);
+    } finally {
+      await removeDockerState(docker, net, [berth.owner]);
+    }
+  });
+  return {
+    get berth(): RunningBerth {
+      if (!berth) throw new Error(`the ${name} server is not started (read it inside a test)`);
+      return berth;
+    },
+  };
 }

@@ -1,12 +1,12 @@
 import type Dockerode from 'dockerode';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dockerForTests } from '../../src/drivers/docker/engine-gate.js';
 import { testImage } from '../../src/drivers/docker/test-images.js';
-import { cleanup, startBerth, waitFor, type DockerOptions, type RunningBerth } from './harness.js';
-import { containersOf, dockerNetworkFor, removeDockerState } from './docker-harness.js';
+import { waitFor } from './harness.js';
+import { containersOf, dockerFaceServer } from './docker-harness.js';
 
 /*
  * Issue 11, acceptance: the seed 004 page's docker-py calls, as written (test/e2e/docker-py/seed004.py,
@@ -28,26 +28,12 @@ const RANGE = '127.11.78.0/24';
 type Step = Record<string, unknown> & { step: string };
 
 describe('docker-py: the seed 004 page against a real berth server', { ...(skip ? { skip } : {}), timeout: 300_000 }, () => {
-  let berth: RunningBerth;
-  let net: DockerOptions;
-  before(async () => {
-    if (!docker) return;
-    net = await dockerNetworkFor(docker, 'dockerpy', RANGE);
-    berth = await startBerth({ instanceRange: RANGE, docker: net, dockerApi: true });
-  });
-  after(async () => {
-    if (!docker || !berth) return;
-    try {
-      await cleanup(berth);
-    } finally {
-      await removeDockerState(docker as Dockerode, net, [berth.owner]);
-    }
-  });
+  const face = dockerFaceServer(docker, 'dockerpy', RANGE);
 
   it('create_service, services(filters), inspect_service, update_service (the logs show the new output), a stale update refused, remove_service', async () => {
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn('python3', [SCRIPT], {
-        env: { ...process.env, DOCKER_HOST: berth.dockerHost as string, DOCKER_CONFIG: '/nonexistent-berth-test', SEED004_NAME: 'seed004', SEED004_IMAGE: testImage('busybox'), SEED004_CHECK_LOGS: '1' },
+        env: { ...process.env, DOCKER_HOST: face.berth.dockerHost as string, DOCKER_CONFIG: '/nonexistent-berth-test', SEED004_NAME: 'seed004', SEED004_IMAGE: testImage('busybox'), SEED004_CHECK_LOGS: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -83,7 +69,7 @@ describe('docker-py: the seed 004 page against a real berth server', { ...(skip 
     assert.deepEqual(at('remove').remaining, []);
     assert.equal(at('inspect_removed').not_found, true);
     await waitFor('the service and its containers gone', async () => {
-      const left = (await berth.client.listServices('default')).length + (await containersOf(docker as Dockerode, berth.owner)).length;
+      const left = (await face.berth.client.listServices('default')).length + (await containersOf(docker as Dockerode, face.berth.owner)).length;
       return left === 0 ? true : undefined;
     }, { timeoutMs: 60_000 });
   });
