@@ -49,7 +49,10 @@ async function startRegistry(): Promise<{ port: number; child: ChildProcess; dir
   throw new Error(`docker-registry did not start: ${log}`);
 }
 
-/** A TCP server that accepts connections and never answers: a registry that hangs. */
+/** Ports the silent servers of this file had: the engine keeps its own pull from such a "registry" going after its client left (until its 15 s ping timeout), so a later server must not get the same port and inherit that pull's failure. */
+const silentPorts = new Set<number>();
+
+/** A TCP server that accepts connections and never answers: a registry that hangs. On a port no earlier one of this file had. */
 async function silentServer(): Promise<{ port: number; server: Server; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
@@ -59,6 +62,11 @@ async function silentServer(): Promise<{ port: number; server: Server; close(): 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
+  if (silentPorts.has(port)) {
+    await new Promise((resolve) => server.close(resolve));
+    return silentServer();
+  }
+  silentPorts.add(port);
   return {
     port,
     server,
