@@ -42,6 +42,10 @@ export function instance(overrides: Partial<Omit<Instance, 'status' | 'createdAt
   };
 }
 
-export function node(name = 'node-1'): NodeInfo {
-  return { name, address: '127.0.0.1', drivers: ['process'], ready: true, heartbeatAt: iso(T0), version: 1 };
+/** A ready, active node with 2 CPUs and 4 GiB; `extra` overrides any field (labels, availability, capacity…). */
+export function node(name = 'node-1', extra: Partial<NodeInfo> = {}): NodeInfo {
+  return {
+    name, address: '127.0.0.1', drivers: ['process'], labels: {}, availability: 'active', os: 'linux', arch: 'x86_64',
+    capacity: { cpus: 2, memoryBytes: 4 * 1024 ** 3 }, ready: true, heartbeatAt: iso(T0), version: 1, ...extra,
+  };
 }

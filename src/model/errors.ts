@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'SECRET_NOT_FOUND',
   'SECRET_EXISTS',
   'SECRET_IN_USE',
+  'NODE_NOT_FOUND',
+  'NODE_NOT_DOWN',
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'SERVICE_EXISTS',
@@ -217,6 +219,19 @@ export class SecretExistsError extends CodedError {
 export class SecretInUseError extends CodedError {
   constructor(grid: string, name: string, services: readonly string[]) {
     super('SECRET_IN_USE', `secret "${name}" in grid "${grid}" is in use by the following service(s): ${services.join(', ')}; remove the references first`, { grid, name, services });
+  }
+}
+
+export class NodeNotFoundError extends CodedError {
+  constructor(name: string) {
+    super('NODE_NOT_FOUND', `node "${name}" not found: \`berth node ls\` lists the nodes`, { name });
+  }
+}
+
+/** Removing a node whose agent still reports (Swarm: "node is not down and can't be removed"). */
+export class NodeNotDownError extends CodedError {
+  constructor(name: string) {
+    super('NODE_NOT_DOWN', `node "${name}" is not down and can't be removed: stop its agent first, or remove it anyway with --force (its instances are then replaced elsewhere)`, { name });
   }
 }
 

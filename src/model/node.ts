@@ -1,4 +1,27 @@
-/** A machine whose agent runs instances. On one machine there is one node, named after the host. */
+/**
+ * What the API lets users set on a node (Swarm's `docker node update --availability`): `active` takes
+ * new instances, `pause` keeps what runs but takes nothing new, `drain` moves its instances elsewhere
+ * (with the drain rollouts use) and takes nothing new.
+ */
+export const NODE_AVAILABILITIES = ['active', 'pause', 'drain'] as const;
+export type NodeAvailability = (typeof NODE_AVAILABILITIES)[number];
+
+/** What instances may reserve on a node (`spec.containers[].resources.reservations` add up against it). */
+export interface NodeResources {
+  /** Whole and fractional CPUs (Docker's `--cpus`). */
+  readonly cpus: number;
+  /** Bytes. */
+  readonly memoryBytes: number;
+}
+
+/**
+ * A machine whose agent runs instances. On one machine there is one node, named after the host.
+ *
+ * Two writers (swarmkit's Node: spec by the user, description and status by the node): the agent
+ * registers and reports the facts (address, drivers, platform, capacity, ready, heartbeatAt; `labels`
+ * only when the node is first registered, as kubelet's `--node-labels`); the API sets `availability`
+ * and edits `labels` (`berth node update`), and a re-registration keeps both.
+ */
 export interface NodeInfo {
   readonly name: string;
   /** Address the node's node ports and load balancers open on. */
@@ -9,7 +32,21 @@ export interface NodeInfo {
   readonly unavailableDrivers?: Readonly<Record<string, string>>;
   /** The container network of the node's image driver: name, subnet and gateway (berth's DNS for containers listens there). */
   readonly containerNetwork?: { readonly name: string; readonly subnet: string; readonly gateway: string; readonly dns?: string };
+  /** `node.labels.<key>` of placement constraints. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Whether the node takes new instances (default `active`). */
+  readonly availability: NodeAvailability;
+  /** `linux` (Node's `os.platform()`), `node.platform.os` of constraints. */
+  readonly os: string;
+  /** `x86_64`, `aarch64` … (`os.machine()`), `node.platform.arch` of constraints. */
+  readonly arch: string;
+  /** What instances may reserve here (the machine's CPUs and memory unless the agent was told less). */
+  readonly capacity: NodeResources;
   readonly ready: boolean;
   readonly heartbeatAt: string;
   readonly version: number;
 }
+
+/** What an agent reports when it registers or heartbeats; fields left out get the machine's values (os, arch, capacity) or none (labels). */
+export type NodeRegistration = Omit<NodeInfo, 'version' | 'availability' | 'labels' | 'os' | 'arch' | 'capacity'> &
+  Partial<Pick<NodeInfo, 'labels' | 'os' | 'arch' | 'capacity'>>;

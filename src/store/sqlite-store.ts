@@ -4,13 +4,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
-import type { Grid, HostListenerClaim, Instance, InstanceStatus, NewServiceEvent, NodeInfo, SecretInfo, Service, ServiceCondition, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
+import type { Grid, HostListenerClaim, Instance, InstanceStatus, NewServiceEvent, NodeInfo, NodeRegistration, SecretInfo, Service, ServiceCondition, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
 import {
   GridNotFoundError,
   HostPortAllocatedError,
   INSTANCE_STATES,
   InstanceNotFoundError,
   InvalidTransitionError,
+  NodeNotDownError,
+  NodeNotFoundError,
   RequestInvalidError,
   ServiceExistsError,
   ServiceNotDeployedError,
@@ -29,6 +31,7 @@ import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
 import { AccessTables } from './access-tables.js';
 import { SecretTable } from './secret-table.js';
+import { registeredNode, withNodeDefaults } from './node-records.js';
 import { HostPortTable } from './host-port-table.js';
 import type { JsonRow, Statements } from './sqlite-statements.js';
 import { SQL } from './sqlite-statements.js';
@@ -36,6 +39,7 @@ import type {
   ControllerWrites,
   EventFilter,
   InstanceFilter,
+  NodeChange,
   ServiceIntentChange,
   Store,
   StoredToken,
@@ -176,7 +180,11 @@ export class SqliteStore implements Store {
 
   listNodes(): NodeInfo[] {
     this.assertOpen();
-    return (this.stmt.listNodes.all() as JsonRow[]).map((r) => this.frozen.parse<NodeInfo>(r.json));
+    return (this.stmt.listNodes.all() as JsonRow[]).map((r) => withNodeDefaults(this.frozen.parse<NodeInfo>(r.json)));
+  }
+
+  getNode(name: string): NodeInfo | undefined {
+    return this.listNodes().find((n) => n.name === name);
   }
 
   /** @throws RequestInvalidError when `since` is not a time. */
@@ -412,13 +420,37 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  upsertNode(node: Omit<NodeInfo, 'version'>): NodeInfo {
+  upsertNode(node: NodeRegistration): NodeInfo {
+    return this.write(() => this.putNode(registeredNode(node, this.getNode(node.name))));
+  }
+
+  updateNode(name: string, change: NodeChange, options: Pick<WriteOptions, 'ifVersion'> = {}): NodeInfo {
     return this.write(() => {
-      const revision = this.log.next();
-      const json = JSON.stringify({ ...node, version: revision } satisfies NodeInfo);
-      this.stmt.putNode.run(node.name, json, revision);
-      return this.log.record('node', 'put', node.name, json, revision) as NodeInfo;
+      const current = this.getNode(name);
+      if (!current) throw new NodeNotFoundError(name);
+      if (options.ifVersion !== undefined && options.ifVersion !== current.version) throw new VersionConflictError(`node "${name}"`, options.ifVersion, current.version);
+      const { version: _, ...rest } = current;
+      return this.putNode({ ...rest, ...(change.availability ? { availability: change.availability } : {}), ...(change.labels ? { labels: { ...change.labels } } : {}) });
     });
+  }
+
+  removeNode(name: string, options: { readonly force?: boolean } = {}): NodeInfo {
+    return this.write(() => {
+      const current = this.getNode(name);
+      if (!current) throw new NodeNotFoundError(name);
+      if (current.ready && !options.force) throw new NodeNotDownError(name);
+      const revision = this.log.next();
+      this.stmt.deleteNode.run(name);
+      this.log.record('node', 'delete', name, JSON.stringify(current), revision);
+      return current;
+    });
+  }
+
+  private putNode(node: Omit<NodeInfo, 'version'>): NodeInfo {
+    const revision = this.log.next();
+    const json = JSON.stringify({ ...node, version: revision } satisfies NodeInfo);
+    this.stmt.putNode.run(node.name, json, revision);
+    return this.log.record('node', 'put', node.name, json, revision) as NodeInfo;
   }
 
   // ---- access: grids and tokens ----

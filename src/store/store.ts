@@ -9,7 +9,9 @@ import type {
   InstanceSpec,
   InstanceStatus,
   NewServiceEvent,
+  NodeAvailability,
   NodeInfo,
+  NodeRegistration,
   Service,
   ServiceDesired,
   ServiceEvent,
@@ -100,6 +102,13 @@ export interface ControllerWrites {
   /** Removes service records whose instances are all gone (the end of `rm`). */
   readonly deleteServices?: readonly { readonly grid: string; readonly name: string }[];
   readonly events?: readonly NewServiceEvent[];
+}
+
+/** An API-side change of a node. Fields left out are unchanged. */
+export interface NodeChange {
+  readonly availability?: NodeAvailability;
+  /** Replaces the node's labels. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export interface InstanceFilter {
@@ -195,7 +204,24 @@ export interface Store {
    * (InvalidTransition, logged by the caller). Unknown instances are skipped.
    */
   setInstanceStatuses(updates: readonly { readonly id: string; readonly status: InstanceStatus }[], events?: readonly NewServiceEvent[]): void;
-  upsertNode(node: Omit<NodeInfo, 'version'>): NodeInfo;
+  /**
+   * Registers a node or records its heartbeat (the agent's facts); keeps the API's `availability` and
+   * `labels` of a node already known (model/node.ts).
+   */
+  upsertNode(node: NodeRegistration): NodeInfo;
+
+  // ---- nodes (the API writes availability and labels) ----
+  getNode(name: string): NodeInfo | undefined;
+  /**
+   * `berth node update`: availability and labels.
+   * @throws NodeNotFoundError (404), VersionConflictError (409) when `ifVersion` is stale
+   */
+  updateNode(name: string, change: NodeChange, options?: Pick<WriteOptions, 'ifVersion'>): NodeInfo;
+  /**
+   * `berth node rm`: forgets a node (its instances are then on no known node).
+   * @throws NodeNotFoundError (404), NodeNotDownError (409) while the node is ready, unless `force`
+   */
+  removeNode(name: string, options?: { readonly force?: boolean }): NodeInfo;
 
   // ---- access: grids and tokens (the API writes them) ----
   getGrid(name: string): Grid | undefined;
