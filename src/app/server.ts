@@ -45,6 +45,8 @@ export interface ServerConfig {
   readonly instanceRange?: string;
   /** Node name (default: the host name). */
   readonly node?: string;
+  /** Labels of the node when it is first registered (`--node-label`); afterwards `berth node update` owns them. */
+  readonly nodeLabels?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
   /**
    * HOST:PORT of the DNS server (default 127.0.0.1:7453; when that port is taken, a free one, reported
@@ -204,6 +206,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       drivers: drivers.available,
       ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
       ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}) } } : {}),
+      ...(config.nodeLabels ? { labels: config.nodeLabels } : {}),
       ready: true,
       heartbeatAt: new Date().toISOString(),
     });

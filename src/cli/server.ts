@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
 import { CliContext } from './cli-context.js';
 import { UsageError } from './cli-error.js';
+import { labelValue } from './flag-values.js';
 import type { CliDeps, ServerOptions } from './cli-deps.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
@@ -20,6 +21,7 @@ interface ServerFlags {
   readonly dockerApiTlsCert?: string;
   readonly dockerApiTlsKey?: string;
   readonly dockerApiTlsCa?: string;
+  readonly nodeLabel?: Record<string, string>;
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
@@ -39,6 +41,7 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--docker-api-tls-cert <file>', "PEM certificate of the Docker API face's TCP listeners (with --docker-api-tls-key); required off loopback")
     .option('--docker-api-tls-key <file>', 'PEM private key of --docker-api-tls-cert')
     .option('--docker-api-tls-ca <file>', "PEM CA that must have signed every client's certificate (dockerd's --tlsverify)")
+    .option('--node-label <key=value>', 'a label of this node when it is first registered (node.labels.<key> of placement constraints; repeatable; later: berth node update --label-add)', labelValue)
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
@@ -58,6 +61,7 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
         ...(cliConfig ? { cliConfig } : {}),
         ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),
+        ...(flags.nodeLabel ? { nodeLabels: flags.nodeLabel } : {}),
         ...(flags.dockerApi && flags.dockerApi.length > 0 ? { dockerApi: flags.dockerApi } : {}),
         ...(flags.dockerApiTlsCert || flags.dockerApiTlsKey || flags.dockerApiTlsCa
           ? { dockerApiTls: { ...(flags.dockerApiTlsCert ? { cert: flags.dockerApiTlsCert } : {}), ...(flags.dockerApiTlsKey ? { key: flags.dockerApiTlsKey } : {}), ...(flags.dockerApiTlsCa ? { ca: flags.dockerApiTlsCa } : {}) } }
