@@ -38,3 +38,17 @@ export interface HostPortProbe {
   /** The directed broadcast addresses of this host's subnets (`127.255.255.255` for lo), each with its subnet in words. */
   broadcastAddresses?(): readonly { readonly address: string; readonly subnet: string }[];
 }
+
+/**
+ * What the API needs to take agents of other machines (`berth agent --join`): implemented in app/ with
+ * the server's signing key and the node liveness the node controller reads. Absent: this server takes
+ * no agents (join answers 503 NODE_UNAVAILABLE).
+ */
+export interface AgentAccess {
+  /** Heartbeats of the nodes (store/node-liveness.ts). */
+  readonly liveness: import('../store/index.js').NodeLiveness;
+  /** A node's credential (api/authenticator.ts nodeToken). */
+  nodeToken(node: string, joinedAt: string): string;
+  /** The BERTH_API_TOKEN of an instance's containers (its service account). */
+  apiToken(instance: Instance): string;
+}
