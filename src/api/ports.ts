@@ -1,3 +1,4 @@
+import type { NodeLiveness } from '../store/index.js';
 import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume } from '../model/index.js';
 
 /** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
@@ -46,7 +47,7 @@ export interface HostPortProbe {
  */
 export interface AgentAccess {
   /** Heartbeats of the nodes (store/node-liveness.ts). */
-  readonly liveness: import('../store/index.js').NodeLiveness;
+  readonly liveness: NodeLiveness;
   /** A node's credential (api/authenticator.ts nodeToken). */
   nodeToken(node: string, joinedAt: string): string;
   /** The BERTH_API_TOKEN of an instance's containers (its service account). */
