@@ -45,14 +45,15 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     agents.liveness.renew(name, now);
     const node: NodeInfo = store.upsertNode({ name, ...facts, ...(labels ? { labels } : {}), ready: true, heartbeatAt: joinedAt, joinedAt });
     ctx.logger.info({ node: name, address: node.address, by: identityOf(request).subject, rejoined: current !== undefined }, 'node joined');
-    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt) });
+    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt), heartbeatPeriodMs: agents.heartbeatPeriodMs });
   });
 
   app.put<{ Params: NodeParams }>('/v1/nodes/:node/heartbeat', async (request) => {
     const agents = agentsOf(ctx);
     const body = parseRequest(NodeHeartbeatBody, request.body, 'body');
     const now = ctx.clock.now();
-    return recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
+    const node = recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
+    return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs };
   });
 
   app.get<{ Params: NodeParams }>('/v1/nodes/:node/instances', async (request) => {

@@ -20,7 +20,7 @@ function setup() {
     telemetry: new FakeTelemetry(),
     node: 'server',
     version: 't',
-    agents: { liveness, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}` },
+    agents: { liveness, heartbeatPeriodMs: 1000, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}` },
   });
   after(() => app.close());
   const token = (role: 'cluster-admin' | 'node' | 'admin'): string => {

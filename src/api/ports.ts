@@ -48,6 +48,8 @@ export interface HostPortProbe {
 export interface AgentAccess {
   /** Heartbeats of the nodes (store/node-liveness.ts). */
   readonly liveness: NodeLiveness;
+  /** How often agents should beat (ms): a third of the node grace, so that two lost beats do not mark a node down. */
+  readonly heartbeatPeriodMs: number;
   /** A node's credential (api/authenticator.ts nodeToken). */
   nodeToken(node: string, joinedAt: string): string;
   /** The BERTH_API_TOKEN of an instance's containers (its service account). */

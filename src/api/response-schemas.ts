@@ -343,7 +343,9 @@ export const NodeDetailSchema = NodeInfoSchema.extend({
   instances: z.array(z.strictObject({ id: z.string(), grid: z.string(), service: z.string(), slot: z.int(), desiredState: z.string(), state: z.string() })).describe('instances that have not ended on the node'),
 });
 export const InstanceStatsListSchema = list(InstanceStatsSchema);
-export const JoinedNodeSchema = z.strictObject({ node: NodeInfoSchema, token: z.string().describe('the node credential: the agent sends it from now on (shown only here)') });
+const heartbeatPeriodMs = count.describe('how often the agent should send heartbeats (a third of the server\'s node grace)');
+export const JoinedNodeSchema = z.strictObject({ node: NodeInfoSchema, token: z.string().describe('the node credential: the agent sends it from now on (shown only here)'), heartbeatPeriodMs });
+export const HeartbeatAnswerSchema = z.strictObject({ node: NodeInfoSchema, heartbeatPeriodMs });
 export const InstanceCredentialsSchema = z.strictObject({
   apiToken: z.string().describe('BERTH_API_TOKEN of its containers'),
   secrets: z.record(z.string(), z.string()).describe('name/key → value, for the secrets its env refers to'),

@@ -30,7 +30,7 @@ export type GridRole = (typeof GRID_ROLES)[number];
  * - `privileged`: a spec that runs as another user (root included) or outside the allowed directories;
  * - `cluster-read`: nodes and every grid's changes at once;
  * - `join-nodes`: register a machine as a node and get its node credential (`berth agent --join`);
- * - `node-agent`: what an agent does for its own node — heartbeats, its instances and their
+ * - `node-agent` (with `read` and `cluster-read` everywhere, for its data plane): what an agent does for its own node — heartbeats, its instances and their
  *   credentials and secrets, their statuses (Kubernetes' node authorizer: never another node's).
  */
 export const PERMISSIONS = ['read', 'logs', 'operate', 'manage-tokens', 'manage-grids', 'manage-nodes', 'privileged', 'cluster-read', 'join-nodes', 'node-agent'] as const;
@@ -128,7 +128,8 @@ export function authorize(identity: Identity, permission: Permission, scope: Acc
   const role = CLUSTER_ONLY.has(permission) ? clusterRoleWith(identity, permission) : roleIn(identity, scope.grid);
   if (role !== undefined && ROLE_PERMISSIONS[role].has(permission)) return { allowed: true };
   if (identity.kind === 'node' && identity.node !== undefined) {
-    if (permission === 'cluster-read') return { allowed: true };
+    // Its data plane serves every service of the cluster (kube-proxy reads every Service and Endpoints).
+    if (permission === 'cluster-read' || permission === 'read') return { allowed: true };
     if (permission === 'node-agent' && scope.node === identity.node) return { allowed: true };
   }
   const own = identity.service;
