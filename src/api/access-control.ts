@@ -45,6 +45,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'DELETE /v1/nodes/:node': cluster('manage-nodes'),
   // Agents of other machines (api/node-agent-routes.ts).
   'POST /v1/nodes/join': cluster('join-nodes'),
+  'GET /v1/snapshot': cluster('cluster-read'),
   'PUT /v1/nodes/:node/heartbeat': ofNode,
   'GET /v1/nodes/:node/instances': ofNode,
   'GET /v1/nodes/:node/instances/:instance/credentials': ofNode,

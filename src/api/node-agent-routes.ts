@@ -56,6 +56,12 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs };
   });
 
+  // What a node's data plane needs, at one revision: then it follows GET /v1/watch from revision + 1.
+  app.get('/v1/snapshot', async () => {
+    const revision = store.revision();
+    return { revision, services: store.listServices(), instances: store.listInstances({ active: true }), nodes: store.listNodes() };
+  });
+
   app.get<{ Params: NodeParams }>('/v1/nodes/:node/instances', async (request) => {
     const revision = store.revision();
     return { items: store.listInstances({ node: request.params.node }), revision };

@@ -345,6 +345,12 @@ export const NodeDetailSchema = NodeInfoSchema.extend({
 export const InstanceStatsListSchema = list(InstanceStatsSchema);
 const heartbeatPeriodMs = count.describe('how often the agent should send heartbeats (a third of the server\'s node grace)');
 export const JoinedNodeSchema = z.strictObject({ node: NodeInfoSchema, token: z.string().describe('the node credential: the agent sends it from now on (shown only here)'), heartbeatPeriodMs });
+export const ClusterSnapshotSchema = z.strictObject({
+  revision: count.describe('the store revision it was read at: follow GET /v1/watch?fromRevision=revision+1'),
+  services: z.array(ServiceSchema),
+  instances: z.array(InstanceSchema).describe('instances that have not ended'),
+  nodes: z.array(NodeInfoSchema),
+});
 export const HeartbeatAnswerSchema = z.strictObject({ node: NodeInfoSchema, heartbeatPeriodMs });
 export const InstanceCredentialsSchema = z.strictObject({
   apiToken: z.string().describe('BERTH_API_TOKEN of its containers'),

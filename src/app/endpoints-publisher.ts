@@ -6,6 +6,9 @@ import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, deriveEndpoints } from '../reconcile/
 import type { EndpointsView } from '../api/index.js';
 import type { Store } from '../store/index.js';
 
+/** What the publisher reads: the server's store, or a node's mirror of it (app/cluster-mirror.ts). */
+export type EndpointsSource = Pick<Store, 'revision' | 'listServices' | 'listInstances' | 'watch'>;
+
 /**
  * Something that takes whole endpoint snapshots: the DNS server, the proxy. A sink that took the
  * snapshot but could not apply all of it (a listener that did not open) answers `{ retry: true }`: the
@@ -62,7 +65,7 @@ export class EndpointsPublisher implements EndpointsView {
   private readonly appliedWaiters = new Set<{ readonly revision: number; readonly resolve: () => void; readonly reject: (reason: unknown) => void }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: EndpointsSource,
     private readonly sinks: readonly SnapshotSink[],
     private readonly options: { readonly nodeAddresses: readonly string[]; readonly logger: Logger; readonly timing?: Partial<PublisherTiming> },
   ) {
@@ -197,7 +200,7 @@ export class EndpointsPublisher implements EndpointsView {
 }
 
 /** Every service that has been deployed (or is a plain network alias), with its endpoints. */
-export function buildSnapshot(store: Store, nodeAddresses: readonly string[]): EndpointsSnapshot {
+export function buildSnapshot(store: EndpointsSource, nodeAddresses: readonly string[]): EndpointsSnapshot {
   const revision = store.revision();
   const byService = new Map<string, Instance[]>();
   for (const i of store.listInstances()) {

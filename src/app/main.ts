@@ -31,8 +31,9 @@ const deps: CliDeps = {
     await server.stop();
   },
   async runAgent(options) {
-    const agent = await startAgent(options);
-    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})\n`);
+    const { dns, proxy, ...rest } = options;
+    const agent = await startAgent({ ...rest, dataPlane: { ...(dns ? { dns } : {}), ...(proxy ? { proxy } : {}) } });
+    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();
       process.once('SIGINT', done);

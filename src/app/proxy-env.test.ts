@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../lib/index.js';
-import { proxyFromEnv } from './server.js';
+import { proxyFromEnv } from './data-plane.js';
 
 function recordingLogger(): { logger: Logger; warnings: string[] } {
   const warnings: string[] = [];

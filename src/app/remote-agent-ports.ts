@@ -4,6 +4,7 @@ import { isApiError } from '../client/index.js';
 import type { Disposable, Logger } from '../lib/index.js';
 import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
 import { isTerminal } from '../model/index.js';
+import type { ClusterMirror } from './cluster-mirror.js';
 
 /** Reports kept while the server cannot be reached; past it the oldest are dropped (the next status of an instance replaces them anyway). */
 const MAX_QUEUED_REPORTS = 10_000;
@@ -12,10 +13,10 @@ type InstanceListener = (instance: Instance, op: 'put' | 'delete') => void;
 type RemovedListener = (removed: { readonly grid: string; readonly name: string; readonly deleteVolumes: boolean }) => void;
 
 /**
- * The agent's ports over HTTP, for an agent on another machine (`berth agent --join`): an informer as
- * kubelet's — list the node's instances at a revision, then follow the watch stream from the next one,
- * resuming where it stopped after a lost connection and listing again when that history is compacted
- * (410 REVISION_COMPACTED), so no change is missed or seen twice. A new instance is handed to the agent
+ * The agent's ports over HTTP, for an agent on another machine (`berth agent --join`), as kubelet's:
+ * list the node's instances (ended ones too), then take the changes of the node's cluster mirror
+ * (app/cluster-mirror.ts: one watch stream for the agent and the data plane), listing again when the
+ * mirror resynced after a compaction, so no change is missed or seen twice. A new instance is handed to the agent
  * only once its credentials (API token, secret values) are fetched, so its start needs no network.
  * Status reports are sent in order, one batch at a time, retried until the server takes them.
  */
@@ -26,9 +27,8 @@ export class RemoteAgentPorts implements AgentPorts {
   private readonly removedListeners = new Set<RemovedListener>();
   private readonly reports: { updates: { id: string; status: InstanceStatus }[]; events: NewServiceEvent[] }[] = [];
   private sending = false;
-  private revision = 0;
-  private readonly abort = new AbortController();
-  private connection: AbortController | undefined;
+  private readonly stopped = new AbortController();
+  private readonly subscriptions: Disposable[] = [];
   /** Deliveries in order: a new instance waits for its credentials, and whatever follows waits for it. */
   private delivery: Promise<void> = Promise.resolve();
 
@@ -55,22 +55,21 @@ export class RemoteAgentPorts implements AgentPorts {
       this.credentials.delete(id);
       this.emit(inst, 'delete');
     }
-    this.revision = listed.revision;
   }
 
-  /** Follows the watch stream until stop(); reconnects with back-off. */
-  follow(): void {
-    void this.loop();
-  }
-
-  /** Drops the current watch connection: the loop resumes from the last revision at once (after a network outage). */
-  reconnect(): void {
-    this.connection?.abort();
+  /** Takes the mirror's changes (call after sync(), before the agent starts); lists again when the mirror resynced. */
+  follow(mirror: ClusterMirror): void {
+    this.subscriptions.push(mirror.subscribe((change) => this.onChange(change)));
+    this.subscriptions.push(
+      mirror.onResync(() => {
+        this.delivery = this.delivery.then(() => this.sync().catch((e: unknown) => this.logger.warn({ err: e }, "listing the node's instances failed")));
+      }),
+    );
   }
 
   stop(): void {
-    this.abort.abort();
-    this.connection?.abort();
+    this.stopped.abort();
+    for (const d of this.subscriptions.splice(0)) void d.dispose();
   }
 
   apiToken(instance: Instance): string | undefined {
@@ -124,34 +123,7 @@ export class RemoteAgentPorts implements AgentPorts {
     }
   }
 
-  private async loop(): Promise<void> {
-    let backoffMs = 200;
-    while (!this.abort.signal.aborted) {
-      this.connection = new AbortController();
-      const signal = AbortSignal.any([this.abort.signal, this.connection.signal]);
-      try {
-        for await (const change of this.client.watch(this.revision + 1, signal)) {
-          backoffMs = 200;
-          this.onChange(change);
-        }
-      } catch (error) {
-        if (this.abort.signal.aborted) return;
-        if (isApiError(error) && error.code === 'REVISION_COMPACTED') {
-          this.logger.warn({ revision: this.revision }, 'the watch history was compacted: listing the node\'s instances again');
-          await this.delivery;
-          await this.sync().catch((e: unknown) => this.logger.warn({ err: e }, 'listing the node\'s instances failed'));
-          continue;
-        }
-        this.logger.debug?.({ err: error }, 'the watch stream ended; resuming');
-      }
-      if (this.abort.signal.aborted) return;
-      await new Promise((r) => setTimeout(r, backoffMs).unref());
-      backoffMs = Math.min(backoffMs * 2, 5000);
-    }
-  }
-
   private onChange(change: WatchEvent): void {
-    this.revision = Math.max(this.revision, change.revision);
     if (change.kind === 'service' && change.op === 'delete') {
       const removed = { grid: change.object.grid, name: change.object.name, deleteVolumes: change.object.deleteVolumes === true };
       this.delivery = this.delivery.then(() => {
@@ -183,7 +155,7 @@ export class RemoteAgentPorts implements AgentPorts {
     this.sending = true;
     let backoffMs = 200;
     try {
-      while (this.reports.length > 0 && !this.abort.signal.aborted) {
+      while (this.reports.length > 0 && !this.stopped.signal.aborted) {
         const batch = this.reports[0] as (typeof this.reports)[number];
         try {
           await this.client.reportStatuses(this.node, batch.updates, batch.events);

@@ -12,6 +12,9 @@ import { secureDataDir } from './data-dir-modes.js';
 import { chooseInstanceUser, warnAboutInstanceUser } from './instance-user.js';
 import { createLogger } from './logger.js';
 import { RemoteAgentPorts } from './remote-agent-ports.js';
+import { ClusterMirror } from './cluster-mirror.js';
+import type { NodeDataPlaneOptions } from './node-data-plane.js';
+import { startNodeDataPlane } from './node-data-plane.js';
 
 /** `berth agent` (docs/agents.md). */
 export interface AgentConfig {
@@ -29,6 +32,8 @@ export interface AgentConfig {
   readonly dataDir: string;
   /** Who instances run as when their spec names none (as `berth server --instance-user`). */
   readonly instanceUser?: string;
+  /** The node's DNS server and proxy (`--dns`, `--proxy`). */
+  readonly dataPlane?: Pick<NodeDataPlaneOptions, 'dns' | 'proxy' | 'dnsAllow'>;
   /** Heartbeat interval (default 3 s). */
   readonly heartbeatMs?: number;
   readonly logger?: Logger;
@@ -36,6 +41,8 @@ export interface AgentConfig {
 
 export interface RunningAgent {
   readonly node: string;
+  /** `host:port` of the node's DNS server, when it runs. */
+  readonly dnsAddress: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -101,8 +108,18 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       client = new NodeAgentClient({ baseUrl: server, token });
     }
 
+    // One informer for the agent and the data plane: the cluster mirror lists and watches everything;
+    // the agent's ports list the node's instances after it (so their revision is the same or later: no gap).
+    const mirror = new ClusterMirror(client, logger.child({ part: 'mirror' }));
+    await mirror.sync();
     const ports = new RemoteAgentPorts(client, node, logger.child({ part: 'informer' }));
     await ports.sync();
+    ports.follow(mirror);
+    owned.defer(() => ports.stop());
+
+    // The node's data plane: its own DNS server and proxy over every service's endpoints (the proxy
+    // opens virtual IPs, node ports and load-balancer addresses on this machine).
+    const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], logger, owned });
     const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
     const agent = new Agent({
@@ -113,13 +130,15 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       apiUrl: server,
       apiToken: (i) => ports.apiToken(i) ?? '',
       secretValue: (grid, name, key) => ports.secretValue(grid, name, key),
+      ...(dataPlane.dnsAddress ? { dnsAddress: dataPlane.dnsAddress } : {}),
+      ...(dataPlane.drain ? { dataPlane: dataPlane.drain } : {}),
       logger: logger.child({ part: 'agent' }),
       ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}),
     });
     await agent.start();
     owned.defer(() => agent.stop());
-    ports.follow();
-    owned.defer(() => ports.stop());
+    mirror.follow();
+    owned.defer(() => mirror.stop());
     let failing = false;
     const heartbeat = new NodeHeartbeat({
       send: async () => {
@@ -131,7 +150,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
           throw error;
         }
         // Back after an outage: the watch connection may be half-open; resume it from the last revision.
-        if (failing) ports.reconnect();
+        if (failing) mirror.reconnect();
         failing = false;
         return answer.heartbeatPeriodMs;
       },
@@ -142,7 +161,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await heartbeat.start();
     owned.defer(() => heartbeat.stop());
     logger.info({ node, server, address: facts.address, dataDir }, 'berth agent started');
-    return { node, stop: () => owned.dispose() };
+    return { node, dnsAddress: dataPlane.dnsAddress, stop: () => owned.dispose() };
   } catch (error) {
     await owned.dispose();
     throw error;

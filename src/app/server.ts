@@ -7,9 +7,8 @@ import type { ApiDeps } from '../api/index.js';
 import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
-import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
-import type { ProxyEngine } from '../proxy/index.js';
-import { DnsServer } from '../dns/index.js';
+import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
+import type { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
@@ -30,6 +29,7 @@ import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
 import { createLogger } from './logger.js';
+import { DEFAULT_DNS, proxyFromEnv, startDns } from './data-plane.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
 
@@ -110,26 +110,6 @@ export interface RunningServer {
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
-export const DEFAULT_DNS = '127.0.0.1:7453';
-
-/** Starts berth's DNS server; when the default port is taken, on a free one rather than not at all. */
-async function startDns(listen: string, logger: Logger, allow: readonly string[]): Promise<{ server: DnsServer; address: string }> {
-  const [host, port] = splitListen(listen);
-  // BERTH_DNS_UPSTREAMS (comma-separated IP[:PORT]) replaces the host's resolvers from /etc/resolv.conf.
-  const upstreams = process.env.BERTH_DNS_UPSTREAMS?.split(',').map((u) => u.trim()).filter(Boolean);
-  const options = { host, logger, allow, ...(upstreams && upstreams.length > 0 ? { upstreams } : {}) };
-  let server = new DnsServer({ ...options, port });
-  try {
-    await server.start();
-  } catch (error) {
-    if (listen !== DEFAULT_DNS || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    logger.warn({ listen }, 'the default DNS port is taken; serving DNS on a free port (see GET /v1/version)');
-    server = new DnsServer({ ...options, port: 0 });
-    await server.start();
-  }
-  const a = server.address();
-  return { server, address: `${a.host}:${a.port}` };
-}
 
 /**
  * The composition root of `berth server`: store → controllers; store → agent (through ports) →
@@ -348,26 +328,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await owned.dispose();
     throw error;
   }
-}
-
-/**
- * The proxy's TCP engine and relay threads from the environment: BERTH_PROXY_ENGINE (`native`, the
- * default: berth-relay; `node`: the server's event loop) and BERTH_PROXY_THREADS (1–64, default
- * `defaultProxyThreads()` = min(2, cores)). A bad value is logged and the default used.
- */
-export function proxyFromEnv(env: NodeJS.ProcessEnv, logger: Logger): { engine: ProxyEngine; threads: number } {
-  let engine: ProxyEngine = 'native';
-  const rawEngine = env.BERTH_PROXY_ENGINE?.trim();
-  if (rawEngine === 'node' || rawEngine === 'native') engine = rawEngine;
-  else if (rawEngine !== undefined && rawEngine !== '') logger.warn({ BERTH_PROXY_ENGINE: rawEngine }, 'BERTH_PROXY_ENGINE is neither native nor node; using native');
-  let threads = defaultProxyThreads();
-  const rawThreads = env.BERTH_PROXY_THREADS?.trim();
-  if (rawThreads !== undefined && rawThreads !== '') {
-    const n = Number(rawThreads);
-    if (Number.isInteger(n) && n >= 1 && n <= 64) threads = n;
-    else logger.warn({ BERTH_PROXY_THREADS: rawThreads }, 'BERTH_PROXY_THREADS is not an integer from 1 to 64; using the default');
-  }
-  return { engine, threads };
 }
 
 /**

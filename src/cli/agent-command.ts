@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { listenValue } from './server.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { labelValue } from './flag-values.js';
@@ -9,6 +10,11 @@ function addressValue(value: string): string {
   const v = value.trim();
   if (!/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(v)) throw new InvalidArgumentError(`"${value}": expected an IP address such as 10.0.0.2`);
   return v;
+}
+
+/** `HOST:PORT` or `off`. */
+function dnsValue(value: string): string {
+  return value.trim() === 'off' ? 'off' : listenValue(value);
 }
 
 /** `http(s)://host:port` of the server. */
@@ -39,7 +45,9 @@ export function agentCommand(deps: CliDeps): Command {
     .option('--label <key=value>', 'a label of the node when it first joins (node.labels.<key> of placement constraints; repeatable)', labelValue)
     .option('--data-dir <dir>', "the agent's state (default: the data directory's agent/ folder)")
     .option('--instance-user <user>', 'user instances run as when their spec names none')
-    .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string }, cmd: Command) => {
+    .option('--dns <host:port>', "this node's DNS server, or off (default 127.0.0.1:7453; a free port when taken)", dnsValue)
+    .addOption(new Option('--proxy <on|off>', "this node's proxy for virtual IPs, node ports and load balancers (off: other nodes serve them)").choices(['on', 'off']))
+    .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string; dns?: string; proxy?: 'on' | 'off' }, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       const joinToken = flags.token ?? ctx.env['BERTH_JOIN_TOKEN'];
       await deps.runAgent({
@@ -50,6 +58,8 @@ export function agentCommand(deps: CliDeps): Command {
         ...(flags.address ? { address: flags.address } : {}),
         ...(flags.label ? { labels: flags.label } : {}),
         ...(flags.instanceUser ? { instanceUser: flags.instanceUser } : {}),
+        ...(flags.dns ? { dns: flags.dns } : {}),
+        ...(flags.proxy ? { proxy: flags.proxy } : {}),
       });
     });
 }

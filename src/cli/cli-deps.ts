@@ -44,6 +44,10 @@ export interface AgentOptions {
   readonly address?: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly instanceUser?: string;
+  /** `--dns HOST:PORT|off`. */
+  readonly dns?: string;
+  /** `--proxy on|off`. */
+  readonly proxy?: 'on' | 'off';
 }
 
 /**

@@ -17,4 +17,4 @@ export { BerthApiError, isApiError } from './berth-api-error.js';
 export { parseNdjson } from './ndjson.js';
 export type { WatchEvent } from './watch-event.js';
 export { NodeAgentClient } from './node-agent-client.js';
-export type { InstanceCredentials, JoinedNode, NodeFacts } from './node-agent-client.js';
+export type { ClusterSnapshot, InstanceCredentials, JoinedNode, NodeFacts } from './node-agent-client.js';

@@ -1,4 +1,4 @@
-import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, NodeRegistration } from '../model/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, NodeRegistration, Service } from '../model/index.js';
 import type { FetchFunction } from './http-transport.js';
 import { HttpTransport } from './http-transport.js';
 import type { Listed } from './berth-client.js';
@@ -14,6 +14,14 @@ export interface JoinedNode {
   readonly token: string;
   /** How often to beat (ms), as the server asks. */
   readonly heartbeatPeriodMs: number;
+}
+
+/** `GET /v1/snapshot`. */
+export interface ClusterSnapshot {
+  readonly revision: number;
+  readonly services: Service[];
+  readonly instances: Instance[];
+  readonly nodes: NodeInfo[];
 }
 
 /** What an instance's containers need that only the server has. */
@@ -54,6 +62,11 @@ export class NodeAgentClient {
   /** @throws BerthApiError INSTANCE_NOT_FOUND (404) when it is not a live instance of the node */
   credentials(node: string, instance: string): Promise<InstanceCredentials> {
     return this.#http.json('GET', `/v1/nodes/${encodeURIComponent(node)}/instances/${encodeURIComponent(instance)}/credentials`);
+  }
+
+  /** Every service, live instance and node at one revision (`GET /v1/snapshot`). */
+  snapshot(): Promise<ClusterSnapshot> {
+    return this.#http.json('GET', '/v1/snapshot');
   }
 
   /** Every change the node may see from `fromRevision` (inclusive) until `signal` aborts (GET /v1/watch). */

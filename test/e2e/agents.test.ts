@@ -8,6 +8,7 @@ import type { Instance } from '../../src/model/index.js';
 import type { RunningBerth } from './harness.js';
 import { BIN, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
 import { accepts, echoSpec, pidOf } from './programs.js';
+import { queryDns } from '../../src/cli/dns-query.js';
 
 /*
  * A server and two agents of "other machines" (`berth agent --join`), all on loopback: the agents join
@@ -20,10 +21,15 @@ interface RunningAgent {
   readonly dataDir: string;
   proc: ChildProcess;
   stderr: string;
+  /** Its DNS server, as it printed it. */
+  dns?: { host: string; port: number };
 }
 
 function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undefined, dataDir: string): Promise<RunningAgent> {
-  const proc = spawn(process.execPath, [BIN, 'agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`], {
+  // On one machine the server's proxy holds the virtual IPs: the agents run DNS only (in network
+  // namespaces of their own, each runs its proxy too).
+  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, '--proxy', 'off', '--dns', '127.0.0.1:0'];
+  const proc = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -32,7 +38,9 @@ function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undef
     const timer = setTimeout(() => reject(new Error(`agent ${name} did not join in 15 s:\n${agent.stderr}`)), 15_000);
     proc.stderr?.on('data', (chunk: Buffer) => {
       agent.stderr += chunk.toString();
-      if (/joined http/.test(agent.stderr)) {
+      const m = /joined http\S+ \(data in [^)]*\); DNS on ([\d.]+):(\d+)/.exec(agent.stderr);
+      if (m) {
+        agent.dns = { host: m[1] as string, port: Number(m[2]) };
         clearTimeout(timer);
         resolve(agent);
       }
@@ -100,6 +108,22 @@ describe('agents of other machines (berth agent --join)', () => {
     const nodes = new Set(instances.map((i) => i.node));
     assert.ok(nodes.has('vm-a') && nodes.has('vm-b'), `instances on both agents' nodes (got ${[...nodes].join(', ')})`);
     for (const i of instances) assert.ok(await accepts(i), `instance ${i.id} on ${i.node} accepts connections`);
+  });
+
+  it("serves the cluster's names from every agent's own DNS server (its mirror of the cluster)", async () => {
+    const agent = agents[1] as RunningAgent;
+    assert.ok(agent.dns, 'the agent printed its DNS address');
+    const service = await berth.client.getService('default', 'spread');
+    const vip = service.spec.clusterIP;
+    assert.ok(vip && vip !== 'None');
+    const reply = await waitFor('the VIP from the agent\'s DNS', async () => {
+      const r = await queryDns(agent.dns as { host: string; port: number }, { name: 'spread.default.berth.local', type: 'A' }, { timeoutMs: 2000 });
+      return r.answers.length > 0 ? r : undefined;
+    });
+    assert.deepEqual(reply.answers.map((a) => ('data' in a ? a.data : undefined)), [vip]);
+    const slots = await queryDns(agent.dns as { host: string; port: number }, { name: 'spread-1.default.berth.local', type: 'A' }, { timeoutMs: 2000 });
+    const one = (await berth.client.listInstances('default', 'spread', { active: true })).find((i) => i.slot === 1);
+    assert.deepEqual(slots.answers.map((a) => ('data' in a ? a.data : undefined)), [one?.spec.address]);
   });
 
   it('marks a SIGKILLed agent\'s node down after the grace; the restarted agent re-adopts its instance and the node is ready again', async () => {

@@ -1,0 +1,65 @@
+import type { DataPlane } from '../agent/index.js';
+import type { DisposableStore, Logger } from '../lib/index.js';
+import { ServiceProxy } from '../proxy/index.js';
+import { dataPlaneDrain } from './data-plane-drain.js';
+import { DEFAULT_DNS, proxyFromEnv, startDns } from './data-plane.js';
+import type { EndpointsSource, SnapshotSink } from './endpoints-publisher.js';
+import { EndpointsPublisher } from './endpoints-publisher.js';
+import { proxySink } from './listener-conditions.js';
+
+export interface NodeDataPlaneOptions {
+  /** `HOST:PORT` of the node's DNS server, or `off` (default 127.0.0.1:7453, a free port when taken). */
+  readonly dns?: string;
+  /** `off` runs no proxy on this node (virtual IPs and node ports are then served by other nodes only). Default on. */
+  readonly proxy?: 'on' | 'off';
+  /** More DNS clients (CIDRs) besides loopback. */
+  readonly dnsAllow?: readonly string[];
+  /** Where node ports and load-balancer addresses open: the node's address. */
+  readonly nodeAddresses: readonly string[];
+  readonly logger: Logger;
+  /** Everything started is stopped with it, in reverse order. */
+  readonly owned: DisposableStore;
+}
+
+export interface NodeDataPlane {
+  /** `host:port` of the DNS server, when it runs. */
+  readonly dnsAddress: string | undefined;
+  /** The drain barrier of zero-downtime stops, when the proxy runs. */
+  readonly drain: DataPlane | undefined;
+}
+
+/**
+ * The data plane of a node that is not the server (`berth agent`): berth's DNS server and the proxy,
+ * fed whole endpoint snapshots from the node's cluster mirror, as the server feeds its own from the
+ * store. Instances on this node are drained from this node's proxy before they stop.
+ */
+export async function startNodeDataPlane(source: EndpointsSource, options: NodeDataPlaneOptions): Promise<NodeDataPlane> {
+  const { logger, owned } = options;
+  const sinks: SnapshotSink[] = [];
+  let dnsAddress: string | undefined;
+  if (options.dns !== 'off') {
+    const dns = await startDns(options.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), ['127.0.0.0/8', '::1/128', ...(options.dnsAllow ?? [])]);
+    owned.defer(() => dns.server.stop());
+    sinks.push((snapshot) => dns.server.update(snapshot));
+    dnsAddress = dns.address;
+  }
+  let proxy: ServiceProxy | undefined;
+  if (options.proxy !== 'off') {
+    proxy = new ServiceProxy({
+      nodeAddresses: options.nodeAddresses,
+      ...proxyFromEnv(process.env, logger),
+      logger: logger.child({ part: 'proxy' }),
+      onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
+    });
+    sinks.push(proxySink(proxy));
+  }
+  const publisher = new EndpointsPublisher(source, sinks, { nodeAddresses: options.nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+  if (proxy) {
+    const started = proxy;
+    await started.start();
+    owned.defer(() => started.stop());
+  }
+  publisher.start();
+  owned.defer(() => publisher.stop());
+  return { dnsAddress, drain: proxy ? dataPlaneDrain(publisher, proxy) : undefined };
+}
