@@ -149,6 +149,10 @@ export const InstanceSpecSchema = z.strictObject({
   restartPolicy: RestartPolicySchema,
   env: z.record(z.string(), z.string()),
   drainTimeout: z.string().optional(),
+  hostPorts: z
+    .array(z.strictObject({ containerPort: z.int(), protocol: z.enum(['TCP', 'UDP']), hostPort: z.int() }))
+    .optional()
+    .describe("node-published ports: where other nodes reach each container port on the instance's node"),
 });
 
 export const InstanceSchema = z.strictObject({

@@ -1,13 +1,14 @@
 import type { Disposable, Logger } from '../lib/index.js';
 import { BoundedFrequencyRunner } from '../lib/index.js';
-import type { EndpointsSnapshot, Instance, Service, ServiceEndpoints } from '../model/index.js';
-import { serviceKey } from '../model/index.js';
+import type { EndpointsSnapshot, Instance, InstanceForward, NodeInfo, Service, ServiceEndpoints } from '../model/index.js';
+import { isTerminal, serviceKey } from '../model/index.js';
+import type { DeriveEndpointsOptions } from '../reconcile/index.js';
 import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, deriveEndpoints } from '../reconcile/index.js';
 import type { EndpointsView } from '../api/index.js';
 import type { Store } from '../store/index.js';
 
 /** What the publisher reads: the server's store, or a node's mirror of it (app/cluster-mirror.ts). */
-export type EndpointsSource = Pick<Store, 'revision' | 'listServices' | 'listInstances' | 'watch'>;
+export type EndpointsSource = Pick<Store, 'revision' | 'listServices' | 'listInstances' | 'listNodes' | 'watch'>;
 
 /**
  * Something that takes whole endpoint snapshots: the DNS server, the proxy. A sink that took the
@@ -67,7 +68,13 @@ export class EndpointsPublisher implements EndpointsView {
   constructor(
     private readonly store: EndpointsSource,
     private readonly sinks: readonly SnapshotSink[],
-    private readonly options: { readonly nodeAddresses: readonly string[]; readonly logger: Logger; readonly timing?: Partial<PublisherTiming> },
+    private readonly options: {
+      readonly nodeAddresses: readonly string[];
+      /** The node this data plane runs on: instances of other nodes are reached through their node-published ports. */
+      readonly localNode?: string;
+      readonly logger: Logger;
+      readonly timing?: Partial<PublisherTiming>;
+    },
   ) {
     this.timing = { ...DEFAULT_PUBLISHER_TIMING, ...options.timing };
     this.runner = new BoundedFrequencyRunner(() => this.publish(), {
@@ -79,7 +86,7 @@ export class EndpointsPublisher implements EndpointsView {
 
   start(): void {
     this.watch = this.store.watch(this.store.revision(), (e) => {
-      if (e.kind === 'service' || e.kind === 'instance') this.runner.run();
+      if (e.kind === 'service' || e.kind === 'instance' || e.kind === 'node') this.runner.run();
     });
     this.runner.start();
     this.publish();
@@ -140,7 +147,7 @@ export class EndpointsPublisher implements EndpointsView {
   }
 
   private publish(): void {
-    const snapshot = buildSnapshot(this.store, this.options.nodeAddresses);
+    const snapshot = buildSnapshot(this.store, this.options.nodeAddresses, this.options.localNode);
     const taken = this.sinks.map((sink) => {
       try {
         return Promise.resolve(sink(snapshot));
@@ -199,15 +206,29 @@ export class EndpointsPublisher implements EndpointsView {
   }
 }
 
-/** Every service that has been deployed (or is a plain network alias), with its endpoints. */
-export function buildSnapshot(store: EndpointsSource, nodeAddresses: readonly string[]): EndpointsSnapshot {
+/**
+ * Every service that has been deployed (or is a plain network alias), with its endpoints, as the data
+ * plane of `localNode` serves them. With other nodes in the cluster, an instance of another node is
+ * reached at its node's address and node-published port, and this node's own instances get forwards
+ * from their node-published ports (docs/nodes.md). Without `localNode`, or alone, every instance is
+ * reached at its own address.
+ */
+export function buildSnapshot(store: EndpointsSource, nodeAddresses: readonly string[], localNode?: string): EndpointsSnapshot {
   const revision = store.revision();
+  const nodes = localNode === undefined ? [] : store.listNodes();
+  const remote = localNode !== undefined && nodes.some((n) => n.name !== localNode) ? { localNode, nodeAddress: nodeAddressOf(nodes) } : undefined;
   const byService = new Map<string, Instance[]>();
+  const forwards: InstanceForward[] = [];
   for (const i of store.listInstances()) {
     const key = serviceKey(i.grid, i.service);
     const list = byService.get(key);
     if (list) list.push(i);
     else byService.set(key, [i]);
+    if (remote && i.node === localNode && !isTerminal(i.status.state)) {
+      for (const p of i.spec.hostPorts ?? []) {
+        for (const host of nodeAddresses) forwards.push({ grid: i.grid, service: i.service, instance: i.id, protocol: p.protocol, host, port: p.hostPort, target: { ip: i.spec.address, port: p.containerPort } });
+      }
+    }
   }
   const all = store.listServices();
   const services: ServiceEndpoints[] = [];
@@ -220,12 +241,18 @@ export function buildSnapshot(store: EndpointsSource, nodeAddresses: readonly st
           .filter((o) => o.grid === s.grid && o !== s && Object.entries(selector).every(([k, v]) => o.spec.labels[k] === v))
           .flatMap((o) => byService.get(serviceKey(o.grid, o.name)) ?? [])
       : (byService.get(serviceKey(s.grid, s.name)) ?? []);
-    services.push(endpointsOf(s, instances, nodeAddresses));
+    services.push(endpointsOf(s, instances, nodeAddresses, remote));
   }
-  return { revision, services };
+  return { revision, services, ...(forwards.length > 0 ? { forwards } : {}) };
 }
 
-function endpointsOf(s: Service, instances: readonly Instance[], nodeAddresses: readonly string[]): ServiceEndpoints {
+/** Where each node is reached: its registered address; a node that is down is reached nowhere. */
+function nodeAddressOf(nodes: readonly NodeInfo[]): (node: string) => string | undefined {
+  const byName = new Map(nodes.filter((n) => n.ready).map((n) => [n.name, n.address]));
+  return (node) => byName.get(node);
+}
+
+function endpointsOf(s: Service, instances: readonly Instance[], nodeAddresses: readonly string[], remote: DeriveEndpointsOptions['remote']): ServiceEndpoints {
   const spec = s.spec;
   const clusterIP = spec.clusterIP !== undefined && spec.clusterIP !== 'None' && spec.clusterIP !== '' ? spec.clusterIP : undefined;
   return deriveEndpoints(s, instances, {
@@ -238,5 +265,6 @@ function endpointsOf(s: Service, instances: readonly Instance[], nodeAddresses: 
         ? { type: 'ClientIP', timeoutSeconds: spec.sessionAffinityConfig?.clientIP.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS }
         : { type: 'None' },
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
+    ...(remote ? { remote } : {}),
   });
 }

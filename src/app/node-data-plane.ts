@@ -16,6 +16,8 @@ export interface NodeDataPlaneOptions {
   readonly dnsAllow?: readonly string[];
   /** Where node ports and load-balancer addresses open: the node's address. */
   readonly nodeAddresses: readonly string[];
+  /** This node's name: other nodes' instances are reached through their node-published ports. */
+  readonly localNode: string;
   readonly logger: Logger;
   /** Everything started is stopped with it, in reverse order. */
   readonly owned: DisposableStore;
@@ -53,7 +55,7 @@ export async function startNodeDataPlane(source: EndpointsSource, options: NodeD
     });
     sinks.push(proxySink(proxy));
   }
-  const publisher = new EndpointsPublisher(source, sinks, { nodeAddresses: options.nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+  const publisher = new EndpointsPublisher(source, sinks, { nodeAddresses: options.nodeAddresses, localNode: options.localNode, logger: logger.child({ part: 'endpoints' }) });
   if (proxy) {
     const started = proxy;
     await started.start();

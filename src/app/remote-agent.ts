@@ -119,7 +119,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 
     // The node's data plane: its own DNS server and proxy over every service's endpoints (the proxy
     // opens virtual IPs, node ports and load-balancer addresses on this machine).
-    const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], logger, owned });
+    const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], localNode: node, logger, owned });
     const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
     const agent = new Agent({

@@ -206,7 +206,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const late: { agent?: Agent } = {};
     // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
     // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
-    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot), ...(containerDnsServer ? [(snapshot: Parameters<DnsServer['update']>[0]) => containerDnsServer.update(snapshot)] : [])], { nodeAddresses, logger: logger.child({ part: 'endpoints' }) });
+    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot), ...(containerDnsServer ? [(snapshot: Parameters<DnsServer['update']>[0]) => containerDnsServer.update(snapshot)] : [])], { nodeAddresses, localNode: node, logger: logger.child({ part: 'endpoints' }) });
     const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     // The Docker face (opened once the API listens) reports its listeners through berth's GET /v1/version.
     let face: DockerFace | undefined;

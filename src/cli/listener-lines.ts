@@ -12,6 +12,7 @@ const KIND_WORDS: Readonly<Record<ListenerProblem['kind'], string>> = {
   loadBalancerIP: 'load-balancer address',
   nodePort: 'node port',
   published: 'published port',
+  instancePort: 'node-published port',
 };
 
 /** The listeners of `service` that are not open (empty when its condition is True or absent). */

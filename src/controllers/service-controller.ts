@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { WorkQueue, systemClock, silentLogger } from '../lib/index.js';
-import type { Instance, NewServiceEvent, Service, SpecLimits } from '../model/index.js';
+import type { Instance, InstanceHostPort, NewServiceEvent, Service, SpecLimits } from '../model/index.js';
 import { AddressExhaustedError, isTerminal, serviceKey, slotName } from '../model/index.js';
 import type { ServicePlan } from '../reconcile/index.js';
 import { planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
 import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
 import { AddressAllocator } from './address-allocator.js';
+import { HostPortAllocator } from './host-port-allocator.js';
 
 /** How long a service waiting for free instance addresses waits before it looks again. */
 const ADDRESS_RETRY_MS = 5000;
@@ -149,6 +150,8 @@ export class ServiceController {
           .filter((s) => s.desired !== 'removing')
           .map((s) => ({ name: s.name, ...(s.spec.clusterIP && s.spec.clusterIP !== 'None' ? { clusterIP: s.spec.clusterIP } : {}), ports: servicePortsOf(s.spec) })),
       );
+      // Node-published ports: each node's live instances' ports, then this pass's (Nomad's dynamic ports).
+      const hostPorts = new HostPortAllocator(this.options.store.listInstances({ active: true }).filter((i) => plan.create.some((c) => c.node === i.node)));
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
@@ -166,6 +169,7 @@ export class ServiceController {
           restartPolicy: spec.restartPolicy,
           env,
           drainTimeout: spec.drainTimeout,
+          ...withHostPorts(hostPorts.allocate(c.node, spec.containers)),
           // Relative to the node's data directory; the agent resolves it (node-local storage).
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },
@@ -200,4 +204,9 @@ export class ServiceController {
     };
     return { writes, waitingForAddresses };
   }
+}
+
+/** `{ hostPorts }` when there are any (left out of the spec otherwise, as older records have none). */
+function withHostPorts(ports: readonly InstanceHostPort[]): { hostPorts?: readonly InstanceHostPort[] } {
+  return ports.length > 0 ? { hostPorts: ports } : {};
 }

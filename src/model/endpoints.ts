@@ -48,8 +48,24 @@ export interface ServiceEndpoints {
   readonly publishNotReadyAddresses: boolean;
 }
 
+/**
+ * A node-published instance port this node's proxy forwards (InstanceSpec.hostPorts): other nodes
+ * reach the instance's `target` at `host:port`, one of this node's addresses.
+ */
+export interface InstanceForward {
+  readonly grid: string;
+  readonly service: string;
+  readonly instance: string;
+  readonly protocol: 'TCP' | 'UDP';
+  readonly host: string;
+  readonly port: number;
+  readonly target: { readonly ip: string; readonly port: number };
+}
+
 /** Every service's endpoints at one store revision. */
 export interface EndpointsSnapshot {
   readonly revision: number;
   readonly services: readonly ServiceEndpoints[];
+  /** Node-published ports of this node's instances, when the cluster has other nodes. */
+  readonly forwards?: readonly InstanceForward[];
 }

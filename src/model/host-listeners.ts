@@ -13,7 +13,7 @@ import { servicePortsAt } from './service-ports.js';
  */
 
 /** Why berth opens a listener; the same words as the proxy's ListenerSpec.kind. */
-export type HostListenerKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort' | 'published';
+export type HostListenerKind = 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort' | 'published' | 'instancePort';
 
 /** One address:port a service's spec asks berth to listen on. */
 export interface HostListener {

@@ -14,7 +14,27 @@ export interface InstanceSpec {
   readonly env: Readonly<Record<string, string>>;
   /** The service's drainTimeout when the instance was created ("10s"); absent in records of older berths (10 s). */
   readonly drainTimeout?: string;
+  /**
+   * Node-published ports (Nomad's dynamic ports): the port on its node's address at which other nodes
+   * reach each container port, allocated by the controller per node (NODE_HOST_PORT_RANGE) and
+   * forwarded by that node's proxy to the instance. Absent in records of older berths.
+   */
+  readonly hostPorts?: readonly InstanceHostPort[];
 }
+
+/** One container port published on the instance's node (see InstanceSpec.hostPorts). */
+export interface InstanceHostPort {
+  readonly containerPort: number;
+  readonly protocol: 'TCP' | 'UDP';
+  readonly hostPort: number;
+}
+
+/**
+ * Where node-published instance ports come from: below the node-port range (30000–32767) and the
+ * Linux ephemeral range (32768–60999), so that they never meet either (Nomad's default dynamic range
+ * is 20000–32000 for the same reason).
+ */
+export const NODE_HOST_PORT_RANGE: readonly [number, number] = [20000, 29999];
 
 /** One container as the agent observed it. */
 export interface ContainerStatus {

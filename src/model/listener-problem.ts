@@ -8,6 +8,7 @@ export const LISTENER_KIND_WORDS: Readonly<Record<HostListenerKind, string>> = {
   loadBalancerIP: 'load-balancer address',
   nodePort: 'node port',
   published: 'published port',
+  instancePort: 'node-published port',
 };
 
 /**

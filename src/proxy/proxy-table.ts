@@ -31,7 +31,7 @@ export interface ListenerSpec {
   readonly host: string;
   readonly port: number;
   readonly serviceKey: string;
-  readonly kind: 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort' | 'published';
+  readonly kind: 'clusterIP' | 'externalIP' | 'loadBalancerIP' | 'nodePort' | 'published' | 'instancePort';
 }
 
 /** Two service ports claiming one address: the first (in snapshot order) keeps it. */
@@ -111,6 +111,13 @@ export function buildProxyTable(snapshot: EndpointsSnapshot, options: ProxyTable
         for (const ip of nodeAddresses) claim({ ...base, host: ip, port: port.published, kind: 'published' });
       }
     }
+  }
+  // Node-published instance ports: one backend each, the instance behind its node's address.
+  for (const f of snapshot.forwards ?? []) {
+    const serviceKey = `${f.grid}/${f.service}:instance ${f.instance} ${f.target.port}/${f.protocol}`;
+    const ip = f.target.ip;
+    services.set(serviceKey, { backends: [{ ip, port: f.target.port, key: ip.includes(':') ? `[${ip}]:${f.target.port}` : `${ip}:${f.target.port}` }], affinity: { type: 'None' } });
+    claim({ protocol: f.protocol, serviceKey, host: f.host, port: f.port, kind: 'instancePort' });
   }
   return { listeners, services, conflicts };
 }

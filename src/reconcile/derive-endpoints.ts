@@ -12,6 +12,13 @@ export interface DeriveEndpointsOptions {
   readonly externalName?: string;
   readonly sessionAffinity?: ServiceEndpoints['sessionAffinity'];
   readonly publishNotReadyAddresses?: boolean;
+  /**
+   * Across machines: the node this data plane runs on, and where every other node is reached. An
+   * instance of another node is then its node's address and node-published ports
+   * (InstanceSpec.hostPorts); one without a published port for a target is no endpoint for it.
+   * Absent: every instance is reached at its own address (one machine).
+   */
+  readonly remote?: { readonly localNode: string; readonly nodeAddress: (node: string) => string | undefined };
 }
 
 /**
@@ -50,15 +57,21 @@ export function deriveEndpoints(service: Service, instances: readonly Instance[]
       endpoints.push({ ip: ip as string, ports: targets, ready: true });
     }
   } else if (spec.type !== 'ExternalName') {
+    const remote = options.remote;
     for (const i of instances) {
       if (isTerminal(i.status.state)) continue;
+      const elsewhere = remote !== undefined && i.node !== remote.localNode;
+      const ip = elsewhere ? remote.nodeAddress(i.node) : i.spec.address;
+      if (ip === undefined) continue; // on a node no longer known: nowhere to send traffic
       const targets: Record<string, number> = {};
       for (const p of servicePorts) {
         const target = resolveTarget(p, i);
-        if (target !== undefined) targets[p.name ?? ''] = target;
+        if (target === undefined) continue;
+        const at = elsewhere ? i.spec.hostPorts?.find((h) => h.containerPort === target && h.protocol === p.protocol)?.hostPort : target;
+        if (at !== undefined) targets[p.name ?? ''] = at;
       }
       endpoints.push({
-        ip: i.spec.address,
+        ip,
         ports: targets,
         ready: isReady(i),
         slot: i.slot,
