@@ -231,6 +231,7 @@ export function runKvConformance(target: ConformanceTarget): void {
       await w.until((e) => new Set(e.map((x) => x.kv.key)).size >= n, 60_000);
       w.stop();
       assertOrdered(w.events);
+      if (target.watchSurvives) assert.ok(w.errors.length > 0, 'the disruption broke the watch stream (and the watch went on)');
       const replay = collectWatch(current, p, start);
       await replay.until((e) => e.length >= w.events.length);
       await new Promise((r) => setTimeout(r, 100));

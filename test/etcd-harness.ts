@@ -1,0 +1,124 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Debian's etcd-server (3.4.23 on Debian 12); CI installs it (.ci/run). */
+export const ETCD_BINARY = process.env.BERTH_ETCD_BINARY ?? '/usr/bin/etcd';
+
+export interface EtcdCluster {
+  /** Client URLs, one per member: `http://127.0.0.1:<port>`. */
+  readonly endpoints: readonly string[];
+  /** SIGKILLs member `i` (its data stays). */
+  kill(i: number): Promise<void>;
+  /** Starts member `i` again on its data dir and waits until it is healthy. */
+  restart(i: number): Promise<void>;
+  /** Kills every member and removes the data dirs. */
+  stop(): Promise<void>;
+}
+
+export interface StartEtcdOptions {
+  readonly members: 1 | 3;
+  /**
+   * First port; member i listens on base + 2i (clients) and base + 2i + 1 (peers). Each test file takes
+   * its own base within 23790–23999 so files running in parallel never meet.
+   */
+  readonly portBase: number;
+  /** How long to wait for health, ms; default 30 000. */
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * Starts an etcd cluster on loopback for tests: members with their data in one temp dir, no
+ * auto-compaction (tests compact by hand), small heartbeat so elections after a kill are quick. Waits
+ * until every member answers /health. Kills only the PIDs it started.
+ * @throws Error naming the binary and the fix when `/usr/bin/etcd` is missing (tests must fail, not skip)
+ */
+export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster> {
+  if (!existsSync(ETCD_BINARY)) {
+    throw new Error(`etcd is not installed: ${ETCD_BINARY} is missing; install it (Debian: apt-get install etcd-server) or set BERTH_ETCD_BINARY — the etcd backend tests cannot run without it`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-'));
+  const n = options.members;
+  const client = (i: number): number => options.portBase + 2 * i;
+  const peer = (i: number): number => options.portBase + 2 * i + 1;
+  const names = Array.from({ length: n }, (_, i) => `m${i}`);
+  const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${peer(i)}`).join(',');
+  const endpoints = names.map((_, i) => `http://127.0.0.1:${client(i)}`);
+  const children: (ChildProcess | undefined)[] = new Array(n).fill(undefined);
+  const logs: string[][] = names.map(() => []);
+
+  const launch = (i: number): void => {
+    const args = [
+      `--name=${names[i]}`,
+      `--data-dir=${join(dir, names[i] as string)}`,
+      `--listen-client-urls=${endpoints[i]}`,
+      `--advertise-client-urls=${endpoints[i]}`,
+      `--listen-peer-urls=http://127.0.0.1:${peer(i)}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peer(i)}`,
+      `--initial-cluster=${initialCluster}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=berth-test-${options.portBase}`,
+      '--heartbeat-interval=50',
+      '--election-timeout=500',
+      '--logger=zap',
+      '--log-level=warn',
+    ];
+    const child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      const log = logs[i] as string[];
+      log.push(chunk);
+      if (log.length > 50) log.shift();
+    });
+    children[i] = child;
+  };
+
+  const healthy = async (i: number, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const child = children[i];
+      if (child && child.exitCode !== null) throw new Error(`etcd member ${names[i]} exited with ${child.exitCode}: ${(logs[i] as string[]).join('').slice(-2000)}`);
+      try {
+        const res = await fetch(`${endpoints[i]}/health`, { signal: AbortSignal.timeout(1000) });
+        const body = (await res.json()) as { health?: string };
+        if (body.health === 'true') return;
+      } catch {}
+      if (Date.now() > deadline) throw new Error(`etcd member ${names[i]} at ${endpoints[i]} not healthy after ${timeoutMs} ms: ${(logs[i] as string[]).join('').slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const kill = async (i: number): Promise<void> => {
+    const child = children[i];
+    children[i] = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  };
+
+  const stop = async (): Promise<void> => {
+    await Promise.all(names.map((_, i) => kill(i)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    for (let i = 0; i < n; i++) launch(i);
+    await Promise.all(names.map((_, i) => healthy(i, options.readyTimeoutMs ?? 30_000)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    endpoints,
+    kill,
+    restart: async (i) => {
+      await kill(i);
+      launch(i);
+      await healthy(i, options.readyTimeoutMs ?? 30_000);
+    },
+    stop,
+  };
+}
