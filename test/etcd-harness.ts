@@ -25,6 +25,8 @@ export interface StartEtcdOptions {
    * its own base within 23790–23999 so files running in parallel never meet.
    */
   readonly portBase: number;
+  /** The etcd binary; default ETCD_BINARY (BERTH_ETCD_BINARY or /usr/bin/etcd). */
+  readonly binary?: string;
   /** How long to wait for health, ms; default 30 000. */
   readonly readyTimeoutMs?: number;
 }
@@ -36,8 +38,9 @@ export interface StartEtcdOptions {
  * @throws Error naming the binary and the fix when `/usr/bin/etcd` is missing (tests must fail, not skip)
  */
 export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster> {
-  if (!existsSync(ETCD_BINARY)) {
-    throw new Error(`etcd is not installed: ${ETCD_BINARY} is missing; install it (Debian: apt-get install etcd-server) or set BERTH_ETCD_BINARY — the etcd backend tests cannot run without it`);
+  const binary = options.binary ?? ETCD_BINARY;
+  if (!existsSync(binary)) {
+    throw new Error(`etcd is not installed: ${binary} is missing; install it (Debian: apt-get install etcd-server) or set BERTH_ETCD_BINARY — the etcd backend tests cannot run without it`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-'));
   const n = options.members;
@@ -65,7 +68,7 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       '--logger=zap',
       '--log-level=warn',
     ];
-    const child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } });
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       const log = logs[i] as string[];
