@@ -1,4 +1,4 @@
-import type { ICompare, IOptions, IRequestOp, IResponseOp, Lease } from 'etcd3';
+import type { ICompare, IOptions, IPutRequest, IRequestOp, IResponseOp, Lease } from 'etcd3';
 import { Etcd3 } from 'etcd3';
 import type { Disposable } from '../../lib/index.js';
 import { RequestInvalidError } from '../../model/index.js';
@@ -89,7 +89,13 @@ export class EtcdKv implements KvBackend {
   }
 
   async put(key: string, value: string, options: { ifModRevision?: number; lease?: string } = {}): Promise<WriteResult> {
-    return putWith(this, key, value, options);
+    if (options.ifModRevision !== undefined) return putWith(this, key, value, options);
+    // Unconditional: etcd's plain Put (a Txn costs the server more: about 0.7× the writes/s at 32 in flight).
+    const op: TxnOp = { op: 'put', key, value, ...(options.lease !== undefined ? { lease: options.lease } : {}) };
+    const res = await this.call(() => this.client.kv.put(toEtcdOp(op).request_put as IPutRequest));
+    const revision = Number(res.header.revision);
+    const kv = fromEtcdResponse(op, { response_put: res } as IResponseOp, revision);
+    return { ok: true, revision, ...(kv.op === 'put' ? { kv: kv.kv } : {}) };
   }
 
   async delete(key: string, options: { ifModRevision?: number } = {}): Promise<WriteResult> {
