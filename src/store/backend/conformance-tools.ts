@@ -1,5 +1,5 @@
 import type { Disposable } from '../../lib/index.js';
-import type { KvBackend, KvEvent } from './kv-backend.js';
+import type { KvBackend, KvEvent, WatchOptions } from './kv-backend.js';
 
 /** A watch that records what it gets, for tests: events, compacted signals and errors. */
 export interface CollectedWatch {
@@ -15,7 +15,7 @@ export interface CollectedWatch {
 }
 
 /** Starts a recording watch of `prefix` after `afterRevision`. */
-export function collectWatch(kv: KvBackend, prefix: string, afterRevision: number): CollectedWatch {
+export function collectWatch(kv: KvBackend, prefix: string, afterRevision: number, options: WatchOptions = {}): CollectedWatch {
   const events: KvEvent[] = [];
   const compacted: number[] = [];
   const errors: Error[] = [];
@@ -25,7 +25,7 @@ export function collectWatch(kv: KvBackend, prefix: string, afterRevision: numbe
       events: (batch) => void events.push(...batch),
       compacted: (rev) => void compacted.push(rev),
       error: (e) => void errors.push(e),
-    });
+    }, options);
   };
   start(kv, afterRevision);
   return {

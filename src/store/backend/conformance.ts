@@ -126,13 +126,18 @@ export function runKvConformance(target: ConformanceTarget): void {
       await kv.put(`${p}b`, '2');
       await kv.delete(`${p}a`);
       await kv.put(`/elsewhere${p}`, 'not mine');
-      const w = collectWatch(kv, p, start);
+      const w = collectWatch(kv, p, start, { prevKv: true });
+      const plain = collectWatch(kv, p, start);
       await w.until((e) => e.length >= 3);
+      await plain.until((e) => e.length >= 3);
+      plain.stop();
+      assert.ok(plain.events.every((e) => e.prevKv === undefined), 'no prevKv unless asked for');
       await kv.put(`${p}c`, '3');
       await w.until((e) => e.length >= 4);
       w.stop();
       assert.deepEqual(w.events.map((e) => [e.type, e.kv.key.slice(p.length), e.kv.value]), [['put', 'a', '1'], ['put', 'b', '2'], ['delete', 'a', ''], ['put', 'c', '3']]);
       assert.equal(w.events[2]?.prevKv?.value, '1', 'a delete carries the key before it');
+      assert.equal(w.events[0]?.prevKv, undefined, 'a first put has no previous state');
       assertOrdered(w.events);
     });
 

@@ -4,7 +4,7 @@ import type { Disposable } from '../../lib/index.js';
 import { RequestInvalidError } from '../../model/index.js';
 import { mapEtcdError } from './etcd-errors.js';
 import { EtcdWatch, fromEtcdKv } from './etcd-watch.js';
-import type { Compare, KeyValue, KvBackend, KvLease, KvWatchListener, RangeOptions, RangeResult, TxnOp, TxnOpResponse, TxnRequest, TxnResult, WriteResult } from './kv-backend.js';
+import type { Compare, KeyValue, KvBackend, KvLease, KvWatchListener, RangeOptions, RangeResult, TxnOp, TxnOpResponse, TxnRequest, TxnResult, WatchOptions, WriteResult } from './kv-backend.js';
 import { prefixEnd } from './kv-backend.js';
 import { checkTxnOps, deleteWith, putWith } from './kv-txn.js';
 
@@ -102,9 +102,9 @@ export class EtcdKv implements KvBackend {
     return deleteWith(this, key, options);
   }
 
-  watch(prefix: string, afterRevision: number, listener: KvWatchListener): Disposable {
+  watch(prefix: string, afterRevision: number, listener: KvWatchListener, options: WatchOptions = {}): Disposable {
     if (!Number.isInteger(afterRevision) || afterRevision < 0) throw new RequestInvalidError(`afterRevision: must be an integer >= 0, got ${afterRevision}`);
-    const watch = new EtcdWatch(this.client, prefixRange(prefix), afterRevision, {
+    const watch = new EtcdWatch(this.client, { ...prefixRange(prefix), prevKv: options.prevKv === true }, afterRevision, {
       events: (events) => listener.events(events),
       compacted: (rev) => {
         this.watches.delete(watch);

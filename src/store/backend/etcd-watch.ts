@@ -29,7 +29,7 @@ export class EtcdWatch implements Disposable {
 
   constructor(
     private readonly client: Namespace,
-    private readonly range: { readonly key: Buffer; readonly rangeEnd: Buffer },
+    private readonly range: { readonly key: Buffer; readonly rangeEnd: Buffer; readonly prevKv: boolean },
     afterRevision: number,
     private readonly listener: KvWatchListener,
   ) {
@@ -70,7 +70,7 @@ export class EtcdWatch implements Disposable {
     stream.on('error', fail);
     stream.on('end', () => fail(new Error('the etcd watch stream ended')));
     const request: IWatchRequest = {
-      create_request: { key: this.range.key, range_end: this.range.rangeEnd, start_revision: this.last + 1, prev_kv: true },
+      create_request: { key: this.range.key, range_end: this.range.rangeEnd, start_revision: this.last + 1, prev_kv: this.range.prevKv },
     };
     stream.write(request);
   }

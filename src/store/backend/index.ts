@@ -11,6 +11,7 @@ export type {
   TxnOpResponse,
   TxnRequest,
   TxnResult,
+  WatchOptions,
   WriteResult,
 } from './kv-backend.js';
 export { nextKey } from './kv-backend.js';

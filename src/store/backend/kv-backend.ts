@@ -29,8 +29,9 @@ export interface KeyValue {
 
 /**
  * A watched change. For `delete`, `kv` is etcd's tombstone: the key, `modRevision` = the deleting
- * revision, `value` '' and createRevision/version 0. `prevKv` is the key before the change when the
- * backend knows it (SQLite always; etcd when asked with prev_kv, which EtcdKv does).
+ * revision, `value` '' and createRevision/version 0. `prevKv` is the key before the change (absent
+ * for the first put of a key), given only to a watch that asked for it (`{ prevKv: true }`: etcd's
+ * prev_kv, which costs etcd a read of the old version per event).
  */
 export interface KvEvent {
   readonly type: 'put' | 'delete';
@@ -123,6 +124,10 @@ export interface KvWatchListener {
   error?(error: Error): void;
 }
 
+export interface WatchOptions {
+  readonly prevKv?: boolean;
+}
+
 /**
  * A lease (etcd's): keys put with it vanish, as delete events, when it expires or is revoked. The
  * backend keeps it alive (etcd3's keepalive, every ttl/3) until `revoke` or `release`.
@@ -163,9 +168,10 @@ export interface KvBackend {
   /**
    * Watches keys starting with `prefix` for changes after `afterRevision` (exclusive, as a Kubernetes
    * resourceVersion; etcd's start_revision = afterRevision + 1). Dispose to stop.
+   * `options.prevKv`: give each event the key's previous state (see KvEvent).
    * @throws RequestInvalidError when afterRevision is not an integer >= 0
    */
-  watch(prefix: string, afterRevision: number, listener: KvWatchListener): Disposable;
+  watch(prefix: string, afterRevision: number, listener: KvWatchListener, options?: WatchOptions): Disposable;
   /** Grants a lease of `ttlSeconds` (an integer >= 1; etcd raises it to its minimum TTL, 2 s by default). */
   grantLease(ttlSeconds: number): Promise<KvLease>;
   /**

@@ -1,7 +1,7 @@
 import type { Disposable } from '../../lib/index.js';
 import type { KvEvent, KvWatchListener } from './kv-backend.js';
 
-type Watcher = { readonly prefix: string; readonly listener: KvWatchListener; live: boolean };
+type Watcher = { readonly prefix: string; readonly listener: KvWatchListener; readonly prevKv: boolean; live: boolean };
 
 /**
  * SqliteKv's in-process watchers. A watcher first replays history (`replay`, run in one synchronous
@@ -15,8 +15,8 @@ export class KvWatchers {
    * Adds a watcher on the next microtask: `start()` returns the history to replay (in batches) or the
    * compact revision when that history is gone (the watcher then gets `compacted` and is not added).
    */
-  add(prefix: string, listener: KvWatchListener, start: () => { compacted: number } | Iterable<readonly KvEvent[]>): Disposable {
-    const watcher: Watcher = { prefix, listener, live: true };
+  add(prefix: string, listener: KvWatchListener, prevKv: boolean, start: () => { compacted: number } | Iterable<readonly KvEvent[]>): Disposable {
+    const watcher: Watcher = { prefix, listener, prevKv, live: true };
     queueMicrotask(() => {
       if (!watcher.live) return;
       let history: ReturnType<typeof start>;
@@ -65,10 +65,14 @@ export class KvWatchers {
 
 function deliver(watcher: Watcher, events: readonly KvEvent[]): void {
   try {
-    watcher.listener.events(events);
+    watcher.listener.events(watcher.prevKv ? events : events.map(withoutPrev));
   } catch (error) {
     report(watcher.listener, error);
   }
+}
+
+function withoutPrev(e: KvEvent): KvEvent {
+  return e.prevKv ? Object.freeze({ type: e.type, kv: e.kv }) : e;
 }
 
 function report(listener: KvWatchListener, error: unknown): void {

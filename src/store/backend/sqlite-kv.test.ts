@@ -99,7 +99,7 @@ describe('SqliteKv on a file', () => {
     const second = new SqliteKv({ path: file, leaseCheckMs: 20 });
     try {
       assert.ok(await second.get('/l/held'), 'the key is still there at the restart');
-      const w = collectWatch(second, '/l/', await second.revision());
+      const w = collectWatch(second, '/l/', await second.revision(), { prevKv: true });
       await w.until((e) => e.length >= 1, 3000);
       w.stop();
       assert.deepEqual(w.events.map((e) => [e.type, e.kv.key, e.prevKv?.lease]), [['delete', '/l/held', lease.id]]);

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { Clock, Disposable } from '../../lib/index.js';
 import { systemClock } from '../../lib/index.js';
 import { RequestInvalidError, RevisionCompactedError } from '../../model/index.js';
-import type { KeyValue, KvBackend, KvEvent, KvLease, KvWatchListener, RangeOptions, RangeResult, TxnOp, TxnOpResponse, TxnRequest, TxnResult, WriteResult } from './kv-backend.js';
+import type { KeyValue, KvBackend, KvEvent, KvLease, KvWatchListener, RangeOptions, RangeResult, TxnOp, TxnOpResponse, TxnRequest, TxnResult, WatchOptions, WriteResult } from './kv-backend.js';
 import { KvWatchers } from './kv-watchers.js';
 import { checkCompares, checkTxnOps, deleteWith, putWith } from './kv-txn.js';
 import type { KvRow, KvStatements } from './sqlite-kv-schema.js';
@@ -104,10 +104,10 @@ export class SqliteKv implements KvBackend {
     return deleteWith(this, key, options);
   }
 
-  watch(prefix: string, afterRevision: number, listener: KvWatchListener): Disposable {
+  watch(prefix: string, afterRevision: number, listener: KvWatchListener, options: WatchOptions = {}): Disposable {
     this.open();
     if (!Number.isInteger(afterRevision) || afterRevision < 0) throw new RequestInvalidError(`afterRevision: must be an integer >= 0, got ${afterRevision}`);
-    return this.watchers.add(prefix, listener, () => {
+    return this.watchers.add(prefix, listener, options.prevKv === true, () => {
       const compacted = this.meta('compacted');
       if (afterRevision + 1 < compacted) return { compacted };
       return this.history(afterRevision);
