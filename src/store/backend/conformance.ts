@@ -114,7 +114,7 @@ export function runKvConformance(target: ConformanceTarget): void {
       const ok = await kv.txn({ compare: [{ key: `${p}k`, version: 1 }, { key: `${p}other`, absent: true }, { key: `${p}k`, value: '1' }, { key: `${p}k`, createRevision: seed.revision }], success: [{ op: 'put', key: `${p}k`, value: '3' }] });
       assert.equal(ok.succeeded, true);
       const failing = kv.txn({ compare: [], success: [{ op: 'put', key: `${p}y`, value: '1' }, { op: 'put', key: `${p}z`, value: '1', lease: '999999999' }] });
-      await assert.rejects(failing, 'a put with an unknown lease fails the transaction');
+      await assert.rejects(failing, (e: unknown) => hasCode(e, 'REQUEST_INVALID'), 'a put with an unknown lease fails the transaction');
       assert.equal(await kv.get(`${p}y`), undefined, 'the put before the failing op did not stay');
       await assert.rejects(kv.txn({ compare: [], success: [{ op: 'put', key: `${p}d`, value: '1' }, { op: 'delete', key: `${p}d` }] }), (e: unknown) => hasCode(e, 'REQUEST_INVALID'));
     });
@@ -205,7 +205,7 @@ export function runKvConformance(target: ConformanceTarget): void {
       const deletes = w.events.filter((e) => e.type === 'delete');
       assert.deepEqual(deletes.map((e) => e.kv.key.slice(p.length)), ['held', 'r1', 'r2']);
       assert.equal(deletes[1]?.kv.modRevision, deletes[2]?.kv.modRevision, 'a revoke deletes its keys in one revision');
-      await assert.rejects(kv.put(`${p}late`, '1', { lease: second.id }), 'a revoked lease takes no key');
+      await assert.rejects(kv.put(`${p}late`, '1', { lease: second.id }), (e: unknown) => hasCode(e, 'REQUEST_INVALID'), 'a revoked lease takes no key');
     });
 
     it('keeps a watch gap-free across a reconnect', { timeout: 120_000 }, async () => {

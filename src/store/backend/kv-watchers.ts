@@ -10,6 +10,9 @@ type Watcher = { readonly prefix: string; readonly listener: KvWatchListener; re
  */
 export class KvWatchers {
   private readonly watchers = new Set<Watcher>();
+  /** Transactions waiting to be handed out: a listener that writes must not get ahead of the others. */
+  private readonly queue: (readonly KvEvent[])[] = [];
+  private draining = false;
 
   /**
    * Adds a watcher on the next microtask: `start()` returns the history to replay (in batches) or the
@@ -47,12 +50,24 @@ export class KvWatchers {
     };
   }
 
-  /** Hands one committed transaction's events to the live watchers whose prefix matches. */
+  /**
+   * Hands one committed transaction's events to the live watchers whose prefix matches. A write made by
+   * a listener while this runs is queued and handed out after, so every watcher sees revision order.
+   */
   publish(events: readonly KvEvent[]): void {
     if (events.length === 0) return;
-    for (const watcher of [...this.watchers]) {
-      const mine = watcher.prefix === '' ? events : events.filter((e) => e.kv.key.startsWith(watcher.prefix));
-      if (mine.length > 0 && watcher.live) deliver(watcher, mine);
+    this.queue.push(events);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        for (const watcher of [...this.watchers]) {
+          const mine = watcher.prefix === '' ? next : next.filter((e) => e.kv.key.startsWith(watcher.prefix));
+          if (mine.length > 0 && watcher.live) deliver(watcher, mine);
+        }
+      }
+    } finally {
+      this.draining = false;
     }
   }
 

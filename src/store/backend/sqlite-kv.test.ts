@@ -127,3 +127,28 @@ describe('SqliteKv on a file', () => {
     }
   });
 });
+
+describe('SqliteKv watchers', () => {
+  it('keep revision order for every watcher when a listener writes', async () => {
+    const kv = new SqliteKv();
+    try {
+      const start = await kv.revision();
+      const writer = kv.watch('/o/', start, {
+        events: (events) => {
+          for (const e of events) if (e.kv.key === '/o/a') void kv.put('/o/b', 'from the listener');
+        },
+        compacted: () => {},
+      });
+      const w = collectWatch(kv, '/o/', start);
+      await new Promise((r) => setTimeout(r, 10));
+      await kv.put('/o/a', '1');
+      await w.until((e) => e.length >= 2);
+      void writer.dispose();
+      w.stop();
+      assert.deepEqual(w.events.map((e) => e.kv.key), ['/o/a', '/o/b']);
+      assert.ok((w.events[0]?.kv.modRevision as number) < (w.events[1]?.kv.modRevision as number));
+    } finally {
+      await kv.close();
+    }
+  });
+});
