@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,6 +28,11 @@ export interface StartEtcdOptions {
   readonly portBase: number;
   /** The etcd binary; default ETCD_BINARY (BERTH_ETCD_BINARY or /usr/bin/etcd). */
   readonly binary?: string;
+  /**
+   * Serve clients over TLS with these PEM files (etcd's --cert-file, --key-file, and with `caFile`
+   * --trusted-ca-file + --client-cert-auth: clients need a certificate the CA signed).
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string; readonly clientCertFile?: string; readonly clientKeyFile?: string };
   /** How long to wait for health, ms; default 30 000. */
   readonly readyTimeoutMs?: number;
 }
@@ -48,7 +54,8 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
   const peer = (i: number): number => options.portBase + 2 * i + 1;
   const names = Array.from({ length: n }, (_, i) => `m${i}`);
   const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${peer(i)}`).join(',');
-  const endpoints = names.map((_, i) => `http://127.0.0.1:${client(i)}`);
+  const scheme = options.tls ? 'https' : 'http';
+  const endpoints = names.map((_, i) => `${scheme}://127.0.0.1:${client(i)}`);
   const children: (ChildProcess | undefined)[] = new Array(n).fill(undefined);
   const logs: string[][] = names.map(() => []);
 
@@ -67,6 +74,8 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       '--election-timeout=500',
       '--logger=zap',
       '--log-level=warn',
+      ...(options.tls ? [`--cert-file=${options.tls.certFile}`, `--key-file=${options.tls.keyFile}`] : []),
+      ...(options.tls?.caFile ? [`--trusted-ca-file=${options.tls.caFile}`, '--client-cert-auth'] : []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } });
     child.stderr?.setEncoding('utf8');
@@ -84,9 +93,7 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       const child = children[i];
       if (child && child.exitCode !== null) throw new Error(`etcd member ${names[i]} exited with ${child.exitCode}: ${(logs[i] as string[]).join('').slice(-2000)}`);
       try {
-        const res = await fetch(`${endpoints[i]}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') return;
+        if ((await health(endpoints[i] as string, options.tls)) === 'true') return;
       } catch {}
       if (Date.now() > deadline) throw new Error(`etcd member ${names[i]} at ${endpoints[i]} not healthy after ${timeoutMs} ms: ${(logs[i] as string[]).join('').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -124,4 +131,31 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
     },
     stop,
   };
+}
+
+/** etcd's /health answer ("true" when the member has a leader and answers), over HTTP or TLS. */
+async function health(endpoint: string, tls: StartEtcdOptions['tls']): Promise<string | undefined> {
+  if (!tls) {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    return ((await res.json()) as { health?: string }).health;
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      `${endpoint}/health`,
+      {
+        timeout: 1000,
+        ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : { rejectUnauthorized: false }),
+        ...(tls.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) } : {}),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve((JSON.parse(body) as { health?: string }).health));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
 }
