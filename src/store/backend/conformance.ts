@@ -141,6 +141,17 @@ export function runKvConformance(target: ConformanceTarget): void {
       assertOrdered(w.events);
     });
 
+    it('holds a watch from a revision still to come until the store gets there', async () => {
+      const p = prefix();
+      const now = await kv.revision();
+      const w = collectWatch(kv, p, now + 2);
+      for (const k of ['a', 'b', 'c', 'd']) await kv.put(`${p}${k}`, k);
+      await w.until((e) => e.length >= 2);
+      await new Promise((r) => setTimeout(r, 50));
+      w.stop();
+      assert.deepEqual(w.events.map((e) => e.kv.value), ['c', 'd']);
+    });
+
     it('delivers many concurrent writes without a gap or a duplicate', async () => {
       const p = prefix();
       const w = collectWatch(kv, p, await kv.revision());

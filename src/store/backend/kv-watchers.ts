@@ -1,7 +1,7 @@
 import type { Disposable } from '../../lib/index.js';
 import type { KvEvent, KvWatchListener } from './kv-backend.js';
 
-type Watcher = { readonly prefix: string; readonly listener: KvWatchListener; readonly prevKv: boolean; live: boolean };
+type Watcher = { readonly prefix: string; readonly after: number; readonly listener: KvWatchListener; readonly prevKv: boolean; live: boolean };
 
 /**
  * SqliteKv's in-process watchers. A watcher first replays history (`replay`, run in one synchronous
@@ -15,11 +15,11 @@ export class KvWatchers {
   private draining = false;
 
   /**
-   * Adds a watcher on the next microtask: `start()` returns the history to replay (in batches) or the
+   * Adds a watcher of changes after revision `after`, on the next microtask: `start()` returns the history to replay (in batches) or the
    * compact revision when that history is gone (the watcher then gets `compacted` and is not added).
    */
-  add(prefix: string, listener: KvWatchListener, prevKv: boolean, start: () => { compacted: number } | Iterable<readonly KvEvent[]>): Disposable {
-    const watcher: Watcher = { prefix, listener, prevKv, live: true };
+  add(prefix: string, after: number, listener: KvWatchListener, prevKv: boolean, start: () => { compacted: number } | Iterable<readonly KvEvent[]>): Disposable {
+    const watcher: Watcher = { prefix, after, listener, prevKv, live: true };
     queueMicrotask(() => {
       if (!watcher.live) return;
       let history: ReturnType<typeof start>;
@@ -62,7 +62,8 @@ export class KvWatchers {
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         for (const watcher of [...this.watchers]) {
-          const mine = watcher.prefix === '' ? next : next.filter((e) => e.kv.key.startsWith(watcher.prefix));
+          // `after` matters for a watch from a revision still to come (etcd waits for it too).
+          const mine = next.filter((e) => e.kv.modRevision > watcher.after && e.kv.key.startsWith(watcher.prefix));
           if (mine.length > 0 && watcher.live) deliver(watcher, mine);
         }
       }

@@ -107,7 +107,7 @@ export class SqliteKv implements KvBackend {
   watch(prefix: string, afterRevision: number, listener: KvWatchListener, options: WatchOptions = {}): Disposable {
     this.open();
     if (!Number.isInteger(afterRevision) || afterRevision < 0) throw new RequestInvalidError(`afterRevision: must be an integer >= 0, got ${afterRevision}`);
-    return this.watchers.add(prefix, listener, options.prevKv === true, () => {
+    return this.watchers.add(prefix, afterRevision, listener, options.prevKv === true, () => {
       const compacted = this.meta('compacted');
       if (afterRevision + 1 < compacted) return { compacted };
       return this.history(afterRevision);
