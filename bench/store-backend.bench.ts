@@ -4,7 +4,7 @@
  * on a file, WAL) — side by side, on one etcd 3.4 member started by test/etcd-harness.ts on loopback.
  *
  * - writes/s, one at a time (latency-bound) and 32 in flight: raw `etcd3.put(key).value(v)` vs
- *   `EtcdKv.put` (a Put with prev_kv); and compare-and-set: raw `etcd3.if(key, 'Mod', '==', rev).then(put).commit()`
+ *   `EtcdKv.put` (a plain Put); and compare-and-set: raw `etcd3.if(key, 'Mod', '==', rev).then(put).commit()`
  *   vs `EtcdKv.put` with ifModRevision (a Txn with a get in its failure branch), one writer per key
  *   vs `SqliteKv.put`. After a warm-up, each side runs three times (every other round in reverse order) and keeps its best run (the machine is shared: single runs vary by ±30 %).
  * - watch latency: a writer puts one key at a time with its send time; the watcher's delivery time

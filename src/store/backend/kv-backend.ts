@@ -60,11 +60,12 @@ export type TxnOp =
   | { readonly op: 'get'; readonly key: string };
 
 /**
- * What one op returned: put → the key as written; delete/deletePrefix → the keys removed (their last
- * state); get → the key or undefined.
+ * What one op returned: put → nothing more (the key's modRevision is the txn's revision; etcd would
+ * need prev_kv, a read of the old version, to tell createRevision and version — ask with a `get` op);
+ * delete/deletePrefix → the keys removed (their last state); get → the key or undefined.
  */
 export type TxnOpResponse =
-  | { readonly op: 'put'; readonly kv: KeyValue }
+  | { readonly op: 'put' }
   | { readonly op: 'delete'; readonly deleted: readonly KeyValue[] }
   | { readonly op: 'get'; readonly kv: KeyValue | undefined };
 
@@ -85,12 +86,14 @@ export interface TxnResult {
 }
 
 /**
- * The outcome of a conditional put/delete. A failed compare is a result, not an error: the caller knows
- * what the key means and maps `{ ok: false }` to its own VERSION_CONFLICT (409) with `current`'s
- * modRevision (model/errors.ts VersionConflictError) — the backend cannot name the object.
+ * The outcome of a put/delete. `ok: true`: `revision` is the key's new modRevision (a put) or the
+ * deleting revision (for a delete of an absent key, the current revision). A failed compare is a result,
+ * not an error: the caller knows what the key means and maps `{ ok: false }` to its own
+ * VERSION_CONFLICT (409) with `current`'s modRevision (model/errors.ts VersionConflictError) — the
+ * backend cannot name the object.
  */
 export type WriteResult =
-  | { readonly ok: true; readonly revision: number; readonly kv?: KeyValue }
+  | { readonly ok: true; readonly revision: number }
   | { readonly ok: false; readonly revision: number; readonly current: KeyValue | undefined };
 
 export interface RangeOptions {

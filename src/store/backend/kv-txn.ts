@@ -36,7 +36,7 @@ export async function putWith(kv: Pick<KvBackend, 'txn'>, key: string, value: st
   const compare: Compare[] = options.ifModRevision !== undefined ? [{ key, modRevision: options.ifModRevision }] : [];
   const r = await kv.txn({ compare, success: [put], failure: [{ op: 'get', key }] });
   const first = r.responses[0];
-  if (r.succeeded) return { ok: true, revision: r.revision, ...(first?.op === 'put' ? { kv: first.kv } : {}) };
+  if (r.succeeded) return { ok: true, revision: r.revision };
   return { ok: false, revision: r.revision, current: first?.op === 'get' ? first.kv : undefined };
 }
 
@@ -45,7 +45,7 @@ export async function deleteWith(kv: Pick<KvBackend, 'txn'>, key: string, option
   const compare: Compare[] = options.ifModRevision !== undefined ? [{ key, modRevision: options.ifModRevision }] : [];
   const r = await kv.txn({ compare, success: [{ op: 'delete', key }], failure: [{ op: 'get', key }] });
   const first = r.responses[0];
-  if (r.succeeded) return { ok: true, revision: r.revision, ...(first?.op === 'delete' && first.deleted[0] ? { kv: first.deleted[0] } : {}) };
+  if (r.succeeded) return { ok: true, revision: r.revision };
   return { ok: false, revision: r.revision, current: first?.op === 'get' ? first.kv : undefined };
 }
 

@@ -191,7 +191,7 @@ export class SqliteKv implements KvBackend {
         const row: KvRow = { key, value: op.value, create_revision: prev?.create_revision ?? rev, mod_revision: rev, version: (prev?.version ?? 0) + 1, lease: op.lease ?? null };
         this.st.upsert.run(key, row.value, row.create_revision, rev, row.version, row.lease);
         events.push(this.record('put', row, prev, rev, events.length));
-        return { op: 'put', kv: toKeyValue(row) };
+        return { op: 'put' };
       }
       case 'delete':
       case 'deletePrefix': {
