@@ -31,6 +31,15 @@ describe('EtcdKv failure modes', () => {
     }
   });
 
+  it("refuses a value past etcd's request limit as REQUEST_INVALID, naming the limit", async () => {
+    const kv = new EtcdKv({ endpoints: cluster.endpoints });
+    try {
+      await assert.rejects(kv.put('/big', 'x'.repeat(2 * 1024 * 1024)), (e: unknown) => hasCode(e, 'REQUEST_INVALID') && /--max-request-bytes, 1\.5 MiB/.test((e as Error).message));
+    } finally {
+      await kv.close();
+    }
+  });
+
   it('resumes a watch after the only member was down, without a gap, reporting the outage to error', { timeout: 60_000 }, async () => {
     const kv = new EtcdKv({ endpoints: cluster.endpoints, dialTimeoutMs: 1000, requestTimeoutMs: 2000 });
     try {

@@ -41,6 +41,8 @@ export class EtcdKv implements KvBackend {
     const config: IOptions = {
       hosts: [...options.endpoints],
       dialTimeout: options.dialTimeoutMs ?? 5000,
+      // As etcd's clientv3 (MaxCallRecvMsgSize = math.MaxInt32): a range answer may pass gRPC's 4 MiB default.
+      grpcOptions: { 'grpc.max_receive_message_length': 2 ** 31 - 1 },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
       ...(options.tls ? { credentials: { rootCertificate: options.tls.ca ?? Buffer.alloc(0), ...(options.tls.key ? { privateKey: options.tls.key } : {}), ...(options.tls.cert ? { certChain: options.tls.cert } : {}) } } : {}),
       ...(options.auth ? { auth: { username: options.auth.user, password: options.auth.password } } : {}),
