@@ -206,6 +206,8 @@ export function runKvConformance(target: ConformanceTarget): void {
       assert.ok(await kv.get(`${p}held`), 'a kept-alive lease outlives its TTL');
       lease.release();
       const released = Date.now();
+      const third = await kv.grantLease(2);
+      third.release();
       await w.until((e) => e.some((x) => x.type === 'delete'), 2000 + target.leaseSlackMs);
       assert.ok(Date.now() - released >= 1000, 'the key stayed for most of the TTL after release');
       assert.equal(await kv.get(`${p}held`), undefined);
@@ -213,6 +215,7 @@ export function runKvConformance(target: ConformanceTarget): void {
       await kv.put(`${p}r1`, '1', { lease: second.id });
       await kv.put(`${p}r2`, '2', { lease: second.id });
       await second.revoke();
+      await second.revoke(); // idempotent
       assert.deepEqual((await kv.range(p)).items, []);
       await w.until((e) => e.filter((x) => x.type === 'delete').length >= 3);
       w.stop();
@@ -220,6 +223,12 @@ export function runKvConformance(target: ConformanceTarget): void {
       assert.deepEqual(deletes.map((e) => e.kv.key.slice(p.length)), ['held', 'r1', 'r2']);
       assert.equal(deletes[1]?.kv.modRevision, deletes[2]?.kv.modRevision, 'a revoke deletes its keys in one revision');
       await assert.rejects(kv.put(`${p}late`, '1', { lease: second.id }), (e: unknown) => hasCode(e, 'REQUEST_INVALID'), 'a revoked lease takes no key');
+      await third.revoke(); // expired meanwhile: still no error
+      const fourth = await kv.grantLease(60);
+      await kv.put(`${p}kept`, '1', { lease: fourth.id });
+      fourth.release();
+      await fourth.revoke();
+      assert.equal(await kv.get(`${p}kept`), undefined, 'revoke after release still deletes the keys');
     });
 
     it('keeps a watch gap-free across a reconnect', { timeout: 120_000 }, async () => {

@@ -1,6 +1,7 @@
 import type { ICompare, IOptions, IPutRequest, IRequestOp, IResponseOp, Lease } from 'etcd3';
 import { Etcd3 } from 'etcd3';
 import type { Disposable } from '../../lib/index.js';
+import { hasCode } from '../../lib/index.js';
 import { RequestInvalidError } from '../../model/index.js';
 import { mapEtcdError } from './etcd-errors.js';
 import { EtcdWatch, fromEtcdKv } from './etcd-watch.js';
@@ -141,8 +142,13 @@ export class EtcdKv implements KvBackend {
       ttlSeconds,
       revoke: async () => {
         this.leases.delete(lease);
-        if (lease.revoked()) return;
-        await this.call(() => lease.revoke());
+        // etcd3's revoke() also works after release() (which marks the lease revoked() locally), and
+        // ignores a lease that is already gone (expired, revoked elsewhere): revoke stays idempotent.
+        try {
+          await this.call(() => lease.revoke());
+        } catch (error) {
+          if (!hasCode(error, 'REQUEST_INVALID')) throw error;
+        }
       },
       release: () => {
         this.leases.delete(lease);

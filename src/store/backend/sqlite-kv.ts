@@ -286,8 +286,8 @@ class SqliteLease implements KvLease {
     this.timer.unref();
   }
 
+  /** Works after `release` too; revoking a lease that is already gone does nothing. */
   async revoke(): Promise<void> {
-    if (this.done) return;
     this.stop();
     this.hooks.revoke();
   }
