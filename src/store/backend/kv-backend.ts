@@ -178,8 +178,9 @@ export interface KvBackend {
   /** Grants a lease of `ttlSeconds` (an integer >= 1; etcd raises it to its minimum TTL, 2 s by default). */
   grantLease(ttlSeconds: number): Promise<KvLease>;
   /**
-   * Drops the history before `revision` (etcd's compact): watches and ranges at revisions < `revision`
-   * then get REVISION_COMPACTED carrying `revision`. Compacting an already compacted revision is a no-op.
+   * Drops the history before `revision` (etcd's compact): a watch that needs older changes gets
+   * `compacted(revision)`; a range at an older revision rejects with REVISION_COMPACTED. Compacting at or
+   * below an earlier compaction is a no-op.
    * @throws RequestInvalidError when `revision` is above the current revision
    */
   compact(revision: number): Promise<void>;
@@ -194,7 +195,7 @@ export function nextKey(key: string): string {
 
 /**
  * The end of a prefix range, as etcd's clientv3.GetPrefixRangeEnd: the prefix with its last byte raised
- * by one ('' for the empty prefix, meaning "to the end"). Works on UTF-8 bytes.
+ * by one; for the empty prefix the byte 0, etcd's "every key from the start key on". Works on UTF-8 bytes.
  */
 export function prefixEnd(prefix: string): Buffer {
   const bytes = Buffer.from(prefix, 'utf8');
