@@ -85,6 +85,10 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       if (log.length > 50) log.shift();
     });
     children[i] = child;
+    // Should the test process end without stop() (a crash, a timeout), its etcd members go with it.
+    const reap = (): void => void child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
   };
 
   const healthy = async (i: number, timeoutMs: number): Promise<void> => {
