@@ -13,6 +13,10 @@ export interface EtcdCluster {
   readonly endpoints: readonly string[];
   /** SIGKILLs member `i` (its data stays). */
   kill(i: number): Promise<void>;
+  /** SIGSTOPs member `i`: it keeps its sockets but answers nothing (a hung member, or one cut off). */
+  pause(i: number): void;
+  /** SIGCONTs a paused member. */
+  resume(i: number): void;
   /** Starts member `i` again on its data dir and waits until it is healthy. */
   restart(i: number): Promise<void>;
   /** Kills every member and removes the data dirs. */
@@ -74,6 +78,7 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       '--election-timeout=500',
       '--logger=zap',
       '--log-level=warn',
+      '--grpc-keepalive-min-time=500ms', // lets tests ping every second to find a hung member fast
       ...(options.tls ? [`--cert-file=${options.tls.certFile}`, `--key-file=${options.tls.keyFile}`] : []),
       ...(options.tls?.caFile ? [`--trusted-ca-file=${options.tls.caFile}`, '--client-cert-auth'] : []),
     ];
@@ -128,6 +133,8 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
   return {
     endpoints,
     kill,
+    pause: (i) => void children[i]?.kill('SIGSTOP'),
+    resume: (i) => void children[i]?.kill('SIGCONT'),
     restart: async (i) => {
       await kill(i);
       launch(i);

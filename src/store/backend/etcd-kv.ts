@@ -20,6 +20,14 @@ export interface EtcdKvOptions {
   readonly dialTimeoutMs?: number;
   /** Deadline of one unary call, ms (etcdctl's --command-timeout); default 5000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * HTTP/2 keepalive pings, ms: `timeMs` between pings, `timeoutMs` to wait for the answer before the
+   * connection counts as dead and its watch streams reconnect elsewhere — how a member that hangs or is
+   * cut off is noticed (a watch on it would otherwise stall without an error). Default 30 000 / 10 000,
+   * as Kubernetes' etcd client (apiserver storagebackend/factory/etcd3.go keepaliveTime/keepaliveTimeout).
+   * etcd refuses pings more often than its --grpc-keepalive-min-time (5 s by default).
+   */
+  readonly keepalive?: { readonly timeMs: number; readonly timeoutMs: number };
 }
 
 /**
@@ -31,6 +39,7 @@ export interface EtcdKvOptions {
 export class EtcdKv implements KvBackend {
   private readonly client: Etcd3;
   private readonly endpoints: readonly string[];
+  private readonly requestTimeoutMs: number;
   private readonly watches = new Set<EtcdWatch>();
   private readonly leases = new Set<Lease>();
   private compacted = 0;
@@ -39,11 +48,17 @@ export class EtcdKv implements KvBackend {
     if (options.endpoints.length === 0) throw new RequestInvalidError('etcd: at least one endpoint is needed');
     this.endpoints = options.endpoints;
     const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.requestTimeoutMs = requestTimeoutMs;
     const config: IOptions = {
       hosts: [...options.endpoints],
       dialTimeout: options.dialTimeoutMs ?? 5000,
       // As etcd's clientv3 (MaxCallRecvMsgSize = math.MaxInt32): a range answer may pass gRPC's 4 MiB default.
-      grpcOptions: { 'grpc.max_receive_message_length': 2 ** 31 - 1 },
+      grpcOptions: {
+        'grpc.max_receive_message_length': 2 ** 31 - 1,
+        'grpc.keepalive_time_ms': options.keepalive?.timeMs ?? 30_000,
+        'grpc.keepalive_timeout_ms': options.keepalive?.timeoutMs ?? 10_000,
+        'grpc.keepalive_permit_without_calls': 1,
+      },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
       ...(options.tls ? { credentials: { rootCertificate: options.tls.ca ?? Buffer.alloc(0), ...(options.tls.key ? { privateKey: options.tls.key } : {}), ...(options.tls.cert ? { certChain: options.tls.cert } : {}) } } : {}),
       ...(options.auth ? { auth: { username: options.auth.user, password: options.auth.password } } : {}),
@@ -105,7 +120,7 @@ export class EtcdKv implements KvBackend {
 
   watch(prefix: string, afterRevision: number, listener: KvWatchListener, options: WatchOptions = {}): Disposable {
     if (!Number.isInteger(afterRevision) || afterRevision < 0) throw new RequestInvalidError(`afterRevision: must be an integer >= 0, got ${afterRevision}`);
-    const watch = new EtcdWatch(this.client, { ...prefixRange(prefix), prevKv: options.prevKv === true }, afterRevision, {
+    const forward: KvWatchListener = {
       events: (events) => listener.events(events),
       compacted: (rev) => {
         this.watches.delete(watch);
@@ -113,7 +128,8 @@ export class EtcdKv implements KvBackend {
         listener.compacted(rev);
       },
       error: (error) => listener.error?.(mapEtcdError(error, { endpoints: this.endpoints })),
-    });
+    };
+    const watch = new EtcdWatch(this.client, { ...prefixRange(prefix), prevKv: options.prevKv === true }, afterRevision, forward, this.requestTimeoutMs);
     this.watches.add(watch);
     return {
       dispose: () => {

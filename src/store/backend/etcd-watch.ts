@@ -26,12 +26,15 @@ export class EtcdWatch implements Disposable {
   private attempt = 0;
   private disposed = false;
   private timer: NodeJS.Timeout | undefined;
+  private createTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: Namespace,
     private readonly range: { readonly key: Buffer; readonly rangeEnd: Buffer; readonly prevKv: boolean },
     afterRevision: number,
     private readonly listener: KvWatchListener,
+    /** How long to wait for etcd's "created" reply before trying again (a member that hangs), ms. */
+    private readonly createTimeoutMs = 5000,
   ) {
     this.last = afterRevision;
     void this.connect();
@@ -73,6 +76,7 @@ export class EtcdWatch implements Disposable {
       create_request: { key: this.range.key, range_end: this.range.rangeEnd, start_revision: this.last + 1, prev_kv: this.range.prevKv },
     };
     stream.write(request);
+    this.createTimer = setTimeout(() => fail(new Error(`no answer to the watch request within ${this.createTimeoutMs} ms`)), this.createTimeoutMs);
   }
 
   private handle(res: IWatchResponse, fail: (error: unknown) => void): void {
@@ -87,7 +91,10 @@ export class EtcdWatch implements Disposable {
       fail(new Error(`etcd canceled the watch: ${res.cancel_reason || 'no reason given'}`));
       return;
     }
-    if (res.created) this.attempt = 0;
+    if (res.created) {
+      this.attempt = 0;
+      clearTimeout(this.createTimer);
+    }
     const fresh = (res.events ?? []).filter((e) => Number(e.kv.mod_revision) > this.last);
     if (fresh.length === 0) return;
     const events = fresh.map(toKvEvent);
@@ -108,6 +115,7 @@ export class EtcdWatch implements Disposable {
   }
 
   private closeStream(): void {
+    clearTimeout(this.createTimer);
     const stream = this.stream;
     this.stream = undefined;
     if (!stream) return;
