@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { hasCode } from '../../lib/index.js';
+import { hasCode, ManualClock } from '../../lib/index.js';
 import { collectWatch } from './conformance-tools.js';
 import { runKvConformance } from './conformance.js';
 import { SqliteKv } from './sqlite-kv.js';
@@ -122,6 +122,28 @@ describe('SqliteKv on a file', () => {
       const recent = await kv.range('/h/', { revision: 29 });
       assert.equal(recent.items[0]?.value, '27', 'a read at a kept revision sees the value of then');
       await assert.rejects(kv.compact(1000), (e: unknown) => hasCode(e, 'REQUEST_INVALID'));
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
+describe('SqliteKv leases by the injected clock', () => {
+  it('expires a released lease when the clock passes its TTL, not before', async () => {
+    const clock = new ManualClock(1_000_000);
+    const kv = new SqliteKv({ clock, leaseCheckMs: 10 });
+    try {
+      const lease = await kv.grantLease(5);
+      await kv.put('/c/held', 'x', { lease: lease.id });
+      lease.release();
+      await clock.advance(4_999);
+      await new Promise((r) => setTimeout(r, 50)); // several sweeps
+      assert.ok(await kv.get('/c/held'), 'still there 1 ms before the TTL');
+      const w = collectWatch(kv, '/c/', await kv.revision());
+      await clock.advance(1);
+      await w.until((e) => e.length >= 1, 2000);
+      w.stop();
+      assert.deepEqual(w.events.map((e) => [e.type, e.kv.key]), [['delete', '/c/held']]);
     } finally {
       await kv.close();
     }
