@@ -39,6 +39,7 @@ export const ERROR_STATUS = {
   PORT_ALLOCATED: 422,
   NODE_UNAVAILABLE: 503,
   LOGS_UNAVAILABLE: 503,
+  STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

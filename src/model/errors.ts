@@ -38,6 +38,7 @@ export const ERROR_CODES = [
   'PORT_ALLOCATED',
   'NODE_UNAVAILABLE',
   'LOGS_UNAVAILABLE',
+  'STORE_UNAVAILABLE',
   'REVISION_COMPACTED',
   'INVALID_TRANSITION',
   'INTERNAL',
@@ -150,6 +151,21 @@ export class NothingToRollBackError extends CodedError {
 export class InvalidTransitionError extends CodedError {
   constructor(id: string, from: string, to: string) {
     super('INVALID_TRANSITION', `instance "${id}" cannot move from state ${from} to ${to}: states only move forward`, { id, from, to });
+  }
+}
+
+/**
+ * The store backend cannot be reached: no etcd member answered (503). The message names the endpoints
+ * and the last error; berth retries reads and watches by itself, a write is for the caller to retry.
+ */
+export class StoreUnavailableError extends CodedError {
+  constructor(endpoints: readonly string[], lastError: string, options?: ErrorOptions) {
+    super(
+      'STORE_UNAVAILABLE',
+      `the store is unavailable: no etcd member answered at ${endpoints.join(', ')} (last error: ${lastError}); check that etcd runs and is reachable, then retry`,
+      { endpoints: [...endpoints], lastError },
+      options,
+    );
   }
 }
 
