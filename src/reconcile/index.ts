@@ -11,3 +11,6 @@ export { serviceLinkEnv, envName } from './service-link-env.js';
 export type { ExplainOptions } from './explain-service.js';
 export { explainService } from './explain-service.js';
 export { unrunnableReason } from './unrunnable.js';
+export type { NodeRejection, NodeUsage, ScheduleResult, SchedulerInput, Unschedulable, UsageIndex } from './schedule.js';
+export { ServiceScheduler, describeUnschedulable, indexUsage, instanceReservation, reservationOf } from './schedule.js';
+export type { DesiredSlot, PendingSlot } from './slot-placement.js';
