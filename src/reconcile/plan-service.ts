@@ -335,7 +335,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const completedWithFailures = (update.state === 'completed' || update.state === 'rollback_completed') && update.updatedInstances < update.totalInstances;
   if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started' || completedWithFailures) notes.unshift(update.message);
   const networkOnly = deployStateOf(service).kind === 'network-only';
-  const message = networkOnly && converged ? describeNetworkOnly(service.spec) : converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
+  // A global service with no node to run on is converged (nothing to run), and says why.
+  const quiet = converged && !(global !== undefined && desiredCount === 0);
+  const message = networkOnly && converged ? describeNetworkOnly(service.spec) : quiet ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
   }
