@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Instance, NodeInfo, Service } from '../model/index.js';
 import { swarmNodeId } from '../model/index.js';
 import { planService } from './plan-service.js';
+import { explainService } from './explain-service.js';
 import { ServiceScheduler, describeUnschedulable, indexUsage } from './schedule.js';
 import { instance, node, service, T0 } from '../../test/fixtures.js';
 
@@ -52,6 +53,19 @@ describe('scheduling: filters', () => {
       'no suitable node (scheduling constraints not satisfied on 2 nodes): node a does not meet node.labels.zone==z (it has node.labels.zone=a); node b does not meet node.labels.zone==z (it has none)',
     );
     assert.match(plan.status.message, /^0\/1 running; web-1 pending: no suitable node \(scheduling constraints not satisfied on 2 nodes\)/);
+  });
+
+  it('shows a pending slot\'s reasons in `why` (explainService reads them from the status message)', () => {
+    const svc = service({ replicas: 3, placement: { constraints: ['node.labels.zone==z'] } });
+    const nodes = [node('a'), node('b', { availability: 'drain' })];
+    const plan = planService(svc, [], { now: NOW, nodes });
+    assert.match(plan.status.message, /^0\/3 running; web-1 and 2 more slot\(s\) pending: no suitable node \(1 node not available for new instances; scheduling constraints not satisfied on 1 node\): node a does not meet/);
+    const why = explainService({ ...svc, status: { ...svc.status, ...plan.status, updatedAt: '' } }, []);
+    assert.equal(why.verdict, 'failed');
+    assert.equal(why.reasons[0]?.kind, 'unschedulable');
+    assert.equal(why.reasons[0]?.slot, 1);
+    assert.match(why.summary, /^no instance of web is ready \(0\/3\): web-1 and 2 more slot\(s\) pending: no suitable node .*node b is draining$/);
+    assert.ok(why.suggestions.some((x) => x.includes('berth node ls')), JSON.stringify(why.suggestions));
   });
 
   it('places instances while reservations fit, then says which nodes lack what', () => {
