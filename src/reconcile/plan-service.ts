@@ -4,7 +4,7 @@ import { unrunnableReason } from './unrunnable.js';
 import type { UsageIndex } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
-import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, placeSlot } from './slot-placement.js';
+import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 
@@ -297,7 +297,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
       const node = place(s);
       if (node === undefined) continue;
       const nodeLost = lostReason.get(slot);
-      const why = replaceNow ? 'replacing an instance removed by the user' : nodeLost !== undefined ? `replacing an instance: ${nodeLost}` : last ? 'replacing a stopped instance' : slot > maxSlot ? 'scaled up' : 'new slot';
+      const why = replaceNow ? 'replacing an instance removed by the user' : nodeLost !== undefined ? `replacing an instance: ${nodeLost}` : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
       create.push({ slot, node, restarts: 0, reason: why });
       continue;
     }
@@ -357,23 +357,6 @@ function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
 
 function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
   return slots.find((s) => s.slot === slot) ?? { slot };
-}
-
-/**
- * The status notes of pending slots: one per reason, naming the first slot ("web-3 pending: …", or
- * "web-3 and 2 more slot(s) pending: …"), so that six replicas that fit nowhere are one note.
- */
-function pendingNotes(service: string, pending: readonly PendingSlot[]): string[] {
-  const byText = new Map<string, PendingSlot[]>();
-  for (const p of pending) {
-    const head = slotName(service, p.slot);
-    const text = p.message.startsWith(`${head} `) ? p.message.slice(head.length + 1) : p.message;
-    byText.set(text, [...(byText.get(text) ?? []), p]);
-  }
-  return [...byText.entries()].map(([text, list]) => {
-    const head = slotName(service, (list[0] as PendingSlot).slot);
-    return list.length === 1 ? `${head} ${text}` : `${head} and ${list.length - 1} more slot(s) ${text}`;
-  });
 }
 
 /** Instances per slot, newest first. */

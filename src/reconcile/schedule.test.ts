@@ -242,6 +242,24 @@ describe('scheduling: global services', () => {
     assert.match(plan.status.message, /web-2 waits for node b \(down\)/);
   });
 
+  it('gives a node short of resources its slot, pending with the reason', () => {
+    const agent = { ...reserving({ cpus: 1.5 }), spec: { ...reserving({ cpus: 1.5 }).spec, mode: 'global' as const, replicas: 0 } };
+    const svc: Service = { ...agent, deployment: agent.deployment ? { ...agent.deployment, spec: agent.spec } : null };
+    const other = reserving({ name: 'db', cpus: 1 });
+    const plan = planService(svc, [], { now: NOW, nodes: [docker('a'), docker('b')], usage: indexUsage([running(other, 1, 'b')]) });
+    assert.deepEqual(plan.create.map((c) => [c.slot, c.node]), [[1, 'a']]);
+    assert.equal(plan.status.desiredInstances, 2);
+    assert.match(plan.pending[0]?.message ?? '', /^web-2 pending: node b has 1 of 2 CPUs free, an instance reserves 1.5$/);
+  });
+
+  it('updates a global instance start-first on its own node, maxReplicasPerNode notwithstanding', () => {
+    const svc = service({ mode: 'global', generation: 2, updateConfig: { order: 'start-first' }, placement: { maxReplicasPerNode: 1 } });
+    const old = running(svc, 1, 'a', { generation: 1 });
+    const outdated = { ...old, spec: { ...old.spec, containers: old.spec.containers.map((c) => ({ ...c, command: ['node', 'old.js'] })) } };
+    const plan = planService(svc, [outdated], { now: NOW, nodes: [node('a'), node('b')] });
+    assert.deepEqual(plan.create.map((c) => [c.slot, c.node, c.reason]).sort(), [[1, 'a', 'update to generation 2'], [2, 'b', 'new slot']]);
+  });
+
   it('says why no node can run it', () => {
     const plan = planService(global, [], { now: NOW, nodes: [node('a', { availability: 'pause' })] });
     assert.match(plan.status.message, /no node can run it: no suitable node \(1 node not available for new instances\): node a is paused/);

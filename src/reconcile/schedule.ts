@@ -182,7 +182,8 @@ export class ServiceScheduler {
     }
     if (options.existing === true) return undefined;
     const max = this.input.spec.placement?.maxReplicasPerNode ?? 0;
-    if (max > 0 && this.countOn(node.name) >= max) {
+    // A global service runs one per node by definition (a start-first update briefly runs two).
+    if (max > 0 && this.input.spec.mode !== 'global' && this.countOn(node.name) >= max) {
       return reject('max-replicas', `node ${node.name} runs ${this.countOn(node.name)} instance(s) of ${this.input.spec.name} already (maxReplicasPerNode ${max})`);
     }
     const used = this.reserved.get(node.name) ?? { milliCpus: 0, memoryBytes: 0 };

@@ -81,7 +81,8 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
  * The slots of a global service: one per node that may run it (swarmkit's global orchestrator). A node
  * keeps the slot of its newest instance, so slot numbers stay with their node while nodes join and
  * leave; a node without one gets the lowest number no instance of the service ever had (a number whose
- * instances ran on another node is never reused for a new node). A node keeps its slot while it is
+ * instances ran on another node is never reused for a new node). A node that passes every filter but
+ * lacks the resources gets its slot too (pending, with the reason). A node keeps its slot while it is
  * paused or down with the instance on it; it loses it when it drains, is removed or stops meeting the
  * placement (`leaving` says why, by slot).
  */
@@ -101,7 +102,9 @@ export function globalSlots(bySlot: ReadonlyMap<number, readonly Instance[]>, sc
     const rejection = scheduler.check(node, { existing: live });
     if (slot !== undefined && live && (rejection === undefined || rejection.filter === 'ready')) {
       slots.push({ slot, node: node.name });
-    } else if (rejection === undefined) {
+    } else if (rejection === undefined || rejection.filter === 'resources') {
+      // A node short of resources still gets its slot: the slot stays pending with the reason (Swarm's
+      // global task "insufficient resources on 1 node"), and starts once room is made.
       if (slot !== undefined) {
         slots.push({ slot, node: node.name });
       } else {
@@ -148,4 +151,21 @@ export function placeSlot(
   }
   const picked = scheduler.pick(ctx.avoid !== undefined ? { avoid: ctx.avoid } : {});
   return 'node' in picked ? picked : pending('pending', picked.unschedulable);
+}
+
+/**
+ * The status notes of pending slots: one per reason, naming the first slot ("web-3 pending: …", or
+ * "web-3 and 2 more slot(s) pending: …"), so that six replicas that fit nowhere are one note.
+ */
+export function pendingNotes(service: string, pending: readonly PendingSlot[]): string[] {
+  const byText = new Map<string, PendingSlot[]>();
+  for (const p of pending) {
+    const head = slotName(service, p.slot);
+    const text = p.message.startsWith(`${head} `) ? p.message.slice(head.length + 1) : p.message;
+    byText.set(text, [...(byText.get(text) ?? []), p]);
+  }
+  return [...byText.entries()].map(([text, list]) => {
+    const head = slotName(service, (list[0] as PendingSlot).slot);
+    return list.length === 1 ? `${head} ${text}` : `${head} and ${list.length - 1} more slot(s) ${text}`;
+  });
 }
