@@ -1,7 +1,7 @@
 import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, ServiceSpec, SpecLimits, UpdateStatus } from '../model/index.js';
 import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
-import type { UsageIndex } from './schedule.js';
+import type { NodeRejection, UsageIndex } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
 import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
@@ -242,11 +242,13 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // rollout replaces one — its replacement elsewhere first, then it stops (and drains) once that is ready.
   // A stateful slot stays (its data is on the node) unless the service moves stateful slots: then it
   // stops first and starts again elsewhere. Global slots leave through globalSlots.
+  const leaveCache = new Map<string, NodeRejection | null>(); // the same for every instance on a node
   for (const s of global ? [] : orderedSlots) {
     if (replacing.has(s.slot)) continue;
     const live = (bySlot.get(s.slot) ?? []).filter(wantRunning);
     const leaving = live.flatMap((i) => {
-      const why = leaveWhy(i, scheduler);
+      let why = leaveCache.get(i.node);
+      if (why === undefined) leaveCache.set(i.node, (why = leaveWhy(i, scheduler) ?? null));
       return why ? [{ i, why: why.message }] : [];
     });
     const first = leaving[0];
