@@ -7,3 +7,5 @@ export type { LogQuery, InstanceSource } from './instance-telemetry.js';
 export { InstanceTelemetry, toNanoIso } from './instance-telemetry.js';
 export { containerEnv, containerArgv, expandVars } from './container-env.js';
 export type { DataPlane, DrainOutcome } from './instance-drain.js';
+export type { NodeHeartbeatOptions } from './node-heartbeat.js';
+export { NodeHeartbeat, DEFAULT_HEARTBEAT_MS } from './node-heartbeat.js';

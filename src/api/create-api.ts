@@ -19,6 +19,7 @@ import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import { registerAccessRoutes } from './access-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
+import { registerNodeRoutes } from './node-routes.js';
 import type { Authenticator } from './authenticator.js';
 import type { RouteContext } from './route-context.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
@@ -171,6 +172,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerMetaRoutes(app, ctx);
   registerAccessRoutes(app, ctx);
   registerSecretRoutes(app, ctx);
+  registerNodeRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);

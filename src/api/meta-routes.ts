@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildOpenApiDocument } from './openapi.js';
 import type { RouteContext } from './route-context.js';
 
-/** The server itself: version, nodes, and the OpenAPI document. */
+/** The server itself: version and the OpenAPI document. */
 export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/v1/version', async () => {
     const self = ctx.store.listNodes().find((n) => n.name === ctx.node);
@@ -16,8 +16,6 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): voi
       ...(self ? { drivers: self.drivers, ...(self.unavailableDrivers && Object.keys(self.unavailableDrivers).length > 0 ? { unavailableDrivers: self.unavailableDrivers } : {}) } : {}),
     };
   });
-
-  app.get('/v1/nodes', async () => ({ items: ctx.store.listNodes() }));
 
   let document: Record<string, unknown> | undefined;
   app.get('/v1/openapi.json', async () => {

@@ -24,6 +24,8 @@ import {
   ListTokensQuery,
   CreateSecretBody,
   UpdateSecretBody,
+  UpdateNodeBody,
+  RemoveNodeQuery,
 } from './request-schemas.js';
 import * as responses from './response-schemas.js';
 
@@ -36,7 +38,7 @@ import * as responses from './response-schemas.js';
 type Answer = { readonly status: number; readonly schema: string; readonly ndjson?: boolean };
 
 export interface OperationDoc {
-  readonly method: 'get' | 'post' | 'put' | 'delete';
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI path template (`{grid}`), the fastify route with `:grid`. */
   readonly path: string;
   readonly operationId: string;
@@ -66,6 +68,9 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'put', path: '/v1/grids/{grid}/secrets/{secret}', operationId: 'updateSecret', summary: 'Replace a secret\'s data, or merge keys into it; instances see it at their next start (berth service restart)', body: 'UpdateSecretRequest', answer: { status: 200, schema: 'SecretInfo' } },
   { method: 'delete', path: '/v1/grids/{grid}/secrets/{secret}', operationId: 'removeSecret', summary: 'Remove a secret no spec refers to', answer: { status: 204, schema: 'Empty' } },
   { method: 'get', path: '/v1/nodes', operationId: 'listNodes', summary: 'Nodes and their readiness', answer: { status: 200, schema: 'NodeList' } },
+  { method: 'get', path: '/v1/nodes/{node}', operationId: 'getNode', summary: 'One node and the instances on it', answer: { status: 200, schema: 'NodeDetail' } },
+  { method: 'patch', path: '/v1/nodes/{node}', operationId: 'updateNode', summary: 'Set a node\'s availability (active, pause, drain) and labels', body: 'UpdateNodeRequest', answer: { status: 200, schema: 'NodeInfo' } },
+  { method: 'delete', path: '/v1/nodes/{node}', operationId: 'removeNode', summary: 'Forget a node that is down (or any with force)', query: RemoveNodeQuery, answer: { status: 204, schema: 'Empty' } },
   { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
   { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true); dryRun=All answers what would be stored and stores nothing', query: DryRunQuery, body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
   { method: 'get', path: ONE, operationId: 'getService', summary: 'One service, with its explanation (computed on read; GET …/why adds log lines)', answer: { status: 200, schema: 'ServiceWithExplanation' } },
@@ -123,6 +128,8 @@ function componentSchemas(): Record<string, unknown> {
   add('ServiceEvent', responses.ServiceEventSchema);
   add('NodeInfo', responses.NodeInfoSchema);
   add('NodeList', responses.NodeListSchema);
+  add('NodeDetail', responses.NodeDetailSchema);
+  add('UpdateNodeRequest', UpdateNodeBody);
   add('LogLine', responses.LogLineSchema);
   add('InstanceStats', responses.InstanceStatsSchema);
   add('InstanceStatsList', responses.InstanceStatsListSchema);
@@ -167,7 +174,7 @@ function pathParameters(path: string): unknown[] {
     in: 'path',
     required: true,
     schema: { type: 'string', ...(name === 'grid' ? { pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } : {}) },
-    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : name === 'instance' ? 'A slot number (its live instance) or an instance id' : name === 'secret' ? 'Secret name' : name === 'id' ? 'Token id' : 'Service name',
+    description: name === 'grid' ? 'Grid (namespace), a DNS-1035 label; the CLI sends "default"' : name === 'instance' ? 'A slot number (its live instance) or an instance id' : name === 'secret' ? 'Secret name' : name === 'node' ? 'Node name' : name === 'id' ? 'Token id' : 'Service name',
   }));
 }
 

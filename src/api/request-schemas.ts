@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../lib/index.js';
-import { DNS1035_LABEL, DNS1035_MAX, DNS1035_MESSAGE, DNS1123_SUBDOMAIN, RequestInvalidError, SECRET_KEY, SECRET_LIMITS, SECRET_NAME_MAX } from '../model/index.js';
+import { DNS1035_LABEL, DNS1035_MAX, DNS1035_MESSAGE, DNS1123_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, LIMITS, NODE_AVAILABILITIES, RequestInvalidError, SECRET_KEY, SECRET_LIMITS, SECRET_NAME_MAX } from '../model/index.js';
 
 /*
  * Schemas of everything a request carries besides the service spec (which only parseServiceSpec checks).
@@ -215,4 +215,26 @@ export const CreateSecretBody = z.strictObject({
 export const UpdateSecretBody = z.strictObject({
   data: secretData,
   merge: flag.optional().describe('Keep the keys not given (default false: the data replaces all keys).'),
+});
+
+const nodeLabelKey = z
+  .string()
+  .max(LIMITS.labelKeyLength, { error: `must be at most ${LIMITS.labelKeyLength} characters` })
+  .regex(LABEL_KEY, { error: 'must be a label key: [prefix/]name, letters, digits, "-", "_" and "." (Kubernetes\' label syntax)' });
+const nodeLabelValue = z.string().regex(LABEL_VALUE, { error: 'must be a label value: at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit' });
+
+const nodeLabels = z.record(nodeLabelKey, nodeLabelValue).refine((d) => Object.keys(d).length <= LIMITS.labels, { error: `must have at most ${LIMITS.labels} labels` });
+
+/** `PATCH /v1/nodes/{node}` (`berth node update`, Swarm's `docker node update`). */
+export const UpdateNodeBody = z
+  .strictObject({
+    version: version.optional().describe('The NodeInfo.version the change is based on; 409 VERSION_CONFLICT when the node has moved on.'),
+    availability: z.enum(NODE_AVAILABILITIES, { error: 'must be active, pause or drain' }).optional().describe('active takes new instances; pause keeps what runs and takes nothing new; drain moves its instances elsewhere.'),
+    labels: nodeLabels.optional().describe('Replaces every label of the node.'),
+    labelsAdd: nodeLabels.optional().describe('Labels to add or change (`--label-add key=value`).'),
+    labelsRemove: z.array(nodeLabelKey).max(LIMITS.labels, { error: `must be at most ${LIMITS.labels} keys` }).optional().describe('Label keys to remove (`--label-rm key`).'),
+  })
+  .refine((b) => !(b.labels && (b.labelsAdd || b.labelsRemove)), { error: 'give either labels (the whole set) or labelsAdd/labelsRemove, not both', path: ['labels'] });
+export const RemoveNodeQuery = z.strictObject({
+  force: queryFlag.optional().describe('Remove a node whose agent still reports (its instances are replaced elsewhere).'),
 });

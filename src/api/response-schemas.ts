@@ -188,6 +188,11 @@ export const NodeInfoSchema = z.strictObject({
   drivers: z.array(z.string()),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run on this node'),
   containerNetwork: z.strictObject({ name: z.string(), subnet: z.string(), gateway: z.string(), dns: z.string().optional() }).optional(),
+  labels: z.record(z.string(), z.string()).describe('node.labels.<key> of placement constraints'),
+  availability: z.enum(['active', 'pause', 'drain']).describe('active takes new instances; pause takes none; drain moves its instances elsewhere'),
+  os: z.string(),
+  arch: z.string(),
+  capacity: z.strictObject({ cpus: z.number(), memoryBytes: z.number().describe('bytes') }).describe('what instances may reserve'),
   ready: z.boolean(),
   heartbeatAt: time,
   version: count,
@@ -334,6 +339,9 @@ const watchableList = <T extends z.ZodType>(item: T) =>
 export const ServiceListSchema = watchableList(ServiceSchema);
 export const InstanceListSchema = watchableList(InstanceSchema);
 export const NodeListSchema = list(NodeInfoSchema);
+export const NodeDetailSchema = NodeInfoSchema.extend({
+  instances: z.array(z.strictObject({ id: z.string(), grid: z.string(), service: z.string(), slot: z.int(), desiredState: z.string(), state: z.string() })).describe('instances that have not ended on the node'),
+});
 export const InstanceStatsListSchema = list(InstanceStatsSchema);
 
 const role = z.enum(['cluster-admin', 'admin', 'operator', 'viewer']);

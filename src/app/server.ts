@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, InstanceTelemetry } from '../agent/index.js';
+import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
 import type { ApiDeps } from '../api/index.js';
 import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
-import { ServiceController } from '../controllers/index.js';
+import { NodeController, ServiceController } from '../controllers/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
@@ -14,7 +14,7 @@ import type { Logger, SystemUser } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
 import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
-import { openSqliteStore } from '../store/index.js';
+import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { ensureCredentials } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
@@ -45,6 +45,10 @@ export interface ServerConfig {
   readonly instanceRange?: string;
   /** Node name (default: the host name). */
   readonly node?: string;
+  /** A node whose heartbeats stopped this long is down and its replicated instances move (`--node-grace`; default 10 s, Swarm's). */
+  readonly nodeGraceMs?: number;
+  /** Labels of the node when it is first registered (`--node-label`); afterwards `berth node update` owns them. */
+  readonly nodeLabels?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
   /**
    * HOST:PORT of the DNS server (default 127.0.0.1:7453; when that port is taken, a free one, reported
@@ -198,15 +202,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     else if (containerDns) logger.warn({ network: docker.driver ? docker.network : undefined }, containerDns.problem);
     const containerDnsServer = containerDns && 'server' in containerDns ? containerDns.server : undefined;
     const drivers = driver.drivers();
-    store.upsertNode({
-      name: node,
-      address: '127.0.0.1',
-      drivers: drivers.available,
-      ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
-      ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}) } } : {}),
-      ready: true,
-      heartbeatAt: new Date().toISOString(),
+    // The node registers now and then beats every few seconds (the node controller marks it down when
+    // the beats stop: an agent of another machine; here, one that hangs).
+    const liveness = new MemoryNodeLiveness();
+    const heartbeat = new NodeHeartbeat({
+      send: (registration) => recordHeartbeat(store, liveness, registration, Date.now()),
+      registration: () => ({
+        name: node,
+        address: '127.0.0.1',
+        drivers: drivers.available,
+        ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
+        ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}) } } : {}),
+        ...(config.nodeLabels ? { labels: config.nodeLabels } : {}),
+        ready: true,
+      }),
+      logger: logger.child({ part: 'heartbeat' }),
     });
+    await heartbeat.start();
+    owned.defer(() => heartbeat.stop());
     // The agent is made once the API listens (it hands its URL to instances); the volumes route asks it then.
     const late: { agent?: Agent } = {};
     // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
@@ -299,6 +312,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
     controller.start();
     owned.defer(() => controller.stop());
+    const nodeController = new NodeController({ store, liveness, ...(config.nodeGraceMs !== undefined ? { graceMs: config.nodeGraceMs } : {}), logger: logger.child({ part: 'nodes' }) });
+    nodeController.start();
+    owned.defer(() => nodeController.stop());
 
     if (config.cliConfig) {
       const { path, context } = config.cliConfig;

@@ -25,6 +25,10 @@ export interface ServerOptions {
   readonly cliConfig?: { readonly path: string; readonly context: string };
   /** `--max-replicas`. */
   readonly maxReplicas?: number;
+  /** `--node-grace`, ms. */
+  readonly nodeGraceMs?: number;
+  /** `--node-label`, repeatable: the node's labels when it is first registered. */
+  readonly nodeLabels?: Readonly<Record<string, string>>;
   /** `--docker-api`, repeatable: `unix:///PATH`, `tcp://HOST:PORT`, or `off`. */
   readonly dockerApi?: readonly string[];
   /** `--docker-api-tls-cert`, `--docker-api-tls-key`, `--docker-api-tls-ca`. */

@@ -3,6 +3,7 @@ import { gridCommand, tokenCommand, whoamiCommand } from './access-commands.js';
 import { applyCommand } from './apply.js';
 import { configCommand, loginCommand } from './login-commands.js';
 import { secretCommand } from './secret-commands.js';
+import { nodeCommand } from './node-commands.js';
 import type { CliDeps } from './cli-deps.js';
 import { diffCommand } from './diff.js';
 import { dnsCommand } from './dns-command.js';
@@ -86,6 +87,7 @@ export function buildProgram(deps: CliDeps): Command {
     tokenCommand(deps),
     gridCommand(deps),
     secretCommand(deps),
+    nodeCommand(deps),
   ]) {
     program.addCommand(command);
   }
@@ -158,5 +160,6 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
 
 function startsWithNode(argv: readonly string[]): boolean {
   const first = argv[0];
-  return first !== undefined && (first === process.execPath || /(^|[\\/])node(js)?(\.exe)?$/.test(first));
+  // A path, never a bare word: `berth node ls` passes ['node', 'ls'] (process.argv[0] is always a path).
+  return first !== undefined && (first === process.execPath || /[\\/]node(js)?(\.exe)?$/.test(first));
 }

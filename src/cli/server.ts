@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration } from '../lib/index.js';
 import { CliContext } from './cli-context.js';
 import { UsageError } from './cli-error.js';
+import { durationValue, labelValue } from './flag-values.js';
 import type { CliDeps, ServerOptions } from './cli-deps.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
@@ -20,6 +22,8 @@ interface ServerFlags {
   readonly dockerApiTlsCert?: string;
   readonly dockerApiTlsKey?: string;
   readonly dockerApiTlsCa?: string;
+  readonly nodeLabel?: Record<string, string>;
+  readonly nodeGrace?: string;
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
@@ -39,6 +43,8 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--docker-api-tls-cert <file>', "PEM certificate of the Docker API face's TCP listeners (with --docker-api-tls-key); required off loopback")
     .option('--docker-api-tls-key <file>', 'PEM private key of --docker-api-tls-cert')
     .option('--docker-api-tls-ca <file>', "PEM CA that must have signed every client's certificate (dockerd's --tlsverify)")
+    .option('--node-grace <duration>', 'a node whose heartbeats stop this long is down and its replicated instances move elsewhere (default 10s, as Swarm)', durationValue)
+    .option('--node-label <key=value>', 'a label of this node when it is first registered (node.labels.<key> of placement constraints; repeatable; later: berth node update --label-add)', labelValue)
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
@@ -58,6 +64,8 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
         ...(cliConfig ? { cliConfig } : {}),
         ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),
+        ...(flags.nodeLabel ? { nodeLabels: flags.nodeLabel } : {}),
+        ...(flags.nodeGrace ? { nodeGraceMs: graceMs(flags.nodeGrace) } : {}),
         ...(flags.dockerApi && flags.dockerApi.length > 0 ? { dockerApi: flags.dockerApi } : {}),
         ...(flags.dockerApiTlsCert || flags.dockerApiTlsKey || flags.dockerApiTlsCa
           ? { dockerApiTls: { ...(flags.dockerApiTlsCert ? { cert: flags.dockerApiTlsCert } : {}), ...(flags.dockerApiTlsKey ? { key: flags.dockerApiTlsKey } : {}), ...(flags.dockerApiTlsCa ? { ca: flags.dockerApiTlsCa } : {}) } }
@@ -65,6 +73,13 @@ export function serverCommand(deps: CliDeps): Command {
       };
       await deps.runServer(options);
     });
+}
+
+/** `--node-grace`: 1 s to 1 h (shorter marks nodes down on a hiccup; longer leaves instances of a dead node unreplaced). */
+function graceMs(value: string): number {
+  const ms = parseDuration(value);
+  if (ms < 1000 || ms > 3_600_000) throw new UsageError(`--node-grace ${value}: expected a duration from 1s to 1h, e.g. 10s`);
+  return ms;
 }
 
 /** A whole number >= 1 (the server checks its upper bound). */

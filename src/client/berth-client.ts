@@ -5,7 +5,9 @@ import type {
   Instance,
   InstanceStats,
   LogLine,
+  NodeDetail,
   NodeInfo,
+  NodeUpdate,
   Service,
   ServiceEndpoints,
   ServiceEvent,
@@ -372,6 +374,21 @@ export class BerthClient {
   async nodes(): Promise<NodeInfo[]> {
     const answer = await this.#http.json<{ items: NodeInfo[] }>('GET', '/v1/nodes');
     return answer.items;
+  }
+
+  /** One node and the instances on it. @throws BerthApiError NODE_NOT_FOUND (404) */
+  node(name: string): Promise<NodeDetail> {
+    return this.#http.json('GET', `/v1/nodes/${encodeURIComponent(name)}`);
+  }
+
+  /** Availability and labels (`manage-nodes`). @throws BerthApiError NODE_NOT_FOUND (404), VERSION_CONFLICT (409), REQUEST_INVALID (400) */
+  updateNode(name: string, change: NodeUpdate): Promise<NodeInfo> {
+    return this.#http.json('PATCH', `/v1/nodes/${encodeURIComponent(name)}`, { body: change });
+  }
+
+  /** Forgets a node (`manage-nodes`). @throws BerthApiError NODE_NOT_FOUND (404), NODE_NOT_DOWN (409) unless `force` */
+  async removeNode(name: string, options: { readonly force?: boolean } = {}): Promise<void> {
+    await this.#http.json('DELETE', `/v1/nodes/${encodeURIComponent(name)}`, { query: { force: options.force ? 'true' : undefined } });
   }
 
   /** The OpenAPI 3.1 document of the API. */

@@ -43,6 +43,8 @@ export class ServiceController {
   private readonly randomId: () => string;
   private watch: Disposable | undefined;
   private usageCache: { readonly revision: number; readonly usage: UsageIndex } | undefined;
+  /** Each node's scheduling facts as last seen (all but heartbeatAt and version). */
+  private readonly nodeFingerprints = new Map<string, string>();
 
   constructor(private readonly options: ServiceControllerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -84,9 +86,15 @@ export class ServiceController {
       case 'instance':
         this.queue.add(serviceKey(e.object.grid, e.object.service));
         break;
-      case 'node':
+      case 'node': {
+        // Only what scheduling reads: a registration that changes nothing else (a restart of its agent) re-plans nothing.
+        const { heartbeatAt: _h, version: _v, ...facts } = e.object;
+        const fingerprint = e.op === 'delete' ? '' : JSON.stringify(facts);
+        if (this.nodeFingerprints.get(e.key) === fingerprint) break;
+        this.nodeFingerprints.set(e.key, fingerprint);
         for (const s of this.options.store.listServices()) this.queue.add(serviceKey(s.grid, s.name));
         break;
+      }
       default:
         break;
     }

@@ -20,10 +20,11 @@ export type GridRole = (typeof GRID_ROLES)[number];
  * - `operate`: create, update, deploy, scale, start, stop, restart, remove, roll back, set endpoints;
  * - `manage-tokens`: create, list and revoke the tokens of a grid;
  * - `manage-grids`: create and remove grids;
+ * - `manage-nodes`: set a node's availability and labels, remove a node (Swarm's `docker node update|rm`);
  * - `privileged`: a spec that runs as another user (root included) or outside the allowed directories;
  * - `cluster-read`: nodes and every grid's changes at once.
  */
-export const PERMISSIONS = ['read', 'logs', 'operate', 'manage-tokens', 'manage-grids', 'privileged', 'cluster-read'] as const;
+export const PERMISSIONS = ['read', 'logs', 'operate', 'manage-tokens', 'manage-grids', 'manage-nodes', 'privileged', 'cluster-read'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** What each role may do within its scope (its grid; everything for cluster-admin). */
@@ -35,7 +36,7 @@ const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
 };
 
 /** Permissions that exist only cluster-wide: no grid role carries them. */
-const CLUSTER_ONLY: ReadonlySet<Permission> = new Set(['manage-grids', 'privileged', 'cluster-read']);
+const CLUSTER_ONLY: ReadonlySet<Permission> = new Set(['manage-grids', 'manage-nodes', 'privileged', 'cluster-read']);
 
 /** A role held: `grid` names the grid for grid roles and is absent for cluster-admin. */
 export interface Grant {
@@ -139,6 +140,7 @@ const PERMISSION_VERBS: Readonly<Record<Permission, string>> = {
   operate: 'change services',
   'manage-tokens': 'manage tokens',
   'manage-grids': 'create or remove grids',
+  'manage-nodes': 'change or remove nodes',
   privileged: 'run instances as another user or outside the allowed directories',
   'cluster-read': 'read cluster-wide objects (nodes, every grid\'s changes)',
 };

@@ -45,7 +45,10 @@ export type EventType =
   | 'service.rollback_completed'
   /** The data plane: a host listener of the service could not be opened (with its error) / is open again. */
   | 'service.listener_failed'
-  | 'service.listener_opened';
+  | 'service.listener_opened'
+  /** A node that runs instances of the service stopped sending heartbeats (down) / sends them again. */
+  | 'node.down'
+  | 'node.ready';
 
 export type EventSeverity = 'info' | 'warning' | 'error';
 

@@ -50,3 +50,29 @@ export interface NodeInfo {
 /** What an agent reports when it registers or heartbeats; fields left out get the machine's values (os, arch, capacity) or none (labels). */
 export type NodeRegistration = Omit<NodeInfo, 'version' | 'availability' | 'labels' | 'os' | 'arch' | 'capacity'> &
   Partial<Pick<NodeInfo, 'labels' | 'os' | 'arch' | 'capacity'>>;
+
+/** One instance as a node's detail lists it. */
+export interface NodeInstance {
+  readonly id: string;
+  readonly grid: string;
+  readonly service: string;
+  readonly slot: number;
+  readonly desiredState: string;
+  readonly state: string;
+}
+
+/** `GET /v1/nodes/{node}`: the node and the instances that have not ended on it. */
+export interface NodeDetail extends NodeInfo {
+  readonly instances: readonly NodeInstance[];
+}
+
+/** `berth node update` (`PATCH /v1/nodes/{node}`); fields left out are unchanged. */
+export interface NodeUpdate {
+  /** The version read: 409 VERSION_CONFLICT when the node has moved on. */
+  readonly version?: number;
+  readonly availability?: NodeAvailability;
+  /** Replaces every label. */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly labelsAdd?: Readonly<Record<string, string>>;
+  readonly labelsRemove?: readonly string[];
+}

@@ -152,26 +152,11 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
     return c;
   };
-  // Node loss: instances of a down or removed node are replaced elsewhere (replicated), their records
-  // kept with desired state shutdown (the node's agent stops them if it comes back). The rest of the
-  // plan sees them as ended.
   const nodesByName = new Map(ctx.nodes.map((n) => [n.name, n]));
-  const lost = lostInstances(spec, instances, nodesByName);
-  const lostReason = new Map<number, string>();
-  for (const i of instances) {
-    const why = lost.get(i.id);
-    if (why === undefined) continue;
-    if (i.desiredState === 'running') shutdown.push({ id: i.id, reason: `${why}: replaced on another node` });
-    lostReason.set(i.slot, why);
-  }
-  const view = lost.size === 0 ? instances : instances.map((i) => (lost.has(i.id) ? asLost(i) : i));
-  const bySlot = groupBySlot(view);
   const onUpNode = (i: Instance): boolean => nodesByName.size === 0 || nodesByName.get(i.node)?.ready === true;
-  const scheduler = new ServiceScheduler({ spec, grid: service.grid, nodes: ctx.nodes, instances: view, ...(ctx.usage ? { usage: ctx.usage } : {}) });
-  const global = spec.mode === 'global' && spec.containers.length > 0 ? globalSlots(bySlot, scheduler, ctx.nodes) : undefined;
-  const slots: DesiredSlot[] = global ? global.slots : desiredSlots(spec);
-  const desiredCount = slots.length;
-  const maxSlot = Math.max(0, ...bySlot.keys());
+  // The instances of a lost node still count there (a down node takes nothing new anyway).
+  const scheduler = new ServiceScheduler({ spec, grid: service.grid, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
+  let bySlot = groupBySlot(instances);
   const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }): string | undefined => {
     const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(moving ? { avoid: moving.from } : {}) });
     if ('node' in r) {
@@ -181,6 +166,45 @@ export function planService(service: Service, instances: readonly Instance[], ct
     pending.push(moving ? { ...r, message: `${slotName(service.name, s.slot)} stays on node ${moving.from} (${moving.why}): no other node can take it: ${r.unschedulable.message}` } : r);
     return undefined;
   };
+
+  // Node loss (Swarm's orchestrator restarts a down node's tasks elsewhere; Nomad reschedules lost
+  // allocations): a replicated slot whose instance is on a down or removed node gets a new instance on
+  // another node, and the old one desired state shutdown — its record stays, and the node's agent stops
+  // it if the node comes back. When no other node can take it, it is left as it is (it may still be
+  // serving behind a partition; stopping it would gain nothing). The rest of the plan sees the
+  // replaced ones as ended.
+  const candidates = lostInstances(spec, instances, nodesByName);
+  const replaced = new Set<number>();
+  let view = instances;
+  if (candidates.size > 0) {
+    const lost = new Set<string>();
+    for (const [slot, list] of [...bySlot.entries()].sort(([a], [b]) => a - b)) {
+      const mine = list.filter((i) => candidates.has(i.id));
+      if (mine.length === 0) continue;
+      const newest = list.find((i) => i.desiredState === 'running' && !isTerminal(i.status.state));
+      if (spec.mode === 'replicated' && slot <= spec.replicas && newest !== undefined && candidates.has(newest.id)) {
+        const why = candidates.get(newest.id) ?? '';
+        const node = place({ slot }, { from: newest.node, why });
+        if (node === undefined) continue;
+        create.push({ slot, node, restarts: 0, reason: `replacing an instance: ${why}` });
+        replaced.add(slot);
+      }
+      // Also those already stopping there, those of slots scaled away, and a removed node's global instance.
+      mine.forEach((i) => lost.add(i.id));
+    }
+    for (const i of instances) {
+      if (!lost.has(i.id) || i.desiredState !== 'running') continue;
+      shutdown.push({ id: i.id, reason: `${candidates.get(i.id) ?? 'its node is lost'}${replaced.has(i.slot) ? ': replaced on another node' : ''}` });
+    }
+    if (lost.size > 0) {
+      view = instances.map((i) => (lost.has(i.id) ? asLost(i) : i));
+      bySlot = groupBySlot(view);
+    }
+  }
+  const global = spec.mode === 'global' && spec.containers.length > 0 ? globalSlots(bySlot, scheduler, ctx.nodes) : undefined;
+  const slots: DesiredSlot[] = global ? global.slots : desiredSlots(spec);
+  const desiredCount = slots.length;
+  const maxSlot = Math.max(0, ...bySlot.keys());
 
   // Scale down: slots past the desired count (global: slots whose node left).
   const desired = new Set(slots.map((s) => s.slot));
@@ -269,6 +293,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
 
   for (const s of orderedSlots) {
     const { slot } = s;
+    if (replaced.has(slot)) {
+      allLowerRunning = false;
+      continue; // its instance's node is lost: replaced above
+    }
     const list = bySlot.get(slot) ?? [];
     const live = list.filter(wantRunning);
     if (live.length > 0) {
@@ -298,8 +326,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
       allLowerRunning = false;
       const node = place(s);
       if (node === undefined) continue;
-      const nodeLost = lostReason.get(slot);
-      const why = replaceNow ? 'replacing an instance removed by the user' : nodeLost !== undefined ? `replacing an instance: ${nodeLost}` : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
+      const why = replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
       create.push({ slot, node, restarts: 0, reason: why });
       continue;
     }

@@ -96,7 +96,7 @@ describe('scheduling: filters', () => {
     const nodes = [node('a', { availability: 'pause' }), node('b', { availability: 'drain' }), node('c', { ready: false })];
     const plan = planService(service({ replicas: 1 }), [], { now: NOW, nodes });
     assert.equal(plan.create.length, 0);
-    assert.equal(plan.pending[0]?.unschedulable.message, `no suitable node (1 node down; 2 nodes not available for new instances): node a is paused; node b is draining; node c is down (no heartbeat since ${new Date(T0).toISOString()})`);
+    assert.equal(plan.pending[0]?.unschedulable.message, `no suitable node (1 node down; 2 nodes not available for new instances): node a is paused; node b is draining; node c is down`);
   });
 
   it('runs containers with images only on nodes with the docker driver', () => {
@@ -191,6 +191,15 @@ describe('scheduling: no churn, drain, node loss', () => {
     assert.deepEqual(plan.shutdown, [{ id: lost.id, reason: 'node a is down: replaced on another node' }]);
     assert.ok(!plan.remove.includes(lost.id), 'the record stays: the node may come back');
     assert.equal(plan.status.runningInstances, 1);
+  });
+
+  it('leaves an instance of a down node as it is when no other node can take it (a lone node that missed heartbeats loses nothing)', () => {
+    const svc = service({ replicas: 1 });
+    const alone = running(svc, 1, 'a');
+    const plan = planService(svc, [alone], { now: NOW, nodes: [node('a', { ready: false })] });
+    assert.deepEqual([plan.create, plan.shutdown], [[], []]);
+    assert.equal(plan.pending[0]?.message, 'web-1 stays on node a (node a is down): no other node can take it: no suitable node (1 node down): node a is down');
+    assert.equal(plan.status.runningInstances, 0, 'not counted ready while its node is down');
   });
 
   it('replaces the instances of a removed node', () => {

@@ -162,7 +162,7 @@ export class ServiceScheduler {
 
   /** Why `node` cannot take one more instance of the service, or undefined when it can. Filters in swarmkit's order. */
   check(node: NodeInfo, options: CheckOptions = NO_OPTIONS): NodeRejection | undefined {
-    if (!node.ready) return reject(node, 'ready', `node ${node.name} is down (no heartbeat since ${node.heartbeatAt})`);
+    if (!node.ready) return reject(node, 'ready', `node ${node.name} is down`);
     if (node.availability === 'drain' || (node.availability === 'pause' && options.home !== true && options.existing !== true)) {
       return reject(node, 'available', `node ${node.name} is ${node.availability === 'drain' ? 'draining' : 'paused'}`);
     }
@@ -211,7 +211,7 @@ export class ServiceScheduler {
     const eligible: NodeInfo[] = [];
     for (const n of this.input.nodes) {
       if (n.name === options.avoid) {
-        rejections.push({ node: n.name, filter: 'available', message: `node ${n.name} is the node the instance leaves` });
+        rejections.push(this.check(n) ?? { node: n.name, filter: 'available', message: `node ${n.name} is the node the instance leaves` });
         continue;
       }
       const r = this.check(n);

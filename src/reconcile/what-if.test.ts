@@ -38,7 +38,7 @@ describe('planWhatIf', () => {
     const plan = planWhatIf(snapshot([db, pinned], [running(db, 1, 'b'), running(pinned, 1, 'b')]), { kind: 'fail-node', node: 'b' });
     assert.deepEqual(plan.waiting, [{ grid: 'default', service: 'db', slot: 1, node: 'b', reason: 'node b is down' }]);
     assert.deepEqual(plan.pending.map((p) => [p.service, p.slot]), [['pinned', 1]]);
-    assert.match(plan.pending[0]?.message ?? '', /^pinned-1 pending: no suitable node \(1 node down; scheduling constraints not satisfied on 2 nodes\)/);
+    assert.match(plan.pending[0]?.message ?? '', /^pinned-1 stays on node b \(node b is down\): no other node can take it: no suitable node \(1 node down; scheduling constraints not satisfied on 2 nodes\)/);
     assert.deepEqual(plan.services.map((s) => [s.service, s.readyBefore, s.readyAfter]), [['db', 1, 0], ['pinned', 1, 0]]);
   });
 

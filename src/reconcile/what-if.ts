@@ -156,6 +156,7 @@ export function planWhatIf(snapshot: ClusterSnapshot, change: WhatIfChange): Wha
     const slash = svc.indexOf('/');
     const row = { grid: svc.slice(0, slash), service: svc.slice(slash + 1), slot: Number(slotText), from, to, reason: reasons.get(key) ?? '' };
     if (from === to) {
+      if (stuck.has(key)) continue; // in pending, with the reasons
       const node = from === null ? undefined : nodes.find((n) => n.name === from);
       if (from !== null && (node === undefined || !node.ready)) waiting.push({ grid: row.grid, service: row.service, slot: row.slot, node: from, reason: `node ${from} is ${node ? 'down' : 'gone'}` });
       else if (from !== null && node?.availability === 'drain') waiting.push({ grid: row.grid, service: row.service, slot: row.slot, node: from, reason: `node ${from} is draining` });

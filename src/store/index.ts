@@ -12,3 +12,6 @@ export type {
 } from './store.js';
 export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';
 export { SqliteStore, openSqliteStore, REMOVED_BY_USER } from './sqlite-store.js';
+export type { NodeLiveness } from './node-liveness.js';
+export { MemoryNodeLiveness } from './node-liveness.js';
+export { recordHeartbeat } from './node-heartbeat.js';

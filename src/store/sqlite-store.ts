@@ -430,7 +430,12 @@ export class SqliteStore implements Store {
       if (!current) throw new NodeNotFoundError(name);
       if (options.ifVersion !== undefined && options.ifVersion !== current.version) throw new VersionConflictError(`node "${name}"`, options.ifVersion, current.version);
       const { version: _, ...rest } = current;
-      return this.putNode({ ...rest, ...(change.availability ? { availability: change.availability } : {}), ...(change.labels ? { labels: { ...change.labels } } : {}) });
+      return this.putNode({
+        ...rest,
+        ...(change.availability ? { availability: change.availability } : {}),
+        ...(change.labels ? { labels: { ...change.labels } } : {}),
+        ...(change.ready !== undefined ? { ready: change.ready } : {}),
+      });
     });
   }
 

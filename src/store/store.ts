@@ -104,9 +104,11 @@ export interface ControllerWrites {
   readonly events?: readonly NewServiceEvent[];
 }
 
-/** An API-side change of a node. Fields left out are unchanged. */
+/** A change of a node by the API (availability, labels) or the node controller (ready). Fields left out are unchanged. */
 export interface NodeChange {
   readonly availability?: NodeAvailability;
+  /** The node controller's: false when the node's heartbeats stopped for the grace period; its agent's registration sets it true again. */
+  readonly ready?: boolean;
   /** Replaces the node's labels. */
   readonly labels?: Readonly<Record<string, string>>;
 }

@@ -222,6 +222,14 @@ describe('Docker face: nodes, networks, distribution', () => {
     assert.deepEqual([missing.statusCode, missing.json()], [404, { message: 'node nope not found' }]);
     const role = await unix.inject({ method: 'GET', url: `/nodes?filters=${encodeURIComponent('{"role":{"manager":true}}')}` });
     assert.deepEqual(role.json().map((n: { Description: { Hostname: string } }) => n.Description.Hostname), ['vm1']);
+    store.updateNode('vm2', { labels: { zone: 'b', disk: 'ssd' }, availability: 'drain' });
+    const hostnames = async (filters: string): Promise<string[]> =>
+      (await unix.inject({ method: 'GET', url: `/nodes?filters=${encodeURIComponent(filters)}` })).json().map((n: { Description: { Hostname: string } }) => n.Description.Hostname);
+    assert.deepEqual(await hostnames('{"node.label":{"zone=b":true}}'), ['vm2']);
+    assert.deepEqual(await hostnames('{"node.label":{"zone":true,"disk=ssd":true}}'), ['vm2'], 'every value must hold');
+    assert.deepEqual(await hostnames('{"node.label":{"zone=a":true}}'), []);
+    const vm2 = (await unix.inject({ method: 'GET', url: '/nodes/vm2' })).json();
+    assert.deepEqual([vm2.Spec.Labels, vm2.Spec.Availability], [{ zone: 'b', disk: 'ssd' }, 'drain']);
     const badKey = await unix.inject({ method: 'GET', url: `/nodes?filters=${encodeURIComponent('{"colour":["red"]}')}` });
     assert.deepEqual([badKey.statusCode, badKey.json()], [400, { message: "invalid filter 'colour'" }]);
   });

@@ -19,6 +19,14 @@ export const NODE_ACCESS: Readonly<Record<string, DockerRouteAccess>> = {
 /** Filters `GET /nodes` takes (moby `daemon/cluster/filters.go` newListNodesFilters). */
 const NODE_FILTERS = ['id', 'name', 'label', 'node.label', 'role', 'membership'];
 
+/** moby's `filters.MatchKVList` for one value: `key` is present, or `key=value` equals. */
+function labelMatches(labels: Readonly<Record<string, string>>, kv: string): boolean {
+  const eq = kv.indexOf('=');
+  if (eq < 0) return Object.hasOwn(labels, kv);
+  const key = kv.slice(0, eq);
+  return Object.hasOwn(labels, key) && labels[key] === kv.slice(eq + 1);
+}
+
 /** `GET /nodes` and `GET /nodes/{id}`: berth's nodes from the store as swarm.Node objects (swarm-objects.ts). */
 export function registerNodeRoutes(app: FastifyInstance, ctx: DockerContext): void {
   app.get('/nodes', async (request) => {
@@ -30,13 +38,13 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: DockerContext): vo
       .filter((node) => {
         const role = node.name === ctx.berth.node ? 'manager' : 'worker';
         return (
-          // swarmkit matches ids and names by prefix; berth's nodes carry no labels, so a label filter matches none.
+          // swarmkit matches ids and names by prefix; label filters as moby's MatchKVList: every `key` or `key=value` given must hold.
           matchesAny(filters, 'id', (v) => nodeId(node.name).startsWith(v)) &&
           matchesAny(filters, 'name', (v) => node.name.startsWith(v)) &&
           matchesAny(filters, 'role', (v) => v.toLowerCase() === role) &&
           matchesAny(filters, 'membership', (v) => v.toLowerCase() === 'accepted') &&
-          !filters.has('label') &&
-          !filters.has('node.label')
+          (filters.get('label') ?? []).every((kv) => labelMatches({ 'io.berth.drivers': node.drivers.join(',') }, kv)) &&
+          (filters.get('node.label') ?? []).every((kv) => labelMatches(node.labels, kv))
         );
       })
       .map((node) => swarmNode(ctx, node));

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { FakeTelemetry, createApi } from '../api/index.js';
+import { adminAuthenticator, newInstance } from '../api/testing/fixtures.js';
+import { openSqliteStore } from '../store/index.js';
+import type { SqliteStore } from '../store/index.js';
+import { runCli } from './testing/run-cli.js';
+
+/* `berth node ls|show|update|rm` against the real API (in-process, on a loopback port). */
+
+describe('berth node (real API)', () => {
+  let store: SqliteStore;
+  let app: FastifyInstance;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    store = openSqliteStore(':memory:');
+    const now = new Date().toISOString();
+    store.upsertNode({ name: 'n1', address: '10.0.0.1', drivers: ['process', 'docker'], labels: { zone: 'a' }, os: 'linux', arch: 'x86_64', capacity: { cpus: 2, memoryBytes: 4 * 1024 ** 3 }, ready: true, heartbeatAt: now });
+    store.upsertNode({ name: 'n2', address: '10.0.0.2', drivers: ['process'], ready: false, heartbeatAt: now });
+    store.applyControllerWrites({ createInstances: [newInstance({ node: 'n1', slot: 1 })] });
+    app = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'n1', version: 'test' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    env = { BERTH_HOST: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  it('ls lists status, availability, address, drivers and labels', async () => {
+    const r = await runCli(['node', 'ls'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^NAME\s+STATUS\s+AVAILABILITY\s+ADDRESS\s+DRIVERS\s+LABELS$/);
+    assert.match(lines[1] ?? '', /^n1\s+Ready\s+active\s+10\.0\.0\.1\s+process,docker\s+zone=a$/);
+    assert.match(lines[2] ?? '', /^n2\s+Down\s+active\s+10\.0\.0\.2\s+process\s+<none>$/);
+    const json = await runCli(['node', 'ls', '-o', 'json'], { env });
+    assert.deepEqual((JSON.parse(json.stdout) as { name: string }[]).map((n) => n.name), ['n1', 'n2']);
+  });
+
+  it('show prints the node and its instances', async () => {
+    const r = await runCli(['node', 'show', 'n1'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Availability:\s+active/);
+    assert.match(r.stdout, /Capacity:\s+2 CPUs, 4(\.0)? ?GiB memory/);
+    assert.match(r.stdout, /Labels:\s+zone=a/);
+    assert.match(r.stdout, /default\s+web\s+1\s+web-1-/);
+    const missing = await runCli(['node', 'show', 'nope'], { env });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /node "nope" not found/);
+  });
+
+  it('update sets availability and labels; refuses a bad value and an empty change', async () => {
+    const r = await runCli(['node', 'update', 'n1', '--availability', 'drain', '--label-add', 'disk=ssd', '--label-rm', 'zone'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /node\/n1 updated: availability drain, labels disk=ssd/);
+    assert.equal(store.getNode('n1')?.availability, 'drain');
+    assert.deepEqual(store.getNode('n1')?.labels, { disk: 'ssd' });
+    const bad = await runCli(['node', 'update', 'n1', '--availability', 'sleep'], { env });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /active, pause, drain/);
+    const empty = await runCli(['node', 'update', 'n1'], { env });
+    assert.notEqual(empty.code, 0);
+    assert.match(empty.stderr, /nothing to change/);
+  });
+
+  it('rm removes a down node and refuses a ready one without --force', async () => {
+    const refused = await runCli(['node', 'rm', 'n1'], { env });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /is not down.*--force/);
+    const r = await runCli(['node', 'rm', 'n2'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'node/n2 removed\n');
+    assert.deepEqual(store.listNodes().map((n) => n.name), ['n1']);
+  });
+});
