@@ -117,64 +117,34 @@ export const MAX_ROUNDS = 8;
 export function planWhatIf(snapshot: ClusterSnapshot, change: WhatIfChange): WhatIfPlan {
   const nodes = applyChange(snapshot.nodes, change);
   const before = slotNodes(snapshot.instances);
-  const baseline = readyNow(snapshot);
-  const sim = new Simulation(snapshot, nodes);
-  const first = sim.pass();
-  let rounds = 1;
-  let changed = first.changed;
-  let last = first.plans;
-  while (changed && rounds < MAX_ROUNDS) {
-    sim.settle();
-    const next = sim.pass();
-    rounds++;
-    changed = next.changed;
-    last = next.plans;
-  }
-  if (changed) sim.settle();
-  const after = slotNodes(sim.instances);
+  // What the controller would do anyway (a rollout under way, a slot that fits now): not the change's doing.
+  const base = simulate(snapshot, byName(snapshot.nodes), before);
+  const out = simulate(snapshot, nodes, before);
 
-  const reasons = first.reasons;
-  for (const [k, r] of sim.reasons) if (!reasons.has(k)) reasons.set(k, r);
   const moves: WhatIfMove[] = [];
   const starts: WhatIfMove[] = [];
   const stops: WhatIfMove[] = [];
-  const pending: WhatIfPending[] = [];
-  const waiting: WhatIfWaiting[] = [];
-  const stuck = new Set<string>();
-  for (const s of snapshot.services) {
-    const plan = last.get(serviceKey(s.grid, s.name));
-    for (const p of plan?.pending ?? []) {
-      pending.push({ grid: s.grid, service: s.name, slot: p.slot, message: p.message, nodes: p.unschedulable.nodes });
-      stuck.add(`${serviceKey(s.grid, s.name)}#${p.slot}`);
-    }
-  }
-  const keys = [...new Set([...before.keys(), ...after.keys()])].sort();
+  const keys = [...new Set([...before.keys(), ...out.after.keys(), ...base.after.keys()])].sort();
   for (const key of keys) {
     const from = before.get(key) ?? null;
-    const to = after.get(key) ?? null;
-    const [svc, slotText] = key.split('#') as [string, string];
-    const slash = svc.indexOf('/');
-    const row = { grid: svc.slice(0, slash), service: svc.slice(slash + 1), slot: Number(slotText), from, to, reason: reasons.get(key) ?? '' };
-    if (from === to) {
-      if (stuck.has(key)) continue; // in pending, with the reasons
-      const node = from === null ? undefined : nodes.find((n) => n.name === from);
-      if (from !== null && (node === undefined || !node.ready)) waiting.push({ grid: row.grid, service: row.service, slot: row.slot, node: from, reason: `node ${from} is ${node ? 'down' : 'gone'}` });
-      else if (from !== null && node?.availability === 'drain') waiting.push({ grid: row.grid, service: row.service, slot: row.slot, node: from, reason: `node ${from} is draining` });
-      continue;
-    }
+    const to = out.after.get(key) ?? null;
+    if (from === to || to === (base.after.get(key) ?? null) || out.pending.has(key)) continue;
+    const row = { ...slotOfKey(key), from, to, reason: out.reasons.get(key) ?? '' };
     if (from !== null && to !== null) moves.push(row);
     else if (to !== null) starts.push(row);
-    else if (!stuck.has(key)) stops.push(row);
+    else stops.push(row);
   }
+  const pending = [...out.pending].filter(([k, p]) => base.pending.get(k)?.message !== p.message).map(([, p]) => p);
+  const waiting = [...out.waiting].filter(([k, w]) => base.waiting.get(k)?.reason !== w.reason).map(([, w]) => w);
 
   const services: WhatIfService[] = [];
   for (const s of snapshot.services) {
     const key = serviceKey(s.grid, s.name);
-    const during = first.plans.get(key)?.status;
-    const final = last.get(key)?.status;
+    const during = out.first.get(key)?.status;
+    const final = out.last.get(key)?.status;
     if (!during || !final || !s.deployment || s.desired !== 'running') continue;
     const desired = final.desiredInstances;
-    const readyBefore = baseline.get(key) ?? 0;
+    const readyBefore = base.first.get(key)?.status.runningInstances ?? 0;
     const minHealth = rolloutConfig(s.deployment).minHealth;
     const floor = minHealth === undefined ? 0 : Math.ceil(desired * minHealth - 1e-9);
     const row: WhatIfService = {
@@ -190,13 +160,76 @@ export function planWhatIf(snapshot: ClusterSnapshot, change: WhatIfChange): Wha
   return {
     change,
     nodes: nodes.map((n) => ({ name: n.name, ready: n.ready, availability: n.availability })),
-    moves, starts, stops, pending, waiting, services, rounds, settled: !changed,
+    moves, starts, stops, pending, waiting, services, rounds: out.rounds, settled: out.settled,
   };
+}
+
+/** What the controller's passes do to a cluster with these nodes, until nothing changes (or MAX_ROUNDS). */
+interface Outcome {
+  /** The first pass's plans (right after the change), by serviceKey. */
+  readonly first: ReadonlyMap<string, ServicePlan>;
+  /** The last pass's plans (once settled). */
+  readonly last: ReadonlyMap<string, ServicePlan>;
+  /** `grid/service#slot` → the node its instance runs on once settled. */
+  readonly after: ReadonlyMap<string, string>;
+  /** `grid/service#slot` → the reason of the first create or stop planned for it. */
+  readonly reasons: ReadonlyMap<string, string>;
+  readonly pending: ReadonlyMap<string, WhatIfPending>;
+  readonly waiting: ReadonlyMap<string, WhatIfWaiting>;
+  readonly rounds: number;
+  readonly settled: boolean;
+}
+
+function simulate(snapshot: ClusterSnapshot, nodes: readonly NodeInfo[], before: ReadonlyMap<string, string>): Outcome {
+  const sim = new Simulation(snapshot, nodes);
+  const first = sim.pass();
+  let rounds = 1;
+  let changed = first.changed;
+  let last = first.plans;
+  while (changed && rounds < MAX_ROUNDS) {
+    sim.settle();
+    const next = sim.pass();
+    rounds++;
+    changed = next.changed;
+    last = next.plans;
+  }
+  if (changed) sim.settle();
+  const after = slotNodes(sim.instances);
+  const reasons = new Map(first.reasons);
+  for (const [k, r] of sim.reasons) if (!reasons.has(k)) reasons.set(k, r);
+
+  const pending = new Map<string, WhatIfPending>();
+  for (const s of snapshot.services) {
+    for (const p of last.get(serviceKey(s.grid, s.name))?.pending ?? []) {
+      pending.set(`${serviceKey(s.grid, s.name)}#${p.slot}`, { grid: s.grid, service: s.name, slot: p.slot, message: p.message, nodes: p.unschedulable.nodes });
+    }
+  }
+  // Slots that stay where they are although their node is down, gone or draining (and are not pending).
+  const waiting = new Map<string, WhatIfWaiting>();
+  for (const [key, node] of after) {
+    if (before.get(key) !== node || pending.has(key)) continue;
+    const n = nodes.find((x) => x.name === node);
+    const reason = n === undefined ? `node ${node} is gone` : !n.ready ? `node ${node} is down` : n.availability === 'drain' ? `node ${node} is draining` : undefined;
+    if (reason !== undefined) waiting.set(key, { ...slotOfKey(key), node, reason });
+  }
+  return { first: first.plans, last, after, reasons, pending, waiting, rounds, settled: !changed };
+}
+
+function slotOfKey(key: string): { grid: string; service: string; slot: number } {
+  const hash = key.lastIndexOf('#');
+  const svc = key.slice(0, hash);
+  const slash = svc.indexOf('/');
+  return { grid: svc.slice(0, slash), service: svc.slice(slash + 1), slot: Number(key.slice(hash + 1)) };
+}
+
+/** Nodes sorted by name, as the controller passes them. */
+function byName(nodes: readonly NodeInfo[]): NodeInfo[] {
+  return [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The node list with the change applied (sorted by name, as the controller passes it). */
 export function applyChange(nodes: readonly NodeInfo[], change: WhatIfChange): NodeInfo[] {
-  const sorted = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = byName(nodes);
   if (change.kind === 'add-node') {
     let name = change.name ?? 'new-node';
     if (change.name !== undefined && nodes.some((n) => n.name === name)) throw new RequestInvalidError(`node "${name}" exists already: name the added node otherwise`, { name });
@@ -207,21 +240,10 @@ export function applyChange(nodes: readonly NodeInfo[], change: WhatIfChange): N
       os: like?.os ?? 'linux', arch: like?.arch ?? 'x86_64', capacity: change.capacity ?? like?.capacity ?? { cpus: 1, memoryBytes: 1024 ** 3 },
       ready: true, heartbeatAt: like?.heartbeatAt ?? new Date(0).toISOString(), version: 0,
     };
-    return [...sorted, added].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return byName([...sorted, added]);
   }
   if (!nodes.some((n) => n.name === change.node)) throw new NodeNotFoundError(change.node);
   return sorted.map((n) => (n.name !== change.node ? n : change.kind === 'fail-node' ? { ...n, ready: false } : { ...n, availability: 'drain' }));
-}
-
-/** Ready instances per service now, as planService counts them (current, ready, on a node that is up). */
-function readyNow(snapshot: ClusterSnapshot): Map<string, number> {
-  const out = new Map<string, number>();
-  const nodes = [...snapshot.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const s of snapshot.services) {
-    const mine = snapshot.instances.filter((i) => i.grid === s.grid && i.service === s.name);
-    out.set(serviceKey(s.grid, s.name), planService(s, mine, { now: snapshot.now, nodes, ...(snapshot.limits ? { limits: snapshot.limits } : {}) }).status.runningInstances);
-  }
-  return out;
 }
 
 /** `grid/service#slot` → the node of the slot's newest instance that is meant to run and has not ended. */
