@@ -100,7 +100,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   if (service.desired === 'removing' || service.deployment === null || service.desired === 'stopped') {
     const reason = service.desired === 'removing' ? 'service removed' : 'service stopped';
     instances.forEach((i) => stop(i, reason));
-    const active = instances.filter((i) => !isTerminal(i.status.state)).length;
+    // An instance on a node that was removed (`node rm --force`) will never report that it ended.
+    const known = new Set(ctx.nodes.map((n) => n.name));
+    const active = instances.filter((i) => !isTerminal(i.status.state) && (known.size === 0 || known.has(i.node))).length;
     if (service.desired === 'removing') {
       const done = active === 0;
       return {

@@ -208,6 +208,16 @@ describe('scheduling: no churn, drain, node loss', () => {
     assert.deepEqual(plan.create.map((c) => [c.node, c.reason]), [['b', 'replacing an instance: node gone was removed']]);
   });
 
+  it('finishes removing a service whose instance was on a node that is removed since', () => {
+    const svc = service({ replicas: 1, desired: 'removing' });
+    const stranded = running(svc, 1, 'gone', { desiredState: 'shutdown' });
+    const waits = planService(svc, [stranded], { now: NOW, nodes: [node('a'), node('gone', { ready: false })] });
+    assert.equal(waits.removeService, false, 'a down node may come back: its agent stops the instance');
+    const done = planService(svc, [stranded], { now: NOW, nodes: [node('a')] });
+    assert.equal(done.removeService, true);
+    assert.deepEqual(done.remove, [stranded.id]);
+  });
+
   it('lets a stateful slot wait for its down node (its data is there), or move it when the service says so', () => {
     const nodes = [node('a', { ready: false }), node('b')];
     const svc = service({ replicas: 1, stateful: true });
