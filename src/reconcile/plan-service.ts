@@ -69,7 +69,11 @@ export interface ServicePlan {
  * The pure reconciler of one service: from the service, every instance it has (ended ones too) and the
  * time, the plan that moves it one step closer to what its deployment asks. No I/O, no clock.
  *
- * - replicated: slots 1..replicas; global: one slot per ready node.
+ * - replicated: slots 1..replicas; global: one slot per node that may run it (globalSlots).
+ * - a new instance goes where the scheduler says (schedule.ts: filters, then ranking); a stateful slot's
+ *   to the node its data is on. Running instances are not moved for a better node; they leave a
+ *   draining node start-first, and a down or removed node's replicated ones are replaced elsewhere
+ *   (docs/scheduling.md). A slot that fits nowhere is in `pending`, with every node's reason.
  * - an empty slot gets an instance at once, unless its last instance ended on its own: then the restart
  *   policy decides (restartDecision).
  * - stateful: slot N+1 is created only once slots 1..N are running; scale-down removes the highest slot
