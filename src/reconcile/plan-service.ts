@@ -241,6 +241,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   let allLowerRunning = true;
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
+    if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
     const list = bySlot.get(slot) ?? [];
     const live = list.filter(wantRunning);
     const outdated = live.filter((i) => !current(i));
@@ -274,7 +275,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // stops first and starts again elsewhere. Global slots leave through globalSlots.
   const leaveCache = new Map<string, NodeRejection | null>(); // the same for every instance on a node
   for (const s of global ? [] : orderedSlots) {
-    if (replacing.has(s.slot)) continue;
+    if (replacing.has(s.slot) || replaced.has(s.slot)) continue;
     const live = (bySlot.get(s.slot) ?? []).filter(wantRunning);
     const leaving = live.flatMap((i) => {
       let why = leaveCache.get(i.node);
@@ -307,7 +308,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const live = list.filter(wantRunning);
     if (live.length > 0) {
       const down = live.find((i) => !onUpNode(i));
-      if (down) notes.push(`${slotName(service.name, slot)} waits for node ${down.node} (down)${spec.stateful ? ', where its data is' : ''}`);
+      if (down && !pending.some((p) => p.slot === slot)) notes.push(`${slotName(service.name, slot)} waits for node ${down.node} (down)${spec.stateful ? ', where its data is' : ''}`);
       if (!live.some((i) => i.status.state === 'running')) allLowerRunning = false;
       continue;
     }

@@ -202,6 +202,16 @@ describe('scheduling: no churn, drain, node loss', () => {
     assert.equal(plan.status.runningInstances, 0, 'not counted ready while its node is down');
   });
 
+  it('replaces a start-first update\'s new instance lost with its node once, and lets the rollout go on from there', () => {
+    const svc = service({ replicas: 1, generation: 2, updateConfig: { order: 'start-first' } });
+    const old = running(svc, 1, 'a', { generation: 1 });
+    const outdated = { ...old, spec: { ...old.spec, containers: old.spec.containers.map((c) => ({ ...c, command: ['node', 'old.js'] })) } };
+    const fresh = running(svc, 1, 'b', { generation: 2, state: 'starting', createdAt: T0 + 50_000 });
+    const plan = planService(svc, [fresh, outdated], { now: NOW, nodes: [node('a'), node('b', { ready: false }), node('c')] });
+    assert.deepEqual(plan.create.map((c) => [c.slot, c.node, c.reason]), [[1, 'c', 'replacing an instance: node b is down']]);
+    assert.deepEqual(plan.shutdown.map((x) => x.id), [fresh.id], 'the outdated instance serves on until the replacement is ready');
+  });
+
   it('replaces the instances of a removed node', () => {
     const svc = service({ replicas: 1 });
     const plan = planService(svc, [running(svc, 1, 'gone')], { now: NOW, nodes: [node('b')] });
