@@ -38,7 +38,8 @@ describe('scheduling in the control loop (two nodes, fake driver)', () => {
     store = openSqliteStore(':memory:');
     agents = [];
     for (const name of ['node-1', 'node-2']) {
-      store.upsertNode({ name, address: '127.0.0.1', drivers: ['fake'], ready: true, heartbeatAt: new Date().toISOString() });
+      // The fake driver runs image containers too (it makes no sandbox): the nodes say they have docker.
+      store.upsertNode({ name, address: '127.0.0.1', drivers: ['fake', 'docker'], capacity: { cpus: 1, memoryBytes: 1024 ** 3 }, ready: true, heartbeatAt: new Date().toISOString() });
       const agent = new Agent({ node: name, driver: new FakeDriver(), ports: storeAgentPorts(store), dataDir: join(dataDir, name) });
       await agent.start();
       agents.push(agent);
@@ -83,5 +84,17 @@ describe('scheduling in the control loop (two nodes, fake driver)', () => {
     });
     const fenced = store.listInstances({ grid: 'default', service: 'web', node: 'node-1' }).filter((i) => i.desiredState === 'shutdown');
     assert.ok(fenced.length >= 4, 'the down node\'s instances keep their records, desired state shutdown');
+  });
+
+  it('places a slot pending for want of resources as soon as another service\'s instance frees them', async () => {
+    const image = (cpus: number) => [{ image: 'example/app:1', resources: { reservations: { cpus } } }];
+    create({ name: 'big', replicas: 2, containers: image(1) });
+    await until('big ready on both nodes', () => meantToRun('big').filter(isReady).length === 2);
+    create({ name: 'small', replicas: 1, containers: image(0.5) });
+    await until('small pending', () => /small-1 pending: no suitable node \(insufficient resources on 2 nodes\)/.test(store.getService('default', 'small')?.status.message ?? ''));
+    assert.equal(meantToRun('small').length, 0);
+    const big = store.getService('default', 'big');
+    store.updateServiceIntent('default', 'big', { desired: 'stopped' }, { ifVersion: big?.version ?? 0 });
+    await until('small ready', () => meantToRun('small').filter(isReady).length === 1);
   });
 });

@@ -43,6 +43,8 @@ export class ServiceController {
   private readonly randomId: () => string;
   private watch: Disposable | undefined;
   private usageCache: { readonly revision: number; readonly usage: UsageIndex } | undefined;
+  /** Services whose last plan left slots pending (no node could take them), by `grid/name`. */
+  private readonly pendingKeys = new Set<string>();
   /** Each node's scheduling facts as last seen (all but heartbeatAt and version). */
   private readonly nodeFingerprints = new Map<string, string>();
 
@@ -85,6 +87,10 @@ export class ServiceController {
         break;
       case 'instance':
         this.queue.add(serviceKey(e.object.grid, e.object.service));
+        // An instance that ended (or was forgotten) frees its node's reservations and its place under
+        // maxReplicasPerNode: services with slots pending for want of a node look again (swarmkit's
+        // scheduler retries its unassigned tasks on every change too).
+        if (e.op === 'delete' || isTerminal(e.object.status.state)) for (const key of this.pendingKeys) this.queue.add(key);
         break;
       case 'node': {
         // Only what scheduling reads: a registration that changes nothing else (a restart of its agent) re-plans nothing.
@@ -104,12 +110,17 @@ export class ServiceController {
     const { store } = this.options;
     const slash = key.indexOf('/');
     const service = store.getService(key.slice(0, slash), key.slice(slash + 1));
-    if (!service) return;
+    if (!service) {
+      this.pendingKeys.delete(key);
+      return;
+    }
     const instances = store.listInstances({ grid: service.grid, service: service.name });
     // Every node, in any state: the scheduler says why a down, paused or draining one takes nothing.
     const nodes = store.listNodes().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const now = this.clock.now();
     const plan = planService(service, instances, { now, nodes, usage: this.usage(), ...(this.options.limits ? { limits: this.options.limits } : {}) });
+    if (plan.pending.length > 0) this.pendingKeys.add(key);
+    else this.pendingKeys.delete(key);
     const writes = this.toWrites(service, instances, plan, now);
     store.applyControllerWrites(writes.writes);
     await Promise.resolve();
