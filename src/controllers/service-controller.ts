@@ -118,7 +118,7 @@ export class ServiceController {
     // Every node, in any state: the scheduler says why a down, paused or draining one takes nothing.
     const nodes = store.listNodes().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const now = this.clock.now();
-    const plan = planService(service, instances, { now, nodes, usage: this.usage(), ...(this.options.limits ? { limits: this.options.limits } : {}) });
+    const plan = planService(service, instances, { now, nodes, usage: () => this.usage(), ...(this.options.limits ? { limits: this.options.limits } : {}) });
     if (plan.pending.length > 0) this.pendingKeys.add(key);
     else this.pendingKeys.delete(key);
     const writes = this.toWrites(service, instances, plan, now);

@@ -22,9 +22,10 @@ export interface PlanContext {
   readonly nodes: readonly NodeInfo[];
   /**
    * What every service's active instances reserve and run per node (indexUsage over all of them, built
-   * once per pass). Absent: only this service's instances count (nothing else reserves anything).
+   * once per pass), or a function that builds it: called only when an instance is placed. Absent: only
+   * this service's instances count (nothing else reserves anything).
    */
-  readonly usage?: UsageIndex;
+  readonly usage?: UsageIndex | (() => UsageIndex);
   /** The server's limits; a deployed spec past them is not run (default DEFAULT_SPEC_LIMITS). */
   readonly limits?: SpecLimits;
 }

@@ -106,8 +106,12 @@ export interface SchedulerInput {
   readonly nodes: readonly NodeInfo[];
   /** The service's own instances (every state). */
   readonly instances: readonly Instance[];
-  /** Every service's active instances by node; absent: built from `instances` (no other service reserves anything). */
-  readonly usage?: UsageIndex;
+  /**
+   * Every service's active instances by node, or how to get it (read only when an instance is placed
+   * or resources are checked, so that a pass that places nothing never builds it); absent: built from
+   * `instances` (no other service reserves anything).
+   */
+  readonly usage?: UsageIndex | (() => UsageIndex);
 }
 
 export interface CheckOptions {
@@ -135,7 +139,7 @@ export class ServiceScheduler {
   /** Instances of this service per node (its own active instances, then this pass's placements). */
   private readonly mine = new Map<string, number>();
   /** Reserved per node by every service (the usage index, then this pass's placements). */
-  private readonly reserved = new Map<string, { milliCpus: number; memoryBytes: number }>();
+  private reservedByNode: Map<string, { milliCpus: number; memoryBytes: number }> | undefined;
   private readonly byName: ReadonlyMap<string, NodeInfo>;
 
   constructor(private readonly input: SchedulerInput) {
@@ -145,8 +149,6 @@ export class ServiceScheduler {
     this.need = reservationOf(spec.containers);
     this.needsDocker = spec.containers.some((c) => c.image !== undefined);
     this.byName = new Map(input.nodes.map((n) => [n.name, n]));
-    const usage = input.usage ?? indexUsage(input.instances);
-    for (const [node, u] of usage) this.reserved.set(node, { milliCpus: u.milliCpus, memoryBytes: u.memoryBytes });
     for (const i of input.instances) if (holdsNode(i)) this.mine.set(i.node, (this.mine.get(i.node) ?? 0) + 1);
   }
 
@@ -189,7 +191,7 @@ export class ServiceScheduler {
       return reject(node, 'max-replicas', `node ${node.name} runs ${this.countOn(node.name)} instance(s) of ${this.input.spec.name} already (maxReplicasPerNode ${max})`);
     }
     if (this.need.milliCpus === 0 && this.need.memoryBytes === 0) return undefined;
-    const used = this.reserved.get(node.name) ?? NOTHING_RESERVED;
+    const used = this.reserved().get(node.name) ?? NOTHING_RESERVED;
     const capCpus = Math.round(node.capacity.cpus * MILLI);
     const cpuShort = this.need.milliCpus > 0 && used.milliCpus + this.need.milliCpus > capCpus;
     const memShort = this.need.memoryBytes > 0 && used.memoryBytes + this.need.memoryBytes > node.capacity.memoryBytes;
@@ -234,8 +236,8 @@ export class ServiceScheduler {
   /** Records that one more instance of the service goes to `node` in this pass. */
   assign(node: string): void {
     this.mine.set(node, this.countOn(node) + 1);
-    const r = this.reserved.get(node) ?? { milliCpus: 0, memoryBytes: 0 };
-    this.reserved.set(node, { milliCpus: r.milliCpus + this.need.milliCpus, memoryBytes: r.memoryBytes + this.need.memoryBytes });
+    const r = this.reserved().get(node) ?? NOTHING_RESERVED;
+    this.reserved().set(node, { milliCpus: r.milliCpus + this.need.milliCpus, memoryBytes: r.memoryBytes + this.need.memoryBytes });
   }
 
   /** Records that an instance of the service on `node` is no longer counted (it leaves a lost node). */
@@ -246,6 +248,16 @@ export class ServiceScheduler {
   /** Why no node at all can take an instance: every node's rejection (empty when some node can). */
   rejections(options: CheckOptions = {}): NodeRejection[] {
     return this.input.nodes.map((n) => this.check(n, options)).filter((r): r is NodeRejection => r !== undefined);
+  }
+
+  /** What every node has reserved: the usage index, read at the first need, then this pass's placements. */
+  private reserved(): Map<string, { milliCpus: number; memoryBytes: number }> {
+    if (!this.reservedByNode) {
+      const given = this.input.usage;
+      const usage = given === undefined ? indexUsage(this.input.instances) : typeof given === 'function' ? given() : given;
+      this.reservedByNode = new Map([...usage].map(([node, u]) => [node, { milliCpus: u.milliCpus, memoryBytes: u.memoryBytes }]));
+    }
+    return this.reservedByNode;
   }
 
   private factsOf(node: NodeInfo): NodeFacts {
@@ -259,7 +271,7 @@ export class ServiceScheduler {
 
   /** The reserved fraction of the node's capacity: the larger of CPU and memory (0 when nothing is reserved). */
   private load(node: NodeInfo): number {
-    const r = this.reserved.get(node.name) ?? NOTHING_RESERVED;
+    const r = this.reserved().get(node.name) ?? NOTHING_RESERVED;
     const cpu = r.milliCpus === 0 ? 0 : node.capacity.cpus > 0 ? r.milliCpus / (node.capacity.cpus * MILLI) : Infinity;
     const mem = r.memoryBytes === 0 ? 0 : node.capacity.memoryBytes > 0 ? r.memoryBytes / node.capacity.memoryBytes : Infinity;
     return Math.max(cpu, mem);
