@@ -53,6 +53,14 @@ describe('planWhatIf', () => {
     assert.ok(plan.rounds >= 2, 'the old instances stop in a later pass, once their replacements are ready');
   });
 
+  it('--drain of a stateful service that moves its slots: stopped first, started elsewhere — the service dips meanwhile', () => {
+    const db = named('db', { replicas: 1, stateful: true, placement: { moveStatefulSlots: true } });
+    const plan = planWhatIf(snapshot([db], [running(db, 1, 'a')]), { kind: 'drain', node: 'a' });
+    assert.deepEqual(plan.moves.map((m) => [m.slot, m.from, m.to, m.reason]), [[1, 'a', 'b', 'node a is draining: moving to another node']]);
+    assert.deepEqual(plan.services.map((s) => [s.service, s.readyBefore, s.readyDuring, s.readyAfter]), [['db', 1, 0, 1]]);
+    assert.ok(plan.rounds >= 3 && plan.settled);
+  });
+
   it('--add-node: a global service starts on it, and a slot pending for want of its label fits', () => {
     const agent = named('agent', { mode: 'global' });
     const zoned = named('zoned', { replicas: 1, placement: { constraints: ['node.labels.zone==c'] } });

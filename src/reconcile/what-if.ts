@@ -78,7 +78,7 @@ export interface WhatIfService {
   readonly desired: number;
   /** Ready before the change. */
   readonly readyBefore: number;
-  /** Ready right after the change, before any replacement is ready. */
+  /** Ready at the lowest point after the change: before replacements are ready (and, stop-first, while the old ones stop). */
   readonly readyDuring: number;
   /** Ready once every replacement that fits is ready. */
   readonly readyAfter: number;
@@ -140,19 +140,19 @@ export function planWhatIf(snapshot: ClusterSnapshot, change: WhatIfChange): Wha
   const services: WhatIfService[] = [];
   for (const s of snapshot.services) {
     const key = serviceKey(s.grid, s.name);
-    const during = out.first.get(key)?.status;
+    const lowest = out.lowest.get(key);
     const final = out.last.get(key)?.status;
-    if (!during || !final || !s.deployment || s.desired !== 'running') continue;
+    if (lowest === undefined || !final || !s.deployment || s.desired !== 'running') continue;
     const desired = final.desiredInstances;
     const readyBefore = base.first.get(key)?.status.runningInstances ?? 0;
     const minHealth = rolloutConfig(s.deployment).minHealth;
     const floor = minHealth === undefined ? 0 : Math.ceil(desired * minHealth - 1e-9);
     const row: WhatIfService = {
       grid: s.grid, service: s.name, desired, readyBefore,
-      readyDuring: during.runningInstances, readyAfter: final.runningInstances,
+      readyDuring: lowest, readyAfter: final.runningInstances,
       ...(minHealth !== undefined ? { minHealth } : {}),
-      belowReplicas: during.runningInstances < desired || final.runningInstances < desired,
-      belowMinHealth: minHealth !== undefined && Math.min(during.runningInstances, final.runningInstances) < floor,
+      belowReplicas: lowest < desired || final.runningInstances < desired,
+      belowMinHealth: minHealth !== undefined && Math.min(lowest, final.runningInstances) < floor,
     };
     // Only services the change makes worse (one already short for reasons of its own is not news).
     if (row.readyDuring < readyBefore || row.readyAfter < readyBefore) services.push(row);
@@ -168,6 +168,8 @@ export function planWhatIf(snapshot: ClusterSnapshot, change: WhatIfChange): Wha
 interface Outcome {
   /** The first pass's plans (right after the change), by serviceKey. */
   readonly first: ReadonlyMap<string, ServicePlan>;
+  /** The fewest ready instances any pass saw, by serviceKey. */
+  readonly lowest: ReadonlyMap<string, number>;
   /** The last pass's plans (once settled). */
   readonly last: ReadonlyMap<string, ServicePlan>;
   /** `grid/service#slot` → the node its instance runs on once settled. */
@@ -186,12 +188,18 @@ function simulate(snapshot: ClusterSnapshot, nodes: readonly NodeInfo[], before:
   let rounds = 1;
   let changed = first.changed;
   let last = first.plans;
+  const lowest = new Map<string, number>();
+  const low = (plans: ReadonlyMap<string, ServicePlan>): void => {
+    for (const [k, p] of plans) lowest.set(k, Math.min(lowest.get(k) ?? Infinity, p.status.runningInstances));
+  };
+  low(first.plans);
   while (changed && rounds < MAX_ROUNDS) {
     sim.settle();
     const next = sim.pass();
     rounds++;
     changed = next.changed;
     last = next.plans;
+    low(last);
   }
   if (changed) sim.settle();
   const after = slotNodes(sim.instances);
@@ -212,7 +220,7 @@ function simulate(snapshot: ClusterSnapshot, nodes: readonly NodeInfo[], before:
     const reason = n === undefined ? `node ${node} is gone` : !n.ready ? `node ${node} is down` : n.availability === 'drain' ? `node ${node} is draining` : undefined;
     if (reason !== undefined) waiting.set(key, { ...slotOfKey(key), node, reason });
   }
-  return { first: first.plans, last, after, reasons, pending, waiting, rounds, settled: !changed };
+  return { first: first.plans, lowest, last, after, reasons, pending, waiting, rounds, settled: !changed };
 }
 
 function slotOfKey(key: string): { grid: string; service: string; slot: number } {
