@@ -162,7 +162,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const nodesByName = new Map(ctx.nodes.map((n) => [n.name, n]));
   const onUpNode = (i: Instance): boolean => nodesByName.size === 0 || nodesByName.get(i.node)?.ready === true;
   // The instances of a lost node still count there (a down node takes nothing new anyway).
-  const scheduler = new ServiceScheduler({ spec, grid: service.grid, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
+  const scheduler = new ServiceScheduler({ spec, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
   let bySlot = groupBySlot(instances);
   const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }): string | undefined => {
     const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(moving ? { avoid: moving.from } : {}) });

@@ -133,7 +133,7 @@ describe('scheduling: filters', () => {
     const nodes = [node('a'), node('b')];
     const byId = planService(service({ replicas: 2, placement: { constraints: [`node.id==${swarmNodeId('b')}`] } }), [], { now: NOW, nodes });
     assert.deepEqual(byId.create.map((c) => c.node), ['b', 'b']);
-    const byName = new ServiceScheduler({ spec: service({ placement: { constraints: ['node.id==a'] } }).spec, grid: 'default', nodes, instances: [] });
+    const byName = new ServiceScheduler({ spec: service({ placement: { constraints: ['node.id==a'] } }).spec, nodes, instances: [] });
     assert.equal(byName.check(node('a')), undefined);
     assert.equal(byName.check(node('b'))?.filter, 'constraints');
   });

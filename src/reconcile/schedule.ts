@@ -43,7 +43,7 @@ export type UsageIndex = ReadonlyMap<string, NodeUsage>;
 export interface NodeRejection {
   readonly node: string;
   readonly filter: 'ready' | 'available' | 'driver' | 'constraints' | 'platform' | 'max-replicas' | 'resources';
-  /** "node b is drain", "node c has 0.5 of 2 CPUs free, an instance reserves 1" … */
+  /** "node b is draining", "node c has 0.5 of 2 CPUs free, an instance reserves 1" … */
   readonly message: string;
 }
 
@@ -56,7 +56,7 @@ export interface Unschedulable {
 
 export type ScheduleResult = { readonly node: string } | { readonly unschedulable: Unschedulable };
 
-/** A service's active instances counted by node. */
+/** CPUs are counted in thousandths (Kubernetes' millicores), so that sums of reservations are exact. */
 const MILLI = 1000;
 
 /** The reservations of one instance of a spec: the sum over its containers (Swarm reserves per task). */
@@ -101,7 +101,6 @@ export function indexUsage(instances: Iterable<Instance>): UsageIndex {
 export interface SchedulerInput {
   /** The deployed spec of the service being placed. */
   readonly spec: ServiceSpec;
-  readonly grid: string;
   /** Every node the store knows, in any state: the filters say why each one cannot take an instance. */
   readonly nodes: readonly NodeInfo[];
   /** The service's own instances (every state). */
@@ -130,7 +129,6 @@ export interface CheckOptions {
  * same pass sees it (swarmkit's scheduler updates its nodeInfo the same way between tasks of a batch).
  */
 export class ServiceScheduler {
-  private readonly key: string;
   private readonly facts = new Map<string, NodeFacts>();
   private readonly groups = new Map<string, string[]>();
   private readonly constraints: readonly PlacementConstraint[];
@@ -144,7 +142,6 @@ export class ServiceScheduler {
 
   constructor(private readonly input: SchedulerInput) {
     const { spec } = input;
-    this.key = serviceKey(input.grid, spec.name);
     this.constraints = (spec.placement?.constraints ?? []).map(parseConstraint);
     this.need = reservationOf(spec.containers);
     this.needsDocker = spec.containers.some((c) => c.image !== undefined);
@@ -238,11 +235,6 @@ export class ServiceScheduler {
     this.mine.set(node, this.countOn(node) + 1);
     const r = this.reserved().get(node) ?? NOTHING_RESERVED;
     this.reserved().set(node, { milliCpus: r.milliCpus + this.need.milliCpus, memoryBytes: r.memoryBytes + this.need.memoryBytes });
-  }
-
-  /** Records that an instance of the service on `node` is no longer counted (it leaves a lost node). */
-  release(node: string): void {
-    this.mine.set(node, Math.max(0, this.countOn(node) - 1));
   }
 
   /** Why no node at all can take an instance: every node's rejection (empty when some node can). */
