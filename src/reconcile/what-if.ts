@@ -1,6 +1,6 @@
 import type { Instance, NodeInfo, NodeResources, Service, SpecLimits } from '../model/index.js';
 import { NodeNotFoundError, RequestInvalidError, isTerminal, serviceKey } from '../model/index.js';
-import type { NodeRejection } from './schedule.js';
+import type { NodeRejection, UsageIndex } from './schedule.js';
 import { indexUsage } from './schedule.js';
 import type { ServicePlan } from './plan-service.js';
 import { planService } from './plan-service.js';
@@ -274,6 +274,7 @@ class Simulation {
   /** `grid/service#slot` → the reason of the latest create or stop planned for it. */
   readonly reasons = new Map<string, string>();
   private readonly pendingStops = new Set<string>();
+  private usage: UsageIndex | undefined;
 
   constructor(
     private readonly snapshot: ClusterSnapshot,
@@ -292,7 +293,8 @@ class Simulation {
     this.services = this.services.map((service) => {
       const key = serviceKey(service.grid, service.name);
       const mine = this.instances.filter((i) => i.grid === service.grid && i.service === service.name);
-      const usage = indexUsage(this.instances);
+      // As the controller: built from every active instance when a placement needs it, again after each write.
+      const usage = (): UsageIndex => (this.usage ??= indexUsage(this.instances));
       const plan = planService(service, mine, { now: this.snapshot.now, nodes: this.nodes, usage, ...(this.snapshot.limits ? { limits: this.snapshot.limits } : {}) });
       plans.set(key, plan);
       if (plan.create.length + plan.shutdown.length + plan.retire.length > 0) changed = true;
@@ -316,9 +318,11 @@ class Simulation {
       return i;
     });
     this.pendingStops.clear();
+    this.usage = undefined;
   }
 
   private write(service: Service, plan: ServicePlan, reasons: Map<string, string>): void {
+    if (plan.create.length + plan.shutdown.length + plan.retire.length > 0) this.usage = undefined;
     const key = serviceKey(service.grid, service.name);
     const stop = new Map(plan.shutdown.map((s) => [s.id, s.reason]));
     const retire = new Set(plan.retire);
