@@ -6,8 +6,12 @@ import type { NodeRegistration } from '../model/index.js';
 export const DEFAULT_HEARTBEAT_MS = 3000;
 
 export interface NodeHeartbeatOptions {
-  /** Sends one heartbeat (the registration with its facts); rejects when the control plane did not take it. */
-  readonly send: (registration: NodeRegistration) => Promise<unknown> | unknown;
+  /**
+   * Sends one heartbeat (the registration with its facts); rejects when the control plane did not take
+   * it. May resolve to the period the control plane asks for (ms), as swarmkit's dispatcher answers each
+   * heartbeat with the next period: it follows the server's grace.
+   */
+  readonly send: (registration: NodeRegistration) => Promise<number | void> | number | void;
   /** The node's facts now (heartbeatAt is set per beat). */
   readonly registration: () => Omit<NodeRegistration, 'heartbeatAt'>;
   /** Default DEFAULT_HEARTBEAT_MS. */
@@ -28,10 +32,12 @@ export class NodeHeartbeat {
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
   private stopped = false;
+  private periodMs: number;
 
   constructor(private readonly options: NodeHeartbeatOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.periodMs = options.intervalMs ?? DEFAULT_HEARTBEAT_MS;
   }
 
   async start(): Promise<void> {
@@ -57,11 +63,13 @@ export class NodeHeartbeat {
           this.failing = true;
         })
         .finally(() => this.schedule());
-    }, this.options.intervalMs ?? DEFAULT_HEARTBEAT_MS);
+    }, this.periodMs);
     this.timer.unref();
   }
 
   private async beat(): Promise<void> {
-    await this.options.send({ ...this.options.registration(), heartbeatAt: new Date(this.clock.now()).toISOString() });
+    const asked = await this.options.send({ ...this.options.registration(), heartbeatAt: new Date(this.clock.now()).toISOString() });
+    // An explicit intervalMs wins; else the control plane's period, kept within sane bounds.
+    if (typeof asked === 'number' && this.options.intervalMs === undefined && Number.isFinite(asked)) this.periodMs = Math.min(60_000, Math.max(100, asked));
   }
 }

@@ -15,13 +15,15 @@ import { checkGrid } from './request-schemas.js';
 export type RouteAccess =
   | { readonly kind: 'public' }
   | { readonly kind: 'authenticated' }
-  | { readonly kind: 'permission'; readonly permission: Permission; readonly scope: 'cluster' | 'grid' | 'service' };
+  | { readonly kind: 'permission'; readonly permission: Permission; readonly scope: 'cluster' | 'grid' | 'service' | 'node' };
 
 const PUBLIC: RouteAccess = { kind: 'public' };
 const AUTHENTICATED: RouteAccess = { kind: 'authenticated' };
 const inGrid = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'grid' });
 const onService = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'service' });
 const cluster = (permission: Permission): RouteAccess => ({ kind: 'permission', permission, scope: 'cluster' });
+/** The route's `:node` is the scope: a node credential acts for its own node only. */
+const ofNode: RouteAccess = { kind: 'permission', permission: 'node-agent', scope: 'node' };
 
 const S = '/v1/grids/:grid/services';
 const ONE = `${S}/:name`;
@@ -41,6 +43,12 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/nodes/:node': cluster('cluster-read'),
   'PATCH /v1/nodes/:node': cluster('manage-nodes'),
   'DELETE /v1/nodes/:node': cluster('manage-nodes'),
+  // Agents of other machines (api/node-agent-routes.ts).
+  'POST /v1/nodes/join': cluster('join-nodes'),
+  'PUT /v1/nodes/:node/heartbeat': ofNode,
+  'GET /v1/nodes/:node/instances': ofNode,
+  'GET /v1/nodes/:node/instances/:instance/credentials': ofNode,
+  'POST /v1/nodes/:node/statuses': ofNode,
   'GET /v1/watch': AUTHENTICATED,
   'GET /v1/grids': AUTHENTICATED,
   'POST /v1/grids': cluster('manage-grids'),
@@ -128,11 +136,15 @@ export function installAccessControl(app: FastifyInstance, deps: { readonly stor
   });
   app.addHook('preHandler', async (request) => {
     const access = routeAccess(request.method, request.routeOptions.url);
-    const params = (request.params ?? {}) as { grid?: unknown; name?: unknown };
+    const params = (request.params ?? {}) as { grid?: unknown; name?: unknown; node?: unknown };
     const grid = typeof params.grid === 'string' ? checkGrid(params.grid) : undefined;
     if (access?.kind === 'permission') {
       const scope: AccessScope =
-        access.scope === 'cluster' ? {} : { ...(grid === undefined ? {} : { grid }), ...(access.scope === 'service' && typeof params.name === 'string' ? { service: params.name } : {}) };
+        access.scope === 'cluster'
+          ? {}
+          : access.scope === 'node'
+            ? { node: typeof params.node === 'string' ? params.node : '' }
+            : { ...(grid === undefined ? {} : { grid }), ...(access.scope === 'service' && typeof params.name === 'string' ? { service: params.name } : {}) };
       requirePermission(identityOf(request), access.permission, scope);
     }
     if (grid !== undefined && !deps.store.getGrid(grid)) throw new GridNotFoundError(grid);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { mintToken, parseDuration } from '../lib/index.js';
 import type { Grid, Identity, Role, TokenInfo } from '../model/index.js';
-import { DEFAULT_GRID, ForbiddenError, RequestInvalidError, canGrant, isClusterAdmin, roleIn } from '../model/index.js';
+import { CLUSTER_ROLES, DEFAULT_GRID, ForbiddenError, RequestInvalidError, canGrant, isClusterAdmin, roleIn } from '../model/index.js';
 import { identityOf, requirePermission } from './access-control.js';
 import { CreateGridBody, CreateTokenBody, ListTokensQuery, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
@@ -55,9 +55,10 @@ export function registerAccessRoutes(app: FastifyInstance, ctx: RouteContext): v
     const identity = identityOf(request);
     const body = parseRequest(CreateTokenBody, request.body, 'body');
     const role: Role = body.role;
-    if (role === 'cluster-admin' && body.grid !== undefined) throw invalid('grid', 'a cluster-admin token holds every grid: leave grid out');
-    if (role !== 'cluster-admin' && body.grid === undefined) throw invalid('grid', `required for the role ${role} (which grid it acts in)`);
-    const grid = role === 'cluster-admin' ? undefined : body.grid;
+    const clusterRole = CLUSTER_ROLES.includes(role);
+    if (clusterRole && body.grid !== undefined) throw invalid('grid', role === 'cluster-admin' ? 'a cluster-admin token holds every grid: leave grid out' : 'a node (join) token acts in no grid: leave grid out');
+    if (!clusterRole && body.grid === undefined) throw invalid('grid', `required for the role ${role} (which grid it acts in)`);
+    const grid = clusterRole ? undefined : body.grid;
     if (grid === undefined) requirePermission(identity, 'manage-grids', {});
     else requirePermission(identity, 'manage-tokens', { grid });
     if (!canGrant(identity, role, grid)) {

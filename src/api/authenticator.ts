@@ -34,6 +34,17 @@ export function serviceAccountToken(ref: ServiceAccountRef, key: Buffer): string
   return signToken(SERVICE_ACCOUNT_PREFIX, JSON.stringify({ g: ref.grid, s: ref.service, i: ref.serviceId }), key);
 }
 
+/** Prefix of node credentials (`bnd1.<payload>.<mac>`), given to an agent when it joins. */
+const NODE_PREFIX = 'bnd1';
+
+/**
+ * The credential of one joined node, signed with the server's key: it names the node and the time it
+ * joined, so it dies when the node is removed (a node of that name joined later has another time).
+ */
+export function nodeToken(node: string, joinedAt: string, key: Buffer): string {
+  return signToken(NODE_PREFIX, JSON.stringify({ n: node, j: joinedAt }), key);
+}
+
 const NO_TOKEN =
   'no bearer token: every request to berth needs `Authorization: Bearer <token>`. The berth CLI sends the token of its current context (`berth login`); the server writes an admin token to <data-dir>/admin.token at first start';
 
@@ -65,6 +76,7 @@ export class TokenAuthenticator implements Authenticator {
     if (!m) throw new UnauthenticatedError('malformed Authorization header: expected `Bearer <token>`');
     const token = m[1] as string;
     if (token.startsWith(`${SERVICE_ACCOUNT_PREFIX}.`)) return this.#serviceAccount(token);
+    if (token.startsWith(`${NODE_PREFIX}.`)) return this.#node(token);
     const revision = this.#store.accessRevision();
     if (revision !== this.#verifiedAt || this.#verified.size >= MAX_CACHED) {
       this.#verified.clear();
@@ -92,6 +104,20 @@ export class TokenAuthenticator implements Authenticator {
     };
     this.#verified.set(token, { identity, expiresAtMs: stored.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(stored.expiresAt) });
     return identity;
+  }
+
+  #node(token: string): Identity {
+    const payload = verifySignedToken(NODE_PREFIX, token, this.#key);
+    let ref: { n?: unknown; j?: unknown } | undefined;
+    try {
+      ref = payload === undefined ? undefined : (JSON.parse(payload) as typeof ref);
+    } catch {
+      ref = undefined;
+    }
+    if (!ref || typeof ref.n !== 'string' || typeof ref.j !== 'string') throw new UnauthenticatedError('invalid bearer token: a node credential that this server did not sign');
+    const node = this.#store.getNode(ref.n);
+    if (!node || node.joinedAt !== ref.j) throw new UnauthenticatedError(`invalid bearer token: node "${ref.n}" was removed since this credential was given; join again (berth agent --join URL --token <join token>)`);
+    return { kind: 'node', subject: `node "${ref.n}"`, grants: [], node: ref.n };
   }
 
   #serviceAccount(token: string): Identity {

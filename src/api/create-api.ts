@@ -14,12 +14,13 @@ import { registerInstanceRoutes } from './instance-routes.js';
 import { drainOversizedBodies } from './oversized-body.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
+import type { AgentAccess, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import { registerAccessRoutes } from './access-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerNodeRoutes } from './node-routes.js';
+import { registerNodeAgentRoutes } from './node-agent-routes.js';
 import type { Authenticator } from './authenticator.js';
 import type { RouteContext } from './route-context.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
@@ -70,6 +71,8 @@ export interface ApiDeps {
   readonly instanceRange?: string;
   /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
   readonly limits?: SpecLimits;
+  /** Agents of other machines (`berth agent --join`): credentials and heartbeats; absent: joins are refused (503). */
+  readonly agents?: AgentAccess;
   /** The built web console's directory (dist/web), served at `/` (api/console-routes.ts). Absent: pages say how to build it. */
   readonly consoleDir?: string;
 }
@@ -104,6 +107,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
     limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
+    agents: deps.agents,
     volumes: deps.volumes,
     dnsAddress: deps.dnsAddress,
     dockerApi: deps.dockerApi ?? (() => []),
@@ -173,6 +177,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerAccessRoutes(app, ctx);
   registerSecretRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
+  registerNodeAgentRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);

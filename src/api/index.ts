@@ -1,12 +1,12 @@
 export type { ApiDeps, ErrorBody } from './create-api.js';
 export { createApi } from './create-api.js';
 export { ERROR_STATUS } from './error-status.js';
-export type { EndpointsView, HostPortProbe, Telemetry } from './ports.js';
+export type { EndpointsView, HostPortProbe, Telemetry, AgentAccess } from './ports.js';
 export { FakeTelemetry } from './fake-telemetry.js';
 export type { NetworkRanges, ReservedListener } from './network-allocation.js';
 export { DEFAULT_NETWORK_RANGES, allocateNetwork, AllocationError } from './network-allocation.js';
 export type { Authenticator, ServiceAccountRef } from './authenticator.js';
-export { TokenAuthenticator, serviceAccountToken } from './authenticator.js';
+export { TokenAuthenticator, nodeToken, serviceAccountToken } from './authenticator.js';
 export type { RouteAccess } from './access-control.js';
 export { ROUTE_ACCESS } from './access-control.js';
 export type { DockerApiDeps } from './docker/create-docker-api.js';

@@ -25,6 +25,9 @@ import {
   CreateSecretBody,
   UpdateSecretBody,
   UpdateNodeBody,
+  JoinNodeBody,
+  StatusReportBody,
+  NodeHeartbeatBody,
   RemoveNodeQuery,
 } from './request-schemas.js';
 import * as responses from './response-schemas.js';
@@ -70,6 +73,11 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: '/v1/nodes', operationId: 'listNodes', summary: 'Nodes and their readiness', answer: { status: 200, schema: 'NodeList' } },
   { method: 'get', path: '/v1/nodes/{node}', operationId: 'getNode', summary: 'One node and the instances on it', answer: { status: 200, schema: 'NodeDetail' } },
   { method: 'patch', path: '/v1/nodes/{node}', operationId: 'updateNode', summary: 'Set a node\'s availability (active, pause, drain) and labels', body: 'UpdateNodeRequest', answer: { status: 200, schema: 'NodeInfo' } },
+  { method: 'post', path: '/v1/nodes/join', operationId: 'joinNode', summary: 'Join a machine as a node (a join token: role node); answers the node\'s own credential', body: 'JoinNodeRequest', answer: { status: 201, schema: 'JoinedNode' } },
+  { method: 'put', path: '/v1/nodes/{node}/heartbeat', operationId: 'nodeHeartbeat', summary: 'An agent\'s heartbeat with its node\'s facts (node credential of that node)', body: 'NodeHeartbeatRequest', answer: { status: 200, schema: 'HeartbeatAnswer' } },
+  { method: 'get', path: '/v1/nodes/{node}/instances', operationId: 'listNodeInstances', summary: 'Every instance assigned to the node, ended ones too, with the store revision (node credential)', answer: { status: 200, schema: 'InstanceList' } },
+  { method: 'get', path: '/v1/nodes/{node}/instances/{instance}/credentials', operationId: 'instanceCredentials', summary: 'The API token and secret values an instance of the node needs to start (node credential)', answer: { status: 200, schema: 'InstanceCredentials' } },
+  { method: 'post', path: '/v1/nodes/{node}/statuses', operationId: 'reportStatuses', summary: 'Observed statuses and instance events of the node\'s instances (node credential; others are dropped)', body: 'StatusReport', answer: { status: 200, schema: 'StatusReportAnswer' } },
   { method: 'delete', path: '/v1/nodes/{node}', operationId: 'removeNode', summary: 'Forget a node that is down (or any with force)', query: RemoveNodeQuery, answer: { status: 204, schema: 'Empty' } },
   { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
   { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true); dryRun=All answers what would be stored and stores nothing', query: DryRunQuery, body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
@@ -130,6 +138,13 @@ function componentSchemas(): Record<string, unknown> {
   add('NodeList', responses.NodeListSchema);
   add('NodeDetail', responses.NodeDetailSchema);
   add('UpdateNodeRequest', UpdateNodeBody);
+  add('JoinNodeRequest', JoinNodeBody);
+  add('NodeHeartbeatRequest', NodeHeartbeatBody);
+  add('JoinedNode', responses.JoinedNodeSchema);
+  add('HeartbeatAnswer', responses.HeartbeatAnswerSchema);
+  add('InstanceCredentials', responses.InstanceCredentialsSchema);
+  add('StatusReport', StatusReportBody);
+  add('StatusReportAnswer', responses.StatusReportAnswerSchema);
   add('LogLine', responses.LogLineSchema);
   add('InstanceStats', responses.InstanceStatsSchema);
   add('InstanceStatsList', responses.InstanceStatsListSchema);

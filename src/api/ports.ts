@@ -1,3 +1,4 @@
+import type { NodeLiveness } from '../store/index.js';
 import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume } from '../model/index.js';
 
 /** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
@@ -37,4 +38,20 @@ export interface HostPortProbe {
   heldPorts(protocol: 'TCP' | 'UDP', hosts: readonly string[]): ReadonlySet<number>;
   /** The directed broadcast addresses of this host's subnets (`127.255.255.255` for lo), each with its subnet in words. */
   broadcastAddresses?(): readonly { readonly address: string; readonly subnet: string }[];
+}
+
+/**
+ * What the API needs to take agents of other machines (`berth agent --join`): implemented in app/ with
+ * the server's signing key and the node liveness the node controller reads. Absent: this server takes
+ * no agents (join answers 503 NODE_UNAVAILABLE).
+ */
+export interface AgentAccess {
+  /** Heartbeats of the nodes (store/node-liveness.ts). */
+  readonly liveness: NodeLiveness;
+  /** How often agents should beat (ms): a third of the node grace, so that two lost beats do not mark a node down. */
+  readonly heartbeatPeriodMs: number;
+  /** A node's credential (api/authenticator.ts nodeToken). */
+  nodeToken(node: string, joinedAt: string): string;
+  /** The BERTH_API_TOKEN of an instance's containers (its service account). */
+  apiToken(instance: Instance): string;
 }

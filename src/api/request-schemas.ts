@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InstanceStatusSchema } from './response-schemas.js';
 import { parseDuration } from '../lib/index.js';
 import { DNS1035_LABEL, DNS1035_MAX, DNS1035_MESSAGE, DNS1123_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, LIMITS, NODE_AVAILABILITIES, RequestInvalidError, SECRET_KEY, SECRET_LIMITS, SECRET_NAME_MAX } from '../model/index.js';
 
@@ -178,8 +179,8 @@ export const CreateGridBody = z.strictObject({
 });
 
 export const CreateTokenBody = z.strictObject({
-  role: z.enum(['cluster-admin', 'admin', 'operator', 'viewer'], { error: 'must be one of cluster-admin, admin, operator, viewer' }),
-  grid: gridName.optional().describe('The grid of a grid role (admin, operator, viewer); none for cluster-admin.'),
+  role: z.enum(['cluster-admin', 'admin', 'operator', 'viewer', 'node'], { error: 'must be one of cluster-admin, admin, operator, viewer, node' }),
+  grid: gridName.optional().describe('The grid of a grid role (admin, operator, viewer); none for cluster-admin and node (a join token: `berth agent --join`).'),
   name: z
     .string({ error: 'must be a short description' })
     .min(1, { error: 'must not be empty' })
@@ -238,3 +239,51 @@ export const UpdateNodeBody = z
 export const RemoveNodeQuery = z.strictObject({
   force: queryFlag.optional().describe('Remove a node whose agent still reports (its instances are replaced elsewhere).'),
 });
+
+const nodeName = z
+  .string({ error: 'must be a node name' })
+  .max(253, { error: 'must be at most 253 characters' })
+  .regex(DNS1123_SUBDOMAIN, { error: 'must be lower-case letters, digits, "-" and "." (an RFC 1123 subdomain, as a host name)' });
+const shortText = z.string().max(LIMITS.textLength);
+
+/** What an agent says of its machine when it joins and with every heartbeat (model/node.ts NodeRegistration). */
+export const NodeFactsBody = z.strictObject({
+  address: z.string().max(64).regex(/^[0-9a-fA-F:.]+$/, { error: 'must be an IP address' }).describe('where the node\'s node ports and published ports open'),
+  drivers: z.array(z.enum(['process', 'docker', 'fake'])).max(8),
+  unavailableDrivers: z.record(z.string().max(32), shortText).optional(),
+  containerNetwork: z.strictObject({ name: shortText, subnet: shortText, gateway: shortText, dns: shortText.optional() }).optional(),
+  os: z.string().max(64),
+  arch: z.string().max(64),
+  capacity: z.strictObject({ cpus: z.number().min(0).max(1_000_000), memoryBytes: z.number().int().min(0).max(2 ** 60) }),
+});
+/** `POST /v1/nodes/join` (`berth agent --join`). */
+export const JoinNodeBody = NodeFactsBody.extend({
+  name: nodeName,
+  labels: nodeLabels.optional().describe('the node\'s labels when it is new (later: berth node update)'),
+});
+/** `PUT /v1/nodes/{node}/heartbeat`. */
+export const NodeHeartbeatBody = NodeFactsBody;
+
+/** Most statuses and events in one report (an agent batches one tick's worth). */
+const MAX_REPORT = 5000;
+
+/** `POST /v1/nodes/{node}/statuses`: one tick of an agent's observations. */
+export const StatusReportBody = z.strictObject({
+  updates: z.array(z.strictObject({ id: z.string().max(256), status: InstanceStatusSchema })).max(MAX_REPORT),
+  events: z
+    .array(
+      z.strictObject({
+        grid: z.string().max(63),
+        service: z.string().max(63),
+        type: z.string().regex(/^instance\.[a-z_]+$/, { error: 'an agent reports instance.* events only' }),
+        severity: z.enum(['info', 'warning', 'error']),
+        message: z.string().max(4096),
+        instance: z.string().max(256),
+        slot: z.int().min(1).optional(),
+        data: z.record(z.string(), z.unknown()).optional(),
+        time: z.string().max(64).optional(),
+      }),
+    )
+    .max(MAX_REPORT),
+});
+

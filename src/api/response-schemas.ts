@@ -343,15 +343,24 @@ export const NodeDetailSchema = NodeInfoSchema.extend({
   instances: z.array(z.strictObject({ id: z.string(), grid: z.string(), service: z.string(), slot: z.int(), desiredState: z.string(), state: z.string() })).describe('instances that have not ended on the node'),
 });
 export const InstanceStatsListSchema = list(InstanceStatsSchema);
+const heartbeatPeriodMs = count.describe('how often the agent should send heartbeats (a third of the server\'s node grace)');
+export const JoinedNodeSchema = z.strictObject({ node: NodeInfoSchema, token: z.string().describe('the node credential: the agent sends it from now on (shown only here)'), heartbeatPeriodMs });
+export const HeartbeatAnswerSchema = z.strictObject({ node: NodeInfoSchema, heartbeatPeriodMs });
+export const InstanceCredentialsSchema = z.strictObject({
+  apiToken: z.string().describe('BERTH_API_TOKEN of its containers'),
+  secrets: z.record(z.string(), z.string()).describe('name/key → value, for the secrets its env refers to'),
+});
+export const StatusReportAnswerSchema = z.strictObject({ accepted: count, events: count, ignored: count.describe('statuses and events of instances not on this node (dropped)') });
 
-const role = z.enum(['cluster-admin', 'admin', 'operator', 'viewer']);
+const role = z.enum(['cluster-admin', 'admin', 'operator', 'viewer', 'node']);
 export const GrantSchema = z.strictObject({ role, grid: z.string().optional() });
 export const IdentitySchema = z.strictObject({
-  kind: z.enum(['user', 'service']),
+  kind: z.enum(['user', 'service', 'node']),
   subject: z.string(),
   grants: z.array(GrantSchema),
   service: z.strictObject({ grid: z.string(), name: z.string() }).optional(),
   tokenId: z.string().optional(),
+  node: z.string().optional().describe('the node a node identity acts for'),
 });
 export const GridSchema = z.strictObject({ name: z.string(), createdAt: time, labels: z.record(z.string(), z.string()) });
 export const GridListSchema = list(GridSchema);

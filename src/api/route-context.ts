@@ -7,7 +7,7 @@ import type { ServiceIntentChange, Store } from '../store/index.js';
 /** Conflicts with another writer retried when the caller named no version. */
 const UNVERSIONED_RETRIES = 3;
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
+import type { AgentAccess, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import type { AllocateOptions, NetworkRanges, ReservedListener } from './network-allocation.js';
 
 /** What every route file gets: the dependencies of createApi, fully defaulted. */
@@ -42,6 +42,8 @@ export interface RouteContext {
   readonly instanceRange: string;
   /** The server's limits: replicas per service (`berth server --max-replicas`). */
   readonly limits: SpecLimits;
+  /** Agents of other machines: their credentials and heartbeats (absent: this server takes none). */
+  readonly agents: AgentAccess | undefined;
   /** Open NDJSON streams, ended when the API closes. */
   readonly streams: Set<NdjsonStream>;
 }

@@ -2,6 +2,7 @@ import { EXIT_PIPE_CLOSED, main } from '../cli/index.js';
 import type { CliDeps } from '../cli/index.js';
 import type { RunningServer } from './server.js';
 import { startServer } from './server.js';
+import { startAgent } from './remote-agent.js';
 
 /**
  * The `berth` binary: the CLI, given the two things only the composition root can make — a server
@@ -28,6 +29,17 @@ const deps: CliDeps = {
     });
     // Instances keep running: the next `berth server` on this data directory re-adopts them.
     await server.stop();
+  },
+  async runAgent(options) {
+    const agent = await startAgent(options);
+    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})\n`);
+    await new Promise<void>((resolve) => {
+      const done = (): void => resolve();
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    // Instances keep running: the next `berth agent` on this data directory re-adopts them.
+    await agent.stop();
   },
 };
 

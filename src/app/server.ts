@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
 import type { ApiDeps } from '../api/index.js';
-import { TokenAuthenticator, createApi, serviceAccountToken } from '../api/index.js';
-import { NodeController, ServiceController } from '../controllers/index.js';
+import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken } from '../api/index.js';
+import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, defaultProxyThreads, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { ProxyEngine } from '../proxy/index.js';
@@ -205,8 +205,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // The node registers now and then beats every few seconds (the node controller marks it down when
     // the beats stop: an agent of another machine; here, one that hangs).
     const liveness = new MemoryNodeLiveness();
+    const heartbeatPeriodMs = Math.max(100, Math.floor((config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS) / 3));
     const heartbeat = new NodeHeartbeat({
-      send: (registration) => recordHeartbeat(store, liveness, registration, Date.now()),
+      send: (registration) => void recordHeartbeat(store, liveness, registration, Date.now()),
+      intervalMs: heartbeatPeriodMs,
       registration: () => ({
         name: node,
         address: '127.0.0.1',
@@ -228,8 +230,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     // The Docker face (opened once the API listens) reports its listeners through berth's GET /v1/version.
     let face: DockerFace | undefined;
+    const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
     const apiDeps: ApiDeps = {
       store,
+      // Agents of other machines join with a join token and act with a node credential (docs/agents.md).
+      agents: { liveness, heartbeatPeriodMs, nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey), apiToken },
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
       telemetry: {
         logs: (instances, options) => telemetry.logs(liveSource(store, instances), options),
@@ -275,7 +280,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
     const dataPlane = dataPlaneDrain(publisher, proxy);
-    const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
     const agent = new Agent({
       node,
       driver,

@@ -37,7 +37,9 @@ function describeRoles(identity: Identity): string {
 }
 
 /** The roles, as the API takes them (model/access.ts ROLES; the CLI imports model types only). */
-const ROLES: readonly Role[] = ['cluster-admin', 'admin', 'operator', 'viewer'];
+const ROLES: readonly Role[] = ['cluster-admin', 'admin', 'operator', 'viewer', 'node'];
+/** Roles without a grid (model/access.ts CLUSTER_ROLES). */
+const CLUSTER_ROLES: readonly Role[] = ['cluster-admin', 'node'];
 
 function roleValue(value: string): Role {
   const role = ROLES.find((r) => r === value);
@@ -66,7 +68,7 @@ export function tokenCommand(deps: CliDeps): Command {
         const ctx = CliContext.of(deps, cmd);
         const created = await ctx.client.createToken({
           role: flags.role,
-          ...(flags.role === 'cluster-admin' ? {} : { grid: ctx.grid }),
+          ...(CLUSTER_ROLES.includes(flags.role) ? {} : { grid: ctx.grid }),
           ...(flags.name ? { name: flags.name } : {}),
           ...(flags.ttl ? { ttl: flags.ttl } : {}),
         });
@@ -76,7 +78,8 @@ export function tokenCommand(deps: CliDeps): Command {
         }
         ctx.out(created.token);
         ctx.note(`token ${created.id}: ${created.role}${created.grid ? ` in grid ${created.grid}` : ''}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}. It is shown only now.`);
-        ctx.note(`use it with: berth login ${ctx.host} --token <token>   (or BERTH_TOKEN=<token>)`);
+        if (created.role === 'node') ctx.note(`join a machine with: berth agent --join ${ctx.host} --token <token>`);
+        else ctx.note(`use it with: berth login ${ctx.host} --token <token>   (or BERTH_TOKEN=<token>)`);
       }),
   );
   token.addCommand(

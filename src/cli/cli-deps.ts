@@ -35,6 +35,17 @@ export interface ServerOptions {
   readonly dockerApiTls?: { readonly cert?: string; readonly key?: string; readonly ca?: string };
 }
 
+/** What `berth agent` hands to app/ (docs/agents.md). */
+export interface AgentOptions {
+  readonly server: string;
+  readonly dataDir: string;
+  readonly joinToken?: string;
+  readonly node?: string;
+  readonly address?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly instanceUser?: string;
+}
+
 /**
  * What the CLI needs from its host process. app/ provides the launcher and `runServer`; everything else
  * defaults to the real process (tests pass streams, env, cwd and an interrupt source of their own).
@@ -43,6 +54,8 @@ export interface CliDeps {
   launcher: ServerLauncher;
   /** Runs `berth server` in the foreground until it is told to stop (SIGINT / SIGTERM, handled by app/). */
   runServer(options: ServerOptions): Promise<void>;
+  /** Runs `berth agent` in the foreground until it is told to stop (SIGINT / SIGTERM, handled by app/). Absent: the command says it is unavailable. */
+  runAgent(options: AgentOptions): Promise<void>;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
   /** Read by `rm`'s confirmation and `apply -f -`. */

@@ -106,6 +106,22 @@ export function nodeCommand(deps: CliDeps): Command {
       }),
   );
   node.addCommand(
+    new Command('join-token')
+      .description('create a join token: `berth agent --join URL --token T` on another machine makes it a node (Swarm\'s join-token)')
+      .option('--ttl <duration>', 'how long it can be used, e.g. 1h (default: until revoked with berth token revoke)')
+      .option('-q, --quiet', 'print the token only')
+      .action(async (flags: { readonly ttl?: string; readonly quiet?: boolean }, cmd: Command) => {
+        const ctx = CliContext.of(deps, cmd);
+        const created = await ctx.client.createToken({ role: 'node', name: 'join', ...(flags.ttl ? { ttl: flags.ttl } : {}) });
+        if (flags.quiet) {
+          ctx.out(created.token);
+          return;
+        }
+        ctx.out(`To add a machine as a node of this server, run on it:\n\n    berth agent --join ${ctx.host} --token ${created.token}\n`);
+        ctx.note(`token ${created.id}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}: it can only join nodes; revoke it with berth token revoke ${created.id}`);
+      }),
+  );
+  node.addCommand(
     new Command('rm')
       .alias('remove')
       .description('forget a node whose agent has stopped (down)')

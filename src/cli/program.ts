@@ -4,6 +4,7 @@ import { applyCommand } from './apply.js';
 import { configCommand, loginCommand } from './login-commands.js';
 import { secretCommand } from './secret-commands.js';
 import { nodeCommand } from './node-commands.js';
+import { agentCommand } from './agent-command.js';
 import type { CliDeps } from './cli-deps.js';
 import { diffCommand } from './diff.js';
 import { dnsCommand } from './dns-command.js';
@@ -88,6 +89,7 @@ export function buildProgram(deps: CliDeps): Command {
     gridCommand(deps),
     secretCommand(deps),
     nodeCommand(deps),
+    agentCommand(deps),
   ]) {
     program.addCommand(command);
   }

@@ -16,3 +16,5 @@ export type {
 export { BerthApiError, isApiError } from './berth-api-error.js';
 export { parseNdjson } from './ndjson.js';
 export type { WatchEvent } from './watch-event.js';
+export { NodeAgentClient } from './node-agent-client.js';
+export type { InstanceCredentials, JoinedNode, NodeFacts } from './node-agent-client.js';

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'SECRET_IN_USE',
   'NODE_NOT_FOUND',
   'NODE_NOT_DOWN',
+  'NODE_EXISTS',
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'SERVICE_EXISTS',
@@ -232,6 +233,13 @@ export class NodeNotFoundError extends CodedError {
 export class NodeNotDownError extends CodedError {
   constructor(name: string) {
     super('NODE_NOT_DOWN', `node "${name}" is not down and can't be removed: stop its agent first, or remove it anyway with --force (its instances are then replaced elsewhere)`, { name });
+  }
+}
+
+/** An agent joining under the name of a node whose agent still reports (two machines, one name). */
+export class NodeExistsError extends CodedError {
+  constructor(name: string) {
+    super('NODE_EXISTS', `node "${name}" is ready: another agent runs under that name; join with another --name, or stop that agent and wait until the node is down`, { name });
   }
 }
 

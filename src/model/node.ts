@@ -44,6 +44,8 @@ export interface NodeInfo {
   readonly capacity: NodeResources;
   readonly ready: boolean;
   readonly heartbeatAt: string;
+  /** When an agent joined it (`berth agent --join`): its node credential names this time, so a node removed and joined again gets a new one. Absent for the server's own node. */
+  readonly joinedAt?: string;
   readonly version: number;
 }
 

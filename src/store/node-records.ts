@@ -35,5 +35,6 @@ export function registeredNode(registration: NodeRegistration, existing: NodeInf
     capacity: registration.capacity ?? existing?.capacity ?? facts.capacity,
     labels: existing ? existing.labels : { ...(registration.labels ?? {}) },
     availability: existing?.availability ?? 'active',
+    ...(registration.joinedAt ?? existing?.joinedAt ? { joinedAt: registration.joinedAt ?? existing?.joinedAt } : {}),
   };
 }

@@ -76,8 +76,8 @@ export function installDockerAccess(app: FastifyInstance, options: DockerAccessO
   });
 }
 
-function scopeOf(scope: 'cluster' | 'grid' | 'service', request: FastifyRequest, options: DockerAccessOptions): AccessScope {
-  if (scope === 'cluster') return {};
+function scopeOf(scope: 'cluster' | 'grid' | 'service' | 'node', request: FastifyRequest, options: DockerAccessOptions): AccessScope {
+  if (scope === 'cluster' || scope === 'node') return {}; // the face has no node-agent routes: a node scope grants nothing here
   if (scope === 'grid') return { grid: options.grid };
   const id = (request.params as { id?: unknown } | undefined)?.id;
   const service = typeof id === 'string' ? options.serviceName(id) : undefined;

@@ -47,6 +47,7 @@ export interface RunOptions {
   readonly cwd?: string;
   readonly launcher?: ServerLauncher;
   readonly runServer?: CliDeps['runServer'];
+  readonly runAgent?: CliDeps['runAgent'];
   readonly interrupts?: FakeInterrupts;
   readonly now?: number;
   /** The caller's uid; default 1000 (a normal user, as HOME is /home/test). */
@@ -71,6 +72,7 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
       start: () => Promise.reject(new Error('no launcher in this test')),
     },
     runServer: options.runServer ?? (() => Promise.resolve()),
+    runAgent: options.runAgent ?? (() => Promise.resolve()),
     stdout,
     stderr,
     stdin,

@@ -1,0 +1,103 @@
+import type { FastifyInstance } from 'fastify';
+import { CodedError } from '../lib/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo } from '../model/index.js';
+import { InstanceNotFoundError, NodeExistsError, isTerminal } from '../model/index.js';
+import { recordHeartbeat } from '../store/index.js';
+import { identityOf } from './access-control.js';
+import { JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
+import type { RouteContext } from './route-context.js';
+import type { AgentAccess } from './ports.js';
+
+interface NodeParams {
+  readonly node: string;
+}
+
+/** An instance as its node's agent gets it: with what its containers need that only the server has. */
+export interface AssignedInstanceCredentials {
+  /** BERTH_API_TOKEN of its containers. */
+  readonly apiToken: string;
+  /** `name/key` → value, for every secret its containers' env refers to (and nothing else). */
+  readonly secrets: Readonly<Record<string, string>>;
+}
+
+function agentsOf(ctx: RouteContext): AgentAccess {
+  if (!ctx.agents) throw new CodedError('NODE_UNAVAILABLE', 'this server takes no agents of other machines', {});
+  return ctx.agents;
+}
+
+/**
+ * The routes of agents on other machines (`berth agent --join`), Kubernetes' kubelet-to-apiserver
+ * surface with its node authorizer: a join token (role `node`) may only join; the node credential the
+ * join answers may act for that node only — heartbeat it, list its instances and their credentials,
+ * report their statuses — never another node's (docs/agents.md).
+ */
+export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store } = ctx;
+
+  app.post('/v1/nodes/join', async (request, reply) => {
+    const agents = agentsOf(ctx);
+    const body = parseRequest(JoinNodeBody, request.body, 'body');
+    const current = store.getNode(body.name);
+    if (current?.ready) throw new NodeExistsError(body.name);
+    const now = ctx.clock.now();
+    const joinedAt = new Date(now).toISOString();
+    const { name, labels, ...facts } = body;
+    agents.liveness.renew(name, now);
+    const node: NodeInfo = store.upsertNode({ name, ...facts, ...(labels ? { labels } : {}), ready: true, heartbeatAt: joinedAt, joinedAt });
+    ctx.logger.info({ node: name, address: node.address, by: identityOf(request).subject, rejoined: current !== undefined }, 'node joined');
+    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt), heartbeatPeriodMs: agents.heartbeatPeriodMs });
+  });
+
+  app.put<{ Params: NodeParams }>('/v1/nodes/:node/heartbeat', async (request) => {
+    const agents = agentsOf(ctx);
+    const body = parseRequest(NodeHeartbeatBody, request.body, 'body');
+    const now = ctx.clock.now();
+    const node = recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
+    return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs };
+  });
+
+  app.get<{ Params: NodeParams }>('/v1/nodes/:node/instances', async (request) => {
+    const revision = store.revision();
+    return { items: store.listInstances({ node: request.params.node }), revision };
+  });
+
+  app.get<{ Params: NodeParams & { instance: string } }>('/v1/nodes/:node/instances/:instance/credentials', async (request): Promise<AssignedInstanceCredentials> => {
+    const agents = agentsOf(ctx);
+    const inst = store.getInstance(request.params.instance);
+    if (!inst || inst.node !== request.params.node || isTerminal(inst.status.state)) throw new InstanceNotFoundError(request.params.instance);
+    return { apiToken: agents.apiToken(inst), secrets: secretsOf(ctx, inst) };
+  });
+
+  app.post<{ Params: NodeParams }>('/v1/nodes/:node/statuses', async (request) => {
+    const body = parseRequest(StatusReportBody, request.body, 'body');
+    const node = request.params.node;
+    // The node authorizer: statuses and events of this node's instances only.
+    const own = (id: string): Instance | undefined => {
+      const inst = store.getInstance(id);
+      return inst && inst.node === node ? inst : undefined;
+    };
+    const updates = body.updates.filter((u) => own(u.id) !== undefined) as { id: string; status: InstanceStatus }[];
+    const events = body.events.filter((e) => {
+      const inst = own(e.instance);
+      return inst !== undefined && inst.grid === e.grid && inst.service === e.service;
+    }) as NewServiceEvent[];
+    const refused = body.updates.length - updates.length + body.events.length - events.length;
+    if (refused > 0) ctx.logger.warn({ node, refused }, 'an agent reported on instances of another node (ignored)');
+    store.setInstanceStatuses(updates, events);
+    return { accepted: updates.length, events: events.length, ignored: refused };
+  });
+}
+
+/** The secret values the env of an instance's containers refers to, keyed `name/key`. */
+function secretsOf(ctx: RouteContext, inst: Instance): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of inst.spec.containers) {
+    for (const e of c.env) {
+      if (!('valueFrom' in e)) continue;
+      const { name, key } = e.valueFrom.secretKeyRef;
+      const value = ctx.store.getSecretValue(inst.grid, name, key);
+      if (value !== undefined) out[`${name}/${key}`] = value;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { mintToken, newSigningKey } from '../lib/index.js';
+import type { Instance } from '../model/index.js';
+import { parseServiceSpec } from '../model/index.js';
+import { MemoryNodeLiveness, openSqliteStore } from '../store/index.js';
+import { FakeTelemetry, TokenAuthenticator, createApi, nodeToken } from './index.js';
+import { newInstance } from './testing/fixtures.js';
+
+const FACTS = { address: '10.9.0.2', drivers: ['process'], os: 'linux', arch: 'x86_64', capacity: { cpus: 2, memoryBytes: 2 ** 31 } };
+
+function setup() {
+  const store = openSqliteStore(':memory:');
+  const key = newSigningKey();
+  const liveness = new MemoryNodeLiveness();
+  const app = createApi({
+    store,
+    authenticator: new TokenAuthenticator(store, { serviceAccountKey: key }),
+    telemetry: new FakeTelemetry(),
+    node: 'server',
+    version: 't',
+    agents: { liveness, heartbeatPeriodMs: 1000, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}` },
+  });
+  after(() => app.close());
+  const token = (role: 'cluster-admin' | 'node' | 'admin'): string => {
+    const m = mintToken();
+    store.createToken({ id: m.id, hash: m.hash, name: role, role, ...(role === 'admin' ? { grid: 'default' } : {}), createdAt: new Date().toISOString(), createdBy: 'test' });
+    return m.token;
+  };
+  return { app, store, liveness, join: token('node'), admin: token('cluster-admin'), gridAdmin: token('admin') };
+}
+
+async function call(app: FastifyInstance, token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: unknown) {
+  const res = await app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  return { status: res.statusCode, text: res.body, body: res.body === '' ? undefined : (res.json() as Record<string, unknown>) };
+}
+
+async function joined(app: FastifyInstance, join: string, name: string): Promise<string> {
+  const res = await call(app, join, 'POST', '/v1/nodes/join', { name, ...FACTS, labels: { zone: 'a' } });
+  assert.equal(res.status, 201, res.text);
+  return String(res.body?.['token']);
+}
+
+describe('API: agents of other machines', () => {
+  it('a join token joins a node and gets its credential; it can do nothing else', async () => {
+    const { app, store, liveness, join } = setup();
+    const credential = await joined(app, join, 'vm2');
+    const node = store.getNode('vm2');
+    assert.deepEqual([node?.ready, node?.address, node?.labels], [true, '10.9.0.2', { zone: 'a' }]);
+    assert.ok(node?.joinedAt);
+    assert.ok((liveness.lastRenewedMs('vm2') ?? 0) > 0, 'joining counts as a heartbeat');
+    assert.match(credential, /^bnd1\./);
+    for (const [method, url] of [['GET', '/v1/nodes'], ['GET', '/v1/grids/default/services'], ['PUT', '/v1/nodes/vm2/heartbeat']] as const) {
+      const res = await call(app, join, method, url, method === 'PUT' ? FACTS : undefined);
+      assert.equal(res.status, 403, `${method} ${url} with a join token: ${res.text}`);
+    }
+    const again = await call(app, join, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });
+    assert.equal(again.status, 409, 'a ready node of that name');
+    assert.equal(again.body?.['code'], 'NODE_EXISTS');
+  });
+
+  it('a grid admin cannot join nodes nor mint a join token', async () => {
+    const { app, gridAdmin } = setup();
+    const res = await call(app, gridAdmin, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });
+    assert.equal(res.status, 403);
+    const minted = await call(app, gridAdmin, 'POST', '/v1/tokens', { role: 'node' });
+    assert.equal(minted.status, 403, minted.text);
+  });
+
+  it('a node credential acts for its own node only (the node authorizer)', async () => {
+    const { app, store, join } = setup();
+    const vm2 = await joined(app, join, 'vm2');
+    await joined(app, join, 'vm3');
+    const mine = newInstance({ node: 'vm2', slot: 1 });
+    const theirs = newInstance({ node: 'vm3', slot: 2 });
+    store.applyControllerWrites({ createInstances: [mine, theirs] });
+
+    const list = await call(app, vm2, 'GET', '/v1/nodes/vm2/instances');
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual((list.body?.['items'] as { id: string }[]).map((i) => i.id), [mine.id]);
+    assert.equal(typeof list.body?.['revision'], 'number');
+    assert.equal((await call(app, vm2, 'GET', '/v1/nodes/vm3/instances')).status, 403, "another node's instances");
+    assert.equal((await call(app, vm2, 'PUT', '/v1/nodes/vm3/heartbeat', FACTS)).status, 403, "another node's heartbeat");
+    assert.equal((await call(app, vm2, 'GET', `/v1/nodes/vm2/instances/${theirs.id}/credentials`)).status, 404, "another node's instance through its own path");
+    assert.equal((await call(app, vm2, 'GET', '/v1/nodes')).status, 200, 'cluster-read: the data plane needs every node');
+    assert.equal((await call(app, vm2, 'PATCH', '/v1/nodes/vm2', { availability: 'drain' })).status, 403, 'a node does not set its own availability');
+    assert.equal((await call(app, vm2, 'POST', '/v1/grids/default/services', { name: 'x', containers: [{ command: ['true'] }] })).status, 403);
+
+    const now = new Date().toISOString();
+    const report = await call(app, vm2, 'POST', '/v1/nodes/vm2/statuses', {
+      updates: [
+        { id: mine.id, status: { state: 'pending', timestamp: now, message: 'preparing' } },
+        { id: theirs.id, status: { state: 'failed', timestamp: now, message: 'forged' } },
+      ],
+      events: [
+        { grid: 'default', service: 'web', type: 'instance.started', severity: 'info', message: 'mine', instance: mine.id },
+        { grid: 'default', service: 'web', type: 'instance.exited', severity: 'info', message: 'forged', instance: theirs.id },
+      ],
+    });
+    assert.equal(report.status, 200, report.text);
+    assert.deepEqual(report.body, { accepted: 1, events: 1, ignored: 2 });
+    assert.equal(store.getInstance(mine.id)?.status.state, 'pending');
+    assert.equal(store.getInstance(theirs.id)?.status.state, 'new', "the other node's instance is untouched");
+    assert.deepEqual(store.listEvents({ grid: 'default', service: 'web' }).map((e) => e.message).filter((m) => m === 'mine' || m === 'forged'), ['mine']);
+    const service = await call(app, vm2, 'POST', '/v1/nodes/vm2/statuses', { updates: [], events: [{ grid: 'default', service: 'web', type: 'service.removed', severity: 'info', message: 'x', instance: mine.id }] });
+    assert.equal(service.status, 400, 'an agent reports instance events only');
+  });
+
+  it('gives an instance of the node its API token and exactly the secrets its env refers to', async () => {
+    const { app, store, join } = setup();
+    const vm2 = await joined(app, join, 'vm2');
+    store.putSecret('default', 'db', { password: 'hunter2', other: 'not asked' }, 'create');
+    const inst = newInstance({ node: 'vm2', slot: 1 });
+    const containers = parseServiceSpec({ name: 'web', containers: [{ name: 'app', command: ['true'], env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }] }).containers;
+    const withSecret = { ...inst, spec: { ...inst.spec, containers } };
+    store.applyControllerWrites({ createInstances: [withSecret] });
+    const res = await call(app, vm2, 'GET', `/v1/nodes/vm2/instances/${inst.id}/credentials`);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { apiToken: `sa-of-${inst.id}`, secrets: { 'db/password': 'hunter2' } });
+  });
+
+  it('a removed node\'s credential stops working, even when a node of that name joins again', async () => {
+    const { app, store, join, admin } = setup();
+    const old = await joined(app, join, 'vm2');
+    assert.equal((await call(app, admin, 'PATCH', '/v1/nodes/vm2', { availability: 'pause' })).status, 200);
+    store.updateNode('vm2', { ready: false });
+    assert.equal((await app.inject({ method: 'DELETE', url: '/v1/nodes/vm2', headers: { authorization: `Bearer ${admin}` } })).statusCode, 204);
+    const gone = await call(app, old, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS);
+    assert.equal(gone.status, 401);
+    assert.match(String(gone.body?.['message']), /was removed since this credential was given/);
+    await new Promise((r) => setTimeout(r, 5)); // a later joinedAt
+    const fresh = await joined(app, join, 'vm2');
+    assert.equal((await call(app, old, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS)).status, 401, 'the old credential names the old join');
+    assert.equal((await call(app, fresh, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS)).status, 200);
+  });
+
+  it('heartbeats of a down node bring it back; a forged credential is refused', async () => {
+    const { app, store, join } = setup();
+    const vm2 = await joined(app, join, 'vm2');
+    store.updateNode('vm2', { ready: false });
+    const beat = await call(app, vm2, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS);
+    assert.equal(beat.status, 200, beat.text);
+    assert.equal(store.getNode('vm2')?.ready, true);
+    const forged = nodeToken('vm2', String(store.getNode('vm2')?.joinedAt), newSigningKey());
+    assert.equal((await call(app, forged, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS)).status, 401);
+  });
+});

@@ -1,0 +1,206 @@
+import type { AgentPorts } from '../agent/index.js';
+import type { InstanceCredentials, NodeAgentClient, WatchEvent } from '../client/index.js';
+import { isApiError } from '../client/index.js';
+import type { Disposable, Logger } from '../lib/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
+import { isTerminal } from '../model/index.js';
+
+/** Reports kept while the server cannot be reached; past it the oldest are dropped (the next status of an instance replaces them anyway). */
+const MAX_QUEUED_REPORTS = 10_000;
+
+type InstanceListener = (instance: Instance, op: 'put' | 'delete') => void;
+type RemovedListener = (removed: { readonly grid: string; readonly name: string; readonly deleteVolumes: boolean }) => void;
+
+/**
+ * The agent's ports over HTTP, for an agent on another machine (`berth agent --join`): an informer as
+ * kubelet's — list the node's instances at a revision, then follow the watch stream from the next one,
+ * resuming where it stopped after a lost connection and listing again when that history is compacted
+ * (410 REVISION_COMPACTED), so no change is missed or seen twice. A new instance is handed to the agent
+ * only once its credentials (API token, secret values) are fetched, so its start needs no network.
+ * Status reports are sent in order, one batch at a time, retried until the server takes them.
+ */
+export class RemoteAgentPorts implements AgentPorts {
+  private readonly mirror = new Map<string, Instance>();
+  private readonly credentials = new Map<string, InstanceCredentials>();
+  private readonly instanceListeners = new Set<InstanceListener>();
+  private readonly removedListeners = new Set<RemovedListener>();
+  private readonly reports: { updates: { id: string; status: InstanceStatus }[]; events: NewServiceEvent[] }[] = [];
+  private sending = false;
+  private revision = 0;
+  private readonly abort = new AbortController();
+  private connection: AbortController | undefined;
+  /** Deliveries in order: a new instance waits for its credentials, and whatever follows waits for it. */
+  private delivery: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: NodeAgentClient,
+    private readonly node: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Lists the node's instances (and fetches the credentials of the live ones); call before the agent starts. */
+  async sync(): Promise<void> {
+    const listed = await this.client.instances(this.node);
+    const seen = new Set<string>();
+    for (const inst of listed.items) {
+      seen.add(inst.id);
+      if (!isTerminal(inst.status.state)) await this.fetchCredentials(inst);
+      const known = this.mirror.get(inst.id);
+      this.mirror.set(inst.id, inst);
+      if (!known || known.version !== inst.version) this.emit(inst, 'put');
+    }
+    for (const [id, inst] of this.mirror) {
+      if (seen.has(id)) continue;
+      this.mirror.delete(id);
+      this.credentials.delete(id);
+      this.emit(inst, 'delete');
+    }
+    this.revision = listed.revision;
+  }
+
+  /** Follows the watch stream until stop(); reconnects with back-off. */
+  follow(): void {
+    void this.loop();
+  }
+
+  /** Drops the current watch connection: the loop resumes from the last revision at once (after a network outage). */
+  reconnect(): void {
+    this.connection?.abort();
+  }
+
+  stop(): void {
+    this.abort.abort();
+    this.connection?.abort();
+  }
+
+  apiToken(instance: Instance): string | undefined {
+    return this.credentials.get(instance.id)?.apiToken;
+  }
+
+  secretValue(grid: string, name: string, key: string): string | undefined {
+    for (const [id, creds] of this.credentials) {
+      if (this.mirror.get(id)?.grid !== grid) continue;
+      const value = creds.secrets[`${name}/${key}`];
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
+  // ---- AgentPorts ----
+
+  listInstances(node: string): readonly Instance[] {
+    return [...this.mirror.values()].filter((i) => i.node === node);
+  }
+
+  watchInstances(_node: string, listener: InstanceListener): Disposable {
+    this.instanceListeners.add(listener);
+    return { dispose: () => void this.instanceListeners.delete(listener) };
+  }
+
+  watchRemovedServices(listener: RemovedListener): Disposable {
+    this.removedListeners.add(listener);
+    return { dispose: () => void this.removedListeners.delete(listener) };
+  }
+
+  reportStatuses(updates: readonly { id: string; status: InstanceStatus }[], events: readonly NewServiceEvent[]): void {
+    this.reports.push({ updates: [...updates], events: [...events] });
+    while (this.reports.length > MAX_QUEUED_REPORTS) this.reports.shift();
+    void this.send();
+  }
+
+  // ---- internals ----
+
+  private emit(inst: Instance, op: 'put' | 'delete'): void {
+    for (const l of this.instanceListeners) l(inst, op);
+  }
+
+  private async fetchCredentials(inst: Instance): Promise<void> {
+    if (this.credentials.has(inst.id)) return;
+    try {
+      this.credentials.set(inst.id, await this.client.credentials(this.node, inst.id));
+    } catch (error) {
+      // An instance that ended meanwhile has none; it starts without them only if the server is gone (logged).
+      if (!(isApiError(error) && error.code === 'INSTANCE_NOT_FOUND')) this.logger.warn({ instance: inst.id, err: error }, 'could not fetch the credentials of an instance');
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let backoffMs = 200;
+    while (!this.abort.signal.aborted) {
+      this.connection = new AbortController();
+      const signal = AbortSignal.any([this.abort.signal, this.connection.signal]);
+      try {
+        for await (const change of this.client.watch(this.revision + 1, signal)) {
+          backoffMs = 200;
+          this.onChange(change);
+        }
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        if (isApiError(error) && error.code === 'REVISION_COMPACTED') {
+          this.logger.warn({ revision: this.revision }, 'the watch history was compacted: listing the node\'s instances again');
+          await this.delivery;
+          await this.sync().catch((e: unknown) => this.logger.warn({ err: e }, 'listing the node\'s instances failed'));
+          continue;
+        }
+        this.logger.debug?.({ err: error }, 'the watch stream ended; resuming');
+      }
+      if (this.abort.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, backoffMs).unref());
+      backoffMs = Math.min(backoffMs * 2, 5000);
+    }
+  }
+
+  private onChange(change: WatchEvent): void {
+    this.revision = Math.max(this.revision, change.revision);
+    if (change.kind === 'service' && change.op === 'delete') {
+      const removed = { grid: change.object.grid, name: change.object.name, deleteVolumes: change.object.deleteVolumes === true };
+      this.delivery = this.delivery.then(() => {
+        for (const l of this.removedListeners) l(removed);
+      });
+      return;
+    }
+    if (change.kind !== 'instance') return;
+    const inst = change.object;
+    if (inst.node !== this.node && !this.mirror.has(inst.id)) return;
+    const op = change.op;
+    const known = this.mirror.has(inst.id);
+    this.delivery = this.delivery.then(async () => {
+      if (op === 'put' && !known && !isTerminal(inst.status.state)) await this.fetchCredentials(inst);
+      if (op === 'delete' || inst.node !== this.node) {
+        this.mirror.delete(inst.id);
+        this.credentials.delete(inst.id);
+        this.emit(inst, 'delete');
+        return;
+      }
+      this.mirror.set(inst.id, inst);
+      if (isTerminal(inst.status.state)) this.credentials.delete(inst.id);
+      this.emit(inst, 'put');
+    });
+  }
+
+  private async send(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    let backoffMs = 200;
+    try {
+      while (this.reports.length > 0 && !this.abort.signal.aborted) {
+        const batch = this.reports[0] as (typeof this.reports)[number];
+        try {
+          await this.client.reportStatuses(this.node, batch.updates, batch.events);
+          this.reports.shift();
+          backoffMs = 200;
+        } catch (error) {
+          if (isApiError(error) && error.status >= 400 && error.status < 500 && error.status !== 401) {
+            this.logger.warn({ err: error, count: batch.updates.length }, 'the server refused a status report; dropping it');
+            this.reports.shift();
+            continue;
+          }
+          await new Promise((r) => setTimeout(r, backoffMs).unref());
+          backoffMs = Math.min(backoffMs * 2, 5000);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+}

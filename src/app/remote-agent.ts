@@ -1,0 +1,150 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, hostname, machine, platform, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Agent, NodeHeartbeat } from '../agent/index.js';
+import type { NodeFacts } from '../client/index.js';
+import { NodeAgentClient, isApiError } from '../client/index.js';
+import { ProcessDriver } from '../drivers/index.js';
+import type { Logger } from '../lib/index.js';
+import { DisposableStore } from '../lib/index.js';
+import { claimDataDir } from './data-dir-lock.js';
+import { secureDataDir } from './data-dir-modes.js';
+import { chooseInstanceUser, warnAboutInstanceUser } from './instance-user.js';
+import { createLogger } from './logger.js';
+import { RemoteAgentPorts } from './remote-agent-ports.js';
+
+/** `berth agent` (docs/agents.md). */
+export interface AgentConfig {
+  /** The server's API URL (`--join`). */
+  readonly server: string;
+  /** A join token (role `node`, `berth node join-token`); needed only until the node has its own credential. */
+  readonly joinToken?: string;
+  /** The node's name (`--name`; default the host name). */
+  readonly node?: string;
+  /** Where this node's node ports and published ports open, as other nodes reach it (`--address`; default 127.0.0.1). */
+  readonly address?: string;
+  /** Labels when the node is first registered (`--label`). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** The agent's own state: its credential, instance files, logs, stateful data. */
+  readonly dataDir: string;
+  /** Who instances run as when their spec names none (as `berth server --instance-user`). */
+  readonly instanceUser?: string;
+  /** Heartbeat interval (default 3 s). */
+  readonly heartbeatMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface RunningAgent {
+  readonly node: string;
+  stop(): Promise<void>;
+}
+
+/** The node credential an agent keeps in `<data-dir>/agent.json` (mode 0600), per server. */
+interface SavedCredential {
+  readonly server: string;
+  readonly node: string;
+  readonly token: string;
+}
+
+function machineFacts(address: string): NodeFacts {
+  return { address, drivers: ['process'], os: platform(), arch: machine(), capacity: { cpus: availableParallelism(), memoryBytes: totalmem() } };
+}
+
+function readSaved(path: string): SavedCredential | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<SavedCredential>;
+    return typeof saved.server === 'string' && typeof saved.node === 'string' && typeof saved.token === 'string' ? (saved as SavedCredential) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The composition root of `berth agent --join URL`: the node side of berth on a machine of its own —
+ * joins the server (once; the node credential is kept in the data directory), then runs the instances
+ * the control plane assigns to the node through the process driver, reports their statuses, and beats
+ * every few seconds. Stopping it leaves instances running (the next agent re-adopts them), as the server.
+ * @throws Error when it cannot join (the server's message: a wrong token, a name in use…)
+ */
+export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+  const dataDir = resolve(config.dataDir);
+  const node = config.node ?? hostname();
+  const euid = process.geteuid?.() ?? 0;
+  const instanceUser = chooseInstanceUser({ requested: config.instanceUser ?? process.env.BERTH_INSTANCE_USER, euid, egid: process.getegid?.() ?? 0 });
+  secureDataDir(dataDir, { traverse: instanceUser.user.uid !== euid });
+  const owned = new DisposableStore();
+  owned.add(claimDataDir(dataDir));
+  const logger = config.logger ?? createLogger({});
+  warnAboutInstanceUser(instanceUser, { dataDir, logger });
+  try {
+    const facts = machineFacts(config.address ?? '127.0.0.1');
+    const credentialPath = join(dataDir, 'agent.json');
+    const server = config.server.replace(/\/+$/, '');
+    let saved = readSaved(credentialPath);
+    if (saved && (saved.server !== server || saved.node !== node)) saved = undefined;
+    const joinCluster = async (): Promise<string> => {
+      if (!config.joinToken) throw new Error(`node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`);
+      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken }).join(node, facts, config.labels);
+      writeFileSync(credentialPath, `${JSON.stringify({ server, node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
+      logger.info({ node, server }, 'joined');
+      return joined.token;
+    };
+    let token = saved?.token ?? (await joinCluster());
+    let client = new NodeAgentClient({ baseUrl: server, token });
+    try {
+      await client.heartbeat(node, facts);
+    } catch (error) {
+      // The node was removed (its credential died with it): join again.
+      if (!(isApiError(error) && error.status === 401)) throw error;
+      token = await joinCluster();
+      client = new NodeAgentClient({ baseUrl: server, token });
+    }
+
+    const ports = new RemoteAgentPorts(client, node, logger.child({ part: 'informer' }));
+    await ports.sync();
+    const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
+    owned.defer(() => driver.dispose());
+    const agent = new Agent({
+      node,
+      driver,
+      ports,
+      dataDir,
+      apiUrl: server,
+      apiToken: (i) => ports.apiToken(i) ?? '',
+      secretValue: (grid, name, key) => ports.secretValue(grid, name, key),
+      logger: logger.child({ part: 'agent' }),
+      ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}),
+    });
+    await agent.start();
+    owned.defer(() => agent.stop());
+    ports.follow();
+    owned.defer(() => ports.stop());
+    let failing = false;
+    const heartbeat = new NodeHeartbeat({
+      send: async () => {
+        let answer;
+        try {
+          answer = await client.heartbeat(node, facts);
+        } catch (error) {
+          failing = true;
+          throw error;
+        }
+        // Back after an outage: the watch connection may be half-open; resume it from the last revision.
+        if (failing) ports.reconnect();
+        failing = false;
+        return answer.heartbeatPeriodMs;
+      },
+      registration: () => ({ name: node, ...facts, ready: true }),
+      ...(config.heartbeatMs !== undefined ? { intervalMs: config.heartbeatMs } : {}),
+      logger: logger.child({ part: 'heartbeat' }),
+    });
+    await heartbeat.start();
+    owned.defer(() => heartbeat.stop());
+    logger.info({ node, server, address: facts.address, dataDir }, 'berth agent started');
+    return { node, stop: () => owned.dispose() };
+  } catch (error) {
+    await owned.dispose();
+    throw error;
+  }
+}

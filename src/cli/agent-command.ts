@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { CliContext } from './cli-context.js';
+import type { CliDeps } from './cli-deps.js';
+import { labelValue } from './flag-values.js';
+
+/** An IPv4 or IPv6 address (the node's address as other nodes reach it). */
+function addressValue(value: string): string {
+  const v = value.trim();
+  if (!/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(v)) throw new InvalidArgumentError(`"${value}": expected an IP address such as 10.0.0.2`);
+  return v;
+}
+
+/** `http(s)://host:port` of the server. */
+function serverValue(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new InvalidArgumentError(`"${value}": expected the server's URL, e.g. http://10.0.0.1:7420`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`"${value}": expected an http:// or https:// URL`);
+  return url.origin;
+}
+
+/**
+ * `berth agent --join URL --token T`: the node side of berth on a machine of its own (Swarm's `docker
+ * swarm join`, a kubelet): joins once with a join token (`berth node join-token`), keeps the node's own
+ * credential in its data directory, runs the instances assigned to the node and reports them. Runs in
+ * the foreground until SIGINT/SIGTERM; its instances keep running and are re-adopted at its next start.
+ */
+export function agentCommand(deps: CliDeps): Command {
+  return new Command('agent')
+    .description('run this machine as a node of a berth server (joins once with a join token)')
+    .requiredOption('--join <url>', "the server's URL, e.g. http://10.0.0.1:7420", serverValue)
+    .option('--token <token>', 'a join token (berth node join-token); needed only for the first join (default: $BERTH_JOIN_TOKEN)')
+    .option('--name <name>', 'the node name (default: the host name)')
+    .option('--address <ip>', 'where other nodes reach this one (default 127.0.0.1)', addressValue)
+    .option('--label <key=value>', 'a label of the node when it first joins (node.labels.<key> of placement constraints; repeatable)', labelValue)
+    .option('--data-dir <dir>', "the agent's state (default: the data directory's agent/ folder)")
+    .option('--instance-user <user>', 'user instances run as when their spec names none')
+    .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string }, cmd: Command) => {
+      const ctx = CliContext.of(deps, cmd);
+      const joinToken = flags.token ?? ctx.env['BERTH_JOIN_TOKEN'];
+      await deps.runAgent({
+        server: flags.join,
+        dataDir: flags.dataDir ?? join(ctx.dataDir(undefined), 'agent'),
+        ...(joinToken ? { joinToken } : {}),
+        ...(flags.name ? { node: flags.name } : {}),
+        ...(flags.address ? { address: flags.address } : {}),
+        ...(flags.label ? { labels: flags.label } : {}),
+        ...(flags.instanceUser ? { instanceUser: flags.instanceUser } : {}),
+      });
+    });
+}
