@@ -291,7 +291,7 @@ export const ExplanationSchema = z.strictObject({
   summary: z.string().describe('The verdict in one line, root cause first.'),
   reasons: z.array(
     z.strictObject({
-      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent', 'listener', 'unrunnable']),
+      kind: z.enum(['rollout', 'probe_failing', 'crashed', 'rejected', 'starting', 'draining', 'event', 'intent', 'listener', 'unrunnable', 'unschedulable']),
       message: z.string(),
       instance: z.string().optional(),
       slot: z.int().optional(),

@@ -3,8 +3,8 @@ import type { Clock, Disposable, Logger } from '../lib/index.js';
 import { WorkQueue, systemClock, silentLogger } from '../lib/index.js';
 import type { Instance, InstanceHostPort, NewServiceEvent, Service, SpecLimits } from '../model/index.js';
 import { AddressExhaustedError, isTerminal, serviceKey, slotName } from '../model/index.js';
-import type { ServicePlan } from '../reconcile/index.js';
-import { planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
+import type { ServicePlan, UsageIndex } from '../reconcile/index.js';
+import { indexUsage, planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
 import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
 import { AddressAllocator } from './address-allocator.js';
 import { HostPortAllocator } from './host-port-allocator.js';
@@ -43,6 +43,9 @@ export class ServiceController {
   private readonly logger: Logger;
   private readonly randomId: () => string;
   private watch: Disposable | undefined;
+  private usageCache: { readonly revision: number; readonly usage: UsageIndex } | undefined;
+  /** Services whose last plan left slots pending (no node could take them), by `grid/name`. */
+  private readonly pendingKeys = new Set<string>();
   /** Each node's scheduling facts as last seen (all but heartbeatAt and version). */
   private readonly nodeFingerprints = new Map<string, string>();
 
@@ -85,6 +88,10 @@ export class ServiceController {
         break;
       case 'instance':
         this.queue.add(serviceKey(e.object.grid, e.object.service));
+        // An instance that ended (or was forgotten) frees its node's reservations and its place under
+        // maxReplicasPerNode: services with slots pending for want of a node look again (swarmkit's
+        // scheduler retries its unassigned tasks on every change too).
+        if (e.op === 'delete' || isTerminal(e.object.status.state)) for (const key of this.pendingKeys) this.queue.add(key);
         break;
       case 'node': {
         // Only what scheduling reads: a registration that changes nothing else (a restart of its agent) re-plans nothing.
@@ -104,11 +111,17 @@ export class ServiceController {
     const { store } = this.options;
     const slash = key.indexOf('/');
     const service = store.getService(key.slice(0, slash), key.slice(slash + 1));
-    if (!service) return;
+    if (!service) {
+      this.pendingKeys.delete(key);
+      return;
+    }
     const instances = store.listInstances({ grid: service.grid, service: service.name });
-    const nodes = store.listNodes().filter((n) => n.ready).sort((a, b) => a.name.localeCompare(b.name));
+    // Every node, in any state: the scheduler says why a down, paused or draining one takes nothing.
+    const nodes = store.listNodes().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const now = this.clock.now();
-    const plan = planService(service, instances, { now, nodes, ...(this.options.limits ? { limits: this.options.limits } : {}) });
+    const plan = planService(service, instances, { now, nodes, usage: () => this.usage(), ...(this.options.limits ? { limits: this.options.limits } : {}) });
+    if (plan.pending.length > 0) this.pendingKeys.add(key);
+    else this.pendingKeys.delete(key);
     const writes = this.toWrites(service, instances, plan, now);
     store.applyControllerWrites(writes.writes);
     await Promise.resolve();
@@ -116,6 +129,16 @@ export class ServiceController {
     // e.g. instances of a removed service still draining): look again later, without an error per retry.
     const requeueAfterMs = writes.waitingForAddresses ? Math.min(plan.requeueAfterMs ?? ADDRESS_RETRY_MS, ADDRESS_RETRY_MS) : plan.requeueAfterMs;
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  }
+
+  /**
+   * What every service's active instances reserve per node, for the scheduler: built from the store once
+   * per revision (a pass over many services that writes nothing builds it once).
+   */
+  private usage(): UsageIndex {
+    const revision = this.options.store.revision();
+    if (this.usageCache?.revision !== revision) this.usageCache = { revision, usage: indexUsage(this.options.store.listInstances({ active: true })) };
+    return this.usageCache.usage;
   }
 
   private toWrites(service: Service, instances: readonly Instance[], plan: ServicePlan, now: number): { writes: ControllerWrites; waitingForAddresses: boolean } {

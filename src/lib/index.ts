@@ -25,3 +25,4 @@ export { ShownServiceError, unwrapShownService, READ_ONLY_SERVICE_FIELDS } from 
 export type { UnwrappedService } from './shown-service.js';
 export { fieldPath, firstLine, locateField, nodeStart, readSpecDocument } from './yaml-paths.js';
 export type { SpecDocument, TextProblem } from './yaml-paths.js';
+export { SWARM_ID_LENGTH, swarmId } from './swarm-id.js';

@@ -43,7 +43,12 @@ export type ExplanationReasonKind =
   /** A host listener of the service that cannot be opened (its ListenersOpen condition), with the system's error. */
   | 'listener'
   /** The deployed spec is past a limit of this server (service phase `failed`): nothing runs for it. */
-  | 'unrunnable';
+  | 'unrunnable'
+  /**
+   * The scheduler found no node for a slot (Swarm's "no suitable node (…)", with every node's reason),
+   * a slot waits for its down node, or stays on a draining node that no other can relieve.
+   */
+  | 'unschedulable';
 
 /** The failing probe of an instance, as the agent last reported it. */
 export interface ProbeEvidence {

@@ -61,3 +61,15 @@ describe('placement constraints (swarmkit manager/constraint)', () => {
     });
   });
 });
+
+describe('placement.moveStatefulSlots', () => {
+  it('is kept for a stateful service and refused, with the field, for a stateless one', () => {
+    const spec = parseServiceSpec({ name: 'db', stateful: true, placement: { moveStatefulSlots: true }, containers: [{ command: ['db'] }] });
+    assert.equal(spec.placement?.moveStatefulSlots, true);
+    assert.throws(
+      () => parseServiceSpec({ name: 'web', placement: { moveStatefulSlots: true }, containers: [{ command: ['web'] }] }),
+      (e: unknown) => /spec\.placement\.moveStatefulSlots: Forbidden: applies to stateful services only/.test(String((e as Error).message)),
+    );
+    assert.equal(parseServiceSpec({ name: 'db', stateful: true, placement: { moveStatefulSlots: false }, containers: [{ command: ['db'] }] }).placement, undefined, 'false is the default: an empty placement');
+  });
+});

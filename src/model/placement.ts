@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { FieldError } from './field-error.js';
 import { LIMITS } from './limits.js';
+import type { NodeInfo } from './node.js';
+import { swarmId } from '../lib/index.js';
 
 /*
  * Swarm's placement (TaskTemplate.Placement): constraints `key==value` / `key!=value` on the nodes'
@@ -60,12 +62,18 @@ export const PlacementSchema = z.strictObject({
   platforms: z.array(z.strictObject({ os: z.string().max(64).optional(), architecture: z.string().max(64).optional() })).max(LIMITS.placementRules).default([]),
   /** Instances per node at most (Swarm's MaxReplicas, `--replicas-max-per-node`); 0 = unlimited. */
   maxReplicasPerNode: z.number().int().min(0).default(0),
+  /**
+   * berth's own, for stateful services: when the node a slot's data lives on is down or gone (or
+   * drained), start the slot on another node with an empty data directory instead of waiting for the
+   * node (docs/scheduling.md). Default: wait — the data is on that node.
+   */
+  moveStatefulSlots: z.boolean().optional(),
 });
 export type Placement = z.output<typeof PlacementSchema>;
 
 /** True when the placement holds nothing (it is then left out of the stored spec). */
 export function isEmptyPlacement(p: Placement): boolean {
-  return p.constraints.length === 0 && p.preferences.length === 0 && p.platforms.length === 0 && p.maxReplicasPerNode === 0;
+  return p.constraints.length === 0 && p.preferences.length === 0 && p.platforms.length === 0 && p.maxReplicasPerNode === 0 && p.moveStatefulSlots !== true;
 }
 
 /** What a constraint may be matched against on one node (Swarm's node attributes). */
@@ -83,6 +91,20 @@ export interface NodeFacts {
   /** node.labels.* and engine.labels.*: berth nodes have none yet. */
   readonly labels: Readonly<Record<string, string>>;
   readonly engineLabels: Readonly<Record<string, string>>;
+}
+
+/** The Swarm-style id of a berth node (what the Docker face shows, and `node.id==…` matches): stable, from its name. */
+export function swarmNodeId(name: string): string {
+  return swarmId('node', name);
+}
+
+/**
+ * What constraints see of a registered node: its name and Swarm id, role `manager` (berth runs no
+ * workers-only managers: every node is shown as Swarm's manager), platform, and its labels
+ * (`node.labels.*`; berth has no engine labels).
+ */
+export function nodeFacts(node: Pick<NodeInfo, 'name' | 'os' | 'arch' | 'labels'>): NodeFacts {
+  return { name: node.name, id: swarmNodeId(node.name), role: 'manager', os: node.os, arch: node.arch, labels: node.labels, engineLabels: {} };
 }
 
 /** Go's and uname's names of one architecture. */
@@ -106,12 +128,25 @@ function nodeValues(key: string, node: NodeFacts): readonly string[] | undefined
   return undefined;
 }
 
+/** The node's value of a constraint or spread key (`node.labels.zone` → "a"), or undefined when it has none or the key is unknown. */
+export function nodeAttribute(key: string, node: NodeFacts): string | undefined {
+  return nodeValues(key, node)?.[0];
+}
+
 /** Whether one constraint holds on a node, as swarmkit's NodeMatches: values compared case-insensitively; an unknown key never holds. */
 export function constraintHolds(c: PlacementConstraint, node: NodeFacts): boolean {
   const values = nodeValues(c.key, node);
   if (values === undefined) return false;
   const match = values.some((v) => v.toLowerCase() === c.value.toLowerCase() || (c.key.toLowerCase() === 'node.platform.arch' && sameArch(v, c.value)));
   return c.operator === '==' ? match : !match;
+}
+
+/** Whether one of `platforms` is the node's (os compared case-insensitively, arch by alias: x86_64 = amd64); an empty list holds everywhere (swarmkit PlatformFilter). */
+export function platformHolds(platforms: Placement['platforms'], node: Pick<NodeFacts, 'os' | 'arch'>): boolean {
+  return (
+    platforms.length === 0 ||
+    platforms.some((p) => (p.os === undefined || p.os === '' || p.os.toLowerCase() === node.os.toLowerCase()) && (p.architecture === undefined || p.architecture === '' || sameArch(p.architecture, node.arch)))
+  );
 }
 
 /**
@@ -123,9 +158,7 @@ export function constraintHolds(c: PlacementConstraint, node: NodeFacts): boolea
 export function placementProblems(placement: Placement, replicas: number, nodes: readonly NodeFacts[], root: string): FieldError[] {
   const errors: FieldError[] = [];
   const constraints = placement.constraints.map(parseConstraint);
-  const platformOk = (n: NodeFacts): boolean =>
-    placement.platforms.length === 0 ||
-    placement.platforms.some((p) => (p.os === undefined || p.os === '' || p.os.toLowerCase() === n.os.toLowerCase()) && (p.architecture === undefined || p.architecture === '' || sameArch(p.architecture, n.arch)));
+  const platformOk = (n: NodeFacts): boolean => platformHolds(placement.platforms, n);
   const fits = nodes.filter((n) => constraints.every((c) => constraintHolds(c, n)) && platformOk(n));
   if (fits.length === 0) {
     constraints.forEach((c, i) => {

@@ -68,6 +68,9 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
   if (spec.mode === 'global' && spec.stateful) {
     errors.push({ field: at('stateful'), type: 'Forbidden', detail: "may not be used when mode is 'global'" });
   }
+  if (spec.placement?.moveStatefulSlots === true && !spec.stateful) {
+    errors.push({ field: at('placement.moveStatefulSlots'), type: 'Forbidden', detail: 'applies to stateful services only (a stateless instance is replaced on another node anyway); set stateful: true, or remove it' });
+  }
 
   if (spec.containers.length === 0 && spec.type !== 'ExternalName' && spec.endpoints === undefined && spec.selector === undefined) {
     errors.push({ field: at('containers'), type: 'Required value', detail: 'a service runs at least one container, unless it is an ExternalName service, selects other services\' instances (selector) or lists its endpoints by hand (endpoints: ["ip:port"])' });

@@ -28,6 +28,9 @@ interface Weighed {
   readonly reason: ExplanationReason;
 }
 
+/** A scheduler note after the service name: "-3 pending: …", "-3 and 2 more slot(s) pending: …", "-1 waits for node a …", "-1 stays on node a …". */
+const PLACEMENT_NOTE = /^-(\d+) (and \d+ more slot\(s\) )?(pending:|waits for node|stays on node) /;
+
 /** Event types an instance's own reason already covers (its state, probe and exit code say more). */
 const COVERED_PREFIXES = ['instance.', 'service.update_', 'service.rollback_', 'service.listener_'];
 
@@ -118,6 +121,14 @@ export function explainService(service: Service, instances: readonly Instance[],
     for (const i of list.filter((x) => !isTerminal(x.status.state))) explainAlive(i, mark(i), { add, notes, name, now: options.now, bySlot, force: false });
     const last = list[0];
     if (last && isTerminal(last.status.state) && last.desiredState === 'running') explainFailure(last, mark(last), { add, notes, name, now: options.now, bySlot, force: false });
+  }
+
+  // The scheduler's notes (planService): slots that fit no node, wait for theirs, or cannot leave a draining one.
+  for (const note of notes) {
+    const m = PLACEMENT_NOTE.exec(note.slice(name.length));
+    if (!m) continue;
+    const weight: Weight = m[3] === 'pending:' ? 'blocking' : 'warning';
+    weighed.push({ weight, reason: { kind: 'unschedulable', message: note, evidence: {}, slot: Number(m[1]) } });
   }
 
   const rollout = rolloutReason(service, update, failedUpdate);
@@ -322,6 +333,7 @@ function suggestionsOf(verdict: ExplanationVerdict, reasons: readonly Explanatio
   if (crashed) out.push(`\`berth service logs ${name} -i ${crashed.slot ?? ''}\` shows what it wrote before it exited`);
   if (reasons.some((r) => r.kind === 'rejected')) out.push(`check the container's command, image and working directory (\`berth service show ${name}\`)`);
   out.push(...listenerSuggestions(reasons));
+  if (reasons.some((r) => r.kind === 'unschedulable')) out.push('`berth node ls` shows the nodes\' state, labels and capacity; relax spec.placement or the reservations, or add or activate a node');
   if (reasons.some((r) => r.kind === 'event')) out.push(`\`berth service events ${name}\` has the full history`);
   return [...new Set(out)];
 }

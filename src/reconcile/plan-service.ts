@@ -1,6 +1,10 @@
-import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, SpecLimits, UpdateStatus } from '../model/index.js';
+import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, ServiceSpec, SpecLimits, UpdateStatus } from '../model/index.js';
 import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
+import type { NodeRejection, UsageIndex } from './schedule.js';
+import { ServiceScheduler, describeUnschedulable } from './schedule.js';
+import type { DesiredSlot, PendingSlot } from './slot-placement.js';
+import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 
@@ -10,8 +14,18 @@ export const HISTORY_PER_SLOT = 5;
 export interface PlanContext {
   /** Epoch ms. */
   readonly now: number;
-  /** Nodes that can take instances, sorted by name. */
+  /**
+   * Every node the store knows, in any state (down, paused, draining …): the scheduler filters them
+   * (schedule.ts) and says why each one cannot take an instance; instances on a node that is down or
+   * gone are replaced elsewhere (replicated), on a draining one moved start-first.
+   */
   readonly nodes: readonly NodeInfo[];
+  /**
+   * What every service's active instances reserve and run per node (indexUsage over all of them, built
+   * once per pass), or a function that builds it: called only when an instance is placed. Absent: only
+   * this service's instances count (nothing else reserves anything).
+   */
+  readonly usage?: UsageIndex | (() => UsageIndex);
   /** The server's limits; a deployed spec past them is not run (default DEFAULT_SPEC_LIMITS). */
   readonly limits?: SpecLimits;
 }
@@ -45,13 +59,22 @@ export interface ServicePlan {
   readonly events: readonly NewServiceEvent[];
   /** Look at the service again after this long (a restart back-off is running). */
   readonly requeueAfterMs?: number;
+  /**
+   * Slots whose new instance fits no node (yet), with every node's reason (schedule.ts); also in the
+   * status message, where `why` finds them. A slot that cannot leave a draining node is here too.
+   */
+  readonly pending: readonly PendingSlot[];
 }
 
 /**
  * The pure reconciler of one service: from the service, every instance it has (ended ones too) and the
  * time, the plan that moves it one step closer to what its deployment asks. No I/O, no clock.
  *
- * - replicated: slots 1..replicas; global: one slot per ready node.
+ * - replicated: slots 1..replicas; global: one slot per node that may run it (globalSlots).
+ * - a new instance goes where the scheduler says (schedule.ts: filters, then ranking); a stateful slot's
+ *   to the node its data is on. Running instances are not moved for a better node; they leave a
+ *   draining node start-first, and a down or removed node's replicated ones are replaced elsewhere
+ *   (docs/scheduling.md). A slot that fits nowhere is in `pending`, with every node's reason.
  * - an empty slot gets an instance at once, unless its last instance ended on its own: then the restart
  *   policy decides (restartDecision).
  * - stateful: slot N+1 is created only once slots 1..N are running; scale-down removes the highest slot
@@ -73,19 +96,22 @@ export function planService(service: Service, instances: readonly Instance[], ct
     if (wantRunning(i)) shutdown.push({ id: i.id, reason });
   };
 
-  const bySlot = groupBySlot(instances);
-  const remove = trimHistory(bySlot);
+  // Ended instances past the history limit (never an instance of a lost node: its node may come back).
+  const remove = trimHistory(groupBySlot(instances));
+  const pending: PendingSlot[] = [];
   const retire: string[] = [];
   const base = { grid: service.grid, service: service.name };
 
   if (service.desired === 'removing' || service.deployment === null || service.desired === 'stopped') {
     const reason = service.desired === 'removing' ? 'service removed' : 'service stopped';
     instances.forEach((i) => stop(i, reason));
-    const active = instances.filter((i) => !isTerminal(i.status.state)).length;
+    // An instance on a node that was removed (`node rm --force`) will never report that it ended.
+    const known = new Set(ctx.nodes.map((n) => n.name));
+    const active = instances.filter((i) => !isTerminal(i.status.state) && (known.size === 0 || known.has(i.node))).length;
     if (service.desired === 'removing') {
       const done = active === 0;
       return {
-        create, shutdown, retire, events, removeService: done,
+        create, shutdown, retire, events, removeService: done, pending,
         remove: done ? instances.map((i) => i.id) : remove,
         status: { phase: 'removing', desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message: done ? 'removed' : `stopping ${active} instance(s)` },
       };
@@ -96,7 +122,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const message = networkOnly
       ? describeNetworkOnly(service.spec)
       : service.deployment === null ? 'created; not deployed yet (run deploy)' : active > 0 ? `stopping ${active} instance(s)` : 'stopped';
-    return { create, shutdown, retire, events, remove, removeService: false, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
+    return { create, shutdown, retire, events, remove, removeService: false, pending, status: { phase, desiredInstances: 0, runningInstances: countRunning(instances), observedGeneration: service.deployment?.generation ?? 0, message } };
   }
 
   // A deployed spec this server cannot run (a row stored before a limit was lowered, or edited by hand):
@@ -108,7 +134,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
     const asked: unknown = service.deployment.spec?.replicas;
     return {
-      create, shutdown, retire, events, remove, removeService: false,
+      create, shutdown, retire, events, remove, removeService: false, pending,
       status: {
         phase: 'failed',
         desiredInstances: typeof asked === 'number' && Number.isSafeInteger(asked) && asked >= 0 ? asked : 0,
@@ -133,18 +159,69 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
     return c;
   };
-  const slots = desiredSlots(service, ctx.nodes);
+  const nodesByName = new Map(ctx.nodes.map((n) => [n.name, n]));
+  const onUpNode = (i: Instance): boolean => nodesByName.size === 0 || nodesByName.get(i.node)?.ready === true;
+  // The instances of a lost node still count there (a down node takes nothing new anyway).
+  const scheduler = new ServiceScheduler({ spec, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
+  let bySlot = groupBySlot(instances);
+  const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }): string | undefined => {
+    const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(moving ? { avoid: moving.from } : {}) });
+    if ('node' in r) {
+      scheduler.assign(r.node);
+      return r.node;
+    }
+    pending.push(moving ? { ...r, message: `${slotName(service.name, s.slot)} stays on node ${moving.from} (${moving.why}): no other node can take it: ${r.unschedulable.message}` } : r);
+    return undefined;
+  };
+
+  // Node loss (Swarm's orchestrator restarts a down node's tasks elsewhere; Nomad reschedules lost
+  // allocations): a replicated slot whose instance is on a down or removed node gets a new instance on
+  // another node, and the old one desired state shutdown — its record stays, and the node's agent stops
+  // it if the node comes back. When no other node can take it, it is left as it is (it may still be
+  // serving behind a partition; stopping it would gain nothing). The rest of the plan sees the
+  // replaced ones as ended.
+  const candidates = lostInstances(spec, instances, nodesByName);
+  const replaced = new Set<number>();
+  let view = instances;
+  if (candidates.size > 0) {
+    const lost = new Set<string>();
+    for (const [slot, list] of [...bySlot.entries()].sort(([a], [b]) => a - b)) {
+      const mine = list.filter((i) => candidates.has(i.id));
+      if (mine.length === 0) continue;
+      const newest = list.find((i) => i.desiredState === 'running' && !isTerminal(i.status.state));
+      if (spec.mode === 'replicated' && slot <= spec.replicas && newest !== undefined && candidates.has(newest.id)) {
+        const why = candidates.get(newest.id) ?? '';
+        const node = place({ slot }, { from: newest.node, why });
+        if (node === undefined) continue;
+        create.push({ slot, node, restarts: 0, reason: `replacing an instance: ${why}` });
+        replaced.add(slot);
+      }
+      // Also those already stopping there, those of slots scaled away, and a removed node's global instance.
+      mine.forEach((i) => lost.add(i.id));
+    }
+    for (const i of instances) {
+      if (!lost.has(i.id) || i.desiredState !== 'running') continue;
+      shutdown.push({ id: i.id, reason: `${candidates.get(i.id) ?? 'its node is lost'}${replaced.has(i.slot) ? ': replaced on another node' : ''}` });
+    }
+    if (lost.size > 0) {
+      view = instances.map((i) => (lost.has(i.id) ? asLost(i) : i));
+      bySlot = groupBySlot(view);
+    }
+  }
+  const global = spec.mode === 'global' && spec.containers.length > 0 ? globalSlots(bySlot, scheduler, ctx.nodes) : undefined;
+  const slots: DesiredSlot[] = global ? global.slots : desiredSlots(spec);
   const desiredCount = slots.length;
   const maxSlot = Math.max(0, ...bySlot.keys());
 
-  // Scale down: slots past the desired count.
+  // Scale down: slots past the desired count (global: slots whose node left).
   const desired = new Set(slots.map((s) => s.slot));
   const excess = [...bySlot.entries()].filter(([slot]) => !desired.has(slot)).sort(([a], [b]) => b - a);
+  const excessWhy = (slot: number): string => global?.leaving.get(slot) ?? 'scaled down';
   if (spec.stateful) {
     const highest = excess.find(([, list]) => list.some((i) => !isTerminal(i.status.state)));
-    if (highest) highest[1].forEach((i) => stop(i, 'scaled down'));
+    if (highest) highest[1].forEach((i) => stop(i, excessWhy(highest[0])));
   } else {
-    excess.forEach(([, list]) => list.forEach((i) => stop(i, 'scaled down')));
+    excess.forEach(([slot, list]) => list.forEach((i) => stop(i, excessWhy(slot))));
   }
   const stillScalingDown = spec.stateful && excess.some(([, list]) => list.some((i) => !isTerminal(i.status.state)));
 
@@ -165,6 +242,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   let allLowerRunning = true;
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
+    if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
     const list = bySlot.get(slot) ?? [];
     const live = list.filter(wantRunning);
     const outdated = live.filter((i) => !current(i));
@@ -182,7 +260,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
       } else if (budget > 0 && retry) {
         budget--;
         replacing.add(slot);
-        create.push({ slot, node: nodeFor(slot, slots), restarts: 0, reason: `update to generation ${generation}` });
+        const node = place(slotOf(slot, slots));
+        if (node !== undefined) create.push({ slot, node, restarts: 0, reason: `update to generation ${generation}` });
       }
     } else if (budget > 0 && retry) {
       budget--;
@@ -191,10 +270,46 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  for (const { slot, node } of orderedSlots) {
+  // Drain (and constraints no longer met): a live instance leaves its node start-first, as a start-first
+  // rollout replaces one — its replacement elsewhere first, then it stops (and drains) once that is ready.
+  // A stateful slot stays (its data is on the node) unless the service moves stateful slots: then it
+  // stops first and starts again elsewhere. Global slots leave through globalSlots.
+  const leaveCache = new Map<string, NodeRejection | null>(); // the same for every instance on a node
+  for (const s of global ? [] : orderedSlots) {
+    if (replacing.has(s.slot) || replaced.has(s.slot)) continue;
+    const live = (bySlot.get(s.slot) ?? []).filter(wantRunning);
+    const leaving = live.flatMap((i) => {
+      let why = leaveCache.get(i.node);
+      if (why === undefined) leaveCache.set(i.node, (why = leaveWhy(i, scheduler) ?? null));
+      return why ? [{ i, why: why.message }] : [];
+    });
+    const first = leaving[0];
+    if (!first) continue;
+    const staying = live.filter((i) => !leaving.some((x) => x.i === i));
+    if (spec.stateful) {
+      if (movesStateful(spec)) leaving.forEach((x) => stop(x.i, `${x.why}: moving to another node`));
+      else notes.push(`${slotName(service.name, s.slot)} stays on node ${first.i.node} (${first.why}): its data is there (placement.moveStatefulSlots moves it)`);
+      continue;
+    }
+    const ready = staying.find((i) => current(i) && isReady(i));
+    if (ready) leaving.forEach((x) => stop(x.i, `${x.why}: moved to node ${ready.node}`));
+    else if (staying.length === 0) {
+      const node = place(s, { from: first.i.node, why: first.why });
+      if (node !== undefined) create.push({ slot: s.slot, node, restarts: 0, reason: `moving off node ${first.i.node} (${first.why})` });
+    }
+  }
+
+  for (const s of orderedSlots) {
+    const { slot } = s;
+    if (replaced.has(slot)) {
+      allLowerRunning = false;
+      continue; // its instance's node is lost: replaced above
+    }
     const list = bySlot.get(slot) ?? [];
     const live = list.filter(wantRunning);
     if (live.length > 0) {
+      const down = live.find((i) => !onUpNode(i));
+      if (down && !pending.some((p) => p.slot === slot)) notes.push(`${slotName(service.name, slot)} waits for node ${down.node} (down)${spec.stateful ? ', where its data is' : ''}`);
       if (!live.some((i) => i.status.state === 'running')) allLowerRunning = false;
       continue;
     }
@@ -216,13 +331,17 @@ export function planService(service: Service, instances: readonly Instance[], ct
         allLowerRunning = false;
         continue; // still stopping
       }
-      create.push({ slot, node, restarts: 0, reason: replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot ? 'scaled up' : 'new slot' });
       allLowerRunning = false;
+      const node = place(s);
+      if (node === undefined) continue;
+      const why = replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
+      create.push({ slot, node, restarts: 0, reason: why });
       continue;
     }
     const decision = restartDecision(spec.restartPolicy, last, list, ctx.now);
     allLowerRunning = false;
-    if (decision.kind === 'restart') {
+    const node = decision.kind === 'restart' ? place(s) : undefined;
+    if (decision.kind === 'restart' && node !== undefined) {
       create.push({ slot, node, restarts: decision.restarts, reason: decision.reason });
       events.push({ ...base, type: 'instance.restarting', severity: 'warning', instance: last.id, slot, message: `${slotName(service.name, slot)} restarting (restart ${decision.restarts}): it ${describeEnd(last)}`, data: { exitCode: last.status.exitCode, restarts: decision.restarts } });
     } else if (decision.kind === 'wait') {
@@ -235,8 +354,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
 
   // Ready, not merely running: an instance counts once its readiness probes pass (isReady).
-  const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => current(i) && isReady(i))).length;
-  const extra = instances.filter((i) => !isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))).length;
+  const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => current(i) && isReady(i) && onUpNode(i))).length;
+  const extra = view.filter((i) => !isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))).length;
   const converged = running === desiredCount && extra === 0 && create.length === 0;
   const phase: ServicePhase = converged ? 'running' : 'deploying';
   if (converged && service.status.phase !== 'running') {
@@ -247,33 +366,34 @@ export function planService(service: Service, instances: readonly Instance[], ct
       data: { generation, convergedAfterMs: tookMs },
     });
   }
-  if (desiredCount === 0 && service.spec.mode === 'global') notes.push('no ready node to place instances on');
+  if (desiredCount === 0 && spec.mode === 'global' && spec.containers.length > 0) notes.push(`no node can run it: ${describeUnschedulable(scheduler.rejections()).message}`);
+  notes.push(...pendingNotes(service.name, pending));
   const update = rollout.update;
   const completedWithFailures = (update.state === 'completed' || update.state === 'rollback_completed') && update.updatedInstances < update.totalInstances;
   if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started' || completedWithFailures) notes.unshift(update.message);
   const networkOnly = deployStateOf(service).kind === 'network-only';
-  const message = networkOnly && converged ? describeNetworkOnly(service.spec) : converged ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
+  // A global service with no node to run on is converged (nothing to run), and says why.
+  const quiet = converged && !(global !== undefined && desiredCount === 0);
+  const message = networkOnly && converged ? describeNetworkOnly(service.spec) : quiet ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
   }
   return {
-    create, shutdown, retire, remove, events, removeService: false,
+    create, shutdown, retire, remove, events, removeService: false, pending,
     status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message, update: rollout.update },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
   };
 }
 
-function desiredSlots(service: Service, nodes: readonly NodeInfo[]): { slot: number; node: string }[] {
-  const spec = service.deployment?.spec ?? service.spec;
+/** Slots 1..replicas of a replicated service (global slots: globalSlots); none for a network-only service. */
+function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
   if (spec.containers.length === 0) return []; // a network-only service: ExternalName or hand-set endpoints
-  if (spec.mode === 'global') return nodes.map((n, i) => ({ slot: i + 1, node: n.name }));
-  const first = nodes[0]?.name ?? '';
-  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1, node: nodes.length > 0 ? (nodes[i % nodes.length]?.name ?? first) : first }));
+  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1 }));
 }
 
-function nodeFor(slot: number, slots: readonly { slot: number; node: string }[]): string {
-  return slots.find((s) => s.slot === slot)?.node ?? '';
+function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
+  return slots.find((s) => s.slot === slot) ?? { slot };
 }
 
 /** Instances per slot, newest first. */

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { NodeInfo } from '../../model/index.js';
-import { DEFAULT_GRID } from '../../model/index.js';
+import { DEFAULT_GRID, swarmNodeId } from '../../model/index.js';
+import { SWARM_ID_LENGTH, swarmId } from '../../lib/index.js';
 import type { DockerContext } from './docker-context.js';
 
 /*
@@ -16,32 +16,11 @@ export const SWARM_PORT = 2377;
 /** Ended instances kept per slot (reconcile/plan-service.ts), shown as Swarm's TaskHistoryRetentionLimit. */
 const TASK_HISTORY_LIMIT = 5;
 
-/** Length of a Swarm object id (swarmkit `identity/randomid.go`: 25 base-36 characters). */
-export const SWARM_ID_LENGTH = 25;
-
-/**
- * A stable Swarm-style id: 25 characters of base 36, as swarmkit's `identity.NewID` (128 bits) — here
- * the first 128 bits of SHA-256 of `kind:key`, so the same object always has the same id.
- */
-export function swarmId(kind: string, key: string): string {
-  const k = `${kind}:${key}`;
-  const known = swarmIds.get(k);
-  if (known !== undefined) return known;
-  const digest = createHash('sha256').update(k).digest();
-  const id = BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString(36).padStart(SWARM_ID_LENGTH, '0');
-  // Remembered, as every list shows the same few ids (networks, nodes) again; bounded, as task ids are many.
-  if (swarmIds.size >= SWARM_ID_CACHE) swarmIds.clear();
-  swarmIds.set(k, id);
-  return id;
-}
-
-/** swarmId's answers so far (`kind:key` → id); cleared when it reaches SWARM_ID_CACHE entries. */
-const swarmIds = new Map<string, string>();
-const SWARM_ID_CACHE = 4096;
+export { SWARM_ID_LENGTH, swarmId };
 
 /** The id of a berth node as a Swarm node. */
 export function nodeId(name: string): string {
-  return swarmId('node', name);
+  return swarmNodeId(name);
 }
 
 /** When the cluster began: the default grid's creation (the store makes it at its first open). */
