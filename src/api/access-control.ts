@@ -46,6 +46,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   // Agents of other machines (api/node-agent-routes.ts).
   'POST /v1/nodes/join': cluster('join-nodes'),
   'GET /v1/snapshot': cluster('cluster-read'),
+  // What-if planning reads every service and node, and writes nothing.
+  'POST /v1/plan': cluster('cluster-read'),
   'PUT /v1/nodes/:node/heartbeat': ofNode,
   'GET /v1/nodes/:node/instances': ofNode,
   'GET /v1/nodes/:node/instances/:instance/credentials': ofNode,

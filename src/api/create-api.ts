@@ -14,12 +14,12 @@ import { registerInstanceRoutes } from './instance-routes.js';
 import { drainOversizedBodies } from './oversized-body.js';
 import { registerMetaRoutes } from './meta-routes.js';
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { AgentAccess, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
+import type { AgentAccess, WhatIfPlanner, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import { registerAccessRoutes } from './access-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
-import { registerNodeRoutes } from './node-routes.js';
+import { registerNodeRoutes, registerPlanRoute } from './node-routes.js';
 import { registerNodeAgentRoutes } from './node-agent-routes.js';
 import type { Authenticator } from './authenticator.js';
 import type { RouteContext } from './route-context.js';
@@ -73,6 +73,8 @@ export interface ApiDeps {
   readonly limits?: SpecLimits;
   /** Agents of other machines (`berth agent --join`): credentials and heartbeats; absent: joins are refused (503). */
   readonly agents?: AgentAccess;
+  /** What-if planning (POST /v1/plan, `berth plan`): app/ wires reconcile's planWhatIf. */
+  readonly planner?: WhatIfPlanner;
   /** The built web console's directory (dist/web), served at `/` (api/console-routes.ts). Absent: pages say how to build it. */
   readonly consoleDir?: string;
 }
@@ -108,6 +110,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
     agents: deps.agents,
+    planner: deps.planner,
     volumes: deps.volumes,
     dnsAddress: deps.dnsAddress,
     dockerApi: deps.dockerApi ?? (() => []),
@@ -178,6 +181,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerSecretRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
   registerNodeAgentRoutes(app, ctx);
+  registerPlanRoute(app, ctx);
   registerServiceRoutes(app, ctx);
   registerInstanceRoutes(app, ctx);
   registerRolloutRoutes(app, ctx);

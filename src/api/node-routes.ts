@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { NodeDetail, NodeInfo } from '../model/index.js';
+import { CodedError } from '../lib/index.js';
+import type { NodeDetail, NodeInfo, WhatIfChange, WhatIfPlan } from '../model/index.js';
 import { NodeNotFoundError, isTerminal } from '../model/index.js';
 import { identityOf } from './access-control.js';
-import { RemoveNodeQuery, UpdateNodeBody, parseRequest } from './request-schemas.js';
+import { PlanBody, RemoveNodeQuery, UpdateNodeBody, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 
 interface NodeParams {
@@ -55,4 +56,18 @@ function editedLabels(labels: Readonly<Record<string, string>>, add: Readonly<Re
   const out: Record<string, string> = { ...labels, ...add };
   for (const key of remove) delete out[key];
   return out;
+}
+
+/** `POST /v1/plan`: what one hypothetical change of the nodes would do (docs/scheduling.md). Nothing is written. */
+export function registerPlanRoute(app: FastifyInstance, ctx: RouteContext): void {
+  app.post('/v1/plan', async (request): Promise<WhatIfPlan> => {
+    const body = parseRequest(PlanBody, request.body, 'body');
+    if (!ctx.planner) throw new CodedError('ROUTE_NOT_FOUND', 'this server does not plan', {});
+    const change: WhatIfChange = body.failNode
+      ? { kind: 'fail-node', node: body.failNode }
+      : body.drain
+        ? { kind: 'drain', node: body.drain }
+        : { kind: 'add-node', ...(body.addNode ?? {}) };
+    return ctx.planner(change);
+  });
 }

@@ -26,6 +26,7 @@ import {
   UpdateSecretBody,
   UpdateNodeBody,
   JoinNodeBody,
+  PlanBody,
   StatusReportBody,
   NodeHeartbeatBody,
   RemoveNodeQuery,
@@ -74,6 +75,7 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: '/v1/nodes/{node}', operationId: 'getNode', summary: 'One node and the instances on it', answer: { status: 200, schema: 'NodeDetail' } },
   { method: 'patch', path: '/v1/nodes/{node}', operationId: 'updateNode', summary: 'Set a node\'s availability (active, pause, drain) and labels', body: 'UpdateNodeRequest', answer: { status: 200, schema: 'NodeInfo' } },
   { method: 'post', path: '/v1/nodes/join', operationId: 'joinNode', summary: 'Join a machine as a node (a join token: role node); answers the node\'s own credential', body: 'JoinNodeRequest', answer: { status: 201, schema: 'JoinedNode' } },
+  { method: 'post', path: '/v1/plan', operationId: 'plan', summary: 'What if a node failed, were drained, or a node joined: the moves, pending slots and services below their replicas or minHealth; nothing is changed', body: 'PlanRequest', answer: { status: 200, schema: 'WhatIfPlan' } },
   { method: 'get', path: '/v1/snapshot', operationId: 'clusterSnapshot', summary: 'Every service, live instance and node at one store revision (cluster-read: a node\'s data plane lists, then watches)', answer: { status: 200, schema: 'ClusterSnapshot' } },
   { method: 'put', path: '/v1/nodes/{node}/heartbeat', operationId: 'nodeHeartbeat', summary: 'An agent\'s heartbeat with its node\'s facts (node credential of that node)', body: 'NodeHeartbeatRequest', answer: { status: 200, schema: 'HeartbeatAnswer' } },
   { method: 'get', path: '/v1/nodes/{node}/instances', operationId: 'listNodeInstances', summary: 'Every instance assigned to the node, ended ones too, with the store revision (node credential)', answer: { status: 200, schema: 'InstanceList' } },
@@ -144,6 +146,8 @@ function componentSchemas(): Record<string, unknown> {
   add('JoinedNode', responses.JoinedNodeSchema);
   add('HeartbeatAnswer', responses.HeartbeatAnswerSchema);
   add('ClusterSnapshot', responses.ClusterSnapshotSchema);
+  add('PlanRequest', PlanBody);
+  add('WhatIfPlan', responses.WhatIfPlanSchema);
   add('InstanceCredentials', responses.InstanceCredentialsSchema);
   add('StatusReport', StatusReportBody);
   add('StatusReportAnswer', responses.StatusReportAnswerSchema);

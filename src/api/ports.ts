@@ -1,5 +1,5 @@
 import type { NodeLiveness } from '../store/index.js';
-import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume } from '../model/index.js';
+import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume, WhatIfChange, WhatIfPlan } from '../model/index.js';
 
 /** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
 export interface Telemetry {
@@ -55,3 +55,10 @@ export interface AgentAccess {
   /** The BERTH_API_TOKEN of an instance's containers (its service account). */
   apiToken(instance: Instance): string;
 }
+
+/**
+ * What-if planning (`berth plan`, POST /v1/plan): implemented in app/ with reconcile's planWhatIf over
+ * the store as it is now — the controller's own code, run on a copy. Nothing is written.
+ * @throws NodeNotFoundError (404) for a node the change names that does not exist; RequestInvalidError (400) for an added node whose name is taken
+ */
+export type WhatIfPlanner = (change: WhatIfChange) => WhatIfPlan;

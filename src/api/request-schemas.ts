@@ -287,3 +287,20 @@ export const StatusReportBody = z.strictObject({
     .max(MAX_REPORT),
 });
 
+
+/** `POST /v1/plan` (`berth plan`): exactly one hypothetical change. */
+export const PlanBody = z
+  .strictObject({
+    failNode: nodeName.optional().describe('What if this node failed (down, its replicated instances replaced elsewhere)?'),
+    drain: nodeName.optional().describe('What if this node were drained?'),
+    addNode: z
+      .strictObject({
+        name: nodeName.optional(),
+        labels: nodeLabels.optional(),
+        capacity: z.strictObject({ cpus: z.number().min(0).max(1_000_000), memoryBytes: z.number().int().min(0).max(2 ** 60) }).optional(),
+        drivers: z.array(z.enum(['process', 'docker', 'fake'])).max(8).optional(),
+      })
+      .optional()
+      .describe('What if a node with these labels (and capacity, drivers: default the first node\'s) joined?'),
+  })
+  .refine((b) => [b.failNode, b.drain, b.addNode].filter((v) => v !== undefined).length === 1, { error: 'give exactly one of failNode, drain, addNode', path: ['failNode'] });

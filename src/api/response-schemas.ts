@@ -355,6 +355,32 @@ export const ClusterSnapshotSchema = z.strictObject({
   instances: z.array(InstanceSchema).describe('instances that have not ended'),
   nodes: z.array(NodeInfoSchema),
 });
+const whatIfMove = z.strictObject({ grid: z.string(), service: z.string(), slot: z.int(), from: z.string().nullable(), to: z.string().nullable(), reason: z.string() });
+const nodeRejection = z.strictObject({ node: z.string(), filter: z.string(), message: z.string() });
+export const WhatIfPlanSchema = z.strictObject({
+  change: z.record(z.string(), z.unknown()).describe('the change asked about: { kind: fail-node | drain | add-node, … }'),
+  nodes: z.array(z.strictObject({ name: z.string(), ready: z.boolean(), availability: z.string() })),
+  moves: z.array(whatIfMove).describe('slots whose instance would run on another node'),
+  starts: z.array(whatIfMove).describe('slots that would get an instance where none ran'),
+  stops: z.array(whatIfMove).describe('slots whose instance would stop with no replacement'),
+  pending: z.array(z.strictObject({ grid: z.string(), service: z.string(), slot: z.int(), message: z.string(), nodes: z.array(nodeRejection) })).describe('slots that would fit no node, with every node\'s reason'),
+  waiting: z.array(z.strictObject({ grid: z.string(), service: z.string(), slot: z.int(), node: z.string(), reason: z.string() })).describe('stateful slots that would wait for their node'),
+  services: z.array(
+    z.strictObject({
+      grid: z.string(),
+      service: z.string(),
+      desired: count,
+      readyBefore: count,
+      readyDuring: count,
+      readyAfter: count,
+      minHealth: z.number().optional(),
+      belowReplicas: z.boolean(),
+      belowMinHealth: z.boolean(),
+    }),
+  ).describe('services whose ready instances would drop'),
+  rounds: count,
+  settled: z.boolean(),
+});
 export const HeartbeatAnswerSchema = z.strictObject({ node: NodeInfoSchema, heartbeatPeriodMs });
 export const InstanceCredentialsSchema = z.strictObject({
   apiToken: z.string().describe('BERTH_API_TOKEN of its containers'),

@@ -7,7 +7,7 @@ import type { ServiceIntentChange, Store } from '../store/index.js';
 /** Conflicts with another writer retried when the caller named no version. */
 const UNVERSIONED_RETRIES = 3;
 import type { NdjsonStream } from './ndjson-stream.js';
-import type { AgentAccess, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
+import type { AgentAccess, WhatIfPlanner, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import type { AllocateOptions, NetworkRanges, ReservedListener } from './network-allocation.js';
 
 /** What every route file gets: the dependencies of createApi, fully defaulted. */
@@ -44,6 +44,8 @@ export interface RouteContext {
   readonly limits: SpecLimits;
   /** Agents of other machines: their credentials and heartbeats (absent: this server takes none). */
   readonly agents: AgentAccess | undefined;
+  /** What-if planning (POST /v1/plan); absent: 404. */
+  readonly planner: WhatIfPlanner | undefined;
   /** Open NDJSON streams, ended when the API closes. */
   readonly streams: Set<NdjsonStream>;
 }

@@ -6,6 +6,7 @@ import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
 import type { ApiDeps } from '../api/index.js';
 import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
+import { planWhatIf } from '../reconcile/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { DnsServer } from '../dns/index.js';
@@ -213,6 +214,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
     const apiDeps: ApiDeps = {
       store,
+      // `berth plan`: the controller's own planner on the store as it is, nothing written.
+      planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now(), limits }, change),
       // Agents of other machines join with a join token and act with a node credential (docs/agents.md).
       agents: { liveness, heartbeatPeriodMs, nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey), apiToken },
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),

@@ -5,6 +5,7 @@ import { configCommand, loginCommand } from './login-commands.js';
 import { secretCommand } from './secret-commands.js';
 import { nodeCommand } from './node-commands.js';
 import { agentCommand } from './agent-command.js';
+import { planCommand } from './plan-command.js';
 import type { CliDeps } from './cli-deps.js';
 import { diffCommand } from './diff.js';
 import { dnsCommand } from './dns-command.js';
@@ -90,6 +91,7 @@ export function buildProgram(deps: CliDeps): Command {
     secretCommand(deps),
     nodeCommand(deps),
     agentCommand(deps),
+    planCommand(deps),
   ]) {
     program.addCommand(command);
   }

@@ -8,6 +8,8 @@ import type {
   NodeDetail,
   NodeInfo,
   NodeUpdate,
+  WhatIfChange,
+  WhatIfPlan,
   Service,
   ServiceEndpoints,
   ServiceEvent,
@@ -374,6 +376,14 @@ export class BerthClient {
   async nodes(): Promise<NodeInfo[]> {
     const answer = await this.#http.json<{ items: NodeInfo[] }>('GET', '/v1/nodes');
     return answer.items;
+  }
+
+  /**
+   * What one hypothetical change of the nodes would do (`berth plan`); nothing is changed.
+   * @throws BerthApiError NODE_NOT_FOUND (404), REQUEST_INVALID (400)
+   */
+  plan(change: { readonly failNode: string } | { readonly drain: string } | { readonly addNode: Omit<Extract<WhatIfChange, { kind: 'add-node' }>, 'kind'> }): Promise<WhatIfPlan> {
+    return this.#http.json('POST', '/v1/plan', { body: change });
   }
 
   /** One node and the instances on it. @throws BerthApiError NODE_NOT_FOUND (404) */

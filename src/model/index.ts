@@ -30,3 +30,4 @@ export { externalIpProblem } from './external-address.js';
 export * from './listener-problem.js';
 export * from './deploy-state.js';
 export * from './volume.js';
+export * from './what-if.js';

@@ -14,5 +14,5 @@ export { unrunnableReason } from './unrunnable.js';
 export type { NodeRejection, NodeUsage, ScheduleResult, SchedulerInput, Unschedulable, UsageIndex } from './schedule.js';
 export { ServiceScheduler, describeUnschedulable, indexUsage, instanceReservation, reservationOf } from './schedule.js';
 export type { DesiredSlot, PendingSlot } from './slot-placement.js';
-export type { ClusterSnapshot, WhatIfChange, WhatIfMove, WhatIfPending, WhatIfPlan, WhatIfService, WhatIfWaiting } from './what-if.js';
+export type { ClusterSnapshot } from './what-if.js';
 export { planWhatIf, applyChange, MAX_ROUNDS } from './what-if.js';

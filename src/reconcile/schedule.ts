@@ -1,3 +1,6 @@
+import type { NodeRejection } from '../model/index.js';
+
+export type { NodeRejection };
 import type { ContainerSpec, Instance, NodeFacts, NodeInfo, NodeResources, PlacementConstraint, ServiceSpec } from '../model/index.js';
 import { constraintHolds, isTerminal, nodeAttribute, nodeFacts, parseConstraint, platformHolds, serviceKey } from '../model/index.js';
 import { formatMemoryBytes } from '../lib/index.js';
@@ -40,12 +43,6 @@ export interface NodeUsage {
 export type UsageIndex = ReadonlyMap<string, NodeUsage>;
 
 /** Why one node cannot take an instance (JSON-friendly: the plan, `why` and `berth plan` show it). */
-export interface NodeRejection {
-  readonly node: string;
-  readonly filter: 'ready' | 'available' | 'driver' | 'constraints' | 'platform' | 'max-replicas' | 'resources';
-  /** "node b is draining", "node c has 0.5 of 2 CPUs free, an instance reserves 1" … */
-  readonly message: string;
-}
 
 /** An instance that fits nowhere: Swarm's summary, then every node's reason. */
 export interface Unschedulable {

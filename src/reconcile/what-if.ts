@@ -1,6 +1,6 @@
-import type { Instance, NodeInfo, NodeResources, Service, SpecLimits } from '../model/index.js';
+import type { Instance, NodeInfo, Service, SpecLimits, WhatIfChange, WhatIfMove, WhatIfPending, WhatIfPlan, WhatIfService, WhatIfWaiting } from '../model/index.js';
 import { NodeNotFoundError, RequestInvalidError, isTerminal, serviceKey } from '../model/index.js';
-import type { NodeRejection, UsageIndex } from './schedule.js';
+import type { UsageIndex } from './schedule.js';
 import { indexUsage } from './schedule.js';
 import type { ServicePlan } from './plan-service.js';
 import { planService } from './plan-service.js';
@@ -15,21 +15,6 @@ import { rolloutConfig } from './rollout.js';
  * it: Nomad's `job plan` dry-runs one job's update, not a node's failure.
  */
 
-/** The one hypothetical change. JSON: `{"kind":"fail-node","node":"b"}`, `{"kind":"add-node","labels":{"zone":"c"}}`. */
-export type WhatIfChange =
-  | { readonly kind: 'fail-node'; readonly node: string }
-  | { readonly kind: 'drain'; readonly node: string }
-  | {
-      readonly kind: 'add-node';
-      /** Default `new-node` (`new-node-2` … when taken). */
-      readonly name?: string;
-      readonly labels?: Readonly<Record<string, string>>;
-      /** Default: the first node's (by name), else 1 CPU and 1 GiB. */
-      readonly capacity?: NodeResources;
-      /** Default: the first node's drivers, else `process`. */
-      readonly drivers?: readonly string[];
-    };
-
 /** The cluster as the store has it now. */
 export interface ClusterSnapshot {
   /** Every service, in the order the controller's full pass takes them (the store's list order). */
@@ -40,71 +25,6 @@ export interface ClusterSnapshot {
   /** Epoch ms. */
   readonly now: number;
   readonly limits?: SpecLimits;
-}
-
-/** One slot whose instance would run somewhere else (or start, or stop): `from`/`to` null = none. */
-export interface WhatIfMove {
-  readonly grid: string;
-  readonly service: string;
-  readonly slot: number;
-  readonly from: string | null;
-  readonly to: string | null;
-  /** The controller's reason for the new instance or the stop ("replacing an instance: node b is down"). */
-  readonly reason: string;
-}
-
-/** A slot that would fit no node (or could not leave a draining one), with every node's reason. */
-export interface WhatIfPending {
-  readonly grid: string;
-  readonly service: string;
-  readonly slot: number;
-  readonly message: string;
-  readonly nodes: readonly NodeRejection[];
-}
-
-/** A stateful (or global) slot that would wait for its node: its data, or its only place, is there. */
-export interface WhatIfWaiting {
-  readonly grid: string;
-  readonly service: string;
-  readonly slot: number;
-  readonly node: string;
-  readonly reason: string;
-}
-
-/** A service whose ready instances would drop: right after the change, and once everything settled. */
-export interface WhatIfService {
-  readonly grid: string;
-  readonly service: string;
-  readonly desired: number;
-  /** Ready before the change. */
-  readonly readyBefore: number;
-  /** Ready at the lowest point after the change: before replacements are ready (and, stop-first, while the old ones stop). */
-  readonly readyDuring: number;
-  /** Ready once every replacement that fits is ready. */
-  readonly readyAfter: number;
-  /** The update config's minHealth (Kontena), when set: the fraction of replicas to keep ready. */
-  readonly minHealth?: number;
-  readonly belowReplicas: boolean;
-  /** readyDuring or readyAfter < ceil(desired × minHealth). */
-  readonly belowMinHealth: boolean;
-}
-
-export interface WhatIfPlan {
-  readonly change: WhatIfChange;
-  /** The node list the plan ran on (with the change applied). */
-  readonly nodes: readonly { readonly name: string; readonly ready: boolean; readonly availability: string }[];
-  readonly moves: readonly WhatIfMove[];
-  /** Slots that would get an instance where none ran (e.g. a global service on an added node, a pending slot that now fits). */
-  readonly starts: readonly WhatIfMove[];
-  /** Slots whose instance would stop with no replacement (a global service's instance on a drained node). */
-  readonly stops: readonly WhatIfMove[];
-  readonly pending: readonly WhatIfPending[];
-  readonly waiting: readonly WhatIfWaiting[];
-  /** Services whose ready instances drop below their replicas (during or after). */
-  readonly services: readonly WhatIfService[];
-  /** Passes simulated; `settled` false when MAX_ROUNDS passed with changes still planned. */
-  readonly rounds: number;
-  readonly settled: boolean;
 }
 
 /** Passes simulated at most: a drain takes two (start, then stop), a stateful move three. */

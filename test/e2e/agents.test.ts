@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Instance } from '../../src/model/index.js';
 import type { RunningBerth } from './harness.js';
-import { BIN, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { BIN, alive, cleanup, cliEnv, startBerth, tempDir, waitFor } from './harness.js';
 import { accepts, echoSpec, pidOf } from './programs.js';
 import { queryDns } from '../../src/cli/dns-query.js';
 
@@ -49,6 +49,18 @@ function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undef
       clearTimeout(timer);
       reject(new Error(`agent ${name} exited with ${code}:\n${agent.stderr}`));
     });
+  });
+}
+
+/** `berth ARGS` against the test server, as a user runs it; resolves with stdout (rejects on a non-zero exit). */
+function runBerth(berth: RunningBerth, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BIN, '--host', berth.url, ...args], { env: { ...process.env, ...cliEnv(berth.url), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+    proc.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`berth ${args.join(' ')} exited ${code}: ${err}`))));
   });
 }
 
@@ -107,7 +119,8 @@ describe('agents of other machines (berth agent --join)', () => {
     }, { timeoutMs: 30_000 });
     const nodes = new Set(instances.map((i) => i.node));
     assert.ok(nodes.has('vm-a') && nodes.has('vm-b'), `instances on both agents' nodes (got ${[...nodes].join(', ')})`);
-    for (const i of instances) assert.ok(await accepts(i), `instance ${i.id} on ${i.node} accepts connections`);
+    // No readiness probe: running means started, not yet listening; each must accept within a few seconds.
+    for (const i of instances) await waitFor(`instance ${i.id} on ${i.node} accepts connections`, () => accepts(i), { timeoutMs: 5000 });
   });
 
   it("serves the cluster's names from every agent's own DNS server (its mirror of the cluster)", async () => {
@@ -121,38 +134,56 @@ describe('agents of other machines (berth agent --join)', () => {
       return r.answers.length > 0 ? r : undefined;
     });
     assert.deepEqual(reply.answers.map((a) => ('data' in a ? a.data : undefined)), [vip]);
-    const slots = await queryDns(agent.dns as { host: string; port: number }, { name: 'spread-1.default.berth.local', type: 'A' }, { timeoutMs: 2000 });
-    const one = (await berth.client.listInstances('default', 'spread', { active: true })).find((i) => i.slot === 1);
-    assert.deepEqual(slots.answers.map((a) => ('data' in a ? a.data : undefined)), [one?.spec.address]);
+    // A slot on this agent's node is its own address; one on another node is that node's address (the
+    // instance's own address is not routable from another machine: its node-published port is).
+    const all = await berth.client.listInstances('default', 'spread', { active: true });
+    const nodes = await berth.client.nodes();
+    for (const i of all) {
+      const slot = await queryDns(agent.dns as { host: string; port: number }, { name: `spread-${i.slot}.default.berth.local`, type: 'A' }, { timeoutMs: 2000 });
+      const expected = i.node === agent.name ? i.spec.address : nodes.find((n) => n.name === i.node)?.address;
+      assert.deepEqual(slot.answers.map((a) => ('data' in a ? a.data : undefined)), [expected], `spread-${i.slot} on ${i.node}`);
+    }
   });
 
-  it('marks a SIGKILLed agent\'s node down after the grace; the restarted agent re-adopts its instance and the node is ready again', async () => {
+  it("berth plan --fail-node says what then happens: a SIGKILLed agent's node is down after the grace, its instance is replaced where the plan said, and the old one is stopped when the agent comes back (no slot runs twice)", async () => {
     const a = agents[0] as RunningAgent;
     const before = (await berth.client.listInstances('default', 'spread', { active: true })).find((i) => i.node === 'vm-a') as Instance;
     assert.ok(before, 'an instance runs on vm-a');
     const pid = pidOf(before);
+
+    // The plan, through the CLI as a user types it, and as JSON.
+    const printed = await runBerth(berth, ['plan', '--fail-node', 'vm-a']);
+    assert.match(printed, /What if node vm-a failed/);
+    assert.match(printed, new RegExp(`move\\s+spread\\s+${before.slot}\\s+vm-a\\s+\\S+`));
+    const plan = await berth.client.plan({ failNode: 'vm-a' });
+    const predicted = plan.moves.find((m) => m.service === 'spread' && m.slot === before.slot);
+    assert.ok(predicted && predicted.from === 'vm-a' && predicted.to !== null && predicted.to !== 'vm-a', `the plan moves slot ${before.slot} off vm-a: ${JSON.stringify(plan.moves)}`);
+    assert.equal(plan.pending.length, 0);
+
     const killedAt = Date.now();
     await killAgent(a, 'SIGKILL');
     await waitFor('vm-a down', async () => (await berth.client.nodes()).find((n) => n.name === 'vm-a')?.ready === false, { timeoutMs: 10_000 });
     const downAfter = Date.now() - killedAt;
     assert.ok(downAfter >= 1_500, `down after the 2 s grace, not before (${downAfter} ms)`);
-    assert.ok(downAfter < 2_000 + 5_000, `down within grace + 5 s (${downAfter} ms)`);
-    const events = await berth.client.events('default', 'spread', { tail: 50 });
-    const seen: string[] = [];
-    for await (const e of events) seen.push(e.type);
-    assert.ok(seen.includes('node.down'), `a node.down event (${seen.join(', ')})`);
-    assert.ok(alive(pid), 'the instance process outlives its agent');
+    const replacement = await waitFor('the slot replaced on another node', async () => {
+      const list = await berth.client.listInstances('default', 'spread', { active: true });
+      return list.find((i) => i.slot === before.slot && i.id !== before.id && i.status.state === 'running');
+    }, { timeoutMs: 2_000 + 5_000 });
+    assert.ok(Date.now() - killedAt < 2_000 + 5_000 + 1_000, 'replaced within grace + 5 s');
+    assert.equal(replacement.node, predicted.to, 'where the plan said');
+    const events: string[] = [];
+    for await (const e of berth.client.events('default', 'spread', { tail: 50 })) events.push(e.type);
+    assert.ok(events.includes('node.down'), `a node.down event (${events.join(', ')})`);
+    assert.ok(alive(pid), 'the old process outlives its agent (nobody can stop it while its node is cut off)');
+    const old = (await berth.client.listInstances('default', 'spread')).find((i) => i.id === before.id);
+    assert.equal(old?.desiredState, 'shutdown', 'the old instance is fenced: desired shutdown');
 
     const again = await spawnAgent(berth, 'vm-a', undefined, a.dataDir); // its saved credential, no join token
     agents[0] = again;
     await waitFor('vm-a ready again', async () => (await berth.client.nodes()).find((n) => n.name === 'vm-a')?.ready === true, { timeoutMs: 10_000 });
-    assert.match(again.stderr, /re-adopted|joined/);
-    const same = await berth.client.listInstances('default', 'spread', { active: true });
-    const still = same.find((i) => i.id === before.id);
-    if (still && still.desiredState === 'running') {
-      assert.equal(pidOf(still), pid, 'the same process, adopted');
-      assert.ok(await accepts(still));
-    }
+    await waitFor('the replaced instance stopped by its agent', () => !alive(pid), { timeoutMs: 10_000 });
+    const running = (await berth.client.listInstances('default', 'spread', { active: true })).filter((i) => i.slot === before.slot && i.desiredState === 'running');
+    assert.equal(running.length, 1, 'one instance in the slot');
   });
 
   it('stops the instances on the agents\' nodes when the service is removed', async () => {
