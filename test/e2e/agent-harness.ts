@@ -1,0 +1,62 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { RunningBerth } from './harness.js';
+import { BIN, cliEnv } from './harness.js';
+
+/** `berth agent` processes for tests and benches: spawn, kill, and the CLI as a user runs it. */
+
+export interface RunningAgent {
+  readonly name: string;
+  readonly dataDir: string;
+  proc: ChildProcess;
+  stderr: string;
+  /** Its DNS server, as it printed it. */
+  dns?: { host: string; port: number };
+}
+
+export function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undefined, dataDir: string): Promise<RunningAgent> {
+  // On one machine the server's proxy holds the virtual IPs: the agents run DNS only (in network
+  // namespaces of their own, each runs its proxy too).
+  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, '--proxy', 'off', '--dns', '127.0.0.1:0'];
+  const proc = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const agent: RunningAgent = { name, dataDir, proc, stderr: '' };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent ${name} did not join in 15 s:\n${agent.stderr}`)), 15_000);
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      agent.stderr += chunk.toString();
+      const m = /joined http\S+ \(data in [^)]*\); DNS on ([\d.]+):(\d+)/.exec(agent.stderr);
+      if (m) {
+        agent.dns = { host: m[1] as string, port: Number(m[2]) };
+        clearTimeout(timer);
+        resolve(agent);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent ${name} exited with ${code}:\n${agent.stderr}`));
+    });
+  });
+}
+
+/** `berth ARGS` against the test server, as a user runs it; resolves with stdout (rejects on a non-zero exit). */
+export function runBerth(berth: RunningBerth, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BIN, '--host', berth.url, ...args], { env: { ...process.env, ...cliEnv(berth.url), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+    proc.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`berth ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+export async function killAgent(agent: RunningAgent, signal: NodeJS.Signals): Promise<void> {
+  if (agent.proc.exitCode !== null || agent.proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => agent.proc.once('exit', () => resolve()));
+  agent.proc.kill(signal);
+  await exited;
+}
+
