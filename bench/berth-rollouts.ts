@@ -31,6 +31,23 @@ export function buildTinyHttp(): string {
   return TINY_HTTP;
 }
 
+/** A service of `replicas` bench/tiny-http.c instances with a readiness probe (httpGet /, period 1 s) and a 1 s restart delay. */
+export function tinyHttpSpec(name: string, replicas: number) {
+  return {
+    name,
+    replicas,
+    containers: [
+      {
+        command: [buildTinyHttp()],
+        env: { BIND: '$(BERTH_INSTANCE_IP)' },
+        ports: [{ containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+      },
+    ],
+    restartPolicy: { delay: '1s' },
+  };
+}
+
 /** Starts `berth server` with the bench's instance range (one of 127.11.60–69.0/24). */
 export function startBenchBerth(instanceRange: string): Promise<RunningBerth> {
   if (!/^127\.11\.6\d\.0\/24$/.test(instanceRange)) throw new Error(`bench instance ranges are 127.11.60–69.0/24, not ${instanceRange}`);

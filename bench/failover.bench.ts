@@ -17,7 +17,7 @@
  */
 import type { BerthClient } from '../src/client/index.js';
 import type { Instance, ServiceEndpoints } from '../src/model/index.js';
-import { buildTinyHttp, cleanup, GRID, median, ms, startBenchBerth, waitReadyEndpoints, waitRollout } from './berth-rollouts.js';
+import { cleanup, GRID, median, ms, startBenchBerth, tinyHttpSpec, waitReadyEndpoints, waitRollout } from './berth-rollouts.js';
 import { Swarm, type DockerEvent } from './swarm.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -36,21 +36,9 @@ interface BerthRound {
   readonly delayMs: number;
 }
 
+/** tiny-http behind a service port; the restart delay is RESTART_DELAY_MS. */
 function spec(name: string) {
-  return {
-    name,
-    replicas: REPLICAS,
-    containers: [
-      {
-        command: [buildTinyHttp()],
-        env: { BIND: '$(BERTH_INSTANCE_IP)' },
-        ports: [{ containerPort: 8080 }],
-        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-      },
-    ],
-    restartPolicy: { delay: `${RESTART_DELAY_MS / 1000}s` },
-    ports: [{ port: 8080 }],
-  };
+  return { ...tinyHttpSpec(name, REPLICAS), restartPolicy: { delay: `${RESTART_DELAY_MS / 1000}s` }, ports: [{ port: 8080 }] };
 }
 
 const readyCount = (e: ServiceEndpoints): number => e.endpoints.filter((x) => x.ready).length;

@@ -18,29 +18,13 @@ import type { BerthClient } from '../src/client/index.js';
 import type { RunningAgent } from '../test/e2e/agent-harness.js';
 import { killAgent, spawnAgent } from '../test/e2e/agent-harness.js';
 import { startBerth, tempDir } from '../test/e2e/harness.js';
-import { buildTinyHttp, cleanup, GRID, median, secs } from './berth-rollouts.js';
+import { cleanup, GRID, median, secs, tinyHttpSpec } from './berth-rollouts.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const REPLICAS = 6;
 const SWARM_HEARTBEAT_MS = 5000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function spec(name: string) {
-  return {
-    name,
-    replicas: REPLICAS,
-    containers: [
-      {
-        command: [buildTinyHttp()],
-        env: { BIND: '$(BERTH_INSTANCE_IP)' },
-        ports: [{ containerPort: 8080 }],
-        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-      },
-    ],
-    restartPolicy: { delay: '1s' },
-  };
-}
 
 /** Ready instances of the service, by slot, with their node. */
 async function readySlots(client: BerthClient, name: string): Promise<{ slot: number; node: string; id: string }[]> {
@@ -77,7 +61,7 @@ async function round(graceMs: number, k: number): Promise<Round> {
       agents.push(await spawnAgent(berth, name, joinToken, dir));
     }
     const name = `loss${k}`;
-    await berth.client.createService(GRID, spec(name), { deploy: true });
+    await berth.client.createService(GRID, tinyHttpSpec(name, REPLICAS), { deploy: true });
     const before = await until('6 ready', async () => {
       const r = await readySlots(berth.client, name);
       return r.length === REPLICAS ? r : undefined;

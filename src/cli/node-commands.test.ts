@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { FakeTelemetry, createApi } from '../api/index.js';
-import { adminAuthenticator, newInstance } from '../api/testing/fixtures.js';
+import { newInstance } from '../api/testing/fixtures.js';
+import { serveRealApi } from './testing/real-api.js';
 import { openSqliteStore } from '../store/index.js';
 import type { SqliteStore } from '../store/index.js';
 import { runCli } from './testing/run-cli.js';
@@ -20,10 +20,7 @@ describe('berth node (real API)', () => {
     store.upsertNode({ name: 'n1', address: '10.0.0.1', drivers: ['process', 'docker'], labels: { zone: 'a' }, os: 'linux', arch: 'x86_64', capacity: { cpus: 2, memoryBytes: 4 * 1024 ** 3 }, ready: true, heartbeatAt: now });
     store.upsertNode({ name: 'n2', address: '10.0.0.2', drivers: ['process'], ready: false, heartbeatAt: now });
     store.applyControllerWrites({ createInstances: [newInstance({ node: 'n1', slot: 1 })] });
-    app = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'n1', version: 'test' });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    env = { BERTH_HOST: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+    ({ app, env } = await serveRealApi({ store }));
   });
   after(async () => {
     await app?.close();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { FakeTelemetry, createApi } from '../api/index.js';
-import { adminAuthenticator, newInstance } from '../api/testing/fixtures.js';
+import { newInstance } from '../api/testing/fixtures.js';
+import { serveRealApi } from './testing/real-api.js';
 import { parseServiceSpec } from '../model/index.js';
 import { planWhatIf } from '../reconcile/index.js';
 import { openSqliteStore } from '../store/index.js';
@@ -25,17 +25,7 @@ describe('berth plan (real API and planner)', () => {
     const created = ['a', 'b', 'c'].map((node, k) => newInstance({ node, slot: k + 1, serviceId: service.id, spec: { ...newInstance().spec, containers: spec.containers, address: `127.10.0.${k + 1}` } }));
     store.applyControllerWrites({ createInstances: created });
     for (const state of ['pending', 'running'] as const) store.setInstanceStatuses(created.map((c) => ({ id: c.id, status: { state, timestamp: now, message: state, ...(state === 'running' ? { startedAt: now } : {}) } })));
-    app = createApi({
-      authenticator: adminAuthenticator,
-      store,
-      telemetry: new FakeTelemetry(),
-      node: 'a',
-      version: 'test',
-      planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now() }, change),
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    env = { BERTH_HOST: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+    ({ app, env } = await serveRealApi({ store, node: 'a', planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now() }, change) }));
   });
   after(async () => {
     await app?.close();
