@@ -31,7 +31,7 @@ const deps: CliDeps = {
     await server.stop();
   },
   async runAgent(options) {
-    const { dns, proxy, ...rest } = options;
+    const { dns, proxy, ...rest } = options; // tls passes through
     const agent = await startAgent({ ...rest, dataPlane: { ...(dns ? { dns } : {}), ...(proxy ? { proxy } : {}) } });
     process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}\n`);
     await new Promise<void>((resolve) => {

@@ -5,6 +5,8 @@ import { Agent, NodeHeartbeat } from '../agent/index.js';
 import type { NodeFacts } from '../client/index.js';
 import { NodeAgentClient, isApiError } from '../client/index.js';
 import { ProcessDriver } from '../drivers/index.js';
+import type { TlsTrust } from '../cli/index.js';
+import { tlsFetch } from '../cli/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
 import { claimDataDir } from './data-dir-lock.js';
@@ -32,6 +34,8 @@ export interface AgentConfig {
   readonly dataDir: string;
   /** Who instances run as when their spec names none (as `berth server --instance-user`). */
   readonly instanceUser?: string;
+  /** How an https server is trusted (its self-signed certificate or CA file, or a pinned fingerprint). */
+  readonly tls?: TlsTrust;
   /** The node's DNS server and proxy (`--dns`, `--proxy`). */
   readonly dataPlane?: Pick<NodeDataPlaneOptions, 'dns' | 'proxy' | 'dnsAllow'>;
   /** Heartbeat interval (default 3 s). */
@@ -88,24 +92,25 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     const facts = machineFacts(config.address ?? '127.0.0.1');
     const credentialPath = join(dataDir, 'agent.json');
     const server = config.server.replace(/\/+$/, '');
+    const fetchOption = config.tls && server.startsWith('https:') ? { fetch: tlsFetch(config.tls) } : {};
     let saved = readSaved(credentialPath);
     if (saved && (saved.server !== server || saved.node !== node)) saved = undefined;
     const joinCluster = async (): Promise<string> => {
       if (!config.joinToken) throw new Error(`node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`);
-      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken }).join(node, facts, config.labels);
+      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels);
       writeFileSync(credentialPath, `${JSON.stringify({ server, node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
       logger.info({ node, server }, 'joined');
       return joined.token;
     };
     let token = saved?.token ?? (await joinCluster());
-    let client = new NodeAgentClient({ baseUrl: server, token });
+    let client = new NodeAgentClient({ baseUrl: server, token, ...fetchOption });
     try {
       await client.heartbeat(node, facts);
     } catch (error) {
       // The node was removed (its credential died with it): join again.
       if (!(isApiError(error) && error.status === 401)) throw error;
       token = await joinCluster();
-      client = new NodeAgentClient({ baseUrl: server, token });
+      client = new NodeAgentClient({ baseUrl: server, token, ...fetchOption });
     }
 
     // One informer for the agent and the data plane: the cluster mirror lists and watches everything;

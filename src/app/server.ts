@@ -46,6 +46,8 @@ export interface ServerConfig {
   readonly instanceRange?: string;
   /** Node name (default: the host name). */
   readonly node?: string;
+  /** Where other nodes reach this server's node (`--node-address`; default 127.0.0.1: one machine). */
+  readonly nodeAddress?: string;
   /** A node whose heartbeats stopped this long is down and its replicated instances move (`--node-grace`; default 10 s, Swarm's). */
   readonly nodeGraceMs?: number;
   /** Labels of the node when it is first registered (`--node-label`); afterwards `berth node update` owns them. */
@@ -158,7 +160,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dockerTls = dockerApiTls(dockerApi, config.dockerApiTls ?? {});
     // Where node, load-balancer and published ports are opened: the store's host-listener table claims them
     // there, the API refuses the server's own listeners there, and the proxy opens them.
-    const nodeAddresses = ['127.0.0.1'];
+    // With --node-address, other nodes reach this one there: its node ports and node-published ports open there too.
+    const nodeAddress = config.nodeAddress ?? '127.0.0.1';
+    const nodeAddresses = [...new Set(['127.0.0.1', nodeAddress])];
     const store = openSqliteStore(join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
     owned.defer(() => store.close());
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
@@ -192,7 +196,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       intervalMs: heartbeatPeriodMs,
       registration: () => ({
         name: node,
-        address: '127.0.0.1',
+        address: nodeAddress,
         drivers: drivers.available,
         ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
         ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}) } } : {}),

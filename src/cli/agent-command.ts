@@ -50,6 +50,9 @@ export function agentCommand(deps: CliDeps): Command {
     .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string; dns?: string; proxy?: 'on' | 'off' }, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       const joinToken = flags.token ?? ctx.env['BERTH_JOIN_TOKEN'];
+      // An https server (any non-loopback --listen) with its own certificate: the CLI's trust settings.
+      const fingerprint = ctx.env['BERTH_TLS_FINGERPRINT'];
+      const tls = fingerprint ? { fingerprint } : ctx.tlsCa ? { caFile: ctx.tlsCa } : undefined;
       await deps.runAgent({
         server: flags.join,
         dataDir: flags.dataDir ?? join(ctx.dataDir(undefined), 'agent'),
@@ -60,6 +63,7 @@ export function agentCommand(deps: CliDeps): Command {
         ...(flags.instanceUser ? { instanceUser: flags.instanceUser } : {}),
         ...(flags.dns ? { dns: flags.dns } : {}),
         ...(flags.proxy ? { proxy: flags.proxy } : {}),
+        ...(tls ? { tls } : {}),
       });
     });
 }

@@ -25,6 +25,8 @@ export interface ServerOptions {
   readonly cliConfig?: { readonly path: string; readonly context: string };
   /** `--max-replicas`. */
   readonly maxReplicas?: number;
+  /** `--node-address`. */
+  readonly nodeAddress?: string;
   /** `--node-grace`, ms. */
   readonly nodeGraceMs?: number;
   /** `--node-label`, repeatable: the node's labels when it is first registered. */
@@ -48,6 +50,8 @@ export interface AgentOptions {
   readonly dns?: string;
   /** `--proxy on|off`. */
   readonly proxy?: 'on' | 'off';
+  /** How an https server is trusted: `--tls-ca` / BERTH_TLS_CA, or BERTH_TLS_FINGERPRINT (as every command). */
+  readonly tls?: { readonly caFile?: string; readonly fingerprint?: string };
 }
 
 /**

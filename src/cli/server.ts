@@ -24,6 +24,7 @@ interface ServerFlags {
   readonly dockerApiTlsCa?: string;
   readonly nodeLabel?: Record<string, string>;
   readonly nodeGrace?: string;
+  readonly nodeAddress?: string;
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
@@ -43,6 +44,10 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--docker-api-tls-cert <file>', "PEM certificate of the Docker API face's TCP listeners (with --docker-api-tls-key); required off loopback")
     .option('--docker-api-tls-key <file>', 'PEM private key of --docker-api-tls-cert')
     .option('--docker-api-tls-ca <file>', "PEM CA that must have signed every client's certificate (dockerd's --tlsverify)")
+    .option('--node-address <ip>', "where other nodes reach this server's node: its node ports and instances' node-published ports open there too (default 127.0.0.1)", (v: string) => {
+      if (isIP(v.trim()) === 0) throw new InvalidArgumentError(`"${v}": expected an IP address such as 10.0.0.1`);
+      return v.trim();
+    })
     .option('--node-grace <duration>', 'a node whose heartbeats stop this long is down and its replicated instances move elsewhere (default 10s, as Swarm)', durationValue)
     .option('--node-label <key=value>', 'a label of this node when it is first registered (node.labels.<key> of placement constraints; repeatable; later: berth node update --label-add)', labelValue)
     .action(async (flags: ServerFlags, cmd: Command) => {
@@ -66,6 +71,7 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),
         ...(flags.nodeLabel ? { nodeLabels: flags.nodeLabel } : {}),
         ...(flags.nodeGrace ? { nodeGraceMs: graceMs(flags.nodeGrace) } : {}),
+        ...(flags.nodeAddress ? { nodeAddress: flags.nodeAddress } : {}),
         ...(flags.dockerApi && flags.dockerApi.length > 0 ? { dockerApi: flags.dockerApi } : {}),
         ...(flags.dockerApiTlsCert || flags.dockerApiTlsKey || flags.dockerApiTlsCa
           ? { dockerApiTls: { ...(flags.dockerApiTlsCert ? { cert: flags.dockerApiTlsCert } : {}), ...(flags.dockerApiTlsKey ? { key: flags.dockerApiTlsKey } : {}), ...(flags.dockerApiTlsCa ? { ca: flags.dockerApiTlsCa } : {}) } }
