@@ -14,14 +14,24 @@ export interface RunningAgent {
   dns?: { host: string; port: number };
 }
 
-export function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undefined, dataDir: string): Promise<RunningAgent> {
-  // On one machine the server's proxy holds the virtual IPs: the agents run DNS only (in network
-  // namespaces of their own, each runs its proxy too).
-  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, '--proxy', 'off', '--dns', '127.0.0.1:0'];
-  const proc = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+/** Where and how an agent runs: on loopback beside the server (default), or in a network namespace. */
+export interface AgentPlacement {
+  /** Run it in this network namespace (`ip netns exec`), with its own proxy, at `address`. */
+  readonly netns?: string;
+  readonly address?: string;
+  readonly env?: Record<string, string>;
+}
+
+export function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undefined, dataDir: string, placement: AgentPlacement = {}): Promise<RunningAgent> {
+  // On one machine the server's proxy holds the virtual IPs: the agents run DNS only. In a network
+  // namespace of its own, each runs its proxy too.
+  const dataPlane = placement.netns ? ['--dns', '127.0.0.1:0'] : ['--proxy', 'off', '--dns', '127.0.0.1:0'];
+  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane];
+  const env = { ...process.env, NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
+  // `ip netns exec` execs the command in place: the child's pid is the agent's.
+  const proc = placement.netns
+    ? spawn('ip', ['netns', 'exec', placement.netns, process.execPath, BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const agent: RunningAgent = { name, dataDir, proc, stderr: '' };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent ${name} did not join in 15 s:\n${agent.stderr}`)), 15_000);
