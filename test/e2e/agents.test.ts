@@ -90,6 +90,29 @@ describe('agents of other machines (berth agent --join)', () => {
     }
   });
 
+  it('a constraint pins a service to a labelled node; a global service runs on every node, and on a node that joins later', async () => {
+    await berth.client.createService('default', { ...echoSpec('pinned', 2), placement: { constraints: ['node.labels.name==vm-b'] } }, { deploy: true });
+    const pinned = await waitFor('2 pinned running', async () => {
+      const list = (await berth.client.listInstances('default', 'pinned', { active: true })).filter((i) => i.status.state === 'running');
+      return list.length === 2 ? list : undefined;
+    }, { timeoutMs: 20_000 });
+    assert.deepEqual([...new Set(pinned.map((i) => i.node))], ['vm-b']);
+
+    await berth.client.createService('default', { name: 'everywhere', mode: 'global', containers: [{ command: ['sleep', '1000'] }] }, { deploy: true });
+    const nodesOf = async (): Promise<string[]> =>
+      (await berth.client.listInstances('default', 'everywhere', { active: true })).filter((i) => i.status.state === 'running').map((i) => i.node).sort();
+    const names = (await berth.client.nodes()).filter((n) => n.ready).map((n) => n.name).sort();
+    assert.equal(names.length, 3);
+    await waitFor('one on each of the 3 nodes', async () => JSON.stringify(await nodesOf()) === JSON.stringify(names), { timeoutMs: 20_000 });
+    const dir = tempDir('berth-agent-');
+    dirs.push(dir);
+    agents.push(await spawnAgent(berth, 'vm-c', joinToken, dir));
+    await waitFor('one on the 4th node too', async () => JSON.stringify(await nodesOf()) === JSON.stringify([...names, 'vm-c'].sort()), { timeoutMs: 20_000 });
+    await berth.client.removeService('default', 'pinned');
+    await berth.client.removeService('default', 'everywhere');
+    await waitFor('both removed', async () => (await berth.client.listServices('default')).every((x) => x.name === 'spread'), { timeoutMs: 20_000 });
+  });
+
   it("berth plan --fail-node says what then happens: a SIGKILLed agent's node is down after the grace, its instance is replaced where the plan said, and the old one is stopped when the agent comes back (no slot runs twice)", async () => {
     const a = agents[0] as RunningAgent;
     const before = (await berth.client.listInstances('default', 'spread', { active: true })).find((i) => i.node === 'vm-a') as Instance;
