@@ -27,7 +27,8 @@ function detailLines(node: NodeDetail, now: number): string[] {
   const lines = [
     `Name:          ${node.name}`,
     `Address:       ${node.address}`,
-    `Status:        ${status(node)} (heartbeat ${formatAge(node.heartbeatAt, now)} ago)`,
+    // The record is written when the node registers, changes or goes down (heartbeats write nothing).
+    `Status:        ${status(node)} (since ${formatAge(node.heartbeatAt, now)} ago)`,
     `Availability:  ${node.availability}`,
     `Platform:      ${node.os}/${node.arch}`,
     `Capacity:      ${node.capacity.cpus} CPUs, ${formatBytes(node.capacity.memoryBytes)} memory`,

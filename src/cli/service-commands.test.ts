@@ -247,6 +247,15 @@ describe('berth service commands against a stub API', () => {
       assert.match(all.stdout, /web-1 {3}web-1-old {3}failed {4}- {8}shutdown  +127\.10\.0\.2 {3}- {5}0 {10}exit 137, 2m ago/);
     });
 
+    it('ps shows the NODE column once the instances are on more than one node', async () => {
+      stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }), [instance({ slot: 1, id: 'web-1-a', node: 'vm-a' }), instance({ slot: 2, id: 'web-2-b', node: 'vm-b' })]);
+      const r = await run(['service', 'ps', 'web'], { now: Date.parse('2026-11-21T15:02:00.000Z') });
+      const lines = r.stdout.trimEnd().split('\n');
+      assert.match(lines[0] ?? '', /^NAME +ID +STATE +HEALTH +DESIRED +NODE +ADDRESS /);
+      assert.match(lines[1] ?? '', /^web-1 +web-1-a +running +- +running +vm-a +/);
+      assert.match(lines[2] ?? '', /^web-2 +web-2-b +running +- +running +vm-b +/);
+    });
+
     it('logs prefixes each line with its instance and sends --tail 100 by default', async () => {
       stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
       stub.logs.set('default/web', [

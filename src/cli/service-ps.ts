@@ -31,17 +31,20 @@ export function servicePsCommand(deps: CliDeps): Command {
 
 /**
  * NAME (web-1), ID, STATE, HEALTH (healthy, unhealthy, starting; `-` without probes or once ended),
- * DESIRED, ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
+ * DESIRED, NODE (only when the instances are on more than one node, as Swarm's `service ps` shows it),
+ * ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
  */
 export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette): string {
+  const nodes = new Set(instances.map((i) => i.node)).size > 1;
   return renderTable(
-    ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
+    ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', ...(nodes ? ['NODE'] : []), 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
     instances.map((i) => [
       `${service}-${i.slot}`,
       i.id,
       colourState(i.status.state, palette),
       isTerminalState(i.status.state) ? '-' : colourHealth(healthOf(i), palette) || '-',
       i.desiredState,
+      ...(nodes ? [i.node] : []),
       i.spec.address || '-',
       pidsOf(i),
       i.restarts,

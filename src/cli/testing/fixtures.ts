@@ -91,6 +91,7 @@ export interface InstanceOverrides {
   readonly ports?: readonly number[];
   readonly id?: string;
   readonly exitCode?: number;
+  readonly node?: string;
 }
 
 export function instance(overrides: InstanceOverrides = {}): Instance {
@@ -104,7 +105,7 @@ export function instance(overrides: InstanceOverrides = {}): Instance {
     service,
     serviceId: `svc-${service}`,
     slot,
-    node: 'node-1',
+    node: overrides.node ?? 'node-1',
     generation: overrides.generation ?? 1,
     restartGeneration: overrides.restartGeneration ?? 0,
     restarts: 0,
