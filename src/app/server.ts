@@ -11,7 +11,7 @@ import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js'
 import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
-import { DisposableStore } from '../lib/index.js';
+import { CodedError, DisposableStore } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
 import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
@@ -223,9 +223,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // Agents of other machines join with a join token and act with a node credential (docs/agents.md).
       agents: { liveness, heartbeatPeriodMs, nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey), apiToken },
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
+      // Logs and stats are files and processes of this machine: instances of other nodes are not read
+      // here (their agents keep them; docs/nodes.md). Asked only for those, the answer says so.
       telemetry: {
-        logs: (instances, options) => telemetry.logs(liveSource(store, instances), options),
-        stats: (instances) => telemetry.stats(instances),
+        logs: (instances, options) => {
+          const source = liveSource(store, onThisNode(instances, node));
+          return telemetry.logs(() => source().filter((i) => i.node === node), options);
+        },
+        stats: (instances) => telemetry.stats(instances.filter((i) => i.node === node)),
       },
       endpoints: publisher,
       volumes: { list: (grid, service) => late.agent?.volumes({ grid, ...(service !== undefined ? { service } : {}) }) ?? [] },
@@ -335,6 +340,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await owned.dispose();
     throw error;
   }
+}
+
+/**
+ * The instances of `node`; all of them when none is elsewhere.
+ * @throws CodedError LOGS_UNAVAILABLE (503) when every one runs on another node
+ */
+function onThisNode(instances: readonly Instance[], node: string): readonly Instance[] {
+  const here = instances.filter((i) => i.node === node);
+  if (here.length === 0 && instances.length > 0) {
+    const elsewhere = [...new Set(instances.map((i) => i.node))].join(', ');
+    throw new CodedError('LOGS_UNAVAILABLE', `the logs of instances on other nodes (${elsewhere}) are not served by this server yet: read them on that machine, in the agent's data directory (instances/<instance id>/)`, { nodes: elsewhere });
+  }
+  return here;
 }
 
 /**

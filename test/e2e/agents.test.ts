@@ -66,6 +66,14 @@ describe('agents of other machines (berth agent --join)', () => {
     assert.ok(nodes.has('vm-a') && nodes.has('vm-b'), `instances on both agents' nodes (got ${[...nodes].join(', ')})`);
     // No readiness probe: running means started, not yet listening; each must accept within a few seconds.
     for (const i of instances) await waitFor(`instance ${i.id} on ${i.node} accepts connections`, () => accepts(i), { timeoutMs: 5000 });
+    // Logs are files of the instance's own machine: the server serves its node's and says so for others'.
+    const remote = instances.find((i) => i.node === 'vm-a') as Instance;
+    await assert.rejects(
+      async () => {
+        for await (const _ of berth.client.logs('default', 'spread', { instance: remote.id })) break;
+      },
+      (e: { code?: string; message?: string }) => e.code === 'LOGS_UNAVAILABLE' && /other nodes \(vm-a\)/.test(e.message ?? ''),
+    );
   });
 
   it("serves the cluster's names from every agent's own DNS server (its mirror of the cluster)", async () => {
