@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { newInstance } from '../api/testing/fixtures.js';
-import { serveRealApi } from './testing/real-api.js';
+import { serveRealApi } from '../../test/real-api.js';
 import { openSqliteStore } from '../store/index.js';
 import type { SqliteStore } from '../store/index.js';
 import { runCli } from './testing/run-cli.js';

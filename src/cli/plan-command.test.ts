@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { newInstance } from '../api/testing/fixtures.js';
-import { serveRealApi } from './testing/real-api.js';
+import { serveRealApi } from '../../test/real-api.js';
 import { parseServiceSpec } from '../model/index.js';
 import { planWhatIf } from '../reconcile/index.js';
 import { openSqliteStore } from '../store/index.js';

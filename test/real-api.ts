@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../../api/index.js';
-import { FakeTelemetry, createApi } from '../../api/index.js';
-import { adminAuthenticator } from '../../api/testing/fixtures.js';
+import type { ApiDeps } from '../src/api/index.js';
+import { FakeTelemetry, createApi } from '../src/api/index.js';
+import { adminAuthenticator } from '../src/api/testing/fixtures.js';
 
 /**
  * The real API (admin requests, fake telemetry) on a loopback port for CLI tests, and the env that
