@@ -17,7 +17,7 @@ import { rmSync } from 'node:fs';
 import type { BerthClient } from '../src/client/index.js';
 import type { RunningAgent } from '../test/e2e/agent-harness.js';
 import { killAgent, spawnAgent } from '../test/e2e/agent-harness.js';
-import { startBerth, tempDir } from '../test/e2e/harness.js';
+import { alive, startBerth, tempDir } from '../test/e2e/harness.js';
 import { cleanup, GRID, median, secs, tinyHttpSpec } from './berth-rollouts.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -25,6 +25,19 @@ const REPLICAS = 6;
 const SWARM_HEARTBEAT_MS = 5000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** SIGKILL of a leftover instance's process group (its pid leads one), else the process. */
+function quietKill(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
 
 /** Ready instances of the service, by slot, with their node. */
 async function readySlots(client: BerthClient, name: string): Promise<{ slot: number; node: string; id: string }[]> {
@@ -53,6 +66,7 @@ async function round(graceMs: number, k: number): Promise<Round> {
   const berth = await startBerth({ instanceRange: `127.11.6${k % 10}.0/24`, args: ['--node-grace', `${graceMs / 1000}s`] });
   const agents: RunningAgent[] = [];
   const dirs: string[] = [];
+  let victimPids: number[] = [];
   try {
     const joinToken = (await berth.client.createToken({ role: 'node', name: 'join' })).token;
     for (const name of ['vm-a', 'vm-b']) {
@@ -68,6 +82,8 @@ async function round(graceMs: number, k: number): Promise<Round> {
     }, 60_000);
     const victim = agents[0] as RunningAgent;
     const lostSlots = before.filter((r) => r.node === victim.name).map((r) => r.slot);
+    // Its processes outlive the SIGKILLed agent: stopped below by the agent's return (fencing), else by pid.
+    victimPids = (await berth.client.listInstances(GRID, name, { active: true })).filter((i) => i.node === victim.name).flatMap((i) => (i.status.containers ?? []).map((c) => c.pid)).filter((p): p is number => p !== undefined);
     if (lostSlots.length === 0) throw new Error(`no instance on ${victim.name}: ${JSON.stringify(before)}`);
     const t0 = performance.now();
     await killAgent(victim, 'SIGKILL');
@@ -77,8 +93,12 @@ async function round(graceMs: number, k: number): Promise<Round> {
       const ok = lostSlots.every((s) => r.some((x) => x.slot === s && x.node !== victim.name));
       return ok ? performance.now() - t0 : undefined;
     }, graceMs + 30_000);
+    // The agent comes back: it stops the instances that were replaced (no slot runs twice).
+    agents[0] = await spawnAgent(berth, victim.name, undefined, victim.dataDir);
+    await until('the replaced instances stopped', async () => (victimPids.every((p) => !alive(p)) ? true : undefined), 15_000);
     return { graceMs, lost: lostSlots.length, downMs, replacedMs };
   } finally {
+    for (const p of victimPids) if (alive(p)) quietKill(p);
     await cleanup(berth).catch(() => undefined);
     for (const a of agents) await killAgent(a, 'SIGTERM');
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
