@@ -243,7 +243,10 @@ describe('ensureImage, against Debian’s docker-registry on 127.0.0.1', { skip:
       const t0 = Date.now();
       const other = ensureImage(docker, hanging, 'IfNotPresent', { stallMs: 1500 }); // starts the shared pull
       other.catch(() => {});
-      const aborted = ensureImage(docker, hanging, 'IfNotPresent', { signal: ac.signal });
+      // The same stall bound for both: whichever call's local-image check answers first starts the
+      // shared pull with its own bound (the other's could be the 30 s default: a CI flake, past the
+      // engine's own 25 s deadline).
+      const aborted = ensureImage(docker, hanging, 'IfNotPresent', { signal: ac.signal, stallMs: 1500 });
       setTimeout(() => ac.abort(new Error('caller gave up')), 300);
       await assert.rejects(aborted, /caller gave up/);
       assert.ok(Date.now() - t0 < 1000, `aborted after ${Date.now() - t0} ms`);
