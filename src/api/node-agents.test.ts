@@ -60,6 +60,30 @@ describe('API: agents of other machines', () => {
     assert.equal(again.body?.['code'], 'NODE_EXISTS');
   });
 
+  it('refuses an odd join, changing nothing: bad name, address, drivers, capacity, too many labels, unknown fields', async () => {
+    const { app, store, join } = setup();
+    const revision = store.revision();
+    const cases: [unknown, RegExp][] = [
+      [{ ...FACTS, name: 'Bad_Name' }, /name/],
+      [{ ...FACTS, name: 'x'.repeat(254) }, /name/],
+      [{ ...FACTS, name: 'vm2', address: 'not an ip; rm -rf /' }, /address/],
+      [{ ...FACTS, name: 'vm2', drivers: ['process', 'kvm'] }, /drivers/],
+      [{ ...FACTS, name: 'vm2', capacity: { cpus: -1, memoryBytes: 1 } }, /capacity/],
+      [{ ...FACTS, name: 'vm2', capacity: { cpus: 1, memoryBytes: 2 ** 61 } }, /capacity/],
+      [{ ...FACTS, name: 'vm2', labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, /labels/],
+      [{ ...FACTS, name: 'vm2', ready: true }, /ready/],
+      [{ ...FACTS, name: 'vm2', joinedAt: 'forged' }, /joinedAt/],
+    ];
+    for (const [payload, field] of cases) {
+      const res = await call(app, join, 'POST', '/v1/nodes/join', payload);
+      assert.equal(res.status, 400, `${JSON.stringify(payload).slice(0, 80)}: ${res.text}`);
+      assert.equal(res.body?.['code'], 'REQUEST_INVALID');
+      assert.match(String(res.body?.['message']), field);
+    }
+    assert.equal(store.revision(), revision, 'nothing stored');
+    assert.deepEqual(store.listNodes(), []);
+  });
+
   it('a grid admin cannot join nodes nor mint a join token', async () => {
     const { app, gridAdmin } = setup();
     const res = await call(app, gridAdmin, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });

@@ -1,5 +1,7 @@
 import { availableParallelism, machine, platform, totalmem } from 'node:os';
 import type { NodeInfo, NodeRegistration } from '../model/index.js';
+import { NodeNotDownError, NodeNotFoundError, VersionConflictError } from '../model/index.js';
+import type { NodeChange } from './store.js';
 
 /*
  * The two writers of a node record (model/node.ts): the agent's registration and the API's change.
@@ -37,4 +39,30 @@ export function registeredNode(registration: NodeRegistration, existing: NodeInf
     availability: existing?.availability ?? 'active',
     ...(registration.joinedAt ?? existing?.joinedAt ? { joinedAt: registration.joinedAt ?? existing?.joinedAt } : {}),
   };
+}
+
+/**
+ * The record after an API or node-controller change (`berth node update`, a node marked down).
+ * @throws NodeNotFoundError (404), VersionConflictError (409) when `ifVersion` is not the current version
+ */
+export function changedNode(current: NodeInfo | undefined, name: string, change: NodeChange, ifVersion: number | undefined): Omit<NodeInfo, 'version'> {
+  if (!current) throw new NodeNotFoundError(name);
+  if (ifVersion !== undefined && ifVersion !== current.version) throw new VersionConflictError(`node "${name}"`, ifVersion, current.version);
+  const { version: _, ...rest } = current;
+  return {
+    ...rest,
+    ...(change.availability ? { availability: change.availability } : {}),
+    ...(change.labels ? { labels: { ...change.labels } } : {}),
+    ...(change.ready !== undefined ? { ready: change.ready } : {}),
+  };
+}
+
+/**
+ * The node `berth node rm` may forget: one that is down, or any with `force`.
+ * @throws NodeNotFoundError (404), NodeNotDownError (409)
+ */
+export function removableNode(current: NodeInfo | undefined, name: string, force: boolean): NodeInfo {
+  if (!current) throw new NodeNotFoundError(name);
+  if (current.ready && !force) throw new NodeNotDownError(name);
+  return current;
 }

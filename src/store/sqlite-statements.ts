@@ -17,6 +17,7 @@ export const SQL = {
   putNode: `INSERT INTO nodes (name, json, mod_revision) VALUES (?, ?, ?)
     ON CONFLICT (name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
   listNodes: `SELECT json FROM nodes ORDER BY name`,
+  getNode: `SELECT json FROM nodes WHERE name = ?`,
   deleteNode: `DELETE FROM nodes WHERE name = ?`,
 } as const;
 

@@ -11,8 +11,6 @@ import {
   INSTANCE_STATES,
   InstanceNotFoundError,
   InvalidTransitionError,
-  NodeNotDownError,
-  NodeNotFoundError,
   RequestInvalidError,
   ServiceExistsError,
   ServiceNotDeployedError,
@@ -31,7 +29,7 @@ import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
 import { AccessTables } from './access-tables.js';
 import { SecretTable } from './secret-table.js';
-import { registeredNode, withNodeDefaults } from './node-records.js';
+import { changedNode, registeredNode, removableNode, withNodeDefaults } from './node-records.js';
 import { HostPortTable } from './host-port-table.js';
 import type { JsonRow, Statements } from './sqlite-statements.js';
 import { SQL } from './sqlite-statements.js';
@@ -183,8 +181,11 @@ export class SqliteStore implements Store {
     return (this.stmt.listNodes.all() as JsonRow[]).map((r) => withNodeDefaults(this.frozen.parse<NodeInfo>(r.json)));
   }
 
+  /** One row: node credentials are checked with it on every heartbeat and report. */
   getNode(name: string): NodeInfo | undefined {
-    return this.listNodes().find((n) => n.name === name);
+    this.assertOpen();
+    const row = this.stmt.getNode.get(name) as JsonRow | undefined;
+    return row ? withNodeDefaults(this.frozen.parse<NodeInfo>(row.json)) : undefined;
   }
 
   /** @throws RequestInvalidError when `since` is not a time. */
@@ -425,25 +426,12 @@ export class SqliteStore implements Store {
   }
 
   updateNode(name: string, change: NodeChange, options: Pick<WriteOptions, 'ifVersion'> = {}): NodeInfo {
-    return this.write(() => {
-      const current = this.getNode(name);
-      if (!current) throw new NodeNotFoundError(name);
-      if (options.ifVersion !== undefined && options.ifVersion !== current.version) throw new VersionConflictError(`node "${name}"`, options.ifVersion, current.version);
-      const { version: _, ...rest } = current;
-      return this.putNode({
-        ...rest,
-        ...(change.availability ? { availability: change.availability } : {}),
-        ...(change.labels ? { labels: { ...change.labels } } : {}),
-        ...(change.ready !== undefined ? { ready: change.ready } : {}),
-      });
-    });
+    return this.write(() => this.putNode(changedNode(this.getNode(name), name, change, options.ifVersion)));
   }
 
   removeNode(name: string, options: { readonly force?: boolean } = {}): NodeInfo {
     return this.write(() => {
-      const current = this.getNode(name);
-      if (!current) throw new NodeNotFoundError(name);
-      if (current.ready && !options.force) throw new NodeNotDownError(name);
+      const current = removableNode(this.getNode(name), name, options.force === true);
       const revision = this.log.next();
       this.stmt.deleteNode.run(name);
       this.log.record('node', 'delete', name, JSON.stringify(current), revision);
