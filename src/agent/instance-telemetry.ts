@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AsyncChannel } from '../lib/index.js';
 import type { Instance, InstanceStats, LogLine } from '../model/index.js';
+import { isTerminal } from '../model/index.js';
 import type { ContainerHandle, ContainerLogLine, ContainerStats, Driver } from '../drivers/index.js';
 import { handleFile } from './instance-files.js';
 
@@ -9,6 +10,11 @@ export interface LogQuery {
   readonly since?: string;
   readonly follow?: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * While following: called with a time (RFC 3339, nanoseconds) once every line older than it has been
+   * yielded, so a consumer can merge another stream in order (the timeline of `logs --events`).
+   */
+  readonly onWatermark?: (time: string) => void;
 }
 
 /** Where instances come from: a fixed list, or a function re-read while following (restarts appear). */
@@ -16,6 +22,9 @@ export type InstanceSource = readonly Instance[] | (() => readonly Instance[]);
 
 /** Lines that arrive within this window are sorted before they are sent (log readers lag a little). */
 const REORDER_WINDOW_MS = 200;
+/** How often followed lines are flushed, and how often instances without all their readers are looked for. */
+const FLUSH_MS = 50;
+const SCAN_MS = 100;
 /** Samples older than this are not used as the start of a CPU interval. */
 const SAMPLE_MAX_AGE_MS = 10_000;
 /** Interval of the first CPU measurement of an instance. */
@@ -53,49 +62,75 @@ export class InstanceTelemetry {
     const start = query.tail !== undefined ? Math.max(0, history.length - query.tail) : 0;
     for (let k = start; k < history.length; k++) yield history[k] as LogLine;
     if (!query.follow) return;
-    yield* this.follow(list, cutoff, query.signal);
+    query.onWatermark?.(cutoff);
+    yield* this.follow(list, cutoff, query.signal, query.onWatermark);
   }
 
-  private async *follow(list: () => readonly Instance[], since: string, signal: AbortSignal | undefined): AsyncIterable<LogLine> {
-    const channel = new AsyncChannel<LogLine[]>();
+  private async *follow(list: () => readonly Instance[], since: string, signal: AbortSignal | undefined, onWatermark: ((time: string) => void) | undefined): AsyncIterable<LogLine> {
+    const channel = new AsyncChannel<{ lines: LogLine[]; watermark: string }>();
     const followed = new Set<string>();
+    // Instances whose every container has a reader (or that ended): later scans skip them.
+    const settled = new Set<string>();
     const abort = new AbortController();
     const onAbort = (): void => abort.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     let buffer: LogLine[] = [];
+    // When the last complete scan started: every instance that existed then has its readers.
+    let scannedAt = Date.now();
+    let scanning = false;
     const attach = async (): Promise<void> => {
-      for (const inst of list()) {
-        for (const { name, handle } of await this.handlesOf(inst)) {
-          const key = `${inst.id}/${name}`;
-          if (followed.has(key) || abort.signal.aborted) continue;
-          followed.add(key);
-          void (async () => {
-            try {
-              for await (const line of this.driver.logs(handle, { since, follow: true, signal: abort.signal })) buffer.push(tag(line, inst, name));
-            } catch {
-              // The reader ended (container gone, aborted): nothing more to read from it.
-            }
-          })();
+      if (scanning) return;
+      scanning = true;
+      const startedAt = Date.now();
+      try {
+        for (const inst of list()) {
+          if (settled.has(inst.id) || abort.signal.aborted) continue;
+          const handles = await this.handlesOf(inst);
+          if (handles.length === inst.spec.containers.length || isTerminal(inst.status.state)) settled.add(inst.id);
+          for (const { name, handle } of handles) {
+            const key = `${inst.id}/${name}`;
+            if (followed.has(key) || abort.signal.aborted) continue;
+            followed.add(key);
+            void (async () => {
+              try {
+                for await (const line of this.driver.logs(handle, { since, follow: true, signal: abort.signal })) buffer.push(tag(line, inst, name));
+              } catch {
+                // The reader ended (container gone, aborted): nothing more to read from it.
+              }
+            })();
+          }
         }
+        scannedAt = startedAt;
+      } finally {
+        scanning = false;
       }
     };
     await attach();
+    // Lines older than `since` were the history's (the follow drops them): the watermark starts there.
+    let lastWatermark = since;
     const flusher = setInterval(() => {
-      const limit = toNanoIso(Date.now() - REORDER_WINDOW_MS);
-      const ready = buffer.filter((l) => l.time <= limit).sort(byTime);
-      if (ready.length > 0) {
-        buffer = buffer.filter((l) => l.time > limit);
-        channel.push(ready);
+      // A line reaches the buffer within the reorder window of its time, once its instance has a
+      // reader: what is older than both bounds has all arrived, and is sent in order.
+      const limit = toNanoIso(Math.min(Date.now(), scannedAt) - REORDER_WINDOW_MS);
+      const ready = buffer.filter((l) => l.time < limit).sort(byTime);
+      if (ready.length > 0) buffer = buffer.filter((l) => l.time >= limit);
+      if (ready.length > 0 || limit > lastWatermark) {
+        if (limit > lastWatermark) lastWatermark = limit;
+        channel.push({ lines: ready, watermark: lastWatermark });
       }
-    }, 50);
-    const rescan = setInterval(() => void attach(), 1000);
+    }, FLUSH_MS);
+    // New instances (a scale, a restart) are found within a scan period; settled ones cost nothing.
+    const rescan = setInterval(() => void attach(), SCAN_MS);
     abort.signal.addEventListener('abort', () => {
       clearInterval(flusher);
       clearInterval(rescan);
       channel.close();
     }, { once: true });
     try {
-      for await (const batch of channel) yield* batch;
+      for await (const batch of channel) {
+        yield* batch.lines;
+        onWatermark?.(batch.watermark);
+      }
     } finally {
       abort.abort();
       signal?.removeEventListener('abort', onAbort);

@@ -44,7 +44,9 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const instances = selectInstances(store.listInstances({ grid, service: name }), query.instance);
     const stream = new NdjsonStream(reply, streamOptions(ctx));
     const follow = query.follow ?? false;
+    let watermark: string | undefined;
     const lines = telemetry.logs(instances, {
+      ...(query.events && follow ? { onWatermark: (time: string) => (watermark = time) } : {}),
       ...(query.tail === undefined ? {} : { tail: query.tail }),
       ...(since === undefined ? {} : { since }),
       follow,
@@ -67,7 +69,7 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
         return () => void subscription.dispose();
       },
     };
-    await pumpLogs(withEvents(lines, feed, { follow, now: () => ctx.clock.now() }), stream);
+    await pumpLogs(withEvents(lines, feed, { follow, now: () => ctx.clock.now(), watermark: () => watermark }), stream);
   });
 
   /**

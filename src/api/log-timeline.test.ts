@@ -114,4 +114,32 @@ describe('API: GET …/logs?events=true', () => {
     const one = await app.inject({ method: 'GET', url: `${BASE}/web/logs?events=true&instance=2` });
     assert.deepEqual(one.body.split('\n').filter((l) => l !== '').map((l) => label(JSON.parse(l) as TimelineLine)), ['L GET /health 503', 'E web-2 unready: HTTP 503'], 'only the instance\'s events');
   });
+
+  it('with a telemetry watermark, writes a held event once the watermark passed it, however long the lines take', async () => {
+    const channel = new AsyncChannel<LogLine>();
+    let watermark: string | undefined;
+    let push: ((e: ServiceEvent) => void) | undefined;
+    const feed = { history: [], subscribe: (p: (e: ServiceEvent) => void) => ((push = p), () => undefined) };
+    // The clock is far past the event: without the watermark, the quiet rule would write it at once.
+    const timeline = withEvents(channel[Symbol.asyncIterator](), feed, { follow: true, now: () => Date.parse(T(59)), watermark: () => watermark });
+    const out: string[] = [];
+    const reading = (async () => {
+      for await (const l of timeline) {
+        out.push(label(l));
+        if (out.length === 3) break;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    push?.(event(1, T(10, '400'), 'converged'));
+    watermark = T(10, '300');
+    await new Promise((r) => setTimeout(r, 350));
+    assert.deepEqual(out, [], 'held: a line older than the event may still come');
+    channel.push(line(T(10, '390'), 'late line')); // the line of a reader attached late, older than the event
+    await waitUntil(() => out.length === 1);
+    watermark = T(10, '600');
+    await waitUntil(() => out.length === 2);
+    channel.push(line(T(10, '700'), 'after'));
+    await reading;
+    assert.deepEqual(out, ['L late line', 'E converged', 'L after']);
+  });
 });

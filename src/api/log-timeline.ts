@@ -5,12 +5,13 @@ import type { EventLine, LogLine, ServiceEvent, TimelineLine } from '../model/in
  * telemetry already merges in time order, with the service's events put in between.
  *
  * Events are held until it is safe to write them: when a log line with a later time comes, or — while
- * following — once the log stream has been quiet for a moment and the event is older than the log
- * readers' lag (the telemetry sorts followed lines through a 200 ms reorder window). A log line that
- * arrives later than that lag is still written, just after the event (never dropped).
+ * following — once the telemetry's watermark passed them (every line older than the watermark has been
+ * yielded). A telemetry without watermarks gets a guess instead: the log stream has been quiet for a
+ * moment and the event is older than the log readers' usual lag. A log line that arrives later than
+ * that is still written, just after the event (never dropped).
  */
 
-/** Followed log lines reach us at most this long after their time (the telemetry's window plus its flush interval, with margin). */
+/** Without watermarks: followed log lines are taken to reach us at most this long after their time. */
 export const LOG_LAG_MS = 500;
 /** The log stream counts as quiet after this long without a line (before the first line: the history read). */
 const QUIET_MS = 300;
@@ -39,11 +40,12 @@ export function eventLine(event: ServiceEvent): EventLine {
  * Yields the log lines with the events put in between, in time order. Without `follow`, the held
  * events are written when the lines end; with it, the stream ends when `lines` does (the client left).
  * @param options.now  the clock (epoch ms), injected for tests
+ * @param options.watermark  the telemetry's latest watermark (RFC 3339), undefined until it sent one
  */
 export async function* withEvents(
   lines: AsyncIterator<LogLine>,
   feed: EventFeed,
-  options: { readonly follow: boolean; readonly now?: () => number },
+  options: { readonly follow: boolean; readonly now?: () => number; readonly watermark?: () => string | undefined },
 ): AsyncGenerator<TimelineLine, void, undefined> {
   const now = options.now ?? Date.now;
   const held: ServiceEvent[] = [...feed.history];
@@ -67,6 +69,12 @@ export async function* withEvents(
     for (;;) {
       const next = options.follow ? await raceTick(pending) : await pending;
       if (next === TICK) {
+        const mark = options.watermark?.();
+        if (mark !== undefined) {
+          const safe = timeKey(mark);
+          while (held.length > 0 && timeKey((held[0] as ServiceEvent).time) < safe) yield eventLine(held.shift() as ServiceEvent);
+          continue;
+        }
         const quiet = now() - lastLineAt >= (sawLine ? QUIET_MS : FIRST_QUIET_MS);
         const safe = timeKey(new Date(now() - LOG_LAG_MS).toISOString());
         while (quiet && held.length > 0 && timeKey((held[0] as ServiceEvent).time) <= safe) yield eventLine(held.shift() as ServiceEvent);

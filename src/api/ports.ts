@@ -6,10 +6,12 @@ export interface Telemetry {
   /**
    * Log lines of the given instances merged in time order. With `follow`, keeps yielding new lines
    * until `signal` aborts. `since` is RFC 3339; `tail` is the number of lines per the merged stream.
+   * `onWatermark` (follow only, optional to implement) is called with a time once every line older
+   * than it has been yielded.
    */
   logs(
     instances: readonly Instance[],
-    options: { readonly tail?: number; readonly since?: string; readonly follow?: boolean; readonly signal?: AbortSignal },
+    options: { readonly tail?: number; readonly since?: string; readonly follow?: boolean; readonly signal?: AbortSignal; readonly onWatermark?: (time: string) => void },
   ): AsyncIterable<LogLine>;
   /** One sample per running instance (CPU % over a short interval, memory of the whole process tree). */
   stats(instances: readonly Instance[]): Promise<InstanceStats[]>;
