@@ -3,6 +3,7 @@ import type { Disposable, Logger } from '../lib/index.js';
 import { RequestInvalidError, RevisionCompactedError } from '../model/index.js';
 import { parseFrozen } from './deep-freeze.js';
 import type { WatchEvent, WatchListener } from './store.js';
+import type { RowCapture, RowChange } from './row-capture.js';
 import { WatchHub } from './watch-hub.js';
 
 const REPLAY_BATCH = 500;
@@ -29,6 +30,8 @@ export class ChangeLog {
   private compacted = 0;
   /** Changes of the transaction in progress, published after its commit. */
   private pending: WatchEvent[] = [];
+  /** Replication (docs/control-plane.md): the writer hands each commit's rows on; a replica refuses writes. */
+  private replication: { readonly capture: RowCapture; readonly onCommit?: (rows: readonly RowChange[]) => void; readonly readOnly?: () => Error | undefined } | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -60,7 +63,10 @@ export class ChangeLog {
    * it remains and the revision is what it was.
    */
   write<T>(fn: () => T, options: { readonly dryRun?: boolean } = {}): T {
+    const refused = this.replication?.readOnly?.();
+    if (refused) throw refused;
     if (options.dryRun) return this.dryRun(fn);
+    let rows: readonly RowChange[] = [];
     const run = this.db.transaction(() => {
       this.loadMeta(); // the file is the truth, should another connection have written
       const before = this.rev;
@@ -69,6 +75,7 @@ export class ChangeLog {
         this.setMeta.run(this.rev, 'revision');
         this.compact();
       }
+      if (this.replication) rows = this.replication.capture.take();
       return result;
     });
     this.pending = [];
@@ -82,8 +89,36 @@ export class ChangeLog {
     }
     const committed = this.pending;
     this.pending = [];
+    if (rows.length > 0) this.replication?.onCommit?.(rows);
     this.hub.publish(committed);
     return result;
+  }
+
+  /**
+   * Turns replication on: `onCommit` gets every committed write's rows (the writer), `readOnly` refuses
+   * writes with its error while it returns one (a replica). Either may change later (a replica that wins
+   * the election becomes the writer).
+   */
+  replicate(replication: { readonly capture: RowCapture; readonly onCommit?: (rows: readonly RowChange[]) => void; readonly readOnly?: () => Error | undefined }): void {
+    this.replication = replication;
+  }
+
+  /**
+   * A replica's catch-up: writes the writer's rows as they are, in one transaction, then hands watchers
+   * the change-history rows among them (the writer's own revisions, so a watch resumes on any server).
+   */
+  applyReplicated(changes: readonly RowChange[]): void {
+    const capture = this.replication?.capture;
+    if (!capture) throw new Error('applyReplicated: replication is not on');
+    const published = this.rev;
+    this.db.transaction(() => capture.apply(changes)).immediate();
+    this.loadMeta();
+    const events = changes
+      .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > published)
+      .map((c) => c.row as ChangeRow)
+      .sort((a, b) => a.revision - b.revision)
+      .map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json)));
+    this.hub.publish(events);
   }
 
   /**

@@ -15,3 +15,7 @@ export { SqliteStore, openSqliteStore, REMOVED_BY_USER } from './sqlite-store.js
 export type { NodeLiveness } from './node-liveness.js';
 export { MemoryNodeLiveness } from './node-liveness.js';
 export { recordHeartbeat } from './node-heartbeat.js';
+export type { RowChange } from './row-capture.js';
+export { StoreReplica, ReplicaWriter, ReplicationLostError } from './store-replica.js';
+export type { LeaderRecord, ElectionOptions } from './leader-election.js';
+export { LeaderElection } from './leader-election.js';

@@ -23,6 +23,8 @@ import {
   serviceKey,
 } from '../model/index.js';
 import { FrozenJsonCache, deepFreeze, stableStringify } from './deep-freeze.js';
+import type { RowChange } from './row-capture.js';
+import { RowCapture } from './row-capture.js';
 import { ChangeLog } from './change-log.js';
 import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
@@ -107,6 +109,7 @@ export class SqliteStore implements Store {
   /** See accessRevision(); in memory, as only this process writes this file (data-dir lock). */
   private accessChanges = 0;
   private readonly hostPorts: HostPortTable;
+  private capture: RowCapture | undefined;
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
   private readonly frozen = new FrozenJsonCache();
@@ -137,6 +140,29 @@ export class SqliteStore implements Store {
   revision(): number {
     this.assertOpen();
     return this.log.revision;
+  }
+
+  /**
+   * Replication through etcd (docs/control-plane.md): from now on every committed write's rows go to
+   * `onCommit` (the writer), and writes are refused with `readOnly`'s error while it returns one (a
+   * replica, whose writes go to the leader). Call again to change roles.
+   */
+  replicate(options: { readonly onCommit?: (rows: readonly RowChange[]) => void; readonly readOnly?: () => Error | undefined }): void {
+    this.capture ??= new RowCapture(this.db);
+    this.log.replicate({ capture: this.capture, ...options });
+  }
+
+  /** A replica's catch-up with the writer's rows (see RowCapture); watchers get the change history among them. */
+  applyReplicated(changes: readonly RowChange[]): void {
+    this.assertOpen();
+    this.log.applyReplicated(changes);
+    if (changes.some((c) => c.table === 'tokens' || c.table === 'grids')) this.accessChanges++;
+  }
+
+  /** Every row key here, for a full resync against the writer's rows. */
+  replicatedKeys(): { table: string; key: (string | number)[] }[] {
+    this.capture ??= new RowCapture(this.db);
+    return this.capture.allKeys();
   }
 
   // ---- reads ----

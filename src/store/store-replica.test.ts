@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServiceSpec } from '../model/index.js';
+import { parseServiceSpec } from '../model/index.js';
+import { SqliteKv } from './backend/index.js';
+import type { NewInstance, WatchEvent } from './index.js';
+import { LeaderElection, ReplicaWriter, ReplicationLostError, StoreReplica, openSqliteStore } from './index.js';
+
+const PREFIX = '/berth/';
+const spec = (name: string, replicas = 2): ServiceSpec => parseServiceSpec({ name, replicas, containers: [{ command: ['sleep', '60'], ports: [{ containerPort: 8080 }] }], ports: [{ port: 80, targetPort: 8080 }] });
+
+function instance(id: string, slot: number): NewInstance {
+  return {
+    id,
+    grid: 'default',
+    service: 'web',
+    serviceId: 'svc-1',
+    slot,
+    node: 'n1',
+    generation: 1,
+    restartGeneration: 0,
+    restarts: 0,
+    spec: { containers: [], address: `127.10.0.${slot + 1}`, restartPolicy: { condition: 'any', delay: '5s', maxAttempts: 0, window: '0s' }, env: {} },
+    desiredState: 'running',
+  };
+}
+
+/** A leader store whose commits go to `kv`, fenced on a key this test holds. */
+async function leaderOn(kv: SqliteKv, options: { chunkOps?: number } = {}) {
+  const election = new LeaderElection(kv, { key: `${PREFIX}leader`, self: { id: 'a', url: 'http://127.0.0.1:1' }, ttlSeconds: 2 });
+  const fatal: Error[] = [];
+  const fence = await election.campaign((e) => fatal.push(e));
+  const store = openSqliteStore(':memory:');
+  const writer = new ReplicaWriter(kv, { prefix: PREFIX, fence, onFatal: (e) => fatal.push(e), ...options });
+  store.replicate({ onCommit: (rows) => writer.enqueue(rows) });
+  return { store, writer, election, fatal };
+}
+
+/** Everything a reader sees, to compare two stores. */
+function view(store: ReturnType<typeof openSqliteStore>) {
+  return {
+    revision: store.revision(),
+    services: store.listServices(),
+    instances: store.listInstances(),
+    events: store.listEvents({ grid: 'default', service: 'web' }),
+    history: store.listSpecHistory('default', 'web'),
+    tokens: store.listTokens(),
+    listeners: store.listHostListeners(),
+  };
+}
+
+describe('the store replicated through a key-value backend (docs/control-plane.md)', () => {
+  it('a follower that loads and then follows holds what the leader wrote, and its watchers see the leader\'s revisions', async () => {
+    const kv = new SqliteKv();
+    const leader = await leaderOn(kv);
+    leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
+    await leader.writer.flushed();
+
+    const follower = openSqliteStore(':memory:');
+    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
+    follower.replicate({ readOnly: () => new Error('read only') });
+    await replica.load();
+    assert.deepEqual(view(follower), view(leader.store), 'loaded');
+
+    const seen: WatchEvent[] = [];
+    follower.watch(follower.revision(), (e) => seen.push(e));
+    const fromLeader: WatchEvent[] = [];
+    leader.store.watch(leader.store.revision(), (e) => fromLeader.push(e));
+    replica.follow();
+    leader.store.applyControllerWrites({ createInstances: [instance('web-1-a', 1), instance('web-2-b', 2)], events: [{ grid: 'default', service: 'web', type: 'instance.created', severity: 'info', message: 'made two' }] });
+    leader.store.updateServiceIntent('default', 'web', { spec: spec('web', 3), deploy: true });
+    leader.store.removeInstance('default', 'web', 'web-2-b');
+    const revision = await leader.writer.flushed();
+    assert.ok(await replica.caughtUp(revision, 5000), 'the follower reached the leader\'s last etcd revision');
+    assert.deepEqual(view(follower), view(leader.store), 'followed');
+    assert.deepEqual(seen.map((e) => [e.revision, e.kind, e.key]), fromLeader.map((e) => [e.revision, e.kind, e.key]), 'the same watch events, at the same revisions');
+    assert.throws(() => follower.createService({ grid: 'default', spec: spec('other'), deploy: false }), /read only/);
+    replica.stop();
+    await kv.close();
+  });
+
+  it('a commit larger than one transaction is split, and a follower applies it whole', async () => {
+    const kv = new SqliteKv();
+    const leader = await leaderOn(kv, { chunkOps: 5 });
+    const follower = openSqliteStore(':memory:');
+    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
+    follower.replicate({});
+    await replica.load();
+    let partial = false;
+    follower.watch(follower.revision(), () => {
+      // Each watch event comes after its whole commit was applied: all 30 instances are there at once.
+      const n = follower.listInstances().length;
+      if (n !== 0 && n !== 30) partial = true;
+    });
+    replica.follow();
+    leader.store.applyControllerWrites({ createInstances: Array.from({ length: 30 }, (_, k) => instance(`web-${k + 1}-x`, k + 1)) });
+    const revision = await leader.writer.flushed();
+    assert.ok(await replica.caughtUp(revision, 5000));
+    assert.equal(follower.listInstances().length, 30);
+    assert.equal(partial, false, 'never half a commit');
+    replica.stop();
+    await kv.close();
+  });
+
+  it('a deposed leader\'s writes fail on the fence, and the new leader loads what was acknowledged', async () => {
+    const kv = new SqliteKv({ leaseCheckMs: 20 });
+    const old = await leaderOn(kv);
+    old.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
+    await old.writer.flushed();
+    // The old leader stops keeping its lease alive (a frozen process): the key goes after the TTL.
+    const next = new LeaderElection(kv, { key: `${PREFIX}leader`, self: { id: 'b', url: 'http://127.0.0.1:2' }, ttlSeconds: 2 });
+    const started = Date.now();
+    const releasing = (old.election as unknown as { lease: { release(): void } }).lease;
+    releasing.release();
+    const fence = await next.campaign(() => undefined);
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs < 2000 + 1500, `the other candidate leads within the TTL (${tookMs} ms)`);
+    assert.equal(next.current()?.id, 'b');
+
+    old.store.updateServiceIntent('default', 'web', { spec: spec('web', 5), deploy: true });
+    await assert.rejects(old.writer.flushed(), ReplicationLostError, 'the old leader learns it lost');
+    assert.ok(old.fatal.some((e) => e instanceof ReplicationLostError));
+
+    const store = openSqliteStore(':memory:');
+    store.replicate({});
+    await new StoreReplica(kv, store, { prefix: PREFIX }).load();
+    assert.equal(store.getService('default', 'web')?.spec.replicas, 2, 'the acknowledged write is there, the fenced one is not');
+    const writer = new ReplicaWriter(kv, { prefix: PREFIX, fence, onFatal: (e) => assert.fail(e) });
+    store.replicate({ onCommit: (rows) => writer.enqueue(rows) });
+    store.updateServiceIntent('default', 'web', { spec: spec('web', 4), deploy: true });
+    await writer.flushed();
+    const check = openSqliteStore(':memory:');
+    check.replicate({});
+    await new StoreReplica(kv, check, { prefix: PREFIX }).load();
+    assert.equal(check.getService('default', 'web')?.spec.replicas, 4);
+    assert.equal(check.revision(), store.revision());
+    await next.stop();
+    await kv.close();
+  });
+});

@@ -1,0 +1,277 @@
+import type { Disposable, Logger } from '../lib/index.js';
+import { silentLogger } from '../lib/index.js';
+import type { Compare, KvBackend, KvEvent, TxnOp } from './backend/index.js';
+import { nextKey } from './backend/index.js';
+import type { RowChange } from './row-capture.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+/*
+ * The store on etcd (docs/control-plane.md). Every server keeps the whole store in memory (an SQLite
+ * database, so reads stay synchronous and the domain rules stay written once); etcd holds it durably,
+ * one key per row: `<prefix>rows/<table>/<primary key as JSON>` → the row's columns as JSON.
+ *
+ * - The leader is the one writer. ReplicaWriter sends each commit's rows to etcd in order, several
+ *   commits merged into one transaction when they queue up (group commit), every transaction fenced on
+ *   the leader's election key: a deposed leader's write fails instead of landing. A write is
+ *   acknowledged (the API answers) only once it is in etcd.
+ * - Followers keep up through a watch. A store transaction larger than one etcd transaction allows is
+ *   split, and the `<prefix>commit` key, put in its last part, tells a follower to apply what it
+ *   buffered: a follower never shows half a write.
+ * - A server that becomes leader loads everything again at one revision before writing.
+ */
+
+/** Ops per etcd transaction: etcd's --max-txn-ops defaults to 128. */
+const DEFAULT_CHUNK_OPS = 100;
+
+export interface ReplicaKeys {
+  readonly rows: string;
+  readonly commit: string;
+}
+
+export function replicaKeys(prefix: string): ReplicaKeys {
+  return { rows: `${prefix}rows/`, commit: `${prefix}commit` };
+}
+
+function rowKey(keys: ReplicaKeys, change: { readonly table: string; readonly key: readonly (string | number)[] }): string {
+  return `${keys.rows}${change.table}/${JSON.stringify(change.key)}`;
+}
+
+function parseRowKey(keys: ReplicaKeys, key: string): { table: string; key: (string | number)[] } | undefined {
+  const rest = key.slice(keys.rows.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return undefined;
+  try {
+    const parsed = JSON.parse(rest.slice(slash + 1)) as unknown;
+    return Array.isArray(parsed) ? { table: rest.slice(0, slash), key: parsed as (string | number)[] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps a store a replica of the rows in etcd: a full load, then a watch. */
+export class StoreReplica {
+  private readonly keys: ReplicaKeys;
+  private readonly prefix: string;
+  private readonly logger: Logger;
+  private applied = 0;
+  private buffered: RowChange[] = [];
+  private watching: Disposable | undefined;
+  private readonly waiters = new Set<{ revision: number; resolve: () => void }>();
+
+  constructor(
+    private readonly kv: KvBackend,
+    private readonly store: SqliteStore,
+    options: { readonly prefix: string; readonly logger?: Logger },
+  ) {
+    this.keys = replicaKeys(options.prefix);
+    this.prefix = options.prefix;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The etcd revision the store holds everything up to. */
+  get revision(): number {
+    return this.applied;
+  }
+
+  /**
+   * Loads every row at one revision (pages of 1,000): rows here but not in etcd are deleted, the rest
+   * written as they are. Returns that revision.
+   */
+  async load(): Promise<number> {
+    const puts: RowChange[] = [];
+    const present = new Set<string>();
+    let revision: number | undefined;
+    let fromKey: string | undefined;
+    for (;;) {
+      const page = await this.kv.range(this.keys.rows, { limit: 1000, ...(fromKey !== undefined ? { fromKey } : {}), ...(revision !== undefined ? { revision } : {}) });
+      revision ??= page.revision;
+      for (const kv of page.items) {
+        const parsed = parseRowKey(this.keys, kv.key);
+        if (!parsed) continue;
+        present.add(kv.key);
+        puts.push({ ...parsed, row: JSON.parse(kv.value) as Record<string, unknown> });
+      }
+      const last = page.items.at(-1);
+      if (!page.more || !last) break;
+      fromKey = nextKey(last.key);
+    }
+    const deletes = this.store
+      .replicatedKeys()
+      .filter((k) => !present.has(rowKey(this.keys, k)))
+      .map((k): RowChange => ({ ...k, row: null }));
+    this.buffered = [];
+    this.store.applyReplicated([...deletes, ...puts]);
+    this.advance(revision);
+    return revision;
+  }
+
+  /** Follows the rows from the loaded revision on; after a compaction, loads again. */
+  follow(): void {
+    this.watching?.dispose();
+    this.watching = this.kv.watch(this.prefix, this.applied, {
+      events: (events) => this.onEvents(events),
+      compacted: () => {
+        this.logger.warn({ revision: this.applied }, 'the store history this server needed was compacted: loading everything again');
+        void this.load().then(
+          () => this.follow(),
+          (error: unknown) => this.logger.error({ err: error }, 'reloading the store failed'),
+        );
+      },
+      error: (error) => this.logger.warn({ err: error }, 'store watch trouble; retrying'),
+    });
+  }
+
+  /** Stops following (a follower that became the leader). */
+  stop(): void {
+    this.watching?.dispose();
+    this.watching = undefined;
+  }
+
+  /** Resolves once the store holds etcd's revision `revision` (a write the leader acknowledged), or after `timeoutMs`. */
+  async caughtUp(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.applied >= revision) return true;
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve: () => (clearTimeout(timer), this.waiters.delete(waiter), resolve(true)) };
+      const timer = setTimeout(() => (this.waiters.delete(waiter), resolve(false)), timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  private onEvents(events: readonly KvEvent[]): void {
+    for (const event of events) {
+      if (event.kv.key === this.keys.commit) {
+        if (event.type === 'put') {
+          const rows = this.buffered;
+          this.buffered = [];
+          if (rows.length > 0) this.store.applyReplicated(rows);
+          this.advance(event.kv.modRevision);
+        }
+        continue;
+      }
+      if (!event.kv.key.startsWith(this.keys.rows)) continue;
+      const parsed = parseRowKey(this.keys, event.kv.key);
+      if (!parsed) continue;
+      this.buffered.push({ ...parsed, row: event.type === 'put' ? (JSON.parse(event.kv.value) as Record<string, unknown>) : null });
+    }
+  }
+
+  private advance(revision: number): void {
+    if (revision > this.applied) this.applied = revision;
+    for (const w of [...this.waiters]) if (w.revision <= this.applied) w.resolve();
+  }
+}
+
+/** What stops a leader: its fence failed (another server leads) or etcd stayed unreachable. */
+export class ReplicationLostError extends Error {}
+
+/**
+ * The leader's side: sends each commit's rows to etcd, in commit order, fenced on the election key.
+ * A failure is fatal (`onFatal`): the in-memory store then holds writes etcd does not, and the server
+ * must start again from etcd (kube-controller-manager exits when it loses its lease, likewise).
+ */
+export class ReplicaWriter {
+  private readonly keys: ReplicaKeys;
+  private queue: { seq: number; rows: readonly RowChange[] }[] = [];
+  private committed = 0;
+  private durable = 0;
+  private etcdRevision = 0;
+  private running = false;
+  private failed: Error | undefined;
+  private readonly waiters = new Set<{ seq: number; resolve: (rev: number) => void; reject: (e: Error) => void }>();
+  private readonly chunkOps: number;
+  private readonly retryForMs: number;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly kv: KvBackend,
+    private readonly options: {
+      readonly prefix: string;
+      /** The compare every transaction carries: the election key as this server won it. */
+      readonly fence: Compare;
+      readonly onFatal: (error: Error) => void;
+      readonly chunkOps?: number;
+      /** How long an unreachable etcd is retried before giving up (default 10 s). */
+      readonly retryForMs?: number;
+      readonly logger?: Logger;
+    },
+  ) {
+    this.keys = replicaKeys(options.prefix);
+    this.chunkOps = Math.max(2, options.chunkOps ?? DEFAULT_CHUNK_OPS);
+    this.retryForMs = options.retryForMs ?? 10_000;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Queues one commit's rows (called synchronously at the commit). */
+  enqueue(rows: readonly RowChange[]): void {
+    if (this.failed) return;
+    this.queue.push({ seq: ++this.committed, rows });
+    if (!this.running) void this.run();
+  }
+
+  /**
+   * Resolves with etcd's revision once every commit so far is in etcd.
+   * @throws ReplicationLostError when replication failed (the server is going down)
+   */
+  async flushed(): Promise<number> {
+    if (this.failed) throw this.failed;
+    const seq = this.committed;
+    if (this.durable >= seq) return this.etcdRevision;
+    return new Promise((resolve, reject) => this.waiters.add({ seq, resolve, reject }));
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && !this.failed) {
+        // Group commit: everything queued goes in one go; a row written twice is sent once, as it is last.
+        const batch = this.queue;
+        this.queue = [];
+        const merged = new Map<string, RowChange>();
+        for (const commit of batch) for (const change of commit.rows) merged.set(rowKey(this.keys, change), change);
+        const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
+        const lastSeq = (batch.at(-1) as { seq: number }).seq;
+        for (let at = 0; at < ops.length || at === 0; at += this.chunkOps - 1) {
+          const chunk = ops.slice(at, at + this.chunkOps - 1);
+          const last = at + this.chunkOps - 1 >= ops.length;
+          if (last) chunk.push({ op: 'put', key: this.keys.commit, value: String(lastSeq) });
+          this.etcdRevision = await this.send(chunk);
+        }
+        this.durable = lastSeq;
+        for (const w of [...this.waiters]) {
+          if (w.seq <= this.durable) {
+            this.waiters.delete(w);
+            w.resolve(this.etcdRevision);
+          }
+        }
+      }
+    } catch (error) {
+      this.fail(error instanceof ReplicationLostError ? error : new ReplicationLostError(`the store could not be written to etcd: ${(error as Error).message}`));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One fenced transaction; transient failures are retried (a put or delete applied twice is the same row). */
+  private async send(ops: readonly TxnOp[]): Promise<number> {
+    const deadline = Date.now() + this.retryForMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        const result = await this.kv.txn({ compare: [this.options.fence], success: ops });
+        if (!result.succeeded) throw new ReplicationLostError('this server is no longer the leader (its election key is gone or another server holds it)');
+        return result.revision;
+      } catch (error) {
+        if (error instanceof ReplicationLostError || Date.now() + delay > deadline) throw error;
+        this.logger.warn({ err: error }, 'writing to etcd failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failed) return;
+    this.failed = error;
+    for (const w of this.waiters) w.reject(error);
+    this.waiters.clear();
+    this.options.onFatal(error);
+  }
+}
