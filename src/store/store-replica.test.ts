@@ -49,8 +49,8 @@ function view(store: ReturnType<typeof openSqliteStore>) {
   };
 }
 
-describe('the store replicated through a key-value backend (docs/control-plane.md)', () => {
-  it('a follower that loads and then follows holds what the leader wrote, and its watchers see the leader\'s revisions', async () => {
+void describe('the store replicated through a key-value backend (docs/control-plane.md)', () => {
+  void it('a follower that loads and then follows holds what the leader wrote, and its watchers see the leader\'s revisions', async () => {
     const kv = new SqliteKv();
     const leader = await leaderOn(kv);
     leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
@@ -79,7 +79,7 @@ describe('the store replicated through a key-value backend (docs/control-plane.m
     await kv.close();
   });
 
-  it('a commit larger than one transaction is split, and a follower applies it whole', async () => {
+  void it('a commit larger than one transaction is split, and a follower applies it whole', async () => {
     const kv = new SqliteKv();
     const leader = await leaderOn(kv, { chunkOps: 5 });
     const follower = openSqliteStore(':memory:');
@@ -102,7 +102,7 @@ describe('the store replicated through a key-value backend (docs/control-plane.m
     await kv.close();
   });
 
-  it('a deposed leader\'s writes fail on the fence, and the new leader loads what was acknowledged', async () => {
+  void it('a deposed leader\'s writes fail on the fence, and the new leader loads what was acknowledged', async () => {
     const kv = new SqliteKv({ leaseCheckMs: 20 });
     const old = await leaderOn(kv);
     old.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
