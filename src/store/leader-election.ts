@@ -93,7 +93,7 @@ export class LeaderElection {
   /** Resigns (revokes the lease: the key goes at once) and stops observing. */
   async stop(): Promise<void> {
     this.stopped.abort();
-    this.observing?.dispose();
+    void this.observing?.dispose();
     await this.lease?.revoke().catch(() => undefined);
   }
 
@@ -102,7 +102,7 @@ export class LeaderElection {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        watch.dispose();
+        void watch.dispose();
         this.stopped.signal.removeEventListener('abort', done);
         resolve();
       };

@@ -107,7 +107,7 @@ export class StoreReplica {
 
   /** Follows the rows from the loaded revision on; after a compaction, loads again. */
   follow(): void {
-    this.watching?.dispose();
+    void this.watching?.dispose();
     this.watching = this.kv.watch(this.prefix, this.applied, {
       events: (events) => this.onEvents(events),
       compacted: () => {
@@ -123,7 +123,7 @@ export class StoreReplica {
 
   /** Stops following (a follower that became the leader). */
   stop(): void {
-    this.watching?.dispose();
+    void this.watching?.dispose();
     this.watching = undefined;
   }
 
