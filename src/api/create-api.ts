@@ -17,6 +17,8 @@ import type { NdjsonStream } from './ndjson-stream.js';
 import type { AgentAccess, WhatIfPlanner, EndpointsView, HostPortProbe, Telemetry, VolumesView } from './ports.js';
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
+import type { LeaderRouting } from './leader-routing.js';
+import { installLeaderRouting } from './leader-routing.js';
 import { registerAccessRoutes } from './access-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerNodeRoutes, registerPlanRoute } from './node-routes.js';
@@ -77,6 +79,8 @@ export interface ApiDeps {
   readonly planner?: WhatIfPlanner;
   /** The built web console's directory (dist/web), served at `/` (api/console-routes.ts). Absent: pages say how to build it. */
   readonly consoleDir?: string;
+  /** Several servers on etcd: writes go to the leader (api/leader-routing.ts). Absent: this server is the only one. */
+  readonly leaderRouting?: LeaderRouting;
 }
 
 /** The error body of every failed request. */
@@ -119,6 +123,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     // The API's own address (once it listens) and the DNS server's: a service asking for them is refused.
     reservedListeners: () => reservedListeners(apiAddress(), deps.dnsAddress, { dockerApi: deps.dockerApi?.() ?? [] }),
     hostPorts: deps.hostPorts,
+    leaderRouting: deps.leaderRouting,
     streams: new Set<NdjsonStream>(),
   };
 }
@@ -167,6 +172,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     } satisfies ErrorBody),
   );
 
+  // Before access control: a follower passes writes on as they came, and the leader checks them.
+  if (deps.leaderRouting) installLeaderRouting(app, deps.leaderRouting, logger);
   installAccessControl(app, { store: deps.store, authenticator: deps.authenticator });
   drainOversizedBodies(app, BODY_LIMIT_BYTES);
   app.addHook('onResponse', async (request, reply) => {

@@ -40,6 +40,7 @@ export const ERROR_STATUS = {
   NODE_UNAVAILABLE: 503,
   LOGS_UNAVAILABLE: 503,
   STORE_UNAVAILABLE: 503,
+  NO_LEADER: 503,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

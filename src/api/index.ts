@@ -12,3 +12,4 @@ export { ROUTE_ACCESS } from './access-control.js';
 export type { DockerApiDeps } from './docker/create-docker-api.js';
 export { createDockerApi } from './docker/create-docker-api.js';
 export type { HostFacts, LocalImage, LocalImages } from './docker/docker-ports.js';
+export type { LeaderRouting } from './leader-routing.js';

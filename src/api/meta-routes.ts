@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildOpenApiDocument } from './openapi.js';
+import type { LeaderRouting } from './leader-routing.js';
 import type { RouteContext } from './route-context.js';
 
 /** The server itself: version and the OpenAPI document. */
@@ -13,6 +14,7 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): voi
       node: ctx.node,
       ...(ctx.dnsAddress ? { dns: ctx.dnsAddress } : {}),
       ...(dockerApi.length > 0 ? { dockerApi } : {}),
+      ...(ctx.leaderRouting ? { controlPlane: controlPlaneOf(ctx.leaderRouting) } : {}),
       ...(self ? { drivers: self.drivers, ...(self.unavailableDrivers && Object.keys(self.unavailableDrivers).length > 0 ? { unavailableDrivers: self.unavailableDrivers } : {}) } : {}),
     };
   });
@@ -22,4 +24,9 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): voi
     document ??= buildOpenApiDocument({ version: ctx.version });
     return document;
   });
+}
+
+function controlPlaneOf(routing: LeaderRouting): { role: 'leader' | 'follower' | 'electing'; leader?: string } {
+  const leader = routing.leaderUrl();
+  return { role: routing.role(), ...(leader !== undefined ? { leader } : {}) };
 }

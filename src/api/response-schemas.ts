@@ -244,6 +244,10 @@ export const VersionInfoSchema = z.strictObject({
   dockerApi: z.array(z.string()).optional().describe('where the Docker Engine API face listens, as DOCKER_HOST takes it (docs/docker-api.md)'),
   drivers: z.array(z.string()).optional().describe('drivers that run containers on this node'),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run here'),
+  controlPlane: z
+    .strictObject({ role: z.enum(['leader', 'follower', 'electing']), leader: z.string().optional() })
+    .optional()
+    .describe('several servers on etcd: this server\'s role and the leader\'s API URL (docs/control-plane.md)'),
 });
 
 /** model/endpoints.ts ServiceEndpoints, for the OpenAPI document. */

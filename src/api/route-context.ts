@@ -1,3 +1,4 @@
+import type { LeaderRouting } from './leader-routing.js';
 import type { Clock, Logger } from '../lib/index.js';
 import { hasCode } from '../lib/index.js';
 import type { InstancePolicy, Service, SpecLimits } from '../model/index.js';
@@ -38,6 +39,8 @@ export interface RouteContext {
   readonly reservedListeners: () => readonly ReservedListener[];
   /** What other programs on this host hold (the automatic node-port choice skips it); absent: nothing known. */
   readonly hostPorts: HostPortProbe | undefined;
+  /** Several servers on etcd: where writes go (api/leader-routing.ts); undefined for a lone server. */
+  readonly leaderRouting: LeaderRouting | undefined;
   /** Where the controller takes instance addresses from (a deploy it cannot hold is refused, 422). */
   readonly instanceRange: string;
   /** The server's limits: replicas per service (`berth server --max-replicas`). */

@@ -32,16 +32,24 @@ export function ensureCredentials(dataDir: string, store: Store, nowIso: () => s
   }
   chmodSync(keyPath, 0o600);
 
+  return { ...ensureAdminToken(dataDir, store, nowIso), serviceAccountKey };
+}
+
+/**
+ * The admin token in `<data>/admin.token` (0600): kept while the store still knows it, else a new one
+ * is minted and stored (a cluster-admin token named ADMIN_TOKEN_NAME).
+ */
+export function ensureAdminToken(dataDir: string, store: Store, nowIso: () => string): { adminToken: string; adminTokenPath: string } {
   const adminTokenPath = join(dataDir, 'admin.token');
   const existing = existsSync(adminTokenPath) ? readFileSync(adminTokenPath, 'utf8').trim() : undefined;
   if (existing !== undefined && stillValid(store, existing)) {
     chmodSync(adminTokenPath, 0o600);
-    return { adminToken: existing, adminTokenPath, serviceAccountKey };
+    return { adminToken: existing, adminTokenPath };
   }
   const minted = mintToken();
   store.createToken({ id: minted.id, hash: minted.hash, name: ADMIN_TOKEN_NAME, role: 'cluster-admin', createdAt: nowIso(), createdBy: 'berth server' });
   writePrivate(adminTokenPath, `${minted.token}\n`);
-  return { adminToken: minted.token, adminTokenPath, serviceAccountKey };
+  return { adminToken: minted.token, adminTokenPath };
 }
 
 function stillValid(store: Store, token: string): boolean {

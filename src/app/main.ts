@@ -3,6 +3,8 @@ import type { CliDeps } from '../cli/index.js';
 import type { RunningServer } from './server.js';
 import { startServer } from './server.js';
 import { startAgent } from './remote-agent.js';
+import { startControlPlane } from './control-plane.js';
+import { parseStoreUrl } from '../store/index.js';
 
 /**
  * The `berth` binary: the CLI, given the two things only the composition root can make — a server
@@ -16,7 +18,14 @@ const deps: CliDeps = {
     },
   },
   async runServer(options) {
-    const server = await startServer(options);
+    const { store, advertiseUrl, leaderLeaseSeconds, ...rest } = options;
+    const storeUrl = parseStoreUrl(store, { dataDir: options.dataDir });
+    if (storeUrl.kind === 'etcd') {
+      await runControlPlane({ ...options, store: store as string });
+      return;
+    }
+    if (advertiseUrl !== undefined || leaderLeaseSeconds !== undefined) throw new Error('--advertise-url and --leader-lease go with --store etcd://… (several servers)');
+    const server = await startServer({ ...rest, storePath: storeUrl.path });
     // Warnings first: whoever waits for the "listening" line has read them by then.
     for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
     process.stderr.write(`berth server listening on ${server.url} (data in ${options.dataDir})\n`);
@@ -43,6 +52,35 @@ const deps: CliDeps = {
     await agent.stop();
   },
 };
+
+/** `berth server --store etcd://…`: one of several servers (docs/control-plane.md). */
+async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { readonly store: string }): Promise<void> {
+  const server = await startControlPlane({
+    dataDir: options.dataDir,
+    listen: options.listen,
+    store: options.store,
+    logToFile: true,
+    ...(options.advertiseUrl ? { advertiseUrl: options.advertiseUrl } : {}),
+    ...(options.leaderLeaseSeconds ? { leaderLeaseSeconds: options.leaderLeaseSeconds } : {}),
+    ...(options.nodeGraceMs ? { nodeGraceMs: options.nodeGraceMs } : {}),
+    ...(options.maxReplicas ? { maxReplicas: options.maxReplicas } : {}),
+    ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
+    onFatal: (error) => {
+      process.stderr.write(`berth server: ${error.message}; stopping (a restart loads the store from etcd again)\n`);
+      process.exit(1);
+    },
+  });
+  process.stderr.write(`berth server listening on ${server.url} (one of several servers on ${options.store}; data in ${options.dataDir})\n`);
+  server.leading.then(
+    () => process.stderr.write(`berth server: this server leads; admin token in ${server.adminTokenPath}\n`),
+    () => undefined, // logged by the control plane
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.stop();
+}
 
 /** Who instances run as, where the Docker API face listens, and how a client trusts the certificate of an HTTPS server. */
 function startNotes(server: RunningServer): string {

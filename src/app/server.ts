@@ -37,6 +37,8 @@ import { BERTH_VERSION } from './version.js';
 export interface ServerConfig {
   /** Where the store, instance state, logs and stateful data live. */
   readonly dataDir: string;
+  /** The SQLite file (default `<dataDir>/berth.db`; `berth server --store sqlite:///path`). */
+  readonly storePath?: string;
   /** HOST:PORT of the HTTP API (default 127.0.0.1:7420). Port 0 picks a free one. */
   readonly listen: string;
   /**
@@ -163,7 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // With --node-address, other nodes reach this one there: its node ports and node-published ports open there too.
     const nodeAddress = config.nodeAddress ?? '127.0.0.1';
     const nodeAddresses = [...new Set(['127.0.0.1', nodeAddress])];
-    const store = openSqliteStore(join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
+    const store = openSqliteStore(config.storePath ?? join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
     owned.defer(() => store.close());
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
     const processDriver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });

@@ -35,6 +35,12 @@ export interface ServerOptions {
   readonly dockerApi?: readonly string[];
   /** `--docker-api-tls-cert`, `--docker-api-tls-key`, `--docker-api-tls-ca`. */
   readonly dockerApiTls?: { readonly cert?: string; readonly key?: string; readonly ca?: string };
+  /** `--store`: a SQLite path or URL, or etcd://… for several servers (app/ parses it). */
+  readonly store?: string;
+  /** `--advertise-url`: where the other servers reach this one (several servers). */
+  readonly advertiseUrl?: string;
+  /** `--leader-lease`, seconds. */
+  readonly leaderLeaseSeconds?: number;
 }
 
 /** What `berth agent` hands to app/ (docs/agents.md). */

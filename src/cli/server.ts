@@ -25,6 +25,9 @@ interface ServerFlags {
   readonly nodeLabel?: Record<string, string>;
   readonly nodeGrace?: string;
   readonly nodeAddress?: string;
+  readonly store?: string;
+  readonly advertiseUrl?: string;
+  readonly leaderLease?: string;
 }
 
 /** `berth server`: runs the control plane, agent, DNS and proxy in the foreground (app/ does the work). */
@@ -50,6 +53,12 @@ export function serverCommand(deps: CliDeps): Command {
     })
     .option('--node-grace <duration>', 'a node whose heartbeats stop this long is down and its replicated instances move elsewhere (default 10s, as Swarm)', durationValue)
     .option('--node-label <key=value>', 'a label of this node when it is first registered (node.labels.<key> of placement constraints; repeatable; later: berth node update --label-add)', labelValue)
+    .option('--store <url>', 'where the state lives: a SQLite file (sqlite:///path, default <data-dir>/berth.db), or etcd://h1:2379,h2:2379,h3:2379[?cacert=&cert=&key=&user=&prefix=] for several servers (API on all, controllers on the elected leader; no agent, DNS or proxy: run berth agent --join on each machine)')
+    .option('--advertise-url <url>', 'with --store etcd://: where the other servers reach this one\'s API (default: the URL it listens at)', (v: string) => {
+      if (!/^https?:\/\/[^\s/]+\/?$/.test(v.trim())) throw new InvalidArgumentError(`"${v}": expected http(s)://HOST:PORT`);
+      return v.trim().replace(/\/$/, '');
+    })
+    .option('--leader-lease <duration>', 'with --store etcd://: the leader lease; a dead leader is replaced within it (default 5s; 2s to 60s)', durationValue)
     .action(async (flags: ServerFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
@@ -72,6 +81,9 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.nodeLabel ? { nodeLabels: flags.nodeLabel } : {}),
         ...(flags.nodeGrace ? { nodeGraceMs: graceMs(flags.nodeGrace) } : {}),
         ...(flags.nodeAddress ? { nodeAddress: flags.nodeAddress } : {}),
+        ...(flags.store ? { store: flags.store } : {}),
+        ...(flags.advertiseUrl ? { advertiseUrl: flags.advertiseUrl } : {}),
+        ...(flags.leaderLease ? { leaderLeaseSeconds: leaseSeconds(flags.leaderLease) } : {}),
         ...(flags.dockerApi && flags.dockerApi.length > 0 ? { dockerApi: flags.dockerApi } : {}),
         ...(flags.dockerApiTlsCert || flags.dockerApiTlsKey || flags.dockerApiTlsCa
           ? { dockerApiTls: { ...(flags.dockerApiTlsCert ? { cert: flags.dockerApiTlsCert } : {}), ...(flags.dockerApiTlsKey ? { key: flags.dockerApiTlsKey } : {}), ...(flags.dockerApiTlsCa ? { ca: flags.dockerApiTlsCa } : {}) } }
@@ -79,6 +91,13 @@ export function serverCommand(deps: CliDeps): Command {
       };
       await deps.runServer(options);
     });
+}
+
+/** `--leader-lease`: whole seconds from 2 (etcd's minimum TTL) to 60. */
+function leaseSeconds(value: string): number {
+  const ms = parseDuration(value);
+  if (ms < 2000 || ms > 60_000 || ms % 1000 !== 0) throw new UsageError(`--leader-lease ${value}: expected whole seconds from 2s to 60s, e.g. 5s`);
+  return ms / 1000;
 }
 
 /** `--node-grace`: 1 s to 1 h (shorter marks nodes down on a hiccup; longer leaves instances of a dead node unreplaced). */

@@ -66,6 +66,8 @@ export interface VersionInfo {
   readonly drivers?: readonly string[];
   /** Driver → why it cannot run on the node. */
   readonly unavailableDrivers?: Readonly<Record<string, string>>;
+  /** Several servers on etcd (`berth server --store etcd://…`): this server's role and the leader's URL. */
+  readonly controlPlane?: { readonly role: 'leader' | 'follower' | 'electing'; readonly leader?: string };
 }
 
 /** Options every write that takes a compare-and-set token accepts. */

@@ -19,3 +19,5 @@ export type { RowChange } from './row-capture.js';
 export { StoreReplica, ReplicaWriter, ReplicationLostError } from './store-replica.js';
 export type { LeaderRecord, ElectionOptions } from './leader-election.js';
 export { LeaderElection } from './leader-election.js';
+export type { Compare, KvBackend, StoreUrl } from './backend/index.js';
+export { openKvBackend, parseStoreUrl } from './backend/index.js';

@@ -27,6 +27,7 @@ export interface ElectionOptions {
 
 export class LeaderElection {
   private lease: KvLease | undefined;
+  private leading = false;
   private readonly stopped = new AbortController();
   private readonly logger: Logger;
   private leader: LeaderRecord | undefined;
@@ -63,18 +64,28 @@ export class LeaderElection {
    * @throws Error when stop() was called first
    */
   async campaign(onLost: (error: Error) => void): Promise<Compare> {
-    this.lease ??= await this.kv.grantLease(this.options.ttlSeconds);
-    const lease = this.lease;
-    lease.onLost((error) => onLost(error));
     const value = JSON.stringify(this.options.self);
-    for (;;) {
+    for (let delay = 100; ; ) {
       if (this.stopped.signal.aborted) throw new Error('the election was stopped');
-      const result = await this.kv.txn({
-        compare: [{ key: this.options.key, absent: true }],
-        success: [{ op: 'put', key: this.options.key, value, lease: lease.id }],
-        failure: [{ op: 'get', key: this.options.key }],
-      });
+      let result;
+      let lease: KvLease;
+      try {
+        lease = await this.ensureLease(onLost);
+        result = await this.kv.txn({
+          compare: [{ key: this.options.key, absent: true }],
+          success: [{ op: 'put', key: this.options.key, value, lease: lease.id }],
+          failure: [{ op: 'get', key: this.options.key }],
+        });
+        delay = 100;
+      } catch (error) {
+        // etcd unreachable for a while: a candidate keeps trying.
+        this.logger.warn({ err: error }, 'campaigning failed; trying again');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+        continue;
+      }
       if (result.succeeded) {
+        this.leading = true;
         this.leader = this.options.self;
         this.logger.info({ revision: result.revision }, 'this server leads');
         return { key: this.options.key, createRevision: result.revision };
@@ -83,11 +94,24 @@ export class LeaderElection {
       const holder = held && held.op === 'get' ? held.kv : undefined;
       if (holder && holder.lease === lease.id) {
         // Ours from an earlier campaign of this lease (a retried call): lead with it.
+        this.leading = true;
         return { key: this.options.key, createRevision: holder.createRevision };
       }
       this.leader = holder ? parseRecord(holder.value) : undefined;
       await this.keyGone(result.revision);
     }
+  }
+
+  /** The lease campaigns are made with; a lost one is replaced while not leading, and ends the lead otherwise. */
+  private async ensureLease(onLost: (error: Error) => void): Promise<KvLease> {
+    if (this.lease) return this.lease;
+    const lease = await this.kv.grantLease(this.options.ttlSeconds);
+    this.lease = lease;
+    lease.onLost((error) => {
+      if (this.lease === lease) this.lease = undefined;
+      if (this.leading) onLost(error);
+    });
+    return lease;
   }
 
   /** Resigns (revokes the lease: the key goes at once) and stops observing. */

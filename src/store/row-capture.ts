@@ -111,6 +111,17 @@ export class RowCapture {
     }
   }
 
+  /** Every row of every table, as puts (a new cluster's first write: the rows the schema itself makes). */
+  allRows(): RowChange[] {
+    const out: RowChange[] = [];
+    for (const table of this.tables.values()) {
+      for (const row of this.db.prepare(`SELECT * FROM main.${table.name}`).all() as Record<string, unknown>[]) {
+        out.push({ table: table.name, key: table.primaryKey.map((c) => row[c] as string | number), row });
+      }
+    }
+    return out;
+  }
+
   /** Every row key of every table (for a full resync: what is here but no longer in the source is deleted). */
   allKeys(): { table: string; key: (string | number)[] }[] {
     const out: { table: string; key: (string | number)[] }[] = [];

@@ -159,6 +159,12 @@ export class SqliteStore implements Store {
     if (changes.some((c) => c.table === 'tokens' || c.table === 'grids')) this.accessChanges++;
   }
 
+  /** Every row here, as puts: what a new cluster's first leader writes (the rows the schema makes, e.g. the grid `default`). */
+  replicatedRows(): RowChange[] {
+    this.capture ??= new RowCapture(this.db);
+    return this.capture.allRows();
+  }
+
   /** Every row key here, for a full resync against the writer's rows. */
   replicatedKeys(): { table: string; key: (string | number)[] }[] {
     this.capture ??= new RowCapture(this.db);

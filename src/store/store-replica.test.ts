@@ -33,6 +33,7 @@ async function leaderOn(kv: SqliteKv, options: { chunkOps?: number } = {}) {
   const store = openSqliteStore(':memory:');
   const writer = new ReplicaWriter(kv, { prefix: PREFIX, fence, onFatal: (e) => fatal.push(e), ...options });
   store.replicate({ onCommit: (rows) => writer.enqueue(rows) });
+  writer.enqueue(store.replicatedRows()); // a new cluster: the rows the schema made go first
   return { store, writer, election, fatal };
 }
 
@@ -45,6 +46,7 @@ function view(store: ReturnType<typeof openSqliteStore>) {
     events: store.listEvents({ grid: 'default', service: 'web' }),
     history: store.listSpecHistory('default', 'web'),
     tokens: store.listTokens(),
+    grids: store.listGrids(),
     listeners: store.listHostListeners(),
   };
 }
@@ -125,6 +127,7 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     store.replicate({});
     await new StoreReplica(kv, store, { prefix: PREFIX }).load();
     assert.equal(store.getService('default', 'web')?.spec.replicas, 2, 'the acknowledged write is there, the fenced one is not');
+    assert.deepEqual(store.listGrids().map((g) => g.name), ['default'], 'the rows the schema made were written first');
     const writer = new ReplicaWriter(kv, { prefix: PREFIX, fence, onFatal: (e) => assert.fail(e) });
     store.replicate({ onCommit: (rows) => writer.enqueue(rows) });
     store.updateServiceIntent('default', 'web', { spec: spec('web', 4), deploy: true });

@@ -75,9 +75,10 @@ export class StoreReplica {
 
   /**
    * Loads every row at one revision (pages of 1,000): rows here but not in etcd are deleted, the rest
-   * written as they are. Returns that revision.
+   * written as they are — unless etcd holds no row at all (a new cluster: the store keeps the rows its
+   * schema made, for the first leader to write). Returns that revision and how many rows etcd held.
    */
-  async load(): Promise<number> {
+  async load(): Promise<{ revision: number; rows: number }> {
     const puts: RowChange[] = [];
     const present = new Set<string>();
     let revision: number | undefined;
@@ -95,14 +96,17 @@ export class StoreReplica {
       if (!page.more || !last) break;
       fromKey = nextKey(last.key);
     }
-    const deletes = this.store
-      .replicatedKeys()
-      .filter((k) => !present.has(rowKey(this.keys, k)))
-      .map((k): RowChange => ({ ...k, row: null }));
+    const deletes =
+      puts.length === 0
+        ? []
+        : this.store
+            .replicatedKeys()
+            .filter((k) => !present.has(rowKey(this.keys, k)))
+            .map((k): RowChange => ({ ...k, row: null }));
     this.buffered = [];
-    this.store.applyReplicated([...deletes, ...puts]);
+    if (deletes.length + puts.length > 0) this.store.applyReplicated([...deletes, ...puts]);
     this.advance(revision);
-    return revision;
+    return { revision, rows: puts.length };
   }
 
   /** Follows the rows from the loaded revision on; after a compaction, loads again. */

@@ -57,7 +57,10 @@ export class EtcdKv implements KvBackend {
         'grpc.max_receive_message_length': 2 ** 31 - 1,
         'grpc.keepalive_time_ms': options.keepalive?.timeMs ?? 30_000,
         'grpc.keepalive_timeout_ms': options.keepalive?.timeoutMs ?? 10_000,
-        'grpc.keepalive_permit_without_calls': 1,
+        // Pings only while a call is open (a watch, a lease keepalive), as etcd's clientv3
+        // (PermitWithoutStream false): etcd's server refuses pings on an idle connection with GOAWAY
+        // "too_many_pings", which dropped a server's connection 30 s after start (an idle channel's first ping).
+        'grpc.keepalive_permit_without_calls': 0,
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
       ...(options.tls ? { credentials: { rootCertificate: options.tls.ca ?? Buffer.alloc(0), ...(options.tls.key ? { privateKey: options.tls.key } : {}), ...(options.tls.cert ? { certChain: options.tls.cert } : {}) } } : {}),

@@ -1,0 +1,86 @@
+import { request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../lib/index.js';
+import { CodedError } from '../lib/index.js';
+
+/*
+ * Several servers on one etcd (docs/control-plane.md): every server answers reads from its replica of
+ * the store; writes are made by the leader only. A follower passes a write request on to the leader as
+ * it came (its token included: the leader authenticates and authorizes it), and answers with the
+ * leader's answer once its own replica holds that write — so a client that writes through one server
+ * and then reads from it sees its write. The leader answers a write only once it is in etcd.
+ */
+
+/** Where writes go; app/ implements it from the election and the replication. */
+export interface LeaderRouting {
+  /** `leader`: writes are served here; `follower`: they go to `leaderUrl()`; `electing`: none leads yet. */
+  role(): 'leader' | 'follower' | 'electing';
+  /** The leader's API URL, when one is known. */
+  leaderUrl(): string | undefined;
+  /** Leader: resolves with etcd's revision once every write so far is in etcd; rejects when it cannot be. */
+  flushed(): Promise<number>;
+  /** Follower: resolves once the replica holds etcd's `revision` (true), or gives up (false). */
+  caughtUp(revision: number): Promise<boolean>;
+  /** The PEM certificate the leader's HTTPS is trusted by (the servers of one cluster share theirs). */
+  readonly ca?: Buffer;
+}
+
+/** The header a leader's write answer carries: etcd's revision of that write. */
+export const STORE_REVISION_HEADER = 'berth-store-revision';
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Headers not passed on (hop-by-hop, or set again by the next hop). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
+const FORWARD_TIMEOUT_MS = 60_000;
+
+export function noLeaderError(): CodedError {
+  return new CodedError('NO_LEADER', 'no server leads yet: the servers are electing one or the new leader is loading the store; retry in a few seconds', {});
+}
+
+export function installLeaderRouting(app: FastifyInstance, routing: LeaderRouting, logger: Logger): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (READS.has(request.method)) return;
+    const role = routing.role();
+    if (role === 'leader') return;
+    const leader = routing.leaderUrl();
+    if (role === 'electing' || leader === undefined) throw noLeaderError();
+    await forward(request, reply, leader, routing, logger);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (READS.has(request.method) || routing.role() !== 'leader' || reply.statusCode >= 400) return payload;
+    try {
+      void reply.header(STORE_REVISION_HEADER, String(await routing.flushed()));
+      return payload;
+    } catch (error) {
+      logger.error({ err: error, method: request.method, url: request.url }, 'a write could not be made durable');
+      void reply.code(503).header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify({ code: 'STORE_UNAVAILABLE', message: `the write could not be stored in etcd (${(error as Error).message}); this server stops leading, retry`, details: {} });
+    }
+  });
+}
+
+async function forward(request: FastifyRequest, reply: FastifyReply, leader: string, routing: LeaderRouting, logger: Logger): Promise<void> {
+  const target = new URL(request.url, leader);
+  const headers: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
+  headers['x-forwarded-for'] = request.ip;
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  let answer: IncomingMessage;
+  try {
+    answer = await new Promise<IncomingMessage>((resolve, reject) => {
+      const out = send(target, { method: request.method, headers, timeout: FORWARD_TIMEOUT_MS, ...(routing.ca ? { ca: routing.ca } : {}) }, resolve);
+      out.on('error', reject);
+      out.on('timeout', () => out.destroy(new Error(`no answer within ${FORWARD_TIMEOUT_MS / 1000} s`)));
+      request.raw.pipe(out);
+    });
+  } catch (error) {
+    logger.warn({ err: error, leader }, 'the leader did not answer a forwarded write');
+    throw new CodedError('NO_LEADER', `the leader at ${leader} did not answer (${(error as Error).message}); if it is gone another server leads within the lease, retry`, { leader });
+  }
+  const revision = Number(answer.headers[STORE_REVISION_HEADER]);
+  if (Number.isSafeInteger(revision) && revision > 0) await routing.caughtUp(revision);
+  void reply.code(answer.statusCode ?? 502);
+  for (const [name, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(name) && name !== 'content-length' && value !== undefined) void reply.header(name, value);
+  await reply.send(answer);
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { ApiDeps, LeaderRouting } from '../api/index.js';
+import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken } from '../api/index.js';
+import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
+import type { Logger } from '../lib/index.js';
+import { CodedError, DisposableStore } from '../lib/index.js';
+import { planWhatIf } from '../reconcile/index.js';
+import type { Compare } from '../store/index.js';
+import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl } from '../store/index.js';
+import { loadClusterConfig } from './cluster-config.js';
+import { ensureAdminToken } from './credentials.js';
+import { claimDataDir } from './data-dir-lock.js';
+import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
+import { createLogger } from './logger.js';
+import { serverTls } from './server-tls.js';
+import { BERTH_VERSION } from './version.js';
+import { splitListen, maxReplicasOf } from './server.js';
+
+/** `berth server --store etcd://…` (docs/control-plane.md). */
+export interface ControlPlaneConfig {
+  readonly dataDir: string;
+  readonly listen: string;
+  /** The `--store` URL: etcd://h1:2379,h2:2379,h3:2379[?cacert=&cert=&key=&user=&prefix=]. */
+  readonly store: string;
+  /** Where the other servers reach this one's API (default: the URL it listens at). */
+  readonly advertiseUrl?: string;
+  /** The leader lease, seconds (default 5): a dead leader is replaced within it. */
+  readonly leaderLeaseSeconds?: number;
+  readonly nodeGraceMs?: number;
+  readonly instanceRange?: string;
+  readonly maxReplicas?: number;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly logToFile?: boolean;
+  readonly logger?: Logger;
+  /** Called once when this server must stop: it lost the lead, or etcd stayed unreachable (default: exit 1). */
+  readonly onFatal?: (error: Error) => void;
+}
+
+export interface RunningControlPlane {
+  readonly url: string;
+  /** This server's id in the election. */
+  readonly id: string;
+  readonly store: ReturnType<typeof openSqliteStore>;
+  /** `<data>/admin.token`: written by the server that first leads a new cluster, or when it lost its token. */
+  readonly adminTokenPath: string;
+  role(): 'leader' | 'follower' | 'electing';
+  /** Resolves once this server leads (for tests and `berth server`'s own message). */
+  readonly leading: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_LEADER_LEASE_SECONDS = 5;
+
+/**
+ * The control plane of several machines: the API on every server, the controllers on the elected
+ * leader only, the store in etcd with a replica in each server's memory. No agent, DNS or proxy runs
+ * here: each machine runs `berth agent --join` for that (the server's machine too, when it runs
+ * instances). Starts in dependency order and stops in reverse.
+ * @throws RequestInvalidError for a --store that is not an etcd URL; STORE_UNAVAILABLE when etcd does not answer
+ */
+export async function startControlPlane(config: ControlPlaneConfig): Promise<RunningControlPlane> {
+  const dataDir = resolve(config.dataDir);
+  const storeUrl = parseStoreUrl(config.store, { dataDir });
+  if (storeUrl.kind !== 'etcd') throw new CodedError('REQUEST_INVALID', `--store ${config.store}: several servers need etcd (etcd://h1:2379,h2:2379,h3:2379); the embedded SQLite store is the default without --store`, {});
+  const prefix = storeUrl.prefix;
+  secureDataDir(dataDir, { traverse: false });
+  const owned = new DisposableStore();
+  owned.add(claimDataDir(dataDir));
+  if (config.logToFile) createPrivateFile(join(dataDir, 'server.log'));
+  const logger = config.logger ?? createLogger(config.logToFile ? { destination: join(dataDir, 'server.log') } : {});
+  const onFatal =
+    config.onFatal ??
+    ((error: Error) => {
+      logger.error({ err: error }, 'this server stops: its store is no longer the cluster\'s (a restart loads it from etcd again)');
+      process.exit(1);
+    });
+  const id = randomUUID();
+  let role: 'leader' | 'follower' | 'electing' = 'electing';
+  try {
+    const kv = openKvBackend(storeUrl);
+    owned.defer(() => kv.close());
+    const cluster = await loadClusterConfig(kv, prefix, { env: process.env, ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}), logger });
+    const store = openSqliteStore(':memory:', { logger: logger.child({ part: 'store' }) });
+    owned.defer(() => store.close());
+    let writer: ReplicaWriter | undefined;
+    // Writable only once this server leads and its writes go to etcd.
+    let writable = false;
+    store.replicate({ readOnly: () => (writable ? undefined : new CodedError('NO_LEADER', 'this server does not lead: its store is a replica (writes go to the leader)', {})) });
+    const replica = new StoreReplica(kv, store, { prefix, logger: logger.child({ part: 'replica' }) });
+    await replica.load();
+    replica.follow();
+    owned.defer(() => replica.stop());
+
+    const [host, port] = splitListen(config.listen);
+    const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
+    const limits = { maxReplicas: maxReplicasOf(config.maxReplicas, process.env) };
+    const liveness = new MemoryNodeLiveness();
+    const graceMs = config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
+    const heartbeatPeriodMs = Math.max(100, Math.floor(graceMs / 3));
+    const key = cluster.serviceAccountKey;
+    // Made once the API listens (its value names this server's URL); the routing asks it per request.
+    const holder: { election?: LeaderElection } = {};
+    const routing: LeaderRouting = {
+      role: () => (role === 'follower' && holder.election?.current()?.id === id ? 'electing' : role),
+      leaderUrl: () => holder.election?.current()?.url,
+      flushed: () => (writer ? writer.flushed() : Promise.resolve(replica.revision)),
+      caughtUp: (revision) => replica.caughtUp(revision, 5000),
+      ...(tls ? { ca: tls.cert } : {}),
+    };
+    const apiDeps: ApiDeps = {
+      store,
+      authenticator: new TokenAuthenticator(store, { serviceAccountKey: key }),
+      planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now(), limits }, change),
+      agents: {
+        liveness,
+        heartbeatPeriodMs,
+        nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, key),
+        apiToken: (i) => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, key),
+      },
+      // Logs and stats are files and processes of the agents' machines (docs/nodes.md).
+      telemetry: {
+        logs: (instances) => {
+          const nodes = [...new Set(instances.map((i) => i.node))].join(', ');
+          throw new CodedError('LOGS_UNAVAILABLE', `the logs of instances on agents' nodes (${nodes || 'none'}) are not served by the control plane yet: read them on that machine, in the agent's data directory (instances/<instance id>/)`, { nodes });
+        },
+        stats: async () => [],
+      },
+      networkRanges: { serviceRange: cluster.ranges.serviceRange, nodePortRange: [...cluster.ranges.nodePortRange] as [number, number] },
+      instanceRange: cluster.ranges.instanceRange,
+      limits,
+      node: `control-plane ${id.slice(0, 8)}`,
+      version: BERTH_VERSION,
+      leaderRouting: routing,
+      ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+      logger: logger.child({ part: 'api' }),
+    };
+    const api = createApi(apiDeps);
+    await api.listen({ host, port });
+    owned.defer(() => api.close());
+    const address = api.server.address();
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+
+    const election = new LeaderElection(kv, { key: `${prefix}leader`, self: { id, url: config.advertiseUrl ?? url }, ttlSeconds: config.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, logger: logger.child({ part: 'election' }) });
+    holder.election = election;
+    await election.observe();
+    role = 'follower';
+    const elected = election;
+    owned.defer(() => elected.stop());
+    const adminTokenPath = join(dataDir, 'admin.token');
+    const leading = (async () => {
+      const fence: Compare = await elected.campaign(onFatal);
+      role = 'electing';
+      // Everything at one revision: what the last leader acknowledged is in etcd, and nothing it writes
+      // from now on lands (its fence fails).
+      replica.stop();
+      const loaded = await replica.load();
+      writer = new ReplicaWriter(kv, { prefix, fence, onFatal, logger: logger.child({ part: 'replication' }) });
+      const sending = writer;
+      // A new cluster: the rows the schema made (the grid `default`, the revision counters) go first.
+      if (loaded.rows === 0) sending.enqueue(store.replicatedRows());
+      store.replicate({ onCommit: (rows) => sending.enqueue(rows), readOnly: () => (writable ? undefined : new CodedError('NO_LEADER', 'this server no longer leads', {})) });
+      writable = true;
+      ensureAdminToken(dataDir, store, () => new Date().toISOString());
+      await sending.flushed();
+      role = 'leader';
+      const controller = new ServiceController({ store, instanceRange: cluster.ranges.instanceRange, limits, logger: logger.child({ part: 'controller' }) });
+      controller.start();
+      owned.defer(() => controller.stop());
+      const nodeController = new NodeController({ store, liveness, graceMs, logger: logger.child({ part: 'nodes' }) });
+      nodeController.start();
+      owned.defer(() => nodeController.stop());
+      logger.info({ url, id }, 'this server leads: controllers started');
+    })();
+    leading.catch((error: unknown) => {
+      if (role !== 'electing' && role !== 'follower') return;
+      logger.error({ err: error }, 'the election ended');
+    });
+    logger.info({ url, dataDir, store: storeUrl.endpoints, id }, 'berth control plane started');
+    return {
+      url,
+      id,
+      store,
+      adminTokenPath,
+      role: () => routing.role(),
+      leading,
+      stop: async () => {
+        role = 'electing';
+        writable = false;
+        await owned.dispose();
+      },
+    };
+  } catch (error) {
+    await owned.dispose();
+    throw error;
+  }
+}
