@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname, machine, platform, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, NodeHeartbeat } from '../agent/index.js';
-import type { NodeFacts } from '../client/index.js';
-import { NodeAgentClient, isApiError } from '../client/index.js';
+import type { FetchFunction, NodeFacts } from '../client/index.js';
+import { NodeAgentClient, failoverFetch, isApiError } from '../client/index.js';
 import { ProcessDriver } from '../drivers/index.js';
 import type { TlsTrust } from '../cli/index.js';
 import { tlsFetch } from '../cli/index.js';
@@ -91,14 +91,20 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   try {
     const facts = machineFacts(config.address ?? '127.0.0.1');
     const credentialPath = join(dataDir, 'agent.json');
-    const server = config.server.replace(/\/+$/, '');
-    const fetchOption = config.tls && server.startsWith('https:') ? { fetch: tlsFetch(config.tls) } : {};
+    // Several servers of one cluster (`--join URL1,URL2`): requests go to one, and to the next when it is unreachable.
+    const servers = config.server.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter((s) => s !== '');
+    const server = servers[0] as string;
+    const base: FetchFunction = config.tls && servers.some((s) => s.startsWith('https:')) ? tlsFetch(config.tls) : (input, init) => fetch(input, init);
+    const fetchOption = {
+      fetch: failoverFetch(servers, base, (from, to, error) => logger.warn({ from, to, err: error }, 'the server is unreachable: using the next one')),
+    };
     let saved = readSaved(credentialPath);
-    if (saved && (saved.server !== server || saved.node !== node)) saved = undefined;
+    const savedServers = saved ? saved.server.split(',') : [];
+    if (saved && (!savedServers.some((s) => servers.includes(s)) || saved.node !== node)) saved = undefined;
     const joinCluster = async (): Promise<string> => {
       if (!config.joinToken) throw new Error(`node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`);
       const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels);
-      writeFileSync(credentialPath, `${JSON.stringify({ server, node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
+      writeFileSync(credentialPath, `${JSON.stringify({ server: servers.join(','), node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
       logger.info({ node, server }, 'joined');
       return joined.token;
     };

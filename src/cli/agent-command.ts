@@ -19,14 +19,19 @@ function dnsValue(value: string): string {
 
 /** `http(s)://host:port` of the server. */
 function serverValue(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new InvalidArgumentError(`"${value}": expected the server's URL, e.g. http://10.0.0.1:7420`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`"${value}": expected an http:// or https:// URL`);
-  return url.origin;
+  return value
+    .split(',')
+    .map((one) => {
+      let url: URL;
+      try {
+        url = new URL(one.trim());
+      } catch {
+        throw new InvalidArgumentError(`"${one}": expected the server's URL, e.g. http://10.0.0.1:7420 (several servers: URL1,URL2)`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`"${one}": expected an http:// or https:// URL`);
+      return url.origin;
+    })
+    .join(',');
 }
 
 /**
@@ -38,7 +43,7 @@ function serverValue(value: string): string {
 export function agentCommand(deps: CliDeps): Command {
   return new Command('agent')
     .description('run this machine as a node of a berth server (joins once with a join token)')
-    .requiredOption('--join <url>', "the server's URL, e.g. http://10.0.0.1:7420", serverValue)
+    .requiredOption('--join <url>', "the server's URL, e.g. http://10.0.0.1:7420; several servers of one cluster: URL1,URL2 (the next is used when one is unreachable)", serverValue)
     .option('--token <token>', 'a join token (berth node join-token); needed only for the first join (default: $BERTH_JOIN_TOKEN)')
     .option('--name <name>', 'the node name (default: the host name)')
     .option('--address <ip>', 'where other nodes reach this one (default 127.0.0.1)', addressValue)

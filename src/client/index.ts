@@ -18,3 +18,4 @@ export { parseNdjson } from './ndjson.js';
 export type { WatchEvent } from './watch-event.js';
 export { NodeAgentClient } from './node-agent-client.js';
 export type { ClusterSnapshot, InstanceCredentials, JoinedNode, NodeFacts } from './node-agent-client.js';
+export { failoverFetch } from './failover-fetch.js';
