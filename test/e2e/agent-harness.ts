@@ -20,13 +20,15 @@ export interface AgentPlacement {
   readonly netns?: string;
   readonly address?: string;
   readonly env?: Record<string, string>;
+  /** More `berth agent` arguments (e.g. `--proxy on` for the one agent that holds the virtual IPs on loopback). */
+  readonly args?: readonly string[];
 }
 
-export function spawnAgent(berth: RunningBerth, name: string, joinToken: string | undefined, dataDir: string, placement: AgentPlacement = {}): Promise<RunningAgent> {
+export function spawnAgent(berth: Pick<RunningBerth, 'url' | 'fingerprint'>, name: string, joinToken: string | undefined, dataDir: string, placement: AgentPlacement = {}): Promise<RunningAgent> {
   // On one machine the server's proxy holds the virtual IPs: the agents run DNS only. In a network
   // namespace of its own, each runs its proxy too.
-  const dataPlane = placement.netns ? ['--dns', '127.0.0.1:0'] : ['--proxy', 'off', '--dns', '127.0.0.1:0'];
-  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane];
+  const dataPlane = placement.netns || placement.args?.includes('--proxy') ? ['--dns', '127.0.0.1:0'] : ['--proxy', 'off', '--dns', '127.0.0.1:0'];
+  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane, ...(placement.args ?? [])];
   const env = { ...process.env, NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
   // `ip netns exec` execs the command in place: the child's pid is the agent's.
   const proc = placement.netns
