@@ -29,6 +29,8 @@ export interface LeaderRouting {
 
 /** The header a leader's write answer carries: etcd's revision of that write. */
 export const STORE_REVISION_HEADER = 'berth-store-revision';
+/** Set on a write a follower passes on (so that it is never passed on twice). */
+const FORWARDED_HEADER = 'berth-forwarded';
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Headers not passed on (hop-by-hop, or set again by the next hop). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
@@ -44,7 +46,8 @@ export function installLeaderRouting(app: FastifyInstance, routing: LeaderRoutin
     const role = routing.role();
     if (role === 'leader') return;
     const leader = routing.leaderUrl();
-    if (role === 'electing' || leader === undefined) throw noLeaderError();
+    // One hop only: a write another server passed on here, thinking this one leads, is not passed on again.
+    if (role === 'electing' || leader === undefined || request.headers[FORWARDED_HEADER] !== undefined) throw noLeaderError();
     await forward(request, reply, leader, routing, logger);
   });
   app.addHook('onSend', async (request, reply, payload) => {
@@ -65,6 +68,7 @@ async function forward(request: FastifyRequest, reply: FastifyReply, leader: str
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
   headers['x-forwarded-for'] = request.ip;
+  headers[FORWARDED_HEADER] = '1';
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   let answer: IncomingMessage;
   try {

@@ -7,7 +7,7 @@ import type { Logger } from '../lib/index.js';
 import { CodedError, DisposableStore } from '../lib/index.js';
 import { planWhatIf } from '../reconcile/index.js';
 import type { Compare } from '../store/index.js';
-import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl } from '../store/index.js';
+import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
 import { loadClusterConfig } from './cluster-config.js';
 import { ensureAdminToken } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
@@ -94,6 +94,9 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     owned.defer(() => replica.stop());
 
     const [host, port] = splitListen(config.listen);
+    if ((host === '0.0.0.0' || host === '::') && config.advertiseUrl === undefined) {
+      throw new CodedError('REQUEST_INVALID', `--listen ${config.listen} listens on every address: give --advertise-url https://<this machine's address>:${port} so that the other servers can pass writes on to this one`, {});
+    }
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
     const limits = { maxReplicas: maxReplicasOf(config.maxReplicas, process.env) };
     const liveness = new MemoryNodeLiveness();
@@ -165,6 +168,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       ensureAdminToken(dataDir, store, () => new Date().toISOString());
       await sending.flushed();
       role = 'leader';
+      owned.defer(startCompaction(kv, { logger: logger.child({ part: 'compaction' }) }));
       const controller = new ServiceController({ store, instanceRange: cluster.ranges.instanceRange, limits, logger: logger.child({ part: 'controller' }) });
       controller.start();
       owned.defer(() => controller.stop());

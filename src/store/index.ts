@@ -16,7 +16,7 @@ export type { NodeLiveness } from './node-liveness.js';
 export { MemoryNodeLiveness } from './node-liveness.js';
 export { recordHeartbeat } from './node-heartbeat.js';
 export type { RowChange } from './row-capture.js';
-export { StoreReplica, ReplicaWriter, ReplicationLostError } from './store-replica.js';
+export { StoreReplica, ReplicaWriter, ReplicationLostError, startCompaction } from './store-replica.js';
 export type { LeaderRecord, ElectionOptions } from './leader-election.js';
 export { LeaderElection } from './leader-election.js';
 export type { Compare, KvBackend, StoreUrl } from './backend/index.js';

@@ -26,7 +26,7 @@ function instance(id: string, slot: number): NewInstance {
 }
 
 /** A leader store whose commits go to `kv`, fenced on a key this test holds. */
-async function leaderOn(kv: SqliteKv, options: { chunkOps?: number } = {}) {
+async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?: number } = {}) {
   const election = new LeaderElection(kv, { key: `${PREFIX}leader`, self: { id: 'a', url: 'http://127.0.0.1:1' }, ttlSeconds: 2 });
   const fatal: Error[] = [];
   const fence = await election.campaign((e) => fatal.push(e));
@@ -101,6 +101,29 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     assert.equal(follower.listInstances().length, 30);
     assert.equal(partial, false, 'never half a commit');
     replica.stop();
+    await kv.close();
+  });
+
+  void it('a commit larger than etcd takes in one request is split by bytes too', async () => {
+    const kv = new SqliteKv();
+    const sizes: number[] = [];
+    const txn = kv.txn.bind(kv);
+    kv.txn = async (request) => {
+      sizes.push(request.success.reduce((n, op) => n + (op.op === 'put' ? Buffer.byteLength(op.key) + Buffer.byteLength(op.value) : 0), 0));
+      return txn(request);
+    };
+    const leader = await leaderOn(kv, { chunkBytes: 4000 });
+    await leader.writer.flushed();
+    sizes.length = 0;
+    leader.store.applyControllerWrites({ createInstances: Array.from({ length: 20 }, (_, k) => instance(`web-${k + 1}-y`, k + 1)) });
+    await leader.writer.flushed();
+    assert.ok(sizes.length > 3, `split into several transactions (${sizes.length})`);
+    // Each holds at most 4000 bytes of rows, plus the commit marker.
+    assert.ok(sizes.every((n) => n <= 4000 + 200), `sizes ${sizes.join(', ')}`);
+    const follower = openSqliteStore(':memory:');
+    follower.replicate({});
+    await new StoreReplica(kv, follower, { prefix: PREFIX }).load();
+    assert.equal(follower.listInstances().length, 20);
     await kv.close();
   });
 

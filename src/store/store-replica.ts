@@ -22,6 +22,8 @@ import type { SqliteStore } from './sqlite-store.js';
 
 /** Ops per etcd transaction: etcd's --max-txn-ops defaults to 128. */
 const DEFAULT_CHUNK_OPS = 100;
+/** Bytes of keys and values per etcd transaction: etcd's --max-request-bytes defaults to 1.5 MiB. */
+const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
 export interface ReplicaKeys {
   readonly rows: string;
@@ -183,6 +185,7 @@ export class ReplicaWriter {
   private failed: Error | undefined;
   private readonly waiters = new Set<{ seq: number; resolve: (rev: number) => void; reject: (e: Error) => void }>();
   private readonly chunkOps: number;
+  private readonly chunkBytes: number;
   private readonly retryForMs: number;
   private readonly logger: Logger;
 
@@ -194,6 +197,8 @@ export class ReplicaWriter {
       readonly fence: Compare;
       readonly onFatal: (error: Error) => void;
       readonly chunkOps?: number;
+      /** Bytes of keys and values per transaction (default 1 MiB; a single larger row goes alone). */
+      readonly chunkBytes?: number;
       /** How long an unreachable etcd is retried before giving up (default 10 s). */
       readonly retryForMs?: number;
       readonly logger?: Logger;
@@ -201,6 +206,7 @@ export class ReplicaWriter {
   ) {
     this.keys = replicaKeys(options.prefix);
     this.chunkOps = Math.max(2, options.chunkOps ?? DEFAULT_CHUNK_OPS);
+    this.chunkBytes = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     this.retryForMs = options.retryForMs ?? 10_000;
     this.logger = options.logger ?? silentLogger;
   }
@@ -234,12 +240,9 @@ export class ReplicaWriter {
         for (const commit of batch) for (const change of commit.rows) merged.set(rowKey(this.keys, change), change);
         const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
         const lastSeq = (batch.at(-1) as { seq: number }).seq;
-        for (let at = 0; at < ops.length || at === 0; at += this.chunkOps - 1) {
-          const chunk = ops.slice(at, at + this.chunkOps - 1);
-          const last = at + this.chunkOps - 1 >= ops.length;
-          if (last) chunk.push({ op: 'put', key: this.keys.commit, value: String(lastSeq) });
-          this.etcdRevision = await this.send(chunk);
-        }
+        const chunks = this.chunk(ops);
+        (chunks.at(-1) as TxnOp[]).push({ op: 'put', key: this.keys.commit, value: String(lastSeq) });
+        for (const chunk of chunks) this.etcdRevision = await this.send(chunk);
         this.durable = lastSeq;
         for (const w of [...this.waiters]) {
           if (w.seq <= this.durable) {
@@ -253,6 +256,24 @@ export class ReplicaWriter {
     } finally {
       this.running = false;
     }
+  }
+
+  /** Ops in transactions etcd takes: at most chunkOps - 1 ops and chunkBytes each (the commit marker goes in the last); at least one. */
+  private chunk(ops: readonly TxnOp[]): TxnOp[][] {
+    const chunks: TxnOp[][] = [[]];
+    let bytes = 0;
+    for (const op of ops) {
+      const size = op.op === 'put' ? Buffer.byteLength(op.key) + Buffer.byteLength(op.value) : Buffer.byteLength(op.op === 'deletePrefix' ? op.prefix : op.key);
+      let current = chunks.at(-1) as TxnOp[];
+      if (current.length > 0 && (current.length >= this.chunkOps - 1 || bytes + size > this.chunkBytes)) {
+        current = [];
+        chunks.push(current);
+        bytes = 0;
+      }
+      current.push(op);
+      bytes += size;
+    }
+    return chunks;
   }
 
   /** One fenced transaction; transient failures are retried (a put or delete applied twice is the same row). */
@@ -278,4 +299,28 @@ export class ReplicaWriter {
     this.waiters.clear();
     this.options.onFatal(error);
   }
+}
+
+/**
+ * etcd keeps every revision until it is compacted (and stops taking writes at its space quota). The
+ * leader compacts as kube-apiserver does: every `everyMs` (5 min), at the revision seen one period
+ * before, so a watcher less than a period behind never loses history; one further behind loads again.
+ * Returns the stop function.
+ */
+export function startCompaction(kv: KvBackend, options: { readonly everyMs?: number; readonly logger?: Logger } = {}): () => void {
+  const logger = options.logger ?? silentLogger;
+  let previous: number | undefined;
+  const tick = async (): Promise<void> => {
+    try {
+      const current = await kv.revision();
+      if (previous !== undefined && previous > 1) await kv.compact(previous);
+      previous = current;
+    } catch (error) {
+      logger.warn({ err: error }, 'compacting etcd failed; trying again next period');
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), options.everyMs ?? 5 * 60_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }
