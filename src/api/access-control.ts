@@ -52,6 +52,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/nodes/:node/instances': ofNode,
   'GET /v1/nodes/:node/instances/:instance/credentials': ofNode,
   'POST /v1/nodes/:node/statuses': ofNode,
+  'PUT /v1/nodes/:node/data-plane': ofNode,
+  'POST /v1/nodes/:node/data-plane/barrier': ofNode,
   'GET /v1/watch': AUTHENTICATED,
   'GET /v1/grids': AUTHENTICATED,
   'POST /v1/grids': cluster('manage-grids'),

@@ -4,7 +4,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo } from '../mod
 import { InstanceNotFoundError, NodeExistsError, isTerminal } from '../model/index.js';
 import { recordHeartbeat } from '../store/index.js';
 import { identityOf } from './access-control.js';
-import { JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
+import { DataPlaneBarrierBody, DataPlaneReportBody, JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 import type { AgentAccess } from './ports.js';
 
@@ -72,6 +72,24 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     const inst = store.getInstance(request.params.instance);
     if (!inst || inst.node !== request.params.node || isTerminal(inst.status.state)) throw new InstanceNotFoundError(request.params.instance);
     return { apiToken: agents.apiToken(inst), secrets: secretsOf(ctx, inst) };
+  });
+
+  // The drain barrier across nodes: each node's data plane says what it applied; an instance about to
+  // stop waits for every node's (docs/nodes.md).
+  app.put<{ Params: NodeParams }>('/v1/nodes/:node/data-plane', async (request, reply) => {
+    const body = parseRequest(DataPlaneReportBody, request.body, 'body');
+    agentsOf(ctx).dataPlanes?.report(request.params.node, body.revision);
+    return reply.status(204).send();
+  });
+
+  app.post<{ Params: NodeParams }>('/v1/nodes/:node/data-plane/barrier', async (request, reply) => {
+    const body = parseRequest(DataPlaneBarrierBody, request.body, 'body');
+    const acks = agentsOf(ctx).dataPlanes;
+    if (!acks) return { behind: [] };
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort()); // the agent left (or the answer went)
+    const behind = await acks.wait(body.revision, { except: request.params.node, timeoutMs: body.timeoutMs ?? 10_000, signal: gone.signal });
+    return { behind };
   });
 
   app.post<{ Params: NodeParams }>('/v1/nodes/:node/statuses', async (request) => {

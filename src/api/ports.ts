@@ -56,6 +56,16 @@ export interface AgentAccess {
   nodeToken(node: string, joinedAt: string): string;
   /** The BERTH_API_TOKEN of an instance's containers (its service account). */
   apiToken(instance: Instance): string;
+  /** The drain barrier across nodes (app/data-plane-barrier.ts); absent: reports are dropped and barriers pass at once. */
+  readonly dataPlanes?: DataPlaneAcks;
+}
+
+/** What the nodes' data planes applied, for the drain barrier across nodes (docs/nodes.md). */
+export interface DataPlaneAcks {
+  /** Node `node`'s DNS and proxy applied the endpoints snapshot of store revision `revision`. */
+  report(node: string, revision: number): void;
+  /** Resolves with the nodes still behind `revision` once none is, after `timeoutMs`, or on abort ([] = all applied). */
+  wait(revision: number, options: { readonly except?: string; readonly timeoutMs: number; readonly signal?: AbortSignal }): Promise<string[]>;
 }
 
 /**

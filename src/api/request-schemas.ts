@@ -264,6 +264,15 @@ export const JoinNodeBody = NodeFactsBody.extend({
 /** `PUT /v1/nodes/{node}/heartbeat`. */
 export const NodeHeartbeatBody = NodeFactsBody;
 
+/** `PUT /v1/nodes/{node}/data-plane`: the store revision of the newest endpoints snapshot the node's DNS and proxy applied. */
+export const DataPlaneReportBody = z.strictObject({ revision: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+
+/** `POST /v1/nodes/{node}/data-plane/barrier`: wait until every node's data plane applied `revision` (at most 30 s). */
+export const DataPlaneBarrierBody = z.strictObject({
+  revision: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  timeoutMs: z.number().int().min(0).max(30_000).optional(),
+});
+
 /** Most statuses and events in one report (an agent batches one tick's worth). */
 const MAX_REPORT = 5000;
 

@@ -9,6 +9,8 @@ import { planWhatIf } from '../reconcile/index.js';
 import type { Compare } from '../store/index.js';
 import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
 import { loadClusterConfig } from './cluster-config.js';
+import { DataPlaneBarrier } from './data-plane-barrier.js';
+import { DATA_PLANE_STALE_MS } from './data-plane-drain.js';
 import { ensureAdminToken } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
@@ -121,6 +123,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
         heartbeatPeriodMs,
         nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, key),
         apiToken: (i) => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, key),
+        // Reports and barriers are writes: they reach the leader, which keeps them in memory.
+        dataPlanes: new DataPlaneBarrier({ readyNodes: () => new Set(store.listNodes().filter((n) => n.ready).map((n) => n.name)), staleMs: DATA_PLANE_STALE_MS }),
       },
       // Logs and stats are files and processes of the agents' machines (docs/nodes.md).
       telemetry: {

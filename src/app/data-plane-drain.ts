@@ -1,4 +1,5 @@
 import type { DataPlane } from '../agent/index.js';
+import type { Logger } from '../lib/index.js';
 import type { EndpointsSnapshot, Instance } from '../model/index.js';
 
 /** What the drain needs of the proxy (ServiceProxy): its connection counts per backend. */
@@ -53,4 +54,69 @@ export function dataPlaneDrain(publisher: AppliedSnapshots, proxy: ProxyConnecti
       }
     },
   };
+}
+
+/**
+ * The drain barrier across nodes (docs/nodes.md): `local`'s drain, whose `whenRemoved` also waits until
+ * every other node's data plane applied the instance's removal (`behind` answers the nodes still
+ * behind once none is, or when it gives up). A barrier that fails or gives up is logged and the stop
+ * goes on: it bounds the drain, it never blocks it.
+ */
+export function withClusterBarrier(local: DataPlane, behind: (revision: number, signal: AbortSignal) => Promise<string[]>, logger: Logger): DataPlane {
+  return {
+    ...local,
+    async whenRemoved(instance, signal) {
+      await local.whenRemoved(instance, signal);
+      try {
+        const late = await behind(instance.version, signal);
+        if (late.length > 0 && !signal.aborted) logger.warn({ instance: instance.id, nodes: late }, 'the data planes of these nodes had not dropped the instance in time; it stops anyway');
+      } catch (error) {
+        if (!signal.aborted) logger.warn({ err: error, instance: instance.id }, 'the drain barrier across nodes could not be asked; only this node\'s data plane was waited for');
+      }
+    },
+  };
+}
+
+/** How often a node's data plane says again what it applied (a report older than DATA_PLANE_STALE_MS no longer counts). */
+export const DATA_PLANE_REFRESH_MS = 2000;
+export const DATA_PLANE_STALE_MS = 10_000;
+
+/**
+ * Sends the revisions a node's data plane applied to the server: the newest only, one request at a
+ * time (a burst of snapshots is one report), again after a failure with the next snapshot, and every
+ * DATA_PLANE_REFRESH_MS while nothing changes (so that the server can tell a live data plane from a
+ * gone one). `stop` ends the refresh.
+ */
+export function dataPlaneReporter(send: (revision: number) => Promise<void>, logger: Logger): { report: (revision: number) => void; stop: () => void } {
+  let latest = 0;
+  let sent = 0;
+  let sending = false;
+  const pump = async (): Promise<void> => {
+    sending = true;
+    try {
+      while (latest > sent) {
+        const revision = latest;
+        try {
+          await send(revision);
+          sent = revision;
+        } catch (error) {
+          logger.debug({ err: error, revision }, 'reporting the data plane\'s revision failed; the next snapshot reports again');
+          return;
+        }
+      }
+    } finally {
+      sending = false;
+    }
+  };
+  const report = (revision: number): void => {
+    if (revision > latest) latest = revision;
+    if (!sending) void pump();
+  };
+  const timer = setInterval(() => {
+    if (latest === 0 || sending) return;
+    sent = 0;
+    void pump();
+  }, DATA_PLANE_REFRESH_MS);
+  timer.unref();
+  return { report, stop: () => clearInterval(timer) };
 }

@@ -63,6 +63,7 @@ export class EndpointsPublisher implements EndpointsView {
   private byKey = new Map<string, ServiceEndpoints>();
   private readonly listeners = new Set<() => void>();
   private applied = 0;
+  private readonly appliedListeners = new Set<(revision: number) => void>();
   private readonly appliedWaiters = new Set<{ readonly revision: number; readonly resolve: () => void; readonly reject: (reason: unknown) => void }>();
 
   constructor(
@@ -203,6 +204,13 @@ export class EndpointsPublisher implements EndpointsView {
     if (revision <= this.applied) return;
     this.applied = revision;
     for (const w of [...this.appliedWaiters]) if (w.revision <= revision) w.resolve();
+    for (const listener of this.appliedListeners) listener(revision);
+  }
+
+  /** Calls `listener` with the store revision of every snapshot all sinks applied (the drain barrier across nodes reports it). */
+  onApplied(listener: (revision: number) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
   }
 }
 

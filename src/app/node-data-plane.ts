@@ -1,7 +1,7 @@
 import type { DataPlane } from '../agent/index.js';
 import type { DisposableStore, Logger } from '../lib/index.js';
 import { ServiceProxy } from '../proxy/index.js';
-import { dataPlaneDrain } from './data-plane-drain.js';
+import { dataPlaneDrain, withClusterBarrier } from './data-plane-drain.js';
 import { DEFAULT_DNS, proxyFromEnv, startDns } from './data-plane.js';
 import type { EndpointsSource, SnapshotSink } from './endpoints-publisher.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
@@ -21,6 +21,11 @@ export interface NodeDataPlaneOptions {
   readonly logger: Logger;
   /** Everything started is stopped with it, in reverse order. */
   readonly owned: DisposableStore;
+  /**
+   * The drain barrier across nodes, through the server: `report` gets every revision this node's DNS
+   * and proxy applied; `behind` waits for the other nodes' (docs/nodes.md).
+   */
+  readonly barrier?: { readonly report: (revision: number) => void; readonly behind: (revision: number, signal: AbortSignal) => Promise<string[]> };
 }
 
 export interface NodeDataPlane {
@@ -61,7 +66,10 @@ export async function startNodeDataPlane(source: EndpointsSource, options: NodeD
     await started.start();
     owned.defer(() => started.stop());
   }
+  const barrier = options.barrier;
+  if (barrier && sinks.length > 0) owned.defer(publisher.onApplied((revision) => barrier.report(revision)));
   publisher.start();
   owned.defer(() => publisher.stop());
-  return { dnsAddress, drain: proxy ? dataPlaneDrain(publisher, proxy) : undefined };
+  const local = proxy ? dataPlaneDrain(publisher, proxy) : undefined;
+  return { dnsAddress, drain: local && barrier ? withClusterBarrier(local, barrier.behind, logger.child({ part: 'drain' })) : local };
 }

@@ -17,6 +17,10 @@ import { RemoteAgentPorts } from './remote-agent-ports.js';
 import { ClusterMirror } from './cluster-mirror.js';
 import type { NodeDataPlaneOptions } from './node-data-plane.js';
 import { startNodeDataPlane } from './node-data-plane.js';
+import { dataPlaneReporter } from './data-plane-drain.js';
+
+/** How long an instance's stop waits for the other nodes' data planes (the server answers by then). */
+const BARRIER_TIMEOUT_MS = 10_000;
 
 /** `berth agent` (docs/agents.md). */
 export interface AgentConfig {
@@ -130,7 +134,15 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 
     // The node's data plane: its own DNS server and proxy over every service's endpoints (the proxy
     // opens virtual IPs, node ports and load-balancer addresses on this machine).
-    const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], localNode: node, logger, owned });
+    // The drain barrier across nodes: this node's applied revisions go to the server, and an instance of
+    // this node stops once every node's data plane dropped it (at most 10 s more; its drainTimeout bounds it too).
+    const reporter = dataPlaneReporter((revision) => client.reportDataPlane(node, revision), logger);
+    owned.defer(() => reporter.stop());
+    const barrier = {
+      report: reporter.report,
+      behind: (revision: number, signal: AbortSignal) => client.dataPlaneBarrier(node, revision, BARRIER_TIMEOUT_MS, signal),
+    };
+    const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], localNode: node, logger, owned, barrier });
     const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
     const agent = new Agent({

@@ -23,7 +23,8 @@ import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
 import { chooseInstanceUser, instancePolicyFor, warnAboutInstanceUser } from './instance-user.js';
 import type { ServerTls } from './server-tls.js';
 import { serverTls } from './server-tls.js';
-import { dataPlaneDrain } from './data-plane-drain.js';
+import { DATA_PLANE_STALE_MS, dataPlaneDrain, dataPlaneReporter, withClusterBarrier } from './data-plane-drain.js';
+import { DataPlaneBarrier } from './data-plane-barrier.js';
 import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
 import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
 import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange } from './docker-setup.js';
@@ -217,13 +218,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     // The Docker face (opened once the API listens) reports its listeners through berth's GET /v1/version.
     let face: DockerFace | undefined;
+    // The drain barrier across nodes: what each node's data plane applied (this one's and the agents').
+    const dataPlanes = new DataPlaneBarrier({ readyNodes: () => new Set(store.listNodes().filter((n) => n.ready).map((n) => n.name)), staleMs: DATA_PLANE_STALE_MS });
+    const ownReports = dataPlaneReporter(async (revision) => dataPlanes.report(node, revision), logger);
+    owned.defer(() => ownReports.stop());
+    owned.defer(publisher.onApplied(ownReports.report));
     const apiToken = (i: Instance): string => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, credentials.serviceAccountKey);
     const apiDeps: ApiDeps = {
       store,
       // `berth plan`: the controller's own planner on the store as it is, nothing written.
       planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now(), limits }, change),
       // Agents of other machines join with a join token and act with a node credential (docs/agents.md).
-      agents: { liveness, heartbeatPeriodMs, nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey), apiToken },
+      agents: { liveness, heartbeatPeriodMs, nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey), apiToken, dataPlanes },
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
       // Logs and stats are files and processes of this machine: instances of other nodes are not read
       // here (their agents keep them; docs/nodes.md). Asked only for those, the answer says so.
@@ -273,7 +279,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
     // Zero-downtime stop: an instance leaving is drained from the proxy and DNS tables in use before its
     // stop signal (docs/agent.md).
-    const dataPlane = dataPlaneDrain(publisher, proxy);
+    const dataPlane = withClusterBarrier(dataPlaneDrain(publisher, proxy), (revision, signal) => dataPlanes.wait(revision, { except: node, timeoutMs: 10_000, signal }), logger.child({ part: 'drain' }));
     const agent = new Agent({
       node,
       driver,

@@ -77,4 +77,15 @@ export class NodeAgentClient {
   reportStatuses(node: string, updates: readonly { id: string; status: InstanceStatus }[], events: readonly NewServiceEvent[]): Promise<{ accepted: number; events: number; ignored: number }> {
     return this.#http.json('POST', `/v1/nodes/${encodeURIComponent(node)}/statuses`, { body: { updates, events } });
   }
+
+  /** The node's DNS and proxy applied the endpoints snapshot of store revision `revision` (the drain barrier across nodes). */
+  async reportDataPlane(node: string, revision: number): Promise<void> {
+    await this.#http.json('PUT', `/v1/nodes/${encodeURIComponent(node)}/data-plane`, { body: { revision } });
+  }
+
+  /** Waits (at most `timeoutMs`, 30 s) until every other node's data plane applied `revision`; the nodes still behind ([] = none). */
+  async dataPlaneBarrier(node: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<string[]> {
+    const answer = await this.#http.json<{ behind: string[] }>('POST', `/v1/nodes/${encodeURIComponent(node)}/data-plane/barrier`, { body: { revision, timeoutMs }, ...(signal ? { signal } : {}) });
+    return answer.behind;
+  }
 }
