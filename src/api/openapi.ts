@@ -28,6 +28,8 @@ import {
   JoinNodeBody,
   PlanBody,
   StatusReportBody,
+  DataPlaneReportBody,
+  DataPlaneBarrierBody,
   NodeHeartbeatBody,
   RemoveNodeQuery,
 } from './request-schemas.js';
@@ -81,6 +83,8 @@ export const OPERATIONS: readonly OperationDoc[] = [
   { method: 'get', path: '/v1/nodes/{node}/instances', operationId: 'listNodeInstances', summary: 'Every instance assigned to the node, ended ones too, with the store revision (node credential)', answer: { status: 200, schema: 'InstanceList' } },
   { method: 'get', path: '/v1/nodes/{node}/instances/{instance}/credentials', operationId: 'instanceCredentials', summary: 'The API token and secret values an instance of the node needs to start (node credential)', answer: { status: 200, schema: 'InstanceCredentials' } },
   { method: 'post', path: '/v1/nodes/{node}/statuses', operationId: 'reportStatuses', summary: 'Observed statuses and instance events of the node\'s instances (node credential; others are dropped)', body: 'StatusReport', answer: { status: 200, schema: 'StatusReportAnswer' } },
+  { method: 'put', path: '/v1/nodes/{node}/data-plane', operationId: 'reportDataPlane', summary: 'The store revision the node\'s DNS and proxy applied (node credential; the drain barrier across nodes)', body: 'DataPlaneReport', answer: { status: 204, schema: 'Empty' } },
+  { method: 'post', path: '/v1/nodes/{node}/data-plane/barrier', operationId: 'dataPlaneBarrier', summary: 'Wait until every other node\'s data plane applied a revision; answers the nodes still behind (node credential)', body: 'DataPlaneBarrier', answer: { status: 200, schema: 'DataPlaneBarrierAnswer' } },
   { method: 'delete', path: '/v1/nodes/{node}', operationId: 'removeNode', summary: 'Forget a node that is down (or any with force)', query: RemoveNodeQuery, answer: { status: 204, schema: 'Empty' } },
   { method: 'get', path: S, operationId: 'listServices', summary: 'Services of a grid, sorted by name', query: ListServicesQuery, answer: { status: 200, schema: 'ServiceList' } },
   { method: 'post', path: S, operationId: 'createService', summary: 'Create a service (deploys only with deploy: true); dryRun=All answers what would be stored and stores nothing', query: DryRunQuery, body: 'CreateServiceRequest', answer: { status: 201, schema: 'Service' } },
@@ -150,6 +154,9 @@ function componentSchemas(): Record<string, unknown> {
   add('WhatIfPlan', responses.WhatIfPlanSchema);
   add('InstanceCredentials', responses.InstanceCredentialsSchema);
   add('StatusReport', StatusReportBody);
+  add('DataPlaneReport', DataPlaneReportBody);
+  add('DataPlaneBarrier', DataPlaneBarrierBody);
+  add('DataPlaneBarrierAnswer', responses.DataPlaneBarrierAnswerSchema);
   add('StatusReportAnswer', responses.StatusReportAnswerSchema);
   add('LogLine', responses.LogLineSchema);
   add('InstanceStats', responses.InstanceStatsSchema);

@@ -390,6 +390,7 @@ export const InstanceCredentialsSchema = z.strictObject({
   apiToken: z.string().describe('BERTH_API_TOKEN of its containers'),
   secrets: z.record(z.string(), z.string()).describe('name/key → value, for the secrets its env refers to'),
 });
+export const DataPlaneBarrierAnswerSchema = z.strictObject({ behind: z.array(z.string()).describe('nodes whose data plane had not applied the revision when the wait ended ([]: none)') });
 export const StatusReportAnswerSchema = z.strictObject({ accepted: count, events: count, ignored: count.describe('statuses and events of instances not on this node (dropped)') });
 
 const role = z.enum(['cluster-admin', 'admin', 'operator', 'viewer', 'node']);
