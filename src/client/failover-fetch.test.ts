@@ -30,6 +30,19 @@ void describe('failoverFetch (an agent over several servers)', () => {
     await assert.rejects(f('http://a:1/v1/z', {}), /fetch failed/, 'all down: the last error');
   });
 
+  void it('takes node:https socket errors (the TLS-pinning fetch) as unreachable too, but not a TLS mismatch', async () => {
+    const seen: string[] = [];
+    const f = failoverFetch(['https://a:1', 'https://b:2'], async (url) => {
+      seen.push(url);
+      if (url.startsWith('https://a:1')) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      if (url.endsWith('/pinned')) throw Object.assign(new Error('fingerprint'), { code: 'TLS_FINGERPRINT_MISMATCH' });
+      return ok(url);
+    });
+    assert.equal(await (await f('https://a:1/x', {})).text(), 'https://b:2/x');
+    await assert.rejects(f('https://a:1/pinned', {}), /fingerprint/);
+    assert.deepEqual(seen, ['https://a:1/x', 'https://b:2/x', 'https://b:2/pinned'], 'a wrong certificate is not a reason to try another server');
+  });
+
   void it('does not retry an aborted request', async () => {
     let n = 0;
     const abort = new AbortController();

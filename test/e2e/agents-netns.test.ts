@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +8,8 @@ import { killAgent, spawnAgent } from './agent-harness.js';
 import type { RunningBerth } from './harness.js';
 import { alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
 import { echoSpec, pidOf } from './programs.js';
+import type { TestHost } from './netns-harness.js';
+import { getIn, isRoot, testNetwork } from './netns-harness.js';
 
 /*
  * Issue 13's acceptance on this machine's own test hosts: the server on a bridge this test creates
@@ -18,47 +19,11 @@ import { echoSpec, pidOf } from './programs.js';
  * (Where namespaces cannot be made — not root — the loopback variant, agents.test.ts, covers the rest.)
  */
 
-const BRIDGE = 'bt23';
 const SUBNET = '10.253.23';
-const NAMESPACES = [
-  { ns: 'berth-bt23-a', name: 'vm-a', hostEnd: 'bt23a-h', nsEnd: 'bt23a-n', address: `${SUBNET}.2` },
-  { ns: 'berth-bt23-b', name: 'vm-b', hostEnd: 'bt23b-h', nsEnd: 'bt23b-n', address: `${SUBNET}.3` },
-] as const;
-
-const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: 'ignore' });
-const quietly = (f: () => void): void => {
-  try {
-    f();
-  } catch {
-    // already gone
-  }
-};
-/** Bridged traffic between the namespaces passes iptables' FORWARD (br_netfilter), whose policy Docker sets to DROP: accept our bridge's. */
-const FORWARD_RULE = ['FORWARD', '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT'];
-
-function tearDownNetwork(): void {
-  for (const n of NAMESPACES) quietly(() => ip('netns', 'del', n.ns));
-  quietly(() => ip('link', 'del', BRIDGE));
-  quietly(() => execFileSync('iptables', ['-D', ...FORWARD_RULE], { stdio: 'ignore' }));
-}
-
-function setUpNetwork(): void {
-  tearDownNetwork();
-  ip('link', 'add', BRIDGE, 'type', 'bridge');
-  ip('addr', 'add', `${SUBNET}.1/24`, 'dev', BRIDGE);
-  ip('link', 'set', BRIDGE, 'up');
-  for (const n of NAMESPACES) {
-    ip('netns', 'add', n.ns);
-    ip('link', 'add', n.hostEnd, 'type', 'veth', 'peer', 'name', n.nsEnd);
-    ip('link', 'set', n.hostEnd, 'master', BRIDGE);
-    ip('link', 'set', n.hostEnd, 'up');
-    ip('link', 'set', n.nsEnd, 'netns', n.ns);
-    ip('-n', n.ns, 'addr', 'add', `${n.address}/24`, 'dev', n.nsEnd);
-    ip('-n', n.ns, 'link', 'set', n.nsEnd, 'up');
-    ip('-n', n.ns, 'link', 'set', 'lo', 'up');
-  }
-  quietly(() => execFileSync('iptables', ['-I', ...FORWARD_RULE], { stdio: 'ignore' }));
-}
+const net = testNetwork('23', SUBNET, ['vm-a', 'vm-b']);
+const NAMESPACES = net.hosts;
+const setUpNetwork = (): void => net.setUp();
+const tearDownNetwork = (): void => net.tearDown();
 
 /** One HTTP GET of `host:port` (from this, the host's, network namespace); resolves with the body or rejects. */
 function get(host: string, port: number): Promise<string> {
@@ -74,13 +39,7 @@ function get(host: string, port: number): Promise<string> {
   });
 }
 
-/** `curl`-free GET from inside a namespace: node's http client run there. */
-function getIn(ns: string, host: string, port: number): string {
-  const script = `require('http').get({host:'${host}',port:${port},path:'/',agent:false,timeout:2000},(r)=>{let b='';r.on('data',(c)=>b+=c);r.on('end',()=>{process.stdout.write(b.trim());process.exit(0)})}).on('error',(e)=>{process.stdout.write('ERR '+e.code);process.exit(0)})`;
-  return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 5000 });
-}
-
-const root = process.geteuid?.() === 0;
+const root = isRoot;
 
 describe('several machines in network namespaces (server on a bridge, an agent per namespace)', { skip: root ? false : 'network namespaces need root: agents.test.ts runs the agents on loopback instead' }, () => {
   let berth: RunningBerth;
@@ -146,13 +105,13 @@ describe('several machines in network namespaces (server on a bridge, an agent p
 
   it('a SIGKILLed agent with its link down: its node is down after the grace, its instances run elsewhere, the VIP answers; back up, the replaced ones are stopped', async () => {
     const a = agents[0] as RunningAgent;
-    const victim = NAMESPACES[0];
+    const victim = NAMESPACES[0] as TestHost;
     const lost = (await berth.client.listInstances('default', 'web', { active: true })).filter((i) => i.node === victim.name);
     assert.equal(lost.length, 2);
     const pids = lost.map(pidOf);
     const killedAt = Date.now();
     await killAgent(a, 'SIGKILL');
-    ip('link', 'set', victim.hostEnd, 'down');
+    net.link(victim, 'down');
     await waitFor('replacements running on other nodes', async () => {
       const list = await berth.client.listInstances('default', 'web', { active: true });
       return lost.every((l) => list.some((i) => i.slot === l.slot && i.id !== l.id && i.node !== victim.name && i.status.state === 'running'));
@@ -163,7 +122,7 @@ describe('several machines in network namespaces (server on a bridge, an agent p
     const now = (await berth.client.listInstances('default', 'web', { active: true })).filter((i: Instance) => i.desiredState === 'running');
     for (const answer of answers) assert.ok(now.some((i) => i.id === answer && i.node !== victim.name), `answered by a live instance (${answer})`);
 
-    ip('link', 'set', victim.hostEnd, 'up');
+    net.link(victim, 'up');
     agents[0] = await spawnAgent(berth, victim.name, undefined, a.dataDir, { netns: victim.ns, address: victim.address });
     await waitFor('the replaced instances stopped by their agent (fenced)', () => pids.every((p) => !alive(p)), { timeoutMs: 15_000 });
     const bySlot = new Map<number, number>();

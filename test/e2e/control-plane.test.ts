@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +7,9 @@ import type { EtcdCluster } from '../etcd-harness.js';
 import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
-import { BIN, rangesFor, tempDir, waitFor } from './harness.js';
+import { tempDir, waitFor } from './harness.js';
+import type { ControlPlaneServer } from './control-plane-harness.js';
+import { roleOf, spawnControlPlane, stopProc } from './control-plane-harness.js';
 import { accepts, echoSpec } from './programs.js';
 
 /*
@@ -23,51 +23,9 @@ import { accepts, echoSpec } from './programs.js';
 const INSTANCE_RANGE = '127.11.24.0/24';
 const LEASE_S = 3;
 
-interface Server {
-  readonly name: string;
-  readonly dataDir: string;
-  url: string;
-  proc: ChildProcess;
-  stderr: string;
-}
-
-function spawnServer(name: string, dataDir: string, etcd: EtcdCluster): Promise<Server> {
-  const store = `etcd://${etcd.endpoints.map((e) => e.replace(/^http:\/\//, '')).join(',')}`;
-  const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--store', store, '--leader-lease', `${LEASE_S}s`, '--node-grace', '4s'], {
-    env: { ...process.env, ...rangesFor(INSTANCE_RANGE), NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const server: Server = { name, dataDir, url: '', proc, stderr: '' };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server ${name} did not start in 20 s:\n${server.stderr}`)), 20_000);
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      server.stderr += chunk.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(server.stderr);
-      if (m && server.url === '') {
-        server.url = m[1] as string;
-        clearTimeout(timer);
-        resolve(server);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server ${name} exited with ${code}:\n${server.stderr}`));
-    });
-  });
-}
-
-async function stopProc(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill(signal);
-  await exited;
-}
-
-async function role(url: string): Promise<string | undefined> {
-  const res = await fetch(`${url}/v1/version`).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  return ((await res.json()) as { controlPlane?: { role: string } }).controlPlane?.role;
-}
+type Server = ControlPlaneServer;
+const spawnServer = (name: string, dataDir: string, etcd: EtcdCluster): Promise<Server> => spawnControlPlane(name, dataDir, etcd, { instanceRange: INSTANCE_RANGE, leaseSeconds: LEASE_S, nodeGrace: '4s' });
+const role = (url: string): Promise<string | undefined> => roleOf(url);
 
 void describe('several servers on etcd (berth server --store etcd://…)', () => {
   let etcd: EtcdCluster;

@@ -1,0 +1,74 @@
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EtcdCluster } from '../etcd-harness.js';
+import { BIN, rangesFor } from './harness.js';
+
+/** `berth server --store etcd://…` processes for tests (docs/control-plane.md). */
+
+export interface ControlPlaneServer {
+  readonly name: string;
+  readonly dataDir: string;
+  url: string;
+  proc: ChildProcess;
+  stderr: string;
+}
+
+export interface ControlPlaneOptions {
+  readonly instanceRange: string;
+  readonly leaseSeconds: number;
+  readonly nodeGrace: string;
+  /** Default 127.0.0.1:0. */
+  readonly listen?: string;
+  /** A certificate and key shared by the servers of the cluster (they pass writes on to each other over HTTPS). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
+/** Starts one server; resolves once it listens (it may not lead). */
+export function spawnControlPlane(name: string, dataDir: string, etcd: EtcdCluster, options: ControlPlaneOptions): Promise<ControlPlaneServer> {
+  const store = `etcd://${etcd.endpoints.map((e) => e.replace(/^http:\/\//, '')).join(',')}`;
+  const args = ['server', '--data-dir', dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--store', store, '--leader-lease', `${options.leaseSeconds}s`, '--node-grace', options.nodeGrace];
+  if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
+  const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...rangesFor(options.instanceRange), NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const server: ControlPlaneServer = { name, dataDir, url: '', proc, stderr: '' };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server ${name} did not start in 20 s:\n${server.stderr}`)), 20_000);
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      server.stderr += chunk.toString();
+      const m = /listening on (https?:\/\/[\d.]+:\d+)/.exec(server.stderr);
+      if (m && server.url === '') {
+        server.url = m[1] as string;
+        clearTimeout(timer);
+        resolve(server);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server ${name} exited with ${code}:\n${server.stderr}`));
+    });
+  });
+}
+
+export async function stopProc(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill(signal);
+  await exited;
+}
+
+/** The server's role as GET /v1/version says it (`fetchFn` for https), or undefined when it does not answer. */
+export async function roleOf(url: string, fetchFn: (input: string, init: RequestInit) => Promise<Response> = (i, init) => fetch(i, init)): Promise<string | undefined> {
+  const res = await fetchFn(`${url}/v1/version`, {}).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  return ((await res.json()) as { controlPlane?: { role: string } }).controlPlane?.role;
+}
+
+/** A self-signed certificate for `ip` (openssl), with its SHA-256 fingerprint as clients pin it. */
+export function certificateFor(ip: string, dir: string): { certFile: string; keyFile: string; fingerprint: string } {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=berth-test', '-addext', `subjectAltName=IP:${ip}`], { stdio: 'ignore' });
+  return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
+}
