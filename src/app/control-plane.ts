@@ -156,8 +156,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const elected = election;
     owned.defer(() => elected.stop());
     const adminTokenPath = join(dataDir, 'admin.token');
-    const leading = (async () => {
-      const fence: Compare = await elected.campaign(onFatal);
+    let stopping = false;
+    const takeTheLead = async (fence: Compare): Promise<void> => {
       role = 'electing';
       // Everything at one revision: what the last leader acknowledged is in etcd, and nothing it writes
       // from now on lands (its fence fails).
@@ -180,10 +180,20 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       nodeController.start();
       owned.defer(() => nodeController.stop());
       logger.info({ url, id }, 'this server leads: controllers started');
+    };
+    const leading = (async () => {
+      const fence: Compare = await elected.campaign(onFatal);
+      try {
+        await takeTheLead(fence);
+      } catch (error) {
+        // Holding the election key without taking writes would stall the cluster until this process
+        // ends: end it (a restart loads the store from etcd and campaigns again).
+        if (!stopping) onFatal(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
     })();
     leading.catch((error: unknown) => {
-      if (role !== 'electing' && role !== 'follower') return;
-      logger.error({ err: error }, 'the election ended');
+      if (!stopping) logger.error({ err: error }, 'this server could not take the lead');
     });
     logger.info({ url, dataDir, store: storeUrl.endpoints, id }, 'berth control plane started');
     return {
@@ -194,8 +204,11 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       role: () => routing.role(),
       leading,
       stop: async () => {
+        stopping = true;
         role = 'electing';
         writable = false;
+        // What was acknowledged is in etcd already; what the controllers wrote since goes before the lease is revoked.
+        await writer?.flushed().catch(() => undefined);
         await owned.dispose();
       },
     };
