@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { ApiDeps, LeaderRouting } from '../api/index.js';
-import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken } from '../api/index.js';
+import { TokenAuthenticator, nodeToken, serviceAccountToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import type { Logger } from '../lib/index.js';
 import { CodedError, DisposableStore } from '../lib/index.js';
@@ -17,7 +17,7 @@ import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
 import { createLogger } from './logger.js';
 import { serverTls } from './server-tls.js';
 import { BERTH_VERSION } from './version.js';
-import { splitListen, maxReplicasOf } from './server.js';
+import { consoleDir, listenApi, maxReplicasOf, splitListen } from './server.js';
 
 /** `berth server --store etcd://…` (docs/control-plane.md). */
 export interface ControlPlaneConfig {
@@ -140,14 +140,11 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       node: `control-plane ${id.slice(0, 8)}`,
       version: BERTH_VERSION,
       leaderRouting: routing,
+      consoleDir: consoleDir(),
       ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
       logger: logger.child({ part: 'api' }),
     };
-    const api = createApi(apiDeps);
-    await api.listen({ host, port });
-    owned.defer(() => api.close());
-    const address = api.server.address();
-    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+    const { url } = await listenApi(apiDeps, host, port, owned);
 
     const election = new LeaderElection(kv, { key: `${prefix}leader`, self: { id, url: config.advertiseUrl ?? url }, ttlSeconds: config.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, logger: logger.child({ part: 'election' }) });
     holder.election = election;

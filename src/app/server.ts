@@ -259,11 +259,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       consoleDir: consoleDir(),
       logger: logger.child({ part: 'api' }),
     };
-    const api = createApi(apiDeps);
-    await api.listen({ host, port });
-    owned.defer(() => api.close());
-    const address = api.server.address();
-    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+    const { api, url } = await listenApi(apiDeps, host, port, owned);
     // The Docker Engine API face: the same engine behind the Swarm API (docs/docker-api.md). Closed
     // before the API (the store and everything it writes through stay up until both are gone).
     if (dockerApi.length > 0) {
@@ -397,6 +393,16 @@ export function maxReplicasOf(flag: number | undefined, env: NodeJS.ProcessEnv):
 function containerRangeOf(network: { readonly subnet: string; readonly gateway: string }): { cidr: string; reserved: string[] } {
   // parseCidr already leaves out the subnet's own address and its broadcast.
   return { cidr: network.subnet, reserved: [network.gateway] };
+}
+
+/** Creates the API and listens at host:port; closed with `owned`. Returns it and the URL it answers at (https when it has a certificate). */
+export async function listenApi(deps: ApiDeps, host: string, port: number, owned: DisposableStore): Promise<{ api: ReturnType<typeof createApi>; url: string }> {
+  const api = createApi(deps);
+  await api.listen({ host, port });
+  owned.defer(() => api.close());
+  const address = api.server.address();
+  const url = `${deps.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+  return { api, url };
 }
 
 export function splitListen(listen: string): [string, number] {
