@@ -1,0 +1,458 @@
+/**
+ * The control plane at scale, issue 13 "Performance": one `berth server --store etcd://…` (a child
+ * process, bin/berth → dist/) on a 1-member etcd started by test/etcd-harness.ts, 100 simulated nodes
+ * in this process and one apply of a 10,000-replica service. Measured:
+ *  - convergence: from the apply (POST …/services?deploy) until every instance is reported running
+ *    and the API says so (the service's status counts N running; a list confirms N running and
+ *    ready), with the steps between: all N instances created (seen on the watch), all N running
+ *    statuses acknowledged by the API (the leader answers once etcd has them);
+ *  - API latency while it runs: `show` (GET …/services/NAME, with its explanation) and `list`
+ *    (GET …/services/NAME/instances, every instance), each one request at a time in a loop with a short
+ *    pause, p50/p99;
+ *  - the server's memory: VmRSS sampled every 250 ms from /proc/<pid>/status, and VmHWM (its peak);
+ *  - etcd's own rate for the same writes, in the same run: every transaction the control plane made
+ *    during the convergence is read back from etcd's history (a watch from the apply's revision;
+ *    one etcd revision = one transaction), then replayed with raw etcd3 calls on another prefix —
+ *    the same transactions with the same number of puts/deletes, key and value sizes and a fence
+ *    compare each, one in flight as ReplicaWriter sends them ("same shape") — and again packed 100
+ *    ops per transaction ("dense", the least time etcd needs for that many key writes).
+ *    Ratio = convergence / raw time (goal ≤ 1.5×); memory goal < 1 GB.
+ *
+ * The simulated nodes (the fake driver: nothing runs) go through the API as `berth agent --join` does:
+ * each joins with a join token (POST /v1/nodes/join), beats at the period the server answers (PUT
+ * …/heartbeat), and reports each new instance of its own as starting, then running with an
+ * `instance.started` event, in batches (POST …/statuses with its node credential), one report in flight
+ * per node as RemoteAgentPorts sends them. They learn their assignments from ONE watch stream
+ * (GET /v1/watch with a node credential) shared by the 100 nodes, lighter than the real agents' one
+ * stream each (BENCH_FOLLOW=poll: each node polls GET /v1/nodes/NODE/instances every 500 ms instead).
+ *
+ * Needs: /usr/bin/etcd (apt-get install etcd-server), a built dist/ (npm run bench builds it).
+ * Run: npm run bench -- control-plane-scale
+ *      BENCH_INSTANCES=1000 BENCH_NODES=20 npm run bench -- control-plane-scale   (a quick look)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { BerthClient, NodeAgentClient } from '../src/client/index.js';
+import type { NodeFacts } from '../src/client/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent } from '../src/model/index.js';
+import { startEtcd } from '../test/etcd-harness.js';
+import { BIN } from '../test/e2e/harness.js';
+import { lpad, pad } from './bench-tools.js';
+
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10_000);
+const NODES = Number(process.env.BENCH_NODES ?? 100);
+const FOLLOW = process.env.BENCH_FOLLOW === 'poll' ? 'poll' : 'shared-watch';
+const POLL_MS = 500;
+const SHOW_PAUSE_MS = 100;
+const LIST_PAUSE_MS = 250;
+const PORT_BASE = 23930;
+const GRID = 'default';
+const SERVICE = 'scale';
+const PREFIX = '/berth/';
+const DENSE_OPS = 100;
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const mb = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
+
+function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** VmRSS and VmHWM of a process, kB (Linux /proc). */
+function memoryOf(pid: number): { rssKb: number; hwmKb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+}
+
+interface Server {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  readonly token: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** `berth server --store etcd://…` as a child; resolves once it leads (its admin token is written then). */
+async function startServer(etcd: string, dataDir: string): Promise<Server> {
+  if (!existsSync(join(BIN, '..', '..', 'dist', 'app', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
+  const proc = spawn(process.execPath, [BIN, 'server', '--store', `etcd://${etcd.replace(/^https?:\/\//, '')}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--max-replicas', String(Math.max(INSTANCES, 1000))], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`berth server did not lead in 30 s:\n${stderr}`)), 30_000);
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(stderr);
+      if (m && /this server leads/.test(stderr)) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`berth server exited with ${code}:\n${stderr}`));
+    });
+  });
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  return {
+    proc,
+    url,
+    token,
+    stderr: () => stderr,
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return;
+      const pid = proc.pid;
+      process.kill(pid, 'SIGTERM');
+      const timer = setTimeout(() => {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** One simulated node: joins, beats, and reports its new instances as starting → running, one report in flight. */
+class SimNode {
+  client!: NodeAgentClient;
+  private readonly handled = new Set<string>();
+  private readonly queue: Instance[] = [];
+  private sending = false;
+  private beating: NodeJS.Timeout | undefined;
+  private polling: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private pid = 1000;
+
+  constructor(
+    readonly name: string,
+    private readonly facts: NodeFacts,
+    private readonly onRunning: (n: number) => void,
+    private readonly onSeen: (i: Instance) => void,
+  ) {}
+
+  async join(url: string, joinToken: string): Promise<void> {
+    const joined = await new NodeAgentClient({ baseUrl: url, token: joinToken }).join(this.name, this.facts);
+    this.client = new NodeAgentClient({ baseUrl: url, token: joined.token });
+    this.beat(joined.heartbeatPeriodMs);
+  }
+
+  private beat(periodMs: number): void {
+    this.beating = setTimeout(() => {
+      if (this.stopped) return;
+      this.client.heartbeat(this.name, this.facts).then(
+        (a) => this.beat(a.heartbeatPeriodMs),
+        () => this.beat(1000),
+      );
+    }, periodMs);
+  }
+
+  /** BENCH_FOLLOW=poll: lists its instances every POLL_MS. */
+  poll(): void {
+    this.polling = setTimeout(async () => {
+      if (this.stopped) return;
+      try {
+        for (const i of (await this.client.instances(this.name)).items) {
+          this.onSeen(i);
+          this.offer(i);
+        }
+      } catch {}
+      this.poll();
+    }, POLL_MS);
+  }
+
+  /** An instance of this node as last seen: a new one is reported starting, then running. */
+  offer(i: Instance): void {
+    if (i.node !== this.name || i.desiredState !== 'running' || this.handled.has(i.id)) return;
+    if (i.status.state !== 'new' && i.status.state !== 'pending') return;
+    this.handled.add(i.id);
+    this.queue.push(i);
+    if (!this.sending) void this.send();
+  }
+
+  private async send(): Promise<void> {
+    this.sending = true;
+    try {
+      // What arrived during the last report goes in the next one (an agent's tick batches likewise).
+      while (this.queue.length > 0 && !this.stopped) {
+        const batch = this.queue.splice(0, 2500);
+        const at = new Date().toISOString();
+        await this.report(batch.map((i) => ({ id: i.id, status: { state: 'starting', timestamp: at, message: 'starting containers' } })), []);
+        const startedAt = new Date().toISOString();
+        const events: NewServiceEvent[] = [];
+        const running = batch.map((i) => {
+          const pid = this.pid++;
+          events.push({ grid: i.grid, service: i.service, type: 'instance.started', severity: 'info', instance: i.id, slot: i.slot, message: `${i.service}-${i.slot} started at ${i.spec.address} (pid ${pid})` });
+          const status: InstanceStatus = {
+            state: 'running',
+            timestamp: startedAt,
+            message: 'running',
+            startedAt,
+            handles: [{ pid, startTime: pid * 7 }],
+            containers: [{ name: i.service, state: 'running', startedAt, pid }],
+          };
+          return { id: i.id, status };
+        });
+        await this.report(running, events);
+        this.onRunning(batch.length);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** Retried until the server takes it, as RemoteAgentPorts does. */
+  private async report(updates: { id: string; status: InstanceStatus }[], events: NewServiceEvent[]): Promise<void> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        const r = await this.client.reportStatuses(this.name, updates, events);
+        if (r.accepted !== updates.length) throw new Error(`${this.name}: ${r.accepted} of ${updates.length} statuses accepted`);
+        return;
+      } catch (error) {
+        if (this.stopped) return;
+        if (error instanceof Error && error.message.includes('statuses accepted')) throw error;
+        await sleep(delay);
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.beating);
+    clearTimeout(this.polling);
+  }
+}
+
+/** Requests one at a time with a pause, until stopped; their latencies (ms). */
+function latencyLoop(op: () => Promise<unknown>, pauseMs: number): { stop: () => Promise<number[]> } {
+  const ms: number[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = performance.now();
+      await op();
+      ms.push(performance.now() - t);
+      await sleep(pauseMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return ms;
+    },
+  };
+}
+
+/** One etcd transaction as the control plane made it. */
+interface Txn {
+  readonly ops: { readonly del: boolean; readonly keyLen: number; readonly valueLen: number }[];
+}
+
+/**
+ * Every transaction etcd applied in (fromRev, toRev], from its history (the harness never compacts):
+ * a watch from fromRev + 1 until the marker put at `endRev` (> toRev) arrives. Its own client, which
+ * takes watch responses of any size (etcd sends a catching-up watcher many revisions per response).
+ */
+async function history(endpoints: readonly string[], fromRev: number, toRev: number, endRev: number): Promise<Txn[]> {
+  const client = new Etcd3({ hosts: [...endpoints], grpcOptions: { 'grpc.max_receive_message_length': -1 } });
+  const byRev = new Map<number, Txn>();
+  try {
+    const watcher = await client.watch().prefix('/').startRevision(String(fromRev + 1)).create();
+    await new Promise<void>((resolve, reject) => {
+      watcher.on('error', reject);
+      watcher.on('data', (res) => {
+        for (const e of res.events) {
+          const rev = Number(e.kv.mod_revision);
+          if (rev >= endRev) resolve();
+          if (rev > toRev) continue;
+          let txn = byRev.get(rev);
+          if (!txn) byRev.set(rev, (txn = { ops: [] }));
+          txn.ops.push({ del: e.type === 'Delete', keyLen: e.kv.key.length, valueLen: e.kv.value.length });
+        }
+      });
+    });
+    await watcher.cancel();
+  } finally {
+    client.close();
+  }
+  return [...byRev.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t);
+}
+
+/** Replays transactions with raw etcd3 calls under `/bench-raw/<run>/`, one in flight; returns ms. */
+async function replay(raw: Etcd3, txns: readonly Txn[], run: string): Promise<number> {
+  const fence = `/bench-raw/${run}/fence`;
+  await raw.put(fence).value('1');
+  let k = 0;
+  const keyOf = (len: number): string => {
+    const base = `/bench-raw/${run}/${k++}/`;
+    return base.length >= len ? base : base + 'k'.repeat(len - base.length);
+  };
+  const values = new Map<number, string>();
+  const valueOf = (len: number): string => {
+    let v = values.get(len);
+    if (v === undefined) values.set(len, (v = 'v'.repeat(len)));
+    return v;
+  };
+  const t = performance.now();
+  for (const txn of txns) {
+    const ops = txn.ops.map((o) => (o.del ? raw.delete().key(keyOf(o.keyLen)) : raw.put(keyOf(o.keyLen)).value(valueOf(o.valueLen))));
+    const r = await raw.if(fence, 'Version', '>', 0).then(...ops).commit();
+    if (!r.succeeded) throw new Error('raw replay: the fence failed');
+  }
+  return performance.now() - t;
+}
+
+function dense(txns: readonly Txn[]): Txn[] {
+  const ops = txns.flatMap((t) => t.ops);
+  const out: Txn[] = [];
+  for (let i = 0; i < ops.length; i += DENSE_OPS) out.push({ ops: ops.slice(i, i + DENSE_OPS) });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const cluster = await startEtcd({ members: 1, portBase: PORT_BASE });
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-bench-scale-'));
+  const raw = new Etcd3({ hosts: [...cluster.endpoints] });
+  let server: Server | undefined;
+  const nodes: SimNode[] = [];
+  const abort = new AbortController();
+  try {
+    server = await startServer(cluster.endpoints[0] as string, dataDir);
+    const pid = server.proc.pid as number;
+    const admin = new BerthClient({ baseUrl: server.url, token: server.token });
+    const joinToken = (await admin.createToken({ role: 'node', name: 'bench-join' })).token;
+    let running = 0;
+    let allRunningAt = 0;
+    let t0 = 0;
+    const onRunning = (n: number): void => {
+      running += n;
+      if (running >= INSTANCES && allRunningAt === 0) allRunningAt = performance.now();
+    };
+    let created = 0;
+    let allCreatedAt = 0;
+    const seen = new Set<string>();
+    const count = (i: Instance): void => {
+      if (seen.has(i.id)) return;
+      seen.add(i.id);
+      if (++created >= INSTANCES && allCreatedAt === 0) allCreatedAt = performance.now();
+    };
+    for (let i = 0; i < NODES; i++) {
+      const facts: NodeFacts = { address: `127.20.${i >> 8}.${(i & 255) + 1}`, drivers: ['process'], os: 'linux', arch: 'x86_64', capacity: { cpus: 8, memoryBytes: 32 * 2 ** 30 } };
+      nodes.push(new SimNode(`sim-${String(i + 1).padStart(3, '0')}`, facts, onRunning, count));
+    }
+    for (let i = 0; i < nodes.length; i += 10) await Promise.all(nodes.slice(i, i + 10).map((n) => n.join(server!.url, joinToken)));
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    if (FOLLOW === 'shared-watch') {
+      const watcher = nodes[0]!.client;
+      const from = (await watcher.snapshot()).revision + 1;
+      void (async () => {
+        try {
+          for await (const e of watcher.watch(from, abort.signal)) {
+            if (e.kind !== 'instance' || e.op !== 'put') continue;
+            count(e.object);
+            byName.get(e.object.node)?.offer(e.object);
+          }
+        } catch (error) {
+          if (!abort.signal.aborted) console.error(`the watch stream failed: ${(error as Error).message}`);
+        }
+      })();
+    } else {
+      for (const n of nodes) n.poll();
+    }
+    await sleep(500);
+
+    const before = memoryOf(pid);
+    const r0 = Number((await raw.get('/bench-none').exec()).header.revision);
+    let maxRssKb = before.rssKb;
+    const sampler = setInterval(() => {
+      try {
+        maxRssKb = Math.max(maxRssKb, memoryOf(pid).rssKb);
+      } catch {}
+    }, 250);
+    let shownAt = 0;
+    let lastShown = '';
+    t0 = performance.now();
+    const show = latencyLoop(async () => {
+      const s = await admin.getService(GRID, SERVICE).catch(() => undefined);
+      if (s) lastShown = `${s.status.runningInstances}/${s.status.desiredInstances} running, ${s.status.phase}`;
+      if (s && s.status.runningInstances >= INSTANCES && shownAt === 0) shownAt = performance.now();
+    }, SHOW_PAUSE_MS);
+    const list = latencyLoop(() => admin.listInstances(GRID, SERVICE).catch(() => []), LIST_PAUSE_MS);
+    const spec = { name: SERVICE, replicas: INSTANCES, containers: [{ command: ['/bin/sleep', 'infinity'] }] };
+    await admin.createService(GRID, spec, { deploy: true });
+    const appliedMs = performance.now() - t0;
+    const progress = setInterval(() => console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${mb(memoryOf(pid).rssKb)}`), 10_000);
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (shownAt === 0 || allRunningAt === 0) {
+      if (Date.now() > deadline) throw new Error(`not converged after ${TIMEOUT_MS} ms: ${created} created, ${running} running reported; API: ${lastShown}`);
+      await sleep(20);
+    }
+    const r1 = Number((await raw.get('/bench-none').exec()).header.revision);
+    clearInterval(progress);
+    const showMs = await show.stop();
+    const listMs = await list.stop();
+    const converged = shownAt - t0;
+    const listed = await admin.listInstances(GRID, SERVICE, { active: true });
+    const ready = listed.filter((i) => i.status.state === 'running' && i.desiredState === 'running' && (i.status.health?.ready ?? true)).length;
+    if (ready !== INSTANCES) throw new Error(`the API shows ${ready} running and ready instances of ${INSTANCES} (${listed.length} active)`);
+    const perNode = new Map<string, number>();
+    for (const i of listed) perNode.set(i.node, (perNode.get(i.node) ?? 0) + 1);
+    await sleep(3000);
+    clearInterval(sampler);
+    const after = memoryOf(pid);
+    maxRssKb = Math.max(maxRssKb, after.rssKb);
+
+    abort.abort();
+    for (const n of nodes) n.stop();
+    const endRev = Number((await raw.put('/bench-end').value('1').exec()).header.revision);
+    const txns = await history(cluster.endpoints, r0, r1, endRev);
+    const ops = txns.reduce((s, t) => s + t.ops.length, 0);
+    const bytes = txns.reduce((s, t) => s + t.ops.reduce((b, o) => b + o.keyLen + o.valueLen, 0), 0);
+    const sameMs = await replay(raw, txns, 'same');
+    const denseTxns = dense(txns);
+    const denseMs = await replay(raw, denseTxns, 'dense');
+
+    console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server, 1 etcd member`);
+    console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
+    console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(converged)}`);
+    console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
+    console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);
+    const ratio = converged / sameMs;
+    console.log(`  ratio convergence / raw etcd (same transactions): ${ratio.toFixed(2)}× (goal ≤ 1.5×) ${ratio <= 1.5 ? 'MET' : 'NOT MET'}; / raw etcd (packed): ${(converged / denseMs).toFixed(2)}×`);
+    console.log(`\n  API latency during the convergence, ms (one request at a time; pauses ${SHOW_PAUSE_MS} / ${LIST_PAUSE_MS} ms)`);
+    console.log(`  ${pad('', 34)}${lpad('requests', 10)}${lpad('p50', 10)}${lpad('p99', 10)}${lpad('max', 10)}`);
+    for (const [name, xs] of [
+      ['show (GET …/services/NAME)', showMs],
+      [`list (GET …/instances, up to ${INSTANCES})`, listMs],
+    ] as const) {
+      console.log(`  ${pad(name, 34)}${lpad(String(xs.length), 10)}${lpad(percentile(xs, 0.5).toFixed(1), 10)}${lpad(percentile(xs, 0.99).toFixed(1), 10)}${lpad(Math.max(...xs).toFixed(1), 10)}`);
+    }
+    const peakKb = Math.max(after.hwmKb, maxRssKb);
+    console.log(`\n  server memory: RSS before the apply ${mb(before.rssKb)}, highest sampled ${mb(maxRssKb)}, 3 s after convergence ${mb(after.rssKb)}; peak (VmHWM) ${mb(after.hwmKb)} (goal < 1 GB) ${peakKb < 1024 * 1024 ? 'MET' : 'NOT MET'}`);
+  } catch (error) {
+    if (server) console.error(`server stderr (tail):\n${server.stderr().slice(-3000)}`);
+    throw error;
+  } finally {
+    abort.abort();
+    for (const n of nodes) n.stop();
+    await server?.stop();
+    raw.close();
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
