@@ -83,7 +83,9 @@ interface Server {
 /** `berth server --store etcd://…` as a child; resolves once it leads (its admin token is written then). */
 async function startServer(etcd: string, dataDir: string): Promise<Server> {
   if (!existsSync(join(BIN, '..', '..', 'dist', 'app', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
-  const proc = spawn(process.execPath, [BIN, 'server', '--store', `etcd://${etcd.replace(/^https?:\/\//, '')}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--max-replicas', String(Math.max(INSTANCES, 1000))], {
+  // BENCH_SERVER_NODE_ARGS: node options for the server (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'server', '--store', `etcd://${etcd.replace(/^https?:\/\//, '')}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--max-replicas', String(Math.max(INSTANCES, 1000))], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -258,7 +260,7 @@ function latencyLoop(op: () => Promise<unknown>, pauseMs: number): { stop: () =>
 
 /** One etcd transaction as the control plane made it. */
 interface Txn {
-  readonly ops: { readonly del: boolean; readonly keyLen: number; readonly valueLen: number }[];
+  readonly ops: { readonly del: boolean; readonly keyLen: number; readonly valueLen: number; readonly table: string }[];
 }
 
 /**
@@ -280,7 +282,9 @@ async function history(endpoints: readonly string[], fromRev: number, toRev: num
           if (rev > toRev) continue;
           let txn = byRev.get(rev);
           if (!txn) byRev.set(rev, (txn = { ops: [] }));
-          txn.ops.push({ del: e.type === 'Delete', keyLen: e.kv.key.length, valueLen: e.kv.value.length });
+          const key = e.kv.key.toString();
+          const table = key.startsWith(`${PREFIX}rows/`) ? key.slice(PREFIX.length + 5).split('/')[0] as string : key;
+          txn.ops.push({ del: e.type === 'Delete', keyLen: e.kv.key.length, valueLen: e.kv.value.length, table });
         }
       });
     });
@@ -421,6 +425,8 @@ async function main(): Promise<void> {
     const txns = await history(cluster.endpoints, r0, r1, endRev);
     const ops = txns.reduce((s, t) => s + t.ops.length, 0);
     const bytes = txns.reduce((s, t) => s + t.ops.reduce((b, o) => b + o.keyLen + o.valueLen, 0), 0);
+    const tables = new Map<string, number>();
+    for (const o of txns.flatMap((t) => t.ops)) tables.set(`${o.table}${o.del ? ' (delete)' : ''}`, (tables.get(`${o.table}${o.del ? ' (delete)' : ''}`) ?? 0) + 1);
     const sameMs = await replay(raw, txns, 'same');
     const denseTxns = dense(txns);
     const denseMs = await replay(raw, denseTxns, 'dense');
@@ -429,6 +435,7 @@ async function main(): Promise<void> {
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(converged)}`);
     console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
+    console.log(`    by table: ${[...tables].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
     console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);
     const ratio = converged / sameMs;
     console.log(`  ratio convergence / raw etcd (same transactions): ${ratio.toFixed(2)}× (goal ≤ 1.5×) ${ratio <= 1.5 ? 'MET' : 'NOT MET'}; / raw etcd (packed): ${(converged / denseMs).toFixed(2)}×`);
@@ -444,6 +451,7 @@ async function main(): Promise<void> {
     console.log(`\n  server memory: RSS before the apply ${mb(before.rssKb)}, highest sampled ${mb(maxRssKb)}, 3 s after convergence ${mb(after.rssKb)}; peak (VmHWM) ${mb(after.hwmKb)} (goal < 1 GB) ${peakKb < 1024 * 1024 ? 'MET' : 'NOT MET'}`);
   } catch (error) {
     if (server) console.error(`server stderr (tail):\n${server.stderr().slice(-3000)}`);
+    if (existsSync(join(dataDir, 'server.log'))) console.error(`server.log (tail):\n${readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-6000)}`);
     throw error;
   } finally {
     abort.abort();
