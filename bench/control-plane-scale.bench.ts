@@ -333,6 +333,7 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   const nodes: SimNode[] = [];
   const abort = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
   try {
     server = await startServer(cluster.endpoints[0] as string, dataDir);
     const pid = server.proc.pid as number;
@@ -359,18 +360,26 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < nodes.length; i += 10) await Promise.all(nodes.slice(i, i + 10).map((n) => n.join(server!.url, joinToken)));
     const byName = new Map(nodes.map((n) => [n.name, n]));
+    let watchBreaks = 0;
     if (FOLLOW === 'shared-watch') {
       const watcher = nodes[0]!.client;
-      const from = (await watcher.snapshot()).revision + 1;
+      let from = (await watcher.snapshot()).revision + 1;
+      // As the agent's mirror: after a lost connection (the server closes a stream that lags), resume from the last revision seen.
       void (async () => {
-        try {
-          for await (const e of watcher.watch(from, abort.signal)) {
-            if (e.kind !== 'instance' || e.op !== 'put') continue;
-            count(e.object);
-            byName.get(e.object.node)?.offer(e.object);
+        while (!abort.signal.aborted) {
+          try {
+            for await (const e of watcher.watch(from, abort.signal)) {
+              from = e.revision + 1;
+              if (e.kind !== 'instance' || e.op !== 'put') continue;
+              count(e.object);
+              byName.get(e.object.node)?.offer(e.object);
+            }
+          } catch (error) {
+            if (abort.signal.aborted) return;
+            watchBreaks++;
+            console.error(`  the watch stream broke (${(error as Error).message}); resuming from revision ${from}`);
+            await sleep(200);
           }
-        } catch (error) {
-          if (!abort.signal.aborted) console.error(`the watch stream failed: ${(error as Error).message}`);
         }
       })();
     } else {
@@ -386,6 +395,7 @@ async function main(): Promise<void> {
         maxRssKb = Math.max(maxRssKb, memoryOf(pid).rssKb);
       } catch {}
     }, 250);
+    timers.push(sampler);
     let shownAt = 0;
     let lastShown = '';
     t0 = performance.now();
@@ -398,7 +408,14 @@ async function main(): Promise<void> {
     const spec = { name: SERVICE, replicas: INSTANCES, containers: [{ command: ['/bin/sleep', 'infinity'] }] };
     await admin.createService(GRID, spec, { deploy: true });
     const appliedMs = performance.now() - t0;
-    const progress = setInterval(() => console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${mb(memoryOf(pid).rssKb)}`), 10_000);
+    const progress = setInterval(() => {
+      let rss = 'gone';
+      try {
+        rss = mb(memoryOf(pid).rssKb);
+      } catch {}
+      console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${rss}`);
+    }, 10_000);
+    timers.push(progress);
     const deadline = Date.now() + TIMEOUT_MS;
     while (shownAt === 0 || allRunningAt === 0) {
       if (Date.now() > deadline) throw new Error(`not converged after ${TIMEOUT_MS} ms: ${created} created, ${running} running reported; API: ${lastShown}`);
@@ -432,6 +449,7 @@ async function main(): Promise<void> {
     const denseMs = await replay(raw, denseTxns, 'dense');
 
     console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server, 1 etcd member`);
+    if (watchBreaks > 0) console.log(`  the shared watch stream broke ${watchBreaks} time(s) and resumed`);
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(converged)}`);
     console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
@@ -452,14 +470,16 @@ async function main(): Promise<void> {
   } catch (error) {
     if (server) console.error(`server stderr (tail):\n${server.stderr().slice(-3000)}`);
     if (existsSync(join(dataDir, 'server.log'))) console.error(`server.log (tail):\n${readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-6000)}`);
+    if (process.env.BENCH_KEEP) console.error(`kept ${dataDir} (BENCH_KEEP)`);
     throw error;
   } finally {
+    for (const t of timers) clearInterval(t);
     abort.abort();
     for (const n of nodes) n.stop();
     await server?.stop();
     raw.close();
     await cluster.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!process.env.BENCH_KEEP) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

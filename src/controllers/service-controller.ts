@@ -174,7 +174,8 @@ export class ServiceController {
           .map((s) => ({ name: s.name, ...(s.spec.clusterIP && s.spec.clusterIP !== 'None' ? { clusterIP: s.spec.clusterIP } : {}), ports: servicePortsOf(s.spec) })),
       );
       // Node-published ports: each node's live instances' ports, then this pass's (Nomad's dynamic ports).
-      const hostPorts = new HostPortAllocator(this.options.store.listInstances({ active: true }).filter((i) => plan.create.some((c) => c.node === i.node)));
+      const targets = new Set(plan.create.map((c) => c.node));
+      const hostPorts = new HostPortAllocator(this.options.store.listInstances({ active: true }).filter((i) => targets.has(i.node)));
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
@@ -197,9 +198,9 @@ export class ServiceController {
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },
       }));
-      for (const created of createInstances) {
-        events.push({ ...base, type: 'instance.created', severity: 'info', instance: created.id, slot: created.slot, message: `${slotName(service.name, created.slot)} created (${plan.create.find((c) => c.slot === created.slot)?.reason ?? 'new'}) at ${created.spec.address}` });
-      }
+      createInstances.forEach((created, k) => {
+        events.push({ ...base, type: 'instance.created', severity: 'info', instance: created.id, slot: created.slot, message: `${slotName(service.name, created.slot)} created (${plan.create[k]?.reason ?? 'new'}) at ${created.spec.address}` });
+      });
     }
     const byId = new Map(instances.map((i) => [i.id, i]));
     for (const s of plan.shutdown) {
