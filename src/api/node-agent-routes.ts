@@ -4,6 +4,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo } from '../mod
 import { InstanceNotFoundError, NodeExistsError, isTerminal } from '../model/index.js';
 import { recordHeartbeat } from '../store/index.js';
 import { identityOf } from './access-control.js';
+import { answerWithoutDurabilityWait } from './leader-routing.js';
 import { JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 import type { AgentAccess } from './ports.js';
@@ -52,7 +53,10 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     const agents = agentsOf(ctx);
     const body = parseRequest(NodeHeartbeatBody, request.body, 'body');
     const now = ctx.clock.now();
+    const before = store.revision();
     const node = recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
+    // Most beats only renew the liveness (memory): nothing to wait for before answering (leader-routing.ts).
+    if (store.revision() === before) answerWithoutDurabilityWait(request);
     return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs };
   });
 

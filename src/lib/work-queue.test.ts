@@ -14,8 +14,7 @@ describe('WorkQueue', () => {
 
   it('handles every add made while a pass runs in one later pass', async () => {
     const ran: string[] = [];
-    let q!: WorkQueue;
-    q = new WorkQueue(async (key) => {
+    const q: WorkQueue = new WorkQueue(async (key) => {
       ran.push(key);
       // A burst of changes during the pass (the handler's own writes, agents' reports).
       if (ran.length === 1) for (let i = 0; i < 100; i++) q.add('a');
@@ -28,9 +27,8 @@ describe('WorkQueue', () => {
 
   it('lets the event loop run between two passes of a key that stays busy', async () => {
     const order: string[] = [];
-    let q!: WorkQueue;
     let passes = 0;
-    q = new WorkQueue(async (key) => {
+    const q: WorkQueue = new WorkQueue(async (key) => {
       order.push(`pass ${++passes}`);
       if (passes === 1) {
         // Re-dirtied by its own pass; a timer that fell due meanwhile (as a heartbeat or a lease
