@@ -46,6 +46,8 @@ const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10_000);
 const NODES = Number(process.env.BENCH_NODES ?? 100);
 const FOLLOW = process.env.BENCH_FOLLOW === 'poll' ? 'poll' : 'shared-watch';
 const POLL_MS = 500;
+/** BENCH_SERVER_ARGS: more `berth server` flags, e.g. "--leader-lease 15s --node-grace 30s". */
+const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SHOW_PAUSE_MS = 250;
 const LIST_PAUSE_MS = 1000;
 const PORT_BASE = 23930;
@@ -85,7 +87,7 @@ async function startServer(etcd: string, dataDir: string): Promise<Server> {
   if (!existsSync(join(BIN, '..', '..', 'dist', 'app', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
   // BENCH_SERVER_NODE_ARGS: node options for the server (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'server', '--store', `etcd://${etcd.replace(/^https?:\/\//, '')}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--max-replicas', String(Math.max(INSTANCES, 1000))], {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'server', '--store', `etcd://${etcd.replace(/^https?:\/\//, '')}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--max-replicas', String(Math.max(INSTANCES, 1000)), ...SERVER_ARGS], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -151,11 +153,19 @@ class SimNode {
     this.beat(joined.heartbeatPeriodMs);
   }
 
+  /** Every beat's round trip, ms. */
+  readonly beats: number[] = [];
+
+  /** The next beat goes a period after the answer, as agent/node-heartbeat.ts sends them. */
   private beat(periodMs: number): void {
     this.beating = setTimeout(() => {
       if (this.stopped) return;
+      const t = performance.now();
       this.client.heartbeat(this.name, this.facts).then(
-        (a) => this.beat(a.heartbeatPeriodMs),
+        (a) => {
+          this.beats.push(performance.now() - t);
+          this.beat(a.heartbeatPeriodMs);
+        },
         () => this.beat(1000),
       );
     }, periodMs);
@@ -413,11 +423,13 @@ async function main(): Promise<void> {
       try {
         rss = mb(memoryOf(pid).rssKb);
       } catch {}
-      console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${rss}`);
+      const beats = nodes.flatMap((n) => n.beats);
+      console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${rss}; ${beats.length} heartbeats, slowest ${Math.max(0, ...beats).toFixed(0)} ms`);
     }, 10_000);
     timers.push(progress);
     const deadline = Date.now() + TIMEOUT_MS;
     while (shownAt === 0 || allRunningAt === 0) {
+      if (server.proc.exitCode !== null || server.proc.signalCode !== null) throw new Error(`the server exited (${server.proc.exitCode ?? server.proc.signalCode}) after ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; heartbeat round trips p50 ${percentile(nodes.flatMap((n) => n.beats), 0.5).toFixed(0)} ms, max ${Math.max(0, ...nodes.flatMap((n) => n.beats)).toFixed(0)} ms`);
       if (Date.now() > deadline) throw new Error(`not converged after ${TIMEOUT_MS} ms: ${created} created, ${running} running reported; API: ${lastShown}`);
       await sleep(20);
     }
@@ -448,7 +460,9 @@ async function main(): Promise<void> {
     const denseTxns = dense(txns);
     const denseMs = await replay(raw, denseTxns, 'dense');
 
-    console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server, 1 etcd member`);
+    console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server${SERVER_ARGS.length ? ` (${SERVER_ARGS.join(' ')})` : ''}, 1 etcd member`);
+    const beats = nodes.flatMap((n) => n.beats);
+    console.log(`  heartbeats meanwhile: ${beats.length}, round trip p50 ${percentile(beats, 0.5).toFixed(0)} ms, max ${Math.max(0, ...beats).toFixed(0)} ms`);
     if (watchBreaks > 0) console.log(`  the shared watch stream broke ${watchBreaks} time(s) and resumed`);
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(converged)}`);
