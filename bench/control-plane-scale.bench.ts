@@ -437,7 +437,8 @@ async function main(): Promise<void> {
     clearInterval(progress);
     const showMs = await show.stop();
     const listMs = await list.stop();
-    const converged = shownAt - t0;
+    // Converged: the API shows every instance running, and every running status was acknowledged (in etcd).
+    const converged = Math.max(shownAt, allRunningAt) - t0;
     const listed = await admin.listInstances(GRID, SERVICE, { active: true });
     const ready = listed.filter((i) => i.status.state === 'running' && i.desiredState === 'running' && (i.status.health?.ready ?? true)).length;
     if (ready !== INSTANCES) throw new Error(`the API shows ${ready} running and ready instances of ${INSTANCES} (${listed.length} active)`);
@@ -465,7 +466,7 @@ async function main(): Promise<void> {
     console.log(`  heartbeats meanwhile: ${beats.length}, round trip p50 ${percentile(beats, 0.5).toFixed(0)} ms, max ${Math.max(0, ...beats).toFixed(0)} ms`);
     if (watchBreaks > 0) console.log(`  the shared watch stream broke ${watchBreaks} time(s) and resumed`);
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
-    console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(converged)}`);
+    console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(shownAt - t0)}; converged (both) after ${secs(converged)}`);
     console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
     console.log(`    by table: ${[...tables].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
     console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);
