@@ -33,6 +33,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { BerthClient, NodeAgentClient } from '../src/client/index.js';
@@ -408,6 +409,9 @@ async function main(): Promise<void> {
     timers.push(sampler);
     let shownAt = 0;
     let lastShown = '';
+    // The bench's own event-loop delay: the simulated nodes share the machine with the server and etcd.
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
     t0 = performance.now();
     const show = latencyLoop(async () => {
       const s = await admin.getService(GRID, SERVICE).catch(() => undefined);
@@ -424,7 +428,7 @@ async function main(): Promise<void> {
         rss = mb(memoryOf(pid).rssKb);
       } catch {}
       const beats = nodes.flatMap((n) => n.beats);
-      console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${rss}; ${beats.length} heartbeats, slowest ${Math.max(0, ...beats).toFixed(0)} ms`);
+      console.log(`  ${secs(performance.now() - t0)}: ${created} created, ${running} running reported; API: ${lastShown}; server RSS ${rss}; ${beats.length} heartbeats, slowest ${Math.max(0, ...beats).toFixed(0)} ms; bench event-loop delay max ${(lag.max / 1e6).toFixed(0)} ms`);
     }, 10_000);
     timers.push(progress);
     const deadline = Date.now() + TIMEOUT_MS;
@@ -463,7 +467,7 @@ async function main(): Promise<void> {
 
     console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server${SERVER_ARGS.length ? ` (${SERVER_ARGS.join(' ')})` : ''}, 1 etcd member`);
     const beats = nodes.flatMap((n) => n.beats);
-    console.log(`  heartbeats meanwhile: ${beats.length}, round trip p50 ${percentile(beats, 0.5).toFixed(0)} ms, max ${Math.max(0, ...beats).toFixed(0)} ms`);
+    console.log(`  heartbeats meanwhile: ${beats.length}, round trip p50 ${percentile(beats, 0.5).toFixed(0)} ms, max ${Math.max(0, ...beats).toFixed(0)} ms; the bench's own event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`);
     if (watchBreaks > 0) console.log(`  the shared watch stream broke ${watchBreaks} time(s) and resumed`);
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(shownAt - t0)}; converged (both) after ${secs(converged)}`);
