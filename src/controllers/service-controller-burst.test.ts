@@ -13,7 +13,8 @@ describe('ServiceController: a burst of new slots', () => {
     const passes: number[] = [];
     const apply = store.applyControllerWrites.bind(store);
     store.applyControllerWrites = (writes: ControllerWrites) => {
-      if (writes.createInstances.length > 0) passes.push(writes.createInstances.length);
+      const created = writes.createInstances?.length ?? 0;
+      if (created > 0) passes.push(created);
       return apply(writes);
     };
     const controller = new ServiceController({ store, limits });
