@@ -29,6 +29,9 @@
  * Needs: /usr/bin/etcd (apt-get install etcd-server), a built dist/ (npm run bench builds it).
  * Run: npm run bench -- control-plane-scale
  *      BENCH_INSTANCES=1000 BENCH_NODES=20 npm run bench -- control-plane-scale   (a quick look)
+ * Also: BENCH_SERVER_ARGS (more `berth server` flags), BENCH_SERVER_NODE_ARGS (node flags of the server,
+ * e.g. --cpu-prof --cpu-prof-dir=/tmp/prof), BENCH_KEEP=1 (keep the server's data dir and server.log),
+ * BENCH_TIMEOUT_MS (default 15 min). Figures and findings: docs/benchmarks.md "Control plane at scale".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
