@@ -39,17 +39,18 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { BerthClient, NodeAgentClient } from '../src/client/index.js';
+import { BerthClient } from '../src/client/index.js';
 import type { NodeFacts } from '../src/client/index.js';
-import type { Instance, InstanceStatus, NewServiceEvent } from '../src/model/index.js';
+import type { Instance } from '../src/model/index.js';
 import { startEtcd } from '../test/etcd-harness.js';
 import { BIN } from '../test/e2e/harness.js';
 import { lpad, pad } from './bench-tools.js';
+import { DENSE_OPS, dense, history, replay } from './etcd-replay.js';
+import { POLL_MS, SimNode } from './sim-node.js';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10_000);
 const NODES = Number(process.env.BENCH_NODES ?? 100);
 const FOLLOW = process.env.BENCH_FOLLOW === 'poll' ? 'poll' : 'shared-watch';
-const POLL_MS = 500;
 /** BENCH_SERVER_ARGS: more `berth server` flags, e.g. "--leader-lease 15s --node-grace 30s". */
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SHOW_PAUSE_MS = 250;
@@ -57,8 +58,6 @@ const LIST_PAUSE_MS = 1000;
 const PORT_BASE = 23930;
 const GRID = 'default';
 const SERVICE = 'scale';
-const PREFIX = '/berth/';
-const DENSE_OPS = 100;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -133,124 +132,6 @@ async function startServer(etcd: string, dataDir: string): Promise<Server> {
   };
 }
 
-/** One simulated node: joins, beats, and reports its new instances as starting → running, one report in flight. */
-class SimNode {
-  client!: NodeAgentClient;
-  private readonly handled = new Set<string>();
-  private readonly queue: Instance[] = [];
-  private sending = false;
-  private beating: NodeJS.Timeout | undefined;
-  private polling: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private pid = 1000;
-
-  constructor(
-    readonly name: string,
-    private readonly facts: NodeFacts,
-    private readonly onRunning: (n: number) => void,
-    private readonly onSeen: (i: Instance) => void,
-  ) {}
-
-  async join(url: string, joinToken: string): Promise<void> {
-    const joined = await new NodeAgentClient({ baseUrl: url, token: joinToken }).join(this.name, this.facts);
-    this.client = new NodeAgentClient({ baseUrl: url, token: joined.token });
-    this.beat(joined.heartbeatPeriodMs);
-  }
-
-  /** Every beat's round trip, ms. */
-  readonly beats: number[] = [];
-
-  /** The next beat goes a period after the answer, as agent/node-heartbeat.ts sends them. */
-  private beat(periodMs: number): void {
-    this.beating = setTimeout(() => {
-      if (this.stopped) return;
-      const t = performance.now();
-      this.client.heartbeat(this.name, this.facts).then(
-        (a) => {
-          this.beats.push(performance.now() - t);
-          this.beat(a.heartbeatPeriodMs);
-        },
-        () => this.beat(1000),
-      );
-    }, periodMs);
-  }
-
-  /** BENCH_FOLLOW=poll: lists its instances every POLL_MS. */
-  poll(): void {
-    this.polling = setTimeout(async () => {
-      if (this.stopped) return;
-      try {
-        for (const i of (await this.client.instances(this.name)).items) {
-          this.onSeen(i);
-          this.offer(i);
-        }
-      } catch {}
-      this.poll();
-    }, POLL_MS);
-  }
-
-  /** An instance of this node as last seen: a new one is reported starting, then running. */
-  offer(i: Instance): void {
-    if (i.node !== this.name || i.desiredState !== 'running' || this.handled.has(i.id)) return;
-    if (i.status.state !== 'new' && i.status.state !== 'pending') return;
-    this.handled.add(i.id);
-    this.queue.push(i);
-    if (!this.sending) void this.send();
-  }
-
-  private async send(): Promise<void> {
-    this.sending = true;
-    try {
-      // What arrived during the last report goes in the next one (an agent's tick batches likewise).
-      while (this.queue.length > 0 && !this.stopped) {
-        const batch = this.queue.splice(0, 2500);
-        const at = new Date().toISOString();
-        await this.report(batch.map((i) => ({ id: i.id, status: { state: 'starting', timestamp: at, message: 'starting containers' } })), []);
-        const startedAt = new Date().toISOString();
-        const events: NewServiceEvent[] = [];
-        const running = batch.map((i) => {
-          const pid = this.pid++;
-          events.push({ grid: i.grid, service: i.service, type: 'instance.started', severity: 'info', instance: i.id, slot: i.slot, message: `${i.service}-${i.slot} started at ${i.spec.address} (pid ${pid})` });
-          const status: InstanceStatus = {
-            state: 'running',
-            timestamp: startedAt,
-            message: 'running',
-            startedAt,
-            handles: [{ pid, startTime: pid * 7 }],
-            containers: [{ name: i.service, state: 'running', startedAt, pid }],
-          };
-          return { id: i.id, status };
-        });
-        await this.report(running, events);
-        this.onRunning(batch.length);
-      }
-    } finally {
-      this.sending = false;
-    }
-  }
-
-  /** Retried until the server takes it, as RemoteAgentPorts does. */
-  private async report(updates: { id: string; status: InstanceStatus }[], events: NewServiceEvent[]): Promise<void> {
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
-      try {
-        const r = await this.client.reportStatuses(this.name, updates, events);
-        if (r.accepted !== updates.length) throw new Error(`${this.name}: ${r.accepted} of ${updates.length} statuses accepted`);
-        return;
-      } catch (error) {
-        if (this.stopped) return;
-        if (error instanceof Error && error.message.includes('statuses accepted')) throw error;
-        await sleep(delay);
-      }
-    }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.beating);
-    clearTimeout(this.polling);
-  }
-}
-
 /** Requests one at a time with a pause, until stopped; their latencies (ms). */
 function latencyLoop(op: () => Promise<unknown>, pauseMs: number): { stop: () => Promise<number[]> } {
   const ms: number[] = [];
@@ -270,74 +151,6 @@ function latencyLoop(op: () => Promise<unknown>, pauseMs: number): { stop: () =>
       return ms;
     },
   };
-}
-
-/** One etcd transaction as the control plane made it. */
-interface Txn {
-  readonly ops: { readonly del: boolean; readonly keyLen: number; readonly valueLen: number; readonly table: string }[];
-}
-
-/**
- * Every transaction etcd applied in (fromRev, toRev], from its history (the harness never compacts):
- * a watch from fromRev + 1 until the marker put at `endRev` (> toRev) arrives. Its own client, which
- * takes watch responses of any size (etcd sends a catching-up watcher many revisions per response).
- */
-async function history(endpoints: readonly string[], fromRev: number, toRev: number, endRev: number): Promise<Txn[]> {
-  const client = new Etcd3({ hosts: [...endpoints], grpcOptions: { 'grpc.max_receive_message_length': -1 } });
-  const byRev = new Map<number, Txn>();
-  try {
-    const watcher = await client.watch().prefix('/').startRevision(String(fromRev + 1)).create();
-    await new Promise<void>((resolve, reject) => {
-      watcher.on('error', reject);
-      watcher.on('data', (res) => {
-        for (const e of res.events) {
-          const rev = Number(e.kv.mod_revision);
-          if (rev >= endRev) resolve();
-          if (rev > toRev) continue;
-          let txn = byRev.get(rev);
-          if (!txn) byRev.set(rev, (txn = { ops: [] }));
-          const key = e.kv.key.toString();
-          const table = key.startsWith(`${PREFIX}rows/`) ? key.slice(PREFIX.length + 5).split('/')[0] as string : key;
-          txn.ops.push({ del: e.type === 'Delete', keyLen: e.kv.key.length, valueLen: e.kv.value.length, table });
-        }
-      });
-    });
-    await watcher.cancel();
-  } finally {
-    client.close();
-  }
-  return [...byRev.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t);
-}
-
-/** Replays transactions with raw etcd3 calls under `/bench-raw/<run>/`, one in flight; returns ms. */
-async function replay(raw: Etcd3, txns: readonly Txn[], run: string): Promise<number> {
-  const fence = `/bench-raw/${run}/fence`;
-  await raw.put(fence).value('1');
-  let k = 0;
-  const keyOf = (len: number): string => {
-    const base = `/bench-raw/${run}/${k++}/`;
-    return base.length >= len ? base : base + 'k'.repeat(len - base.length);
-  };
-  const values = new Map<number, string>();
-  const valueOf = (len: number): string => {
-    let v = values.get(len);
-    if (v === undefined) values.set(len, (v = 'v'.repeat(len)));
-    return v;
-  };
-  const t = performance.now();
-  for (const txn of txns) {
-    const ops = txn.ops.map((o) => (o.del ? raw.delete().key(keyOf(o.keyLen)) : raw.put(keyOf(o.keyLen)).value(valueOf(o.valueLen))));
-    const r = await raw.if(fence, 'Version', '>', 0).then(...ops).commit();
-    if (!r.succeeded) throw new Error('raw replay: the fence failed');
-  }
-  return performance.now() - t;
-}
-
-function dense(txns: readonly Txn[]): Txn[] {
-  const ops = txns.flatMap((t) => t.ops);
-  const out: Txn[] = [];
-  for (let i = 0; i < ops.length; i += DENSE_OPS) out.push({ ops: ops.slice(i, i + DENSE_OPS) });
-  return out;
 }
 
 async function main(): Promise<void> {
