@@ -40,6 +40,20 @@ export function noLeaderError(): CodedError {
   return new CodedError('NO_LEADER', 'no server leads yet: the servers are electing one or the new leader is loading the store; retry in a few seconds', {});
 }
 
+const NOTHING_WRITTEN = Symbol('berth.nothingWritten');
+
+/**
+ * Marks a write request whose handler changed nothing in the store (a node heartbeat that only renewed
+ * its liveness, which lives in the leader's memory): its answer does not wait until every earlier write
+ * is in etcd. It has nothing to make durable, and an agent beats again only after the answer — so
+ * behind a large replication backlog (one apply of 10,000 instances is seconds of etcd transactions)
+ * its next beat would come late, and its node be marked down (bench/control-plane-scale). Call it only
+ * when nothing was written: store.revision() unchanged across the synchronous handler.
+ */
+export function answerWithoutDurabilityWait(request: FastifyRequest): void {
+  (request as unknown as Record<symbol, boolean>)[NOTHING_WRITTEN] = true;
+}
+
 export function installLeaderRouting(app: FastifyInstance, routing: LeaderRouting, logger: Logger): void {
   app.addHook('onRequest', async (request, reply) => {
     if (READS.has(request.method)) return;
@@ -52,6 +66,7 @@ export function installLeaderRouting(app: FastifyInstance, routing: LeaderRoutin
   });
   app.addHook('onSend', async (request, reply, payload) => {
     if (READS.has(request.method) || routing.role() !== 'leader' || reply.statusCode >= 400) return payload;
+    if ((request as unknown as Record<symbol, boolean>)[NOTHING_WRITTEN] === true) return payload;
     try {
       void reply.header(STORE_REVISION_HEADER, String(await routing.flushed()));
       return payload;

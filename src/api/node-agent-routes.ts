@@ -4,6 +4,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo } from '../mod
 import { InstanceNotFoundError, NodeExistsError, isTerminal } from '../model/index.js';
 import { recordHeartbeat } from '../store/index.js';
 import { identityOf } from './access-control.js';
+import { answerWithoutDurabilityWait } from './leader-routing.js';
 import { DataPlaneBarrierBody, DataPlaneReportBody, JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
 import type { AgentAccess } from './ports.js';
@@ -52,7 +53,10 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     const agents = agentsOf(ctx);
     const body = parseRequest(NodeHeartbeatBody, request.body, 'body');
     const now = ctx.clock.now();
+    const before = store.revision();
     const node = recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
+    // Most beats only renew the liveness (memory): nothing to wait for before answering (leader-routing.ts).
+    if (store.revision() === before) answerWithoutDurabilityWait(request);
     return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs };
   });
 
@@ -79,11 +83,13 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
   app.put<{ Params: NodeParams }>('/v1/nodes/:node/data-plane', async (request, reply) => {
     const body = parseRequest(DataPlaneReportBody, request.body, 'body');
     agentsOf(ctx).dataPlanes?.report(request.params.node, body.revision);
+    answerWithoutDurabilityWait(request); // memory only: nothing to wait for in etcd
     return reply.status(204).send();
   });
 
   app.post<{ Params: NodeParams }>('/v1/nodes/:node/data-plane/barrier', async (request, reply) => {
     const body = parseRequest(DataPlaneBarrierBody, request.body, 'body');
+    answerWithoutDurabilityWait(request); // it writes nothing
     const acks = agentsOf(ctx).dataPlanes;
     if (!acks) return { behind: [] };
     const gone = new AbortController();

@@ -6,11 +6,12 @@ import type { Instance } from '../model/index.js';
 import { parseServiceSpec } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, TokenAuthenticator, createApi, nodeToken } from './index.js';
+import type { LeaderRouting } from './leader-routing.js';
 import { newInstance } from './testing/fixtures.js';
 
 const FACTS = { address: '10.9.0.2', drivers: ['process'], os: 'linux', arch: 'x86_64', capacity: { cpus: 2, memoryBytes: 2 ** 31 } };
 
-function setup() {
+function setup(options: { readonly leaderRouting?: LeaderRouting } = {}) {
   const store = openSqliteStore(':memory:');
   const key = newSigningKey();
   const liveness = new MemoryNodeLiveness();
@@ -21,6 +22,7 @@ function setup() {
     node: 'server',
     version: 't',
     agents: { liveness, heartbeatPeriodMs: 1000, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}` },
+    ...(options.leaderRouting ? { leaderRouting: options.leaderRouting } : {}),
   });
   after(() => app.close());
   const token = (role: 'cluster-admin' | 'node' | 'admin'): string => {
@@ -168,5 +170,38 @@ describe('API: agents of other machines', () => {
     assert.equal(store.getNode('vm2')?.ready, true);
     const forged = nodeToken('vm2', String(store.getNode('vm2')?.joinedAt), newSigningKey());
     assert.equal((await call(app, forged, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS)).status, 401);
+  });
+
+  it('on a leader behind its etcd backlog, a beat that only renews the liveness answers at once; one that writes waits for etcd', async () => {
+    let flush!: (revision: number) => void;
+    let flushes = 0;
+    const routing: LeaderRouting = {
+      role: () => 'leader',
+      leaderUrl: () => undefined,
+      flushed: () => {
+        flushes++;
+        return new Promise((resolve) => (flush = resolve));
+      },
+      caughtUp: async () => true,
+    };
+    const { app, join } = setup({ leaderRouting: routing });
+    const joining = call(app, join, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });
+    await new Promise((r) => setTimeout(r, 20));
+    flush(7); // the join wrote the node: its answer waited for etcd
+    const credential = String((await joining).body?.['token']);
+    const before = flushes;
+    const beat = await Promise.race([call(app, credential, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS), new Promise<'waited'>((r) => setTimeout(() => r('waited'), 500))]);
+    if (beat === 'waited') assert.fail('a beat that wrote nothing does not wait for the backlog');
+    assert.equal(beat.status, 200);
+    assert.equal(flushes, before, 'nor asks for a flush');
+    // New facts are a write of the node record: that answer waits until etcd has it.
+    let answered = false;
+    const changed = call(app, credential, 'PUT', '/v1/nodes/vm2/heartbeat', { ...FACTS, address: '10.9.0.3' }).then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, false, 'a beat that wrote waits for etcd');
+    flush(9);
+    const res = await changed;
+    assert.equal(res.status, 200);
+    assert.equal((res.body?.['node'] as { address?: string })?.address, '10.9.0.3');
   });
 });

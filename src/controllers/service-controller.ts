@@ -12,6 +12,15 @@ import { HostPortAllocator } from './host-port-allocator.js';
 /** How long a service waiting for free instance addresses waits before it looks again. */
 const ADDRESS_RETRY_MS = 5000;
 
+/**
+ * Most instances one pass creates (Kubernetes' ReplicaSet controller: BurstReplicas = 500 per sync).
+ * An apply of 10,000 replicas is then twenty passes with I/O served between them, not one synchronous
+ * pass of seconds that starves heartbeats and the leader's lease keep-alive (bench/control-plane-scale).
+ * Only new slots are cut this way: a pass that replaces instances (a rollout, bounded by its
+ * parallelism) creates what it planned.
+ */
+export const MAX_CREATES_PER_PASS = 500;
+
 export interface ServiceControllerOptions {
   readonly store: Store;
   /** Instance address range (default 127.10.0.0/16). */
@@ -122,9 +131,13 @@ export class ServiceController {
     const plan = planService(service, instances, { now, nodes, usage: () => this.usage(), ...(this.options.limits ? { limits: this.options.limits } : {}) });
     if (plan.pending.length > 0) this.pendingKeys.add(key);
     else this.pendingKeys.delete(key);
-    const writes = this.toWrites(service, instances, plan, now);
+    // A burst of new slots is created over several passes, the next one as soon as I/O was served.
+    const burst = plan.create.length > MAX_CREATES_PER_PASS && plan.retire.length === 0;
+    const cut: ServicePlan = burst ? { ...plan, create: plan.create.slice(0, MAX_CREATES_PER_PASS) } : plan;
+    const writes = this.toWrites(service, instances, cut, now);
     store.applyControllerWrites(writes.writes);
     await Promise.resolve();
+    if (burst && !writes.waitingForAddresses) return { requeueAfterMs: 0 };
     // Out of instance addresses (the API refuses deploys that cannot fit, so this is a passing shortage,
     // e.g. instances of a removed service still draining): look again later, without an error per retry.
     const requeueAfterMs = writes.waitingForAddresses ? Math.min(plan.requeueAfterMs ?? ADDRESS_RETRY_MS, ADDRESS_RETRY_MS) : plan.requeueAfterMs;
@@ -174,7 +187,8 @@ export class ServiceController {
           .map((s) => ({ name: s.name, ...(s.spec.clusterIP && s.spec.clusterIP !== 'None' ? { clusterIP: s.spec.clusterIP } : {}), ports: servicePortsOf(s.spec) })),
       );
       // Node-published ports: each node's live instances' ports, then this pass's (Nomad's dynamic ports).
-      const hostPorts = new HostPortAllocator(this.options.store.listInstances({ active: true }).filter((i) => plan.create.some((c) => c.node === i.node)));
+      const targets = new Set(plan.create.map((c) => c.node));
+      const hostPorts = new HostPortAllocator(this.options.store.listInstances({ active: true }).filter((i) => targets.has(i.node)));
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
@@ -197,9 +211,9 @@ export class ServiceController {
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },
       }));
-      for (const created of createInstances) {
-        events.push({ ...base, type: 'instance.created', severity: 'info', instance: created.id, slot: created.slot, message: `${slotName(service.name, created.slot)} created (${plan.create.find((c) => c.slot === created.slot)?.reason ?? 'new'}) at ${created.spec.address}` });
-      }
+      createInstances.forEach((created, k) => {
+        events.push({ ...base, type: 'instance.created', severity: 'info', instance: created.id, slot: created.slot, message: `${slotName(service.name, created.slot)} created (${plan.create[k]?.reason ?? 'new'}) at ${created.spec.address}` });
+      });
     }
     const byId = new Map(instances.map((i) => [i.id, i]));
     for (const s of plan.shutdown) {

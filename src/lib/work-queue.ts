@@ -20,6 +20,13 @@ export type WorkResult = void | { requeueAfterMs?: number };
  * A keyed, level-triggered work queue (after Kubernetes' workqueue): callers enqueue keys, never objects;
  * a key added several times before it runs is processed once; a key added while it is being processed is
  * processed again afterwards; a failing key is retried with exponential backoff.
+ *
+ * Handlers run from a macrotask of their own (setImmediate), never inside the call that added the key
+ * and never straight after another handler in the same turn: as Kubernetes' workers run apart from the
+ * informers that enqueue. So every change made while one pass runs (a burst of agents' status reports)
+ * is handled by one later pass, and I/O — heartbeats, the leader's lease keep-alive — is served between
+ * passes. (Run inline, a 10,000-instance service re-planned once per status report, back to back in
+ * microtasks, and the event loop starved until the leader lost its lease: bench/control-plane-scale.)
  */
 export class WorkQueue {
   private readonly dirty = new Set<string>();
@@ -30,6 +37,7 @@ export class WorkQueue {
   private readonly idleWaiters: Array<() => void> = [];
   private running = 0;
   private stopped = false;
+  private pumpScheduled = false;
   private readonly concurrency: number;
   private readonly baseRetryMs: number;
   private readonly maxRetryMs: number;
@@ -56,7 +64,7 @@ export class WorkQueue {
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
     if (!this.active.has(key)) this.queue.push(key);
-    this.pump();
+    this.schedulePump();
   }
 
   /** Adds `key` after `ms`; an earlier pending add-after for the key wins. */
@@ -89,6 +97,15 @@ export class WorkQueue {
     this.dirty.clear();
   }
 
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.queue.length > 0) {
       const key = this.queue.shift() as string;
@@ -116,7 +133,7 @@ export class WorkQueue {
       this.active.delete(key);
       this.running--;
       if (this.dirty.has(key)) this.queue.push(key);
-      this.pump();
+      this.schedulePump();
     }
   }
 }

@@ -162,7 +162,9 @@ export function pendingNotes(service: string, pending: readonly PendingSlot[]): 
   for (const p of pending) {
     const head = slotName(service, p.slot);
     const text = p.message.startsWith(`${head} `) ? p.message.slice(head.length + 1) : p.message;
-    byText.set(text, [...(byText.get(text) ?? []), p]);
+    const same = byText.get(text);
+    if (same) same.push(p);
+    else byText.set(text, [p]);
   }
   return [...byText.entries()].map(([text, list]) => {
     const head = slotName(service, (list[0] as PendingSlot).slot);
