@@ -7,6 +7,7 @@ import { parseServiceSpec } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, TokenAuthenticator, createApi, nodeToken } from './index.js';
 import type { LeaderRouting } from './leader-routing.js';
+import type { DataPlaneAcks } from './ports.js';
 import { newInstance } from './testing/fixtures.js';
 
 const FACTS = { address: '10.9.0.2', drivers: ['process'], os: 'linux', arch: 'x86_64', capacity: { cpus: 2, memoryBytes: 2 ** 31 } };
@@ -15,13 +16,19 @@ function setup(options: { readonly leaderRouting?: LeaderRouting } = {}) {
   const store = openSqliteStore(':memory:');
   const key = newSigningKey();
   const liveness = new MemoryNodeLiveness();
+  // What the data-plane routes hand on: reports recorded, barriers answered with the nodes behind.
+  const reports: [string, number][] = [];
+  const dataPlanes: DataPlaneAcks = {
+    report: (node, revision) => void reports.push([node, revision]),
+    wait: async (revision, options) => reports.filter(([n, r]) => n !== options.except && r < revision).map(([n]) => n),
+  };
   const app = createApi({
     store,
     authenticator: new TokenAuthenticator(store, { serviceAccountKey: key }),
     telemetry: new FakeTelemetry(),
     node: 'server',
     version: 't',
-    agents: { liveness, heartbeatPeriodMs: 1000, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}` },
+    agents: { liveness, heartbeatPeriodMs: 1000, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}`, dataPlanes },
     ...(options.leaderRouting ? { leaderRouting: options.leaderRouting } : {}),
   });
   after(() => app.close());
@@ -30,7 +37,7 @@ function setup(options: { readonly leaderRouting?: LeaderRouting } = {}) {
     store.createToken({ id: m.id, hash: m.hash, name: role, role, ...(role === 'admin' ? { grid: 'default' } : {}), createdAt: new Date().toISOString(), createdBy: 'test' });
     return m.token;
   };
-  return { app, store, liveness, join: token('node'), admin: token('cluster-admin'), gridAdmin: token('admin') };
+  return { app, store, liveness, reports, join: token('node'), admin: token('cluster-admin'), gridAdmin: token('admin') };
 }
 
 async function call(app: FastifyInstance, token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: unknown) {
@@ -131,6 +138,31 @@ describe('API: agents of other machines', () => {
     assert.deepEqual(store.listEvents({ grid: 'default', service: 'web' }).map((e) => e.message).filter((m) => m === 'mine' || m === 'forged'), ['mine']);
     const service = await call(app, vm2, 'POST', '/v1/nodes/vm2/statuses', { updates: [], events: [{ grid: 'default', service: 'web', type: 'service.removed', severity: 'info', message: 'x', instance: mine.id }] });
     assert.equal(service.status, 400, 'an agent reports instance events only');
+  });
+
+  it('data-plane reports and barriers: its own node only, odd values refused, nothing recorded for them', async () => {
+    const { app, reports, join, gridAdmin } = setup();
+    const vm2 = await joined(app, join, 'vm2');
+    const vm3 = await joined(app, join, 'vm3');
+    assert.equal((await call(app, vm2, 'PUT', '/v1/nodes/vm2/data-plane', { revision: 7 })).status, 204);
+    assert.equal((await call(app, vm3, 'PUT', '/v1/nodes/vm3/data-plane', { revision: 3 })).status, 204);
+    assert.deepEqual(reports, [['vm2', 7], ['vm3', 3]]);
+    for (const body of [{ revision: -1 }, { revision: 1.5 }, { revision: '7' }, { revision: 2 ** 60 }, {}, { revision: 1, extra: true }, [], null]) {
+      const res = await call(app, vm2, 'PUT', '/v1/nodes/vm2/data-plane', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+    }
+    for (const body of [{ revision: 5, timeoutMs: 30_001 }, { revision: 5, timeoutMs: -1 }, { revision: -5 }]) {
+      const res = await call(app, vm2, 'POST', '/v1/nodes/vm2/data-plane/barrier', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+    }
+    assert.equal((await call(app, vm2, 'PUT', '/v1/nodes/vm3/data-plane', { revision: 99 })).status, 403, "another node's report");
+    assert.equal((await call(app, vm2, 'POST', '/v1/nodes/vm3/data-plane/barrier', { revision: 1 })).status, 403, "another node's barrier");
+    assert.equal((await call(app, join, 'PUT', '/v1/nodes/vm2/data-plane', { revision: 99 })).status, 403, 'a join token');
+    assert.equal((await call(app, gridAdmin, 'PUT', '/v1/nodes/vm2/data-plane', { revision: 99 })).status, 403, 'a grid admin is not a node');
+    assert.deepEqual(reports, [['vm2', 7], ['vm3', 3]], 'nothing refused was recorded');
+    const barrier = await call(app, vm2, 'POST', '/v1/nodes/vm2/data-plane/barrier', { revision: 5, timeoutMs: 0 });
+    assert.equal(barrier.status, 200, barrier.text);
+    assert.deepEqual(barrier.body, { behind: ['vm3'] }, 'the asking node is not waited for; vm3 is behind');
   });
 
   it('gives an instance of the node its API token and exactly the secrets its env refers to', async () => {
