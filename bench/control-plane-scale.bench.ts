@@ -14,7 +14,8 @@
  *    during the convergence is read back from etcd's history (a watch from the apply's revision;
  *    one etcd revision = one transaction), then replayed with raw etcd3 calls on another prefix —
  *    the same transactions with the same number of puts/deletes, key and value sizes and a fence
- *    compare each, one in flight as ReplicaWriter sends them ("same shape") — and again packed 100
+ *    compare each, one in flight ("same shape"), then 8 in flight with the commit marker last as
+ *    ReplicaWriter sends them ("pipelined"), and again packed 100
  *    ops per transaction ("dense", the least time etcd needs for that many key writes).
  *    Ratio = convergence / raw time (goal ≤ 1.5×); memory goal < 1 GB.
  *
@@ -56,6 +57,8 @@ const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) 
 const SHOW_PAUSE_MS = 250;
 const LIST_PAUSE_MS = 1000;
 const PORT_BASE = 23930;
+/** Transactions in flight in the pipelined replay: ReplicaWriter's default. */
+const REPLAY_IN_FLIGHT = 8;
 const GRID = 'default';
 const SERVICE = 'scale';
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);
@@ -278,6 +281,7 @@ async function main(): Promise<void> {
     const tables = new Map<string, number>();
     for (const o of txns.flatMap((t) => t.ops)) tables.set(`${o.table}${o.del ? ' (delete)' : ''}`, (tables.get(`${o.table}${o.del ? ' (delete)' : ''}`) ?? 0) + 1);
     const sameMs = await replay(raw, txns, 'same');
+    const pipelinedMs = await replay(raw, txns, 'pipelined', REPLAY_IN_FLIGHT);
     const denseTxns = dense(txns);
     const denseMs = await replay(raw, denseTxns, 'dense');
 
@@ -289,9 +293,11 @@ async function main(): Promise<void> {
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(shownAt - t0)}; converged (both) after ${secs(converged)}`);
     console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
     console.log(`    by table: ${[...tables].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
-    console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);
-    const ratio = converged / sameMs;
-    console.log(`  ratio convergence / raw etcd (same transactions): ${ratio.toFixed(2)}× (goal ≤ 1.5×) ${ratio <= 1.5 ? 'MET' : 'NOT MET'}; / raw etcd (packed): ${(converged / denseMs).toFixed(2)}×`);
+    console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; ${REPLAY_IN_FLIGHT} in flight as the writer sends them: ${secs(pipelinedMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);
+    // The peer is etcd's best time for these writes, whichever way of sending them was fastest.
+    const best = Math.min(sameMs, pipelinedMs, denseMs);
+    const ratio = converged / best;
+    console.log(`  ratio convergence / raw etcd (best of the three, ${secs(best)}): ${ratio.toFixed(2)}× (goal ≤ 1.5×) ${ratio <= 1.5 ? 'MET' : 'NOT MET'}; / one in flight ${(converged / sameMs).toFixed(2)}×, / ${REPLAY_IN_FLIGHT} in flight ${(converged / pipelinedMs).toFixed(2)}×, / packed ${(converged / denseMs).toFixed(2)}×`);
     console.log(`\n  API latency during the convergence, ms (one request at a time; pauses ${SHOW_PAUSE_MS} / ${LIST_PAUSE_MS} ms)`);
     console.log(`  ${pad('', 34)}${lpad('requests', 10)}${lpad('p50', 10)}${lpad('p99', 10)}${lpad('max', 10)}`);
     for (const [name, xs] of [

@@ -46,8 +46,12 @@ export async function history(endpoints: readonly string[], fromRev: number, toR
   return [...byRev.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t);
 }
 
-/** Replays transactions with raw etcd3 calls under `/bench-raw/<run>/`, one in flight; returns ms. */
-export async function replay(raw: Etcd3, txns: readonly Txn[], run: string): Promise<number> {
+/**
+ * Replays transactions with raw etcd3 calls under `/bench-raw/<run>/`; returns ms. `inFlight` 1: one
+ * at a time. More: as ReplicaWriter sends a group commit, up to `inFlight` at once, and a transaction
+ * holding the commit marker only after all before it ended.
+ */
+export async function replay(raw: Etcd3, txns: readonly Txn[], run: string, inFlight = 1): Promise<number> {
   const fence = `/bench-raw/${run}/fence`;
   await raw.put(fence).value('1');
   let k = 0;
@@ -61,12 +65,30 @@ export async function replay(raw: Etcd3, txns: readonly Txn[], run: string): Pro
     if (v === undefined) values.set(len, (v = 'v'.repeat(len)));
     return v;
   };
-  const t = performance.now();
-  for (const txn of txns) {
+  const send = async (txn: Txn): Promise<void> => {
     const ops = txn.ops.map((o) => (o.del ? raw.delete().key(keyOf(o.keyLen)) : raw.put(keyOf(o.keyLen)).value(valueOf(o.valueLen))));
     const r = await raw.if(fence, 'Version', '>', 0).then(...ops).commit();
     if (!r.succeeded) throw new Error('raw replay: the fence failed');
+  };
+  const t = performance.now();
+  let group: Txn[] = [];
+  const flushGroup = async (): Promise<void> => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < group.length) await send(group[next++] as Txn);
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, group.length) }, lane));
+    group = [];
+  };
+  for (const txn of txns) {
+    if (inFlight > 1 && !txn.ops.some((o) => o.table === `${PREFIX}commit`)) {
+      group.push(txn);
+      continue;
+    }
+    await flushGroup();
+    await send(txn);
   }
+  await flushGroup();
   return performance.now() - t;
 }
 

@@ -14,7 +14,7 @@ export interface WorkQueueOptions {
 }
 
 /** What a handler may ask for: nothing, or to look at the key again after `requeueAfterMs`. */
-export type WorkResult = void | { requeueAfterMs?: number };
+export type WorkResult = void | { requeueAfterMs?: number; /** The requeue counts as queued for idle() (addAfter's `busy`). */ busy?: boolean };
 
 /**
  * A keyed, level-triggered work queue (after Kubernetes' workqueue): callers enqueue keys, never objects;
@@ -33,7 +33,9 @@ export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly active = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout; busy: boolean }>();
+  /** Delayed adds that count as queued for idle() (addAfter's `busy`). */
+  private busyTimers = 0;
   private readonly idleWaiters: Array<() => void> = [];
   private running = 0;
   private stopped = false;
@@ -56,36 +58,38 @@ export class WorkQueue {
   /** Marks `key` for processing as soon as a worker is free. */
   add(key: string): void {
     if (this.stopped) return;
-    const t = this.timers.get(key);
-    if (t) {
-      clearTimeout(t.timer);
-      this.timers.delete(key);
-    }
+    this.clearTimer(key);
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
     if (!this.active.has(key)) this.queue.push(key);
     this.schedulePump();
   }
 
-  /** Adds `key` after `ms`; an earlier pending add-after for the key wins. */
-  addAfter(key: string, ms: number): void {
+  /**
+   * Adds `key` after `ms`; an earlier pending add-after for the key wins. `busy`: the key counts as
+   * queued for idle() while it waits (a short pacing delay, not a back-off of seconds).
+   */
+  addAfter(key: string, ms: number, options: { readonly busy?: boolean } = {}): void {
     if (this.stopped) return;
     if (ms <= 0) return this.add(key);
+    if (this.dirty.has(key)) return; // queued already: it runs sooner than this
     const at = this.clock.now() + ms;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
+    this.clearTimer(key);
     const timer = setTimeout(() => {
-      this.timers.delete(key);
+      this.clearTimer(key);
       this.add(key);
     }, ms);
-    timer.unref();
-    this.timers.set(key, { at, timer });
+    const busy = options.busy === true;
+    if (!busy) timer.unref(); // a busy wait is short, and idle() waits for it
+    if (busy) this.busyTimers++;
+    this.timers.set(key, { at, timer, busy });
   }
 
-  /** Resolves when no key is queued or being processed (delayed adds do not count). */
+  /** Resolves when no key is queued, waiting as busy (addAfter) or being processed (other delayed adds do not count). */
   async idle(): Promise<void> {
-    if (this.queue.length === 0 && this.running === 0) return;
+    if (this.queue.length === 0 && this.running === 0 && this.busyTimers === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -93,6 +97,8 @@ export class WorkQueue {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
+    this.busyTimers = 0;
+    for (const w of this.idleWaiters.splice(0)) w();
     this.queue.length = 0;
     this.dirty.clear();
   }
@@ -114,16 +120,24 @@ export class WorkQueue {
       this.running++;
       void this.process(key);
     }
-    if (this.queue.length === 0 && this.running === 0) {
+    if (this.queue.length === 0 && this.running === 0 && this.busyTimers === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  private clearTimer(key: string): void {
+    const t = this.timers.get(key);
+    if (!t) return;
+    clearTimeout(t.timer);
+    this.timers.delete(key);
+    if (t.busy) this.busyTimers--;
   }
 
   private async process(key: string): Promise<void> {
     try {
       const result = await this.handler(key);
       this.failures.delete(key);
-      if (result && result.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
+      if (result && result.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs, { busy: result.busy === true });
     } catch (error) {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);

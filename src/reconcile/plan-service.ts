@@ -97,7 +97,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   };
 
   // Ended instances past the history limit (never an instance of a lost node: its node may come back).
-  const remove = trimHistory(groupBySlot(instances));
+  const grouped = groupBySlot(instances);
+  const remove = trimHistory(grouped);
   const pending: PendingSlot[] = [];
   const retire: string[] = [];
   const base = { grid: service.grid, service: service.name };
@@ -152,18 +153,17 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const template = JSON.stringify(spec.containers);
   const currentCache = new Map<string, boolean>();
   const current = (i: Instance): boolean => {
+    if (i.restartGeneration !== restartGeneration) return false;
+    if (i.generation === generation) return true;
     let c = currentCache.get(i.id);
-    if (c === undefined) {
-      c = i.restartGeneration === restartGeneration && (i.generation === generation || JSON.stringify(i.spec.containers) === template);
-      currentCache.set(i.id, c);
-    }
+    if (c === undefined) currentCache.set(i.id, (c = JSON.stringify(i.spec.containers) === template));
     return c;
   };
   const nodesByName = new Map(ctx.nodes.map((n) => [n.name, n]));
   const onUpNode = (i: Instance): boolean => nodesByName.size === 0 || nodesByName.get(i.node)?.ready === true;
   // The instances of a lost node still count there (a down node takes nothing new anyway).
   const scheduler = new ServiceScheduler({ spec, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
-  let bySlot = groupBySlot(instances);
+  let bySlot = grouped;
   const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }): string | undefined => {
     const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(moving ? { avoid: moving.from } : {}) });
     if ('node' in r) {
@@ -404,7 +404,7 @@ function groupBySlot(instances: readonly Instance[]): Map<number, Instance[]> {
     list.push(i);
     map.set(i.slot, list);
   }
-  for (const list of map.values()) list.sort((a, b) => (a.createdAt === b.createdAt ? b.version - a.version : a.createdAt < b.createdAt ? 1 : -1));
+  for (const list of map.values()) if (list.length > 1) list.sort((a, b) => (a.createdAt === b.createdAt ? b.version - a.version : a.createdAt < b.createdAt ? 1 : -1));
   return map;
 }
 
@@ -412,6 +412,7 @@ function groupBySlot(instances: readonly Instance[]): Map<number, Instance[]> {
 function trimHistory(bySlot: Map<number, Instance[]>): string[] {
   const out: string[] = [];
   for (const list of bySlot.values()) {
+    if (list.length <= HISTORY_PER_SLOT) continue;
     const ended = list.filter((i) => isTerminal(i.status.state));
     out.push(...ended.slice(HISTORY_PER_SLOT).map((i) => i.id));
   }

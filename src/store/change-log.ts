@@ -27,6 +27,7 @@ export class ChangeLog {
   private readonly trimChanges: Database.Statement;
   /** Last committed revision, and the newest revision trimmed from the history. */
   private rev = 0;
+  private rolledBack = 0;
   private compacted = 0;
   /** Changes of the transaction in progress, published after its commit. */
   private pending: WatchEvent[] = [];
@@ -50,6 +51,11 @@ export class ChangeLog {
 
   get revision(): number {
     return this.rev;
+  }
+
+  /** How many transactions of this connection rolled back (their revisions are given out again): caches keyed by revision reset on a change. */
+  get rollbacks(): number {
+    return this.rolledBack;
   }
 
   /** The revision for the next put or delete of the transaction in progress. */
@@ -84,6 +90,7 @@ export class ChangeLog {
       result = run.immediate();
     } catch (error) {
       this.pending = [];
+      this.rolledBack++;
       this.loadMeta();
       throw error;
     }
@@ -111,7 +118,12 @@ export class ChangeLog {
     const capture = this.replication?.capture;
     if (!capture) throw new Error('applyReplicated: replication is not on');
     const published = this.rev;
-    this.db.transaction(() => capture.apply(changes)).immediate();
+    try {
+      this.db.transaction(() => capture.apply(changes)).immediate();
+    } catch (error) {
+      this.rolledBack++;
+      throw error;
+    }
     this.loadMeta();
     const events = changes
       .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > published)
@@ -140,6 +152,7 @@ export class ChangeLog {
       if (error !== rollback) throw error;
     } finally {
       this.pending = [];
+      this.rolledBack++;
       this.loadMeta();
     }
     return (result as { value: T }).value;

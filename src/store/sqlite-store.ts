@@ -23,6 +23,7 @@ import {
   serviceKey,
 } from '../model/index.js';
 import { FrozenJsonCache, deepFreeze, stableStringify } from './deep-freeze.js';
+import { InstanceCache } from './instance-cache.js';
 import type { RowChange } from './row-capture.js';
 import { RowCapture } from './row-capture.js';
 import { ChangeLog } from './change-log.js';
@@ -113,6 +114,8 @@ export class SqliteStore implements Store {
   private closed = false;
   /** Unchanged rows read again come back as the same frozen object (see FrozenJsonCache). */
   private readonly frozen = new FrozenJsonCache();
+  /** Instances by id and revision: a list parses only what changed (see InstanceCache). */
+  private readonly instances: InstanceCache;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -127,6 +130,7 @@ export class SqliteStore implements Store {
       this.access = new AccessTables(this.db, () => this.now());
       this.secrets = new SecretTable(this.db);
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
+      this.instances = new InstanceCache(this.db, () => this.log.rollbacks);
       this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: Math.max(1, options.eventsPerService ?? 1000), nowMs: () => this.clock.now(), query: (sql) => this.query(sql) });
       this.hostPorts = new HostPortTable(this.db, options.nodeAddresses ?? ['127.0.0.1']);
       const conflicts = this.db.transaction(() => this.hostPorts.rebuild(this.listServices())).immediate();
@@ -187,8 +191,7 @@ export class SqliteStore implements Store {
 
   getInstance(id: string): Instance | undefined {
     this.assertOpen();
-    const row = this.stmt.getInstance.get(id) as JsonRow | undefined;
-    return row ? this.frozen.parse<Instance>(row.json) : undefined;
+    return this.instances.get(id);
   }
 
   /** Ordered by grid, service, slot ascending, then newest first within a slot. */
@@ -204,8 +207,8 @@ export class SqliteStore implements Store {
       }
     }
     if (filter.active) where.push(`state NOT IN (${TERMINAL_STATES.map((s) => `'${s}'`).join(', ')})`);
-    const sql = `SELECT json FROM instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY grid, service, slot, create_revision DESC`;
-    return (this.query(sql).all(...args) as JsonRow[]).map((r) => this.frozen.parse<Instance>(r.json));
+    const sql = `SELECT id, mod_revision AS revision FROM instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY grid, service, slot, create_revision DESC`;
+    return (this.query(sql).all(...args) as { id: string; revision: number }[]).map((r) => this.instances.at(r.id, r.revision));
   }
 
   listNodes(): NodeInfo[] {
@@ -338,7 +341,7 @@ export class SqliteStore implements Store {
         const instance: Instance = { ...n, version: revision, createdAt: now, status: { state: 'new', timestamp: now, message: 'created' } };
         const json = JSON.stringify(instance);
         this.stmt.insertInstance.run(n.id, n.grid, n.service, n.node, n.slot, 'new', revision, json, revision);
-        this.log.record('instance', 'put', n.id, json, revision);
+        this.instances.remember(n.id, revision, this.log.record('instance', 'put', n.id, json, revision) as Instance);
       }
       for (const d of writes.setDesired ?? []) {
         const current = this.readRow<Instance>(this.stmt.getInstance, d.id);
@@ -600,7 +603,9 @@ export class SqliteStore implements Store {
     const revision = this.log.next();
     const json = JSON.stringify({ ...instance, version: revision });
     this.stmt.updateInstance.run(instance.status.state, json, revision, instance.id);
-    return this.log.record('instance', 'put', instance.id, json, revision) as Instance;
+    const stored = this.log.record('instance', 'put', instance.id, json, revision) as Instance;
+    this.instances.remember(instance.id, revision, stored);
+    return stored;
   }
 
   private insertEvents(events: readonly NewServiceEvent[]): void {

@@ -26,7 +26,7 @@ function instance(id: string, slot: number): NewInstance {
 }
 
 /** A leader store whose commits go to `kv`, fenced on a key this test holds. */
-async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?: number } = {}) {
+async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?: number; inFlight?: number } = {}) {
   const election = new LeaderElection(kv, { key: `${PREFIX}leader`, self: { id: 'a', url: 'http://127.0.0.1:1' }, ttlSeconds: 2 });
   const fatal: Error[] = [];
   const fence = await election.campaign((e) => fatal.push(e));
@@ -100,6 +100,53 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     assert.ok(await replica.caughtUp(revision, 5000));
     assert.equal(follower.listInstances().length, 30);
     assert.equal(partial, false, 'never half a commit');
+    replica.stop();
+    await kv.close();
+  });
+
+  void it('a split commit goes several transactions at a time, its commit marker only after all the others, and a follower still applies it whole', async () => {
+    const kv = new SqliteKv();
+    const leader = await leaderOn(kv, { chunkOps: 5, inFlight: 4 });
+    await leader.writer.flushed();
+    const follower = openSqliteStore(':memory:');
+    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
+    follower.replicate({});
+    await replica.load();
+    let partial = false;
+    follower.watch(follower.revision(), () => {
+      const n = follower.listInstances().length;
+      if (n !== 0 && n !== 40) partial = true;
+    });
+    replica.follow();
+    // etcd answers out of order: each transaction takes 0-20 ms.
+    const txn = kv.txn.bind(kv);
+    let open = 0;
+    let most = 0;
+    const log: { marker: boolean; start: number; end: number }[] = [];
+    let clock = 0;
+    kv.txn = async (request) => {
+      const entry = { marker: request.success.some((op) => op.op === 'put' && op.key === `${PREFIX}commit`), start: clock++, end: -1 };
+      log.push(entry);
+      most = Math.max(most, ++open);
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20)));
+      try {
+        return await txn(request);
+      } finally {
+        open--;
+        entry.end = clock++;
+      }
+    };
+    leader.store.applyControllerWrites({ createInstances: Array.from({ length: 40 }, (_, k) => instance(`web-${k + 1}-z`, k + 1)) });
+    const revision = await leader.writer.flushed();
+    assert.ok(await replica.caughtUp(revision, 5000));
+    assert.equal(follower.listInstances().length, 40);
+    assert.equal(partial, false, 'never half a commit');
+    assert.ok(log.length > 10, `split into ${log.length} transactions`);
+    assert.ok(most > 1 && most <= 4, `at most 4 in flight, and more than one (${most})`);
+    const markers = log.filter((e) => e.marker);
+    assert.equal(markers.length, 1);
+    const marker = markers[0] as { start: number };
+    assert.ok(log.filter((e) => !e.marker).every((e) => e.end >= 0 && e.end < marker.start), 'the marker went after every other transaction of its commit ended');
     replica.stop();
     await kv.close();
   });

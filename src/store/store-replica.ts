@@ -24,6 +24,8 @@ import type { SqliteStore } from './sqlite-store.js';
 const DEFAULT_CHUNK_OPS = 100;
 /** Bytes of keys and values per etcd transaction: etcd's --max-request-bytes defaults to 1.5 MiB. */
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** Transactions of one group commit in flight at once. */
+const DEFAULT_IN_FLIGHT = 8;
 
 export interface ReplicaKeys {
   readonly rows: string;
@@ -186,6 +188,7 @@ export class ReplicaWriter {
   private readonly waiters = new Set<{ seq: number; resolve: (rev: number) => void; reject: (e: Error) => void }>();
   private readonly chunkOps: number;
   private readonly chunkBytes: number;
+  private readonly inFlight: number;
   private readonly retryForMs: number;
   private readonly logger: Logger;
 
@@ -199,6 +202,8 @@ export class ReplicaWriter {
       readonly chunkOps?: number;
       /** Bytes of keys and values per transaction (default 1 MiB; a single larger row goes alone). */
       readonly chunkBytes?: number;
+      /** Transactions of one group commit sent at a time (default 8: etcd batches concurrent proposals into one raft entry and one fsync). */
+      readonly inFlight?: number;
       /** How long an unreachable etcd is retried before giving up (default 10 s). */
       readonly retryForMs?: number;
       readonly logger?: Logger;
@@ -207,6 +212,7 @@ export class ReplicaWriter {
     this.keys = replicaKeys(options.prefix);
     this.chunkOps = Math.max(2, options.chunkOps ?? DEFAULT_CHUNK_OPS);
     this.chunkBytes = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    this.inFlight = Math.max(1, options.inFlight ?? DEFAULT_IN_FLIGHT);
     this.retryForMs = options.retryForMs ?? 10_000;
     this.logger = options.logger ?? silentLogger;
   }
@@ -241,8 +247,12 @@ export class ReplicaWriter {
         const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
         const lastSeq = (batch.at(-1) as { seq: number }).seq;
         const chunks = this.chunk(ops);
-        (chunks.at(-1) as TxnOp[]).push({ op: 'put', key: this.keys.commit, value: String(lastSeq) });
-        for (const chunk of chunks) this.etcdRevision = await this.send(chunk);
+        const last = chunks.pop() as TxnOp[];
+        // A batch holds each key once, so its chunks may land in any order: they go several at a time,
+        // and the one with the commit marker after all of them (followers apply a commit at its marker).
+        await this.sendAll(chunks);
+        last.push({ op: 'put', key: this.keys.commit, value: String(lastSeq) });
+        this.etcdRevision = await this.send(last);
         this.durable = lastSeq;
         for (const w of [...this.waiters]) {
           if (w.seq <= this.durable) {
@@ -274,6 +284,21 @@ export class ReplicaWriter {
       bytes += size;
     }
     return chunks;
+  }
+
+  /** Sends `chunks` with at most `inFlight` transactions outstanding; rejects with the first failure. */
+  private async sendAll(chunks: readonly TxnOp[][]): Promise<void> {
+    let next = 0;
+    let broken = false;
+    const lane = async (): Promise<void> => {
+      try {
+        while (next < chunks.length && !broken) await this.send(chunks[next++] as TxnOp[]);
+      } catch (error) {
+        broken = true; // the other lanes send nothing more
+        throw error;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.inFlight, chunks.length) }, lane));
   }
 
   /** One fenced transaction; transient failures are retried (a put or delete applied twice is the same row). */
