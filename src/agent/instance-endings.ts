@@ -37,13 +37,13 @@ export function describeExit(instance: Instance, exit: ContainerExit): string {
 /**
  * A container ended on its own (its siblings were stopped after it): complete for exit code 0, else
  * failed, with an `instance.exited` event (a warning unless the code is 0).
- * @param at.now epoch ms the exit was recorded: its `finishedAt` when the driver did not say when
+ * @param at.now the node's clock (epoch ms): the exit's `finishedAt` when the driver did not say when
  */
-export function exitedEnding(instance: Instance, exit: ContainerExit, at: { readonly ended: EndedFields; readonly now: number }): Ending {
+export function exitedEnding(instance: Instance, exit: ContainerExit, at: { readonly ended: EndedFields; readonly now: () => number }): Ending {
   const { result } = exit;
   const said = describeExit(instance, exit);
   return {
-    status: { ...at.ended, state: result.exitCode === 0 ? 'complete' : 'failed', message: said, finishedAt: result.finishedAt ?? new Date(at.now).toISOString() },
+    status: { ...at.ended, state: result.exitCode === 0 ? 'complete' : 'failed', message: said, finishedAt: result.finishedAt ?? new Date(at.now()).toISOString() },
     event: {
       type: 'instance.exited',
       message: `${slotName(instance.service, instance.slot)} ${said}`,

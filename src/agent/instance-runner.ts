@@ -313,7 +313,7 @@ export class InstanceRunner {
       this.status.report({ ...this.status.unstamped(), message: `${describeExit(this.instance, exit)}; stopping the instance`, health: { started: h?.started ?? true, ready: false, live: h?.live ?? true, probes: h?.probes ?? [] } });
     }
     await this.stopContainers(exit.container);
-    const { status, event } = exitedEnding(this.instance, exit, { ended: this.status.ended(exit.result), now: this.ctx.now() });
+    const { status, event } = exitedEnding(this.instance, exit, { ended: this.status.ended(exit.result), now: this.ctx.now });
     this.status.report(status, event);
   }
 
