@@ -60,6 +60,18 @@ export async function recoverContainers(instance: Instance, listed: readonly Lis
   return { found, ...(exit ? { exit } : {}) };
 }
 
+/**
+ * berth died half-way through starting `instance`: some of its containers (and sandbox) were `found`
+ * running, not all. The first one missing counts as exited with code 255, a failed start (the runner
+ * stops what did start); undefined when none is missing.
+ */
+export function unfinishedStart(instance: Instance, found: readonly RunningContainer[], driver: Driver): { readonly container: string; readonly result: ExitResult } | undefined {
+  const specs = instance.spec.containers;
+  if (found.length >= specs.length + (usesSandbox(instance, driver) ? 1 : 0)) return undefined;
+  const missing = [...(usesSandbox(instance, driver) ? [SANDBOX_CONTAINER] : []), ...specs.map((c) => c.name ?? instance.service)].find((n) => !found.some((f) => f.name === n));
+  return { container: missing ?? '', result: { exitCode: 255, message: 'berth restarted while the instance was starting' } };
+}
+
 /** A container found by the driver only: its record as startContainers would have written it. */
 function adopted(instance: Instance, name: string, handle: ContainerHandle, now: () => number): RunningContainer {
   const startedAt = instance.status.startedAt ?? new Date(now()).toISOString();

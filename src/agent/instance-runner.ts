@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { formatDuration, parseDuration } from '../lib/index.js';
-import type { ContainerSpec, ContainerStatus, Instance, InstanceHealth, InstanceStatus, NewServiceEvent } from '../model/index.js';
+import type { ContainerSpec, Instance, InstanceHealth } from '../model/index.js';
 import { isTerminal, slotName } from '../model/index.js';
 import type { ContainerHandle, ExitResult, ListedContainer, PullProgress } from '../drivers/index.js';
 import { SANDBOX_CONTAINER } from '../drivers/index.js';
@@ -12,13 +9,18 @@ import type { RunningContainer } from './container-start.js';
 import { startContainers } from './container-start.js';
 import type { DataPlane } from './instance-drain.js';
 import { drainBeforeStop } from './instance-drain.js';
-import { instanceDir, prepareSlotDir } from './instance-files.js';
-import { recoverContainers } from './instance-recovery.js';
+import { instanceDir } from './instance-files.js';
+import { recoverContainers, unfinishedStart } from './instance-recovery.js';
 import { instanceProber } from './instance-probes.js';
 import type { FoundData } from './slot-volumes.js';
-import { claimSlotVolume, describeFoundData } from './slot-volumes.js';
-import { imageFields, sandboxConfig, slotMountDirs, usesSandbox } from './instance-sandbox.js';
+import { describeFoundData, prepareSlotVolume, slotDataDir } from './slot-volumes.js';
+import { imageFields, sandboxConfig, usesSandbox } from './instance-sandbox.js';
 import { removeInstanceContainers } from './container-removal.js';
+import { stopContainers } from './container-stop.js';
+import { StatusReporter, runningContainerStatus } from './status-reporter.js';
+import type { ContainerExit } from './container-exits.js';
+import { ExitWatch } from './container-exits.js';
+import { describeExit, exitedEnding, probeFailedEnding, stoppedEnding } from './instance-endings.js';
 import { PullReporter } from './pull-progress.js';
 
 /** What one step did: moved the instance on, found nothing to do, or failed in a way worth retrying. */
@@ -35,15 +37,20 @@ export type StepResult = 'progressed' | 'noop' | 'retry' | 'done';
  * liveness (or startup) probe at its failure threshold stops the instance as failed. Before a stop the
  * desired state asked for, the instance is drained (drainInstance) when the node has a data plane.
  * Invariant: no probe runs once the instance is stopping, has exited or the runner is detached.
+ *
+ * The runner decides; its parts do: StatusReporter (status-reporter.ts) reports and keeps the last
+ * status, ExitWatch (container-exits.ts) waits for the first exit, startContainers / stopContainers
+ * (container-start.ts, container-stop.ts) start and stop the containers, and instance-endings.ts says
+ * how an ended instance's last status and event read.
  */
 export class InstanceRunner {
   private instance: Instance;
   private containers: RunningContainer[] = [];
-  private exit: { container: string; result: ExitResult } | undefined;
-  private waiting = false;
+  /** The first container to exit on its own; the next step records it. */
+  private readonly exits: ExitWatch;
   private stopping = false;
-  private readonly waitAbort = new AbortController();
-  private lastReported: InstanceStatus;
+  /** The instance's observed status: what was last reported, and how to report the next. */
+  private readonly status: StatusReporter;
   private prober: Prober | undefined;
   /** A liveness or startup probe reached its failure threshold: the next step stops the instance. */
   private unhealthy: HealthTransition | undefined;
@@ -59,14 +66,16 @@ export class InstanceRunner {
     private readonly onChange: () => void,
   ) {
     this.instance = instance;
-    this.lastReported = instance.status;
+    this.status = new StatusReporter(instance.status, () => this.instance, ctx);
     this.drained = instance.status.drain?.endedAt !== undefined;
+    this.exits = new ExitWatch(instance.id, ctx, () => {
+      this.stopProbing();
+      this.drainAbort?.abort('exited');
+      this.onChange();
+    });
     this.pull = new PullReporter(ctx.now, () => this.name(), {
-      status: (partial, event) => (event ? this.report(partial, 'instance.image_pulling', event) : this.report(partial)),
-      pulled: (message, data) =>
-        this.reportEvents(withoutTimestamp(this.lastReported), [
-          { grid: this.instance.grid, service: this.instance.service, type: 'instance.image_pulled', severity: 'info', message, instance: this.instance.id, slot: this.instance.slot, data },
-        ]),
+      status: (partial, event) => (event ? this.status.report(partial, { type: 'instance.image_pulling', message: event }) : this.status.report(partial)),
+      pulled: (message, data) => this.status.report(this.status.unstamped(), { type: 'instance.image_pulled', message, data }),
     });
   }
 
@@ -81,7 +90,7 @@ export class InstanceRunner {
 
   /** Stop watching the containers (the agent is shutting down; the containers keep running). */
   detach(): void {
-    this.waitAbort.abort();
+    this.exits.stop();
     this.stopProbing();
     this.drainAbort?.abort('detached');
   }
@@ -97,23 +106,24 @@ export class InstanceRunner {
 
   async step(): Promise<StepResult> {
     const inst = this.instance;
-    const state = this.lastReported.state;
+    const state = this.status.last.state;
     if (isTerminal(state)) return 'done';
 
     if (inst.desiredState === 'shutdown') {
       this.stopProbing();
       // Containers count, not the state: a re-adopted instance may run while the store says pending.
       if (this.containers.length === 0) {
-        this.report({ state: 'shutdown', message: 'stopped before it started' }, 'instance.stopped', `${this.name()} stopped before it started`);
+        this.status.report({ state: 'shutdown', message: 'stopped before it started' }, { type: 'instance.stopped', message: `${this.name()} stopped before it started` });
         return 'progressed';
       }
-      if (this.ctx.dataPlane && !this.drained && !this.exit) return this.drain(this.ctx.dataPlane);
+      if (this.ctx.dataPlane && !this.drained && !this.exits.exit) return this.drain(this.ctx.dataPlane);
       await this.stopAll(inst.desiredReason ?? 'desired state is shutdown');
       return 'progressed';
     }
 
-    if (this.exit && !this.stopping) {
-      await this.recordExit(this.exit.container, this.exit.result);
+    const exit = this.exits.exit;
+    if (exit && !this.stopping) {
+      await this.recordExit(exit);
       return 'progressed';
     }
 
@@ -125,15 +135,15 @@ export class InstanceRunner {
     switch (state) {
       case 'new': {
         const found = this.prepare();
-        if (found) this.report({ state: 'pending', message: 'preparing' }, 'instance.data_found', describeFoundData(inst, found), 'warning', { previousServiceId: found.previousServiceId, paths: found.slots.map((v) => v.path) });
-        else this.report({ state: 'pending', message: 'preparing' });
+        if (found) this.status.report({ state: 'pending', message: 'preparing' }, { type: 'instance.data_found', message: describeFoundData(inst, found), severity: 'warning', data: { previousServiceId: found.previousServiceId, paths: found.slots.map((v) => v.path) } });
+        else this.status.report({ state: 'pending', message: 'preparing' });
         return 'progressed';
       }
       case 'pending':
       case 'starting':
         return this.startAll();
       case 'running':
-        this.watchExits();
+        this.exits.watch(this.containers);
         return 'noop';
       default:
         return 'noop';
@@ -148,28 +158,27 @@ export class InstanceRunner {
    * status is reported now.
    */
   async recover(listed: readonly ListedContainer[] = []): Promise<'running' | 'exited' | 'none'> {
-    const specs = this.instance.spec.containers;
     const { found, exit } = await recoverContainers(this.instance, listed, this.ctx);
-    if (exit && !this.exit) this.exit = exit;
+    if (exit) this.exits.learned(exit);
     this.containers = found;
-    if (found.length === 0 && !this.exit) return 'none';
-    if (this.exit) return 'exited';
-    if (found.length < specs.length + (usesSandbox(this.instance, this.ctx.driver) ? 1 : 0)) {
+    if (found.length === 0 && !this.exits.exit) return 'none';
+    if (this.exits.exit) return 'exited';
+    const unfinished = unfinishedStart(this.instance, found, this.ctx.driver);
+    if (unfinished) {
       // berth died half-way through starting: stop what did start and count it as a failed start.
-      const missing = [...(usesSandbox(this.instance, this.ctx.driver) ? [SANDBOX_CONTAINER] : []), ...specs.map((c) => c.name ?? this.instance.service)].find((n) => !found.some((f) => f.name === n));
-      this.exit = { container: missing ?? '', result: { exitCode: 255, message: 'berth restarted while the instance was starting' } };
+      this.exits.learned(unfinished);
       return 'exited';
     }
-    this.watchExits();
+    this.exits.watch(this.containers);
     const startedAt = this.instance.status.startedAt ? Date.parse(this.instance.status.startedAt) : this.ctx.now();
     const prober = this.instance.desiredState === 'running' ? this.startProbing(startedAt, this.instance.status.health) : undefined;
-    if (this.lastReported.state !== 'running') {
-      this.report({
+    if (this.status.last.state !== 'running') {
+      this.status.report({
         state: 'running',
         message: 'running (adopted after berth restarted)',
         startedAt: new Date(startedAt).toISOString(),
         handles: found.map((f) => f.handle),
-        containers: found.filter((f) => f.name !== SANDBOX_CONTAINER).map((f) => this.containerStatus(f)),
+        containers: found.filter((f) => f.name !== SANDBOX_CONTAINER).map(runningContainerStatus),
         ...(prober ? { health: prober.health() } : {}),
       });
     }
@@ -182,32 +191,23 @@ export class InstanceRunner {
   }
 
   private dataDir(): string | undefined {
-    const d = this.instance.spec.dataDir;
-    if (!d) return undefined;
-    return d.startsWith('/') ? d : join(this.ctx.dataDir, d);
+    return slotDataDir(this.instance, this.ctx.dataDir);
   }
 
   /**
-   * Only the stateful slot's data directory is made here, owned by the user the instance's first
-   * container runs as (prepareSlotDir); the driver creates the container's state directory as it
-   * starts it (for the process driver, the shim does, off berth's event loop: a hundred instances
-   * starting would otherwise queue several hundred directory creations).
+   * Only the stateful slot's data directory is made here (prepareSlotVolume); the driver creates the
+   * container's state directory as it starts it (for the process driver, the shim does, off berth's
+   * event loop: a hundred instances starting would otherwise queue several hundred directory creations).
    * @returns the data an earlier service of the same name left there (slot-volumes.ts), to be said
    */
   private prepare(): FoundData | undefined {
-    const data = this.dataDir();
-    if (!data) return undefined;
-    const { grid, service, serviceId } = this.instance;
-    const found = claimSlotVolume(data, serviceId, { dataDir: this.ctx.dataDir, node: this.ctx.node, grid, service });
     const first = this.instance.spec.containers[0];
-    prepareSlotDir(data, first ? this.userOf(first) : undefined);
-    for (const dir of slotMountDirs(this.instance, data)) mkdirSync(dir, { recursive: true, mode: 0o755 });
-    return found;
+    return prepareSlotVolume(this.instance, { dataDir: this.ctx.dataDir, node: this.ctx.node, user: first ? this.userOf(first) : undefined });
   }
 
   private async startAll(): Promise<StepResult> {
     const inst = this.instance;
-    if (this.lastReported.state === 'pending') this.report({ state: 'starting', message: 'starting containers' });
+    if (this.status.last.state === 'pending') this.status.report({ state: 'starting', message: 'starting containers' });
     // One state directory per instance, shared by its containers: fewer directories to create when a
     // hundred instances start at once.
     const result = await startContainers(inst, {
@@ -227,7 +227,7 @@ export class InstanceRunner {
     if ('failed' in result) {
       this.containers = [];
       const why = `container ${result.failed}: ${result.message}`;
-      this.report({ state: 'rejected', message: why, finishedAt: new Date(this.ctx.now()).toISOString() }, 'instance.rejected', `${this.name()} could not start: ${why}`, 'error');
+      this.status.report({ state: 'rejected', message: why, finishedAt: new Date(this.ctx.now()).toISOString() }, { type: 'instance.rejected', message: `${this.name()} could not start: ${why}`, severity: 'error' });
       return 'progressed';
     }
     const { started } = result;
@@ -236,13 +236,12 @@ export class InstanceRunner {
     // The first running status already carries the health (not ready yet), so that no reader ever
     // sees a probed instance running without health and takes it for ready.
     const prober = this.startProbing(startedMs, undefined);
-    this.report(
-      { state: 'running', message: 'running', startedAt, handles: started.map((s) => s.handle), containers: started.filter((s) => s.name !== SANDBOX_CONTAINER).map((s) => this.containerStatus(s)), ...(prober ? { health: prober.health() } : {}) },
-      'instance.started',
-      `${this.name()} started at ${inst.spec.address}${started[0]?.pid ? ` (pid ${started[0].pid})` : ''}`,
+    this.status.report(
+      { state: 'running', message: 'running', startedAt, handles: started.map((s) => s.handle), containers: started.filter((s) => s.name !== SANDBOX_CONTAINER).map(runningContainerStatus), ...(prober ? { health: prober.health() } : {}) },
+      { type: 'instance.started', message: `${this.name()} started at ${inst.spec.address}${started[0]?.pid ? ` (pid ${started[0].pid})` : ''}` },
     );
     prober?.start();
-    this.watchExits();
+    this.exits.watch(this.containers);
     return 'progressed';
   }
 
@@ -274,7 +273,7 @@ export class InstanceRunner {
         return { handle: running.handle, env: this.envOf(c), workingDir: this.workingDirOf(c), ...(user ? { user } : {}) };
       },
       report: (health, events) => {
-        if (!this.stopping && !this.exit) this.reportEvents({ ...withoutTimestamp(this.lastReported), health }, events);
+        if (!this.stopping && !this.exits.exit) this.status.reportEvents({ ...this.status.unstamped(), health }, events);
       },
       unhealthy: (transition) => {
         this.unhealthy = transition;
@@ -293,141 +292,51 @@ export class InstanceRunner {
   private async drain(dataPlane: DataPlane): Promise<StepResult> {
     const abort = new AbortController();
     this.drainAbort = abort;
-    const finished = await drainBeforeStop(this.instance, this.lastReported, dataPlane, {
+    const finished = await drainBeforeStop(this.instance, this.status.last, dataPlane, {
       clock: this.ctx.clock,
       signal: abort.signal,
       name: this.name(),
-      report: (drain, type, message, severity, data) => this.report({ ...withoutTimestamp(this.lastReported), drain }, type, message, severity, data),
+      report: (drain, type, message, severity, data) => this.status.report({ ...this.status.unstamped(), drain }, { type, message, severity, data }),
     }).finally(() => (this.drainAbort = undefined));
     if (!finished) return 'noop'; // detached: berth is stopping, the next one drains again
     this.drained = true;
     return 'progressed';
   }
 
-  /** Waits, in the background, for the first container to exit; then the next step records it. */
-  private watchExits(): void {
-    if (this.waiting || this.containers.length === 0) return;
-    this.waiting = true;
-    for (const c of this.containers) {
-      this.ctx.driver.wait(c.handle, this.waitAbort.signal).then(
-        (result) => {
-          if (this.exit || this.waitAbort.signal.aborted) return;
-          this.exit = { container: c.name, result };
-          this.stopProbing();
-          this.drainAbort?.abort('exited');
-          this.onChange();
-        },
-        (error: unknown) => {
-          if (!this.waitAbort.signal.aborted) this.ctx.logger.warn({ instance: this.instance.id, err: error }, 'waiting for a container failed');
-        },
-      );
-    }
-  }
-
   /** A container ended on its own: stop its siblings, then report failed (or complete for exit 0). */
-  private async recordExit(container: string, result: ExitResult): Promise<void> {
-    const how = `exited with code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`;
-    const message = result.message ? `${how}: ${result.message}` : how;
-    const which = container === SANDBOX_CONTAINER ? 'sandbox ' : this.instance.spec.containers.length > 1 ? `container ${container} ` : '';
+  private async recordExit(exit: ContainerExit): Promise<void> {
     // Out of the endpoints at once: the exit is known now, while stopping what is left (the sandbox
     // last) takes the engine a few hundred ms more. The instance stays `running` (its other
     // containers are) but is no longer ready, which is what the proxy and DNS follow (isReady).
-    if (this.lastReported.state === 'running' && this.containers.some((c) => c.name !== container)) {
-      const h = this.lastReported.health;
-      this.report({ ...withoutTimestamp(this.lastReported), message: `${which}${message}; stopping the instance`, health: { started: h?.started ?? true, ready: false, live: h?.live ?? true, probes: h?.probes ?? [] } });
+    if (this.status.last.state === 'running' && this.containers.some((c) => c.name !== exit.container)) {
+      const h = this.status.last.health;
+      this.status.report({ ...this.status.unstamped(), message: `${describeExit(this.instance, exit)}; stopping the instance`, health: { started: h?.started ?? true, ready: false, live: h?.live ?? true, probes: h?.probes ?? [] } });
     }
-    await this.stopContainers(container);
-    this.report(
-      { ...this.ended(result), state: result.exitCode === 0 ? 'complete' : 'failed', message: `${which}${message}`, finishedAt: result.finishedAt ?? new Date(this.ctx.now()).toISOString() },
-      'instance.exited',
-      `${this.name()} ${which}${message}`,
-      result.exitCode === 0 ? 'info' : 'warning',
-      { exitCode: result.exitCode, ...(result.signal ? { signal: result.signal } : {}) },
-    );
+    await this.stopContainers(exit.container);
+    const { status, event } = exitedEnding(this.instance, exit, { ended: this.status.ended(exit.result), now: this.ctx.now });
+    this.status.report(status, event);
   }
 
   private async stopAll(reason: string): Promise<void> {
     const first = await this.stopContainers();
-    this.report(
-      { ...this.ended(first), state: 'shutdown', message: `stopped: ${reason}`, ...(this.lastReported.drain ? { drain: this.lastReported.drain } : {}) },
-      'instance.stopped',
-      `${this.name()} stopped (${reason})${first ? `, exit code ${first.exitCode}` : ''}`,
-    );
+    const { status, event } = stoppedEnding(this.instance, reason, { ended: this.status.ended(first), first, drain: this.status.last.drain });
+    this.status.report(status, event);
   }
 
-  /**
-   * A liveness (or startup) probe failed: stop the containers (stop signal, grace) and report the
-   * instance failed — a restart is a new instance, which the restart policy makes. The last health
-   * stays in the status, so `why` can show the probe and its output.
-   */
+  /** A liveness (or startup) probe failed: stop the containers (stop signal, grace), then report it (probeFailedEnding). */
   private async stopUnhealthy(t: HealthTransition): Promise<void> {
     const first = await this.stopContainers();
-    const p = t.probe;
-    this.report(
-      { ...this.ended(first), state: 'failed', message: `${p.kind} probe failed: ${p.target}: ${p.lastOutput}`, ...(this.lastReported.health ? { health: this.lastReported.health } : {}) },
-      'instance.exited',
-      `${this.name()} stopped after its ${p.kind} probe failed${first ? `, exit code ${first.exitCode}${first.signal ? ` (${first.signal})` : ''}` : ''}`,
-      'warning',
-      { ...(first ? { exitCode: first.exitCode } : {}), ...(first?.signal ? { signal: first.signal } : {}), probe: p.kind },
-    );
+    const { status, event } = probeFailedEnding(this.instance, t, { ended: this.status.ended(first), first, health: this.status.last.health });
+    this.status.report(status, event);
   }
 
-  /** Stops probing and every container but `exited` (stop signal, grace); the first exit result. */
+  /** Stops probing and every container but `exited` (stopContainers); the first exit result. */
   private async stopContainers(exited?: string): Promise<ExitResult | undefined> {
     this.stopping = true;
     this.stopProbing();
-    // The sandbox goes last: it holds the network its containers still use while they stop.
-    const results = await Promise.all(this.containers.filter((c) => c.name !== exited && c.name !== SANDBOX_CONTAINER).map((c) => this.stopOne(c)));
-    const sandbox = this.containers.find((c) => c.name === SANDBOX_CONTAINER && c.name !== exited);
-    if (sandbox) await this.stopOne(sandbox);
+    const first = await stopContainers(this.instance, this.containers, { driver: this.ctx.driver, logger: this.ctx.logger, ...(exited !== undefined ? { exited } : {}) });
     this.containers = [];
-    return results.find((r) => r !== undefined);
-  }
-
-  /** What every terminal status carries: when it ended, how, and when it had started. */
-  private ended(exit: ExitResult | undefined): Pick<InstanceStatus, 'finishedAt' | 'exitCode' | 'signal' | 'startedAt'> {
-    return {
-      finishedAt: new Date(this.ctx.now()).toISOString(),
-      ...(exit ? { exitCode: exit.exitCode } : {}),
-      ...(exit?.signal ? { signal: exit.signal } : {}),
-      ...(this.lastReported.startedAt ? { startedAt: this.lastReported.startedAt } : {}),
-    };
-  }
-
-  private async stopOne(c: RunningContainer): Promise<ExitResult | undefined> {
-    const spec = this.instance.spec.containers.find((s) => (s.name ?? this.instance.service) === c.name);
-    const signal = spec?.stopSignal ?? 'SIGTERM';
-    // The sandbox's pause program ends at once on SIGTERM; 2 s is ample.
-    const timeoutMs = c.name === SANDBOX_CONTAINER ? 2000 : parseDuration(spec?.stopGracePeriod ?? '10s');
-    try {
-      return await this.ctx.driver.stop(c.handle, { signal, timeoutMs });
-    } catch (error) {
-      this.ctx.logger.warn({ instance: this.instance.id, container: c.name, err: error, grace: formatDuration(timeoutMs) }, 'stopping a container failed');
-      return undefined;
-    }
-  }
-
-  private containerStatus(c: RunningContainer): ContainerStatus {
-    return { name: c.name, state: 'running', startedAt: c.startedAt, ...(c.pid !== undefined ? { pid: c.pid } : {}) };
-  }
-
-  private report(
-    partial: Omit<InstanceStatus, 'timestamp'>,
-    type?: NewServiceEvent['type'],
-    message?: string,
-    severity: NewServiceEvent['severity'] = 'info',
-    data?: Record<string, unknown>,
-  ): void {
-    const events: NewServiceEvent[] = type
-      ? [{ grid: this.instance.grid, service: this.instance.service, type, severity, message: message ?? partial.message, instance: this.instance.id, slot: this.instance.slot, ...(data ? { data } : {}) }]
-      : [];
-    this.reportEvents(partial, events);
-  }
-
-  private reportEvents(partial: Omit<InstanceStatus, 'timestamp'>, events: readonly NewServiceEvent[]): void {
-    const status: InstanceStatus = { ...partial, timestamp: new Date(this.ctx.now()).toISOString() };
-    this.lastReported = status;
-    this.ctx.report(this.instance.id, status, events);
+    return first;
   }
 
   #destroying: Promise<void> | undefined;
@@ -443,14 +352,9 @@ export class InstanceRunner {
   }
 
   private async destroyContainers(): Promise<void> {
-    this.waitAbort.abort();
+    this.exits.stop();
     this.stopProbing();
     this.drainAbort?.abort('destroyed');
     await removeInstanceContainers(this.ctx, this.instance);
   }
-}
-
-function withoutTimestamp(status: InstanceStatus): Omit<InstanceStatus, 'timestamp'> {
-  const { timestamp: _timestamp, ...rest } = status;
-  return rest;
 }

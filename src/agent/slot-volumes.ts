@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Instance, SlotVolume } from '../model/index.js';
 import { slotName } from '../model/index.js';
+import { prepareSlotDir } from './instance-files.js';
+import { slotMountDirs } from './instance-sandbox.js';
 
 /*
  * The per-slot data directories of stateful services on this node (node-local storage):
@@ -98,6 +100,32 @@ function hasContent(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The absolute data directory of `instance`'s stateful slot: its spec's `dataDir`, a relative one under
+ * the node's data directory `nodeDataDir`; undefined for an instance without one (stateless).
+ */
+export function slotDataDir(instance: Instance, nodeDataDir: string): string | undefined {
+  const d = instance.spec.dataDir;
+  if (!d) return undefined;
+  return d.startsWith('/') ? d : join(nodeDataDir, d);
+}
+
+/**
+ * Makes the slot's data directory of `instance` before its start (nothing for a stateless instance):
+ * claims it for its service (claimSlotVolume), makes it owned by `node.user`, the user the instance's
+ * first container runs as (prepareSlotDir), and makes the directories its slot mounts name.
+ * @returns the data an earlier service of the same name left there, to be said (describeFoundData)
+ */
+export function prepareSlotVolume(instance: Instance, node: { readonly dataDir: string; readonly node: string; readonly user: string | undefined }): FoundData | undefined {
+  const data = slotDataDir(instance, node.dataDir);
+  if (!data) return undefined;
+  const { grid, service, serviceId } = instance;
+  const found = claimSlotVolume(data, serviceId, { dataDir: node.dataDir, node: node.node, grid, service });
+  prepareSlotDir(data, node.user);
+  for (const dir of slotMountDirs(instance, data)) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return found;
 }
 
 /**
