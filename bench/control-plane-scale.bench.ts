@@ -14,7 +14,7 @@
  *    during the convergence is read back from etcd's history (a watch from the apply's revision;
  *    one etcd revision = one transaction), then replayed with raw etcd3 calls on another prefix —
  *    the same transactions with the same number of puts/deletes, key and value sizes and a fence
- *    compare each, one in flight ("same shape"), then 8 in flight with the commit marker last as
+ *    compare each, one in flight ("same shape"), then 32 in flight with the commit marker last as
  *    ReplicaWriter sends them ("pipelined"), and again packed 100
  *    ops per transaction ("dense", the least time etcd needs for that many key writes).
  *    Ratio = convergence / raw time (goal ≤ 1.5×); memory goal < 1 GB.
@@ -58,7 +58,7 @@ const SHOW_PAUSE_MS = 250;
 const LIST_PAUSE_MS = 1000;
 const PORT_BASE = 23930;
 /** Transactions in flight in the pipelined replay: ReplicaWriter's default. */
-const REPLAY_IN_FLIGHT = 8;
+const REPLAY_IN_FLIGHT = 32;
 const GRID = 'default';
 const SERVICE = 'scale';
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);

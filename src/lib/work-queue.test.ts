@@ -61,4 +61,34 @@ describe('WorkQueue', () => {
     assert.equal(calls, 2);
     assert.equal(errors.length, 1);
   });
+
+  it('counts a busy delayed add as queued: idle() waits for it, and an add at once cancels it', async () => {
+    const ran: number[] = [];
+    const t0 = Date.now();
+    const q = new WorkQueue(async () => void ran.push(Date.now() - t0));
+    q.addAfter('a', 40, { busy: true });
+    await q.idle();
+    assert.equal(ran.length, 1, 'idle() waited for the busy add');
+    assert.ok((ran[0] as number) >= 35, `ran after its delay (${ran[0]} ms)`);
+    // An add at once replaces a pending busy add: one pass, now, and idle() does not wait for the timer.
+    q.addAfter('b', 10_000, { busy: true });
+    q.add('b');
+    const before = Date.now();
+    await q.idle();
+    assert.equal(ran.length, 2);
+    assert.ok(Date.now() - before < 1000, 'the cancelled timer no longer holds idle()');
+    // A back-off (not busy) never holds idle().
+    q.addAfter('c', 10_000);
+    await q.idle();
+    assert.equal(ran.length, 2);
+    q.stop();
+  });
+
+  it('stop() releases whoever waits for idle() on a busy delayed add', async () => {
+    const q = new WorkQueue(async () => undefined);
+    q.addAfter('a', 10_000, { busy: true });
+    const idle = q.idle();
+    q.stop();
+    await idle;
+  });
 });

@@ -25,7 +25,7 @@ const DEFAULT_CHUNK_OPS = 100;
 /** Bytes of keys and values per etcd transaction: etcd's --max-request-bytes defaults to 1.5 MiB. */
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 /** Transactions of one group commit in flight at once. */
-const DEFAULT_IN_FLIGHT = 8;
+const DEFAULT_IN_FLIGHT = 32;
 
 export interface ReplicaKeys {
   readonly rows: string;
