@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Instance, InstanceHealth, ListenerProblem, Service, ServiceEvent, UpdateStatus } from '../model/index.js';
-import { explainService } from './explain-service.js';
+import { PROGRESS_REASONS_PER_KIND, explainService } from './explain-service.js';
 import { T0, instance, iso, service } from '../../test/fixtures.js';
 
 const NOW = T0 + 60_000;
@@ -177,6 +177,21 @@ describe('explainService', () => {
     assert.ok(messages.includes('web-1 (new) is starting'), messages.join('\n'));
     assert.ok(messages.includes('web-2 (old) is draining (update to generation 4): 3 open connection(s)'), messages.join('\n'));
     assert.ok(messages.includes('updating to generation 4 (1/2 updated)'), messages.join('\n'));
+  });
+
+  it(`names at most ${PROGRESS_REASONS_PER_KIND} instances on their way and counts the rest in one reason; a failure is never folded`, () => {
+    const n = PROGRESS_REASONS_PER_KIND + 30;
+    const svc = withStatus(service({ replicas: n + 1 }), { phase: 'deploying', desiredInstances: n + 1, runningInstances: 0 });
+    const starting = Array.from({ length: n }, (_, k) => instance({ slot: k + 1, id: `web-${k + 1}-a`, state: 'starting' }));
+    const rejected = { ...instance({ slot: n + 1, id: `web-${n + 1}-a` }), status: { ...instance().status, state: 'rejected' as const, message: 'no such file' } };
+    const x = explainService(svc, [...starting, rejected], { now: NOW });
+    assert.equal(x.verdict, 'failed');
+    assert.equal(x.reasons[0]?.kind, 'rejected', 'the failure comes first');
+    const named = x.reasons.filter((r) => r.kind === 'starting' && r.instance !== undefined);
+    assert.deepEqual(named.map((r) => r.slot), Array.from({ length: PROGRESS_REASONS_PER_KIND }, (_, k) => k + 1), 'the lowest slots, in order');
+    const folded = x.reasons.filter((r) => r.kind === 'starting' && r.instance === undefined);
+    assert.deepEqual(folded.map((r) => r.message), ['and 30 more instance(s) starting or stopping']);
+    assert.equal(x.instances.length, n + 1, 'the overview still has every slot');
   });
 
   it('adds errors from the events that no instance explains, ignoring those before the deployment', () => {

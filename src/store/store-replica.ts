@@ -202,7 +202,7 @@ export class ReplicaWriter {
       readonly chunkOps?: number;
       /** Bytes of keys and values per transaction (default 1 MiB; a single larger row goes alone). */
       readonly chunkBytes?: number;
-      /** Transactions of one group commit sent at a time (default 8: etcd batches concurrent proposals into one raft entry and one fsync). */
+      /** Transactions of one group commit sent at a time (default 32: etcd batches concurrent proposals into one raft entry and one fsync, and a leader whose event loop is busy for 100 ms still has that many transactions at work). */
       readonly inFlight?: number;
       /** How long an unreachable etcd is retried before giving up (default 10 s). */
       readonly retryForMs?: number;
