@@ -69,6 +69,7 @@ export class ServiceController {
   private readonly passTimer: () => number;
   private watch: Disposable | undefined;
   private usageCache: { readonly revision: number; readonly usage: UsageIndex } | undefined;
+  private activeCache: { readonly revision: number; readonly instances: readonly Instance[] } | undefined;
   /** Services whose last plan left slots pending (no node could take them), by `grid/name`. */
   private readonly pendingKeys = new Set<string>();
   /** The service whose plan is being written: the watch events of that write are this controller's own. */
@@ -192,8 +193,15 @@ export class ServiceController {
    */
   private usage(): UsageIndex {
     const revision = this.options.store.revision();
-    if (this.usageCache?.revision !== revision) this.usageCache = { revision, usage: indexUsage(this.options.store.listInstances({ active: true })) };
+    if (this.usageCache?.revision !== revision) this.usageCache = { revision, usage: indexUsage(this.activeInstances()) };
     return this.usageCache.usage;
+  }
+
+  /** Every active instance of every service, listed once per store revision (a pass that creates reads it three times). */
+  private activeInstances(): readonly Instance[] {
+    const revision = this.options.store.revision();
+    if (this.activeCache?.revision !== revision) this.activeCache = { revision, instances: this.options.store.listInstances({ active: true }) };
+    return this.activeCache.instances;
   }
 
   private toWrites(service: Service, instances: readonly Instance[], plan: ServicePlan, now: number): { writes: ControllerWrites; waitingForAddresses: boolean } {
@@ -202,7 +210,7 @@ export class ServiceController {
     let createInstances: NewInstance[] = [];
     let status = plan.status;
     let waitingForAddresses = false;
-    const inUse = plan.create.length > 0 && service.deployment ? new Set(this.options.store.listInstances({ active: true }).map((i) => i.spec.address)) : new Set<string>();
+    const inUse = plan.create.length > 0 && service.deployment ? new Set(this.activeInstances().map((i) => i.spec.address)) : new Set<string>();
     let addresses: string[] = [];
     try {
       if (plan.create.length > 0 && service.deployment) {
@@ -230,7 +238,7 @@ export class ServiceController {
       );
       // Node-published ports: each node's live instances' ports, then this pass's (Nomad's dynamic ports).
       const targets = new Set(plan.create.map((c) => c.node));
-      const hostPorts = new HostPortAllocator(this.options.store.listInstances({ active: true }).filter((i) => targets.has(i.node)));
+      const hostPorts = new HostPortAllocator(this.activeInstances().filter((i) => targets.has(i.node)));
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
