@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Disposable, Logger } from '../lib/index.js';
 import { RequestInvalidError, RevisionCompactedError } from '../model/index.js';
+import { fillChangeJson } from './change-rows.js';
 import { parseFrozen } from './deep-freeze.js';
 import type { WatchEvent, WatchListener } from './store.js';
 import type { RowCapture, RowChange } from './row-capture.js';
@@ -28,6 +29,8 @@ export class ChangeLog {
   /** Last committed revision, and the newest revision trimmed from the history. */
   private rev = 0;
   private rolledBack = 0;
+  /** A replica's history is incomplete up to here (rows it loaded whose object had changed since: change-rows.ts). */
+  private historyFloor = 0;
   private compacted = 0;
   /** Changes of the transaction in progress, published after its commit. */
   private pending: WatchEvent[] = [];
@@ -118,14 +121,17 @@ export class ChangeLog {
     const capture = this.replication?.capture;
     if (!capture) throw new Error('applyReplicated: replication is not on');
     const published = this.rev;
+    // History rows come without the object their row carries (change-rows.ts): filled back here.
+    const { rows, unfilledUpTo } = fillChangeJson(changes);
     try {
-      this.db.transaction(() => capture.apply(changes)).immediate();
+      this.db.transaction(() => capture.apply(rows)).immediate();
     } catch (error) {
       this.rolledBack++;
       throw error;
     }
+    if (unfilledUpTo > this.historyFloor) this.historyFloor = unfilledUpTo;
     this.loadMeta();
-    const events = changes
+    const events = rows
       .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > published)
       .map((c) => c.row as ChangeRow)
       .sort((a, b) => a.revision - b.revision)
@@ -172,7 +178,8 @@ export class ChangeLog {
    */
   watch(fromRevision: number, listener: WatchListener): Disposable {
     if (!Number.isInteger(fromRevision) || fromRevision < 0) throw new RequestInvalidError(`fromRevision: must be an integer >= 0, got ${fromRevision}`);
-    if (fromRevision < this.compacted) throw new RevisionCompactedError(fromRevision, this.compacted);
+    const compacted = Math.max(this.compacted, this.historyFloor);
+    if (fromRevision < compacted) throw new RevisionCompactedError(fromRevision, compacted);
     return this.hub.add(fromRevision, listener, (after) =>
       (this.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
     );

@@ -151,6 +151,52 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     await kv.close();
   });
 
+  void it('history rows go to etcd without the object their row carries, and followers (following or loading) still give watchers the whole objects', async () => {
+    const kv = new SqliteKv();
+    const leader = await leaderOn(kv);
+    leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
+    await leader.writer.flushed();
+    const follower = openSqliteStore(':memory:');
+    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
+    follower.replicate({});
+    await replica.load();
+    const seen: WatchEvent[] = [];
+    follower.watch(follower.revision(), (e) => seen.push(e));
+    const fromLeader: WatchEvent[] = [];
+    leader.store.watch(leader.store.revision(), (e) => fromLeader.push(e));
+    replica.follow();
+    const created = leader.store.revision();
+    leader.store.applyControllerWrites({ createInstances: [instance('web-1-a', 1)], events: [{ grid: 'default', service: 'web', type: 'instance.created', severity: 'info', message: 'made one' }] });
+    // The first commit is on its way; the next two go in one group commit, with two versions of one row:
+    // the older one's history row keeps its object (the row holds the newer one).
+    const at = new Date().toISOString();
+    leader.store.setInstanceStatuses([{ id: 'web-1-a', status: { state: 'starting', timestamp: at, message: 'starting' } }]);
+    leader.store.setInstanceStatuses([{ id: 'web-1-a', status: { state: 'running', timestamp: at, message: 'running', startedAt: at } }]);
+    const revision = await leader.writer.flushed();
+    assert.ok(await replica.caughtUp(revision, 5000));
+    assert.deepEqual(seen, fromLeader, 'the same events with the same objects');
+    assert.deepEqual(view(follower), view(leader.store));
+
+    const history = (await kv.range(`${PREFIX}rows/changes/`)).items.map((i) => JSON.parse(i.value) as { revision: number; kind: string; json?: string });
+    const instancePuts = history.filter((h) => h.kind === 'instance');
+    // created (alone in its group commit): without; starting (the row holds running): with; running: without.
+    assert.deepEqual(instancePuts.map((h) => h.json === undefined), [true, false, true]);
+    assert.ok(history.filter((h) => h.kind === 'event').every((h) => h.json === undefined), 'events too');
+
+    // A server that loads now cannot fill the first version (the row holds a later one): its history starts after it.
+    const late = openSqliteStore(':memory:');
+    late.replicate({});
+    await new StoreReplica(kv, late, { prefix: PREFIX }).load();
+    assert.deepEqual(view(late), view(leader.store));
+    const first = (instancePuts[0] as { revision: number }).revision;
+    assert.throws(() => late.watch(created, () => undefined), /compacted/i, 'a watch from before the unfilled version must list again');
+    const replay: WatchEvent[] = [];
+    late.watch(first, (e) => replay.push(e));
+    assert.deepEqual(replay, fromLeader.filter((e) => e.revision > first), 'after it, the history is whole, objects included');
+    replica.stop();
+    await kv.close();
+  });
+
   void it('a commit larger than etcd takes in one request is split by bytes too', async () => {
     const kv = new SqliteKv();
     const sizes: number[] = [];

@@ -2,6 +2,7 @@ import type { Disposable, Logger } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
 import type { Compare, KvBackend, KvEvent, TxnOp } from './backend/index.js';
 import { nextKey } from './backend/index.js';
+import { CHANGES_TABLE, withoutDerivableJson } from './change-rows.js';
 import type { RowChange } from './row-capture.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -244,7 +245,11 @@ export class ReplicaWriter {
         this.queue = [];
         const merged = new Map<string, RowChange>();
         for (const commit of batch) for (const change of commit.rows) merged.set(rowKey(this.keys, change), change);
-        const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
+        // A history row goes without the object when the row it describes goes with it (change-rows.ts).
+        const rowOf = (table: string, key: readonly (string | number)[]): RowChange['row'] | undefined => merged.get(rowKey(this.keys, { table, key }))?.row;
+        const ops: TxnOp[] = [...merged].map(([key, change]) =>
+          change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.table === CHANGES_TABLE ? withoutDerivableJson(change.row, rowOf) : change.row) },
+        );
         const lastSeq = (batch.at(-1) as { seq: number }).seq;
         const chunks = this.chunk(ops);
         const last = chunks.pop() as TxnOp[];
