@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../lib/index.js';
 import type { NodeRegistration } from '../model/index.js';
@@ -82,5 +84,52 @@ describe('node controller and heartbeats', () => {
     assert.notEqual(store.getNode('a')?.version, stale?.version);
     assert.deepEqual(controller.check(), [], 'the beat renewed the liveness too');
     assert.equal(store.getNode('a')?.ready, true);
+  });
+
+  it('a check that comes late because this server was stalled marks nobody down: the heartbeats it had not read yet count', async () => {
+    const store = openSqliteStore(':memory:');
+    const liveness = new MemoryNodeLiveness();
+    const controller = new NodeController({ store, liveness, graceMs: 300, checkEveryMs: 50 });
+    const beat = (name: string): void => void recordHeartbeat(store, liveness, reg(name), Date.now());
+    beat('a');
+    beat('b');
+    // a's heartbeats come over a socket, as agents' requests do.
+    const server = createServer((socket) => socket.on('data', () => beat('a')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<void>((resolve) => server.once('connection', () => resolve()));
+    const agent = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await Promise.all([accepted, new Promise((r) => agent.once('connect', r))]);
+    const markedDown: string[] = [];
+    store.watch(store.revision(), (e) => {
+      if (e.kind === 'node' && e.op === 'put' && !e.object.ready) markedDown.push(e.object.name);
+    });
+    controller.start();
+    try {
+      await new Promise((r) => setTimeout(r, 60));
+      beat('b');
+      agent.write('beat');
+      await new Promise((r) => setTimeout(r, 20));
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          // a beats again just as the server stalls for twice the grace: its request waits in the socket,
+          // read only after the timers that fell due meanwhile (the node check among them).
+          agent.write('beat');
+          const until = Date.now() + 600;
+          while (Date.now() < until);
+          resolve();
+        }),
+      );
+      // From here a keeps beating; b stays silent until the next check on time marks it down.
+      const keep = setInterval(() => beat('a'), 50);
+      for (let i = 0; i < 100 && !markedDown.includes('b'); i++) await new Promise((r) => setTimeout(r, 20));
+      clearInterval(keep);
+      assert.deepEqual(markedDown, ['b'], 'a beat during the stall and was never marked down; b is silent, and the next check on time marks it down');
+      assert.equal(store.getNode('a')?.ready, true);
+    } finally {
+      controller.stop();
+      agent.destroy();
+      server.close();
+      store.close();
+    }
   });
 });

@@ -45,12 +45,21 @@ export class NodeController {
 
   start(): void {
     this.startedAtMs = this.clock.now();
+    let due = this.startedAtMs + this.checkEveryMs;
     const tick = (): void => {
-      try {
-        this.check();
-      } catch (error) {
-        this.logger.error({ err: error }, 'checking node heartbeats failed');
+      // A check that comes more than a period late found this server stalled (a long pass, a burst of
+      // requests): heartbeats that reached it meanwhile are still unread in its sockets, and read only
+      // after this timer. It looks again a period later instead of marking their nodes down.
+      const late = this.clock.now() - due;
+      if (late > this.checkEveryMs) this.logger.debug({ lateMs: late }, 'node check skipped: this server was stalled; heartbeats it has not read yet must not count against the nodes');
+      else {
+        try {
+          this.check();
+        } catch (error) {
+          this.logger.error({ err: error }, 'checking node heartbeats failed');
+        }
       }
+      due = this.clock.now() + this.checkEveryMs;
       this.timer = setTimeout(tick, this.checkEveryMs);
       this.timer.unref();
     };
