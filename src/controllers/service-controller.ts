@@ -163,11 +163,11 @@ export class ServiceController {
     // Every node, in any state: the scheduler says why a down, paused or draining one takes nothing.
     const nodes = store.listNodes().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const now = this.clock.now();
-    const plan = planService(service, instances, { now, nodes, usage: () => this.usage(), ...(this.options.limits ? { limits: this.options.limits } : {}) });
+    const plan = planService(service, instances, { now, nodes, usage: () => this.usage(), maxNewSlots: MAX_CREATES_PER_PASS, ...(this.options.limits ? { limits: this.options.limits } : {}) });
     if (plan.pending.length > 0) this.pendingKeys.add(key);
     else this.pendingKeys.delete(key);
     // A burst of new slots is created over several passes, the next one as soon as I/O was served.
-    const burst = plan.create.length > MAX_CREATES_PER_PASS && plan.retire.length === 0;
+    const burst = (plan.create.length > MAX_CREATES_PER_PASS && plan.retire.length === 0) || (plan.deferred ?? 0) > 0;
     const cut: ServicePlan = burst ? { ...plan, create: plan.create.slice(0, MAX_CREATES_PER_PASS) } : plan;
     const writes = this.toWrites(service, instances, cut, now);
     this.writing = key;

@@ -34,6 +34,15 @@ describe('planService', () => {
     assert.equal(plan.status.phase, 'deploying');
   });
 
+  it('places no more new slots than maxNewSlots and leaves the rest for a later pass; a replacement is never held back', () => {
+    const crashed = instance({ slot: 1, state: 'failed', exitCode: 1 });
+    const plan = planService(service({ replicas: 10, restartPolicy: { condition: 'any', delay: '0s' } }), [crashed], { ...ctx, maxNewSlots: 3 });
+    assert.deepEqual(plan.create.map((c) => c.slot), [1, 2, 3, 4], 'slot 1 restarts, and three new slots');
+    assert.equal(plan.deferred, 6);
+    assert.equal(plan.status.phase, 'deploying');
+    assert.equal(planService(service({ replicas: 10 }), [], ctx).deferred, undefined, 'no limit: nothing deferred');
+  });
+
   it('reports running once every slot runs the deployed generation', () => {
     const plan = planService(service({ replicas: 2 }), [instance({ slot: 1 }), instance({ slot: 2 })], ctx);
     assert.equal(plan.create.length, 0);

@@ -28,6 +28,12 @@ export interface PlanContext {
   readonly usage?: UsageIndex | (() => UsageIndex);
   /** The server's limits; a deployed spec past them is not run (default DEFAULT_SPEC_LIMITS). */
   readonly limits?: SpecLimits;
+  /**
+   * At most this many slots that never had an instance get one in this pass; the rest are not even
+   * placed (`deferred`), so a pass of a 10,000-replica apply schedules what it creates, not 10,000 slots
+   * to keep 500 (the controller's MAX_CREATES_PER_PASS). Absent: no limit.
+   */
+  readonly maxNewSlots?: number;
 }
 
 export interface PlannedCreate {
@@ -64,6 +70,8 @@ export interface ServicePlan {
    * status message, where `why` finds them. A slot that cannot leave a draining node is here too.
    */
   readonly pending: readonly PendingSlot[];
+  /** Slots that never had an instance and were left for a later pass (PlanContext.maxNewSlots). */
+  readonly deferred?: number;
 }
 
 /**
@@ -240,6 +248,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   let budget = rollout.budget;
 
   let allLowerRunning = true;
+  /** Slots that never had an instance: placed in this pass, and left for a later one (maxNewSlots). */
+  let newSlots = 0;
+  let deferred = 0;
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
     if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
@@ -332,8 +343,13 @@ export function planService(service: Service, instances: readonly Instance[], ct
         continue; // still stopping
       }
       allLowerRunning = false;
+      if (!last && ctx.maxNewSlots !== undefined && newSlots >= ctx.maxNewSlots) {
+        deferred++; // placed by a later pass: this one places no more than it may create
+        continue;
+      }
       const node = place(s);
       if (node === undefined) continue;
+      if (!last) newSlots++;
       const why = replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
       create.push({ slot, node, restarts: 0, reason: why });
       continue;
@@ -380,6 +396,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
   return {
     create, shutdown, retire, remove, events, removeService: false, pending,
+    ...(deferred > 0 ? { deferred } : {}),
     status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message, update: rollout.update },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
