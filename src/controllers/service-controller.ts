@@ -166,7 +166,7 @@ export class ServiceController {
     const plan = planService(service, instances, { now, nodes, usage: () => this.usage(), maxNewSlots: MAX_CREATES_PER_PASS, ...(this.options.limits ? { limits: this.options.limits } : {}) });
     if (plan.pending.length > 0) this.pendingKeys.add(key);
     else this.pendingKeys.delete(key);
-    // A burst of new slots is created over several passes, the next one as soon as I/O was served.
+    // A burst of new slots is created over several passes (the plan places no more than one pass creates).
     const burst = (plan.create.length > MAX_CREATES_PER_PASS && plan.retire.length === 0) || (plan.deferred ?? 0) > 0;
     const cut: ServicePlan = burst ? { ...plan, create: plan.create.slice(0, MAX_CREATES_PER_PASS) } : plan;
     const writes = this.toWrites(service, instances, cut, now);
