@@ -27,7 +27,7 @@ export interface NodeTelemetryApiDeps {
   readonly reader: NodeTelemetryReader;
   /** An instance assigned to this node (ended ones too), by id; undefined for any other. */
   readonly instance: (id: string) => Instance | undefined;
-  /** The telemetry token the servers present (api/authenticator.ts telemetryToken); undefined until a join or heartbeat answer brought it. */
+  /** The telemetry token the servers present (api/authenticator.ts telemetryToken); undefined until a join or heartbeat answer brought it, or while the agent is not ready to read (503). */
   readonly token: () => string | undefined;
   readonly logger?: Logger;
   /** Interval of the empty heartbeat lines of streams (default 2 s: servers take 10 s of silence as a broken stream). */
@@ -126,7 +126,7 @@ export function createNodeTelemetryApi(deps: NodeTelemetryApiDeps): FastifyInsta
 /** @throws UnauthenticatedError (401) unless the request carries this node's telemetry token; CodedError LOGS_UNAVAILABLE (503) before the agent has one */
 function authenticate(request: FastifyRequest, deps: NodeTelemetryApiDeps): void {
   const expected = deps.token();
-  if (expected === undefined) throw new CodedError('LOGS_UNAVAILABLE', `node ${deps.node} has no telemetry token yet: its agent gets one with its next heartbeat answer`, { node: deps.node });
+  if (expected === undefined) throw new CodedError('LOGS_UNAVAILABLE', `node ${deps.node}'s agent does not serve telemetry yet: it is starting, or has no telemetry token (it gets one with its next heartbeat answer)`, { node: deps.node });
   const header = request.headers.authorization;
   const m = header === undefined ? null : /^Bearer[ \t]+([!-~]{1,1024})[ \t]*$/i.exec(header);
   if (!m) throw new UnauthenticatedError(`node ${deps.node}'s telemetry listener needs \`Authorization: Bearer <telemetry token>\` (the servers have it)`);

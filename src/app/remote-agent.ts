@@ -118,8 +118,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
           logs: (source, query) => (late.reader as InstanceTelemetry).logs(source, query),
           stats: (instances) => (late.reader as InstanceTelemetry).stats(instances),
         },
-        instance: (id) => (late.reader ? late.ports?.instance(id) : undefined),
-        token: () => late.token,
+        instance: (id) => late.ports?.instance(id),
+        // Not before the node's instances are listed and its reader exists: until then, 503.
+        token: () => (late.reader && late.ports ? late.token : undefined),
         logger: logger.child({ part: 'telemetry' }),
       });
       try {

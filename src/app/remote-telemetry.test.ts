@@ -166,6 +166,14 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
     assert.deepEqual(missing.map((m) => m.node), ['vm-b']);
   });
 
+  it('does not ask for an instance that is still new (its agent may not know it yet: it would refuse the request)', async () => {
+    const { telemetry } = await twoNodes();
+    const fresh = { ...instance('web-3-c', 3, 'vm-b'), status: { state: 'new' } } as unknown as Instance;
+    const unreachable: UnreachableNode[] = [];
+    assert.deepEqual(await collect(telemetry.logs([...ALL, fresh], { onUnreachable: (u) => unreachable.push(u) })), ['a1', 'b2', 'a3', 'b4', 'a5', 'b6']);
+    assert.deepEqual(unreachable, []);
+  });
+
   it('fails with LOGS_UNAVAILABLE naming every node when none could be read (a node without a listener included)', async () => {
     const down = await closedPort();
     const telemetry = new RemoteTelemetry({ target: (node) => (node === 'vm-a' ? down : { problem: 'its agent serves no telemetry' }) });

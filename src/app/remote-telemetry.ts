@@ -55,7 +55,9 @@ export class RemoteTelemetry implements Telemetry {
 
   async *logs(instances: readonly Instance[], options: Parameters<Telemetry['logs']>[1]): AsyncIterable<LogLine> {
     const follow = options.follow === true;
-    const placed = (list: readonly Instance[]): Instance[] => list.filter((i) => i.node !== '');
+    // An instance still `new` has not run (no lines), and its agent may not have heard of it yet
+    // (it would answer 404): it is read once it moved on (a rescan finds it while following).
+    const placed = (list: readonly Instance[]): Instance[] => list.filter((i) => i.node !== '' && i.status.state !== 'new');
     const source = follow && this.options.liveSource ? this.options.liveSource(instances) : () => instances;
     const local = this.options.local;
     const startedAt = toNanoIso(Date.now());
@@ -163,10 +165,13 @@ export class RemoteTelemetry implements Telemetry {
    */
   private rescan(feeds: LogFeed[], current: readonly Instance[], context: { readonly startedAt: string; readonly retryMs: number; readonly open: (node: string, ids: readonly string[], query: FeedQuery, history: boolean, after?: LogFeed) => void }): void {
     const now = Date.now();
+    const wanted = new Set(current.map((i) => i.id));
     for (const f of [...feeds]) {
       if (f.state !== 'failed' || f.retired || now - f.failedAt < context.retryMs) continue;
       f.retired = true;
-      context.open(f.node, f.ids, { since: f.watermark ?? context.startedAt, follow: true }, false, f);
+      // Instances gone meanwhile are not asked for (their node would refuse the whole request).
+      const ids = f.node === this.options.local?.node ? f.ids : f.ids.filter((id) => wanted.has(id));
+      if (ids.length > 0 || f.node === this.options.local?.node) context.open(f.node, ids, { since: f.watermark ?? context.startedAt, follow: true }, false, f);
     }
     const covered = new Set(feeds.filter((f) => !f.retired).flatMap((f) => f.ids));
     const local = this.options.local?.node;
