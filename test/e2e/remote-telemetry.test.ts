@@ -111,6 +111,26 @@ describe('logs and stats of instances on the agents\' nodes (telemetry listeners
     }
   });
 
+  it("following with events, a scale-up shows its event and then the new instance's first line, from an agent's node", async () => {
+    const stop = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const l of berth.client.logs('default', 'talk', { events: true, follow: true, tail: 0, signal: stop.signal })) seen.push('kind' in l ? `EVENT ${l.event.type} ${l.event.slot ?? ''}` : l.text);
+    })();
+    try {
+      await waitFor('the followed stream is live', () => seen.some((s) => s.startsWith('tick')), { timeoutMs: 10_000 });
+      await berth.client.scale('default', 'talk', 3);
+      await waitFor('the first line of slot 3', () => seen.includes('hello from slot 3'), { timeoutMs: 20_000 });
+      const created = seen.indexOf('EVENT instance.created 3');
+      assert.ok(created >= 0 && created < seen.indexOf('hello from slot 3'), `the event before the line it led to: ${seen.filter((s) => !s.startsWith('tick')).join(' / ')}`);
+      const third = (await berth.client.listInstances('default', 'talk', { active: true })).find((i) => i.slot === 3);
+      assert.ok(third && third.node !== serverNode, `slot 3 runs on an agent's node (${third?.node})`);
+    } finally {
+      stop.abort();
+      await reading;
+    }
+  });
+
   it('berth service stats shows the instances of the agents\' nodes', async () => {
     const out = await runBerth(berth, ['service', 'stats', 'talk']);
     assert.match(out, /talk-1\s+\d+\.\d%\s+\S+/);
