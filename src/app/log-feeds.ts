@@ -153,6 +153,11 @@ export class LogFeed {
     this.wake();
   }
 
+  /** Fails at once: the node has no listener to ask (not registered, no telemetry port…). */
+  refuse(reason: string): void {
+    this.fail(reason);
+  }
+
   private fail(reason: string): void {
     if (this.state !== 'open') return;
     this.state = 'failed';

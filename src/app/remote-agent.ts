@@ -107,7 +107,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   try {
     const address = config.address ?? '127.0.0.1';
     // The telemetry listener opens first (its port is one of the node's facts); it answers 503 until a
-    // join or heartbeat answer brings the token, and 404 until the node's instances are listed.
+    // join or heartbeat answer brought the token and the node's instances are listed (docs/node-telemetry.md).
     const late: { reader?: InstanceTelemetry; ports?: RemoteAgentPorts; token?: string } = {};
     const telemetryPort = config.telemetryPort ?? DEFAULT_TELEMETRY_PORT;
     let telemetryAddress: string | undefined;

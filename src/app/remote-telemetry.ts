@@ -84,7 +84,7 @@ export class RemoteTelemetry implements Telemetry {
         const feed = new LogFeed(node, part, history, wake, after?.lastLine);
         feed.warned = after?.warned ?? false;
         feeds.push(feed);
-        if ('problem' in target) void feed.readRemote({ url: '', token: '' }, query, this.timeouts, () => Promise.reject(new Error(target.problem)));
+        if ('problem' in target) feed.refuse(target.problem);
         else void feed.readRemote(target, query, this.timeouts, this.fetchFn);
       }
     };
