@@ -4,10 +4,10 @@ import type { Store } from '../store/index.js';
 import { toNanoIso } from '../agent/index.js';
 import { CodedError } from '../lib/index.js';
 import type { Instance, InstanceStats, LogLine, UnreachableNode } from '../model/index.js';
-import type { FeedQuery, FeedTimeouts, TelemetryTarget } from './log-feeds.js';
-import { LogFeed, describeFailure } from './log-feeds.js';
+import type { FeedQuery, FeedTimeouts, TelemetryTarget } from './log-feed.js';
+import { LogFeed, describeFailure } from './log-feed.js';
 
-export type { TelemetryTarget } from './log-feeds.js';
+export type { TelemetryTarget } from './log-feed.js';
 
 export interface RemoteTelemetryOptions {
   /** The node this process reads in-process, and its reader (the all-in-one server's own node); absent: every node is remote (control-plane servers). */
