@@ -45,6 +45,20 @@ export function nodeToken(node: string, joinedAt: string, key: Buffer): string {
   return signToken(NODE_PREFIX, JSON.stringify({ n: node, j: joinedAt }), key);
 }
 
+/** Prefix of node telemetry tokens (`btl1.<payload>.<mac>`): the servers present them to an agent's telemetry listener. */
+const TELEMETRY_PREFIX = 'btl1';
+
+/**
+ * The token a server presents to one node's telemetry listener (docs/node-telemetry.md), derived with
+ * the cluster's key from the node and the time it joined, as nodeToken is, under another prefix: the
+ * agent gets it in its join and heartbeat answers and compares it in constant time, without the key.
+ * It grants reading that node's logs and stats only; this authenticator never accepts it (it is not a
+ * berth token), and a node removed and joined again gets another one.
+ */
+export function telemetryToken(node: string, joinedAt: string, key: Buffer): string {
+  return signToken(TELEMETRY_PREFIX, JSON.stringify({ n: node, j: joinedAt }), key);
+}
+
 const NO_TOKEN =
   'no bearer token: every request to berth needs `Authorization: Bearer <token>`. The berth CLI sends the token of its current context (`berth login`); the server writes an admin token to <data-dir>/admin.token at first start';
 

@@ -1,15 +1,17 @@
-import type { Instance, InstanceStats, LogLine } from '../model/index.js';
+import type { Instance, InstanceStats, LogLine, UnreachableNode } from '../model/index.js';
 import type { Telemetry } from './ports.js';
 
 /**
  * A Telemetry double with knobs, for API tests (and anyone testing against the port): `lines` are the
  * stored log lines, `push` adds a live one for followers, `logsError` / `statsError` make the next call
- * fail, and every call is recorded.
+ * fail, `unreachable` are nodes reported missing (their instances' lines and stats left out), and every
+ * call is recorded.
  */
 export class FakeTelemetry implements Telemetry {
   lines: LogLine[] = [];
   logsError: Error | undefined;
   statsError: Error | undefined;
+  unreachable: UnreachableNode[] = [];
   readonly logsCalls: { instances: readonly Instance[]; options: Parameters<Telemetry['logs']>[1] }[] = [];
   readonly statsCalls: (readonly Instance[])[] = [];
   /** Followers currently waiting, with the signal they were given. */
@@ -24,7 +26,9 @@ export class FakeTelemetry implements Telemetry {
   async *logs(instances: readonly Instance[], options: Parameters<Telemetry['logs']>[1]): AsyncIterable<LogLine> {
     this.logsCalls.push({ instances, options });
     if (this.logsError) throw this.logsError;
-    const ids = new Set(instances.map((i) => i.id));
+    for (const u of this.unreachable) options.onUnreachable?.(u);
+    const missing = new Set(this.unreachable.flatMap((u) => u.instances));
+    const ids = new Set(instances.map((i) => i.id).filter((id) => !missing.has(id)));
     let selected = this.lines.filter((l) => ids.has(l.instance) && (options.since === undefined || l.time >= options.since));
     if (options.tail !== undefined) selected = selected.slice(Math.max(0, selected.length - options.tail));
     yield* selected;
@@ -48,9 +52,11 @@ export class FakeTelemetry implements Telemetry {
     }
   }
 
-  async stats(instances: readonly Instance[]): Promise<InstanceStats[]> {
+  async stats(instances: readonly Instance[], options: Parameters<Telemetry['stats']>[1] = {}): Promise<InstanceStats[]> {
     this.statsCalls.push(instances);
     if (this.statsError) throw this.statsError;
-    return instances.map((i) => ({ instance: i.id, slot: i.slot, time: '2026-01-01T00:00:00.000Z', cpuPercent: 1.5, memoryBytes: 1024, processes: 1 }));
+    for (const u of this.unreachable) options.onUnreachable?.(u);
+    const missing = new Set(this.unreachable.flatMap((u) => u.instances));
+    return instances.filter((i) => !missing.has(i.id)).map((i) => ({ instance: i.id, slot: i.slot, time: '2026-01-01T00:00:00.000Z', cpuPercent: 1.5, memoryBytes: 1024, processes: 1 }));
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { CodedError, settleWithin } from '../lib/index.js';
-import type { Instance, ServiceEvent } from '../model/index.js';
+import type { Instance, ServiceEvent, StreamWarning, UnreachableNode } from '../model/index.js';
 import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
 import type { EventFeed } from './log-timeline.js';
 import { withEvents } from './log-timeline.js';
@@ -33,7 +33,10 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const { grid, name } = request.params;
     requireService(store, grid, name);
     const running = store.listInstances({ grid, service: name, active: true }).filter((i) => i.status.state === 'running');
-    return { items: running.length === 0 ? [] : await telemetry.stats(running) };
+    // A node whose agent did not answer: its instances are left out, and named (docs/node-telemetry.md).
+    const unreachable: UnreachableNode[] = [];
+    const items = running.length === 0 ? [] : await telemetry.stats(running, { onUnreachable: (u) => unreachable.push(u) });
+    return { items, ...(unreachable.length > 0 ? { unreachable } : {}) };
   });
 
   app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/logs', async (request, reply) => {
@@ -47,6 +50,8 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     let watermark: string | undefined;
     const lines = telemetry.logs(instances, {
       ...(query.events && follow ? { onWatermark: (time: string) => (watermark = time) } : {}),
+      // Written where it becomes known (buffered until the stream opens): never a silent gap.
+      onUnreachable: (u: UnreachableNode) => void stream.write(unreachableWarning(u)),
       ...(query.tail === undefined ? {} : { tail: query.tail }),
       ...(since === undefined ? {} : { since }),
       follow,
@@ -104,6 +109,18 @@ function selectInstances(all: readonly Instance[], instance: string | undefined)
   const selected = /^\d+$/.test(instance) ? all.filter((i) => i.slot === Number(instance)) : all.filter((i) => i.id === instance);
   if (selected.length === 0) throw new InstanceNotFoundError(instance);
   return selected;
+}
+
+/** The `{"warning": …}` line of a node whose instances' lines are missing. */
+export function unreachableWarning(u: UnreachableNode): StreamWarning {
+  const count = u.instances.length;
+  return {
+    warning: {
+      code: 'LOGS_UNAVAILABLE',
+      message: `node ${u.node} did not answer (${u.reason}): the logs of its ${count === 1 ? 'instance' : `${count} instances`} are not shown`,
+      details: { node: u.node, reason: u.reason, instances: u.instances },
+    },
+  };
 }
 
 async function pumpLogs(lines: AsyncIterator<unknown>, stream: NdjsonStream): Promise<void> {

@@ -46,7 +46,7 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     agents.liveness.renew(name, now);
     const node: NodeInfo = store.upsertNode({ name, ...facts, ...(labels ? { labels } : {}), ready: true, heartbeatAt: joinedAt, joinedAt });
     ctx.logger.info({ node: name, address: node.address, by: identityOf(request).subject, rejoined: current !== undefined }, 'node joined');
-    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt), heartbeatPeriodMs: agents.heartbeatPeriodMs });
+    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt), heartbeatPeriodMs: agents.heartbeatPeriodMs, ...telemetryTokenOf(agents, node) });
   });
 
   app.put<{ Params: NodeParams }>('/v1/nodes/:node/heartbeat', async (request) => {
@@ -57,7 +57,7 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     const node = recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
     // Most beats only renew the liveness (memory): nothing to wait for before answering (leader-routing.ts).
     if (store.revision() === before) answerWithoutDurabilityWait(request);
-    return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs };
+    return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs, ...telemetryTokenOf(agents, node) };
   });
 
   // What a node's data plane needs, at one revision: then it follows GET /v1/watch from revision + 1.
@@ -116,6 +116,15 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     store.setInstanceStatuses(updates, events);
     return { accepted: updates.length, events: events.length, ignored: refused };
   });
+}
+
+/**
+ * The token the servers will present to the node's telemetry listener (docs/node-telemetry.md): sent
+ * over the agent's own authenticated channel, in every join and heartbeat answer, so that an agent that
+ * restarted, or a node that joined again, has the current one within a heartbeat.
+ */
+function telemetryTokenOf(agents: AgentAccess, node: NodeInfo): { telemetryToken?: string } {
+  return agents.telemetryToken && node.joinedAt !== undefined ? { telemetryToken: agents.telemetryToken(node.name, node.joinedAt) } : {};
 }
 
 /** The secret values the env of an instance's containers refers to, keyed `name/key`. */

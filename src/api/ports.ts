@@ -1,20 +1,36 @@
 import type { NodeLiveness } from '../store/index.js';
-import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume, WhatIfChange, WhatIfPlan } from '../model/index.js';
+import type { Instance, InstanceStats, LogLine, ServiceEndpoints, SlotVolume, UnreachableNode, WhatIfChange, WhatIfPlan } from '../model/index.js';
 
-/** How the API reaches instance logs and stats: implemented by the agent side, wired in app/. */
+/**
+ * How the API reaches instance logs and stats: implemented by the agent side (in-process) and by the
+ * nodes' telemetry listeners (app/remote-telemetry.ts), wired in app/.
+ */
 export interface Telemetry {
   /**
    * Log lines of the given instances merged in time order. With `follow`, keeps yielding new lines
    * until `signal` aborts. `since` is RFC 3339; `tail` is the number of lines per the merged stream.
    * `onWatermark` (follow only, optional to implement) is called with a time once every line older
-   * than it has been yielded.
+   * than it has been yielded. `onUnreachable` (optional to implement) is called for each node whose
+   * instances' lines are missing (it did not answer, or its stream broke), when that becomes known.
+   * @throws CodedError LOGS_UNAVAILABLE (503) when no node of the instances could be read
    */
   logs(
     instances: readonly Instance[],
-    options: { readonly tail?: number; readonly since?: string; readonly follow?: boolean; readonly signal?: AbortSignal; readonly onWatermark?: (time: string) => void },
+    options: {
+      readonly tail?: number;
+      readonly since?: string;
+      readonly follow?: boolean;
+      readonly signal?: AbortSignal;
+      readonly onWatermark?: (time: string) => void;
+      readonly onUnreachable?: (node: UnreachableNode) => void;
+    },
   ): AsyncIterable<LogLine>;
-  /** One sample per running instance (CPU % over a short interval, memory of the whole process tree). */
-  stats(instances: readonly Instance[]): Promise<InstanceStats[]>;
+  /**
+   * One sample per running instance (CPU % over a short interval, memory of the whole process tree).
+   * Instances of a node that did not answer are left out and that node is passed to `onUnreachable`.
+   * @throws CodedError LOGS_UNAVAILABLE (503) when no node of the instances could be read
+   */
+  stats(instances: readonly Instance[], options?: { readonly onUnreachable?: (node: UnreachableNode) => void }): Promise<InstanceStats[]>;
 }
 
 /** The per-slot data directories on the nodes: implemented in app/ by the agent (node-local files). */
@@ -54,6 +70,8 @@ export interface AgentAccess {
   readonly heartbeatPeriodMs: number;
   /** A node's credential (api/authenticator.ts nodeToken). */
   nodeToken(node: string, joinedAt: string): string;
+  /** The token servers present to the node's telemetry listener (api/authenticator.ts telemetryToken); handed to its agent in join and heartbeat answers. */
+  telemetryToken?(node: string, joinedAt: string): string;
   /** The BERTH_API_TOKEN of an instance's containers (its service account). */
   apiToken(instance: Instance): string;
   /** The drain barrier across nodes (app/data-plane-barrier.ts); absent: reports are dropped and barriers pass at once. */

@@ -80,6 +80,24 @@ export const LogsQuery = z.strictObject({
     .optional()
     .describe('Merge the service\'s events into the stream in time order, as {kind: "event", time, event} lines (tail counts lines and events each).'),
 });
+/** Most instance ids in one request to a node's telemetry listener (the URL stays below 8 KiB); the servers split larger sets. */
+export const NODE_TELEMETRY_MAX_IDS = 100;
+const nodeInstanceIds = z
+  .union([z.string().min(1).max(256), z.array(z.string().min(1).max(256))], { error: 'must be instance ids (id=…&id=…)' })
+  .transform((v) => (typeof v === 'string' ? [v] : v))
+  .refine((ids) => ids.length <= NODE_TELEMETRY_MAX_IDS, { error: `at most ${NODE_TELEMETRY_MAX_IDS} instance ids per request` });
+/** `GET /v1/node/instances/logs` of an agent's telemetry listener (docs/node-telemetry.md). */
+export const NodeLogsQuery = z.strictObject({
+  id: nodeInstanceIds,
+  tail: queryCount.optional().describe('Last N lines of the merged stream (default: all).'),
+  since: z
+    .string({ error: 'must be given once' })
+    .refine((v) => RFC3339_TIME.test(v) && Number.isFinite(Date.parse(v)), { error: 'must be an RFC 3339 time (2026-01-02T15:04:05.123456789Z)' })
+    .optional(),
+  follow: queryFlag.optional(),
+});
+/** `GET /v1/node/instances/stats` of an agent's telemetry listener. */
+export const NodeStatsQuery = z.strictObject({ id: nodeInstanceIds });
 export const EventsQuery = z.strictObject({
   tail: queryCount.optional().describe('Last N events (default: all kept, at most 1000 per service).'),
   since: queryText.optional().describe('RFC 3339 time, or a duration back from now (10m, 1h).'),
@@ -125,6 +143,8 @@ export function checkGrid(grid: string): string {
   return grid;
 }
 
+/** A full RFC 3339 time with its zone (what servers pass on to agents). */
+const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
@@ -255,6 +275,7 @@ export const NodeFactsBody = z.strictObject({
   os: z.string().max(64),
   arch: z.string().max(64),
   capacity: z.strictObject({ cpus: z.number().min(0).max(1_000_000), memoryBytes: z.number().int().min(0).max(2 ** 60) }),
+  telemetryPort: z.int().min(1).max(65535).optional().describe("the agent's telemetry listener at `address` (logs and stats of the node's instances)"),
 });
 /** `POST /v1/nodes/join` (`berth agent --join`). */
 export const JoinNodeBody = NodeFactsBody.extend({

@@ -192,6 +192,7 @@ export const NodeInfoSchema = z.strictObject({
   drivers: z.array(z.string()),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run on this node'),
   containerNetwork: z.strictObject({ name: z.string(), subnet: z.string(), gateway: z.string(), dns: z.string().optional() }).optional(),
+  telemetryPort: z.int().optional().describe("the agent's telemetry listener at `address`, where servers read the node's logs and stats (docs/node-telemetry.md)"),
   labels: z.record(z.string(), z.string()).describe('node.labels.<key> of placement constraints'),
   availability: z.enum(['active', 'pause', 'drain']).describe('active takes new instances; pause takes none; drain moves its instances elsewhere'),
   os: z.string(),
@@ -334,7 +335,16 @@ export const ServiceWithExplanationSchema = ServiceSchema.extend({ explanation: 
 
 /** A service event in a log stream (GET …/logs?events=true). */
 export const EventLineSchema = z.strictObject({ kind: z.literal('event'), time, event: ServiceEventSchema });
-export const TimelineLineSchema = z.union([LogLineSchema, EventLineSchema]);
+export const UnreachableNodeSchema = z.strictObject({
+  node: z.string(),
+  reason: z.string().describe('why its agent could not be read: connect ECONNREFUSED 10.0.0.2:10250, no telemetry port registered, …'),
+  instances: z.array(z.string()).describe('the ids of its instances that were asked for'),
+});
+/** `{"warning": …}`: a node whose instances' lines are missing (docs/node-telemetry.md). */
+export const StreamWarningSchema = z.strictObject({
+  warning: z.strictObject({ code: z.literal('LOGS_UNAVAILABLE'), message: z.string(), details: UnreachableNodeSchema }),
+});
+export const TimelineLineSchema = z.union([LogLineSchema, EventLineSchema, StreamWarningSchema]);
 
 const list = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
 /**
@@ -350,9 +360,13 @@ export const NodeListSchema = list(NodeInfoSchema);
 export const NodeDetailSchema = NodeInfoSchema.extend({
   instances: z.array(z.strictObject({ id: z.string(), grid: z.string(), service: z.string(), slot: z.int(), desiredState: z.string(), state: z.string() })).describe('instances that have not ended on the node'),
 });
-export const InstanceStatsListSchema = list(InstanceStatsSchema);
+export const InstanceStatsListSchema = z.strictObject({
+  items: z.array(InstanceStatsSchema),
+  unreachable: z.array(UnreachableNodeSchema).optional().describe('nodes whose agents did not answer: their instances are not in items'),
+});
 const heartbeatPeriodMs = count.describe('how often the agent should send heartbeats (a third of the server\'s node grace)');
-export const JoinedNodeSchema = z.strictObject({ node: NodeInfoSchema, token: z.string().describe('the node credential: the agent sends it from now on (shown only here)'), heartbeatPeriodMs });
+const telemetryTokenField = z.string().optional().describe("the token servers present to the node's telemetry listener (docs/node-telemetry.md)");
+export const JoinedNodeSchema = z.strictObject({ node: NodeInfoSchema, token: z.string().describe('the node credential: the agent sends it from now on (shown only here)'), heartbeatPeriodMs, telemetryToken: telemetryTokenField });
 export const ClusterSnapshotSchema = z.strictObject({
   revision: count.describe('the store revision it was read at: follow GET /v1/watch?fromRevision=revision+1'),
   services: z.array(ServiceSchema),
@@ -385,7 +399,7 @@ export const WhatIfPlanSchema = z.strictObject({
   rounds: count,
   settled: z.boolean(),
 });
-export const HeartbeatAnswerSchema = z.strictObject({ node: NodeInfoSchema, heartbeatPeriodMs });
+export const HeartbeatAnswerSchema = z.strictObject({ node: NodeInfoSchema, heartbeatPeriodMs, telemetryToken: telemetryTokenField });
 export const InstanceCredentialsSchema = z.strictObject({
   apiToken: z.string().describe('BERTH_API_TOKEN of its containers'),
   secrets: z.record(z.string(), z.string()).describe('name/key → value, for the secrets its env refers to'),

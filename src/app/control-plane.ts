@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { ApiDeps, LeaderRouting } from '../api/index.js';
-import { TokenAuthenticator, nodeToken, serviceAccountToken } from '../api/index.js';
+import { TokenAuthenticator, nodeToken, serviceAccountToken, telemetryToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import type { Logger } from '../lib/index.js';
 import { CodedError, DisposableStore } from '../lib/index.js';
@@ -17,6 +17,7 @@ import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
 import { createLogger } from './logger.js';
 import { serverTls } from './server-tls.js';
 import { BERTH_VERSION } from './version.js';
+import { RemoteTelemetry, liveSource, storeTelemetryTargets } from './remote-telemetry.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './server.js';
 
 /** `berth server --store etcd://…` (docs/control-plane.md). */
@@ -122,18 +123,14 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
         liveness,
         heartbeatPeriodMs,
         nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, key),
+        telemetryToken: (name, joinedAt) => telemetryToken(name, joinedAt, key),
         apiToken: (i) => serviceAccountToken({ grid: i.grid, service: i.service, serviceId: i.serviceId }, key),
         // Reports and barriers are writes: they reach the leader, which keeps them in memory.
         dataPlanes: new DataPlaneBarrier({ readyNodes: () => new Set(store.listNodes().filter((n) => n.ready).map((n) => n.name)), staleMs: DATA_PLANE_STALE_MS }),
       },
-      // Logs and stats are files and processes of the agents' machines (docs/nodes.md).
-      telemetry: {
-        logs: (instances) => {
-          const nodes = [...new Set(instances.map((i) => i.node))].join(', ');
-          throw new CodedError('LOGS_UNAVAILABLE', `the logs of instances on agents' nodes (${nodes || 'none'}) are not served by the control plane yet: read them on that machine, in the agent's data directory (instances/<instance id>/)`, { nodes });
-        },
-        stats: async () => [],
-      },
+      // Logs and stats are files and processes of the agents' machines: read at their telemetry
+      // listeners and merged in time order (docs/node-telemetry.md).
+      telemetry: new RemoteTelemetry({ target: storeTelemetryTargets(store, key), liveSource: (instances) => liveSource(store, instances) }),
       networkRanges: { serviceRange: cluster.ranges.serviceRange, nodePortRange: [...cluster.ranges.nodePortRange] as [number, number] },
       instanceRange: cluster.ranges.instanceRange,
       limits,

@@ -85,6 +85,12 @@ export class RemoteAgentPorts implements AgentPorts {
     return undefined;
   }
 
+  /** An instance assigned to this node (ended ones too), by id. */
+  instance(id: string): Instance | undefined {
+    const inst = this.mirror.get(id);
+    return inst && inst.node === this.node ? inst : undefined;
+  }
+
   // ---- AgentPorts ----
 
   listInstances(node: string): readonly Instance[] {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname, machine, platform, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Agent, NodeHeartbeat } from '../agent/index.js';
+import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
+import { createNodeTelemetryApi } from '../api/index.js';
 import type { FetchFunction, NodeFacts } from '../client/index.js';
 import { NodeAgentClient, failoverFetch, isApiError } from '../client/index.js';
 import { ProcessDriver } from '../drivers/index.js';
@@ -42,6 +43,12 @@ export interface AgentConfig {
   readonly tls?: TlsTrust;
   /** The node's DNS server and proxy (`--dns`, `--proxy`). */
   readonly dataPlane?: Pick<NodeDataPlaneOptions, 'dns' | 'proxy' | 'dnsAllow'>;
+  /**
+   * Port of the node's telemetry listener at `address`, where the servers read its instances' logs and
+   * stats (`--telemetry-port`; default 10250, the kubelet's; 0: none, and the servers say they cannot
+   * read this node). docs/node-telemetry.md.
+   */
+  readonly telemetryPort?: number;
   /** Heartbeat interval (default 3 s). */
   readonly heartbeatMs?: number;
   readonly logger?: Logger;
@@ -49,6 +56,8 @@ export interface AgentConfig {
 
 export interface RunningAgent {
   readonly node: string;
+  /** `host:port` of the node's telemetry listener, when it runs. */
+  readonly telemetryAddress: string | undefined;
   /** `host:port` of the node's DNS server, when it runs. */
   readonly dnsAddress: string | undefined;
   stop(): Promise<void>;
@@ -61,8 +70,11 @@ interface SavedCredential {
   readonly token: string;
 }
 
-function machineFacts(address: string): NodeFacts {
-  return { address, drivers: ['process'], os: platform(), arch: machine(), capacity: { cpus: availableParallelism(), memoryBytes: totalmem() } };
+/** The kubelet's port: where the servers read a node's logs and stats unless `--telemetry-port` says otherwise. */
+export const DEFAULT_TELEMETRY_PORT = 10250;
+
+function machineFacts(address: string, telemetryPort: number | undefined): NodeFacts {
+  return { address, drivers: ['process'], os: platform(), arch: machine(), capacity: { cpus: availableParallelism(), memoryBytes: totalmem() }, ...(telemetryPort ? { telemetryPort } : {}) };
 }
 
 function readSaved(path: string): SavedCredential | undefined {
@@ -93,7 +105,33 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const logger = config.logger ?? createLogger({});
   warnAboutInstanceUser(instanceUser, { dataDir, logger });
   try {
-    const facts = machineFacts(config.address ?? '127.0.0.1');
+    const address = config.address ?? '127.0.0.1';
+    // The telemetry listener opens first (its port is one of the node's facts); it answers 503 until a
+    // join or heartbeat answer brought the token and the node's instances are listed (docs/node-telemetry.md).
+    const late: { reader?: InstanceTelemetry; ports?: RemoteAgentPorts; token?: string } = {};
+    const telemetryPort = config.telemetryPort ?? DEFAULT_TELEMETRY_PORT;
+    let telemetryAddress: string | undefined;
+    if (telemetryPort !== 0) {
+      const api = createNodeTelemetryApi({
+        node,
+        reader: {
+          logs: (source, query) => (late.reader as InstanceTelemetry).logs(source, query),
+          stats: (instances) => (late.reader as InstanceTelemetry).stats(instances),
+        },
+        instance: (id) => late.ports?.instance(id),
+        // Not before the node's instances are listed and its reader exists: until then, 503.
+        token: () => (late.reader && late.ports ? late.token : undefined),
+        logger: logger.child({ part: 'telemetry' }),
+      });
+      try {
+        await api.listen({ host: address, port: telemetryPort });
+      } catch (error) {
+        throw new Error(`the telemetry listener cannot open ${address}:${telemetryPort} (${(error as Error).message}): choose another --telemetry-port, or 0 for none (the servers then cannot read this node's logs and stats)`);
+      }
+      owned.defer(() => api.close());
+      telemetryAddress = `${address.includes(':') ? `[${address}]` : address}:${telemetryPort}`;
+    }
+    const facts = machineFacts(address, telemetryPort === 0 ? undefined : telemetryPort);
     const credentialPath = join(dataDir, 'agent.json');
     // Several servers of one cluster (`--join URL1,URL2`): requests go to one, and to the next when it is unreachable.
     const servers = config.server.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter((s) => s !== '');
@@ -109,13 +147,14 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       if (!config.joinToken) throw new Error(`node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`);
       const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels);
       writeFileSync(credentialPath, `${JSON.stringify({ server: servers.join(','), node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
+      late.token = joined.telemetryToken;
       logger.info({ node, server }, 'joined');
       return joined.token;
     };
     let token = saved?.token ?? (await joinCluster());
     let client = new NodeAgentClient({ baseUrl: server, token, ...fetchOption });
     try {
-      await client.heartbeat(node, facts);
+      late.token = (await client.heartbeat(node, facts)).telemetryToken ?? late.token;
     } catch (error) {
       // The node was removed (its credential died with it): join again.
       if (!(isApiError(error) && error.status === 401)) throw error;
@@ -130,6 +169,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     const ports = new RemoteAgentPorts(client, node, logger.child({ part: 'informer' }));
     await ports.sync();
     ports.follow(mirror);
+    late.ports = ports;
     owned.defer(() => ports.stop());
 
     // The node's data plane: its own DNS server and proxy over every service's endpoints (the proxy
@@ -145,6 +185,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], localNode: node, logger, owned, barrier });
     const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
     owned.defer(() => driver.dispose());
+    late.reader = new InstanceTelemetry(driver, dataDir);
     const agent = new Agent({
       node,
       driver,
@@ -172,6 +213,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
           failing = true;
           throw error;
         }
+        // The token the servers present to the telemetry listener (the node may have joined again).
+        if (answer.telemetryToken !== undefined) late.token = answer.telemetryToken;
         // Back after an outage: the watch connection may be half-open; resume it from the last revision.
         if (failing) mirror.reconnect();
         failing = false;
@@ -183,8 +226,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     });
     await heartbeat.start();
     owned.defer(() => heartbeat.stop());
-    logger.info({ node, server, address: facts.address, dataDir }, 'berth agent started');
-    return { node, dnsAddress: dataPlane.dnsAddress, stop: () => owned.dispose() };
+    logger.info({ node, server, address: facts.address, telemetry: telemetryAddress, dataDir }, 'berth agent started');
+    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, stop: () => owned.dispose() };
   } catch (error) {
     await owned.dispose();
     throw error;

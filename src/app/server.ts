@@ -4,14 +4,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
 import type { ApiDeps } from '../api/index.js';
-import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken } from '../api/index.js';
+import { TokenAuthenticator, createApi, nodeToken, serviceAccountToken, telemetryToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import { planWhatIf } from '../reconcile/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
-import { CodedError, DisposableStore } from '../lib/index.js';
+import { DisposableStore } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
 import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
@@ -34,6 +34,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_DNS, proxyFromEnv, startDns } from './data-plane.js';
 import { storeAgentPorts } from './store-agent-ports.js';
 import { BERTH_VERSION } from './version.js';
+import { RemoteTelemetry, liveSource, storeTelemetryTargets } from './remote-telemetry.js';
 
 export interface ServerConfig {
   /** Where the store, instance state, logs and stateful data live. */
@@ -229,17 +230,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // `berth plan`: the controller's own planner on the store as it is, nothing written.
       planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now(), limits }, change),
       // Agents of other machines join with a join token and act with a node credential (docs/agents.md).
-      agents: { liveness, heartbeatPeriodMs, nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey), apiToken, dataPlanes },
-      authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
-      // Logs and stats are files and processes of this machine: instances of other nodes are not read
-      // here (their agents keep them; docs/nodes.md). Asked only for those, the answer says so.
-      telemetry: {
-        logs: (instances, options) => {
-          const source = liveSource(store, onThisNode(instances, node));
-          return telemetry.logs(() => source().filter((i) => i.node === node), options);
-        },
-        stats: (instances) => telemetry.stats(instances.filter((i) => i.node === node)),
+      agents: {
+        liveness,
+        heartbeatPeriodMs,
+        nodeToken: (name, joinedAt) => nodeToken(name, joinedAt, credentials.serviceAccountKey),
+        telemetryToken: (name, joinedAt) => telemetryToken(name, joinedAt, credentials.serviceAccountKey),
+        apiToken,
+        dataPlanes,
       },
+      authenticator: new TokenAuthenticator(store, { serviceAccountKey: credentials.serviceAccountKey }),
+      // Logs and stats: this node's instances in-process; other nodes' from their agents' telemetry
+      // listeners, merged in time order (docs/node-telemetry.md).
+      telemetry: new RemoteTelemetry({
+        local: { node, reader: telemetry },
+        target: storeTelemetryTargets(store, credentials.serviceAccountKey),
+        liveSource: (instances) => liveSource(store, instances),
+      }),
       endpoints: publisher,
       volumes: { list: (grid, service) => late.agent?.volumes({ grid, ...(service !== undefined ? { service } : {}) }) ?? [] },
       dnsAddress: dns.address,
@@ -344,33 +350,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await owned.dispose();
     throw error;
   }
-}
-
-/**
- * The instances of `node`; all of them when none is elsewhere.
- * @throws CodedError LOGS_UNAVAILABLE (503) when every one runs on another node
- */
-function onThisNode(instances: readonly Instance[], node: string): readonly Instance[] {
-  const here = instances.filter((i) => i.node === node);
-  if (here.length === 0 && instances.length > 0) {
-    const elsewhere = [...new Set(instances.map((i) => i.node))].join(', ');
-    throw new CodedError('LOGS_UNAVAILABLE', `the logs of instances on other nodes (${elsewhere}) are not served by this server yet: read them on that machine, in the agent's data directory (instances/<instance id>/)`, { nodes: elsewhere });
-  }
-  return here;
-}
-
-/**
- * While following logs, re-read the service's instances so that restarts and scale-ups show up
- * (Kontena's `logs -f` follows the service, not a fixed set of instances).
- */
-function liveSource(store: RunningServer['store'], initial: readonly Instance[]): () => readonly Instance[] {
-  const first = initial[0];
-  if (!first) return () => initial;
-  const all = (): Instance[] => store.listInstances({ grid: first.grid, service: first.service });
-  const ids = new Set(initial.map((i) => i.id));
-  const wholeService = all().every((i) => ids.has(i.id));
-  const slots = new Set(initial.map((i) => i.slot));
-  return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
 }
 
 /**

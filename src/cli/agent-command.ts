@@ -12,6 +12,13 @@ function addressValue(value: string): string {
   return v;
 }
 
+/** A TCP port, 0 to 65535. */
+function portValue(value: string): number {
+  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(n >= 0 && n <= 65535)) throw new InvalidArgumentError(`"${value}": expected a port from 0 (none) to 65535`);
+  return n;
+}
+
 /** `HOST:PORT` or `off`. */
 function dnsValue(value: string): string {
   return value.trim() === 'off' ? 'off' : listenValue(value);
@@ -51,8 +58,9 @@ export function agentCommand(deps: CliDeps): Command {
     .option('--data-dir <dir>', "the agent's state (default: the data directory's agent/ folder)")
     .option('--instance-user <user>', 'user instances run as when their spec names none')
     .option('--dns <host:port>', "this node's DNS server, or off (default 127.0.0.1:7453; a free port when taken)", dnsValue)
+    .option('--telemetry-port <port>', "port of this node's telemetry listener at --address, where the servers read its instances' logs and stats (plain HTTP, with a token the servers hand the agent; 0: none)", portValue, 10250)
     .addOption(new Option('--proxy <on|off>', "this node's proxy for virtual IPs, node ports and load balancers (off: other nodes serve them)").choices(['on', 'off']))
-    .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string; dns?: string; proxy?: 'on' | 'off' }, cmd: Command) => {
+    .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string; dns?: string; proxy?: 'on' | 'off'; telemetryPort: number }, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       const joinToken = flags.token ?? ctx.env['BERTH_JOIN_TOKEN'];
       // An https server (any non-loopback --listen) with its own certificate: the CLI's trust settings.
@@ -68,6 +76,7 @@ export function agentCommand(deps: CliDeps): Command {
         ...(flags.instanceUser ? { instanceUser: flags.instanceUser } : {}),
         ...(flags.dns ? { dns: flags.dns } : {}),
         ...(flags.proxy ? { proxy: flags.proxy } : {}),
+        telemetryPort: flags.telemetryPort,
         ...(tls ? { tls } : {}),
       });
     });

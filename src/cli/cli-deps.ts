@@ -56,6 +56,8 @@ export interface AgentOptions {
   readonly dns?: string;
   /** `--proxy on|off`. */
   readonly proxy?: 'on' | 'off';
+  /** `--telemetry-port`: the node's telemetry listener (default 10250; 0: none). */
+  readonly telemetryPort?: number;
   /** How an https server is trusted: `--tls-ca` / BERTH_TLS_CA, or BERTH_TLS_FINGERPRINT (as every command). */
   readonly tls?: { readonly caFile?: string; readonly fingerprint?: string };
 }

@@ -39,6 +39,8 @@ export function serviceLogsCommand(deps: CliDeps): Command {
           ...(flags.instance ? { instance: flags.instance } : {}),
           ...(flags.follow ? { follow: true } : {}),
           ...(interrupt ? { signal: interrupt.signal } : {}),
+          // A node whose agent did not answer: its instances' lines are missing, and we say so (stderr).
+          onWarning: (w: { readonly message: string }) => ctx.note(`berth: warning: ${w.message}`),
         };
         if (flags.events) {
           for await (const line of ctx.client.logs(ctx.grid, name, { ...options, events: true })) {

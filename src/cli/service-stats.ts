@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { InstanceStats } from '../model/index.js';
+import type { InstanceStats, UnreachableNode } from '../model/index.js';
 import { parseDuration } from '../lib/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
@@ -28,10 +28,12 @@ export function serviceStatsCommand(deps: CliDeps): Command {
     .action(async (name: string, flags: StatsFlags, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       const show = async (view: LiveView | undefined): Promise<void> => {
-        const stats = await ctx.client.stats(ctx.grid, name);
+        const { items: stats, unreachable } = await ctx.client.statsReport(ctx.grid, name);
         if (flags.output !== 'table') ctx.stdout.write(formatStructured(stats, flags.output));
-        else if (view) view.render(renderStatsTable(name, stats));
+        else if (view) view.render([renderStatsTable(name, stats), ...unreachable.map(unreachableLine)].join('\n'));
         else ctx.out(renderStatsTable(name, stats));
+        // Instances of a node whose agent did not answer are not in the table: said, never silently left out.
+        if (!view || flags.output !== 'table') for (const u of unreachable) ctx.note(`berth: warning: ${unreachableLine(u)}`);
       };
       if (!flags.tail) {
         await show(undefined);
@@ -46,6 +48,12 @@ export function serviceStatsCommand(deps: CliDeps): Command {
         view.done();
       }
     });
+}
+
+/** "node vm-a did not answer (…): its 2 instances are not shown". */
+export function unreachableLine(u: UnreachableNode): string {
+  const count = u.instances.length;
+  return `node ${u.node} did not answer (${u.reason}): ${count === 1 ? 'its instance is' : `its ${count} instances are`} not shown`;
 }
 
 /** INSTANCE, CPU %, MEM USAGE, PROCS; `(no running instances)` when empty. */

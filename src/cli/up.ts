@@ -157,7 +157,8 @@ async function followLogs(ctx: CliContext, applied: readonly AppliedService[], o
   const printer = new LogPrinter(ctx.stdout, { palette: ctx.palette });
   const results = await Promise.allSettled(
     applied.map(async (a) => {
-      for await (const line of ctx.client.logs(a.grid, a.name, { follow: true, since: options.since, signal: options.signal })) printer.write(a.name, line);
+      const onWarning = (w: { readonly message: string }): void => ctx.note(`berth: warning: ${a.name}: ${w.message}`);
+      for await (const line of ctx.client.logs(a.grid, a.name, { follow: true, since: options.since, signal: options.signal, onWarning })) printer.write(a.name, line);
     }),
   );
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

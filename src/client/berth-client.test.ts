@@ -126,6 +126,23 @@ describe('BerthClient', () => {
     assert.equal(stub.last.url, '/v1/grids/default/services/web/logs?events=true&follow=true');
   });
 
+  it('hands a warning line of the log stream to onWarning and never yields it; stats name the nodes that did not answer', async () => {
+    stub.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.end('{"warning":{"code":"LOGS_UNAVAILABLE","message":"node vm-b did not answer","details":{"node":"vm-b"}}}\n{"text":"one","slot":1}\n');
+    };
+    const warnings: string[] = [];
+    const seen: string[] = [];
+    for await (const line of client.logs('default', 'web', { onWarning: (w) => warnings.push(`${w.code} ${w.message}`) })) seen.push(line.text);
+    assert.deepEqual(seen, ['one']);
+    assert.deepEqual(warnings, ['LOGS_UNAVAILABLE node vm-b did not answer']);
+    assert.equal(stub.last.url, '/v1/grids/default/services/web/logs', 'onWarning is not a query parameter');
+    stub.handler = (_req, res) => json(res, 200, { items: [{ instance: 'web-1-a' }], unreachable: [{ node: 'vm-b', reason: 'r', instances: ['web-2-a'] }] });
+    const report = await client.statsReport('default', 'web');
+    assert.deepEqual(report.unreachable.map((u) => u.node), ['vm-b']);
+    assert.deepEqual((await client.stats('default', 'web')).map((i) => i.instance), ['web-1-a']);
+  });
+
   it('reads a service\'s endpoints and puts hand-set addresses with the version read', async () => {
     stub.handler = (_req, res) => json(res, 200, { service: 'db', endpoints: [] });
     const endpoints = await client.endpoints('shop', 'db');

@@ -19,6 +19,8 @@ import type {
   SpecHistory,
   TokenInfo,
   TimelineLine,
+  StreamWarning,
+  UnreachableNode,
 } from '../model/index.js';
 import type { FetchFunction } from './http-transport.js';
 import { HttpTransport } from './http-transport.js';
@@ -94,6 +96,11 @@ export interface LogsOptions {
   /** Put the service's events in between, in time order (`{kind: 'event', time, event}` lines); `tail` counts each. */
   readonly events?: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * Called with each `{"warning": …}` line (a node whose instances' lines are missing: its agent did
+   * not answer); such lines are never yielded. Default: they are dropped.
+   */
+  readonly onWarning?: (warning: StreamWarning['warning']) => void;
 }
 
 /** A service as GET answers it: with its explanation (without log lines; `why()` has them). */
@@ -343,19 +350,25 @@ export class BerthClient {
   logs(grid: string, name: string, options: LogsOptions & { readonly events: true }): AsyncIterable<TimelineLine>;
   logs(grid: string, name: string, options?: LogsOptions): AsyncIterable<LogLine>;
   logs(grid: string, name: string, options: LogsOptions = {}): AsyncIterable<TimelineLine> {
-    const { signal, instance, ...rest } = options;
-    return this.#http.stream<TimelineLine>(`${servicePath(grid, name)}/logs`, {
+    const { signal, instance, onWarning, ...rest } = options;
+    const values = this.#http.stream<TimelineLine | StreamWarning>(`${servicePath(grid, name)}/logs`, {
       ...rest,
       follow: rest.follow ? true : undefined,
       events: rest.events ? true : undefined,
       instance: instance === undefined ? undefined : String(instance),
     }, signal);
+    return withoutWarnings(values, onWarning);
   }
 
   /** One sample per running instance. */
   async stats(grid: string, name: string): Promise<InstanceStats[]> {
-    const answer = await this.#http.json<{ items: InstanceStats[] }>('GET', `${servicePath(grid, name)}/stats`);
-    return answer.items;
+    return (await this.statsReport(grid, name)).items;
+  }
+
+  /** One sample per running instance, and the nodes whose agents did not answer (their instances are not in `items`). */
+  async statsReport(grid: string, name: string): Promise<{ readonly items: InstanceStats[]; readonly unreachable: readonly UnreachableNode[] }> {
+    const answer = await this.#http.json<{ items: InstanceStats[]; unreachable?: UnreachableNode[] }>('GET', `${servicePath(grid, name)}/stats`);
+    return { items: answer.items, unreachable: answer.unreachable ?? [] };
   }
 
   /** The service's event history (Kontena's `service events`); with `follow`, until `signal` aborts. */
@@ -424,4 +437,12 @@ function secretPath(grid: string, name: string): string {
 /** `?dryRun=All` when asked, no query otherwise (servers older than dry runs then see the request they know). */
 function dryRunQuery(options: DryRunOption): { dryRun?: string } {
   return options.dryRun ? { dryRun: 'All' } : {};
+}
+
+/** The stream's values without its `{"warning": …}` lines, which go to `onWarning`. */
+async function* withoutWarnings(values: AsyncIterable<TimelineLine | StreamWarning>, onWarning: ((warning: StreamWarning['warning']) => void) | undefined): AsyncGenerator<TimelineLine, void, undefined> {
+  for await (const value of values) {
+    if (typeof value === 'object' && value !== null && 'warning' in value) onWarning?.(value.warning);
+    else yield value;
+  }
 }

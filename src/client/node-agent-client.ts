@@ -6,7 +6,7 @@ import type { WatchEvent } from './watch-event.js';
 
 /** What an agent says of its machine (the node's facts), at join and with every heartbeat. */
 export type NodeFacts = Required<Pick<NodeRegistration, 'address' | 'drivers' | 'os' | 'arch' | 'capacity'>> &
-  Pick<NodeRegistration, 'unavailableDrivers' | 'containerNetwork'>;
+  Pick<NodeRegistration, 'unavailableDrivers' | 'containerNetwork' | 'telemetryPort'>;
 
 /** `POST /v1/nodes/join`'s answer: the node as stored and its own credential (shown only here). */
 export interface JoinedNode {
@@ -14,6 +14,8 @@ export interface JoinedNode {
   readonly token: string;
   /** How often to beat (ms), as the server asks. */
   readonly heartbeatPeriodMs: number;
+  /** The token servers present to the node's telemetry listener (docs/node-telemetry.md); absent from servers that read no agents' telemetry. */
+  readonly telemetryToken?: string;
 }
 
 /** `GET /v1/snapshot`. */
@@ -50,7 +52,7 @@ export class NodeAgentClient {
   }
 
   /** @returns the node as stored and the period (ms) of the next beat the server asks for */
-  heartbeat(node: string, facts: NodeFacts): Promise<{ readonly node: NodeInfo; readonly heartbeatPeriodMs: number }> {
+  heartbeat(node: string, facts: NodeFacts): Promise<{ readonly node: NodeInfo; readonly heartbeatPeriodMs: number; readonly telemetryToken?: string }> {
     return this.#http.json('PUT', `/v1/nodes/${encodeURIComponent(node)}/heartbeat`, { body: facts });
   }
 

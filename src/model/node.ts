@@ -30,6 +30,13 @@ export interface NodeInfo {
   readonly drivers: readonly string[];
   /** Driver → why it cannot run here (e.g. docker: "no Docker engine answers at unix:///var/run/docker.sock: …"). */
   readonly unavailableDrivers?: Readonly<Record<string, string>>;
+  /**
+   * Port of the agent's telemetry listener at `address` (`berth agent --telemetry-port`, default 10250,
+   * the kubelet's): the servers read the logs and stats of the node's instances there
+   * (docs/node-telemetry.md). Absent: none (the all-in-one server's own node, which reads them
+   * in-process, or an agent started with `--telemetry-port 0`).
+   */
+  readonly telemetryPort?: number;
   /** The container network of the node's image driver: name, subnet and gateway (berth's DNS for containers listens there). */
   readonly containerNetwork?: { readonly name: string; readonly subnet: string; readonly gateway: string; readonly dns?: string };
   /** `node.labels.<key>` of placement constraints. */

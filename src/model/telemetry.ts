@@ -37,3 +37,25 @@ export interface EventLine {
 
 /** One entry of a service's timeline: a line a container wrote, or an event. */
 export type TimelineLine = LogLine | EventLine;
+
+/**
+ * A node whose instances' logs or stats could not be read (its agent did not answer, or stopped
+ * answering): a logs stream names it in a `{"warning": …}` line, a stats answer in `unreachable`, so
+ * that what is missing is never silently left out (docs/node-telemetry.md).
+ */
+export interface UnreachableNode {
+  readonly node: string;
+  /** Why, in words: "connect ECONNREFUSED 10.0.0.2:10250", "no telemetry port registered", … */
+  readonly reason: string;
+  /** The ids of its instances that were asked for. */
+  readonly instances: readonly string[];
+}
+
+/**
+ * A line of a logs stream that is not a log line: `{"warning": {code, message, details}}`, written
+ * where it became known (a node that did not answer, or whose stream broke). The typed client hands
+ * it to `onWarning` instead of yielding it.
+ */
+export interface StreamWarning {
+  readonly warning: { readonly code: string; readonly message: string; readonly details: Readonly<Record<string, unknown>> };
+}

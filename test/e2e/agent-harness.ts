@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import type { RunningBerth } from './harness.js';
 import { BIN, cliEnv } from './harness.js';
 
@@ -24,11 +26,23 @@ export interface AgentPlacement {
   readonly args?: readonly string[];
 }
 
-export function spawnAgent(berth: Pick<RunningBerth, 'url' | 'fingerprint'>, name: string, joinToken: string | undefined, dataDir: string, placement: AgentPlacement = {}): Promise<RunningAgent> {
+/** A TCP port free at `host` a moment ago (bound to port 0 there, then closed). */
+export async function freePortAt(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port: 0 }, resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function spawnAgent(berth: Pick<RunningBerth, 'url' | 'fingerprint'>, name: string, joinToken: string | undefined, dataDir: string, placement: AgentPlacement = {}): Promise<RunningAgent> {
+  // Several agents share one machine here: each telemetry listener gets a free port of its address
+  // (the default, 10250, is one per machine), unless the test chose one.
+  const telemetry = placement.args?.includes('--telemetry-port') ? [] : ['--telemetry-port', String(placement.netns ? 10250 : await freePortAt(placement.address ?? '127.0.0.1'))];
   // On one machine the server's proxy holds the virtual IPs: the agents run DNS only. In a network
   // namespace of its own, each runs its proxy too.
   const dataPlane = placement.netns || placement.args?.includes('--proxy') ? ['--dns', '127.0.0.1:0'] : ['--proxy', 'off', '--dns', '127.0.0.1:0'];
-  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane, ...(placement.args ?? [])];
+  const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane, ...telemetry, ...(placement.args ?? [])];
   const env = { ...process.env, NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
   // `ip netns exec` execs the command in place: the child's pid is the agent's.
   const proc = placement.netns

@@ -82,6 +82,18 @@ describe('several machines in network namespaces (server on a bridge, an agent p
     assert.deepEqual([...perNode.values()], [2, 2, 2], `2/2/2 (${JSON.stringify([...perNode])})`);
     for (const i of running) assert.ok((i.spec.hostPorts ?? []).length === 1, `${i.id} has a node-published port`);
     vip = String((await berth.client.getService('default', 'web')).spec.clusterIP);
+    // Logs and stats of the namespaces' instances, read across the bridge at each agent's telemetry
+    // listener (its address, port 10250; docs/node-telemetry.md).
+    const warnings: string[] = [];
+    await waitFor("every instance's first line, the namespaces' too", async () => {
+      const texts = new Set<string>();
+      for await (const l of berth.client.logs('default', 'web', { onWarning: (w) => warnings.push(w.message) })) texts.add(l.text);
+      return running.every((i) => texts.has(`${i.id} listening`));
+    }, { timeoutMs: 10_000 });
+    assert.deepEqual(warnings, []);
+    const stats = await berth.client.statsReport('default', 'web');
+    assert.deepEqual(stats.items.map((s) => s.instance).sort(), running.map((i) => i.id).sort());
+    assert.deepEqual(stats.unreachable, []);
   });
 
   it("the server's virtual IP reaches the instances of all three nodes (other nodes' through their node-published ports)", async () => {

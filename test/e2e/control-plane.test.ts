@@ -86,6 +86,17 @@ void describe('several servers on etcd (berth server --store etcd://…)', () =>
     assert.deepEqual([...perNode.values()].sort(), [2, 2, 2], `spread 2/2/2: ${JSON.stringify([...perNode])}`);
     for (const i of running) await waitFor(`${i.id} accepts connections`, () => accepts(i), { timeoutMs: 10_000 });
     assert.deepEqual((await client(b).listInstances('default', 'spread')).map((i) => i.id).sort(), (await client(a).listInstances('default', 'spread')).map((i) => i.id).sort(), 'both servers list the same instances');
+    // Logs and stats through the follower: read at the agents' telemetry listeners (docs/node-telemetry.md).
+    const warnings: string[] = [];
+    await waitFor("every instance's first line through the follower", async () => {
+      const texts = new Set<string>();
+      for await (const l of client(b).logs('default', 'spread', { onWarning: (w) => warnings.push(w.message) })) texts.add(l.text);
+      return running.every((i) => texts.has(`${i.id} listening`));
+    }, { timeoutMs: 10_000 });
+    assert.deepEqual(warnings, [], 'no node is missing');
+    const stats = await client(b).statsReport('default', 'spread');
+    assert.deepEqual(stats.items.map((s) => s.instance).sort(), running.map((i) => i.id).sort(), 'stats of the 6 instances on the 3 agents');
+    assert.deepEqual(stats.unreachable, []);
   });
 
   it('SIGKILL of the leader under a stream of writes: the other leads within the lease, no acknowledged write is lost, the agents carry on', async (t) => {

@@ -172,7 +172,7 @@ function InstanceDetail({ service, instance: i }: { readonly service: Service; r
       )}
       <h3>Logs</h3>
       {can('logs', service.grid, service.name) ? (
-        <LogView label={`logs of ${i.service}-${i.slot}`} showInstance={false} open={({ tail, signal }) => client.logs(service.grid, service.name, { follow: true, instance: i.id, tail, signal })} />
+        <LogView label={`logs of ${i.service}-${i.slot}`} showInstance={false} open={({ tail, signal, onWarning }) => client.logs(service.grid, service.name, { follow: true, instance: i.id, tail, signal, ...(onWarning ? { onWarning } : {}) })} />
       ) : (
         <p className="muted">Reading logs needs the logs permission (operator or admin of the grid); your role can see the instances and events.</p>
       )}

@@ -54,6 +54,25 @@ describe('LogView', () => {
     expect(s.opened[0]?.signal.aborted).toBe(true);
   });
 
+  it("shows the stream's warnings (a node whose lines are missing) above the lines, once each", async () => {
+    const warned: string[] = [];
+    const open: OpenLogStream = ({ signal, onWarning }) =>
+      (async function* () {
+        onWarning?.({ message: 'node vm-b did not answer (connect ECONNREFUSED 10.0.0.3:10250): the logs of its instance are not shown' });
+        onWarning?.({ message: 'node vm-b did not answer (connect ECONNREFUSED 10.0.0.3:10250): the logs of its instance are not shown' });
+        warned.push('sent');
+        yield line('from vm-a');
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+      })();
+    render(<LogView open={open} label="logs of web" showInstance />);
+    await frames();
+    expect(warned).toHaveLength(1);
+    const alerts = screen.getAllByRole('alert');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.textContent).toContain('node vm-b did not answer');
+    expect(screen.getByRole('log').textContent).toContain('from vm-a');
+  });
+
   it('filters and highlights by the search, and reopens with another tail', async () => {
     const s = fakeStream();
     render(<LogView open={s.open} label="logs of web-1" showInstance={false} />);

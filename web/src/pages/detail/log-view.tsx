@@ -8,8 +8,11 @@ export const LOG_LINES_KEPT = 5000;
 /** The tail choices (lines read from the end before following). */
 export const TAIL_CHOICES = [100, 500, 1000] as const;
 
-/** Opens one followed stream; it must end when `signal` aborts. */
-export type OpenLogStream = (options: { readonly tail: number; readonly signal: AbortSignal }) => AsyncIterable<TimelineLine>;
+/**
+ * Opens one followed stream; it must end when `signal` aborts. `onWarning` takes the stream's warnings
+ * (a node whose agent did not answer: its instances' lines are missing, docs/node-telemetry.md).
+ */
+export type OpenLogStream = (options: { readonly tail: number; readonly signal: AbortSignal; readonly onWarning?: (warning: { readonly message: string }) => void }) => AsyncIterable<TimelineLine>;
 
 /**
  * A followed log (an instance's logs, or the timeline with events): opened on mount and whenever the
@@ -22,6 +25,7 @@ export function LogView({ open, label, showInstance }: { readonly open: OpenLogS
   const [tail, setTail] = useState<number>(TAIL_CHOICES[0]);
   const [lines, setLines] = useState<readonly TimelineLine[]>([]);
   const [status, setStatus] = useState<'connecting' | 'following' | 'ended' | string>('connecting');
+  const [warnings, setWarnings] = useState<readonly string[]>([]);
   const [search, setSearch] = useState('');
   const [onlyMatching, setOnlyMatching] = useState(true);
   const [attempt, setAttempt] = useState(0);
@@ -34,6 +38,7 @@ export function LogView({ open, label, showInstance }: { readonly open: OpenLogS
   useEffect(() => {
     const stop = new AbortController();
     setLines([]);
+    setWarnings([]);
     setStatus('connecting');
     let pending: TimelineLine[] = [];
     let frame: number | undefined;
@@ -46,7 +51,8 @@ export function LogView({ open, label, showInstance }: { readonly open: OpenLogS
     void (async () => {
       try {
         let first = true;
-        for await (const line of openRef.current({ tail, signal: stop.signal })) {
+        const onWarning = (w: { readonly message: string }): void => setWarnings((ws) => (ws.includes(w.message) ? ws : [...ws, w.message]));
+        for await (const line of openRef.current({ tail, signal: stop.signal, onWarning })) {
           if (first) {
             setStatus('following');
             first = false;
@@ -104,6 +110,11 @@ export function LogView({ open, label, showInstance }: { readonly open: OpenLogS
           </button>
         )}
       </div>
+      {warnings.map((w) => (
+        <p key={w} className="log-warning bad small" role="alert">
+          {w}
+        </p>
+      ))}
       <div
         className="log-lines mono"
         ref={box}

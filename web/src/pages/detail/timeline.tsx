@@ -11,7 +11,7 @@ import { LogView } from './log-view.js';
 export function Timeline({ grid, name }: { readonly grid: string; readonly name: string }): ReactNode {
   const { client, can } = useSession();
   if (can('logs', grid, name)) {
-    return <LogView label={`timeline of ${name}`} showInstance open={({ tail, signal }) => client.logs(grid, name, { events: true, follow: true, tail, signal })} />;
+    return <LogView label={`timeline of ${name}`} showInstance open={({ tail, signal, onWarning }) => client.logs(grid, name, { events: true, follow: true, tail, signal, ...(onWarning ? { onWarning } : {}) })} />;
   }
   return (
     <>
