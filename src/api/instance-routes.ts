@@ -4,7 +4,7 @@ import type { Instance, ServiceEvent, StreamWarning, UnreachableNode } from '../
 import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
 import type { EventFeed } from './log-timeline.js';
 import { withEvents } from './log-timeline.js';
-import { NdjsonStream } from './ndjson-stream.js';
+import { NdjsonStream, pumpToStream } from './ndjson-stream.js';
 import { InstancesQuery, LogsQuery, parseRequest, parseSince } from './request-schemas.js';
 import type { RouteContext, ServiceParams } from './route-context.js';
 import { requireService } from './route-context.js';
@@ -127,16 +127,7 @@ async function pumpLogs(lines: AsyncIterator<unknown>, stream: NdjsonStream): Pr
   const first = lines.next();
   const early = await settleWithin(first, FIRST_LINE_WAIT_MS);
   if (early.state === 'rejected') throw early.error; // before the headers: the error handler answers it
-  stream.open();
-  try {
-    let next = early.state === 'fulfilled' ? early.value : await first;
-    while (!next.done && (await stream.writeAndWait(next.value))) next = await lines.next();
-    if (!next.done) await lines.return?.();
-    stream.end();
-  } catch (error) {
-    if (stream.isOpen) stream.fail(error);
-  }
-  await stream.done;
+  await pumpToStream(lines, stream, first);
 }
 
 

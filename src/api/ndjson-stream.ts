@@ -126,3 +126,22 @@ export class NdjsonStream {
     this.resolveDone();
   }
 }
+
+/**
+ * Sends what `lines` yields on `stream` (opened here) with backpressure, until the iterator is done, the
+ * client went away (the iterator is then ended with `return`), or it fails (sent as the stream's error
+ * line); resolves once the stream is done. `first`: the iterator's first result when the caller read it
+ * already (to answer an early failure before the headers).
+ */
+export async function pumpToStream(lines: AsyncIterator<unknown>, stream: NdjsonStream, first?: Promise<IteratorResult<unknown>>): Promise<void> {
+  stream.open();
+  try {
+    let next = await (first ?? lines.next());
+    while (!next.done && (await stream.writeAndWait(next.value))) next = await lines.next();
+    if (!next.done) await lines.return?.();
+    stream.end();
+  } catch (error) {
+    if (stream.isOpen) stream.fail(error);
+  }
+  await stream.done;
+}

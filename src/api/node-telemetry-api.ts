@@ -8,7 +8,7 @@ import { UnauthenticatedError } from '../model/index.js';
 import { toErrorResponse } from './create-api.js';
 import type { ErrorBody } from './create-api.js';
 import { ERROR_STATUS } from './error-status.js';
-import { NdjsonStream } from './ndjson-stream.js';
+import { NdjsonStream, pumpToStream } from './ndjson-stream.js';
 import { NodeLogsQuery, NodeStatsQuery, parseRequest } from './request-schemas.js';
 
 /**
@@ -109,16 +109,7 @@ export function createNodeTelemetryApi(deps: NodeTelemetryApiDeps): FastifyInsta
         stream.write({ watermark: time });
       },
     })[Symbol.asyncIterator]();
-    stream.open();
-    try {
-      let next = await lines.next();
-      while (!next.done && (await stream.writeAndWait(next.value))) next = await lines.next();
-      if (!next.done) await lines.return?.();
-      stream.end();
-    } catch (error) {
-      if (stream.isOpen) stream.fail(error);
-    }
-    await stream.done;
+    await pumpToStream(lines, stream);
   });
   return app;
 }

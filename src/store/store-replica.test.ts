@@ -37,6 +37,24 @@ async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?:
   return { store, writer, election, fatal };
 }
 
+/**
+ * A follower that loads and follows `kv`, and notes whether a watch event ever saw a number of instances
+ * other than 0 or `whole` (half a commit applied: each event comes after its whole commit).
+ */
+async function wholeCommitsWatched(kv: SqliteKv, whole: number) {
+  const follower = openSqliteStore(':memory:');
+  const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
+  follower.replicate({});
+  await replica.load();
+  let partial = false;
+  follower.watch(follower.revision(), () => {
+    const n = follower.listInstances().length;
+    if (n !== 0 && n !== whole) partial = true;
+  });
+  replica.follow();
+  return { follower, replica, partial: () => partial };
+}
+
 /** Everything a reader sees, to compare two stores. */
 function view(store: ReturnType<typeof openSqliteStore>) {
   return {
@@ -84,22 +102,12 @@ void describe('the store replicated through a key-value backend (docs/control-pl
   void it('a commit larger than one transaction is split, and a follower applies it whole', async () => {
     const kv = new SqliteKv();
     const leader = await leaderOn(kv, { chunkOps: 5 });
-    const follower = openSqliteStore(':memory:');
-    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
-    follower.replicate({});
-    await replica.load();
-    let partial = false;
-    follower.watch(follower.revision(), () => {
-      // Each watch event comes after its whole commit was applied: all 30 instances are there at once.
-      const n = follower.listInstances().length;
-      if (n !== 0 && n !== 30) partial = true;
-    });
-    replica.follow();
+    const { follower, replica, partial } = await wholeCommitsWatched(kv, 30);
     leader.store.applyControllerWrites({ createInstances: Array.from({ length: 30 }, (_, k) => instance(`web-${k + 1}-x`, k + 1)) });
     const revision = await leader.writer.flushed();
     assert.ok(await replica.caughtUp(revision, 5000));
     assert.equal(follower.listInstances().length, 30);
-    assert.equal(partial, false, 'never half a commit');
+    assert.equal(partial(), false, 'never half a commit');
     replica.stop();
     await kv.close();
   });
@@ -108,16 +116,7 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     const kv = new SqliteKv();
     const leader = await leaderOn(kv, { chunkOps: 5, inFlight: 4 });
     await leader.writer.flushed();
-    const follower = openSqliteStore(':memory:');
-    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
-    follower.replicate({});
-    await replica.load();
-    let partial = false;
-    follower.watch(follower.revision(), () => {
-      const n = follower.listInstances().length;
-      if (n !== 0 && n !== 40) partial = true;
-    });
-    replica.follow();
+    const { follower, replica, partial } = await wholeCommitsWatched(kv, 40);
     // etcd answers out of order: each transaction takes 0-20 ms.
     const txn = kv.txn.bind(kv);
     let open = 0;
@@ -140,7 +139,7 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     const revision = await leader.writer.flushed();
     assert.ok(await replica.caughtUp(revision, 5000));
     assert.equal(follower.listInstances().length, 40);
-    assert.equal(partial, false, 'never half a commit');
+    assert.equal(partial(), false, 'never half a commit');
     assert.ok(log.length > 10, `split into ${log.length} transactions`);
     assert.ok(most > 1 && most <= 4, `at most 4 in flight, and more than one (${most})`);
     const markers = log.filter((e) => e.marker);
