@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { openSqliteStore } from './index.js';
+import { GRID, fixtures } from './testing/fixtures.js';
+
+describe('SqliteStore: durability', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the revision and data across reopen', () => {
+    const path = join(dir, 'reopen', 'berth.db');
+    const a = openSqliteStore(path);
+    a.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    const rev = a.revision();
+    a.close();
+    const b = openSqliteStore(path);
+    assert.equal(b.revision(), rev);
+    assert.equal(b.getService(GRID, 'web')?.deployment?.generation, 1);
+    b.close();
+  });
+
+  it('a file from before the covering index gets it on open, keeps its instances, and lists them without sorting', async () => {
+    const path = join(dir, 'index.db');
+    const a = openSqliteStore(path);
+    a.createService({ grid: GRID, spec: fixtures.spec(), deploy: true });
+    a.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'web-2-b', slot: 2 }), fixtures.instance({ id: 'web-1-a', slot: 1 })] });
+    a.close();
+    // As an older berth left it: the index lists used before.
+    const { default: Database } = await import('better-sqlite3');
+    const raw = new Database(path);
+    raw.exec(`DROP INDEX instances_listing; CREATE INDEX instances_by_service ON instances (grid, service, slot, create_revision)`);
+    raw.close();
+    const b = openSqliteStore(path);
+    assert.deepEqual(b.listInstances({ grid: GRID, service: 'web' }).map((i) => i.id), ['web-1-a', 'web-2-b']);
+    b.close();
+    const check = new Database(path, { readonly: true });
+    const indexes = (check.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'instances' AND sql IS NOT NULL ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+    const plan = (check.prepare(`EXPLAIN QUERY PLAN SELECT id, mod_revision FROM instances WHERE grid = ? AND service = ? ORDER BY grid, service, slot, create_revision DESC`).all('g', 's') as { detail: string }[]).map((r) => r.detail);
+    check.close();
+    assert.deepEqual(indexes, ['instances_by_node', 'instances_listing']);
+    assert.deepEqual(plan, ['SEARCH instances USING COVERING INDEX instances_listing (grid=? AND service=?)']);
+  });
+
+  it('keeps every acknowledged service when the writing process is killed mid-way', async () => {
+    const path = join(dir, 'kill.db');
+    const script = join(dir, 'writer.ts');
+    const storeUrl = pathToFileURL(fileURLToPath(new URL('./index.ts', import.meta.url))).href;
+    const modelUrl = pathToFileURL(fileURLToPath(new URL('../model/index.ts', import.meta.url))).href;
+    writeFileSync(
+      script,
+      `import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+import { parseServiceSpec } from ${JSON.stringify(modelUrl)};
+const store = openSqliteStore(process.argv[2]);
+for (let k = 0; k < 100000; k++) {
+  store.createService({ grid: 'default', spec: parseServiceSpec({ name: 's' + k, containers: [{ command: 'sleep 1' }] }), deploy: true });
+  process.stdout.write('ack ' + k + '\\n');
+}
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script, path], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let acked = -1;
+    let buffer = '';
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffer += chunk;
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^ack (\d+)$/.exec(line);
+        if (m) acked = Number(m[1]);
+      }
+      if (acked >= 200) child.kill('SIGKILL');
+    });
+    const signal = await exited;
+    clearTimeout(timeout);
+    assert.equal(signal, 'SIGKILL');
+    assert.ok(acked >= 200, `the writer acknowledged ${acked + 1} services before it was killed`);
+    const store = openSqliteStore(path);
+    try {
+      for (let k = 0; k <= acked; k++) assert.ok(store.getService(GRID, `s${k}`), `acknowledged service s${k} survived`);
+      assert.ok(store.listServices().length >= acked + 1);
+    } finally {
+      store.close();
+    }
+  });
+});
