@@ -56,6 +56,9 @@ export interface RunningControlPlane {
 
 export const DEFAULT_LEADER_LEASE_SECONDS = 5;
 
+/** How long a server that won the election waits for its watch to bring the last leader's final commits before it loads. */
+const CATCH_UP_MS = 2000;
+
 /**
  * The control plane of several machines: the API on every server, the controllers on the elected
  * leader only, the store in etcd with a replica in each server's memory. No agent, DNS or proxy runs
@@ -155,6 +158,9 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       role = 'electing';
       // Everything at one revision: what the last leader acknowledged is in etcd, and nothing it writes
       // from now on lands (its fence fails).
+      // First the last leader's final commits through the watch, with their history (a load fills from
+      // etcd's history ring only what it still holds: store/history-ring.ts).
+      await replica.catchUp(CATCH_UP_MS);
       replica.stop();
       const loaded = await replica.load();
       writer = new ReplicaWriter(kv, { prefix, fence, onFatal, logger: logger.child({ part: 'replication' }) });

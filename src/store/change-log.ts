@@ -26,11 +26,11 @@ export class ChangeLog {
   private readonly insertChange: Database.Statement;
   private readonly readChanges: Database.Statement;
   private readonly trimChanges: Database.Statement;
+  private readonly dropChangesAbove: Database.Statement;
+  private readonly oldestChange: Database.Statement;
   /** Last committed revision, and the newest revision trimmed from the history. */
   private rev = 0;
   private rolledBack = 0;
-  /** A replica's history is incomplete up to here (rows it loaded whose object had changed since: change-rows.ts). */
-  private historyFloor = 0;
   private compacted = 0;
   /** Changes of the transaction in progress, published after its commit. */
   private pending: WatchEvent[] = [];
@@ -46,6 +46,8 @@ export class ChangeLog {
     this.insertChange = db.prepare(`INSERT INTO changes (revision, kind, op, key, json) VALUES (?, ?, ?, ?, ?)`);
     this.readChanges = db.prepare(`SELECT revision, kind, op, key, json FROM changes WHERE revision > ? ORDER BY revision LIMIT ?`);
     this.trimChanges = db.prepare(`DELETE FROM changes WHERE revision <= ?`);
+    this.dropChangesAbove = db.prepare(`DELETE FROM changes WHERE revision > ?`);
+    this.oldestChange = db.prepare(`SELECT MIN(revision) AS oldest FROM changes`);
     this.hub = new WatchHub((error, event) =>
       options.logger.error({ err: error, revision: event.revision, kind: event.kind, key: event.key }, 'store watch listener threw; it stays subscribed'),
     );
@@ -116,27 +118,69 @@ export class ChangeLog {
   /**
    * A replica's catch-up: writes the writer's rows as they are, in one transaction, then hands watchers
    * the change-history rows among them (the writer's own revisions, so a watch resumes on any server).
+   *
+   * The local history stays whole: every revision from its oldest row to the store's revision has its
+   * row. A batch whose history does not cover every revision it moves the store past (a load, with
+   * revisions etcd's history ring no longer holds; a history row that cannot be filled) drops the local
+   * history up to the newest revision missing, so a watch from before it is told to list again (as after
+   * a compaction). Trimming follows the writer's `compacted`, as replicated.
    */
   applyReplicated(changes: readonly RowChange[]): void {
     const capture = this.replication?.capture;
     if (!capture) throw new Error('applyReplicated: replication is not on');
     const published = this.rev;
     // History rows come without the object their row carries (change-rows.ts): filled back here.
-    const { rows, unfilledUpTo } = fillChangeJson(changes);
+    const { rows } = fillChangeJson(changes);
+    const received = new Set<number>();
+    for (const c of rows) if (c.table === 'changes' && c.row !== null) received.add(Number((c.row as ChangeRow).revision));
+    let missing = 0;
     try {
-      this.db.transaction(() => capture.apply(rows)).immediate();
+      this.db
+        .transaction(() => {
+          capture.apply(rows);
+          this.loadMeta();
+          missing = this.mendHistory(published, received);
+        })
+        .immediate();
     } catch (error) {
       this.rolledBack++;
+      this.loadMeta();
       throw error;
     }
-    if (unfilledUpTo > this.historyFloor) this.historyFloor = unfilledUpTo;
-    this.loadMeta();
+    if (missing > published && this.hub.size > 0) this.options.logger.warn({ from: published, missing }, 'the replicated history has a hole (a load past what etcd\'s history ring holds): watches from before it list again');
     const events = rows
-      .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > published)
+      .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > Math.max(published, missing))
       .map((c) => c.row as ChangeRow)
       .sort((a, b) => a.revision - b.revision)
       .map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json)));
     this.hub.publish(events);
+  }
+
+  /**
+   * Keeps the history whole after a replicated batch moved the store from revision `before` to this.rev
+   * with the history rows `received`; returns the newest revision without a row (0: none), up to which
+   * the history was dropped. Runs inside the batch's transaction.
+   */
+  private mendHistory(before: number, received: ReadonlySet<number>): number {
+    const after = this.rev;
+    // Further than the cluster's store (another cluster's data directory, or an etcd restored from an
+    // older snapshot): nothing local is this history.
+    const from = before > after ? 0 : before;
+    if (before > after) this.dropChangesAbove.run(after);
+    let missing = 0;
+    for (let r = after; r > from; r--) {
+      if (!received.has(r)) {
+        missing = r;
+        break;
+      }
+    }
+    // Revisions above `missing` all came in this batch (local rows among them were overwritten by it).
+    if (missing > 0) this.trimChanges.run(missing);
+    // The writer's trimming, as its `compacted` says (never below what a replaying watcher here still needs).
+    const needed = this.hub.oldestNeeded();
+    const upTo = needed === undefined ? this.compacted : Math.min(this.compacted, needed);
+    if (upTo > 0) this.trimChanges.run(upTo);
+    return missing;
   }
 
   /**
@@ -178,7 +222,7 @@ export class ChangeLog {
    */
   watch(fromRevision: number, listener: WatchListener): Disposable {
     if (!Number.isInteger(fromRevision) || fromRevision < 0) throw new RequestInvalidError(`fromRevision: must be an integer >= 0, got ${fromRevision}`);
-    const compacted = Math.max(this.compacted, this.historyFloor);
+    const compacted = Math.max(this.compacted, this.historyStart());
     if (fromRevision < compacted) throw new RevisionCompactedError(fromRevision, compacted);
     return this.hub.add(fromRevision, listener, (after) =>
       (this.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
@@ -187,6 +231,16 @@ export class ChangeLog {
 
   close(): void {
     this.hub.closeAll();
+  }
+
+  /**
+   * The revision the history starts after: the oldest history row's revision - 1, or the store's
+   * revision when there is none (a replica whose history was dropped at a load). Derived from the rows,
+   * not kept: it holds across restarts.
+   */
+  private historyStart(): number {
+    const { oldest } = this.oldestChange.get() as { oldest: number | null };
+    return oldest === null ? this.rev : oldest - 1;
   }
 
   private loadMeta(): void {

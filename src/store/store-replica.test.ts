@@ -1,41 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ServiceSpec } from '../model/index.js';
-import { parseServiceSpec } from '../model/index.js';
 import { SqliteKv } from './backend/index.js';
-import type { NewInstance, WatchEvent } from './index.js';
+import type { WatchEvent } from './index.js';
 import { LeaderElection, ReplicaWriter, ReplicationLostError, StoreReplica, openSqliteStore } from './index.js';
-
-const PREFIX = '/berth/';
-const spec = (name: string, replicas = 2): ServiceSpec => parseServiceSpec({ name, replicas, containers: [{ command: ['sleep', '60'], ports: [{ containerPort: 8080 }] }], ports: [{ port: 80, targetPort: 8080 }] });
-
-function instance(id: string, slot: number): NewInstance {
-  return {
-    id,
-    grid: 'default',
-    service: 'web',
-    serviceId: 'svc-1',
-    slot,
-    node: 'n1',
-    generation: 1,
-    restartGeneration: 0,
-    restarts: 0,
-    spec: { containers: [], address: `127.10.0.${slot + 1}`, restartPolicy: { condition: 'any', delay: '5s', maxAttempts: 0, window: '0s' }, env: {} },
-    desiredState: 'running',
-  };
-}
-
-/** A leader store whose commits go to `kv`, fenced on a key this test holds. */
-async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?: number; inFlight?: number } = {}) {
-  const election = new LeaderElection(kv, { key: `${PREFIX}leader`, self: { id: 'a', url: 'http://127.0.0.1:1' }, ttlSeconds: 2 });
-  const fatal: Error[] = [];
-  const fence = await election.campaign((e) => fatal.push(e));
-  const store = openSqliteStore(':memory:');
-  const writer = new ReplicaWriter(kv, { prefix: PREFIX, fence, onFatal: (e) => fatal.push(e), ...options });
-  store.replicate({ onCommit: (rows) => writer.enqueue(rows) });
-  writer.enqueue(store.replicatedRows()); // a new cluster: the rows the schema made go first
-  return { store, writer, election, fatal };
-}
+import { PREFIX, instance, leaderOn, spec, view } from './testing/replica-fixtures.js';
 
 /**
  * A follower that loads and follows `kv`, and notes whether a watch event ever saw a number of instances
@@ -53,20 +21,6 @@ async function wholeCommitsWatched(kv: SqliteKv, whole: number) {
   });
   replica.follow();
   return { follower, replica, partial: () => partial };
-}
-
-/** Everything a reader sees, to compare two stores. */
-function view(store: ReturnType<typeof openSqliteStore>) {
-  return {
-    revision: store.revision(),
-    services: store.listServices(),
-    instances: store.listInstances(),
-    events: store.listEvents({ grid: 'default', service: 'web' }),
-    history: store.listSpecHistory('default', 'web'),
-    tokens: store.listTokens(),
-    grids: store.listGrids(),
-    listeners: store.listHostListeners(),
-  };
 }
 
 void describe('the store replicated through a key-value backend (docs/control-plane.md)', () => {
@@ -150,7 +104,7 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     await kv.close();
   });
 
-  void it('history rows go to etcd without the object their row carries, and followers (following or loading) still give watchers the whole objects', async () => {
+  void it('history rows go to the history ring in etcd without the object their row carries, and followers (following or loading) still give watchers the whole objects', async () => {
     const kv = new SqliteKv();
     const leader = await leaderOn(kv);
     leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
@@ -176,7 +130,10 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     assert.deepEqual(seen, fromLeader, 'the same events with the same objects');
     assert.deepEqual(view(follower), view(leader.store));
 
-    const history = (await kv.range(`${PREFIX}rows/changes/`)).items.map((i) => JSON.parse(i.value) as { revision: number; kind: string; json?: string });
+    assert.equal((await kv.range(`${PREFIX}rows/changes/`)).items.length, 0, 'no history row by row in etcd');
+    const history = (await kv.range(`${PREFIX}history/`)).items
+      .flatMap((i) => JSON.parse(i.value) as { revision: number; kind: string; json?: string }[])
+      .sort((a, b) => a.revision - b.revision);
     const instancePuts = history.filter((h) => h.kind === 'instance');
     // created (alone in its group commit): without; starting (the row holds running): with; running: without.
     assert.deepEqual(instancePuts.map((h) => h.json === undefined), [true, false, true]);

@@ -3,6 +3,7 @@ import { silentLogger } from '../lib/index.js';
 import type { Compare, KvBackend, KvEvent, TxnOp } from './backend/index.js';
 import { nextKey } from './backend/index.js';
 import { CHANGES_TABLE, withoutDerivableJson } from './change-rows.js';
+import { historyOps, historyPrefix, historyRowsOf } from './history-ring.js';
 import type { RowChange } from './row-capture.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -31,10 +32,12 @@ const DEFAULT_IN_FLIGHT = 32;
 export interface ReplicaKeys {
   readonly rows: string;
   readonly commit: string;
+  /** The history ring (history-ring.ts). */
+  readonly history: string;
 }
 
 export function replicaKeys(prefix: string): ReplicaKeys {
-  return { rows: `${prefix}rows/`, commit: `${prefix}commit` };
+  return { rows: `${prefix}rows/`, commit: `${prefix}commit`, history: historyPrefix(prefix) };
 }
 
 function rowKey(keys: ReplicaKeys, change: { readonly table: string; readonly key: readonly (string | number)[] }): string {
@@ -101,17 +104,33 @@ export class StoreReplica {
       if (!page.more || !last) break;
       fromKey = nextKey(last.key);
     }
+    // The history ring at the same revision: what this server may have missed of the history (history-ring.ts).
+    if (puts.length > 0) puts.push(...(await this.ringAt(revision)));
     const deletes =
       puts.length === 0
         ? []
         : this.store
             .replicatedKeys()
-            .filter((k) => !present.has(rowKey(this.keys, k)))
+            // The history is each server's own (kept whole by the change log), not rows of etcd.
+            .filter((k) => k.table !== CHANGES_TABLE && !present.has(rowKey(this.keys, k)))
             .map((k): RowChange => ({ ...k, row: null }));
     this.buffered = [];
     if (deletes.length + puts.length > 0) this.store.applyReplicated([...deletes, ...puts]);
     this.advance(revision);
     return { revision, rows: puts.length };
+  }
+
+  /** Every history row the ring holds at etcd revision `revision`. */
+  private async ringAt(revision: number): Promise<RowChange[]> {
+    const rows: RowChange[] = [];
+    let fromKey: string | undefined;
+    for (;;) {
+      const page = await this.kv.range(this.keys.history, { limit: 100, revision, ...(fromKey !== undefined ? { fromKey } : {}) });
+      for (const kv of page.items) rows.push(...historyRowsOf(kv.value));
+      const last = page.items.at(-1);
+      if (!page.more || !last) return rows;
+      fromKey = nextKey(last.key);
+    }
   }
 
   /** Follows the rows from the loaded revision on; after a compaction, loads again. */
@@ -136,6 +155,16 @@ export class StoreReplica {
     this.watching = undefined;
   }
 
+  /**
+   * Resolves once the store holds the last commit in etcd now (the commit marker's revision), or after
+   * `timeoutMs` (false): a server that won the election first takes the last leader's final commits
+   * through its watch, history included, before it loads.
+   */
+  async catchUp(timeoutMs: number): Promise<boolean> {
+    const marker = await this.kv.get(this.keys.commit);
+    return marker === undefined ? true : this.caughtUp(marker.modRevision, timeoutMs);
+  }
+
   /** Resolves once the store holds etcd's revision `revision` (a write the leader acknowledged), or after `timeoutMs`. */
   async caughtUp(revision: number, timeoutMs: number): Promise<boolean> {
     if (this.applied >= revision) return true;
@@ -157,9 +186,15 @@ export class StoreReplica {
         }
         continue;
       }
+      if (event.kv.key.startsWith(this.keys.history)) {
+        if (event.type === 'put') this.buffered.push(...historyRowsOf(event.kv.value));
+        continue;
+      }
       if (!event.kv.key.startsWith(this.keys.rows)) continue;
       const parsed = parseRowKey(this.keys, event.kv.key);
       if (!parsed) continue;
+      // History rows are trimmed by each server (an older leader deleted them in etcd, a newer one clears them once).
+      if (parsed.table === CHANGES_TABLE && event.type === 'delete') continue;
       this.buffered.push({ ...parsed, row: event.type === 'put' ? (JSON.parse(event.kv.value) as Record<string, unknown>) : null });
     }
   }
@@ -185,6 +220,9 @@ export class ReplicaWriter {
   private durable = 0;
   private etcdRevision = 0;
   private running = false;
+  /** Group commits sent: the next one's slot in the history ring. */
+  private groupCommits = 0;
+  private clearedRowHistory = false;
   private failed: Error | undefined;
   private readonly waiters = new Set<{ seq: number; resolve: (rev: number) => void; reject: (e: Error) => void }>();
   private readonly chunkOps: number;
@@ -244,12 +282,24 @@ export class ReplicaWriter {
         const batch = this.queue;
         this.queue = [];
         const merged = new Map<string, RowChange>();
-        for (const commit of batch) for (const change of commit.rows) merged.set(rowKey(this.keys, change), change);
+        const history: Readonly<Record<string, unknown>>[] = [];
+        for (const commit of batch) {
+          for (const change of commit.rows) {
+            // The history goes in the ring, not row by row; its trimming stays here (each server trims its own).
+            if (change.table === CHANGES_TABLE) {
+              if (change.row !== null) history.push(change.row);
+            } else merged.set(rowKey(this.keys, change), change);
+          }
+        }
         // A history row goes without the object when the row it describes goes with it (change-rows.ts).
         const rowOf = (table: string, key: readonly (string | number)[]): RowChange['row'] | undefined => merged.get(rowKey(this.keys, { table, key }))?.row;
-        const ops: TxnOp[] = [...merged].map(([key, change]) =>
-          change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.table === CHANGES_TABLE ? withoutDerivableJson(change.row, rowOf) : change.row) },
-        );
+        const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
+        ops.push(...historyOps(this.options.prefix, this.groupCommits++, history.map((h) => withoutDerivableJson(h, rowOf))));
+        // History rows an older berth kept in etcd, row by row: gone with this writer's first commit.
+        if (!this.clearedRowHistory) {
+          ops.push({ op: 'deletePrefix', prefix: `${this.keys.rows}${CHANGES_TABLE}/` });
+          this.clearedRowHistory = true;
+        }
         const lastSeq = (batch.at(-1) as { seq: number }).seq;
         const chunks = this.chunk(ops);
         const last = chunks.pop() as TxnOp[];

@@ -75,6 +75,11 @@ export class WatchHub {
     }
   }
 
+  /** How many watchers are subscribed. */
+  get size(): number {
+    return this.watchers.size;
+  }
+
   /** The oldest revision a replaying watcher still needs (history below it must not be trimmed). */
   oldestNeeded(): number | undefined {
     let oldest: number | undefined;
