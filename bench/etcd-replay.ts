@@ -34,7 +34,8 @@ export async function history(endpoints: readonly string[], fromRev: number, toR
           let txn = byRev.get(rev);
           if (!txn) byRev.set(rev, (txn = { ops: [] }));
           const key = e.kv.key.toString();
-          const table = key.startsWith(`${PREFIX}rows/`) ? key.slice(PREFIX.length + 5).split('/')[0] as string : key;
+          // Rows by their table; the history ring's keys as one (store/history-ring.ts); the rest by key.
+          const table = key.startsWith(`${PREFIX}rows/`) ? (key.slice(PREFIX.length + 5).split('/')[0] as string) : key.startsWith(`${PREFIX}history/`) ? 'history ring' : key;
           txn.ops.push({ del: e.type === 'Delete', keyLen: e.kv.key.length, valueLen: e.kv.value.length, table });
         }
       });
