@@ -31,6 +31,9 @@ import { dryRunQuery } from './request-options.js';
 import type { WatchEvent } from './watch-event.js';
 
 export type { FetchFunction } from './http-transport.js';
+// Declared by concept (answers, options); exported here too, as before the split.
+export type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
+export type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
 
 /** How to reach the server. */
 export interface BerthClientOptions {

@@ -1,7 +1,18 @@
 export { BerthClient } from './berth-client.js';
-export type { BerthClientOptions, FetchFunction } from './berth-client.js';
-export type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
-export type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
+export type {
+  CreatedToken,
+  CreateTokenOptions,
+  BerthClientOptions,
+  DryRunOption,
+  EventsOptions,
+  ExplainedService,
+  FetchFunction,
+  Listed,
+  LogsOptions,
+  VersionInfo,
+  VersionOption,
+  WatchOptions,
+} from './berth-client.js';
 export { BerthApiError, isApiError } from './berth-api-error.js';
 export { parseNdjson } from './ndjson.js';
 export type { WatchEvent } from './watch-event.js';

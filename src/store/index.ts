@@ -10,10 +10,8 @@ export type {
   WatchListener,
   WriteOptions,
 } from './store.js';
-export type { SqliteStoreOptions } from './sqlite-store-options.js';
-export type { StatusWriteResult } from './status-writer.js';
-export { SqliteStore, openSqliteStore } from './sqlite-store.js';
-export { REMOVED_BY_USER } from './service-intent-writer.js';
+export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';
+export { SqliteStore, openSqliteStore, REMOVED_BY_USER } from './sqlite-store.js';
 export type { NodeLiveness } from './node-liveness.js';
 export { MemoryNodeLiveness } from './node-liveness.js';
 export { recordHeartbeat } from './node-heartbeat.js';

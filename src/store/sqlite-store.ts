@@ -29,6 +29,11 @@ import type { SqliteStoreOptions } from './sqlite-store-options.js';
 import { resolveSqliteStoreOptions } from './sqlite-store-options.js';
 import type { ControllerWrites, EventFilter, InstanceFilter, NodeChange, ServiceIntentChange, Store, StoredToken, WatchListener, WriteOptions } from './store.js';
 
+// Declared with the writer or the options they belong to; exported here too, as before the split.
+export type { SqliteStoreOptions } from './sqlite-store-options.js';
+export type { StatusWriteResult } from './status-writer.js';
+export { REMOVED_BY_USER } from './service-intent-writer.js';
+
 /**
  * Opens (creating when missing) the SQLite store at `path` — a file, or `':memory:'` for tests.
  * @throws Error when the file cannot be opened or has a newer schema.
