@@ -22,101 +22,26 @@ import type {
   StreamWarning,
   UnreachableNode,
 } from '../model/index.js';
+import type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
+import { secretPath, servicePath, servicesPath } from './api-paths.js';
 import type { FetchFunction } from './http-transport.js';
 import { HttpTransport } from './http-transport.js';
+import type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
+import { dryRunQuery } from './request-options.js';
 import type { WatchEvent } from './watch-event.js';
 
 export type { FetchFunction } from './http-transport.js';
+// Declared by concept (answers, options); exported here too, as before the split.
+export type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
+export type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
 
-/** A list and the store revision it was read at: watch from `revision + 1` to follow it. */
-export interface Listed<T> {
-  readonly items: T[];
-  readonly revision: number;
-}
-
+/** How to reach the server. */
 export interface BerthClientOptions {
   /** Where `berth server` listens, e.g. `http://127.0.0.1:7420` (a trailing `/` is ignored). */
   readonly baseUrl: string;
   /** Bearer token sent with every request (`berth token create`, or the server's admin.token). */
   readonly token?: string;
   readonly fetch?: FetchFunction;
-}
-
-/** A token as `createToken` answers it: the only time the secret is shown. */
-export type CreatedToken = TokenInfo & { readonly token: string };
-
-/** `createToken`'s options: a grid role needs `grid`; cluster-admin has none. */
-export interface CreateTokenOptions {
-  readonly role: TokenInfo['role'];
-  readonly grid?: string;
-  readonly name?: string;
-  /** How long it lives: `24h`, `30d`; default until revoked. */
-  readonly ttl?: string;
-}
-
-/** `GET /v1/version`. */
-export interface VersionInfo {
-  readonly version: string;
-  readonly apiVersion: string;
-  /** The name of the node the server runs on. */
-  readonly node: string;
-  /** `host:port` of berth's DNS server (UDP and TCP), when the server runs one. */
-  readonly dns?: string;
-  /** Where the Docker Engine API face listens, as DOCKER_HOST takes it (`unix:///…/docker.sock`); absent when it is off. */
-  readonly dockerApi?: readonly string[];
-  /** Drivers that run containers on the node (`process`, `docker`). */
-  readonly drivers?: readonly string[];
-  /** Driver → why it cannot run on the node. */
-  readonly unavailableDrivers?: Readonly<Record<string, string>>;
-  /** Several servers on etcd (`berth server --store etcd://…`): this server's role and the leader's URL. */
-  readonly controlPlane?: { readonly role: 'leader' | 'follower' | 'electing'; readonly leader?: string };
-}
-
-/** Options every write that takes a compare-and-set token accepts. */
-export interface VersionOption {
-  /** The `Service.version` the caller read; the server answers 409 VERSION_CONFLICT when it has moved on. */
-  readonly version?: number;
-}
-
-/** Writes that can be tried without storing anything (Kubernetes' server-side dry run). */
-export interface DryRunOption {
-  /** Validate and compute the answer as for the real write, store nothing (`?dryRun=All`). */
-  readonly dryRun?: boolean;
-}
-
-export interface LogsOptions {
-  /** Lines to return from the end (the API default is all; the CLI sends 100, as Kontena). */
-  readonly tail?: number;
-  /** RFC 3339 time or a duration back from now (`10m`). */
-  readonly since?: string;
-  /** Keep the stream open for new lines until `signal` aborts. */
-  readonly follow?: boolean;
-  /** A slot number or an instance id. */
-  readonly instance?: string | number;
-  /** Put the service's events in between, in time order (`{kind: 'event', time, event}` lines); `tail` counts each. */
-  readonly events?: boolean;
-  readonly signal?: AbortSignal;
-  /**
-   * Called with each `{"warning": …}` line (a node whose instances' lines are missing: its agent did
-   * not answer); such lines are never yielded. Default: they are dropped.
-   */
-  readonly onWarning?: (warning: StreamWarning['warning']) => void;
-}
-
-/** A service as GET answers it: with its explanation (without log lines; `why()` has them). */
-export type ExplainedService = Service & { readonly explanation?: ServiceExplanation };
-
-export interface EventsOptions {
-  readonly tail?: number;
-  readonly since?: string;
-  readonly follow?: boolean;
-  readonly signal?: AbortSignal;
-}
-
-export interface WatchOptions {
-  /** First revision to stream; default: changes from now on. */
-  readonly fromRevision?: number;
-  readonly signal?: AbortSignal;
 }
 
 /**
@@ -420,23 +345,6 @@ export class BerthClient {
   openapi(): Promise<Record<string, unknown>> {
     return this.#http.json('GET', '/v1/openapi.json');
   }
-}
-
-function servicesPath(grid: string): string {
-  return `/v1/grids/${encodeURIComponent(grid)}/services`;
-}
-
-function servicePath(grid: string, name: string): string {
-  return `${servicesPath(grid)}/${encodeURIComponent(name)}`;
-}
-
-function secretPath(grid: string, name: string): string {
-  return `/v1/grids/${encodeURIComponent(grid)}/secrets/${encodeURIComponent(name)}`;
-}
-
-/** `?dryRun=All` when asked, no query otherwise (servers older than dry runs then see the request they know). */
-function dryRunQuery(options: DryRunOption): { dryRun?: string } {
-  return options.dryRun ? { dryRun: 'All' } : {};
 }
 
 /** The stream's values without its `{"warning": …}` lines, which go to `onWarning`. */

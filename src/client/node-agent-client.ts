@@ -1,7 +1,7 @@
 import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, NodeRegistration, Service } from '../model/index.js';
 import type { FetchFunction } from './http-transport.js';
 import { HttpTransport } from './http-transport.js';
-import type { Listed } from './berth-client.js';
+import type { Listed } from './api-answers.js';
 import type { WatchEvent } from './watch-event.js';
 
 /** What an agent says of its machine (the node's facts), at join and with every heartbeat. */

@@ -1,0 +1,59 @@
+import type Database from 'better-sqlite3';
+import type { Instance, Service } from '../model/index.js';
+import { serviceKey } from '../model/index.js';
+import type { ChangeLog } from './change-log.js';
+import type { InstanceCache } from './instance-cache.js';
+import type { JsonRow, Statements } from './sqlite-statements.js';
+
+/**
+ * The service and instance rows of the SQLite store as its write transactions read and write them.
+ *
+ * A read for modification gives plain (unfrozen) JSON, never handed out. A put stores the object's JSON
+ * with its revision, records the change in the ChangeLog (the watch history, in the same transaction)
+ * and returns the frozen object watchers get; a put instance is handed to the InstanceCache. Call the
+ * writes only inside the store's `write` (ChangeLog.write), so that a write that throws leaves nothing.
+ */
+export class ObjectRows {
+  constructor(
+    /** The store's fixed statements, for the writers' other rows (inserts and deletes). */
+    readonly stmt: Statements,
+    private readonly log: ChangeLog,
+    private readonly instances: InstanceCache,
+  ) {}
+
+  /** Reads a row for modification: plain (unfrozen) JSON, never handed out. */
+  read<T>(statement: Database.Statement, ...args: unknown[]): T | undefined {
+    const row = statement.get(...args) as JsonRow | undefined;
+    return row ? (JSON.parse(row.json) as T) : undefined;
+  }
+
+  /** The service `grid/name` for modification, or undefined. */
+  service(grid: string, name: string): Service | undefined {
+    return this.read<Service>(this.stmt.getService, grid, name);
+  }
+
+  /** The instance `id` for modification, or undefined. */
+  instance(id: string): Instance | undefined {
+    return this.read<Instance>(this.stmt.getInstance, id);
+  }
+
+  /**
+   * Stores `service` at `revision` (a revision of the transaction in progress, ChangeLog.next). The
+   * caller sets `service.version`: intent writes move it, status writes keep it (store.ts, three writers).
+   */
+  putService(service: Service, revision: number): Service {
+    const json = JSON.stringify(service);
+    this.stmt.putService.run(service.grid, service.name, json, revision);
+    return this.log.record('service', 'put', serviceKey(service.grid, service.name), json, revision) as Service;
+  }
+
+  /** Stores `instance` at a new revision, which becomes its `version`. */
+  putInstance(instance: Instance): Instance {
+    const revision = this.log.next();
+    const json = JSON.stringify({ ...instance, version: revision });
+    this.stmt.updateInstance.run(instance.status.state, json, revision, instance.id);
+    const stored = this.log.record('instance', 'put', instance.id, json, revision) as Instance;
+    this.instances.remember(instance.id, revision, stored);
+    return stored;
+  }
+}
