@@ -216,9 +216,16 @@ describe('API: agents of other machines', () => {
       },
       caughtUp: async () => true,
     };
+    // The request reached flushed() (a fixed sleep was too short on a loaded machine: `flush` was unset).
+    const flushAsked = async (n: number): Promise<void> => {
+      for (const until = Date.now() + 5000; flushes < n; ) {
+        if (Date.now() > until) assert.fail(`flushed() was asked ${flushes} time(s), not ${n}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
     const { app, join } = setup({ leaderRouting: routing });
     const joining = call(app, join, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });
-    await new Promise((r) => setTimeout(r, 20));
+    await flushAsked(1);
     flush(7); // the join wrote the node: its answer waited for etcd
     const credential = String((await joining).body?.['token']);
     const before = flushes;
@@ -229,6 +236,7 @@ describe('API: agents of other machines', () => {
     // New facts are a write of the node record: that answer waits until etcd has it.
     let answered = false;
     const changed = call(app, credential, 'PUT', '/v1/nodes/vm2/heartbeat', { ...FACTS, address: '10.9.0.3' }).then((r) => ((answered = true), r));
+    await flushAsked(before + 1);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(answered, false, 'a beat that wrote waits for etcd');
     flush(9);
