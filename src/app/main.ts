@@ -65,6 +65,7 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
     ...(options.nodeGraceMs ? { nodeGraceMs: options.nodeGraceMs } : {}),
     ...(options.maxReplicas ? { maxReplicas: options.maxReplicas } : {}),
     ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
+    ...(options.encryptionKeyFile ? { encryptionKeyFile: options.encryptionKeyFile } : {}),
     onFatal: (error) => {
       process.stderr.write(`berth server: ${error.message}; stopping (a restart loads the store from etcd again)\n`);
       process.exit(1);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Clock, Disposable, Logger } from '../lib/index.js';
+import type { AtRestCipher, Clock, Disposable, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
 import type { Grid, HostListenerClaim, Instance, InstanceStatus, NewServiceEvent, NodeInfo, NodeRegistration, SecretInfo, Service, ServiceCondition, ServiceEvent, ServiceSpec, SpecRevision, TokenInfo } from '../model/index.js';
 import {
@@ -31,6 +31,7 @@ import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
 import { AccessTables } from './access-tables.js';
+import type { SecretRewrite } from './secret-table.js';
 import { SecretTable } from './secret-table.js';
 import { changedNode, registeredNode, removableNode, withNodeDefaults } from './node-records.js';
 import { HostPortTable } from './host-port-table.js';
@@ -64,6 +65,8 @@ export interface SqliteStoreOptions {
    * table claims them there. Default ['127.0.0.1'], the proxy's default.
    */
   readonly nodeAddresses?: readonly string[];
+  /** Encrypts secret values at rest (`--encryption-key-file`; see secret-table.ts). Default: none (plaintext). */
+  readonly secretCipher?: AtRestCipher;
 }
 
 /** What `setInstanceStatuses` did with each update. */
@@ -128,7 +131,7 @@ export class SqliteStore implements Store {
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
       this.history = new SpecHistory(this.db);
       this.access = new AccessTables(this.db, () => this.now());
-      this.secrets = new SecretTable(this.db);
+      this.secrets = new SecretTable(this.db, options.secretCipher);
       this.log = new ChangeLog(this.db, { historyRevisions: Math.max(1, options.historyRevisions ?? 10_000), logger: this.logger });
       this.instances = new InstanceCache(this.db, () => this.log.rollbacks);
       this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: Math.max(1, options.eventsPerService ?? 1000), nowMs: () => this.clock.now(), query: (sql) => this.query(sql) });
@@ -550,6 +553,11 @@ export class SqliteStore implements Store {
 
   deleteSecret(grid: string, name: string): void {
     this.write(() => this.secrets.remove(grid, name));
+  }
+
+  /** Rewrites every secret not under the write key of `secretCipher` (a key rotation; see SecretTable.reencryptAll). */
+  reencryptSecrets(): SecretRewrite {
+    return this.write(() => this.secrets.reencryptAll());
   }
 
   /** A write of grids or tokens; moves accessRevision whether it commits or not (a spurious move only costs a cache miss). */
