@@ -102,7 +102,7 @@ export class SecretTable {
         unreadable.push({ secret: `${stored.grid}/${stored.name}`, message: (e as Error).message });
         continue;
       }
-      this.store({ ...stored, data });
+      this.save({ ...stored, data });
       rewritten++;
     }
     return { rewritten, unreadable };
@@ -118,7 +118,7 @@ export class SecretTable {
     if (mode !== 'create' && !current) throw new SecretNotFoundError(grid, name);
     // Only a merge needs the old values: a replace works even when they cannot be read (a way out of a lost key).
     const merged = mode === 'merge' && current ? { ...this.plain(current), ...data } : { ...data };
-    return toInfo(this.store({ grid, name, data: merged, createdAt: current?.createdAt ?? nowIso, updatedAt: nowIso }));
+    return toInfo(this.save({ grid, name, data: merged, createdAt: current?.createdAt ?? nowIso, updatedAt: nowIso }));
   }
 
   /** @throws SecretNotFoundError (404), SecretInUseError (409) while a service's spec refers to it */
@@ -137,7 +137,7 @@ export class SecretTable {
   }
 
   /** Writes the row, its values encrypted under the write key (unless that is `identity`, or there is no cipher). */
-  private store(secret: StoredSecret & { readonly data: Readonly<Record<string, string>> }): StoredSecret {
+  private save(secret: StoredSecret & { readonly data: Readonly<Record<string, string>> }): StoredSecret {
     const { grid, name, data, createdAt, updatedAt } = secret;
     const stored: StoredSecret =
       this.cipher && this.cipher.writeKey !== IDENTITY_KEY
