@@ -193,6 +193,19 @@ describe('API: agents of other machines', () => {
     assert.equal((await call(app, fresh, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS)).status, 200);
   });
 
+  it("a heartbeat carries the telemetry listener's certificate fingerprint into the node record; a malformed one is 400", async () => {
+    const { app, store, join } = setup();
+    const vm2 = await joined(app, join, 'vm2');
+    const fingerprint = Array.from({ length: 32 }, (_, k) => (k * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
+    const beat = await call(app, vm2, 'PUT', '/v1/nodes/vm2/heartbeat', { ...FACTS, telemetryPort: 10250, telemetryFingerprint: fingerprint });
+    assert.equal(beat.status, 200, beat.text);
+    assert.equal(store.getNode('vm2')?.telemetryFingerprint, fingerprint);
+    const bad = await call(app, vm2, 'PUT', '/v1/nodes/vm2/heartbeat', { ...FACTS, telemetryPort: 10250, telemetryFingerprint: 'ab:cd' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /telemetryFingerprint/);
+    assert.equal(store.getNode('vm2')?.telemetryFingerprint, fingerprint, 'the refused beat changed nothing');
+  });
+
   it('heartbeats of a down node bring it back; a forged credential is refused', async () => {
     const { app, store, join } = setup();
     const vm2 = await joined(app, join, 'vm2');
@@ -218,7 +231,8 @@ describe('API: agents of other machines', () => {
     };
     const { app, join } = setup({ leaderRouting: routing });
     const joining = call(app, join, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });
-    await new Promise((r) => setTimeout(r, 20));
+    // Until the join's answer asks for the flush (not a fixed sleep: a loaded machine takes longer than 20 ms).
+    for (let i = 0; i < 500 && flushes === 0; i++) await new Promise((r) => setTimeout(r, 10));
     flush(7); // the join wrote the node: its answer waited for etcd
     const credential = String((await joining).body?.['token']);
     const before = flushes;

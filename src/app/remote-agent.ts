@@ -94,9 +94,10 @@ function machineFacts(address: string, telemetry: { readonly port: number; reado
  * The servers pin its fingerprint (docs/node-telemetry.md, "TLS"). Without openssl: plain HTTP, said
  * in a warning.
  */
-function telemetryTls(dataDir: string, address: string, logger: Logger): ServerTls | undefined {
+export function telemetryTls(dataDir: string, address: string, options: { readonly logger: Logger; readonly openssl?: string | null }): ServerTls | undefined {
+  const { logger } = options;
   try {
-    return selfSignedTls({ dir: join(dataDir, 'tls'), host: address });
+    return selfSignedTls({ dir: join(dataDir, 'tls'), host: address, ...(options.openssl === undefined ? {} : { openssl: options.openssl }) });
   } catch (error) {
     logger.warn({ err: error }, `the telemetry listener serves plain HTTP: no certificate could be made for it (${(error as Error).message}); install openssl so that the telemetry token and the logs do not cross the network in clear`);
     return undefined;
@@ -139,7 +140,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     let telemetryAddress: string | undefined;
     let fingerprint: string | undefined;
     if (telemetryPort !== 0) {
-      const tls = telemetryTls(dataDir, address, logger);
+      const tls = telemetryTls(dataDir, address, { logger });
       fingerprint = tls?.fingerprint;
       const api = createNodeTelemetryApi({
         ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),

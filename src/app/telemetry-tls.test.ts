@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { NodeTelemetryReader } from '../api/index.js';
+import { silentLogger } from '../lib/index.js';
 import { createNodeTelemetryApi } from '../api/index.js';
 import type { Instance, InstanceStats, LogLine, NodeInfo } from '../model/index.js';
 import { RemoteTelemetry, pinnedFetch, storeTelemetryTargets } from './remote-telemetry.js';
+import { telemetryTls } from './remote-agent.js';
 import { selfSignedTls } from './server-tls.js';
 
 /*
@@ -123,6 +125,14 @@ describe('the telemetry listener over TLS, pinned by its fingerprint', () => {
     );
     await assert.rejects(mitm.stats([inst]), (e: Error & { code?: string }) => e.code === 'LOGS_UNAVAILABLE' && /not the one the node reported/.test(e.message));
     assert.equal(other.reader.calls, 0, 'the impostor was never asked');
+  });
+
+  it('an agent on a machine without openssl serves plain HTTP and says so (it reports no fingerprint)', () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_: unknown, msg?: string) => void warnings.push(msg ?? '') } as unknown as typeof silentLogger;
+    assert.equal(telemetryTls(join(dir, 'no-openssl'), '127.0.0.1', { logger, openssl: null }), undefined);
+    assert.match(warnings[0] ?? '', /plain HTTP.*install openssl/);
+    assert.ok(telemetryTls(join(dir, 'with-openssl'), '127.0.0.1', { logger })?.fingerprint);
   });
 
   it('an agent that reported no fingerprint (older, or no openssl) is read over plain HTTP', () => {
