@@ -193,6 +193,19 @@ describe('API: agents of other machines', () => {
     assert.equal((await call(app, fresh, 'PUT', '/v1/nodes/vm2/heartbeat', FACTS)).status, 200);
   });
 
+  it("a heartbeat carries the telemetry listener's certificate fingerprint into the node record; a malformed one is 400", async () => {
+    const { app, store, join } = setup();
+    const vm2 = await joined(app, join, 'vm2');
+    const fingerprint = Array.from({ length: 32 }, (_, k) => (k * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
+    const beat = await call(app, vm2, 'PUT', '/v1/nodes/vm2/heartbeat', { ...FACTS, telemetryPort: 10250, telemetryFingerprint: fingerprint });
+    assert.equal(beat.status, 200, beat.text);
+    assert.equal(store.getNode('vm2')?.telemetryFingerprint, fingerprint);
+    const bad = await call(app, vm2, 'PUT', '/v1/nodes/vm2/heartbeat', { ...FACTS, telemetryPort: 10250, telemetryFingerprint: 'ab:cd' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /telemetryFingerprint/);
+    assert.equal(store.getNode('vm2')?.telemetryFingerprint, fingerprint, 'the refused beat changed nothing');
+  });
+
   it('heartbeats of a down node bring it back; a forged credential is refused', async () => {
     const { app, store, join } = setup();
     const vm2 = await joined(app, join, 'vm2');

@@ -32,6 +32,11 @@ export interface NodeTelemetryApiDeps {
   readonly logger?: Logger;
   /** Interval of the empty heartbeat lines of streams (default 2 s: servers take 10 s of silence as a broken stream). */
   readonly heartbeatMs?: number;
+  /**
+   * Serve HTTPS with this pair (the agent's self-signed serving certificate; the servers pin its
+   * fingerprint, which the agent reports in its node facts). Absent: plain HTTP.
+   */
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
 /** A followed stream sends its watermark at most this often when no line came (it advances every 50 ms). */
@@ -47,6 +52,9 @@ const WATERMARK_EVERY_MS = 200;
  *   after the history.
  * - `GET /v1/node/instances/stats?id=…`: `{items: InstanceStats[]}`.
  *
+ * Over HTTPS when `https` is given (docs/node-telemetry.md, "TLS"): the token and the logs never cross
+ * the network in clear, and the servers talk only to the certificate the agent reported.
+ *
  * Only the telemetry token the servers derive for this node is accepted (compared in constant time): no
  * token, another token, the node's own credential or a user's token is 401; before the agent got one,
  * 503 LOGS_UNAVAILABLE. An id that is not an instance of this node is 404 INSTANCE_NOT_FOUND; more
@@ -56,7 +64,8 @@ export function createNodeTelemetryApi(deps: NodeTelemetryApiDeps): FastifyInsta
   const logger = deps.logger ?? silentLogger;
   const streams = new Set<NdjsonStream>();
   const streamOptions = { heartbeatMs: deps.heartbeatMs ?? 2000, maxBufferedBytes: 16 * 1024 * 1024, logger, registry: streams };
-  const app = Fastify({ logger: false, bodyLimit: 1024, forceCloseConnections: true, return503OnClosing: true });
+  const options = { logger: false, bodyLimit: 1024, forceCloseConnections: true, return503OnClosing: true } as const;
+  const app = deps.https ? (Fastify({ ...options, https: { key: deps.https.key, cert: deps.https.cert } }) as unknown as FastifyInstance) : Fastify(options);
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorResponse(error);
     if (status >= 500 && status !== 503) logger.error({ err: error, url: request.url }, 'telemetry request failed');

@@ -276,6 +276,11 @@ export const NodeFactsBody = z.strictObject({
   arch: z.string().max(64),
   capacity: z.strictObject({ cpus: z.number().min(0).max(1_000_000), memoryBytes: z.number().int().min(0).max(2 ** 60) }),
   telemetryPort: z.int().min(1).max(65535).optional().describe("the agent's telemetry listener at `address` (logs and stats of the node's instances)"),
+  telemetryFingerprint: z
+    .string()
+    .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, { error: 'must be a SHA-256 fingerprint: 32 upper-case hex bytes joined by ":"' })
+    .optional()
+    .describe("SHA-256 of the telemetry listener's certificate: the servers speak HTTPS to it and accept only that certificate"),
 });
 /** `POST /v1/nodes/join` (`berth agent --join`). */
 export const JoinNodeBody = NodeFactsBody.extend({

@@ -1,5 +1,5 @@
-import type { Logger } from '../lib/index.js';
-import { newSigningKey } from '../lib/index.js';
+import type { AtRestCipher, Logger } from '../lib/index.js';
+import { AtRestDecryptError, CodedError, IDENTITY_KEY, newSigningKey, parseCiphertext } from '../lib/index.js';
 import type { KvBackend } from '../store/index.js';
 import type { AddressRanges } from './address-ranges.js';
 import { DEFAULT_RANGES, RANGE_KINDS, formatRange, rangesFromEnv } from './address-ranges.js';
@@ -10,19 +10,42 @@ import { DEFAULT_RANGES, RANGE_KINDS, formatRange, rangesFromEnv } from './addre
  * and the address ranges the controller and the API hand out. The first server writes it (a put only
  * while absent); the others read it. A server whose environment asks for other ranges is told the
  * cluster's win.
+ *
+ * With `--encryption-key-file` the signing key is kept encrypted (bound to the record's etcd key, as
+ * secret values are: docs/security.md); a record written in plaintext, or under another key than the
+ * file's first, is rewritten under the first key (compare-and-set on its revision, so two servers
+ * starting at once write it once).
  */
 export interface ClusterConfig {
   readonly serviceAccountKey: Buffer;
   readonly ranges: AddressRanges;
 }
 
-export async function loadClusterConfig(kv: KvBackend, prefix: string, options: { readonly env: NodeJS.ProcessEnv; readonly instanceRange?: string; readonly logger: Logger }): Promise<ClusterConfig> {
+interface ClusterRecord {
+  /** base64 of the key, or its ciphertext (`berth:enc:aesgcm:v1:<key>:…`) */
+  readonly serviceAccountKey: string;
+  readonly ranges: AddressRanges;
+}
+
+/**
+ * Reads the cluster record, writing it first when absent.
+ * @throws Error for a malformed record; CodedError `SECRET_UNREADABLE` when its signing key is encrypted
+ *   under a key this server lacks (or has no key file at all), or does not authenticate
+ */
+export async function loadClusterConfig(
+  kv: KvBackend,
+  prefix: string,
+  options: { readonly env: NodeJS.ProcessEnv; readonly instanceRange?: string; readonly logger: Logger; readonly cipher?: AtRestCipher | undefined },
+): Promise<ClusterConfig> {
   const key = `${prefix}cluster`;
+  const { cipher } = options;
   const asked = rangesFromEnv(options.env, options.instanceRange);
-  const mine = { serviceAccountKey: newSigningKey().toString('base64'), ranges: { ...DEFAULT_RANGES, ...asked } };
+  const signingKey = newSigningKey().toString('base64');
+  const mine: ClusterRecord = { serviceAccountKey: cipher ? cipher.encrypt(signingKey, key) : signingKey, ranges: { ...DEFAULT_RANGES, ...asked } };
   const result = await kv.txn({ compare: [{ key, absent: true }], success: [{ op: 'put', key, value: JSON.stringify(mine) }], failure: [{ op: 'get', key }] });
   const answer = result.responses[0];
-  const stored = result.succeeded ? mine : (JSON.parse(answer && answer.op === 'get' && answer.kv ? answer.kv.value : '{}') as typeof mine);
+  const found = answer && answer.op === 'get' ? answer.kv : undefined;
+  const stored = result.succeeded ? mine : (JSON.parse(found ? found.value : '{}') as ClusterRecord);
   if (typeof stored.serviceAccountKey !== 'string' || !stored.ranges) throw new Error(`the cluster record at ${key} in etcd is malformed; another program wrote there, or a newer berth`);
   for (const kind of RANGE_KINDS) {
     const want = asked[kind];
@@ -30,5 +53,26 @@ export async function loadClusterConfig(kv: KvBackend, prefix: string, options: 
       options.logger.warn({ kind, asked: formatRange(kind, want), cluster: formatRange(kind, stored.ranges[kind]) }, 'the environment asks for another range than the cluster was started with: the cluster\'s is used');
     }
   }
-  return { serviceAccountKey: Buffer.from(stored.serviceAccountKey, 'base64'), ranges: stored.ranges };
+  const plain = signingKeyOf(stored.serviceAccountKey, key, cipher);
+  const under = parseCiphertext(stored.serviceAccountKey)?.keyName ?? IDENTITY_KEY;
+  if (cipher && found && under !== cipher.writeKey) {
+    const rewritten: ClusterRecord = { ...stored, serviceAccountKey: cipher.encrypt(plain, key) };
+    const put = await kv.txn({ compare: [{ key, modRevision: found.modRevision }], success: [{ op: 'put', key, value: JSON.stringify(rewritten) }] });
+    if (put.succeeded) options.logger.info({ key, from: under, to: cipher.writeKey }, 'the cluster record\'s signing key is now under the first key of --encryption-key-file');
+  }
+  return { serviceAccountKey: Buffer.from(plain, 'base64'), ranges: stored.ranges };
+}
+
+function signingKeyOf(stored: string, key: string, cipher: AtRestCipher | undefined): string {
+  const keyName = parseCiphertext(stored)?.keyName;
+  if (keyName === undefined) return stored;
+  if (!cipher) {
+    throw new CodedError('SECRET_UNREADABLE', `the signing key in the cluster record ${key} is encrypted with the key "${keyName}" and this server has no --encryption-key-file: start it with the key file the other servers use (it holds "${keyName}")`, { keyName });
+  }
+  try {
+    return cipher.decrypt(stored, key);
+  } catch (e) {
+    if (e instanceof AtRestDecryptError) throw new CodedError('SECRET_UNREADABLE', `the signing key in the cluster record: ${e.message}`, { keyName: e.keyName });
+    throw e;
+  }
 }

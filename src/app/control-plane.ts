@@ -9,6 +9,7 @@ import { planWhatIf } from '../reconcile/index.js';
 import type { Compare } from '../store/index.js';
 import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
 import { loadClusterConfig } from './cluster-config.js';
+import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
 import { DataPlaneBarrier } from './data-plane-barrier.js';
 import { DATA_PLANE_STALE_MS } from './data-plane-drain.js';
 import { ensureAdminToken } from './credentials.js';
@@ -35,6 +36,8 @@ export interface ControlPlaneConfig {
   readonly maxReplicas?: number;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** `--encryption-key-file`: secret values and the cluster's signing key encrypted at rest (docs/security.md); the same file on every server. */
+  readonly encryptionKeyFile?: string;
   readonly logToFile?: boolean;
   readonly logger?: Logger;
   /** Called once when this server must stop: it lost the lead, or etcd stayed unreachable (default: exit 1). */
@@ -85,10 +88,11 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
   const id = randomUUID();
   let role: 'leader' | 'follower' | 'electing' = 'electing';
   try {
+    const cipher = config.encryptionKeyFile === undefined ? undefined : loadEncryptionKeyFile(config.encryptionKeyFile);
     const kv = openKvBackend(storeUrl);
     owned.defer(() => kv.close());
-    const cluster = await loadClusterConfig(kv, prefix, { env: process.env, ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}), logger });
-    const store = openSqliteStore(':memory:', { logger: logger.child({ part: 'store' }) });
+    const cluster = await loadClusterConfig(kv, prefix, { env: process.env, ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}), logger, cipher });
+    const store = openSqliteStore(':memory:', { logger: logger.child({ part: 'store' }), ...(cipher ? { secretCipher: cipher } : {}) });
     owned.defer(() => store.close());
     let writer: ReplicaWriter | undefined;
     // Writable only once this server leads and its writes go to etcd.
@@ -170,6 +174,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       store.replicate({ onCommit: (rows) => sending.enqueue(rows), readOnly: () => (writable ? undefined : new CodedError('NO_LEADER', 'this server no longer leads', {})) });
       writable = true;
       ensureAdminToken(dataDir, store, () => new Date().toISOString());
+      if (cipher) reencryptSecrets(store, logger);
       await sending.flushed();
       role = 'leader';
       owned.defer(startCompaction(kv, { logger: logger.child({ part: 'compaction' }) }));

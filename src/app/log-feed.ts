@@ -11,9 +11,11 @@ import type { Instance, LogLine } from '../model/index.js';
 
 /** Where a node's telemetry listener is and what to present (docs/node-telemetry.md). */
 export interface TelemetryTarget {
-  /** `http://address:port` of the listener. */
+  /** `https://address:port` of the listener (`http://` for an agent that reported no certificate). */
   readonly url: string;
   readonly token: string;
+  /** SHA-256 of the listener's certificate, as the agent reported it: only that certificate is accepted. */
+  readonly fingerprint?: string;
   /** The node is marked down: it is still asked, with a shorter wait. */
   readonly down?: boolean;
 }

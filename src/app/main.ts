@@ -42,7 +42,7 @@ const deps: CliDeps = {
   async runAgent(options) {
     const { dns, proxy, ...rest } = options; // tls passes through
     const agent = await startAgent({ ...rest, dataPlane: { ...(dns ? { dns } : {}), ...(proxy ? { proxy } : {}) } });
-    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}${agent.telemetryAddress ? `; telemetry on ${agent.telemetryAddress}` : ''}\n`);
+    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}${agent.telemetryAddress ? `; telemetry on ${agent.telemetryAddress} (${agent.telemetryFingerprint ? `https, SHA-256 ${agent.telemetryFingerprint}` : 'plain http'})` : ''}\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();
       process.once('SIGINT', done);
@@ -65,6 +65,7 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
     ...(options.nodeGraceMs ? { nodeGraceMs: options.nodeGraceMs } : {}),
     ...(options.maxReplicas ? { maxReplicas: options.maxReplicas } : {}),
     ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
+    ...(options.encryptionKeyFile ? { encryptionKeyFile: options.encryptionKeyFile } : {}),
     onFatal: (error) => {
       process.stderr.write(`berth server: ${error.message}; stopping (a restart loads the store from etcd again)\n`);
       process.exit(1);

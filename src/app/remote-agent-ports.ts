@@ -23,6 +23,8 @@ type RemovedListener = (removed: { readonly grid: string; readonly name: string;
 export class RemoteAgentPorts implements AgentPorts {
   private readonly mirror = new Map<string, Instance>();
   private readonly credentials = new Map<string, InstanceCredentials>();
+  /** `grid/name` → the server's SECRET_UNREADABLE message (a key its --encryption-key-file lacks): said when an instance needs that secret. */
+  private readonly unreadable = new Map<string, string>();
   private readonly instanceListeners = new Set<InstanceListener>();
   private readonly removedListeners = new Set<RemovedListener>();
   private readonly reports: { updates: { id: string; status: InstanceStatus }[]; events: NewServiceEvent[] }[] = [];
@@ -82,6 +84,9 @@ export class RemoteAgentPorts implements AgentPorts {
       const value = creds.secrets[`${name}/${key}`];
       if (value !== undefined) return value;
     }
+    // Not "has no key": the server could not decrypt it, and says which key it needs.
+    const why = this.unreadable.get(`${grid}/${name}`);
+    if (why !== undefined) throw new Error(why);
     return undefined;
   }
 
@@ -123,8 +128,10 @@ export class RemoteAgentPorts implements AgentPorts {
     if (this.credentials.has(inst.id)) return;
     try {
       this.credentials.set(inst.id, await this.client.credentials(this.node, inst.id));
+      for (const c of inst.spec.containers) for (const e of c.env) if ('valueFrom' in e) this.unreadable.delete(`${inst.grid}/${e.valueFrom.secretKeyRef.name}`);
     } catch (error) {
       // An instance that ended meanwhile has none; it starts without them only if the server is gone (logged).
+      if (isApiError(error, 'SECRET_UNREADABLE') && typeof error.details['name'] === 'string') this.unreadable.set(`${inst.grid}/${error.details['name']}`, error.message);
       if (!(isApiError(error) && error.code === 'INSTANCE_NOT_FOUND')) this.logger.warn({ instance: inst.id, err: error }, 'could not fetch the credentials of an instance');
     }
   }

@@ -19,6 +19,8 @@ import { ClusterMirror } from './cluster-mirror.js';
 import type { NodeDataPlaneOptions } from './node-data-plane.js';
 import { startNodeDataPlane } from './node-data-plane.js';
 import { dataPlaneReporter } from './data-plane-drain.js';
+import type { ServerTls } from './server-tls.js';
+import { selfSignedTls } from './server-tls.js';
 
 /** How long an instance's stop waits for the other nodes' data planes (the server answers by then). */
 const BARRIER_TIMEOUT_MS = 10_000;
@@ -58,6 +60,8 @@ export interface RunningAgent {
   readonly node: string;
   /** `host:port` of the node's telemetry listener, when it runs. */
   readonly telemetryAddress: string | undefined;
+  /** SHA-256 of its certificate (HTTPS), or undefined (plain HTTP: no openssl). */
+  readonly telemetryFingerprint: string | undefined;
   /** `host:port` of the node's DNS server, when it runs. */
   readonly dnsAddress: string | undefined;
   stop(): Promise<void>;
@@ -73,8 +77,31 @@ interface SavedCredential {
 /** The kubelet's port: where the servers read a node's logs and stats unless `--telemetry-port` says otherwise. */
 export const DEFAULT_TELEMETRY_PORT = 10250;
 
-function machineFacts(address: string, telemetryPort: number | undefined): NodeFacts {
-  return { address, drivers: ['process'], os: platform(), arch: machine(), capacity: { cpus: availableParallelism(), memoryBytes: totalmem() }, ...(telemetryPort ? { telemetryPort } : {}) };
+function machineFacts(address: string, telemetry: { readonly port: number; readonly fingerprint: string | undefined } | undefined): NodeFacts {
+  return {
+    address,
+    drivers: ['process'],
+    os: platform(),
+    arch: machine(),
+    capacity: { cpus: availableParallelism(), memoryBytes: totalmem() },
+    ...(telemetry ? { telemetryPort: telemetry.port, ...(telemetry.fingerprint ? { telemetryFingerprint: telemetry.fingerprint } : {}) } : {}),
+  };
+}
+
+/**
+ * The telemetry listener's serving certificate, as the kubelet's self-signed one but with no CA to
+ * trust: a P-256 pair in `<data>/tls/` (key 0600), kept across restarts, made with openssl on first use.
+ * The servers pin its fingerprint (docs/node-telemetry.md, "TLS"). Without openssl: plain HTTP, said
+ * in a warning.
+ */
+export function telemetryTls(dataDir: string, address: string, options: { readonly logger: Logger; readonly openssl?: string | null }): ServerTls | undefined {
+  const { logger } = options;
+  try {
+    return selfSignedTls({ dir: join(dataDir, 'tls'), host: address, ...(options.openssl === undefined ? {} : { openssl: options.openssl }) });
+  } catch (error) {
+    logger.warn({ err: error }, `the telemetry listener serves plain HTTP: no certificate could be made for it (${(error as Error).message}); install openssl so that the telemetry token and the logs do not cross the network in clear`);
+    return undefined;
+  }
 }
 
 function readSaved(path: string): SavedCredential | undefined {
@@ -111,8 +138,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     const late: { reader?: InstanceTelemetry; ports?: RemoteAgentPorts; token?: string } = {};
     const telemetryPort = config.telemetryPort ?? DEFAULT_TELEMETRY_PORT;
     let telemetryAddress: string | undefined;
+    let fingerprint: string | undefined;
     if (telemetryPort !== 0) {
+      const tls = telemetryTls(dataDir, address, { logger });
+      fingerprint = tls?.fingerprint;
       const api = createNodeTelemetryApi({
+        ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
         node,
         reader: {
           logs: (source, query) => (late.reader as InstanceTelemetry).logs(source, query),
@@ -131,7 +162,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       owned.defer(() => api.close());
       telemetryAddress = `${address.includes(':') ? `[${address}]` : address}:${telemetryPort}`;
     }
-    const facts = machineFacts(address, telemetryPort === 0 ? undefined : telemetryPort);
+    const facts = machineFacts(address, telemetryPort === 0 ? undefined : { port: telemetryPort, fingerprint });
     const credentialPath = join(dataDir, 'agent.json');
     // Several servers of one cluster (`--join URL1,URL2`): requests go to one, and to the next when it is unreachable.
     const servers = config.server.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter((s) => s !== '');
@@ -227,7 +258,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await heartbeat.start();
     owned.defer(() => heartbeat.stop());
     logger.info({ node, server, address: facts.address, telemetry: telemetryAddress, dataDir }, 'berth agent started');
-    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, stop: () => owned.dispose() };
+    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, telemetryFingerprint: fingerprint, stop: () => owned.dispose() };
   } catch (error) {
     await owned.dispose();
     throw error;

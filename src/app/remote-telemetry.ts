@@ -6,6 +6,7 @@ import { CodedError } from '../lib/index.js';
 import type { Instance, InstanceStats, LogLine, UnreachableNode } from '../model/index.js';
 import type { FeedQuery, FeedTimeouts, TelemetryTarget } from './log-feed.js';
 import { LogFeed, describeFailure } from './log-feed.js';
+import { tlsFetch } from '../cli/index.js';
 
 export type { TelemetryTarget } from './log-feed.js';
 
@@ -19,7 +20,10 @@ export interface RemoteTelemetryOptions {
    * scale-ups show up (default: the ones asked for).
    */
   readonly liveSource?: (instances: readonly Instance[]) => () => readonly Instance[];
+  /** For plain-HTTP listeners (agents that reported no certificate); default the global fetch. */
   readonly fetch?: typeof fetch;
+  /** For HTTPS listeners: a fetch that accepts only the certificate with `fingerprint`; default pinnedFetch. */
+  readonly pinnedFetch?: (fingerprint: string) => typeof fetch;
   /** Default 5 s to answer, 10 s of silence (agents send a heartbeat line every 2 s). */
   readonly timeouts?: Partial<FeedTimeouts> & { readonly statsMs?: number };
   /** While following: how often new instances are looked for (default 1 s), and how long before a node that failed is asked again (default 5 s). */
@@ -46,11 +50,25 @@ export class RemoteTelemetry implements Telemetry {
   private readonly timeouts: FeedTimeouts;
   private readonly statsMs: number;
   private readonly fetchFn: typeof fetch;
+  /** One pinned fetch (and its keep-alive connections) per fingerprint. */
+  private readonly pinned = new Map<string, typeof fetch>();
 
   constructor(private readonly options: RemoteTelemetryOptions) {
     this.timeouts = { headersMs: options.timeouts?.headersMs ?? 5000, idleMs: options.timeouts?.idleMs ?? 10_000 };
     this.statsMs = options.timeouts?.statsMs ?? 5000;
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** The fetch for a listener: pinned to its certificate when the agent reported one (kubelet serving certificate, without a CA). */
+  private fetchFor(target: TelemetryTarget): typeof fetch {
+    const { fingerprint } = target;
+    if (fingerprint === undefined) return this.fetchFn;
+    let f = this.pinned.get(fingerprint);
+    if (!f) {
+      f = (this.options.pinnedFetch ?? pinnedFetch)(fingerprint);
+      this.pinned.set(fingerprint, f);
+    }
+    return f;
   }
 
   async *logs(instances: readonly Instance[], options: Parameters<Telemetry['logs']>[1]): AsyncIterable<LogLine> {
@@ -85,7 +103,7 @@ export class RemoteTelemetry implements Telemetry {
         feed.warned = after?.warned ?? false;
         feeds.push(feed);
         if ('problem' in target) feed.refuse(target.problem);
-        else void feed.readRemote(target, query, this.timeouts, this.fetchFn);
+        else void feed.readRemote(target, query, this.timeouts, this.fetchFor(target));
       }
     };
     /** One warning per node for its feeds that failed and were not reported yet. */
@@ -206,7 +224,7 @@ export class RemoteTelemetry implements Telemetry {
     const params = new URLSearchParams();
     for (const id of ids) params.append('id', id);
     const ms = target.down ? Math.min(this.statsMs, 1000) : this.statsMs;
-    const response = await this.fetchFn(`${target.url}/v1/node/instances/stats?${params.toString()}`, { headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(ms) }).catch((error: unknown) => {
+    const response = await this.fetchFor(target)(`${target.url}/v1/node/instances/stats?${params.toString()}`, { headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(ms) }).catch((error: unknown) => {
       throw new Error((error as { name?: string }).name === 'TimeoutError' ? `no answer within ${ms} ms${target.down ? ' (the node is down)' : ''}` : describeFailure(error));
     });
     const body = (await response.json().catch(() => ({}))) as { items?: InstanceStats[]; code?: string; message?: string };
@@ -261,7 +279,14 @@ export function storeTelemetryTargets(store: Pick<Store, 'getNode'>, key: Buffer
     if (node.telemetryPort === undefined) return { problem: 'its agent serves no telemetry (berth agent --telemetry-port 0, or an agent older than this server)' };
     if (node.joinedAt === undefined) return { problem: 'it has no join time to derive its telemetry token from' };
     const host = node.address.includes(':') ? `[${node.address}]` : node.address;
-    return { url: `http://${host}:${node.telemetryPort}`, token: telemetryToken(node.name, node.joinedAt, key), ...(node.ready ? {} : { down: true }) };
+    // An agent that reported its certificate is read over HTTPS, pinned to it; an older one (or one without openssl) over plain HTTP.
+    const fingerprint = node.telemetryFingerprint;
+    return {
+      url: `${fingerprint ? 'https' : 'http'}://${host}:${node.telemetryPort}`,
+      token: telemetryToken(node.name, node.joinedAt, key),
+      ...(fingerprint ? { fingerprint } : {}),
+      ...(node.ready ? {} : { down: true }),
+    };
   };
 }
 
@@ -278,4 +303,14 @@ export function liveSource(store: Pick<Store, 'listInstances'>, initial: readonl
   const wholeService = all().every((i) => ids.has(i.id));
   const slots = new Set(initial.map((i) => i.slot));
   return () => all().filter((i) => ids.has(i.id) || wholeService || slots.has(i.slot));
+}
+
+/**
+ * A fetch that speaks HTTPS only to a listener whose certificate has SHA-256 `fingerprint` (the one its
+ * agent reported over its authenticated channel): the connection is handed to HTTP only after the
+ * certificate matched, so a man in the middle never sees the telemetry token.
+ */
+export function pinnedFetch(fingerprint: string): typeof fetch {
+  const f = tlsFetch({ fingerprint }, { pinnedBy: 'the one the node reported (telemetryFingerprint)' });
+  return ((input: string | URL | Request, init?: RequestInit) => f(String(input instanceof Request ? input.url : input), init ?? {})) as typeof fetch;
 }

@@ -47,8 +47,19 @@ export function serverTls(options: ServerTlsOptions): ServerTls | undefined {
   }
   if (certFile !== undefined && keyFile !== undefined) return loadPair(certFile, keyFile, false);
   if (isLoopbackHost(options.host)) return undefined;
+  return selfSignedTls({ dir: join(options.dataDir, 'tls'), host: options.host, ...(options.openssl === undefined ? {} : { openssl: options.openssl }), ...(options.addresses ? { addresses: options.addresses } : {}) });
+}
 
-  const dir = join(options.dataDir, 'tls');
+/**
+ * A self-signed P-256 pair in `dir` (`key.pem` 0600, `cert.pem` 0644; `dir` 0700), naming `host` (for a
+ * wildcard host: every interface address, the host name and localhost): the kept one when it names
+ * the host and is valid for more than a day, else a new one made with the openssl binary. The API's
+ * default off loopback (serverTls), and the agent's telemetry listener (its servers pin the fingerprint).
+ * @throws CodedError `TLS_UNAVAILABLE` when a pair must be made and no openssl is found (or it fails);
+ *   `TLS_CONFIG_INVALID` when the kept pair cannot be read
+ */
+export function selfSignedTls(options: { readonly dir: string; readonly host: string; readonly openssl?: string | null; readonly addresses?: () => readonly string[] }): ServerTls {
+  const { dir } = options;
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const host = options.host.replace(/^\[|\]$/g, '');

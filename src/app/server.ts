@@ -17,6 +17,7 @@ import { DEFAULT_MAX_REPLICAS, MAX_REPLICAS_CEILING } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { ensureCredentials } from './credentials.js';
+import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { claimAddressRanges } from './range-claims.js';
 import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
@@ -76,6 +77,8 @@ export interface ServerConfig {
   /** PEM files of the API's certificate and key (`--tls-cert`, `--tls-key`); see serverTls. */
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** `--encryption-key-file`: secret values encrypted at rest in berth.db (docs/security.md, "Secrets at rest"). */
+  readonly encryptionKeyFile?: string;
   /** More DNS clients (CIDRs) served besides loopback and the instance range (`--dns-allow`). */
   readonly dnsAllow?: readonly string[];
   /**
@@ -167,8 +170,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // With --node-address, other nodes reach this one there: its node ports and node-published ports open there too.
     const nodeAddress = config.nodeAddress ?? '127.0.0.1';
     const nodeAddresses = [...new Set(['127.0.0.1', nodeAddress])];
-    const store = openSqliteStore(config.storePath ?? join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }) });
+    const cipher = config.encryptionKeyFile === undefined ? undefined : loadEncryptionKeyFile(config.encryptionKeyFile);
+    const store = openSqliteStore(config.storePath ?? join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }), ...(cipher ? { secretCipher: cipher } : {}) });
     owned.defer(() => store.close());
+    if (cipher) reencryptSecrets(store, logger);
     const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
     const processDriver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });
     owned.defer(() => processDriver.dispose());

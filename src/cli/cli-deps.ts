@@ -19,6 +19,8 @@ export interface ServerOptions {
   readonly allowedRoots?: readonly string[];
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** `--encryption-key-file`: keys that encrypt secrets at rest (the same file on every server of a cluster). */
+  readonly encryptionKeyFile?: string;
   /** `--dns-allow`, repeatable. */
   readonly dnsAllow?: readonly string[];
   /** Write the CLI context (server URL and admin token) to this config (the default data directory's server does). */

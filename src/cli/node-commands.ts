@@ -27,7 +27,7 @@ function detailLines(node: NodeDetail, now: number): string[] {
   const lines = [
     `Name:          ${node.name}`,
     `Address:       ${node.address}`,
-    `Telemetry:     ${node.telemetryPort !== undefined ? `${node.address.includes(':') ? `[${node.address}]` : node.address}:${node.telemetryPort}` : node.joinedAt === undefined ? "in-process (the server's own node)" : '<none> (its agent runs with --telemetry-port 0)'}`,
+    `Telemetry:     ${node.telemetryPort !== undefined ? `${node.address.includes(':') ? `[${node.address}]` : node.address}:${node.telemetryPort} (${node.telemetryFingerprint ? `https, certificate SHA-256 ${node.telemetryFingerprint}` : 'plain http: its agent reported no certificate'})` : node.joinedAt === undefined ? "in-process (the server's own node)" : '<none> (its agent runs with --telemetry-port 0)'}`,
     // The record is written when the node registers, changes or goes down (heartbeats write nothing).
     `Status:        ${status(node)} (since ${formatAge(node.heartbeatAt, now)} ago)`,
     `Availability:  ${node.availability}`,

@@ -16,6 +16,7 @@ interface ServerFlags {
   readonly allowedRoot?: string[];
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly encryptionKeyFile?: string;
   readonly dnsAllow?: string[];
   readonly maxReplicas?: number;
   readonly dockerApi?: string[];
@@ -41,6 +42,7 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--allowed-root <dir>', 'directory instances may run in besides the data directory; repeatable (default: the directory the server starts in)', collect, [])
     .option('--tls-cert <file>', 'PEM certificate of the API (with --tls-key); default on a non-loopback --listen: a self-signed one in the data directory')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--encryption-key-file <file>', 'encrypt secret values (and, with --store etcd://, the cluster\'s signing key) at rest: one "NAME: BASE64" line per 32-byte key, the first encrypts, all decrypt; mode 0600; the same file on every server')
     .option('--dns-allow <cidr>', 'clients the DNS server answers besides loopback and the instance range; repeatable', (v: string, all: string[]) => [...all, cidrValue(v)], [])
     .option('--max-replicas <n>', 'most replicas one service may ask for (default: $BERTH_MAX_REPLICAS or 1000)', positiveInteger)
     .option('--docker-api <addr>', 'listener of the Docker Engine API face: unix:///PATH or tcp://HOST:PORT, repeatable; off: none (default: $BERTH_DOCKER_API, else unix://<data-dir>/docker.sock)', (v: string, all: string[]) => [...all, dockerApiValue(v)], [])
@@ -75,6 +77,7 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.instanceUser ? { instanceUser: flags.instanceUser } : {}),
         ...(flags.allowedRoot && flags.allowedRoot.length > 0 ? { allowedRoots: flags.allowedRoot } : {}),
         ...(flags.tlsCert && flags.tlsKey ? { tlsCert: flags.tlsCert, tlsKey: flags.tlsKey } : {}),
+        ...(flags.encryptionKeyFile ? { encryptionKeyFile: flags.encryptionKeyFile } : {}),
         ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
         ...(cliConfig ? { cliConfig } : {}),
         ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),

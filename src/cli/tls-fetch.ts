@@ -27,11 +27,15 @@ export function normalizeFingerprint(value: string): string {
 /**
  * A fetch for the typed client that speaks HTTPS with `trust` (node:https underneath, since Node 20's
  * global fetch takes no CA or pin). Answers stream: NDJSON routes work as with fetch. Plain http URLs go
- * to the global fetch.
+ * to the global fetch. `options.pinnedBy` names where the pin came from in the mismatch error (default
+ * BERTH_TLS_FINGERPRINT; the servers' telemetry reads name the node's reported fingerprint).
  * @throws UsageError when the CA file cannot be read or the fingerprint is malformed.
  */
-export function tlsFetch(trust: TlsTrust): FetchFunction {
-  const agent = trust.fingerprint !== undefined ? new PinnedAgent(normalizeFingerprint(trust.fingerprint)) : new https.Agent({ keepAlive: true, ca: readCa(trust.caFile ?? '') });
+export function tlsFetch(trust: TlsTrust, options: { readonly pinnedBy?: string } = {}): FetchFunction {
+  const agent =
+    trust.fingerprint !== undefined
+      ? new PinnedAgent(normalizeFingerprint(trust.fingerprint), options.pinnedBy ?? 'the one BERTH_TLS_FINGERPRINT names')
+      : new https.Agent({ keepAlive: true, ca: readCa(trust.caFile ?? '') });
   return (input, init) => {
     const url = new URL(input);
     if (url.protocol !== 'https:') return fetch(input, init);
@@ -67,7 +71,10 @@ function readCa(file: string): Buffer {
  * session may show no certificate to check.
  */
 class PinnedAgent extends https.Agent {
-  constructor(private readonly pin: string) {
+  constructor(
+    private readonly pin: string,
+    private readonly pinnedBy: string,
+  ) {
     super({ keepAlive: true, maxCachedSessions: 0 });
   }
 
@@ -85,7 +92,7 @@ class PinnedAgent extends https.Agent {
     socket.once('secureConnect', () => {
       const presented = socket.getPeerCertificate().fingerprint256 ?? '';
       if (presented.replace(/:/g, '').toUpperCase() === this.pin) settle(null);
-      else settle(Object.assign(new Error(`the server's certificate has SHA-256 fingerprint ${presented || '(none)'}, not the one BERTH_TLS_FINGERPRINT names`), { code: 'TLS_FINGERPRINT_MISMATCH' }));
+      else settle(Object.assign(new Error(`the server's certificate has SHA-256 fingerprint ${presented || '(none)'}, not ${this.pinnedBy}`), { code: 'TLS_FINGERPRINT_MISMATCH' }));
     });
     return undefined;
   }

@@ -6,7 +6,7 @@ import type { WatchEvent } from './watch-event.js';
 
 /** What an agent says of its machine (the node's facts), at join and with every heartbeat. */
 export type NodeFacts = Required<Pick<NodeRegistration, 'address' | 'drivers' | 'os' | 'arch' | 'capacity'>> &
-  Pick<NodeRegistration, 'unavailableDrivers' | 'containerNetwork' | 'telemetryPort'>;
+  Pick<NodeRegistration, 'unavailableDrivers' | 'containerNetwork' | 'telemetryPort' | 'telemetryFingerprint'>;
 
 /** `POST /v1/nodes/join`'s answer: the node as stored and its own credential (shown only here). */
 export interface JoinedNode {

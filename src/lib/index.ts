@@ -26,3 +26,5 @@ export type { UnwrappedService } from './shown-service.js';
 export { fieldPath, firstLine, locateField, nodeStart, readSpecDocument } from './yaml-paths.js';
 export type { SpecDocument, TextProblem } from './yaml-paths.js';
 export { SWARM_ID_LENGTH, swarmId } from './swarm-id.js';
+export { AT_REST_PREFIX, AtRestCipher, AtRestDecryptError, IDENTITY_KEY, parseAtRestKeys, parseCiphertext } from './at-rest-cipher.js';
+export type { AtRestKey } from './at-rest-cipher.js';

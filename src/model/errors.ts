@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'SECRET_NOT_FOUND',
   'SECRET_EXISTS',
   'SECRET_IN_USE',
+  'SECRET_UNREADABLE',
   'NODE_NOT_FOUND',
   'NODE_NOT_DOWN',
   'NODE_EXISTS',
@@ -237,6 +238,17 @@ export class SecretExistsError extends CodedError {
 export class SecretInUseError extends CodedError {
   constructor(grid: string, name: string, services: readonly string[]) {
     super('SECRET_IN_USE', `secret "${name}" in grid "${grid}" is in use by the following service(s): ${services.join(', ')}; remove the references first`, { grid, name, services });
+  }
+}
+
+/**
+ * A secret's values are encrypted at rest under a key this server does not have, or do not
+ * authenticate (docs/security.md, "Secrets at rest"). 500, as kube-apiserver answers a value it cannot
+ * transform: the server's configuration, not the request, must change.
+ */
+export class SecretUnreadableError extends CodedError {
+  constructor(grid: string, name: string, keyName: string, why: string) {
+    super('SECRET_UNREADABLE', `secret "${name}" in grid "${grid}" cannot be read: ${why}`, { grid, name, keyName });
   }
 }
 

@@ -37,6 +37,13 @@ export interface NodeInfo {
    * in-process, or an agent started with `--telemetry-port 0`).
    */
   readonly telemetryPort?: number;
+  /**
+   * SHA-256 fingerprint (`AB:CD:…`, 32 bytes) of the telemetry listener's certificate: the agent makes a
+   * self-signed one at start and reports it here, over its authenticated channel; the servers then
+   * speak HTTPS to the listener and accept only a certificate with this fingerprint (no CA needed).
+   * Absent: plain HTTP (an agent without openssl, or older than this field).
+   */
+  readonly telemetryFingerprint?: string;
   /** The container network of the node's image driver: name, subnet and gateway (berth's DNS for containers listens there). */
   readonly containerNetwork?: { readonly name: string; readonly subnet: string; readonly gateway: string; readonly dns?: string };
   /** `node.labels.<key>` of placement constraints. */

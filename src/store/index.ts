@@ -11,6 +11,7 @@ export type {
   WriteOptions,
 } from './store.js';
 export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';
+export type { SecretRewrite } from './secret-table.js';
 export { SqliteStore, openSqliteStore, REMOVED_BY_USER } from './sqlite-store.js';
 export type { NodeLiveness } from './node-liveness.js';
 export { MemoryNodeLiveness } from './node-liveness.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock, Logger } from '../lib/index.js';
+import type { AtRestCipher, Clock, Logger } from '../lib/index.js';
 import { silentLogger, systemClock } from '../lib/index.js';
 
 /** The options of `openSqliteStore`; every one has a default (docs/store.md). */
@@ -19,6 +19,8 @@ export interface SqliteStoreOptions {
    * table claims them there. Default ['127.0.0.1'], the proxy's default.
    */
   readonly nodeAddresses?: readonly string[];
+  /** Encrypts secret values at rest (`--encryption-key-file`; see secret-table.ts). Default: none (plaintext). */
+  readonly secretCipher?: AtRestCipher;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface SqliteStoreOptions {
  * UUIDs, 10,000 revisions of history and 1,000 events per service (each at least 1), a 5,000 ms busy
  * timeout, and nodes' listeners on 127.0.0.1.
  */
-export function resolveSqliteStoreOptions(options: SqliteStoreOptions): Required<SqliteStoreOptions> {
+export function resolveSqliteStoreOptions(options: SqliteStoreOptions): Required<Omit<SqliteStoreOptions, 'secretCipher'>> & Pick<SqliteStoreOptions, 'secretCipher'> {
   return {
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
@@ -35,5 +37,6 @@ export function resolveSqliteStoreOptions(options: SqliteStoreOptions): Required
     eventsPerService: Math.max(1, options.eventsPerService ?? 1000),
     busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     nodeAddresses: options.nodeAddresses ?? ['127.0.0.1'],
+    ...(options.secretCipher ? { secretCipher: options.secretCipher } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
 import { AccessTables } from './access-tables.js';
+import type { SecretRewrite } from './secret-table.js';
 import { SecretTable } from './secret-table.js';
 import { NodeTable } from './node-table.js';
 import { ObjectRows } from './object-rows.js';
@@ -85,7 +86,7 @@ export class SqliteStore implements Store {
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as unknown as Statements;
       this.history = new SpecHistory(this.db);
       this.access = new AccessTables(this.db, () => this.now());
-      this.secrets = new SecretTable(this.db);
+      this.secrets = new SecretTable(this.db, o.secretCipher);
       this.log = new ChangeLog(this.db, { historyRevisions: o.historyRevisions, logger: this.logger });
       this.instances = new InstanceCache(this.db, () => this.log.rollbacks);
       this.events = new EventTable(this.db, { log: this.log, frozen: this.frozen, perService: o.eventsPerService, nowMs: () => this.clock.now(), query: (sql) => this.query(sql) });
@@ -308,6 +309,11 @@ export class SqliteStore implements Store {
 
   deleteSecret(grid: string, name: string): void {
     this.write(() => this.secrets.remove(grid, name));
+  }
+
+  /** Rewrites every secret not under the write key of `secretCipher` (a key rotation; see SecretTable.reencryptAll). */
+  reencryptSecrets(): SecretRewrite {
+    return this.write(() => this.secrets.reencryptAll());
   }
 
   /** A write of grids or tokens; moves accessRevision whether it commits or not (a spurious move only costs a cache miss). */

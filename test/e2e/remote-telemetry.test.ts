@@ -69,9 +69,10 @@ describe('logs and stats of instances on the agents\' nodes (telemetry listeners
     }
   });
 
-  it('registers each agent\'s telemetry listener as a fact of its node (berth node show)', async () => {
+  it('registers each agent\'s telemetry listener and its certificate\'s fingerprint as facts of its node (berth node show)', async () => {
     const shown = await runBerth(berth, ['node', 'show', 'vm-a']);
-    assert.match(shown, new RegExp(`Telemetry:\\s+127\\.11\\.31\\.2:${ports['vm-a']}\\b`));
+    // Over HTTPS: the agent reported its certificate's fingerprint, which the server pins (docs/node-telemetry.md, "TLS").
+    assert.match(shown, new RegExp(`Telemetry:\\s+127\\.11\\.31\\.2:${ports['vm-a']} \\(https, certificate SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\\)`));
     const own = await runBerth(berth, ['node', 'show', serverNode]);
     assert.match(own, /Telemetry:\s+in-process/);
   });

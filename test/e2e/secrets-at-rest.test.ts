@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { BIN, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+
+/*
+ * `berth server --encryption-key-file` end to end (docs/security.md, "Secrets at rest"): the instance
+ * gets the value, the database files never hold it, and a rotation (a new key first, the old one
+ * after) rewrites the row under the new key at the next start.
+ */
+
+const VALUE = 'at-rest-e2e-canary-93d1';
+
+function berth(url: string, args: string[], token: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, '--host', url, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', BERTH_CONFIG: join(tempDir(), 'config'), BERTH_TOKEN: token }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function secretRow(dataDir: string): string {
+  const db = new Database(join(dataDir, 'berth.db'), { readonly: true });
+  try {
+    return JSON.stringify(db.prepare('SELECT * FROM secrets').all());
+  } finally {
+    db.close();
+  }
+}
+
+describe('secrets encrypted at rest, end to end', () => {
+  it('the instance gets the value, berth.db never holds it, and a rotated key file rewrites the row under the new key', async () => {
+    const dataDir = tempDir();
+    const keys = join(tempDir(), 'keys');
+    const k1 = `k1: ${randomBytes(32).toString('base64')}`;
+    writeFileSync(keys, `${k1}\n`, { mode: 0o600 });
+    let server = await startBerth({ dataDir, instanceRange: '127.11.196.0/24', args: ['--encryption-key-file', keys] });
+    try {
+      const created = berth(server.url, ['service', 'create', 'api', '--cmd', 'printf %s "$DB_PASSWORD" | md5sum; sleep 300', '--secret-env', `DB_PASSWORD=${VALUE}`, '--deploy'], server.token);
+      assert.equal(created.status, 0, created.stderr);
+      const digest = createHash('md5').update(VALUE).digest('hex');
+      await waitFor('the instance saw the value', async () => {
+        for await (const line of server.client.logs('default', 'api')) if (line.text.startsWith(digest)) return true;
+        return false;
+      }, { timeoutMs: 20_000 });
+      assert.match(berth(server.url, ['secret', 'ls'], server.token).stdout, /api-env\s+DB_PASSWORD/);
+      await server.stop();
+      assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:k1:/);
+      for (const file of readdirSync(dataDir).filter((f) => f.startsWith('berth.db'))) {
+        assert.ok(!readFileSync(join(dataDir, file)).includes(VALUE), `${file} holds the plaintext`);
+      }
+
+      writeFileSync(keys, `k2: ${randomBytes(32).toString('base64')}\n${k1}\n`, { mode: 0o600 });
+      server = await startBerth({ dataDir, instanceRange: '127.11.196.0/24', args: ['--encryption-key-file', keys] });
+      assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:k2:/);
+      const before = (await server.client.listInstances('default', 'api')).map((i) => i.id);
+      const restarted = berth(server.url, ['service', 'restart', 'api'], server.token);
+      assert.equal(restarted.status, 0, restarted.stderr);
+      // A new instance, started from the row under k2, sees the value.
+      const fresh = await waitFor('a new instance runs', async () => (await server.client.listInstances('default', 'api')).find((i) => !before.includes(i.id) && i.status.state === 'running'), { timeoutMs: 20_000 });
+      await waitFor('the new instance saw the value', async () => {
+        for await (const line of server.client.logs('default', 'api', { instance: fresh.id })) if (line.text.startsWith(digest)) return true;
+        return false;
+      }, { timeoutMs: 20_000 });
+    } finally {
+      await cleanup(server);
+    }
+  });
+});
