@@ -1,13 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { silentLogger } from '../../lib/index.js';
 import { LIMITS } from '../../model/index.js';
 import type { ApiDeps } from '../create-api.js';
 import { buildRouteContext } from '../create-api.js';
 import { JSON_CONTENT_TYPE, parseJsonBody } from '../json-body.js';
 import { drainOversizedBodies } from '../oversized-body.js';
+import { installLeaderRouting } from '../leader-routing.js';
+import { dockerRelayToken, relayForwarding, relayIdentity } from './docker-relay.js';
 import { MAX_API_VERSION, MIN_API_VERSION, compareApiVersions, splitVersionPrefix, unsupportedVersion } from './api-version.js';
 import type { DockerContext } from './docker-context.js';
 import type { DockerRouteAccess, DockerTransport } from './docker-access.js';
@@ -60,6 +62,11 @@ export interface DockerApiDeps extends ApiDeps {
   readonly images?: LocalImages;
   /** The machine /version, /info and /nodes describe. Default: this one's. */
   readonly host?: HostFacts;
+  /**
+   * Several servers (with `leaderRouting`): the cluster's key, which signs the relay credential of a
+   * unix listener's writes passed on to the leader, and checks it on the `relay` transport (docker-relay.ts).
+   */
+  readonly relayKey?: Buffer;
 }
 
 /**
@@ -139,12 +146,21 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
     const refusal = unsupportedVersion(version);
     if (refusal) throw refusal;
   });
+  const transport = deps.transport ?? 'tcp';
+  const relayKey = deps.relayKey;
+  // Several servers: a follower passes writes on to the leader as they came, and the leader checks them
+  // (before access control, as berth's API: a token the follower's replica does not hold yet is the leader's to judge).
+  if (deps.leaderRouting) {
+    const sign = relayKey ? (request: FastifyRequest) => dockerRelayToken({ method: request.method, url: request.originalUrl }, { key: relayKey, server: deps.node, nowMs: ctx.berth.clock.now() }) : undefined;
+    installLeaderRouting(app, deps.leaderRouting, logger, relayForwarding(transport, sign));
+  }
   installDockerAccess(app, {
-    transport: deps.transport ?? 'tcp',
+    transport,
     authenticator: deps.authenticator,
     table: Object.assign({}, ...routes.map((r) => r.access)) as Record<string, DockerRouteAccess>,
     grid,
     serviceName: (idOrName) => serviceNameOf(ctx, idOrName),
+    ...(relayKey ? { relayIdentity: (token: string, request: { method: string; url: string }) => relayIdentity(token, request, { key: relayKey, nowMs: ctx.berth.clock.now() }) } : {}),
   });
   drainOversizedBodies(app, LIMITS.bodyBytes);
   app.addHook('onResponse', async (request, reply) => {
