@@ -88,7 +88,7 @@ export function dispatchDockerRelay(app: () => FastifyInstance | undefined): (re
     if (!(url === DOCKER_RELAY_PATH || url.startsWith(`${DOCKER_RELAY_PATH}/`)) || READS.has(req.method ?? 'GET')) return false;
     const relay = app();
     if (!relay) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'the Docker API face of this server is off (--docker-api off): it takes no writes of other servers' }));
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'this server is starting: it takes Docker API writes of other servers in a moment; retry' }));
       return true;
     }
     req.url = url.slice(DOCKER_RELAY_PATH.length) || '/';
