@@ -98,7 +98,9 @@ async function forward(request: FastifyRequest, reply: FastifyReply, leader: str
     if (value === undefined) delete headers[name];
     else headers[name] = value;
   }
-  headers['x-forwarded-for'] = request.ip;
+  // A unix socket's client has no address.
+  if (request.ip) headers['x-forwarded-for'] = request.ip;
+  else delete headers['x-forwarded-for'];
   headers[FORWARDED_HEADER] = '1';
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   let answer: IncomingMessage;

@@ -62,14 +62,7 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
       if (name === 'a') await waitFor('server a leads', () => /this server leads/.test((servers[0] as Server).stderr), { timeoutMs: 20_000 });
     }
     token = readFileSync(join(dirs[0] as string, 'admin.token'), 'utf8').trim();
-    const joinToken = (await client(servers[1] as Server).createToken({ role: 'node', name: 'join' })).token;
-    const both = { url: servers.map((s) => s.url).join(','), fingerprint: undefined };
-    for (const [name, address] of Object.entries(ADDRESSES)) {
-      const dir = tempDir('berth-dc-agent-');
-      dirs.push(dir);
-      ports[name] = await freePortAt(address);
-      agents.push(await spawnAgent(both, name, joinToken, dir, { address, args: ['--telemetry-port', String(ports[name])] }));
-    }
+    // The agents join in a test of their own, once the image service is made (see there).
   });
 
   after(async () => {
@@ -98,7 +91,27 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
     }
   });
 
-  it('docker node ls on either server lists the agents, Ready and Active', async () => {
+  it('docker service create through the follower: the leader makes it, and both faces list it', async () => {
+    const [a, b] = leaderAndFollower();
+    // An image service, made before any node joined (berth refuses to deploy images when every node it
+    // knows lacks the docker driver, and these agents have no engine): it waits for a node that has one.
+    const id = (await ok(b, 'service', 'create', '--detach', '--no-resolve-image', '--name', 'img', '--replicas', '1', 'busybox:latest', 'sleep', '600')).trim();
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal((await client(a).getService('default', 'img'))?.id, id, 'the leader holds it');
+    const row = (s: Server): Promise<string> => ok(s, 'service', 'ls', '--filter', 'name=img', '--format', '{{.ID}} {{.Name}} {{.Mode}} {{.Image}}');
+    assert.equal((await row(b)).trim(), `${id.slice(0, 12)} img replicated busybox:latest`, 'read your write on the follower');
+    assert.equal(await row(a), await row(b));
+  });
+
+  it('two agents join (either server); docker node ls on either server lists them, Ready and Active', async () => {
+    const joinToken = (await client(servers[1] as Server).createToken({ role: 'node', name: 'join' })).token;
+    const both = { url: servers.map((s) => s.url).join(','), fingerprint: undefined };
+    for (const [name, address] of Object.entries(ADDRESSES)) {
+      const dir = tempDir('berth-dc-agent-');
+      dirs.push(dir);
+      ports[name] = await freePortAt(address);
+      agents.push(await spawnAgent(both, name, joinToken, dir, { address, args: ['--telemetry-port', String(ports[name])] }));
+    }
     await waitFor('both agents ready', async () => (await client(servers[0] as Server).nodes()).filter((n) => n.ready).length === 2, { timeoutMs: 15_000 });
     const outputs: string[] = [];
     for (const s of servers) {
@@ -110,21 +123,15 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
     assert.equal(outputs[0], outputs[1]);
   });
 
-  it('docker service create through the follower: the leader makes it, and both faces list it', async () => {
-    const [a, b] = leaderAndFollower();
-    // An image service: these agents have no Docker engine, so it waits for a node that has one.
-    const id = (await ok(b, 'service', 'create', '--detach', '--no-resolve-image', '--name', 'img', '--replicas', '1', 'busybox:latest', 'sleep', '600')).trim();
-    assert.match(id, /^[0-9a-f-]{36}$/);
-    assert.equal((await client(a).getService('default', 'img'))?.id, id, 'the leader holds it');
-    const row = (s: Server): Promise<string> => ok(s, 'service', 'ls', '--filter', 'name=img', '--format', '{{.ID}} {{.Name}} {{.Mode}} {{.Image}}');
-    assert.equal((await row(b)).trim(), `${id.slice(0, 12)} img replicated busybox:latest`, 'read your write on the follower');
-    assert.equal(await row(a), await row(b));
-  });
-
   it('docker service update through the follower rolls out a process service; service ls and ps agree on both servers', async () => {
     const [a, b] = leaderAndFollower();
     await client(b).createService('default', talker, { deploy: true });
-    await waitFor('2 running instances of talk', async () => (await client(a).listInstances('default', 'talk', { active: true })).filter((i) => i.status.state === 'running').length === 2, { timeoutMs: 30_000 });
+    let states = '';
+    await waitFor('2 running instances of talk', async () => {
+      const list = await client(a).listInstances('default', 'talk', { active: true });
+      states = list.map((i) => `${i.id}@${i.node}: ${i.status.state} ${i.status.message ?? ''}`).join('; ');
+      return list.filter((i) => i.status.state === 'running').length === 2;
+    }, { timeoutMs: 30_000 }).catch(async (e: unknown) => assert.fail(`${String(e)}: ${states}; ${JSON.stringify(await client(a).getService('default', 'talk'))}\n${servers.map((x) => x.stderr).join('\n')}`));
     const before = (await client(a).getService('default', 'talk'))?.deployment?.generation ?? 0;
     // The CLI waits for convergence, reading the follower's replica as it goes.
     const out = await ok(b, 'service', 'update', '--env-add', 'GREETING=hi', 'talk');
@@ -188,7 +195,7 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
     proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     try {
       // The CLI shows it as a line of vm-b's task, on stderr.
-      await waitFor('the notice of vm-b on stderr', () => /^talk\.\d\.\w+@vm-b +\| berth: node vm-b did not answer \(connect ECONNREFUSED 127\.11\.44\.3:\d+\): lines of its instances are missing while it does not$/m.test(err), { timeoutMs: 15_000 });
+      await waitFor('the notice of vm-b on stderr', () => /^talk\.\d\.\w+@vm-b +\| berth: node vm-b did not answer \(connect ECONNREFUSED 127\.11\.44\.3:\d+\): lines of its instances are missing until it answers again$/m.test(err), { timeoutMs: 15_000 });
       await waitFor("vm-a's ticks while following", () => new RegExp(`^talk\\.${onA.slot}\\.\\w+@vm-a +\\| tick \\d+ of slot ${onA.slot}$`, 'm').test(out), { timeoutMs: 15_000 });
       assert.equal(proc.exitCode, null, `the CLI still follows:\n${err}`);
     } finally {

@@ -185,7 +185,7 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
   const missing: UnreachableNode[] = [];
   const noticeOf = (node: UnreachableNode): { type: MuxStreamType; payload: Buffer } => {
     const instance = node.instances.map(instanceOf).find((i) => i !== undefined);
-    const text = `berth: node ${node.node} did not answer (${node.reason}): lines of its instances are missing while it does not`;
+    const text = `berth: node ${node.node} did not answer (${node.reason}): lines of its instances are missing until it answers again`;
     const line: LogLine = { time: new Date(ctx.berth.clock.now()).toISOString(), stream: 'stderr', text, instance: instance?.id ?? '', slot: instance?.slot ?? 0, container: '' };
     return { type: 2, payload: logPayload(line, { timestamps: options.timestamps, ...(options.details && instance ? { details: detailsOf(instance) } : {}) }) };
   };
