@@ -133,6 +133,16 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
   // moby's notFoundHandler: any unknown path or method, whatever its version prefix.
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ message: 'page not found' }));
 
+  const transport = deps.transport ?? 'tcp';
+  const relayKey = deps.relayKey;
+  // Several servers: a follower passes writes on to the leader as they came, and the leader checks them
+  // (before access control, as berth's API: a token the follower's replica does not hold yet is the
+  // leader's to judge). Before the onSend hook below, which gives a 503 of the leader's durability wait
+  // the bare `application/json` the CLI reads messages from.
+  if (deps.leaderRouting) {
+    const sign = relayKey ? (request: FastifyRequest) => dockerRelayToken({ method: request.method, url: request.originalUrl }, { key: relayKey, server: deps.node, nowMs: ctx.berth.clock.now() }) : undefined;
+    installLeaderRouting(app, deps.leaderRouting, logger, relayForwarding(transport, sign));
+  }
   // moby's version middleware: every answer names the newest version served (clients negotiate down to it).
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('Api-Version', MAX_API_VERSION).header('Ostype', ctx.host.os).header('Docker-Experimental', 'false').header('Server', `berth/${deps.version} (${ctx.host.os})`);
@@ -146,14 +156,6 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
     const refusal = unsupportedVersion(version);
     if (refusal) throw refusal;
   });
-  const transport = deps.transport ?? 'tcp';
-  const relayKey = deps.relayKey;
-  // Several servers: a follower passes writes on to the leader as they came, and the leader checks them
-  // (before access control, as berth's API: a token the follower's replica does not hold yet is the leader's to judge).
-  if (deps.leaderRouting) {
-    const sign = relayKey ? (request: FastifyRequest) => dockerRelayToken({ method: request.method, url: request.originalUrl }, { key: relayKey, server: deps.node, nowMs: ctx.berth.clock.now() }) : undefined;
-    installLeaderRouting(app, deps.leaderRouting, logger, relayForwarding(transport, sign));
-  }
   installDockerAccess(app, {
     transport,
     authenticator: deps.authenticator,
