@@ -168,7 +168,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const relay = createDockerApi({ ...dockerDeps, transport: 'relay' });
     await relay.ready();
     owned.defer(() => relay.close());
-    const { api, url } = await listenApi({ ...apiDeps, dockerRelay: dispatchDockerRelay(() => relay) }, host, port, owned);
+    const { api, url } = await listenApi({ ...apiDeps, dockerRelay: dispatchDockerRelay(relay) }, host, port, owned);
     late.api = api;
     if (dockerApi.length > 0) {
       const opened = await startDockerFace(dockerApi, { deps: dockerDeps, tls: dockerTls, logger });

@@ -39,7 +39,7 @@ async function leader(options: { revision?: number } = {}) {
   const deps = { store, authenticator: oneToken, telemetry: new FakeTelemetry(), node: 'control-plane aaaa', version: 't', leaderRouting: routing };
   const relay = createDockerApi({ ...deps, transport: 'relay', relayKey: KEY });
   await relay.ready();
-  const api = createApi({ ...deps, dockerRelay: dispatchDockerRelay(() => relay) });
+  const api = createApi({ ...deps, dockerRelay: dispatchDockerRelay(relay) });
   const url = await api.listen({ host: '127.0.0.1', port: 0 });
   after(async () => {
     await api.close();

@@ -79,18 +79,14 @@ export function relayForwarding(transport: 'unix' | 'tcp' | 'relay', sign: ((req
 
 /**
  * The leader's side: a raw request of its berth API listener under DOCKER_RELAY_PATH, handed to the
- * relay app of the face with the prefix taken off; false for any other request (reads are not relayed).
- * The app must be ready (`await app.ready()`).
+ * relay app of the face (transport `relay`) with the prefix taken off; false for any other request
+ * (reads are not relayed: they are berth's, which has no route there). The app must be ready
+ * (`await app.ready()`).
  */
-export function dispatchDockerRelay(app: () => FastifyInstance | undefined): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function dispatchDockerRelay(relay: FastifyInstance): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const url = req.url ?? '';
     if (!(url === DOCKER_RELAY_PATH || url.startsWith(`${DOCKER_RELAY_PATH}/`)) || READS.has(req.method ?? 'GET')) return false;
-    const relay = app();
-    if (!relay) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'this server is starting: it takes Docker API writes of other servers in a moment; retry' }));
-      return true;
-    }
     req.url = url.slice(DOCKER_RELAY_PATH.length) || '/';
     relay.routing(req, res);
     return true;
