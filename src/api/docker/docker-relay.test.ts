@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Identity } from '../../model/index.js';
 import { UnauthenticatedError } from '../../model/index.js';
@@ -32,15 +37,18 @@ function routingOf(partial: Partial<LeaderRouting> & { role: LeaderRouting['role
   return { leaderUrl: () => undefined, flushed: async () => 1, caughtUp: async () => true, ...partial };
 }
 
-/** The leader: its berth API listener with the relay, over its own store. */
-async function leader(options: { revision?: number } = {}) {
+/** The leader: its berth API listener (HTTPS with `https`) with the relay, over its own store. */
+async function leader(options: { revision?: number; https?: { key: Buffer; cert: Buffer } } = {}) {
   const store = openSqliteStore(':memory:');
   const routing = routingOf({ role: () => 'leader', flushed: async () => options.revision ?? 9 });
   const deps = { store, authenticator: oneToken, telemetry: new FakeTelemetry(), node: 'control-plane aaaa', version: 't', leaderRouting: routing };
   const relay = createDockerApi({ ...deps, transport: 'relay', relayKey: KEY });
   await relay.ready();
-  const api = createApi({ ...deps, dockerRelay: dispatchDockerRelay(relay) });
-  const url = await api.listen({ host: '127.0.0.1', port: 0 });
+  const api = createApi({ ...deps, dockerRelay: dispatchDockerRelay(relay), ...(options.https ? { https: options.https } : {}) });
+  await api.listen({ host: '127.0.0.1', port: 0 });
+  const address = api.server.address();
+  assert.ok(address && typeof address === 'object');
+  const url = `${options.https ? 'https' : 'http'}://127.0.0.1:${address.port}`;
   after(async () => {
     await api.close();
     await relay.close();
@@ -48,11 +56,11 @@ async function leader(options: { revision?: number } = {}) {
   return { store, url };
 }
 
-/** A follower's face (one listener of `transport`) over a store of its own, passing writes on to `leaderUrl`. */
-function follower(transport: DockerTransport, leaderUrl: string) {
+/** A follower's face (one listener of `transport`) over a store of its own, passing writes on to `leaderUrl` (trusting `ca`). */
+function follower(transport: DockerTransport, leaderUrl: string, ca?: Buffer) {
   const store = openSqliteStore(':memory:');
   const waited: number[] = [];
-  const routing = routingOf({ role: () => 'follower', leaderUrl: () => leaderUrl, caughtUp: async (revision) => (waited.push(revision), true) });
+  const routing = routingOf({ role: () => 'follower', leaderUrl: () => leaderUrl, caughtUp: async (revision) => (waited.push(revision), true), ...(ca ? { ca } : {}) });
   const app = createDockerApi({ store, authenticator: oneToken, telemetry: new FakeTelemetry(), node: 'control-plane bbbb', version: 't', leaderRouting: routing, transport, relayKey: KEY });
   after(() => app.close());
   return { app, store, waited };
@@ -71,6 +79,23 @@ describe('Docker face on several servers: writes go to the leader', () => {
     assert.deepEqual(waited, [41], 'it waited for its replica to hold the leader’s revision');
     assert.equal(res.headers[STORE_REVISION_HEADER], '41');
     // The request had no bearer token (the leader's authenticator knows only `Bearer good`): the relay credential let it in.
+  });
+
+  it('over HTTPS between the servers (--tls-cert): the leader’s listener serves berth’s routes and the relay alike', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-relay-tls-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=berth-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const https = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    const lead = await leader({ https });
+    assert.match(lead.url, /^https:/);
+    const { app } = follower('unix', lead.url, https.cert);
+    const res = await app.inject({ method: 'POST', url: '/v1.50/services/create', payload: create('web') });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.ok(lead.store.getService('default', 'web'));
+    const version = await new Promise<number>((resolve, reject) => {
+      httpsGet(`${lead.url}/v1/version`, { ca: https.cert }, (r) => resolve(r.statusCode ?? 0)).on('error', reject);
+    });
+    assert.equal(version, 200, 'berth’s own routes on the same HTTPS listener');
   });
 
   it('update and remove pass on too, with the version check made by the leader (Docker’s 409-free words for a stale version)', async () => {
