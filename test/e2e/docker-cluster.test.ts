@@ -121,6 +121,8 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
       outputs.push(out);
     }
     assert.equal(outputs[0], outputs[1]);
+    // docker info: an active swarm whose manager the CLI may drive, with the cluster's two nodes.
+    for (const s of servers) assert.equal((await ok(s, 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.Nodes}}')).trim(), 'active true 2');
   });
 
   it('docker service update through the follower rolls out a process service; service ls and ps agree on both servers', async () => {
