@@ -98,7 +98,7 @@ describe('Docker face on several servers: writes go to the leader', () => {
     assert.equal(version, 200, 'berth’s own routes on the same HTTPS listener');
   });
 
-  it('update and remove pass on too, with the version check made by the leader (Docker’s 409-free words for a stale version)', async () => {
+  it('update and remove pass on too, the leader checking the version the client read', async () => {
     const lead = await leader();
     const { app } = follower('unix', lead.url);
     assert.equal((await app.inject({ method: 'POST', url: '/v1.50/services/create', payload: create('web') })).statusCode, 201);
