@@ -1,6 +1,9 @@
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerFactory } from 'fastify';
 import type { Clock, Logger } from '../lib/index.js';
 import { CodedError, silentLogger, systemClock } from '../lib/index.js';
 import type { InstancePolicy } from '../model/index.js';
@@ -81,6 +84,12 @@ export interface ApiDeps {
   readonly consoleDir?: string;
   /** Several servers on etcd: writes go to the leader (api/leader-routing.ts). Absent: this server is the only one. */
   readonly leaderRouting?: LeaderRouting;
+  /**
+   * Several servers: the Docker face's writes other servers pass on to this one's listener (api/docker/
+   * docker-relay.ts dispatchDockerRelay). Asked first for every request the listener receives; a request
+   * it takes (true) never reaches berth's routes. Absent: none are taken.
+   */
+  readonly dockerRelay?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /** The error body of every failed request. */
@@ -138,8 +147,13 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   const ctx: RouteContext = buildRouteContext(deps, () => app.server.address());
   // Streams stay open until their client leaves; closing the server must not wait for them.
   const options = { logger: false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true } as const;
+  const relay = deps.dockerRelay;
   // An HTTPS server takes the same routes; its type differs only in the server class, unused here.
-  const app = deps.https ? (Fastify({ ...options, https: { key: deps.https.key, cert: deps.https.cert } }) as unknown as FastifyInstance) : Fastify(options);
+  const app = relay
+    ? (Fastify({ ...options, serverFactory: relayingServer(relay, deps.https) }) as unknown as FastifyInstance)
+    : deps.https
+      ? (Fastify({ ...options, https: { key: deps.https.key, cert: deps.https.cert } }) as unknown as FastifyInstance)
+      : Fastify(options);
 
   // Bodies are JSON only (415 otherwise, naming application/json); an empty body counts as no body
   // (clients send `content-type: application/json` with none). json-body.ts checks the nesting before
@@ -197,6 +211,25 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerWatchRoutes(app, ctx);
   registerConsoleRoutes(app, deps.consoleDir);
   return app;
+}
+
+/**
+ * The listener's server when some requests are not berth's (the Docker face's relayed writes): each
+ * request goes to `relay` first, and to fastify when the relay does not take it. Made as fastify
+ * makes its own (lib/server.js getServerInstance: HTTPS with the key and certificate, its timeouts).
+ */
+function relayingServer(relay: (req: IncomingMessage, res: ServerResponse) => boolean, tls: ApiDeps['https']): FastifyServerFactory {
+  return (handler, opts) => {
+    const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+      if (!relay(req, res)) handler(req, res);
+    };
+    const server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, dispatch) : createHttpServer(dispatch);
+    const { keepAliveTimeout, requestTimeout, connectionTimeout } = opts as { keepAliveTimeout?: unknown; requestTimeout?: unknown; connectionTimeout?: unknown };
+    if (typeof keepAliveTimeout === 'number') server.keepAliveTimeout = keepAliveTimeout;
+    if (typeof requestTimeout === 'number') server.requestTimeout = requestTimeout;
+    if (typeof connectionTimeout === 'number') server.setTimeout(connectionTimeout);
+    return server as HttpServer;
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ export type { RouteAccess } from './access-control.js';
 export { ROUTE_ACCESS } from './access-control.js';
 export type { DockerApiDeps } from './docker/create-docker-api.js';
 export { createDockerApi } from './docker/create-docker-api.js';
+export { dispatchDockerRelay } from './docker/docker-relay.js';
 export type { HostFacts, LocalImage, LocalImages } from './docker/docker-ports.js';
 export type { LeaderRouting } from './leader-routing.js';
 export type { NodeTelemetryApiDeps, NodeTelemetryReader } from './node-telemetry-api.js';

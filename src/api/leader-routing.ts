@@ -54,7 +54,19 @@ export function answerWithoutDurabilityWait(request: FastifyRequest): void {
   (request as unknown as Record<symbol, boolean>)[NOTHING_WRITTEN] = true;
 }
 
-export function installLeaderRouting(app: FastifyInstance, routing: LeaderRouting, logger: Logger): void {
+/** How a face other than berth's API passes its writes on (the Docker face: api/docker/docker-relay.ts). */
+export interface ForwardOptions {
+  /** Where a write goes, given the leader's API URL (default: the same path and query there). */
+  readonly target?: (leaderUrl: string, request: FastifyRequest) => URL;
+  /** Headers to set on the request passed on (a value undefined removes the header). */
+  readonly headers?: (request: FastifyRequest) => Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Installs the routing of writes (onRequest: a follower passes them on; onSend: the leader answers a
+ * write once it is in etcd, with its revision). Install it before access control: the leader checks.
+ */
+export function installLeaderRouting(app: FastifyInstance, routing: LeaderRouting, logger: Logger, options: ForwardOptions = {}): void {
   app.addHook('onRequest', async (request, reply) => {
     if (READS.has(request.method)) return;
     const role = routing.role();
@@ -62,7 +74,7 @@ export function installLeaderRouting(app: FastifyInstance, routing: LeaderRoutin
     const leader = routing.leaderUrl();
     // One hop only: a write another server passed on here, thinking this one leads, is not passed on again.
     if (role === 'electing' || leader === undefined || request.headers[FORWARDED_HEADER] !== undefined) throw noLeaderError();
-    await forward(request, reply, leader, routing, logger);
+    await forward(request, reply, leader, routing, logger, options);
   });
   app.addHook('onSend', async (request, reply, payload) => {
     if (READS.has(request.method) || routing.role() !== 'leader' || reply.statusCode >= 400) return payload;
@@ -78,11 +90,17 @@ export function installLeaderRouting(app: FastifyInstance, routing: LeaderRoutin
   });
 }
 
-async function forward(request: FastifyRequest, reply: FastifyReply, leader: string, routing: LeaderRouting, logger: Logger): Promise<void> {
-  const target = new URL(request.url, leader);
+async function forward(request: FastifyRequest, reply: FastifyReply, leader: string, routing: LeaderRouting, logger: Logger, options: ForwardOptions): Promise<void> {
+  const target = options.target ? options.target(leader, request) : new URL(request.url, leader);
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
-  headers['x-forwarded-for'] = request.ip;
+  for (const [name, value] of Object.entries(options.headers?.(request) ?? {})) {
+    if (value === undefined) delete headers[name];
+    else headers[name] = value;
+  }
+  // A unix socket's client has no address.
+  if (request.ip) headers['x-forwarded-for'] = request.ip;
+  else delete headers['x-forwarded-for'];
   headers[FORWARDED_HEADER] = '1';
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   let answer: IncomingMessage;

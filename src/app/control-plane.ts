@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { ApiDeps, LeaderRouting } from '../api/index.js';
-import { TokenAuthenticator, nodeToken, serviceAccountToken, telemetryToken } from '../api/index.js';
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps, DockerApiDeps, LeaderRouting } from '../api/index.js';
+import { TokenAuthenticator, createDockerApi, dispatchDockerRelay, nodeToken, serviceAccountToken, telemetryToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import type { Logger } from '../lib/index.js';
 import { CodedError, DisposableStore } from '../lib/index.js';
@@ -11,6 +12,8 @@ import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKv
 import { loadClusterConfig } from './cluster-config.js';
 import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
 import { DataPlaneBarrier } from './data-plane-barrier.js';
+import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
+import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
 import { DATA_PLANE_STALE_MS } from './data-plane-drain.js';
 import { ensureAdminToken } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
@@ -40,6 +43,13 @@ export interface ControlPlaneConfig {
   readonly encryptionKeyFile?: string;
   readonly logToFile?: boolean;
   readonly logger?: Logger;
+  /**
+   * Listeners of the Docker Engine API face (`--docker-api`, as `berth server`'s: docs/docker-api.md):
+   * every server serves it from its replica; its writes go to the leader.
+   */
+  readonly dockerApi?: readonly string[];
+  /** PEM files of the face's TCP listeners (`--docker-api-tls-cert`, `-key`, `-ca`); see dockerApiTls. */
+  readonly dockerApiTls?: DockerApiTlsFiles;
   /** Called once when this server must stop: it lost the lead, or etcd stayed unreachable (default: exit 1). */
   readonly onFatal?: (error: Error) => void;
 }
@@ -51,6 +61,10 @@ export interface RunningControlPlane {
   readonly store: ReturnType<typeof openSqliteStore>;
   /** `<data>/admin.token`: written by the server that first leads a new cluster, or when it lost its token. */
   readonly adminTokenPath: string;
+  /** Where this server's Docker API face listens, as DOCKER_HOST takes it; empty when it is off. */
+  readonly dockerApi: readonly string[];
+  /** True when the face's TCP listeners serve HTTPS. */
+  readonly dockerApiTls: boolean;
   role(): 'leader' | 'follower' | 'electing';
   /** Resolves once this server leads (for tests and `berth server`'s own message). */
   readonly leading: Promise<void>;
@@ -108,6 +122,11 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       throw new CodedError('REQUEST_INVALID', `--listen ${config.listen} listens on every address: give --advertise-url https://<this machine's address>:${port} so that the other servers can pass writes on to this one`, {});
     }
     const tls = serverTls({ host, dataDir, certFile: config.tlsCert, keyFile: config.tlsKey });
+    // The Docker API face's listeners and TLS, checked before anything listens (as berth server does).
+    const dockerApi = dockerApiAddresses(config.dockerApi, process.env, dataDir);
+    const dockerTls = dockerApiTls(dockerApi, config.dockerApiTls ?? {});
+    let face: DockerFace | undefined;
+    const late: { api?: FastifyInstance } = {};
     const limits = { maxReplicas: maxReplicasOf(config.maxReplicas, process.env) };
     const liveness = new MemoryNodeLiveness();
     const graceMs = config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
@@ -144,11 +163,26 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       node: `control-plane ${id.slice(0, 8)}`,
       version: BERTH_VERSION,
       leaderRouting: routing,
+      dockerApi: () => face?.addresses ?? [],
       consoleDir: consoleDir(),
       ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
       logger: logger.child({ part: 'api' }),
     };
-    const { url } = await listenApi(apiDeps, host, port, owned);
+    // The Docker face (docs/docker-api.md, "Several servers"): read here from the replica; its writes go
+    // to the leader's relay app, which every server keeps (whether its own face listens or not).
+    const { https: _berthTls, ...shared } = apiDeps;
+    const dockerDeps: DockerApiDeps = { ...shared, relayKey: key, apiAddress: () => late.api?.server.address() ?? null, logger: logger.child({ part: 'docker-api' }) };
+    const relay = createDockerApi({ ...dockerDeps, transport: 'relay' });
+    await relay.ready();
+    owned.defer(() => relay.close());
+    const { api, url } = await listenApi({ ...apiDeps, dockerRelay: dispatchDockerRelay(relay) }, host, port, owned);
+    late.api = api;
+    if (dockerApi.length > 0) {
+      const opened = await startDockerFace(dockerApi, { deps: dockerDeps, tls: dockerTls, logger });
+      face = opened;
+      // Closed before the API (defers run in reverse): the face's writes need the API's relay on the leader.
+      owned.defer(() => opened.close());
+    }
 
     const election = new LeaderElection(kv, { key: `${prefix}leader`, self: { id, url: config.advertiseUrl ?? url }, ttlSeconds: config.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, logger: logger.child({ part: 'election' }) });
     holder.election = election;
@@ -206,6 +240,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       id,
       store,
       adminTokenPath,
+      dockerApi: face?.addresses ?? [],
+      dockerApiTls: face?.tls ?? false,
       role: () => routing.role(),
       leading,
       stop: async () => {

@@ -66,12 +66,15 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
     ...(options.maxReplicas ? { maxReplicas: options.maxReplicas } : {}),
     ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
     ...(options.encryptionKeyFile ? { encryptionKeyFile: options.encryptionKeyFile } : {}),
+    ...(options.dockerApi ? { dockerApi: options.dockerApi } : {}),
+    ...(options.dockerApiTls ? { dockerApiTls: options.dockerApiTls } : {}),
     onFatal: (error) => {
       process.stderr.write(`berth server: ${error.message}; stopping (a restart loads the store from etcd again)\n`);
       process.exit(1);
     },
   });
   process.stderr.write(`berth server listening on ${server.url} (one of several servers on ${options.store}; data in ${options.dataDir})\n`);
+  process.stderr.write(dockerApiNotes(server));
   server.leading.then(
     () => process.stderr.write(`berth server: this server leads; admin token in ${server.adminTokenPath}\n`),
     () => undefined, // logged by the control plane
@@ -88,16 +91,22 @@ function startNotes(server: RunningServer): string {
   const { instanceUser: user, tls } = server;
   let notes = `instances run as ${user.name} (uid ${user.uid}) unless their spec names a user\n`;
   notes += server.consoleBuilt ? `console: ${server.url}/ (sign in with the admin token)\n` : 'console: not built (run `npm run build` in berth\'s directory)\n';
-  // Copyable: the docker CLI and docker-py take DOCKER_HOST (docs/docker-api.md).
+  notes += dockerApiNotes(server);
+  if (tls) {
+    notes += `TLS certificate ${tls.certFile}${tls.selfSigned ? ' (self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`;
+    if (tls.selfSigned) notes += `clients: BERTH_TLS_FINGERPRINT=${tls.fingerprint}, or --tls-ca ${tls.certFile} (BERTH_TLS_CA)\n`;
+  }
+  return notes;
+}
+
+/** Where the Docker API face listens, copyable: the docker CLI and docker-py take DOCKER_HOST (docs/docker-api.md). */
+function dockerApiNotes(server: { readonly dockerApi: readonly string[]; readonly dockerApiTls: boolean }): string {
+  let notes = '';
   for (const address of server.dockerApi) {
     const tcp = address.startsWith('tcp://');
     const verify = tcp && server.dockerApiTls ? ' DOCKER_TLS_VERIFY=1' : '';
     const token = tcp ? ' (with a token: {"HttpHeaders": {"Authorization": "Bearer <token>"}} in $DOCKER_CONFIG/config.json)' : '';
     notes += `Docker API: DOCKER_HOST=${address}${verify}${token}\n`;
-  }
-  if (tls) {
-    notes += `TLS certificate ${tls.certFile}${tls.selfSigned ? ' (self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`;
-    if (tls.selfSigned) notes += `clients: BERTH_TLS_FINGERPRINT=${tls.fingerprint}, or --tls-ca ${tls.certFile} (BERTH_TLS_CA)\n`;
   }
   return notes;
 }

@@ -1,13 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { silentLogger } from '../../lib/index.js';
 import { LIMITS } from '../../model/index.js';
 import type { ApiDeps } from '../create-api.js';
 import { buildRouteContext } from '../create-api.js';
 import { JSON_CONTENT_TYPE, parseJsonBody } from '../json-body.js';
 import { drainOversizedBodies } from '../oversized-body.js';
+import { installLeaderRouting } from '../leader-routing.js';
+import { dockerRelayToken, relayForwarding, relayIdentity } from './docker-relay.js';
 import { MAX_API_VERSION, MIN_API_VERSION, compareApiVersions, splitVersionPrefix, unsupportedVersion } from './api-version.js';
 import type { DockerContext } from './docker-context.js';
 import type { DockerRouteAccess, DockerTransport } from './docker-access.js';
@@ -60,6 +62,11 @@ export interface DockerApiDeps extends ApiDeps {
   readonly images?: LocalImages;
   /** The machine /version, /info and /nodes describe. Default: this one's. */
   readonly host?: HostFacts;
+  /**
+   * Several servers (with `leaderRouting`): the cluster's key, which signs the relay credential of a
+   * unix listener's writes passed on to the leader, and checks it on the `relay` transport (docker-relay.ts).
+   */
+  readonly relayKey?: Buffer;
 }
 
 /**
@@ -126,6 +133,16 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
   // moby's notFoundHandler: any unknown path or method, whatever its version prefix.
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ message: 'page not found' }));
 
+  const transport = deps.transport ?? 'tcp';
+  const relayKey = deps.relayKey;
+  // Several servers: a follower passes writes on to the leader as they came, and the leader checks them
+  // (before access control, as berth's API: a token the follower's replica does not hold yet is the
+  // leader's to judge). Before the onSend hook below, which gives a 503 of the leader's durability wait
+  // the bare `application/json` the CLI reads messages from.
+  if (deps.leaderRouting) {
+    const sign = relayKey ? (request: FastifyRequest) => dockerRelayToken({ method: request.method, url: request.originalUrl }, { key: relayKey, server: deps.node, nowMs: ctx.berth.clock.now() }) : undefined;
+    installLeaderRouting(app, deps.leaderRouting, logger, relayForwarding(transport, sign));
+  }
   // moby's version middleware: every answer names the newest version served (clients negotiate down to it).
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('Api-Version', MAX_API_VERSION).header('Ostype', ctx.host.os).header('Docker-Experimental', 'false').header('Server', `berth/${deps.version} (${ctx.host.os})`);
@@ -140,11 +157,12 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
     if (refusal) throw refusal;
   });
   installDockerAccess(app, {
-    transport: deps.transport ?? 'tcp',
+    transport,
     authenticator: deps.authenticator,
     table: Object.assign({}, ...routes.map((r) => r.access)) as Record<string, DockerRouteAccess>,
     grid,
     serviceName: (idOrName) => serviceNameOf(ctx, idOrName),
+    ...(relayKey ? { relayIdentity: (token: string, request: { method: string; url: string }) => relayIdentity(token, request, { key: relayKey, nowMs: ctx.berth.clock.now() }) } : {}),
   });
   drainOversizedBodies(app, LIMITS.bodyBytes);
   app.addHook('onResponse', async (request, reply) => {

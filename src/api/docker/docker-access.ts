@@ -3,6 +3,8 @@ import type { AccessScope, Identity } from '../../model/index.js';
 import type { RouteAccess } from '../access-control.js';
 import { identityOf, requirePermission } from '../access-control.js';
 import type { Authenticator } from '../authenticator.js';
+import { UnauthenticatedError } from '../../model/index.js';
+import { DOCKER_RELAY_HEADER } from './docker-relay.js';
 
 /*
  * Access on the Docker face (docs/docker-api.md, "Transport and access"): the same policy as berth's own
@@ -18,8 +20,12 @@ import type { Authenticator } from '../authenticator.js';
 /** A route's rule on the Docker face: berth's RouteAccess. Scope `grid` is the face's grid; `service` the service its `:id` names. */
 export type DockerRouteAccess = RouteAccess;
 
-/** Which kind of listener an app serves: what makes a request's identity. */
-export type DockerTransport = 'unix' | 'tcp';
+/**
+ * Which kind of listener an app serves: what makes a request's identity. `relay`: the leader's app for
+ * writes other servers pass on (docker-relay.ts) — a relay credential is the socket's owner of the
+ * server that signed it, else the bearer token is checked as on TCP.
+ */
+export type DockerTransport = 'unix' | 'tcp' | 'relay';
 
 /** Who a request on the unix socket is. */
 export const SOCKET_IDENTITY: Identity = {
@@ -41,6 +47,8 @@ export interface DockerAccessOptions {
    * handler answers its 404.
    */
   readonly serviceName: (idOrName: string) => string | undefined;
+  /** `relay` only: checks a relay credential (docker-relay.ts relayIdentity with the cluster's key). */
+  readonly relayIdentity?: (token: string, request: { readonly method: string; readonly url: string }) => Identity;
 }
 
 /** The rule of a route (HEAD as GET); undefined for a path no route has. */
@@ -67,13 +75,23 @@ export function installDockerAccess(app: FastifyInstance, options: DockerAccessO
   app.addHook('onRequest', async (request) => {
     const access = dockerRouteAccess(table, request.method, request.routeOptions.url);
     if (access === undefined || access.kind === 'public') return;
-    request.berthIdentity = options.transport === 'unix' ? SOCKET_IDENTITY : options.authenticator.authenticate(request.headers.authorization);
+    request.berthIdentity = identityFor(request, options);
   });
   app.addHook('preHandler', async (request) => {
     const access = dockerRouteAccess(table, request.method, request.routeOptions.url);
     if (access?.kind !== 'permission') return;
     requirePermission(identityOf(request), access.permission, scopeOf(access.scope, request, options));
   });
+}
+
+function identityFor(request: FastifyRequest, options: DockerAccessOptions): Identity {
+  if (options.transport === 'unix') return SOCKET_IDENTITY;
+  const relayed = request.headers[DOCKER_RELAY_HEADER];
+  if (options.transport === 'relay' && typeof relayed === 'string') {
+    if (!options.relayIdentity) throw new UnauthenticatedError('this server takes no Docker relay credentials');
+    return options.relayIdentity(relayed, { method: request.method, url: request.originalUrl });
+  }
+  return options.authenticator.authenticate(request.headers.authorization);
 }
 
 function scopeOf(scope: 'cluster' | 'grid' | 'service' | 'node', request: FastifyRequest, options: DockerAccessOptions): AccessScope {

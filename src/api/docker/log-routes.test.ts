@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Instance, LogLine } from '../../model/index.js';
 import { AsyncChannel } from '../../lib/index.js';
 import type { Telemetry } from '../ports.js';
-import { addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
+import { DOCKER_NOW, addInstance, deployService, dockerFace } from '../testing/docker-fixtures.js';
 import { LOG_ACCESS, parseSinceTimestamp } from './log-routes.js';
 import { goQueryEscape } from './log-stream.js';
 import { nodeIdOf, taskIdOf } from './swarm-ids.js';
@@ -46,6 +46,22 @@ function setup(deps: { telemetry?: Telemetry } = {}) {
   const web = deployService(face.store, { name: 'web', replicas: 2 });
   addInstance(face.store, web, { id: 'web-1-a', slot: 1, status: {} });
   addInstance(face.store, web, { id: 'web-2-a', slot: 2, status: {} });
+  face.telemetry.lines = [
+    line('web-1-a', 1, '2026-03-01T11:00:00.000000000Z', 'one'),
+    line('web-2-a', 2, '2026-03-01T11:00:01.250000000Z', 'two', 'stderr'),
+    line('web-1-a', 1, '2026-03-01T11:00:02.000000001Z', 'three'),
+  ];
+  return { ...face, web };
+}
+
+/** As setup(), with web-2-a on another node, vm-b (an agent's). */
+function twoNodes(deps: { telemetry?: Telemetry } = {}) {
+  const face = dockerFace(deps.telemetry ? { telemetry: deps.telemetry } : {});
+  after(() => face.app.close());
+  face.store.upsertNode({ name: 'vm-b', address: '127.0.0.2', drivers: ['process'], ready: true, heartbeatAt: new Date(DOCKER_NOW).toISOString() });
+  const web = deployService(face.store, { name: 'web', replicas: 2 });
+  addInstance(face.store, web, { id: 'web-1-a', slot: 1, status: {} });
+  addInstance(face.store, web, { id: 'web-2-a', slot: 2, status: {}, node: 'vm-b' });
   face.telemetry.lines = [
     line('web-1-a', 1, '2026-03-01T11:00:00.000000000Z', 'one'),
     line('web-2-a', 2, '2026-03-01T11:00:01.250000000Z', 'two', 'stderr'),
@@ -168,6 +184,20 @@ describe('Docker face: service and task logs', () => {
     ]);
   });
 
+  it('names a node whose agent did not answer after the lines it got, as swarmkit ends an incomplete stream (a stream-3 frame)', async () => {
+    const { app, telemetry } = twoNodes();
+    telemetry.unreachable = [{ node: 'vm-b', reason: 'no answer within 5000 ms', instances: ['web-2-a'] }];
+    const res = await logs(app, '/v1.50/services/web/logs?stdout=1&stderr=1');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.frames, [
+      { stream: 1, text: 'one\n' },
+      { stream: 1, text: 'three\n' },
+      { stream: 3, text: 'Error grabbing logs: warning: incomplete log stream. some logs could not be retrieved for the following reasons: node vm-b is not available (no answer within 5000 ms)\n' },
+    ]);
+    telemetry.unreachable = [];
+    assert.deepEqual((await logs(app, '/v1.50/services/web/logs?stdout=1&stderr=1')).frames.map((f) => f.stream), [1, 2, 1], 'no frame 3 when every node answered');
+  });
+
   it('has an access rule for each log route: `logs` on the service, or in the grid for a task', () => {
     assert.deepEqual(LOG_ACCESS, {
       'GET /services/:id/logs': { kind: 'permission', permission: 'logs', scope: 'service' },
@@ -256,6 +286,51 @@ describe('Docker face: following logs over a socket', { timeout: 15_000 }, () =>
     live.push(line('web-3-new', 3, '2026-03-01T12:00:06.000000000Z', 'new instance'));
     const frame = await frames.next();
     assert.equal(frame.text, `com.docker.swarm.node.id=${nodeIdOf('node-1')},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=${taskIdOf('web-3-new')} new instance\n`);
+    leave.abort();
+  });
+
+  it('while following, names a node whose agent did not answer in a stderr line of one of its tasks, and goes on', async () => {
+    const { app, telemetry, web } = twoNodes();
+    telemetry.unreachable = [{ node: 'vm-b', reason: 'connect ECONNREFUSED 127.0.0.2:10250', instances: ['web-2-a'] }];
+    const base = await listen(app);
+    const leave = new AbortController();
+    const response = await fetch(`${base}/v1.50/services/web/logs?stdout=1&stderr=1&follow=1&timestamps=1&details=1`, { signal: leave.signal });
+    const frames = frameReader(response);
+    const details = (node: string, task: string): string => `com.docker.swarm.node.id=${nodeIdOf(node)},com.docker.swarm.service.id=${web.id},com.docker.swarm.task.id=${taskIdOf(task)}`;
+    // The CLI parses every frame's details (its `web.2.<task>@vm-b |` prefix): the notice is a line of vm-b's task.
+    assert.deepEqual(await frames.next(), {
+      stream: 2,
+      text: `${new Date(DOCKER_NOW).toISOString().slice(0, 19)}.000000000Z ${details('vm-b', 'web-2-a')} berth: node vm-b did not answer (connect ECONNREFUSED 127.0.0.2:10250): lines of its instances are missing until it answers again\n`,
+    });
+    assert.deepEqual(await frames.next(), { stream: 1, text: `2026-03-01T11:00:00.000000000Z ${details('node-1', 'web-1-a')} one\n` });
+    assert.deepEqual(await frames.next(), { stream: 1, text: `2026-03-01T11:00:02.000000001Z ${details('node-1', 'web-1-a')} three\n` });
+    await waitFor(() => telemetry.followers.size === 1, 'the request still follows the telemetry');
+    telemetry.push(line('web-1-a', 1, '2026-03-01T12:00:05.000000000Z', 'later'));
+    assert.deepEqual(await frames.next(), { stream: 1, text: `2026-03-01T12:00:05.000000000Z ${details('node-1', 'web-1-a')} later\n` }, 'the stream goes on after the notice');
+    leave.abort();
+  });
+
+  it('writes the notice of a node lost while following at once, without waiting for another line', async () => {
+    const live = new AsyncChannel<LogLine>();
+    let report: ((node: { node: string; reason: string; instances: string[] }) => void) | undefined;
+    const telemetry: Telemetry = {
+      async *logs(_instances, options) {
+        report = options.onUnreachable;
+        options.signal?.addEventListener('abort', () => live.close(), { once: true });
+        yield* live;
+      },
+      stats: async () => [],
+    };
+    const { app } = twoNodes({ telemetry });
+    const base = await listen(app);
+    const leave = new AbortController();
+    const response = await fetch(`${base}/v1.50/services/web/logs?stdout=1&stderr=1&follow=1`, { signal: leave.signal });
+    const frames = frameReader(response);
+    live.push(line('web-2-a', 2, '2026-03-01T12:00:05.000000000Z', 'before the loss'));
+    assert.deepEqual(await frames.next(), { stream: 1, text: 'before the loss\n' });
+    assert.ok(report, 'the face asked to hear of unreachable nodes');
+    report({ node: 'vm-b', reason: 'its stream stayed silent for 10000 ms', instances: ['web-2-a'] });
+    assert.deepEqual(await frames.next(), { stream: 2, text: 'berth: node vm-b did not answer (its stream stayed silent for 10000 ms): lines of its instances are missing until it answers again\n' });
     leave.abort();
   });
 

@@ -1,6 +1,6 @@
 import { settleWithin } from '../../lib/index.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Instance, LogLine } from '../../model/index.js';
+import type { Instance, LogLine, UnreachableNode } from '../../model/index.js';
 import type { RouteAccess } from '../access-control.js';
 import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
@@ -158,6 +158,14 @@ interface Exchange {
  * Streams the lines of `entries`' instances: berth's containers have no TTY, so always multiplexed
  * (the content type says so from API 1.42 on, as moby's). Each line carries the details the CLI
  * needs when asked: the node, service and task ids.
+ *
+ * A node whose agent does not answer (several servers, or agents of other machines) is named, so that
+ * the reader knows lines are missing (docs/docker-api.md, "Logs"): without follow, as swarmkit's log
+ * broker ends such a stream — after the lines, a daemon error frame (stdcopy's Systemerr) `Error
+ * grabbing logs: warning: incomplete log stream. some logs could not be retrieved for the following
+ * reasons: node vm-b is not available (…)`, which the docker CLI prints and exits 1 with; while
+ * following (swarmkit says nothing there, and an error frame would end the CLI's stream), one stderr
+ * line per node as a line of one of its instances — the CLI shows it under that task's `name@node`.
  */
 async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSource, options: DockerLogsOptions): Promise<void> {
   const byInstance = new Map<string, Instance | undefined>(source.instances.map((i) => [i.id, i]));
@@ -167,7 +175,32 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
   };
   const contentType = versionAtLeast(apiVersionOf(exchange.request, ctx.engine.maxApiVersion), '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
   const stream = new LogStream(exchange.reply, { contentType, maxBufferedBytes: ctx.berth.maxStreamBufferBytes, registry: exchange.registry });
-  const query = { ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(options.since !== undefined ? { since: options.since } : {}), follow: options.follow, signal: stream.signal };
+  const frameOf = (line: LogLine): { type: MuxStreamType; payload: Buffer } | undefined => {
+    const instance = instanceOf(line.instance);
+    if (!instance) return undefined; // a line of an instance this request did not ask for (a task's slot's newer instance)
+    if (line.stream === 'stdout' ? !options.stdout : !options.stderr) return undefined;
+    return { type: line.stream === 'stdout' ? 1 : 2, payload: logPayload(line, { timestamps: options.timestamps, ...(options.details ? { details: detailsOf(instance) } : {}) }) };
+  };
+  // Nodes whose lines are missing: reported at the end (no follow), or as they are found (follow).
+  const missing: UnreachableNode[] = [];
+  const noticeOf = (node: UnreachableNode): { type: MuxStreamType; payload: Buffer } => {
+    const instance = node.instances.map(instanceOf).find((i) => i !== undefined);
+    const text = `berth: node ${node.node} did not answer (${node.reason}): lines of its instances are missing until it answers again`;
+    const line: LogLine = { time: new Date(ctx.berth.clock.now()).toISOString(), stream: 'stderr', text, instance: instance?.id ?? '', slot: instance?.slot ?? 0, container: '' };
+    return { type: 2, payload: logPayload(line, { timestamps: options.timestamps, ...(options.details && instance ? { details: detailsOf(instance) } : {}) }) };
+  };
+  const onUnreachable = (node: UnreachableNode): void => {
+    missing.push(node);
+    // Before the headers, they wait for open().
+    if (options.follow && stream.isStreaming) flushNotices();
+  };
+  const flushNotices = (): void => {
+    for (const node of missing.splice(0)) {
+      const notice = noticeOf(node);
+      void stream.write(notice.type, notice.payload);
+    }
+  };
+  const query = { ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(options.since !== undefined ? { since: options.since } : {}), follow: options.follow, signal: stream.signal, onUnreachable };
   const lines = ctx.berth.telemetry.logs(source.instances, query)[Symbol.asyncIterator]();
 
   const first = lines.next();
@@ -177,15 +210,7 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
     throw early.error; // before the headers: the error handler answers it
   }
   stream.open();
-  const frameOf = (line: LogLine): { type: MuxStreamType; payload: Buffer } | undefined => {
-    const instance = instanceOf(line.instance);
-    if (!instance) return undefined; // a line of an instance this request did not ask for (a task's slot's newer instance)
-    if (line.stream === 'stdout' ? !options.stdout : !options.stderr) return undefined;
-    const details = options.details
-      ? { 'com.docker.swarm.node.id': nodeIdOf(instance.node), 'com.docker.swarm.service.id': instance.serviceId, 'com.docker.swarm.task.id': taskIdOf(instance.id) }
-      : undefined;
-    return { type: line.stream === 'stdout' ? 1 : 2, payload: logPayload(line, { timestamps: options.timestamps, ...(details ? { details } : {}) }) };
-  };
+  if (options.follow) flushNotices();
   try {
     let next = early.state === 'fulfilled' ? early.value : await first;
     while (!next.done) {
@@ -194,6 +219,7 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
       if (!stream.isOpen) break;
       next = await lines.next();
     }
+    if (!options.follow && missing.length > 0) await stream.write(3, Buffer.from(`Error grabbing logs: ${incompleteStream(missing)}\n`));
   } catch (error) {
     // Past the headers, the daemon's own errors go in the stream (stdcopy's Systemerr), as moby's WriteLogStream.
     await stream.write(3, Buffer.from(`Error grabbing logs: ${error instanceof Error ? error.message : String(error)}\n`));
@@ -201,4 +227,16 @@ async function streamLogs(ctx: DockerContext, exchange: Exchange, source: LogSou
     void lines.return?.()?.catch(() => undefined);
     await stream.end();
   }
+}
+
+/** The details of a line of `instance`: its node, service and task ids, as Swarm's log messages carry them. */
+function detailsOf(instance: Instance): Record<string, string> {
+  return { 'com.docker.swarm.node.id': nodeIdOf(instance.node), 'com.docker.swarm.service.id': instance.serviceId, 'com.docker.swarm.task.id': taskIdOf(instance.id) };
+}
+
+/** swarmkit's words for a stream some nodes did not send (manager/logbroker/subscription.go Err), each node with berth's reason. */
+export function incompleteStream(missing: readonly UnreachableNode[]): string {
+  const nodes = new Map<string, string>();
+  for (const m of missing) if (!nodes.has(m.node)) nodes.set(m.node, m.reason);
+  return `warning: incomplete log stream. some logs could not be retrieved for the following reasons: ${[...nodes].map(([node, reason]) => `node ${node} is not available (${reason})`).join(', ')}`;
 }

@@ -93,6 +93,11 @@ export class LogStream {
     return this.state !== 'done';
   }
 
+  /** True once open() sent the headers and until the stream ends: frames written now go out. */
+  get isStreaming(): boolean {
+    return this.state === 'open';
+  }
+
   /** Takes the response over from fastify and sends the status and headers at once (moby writes 200 before the first line). */
   open(): void {
     if (this.state !== 'new') return;
