@@ -68,3 +68,62 @@ export interface ServiceEvent {
 
 /** What a writer gives; the store assigns id and time. */
 export type NewServiceEvent = Omit<ServiceEvent, 'id' | 'time'> & { time?: string };
+
+/**
+ * Routine events (severity info, about one instance) that a burst folds into one: Kubernetes' event
+ * correlator combines similar events beyond 10 within its window into one ("combined from similar
+ * events", client-go tools/record/events_cache.go EventAggregator). Warnings and errors are never folded:
+ * `service why` reads them per instance.
+ */
+export const FOLDED_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['instance.created', 'instance.started', 'instance.stopping', 'instance.stopped', 'instance.ready', 'instance.draining', 'instance.drained', 'instance.adopted']);
+
+/** More than this many routine events of one type, service and write are folded into one (Kubernetes' maxEvents of the aggregator: 10). */
+export const FOLD_FROM = 10;
+
+/** Messages of a folded event's first events quoted in its message. */
+const FOLDED_QUOTED = 3;
+
+/**
+ * `events` with each group of more than `from` routine events (FOLDED_EVENT_TYPES, severity info) of the
+ * same grid, service and type replaced by one event, where the group's first one was: its message
+ * counts them and quotes the first three (`500 × instance.created: web.1 created (new) at …; … and 497
+ * more`), `data.folded` is the count and `data.instances` their instance ids; it names no instance or
+ * slot. A 10,000-replica apply then records tens of events, not 20,000 of which a service keeps 1,000
+ * (docs/benchmarks.md, "Control plane at scale"). Other events pass as they are, in order.
+ */
+export function foldRoutineEvents(events: readonly NewServiceEvent[], from = FOLD_FROM): readonly NewServiceEvent[] {
+  if (events.length <= from) return events;
+  const groupOf = (e: NewServiceEvent): string | undefined =>
+    e.severity === 'info' && e.instance !== undefined && FOLDED_EVENT_TYPES.has(e.type) ? `${e.grid}\u0000${e.service}\u0000${e.type}` : undefined;
+  const groups = new Map<string, NewServiceEvent[]>();
+  for (const e of events) {
+    const key = groupOf(e);
+    if (key === undefined) continue;
+    const group = groups.get(key);
+    if (group) group.push(e);
+    else groups.set(key, [e]);
+  }
+  if (![...groups.values()].some((g) => g.length > from)) return events;
+  const out: NewServiceEvent[] = [];
+  for (const e of events) {
+    const key = groupOf(e);
+    const group = key === undefined ? undefined : groups.get(key);
+    if (!group || group.length <= from) {
+      out.push(e);
+      continue;
+    }
+    if (group[0] !== e) continue; // folded into the group's first
+    const first = group[0];
+    const quoted = group.slice(0, FOLDED_QUOTED).map((g) => g.message).join('; ');
+    out.push({
+      grid: first.grid,
+      service: first.service,
+      type: first.type,
+      severity: 'info',
+      message: `${group.length} × ${first.type}: ${quoted}; … and ${group.length - FOLDED_QUOTED} more`,
+      data: { folded: group.length, instances: group.map((g) => g.instance as string) },
+      ...(first.time !== undefined ? { time: first.time } : {}),
+    });
+  }
+  return out;
+}

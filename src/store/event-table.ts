@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { NewServiceEvent, ServiceEvent } from '../model/index.js';
-import { RequestInvalidError, serviceKey } from '../model/index.js';
+import { RequestInvalidError, foldRoutineEvents, serviceKey } from '../model/index.js';
 import type { ChangeLog } from './change-log.js';
 import type { FrozenJsonCache } from './deep-freeze.js';
 import type { EventFilter } from './store.js';
@@ -30,11 +30,14 @@ export class EventTable {
       (SELECT id FROM events WHERE grid = ? AND service = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`);
   }
 
-  /** Appends events (time: the given one when valid, else now), then trims each service touched. */
+  /**
+   * Appends events (time: the given one when valid, else now), then trims each service touched. A burst
+   * of routine events of one type is recorded as one (foldRoutineEvents), whoever wrote it.
+   */
   append(events: readonly NewServiceEvent[]): void {
     const { log } = this.options;
     const touched = new Map<string, readonly [string, string]>();
-    for (const { time, ...rest } of events) {
+    for (const { time, ...rest } of foldRoutineEvents(events)) {
       const revision = log.next();
       const given = time === undefined ? Number.NaN : Date.parse(time);
       const timeMs = Number.isFinite(given) ? given : this.options.nowMs();
