@@ -34,6 +34,21 @@ async function commits(leader: Awaited<ReturnType<typeof leaderOn>>, n: number):
   return revision;
 }
 
+/** A leader with the service web and one instance in etcd, and a follower that loaded and follows. */
+async function leaderAndFollower(storeOptions: { historyRevisions?: number } = {}) {
+  const kv = new SqliteKv();
+  const leader = await leaderOn(kv, {}, storeOptions);
+  leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
+  leader.store.applyControllerWrites({ createInstances: [instance('web-1-a', 1)] });
+  await leader.writer.flushed();
+  const follower = openSqliteStore(':memory:');
+  const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
+  follower.replicate({});
+  await replica.load();
+  replica.follow();
+  return { kv, leader, follower, replica };
+}
+
 void describe('the history ring: etcd holds the history of the last commits, each server its own (store/history-ring.ts)', () => {
   void it('packs history rows into parts of a bounded size, in a slot of the ring, and reads them back; damaged values give nothing', () => {
     const rows = Array.from({ length: 50 }, (_, k) => ({ revision: k + 1, kind: 'instance', op: 'put', key: `i${k}`, json: 'x'.repeat(100) }));
@@ -49,16 +64,7 @@ void describe('the history ring: etcd holds the history of the last commits, eac
   });
 
   void it('no history row by row in etcd; the ring never holds more than its slots; a follower that followed replays what the leader replays', async () => {
-    const kv = new SqliteKv();
-    const leader = await leaderOn(kv);
-    leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
-    leader.store.applyControllerWrites({ createInstances: [instance('web-1-a', 1)] });
-    await leader.writer.flushed();
-    const follower = openSqliteStore(':memory:');
-    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
-    follower.replicate({});
-    await replica.load();
-    replica.follow();
+    const { kv, leader, follower, replica } = await leaderAndFollower();
     const from = follower.revision();
     const revision = await commits(leader, HISTORY_RING + 20);
     assert.ok(await replica.caughtUp(revision, 5000));
@@ -145,16 +151,7 @@ void describe('the history ring: etcd holds the history of the last commits, eac
   });
 
   void it('followers trim their own history where the leader trims (its replicated `compacted`)', async () => {
-    const kv = new SqliteKv();
-    const leader = await leaderOn(kv, {}, { historyRevisions: 20 });
-    leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
-    leader.store.applyControllerWrites({ createInstances: [instance('web-1-a', 1)] });
-    await leader.writer.flushed();
-    const follower = openSqliteStore(':memory:');
-    const replica = new StoreReplica(kv, follower, { prefix: PREFIX });
-    follower.replicate({});
-    await replica.load();
-    replica.follow();
+    const { kv, leader, follower, replica } = await leaderAndFollower({ historyRevisions: 20 });
     const early = follower.revision();
     assert.ok(await replica.caughtUp(await commits(leader, 60), 5000));
     assert.throws(() => leader.store.watch(early, () => undefined), /compacted/i);

@@ -1,10 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EtcdCluster } from '../etcd-harness.js';
-import { BIN, rangesFor } from './harness.js';
+import type { BerthClient } from '../../src/client/index.js';
+import type { RunningAgent } from './agent-harness.js';
+import { killAgent } from './agent-harness.js';
+import { BIN, rangesFor, waitFor } from './harness.js';
 
 /** `berth server --store etcd://…` processes for tests (docs/control-plane.md). */
 
@@ -71,4 +74,32 @@ export function certificateFor(ip: string, dir: string): { certFile: string; key
   const keyFile = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=berth-test', '-addext', `subjectAltName=IP:${ip}`], { stdio: 'ignore' });
   return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
+}
+
+/**
+ * The end of a cluster test: its services removed through a live server (so the agents stop their
+ * instances), then the agents, the servers and etcd stopped and the directories removed, even when a
+ * step fails.
+ */
+export async function tearDownCluster(parts: {
+  readonly servers: readonly ControlPlaneServer[];
+  readonly agents: readonly RunningAgent[];
+  readonly etcd: EtcdCluster | undefined;
+  readonly dirs: readonly string[];
+  /** A client of a server, or undefined when the test never got a token. */
+  readonly client: (server: ControlPlaneServer) => BerthClient | undefined;
+}): Promise<void> {
+  try {
+    const live = parts.servers.find((s) => s.proc.exitCode === null && s.proc.signalCode === null);
+    const c = live ? parts.client(live) : undefined;
+    if (c) {
+      for (const s of await c.listServices('default').catch(() => [])) await c.removeService('default', s.name).catch(() => undefined);
+      await waitFor('services removed', async () => (await c.listServices('default')).length === 0, { timeoutMs: 30_000 }).catch(() => undefined);
+    }
+  } finally {
+    for (const a of parts.agents) await killAgent(a, 'SIGTERM');
+    for (const s of parts.servers) await stopProc(s.proc, 'SIGTERM');
+    await parts.etcd?.stop();
+    for (const d of parts.dirs) rmSync(d, { recursive: true, force: true });
+  }
 }

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BerthClient, isApiError } from '../../src/client/index.js';
 import type { EtcdCluster } from '../etcd-harness.js';
 import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { killAgent, spawnAgent } from './agent-harness.js';
+import { spawnAgent } from './agent-harness.js';
 import { tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { roleOf, spawnControlPlane, stopProc } from './control-plane-harness.js';
+import { roleOf, spawnControlPlane, stopProc, tearDownCluster } from './control-plane-harness.js';
 import { accepts, echoSpec } from './programs.js';
 
 /*
@@ -54,21 +54,7 @@ void describe('several servers on etcd (berth server --store etcd://…)', () =>
     }
   });
 
-  after(async () => {
-    try {
-      const live = servers.find((s) => s.proc.exitCode === null && s.proc.signalCode === null);
-      if (live && token) {
-        const c = client(live);
-        for (const s of await c.listServices('default').catch(() => [])) await c.removeService('default', s.name).catch(() => undefined);
-        await waitFor('services removed', async () => (await c.listServices('default')).length === 0, { timeoutMs: 30_000 }).catch(() => undefined);
-      }
-    } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const s of servers) await stopProc(s.proc, 'SIGTERM');
-      await etcd?.stop();
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownCluster({ servers, agents, etcd, dirs, client: (s) => (token ? client(s) : undefined) }));
 
   it('one leads, one follows; writes through either are read on both; 6 replicas spread 2/2/2 over the agents', async () => {
     const [a, b] = servers as [Server, Server];

@@ -10,7 +10,7 @@ import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { freePortAt, killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { roleOf, spawnControlPlane, stopProc } from './control-plane-harness.js';
+import { roleOf, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
 import type { DockerCliResult } from './docker-cli.js';
 import { DOCKER_CLI, dockerCliWith } from './docker-cli.js';
 import { tempDir, waitFor } from './harness.js';
@@ -65,21 +65,7 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
     // The agents join in a test of their own, once the image service is made (see there).
   });
 
-  after(async () => {
-    try {
-      const live = servers.find((s) => s.proc.exitCode === null && s.proc.signalCode === null);
-      if (live && token) {
-        const c = client(live);
-        for (const s of await c.listServices('default').catch(() => [])) await c.removeService('default', s.name).catch(() => undefined);
-        await waitFor('services removed', async () => (await c.listServices('default')).length === 0, { timeoutMs: 30_000 }).catch(() => undefined);
-      }
-    } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const s of servers) await stopProc(s.proc, 'SIGTERM');
-      await etcd?.stop();
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownCluster({ servers, agents, etcd, dirs, client: (s) => (token ? client(s) : undefined) }));
 
   it('each server prints its face, and GET /v1/version reports it', async () => {
     const [a, b] = leaderAndFollower();
