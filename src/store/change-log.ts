@@ -149,7 +149,7 @@ export class ChangeLog {
     }
     if (missing > published && this.hub.size > 0) this.options.logger.warn({ from: published, missing }, 'the replicated history has a hole (a load past what etcd\'s history ring holds): watches from before it list again');
     const events = rows
-      .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > Math.max(published, missing))
+      .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > Math.max(published, missing) && Number((c.row as ChangeRow).revision) <= this.rev)
       .map((c) => c.row as ChangeRow)
       .sort((a, b) => a.revision - b.revision)
       .map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json)));
@@ -166,7 +166,10 @@ export class ChangeLog {
     // Further than the cluster's store (another cluster's data directory, or an etcd restored from an
     // older snapshot): nothing local is this history.
     const from = before > after ? 0 : before;
-    if (before > after) this.dropChangesAbove.run(after);
+    // History past the store's revision is never kept: local rows of another history, or rows of a commit
+    // a dead leader only half wrote (its history part landed, its revision counter did not). The next
+    // leader gives those revisions out again.
+    this.dropChangesAbove.run(after);
     let missing = 0;
     for (let r = after; r > from; r--) {
       if (!received.has(r)) {

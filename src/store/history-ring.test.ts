@@ -150,6 +150,22 @@ void describe('the history ring: etcd holds the history of the last commits, eac
     }
   });
 
+  void it('a history part of a commit a dead leader only half wrote (past the store\'s revision) is not kept: the next leader gives those revisions out again', async () => {
+    const { kv, leader, replica } = await leaderAndFollower();
+    replica.stop();
+    const at = leader.store.revision();
+    const ghost = { revision: at + 1, kind: 'instance', op: 'put', key: 'ghost', json: JSON.stringify({ id: 'ghost' }) };
+    await kv.put(`${PREFIX}history/63/0`, JSON.stringify([ghost]));
+    const next = openSqliteStore(':memory:');
+    next.replicate({});
+    await new StoreReplica(kv, next, { prefix: PREFIX }).load();
+    assert.equal(next.revision(), at);
+    assert.deepEqual(replay(next, at), [], 'no event past the store\'s revision');
+    next.createService({ grid: 'default', spec: spec('api'), deploy: false });
+    assert.deepEqual(replay(next, at).map((e) => [e.revision, e.kind, e.key]), [[at + 1, 'service', 'default/api']]);
+    await kv.close();
+  });
+
   void it('followers trim their own history where the leader trims (its replicated `compacted`)', async () => {
     const { kv, leader, follower, replica } = await leaderAndFollower({ historyRevisions: 20 });
     const early = follower.revision();
