@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NewServiceEvent } from './index.js';
-import { FOLD_FROM, foldRoutineEvents } from './index.js';
+import { FOLDED_IDS, FOLD_FROM, foldRoutineEvents } from './index.js';
 
 const created = (service: string, k: number): NewServiceEvent => ({ grid: 'default', service, type: 'instance.created', severity: 'info', instance: `${service}-${k}-x`, slot: k, message: `${service}.${k} created (new) at 127.10.0.${k}` });
 
@@ -36,6 +36,14 @@ void describe('foldRoutineEvents: a burst of routine events is recorded as one (
     const many: NewServiceEvent[] = Array.from({ length: 30 }, (_, k) => ({ grid: 'default', service: 'web', type: 'instance.created', severity: 'warning', instance: `web-${k}-x`, message: `m${k}` }));
     const serviceLevel: NewServiceEvent[] = Array.from({ length: 30 }, (_, k) => ({ grid: 'default', service: 'web', type: 'service.scaled', severity: 'info', message: `s${k}` }));
     assert.deepEqual(foldRoutineEvents([...many, ...serviceLevel]), [...many, ...serviceLevel]);
+  });
+
+  void it('lists at most FOLDED_IDS instance ids, and counts them all', () => {
+    const burst = Array.from({ length: 500 }, (_, k) => created('web', k + 1));
+    const [one] = foldRoutineEvents(burst);
+    assert.equal(one?.data?.['folded'], 500);
+    assert.deepEqual(one?.data?.['instances'], burst.slice(0, FOLDED_IDS).map((e) => e.instance));
+    assert.match(one?.message ?? '', /… and 497 more$/);
   });
 
   void it('keeps the first event\'s time', () => {
