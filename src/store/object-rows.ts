@@ -38,6 +38,15 @@ export class ObjectRows {
   }
 
   /**
+   * The instance `id` as stored, frozen and shared (the InstanceCache's object: parsed once per
+   * revision), or undefined. For writers that derive a new object from it (`{ ...current, status }`)
+   * and never change it: an agent's status report then parses no row.
+   */
+  storedInstance(id: string): Instance | undefined {
+    return this.instances.get(id);
+  }
+
+  /**
    * Stores `service` at `revision` (a revision of the transaction in progress, ChangeLog.next). The
    * caller sets `service.version`: intent writes move it, status writes keep it (store.ts, three writers).
    */

@@ -44,7 +44,7 @@ export class StatusWriter {
     const unknown: string[] = [];
     const refused: InvalidTransitionError[] = [];
     for (const { id, status } of updates) {
-      const current = rows.instance(id);
+      const current = rows.storedInstance(id);
       if (!current) unknown.push(id);
       else if (!canAdvance(current.status.state, status.state)) refused.push(new InvalidTransitionError(id, current.status.state, status.state));
       else if (stableStringify(current.status) === stableStringify(status)) unchanged.push(id);
