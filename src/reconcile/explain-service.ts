@@ -13,6 +13,9 @@ import type {
 import { deployStateOf, describeNetworkOnly, failingProbe, healthWord, isReady, isTerminal, slotName } from '../model/index.js';
 import { backoffResetAfterMs, describeEnd } from './restart-decision.js';
 import { butListeners, listenerReasons, listenerSuggestions } from './explain-listeners.js';
+import { groupBySlot } from './slot-groups.js';
+import type { FailedUpdate } from './explain-summary.js';
+import { suggestionsOf, summaryOf } from './explain-summary.js';
 
 export interface ExplainOptions {
   /** The service's events, oldest first (the API passes those since the current deployment, at most a few hundred). */
@@ -243,16 +246,6 @@ function explainAlive(i: Instance, who: string, ctx: SlotContext): void {
   }
 }
 
-/** An update that failed and is (or was) rolled back automatically: what the controller's events say about it. */
-interface FailedUpdate {
-  /** The generation that failed. */
-  readonly generation: number | undefined;
-  /** "update to generation 4 failed, rolling back to generation 3: web-2 (new, generation 4) failed: …". */
-  readonly message: string;
-  /** Its failed instances (service.update_failed_instance events). */
-  readonly instances: readonly string[];
-}
-
 function failedUpdateOf(service: Service, events: readonly ServiceEvent[]): FailedUpdate | undefined {
   if (service.deployment?.cause !== 'auto-rollback') return undefined;
   // The rollback the failure action started carries rollbackTo; a rollout's own start event does not.
@@ -298,70 +291,6 @@ function verdictOf(sorted: readonly Weighed[], s: { update: UpdateStatus | undef
   return 'healthy';
 }
 
-function summaryOf(
-  verdict: ExplanationVerdict,
-  s: {
-    service: Service;
-    update: UpdateStatus | undefined;
-    failedUpdate: FailedUpdate | undefined;
-    root: ExplanationReason | undefined;
-    ready: number;
-    desired: number;
-    reasons: readonly ExplanationReason[];
-  },
-): string {
-  const { service, update, root } = s;
-  const generation = service.deployment?.generation ?? service.generation;
-  const why = root?.message ?? update?.message ?? service.status.message;
-  // "update to generation 4 failed, rolling back to generation 3: <reason>" → the reason.
-  const tripped = s.failedUpdate?.message.replace(/^[^:]*: /, '');
-  const more = (kind: (r: ExplanationReason) => boolean): string => {
-    const n = s.reasons.filter((r) => r !== root && kind(r) && r.kind !== 'rollout').length;
-    return n > 0 ? ` (and ${n} more)` : '';
-  };
-  switch (verdict) {
-    case 'paused':
-      return update?.state === 'rollback_paused'
-        ? `rollback to generation ${service.deployment?.rollbackTo ?? generation} paused: ${why}`
-        : `update to generation ${update?.generation ?? generation} paused: ${why}`;
-    case 'rolled_back':
-      return `update to generation ${s.failedUpdate?.generation ?? '?'} failed and was rolled back to generation ${service.deployment?.rollbackTo ?? '?'} (deployed as ${generation}): ${root?.message ?? (tripped || why)}`;
-    case 'failed':
-      return `no instance of ${service.name} is ready (0/${s.desired}): ${why}${more((r) => r.kind !== 'starting' && r.kind !== 'draining')}`;
-    case 'degraded':
-      return `${s.ready}/${s.desired} instances of ${service.name} ready: ${why}${more((r) => r.kind !== 'starting' && r.kind !== 'draining')}`;
-    case 'converging':
-      return `${service.name} is converging to generation ${generation} (${s.ready}/${s.desired} ready): ${why}`;
-    default:
-      return `${s.ready}/${s.desired} instances of ${service.name} ready, running generation ${generation}${root ? `; but ${root.message}` : ''}`;
-  }
-}
-
-function suggestionsOf(verdict: ExplanationVerdict, reasons: readonly ExplanationReason[], service: Service, update: UpdateStatus | undefined): string[] {
-  const name = service.name;
-  const out: string[] = [];
-  if (verdict === 'paused') {
-    if (update?.fromGeneration !== undefined && update.fromGeneration !== update.generation) out.push(`\`berth service rollback ${name}\` goes back to generation ${update.fromGeneration}`);
-    out.push(`fix the spec (\`berth service update ${name} … --deploy\`), or \`berth service deploy ${name}\` to retry the update`);
-  }
-  if (verdict === 'rolled_back') out.push(`\`berth service history ${name}\` compares the versions; fix the spec and deploy it again`);
-  const failedProbe = reasons.find((r) => r.kind === 'probe_failing');
-  if (failedProbe?.evidence.probe) {
-    const p = failedProbe.evidence.probe;
-    out.push(`check what ${p.target} answers (\`berth service logs ${name} -i ${failedProbe.slot ?? ''}\`)`.replace(' -i )', ')'));
-    if (verdict === 'paused' || verdict === 'rolled_back' || p.kind !== 'liveness') {
-      out.push(`if the instances only need longer to warm up: raise the ${p.kind} probe's initialDelaySeconds or failureThreshold, or updateConfig.monitor`);
-    }
-  }
-  const crashed = reasons.find((r) => r.kind === 'crashed');
-  if (crashed) out.push(`\`berth service logs ${name} -i ${crashed.slot ?? ''}\` shows what it wrote before it exited`);
-  if (reasons.some((r) => r.kind === 'rejected')) out.push(`check the container's command, image and working directory (\`berth service show ${name}\`)`);
-  out.push(...listenerSuggestions(reasons));
-  if (reasons.some((r) => r.kind === 'unschedulable')) out.push('`berth node ls` shows the nodes\' state, labels and capacity; relax spec.placement or the reservations, or add or activate a node');
-  if (reasons.some((r) => r.kind === 'event')) out.push(`\`berth service events ${name}\` has the full history`);
-  return [...new Set(out)];
-}
-
 /**
  * The controller's per-slot notes in the status message ("1/3 running; web-2 exited with code 1;
  * restarting in 4s (back-off 4000 ms)"): a note starts at "<name>-<slot> " and runs to the next one.
@@ -402,14 +331,6 @@ function exitOf(i: Instance): Pick<ExplanationEvidence, 'exitCode' | 'signal'> {
 
 function eventEvidence(e: ServiceEvent): NonNullable<ExplanationEvidence['event']> {
   return { id: e.id, time: e.time, type: e.type, severity: e.severity, message: e.message };
-}
-
-/** Instances per slot, newest first. */
-function groupBySlot(instances: readonly Instance[]): Map<number, Instance[]> {
-  const map = new Map<number, Instance[]>();
-  for (const i of instances) map.set(i.slot, [...(map.get(i.slot) ?? []), i]);
-  for (const list of map.values()) list.sort((a, b) => (a.createdAt === b.createdAt ? b.version - a.version : a.createdAt < b.createdAt ? 1 : -1));
-  return map;
 }
 
 /** Every live instance, and each slot's newest instance when it ended but is still meant to run. */

@@ -1,78 +1,18 @@
-import type { Instance, NewServiceEvent, NodeInfo, Service, ServiceDeployment, ServicePhase, ServiceSpec, SpecLimits, UpdateStatus } from '../model/index.js';
+import type { Instance, NewServiceEvent, Service, ServiceDeployment, ServicePhase, ServiceSpec } from '../model/index.js';
 import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
-import type { NodeRejection, UsageIndex } from './schedule.js';
+import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
 import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
+import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
+import { countRunning, groupBySlot, trimHistory } from './slot-groups.js';
 
-/** Swarm keeps 5 ended tasks per slot (`--task-history-limit`); so does berth. */
-export const HISTORY_PER_SLOT = 5;
+export { HISTORY_PER_SLOT } from './slot-groups.js';
 
-export interface PlanContext {
-  /** Epoch ms. */
-  readonly now: number;
-  /**
-   * Every node the store knows, in any state (down, paused, draining …): the scheduler filters them
-   * (schedule.ts) and says why each one cannot take an instance; instances on a node that is down or
-   * gone are replaced elsewhere (replicated), on a draining one moved start-first.
-   */
-  readonly nodes: readonly NodeInfo[];
-  /**
-   * What every service's active instances reserve and run per node (indexUsage over all of them, built
-   * once per pass), or a function that builds it: called only when an instance is placed. Absent: only
-   * this service's instances count (nothing else reserves anything).
-   */
-  readonly usage?: UsageIndex | (() => UsageIndex);
-  /** The server's limits; a deployed spec past them is not run (default DEFAULT_SPEC_LIMITS). */
-  readonly limits?: SpecLimits;
-  /**
-   * At most this many slots that never had an instance get one in this pass; the rest are not even
-   * placed (`deferred`), so a pass of a 10,000-replica apply schedules what it creates, not 10,000 slots
-   * to keep 500 (the controller's MAX_CREATES_PER_PASS). Absent: no limit.
-   */
-  readonly maxNewSlots?: number;
-}
-
-export interface PlannedCreate {
-  readonly slot: number;
-  readonly node: string;
-  readonly restarts: number;
-  readonly reason: string;
-}
-
-/** What one reconcile pass of a service wants done. The controller fills in ids and addresses. */
-export interface ServicePlan {
-  readonly create: readonly PlannedCreate[];
-  readonly shutdown: readonly { readonly id: string; readonly reason: string }[];
-  /** Ended instances whose slot gets a new instance: their desired state becomes shutdown (history). */
-  readonly retire: readonly string[];
-  /** Ended instances to forget (history beyond the limit, or everything once a removal is done). */
-  readonly remove: readonly string[];
-  readonly removeService: boolean;
-  readonly status: {
-    readonly phase: ServicePhase;
-    readonly desiredInstances: number;
-    readonly runningInstances: number;
-    readonly observedGeneration: number;
-    readonly message: string;
-    readonly update?: UpdateStatus;
-  };
-  /** failureAction = rollback tripped: deploy this generation's spec again (if still the latest request). */
-  readonly rollback?: { readonly toGeneration: number; readonly ifRequestedAt: string };
-  readonly events: readonly NewServiceEvent[];
-  /** Look at the service again after this long (a restart back-off is running). */
-  readonly requeueAfterMs?: number;
-  /**
-   * Slots whose new instance fits no node (yet), with every node's reason (schedule.ts); also in the
-   * status message, where `why` finds them. A slot that cannot leave a draining node is here too.
-   */
-  readonly pending: readonly PendingSlot[];
-  /** Slots that never had an instance and were left for a later pass (PlanContext.maxNewSlots). */
-  readonly deferred?: number;
-}
+export type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
 
 /**
  * The pure reconciler of one service: from the service, every instance it has (ended ones too) and the
@@ -411,31 +351,4 @@ function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
 
 function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
   return slots.find((s) => s.slot === slot) ?? { slot };
-}
-
-/** Instances per slot, newest first. */
-function groupBySlot(instances: readonly Instance[]): Map<number, Instance[]> {
-  const map = new Map<number, Instance[]>();
-  for (const i of instances) {
-    const list = map.get(i.slot) ?? [];
-    list.push(i);
-    map.set(i.slot, list);
-  }
-  for (const list of map.values()) if (list.length > 1) list.sort((a, b) => (a.createdAt === b.createdAt ? b.version - a.version : a.createdAt < b.createdAt ? 1 : -1));
-  return map;
-}
-
-/** Ended instances past the per-slot history limit. */
-function trimHistory(bySlot: Map<number, Instance[]>): string[] {
-  const out: string[] = [];
-  for (const list of bySlot.values()) {
-    if (list.length <= HISTORY_PER_SLOT) continue;
-    const ended = list.filter((i) => isTerminal(i.status.state));
-    out.push(...ended.slice(HISTORY_PER_SLOT).map((i) => i.id));
-  }
-  return out;
-}
-
-function countRunning(instances: readonly Instance[]): number {
-  return instances.filter((i) => i.status.state === 'running').length;
 }
