@@ -1,11 +1,17 @@
 import type { z } from 'zod';
-import type { Service, ServiceDeployment, ServicePort, ServiceSpec, ServiceSpecInput, UpdateConfig, UpdateConfigSchema } from '../../model/index.js';
-import { containerFromSwarm, containerToSwarm, resourcesToSwarm } from './container-mapping.js';
+import type { ServicePort, ServiceSpec, ServiceSpecInput, UpdateConfig, UpdateConfigSchema } from '../../model/index.js';
+import { containerFromSwarm } from './container-mapping.js';
 import { DockerApiError } from './docker-errors.js';
 import { invalidArgument } from './service-errors.js';
 import { checkSpecShape } from './swarm-spec-shape.js';
-import type { SwarmEndpointSpec, SwarmNetworkAttachmentConfig, SwarmPlacement, SwarmPortConfig, SwarmService, SwarmServiceSpec, SwarmTaskSpec, SwarmUpdateConfig, SwarmUpdateStatus } from './swarm-types.js';
+import type { SwarmEndpointSpec, SwarmNetworkAttachmentConfig, SwarmPlacement, SwarmPortConfig, SwarmServiceSpec, SwarmTaskSpec, SwarmUpdateConfig } from './swarm-types.js';
 import { durationFromNanos, nanosFromDuration, refuse, refuseIfSet } from './swarm-values.js';
+import type { FaceNetwork } from './service-ports.js';
+import { generatedPortName, targetNumber } from './service-ports.js';
+
+export type { FaceNetwork } from './service-ports.js';
+export type { ToSwarmOptions } from './berth-to-swarm.js';
+export { berthToSwarmService, berthToSwarmSpec } from './berth-to-swarm.js';
 
 /*
  * The ServiceSpec ↔ berth spec mapping of the Docker face (issue 11 §3), pure: no store, no clock.
@@ -28,11 +34,6 @@ import { durationFromNanos, nanosFromDuration, refuse, refuseIfSet } from './swa
 
 type UpdateConfigInput = z.input<typeof UpdateConfigSchema>;
 
-/** The one network of the face (the berth network): what `Networks` may name and `VirtualIPs` show. */
-export interface FaceNetwork {
-  readonly id: string;
-  readonly name: string;
-}
 
 export interface ToBerthOptions {
   /** The face's networks (/networks): what Networks may name (by id, name or id prefix). */
@@ -195,10 +196,6 @@ function updateConfigFromSwarm(at: string, uc: SwarmUpdateConfig | null | undefi
   };
 }
 
-/** `tcp-8080`: the name a port gets when a spec has several and Swarm gave it none (berth names every port of several). */
-function generatedPortName(protocol: string, port: number): string {
-  return `${protocol.toLowerCase()}-${port}`;
-}
 
 /**
  * EndpointSpec as berth's network face. Mode vip → a virtual IP (kept on update), dnsrr → headless
@@ -244,168 +241,5 @@ function portFromSwarm(p: SwarmPortConfig, at: string, several: boolean, current
   };
 }
 
-/** A port's target as a number (a named target resolved through the containers' ports; else the service port). */
-function targetNumber(spec: ServiceSpec, p: ServicePort): number {
-  if (typeof p.targetPort === 'number') return p.targetPort;
-  for (const c of spec.containers) for (const cp of c.ports) if (cp.name === p.targetPort) return cp.containerPort;
-  return p.port;
-}
 
 // ---- berth → Swarm ----
-
-export interface ToSwarmOptions {
-  readonly network: FaceNetwork;
-  /** Prefix length of the virtual IPs' range (16 for 127.96.0.0/16), for VirtualIPs' Addr. */
-  readonly vipPrefixLength: number;
-  /** Swarm's PreviousSpec: the spec a rollback would deploy (berth's spec history), if any. */
-  readonly previousSpec?: ServiceSpec;
-  /** Add ServiceStatus (`GET /services?status=true`). */
-  readonly status?: boolean;
-}
-
-/**
- * A berth service as a Swarm Service: ID = berth's service id, Version.Index = its version (the
- * compare-and-set token an update names), CreatedAt/UpdatedAt, Spec (berthToSwarmSpec), PreviousSpec,
- * Endpoint (the ports as published, the virtual IP), UpdateStatus (berth's rollout of the current
- * deployment, whose states are Swarm's; absent before a rollout of it started and for the first
- * deployment, as Swarm shows none after create), and with `status` ServiceStatus.
- */
-export function berthToSwarmService(service: Service, options: ToSwarmOptions): SwarmService {
-  const forceUpdate = service.deployment?.restartGeneration ?? 0;
-  const spec = berthToSwarmSpec(service.spec, forceUpdate);
-  const shown = shownPorts(service.spec);
-  const ip = service.spec.clusterIP;
-  const update = updateStatusOf(service);
-  return {
-    ID: service.id,
-    Version: { Index: service.version },
-    CreatedAt: service.createdAt,
-    UpdatedAt: service.updatedAt,
-    Spec: spec,
-    ...(options.previousSpec ? { PreviousSpec: berthToSwarmSpec(options.previousSpec, forceUpdate) } : {}),
-    Endpoint: {
-      Spec: spec.EndpointSpec ?? { Mode: 'vip' },
-      ...(shown.length > 0
-        ? { Ports: shown.map((p) => ({ Protocol: p.protocol.toLowerCase(), TargetPort: targetNumber(service.spec, p), PublishedPort: p.published ?? p.nodePort ?? 0, PublishMode: 'ingress' })) }
-        : {}),
-      ...(ip !== undefined && ip !== 'None' && ip !== '' ? { VirtualIPs: [{ NetworkID: options.network.id, Addr: `${ip}/${options.vipPrefixLength}` }] } : {}),
-    },
-    ...(update ? { UpdateStatus: update } : {}),
-    ...(options.status ? { ServiceStatus: serviceStatusOf(service) } : {}),
-  };
-}
-
-/** berth's spec as a Swarm ServiceSpec; `forceUpdate` is TaskTemplate.ForceUpdate (the deployment's restart generation). */
-export function berthToSwarmSpec(spec: ServiceSpec, forceUpdate = 0): SwarmServiceSpec {
-  const first = spec.containers[0];
-  const resources = resourcesToSwarm(first);
-  const ports = shownPorts(spec);
-  const p = spec.placement;
-  return {
-    Name: spec.name,
-    Labels: { ...spec.labels },
-    TaskTemplate: {
-      ContainerSpec: first ? containerToSwarm(first) : { Image: '' },
-      ...(resources ? { Resources: resources } : {}),
-      RestartPolicy: {
-        Condition: spec.restartPolicy.condition,
-        Delay: nanosFromDuration(spec.restartPolicy.delay),
-        MaxAttempts: spec.restartPolicy.maxAttempts,
-        Window: nanosFromDuration(spec.restartPolicy.window),
-      },
-      ...(p
-        ? {
-            Placement: {
-              ...(p.constraints.length > 0 ? { Constraints: [...p.constraints] } : {}),
-              ...(p.preferences.length > 0 ? { Preferences: p.preferences.map((x) => ({ Spread: { SpreadDescriptor: x.spread } })) } : {}),
-              ...(p.maxReplicasPerNode > 0 ? { MaxReplicas: p.maxReplicasPerNode } : {}),
-              ...(p.platforms.length > 0
-                ? { Platforms: p.platforms.map((x) => ({ ...(x.architecture !== undefined ? { Architecture: x.architecture } : {}), ...(x.os !== undefined ? { OS: x.os } : {}) })) }
-                : {}),
-            },
-          }
-        : {}),
-      ForceUpdate: forceUpdate,
-      Runtime: 'container',
-    },
-    Mode: spec.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: spec.replicas } },
-    UpdateConfig: updateConfigToSwarm(spec.updateConfig),
-    RollbackConfig: updateConfigToSwarm(spec.rollbackConfig),
-    EndpointSpec: {
-      Mode: spec.clusterIP === 'None' ? 'dnsrr' : 'vip',
-      ...(ports.length > 0 ? { Ports: ports.map((x) => portToSwarm(spec, x, ports.length > 1)) } : {}),
-    },
-  };
-}
-
-/**
- * The ports Swarm can show: those published on the node (a published port, or a node port — every port
- * of a NodePort or LoadBalancer service has one once stored). The rest are berth's own (virtual IP only).
- */
-function shownPorts(spec: ServiceSpec): ServicePort[] {
-  const nodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
-  return spec.ports.filter((p) => p.published !== undefined || p.nodePort !== undefined || nodePorts);
-}
-
-function portToSwarm(spec: ServiceSpec, p: ServicePort, several: boolean): SwarmPortConfig {
-  const target = targetNumber(spec, p);
-  const generated = several && p.name === generatedPortName(p.protocol, target);
-  return {
-    ...(p.name && !generated ? { Name: p.name } : {}),
-    Protocol: p.protocol.toLowerCase(),
-    TargetPort: target,
-    PublishedPort: p.published ?? 0,
-    PublishMode: 'ingress',
-  };
-}
-
-function updateConfigToSwarm(u: UpdateConfig): SwarmUpdateConfig {
-  return {
-    Parallelism: u.parallelism,
-    Delay: nanosFromDuration(u.delay),
-    FailureAction: u.failureAction,
-    Monitor: nanosFromDuration(u.monitor),
-    MaxFailureRatio: u.maxFailureRatio,
-    Order: u.order,
-  };
-}
-
-/**
- * Swarm's UpdateStatus: berth's rollout when it belongs to the current deployment and moves from an
- * earlier generation. Swarm clears it when an update is asked for and sets none on create; the docker
- * CLI's progress display takes a `completed` left from the previous rollout as "this one is done".
- */
-function updateStatusOf(service: Service): SwarmUpdateStatus | undefined {
-  const update = service.status.update;
-  const dep = service.deployment;
-  if (!update || !dep || update.requestedAt !== dep.requestedAt || update.fromGeneration === undefined) return undefined;
-  return { State: update.state, StartedAt: update.startedAt, ...(update.completedAt ? { CompletedAt: update.completedAt } : {}), Message: swarmUpdateMessage(update.state, dep.cause, update.message) };
-}
-
-/**
- * swarmkit's words for a rollout's steady states (manager/orchestrator/update/updater.go: "update in
- * progress", "update completed", "manually requested rollback", "rollback completed"), which the docker
- * CLI prints (`rollback: manually requested rollback`) and scripts match; a paused rollout (and an
- * automatic rollback) keeps berth's message, which names the instance and why.
- */
-function swarmUpdateMessage(state: SwarmUpdateStatus['State'], cause: ServiceDeployment['cause'], berthMessage: string): string {
-  switch (state) {
-    case 'updating':
-      return 'update in progress';
-    case 'completed':
-      return 'update completed';
-    case 'rollback_started':
-      return cause === 'rollback' ? 'manually requested rollback' : berthMessage;
-    case 'rollback_completed':
-      return 'rollback completed';
-    default:
-      return berthMessage;
-  }
-}
-
-/** ServiceStatus as swarmkit's ListServiceStatuses counts it: running tasks, desired tasks (replicas; global: the controller's count), no job completions. */
-function serviceStatusOf(service: Service): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
-  const running = service.desired === 'running';
-  const desired = !running ? 0 : service.spec.mode === 'global' ? service.status.desiredInstances : service.spec.replicas;
-  return { RunningTasks: service.status.runningInstances, DesiredTasks: desired, CompletedTasks: 0 };
-}
