@@ -34,7 +34,6 @@ export { berthToSwarmService, berthToSwarmSpec } from './berth-to-swarm.js';
 
 type UpdateConfigInput = z.input<typeof UpdateConfigSchema>;
 
-
 export interface ToBerthOptions {
   /** The face's networks (/networks): what Networks may name (by id, name or id prefix). */
   readonly networks: readonly FaceNetwork[];
