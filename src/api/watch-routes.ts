@@ -34,7 +34,7 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
       if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) stream.write(change.object);
       // The record is gone: end after the rest of this transaction (its `service.removed` event) is out.
       else if (change.kind === 'service' && change.op === 'delete' && change.key === key) setImmediate(() => stream.end());
-    });
+    }, { onLost: () => stream.end() });
     stream.open();
     try {
       await stream.done;
@@ -51,9 +51,15 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const stream = new NdjsonStream(reply, streamOptions(ctx));
     // Throws REVISION_COMPACTED (410) before anything is sent; the replay is buffered until open().
     const visible = watchFilter(identityOf(request));
-    const subscription = store.watch(after, (change) => {
-      if (visible(change)) stream.write(change);
-    });
+    // This server's history lost continuity (a replica that loaded past etcd's history ring): the stream
+    // ends, and the client that resumes from its last revision is told to list again (410).
+    const subscription = store.watch(
+      after,
+      (change) => {
+        if (visible(change)) stream.write(change);
+      },
+      { onLost: () => stream.end() },
+    );
     stream.open();
     try {
       await stream.done;

@@ -3,7 +3,7 @@ import type { Disposable, Logger } from '../lib/index.js';
 import { RequestInvalidError, RevisionCompactedError } from '../model/index.js';
 import { fillChangeJson } from './change-rows.js';
 import { parseFrozen } from './deep-freeze.js';
-import type { WatchEvent, WatchListener } from './store.js';
+import type { WatchEvent, WatchListener, WatchOptions } from './store.js';
 import type { RowCapture, RowChange } from './row-capture.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -147,7 +147,11 @@ export class ChangeLog {
       this.loadMeta();
       throw error;
     }
-    if (missing > published && this.hub.size > 0) this.options.logger.warn({ from: published, missing }, 'the replicated history has a hole (a load past what etcd\'s history ring holds): watches from before it list again');
+    // A hole above what watchers here were given: they would miss changes, so their watches end (onLost).
+    if (missing > published && this.hub.size > 0) {
+      this.options.logger.warn({ from: published, missing, watchers: this.hub.size }, 'the replicated history has a hole (a load past what etcd\'s history ring holds): the watches here end, and their watchers list again');
+      this.hub.lose();
+    }
     const events = rows
       .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > Math.max(published, missing) && Number((c.row as ChangeRow).revision) <= this.rev)
       .map((c) => c.row as ChangeRow)
@@ -223,12 +227,15 @@ export class ChangeLog {
    * Replays history after `fromRevision` synchronously (inside this call), then delivers live changes.
    * @throws RevisionCompactedError, RequestInvalidError (not an integer >= 0)
    */
-  watch(fromRevision: number, listener: WatchListener): Disposable {
+  watch(fromRevision: number, listener: WatchListener, options: WatchOptions = {}): Disposable {
     if (!Number.isInteger(fromRevision) || fromRevision < 0) throw new RequestInvalidError(`fromRevision: must be an integer >= 0, got ${fromRevision}`);
     const compacted = Math.max(this.compacted, this.historyStart());
     if (fromRevision < compacted) throw new RevisionCompactedError(fromRevision, compacted);
-    return this.hub.add(fromRevision, listener, (after) =>
-      (this.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
+    return this.hub.add(
+      fromRevision,
+      listener,
+      (after) => (this.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
+      options.onLost,
     );
   }
 

@@ -150,6 +150,33 @@ void describe('the history ring: etcd holds the history of the last commits, eac
     }
   });
 
+  void it('a follower that reloads past the ring ends the watches it serves (onLost), instead of giving them a gap; within the ring they go on', async () => {
+    const { kv, leader, follower, replica } = await leaderAndFollower();
+    const seen: WatchEvent[] = [];
+    let lost = 0;
+    const from = follower.revision();
+    follower.watch(from, (e) => seen.push(e), { onLost: () => lost++ });
+    // Behind by a few commits, then a reload: the ring fills them, the watch goes on.
+    replica.stop();
+    await commits(leader, 3);
+    await replica.load();
+    assert.equal(lost, 0);
+    assert.deepEqual(seen, replay(leader.store, from), 'the missed commits, in order, from the ring');
+    // Behind by more than the ring holds: the watch ends, and nothing past the hole reaches it.
+    const before = seen.length;
+    await commits(leader, HISTORY_RING + 3);
+    await replica.load();
+    assert.equal(lost, 1, 'told once');
+    assert.equal(seen.length, before, 'no event past the hole');
+    await commits(leader, 1);
+    replica.follow();
+    assert.ok(await replica.caughtUp(await leader.writer.flushed(), 5000));
+    assert.equal(seen.length, before, 'and none later: the watch is over');
+    assert.throws(() => follower.watch(from, () => undefined), /compacted/i, 'resuming from its revision is refused: list again');
+    replica.stop();
+    await kv.close();
+  });
+
   void it('a history part of a commit a dead leader only half wrote (past the store\'s revision) is not kept: the next leader gives those revisions out again', async () => {
     const { kv, leader, replica } = await leaderAndFollower();
     replica.stop();

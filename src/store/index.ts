@@ -8,6 +8,7 @@ export type {
   StoredToken,
   WatchEvent,
   WatchListener,
+  WatchOptions,
   WriteOptions,
 } from './store.js';
 export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';

@@ -28,7 +28,7 @@ import type { JsonRow, Statements } from './sqlite-statements.js';
 import { SQL } from './sqlite-statements.js';
 import type { SqliteStoreOptions } from './sqlite-store-options.js';
 import { resolveSqliteStoreOptions } from './sqlite-store-options.js';
-import type { ControllerWrites, EventFilter, InstanceFilter, NodeChange, ServiceIntentChange, Store, StoredToken, WatchListener, WriteOptions } from './store.js';
+import type { ControllerWrites, EventFilter, InstanceFilter, NodeChange, ServiceIntentChange, Store, StoredToken, WatchListener, WatchOptions, WriteOptions } from './store.js';
 
 // Declared with the writer or the options they belong to; exported here too, as before the split.
 export type { SqliteStoreOptions } from './sqlite-store-options.js';
@@ -338,9 +338,9 @@ export class SqliteStore implements Store {
    * @throws RevisionCompactedError when changes after `fromRevision` have been trimmed;
    *   RequestInvalidError when `fromRevision` is not an integer >= 0.
    */
-  watch(fromRevision: number, listener: WatchListener): Disposable {
+  watch(fromRevision: number, listener: WatchListener, options: WatchOptions = {}): Disposable {
     this.assertOpen();
-    return this.log.watch(fromRevision, listener);
+    return this.log.watch(fromRevision, listener, options);
   }
 
   close(): void {

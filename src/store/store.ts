@@ -42,6 +42,12 @@ export type WatchEvent =
 
 export type WatchListener = (event: WatchEvent) => void;
 
+/** Options of Store.watch. */
+export interface WatchOptions {
+  /** The watch ended because the history lost continuity (see Store.watch); list again. */
+  readonly onLost?: () => void;
+}
+
 /** Compare-and-set: the write only happens if the object's version still equals `ifVersion`. */
 export interface WriteOptions {
   readonly ifVersion?: number;
@@ -269,9 +275,12 @@ export interface Store {
   appendEvents(events: readonly NewServiceEvent[]): void;
   /**
    * Calls `listener` for every change after `fromRevision` (replayed from history first), then live.
+   * `options.onLost` is called, once, when the watch ends because this server's history lost its
+   * continuity (a replica that loaded past what etcd's history ring held, docs/control-plane.md "The
+   * history"): the listener gets nothing more, and the watcher lists again, as after REVISION_COMPACTED.
    * @throws CodedError `REVISION_COMPACTED` (410) when that history is no longer kept.
    */
-  watch(fromRevision: number, listener: WatchListener): Disposable;
+  watch(fromRevision: number, listener: WatchListener, options?: WatchOptions): Disposable;
 
   close(): void;
 }

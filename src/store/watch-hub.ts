@@ -3,6 +3,8 @@ import type { WatchEvent, WatchListener } from './store.js';
 
 interface Watcher {
   readonly listener: WatchListener;
+  /** Called when the watch ends because the history lost continuity (lose). */
+  readonly onLost: (() => void) | undefined;
   /** Revision of the last change handed to the listener; it only sees revisions above it. */
   lastDelivered: number;
   /** While true, the watcher reads history itself and live delivery skips it. */
@@ -32,8 +34,8 @@ export class WatchHub {
    * Registers `listener` for changes after `fromRevision`.
    * @param readHistory  returns up to a batch of committed changes with revision > `after`, oldest first.
    */
-  add(fromRevision: number, listener: WatchListener, readHistory: (after: number) => readonly WatchEvent[]): Disposable {
-    const watcher: Watcher = { listener, lastDelivered: fromRevision, replaying: true, closed: false };
+  add(fromRevision: number, listener: WatchListener, readHistory: (after: number) => readonly WatchEvent[], onLost?: () => void): Disposable {
+    const watcher: Watcher = { listener, onLost, lastDelivered: fromRevision, replaying: true, closed: false };
     this.watchers.add(watcher);
     try {
       for (;;) {
@@ -87,6 +89,22 @@ export class WatchHub {
       if (w.replaying && (oldest === undefined || w.lastDelivered < oldest)) oldest = w.lastDelivered;
     }
     return oldest;
+  }
+
+  /**
+   * Ends every watch because the history they follow lost its continuity: each gets nothing more, and
+   * its `onLost` is called (a listener that throws is reported and does not stop the others).
+   */
+  lose(): void {
+    const lost = [...this.watchers];
+    this.closeAll();
+    for (const w of lost) {
+      try {
+        w.onLost?.();
+      } catch (error) {
+        this.onListenerError(error, { revision: w.lastDelivered } as WatchEvent);
+      }
+    }
   }
 
   closeAll(): void {
