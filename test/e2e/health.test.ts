@@ -12,7 +12,7 @@ import { startLoad } from './load.js';
 const PROBE_SERVER = join(ROOT, 'test/programs/probe-server.mjs');
 
 /** A service of probe-server.mjs on port 8080 (named http), with the probes given. */
-function probeSpec(name: string, replicas: number, extra: { readinessProbe?: object; livenessProbe?: object; env?: Record<string, string>; labels?: Record<string, string> } = {}) {
+function probeSpec(name: string, replicas: number, extra: { readinessProbe?: object; livenessProbe?: object; startupProbe?: object; env?: Record<string, string>; labels?: Record<string, string> } = {}) {
   const { env, labels, ...probes } = extra;
   return {
     name,
@@ -138,7 +138,12 @@ describe('probes, with real processes', () => {
 
   it('restarts an instance whose liveness probe fails: a new instance in its slot, the output in events', async () => {
     const livenessProbe = { httpGet: { path: '/live', port: 'http' }, periodSeconds: 0.5, failureThreshold: 2 };
-    await berth.client.createService('default', probeSpec('alive', 2, { livenessProbe }), { deploy: true });
+    // Liveness is probed once the program answers (a startup probe, as Kubernetes advises for a slow
+    // start): on a loaded machine node took over 1.5 s to listen, and two refused connects restarted
+    // the instance before the test could set its answer (CI saw "connect ECONNREFUSED" here).
+    // It asks /health: /live is set to fail below, and a startup probe that never passes probes no liveness.
+    const startupProbe = { httpGet: { path: '/health', port: 'http' }, periodSeconds: 0.2, failureThreshold: 100 };
+    await berth.client.createService('default', probeSpec('alive', 2, { livenessProbe, startupProbe }), { deploy: true });
     const running = await waitFor('2 running', async () => {
       const list = (await berth.client.listInstances('default', 'alive', { active: true })).filter((i) => i.status.state === 'running');
       return list.length === 2 ? list : undefined;
