@@ -52,12 +52,16 @@ async function leaderAndFollower(storeOptions: { historyRevisions?: number } = {
 void describe('the history ring: etcd holds the history of the last commits, each server its own (store/history-ring.ts)', () => {
   void it('packs history rows into parts of a bounded size, in a slot of the ring, and reads them back; damaged values give nothing', () => {
     const rows = Array.from({ length: 50 }, (_, k) => ({ revision: k + 1, kind: 'instance', op: 'put', key: `i${k}`, json: 'x'.repeat(100) }));
-    const ops = historyOps(PREFIX, HISTORY_RING + 3, rows, 1000);
+    const ops = historyOps(PREFIX, HISTORY_RING + 3, rows, 0, 1000);
     assert.ok(ops.length > 5, `split into parts (${ops.length})`);
     assert.ok(ops.every((op) => op.op === 'put' && op.key.startsWith(`${PREFIX}history/3/`) && op.value.length <= 1000 + 200), 'slot = commit mod ring, each part near the bound');
     const back = ops.flatMap((op) => (op.op === 'put' ? historyRowsOf(op.value) : []));
     assert.deepEqual(back.map((r) => r.row), rows);
     assert.deepEqual(back[0], { table: 'changes', key: [1], row: rows[0] });
+    // Parts an earlier, larger commit left in the slot are deleted.
+    const again = historyOps(PREFIX, 3, rows.slice(0, 2), ops.length, 1000);
+    assert.deepEqual(again.map((op) => op.op), ['put', ...Array.from({ length: ops.length - 1 }, () => 'delete')]);
+    assert.deepEqual(again.slice(1).map((op) => (op.op === 'delete' ? op.key : '')), ops.slice(1).map((op) => (op.op === 'put' ? op.key : '')));
     assert.deepEqual(historyRowsOf('not json'), []);
     assert.deepEqual(historyRowsOf('{"revision":1}'), []);
     assert.deepEqual(historyRowsOf('[{"revision":"1"},{"revision":-2},null,{"revision":3,"kind":"node"}]').map((r) => r.key), [[3]]);
@@ -75,6 +79,27 @@ void describe('the history ring: etcd holds the history of the last commits, eac
     assert.equal(expected.length, HISTORY_RING + 20);
     assert.deepEqual(replay(follower, from), expected, 'the same events, objects included');
     replica.stop();
+    await kv.close();
+  });
+
+  void it('a large commit\'s extra parts are deleted when the ring comes round to its slot: etcd holds the last commits\' history, no more', async () => {
+    const kv = new SqliteKv();
+    const leader = await leaderOn(kv, { historyPartBytes: 300 });
+    leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
+    await leader.writer.flushed();
+    leader.store.applyControllerWrites({ createInstances: Array.from({ length: 30 }, (_, k) => ({ ...instance(`web-${k + 1}-big`, k + 1), spec: { ...instance('x', 1).spec, address: `127.12.0.${k + 1}` } })) });
+    await leader.writer.flushed();
+    const big = (await kv.range(`${PREFIX}history/`)).items.length;
+    assert.ok(big > 5, `the large commit took many parts (${big} keys)`);
+    await commits(leader, HISTORY_RING);
+    const keys = (await kv.range(`${PREFIX}history/`)).items.length;
+    assert.ok(keys <= HISTORY_RING, `${keys} history keys after the ring came round (at most one part per small commit)`);
+    // A follower that loads now still replays the last commits whole.
+    const late = openSqliteStore(':memory:');
+    late.replicate({});
+    await new StoreReplica(kv, late, { prefix: PREFIX }).load();
+    const recent = leader.store.revision() - 10;
+    assert.deepEqual(replay(late, recent), replay(leader.store, recent));
     await kv.close();
   });
 

@@ -6,8 +6,9 @@ import type { RowChange } from './row-capture.js';
  * The change history (`changes`: what a watch resumes from) is not kept in etcd row by row
  * (docs/control-plane.md, "The history"). Each group commit carries its history rows packed into a few
  * values under `<prefix>history/<slot>/<part>`, and the slots are a ring: commit N writes slot N mod
- * HISTORY_RING, over what was there. So etcd holds the history of the last HISTORY_RING commits, and no
- * history key is ever deleted (trimming is each server's own business, at the leader's `compacted`).
+ * HISTORY_RING, over what was there, and deletes the parts a larger commit left in that slot. So etcd
+ * holds the history of the last HISTORY_RING commits; trimming a server's own history is its business,
+ * at the leader's `compacted`.
  *
  * - A follower gets every commit's history through its watch (etcd's watch delivers every revision of
  *   a key, overwritten or not) and applies it with the commit's rows.
@@ -30,18 +31,24 @@ export function historyPrefix(prefix: string): string {
   return `${prefix}history/`;
 }
 
+/** The key prefix of ring slot `slot` (its parts are `<that>0`, `<that>1`, …). */
+export function historySlotPrefix(prefix: string, slot: number): string {
+  return `${historyPrefix(prefix)}${slot % HISTORY_RING}/`;
+}
+
 /**
- * The puts of one group commit's history rows (`changes` rows, oldest first) in ring slot `slot`: one
- * value per HISTORY_PART_BYTES (a larger row goes alone). Parts of an earlier commit in the same slot that
- * this one does not overwrite stay; they hold older revisions, which are history too.
+ * The ops of one group commit's history rows (`changes` rows, oldest first) in ring slot `slot`: a put
+ * per HISTORY_PART_BYTES (a larger row goes alone), numbered from 0, and a delete of each part from an
+ * earlier, larger commit in the slot (`heldParts`: how many the slot holds), so that etcd never holds
+ * more than the last HISTORY_RING commits' history.
  */
-export function historyOps(prefix: string, slot: number, rows: readonly Readonly<Record<string, unknown>>[], partBytes = HISTORY_PART_BYTES): TxnOp[] {
+export function historyOps(prefix: string, slot: number, rows: readonly Readonly<Record<string, unknown>>[], heldParts = 0, partBytes = HISTORY_PART_BYTES): TxnOp[] {
   const ops: TxnOp[] = [];
   let part: string[] = [];
   let bytes = 0;
   const flush = (): void => {
     if (part.length === 0) return;
-    ops.push({ op: 'put', key: `${historyPrefix(prefix)}${slot % HISTORY_RING}/${ops.length}`, value: `[${part.join(',')}]` });
+    ops.push({ op: 'put', key: `${historySlotPrefix(prefix, slot)}${ops.length}`, value: `[${part.join(',')}]` });
     part = [];
     bytes = 0;
   };
@@ -52,6 +59,7 @@ export function historyOps(prefix: string, slot: number, rows: readonly Readonly
     bytes += text.length + 1;
   }
   flush();
+  for (let n = ops.length; n < heldParts; n++) ops.push({ op: 'delete', key: `${historySlotPrefix(prefix, slot)}${n}` });
   return ops;
 }
 

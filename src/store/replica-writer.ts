@@ -2,7 +2,7 @@ import type { Logger } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
 import type { Compare, KvBackend, TxnOp } from './backend/index.js';
 import { CHANGES_TABLE, withoutDerivableJson } from './change-rows.js';
-import { historyOps } from './history-ring.js';
+import { HISTORY_RING, historyOps, historySlotPrefix } from './history-ring.js';
 import type { ReplicaKeys } from './replica-keys.js';
 import { replicaKeys, rowKey } from './replica-keys.js';
 import type { RowChange } from './row-capture.js';
@@ -36,6 +36,8 @@ export class ReplicaWriter {
   private running = false;
   /** Group commits sent: the next one's slot in the history ring. */
   private groupCommits = 0;
+  /** How many parts each ring slot holds in etcd (counted once per slot by this writer, then known). */
+  private readonly slotParts = new Map<number, number>();
   private clearedRowHistory = false;
   private failed: Error | undefined;
   private readonly waiters = new Set<{ seq: number; resolve: (rev: number) => void; reject: (e: Error) => void }>();
@@ -57,6 +59,8 @@ export class ReplicaWriter {
       readonly chunkBytes?: number;
       /** Transactions of one group commit sent at a time (default 32: etcd batches concurrent proposals into one raft entry and one fsync, and a leader whose event loop is busy for 100 ms still has that many transactions at work). */
       readonly inFlight?: number;
+      /** Bytes of history per ring value (default HISTORY_PART_BYTES; tests make it small). */
+      readonly historyPartBytes?: number;
       /** How long an unreachable etcd is retried before giving up (default 10 s). */
       readonly retryForMs?: number;
       readonly logger?: Logger;
@@ -108,7 +112,11 @@ export class ReplicaWriter {
         // A history row goes without the object when the row it describes goes with it (change-rows.ts).
         const rowOf = (table: string, key: readonly (string | number)[]): RowChange['row'] | undefined => merged.get(rowKey(this.keys, { table, key }))?.row;
         const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
-        ops.push(...historyOps(this.options.prefix, this.groupCommits++, history.map((h) => withoutDerivableJson(h, rowOf))));
+        const slot = this.groupCommits++ % HISTORY_RING;
+        const held = this.slotParts.get(slot) ?? (await this.kv.count(historySlotPrefix(this.options.prefix, slot))).count;
+        const historyPuts = historyOps(this.options.prefix, slot, history.map((h) => withoutDerivableJson(h, rowOf)), held, this.options.historyPartBytes);
+        this.slotParts.set(slot, historyPuts.filter((op) => op.op === 'put').length);
+        ops.push(...historyPuts);
         // History rows an older berth kept in etcd, row by row: gone with this writer's first commit.
         if (!this.clearedRowHistory) {
           ops.push({ op: 'deletePrefix', prefix: `${this.keys.rows}${CHANGES_TABLE}/` });

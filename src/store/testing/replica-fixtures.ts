@@ -26,7 +26,7 @@ export function instance(id: string, slot: number): NewInstance {
 }
 
 /** A leader store whose commits go to `kv`, fenced on a key this test holds. */
-export async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?: number; inFlight?: number } = {}, storeOptions: { path?: string; historyRevisions?: number } = {}) {
+export async function leaderOn(kv: SqliteKv, options: { chunkOps?: number; chunkBytes?: number; inFlight?: number; historyPartBytes?: number } = {}, storeOptions: { path?: string; historyRevisions?: number } = {}) {
   const election = new LeaderElection(kv, { key: `${PREFIX}leader`, self: { id: 'a', url: 'http://127.0.0.1:1' }, ttlSeconds: 2 });
   const fatal: Error[] = [];
   const fence = await election.campaign((e) => fatal.push(e));
