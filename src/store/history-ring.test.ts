@@ -103,6 +103,28 @@ void describe('the history ring: etcd holds the history of the last commits, eac
     await kv.close();
   });
 
+  void it('a ring slot etcd does not count (a hiccup) does not stop the leader: the commit goes, and the slot is counted next time round', async () => {
+    const kv = new SqliteKv();
+    const count = kv.count.bind(kv);
+    let counts = 0;
+    kv.count = async (prefix) => {
+      counts++;
+      if (counts <= 2) throw new Error('etcd hiccup');
+      return count(prefix);
+    };
+    const leader = await leaderOn(kv);
+    leader.store.createService({ grid: 'default', spec: spec('web'), deploy: true });
+    await leader.writer.flushed();
+    await commits(leader, HISTORY_RING + 2);
+    assert.deepEqual(leader.fatal, [], 'the leader goes on');
+    assert.ok(counts > HISTORY_RING, `the slots not counted were counted again (${counts} counts)`);
+    const late = openSqliteStore(':memory:');
+    late.replicate({});
+    await new StoreReplica(kv, late, { prefix: PREFIX }).load();
+    assert.equal(late.revision(), leader.store.revision());
+    await kv.close();
+  });
+
   void it('a server that loads fills its history from the ring while the ring holds it; past the ring, a watch from before is told to list again, never given a gap', async () => {
     const kv = new SqliteKv();
     const leader = await leaderOn(kv);

@@ -113,9 +113,10 @@ export class ReplicaWriter {
         const rowOf = (table: string, key: readonly (string | number)[]): RowChange['row'] | undefined => merged.get(rowKey(this.keys, { table, key }))?.row;
         const ops: TxnOp[] = [...merged].map(([key, change]) => (change.row === null ? { op: 'delete', key } : { op: 'put', key, value: JSON.stringify(change.row) }));
         const slot = this.groupCommits++ % HISTORY_RING;
-        const held = this.slotParts.get(slot) ?? (await this.kv.count(historySlotPrefix(this.options.prefix, slot))).count;
-        const historyPuts = historyOps(this.options.prefix, slot, history.map((h) => withoutDerivableJson(h, rowOf)), held, this.options.historyPartBytes);
-        this.slotParts.set(slot, historyPuts.filter((op) => op.op === 'put').length);
+        const held = await this.heldParts(slot);
+        const historyPuts = historyOps(this.options.prefix, slot, history.map((h) => withoutDerivableJson(h, rowOf)), held ?? 0, this.options.historyPartBytes);
+        // Not counted (etcd did not answer): counted again next time round, stale parts included.
+        if (held !== undefined) this.slotParts.set(slot, historyPuts.filter((op) => op.op === 'put').length);
         ops.push(...historyPuts);
         // History rows an older berth kept in etcd, row by row: gone with this writer's first commit.
         if (!this.clearedRowHistory) {
@@ -142,6 +143,22 @@ export class ReplicaWriter {
       this.fail(error instanceof ReplicationLostError ? error : new ReplicationLostError(`the store could not be written to etcd: ${(error as Error).message}`));
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * How many parts ring slot `slot` holds in etcd: known, else counted; undefined when etcd did not
+   * answer the count (its stale parts then wait for the next time round: a count must not stop a
+   * leader whose writes would have been retried).
+   */
+  private async heldParts(slot: number): Promise<number | undefined> {
+    const known = this.slotParts.get(slot);
+    if (known !== undefined) return known;
+    try {
+      return (await this.kv.count(historySlotPrefix(this.options.prefix, slot))).count;
+    } catch (error) {
+      this.logger.warn({ err: error, slot }, 'counting a history slot in etcd failed; its older parts stay until the ring comes round again');
+      return undefined;
     }
   }
 
