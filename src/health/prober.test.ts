@@ -274,25 +274,35 @@ void describe('Prober', () => {
     });
   });
 
-  void it('makes a real HTTP server ready about 100 ms after it starts listening, with a 10 s period', async () => {
+  void it('makes a real HTTP server ready at the first fast-start probe after it starts listening, with a 10 s period', async () => {
+    // Wall-clock latency is a benchmark's business (a loaded CI machine stretches any bound); this
+    // checks the mechanism on a real server: runs ~100 ms apart while nothing listens, none counted as a
+    // failure, and the first run that starts after listen() makes it ready, long before the 10 s tick.
     const server = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await new Promise<void>((resolve) => server.close(() => resolve())); // nothing listens there now
+    const runs: { at: number; ok: boolean }[] = [];
     const spec: ProbeSpec = {
       kind: 'readiness',
       container: 'web',
       probe: probe({ httpGet: { path: '/', port, scheme: 'HTTP', httpHeaders: [] }, periodSeconds: 10 }),
       target: `GET http://127.0.0.1:${port}/`,
-      run: (signal) => runProbe(spec.probe, { address: '127.0.0.1', resolvePort: (p) => (typeof p === 'number' ? p : undefined) }, 1000, signal),
+      run: async (signal) => {
+        const at = performance.now();
+        const outcome = await runProbe(spec.probe, { address: '127.0.0.1', resolvePort: (p) => (typeof p === 'number' ? p : undefined) }, 1000, signal);
+        runs.push({ at, ok: outcome.ok });
+        return outcome;
+      },
     };
-    let listeningAt = 0;
+    const startedAt = performance.now();
+    let prober: Prober | undefined;
     const ready = new Promise<number>((resolve) => {
-      const prober = new Prober({
+      prober = new Prober({
         probes: [spec],
         onChange: (transitions) => {
           if (transitions.some((t) => t.type === 'ready')) {
-            prober.stop();
+            prober?.stop();
             resolve(performance.now());
           }
         },
@@ -301,11 +311,20 @@ void describe('Prober', () => {
     });
     await new Promise((r) => setTimeout(r, 250));
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    listeningAt = performance.now();
+    const listeningAt = performance.now();
     try {
       const readyAt = await ready;
-      const took = readyAt - listeningAt;
-      assert.ok(took <= 250, `ready ${took.toFixed(0)} ms after it started listening (fast start probes every 100 ms)`);
+      const before = runs.filter((r) => r.at < listeningAt);
+      const after = runs.filter((r) => r.at >= listeningAt);
+      assert.ok(before.length >= 1, 'it probed while nothing listened');
+      assert.ok(before.every((r) => !r.ok), 'nothing listened, so every run before listen() failed');
+      for (let i = 1; i < before.length; i++) {
+        const gap = before[i]!.at - before[i - 1]!.at;
+        assert.ok(gap >= 90, `fast-start runs are fastStartMs (100 ms) apart, not closer: ${gap.toFixed(0)} ms`);
+      }
+      assert.equal(prober?.health().probes[0]?.consecutiveFailures, 0, 'fast-start failures did not count');
+      assert.deepEqual(after.map((r) => r.ok), [true], 'the first run after listen() made it ready');
+      assert.ok(readyAt - startedAt < 10_000, 'ready before the first regular tick (10 s)');
     } finally {
       server.close();
     }

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { killMidWrites, moduleUrl } from '../../test/kill-mid-writes.js';
 import { openSqliteStore } from './index.js';
 import { GRID, fixtures } from './testing/fixtures.js';
 
@@ -48,40 +47,17 @@ describe('SqliteStore: durability', () => {
 
   it('keeps every acknowledged service when the writing process is killed mid-way', async () => {
     const path = join(dir, 'kill.db');
-    const script = join(dir, 'writer.ts');
-    const storeUrl = pathToFileURL(fileURLToPath(new URL('./index.ts', import.meta.url))).href;
-    const modelUrl = pathToFileURL(fileURLToPath(new URL('../model/index.ts', import.meta.url))).href;
-    writeFileSync(
-      script,
-      `import { openSqliteStore } from ${JSON.stringify(storeUrl)};
-import { parseServiceSpec } from ${JSON.stringify(modelUrl)};
+    const source = `import { openSqliteStore } from ${JSON.stringify(moduleUrl('src/store/index.ts'))};
+import { parseServiceSpec } from ${JSON.stringify(moduleUrl('src/model/index.ts'))};
 const store = openSqliteStore(process.argv[2]);
 for (let k = 0; k < 100000; k++) {
   store.createService({ grid: 'default', spec: parseServiceSpec({ name: 's' + k, containers: [{ command: 'sleep 1' }] }), deploy: true });
   process.stdout.write('ack ' + k + '\\n');
 }
-`,
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', script, path], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
-    let acked = -1;
-    let buffer = '';
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-    const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffer += chunk;
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = /^ack (\d+)$/.exec(line);
-        if (m) acked = Number(m[1]);
-      }
-      if (acked >= 200) child.kill('SIGKILL');
-    });
-    const signal = await exited;
-    clearTimeout(timeout);
-    assert.equal(signal, 'SIGKILL');
-    assert.ok(acked >= 200, `the writer acknowledged ${acked + 1} services before it was killed`);
+`;
+    const acks = await killMidWrites({ dir, source, args: [path], killAfter: 201 });
+    const acked = Number(acks.at(-1));
+    assert.equal(acked, acks.length - 1, 'the acks are s0, s1, … in order');
     const store = openSqliteStore(path);
     try {
       for (let k = 0; k <= acked; k++) assert.ok(store.getService(GRID, `s${k}`), `acknowledged service s${k} survived`);

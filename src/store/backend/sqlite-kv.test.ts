@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { hasCode, ManualClock } from '../../lib/index.js';
+import { killMidWrites, moduleUrl } from '../../../test/kill-mid-writes.js';
 import { collectWatch } from './conformance-tools.js';
 import { runKvConformance } from './conformance.js';
 import { SqliteKv } from './sqlite-kv.js';
@@ -26,34 +25,15 @@ runKvConformance({
 });
 
 /** Runs `body` in a child process that opens a SqliteKv on `file` as `kv`, and SIGKILLs it once it printed `ack` `killAfter` times. */
-async function killMidWrites(file: string, body: string, killAfter: number): Promise<string[]> {
-  const script = join(dir, `writer-${killAfter}-${Math.random().toString(36).slice(2)}.mts`);
-  const moduleUrl = pathToFileURL(fileURLToPath(new URL('./sqlite-kv.ts', import.meta.url))).href;
-  writeFileSync(script, `import { SqliteKv } from ${JSON.stringify(moduleUrl)};\nconst kv = new SqliteKv({ path: process.argv[2] });\n${body}\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, file], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
-  const acks: string[] = [];
-  let buffer = '';
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('ack ')) acks.push(line.slice(4));
-    if (acks.length >= killAfter) child.kill('SIGKILL');
-  });
-  const signal = await exited;
-  clearTimeout(timeout);
-  assert.equal(signal, 'SIGKILL');
-  assert.ok(acks.length >= killAfter, `the writer acknowledged ${acks.length} writes before it was killed`);
-  return acks;
+function killKvMidWrites(file: string, body: string, killAfter: number): Promise<string[]> {
+  const source = `import { SqliteKv } from ${JSON.stringify(moduleUrl('src/store/backend/sqlite-kv.ts'))};\nconst kv = new SqliteKv({ path: process.argv[2] });\n${body}\n`;
+  return killMidWrites({ dir, source, args: [file], killAfter });
 }
 
 describe('SqliteKv on a file', () => {
   it('keeps every acknowledged write, revision and history when the writing process is killed mid-way', async () => {
     const file = join(dir, 'kill.db');
-    const acks = await killMidWrites(file, `for (let k = 0; k < 1e6; k++) { const r = await kv.put('/k/' + k, String(k)); process.stdout.write('ack ' + k + ' ' + r.revision + '\\n'); }`, 300);
+    const acks = await killKvMidWrites(file, `for (let k = 0; k < 1e6; k++) { const r = await kv.put('/k/' + k, String(k)); process.stdout.write('ack ' + k + ' ' + r.revision + '\\n'); }`, 300);
     const kv = new SqliteKv({ path: file });
     try {
       for (const ack of acks) {
@@ -74,7 +54,7 @@ describe('SqliteKv on a file', () => {
 
   it('never leaves half a transaction behind a kill', async () => {
     const file = join(dir, 'kill-txn.db');
-    const acks = await killMidWrites(
+    const acks = await killKvMidWrites(
       file,
       `for (let k = 0; k < 1e6; k++) { await kv.txn({ compare: [], success: [{ op: 'put', key: '/a/' + k, value: 'x'.repeat(2000) }, { op: 'put', key: '/b/' + k, value: 'y' }] }); process.stdout.write('ack ' + k + '\\n'); }`,
       200,
