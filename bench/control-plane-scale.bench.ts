@@ -80,6 +80,13 @@ function memoryOf(pid: number): { rssKb: number; hwmKb: number } {
   return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
 }
 
+/** CPU time (user + system, ms) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15 of stat)
+}
+
 interface Server {
   readonly proc: ChildProcess;
   readonly url: string;
@@ -232,6 +239,7 @@ async function main(): Promise<void> {
     const lag = monitorEventLoopDelay({ resolution: 20 });
     lag.enable();
     t0 = performance.now();
+    const cpu0 = cpuMsOf(pid);
     const show = latencyLoop(async () => {
       const s = await admin.getService(GRID, SERVICE).catch(() => undefined);
       if (s) lastShown = `${s.status.runningInstances}/${s.status.desiredInstances} running, ${s.status.phase}`;
@@ -257,6 +265,7 @@ async function main(): Promise<void> {
       await sleep(20);
     }
     const r1 = Number((await raw.get('/bench-none').exec()).header.revision);
+    const serverCpuMs = cpuMsOf(pid) - cpu0;
     clearInterval(progress);
     const showMs = await show.stop();
     const listMs = await list.stop();
@@ -295,6 +304,7 @@ async function main(): Promise<void> {
     if (watchBreaks > 0) console.log(`  the shared watch stream broke ${watchBreaks} time(s) and resumed`);
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(shownAt - t0)}; converged (both) after ${secs(converged)}`);
+    console.log(`  the server's CPU time from the apply to convergence: ${secs(serverCpuMs)} (${((100 * serverCpuMs) / converged).toFixed(0)} % of one core)`);
     console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
     console.log(`    by table: ${[...tables].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
     console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; ${REPLAY_IN_FLIGHT} in flight as the writer sends them: ${secs(pipelinedMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);

@@ -24,12 +24,22 @@ export const MAX_CREATES_PER_PASS = 500;
 
 /**
  * A service whose pass took at least this long (ms) is paced: its next pass for an instance's progress
- * (starting, running, ready) waits as long as the last one took, so that one service of 10,000 instances
- * takes at most about half of the event loop and its passes coalesce the reports of many nodes, not one
- * pass per report (bench/controller-pass: 214 passes of 80 ms for 200 reports before). An instance that
- * ended or was deleted, and any change of the service or a node, still gets a pass at once.
+ * (starting, running, ready) waits PACE_FACTOR times as long as the last one took, so that one service
+ * of 10,000 instances takes at most about a quarter of the event loop for progress, and its passes
+ * coalesce the reports of many nodes, not one pass per report (bench/controller-pass: 214 passes of
+ * 80 ms for 200 reports before). An instance that ended or was deleted, and any change of the service
+ * or a node, still gets a pass at once.
  */
 export const PACE_FROM_MS = 10;
+
+/**
+ * How many times its last pass's duration a paced service waits before its next progress pass. 1 gave
+ * progress passes half of the leader's event loop while 10,000 instances reported in, and the reports
+ * themselves (the agents' status writes) the other half; 3 leaves them three quarters, and the service's
+ * status lags its instances by at most three passes (about 100 ms at 10,000 instances;
+ * bench/control-plane-scale, docs/benchmarks.md "Session 12").
+ */
+export const PACE_FACTOR = 3;
 
 export interface ServiceControllerOptions {
   readonly store: Store;
@@ -144,9 +154,9 @@ export class ServiceController {
     }
   }
 
-  /** A pass for `key` once a time as long as its last pass has gone by (at once for a quick service; see PACE_FROM_MS). */
+  /** A pass for `key` once PACE_FACTOR times its last pass's duration has gone by (at once for a quick service; see PACE_FROM_MS). */
   private pace(key: string): void {
-    this.queue.addAfter(key, this.passMs.get(key) ?? 0, { busy: true });
+    this.queue.addAfter(key, (this.passMs.get(key) ?? 0) * PACE_FACTOR, { busy: true });
   }
 
   private async reconcile(key: string): Promise<WorkResult> {

@@ -159,11 +159,22 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const global = spec.mode === 'global' && spec.containers.length > 0 ? globalSlots(bySlot, scheduler, ctx.nodes) : undefined;
   const slots: DesiredSlot[] = global ? global.slots : desiredSlots(spec);
   const desiredCount = slots.length;
-  const maxSlot = Math.max(0, ...bySlot.keys());
+  let maxSlot = 0;
+  for (const slot of bySlot.keys()) if (slot > maxSlot) maxSlot = slot;
+  // The live instances of each slot (those still wanted running), found once per slot: the loops below
+  // read them up to three times per slot, and a service may have 10,000 slots.
+  const liveCache = new Map<number, readonly Instance[]>();
+  const liveOf = (slot: number): readonly Instance[] => {
+    let live = liveCache.get(slot);
+    if (live === undefined) liveCache.set(slot, (live = (bySlot.get(slot) ?? NONE).filter(wantRunning)));
+    return live;
+  };
 
   // Scale down: slots past the desired count (global: slots whose node left).
   const desired = new Set(slots.map((s) => s.slot));
-  const excess = [...bySlot.entries()].filter(([slot]) => !desired.has(slot)).sort(([a], [b]) => b - a);
+  const excess: [number, readonly Instance[]][] = [];
+  for (const entry of bySlot) if (!desired.has(entry[0])) excess.push(entry);
+  excess.sort(([a], [b]) => b - a);
   const excessWhy = (slot: number): string => global?.leaving.get(slot) ?? 'scaled down';
   if (spec.stateful) {
     const highest = excess.find(([, list]) => list.some((i) => !isTerminal(i.status.state)));
@@ -194,11 +205,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
     if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
-    const list = bySlot.get(slot) ?? [];
-    const live = list.filter(wantRunning);
+    const live = liveOf(slot);
+    if (live.every(current)) continue; // nothing outdated
     const outdated = live.filter((i) => !current(i));
     const fresh = live.filter(current);
-    if (outdated.length === 0) continue;
     // A slot whose new instance failed in this rollout is not tried again by it (the old instance that
     // start-first kept goes on serving); a later deploy request tries again.
     const retry = !rollout.failedSlots.has(slot);
@@ -228,14 +238,16 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const leaveCache = new Map<string, NodeRejection | null>(); // the same for every instance on a node
   for (const s of global ? [] : orderedSlots) {
     if (replacing.has(s.slot) || replaced.has(s.slot)) continue;
-    const live = (bySlot.get(s.slot) ?? []).filter(wantRunning);
-    const leaving = live.flatMap((i) => {
+    const live = liveOf(s.slot);
+    let found: { i: Instance; why: string }[] | undefined;
+    for (const i of live) {
       let why = leaveCache.get(i.node);
       if (why === undefined) leaveCache.set(i.node, (why = leaveWhy(i, scheduler) ?? null));
-      return why ? [{ i, why: why.message }] : [];
-    });
-    const first = leaving[0];
-    if (!first) continue;
+      if (why) (found ??= []).push({ i, why: why.message });
+    }
+    if (found === undefined) continue;
+    const leaving = found;
+    const first = leaving[0] as { i: Instance; why: string };
     const staying = live.filter((i) => !leaving.some((x) => x.i === i));
     if (spec.stateful) {
       if (movesStateful(spec)) leaving.forEach((x) => stop(x.i, `${x.why}: moving to another node`));
@@ -256,8 +268,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
       allLowerRunning = false;
       continue; // its instance's node is lost: replaced above
     }
-    const list = bySlot.get(slot) ?? [];
-    const live = list.filter(wantRunning);
+    const list = bySlot.get(slot) ?? NONE;
+    const live = liveOf(slot);
     if (live.length > 0) {
       const down = live.find((i) => !onUpNode(i));
       if (down && !pending.some((p) => p.slot === slot)) notes.push(`${slotName(service.name, slot)} waits for node ${down.node} (down)${spec.stateful ? ', where its data is' : ''}`);
@@ -310,8 +322,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
 
   // Ready, not merely running: an instance counts once its readiness probes pass (isReady).
-  const running = slots.filter(({ slot }) => (bySlot.get(slot) ?? []).some((i) => current(i) && isReady(i) && onUpNode(i))).length;
-  const extra = view.filter((i) => !isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))).length;
+  let running = 0;
+  for (const { slot } of slots) if ((bySlot.get(slot) ?? NONE).some((i) => current(i) && isReady(i) && onUpNode(i))) running++;
+  let extra = 0;
+  for (const i of view) if (!isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))) extra++;
   const converged = running === desiredCount && extra === 0 && create.length === 0;
   const phase: ServicePhase = converged ? 'running' : 'deploying';
   if (converged && service.status.phase !== 'running') {
@@ -342,6 +356,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
   };
 }
+
+const NONE: readonly Instance[] = [];
 
 /** Slots 1..replicas of a replicated service (global slots: globalSlots); none for a network-only service. */
 function desiredSlots(spec: ServiceSpec): DesiredSlot[] {

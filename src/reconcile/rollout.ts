@@ -109,10 +109,12 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   const failed = new Set(update.failedInstances);
   const newlyFailed: { instance: Instance; why: string }[] = [];
   let wakeAt: number | undefined;
+  // The update's state until the failure action below: read once, not per slot.
+  const active = ACTIVE.includes(update.state);
   for (const slot of slots) {
-    const list = bySlot.get(slot) ?? [];
+    const list = bySlot.get(slot) ?? NONE;
     const newest = list[0];
-    const stopping = list.some((i) => i.desiredState === 'shutdown' && !isTerminal(i.status.state) && !current(i));
+    const stopping = list.length > 1 && list.some((i) => i.desiredState === 'shutdown' && !isTerminal(i.status.state) && !current(i));
     if (!newest) {
       progress.set(slot, 'empty');
       continue;
@@ -127,7 +129,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       progress.set(slot, 'failed');
       // Counted while the rollout runs: once paused or done, a crash-looping instance is the restart
       // policy's business, not more failures of this rollout.
-      const counts = ACTIVE.includes(update.state) && Date.parse(newest.createdAt) >= requestedAtMs;
+      const counts = active && Date.parse(newest.createdAt) >= requestedAtMs;
       if (counts && !failed.has(newest.id)) {
         failed.add(newest.id);
         newlyFailed.push({ instance: newest, why });
@@ -141,7 +143,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     const since = readySince(newest);
     if (since === undefined) {
       progress.set(slot, 'starting');
-    } else if (now - since >= monitorMs + delayMs || !ACTIVE.includes(update.state)) {
+    } else if (now - since >= monitorMs + delayMs || !active) {
       progress.set(slot, 'updated');
     } else {
       progress.set(slot, 'monitoring');
@@ -154,7 +156,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   // A slot whose new instance failed in this rollout is done with, as far as the rollout goes: its
   // restart (the restart policy's) does not hold the batch, and it counts as updated once ready.
   const failedSlots = new Set<number>();
-  for (const slot of slots) {
+  for (const slot of failed.size === 0 ? [] : slots) {
     if (progress.get(slot) === 'updated') continue;
     if ((bySlot.get(slot) ?? []).some((i) => failed.has(i.id) && current(i))) {
       failedSlots.add(slot);
@@ -170,7 +172,8 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     });
   }
   const failedInstances = [...failed];
-  const updatedInstances = [...progress.values()].filter((p) => p === 'updated').length;
+  const counts = countBy(progress);
+  const updatedInstances = counts.updated ?? 0;
   update = { ...update, failedInstances, updatedInstances, totalInstances: slots.length };
 
   // Failure action (Swarm: failures / slots > maxFailureRatio).
@@ -196,7 +199,13 @@ export function planRollout(input: RolloutInput): RolloutPlan {
 
   // An outdated instance left in a failed slot (start-first keeps it while the new one fails) stays:
   // the rollout moved on from that slot, as Swarm's does.
-  const outdatedLeft = [...bySlot.entries()].some(([slot, list]) => !failedSlots.has(slot) && list.some((i) => !isTerminal(i.status.state) && !current(i)));
+  let outdatedLeft = false;
+  for (const [slot, list] of bySlot) {
+    if (!failedSlots.has(slot) && list.some((i) => !isTerminal(i.status.state) && !current(i))) {
+      outdatedLeft = true;
+      break;
+    }
+  }
   const complete = slots.every((s) => progress.get(s) === 'updated' || failedSlots.has(s)) && !outdatedLeft;
   if (complete && ACTIVE.includes(update.state) && rollbackTo === undefined) {
     const tookMs = now - startedAtMs;
@@ -220,7 +229,6 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       message: `${message} in ${(tookMs / 1000).toFixed(1)} s`, data: { generation: dep.generation, tookMs, failedSlots: failedSlots.size },
     });
   } else if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
-    const counts = countBy(progress);
     const parts = [`${counts.updated ?? 0}/${slots.length} updated`];
     for (const k of ['monitoring', 'starting', 'stopping', 'failed'] as const) if (counts[k]) parts.push(`${counts[k]} ${k}`);
     const head = isRollback ? `rolling back to generation ${dep.rollbackTo ?? '?'}` : `updating to generation ${dep.generation}`;
@@ -229,7 +237,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
 
   let budget = 0;
   if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
-    const inFlight = [...progress.values()].filter((p) => p === 'monitoring' || p === 'starting' || p === 'stopping').length;
+    const inFlight = (counts.monitoring ?? 0) + (counts.starting ?? 0) + (counts.stopping ?? 0);
     budget = Math.max(0, batchLimit(config, service.deployment.spec.stateful, slots.length) - inFlight);
   }
   return { update, events, budget, progress, complete, failedSlots, ...(rollbackTo !== undefined ? { rollbackTo } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
@@ -253,6 +261,8 @@ function describeFailedStatus(i: Instance): string {
   const s = i.status;
   return s.message || `${s.state}${s.exitCode !== undefined ? ` with exit code ${s.exitCode}` : ''}`;
 }
+
+const NONE: readonly Instance[] = [];
 
 function countBy(progress: ReadonlyMap<number, SlotProgress>): Partial<Record<SlotProgress, number>> {
   const out: Partial<Record<SlotProgress, number>> = {};
