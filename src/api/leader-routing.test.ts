@@ -11,7 +11,7 @@ const spec = { name: 'web', replicas: 1, containers: [{ command: ['sleep', '60']
 /** A server of several, with its role and the leader's URL set by the test. */
 function server(routing: Partial<LeaderRouting> & { role: LeaderRouting['role'] }) {
   const store = openSqliteStore(':memory:');
-  const full: LeaderRouting = { leaderUrl: () => undefined, flushed: async () => 1, caughtUp: async () => true, ...routing };
+  const full: LeaderRouting = { leaderUrl: () => undefined, servers: () => [], flushed: async () => 1, caughtUp: async () => true, ...routing };
   const app = createApi({ store, authenticator: adminAuthenticator, telemetry: new FakeTelemetry(), node: 'n1', version: 't', leaderRouting: full });
   after(() => app.close());
   return { app, store };

@@ -23,6 +23,11 @@ export interface LeaderRouting {
   flushed(): Promise<number>;
   /** Follower: resolves once the replica holds etcd's `revision` (true), or gives up (false). */
   caughtUp(revision: number): Promise<boolean>;
+  /**
+   * The cluster's control-plane servers as etcd lists them (store/server-registry.ts), each with its id
+   * and API URL, sorted by id; the leader is the one whose URL is `leaderUrl()`.
+   */
+  servers(): readonly { readonly id: string; readonly url: string }[];
   /** The PEM certificate the leader's HTTPS is trusted by (the servers of one cluster share theirs). */
   readonly ca?: Buffer;
 }

@@ -26,7 +26,8 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): voi
   });
 }
 
-function controlPlaneOf(routing: LeaderRouting): { role: 'leader' | 'follower' | 'electing'; leader?: string } {
+function controlPlaneOf(routing: LeaderRouting): { role: 'leader' | 'follower' | 'electing'; leader?: string; servers: { id: string; url: string; leader: boolean }[] } {
   const leader = routing.leaderUrl();
-  return { role: routing.role(), ...(leader !== undefined ? { leader } : {}) };
+  const servers = routing.servers().map((s) => ({ id: s.id, url: s.url, leader: s.url === leader }));
+  return { role: routing.role(), ...(leader !== undefined ? { leader } : {}), servers };
 }

@@ -223,6 +223,7 @@ describe('API: agents of other machines', () => {
     const routing: LeaderRouting = {
       role: () => 'leader',
       leaderUrl: () => undefined,
+      servers: () => [],
       flushed: () => {
         flushes++;
         return new Promise((resolve) => (flush = resolve));

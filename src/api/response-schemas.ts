@@ -44,7 +44,11 @@ export const VersionInfoSchema = z.strictObject({
   drivers: z.array(z.string()).optional().describe('drivers that run containers on this node'),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run here'),
   controlPlane: z
-    .strictObject({ role: z.enum(['leader', 'follower', 'electing']), leader: z.string().optional() })
+    .strictObject({
+      role: z.enum(['leader', 'follower', 'electing']),
+      leader: z.string().optional(),
+      servers: z.array(z.strictObject({ id: z.string(), url: z.string(), leader: z.boolean() })).describe('every server registered in etcd, sorted by id'),
+    })
     .optional()
-    .describe('several servers on etcd: this server\'s role and the leader\'s API URL (docs/control-plane.md)'),
+    .describe('several servers on etcd: this server\'s role, the leader\'s API URL and every server (docs/control-plane.md)'),
 });

@@ -8,7 +8,7 @@ import type { Logger } from '../lib/index.js';
 import { CodedError, DisposableStore } from '../lib/index.js';
 import { planWhatIf } from '../reconcile/index.js';
 import type { Compare } from '../store/index.js';
-import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
+import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, ServerRegistry, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
 import { loadClusterConfig } from './cluster-config.js';
 import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
 import { DataPlaneBarrier } from './data-plane-barrier.js';
@@ -133,10 +133,11 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const heartbeatPeriodMs = Math.max(100, Math.floor(graceMs / 3));
     const key = cluster.serviceAccountKey;
     // Made once the API listens (its value names this server's URL); the routing asks it per request.
-    const holder: { election?: LeaderElection } = {};
+    const holder: { election?: LeaderElection; registry?: ServerRegistry } = {};
     const routing: LeaderRouting = {
       role: () => (role === 'follower' && holder.election?.current()?.id === id ? 'electing' : role),
       leaderUrl: () => holder.election?.current()?.url,
+      servers: () => holder.registry?.list() ?? [],
       flushed: () => (writer ? writer.flushed() : Promise.resolve(replica.revision)),
       caughtUp: (revision) => replica.caughtUp(revision, 5000),
       ...(tls ? { ca: tls.cert } : {}),
@@ -184,7 +185,13 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       owned.defer(() => opened.close());
     }
 
-    const election = new LeaderElection(kv, { key: `${prefix}leader`, self: { id, url: config.advertiseUrl ?? url }, ttlSeconds: config.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, logger: logger.child({ part: 'election' }) });
+    const ttlSeconds = config.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS;
+    // Every server of the cluster, as `docker info` (Swarm's managers) and GET /v1/version list them.
+    const registry = new ServerRegistry(kv, { prefix: `${prefix}servers/`, self: { id, url: config.advertiseUrl ?? url, startedAt: new Date().toISOString(), version: BERTH_VERSION }, ttlSeconds, logger: logger.child({ part: 'servers' }) });
+    await registry.start();
+    holder.registry = registry;
+    owned.defer(() => registry.stop());
+    const election = new LeaderElection(kv, { key: `${prefix}leader`, self: { id, url: config.advertiseUrl ?? url }, ttlSeconds, logger: logger.child({ part: 'election' }) });
     holder.election = election;
     await election.observe();
     role = 'follower';

@@ -27,8 +27,12 @@ export interface VersionInfo {
   readonly drivers?: readonly string[];
   /** Driver → why it cannot run on the node. */
   readonly unavailableDrivers?: Readonly<Record<string, string>>;
-  /** Several servers on etcd (`berth server --store etcd://…`): this server's role and the leader's URL. */
-  readonly controlPlane?: { readonly role: 'leader' | 'follower' | 'electing'; readonly leader?: string };
+  /** Several servers on etcd (`berth server --store etcd://…`): this server's role, the leader's URL, and every server registered in etcd. */
+  readonly controlPlane?: {
+    readonly role: 'leader' | 'follower' | 'electing';
+    readonly leader?: string;
+    readonly servers: readonly { readonly id: string; readonly url: string; readonly leader: boolean }[];
+  };
 }
 
 /** A service as GET answers it: with its explanation (without log lines; `why()` has them). */

@@ -22,5 +22,7 @@ export { StoreReplica } from './store-replica.js';
 export { ReplicaWriter, ReplicationLostError, startCompaction } from './replica-writer.js';
 export type { LeaderRecord, ElectionOptions } from './leader-election.js';
 export { LeaderElection } from './leader-election.js';
+export type { ServerRecord, ServerRegistryOptions } from './server-registry.js';
+export { ServerRegistry, parseServerRecord } from './server-registry.js';
 export type { Compare, KvBackend, StoreUrl } from './backend/index.js';
 export { openKvBackend, parseStoreUrl } from './backend/index.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import type { ControlPlaneServer } from './control-plane-harness.js';
 import { roleOf, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
 import type { DockerCliResult } from './docker-cli.js';
 import { DOCKER_CLI, dockerCliWith } from './docker-cli.js';
-import { tempDir, waitFor } from './harness.js';
+import { BIN, tempDir, waitFor } from './harness.js';
 
 /*
  * The Docker API face on several servers (docs/docker-api.md, "Several servers"): one etcd, two
@@ -67,13 +67,38 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
 
   after(() => tearDownCluster({ servers, agents, etcd, dirs, client: (s) => (token ? client(s) : undefined) }));
 
-  it('each server prints its face, and GET /v1/version reports it', async () => {
+  it('each server prints its face, and GET /v1/version reports it with every server of the cluster', async () => {
     const [a, b] = leaderAndFollower();
     assert.equal(await roleOf(a.url), 'leader');
     assert.equal(await roleOf(b.url), 'follower');
     for (const s of servers) {
       assert.match(s.stderr, new RegExp(`Docker API: DOCKER_HOST=${hostOf(s).replace(/[.]/g, '\\.')}\\n`));
       assert.deepEqual((await client(s).version()).dockerApi, [hostOf(s)]);
+    }
+    // Both servers registered in etcd, listed alike on both, the leader marked.
+    const lists = async () => Promise.all(servers.map(async (s) => (await client(s).version()).controlPlane?.servers ?? []));
+    // A server registers in the background once it listens: the second may take a moment.
+    const listed = await waitFor('both servers registered, seen by both', async () => {
+      const l = await lists();
+      return l.every((x) => x.length === 2) ? l : undefined;
+    });
+    const expected = [
+      { url: a.url, leader: true },
+      { url: b.url, leader: false },
+    ].sort((x, y) => (x.url < y.url ? -1 : 1));
+    for (const l of listed) assert.deepEqual(l.map((x) => ({ url: x.url, leader: x.leader })).sort((x, y) => (x.url < y.url ? -1 : 1)), expected);
+    assert.deepEqual(listed[0], listed[1]);
+    // berth version on the follower says so too.
+    const version = spawnSync(process.execPath, [BIN, '--host', b.url, 'version'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', BERTH_TOKEN: token }, timeout: 30_000 });
+    assert.equal(version.status, 0, version.stderr);
+    assert.match(version.stdout, new RegExp(`control plane: this server is the follower; the leader answers at ${a.url.replace(/[.]/g, '\\.')}\\n`));
+    assert.equal((version.stdout.match(/^ {2}server [0-9a-f]{8} at /gm) ?? []).length, 2, version.stdout);
+    assert.equal((version.stdout.match(/ \(leader\)$/gm) ?? []).length, 1, version.stdout);
+    // Swarm's managers are the servers: docker info on either counts both, with their addresses.
+    for (const s of servers) {
+      const out = (await ok(s, 'info', '--format', '{{.Swarm.Managers}} {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}')).trim();
+      assert.equal(out.split(' ')[0], '2', out);
+      assert.equal(out.split(' ').length, 3, out);
     }
   });
 

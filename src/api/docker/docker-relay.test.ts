@@ -34,7 +34,7 @@ const oneToken: Authenticator = {
 const create = (name: string) => ({ Name: name, TaskTemplate: { ContainerSpec: { Image: 'busybox:latest', Command: ['sleep', '600'] } }, Mode: { Replicated: { Replicas: 1 } } });
 
 function routingOf(partial: Partial<LeaderRouting> & { role: LeaderRouting['role'] }): LeaderRouting {
-  return { leaderUrl: () => undefined, flushed: async () => 1, caughtUp: async () => true, ...partial };
+  return { leaderUrl: () => undefined, servers: () => [], flushed: async () => 1, caughtUp: async () => true, ...partial };
 }
 
 /** The leader: its berth API listener (HTTPS with `https`) with the relay, over its own store. */

@@ -14,7 +14,7 @@ export const SYSTEM_ACCESS: Readonly<Record<string, DockerRouteAccess>> = {
 /**
  * `GET|HEAD /_ping`, `GET /version`, `GET /info` (moby `daemon/server/router/system/system_routes.go`):
  * what the docker CLI reads to negotiate (ping's headers), and what `docker version` and `docker info`
- * print — berth as the engine, this node as the swarm's one manager.
+ * print — berth as the engine, its control-plane servers as the swarm's managers.
  */
 export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): void {
   // HEAD /_ping comes with GET (fastify's exposeHeadRoutes): the same headers, no body.
@@ -38,6 +38,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): 
     const running = instances.filter((i) => i.status.state === 'running').length;
     const stopped = instances.filter((i) => isTerminal(i.status.state)).length;
     const self = nodeId(ctx.berth.node);
+    const managers = managersOf(ctx, self, address);
     return {
       ID: swarmId('engine', ctx.berth.node),
       Containers: instances.length,
@@ -87,9 +88,9 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): 
         LocalNodeState: 'active',
         ControlAvailable: true,
         Error: '',
-        RemoteManagers: [{ NodeID: self, Addr: `${address}:${SWARM_PORT}` }],
+        RemoteManagers: managers,
         Nodes: ctx.berth.store.listNodes().length,
-        Managers: 1,
+        Managers: managers.length,
         Cluster: swarmCluster(ctx),
       },
       LiveRestoreEnabled: true,
@@ -102,6 +103,27 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): 
       Warnings: [],
     };
   });
+}
+
+/**
+ * Swarm's managers are berth's control-plane servers: each server registered in etcd (several servers,
+ * store/server-registry.ts), at its API URL's host on the swarm port; a lone server is the one manager.
+ * A cluster's list comes from etcd, so it holds this server too once its registration landed (until
+ * then, this server alone).
+ */
+function managersOf(ctx: DockerContext, self: string, address: string): { NodeID: string; Addr: string }[] {
+  const servers = ctx.berth.leaderRouting?.servers() ?? [];
+  if (servers.length === 0) return [{ NodeID: self, Addr: `${address}:${SWARM_PORT}` }];
+  return servers.map((s) => ({ NodeID: nodeId(`control-plane ${s.id.slice(0, 8)}`), Addr: `${hostOf(s.url)}:${SWARM_PORT}` }));
+}
+
+/** The host of an API URL (IPv6 without its brackets), or the URL itself when it does not parse. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return url;
+  }
 }
 
 /** types.Version: berth as the platform, its version as the engine's (the CLI prints Platform.Name and the Engine component). */
