@@ -173,7 +173,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const store = openSqliteStore(config.storePath ?? join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }), ...(cipher ? { secretCipher: cipher } : {}) });
     owned.defer(() => store.close());
     if (cipher) reencryptSecrets(store, logger);
-    const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString());
+    const credentials = ensureCredentials(dataDir, store, () => new Date().toISOString(), cipher);
     const processDriver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });
     owned.defer(() => processDriver.dispose());
     const driver = new DriverRouter(processDriver, docker.driver, docker.driver ? undefined : docker.unavailable);

@@ -47,6 +47,9 @@ describe('secrets encrypted at rest, end to end', () => {
       assert.match(berth(server.url, ['secret', 'ls'], server.token).stdout, /api-env\s+DB_PASSWORD/);
       await server.stop();
       assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:k1:/);
+      // The token-signing key is encrypted too (docs/security.md): the data directory alone forges nothing.
+      const signingKey = join(dataDir, 'service-account.key');
+      assert.match(readFileSync(signingKey, 'utf8'), /^berth:enc:aesgcm:v1:k1:/);
       for (const file of readdirSync(dataDir).filter((f) => f.startsWith('berth.db'))) {
         assert.ok(!readFileSync(join(dataDir, file)).includes(VALUE), `${file} holds the plaintext`);
       }
@@ -54,6 +57,7 @@ describe('secrets encrypted at rest, end to end', () => {
       writeFileSync(keys, `k2: ${randomBytes(32).toString('base64')}\n${k1}\n`, { mode: 0o600 });
       server = await startBerth({ dataDir, instanceRange: '127.11.196.0/24', args: ['--encryption-key-file', keys] });
       assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:k2:/);
+      assert.match(readFileSync(signingKey, 'utf8'), /^berth:enc:aesgcm:v1:k2:/);
       const before = (await server.client.listInstances('default', 'api')).map((i) => i.id);
       const restarted = berth(server.url, ['service', 'restart', 'api'], server.token);
       assert.equal(restarted.status, 0, restarted.stderr);
