@@ -22,6 +22,7 @@ import { createLogger } from './logger.js';
 import { serverTls } from './server-tls.js';
 import { BERTH_VERSION } from './version.js';
 import { RemoteTelemetry, liveSource, storeTelemetryTargets } from './remote-telemetry.js';
+import { EndpointsPublisher } from './endpoints-publisher.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './server.js';
 
 /** `berth server --store etcd://…` (docs/control-plane.md). */
@@ -66,6 +67,8 @@ export interface RunningControlPlane {
   /** True when the face's TCP listeners serve HTTPS. */
   readonly dockerApiTls: boolean;
   role(): 'leader' | 'follower' | 'electing';
+  /** The API URL of the server that leads now, as the election key names it; undefined while none does. */
+  leaderUrl(): string | undefined;
   /** Resolves once this server leads (for tests and `berth server`'s own message). */
   readonly leading: Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +135,14 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const graceMs = config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
     const heartbeatPeriodMs = Math.max(100, Math.floor(graceMs / 3));
     const key = cluster.serviceAccountKey;
+    const nodeName = `control-plane ${id.slice(0, 8)}`;
+    // The endpoints the API shows (`service show`, `endpoints ls`): no data plane runs here, so none is
+    // fed; they are the cluster's endpoints as a node without instances reaches them (every instance at
+    // its node's address and published port, none on a down node), rebuilt from the replica as the
+    // agents' data planes rebuild theirs from their mirrors.
+    const endpoints = new EndpointsPublisher(store, [], { nodeAddresses: [], localNode: nodeName, logger: logger.child({ part: 'endpoints' }) });
+    endpoints.start();
+    owned.defer(() => endpoints.stop());
     // Made once the API listens (its value names this server's URL); the routing asks it per request.
     const holder: { election?: LeaderElection } = {};
     const routing: LeaderRouting = {
@@ -160,7 +171,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       networkRanges: { serviceRange: cluster.ranges.serviceRange, nodePortRange: [...cluster.ranges.nodePortRange] as [number, number] },
       instanceRange: cluster.ranges.instanceRange,
       limits,
-      node: `control-plane ${id.slice(0, 8)}`,
+      node: nodeName,
+      endpoints,
       version: BERTH_VERSION,
       leaderRouting: routing,
       dockerApi: () => face?.addresses ?? [],
@@ -243,6 +255,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       dockerApi: face?.addresses ?? [],
       dockerApiTls: face?.tls ?? false,
       role: () => routing.role(),
+      leaderUrl: () => routing.leaderUrl(),
       leading,
       stop: async () => {
         stopping = true;

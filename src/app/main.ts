@@ -75,6 +75,11 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
   });
   process.stderr.write(`berth server listening on ${server.url} (one of several servers on ${options.store}; data in ${options.dataDir})\n`);
   process.stderr.write(dockerApiNotes(server));
+  // A follower says so at once (it may never lead): a silent one looked like a server still starting.
+  const leader = server.leaderUrl();
+  if (server.role() === 'follower' && leader !== undefined && leader !== server.url) {
+    process.stderr.write(`berth server: this server follows; the leader is ${leader} (its admin.token, or any cluster-admin token, works on every server)\n`);
+  }
   server.leading.then(
     () => process.stderr.write(`berth server: this server leads; admin token in ${server.adminTokenPath}\n`),
     () => undefined, // logged by the control plane

@@ -57,6 +57,10 @@ export function qualify(name: string, grid: string): string {
 
 async function serverDns(ctx: CliContext): Promise<{ host: string; port: number }> {
   const info = await ctx.client.version();
+  if (!info.dns && info.controlPlane) {
+    // A server on etcd runs no data plane: the agents' DNS servers answer, each at the address its start line printed.
+    throw new CliError(`the berth server at ${ctx.host} is one of several servers on etcd and runs no DNS server: every node's agent runs one (\`berth agent --dns HOST:PORT\`; its start line says where); pass --dns HOST:PORT of one`);
+  }
   if (!info.dns) {
     throw new CliError(`the berth server at ${ctx.host} runs no DNS server: start it with \`berth server --dns 127.0.0.1:5353\`, or pass --dns HOST:PORT`);
   }
