@@ -50,7 +50,7 @@ export interface SpecFlags extends NetworkFlags, RolloutFlags, ContainerFlags {
 /** Adds the spec flags to `create` or `update` (update has `--image` and no `--stateful`, as Kontena). */
 export function addSpecOptions(command: Command, which: 'create' | 'update'): Command {
   command
-    .option('-p, --ports <published:target[/proto]>', 'publish on the node (127.0.0.1): connections to PUBLISHED are balanced over the ready instances\' port TARGET (repeatable; --port is a service port on the virtual IP)', collect(portValue))
+    .option('-p, --ports <published:target[/proto]>', 'publish on every node (at its address: 127.0.0.1 for berth server alone): connections to PUBLISHED are balanced over the ready instances\' port TARGET (repeatable; --port is a service port on the virtual IP)', collect(portValue))
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
     .option('--secret-env <KEY=VALUE>', 'set an environment variable whose value is kept in the secret <service>-env, never in the spec, events or answers (repeatable)', collect(envValue))
     .option('--cmd <command>', 'the command to run: split into words and run directly, or through /bin/sh -c when it uses shell syntax (;, &&, |, >, $VAR, loops)', cmdValue)
