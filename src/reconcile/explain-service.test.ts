@@ -127,6 +127,16 @@ describe('explainService', () => {
     assert.ok(x.suggestions.some((s) => s.includes('working directory')));
   });
 
+  it('does not count an instance on a down node as ready, whatever its last status said', () => {
+    const svc = withStatus(service({ replicas: 3 }), { phase: 'running', desiredInstances: 3, runningInstances: 2, message: '2/3 running; web-2 waits for node b (down)' });
+    const instances = [instance({ slot: 1, node: 'a' }), instance({ slot: 2, node: 'b' }), instance({ slot: 3, node: 'a' })];
+    const x = explainService(svc, instances, { now: NOW, downNodes: new Set(['b']) });
+    assert.equal(x.summary, '2/3 instances of web ready, running generation 1; but web-2 waits for node b (down)');
+    assert.deepEqual(x.instances.map((i) => [i.slot, i.state, i.ready]), [[1, 'running', true], [2, 'running', false], [3, 'running', true]]);
+    // Without the node's state, the last status counts (a single machine's server knows no other nodes).
+    assert.match(explainService(svc, instances, { now: NOW }).summary, /^3\/3 instances of web ready/);
+  });
+
   it('calls a service degraded when one of three fails its readiness probe', () => {
     const svc = withStatus(service({ replicas: 3 }), { phase: 'running', desiredInstances: 3, runningInstances: 3 });
     const sick: Instance = { ...instance({ slot: 2 }), status: { ...instance().status, health: failingReadiness } };

@@ -22,6 +22,11 @@ export interface ExplainOptions {
   readonly events?: readonly ServiceEvent[];
   /** Epoch ms: how recent a restart must be to count as a crash loop (within 10 min, the back-off reset). */
   readonly now?: number;
+  /**
+   * Nodes the node controller marked down (no heartbeat for the grace): an instance there is not
+   * counted ready, whatever its last status said (docs/scheduling.md, "Node loss"). Default none.
+   */
+  readonly downNodes?: ReadonlySet<string>;
 }
 
 /** How much a reason weighs in the verdict. */
@@ -62,7 +67,9 @@ export function explainService(service: Service, instances: readonly Instance[],
   const name = service.name;
   const deployment = service.deployment;
   const bySlot = groupBySlot(instances);
-  const overview = overviewOf(bySlot);
+  const down = options.downNodes;
+  const readyNow = (i: Instance): boolean => isReady(i) && !(down?.has(i.node) ?? false);
+  const overview = overviewOf(bySlot, readyNow);
   const base = { deployedGeneration: deployment?.generation ?? null, instances: overview };
   const alive = instances.filter((i) => !isTerminal(i.status.state)).length;
   // Listeners are served whatever the workload does (network-face changes need no deploy), so they are
@@ -176,7 +183,7 @@ export function explainService(service: Service, instances: readonly Instance[],
   const reasons = sorted.map((w) => w.reason);
   // Replicated: the deployed replicas (the controller's count may lag); global: the controller's count of ready nodes.
   const desired = deployment.spec.mode === 'replicated' ? deployment.spec.replicas : service.status.desiredInstances;
-  const ready = instances.filter(isReady).length;
+  const ready = instances.filter(readyNow).length;
   const verdict = verdictOf(sorted, { update, service, ready, desired });
   const root = reasons.find((r) => r.kind !== 'rollout');
   const summary = summaryOf(verdict, { service, update, failedUpdate, root, ready, desired, reasons });
@@ -334,12 +341,12 @@ function eventEvidence(e: ServiceEvent): NonNullable<ExplanationEvidence['event'
 }
 
 /** Every live instance, and each slot's newest instance when it ended but is still meant to run. */
-function overviewOf(bySlot: ReadonlyMap<number, Instance[]>): ExplainedInstance[] {
+function overviewOf(bySlot: ReadonlyMap<number, Instance[]>, readyNow: (i: Instance) => boolean): ExplainedInstance[] {
   const rows: ExplainedInstance[] = [];
   for (const [slot, list] of [...bySlot.entries()].sort(([a], [b]) => a - b)) {
     const shown = list.filter((i, k) => !isTerminal(i.status.state) || (k === 0 && i.desiredState === 'running'));
     for (const i of shown.reverse()) {
-      rows.push({ slot, id: i.id, generation: i.generation, state: i.status.state, desiredState: i.desiredState, health: healthWord(i), ready: isReady(i) });
+      rows.push({ slot, id: i.id, generation: i.generation, state: i.status.state, desiredState: i.desiredState, health: healthWord(i), ready: readyNow(i) });
     }
   }
   return rows;
