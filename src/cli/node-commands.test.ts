@@ -63,6 +63,16 @@ describe('berth node (real API)', () => {
     assert.match(empty.stderr, /nothing to change/);
   });
 
+  it('join-token prints the command to run on the new machine, and that it needs --address there', async () => {
+    const r = await runCli(['node', 'join-token'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const token = /--token (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(token?.startsWith('berth_'), r.stdout);
+    assert.match(r.stdout, new RegExp(`^To add a machine as a node of this server, run on it:\n\n {4}berth agent --join ${env['BERTH_HOST']} --token ${token}\n\nwith --address IP where other machines reach it`));
+    const quiet = await runCli(['node', 'join-token', '-q'], { env });
+    assert.match(quiet.stdout, /^berth_\S+\n$/);
+  });
+
   it('rm removes a down node and refuses a ready one without --force', async () => {
     const refused = await runCli(['node', 'rm', 'n1'], { env });
     assert.notEqual(refused.code, 0);

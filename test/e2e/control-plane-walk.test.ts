@@ -93,6 +93,10 @@ void describe('several servers on etcd, as the docs tell a new user to run them 
     assert.doesNotMatch(follower.stdout, /node control-plane/);
     const leader = await berth(a.url, token, ['version']);
     assert.match(leader.stdout, /one of several servers on etcd, leader \(this server leads\)/);
+    // The join command names the server asked and the leader, so an agent has one to move to.
+    const join = await berth(b.url, token, ['node', 'join-token']);
+    assert.equal(join.code, 0, join.stderr);
+    assert.ok(join.stdout.includes(`berth agent --join ${b.url},${a.url} --token berth_`), join.stdout);
   });
 
   it("the servers show the cluster's endpoints (each instance at its node's address and published port), and the virtual IP reaches the instance of the agent whose proxy is off", async () => {
