@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { newInstance } from '../api/testing/fixtures.js';
 import { serveRealApi } from '../../test/real-api.js';
+import { parseServiceSpec } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import type { SqliteStore } from '../store/index.js';
 import { runCli } from './testing/run-cli.js';
@@ -71,6 +72,15 @@ describe('berth node (real API)', () => {
     assert.match(r.stdout, new RegExp(`^To add a machine as a node of this server, run on it:\n\n {4}berth agent --join ${env['BERTH_HOST']} --token ${token}\n\nwith --address IP where other machines reach it`));
     const quiet = await runCli(['node', 'join-token', '-q'], { env });
     assert.match(quiet.stdout, /^berth_\S+\n$/);
+  });
+
+  it('service ps marks the instances of a down node (their state is the last its agent reported)', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'spread', replicas: 2, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'spread', serviceId: svc.id, node: 'n1', slot: 1, id: 'spread-1-a' }), newInstance({ service: 'spread', serviceId: svc.id, node: 'n2', slot: 2, id: 'spread-2-b' })] });
+    const r = await runCli(['service', 'ps', 'spread'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^spread-1\s+spread-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
+    assert.match(r.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+running\s+n2 \(down\)\s/m);
   });
 
   it('rm removes a down node and refuses a ready one without --force', async () => {

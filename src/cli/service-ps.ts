@@ -24,17 +24,23 @@ export function servicePsCommand(deps: CliDeps): Command {
       } else if (instances.length === 0) {
         ctx.note(flags.all ? `service ${name} has no instances` : `service ${name} has no active instances (-a shows terminated ones)`);
       } else {
-        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette));
+        // On several nodes, the nodes marked down: their instances' last status is stale. Reading nodes
+        // needs cluster-read; without it the column shows the names alone.
+        const several = new Set(instances.map((i) => i.node)).size > 1;
+        const nodes = several ? await ctx.client.nodes().catch(() => []) : [];
+        const downNodes = new Set(nodes.filter((n) => !n.ready).map((n) => n.name));
+        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette, { downNodes }));
       }
     });
 }
 
 /**
  * NAME (web-1), ID, STATE, HEALTH (healthy, unhealthy, starting; `-` without probes or once ended),
- * DESIRED, NODE (only when the instances are on more than one node, as Swarm's `service ps` shows it),
+ * DESIRED, NODE (only when the instances are on more than one node, as Swarm's `service ps` shows it;
+ * `n2 (down)` for a node in `downNodes`, whose instances' state is the last one its agent reported),
  * ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
  */
-export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette): string {
+export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette, options: { readonly downNodes?: ReadonlySet<string> } = {}): string {
   const nodes = new Set(instances.map((i) => i.node)).size > 1;
   return renderTable(
     ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', ...(nodes ? ['NODE'] : []), 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
@@ -44,7 +50,7 @@ export function renderInstanceTable(service: string, instances: readonly Instanc
       colourState(i.status.state, palette),
       isTerminalState(i.status.state) ? '-' : colourHealth(healthOf(i), palette) || '-',
       i.desiredState,
-      ...(nodes ? [i.node] : []),
+      ...(nodes ? [options.downNodes?.has(i.node) ? `${i.node} (down)` : i.node] : []),
       i.spec.address || '-',
       pidsOf(i),
       i.restarts,
