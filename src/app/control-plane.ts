@@ -23,6 +23,8 @@ import { serverTls } from './server-tls.js';
 import { BERTH_VERSION } from './version.js';
 import { RemoteTelemetry, liveSource, storeTelemetryTargets } from './remote-telemetry.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
+import { INSTANCE_SYSTEM_USER, instancePolicyFor } from './instance-user.js';
+import type { InstancePolicy } from '../model/index.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './server.js';
 
 /** `berth server --store etcd://…` (docs/control-plane.md). */
@@ -38,6 +40,13 @@ export interface ControlPlaneConfig {
   readonly nodeGraceMs?: number;
   readonly instanceRange?: string;
   readonly maxReplicas?: number;
+  /**
+   * The instances' default user as the agents are told it (`--instance-user`, BERTH_INSTANCE_USER):
+   * naming any other in a spec needs cluster-admin (default `berth`, an agent's own default as root).
+   */
+  readonly instanceUser?: string;
+  /** Directories a `workingDir` may lie in without cluster-admin, besides the data directory (`--allowed-root`; default: the directory the server started in). */
+  readonly allowedRoots?: readonly string[];
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   /** `--encryption-key-file`: secret values and the cluster's signing key encrypted at rest (docs/security.md); the same file on every server. */
@@ -152,8 +161,13 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       caughtUp: (revision) => replica.caughtUp(revision, 5000),
       ...(tls ? { ca: tls.cert } : {}),
     };
+    // The API's gate on what a spec asks of the machines (privilegedRequests), as berth server's: another
+    // user than the instances' default, a workingDir outside the allowed roots, or a bind mount needs
+    // cluster-admin. Without it a grid operator could ask every agent for root.
+    const instancePolicy: InstancePolicy = instancePolicyFor({ name: config.instanceUser ?? process.env.BERTH_INSTANCE_USER ?? INSTANCE_SYSTEM_USER }, { dataDir, allowedRoots: config.allowedRoots, cwd: process.cwd() });
     const apiDeps: ApiDeps = {
       store,
+      instancePolicy,
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: key }),
       planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now(), limits }, change),
       agents: {

@@ -21,6 +21,9 @@ const deps: CliDeps = {
     const { store, advertiseUrl, leaderLeaseSeconds, ...rest } = options;
     const storeUrl = parseStoreUrl(store, { dataDir: options.dataDir });
     if (storeUrl.kind === 'etcd') {
+      // What only a server that runs a node uses: silently ignored, they looked applied.
+      const nodeOnly = [options.dns ? '--dns' : '', options.dnsAllow ? '--dns-allow' : '', options.nodeLabels ? '--node-label' : '', options.nodeAddress ? '--node-address' : ''].filter((f) => f !== '');
+      if (nodeOnly.length > 0) throw new Error(`${nodeOnly.join(', ')}: a server on etcd runs no node (no instances, DNS or proxy); give each machine's agent its DNS, labels and address (berth agent --dns, --label, --address)`);
       await runControlPlane({ ...options, store: store as string });
       return;
     }
@@ -64,6 +67,8 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
     ...(options.leaderLeaseSeconds ? { leaderLeaseSeconds: options.leaderLeaseSeconds } : {}),
     ...(options.nodeGraceMs ? { nodeGraceMs: options.nodeGraceMs } : {}),
     ...(options.maxReplicas ? { maxReplicas: options.maxReplicas } : {}),
+    ...(options.instanceUser ? { instanceUser: options.instanceUser } : {}),
+    ...(options.allowedRoots ? { allowedRoots: options.allowedRoots } : {}),
     ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
     ...(options.encryptionKeyFile ? { encryptionKeyFile: options.encryptionKeyFile } : {}),
     ...(options.dockerApi ? { dockerApi: options.dockerApi } : {}),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BerthClient } from '../../src/client/index.js';
+import { BerthClient, isApiError } from '../../src/client/index.js';
 import type { EtcdCluster } from '../etcd-harness.js';
 import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
@@ -136,6 +136,36 @@ void describe('several servers on etcd, as the docs tell a new user to run them 
       throw new Error(`answered by ${[...answered].join(', ') || 'none'}`);
     }, { timeoutMs: 15_000, intervalMs: 200 });
     assert.equal(await get(ADDRESS_B, onB.spec.hostPorts?.[0]?.hostPort ?? 0), onB.id, "walk-b's published port forwards to its instance");
+  });
+
+  it('a grid operator cannot ask the agents for root, a host path or a directory outside the allowed roots (403, as from berth server); a cluster admin can', async () => {
+    const [a, b] = servers as [ControlPlaneServer, ControlPlaneServer];
+    const operator = (await client(a).createToken({ role: 'operator', grid: 'default', name: 'op' })).token;
+    const asOperator = new BerthClient({ baseUrl: b.url, token: operator });
+    const spec = { name: 'rooted', containers: [{ command: ['sleep', '1000'], user: 'root', workingDir: '/etc' }] };
+    await assert.rejects(asOperator.createService('default', spec), (e: unknown) => {
+      assert.ok(isApiError(e, 'FORBIDDEN'), String(e));
+      assert.match(e.message, /spec\.containers\[0\]\.user: "root" runs as root.*spec\.containers\[0\]\.workingDir: "\/etc" is outside.*cluster-admin/);
+      return true;
+    });
+    await asOperator.createService('default', { name: 'plain', containers: [{ command: ['sleep', '1000'] }] });
+    await client(b).createService('default', spec);
+    for (const name of ['plain', 'rooted']) await client(b).removeService('default', name);
+  });
+
+  it('`berth server --store etcd://… --dns …` refuses the flags of a node instead of ignoring them', async () => {
+    const dir = tempDir('berth-walk-');
+    dirs.push(dir);
+    const store = `etcd://${(etcd as EtcdCluster).endpoints.map((e) => e.replace(/^http:\/\//, '')).join(',')}`;
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dir, '--listen', '127.0.0.1:0', '--store', store, '--dns', '127.0.0.1:0', '--node-label', 'zone=a'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      proc.once('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--dns, --node-label: a server on etcd runs no node .*berth agent --dns, --label, --address/);
+    assert.doesNotMatch(r.stderr, /listening on/);
   });
 
   it('`berth dns lookup` on a server names the agents as the DNS servers; with an agent\'s --dns it answers the virtual IP', async () => {
