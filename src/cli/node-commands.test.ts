@@ -83,6 +83,15 @@ describe('berth node (real API)', () => {
     assert.match(r.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+running\s+n2 \(down\)\s/m);
   });
 
+  it('service ps marks the instances of a removed node', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'gone', replicas: 2, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'gone', serviceId: svc.id, node: 'n1', slot: 1, id: 'gone-1-a' }), newInstance({ service: 'gone', serviceId: svc.id, node: 'n9', slot: 2, id: 'gone-2-b' })] });
+    const r = await runCli(['service', 'ps', 'gone'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^gone-1\s+gone-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
+    assert.match(r.stdout, /^gone-2\s+gone-2-b\s+\S+\s+\S+\s+running\s+n9 \(removed\)\s/m);
+  });
+
   it('rm removes a down node and refuses a ready one without --force', async () => {
     const refused = await runCli(['node', 'rm', 'n1'], { env });
     assert.notEqual(refused.code, 0);

@@ -29,7 +29,7 @@ export function servicePsCommand(deps: CliDeps): Command {
         const several = new Set(instances.map((i) => i.node)).size > 1;
         const nodes = several ? await ctx.client.nodes().catch(() => []) : [];
         const downNodes = new Set(nodes.filter((n) => !n.ready).map((n) => n.name));
-        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette, { downNodes }));
+        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette, { downNodes, knownNodes: new Set(nodes.map((n) => n.name)) }));
       }
     });
 }
@@ -37,10 +37,12 @@ export function servicePsCommand(deps: CliDeps): Command {
 /**
  * NAME (web-1), ID, STATE, HEALTH (healthy, unhealthy, starting; `-` without probes or once ended),
  * DESIRED, NODE (only when the instances are on more than one node, as Swarm's `service ps` shows it;
- * `n2 (down)` for a node in `downNodes`, whose instances' state is the last one its agent reported),
+ * `n2 (down)` for a node in `downNodes`, whose instances' state is the last one its agent reported;
+ * `n3 (removed)` for one missing from `knownNodes`, when given: `berth node rm` forgot it),
  * ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
  */
-export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette, options: { readonly downNodes?: ReadonlySet<string> } = {}): string {
+export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette, options: { readonly downNodes?: ReadonlySet<string>; readonly knownNodes?: ReadonlySet<string> } = {}): string {
+  const nodeText = (node: string): string => (options.knownNodes !== undefined && options.knownNodes.size > 0 && !options.knownNodes.has(node) ? `${node} (removed)` : options.downNodes?.has(node) ? `${node} (down)` : node);
   const nodes = new Set(instances.map((i) => i.node)).size > 1;
   return renderTable(
     ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', ...(nodes ? ['NODE'] : []), 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
@@ -50,7 +52,7 @@ export function renderInstanceTable(service: string, instances: readonly Instanc
       colourState(i.status.state, palette),
       isTerminalState(i.status.state) ? '-' : colourHealth(healthOf(i), palette) || '-',
       i.desiredState,
-      ...(nodes ? [options.downNodes?.has(i.node) ? `${i.node} (down)` : i.node] : []),
+      ...(nodes ? [nodeText(i.node)] : []),
       i.spec.address || '-',
       pidsOf(i),
       i.restarts,
