@@ -24,7 +24,9 @@ export function dnsCommand(deps: CliDeps): Command {
       .argument('<name>', 'web, web-2, _http._tcp.web, or a full name such as example.org')
       .argument('[type]', `record type: ${TYPES.join(', ')} (default A)`, typeValue, 'A')
       .option('--dns <host:port>', "the DNS server to ask (default: the one the berth server reports in GET /v1/version)", hostPortValue)
-      .option('--timeout <duration>', 'how long to wait for the answer (default 2s)', timeoutValue, 2000)
+      // dig's 5 s: longer than berth's DNS waits for an upstream (2 s), so a name it forwards to an
+      // upstream that does not answer gets the server's SERVFAIL, not "no answer from the DNS server".
+      .option('--timeout <duration>', 'how long to wait for the answer (default 5s, as dig)', timeoutValue, 5000)
       .action(async (name: string, type: RecordType, flags: LookupFlags, cmd: Command) => {
         const ctx = CliContext.of(deps, cmd);
         const server = flags.dns ?? (await serverDns(ctx));
