@@ -71,6 +71,8 @@ export interface RunningControlPlane {
   readonly store: ReturnType<typeof openSqliteStore>;
   /** `<data>/admin.token`: written by the server that first leads a new cluster, or when it lost its token. */
   readonly adminTokenPath: string;
+  /** Warnings for the operator at start (a range the environment asked for that the cluster's replaces). */
+  readonly notices: readonly string[];
   /** Where this server's Docker API face listens, as DOCKER_HOST takes it; empty when it is off. */
   readonly dockerApi: readonly string[];
   /** True when the face's TCP listeners serve HTTPS. */
@@ -266,6 +268,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       id,
       store,
       adminTokenPath,
+      notices: cluster.notices,
       dockerApi: face?.addresses ?? [],
       dockerApiTls: face?.tls ?? false,
       role: () => routing.role(),

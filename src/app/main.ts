@@ -78,6 +78,7 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
       process.exit(1);
     },
   });
+  for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
   process.stderr.write(`berth server listening on ${server.url} (one of several servers on ${options.store}; data in ${options.dataDir})\n`);
   process.stderr.write(dockerApiNotes(server));
   // A follower says so at once (it may never lead): a silent one looked like a server still starting.
