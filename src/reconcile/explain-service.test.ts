@@ -137,6 +137,20 @@ describe('explainService', () => {
     assert.match(explainService(svc, instances, { now: NOW }).summary, /^3\/3 instances of web ready/);
   });
 
+  it("leaves out a node's down event once the node sent heartbeats again (a later node.ready), and keeps it while it has not", () => {
+    const svc = withStatus(service({ replicas: 2 }), { phase: 'running', desiredInstances: 2, runningInstances: 2, message: '2/2 running' });
+    const instances = [instance({ slot: 1, node: 'a' }), instance({ slot: 2, node: 'a' })];
+    const down = (node: string, at: number): ServiceEvent => event({ id: at, time: iso(T0 + at), type: 'node.down', severity: 'warning', message: `node ${node} is down (no heartbeat for 10.0s)`, data: { node, instances: 1 } });
+    const ready = (node: string, at: number): ServiceEvent => event({ id: at, time: iso(T0 + at), type: 'node.ready', severity: 'info', message: `node ${node} sends heartbeats again`, data: { node } });
+    const back = explainService(svc, instances, { now: NOW, events: [down('b', 1000), ready('b', 2000)] });
+    assert.equal(back.verdict, 'healthy');
+    assert.deepEqual(back.reasons, []);
+    const still = explainService(svc, instances, { now: NOW, events: [down('b', 1000), ready('b', 2000), down('c', 3000)] });
+    assert.deepEqual(still.reasons.map((r) => r.message), ['node c is down (no heartbeat for 10.0s)']);
+    const again = explainService(svc, instances, { now: NOW, events: [ready('b', 1000), down('b', 2000)] });
+    assert.deepEqual(again.reasons.map((r) => r.message), ['node b is down (no heartbeat for 10.0s)']);
+  });
+
   it('calls a service degraded when one of three fails its readiness probe', () => {
     const svc = withStatus(service({ replicas: 3 }), { phase: 'running', desiredInstances: 3, runningInstances: 3 });
     const sick: Instance = { ...instance({ slot: 2 }), status: { ...instance().status, health: failingReadiness } };

@@ -169,7 +169,11 @@ export function explainService(service: Service, instances: readonly Instance[],
   if (rollout) weighed.push({ weight: rollout.weight, reason: rollout.reason });
   for (const reason of listeners) weighed.push({ weight: 'blocking', reason });
   const seenTypes = new Set<string>();
+  // Nodes that sent heartbeats again after going down (a newer `node.ready`): their `node.down` is over.
+  const backUp = new Set<unknown>();
   for (const e of [...events].reverse()) {
+    if (e.type === 'node.ready') backUp.add(e.data?.['node']);
+    if (e.type === 'node.down' && backUp.has(e.data?.['node'])) continue;
     if (e.severity === 'info' || COVERED_PREFIXES.some((p) => e.type.startsWith(p)) || seenTypes.has(e.type)) continue;
     if (Date.parse(e.time) < Date.parse(deployment.requestedAt)) continue;
     seenTypes.add(e.type);
