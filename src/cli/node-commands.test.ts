@@ -83,6 +83,15 @@ describe('berth node (real API)', () => {
     assert.match(r.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+running\s+n2 \(down\)\s/m);
   });
 
+  it('service ps shows NODE on a cluster of several nodes even when every instance is on one', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'one', replicas: 1, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'one', serviceId: svc.id, node: 'n1', slot: 1, id: 'one-1-a' })] });
+    const r = await runCli(['service', 'ps', 'one'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^NAME\s+ID\s+STATE\s+HEALTH\s+DESIRED\s+NODE\s+ADDRESS/);
+    assert.match(r.stdout, /^one-1\s+one-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
+  });
+
   it('service ps marks the instances of a removed node', async () => {
     const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'gone', replicas: 2, containers: [{ command: ['x'] }] }), deploy: true });
     store.applyControllerWrites({ createInstances: [newInstance({ service: 'gone', serviceId: svc.id, node: 'n1', slot: 1, id: 'gone-1-a' }), newInstance({ service: 'gone', serviceId: svc.id, node: 'n9', slot: 2, id: 'gone-2-b' })] });
