@@ -101,6 +101,14 @@ describe('berth node (real API)', () => {
     assert.match(r.stdout, /^gone-2\s+gone-2-b\s+\S+\s+\S+\s+running\s+n9 \(removed\)\s/m);
   });
 
+  it('service rm says which instances it waits for on a down node, and how to end the wait', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'held', replicas: 1, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'held', serviceId: svc.id, node: 'n2', slot: 1, id: 'held-1-a' })] });
+    const r = await runCli(['service', 'rm', '--force', 'held', '--timeout', '1s'], { env });
+    assert.notEqual(r.code, 0, 'the instance on the down node never stops here');
+    assert.match(r.stderr, /held-1 on node n2, which is down: the removal waits until its agent returns and stops them, or `berth node rm --force n2` if it will not \(--no-wait returns now\)/);
+  });
+
   it('rm removes a down node and refuses a ready one without --force', async () => {
     const refused = await runCli(['node', 'rm', 'n1'], { env });
     assert.notEqual(refused.code, 0);

@@ -151,6 +151,18 @@ describe('explainService', () => {
     assert.deepEqual(again.reasons.map((r) => r.message), ['node b is down (no heartbeat for 10.0s)']);
   });
 
+  it('says a removal waits for an instance on a down node, and how to end the wait', () => {
+    const svc = { ...service({ replicas: 2 }), desired: 'removing' as const };
+    const gone = instance({ slot: 1, node: 'a', state: 'shutdown', desiredState: 'shutdown' });
+    const held = instance({ slot: 2, node: 'b', desiredState: 'shutdown' });
+    const x = explainService(svc, [gone, held], { now: NOW, downNodes: new Set(['b']) });
+    assert.equal(x.verdict, 'removing');
+    assert.equal(x.summary, 'web is being removed: 1 instance(s) still stopping, 1 of them on a node that is down (b)');
+    assert.deepEqual(x.reasons.map((r) => [r.kind, r.message]), [['intent', 'removal requested'], ['unschedulable', "web-2 is on node b, which is down: it stops when that node's agent returns"]]);
+    assert.deepEqual(x.suggestions, ["start node b's agent again (it stops the instance), or `berth node rm --force b` if it will not come back (its instances then count as ended)"]);
+    assert.equal(explainService(svc, [gone, held], { now: NOW }).summary, 'web is being removed: 1 instance(s) still stopping');
+  });
+
   it('calls a service degraded when one of three fails its readiness probe', () => {
     const svc = withStatus(service({ replicas: 3 }), { phase: 'running', desiredInstances: 3, runningInstances: 3 });
     const sick: Instance = { ...instance({ slot: 2 }), status: { ...instance().status, health: failingReadiness } };

@@ -77,7 +77,20 @@ export function explainService(service: Service, instances: readonly Instance[],
   const listeners = listenerReasons(service);
 
   if (service.desired === 'removing') {
-    return { ...base, verdict: 'removing', summary: `${name} is being removed${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}`, reasons: [intent(`removal requested`)], suggestions: [] };
+    // An instance on a down node stops only when its agent comes back: the removal waits for it.
+    const held = instances.filter((i) => !isTerminal(i.status.state) && (down?.has(i.node) ?? false));
+    const waits: ExplanationReason[] = held.map((i) => ({
+      kind: 'unschedulable',
+      message: `${slotName(name, i.slot)} is on node ${i.node}, which is down: it stops when that node's agent returns`,
+      instance: i.id,
+      slot: i.slot,
+      generation: i.generation,
+      evidence: { state: i.status.state },
+    }));
+    const nodes = [...new Set(held.map((i) => i.node))];
+    const summary = `${name} is being removed${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}${held.length > 0 ? `, ${held.length} of them on ${nodes.length === 1 ? 'a node' : 'nodes'} that ${nodes.length === 1 ? 'is' : 'are'} down (${nodes.join(', ')})` : ''}`;
+    const suggestions = nodes.map((n) => `start node ${n}'s agent again (it stops the instance), or \`berth node rm --force ${n}\` if it will not come back (its instances then count as ended)`);
+    return { ...base, verdict: 'removing', summary, reasons: [intent(`removal requested`), ...waits], suggestions };
   }
   if (!deployment && service.desired === 'running' && deployStateOf(service).kind === 'network-only') {
     // Nothing to deploy: the network face serves as stored (planService says the same).
