@@ -48,7 +48,8 @@ export function explainNow(ctx: RouteContext, service: Service): ServiceExplanat
   const { grid, name } = service;
   const instances = ctx.store.listInstances({ grid, service: name });
   const events = ctx.store.listEvents({ grid, service: name, tail: EVENTS_READ });
-  return explainService(service, instances, { events, now: ctx.clock.now() });
+  const downNodes = new Set(ctx.store.listNodes().filter((n) => !n.ready).map((n) => n.name));
+  return explainService(service, instances, { events, now: ctx.clock.now(), downNodes });
 }
 
 async function lastLines(ctx: RouteContext, instance: Parameters<RouteContext['telemetry']['logs']>[0][number]): Promise<string[]> {

@@ -35,3 +35,19 @@ describe('the cluster record\'s signing key at rest', () => {
     }
   });
 });
+
+describe('the cluster\'s address ranges', () => {
+  it('the first server fixes them; a later one whose environment asks for others is told so, naming the variable and the range used', async () => {
+    const kv = openKvBackend({ kind: 'sqlite', path: ':memory:', prefix: '/berth/' });
+    try {
+      const first = await loadClusterConfig(kv, '/berth/', { env: { BERTH_INSTANCE_RANGE: '127.11.91.0/24' }, logger: silentLogger });
+      assert.equal(first.ranges.instanceRange, '127.11.91.0/24');
+      assert.deepEqual(first.notices, []);
+      const later = await loadClusterConfig(kv, '/berth/', { env: { BERTH_INSTANCE_RANGE: '127.11.92.0/24', BERTH_SERVICE_RANGE: first.ranges.serviceRange }, logger: silentLogger });
+      assert.equal(later.ranges.instanceRange, '127.11.91.0/24');
+      assert.deepEqual(later.notices, ["BERTH_INSTANCE_RANGE=127.11.92.0/24 is not used: the cluster's range is 127.11.91.0/24, fixed when its first server started (a new etcd prefix, ?prefix=, starts another cluster)"]);
+    } finally {
+      await kv.close();
+    }
+  });
+});

@@ -19,7 +19,11 @@ import { DEFAULT_RANGES, RANGE_KINDS, formatRange, rangesFromEnv } from './addre
 export interface ClusterConfig {
   readonly serviceAccountKey: Buffer;
   readonly ranges: AddressRanges;
+  /** What the operator should read at start (berth server prints each as a warning): a range asked for in the environment that the cluster's replaces. */
+  readonly notices: readonly string[];
 }
+
+const RANGE_ENV: Readonly<Record<(typeof RANGE_KINDS)[number], string>> = { instanceRange: 'BERTH_INSTANCE_RANGE', serviceRange: 'BERTH_SERVICE_RANGE', nodePortRange: 'BERTH_NODE_PORT_RANGE' };
 
 interface ClusterRecord {
   /** base64 of the key, or its ciphertext (`berth:enc:aesgcm:v1:<key>:…`) */
@@ -47,10 +51,12 @@ export async function loadClusterConfig(
   const found = answer && answer.op === 'get' ? answer.kv : undefined;
   const stored = result.succeeded ? mine : (JSON.parse(found ? found.value : '{}') as ClusterRecord);
   if (typeof stored.serviceAccountKey !== 'string' || !stored.ranges) throw new Error(`the cluster record at ${key} in etcd is malformed; another program wrote there, or a newer berth`);
+  const notices: string[] = [];
   for (const kind of RANGE_KINDS) {
     const want = asked[kind];
     if (want !== undefined && formatRange(kind, want) !== formatRange(kind, stored.ranges[kind])) {
       options.logger.warn({ kind, asked: formatRange(kind, want), cluster: formatRange(kind, stored.ranges[kind]) }, 'the environment asks for another range than the cluster was started with: the cluster\'s is used');
+      notices.push(`${RANGE_ENV[kind]}=${formatRange(kind, want)} is not used: the cluster's range is ${formatRange(kind, stored.ranges[kind])}, fixed when its first server started (a new etcd prefix, ?prefix=, starts another cluster)`);
     }
   }
   const plain = signingKeyOf(stored.serviceAccountKey, key, cipher);
@@ -60,7 +66,7 @@ export async function loadClusterConfig(
     const put = await kv.txn({ compare: [{ key, modRevision: found.modRevision }], success: [{ op: 'put', key, value: JSON.stringify(rewritten) }] });
     if (put.succeeded) options.logger.info({ key, from: under, to: cipher.writeKey }, 'the cluster record\'s signing key is now under the first key of --encryption-key-file');
   }
-  return { serviceAccountKey: Buffer.from(plain, 'base64'), ranges: stored.ranges };
+  return { serviceAccountKey: Buffer.from(plain, 'base64'), ranges: stored.ranges, notices };
 }
 
 function signingKeyOf(stored: string, key: string, cipher: AtRestCipher | undefined): string {

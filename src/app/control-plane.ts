@@ -22,6 +22,9 @@ import { createLogger } from './logger.js';
 import { serverTls } from './server-tls.js';
 import { BERTH_VERSION } from './version.js';
 import { RemoteTelemetry, liveSource, storeTelemetryTargets } from './remote-telemetry.js';
+import { EndpointsPublisher } from './endpoints-publisher.js';
+import { INSTANCE_SYSTEM_USER, instancePolicyFor } from './instance-user.js';
+import type { InstancePolicy } from '../model/index.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './server.js';
 
 /** `berth server --store etcd://…` (docs/control-plane.md). */
@@ -37,6 +40,13 @@ export interface ControlPlaneConfig {
   readonly nodeGraceMs?: number;
   readonly instanceRange?: string;
   readonly maxReplicas?: number;
+  /**
+   * The instances' default user as the agents are told it (`--instance-user`, BERTH_INSTANCE_USER):
+   * naming any other in a spec needs cluster-admin (default `berth`, an agent's own default as root).
+   */
+  readonly instanceUser?: string;
+  /** Directories a `workingDir` may lie in without cluster-admin, besides the data directory (`--allowed-root`; default: the directory the server started in). */
+  readonly allowedRoots?: readonly string[];
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   /** `--encryption-key-file`: secret values and the cluster's signing key encrypted at rest (docs/security.md); the same file on every server. */
@@ -61,11 +71,15 @@ export interface RunningControlPlane {
   readonly store: ReturnType<typeof openSqliteStore>;
   /** `<data>/admin.token`: written by the server that first leads a new cluster, or when it lost its token. */
   readonly adminTokenPath: string;
+  /** Warnings for the operator at start (a range the environment asked for that the cluster's replaces). */
+  readonly notices: readonly string[];
   /** Where this server's Docker API face listens, as DOCKER_HOST takes it; empty when it is off. */
   readonly dockerApi: readonly string[];
   /** True when the face's TCP listeners serve HTTPS. */
   readonly dockerApiTls: boolean;
   role(): 'leader' | 'follower' | 'electing';
+  /** The API URL of the server that leads now, as the election key names it; undefined while none does. */
+  leaderUrl(): string | undefined;
   /** Resolves once this server leads (for tests and `berth server`'s own message). */
   readonly leading: Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +146,14 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const graceMs = config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
     const heartbeatPeriodMs = Math.max(100, Math.floor(graceMs / 3));
     const key = cluster.serviceAccountKey;
+    const nodeName = `control-plane ${id.slice(0, 8)}`;
+    // The endpoints the API shows (`service show`, `endpoints ls`): no data plane runs here, so none is
+    // fed; they are the cluster's endpoints as a node without instances reaches them (every instance at
+    // its node's address and published port, none on a down node), rebuilt from the replica as the
+    // agents' data planes rebuild theirs from their mirrors.
+    const endpoints = new EndpointsPublisher(store, [], { nodeAddresses: [], localNode: nodeName, logger: logger.child({ part: 'endpoints' }) });
+    endpoints.start();
+    owned.defer(() => endpoints.stop());
     // Made once the API listens (its value names this server's URL); the routing asks it per request.
     const holder: { election?: LeaderElection; registry?: ServerRegistry } = {};
     const routing: LeaderRouting = {
@@ -142,8 +164,13 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       caughtUp: (revision) => replica.caughtUp(revision, 5000),
       ...(tls ? { ca: tls.cert } : {}),
     };
+    // The API's gate on what a spec asks of the machines (privilegedRequests), as berth server's: another
+    // user than the instances' default, a workingDir outside the allowed roots, or a bind mount needs
+    // cluster-admin. Without it a grid operator could ask every agent for root.
+    const instancePolicy: InstancePolicy = instancePolicyFor({ name: config.instanceUser ?? process.env.BERTH_INSTANCE_USER ?? INSTANCE_SYSTEM_USER }, { dataDir, allowedRoots: config.allowedRoots, cwd: process.cwd() });
     const apiDeps: ApiDeps = {
       store,
+      instancePolicy,
       authenticator: new TokenAuthenticator(store, { serviceAccountKey: key }),
       planner: (change) => planWhatIf({ services: store.listServices(), instances: store.listInstances(), nodes: store.listNodes(), now: Date.now(), limits }, change),
       agents: {
@@ -161,7 +188,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       networkRanges: { serviceRange: cluster.ranges.serviceRange, nodePortRange: [...cluster.ranges.nodePortRange] as [number, number] },
       instanceRange: cluster.ranges.instanceRange,
       limits,
-      node: `control-plane ${id.slice(0, 8)}`,
+      node: nodeName,
+      endpoints,
       version: BERTH_VERSION,
       leaderRouting: routing,
       dockerApi: () => face?.addresses ?? [],
@@ -247,9 +275,11 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       id,
       store,
       adminTokenPath,
+      notices: cluster.notices,
       dockerApi: face?.addresses ?? [],
       dockerApiTls: face?.tls ?? false,
       role: () => routing.role(),
+      leaderUrl: () => routing.leaderUrl(),
       leading,
       stop: async () => {
         stopping = true;

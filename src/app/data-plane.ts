@@ -27,9 +27,10 @@ export async function startDns(listen: string, logger: Logger, allow: readonly s
     await server.start();
   } catch (error) {
     if (listen !== DEFAULT_DNS || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    logger.warn({ listen }, 'the default DNS port is taken; serving DNS on a free port (see GET /v1/version)');
     server = new DnsServer({ ...options, port: 0 });
     await server.start();
+    // The port it got, in the warning itself: an agent's DNS is in no server's GET /v1/version.
+    logger.warn({ listen, port: server.address().port }, `the default DNS port is taken; serving DNS on ${server.address().host}:${server.address().port} instead`);
   }
   const a = server.address();
   return { server, address: `${a.host}:${a.port}` };

@@ -119,14 +119,15 @@ export function firstBlockedAncestor(dir: string, user: SystemUser): string | un
 }
 
 /**
- * The policy the API checks specs against (privilegedRequests): the default user, and the roots a
+ * The policy the API checks specs against (privilegedRequests): the default user (and its uid, when
+ * known on this machine: servers on etcd know the agents' user by name only), and the roots a
  * workingDir may lie in — the data directory, plus `allowedRoots` when given, else the directory the
  * server started in (for `berth up`, the caller's directory), unless that is `/`, which would allow
  * everything.
  */
-export function instancePolicyFor(user: SystemUser, options: { readonly dataDir: string; readonly allowedRoots?: readonly string[] | undefined; readonly cwd: string }): InstancePolicy {
+export function instancePolicyFor(user: Pick<SystemUser, 'name'> & { readonly uid?: number }, options: { readonly dataDir: string; readonly allowedRoots?: readonly string[] | undefined; readonly cwd: string }): InstancePolicy {
   const extra = options.allowedRoots && options.allowedRoots.length > 0 ? options.allowedRoots.map((r) => resolve(options.cwd, r)) : options.cwd !== '/' ? [options.cwd] : [];
-  return { defaultUser: user.name, defaultUid: user.uid, allowedWorkingDirRoots: [options.dataDir, ...extra] };
+  return { defaultUser: user.name, ...(user.uid !== undefined ? { defaultUid: user.uid } : {}), allowedWorkingDirRoots: [options.dataDir, ...extra] };
 }
 
 /**

@@ -21,6 +21,9 @@ const deps: CliDeps = {
     const { store, advertiseUrl, leaderLeaseSeconds, ...rest } = options;
     const storeUrl = parseStoreUrl(store, { dataDir: options.dataDir });
     if (storeUrl.kind === 'etcd') {
+      // What only a server that runs a node uses: silently ignored, they looked applied.
+      const nodeOnly = [options.dns ? '--dns' : '', options.dnsAllow ? '--dns-allow' : '', options.nodeLabels ? '--node-label' : '', options.nodeAddress ? '--node-address' : ''].filter((f) => f !== '');
+      if (nodeOnly.length > 0) throw new Error(`${nodeOnly.join(', ')}: a server on etcd runs no node (no instances, DNS or proxy); give each machine's agent its DNS, labels and address (berth agent --dns, --label, --address)`);
       await runControlPlane({ ...options, store: store as string });
       return;
     }
@@ -64,6 +67,8 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
     ...(options.leaderLeaseSeconds ? { leaderLeaseSeconds: options.leaderLeaseSeconds } : {}),
     ...(options.nodeGraceMs ? { nodeGraceMs: options.nodeGraceMs } : {}),
     ...(options.maxReplicas ? { maxReplicas: options.maxReplicas } : {}),
+    ...(options.instanceUser ? { instanceUser: options.instanceUser } : {}),
+    ...(options.allowedRoots ? { allowedRoots: options.allowedRoots } : {}),
     ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
     ...(options.encryptionKeyFile ? { encryptionKeyFile: options.encryptionKeyFile } : {}),
     ...(options.dockerApi ? { dockerApi: options.dockerApi } : {}),
@@ -73,8 +78,14 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
       process.exit(1);
     },
   });
+  for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
   process.stderr.write(`berth server listening on ${server.url} (one of several servers on ${options.store}; data in ${options.dataDir})\n`);
   process.stderr.write(dockerApiNotes(server));
+  // A follower says so at once (it may never lead): a silent one looked like a server still starting.
+  const leader = server.leaderUrl();
+  if (server.role() === 'follower' && leader !== undefined && leader !== server.url) {
+    process.stderr.write(`berth server: this server follows; the leader is ${leader} (its admin.token, or any cluster-admin token, works on every server)\n`);
+  }
   server.leading.then(
     () => process.stderr.write(`berth server: this server leads; admin token in ${server.adminTokenPath}\n`),
     () => undefined, // logged by the control plane

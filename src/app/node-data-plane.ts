@@ -10,7 +10,7 @@ import { proxySink } from './listener-conditions.js';
 export interface NodeDataPlaneOptions {
   /** `HOST:PORT` of the node's DNS server, or `off` (default 127.0.0.1:7453, a free port when taken). */
   readonly dns?: string;
-  /** `off` runs no proxy on this node (virtual IPs and node ports are then served by other nodes only). Default on. */
+  /** `off`: this node's proxy opens only the forwards to its own instances' node-published ports (virtual IPs, node ports and load-balancer addresses are then served by other nodes only). Default on. */
   readonly proxy?: 'on' | 'off';
   /** More DNS clients (CIDRs) besides loopback. */
   readonly dnsAllow?: readonly string[];
@@ -50,26 +50,23 @@ export async function startNodeDataPlane(source: EndpointsSource, options: NodeD
     sinks.push((snapshot) => dns.server.update(snapshot));
     dnsAddress = dns.address;
   }
-  let proxy: ServiceProxy | undefined;
-  if (options.proxy !== 'off') {
-    proxy = new ServiceProxy({
-      nodeAddresses: options.nodeAddresses,
-      ...proxyFromEnv(process.env, logger),
-      logger: logger.child({ part: 'proxy' }),
-      onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
-    });
-    sinks.push(proxySink(proxy));
-  }
+  // The proxy always runs for this node's forwards (its instances' node-published ports, which every
+  // other node's proxy and DNS send their traffic to); `--proxy off` only leaves out the services'
+  // listeners (virtual IPs, node ports, load-balancer and external addresses), which other nodes serve.
+  const proxy = new ServiceProxy({
+    nodeAddresses: options.nodeAddresses,
+    ...proxyFromEnv(process.env, logger),
+    logger: logger.child({ part: 'proxy' }),
+  });
+  const toProxy = proxySink(proxy);
+  sinks.push(options.proxy === 'off' ? (snapshot) => toProxy({ ...snapshot, services: [] }) : toProxy);
   const publisher = new EndpointsPublisher(source, sinks, { nodeAddresses: options.nodeAddresses, localNode: options.localNode, logger: logger.child({ part: 'endpoints' }) });
-  if (proxy) {
-    const started = proxy;
-    await started.start();
-    owned.defer(() => started.stop());
-  }
+  await proxy.start();
+  owned.defer(() => proxy.stop());
   const barrier = options.barrier;
   if (barrier && sinks.length > 0) owned.defer(publisher.onApplied((revision) => barrier.report(revision)));
   publisher.start();
   owned.defer(() => publisher.stop());
-  const local = proxy ? dataPlaneDrain(publisher, proxy) : undefined;
-  return { dnsAddress, drain: local && barrier ? withClusterBarrier(local, barrier.behind, logger.child({ part: 'drain' })) : local };
+  const local = dataPlaneDrain(publisher, proxy);
+  return { dnsAddress, drain: barrier ? withClusterBarrier(local, barrier.behind, logger.child({ part: 'drain' })) : local };
 }

@@ -184,7 +184,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       nodeAddresses,
       ...proxyFromEnv(process.env, logger),
       logger: logger.child({ part: 'proxy' }),
-      onError: (e) => logger.warn({ err: e }, 'proxy listener problem'),
     });
     const dnsAllow = ['127.0.0.0/8', '::1/128', ranges.instanceRange, ...(config.dnsAllow ?? [])];
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);

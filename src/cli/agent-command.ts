@@ -58,8 +58,8 @@ export function agentCommand(deps: CliDeps): Command {
     .option('--data-dir <dir>', "the agent's state (default: the data directory's agent/ folder)")
     .option('--instance-user <user>', 'user instances run as when their spec names none')
     .option('--dns <host:port>', "this node's DNS server, or off (default 127.0.0.1:7453; a free port when taken)", dnsValue)
-    .option('--telemetry-port <port>', "port of this node's telemetry listener at --address, where the servers read its instances' logs and stats (plain HTTP, with a token the servers hand the agent; 0: none)", portValue, 10250)
-    .addOption(new Option('--proxy <on|off>', "this node's proxy for virtual IPs, node ports and load balancers (off: other nodes serve them)").choices(['on', 'off']))
+    .option('--telemetry-port <port>', "port of this node's telemetry listener at --address, where the servers read its instances' logs and stats (HTTPS with a self-signed certificate the servers pin, plain HTTP without openssl; a token the servers hand the agent; 0: none)", portValue, 10250)
+    .addOption(new Option('--proxy <on|off>', "this node's proxy for virtual IPs, node ports and load balancers (default on; off: other nodes serve them; several agents on one machine: on for one only)").choices(['on', 'off']))
     .action(async (flags: { join: string; token?: string; name?: string; address?: string; label?: Record<string, string>; dataDir?: string; instanceUser?: string; dns?: string; proxy?: 'on' | 'off'; telemetryPort: number }, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
       const joinToken = flags.token ?? ctx.env['BERTH_JOIN_TOKEN'];

@@ -24,7 +24,9 @@ export function dnsCommand(deps: CliDeps): Command {
       .argument('<name>', 'web, web-2, _http._tcp.web, or a full name such as example.org')
       .argument('[type]', `record type: ${TYPES.join(', ')} (default A)`, typeValue, 'A')
       .option('--dns <host:port>', "the DNS server to ask (default: the one the berth server reports in GET /v1/version)", hostPortValue)
-      .option('--timeout <duration>', 'how long to wait for the answer (default 2s)', timeoutValue, 2000)
+      // dig's 5 s: longer than berth's DNS waits for an upstream (2 s), so a name it forwards to an
+      // upstream that does not answer gets the server's SERVFAIL, not "no answer from the DNS server".
+      .option('--timeout <duration>', 'how long to wait for the answer (default 5s, as dig)', timeoutValue, 5000)
       .action(async (name: string, type: RecordType, flags: LookupFlags, cmd: Command) => {
         const ctx = CliContext.of(deps, cmd);
         const server = flags.dns ?? (await serverDns(ctx));
@@ -57,6 +59,10 @@ export function qualify(name: string, grid: string): string {
 
 async function serverDns(ctx: CliContext): Promise<{ host: string; port: number }> {
   const info = await ctx.client.version();
+  if (!info.dns && info.controlPlane) {
+    // A server on etcd runs no data plane: the agents' DNS servers answer, each at the address its start line printed.
+    throw new CliError(`the berth server at ${ctx.host} is one of several servers on etcd and runs no DNS server: every node's agent runs one (\`berth agent --dns HOST:PORT\`; its start line says where); pass --dns HOST:PORT of one`);
+  }
   if (!info.dns) {
     throw new CliError(`the berth server at ${ctx.host} runs no DNS server: start it with \`berth server --dns 127.0.0.1:5353\`, or pass --dns HOST:PORT`);
   }

@@ -231,6 +231,11 @@ describe('berth networking commands against a stub API', () => {
         if (!q) return;
         asked.push(`${q.name} ${q.type}`);
         if (q.name.startsWith('slow.')) return;
+        if (q.name.startsWith('late.')) {
+          // As berth's DNS answers a forwarded name whose upstream stays silent: SERVFAIL after its 2 s.
+          setTimeout(() => responder.send(dnsPacket.encode({ type: 'response', id: query.id ?? 0, flags: 2, questions: [q], answers: [] }), peer.port, peer.address), 2100);
+          return;
+        }
         const answers: dnsPacket.Answer[] = [];
         if (q.name === 'web.default.berth.local' && q.type === 'A') answers.push({ name: q.name, type: 'A', ttl: 5, class: 'IN', data: '127.96.0.1' });
         if (q.name === '_http._tcp.web.default.berth.local') answers.push({ name: q.name, type: 'SRV', ttl: 5, class: 'IN', data: { priority: 0, weight: 100, port: 80, target: 'web.default.berth.local' } });
@@ -268,6 +273,12 @@ describe('berth networking commands against a stub API', () => {
       const r = await run(['dns', 'lookup', '--dns', dnsAddress, 'slow', '--timeout', '100ms']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^error: slow\.default\.berth\.local A: no answer from the DNS server at 127\.0\.0\.1:\d+ within 0\.1 s\n$/);
+    });
+
+    it("waits longer by default than berth's DNS waits for an upstream, so a silent upstream is the server's SERVFAIL, not a timeout", async () => {
+      const r = await run(['dns', 'lookup', '--dns', dnsAddress, 'late.example.org']);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, 'error: late.example.org A: SERVFAIL\n');
     });
 
     it('says how to start DNS when the server runs none', async () => {

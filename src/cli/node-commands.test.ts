@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { newInstance } from '../api/testing/fixtures.js';
 import { serveRealApi } from '../../test/real-api.js';
+import { parseServiceSpec } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import type { SqliteStore } from '../store/index.js';
 import { runCli } from './testing/run-cli.js';
@@ -61,6 +62,51 @@ describe('berth node (real API)', () => {
     const empty = await runCli(['node', 'update', 'n1'], { env });
     assert.notEqual(empty.code, 0);
     assert.match(empty.stderr, /nothing to change/);
+  });
+
+  it('join-token prints the command to run on the new machine, and that it needs --address there', async () => {
+    const r = await runCli(['node', 'join-token'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const token = /--token (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(token?.startsWith('berth_'), r.stdout);
+    assert.match(r.stdout, new RegExp(`^To add a machine as a node of this server, run on it:\n\n {4}berth agent --join ${env['BERTH_HOST']} --token ${token}\n\nwith --address IP where other machines reach it`));
+    const quiet = await runCli(['node', 'join-token', '-q'], { env });
+    assert.match(quiet.stdout, /^berth_\S+\n$/);
+  });
+
+  it('service ps marks the instances of a down node (their state is the last its agent reported)', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'spread', replicas: 2, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'spread', serviceId: svc.id, node: 'n1', slot: 1, id: 'spread-1-a' }), newInstance({ service: 'spread', serviceId: svc.id, node: 'n2', slot: 2, id: 'spread-2-b' })] });
+    const r = await runCli(['service', 'ps', 'spread'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^spread-1\s+spread-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
+    assert.match(r.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+running\s+n2 \(down\)\s/m);
+  });
+
+  it('service ps shows NODE on a cluster of several nodes even when every instance is on one', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'one', replicas: 1, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'one', serviceId: svc.id, node: 'n1', slot: 1, id: 'one-1-a' })] });
+    const r = await runCli(['service', 'ps', 'one'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^NAME\s+ID\s+STATE\s+HEALTH\s+DESIRED\s+NODE\s+ADDRESS/);
+    assert.match(r.stdout, /^one-1\s+one-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
+  });
+
+  it('service ps marks the instances of a removed node', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'gone', replicas: 2, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'gone', serviceId: svc.id, node: 'n1', slot: 1, id: 'gone-1-a' }), newInstance({ service: 'gone', serviceId: svc.id, node: 'n9', slot: 2, id: 'gone-2-b' })] });
+    const r = await runCli(['service', 'ps', 'gone'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^gone-1\s+gone-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
+    assert.match(r.stdout, /^gone-2\s+gone-2-b\s+\S+\s+\S+\s+running\s+n9 \(removed\)\s/m);
+  });
+
+  it('service rm says which instances it waits for on a down node, and how to end the wait', async () => {
+    const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'held', replicas: 1, containers: [{ command: ['x'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ service: 'held', serviceId: svc.id, node: 'n2', slot: 1, id: 'held-1-a' })] });
+    const r = await runCli(['service', 'rm', '--force', 'held', '--timeout', '1s'], { env });
+    assert.notEqual(r.code, 0, 'the instance on the down node never stops here');
+    assert.match(r.stderr, /held-1 on node n2, which is down: the removal waits until its agent returns and stops them, or `berth node rm --force n2` if it will not \(--no-wait returns now\)/);
   });
 
   it('rm removes a down node and refuses a ready one without --force', async () => {

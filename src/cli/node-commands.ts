@@ -119,7 +119,12 @@ export function nodeCommand(deps: CliDeps): Command {
           ctx.out(created.token);
           return;
         }
-        ctx.out(`To add a machine as a node of this server, run on it:\n\n    berth agent --join ${ctx.host} --token ${created.token}\n`);
+        // Servers on etcd: the agent should know more than one of them (it moves to the next when one
+        // does not answer); this server and the leader are the ones known here.
+        const cp = (await ctx.client.version()).controlPlane;
+        const servers = [...new Set([ctx.host, ...(cp?.leader ? [cp.leader] : [])])];
+        const what = cp ? 'this cluster (list every server of it in --join, comma-separated: the agent moves to the next when one does not answer)' : 'this server';
+        ctx.out(`To add a machine as a node of ${what}, run on it:\n\n    berth agent --join ${servers.join(',')} --token ${created.token}\n\nwith --address IP where other machines reach it (the default, 127.0.0.1, serves this machine only).`);
         ctx.note(`token ${created.id}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}: it can only join nodes; revoke it with berth token revoke ${created.id}`);
       }),
   );

@@ -49,6 +49,16 @@ describe('berth plan (real API and planner)', () => {
     assert.match(r.stdout, /What if a node d with zone=d joined:\n\nNothing would change\./);
   });
 
+  it('--fail-node of a node that is down already says so', async () => {
+    store.upsertNode({ name: 'gone', address: '127.0.0.1', drivers: ['process'], ready: false, heartbeatAt: new Date().toISOString() });
+    const r = await runCli(['plan', '--fail-node', 'gone'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Nothing would change\./);
+    assert.match(r.stderr, /node gone is down already: what its failure does has been done/);
+    const up = await runCli(['plan', '--fail-node', 'c'], { env });
+    assert.doesNotMatch(up.stderr, /down already/);
+  });
+
   it('refuses no change, two changes, and an unknown node', async () => {
     const none = await runCli(['plan'], { env });
     assert.equal(none.code, 2);

@@ -82,5 +82,10 @@ export function planCommand(deps: CliDeps): Command {
       );
       if (flags.output !== 'table') ctx.stdout.write(formatStructured(plan, flags.output));
       else ctx.out(formatPlan(plan));
+      // A node that is down already: losing it has happened, so the plan is empty for that reason.
+      if (flags.failNode !== undefined) {
+        const node = (await ctx.client.nodes().catch(() => [])).find((n) => n.name === flags.failNode);
+        if (node && !node.ready) ctx.note(`node ${node.name} is down already: what its failure does has been done (\`berth node ls\`, \`berth service why\`)`);
+      }
     });
 }

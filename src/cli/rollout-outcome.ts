@@ -59,8 +59,11 @@ export function rolloutOutcome(target: RolloutTarget, service: Service | null): 
   switch (update.state) {
     case 'completed':
     case 'rollback_completed':
-      // Completed with failures: fewer slots updated than the rollout had (rollout.ts).
-      if (update.updatedInstances < update.totalInstances) return { state: 'degraded', message: update.message };
+      // Completed with failures: fewer slots updated than the rollout had, and instances that failed
+      // (rollout.ts). The counts alone are not enough: the controller recounts them after completion,
+      // so while a completed placement change moves its instances (new ones monitoring) they dip with
+      // no failure at all.
+      if (update.updatedInstances < update.totalInstances && update.failedInstances.length > 0) return { state: 'degraded', message: update.message };
       return { state: 'done', message: update.message };
     case 'paused':
     case 'rollback_paused':

@@ -24,18 +24,26 @@ export function servicePsCommand(deps: CliDeps): Command {
       } else if (instances.length === 0) {
         ctx.note(flags.all ? `service ${name} has no instances` : `service ${name} has no active instances (-a shows terminated ones)`);
       } else {
-        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette));
+        // The nodes: NODE is shown on a cluster of several even when every instance is on one of them,
+        // and a node marked down or removed is said so (its instances' last status is stale). Reading
+        // nodes needs cluster-read; without it NODE shows only when the instances are on several.
+        const nodes = await ctx.client.nodes().catch(() => []);
+        const downNodes = new Set(nodes.filter((n) => !n.ready).map((n) => n.name));
+        ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette, { downNodes, knownNodes: new Set(nodes.map((n) => n.name)) }));
       }
     });
 }
 
 /**
  * NAME (web-1), ID, STATE, HEALTH (healthy, unhealthy, starting; `-` without probes or once ended),
- * DESIRED, NODE (only when the instances are on more than one node, as Swarm's `service ps` shows it),
+ * DESIRED, NODE (when the instances are on more than one node, or `knownNodes` has several;
+ * `n2 (down)` for a node in `downNodes`, whose instances' state is the last one its agent reported;
+ * `n3 (removed)` for one missing from `knownNodes`, when given: `berth node rm` forgot it),
  * ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
  */
-export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette): string {
-  const nodes = new Set(instances.map((i) => i.node)).size > 1;
+export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette, options: { readonly downNodes?: ReadonlySet<string>; readonly knownNodes?: ReadonlySet<string> } = {}): string {
+  const nodeText = (node: string): string => (options.knownNodes !== undefined && options.knownNodes.size > 0 && !options.knownNodes.has(node) ? `${node} (removed)` : options.downNodes?.has(node) ? `${node} (down)` : node);
+  const nodes = new Set(instances.map((i) => i.node)).size > 1 || (options.knownNodes?.size ?? 0) > 1;
   return renderTable(
     ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', ...(nodes ? ['NODE'] : []), 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
     instances.map((i) => [
@@ -44,7 +52,7 @@ export function renderInstanceTable(service: string, instances: readonly Instanc
       colourState(i.status.state, palette),
       isTerminalState(i.status.state) ? '-' : colourHealth(healthOf(i), palette) || '-',
       i.desiredState,
-      ...(nodes ? [i.node] : []),
+      ...(nodes ? [nodeText(i.node)] : []),
       i.spec.address || '-',
       pidsOf(i),
       i.restarts,

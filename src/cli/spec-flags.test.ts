@@ -188,3 +188,22 @@ describe('update flags merged into the current spec', () => {
     assert.throws(() => flags('update', ['--stateful']), /unknown option '--stateful'/);
   });
 });
+
+describe('--constraint (Swarm\'s placement constraints)', () => {
+  it('create sets placement.constraints from every --constraint', () => {
+    const { spec } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '--constraint', 'node.labels.zone==a', '--constraint', ' node.hostname!=n3 ']), { cwd: '/w' });
+    assert.deepEqual(spec.placement, { constraints: ['node.labels.zone==a', 'node.hostname!=n3'] });
+  });
+
+  it('update adds to the service\'s constraints and --constraint-rm removes one, keeping the rest of placement', () => {
+    const current = serviceSpec({ placement: { constraints: ['node.labels.zone==a', 'node.role==manager'], preferences: [{ spread: 'node.labels.zone' }], platforms: [], maxReplicasPerNode: 2 } });
+    const { spec } = mergeSpecFlags(current, flags('update', ['--constraint', 'node.hostname!=n3', '--constraint', 'node.labels.zone==a', '--constraint-rm', 'node.role==manager']), { cwd: '/w' });
+    assert.deepEqual(spec.placement, { constraints: ['node.labels.zone==a', 'node.hostname!=n3'], preferences: [{ spread: 'node.labels.zone' }], platforms: [], maxReplicasPerNode: 2 });
+  });
+
+  it('refuses a value without == or != as it is read, naming the flag', () => {
+    assert.throws(() => flags('create', ['--constraint', 'node.labels.zone=a']), /--constraint <expr>' argument 'node\.labels\.zone=a' is invalid\. "node\.labels\.zone=a": expected key==value or key!=value/);
+    assert.throws(() => flags('create', ['--constraint-rm', 'x==y']), /unknown option '--constraint-rm'/);
+  });
+});
+

@@ -45,12 +45,16 @@ export interface SpecFlags extends NetworkFlags, RolloutFlags, ContainerFlags {
   readonly workdir?: string;
   /** `update` only: the image to run (create takes it as its second argument). */
   readonly image?: string;
+  /** Swarm's `--constraint` (`placement.constraints`): set on create, added on update. */
+  readonly constraint?: readonly string[];
+  /** `update` only: constraints to remove (Swarm's `--constraint-rm`), as written. */
+  readonly constraintRm?: readonly string[];
 }
 
 /** Adds the spec flags to `create` or `update` (update has `--image` and no `--stateful`, as Kontena). */
 export function addSpecOptions(command: Command, which: 'create' | 'update'): Command {
   command
-    .option('-p, --ports <published:target[/proto]>', 'publish on the node (127.0.0.1): connections to PUBLISHED are balanced over the ready instances\' port TARGET (repeatable; --port is a service port on the virtual IP)', collect(portValue))
+    .option('-p, --ports <published:target[/proto]>', 'publish on every node (at its address: 127.0.0.1 for berth server alone): connections to PUBLISHED are balanced over the ready instances\' port TARGET (repeatable; --port is a service port on the virtual IP)', collect(portValue))
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
     .option('--secret-env <KEY=VALUE>', 'set an environment variable whose value is kept in the secret <service>-env, never in the spec, events or answers (repeatable)', collect(envValue))
     .option('--cmd <command>', 'the command to run: split into words and run directly, or through /bin/sh -c when it uses shell syntax (;, &&, |, >, $VAR, loops)', cmdValue)
@@ -63,7 +67,9 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
     .addOption(new Option('--restart <condition>', 'when to restart an exited instance (default any)').choices(['any', 'on-failure', 'none']))
     .option('--restart-delay <duration>', 'first delay before a restart, doubled per failure (default 5s)', durationValue)
     .option('--restart-max-attempts <n>', 'restarts allowed; 0 = unlimited (default 0)', countValue)
-    .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)');
+    .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)')
+    .option('--constraint <expr>', `a placement constraint, Swarm's: node.labels.zone==a, node.hostname!=n3 (repeatable${which === 'update' ? '; added to the service\'s' : ''})`, collect(constraintValue));
+  if (which === 'update') command.option('--constraint-rm <expr>', 'remove a placement constraint, as written (repeatable)', collect(constraintValue));
   addContainerOptions(command, which);
   addNetworkOptions(command, which);
   addRolloutOptions(command);
@@ -208,6 +214,11 @@ function applyServiceFlags(spec: MutableSpec, flags: SpecFlags): void {
   }
   if (flags.instances !== undefined) spec.replicas = flags.instances;
   if (flags.label !== undefined) spec.labels = { ...(spec.labels ?? {}), ...flags.label };
+  if (flags.constraint !== undefined || flags.constraintRm !== undefined) {
+    const removed = new Set(flags.constraintRm ?? []);
+    const kept = (spec.placement?.constraints ?? []).filter((c) => !removed.has(c));
+    spec.placement = { ...(spec.placement ?? {}), constraints: [...new Set([...kept, ...(flags.constraint ?? [])])] };
+  }
   applyNetworkFlags(spec, flags, flags.ports === undefined ? undefined : servicePortsFromMappings(flags.ports));
   const restart = { ...(spec.restartPolicy ?? {}) };
   if (flags.restart !== undefined) restart.condition = flags.restart;
@@ -261,6 +272,13 @@ function portValue(value: string): PortMapping {
 }
 
 /** `KEY=VALUE` (Kontena's env form `/\A[^=]+=/`); the value may be empty or hold further `=`. */
+/** `key==value` or `key!=value` (the server parses it as swarmkit does and names what is wrong). */
+function constraintValue(value: string): string {
+  const v = value.trim();
+  if (!/^[^=!]+(==|!=).+$/.test(v)) throw new InvalidArgumentError(`"${value}": expected key==value or key!=value, e.g. node.labels.zone==a`);
+  return v;
+}
+
 export function envValue(value: string): EnvPair {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`"${value}": expected KEY=VALUE`);

@@ -127,6 +127,42 @@ describe('explainService', () => {
     assert.ok(x.suggestions.some((s) => s.includes('working directory')));
   });
 
+  it('does not count an instance on a down node as ready, whatever its last status said', () => {
+    const svc = withStatus(service({ replicas: 3 }), { phase: 'running', desiredInstances: 3, runningInstances: 2, message: '2/3 running; web-2 waits for node b (down)' });
+    const instances = [instance({ slot: 1, node: 'a' }), instance({ slot: 2, node: 'b' }), instance({ slot: 3, node: 'a' })];
+    const x = explainService(svc, instances, { now: NOW, downNodes: new Set(['b']) });
+    assert.equal(x.summary, '2/3 instances of web ready, running generation 1; but web-2 waits for node b (down)');
+    assert.deepEqual(x.instances.map((i) => [i.slot, i.state, i.ready]), [[1, 'running', true], [2, 'running', false], [3, 'running', true]]);
+    // Without the node's state, the last status counts (a single machine's server knows no other nodes).
+    assert.match(explainService(svc, instances, { now: NOW }).summary, /^3\/3 instances of web ready/);
+  });
+
+  it("leaves out a node's down event once the node sent heartbeats again (a later node.ready), and keeps it while it has not", () => {
+    const svc = withStatus(service({ replicas: 2 }), { phase: 'running', desiredInstances: 2, runningInstances: 2, message: '2/2 running' });
+    const instances = [instance({ slot: 1, node: 'a' }), instance({ slot: 2, node: 'a' })];
+    const down = (node: string, at: number): ServiceEvent => event({ id: at, time: iso(T0 + at), type: 'node.down', severity: 'warning', message: `node ${node} is down (no heartbeat for 10.0s)`, data: { node, instances: 1 } });
+    const ready = (node: string, at: number): ServiceEvent => event({ id: at, time: iso(T0 + at), type: 'node.ready', severity: 'info', message: `node ${node} sends heartbeats again`, data: { node } });
+    const back = explainService(svc, instances, { now: NOW, events: [down('b', 1000), ready('b', 2000)] });
+    assert.equal(back.verdict, 'healthy');
+    assert.deepEqual(back.reasons, []);
+    const still = explainService(svc, instances, { now: NOW, events: [down('b', 1000), ready('b', 2000), down('c', 3000)] });
+    assert.deepEqual(still.reasons.map((r) => r.message), ['node c is down (no heartbeat for 10.0s)']);
+    const again = explainService(svc, instances, { now: NOW, events: [ready('b', 1000), down('b', 2000)] });
+    assert.deepEqual(again.reasons.map((r) => r.message), ['node b is down (no heartbeat for 10.0s)']);
+  });
+
+  it('says a removal waits for an instance on a down node, and how to end the wait', () => {
+    const svc = { ...service({ replicas: 2 }), desired: 'removing' as const };
+    const gone = instance({ slot: 1, node: 'a', state: 'shutdown', desiredState: 'shutdown' });
+    const held = instance({ slot: 2, node: 'b', desiredState: 'shutdown' });
+    const x = explainService(svc, [gone, held], { now: NOW, downNodes: new Set(['b']) });
+    assert.equal(x.verdict, 'removing');
+    assert.equal(x.summary, 'web is being removed: 1 instance(s) still stopping, 1 of them on a node that is down (b)');
+    assert.deepEqual(x.reasons.map((r) => [r.kind, r.message]), [['intent', 'removal requested'], ['unschedulable', "web-2 is on node b, which is down: it stops when that node's agent returns"]]);
+    assert.deepEqual(x.suggestions, ["start node b's agent again (it stops the instance), or `berth node rm --force b` if it will not come back (its instances then count as ended)"]);
+    assert.equal(explainService(svc, [gone, held], { now: NOW }).summary, 'web is being removed: 1 instance(s) still stopping');
+  });
+
   it('calls a service degraded when one of three fails its readiness probe', () => {
     const svc = withStatus(service({ replicas: 3 }), { phase: 'running', desiredInstances: 3, runningInstances: 3 });
     const sick: Instance = { ...instance({ slot: 2 }), status: { ...instance().status, health: failingReadiness } };

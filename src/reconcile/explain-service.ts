@@ -22,6 +22,11 @@ export interface ExplainOptions {
   readonly events?: readonly ServiceEvent[];
   /** Epoch ms: how recent a restart must be to count as a crash loop (within 10 min, the back-off reset). */
   readonly now?: number;
+  /**
+   * Nodes the node controller marked down (no heartbeat for the grace): an instance there is not
+   * counted ready, whatever its last status said (docs/scheduling.md, "Node loss"). Default none.
+   */
+  readonly downNodes?: ReadonlySet<string>;
 }
 
 /** How much a reason weighs in the verdict. */
@@ -62,7 +67,9 @@ export function explainService(service: Service, instances: readonly Instance[],
   const name = service.name;
   const deployment = service.deployment;
   const bySlot = groupBySlot(instances);
-  const overview = overviewOf(bySlot);
+  const down = options.downNodes;
+  const readyNow = (i: Instance): boolean => isReady(i) && !(down?.has(i.node) ?? false);
+  const overview = overviewOf(bySlot, readyNow);
   const base = { deployedGeneration: deployment?.generation ?? null, instances: overview };
   const alive = instances.filter((i) => !isTerminal(i.status.state)).length;
   // Listeners are served whatever the workload does (network-face changes need no deploy), so they are
@@ -70,7 +77,20 @@ export function explainService(service: Service, instances: readonly Instance[],
   const listeners = listenerReasons(service);
 
   if (service.desired === 'removing') {
-    return { ...base, verdict: 'removing', summary: `${name} is being removed${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}`, reasons: [intent(`removal requested`)], suggestions: [] };
+    // An instance on a down node stops only when its agent comes back: the removal waits for it.
+    const held = instances.filter((i) => !isTerminal(i.status.state) && (down?.has(i.node) ?? false));
+    const waits: ExplanationReason[] = held.map((i) => ({
+      kind: 'unschedulable',
+      message: `${slotName(name, i.slot)} is on node ${i.node}, which is down: it stops when that node's agent returns`,
+      instance: i.id,
+      slot: i.slot,
+      generation: i.generation,
+      evidence: { state: i.status.state },
+    }));
+    const nodes = [...new Set(held.map((i) => i.node))];
+    const summary = `${name} is being removed${alive > 0 ? `: ${alive} instance(s) still stopping` : ''}${held.length > 0 ? `, ${held.length} of them on ${nodes.length === 1 ? 'a node' : 'nodes'} that ${nodes.length === 1 ? 'is' : 'are'} down (${nodes.join(', ')})` : ''}`;
+    const suggestions = nodes.map((n) => `start node ${n}'s agent again (it stops the instance), or \`berth node rm --force ${n}\` if it will not come back (its instances then count as ended)`);
+    return { ...base, verdict: 'removing', summary, reasons: [intent(`removal requested`), ...waits], suggestions };
   }
   if (!deployment && service.desired === 'running' && deployStateOf(service).kind === 'network-only') {
     // Nothing to deploy: the network face serves as stored (planService says the same).
@@ -162,7 +182,11 @@ export function explainService(service: Service, instances: readonly Instance[],
   if (rollout) weighed.push({ weight: rollout.weight, reason: rollout.reason });
   for (const reason of listeners) weighed.push({ weight: 'blocking', reason });
   const seenTypes = new Set<string>();
+  // Nodes that sent heartbeats again after going down (a newer `node.ready`): their `node.down` is over.
+  const backUp = new Set<unknown>();
   for (const e of [...events].reverse()) {
+    if (e.type === 'node.ready') backUp.add(e.data?.['node']);
+    if (e.type === 'node.down' && backUp.has(e.data?.['node'])) continue;
     if (e.severity === 'info' || COVERED_PREFIXES.some((p) => e.type.startsWith(p)) || seenTypes.has(e.type)) continue;
     if (Date.parse(e.time) < Date.parse(deployment.requestedAt)) continue;
     seenTypes.add(e.type);
@@ -176,7 +200,7 @@ export function explainService(service: Service, instances: readonly Instance[],
   const reasons = sorted.map((w) => w.reason);
   // Replicated: the deployed replicas (the controller's count may lag); global: the controller's count of ready nodes.
   const desired = deployment.spec.mode === 'replicated' ? deployment.spec.replicas : service.status.desiredInstances;
-  const ready = instances.filter(isReady).length;
+  const ready = instances.filter(readyNow).length;
   const verdict = verdictOf(sorted, { update, service, ready, desired });
   const root = reasons.find((r) => r.kind !== 'rollout');
   const summary = summaryOf(verdict, { service, update, failedUpdate, root, ready, desired, reasons });
@@ -334,12 +358,12 @@ function eventEvidence(e: ServiceEvent): NonNullable<ExplanationEvidence['event'
 }
 
 /** Every live instance, and each slot's newest instance when it ended but is still meant to run. */
-function overviewOf(bySlot: ReadonlyMap<number, Instance[]>): ExplainedInstance[] {
+function overviewOf(bySlot: ReadonlyMap<number, Instance[]>, readyNow: (i: Instance) => boolean): ExplainedInstance[] {
   const rows: ExplainedInstance[] = [];
   for (const [slot, list] of [...bySlot.entries()].sort(([a], [b]) => a - b)) {
     const shown = list.filter((i, k) => !isTerminal(i.status.state) || (k === 0 && i.desiredState === 'running'));
     for (const i of shown.reverse()) {
-      rows.push({ slot, id: i.id, generation: i.generation, state: i.status.state, desiredState: i.desiredState, health: healthWord(i), ready: isReady(i) });
+      rows.push({ slot, id: i.id, generation: i.generation, state: i.status.state, desiredState: i.desiredState, health: healthWord(i), ready: readyNow(i) });
     }
   }
   return rows;
