@@ -25,10 +25,10 @@ export function versionCommand(deps: CliDeps): Command {
         if (info.drivers) ctx.out(`drivers: ${info.drivers.join(', ')}`);
         for (const address of info.dockerApi ?? []) ctx.out(`Docker API: DOCKER_HOST=${address}`);
         for (const [name, why] of Object.entries(info.unavailableDrivers ?? {})) ctx.out(`${name} driver unavailable: ${why}`);
-        // Several servers on etcd: this one's role, then every server registered in etcd.
-        if (info.controlPlane) {
-          ctx.out(`control plane: this server is the ${info.controlPlane.role}${info.controlPlane.leader ? `; the leader answers at ${info.controlPlane.leader}` : ''}`);
-          for (const s of info.controlPlane.servers) ctx.out(`  server ${s.id.slice(0, 8)} at ${s.url}${s.leader ? ' (leader)' : ''}`);
+        // Several servers on etcd: every server registered in etcd (store/server-registry.ts).
+        if (cp) {
+          ctx.out(`servers (${cp.servers.length}):`);
+          for (const s of cp.servers) ctx.out(`  server ${s.id.slice(0, 8)} at ${s.url}${s.leader ? ' (leader)' : ''}`);
         }
       }
     });

@@ -91,7 +91,8 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
     // berth version on the follower says so too.
     const version = spawnSync(process.execPath, [BIN, '--host', b.url, 'version'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', BERTH_TOKEN: token }, timeout: 30_000 });
     assert.equal(version.status, 0, version.stderr);
-    assert.match(version.stdout, new RegExp(`control plane: this server is the follower; the leader answers at ${a.url.replace(/[.]/g, '\\.')}\\n`));
+    assert.match(version.stdout, new RegExp(`one of several servers on etcd, follower \\(the leader is ${a.url.replace(/[.]/g, '\\.')}\\)\\n`));
+    assert.match(version.stdout, /\nservers \(2\):\n/);
     assert.equal((version.stdout.match(/^ {2}server [0-9a-f]{8} at /gm) ?? []).length, 2, version.stdout);
     assert.equal((version.stdout.match(/ \(leader\)$/gm) ?? []).length, 1, version.stdout);
     // Swarm's managers are the servers: docker info on either counts both, with their addresses.
