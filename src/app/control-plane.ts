@@ -22,7 +22,7 @@ import { createLogger } from './logger.js';
 import { serverTls } from './server-tls.js';
 import { BERTH_VERSION } from './version.js';
 import { RemoteTelemetry, liveSource, storeTelemetryTargets } from './remote-telemetry.js';
-import { EndpointsPublisher } from './endpoints-publisher.js';
+import { OnDemandEndpoints } from './endpoints-view.js';
 import { INSTANCE_SYSTEM_USER, instancePolicyFor } from './instance-user.js';
 import type { InstancePolicy } from '../model/index.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './server.js';
@@ -149,11 +149,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const nodeName = `control-plane ${id.slice(0, 8)}`;
     // The endpoints the API shows (`service show`, `endpoints ls`): no data plane runs here, so none is
     // fed; they are the cluster's endpoints as a node without instances reaches them (every instance at
-    // its node's address and published port, none on a down node), rebuilt from the replica as the
-    // agents' data planes rebuild theirs from their mirrors.
-    const endpoints = new EndpointsPublisher(store, [], { nodeAddresses: [], localNode: nodeName, logger: logger.child({ part: 'endpoints' }) });
-    endpoints.start();
-    owned.defer(() => endpoints.stop());
+    // its node's address and published port, none on a down node), derived from the replica when asked.
+    const endpoints = new OnDemandEndpoints(store, nodeName);
     // Made once the API listens (its value names this server's URL); the routing asks it per request.
     const holder: { election?: LeaderElection; registry?: ServerRegistry } = {};
     const routing: LeaderRouting = {

@@ -242,16 +242,30 @@ export function buildSnapshot(store: EndpointsSource, nodeAddresses: readonly st
   const services: ServiceEndpoints[] = [];
   for (const s of all) {
     if (s.desired === 'removing') continue;
-    const selector = s.spec.selector;
-    // A selector serves the instances of the grid's services whose labels include it (Kubernetes' rule).
-    const instances = selector
-      ? all
-          .filter((o) => o.grid === s.grid && o !== s && Object.entries(selector).every(([k, v]) => o.spec.labels[k] === v))
-          .flatMap((o) => byService.get(serviceKey(o.grid, o.name)) ?? [])
-      : (byService.get(serviceKey(s.grid, s.name)) ?? []);
-    services.push(endpointsOf(s, instances, nodeAddresses, remote));
+    services.push(endpointsOf(s, servedInstances(s, all, (o) => byService.get(serviceKey(o.grid, o.name)) ?? []), nodeAddresses, remote));
   }
   return { revision, services, ...(forwards.length > 0 ? { forwards } : {}) };
+}
+
+/**
+ * One service's endpoints as buildSnapshot derives them, reading only that service's instances (and
+ * those of the grid's services its selector picks): for a server that serves endpoints to the API
+ * only, on request (app/endpoints-view.ts). Undefined for an unknown or removing service.
+ */
+export function buildServiceEndpoints(store: EndpointsSource, grid: string, name: string, nodeAddresses: readonly string[], localNode?: string): ServiceEndpoints | undefined {
+  const all = store.listServices({ grid });
+  const s = all.find((o) => o.name === name);
+  if (!s || s.desired === 'removing') return undefined;
+  const nodes = localNode === undefined ? [] : store.listNodes();
+  const remote = localNode !== undefined && nodes.some((n) => n.name !== localNode) ? { localNode, nodeAddress: nodeAddressOf(nodes) } : undefined;
+  return endpointsOf(s, servedInstances(s, all, (o) => store.listInstances({ grid: o.grid, service: o.name })), nodeAddresses, remote);
+}
+
+/** The instances `s` serves: its own, or with a selector those of the grid's services whose labels include it (Kubernetes' rule). */
+function servedInstances(s: Service, all: readonly Service[], instancesOf: (o: Service) => readonly Instance[]): readonly Instance[] {
+  const selector = s.spec.selector;
+  if (!selector) return instancesOf(s);
+  return all.filter((o) => o.grid === s.grid && o !== s && Object.entries(selector).every(([k, v]) => o.spec.labels[k] === v)).flatMap((o) => instancesOf(o));
 }
 
 /** Where each node is reached: its registered address; a node that is down is reached nowhere. */
