@@ -63,6 +63,7 @@ describe('planService', () => {
     const early = planService(service({ replicas: 1, restartPolicy: { delay: '5s' } }), [crashed], { ...ctx, now: T0 + 12_000 });
     assert.equal(early.create.length, 0);
     assert.equal(early.requeueAfterMs, 3000);
+    assert.equal(early.requeueForMonitor, undefined, 'a restart back-off waits: never paced');
     const due = planService(service({ replicas: 1, restartPolicy: { delay: '5s' } }), [crashed], { ...ctx, now: T0 + 15_000 });
     assert.deepEqual(due.create.map((c) => [c.slot, c.restarts]), [[1, 1]]);
     const restarting = due.events.find((e) => e.type === 'instance.restarting');

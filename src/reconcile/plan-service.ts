@@ -38,6 +38,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const shutdown: { id: string; reason: string }[] = [];
   const events: NewServiceEvent[] = [];
   let requeueAfterMs: number | undefined;
+  /** Whether a restart back-off set requeueAfterMs (else only a rollout's monitor window did). */
+  let restartWaits = false;
   const notes: string[] = [];
   const wantRunning = (i: Instance): boolean => i.desiredState === 'running' && !isTerminal(i.status.state);
   const stop = (i: Instance, reason: string): void => {
@@ -315,6 +317,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     } else if (decision.kind === 'wait') {
       const wait = decision.at - ctx.now;
       requeueAfterMs = requeueAfterMs === undefined ? wait : Math.min(requeueAfterMs, wait);
+      restartWaits = true;
       notes.push(`${slotName(service.name, slot)} ${decision.reason}`);
     } else {
       notes.push(`${slotName(service.name, slot)} ${decision.reason}`);
@@ -353,7 +356,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     ...(deferred > 0 ? { deferred } : {}),
     status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message, update: rollout.update },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
-    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs, ...(restartWaits ? {} : { requeueForMonitor: true }) }),
   };
 }
 

@@ -59,6 +59,7 @@ describe('planRollout (through planService)', () => {
     const monitoring = planService(after(svc, first), [fresh(1, { readyAt: NOW - 1000 }), fresh(2, { readyAt: NOW - 1000 }), ...rest], ctx());
     assert.equal(monitoring.shutdown.length, 0);
     assert.equal(monitoring.requeueAfterMs, 1000);
+    assert.equal(monitoring.requeueForMonitor, true, 'only a monitor window waits: the controller may pace it');
     assert.match(monitoring.status.update?.message ?? '', /0\/10 updated, 2 monitoring/);
 
     const next = planService(after(svc, monitoring), [fresh(1, { readyAt: NOW - 2000 }), fresh(2, { readyAt: NOW - 2000 }), ...rest], ctx());

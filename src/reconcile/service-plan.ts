@@ -56,8 +56,13 @@ export interface ServicePlan {
   /** failureAction = rollback tripped: deploy this generation's spec again (if still the latest request). */
   readonly rollback?: { readonly toGeneration: number; readonly ifRequestedAt: string };
   readonly events: readonly NewServiceEvent[];
-  /** Look at the service again after this long (a restart back-off is running). */
+  /** Look at the service again after this long (a restart back-off is running, or a rollout's monitor window ends). */
   readonly requeueAfterMs?: number;
+  /**
+   * The requeue is only for a rollout's monitor window (a slot that will count as updated): no restart
+   * waits on it, so a slow service's controller may look a little later, with other changes at once.
+   */
+  readonly requeueForMonitor?: boolean;
   /**
    * Slots whose new instance fits no node (yet), with every node's reason (schedule.ts); also in the
    * status message, where `why` finds them. A slot that cannot leave a draining node is here too.
