@@ -25,7 +25,8 @@
  * `instance.started` event, in batches (POST …/statuses with its node credential), one report in flight
  * per node as RemoteAgentPorts sends them. They learn their assignments from ONE watch stream
  * (GET /v1/watch with a node credential) shared by the 100 nodes, lighter than the real agents' one
- * stream each (BENCH_FOLLOW=poll: each node polls GET /v1/nodes/NODE/instances every 500 ms instead).
+ * stream each (BENCH_FOLLOW=watch-each: each node its own stream, as the agents; BENCH_FOLLOW=poll: each
+ * node polls GET /v1/nodes/NODE/instances every 500 ms instead).
  *
  * Needs: /usr/bin/etcd (apt-get install etcd-server), a built dist/ (npm run bench builds it).
  * Run: npm run bench -- control-plane-scale
@@ -51,7 +52,7 @@ import { POLL_MS, SimNode } from './sim-node.js';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10_000);
 const NODES = Number(process.env.BENCH_NODES ?? 100);
-const FOLLOW = process.env.BENCH_FOLLOW === 'poll' ? 'poll' : 'shared-watch';
+const FOLLOW = process.env.BENCH_FOLLOW === 'poll' ? 'poll' : process.env.BENCH_FOLLOW === 'watch-each' ? 'watch-each' : 'shared-watch';
 /** BENCH_SERVER_ARGS: more `berth server` flags, e.g. "--leader-lease 15s --node-grace 30s". */
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SHOW_PAUSE_MS = 250;
@@ -198,27 +199,31 @@ async function main(): Promise<void> {
     for (let i = 0; i < nodes.length; i += 10) await Promise.all(nodes.slice(i, i + 10).map((n) => n.join(server!.url, joinToken)));
     const byName = new Map(nodes.map((n) => [n.name, n]));
     let watchBreaks = 0;
-    if (FOLLOW === 'shared-watch') {
-      const watcher = nodes[0]!.client;
-      let from = (await watcher.snapshot()).revision + 1;
-      // As the agent's mirror: after a lost connection (the server closes a stream that lags), resume from the last revision seen.
-      void (async () => {
-        while (!abort.signal.aborted) {
-          try {
-            for await (const e of watcher.watch(from, abort.signal)) {
-              from = e.revision + 1;
-              if (e.kind !== 'instance' || e.op !== 'put') continue;
-              count(e.object);
-              byName.get(e.object.node)?.offer(e.object);
+    if (FOLLOW !== 'poll') {
+      // One stream for all nodes, or one per node as the agents have (each sees every change, as an
+      // agent's mirror does, and offers its own node's instances).
+      for (const watcher of FOLLOW === 'shared-watch' ? [nodes[0]!] : nodes) {
+        let from = (await watcher.client.snapshot()).revision + 1;
+        // As the agent's mirror: after a lost connection (the server closes a stream that lags), resume from the last revision seen.
+        void (async () => {
+          while (!abort.signal.aborted) {
+            try {
+              for await (const e of watcher.client.watch(from, abort.signal)) {
+                from = e.revision + 1;
+                if (e.kind !== 'instance' || e.op !== 'put') continue;
+                count(e.object);
+                if (FOLLOW === 'shared-watch') byName.get(e.object.node)?.offer(e.object);
+                else if (e.object.node === watcher.name) watcher.offer(e.object);
+              }
+            } catch (error) {
+              if (abort.signal.aborted) return;
+              watchBreaks++;
+              console.error(`  the watch stream of ${watcher.name} broke (${(error as Error).message}); resuming from revision ${from}`);
+              await sleep(200);
             }
-          } catch (error) {
-            if (abort.signal.aborted) return;
-            watchBreaks++;
-            console.error(`  the watch stream broke (${(error as Error).message}); resuming from revision ${from}`);
-            await sleep(200);
           }
-        }
-      })();
+        })();
+      }
     } else {
       for (const n of nodes) n.poll();
     }
@@ -298,7 +303,7 @@ async function main(): Promise<void> {
     const neededMs = await replay(raw, needed, 'needed', REPLAY_IN_FLIGHT);
     const neededOps = needed.reduce((n, t) => n + t.ops.length, 0);
 
-    console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server${SERVER_ARGS.length ? ` (${SERVER_ARGS.join(' ')})` : ''}, 1 etcd member`);
+    console.log(`\ncontrol plane at scale: ${INSTANCES} instances over ${NODES} simulated nodes (${FOLLOW === 'shared-watch' ? 'one shared watch stream' : FOLLOW === 'watch-each' ? 'a watch stream each' : `each polling its instances every ${POLL_MS} ms`}), 1 berth server${SERVER_ARGS.length ? ` (${SERVER_ARGS.join(' ')})` : ''}, 1 etcd member`);
     const beats = nodes.flatMap((n) => n.beats);
     console.log(`  heartbeats meanwhile: ${beats.length}, round trip p50 ${percentile(beats, 0.5).toFixed(0)} ms, max ${Math.max(0, ...beats).toFixed(0)} ms; the bench's own event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`);
     if (watchBreaks > 0) console.log(`  the shared watch stream broke ${watchBreaks} time(s) and resumed`);

@@ -14,6 +14,20 @@ export interface NdjsonStreamOptions {
 }
 
 /**
+ * Lines of values that many streams send and nobody changes (the store's watch events, deep-frozen and
+ * handed to every watcher): serialized by the first stream that writes one, reused by the others, and
+ * gone with the value. Kubernetes' watch cache serializes an event once for all its watchers likewise
+ * (cachingObject): with an agent per node watching, an event was serialized once per agent.
+ */
+const sharedLines = new WeakMap<object, string>();
+
+function sharedLine(value: object): string {
+  let line = sharedLines.get(value);
+  if (line === undefined) sharedLines.set(value, (line = `${JSON.stringify(value)}\n`));
+  return line;
+}
+
+/**
  * One NDJSON response (`application/x-ndjson`): one JSON value per line, an empty line as heartbeat.
  *
  * Values written before `open()` are buffered, so a route can subscribe to the store first (and still
@@ -22,7 +36,7 @@ export interface NdjsonStreamOptions {
  */
 export class NdjsonStream {
   private readonly controller = new AbortController();
-  private readonly pending: unknown[] = [];
+  private readonly pending: { readonly value: unknown; readonly shared: boolean }[] = [];
   private state: 'new' | 'open' | 'done' = 'new';
   private heartbeat: NodeJS.Timeout | undefined;
   private resolveDone!: () => void;
@@ -64,18 +78,30 @@ export class NdjsonStream {
       if (this.state === 'open') raw.write('\n');
     }, this.options.heartbeatMs);
     this.heartbeat.unref();
-    for (const value of this.pending.splice(0)) this.write(value);
+    for (const { value, shared } of this.pending.splice(0)) this.send(value, shared);
   }
 
   /** Queues one value; false once the stream is gone (stop producing). */
   write(value: unknown): boolean {
+    return this.send(value, false);
+  }
+
+  /**
+   * As `write`, for a value that other streams send too and that never changes (a frozen store watch
+   * event): its line is made once for all of them (see sharedLines).
+   */
+  writeShared(value: Readonly<object>): boolean {
+    return this.send(value, true);
+  }
+
+  private send(value: unknown, shared: boolean): boolean {
     if (this.state === 'new') {
-      this.pending.push(value);
+      this.pending.push({ value, shared });
       return true;
     }
     if (this.state === 'done') return false;
     const raw = this.reply.raw;
-    raw.write(`${JSON.stringify(value)}\n`);
+    raw.write(shared ? sharedLine(value as object) : `${JSON.stringify(value)}\n`);
     if (raw.writableLength > this.options.maxBufferedBytes) {
       this.options.logger.warn({ url: this.reply.request.url, buffered: raw.writableLength }, 'stream client too slow: closing the stream');
       raw.destroy();

@@ -31,7 +31,7 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     }
     const key = serviceKey(grid, name);
     const subscription = store.watch(listedAt, (change) => {
-      if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) stream.write(change.object);
+      if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) stream.writeShared(change.object);
       // The record is gone: end after the rest of this transaction (its `service.removed` event) is out.
       else if (change.kind === 'service' && change.op === 'delete' && change.key === key) setImmediate(() => stream.end());
     }, { onLost: () => stream.end() });
@@ -56,7 +56,7 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const subscription = store.watch(
       after,
       (change) => {
-        if (visible(change)) stream.write(change);
+        if (visible(change)) stream.writeShared(change);
       },
       { onLost: () => stream.end() },
     );
