@@ -109,6 +109,19 @@ describe('berth node (real API)', () => {
     assert.match(r.stderr, /held-1 on node n2, which is down: the removal waits until its agent returns and stops them, or `berth node rm --force n2` if it will not \(--no-wait returns now\)/);
   });
 
+  it('service rm of services that are gone at once (never deployed) exits 0, on a cluster with nodes', async () => {
+    for (const name of ['fresh1', 'fresh2']) store.createService({ grid: 'default', spec: parseServiceSpec({ name, replicas: 1, containers: [{ command: ['x'] }] }), deploy: false });
+    // The controller's part: a service with no instance is deleted as soon as its removal is asked.
+    const controller = store.watch(store.revision(), (e) => {
+      if (e.kind !== 'service' || e.op !== 'put' || !e.object.name.startsWith('fresh') || e.object.desired !== 'removing') return;
+      const name = e.object.name;
+      queueMicrotask(() => store.applyControllerWrites({ deleteServices: [{ grid: 'default', name }] }));
+    });
+    const r = await runCli(['service', 'rm', '--force', 'fresh1', 'fresh2'], { env }).finally(() => void controller.dispose());
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'removing fresh1\nremoving fresh2\nservice fresh1 removed\nservice fresh2 removed\n');
+  });
+
   it('rm removes a down node and refuses a ready one without --force', async () => {
     const refused = await runCli(['node', 'rm', 'n1'], { env });
     assert.notEqual(refused.code, 0);

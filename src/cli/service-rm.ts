@@ -76,7 +76,9 @@ async function noteDownNodes(ctx: CliContext, name: string): Promise<void> {
   if (!nodes || nodes.length === 0) return;
   const up = new Set(nodes.filter((n) => n.ready).map((n) => n.name));
   const known = new Set(nodes.map((n) => n.name));
-  const held = (await ctx.client.listInstances(ctx.grid, name, { active: true })).filter((i) => known.has(i.node) && !up.has(i.node));
+  // A service with nothing running is gone at once (404): nothing to wait for.
+  const instances = await ctx.client.listInstances(ctx.grid, name, { active: true }).catch(() => []);
+  const held = instances.filter((i) => known.has(i.node) && !up.has(i.node));
   for (const node of [...new Set(held.map((i) => i.node))]) {
     const which = held.filter((i) => i.node === node).map((i) => `${name}-${i.slot}`).join(', ');
     ctx.note(`${which} on node ${node}, which is down: the removal waits until its agent returns and stops them, or \`${ctx.commandHint(`node rm --force ${node}`)}\` if it will not (--no-wait returns now)`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BerthClient, isApiError } from '../../src/client/index.js';
@@ -26,10 +27,13 @@ const INSTANCE_RANGE = '127.11.96.0/24';
 const ADDRESS_A = '127.11.97.1';
 const ADDRESS_B = '127.11.97.2';
 
+/** A CLI config path that does not exist: the CLI uses BERTH_TOKEN and --host only. */
+const NO_CONFIG = join(tmpdir(), 'berth-e2e-no-config');
+
 /** `berth ARGS` against `url` with `token`, as a user runs it: exit code and both streams. */
 function berth(url: string, token: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [BIN, '--host', url, ...args], { env: { ...process.env, BERTH_TOKEN: token, BERTH_CONFIG: join(tempDir('berth-walk-cfg-'), 'none'), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [BIN, '--host', url, ...args], { env: { ...process.env, BERTH_TOKEN: token, BERTH_CONFIG: NO_CONFIG, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
