@@ -206,6 +206,17 @@ describe('planRollout: failureAction continue', () => {
     assert.equal(healed.status.update?.updatedInstances, 2, 'the update status follows the restart that became ready');
   });
 
+  it('after it completed, an instance that moves (a drain) does not take the update\'s count down', () => {
+    const svc = v2({ parallelism: 0, monitor: '1s' }, 2);
+    const done = planService(svc, [fresh(1, { readyAt: NOW - 5000 }), fresh(2, { readyAt: NOW - 5000 })], ctx());
+    assert.equal(done.status.update?.state, 'completed');
+    assert.equal(done.status.update?.updatedInstances, 2);
+    // Slot 2's instance moved to another node: its new instance runs, its readiness probe has not passed yet.
+    const moved = planService(after(svc, done), [fresh(1, { readyAt: NOW - 5000 }), fresh(2)], ctx());
+    assert.equal(moved.status.update?.state, 'completed');
+    assert.equal(moved.status.update?.updatedInstances, 2, 'still 2/2: the move is not this rollout\'s');
+  });
+
   it('start-first: a failed slot keeps its old instance serving and is not tried again by this rollout', () => {
     const svc = v2({ parallelism: 1, failureAction: 'continue', order: 'start-first', monitor: '0s' }, 2);
     const old1 = old(1);

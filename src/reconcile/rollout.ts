@@ -173,7 +173,11 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   }
   const failedInstances = [...failed];
   const counts = countBy(progress);
-  const updatedInstances = counts.updated ?? 0;
+  // After a rollout completed, its count follows a failed slot whose restart became ready, but never
+  // drops: an instance that moves later (a drain, a placement change) starts again and is monitored
+  // again, and that is no longer this rollout's progress.
+  const ended = update.state === 'completed' || update.state === 'rollback_completed';
+  const updatedInstances = ended ? Math.max(update.updatedInstances, counts.updated ?? 0) : (counts.updated ?? 0);
   update = { ...update, failedInstances, updatedInstances, totalInstances: slots.length };
 
   // Failure action (Swarm: failures / slots > maxFailureRatio).
