@@ -48,14 +48,19 @@ void describe('API: writes with several servers (api/leader-routing.ts)', () => 
     assert.equal(store.listServices().length, 0);
     assert.equal((await app.inject({ method: 'GET', url: '/v1/grids/default/services', headers: auth })).statusCode, 200);
     const version = (await app.inject({ method: 'GET', url: '/v1/version' })).json();
-    assert.deepEqual(version.controlPlane, { role: 'electing' });
+    assert.deepEqual(version.controlPlane, { role: 'electing', servers: [] });
   });
 
   void it('a follower passes a write on to the leader and answers once its replica has it; a write passed on once is never passed on again', async () => {
     const leader = server({ role: () => 'leader', flushed: async () => 7 });
     const url = await leader.app.listen({ host: '127.0.0.1', port: 0 });
     const waited: number[] = [];
-    const follower = server({ role: () => 'follower', leaderUrl: () => url, caughtUp: async (rev) => (waited.push(rev), true) });
+    const follower = server({
+      role: () => 'follower',
+      leaderUrl: () => url,
+      servers: () => [{ id: 'aaaa', url }, { id: 'bbbb', url: 'http://127.0.0.1:9' }],
+      caughtUp: async (rev) => (waited.push(rev), true),
+    });
     const res = await follower.app.inject({ method: 'POST', url: '/v1/grids/default/services?dryRun=All', headers: auth, payload: { spec } });
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.json().name, 'web');
@@ -65,7 +70,7 @@ void describe('API: writes with several servers (api/leader-routing.ts)', () => 
     assert.equal(leader.store.getService('default', 'web')?.name, 'web', 'written on the leader');
     assert.equal(follower.store.getService('default', 'web'), undefined, 'not on the follower (its replica gets it from etcd)');
     const version = (await follower.app.inject({ method: 'GET', url: '/v1/version' })).json();
-    assert.deepEqual(version.controlPlane, { role: 'follower', leader: url });
+    assert.deepEqual(version.controlPlane, { role: 'follower', leader: url, servers: [{ id: 'aaaa', url, leader: true }, { id: 'bbbb', url: 'http://127.0.0.1:9', leader: false }] });
 
     // A follower that (wrongly) believes another follower leads: the second does not pass it on again.
     const second = server({ role: () => 'follower', leaderUrl: () => 'http://127.0.0.1:9' });
