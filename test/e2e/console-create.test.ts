@@ -70,7 +70,7 @@ describe('console: create services', { timeout: 240_000 }, () => {
       await page.locator('#cf-c0-command-error').waitFor();
       // The form moves focus in a task after it renders the message (setTimeout 0): wait for that task,
       // not for a fixed time, then check where focus is.
-      await page.waitForFunction(() => document.activeElement?.id === 'cf-c0-command', undefined, { timeout: 5000 }).catch(() => undefined);
+      await page.waitForFunction("document.activeElement && document.activeElement.id === 'cf-c0-command'", undefined, { timeout: 5000 }).catch(() => undefined);
       assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'cf-c0-command');
       await page.getByLabel('Command', { exact: true }).fill(`node ${ECHO}`);
       await page.getByLabel('Working directory (optional)').fill(ROOT);
