@@ -196,8 +196,8 @@ export class ServiceController {
     // e.g. instances of a removed service still draining): look again later, without an error per retry.
     const requeueAfterMs = writes.waitingForAddresses ? Math.min(plan.requeueAfterMs ?? ADDRESS_RETRY_MS, ADDRESS_RETRY_MS) : plan.requeueAfterMs;
     if (requeueAfterMs === undefined) return undefined;
-    // A rollout's monitor windows end one slot after another as instances turn ready: a slow service
-    // looks at them paced, as at their progress (10,000 slots maturing over 2 s made a pass every 50 ms).
+    // A rollout's monitor windows end one slot after another as instances turn ready, each sooner than
+    // the pace: a slow service looks at them paced, as at their progress (no restart waits on them).
     const paced = (this.passMs.get(key) ?? 0) * PACE_FACTOR;
     if (plan.requeueForMonitor && !writes.waitingForAddresses && paced > requeueAfterMs) return { requeueAfterMs: paced, busy: true };
     return { requeueAfterMs };
