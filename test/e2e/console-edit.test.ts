@@ -106,7 +106,9 @@ describe('console: edit pages, delete with associated resources, role gating', {
     const nodePort = stored.spec.ports[0]?.nodePort;
     assert.ok(nodePort !== undefined && nodePort >= 30000 && nodePort <= 32767, `allocated node port ${nodePort}`);
     assert.equal(await page.getByLabel('Node port of 80/TCP').inputValue(), String(nodePort), 'the page shows the allocated node port');
-    assert.equal((await berth.client.endpoints(GRID, 'np')).ports[0]?.nodePort, nodePort, 'served at once');
+    // Served without a deploy: the data plane takes the snapshot the store's change made, a moment after
+    // the answer (the API shows endpoints once the proxy and DNS have them), so the test waits for it.
+    await waitFor('the node port served', async () => (await berth.client.endpoints(GRID, 'np')).ports[0]?.nodePort === nodePort, { timeoutMs: 5000 });
 
     await page.goto(`/grids/${GRID}/services/np/edit-service`);
     await heading(page, 'Edit Service');
@@ -129,7 +131,7 @@ describe('console: edit pages, delete with associated resources, role gating', {
     await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
     const headless = await berth.client.getService(GRID, 'np');
     assert.equal(headless.spec.clusterIP, 'None');
-    assert.equal((await berth.client.endpoints(GRID, 'np')).headless, true, 'in effect at once');
+    await waitFor('headless in effect, without a deploy', async () => (await berth.client.endpoints(GRID, 'np')).headless === true, { timeoutMs: 5000 });
     assert.deepEqual(problems.filter((p) => !/status of 400/.test(p)), []);
     await context.close();
   });
