@@ -14,6 +14,7 @@ export { createDockerApi } from './docker/create-docker-api.js';
 export { dispatchDockerRelay } from './docker/docker-relay.js';
 export type { HostFacts, LocalImage, LocalImages } from './docker/docker-ports.js';
 export type { LeaderRouting } from './leader-routing.js';
+export { controlPlaneName } from './leader-routing.js';
 export type { NodeTelemetryApiDeps, NodeTelemetryReader } from './node-telemetry-api.js';
 export { createNodeTelemetryApi } from './node-telemetry-api.js';
 export { NODE_TELEMETRY_MAX_IDS } from './request-schemas.js';

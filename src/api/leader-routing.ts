@@ -32,6 +32,14 @@ export interface LeaderRouting {
   readonly ca?: Buffer;
 }
 
+/**
+ * What a control-plane server of a cluster is called where a node's name would stand (`berth version`'s
+ * engine name, the Docker face's NodeID): `control-plane` and the first 8 characters of its election id.
+ */
+export function controlPlaneName(id: string): string {
+  return `control-plane ${id.slice(0, 8)}`;
+}
+
 /** The header a leader's write answer carries: etcd's revision of that write. */
 export const STORE_REVISION_HEADER = 'berth-store-revision';
 /** Set on a write a follower passes on (so that it is never passed on twice). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps, DockerApiDeps, LeaderRouting } from '../api/index.js';
-import { TokenAuthenticator, createDockerApi, dispatchDockerRelay, nodeToken, serviceAccountToken, telemetryToken } from '../api/index.js';
+import { TokenAuthenticator, controlPlaneName, createDockerApi, dispatchDockerRelay, nodeToken, serviceAccountToken, telemetryToken } from '../api/index.js';
 import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../controllers/index.js';
 import type { Logger } from '../lib/index.js';
 import { CodedError, DisposableStore } from '../lib/index.js';
@@ -146,7 +146,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     const graceMs = config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
     const heartbeatPeriodMs = Math.max(100, Math.floor(graceMs / 3));
     const key = cluster.serviceAccountKey;
-    const nodeName = `control-plane ${id.slice(0, 8)}`;
+    const nodeName = controlPlaneName(id);
     // The endpoints the API shows (`service show`, `endpoints ls`): no data plane runs here, so none is
     // fed; they are the cluster's endpoints as a node without instances reaches them (every instance at
     // its node's address and published port, none on a down node), derived from the replica when asked.

@@ -60,9 +60,8 @@ export function rolloutOutcome(target: RolloutTarget, service: Service | null): 
     case 'completed':
     case 'rollback_completed':
       // Completed with failures: fewer slots updated than the rollout had, and instances that failed
-      // (rollout.ts). The counts alone are not enough: the controller recounts them after completion,
-      // so while a completed placement change moves its instances (new ones monitoring) they dip with
-      // no failure at all.
+      // (rollout.ts). Fewer updated alone is no failure (a status written by an older berth, whose
+      // count dipped while a completed placement change moved instances).
       if (update.updatedInstances < update.totalInstances && update.failedInstances.length > 0) return { state: 'degraded', message: update.message };
       return { state: 'done', message: update.message };
     case 'paused':

@@ -60,28 +60,30 @@ export function serviceRmCommand(deps: CliDeps): Command {
       }
     }
     if (flags.wait && chosen.length > 0) {
-      for (const name of chosen) await noteDownNodes(ctx, name);
+      await noteDownNodes(ctx, chosen);
       await waitWithProgress(ctx, chosen.map((name) => ({ grid: ctx.grid, name, goal: 'removed' as const })), { timeout: flags.timeout });
     }
   });
 }
 
 /**
- * Says which instances of `name` are on nodes marked down or removed: the removal waits for them
- * until their agent returns and stops them (docs/scheduling.md), which a silent wait did not tell.
+ * Says which instances of the services being removed are on nodes marked down: the removal waits for
+ * them until their agent returns and stops them (docs/scheduling.md), which a silent wait did not tell.
  * Reading nodes needs cluster-read; without it nothing is said.
  */
-async function noteDownNodes(ctx: CliContext, name: string): Promise<void> {
+async function noteDownNodes(ctx: CliContext, names: readonly string[]): Promise<void> {
   const nodes = await ctx.client.nodes().catch(() => undefined);
   if (!nodes || nodes.length === 0) return;
-  const up = new Set(nodes.filter((n) => n.ready).map((n) => n.name));
-  const known = new Set(nodes.map((n) => n.name));
-  // A service with nothing running is gone at once (404): nothing to wait for.
-  const instances = await ctx.client.listInstances(ctx.grid, name, { active: true }).catch(() => []);
-  const held = instances.filter((i) => known.has(i.node) && !up.has(i.node));
-  for (const node of [...new Set(held.map((i) => i.node))]) {
-    const which = held.filter((i) => i.node === node).map((i) => `${name}-${i.slot}`).join(', ');
-    ctx.note(`${which} on node ${node}, which is down: the removal waits until its agent returns and stops them, or \`${ctx.commandHint(`node rm --force ${node}`)}\` if it will not (--no-wait returns now)`);
+  const down = new Set(nodes.filter((n) => !n.ready).map((n) => n.name));
+  if (down.size === 0) return;
+  for (const name of names) {
+    // A service with nothing running is gone at once (404): nothing to wait for.
+    const instances = await ctx.client.listInstances(ctx.grid, name, { active: true }).catch(() => []);
+    const held = instances.filter((i) => down.has(i.node));
+    for (const node of [...new Set(held.map((i) => i.node))]) {
+      const which = held.filter((i) => i.node === node).map((i) => `${name}-${i.slot}`).join(', ');
+      ctx.note(`${which} on node ${node}, which is down: the removal waits until its agent returns and stops them, or \`${ctx.commandHint(`node rm --force ${node}`)}\` if it will not (--no-wait returns now)`);
+    }
   }
 }
 

@@ -271,7 +271,6 @@ function portValue(value: string): PortMapping {
   }
 }
 
-/** `KEY=VALUE` (Kontena's env form `/\A[^=]+=/`); the value may be empty or hold further `=`. */
 /** `key==value` or `key!=value` (the server parses it as swarmkit does and names what is wrong). */
 function constraintValue(value: string): string {
   const v = value.trim();
@@ -279,6 +278,7 @@ function constraintValue(value: string): string {
   return v;
 }
 
+/** `KEY=VALUE` (Kontena's env form `/\A[^=]+=/`); the value may be empty or hold further `=`. */
 export function envValue(value: string): EnvPair {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`"${value}": expected KEY=VALUE`);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { isTerminal } from '../../model/index.js';
+import { controlPlaneName } from '../leader-routing.js';
 import type { DockerContext } from './docker-context.js';
 import type { DockerRouteAccess } from './docker-access.js';
 import { SWARM_PORT, nodeId, selfNode, swarmCluster, swarmId } from './swarm-objects.js';
@@ -114,7 +115,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): 
 function managersOf(ctx: DockerContext, self: string, address: string): { NodeID: string; Addr: string }[] {
   const servers = ctx.berth.leaderRouting?.servers() ?? [];
   if (servers.length === 0) return [{ NodeID: self, Addr: `${address}:${SWARM_PORT}` }];
-  return servers.map((s) => ({ NodeID: nodeId(`control-plane ${s.id.slice(0, 8)}`), Addr: `${hostOf(s.url)}:${SWARM_PORT}` }));
+  return servers.map((s) => ({ NodeID: nodeId(controlPlaneName(s.id)), Addr: `${hostOf(s.url)}:${SWARM_PORT}` }));
 }
 
 /** The host of an API URL (IPv6 without its brackets), or the URL itself when it does not parse. */
