@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Disposable, Logger } from '../lib/index.js';
 import { RequestInvalidError, RevisionCompactedError } from '../model/index.js';
-import { fillChangeJson } from './change-rows.js';
+import { CHANGES_TABLE, fillChangeJson } from './change-rows.js';
 import { parseFrozen } from './deep-freeze.js';
 import type { WatchEvent, WatchListener, WatchOptions } from './store.js';
 import type { RowCapture, RowChange } from './row-capture.js';
@@ -63,6 +63,19 @@ export class ChangeLog {
     return this.rolledBack;
   }
 
+  /** True while the store's writes are replicated (its writers then note the rows of self-noted tables). */
+  get replicating(): boolean {
+    return this.replication !== undefined;
+  }
+
+  /**
+   * Notes a row of a self-noted table (RowCapture's `selfNoted`) that the transaction in progress wrote:
+   * every column by name in the table's order, or null when deleted. Nothing when not replicating.
+   */
+  noteRow(table: string, key: readonly (string | number)[], row: Readonly<Record<string, unknown>> | null): void {
+    this.replication?.capture.note({ table, key, row });
+  }
+
   /** The revision for the next put or delete of the transaction in progress. */
   next(): number {
     return ++this.rev;
@@ -95,6 +108,7 @@ export class ChangeLog {
       result = run.immediate();
     } catch (error) {
       this.pending = [];
+      this.replication?.capture.discard();
       this.rolledBack++;
       this.loadMeta();
       throw error;
@@ -209,16 +223,23 @@ export class ChangeLog {
       if (error !== rollback) throw error;
     } finally {
       this.pending = [];
+      this.replication?.capture.discard();
       this.rolledBack++;
       this.loadMeta();
     }
     return (result as { value: T }).value;
   }
 
-  /** Records a change of the transaction in progress; returns the frozen object watchers will get. */
-  record(kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, json: string, revision: number): WatchEvent['object'] {
+  /**
+   * Records a change of the transaction in progress; returns the frozen object watchers will get:
+   * `json` parsed, or `made` when the caller has it (deep-frozen, and `json` is JSON.stringify of it:
+   * it is then not parsed again).
+   */
+  record(kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, json: string, revision: number, made?: WatchEvent['object']): WatchEvent['object'] {
     this.insertChange.run(revision, kind, op, key, json);
-    const object = parseFrozen<WatchEvent['object']>(json);
+    // The history's rows are noted here, not by a trigger and a read-back (RowCapture's selfNoted).
+    this.noteRow(CHANGES_TABLE, [revision], { revision, kind, op, key, json });
+    const object = made ?? parseFrozen<WatchEvent['object']>(json);
     this.pending.push(toWatchEvent(revision, kind, op, key, object));
     return object;
   }

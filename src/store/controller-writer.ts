@@ -51,7 +51,7 @@ export class ControllerWriter {
       const revision = log.next();
       const instance: Instance = { ...n, version: revision, createdAt: now, status: { state: 'new', timestamp: now, message: 'created' } };
       const json = JSON.stringify(instance);
-      stmt.insertInstance.run(n.id, n.grid, n.service, n.node, n.slot, 'new', revision, json, revision);
+      rows.insertInstance(n, json, revision);
       this.deps.instances.remember(n.id, revision, log.record('instance', 'put', n.id, json, revision) as Instance);
     }
     for (const d of writes.setDesired ?? []) {
@@ -62,7 +62,7 @@ export class ControllerWriter {
     for (const id of writes.deleteInstances ?? []) {
       const row = stmt.getInstance.get(id) as JsonRow | undefined;
       if (!row) continue;
-      stmt.deleteInstance.run(id);
+      rows.deleteInstance(id);
       log.record('instance', 'delete', id, row.json, log.next());
     }
     for (const { grid, name, status } of writes.serviceStatus ?? []) {

@@ -1,9 +1,16 @@
 import type Database from 'better-sqlite3';
-import type { Instance, Service } from '../model/index.js';
+import type { Instance, InstanceStatus, Service } from '../model/index.js';
 import { serviceKey } from '../model/index.js';
 import type { ChangeLog } from './change-log.js';
+import { deepFreeze } from './deep-freeze.js';
 import type { InstanceCache } from './instance-cache.js';
 import type { JsonRow, Statements } from './sqlite-statements.js';
+
+/**
+ * The instances table: written only through ObjectRows, which notes each row it writes for replication,
+ * so that no trigger notes them and no read-back reads them again (RowCapture's `selfNoted`).
+ */
+export const INSTANCES_TABLE = 'instances';
 
 /**
  * The service and instance rows of the SQLite store as its write transactions read and write them.
@@ -56,13 +63,54 @@ export class ObjectRows {
     return this.log.record('service', 'put', serviceKey(service.grid, service.name), json, revision) as Service;
   }
 
+  /**
+   * Stores `current` (as stored: frozen, JSON-shaped) with `status`, at a new revision: an agent's
+   * report. Only the status is copied through JSON; the rest is shared with `current`, and the stored
+   * text is not parsed back (ChangeLog.record's `made`), which a status write of a 1 KB instance did.
+   */
+  putStatus(current: Instance, status: InstanceStatus): Instance {
+    const revision = this.log.next();
+    const stored = deepFreeze({ ...current, status: JSON.parse(JSON.stringify(status)) as InstanceStatus, version: revision });
+    const json = JSON.stringify(stored);
+    this.updateRow(stored.status.state, json, revision, stored.id);
+    this.log.record('instance', 'put', stored.id, json, revision, stored);
+    this.instances.remember(stored.id, revision, stored);
+    return stored;
+  }
+
   /** Stores `instance` at a new revision, which becomes its `version`. */
   putInstance(instance: Instance): Instance {
     const revision = this.log.next();
     const json = JSON.stringify({ ...instance, version: revision });
-    this.stmt.updateInstance.run(instance.status.state, json, revision, instance.id);
+    this.updateRow(instance.status.state, json, revision, instance.id);
     const stored = this.log.record('instance', 'put', instance.id, json, revision) as Instance;
     this.instances.remember(instance.id, revision, stored);
     return stored;
+  }
+
+  /**
+   * Inserts a new instance's row (state `new`, created and modified at `revision`). The instances table
+   * is self-noted (INSTANCES_TABLE): every write of it goes through these methods, which note the row.
+   */
+  insertInstance(i: Pick<Instance, 'id' | 'grid' | 'service' | 'node' | 'slot'>, json: string, revision: number): void {
+    this.stmt.insertInstance.run(i.id, i.grid, i.service, i.node, i.slot, 'new', revision, json, revision);
+    // The row as SELECT * gives it: the table's columns in their order.
+    this.log.noteRow(INSTANCES_TABLE, [i.id], { id: i.id, grid: i.grid, service: i.service, node: i.node, slot: i.slot, state: 'new', create_revision: revision, json, mod_revision: revision });
+  }
+
+  /** Deletes the instance row `id`; false when there was none. */
+  deleteInstance(id: string): boolean {
+    if (this.stmt.deleteInstance.run(id).changes === 0) return false;
+    this.log.noteRow(INSTANCES_TABLE, [id], null);
+    return true;
+  }
+
+  private updateRow(state: string, json: string, revision: number, id: string): void {
+    if (!this.log.replicating) {
+      this.stmt.updateInstance.run(state, json, revision, id);
+      return;
+    }
+    const row = this.stmt.updateInstanceReturning.get(state, json, revision, id) as Record<string, unknown> | undefined;
+    if (row) this.log.noteRow(INSTANCES_TABLE, [id], row);
   }
 }

@@ -43,9 +43,20 @@ export class RowCapture {
   private readonly clearLog: Database.Statement;
   /** While applying a replica's rows, the triggers' notes are dropped, not taken. */
   private applying = false;
+  /** Rows of `selfNoted` tables noted by their writer in the transaction in progress (`note`). */
+  private notes: RowChange[] = [];
 
-  /** Installs the triggers on every table of `db` (call after the schema exists). */
-  constructor(private readonly db: Database.Database) {
+  /**
+   * Installs the triggers on every table of `db` (call after the schema exists), except the
+   * `selfNoted` tables: their writer notes each row it inserts (`note`), as it has it at hand. The
+   * change history is one: a row per revision, never updated, whose read-back was a third of a status
+   * write's capture (bench/control-plane-scale). Deletes of a self-noted table are not captured.
+   */
+  constructor(
+    private readonly db: Database.Database,
+    options: { readonly selfNoted?: readonly string[] } = {},
+  ) {
+    const selfNoted = new Set(options.selfNoted ?? []);
     db.exec(`CREATE TEMP TABLE IF NOT EXISTS berth_row_changes (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, key TEXT NOT NULL)`);
     const names = (db.prepare(`SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as { name: string }[]).map((r) => ident(r.name));
     for (const name of names) {
@@ -54,7 +65,8 @@ export class RowCapture {
       const primaryKey = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
       if (primaryKey.length === 0) throw new Error(`row capture: table ${name} has no primary key`);
       const keyOf = (row: 'NEW' | 'OLD'): string => `json_array(${primaryKey.map((c) => `${row}.${c}`).join(', ')})`;
-      db.exec(`
+      if (!selfNoted.has(name))
+        db.exec(`
         CREATE TEMP TRIGGER IF NOT EXISTS berth_rc_${name}_i AFTER INSERT ON main.${name} BEGIN INSERT INTO ${LOG} (tbl, key) VALUES ('${name}', ${keyOf('NEW')}); END;
         CREATE TEMP TRIGGER IF NOT EXISTS berth_rc_${name}_u AFTER UPDATE ON main.${name} BEGIN INSERT INTO ${LOG} (tbl, key) VALUES ('${name}', ${keyOf('OLD')}), ('${name}', ${keyOf('NEW')}); END;
         CREATE TEMP TRIGGER IF NOT EXISTS berth_rc_${name}_d AFTER DELETE ON main.${name} BEGIN INSERT INTO ${LOG} (tbl, key) VALUES ('${name}', ${keyOf('OLD')}); END;
@@ -79,17 +91,34 @@ export class RowCapture {
     return [...this.tables.keys()];
   }
 
+  /**
+   * A row just inserted in a self-noted table, every column by name in the table's column order (as
+   * `SELECT *` gives it). Call inside the transaction that wrote it; a transaction that does not commit
+   * must `discard()` its notes.
+   */
+  note(change: RowChange): void {
+    if (!this.applying) this.notes.push(change);
+  }
+
+  /** Forgets the self-noted rows of a transaction that rolled back (the triggers' notes roll back with it). */
+  discard(): void {
+    this.notes = [];
+  }
+
   /** The rows the transaction in progress changed, as they now are; clears the notes. Call inside the transaction. */
   take(): RowChange[] {
     const noted = this.readLog.all() as { tbl: string; key: string }[];
     this.clearLog.run();
+    const own = this.notes;
+    this.notes = [];
     if (this.applying) return [];
-    return noted.map(({ tbl, key }) => {
+    const rows = noted.map(({ tbl, key }): RowChange => {
       const table = this.tables.get(tbl) as TableInfo;
       const values = JSON.parse(key) as (string | number)[];
       const row = table.select.get(...values) as Record<string, unknown> | undefined;
       return { table: tbl, key: values, row: row ?? null };
     });
+    return own.length === 0 ? rows : rows.concat(own);
   }
 
   /**
@@ -106,6 +135,7 @@ export class RowCapture {
         else table.upsert.run(Object.fromEntries(table.columns.map((c) => [c, (change.row as Record<string, unknown>)[c] ?? null])));
       }
       this.clearLog.run();
+      this.notes = [];
     } finally {
       this.applying = false;
     }

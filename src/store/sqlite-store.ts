@@ -11,6 +11,7 @@ import { instanceListing } from './instance-listing.js';
 import type { RowChange } from './row-capture.js';
 import { RowCapture } from './row-capture.js';
 import { ChangeLog } from './change-log.js';
+import { CHANGES_TABLE } from './change-rows.js';
 import { prepareDatabase } from './sqlite-schema.js';
 import { SpecHistory } from './spec-history.js';
 import { EventTable } from './event-table.js';
@@ -18,7 +19,7 @@ import { AccessTables } from './access-tables.js';
 import type { SecretRewrite } from './secret-table.js';
 import { SecretTable } from './secret-table.js';
 import { NodeTable } from './node-table.js';
-import { ObjectRows } from './object-rows.js';
+import { INSTANCES_TABLE, ObjectRows } from './object-rows.js';
 import { ServiceIntentWriter } from './service-intent-writer.js';
 import { ControllerWriter } from './controller-writer.js';
 import type { StatusWriteResult } from './status-writer.js';
@@ -34,6 +35,12 @@ import type { ControllerWrites, EventFilter, InstanceFilter, NodeChange, Service
 export type { SqliteStoreOptions } from './sqlite-store-options.js';
 export type { StatusWriteResult } from './status-writer.js';
 export { REMOVED_BY_USER } from './service-intent-writer.js';
+
+/**
+ * The tables whose writers note their rows for replication themselves (RowCapture's `selfNoted`): the
+ * two every status write touches, so that their rows are not noted by a trigger and read back.
+ */
+const SELF_NOTED = [CHANGES_TABLE, INSTANCES_TABLE];
 
 /**
  * Opens (creating when missing) the SQLite store at `path` — a file, or `':memory:'` for tests.
@@ -116,7 +123,7 @@ export class SqliteStore implements Store {
    * replica, whose writes go to the leader). Call again to change roles.
    */
   replicate(options: { readonly onCommit?: (rows: readonly RowChange[]) => void; readonly readOnly?: () => Error | undefined }): void {
-    this.capture ??= new RowCapture(this.db);
+    this.capture ??= new RowCapture(this.db, { selfNoted: SELF_NOTED });
     this.log.replicate({ capture: this.capture, ...options });
   }
 
@@ -129,13 +136,13 @@ export class SqliteStore implements Store {
 
   /** Every row here, as puts: what a new cluster's first leader writes (the rows the schema makes, e.g. the grid `default`). */
   replicatedRows(): RowChange[] {
-    this.capture ??= new RowCapture(this.db);
+    this.capture ??= new RowCapture(this.db, { selfNoted: SELF_NOTED });
     return this.capture.allRows();
   }
 
   /** Every row key here, for a full resync against the writer's rows. */
   replicatedKeys(): { table: string; key: (string | number)[] }[] {
-    this.capture ??= new RowCapture(this.db);
+    this.capture ??= new RowCapture(this.db, { selfNoted: SELF_NOTED });
     return this.capture.allKeys();
   }
 

@@ -49,7 +49,7 @@ export class StatusWriter {
       else if (!canAdvance(current.status.state, status.state)) refused.push(new InvalidTransitionError(id, current.status.state, status.state));
       else if (stableStringify(current.status) === stableStringify(status)) unchanged.push(id);
       else {
-        rows.putInstance({ ...current, status });
+        rows.putStatus(current, status);
         written.push(id);
       }
     }

@@ -44,9 +44,20 @@ void describe('the store replicated through a key-value backend (docs/control-pl
     leader.store.applyControllerWrites({ createInstances: [instance('web-1-a', 1), instance('web-2-b', 2)], events: [{ grid: 'default', service: 'web', type: 'instance.created', severity: 'info', message: 'made two' }] });
     leader.store.updateServiceIntent('default', 'web', { spec: spec('web', 3), deploy: true });
     leader.store.removeInstance('default', 'web', 'web-2-b');
+    // The instances and the history are noted by their writers, not by triggers (RowCapture's selfNoted):
+    // a status, a desired state, a delete, and writes that roll back (a dry run, a failed write) must
+    // reach the follower as the leader's rows are, or not at all.
+    leader.store.setInstanceStatuses([{ id: 'web-1-a', status: { state: 'running', timestamp: '2026-01-01T00:00:00.000Z', message: 'running' } }], []);
+    leader.store.updateServiceIntent('default', 'web', { spec: spec('web', 5), deploy: true }, { dryRun: true });
+    assert.throws(() => leader.store.applyControllerWrites({ createInstances: [instance('web-3-c', 3), instance('web-1-a', 1)] }), { code: 'INTERNAL' });
+    leader.store.applyControllerWrites({ createInstances: [instance('web-3-d', 3)], deleteInstances: ['web-2-b'] });
     const revision = await leader.writer.flushed();
     assert.ok(await replica.caughtUp(revision, 5000), 'the follower reached the leader\'s last etcd revision');
     assert.deepEqual(view(follower), view(leader.store), 'followed');
+    const rowsOf = (store: typeof follower, table: string) => store.replicatedRows().filter((r) => r.table === table).map((r) => r.row).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    assert.deepEqual(rowsOf(follower, 'instances'), rowsOf(leader.store, 'instances'), 'the same instance rows, every column');
+    assert.deepEqual(rowsOf(follower, 'instances').map((r) => r?.['id']).sort(), ['web-1-a', 'web-3-d']);
+    assert.deepEqual(rowsOf(follower, 'changes'), rowsOf(leader.store, 'changes'), 'the same history rows');
     assert.deepEqual(seen.map((e) => [e.revision, e.kind, e.key]), fromLeader.map((e) => [e.revision, e.kind, e.key]), 'the same watch events, at the same revisions');
     assert.throws(() => follower.createService({ grid: 'default', spec: spec('other'), deploy: false }), /read only/);
     replica.stop();
