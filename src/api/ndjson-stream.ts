@@ -21,9 +21,9 @@ export interface NdjsonStreamOptions {
  */
 const sharedLines = new WeakMap<object, string>();
 
-function sharedLine(value: object): string {
+function sharedLine(value: object, serialize: (value: object) => string): string {
   let line = sharedLines.get(value);
-  if (line === undefined) sharedLines.set(value, (line = `${JSON.stringify(value)}\n`));
+  if (line === undefined) sharedLines.set(value, (line = `${serialize(value)}\n`));
   return line;
 }
 
@@ -36,7 +36,8 @@ function sharedLine(value: object): string {
  */
 export class NdjsonStream {
   private readonly controller = new AbortController();
-  private readonly pending: { readonly value: unknown; readonly shared: boolean }[] = [];
+  /** Values written before open(), each with its serializer when it is shared (writeShared). */
+  private readonly pending: { readonly value: unknown; readonly shared: ((value: object) => string) | undefined }[] = [];
   private state: 'new' | 'open' | 'done' = 'new';
   private heartbeat: NodeJS.Timeout | undefined;
   private resolveDone!: () => void;
@@ -83,25 +84,26 @@ export class NdjsonStream {
 
   /** Queues one value; false once the stream is gone (stop producing). */
   write(value: unknown): boolean {
-    return this.send(value, false);
+    return this.send(value, undefined);
   }
 
   /**
    * As `write`, for a value that other streams send too and that never changes (a frozen store watch
-   * event): its line is made once for all of them (see sharedLines).
+   * event): its line is made once for all of them (see sharedLines), by `serialize`, which must give
+   * JSON.stringify's text of it (e.g. the store's watchEventJson, from the text the object was read from).
    */
-  writeShared(value: Readonly<object>): boolean {
-    return this.send(value, true);
+  writeShared<T extends object>(value: Readonly<T>, serialize: (value: T) => string = JSON.stringify): boolean {
+    return this.send(value, serialize as (value: object) => string);
   }
 
-  private send(value: unknown, shared: boolean): boolean {
+  private send(value: unknown, shared: ((value: object) => string) | undefined): boolean {
     if (this.state === 'new') {
       this.pending.push({ value, shared });
       return true;
     }
     if (this.state === 'done') return false;
     const raw = this.reply.raw;
-    raw.write(shared ? sharedLine(value as object) : `${JSON.stringify(value)}\n`);
+    raw.write(shared ? sharedLine(value as object, shared) : `${JSON.stringify(value)}\n`);
     if (raw.writableLength > this.options.maxBufferedBytes) {
       this.options.logger.warn({ url: this.reply.request.url, buffered: raw.writableLength }, 'stream client too slow: closing the stream');
       raw.destroy();

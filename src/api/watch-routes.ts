@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Identity } from '../model/index.js';
 import { authorize, serviceKey } from '../model/index.js';
 import type { WatchEvent } from '../store/index.js';
+import { watchEventJson } from '../store/index.js';
 import { identityOf } from './access-control.js';
 import { streamOptions } from './instance-routes.js';
 import { NdjsonStream } from './ndjson-stream.js';
@@ -56,7 +57,7 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const subscription = store.watch(
       after,
       (change) => {
-        if (visible(change)) stream.writeShared(change);
+        if (visible(change)) stream.writeShared(change, watchEventJson);
       },
       { onLost: () => stream.end() },
     );

@@ -170,7 +170,7 @@ export class ChangeLog {
       .filter((c) => c.table === 'changes' && c.row !== null && Number((c.row as ChangeRow).revision) > Math.max(published, missing) && Number((c.row as ChangeRow).revision) <= this.rev)
       .map((c) => c.row as ChangeRow)
       .sort((a, b) => a.revision - b.revision)
-      .map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json)));
+      .map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json), r.json));
     this.hub.publish(events);
   }
 
@@ -240,7 +240,7 @@ export class ChangeLog {
     // The history's rows are noted here, not by a trigger and a read-back (RowCapture's selfNoted).
     this.noteRow(CHANGES_TABLE, [revision], { revision, kind, op, key, json });
     const object = made ?? parseFrozen<WatchEvent['object']>(json);
-    this.pending.push(toWatchEvent(revision, kind, op, key, object));
+    this.pending.push(toWatchEvent(revision, kind, op, key, object, json));
     return object;
   }
 
@@ -255,7 +255,7 @@ export class ChangeLog {
     return this.hub.add(
       fromRevision,
       listener,
-      (after) => (this.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json))),
+      (after) => (this.readChanges.all(after, REPLAY_BATCH) as ChangeRow[]).map((r) => toWatchEvent(r.revision, r.kind, r.op, r.key, parseFrozen(r.json), r.json)),
       options.onLost,
     );
   }
@@ -294,6 +294,21 @@ export class ChangeLog {
   }
 }
 
-function toWatchEvent(revision: number, kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, object: WatchEvent['object']): WatchEvent {
-  return Object.freeze({ revision, kind, op, key, object }) as WatchEvent;
+/** Where a watch event keeps its object's stored JSON text (not enumerable: not part of its value). */
+const OBJECT_JSON = Symbol('berth.objectJson');
+
+/** A frozen watch event; `json` is its object's text as stored (JSON.stringify of it). */
+function toWatchEvent(revision: number, kind: WatchEvent['kind'], op: WatchEvent['op'], key: string, object: WatchEvent['object'], json: string): WatchEvent {
+  return Object.freeze(Object.defineProperty({ revision, kind, op, key, object }, OBJECT_JSON, { value: json })) as WatchEvent;
+}
+
+/**
+ * A watch event as one line of JSON, equal to JSON.stringify(event): made from its object's stored
+ * text, so that the object (1 KB for an instance) is not serialized again for the API's watch streams
+ * (Kubernetes' watch cache keeps an object's serialized form likewise). Any other value is stringified.
+ */
+export function watchEventJson(event: WatchEvent): string {
+  const json = (event as { [OBJECT_JSON]?: string })[OBJECT_JSON];
+  if (json === undefined) return JSON.stringify(event);
+  return `{"revision":${event.revision},"kind":${JSON.stringify(event.kind)},"op":${JSON.stringify(event.op)},"key":${JSON.stringify(event.key)},"object":${json}}`;
 }

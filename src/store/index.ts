@@ -14,6 +14,7 @@ export type {
 export type { SqliteStoreOptions, StatusWriteResult } from './sqlite-store.js';
 export type { SecretRewrite } from './secret-table.js';
 export { SqliteStore, openSqliteStore, REMOVED_BY_USER } from './sqlite-store.js';
+export { watchEventJson } from './change-log.js';
 export type { NodeLiveness } from './node-liveness.js';
 export { MemoryNodeLiveness } from './node-liveness.js';
 export { recordHeartbeat } from './node-heartbeat.js';

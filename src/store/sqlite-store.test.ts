@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hasCode } from '../lib/index.js';
 import type { WatchEvent } from './index.js';
+import { watchEventJson } from './index.js';
 import { GRID, fixtures, memoryStore } from './testing/fixtures.js';
 
 
@@ -332,4 +333,29 @@ describe('SqliteStore: watch', () => {
     store.appendEvents([fixtures.event()]);
     assert.deepEqual(seen, [1]);
   });
+
+  it('gives each watch event, live and replayed, a line equal to JSON.stringify of it without serializing its object again (watchEventJson)', () => {
+    const store = memoryStore();
+    const from = store.revision();
+    const live: WatchEvent[] = [];
+    const sub = store.watch(from, (e) => live.push(e));
+    store.createService({ grid: GRID, spec: fixtures.spec(), deploy: true, events: [fixtures.event({ message: 'quote " backslash \\ line separator \u2028 lone surrogate \ud800' })] });
+    store.applyControllerWrites({ createInstances: [fixtures.instance({ id: 'a' }), fixtures.instance({ id: 'b', slot: 2 })] });
+    store.setInstanceStatuses([{ id: 'a', status: fixtures.status('running') }]);
+    store.applyControllerWrites({ deleteInstances: ['b'] });
+    void sub.dispose();
+    const replayed: WatchEvent[] = [];
+    void store.watch(from, (e) => replayed.push(e)).dispose();
+    assert.deepEqual(new Set(live.map((e) => `${e.kind} ${e.op}`)), new Set(['service put', 'event put', 'instance put', 'instance delete']));
+    assert.equal(replayed.length, live.length);
+    for (const e of [...live, ...replayed]) {
+      assert.equal(watchEventJson(e), JSON.stringify(e));
+      // The text it keeps is not part of its value.
+      assert.deepEqual(Object.keys(e), ['revision', 'kind', 'op', 'key', 'object']);
+    }
+    // Anything else is stringified.
+    const plain = { revision: 1, kind: 'node', op: 'put', key: 'n1', object: { name: 'n1' } } as unknown as WatchEvent;
+    assert.equal(watchEventJson(plain), JSON.stringify(plain));
+  });
 });
+
