@@ -110,7 +110,8 @@ export class ObjectRows {
       this.stmt.updateInstance.run(state, json, revision, id);
       return;
     }
-    const row = this.stmt.updateInstanceReturning.get(state, json, revision, id) as Record<string, unknown> | undefined;
-    if (row) this.log.noteRow(INSTANCES_TABLE, [id], row);
+    // The columns it did not set come back (not the 1 KB json it has): the row, in the table's column order.
+    const kept = this.stmt.updateInstanceReturning.get(state, json, revision, id) as { grid: string; service: string; node: string; slot: number; create_revision: number } | undefined;
+    if (kept) this.log.noteRow(INSTANCES_TABLE, [id], { id, grid: kept.grid, service: kept.service, node: kept.node, slot: kept.slot, state, create_revision: kept.create_revision, json, mod_revision: revision });
   }
 }

@@ -13,8 +13,8 @@ export const SQL = {
   insertInstance: `INSERT INTO instances (id, grid, service, node, slot, state, create_revision, json, mod_revision)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   updateInstance: `UPDATE instances SET state = ?, json = ?, mod_revision = ? WHERE id = ?`,
-  /** The same, giving the row as it now is (every column, in the table's order) for replication (RowCapture.note). */
-  updateInstanceReturning: `UPDATE instances SET state = ?, json = ?, mod_revision = ? WHERE id = ? RETURNING *`,
+  /** The same, giving the columns it did not set, so that the row as it now is can be noted for replication (RowCapture.note). */
+  updateInstanceReturning: `UPDATE instances SET state = ?, json = ?, mod_revision = ? WHERE id = ? RETURNING grid, service, node, slot, create_revision`,
   deleteInstance: `DELETE FROM instances WHERE id = ?`,
   putNode: `INSERT INTO nodes (name, json, mod_revision) VALUES (?, ?, ?)
     ON CONFLICT (name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
