@@ -21,7 +21,7 @@ import type { AgentAccess, WhatIfPlanner, EndpointsView, HostPortProbe, Telemetr
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import type { LeaderRouting } from './leader-routing.js';
-import { installLeaderRouting } from './leader-routing.js';
+import { installControlPlaneServersHeader, installLeaderRouting } from './leader-routing.js';
 import { registerAccessRoutes } from './access-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerNodeRoutes, registerPlanRoute } from './node-routes.js';
@@ -187,7 +187,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   );
 
   // Before access control: a follower passes writes on as they came, and the leader checks them.
-  if (deps.leaderRouting) installLeaderRouting(app, deps.leaderRouting, logger);
+  if (deps.leaderRouting) {
+    installLeaderRouting(app, deps.leaderRouting, logger);
+    installControlPlaneServersHeader(app, deps.leaderRouting);
+  }
   installAccessControl(app, { store: deps.store, authenticator: deps.authenticator });
   drainOversizedBodies(app, BODY_LIMIT_BYTES);
   app.addHook('onResponse', async (request, reply) => {
