@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
 import { after, describe, it } from 'node:test';
-import type { BerthApiError} from './index.js';
+import type { BerthApiError } from './index.js';
 import { BerthClient } from './index.js';
 import { connectionFailure } from './connection-failure.js';
 
