@@ -74,6 +74,12 @@ export interface ApiDeps {
   readonly hostPorts?: HostPortProbe;
   /** The controller's instance address range, for refusing deploys it cannot hold. Default 127.10.0.0/16. */
   readonly instanceRange?: string;
+  /**
+   * What names this cluster in the machines' range registries (app/range-claims.ts, clusterIdOf):
+   * with it, GET /v1/version and the agents' join and heartbeat answers carry `cluster` (the id and
+   * the three ranges), so an agent claims them on its machine. Absent: no `cluster` (tests).
+   */
+  readonly clusterId?: string;
   /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
   readonly limits?: SpecLimits;
   /** Agents of other machines (`berth agent --join`): credentials and heartbeats; absent: joins are refused (503). */
@@ -120,6 +126,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
     instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
+    clusterId: deps.clusterId,
     limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
     agents: deps.agents,
