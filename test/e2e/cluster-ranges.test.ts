@@ -7,7 +7,7 @@ import { BerthClient } from '../../src/client/index.js';
 import type { EtcdCluster } from '../etcd-harness.js';
 import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { spawnAgent } from './agent-harness.js';
+import { killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
 import { spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
 import { BIN, RANGES_DIR, tempDir, waitFor } from './harness.js';
@@ -90,5 +90,42 @@ void describe('a cluster on etcd and the machine\'s range registry', () => {
     assert.equal(code, 1, stderr);
     const agent = agents[0] as RunningAgent;
     assert.match(stderr, new RegExp(`the instance range 127\\.11\\.85\\.128/25 \\(from BERTH_INSTANCE_RANGE\\) overlaps 127\\.11\\.85\\.0/24 of another berth server \\(data directory ${agent.dataDir.replace(/[/.]/g, '\\$&')}, pid \\d+`));
+  });
+
+  it('an agent of the cluster beside a single-machine berth server that holds part of its ranges does not start, and names that server', async () => {
+    // The agent above stops (it ran no instance: its claim goes with it); a lone server takes half of
+    // the cluster's instance range meanwhile.
+    await killAgent(agents[0] as RunningAgent, 'SIGTERM');
+    const dataDir = tempDir('berth-cluster-ranges-lone-');
+    dirs.push(dataDir);
+    const lone = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--docker-api', 'off'], {
+      env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, BERTH_DOCKER: 'off', BERTH_INSTANCE_RANGE: '127.11.85.128/25', BERTH_SERVICE_RANGE: '127.11.89.0/24', BERTH_NODE_PORT_RANGE: '32720-32739', NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    lone.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      await waitFor('the lone server listens', () => /listening on/.test(stderr) || lone.exitCode !== null, { timeoutMs: 20_000 });
+      assert.equal(lone.exitCode, null, stderr);
+      const agentDir = tempDir('berth-cluster-ranges-agent-');
+      dirs.push(agentDir);
+      const joinToken = (await new BerthClient({ baseUrl: (servers[0] as ControlPlaneServer).url, token }).createToken({ role: 'node', name: 'join-b' })).token;
+      const refused = await spawnAgent({ url: (servers[0] as ControlPlaneServer).url, fingerprint: undefined }, 'ranges-b', joinToken, agentDir, { address: '127.11.86.2' }).then(
+        (a) => {
+          agents.push(a);
+          return 'started';
+        },
+        (e: Error) => e.message,
+      );
+      assert.match(
+        refused,
+        new RegExp(
+          `exited with 1:[\\s\\S]*the cluster's instance range 127\\.11\\.85\\.0/24 \\(fixed by its first server\\) overlaps 127\\.11\\.85\\.128/25 of another berth on this machine \\(data directory ${dataDir.replace(/[/.]/g, '\\$&')}, pid ${lone.pid}, or containers it started\\)`,
+        ),
+      );
+    } finally {
+      lone.kill('SIGTERM');
+      if (lone.exitCode === null) await new Promise((resolve) => lone.once('exit', resolve));
+    }
   });
 });
