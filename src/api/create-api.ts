@@ -21,7 +21,7 @@ import type { AgentAccess, WhatIfPlanner, EndpointsView, HostPortProbe, Telemetr
 import { registerEndpointRoutes } from './endpoint-routes.js';
 import { installAccessControl } from './access-control.js';
 import type { LeaderRouting } from './leader-routing.js';
-import { installLeaderRouting } from './leader-routing.js';
+import { installControlPlaneServersHeader, installLeaderRouting } from './leader-routing.js';
 import { registerAccessRoutes } from './access-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerNodeRoutes, registerPlanRoute } from './node-routes.js';
@@ -74,6 +74,12 @@ export interface ApiDeps {
   readonly hostPorts?: HostPortProbe;
   /** The controller's instance address range, for refusing deploys it cannot hold. Default 127.10.0.0/16. */
   readonly instanceRange?: string;
+  /**
+   * What names this cluster in the machines' range registries (app/range-claims.ts, clusterIdOf):
+   * with it, GET /v1/version and the agents' join and heartbeat answers carry `cluster` (the id and
+   * the three ranges), so an agent claims them on its machine. Absent: no `cluster` (tests).
+   */
+  readonly clusterId?: string;
   /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
   readonly limits?: SpecLimits;
   /** Agents of other machines (`berth agent --join`): credentials and heartbeats; absent: joins are refused (503). */
@@ -120,6 +126,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     maxStreamBufferBytes: deps.maxStreamBufferBytes ?? 16 * 1024 * 1024,
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
     instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
+    clusterId: deps.clusterId,
     limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
     agents: deps.agents,
@@ -187,7 +194,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   );
 
   // Before access control: a follower passes writes on as they came, and the leader checks them.
-  if (deps.leaderRouting) installLeaderRouting(app, deps.leaderRouting, logger);
+  if (deps.leaderRouting) {
+    installLeaderRouting(app, deps.leaderRouting, logger);
+    installControlPlaneServersHeader(app, deps.leaderRouting);
+  }
   installAccessControl(app, { store: deps.store, authenticator: deps.authenticator });
   drainOversizedBodies(app, BODY_LIMIT_BYTES);
   app.addHook('onResponse', async (request, reply) => {

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { openSqliteStore } from '../store/index.js';
 import { FakeTelemetry, createApi } from './index.js';
 import type { LeaderRouting } from './leader-routing.js';
-import { STORE_REVISION_HEADER } from './leader-routing.js';
+import { CONTROL_PLANE_SERVERS_HEADER, STORE_REVISION_HEADER } from './leader-routing.js';
 import { adminAuthenticator } from './testing/fixtures.js';
 
 const spec = { name: 'web', replicas: 1, containers: [{ command: ['sleep', '60'] }] };
@@ -71,6 +71,11 @@ void describe('API: writes with several servers (api/leader-routing.ts)', () => 
     assert.equal(follower.store.getService('default', 'web'), undefined, 'not on the follower (its replica gets it from etcd)');
     const version = (await follower.app.inject({ method: 'GET', url: '/v1/version' })).json();
     assert.deepEqual(version.controlPlane, { role: 'follower', leader: url, servers: [{ id: 'aaaa', url, leader: true }, { id: 'bbbb', url: 'http://127.0.0.1:9', leader: false }] });
+    // Every answer names the cluster's servers, so a client learns where else to go (client/http-transport.ts).
+    const servers = `${url},http://127.0.0.1:9`;
+    assert.equal(real.headers[CONTROL_PLANE_SERVERS_HEADER], servers, 'on a write passed on');
+    assert.equal((await follower.app.inject({ method: 'GET', url: '/v1/grids/default/services', headers: auth })).headers[CONTROL_PLANE_SERVERS_HEADER], servers, 'on a read');
+    assert.equal((await follower.app.inject({ method: 'GET', url: '/v1/grids/default/services/nope', headers: auth })).headers[CONTROL_PLANE_SERVERS_HEADER], servers, 'on an error');
 
     // A follower that (wrongly) believes another follower leads: the second does not pass it on again.
     const second = server({ role: () => 'follower', leaderUrl: () => 'http://127.0.0.1:9' });

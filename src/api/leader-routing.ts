@@ -42,6 +42,22 @@ export function controlPlaneName(id: string): string {
 
 /** The header a leader's write answer carries: etcd's revision of that write. */
 export const STORE_REVISION_HEADER = 'berth-store-revision';
+/**
+ * The header every answer of a control-plane server carries: the API URLs of the cluster's servers,
+ * comma-separated (`routing.servers()`), so a client learns where else to go when this server dies
+ * mid-command (client/http-transport.ts reads it under the same name).
+ */
+export const CONTROL_PLANE_SERVERS_HEADER = 'berth-control-plane-servers';
+
+/** Sets CONTROL_PLANE_SERVERS_HEADER on every answer of berth's API (onSend). */
+export function installControlPlaneServersHeader(app: FastifyInstance, routing: LeaderRouting): void {
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const urls = routing.servers().map((s) => s.url);
+    if (urls.length > 0) void reply.header(CONTROL_PLANE_SERVERS_HEADER, urls.join(','));
+    return payload;
+  });
+}
+
 /** Set on a write a follower passes on (so that it is never passed on twice). */
 const FORWARDED_HEADER = 'berth-forwarded';
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildOpenApiDocument } from './openapi.js';
 import type { LeaderRouting } from './leader-routing.js';
 import type { RouteContext } from './route-context.js';
+import { clusterRangesOf } from './route-context.js';
 
 /** The server itself: version and the OpenAPI document. */
 export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -15,6 +16,7 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): voi
       ...(ctx.dnsAddress ? { dns: ctx.dnsAddress } : {}),
       ...(dockerApi.length > 0 ? { dockerApi } : {}),
       ...(ctx.leaderRouting ? { controlPlane: controlPlaneOf(ctx.leaderRouting) } : {}),
+      ...clusterRangesOf(ctx),
       ...(self ? { drivers: self.drivers, ...(self.unavailableDrivers && Object.keys(self.unavailableDrivers).length > 0 ? { unavailableDrivers: self.unavailableDrivers } : {}) } : {}),
     };
   });

@@ -62,8 +62,49 @@ describe('virtual IP and node port allocation', () => {
     assert.equal(again.statusCode, 422);
     assert.match(again.json<{ message: string }>().message, /spec\.ports\[0\]\.nodePort: Invalid value: 30000: provided port is already allocated/);
     const low = await create(svc('low', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 29999 }] }));
-    assert.equal(low.statusCode, 400);
+    assert.equal(low.statusCode, 422);
+    assert.equal(low.json<{ code: string }>().code, 'ADDRESS_OUT_OF_RANGE');
     assert.match(low.json<{ message: string }>().message, /spec\.ports\[0\]\.nodePort: Invalid value: 29999: provided port is not in the valid range\. The range of valid ports is 30000-32767/);
+  });
+
+  it('checks a node port asked for against the range the server allocates from, naming the field, the range and the fix', async () => {
+    const store = openSqliteStore(':memory:');
+    const narrow = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test', networkRanges: { serviceRange: '127.96.0.0/24', nodePortRange: [31000, 31019] } });
+    after(() => narrow.close());
+    const create = (spec: ServiceSpecInput) => narrow.inject({ method: 'POST', url: BASE, payload: { spec } });
+    const outside = await create(svc('outside', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 30000 }] }));
+    assert.equal(outside.statusCode, 422);
+    const body = outside.json<{ code: string; message: string; details: { causes: { field: string }[] } }>();
+    assert.equal(body.code, 'ADDRESS_OUT_OF_RANGE');
+    assert.deepEqual(body.details.causes.map((c) => c.field), ['spec.ports[0].nodePort']);
+    assert.match(
+      body.message,
+      /spec\.ports\[0\]\.nodePort: Invalid value: 30000: provided port is not in the valid range\. The range of valid ports is 31000-31019 \(this server's node-port range, BERTH_NODE_PORT_RANGE\): pick a port in it, or leave nodePort out to have one allocated/,
+    );
+    const above = await create(svc('above', { type: 'LoadBalancer', ports: [{ port: 80, targetPort: 80, nodePort: 31020 }] }));
+    assert.equal(above.statusCode, 422, 'the last port + 1 is outside too');
+    assert.deepEqual(store.listServices(), [], 'nothing stored for the refused ones');
+    const inside = await create(svc('inside', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 31019 }] }));
+    assert.equal(inside.statusCode, 201, inside.body);
+    assert.equal(inside.json<Service>().spec.ports[0]?.nodePort, 31019);
+    assert.equal((await create(svc('auto', { type: 'NodePort' }))).json<Service>().spec.ports[0]?.nodePort, 31000, 'an allocated one comes from the range');
+  });
+
+  it('keeps a node port a service holds from before the range changed: an update that sends it back is not refused, a new one is', async () => {
+    const store = openSqliteStore(':memory:');
+    const wide = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test' });
+    after(() => wide.close());
+    const held = await wide.inject({ method: 'POST', url: BASE, payload: { spec: svc('old', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 30500 }] }) } });
+    assert.equal(held.statusCode, 201);
+    // The same store under a server whose range is now 31000-31019 (BERTH_NODE_PORT_RANGE changed).
+    const narrow = createApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test', networkRanges: { serviceRange: '127.96.0.0/16', nodePortRange: [31000, 31019] } });
+    after(() => narrow.close());
+    const kept = await narrow.inject({ method: 'PUT', url: `${BASE}/old`, payload: { spec: svc('old', { type: 'NodePort', replicas: 2, ports: [{ port: 80, targetPort: 80, nodePort: 30500 }] }) } });
+    assert.equal(kept.statusCode, 200, kept.body);
+    assert.equal(kept.json<Service>().spec.ports[0]?.nodePort, 30500);
+    const moved = await narrow.inject({ method: 'PUT', url: `${BASE}/old`, payload: { spec: svc('old', { type: 'NodePort', ports: [{ port: 80, targetPort: 80, nodePort: 30501 }] }) } });
+    assert.equal(moved.statusCode, 422);
+    assert.match(moved.json<{ message: string }>().message, /nodePort: Invalid value: 30501: .*31000-31019/);
   });
 
   it('allocates free node ports, keeps them across updates, and drops them when the type goes back to ClusterIP', async () => {

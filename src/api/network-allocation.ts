@@ -85,7 +85,8 @@ export interface AllocateOptions {
  * which claims every host listener in the transaction that stores the spec (HostPortAllocatedError,
  * 422 PORT_ALLOCATED).
  *
- * @throws AllocationError (422) for an address outside the range or taken, or nothing free left;
+ * @throws AllocationError (422) for an address or a node port asked for outside its range
+ *   (ADDRESS_OUT_OF_RANGE), an address taken, or nothing free left;
  *   SpecInvalidError (400) when a listener of the spec is one the server itself uses (its API or DNS
  *   address: an external IP, a LoadBalancer port or a node port on it), or an external IP is the
  *   broadcast address of one of this host's subnets (127.255.255.255 for lo).
@@ -136,6 +137,7 @@ export function allocateNetwork(spec: ServiceSpec, options: AllocateOptions): Se
       }
       return ports;
     };
+    refuseNodePortsOutOfRange(spec, current, ranges.nodePortRange);
     out.ports = spec.ports.map((p) => {
       if (p.nodePort !== undefined) return p;
       const previous = current?.spec.ports.find((c) => c.nodePort !== undefined && c.protocol === p.protocol && (c.name ?? '') === (p.name ?? '') && c.port === p.port);
@@ -151,6 +153,31 @@ export function allocateNetwork(spec: ServiceSpec, options: AllocateOptions): Se
   }
   refuseHostAddresses(out, { nodeAddresses, reserved: options.reserved ?? [], broadcasts: options.broadcastAddresses ?? [] });
   return out;
+}
+
+/**
+ * A node port asked for must lie in the range this server allocates from (`range`, inclusive: the
+ * server's BERTH_NODE_PORT_RANGE, the moved-aside default when another berth on the machine holds
+ * 30000-32767, or the cluster record's on etcd), as Kubernetes' API server checks
+ * `--service-node-port-range`. A node port the stored service already has (`current`) is kept without
+ * the check, as Kubernetes keeps allocated ports when the range changes: an update that sends the
+ * stored spec back is never refused for it.
+ *
+ * @throws AllocationError ADDRESS_OUT_OF_RANGE (422) naming each field, the range and the fix.
+ */
+function refuseNodePortsOutOfRange(spec: ServiceSpec, current: Service | undefined, range: readonly [number, number]): void {
+  const kept = new Set((current?.spec.ports ?? []).flatMap((c) => (c.nodePort === undefined ? [] : [`${c.nodePort}/${c.protocol}`])));
+  const causes: FieldError[] = [];
+  spec.ports.forEach((p, i) => {
+    if (p.nodePort === undefined || (p.nodePort >= range[0] && p.nodePort <= range[1]) || kept.has(`${p.nodePort}/${p.protocol}`)) return;
+    causes.push({
+      field: `spec.ports[${i}].nodePort`,
+      type: 'Invalid value',
+      value: p.nodePort,
+      detail: `provided port is not in the valid range. The range of valid ports is ${range[0]}-${range[1]} (this server's node-port range, BERTH_NODE_PORT_RANGE): pick a port in it, or leave nodePort out to have one allocated`,
+    });
+  });
+  if (causes.length > 0) throw new AllocationError('ADDRESS_OUT_OF_RANGE', spec.name, causes);
 }
 
 /** @throws SpecInvalidError (400) naming each field whose listener is the server's own, or whose external IP is a subnet's broadcast address. */

@@ -7,6 +7,7 @@ import { identityOf } from './access-control.js';
 import { answerWithoutDurabilityWait } from './leader-routing.js';
 import { DataPlaneBarrierBody, DataPlaneReportBody, JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
+import { clusterRangesOf } from './route-context.js';
 import type { AgentAccess } from './ports.js';
 
 interface NodeParams {
@@ -46,7 +47,7 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     agents.liveness.renew(name, now);
     const node: NodeInfo = store.upsertNode({ name, ...facts, ...(labels ? { labels } : {}), ready: true, heartbeatAt: joinedAt, joinedAt });
     ctx.logger.info({ node: name, address: node.address, by: identityOf(request).subject, rejoined: current !== undefined }, 'node joined');
-    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt), heartbeatPeriodMs: agents.heartbeatPeriodMs, ...telemetryTokenOf(agents, node) });
+    return reply.status(201).send({ node, token: agents.nodeToken(name, joinedAt), heartbeatPeriodMs: agents.heartbeatPeriodMs, ...telemetryTokenOf(agents, node), ...clusterRangesOf(ctx) });
   });
 
   app.put<{ Params: NodeParams }>('/v1/nodes/:node/heartbeat', async (request) => {
@@ -57,7 +58,7 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
     const node = recordHeartbeat(store, agents.liveness, { name: request.params.node, ...body, ready: true, heartbeatAt: new Date(now).toISOString() }, now);
     // Most beats only renew the liveness (memory): nothing to wait for before answering (leader-routing.ts).
     if (store.revision() === before) answerWithoutDurabilityWait(request);
-    return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs, ...telemetryTokenOf(agents, node) };
+    return { node, heartbeatPeriodMs: agents.heartbeatPeriodMs, ...telemetryTokenOf(agents, node), ...clusterRangesOf(ctx) };
   });
 
   // What a node's data plane needs, at one revision: then it follows GET /v1/watch from revision + 1.

@@ -12,7 +12,7 @@ import { newInstance } from './testing/fixtures.js';
 
 const FACTS = { address: '10.9.0.2', drivers: ['process'], os: 'linux', arch: 'x86_64', capacity: { cpus: 2, memoryBytes: 2 ** 31 } };
 
-function setup(options: { readonly leaderRouting?: LeaderRouting } = {}) {
+function setup(options: { readonly leaderRouting?: LeaderRouting; readonly clusterId?: string } = {}) {
   const store = openSqliteStore(':memory:');
   const key = newSigningKey();
   const liveness = new MemoryNodeLiveness();
@@ -30,6 +30,7 @@ function setup(options: { readonly leaderRouting?: LeaderRouting } = {}) {
     version: 't',
     agents: { liveness, heartbeatPeriodMs: 1000, nodeToken: (node, joinedAt) => nodeToken(node, joinedAt, key), apiToken: (i: Instance) => `sa-of-${i.id}`, dataPlanes },
     ...(options.leaderRouting ? { leaderRouting: options.leaderRouting } : {}),
+    ...(options.clusterId ? { clusterId: options.clusterId, instanceRange: '127.11.88.0/24', networkRanges: { serviceRange: '127.97.8.0/24', nodePortRange: [31160, 31179] as const } } : {}),
   });
   after(() => app.close());
   const token = (role: 'cluster-admin' | 'node' | 'admin'): string => {
@@ -52,6 +53,19 @@ async function joined(app: FastifyInstance, join: string, name: string): Promise
 }
 
 describe('API: agents of other machines', () => {
+  it('tells an agent its cluster\'s id and ranges in the join and heartbeat answers (it claims them on its machine), and GET /v1/version says them too', async () => {
+    const { app, join } = setup({ clusterId: 'key:0123456789abcdef01234567' });
+    const cluster = { id: 'key:0123456789abcdef01234567', instanceRange: '127.11.88.0/24', serviceRange: '127.97.8.0/24', nodePortRange: '31160-31179' };
+    const res = await call(app, join, 'POST', '/v1/nodes/join', { name: 'vm2', ...FACTS });
+    assert.deepEqual(res.body?.['cluster'], cluster);
+    const beat = await call(app, String(res.body?.['token']), 'PUT', '/v1/nodes/vm2/heartbeat', FACTS);
+    assert.equal(beat.status, 200, beat.text);
+    assert.deepEqual(beat.body?.['cluster'], cluster);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/version' })).json().cluster, cluster);
+    const plain = setup();
+    assert.equal((await call(plain.app, plain.join, 'POST', '/v1/nodes/join', { name: 'vm3', ...FACTS })).body?.['cluster'], undefined, 'none without an id');
+  });
+
   it('a join token joins a node and gets its credential; it can do nothing else', async () => {
     const { app, store, liveness, join } = setup();
     const credential = await joined(app, join, 'vm2');

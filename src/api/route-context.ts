@@ -43,6 +43,8 @@ export interface RouteContext {
   readonly leaderRouting: LeaderRouting | undefined;
   /** Where the controller takes instance addresses from (a deploy it cannot hold is refused, 422). */
   readonly instanceRange: string;
+  /** What names the cluster in range registries (ApiDeps.clusterId); undefined: not said. */
+  readonly clusterId: string | undefined;
   /** The server's limits: replicas per service (`berth server --max-replicas`). */
   readonly limits: SpecLimits;
   /** Agents of other machines: their credentials and heartbeats (absent: this server takes none). */
@@ -109,4 +111,18 @@ export function allocationOptions(ctx: RouteContext, current?: Service): Allocat
     ...(probe !== undefined ? { heldPorts: (protocol: 'TCP' | 'UDP', hosts: readonly string[]) => probe.heldPorts(protocol, hosts) } : {}),
     ...(probe?.broadcastAddresses !== undefined ? { broadcastAddresses: probe.broadcastAddresses() } : {}),
   };
+}
+
+/** The cluster's id and ranges, as GET /v1/version and the agents' join and heartbeat answers carry them (none without an id). */
+export interface ClusterRanges {
+  readonly id: string;
+  readonly instanceRange: string;
+  readonly serviceRange: string;
+  /** `30000-32767`. */
+  readonly nodePortRange: string;
+}
+
+export function clusterRangesOf(ctx: Pick<RouteContext, 'clusterId' | 'instanceRange' | 'networkRanges'>): { cluster: ClusterRanges } | Record<string, never> {
+  if (ctx.clusterId === undefined) return {};
+  return { cluster: { id: ctx.clusterId, instanceRange: ctx.instanceRange, serviceRange: ctx.networkRanges.serviceRange, nodePortRange: ctx.networkRanges.nodePortRange.join('-') } };
 }

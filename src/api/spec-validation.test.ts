@@ -27,7 +27,8 @@ const CASES: ReadonlyArray<{ readonly name: string; readonly spec: unknown; read
   { name: 'duplicate container port', spec: base({ containers: [container({ ports: [{ containerPort: 80 }, { containerPort: 80 }] })] }), fields: ['spec.containers[0].ports[1].containerPort'] },
   { name: 'multi-port service without port names', spec: web([{ port: 80, targetPort: 8080 }, { port: 81, targetPort: 9090 }]), fields: ['spec.ports[0].name', 'spec.ports[1].name'] },
   { name: 'nodePort with type ClusterIP', spec: web([{ port: 80, nodePort: 30080 }]), fields: ['spec.ports[0].nodePort'] },
-  { name: 'nodePort out of range', spec: web([{ port: 80, nodePort: 80 }], { type: 'NodePort' }), fields: ['spec.ports[0].nodePort'] },
+  // A port number outside the node-port range is the allocator's 422 (network-allocation.test.ts); this is no port at all.
+  { name: 'nodePort that is no port number', spec: web([{ port: 80, nodePort: 70000 }], { type: 'NodePort' }), fields: ['spec.ports[0].nodePort'] },
   { name: 'unknown stop signal', spec: base({ containers: [container({ stopSignal: 'SIGFOO' })] }), fields: ['spec.containers[0].stopSignal'] },
   { name: 'bad duration', spec: base({ containers: [container({ stopGracePeriod: 'ten seconds' })] }), fields: ['spec.containers[0].stopGracePeriod'] },
   { name: 'negative replicas', spec: base({ replicas: -1 }), fields: ['spec.replicas'] },

@@ -17,6 +17,7 @@ import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face
 import { DATA_PLANE_STALE_MS } from './data-plane-drain.js';
 import { ensureAdminToken } from './credentials.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { clusterIdOf } from './range-claims.js';
 import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
 import { createLogger } from './logger.js';
 import { serverTls } from './server-tls.js';
@@ -184,6 +185,10 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       telemetry: new RemoteTelemetry({ target: storeTelemetryTargets(store, key), liveSource: (instances) => liveSource(store, instances) }),
       networkRanges: { serviceRange: cluster.ranges.serviceRange, nodePortRange: [...cluster.ranges.nodePortRange] as [number, number] },
       instanceRange: cluster.ranges.instanceRange,
+      // A server on etcd claims no ranges on its machine: it runs no instance, proxy or DNS, so it uses
+      // no address of them there. The agents do, and claim them (app/range-claims.ts, claimClusterRanges):
+      // this id, the same on every server, tells their claims apart from another berth's.
+      clusterId: clusterIdOf({ signingKey: key }),
       limits,
       node: nodeName,
       endpoints,

@@ -26,6 +26,11 @@ interface RangeClaim {
   readonly pid: number;
   readonly startTicks: number;
   readonly ranges: AddressRanges;
+  /**
+   * The cluster whose ranges these are (`clusterIdOf`): a server's, and each agent's of that cluster
+   * on this machine. Claims of one cluster share its ranges by design and never conflict.
+   */
+  readonly cluster?: string;
 }
 
 export interface RangeClaimOptions {
@@ -41,6 +46,8 @@ export interface RangeClaimOptions {
   readonly logger: Logger;
   /** Defaults that replace DEFAULT_RANGES' (the Docker driver's container-reachable service range). */
   readonly defaults?: Partial<AddressRanges>;
+  /** The cluster this server's ranges are handed out by (`clusterIdOf`); its agents' claims are its own. */
+  readonly cluster?: string;
 }
 
 export interface ClaimedRanges {
@@ -94,7 +101,7 @@ export async function claimAddressRanges(dataDir: string, options: RangeClaimOpt
       (chosen as Record<RangeKind, unknown>)[kind] = free;
     }
     if (unlock) {
-      const claim = { dataDir, exitDir: options.exitDir, pid: process.pid, startTicks: (await readProcEntry(process.pid))?.startTicks ?? 0, ranges: chosen };
+      const claim = { dataDir, exitDir: options.exitDir, pid: process.pid, startTicks: (await readProcEntry(process.pid))?.startTicks ?? 0, ranges: chosen, ...(options.cluster ? { cluster: options.cluster } : {}) };
       await writeClaim(registry, claim).catch((error: unknown) => options.logger.warn({ err: error, registry }, 'cannot write this server\'s range claim; other servers will not see its ranges'));
     }
     await writeAtomically(persistedRangesFile(dataDir), JSON.stringify(chosen));
@@ -102,6 +109,54 @@ export async function claimAddressRanges(dataDir: string, options: RangeClaimOpt
     await unlock?.();
   }
   return { ranges: chosen, notices };
+}
+
+/**
+ * What names a cluster in claims: `data-dir:<hash>` for a single-machine server (its data directory),
+ * `key:<hash>` for servers on etcd (the cluster's signing key, the same on every server). Not a secret:
+ * GET /v1/version shows it.
+ */
+export function clusterIdOf(source: { readonly dataDir: string } | { readonly signingKey: Buffer }): string {
+  if ('dataDir' in source) return `data-dir:${createHash('sha256').update(source.dataDir).digest('hex').slice(0, 24)}`;
+  return `key:${createHash('sha256').update('berth cluster id\0').update(source.signingKey).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * An agent's claim on the ranges of the cluster it joined (`berth agent`: its instances get addresses
+ * of the instance range on this machine, its proxy opens the virtual IPs and node ports). Unlike a
+ * server's, these cannot move: the cluster fixed them (its first server). So a live claim of another
+ * berth on this machine that overlaps one of them — another single-machine server, an agent of
+ * another cluster — stops the agent; claims of its own cluster (its server on this machine, other
+ * agents of it) are fine. A registry that cannot be used is logged and skipped, as for servers.
+ * @throws CodedError `ADDRESS_RANGE_IN_USE` naming the range, the other berth's data directory and pid, and the fixes.
+ */
+export async function claimClusterRanges(
+  dataDir: string,
+  ranges: AddressRanges,
+  options: Pick<RangeClaimOptions, 'env' | 'registryDir' | 'exitDir' | 'exitDirsInUse' | 'logger'> & { readonly cluster: string },
+): Promise<void> {
+  const registry = options.registryDir ?? (options.env.BERTH_RANGES_DIR || DEFAULT_RANGES_DIR);
+  const unlock = await lockRegistry(registry, options.logger);
+  if (!unlock) return;
+  try {
+    const others = await liveClaims(registry, dataDir, options);
+    for (const kind of RANGE_KINDS) {
+      const holder = others.find((c) => rangesOverlap(kind, ranges[kind], c.ranges[kind]));
+      if (!holder) continue;
+      const free = firstFreeAlternative(kind, [...others, { ...holder, ranges }]);
+      throw new CodedError(
+        'ADDRESS_RANGE_IN_USE',
+        `the cluster's ${describe(kind)} ${formatRange(kind, ranges[kind])} (fixed by its first server) overlaps ${formatRange(kind, holder.ranges[kind])} of another berth on this machine ` +
+          `(data directory ${holder.dataDir}, pid ${holder.pid}, or containers it started): this agent's instances and proxy would use the same ${kind === 'nodePortRange' ? 'ports' : 'addresses'}; ` +
+          `stop that berth, or restart it with ${RANGE_ENV[kind]}=${free === undefined ? '<a range no other berth uses>' : formatRange(kind, free)}, or run this agent on another machine`,
+        { range: formatRange(kind, ranges[kind]), variable: RANGE_ENV[kind], otherDataDir: holder.dataDir, otherPid: holder.pid, ...(free !== undefined ? { free: formatRange(kind, free) } : {}) },
+      );
+    }
+    const claim: RangeClaim = { dataDir, exitDir: options.exitDir, pid: process.pid, startTicks: (await readProcEntry(process.pid))?.startTicks ?? 0, ranges, cluster: options.cluster };
+    await writeClaim(registry, claim).catch((error: unknown) => options.logger.warn({ err: error, registry }, 'cannot write this agent\'s range claim; other berths will not see its ranges'));
+  } finally {
+    await unlock();
+  }
 }
 
 function describe(kind: RangeKind): string {
@@ -129,8 +184,11 @@ function rangeInUse<K extends RangeKind>(kind: K, range: AddressRanges[K], holde
 
 const claimFile = (registry: string, dataDir: string): string => join(registry, `${createHash('sha256').update(dataDir).digest('hex').slice(0, 24)}.json`);
 
-/** Every other data directory's claim that still holds; stale ones (server and containers gone) are removed. */
-async function liveClaims(registry: string, dataDir: string, options: RangeClaimOptions): Promise<RangeClaim[]> {
+/**
+ * Every other data directory's claim that still holds, but those of our own cluster (`options.cluster`);
+ * stale ones (server and containers gone) are removed.
+ */
+async function liveClaims(registry: string, dataDir: string, options: Pick<RangeClaimOptions, 'exitDirsInUse' | 'cluster'>): Promise<RangeClaim[]> {
   const live: RangeClaim[] = [];
   let inUse: Promise<ReadonlySet<string>> | undefined; // one /proc pass, and only if a server is gone
   for (const name of await readdir(registry).catch(() => [] as string[])) {
@@ -138,6 +196,7 @@ async function liveClaims(registry: string, dataDir: string, options: RangeClaim
     const file = join(registry, name);
     const claim = await readFile(file, 'utf8').then((t) => JSON.parse(t) as RangeClaim, () => undefined);
     if (!claim || typeof claim.dataDir !== 'string' || !claim.ranges || claim.dataDir === dataDir) continue;
+    if (options.cluster !== undefined && claim.cluster === options.cluster) continue;
     const serving = Number.isSafeInteger(claim.pid) && claim.pid > 1 && (await isSameProcess(claim.pid, claim.startTicks));
     if (serving || (await (inUse ??= options.exitDirsInUse())).has(claim.exitDir)) live.push(claim);
     else await rm(file, { force: true }).catch(() => undefined); // another user's: left for them

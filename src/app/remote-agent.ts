@@ -3,14 +3,16 @@ import { availableParallelism, hostname, machine, platform, totalmem } from 'nod
 import { join, resolve } from 'node:path';
 import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
 import { createNodeTelemetryApi } from '../api/index.js';
-import type { FetchFunction, NodeFacts } from '../client/index.js';
+import type { ClusterRanges, FetchFunction, NodeFacts } from '../client/index.js';
 import { NodeAgentClient, failoverFetch, isApiError } from '../client/index.js';
-import { ProcessDriver } from '../drivers/index.js';
+import { ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import type { TlsTrust } from '../cli/index.js';
 import { tlsFetch } from '../cli/index.js';
 import type { Logger } from '../lib/index.js';
 import { DisposableStore } from '../lib/index.js';
+import type { AddressRanges } from './address-ranges.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { claimClusterRanges } from './range-claims.js';
 import { secureDataDir } from './data-dir-modes.js';
 import { chooseInstanceUser, warnAboutInstanceUser } from './instance-user.js';
 import { createLogger } from './logger.js';
@@ -184,14 +186,25 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     };
     let token = saved?.token ?? (await joinCluster());
     let client = new NodeAgentClient({ baseUrl: server, token, ...fetchOption });
+    let cluster: ClusterRanges | undefined;
     try {
-      late.token = (await client.heartbeat(node, facts)).telemetryToken ?? late.token;
+      const answer = await client.heartbeat(node, facts);
+      late.token = answer.telemetryToken ?? late.token;
+      cluster = answer.cluster;
     } catch (error) {
       // The node was removed (its credential died with it): join again.
       if (!(isApiError(error) && error.status === 401)) throw error;
       token = await joinCluster();
       client = new NodeAgentClient({ baseUrl: server, token, ...fetchOption });
+      cluster = (await client.heartbeat(node, facts)).cluster;
     }
+    // This node's instances take addresses of the cluster's instance range here, and its proxy opens
+    // the cluster's virtual IPs and node ports: claimed in the machine's registry (BERTH_RANGES_DIR)
+    // before any of them is used, so another berth on this machine neither collides nor is collided with.
+    if (cluster) {
+      const ranges = parseClusterRanges(cluster);
+      await claimClusterRanges(dataDir, ranges, { env: process.env, exitDir: join(dataDir, 'exits'), exitDirsInUse, logger: logger.child({ part: 'ranges' }), cluster: cluster.id });
+    } else logger.warn({ server }, 'the server does not say its cluster\'s ranges (an older berth): not claiming them on this machine');
 
     // One informer for the agent and the data plane: the cluster mirror lists and watches everything;
     // the agent's ports list the node's instances after it (so their revision is the same or later: no gap).
@@ -263,4 +276,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await owned.dispose();
     throw error;
   }
+}
+
+/** The ranges of a join or heartbeat answer as the range registry holds them. @throws Error for a malformed node-port range. */
+function parseClusterRanges(cluster: ClusterRanges): AddressRanges {
+  const ports = /^(\d+)-(\d+)$/.exec(cluster.nodePortRange);
+  if (!ports) throw new Error(`the server's node-port range "${cluster.nodePortRange}" is not FROM-TO`);
+  return { instanceRange: cluster.instanceRange, serviceRange: cluster.serviceRange, nodePortRange: [Number(ports[1]), Number(ports[2])] };
 }

@@ -18,7 +18,7 @@ import { consoleDir, listenApi, maxReplicasOf, splitListen } from './api-listen.
 import { ensureCredentials } from './credentials.js';
 import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
 import { claimDataDir } from './data-dir-lock.js';
-import { claimAddressRanges } from './range-claims.js';
+import { claimAddressRanges, clusterIdOf } from './range-claims.js';
 import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
 import { chooseInstanceUser, instancePolicyFor, warnAboutInstanceUser } from './instance-user.js';
 import type { ServerTls } from './server-tls.js';
@@ -146,8 +146,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     if (docker.driver) owned.defer(() => docker.driver.dispose());
     else logger.info({ reason: docker.unavailable }, 'the Docker driver is unavailable: instances with images cannot run on this node');
     // Machine-wide: no two servers hand out the same instance addresses, virtual IPs or node ports.
+    // Its agents on this machine (berth agent --join this server) claim the same ranges as its cluster.
+    const clusterId = clusterIdOf({ dataDir });
     const { ranges, notices } = await claimAddressRanges(dataDir, {
       env: process.env,
+      cluster: clusterId,
       ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}),
       exitDir,
       exitDirsInUse,
@@ -261,6 +264,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         broadcastAddresses: () => subnetBroadcasts().map((b) => ({ address: b.address, subnet: `${b.cidr} (${b.iface})` })),
       },
       instanceRange: ranges.instanceRange,
+      clusterId,
       limits,
       node,
       version: BERTH_VERSION,

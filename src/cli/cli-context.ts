@@ -38,7 +38,13 @@ interface ContextOverrides extends GlobalOptions {
  * the deps: the client, the grid, the output streams and their colour palette, Ctrl-C.
  */
 export class CliContext {
+  /** The first server of `hosts`: where tokens, contexts and messages point. */
   readonly host: string;
+  /**
+   * The servers the client tries in turn (`--host A,B` / `BERTH_HOST=A,B`: servers of one cluster,
+   * docs/cli.md); one unless a list was given.
+   */
+  readonly hosts: readonly string[];
   readonly grid: string;
   /** The bearer token sent to `host`, when one was found (see `resolveToken`). */
   readonly token: string | undefined;
@@ -66,7 +72,8 @@ export class CliContext {
     this.configPath = cliConfigPath(this.env);
     const explicitHost = globals.host ?? this.env['BERTH_HOST'];
     const entry = pickContext(readCliConfig(this.configPath), globals.context ?? this.env['BERTH_CONTEXT'], explicitHost, this.configPath);
-    this.host = normalizeHost(explicitHost ?? entry?.server ?? DEFAULT_HOST);
+    this.hosts = normalizeHosts(explicitHost ?? entry?.server ?? DEFAULT_HOST);
+    this.host = this.hosts[0] as string;
     this.grid = globals.grid ?? this.env['BERTH_GRID'] ?? DEFAULT_GRID;
     const found = globals.embeddedToken !== undefined ? { token: globals.embeddedToken, source: 'the embedded server' } : this.#resolveToken(entry);
     this.token = found?.token;
@@ -77,9 +84,10 @@ export class CliContext {
     const fingerprint = this.env['BERTH_TLS_FINGERPRINT'];
     const trust = fingerprint ? { fingerprint } : this.tlsCa ? { caFile: this.tlsCa } : undefined;
     this.client = new BerthClient({
-      baseUrl: this.host,
+      baseUrl: this.hosts,
       ...(this.token ? { token: this.token } : {}),
-      ...(trust && this.host.startsWith('https:') ? { fetch: tlsFetch(trust) } : {}),
+      // tlsFetch sends plain http URLs to the global fetch.
+      ...(trust && this.hosts.some((h) => h.startsWith('https:')) ? { fetch: tlsFetch(trust) } : {}),
     });
     this.palette = createPalette(colourAllowed(this.stdout, this.env));
   }
@@ -192,7 +200,7 @@ function pickContext(config: CliConfig, name: string | undefined, host: string |
     return entry;
   }
   if (host !== undefined) {
-    const url = normalizeHost(host);
+    const url = normalizeHosts(host)[0] as string;
     return config.contexts.find((c) => sameServer(c.server, url));
   }
   return config.contexts.find((c) => c.name === config.currentContext);
@@ -206,6 +214,17 @@ export function processInterrupts(listener: () => void): () => void {
   return () => {
     for (const s of signals) process.off(s, listener);
   };
+}
+
+/**
+ * `--host` / BERTH_HOST as a list: one server, or servers of one cluster separated by commas
+ * (`https://10.0.0.1:7420,https://10.0.0.2:7420`), each as `normalizeHost` takes it; duplicates dropped.
+ * @throws UsageError naming the entry that is not a server URL, or for an empty list.
+ */
+export function normalizeHosts(hosts: string): string[] {
+  const entries = hosts.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (entries.length === 0) throw new UsageError(`invalid --host / BERTH_HOST "${hosts}": give a URL such as http://127.0.0.1:7420, or several separated by commas`);
+  return [...new Set(entries.map(normalizeHost))];
 }
 
 /** Accepts `host:port` and `http(s)://host:port[/]`; gives a URL without a trailing `/`. */

@@ -43,7 +43,7 @@ import { versionCommand } from './version.js';
 export function buildProgram(deps: CliDeps): Command {
   const program = new Command('berth')
     .description('berth runs services: declare what to run and how many, berth keeps it running, named and observable')
-    .option('--host <url>', 'berth server URL (default: $BERTH_HOST or http://127.0.0.1:7420)')
+    .option('--host <url>', 'berth server URL, or servers of one cluster separated by commas, tried in turn when one cannot be reached (default: $BERTH_HOST or http://127.0.0.1:7420)')
     .option('--grid <grid>', 'grid (namespace) to work in (default: $BERTH_GRID or default)')
     .option('--context <name>', 'context of the CLI config to use (default: $BERTH_CONTEXT or the current one)')
     .option('--tls-ca <file>', 'CA or self-signed certificate an https server must present (default: $BERTH_TLS_CA; or pin $BERTH_TLS_FINGERPRINT)')

@@ -33,6 +33,19 @@ export interface VersionInfo {
     readonly leader?: string;
     readonly servers: readonly { readonly id: string; readonly url: string; readonly leader: boolean }[];
   };
+  /** The ranges the cluster hands out and what names it in a machine's range registry (agents claim them). */
+  readonly cluster?: ClusterRanges;
+}
+
+/** A cluster's id and address ranges (GET /v1/version, the agents' join and heartbeat answers). */
+export interface ClusterRanges {
+  readonly id: string;
+  /** CIDR. */
+  readonly instanceRange: string;
+  /** CIDR. */
+  readonly serviceRange: string;
+  /** `30000-32767`. */
+  readonly nodePortRange: string;
 }
 
 /** A service as GET answers it: with its explanation (without log lines; `why()` has them). */

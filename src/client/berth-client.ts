@@ -37,8 +37,13 @@ export type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, Vers
 
 /** How to reach the server. */
 export interface BerthClientOptions {
-  /** Where `berth server` listens, e.g. `http://127.0.0.1:7420` (a trailing `/` is ignored). */
-  readonly baseUrl: string;
+  /**
+   * Where `berth server` listens, e.g. `http://127.0.0.1:7420` (a trailing `/` is ignored); or the
+   * servers of one cluster (`berth --host A,B`), tried in order when one cannot be reached
+   * (HttpTransport: any request when no connection could be made, a GET also when the connection
+   * broke before the answer).
+   */
+  readonly baseUrl: string | readonly string[];
   /** Bearer token sent with every request (`berth token create`, or the server's admin.token). */
   readonly token?: string;
   readonly fetch?: FetchFunction;
@@ -53,12 +58,27 @@ export interface BerthClientOptions {
  * connection.
  */
 export class BerthClient {
+  /** The first server given. */
   readonly baseUrl: string;
   readonly #http: HttpTransport;
 
   constructor(options: BerthClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.#http = new HttpTransport(this.baseUrl, options.fetch ?? ((input, init) => fetch(input, init)), options.token);
+    this.#http = new HttpTransport(options.baseUrl, options.fetch ?? ((input, init) => fetch(input, init)), options.token);
+    this.baseUrl = this.#http.servers[0] as string;
+  }
+
+  /** The server requests go to now: the first given, or the last one that answered. */
+  get server(): string {
+    return this.#http.baseUrl;
+  }
+
+  /**
+   * Every server of the cluster this client knows of: those it was given, then those the answers
+   * named (a control-plane server's answers carry them; `version()` lists them). Suggested in a
+   * SERVER_UNREACHABLE message; never tried unless given.
+   */
+  knownServers(): string[] {
+    return this.#http.knownServers();
   }
 
   // ── access ──────────────────────────────────────────────────────────────────────────────────
@@ -309,8 +329,11 @@ export class BerthClient {
 
   // ── server ──────────────────────────────────────────────────────────────────────────────────
 
-  version(): Promise<VersionInfo> {
-    return this.#http.json('GET', '/v1/version');
+  /** The server's version and, on a cluster, its control-plane servers (learned for `knownServers()`). */
+  async version(): Promise<VersionInfo> {
+    const info = await this.#http.json<VersionInfo>('GET', '/v1/version');
+    if (info.controlPlane) this.#http.learnServers(info.controlPlane.servers.map((s) => s.url));
+    return info;
   }
 
   async nodes(): Promise<NodeInfo[]> {

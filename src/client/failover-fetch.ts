@@ -1,3 +1,4 @@
+import { connectionFailure } from './connection-failure.js';
 import type { FetchFunction } from './http-transport.js';
 
 /**
@@ -39,15 +40,7 @@ export function failoverFetch(servers: readonly string[], base: FetchFunction, o
   return Object.assign(fn, { current: () => origins[current] as string });
 }
 
-/** Socket errors that mean the server could not be reached (or went away mid-request). */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
-
-/**
- * A network failure, not an HTTP answer: fetch's TypeError "fetch failed" (undici), or a socket error
- * with one of UNREACHABLE_CODES (node:https, as the TLS-pinning fetch of the CLI uses).
- */
+/** A network failure, not an HTTP answer (connection-failure.ts): refused, reset, timed out, no route. */
 function unreachable(error: unknown): boolean {
-  if (error instanceof TypeError && /fetch failed/i.test(error.message)) return true;
-  const code = (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
-  return typeof code === 'string' && UNREACHABLE_CODES.has(code);
+  return connectionFailure(error) !== undefined;
 }

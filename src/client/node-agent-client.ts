@@ -1,7 +1,7 @@
 import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo, NodeRegistration, Service } from '../model/index.js';
 import type { FetchFunction } from './http-transport.js';
 import { HttpTransport } from './http-transport.js';
-import type { Listed } from './api-answers.js';
+import type { ClusterRanges, Listed } from './api-answers.js';
 import type { WatchEvent } from './watch-event.js';
 
 /** What an agent says of its machine (the node's facts), at join and with every heartbeat. */
@@ -16,6 +16,8 @@ export interface JoinedNode {
   readonly heartbeatPeriodMs: number;
   /** The token servers present to the node's telemetry listener (docs/node-telemetry.md); absent from servers that read no agents' telemetry. */
   readonly telemetryToken?: string;
+  /** The cluster's ranges, which the agent claims on its machine (absent from older servers). */
+  readonly cluster?: ClusterRanges;
 }
 
 /** `GET /v1/snapshot`. */
@@ -52,7 +54,7 @@ export class NodeAgentClient {
   }
 
   /** @returns the node as stored and the period (ms) of the next beat the server asks for */
-  heartbeat(node: string, facts: NodeFacts): Promise<{ readonly node: NodeInfo; readonly heartbeatPeriodMs: number; readonly telemetryToken?: string }> {
+  heartbeat(node: string, facts: NodeFacts): Promise<{ readonly node: NodeInfo; readonly heartbeatPeriodMs: number; readonly telemetryToken?: string; readonly cluster?: ClusterRanges }> {
     return this.#http.json('PUT', `/v1/nodes/${encodeURIComponent(node)}/heartbeat`, { body: facts });
   }
 

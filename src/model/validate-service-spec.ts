@@ -152,8 +152,10 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
     portKeys.add(key);
     if (p.nodePort !== undefined && spec.type === 'ClusterIP') {
       errors.push({ field: at(`ports[${i}].nodePort`), type: 'Forbidden', detail: "may not be used when `type` is 'ClusterIP'" });
-    } else if (p.nodePort !== undefined && (p.nodePort < 30000 || p.nodePort > 32767)) {
-      errors.push({ field: at(`ports[${i}].nodePort`), type: 'Invalid value', value: p.nodePort, detail: 'provided port is not in the valid range. The range of valid ports is 30000-32767' });
+    } else if (p.nodePort !== undefined && (p.nodePort < 1 || p.nodePort > 65535)) {
+      // Which ports are node ports is the server's node-port range (BERTH_NODE_PORT_RANGE, or a range
+      // moved aside for another berth on the machine): the allocator checks it (api/network-allocation.ts).
+      errors.push({ field: at(`ports[${i}].nodePort`), type: 'Invalid value', value: p.nodePort, detail: 'must be a port number from 1 to 65535, inside the server\'s node-port range (30000-32767 unless BERTH_NODE_PORT_RANGE says otherwise), or left out to have one allocated' });
     }
     if (typeof p.targetPort === 'string') {
       const named = spec.containers.some((c) => c.ports.some((cp) => cp.name === p.targetPort));

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import type { RunningBerth } from './harness.js';
-import { BIN, cliEnv } from './harness.js';
+import { BIN, RANGES_DIR, cliEnv } from './harness.js';
 
 /** `berth agent` processes for tests and benches: spawn, kill, and the CLI as a user runs it. */
 
@@ -43,7 +43,8 @@ export async function spawnAgent(berth: Pick<RunningBerth, 'url' | 'fingerprint'
   // namespace of its own, each runs its proxy too.
   const dataPlane = placement.netns || placement.args?.includes('--proxy') ? ['--dns', '127.0.0.1:0'] : ['--proxy', 'off', '--dns', '127.0.0.1:0'];
   const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane, ...telemetry, ...(placement.args ?? [])];
-  const env = { ...process.env, NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
+  // The agent claims its cluster's ranges in this checkout's registry, where its test servers claim theirs.
+  const env = { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
   // `ip netns exec` execs the command in place: the child's pid is the agent's.
   const proc = placement.netns
     ? spawn('ip', ['netns', 'exec', placement.netns, process.execPath, BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] })

@@ -7,7 +7,7 @@ import type { EtcdCluster } from '../etcd-harness.js';
 import type { BerthClient } from '../../src/client/index.js';
 import type { RunningAgent } from './agent-harness.js';
 import { killAgent } from './agent-harness.js';
-import { BIN, rangesFor, waitFor } from './harness.js';
+import { BIN, RANGES_DIR, rangesFor, waitFor } from './harness.js';
 
 /** `berth server --store etcd://…` processes for tests (docs/control-plane.md). */
 
@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   readonly listen?: string;
   /** A certificate and key shared by the servers of the cluster (they pass writes on to each other over HTTPS). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** More environment, over rangesFor(instanceRange)'s (other ranges for the cluster). */
+  readonly env?: Record<string, string>;
 }
 
 /** Starts one server; resolves once it listens (it may not lead). */
@@ -34,7 +36,7 @@ export function spawnControlPlane(name: string, dataDir: string, etcd: EtcdClust
   const store = `etcd://${etcd.endpoints.map((e) => e.replace(/^http:\/\//, '')).join(',')}`;
   const args = ['server', '--data-dir', dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--store', store, '--leader-lease', `${options.leaseSeconds}s`, '--node-grace', options.nodeGrace];
   if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
-  const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...rangesFor(options.instanceRange), NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, ...rangesFor(options.instanceRange), ...options.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const server: ControlPlaneServer = { name, dataDir, url: '', proc, stderr: '' };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server ${name} did not start in 20 s:\n${server.stderr}`)), 20_000);

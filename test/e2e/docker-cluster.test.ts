@@ -103,6 +103,33 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
     }
   });
 
+  it('docker node inspect self on either server shows that server as Swarm shows a manager (drained: it runs no tasks), the leader marked; the other manager by its id too', async () => {
+    const [a] = leaderAndFollower();
+    // Both servers registered (in the background, once each listens): docker info counts two managers.
+    for (const s of servers) await waitFor(`server ${s.name} sees both managers`, async () => (await docker(s, 'info', '--format', '{{.Swarm.Managers}}')).stdout.trim() === '2');
+    const FORMAT = '{{.ID}} {{.Description.Hostname}}|{{.Spec.Role}} {{.Spec.Availability}} {{.Status.State}} {{.Status.Addr}} {{.ManagerStatus.Leader}} {{.ManagerStatus.Reachability}} {{.ManagerStatus.Addr}}';
+    const selves: string[] = [];
+    for (const s of servers) {
+      const self = (await ok(s, 'node', 'inspect', 'self', '--format', FORMAT)).trim();
+      const nodeId = (await ok(s, 'info', '--format', '{{.Swarm.NodeID}}')).trim();
+      const leads = s === a;
+      assert.match(self, new RegExp(`^${nodeId} control-plane [0-9a-f]{8}\\|manager drain ready 127\\.0\\.0\\.1 ${leads} reachable 127\\.0\\.0\\.1:2377$`), `server ${s.name}: ${self}`);
+      // berth version names the same server: `control-plane` and its id's first 8 characters.
+      const id = (await client(s).version()).controlPlane?.servers.find((x) => x.url === s.url)?.id ?? '';
+      assert.equal(self.split('|')[0], `${nodeId} control-plane ${id.slice(0, 8)}`);
+      selves.push(self);
+    }
+    // Each server shows the other manager alike, by the id docker info lists it under.
+    const [first, second] = servers as [Server, Server];
+    const otherId = (selves[1] as string).split(' ')[0] as string;
+    assert.equal((await ok(first, 'node', 'inspect', otherId, '--format', FORMAT)).trim(), selves[1]);
+    // The servers are no nodes that run tasks: node ls lists none of them (before any agent joined: none).
+    assert.equal((await ok(second, 'node', 'ls', '-q')).trim(), '');
+    const unknown = await docker(first, 'node', 'inspect', 'nosuchnode');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /node nosuchnode not found/);
+  });
+
   it('docker service create through the follower: the leader makes it, and both faces list it', async () => {
     const [a, b] = leaderAndFollower();
     // An image service, made before any node joined (berth refuses to deploy images when every node it

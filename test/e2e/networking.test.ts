@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cleanup, startBerth, waitFor, type RunningBerth } from './harness.js';
+import { cleanup, rangesFor, startBerth, waitFor, type RunningBerth } from './harness.js';
 import { echoSpec } from './programs.js';
 
 /** One HTTP GET on a fresh connection (optionally from a given local address); resolves with the body. */
@@ -18,10 +18,13 @@ function get(host: string, port: number, localAddress?: string): Promise<string>
   });
 }
 
+const INSTANCE_RANGE = '127.11.9.0/24';
+const NODE_PORTS = rangesFor(INSTANCE_RANGE).BERTH_NODE_PORT_RANGE?.split('-').map(Number) as [number, number];
+
 describe('virtual IPs', () => {
   let berth: RunningBerth;
   before(async () => {
-    berth = await startBerth({ instanceRange: '127.11.9.0/24' });
+    berth = await startBerth({ instanceRange: INSTANCE_RANGE });
   });
   after(async () => cleanup(berth));
 
@@ -85,20 +88,28 @@ describe('virtual IPs', () => {
     }
   });
 
-  it('serves the seed\'s NodePort frontend on node port 30000, and refuses a second service on 30000', async () => {
+  it('serves the seed\'s NodePort frontend on the node port it asks for, refuses a second service on it, and one outside the server\'s range', async () => {
+    // The seed asks for 30000, the first port of the default range; this server's range is its own
+    // (harness rangesFor, so parallel test servers never share node ports), and a node port asked for
+    // must lie in it.
+    const [first, last] = NODE_PORTS;
     const frontend = {
       ...echoSpec('frontend', 2),
       type: 'NodePort' as const,
-      ports: [{ port: 80, targetPort: 8080, nodePort: 30000 }],
+      ports: [{ port: 80, targetPort: 8080, nodePort: first }],
     };
     await berth.client.createService('default', frontend, { deploy: true });
     await ready('frontend', 2);
     const answers = new Set<string>();
-    for (let k = 0; k < 10; k++) answers.add(await waitFor('node port answers', () => get('127.0.0.1', 30000).catch(() => undefined)));
+    for (let k = 0; k < 10; k++) answers.add(await waitFor('node port answers', () => get('127.0.0.1', first).catch(() => undefined)));
     assert.equal(answers.size, 2, 'both instances answer through the node port');
     await assert.rejects(
-      berth.client.createService('default', { ...echoSpec('frontend2', 1), type: 'NodePort', ports: [{ port: 80, targetPort: 8080, nodePort: 30000 }] }),
+      berth.client.createService('default', { ...echoSpec('frontend2', 1), type: 'NodePort', ports: [{ port: 80, targetPort: 8080, nodePort: first }] }),
       /provided port is already allocated/,
+    );
+    await assert.rejects(
+      berth.client.createService('default', { ...echoSpec('frontend3', 1), type: 'NodePort', ports: [{ port: 80, targetPort: 8080, nodePort: 30000 }] }),
+      new RegExp(`spec\\.ports\\[0\\]\\.nodePort: Invalid value: 30000: provided port is not in the valid range\\. The range of valid ports is ${first}-${last}`),
     );
   });
 

@@ -4,7 +4,9 @@ import type { DockerContext } from './docker-context.js';
 import type { DockerRouteAccess } from './docker-access.js';
 import { DockerApiError } from './docker-errors.js';
 import { matchesAny, parseFilters } from './filter-args.js';
-import { nodeId, swarmNode } from './swarm-objects.js';
+import type { ControlPlaneServer } from './swarm-objects.js';
+import { nodeId, swarmManagerNode, swarmNode } from './swarm-objects.js';
+import { controlPlaneName } from '../leader-routing.js';
 
 /**
  * Nodes are read with the grid: Swarm tooling needs them for ordinary work (`docker service ps`
@@ -50,7 +52,30 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: DockerContext): vo
       .map((node) => swarmNode(ctx, node));
   });
 
-  app.get('/nodes/:id', async (request) => swarmNode(ctx, findNode(ctx, (request.params as { id: string }).id)));
+  app.get('/nodes/:id', async (request) => {
+    const input = (request.params as { id: string }).id;
+    // A control-plane server (`docker node inspect self` on a server of a cluster): a manager of its own.
+    const manager = findManager(ctx, input);
+    return manager ? swarmManagerNode(ctx, manager) : swarmNode(ctx, findNode(ctx, input));
+  });
+}
+
+/**
+ * The control-plane server (several servers on etcd) that `input` names — by full Swarm id, by name
+ * (`control-plane 1a2b3c4d`), or by a unique id prefix, as a node — or undefined (a lone server has
+ * none: its own node is its manager). A node of the store with that name or id wins (findNode).
+ */
+function findManager(ctx: DockerContext, input: string): ControlPlaneServer | undefined {
+  const servers = ctx.berth.leaderRouting?.servers() ?? [];
+  if (servers.length === 0 || input === '') return undefined;
+  const nodes = ctx.berth.store.listNodes();
+  if (nodes.some((n) => nodeId(n.name) === input || n.name === input)) return undefined;
+  const exact = servers.find((s) => nodeId(controlPlaneName(s.id)) === input || controlPlaneName(s.id) === input);
+  if (exact) return exact;
+  const byPrefix = servers.filter((s) => nodeId(controlPlaneName(s.id)).startsWith(input));
+  // An ambiguous prefix across nodes and servers is findNode's 400 (it counts the nodes only), so only a
+  // prefix no node shares is taken here.
+  return byPrefix.length === 1 && !nodes.some((n) => nodeId(n.name).startsWith(input)) ? byPrefix[0] : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { NodeInfo } from '../../model/index.js';
 import { DEFAULT_GRID, swarmNodeId } from '../../model/index.js';
 import { SWARM_ID_LENGTH, swarmId } from '../../lib/index.js';
+import { controlPlaneName } from '../leader-routing.js';
 import type { DockerContext } from './docker-context.js';
 
 /*
@@ -88,4 +89,51 @@ export function swarmNode(ctx: DockerContext, node: NodeInfo): Record<string, un
     Status: { State: node.ready ? 'ready' : 'down', Addr: node.address },
     ...(self ? { ManagerStatus: { Leader: true, Reachability: node.ready ? 'reachable' : 'unreachable', Addr: `${node.address}:${SWARM_PORT}` } } : {}),
   };
+}
+
+/** A control-plane server of a cluster on etcd (LeaderRouting.servers()): its registry id and API URL. */
+export interface ControlPlaneServer {
+  readonly id: string;
+  readonly url: string;
+}
+
+/**
+ * A control-plane server as a swarm.Node: what Swarm shows for a manager (`docker node inspect self`
+ * on a manager, the CLI resolving `self` through /info's Swarm.NodeID). berth's servers are no nodes
+ * (they run no instances), so the record is a manager whose Availability is `drain` — Swarm's word for
+ * a node that is given no tasks — Ready while it is registered in etcd (its lease lives), the leader
+ * marked. Its id and name are those /info gives managers (`control-plane <id>`); the platform and
+ * resources are known for the server answering only. Not listed by GET /nodes, which lists the nodes
+ * that run instances (Swarm.Nodes counts those).
+ */
+export function swarmManagerNode(ctx: DockerContext, server: ControlPlaneServer): Record<string, unknown> {
+  const name = controlPlaneName(server.id);
+  const self = name === ctx.berth.node;
+  const host = hostOfUrl(server.url);
+  const createdAt = clusterCreatedAt(ctx);
+  return {
+    ID: nodeId(name),
+    Version: { Index: 1 },
+    CreatedAt: createdAt,
+    UpdatedAt: createdAt,
+    Spec: { Labels: {}, Role: 'manager', Availability: 'drain' },
+    Description: {
+      Hostname: name,
+      Platform: self ? { Architecture: ctx.host.machine, OS: ctx.host.os } : {},
+      Resources: self ? { NanoCPUs: ctx.host.ncpu * 1e9, MemoryBytes: ctx.host.memTotal } : {},
+      Engine: { EngineVersion: ctx.engine.version, Labels: { 'io.berth.role': 'control-plane' }, Plugins: [] },
+      TLSInfo: {},
+    },
+    Status: { State: 'ready', Addr: host },
+    ManagerStatus: { Leader: server.url === ctx.berth.leaderRouting?.leaderUrl(), Reachability: 'reachable', Addr: `${host}:${SWARM_PORT}` },
+  };
+}
+
+/** The host of an API URL (IPv6 without its brackets), or the URL itself when it does not parse. */
+export function hostOfUrl(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return url;
+  }
 }

@@ -3,7 +3,7 @@ import { isTerminal } from '../../model/index.js';
 import { controlPlaneName } from '../leader-routing.js';
 import type { DockerContext } from './docker-context.js';
 import type { DockerRouteAccess } from './docker-access.js';
-import { SWARM_PORT, nodeId, selfNode, swarmCluster, swarmId } from './swarm-objects.js';
+import { SWARM_PORT, hostOfUrl, nodeId, selfNode, swarmCluster, swarmId } from './swarm-objects.js';
 
 /** Who may call the system endpoints: ping and version are public (the CLI negotiates with them first, as berth's GET /v1/version is). */
 export const SYSTEM_ACCESS: Readonly<Record<string, DockerRouteAccess>> = {
@@ -115,16 +115,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): 
 function managersOf(ctx: DockerContext, self: string, address: string): { NodeID: string; Addr: string }[] {
   const servers = ctx.berth.leaderRouting?.servers() ?? [];
   if (servers.length === 0) return [{ NodeID: self, Addr: `${address}:${SWARM_PORT}` }];
-  return servers.map((s) => ({ NodeID: nodeId(controlPlaneName(s.id)), Addr: `${hostOf(s.url)}:${SWARM_PORT}` }));
-}
-
-/** The host of an API URL (IPv6 without its brackets), or the URL itself when it does not parse. */
-function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
-  } catch {
-    return url;
-  }
+  return servers.map((s) => ({ NodeID: nodeId(controlPlaneName(s.id)), Addr: `${hostOfUrl(s.url)}:${SWARM_PORT}` }));
 }
 
 /** types.Version: berth as the platform, its version as the engine's (the CLI prints Platform.Name and the Engine component). */

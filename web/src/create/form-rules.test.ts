@@ -66,7 +66,13 @@ describe('form rules', () => {
     expect(nodePortRule('')).toBeUndefined();
     expect(nodePortRule('30000')).toBeUndefined();
     expect(nodePortRule('32767')).toBeUndefined();
-    expect(nodePortRule('29999')).toMatch(/30000 to 32767/);
+    // The server's range is its own (a second berth's is 29000-29999): the server names it on the field.
+    expect(nodePortRule('29999')).toBeUndefined();
+    for (const [p, ok] of [['0', false], ['65536', false], ['3x', false], ['65535', true]] as const) {
+      expect(nodePortRule(p) === undefined, p).toBe(ok);
+      if (/^\d+$/.test(p)) expect(serverTakes({ type: 'NodePort', ports: [{ port: 80, nodePort: Number(p) }] }), p).toBe(ok);
+    }
+    expect(nodePortRule('0')).toMatch(/1 to 65535/);
     for (const [t, ok] of [['1', true], ['10800', true], ['86400', true], ['0', false], ['86401', false], ['1.5', false]] as const) {
       expect(timeoutRule(t) === undefined, t).toBe(ok);
       expect(serverTakes({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: Number(t) } } }), t).toBe(ok);

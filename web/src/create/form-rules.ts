@@ -58,8 +58,13 @@ export function integerRule(min: number, max: number, what = 'a number'): Rule {
 
 /** A TCP/UDP port: 1-65535. */
 export const portRule: Rule = integerRule(1, 65535, 'a port');
-/** A node port (NodePort / LoadBalancer): empty (allocated by the server) or 30000-32767. */
-export const nodePortRule: Rule = (v) => (v.trim() === '' ? undefined : integerRule(30000, 32767, 'a node port')(v));
+/**
+ * A node port (NodePort / LoadBalancer): empty (allocated by the server) or a port, 1-65535. Which
+ * ports are node ports is the server's range (30000-32767 unless BERTH_NODE_PORT_RANGE, or a range
+ * moved aside for another berth, says otherwise): the server refuses one outside it (422
+ * ADDRESS_OUT_OF_RANGE naming the range), and the page shows that on the field.
+ */
+export const nodePortRule: Rule = (v) => (v.trim() === '' ? undefined : integerRule(1, 65535, 'a node port')(v));
 /** Sticky-session timeout in seconds: 1 to 86400 (Kubernetes' range). */
 export const timeoutRule: Rule = integerRule(1, 86_400, 'a number of seconds');
 /** Replicas: 0 to the server's limit (1000 unless the server was started with `--max-replicas`). */
