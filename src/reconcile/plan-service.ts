@@ -4,7 +4,7 @@ import { unrunnableReason } from './unrunnable.js';
 import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
-import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
+import { asLost, globalSlots, leaveWhy, lostInstances, misplacedInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
@@ -189,13 +189,32 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const orderedSlots = spec.stateful ? [...slots].sort((a, b) => a.slot - b.slot) : slots;
   // Stateful replacements go from the highest slot down (StatefulSet's rolling update order).
   const replaceOrder = spec.stateful ? [...orderedSlots].reverse() : orderedSlots;
+  // Instances on nodes that no longer meet the placement (a constraint, a platform, maxReplicasPerNode):
+  // the rollout replaces them as it replaces an old template. A stateful slot stays where its data is,
+  // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
+  const misplaced = new Map<string, string>();
+  const staying: string[] = [];
+  if (global === undefined && spec.placement !== undefined) {
+    const runningNow = view.filter((i) => desired.has(i.slot) && wantRunning(i) && current(i));
+    const found = misplacedInstances(spec, runningNow, scheduler);
+    const byId = found.size > 0 ? new Map(runningNow.map((i) => [i.id, i])) : undefined;
+    for (const [id, why] of found) {
+      const i = byId?.get(id);
+      if (spec.stateful && !movesStateful(spec) && i) staying.push(`${slotName(service.name, i.slot)} stays on node ${i.node} (${why}): its data is there (placement.moveStatefulSlots moves it)`);
+      else misplaced.set(id, why);
+    }
+  }
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },
     slots: replaceOrder.map((s) => s.slot),
     bySlot,
     current,
+    misplaced,
+    staying,
     now: ctx.now,
   });
+  // Up to date for the rollout: the deployed template, and while it runs, a node that meets the placement.
+  const upToDate = rollout.current;
   events.push(...rollout.events);
   if (rollout.wakeAt !== undefined) requeueAfterMs = Math.max(1, rollout.wakeAt - ctx.now);
   let budget = rollout.budget;
@@ -208,28 +227,39 @@ export function planService(service: Service, instances: readonly Instance[], ct
   for (const { slot } of replaceOrder) {
     if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
     const live = liveOf(slot);
-    if (live.every(current)) continue; // nothing outdated
-    const outdated = live.filter((i) => !current(i));
-    const fresh = live.filter(current);
+    if (live.every(upToDate)) continue; // nothing outdated
+    const outdated = live.filter((i) => !upToDate(i));
+    const fresh = live.filter(upToDate);
+    // Outdated only by its node (the placement changed): it moves, and the messages say where from and why.
+    const moving = outdated.every(current) ? outdated[0] : undefined;
+    const movingWhy = moving ? misplaced.get(moving.id) : undefined;
     // A slot whose new instance failed in this rollout is not tried again by it (the old instance that
     // start-first kept goes on serving); a later deploy request tries again.
     const retry = !rollout.failedSlots.has(slot);
     if (spec.updateConfig.order === 'start-first' && !spec.stateful) {
-      if (fresh.some(isReady)) {
-        outdated.forEach((i) => stop(i, 'replaced by a newer instance'));
+      const ready = fresh.find(isReady);
+      if (ready) {
+        outdated.forEach((i) => stop(i, movingWhy !== undefined ? `${movingWhy}: moved to node ${ready.node}` : 'replaced by a newer instance'));
         replacing.add(slot);
       } else if (fresh.length > 0) {
         replacing.add(slot); // new one on its way
       } else if (budget > 0 && retry) {
         budget--;
         replacing.add(slot);
-        const node = place(slotOf(slot, slots));
-        if (node !== undefined) create.push({ slot, node, restarts: 0, reason: `update to generation ${generation}` });
+        const node = place(slotOf(slot, slots), moving && movingWhy !== undefined ? { from: moving.node, why: movingWhy } : undefined);
+        if (node !== undefined) create.push({ slot, node, restarts: 0, reason: `update to generation ${generation}${movingWhy !== undefined ? `: moving off node ${moving?.node} (${movingWhy})` : ''}` });
       }
     } else if (budget > 0 && retry) {
+      // Stop-first stops an instance that only has to move once another node can take it (capacity
+      // is not given up for a slot that would then wait for room).
+      const nowhere = moving && movingWhy !== undefined && !spec.stateful ? scheduler.pick({ avoid: moving.node }) : undefined;
+      if (nowhere && 'unschedulable' in nowhere) {
+        pending.push({ slot, unschedulable: nowhere.unschedulable, message: `${slotName(service.name, slot)} stays on node ${moving?.node} (${movingWhy}): no other node can take it: ${nowhere.unschedulable.message}` });
+        continue;
+      }
       budget--;
       replacing.add(slot);
-      outdated.forEach((i) => stop(i, `update to generation ${generation}`));
+      outdated.forEach((i) => stop(i, `update to generation ${generation}${misplaced.has(i.id) && current(i) ? `: ${misplaced.get(i.id)}` : ''}`));
     }
   }
 
@@ -243,6 +273,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const live = liveOf(s.slot);
     let found: { i: Instance; why: string }[] | undefined;
     for (const i of live) {
+      if (misplaced.has(i.id) && !upToDate(i)) continue; // the rollout moves it, in its batch
       let why = leaveCache.get(i.node);
       if (why === undefined) leaveCache.set(i.node, (why = leaveWhy(i, scheduler) ?? null));
       if (why) (found ??= []).push({ i, why: why.message });
@@ -328,7 +359,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   let running = 0;
   for (const { slot } of slots) if ((bySlot.get(slot) ?? NONE).some((i) => current(i) && isReady(i) && onUpNode(i))) running++;
   let extra = 0;
-  for (const i of view) if (!isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))) extra++;
+  for (const i of view) if (!isTerminal(i.status.state) && (!upToDate(i) || !desired.has(i.slot))) extra++;
   const converged = running === desiredCount && extra === 0 && create.length === 0;
   const phase: ServicePhase = converged ? 'running' : 'deploying';
   if (converged && service.status.phase !== 'running') {
@@ -345,8 +376,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const completedWithFailures = (update.state === 'completed' || update.state === 'rollback_completed') && update.updatedInstances < update.totalInstances;
   if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started' || completedWithFailures) notes.unshift(update.message);
   const networkOnly = deployStateOf(service).kind === 'network-only';
-  // A global service with no node to run on is converged (nothing to run), and says why.
-  const quiet = converged && !(global !== undefined && desiredCount === 0);
+  // A global service with no node to run on is converged (nothing to run), and says why; so does a
+  // converged service with a slot that stays on a node it should leave (a stateful slot's data).
+  const quiet = converged && notes.length === 0 && !(global !== undefined && desiredCount === 0);
   const message = networkOnly && converged ? describeNetworkOnly(service.spec) : quiet ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
