@@ -356,12 +356,24 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
 
   // Ready, not merely running: an instance counts once its readiness probes pass (isReady).
+  // The others may wait: for their node (down — a global slot, a stateful one, a replicated one no
+  // other node can take) or for a node that fits (pending).
   let running = 0;
-  for (const { slot } of slots) if ((bySlot.get(slot) ?? NONE).some((i) => current(i) && isReady(i) && onUpNode(i))) running++;
+  let waiting = 0;
+  const pendingSlots = new Set(pending.map((p) => p.slot));
+  for (const { slot } of slots) {
+    if ((bySlot.get(slot) ?? NONE).some((i) => current(i) && isReady(i) && onUpNode(i))) running++;
+    else if (pendingSlots.has(slot) || liveOf(slot).some((i) => !onUpNode(i))) waiting++;
+  }
   let extra = 0;
   for (const i of view) if (!isTerminal(i.status.state) && (!upToDate(i) || !desired.has(i.slot))) extra++;
   const converged = running === desiredCount && extra === 0 && create.length === 0;
-  const phase: ServicePhase = converged ? 'running' : 'deploying';
+  // Everything the controller can run runs and the rest waits: degraded, not deploying — nothing is
+  // on its way (Swarm's `service ls` shows a global service with a down node as 2/3; a DaemonSet is
+  // available on its schedulable nodes). The status message names each waiting slot.
+  const rolling = rollout.update.state === 'updating' || rollout.update.state === 'rollback_started';
+  const degraded = !converged && waiting > 0 && running + waiting === desiredCount && extra === 0 && create.length === 0 && shutdown.length === 0 && !rolling;
+  const phase: ServicePhase = converged ? 'running' : degraded ? 'degraded' : 'deploying';
   if (converged && service.status.phase !== 'running') {
     const tookMs = ctx.now - Date.parse(service.deployment.requestedAt);
     events.push({
@@ -386,7 +398,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   return {
     create, shutdown, retire, remove, events, removeService: false, pending,
     ...(deferred > 0 ? { deferred } : {}),
-    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message, update: rollout.update },
+    // Degraded runs the deployed generation wherever it can: observed, so a later rollout goes back to it.
+    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged || degraded ? generation : service.status.observedGeneration, message, update: rollout.update },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs, ...(restartWaits ? {} : { requeueForMonitor: true }) }),
   };
