@@ -9,6 +9,7 @@ import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
 import { countRunning, groupBySlot, trimHistory } from './slot-groups.js';
+import { countSlots, phaseOf } from './service-phase.js';
 
 export { HISTORY_PER_SLOT } from './slot-groups.js';
 
@@ -192,18 +193,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // Instances on nodes that no longer meet the placement (a constraint, a platform, maxReplicasPerNode):
   // the rollout replaces them as it replaces an old template. A stateful slot stays where its data is,
   // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
-  const misplaced = new Map<string, string>();
-  const staying: string[] = [];
-  if (global === undefined && spec.placement !== undefined) {
-    const runningNow = view.filter((i) => desired.has(i.slot) && wantRunning(i) && current(i));
-    const found = misplacedInstances(spec, runningNow, scheduler);
-    const byId = found.size > 0 ? new Map(runningNow.map((i) => [i.id, i])) : undefined;
-    for (const [id, why] of found) {
-      const i = byId?.get(id);
-      if (spec.stateful && !movesStateful(spec) && i) staying.push(`${slotName(service.name, i.slot)} stays on node ${i.node} (${why}): its data is there (placement.moveStatefulSlots moves it)`);
-      else misplaced.set(id, why);
-    }
-  }
+  const { misplaced, staying } = global === undefined
+    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && wantRunning(i) && current(i)), scheduler)
+    : { misplaced: new Map<string, string>(), staying: [] };
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },
     slots: replaceOrder.map((s) => s.slot),
@@ -355,25 +347,12 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  // Ready, not merely running: an instance counts once its readiness probes pass (isReady).
-  // The others may wait: for their node (down — a global slot, a stateful one, a replicated one no
-  // other node can take) or for a node that fits (pending).
-  let running = 0;
-  let waiting = 0;
-  const pendingSlots = new Set(pending.map((p) => p.slot));
-  for (const { slot } of slots) {
-    if ((bySlot.get(slot) ?? NONE).some((i) => current(i) && isReady(i) && onUpNode(i))) running++;
-    else if (pendingSlots.has(slot) || liveOf(slot).some((i) => !onUpNode(i))) waiting++;
-  }
-  let extra = 0;
-  for (const i of view) if (!isTerminal(i.status.state) && (!upToDate(i) || !desired.has(i.slot))) extra++;
-  const converged = running === desiredCount && extra === 0 && create.length === 0;
-  // Everything the controller can run runs and the rest waits: degraded, not deploying — nothing is
-  // on its way (Swarm's `service ls` shows a global service with a down node as 2/3; a DaemonSet is
-  // available on its schedulable nodes). The status message names each waiting slot.
-  const rolling = rollout.update.state === 'updating' || rollout.update.state === 'rollback_started';
-  const degraded = !converged && waiting > 0 && running + waiting === desiredCount && extra === 0 && create.length === 0 && shutdown.length === 0 && !rolling;
-  const phase: ServicePhase = converged ? 'running' : degraded ? 'degraded' : 'deploying';
+  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Set(pending.map((p) => p.slot)) });
+  const { running } = counts;
+  // Degraded: everything that can run runs and the rest waits (the status message names each slot).
+  const phase = phaseOf(counts, { desired: desiredCount, creates: create.length, stops: shutdown.length, update: rollout.update });
+  const converged = phase === 'running';
+  const degraded = phase === 'degraded';
   if (converged && service.status.phase !== 'running') {
     const tookMs = ctx.now - Date.parse(service.deployment.requestedAt);
     events.push({

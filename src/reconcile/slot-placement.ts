@@ -80,15 +80,18 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
 /**
  * The live instances of a replicated service whose node, although up, no longer meets the deployed
  * placement: a constraint or platform it fails (the first such filter's reason), or more instances of
- * the service on the node than `maxReplicasPerNode` (those of the highest slots beyond it). id → why,
- * e.g. "node a does not meet node.labels.zone==b (it has node.labels.zone=a)". A draining node is not
- * here: leaving it is the node's business (leaveWhy), not the spec's. Swarm puts placement in the task
- * spec, so a change of it is a rolling update; planRollout counts these instances as outdated while
- * the deployment's rollout runs (docs/rollouts.md, "Placement changes").
+ * the service on the node than `maxReplicasPerNode` (those of the highest slots beyond it). A draining
+ * node is not a reason here: leaving it is the node's business (leaveWhy), not the spec's. Swarm puts
+ * placement in the task spec, so a change of it is a rolling update; planRollout counts `misplaced`
+ * as outdated while the deployment's rollout runs (docs/rollouts.md, "Placement changes").
+ * @returns `misplaced`: id → why ("node a does not meet node.labels.zone==b (it has
+ *   node.labels.zone=a)"), the instances to move; `staying`: the notes of stateful slots that stay
+ *   where their data is (unless the spec sets placement.moveStatefulSlots, then they are in `misplaced`)
  */
-export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[], scheduler: ServiceScheduler): Map<string, string> {
+export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[], scheduler: ServiceScheduler): { misplaced: Map<string, string>; staying: string[] } {
   const out = new Map<string, string>();
-  if (spec.mode !== 'replicated' || spec.placement === undefined) return out;
+  const staying: string[] = [];
+  if (spec.mode !== 'replicated' || spec.placement === undefined) return { misplaced: out, staying };
   const fits: Instance[] = [];
   for (const i of live) {
     const node = scheduler.node(i.node);
@@ -112,7 +115,12 @@ export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[],
       for (const i of sorted.slice(max)) out.set(i.id, `node ${node} runs ${list.length} instance(s) of ${spec.name} (maxReplicasPerNode ${max})`);
     }
   }
-  return out;
+  if (!spec.stateful || movesStateful(spec) || out.size === 0) return { misplaced: out, staying };
+  for (const i of live) {
+    const why = out.get(i.id);
+    if (why !== undefined) staying.push(`${slotName(spec.name, i.slot)} stays on node ${i.node} (${why}): its data is there (placement.moveStatefulSlots moves it)`);
+  }
+  return { misplaced: new Map(), staying };
 }
 
 /**
