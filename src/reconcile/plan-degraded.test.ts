@@ -57,6 +57,31 @@ describe('degraded: slots that wait for their node', () => {
     assert.equal(waits.status.message, '1/2 running; web-2 waits for node b (down), where its data is');
   });
 
+  it('a rollout spends no batch on a slot whose node is down: it updates the others, names the slot, and finishes it when the node returns', () => {
+    const v4 = service({ mode: 'global', generation: 4, updateConfig: { parallelism: 1, monitor: '0s' } });
+    const svc: Service = { ...v4, status: { ...v4.status, observedGeneration: 3 } };
+    const old = (slot: number, on: string): Instance => {
+      const i = running(v4, slot, on, { generation: 3 });
+      return { ...i, spec: { ...i.spec, containers: i.spec.containers.map((c) => ({ ...c, command: ['node', 'old.js'] })) } };
+    };
+    const [a, b, c] = [old(1, 'a'), old(2, 'b'), old(3, 'c')];
+    const nodes = [node('a', { ready: false }), node('b'), node('c')];
+    const first = planService(svc, [a, b, c], { now: NOW, nodes });
+    assert.deepEqual(first.shutdown.map((x) => x.id), [b.id], 'not web-1: its node is down, a stop would never end and hold the batch');
+    assert.equal(first.status.update?.message, 'updating to generation 4: 0/3 updated, 1 waiting for their node (down)');
+    assert.match(first.status.message, /web-1 waits for node a \(down\)/);
+
+    // b and c updated; the rollout waits for a's node, and goes on once it is back.
+    const fresh = (slot: number, on: string): Instance => running(v4, slot, on, { generation: 4, createdAt: NOW - 1000, startedAt: NOW - 1000 });
+    const rest = [a, fresh(2, 'b'), fresh(3, 'c')];
+    const waits = planService(withStatus(svc, first.status), rest, { now: NOW, nodes });
+    assert.deepEqual([waits.create, waits.shutdown], [[], []]);
+    assert.equal(waits.status.update?.state, 'updating');
+    assert.equal(waits.status.update?.message, 'updating to generation 4: 2/3 updated, 1 waiting for their node (down)');
+    const back = planService(withStatus(svc, waits.status), rest, { now: NOW, nodes: [node('a'), node('b'), node('c')] });
+    assert.deepEqual(back.shutdown.map((x) => x.id), [a.id]);
+  });
+
   it('stays deploying while something is on its way: a restart back-off, a replacement, a rollout', () => {
     const web = service({ replicas: 2 });
     const crashed = running(web, 2, 'a', { state: 'failed', exitCode: 1, finishedAt: NOW - 100 });

@@ -203,6 +203,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     current,
     misplaced,
     staying,
+    downNodes: new Set(ctx.nodes.filter((n) => !n.ready).map((n) => n.name)),
     now: ctx.now,
   });
   // Up to date for the rollout: the deployed template, and while it runs, a node that meets the placement.
@@ -218,6 +219,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
     if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
+    if (rollout.progress.get(slot) === 'waiting') continue; // its node is down: nothing can be done there
     const live = liveOf(slot);
     if (live.every(upToDate)) continue; // nothing outdated
     const outdated = live.filter((i) => !upToDate(i));

@@ -16,12 +16,14 @@ import { parseDuration } from '../lib/index.js';
  *               not wait for a slot that failed: it counts the failure and moves on)
  *   stopping    an outdated instance is stopping for it (stop-first)    — in flight
  *   outdated    an outdated instance still serves it
+ *   waiting     an outdated instance is on a node that is down: it can be neither stopped nor replaced
+ *               until its agent returns, so the slot holds no batch (nor completes)
  * In-flight slots use up the batch (parallelism, or what minHealth allows). The rollout completes
  * once every slot is updated or failed in it — with failures when failureAction is continue or they
  * stay within maxFailureRatio (Swarm: "update completed" with the failures counted).
  */
 
-export type SlotProgress = 'updated' | 'monitoring' | 'starting' | 'failed' | 'stopping' | 'outdated' | 'empty';
+export type SlotProgress = 'updated' | 'monitoring' | 'starting' | 'failed' | 'stopping' | 'outdated' | 'waiting' | 'empty';
 
 export interface RolloutInput {
   readonly service: Service & { readonly deployment: ServiceDeployment };
@@ -38,6 +40,8 @@ export interface RolloutInput {
   readonly misplaced?: ReadonlyMap<string, string>;
   /** Slots that no longer meet the placement but stay (a stateful slot's data), as status notes: named when the rollout completes. */
   readonly staying?: readonly string[];
+  /** Nodes marked down: an outdated instance there waits for its node (`waiting`) instead of holding a batch. */
+  readonly downNodes?: ReadonlySet<string>;
   readonly now: number;
 }
 
@@ -136,9 +140,11 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       progress.set(slot, 'empty');
       continue;
     }
+    const waitsForNode = !isTerminal(newest.status.state) && (input.downNodes?.has(newest.node) ?? false);
     if (!current(newest)) {
-      // Stopping, or stopped with its replacement about to be created: in flight either way.
-      progress.set(slot, newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : 'stopping');
+      // Stopping, or stopped with its replacement about to be created: in flight either way — unless
+      // its node is down: then it waits for the node, and the batch goes on with other slots.
+      progress.set(slot, waitsForNode ? 'waiting' : newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : 'stopping');
       continue;
     }
     const why = failureOf(newest);
@@ -157,7 +163,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       // An instance from before the deploy request stopped on purpose (one that moves off a node that
       // no longer meets the placement, stop-first): its replacement comes next, the slot is in flight.
       const replaced = newest.desiredState === 'shutdown' && Date.parse(newest.createdAt) < requestedAtMs;
-      progress.set(slot, stopping || replaced ? 'stopping' : 'empty');
+      progress.set(slot, replaced && waitsForNode ? 'waiting' : stopping || replaced ? 'stopping' : 'empty');
       continue;
     }
     const since = readySince(newest);
@@ -257,6 +263,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   } else if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
     const parts = [`${counts.updated ?? 0}/${slots.length} updated`];
     for (const k of ['monitoring', 'starting', 'stopping', 'failed'] as const) if (counts[k]) parts.push(`${counts[k]} ${k}`);
+    if (counts.waiting) parts.push(`${counts.waiting} waiting for their node (down)`);
     const head = isRollback ? `rolling back to generation ${dep.rollbackTo ?? '?'}` : `updating to generation ${dep.generation}`;
     update = { ...update, message: `${head}: ${parts.join(', ')}` };
   }
