@@ -92,6 +92,13 @@ describe('a placement change rolls out (planService)', () => {
     const second = planService(after(svc, first), [ready, old, stays], { now: NOW, nodes });
     assert.deepEqual(second.shutdown, [{ id: old.id, reason: 'node a1 does not meet node.labels.zone==b (it has node.labels.zone=a): moved to node b2' }]);
     assert.equal(second.status.update?.state, 'updating');
+    // Draining: the rollout waits until it ended, as for an instance of an old template.
+    const draining = planService(after(svc, second), [ready, stopping(old), stays], { now: NOW + 10_000, nodes });
+    assert.equal(draining.status.update?.state, 'updating');
+    assert.equal(draining.status.update?.message, 'updating to generation 2: 1/2 updated, 1 stopping');
+    const done = planService(after(svc, draining), [ready, ended(old), stays], { now: NOW + 10_000, nodes });
+    assert.equal(done.status.update?.state, 'completed');
+    assert.equal(done.status.update?.message, 'update to generation 2 completed: 2/2 instance(s) ready; 1 moved to another node');
   });
 
   it('completes at once when every instance meets the new placement, and says that nothing needed to move', () => {

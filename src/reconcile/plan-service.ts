@@ -194,7 +194,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // the rollout replaces them as it replaces an old template. A stateful slot stays where its data is,
   // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
   const { misplaced, staying } = global === undefined
-    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && wantRunning(i) && current(i)), scheduler)
+    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), scheduler)
     : { misplaced: new Map<string, string>(), staying: [] };
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },

@@ -78,9 +78,10 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
 }
 
 /**
- * The live instances of a replicated service whose node, although up, no longer meets the deployed
- * placement: a constraint or platform it fails (the first such filter's reason), or more instances of
- * the service on the node than `maxReplicasPerNode` (those of the highest slots beyond it). A draining
+ * The live instances of a replicated service (those stopping too: the rollout waits until they ended)
+ * whose node, although up, no longer meets the deployed placement: a constraint or platform it fails
+ * (the first such filter's reason), or more instances of the service on the node than
+ * `maxReplicasPerNode` (those of the highest slots beyond it, among those meant to run). A draining
  * node is not a reason here: leaving it is the node's business (leaveWhy), not the spec's. Swarm puts
  * placement in the task spec, so a change of it is a rolling update; planRollout counts `misplaced`
  * as outdated while the deployment's rollout runs (docs/rollouts.md, "Placement changes").
@@ -98,7 +99,7 @@ export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[],
     if (!node || !node.ready) continue;
     const r = scheduler.check(node, { existing: true });
     if (r && (r.filter === 'constraints' || r.filter === 'platform')) out.set(i.id, r.message);
-    else fits.push(i);
+    else if (i.desiredState === 'running') fits.push(i); // maxReplicasPerNode counts those meant to stay
   }
   const max = spec.placement.maxReplicasPerNode ?? 0;
   if (max > 0) {
@@ -118,7 +119,7 @@ export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[],
   if (!spec.stateful || movesStateful(spec) || out.size === 0) return { misplaced: out, staying };
   for (const i of live) {
     const why = out.get(i.id);
-    if (why !== undefined) staying.push(`${slotName(spec.name, i.slot)} stays on node ${i.node} (${why}): its data is there (placement.moveStatefulSlots moves it)`);
+    if (why !== undefined && i.desiredState === 'running') staying.push(`${slotName(spec.name, i.slot)} stays on node ${i.node} (${why}): its data is there (placement.moveStatefulSlots moves it)`);
   }
   return { misplaced: new Map(), staying };
 }
