@@ -123,6 +123,14 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     const completed = events.filter((e) => e.type === 'service.update_completed').at(-1);
     assert.match(completed?.message ?? '', /^update to generation 2 completed: 3\/3 instance\(s\) ready; 1 moved to another node in \d+\.\d s$/);
     assert.doesNotMatch(completed?.message ?? '', / in 0\.0 s$/);
+
+    // Removing the constraint moves nothing (every node meets no constraint): done at once, and said so.
+    const relaxed = await berth(url, token, ['service', 'update', 'zoned', '--constraint-rm', 'node.labels.zone==b', '--deploy', '--timeout', '30s']);
+    assert.equal(relaxed.code, 0, `${relaxed.stdout}\n${relaxed.stderr}`);
+    const third = (await client().getService('default', 'zoned')).status.update;
+    assert.equal(third?.generation, 3);
+    assert.equal(third?.message, 'update to generation 3 completed: 3/3 instance(s) ready; none needed replacing or moving');
+    assert.deepEqual((await client().listInstances('default', 'zoned', { active: true })).map((i) => i.id).sort(), now.map((i) => i.id).sort(), 'no instance restarted');
     await client().removeService('default', 'zoned');
   });
 
