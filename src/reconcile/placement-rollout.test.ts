@@ -158,5 +158,9 @@ describe('a placement change rolls out (planService)', () => {
     assert.deepEqual(stop.shutdown, [{ id: old.id, reason: 'update to generation 2: node a1 does not meet node.labels.zone==b (it has node.labels.zone=a)' }]);
     const start = planService(after(moving, stop), [ended(old)], { now: NOW, nodes });
     assert.deepEqual(start.create.map((c) => c.node), ['b1'], 'started on a node that meets the placement, with an empty data directory');
+    // With no node to go to, it is not stopped (a stateful slot never runs twice, so it would wait stopped).
+    const nowhere = planService(moving, [old], { now: NOW, nodes: [zone('a1', 'a'), zone('b1', 'b', { availability: 'drain' })] });
+    assert.deepEqual([nowhere.create, nowhere.shutdown], [[], []]);
+    assert.match(nowhere.pending[0]?.message ?? '', /^web-1 stays on node a1 \(node a1 does not meet node\.labels\.zone==b \(it has node\.labels\.zone=a\)\): no other node can take it: no suitable node/);
   });
 });

@@ -246,7 +246,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     } else if (budget > 0 && retry) {
       // Stop-first stops an instance that only has to move once another node can take it (capacity
       // is not given up for a slot that would then wait for room).
-      const nowhere = moving && movingWhy !== undefined && !spec.stateful ? scheduler.pick({ avoid: moving.node }) : undefined;
+      const nowhere = moving && movingWhy !== undefined ? scheduler.pick({ avoid: moving.node }) : undefined;
       if (nowhere && 'unschedulable' in nowhere) {
         pending.push({ slot, unschedulable: nowhere.unschedulable, message: `${slotName(service.name, slot)} stays on node ${moving?.node} (${movingWhy}): no other node can take it: ${nowhere.unschedulable.message}` });
         continue;
