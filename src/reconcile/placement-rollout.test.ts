@@ -129,6 +129,14 @@ describe('a placement change rolls out (planService)', () => {
     assert.equal(plan.status.update?.state, 'updating', 'the rollout waits for a node');
   });
 
+  it('stop-first: stops no more instances in a batch than other nodes can take', () => {
+    const svc = redeployed({ replicas: 2, placement: { constraints: ['node.labels.zone==b'], maxReplicasPerNode: 1 }, updateConfig: { parallelism: 2 } });
+    const [s1, s2] = [running(svc, 1, 'a1'), running(svc, 2, 'a2')];
+    const plan = planService(svc, [s1, s2], { now: NOW, nodes: [zone('a1', 'a'), zone('a2', 'a'), zone('b1', 'b')] });
+    assert.deepEqual(plan.shutdown.map((x) => x.id), [s1.id]);
+    assert.match(plan.pending[0]?.message ?? '', /^web-2 stays on node a2 \(node a2 does not meet node\.labels\.zone==b \(it has node\.labels\.zone=a\)\): no other node can take it: no suitable node \(.*max replicas per node reached on 1 node\)/);
+  });
+
   it('pauses on a moved instance that fails (failureAction pause) and moves nothing more, not even outside the rollout', () => {
     const svc = redeployed({ replicas: 2, placement: { constraints: ['node.labels.zone==b'] }, updateConfig: { parallelism: 1 } });
     const [s1, s2] = [running(svc, 1, 'a1'), running(svc, 2, 'a2')];

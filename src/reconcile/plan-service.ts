@@ -251,6 +251,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
         pending.push({ slot, unschedulable: nowhere.unschedulable, message: `${slotName(service.name, slot)} stays on node ${moving?.node} (${movingWhy}): no other node can take it: ${nowhere.unschedulable.message}` });
         continue;
       }
+      if (nowhere) scheduler.assign(nowhere.node); // held for its replacement: the next move of this batch looks elsewhere
       budget--;
       replacing.add(slot);
       outdated.forEach((i) => stop(i, `update to generation ${generation}${misplaced.has(i.id) && current(i) ? `: ${misplaced.get(i.id)}` : ''}`));
