@@ -1,10 +1,10 @@
-import type { Instance, NewServiceEvent, Service, ServiceDeployment, ServicePhase, ServiceSpec } from '../model/index.js';
+import type { Instance, NewServiceEvent, Service, ServiceDeployment, ServicePhase } from '../model/index.js';
 import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
 import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
-import { asLost, globalSlots, leaveWhy, lostInstances, misplacedInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
+import { asLost, desiredSlots, globalSlots, leaveWhy, lostInstances, misplacedInstances, movesStateful, pendingNotes, placeSlot, slotOf } from './slot-placement.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
@@ -388,13 +388,3 @@ export function planService(service: Service, instances: readonly Instance[], ct
 }
 
 const NONE: readonly Instance[] = [];
-
-/** Slots 1..replicas of a replicated service (global slots: globalSlots); none for a network-only service. */
-function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
-  if (spec.containers.length === 0) return []; // a network-only service: ExternalName or hand-set endpoints
-  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1 }));
-}
-
-function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
-  return slots.find((s) => s.slot === slot) ?? { slot };
-}

@@ -29,6 +29,17 @@ function lostWhy(node: NodeInfo | undefined, name: string): string | undefined {
   return undefined;
 }
 
+/** Slots 1..replicas of a replicated service (global slots: globalSlots); none for a network-only service. */
+export function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
+  if (spec.containers.length === 0) return []; // a network-only service: ExternalName or hand-set endpoints
+  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1 }));
+}
+
+/** The desired slot of that number (a global slot carries its node), or the bare number. */
+export function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
+  return slots.find((s) => s.slot === slot) ?? { slot };
+}
+
 /** Whether a stateful slot may start elsewhere than where its data is (spec.placement.moveStatefulSlots). */
 export function movesStateful(spec: ServiceSpec): boolean {
   return spec.placement?.moveStatefulSlots === true;
