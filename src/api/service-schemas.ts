@@ -36,7 +36,7 @@ export const ServiceConditionSchema = z.strictObject({
   listeners: z.array(ListenerProblemSchema).optional().describe('With status False: the listeners that are not open.'),
 });
 export const ServiceStatusSchema = z.strictObject({
-  phase: z.enum(['initialized', 'deploying', 'running', 'stopped', 'removing', 'failed']),
+  phase: z.enum(['initialized', 'deploying', 'running', 'degraded', 'stopped', 'removing', 'failed']),
   desiredInstances: count,
   runningInstances: count,
   observedGeneration: count,

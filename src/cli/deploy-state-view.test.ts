@@ -61,6 +61,15 @@ describe('what the CLI says a change did', () => {
     assert.match(shown.stdout, / {2}deployed generation: 1, requested \S+ ago; generation 2 not deployed \(containers changed\): run `berth service deploy web`\n/);
   });
 
+  it('a placement change waits for deploy: the controllers place and move instances by the deployed placement (docs/rollouts.md)', async () => {
+    stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }));
+    const r = await run(['service', 'update', 'web', '--constraint', 'node.labels.zone==b']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'service web updated to generation 2 (not deployed): run `berth service deploy web`\n');
+    const shown = await run(['service', 'show', 'web']);
+    assert.match(shown.stdout, / {2}deployed generation: 1, requested \S+ ago; generation 2 not deployed \(placement changed\): run `berth service deploy web`\n/);
+  });
+
   it('a service without containers is serving from its creation, not "not deployed"', async () => {
     const created = await run(['service', 'create', 'ext', '--endpoint', '127.0.0.1:5432', '--port', '5432']);
     assert.equal(created.code, 0, created.stderr);

@@ -7,7 +7,7 @@ import type { DeployState, Service, ServiceSpec, WorkloadField } from '../model/
  */
 
 /** The spec fields a deploy rolls out; the network face and labels are in effect once stored. */
-export const WORKLOAD_FIELDS = ['mode', 'replicas', 'stateful', 'containers', 'restartPolicy', 'updateConfig', 'rollbackConfig', 'drainTimeout'] as const satisfies readonly WorkloadField[];
+export const WORKLOAD_FIELDS = ['mode', 'replicas', 'stateful', 'containers', 'placement', 'restartPolicy', 'updateConfig', 'rollbackConfig', 'drainTimeout'] as const satisfies readonly WorkloadField[];
 
 /** Where the service's spec stands against its deployment (model's DeployState). */
 export function deployStateOf(service: Pick<Service, 'spec' | 'deployment'>): DeployState {

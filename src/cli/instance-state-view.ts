@@ -39,6 +39,7 @@ export function colourState(state: InstanceState | string, palette: Palette, tex
     case 'pending':
     case 'starting':
     case 'deploying':
+    case 'degraded':
     case 'removing':
       return palette.yellow(text);
     case 'complete':

@@ -74,13 +74,17 @@ describe('berth node (real API)', () => {
     assert.match(quiet.stdout, /^berth_\S+\n$/);
   });
 
-  it('service ps marks the instances of a down node (their state is the last its agent reported)', async () => {
+  it('service ps marks the instances of a down node (their state is the last its agent reported), and those whose slot waits for it', async () => {
     const svc = store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'spread', replicas: 2, containers: [{ command: ['x'] }] }), deploy: true });
     store.applyControllerWrites({ createInstances: [newInstance({ service: 'spread', serviceId: svc.id, node: 'n1', slot: 1, id: 'spread-1-a' }), newInstance({ service: 'spread', serviceId: svc.id, node: 'n2', slot: 2, id: 'spread-2-b' })] });
     const r = await runCli(['service', 'ps', 'spread'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^spread-1\s+spread-1-a\s+\S+\s+\S+\s+running\s+n1\s/m);
-    assert.match(r.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+running\s+n2 \(down\)\s/m);
+    assert.match(r.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+running\s+n2 \(down; slot waits for it\)\s/m);
+    // Replaced elsewhere (desired shutdown): it stops when the agent returns; nothing waits for the node.
+    store.applyControllerWrites({ setDesired: [{ id: 'spread-2-b', desiredState: 'shutdown', reason: 'node n2 is down: replaced on another node' }] });
+    const fenced = await runCli(['service', 'ps', 'spread'], { env });
+    assert.match(fenced.stdout, /^spread-2\s+spread-2-b\s+\S+\s+\S+\s+shutdown\s+n2 \(down\)\s/m);
   });
 
   it('service ps shows NODE on a cluster of several nodes even when every instance is on one', async () => {

@@ -37,12 +37,19 @@ export function servicePsCommand(deps: CliDeps): Command {
 /**
  * NAME (web-1), ID, STATE, HEALTH (healthy, unhealthy, starting; `-` without probes or once ended),
  * DESIRED, NODE (when the instances are on more than one node, or `knownNodes` has several;
- * `n2 (down)` for a node in `downNodes`, whose instances' state is the last one its agent reported;
+ * `n2 (down)` for a node in `downNodes`, whose instances' state is the last one its agent reported —
+ * `n2 (down; slot waits for it)` when the instance is still meant to run there (`service why` says so too);
  * `n3 (removed)` for one missing from `knownNodes`, when given: `berth node rm` forgot it),
  * ADDRESS, PID (of its running containers), RESTARTS, STARTED/EXIT.
  */
 export function renderInstanceTable(service: string, instances: readonly Instance[], now: number, palette: Palette, options: { readonly downNodes?: ReadonlySet<string>; readonly knownNodes?: ReadonlySet<string> } = {}): string {
-  const nodeText = (node: string): string => (options.knownNodes !== undefined && options.knownNodes.size > 0 && !options.knownNodes.has(node) ? `${node} (removed)` : options.downNodes?.has(node) ? `${node} (down)` : node);
+  const nodeText = (i: Instance): string => {
+    if (options.knownNodes !== undefined && options.knownNodes.size > 0 && !options.knownNodes.has(i.node)) return `${i.node} (removed)`;
+    if (!options.downNodes?.has(i.node)) return i.node;
+    // Still meant to run there: its slot waits for the node (a global or stateful slot, or one that no
+    // other node can take); otherwise it was replaced elsewhere and stops when its agent returns.
+    return i.desiredState === 'running' ? `${i.node} (down; slot waits for it)` : `${i.node} (down)`;
+  };
   const nodes = new Set(instances.map((i) => i.node)).size > 1 || (options.knownNodes?.size ?? 0) > 1;
   return renderTable(
     ['NAME', 'ID', 'STATE', 'HEALTH', 'DESIRED', ...(nodes ? ['NODE'] : []), 'ADDRESS', 'PID', 'RESTARTS', 'STARTED/EXIT'],
@@ -52,7 +59,7 @@ export function renderInstanceTable(service: string, instances: readonly Instanc
       colourState(i.status.state, palette),
       isTerminalState(i.status.state) ? '-' : colourHealth(healthOf(i), palette) || '-',
       i.desiredState,
-      ...(nodes ? [nodeText(i.node)] : []),
+      ...(nodes ? [nodeText(i)] : []),
       i.spec.address || '-',
       pidsOf(i),
       i.restarts,

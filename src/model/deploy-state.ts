@@ -10,7 +10,7 @@ import type { ServiceSpec } from './service-spec.js';
  */
 
 /** The spec fields a deploy rolls out; every other field is in effect once stored. */
-export const WORKLOAD_FIELDS = ['mode', 'replicas', 'stateful', 'containers', 'restartPolicy', 'updateConfig', 'rollbackConfig', 'drainTimeout'] as const satisfies readonly (keyof ServiceSpec)[];
+export const WORKLOAD_FIELDS = ['mode', 'replicas', 'stateful', 'containers', 'placement', 'restartPolicy', 'updateConfig', 'rollbackConfig', 'drainTimeout'] as const satisfies readonly (keyof ServiceSpec)[];
 
 export type WorkloadField = (typeof WORKLOAD_FIELDS)[number];
 

@@ -67,11 +67,13 @@ export interface SpecHistory {
 
 /**
  * The service's phase, as Kontena shows it: `initialized` (created, never deployed), `deploying`
- * (instances not yet as asked), `running`, `stopped`, `removing`; and `failed`: the deployed spec
+ * (instances not yet as asked), `running`, `stopped`, `removing`; `degraded`: nothing is on its way,
+ * every instance that can run runs the deployed generation, and the other slots wait — for their node
+ * (down) or for a node that fits (pending) — as the status message says; and `failed`: the deployed spec
  * cannot be run by this server (it is past a limit, e.g. a row stored before the limit was lowered),
  * so nothing is started or stopped for it and `status.message` says why.
  */
-export type ServicePhase = 'initialized' | 'deploying' | 'running' | 'stopped' | 'removing' | 'failed';
+export type ServicePhase = 'initialized' | 'deploying' | 'running' | 'degraded' | 'stopped' | 'removing' | 'failed';
 
 /** Observed by the controllers; written only by them. */
 export interface ServiceStatus {

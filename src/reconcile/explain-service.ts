@@ -312,6 +312,8 @@ function verdictOf(sorted: readonly Weighed[], s: { update: UpdateStatus | undef
   if (s.update?.state === 'rollback_completed' && s.service.deployment?.cause === 'auto-rollback') return 'rolled_back';
   if (sorted.some((w) => w.weight === 'blocking')) return s.ready === 0 && s.desired > 0 ? 'failed' : 'degraded';
   if (sorted.some((w) => w.weight === 'progress') || s.service.status.phase === 'deploying') return 'converging';
+  // The controller has done what it can; slots wait for their node (warnings): not healthy.
+  if (s.service.status.phase === 'degraded') return 'degraded';
   return 'healthy';
 }
 

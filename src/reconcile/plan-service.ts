@@ -1,14 +1,15 @@
-import type { Instance, NewServiceEvent, Service, ServiceDeployment, ServicePhase, ServiceSpec } from '../model/index.js';
+import type { Instance, NewServiceEvent, Service, ServiceDeployment, ServicePhase } from '../model/index.js';
 import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
 import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
-import { asLost, globalSlots, leaveWhy, lostInstances, movesStateful, pendingNotes, placeSlot } from './slot-placement.js';
+import { asLost, desiredSlots, globalSlots, leaveWhy, lostInstances, misplacedInstances, movesStateful, pendingNotes, placeSlot, slotOf } from './slot-placement.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
 import { countRunning, groupBySlot, trimHistory } from './slot-groups.js';
+import { countSlots, phaseOf } from './service-phase.js';
 
 export { HISTORY_PER_SLOT } from './slot-groups.js';
 
@@ -189,13 +190,24 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const orderedSlots = spec.stateful ? [...slots].sort((a, b) => a.slot - b.slot) : slots;
   // Stateful replacements go from the highest slot down (StatefulSet's rolling update order).
   const replaceOrder = spec.stateful ? [...orderedSlots].reverse() : orderedSlots;
+  // Instances on nodes that no longer meet the placement (a constraint, a platform, maxReplicasPerNode):
+  // the rollout replaces them as it replaces an old template. A stateful slot stays where its data is,
+  // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
+  const { misplaced, staying } = global === undefined
+    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), scheduler)
+    : { misplaced: new Map<string, string>(), staying: [] };
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },
     slots: replaceOrder.map((s) => s.slot),
     bySlot,
     current,
+    misplaced,
+    staying,
+    downNodes: new Set(ctx.nodes.filter((n) => !n.ready).map((n) => n.name)),
     now: ctx.now,
   });
+  // Up to date for the rollout: the deployed template, and while it runs, a node that meets the placement.
+  const upToDate = rollout.current;
   events.push(...rollout.events);
   if (rollout.wakeAt !== undefined) requeueAfterMs = Math.max(1, rollout.wakeAt - ctx.now);
   let budget = rollout.budget;
@@ -207,29 +219,42 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const replacing = new Set<number>();
   for (const { slot } of replaceOrder) {
     if (replaced.has(slot)) continue; // its new instance (on another node) is planned already
+    if (rollout.progress.get(slot) === 'waiting') continue; // its node is down: nothing can be done there
     const live = liveOf(slot);
-    if (live.every(current)) continue; // nothing outdated
-    const outdated = live.filter((i) => !current(i));
-    const fresh = live.filter(current);
+    if (live.every(upToDate)) continue; // nothing outdated
+    const outdated = live.filter((i) => !upToDate(i));
+    const fresh = live.filter(upToDate);
+    // Outdated only by its node (the placement changed): it moves, and the messages say where from and why.
+    const moving = outdated.every(current) ? outdated[0] : undefined;
+    const movingWhy = moving ? misplaced.get(moving.id) : undefined;
     // A slot whose new instance failed in this rollout is not tried again by it (the old instance that
     // start-first kept goes on serving); a later deploy request tries again.
     const retry = !rollout.failedSlots.has(slot);
     if (spec.updateConfig.order === 'start-first' && !spec.stateful) {
-      if (fresh.some(isReady)) {
-        outdated.forEach((i) => stop(i, 'replaced by a newer instance'));
+      const ready = fresh.find(isReady);
+      if (ready) {
+        outdated.forEach((i) => stop(i, movingWhy !== undefined ? `${movingWhy}: moved to node ${ready.node}` : 'replaced by a newer instance'));
         replacing.add(slot);
       } else if (fresh.length > 0) {
         replacing.add(slot); // new one on its way
       } else if (budget > 0 && retry) {
         budget--;
         replacing.add(slot);
-        const node = place(slotOf(slot, slots));
-        if (node !== undefined) create.push({ slot, node, restarts: 0, reason: `update to generation ${generation}` });
+        const node = place(slotOf(slot, slots), moving && movingWhy !== undefined ? { from: moving.node, why: movingWhy } : undefined);
+        if (node !== undefined) create.push({ slot, node, restarts: 0, reason: `update to generation ${generation}${movingWhy !== undefined ? `: moving off node ${moving?.node} (${movingWhy})` : ''}` });
       }
     } else if (budget > 0 && retry) {
+      // Stop-first stops an instance that only has to move once another node can take it (capacity
+      // is not given up for a slot that would then wait for room).
+      const nowhere = moving && movingWhy !== undefined ? scheduler.pick({ avoid: moving.node }) : undefined;
+      if (nowhere && 'unschedulable' in nowhere) {
+        pending.push({ slot, unschedulable: nowhere.unschedulable, message: `${slotName(service.name, slot)} stays on node ${moving?.node} (${movingWhy}): no other node can take it: ${nowhere.unschedulable.message}` });
+        continue;
+      }
+      if (nowhere) scheduler.assign(nowhere.node); // held for its replacement: the next move of this batch looks elsewhere
       budget--;
       replacing.add(slot);
-      outdated.forEach((i) => stop(i, `update to generation ${generation}`));
+      outdated.forEach((i) => stop(i, `update to generation ${generation}${misplaced.has(i.id) && current(i) ? `: ${misplaced.get(i.id)}` : ''}`));
     }
   }
 
@@ -243,6 +268,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     const live = liveOf(s.slot);
     let found: { i: Instance; why: string }[] | undefined;
     for (const i of live) {
+      if (misplaced.has(i.id) && !upToDate(i)) continue; // the rollout moves it, in its batch
       let why = leaveCache.get(i.node);
       if (why === undefined) leaveCache.set(i.node, (why = leaveWhy(i, scheduler) ?? null));
       if (why) (found ??= []).push({ i, why: why.message });
@@ -324,13 +350,12 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  // Ready, not merely running: an instance counts once its readiness probes pass (isReady).
-  let running = 0;
-  for (const { slot } of slots) if ((bySlot.get(slot) ?? NONE).some((i) => current(i) && isReady(i) && onUpNode(i))) running++;
-  let extra = 0;
-  for (const i of view) if (!isTerminal(i.status.state) && (!current(i) || !desired.has(i.slot))) extra++;
-  const converged = running === desiredCount && extra === 0 && create.length === 0;
-  const phase: ServicePhase = converged ? 'running' : 'deploying';
+  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Set(pending.map((p) => p.slot)) });
+  const { running } = counts;
+  // Degraded: everything that can run runs and the rest waits (the status message names each slot).
+  const phase = phaseOf(counts, { desired: desiredCount, creates: create.length, stops: shutdown.length, update: rollout.update });
+  const converged = phase === 'running';
+  const degraded = phase === 'degraded';
   if (converged && service.status.phase !== 'running') {
     const tookMs = ctx.now - Date.parse(service.deployment.requestedAt);
     events.push({
@@ -345,8 +370,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const completedWithFailures = (update.state === 'completed' || update.state === 'rollback_completed') && update.updatedInstances < update.totalInstances;
   if (update.state === 'paused' || update.state === 'rollback_paused' || update.state === 'rollback_started' || completedWithFailures) notes.unshift(update.message);
   const networkOnly = deployStateOf(service).kind === 'network-only';
-  // A global service with no node to run on is converged (nothing to run), and says why.
-  const quiet = converged && !(global !== undefined && desiredCount === 0);
+  // A global service with no node to run on is converged (nothing to run), and says why; so does a
+  // converged service with a slot that stays on a node it should leave (a stateful slot's data).
+  const quiet = converged && notes.length === 0 && !(global !== undefined && desiredCount === 0);
   const message = networkOnly && converged ? describeNetworkOnly(service.spec) : quiet ? `${running}/${desiredCount} running` : [`${running}/${desiredCount} running`, ...notes].join('; ');
   for (const c of create) {
     for (const i of bySlot.get(c.slot) ?? []) if (isTerminal(i.status.state) && i.desiredState === 'running') retire.push(i.id);
@@ -354,20 +380,11 @@ export function planService(service: Service, instances: readonly Instance[], ct
   return {
     create, shutdown, retire, remove, events, removeService: false, pending,
     ...(deferred > 0 ? { deferred } : {}),
-    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged ? generation : service.status.observedGeneration, message, update: rollout.update },
+    // Degraded runs the deployed generation wherever it can: observed, so a later rollout goes back to it.
+    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged || degraded ? generation : service.status.observedGeneration, message, update: rollout.update },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs, ...(restartWaits ? {} : { requeueForMonitor: true }) }),
   };
 }
 
 const NONE: readonly Instance[] = [];
-
-/** Slots 1..replicas of a replicated service (global slots: globalSlots); none for a network-only service. */
-function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
-  if (spec.containers.length === 0) return []; // a network-only service: ExternalName or hand-set endpoints
-  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1 }));
-}
-
-function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
-  return slots.find((s) => s.slot === slot) ?? { slot };
-}

@@ -16,12 +16,14 @@ import { parseDuration } from '../lib/index.js';
  *               not wait for a slot that failed: it counts the failure and moves on)
  *   stopping    an outdated instance is stopping for it (stop-first)    — in flight
  *   outdated    an outdated instance still serves it
+ *   waiting     an outdated instance is on a node that is down: it can be neither stopped nor replaced
+ *               until its agent returns, so the slot holds no batch (nor completes)
  * In-flight slots use up the batch (parallelism, or what minHealth allows). The rollout completes
  * once every slot is updated or failed in it — with failures when failureAction is continue or they
  * stay within maxFailureRatio (Swarm: "update completed" with the failures counted).
  */
 
-export type SlotProgress = 'updated' | 'monitoring' | 'starting' | 'failed' | 'stopping' | 'outdated' | 'empty';
+export type SlotProgress = 'updated' | 'monitoring' | 'starting' | 'failed' | 'stopping' | 'outdated' | 'waiting' | 'empty';
 
 export interface RolloutInput {
   readonly service: Service & { readonly deployment: ServiceDeployment };
@@ -30,6 +32,16 @@ export interface RolloutInput {
   /** Instances per slot, newest first. */
   readonly bySlot: ReadonlyMap<number, readonly Instance[]>;
   readonly current: (i: Instance) => boolean;
+  /**
+   * Live instances whose node no longer meets the deployed placement (misplacedInstances), id → why:
+   * outdated for the rollout while it runs or is paused, as Swarm's placement is part of the task spec;
+   * once it completed, what moves them is the constraint enforcer (planService), not this rollout.
+   */
+  readonly misplaced?: ReadonlyMap<string, string>;
+  /** Slots that no longer meet the placement but stay (a stateful slot's data), as status notes: named when the rollout completes. */
+  readonly staying?: readonly string[];
+  /** Nodes marked down: an outdated instance there waits for its node (`waiting`) instead of holding a batch. */
+  readonly downNodes?: ReadonlySet<string>;
   readonly now: number;
 }
 
@@ -47,6 +59,11 @@ export interface RolloutPlan {
   readonly failedSlots: ReadonlySet<number>;
   /** When a monitoring slot will count as updated (epoch ms). */
   readonly wakeAt?: number;
+  /**
+   * Whether an instance is up to date for this rollout: `current`, and while the rollout has not
+   * completed, on a node that meets the placement (not in `misplaced`).
+   */
+  readonly current: (i: Instance) => boolean;
 }
 
 const ACTIVE: readonly UpdateState[] = ['updating', 'rollback_started'];
@@ -74,7 +91,7 @@ export function batchLimit(config: UpdateConfig, stateful: boolean, desired: num
 }
 
 export function planRollout(input: RolloutInput): RolloutPlan {
-  const { service, slots, bySlot, current, now } = input;
+  const { service, slots, bySlot, now } = input;
   const dep = service.deployment;
   const config = rolloutConfig(dep);
   const monitorMs = parseDuration(config.monitor);
@@ -100,6 +117,10 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     };
     if (!continuingAutoRollback) events.push({ ...base, type: isRollback ? 'service.rollback_started' : 'service.update_started', severity: 'info', message, data: { generation: dep.generation } });
   }
+  // Placement is rolled out like the containers until the rollout completes (docs/rollouts.md).
+  const misplaced = input.misplaced;
+  const settled = update.state === 'completed' || update.state === 'rollback_completed';
+  const current = misplaced === undefined || misplaced.size === 0 || settled ? input.current : (i: Instance): boolean => input.current(i) && !misplaced.has(i.id);
   const startedAtMs = Date.parse(update.startedAt);
   // Instances created after the deploy request belong to this rollout (both times are the store's clock).
   const requestedAtMs = Date.parse(dep.requestedAt);
@@ -119,9 +140,11 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       progress.set(slot, 'empty');
       continue;
     }
+    const waitsForNode = !isTerminal(newest.status.state) && (input.downNodes?.has(newest.node) ?? false);
     if (!current(newest)) {
-      // Stopping, or stopped with its replacement about to be created: in flight either way.
-      progress.set(slot, newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : 'stopping');
+      // Stopping, or stopped with its replacement about to be created: in flight either way — unless
+      // its node is down: then it waits for the node, and the batch goes on with other slots.
+      progress.set(slot, waitsForNode ? 'waiting' : newest.desiredState === 'running' && !isTerminal(newest.status.state) ? 'outdated' : 'stopping');
       continue;
     }
     const why = failureOf(newest);
@@ -137,7 +160,10 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       continue;
     }
     if (newest.desiredState !== 'running' || isTerminal(newest.status.state)) {
-      progress.set(slot, stopping ? 'stopping' : 'empty');
+      // An instance from before the deploy request stopped on purpose (one that moves off a node that
+      // no longer meets the placement, stop-first): its replacement comes next, the slot is in flight.
+      const replaced = newest.desiredState === 'shutdown' && Date.parse(newest.createdAt) < requestedAtMs;
+      progress.set(slot, replaced && waitsForNode ? 'waiting' : stopping || replaced ? 'stopping' : 'empty');
       continue;
     }
     const since = readySince(newest);
@@ -225,8 +251,10 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       message = `${what} completed with failures: ${updatedInstances}/${slots.length} instance(s) ready, ${failedSlots.size} failed (${why})${detail}`;
     } else {
       const failures = failedInstances.length > 0 ? ` (${failedInstances.length} instance failure(s) tolerated)` : '';
-      message = `${what} completed: ${slots.length}/${slots.length} instance(s) ready${failures}`;
+      message = `${what} completed: ${slots.length}/${slots.length} instance(s) ready${failures}${replacedNote(slots, bySlot, requestedAtMs)}`;
     }
+    const staying = input.staying ?? [];
+    if (staying.length > 0) message += `; ${staying.length} slot(s) stay on a node that no longer meets the placement: ${staying[0] ?? ''}`;
     update = { ...update, state, message, completedAt: new Date(now).toISOString() };
     events.push({
       ...base, type: isRollback ? 'service.rollback_completed' : 'service.update_completed', severity: failedSlots.size > 0 ? 'warning' : 'info',
@@ -235,6 +263,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   } else if (ACTIVE.includes(update.state) && rollbackTo === undefined) {
     const parts = [`${counts.updated ?? 0}/${slots.length} updated`];
     for (const k of ['monitoring', 'starting', 'stopping', 'failed'] as const) if (counts[k]) parts.push(`${counts[k]} ${k}`);
+    if (counts.waiting) parts.push(`${counts.waiting} waiting for their node (down)`);
     const head = isRollback ? `rolling back to generation ${dep.rollbackTo ?? '?'}` : `updating to generation ${dep.generation}`;
     update = { ...update, message: `${head}: ${parts.join(', ')}` };
   }
@@ -244,7 +273,28 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     const inFlight = (counts.monitoring ?? 0) + (counts.starting ?? 0) + (counts.stopping ?? 0);
     budget = Math.max(0, batchLimit(config, service.deployment.spec.stateful, slots.length) - inFlight);
   }
-  return { update, events, budget, progress, complete, failedSlots, ...(rollbackTo !== undefined ? { rollbackTo } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
+  return { update, events, budget, progress, complete, failedSlots, current, ...(rollbackTo !== undefined ? { rollbackTo } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
+}
+
+/**
+ * What a rollout that completed without failures did besides starting its slots: `; none needed
+ * replacing or moving` when it created no instance (a change of placement that every instance meets
+ * already, of the update config, a scale-down), or `; 2 moved to another node` when replacements run
+ * on other nodes than the instances they replaced.
+ */
+function replacedNote(slots: readonly number[], bySlot: ReadonlyMap<number, readonly Instance[]>, requestedAtMs: number): string {
+  let created = 0;
+  let moved = 0;
+  for (const slot of slots) {
+    const list = bySlot.get(slot) ?? NONE;
+    const newest = list[0];
+    if (!newest || Date.parse(newest.createdAt) < requestedAtMs) continue;
+    created++;
+    const before = list.find((i) => Date.parse(i.createdAt) < requestedAtMs);
+    if (before !== undefined && before.node !== newest.node) moved++;
+  }
+  if (created === 0) return '; none needed replacing or moving';
+  return moved > 0 ? `; ${moved} moved to another node` : '';
 }
 
 /** Why a current instance counts as failed, or undefined: it ended on its own, or a probe fails. */

@@ -176,11 +176,17 @@ describe('scheduling: no churn, drain, node loss', () => {
     assert.match(plan.pending[0]?.message ?? '', /^web-1 stays on node a \(node a is draining\): no other node can take it: no suitable node \(2 nodes not available for new instances\)/);
   });
 
-  it('moves an instance whose node no longer meets a constraint (swarmkit constraint enforcer)', () => {
-    const svc = service({ replicas: 1, placement: { constraints: ['node.labels.zone==a'] } });
+  it('moves an instance whose node no longer meets a constraint after its rollout completed, start-first (swarmkit constraint enforcer)', () => {
+    const deployed = service({ replicas: 1, placement: { constraints: ['node.labels.zone==a'] } });
+    const requestedAt = deployed.deployment?.requestedAt ?? '';
+    // Its rollout completed; then node a's label changed (`berth node update --label-add zone=b`).
+    const update = { state: 'completed' as const, generation: 1, requestedAt, startedAt: requestedAt, message: 'update to generation 1 completed: 1/1 instance(s) ready', failedInstances: [], updatedInstances: 1, totalInstances: 1 };
+    const svc: Service = { ...deployed, status: { ...deployed.status, phase: 'running', observedGeneration: 1, update } };
     const nodes = [node('a', { labels: { zone: 'b' } }), node('b', { labels: { zone: 'a' } })];
     const plan = planService(svc, [running(svc, 1, 'a')], { now: NOW, nodes });
-    assert.deepEqual(plan.create.map((c) => c.node), ['b']);
+    assert.deepEqual(plan.create.map((c) => [c.node, c.reason]), [['b', 'moving off node a (node a does not meet node.labels.zone==a (it has node.labels.zone=b))']]);
+    assert.equal(plan.shutdown.length, 0, 'the old instance stops once its replacement is ready');
+    assert.equal(plan.status.update?.state, 'completed', 'a completed rollout is not reopened by a node\'s label');
   });
 
   it('replaces a replicated instance of a down node elsewhere at once, keeping its record with desired state shutdown', () => {

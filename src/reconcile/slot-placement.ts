@@ -29,6 +29,17 @@ function lostWhy(node: NodeInfo | undefined, name: string): string | undefined {
   return undefined;
 }
 
+/** Slots 1..replicas of a replicated service (global slots: globalSlots); none for a network-only service. */
+export function desiredSlots(spec: ServiceSpec): DesiredSlot[] {
+  if (spec.containers.length === 0) return []; // a network-only service: ExternalName or hand-set endpoints
+  return Array.from({ length: spec.replicas }, (_, i) => ({ slot: i + 1 }));
+}
+
+/** The desired slot of that number (a global slot carries its node), or the bare number. */
+export function slotOf(slot: number, slots: readonly DesiredSlot[]): DesiredSlot {
+  return slots.find((s) => s.slot === slot) ?? { slot };
+}
+
 /** Whether a stateful slot may start elsewhere than where its data is (spec.placement.moveStatefulSlots). */
 export function movesStateful(spec: ServiceSpec): boolean {
   return spec.placement?.moveStatefulSlots === true;
@@ -78,6 +89,53 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
 }
 
 /**
+ * The live instances of a replicated service (those stopping too: the rollout waits until they ended)
+ * whose node, although up, no longer meets the deployed placement: a constraint or platform it fails
+ * (the first such filter's reason), or more instances of the service on the node than
+ * `maxReplicasPerNode` (those of the highest slots beyond it, among those meant to run). A draining
+ * node is not a reason here: leaving it is the node's business (leaveWhy), not the spec's. Swarm puts
+ * placement in the task spec, so a change of it is a rolling update; planRollout counts `misplaced`
+ * as outdated while the deployment's rollout runs (docs/rollouts.md, "Placement changes").
+ * @returns `misplaced`: id → why ("node a does not meet node.labels.zone==b (it has
+ *   node.labels.zone=a)"), the instances to move; `staying`: the notes of stateful slots that stay
+ *   where their data is (unless the spec sets placement.moveStatefulSlots, then they are in `misplaced`)
+ */
+export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[], scheduler: ServiceScheduler): { misplaced: Map<string, string>; staying: string[] } {
+  const out = new Map<string, string>();
+  const staying: string[] = [];
+  if (spec.mode !== 'replicated' || spec.placement === undefined) return { misplaced: out, staying };
+  const fits: Instance[] = [];
+  for (const i of live) {
+    const node = scheduler.node(i.node);
+    if (!node || !node.ready) continue;
+    const r = scheduler.check(node, { existing: true });
+    if (r && (r.filter === 'constraints' || r.filter === 'platform')) out.set(i.id, r.message);
+    else if (i.desiredState === 'running') fits.push(i); // maxReplicasPerNode counts those meant to stay
+  }
+  const max = spec.placement.maxReplicasPerNode ?? 0;
+  if (max > 0) {
+    const byNode = new Map<string, Instance[]>();
+    for (const i of fits) {
+      const list = byNode.get(i.node);
+      if (list) list.push(i);
+      else byNode.set(i.node, [i]);
+    }
+    for (const [node, list] of byNode) {
+      if (list.length <= max) continue;
+      // The lowest slots keep their place, as scale-down removes the highest.
+      const sorted = [...list].sort((a, b) => a.slot - b.slot || (a.createdAt < b.createdAt ? -1 : 1));
+      for (const i of sorted.slice(max)) out.set(i.id, `node ${node} runs ${list.length} instance(s) of ${spec.name} (maxReplicasPerNode ${max})`);
+    }
+  }
+  if (!spec.stateful || movesStateful(spec) || out.size === 0) return { misplaced: out, staying };
+  for (const i of live) {
+    const why = out.get(i.id);
+    if (why !== undefined && i.desiredState === 'running') staying.push(`${slotName(spec.name, i.slot)} stays on node ${i.node} (${why}): its data is there (placement.moveStatefulSlots moves it)`);
+  }
+  return { misplaced: new Map(), staying };
+}
+
+/**
  * The slots of a global service: one per node that may run it (swarmkit's global orchestrator). A node
  * keeps the slot of its newest instance, so slot numbers stay with their node while nodes join and
  * leave; a node without one gets the lowest number no instance of the service ever had (a number whose
@@ -122,8 +180,8 @@ export function globalSlots(bySlot: ReadonlyMap<number, readonly Instance[]>, sc
 
 /**
  * Where a slot's new instance goes: a global slot's node; a stateful slot's node (where its newest
- * instance ran: the data is there), unless that node is down, gone or draining and the service moves
- * stateful slots; otherwise the scheduler's pick. `avoid` is a node the slot is leaving.
+ * instance ran: the data is there), unless that node is down, gone, draining or no longer meets the
+ * placement and the service moves stateful slots; otherwise the scheduler's pick. `avoid` is a node the slot is leaving.
  * @returns the node, or the slot's pending note and the scheduler's reasons
  */
 export function placeSlot(
@@ -143,7 +201,8 @@ export function placeSlot(
     const node = scheduler.node(home);
     const r = node ? scheduler.check(node, { home: true }) : { node: home, filter: 'ready' as const, message: `node ${home} was removed` };
     if (!r) return { node: home };
-    const away = r.filter === 'ready' || (r.filter === 'available' && node?.availability === 'drain');
+    // Its node is gone, down, draining, or no longer meets the placement: a slot that moves goes elsewhere.
+    const away = r.filter === 'ready' || (r.filter === 'available' && node?.availability === 'drain') || r.filter === 'constraints' || r.filter === 'platform';
     if (!(away && movesStateful(spec))) {
       const hint = away ? ' (placement.moveStatefulSlots starts it elsewhere with an empty data directory)' : '';
       return pending(`waits for node ${home}, where its data is${hint}`, { message: r.message, nodes: [r] });

@@ -109,6 +109,8 @@ describe('planWhatIf', () => {
           const svc = named('web', { replicas, ...(maxPerNode > 0 ? { placement: { maxReplicasPerNode: maxPerNode } } : {}) });
           // A converged service: every slot runs somewhere (what-if reports the change's doing, not a slot filled anyway).
           const instances = where.slice(0, replicas).map((w, k) => running(svc, k + 1, `n${w % nodeCount}`));
+          // More instances on a node than maxReplicasPerNode is not converged: the rollout moves them.
+          fc.pre(maxPerNode === 0 || nodes.every((n) => instances.filter((i) => i.node === n.name).length <= maxPerNode));
           const failed = `n${failIndex % nodeCount}`;
           const downed = nodes.map((n) => (n.name === failed ? { ...n, ready: false } : n));
           const direct = planService(svc, instances, { now: NOW, nodes: downed, usage: indexUsage(instances) });
