@@ -61,7 +61,19 @@ export class LogFeed {
     private readonly wake: () => void,
     /** Lines at or before this time were merged already (a feed opened again after a break). */
     private readonly skipUpTo?: string,
+    /** The watermark its predecessor had reached (a feed opened again after a break): where to ask from should it fail too. */
+    private readonly resumeFrom?: string,
   ) {}
+
+  /**
+   * Where a feed that asks this one's node again after it failed starts: from its watermark (every
+   * line before it arrived) and after its newest line; when it failed before either came (its node was
+   * still down), from its predecessor's, so a node down for several retries is not asked again from
+   * the start of the follow, nor are its lines merged twice.
+   */
+  resumePoint(): { readonly since: string | undefined; readonly skipUpTo: string | undefined } {
+    return { since: this.watermark ?? this.resumeFrom, skipUpTo: this.lastLine ?? this.skipUpTo };
+  }
 
   /** Ends the feed's request (the merged stream ended, or its client went away). */
   close(): void {

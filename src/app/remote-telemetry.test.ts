@@ -121,6 +121,7 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
   it('while following, releases lines in time order up to the smallest watermark of the nodes, which is the merged watermark', async () => {
     const { a, b, telemetry } = await twoNodes();
     const stop = new AbortController();
+    after(() => stop.abort()); // a failed assertion must not leave the follow running
     const got: string[] = [];
     const marks: string[] = [];
     const reading = (async () => {
@@ -185,7 +186,7 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
     await assert.rejects(telemetry.stats(ALL), (e: { code?: string }) => e.code === 'LOGS_UNAVAILABLE');
   });
 
-  it('asks a node whose stream broke again, from where it broke, and says once that its lines were missing', async () => {
+  it('asks a node whose stream broke again, from where it broke (after failed retries too), and says once that its lines were missing', async () => {
     const a = new ScriptedNode([line(t(1), 'a1', A1.id, 1)], t(2));
     let b = new ScriptedNode([line(t(1), 'b1', B2.id, 2)], t(2));
     let bApp = createNodeTelemetryApi({ node: 'vm-b', reader: b, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
@@ -194,6 +195,11 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
     const targets = new Map<string, TelemetryTarget>([['vm-a', await serve('vm-a', a, ALL)], ['vm-b', { url: `http://127.0.0.1:${bPort}`, token: TOKEN }]]);
     const telemetry = new RemoteTelemetry({ target: (node) => targets.get(node) as TelemetryTarget, rescanMs: 50, retryMs: 200 });
     const stop = new AbortController();
+    // A failed assertion must not leave the follow (and vm-b's agent) running: the file would never end.
+    after(() => {
+      stop.abort();
+      return bApp.close();
+    });
     const got: string[] = [];
     const unreachable: UnreachableNode[] = [];
     const reading = (async () => {
@@ -207,10 +213,12 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
     a.push(line(t(3), 'a3', A1.id, 1));
     a.moveMark(t(4));
     await waitFor('a3 while vm-b is away', () => got.includes('a3'));
+    // vm-b stays away for several retries (retryMs 200), each failing before anything came: the next is
+    // still asked from where its stream broke, not from the start of the follow.
+    await sleep(700);
     // vm-b's agent is back on its port: asked again from its watermark, its new line comes, once.
     b = new ScriptedNode([line(t(1), 'b1', B2.id, 2), line(t(3), 'b3', B2.id, 2)], t(4));
     bApp = createNodeTelemetryApi({ node: 'vm-b', reader: b, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
-    after(() => bApp.close());
     await bApp.listen({ host: '127.0.0.1', port: bPort });
     await waitFor('b3 after the retry', () => got.includes('b3'));
     assert.equal(b.asked[0]?.since, t(2), 'asked from where its stream broke');

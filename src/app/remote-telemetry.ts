@@ -99,7 +99,8 @@ export class RemoteTelemetry implements Telemetry {
       }
       const target = this.options.target(node);
       for (const part of chunks(ids, NODE_TELEMETRY_MAX_IDS)) {
-        const feed = new LogFeed(node, part, history, wake, after?.lastLine);
+        const resume = after?.resumePoint();
+        const feed = new LogFeed(node, part, history, wake, resume?.skipUpTo, resume?.since);
         feed.warned = after?.warned ?? false;
         feeds.push(feed);
         if ('problem' in target) feed.refuse(target.problem);
@@ -189,7 +190,7 @@ export class RemoteTelemetry implements Telemetry {
       f.retired = true;
       // Instances gone meanwhile are not asked for (their node would refuse the whole request).
       const ids = f.node === this.options.local?.node ? f.ids : f.ids.filter((id) => wanted.has(id));
-      if (ids.length > 0 || f.node === this.options.local?.node) context.open(f.node, ids, { since: f.watermark ?? context.startedAt, follow: true }, false, f);
+      if (ids.length > 0 || f.node === this.options.local?.node) context.open(f.node, ids, { since: f.resumePoint().since ?? context.startedAt, follow: true }, false, f);
     }
     const covered = new Set(feeds.filter((f) => !f.retired).flatMap((f) => f.ids));
     const local = this.options.local?.node;
