@@ -29,7 +29,11 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 // harness's `docker` option sets BERTH_DOCKER=auto): a test of the process driver must not create
 // networks, listen on a bridge gateway or route ranges because an engine happens to answer.
 const env = { ...process.env, BERTH_DOCKER: process.env.BERTH_DOCKER ?? 'off' };
-const result = files.length === 0 ? { status: 0 } : spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+// A test file whose process never ends (a test that failed and left a server or a follow running)
+// would hold the run until CI's own limit, with nothing said: past RUN_LIMIT_MS it is stopped, saying so.
+const RUN_LIMIT_MS = Number(process.env.BERTH_TEST_RUN_LIMIT_MS ?? 75 * 60_000);
+const result = files.length === 0 ? { status: 0 } : spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env, timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' });
+if (result.error?.code === 'ETIMEDOUT') console.log(`node:test did not end within ${Math.round(RUN_LIMIT_MS / 1000)} s and was stopped: a test file did not end (the last file reported above is waiting on it)`);
 process.exit(Math.max(result.status ?? 1, runVitest()));
 
 /**

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { FakeDriver } from '../drivers/index.js';
 import type { Instance } from '../model/index.js';
 import type { DataPlane } from './instance-drain.js';
-import { TestServer, harness, httpProbe, until } from './testing/runner-harness.js';
+import { TestServer, harness, httpProbe, until } from '../../test/runner-harness.js';
 
 void describe('InstanceRunner: probes', () => {
   const server = new TestServer();

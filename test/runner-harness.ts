@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { FakeDriver } from '../../drivers/index.js';
-import { silentLogger, systemClock } from '../../lib/index.js';
-import type { Instance, InstanceStatus, NewServiceEvent, ServiceSpecInput } from '../../model/index.js';
-import { instance, spec } from '../../../test/fixtures.js';
-import type { DataPlane } from '../instance-drain.js';
-import type { RunnerContext } from '../runner-context.js';
-import { InstanceRunner } from '../instance-runner.js';
+import { FakeDriver } from '../src/drivers/index.js';
+import { silentLogger, systemClock } from '../src/lib/index.js';
+import type { Instance, InstanceStatus, NewServiceEvent, ServiceSpecInput } from '../src/model/index.js';
+import { instance, spec } from './fixtures.js';
+import type { DataPlane } from '../src/agent/instance-drain.js';
+import type { RunnerContext } from '../src/agent/runner-context.js';
+import { InstanceRunner } from '../src/agent/instance-runner.js';
 
 /* The InstanceRunner tests' harness (instance-runner*.test.ts): a runner with the store played in memory. */
 
