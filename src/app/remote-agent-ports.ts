@@ -3,11 +3,47 @@ import type { InstanceCredentials, NodeAgentClient, WatchEvent } from '../client
 import { isApiError } from '../client/index.js';
 import type { Disposable, Logger } from '../lib/index.js';
 import type { Instance, InstanceStatus, NewServiceEvent } from '../model/index.js';
-import { isTerminal } from '../model/index.js';
+import { canAdvance, isTerminal } from '../model/index.js';
 import type { ClusterMirror } from './cluster-mirror.js';
 
 /** Reports kept while the server cannot be reached; past it the oldest are dropped (the next status of an instance replaces them anyway). */
 const MAX_QUEUED_REPORTS = 10_000;
+/**
+ * Most statuses, and most events, one request carries when queued reports are merged: the server's
+ * StatusReportBody takes 5,000 of each (api/request-schemas.ts).
+ */
+const MAX_MERGED = 2_000;
+/** Most bytes (as JSON) of statuses and events one merged request carries: the API's body limit is 1 MiB. */
+const MAX_MERGED_BYTES = 512 * 1024;
+
+type Report = { updates: { id: string; status: InstanceStatus }[]; events: NewServiceEvent[] };
+
+/**
+ * The reports at the head of `queue` merged into one request, as kubelet's status manager sends a pod's
+ * latest status rather than each one it went through: each instance's most advanced status (the last
+ * one, unless it would move the state backwards, which the server would refuse: `canAdvance`), and
+ * every event in order, up to MAX_MERGED of each and MAX_MERGED_BYTES. `count`: how many reports it
+ * takes (at least one, whatever its size).
+ */
+export function mergeReports(queue: readonly Report[]): { readonly report: Report; readonly count: number } {
+  const latest = new Map<string, InstanceStatus>();
+  const events: NewServiceEvent[] = [];
+  let bytes = 0;
+  let count = 0;
+  for (const r of queue) {
+    const size = JSON.stringify(r).length;
+    const fresh = r.updates.filter((u) => !latest.has(u.id)).length;
+    if (count > 0 && (latest.size + fresh > MAX_MERGED || events.length + r.events.length > MAX_MERGED || bytes + size > MAX_MERGED_BYTES)) break;
+    for (const u of r.updates) {
+      const kept = latest.get(u.id);
+      if (kept === undefined || canAdvance(kept.state, u.status.state)) latest.set(u.id, u.status);
+    }
+    events.push(...r.events);
+    bytes += size;
+    count++;
+  }
+  return { report: { updates: [...latest].map(([id, status]) => ({ id, status })), events }, count };
+}
 
 type InstanceListener = (instance: Instance, op: 'put' | 'delete') => void;
 type RemovedListener = (removed: { readonly grid: string; readonly name: string; readonly deleteVolumes: boolean }) => void;
@@ -18,7 +54,8 @@ type RemovedListener = (removed: { readonly grid: string; readonly name: string;
  * (app/cluster-mirror.ts: one watch stream for the agent and the data plane), listing again when the
  * mirror resynced after a compaction, so no change is missed or seen twice. A new instance is handed to the agent
  * only once its credentials (API token, secret values) are fetched, so its start needs no network.
- * Status reports are sent in order, one batch at a time, retried until the server takes them.
+ * Status reports are sent in order, one request at a time, retried until the server takes them; the
+ * reports that queued meanwhile go in the next request, merged (mergeReports).
  */
 export class RemoteAgentPorts implements AgentPorts {
   private readonly mirror = new Map<string, Instance>();
@@ -27,7 +64,7 @@ export class RemoteAgentPorts implements AgentPorts {
   private readonly unreadable = new Map<string, string>();
   private readonly instanceListeners = new Set<InstanceListener>();
   private readonly removedListeners = new Set<RemovedListener>();
-  private readonly reports: { updates: { id: string; status: InstanceStatus }[]; events: NewServiceEvent[] }[] = [];
+  private readonly reports: Report[] = [];
   private sending = false;
   private readonly stopped = new AbortController();
   private readonly subscriptions: Disposable[] = [];
@@ -167,17 +204,26 @@ export class RemoteAgentPorts implements AgentPorts {
     if (this.sending) return;
     this.sending = true;
     let backoffMs = 200;
+    let alone = false;
     try {
       while (this.reports.length > 0 && !this.stopped.signal.aborted) {
-        const batch = this.reports[0] as (typeof this.reports)[number];
+        // What queued while the last request was out goes in one request (mergeReports); after a
+        // refusal, the head report goes alone, so that one bad report does not take good ones with it.
+        const { report: batch, count } = mergeReports(alone ? this.reports.slice(0, 1) : this.reports);
         try {
           await this.client.reportStatuses(this.node, batch.updates, batch.events);
-          this.reports.shift();
+          this.reports.splice(0, count);
+          alone = false;
           backoffMs = 200;
         } catch (error) {
           if (isApiError(error) && error.status >= 400 && error.status < 500 && error.status !== 401) {
+            if (count > 1) {
+              alone = true;
+              continue;
+            }
             this.logger.warn({ err: error, count: batch.updates.length }, 'the server refused a status report; dropping it');
-            this.reports.shift();
+            this.reports.splice(0, count);
+            alone = false;
             continue;
           }
           await new Promise((r) => setTimeout(r, backoffMs).unref());
