@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type Dockerode from 'dockerode';
 import type { ContainerLogLine } from '../driver.js';
 import { readContainerLogs } from './container-logs.js';
-import { LogLineAssembler, MAX_JOINED_LINE_BYTES, normalizeRfc3339 } from './log-lines.js';
+import { LogLineAssembler, MAX_JOINED_LINE_BYTES, TimeOrder, normalizeRfc3339 } from './log-lines.js';
 import { engineGate, importBusyboxImage, removeContainer, removeImage, runContainer, TEST_PREFIX, waitExited } from './io-test-support.js';
 import { FrameDemuxer } from './stream-frames.js';
 
@@ -129,6 +129,24 @@ describe('readContainerLogs, against a canned engine answer', () => {
     const lines = await collect(readContainerLogs(both.docker, 'c1', { tail: 2, since: t(2) }));
     assert.equal(both.query().tail, undefined);
     assert.deepEqual(lines.map((l) => l.text), ['line3', 'line4']);
+  });
+
+  it('puts a read of both streams in time order, as the engine may send a line of one after a later line of the other (its json-file order)', async () => {
+    // As the engine answered `echo one; echo two; echo oops >&2; echo three` once: oops timed before two, sent after three.
+    const skewed = [frame(1, `${t(1)} one\n`), frame(1, `${t(3)} two\n`), frame(1, `${t(4)} three\n`), frame(2, `${t(2)} oops\n`), frame(1, `${t(5)} last words`)];
+    const lines = await collect(readContainerLogs(cannedEngine(skewed).docker, 'c1', {}));
+    assert.deepEqual(lines.map((l) => `${l.stream} ${l.text}`), ['stdout one', 'stderr oops', 'stdout two', 'stdout three', 'stdout last words']);
+    assert.deepEqual(lines.map((l) => l.time), [1, 2, 3, 4, 5].map(t));
+    const tailed = await collect(readContainerLogs(cannedEngine(skewed).docker, 'c1', { tail: 3, since: t(1) }));
+    assert.deepEqual(tailed.map((l) => l.text), ['two', 'three', 'last words'], 'since, then the last lines in time order');
+  });
+
+  it('releases a line in order once a window of newer lines is held, and keeps lines of equal time in their order (TimeOrder)', () => {
+    const order = new TimeOrder<{ time: string; n: number }>(2);
+    const out = [{ time: 'b', n: 1 }, { time: 'a', n: 2 }, { time: 'b', n: 3 }, { time: 'c', n: 4 }, { time: 'a', n: 5 }].map((l) => order.push(l)?.n);
+    assert.deepEqual(out, [undefined, undefined, 2, 1, 5]);
+    assert.deepEqual(order.drain().map((l) => l.n), [3, 4]);
+    assert.deepEqual(order.drain(), []);
   });
 
   it('finds a last line the follow stream left out, and a long line it left open, with one plain read from there', async () => {

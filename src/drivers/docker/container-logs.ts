@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type Dockerode from 'dockerode';
 import type { ContainerLogLine, LogReadOptions } from '../driver.js';
-import { LogLineAssembler, normalizeRfc3339, RecentLines, Ring } from './log-lines.js';
+import { LogLineAssembler, normalizeRfc3339, RecentLines, Ring, TimeOrder } from './log-lines.js';
 import { FrameDemuxer } from './stream-frames.js';
 
 /** A normalised RFC 3339 time as the engine's `since`: unix seconds with nine fraction digits ("1795100645.123456789"). */
@@ -12,7 +12,8 @@ function unixSeconds(normalized: string): string {
 
 /**
  * Reads a container's log from the engine (GET /containers/{id}/logs, stdout and stderr, timestamps),
- * in the engine's order (one json-file: time order across both streams). Containers without a TTY only
+ * in time order across both streams for what is read at once (TimeOrder: the engine's own order is the
+ * json-file's, which can differ by microseconds), in the engine's order while following. Containers without a TTY only
  * (the stream is then multiplexed; a TTY's is not, and the read fails).
  *
  * - `tail`: the last N lines. Without `since` the engine cuts (cheap); with `since`, the lines from
@@ -155,12 +156,16 @@ async function* logPass(docker: Dockerode, containerId: string, pass: PassOption
     }
     const lines = new LogLineAssembler();
     const demuxer = new FrameDemuxer();
+    // A read of what is there is put in time order across the two streams (TimeOrder); a followed
+    // stream goes as the engine sends it (a line can come microseconds out of order there).
+    const order = pass.follow ? undefined : new TimeOrder<ContainerLogLine>();
     try {
       for await (const chunk of response as AsyncIterable<Buffer>) {
         for (const frame of demuxer.push(chunk)) {
           for (const line of lines.push(frame.stream, frame.payload)) {
             if (signal?.aborted) return;
-            yield line;
+            const out = order ? order.push(line) : line;
+            if (out) yield out;
           }
         }
       }
@@ -169,8 +174,12 @@ async function* logPass(docker: Dockerode, containerId: string, pass: PassOption
       throw e;
     }
     if (signal?.aborted) return;
-    if (pass.flush) yield* lines.end();
-    else pass.openSince = lines.openSince();
+    const open = pass.flush ? [...lines.end()] : [];
+    if (!pass.flush) pass.openSince = lines.openSince();
+    if (order) {
+      for (const line of open) order.push(line);
+      yield* order.drain();
+    } else yield* open;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     response?.destroy(); // a consumer that stopped early closes the engine's stream

@@ -137,6 +137,38 @@ export class Ring<T> {
 }
 
 /**
+ * Puts lines back in time order within a window of `window` lines. The engine returns a container's
+ * log in the order its json-file got the lines, which its two copiers (stdout, stderr) write each with
+ * the time it read the line: a line of one stream can come after a later line of the other (measured:
+ * `echo two; echo oops >&2` gave oops 23 µs before two, after three). A line is released once `window`
+ * newer ones are held, or at `drain()`; lines of equal time keep their order.
+ */
+export class TimeOrder<T extends { readonly time: string }> {
+  private readonly held: T[] = [];
+
+  constructor(private readonly window = 1024) {}
+
+  /** Holds `line`; returns the line released to make room, if any. */
+  push(line: T): T | undefined {
+    // After every held line of the same or an earlier time (stable), found by binary search.
+    let lo = 0;
+    let hi = this.held.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.held[mid] as T).time <= line.time) lo = mid + 1;
+      else hi = mid;
+    }
+    this.held.splice(lo, 0, line);
+    return this.held.length > this.window ? this.held.shift() : undefined;
+  }
+
+  /** Every line still held, in time order. */
+  drain(): T[] {
+    return this.held.splice(0);
+  }
+}
+
+/**
  * The identities of the last `size` lines yielded (time, stream, length and head of the text), so that
  * a read that starts again from an earlier time yields each line once.
  */
