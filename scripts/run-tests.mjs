@@ -4,7 +4,7 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 function find(dir) {
   const out = [];
@@ -30,10 +30,11 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 // networks, listen on a bridge gateway or route ranges because an engine happens to answer.
 const env = { ...process.env, BERTH_DOCKER: process.env.BERTH_DOCKER ?? 'off' };
 // A test file whose process never ends (a test that failed and left a server or a follow running)
-// would hold the run until CI's own limit, with nothing said: past RUN_LIMIT_MS it is stopped, saying so.
+// would hold the run until CI's own limit, with nothing said: past RUN_LIMIT_MS the run is stopped,
+// saying so. node:test and what its test files started run in a process group of their own, so that
+// the servers and agents an end-to-end test started go with it; Ctrl-C and SIGTERM are passed on.
 const RUN_LIMIT_MS = Number(process.env.BERTH_TEST_RUN_LIMIT_MS ?? 75 * 60_000);
-const result = files.length === 0 ? { status: 0 } : spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env, timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' });
-if (result.error?.code === 'ETIMEDOUT') console.log(`node:test did not end within ${Math.round(RUN_LIMIT_MS / 1000)} s and was stopped: a test file did not end (the last file reported above is waiting on it)`);
+const result = files.length === 0 ? { status: 0 } : await runNodeTests(['--import', 'tsx', '--test', '--test-concurrency=2', ...files]);
 process.exit(Math.max(result.status ?? 1, runVitest()));
 
 /**
@@ -54,4 +55,29 @@ function runVitest() {
   }
   console.log(`vitest: ${summary.numPassedTests} passed, ${summary.numFailedTests} failed`);
   return run.status === 0 && summary.numFailedTests === 0 && summary.numPassedTests > 0 ? 0 : 1;
+}
+
+/** node:test in a process group of its own, stopped (the whole group) past RUN_LIMIT_MS; its exit status. */
+async function runNodeTests(args) {
+  const child = spawn(process.execPath, args, { stdio: 'inherit', env, detached: true });
+  const killGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {}
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => killGroup(signal));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup('SIGKILL');
+  }, RUN_LIMIT_MS);
+  const status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  clearTimeout(timer);
+  if (timedOut) {
+    console.log(`node:test did not end within ${Math.round(RUN_LIMIT_MS / 1000)} s and was stopped with what its test files started: a test file did not end (the last file reported above is waiting on it)`);
+    return { status: 1 };
+  }
+  // Whatever a test file left running goes with the run.
+  killGroup('SIGKILL');
+  return { status };
 }
