@@ -31,6 +31,30 @@ describe('EtcdKv failure modes', () => {
     }
   });
 
+  it('ends watches without counting them as failures of the connection: the leases live on and calls go through (a new leader lost its leases after a failover)', async () => {
+    const kv = new EtcdKv({ endpoints: cluster.endpoints });
+    try {
+      const lease = await kv.grantLease(2);
+      const lost: Error[] = [];
+      lease.onLost((e) => lost.push(e));
+      await kv.put('/ends/kept', 'v', { lease: lease.id });
+      // As a leader taking over does (its campaign's watch, the replica's, …): watches that answered
+      // are ended one after the other. etcd3 took each end for a failed host: three in a row opened
+      // its circuit breaker for 5 s, no keepalive went out, and the 2 s lease expired.
+      const watches = Array.from({ length: 4 }, () => collectWatch(kv, '/ends/', 0));
+      for (const w of watches) await w.until((events) => events.length > 0, 5000);
+      for (const w of watches) w.stop();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await kv.get('/ends/missing'), undefined, 'a call right after goes through');
+      await new Promise((r) => setTimeout(r, 5000)); // 2.5 lease periods
+      assert.deepEqual(lost.map((e) => e.message), [], 'the lease was kept alive');
+      assert.equal((await kv.get('/ends/kept'))?.value, 'v', 'its key is still there');
+      await lease.revoke();
+    } finally {
+      await kv.close();
+    }
+  });
+
   it("refuses a value past etcd's request limit as REQUEST_INVALID, naming the limit", async () => {
     const kv = new EtcdKv({ endpoints: cluster.endpoints });
     try {

@@ -10,8 +10,12 @@ import { EtcdWatch } from './etcd-watch.js';
 class FakeStream extends EventEmitter {
   readonly written: IWatchRequest[] = [];
   cancelled = false;
+  ended = false;
   write(req: IWatchRequest): void {
     this.written.push(req);
+  }
+  end(): void {
+    this.ended = true;
   }
   cancel(): void {
     this.cancelled = true;
@@ -52,6 +56,7 @@ describe('EtcdWatch', () => {
       first.emit('error', new Error('14 UNAVAILABLE: member killed'));
       await waitFor(() => streams.length === 2 && streams[1]?.written.length === 1, 2000, 'the reconnect');
       assert.equal(first.cancelled, true);
+      assert.equal(first.ended, true, 'half-closed before it is cancelled (etcd3 counts an error of a writable stream against the host)');
       const second = streams[1] as FakeStream;
       assert.equal(second.written[0]?.create_request?.start_revision, 4, 'resumes after revision 3, the last event delivered (etcd3 would ask for 3002)');
       second.emit('data', response({ created: true }));

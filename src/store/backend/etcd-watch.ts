@@ -121,6 +121,15 @@ export class EtcdWatch implements Disposable {
     if (!stream) return;
     stream.on('error', () => {}); // a cancelled stream still emits CANCELLED
     try {
+      // Half-closed first: etcd3 reports an error of a stream that is still writable to its connection
+      // pool as the host failing (rpc.js: `stream.writable && markFailed`), which resets the channel —
+      // every other watch and the leases' keepalive streams — and counts toward its circuit breaker (3
+      // in a row: no call at all for 5 s, longer than a 5 s lease). A follower's campaign ends a watch
+      // every lease period, and taking the lead ends two more: the new leader lost its leases and
+      // stopped within seconds of taking over.
+      stream.end();
+    } catch {}
+    try {
       stream.cancel();
     } catch {}
   }
