@@ -55,11 +55,11 @@ export class EtcdWatch implements Disposable {
       this.retry(error);
       return;
     }
+    this.stream = stream;
     if (this.disposed) {
-      stream.cancel();
+      this.closeStream(); // half-closed, then cancelled (see closeStream)
       return;
     }
-    this.stream = stream;
     let failed = false;
     const fail = (error: unknown): void => {
       if (failed || this.stream !== stream) return;
