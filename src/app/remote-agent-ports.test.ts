@@ -110,6 +110,9 @@ describe('RemoteAgentPorts: status reports', () => {
     assert.equal(mergeReports([many(0, 1500), many(0, 1500), many(1500, 500)]).count, 3);
     const big = { updates: [{ id: 'x', status: status('running', 'm'.repeat(300 * 1024)) }], events: [] };
     assert.equal(mergeReports([big, big, big]).count, 1, 'a second 300 KiB report would pass 512 KiB');
+    // Bytes, not characters: 100,000 three-byte characters are 300 KB.
+    const wide = { updates: [{ id: 'x', status: status('running', '€'.repeat(100_000)) }], events: [] };
+    assert.equal(mergeReports([wide, wide]).count, 1, 'two reports of 300 KB each would pass 512 KiB');
     assert.equal(mergeReports([{ updates: [], events: Array.from({ length: 3000 }, () => event('a', 'instance.started')) }, many(0, 1)]).count, 1);
   });
 

@@ -31,7 +31,7 @@ export function mergeReports(queue: readonly Report[]): { readonly report: Repor
   let bytes = 0;
   let count = 0;
   for (const r of queue) {
-    const size = JSON.stringify(r).length;
+    const size = Buffer.byteLength(JSON.stringify(r));
     const fresh = r.updates.filter((u) => !latest.has(u.id)).length;
     if (count > 0 && (latest.size + fresh > MAX_MERGED || events.length + r.events.length > MAX_MERGED || bytes + size > MAX_MERGED_BYTES)) break;
     for (const u of r.updates) {
