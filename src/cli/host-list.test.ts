@@ -2,21 +2,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createTcpServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { service } from './testing/fixtures.js';
 import { runCli } from './testing/run-cli.js';
 import { StubApi } from './testing/stub-api.js';
+import { closedPort } from '../../test/closed-port.js';
 
 /** A loopback URL nothing listens at (a server that died): connecting is refused. */
-async function deadServer(): Promise<string> {
-  const s = createTcpServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
+const deadServer = async (): Promise<string> => `http://127.0.0.1:${await closedPort()}`;
 
 describe('berth --host A,B (servers of one cluster, tried in turn)', () => {
   const stub = new StubApi();

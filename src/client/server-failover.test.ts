@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import type { BerthApiError } from './index.js';
 import { BerthClient } from './index.js';
 import { connectionFailure } from './connection-failure.js';
+import { closedPort } from '../../test/closed-port.js';
 
 /*
  * The typed client over several servers of one cluster (`berth --host A,B`), against real loopback
@@ -20,15 +21,8 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-/** A loopback port that was free a moment ago: connecting to it is refused. */
-async function closedPort(): Promise<string> {
-  const s = createTcpServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
+/** A loopback URL that was free a moment ago: connecting to it is refused. */
+const closedUrl = async (): Promise<string> => `http://127.0.0.1:${await closedPort()}`;
 
 /** A berth-like server answering every request `{ from: url, method, path }`, counting them by method. */
 async function workingServer(headers: (url: string) => Record<string, string> = () => ({})): Promise<{ url: string; seen: string[]; server: Server }> {
@@ -77,7 +71,7 @@ const from = async (p: Promise<unknown>): Promise<string> => ((await p) as { fro
 
 describe('BerthClient over several servers (--host A,B)', () => {
   it('sends a GET and a write to the next server when the first refuses the connection, and stays there', async () => {
-    const closed = await closedPort();
+    const closed = await closedUrl();
     const b = await workingServer();
     const client = new BerthClient({ baseUrl: [closed, b.url] });
     assert.equal(client.baseUrl, closed);
@@ -119,8 +113,8 @@ describe('BerthClient over several servers (--host A,B)', () => {
   });
 
   it('names every server tried and why when none answers', async () => {
-    const one = await closedPort();
-    const two = await closedPort();
+    const one = await closedUrl();
+    const two = await closedUrl();
     const error = await new BerthClient({ baseUrl: [one, two] }).createGrid('shop').then(
       () => assert.fail('a server answered'),
       (e: unknown) => e as BerthApiError,
@@ -138,7 +132,7 @@ describe('BerthClient over several servers (--host A,B)', () => {
   });
 
   it('suggests the other servers of the cluster when its one server dies mid-command, as its answers named them', async () => {
-    const other = await closedPort().then((u) => u.replace(/:\d+$/, ':7420'));
+    const other = await closedUrl().then((u) => u.replace(/:\d+$/, ':7420'));
     // What a control-plane server's answers carry (api/leader-routing.ts): every server of the cluster.
     const b = await workingServer((self) => ({ 'berth-control-plane-servers': `${self},${other}` }));
     const client = new BerthClient({ baseUrl: b.url });

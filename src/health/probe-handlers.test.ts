@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
-import { createServer as createTcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Probe } from '../model/index.js';
 import type { ProbeContext } from './probe-handlers.js';
 import { boundOutput, MAX_PROBE_OUTPUT, runProbe } from './probe-handlers.js';
+import { closedPort } from '../../test/closed-port.js';
 
 const base = { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 };
 const httpProbe = (path: string, port: number | string, headers: { name: string; value: string }[] = []): Probe => ({
@@ -19,13 +19,6 @@ function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
-/** A closed port: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const s = createTcpServer();
-  const port = await listen(s);
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 void describe('runProbe', () => {
   let port = 0;
