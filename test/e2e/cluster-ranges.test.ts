@@ -41,6 +41,14 @@ const claims = (): Claim[] =>
       }
     });
 
+/** A single-machine `berth server` (no etcd) asked for half of the cluster's instance range, its stderr piped. */
+function spawnLoneServer(dataDir: string) {
+  return spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--docker-api', 'off'], {
+    env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, BERTH_DOCKER: 'off', BERTH_INSTANCE_RANGE: '127.11.85.128/25', BERTH_SERVICE_RANGE: '127.11.89.0/24', BERTH_NODE_PORT_RANGE: '32720-32739', NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
 void describe('a cluster on etcd and the machine\'s range registry', () => {
   let etcd: EtcdCluster | undefined;
   const servers: ControlPlaneServer[] = [];
@@ -76,10 +84,7 @@ void describe('a cluster on etcd and the machine\'s range registry', () => {
   it('a single-machine berth server asked for the cluster\'s instance range beside the agent does not start, and names the agent', async () => {
     const dataDir = tempDir('berth-cluster-ranges-standalone-');
     dirs.push(dataDir);
-    const proc = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--docker-api', 'off'], {
-      env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, BERTH_DOCKER: 'off', BERTH_INSTANCE_RANGE: '127.11.85.128/25', BERTH_SERVICE_RANGE: '127.11.89.0/24', BERTH_NODE_PORT_RANGE: '32720-32739', NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const proc = spawnLoneServer(dataDir);
     let stderr = '';
     proc.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
@@ -98,10 +103,7 @@ void describe('a cluster on etcd and the machine\'s range registry', () => {
     await killAgent(agents[0] as RunningAgent, 'SIGTERM');
     const dataDir = tempDir('berth-cluster-ranges-lone-');
     dirs.push(dataDir);
-    const lone = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--docker-api', 'off'], {
-      env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, BERTH_DOCKER: 'off', BERTH_INSTANCE_RANGE: '127.11.85.128/25', BERTH_SERVICE_RANGE: '127.11.89.0/24', BERTH_NODE_PORT_RANGE: '32720-32739', NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const lone = spawnLoneServer(dataDir);
     let stderr = '';
     lone.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     try {
