@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EtcdCluster } from '../etcd-harness.js';
 import type { BerthClient } from '../../src/client/index.js';
@@ -104,4 +105,19 @@ export async function tearDownCluster(parts: {
     await parts.etcd?.stop();
     for (const d of parts.dirs) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** A CLI config path that does not exist: the CLI uses BERTH_TOKEN and --host only. */
+const NO_CONFIG = join(tmpdir(), 'berth-e2e-no-config');
+
+/** `berth ARGS` against `url` with `token`, as a user runs it (no CLI config): exit code and both streams. */
+export function berth(url: string, token: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [BIN, '--host', url, ...args], { env: { ...process.env, BERTH_TOKEN: token, BERTH_CONFIG: NO_CONFIG, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BerthClient, isApiError } from '../../src/client/index.js';
@@ -12,7 +11,7 @@ import type { RunningAgent } from './agent-harness.js';
 import { spawnAgent } from './agent-harness.js';
 import { BIN, tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
+import { berth, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
 import { echoSpec } from './programs.js';
 
 /*
@@ -27,20 +26,6 @@ const INSTANCE_RANGE = '127.11.96.0/24';
 const ADDRESS_A = '127.11.97.1';
 const ADDRESS_B = '127.11.97.2';
 
-/** A CLI config path that does not exist: the CLI uses BERTH_TOKEN and --host only. */
-const NO_CONFIG = join(tmpdir(), 'berth-e2e-no-config');
-
-/** `berth ARGS` against `url` with `token`, as a user runs it: exit code and both streams. */
-function berth(url: string, token: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [BIN, '--host', url, ...args], { env: { ...process.env, BERTH_TOKEN: token, BERTH_CONFIG: NO_CONFIG, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * The body of GET http://ip:port/ on a connection of its own (the proxy balances connections; Node's

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BerthClient } from '../../src/client/index.js';
@@ -10,9 +8,9 @@ import type { EtcdCluster } from '../etcd-harness.js';
 import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
-import { BIN, alive, tempDir, waitFor } from './harness.js';
+import { alive, tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
+import { berth, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
 import { echoSpec } from './programs.js';
 
 /*
@@ -30,20 +28,6 @@ const AGENTS = [
   { name: 'pl-c', address: '127.11.81.3', zone: 'b' },
 ] as const;
 
-/** A CLI config path that does not exist: the CLI uses BERTH_TOKEN and --host only. */
-const NO_CONFIG = join(tmpdir(), 'berth-e2e-no-config');
-
-/** `berth ARGS` against `url` with `token`, as a user runs it: exit code and both streams. */
-function berth(url: string, token: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [BIN, '--host', url, ...args], { env: { ...process.env, BERTH_TOKEN: token, BERTH_CONFIG: NO_CONFIG, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 void describe('placement on a cluster: a constraint change rolls out; a global slot waits for its down node', () => {
   let etcd: EtcdCluster | undefined;
