@@ -46,17 +46,23 @@ describe('BoundedFrequencyRunner', () => {
     runner.stop();
   });
 
-  it('runs every max interval unasked, and not at all after stop', async () => {
-    let runs = 0;
-    const runner = new BoundedFrequencyRunner(() => runs++, { minIntervalMs: 0, maxIntervalMs: 30 });
+  it('runs every max interval unasked, and not at all after stop', (t) => {
+    // Node's mock timers and a clock of the test's own: the intervals are exact, whatever the machine's load.
+    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    let now = 0;
+    const at: number[] = [];
+    const runner = new BoundedFrequencyRunner(() => at.push(now), { minIntervalMs: 0, maxIntervalMs: 30, now: () => now });
     runner.start();
-    await sleep(140);
-    assert.ok(runs >= 3, `${runs} runs`);
+    for (let ms = 0; ms < 140; ms += 10) {
+      now += 10;
+      t.mock.timers.tick(10);
+    }
+    assert.deepEqual(at, [30, 60, 90, 120], 'a run every 30 ms, unasked');
     runner.stop();
-    const after = runs;
     runner.run();
-    await sleep(80);
-    assert.equal(runs, after);
+    now += 80;
+    t.mock.timers.tick(80);
+    assert.deepEqual(at, [30, 60, 90, 120], 'nothing after stop');
   });
 
   it('passes a throwing run to onError and keeps going', async () => {
