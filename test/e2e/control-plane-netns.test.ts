@@ -205,7 +205,9 @@ void describe('several servers on etcd, agents in network namespaces', { skip: i
     } catch (error) {
       const list = await c.listInstances('default', 'web', { active: true });
       t.diagnostic(JSON.stringify(list.map((i) => [i.id, i.node, i.desiredState, i.status.state, i.status.message])));
-      for (const a of agents) t.diagnostic(`${a.name}: ${a.stderr.slice(-1500)}`);
+      // The agent of a node whose instance did not run says most (a CI run once saw one stay `new`).
+      const stuck = new Set(list.filter((i) => i.status.state !== 'running').map((i) => i.node));
+      for (const a of agents) t.diagnostic(`${a.name}: ${a.stderr.slice(stuck.has(a.name) ? -8000 : -1500)}`);
       t.diagnostic(`new leader: ${other.stderr.slice(-1500)}`);
       throw error;
     }
