@@ -58,7 +58,7 @@ describe('ProgressView on a terminal', () => {
     const svc = service({ generation: 4, deployedGeneration: 4, status: { phase: 'deploying', update: rolloutStatus('updating', 'updating to generation 4: 1/2 updated, 1 starting') } });
     const instances = [
       withHealth(instance({ slot: 1, generation: 4, id: 'web-1-new', createdAt: T1 }), true),
-      withDrain(instance({ slot: 2, generation: 3, id: 'web-2-old', desiredState: 'shutdown' }), 3),
+      withDrain(outdated(instance({ slot: 2, generation: 3, id: 'web-2-old', desiredState: 'shutdown' })), 3),
       instance({ slot: 2, generation: 4, id: 'web-2-new', state: 'starting', createdAt: T1 }),
     ];
     view.update([{ grid: 'default', name: 'web', goal: 'running', service: svc, instances, converged: false, rollout: { requestedAt: T0, generation: 4 } }]);
@@ -78,7 +78,7 @@ describe('ProgressView of a rollout when piped', () => {
     const at = (update: ReturnType<typeof rolloutStatus>, instances: Instance[]): ServiceProgress[] => [
       { grid: 'default', name: 'web', goal: 'running', service: service({ generation: 4, deployedGeneration: 4, status: { update } }), instances, converged: false, rollout: { requestedAt: T0, generation: 4 } },
     ];
-    const old = instance({ slot: 1, generation: 3, id: 'web-1-old' });
+    const old = outdated(instance({ slot: 1, generation: 3, id: 'web-1-old' }));
     view.update(at(rolloutStatus('updating', 'updating to generation 4: 0/1 updated'), [old]));
     view.update(at(rolloutStatus('updating', 'updating to generation 4: 0/1 updated, 1 stopping'), [withDrain({ ...old, desiredState: 'shutdown' }, 2)]));
     view.update(at(rolloutStatus('updating', 'updating to generation 4: 0/1 updated, 1 starting'), [instance({ slot: 1, generation: 4, id: 'web-1-new', state: 'starting', createdAt: T1 })]));
@@ -103,6 +103,11 @@ function rolloutStatus(state: 'updating' | 'completed', message: string) {
   return { state, generation: 4, requestedAt: T0, fromGeneration: 3, startedAt: T0, message, failedInstances: [], updatedInstances: 0, totalInstances: 2 } as const;
 }
 
+/** An instance of the containers deployed before generation 4's (a rollout replaces it). */
+function outdated(i: Instance): Instance {
+  return { ...i, spec: { ...i.spec, containers: i.spec.containers.map((c) => ({ ...c, command: ['node', 'old-server.js'] })) } };
+}
+
 function withHealth(i: Instance, ready: boolean): Instance {
   return { ...i, status: { ...i.status, health: { started: true, ready, live: true, probes: [] } } };
 }
@@ -110,6 +115,25 @@ function withHealth(i: Instance, ready: boolean): Instance {
 function withDrain(i: Instance, connections: number): Instance {
   return { ...i, status: { ...i.status, drain: { since: T0, connections } } };
 }
+
+describe('ProgressView of a scale', () => {
+  it('marks no instance old when the earlier generation runs the deployed containers (a scale replaces nothing)', () => {
+    const out = new CapturedStream();
+    const view = new ProgressView({ stdout: out, interactive: false, palette: createPalette(false) });
+    const svc = service({ generation: 2, deployedGeneration: 2, status: { phase: 'deploying', update: { ...rolloutStatus('updating', 'updating to generation 2: 1/2 updated, 1 starting'), generation: 2 } } });
+    const instances = [instance({ slot: 1, generation: 1, id: 'web-1-kept' }), instance({ slot: 2, generation: 2, id: 'web-2-new', state: 'starting', createdAt: T1 })];
+    view.update([{ grid: 'default', name: 'web', goal: 'running', service: svc, instances, converged: false, rollout: { requestedAt: T0, generation: 2 } }]);
+    assert.equal(out.text, 'web-1 running\nweb-2 starting\nweb: updating: updating to generation 2: 1/2 updated, 1 starting\n');
+  });
+
+  it('marks old and new when the restart generation differs (`service restart`)', () => {
+    const out = new CapturedStream();
+    const view = new ProgressView({ stdout: out, interactive: false, palette: createPalette(false) });
+    const instances = [instance({ slot: 1, generation: 1, id: 'web-1-was', restartGeneration: -1 }), instance({ slot: 2, generation: 1, id: 'web-2-now' })];
+    view.update(progress(instances));
+    assert.equal(out.text, 'web-1 running generation 1 (old)\nweb-2 running generation 1 (new)\n');
+  });
+});
 
 describe('ProgressView: image pulls', () => {
   it('prints each layer of a pull as it changes, as docker pull does', () => {

@@ -116,13 +116,18 @@ function megabytes(n: number): string {
   return `${(n / 1e6).toFixed(1)} MB`;
 }
 
-/** ` (new)` / ` (old)` while instances of several generations are about, '' otherwise. */
+/**
+ * ` (new)` / ` (old)` while a rollout replaces instances, '' otherwise. An instance of an earlier
+ * generation that runs the deployed containers is not old: a scale or a change of rollout settings
+ * replaces nothing (the model's runsDeployment, which the CLI, importing only the model's types, repeats).
+ */
 function generationMark(p: ServiceProgress, i: Instance): string {
-  const deployed = p.service?.deployment?.generation;
-  if (deployed === undefined) return '';
-  const mixed = p.instances.some((x) => !isTerminalState(x.status.state) && x.generation !== deployed);
-  if (!mixed) return '';
-  return i.generation === deployed ? ' (new)' : ' (old)';
+  const deployment = p.service?.deployment;
+  if (!deployment) return '';
+  const containers = JSON.stringify(deployment.spec.containers);
+  const old = (x: Instance): boolean => x.restartGeneration !== deployment.restartGeneration || (x.generation !== deployment.generation && JSON.stringify(x.spec.containers) !== containers);
+  if (!p.instances.some((x) => !isTerminalState(x.status.state) && old(x))) return '';
+  return old(i) ? ' (old)' : ' (new)';
 }
 
 /** The update status of the rollout being waited for: `updating to generation 4: 1/3 updated, 1 starting`. */

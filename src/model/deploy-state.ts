@@ -1,4 +1,5 @@
-import type { Service } from './service.js';
+import type { Instance } from './instance.js';
+import type { Service, ServiceDeployment } from './service.js';
 import type { ServiceSpec } from './service-spec.js';
 
 /*
@@ -59,4 +60,19 @@ export function describeNetworkOnly(spec: ServiceSpec): string {
   }
   const n = spec.endpoints?.length ?? 0;
   return `no containers: serves ${n} endpoint${n === 1 ? '' : 's'} set by hand`;
+}
+
+/**
+ * Whether an instance runs what its service's deployment asks: the deployment's restart generation, and
+ * its generation or the very same containers. A change of replicas, restart policy or rollout settings
+ * replaces no instance, as a Deployment's pod-template hash ignores its replica count; such instances
+ * count as updated in a rollout (UpdateStatus.updatedInstances). The planner (reconcile/plan-service.ts)
+ * also moves instances whose node no longer fits the placement; that is not judged here.
+ */
+export function runsDeployment(
+  instance: Pick<Instance, 'generation' | 'restartGeneration' | 'spec'>,
+  deployment: Pick<ServiceDeployment, 'generation' | 'restartGeneration' | 'spec'>,
+): boolean {
+  if (instance.restartGeneration !== deployment.restartGeneration) return false;
+  return instance.generation === deployment.generation || JSON.stringify(instance.spec.containers) === JSON.stringify(deployment.spec.containers);
 }

@@ -100,7 +100,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   const { spec, generation, restartGeneration } = service.deployment;
   // An instance is current when it runs the deployed containers and restart generation. Other spec
   // changes (replicas, restart policy, update config) do not replace instances, as a Deployment's
-  // pod-template hash ignores its replica count.
+  // pod-template hash ignores its replica count. The model's runsDeployment, with the template's text
+  // and each instance's comparison kept for the pass.
   const template = JSON.stringify(spec.containers);
   const currentCache = new Map<string, boolean>();
   const current = (i: Instance): boolean => {

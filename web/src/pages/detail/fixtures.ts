@@ -14,8 +14,8 @@ export function service(o: { readonly update?: Partial<UpdateStatus>; readonly p
     generation: 2,
     createdAt: T0,
     updatedAt: T0,
-    spec: { name: 'web', labels: {}, replicas: 3, containers: [], ports: [] } as unknown as Service['spec'],
-    deployment: null,
+    spec: { name: 'web', labels: {}, replicas: 3, containers: containers(2), ports: [] } as unknown as Service['spec'],
+    deployment: { generation: o.update?.generation ?? 2, restartGeneration: 0, requestedAt: T0, spec: { name: 'web', labels: {}, replicas: 3, containers: containers(o.update?.generation ?? 2), ports: [] } as unknown as Service['spec'] },
     desired: 'running',
     status: {
       phase: o.phase ?? 'running',
@@ -31,9 +31,14 @@ export function service(o: { readonly update?: Partial<UpdateStatus>; readonly p
   };
 }
 
+/** The containers of generation `g` (each generation's its own, unless a test says otherwise). */
+function containers(g: number): Instance['spec']['containers'] {
+  return [{ name: 'web', command: ['node', `server-v${g}.js`] }] as unknown as Instance['spec']['containers'];
+}
+
 let seq = 0;
-/** An instance of `web`, running and ready by default. */
-export function instance(o: { readonly slot?: number; readonly generation?: number; readonly state?: Instance['status']['state']; readonly ready?: boolean; readonly createdAt?: string } = {}): Instance {
+/** An instance of `web`, running and ready by default, with its generation's containers (`containersOf` another's). */
+export function instance(o: { readonly slot?: number; readonly generation?: number; readonly state?: Instance['status']['state']; readonly ready?: boolean; readonly createdAt?: string; readonly containersOf?: number } = {}): Instance {
   seq++;
   const slot = o.slot ?? 1;
   return {
@@ -48,7 +53,7 @@ export function instance(o: { readonly slot?: number; readonly generation?: numb
     restarts: 0,
     version: seq,
     createdAt: o.createdAt ?? new Date(Date.parse(T0) + seq * 1000).toISOString(),
-    spec: { containers: [], address: `127.11.13.${slot}`, restartPolicy: {} as Instance['spec']['restartPolicy'], env: {} },
+    spec: { containers: containers(o.containersOf ?? o.generation ?? 2), address: `127.11.13.${slot}`, restartPolicy: {} as Instance['spec']['restartPolicy'], env: {} },
     desiredState: 'running',
     status: {
       state: o.state ?? 'running',

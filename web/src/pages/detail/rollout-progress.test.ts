@@ -28,6 +28,16 @@ describe('rolloutProgress', () => {
     expect(p?.slots[0]?.new?.ready).toBe(true);
   });
 
+  it('keeps an instance of an earlier generation with the deployed containers on the new side (a scale replaces nothing)', () => {
+    const s = service({ update: { state: 'updating', generation: 3, fromGeneration: 2, updatedInstances: 2, totalInstances: 3 } });
+    const p = rolloutProgress(s, [instance({ slot: 1, generation: 2, containersOf: 3 }), instance({ slot: 2, generation: 2, containersOf: 3 }), instance({ slot: 3, generation: 3, state: 'starting' })]);
+    expect(p?.slots.map((r) => [r.slot, r.old?.generation, r.new?.generation])).toEqual([
+      [1, undefined, 2],
+      [2, undefined, 2],
+      [3, undefined, 3],
+    ]);
+  });
+
   it('reports a paused rollout as not active, with its failed instances', () => {
     const p = rolloutProgress(service({ update: { state: 'paused', updatedInstances: 0, failedInstances: ['web-1-x'], message: 'web-1 failed its readiness probe' } }), []);
     expect(p).toMatchObject({ active: false, failedInstances: ['web-1-x'], percent: 0 });

@@ -1,12 +1,13 @@
 import type { Instance, Service, UpdateState } from '../../../../src/model/index.js';
+import { runsDeployment } from '../../../../src/model/deploy-state.js';
 import { isLive, isReadyInstance } from './instance-view.js';
 
 /** One slot during a rollout: the instance on the old generation and the one on the new, if any. */
 export interface RolloutSlot {
   readonly slot: number;
-  /** The live instance on an older generation (on its way out), if any. */
+  /** The live instance that does not run the deployment (on its way out), if any. */
   readonly old?: { readonly id: string; readonly generation: number; readonly state: string };
-  /** The live instance on the rollout's generation, if any; `ready` as endpoints count it. */
+  /** The live instance that runs the deployment, if any; `ready` as endpoints count it. */
   readonly new?: { readonly id: string; readonly generation: number; readonly state: string; readonly ready: boolean };
 }
 
@@ -32,9 +33,10 @@ const PAUSED_STATES: readonly UpdateState[] = ['paused', 'rollback_paused'];
 /**
  * The rollout to show while a deploy runs (or is paused): undefined when the service has no rollout
  * in progress (never deployed, or its last one completed). `updated` / `total` come from the
- * controller's UpdateStatus (status.update); the per-slot rows from the instances' generations: in
- * each slot, the newest live instance on the rollout's generation and the newest live one on an
- * older generation, slots in order.
+ * controller's UpdateStatus (status.update); the per-slot rows from the instances: in each slot, the
+ * newest live instance that runs the deployment (model's runsDeployment: its generation, or an earlier
+ * one with the same containers and restart generation) and the newest live one that does not, slots
+ * in order.
  */
 export function rolloutProgress(service: Service, instances: readonly Instance[]): RolloutProgress | undefined {
   const update = service.status.update;
@@ -42,9 +44,11 @@ export function rolloutProgress(service: Service, instances: readonly Instance[]
   const bySlot = new Map<number, { old?: RolloutSlot['old']; new?: RolloutSlot['new'] }>();
   // Newest first, so the first instance seen per slot and generation side is the one that counts.
   const live = instances.filter(isLive).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  const { deployment } = service;
   for (const i of live) {
     const row = bySlot.get(i.slot) ?? {};
-    if (i.generation === update.generation) {
+    // An instance of an earlier generation that runs the deployed containers stays (a scale replaces nothing).
+    if (deployment ? runsDeployment(i, deployment) : i.generation === update.generation) {
       row.new ??= { id: i.id, generation: i.generation, state: i.status.state, ready: isReadyInstance(i) };
     } else {
       row.old ??= { id: i.id, generation: i.generation, state: i.status.state };
