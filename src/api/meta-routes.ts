@@ -18,6 +18,7 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: RouteContext): voi
       ...(ctx.leaderRouting ? { controlPlane: controlPlaneOf(ctx.leaderRouting) } : {}),
       ...clusterRangesOf(ctx),
       ...(self ? { drivers: self.drivers, ...(self.unavailableDrivers && Object.keys(self.unavailableDrivers).length > 0 ? { unavailableDrivers: self.unavailableDrivers } : {}) } : {}),
+      ...(self?.containerNetwork?.problems?.length ? { containerProblems: self.containerNetwork.problems } : {}),
     };
   });
 

@@ -13,7 +13,7 @@ export const NodeInfoSchema = z.strictObject({
   address: z.string(),
   drivers: z.array(z.string()),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run on this node'),
-  containerNetwork: z.strictObject({ name: z.string(), subnet: z.string(), gateway: z.string(), dns: z.string().optional() }).optional(),
+  containerNetwork: z.strictObject({ name: z.string(), subnet: z.string(), gateway: z.string(), dns: z.string().optional(), problems: z.array(z.string()).optional().describe('what containers on this node cannot do, one sentence each with its fix') }).optional(),
   telemetryPort: z.int().optional().describe("the agent's telemetry listener at `address`, where servers read the node's logs and stats (docs/node-telemetry.md)"),
   telemetryFingerprint: z.string().optional().describe("SHA-256 of the telemetry listener's certificate (HTTPS, pinned by the servers); absent: plain HTTP"),
   labels: z.record(z.string(), z.string()).describe('node.labels.<key> of placement constraints'),

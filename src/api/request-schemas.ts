@@ -271,7 +271,7 @@ export const NodeFactsBody = z.strictObject({
   address: z.string().max(64).regex(/^[0-9a-fA-F:.]+$/, { error: 'must be an IP address' }).describe('where the node\'s node ports and published ports open'),
   drivers: z.array(z.enum(['process', 'docker', 'fake'])).max(8),
   unavailableDrivers: z.record(z.string().max(32), shortText).optional(),
-  containerNetwork: z.strictObject({ name: shortText, subnet: shortText, gateway: shortText, dns: shortText.optional() }).optional(),
+  containerNetwork: z.strictObject({ name: shortText, subnet: shortText, gateway: shortText, dns: shortText.optional(), problems: z.array(z.string().max(1024)).max(8).optional() }).optional(),
   os: z.string().max(64),
   arch: z.string().max(64),
   capacity: z.strictObject({ cpus: z.number().min(0).max(1_000_000), memoryBytes: z.number().int().min(0).max(2 ** 60) }),

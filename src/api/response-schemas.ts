@@ -43,6 +43,7 @@ export const VersionInfoSchema = z.strictObject({
   dockerApi: z.array(z.string()).optional().describe('where the Docker Engine API face listens, as DOCKER_HOST takes it (docs/docker-api.md)'),
   drivers: z.array(z.string()).optional().describe('drivers that run containers on this node'),
   unavailableDrivers: z.record(z.string(), z.string()).optional().describe('driver → why it cannot run here'),
+  containerProblems: z.array(z.string()).optional().describe('what containers on this node cannot do, one sentence each with its fix (e.g. reach loopback virtual IPs)'),
   controlPlane: z
     .strictObject({
       role: z.enum(['leader', 'follower', 'electing']),

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { BerthNetwork } from '../drivers/index.js';
 import { DEFAULT_NETWORK, DockerDriver, DockerLocalImages, dockerClient, dockerHostOf, ensureNetwork, ensurePauseImage } from '../drivers/index.js';
@@ -62,6 +63,47 @@ export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logge
   return { driver, network, host, images: new DockerLocalImages(docker) };
 }
 
+/** CAP_NET_ADMIN's bit in a capability set (linux/capability.h). */
+const CAP_NET_ADMIN = 12n;
+
+/**
+ * Whether virtual IPs should come from a range containers can reach (DOCKER_SERVICE_RANGE, routed
+ * locally by routeServiceRange) rather than loopback: when the Docker driver is on and berth runs as
+ * root, and also as root without an engine yet, when this process may add routes (CAP_NET_ADMIN in
+ * /proc/self/status). A data directory keeps the range it took at its first start, so an engine
+ * installed later finds virtual IPs its containers reach; BERTH_DOCKER=off keeps loopback.
+ * @param status the text of /proc/self/status (injectable for tests; read when absent)
+ */
+export function wantsRoutableServiceRange(o: { readonly dockerOn: boolean; readonly euid: number; readonly env: NodeJS.ProcessEnv; readonly status?: string }): boolean {
+  if (o.euid !== 0) return false;
+  if (o.dockerOn) return true;
+  if ((o.env.BERTH_DOCKER ?? '').trim() === 'off') return false;
+  let status = o.status;
+  if (status === undefined) {
+    try {
+      status = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return effective !== undefined && ((BigInt(`0x${effective}`) >> CAP_NET_ADMIN) & 1n) === 1n;
+}
+
+/**
+ * The sentence for services whose virtual IPs are loopback addresses while containers run here (taken
+ * before the data directory's range moved off loopback): containers cannot reach them. undefined when
+ * there are none. A virtual IP never changes (as a Kubernetes Service's clusterIP), so the fix is to
+ * make those services again.
+ */
+export function loopbackVipProblem(services: readonly { readonly grid: string; readonly name: string; readonly clusterIP?: string | undefined }[]): string | undefined {
+  const loopback = services.filter((s) => s.clusterIP !== undefined && s.clusterIP.startsWith('127.'));
+  if (loopback.length === 0) return undefined;
+  const named = loopback.slice(0, 5).map((s) => `${s.grid === 'default' ? '' : `${s.grid}/`}${s.name} ${s.clusterIP ?? ''}`).join(', ');
+  const more = loopback.length > 5 ? ` and ${loopback.length - 5} more` : '';
+  return `the virtual IPs of ${loopback.length} service(s) (${named}${more}) are loopback addresses, which a container cannot reach (each has its own loopback): containers reach those services by their instances' addresses only. A virtual IP never changes: remove and create those services again (e.g. berth down -f FILE, then berth up -f FILE) to give them addresses in the routed range`;
+}
+
 /**
  * Makes every address of the (non-loopback) service range local to this machine (`ip route replace
  * local RANGE dev lo`, Linux's AnyIP), so the proxy can listen on any virtual IP and a container's
@@ -71,7 +113,7 @@ export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logge
 export async function routeServiceRange(serviceRange: string, logger: Logger): Promise<string | undefined> {
   const { first } = parseCidr(serviceRange);
   if (first >>> 24 === 127) {
-    return `virtual IPs are in ${serviceRange}, loopback addresses a container cannot reach (each has its own loopback): containers reach services by their instances' addresses only; start berth with BERTH_SERVICE_RANGE=${DOCKER_SERVICE_RANGE} (a new data directory takes it by default)`;
+    return `virtual IPs are in ${serviceRange}, loopback addresses a container cannot reach (each has its own loopback): containers reach services by their instances' addresses only. Start berth as root with BERTH_SERVICE_RANGE=${DOCKER_SERVICE_RANGE} (a new data directory takes it by default as root), then remove and create the services again: a virtual IP never changes`;
   }
   try {
     await promisify(execFile)('ip', ['route', 'replace', 'local', serviceRange, 'dev', 'lo'], { timeout: 5000 });

@@ -14,7 +14,7 @@ const deps: CliDeps = {
   launcher: {
     async start({ dataDir, listen }) {
       const server = await startServer({ dataDir, listen, logToFile: true });
-      return { url: server.url, token: server.adminToken, stop: () => server.stop() };
+      return { url: server.url, token: server.adminToken, notices: server.notices, stop: () => server.stop() };
     },
   },
   async runServer(options) {

@@ -10,7 +10,7 @@ import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js'
 import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
-import { DisposableStore } from '../lib/index.js';
+import { DisposableStore, parseCidr } from '../lib/index.js';
 import type { Instance, SpecLimits } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
@@ -27,7 +27,7 @@ import { DATA_PLANE_STALE_MS, dataPlaneDrain, dataPlaneReporter, withClusterBarr
 import { DataPlaneBarrier } from './data-plane-barrier.js';
 import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
 import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
-import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange } from './docker-setup.js';
+import { DOCKER_SERVICE_RANGE, loopbackVipProblem, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange, wantsRoutableServiceRange } from './docker-setup.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
 import { createLogger } from './logger.js';
@@ -155,11 +155,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       exitDir,
       exitDirsInUse,
       logger: logger.child({ part: 'ranges' }),
-      // Only root can make a non-loopback range local (routeServiceRange); without root, virtual IPs stay on loopback.
-      ...(docker.driver && euid === 0 ? { defaults: { serviceRange: DOCKER_SERVICE_RANGE } } : {}),
+      // Only root can make a non-loopback range local (routeServiceRange); without root, virtual IPs stay on
+      // loopback. As root, containers can reach them, even from an engine installed after the first start.
+      ...(wantsRoutableServiceRange({ dockerOn: docker.driver !== undefined, euid, env: process.env }) ? { defaults: { serviceRange: DOCKER_SERVICE_RANGE } } : {}),
     });
-    const routed = docker.driver ? await routeServiceRange(ranges.serviceRange, logger) : undefined;
-    if (docker.driver && routed === undefined) owned.defer(() => unrouteServiceRange(ranges.serviceRange));
+    // A non-loopback range is routed locally with or without Docker; a loopback one matters to containers only.
+    const routing = docker.driver !== undefined || parseCidr(ranges.serviceRange).first >>> 24 !== 127;
+    const routed = routing ? await routeServiceRange(ranges.serviceRange, logger) : undefined;
+    if (routing && routed === undefined) owned.defer(() => unrouteServiceRange(ranges.serviceRange));
     for (const notice of [...notices, ...(routed ? [routed] : [])]) logger.warn({ ranges }, notice);
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
@@ -196,6 +199,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     if (containerDns && 'server' in containerDns) owned.defer(() => containerDns.server.stop());
     else if (containerDns) logger.warn({ network: docker.driver ? docker.network : undefined }, containerDns.problem);
     const containerDnsServer = containerDns && 'server' in containerDns ? containerDns.server : undefined;
+    // What containers here cannot do, with its fix: on the node record (berth version, node show) and said at start.
+    const containerProblems = (): string[] => {
+      if (!docker.driver) return [];
+      const vips = routed === undefined ? loopbackVipProblem(store.listServices().map((s) => ({ grid: s.grid, name: s.name, clusterIP: s.spec.clusterIP }))) : undefined;
+      return [...(routed ? [routed] : []), ...(containerDns && 'problem' in containerDns ? [containerDns.problem] : []), ...(vips ? [vips] : [])];
+    };
     const drivers = driver.drivers();
     // The node registers now and then beats every few seconds (the node controller marks it down when
     // the beats stop: an agent of another machine; here, one that hangs).
@@ -209,7 +218,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         address: nodeAddress,
         drivers: drivers.available,
         ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
-        ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}) } } : {}),
+        ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}), ...withProblems(containerProblems()) } } : {}),
         ...(config.nodeLabels ? { labels: config.nodeLabels } : {}),
         ready: true,
       }),
@@ -345,7 +354,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       adminToken: credentials.adminToken,
       adminTokenPath: credentials.adminTokenPath,
       ...(config.cliConfig ? { cliConfigPath: config.cliConfig.path } : {}),
-      notices,
+      // The route of the range, when it failed, then what containers cannot do (the route again is said once).
+      notices: [...new Set([...notices, ...(routed ? [routed] : []), ...containerProblems()])],
       instanceUser: instanceUser.user,
       tls: tlsInfo,
       dockerApi: face?.addresses ?? [],
@@ -363,4 +373,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 function containerRangeOf(network: { readonly subnet: string; readonly gateway: string }): { cidr: string; reserved: string[] } {
   // parseCidr already leaves out the subnet's own address and its broadcast.
   return { cidr: network.subnet, reserved: [network.gateway] };
+}
+
+/** `{ problems }` when there are any (left out of the node record otherwise). */
+function withProblems(problems: readonly string[]): { problems?: readonly string[] } {
+  return problems.length > 0 ? { problems } : {};
 }

@@ -110,6 +110,7 @@ describe('apply, up and down against a stub API', () => {
           return {
             url,
             token: 'berth_000000000000_test',
+            notices: ['virtual IPs are in 127.96.0.0/16, loopback addresses a container cannot reach'],
             stop: async () => {
               stopped = true;
               await embedded.stop();
@@ -124,6 +125,8 @@ describe('apply, up and down against a stub API', () => {
     const r = await running;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /no berth server answers at http:\/\/127\.0\.0\.1:9: starting one in this process \(data in \/tmp\/berth-data\)/);
+    // What the operator must hear of at start (berth server prints the same as warnings).
+    assert.match(r.stderr, /\nwarning: virtual IPs are in 127\.96\.0\.0\/16, loopback addresses a container cannot reach\n/);
     assert.match(r.stdout, /^service\/api created\n/);
     assert.match(r.stdout, /^api {2}instances: http:\/\/127\.10\.0\.2:8080 http:\/\/127\.10\.0\.3:8080$/m);
     assert.match(r.stdout, /^web {2}instances: http:\/\/127\.10\.0\.2:3000$/m);

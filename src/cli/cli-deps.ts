@@ -3,9 +3,10 @@ export interface ServerLauncher {
   /**
    * @param options.dataDir  the state directory (store, logs), created when missing
    * @param options.listen   `HOST:PORT` to listen on
-   * @returns the URL it answers at, its admin token, and a `stop()` that shuts it down (instances keep running)
+   * @returns the URL it answers at, its admin token, what the operator must hear of (one sentence each,
+   *   e.g. virtual IPs its containers cannot reach), and a `stop()` that shuts it down (instances keep running)
    */
-  start(options: { dataDir: string; listen: string }): Promise<{ url: string; token: string; stop(): Promise<void> }>;
+  start(options: { dataDir: string; listen: string }): Promise<{ url: string; token: string; notices?: readonly string[]; stop(): Promise<void> }>;
 }
 
 /** What `berth server` hands to app/ (docs/cli.md); optional fields are left out when not given. */

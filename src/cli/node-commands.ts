@@ -35,6 +35,8 @@ function detailLines(node: NodeDetail, now: number): string[] {
     `Capacity:      ${node.capacity.cpus} CPUs, ${formatBytes(node.capacity.memoryBytes)} memory`,
     `Drivers:       ${node.drivers.join(', ') || '<none>'}`,
     ...Object.entries(node.unavailableDrivers ?? {}).map(([d, why]) => `  ${d} unavailable: ${why}`),
+    ...(node.containerNetwork ? [`Containers:    network ${node.containerNetwork.name} ${node.containerNetwork.subnet}${node.containerNetwork.dns ? `, DNS at ${node.containerNetwork.dns}` : ''}`] : []),
+    ...(node.containerNetwork?.problems ?? []).map((p) => `  problem: ${p}`),
     `Labels:        ${labelText(node.labels)}`,
     `Instances:     ${node.instances.length}`,
   ];

@@ -98,6 +98,7 @@ async function ensureServer(ctx: CliContext, dataDirFlag: string | undefined): P
   ctx.note(`no berth server answers at ${ctx.host}: starting one in this process (data in ${dataDir})`);
   const server = await ctx.deps.launcher.start({ dataDir, listen });
   ctx.note(`berth server listening at ${server.url}`);
+  for (const notice of server.notices ?? []) ctx.note(`warning: ${notice}`);
   return server;
 }
 

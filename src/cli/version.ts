@@ -25,6 +25,7 @@ export function versionCommand(deps: CliDeps): Command {
         if (info.drivers) ctx.out(`drivers: ${info.drivers.join(', ')}`);
         for (const address of info.dockerApi ?? []) ctx.out(`Docker API: DOCKER_HOST=${address}`);
         for (const [name, why] of Object.entries(info.unavailableDrivers ?? {})) ctx.out(`${name} driver unavailable: ${why}`);
+        for (const problem of info.containerProblems ?? []) ctx.out(`containers: ${problem}`);
         // Several servers on etcd: every server registered in etcd (store/server-registry.ts).
         if (cp) {
           ctx.out(`servers (${cp.servers.length}):`);

@@ -27,6 +27,8 @@ export interface VersionInfo {
   readonly drivers?: readonly string[];
   /** Driver → why it cannot run on the node. */
   readonly unavailableDrivers?: Readonly<Record<string, string>>;
+  /** What containers on the node cannot do, one sentence each with its fix (e.g. reach loopback virtual IPs). */
+  readonly containerProblems?: readonly string[];
   /** Several servers on etcd (`berth server --store etcd://…`): this server's role, the leader's URL, and every server registered in etcd. */
   readonly controlPlane?: {
     readonly role: 'leader' | 'follower' | 'electing';

@@ -44,8 +44,12 @@ export interface NodeInfo {
    * Absent: plain HTTP (an agent without openssl, or older than this field).
    */
   readonly telemetryFingerprint?: string;
-  /** The container network of the node's image driver: name, subnet and gateway (berth's DNS for containers listens there). */
-  readonly containerNetwork?: { readonly name: string; readonly subnet: string; readonly gateway: string; readonly dns?: string };
+  /**
+   * The container network of the node's image driver: name, subnet and gateway (berth's DNS for
+   * containers listens there), and `problems`: what containers there cannot do, one sentence each with
+   * its fix (e.g. reach loopback virtual IPs; `berth version` and `node show` print them).
+   */
+  readonly containerNetwork?: { readonly name: string; readonly subnet: string; readonly gateway: string; readonly dns?: string; readonly problems?: readonly string[] };
   /** `node.labels.<key>` of placement constraints. */
   readonly labels: Readonly<Record<string, string>>;
   /** Whether the node takes new instances (default `active`). */
