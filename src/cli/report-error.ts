@@ -24,9 +24,12 @@ export function errorLines(error: unknown): string[] {
   if (error instanceof BerthApiError) {
     const causes = error.causes;
     if (causes.length > 0) {
+      // A spec's causes start with their field (`spec.name: …`); a request's (REQUEST_INVALID) get it in front.
+      const lines = causes.map((c) => (c.field === '' || c.message.startsWith(`${c.field}:`) ? c.message : `${c.field}: ${c.message}`));
       const cut = error.message.indexOf(' is invalid');
-      const head = cut >= 0 ? `${error.message.slice(0, cut)} is invalid:` : 'invalid:';
-      return [`error: ${head}`, ...causes.map((c) => `  ${c.message}`)];
+      if (cut < 0 && lines.length === 1) return [`error: ${lines[0] ?? ''}`];
+      const head = cut >= 0 ? `${error.message.slice(0, cut)} is invalid:` : 'invalid request:';
+      return [`error: ${head}`, ...lines.map((l) => `  ${l}`)];
     }
     if (error.code === 'SERVER_UNREACHABLE' && /certificate|self[- ]signed|TLS_FINGERPRINT/i.test(error.message)) {
       return [`error: ${error.message}`, "  the server's TLS certificate is not trusted: set BERTH_TLS_FINGERPRINT to the fingerprint `berth server` printed, or pass --tls-ca FILE"];
