@@ -18,7 +18,8 @@ export function servicePsCommand(deps: CliDeps): Command {
     .addOption(outputOption())
     .action(async (name: string, flags: { readonly all?: boolean; readonly output: OutputFormat }, cmd: Command) => {
       const ctx = CliContext.of(deps, cmd);
-      const instances = await ctx.client.listInstances(ctx.grid, name, flags.all ? {} : { active: true });
+      const listed = await ctx.client.listInstances(ctx.grid, name);
+      const instances = flags.all ? listed : liveOrAwaited(listed);
       if (flags.output !== 'table') {
         ctx.stdout.write(formatStructured(instances, flags.output));
       } else if (instances.length === 0) {
@@ -32,6 +33,23 @@ export function servicePsCommand(deps: CliDeps): Command {
         ctx.out(renderInstanceTable(name, instances, ctx.now(), ctx.palette, { downNodes, knownNodes: new Set(nodes.map((n) => n.name)) }));
       }
     });
+}
+
+/**
+ * What `ps` shows without -a: the live instances, and in a slot without one the instance that ended
+ * and is still meant to run (desired `running`: its restart waits for the back-off, or its restart
+ * policy ended it), as `kubectl get pods` shows a pod in CrashLoopBackOff; a slot does not vanish
+ * between a crash and its restart. Replaced and scaled-away instances (desired `shutdown`) are history (-a).
+ */
+export function liveOrAwaited(instances: readonly Instance[]): Instance[] {
+  const live = new Set(instances.filter((i) => !isTerminalState(i.status.state)).map((i) => i.slot));
+  const awaited = new Map<number, Instance>();
+  for (const i of instances) {
+    if (!isTerminalState(i.status.state) || live.has(i.slot) || i.desiredState !== 'running') continue;
+    const newest = awaited.get(i.slot);
+    if (!newest || i.createdAt > newest.createdAt) awaited.set(i.slot, i);
+  }
+  return instances.filter((i) => !isTerminalState(i.status.state) || awaited.get(i.slot) === i);
 }
 
 /**

@@ -49,6 +49,23 @@ describe('berth service commands that read, and connection errors, against a stu
       assert.match(all.stdout, /web-1 {3}web-1-old {3}failed {4}- {8}shutdown  +127\.10\.0\.2 {3}- {5}0 {10}exit 137, 2m ago/);
     });
 
+    it('ps shows a slot whose instance ended and waits for its restart (desired running), not older history', async () => {
+      stub.seed(service({ spec: { name: 'web', replicas: 2 }, deployedGeneration: 1 }), [
+        instance({ slot: 1, id: 'web-1-live' }),
+        { ...instance({ slot: 2, id: 'web-2-crashed', state: 'failed', exitCode: 137 }), desiredState: 'running', createdAt: '2026-11-21T15:00:30.000Z' },
+        instance({ slot: 2, id: 'web-2-older', state: 'failed', exitCode: 1 }),
+        instance({ slot: 3, id: 'web-3-scaled-away', state: 'shutdown' }),
+      ]);
+      const r = await run(['service', 'ps', 'web'], { now: Date.parse('2026-11-21T15:02:00.000Z') });
+      const lines = r.stdout.trimEnd().split('\n');
+      assert.deepEqual(lines.map((l) => l.split(/ +/).slice(0, 5).join(' ')), [
+        'NAME ID STATE HEALTH DESIRED',
+        'web-1 web-1-live running - running',
+        'web-2 web-2-crashed failed - running',
+      ]);
+      assert.match(lines[2] ?? '', /exit 137, 2m ago$/);
+    });
+
     it('ps shows the NODE column once the instances are on more than one node', async () => {
       stub.seed(service({ spec: { name: 'web' }, deployedGeneration: 1 }), [instance({ slot: 1, id: 'web-1-a', node: 'vm-a' }), instance({ slot: 2, id: 'web-2-b', node: 'vm-b' })]);
       const r = await run(['service', 'ps', 'web'], { now: Date.parse('2026-11-21T15:02:00.000Z') });
