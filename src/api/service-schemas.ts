@@ -43,6 +43,7 @@ export const ServiceStatusSchema = z.strictObject({
   message: z.string(),
   updatedAt: time,
   update: UpdateStatusSchema.optional().describe('The latest rollout; absent before the first deploy.'),
+  degradedSince: time.optional().describe('When the service last entered degraded; kept while degraded or deploying, absent once it runs its full count.'),
   conditions: z.array(ServiceConditionSchema).optional().describe("What the node's data plane observed (ListenersOpen); absent until it has something to say."),
 });
 export const ServiceDeploymentSchema = z.strictObject({

@@ -88,6 +88,12 @@ export interface ServiceStatus {
   /** The latest rollout (absent before the first deploy). */
   readonly update?: UpdateStatus;
   /**
+   * When the service last entered `degraded` (RFC 3339): kept while it stays degraded or deploying, gone
+   * once it runs its full count again (or stops), so the `service.converged` event that ends the spell
+   * says how long it lasted, whichever server leads then (docs/reconcile.md, "Phase events").
+   */
+  readonly degradedSince?: string;
+  /**
    * What the node's data plane observed (Kubernetes' status.conditions): written by the data plane
    * through `Store.setServiceConditions`, kept as they are by the controllers' status writes. Absent
    * until the data plane has something to say.

@@ -10,6 +10,7 @@ import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
 import { countRunning, groupBySlot, trimHistory } from './slot-groups.js';
 import { countSlots, phaseOf } from './service-phase.js';
+import { phaseEvents } from './phase-events.js';
 
 export { HISTORY_PER_SLOT } from './slot-groups.js';
 
@@ -350,20 +351,14 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Set(pending.map((p) => p.slot)) });
+  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Map(pending.map((p) => [p.slot, p.unschedulable.message])) });
   const { running } = counts;
   // Degraded: everything that can run runs and the rest waits (the status message names each slot).
   const phase = phaseOf(counts, { desired: desiredCount, creates: create.length, stops: shutdown.length, update: rollout.update });
   const converged = phase === 'running';
   const degraded = phase === 'degraded';
-  if (converged && service.status.phase !== 'running') {
-    const tookMs = ctx.now - Date.parse(service.deployment.requestedAt);
-    events.push({
-      ...base, type: 'service.converged', severity: 'info',
-      message: `${running}/${desiredCount} instance(s) running generation ${generation}, ${tookMs} ms after the deploy request`,
-      data: { generation, convergedAfterMs: tookMs },
-    });
-  }
+  const transition = phaseEvents(service as Service & { deployment: ServiceDeployment }, { phase, counts, desired: desiredCount, now: ctx.now });
+  events.push(...transition.events);
   if (desiredCount === 0 && spec.mode === 'global' && spec.containers.length > 0) notes.push(`no node can run it: ${describeUnschedulable(scheduler.rejections()).message}`);
   notes.push(...pendingNotes(service.name, pending));
   const update = rollout.update;
@@ -381,7 +376,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
     create, shutdown, retire, remove, events, removeService: false, pending,
     ...(deferred > 0 ? { deferred } : {}),
     // Degraded runs the deployed generation wherever it can: observed, so a later rollout goes back to it.
-    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged || degraded ? generation : service.status.observedGeneration, message, update: rollout.update },
+    status: {
+      phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged || degraded ? generation : service.status.observedGeneration, message, update: rollout.update,
+      ...(transition.degradedSince !== undefined ? { degradedSince: transition.degradedSince } : {}),
+    },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs, ...(restartWaits ? {} : { requeueForMonitor: true }) }),
   };
