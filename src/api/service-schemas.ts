@@ -53,6 +53,7 @@ export const ServiceDeploymentSchema = z.strictObject({
   restartGeneration: count,
   cause: z.enum(['deploy', 'rollback', 'auto-rollback']).optional().describe('Absent = deploy.'),
   rollbackTo: count.optional().describe('For a rollback: the generation whose spec this deployment restores.'),
+  spreadChanged: z.literal(true).optional().describe('Its spread preferences differ from the deployment before it: the rollout evens the spread out.'),
 });
 export const ServiceSchema = z.strictObject({
   id: z.string(),

@@ -16,6 +16,13 @@ export interface ServiceDeployment {
   readonly cause?: 'deploy' | 'rollback' | 'auto-rollback';
   /** For a rollback: the generation whose spec this deployment restores. */
   readonly rollbackTo?: number;
+  /**
+   * Set by the store when this deployment's spread preferences (`spec.placement.preferences`) differ
+   * from those of the deployment before it — or that deployment had it set and its rollout had not
+   * completed: the rollout moves instances until the spread is even (docs/rollouts.md, "Spread
+   * changes"). Absent otherwise: a deploy that leaves the preferences alone moves nothing for them.
+   */
+  readonly spreadChanged?: true;
 }
 
 /** Swarm's UpdateStatus.State. */

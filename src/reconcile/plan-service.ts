@@ -4,7 +4,8 @@ import { unrunnableReason } from './unrunnable.js';
 import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
-import { asLost, desiredSlots, globalSlots, leaveWhy, lostInstances, misplacedInstances, movesStateful, pendingNotes, placeSlot, slotOf } from './slot-placement.js';
+import { asLost, desiredSlots, globalSlots, leaveWhy, lostInstances, misplacedInstances, movedOff, movesStateful, pendingNotes, placeSlot, slotOf } from './slot-placement.js';
+import { respreads } from './spread-moves.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
@@ -116,8 +117,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // The instances of a lost node still count there (a down node takes nothing new anyway).
   const scheduler = new ServiceScheduler({ spec, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
   let bySlot = grouped;
-  const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }): string | undefined => {
-    const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(moving ? { avoid: moving.from } : {}) });
+  const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }, left?: string): string | undefined => {
+    const avoid = moving?.from ?? left;
+    const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(avoid !== undefined ? { avoid } : {}), ...(left !== undefined ? { leaveHome: true } : {}) });
     if ('node' in r) {
       scheduler.assign(r.node);
       return r.node;
@@ -194,8 +196,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // Instances on nodes that no longer meet the placement (a constraint, a platform, maxReplicasPerNode):
   // the rollout replaces them as it replaces an old template. A stateful slot stays where its data is,
   // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
+  // A deploy that changed the spread preferences evens the spread out while its rollout runs (docs/rollouts.md, "Spread changes").
   const { misplaced, staying } = global === undefined
-    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), scheduler)
+    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), { scheduler, nodes: ctx.nodes, respread: respreads(service as Service & { deployment: ServiceDeployment }) })
     : { misplaced: new Map<string, string>(), staying: [] };
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },
@@ -209,6 +212,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   });
   // Up to date for the rollout: the deployed template, and while it runs, a node that meets the placement.
   const upToDate = rollout.current;
+  // The spread ranks where the instances the rollout moves will be gone from (their replacements go where it is even).
+  if (misplaced.size > 0) for (const i of view) if (misplaced.has(i.id) && wantRunning(i) && current(i) && !upToDate(i)) scheduler.leave(i.node);
   events.push(...rollout.events);
   if (rollout.wakeAt !== undefined) requeueAfterMs = Math.max(1, rollout.wakeAt - ctx.now);
   let budget = rollout.budget;
@@ -328,7 +333,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
         deferred++; // placed by a later pass: this one places no more than it may create
         continue;
       }
-      const node = place(s);
+      const node = place(s, undefined, movedOff(service.deployment, { last, current, update: rollout.update }));
       if (node === undefined) continue;
       if (!last) newSlots++;
       const why = replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
