@@ -198,7 +198,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
   // A deploy that changed the spread preferences evens the spread out while its rollout runs (docs/rollouts.md, "Spread changes").
   const { misplaced, staying } = global === undefined
-    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), { scheduler, nodes: ctx.nodes, respread: respreads(service as Service & { deployment: ServiceDeployment }) })
+    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), { scheduler, nodes: ctx.nodes, desired: desiredCount, respread: respreads(service as Service & { deployment: ServiceDeployment }) })
     : { misplaced: new Map<string, string>(), staying: [] };
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },

@@ -106,7 +106,7 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
 export function misplacedInstances(
   spec: ServiceSpec,
   live: readonly Instance[],
-  ctx: { readonly scheduler: ServiceScheduler; readonly nodes: readonly NodeInfo[]; readonly respread?: boolean },
+  ctx: { readonly scheduler: ServiceScheduler; readonly nodes: readonly NodeInfo[]; readonly desired: number; readonly respread?: boolean },
 ): { misplaced: Map<string, string>; staying: string[] } {
   const { scheduler } = ctx;
   const out = new Map<string, string>();
@@ -136,7 +136,7 @@ export function misplacedInstances(
     }
   }
   if (ctx.respread === true) {
-    for (const [id, why] of spreadMoves({ spec, nodes: ctx.nodes, live, leaving: new Set(out.keys()), scheduler })) out.set(id, why);
+    for (const [id, why] of spreadMoves({ spec, nodes: ctx.nodes, live, leaving: new Set(out.keys()), scheduler, desired: ctx.desired })) out.set(id, why);
   }
   if (!spec.stateful || movesStateful(spec) || out.size === 0) return { misplaced: out, staying };
   for (const i of live) {

@@ -22,6 +22,11 @@ export interface SpreadInput {
   readonly live: readonly Instance[];
   /** Instances leaving their node anyway (a constraint, maxReplicasPerNode): they count nowhere. */
   readonly leaving: ReadonlySet<string>;
+  /**
+   * How many slots the service should run. Those without an instance that stays where it runs (empty,
+   * stopping, outdated, leaving) get one where the scheduler ranks best: they count there first.
+   */
+  readonly desired: number;
   readonly scheduler: ServiceScheduler;
 }
 
@@ -48,7 +53,9 @@ function shown(value: string): string {
  * group, the node that runs the most (then the one with the highest slot), and its highest slot (as
  * scale-down removes the highest).
  * Counted are the instances meant to run (desired running) on nodes that keep them (up, not draining,
- * meeting the placement); a group can take as many as its nodes' room under maxReplicasPerNode
+ * meeting the placement), then the slots without one (empty, stopping, outdated, leaving), each where
+ * the scheduler will place it (the emptiest group with room) — so a stop-first move whose instance
+ * ended is not taken for a group short of one; a group can take as many as its nodes' room under maxReplicasPerNode
  * (resources are the scheduler's to check when it places). A start-first move under way (a slot
  * with an older live instance than its newest) stays chosen: its older instance counts nowhere and
  * is returned again, so the choice does not flip between passes.
@@ -116,6 +123,21 @@ export function spreadMoves(input: SpreadInput): Map<string, string> {
   }
   if (paths.size < 2) return out;
 
+  // The slots the scheduler places in this pass or the next ones, where it would: the emptiest group with room.
+  const key = (leaf: string): number[] => (paths.get(leaf) as readonly string[]).map((g) => count.get(g) ?? 0);
+  let placed = 0;
+  for (const list of bySlot.values()) if (keeps((list[0] as Instance).node)) placed++;
+  for (let k = placed; k < input.desired; k++) {
+    let to: string | undefined;
+    for (const [leaf, free] of room) {
+      if (free <= 0) continue;
+      if (to === undefined || compare(key(leaf), key(to)) < 0 || (compare(key(leaf), key(to)) === 0 && leaf < to)) to = leaf;
+    }
+    if (to === undefined) break;
+    for (const g of paths.get(to) as readonly string[]) count.set(g, (count.get(g) ?? 0) + 1);
+    room.set(to, (room.get(to) ?? 0) - 1);
+  }
+
   const whyOf = (from: readonly string[], to: readonly string[], level: number): string => {
     const value = (p: readonly string[]): string => shown((p[level] as string).split('\u0000')[level + 1] ?? '');
     return `spread over ${prefs[level]?.spread ?? ''}: ${value(from)} runs ${count.get(from[level] as string) ?? 0} instance(s), ${value(to)} ${count.get(to[level] as string) ?? 0}`;
@@ -174,4 +196,12 @@ function deeper(a: readonly string[], b: readonly string[], level: number, count
     if (d !== 0) return d;
   }
   return a[a.length - 1] === b[b.length - 1] ? 0 : (a[a.length - 1] as string) < (b[b.length - 1] as string) ? -1 : 1;
+}
+
+function compare(a: readonly number[], b: readonly number[]): number {
+  for (let k = 0; k < a.length; k++) {
+    const d = (a[k] ?? 0) - (b[k] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
