@@ -60,6 +60,16 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
   });
 
   after(async () => {
+    // A server that stopped before the end says why (its stderr, the end of its log), so a run that lost it can be read.
+    for (const s of servers.filter((x) => x.proc.exitCode !== null || x.proc.signalCode !== null)) {
+      let log = '';
+      try {
+        log = readFileSync(join(s.dataDir, 'server.log'), 'utf8').split('\n').slice(-40).join('\n');
+      } catch {
+        log = '(no server.log)';
+      }
+      console.log(`server ${s.name} stopped (exit ${s.proc.exitCode ?? s.proc.signalCode}):\n${s.stderr.slice(-4000)}\n--- server.log ---\n${log}`);
+    }
     try {
       await tearDownCluster({ servers, agents, etcd, dirs, client: () => (token ? client() : undefined) });
     } finally {
@@ -119,7 +129,7 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     await client().removeService('default', 'zoned');
   });
 
-  it('a deploy that adds a spread preference moves just enough instances to even the zones out, through the rollout, and says how many moved', async () => {
+  it('`service update --placement-pref spread=… --deploy` moves just enough instances to even the zones out, through the rollout, and says how many moved', async () => {
     const spec = { name: 'spread', replicas: 6, containers: [{ command: ['sleep', '300'] }], updateConfig: { parallelism: 1, monitor: '1s' } };
     await client().createService('default', spec, { deploy: true });
     const before = await waitFor('two ready instances on each node', async () => {
@@ -129,12 +139,12 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     await waitFor('generation 1 converged', async () => (await client().getService('default', 'spread')).status.phase === 'running', { timeoutMs: 20_000 });
 
     // Zone a (pl-a) runs 2, zone b (pl-b, pl-c) 4: even over the zones is 3/3, one move from b to a.
-    await client().updateService('default', 'spread', { ...spec, placement: { preferences: [{ spread: 'node.labels.zone' }] } }, { deploy: true });
-    const update = await waitFor('the rollout of generation 2 completed', async () => {
-      const u = (await client().getService('default', 'spread')).status.update;
-      return u?.generation === 2 && u.state === 'completed' ? u : undefined;
-    }, { timeoutMs: 60_000 });
-    assert.equal(update.message, 'update to generation 2 completed: 6/6 instance(s) ready; 1 moved to another node');
+    const deployed = await berth(url, token, ['service', 'update', 'spread', '--placement-pref', 'spread=node.labels.zone', '--deploy', '--timeout', '60s']);
+    assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}`);
+    const update = (await client().getService('default', 'spread')).status.update;
+    assert.equal(update?.state, 'completed', JSON.stringify(update));
+    assert.equal(update?.generation, 2);
+    assert.equal(update?.message, 'update to generation 2 completed: 6/6 instance(s) ready; 1 moved to another node');
     const now = (await client().listInstances('default', 'spread', { active: true })).filter((i) => i.desiredState === 'running');
     assert.deepEqual([now.filter((i) => i.node === 'pl-a').length, now.filter((i) => i.node !== 'pl-a').length], [3, 3], JSON.stringify(now.map((i) => [i.slot, i.node])));
     const gone = before.filter((i) => !now.some((x) => x.id === i.id));
@@ -145,12 +155,11 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     assert.equal(now.find((i) => i.slot === old?.slot)?.node, 'pl-a');
 
     // Dropping the preference moves nothing: done at once, and said so.
-    await client().updateService('default', 'spread', spec, { deploy: true });
-    const third = await waitFor('the rollout of generation 3 completed', async () => {
-      const u = (await client().getService('default', 'spread')).status.update;
-      return u?.generation === 3 && u.state === 'completed' ? u : undefined;
-    }, { timeoutMs: 30_000 });
-    assert.equal(third.message, 'update to generation 3 completed: 6/6 instance(s) ready; none needed replacing or moving');
+    const dropped = await berth(url, token, ['service', 'update', 'spread', '--placement-pref-rm', 'spread=node.labels.zone', '--deploy', '--timeout', '30s']);
+    assert.equal(dropped.code, 0, `${dropped.stdout}\n${dropped.stderr}`);
+    const third = (await client().getService('default', 'spread')).status.update;
+    assert.equal(third?.generation, 3);
+    assert.equal(third?.message, 'update to generation 3 completed: 6/6 instance(s) ready; none needed replacing or moving');
     assert.deepEqual((await client().listInstances('default', 'spread', { active: true })).map((i) => i.id).sort(), now.map((i) => i.id).sort());
     await client().removeService('default', 'spread');
   });
