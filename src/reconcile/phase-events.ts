@@ -26,8 +26,9 @@ export interface PhaseOutcome {
 
 /**
  * The events of moving from the stored phase to `outcome.phase`, and the status' `degradedSince`:
- * - into `degraded`, unless a spell is running already (back from a deploying blip within it: a restart,
- *   a replacement on its way): `service.degraded`, a warning naming how many slots wait and why, grouped by reason (`2 of 3 slots wait: node c is down (web-2, web-3)`); data: generation,
+ * - into `degraded`, unless a spell is running already (back from a deploying blip within it: a
+ *   restart, a replacement on its way): `service.degraded`, a warning naming how many slots wait and
+ *   why, grouped by reason (`2 of 3 slots wait: node c is down (web-2, web-3)`); data: generation,
  *   running, waiting, desired, slots (the first 50), nodes (the down nodes slots wait for);
  * - into `running` (from any other phase): `service.converged` (info). After a degraded spell (a
  *   `degradedSince` in the stored status, which `deploying` in between keeps) it says the service is back
@@ -49,7 +50,7 @@ export function phaseEvents(service: Service & { readonly deployment: ServiceDep
     const events: NewServiceEvent[] = [];
     // Once per spell: not again after a deploying blip within it (a restart, a replacement on its way).
     if (before !== 'degraded' && since === undefined) {
-      const nodes = [...new Set(counts.waits.map((w) => /^node (.+) is down$/.exec(w.why)?.[1]).filter((n): n is string => n !== undefined))];
+      const nodes = [...new Set(counts.waits.flatMap((w) => (w.down !== undefined ? [w.down] : [])))];
       events.push({
         ...base, type: 'service.degraded', severity: 'warning',
         message: describeWaits(service.name, counts, desired),

@@ -16,7 +16,7 @@ export interface SlotCounts {
    * Those slots, lowest first, each with why it waits: `node c is down` (its live instance is there),
    * or the scheduler's reason for a pending slot (`no suitable node (…): …`, `node a is draining`).
    */
-  readonly waits: readonly { readonly slot: number; readonly why: string }[];
+  readonly waits: readonly { readonly slot: number; readonly why: string; /** The down node it waits for. */ readonly down?: string }[];
   /** Live instances that should not be: outdated for the rollout, or of a slot no longer desired. */
   readonly extra: number;
 }
@@ -43,7 +43,7 @@ export interface SlotView {
 export function countSlots(view: SlotView): SlotCounts {
   const desired = new Set(view.slots);
   let running = 0;
-  const waits: { slot: number; why: string }[] = [];
+  const waits: { slot: number; why: string; down?: string }[] = [];
   for (const slot of view.slots) {
     const list = view.bySlot.get(slot) ?? [];
     if (list.some((i) => view.current(i) && isReady(i) && view.onUpNode(i))) {
@@ -52,7 +52,7 @@ export function countSlots(view: SlotView): SlotCounts {
     }
     const down = list.find((i) => i.desiredState === 'running' && !isTerminal(i.status.state) && !view.onUpNode(i));
     const pending = view.pendingSlots.get(slot);
-    if (down) waits.push({ slot, why: `node ${down.node} is down` });
+    if (down) waits.push({ slot, why: `node ${down.node} is down`, down: down.node });
     else if (pending !== undefined) waits.push({ slot, why: pending });
   }
   let extra = 0;
