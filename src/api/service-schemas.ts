@@ -43,6 +43,7 @@ export const ServiceStatusSchema = z.strictObject({
   message: z.string(),
   updatedAt: time,
   update: UpdateStatusSchema.optional().describe('The latest rollout; absent before the first deploy.'),
+  degradedSince: time.optional().describe('When the service last entered degraded; kept while degraded or deploying, absent once it runs its full count.'),
   conditions: z.array(ServiceConditionSchema).optional().describe("What the node's data plane observed (ListenersOpen); absent until it has something to say."),
 });
 export const ServiceDeploymentSchema = z.strictObject({
@@ -52,6 +53,7 @@ export const ServiceDeploymentSchema = z.strictObject({
   restartGeneration: count,
   cause: z.enum(['deploy', 'rollback', 'auto-rollback']).optional().describe('Absent = deploy.'),
   rollbackTo: count.optional().describe('For a rollback: the generation whose spec this deployment restores.'),
+  spreadChanged: z.literal(true).optional().describe('Its spread preferences differ from the deployment before it: the rollout evens the spread out.'),
 });
 export const ServiceSchema = z.strictObject({
   id: z.string(),

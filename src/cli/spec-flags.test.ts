@@ -207,3 +207,19 @@ describe('--constraint (Swarm\'s placement constraints)', () => {
   });
 });
 
+
+describe('--placement-pref (Swarm\'s spread preferences)', () => {
+  it('create sets placement.preferences in order; update adds to them and --placement-pref-rm removes one, keeping the rest of placement', () => {
+    const { spec } = specFromFlags({ name: 'web' }, flags('create', ['--cmd', 'x', '--placement-pref', 'spread=node.labels.zone', '--placement-pref', 'spread=node.labels.rack']), { cwd: '/w' });
+    assert.deepEqual(spec.placement, { preferences: [{ spread: 'node.labels.zone' }, { spread: 'node.labels.rack' }] });
+
+    const current = serviceSpec({ placement: { constraints: ['node.labels.zone!=c'], preferences: [{ spread: 'node.labels.rack' }], platforms: [], maxReplicasPerNode: 2 } });
+    const { spec: updated } = mergeSpecFlags(current, flags('update', ['--placement-pref', 'spread=node.labels.zone', '--placement-pref-rm', 'spread=node.labels.rack']), { cwd: '/w' });
+    assert.deepEqual(updated.placement, { constraints: ['node.labels.zone!=c'], preferences: [{ spread: 'node.labels.zone' }], platforms: [], maxReplicasPerNode: 2 });
+  });
+
+  it('refuses anything but spread=KEY as it is read, naming the flag', () => {
+    assert.throws(() => flags('create', ['--placement-pref', 'node.labels.zone']), /--placement-pref <pref>' argument 'node\.labels\.zone' is invalid\. "node\.labels\.zone": expected spread=KEY/);
+    assert.throws(() => flags('create', ['--placement-pref-rm', 'spread=x']), /unknown option '--placement-pref-rm'/);
+  });
+});

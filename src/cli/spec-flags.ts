@@ -49,6 +49,10 @@ export interface SpecFlags extends NetworkFlags, RolloutFlags, ContainerFlags {
   readonly constraint?: readonly string[];
   /** `update` only: constraints to remove (Swarm's `--constraint-rm`), as written. */
   readonly constraintRm?: readonly string[];
+  /** Swarm's `--placement-pref spread=KEY` (`placement.preferences`): set on create, added on update. */
+  readonly placementPref?: readonly string[];
+  /** `update` only: spread preferences to remove (Swarm's `--placement-pref-rm`). */
+  readonly placementPrefRm?: readonly string[];
 }
 
 /** Adds the spec flags to `create` or `update` (update has `--image` and no `--stateful`, as Kontena). */
@@ -70,6 +74,8 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
     .option('-w, --workdir <dir>', 'working directory of the process (default for a service without an image: the current directory)')
     .option('--constraint <expr>', `a placement constraint, Swarm's: node.labels.zone==a, node.hostname!=n3 (repeatable${which === 'update' ? '; added to the service\'s' : ''})`, collect(constraintValue));
   if (which === 'update') command.option('--constraint-rm <expr>', 'remove a placement constraint, as written (repeatable)', collect(constraintValue));
+  command.option('--placement-pref <pref>', `a spread preference, Swarm's: spread=node.labels.zone spreads the instances evenly over the label's values (repeatable, in order${which === 'update' ? '; added to the service\'s; deployed, it moves just enough instances to even the spread out' : ''})`, collect(placementPrefValue));
+  if (which === 'update') command.option('--placement-pref-rm <pref>', 'remove a spread preference (spread=KEY; repeatable)', collect(placementPrefValue));
   addContainerOptions(command, which);
   addNetworkOptions(command, which);
   addRolloutOptions(command);
@@ -219,6 +225,11 @@ function applyServiceFlags(spec: MutableSpec, flags: SpecFlags): void {
     const kept = (spec.placement?.constraints ?? []).filter((c) => !removed.has(c));
     spec.placement = { ...(spec.placement ?? {}), constraints: [...new Set([...kept, ...(flags.constraint ?? [])])] };
   }
+  if (flags.placementPref !== undefined || flags.placementPrefRm !== undefined) {
+    const removed = new Set(flags.placementPrefRm ?? []);
+    const kept = (spec.placement?.preferences ?? []).map((p) => p.spread).filter((key) => !removed.has(key));
+    spec.placement = { ...(spec.placement ?? {}), preferences: [...new Set([...kept, ...(flags.placementPref ?? [])])].map((spread) => ({ spread })) };
+  }
   applyNetworkFlags(spec, flags, flags.ports === undefined ? undefined : servicePortsFromMappings(flags.ports));
   const restart = { ...(spec.restartPolicy ?? {}) };
   if (flags.restart !== undefined) restart.condition = flags.restart;
@@ -276,6 +287,13 @@ function constraintValue(value: string): string {
   const v = value.trim();
   if (!/^[^=!]+(==|!=).+$/.test(v)) throw new InvalidArgumentError(`"${value}": expected key==value or key!=value, e.g. node.labels.zone==a`);
   return v;
+}
+
+/** `spread=KEY` (Swarm's only placement preference), as the key: `spread=node.labels.zone` → `node.labels.zone`. */
+function placementPrefValue(value: string): string {
+  const m = /^\s*spread\s*=\s*(\S+)\s*$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`"${value}": expected spread=KEY, e.g. spread=node.labels.zone`);
+  return m[1] as string;
 }
 
 /** `KEY=VALUE` (Kontena's env form `/\A[^=]+=/`); the value may be empty or hold further `=`. */

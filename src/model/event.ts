@@ -10,6 +10,8 @@ export type EventType =
   | 'service.removing'
   | 'service.removed'
   | 'service.converged'
+  /** Entered `degraded`: slots wait for a down node or for a node that fits, nothing on its way (said once per spell). */
+  | 'service.degraded'
   /** The deployed spec cannot be run by this server (past a limit); nothing is started for it. */
   | 'service.unrunnable'
   /** New instances wait for free addresses of the instance range (said once, with the range). */

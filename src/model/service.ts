@@ -16,6 +16,13 @@ export interface ServiceDeployment {
   readonly cause?: 'deploy' | 'rollback' | 'auto-rollback';
   /** For a rollback: the generation whose spec this deployment restores. */
   readonly rollbackTo?: number;
+  /**
+   * Set by the store when this deployment's spread preferences (`spec.placement.preferences`) differ
+   * from those of the deployment before it — or that deployment had it set and its rollout had not
+   * completed: the rollout moves instances until the spread is even (docs/rollouts.md, "Spread
+   * changes"). Absent otherwise: a deploy that leaves the preferences alone moves nothing for them.
+   */
+  readonly spreadChanged?: true;
 }
 
 /** Swarm's UpdateStatus.State. */
@@ -87,6 +94,12 @@ export interface ServiceStatus {
   readonly updatedAt: string;
   /** The latest rollout (absent before the first deploy). */
   readonly update?: UpdateStatus;
+  /**
+   * When the service last entered `degraded` (RFC 3339): kept while it stays degraded or deploying, gone
+   * once it runs its full count again (or stops), so the `service.converged` event that ends the spell
+   * says how long it lasted, whichever server leads then (docs/reconcile.md, "Phase events").
+   */
+  readonly degradedSince?: string;
   /**
    * What the node's data plane observed (Kubernetes' status.conditions): written by the data plane
    * through `Store.setServiceConditions`, kept as they are by the controllers' status writes. Absent

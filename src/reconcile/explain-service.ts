@@ -46,8 +46,11 @@ const PLACEMENT_NOTE = /^-(\d+) (and \d+ more slot\(s\) )?(pending:|waits for no
  */
 export const PROGRESS_REASONS_PER_KIND = 50;
 
-/** Event types an instance's own reason already covers (its state, probe and exit code say more). */
-const COVERED_PREFIXES = ['instance.', 'service.update_', 'service.rollback_', 'service.listener_'];
+/**
+ * Event types an instance's own reason already covers (its state, probe and exit code say more); a
+ * `service.degraded` is the evidence of the scheduler's notes while degraded, and over once it is not.
+ */
+const COVERED_PREFIXES = ['instance.', 'service.update_', 'service.rollback_', 'service.listener_', 'service.degraded'];
 
 /**
  * Why a service is (not) healthy, converged or paused: a root-cause verdict with the evidence.
@@ -171,11 +174,13 @@ export function explainService(service: Service, instances: readonly Instance[],
   }
 
   // The scheduler's notes (planService): slots that fit no node, wait for theirs, or cannot leave a draining one.
+  // While degraded, the event that said so (since when, how many slots) is their evidence.
+  const degradedEvent = service.status.phase === 'degraded' ? events.findLast((e) => e.type === 'service.degraded') : undefined;
   for (const note of notes) {
     const m = PLACEMENT_NOTE.exec(note.slice(name.length));
     if (!m) continue;
     const weight: Weight = m[3] === 'pending:' ? 'blocking' : 'warning';
-    weighed.push({ weight, reason: { kind: 'unschedulable', message: note, evidence: {}, slot: Number(m[1]) } });
+    weighed.push({ weight, reason: { kind: 'unschedulable', message: note, evidence: degradedEvent ? { event: eventEvidence(degradedEvent) } : {}, slot: Number(m[1]) } });
   }
 
   const rollout = rolloutReason(service, update, failedUpdate);

@@ -158,7 +158,7 @@ describe('a placement change rolls out (planService)', () => {
     const note = 'web-1 stays on node a1 (node a1 does not meet node.labels.zone==b (it has node.labels.zone=a)): its data is there (placement.moveStatefulSlots moves it)';
     assert.ok(plan.status.message.includes(note), plan.status.message);
     assert.equal(plan.status.update?.state, 'completed');
-    assert.ok(plan.status.update?.message.endsWith(`; 1 slot(s) stay on a node that no longer meets the placement: ${note}`), plan.status.update?.message);
+    assert.ok(plan.status.update?.message.endsWith(`; 1 slot(s) stay on a node the new placement would not put them on: ${note}`), plan.status.update?.message);
 
     const moving = redeployed({ replicas: 1, stateful: true, placement: { constraints: ['node.labels.zone==b'], moveStatefulSlots: true } });
     const old = running(moving, 1, 'a1');

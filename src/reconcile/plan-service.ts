@@ -4,12 +4,14 @@ import { unrunnableReason } from './unrunnable.js';
 import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
 import type { DesiredSlot, PendingSlot } from './slot-placement.js';
-import { asLost, desiredSlots, globalSlots, leaveWhy, lostInstances, misplacedInstances, movesStateful, pendingNotes, placeSlot, slotOf } from './slot-placement.js';
+import { asLost, desiredSlots, globalSlots, leaveWhy, lostInstances, misplacedInstances, movedOff, movesStateful, pendingNotes, placeSlot, slotOf } from './slot-placement.js';
+import { respreads } from './spread-moves.js';
 import { describeEnd, restartDecision } from './restart-decision.js';
 import { planRollout } from './rollout.js';
 import type { PlanContext, PlannedCreate, ServicePlan } from './service-plan.js';
 import { countRunning, groupBySlot, trimHistory } from './slot-groups.js';
 import { countSlots, phaseOf } from './service-phase.js';
+import { phaseEvents } from './phase-events.js';
 
 export { HISTORY_PER_SLOT } from './slot-groups.js';
 
@@ -116,8 +118,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // The instances of a lost node still count there (a down node takes nothing new anyway).
   const scheduler = new ServiceScheduler({ spec, nodes: ctx.nodes, instances, ...(ctx.usage ? { usage: ctx.usage } : {}) });
   let bySlot = grouped;
-  const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }): string | undefined => {
-    const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(moving ? { avoid: moving.from } : {}) });
+  const place = (s: DesiredSlot, moving?: { readonly from: string; readonly why: string }, left?: string): string | undefined => {
+    const avoid = moving?.from ?? left;
+    const r = placeSlot(s, { spec, scheduler, history: bySlot.get(s.slot) ?? [], ...(avoid !== undefined ? { avoid } : {}), ...(left !== undefined ? { leaveHome: true } : {}) });
     if ('node' in r) {
       scheduler.assign(r.node);
       return r.node;
@@ -194,8 +197,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // Instances on nodes that no longer meet the placement (a constraint, a platform, maxReplicasPerNode):
   // the rollout replaces them as it replaces an old template. A stateful slot stays where its data is,
   // unless the service moves stateful slots; it is named (a note, and the rollout's completion).
+  // A deploy that changed the spread preferences evens the spread out while its rollout runs (docs/rollouts.md, "Spread changes").
   const { misplaced, staying } = global === undefined
-    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), scheduler)
+    ? misplacedInstances(spec, view.filter((i) => desired.has(i.slot) && !isTerminal(i.status.state) && current(i)), { scheduler, nodes: ctx.nodes, desired: desiredCount, respread: respreads(service as Service & { deployment: ServiceDeployment }) })
     : { misplaced: new Map<string, string>(), staying: [] };
   const rollout = planRollout({
     service: service as Service & { deployment: ServiceDeployment },
@@ -209,6 +213,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   });
   // Up to date for the rollout: the deployed template, and while it runs, a node that meets the placement.
   const upToDate = rollout.current;
+  // The spread ranks where the instances the rollout moves will be gone from (their replacements go where it is even).
+  if (misplaced.size > 0) for (const i of view) if (misplaced.has(i.id) && wantRunning(i) && current(i) && !upToDate(i)) scheduler.leave(i.node);
   events.push(...rollout.events);
   if (rollout.wakeAt !== undefined) requeueAfterMs = Math.max(1, rollout.wakeAt - ctx.now);
   let budget = rollout.budget;
@@ -328,7 +334,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
         deferred++; // placed by a later pass: this one places no more than it may create
         continue;
       }
-      const node = place(s);
+      const node = place(s, undefined, movedOff(service.deployment, { last, current, update: rollout.update }));
       if (node === undefined) continue;
       if (!last) newSlots++;
       const why = replaceNow ? 'replacing an instance removed by the user' : last ? 'replacing a stopped instance' : slot > maxSlot && global === undefined ? 'scaled up' : 'new slot';
@@ -351,20 +357,14 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Set(pending.map((p) => p.slot)) });
+  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Map(pending.map((p) => [p.slot, p.unschedulable.message])) });
   const { running } = counts;
   // Degraded: everything that can run runs and the rest waits (the status message names each slot).
   const phase = phaseOf(counts, { desired: desiredCount, creates: create.length, stops: shutdown.length, update: rollout.update });
   const converged = phase === 'running';
   const degraded = phase === 'degraded';
-  if (converged && service.status.phase !== 'running') {
-    const tookMs = ctx.now - Date.parse(service.deployment.requestedAt);
-    events.push({
-      ...base, type: 'service.converged', severity: 'info',
-      message: `${running}/${desiredCount} instance(s) running generation ${generation}, ${tookMs} ms after the deploy request`,
-      data: { generation, convergedAfterMs: tookMs },
-    });
-  }
+  const transition = phaseEvents(service as Service & { deployment: ServiceDeployment }, { phase, counts, desired: desiredCount, now: ctx.now });
+  events.push(...transition.events);
   if (desiredCount === 0 && spec.mode === 'global' && spec.containers.length > 0) notes.push(`no node can run it: ${describeUnschedulable(scheduler.rejections()).message}`);
   notes.push(...pendingNotes(service.name, pending));
   const update = rollout.update;
@@ -382,7 +382,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
     create, shutdown, retire, remove, events, removeService: false, pending,
     ...(deferred > 0 ? { deferred } : {}),
     // Degraded runs the deployed generation wherever it can: observed, so a later rollout goes back to it.
-    status: { phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged || degraded ? generation : service.status.observedGeneration, message, update: rollout.update },
+    status: {
+      phase, desiredInstances: desiredCount, runningInstances: running, observedGeneration: converged || degraded ? generation : service.status.observedGeneration, message, update: rollout.update,
+      ...(transition.degradedSince !== undefined ? { degradedSince: transition.degradedSince } : {}),
+    },
     ...(rollout.rollbackTo !== undefined ? { rollback: { toGeneration: rollout.rollbackTo, ifRequestedAt: service.deployment.requestedAt } } : {}),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs, ...(restartWaits ? {} : { requeueForMonitor: true }) }),
   };

@@ -33,12 +33,13 @@ export interface RolloutInput {
   readonly bySlot: ReadonlyMap<number, readonly Instance[]>;
   readonly current: (i: Instance) => boolean;
   /**
-   * Live instances whose node no longer meets the deployed placement (misplacedInstances), id → why:
+   * Live instances whose node no longer meets the deployed placement, or that a changed spread moves
+   * (misplacedInstances), id → why:
    * outdated for the rollout while it runs or is paused, as Swarm's placement is part of the task spec;
    * once it completed, what moves them is the constraint enforcer (planService), not this rollout.
    */
   readonly misplaced?: ReadonlyMap<string, string>;
-  /** Slots that no longer meet the placement but stay (a stateful slot's data), as status notes: named when the rollout completes. */
+  /** Slots that the placement (or the spread) would move but that stay (a stateful slot's data), as status notes: named when the rollout completes. */
   readonly staying?: readonly string[];
   /** Nodes marked down: an outdated instance there waits for its node (`waiting`) instead of holding a batch. */
   readonly downNodes?: ReadonlySet<string>;
@@ -254,7 +255,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       message = `${what} completed: ${slots.length}/${slots.length} instance(s) ready${failures}${replacedNote(slots, bySlot, requestedAtMs)}`;
     }
     const staying = input.staying ?? [];
-    if (staying.length > 0) message += `; ${staying.length} slot(s) stay on a node that no longer meets the placement: ${staying[0] ?? ''}`;
+    if (staying.length > 0) message += `; ${staying.length} slot(s) stay on a node the new placement would not put them on: ${staying[0] ?? ''}`;
     update = { ...update, state, message, completedAt: new Date(now).toISOString() };
     events.push({
       ...base, type: isRollback ? 'service.rollback_completed' : 'service.update_completed', severity: failedSlots.size > 0 ? 'warning' : 'info',

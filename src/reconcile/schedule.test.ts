@@ -122,6 +122,16 @@ describe('scheduling: filters', () => {
     assert.deepEqual(perNode(plan.create.map((c) => c.node)), { a1: 1, a2: 1, b1: 2 });
   });
 
+  it('counts the instances of a full or paused node in its zone: that zone is not taken for emptier than it is', () => {
+    const nodes = [node('a1', { labels: { zone: 'a' } }), node('a2', { labels: { zone: 'a' } }), node('b1', { labels: { zone: 'b' } })];
+    const svc = service({ replicas: 4, placement: { preferences: [{ spread: 'node.labels.zone' }], maxReplicasPerNode: 2 } });
+    // Zone a runs 2 (on a1, full), zone b 1: the fourth goes to zone b (swarmkit's tree, which leaves a1 out, would say a2).
+    const full = planService(svc, [running(svc, 1, 'a1'), running(svc, 2, 'a1'), running(svc, 3, 'b1')], { now: NOW, nodes });
+    assert.deepEqual(full.create.map((c) => [c.slot, c.node]), [[4, 'b1']]);
+    const paused = planService(svc, [running(svc, 1, 'a1'), running(svc, 2, 'a1'), running(svc, 3, 'b1')], { now: NOW, nodes: nodes.map((n) => (n.name === 'a1' ? { ...n, availability: 'pause' as const } : n)) });
+    assert.deepEqual(paused.create.map((c) => [c.slot, c.node]), [[4, 'b1']]);
+  });
+
   it('says that no node has registered when there is none', () => {
     assert.equal(describeUnschedulable([]).message, 'no node has registered yet');
     const plan = planService(service({ replicas: 1 }), [], { now: NOW, nodes: [] });

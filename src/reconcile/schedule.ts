@@ -133,6 +133,8 @@ export class ServiceScheduler {
   private readonly needsDocker: boolean;
   /** Instances of this service per node (its own active instances, then this pass's placements). */
   private readonly mine = new Map<string, number>();
+  /** Of those, the ones a rollout moves away (leave): the spread no longer counts them there. */
+  private readonly leavingOn = new Map<string, number>();
   /** Reserved per node by every service (the usage index, then this pass's placements). */
   private reservedByNode: Map<string, { milliCpus: number; memoryBytes: number }> | undefined;
   private readonly byName: ReadonlyMap<string, NodeInfo>;
@@ -205,17 +207,25 @@ export class ServiceScheduler {
   pick(options: { readonly avoid?: string } = {}): ScheduleResult {
     const rejections: NodeRejection[] = [];
     const eligible: NodeInfo[] = [];
+    const spreading = (this.input.spec.placement?.preferences ?? []).length > 0;
+    /** Nodes that take nothing new but keep what they run (full, paused, the one left): their instances count in their group. */
+    const keeping: NodeInfo[] = [];
     for (const n of this.input.nodes) {
+      const r = this.check(n);
       if (n.name === options.avoid) {
-        rejections.push(this.check(n) ?? { node: n.name, filter: 'available', message: `node ${n.name} is the node the instance leaves` });
+        rejections.push(r ?? { node: n.name, filter: 'available', message: `node ${n.name} is the node the instance leaves` });
+        if (spreading && (r === undefined || keeps(n, r))) keeping.push(n);
         continue;
       }
-      const r = this.check(n);
-      if (r) rejections.push(r);
-      else eligible.push(n);
+      if (r) {
+        rejections.push(r);
+        if (spreading && keeps(n, r)) keeping.push(n);
+      } else {
+        eligible.push(n);
+      }
     }
     if (eligible.length === 0) return { unschedulable: describeUnschedulable(rejections) };
-    const spread = (this.input.spec.placement?.preferences ?? []).length > 0 ? this.spreadKeys(eligible) : undefined;
+    const spread = spreading ? this.spreadKeys(eligible, keeping) : undefined;
     // One scan for the smallest (spread…, count, load, name): no sort and no garbage per node, as a
     // pass that places 10,000 instances picks 10,000 times.
     let best: { n: NodeInfo; spread: readonly number[]; count: number; load: number } | undefined;
@@ -225,6 +235,15 @@ export class ServiceScheduler {
       if (d < 0) best = c;
     }
     return { node: (best as { n: NodeInfo }).n.name };
+  }
+
+  /**
+   * Records that an instance on `node` is being moved away by a rollout (it still runs, and counts for
+   * maxReplicasPerNode and resources until it ended): the spread ranks as if it were gone, so that the
+   * instances that move where the spread wants them (spread-moves.ts) are placed to match.
+   */
+  leave(node: string): void {
+    this.leavingOn.set(node, (this.leavingOn.get(node) ?? 0) + 1);
   }
 
   /** Records that one more instance of the service goes to `node` in this pass. */
@@ -268,20 +287,31 @@ export class ServiceScheduler {
 
   /**
    * swarmkit's spread (scheduler/decision_tree.go): for each preference in order, the instances of the
-   * service on the eligible nodes that share this node's value of the label (nodes without it share
-   * the value ""), within the group of the preferences before it. Fewest first at every level.
+   * service on the nodes that share this node's value of the label (nodes without it share the value
+   * ""), within the group of the preferences before it. Fewest first at every level. The instances of
+   * nodes that take nothing new but keep what they run (`keeping`: full, paused) count in their group
+   * too — swarmkit's tree leaves them out, so a zone with one full node looked emptier than it is, and a
+   * spread change would move instances into it (docs/scheduling.md, "Ranking").
    */
-  private spreadKeys(eligible: readonly NodeInfo[]): Map<string, number[]> {
+  private spreadKeys(eligible: readonly NodeInfo[], keeping: readonly NodeInfo[]): Map<string, number[]> {
     const prefs = this.input.spec.placement?.preferences ?? [];
-    const groups = eligible.map((n) => this.groupsOf(n, prefs));
     const keys = new Map<string, number[]>();
     const counts = prefs.map(() => new Map<string, number>());
-    eligible.forEach((n, k) => {
-      const mine = this.countOn(n.name);
-      (groups[k] as string[]).forEach((g, level) => counts[level]?.set(g, (counts[level]?.get(g) ?? 0) + mine));
-    });
-    eligible.forEach((n, k) => keys.set(n.name, (groups[k] as string[]).map((g, level) => counts[level]?.get(g) ?? 0)));
+    for (const n of [...eligible, ...keeping]) {
+      const mine = this.countOn(n.name) - (this.leavingOn.get(n.name) ?? 0);
+      if (mine <= 0) continue;
+      this.groupsOf(n, prefs).forEach((g, level) => counts[level]?.set(g, (counts[level]?.get(g) ?? 0) + mine));
+    }
+    for (const n of eligible) keys.set(n.name, this.groupsOf(n, prefs).map((g, level) => counts[level]?.get(g) ?? 0));
     return keys;
+  }
+
+  /**
+   * The node's group at each spread level of the deployed preferences: the path of its label values
+   * (`\0a`, `\0a\0rack1`; nodes without the label share the value ""). Fixed for the pass.
+   */
+  spreadGroups(node: NodeInfo): readonly string[] {
+    return this.groupsOf(node, this.input.spec.placement?.preferences ?? []);
   }
 
   /** The node's group at each spread level: the path of its label values (nodes without one share ""). Fixed for the pass. */
@@ -299,6 +329,11 @@ export class ServiceScheduler {
 const NO_KEYS: readonly number[] = [];
 const NO_OPTIONS: CheckOptions = {};
 const NOTHING_RESERVED = { milliCpus: 0, memoryBytes: 0 } as const;
+
+/** Whether a node that turned a new instance away (`r`) keeps those it runs: it is full, or paused. */
+function keeps(node: NodeInfo, r: NodeRejection): boolean {
+  return r.filter === 'max-replicas' || r.filter === 'resources' || (r.filter === 'available' && node.availability === 'pause');
+}
 
 function reject(node: NodeInfo, filter: NodeRejection['filter'], message: string): NodeRejection {
   return { node: node.name, filter, message };

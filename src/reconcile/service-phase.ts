@@ -12,6 +12,11 @@ export interface SlotCounts {
   readonly running: number;
   /** Slots without one that wait: for their node, which is down, or for a node that fits (pending). */
   readonly waiting: number;
+  /**
+   * Those slots, lowest first, each with why it waits: `node c is down` (its live instance is there),
+   * or the scheduler's reason for a pending slot (`no suitable node (…): …`, `node a is draining`).
+   */
+  readonly waits: readonly { readonly slot: number; readonly why: string; /** The down node it waits for. */ readonly down?: string }[];
   /** Live instances that should not be: outdated for the rollout, or of a slot no longer desired. */
   readonly extra: number;
 }
@@ -26,8 +31,8 @@ export interface SlotView {
   /** The rollout's view: current, and while it runs on a node that meets the placement. */
   readonly upToDate: (i: Instance) => boolean;
   readonly onUpNode: (i: Instance) => boolean;
-  /** Slots whose new instance fits no node (the plan's pending). */
-  readonly pendingSlots: ReadonlySet<number>;
+  /** Slots whose new instance fits no node (the plan's pending), with the scheduler's reason. */
+  readonly pendingSlots: ReadonlyMap<number, string>;
 }
 
 /**
@@ -38,15 +43,21 @@ export interface SlotView {
 export function countSlots(view: SlotView): SlotCounts {
   const desired = new Set(view.slots);
   let running = 0;
-  let waiting = 0;
+  const waits: { slot: number; why: string; down?: string }[] = [];
   for (const slot of view.slots) {
     const list = view.bySlot.get(slot) ?? [];
-    if (list.some((i) => view.current(i) && isReady(i) && view.onUpNode(i))) running++;
-    else if (view.pendingSlots.has(slot) || list.some((i) => i.desiredState === 'running' && !isTerminal(i.status.state) && !view.onUpNode(i))) waiting++;
+    if (list.some((i) => view.current(i) && isReady(i) && view.onUpNode(i))) {
+      running++;
+      continue;
+    }
+    const down = list.find((i) => i.desiredState === 'running' && !isTerminal(i.status.state) && !view.onUpNode(i));
+    const pending = view.pendingSlots.get(slot);
+    if (down) waits.push({ slot, why: `node ${down.node} is down`, down: down.node });
+    else if (pending !== undefined) waits.push({ slot, why: pending });
   }
   let extra = 0;
   for (const i of view.instances) if (!isTerminal(i.status.state) && (!view.upToDate(i) || !desired.has(i.slot))) extra++;
-  return { running, waiting, extra };
+  return { running, waiting: waits.length, waits: waits.sort((a, b) => a.slot - b.slot), extra };
 }
 
 /**

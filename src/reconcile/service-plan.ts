@@ -52,6 +52,8 @@ export interface ServicePlan {
     readonly observedGeneration: number;
     readonly message: string;
     readonly update?: UpdateStatus;
+    /** When it entered `degraded` (RFC 3339), while degraded or deploying after it (phase-events.ts). */
+    readonly degradedSince?: string;
   };
   /** failureAction = rollback tripped: deploy this generation's spec again (if still the latest request). */
   readonly rollback?: { readonly toGeneration: number; readonly ifRequestedAt: string };

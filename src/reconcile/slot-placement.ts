@@ -1,6 +1,7 @@
-import type { Instance, NodeInfo, ServiceSpec } from '../model/index.js';
-import { isTerminal, slotName } from '../model/index.js';
+import type { Instance, NodeInfo, ServiceDeployment, ServiceSpec, UpdateStatus } from '../model/index.js';
+import { INSTANCE_REMOVED_REASON, isTerminal, slotName } from '../model/index.js';
 import type { NodeRejection, ServiceScheduler, Unschedulable } from './schedule.js';
+import { spreadMoves } from './spread-moves.js';
 
 /*
  * How planService's slots meet nodes (docs/scheduling.md): which instances their node lost, which must
@@ -92,7 +93,9 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
  * The live instances of a replicated service (those stopping too: the rollout waits until they ended)
  * whose node, although up, no longer meets the deployed placement: a constraint or platform it fails
  * (the first such filter's reason), or more instances of the service on the node than
- * `maxReplicasPerNode` (those of the highest slots beyond it, among those meant to run). A draining
+ * `maxReplicasPerNode` (those of the highest slots beyond it, among those meant to run), and with
+ * `respread` (a deploy changed the spread preferences, and its rollout has not completed) those that
+ * make the spread uneven (spreadMoves, spread-moves.ts). A draining
  * node is not a reason here: leaving it is the node's business (leaveWhy), not the spec's. Swarm puts
  * placement in the task spec, so a change of it is a rolling update; planRollout counts `misplaced`
  * as outdated while the deployment's rollout runs (docs/rollouts.md, "Placement changes").
@@ -100,7 +103,12 @@ export function leaveWhy(i: Instance, scheduler: ServiceScheduler): NodeRejectio
  *   node.labels.zone=a)"), the instances to move; `staying`: the notes of stateful slots that stay
  *   where their data is (unless the spec sets placement.moveStatefulSlots, then they are in `misplaced`)
  */
-export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[], scheduler: ServiceScheduler): { misplaced: Map<string, string>; staying: string[] } {
+export function misplacedInstances(
+  spec: ServiceSpec,
+  live: readonly Instance[],
+  ctx: { readonly scheduler: ServiceScheduler; readonly nodes: readonly NodeInfo[]; readonly desired: number; readonly respread?: boolean },
+): { misplaced: Map<string, string>; staying: string[] } {
+  const { scheduler } = ctx;
   const out = new Map<string, string>();
   const staying: string[] = [];
   if (spec.mode !== 'replicated' || spec.placement === undefined) return { misplaced: out, staying };
@@ -126,6 +134,9 @@ export function misplacedInstances(spec: ServiceSpec, live: readonly Instance[],
       const sorted = [...list].sort((a, b) => a.slot - b.slot || (a.createdAt < b.createdAt ? -1 : 1));
       for (const i of sorted.slice(max)) out.set(i.id, `node ${node} runs ${list.length} instance(s) of ${spec.name} (maxReplicasPerNode ${max})`);
     }
+  }
+  if (ctx.respread === true) {
+    for (const [id, why] of spreadMoves({ spec, nodes: ctx.nodes, live, leaving: new Set(out.keys()), scheduler, desired: ctx.desired })) out.set(id, why);
   }
   if (!spec.stateful || movesStateful(spec) || out.size === 0) return { misplaced: out, staying };
   for (const i of live) {
@@ -181,12 +192,13 @@ export function globalSlots(bySlot: ReadonlyMap<number, readonly Instance[]>, sc
 /**
  * Where a slot's new instance goes: a global slot's node; a stateful slot's node (where its newest
  * instance ran: the data is there), unless that node is down, gone, draining or no longer meets the
- * placement and the service moves stateful slots; otherwise the scheduler's pick. `avoid` is a node the slot is leaving.
+ * placement and the service moves stateful slots; otherwise the scheduler's pick. `avoid` is a node the slot is leaving;
+ * `leaveHome`: the rollout stopped the slot's instance to move it (moveStatefulSlots), so its node is not its home.
  * @returns the node, or the slot's pending note and the scheduler's reasons
  */
 export function placeSlot(
   slot: DesiredSlot,
-  ctx: { readonly spec: ServiceSpec; readonly scheduler: ServiceScheduler; readonly history: readonly Instance[]; readonly avoid?: string },
+  ctx: { readonly spec: ServiceSpec; readonly scheduler: ServiceScheduler; readonly history: readonly Instance[]; readonly avoid?: string; readonly leaveHome?: boolean },
 ): { readonly node: string } | PendingSlot {
   const { spec, scheduler } = ctx;
   const who = slotName(spec.name, slot.slot);
@@ -196,7 +208,7 @@ export function placeSlot(
     const r = node ? scheduler.check(node) : { node: slot.node, filter: 'ready' as const, message: `node ${slot.node} was removed` };
     return r ? pending('pending', { message: r.message, nodes: [r] }) : { node: slot.node };
   }
-  const home = spec.stateful ? ctx.history[0]?.node : undefined;
+  const home = spec.stateful && ctx.leaveHome !== true ? ctx.history[0]?.node : undefined;
   if (home !== undefined) {
     const node = scheduler.node(home);
     const r = node ? scheduler.check(node, { home: true }) : { node: home, filter: 'ready' as const, message: `node ${home} was removed` };
@@ -210,6 +222,24 @@ export function placeSlot(
   }
   const picked = scheduler.pick(ctx.avoid !== undefined ? { avoid: ctx.avoid } : {});
   return 'node' in picked ? picked : pending('pending', picked.unschedulable);
+}
+
+/**
+ * The node a stateful slot's instance was stopped on to move it — by the rollout (`update`, running) of
+ * a placement or spread change, in a service that moves stateful slots — or undefined. Its new
+ * instance starts elsewhere (placeSlot's `leaveHome`), not back on the node it left: `last` is the
+ * slot's newest instance, stopped on purpose (not removed by the user), of the deployed template
+ * (`current`), created before the deploy request.
+ */
+export function movedOff(
+  deployment: ServiceDeployment,
+  slot: { readonly last: Instance | undefined; readonly current: (i: Instance) => boolean; readonly update: UpdateStatus },
+): string | undefined {
+  const { last, update } = slot;
+  const spec = deployment.spec;
+  if (!spec.stateful || !movesStateful(spec) || last === undefined || (update.state !== 'updating' && update.state !== 'rollback_started')) return undefined;
+  const stopped = last.desiredState === 'shutdown' && last.desiredReason !== INSTANCE_REMOVED_REASON && slot.current(last);
+  return stopped && Date.parse(last.createdAt) < Date.parse(deployment.requestedAt) ? last.node : undefined;
 }
 
 /**

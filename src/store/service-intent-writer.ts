@@ -124,6 +124,7 @@ export class ServiceIntentWriter {
         generation, spec, requestedAt: now, restartGeneration: deployment?.restartGeneration ?? 0,
         ...(cause !== 'deploy' ? { cause } : {}),
         ...(change.rollbackTo !== undefined ? { rollbackTo: change.rollbackTo } : {}),
+        ...(spreadChanges(current, spec) ? { spreadChanged: true as const } : {}),
       };
     }
     if (change.restart) {
@@ -152,4 +153,18 @@ export class ServiceIntentWriter {
     this.deps.events.append(events);
     return stored;
   }
+}
+
+/**
+ * Whether deploying `spec` changes the spread the service's rollout evens out (ServiceDeployment.spreadChanged):
+ * its spread preferences differ from the deployed ones, or the deployed ones changed too and their
+ * rollout has not completed (a deploy on top of it carries the rebalancing on). Never for a first deploy.
+ */
+function spreadChanges(current: Service, spec: ServiceSpec): boolean {
+  const before = current.deployment;
+  if (!before) return false;
+  if (stableStringify(before.spec.placement?.preferences ?? []) !== stableStringify(spec.placement?.preferences ?? [])) return true;
+  const update = current.status.update;
+  const done = update?.requestedAt === before.requestedAt && (update.state === 'completed' || update.state === 'rollback_completed');
+  return before.spreadChanged === true && !done;
 }

@@ -17,8 +17,9 @@ import { echoSpec } from './programs.js';
  * A cluster on etcd (one server, three agents: pl-a in zone a, pl-b and pl-c in zone b), as the walk
  * through the cluster met it: a deploy that changes only the placement moves the instances whose node
  * no longer meets it through the rollout (docs/rollouts.md, "Placement changes") and leaves the others
- * running; a global service whose slot waits for a down node settles as degraded, 2/3, instead of
- * deploying forever (docs/reconcile.md).
+ * running; a deploy that adds a spread preference moves just enough instances to even the zones out
+ * (docs/rollouts.md, "Spread changes"); a global service whose slot waits for a down node settles as
+ * degraded, 2/3, instead of deploying forever, and says so once (docs/reconcile.md, "Phase events").
  */
 
 const INSTANCE_RANGE = '127.11.80.0/24';
@@ -59,6 +60,16 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
   });
 
   after(async () => {
+    // A server that stopped before the end says why (its stderr, the end of its log), so a run that lost it can be read.
+    for (const s of servers.filter((x) => x.proc.exitCode !== null || x.proc.signalCode !== null)) {
+      let log = '';
+      try {
+        log = readFileSync(join(s.dataDir, 'server.log'), 'utf8').split('\n').slice(-40).join('\n');
+      } catch {
+        log = '(no server.log)';
+      }
+      console.log(`server ${s.name} stopped (exit ${s.proc.exitCode ?? s.proc.signalCode}):\n${s.stderr.slice(-4000)}\n--- server.log ---\n${log}`);
+    }
     try {
       await tearDownCluster({ servers, agents, etcd, dirs, client: () => (token ? client() : undefined) });
     } finally {
@@ -118,6 +129,41 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     await client().removeService('default', 'zoned');
   });
 
+  it('`service update --placement-pref spread=… --deploy` moves just enough instances to even the zones out, through the rollout, and says how many moved', async () => {
+    const spec = { name: 'spread', replicas: 6, containers: [{ command: ['sleep', '300'] }], updateConfig: { parallelism: 1, monitor: '1s' } };
+    await client().createService('default', spec, { deploy: true });
+    const before = await waitFor('two ready instances on each node', async () => {
+      const list = (await client().listInstances('default', 'spread', { active: true })).filter((i) => i.status.state === 'running');
+      return list.length === 6 && ['pl-a', 'pl-b', 'pl-c'].every((n) => list.filter((i) => i.node === n).length === 2) ? list : undefined;
+    }, { timeoutMs: 30_000 });
+    await waitFor('generation 1 converged', async () => (await client().getService('default', 'spread')).status.phase === 'running', { timeoutMs: 20_000 });
+
+    // Zone a (pl-a) runs 2, zone b (pl-b, pl-c) 4: even over the zones is 3/3, one move from b to a.
+    const deployed = await berth(url, token, ['service', 'update', 'spread', '--placement-pref', 'spread=node.labels.zone', '--deploy', '--timeout', '60s']);
+    assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}`);
+    const update = (await client().getService('default', 'spread')).status.update;
+    assert.equal(update?.state, 'completed', JSON.stringify(update));
+    assert.equal(update?.generation, 2);
+    assert.equal(update?.message, 'update to generation 2 completed: 6/6 instance(s) ready; 1 moved to another node');
+    const now = (await client().listInstances('default', 'spread', { active: true })).filter((i) => i.desiredState === 'running');
+    assert.deepEqual([now.filter((i) => i.node === 'pl-a').length, now.filter((i) => i.node !== 'pl-a').length], [3, 3], JSON.stringify(now.map((i) => [i.slot, i.node])));
+    const gone = before.filter((i) => !now.some((x) => x.id === i.id));
+    assert.equal(gone.length, 1, 'one instance moved; the other five kept running');
+    const old = (await client().listInstances('default', 'spread')).find((i) => i.id === gone[0]?.id);
+    assert.notEqual(old?.node, 'pl-a');
+    assert.equal(old?.desiredReason, 'update to generation 2: spread over node.labels.zone: b runs 4 instance(s), a 2');
+    assert.equal(now.find((i) => i.slot === old?.slot)?.node, 'pl-a');
+
+    // Dropping the preference moves nothing: done at once, and said so.
+    const dropped = await berth(url, token, ['service', 'update', 'spread', '--placement-pref-rm', 'spread=node.labels.zone', '--deploy', '--timeout', '30s']);
+    assert.equal(dropped.code, 0, `${dropped.stdout}\n${dropped.stderr}`);
+    const third = (await client().getService('default', 'spread')).status.update;
+    assert.equal(third?.generation, 3);
+    assert.equal(third?.message, 'update to generation 3 completed: 6/6 instance(s) ready; none needed replacing or moving');
+    assert.deepEqual((await client().listInstances('default', 'spread', { active: true })).map((i) => i.id).sort(), now.map((i) => i.id).sort());
+    await client().removeService('default', 'spread');
+  });
+
   it('a global service whose slot waits for a down node shows 2/3 degraded (not deploying), names the slot in why and ps, and runs again when the node returns', async () => {
     await client().createService('default', { name: 'everywhere', mode: 'global', containers: [{ command: ['sleep', '300'] }] }, { deploy: true });
     const instances = await waitFor('one instance on each node', async () => {
@@ -148,6 +194,16 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     // It stays so: nothing is on its way (the controller looks again on every heartbeat of the others).
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal((await client().getService('default', 'everywhere')).status.phase, 'degraded');
+    // Said once, as a warning that names the slot and the node (`berth service events` shows it).
+    const phaseEvents = async (): Promise<ServiceEvent[]> => {
+      const list: ServiceEvent[] = [];
+      for await (const e of client().events('default', 'everywhere', { tail: 100 })) if (e.type === 'service.degraded' || e.type === 'service.converged') list.push(e);
+      return list;
+    };
+    const warned = await phaseEvents();
+    assert.deepEqual(warned.map((e) => [e.type, e.severity, e.message]).slice(1), [['service.degraded', 'warning', `1 of 3 slots waits: node pl-c is down (everywhere-${onC.slot})`]]);
+    const events = await berth(url, token, ['service', 'events', 'everywhere']);
+    assert.match(events.stdout, new RegExp(`service\\.degraded\\s.*1 of 3 slots waits: node pl-c is down \\(everywhere-${onC.slot}\\)`));
 
     agents[2] = await spawnAgent({ url, fingerprint: undefined }, 'pl-c', undefined, c.dataDir, { address: AGENTS[2].address });
     const back = await waitFor('running 3/3 once pl-c is back', async () => {
@@ -157,5 +213,9 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     assert.deepEqual([back.status.runningInstances, back.status.desiredInstances], [3, 3]);
     const same = (await client().listInstances('default', 'everywhere', { active: true })).find((i) => i.node === 'pl-c');
     assert.equal(same?.id, onC.id, 'the agent took its instance back: the slot waited, it was not replaced');
+    const over = await phaseEvents();
+    assert.equal(over.length, 3, JSON.stringify(over));
+    assert.equal(over[2]?.type, 'service.converged');
+    assert.match(over[2]?.message ?? '', /^3\/3 instance\(s\) running generation 1 again, after \d+\.\d s degraded$/);
   });
 });
