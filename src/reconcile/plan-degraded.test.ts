@@ -82,12 +82,30 @@ describe('degraded: slots that wait for their node', () => {
     assert.deepEqual(back.shutdown.map((x) => x.id), [a.id]);
   });
 
-  it('stays deploying while something is on its way: a restart back-off, a replacement, a rollout', () => {
+  it('is degraded while a slot waits for its restart back-off or its restart policy ended it (as Swarm shows 1/2, nothing deploys)', () => {
     const web = service({ replicas: 2 });
     const crashed = running(web, 2, 'a', { state: 'failed', exitCode: 1, finishedAt: NOW - 100 });
     const backoff = planService(web, [running(web, 1, 'a'), crashed], { now: NOW, nodes: [node('a')] });
-    assert.equal(backoff.status.phase, 'deploying');
+    assert.deepEqual([backoff.create, backoff.shutdown], [[], []]);
+    assert.equal(backoff.status.phase, 'degraded');
+    assert.match(backoff.status.message, /^1\/2 running; .*web-2 exited with code 1; restarting in \d+s/);
+    const degraded = backoff.events.filter((e) => e.type === 'service.degraded');
+    assert.equal(degraded.length, 1);
+    assert.match(degraded[0]?.message ?? '', /^1 of 2 slots waits: its instance exited with code 1; restarting in \d+s \(back-off \d+ ms\) \(web-2\)$/);
+    // Once restarted it is deploying (on its way), and running again says for how long it was not.
+    const restarted = planService(withStatus(web, backoff.status), [running(web, 1, 'a'), crashed], { now: NOW + 60_000, nodes: [node('a')] });
+    assert.equal(restarted.create.length, 1);
+    assert.equal(restarted.status.phase, 'deploying');
+    assert.equal(restarted.events.filter((e) => e.type === 'service.degraded').length, 0, 'said once per spell');
 
+    const job = service({ replicas: 2, restartPolicy: { condition: 'none', delay: '5s', maxAttempts: 0, window: '0s' } });
+    const done = planService(job, [running(job, 1, 'a'), running(job, 2, 'a', { state: 'complete', exitCode: 0, finishedAt: NOW - 100 })], { now: NOW, nodes: [node('a')] });
+    assert.equal(done.status.phase, 'degraded');
+    assert.match(done.status.message, /web-2 exited with code 0; restart condition is none/);
+  });
+
+  it('stays deploying while something is on its way: a replacement, a rollout', () => {
+    const web = service({ replicas: 2 });
     const replaced = planService(web, [running(web, 1, 'a'), running(web, 2, 'b')], { now: NOW, nodes: [node('a'), node('b', { ready: false }), node('c')] });
     assert.equal(replaced.create.length, 1);
     assert.equal(replaced.status.phase, 'deploying');

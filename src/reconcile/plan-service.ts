@@ -43,6 +43,8 @@ export function planService(service: Service, instances: readonly Instance[], ct
   let requeueAfterMs: number | undefined;
   /** Whether a restart back-off set requeueAfterMs (else only a rollout's monitor window did). */
   let restartWaits = false;
+  /** Slots whose ended instance is not restarted by this pass, with why (countSlots: they wait). */
+  const endedSlots = new Map<number, string>();
   const notes: string[] = [];
   const wantRunning = (i: Instance): boolean => i.desiredState === 'running' && !isTerminal(i.status.state);
   const stop = (i: Instance, reason: string): void => {
@@ -343,6 +345,9 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
     const decision = restartDecision(spec.restartPolicy, last, list, ctx.now);
     allLowerRunning = false;
+    // A slot whose instance is not started again now waits (its back-off) or is done (its policy): as
+    // Swarm's `1/2` and a pod in CrashLoopBackOff, the service is then degraded, not deploying.
+    if (decision.kind !== 'restart') endedSlots.set(slot, `its instance ${decision.reason}`);
     const node = decision.kind === 'restart' ? place(s) : undefined;
     if (decision.kind === 'restart' && node !== undefined) {
       create.push({ slot, node, restarts: decision.restarts, reason: decision.reason });
@@ -357,7 +362,7 @@ export function planService(service: Service, instances: readonly Instance[], ct
     }
   }
 
-  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Map(pending.map((p) => [p.slot, p.unschedulable.message])) });
+  const counts = countSlots({ slots: slots.map((s) => s.slot), instances: view, bySlot, current, upToDate, onUpNode, pendingSlots: new Map(pending.map((p) => [p.slot, p.unschedulable.message])), endedSlots });
   const { running } = counts;
   // Degraded: everything that can run runs and the rest waits (the status message names each slot).
   const phase = phaseOf(counts, { desired: desiredCount, creates: create.length, stops: shutdown.length, update: rollout.update });

@@ -33,6 +33,12 @@ export interface SlotView {
   readonly onUpNode: (i: Instance) => boolean;
   /** Slots whose new instance fits no node (the plan's pending), with the scheduler's reason. */
   readonly pendingSlots: ReadonlyMap<number, string>;
+  /**
+   * Slots whose instance ended and is not started again now, with why: its restart waits for the
+   * back-off (`pyw-1 exited with code 137 (SIGKILL); restarting in 10s (back-off 10000 ms)`), or its
+   * restart policy ends it (condition none or on-failure, maxAttempts spent). Absent: none.
+   */
+  readonly endedSlots?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -52,8 +58,10 @@ export function countSlots(view: SlotView): SlotCounts {
     }
     const down = list.find((i) => i.desiredState === 'running' && !isTerminal(i.status.state) && !view.onUpNode(i));
     const pending = view.pendingSlots.get(slot);
+    const ended = view.endedSlots?.get(slot);
     if (down) waits.push({ slot, why: `node ${down.node} is down`, down: down.node });
     else if (pending !== undefined) waits.push({ slot, why: pending });
+    else if (ended !== undefined) waits.push({ slot, why: ended });
   }
   let extra = 0;
   for (const i of view.instances) if (!isTerminal(i.status.state) && (!view.upToDate(i) || !desired.has(i.slot))) extra++;
