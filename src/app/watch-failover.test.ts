@@ -48,13 +48,13 @@ async function serve(store: SqliteStore, routing: LeaderRouting): Promise<{ app:
   return { app, url };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<boolean> {
+/** Whether `cond` held within `timeoutMs` (polled every 10 ms). */
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 10));
   }
-  void what;
   return true;
 }
 
@@ -78,7 +78,8 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
 
     // Server B follows through its replica.
     const storeB = openSqliteStore(':memory:');
-    let writerB: ReplicaWriter | undefined;
+    // Set when B takes the lead (as control-plane.ts's `writer`).
+    const lead: { writer?: ReplicaWriter } = {};
     let roleB: 'follower' | 'leader' = 'follower';
     storeB.replicate({ readOnly: () => (roleB === 'leader' ? undefined : new Error('a replica')) });
     const replica = new StoreReplica(kv, storeB, { prefix: PREFIX });
@@ -89,7 +90,7 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
       role: () => roleB,
       leaderUrl: () => serverA.url,
       servers: () => [],
-      flushed: () => (writerB ? writerB.flushed() : Promise.resolve(replica.revision)),
+      flushed: () => (lead.writer ? lead.writer.flushed() : Promise.resolve(replica.revision)),
       caughtUp: (revision) => replica.caughtUp(revision, 5000),
     });
 
@@ -112,7 +113,7 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
     storeA.applyControllerWrites({ createInstances: [instance('web-2-a', 2)] });
     assert.ok(storeA.revision() > durable);
     // Long enough for the stream to have carried it, had it been sent (it is written at the commit).
-    await until('the agent saw the change', () => mirror.revision() > durable, 1000);
+    await until(() => mirror.revision() > durable, 1000);
     assert.ok(mirror.revision() <= durable, `the agent saw revision ${mirror.revision()}, which etcd does not hold (it holds ${durable})`);
     assert.equal(assigned.has('web-2-a'), false, 'an instance that was never durable is not handed to the agent');
     await serverA.app.close();
@@ -126,7 +127,7 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
     replica.stop();
     await replica.load();
     const sending = new ReplicaWriter(kv, { prefix: PREFIX, fence: fenceB, onFatal: (e) => assert.fail(e) });
-    writerB = sending;
+    lead.writer = sending;
     storeB.replicate({ onCommit: (rows) => sending.enqueue(rows) });
     roleB = 'leader';
     assert.equal(storeB.revision(), durable, 'the next leader goes on from what etcd holds');
@@ -134,7 +135,7 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
     await sending.flushed();
 
     // The agent resumed on B: it must see B's assignment, which has the revision A's lost change had.
-    const seen = await until('the agent sees web-3-b', () => assigned.has('web-3-b'), 10_000);
+    const seen = await until(() => assigned.has('web-3-b'), 10_000);
     assert.ok(seen, `the agent never saw the instance the next leader assigned it (it is at revision ${mirror.revision()}; B is at ${storeB.revision()})`);
     assert.deepEqual(ports.listInstances('n1').map((i) => i.id).sort(), ['web-1-a', 'web-3-b']);
     assert.equal(mirror.revision(), storeB.revision());
