@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { parseServiceSpec } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { DurableDelivery } from './durable-delivery.js';
 import { FakeTelemetry, createApi } from './index.js';
@@ -135,10 +136,12 @@ void describe('API on the leader of several servers: watches and the listings th
     assert.equal(change.key, 'web-2-b');
   });
 
-  void it('GET /v1/snapshot and a node\'s instances answer once what they list is in etcd, and 503 when it cannot be', async () => {
+  void it('the listings a watch continues (snapshot, a node\'s instances, services, a service\'s instances) answer once what they list is in etcd, and 503 when it cannot be', async () => {
     const { store, flushes, app } = leader();
+    store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'web', containers: [{ command: ['sleep', '60'] }] }), deploy: true });
     store.applyControllerWrites({ createInstances: [newInstance({ id: 'web-1-a', slot: 1, node: 'n1' })] });
-    for (const [k, url] of ['/v1/snapshot', '/v1/nodes/n1/instances'].entries()) {
+    const listings = ['/v1/snapshot', '/v1/nodes/n1/instances', '/v1/grids/default/services', '/v1/grids/default/services/web/instances'];
+    for (const [k, url] of listings.entries()) {
       let settled = false;
       const answer = app.inject({ method: 'GET', url, headers: { authorization: 'Bearer x' } }).finally(() => (settled = true));
       await Promise.race([flushes.asked(k + 1), answer.then(() => assert.fail(`${url} answered without waiting for etcd`))]);
@@ -150,8 +153,8 @@ void describe('API on the leader of several servers: watches and the listings th
       assert.equal(res.json().revision, store.revision());
     }
     const failing = app.inject({ method: 'GET', url: '/v1/snapshot', headers: { authorization: 'Bearer x' } });
-    await flushes.asked(3);
-    flushes.settle(2, new Error('fence failed'));
+    await flushes.asked(listings.length + 1);
+    flushes.settle(listings.length, new Error('fence failed'));
     const res = await failing;
     assert.equal(res.statusCode, 503);
     assert.equal(res.json().code, 'STORE_UNAVAILABLE');
