@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { CodedError, settleWithin } from '../lib/index.js';
 import type { Instance, ServiceEvent, StreamWarning, UnreachableNode } from '../model/index.js';
 import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
+import { flushedOf, untilDurable } from './durable-delivery.js';
 import type { EventFeed } from './log-timeline.js';
 import { withEvents } from './log-timeline.js';
 import { NdjsonStream, pumpToStream } from './ndjson-stream.js';
@@ -25,8 +26,11 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const { grid, name } = request.params;
     const query = parseRequest(InstancesQuery, request.query, 'query');
     requireService(store, grid, name);
-    // The store orders by slot, newest first within a slot.
-    return { items: store.listInstances({ grid, service: name, active: query.active ?? false }), revision: store.revision() };
+    // The store orders by slot, newest first within a slot. Answered once its revision is in etcd, as
+    // the watch sends only such (durable-delivery.ts): a watch from revision + 1 continues it.
+    const listed = { items: store.listInstances({ grid, service: name, active: query.active ?? false }), revision: store.revision() };
+    await untilDurable(flushedOf(ctx.leaderRouting));
+    return listed;
   });
 
   app.get<{ Params: ServiceParams }>('/v1/grids/:grid/services/:name/stats', async (request) => {

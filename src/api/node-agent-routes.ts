@@ -4,6 +4,7 @@ import type { Instance, InstanceStatus, NewServiceEvent, NodeInfo } from '../mod
 import { InstanceNotFoundError, NodeExistsError, isTerminal } from '../model/index.js';
 import { recordHeartbeat } from '../store/index.js';
 import { identityOf } from './access-control.js';
+import { flushedOf, untilDurable } from './durable-delivery.js';
 import { answerWithoutDurabilityWait } from './leader-routing.js';
 import { DataPlaneBarrierBody, DataPlaneReportBody, JoinNodeBody, NodeHeartbeatBody, StatusReportBody, parseRequest } from './request-schemas.js';
 import type { RouteContext } from './route-context.js';
@@ -62,14 +63,19 @@ export function registerNodeAgentRoutes(app: FastifyInstance, ctx: RouteContext)
   });
 
   // What a node's data plane needs, at one revision: then it follows GET /v1/watch from revision + 1.
+  // Both listings answer once that revision is in etcd, as the watch sends only such (durable-delivery.ts).
   app.get('/v1/snapshot', async () => {
     const revision = store.revision();
-    return { revision, services: store.listServices(), instances: store.listInstances({ active: true }), nodes: store.listNodes() };
+    const snapshot = { revision, services: store.listServices(), instances: store.listInstances({ active: true }), nodes: store.listNodes() };
+    await untilDurable(flushedOf(ctx.leaderRouting));
+    return snapshot;
   });
 
   app.get<{ Params: NodeParams }>('/v1/nodes/:node/instances', async (request) => {
     const revision = store.revision();
-    return { items: store.listInstances({ node: request.params.node }), revision };
+    const listed = { items: store.listInstances({ node: request.params.node }), revision };
+    await untilDurable(flushedOf(ctx.leaderRouting));
+    return listed;
   });
 
   app.get<{ Params: NodeParams & { instance: string } }>('/v1/nodes/:node/instances/:instance/credentials', async (request): Promise<AssignedInstanceCredentials> => {

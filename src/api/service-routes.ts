@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../model/index.js';
 import { identityOf } from './access-control.js';
+import { flushedOf, untilDurable } from './durable-delivery.js';
 import { explainNow } from './explain.js';
 import type { ServiceIntentChange } from '../store/index.js';
 import {
@@ -35,7 +36,10 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
       .listServices({ grid: request.params.grid })
       .filter((s) => selectors.every(([key, value]) => (value === undefined ? key in s.spec.labels : s.spec.labels[key] === value)));
     // Read in the same synchronous step as the list: a watch from revision + 1 continues it exactly.
-    return { items, revision: store.revision() };
+    // Answered once that revision is in etcd, as the watch sends only such (durable-delivery.ts).
+    const listed = { items, revision: store.revision() };
+    await untilDurable(flushedOf(ctx.leaderRouting));
+    return listed;
   });
 
   app.post<{ Params: GridParams }>('/v1/grids/:grid/services', async (request, reply) => {

@@ -4,6 +4,7 @@ import { authorize, serviceKey } from '../model/index.js';
 import type { WatchEvent } from '../store/index.js';
 import { watchEventJson } from '../store/index.js';
 import { identityOf } from './access-control.js';
+import { DurableDelivery, flushedOf } from './durable-delivery.js';
 import { streamOptions } from './instance-routes.js';
 import { NdjsonStream } from './ndjson-stream.js';
 import { EventsQuery, WatchQuery, parseRequest, parseSince } from './request-schemas.js';
@@ -52,12 +53,25 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const stream = new NdjsonStream(reply, streamOptions(ctx));
     // Throws REVISION_COMPACTED (410) before anything is sent; the replay is buffered until open().
     const visible = watchFilter(identityOf(request));
+    // Several servers: a change goes out only once it is in etcd (durable-delivery.ts). A leader that
+    // died with it unsent to etcd takes it along, and the next one gives its revision out again: a
+    // client sent it would resume past that other change and never see it.
+    const send = (change: WatchEvent): void => void stream.writeShared(change, watchEventJson);
+    const flushed = flushedOf(ctx.leaderRouting);
+    const durable = flushed
+      ? new DurableDelivery<WatchEvent>(flushed, (changes) => changes.forEach(send), (error) => {
+          ctx.logger.warn({ err: error }, 'a watch ends: this server could not store its changes in etcd');
+          stream.end();
+        })
+      : undefined;
     // This server's history lost continuity (a replica that loaded past etcd's history ring): the stream
     // ends, and the client that resumes from its last revision is told to list again (410).
     const subscription = store.watch(
       after,
       (change) => {
-        if (visible(change)) stream.writeShared(change, watchEventJson);
+        if (!visible(change)) return;
+        if (durable) durable.push(change);
+        else send(change);
       },
       { onLost: () => stream.end() },
     );

@@ -56,6 +56,11 @@ describe('tlsFetch against an https server with a self-signed certificate', { sk
         res.end(JSON.stringify({ version: '9.9.9', apiVersion: 'v1', node: 'tls-test' }));
         return;
       }
+      if (req.url === '/no-content') {
+        res.statusCode = 204;
+        res.end();
+        return;
+      }
       if (req.url?.startsWith('/v1/grids/default/services/web/events')) {
         // Streamed: the second line only after the first went out.
         res.setHeader('content-type', 'application/x-ndjson');
@@ -108,6 +113,20 @@ describe('tlsFetch against an https server with a self-signed certificate', { sk
     const events: string[] = [];
     for await (const e of client.events('default', 'web')) events.push((e as unknown as { message: string }).message);
     assert.deepEqual(events, ['one', 'two']);
+  });
+
+  it('gives the connection of an answer without a body (204) back: the requests after it use the same one', async () => {
+    let connections = 0;
+    const count = (): void => void connections++;
+    server.on('secureConnection', count);
+    try {
+      const fetchFn = tlsFetch({ fingerprint: pair.fingerprint });
+      for (let k = 0; k < 5; k++) assert.equal((await fetchFn(`${url}/no-content`, { method: 'PUT' })).status, 204);
+      assert.equal((await fetchFn(`${url}/v1/version`, { method: 'GET' })).status, 200);
+      assert.equal(connections, 1, 'one TLS connection for six requests');
+    } finally {
+      server.off('secureConnection', count);
+    }
   });
 
   it('refuses a CA file it cannot read, naming it', () => {

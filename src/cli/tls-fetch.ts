@@ -48,6 +48,10 @@ export function tlsFetch(trust: TlsTrust, options: { readonly pinnedBy?: string 
         }
         const status = res.statusCode ?? 502;
         const body = status === 204 || status === 304 || init.method === 'HEAD' ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+        // No body to read: drained here, so the connection goes back to the pool. Unread, it stayed
+        // taken (a new TLS connection for the next request), and kept the process alive after it was
+        // told to stop, until the server closed it (an agent's data-plane reports are 204s).
+        if (body === null) res.resume();
         resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
       });
       request.once('error', reject);

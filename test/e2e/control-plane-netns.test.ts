@@ -35,6 +35,15 @@ function killGroup(pid: number): void {
     }
   }
 }
+/** Puts every change `client`'s watch sends from `fromRevision` in `into` (revision → its line) until `signal` aborts or the stream ends. */
+async function collectChanges(client: BerthClient, fromRevision: number, into: Map<number, string>, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const change of client.watch({ fromRevision, signal })) into.set(change.revision, JSON.stringify(change));
+  } catch {
+    // aborted, or the server died
+  }
+}
+
 const net = testNetwork('26', SUBNET, ['vm-a', 'vm-b', 'vm-c']);
 const GRACE_S = 3;
 const LEASE_S = 3;
@@ -184,8 +193,20 @@ void describe('several servers on etcd, agents in network namespaces', { skip: i
     const [a, b] = servers as [ControlPlaneServer, ControlPlaneServer];
     const leader = (await roleOf(a.url, fetchFn())) === 'leader' ? a : b;
     const other = leader === a ? b : a;
+    // A write in flight at the kill, as when a CI run saw web-7 stay `new` on vm-c: the leader is
+    // SIGKILLed as soon as its watch has sent a change of it. Everything a watcher was sent must be the
+    // next leader's at those revisions, or a watcher that resumes after the last one it saw (every
+    // agent does) skips the next leader's changes there for good.
+    const sent = new Map<number, string>();
+    const watching = new AbortController();
+    const from = (await client(leader).listServicesAt('default')).revision + 1;
+    const watched = collectChanges(client(leader), from, sent, watching.signal);
+    void client(leader).scale('default', 'pinned', 3).catch(() => undefined);
+    await waitFor('the leader\'s watch sent a change of the write', () => sent.size > 0, { timeoutMs: 10_000, intervalMs: 1 });
     const killedAt = Date.now();
     await stopProc(leader.proc, 'SIGKILL');
+    watching.abort();
+    await watched;
     let failures = 0;
     let requests = 0;
     let leadsAt = 0;
@@ -200,6 +221,15 @@ void describe('several servers on etcd, agents in network namespaces', { skip: i
     assert.equal(failures, 0, 'the data plane does not depend on the control plane');
     const c = client(other);
     await c.scale('default', 'web', 7);
+    const last = Math.max(...sent.keys());
+    const held = new Map<number, string>();
+    const reading = new AbortController();
+    const read = collectChanges(c, Math.min(...sent.keys()), held, reading.signal);
+    await waitFor(`the next leader's history reaches revision ${last}`, () => [...held.keys()].some((r) => r >= last), { timeoutMs: 10_000 }).catch(() => undefined);
+    reading.abort();
+    await read;
+    const differ = [...sent.keys()].filter((r) => held.get(r) !== sent.get(r)).map((r) => `${r}: sent ${String(sent.get(r)).slice(0, 100)}; the next leader's: ${String(held.get(r)).slice(0, 100)}`);
+    assert.deepEqual(differ, [], 'a watcher of the dead leader was sent only changes the next leader holds at the same revisions');
     try {
       await waitFor('7 running under the new leader', async () => (await c.listInstances('default', 'web', { active: true })).filter((i) => i.status.state === 'running').length === 7, { timeoutMs: 30_000 });
     } catch (error) {
