@@ -49,6 +49,8 @@ export interface LogsOptions {
 export interface EventsOptions {
   readonly tail?: number;
   readonly since?: string;
+  /** Only events with a larger id (`ServiceEvent.id`, a store revision): resume after the last one had. */
+  readonly after?: number;
   readonly follow?: boolean;
   readonly signal?: AbortSignal;
 }
