@@ -2,7 +2,6 @@ import { BerthApiError, streamErrorOf } from './berth-api-error.js';
 import { connectionFailure, describeCause } from './connection-failure.js';
 import { IdleTimer, formatMs } from './idle-timer.js';
 import { parseNdjson } from './ndjson.js';
-import type { StreamCursor } from './stream-cursor.js';
 
 /** The fetch the client calls: the global one by default, a stub in tests. */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
@@ -24,6 +23,18 @@ export const CONTROL_PLANE_SERVERS_HEADER = 'berth-control-plane-servers';
 
 /** Methods another server may be asked again after a connection broke mid-request (RFC 9110 safe methods). */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Where a followed stream stands, so that `follow` can ask another server for the rest of it
+ * (docs/api.md, "Resuming a followed stream"; stream-cursor.ts has the cursors of logs and events):
+ * the query of the next request, and which values the caller has already.
+ */
+export interface StreamCursor<T> {
+  /** The query of the next request: the caller's at first, then one that resumes after what was accepted. */
+  query(): Query;
+  /** Takes a value the stream sent; false for one the caller has already (sent again after a resume). */
+  accept(value: T): boolean;
+}
 
 /** One server the request could not get an answer from, and why. */
 interface Failure {

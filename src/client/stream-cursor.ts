@@ -1,17 +1,5 @@
 import type { ServiceEvent, StreamWarning, TimelineLine } from '../model/index.js';
-import type { Query } from './http-transport.js';
-
-/**
- * Where a followed stream stands, so that HttpTransport.follow can ask another server for the rest of
- * it (docs/api.md, "Resuming a followed stream"): the query of the next request, and which values the
- * caller has already.
- */
-export interface StreamCursor<T> {
-  /** The query of the next request: the caller's at first, then one that resumes after what was accepted. */
-  query(): Query;
-  /** Takes a value the stream sent; false for one the caller has already (sent again after a resume). */
-  accept(value: T): boolean;
-}
+import type { Query, StreamCursor } from './http-transport.js';
 
 /**
  * The query of a stream resumed before it delivered anything: the caller's, except that `tail=0` (only
