@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { ResumedStream } from '../client/index.js';
 import { BerthClient } from '../client/index.js';
 import { isLoopbackHost } from '../lib/index.js';
 import type { CliDeps } from './cli-deps.js';
@@ -157,6 +158,15 @@ export class CliContext {
   /** Writes `text` and a newline to stderr (notes and hints that should not pollute piped output). */
   note(text: string): void {
     this.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * The stderr note of a followed stream (`logs -f`, `events -f`, `up`) that went on on another server
+   * after its own broke: `berth: the stream from A broke (lost the connection mid-stream: terminated);
+   * it goes on from B`. Nothing was printed twice or left out (client/stream-cursor.ts).
+   */
+  noteResumed(resumed: ResumedStream): void {
+    this.note(`berth: the stream from ${resumed.from} broke (${resumed.reason}); it goes on from ${resumed.to}`);
   }
 
   now(): number {

@@ -31,7 +31,7 @@ import { dryRunQuery } from './request-options.js';
 import { EventCursor, LogCursor } from './stream-cursor.js';
 import type { WatchEvent } from './watch-event.js';
 
-export type { FetchFunction, TransportTimeouts } from './http-transport.js';
+export type { FetchFunction, ResumedStream, TransportTimeouts } from './http-transport.js';
 // Declared by concept (answers, options); exported here too, as before the split.
 export type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
 export type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
@@ -300,7 +300,7 @@ export class BerthClient {
   logs(grid: string, name: string, options: LogsOptions & { readonly events: true }): AsyncIterable<TimelineLine>;
   logs(grid: string, name: string, options?: LogsOptions): AsyncIterable<LogLine>;
   logs(grid: string, name: string, options: LogsOptions = {}): AsyncIterable<TimelineLine> {
-    const { signal, instance, onWarning, ...rest } = options;
+    const { signal, instance, onWarning, onResume, ...rest } = options;
     const path = `${servicePath(grid, name)}/logs`;
     const query = {
       ...rest,
@@ -309,7 +309,7 @@ export class BerthClient {
       instance: instance === undefined ? undefined : String(instance),
     };
     const values = rest.follow
-      ? this.#http.follow<TimelineLine | StreamWarning>(path, new LogCursor(query, Date.now()), signal)
+      ? this.#http.follow<TimelineLine | StreamWarning>(path, new LogCursor(query, Date.now()), { signal, onResume })
       : this.#http.stream<TimelineLine | StreamWarning>(path, query, signal);
     return withoutWarnings(values, onWarning);
   }
@@ -331,10 +331,10 @@ export class BerthClient {
    * when its server dies, its connection breaks or it goes silent: no event twice, none lost.
    */
   events(grid: string, name: string, options: EventsOptions = {}): AsyncIterable<ServiceEvent> {
-    const { signal, ...rest } = options;
+    const { signal, onResume, ...rest } = options;
     const path = `${servicePath(grid, name)}/events`;
     const query = { ...rest, follow: rest.follow ? true : undefined };
-    return rest.follow ? this.#http.follow<ServiceEvent>(path, new EventCursor(query, Date.now()), signal) : this.#http.stream<ServiceEvent>(path, query, signal);
+    return rest.follow ? this.#http.follow<ServiceEvent>(path, new EventCursor(query, Date.now()), { signal, onResume }) : this.#http.stream<ServiceEvent>(path, query, signal);
   }
 
   /** Every change in the store from `fromRevision` (default: now) until `signal` aborts. */

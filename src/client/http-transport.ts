@@ -64,6 +64,15 @@ export interface TransportTimeouts {
   readonly streamIdleMs?: number;
 }
 
+/** A followed stream going on on another server (or the same one, asked again). */
+export interface ResumedStream {
+  /** The server whose stream broke, and why (`lost the connection mid-stream: terminated`). */
+  readonly from: string;
+  readonly reason: string;
+  /** The server it goes on from. */
+  readonly to: string;
+}
+
 /** A request a server answered with 2xx. */
 interface Opened {
   readonly response: Response;
@@ -180,14 +189,17 @@ export class HttpTransport {
    * is lost. Servers are tried as `json` tries them; one that failed is not asked again until the
    * stream made progress (a value, or FOLLOW_HELD_MS on one server).
    *
-   * Ends when the server ends the stream (it is done: not resumed), or quietly when `signal` aborts.
+   * `onResume` is told each time the stream goes on on another server.
+ * Ends when the server ends the stream (it is done: not resumed), or quietly when `signal` aborts.
    * @throws BerthApiError SERVER_UNREACHABLE once every server failed, naming each and why
    *   (`details.servers` [{server, reason}]); an `{"error": {code, message, details}}` line of the
    *   server as that error; the server's answer to the request (404 SERVICE_NOT_FOUND …) as it is.
    */
-  async *follow<T>(path: string, cursor: StreamCursor<T>, signal: AbortSignal | undefined): AsyncGenerator<T, void, undefined> {
+  async *follow<T>(path: string, cursor: StreamCursor<T>, options: { readonly signal?: AbortSignal | undefined; readonly onResume?: ((resumed: ResumedStream) => void) | undefined }): AsyncGenerator<T, void, undefined> {
+    const { signal } = options;
     const failures: Failure[] = [];
     let from = this.#current;
+    let broken: Failure | undefined;
     for (;;) {
       let sent: Opened;
       try {
@@ -197,6 +209,7 @@ export class HttpTransport {
         throw e;
       }
       const { response, server, at, attempt } = sent;
+      if (broken) options.onResume?.({ from: broken.server, reason: broken.reason, to: server });
       if (!response.body) return;
       const reader = response.body.getReader();
       const openedAt = Date.now();
@@ -217,7 +230,8 @@ export class HttpTransport {
         if (!(e instanceof BodyReadError)) throw e;
         if (progressed || Date.now() - openedAt >= FOLLOW_HELD_MS) failures.length = 0;
         const reason = idle.expired ? `its stream sent nothing for ${formatMs(this.#timeouts.streamIdleMs ?? 0)}, not even a heartbeat (stream idle timeout)` : `lost the connection mid-stream: ${describeCause(e.cause)}`;
-        failures.push({ server, reason, kind: 'interrupted' });
+        broken = { server, reason, kind: 'interrupted' };
+        failures.push(broken);
         if (this.servers.every((s) => failures.some((f) => f.server === s))) throw this.#lost(path, failures, e);
         from = (at + 1) % this.servers.length;
       } finally {

@@ -9,6 +9,7 @@ export type {
   FetchFunction,
   Listed,
   LogsOptions,
+  ResumedStream,
   TransportTimeouts,
   VersionInfo,
   VersionOption,
