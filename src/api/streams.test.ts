@@ -252,6 +252,17 @@ describe('API: watch', () => {
     assert.equal(await reader.next(), '');
   });
 
+  it('ends a followed events stream with a SERVER_STOPPING line when the API closes (its client goes on elsewhere)', async () => {
+    const { app } = setup();
+    await app.inject({ method: 'POST', url: BASE, payload: { spec } });
+    const url = await listen(app);
+    const reader = lineReader(await fetch(`${url}${BASE}/web/events?follow=true`));
+    assert.equal((await reader.nextValue()).type, 'service.created');
+    await app.close();
+    assert.equal(((await reader.nextValue()).error as { code: string }).code, 'SERVER_STOPPING');
+    await assert.rejects(reader.next(), /stream ended/);
+  });
+
   it('ends open streams when the API closes', async () => {
     const { app } = setup();
     const url = await listen(app);

@@ -24,7 +24,7 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const after = query.after;
     const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(after === undefined ? {} : { afterId: after }), ...(query.tail === undefined ? {} : { tail: query.tail }) });
     const listedAt = store.revision();
-    const stream = new NdjsonStream(reply, streamOptions(ctx));
+    const stream = new NdjsonStream(reply, { ...streamOptions(ctx), resumable: query.follow ?? false });
     for (const event of history) stream.write(event);
     if (!query.follow) {
       stream.open();

@@ -1,6 +1,8 @@
-import { BerthApiError, streamErrorOf } from './berth-api-error.js';
+import { BerthApiError, isApiError, streamErrorOf } from './berth-api-error.js';
 import { connectionFailure, describeCause } from './connection-failure.js';
 import { IdleTimer, formatMs } from './idle-timer.js';
+import type { Failure } from './unreachable-errors.js';
+import { SAFE_METHODS, lostStreamError, othersHint, unreachableError } from './unreachable-errors.js';
 import { parseNdjson } from './ndjson.js';
 
 /** The fetch the client calls: the global one by default, a stub in tests. */
@@ -21,8 +23,6 @@ export interface RequestOptions {
  */
 export const CONTROL_PLANE_SERVERS_HEADER = 'berth-control-plane-servers';
 
-/** Methods another server may be asked again after a connection broke mid-request (RFC 9110 safe methods). */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Where a followed stream stands, so that `follow` can ask another server for the rest of it
@@ -36,12 +36,6 @@ export interface StreamCursor<T> {
   accept(value: T): boolean;
 }
 
-/** One server the request could not get an answer from, and why. */
-interface Failure {
-  readonly server: string;
-  readonly reason: string;
-  readonly kind: 'not-sent' | 'interrupted' | undefined;
-}
 
 /**
  * How long the transport waits for a server before it counts as failed (and, where the rules allow,
@@ -174,7 +168,7 @@ export class HttpTransport {
     } catch (e) {
       if (signal?.aborted) return;
       if (e instanceof SyntaxError) throw e;
-      throw new BerthApiError(0, 'SERVER_UNREACHABLE', `lost the connection to the berth server at ${server} (${describeCause(e)})${this.#othersHint([server])}`, { servers: this.knownServers() }, { cause: e });
+      throw new BerthApiError(0, 'SERVER_UNREACHABLE', `lost the connection to the berth server at ${server} (${describeCause(e)})${othersHint([server], this.knownServers())}`, { servers: this.knownServers() }, { cause: e });
     } finally {
       // Closes the connection when the caller stops early (break, return, abort).
       await reader.cancel().catch(() => undefined);
@@ -183,14 +177,15 @@ export class HttpTransport {
 
   /**
    * Follows an NDJSON stream (`?follow=true`) across the servers: when the server it reads dies, its
-   * connection breaks, or it sends nothing for `streamIdleMs` (a hung server), the stream is asked
+   * connection breaks, it ends the stream with SERVER_STOPPING (it shuts down), or it sends nothing for
+   * `streamIdleMs` (a hung server), the stream is asked
    * again of the next server with `cursor.query()` — which resumes after the last value accepted —
    * and values the cursor already had are dropped (`cursor.accept`), so none is yielded twice and none
    * is lost. Servers are tried as `json` tries them; one that failed is not asked again until the
    * stream made progress (a value, or FOLLOW_HELD_MS on one server).
    *
    * `onResume` is told each time the stream goes on on another server.
- * Ends when the server ends the stream (it is done: not resumed), or quietly when `signal` aborts.
+   * Ends when the server ends the stream (it is done: not resumed), or quietly when `signal` aborts.
    * @throws BerthApiError SERVER_UNREACHABLE once every server failed, naming each and why
    *   (`details.servers` [{server, reason}]); an `{"error": {code, message, details}}` line of the
    *   server as that error; the server's answer to the request (404 SERVICE_NOT_FOUND …) as it is.
@@ -218,6 +213,8 @@ export class HttpTransport {
       try {
         for await (const value of parseNdjson(readChunks(reader, () => idle.touch()))) {
           const error = streamErrorOf(value);
+          // The server shuts down (SIGTERM): the stream is not done, its server is; go on at the next.
+          if (error?.code === 'SERVER_STOPPING') throw new BodyReadError('the server is stopping', { cause: error });
           if (error) throw error;
           if (!cursor.accept(value as T)) continue;
           progressed = true;
@@ -229,10 +226,14 @@ export class HttpTransport {
         // Only a failure to read the body is the server's or the connection's; anything else is thrown as it is.
         if (!(e instanceof BodyReadError)) throw e;
         if (progressed || Date.now() - openedAt >= FOLLOW_HELD_MS) failures.length = 0;
-        const reason = idle.expired ? `its stream sent nothing for ${formatMs(this.#timeouts.streamIdleMs ?? 0)}, not even a heartbeat (stream idle timeout)` : `lost the connection mid-stream: ${describeCause(e.cause)}`;
+        const reason = idle.expired
+          ? `its stream sent nothing for ${formatMs(this.#timeouts.streamIdleMs ?? 0)}, not even a heartbeat (stream idle timeout)`
+          : isApiError(e.cause, 'SERVER_STOPPING')
+            ? 'it is stopping (SERVER_STOPPING)'
+            : `lost the connection mid-stream: ${describeCause(e.cause)}`;
         broken = { server, reason, kind: 'interrupted' };
         failures.push(broken);
-        if (this.servers.every((s) => failures.some((f) => f.server === s))) throw this.#lost(path, failures, e);
+        if (this.servers.every((s) => failures.some((f) => f.server === s))) throw lostStreamError(path, failures, { servers: this.servers, known: this.knownServers(), cause: e });
         from = (at + 1) % this.servers.length;
       } finally {
         idle.stop();
@@ -278,7 +279,7 @@ export class HttpTransport {
         const reason = timedOut ? `no answer within ${formatMs(answerMs)} (request timeout)` : describeCause(e);
         failures.push({ server, reason, kind });
         if (kind === 'not-sent' || (kind === 'interrupted' && SAFE_METHODS.has(method))) continue;
-        throw this.#unreachable(method, path, failures, e);
+        throw unreachableError(method, path, failures, { servers: this.servers, known: this.knownServers(), cause: e });
       } finally {
         clearTimeout(timer);
       }
@@ -288,70 +289,7 @@ export class HttpTransport {
       if (!response.ok) throw await apiError(response, `${method} ${path}`);
       return { response, server, at, attempt };
     }
-    throw this.#unreachable(method, path, failures, undefined);
-  }
-
-  /** A followed stream broke on its last server untried: SERVER_UNREACHABLE naming each server and why. */
-  #lost(path: string, failures: readonly Failure[], cause: unknown): BerthApiError {
-    const last = failures[failures.length - 1] as Failure;
-    const details = { baseUrl: this.servers[0], servers: failures.map(({ server, reason }) => ({ server, reason })), otherServers: this.knownServers().filter((s) => !this.servers.includes(s)) };
-    if (this.servers.length === 1) {
-      return new BerthApiError(0, 'SERVER_UNREACHABLE', `lost the stream of GET ${path} from the berth server at ${last.server} (${last.reason})${this.#othersHint([last.server])}`, details, { cause });
-    }
-    return new BerthApiError(
-      0,
-      'SERVER_UNREACHABLE',
-      `lost the stream of GET ${path} and none of the berth servers could resume it: ${failures.map((f) => `${f.server} (${f.reason})`).join(', ')}: start one with \`berth server\`, or point --host or BERTH_HOST at running servers${this.#othersHint(this.servers)}`,
-      details,
-      { cause },
-    );
-  }
-
-  /**
-   * SERVER_UNREACHABLE naming each server tried and why; `details.servers` [{server, reason}] and
-   * `details.otherServers` (servers of the cluster that were not tried).
-   */
-  #unreachable(method: string, path: string, failures: readonly Failure[], cause: unknown): BerthApiError {
-    const last = failures[failures.length - 1] as Failure;
-    const tried = failures.map((f) => f.server);
-    const hint = this.#othersHint(tried);
-    const details = { baseUrl: this.servers[0], servers: failures.map(({ server, reason }) => ({ server, reason })), otherServers: this.knownServers().filter((s) => !tried.includes(s)) };
-    const options = cause === undefined ? {} : { cause };
-    // A write whose connection broke after it was made: maybe applied, so not sent again (anywhere).
-    const before = failures.length > 1 ? ` (before it: ${failures.slice(0, -1).map((f) => `${f.server} (${f.reason})`).join(', ')})` : '';
-    if (last.kind === 'interrupted' && !SAFE_METHODS.has(method) && this.servers.length > 1) {
-      return new BerthApiError(
-        0,
-        'SERVER_UNREACHABLE',
-        `lost the connection to the berth server at ${last.server} during ${method} ${path} (${last.reason}), before it answered${before}: the write may have been applied, so it was not sent to another server; check whether it took effect, then retry${hint}`,
-        details,
-        options,
-      );
-    }
-    // One server given, or a failure that is no reason to try another (a certificate that does not match).
-    if (failures.length === 1 || failures.length < this.servers.length) {
-      return new BerthApiError(
-        0,
-        'SERVER_UNREACHABLE',
-        `cannot reach the berth server at ${last.server} (${last.reason})${before}: start one with \`berth server\`, or point --host or BERTH_HOST at a running server${hint}`,
-        details,
-        options,
-      );
-    }
-    return new BerthApiError(
-      0,
-      'SERVER_UNREACHABLE',
-      `cannot reach any of the berth servers ${failures.map((f) => `${f.server} (${f.reason})`).join(', ')}: start one with \`berth server\`, or point --host or BERTH_HOST at running servers${hint}`,
-      details,
-      options,
-    );
-  }
-
-  /** `; other servers of its cluster: B, C (--host B, or several: --host A,B,C)`, or '' when none is known. */
-  #othersHint(tried: readonly string[]): string {
-    const others = this.knownServers().filter((s) => !tried.includes(s));
-    if (others.length === 0) return '';
-    return `; other servers of its cluster: ${others.join(', ')} (--host ${others[0] as string}, or several to try in turn: --host ${[...tried, ...others].join(',')})`;
+    throw unreachableError(method, path, failures, { servers: this.servers, known: this.knownServers(), cause: undefined });
   }
 }
 

@@ -141,6 +141,24 @@ describe('a followed stream over several servers', () => {
     assert.deepEqual(queryOf(a.urls[1]), { follow: 'true', after: '2' });
   });
 
+  it('goes on at the next server when its server ends the stream because it stops (SERVER_STOPPING)', async () => {
+    const a = await stubServer((_req, res) => {
+      res.writeHead(200, NDJSON);
+      send(res, [event(1), { error: { code: 'SERVER_STOPPING', message: 'the berth server is stopping', details: {} } }]);
+      res.end();
+    });
+    const b = await stubServer((_req, res) => {
+      res.writeHead(200, NDJSON);
+      send(res, [event(2)]);
+      res.end();
+    });
+    const resumed: string[] = [];
+    const events = await collect(new BerthClient({ baseUrl: [a.url, b.url] }).events('default', 'web', { follow: true, onResume: (r) => resumed.push(`${r.from} ${r.reason} ${r.to}`) }));
+    assert.deepEqual(events.map((e) => e.id), [1, 2]);
+    assert.deepEqual(queryOf(b.urls[0]), { follow: 'true', after: '1' });
+    assert.deepEqual(resumed, [`${a.url} it is stopping (SERVER_STOPPING) ${b.url}`]);
+  });
+
   it('fails once every server failed, naming each and why', async () => {
     const a = await stubServer((_req, res) => sendAndDie(res, [event(1)]));
     const closed = `http://127.0.0.1:${await closedPort()}`;

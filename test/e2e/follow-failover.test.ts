@@ -139,7 +139,7 @@ void describe('the CLI over the servers of a cluster: followed streams move on, 
     t.diagnostic(`counter-1 printed lines ${numbersBySlot(logs.stdout).get('counter-1')?.[0]}–${Math.max(...(numbersBySlot(logs.stdout).get('counter-1') ?? []))} (killed at ${atKill}); events ${first}–${last} (killed after ${lastEventAtKill})`);
   });
 
-  it('--request-timeout: a SIGSTOPped server is left for the next, and named when it is the only one', async () => {
+  it('--request-timeout: a SIGSTOPped server is left for the next, and named when it is the only one; a SIGTERMed one hands its streams on', async () => {
     const a = servers[0] as ControlPlaneServer;
     const killed = servers[1] as ControlPlaneServer;
     await stopProc(killed.proc, 'SIGKILL');
@@ -165,8 +165,21 @@ void describe('the CLI over the servers of a cluster: followed streams move on, 
       assert.equal(await exitOf(logs), 0, logs.stderr);
     } finally {
       b.proc.kill('SIGCONT');
-      await stopProc(b.proc, 'SIGKILL');
     }
+    // A server that stops (SIGTERM) ends the streams it serves with SERVER_STOPPING: they go on at a.
+    await waitFor('b answers again', async () => ((await roleOf(b.url)) === 'follower' ? true : undefined), { timeoutMs: 15_000 });
+    const events = spawnBerth(`${b.url},${a.url}`, token, ['service', 'events', 'counter', '-f', '-o', 'json', '--tail', '1']);
+    clis.push(events);
+    await waitFor('an event through b', () => printedEvents(events).length > 0, { timeoutMs: 15_000 });
+    await stopProc(b.proc, 'SIGTERM');
+    await waitFor('the note that the stream goes on from a', () => events.stderr.includes(`berth: the stream from ${b.url} broke (it is stopping (SERVER_STOPPING)); it goes on from ${a.url}`), { timeoutMs: 15_000 });
+    const before = printedEvents(events).length;
+    await client(a).scale('default', 'counter', 4);
+    await waitFor('the scale event through a', () => printedEvents(events).slice(before).some((e) => e.type === 'service.scaled'), { timeoutMs: 15_000 });
+    events.proc.kill('SIGINT');
+    assert.equal(await exitOf(events), 0, events.stderr);
+    const ids = printedEvents(events).map((e) => e.id);
+    assert.deepEqual(ids, [...new Set(ids)].sort((x, y) => x - y), 'each event once, in order');
   });
 
   it('a followed stream whose every server died ends with exit 1, naming each server and why', async () => {
