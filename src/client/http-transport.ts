@@ -23,7 +23,6 @@ export interface RequestOptions {
  */
 export const CONTROL_PLANE_SERVERS_HEADER = 'berth-control-plane-servers';
 
-
 /**
  * Where a followed stream stands, so that `follow` can ask another server for the rest of it
  * (docs/api.md, "Resuming a followed stream"; stream-cursor.ts has the cursors of logs and events):
@@ -35,7 +34,6 @@ export interface StreamCursor<T> {
   /** Takes a value the stream sent; false for one the caller has already (sent again after a resume). */
   accept(value: T): boolean;
 }
-
 
 /**
  * How long the transport waits for a server before it counts as failed (and, where the rules allow,
@@ -108,7 +106,6 @@ export class HttpTransport {
   #current = 0;
   /** Other servers of the cluster, as its answers named them (for suggestions). */
   #learned: readonly string[] = [];
-
   readonly #timeouts: TransportTimeouts;
 
   constructor(servers: string | readonly string[], options: { readonly fetch: FetchFunction; readonly token?: string | undefined; readonly timeouts?: TransportTimeouts }) {
@@ -178,13 +175,12 @@ export class HttpTransport {
   /**
    * Follows an NDJSON stream (`?follow=true`) across the servers: when the server it reads dies, its
    * connection breaks, it ends the stream with SERVER_STOPPING (it shuts down), or it sends nothing for
-   * `streamIdleMs` (a hung server), the stream is asked
-   * again of the next server with `cursor.query()` — which resumes after the last value accepted —
-   * and values the cursor already had are dropped (`cursor.accept`), so none is yielded twice and none
-   * is lost. Servers are tried as `json` tries them; one that failed is not asked again until the
-   * stream made progress (a value, or FOLLOW_HELD_MS on one server).
+   * `streamIdleMs` (a hung server), the stream is asked again of the next server with `cursor.query()`
+   * — which resumes after the last value accepted — and values the cursor already had are dropped
+   * (`cursor.accept`), so none is yielded twice and none is lost. Servers are tried as `json` tries
+   * them; one that failed is not asked again until the stream made progress (a value, or
+   * FOLLOW_HELD_MS on one server). `onResume` is told each time the stream goes on elsewhere.
    *
-   * `onResume` is told each time the stream goes on on another server.
    * Ends when the server ends the stream (it is done: not resumed), or quietly when `signal` aborts.
    * @throws BerthApiError SERVER_UNREACHABLE once every server failed, naming each and why
    *   (`details.servers` [{server, reason}]); an `{"error": {code, message, details}}` line of the
