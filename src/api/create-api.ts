@@ -203,8 +203,13 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
+  // preClose: before fastify closes the connections, so that a followed stream's last line
+  // (SERVER_STOPPING: its client goes on at another server) still goes out.
+  app.addHook('preClose', async () => {
+    for (const stream of [...ctx.streams]) stream.stop();
+  });
   app.addHook('onClose', async () => {
-    for (const stream of [...ctx.streams]) stream.end();
+    for (const stream of [...ctx.streams]) stream.stop();
   });
 
   registerMetaRoutes(app, ctx);

@@ -42,6 +42,7 @@ export const ERROR_STATUS = {
   LOGS_UNAVAILABLE: 503,
   STORE_UNAVAILABLE: 503,
   NO_LEADER: 503,
+  SERVER_STOPPING: 503,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -49,8 +49,8 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     requireService(store, grid, name);
     const since = query.since === undefined ? undefined : parseSince(query.since, ctx.clock.now());
     const instances = selectInstances(store.listInstances({ grid, service: name }), query.instance);
-    const stream = new NdjsonStream(reply, streamOptions(ctx));
     const follow = query.follow ?? false;
+    const stream = new NdjsonStream(reply, { ...streamOptions(ctx), resumable: follow });
     let watermark: string | undefined;
     const lines = telemetry.logs(instances, {
       ...(query.events && follow ? { onWatermark: (time: string) => (watermark = time) } : {}),

@@ -11,6 +11,12 @@ export interface NdjsonStreamOptions {
   readonly logger: Logger;
   /** Open streams, so that closing the API can end them. */
   readonly registry: Set<NdjsonStream>;
+  /**
+   * A stream its client resumes elsewhere when it breaks (followed logs and events): when the server
+   * shuts down it ends with a SERVER_STOPPING error line (`stop`), so the client tells that from a
+   * stream that is done. Others (the store watch, older agents among its clients) just end.
+   */
+  readonly resumable?: boolean;
 }
 
 /**
@@ -125,6 +131,17 @@ export class NdjsonStream {
       }
     }
     return this.isOpen;
+  }
+
+  /**
+   * Ends the stream because the server shuts down: a resumable stream (options.resumable) with the line
+   * `{"error": {"code": "SERVER_STOPPING", …}}` first, so its client goes on at another server.
+   */
+  stop(): void {
+    if (this.options.resumable && this.state === 'open') {
+      this.write({ error: { code: 'SERVER_STOPPING', message: 'the berth server is stopping: follow the stream on another server of the cluster, from where it was', details: {} } });
+    }
+    this.end();
   }
 
   /** Ends the response after what was written. */

@@ -100,6 +100,9 @@ export const NodeLogsQuery = z.strictObject({
 export const NodeStatsQuery = z.strictObject({ id: nodeInstanceIds });
 export const EventsQuery = z.strictObject({
   tail: queryCount.optional().describe('Last N events (default: all kept, at most 1000 per service).'),
+  after: queryCount
+    .optional()
+    .describe('Only events with a larger id (ids are store revisions): the id of the last event a client received, to resume a broken stream with no event lost or sent twice.'),
   since: queryText.optional().describe('RFC 3339 time, or a duration back from now (10m, 1h).'),
   follow: queryFlag.optional().describe('Keep streaming new events until the client disconnects.'),
 });
@@ -149,23 +152,32 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Z
 
 /**
  * Reads a `since` value: an RFC 3339 time, or a Go-style duration back from `nowMs`
- * (as `docker service logs --since 10m`). Returns RFC 3339 (UTC, milliseconds).
+ * (as `docker service logs --since 10m`). Returns RFC 3339 in UTC with nine fraction digits
+ * (`2026-01-02T15:04:05.123456789Z`), the digits past the millisecond kept as given: log lines carry
+ * nanosecond times and are compared with it as strings, so a client that resumes a followed stream
+ * from its last line's time (`since=` that time) is sent exactly the lines from it on.
  * @throws RequestInvalidError for anything else.
  */
 export function parseSince(since: string, nowMs: number): string {
   const text = since.trim();
   if (RFC3339.test(text)) {
     const ms = Date.parse(text);
-    if (Number.isFinite(ms)) return new Date(ms).toISOString();
+    const fraction = /:\d{2}\.(\d+)/.exec(text)?.[1] ?? '';
+    if (Number.isFinite(ms)) return nanosecondTime(ms, fraction.slice(3, 9));
   } else {
     try {
-      return new Date(nowMs - parseDuration(text)).toISOString();
+      return nanosecondTime(nowMs - parseDuration(text), '');
     } catch {
       // reported below
     }
   }
   const message = `must be an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (30s, 10m, 1h), got ${JSON.stringify(since)}`;
   throw new RequestInvalidError(`since: ${message}`, { causes: [{ field: 'since', message }] });
+}
+
+/** `ms` (epoch) as RFC 3339 UTC with nine fraction digits, `belowMs` (up to six digits) after the milliseconds. */
+function nanosecondTime(ms: number, belowMs: string): string {
+  return new Date(ms).toISOString().replace(/Z$/, `${belowMs.padEnd(6, '0')}Z`);
 }
 
 /** Reads `label=key=value` selectors; a bare `key` asks only that the label exists. */

@@ -102,12 +102,22 @@ describe('API: logs', () => {
     assert.deepEqual(ndjson(res.body).map((l) => l.text), ['three']);
     const call = telemetry.logsCalls.at(-1);
     assert.deepEqual(call?.instances.map((i) => i.id), ['web-1-b', 'web-1-a'], 'every instance that ran in slot 1');
-    assert.equal(call?.options.since, '2026-03-01T11:50:00.000Z');
+    assert.equal(call?.options.since, '2026-03-01T11:50:00.000000000Z', 'nine fraction digits, as log lines carry');
     assert.equal(call?.options.tail, 1);
     assert.equal(call?.options.follow, false);
     await app.inject({ method: 'GET', url: `${BASE}/web/logs?instance=web-2-a&since=2026-03-01T11:00:00Z` });
     assert.deepEqual(telemetry.logsCalls.at(-1)?.instances.map((i) => i.id), ['web-2-a']);
-    assert.equal(telemetry.logsCalls.at(-1)?.options.since, '2026-03-01T11:00:00.000Z');
+    assert.equal(telemetry.logsCalls.at(-1)?.options.since, '2026-03-01T11:00:00.000000000Z');
+  });
+
+  it('keeps since to the nanosecond (a client resuming from its last line\'s time), in UTC', async () => {
+    const { app, telemetry } = withService(setup());
+    await app.inject({ method: 'GET', url: `${BASE}/web/logs?since=2026-03-01T11:00:00.123456789Z` });
+    assert.equal(telemetry.logsCalls.at(-1)?.options.since, '2026-03-01T11:00:00.123456789Z');
+    await app.inject({ method: 'GET', url: `${BASE}/web/logs?since=${encodeURIComponent('2026-03-01T13:00:00.5+02:00')}` });
+    assert.equal(telemetry.logsCalls.at(-1)?.options.since, '2026-03-01T11:00:00.500000000Z');
+    await app.inject({ method: 'GET', url: `${BASE}/web/logs?since=2026-03-01T11:00:00.0000007Z` });
+    assert.equal(telemetry.logsCalls.at(-1)?.options.since, '2026-03-01T11:00:00.000000700Z');
   });
 
   it('answers an unknown instance with 404 and a bad since or tail with 400', async () => {
@@ -158,6 +168,29 @@ describe('API: events', () => {
     assert.deepEqual(events.map((e) => e.type), ['service.created', 'service.deploy', 'service.scaled']);
     const last = await app.inject({ method: 'GET', url: `${BASE}/web/events?tail=1` });
     assert.deepEqual(ndjson(last.body).map((e) => e.message), ['scaled to 3 replicas (was 2)']);
+  });
+
+  it('resumes after an event id: only later events, in the history and while following', async () => {
+    const { app } = setup();
+    await app.inject({ method: 'POST', url: BASE, payload: { spec, deploy: true } });
+    await app.inject({ method: 'POST', url: `${BASE}/web/scale`, payload: { replicas: 3 } });
+    const all = ndjson((await app.inject({ method: 'GET', url: `${BASE}/web/events` })).body).map((e) => ServiceEventSchema.parse(e));
+    const first = all[0];
+    assert.ok(first);
+    const later = ndjson((await app.inject({ method: 'GET', url: `${BASE}/web/events?after=${first.id}` })).body).map((e) => ServiceEventSchema.parse(e));
+    assert.deepEqual(later.map((e) => e.id), all.slice(1).map((e) => e.id));
+    const url = await listen(app);
+    const last = all.at(-1);
+    assert.ok(last);
+    const res = await fetch(`${url}${BASE}/web/events?follow=true&after=${last.id}`);
+    const reader = lineReader(res);
+    await fetch(`${url}${BASE}/web/stop`, { method: 'POST' });
+    const next = ServiceEventSchema.parse(await reader.nextValue());
+    assert.equal(next.type, 'service.stopped', 'nothing at or before the id given came first');
+    assert.ok(next.id > last.id);
+    const bad = await app.inject({ method: 'GET', url: `${BASE}/web/events?after=-1` });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /^after: /);
   });
 
   it('follows new events of the service only, and ends when the service is deleted', async () => {
@@ -217,6 +250,17 @@ describe('API: watch', () => {
     const reader = lineReader(await fetch(`${url}/v1/watch`));
     assert.equal(await reader.next(), '');
     assert.equal(await reader.next(), '');
+  });
+
+  it('ends a followed events stream with a SERVER_STOPPING line when the API closes (its client goes on elsewhere)', async () => {
+    const { app } = setup();
+    await app.inject({ method: 'POST', url: BASE, payload: { spec } });
+    const url = await listen(app);
+    const reader = lineReader(await fetch(`${url}${BASE}/web/events?follow=true`));
+    assert.equal((await reader.nextValue()).type, 'service.created');
+    await app.close();
+    assert.equal(((await reader.nextValue()).error as { code: string }).code, 'SERVER_STOPPING');
+    await assert.rejects(reader.next(), /stream ended/);
   });
 
   it('ends open streams when the API closes', async () => {

@@ -22,9 +22,10 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const since = query.since === undefined ? undefined : parseSince(query.since, ctx.clock.now());
     // Listing and taking the revision happen in one synchronous step, so the watch below starts exactly
     // where the listing ended: no event is lost or sent twice.
-    const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(query.tail === undefined ? {} : { tail: query.tail }) });
+    const after = query.after;
+    const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(after === undefined ? {} : { afterId: after }), ...(query.tail === undefined ? {} : { tail: query.tail }) });
     const listedAt = store.revision();
-    const stream = new NdjsonStream(reply, streamOptions(ctx));
+    const stream = new NdjsonStream(reply, { ...streamOptions(ctx), resumable: query.follow ?? false });
     for (const event of history) stream.write(event);
     if (!query.follow) {
       stream.open();
@@ -33,7 +34,10 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     }
     const key = serviceKey(grid, name);
     const subscription = store.watch(listedAt, (change) => {
-      if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) stream.writeShared(change.object);
+      // `after` again: a server whose replica lags the one the client left may still replay what it saw.
+      if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) {
+        if (after === undefined || change.object.id > after) stream.writeShared(change.object);
+      }
       // The record is gone: end after the rest of this transaction (its `service.removed` event) is out.
       else if (change.kind === 'service' && change.op === 'delete' && change.key === key) setImmediate(() => stream.end());
     }, { onLost: () => stream.end() });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { ResumedStream } from '../client/index.js';
 import { BerthClient } from '../client/index.js';
 import { isLoopbackHost } from '../lib/index.js';
 import type { CliDeps } from './cli-deps.js';
@@ -10,7 +11,10 @@ import { cliConfigPath, readCliConfig, sameServer } from './cli-config.js';
 import { UsageError } from './cli-error.js';
 import type { Palette } from './palette.js';
 import { colourAllowed, createPalette, isTty } from './palette.js';
-import { tlsFetch } from './tls-fetch.js';
+import { cliFetch } from './http-fetch.js';
+import type { RequestTimeouts } from './request-timeouts.js';
+import { STREAM_IDLE_TIMEOUT_MS, resolveRequestTimeouts } from './request-timeouts.js';
+import { tlsAgent } from './tls-fetch.js';
 
 /** Where the CLI looks for a server when neither `--host` nor BERTH_HOST says (docs/api.md). */
 export const DEFAULT_HOST = 'http://127.0.0.1:7420';
@@ -26,6 +30,9 @@ export interface GlobalOptions {
   readonly context?: string;
   /** `--tls-ca FILE`: the CA (or self-signed certificate) an https server's certificate must chain to. */
   readonly tlsCa?: string;
+  /** `--connect-timeout`, `--request-timeout`: durations (request-timeouts.ts). */
+  readonly connectTimeout?: string;
+  readonly requestTimeout?: string;
 }
 
 /** What `withHost` adds: the token of a server this process started (never a command-line flag). */
@@ -52,6 +59,8 @@ export class CliContext {
   readonly tokenSource: string | undefined;
   readonly configPath: string;
   readonly client: BerthClient;
+  /** How long the client waits for a server before it tries the next (flags, env, defaults). */
+  readonly timeouts: RequestTimeouts;
   readonly tlsCa: string | undefined;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -83,29 +92,33 @@ export class CliContext {
     this.tlsCa = globals.tlsCa ?? this.env['BERTH_TLS_CA'] ?? (entry && sameServer(entry.server, this.host) ? entry.ca : undefined);
     const fingerprint = this.env['BERTH_TLS_FINGERPRINT'];
     const trust = fingerprint ? { fingerprint } : this.tlsCa ? { caFile: this.tlsCa } : undefined;
+    this.timeouts = resolveRequestTimeouts(globals, this.env);
+    const httpsAgent = trust && this.hosts.some((h) => h.startsWith('https:')) ? tlsAgent(trust) : undefined;
     this.client = new BerthClient({
       baseUrl: this.hosts,
       ...(this.token ? { token: this.token } : {}),
-      // tlsFetch sends plain http URLs to the global fetch.
-      ...(trust && this.hosts.some((h) => h.startsWith('https:')) ? { fetch: tlsFetch(trust) } : {}),
+      fetch: cliFetch({ connectTimeoutMs: this.timeouts.connectMs, ...(httpsAgent ? { httpsAgent } : {}) }),
+      timeouts: { answerMs: this.timeouts.requestMs, streamIdleMs: STREAM_IDLE_TIMEOUT_MS },
     });
     this.palette = createPalette(colourAllowed(this.stdout, this.env));
   }
 
   /** The context of the command whose action runs (global options are read from its ancestors). */
   static of(deps: CliDeps, command: Command): CliContext {
-    const { host, grid, context, tlsCa } = command.optsWithGlobals<GlobalOptions>();
+    const { host, grid, context, tlsCa, connectTimeout, requestTimeout } = command.optsWithGlobals<GlobalOptions>();
     return new CliContext(deps, {
       ...(host === undefined ? {} : { host }),
       ...(grid === undefined ? {} : { grid }),
       ...(context === undefined ? {} : { context }),
       ...(tlsCa === undefined ? {} : { tlsCa }),
+      ...(connectTimeout === undefined ? {} : { connectTimeout }),
+      ...(requestTimeout === undefined ? {} : { requestTimeout }),
     });
   }
 
   /** The same context talking to another server (`berth up`'s embedded one) with its token. */
   withHost(host: string, token: string): CliContext {
-    return new CliContext(this.#deps, { host, grid: this.grid, embeddedToken: token, ...(this.tlsCa ? { tlsCa: this.tlsCa } : {}) });
+    return new CliContext(this.#deps, { host, grid: this.grid, embeddedToken: token, ...(this.tlsCa ? { tlsCa: this.tlsCa } : {}), connectTimeout: `${this.timeouts.connectMs}ms`, requestTimeout: `${this.timeouts.requestMs}ms` });
   }
 
   /**
@@ -145,6 +158,15 @@ export class CliContext {
   /** Writes `text` and a newline to stderr (notes and hints that should not pollute piped output). */
   note(text: string): void {
     this.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * The stderr note of a followed stream (`logs -f`, `events -f`, `up`) that went on on another server
+   * after its own broke: `berth: the stream from A broke (lost the connection mid-stream: terminated);
+   * it goes on from B`. Nothing was printed twice or left out (client/stream-cursor.ts).
+   */
+  noteResumed(resumed: ResumedStream): void {
+    this.note(`berth: the stream from ${resumed.from} broke (${resumed.reason}); it goes on from ${resumed.to}`);
   }
 
   now(): number {

@@ -47,6 +47,40 @@ describe('berth --host A,B (servers of one cluster, tried in turn)', () => {
     );
   });
 
+  it('events -f goes on from the next server when its server dies mid-stream, each event once, and says so', async () => {
+    const event = (id: number) => JSON.stringify({ id, time: `2026-03-01T12:00:0${id}.000Z`, grid: 'default', service: 'web', type: 'service.scaled', severity: 'info', message: `event ${id}` });
+    const servers: ReturnType<typeof createServer>[] = [];
+    const listen = async (handler: Parameters<typeof createServer>[1]): Promise<string> => {
+      const server = createServer(handler);
+      servers.push(server);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+    const asked: string[] = [];
+    // The first dies after two events, as a SIGKILLed server's connection breaks; the second has them too.
+    const a = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' }).write(`${event(1)}\n${event(2)}\n`);
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    const b = await listen((req, res) => {
+      asked.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' }).end(`${event(2)}\n${event(3)}\n`);
+    });
+    try {
+      const r = await runCli(['--host', `${a},${b}`, 'service', 'events', 'web', '-f', '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: number }).id), [1, 2, 3]);
+      assert.deepEqual(asked, ['/v1/grids/default/services/web/events?follow=true&after=2']);
+      assert.match(r.stderr, new RegExp(`^berth: the stream from ${a.replace(/\./g, '\\.')} broke \\(lost the connection mid-stream: [^)]+\\); it goes on from ${b.replace(/\./g, '\\.')}\n$`));
+    } finally {
+      for (const server of servers) {
+        server.closeAllConnections();
+        server.close();
+      }
+    }
+  });
+
   it('refuses a list with an entry that is not a server URL (exit 2)', async () => {
     const r = await runCli(['--host', `${stub.url},ftp://x`, 'service', 'ls']);
     assert.equal(r.code, 2);

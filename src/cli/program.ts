@@ -10,6 +10,7 @@ import type { CliDeps } from './cli-deps.js';
 import { diffCommand } from './diff.js';
 import { dnsCommand } from './dns-command.js';
 import { downCommand } from './down.js';
+import { durationValue } from './flag-values.js';
 import { endpointsCommand } from './endpoints-commands.js';
 import { reportError } from './report-error.js';
 import { ClosedPipeGuard, EXIT_PIPE_CLOSED } from './closed-pipe.js';
@@ -47,6 +48,8 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--grid <grid>', 'grid (namespace) to work in (default: $BERTH_GRID or default)')
     .option('--context <name>', 'context of the CLI config to use (default: $BERTH_CONTEXT or the current one)')
     .option('--tls-ca <file>', 'CA or self-signed certificate an https server must present (default: $BERTH_TLS_CA; or pin $BERTH_TLS_FINGERPRINT)')
+    .option('--connect-timeout <duration>', 'give up connecting to a server after this long, and try the next --host (default: $BERTH_CONNECT_TIMEOUT or 5s; 0: no limit)', durationValue)
+    .option('--request-timeout <duration>', 'give up waiting for a server\'s answer after this long, and try the next --host for reads; never cuts a quiet logs -f (default: $BERTH_REQUEST_TIMEOUT or 30s; 0: no limit)', durationValue)
     .showSuggestionAfterError();
 
   const service = new Command('service').alias('services').description('create, deploy, inspect and remove services (Kontena\'s commands)');

@@ -35,6 +35,7 @@ export function serviceEventsCommand(deps: CliDeps): Command {
           ...(flags.since ? { since: flags.since } : {}),
           ...(flags.follow ? { follow: true } : {}),
           ...(interrupt ? { signal: interrupt.signal } : {}),
+          onResume: (r) => ctx.noteResumed(r),
         });
         for await (const event of events) {
           if (flags.output === 'json') ctx.out(JSON.stringify(event));

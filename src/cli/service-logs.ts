@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import type { ResumedStream } from '../client/index.js';
 import { CliContext } from './cli-context.js';
 import type { CliDeps } from './cli-deps.js';
 import { LogPrinter } from './log-printer.js';
@@ -41,6 +42,8 @@ export function serviceLogsCommand(deps: CliDeps): Command {
           ...(interrupt ? { signal: interrupt.signal } : {}),
           // A node whose agent did not answer: its instances' lines are missing, and we say so (stderr).
           onWarning: (w: { readonly message: string }) => ctx.note(`berth: warning: ${w.message}`),
+          // --host A,B: its server died; the lines go on from the next, none twice, none lost.
+          onResume: (r: ResumedStream) => ctx.noteResumed(r),
         };
         if (flags.events) {
           for await (const line of ctx.client.logs(ctx.grid, name, { ...options, events: true })) {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { FetchFunction } from '../client/index.js';
 import { UsageError } from './cli-error.js';
+import { markSecured, requestOver } from './http-fetch.js';
 
 /**
  * How the CLI trusts an HTTPS berth server whose certificate no public CA signed (docs/security.md):
@@ -31,34 +31,17 @@ export function normalizeFingerprint(value: string): string {
  * BERTH_TLS_FINGERPRINT; the servers' telemetry reads name the node's reported fingerprint).
  * @throws UsageError when the CA file cannot be read or the fingerprint is malformed.
  */
-export function tlsFetch(trust: TlsTrust, options: { readonly pinnedBy?: string } = {}): FetchFunction {
-  const agent =
-    trust.fingerprint !== undefined
-      ? new PinnedAgent(normalizeFingerprint(trust.fingerprint), options.pinnedBy ?? 'the one BERTH_TLS_FINGERPRINT names')
-      : new https.Agent({ keepAlive: true, ca: readCa(trust.caFile ?? '') });
+export function tlsFetch(trust: TlsTrust, options: { readonly pinnedBy?: string; readonly connectTimeoutMs?: number } = {}): FetchFunction {
+  const agent = tlsAgent(trust, options.pinnedBy);
   return (input, init) => {
-    const url = new URL(input);
-    if (url.protocol !== 'https:') return fetch(input, init);
-    return new Promise<Response>((resolve, reject) => {
-      const headers = Object.fromEntries(new Headers(init.headers).entries());
-      const request = https.request(url, { method: init.method ?? 'GET', headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
-        const responseHeaders = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) {
-          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, v);
-        }
-        const status = res.statusCode ?? 502;
-        const body = status === 204 || status === 304 || init.method === 'HEAD' ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
-        // No body to read: drained here, so the connection goes back to the pool. Unread, it stayed
-        // taken (a new TLS connection for the next request), and kept the process alive after it was
-        // told to stop, until the server closed it (an agent's data-plane reports are 204s).
-        if (body === null) res.resume();
-        resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
-      });
-      request.once('error', reject);
-      if (typeof init.body === 'string') request.write(init.body);
-      request.end();
-    });
+    if (!input.startsWith('https:')) return fetch(input, init);
+    return requestOver(agent, input, init, options.connectTimeoutMs);
   };
+}
+
+/** The https agent that trusts as `trust` says (a pinned fingerprint, or a CA file). @throws UsageError as tlsFetch */
+export function tlsAgent(trust: TlsTrust, pinnedBy = 'the one BERTH_TLS_FINGERPRINT names'): https.Agent {
+  return trust.fingerprint !== undefined ? new PinnedAgent(normalizeFingerprint(trust.fingerprint), pinnedBy) : new https.Agent({ keepAlive: true, ca: readCa(trust.caFile ?? '') });
 }
 
 function readCa(file: string): Buffer {
@@ -95,7 +78,10 @@ class PinnedAgent extends https.Agent {
     socket.once('error', settle);
     socket.once('secureConnect', () => {
       const presented = socket.getPeerCertificate().fingerprint256 ?? '';
-      if (presented.replace(/:/g, '').toUpperCase() === this.pin) settle(null);
+      if (presented.replace(/:/g, '').toUpperCase() === this.pin) {
+        markSecured(socket);
+        settle(null);
+      }
       else settle(Object.assign(new Error(`the server's certificate has SHA-256 fingerprint ${presented || '(none)'}, not ${this.pinnedBy}`), { code: 'TLS_FINGERPRINT_MISMATCH' }));
     });
     return undefined;

@@ -159,7 +159,8 @@ async function followLogs(ctx: CliContext, applied: readonly AppliedService[], o
   const results = await Promise.allSettled(
     applied.map(async (a) => {
       const onWarning = (w: { readonly message: string }): void => ctx.note(`berth: warning: ${a.name}: ${w.message}`);
-      for await (const line of ctx.client.logs(a.grid, a.name, { follow: true, since: options.since, signal: options.signal, onWarning })) printer.write(a.name, line);
+      const lines = ctx.client.logs(a.grid, a.name, { follow: true, since: options.since, signal: options.signal, onWarning, onResume: (r) => ctx.noteResumed(r) });
+      for await (const line of lines) printer.write(a.name, line);
     }),
   );
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

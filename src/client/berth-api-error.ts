@@ -38,3 +38,16 @@ export class BerthApiError extends Error {
 export function isApiError(e: unknown, code?: string): e is BerthApiError {
   return e instanceof BerthApiError && (code === undefined || e.code === code);
 }
+
+/**
+ * The error of a stream's `{"error": {code, message, details}}` line (api/ndjson-stream.ts `fail`: how a
+ * server that has sent its status line says the stream failed), or undefined for any other value.
+ */
+export function streamErrorOf(value: unknown): BerthApiError | undefined {
+  if (typeof value !== 'object' || value === null || !('error' in value)) return undefined;
+  const body = (value as { error: unknown }).error;
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { code, message, details } = body as { code?: unknown; message?: unknown; details?: unknown };
+  if (typeof code !== 'string' || typeof message !== 'string') return undefined;
+  return new BerthApiError(0, code, message, typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : {});
+}

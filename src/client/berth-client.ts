@@ -24,13 +24,14 @@ import type {
 } from '../model/index.js';
 import type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
 import { secretPath, servicePath, servicesPath } from './api-paths.js';
-import type { FetchFunction } from './http-transport.js';
+import type { FetchFunction, TransportTimeouts } from './http-transport.js';
 import { HttpTransport } from './http-transport.js';
 import type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
 import { dryRunQuery } from './request-options.js';
+import { EventCursor, LogCursor } from './stream-cursor.js';
 import type { WatchEvent } from './watch-event.js';
 
-export type { FetchFunction } from './http-transport.js';
+export type { FetchFunction, ResumedStream, TransportTimeouts } from './http-transport.js';
 // Declared by concept (answers, options); exported here too, as before the split.
 export type { CreatedToken, ExplainedService, Listed, VersionInfo } from './api-answers.js';
 export type { CreateTokenOptions, DryRunOption, EventsOptions, LogsOptions, VersionOption, WatchOptions } from './request-options.js';
@@ -47,6 +48,8 @@ export interface BerthClientOptions {
   /** Bearer token sent with every request (`berth token create`, or the server's admin.token). */
   readonly token?: string;
   readonly fetch?: FetchFunction;
+  /** How long to wait for a server before trying the next (HttpTransport); default: as long as `fetch` waits. */
+  readonly timeouts?: TransportTimeouts;
 }
 
 /**
@@ -63,7 +66,7 @@ export class BerthClient {
   readonly #http: HttpTransport;
 
   constructor(options: BerthClientOptions) {
-    this.#http = new HttpTransport(options.baseUrl, options.fetch ?? ((input, init) => fetch(input, init)), options.token);
+    this.#http = new HttpTransport(options.baseUrl, { fetch: options.fetch ?? ((input, init) => fetch(input, init)), token: options.token, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
     this.baseUrl = this.#http.servers[0] as string;
   }
 
@@ -291,17 +294,23 @@ export class BerthClient {
   /**
    * Log lines of the service's instances in time order (NDJSON); with `follow`, until `signal` aborts.
    * With `events: true`, the service's events come in between as `{ kind: 'event', time, event }`.
+   * A followed stream whose server dies, whose connection breaks or that goes silent is resumed on the
+   * next server from its last line's time (HttpTransport.follow, LogCursor): no line twice, none lost.
    */
   logs(grid: string, name: string, options: LogsOptions & { readonly events: true }): AsyncIterable<TimelineLine>;
   logs(grid: string, name: string, options?: LogsOptions): AsyncIterable<LogLine>;
   logs(grid: string, name: string, options: LogsOptions = {}): AsyncIterable<TimelineLine> {
-    const { signal, instance, onWarning, ...rest } = options;
-    const values = this.#http.stream<TimelineLine | StreamWarning>(`${servicePath(grid, name)}/logs`, {
+    const { signal, instance, onWarning, onResume, ...rest } = options;
+    const path = `${servicePath(grid, name)}/logs`;
+    const query = {
       ...rest,
       follow: rest.follow ? true : undefined,
       events: rest.events ? true : undefined,
       instance: instance === undefined ? undefined : String(instance),
-    }, signal);
+    };
+    const values = rest.follow
+      ? this.#http.follow<TimelineLine | StreamWarning>(path, new LogCursor(query, Date.now()), { signal, onResume })
+      : this.#http.stream<TimelineLine | StreamWarning>(path, query, signal);
     return withoutWarnings(values, onWarning);
   }
 
@@ -316,10 +325,16 @@ export class BerthClient {
     return { items: answer.items, unreachable: answer.unreachable ?? [] };
   }
 
-  /** The service's event history (Kontena's `service events`); with `follow`, until `signal` aborts. */
+  /**
+   * The service's event history (Kontena's `service events`); with `follow`, until `signal` aborts. A
+   * followed stream is resumed on the next server after its last event's id (`after`; EventCursor)
+   * when its server dies, its connection breaks or it goes silent: no event twice, none lost.
+   */
   events(grid: string, name: string, options: EventsOptions = {}): AsyncIterable<ServiceEvent> {
-    const { signal, ...rest } = options;
-    return this.#http.stream<ServiceEvent>(`${servicePath(grid, name)}/events`, { ...rest, follow: rest.follow ? true : undefined }, signal);
+    const { signal, onResume, ...rest } = options;
+    const path = `${servicePath(grid, name)}/events`;
+    const query = { ...rest, follow: rest.follow ? true : undefined };
+    return rest.follow ? this.#http.follow<ServiceEvent>(path, new EventCursor(query, Date.now()), { signal, onResume }) : this.#http.stream<ServiceEvent>(path, query, signal);
   }
 
   /** Every change in the store from `fromRevision` (default: now) until `signal` aborts. */

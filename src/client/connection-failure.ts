@@ -6,9 +6,10 @@
 
 /**
  * The connection was never made, so the request certainly did not reach the server: refused (nothing
- * listens: a dead server), no route, no such host, or no connect within undici's connect timeout.
+ * listens: a dead server), no route, no such host, or no connect within undici's connect timeout or the
+ * CLI's (`CONNECT_TIMEOUT`, cli/http-fetch.ts: TCP connect and TLS handshake).
  */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'CONNECT_TIMEOUT']);
 /**
  * The connection broke or timed out after it was made, before an answer: the server may have received
  * the request, and acted on it.

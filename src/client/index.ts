@@ -9,6 +9,8 @@ export type {
   FetchFunction,
   Listed,
   LogsOptions,
+  ResumedStream,
+  TransportTimeouts,
   VersionInfo,
   VersionOption,
   WatchOptions,

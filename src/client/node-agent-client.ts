@@ -45,7 +45,7 @@ export class NodeAgentClient {
 
   constructor(options: { readonly baseUrl: string; readonly token: string; readonly fetch?: FetchFunction }) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.#http = new HttpTransport(this.baseUrl, options.fetch ?? ((input, init) => fetch(input, init)), options.token);
+    this.#http = new HttpTransport(this.baseUrl, { fetch: options.fetch ?? ((input, init) => fetch(input, init)), token: options.token });
   }
 
   /** Joins (the client's token is a join token). @throws BerthApiError NODE_EXISTS (409), FORBIDDEN (403) */

@@ -1,4 +1,5 @@
 import type { StreamWarning, TokenInfo } from '../model/index.js';
+import type { ResumedStream } from './http-transport.js';
 
 /*
  * The options BerthClient's methods take, and how they become a request's query.
@@ -43,14 +44,20 @@ export interface LogsOptions {
    * not answer); such lines are never yielded. Default: they are dropped.
    */
   readonly onWarning?: (warning: StreamWarning['warning']) => void;
+  /** Told when a followed stream goes on on another server after its own broke (for a note). */
+  readonly onResume?: (resumed: ResumedStream) => void;
 }
 
 /** `events`' options: as the API's `GET …/events` query (docs/api.md). */
 export interface EventsOptions {
   readonly tail?: number;
   readonly since?: string;
+  /** Only events with a larger id (`ServiceEvent.id`, a store revision): resume after the last one had. */
+  readonly after?: number;
   readonly follow?: boolean;
   readonly signal?: AbortSignal;
+  /** Told when a followed stream goes on on another server after its own broke (for a note). */
+  readonly onResume?: (resumed: ResumedStream) => void;
 }
 
 /** `watch`'s options (`GET /v1/watch`). */

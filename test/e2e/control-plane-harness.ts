@@ -121,3 +121,22 @@ export function berth(url: string, token: string, args: readonly string[]): Prom
     proc.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** A `berth` command that runs on (`logs -f`, `events -f`): its process, what it printed so far, and its exit. */
+export interface RunningCli {
+  readonly proc: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves with the exit code (or the signal's name) once it exited. */
+  readonly exited: Promise<number | string>;
+}
+
+/** Starts `berth ARGS` against `url` (one server or several, `A,B`) with `token`, as `berth` runs it, without waiting for it. */
+export function spawnBerth(url: string, token: string, args: readonly string[], env: Record<string, string> = {}): RunningCli {
+  const proc = spawn(process.execPath, [BIN, '--host', url, ...args], { env: { ...process.env, BERTH_TOKEN: token, BERTH_CONFIG: NO_CONFIG, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const cli: RunningCli = { proc, stdout: '', stderr: '', exited };
+  proc.stdout?.on('data', (c: Buffer) => (cli.stdout += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (cli.stderr += c.toString()));
+  return cli;
+}
