@@ -121,11 +121,11 @@ export function nodeCommand(deps: CliDeps): Command {
           ctx.out(created.token);
           return;
         }
-        // Servers on etcd: the agent should know more than one of them (it moves to the next when one
-        // does not answer); this server and the leader are the ones known here.
+        // Servers on etcd: the agent should know every one of them (it moves to the next when one does
+        // not answer): this server first, then every server registered in etcd (their advertised URLs).
         const cp = (await ctx.client.version()).controlPlane;
-        const servers = [...new Set([ctx.host, ...(cp?.leader ? [cp.leader] : [])])];
-        const what = cp ? 'this cluster (list every server of it in --join, comma-separated: the agent moves to the next when one does not answer)' : 'this server';
+        const servers = [...new Set([ctx.host, ...(cp?.leader ? [cp.leader] : []), ...(cp?.servers ?? []).map((s) => s.url)])];
+        const what = cp ? 'this cluster (every server of it in --join: the agent moves to the next when one does not answer; add any that is not listed)' : 'this server';
         ctx.out(`To add a machine as a node of ${what}, run on it:\n\n    berth agent --join ${servers.join(',')} --token ${created.token}\n\nwith --address IP where other machines reach it (the default, 127.0.0.1, serves this machine only).`);
         ctx.note(`token ${created.id}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}: it can only join nodes; revoke it with berth token revoke ${created.id}`);
       }),

@@ -82,7 +82,7 @@ void describe('several servers on etcd, as the docs tell a new user to run them 
     assert.doesNotMatch(follower.stdout, /node control-plane/);
     const leader = await berth(a.url, token, ['version']);
     assert.match(leader.stdout, /one of several servers on etcd, leader \(this server leads\)/);
-    // The join command names the server asked and the leader, so an agent has one to move to.
+    // The join command names the server asked, then the leader and every other server, so an agent has others to move to.
     const join = await berth(b.url, token, ['node', 'join-token']);
     assert.equal(join.code, 0, join.stderr);
     assert.ok(join.stdout.includes(`berth agent --join ${b.url},${a.url} --token berth_`), join.stdout);
