@@ -145,9 +145,11 @@ export class HttpTransport {
   }
 
   /**
-   * Streams NDJSON values of a GET route. Errors of the request surface on the first iteration. An abort
-   * of `signal` ends the iteration without an error; a connection lost mid-stream is SERVER_UNREACHABLE
-   * (naming the other servers known, for the caller to go on there).
+   * Streams NDJSON values of a GET route. Errors of the request surface on the first iteration; a
+   * `{"error": {code, message, details}}` line (the server's stream failed after its status line) is
+   * thrown as that BerthApiError (status 0). An abort of `signal` ends the iteration without an error; a
+   * connection lost mid-stream is SERVER_UNREACHABLE (naming the other servers known, for the caller to
+   * go on there).
    */
   async *stream<T>(path: string, query: Query, signal: AbortSignal | undefined): AsyncGenerator<T, void, undefined> {
     let sent: Opened;
@@ -160,9 +162,16 @@ export class HttpTransport {
     const { response, server } = sent;
     if (!response.body) return;
     const reader = response.body.getReader();
+    let failed: BerthApiError | undefined;
     try {
-      for await (const value of parseNdjson(readChunks(reader))) yield value as T;
+      for await (const value of parseNdjson(readChunks(reader))) {
+        // The server's `{"error": …}` line (a stream that failed after its status line) is thrown, as follow() does.
+        failed = streamErrorOf(value);
+        if (failed) throw failed;
+        yield value as T;
+      }
     } catch (e) {
+      if (e === failed) throw e;
       if (signal?.aborted) return;
       if (e instanceof SyntaxError) throw e;
       throw new BerthApiError(0, 'SERVER_UNREACHABLE', `lost the connection to the berth server at ${server} (${describeCause(e)})${othersHint([server], this.knownServers())}`, { servers: this.knownServers() }, { cause: e });

@@ -197,6 +197,21 @@ describe('a followed stream over several servers', () => {
     assert.deepEqual(b.urls, []);
   });
 
+  it('throws the error line of a stream it does not follow too, after the values before it (a watch, a plain logs or events read)', async () => {
+    const a = await stubServer((_req, res) => {
+      res.writeHead(200, NDJSON);
+      send(res, [event(1), { error: { code: 'LOGS_UNAVAILABLE', message: 'no node answered', details: { node: 'vm-b' } } }, event(2)]);
+      res.end();
+    });
+    const seen: number[] = [];
+    const error = await failure((async () => {
+      for await (const e of new BerthClient({ baseUrl: a.url }).events('default', 'web')) seen.push(e.id);
+    })());
+    assert.equal(error.code, 'LOGS_UNAVAILABLE');
+    assert.deepEqual(error.details, { node: 'vm-b' });
+    assert.deepEqual(seen, [1], 'the value before the error line, none after it');
+  });
+
   it('leaves a stream that stays silent, not even a heartbeat, past streamIdleMs for the next server', async () => {
     const a = await stubServer((_req, res) => {
       res.writeHead(200, NDJSON);
