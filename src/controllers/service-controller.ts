@@ -14,13 +14,16 @@ import { HostPortAllocator } from './host-port-allocator.js';
 const ADDRESS_RETRY_MS = 5000;
 
 /**
- * Most instances one pass creates (Kubernetes' ReplicaSet controller: BurstReplicas = 500 per sync).
- * An apply of 10,000 replicas is then twenty passes with I/O served between them, not one synchronous
- * pass of seconds that starves heartbeats and the leader's lease keep-alive (bench/control-plane-scale).
- * Only new slots are cut this way: a pass that replaces instances (a rollout, bounded by its
- * parallelism) creates what it planned.
+ * Most instances one pass creates (as Kubernetes' ReplicaSet controller's BurstReplicas, 500 per sync).
+ * An apply of 10,000 replicas is then seven passes of about 100 ms with I/O served between them, not one
+ * synchronous pass of seconds that starves heartbeats and the leader's lease keep-alive. 1,500, not
+ * Kubernetes' 500: each pass plans the whole service again, and twenty passes of 500 cost the leader 12 %
+ * more CPU and its nodes saw the last creation twice as late (2.9–3.3 s, not 1.4 s; converged 4.5–4.8 s,
+ * not 4.0–4.1 s); 3,000 gained nothing more and doubled the heartbeats' round trips (bench/
+ * control-plane-scale, docs/benchmarks.md "Session 14"). Only new slots are cut this way: a pass that
+ * replaces instances (a rollout, bounded by its parallelism) creates what it planned.
  */
-export const MAX_CREATES_PER_PASS = 500;
+export const MAX_CREATES_PER_PASS = 1500;
 
 /**
  * A service whose pass took at least this long (ms) is paced: its next pass for an instance's progress
