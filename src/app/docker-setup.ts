@@ -94,14 +94,13 @@ export function wantsRoutableServiceRange(o: { readonly dockerOn: boolean; reado
  * The sentence for services whose virtual IPs are loopback addresses while containers run here (taken
  * before the data directory's range moved off loopback): containers cannot reach them. undefined when
  * there are none. A virtual IP never changes (as a Kubernetes Service's clusterIP), so the fix is to
- * make those services again.
+ * make those services again. It counts them and names none: it is on the node record, and `GET
+ * /v1/version` (public, as Kubernetes' /version) shows it too; `service ls` shows which (CLUSTER-IP).
  */
-export function loopbackVipProblem(services: readonly { readonly grid: string; readonly name: string; readonly clusterIP?: string | undefined }[]): string | undefined {
-  const loopback = services.filter((s) => s.clusterIP !== undefined && s.clusterIP.startsWith('127.'));
-  if (loopback.length === 0) return undefined;
-  const named = loopback.slice(0, 5).map((s) => `${s.grid === 'default' ? '' : `${s.grid}/`}${s.name} ${s.clusterIP ?? ''}`).join(', ');
-  const more = loopback.length > 5 ? ` and ${loopback.length - 5} more` : '';
-  return `the virtual IPs of ${loopback.length} service(s) (${named}${more}) are loopback addresses, which a container cannot reach (each has its own loopback): containers reach those services by their instances' addresses only. A virtual IP never changes: remove and create those services again (e.g. berth down -f FILE, then berth up -f FILE) to give them addresses in the routed range`;
+export function loopbackVipProblem(services: readonly { readonly clusterIP?: string | undefined }[]): string | undefined {
+  const loopback = services.filter((s) => s.clusterIP !== undefined && s.clusterIP.startsWith('127.')).length;
+  if (loopback === 0) return undefined;
+  return `the virtual IPs of ${loopback} service(s) are loopback addresses (127.x in CLUSTER-IP of berth service ls), which a container cannot reach (each has its own loopback): containers reach those services by their instances' addresses only. A virtual IP never changes: remove and create those services again (e.g. berth down -f FILE, then berth up -f FILE) to give them addresses in the routed range`;
 }
 
 /**

@@ -202,7 +202,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // What containers here cannot do, with its fix: on the node record (berth version, node show) and said at start.
     const containerProblems = (): string[] => {
       if (!docker.driver) return [];
-      const vips = routed === undefined ? loopbackVipProblem(store.listServices().map((s) => ({ grid: s.grid, name: s.name, clusterIP: s.spec.clusterIP }))) : undefined;
+      const vips = routed === undefined ? loopbackVipProblem(store.listServices().map((s) => ({ clusterIP: s.spec.clusterIP }))) : undefined;
       return [...(routed ? [routed] : []), ...(containerDns && 'problem' in containerDns ? [containerDns.problem] : []), ...(vips ? [vips] : [])];
     };
     const drivers = driver.drivers();
