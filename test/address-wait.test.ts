@@ -17,16 +17,8 @@ import { parseServiceSpec } from '../src/model/index.js';
 import type { Store } from '../src/store/index.js';
 import { openSqliteStore } from '../src/store/index.js';
 import { storeAgentPorts } from '../src/app/store-agent-ports.js';
+import { until } from './until.js';
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('the controller out of instance addresses', () => {
   let store: Store;
@@ -59,12 +51,12 @@ describe('the controller out of instance addresses', () => {
 
   it('says it waits, once, logs no error, and starts the instances once addresses are free', async () => {
     create('a', 6);
-    await until('a runs 6', () => running('a') === 6);
+    await until('a runs 6', () => running('a') === 6, 10_000);
     create('b', 2);
     const waiting = await until('b waits', () => {
       const s = store.getService('default', 'b');
       return s?.status.message.includes('waiting for 2 instance address(es)') ? s : undefined;
-    });
+    }, 10_000);
     assert.match(waiting.status.message, /no free address left in range 127\.21\.0\.0\/29/);
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(errors, [], 'no error logged for the shortage');
@@ -73,7 +65,7 @@ describe('the controller out of instance addresses', () => {
 
     const a = store.getService('default', 'a');
     store.updateServiceIntent('default', 'a', { spec: { ...(a?.spec as NonNullable<typeof a>['spec']), replicas: 4 }, deploy: true });
-    await until('b runs 2', () => running('b') === 2);
+    await until('b runs 2', () => running('b') === 2, 10_000);
     assert.deepEqual(errors, []);
   });
 });

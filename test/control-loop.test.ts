@@ -16,18 +16,10 @@ import { parseServiceSpec } from '../src/model/index.js';
 import type { Store } from '../src/store/index.js';
 import { openSqliteStore } from '../src/store/index.js';
 import { storeAgentPorts } from '../src/app/store-agent-ports.js';
+import { until } from './until.js';
 
 const NODE = 'node-1';
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('control loop with the fake driver', () => {
   let store: Store;

@@ -39,15 +39,6 @@ export class TestServer {
   }
 }
 
-export async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 export const dataDir = mkdtempSync(join(tmpdir(), 'berth-runner-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));

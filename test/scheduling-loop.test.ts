@@ -16,16 +16,8 @@ import { isReady, parseServiceSpec } from '../src/model/index.js';
 import type { Store } from '../src/store/index.js';
 import { openSqliteStore } from '../src/store/index.js';
 import { storeAgentPorts } from '../src/app/store-agent-ports.js';
+import { until } from './until.js';
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('scheduling in the control loop (two nodes, fake driver)', () => {
   let store: Store;

@@ -12,6 +12,7 @@ import type { AgentPorts } from './agent.js';
 import type { RunningContainer } from './container-start.js';
 import { Agent } from './agent.js';
 import { readHandleFile, writeHandleFile } from './instance-files.js';
+import { until } from '../../test/until.js';
 
 /*
  * Crash safety of the agent (issue #9 §2): berth can die between any two of "start the container",
@@ -57,15 +58,6 @@ class MemoryPorts implements AgentPorts {
   }
 }
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A container of `inst` started by "an earlier berth" through `driver` (the fixture's container is named web). */
 function startFor(driver: Driver, inst: Instance): Promise<ContainerHandle> {
@@ -105,7 +97,7 @@ void describe('Agent: adoption after a crash', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(driver, ports);
     try {
-      await until('running', () => ports.state(inst.id) === 'running');
+      await until('running', () => ports.state(inst.id) === 'running', 3_000);
       assert.equal(driver.callsOf('start').length, 1, 'started once, by the earlier berth only');
       assert.deepEqual(ports.instances.get(inst.id)?.status.handles, [handle]);
       assert.deepEqual(readHandleFile<{ handle: ContainerHandle }>(dataDir, inst.id, 'web')?.handle, handle, 'its handle file is written now');
@@ -123,7 +115,7 @@ void describe('Agent: adoption after a crash', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(withoutList(driver), ports);
     try {
-      await until('running', () => ports.state(inst.id) === 'running');
+      await until('running', () => ports.state(inst.id) === 'running', 3_000);
       assert.equal(driver.callsOf('start').length, 1, 'no second copy of the instance');
       assert.equal(driver.running().length, 1);
     } finally {
@@ -137,7 +129,7 @@ void describe('Agent: adoption after a crash', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(driver, ports);
     try {
-      await until('running', () => ports.state(inst.id) === 'running');
+      await until('running', () => ports.state(inst.id) === 'running', 3_000);
       assert.equal(driver.callsOf('start').length, 1);
     } finally {
       await agent.stop();
@@ -150,7 +142,7 @@ void describe('Agent: adoption after a crash', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(withoutList(driver), ports);
     try {
-      const status = await until('failed', () => (ports.state(inst.id) === 'failed' ? ports.instances.get(inst.id)?.status : undefined));
+      const status = await until('failed', () => (ports.state(inst.id) === 'failed' ? ports.instances.get(inst.id)?.status : undefined), 3_000);
       assert.equal(status.exitCode, 255);
       assert.equal(driver.callsOf('start').length, 0);
     } finally {
@@ -199,7 +191,7 @@ void describe('Agent: adoption after a crash', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(driver, ports);
     try {
-      await until('shutdown', () => ports.state(inst.id) === 'shutdown');
+      await until('shutdown', () => ports.state(inst.id) === 'shutdown', 3_000);
       assert.equal(driver.running().length, 0, 'the container was stopped, not left running');
       assert.ok(driver.callsOf('stop').some((c) => c.instanceId === inst.id));
     } finally {
@@ -215,13 +207,13 @@ void describe('Agent: deleted instance records', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(driver, ports);
     try {
-      await until('running', () => ports.state(inst.id) === 'running');
+      await until('running', () => ports.state(inst.id) === 'running', 3_000);
       const { handles } = ports.instances.get(inst.id)?.status ?? {};
       assert.equal(handles?.length, 1);
       // The store deletes the record while the runner still holds the instance (no stop step ran yet).
       ports.instances.delete(inst.id);
       for (const l of (ports as unknown as { listeners: Set<(i: Instance, op: 'put' | 'delete') => void> }).listeners) l(inst, 'delete');
-      await until('destroyed', () => driver.callsOf('destroy').length === 1);
+      await until('destroyed', () => driver.callsOf('destroy').length === 1, 3_000);
       assert.equal(driver.running().length, 0, 'the container is gone, not left running untracked');
     } finally {
       await agent.stop();
@@ -244,9 +236,9 @@ void describe('Agent: deleted instance records', () => {
     const ports = new MemoryPorts([inst]);
     const agent = await startAgent(driver, ports);
     try {
-      await until('running', () => ports.state(inst.id) === 'running');
+      await until('running', () => ports.state(inst.id) === 'running', 3_000);
       driver.crash(inst.id, 1, 'web');
-      await until('the first removal under way', () => driver.removing === 1);
+      await until('the first removal under way', () => driver.removing === 1, 3_000);
       // The controller deletes the ended instance's record meanwhile (its service was removed).
       ports.instances.delete(inst.id);
       for (const l of (ports as unknown as { listeners: Set<(i: Instance, op: 'put' | 'delete') => void> }).listeners) l(inst, 'delete');

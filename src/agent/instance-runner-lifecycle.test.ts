@@ -3,7 +3,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeDriver } from '../drivers/index.js';
-import { dataDir, harness, until } from '../../test/runner-harness.js';
+import { dataDir, harness } from '../../test/runner-harness.js';
+import { until } from '../../test/until.js';
 
 /** A FakeDriver that notes, at each stop, how many statuses had been reported by then. */
 class StopOrderDriver extends FakeDriver {

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { FakeDriver } from '../drivers/index.js';
 import type { Instance } from '../model/index.js';
 import type { DataPlane } from './instance-drain.js';
-import { TestServer, harness, httpProbe, until } from '../../test/runner-harness.js';
+import { TestServer, harness, httpProbe } from '../../test/runner-harness.js';
+import { until } from '../../test/until.js';
 
 void describe('InstanceRunner: probes', () => {
   const server = new TestServer();

@@ -10,6 +10,7 @@ import { ServiceProxy } from '../proxy/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
+import { until } from '../../test/until.js';
 
 /*
  * Issue 9 §4: a listener that cannot be opened shows on the service (ListenersOpen condition, events),
@@ -17,15 +18,6 @@ import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
  * proxy, publisher and reporter against a port held by a real listener.
  */
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function listen(server: net.Server, host: string, port = 0): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -74,7 +66,7 @@ describe('listener conditions with the real proxy', { timeout: 30_000 }, () => {
     const failing = await until('ListenersOpen False', () => {
       const c = condition(store.getService('default', 'web'));
       return c?.status === 'False' ? c : undefined;
-    });
+    }, 10_000);
     assert.equal(failing.reason, 'EADDRINUSE');
     assert.deepEqual(failing.listeners?.map((l) => [l.listener, l.kind, l.servicePort, l.error]), [[`TCP 127.0.0.1:${port}`, 'externalIP', `${port}/TCP`, 'EADDRINUSE']]);
     assert.match(failing.listeners?.[0]?.message ?? '', /address already in use/);
@@ -94,7 +86,7 @@ describe('listener conditions with the real proxy', { timeout: 30_000 }, () => {
     const open = await until('ListenersOpen True', () => {
       const c = condition(store.getService('default', 'web'));
       return c?.status === 'True' ? c : undefined;
-    });
+    }, 10_000);
     assert.equal(open.reason, 'Open');
     assert.equal(open.listeners, undefined);
     assert.equal(await fetchReply('127.0.0.1', port), 'backend', 'traffic flows through the listener once it opened');

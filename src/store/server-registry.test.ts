@@ -3,17 +3,11 @@ import { after, describe, it } from 'node:test';
 import type { KvLease } from './backend/index.js';
 import { SqliteKv } from './backend/sqlite-kv.js';
 import { ServerRegistry, parseServerRecord } from './server-registry.js';
+import { until } from '../../test/until.js';
 
 const PREFIX = '/berth/servers/';
 const record = (id: string) => ({ id, url: `https://127.0.0.1:${7000 + id.length}`, startedAt: '2026-12-05T00:00:00.000Z', version: '0.0.0-test' });
 
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('ServerRegistry', () => {
   const kv = new SqliteKv({ leaseCheckMs: 20 });
