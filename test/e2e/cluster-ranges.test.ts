@@ -9,7 +9,7 @@ import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
+import { spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
 import { BIN, RANGES_DIR, tempDir, waitFor } from './harness.js';
 
 /*
@@ -61,7 +61,7 @@ void describe('a cluster on etcd and the machine\'s range registry', () => {
     const dir = tempDir('berth-cluster-ranges-');
     dirs.push(dir);
     servers.push(await spawnControlPlane('a', dir, etcd, { instanceRange: INSTANCE_RANGE, leaseSeconds: 3, nodeGrace: '4s', env: RANGES }));
-    await waitFor('server a leads', () => /this server leads/.test((servers[0] as ControlPlaneServer).stderr), { timeoutMs: 20_000 });
+    await untilLeads(servers[0] as ControlPlaneServer);
     token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const joinToken = (await new BerthClient({ baseUrl: (servers[0] as ControlPlaneServer).url, token }).createToken({ role: 'node', name: 'join' })).token;
     const agentDir = tempDir('berth-cluster-ranges-agent-');

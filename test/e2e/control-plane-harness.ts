@@ -32,6 +32,11 @@ export interface ControlPlaneOptions {
   readonly env?: Record<string, string>;
 }
 
+/** Resolves once `server` says it leads: the first server of a new cluster, which writes the admin token (20 s at most). */
+export async function untilLeads(server: ControlPlaneServer): Promise<void> {
+  await waitFor(`server ${server.name} leads`, () => /this server leads/.test(server.stderr), { timeoutMs: 20_000 });
+}
+
 /** Starts one server; resolves once it listens (it may not lead). */
 export function spawnControlPlane(name: string, dataDir: string, etcd: EtcdCluster, options: ControlPlaneOptions): Promise<ControlPlaneServer> {
   const store = `etcd://${etcd.endpoints.map((e) => e.replace(/^http:\/\//, '')).join(',')}`;

@@ -9,7 +9,7 @@ import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { certificateFor, roleOf, spawnControlPlane, stopProc } from './control-plane-harness.js';
+import { certificateFor, roleOf, spawnControlPlane, stopProc, untilLeads } from './control-plane-harness.js';
 import { alive, tempDir, waitFor } from './harness.js';
 import type { TestHost } from './netns-harness.js';
 import { getIn, isRoot, testNetwork } from './netns-harness.js';
@@ -74,7 +74,7 @@ void describe('several servers on etcd, agents in network namespaces', { skip: i
       const dir = tempDir('berth-cp-ns-');
       dirs.push(dir);
       servers.push(await spawnControlPlane(name, dir, etcd, options));
-      if (name === 'a') await waitFor('server a leads', () => /this server leads/.test((servers[0] as ControlPlaneServer).stderr), { timeoutMs: 20_000 });
+      if (name === 'a') await untilLeads(servers[0] as ControlPlaneServer);
     }
     token = readFileSync(joinPath((servers[0] as ControlPlaneServer).dataDir, 'admin.token'), 'utf8').trim();
     const joinToken = (await client(servers[1] as ControlPlaneServer).createToken({ role: 'node', name: 'join' })).token;

@@ -11,7 +11,7 @@ import type { RunningAgent } from './agent-harness.js';
 import { spawnAgent } from './agent-harness.js';
 import { BIN, tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { berth, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
+import { berth, spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
 import { echoSpec } from './programs.js';
 
 /*
@@ -59,7 +59,7 @@ void describe('several servers on etcd, as the docs tell a new user to run them 
       const dir = tempDir('berth-walk-');
       dirs.push(dir);
       servers.push(await spawnControlPlane(name, dir, etcd, { instanceRange: INSTANCE_RANGE, leaseSeconds: 3, nodeGrace: '4s' }));
-      if (name === 'a') await waitFor('server a leads', () => /this server leads/.test((servers[0] as ControlPlaneServer).stderr), { timeoutMs: 20_000 });
+      if (name === 'a') await untilLeads(servers[0] as ControlPlaneServer);
     }
     token = readFileSync(join(dirs[0] as string, 'admin.token'), 'utf8').trim();
     const joinToken = (await client(servers[0] as ControlPlaneServer).createToken({ role: 'node', name: 'join' })).token;

@@ -9,7 +9,7 @@ import type { RunningAgent } from './agent-harness.js';
 import { spawnAgent } from './agent-harness.js';
 import { tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { roleOf, spawnControlPlane, stopProc, tearDownCluster } from './control-plane-harness.js';
+import { roleOf, spawnControlPlane, stopProc, tearDownCluster, untilLeads } from './control-plane-harness.js';
 import { accepts, echoSpec } from './programs.js';
 
 /*
@@ -42,7 +42,7 @@ void describe('several servers on etcd (berth server --store etcd://…)', () =>
       dirs.push(dir);
       servers.push(await spawnServer(name, dir, etcd));
       // The first server leads a new cluster and writes the admin token; the second waits as a follower.
-      if (name === 'a') await waitFor('server a leads', () => /this server leads/.test((servers[0] as Server).stderr), { timeoutMs: 20_000 });
+      if (name === 'a') await untilLeads(servers[0] as Server);
     }
     token = readFileSync(join(dirs[0] as string, 'admin.token'), 'utf8').trim();
     const joinToken = (await client(servers[1] as Server).createToken({ role: 'node', name: 'join' })).token;

@@ -10,7 +10,7 @@ import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { freePortAt, killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { roleOf, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
+import { roleOf, spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
 import type { DockerCliResult } from './docker-cli.js';
 import { DOCKER_CLI, dockerCliWith } from './docker-cli.js';
 import { BIN, tempDir, waitFor } from './harness.js';
@@ -59,7 +59,7 @@ describe('the Docker API face on every server of an etcd cluster (docker CLI)', 
       const dir = tempDir('berth-dc-');
       dirs.push(dir);
       servers.push(await spawnControlPlane(name, dir, etcd, { instanceRange: INSTANCE_RANGE, leaseSeconds: 3, nodeGrace: '4s' }));
-      if (name === 'a') await waitFor('server a leads', () => /this server leads/.test((servers[0] as Server).stderr), { timeoutMs: 20_000 });
+      if (name === 'a') await untilLeads(servers[0] as Server);
     }
     token = readFileSync(join(dirs[0] as string, 'admin.token'), 'utf8').trim();
     // The agents join in a test of their own, once the image service is made (see there).

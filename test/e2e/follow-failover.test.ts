@@ -10,7 +10,7 @@ import type { RunningAgent } from './agent-harness.js';
 import { spawnAgent } from './agent-harness.js';
 import { ROOT, tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer, ControlPlaneOptions, RunningCli } from './control-plane-harness.js';
-import { berth, roleOf, spawnBerth, spawnControlPlane, stopProc, tearDownCluster } from './control-plane-harness.js';
+import { berth, roleOf, spawnBerth, spawnControlPlane, stopProc, tearDownCluster, untilLeads } from './control-plane-harness.js';
 
 /*
  * What the CLI holds on to across the servers of a cluster (`--host B,A`): `logs -f` and `events -f`
@@ -78,7 +78,7 @@ void describe('the CLI over the servers of a cluster: followed streams move on, 
       const dir = tempDir('berth-follow-');
       dirs.push(dir);
       servers.push(await spawnControlPlane(name, dir, etcd, OPTIONS));
-      if (name === 'a') await waitFor('server a leads', () => /this server leads/.test((servers[0] as ControlPlaneServer).stderr), { timeoutMs: 20_000 });
+      if (name === 'a') await untilLeads(servers[0] as ControlPlaneServer);
     }
     token = readFileSync(join(dirs[0] as string, 'admin.token'), 'utf8').trim();
     const joinToken = (await client(servers[0] as ControlPlaneServer).createToken({ role: 'node', name: 'join' })).token;

@@ -10,7 +10,7 @@ import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
 import { alive, tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
-import { berth, spawnControlPlane, tearDownCluster } from './control-plane-harness.js';
+import { berth, spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
 import { echoSpec } from './programs.js';
 
 /*
@@ -47,7 +47,7 @@ void describe('placement on a cluster: a constraint change rolls out; a global s
     dirs.push(dir);
     const server = await spawnControlPlane('s', dir, etcd, { instanceRange: INSTANCE_RANGE, leaseSeconds: 3, nodeGrace: '3s' });
     servers.push(server);
-    await waitFor('the server leads', () => /this server leads/.test(server.stderr), { timeoutMs: 20_000 });
+    await untilLeads(server);
     url = server.url;
     token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const joinToken = (await client().createToken({ role: 'node', name: 'join' })).token;
