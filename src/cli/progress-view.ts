@@ -64,12 +64,13 @@ export class ProgressView {
       if (update) lines.push(`  ${p.failed !== undefined ? c.red(update) : c.dim(update)}`);
       const rows = this.#visible(p);
       const width = Math.max(0, ...rows.map((i) => i.id.length));
+      const generationMark = generationMarker(p);
       for (const i of rows) {
         const state = colourState(i.status.state, c, `${stateSymbol(i.status.state)} ${i.status.state}`.padEnd(10));
         const health = colourHealth(healthOf(i), c);
         const extra = [health, c.yellow(drainOf(i))].filter((x) => x !== '').join('  ');
         const why = isTerminalState(i.status.state) && i.status.message ? `  ${c.dim(i.status.message)}` : '';
-        const gen = `gen ${i.generation}${generationMark(p, i)}`.padEnd(12);
+        const gen = `gen ${i.generation}${generationMark(i)}`.padEnd(12);
         lines.push(`  ${`${p.name}-${i.slot}`.padEnd(p.name.length + 4)} ${i.id.padEnd(width)}  ${gen} ${state}  ${i.spec.address}${extra ? `  ${extra}` : ''}${why}`);
         for (const layer of pullLines(i)) lines.push(`      ${c.dim(layer)}`);
       }
@@ -79,8 +80,9 @@ export class ProgressView {
 
   #printChanges(progress: readonly ServiceProgress[]): void {
     for (const p of progress) {
+      const generationMark = generationMarker(p);
       for (const i of this.#visible(p)) {
-        const mark = generationMark(p, i);
+        const mark = generationMark(i);
         const parts = [`${p.name}-${i.slot}`, i.status.state, healthOf(i), mark ? `generation ${i.generation}${mark}` : '', drainOf(i)].filter((x) => x !== '');
         const why = (i.status.state === 'failed' || i.status.state === 'rejected') && i.status.message ? `: ${i.status.message}` : '';
         const line = `${parts.join(' ')}${why}`;
@@ -117,17 +119,20 @@ function megabytes(n: number): string {
 }
 
 /**
- * ` (new)` / ` (old)` while a rollout replaces instances, '' otherwise. An instance of an earlier
- * generation that runs the deployed containers is not old: a scale or a change of rollout settings
- * replaces nothing (the model's runsDeployment, which the CLI, importing only the model's types, repeats).
+ * The mark of each instance of `p`: ` (new)` / ` (old)` while a rollout replaces instances, ''
+ * otherwise. An instance of an earlier generation that runs the deployed containers is not old: a scale
+ * or a change of rollout settings replaces nothing (the model's runsDeployment, which the CLI,
+ * importing only the model's types, repeats).
  */
-function generationMark(p: ServiceProgress, i: Instance): string {
+function generationMarker(p: ServiceProgress): (i: Instance) => string {
   const deployment = p.service?.deployment;
-  if (!deployment) return '';
+  if (!deployment) return () => '';
   const containers = JSON.stringify(deployment.spec.containers);
   const old = (x: Instance): boolean => x.restartGeneration !== deployment.restartGeneration || (x.generation !== deployment.generation && JSON.stringify(x.spec.containers) !== containers);
-  if (!p.instances.some((x) => !isTerminalState(x.status.state) && old(x))) return '';
-  return old(i) ? ' (old)' : ' (new)';
+  // Worked out once per view of the service: a render marks every instance.
+  const outdated = new Set(p.instances.filter(old).map((x) => x.id));
+  if (!p.instances.some((x) => !isTerminalState(x.status.state) && outdated.has(x.id))) return () => '';
+  return (i) => (outdated.has(i.id) ? ' (old)' : ' (new)');
 }
 
 /** The update status of the rollout being waited for: `updating to generation 4: 1/3 updated, 1 starting`. */
