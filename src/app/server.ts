@@ -200,9 +200,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     else if (containerDns) logger.warn({ network: docker.driver ? docker.network : undefined }, containerDns.problem);
     const containerDnsServer = containerDns && 'server' in containerDns ? containerDns.server : undefined;
     // What containers here cannot do, with its fix: on the node record (berth version, node show) and said at start.
+    // Loopback virtual IPs under a routed range are older than the range (a new one is allocated in it): they
+    // are counted on each heartbeat until none is left, and never again after that.
+    let loopbackVipsLeft = docker.driver !== undefined && routed === undefined;
     const containerProblems = (): string[] => {
       if (!docker.driver) return [];
-      const vips = routed === undefined ? loopbackVipProblem(store.listServices().map((s) => ({ clusterIP: s.spec.clusterIP }))) : undefined;
+      const vips = loopbackVipsLeft ? loopbackVipProblem(store.listServices().map((s) => ({ clusterIP: s.spec.clusterIP }))) : undefined;
+      if (vips === undefined) loopbackVipsLeft = false;
       return [...(routed ? [routed] : []), ...(containerDns && 'problem' in containerDns ? [containerDns.problem] : []), ...(vips ? [vips] : [])];
     };
     const drivers = driver.drivers();
