@@ -96,6 +96,9 @@ describe('API: agents of other machines', () => {
       [{ ...FACTS, name: 'vm2', labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, /labels/],
       [{ ...FACTS, name: 'vm2', ready: true }, /ready/],
       [{ ...FACTS, name: 'vm2', joinedAt: 'forged' }, /joinedAt/],
+      // What containers cannot do there: at most 8 sentences of 1 KiB (berth version prints them).
+      [{ ...FACTS, name: 'vm2', containerNetwork: { name: 'berth', subnet: '10.213.0.0/16', gateway: '10.213.0.1', problems: Array.from({ length: 9 }, () => 'x') } }, /containerNetwork\.problems/],
+      [{ ...FACTS, name: 'vm2', containerNetwork: { name: 'berth', subnet: '10.213.0.0/16', gateway: '10.213.0.1', problems: ['x'.repeat(1025)] } }, /containerNetwork\.problems/],
     ];
     for (const [payload, field] of cases) {
       const res = await call(app, join, 'POST', '/v1/nodes/join', payload);
