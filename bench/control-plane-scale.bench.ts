@@ -37,7 +37,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -245,6 +245,9 @@ async function main(): Promise<void> {
     lag.enable();
     t0 = performance.now();
     const cpu0 = cpuMsOf(pid);
+    const etcdPid = cluster.pid(0) as number;
+    const etcdCpu0 = cpuMsOf(etcdPid);
+    const benchCpu0 = process.cpuUsage();
     const show = latencyLoop(async () => {
       const s = await admin.getService(GRID, SERVICE).catch(() => undefined);
       if (s) lastShown = `${s.status.runningInstances}/${s.status.desiredInstances} running, ${s.status.phase}`;
@@ -271,6 +274,9 @@ async function main(): Promise<void> {
     }
     const r1 = Number((await raw.get('/bench-none').exec()).header.revision);
     const serverCpuMs = cpuMsOf(pid) - cpu0;
+    const etcdCpuMs = cpuMsOf(etcdPid) - etcdCpu0;
+    const benchCpu = process.cpuUsage(benchCpu0);
+    const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000;
     clearInterval(progress);
     const showMs = await show.stop();
     const listMs = await list.stop();
@@ -295,7 +301,9 @@ async function main(): Promise<void> {
     const tables = new Map<string, number>();
     for (const o of txns.flatMap((t) => t.ops)) tables.set(`${o.table}${o.del ? ' (delete)' : ''}`, (tables.get(`${o.table}${o.del ? ' (delete)' : ''}`) ?? 0) + 1);
     const sameMs = await replay(raw, txns, 'same');
+    const replayCpu0 = cpuMsOf(etcdPid);
     const pipelinedMs = await replay(raw, txns, 'pipelined', REPLAY_IN_FLIGHT);
+    const replayEtcdCpuMs = cpuMsOf(etcdPid) - replayCpu0;
     const denseTxns = dense(txns);
     const denseMs = await replay(raw, denseTxns, 'dense');
     // The writes the workload itself needs: each instance's row, as created and as it started and ran.
@@ -310,8 +318,11 @@ async function main(): Promise<void> {
     console.log(`  instances per node: min ${Math.min(...perNode.values())}, max ${Math.max(...perNode.values())} over ${perNode.size} nodes`);
     console.log(`  apply answered after ${secs(appliedMs)}; all ${INSTANCES} created (seen by the nodes) after ${secs(allCreatedAt - t0)}; all running statuses acknowledged after ${secs(allRunningAt - t0)}; the API shows ${INSTANCES}/${INSTANCES} running after ${secs(shownAt - t0)}; converged (both) after ${secs(converged)}`);
     console.log(`  the server's CPU time from the apply to convergence: ${secs(serverCpuMs)} (${((100 * serverCpuMs) / converged).toFixed(0)} % of one core)`);
+    const cores = availableParallelism();
+    console.log(`  CPU from the apply to convergence: server ${secs(serverCpuMs)}, etcd ${secs(etcdCpuMs)}, this bench (the ${NODES} nodes and the API loops) ${secs(benchCpuMs)}; together ${((100 * (serverCpuMs + etcdCpuMs + benchCpuMs)) / (cores * converged)).toFixed(0)} % of the machine's ${cores} cores`);
     console.log(`  etcd writes by the control plane meanwhile: ${txns.length} transactions, ${ops} ops (${(ops / txns.length).toFixed(1)} per transaction), ${(bytes / 2 ** 20).toFixed(1)} MB of keys and values`);
     console.log(`    by table: ${[...tables].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+    console.log(`  etcd's CPU for the ${REPLAY_IN_FLIGHT}-in-flight replay: ${secs(replayEtcdCpuMs)} in ${secs(pipelinedMs)}`);
     console.log(`  raw etcd3, the same transactions one in flight: ${secs(sameMs)}; ${REPLAY_IN_FLIGHT} in flight as the writer sends them: ${secs(pipelinedMs)}; packed ${DENSE_OPS} ops per transaction (${denseTxns.length} transactions): ${secs(denseMs)}`);
     // The peer is etcd's best time for these writes, whichever way of sending them was fastest.
     const best = Math.min(sameMs, pipelinedMs, denseMs);

@@ -21,6 +21,8 @@ export interface EtcdCluster {
   restart(i: number): Promise<void>;
   /** Kills every member and removes the data dirs. */
   stop(): Promise<void>;
+  /** The process id of member `i`, or undefined while it is not running (for CPU figures in benches). */
+  pid(i: number): number | undefined;
 }
 
 export interface StartEtcdOptions {
@@ -141,6 +143,7 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       await healthy(i, options.readyTimeoutMs ?? 30_000);
     },
     stop,
+    pid: (i) => children[i]?.pid,
   };
 }
 
