@@ -33,7 +33,7 @@
  *      BENCH_INSTANCES=1000 BENCH_NODES=20 npm run bench -- control-plane-scale   (a quick look)
  * Also: BENCH_SERVER_ARGS (more `berth server` flags), BENCH_SERVER_NODE_ARGS (node flags of the server,
  * e.g. --cpu-prof --cpu-prof-dir=/tmp/prof), BENCH_KEEP=1 (keep the server's data dir and server.log),
- * BENCH_TIMEOUT_MS (default 15 min). Figures and findings: docs/benchmarks.md "Control plane at scale".
+ * BENCH_TIMEOUT_MS (default 15 min), BENCH_LIST=0 (no list loop: the bench's CPU is then its nodes' and `show`'s). Figures and findings: docs/benchmarks.md "Control plane at scale".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -57,6 +57,8 @@ const FOLLOW = process.env.BENCH_FOLLOW === 'poll' ? 'poll' : process.env.BENCH_
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SHOW_PAUSE_MS = 250;
 const LIST_PAUSE_MS = 1000;
+/** BENCH_LIST=0: no list loop (its parsing of 10,000 instances a time is then not in the bench's CPU figure). */
+const LIST_LOOP = process.env.BENCH_LIST !== '0';
 const PORT_BASE = 23930;
 /** Transactions in flight in the pipelined replay: ReplicaWriter's default. */
 const REPLAY_IN_FLIGHT = 32;
@@ -253,7 +255,7 @@ async function main(): Promise<void> {
       if (s) lastShown = `${s.status.runningInstances}/${s.status.desiredInstances} running, ${s.status.phase}`;
       if (s && s.status.runningInstances >= INSTANCES && shownAt === 0) shownAt = performance.now();
     }, SHOW_PAUSE_MS);
-    const list = latencyLoop(() => admin.listInstances(GRID, SERVICE).catch(() => []), LIST_PAUSE_MS);
+    const list = LIST_LOOP ? latencyLoop(() => admin.listInstances(GRID, SERVICE).catch(() => []), LIST_PAUSE_MS) : { stop: async () => [] as number[] };
     const spec = { name: SERVICE, replicas: INSTANCES, containers: [{ command: ['/bin/sleep', 'infinity'] }] };
     await admin.createService(GRID, spec, { deploy: true });
     const appliedMs = performance.now() - t0;
@@ -336,7 +338,7 @@ async function main(): Promise<void> {
     console.log(`  ${pad('', 34)}${lpad('requests', 10)}${lpad('p50', 10)}${lpad('p99', 10)}${lpad('max', 10)}`);
     for (const [name, xs] of [
       ['show (GET …/services/NAME)', showMs],
-      [`list (GET …/instances, up to ${INSTANCES})`, listMs],
+      ...(LIST_LOOP ? [[`list (GET …/instances, up to ${INSTANCES})`, listMs] as const] : []),
     ] as const) {
       console.log(`  ${pad(name, 34)}${lpad(String(xs.length), 10)}${lpad(percentile(xs, 0.5).toFixed(1), 10)}${lpad(percentile(xs, 0.99).toFixed(1), 10)}${lpad(Math.max(...xs).toFixed(1), 10)}`);
     }
