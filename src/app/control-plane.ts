@@ -10,7 +10,7 @@ import { planWhatIf } from '../reconcile/index.js';
 import type { Compare } from '../store/index.js';
 import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, ServerRegistry, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
 import { loadClusterConfig } from './cluster-config.js';
-import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
+import { loadEncryptionKeys, reencryptSecrets } from './encryption-key-file.js';
 import { DataPlaneBarrier } from './data-plane-barrier.js';
 import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
 import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
@@ -52,6 +52,8 @@ export interface ControlPlaneConfig {
   readonly tlsKey?: string;
   /** `--encryption-key-file`: secret values and the cluster's signing key encrypted at rest (docs/security.md); the same file on every server. */
   readonly encryptionKeyFile?: string;
+  /** `--encryption-key-command`: the same keys, printed by a command at start (a KMS's client); the same keys on every server. */
+  readonly encryptionKeyCommand?: string;
   readonly logToFile?: boolean;
   readonly logger?: Logger;
   /**
@@ -117,7 +119,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
   const id = randomUUID();
   let role: 'leader' | 'follower' | 'electing' = 'electing';
   try {
-    const cipher = config.encryptionKeyFile === undefined ? undefined : loadEncryptionKeyFile(config.encryptionKeyFile);
+    const cipher = await loadEncryptionKeys(config);
     const kv = openKvBackend(storeUrl);
     owned.defer(() => kv.close());
     const cluster = await loadClusterConfig(kv, prefix, { env: process.env, ...(config.instanceRange ? { instanceRange: config.instanceRange } : {}), logger, cipher });

@@ -71,6 +71,7 @@ async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { 
     ...(options.allowedRoots ? { allowedRoots: options.allowedRoots } : {}),
     ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
     ...(options.encryptionKeyFile ? { encryptionKeyFile: options.encryptionKeyFile } : {}),
+    ...(options.encryptionKeyCommand !== undefined ? { encryptionKeyCommand: options.encryptionKeyCommand } : {}),
     ...(options.dockerApi ? { dockerApi: options.dockerApi } : {}),
     ...(options.dockerApiTls ? { dockerApiTls: options.dockerApiTls } : {}),
     onFatal: (error) => {

@@ -16,7 +16,7 @@ import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/i
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './api-listen.js';
 import { ensureCredentials } from './credentials.js';
-import { loadEncryptionKeyFile, reencryptSecrets } from './encryption-key-file.js';
+import { loadEncryptionKeys, reencryptSecrets } from './encryption-key-file.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { claimAddressRanges, clusterIdOf } from './range-claims.js';
 import { createPrivateFile, secureDataDir } from './data-dir-modes.js';
@@ -78,6 +78,8 @@ export interface ServerConfig {
   readonly tlsKey?: string;
   /** `--encryption-key-file`: secret values encrypted at rest in berth.db (docs/security.md, "Secrets at rest"). */
   readonly encryptionKeyFile?: string;
+  /** `--encryption-key-command`: the same keys, printed by a command at start (a KMS's client); not with encryptionKeyFile. */
+  readonly encryptionKeyCommand?: string;
   /** More DNS clients (CIDRs) served besides loopback and the instance range (`--dns-allow`). */
   readonly dnsAllow?: readonly string[];
   /**
@@ -175,7 +177,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // With --node-address, other nodes reach this one there: its node ports and node-published ports open there too.
     const nodeAddress = config.nodeAddress ?? '127.0.0.1';
     const nodeAddresses = [...new Set(['127.0.0.1', nodeAddress])];
-    const cipher = config.encryptionKeyFile === undefined ? undefined : loadEncryptionKeyFile(config.encryptionKeyFile);
+    const cipher = await loadEncryptionKeys(config);
     const store = openSqliteStore(config.storePath ?? join(dataDir, 'berth.db'), { nodeAddresses, logger: logger.child({ part: 'store' }), ...(cipher ? { secretCipher: cipher } : {}) });
     owned.defer(() => store.close());
     if (cipher) reencryptSecrets(store, logger);

@@ -22,6 +22,8 @@ export interface ServerOptions {
   readonly tlsKey?: string;
   /** `--encryption-key-file`: keys that encrypt secrets at rest (the same file on every server of a cluster). */
   readonly encryptionKeyFile?: string;
+  /** `--encryption-key-command`: a command printing those keys at start (a KMS's client), instead of the file. */
+  readonly encryptionKeyCommand?: string;
   /** `--dns-allow`, repeatable. */
   readonly dnsAllow?: readonly string[];
   /** Write the CLI context (server URL and admin token) to this config (the default data directory's server does). */

@@ -17,6 +17,7 @@ interface ServerFlags {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly encryptionKeyFile?: string;
+  readonly encryptionKeyCommand?: string;
   readonly dnsAllow?: string[];
   readonly maxReplicas?: number;
   readonly dockerApi?: string[];
@@ -43,6 +44,7 @@ export function serverCommand(deps: CliDeps): Command {
     .option('--tls-cert <file>', 'PEM certificate of the API (with --tls-key); default on a non-loopback --listen: a self-signed one in the data directory')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--encryption-key-file <file>', 'encrypt secret values (and, with --store etcd://, the cluster\'s signing key) at rest: one "NAME: BASE64" line per 32-byte key, the first encrypts, all decrypt; mode 0600; the same file on every server')
+    .option('--encryption-key-command <command>', 'as --encryption-key-file, the keys printed by a command at start (run by /bin/sh; e.g. a KMS or vault client unwrapping them), so they need not be on disk')
     .option('--dns-allow <cidr>', 'clients the DNS server answers besides loopback and the instance range; repeatable', (v: string, all: string[]) => [...all, cidrValue(v)], [])
     .option('--max-replicas <n>', 'most replicas one service may ask for (default: $BERTH_MAX_REPLICAS or 1000)', positiveInteger)
     .option('--docker-api <addr>', 'listener of the Docker Engine API face: unix:///PATH or tcp://HOST:PORT, repeatable; off: none (default: $BERTH_DOCKER_API, else unix://<data-dir>/docker.sock)', (v: string, all: string[]) => [...all, dockerApiValue(v)], [])
@@ -65,6 +67,7 @@ export function serverCommand(deps: CliDeps): Command {
       const ctx = CliContext.of(deps, cmd);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
       if ((flags.dockerApiTlsCert === undefined) !== (flags.dockerApiTlsKey === undefined)) throw new UsageError('--docker-api-tls-cert and --docker-api-tls-key go together: give both, or neither');
+      if (flags.encryptionKeyFile !== undefined && flags.encryptionKeyCommand !== undefined) throw new UsageError('--encryption-key-file and --encryption-key-command both give the keys: give one of them');
       if (flags.dockerApi && flags.dockerApi.includes('off') && flags.dockerApi.length > 1) throw new UsageError('--docker-api off turns the Docker API face off: give it alone');
       // Like k3s: the server on the default data directory (or any, with BERTH_CONFIG set) writes the
       // CLI's context "local", so the next `berth` command finds the server and its admin token.
@@ -78,6 +81,7 @@ export function serverCommand(deps: CliDeps): Command {
         ...(flags.allowedRoot && flags.allowedRoot.length > 0 ? { allowedRoots: flags.allowedRoot } : {}),
         ...(flags.tlsCert && flags.tlsKey ? { tlsCert: flags.tlsCert, tlsKey: flags.tlsKey } : {}),
         ...(flags.encryptionKeyFile ? { encryptionKeyFile: flags.encryptionKeyFile } : {}),
+        ...(flags.encryptionKeyCommand !== undefined ? { encryptionKeyCommand: flags.encryptionKeyCommand } : {}),
         ...(flags.dnsAllow && flags.dnsAllow.length > 0 ? { dnsAllow: flags.dnsAllow } : {}),
         ...(cliConfig ? { cliConfig } : {}),
         ...(flags.maxReplicas !== undefined ? { maxReplicas: flags.maxReplicas } : {}),

@@ -71,4 +71,29 @@ describe('secrets encrypted at rest, end to end', () => {
       await cleanup(server);
     }
   });
+
+  it('--encryption-key-command: the keys come from what a command prints (a KMS client), and a failing command stops the start, naming why', async () => {
+    // A stand-in for a KMS's client: the key file lies on disk only wrapped (base64 here), mode 0644.
+    const wrapped = join(tempDir(), 'keys.wrapped');
+    writeFileSync(wrapped, Buffer.from(`kms1: ${randomBytes(32).toString('base64')}\n`).toString('base64'));
+    await assert.rejects(
+      startBerth({ instanceRange: '127.11.196.0/24', args: ['--encryption-key-command', 'echo "kms: access denied" >&2; exit 3'] }),
+      /exited with [1-9][\s\S]*--encryption-key-command: it exited with 3: kms: access denied/,
+    );
+    const dataDir = tempDir();
+    const server = await startBerth({ dataDir, instanceRange: '127.11.196.0/24', args: ['--encryption-key-command', `base64 -d '${wrapped}'`] });
+    try {
+      const created = berth(server.url, ['service', 'create', 'api', '--cmd', 'printf %s "$DB_PASSWORD" | md5sum; sleep 300', '--secret-env', `DB_PASSWORD=${VALUE}`, '--deploy'], server.token);
+      assert.equal(created.status, 0, created.stderr);
+      const digest = createHash('md5').update(VALUE).digest('hex');
+      await waitFor('the instance saw the value', async () => {
+        for await (const line of server.client.logs('default', 'api')) if (line.text.startsWith(digest)) return true;
+        return false;
+      }, { timeoutMs: 20_000 });
+      assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:kms1:/);
+      assert.ok(!secretRow(dataDir).includes(VALUE));
+    } finally {
+      await cleanup(server);
+    }
+  });
 });
