@@ -1,10 +1,6 @@
 import { EXIT_PIPE_CLOSED, main } from '../cli/index.js';
 import type { CliDeps } from '../cli/index.js';
 import type { RunningServer } from './server.js';
-import { startServer } from './server.js';
-import { startAgent } from './remote-agent.js';
-import { startControlPlane } from './control-plane.js';
-import { parseStoreUrl } from '../store/index.js';
 
 /**
  * The `berth` binary: the CLI, given the two things only the composition root can make — a server
@@ -13,12 +9,14 @@ import { parseStoreUrl } from '../store/index.js';
 const deps: CliDeps = {
   launcher: {
     async start({ dataDir, listen }) {
+      const { startServer } = await import('./server.js');
       const server = await startServer({ dataDir, listen, logToFile: true });
       return { url: server.url, token: server.adminToken, notices: server.notices, stop: () => server.stop() };
     },
   },
   async runServer(options) {
     const { store, advertiseUrl, leaderLeaseSeconds, ...rest } = options;
+    const { parseStoreUrl } = await import('../store/index.js');
     const storeUrl = parseStoreUrl(store, { dataDir: options.dataDir });
     if (storeUrl.kind === 'etcd') {
       // What only a server that runs a node uses: silently ignored, they looked applied.
@@ -28,6 +26,7 @@ const deps: CliDeps = {
       return;
     }
     if (advertiseUrl !== undefined || leaderLeaseSeconds !== undefined) throw new Error('--advertise-url and --leader-lease go with --store etcd://… (several servers)');
+    const { startServer } = await import('./server.js');
     const server = await startServer({ ...rest, storePath: storeUrl.path });
     // Warnings first: whoever waits for the "listening" line has read them by then.
     for (const notice of server.notices) process.stderr.write(`berth server: warning: ${notice}\n`);
@@ -44,6 +43,7 @@ const deps: CliDeps = {
   },
   async runAgent(options) {
     const { dns, proxy, ...rest } = options; // tls passes through
+    const { startAgent } = await import('./remote-agent.js');
     const agent = await startAgent({ ...rest, dataPlane: { ...(dns ? { dns } : {}), ...(proxy ? { proxy } : {}) } });
     process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}${agent.telemetryAddress ? `; telemetry on ${agent.telemetryAddress} (${agent.telemetryFingerprint ? `https, SHA-256 ${agent.telemetryFingerprint}` : 'plain http'})` : ''}\n`);
     await new Promise<void>((resolve) => {
@@ -58,6 +58,7 @@ const deps: CliDeps = {
 
 /** `berth server --store etcd://…`: one of several servers (docs/control-plane.md). */
 async function runControlPlane(options: Parameters<CliDeps['runServer']>[0] & { readonly store: string }): Promise<void> {
+  const { startControlPlane } = await import('./control-plane.js');
   const server = await startControlPlane({
     dataDir: options.dataDir,
     listen: options.listen,
