@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CodedError, settleWithin } from '../lib/index.js';
 import type { Instance, ServiceEvent, StreamWarning, UnreachableNode } from '../model/index.js';
-import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
+import { InstanceNotFoundError, RequestInvalidError, isTerminal, slotName } from '../model/index.js';
 import { durableSink, flushedOf, untilDurable } from './durable-delivery.js';
 import type { EventFeed } from './log-timeline.js';
 import { withEvents } from './log-timeline.js';
@@ -50,7 +50,13 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const since = query.since === undefined ? undefined : parseSince(query.since, ctx.clock.now());
     const instances = selectInstances(store.listInstances({ grid, service: name }), query.instance);
     const follow = query.follow ?? false;
-    const feed = query.events ? await eventFeed(ctx, { grid, name, instance: query.instance, instances, since, tail: query.tail }) : undefined;
+    if (query.afterEvent !== undefined && !query.events) {
+      const message = 'needs events=true (it is where the events of a timeline resume)';
+      throw new RequestInvalidError(`afterEvent: ${message}`, { causes: [{ field: 'afterEvent', message }] });
+    }
+    // Resumed after an event id: the events recorded after it, all of them, whatever their time.
+    const events = query.afterEvent === undefined ? { since, tail: query.tail } : { afterId: query.afterEvent };
+    const feed = query.events ? await eventFeed(ctx, { grid, name, instance: query.instance, instances, ...events }) : undefined;
     const stream = new NdjsonStream(reply, { ...streamOptions(ctx), resumable: follow });
     let watermark: string | undefined;
     const lines = telemetry.logs(instances, {
@@ -128,13 +134,24 @@ export function unreachableWarning(u: UnreachableNode): StreamWarning {
  */
 async function eventFeed(
   ctx: RouteContext,
-  options: { readonly grid: string; readonly name: string; readonly instance: string | undefined; readonly instances: readonly Instance[]; readonly since: string | undefined; readonly tail: number | undefined },
+  options: {
+    readonly grid: string;
+    readonly name: string;
+    readonly instance: string | undefined;
+    readonly instances: readonly Instance[];
+    readonly since?: string | undefined;
+    readonly tail?: number | undefined;
+    /** Only events with a larger id (a resumed timeline's `afterEvent`), listed and followed. */
+    readonly afterId?: number | undefined;
+  },
 ): Promise<(onFailed: (error: unknown) => void) => EventFeed> {
   const { store } = ctx;
-  const { grid, name, instance, instances, since, tail } = options;
-  const mine = (e: ServiceEvent): boolean => instance === undefined || e.slot === undefined || instances.some((i) => i.id === e.instance || (e.instance === undefined && i.slot === e.slot));
+  const { grid, name, instance, instances, since, tail, afterId } = options;
+  const mine = (e: ServiceEvent): boolean =>
+    (afterId === undefined || e.id > afterId) && (instance === undefined || e.slot === undefined || instances.some((i) => i.id === e.instance || (e.instance === undefined && i.slot === e.slot)));
   // Listing and taking the revision in one synchronous step: the watch starts where the listing ended.
-  const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(tail === undefined ? {} : { tail }) }).filter(mine);
+  // `afterId` again in `mine`: a server whose replica lags the one the client left may replay what it saw.
+  const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(tail === undefined ? {} : { tail }), ...(afterId === undefined ? {} : { afterId }) }).filter(mine);
   const listedAt = store.revision();
   const flushed = flushedOf(ctx.leaderRouting);
   await untilDurable(flushed);

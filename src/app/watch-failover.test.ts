@@ -6,14 +6,14 @@ import type { Instance } from '../model/index.js';
 import { instance } from '../store/testing/replica-fixtures.js';
 import { ClusterMirror } from './cluster-mirror.js';
 import { RemoteAgentPorts } from './remote-agent-ports.js';
-import { failoverServers, until } from './testing/failover-servers.js';
+import { eventually, failoverServers } from '../../test/failover-servers.js';
 
 /*
  * An agent follows its instances through one server's GET /v1/watch and resumes on another when that
  * one dies (app/cluster-mirror.ts, client/failover-fetch.ts). A CI run of control-plane-netns.test.ts
  * saw an instance the next leader assigned stay `new` for good: the agent had resumed past it. These
  * tests run the same servers in-process, on one SqliteKv as etcd, with the leader's etcd writes held
- * where a SIGKILL would catch them (testing/failover-servers.ts).
+ * where a SIGKILL would catch them (test/failover-servers.ts).
  */
 
 void describe('an agent\'s watch across the death of the leader it followed', () => {
@@ -41,7 +41,7 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
     a.store.applyControllerWrites({ createInstances: [instance('web-2-a', 2)] });
     assert.ok(a.store.revision() > durable);
     // Long enough for the stream to have carried it, had it been sent (it is written at the commit).
-    await until(() => mirror.revision() > durable, 1000);
+    await eventually(() => mirror.revision() > durable, 1000);
     assert.ok(mirror.revision() <= durable, `the agent saw revision ${mirror.revision()}, which etcd does not hold (it holds ${durable})`);
     assert.equal(assigned.has('web-2-a'), false, 'an instance that was never durable is not handed to the agent');
     await a.die();
@@ -53,7 +53,7 @@ void describe('an agent\'s watch across the death of the leader it followed', ()
     await writerB.flushed();
 
     // The agent resumed on B: it must see B's assignment, which has the revision A's lost change had.
-    const seen = await until(() => assigned.has('web-3-b'), 10_000);
+    const seen = await eventually(() => assigned.has('web-3-b'), 10_000);
     assert.ok(seen, `the agent never saw the instance the next leader assigned it (it is at revision ${mirror.revision()}; B is at ${b.store.revision()})`);
     assert.deepEqual(ports.listInstances('n1').map((i) => i.id).sort(), ['web-1-a', 'web-3-b']);
     assert.equal(mirror.revision(), b.store.revision());

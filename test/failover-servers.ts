@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { FakeTelemetry, createApi } from '../../api/index.js';
-import type { LeaderRouting } from '../../api/index.js';
-import { adminAuthenticator } from '../../api/testing/fixtures.js';
-import type { Compare, KvBackend, SqliteStore } from '../../store/index.js';
-import { LeaderElection, ReplicaWriter, StoreReplica, openSqliteStore } from '../../store/index.js';
-import { SqliteKv } from '../../store/backend/index.js';
-import { PREFIX, spec } from '../../store/testing/replica-fixtures.js';
+import { FakeTelemetry, createApi } from '../src/api/index.js';
+import type { LeaderRouting } from '../src/api/index.js';
+import { adminAuthenticator } from '../src/api/testing/fixtures.js';
+import type { Compare, KvBackend, SqliteStore } from '../src/store/index.js';
+import { LeaderElection, ReplicaWriter, StoreReplica, openSqliteStore } from '../src/store/index.js';
+import { SqliteKv } from '../src/store/backend/index.js';
+import { PREFIX, spec } from '../src/store/testing/replica-fixtures.js';
 
 /*
  * Two control-plane servers in-process on one SqliteKv as etcd, as app/control-plane.ts wires them: A
  * leads, and its etcd writes can be held where a SIGKILL would catch them; B follows through its replica
  * and takes the lead when A dies. For the tests of what a client that follows one server and resumes on
- * the other sees (watch-failover.test.ts, events-failover.test.ts).
+ * the other sees (src/app/watch-failover.test.ts, src/app/events-failover.test.ts).
  */
 
 /** `kv` whose transactions wait while `hold()` is in force: the leader's writes not yet in etcd. */
@@ -42,8 +42,8 @@ async function serve(store: SqliteStore, routing: LeaderRouting): Promise<{ app:
   return { app, url };
 }
 
-/** Whether `cond` held within `timeoutMs` (polled every 10 ms). */
-export async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+/** Whether `cond` held within `timeoutMs` (polled every 10 ms); false when it did not (no throw: a test also waits for what must not come). */
+export async function eventually(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) return false;
