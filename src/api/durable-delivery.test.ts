@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import type { NewServiceEvent, ServiceEvent } from '../model/index.js';
 import { parseServiceSpec } from '../model/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { DurableDelivery } from './durable-delivery.js';
@@ -84,10 +85,11 @@ void describe('DurableDelivery: a stream sends only what etcd holds', () => {
 function leader(options: { heartbeatMs?: number } = {}) {
   const store = openSqliteStore(':memory:');
   const flushes = manualFlushes();
+  const telemetry = new FakeTelemetry();
   const routing: LeaderRouting = { role: () => 'leader', leaderUrl: () => undefined, servers: () => [], flushed: () => flushes.flushed() as Promise<number>, caughtUp: async () => true };
-  const app = createApi({ store, authenticator: adminAuthenticator, telemetry: new FakeTelemetry(), node: 'n', version: 't', leaderRouting: routing, ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}) });
+  const app = createApi({ store, authenticator: adminAuthenticator, telemetry, node: 'n', version: 't', leaderRouting: routing, ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}) });
   after(() => app.close());
-  return { store, flushes, app };
+  return { store, flushes, app, telemetry };
 }
 
 /** Reads NDJSON lines (heartbeats as ''). */
@@ -159,4 +161,64 @@ void describe('API on the leader of several servers: watches and the listings th
     assert.equal(res.statusCode, 503);
     assert.equal(res.json().code, 'STORE_UNAVAILABLE');
   });
+
+  void it('a service\'s followed events go out only once etcd holds them, after the history, which waits too; the listing answers only then, 503 when it cannot', async () => {
+    const { store, flushes, app } = leader({ heartbeatMs: 20 });
+    store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'web', containers: [{ command: ['sleep', '60'] }] }), deploy: true });
+    store.appendEvents([scaled('listed')]);
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const opening = fetch(`${url}/v1/grids/default/services/web/events?follow=true`);
+    await Promise.race([flushes.asked(1), opening.then(() => assert.fail('the history was sent without waiting for etcd'))]);
+    flushes.settle(0);
+    const next = lineReader(await opening);
+    assert.equal(messageOf(await nextValue(next)), 'listed');
+    store.appendEvents([scaled('followed')]);
+    for (let beats = 0; beats < 2; beats++) {
+      const line = await next();
+      assert.equal(line, '', `nothing but heartbeats while the event is not in etcd (got ${line.slice(0, 80)})`);
+    }
+    await flushes.asked(2);
+    flushes.settle(1);
+    assert.equal(messageOf(await nextValue(next)), 'followed');
+
+    const listing = app.inject({ method: 'GET', url: '/v1/grids/default/services/web/events', headers: { authorization: 'Bearer x' } });
+    await Promise.race([flushes.asked(3), listing.then(() => assert.fail('the listing answered without waiting for etcd'))]);
+    flushes.settle(2, new Error('fence failed'));
+    const res = await listing;
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.json().code, 'STORE_UNAVAILABLE');
+  });
+
+  void it('a followed log timeline (logs?events=true) puts an event in only once etcd holds it', async () => {
+    const { store, flushes, app, telemetry } = leader({ heartbeatMs: 20 });
+    store.createService({ grid: 'default', spec: parseServiceSpec({ name: 'web', containers: [{ command: ['sleep', '60'] }] }), deploy: true });
+    store.applyControllerWrites({ createInstances: [newInstance({ id: 'web-1-a', slot: 1 })] });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const opening = fetch(`${url}/v1/grids/default/services/web/logs?events=true&follow=true`);
+    await Promise.race([flushes.asked(1), opening.then(() => assert.fail('the timeline\'s events were listed without waiting for etcd'))]);
+    flushes.settle(0);
+    const next = lineReader(await opening);
+    store.appendEvents([{ ...scaled('followed'), time: '2026-03-01T12:00:01.000Z' }]);
+    // Had the event been in the timeline, it would go out before this later line.
+    telemetry.push({ time: '2026-03-01T12:00:02.000Z', stream: 'stdout', text: 'a later line', instance: 'web-1-a', slot: 1, container: 'main' });
+    const first = await nextValue(next);
+    assert.equal((first as { text?: string }).text, 'a later line', `the event is not sent before etcd holds it (got ${JSON.stringify(first)})`);
+    await flushes.asked(2);
+    flushes.settle(1);
+    telemetry.push({ time: '2026-03-01T12:00:03.000Z', stream: 'stdout', text: 'the next line', instance: 'web-1-a', slot: 1, container: 'main' });
+    const second = (await nextValue(next)) as { kind?: string; event?: ServiceEvent };
+    assert.equal(second.kind, 'event');
+    assert.equal(second.event?.message, 'followed');
+  });
 });
+
+const scaled = (message: string): NewServiceEvent => ({ grid: 'default', service: 'web', type: 'service.scaled', severity: 'info', message });
+
+/** The next value of an NDJSON stream, past heartbeats. */
+async function nextValue(next: () => Promise<string>): Promise<unknown> {
+  let line = '';
+  while (line === '') line = await next();
+  return JSON.parse(line) as unknown;
+}
+
+const messageOf = (value: unknown): string | undefined => (value as { message?: string }).message;

@@ -7,7 +7,9 @@ import { CodedError } from '../lib/index.js';
  * etcd's rows, gives its revision out again for another change. A watcher that resumes after the last
  * revision it saw then skips that other change for good: an agent never started an instance assigned to
  * it (control-plane-netns.test.ts, in CI). So what the API streams or lists as of a revision goes out
- * only once that revision is durable, as etcd's own watch sends only committed revisions.
+ * only once that revision is durable, as etcd's own watch sends only committed revisions. Event ids are
+ * revisions too: a client that resumes a service's events after the last id it saw (`after`,
+ * `afterEvent`) would skip the next leader's event of that id the same way.
  */
 
 /**
@@ -60,6 +62,17 @@ export class DurableDelivery<T> {
       this.waiting = false;
     }
   }
+}
+
+/**
+ * Where one stream's items go, in the order given: through a `DurableDelivery` when there is a flush to
+ * wait for (several servers), straight to `send` when not (a lone server). Every followed stream of
+ * store changes (the watch, a service's events, a log timeline's events) sends through one of these.
+ */
+export function durableSink<T>(flushed: Flushed | undefined, send: (item: T) => void, onFailed: (error: unknown) => void): (item: T) => void {
+  if (!flushed) return send;
+  const delivery = new DurableDelivery<T>(flushed, (items) => items.forEach(send), onFailed);
+  return (item) => delivery.push(item);
 }
 
 /** The flush of several servers' routing; a lone server's store (no routing) has nothing to wait for. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { CodedError, settleWithin } from '../lib/index.js';
 import type { Instance, ServiceEvent, StreamWarning, UnreachableNode } from '../model/index.js';
-import { InstanceNotFoundError, isTerminal, slotName } from '../model/index.js';
-import { flushedOf, untilDurable } from './durable-delivery.js';
+import { InstanceNotFoundError, RequestInvalidError, isTerminal, slotName } from '../model/index.js';
+import { durableSink, flushedOf, untilDurable } from './durable-delivery.js';
 import type { EventFeed } from './log-timeline.js';
 import { withEvents } from './log-timeline.js';
 import { NdjsonStream, pumpToStream } from './ndjson-stream.js';
@@ -50,6 +50,13 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const since = query.since === undefined ? undefined : parseSince(query.since, ctx.clock.now());
     const instances = selectInstances(store.listInstances({ grid, service: name }), query.instance);
     const follow = query.follow ?? false;
+    if (query.afterEvent !== undefined && !query.events) {
+      const message = 'needs events=true (it is where the events of a timeline resume)';
+      throw new RequestInvalidError(`afterEvent: ${message}`, { causes: [{ field: 'afterEvent', message }] });
+    }
+    // Resumed after an event id: the events recorded after it, all of them, whatever their time.
+    const events = query.afterEvent === undefined ? { since, tail: query.tail } : { afterId: query.afterEvent };
+    const feed = query.events ? await eventFeed(ctx, { grid, name, instance: query.instance, instances, ...events }) : undefined;
     const stream = new NdjsonStream(reply, { ...streamOptions(ctx), resumable: follow });
     let watermark: string | undefined;
     const lines = telemetry.logs(instances, {
@@ -61,24 +68,15 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
       follow,
       signal: stream.signal,
     })[Symbol.asyncIterator]();
-    if (!query.events) {
+    if (!feed) {
       await pumpLogs(lines, stream);
       return;
     }
-    // Listing and taking the revision in one synchronous step: the watch starts where the listing ended.
-    const mine = (e: ServiceEvent): boolean => query.instance === undefined || e.slot === undefined || instances.some((i) => i.id === e.instance || (e.instance === undefined && i.slot === e.slot));
-    const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(query.tail === undefined ? {} : { tail: query.tail }) }).filter(mine);
-    const listedAt = store.revision();
-    const feed: EventFeed = {
-      history,
-      subscribe: (push) => {
-        const subscription = store.watch(listedAt, (change) => {
-          if (change.kind === 'event' && change.object.grid === grid && change.object.service === name && mine(change.object)) push(change.object);
-        });
-        return () => void subscription.dispose();
-      },
-    };
-    await pumpLogs(withEvents(lines, feed, { follow, now: () => ctx.clock.now(), watermark: () => watermark }), stream);
+    const timeline = feed((error) => {
+      ctx.logger.warn({ err: error }, 'a log timeline ends: this server could not store its events in etcd');
+      stream.end();
+    });
+    await pumpLogs(withEvents(lines, timeline, { follow, now: () => ctx.clock.now(), watermark: () => watermark }), stream);
   });
 
   /**
@@ -125,6 +123,48 @@ export function unreachableWarning(u: UnreachableNode): StreamWarning {
       details: { node: u.node, reason: u.reason, instances: u.instances },
     },
   };
+}
+
+/**
+ * The events of a log timeline (`…/logs?events=true`): those listed now, once they are in etcd (on the
+ * leader of several servers; their ids are revisions a client resumes after, durable-delivery.ts), and a
+ * subscription to those recorded from the listing on, each sent once it is in etcd. The returned
+ * function makes the feed; `onFailed` is told when an event cannot be made durable (end the stream).
+ * @throws CodedError STORE_UNAVAILABLE (503) when the listing cannot be made durable
+ */
+async function eventFeed(
+  ctx: RouteContext,
+  options: {
+    readonly grid: string;
+    readonly name: string;
+    readonly instance: string | undefined;
+    readonly instances: readonly Instance[];
+    readonly since?: string | undefined;
+    readonly tail?: number | undefined;
+    /** Only events with a larger id (a resumed timeline's `afterEvent`), listed and followed. */
+    readonly afterId?: number | undefined;
+  },
+): Promise<(onFailed: (error: unknown) => void) => EventFeed> {
+  const { store } = ctx;
+  const { grid, name, instance, instances, since, tail, afterId } = options;
+  const mine = (e: ServiceEvent): boolean =>
+    (afterId === undefined || e.id > afterId) && (instance === undefined || e.slot === undefined || instances.some((i) => i.id === e.instance || (e.instance === undefined && i.slot === e.slot)));
+  // Listing and taking the revision in one synchronous step: the watch starts where the listing ended.
+  // `afterId` again in `mine`: a server whose replica lags the one the client left may replay what it saw.
+  const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(tail === undefined ? {} : { tail }), ...(afterId === undefined ? {} : { afterId }) }).filter(mine);
+  const listedAt = store.revision();
+  const flushed = flushedOf(ctx.leaderRouting);
+  await untilDurable(flushed);
+  return (onFailed) => ({
+    history,
+    subscribe: (push) => {
+      const deliver = durableSink(flushed, push, onFailed);
+      const subscription = store.watch(listedAt, (change) => {
+        if (change.kind === 'event' && change.object.grid === grid && change.object.service === name && mine(change.object)) deliver(change.object);
+      });
+      return () => void subscription.dispose();
+    },
+  });
 }
 
 async function pumpLogs(lines: AsyncIterator<unknown>, stream: NdjsonStream): Promise<void> {

@@ -46,6 +46,15 @@ describe('withEvents (one timeline of log lines and events)', () => {
     ]);
   });
 
+  it('writes the events in id order: one recorded before another goes with it, even when its time is later', async () => {
+    const lines = from([line(T(3), 'three'), line(T(6), 'six')]);
+    // 2 came late: recorded after 1, with the earlier time.
+    const events = [event(1, T(5), 'one at five'), event(2, T(2), 'two at two'), event(3, T(4), 'three at four')];
+    assert.deepEqual(await collect(withEvents(lines[Symbol.asyncIterator](), { history: events }, { follow: false })), [
+      'E one at five', 'E two at two', 'L three', 'E three at four', 'L six',
+    ]);
+  });
+
   it('while following, writes a live event once a later line comes, or once the lines have been quiet past the log lag', async () => {
     const channel = new AsyncChannel<LogLine>();
     let now = Date.parse(T(10));
@@ -113,6 +122,23 @@ describe('API: GET …/logs?events=true', () => {
     assert.equal(plain.body.split('\n').filter((l) => l !== '').length, 2, 'without events=true only log lines');
     const one = await app.inject({ method: 'GET', url: `${BASE}/web/logs?events=true&instance=2` });
     assert.deepEqual(one.body.split('\n').filter((l) => l !== '').map((l) => label(JSON.parse(l) as TimelineLine)), ['L GET /health 503', 'E web-2 unready: HTTP 503'], 'only the instance\'s events');
+  });
+
+  it('with afterEvent, sends the events recorded after that id whatever their time (since and tail count only the lines); without events=true it is refused', async () => {
+    const { app, store, telemetry } = setup();
+    telemetry.lines = [line(T(4), 'four'), line(T(6), 'six')];
+    const at = (s: number, message: string) => ({ grid: 'default', service: 'web', type: 'instance.unready' as const, severity: 'warning' as const, message, slot: 1, instance: 'web-1-a', time: T(s) });
+    store.appendEvents([at(5, 'had')]);
+    const had = store.revision();
+    store.appendEvents([at(1, 'late, early time'), at(7, 'after')]);
+    const res = await app.inject({ method: 'GET', url: `${BASE}/web/logs?events=true&since=${T(5)}&tail=1&afterEvent=${had}` });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.body.split('\n').filter((l) => l !== '').map((l) => label(JSON.parse(l) as TimelineLine)), ['E late, early time', 'L six', 'E after']);
+
+    const refused = await app.inject({ method: 'GET', url: `${BASE}/web/logs?afterEvent=${had}` });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().code, 'REQUEST_INVALID');
+    assert.match(refused.json().message, /^afterEvent: needs events=true/);
   });
 
   it('with a telemetry watermark, writes a held event once the watermark passed it, however long the lines take', async () => {

@@ -9,6 +9,12 @@ import type { EventLine, LogLine, ServiceEvent, TimelineLine } from '../model/in
  * yielded). A telemetry without watermarks gets a guess instead: the log stream has been quiet for a
  * moment and the event is older than the log readers' usual lag. A log line that arrives later than
  * that is still written, just after the event (never dropped).
+ *
+ * Events go out in id order (ids are store revisions): an event may go, and takes every event recorded
+ * before it along, even one with a later time (an agent's report of an exit that came late). So what a
+ * client got is every event up to the last id it got, and a timeline resumes its events after that id
+ * (`afterEvent`), which no late event can slip behind; a resume by time would miss one recorded late
+ * with a time before the client's last line.
  */
 
 /** Without watermarks: followed log lines are taken to reach us at most this long after their time. */
@@ -19,9 +25,9 @@ const FIRST_QUIET_MS = 2000;
 const TICK_MS = 100;
 
 export interface EventFeed {
-  /** Events recorded before the stream started, oldest first. */
+  /** Events recorded before the stream started, in id order. */
   readonly history: readonly ServiceEvent[];
-  /** Subscribes to events recorded from now on (follow only); returns the unsubscribe. */
+  /** Subscribes to events recorded from now on (follow only), pushed in id order; returns the unsubscribe. */
   readonly subscribe?: (push: (event: ServiceEvent) => void) => () => void;
 }
 
@@ -37,7 +43,8 @@ export function eventLine(event: ServiceEvent): EventLine {
 }
 
 /**
- * Yields the log lines with the events put in between, in time order. Without `follow`, the held
+ * Yields the log lines with the events put in between, in time order (the events in id order: an event
+ * recorded before another goes first, even when its time is later). Without `follow`, the held
  * events are written when the lines end; with it, the stream ends when `lines` does (the client left).
  * @param options.now  the clock (epoch ms), injected for tests
  * @param options.watermark  the telemetry's latest watermark (RFC 3339), undefined until it sent one
@@ -48,14 +55,15 @@ export async function* withEvents(
   options: { readonly follow: boolean; readonly now?: () => number; readonly watermark?: () => string | undefined },
 ): AsyncGenerator<TimelineLine, void, undefined> {
   const now = options.now ?? Date.now;
+  // In id order: the history, then each event as the store's watch pushes it.
   const held: ServiceEvent[] = [...feed.history];
-  const hold = (event: ServiceEvent): void => {
-    const key = timeKey(event.time);
-    let at = held.length;
-    while (at > 0 && timeKey((held[at - 1] as ServiceEvent).time) > key) at--;
-    held.splice(at, 0, event);
+  /** The held events up to the last one whose time `due` lets go (with those recorded before it). */
+  const release = (due: (key: string) => boolean): EventLine[] => {
+    let last = held.length - 1;
+    while (last >= 0 && !due(timeKey((held[last] as ServiceEvent).time))) last--;
+    return held.splice(0, last + 1).map(eventLine);
   };
-  const unsubscribe = options.follow ? feed.subscribe?.(hold) : undefined;
+  const unsubscribe = options.follow ? feed.subscribe?.((event) => held.push(event)) : undefined;
   let lastLineAt = now();
   let sawLine = false;
   // A read still pending when the consumer stops must not surface as an unhandled rejection.
@@ -72,20 +80,20 @@ export async function* withEvents(
         const mark = options.watermark?.();
         if (mark !== undefined) {
           const safe = timeKey(mark);
-          while (held.length > 0 && timeKey((held[0] as ServiceEvent).time) < safe) yield eventLine(held.shift() as ServiceEvent);
+          yield* release((key) => key < safe);
           continue;
         }
         const quiet = now() - lastLineAt >= (sawLine ? QUIET_MS : FIRST_QUIET_MS);
         const safe = timeKey(new Date(now() - LOG_LAG_MS).toISOString());
-        while (quiet && held.length > 0 && timeKey((held[0] as ServiceEvent).time) <= safe) yield eventLine(held.shift() as ServiceEvent);
+        if (quiet) yield* release((key) => key <= safe);
         continue;
       }
       if (next.done) {
-        for (const event of held.splice(0)) yield eventLine(event);
+        yield* release(() => true);
         return;
       }
-      const key = timeKey(next.value.time);
-      while (held.length > 0 && timeKey((held[0] as ServiceEvent).time) <= key) yield eventLine(held.shift() as ServiceEvent);
+      const lineKey = timeKey(next.value.time);
+      yield* release((key) => key <= lineKey);
       yield next.value;
       lastLineAt = now();
       sawLine = true;

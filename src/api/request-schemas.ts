@@ -79,6 +79,9 @@ export const LogsQuery = z.strictObject({
   events: queryFlag
     .optional()
     .describe('Merge the service\'s events into the stream in time order, as {kind: "event", time, event} lines (tail counts lines and events each).'),
+  afterEvent: queryCount
+    .optional()
+    .describe('With events=true: the events are those with a larger id (ids are store revisions), whatever their time, and tail and since count only the log lines: the id of the last event a client received, to resume a broken timeline with no event lost or sent twice.'),
 });
 /** Most instance ids in one request to a node's telemetry listener (the URL stays below 8 KiB); the servers split larger sets. */
 export const NODE_TELEMETRY_MAX_IDS = 100;

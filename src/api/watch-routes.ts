@@ -1,15 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import type { Identity } from '../model/index.js';
+import type { Identity, ServiceEvent } from '../model/index.js';
 import { authorize, serviceKey } from '../model/index.js';
 import type { WatchEvent } from '../store/index.js';
 import { watchEventJson } from '../store/index.js';
 import { identityOf } from './access-control.js';
-import { DurableDelivery, flushedOf } from './durable-delivery.js';
+import { durableSink, flushedOf, untilDurable } from './durable-delivery.js';
 import { streamOptions } from './instance-routes.js';
 import { NdjsonStream } from './ndjson-stream.js';
 import { EventsQuery, WatchQuery, parseRequest, parseSince } from './request-schemas.js';
 import type { RouteContext, ServiceParams } from './route-context.js';
 import { requireService } from './route-context.js';
+
+/** The end of a service's events stream, sent after its last event (the service was removed). */
+const END = Symbol('end');
 
 /** Streams of store changes: a service's event history, and the whole store's watch. */
 export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -25,6 +28,10 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const after = query.after;
     const history = store.listEvents({ grid, service: name, ...(since ? { since } : {}), ...(after === undefined ? {} : { afterId: after }), ...(query.tail === undefined ? {} : { tail: query.tail }) });
     const listedAt = store.revision();
+    // Event ids are revisions, and a client resumes after the last id it got (`after`): on the leader,
+    // what is listed goes out once it is in etcd, and so does each event followed (durable-delivery.ts).
+    const flushed = flushedOf(ctx.leaderRouting);
+    await untilDurable(flushed);
     const stream = new NdjsonStream(reply, { ...streamOptions(ctx), resumable: query.follow ?? false });
     for (const event of history) stream.write(event);
     if (!query.follow) {
@@ -33,13 +40,22 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
       return;
     }
     const key = serviceKey(grid, name);
+    // The end goes through the same sink as the events, so it comes after the last of them is out.
+    const deliver = durableSink<ServiceEvent | typeof END>(
+      flushed,
+      (item) => (item === END ? stream.end() : void stream.writeShared(item)),
+      (error) => {
+        ctx.logger.warn({ err: error }, 'an events stream ends: this server could not store its changes in etcd');
+        stream.end();
+      },
+    );
     const subscription = store.watch(listedAt, (change) => {
       // `after` again: a server whose replica lags the one the client left may still replay what it saw.
       if (change.kind === 'event' && change.object.grid === grid && change.object.service === name) {
-        if (after === undefined || change.object.id > after) stream.writeShared(change.object);
+        if (after === undefined || change.object.id > after) deliver(change.object);
       }
       // The record is gone: end after the rest of this transaction (its `service.removed` event) is out.
-      else if (change.kind === 'service' && change.op === 'delete' && change.key === key) setImmediate(() => stream.end());
+      else if (change.kind === 'service' && change.op === 'delete' && change.key === key) setImmediate(() => deliver(END));
     }, { onLost: () => stream.end() });
     stream.open();
     try {
@@ -60,22 +76,20 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     // Several servers: a change goes out only once it is in etcd (durable-delivery.ts). A leader that
     // died with it unsent to etcd takes it along, and the next one gives its revision out again: a
     // client sent it would resume past that other change and never see it.
-    const send = (change: WatchEvent): void => void stream.writeShared(change, watchEventJson);
-    const flushed = flushedOf(ctx.leaderRouting);
-    const durable = flushed
-      ? new DurableDelivery<WatchEvent>(flushed, (changes) => changes.forEach(send), (error) => {
-          ctx.logger.warn({ err: error }, 'a watch ends: this server could not store its changes in etcd');
-          stream.end();
-        })
-      : undefined;
+    const deliver = durableSink<WatchEvent>(
+      flushedOf(ctx.leaderRouting),
+      (change) => void stream.writeShared(change, watchEventJson),
+      (error) => {
+        ctx.logger.warn({ err: error }, 'a watch ends: this server could not store its changes in etcd');
+        stream.end();
+      },
+    );
     // This server's history lost continuity (a replica that loaded past etcd's history ring): the stream
     // ends, and the client that resumes from its last revision is told to list again (410).
     const subscription = store.watch(
       after,
       (change) => {
-        if (!visible(change)) return;
-        if (durable) durable.push(change);
-        else send(change);
+        if (visible(change)) deliver(change);
       },
       { onLost: () => stream.end() },
     );

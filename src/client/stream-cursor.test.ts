@@ -45,15 +45,25 @@ describe('LogCursor', () => {
     assert.equal(cursor.query()['since'], '2026-03-01T12:00:02.000000000Z');
   });
 
-  it('drops the events of a timeline it had by id; the newest time counts them too', () => {
-    const cursor = new LogCursor({ follow: true, events: true }, STARTED);
-    assert.equal(cursor.accept(line('2026-03-01T12:00:01.000000100Z', 'a')), true);
-    assert.equal(cursor.accept(eventLine(40, '2026-03-01T12:00:01.001Z')), true);
-    assert.equal(cursor.query()['since'], '2026-03-01T12:00:01.001000000Z');
-    // The server lists events from the whole millisecond of `since`: the event comes again.
-    assert.equal(cursor.accept(eventLine(40, '2026-03-01T12:00:01.001Z')), false);
-    assert.equal(cursor.accept(eventLine(41, '2026-03-01T12:00:01.001Z')), true);
+  it('resumes a timeline\'s events after the last event id, whatever their time, and its lines from the newest line\'s time', () => {
+    const cursor = new LogCursor({ follow: true, events: true, tail: 10 }, STARTED);
+    assert.equal(cursor.accept(line('2026-03-01T12:00:05.000000100Z', 'a')), true);
+    assert.equal(cursor.accept(eventLine(40, '2026-03-01T12:00:06Z')), true);
+    assert.deepEqual(cursor.query(), { follow: true, events: true, since: '2026-03-01T12:00:05.000000100Z', afterEvent: 40 }, 'an event\'s time does not move the lines\' since');
+    assert.equal(cursor.accept(eventLine(40, '2026-03-01T12:00:06Z')), false, 'sent again');
+    assert.equal(cursor.accept(eventLine(39, '2026-03-01T12:00:07Z')), false, 'at or below the last id: had');
+    assert.equal(cursor.accept(eventLine(41, '2026-03-01T12:00:01Z')), true, 'a later id with a time before the newest line is new');
+    assert.equal(cursor.query()['afterEvent'], 41);
     assert.equal(cursor.accept({ warning: { code: 'LOGS_UNAVAILABLE', message: 'node vm-b did not answer', details: {} } }), true, 'warnings always pass');
+  });
+
+  it('before any event came, resumes the events with the lines by time; before any line, the lines as the caller asked', () => {
+    const lines = new LogCursor({ follow: true, events: true, tail: 10 }, STARTED);
+    lines.accept(line('2026-03-01T12:00:05Z', 'a'));
+    assert.deepEqual(lines.query(), { follow: true, events: true, since: '2026-03-01T12:00:05.000000000Z' });
+    const events = new LogCursor({ follow: true, events: true, tail: 10 }, STARTED);
+    events.accept(eventLine(7, '2026-03-01T12:00:05Z'));
+    assert.deepEqual(events.query(), { follow: true, events: true, tail: 10, afterEvent: 7 });
   });
 });
 

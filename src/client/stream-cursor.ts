@@ -42,21 +42,24 @@ export class EventCursor implements StreamCursor<ServiceEvent> {
 }
 
 /**
- * A service's followed logs (`GET …/logs?follow=true`, with `events=true` too): resumed with `since=`
- * the newest time accepted (to the nanosecond; the server sends the lines at or after it, in time
- * order), without the caller's `tail`. Dropped as had already: a log line at exactly that time that was
- * accepted (same instance, container, stream and text), and an event line whose event id was accepted.
- * `{"warning": …}` lines always pass.
+ * A service's followed logs (`GET …/logs?follow=true`, with `events=true` too): the log lines resumed
+ * with `since=` the newest line time accepted (to the nanosecond; the server sends the lines at or after
+ * it, in time order), without the caller's `tail`; dropped as had already: a log line at exactly that
+ * time that was accepted (same instance, container, stream and text). The events of a timeline resumed
+ * with `afterEvent=` the last event id accepted: the server sends a timeline's events in id order, so
+ * every event up to it is had, and a later one whatever its time is not (by time, one recorded late with
+ * a time before the newest line was lost); an event at or below that id is dropped. Before any event
+ * came, the events go by `since` too. `{"warning": …}` lines always pass.
  */
 export class LogCursor implements StreamCursor<TimelineLine | StreamWarning> {
-  /** timeKey of the newest time accepted. */
+  /** timeKey of the newest log line time accepted. */
   #newest: string | undefined;
   /** The log lines accepted at exactly `#newest`, by identity, with how many of each. */
   #atNewest = new Map<string, number>();
   /** Of those, how many the current request has sent (again, after a resume; or for the first time). */
   #sentAtNewest = new Map<string, number>();
-  /** Ids of events accepted, with their timeKey; those a resume cannot send again are pruned. */
-  #events = new Map<number, string>();
+  /** The id of the last event accepted. */
+  #lastEvent: number | undefined;
 
   /** @param startedAt  epoch ms the stream was first asked for */
   constructor(
@@ -66,21 +69,21 @@ export class LogCursor implements StreamCursor<TimelineLine | StreamWarning> {
 
   query(): Query {
     this.#sentAtNewest = new Map();
-    if (this.#newest === undefined) return unmoved(this.base, this.startedAt);
+    const events = this.#lastEvent === undefined ? {} : { afterEvent: this.#lastEvent };
+    if (this.#newest === undefined) return { ...unmoved(this.base, this.startedAt), ...events };
     const { tail: _tail, ...rest } = this.base;
-    return { ...rest, since: this.#newest };
+    return { ...rest, since: this.#newest, ...events };
   }
 
   accept(value: TimelineLine | StreamWarning): boolean {
     // Not a line to place (a warning; a value without a time): nothing to resume from, nothing to drop.
     if ('warning' in value || typeof value.time !== 'string') return true;
-    const key = timeKey(value.time);
     if ('kind' in value) {
-      if (this.#events.has(value.event.id)) return false;
-      this.#events.set(value.event.id, key);
-      this.#advance(key);
+      if (this.#lastEvent !== undefined && value.event.id <= this.#lastEvent) return false;
+      this.#lastEvent = value.event.id;
       return true;
     }
+    const key = timeKey(value.time);
     // Older than the newest: only the first request sends such (the server's order is not strict); keep it.
     if (this.#newest !== undefined && key < this.#newest) return true;
     this.#advance(key);
@@ -95,14 +98,12 @@ export class LogCursor implements StreamCursor<TimelineLine | StreamWarning> {
     return true;
   }
 
-  /** A time newer than `#newest` starts a new set of lines seen at it; events the server's `since` (whole ms) can still send are kept. */
+  /** A time newer than `#newest` starts a new set of lines seen at it. */
   #advance(key: string): void {
     if (this.#newest !== undefined && key <= this.#newest) return;
     this.#newest = key;
     this.#atNewest = new Map();
     this.#sentAtNewest = new Map();
-    const floor = key.slice(0, 23); // "2026-01-02T15:04:05.123": the millisecond events are listed from
-    for (const [id, at] of this.#events) if (at.slice(0, 23) < floor) this.#events.delete(id);
   }
 }
 
