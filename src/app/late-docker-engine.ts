@@ -22,6 +22,7 @@ export interface LateDockerEngineDeps {
   readonly beat: () => void;
   /** Where the DNS server and the driver are released at the server's stop. */
   readonly owned: DisposableStore;
+  /** The server's logger (parts `docker` and `dns` are its children). */
   readonly logger: Logger;
   /** Between probes, ms (default DOCKER_REPROBE_MS; tests shorten it). */
   readonly intervalMs?: number;
@@ -37,7 +38,7 @@ export interface LateDockerEngineDeps {
  * that no live instance claims. Logs "Docker engine found at HOST". The caller starts and stops it.
  */
 export function lateDockerEngine(deps: LateDockerEngineDeps): DockerEngineWatch<FoundDocker> {
-  const { logger } = deps;
+  const logger = deps.logger.child({ part: 'docker' });
   return new DockerEngineWatch<FoundDocker>({
     probe: async (signal) => {
       const setup = await setupDocker(deps.dataDir, deps.env, logger, { signal, pingTimeoutMs: DOCKER_REPROBE_PING_MS });
@@ -52,10 +53,11 @@ export function lateDockerEngine(deps: LateDockerEngineDeps): DockerEngineWatch<
 
 /** All or nothing: what can fail or wait comes first, and is undone when the server stops meanwhile. */
 async function adoptEngine(deps: LateDockerEngineDeps, found: FoundDocker, signal: AbortSignal): Promise<void> {
-  const { logger, owned } = deps;
+  const { owned } = deps;
+  const logger = deps.logger.child({ part: 'docker' });
   // A loopback range was not routed at start: for it, this only says containers cannot reach virtual IPs.
   const routed = deps.serviceRange.routed ? undefined : await routeServiceRange(deps.serviceRange.cidr, logger);
-  const dns = await startContainerDns(found.network, logger.child({ part: 'dns' }));
+  const dns = await startContainerDns(found.network, deps.logger.child({ part: 'dns' }));
   if (signal.aborted) {
     if ('server' in dns) await dns.server.stop();
     throw new Error('berth is stopping');

@@ -356,7 +356,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         serviceRange: { cidr: ranges.serviceRange, routed: routing },
         beat: () => void recordHeartbeat(store, liveness, { ...registration(), heartbeatAt: new Date().toISOString() }, Date.now()),
         owned,
-        logger: logger.child({ part: 'docker' }),
+        logger,
       });
       watch.start();
       owned.defer(() => watch.stop());

@@ -9,7 +9,7 @@ import { DEFAULT_DOCKER_SOCKET } from '../../src/drivers/docker/docker-client.js
 import { dockerForTests } from '../../src/drivers/docker/engine-gate.js';
 import { testImage } from '../../src/drivers/docker/test-images.js';
 import { cleanup, startBerth, waitFor, type DockerOptions, type RunningBerth } from './harness.js';
-import { cli, dockerNetworkFor, httpGet, removeDockerState } from './docker-harness.js';
+import { cli, dockerNetworkFor, execIn, httpGet, removeDockerState } from './docker-harness.js';
 
 /*
  * A Docker engine that starts after `berth server` (docs/drivers.md, "Finding the engine"): the server
@@ -122,6 +122,13 @@ describe('a Docker engine that starts after berth', { ...(skip ? { skip } : {}),
     assert.ok(instance.spec.address.startsWith(net.subnet.split('.').slice(0, 3).join('.')), `addressed on the container network: ${instance.spec.address}`);
     const containers = await docker?.listContainers({ filters: JSON.stringify({ label: [`io.berth.owner=${berth.owner}`, `io.berth.instance=${instance.id}`] }) });
     assert.ok((containers?.length ?? 0) >= 1, 'the instance runs on the engine');
+    // Its sandbox asks berth's DNS on the bridge gateway, started when the engine was found.
+    assert.equal(found.containerNetwork?.dns, `${found.containerNetwork?.gateway}:53`);
+    const app = containers?.find((c) => c.Labels['io.berth.container'] === 'late');
+    assert.ok(app, `the app container: ${JSON.stringify(containers?.map((c) => c.Labels))}`);
+    const vip = (await berth.client.getService('default', 'late')).spec.clusterIP as string;
+    const lookup = execIn(app.Id, 'nslookup late');
+    assert.match(lookup.output, new RegExp(`Name:\\s+late\\.default\\.berth\\.local\\s+Address:\\s+${vip.replace(/\./g, '\\.')}\\b`), lookup.output);
     const direct = await waitFor('nginx at the instance address', () => httpGet(instance.spec.address, 80).catch(() => undefined), { timeoutMs: 20_000 });
     assert.equal(direct.status, 200);
     const published = await waitFor('nginx at the published port', () => httpGet('127.0.0.1', PUBLISHED).catch(() => undefined), { timeoutMs: 20_000 });
