@@ -9,7 +9,7 @@ import { DEFAULT_DOCKER_SOCKET } from '../../src/drivers/docker/docker-client.js
 import { dockerForTests } from '../../src/drivers/docker/engine-gate.js';
 import { testImage } from '../../src/drivers/docker/test-images.js';
 import { cleanup, startBerth, waitFor, type DockerOptions, type RunningBerth } from './harness.js';
-import { cli, dockerNetworkFor, execIn, httpGet, removeDockerState } from './docker-harness.js';
+import { cli, containersOf, dockerNetworkFor, execIn, httpGet, removeDockerState } from './docker-harness.js';
 
 /*
  * A Docker engine that starts after `berth server` (docs/drivers.md, "Finding the engine"): the server
@@ -133,5 +133,34 @@ describe('a Docker engine that starts after berth', { ...(skip ? { skip } : {}),
     assert.equal(direct.status, 200);
     const published = await waitFor('nginx at the published port', () => httpGet('127.0.0.1', PUBLISHED).catch(() => undefined), { timeoutMs: 20_000 });
     assert.equal(published.status, 200);
+  });
+
+  it('after a restart of berth while the engine is down, the containers it left are swept once the engine answers, and the service runs again', async () => {
+    assert.ok(docker && forwarder);
+    const [old] = (await berth.client.listInstances('default', 'late')).filter((i) => i.status.state === 'running');
+    assert.ok(old, 'the first case left one running instance');
+    const left = (await containersOf(docker, berth.owner)).map((c) => c.Id);
+    assert.equal(left.length, 2, 'its sandbox and its container');
+    // The engine goes away (the socket with it), then berth restarts: its containers keep running on the engine.
+    const exited = new Promise((resolve) => forwarder?.once('exit', resolve));
+    forwarder.kill();
+    await exited;
+    forwarder = undefined;
+    rmSync(socket, { force: true });
+    await berth.stop();
+    berth = await startBerth({ dataDir: berth.dataDir, instanceRange: RANGE, docker: net, env: { DOCKER_HOST: `unix://${socket}` } });
+    await waitFor('the instance that cannot be recovered without the engine to count as exited', async () => {
+      const inst = (await berth.client.listInstances('default', 'late')).find((i) => i.id === old.id);
+      return inst?.status.state === 'failed';
+    }, { timeoutMs: 15_000 });
+
+    forwarder = await engineForwarder(socket);
+    await waitFor('the containers berth left to be removed', async () => {
+      const now = new Set((await containersOf(docker, berth.owner, { all: true })).map((c) => c.Id));
+      return left.every((id) => !now.has(id));
+    }, { timeoutMs: 15_000, intervalMs: 250 });
+    const replacement = await waitFor('a new running instance', async () => (await berth.client.listInstances('default', 'late')).find((i) => i.id !== old.id && i.status.state === 'running'), { timeoutMs: 60_000, intervalMs: 250 });
+    const answer = await waitFor('nginx at the new instance', () => httpGet(replacement.spec.address, 80).catch(() => undefined), { timeoutMs: 20_000 });
+    assert.equal(answer.status, 200);
   });
 });
