@@ -77,7 +77,7 @@ export class DockerEngineWatch<T> {
   }
 
   private async probeOnce(): Promise<void> {
-    const { probe, adopt, release, logger } = this.options;
+    const { probe, adopt, logger } = this.options;
     const signal = this.abort.signal;
     let result: EngineProbeResult<T>;
     try {
@@ -86,20 +86,28 @@ export class DockerEngineWatch<T> {
       result = { unavailable: (error as Error).message };
     }
     if (!('found' in result)) {
-      // Said once at debug level per outage: the start already said why at info.
+      // Said once, at debug level: the start already said why, at info.
       if (this.failures++ === 0) logger.debug({ reason: result.unavailable }, 'still no Docker engine; asking again');
       return;
     }
     if (this.done) {
-      await release(result.found);
+      await this.release(result.found);
       return;
     }
     try {
       await adopt(result.found, signal);
       this.done = true;
     } catch (error) {
-      logger.warn({ err: error }, 'a Docker engine answered but could not be taken in; asking again');
-      await release(result.found);
+      if (!this.done) logger.warn({ err: error }, 'a Docker engine answered but could not be taken in; asking again');
+      await this.release(result.found);
+    }
+  }
+
+  private async release(found: T): Promise<void> {
+    try {
+      await this.options.release(found);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'releasing a Docker engine that was not taken in failed');
     }
   }
 }

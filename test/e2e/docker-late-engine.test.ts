@@ -105,7 +105,8 @@ describe('a Docker engine that starts after berth', { ...(skip ? { skip } : {}),
       return node?.drivers.includes('docker') ? node : undefined;
     }, { timeoutMs: 10_000, intervalMs: 100 });
     const tookMs = Date.now() - opened;
-    assert.ok(tookMs <= 7_000, `found after ${tookMs} ms`);
+    // One re-probe period (5 s) at most, plus the ping and the berth network's set-up on a loaded engine.
+    assert.ok(tookMs <= 9_000, `found after ${tookMs} ms`);
     assert.deepEqual([...found.drivers].sort(), ['docker', 'process']);
     assert.equal(found.unavailableDrivers?.docker, undefined, JSON.stringify(found.unavailableDrivers));
     assert.equal(found.containerNetwork?.name, net.network);
