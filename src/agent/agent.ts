@@ -64,7 +64,7 @@ export class Agent {
   private watch: Disposable | undefined;
   private removals: Disposable | undefined;
   private stopped = false;
-  private readonly ctx: RunnerContext;
+  private readonly ctx: { -readonly [K in keyof RunnerContext]: RunnerContext[K] };
   private readonly logger: Logger;
 
   constructor(private readonly options: AgentOptions) {
@@ -135,6 +135,29 @@ export class Agent {
     for (const { runner } of this.runners.values()) runner.detach();
     this.flush();
     await Promise.resolve();
+  }
+
+  /**
+   * How instances with images started from now on are networked (RunnerContext.containerNetwork), for
+   * a container network that appeared after start (a Docker engine found late).
+   */
+  useContainerNetwork(network: NonNullable<RunnerContext['containerNetwork']>): void {
+    this.ctx.containerNetwork = network;
+  }
+
+  /**
+   * start()'s sweep for a driver added after start (a Docker engine found late): its containers that
+   * no live instance of this node claims — left by an earlier berth whose instances could not be
+   * recovered without the driver, and were counted as exited — are killed and forgotten, so none
+   * runs untracked. Containers of live instances are left to their runners.
+   * @param driverName the driver's name in handles (`docker`)
+   */
+  async sweepUnclaimed(driverName: string): Promise<void> {
+    const listed = await this.listContainers();
+    if (!listed.complete) return;
+    const live = new Set(this.options.ports.listInstances(this.options.node).filter((i) => !isTerminal(i.status.state)).map((i) => i.id));
+    const unclaimed = listed.containers.filter((c) => c.handle.driver === driverName && !live.has(c.instanceId) && !this.runners.has(c.instanceId));
+    await Promise.all(unclaimed.map((c) => this.discard(c)));
   }
 
   /** The stateful services' per-slot data directories on this node (the API's GET …/volumes). */

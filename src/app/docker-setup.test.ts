@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loopbackVipProblem, wantsRoutableServiceRange } from './docker-setup.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../lib/index.js';
+import { loopbackVipProblem, setupDocker, wantsRoutableServiceRange } from './docker-setup.js';
 
 // CapEff lines of /proc/self/status: a root shell's full set, and root in a container without NET_ADMIN (Docker's default set).
 const FULL = 'Name:\tnode\nCapEff:\t000001ffffffffff\n';
@@ -32,5 +36,30 @@ describe('loopbackVipProblem', () => {
 
   it('says nothing when every virtual IP is reachable', () => {
     assert.equal(loopbackVipProblem([{ clusterIP: '10.214.0.3' }, { clusterIP: 'None' }]), undefined);
+  });
+});
+
+describe('setupDocker without an engine', () => {
+  it('says no engine answers at a socket nobody listens on, and that it is asked again (retried)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-docker-setup-'));
+    try {
+      const host = `unix://${join(dir, 'docker.sock')}`;
+      const setup = await setupDocker(dir, { DOCKER_HOST: host }, silentLogger, { pingTimeoutMs: 500 });
+      assert.equal(setup.driver, undefined);
+      assert.ok(!setup.driver);
+      assert.match(setup.unavailable, new RegExp(`^no Docker engine answers at ${host}: .*berth asks again every 5 s`));
+      assert.equal(setup.retried, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is not retried when turned off or when DOCKER_HOST is malformed: no engine can appear there', async () => {
+    const off = await setupDocker('/tmp/none', { BERTH_DOCKER: 'off' }, silentLogger);
+    assert.ok(!off.driver);
+    assert.deepEqual(off, { unavailable: 'turned off (BERTH_DOCKER=off)', retried: false });
+    const bad = await setupDocker('/tmp/none', { DOCKER_HOST: 'ssh://box' }, silentLogger);
+    assert.ok(!bad.driver);
+    assert.equal(bad.retried, false);
   });
 });

@@ -7,23 +7,42 @@ import { DEFAULT_NETWORK, DockerDriver, DockerLocalImages, dockerClient, dockerH
 import { DnsServer } from '../dns/index.js';
 import type { Logger } from '../lib/index.js';
 import { parseCidr } from '../lib/index.js';
+import { DOCKER_REPROBE_MS } from './docker-engine-watch.js';
 
 /*
  * The Docker driver of a server (docs/drivers.md, "Docker driver"; docs/networking.md, "Containers"):
  * found at start when an engine answers (BERTH_DOCKER=auto, the default), with the berth bridge
  * network it puts sandboxes on. When no engine answers, the node runs processes only and says why
- * (`berth version`, GET /v1/nodes, and the error of a start of an image).
+ * (`berth version`, GET /v1/nodes, and the error of a start of an image), and asks again every
+ * DOCKER_REPROBE_MS (docker-engine-watch.ts) until one does.
  */
 
 /** A container-reachable default for virtual IPs when the Docker driver is on (127.x is each container's own loopback). */
 export const DOCKER_SERVICE_RANGE = '10.214.0.0/16';
 
+/** An engine that answered, with the berth network on it. */
+export interface FoundDocker {
+  readonly driver: DockerDriver;
+  readonly network: BerthNetwork;
+  /** Where it answered, in DOCKER_HOST's notation (`unix:///var/run/docker.sock`). */
+  readonly host: string;
+  readonly images: DockerLocalImages;
+}
+
 export type DockerSetup =
-  | { readonly driver: DockerDriver; readonly network: BerthNetwork; readonly host: string; readonly images: DockerLocalImages }
-  | { readonly driver?: undefined; readonly unavailable: string };
+  | FoundDocker
+  /** `retried`: a later probe may find an engine (none answered, or its network failed); false when off or DOCKER_HOST is malformed. */
+  | { readonly driver?: undefined; readonly unavailable: string; readonly retried: boolean };
 
 /** How long the engine has to answer at start, ms. */
 const PING_TIMEOUT_MS = 3000;
+
+export interface SetupDockerOptions {
+  /** How long the ping may take, ms (default 3000). */
+  readonly pingTimeoutMs?: number;
+  /** Ends the ping and the network's set-up early (a stopping server); the result is then `unavailable`. */
+  readonly signal?: AbortSignal;
+}
 
 /**
  * Connects to the engine DOCKER_HOST names (dockerClient) unless BERTH_DOCKER=off, and makes sure
@@ -32,22 +51,27 @@ const PING_TIMEOUT_MS = 3000;
  * @param dataDir names this server on the engine (LABELS.owner: a hash of the data directory), so
  *   that two servers sharing an engine never adopt each other's containers.
  */
-export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<DockerSetup> {
+export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logger: Logger, options: SetupDockerOptions = {}): Promise<DockerSetup> {
   const mode = (env.BERTH_DOCKER ?? 'auto').trim();
-  if (mode === 'off') return { unavailable: 'turned off (BERTH_DOCKER=off)' };
+  if (mode === 'off') return { unavailable: 'turned off (BERTH_DOCKER=off)', retried: false };
   const host = dockerHostOf(env);
   let docker;
   try {
     docker = dockerClient(env);
   } catch (error) {
-    return { unavailable: (error as Error).message };
+    return { unavailable: (error as Error).message, retried: false };
   }
   try {
     const ping = docker.ping.bind(docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
-    await ping({ abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+    const timeout = AbortSignal.timeout(options.pingTimeoutMs ?? PING_TIMEOUT_MS);
+    await ping({ abortSignal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout });
   } catch (error) {
-    return { unavailable: `no Docker engine answers at ${host}: ${(error as Error).message || 'no answer'} (install docker.io and start dockerd, or set DOCKER_HOST)` };
+    return {
+      unavailable: `no Docker engine answers at ${host}: ${(error as Error).message || 'no answer'} (install docker.io and start dockerd, or set DOCKER_HOST; berth asks again every ${DOCKER_REPROBE_MS / 1000} s)`,
+      retried: true,
+    };
   }
+  if (options.signal?.aborted) return { unavailable: 'berth is stopping', retried: false };
   let network: BerthNetwork;
   try {
     network = await ensureNetwork(docker, {
@@ -56,7 +80,7 @@ export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logge
       subnetExplicit: Boolean(env.BERTH_DOCKER_SUBNET?.trim()),
     });
   } catch (error) {
-    return { unavailable: `the engine at ${host} answers, but the berth network cannot be set up: ${(error as Error).message}` };
+    return { unavailable: `the engine at ${host} answers, but the berth network cannot be set up: ${(error as Error).message}`, retried: true };
   }
   const owner = createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
   const driver = new DockerDriver({ docker, owner, network: network.name, pauseImage: () => ensurePauseImage(docker), logger });

@@ -8,10 +8,9 @@ import { DEFAULT_NODE_GRACE_MS, NodeController, ServiceController } from '../con
 import { planWhatIf } from '../reconcile/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
-import type { DnsServer } from '../dns/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
 import { DisposableStore, parseCidr } from '../lib/index.js';
-import type { Instance, SpecLimits } from '../model/index.js';
+import type { Instance, NodeRegistration, SpecLimits } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
 import { consoleDir, listenApi, maxReplicasOf, splitListen } from './api-listen.js';
@@ -27,7 +26,9 @@ import { DATA_PLANE_STALE_MS, dataPlaneDrain, dataPlaneReporter, withClusterBarr
 import { DataPlaneBarrier } from './data-plane-barrier.js';
 import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
 import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
-import { DOCKER_SERVICE_RANGE, loopbackVipProblem, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange, wantsRoutableServiceRange } from './docker-setup.js';
+import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange, wantsRoutableServiceRange } from './docker-setup.js';
+import { lateDockerEngine } from './late-docker-engine.js';
+import { NodeContainerNetwork } from './node-container-network.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { ListenerConditionReporter, proxySink } from './listener-conditions.js';
 import { createLogger } from './logger.js';
@@ -143,7 +144,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   warnAboutInstanceUser(instanceUser, { dataDir, logger });
   try {
     const exitDir = join(dataDir, 'exits');
-    // Images run when a Docker engine answers (BERTH_DOCKER=off turns it off); else the node says why not.
+    // Images run when a Docker engine answers (BERTH_DOCKER=off turns it off); else the node says why not,
+    // and asks again every few seconds (lateDockerEngine, started with the controllers).
     const docker = await setupDocker(dataDir, process.env, logger.child({ part: 'docker' }));
     if (docker.driver) owned.defer(() => docker.driver.dispose());
     else logger.info({ reason: docker.unavailable }, 'the Docker driver is unavailable: instances with images cannot run on this node');
@@ -185,6 +187,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const processDriver = new ProcessDriver({ exitDir, logger: logger.child({ part: 'driver' }) });
     owned.defer(() => processDriver.dispose());
     const driver = new DriverRouter(processDriver, docker.driver, docker.driver ? undefined : docker.unavailable);
+    const network = new NodeContainerNetwork(() => store.listServices());
     const telemetry = new InstanceTelemetry(driver, dataDir);
     // The data plane: the proxy behind virtual IPs, node ports, external and load-balancer addresses,
     // and the DNS server, both fed whole endpoint snapshots by the publisher.
@@ -197,37 +200,35 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
     // Containers ask berth's DNS on their bridge gateway, port 53 (their resolv.conf takes no port).
-    const containerDns = docker.driver ? await startContainerDns(docker.network, logger.child({ part: 'dns' })) : undefined;
-    if (containerDns && 'server' in containerDns) owned.defer(() => containerDns.server.stop());
-    else if (containerDns) logger.warn({ network: docker.driver ? docker.network : undefined }, containerDns.problem);
-    const containerDnsServer = containerDns && 'server' in containerDns ? containerDns.server : undefined;
-    // What containers here cannot do, with its fix: on the node record (berth version, node show) and said at start.
-    // Loopback virtual IPs under a routed range are older than the range (a new one is allocated in it): they
-    // are counted on each heartbeat until none is left, and never again after that.
-    let loopbackVipsLeft = docker.driver !== undefined && routed === undefined;
-    const containerProblems = (): string[] => {
-      if (!docker.driver) return [];
-      const vips = loopbackVipsLeft ? loopbackVipProblem(store.listServices().map((s) => ({ clusterIP: s.spec.clusterIP }))) : undefined;
-      if (vips === undefined) loopbackVipsLeft = false;
-      return [...(routed ? [routed] : []), ...(containerDns && 'problem' in containerDns ? [containerDns.problem] : []), ...(vips ? [vips] : [])];
-    };
-    const drivers = driver.drivers();
+    if (docker.driver) {
+      const containerDns = await startContainerDns(docker.network, logger.child({ part: 'dns' }));
+      if ('server' in containerDns) owned.defer(() => containerDns.server.stop());
+      else logger.warn({ network: docker.network }, containerDns.problem);
+      // What containers here cannot do, with its fix: on the node record (berth version, node show) and said at start.
+      network.use(docker, routed, containerDns);
+    }
     // The node registers now and then beats every few seconds (the node controller marks it down when
     // the beats stop: an agent of another machine; here, one that hangs).
     const liveness = new MemoryNodeLiveness();
     const heartbeatPeriodMs = Math.max(100, Math.floor((config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS) / 3));
-    const heartbeat = new NodeHeartbeat({
-      send: (registration) => void recordHeartbeat(store, liveness, registration, Date.now()),
-      intervalMs: heartbeatPeriodMs,
-      registration: () => ({
+    // Read on every beat: an engine found later adds the docker driver and the container network.
+    const registration = (): Omit<NodeRegistration, 'heartbeatAt'> => {
+      const drivers = driver.drivers();
+      const containerNetwork = network.record();
+      return {
         name: node,
         address: nodeAddress,
         drivers: drivers.available,
         ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
-        ...(docker.driver ? { containerNetwork: { name: docker.network.name, subnet: docker.network.subnet, gateway: docker.network.gateway, ...(containerDnsServer ? { dns: `${docker.network.gateway}:53` } : {}), ...withProblems(containerProblems()) } } : {}),
+        ...(containerNetwork ? { containerNetwork } : {}),
         ...(config.nodeLabels ? { labels: config.nodeLabels } : {}),
         ready: true,
-      }),
+      };
+    };
+    const heartbeat = new NodeHeartbeat({
+      send: (registration) => void recordHeartbeat(store, liveness, registration, Date.now()),
+      intervalMs: heartbeatPeriodMs,
+      registration,
       logger: logger.child({ part: 'heartbeat' }),
     });
     await heartbeat.start();
@@ -236,7 +237,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const late: { agent?: Agent } = {};
     // A listener that did not open (EADDRINUSE, EADDRNOTAVAIL…) makes the publisher sync again after a
     // back-off; each service's ListenersOpen condition and events follow the proxy's listeners.
-    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot), ...(containerDnsServer ? [(snapshot: Parameters<DnsServer['update']>[0]) => containerDnsServer.update(snapshot)] : [])], { nodeAddresses, localNode: node, logger: logger.child({ part: 'endpoints' }) });
+    const publisher = new EndpointsPublisher(store, [proxySink(proxy), (snapshot) => dns.server.update(snapshot), (snapshot) => network.dnsServer?.update(snapshot)], { nodeAddresses, localNode: node, logger: logger.child({ part: 'endpoints' }) });
     const unsubscribeConditions = new ListenerConditionReporter(store, proxy, { logger: logger.child({ part: 'listeners' }) }).follow(publisher);
     // The Docker face (opened once the API listens) reports its listeners through berth's GET /v1/version.
     let face: DockerFace | undefined;
@@ -293,7 +294,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     if (dockerApi.length > 0) {
       const { https: _berthTls, ...shared } = apiDeps;
       face = await startDockerFace(dockerApi, {
-        deps: { ...shared, apiAddress: () => api.server.address(), ...(docker.driver ? { images: docker.images } : {}), logger: logger.child({ part: 'docker-api' }) },
+        // The engine's images, once there is one (it may answer after start).
+        deps: { ...shared, apiAddress: () => api.server.address(), images: { inspect: async (ref) => network.found?.images.inspect(ref) }, logger: logger.child({ part: 'docker-api' }) },
         tls: dockerTls,
         logger,
       });
@@ -313,7 +315,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       apiToken,
       secretValue: (grid, name, key) => store.getSecretValue(grid, name, key),
       dnsAddress: dns.address,
-      ...(containerDnsServer && docker.driver ? { containerNetwork: { dnsServers: [docker.network.gateway] } } : {}),
+      ...(network.agentNetwork() ? { containerNetwork: network.agentNetwork() } : {}),
       dataPlane,
       logger: logger.child({ part: 'agent' }),
       ...(instanceUser.switchTo ? { instanceUser: instanceUser.switchTo } : {}),
@@ -334,7 +336,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const controller = new ServiceController({
       store,
       instanceRange: ranges.instanceRange,
-      ...(docker.driver ? { containerRange: containerRangeOf(docker.network) } : {}),
+      ...(network.containerRange() ? { containerRange: network.containerRange() } : {}),
       limits,
       logger: logger.child({ part: 'controller' }),
     });
@@ -343,6 +345,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const nodeController = new NodeController({ store, liveness, ...(config.nodeGraceMs !== undefined ? { graceMs: config.nodeGraceMs } : {}), logger: logger.child({ part: 'nodes' }) });
     nodeController.start();
     owned.defer(() => nodeController.stop());
+    // No engine answered at start: ask again until one does (stopped first at the server's stop).
+    if (!docker.driver && docker.retried) {
+      const watch = lateDockerEngine({
+        dataDir,
+        env: process.env,
+        router: driver,
+        controller,
+        agent,
+        network,
+        publisher,
+        serviceRange: { cidr: ranges.serviceRange, routed: routing },
+        beat: () => void recordHeartbeat(store, liveness, { ...registration(), heartbeatAt: new Date().toISOString() }, Date.now()),
+        owned,
+        logger,
+      });
+      watch.start();
+      owned.defer(() => watch.stop());
+    }
 
     if (config.cliConfig) {
       const { path, context } = config.cliConfig;
@@ -361,7 +381,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       adminTokenPath: credentials.adminTokenPath,
       ...(config.cliConfig ? { cliConfigPath: config.cliConfig.path } : {}),
       // The route of the range, when it failed, then what containers cannot do (the route again is said once).
-      notices: [...new Set([...notices, ...(routed ? [routed] : []), ...containerProblems()])],
+      notices: [...new Set([...notices, ...(routed ? [routed] : []), ...network.problems()])],
       instanceUser: instanceUser.user,
       tls: tlsInfo,
       dockerApi: face?.addresses ?? [],
@@ -373,15 +393,4 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await owned.dispose();
     throw error;
   }
-}
-
-/** The bridge subnet as the controller hands it out: not the gateway. */
-function containerRangeOf(network: { readonly subnet: string; readonly gateway: string }): { cidr: string; reserved: string[] } {
-  // parseCidr already leaves out the subnet's own address and its broadcast.
-  return { cidr: network.subnet, reserved: [network.gateway] };
-}
-
-/** `{ problems }` when there are any (left out of the node record otherwise). */
-function withProblems(problems: readonly string[]): { problems?: readonly string[] } {
-  return problems.length > 0 ? { problems } : {};
 }

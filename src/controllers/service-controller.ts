@@ -74,7 +74,9 @@ export interface ServiceControllerOptions {
 export class ServiceController {
   private readonly queue: WorkQueue;
   private readonly allocator: AddressAllocator;
-  private readonly containerAllocator: AddressAllocator | undefined;
+  private containerAllocator: AddressAllocator | undefined;
+  /** The container network's range: options.containerRange, or the one addContainerRange brought. */
+  private containerRange: ServiceControllerOptions['containerRange'];
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly randomId: () => string;
@@ -99,6 +101,7 @@ export class ServiceController {
     this.paceFromMs = options.paceFromMs ?? PACE_FROM_MS;
     this.passTimer = options.passTimer ?? (() => performance.now());
     this.allocator = new AddressAllocator(options.instanceRange ?? '127.10.0.0/16');
+    this.containerRange = options.containerRange;
     this.containerAllocator = options.containerRange ? new AddressAllocator(options.containerRange.cidr) : undefined;
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       clock: this.clock,
@@ -113,6 +116,19 @@ export class ServiceController {
     this.containerAllocator?.resumeAfter(addresses);
     this.watch = store.watch(store.revision(), (e) => this.onChange(e));
     for (const s of store.listServices()) this.queue.add(serviceKey(s.grid, s.name));
+  }
+
+  /**
+   * Addresses instances with images on a container network that appeared after start (a Docker engine
+   * found late), then gives every service a pass. Ignored when the controller has a container range.
+   */
+  addContainerRange(range: NonNullable<ServiceControllerOptions['containerRange']>): void {
+    if (this.containerAllocator) return;
+    this.containerRange = range;
+    const allocator = new AddressAllocator(range.cidr);
+    allocator.resumeAfter(this.options.store.listInstances().map((i) => i.spec.address));
+    this.containerAllocator = allocator;
+    for (const s of this.options.store.listServices()) this.queue.add(serviceKey(s.grid, s.name));
   }
 
   async stop(): Promise<void> {
@@ -235,7 +251,7 @@ export class ServiceController {
       if (plan.create.length > 0 && service.deployment) {
         // An instance with images is addressed on the container network (its sandbox holds the address).
         const images = this.containerAllocator && service.deployment.spec.containers.some((c) => c.image !== undefined);
-        for (const r of images ? (this.options.containerRange?.reserved ?? []) : []) inUse.add(r);
+        for (const r of images ? (this.containerRange?.reserved ?? []) : []) inUse.add(r);
         addresses = (images ? this.containerAllocator : this.allocator)?.allocate(plan.create.length, inUse) ?? [];
       }
     } catch (error) {

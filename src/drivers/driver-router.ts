@@ -27,7 +27,8 @@ export interface NodeDrivers {
  * One Driver over the node's drivers, as kubelet picks a runtime per pod: a container with an image
  * runs under the image driver (Docker), one without under the process driver; every later call goes
  * to the driver named in the handle (`handle.driver`). Sandboxes are the image driver's. When the
- * image driver is missing, a start of an image fails at once with the reason (`imageUnavailable`).
+ * image driver is missing, a start of an image fails at once with the reason (`imageUnavailable`),
+ * until `addImageDriver` brings one (an engine that answered after the node started).
  */
 export class DriverRouter implements Driver {
   readonly name = 'router';
@@ -35,12 +36,23 @@ export class DriverRouter implements Driver {
 
   constructor(
     private readonly process: Driver,
-    private readonly image: Driver | undefined,
+    private image: Driver | undefined,
     /** Why there is no image driver (shown in a start's error, `berth version` and `GET /v1/nodes`). */
     private readonly imageUnavailable = 'no image driver is configured',
   ) {
     this.byName.set(process.name, process);
     if (image) this.byName.set(image.name, image);
+  }
+
+  /**
+   * Brings the image driver of an engine found after the node started: from now on images start
+   * under it and `drivers()` lists it. Once only.
+   * @throws CodedError CONTAINER_START_FAILED when the node has an image driver already, or one of that name
+   */
+  addImageDriver(image: Driver): void {
+    if (this.image || this.byName.has(image.name)) throw new CodedError('CONTAINER_START_FAILED', `this node has a ${this.image?.name ?? image.name} driver already`);
+    this.image = image;
+    this.byName.set(image.name, image);
   }
 
   /** What this node can run (for the node record). */

@@ -118,7 +118,7 @@ export class DriverUnavailableError extends CodedError {
     const why = reasons.length > 0 ? reasons.join('; ') : 'no node reports it';
     super(
       'DRIVER_UNAVAILABLE',
-      `cannot deploy service "${name}" in grid "${grid}": its containers run images, and no node has the ${driver} driver (${why}); start a Docker engine and restart berth, or run the service as a process (no image)`,
+      `cannot deploy service "${name}" in grid "${grid}": its containers run images, and no node has the ${driver} driver (${why}); start a Docker engine (berth finds it within 5 s, no restart needed), or run the service as a process (no image)`,
       { grid, name, driver, reasons: [...reasons] },
     );
   }

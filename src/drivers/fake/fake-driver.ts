@@ -39,6 +39,8 @@ export interface FakeDriverOptions {
   readonly clock?: Clock;
   /** Behaviour of containers with no `configure`d one. */
   readonly defaults?: FakeBehavior;
+  /** The driver's name, also in its handles (default `fake`): `docker` plays a node's image driver behind a DriverRouter. */
+  readonly name?: string;
 }
 
 /** What an exec handler of the fake driver is asked to run. */
@@ -69,9 +71,9 @@ export interface FakeCall {
   readonly argv?: readonly string[];
 }
 
-/** The handle of a fake container: `id` is unique per driver ("fake-1", "fake-2" …). */
+/** The handle of a fake container: `driver` is the driver's name (`fake` by default); `id` is unique per driver ("fake-1", "fake-2" …). */
 export type FakeHandle = {
-  readonly driver: 'fake';
+  readonly driver: string;
   readonly id: string;
   readonly instanceId: string;
   readonly containerName: string;
@@ -94,7 +96,7 @@ interface FakeContainer {
  * Passes drivers/driver-conformance.ts like the real drivers.
  */
 export class FakeDriver implements Driver {
-  readonly name = 'fake';
+  readonly name: string;
   readonly calls: FakeCall[] = [];
   private readonly clock: Clock;
   private defaults: FakeBehavior;
@@ -106,6 +108,7 @@ export class FakeDriver implements Driver {
   constructor(options: FakeDriverOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.defaults = options.defaults ?? {};
+    this.name = options.name ?? 'fake';
   }
 
   /** Sets the behaviour of the next containers of `instanceId` (of one container of it, when named). */
@@ -158,7 +161,7 @@ export class FakeDriver implements Driver {
       });
     }
     const handle: FakeHandle = {
-      driver: 'fake',
+      driver: this.name,
       id: `fake-${++this.seq}`,
       instanceId: config.instanceId,
       containerName: config.containerName,
@@ -331,7 +334,7 @@ export class FakeDriver implements Driver {
   }
 
   private lookup(h: ContainerHandle, method: FakeCall['method'], stop?: StopOptions, argv?: readonly string[]): FakeContainer | undefined {
-    if (h.driver !== 'fake' || typeof h.id !== 'string') {
+    if (h.driver !== this.name || typeof h.id !== 'string') {
       throw new CodedError('CONTAINER_HANDLE_INVALID', 'not a fake-driver handle', { field: 'driver' });
     }
     const c = this.containers.get(h.id);
