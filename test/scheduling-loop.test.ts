@@ -89,4 +89,12 @@ describe('scheduling in the control loop (two nodes, fake driver)', () => {
     store.updateServiceIntent('default', 'big', { desired: 'stopped' }, { ifVersion: big?.version ?? 0 });
     await until('small ready', () => meantToRun('small').filter(isReady).length === 1);
   });
+
+  it('publishes on its node the target port of a service port that no container declares (`--port http:80:8080`), so other nodes reach every instance', async () => {
+    create({ name: 'web', replicas: 2, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, protocol: 'UDP' }] });
+    await until('2 ready', () => meantToRun('web').filter(isReady).length === 2);
+    for (const i of meantToRun('web')) {
+      assert.deepEqual(i.spec.hostPorts?.map((p) => `${p.containerPort}/${p.protocol}`), ['8080/TCP', '53/UDP'], `${i.id} on ${i.node}`);
+    }
+  });
 });

@@ -8,7 +8,7 @@ import type { ServicePlan, UsageIndex } from '../reconcile/index.js';
 import { indexUsage, planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
 import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
 import { AddressAllocator } from './address-allocator.js';
-import { HostPortAllocator } from './host-port-allocator.js';
+import { HostPortAllocator, portsToPublish } from './host-port-allocator.js';
 
 /** How long a service waiting for free instance addresses waits before it looks again. */
 const ADDRESS_RETRY_MS = 5000;
@@ -258,6 +258,7 @@ export class ServiceController {
       // Node-published ports: each node's live instances' ports, then this pass's (Nomad's dynamic ports).
       const targets = new Set(plan.create.map((c) => c.node));
       const hostPorts = new HostPortAllocator(this.activeInstances().filter((i) => targets.has(i.node)));
+      const published = portsToPublish([spec, service.spec]);
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
@@ -275,7 +276,7 @@ export class ServiceController {
           restartPolicy: spec.restartPolicy,
           env,
           drainTimeout: spec.drainTimeout,
-          ...withHostPorts(hostPorts.allocate(c.node, spec.containers)),
+          ...withHostPorts(hostPorts.allocate(c.node, published)),
           // Relative to the node's data directory; the agent resolves it (node-local storage).
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },
