@@ -97,4 +97,16 @@ describe('scheduling in the control loop (two nodes, fake driver)', () => {
       assert.deepEqual(i.spec.hostPorts?.map((p) => `${p.containerPort}/${p.protocol}`), ['8080/TCP', '53/UDP'], `${i.id} on ${i.node}`);
     }
   });
+
+  it('removes a service whose instance was on a node removed with --force while its agent was stopped (its record goes with the service)', async () => {
+    create({ name: 'web', replicas: 4 });
+    await until('4 ready', () => meantToRun('web').filter(isReady).length === 4);
+    await (agents[1] as Agent).stop();
+    store.removeNode('node-2', { force: true });
+    await until('4 ready on node-1', () => meantToRun('web').filter((i) => isReady(i) && i.node === 'node-1').length === 4);
+    const svc = store.getService('default', 'web');
+    store.updateServiceIntent('default', 'web', { desired: 'removing' }, { ifVersion: svc?.version ?? 0 });
+    await until('web removed', () => store.getService('default', 'web') === undefined, 10_000);
+    assert.deepEqual(store.listInstances({ grid: 'default', service: 'web' }), [], 'the removed node\'s instances are forgotten with it');
+  });
 });

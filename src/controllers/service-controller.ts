@@ -291,9 +291,12 @@ export class ServiceController {
       if (i) events.push({ ...base, type: 'instance.stopping', severity: 'info', instance: i.id, slot: i.slot, message: `${slotName(service.name, i.slot)} stopping: ${s.reason}` });
     }
     if (plan.removeService) events.push({ ...base, type: 'service.removed', severity: 'info', message: `service ${service.name} removed` });
+    // Only ended instances are forgotten, but for a service whose removal is done: the planner counted
+    // an instance on a removed node (`node rm --force`) as ended, since it never reports again. Kept, it
+    // kept the service record too ("service record kept: it still has instances"): removal hung for ever.
     const removable = plan.remove.filter((id) => {
       const i = byId.get(id);
-      return i !== undefined && isTerminal(i.status.state);
+      return i !== undefined && (isTerminal(i.status.state) || plan.removeService);
     });
     const writes: ControllerWrites = {
       createInstances,
