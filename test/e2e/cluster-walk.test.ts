@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
-import { BIN, RANGES_DIR, cleanup, startBerth, tempDir, waitFor } from './harness.js';
-import { ECHO } from './programs.js';
+import { BIN, RANGES_DIR, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { ECHO, pidOf } from './programs.js';
 import { ROOT } from './harness.js';
 
 /*
@@ -94,14 +94,18 @@ describe('several machines as a new user walks them (server + agent on loopback)
     assert.ok(endpoints.endpoints.every((e) => Object.keys(e.ports).length === 1), `every endpoint has a port: ${JSON.stringify(endpoints.endpoints)}`);
   });
 
-  it('an agent whose node was removed, started again without a join token, says the node was removed (not that it has no credential)', async () => {
+  it('removes a service whose instance was on a node removed with --force; the agent, without a join token, says its node was removed; with one, it joins and stops the forgotten instance', async () => {
     const agent = agents[0] as RunningAgent;
-    // Nothing of the node's left running: a stopped agent leaves its instances running, and nobody
-    // would stop them once its node is forgotten and it cannot join again.
-    await berth.client.removeService('default', 'walkweb');
-    await waitFor('walkweb removed', async () => (await berth.client.listServices('default')).length === 0 || undefined, { timeoutMs: 20_000 });
-    await killAgent(agent, 'SIGTERM');
+    const remote = (await berth.client.listInstances('default', 'walkweb')).find((i) => i.node === 'walk-n2' && i.status.state === 'running');
+    assert.ok(remote, 'an instance runs on the agent');
+    const pid = pidOf(remote);
+    await killAgent(agent, 'SIGTERM'); // its instances keep running
     await berth.client.removeNode('walk-n2', { force: true });
+    await berth.client.removeService('default', 'walkweb');
+    // Before the fix the service stayed `removing` for ever: its instance on the removed node was never deleted.
+    await waitFor('walkweb removed', async () => (await berth.client.listServices('default')).length === 0 || undefined, { timeoutMs: 20_000 });
+    assert.ok(alive(pid), 'the instance on the removed node still runs: nobody could stop it');
+
     const again = spawn(process.execPath, [BIN, 'agent', '--join', berth.url, '--name', 'walk-n2', '--data-dir', agent.dataDir, '--address', AGENT_ADDRESS, '--proxy', 'off', '--dns', 'off', '--telemetry-port', '45341'], {
       env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, NO_COLOR: '1', BERTH_JOIN_TOKEN: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -112,5 +116,9 @@ describe('several machines as a new user walks them (server + agent on loopback)
     assert.equal(code, 1, stderr);
     assert.match(stderr, /node "walk-n2" is no longer a node of .*: its credential in .*agent\.json is refused \(401: the node was removed, `berth node rm`\); give a join token to join again/);
     assert.doesNotMatch(stderr, /has no credential/);
+
+    // Given a join token, it joins again and stops what it ran for the forgotten service.
+    agents.push(await spawnAgent(berth, 'walk-n2', joinToken, agent.dataDir, { address: AGENT_ADDRESS, args: ['--telemetry-port', '45341'], env: { BERTH_DNS_UPSTREAMS: '127.0.0.1:45349' } }));
+    await waitFor('the forgotten instance stopped', () => !alive(pid) || undefined, { timeoutMs: 20_000 });
   });
 });
