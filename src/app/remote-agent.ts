@@ -186,7 +186,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
             : `node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`,
         );
       }
-      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels);
+      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels).catch((error: unknown) => {
+        // The server's words alone ("invalid bearer token: …") did not say which token it meant.
+        if (isApiError(error) && (error.status === 401 || error.status === 403)) {
+          throw new Error(`the join token (--token or BERTH_JOIN_TOKEN) is refused by ${server}: ${error.message}; make one with \`berth node join-token\` on a server`);
+        }
+        throw error;
+      });
       writeFileSync(credentialPath, `${JSON.stringify({ server: servers.join(','), node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
       late.token = joined.telemetryToken;
       logger.info({ node, server }, 'joined');

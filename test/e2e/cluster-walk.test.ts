@@ -121,4 +121,18 @@ describe('several machines as a new user walks them (server + agent on loopback)
     agents.push(await spawnAgent(berth, 'walk-n2', joinToken, agent.dataDir, { address: AGENT_ADDRESS, args: ['--telemetry-port', '45341'], env: { BERTH_DNS_UPSTREAMS: '127.0.0.1:45349' } }));
     await waitFor('the forgotten instance stopped', () => !alive(pid) || undefined, { timeoutMs: 20_000 });
   });
+
+  it('an agent whose join token is refused says it is the join token, and how to make one', async () => {
+    const dir = tempDir('berth-walk-agent-');
+    dirs.push(dir);
+    const proc = spawn(process.execPath, [BIN, 'agent', '--join', berth.url, '--token', 'not-a-token', '--name', 'walk-n3', '--data-dir', dir, '--address', '127.11.107.23', '--proxy', 'off', '--dns', 'off', '--telemetry-port', '0'], {
+      env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /the join token \(--token or BERTH_JOIN_TOKEN\) is refused by http:\/\/127\.0\.0\.1:45340: .+; make one with `berth node join-token` on a server/);
+  });
 });
