@@ -89,4 +89,24 @@ describe('scheduling in the control loop (two nodes, fake driver)', () => {
     store.updateServiceIntent('default', 'big', { desired: 'stopped' }, { ifVersion: big?.version ?? 0 });
     await until('small ready', () => meantToRun('small').filter(isReady).length === 1);
   });
+
+  it('publishes on its node the target port of a service port that no container declares (`--port http:80:8080`), so other nodes reach every instance', async () => {
+    create({ name: 'web', replicas: 2, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, protocol: 'UDP' }] });
+    await until('2 ready', () => meantToRun('web').filter(isReady).length === 2);
+    for (const i of meantToRun('web')) {
+      assert.deepEqual(i.spec.hostPorts?.map((p) => `${p.containerPort}/${p.protocol}`), ['8080/TCP', '53/UDP'], `${i.id} on ${i.node}`);
+    }
+  });
+
+  it('removes a service whose instance was on a node removed with --force while its agent was stopped (its record goes with the service)', async () => {
+    create({ name: 'web', replicas: 4 });
+    await until('4 ready', () => meantToRun('web').filter(isReady).length === 4);
+    await (agents[1] as Agent).stop();
+    store.removeNode('node-2', { force: true });
+    await until('4 ready on node-1', () => meantToRun('web').filter((i) => isReady(i) && i.node === 'node-1').length === 4);
+    const svc = store.getService('default', 'web');
+    store.updateServiceIntent('default', 'web', { desired: 'removing' }, { ifVersion: svc?.version ?? 0 });
+    await until('web removed', () => store.getService('default', 'web') === undefined, 10_000);
+    assert.deepEqual(store.listInstances({ grid: 'default', service: 'web' }), [], 'the removed node\'s instances are forgotten with it');
+  });
 });

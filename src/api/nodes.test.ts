@@ -91,6 +91,7 @@ describe('API: nodes', () => {
     assert.equal(refused.status, 409);
     assert.equal(refused.body?.['code'], 'NODE_NOT_DOWN');
     assert.match(String(refused.body?.['message']), /--force/);
+    assert.match(String(refused.body?.['message']), /node grace.*retry once `berth node ls` shows it Down/, 'a user who just stopped the agent learns to wait for the grace');
     assert.equal((await call(app, admin, 'DELETE', '/v1/nodes/n2')).status, 204);
     assert.equal((await call(app, admin, 'DELETE', '/v1/nodes/n1?force=true')).status, 204);
     assert.deepEqual(store.listNodes(), []);

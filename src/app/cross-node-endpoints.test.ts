@@ -4,7 +4,7 @@ import type { Instance, NodeRegistration } from '../model/index.js';
 import { parseServiceSpec } from '../model/index.js';
 import { buildProxyTable } from '../proxy/index.js';
 import { openSqliteStore } from '../store/index.js';
-import { HostPortAllocator } from '../controllers/host-port-allocator.js';
+import { HostPortAllocator, portsToPublish } from '../controllers/host-port-allocator.js';
 import { newInstance } from '../api/testing/fixtures.js';
 import { buildSnapshot } from './endpoints-publisher.js';
 
@@ -65,7 +65,7 @@ describe('endpoints across nodes (node-published ports)', () => {
 });
 
 describe('HostPortAllocator', () => {
-  const containers = parseServiceSpec({ name: 'x', containers: [{ command: ['x'], ports: [{ containerPort: 80 }, { containerPort: 53, protocol: 'UDP' }] }] }).containers;
+  const containers = portsToPublish([parseServiceSpec({ name: 'x', containers: [{ command: ['x'], ports: [{ containerPort: 80 }, { containerPort: 53, protocol: 'UDP' }] }] })]);
 
   it('gives each container port a port of its node, never one a live instance there holds; nodes are apart', () => {
     const held = newInstance({ node: 'a', spec: { ...newInstance().spec, hostPorts: [{ containerPort: 80, protocol: 'TCP', hostPort: 20000 }] } });

@@ -98,6 +98,8 @@ export class LogFeed {
     };
     const headersMs = target.down ? Math.min(timeouts.headersMs, 1000) : timeouts.headersMs;
     let timer = setTimeout(() => giveUp(`no answer within ${headersMs} ms${target.down ? ' (the node is down)' : ''}`), headersMs);
+    /** Whether the answer came and its lines were being read: a failure then is a broken stream (a SIGKILLed agent). */
+    let streaming = false;
     try {
       const response = await fetchFn(`${target.url}/v1/node/instances/logs?${params.toString()}`, { headers: { authorization: `Bearer ${target.token}` }, signal: this.abort.signal });
       clearTimeout(timer);
@@ -110,13 +112,15 @@ export class LogFeed {
         timer = setTimeout(() => giveUp(`its stream stayed silent for ${timeouts.idleMs} ms`), timeouts.idleMs);
       };
       idle();
+      streaming = true;
       for await (const value of parseNdjson(chunksOf(response.body, idle))) this.take(value);
       if (query.follow && !this.abort.signal.aborted) this.fail('its stream ended (the agent stopped?)');
       else this.end();
     } catch (error) {
       if (why !== '') this.fail(why);
       else if (this.abort.signal.aborted) this.end();
-      else this.fail(describeFailure(error));
+      // Said as such: a bare "aborted" or "terminated" told the user nothing of what happened.
+      else this.fail(streaming ? `its stream broke (${describeFailure(error)})` : describeFailure(error));
     } finally {
       clearTimeout(timer);
     }

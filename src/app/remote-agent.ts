@@ -176,9 +176,23 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     let saved = readSaved(credentialPath);
     const savedServers = saved ? saved.server.split(',') : [];
     if (saved && (!savedServers.some((s) => servers.includes(s)) || saved.node !== node)) saved = undefined;
-    const joinCluster = async (): Promise<string> => {
-      if (!config.joinToken) throw new Error(`node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`);
-      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels);
+    // `refused`: the saved credential was refused (401): the node was removed (`berth node rm`), so its
+    // credential died with it; saying "no credential" there sent users looking for a missing file.
+    const joinCluster = async (refused = false): Promise<string> => {
+      if (!config.joinToken) {
+        throw new Error(
+          refused
+            ? `node "${node}" is no longer a node of ${server}: its credential in ${credentialPath} is refused (401: the node was removed, \`berth node rm\`); give a join token to join again (--token; berth node join-token on a server)`
+            : `node "${node}" has no credential for ${server} in ${credentialPath}: give a join token (--token; berth node join-token on the server)`,
+        );
+      }
+      const joined = await new NodeAgentClient({ baseUrl: server, token: config.joinToken, ...fetchOption }).join(node, facts, config.labels).catch((error: unknown) => {
+        // The server's words alone ("invalid bearer token: …") did not say which token it meant.
+        if (isApiError(error) && (error.status === 401 || error.status === 403)) {
+          throw new Error(`the join token (--token or BERTH_JOIN_TOKEN) is refused by ${server}: ${error.message}; make one with \`berth node join-token\` on a server`);
+        }
+        throw error;
+      });
       writeFileSync(credentialPath, `${JSON.stringify({ server: servers.join(','), node, token: joined.token } satisfies SavedCredential)}\n`, { mode: 0o600 });
       late.token = joined.telemetryToken;
       logger.info({ node, server }, 'joined');
@@ -194,7 +208,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     } catch (error) {
       // The node was removed (its credential died with it): join again.
       if (!(isApiError(error) && error.status === 401)) throw error;
-      token = await joinCluster();
+      token = await joinCluster(true);
       client = new NodeAgentClient({ baseUrl: server, token, ...fetchOption });
       cluster = (await client.heartbeat(node, facts)).cluster;
     }

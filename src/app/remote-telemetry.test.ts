@@ -228,4 +228,30 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
     stop.abort();
     await reading;
   });
+  it('says that the stream of a node whose connection broke mid-stream (a SIGKILLed agent) broke, not a bare "terminated"', async () => {
+    const a = new ScriptedNode([line(t(1), 'a1', A1.id, 1)], t(2));
+    const b = new ScriptedNode([line(t(1), 'b1', B2.id, 2)], t(2));
+    const bApp = createNodeTelemetryApi({ node: 'vm-b', reader: b, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
+    await bApp.listen({ host: '127.0.0.1', port: 0 });
+    const bPort = (bApp.server.address() as { port: number }).port;
+    const targets = new Map<string, TelemetryTarget>([['vm-a', await serve('vm-a', a, ALL)], ['vm-b', { url: `http://127.0.0.1:${bPort}`, token: TOKEN }]]);
+    const telemetry = new RemoteTelemetry({ target: (node) => targets.get(node) as TelemetryTarget, rescanMs: 50, retryMs: 60_000 });
+    const stop = new AbortController();
+    after(() => {
+      stop.abort();
+      return bApp.close();
+    });
+    const got: string[] = [];
+    const unreachable: UnreachableNode[] = [];
+    const reading = (async () => {
+      for await (const l of telemetry.logs(ALL, { follow: true, signal: stop.signal, onUnreachable: (u) => unreachable.push(u) })) got.push(l.text);
+    })();
+    await waitFor('both histories', () => got.length === 2);
+    bApp.server.closeAllConnections(); // the connection is cut, as when the agent's process dies
+    await waitFor('vm-b named', () => unreachable.length === 1);
+    assert.equal(unreachable[0]?.node, 'vm-b');
+    assert.match(unreachable[0]?.reason ?? '', /^its stream broke \(.+\)$/);
+    stop.abort();
+    await reading;
+  });
 });

@@ -46,18 +46,34 @@ export function requestOver(agent: http.Agent, input: string, init: RequestInit,
       if (body === null) res.resume();
       resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
     });
-    if (connectTimeoutMs !== undefined && connectTimeoutMs > 0) limitConnect(request, connectTimeoutMs);
+    // A request destroyed before it has a socket emits its error only once the agent hands one over,
+    // and the pinned agent hands one over only after the TLS handshake: a peer that accepts and never
+    // answers it (a SIGSTOPped agent) held the caller forever, past its signal and connect timeout.
+    // So both end the promise themselves, not only the request.
+    const fail = (error: Error): void => {
+      request.destroy(error);
+      reject(error);
+    };
+    const signal = init.signal;
+    if (signal) {
+      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : Object.assign(new Error('This operation was aborted'), { name: 'AbortError' }));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        request.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    if (connectTimeoutMs !== undefined && connectTimeoutMs > 0) limitConnect(request, connectTimeoutMs, fail);
     request.once('error', reject);
     if (typeof init.body === 'string') request.write(init.body);
     request.end();
   });
 }
 
-/** Destroys `request` with CONNECT_TIMEOUT unless its socket is connected (and, for TLS, secured) within `ms`. */
-function limitConnect(request: http.ClientRequest, ms: number): void {
+/** Fails `request` (destroys it and rejects its promise) with CONNECT_TIMEOUT unless its socket is connected (and, for TLS, secured) within `ms`. */
+function limitConnect(request: http.ClientRequest, ms: number, fail: (error: Error) => void): void {
   const timer = setTimeout(() => {
-    const error = Object.assign(new Error(`no connection within ${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`} (connect timeout)`), { code: 'CONNECT_TIMEOUT' });
-    request.destroy(error);
+    fail(Object.assign(new Error(`no connection within ${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`} (connect timeout)`), { code: 'CONNECT_TIMEOUT' }));
   }, ms);
   const done = (): void => clearTimeout(timer);
   request.once('close', done);

@@ -28,8 +28,9 @@ function detailLines(node: NodeDetail, now: number): string[] {
     `Name:          ${node.name}`,
     `Address:       ${node.address}`,
     `Telemetry:     ${node.telemetryPort !== undefined ? `${node.address.includes(':') ? `[${node.address}]` : node.address}:${node.telemetryPort} (${node.telemetryFingerprint ? `https, certificate SHA-256 ${node.telemetryFingerprint}` : 'plain http: its agent reported no certificate'})` : node.joinedAt === undefined ? "in-process (the server's own node)" : '<none> (its agent runs with --telemetry-port 0)'}`,
-    // The record is written when the node registers, changes or goes down (heartbeats write nothing).
-    `Status:        ${status(node)} (since ${formatAge(node.heartbeatAt, now)} ago)`,
+    // The record is written when the node registers, changes or goes down (heartbeats write nothing):
+    // a ready node's heartbeatAt is when it (re)registered; a down one's, its last heartbeat heard.
+    `Status:        ${status(node)} (${node.ready ? 'since' : 'last heartbeat'} ${formatAge(node.heartbeatAt, now)} ago)`,
     `Availability:  ${node.availability}`,
     `Platform:      ${node.os}/${node.arch}`,
     `Capacity:      ${node.capacity.cpus} CPUs, ${formatBytes(node.capacity.memoryBytes)} memory`,

@@ -50,7 +50,9 @@ export function renderExplanation(name: string, why: ServiceExplanation, c: Pale
     const width = Math.max(...why.instances.map((i) => i.id.length));
     for (const i of why.instances) {
       const desired = i.desiredState === 'running' ? '' : `  (desired ${i.desiredState})`;
-      const health = i.health ? `  ${colourHealth(i.health, c)}` : '';
+      // Without probes there is no health word: a running instance that is not ready (its node is
+      // down, so its last report is all that is known) was shown as plainly running.
+      const health = i.health ? `  ${colourHealth(i.health, c)}` : i.state === 'running' && !i.ready && i.desiredState === 'running' ? `  ${c.yellow('not ready')}` : '';
       lines.push(`  ${`${name}-${i.slot}`.padEnd(name.length + 4)} ${i.id.padEnd(width)}  gen ${String(i.generation).padEnd(3)} ${colourState(i.state, c, i.state.padEnd(8))}${health}${desired}`.trimEnd());
     }
   }

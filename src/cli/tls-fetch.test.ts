@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -131,5 +132,34 @@ describe('tlsFetch against an https server with a self-signed certificate', { sk
 
   it('refuses a CA file it cannot read, naming it', () => {
     assert.throws(() => tlsFetch({ caFile: join(dir, 'missing.pem') }), /missing\.pem.*--tls-ca/);
+  });
+});
+
+describe('a pinned fetch to a server that accepts and never finishes the TLS handshake (a SIGSTOPped agent)', { timeout: 20_000 }, () => {
+  let server: Server;
+  let url: string;
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v1/version`;
+  });
+
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('rejects once its signal aborts, instead of waiting for the handshake forever', async () => {
+    const started = Date.now();
+    await assert.rejects(tlsFetch({ fingerprint: 'AB'.repeat(32) })(url, { signal: AbortSignal.timeout(200) }), (error: Error) => /abort|timeout/i.test(`${error.name} ${error.message}`));
+    assert.ok(Date.now() - started < 5000, `rejected after ${Date.now() - started} ms`);
+  });
+
+  it('rejects with CONNECT_TIMEOUT after the connect timeout', async () => {
+    const started = Date.now();
+    await assert.rejects(tlsFetch({ fingerprint: 'AB'.repeat(32) }, { connectTimeoutMs: 200 })(url, {}), { code: 'CONNECT_TIMEOUT' });
+    assert.ok(Date.now() - started < 5000, `rejected after ${Date.now() - started} ms`);
   });
 });

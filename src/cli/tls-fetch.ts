@@ -52,6 +52,9 @@ function readCa(file: string): Buffer {
   }
 }
 
+/** How long the pinned agent waits for a TLS handshake before it drops the connection. */
+const PINNED_HANDSHAKE_TIMEOUT_MS = 30_000;
+
 /**
  * An agent whose connections are handed to HTTP only after the server's certificate matched the pin,
  * so not a byte of a request (a token) is sent to another server. No session resumption: a resumed
@@ -76,7 +79,11 @@ class PinnedAgent extends https.Agent {
       callback?.(error, socket);
     };
     socket.once('error', settle);
+    // A peer that accepts and never completes the handshake (a frozen process): its request was given
+    // up by its caller's timeout already (http-fetch.ts), and the socket is not kept open for ever.
+    socket.setTimeout(PINNED_HANDSHAKE_TIMEOUT_MS, () => settle(Object.assign(new Error(`no TLS handshake within ${PINNED_HANDSHAKE_TIMEOUT_MS / 1000} s`), { code: 'CONNECT_TIMEOUT' })));
     socket.once('secureConnect', () => {
+      socket.setTimeout(0);
       const presented = socket.getPeerCertificate().fingerprint256 ?? '';
       if (presented.replace(/:/g, '').toUpperCase() === this.pin) {
         markSecured(socket);

@@ -1,5 +1,29 @@
-import type { ContainerSpec, Instance, InstanceHostPort } from '../model/index.js';
-import { NODE_HOST_PORT_RANGE, isTerminal } from '../model/index.js';
+import type { Instance, InstanceHostPort, ServiceSpec } from '../model/index.js';
+import { NODE_HOST_PORT_RANGE, isTerminal, servicePortsOf } from '../model/index.js';
+
+/** A port of an instance that other nodes must reach: a container port, or a numeric service target port. */
+export type PortToPublish = Omit<InstanceHostPort, 'hostPort'>;
+
+/**
+ * The ports a new instance publishes on its node: every container port, and every numeric
+ * `targetPort` of the specs' service ports (`--port http:80:8080` declares no container port, yet
+ * other nodes' proxies must reach 8080). Both the deployed spec and the current one count, since the
+ * network face takes effect without a deploy. Named target ports are container ports already.
+ */
+export function portsToPublish(specs: readonly ServiceSpec[]): PortToPublish[] {
+  const out: PortToPublish[] = [];
+  const add = (containerPort: number, protocol: PortToPublish['protocol']): void => {
+    if (!out.some((o) => o.containerPort === containerPort && o.protocol === protocol)) out.push({ containerPort, protocol });
+  };
+  for (const spec of specs) for (const c of spec.containers) for (const p of c.ports) add(p.containerPort, p.protocol);
+  for (const spec of specs) {
+    for (const p of servicePortsOf(spec)) {
+      const target = p.targetPort ?? p.port;
+      if (typeof target === 'number') add(target, p.protocol);
+    }
+  }
+  return out;
+}
 
 /**
  * Node-published ports of one controller pass (Nomad's dynamic port assignment in the plan): for each
@@ -20,11 +44,11 @@ export class HostPortAllocator {
   }
 
   /**
-   * The published ports of a new instance on `node`; [] when its containers have no ports, or when the
-   * node has no port left (the instance is then reachable from its own node only; logged by the caller).
+   * The published ports of a new instance on `node` for `wanted` (portsToPublish); [] when it wants
+   * none, or when the node has no port left (the instance is then reachable from its own node only;
+   * logged by the caller).
    */
-  allocate(node: string, containers: readonly ContainerSpec[]): InstanceHostPort[] {
-    const wanted = containers.flatMap((c) => c.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol })));
+  allocate(node: string, wanted: readonly PortToPublish[]): InstanceHostPort[] {
     const out: InstanceHostPort[] = [];
     const used = this.usedOn(node);
     const [low, high] = this.range;

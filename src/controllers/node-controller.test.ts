@@ -27,12 +27,15 @@ describe('node controller and heartbeats', () => {
     beat('a');
     beat('b');
     store.applyControllerWrites({ createInstances: [newInstance({ node: 'a', slot: 1 }), newInstance({ node: 'a', slot: 2, service: 'api' })] });
-    await clock.advance(9_000);
+    await clock.advance(2_000);
+    beat('a'); // a quiet beat: no record write
+    await clock.advance(7_000);
     beat('b');
     assert.deepEqual(controller.check(), [], 'within the grace nothing is down');
-    await clock.advance(1_500);
-    assert.deepEqual(controller.check(), ['a'], '10.5 s after its last beat, a is down; b beat 1.5 s ago');
+    await clock.advance(3_500);
+    assert.deepEqual(controller.check(), ['a'], '10.5 s after its last beat, a is down; b beat 3.5 s ago');
     assert.equal(store.getNode('a')?.ready, false);
+    assert.equal(store.getNode('a')?.heartbeatAt, new Date(T0 + 2_000).toISOString(), "the down record says when a was last heard of (node show's 'Down (last heartbeat …)')");
     assert.equal(store.getNode('b')?.ready, true);
     const down = store.listEvents({ grid: 'default', service: 'web' }).filter((e) => e.type === 'node.down');
     assert.equal(down.length, 1);

@@ -78,17 +78,22 @@ export class NodeController {
     const down: string[] = [];
     for (const node of this.options.store.listNodes()) {
       if (!node.ready) continue;
-      const last = Math.max(this.options.liveness.lastRenewedMs(node.name) ?? 0, this.startedAtMs);
+      const heard = this.options.liveness.lastRenewedMs(node.name);
+      const last = Math.max(heard ?? 0, this.startedAtMs);
       if (now - last <= this.graceMs) continue;
-      if (this.markDown(node, now - last)) down.push(node.name);
+      if (this.markDown(node, now - last, heard)) down.push(node.name);
     }
     return down;
   }
 
-  private markDown(node: NodeInfo, silentMs: number): boolean {
+  /** `heardMs`: the last heartbeat this server heard (undefined: none since it started; the record's stays). */
+  private markDown(node: NodeInfo, silentMs: number, heardMs: number | undefined): boolean {
     const { store } = this.options;
+    // The record's heartbeatAt is otherwise the last registration or change: `node show` said a node
+    // that had just gone down was "Down (since 2m ago)".
+    const heartbeatAt = heardMs !== undefined && heardMs > Date.parse(node.heartbeatAt || '1970-01-01T00:00:00Z') ? { heartbeatAt: new Date(heardMs).toISOString() } : {};
     try {
-      store.updateNode(node.name, { ready: false }, { ifVersion: node.version });
+      store.updateNode(node.name, { ready: false, ...heartbeatAt }, { ifVersion: node.version });
     } catch (error) {
       if (error instanceof VersionConflictError) return false; // it registered meanwhile: look again next pass
       throw error;

@@ -8,7 +8,7 @@ import type { ServicePlan, UsageIndex } from '../reconcile/index.js';
 import { indexUsage, planService, serviceLinkEnv, servicePortsOf } from '../reconcile/index.js';
 import type { ControllerWrites, NewInstance, Store, WatchEvent } from '../store/index.js';
 import { AddressAllocator } from './address-allocator.js';
-import { HostPortAllocator } from './host-port-allocator.js';
+import { HostPortAllocator, portsToPublish } from './host-port-allocator.js';
 
 /** How long a service waiting for free instance addresses waits before it looks again. */
 const ADDRESS_RETRY_MS = 5000;
@@ -274,6 +274,7 @@ export class ServiceController {
       // Node-published ports: each node's live instances' ports, then this pass's (Nomad's dynamic ports).
       const targets = new Set(plan.create.map((c) => c.node));
       const hostPorts = new HostPortAllocator(this.activeInstances().filter((i) => targets.has(i.node)));
+      const published = portsToPublish([spec, service.spec]);
       createInstances = plan.create.map((c, k) => ({
         id: `${slotName(service.name, c.slot)}-${this.randomId()}`,
         grid: service.grid,
@@ -291,7 +292,7 @@ export class ServiceController {
           restartPolicy: spec.restartPolicy,
           env,
           drainTimeout: spec.drainTimeout,
-          ...withHostPorts(hostPorts.allocate(c.node, spec.containers)),
+          ...withHostPorts(hostPorts.allocate(c.node, published)),
           // Relative to the node's data directory; the agent resolves it (node-local storage).
           ...(spec.stateful ? { dataDir: `volumes/${service.grid}/${service.name}/${c.slot}` } : {}),
         },
@@ -306,9 +307,12 @@ export class ServiceController {
       if (i) events.push({ ...base, type: 'instance.stopping', severity: 'info', instance: i.id, slot: i.slot, message: `${slotName(service.name, i.slot)} stopping: ${s.reason}` });
     }
     if (plan.removeService) events.push({ ...base, type: 'service.removed', severity: 'info', message: `service ${service.name} removed` });
+    // Only ended instances are forgotten, but for a service whose removal is done: the planner counted
+    // an instance on a removed node (`node rm --force`) as ended, since it never reports again. Kept, it
+    // kept the service record too ("service record kept: it still has instances"): removal hung for ever.
     const removable = plan.remove.filter((id) => {
       const i = byId.get(id);
-      return i !== undefined && isTerminal(i.status.state);
+      return i !== undefined && (isTerminal(i.status.state) || plan.removeService);
     });
     const writes: ControllerWrites = {
       createInstances,

@@ -262,7 +262,13 @@ export class NodeNotFoundError extends CodedError {
 /** Removing a node whose agent still reports (Swarm: "node is not down and can't be removed"). */
 export class NodeNotDownError extends CodedError {
   constructor(name: string) {
-    super('NODE_NOT_DOWN', `node "${name}" is not down and can't be removed: stop its agent first, or remove it anyway with --force (its instances are then replaced elsewhere)`, { name });
+    // A stopped agent's node is marked down only once the grace has passed since its last heartbeat:
+    // "stop its agent first" alone left a user who had just stopped it with the same refusal.
+    super(
+      'NODE_NOT_DOWN',
+      `node "${name}" is not down and can't be removed: its agent reported within the node grace (berth server --node-grace, 10s by default); stop its agent and retry once \`berth node ls\` shows it Down, or remove it anyway with --force (its instances are then replaced elsewhere)`,
+      { name },
+    );
   }
 }
 

@@ -54,6 +54,7 @@ export function changedNode(current: NodeInfo | undefined, name: string, change:
     ...(change.availability ? { availability: change.availability } : {}),
     ...(change.labels ? { labels: { ...change.labels } } : {}),
     ...(change.ready !== undefined ? { ready: change.ready } : {}),
+    ...(change.heartbeatAt !== undefined ? { heartbeatAt: change.heartbeatAt } : {}),
   };
 }
 

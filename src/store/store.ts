@@ -115,6 +115,11 @@ export interface NodeChange {
   readonly availability?: NodeAvailability;
   /** The node controller's: false when the node's heartbeats stopped for the grace period; its agent's registration sets it true again. */
   readonly ready?: boolean;
+  /**
+   * The node controller's, with `ready: false`: the last heartbeat it heard (heartbeats themselves
+   * write no record), so that a down node's record says when it was last heard of.
+   */
+  readonly heartbeatAt?: string;
   /** Replaces the node's labels. */
   readonly labels?: Readonly<Record<string, string>>;
 }
