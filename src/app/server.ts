@@ -281,6 +281,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
       instanceRange: ranges.instanceRange,
       clusterId,
+      // Agents joined to this server make their bridges with its subnet, once its engine answered.
+      containerRange: () => network.containerRange()?.cidr,
       limits,
       node,
       version: BERTH_VERSION,
