@@ -69,6 +69,8 @@ export interface RunningAgent {
   readonly telemetryFingerprint: string | undefined;
   /** `host:port` of the node's DNS server, when it runs. */
   readonly dnsAddress: string | undefined;
+  /** The Docker engine images run on (DOCKER_HOST's notation) and its berth bridge, or why none answered at start. */
+  readonly docker: { readonly host: string; readonly network: string; readonly subnet: string } | { readonly unavailable: string };
   stop(): Promise<void>;
 }
 
@@ -309,7 +311,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       owned.defer(() => watch.stop());
     }
     logger.info({ node, server, address: facts.address, telemetry: telemetryAddress, dataDir }, 'berth agent started');
-    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, telemetryFingerprint: fingerprint, stop: () => owned.dispose() };
+    const engine = docker.driver ? { host: docker.host, network: docker.network.name, subnet: docker.network.subnet } : { unavailable: docker.unavailable };
+    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, telemetryFingerprint: fingerprint, docker: engine, stop: () => owned.dispose() };
   } catch (error) {
     await owned.dispose();
     throw error;

@@ -113,6 +113,7 @@ describe('images on agents of an etcd cluster (the Docker driver on every agent)
       const list = (await client.nodes()).filter((n) => n.ready && n.drivers.includes('docker') && n.containerNetwork !== undefined);
       return list.length === 2 ? list : undefined;
     }, { timeoutMs: 20_000 });
+    for (const a of agents) assert.match(a.stderr, new RegExp(`berth agent: node ${a.name} joined .*; images on \\S+ \\(network ${net.network}, ${net.subnet.replace(/[./]/g, '\\$&')}\\)\n`), a.stderr);
     const gateway = net.subnet.replace(/0\/24$/, '1');
     for (const n of nodes) assert.deepEqual({ name: n.containerNetwork?.name, subnet: n.containerNetwork?.subnet, gateway: n.containerNetwork?.gateway }, { name: net.network, subnet: net.subnet, gateway }, n.name);
     const withDns = nodes.filter((n) => n.containerNetwork?.dns === `${gateway}:53`);
