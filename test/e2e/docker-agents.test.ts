@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +14,7 @@ import type { RunningAgent } from './agent-harness.js';
 import { killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
 import { spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
-import { appContainer, containersOf, dockerNetworkFor, execIn, httpGet, removeDockerState } from './docker-harness.js';
+import { appContainer, containersOf, dockerNetworkFor, engineForwarder, execIn, httpGet, removeDockerState } from './docker-harness.js';
 import { ownerOf, tempDir, waitFor, type DockerOptions } from './harness.js';
 
 /*
@@ -25,7 +26,10 @@ import { ownerOf, tempDir, waitFor, type DockerOptions } from './harness.js';
  * container address, and the virtual IP and the node port of the agent whose proxy runs reach both
  * (the other agent's through its node-published port), from the host and from a container of the
  * other agent. Only one agent can hold berth's DNS on the shared gateway: the other says so on its
- * node record. A SIGKILLed agent started again adopts its container instead of making another.
+ * node record. A SIGKILLed agent started again adopts its container instead of making another. A
+ * third agent whose engine answers only after it started (DOCKER_HOST names a socket of the test's,
+ * where a forwarder to the machine's engine opens later) takes the engine in without a restart, and
+ * runs the third replica.
  */
 
 const docker = await dockerForTests();
@@ -39,6 +43,8 @@ const AGENTS = [
   { name: 'img-a', address: '127.11.109.2', telemetryPort: 45501, proxy: 'on' },
   { name: 'img-b', address: '127.11.109.3', telemetryPort: 45502, proxy: 'off' },
 ] as const;
+/** The agent whose engine answers late (it joins in the last test). */
+const LATE = { name: 'img-c', address: '127.11.109.4', telemetryPort: 45503, proxy: 'off' } as const;
 const NGINX = testImage('nginx');
 
 /** Which nginx answered (its X-Served-By header: the container's host name), or undefined when the request failed. */
@@ -68,9 +74,10 @@ describe('images on agents of an etcd cluster (the Docker driver on every agent)
   let token = '';
   let client: BerthClient;
   const owner = (name: string): string => ownerOf(agentDirs.get(name) as string);
-  const placement = (a: (typeof AGENTS)[number]) => ({
+  let forwarder: ChildProcess | undefined;
+  const placement = (a: (typeof AGENTS)[number] | typeof LATE, env: Record<string, string> = {}) => ({
     address: a.address,
-    env: { BERTH_DOCKER: 'auto', BERTH_DOCKER_NETWORK: net.network },
+    env: { BERTH_DOCKER: 'auto', BERTH_DOCKER_NETWORK: net.network, ...env },
     args: ['--telemetry-port', String(a.telemetryPort), ...(a.proxy === 'on' ? ['--proxy', 'on'] : [])],
   });
   const running = async (): Promise<Instance[]> => (await client.listInstances('default', 'web', { active: true })).filter((i) => i.status.state === 'running' && i.status.health?.ready !== false);
@@ -102,6 +109,7 @@ describe('images on agents of an etcd cluster (the Docker driver on every agent)
     try {
       await tearDownCluster({ servers, agents, etcd, dirs, client: () => (token ? client : undefined) });
     } finally {
+      forwarder?.kill();
       if (net) await removeDockerState(docker, net, owners);
     }
   });
@@ -192,5 +200,31 @@ describe('images on agents of an etcd cluster (the Docker driver on every agent)
     assert.deepEqual(after.map((i) => i.id).sort(), before.map((i) => i.id).sort(), 'the same instances: none replaced');
     assert.deepEqual(await containersB(), kept, 'the same containers, still running: adopted, not duplicated');
     assert.ok(await servedBy(onB.spec.address, 80), `${onB.id} still answers at ${onB.spec.address}`);
+  });
+
+  it('an agent whose engine answers only after it started takes it in without a restart, and runs the third replica on the cluster\'s bridge', async () => {
+    const agentDir = tempDir('berth-da-agent-');
+    dirs.push(agentDir);
+    agentDirs.set(LATE.name, agentDir);
+    const socket = join(agentDir, 'late-engine.sock');
+    const joinToken = (await client.createToken({ role: 'node', name: 'join-late' })).token;
+    const late = await spawnAgent({ url: (servers[0] as ControlPlaneServer).url, fingerprint: undefined }, LATE.name, joinToken, agentDir, placement(LATE, { DOCKER_HOST: `unix://${socket}` }));
+    agents.push(late);
+    assert.match(late.stderr, new RegExp(`berth agent: node img-c joined .*; no images: no Docker engine answers at unix://${socket.replace(/[./]/g, '\\$&')}`), late.stderr);
+    const before = await waitFor('img-c ready without the docker driver', async () => (await client.nodes()).find((n) => n.name === LATE.name && n.ready), { timeoutMs: 20_000 });
+    assert.deepEqual(before.drivers, ['process']);
+    assert.match(before.unavailableDrivers?.docker ?? '', /no Docker engine answers at unix:\/\/\S+late-engine\.sock: .*berth asks again every 5 s/);
+    forwarder = await engineForwarder(socket);
+    // Within the re-probe period (5 s) and a beat: the node record lists the driver and the cluster's bridge.
+    const taken = await waitFor('img-c with the docker driver', async () => (await client.nodes()).find((n) => n.name === LATE.name && n.drivers.includes('docker')), { timeoutMs: 20_000, intervalMs: 200 });
+    assert.equal(taken.containerNetwork?.subnet, net.subnet);
+    assert.equal(taken.unavailableDrivers, undefined);
+    assert.match(late.stderr, /Docker engine found at unix:\/\/\S+late-engine\.sock/);
+    await client.scale('default', 'web', 3);
+    const third = await waitFor('a running instance of web on img-c', async () => (await running()).find((i) => i.node === LATE.name), { timeoutMs: 90_000, intervalMs: 250 });
+    assert.ok(third.spec.address.startsWith(net.subnet.replace(/0\/24$/, '')), `${third.id} at ${third.spec.address}`);
+    const id = await appContainer(engine(), owner(LATE.name), third.id, 'web');
+    assert.equal((await engine().getContainer(id).inspect()).Config.Image, NGINX);
+    assert.ok(await servedBy(third.spec.address, 80), `${third.id} answers at ${third.spec.address}:80`);
   });
 });
