@@ -44,7 +44,7 @@ export async function startAgentDocker(
   }
   const off = (env.BERTH_DOCKER ?? 'auto').trim() === 'off';
   if (cluster.containerRange === undefined && !off) {
-    logger.warn({ subnet: env.BERTH_DOCKER_SUBNET?.trim() || DEFAULT_NETWORK.subnet }, `the server does not say its cluster's container range (an older berth): the Docker bridge takes BERTH_DOCKER_SUBNET, else ${DEFAULT_NETWORK.subnet}; give every agent the same one, and upgrade the servers`);
+    logger.warn({ subnet: env.BERTH_DOCKER_SUBNET?.trim() || DEFAULT_NETWORK.subnet }, `the server does not say its cluster's container range (an older berth, or a berth server on one machine whose own Docker engine has not answered): the Docker bridge takes BERTH_DOCKER_SUBNET, else ${DEFAULT_NETWORK.subnet}; give every agent the same one`);
   }
   const subnet = cluster.containerRange;
   const docker = await setupDocker(dataDir, env, logger.child({ part: 'docker' }), subnet !== undefined ? { subnet } : {});
