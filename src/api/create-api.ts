@@ -80,6 +80,12 @@ export interface ApiDeps {
    * the three ranges), so an agent claims them on its machine. Absent: no `cluster` (tests).
    */
   readonly clusterId?: string;
+  /**
+   * The subnet (CIDR) of the nodes' Docker bridges, where the controller addresses instances with images:
+   * the cluster record's (several servers), or the server's own bridge once its engine answered. Carried
+   * in `cluster` (GET /v1/version, join and heartbeat answers): an agent makes its bridge with it. Absent: none.
+   */
+  readonly containerRange?: () => string | undefined;
   /** The server's limits (replicas per service). Default DEFAULT_SPEC_LIMITS (model/limits.ts). */
   readonly limits?: SpecLimits;
   /** Agents of other machines (`berth agent --join`): credentials and heartbeats; absent: joins are refused (503). */
@@ -127,6 +133,7 @@ export function buildRouteContext(deps: ApiDeps, apiAddress: () => string | Addr
     networkRanges: deps.networkRanges ?? DEFAULT_NETWORK_RANGES,
     instanceRange: deps.instanceRange ?? DEFAULT_INSTANCE_RANGE,
     clusterId: deps.clusterId,
+    containerRange: deps.containerRange ?? (() => undefined),
     limits: deps.limits ?? DEFAULT_SPEC_LIMITS,
     endpoints: deps.endpoints,
     agents: deps.agents,

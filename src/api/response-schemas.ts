@@ -53,7 +53,7 @@ export const VersionInfoSchema = z.strictObject({
     .optional()
     .describe('several servers on etcd: this server\'s role, the leader\'s API URL and every server (docs/control-plane.md)'),
   cluster: z
-    .strictObject({ id: z.string(), instanceRange: z.string(), serviceRange: z.string(), nodePortRange: z.string().describe('"30000-32767"') })
+    .strictObject({ id: z.string(), instanceRange: z.string(), serviceRange: z.string(), nodePortRange: z.string().describe('"30000-32767"'), containerRange: z.string().optional().describe('the subnet of every node\'s Docker bridge, where instances with images are addressed') })
     .optional()
     .describe('the ranges this cluster hands out and what names it in a machine\'s range registry (BERTH_RANGES_DIR): agents claim them there (docs/networking.md)'),
 });

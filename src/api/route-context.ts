@@ -45,6 +45,8 @@ export interface RouteContext {
   readonly instanceRange: string;
   /** What names the cluster in range registries (ApiDeps.clusterId); undefined: not said. */
   readonly clusterId: string | undefined;
+  /** The subnet of the nodes' Docker bridges (ApiDeps.containerRange), asked per answer; undefined: none known. */
+  readonly containerRange: () => string | undefined;
   /** The server's limits: replicas per service (`berth server --max-replicas`). */
   readonly limits: SpecLimits;
   /** Agents of other machines: their credentials and heartbeats (absent: this server takes none). */
@@ -120,9 +122,20 @@ export interface ClusterRanges {
   readonly serviceRange: string;
   /** `30000-32767`. */
   readonly nodePortRange: string;
+  /** The subnet of every node's Docker bridge (CIDR), where instances with images are addressed; absent when the server knows none. */
+  readonly containerRange?: string;
 }
 
-export function clusterRangesOf(ctx: Pick<RouteContext, 'clusterId' | 'instanceRange' | 'networkRanges'>): { cluster: ClusterRanges } | Record<string, never> {
+export function clusterRangesOf(ctx: Pick<RouteContext, 'clusterId' | 'instanceRange' | 'networkRanges' | 'containerRange'>): { cluster: ClusterRanges } | Record<string, never> {
   if (ctx.clusterId === undefined) return {};
-  return { cluster: { id: ctx.clusterId, instanceRange: ctx.instanceRange, serviceRange: ctx.networkRanges.serviceRange, nodePortRange: ctx.networkRanges.nodePortRange.join('-') } };
+  const containerRange = ctx.containerRange();
+  return {
+    cluster: {
+      id: ctx.clusterId,
+      instanceRange: ctx.instanceRange,
+      serviceRange: ctx.networkRanges.serviceRange,
+      nodePortRange: ctx.networkRanges.nodePortRange.join('-'),
+      ...(containerRange !== undefined ? { containerRange } : {}),
+    },
+  };
 }

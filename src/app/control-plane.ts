@@ -9,7 +9,7 @@ import { CodedError, DisposableStore } from '../lib/index.js';
 import { planWhatIf } from '../reconcile/index.js';
 import type { Compare } from '../store/index.js';
 import { LeaderElection, MemoryNodeLiveness, ReplicaWriter, ServerRegistry, StoreReplica, openKvBackend, openSqliteStore, parseStoreUrl, startCompaction } from '../store/index.js';
-import { loadClusterConfig } from './cluster-config.js';
+import { controllerContainerRange, loadClusterConfig } from './cluster-config.js';
 import { loadEncryptionKeys, reencryptSecrets } from './encryption-key-file.js';
 import { DataPlaneBarrier } from './data-plane-barrier.js';
 import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
@@ -191,6 +191,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       // no address of them there. The agents do, and claim them (app/range-claims.ts, claimClusterRanges):
       // this id, the same on every server, tells their claims apart from another berth's.
       clusterId: clusterIdOf({ signingKey: key }),
+      // Every agent makes its Docker bridge with this subnet (the join and heartbeat answers carry it).
+      containerRange: () => cluster.containerRange,
       limits,
       node: nodeName,
       endpoints,
@@ -251,7 +253,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       await sending.flushed();
       role = 'leader';
       owned.defer(startCompaction(kv, { logger: logger.child({ part: 'compaction' }) }));
-      const controller = new ServiceController({ store, instanceRange: cluster.ranges.instanceRange, limits, logger: logger.child({ part: 'controller' }) });
+      // Instances with images are addressed on the agents' bridges, whose subnet is the cluster's (docs/control-plane.md).
+      const controller = new ServiceController({ store, instanceRange: cluster.ranges.instanceRange, containerRange: controllerContainerRange(cluster.containerRange), limits, logger: logger.child({ part: 'controller' }) });
       controller.start();
       owned.defer(() => controller.stop());
       const nodeController = new NodeController({ store, liveness, graceMs, logger: logger.child({ part: 'nodes' }) });

@@ -42,12 +42,18 @@ export interface SetupDockerOptions {
   readonly pingTimeoutMs?: number;
   /** Ends the ping and the network's set-up early (a stopping server); the result is then `unavailable`. */
   readonly signal?: AbortSignal;
+  /**
+   * The bridge's subnet, asked for explicitly (over BERTH_DOCKER_SUBNET): an agent's cluster's container
+   * range, so that every node's instances with images have addresses unique in the cluster.
+   */
+  readonly subnet?: string;
 }
 
 /**
  * Connects to the engine DOCKER_HOST names (dockerClient) unless BERTH_DOCKER=off, and makes sure
- * the berth network exists (BERTH_DOCKER_NETWORK, default `berth`; BERTH_DOCKER_SUBNET, default
- * 10.213.0.0/16). Never throws: whatever fails becomes the `unavailable` reason.
+ * the berth network exists (BERTH_DOCKER_NETWORK, default `berth`; `options.subnet`, else
+ * BERTH_DOCKER_SUBNET, else 10.213.0.0/16; a subnet asked for must be the one of a network found by
+ * that name). Never throws: whatever fails becomes the `unavailable` reason.
  * @param dataDir names this server on the engine (LABELS.owner: a hash of the data directory), so
  *   that two servers sharing an engine never adopt each other's containers.
  */
@@ -73,11 +79,12 @@ export async function setupDocker(dataDir: string, env: NodeJS.ProcessEnv, logge
   }
   if (options.signal?.aborted) return { unavailable: 'berth is stopping', retried: false };
   let network: BerthNetwork;
+  const subnet = options.subnet ?? env.BERTH_DOCKER_SUBNET?.trim();
   try {
     network = await ensureNetwork(docker, {
       name: env.BERTH_DOCKER_NETWORK?.trim() || DEFAULT_NETWORK.name,
-      subnet: env.BERTH_DOCKER_SUBNET?.trim() || DEFAULT_NETWORK.subnet,
-      subnetExplicit: Boolean(env.BERTH_DOCKER_SUBNET?.trim()),
+      subnet: subnet || DEFAULT_NETWORK.subnet,
+      subnetExplicit: Boolean(subnet),
     });
   } catch (error) {
     return { unavailable: `the engine at ${host} answers, but the berth network cannot be set up: ${(error as Error).message}`, retried: true };

@@ -45,7 +45,7 @@ const deps: CliDeps = {
     const { dns, proxy, ...rest } = options; // tls passes through
     const { startAgent } = await import('./remote-agent.js');
     const agent = await startAgent({ ...rest, dataPlane: { ...(dns ? { dns } : {}), ...(proxy ? { proxy } : {}) } });
-    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}${agent.telemetryAddress ? `; telemetry on ${agent.telemetryAddress} (${agent.telemetryFingerprint ? `https, SHA-256 ${agent.telemetryFingerprint}` : 'plain http'})` : ''}\n`);
+    process.stderr.write(`berth agent: node ${agent.node} joined ${options.server} (data in ${options.dataDir})${agent.dnsAddress ? `; DNS on ${agent.dnsAddress}` : ''}${agent.telemetryAddress ? `; telemetry on ${agent.telemetryAddress} (${agent.telemetryFingerprint ? `https, SHA-256 ${agent.telemetryFingerprint}` : 'plain http'})` : ''}${'host' in agent.docker ? `; images on ${agent.docker.host} (network ${agent.docker.network}, ${agent.docker.subnet})` : `; no images: ${agent.docker.unavailable}`}\n`);
     await new Promise<void>((resolve) => {
       const done = (): void => resolve();
       process.once('SIGINT', done);

@@ -3,6 +3,7 @@ import type { DisposableStore, Logger } from '../lib/index.js';
 import { ServiceProxy } from '../proxy/index.js';
 import { dataPlaneDrain, withClusterBarrier } from './data-plane-drain.js';
 import { DEFAULT_DNS, proxyFromEnv, startDns } from './data-plane.js';
+import type { EndpointsSnapshot } from '../model/index.js';
 import type { EndpointsSource, SnapshotSink } from './endpoints-publisher.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
 import { proxySink } from './listener-conditions.js';
@@ -26,6 +27,8 @@ export interface NodeDataPlaneOptions {
    * and proxy applied; `behind` waits for the other nodes' (docs/nodes.md).
    */
   readonly barrier?: { readonly report: (revision: number) => void; readonly behind: (revision: number, signal: AbortSignal) => Promise<string[]> };
+  /** More receivers of every snapshot, after the DNS server and the proxy: berth's DNS for the node's containers (on the bridge gateway). */
+  readonly sinks?: readonly SnapshotSink[];
 }
 
 export interface NodeDataPlane {
@@ -33,6 +36,8 @@ export interface NodeDataPlane {
   readonly dnsAddress: string | undefined;
   /** The drain barrier of zero-downtime stops, when the proxy runs. */
   readonly drain: DataPlane | undefined;
+  /** The endpoints snapshot applied last (a DNS server started later takes it first), or undefined before the first. */
+  current(): EndpointsSnapshot | undefined;
 }
 
 /**
@@ -60,6 +65,7 @@ export async function startNodeDataPlane(source: EndpointsSource, options: NodeD
   });
   const toProxy = proxySink(proxy);
   sinks.push(options.proxy === 'off' ? (snapshot) => toProxy({ ...snapshot, services: [] }) : toProxy);
+  sinks.push(...(options.sinks ?? []));
   const publisher = new EndpointsPublisher(source, sinks, { nodeAddresses: options.nodeAddresses, localNode: options.localNode, logger: logger.child({ part: 'endpoints' }) });
   await proxy.start();
   owned.defer(() => proxy.stop());
@@ -68,5 +74,5 @@ export async function startNodeDataPlane(source: EndpointsSource, options: NodeD
   publisher.start();
   owned.defer(() => publisher.stop());
   const local = dataPlaneDrain(publisher, proxy);
-  return { dnsAddress, drain: barrier ? withClusterBarrier(local, barrier.behind, logger.child({ part: 'drain' })) : local };
+  return { dnsAddress, drain: barrier ? withClusterBarrier(local, barrier.behind, logger.child({ part: 'drain' })) : local, current: () => publisher.current() };
 }

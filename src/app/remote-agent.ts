@@ -5,7 +5,7 @@ import { Agent, InstanceTelemetry, NodeHeartbeat } from '../agent/index.js';
 import { createNodeTelemetryApi } from '../api/index.js';
 import type { ClusterRanges, FetchFunction, NodeFacts } from '../client/index.js';
 import { NodeAgentClient, failoverFetch, isApiError } from '../client/index.js';
-import { ProcessDriver, exitDirsInUse } from '../drivers/index.js';
+import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import type { TlsTrust } from '../cli/index.js';
 import { tlsFetch } from '../cli/index.js';
 import type { Logger } from '../lib/index.js';
@@ -21,6 +21,9 @@ import { ClusterMirror } from './cluster-mirror.js';
 import type { NodeDataPlaneOptions } from './node-data-plane.js';
 import { startNodeDataPlane } from './node-data-plane.js';
 import { dataPlaneReporter } from './data-plane-drain.js';
+import { startAgentDocker } from './agent-docker.js';
+import { lateDockerEngine } from './late-docker-engine.js';
+import { nodeDriverFacts } from './node-docker.js';
 import type { ServerTls } from './server-tls.js';
 import { selfSignedTls } from './server-tls.js';
 
@@ -66,6 +69,8 @@ export interface RunningAgent {
   readonly telemetryFingerprint: string | undefined;
   /** `host:port` of the node's DNS server, when it runs. */
   readonly dnsAddress: string | undefined;
+  /** The Docker engine images run on (DOCKER_HOST's notation) and its berth bridge, or why none answered at start. */
+  readonly docker: { readonly host: string; readonly network: string; readonly subnet: string } | { readonly unavailable: string };
   stop(): Promise<void>;
 }
 
@@ -119,8 +124,8 @@ function readSaved(path: string): SavedCredential | undefined {
 /**
  * The composition root of `berth agent --join URL`: the node side of berth on a machine of its own —
  * joins the server (once; the node credential is kept in the data directory), then runs the instances
- * the control plane assigns to the node through the process driver, reports their statuses, and beats
- * every few seconds. Stopping it leaves instances running (the next agent re-adopts them), as the server.
+ * the control plane assigns to the node through the process driver, and the Docker driver when the
+ * machine's engine answers (agent-docker.ts), reports their statuses, and beats every few seconds. Stopping it leaves instances running (the next agent re-adopts them), as the server.
  * @throws Error when it cannot join (the server's message: a wrong token, a name in use…)
  */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
@@ -240,13 +245,30 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       report: reporter.report,
       behind: (revision: number, signal: AbortSignal) => client.dataPlaneBarrier(node, revision, BARRIER_TIMEOUT_MS, signal),
     };
-    const dataPlane = await startNodeDataPlane(mirror, { ...config.dataPlane, nodeAddresses: [facts.address], localNode: node, logger, owned, barrier });
-    const driver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
-    owned.defer(() => driver.dispose());
+    // Images run when the machine's Docker engine answers, on a bridge with the cluster's container range;
+    // the route of the service range comes before the proxy binds virtual IPs in it.
+    const { docker, network, route, subnet } = await startAgentDocker(dataDir, cluster, { env: process.env, services: () => mirror.listServices(), owned, logger });
+    const dataPlane = await startNodeDataPlane(mirror, {
+      ...config.dataPlane,
+      nodeAddresses: [facts.address],
+      localNode: node,
+      logger,
+      owned,
+      barrier,
+      // berth's DNS for containers answers the same records (once it listens: at start, or with a late engine).
+      sinks: [(snapshot) => network.dnsServer?.update(snapshot)],
+    });
+    const processDriver = new ProcessDriver({ exitDir: join(dataDir, 'exits'), logger: logger.child({ part: 'driver' }) });
+    owned.defer(() => processDriver.dispose());
+    const driver = new DriverRouter(processDriver, docker.driver, docker.driver ? undefined : docker.unavailable);
+    // Read on every beat: an engine found later adds the docker driver and the container network.
+    const nodeFacts = (): NodeFacts => ({ ...facts, ...nodeDriverFacts(driver, network) });
     late.reader = new InstanceTelemetry(driver, dataDir);
+    const agentNetwork = network.agentNetwork();
     const agent = new Agent({
       node,
       driver,
+      ...(agentNetwork ? { containerNetwork: agentNetwork } : {}),
       ports,
       dataDir,
       apiUrl: server,
@@ -266,7 +288,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       send: async () => {
         let answer;
         try {
-          answer = await client.heartbeat(node, facts);
+          answer = await client.heartbeat(node, nodeFacts());
         } catch (error) {
           failing = true;
           throw error;
@@ -278,14 +300,33 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         failing = false;
         return answer.heartbeatPeriodMs;
       },
-      registration: () => ({ name: node, ...facts, ready: true }),
+      registration: () => ({ name: node, ...nodeFacts(), ready: true }),
       ...(config.heartbeatMs !== undefined ? { intervalMs: config.heartbeatMs } : {}),
       logger: logger.child({ part: 'heartbeat' }),
     });
     await heartbeat.start();
     owned.defer(() => heartbeat.stop());
+    // No engine answered at start: ask again until one does (stopped first at the agent's stop).
+    if (!docker.driver && docker.retried && cluster) {
+      const watch = lateDockerEngine({
+        dataDir,
+        env: process.env,
+        ...(subnet !== undefined ? { subnet } : {}),
+        router: driver,
+        agent,
+        network,
+        publisher: dataPlane,
+        serviceRange: { cidr: cluster.serviceRange, routed: route.routing },
+        beat: () => void client.heartbeat(node, nodeFacts()).catch((error: unknown) => logger.warn({ err: error }, 'the heartbeat with the Docker driver failed; the next one says it')),
+        owned,
+        logger,
+      });
+      watch.start();
+      owned.defer(() => watch.stop());
+    }
     logger.info({ node, server, address: facts.address, telemetry: telemetryAddress, dataDir }, 'berth agent started');
-    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, telemetryFingerprint: fingerprint, stop: () => owned.dispose() };
+    const engine = docker.driver ? { host: docker.host, network: docker.network.name, subnet: docker.network.subnet } : { unavailable: docker.unavailable };
+    return { node, dnsAddress: dataPlane.dnsAddress, telemetryAddress, telemetryFingerprint: fingerprint, docker: engine, stop: () => owned.dispose() };
   } catch (error) {
     await owned.dispose();
     throw error;

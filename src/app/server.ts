@@ -9,7 +9,7 @@ import { planWhatIf } from '../reconcile/index.js';
 import { DriverRouter, ProcessDriver, exitDirsInUse } from '../drivers/index.js';
 import { ServiceProxy, heldPorts, readHostSockets, subnetBroadcasts } from '../proxy/index.js';
 import type { Logger, SystemUser } from '../lib/index.js';
-import { DisposableStore, parseCidr } from '../lib/index.js';
+import { DisposableStore } from '../lib/index.js';
 import type { Instance, NodeRegistration, SpecLimits } from '../model/index.js';
 import { MemoryNodeLiveness, openSqliteStore, recordHeartbeat } from '../store/index.js';
 import { readCliConfig, withContext, writeCliConfig } from '../cli/index.js';
@@ -26,7 +26,8 @@ import { DATA_PLANE_STALE_MS, dataPlaneDrain, dataPlaneReporter, withClusterBarr
 import { DataPlaneBarrier } from './data-plane-barrier.js';
 import type { DockerApiTlsFiles, DockerFace } from './docker-face.js';
 import { dockerApiAddresses, dockerApiTls, startDockerFace } from './docker-face.js';
-import { DOCKER_SERVICE_RANGE, routeServiceRange, setupDocker, startContainerDns, unrouteServiceRange, wantsRoutableServiceRange } from './docker-setup.js';
+import { DOCKER_SERVICE_RANGE, setupDocker, wantsRoutableServiceRange } from './docker-setup.js';
+import { nodeDriverFacts, openContainerNetwork, routeForContainers } from './node-docker.js';
 import { lateDockerEngine } from './late-docker-engine.js';
 import { NodeContainerNetwork } from './node-container-network.js';
 import { EndpointsPublisher } from './endpoints-publisher.js';
@@ -164,9 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       ...(wantsRoutableServiceRange({ dockerOn: docker.driver !== undefined, euid, env: process.env }) ? { defaults: { serviceRange: DOCKER_SERVICE_RANGE } } : {}),
     });
     // A non-loopback range is routed locally with or without Docker; a loopback one matters to containers only.
-    const routing = docker.driver !== undefined || parseCidr(ranges.serviceRange).first >>> 24 !== 127;
-    const routed = routing ? await routeServiceRange(ranges.serviceRange, logger) : undefined;
-    if (routing && routed === undefined) owned.defer(() => unrouteServiceRange(ranges.serviceRange));
+    const { routing, routed } = await routeForContainers(ranges.serviceRange, { dockerOn: docker.driver !== undefined, owned, logger, unrouteAtStop: true });
     for (const notice of [...notices, ...(routed ? [routed] : [])]) logger.warn({ ranges }, notice);
     const networkRanges = { serviceRange: ranges.serviceRange, nodePortRange: [...ranges.nodePortRange] as [number, number] };
     // HTTPS off loopback (docs/security.md); decided before anything starts, so a bad certificate fails fast.
@@ -200,31 +199,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const dns = await startDns(config.dns ?? DEFAULT_DNS, logger.child({ part: 'dns' }), dnsAllow);
     owned.defer(() => dns.server.stop());
     // Containers ask berth's DNS on their bridge gateway, port 53 (their resolv.conf takes no port).
-    if (docker.driver) {
-      const containerDns = await startContainerDns(docker.network, logger.child({ part: 'dns' }));
-      if ('server' in containerDns) owned.defer(() => containerDns.server.stop());
-      else logger.warn({ network: docker.network }, containerDns.problem);
-      // What containers here cannot do, with its fix: on the node record (berth version, node show) and said at start.
-      network.use(docker, routed, containerDns);
-    }
+    await openContainerNetwork(docker, network, routed, { owned, logger });
     // The node registers now and then beats every few seconds (the node controller marks it down when
     // the beats stop: an agent of another machine; here, one that hangs).
     const liveness = new MemoryNodeLiveness();
     const heartbeatPeriodMs = Math.max(100, Math.floor((config.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS) / 3));
     // Read on every beat: an engine found later adds the docker driver and the container network.
-    const registration = (): Omit<NodeRegistration, 'heartbeatAt'> => {
-      const drivers = driver.drivers();
-      const containerNetwork = network.record();
-      return {
-        name: node,
-        address: nodeAddress,
-        drivers: drivers.available,
-        ...(Object.keys(drivers.unavailable).length > 0 ? { unavailableDrivers: drivers.unavailable } : {}),
-        ...(containerNetwork ? { containerNetwork } : {}),
-        ...(config.nodeLabels ? { labels: config.nodeLabels } : {}),
-        ready: true,
-      };
-    };
+    const registration = (): Omit<NodeRegistration, 'heartbeatAt'> => ({
+      name: node,
+      address: nodeAddress,
+      ...nodeDriverFacts(driver, network),
+      ...(config.nodeLabels ? { labels: config.nodeLabels } : {}),
+      ready: true,
+    });
     const heartbeat = new NodeHeartbeat({
       send: (registration) => void recordHeartbeat(store, liveness, registration, Date.now()),
       intervalMs: heartbeatPeriodMs,
@@ -281,6 +268,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
       instanceRange: ranges.instanceRange,
       clusterId,
+      // Agents joined to this server make their bridges with its subnet, once its engine answered.
+      containerRange: () => network.containerRange()?.cidr,
       limits,
       node,
       version: BERTH_VERSION,

@@ -48,6 +48,8 @@ export interface ClusterRanges {
   readonly serviceRange: string;
   /** `30000-32767`. */
   readonly nodePortRange: string;
+  /** CIDR: the subnet of every node's Docker bridge, where instances with images are addressed (absent from older servers, and from a lone server without a Docker engine). */
+  readonly containerRange?: string;
 }
 
 /** A service as GET answers it: with its explanation (without log lines; `why()` has them). */

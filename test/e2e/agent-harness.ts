@@ -21,6 +21,7 @@ export interface AgentPlacement {
   /** Run it in this network namespace (`ip netns exec`), with its own proxy, at `address`. */
   readonly netns?: string;
   readonly address?: string;
+  /** More environment; without BERTH_DOCKER in it the agent runs processes only (BERTH_DOCKER=off), as startBerth's servers. */
   readonly env?: Record<string, string>;
   /** More `berth agent` arguments (e.g. `--proxy on` for the one agent that holds the virtual IPs on loopback). */
   readonly args?: readonly string[];
@@ -44,7 +45,8 @@ export async function spawnAgent(berth: Pick<RunningBerth, 'url' | 'fingerprint'
   const dataPlane = placement.netns || placement.args?.includes('--proxy') ? ['--dns', '127.0.0.1:0'] : ['--proxy', 'off', '--dns', '127.0.0.1:0'];
   const args = ['agent', '--join', berth.url, ...(joinToken ? ['--token', joinToken] : []), '--name', name, '--data-dir', dataDir, '--label', `name=${name}`, ...(placement.address ? ['--address', placement.address] : []), ...dataPlane, ...telemetry, ...(placement.args ?? [])];
   // The agent claims its cluster's ranges in this checkout's registry, where its test servers claim theirs.
-  const env = { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
+  // No test uses the machine's Docker engine by accident: a docker test gives BERTH_DOCKER=auto and its own network.
+  const env = { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, BERTH_DOCKER: 'off', NO_COLOR: '1', ...(berth.fingerprint ? { BERTH_TLS_FINGERPRINT: berth.fingerprint } : {}), ...placement.env };
   // `ip netns exec` execs the command in place: the child's pid is the agent's.
   const proc = placement.netns
     ? spawn('ip', ['netns', 'exec', placement.netns, process.execPath, BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] })

@@ -75,7 +75,8 @@ void describe('a cluster on etcd and the machine\'s range registry', () => {
     const server = servers[0] as ControlPlaneServer;
     const agent = agents[0] as RunningAgent;
     const version = await new BerthClient({ baseUrl: server.url, token }).version();
-    assert.deepEqual(version.cluster && { ...version.cluster, id: 'id' }, { id: 'id', instanceRange: INSTANCE_RANGE, serviceRange: SERVICE_RANGE, nodePortRange: NODE_PORTS });
+    // The container range (the agents' Docker bridge subnet) is the default: the environment names none.
+    assert.deepEqual(version.cluster && { ...version.cluster, id: 'id' }, { id: 'id', instanceRange: INSTANCE_RANGE, serviceRange: SERVICE_RANGE, nodePortRange: NODE_PORTS, containerRange: '10.213.0.0/16' });
     assert.match(version.cluster?.id ?? '', /^key:[0-9a-f]{24}$/);
     const mine = claims().filter((c) => c.dataDir === agent.dataDir || c.dataDir === server.dataDir);
     assert.deepEqual(mine, [{ ...mine[0], dataDir: agent.dataDir, cluster: version.cluster?.id, ranges: { instanceRange: INSTANCE_RANGE, serviceRange: SERVICE_RANGE, nodePortRange: [32700, 32719] } }]);

@@ -3,12 +3,14 @@
  * own per test file (files run in parallel, on an engine other engineers' servers use too), the removal
  * of everything a file's servers created on the engine (and of nothing else), and the CLI.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import { after, before } from 'node:test';
+import { DEFAULT_DOCKER_SOCKET } from '../../src/drivers/docker/docker-client.js';
 import { BIN, ROOT, cleanup, cliEnv, startBerth, type DockerOptions, type RunningBerth } from './harness.js';
 
 /** This checkout, in network names: two checkouts running the same file never share a network. */
@@ -145,4 +147,30 @@ export function dockerFaceServer(docker: Dockerode | undefined, name: string, in
       return berth;
     },
   };
+}
+
+/**
+ * An engine that "starts late" without a second dockerd (DOCKER_HOST names `path`, where nothing
+ * listens at first): a process listening on the unix socket `path` that pipes every connection to the
+ * machine's engine socket — the engine "starting". A process of its own, since the CLI runs
+ * synchronously in the test's. Resolves once it listens; the caller kills it.
+ */
+export async function engineForwarder(path: string): Promise<ChildProcess> {
+  const engine = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice('unix://'.length) : DEFAULT_DOCKER_SOCKET;
+  const script = `
+    const { createServer, connect } = require('node:net');
+    createServer((client) => {
+      const engine = connect(${JSON.stringify(engine)});
+      client.pipe(engine).pipe(client);
+      client.on('error', () => engine.destroy());
+      engine.on('error', () => client.destroy());
+    }).listen(${JSON.stringify(path)}, () => process.stdout.write('listening\\n'));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the engine forwarder exited with ${code}`)));
+  });
+  return child;
 }

@@ -1,15 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isApiError } from '../../src/client/index.js';
-import { DEFAULT_DOCKER_SOCKET } from '../../src/drivers/docker/docker-client.js';
 import { dockerForTests } from '../../src/drivers/docker/engine-gate.js';
 import { testImage } from '../../src/drivers/docker/test-images.js';
 import { cleanup, startBerth, waitFor, type DockerOptions, type RunningBerth } from './harness.js';
-import { cli, containersOf, dockerNetworkFor, execIn, httpGet, removeDockerState } from './docker-harness.js';
+import { cli, containersOf, dockerNetworkFor, engineForwarder, execIn, httpGet, removeDockerState } from './docker-harness.js';
 
 /*
  * A Docker engine that starts after `berth server` (docs/drivers.md, "Finding the engine"): the server
@@ -25,31 +24,6 @@ const skip = docker ? undefined : 'no Docker engine answers (see the SKIP line a
 const RANGE = '127.11.105.0/24';
 /** Where the published port of the test's service opens (berth's proxy on the node's addresses). */
 const PUBLISHED = 45150;
-
-/**
- * A process listening on the unix socket `path` that pipes every connection to the machine's engine
- * socket: the engine "starting". A process of its own, since the CLI runs synchronously in this one.
- * Resolves once it listens.
- */
-async function engineForwarder(path: string): Promise<ChildProcess> {
-  const engine = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice('unix://'.length) : DEFAULT_DOCKER_SOCKET;
-  const script = `
-    const { createServer, connect } = require('node:net');
-    createServer((client) => {
-      const engine = connect(${JSON.stringify(engine)});
-      client.pipe(engine).pipe(client);
-      client.on('error', () => engine.destroy());
-      engine.on('error', () => client.destroy());
-    }).listen(${JSON.stringify(path)}, () => process.stdout.write('listening\\n'));`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the engine forwarder exited with ${code}`)));
-  });
-  return child;
-}
 
 describe('a Docker engine that starts after berth', { ...(skip ? { skip } : {}), timeout: 240_000 }, () => {
   let berth: RunningBerth;
