@@ -30,7 +30,7 @@ export interface ParseSpecOptions {
  */
 export function parseServiceSpec(input: unknown, options: ParseSpecOptions | string = {}): ServiceSpec {
   const { root = 'spec', limits = DEFAULT_SPEC_LIMITS } = typeof options === 'string' ? { root: options } : options;
-  const result = ServiceSpecSchema.safeParse(input, { reportInput: true });
+  const result = ServiceSpecSchema.safeParse(withoutContainers(input), { reportInput: true });
   const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
   if (!result.success) {
     throw new SpecInvalidError('Service', name, dedupe(result.error.issues.flatMap((i) => toFieldErrors(i, root))));
@@ -330,3 +330,14 @@ function formatPath(root: string, path: readonly PropertyKey[]): string {
 }
 
 export { STOP_SIGNALS };
+
+/**
+ * A spec that names no `containers` but is a service without any (a selector, hand-set endpoints, an
+ * ExternalName: a Kubernetes Service, which has no containers field) gets `containers: []`, so that
+ * such a manifest needs no empty list to be valid. Anything else is returned as it is.
+ */
+function withoutContainers(input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input) || 'containers' in input) return input;
+  const i = input as { selector?: unknown; endpoints?: unknown; type?: unknown };
+  return i.selector !== undefined || i.endpoints !== undefined || i.type === 'ExternalName' ? { ...input, containers: [] } : input;
+}
