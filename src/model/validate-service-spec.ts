@@ -157,7 +157,9 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
       // moved aside for another berth on the machine): the allocator checks it (api/network-allocation.ts).
       errors.push({ field: at(`ports[${i}].nodePort`), type: 'Invalid value', value: p.nodePort, detail: 'must be a port number from 1 to 65535, inside the server\'s node-port range (30000-32767 unless BERTH_NODE_PORT_RANGE says otherwise), or left out to have one allocated' });
     }
-    if (typeof p.targetPort === 'string') {
+    // With a selector, a name refers to the selected instances' container ports (Kubernetes' named
+    // targetPort): each instance resolves it (deriveEndpoints), and one without it serves no endpoint.
+    if (typeof p.targetPort === 'string' && spec.selector === undefined) {
       const named = spec.containers.some((c) => c.ports.some((cp) => cp.name === p.targetPort));
       if (!named) errors.push({ field: at(`ports[${i}].targetPort`), type: 'Invalid value', value: p.targetPort, detail: 'names no container port; name one of the containers\' ports or give a number' });
     }
