@@ -77,6 +77,9 @@ describe('Docker face: scaling replaces no running task', { ...(skip ? { skip } 
     const before = await waitFor('scaled.1 running', async () => ((await runningTasks(b, 'scaled')).size === 1 ? runningTasks(b, 'scaled') : undefined), { timeoutMs: 60_000 });
     const scaled = await dockerCli(b, 'service', 'scale', 'scaled=2');
     assert.equal(scaled.code, 0, scaled.stderr);
+    // Its progress display counts the task it did not replace (the _up-to-date filter) and waits for both.
+    assert.match(scaled.stdout, /overall progress: 2 out of 2 tasks/, scaled.stdout);
+    assert.match(scaled.stdout, /verify: Service scaled converged/, scaled.stdout);
     const now = await waitFor('scaled.1 and scaled.2 running', async () => {
       const t = await runningTasks(b, 'scaled');
       return t.size === 2 ? t : undefined;
