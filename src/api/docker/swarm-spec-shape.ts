@@ -116,10 +116,12 @@ function foldKeys(value: unknown, schema: z.ZodType): unknown {
   const byLower = new Map(Object.keys(shape).map((k) => [k.toLowerCase(), k]));
   const entries = Object.entries(value as Record<string, unknown>);
   const out: Record<string, unknown> = {};
+  // defineProperty: a key such as `__proto__` stays a plain key, as JSON.parse made it.
+  const put = (k: string, v: unknown): void => void Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   for (const [key, v] of entries) {
-    const name = key in shape ? key : byLower.get(key.toLowerCase());
-    if (name === undefined) out[key] = v;
-    else if (name === key || !(name in (value as object))) out[name] = foldKeys(v, shape[name] as z.ZodType);
+    const name = Object.hasOwn(shape, key) ? key : byLower.get(key.toLowerCase());
+    if (name === undefined) put(key, v);
+    else if (name === key || !Object.hasOwn(value as object, name)) put(name, foldKeys(v, shape[name] as z.ZodType));
   }
   return out;
 }
