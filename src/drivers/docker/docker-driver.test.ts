@@ -29,7 +29,7 @@ before(async () => {
 after(async () => {
   if (!docker) return;
   for (const c of await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.owner=${owner}`] }) })) {
-    await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
   }
   await docker.getNetwork(network).remove().catch(() => undefined);
 });
