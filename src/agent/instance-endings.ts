@@ -1,5 +1,5 @@
 import type { Instance, InstanceHealth, InstanceStatus } from '../model/index.js';
-import { slotName } from '../model/index.js';
+import { probeOutputLine, slotName } from '../model/index.js';
 import type { ExitResult } from '../drivers/index.js';
 import { SANDBOX_CONTAINER } from '../drivers/index.js';
 import type { HealthTransition } from '../health/index.js';
@@ -75,7 +75,7 @@ export function probeFailedEnding(instance: Instance, t: HealthTransition, stop:
   const { first, health } = stop;
   const p = t.probe;
   return {
-    status: { ...stop.ended, state: 'failed', message: `${p.kind} probe failed: ${p.target}: ${p.lastOutput}`, ...(health ? { health } : {}) },
+    status: { ...stop.ended, state: 'failed', message: `${p.kind} probe failed: ${p.target}: ${probeOutputLine(p.lastOutput)}`, ...(health ? { health } : {}) },
     event: {
       type: 'instance.exited',
       message: `${slotName(instance.service, instance.slot)} stopped after its ${p.kind} probe failed${first ? `, exit code ${first.exitCode}${first.signal ? ` (${first.signal})` : ''}` : ''}`,

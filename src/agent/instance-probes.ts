@@ -3,7 +3,7 @@ import type { ContainerHandle, Driver } from '../drivers/index.js';
 import type { ProbeContext, ProbeSpec, HealthTransition } from '../health/index.js';
 import { Prober, runProbe } from '../health/index.js';
 import type { ContainerSpec, Instance, InstanceHealth, NewServiceEvent, Probe, ProbeKind } from '../model/index.js';
-import { describeProbe, slotName } from '../model/index.js';
+import { describeProbe, probeOutputLine, slotName } from '../model/index.js';
 import { expandVars } from './container-env.js';
 
 /** Runs an exec probe's command beside one container of the instance (the runner binds the driver). */
@@ -111,7 +111,7 @@ export function healthEvents(instance: Instance, transitions: readonly HealthTra
   for (const t of transitions) {
     const p = t.probe;
     const data = { probe: p.kind, container: p.container, target: p.target, output: p.lastOutput };
-    const failed = `${p.kind} probe ${p.target} failed ${p.consecutiveFailures} time${p.consecutiveFailures === 1 ? '' : 's'}: ${p.lastOutput}`;
+    const failed = `${p.kind} probe ${p.target} failed ${p.consecutiveFailures} time${p.consecutiveFailures === 1 ? '' : 's'}: ${probeOutputLine(p.lastOutput)}`;
     switch (t.type) {
       case 'started':
         events.push({ ...base, type: 'instance.started_probe', severity: 'info', message: `${name} started: startup probe ${p.target} passed`, data });

@@ -43,10 +43,11 @@ void describe('InstanceRunner: probes', () => {
     h.runner.detach();
   });
 
-  void it('stops an instance whose liveness probe fails and reports it failed with the probe and its output', async () => {
+  void it('stops an instance whose liveness probe fails and reports it failed with the probe and its output (on one line)', async () => {
     const h = harness({ command: ['srv'], stopGracePeriod: '1s', livenessProbe: httpProbe(server.port, '/live-3', { failureThreshold: 2 }) });
     await h.settle();
-    server.set('/live-3', 500, 'deadlock in worker 3');
+    // A body of several lines (an HTML error page): the messages carry it on one line, the event's data as it came.
+    server.set('/live-3', 500, 'deadlock\r\nin worker 3');
     await until('a kick for the unhealthy instance', () => h.kicks() > 0);
     await h.settle();
     const end = h.record().status;
@@ -55,7 +56,7 @@ void describe('InstanceRunner: probes', () => {
     assert.equal(end.exitCode, 143, 'stopped with its stop signal (SIGTERM)');
     assert.deepEqual(h.driver.callsOf('stop').map((c) => c.stop), [{ signal: 'SIGTERM', timeoutMs: 1000 }]);
     const unhealthy = h.events.find((e) => e.type === 'instance.unhealthy');
-    assert.equal(unhealthy?.data?.output, 'HTTP 500: deadlock in worker 3');
+    assert.equal(unhealthy?.data?.output, 'HTTP 500: deadlock\r\nin worker 3');
     assert.match(unhealthy?.message ?? '', /^web-1 unhealthy: liveness probe GET .* failed 2 times: HTTP 500: deadlock in worker 3; stopping it$/);
     assert.ok(h.types().indexOf('instance.unhealthy') < h.types().indexOf('instance.exited'));
     assert.equal(end.health?.live, false, 'the failing probe stays in the final status');

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { ContainerSpec, Instance } from '../model/index.js';
 import { slotName } from '../model/index.js';
 import type { ContainerConfig, ContainerMount, Driver, SandboxConfig } from '../drivers/index.js';
+import { mountDirName } from '../drivers/index.js';
 
 /*
  * An instance with images runs in a sandbox (a Kubernetes pod's): one network namespace with the
@@ -40,7 +41,9 @@ export function berthLabels(inst: Instance): Record<string, string> {
  * The image fields of one container's start: pull policy, labels (its own and berth's), mounts and
  * resources. In a stateful service a `volume` mount without a source is the slot's own: a directory
  * under the slot's data directory, bind-mounted, kept across restarts and redeploys and removed by
- * `rm --volumes` with the slot's data (slot-volumes.ts).
+ * `rm --volumes` with the slot's data (slot-volumes.ts); so is each path the image itself declares a
+ * VOLUME that no mount covers (`imageVolumesDir`: Kontena's `service create --stateful redis
+ * redis:latest` keeps /data), in the same directory a mount without a source at that path would use.
  */
 export function imageFields(c: ContainerSpec, inst: Instance, slotDataDir: string | undefined): Partial<ContainerConfig> {
   if (!c.image) return {};
@@ -53,13 +56,14 @@ export function imageFields(c: ContainerSpec, inst: Instance, slotDataDir: strin
     imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
     labels: { ...spec.labels, ...berthLabels(inst) },
     ...(mounts.length > 0 ? { mounts } : {}),
+    ...(slotDataDir ? { imageVolumesDir: join(slotDataDir, 'mounts') } : {}),
     ...(spec.resources ? { resources: spec.resources } : {}),
   };
 }
 
 /** The directory of a slot's own volume at `target`: `<slot data>/volumes/<target with / as _>`. */
 export function slotMountDir(slotDataDir: string, target: string): string {
-  return join(slotDataDir, 'mounts', target.replace(/^\/+/, '').replace(/\//g, '_') || 'root');
+  return join(slotDataDir, 'mounts', mountDirName(target));
 }
 
 /** The slot directories an instance's containers bind (made before the start: the engine refuses a missing bind source). */

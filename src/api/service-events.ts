@@ -1,4 +1,5 @@
 import type { EventType, NewServiceEvent, Service, ServiceSpec } from '../model/index.js';
+import { canonicalJson } from '../model/index.js';
 
 /*
  * The history entries the API records with each action (Kontena's `service events`), written in the
@@ -18,17 +19,10 @@ export function describeScale(spec: ServiceSpec): string {
 /** Top-level spec fields whose values differ, in the spec's field order. */
 export function changedSpecFields(before: ServiceSpec, after: ServiceSpec): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => canonical((before as Record<string, unknown>)[k]) !== canonical((after as Record<string, unknown>)[k]));
+  return [...keys].filter((k) => canonicalJson((before as Record<string, unknown>)[k]) !== canonicalJson((after as Record<string, unknown>)[k]));
 }
 
 /** The replicas running now: the deployed spec's, or the spec's before any deploy. */
 export function deployedReplicas(service: Service): number {
   return (service.deployment?.spec ?? service.spec).replicas;
-}
-
-function canonical(value: unknown): string | undefined {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  });
 }

@@ -122,17 +122,22 @@ function megabytes(n: number): string {
  * The mark of each instance of `p`: ` (new)` / ` (old)` while a rollout replaces instances, ''
  * otherwise. An instance of an earlier generation that runs the deployed containers is not old: a scale
  * or a change of rollout settings replaces nothing (the model's runsDeployment, which the CLI,
- * importing only the model's types, repeats).
+ * importing only the model's types, repeats: containers compared as values, whatever their key order).
  */
 function generationMarker(p: ServiceProgress): (i: Instance) => string {
   const deployment = p.service?.deployment;
   if (!deployment) return () => '';
-  const containers = JSON.stringify(deployment.spec.containers);
-  const old = (x: Instance): boolean => x.restartGeneration !== deployment.restartGeneration || (x.generation !== deployment.generation && JSON.stringify(x.spec.containers) !== containers);
+  const containers = sortedJson(deployment.spec.containers);
+  const old = (x: Instance): boolean => x.restartGeneration !== deployment.restartGeneration || (x.generation !== deployment.generation && sortedJson(x.spec.containers) !== containers);
   // Worked out once per view of the service: a render marks every instance.
   const outdated = new Set(p.instances.filter(old).map((x) => x.id));
   if (!p.instances.some((x) => !isTerminalState(x.status.state) && outdated.has(x.id))) return () => '';
   return (i) => (outdated.has(i.id) ? ' (old)' : ' (new)');
+}
+
+/** JSON with object keys sorted (the model's canonicalJson). */
+function sortedJson(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, v: unknown) => (v === null || typeof v !== 'object' || Array.isArray(v) ? v : Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))));
 }
 
 /** The update status of the rollout being waited for: `updating to generation 4: 1/3 updated, 1 starting`. */

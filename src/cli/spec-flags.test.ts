@@ -151,6 +151,13 @@ describe('update flags merged into the current spec', () => {
     assert.deepEqual(spec.containers[0]?.command, ['node', 'server.js']);
   });
 
+  it("takes Kontena's --environment KEY=VALUE (the seed's `kontena service update --environment FOO=BAR nginx`) as -e, in order with it", () => {
+    const { spec } = mergeSpecFlags(current, flags('update', ['--environment', 'FOO=BAR', '-e', 'B=3', '--environment', 'B=5']), { cwd: '/' });
+    assert.deepEqual(spec.containers[0]?.env, [{ name: 'A', value: '1' }, { name: 'B', value: '5' }, { name: 'FOO', value: 'BAR' }]);
+    const created = specFromFlags({ name: 'web', image: 'nginx:latest' }, flags('create', ['--environment', 'FOO=BAR']), { cwd: '/' }).spec;
+    assert.deepEqual(created.containers?.[0]?.env, [{ name: 'FOO', value: 'BAR' }]);
+  });
+
   it('replaces the whole port list when -p is given', () => {
     const { spec } = mergeSpecFlags(current, flags('update', ['-p', '9090:9000']), { cwd: '/' });
     assert.deepEqual(spec.containers[0]?.ports, [{ containerPort: 9000, protocol: 'TCP' }]);

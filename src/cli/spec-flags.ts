@@ -59,7 +59,9 @@ export interface SpecFlags extends NetworkFlags, RolloutFlags, ContainerFlags {
 export function addSpecOptions(command: Command, which: 'create' | 'update'): Command {
   command
     .option('-p, --ports <published:target[/proto]>', 'publish on every node (at its address: 127.0.0.1 for berth server alone): connections to PUBLISHED are balanced over the ready instances\' port TARGET (repeatable; --port is a service port on the virtual IP)', collect(portValue))
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect(envValue))
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable; alias --environment)', collect(envValue))
+    // Kontena's spelling (`kontena service update --environment FOO=BAR nginx`): the same list as -e, in order.
+    .addOption(new Option('--environment <KEY=VALUE>').hideHelp())
     .option('--secret-env <KEY=VALUE>', 'set an environment variable whose value is kept in the secret <service>-env, never in the spec, events or answers (repeatable)', collect(envValue))
     .option('--cmd <command>', 'the command to run: split into words and run directly, or through /bin/sh -c when it uses shell syntax (;, &&, |, >, $VAR, loops)', cmdValue)
     .option('--instances <n>', 'number of instances (replicas)', countValue)
@@ -76,6 +78,9 @@ export function addSpecOptions(command: Command, which: 'create' | 'update'): Co
   if (which === 'update') command.option('--constraint-rm <expr>', 'remove a placement constraint, as written (repeatable)', collect(constraintValue));
   command.option('--placement-pref <pref>', `a spread preference, Swarm's: spread=node.labels.zone spreads the instances evenly over the label's values (repeatable, in order${which === 'update' ? '; added to the service\'s; deployed, it moves just enough instances to even the spread out' : ''})`, collect(placementPrefValue));
   if (which === 'update') command.option('--placement-pref-rm <pref>', 'remove a spread preference (spread=KEY; repeatable)', collect(placementPrefValue));
+  command.on('option:environment', (value: string) => {
+    command.setOptionValue('env', collect(envValue)(value, command.getOptionValue('env') as EnvPair[] | undefined));
+  });
   addContainerOptions(command, which);
   addNetworkOptions(command, which);
   addRolloutOptions(command);

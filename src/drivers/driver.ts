@@ -40,12 +40,28 @@ export interface ContainerConfig {
   readonly labels?: Readonly<Record<string, string>>;
   /** Image drivers: Swarm's Mounts; a `volume` with `source` undefined is anonymous. */
   readonly mounts?: readonly ContainerMount[];
+  /**
+   * Image drivers, a stateful slot's container: the directory that keeps the image's declared volumes
+   * (Dockerfile `VOLUME`) that no mount covers. Each is bind-mounted from `<dir>/<mountDirName(target)>`
+   * (made when missing), so what the image keeps there outlives the container, as Kontena's stateful
+   * services keep their containers' volumes; without it such a volume is anonymous and goes with the
+   * container. The same directory as a `volume` mount without a source at that target.
+   */
+  readonly imageVolumesDir?: string;
   /** Image drivers: limits enforced by the engine; reservations recorded (CPUs as a fraction of cores, memory in bytes). */
   readonly resources?: ContainerResources;
   /** The signal `docker stop` would send (the image driver records it on the container). */
   readonly stopSignal?: string;
   /** Called with the progress of an image pull, when `start` pulls one (Docker's pull progress per layer). */
   readonly onPullProgress?: (progress: PullProgress) => void;
+}
+
+/**
+ * The directory name that keeps a container path's data in a slot's mounts directory: `/var/lib/data`
+ * → `var_lib_data`, `/` → `root`.
+ */
+export function mountDirName(target: string): string {
+  return target.replace(/^\/+/, '').replace(/\//g, '_') || 'root';
 }
 
 /** One mount of an image container (Swarm's Mount; Docker's `--mount`). */

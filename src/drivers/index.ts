@@ -16,7 +16,7 @@ export type {
   RecoverResult,
   StopOptions,
 } from './driver.js';
-export { SANDBOX_CONTAINER } from './driver.js';
+export { SANDBOX_CONTAINER, mountDirName } from './driver.js';
 // The conformance suite (driver-conformance.ts) is imported by driver tests directly: it loads node:test.
 export type { ProcessDriverOptions } from './process/process-driver.js';
 export { ProcessDriver } from './process/process-driver.js';

@@ -27,7 +27,7 @@ export type DeployState =
 
 /** Workload fields whose values differ between two specs, in WORKLOAD_FIELDS order. */
 export function workloadChanges(before: ServiceSpec, after: ServiceSpec): WorkloadField[] {
-  return WORKLOAD_FIELDS.filter((f) => canonical(before[f]) !== canonical(after[f]));
+  return WORKLOAD_FIELDS.filter((f) => canonicalJson(before[f]) !== canonicalJson(after[f]));
 }
 
 /** Where the service's spec stands against its deployment (see DeployState). */
@@ -40,8 +40,12 @@ export function deployStateOf(service: Pick<Service, 'spec' | 'deployment'>): De
   return fields.length > 0 ? { kind: 'behind', fields } : { kind: 'deployed' };
 }
 
-/** JSON with object keys sorted: equal values give equal strings whatever the key order. */
-function canonical(value: unknown): string | undefined {
+/**
+ * JSON with object keys sorted: equal values give equal strings whatever the key order (a spec stored
+ * through the Docker face lists a container's fields in another order than one stored by berth's own
+ * API, and a rollback stores the older spec's order again).
+ */
+export function canonicalJson(value: unknown): string | undefined {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
     return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -64,7 +68,7 @@ export function describeNetworkOnly(spec: ServiceSpec): string {
 
 /**
  * Whether an instance runs what its service's deployment asks: the deployment's restart generation, and
- * its generation or the very same containers. A change of replicas, restart policy or rollout settings
+ * its generation or the very same containers (compared as values: key order does not count). A change of replicas, restart policy or rollout settings
  * replaces no instance, as a Deployment's pod-template hash ignores its replica count; such instances
  * count as updated in a rollout (UpdateStatus.updatedInstances). The planner (reconcile/plan-service.ts)
  * also moves instances whose node no longer fits the placement; that is not judged here.
@@ -74,5 +78,5 @@ export function runsDeployment(
   deployment: Pick<ServiceDeployment, 'generation' | 'restartGeneration' | 'spec'>,
 ): boolean {
   if (instance.restartGeneration !== deployment.restartGeneration) return false;
-  return instance.generation === deployment.generation || JSON.stringify(instance.spec.containers) === JSON.stringify(deployment.spec.containers);
+  return instance.generation === deployment.generation || canonicalJson(instance.spec.containers) === canonicalJson(deployment.spec.containers);
 }

@@ -17,6 +17,16 @@ export interface ProbeStatus {
 }
 
 /**
+ * A probe's output on one line, for a status message, an update status or an event: line breaks and
+ * runs of white space become one space (an HTTP probe's body, `HTTP 404: <html>\r\n<head>…`, made
+ * `docker service ps` and the docker CLI's `service update paused: …` span many lines; Swarm's task
+ * errors and update messages are one line). `lastOutput` itself, the evidence `why` shows, is kept as seen.
+ */
+export function probeOutputLine(output: string): string {
+  return output.replace(/\s+/g, ' ').trim();
+}
+
+/**
  * An instance's health, written by the agent while it runs (absent: the instance has no probes, and
  * counts as ready as soon as it runs).
  *

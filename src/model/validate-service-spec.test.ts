@@ -33,6 +33,25 @@ describe('parseServiceSpec', () => {
     assert.equal(parseServiceSpec({ ...base, mode: 'global' }).replicas, 0, 'global services have no replica count');
   });
 
+  it('takes a service without containers as a Kubernetes Service is written, with no containers field: a selector, endpoints or an ExternalName', () => {
+    const selector = parseServiceSpec({ name: 'shop', selector: { app: 'shop' }, ports: [{ port: 8080, targetPort: 80 }] });
+    assert.deepEqual([selector.containers, selector.selector], [[], { app: 'shop' }]);
+    const named = parseServiceSpec({ name: 'shop', selector: { app: 'shop' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] });
+    assert.equal(named.ports[0]?.targetPort, 'http', "with a selector a named targetPort names the selected instances' container port, as in Kubernetes");
+    assert.deepEqual(
+      causes({ name: 'db', endpoints: ['10.0.0.1'], ports: [{ port: 5432, targetPort: 'pg' }] }).map((c) => `${c.field}: ${c.type}`),
+      ['spec.ports[0].targetPort: Invalid value'],
+      'hand-set endpoints have no container ports to name',
+    );
+    assert.deepEqual(parseServiceSpec({ name: 'db', endpoints: ['10.0.0.1:5432'], ports: [{ port: 5432 }] }).containers, []);
+    assert.deepEqual(parseServiceSpec({ name: 'ext', type: 'ExternalName', externalName: 'db.example.org' }).containers, []);
+    assert.deepEqual(
+      causes({ name: 'web', ports: [{ port: 80 }] }).map((c) => `${c.field}: ${c.type}`),
+      ['spec.containers: Required value'],
+      'a service that says nothing of what serves it still needs its containers',
+    );
+  });
+
   it('reads a stop signal without SIG and in lower case', () => {
     assert.equal(parseServiceSpec({ name: 'web', containers: [{ command: ['x'], stopSignal: 'quit' }] }).containers[0]?.stopSignal, 'SIGQUIT');
   });

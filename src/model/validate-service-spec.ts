@@ -30,7 +30,7 @@ export interface ParseSpecOptions {
  */
 export function parseServiceSpec(input: unknown, options: ParseSpecOptions | string = {}): ServiceSpec {
   const { root = 'spec', limits = DEFAULT_SPEC_LIMITS } = typeof options === 'string' ? { root: options } : options;
-  const result = ServiceSpecSchema.safeParse(input, { reportInput: true });
+  const result = ServiceSpecSchema.safeParse(withoutContainers(input), { reportInput: true });
   const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
   if (!result.success) {
     throw new SpecInvalidError('Service', name, dedupe(result.error.issues.flatMap((i) => toFieldErrors(i, root))));
@@ -157,7 +157,9 @@ function crossFieldErrors(spec: ParsedServiceSpec, root: string): FieldError[] {
       // moved aside for another berth on the machine): the allocator checks it (api/network-allocation.ts).
       errors.push({ field: at(`ports[${i}].nodePort`), type: 'Invalid value', value: p.nodePort, detail: 'must be a port number from 1 to 65535, inside the server\'s node-port range (30000-32767 unless BERTH_NODE_PORT_RANGE says otherwise), or left out to have one allocated' });
     }
-    if (typeof p.targetPort === 'string') {
+    // With a selector, a name refers to the selected instances' container ports (Kubernetes' named
+    // targetPort): each instance resolves it (deriveEndpoints), and one without it serves no endpoint.
+    if (typeof p.targetPort === 'string' && spec.selector === undefined) {
       const named = spec.containers.some((c) => c.ports.some((cp) => cp.name === p.targetPort));
       if (!named) errors.push({ field: at(`ports[${i}].targetPort`), type: 'Invalid value', value: p.targetPort, detail: 'names no container port; name one of the containers\' ports or give a number' });
     }
@@ -330,3 +332,14 @@ function formatPath(root: string, path: readonly PropertyKey[]): string {
 }
 
 export { STOP_SIGNALS };
+
+/**
+ * A spec that names no `containers` but is a service without any (a selector, hand-set endpoints, an
+ * ExternalName: a Kubernetes Service, which has no containers field) gets `containers: []`, so that
+ * such a manifest needs no empty list to be valid. Anything else is returned as it is.
+ */
+function withoutContainers(input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input) || 'containers' in input) return input;
+  const i = input as { selector?: unknown; endpoints?: unknown; type?: unknown };
+  return i.selector !== undefined || i.endpoints !== undefined || i.type === 'ExternalName' ? { ...input, containers: [] } : input;
+}

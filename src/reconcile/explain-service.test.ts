@@ -47,6 +47,20 @@ describe('explainService', () => {
     assert.equal(x.deployedGeneration, null);
   });
 
+  it('puts a multi-line probe output on one line in its messages, and keeps it as seen in the evidence', () => {
+    const svc = withStatus(service({ replicas: 3, generation: 4 }), {
+      phase: 'deploying', desiredInstances: 3, runningInstances: 3,
+      update: update({ state: 'paused', failedInstances: ['web-3-new'], message: 'paused: 1 new instance failed', updatedInstances: 0 }),
+    });
+    const body = 'HTTP 404: <html>\r\n<head><title>404 Not Found</title></head>\r\n</html>';
+    const probe = { ...failingReadiness.probes[0]!, lastOutput: body };
+    const fresh: Instance = { ...instance({ slot: 3, id: 'web-3-new', generation: 4 }), status: { ...instance().status, health: { ...failingReadiness, probes: [probe] } } };
+    const x = explainService(svc, [fresh], { now: NOW });
+    assert.equal(x.summary, 'update to generation 4 paused: web-3 (new) failed its readiness probe GET http://127.10.0.7:8080/health 3 times: HTTP 404: <html> <head><title>404 Not Found</title></head> </html>');
+    assert.ok(x.reasons.every((r) => !/[\r\n]/.test(r.message)), JSON.stringify(x.reasons.map((r) => r.message)));
+    assert.equal(x.reasons[0]?.evidence.probe?.lastOutput, body);
+  });
+
   it('says a stopped service is stopped and suggests start', () => {
     const x = explainService(service({ desired: 'stopped' }), [instance({ desiredState: 'shutdown' })]);
     assert.equal(x.verdict, 'stopped');

@@ -10,7 +10,7 @@ import type {
   ServiceExplanation,
   UpdateStatus,
 } from '../model/index.js';
-import { deployStateOf, describeNetworkOnly, failingProbe, healthWord, isReady, isTerminal, slotName } from '../model/index.js';
+import { deployStateOf, describeNetworkOnly, failingProbe, healthWord, isReady, isTerminal, probeOutputLine, slotName } from '../model/index.js';
 import { backoffResetAfterMs, describeEnd } from './restart-decision.js';
 import { butListeners, listenerReasons, listenerSuggestions } from './explain-listeners.js';
 import { groupBySlot } from './slot-groups.js';
@@ -343,7 +343,7 @@ function intent(message: string): ExplanationReason {
 
 function probeMessage(who: string, p: ProbeStatus): string {
   const times = p.consecutiveFailures === 1 ? 'once' : `${p.consecutiveFailures} times`;
-  return `${who} failed its ${p.kind} probe ${p.target} ${times}: ${p.lastOutput}`;
+  return `${who} failed its ${p.kind} probe ${p.target} ${times}: ${probeOutputLine(p.lastOutput)}`;
 }
 
 function probeEvidence(p: ProbeStatus): NonNullable<ExplanationEvidence['probe']> {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planService } from './plan-service.js';
 import { explainService } from './explain-service.js';
+import { runsDeployment } from '../model/index.js';
 import { instance, node, service, T0 } from '../../test/fixtures.js';
 
 const ctx = { now: T0 + 60_000, nodes: [node()] };
@@ -128,6 +129,22 @@ describe('planService', () => {
     const plan = planService(service({ replicas: 3, generation: 2, restartPolicy: { delay: '1s' } }), running, ctx);
     assert.equal(plan.shutdown.length, 0);
     assert.deepEqual(plan.create.map((c) => c.slot), [3]);
+  });
+
+  it('does not replace instances whose containers differ from the deployed ones only in the order of their fields', () => {
+    // `docker service create` then `docker service scale`: the face's update writes the same container
+    // with its fields in another order than the create did.
+    const reordered = (o: Parameters<typeof instance>[0]) => {
+      const i = instance({ generation: 1, ...o });
+      return { ...i, spec: { ...i.spec, containers: i.spec.containers.map((c) => Object.fromEntries(Object.entries(c).reverse()) as typeof c) } };
+    };
+    const running = [1, 2].map((slot) => reordered({ slot }));
+    assert.notEqual(JSON.stringify(running[0]?.spec.containers), JSON.stringify(service().spec.containers), 'the fixture reorders the fields');
+    const svc = service({ replicas: 3, generation: 2 });
+    const plan = planService(svc, running, ctx);
+    assert.equal(plan.shutdown.length, 0);
+    assert.deepEqual(plan.create.map((c) => c.slot), [3]);
+    assert.ok(running.every((i) => runsDeployment(i, svc.deployment!)), 'the model agrees: they run the deployment');
   });
 
   it('replaces every instance after a restart (a new restart generation)', () => {

@@ -1,5 +1,5 @@
 import type { Instance, NewServiceEvent, Service, ServiceDeployment, ServicePhase } from '../model/index.js';
-import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
+import { DEFAULT_SPEC_LIMITS, INSTANCE_REMOVED_REASON, canonicalJson, deployStateOf, describeNetworkOnly, isReady, isTerminal, slotName } from '../model/index.js';
 import { unrunnableReason } from './unrunnable.js';
 import type { NodeRejection } from './schedule.js';
 import { ServiceScheduler, describeUnschedulable } from './schedule.js';
@@ -105,14 +105,16 @@ export function planService(service: Service, instances: readonly Instance[], ct
   // An instance is current when it runs the deployed containers and restart generation. Other spec
   // changes (replicas, restart policy, update config) do not replace instances, as a Deployment's
   // pod-template hash ignores its replica count. The model's runsDeployment, with the template's text
-  // and each instance's comparison kept for the pass.
-  const template = JSON.stringify(spec.containers);
+  // and each instance's comparison kept for the pass. Compared as values (canonicalJson): the same
+  // containers written with their fields in another order (a spec stored through the Docker face, then
+  // `docker service scale`) are the same template.
+  const template = canonicalJson(spec.containers);
   const currentCache = new Map<string, boolean>();
   const current = (i: Instance): boolean => {
     if (i.restartGeneration !== restartGeneration) return false;
     if (i.generation === generation) return true;
     let c = currentCache.get(i.id);
-    if (c === undefined) currentCache.set(i.id, (c = JSON.stringify(i.spec.containers) === template));
+    if (c === undefined) currentCache.set(i.id, (c = canonicalJson(i.spec.containers) === template));
     return c;
   };
   const nodesByName = new Map(ctx.nodes.map((n) => [n.name, n]));

@@ -96,6 +96,14 @@ describe('planRollout (through planService)', () => {
     assert.match(later.status.message, /paused/);
   });
 
+  it("puts the failing probe's output on one line in the update status and its events (an HTTP body's line breaks: Swarm's update messages are one line)", () => {
+    const svc = v2({ parallelism: 2, failureAction: 'pause' });
+    const plan = planService(svc, [fresh(1, { failing: 'HTTP 404: <html>\r\n<head><title>404 Not Found</title></head>\r\n</html>' }), fresh(2), ...[3, 4].map((s) => old(s))], ctx());
+    assert.equal(plan.status.update?.state, 'paused');
+    assert.match(plan.status.update?.message ?? '', /failed 3 time\(s\): HTTP 404: <html> <head><title>404 Not Found<\/title><\/head> <\/html>$/);
+    for (const e of plan.events) assert.doesNotMatch(e.message, /[\r\n]/, e.type);
+  });
+
   it('counts a new instance that exited as a failure; failureAction rollback asks for the previous generation', () => {
     const svc = v2({ parallelism: 1, failureAction: 'rollback' });
     const plan = planService(svc, [fresh(1, { state: 'failed', exitCode: 3 }), old(2), old(3)], ctx());

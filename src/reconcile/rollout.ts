@@ -1,5 +1,5 @@
 import type { Instance, NewServiceEvent, Service, ServiceDeployment, UpdateConfig, UpdateState, UpdateStatus } from '../model/index.js';
-import { failingProbe, isReady, isTerminal, readySince, slotName } from '../model/index.js';
+import { failingProbe, isReady, isTerminal, probeOutputLine, readySince, slotName } from '../model/index.js';
 import { parseDuration } from '../lib/index.js';
 
 /*
@@ -306,7 +306,7 @@ function failureOf(i: Instance): string | undefined {
   }
   if (s.state === 'running' && i.desiredState === 'running' && !isReady(i)) {
     const probe = failingProbe(i);
-    if (probe) return `${probe.kind} probe ${probe.target} failed ${probe.consecutiveFailures} time(s): ${probe.lastOutput}`;
+    if (probe) return `${probe.kind} probe ${probe.target} failed ${probe.consecutiveFailures} time(s): ${probeOutputLine(probe.lastOutput)}`;
   }
   return undefined;
 }

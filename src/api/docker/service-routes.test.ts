@@ -98,6 +98,34 @@ describe('Docker face: POST /services/create', () => {
     assert.deepEqual(store.listServices(), []);
   });
 
+  it('reads field names case-insensitively, as the engine\'s encoding/json: docker-py\'s ServiceMode sends {"replicated": {"Replicas": N}}', async () => {
+    const { docker, store } = setup();
+    // docker-py 7.1: services.create(image, mode=ServiceMode('replicated', replicas=3)) and ServiceMode('global').
+    await create(docker, { ...swarmSpec('web'), Mode: { replicated: { Replicas: 3 } } } as SwarmServiceSpec);
+    assert.equal(store.getService('default', 'web')?.spec.replicas, 3);
+    await create(docker, { ...swarmSpec('agent'), mode: { global: {} } } as SwarmServiceSpec);
+    assert.equal(store.getService('default', 'agent')?.spec.mode, 'global');
+    // Any depth; map keys (Labels) keep their case; an exact name wins over a folded one.
+    await create(docker, {
+      name: 'low',
+      labels: { Team: 'A' },
+      taskTemplate: { containerSpec: { image: 'busybox:local', ENV: ['A=1'] }, restartPolicy: { condition: 'none' } },
+      Mode: { Replicated: { Replicas: 2 }, replicated: { Replicas: 5 } },
+    } as unknown as SwarmServiceSpec);
+    const low = (await inspect(docker, 'low')).Spec;
+    assert.deepEqual([low.Labels, low.TaskTemplate?.ContainerSpec?.Image, low.TaskTemplate?.ContainerSpec?.Env, low.TaskTemplate?.RestartPolicy?.Condition, low.Mode], [{ Team: 'A' }, 'busybox:local', ['A=1'], 'none', { Replicated: { Replicas: 2 } }]);
+    // docker-py's service.scale(4) on a replicated service: update with the lowercase mode key.
+    const { Spec, Version } = await inspect(docker, 'web');
+    const { Mode: _mode, ...rest } = Spec;
+    const scaled = await call(docker, 'POST', `/services/web/update?version=${Version.Index}`, { ...rest, Mode: { replicated: { Replicas: 4 } } });
+    assert.equal(scaled.status, 200, scaled.text);
+    assert.equal(store.getService('default', 'web')?.spec.replicas, 4);
+    // A refused field is refused whatever its case.
+    const secrets = await call(docker, 'POST', '/services/create', swarmSpec('sec', { TaskTemplate: { ContainerSpec: { Image: 'busybox:local', secrets: [{ SecretName: 'x' }] } as never } }));
+    assert.equal(secrets.status, 400);
+    assert.match((secrets.body as { message: string }).message, /TaskTemplate\.ContainerSpec\.Secrets: /);
+  });
+
   it('refuses a placement no node meets, naming the constraint and the node\'s value', async () => {
     const { docker, store } = setup();
     store.upsertNode({ name: 'node-1', address: '127.0.0.1', drivers: ['process', 'docker'], ready: true, heartbeatAt: new Date().toISOString() });

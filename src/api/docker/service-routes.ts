@@ -12,6 +12,7 @@ import { parseServiceFilters, serviceMatches } from './service-filters.js';
 import { resolveService, visibleServices } from './service-lookup.js';
 import type { FaceNetwork } from './service-mapping.js';
 import { berthToSwarmService, forceUpdateOf, modeOf, swarmToBerthSpec } from './service-mapping.js';
+import { foldSpecKeys } from './swarm-spec-shape.js';
 import { asDocker, invalidArgument, unimplemented } from './service-errors.js';
 import { dockerNetworkRefs } from './network-routes.js';
 import type { SwarmService, SwarmServiceCreateResponse, SwarmServiceSpec, SwarmServiceUpdateResponse } from './swarm-types.js';
@@ -153,7 +154,7 @@ function previousSpecOf(ctx: DockerContext, service: Service): ServiceSpec | und
 
 function specBody(body: unknown): SwarmServiceSpec {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('the body must be a ServiceSpec (a JSON object)');
-  return body as SwarmServiceSpec;
+  return foldSpecKeys(body as Record<string, unknown>) as SwarmServiceSpec;
 }
 
 /** `?version=N` as moby's router parses it (strconv.ParseUint), with its message. */

@@ -17,7 +17,7 @@ const obj = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape).nullish(
 const any = z.unknown().optional();
 
 const driver = obj({ Name: str, Options: stringMap });
-const resources = obj({ NanoCPUs: num, MemoryBytes: num, Pids: num, GenericResources: any });
+const resources = obj({ NanoCPUs: num, MemoryBytes: num, Pids: num, GenericResources: any, SwapBytes: any, MemorySwappiness: any });
 const updateConfig = obj({ Parallelism: num, Delay: num, FailureAction: str, Monitor: num, MaxFailureRatio: num, Order: str });
 const networks = z.array(z.looseObject({ Target: str, Aliases: strings, DriverOpts: stringMap })).nullish();
 
@@ -42,6 +42,17 @@ const SwarmServiceSpecShape = z.looseObject({
       ReadOnly: bool,
       StopGracePeriod: num,
       OomScoreAdj: num,
+      // Refused when set (container-mapping.ts): named here so that their keys fold as the rest.
+      Secrets: any,
+      Configs: any,
+      Privileges: any,
+      Groups: any,
+      Hosts: any,
+      DNSConfig: any,
+      Sysctls: any,
+      CapabilityAdd: any,
+      CapabilityDrop: any,
+      Ulimits: any,
       Mounts: z
         .array(
           z.looseObject({
@@ -52,7 +63,9 @@ const SwarmServiceSpecShape = z.looseObject({
             Consistency: str,
             BindOptions: obj({ Propagation: str }),
             VolumeOptions: obj({ NoCopy: bool, Labels: stringMap, Subpath: str, DriverConfig: driver }),
-            TmpfsOptions: obj({ SizeBytes: num, Mode: num }),
+            TmpfsOptions: obj({ SizeBytes: num, Mode: num, Options: any }),
+            ImageOptions: any,
+            ClusterOptions: any,
           }),
         )
         .nullish(),
@@ -70,6 +83,8 @@ const SwarmServiceSpecShape = z.looseObject({
     LogDriver: driver,
     ForceUpdate: num,
     Runtime: str,
+    PluginSpec: any,
+    NetworkAttachmentSpec: any,
   }),
   Mode: obj({ Replicated: obj({ Replicas: num }), Global: z.looseObject({}).nullish(), ReplicatedJob: any, GlobalJob: any }),
   UpdateConfig: updateConfig,
@@ -80,6 +95,36 @@ const SwarmServiceSpecShape = z.looseObject({
     Ports: z.array(z.looseObject({ Name: str, Protocol: str, TargetPort: num, PublishedPort: num, PublishMode: str })).nullish(),
   }),
 });
+
+/**
+ * The body with its field names spelled as the ServiceSpec's, as Go's encoding/json reads them: a key
+ * that is no field's exact name takes the field whose name it matches case-insensitively (docker-py's
+ * `ServiceMode('replicated', replicas=3)` sends `{"replicated": {"Replicas": 3}}`, which the engine
+ * reads as `Replicated`). An exact name wins over a folded one; keys of maps (Labels, Env options,
+ * DriverOpts) are never touched; unknown keys stay as they are. Returns new objects, never changes `body`.
+ */
+export function foldSpecKeys(body: Record<string, unknown>): Record<string, unknown> {
+  return foldKeys(body, SwarmServiceSpecShape) as Record<string, unknown>;
+}
+
+function foldKeys(value: unknown, schema: z.ZodType): unknown {
+  let s: z.ZodType = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodArray) return Array.isArray(value) ? value.map((v) => foldKeys(v, s.element as z.ZodType)) : value;
+  if (!(s instanceof z.ZodObject) || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const shape = s.shape as Record<string, z.ZodType>;
+  const byLower = new Map(Object.keys(shape).map((k) => [k.toLowerCase(), k]));
+  const entries = Object.entries(value as Record<string, unknown>);
+  const out: Record<string, unknown> = {};
+  // defineProperty: a key such as `__proto__` stays a plain key, as JSON.parse made it.
+  const put = (k: string, v: unknown): void => void Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [key, v] of entries) {
+    const name = Object.hasOwn(shape, key) ? key : byLower.get(key.toLowerCase());
+    if (name === undefined) put(key, v);
+    else if (name === key || !Object.hasOwn(value as object, name)) put(name, foldKeys(v, shape[name] as z.ZodType));
+  }
+  return out;
+}
 
 /**
  * @throws DockerApiError 400 `json: cannot unmarshal … (TaskTemplate.ContainerSpec.Command: expected array)`

@@ -128,15 +128,25 @@ describe('Docker face: GET /tasks', () => {
     assert.deepEqual(await taskIds(face.app, { runtime: ['plugin'] }), []);
   });
 
-  it('keeps only the deployed generation’s instances with `_up-to-date` (the CLI’s progress display)', async () => {
+  it('keeps only the instances that run the deployed containers with `_up-to-date` (the CLI’s progress display)', async () => {
     const face = setup();
     const { web } = withServices(face);
-    const updated = face.store.updateServiceIntent('default', 'web', { spec: { ...web.spec, replicas: 3 }, deploy: true });
+    const changed = web.spec.containers.map((c) => ({ ...c, command: ['sh', '-c', 'echo two'] }));
+    const updated = face.store.updateServiceIntent('default', 'web', { spec: { ...web.spec, replicas: 3, containers: changed }, deploy: true });
     addInstance(face.store, updated, { id: 'web-3-b', slot: 3, status: { state: 'starting', message: 'starting containers', startedAt: undefined } });
     const ids = await taskIds(face.app, { service: { [web.id]: true }, '_up-to-date': { true: true } });
     assert.deepEqual(ids, ['web-3-b']);
     const { body } = await tasks(face.app, { service: ['web'], '_up-to-date': ['true'] });
     assert.equal((body as SwarmTask[])[0]?.Status.State, 'starting');
+  });
+
+  it('counts the running instances as up to date after a scale (docker service scale: only replicas changed), as swarmkit’s IsTaskDirty', async () => {
+    const face = setup();
+    const { web } = withServices(face);
+    const scaled = face.store.updateServiceIntent('default', 'web', { spec: { ...web.spec, replicas: 3 }, deploy: true });
+    assert.ok((scaled.deployment?.generation ?? 0) > (web.deployment?.generation ?? 0), 'a new generation');
+    addInstance(face.store, scaled, { id: 'web-3-b', slot: 3, status: {} });
+    assert.deepEqual(await taskIds(face.app, { service: ['web'], '_up-to-date': ['true'] }), ['web-1-new', 'web-1-old', 'web-2-a', 'web-3-b']);
   });
 
   it('refuses an unknown filter and a filters value that is not JSON, with moby’s words', async () => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { inRange } from '../../lib/index.js';
 import type { Instance, NodeInfo, Service } from '../../model/index.js';
+import { runsDeployment } from '../../model/index.js';
 import type { RouteAccess } from '../access-control.js';
 import type { DockerContext } from './docker-context.js';
 import { DockerApiError } from './docker-errors.js';
@@ -113,8 +114,8 @@ export function resolveTask(ctx: DockerContext, idOrName: string): TaskEntry {
  * Applies GET /tasks' filters as swarmkit's ListTasks (manager/controlapi/task.go): every filter
  * given must match, any of its values may. `service` and `node` values are resolved first (an unknown
  * one is a 404, as moby's filter transform); `name` and `id` are prefixes; `label` matches the
- * service's labels; `_up-to-date` keeps the instances of the deployed generation and restart
- * generation (what the CLI's progress display asks for).
+ * service's labels; `_up-to-date` keeps the instances that run the deployment (isUpToDate: what the
+ * CLI's progress display asks for).
  * @throws DockerApiError 404 for an unknown service or node, 400 for a desired-state that is no task state.
  */
 export function filterTasks(ctx: DockerContext, entries: readonly TaskEntry[], filters: FilterArgs): TaskEntry[] {
@@ -143,13 +144,16 @@ export function filterTasks(ctx: DockerContext, entries: readonly TaskEntry[], f
 }
 
 /**
- * swarmkit's "not dirty": the instance runs the deployed generation and restart generation (a
- * `deploy --force`, Swarm's ForceUpdate, makes older ones dirty), and is not being replaced.
+ * swarmkit's "not dirty" (orchestrator.IsTaskDirty compares the task's spec with the service's task
+ * template): the instance runs the deployed containers and restart generation (the model's
+ * runsDeployment; a `deploy --force`, Swarm's ForceUpdate, makes older ones dirty). A change of
+ * replicas or rollout settings makes no instance dirty: after `docker service scale web=3` the CLI's
+ * progress counts web.1 and web.2 as well as the new web.3.
  */
 export function isUpToDate(instance: Instance, service: Service): boolean {
   const deployment = service.deployment;
   if (!deployment) return false;
-  return instance.generation === deployment.generation && instance.restartGeneration === deployment.restartGeneration;
+  return runsDeployment(instance, deployment);
 }
 
 function nameOf(e: TaskEntry): string {

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ContainerConfig, ContainerHandle } from '../driver.js';
 import { SANDBOX_CONTAINER } from '../driver.js';
 import { runDriverConformance, type ConformanceProgram } from '../driver-conformance.js';
-import { DockerDriver } from './docker-driver.js';
+import { DockerDriver, type DockerHandle } from './docker-driver.js';
 import { ensureNetwork } from './docker-network.js';
 import { dockerForTests } from './engine-gate.js';
 import { ensurePauseImage } from './pause-image.js';
 import { testImage } from './test-images.js';
+import { importBusyboxImage, removeImage } from './io-test-support.js';
 
 const docker = await dockerForTests();
 const skip = docker ? undefined : 'no Docker engine answers';
@@ -25,7 +29,7 @@ before(async () => {
 after(async () => {
   if (!docker) return;
   for (const c of await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`io.berth.owner=${owner}`] }) })) {
-    await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
   }
   await docker.getNetwork(network).remove().catch(() => undefined);
 });
@@ -136,6 +140,62 @@ void describe('DockerDriver sandboxes', { ...(skip ? { skip } : {}), timeout: 60
     assert.deepEqual(await read(), ['before-removal']);
     await driver.destroy(app);
     assert.deepEqual(await read(), []);
+    driver.dispose();
+  });
+});
+
+void describe('DockerDriver: a stateful slot keeps the image\'s own VOLUMEs (imageVolumesDir)', { ...(skip ? { skip } : {}), timeout: 60_000 }, () => {
+  // An image that declares two volumes, as redis:latest declares /data.
+  const volumeImage = `berth-test-${owner}/volumes:1`;
+  const dir = mkdtempSync(join(tmpdir(), `berth-test-${owner}-slot-`));
+  const started: { driver: DockerDriver; handle: ContainerHandle }[] = [];
+  before(async () => {
+    if (docker) await importBusyboxImage(docker, volumeImage, { changes: ['VOLUME ["/data", "/var/cache/app"]'] });
+  });
+  after(async () => {
+    for (const { driver, handle } of started.reverse()) await driver.destroy(handle).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    if (docker) await removeImage(docker, volumeImage);
+  });
+
+  void it('binds each declared volume that no mount covers from the slot directory, so its data outlives the container', async () => {
+    const driver = makeDriver();
+    const id = `vol-${owner}-1`;
+    const sandbox = await driver.runSandbox({ instanceId: id, address: subnet.replace(/0\/24$/, '14') });
+    started.push({ driver, handle: sandbox });
+    const write = 'cat /data/kept 2>/dev/null; echo written-once > /data/kept; echo cache > /var/cache/app/c';
+    const first = await driver.start(config(id, ['sh', '-c', write], { containerName: 'db', sandbox, image: volumeImage, imageVolumesDir: join(dir, 'mounts') }));
+    assert.equal((await driver.wait(first, AbortSignal.timeout(20_000))).exitCode, 0);
+    assert.equal(readFileSync(join(dir, 'mounts', 'data', 'kept'), 'utf8'), 'written-once\n', 'the file is in the slot directory');
+    assert.equal(readFileSync(join(dir, 'mounts', 'var_cache_app', 'c'), 'utf8'), 'cache\n');
+    await driver.destroy(first);
+    // The next container of the slot (a restart) finds it.
+    const second = await driver.start(config(id, ['sh', '-c', 'cat /data/kept'], { containerName: 'db', sandbox, image: volumeImage, imageVolumesDir: join(dir, 'mounts') }));
+    await driver.wait(second, AbortSignal.timeout(20_000));
+    const lines: string[] = [];
+    for await (const l of driver.logs(second, {})) lines.push(l.text);
+    assert.deepEqual(lines, ['written-once']);
+    await driver.destroy(second);
+    driver.dispose();
+  });
+
+  void it('leaves a declared volume that a mount covers to the mount, and binds nothing without imageVolumesDir', async () => {
+    const driver = makeDriver();
+    const id = `vol-${owner}-2`;
+    const sandbox = await driver.runSandbox({ instanceId: id, address: subnet.replace(/0\/24$/, '15') });
+    started.push({ driver, handle: sandbox });
+    const covered = await driver.start(
+      config(id, ['sh', '-c', 'echo x > /data/y'], { containerName: 'a', sandbox, image: volumeImage, imageVolumesDir: join(dir, 'm2'), mounts: [{ type: 'tmpfs', target: '/data/' }] }),
+    );
+    await driver.wait(covered, AbortSignal.timeout(20_000));
+    assert.equal(existsSync(join(dir, 'm2', 'data')), false, '/data is the tmpfs mount\'s');
+    assert.equal(existsSync(join(dir, 'm2', 'var_cache_app')), true);
+    await driver.destroy(covered);
+    const plain = await driver.start(config(id, ['sh', '-c', 'echo x > /data/y'], { containerName: 'b', sandbox, image: volumeImage }));
+    await driver.wait(plain, AbortSignal.timeout(20_000));
+    const mounts = (await (docker as NonNullable<typeof docker>).getContainer((plain as DockerHandle).id).inspect()).Mounts.map((m) => [m.Type, m.Destination]).sort();
+    assert.deepEqual(mounts, [['volume', '/data'], ['volume', '/var/cache/app']], 'anonymous volumes, as the engine makes them');
+    await driver.destroy(plain);
     driver.dispose();
   });
 });

@@ -23,6 +23,7 @@ import { forgetContainerStats, sampleContainerStats } from './container-stats.js
 import { LABELS, containerCreateOptions, sandboxCreateOptions } from './container-create.js';
 import { engineMessage, exitOfState, isNotFound, isNotRunning } from './engine-errors.js';
 import { ensureImage, splitDigest } from './image-pull.js';
+import { imageVolumeMounts } from './image-volumes.js';
 import { missingCommand } from './command-check.js';
 
 /** The handle of a Docker container: its engine id (and names, for people reading status). */
@@ -99,8 +100,18 @@ export class DockerDriver implements Driver {
       if (error instanceof CodedError) throw error;
       throw new CodedError('CONTAINER_START_FAILED', `cannot get image ${image}: ${engineMessage(error)}`);
     }
+    // A stateful slot keeps the image's own VOLUMEs in its directory (Kontena's stateful services).
+    let withVolumes = config;
+    if (config.imageVolumesDir !== undefined) {
+      try {
+        const kept = await imageVolumeMounts(this.docker, imageId, config);
+        if (kept.length > 0) withVolumes = { ...config, mounts: [...(config.mounts ?? []), ...kept] };
+      } catch (error) {
+        throw new CodedError('CONTAINER_START_FAILED', `cannot keep the volumes of image ${image} in the slot's directory: ${engineMessage(error)}`);
+      }
+    }
     // A reference pinned to a digest the engine knows only as the image's id is created from that id.
-    const body = containerCreateOptions(config, splitDigest(image) !== undefined ? imageId : image, { owner: this.options.owner, network: this.options.network, ...(this.options.init !== undefined ? { init: this.options.init } : {}) });
+    const body = containerCreateOptions(withVolumes, splitDigest(image) !== undefined ? imageId : image, { owner: this.options.owner, network: this.options.network, ...(this.options.init !== undefined ? { init: this.options.init } : {}) });
     const argv0 = config.entrypoint?.[0] ?? config.cmd?.[0];
     return this.createAndStart(body, 'container', false, argv0 === undefined ? undefined : async (container) => missingCommand(this.docker, container, argv0, config.env, image));
   }

@@ -276,6 +276,12 @@ describe('ensureImage with a reference pinned to the local image id (what the do
     assert.deepEqual(await ensureImage(docker, `${name}@${id}`, 'Never'), { pulled: false, imageId: id }, 'a name without a tag matches any of its tags');
   });
 
+  it('finds <image id>@<image id> locally (docker service create sha256:<id> through the face) and pulls nothing', async () => {
+    assert.deepEqual(await ensureImage(docker, `${id}@${id}`, 'Never'), { pulled: false, imageId: id });
+    const other = `sha256:${'0'.repeat(64)}`;
+    await assert.rejects(ensureImage(docker, `${other}@${id}`, 'Never'), (e: unknown) => hasCode(e, 'IMAGE_NOT_PRESENT'), 'another id as the name is not this image');
+  });
+
   it('does not take the id for another name, nor another tag of the name', async () => {
     await assert.rejects(ensureImage(docker, `berth-test-${process.pid}/other:1@${id}`, 'Never'), (e: unknown) => hasCode(e, 'IMAGE_NOT_PRESENT'));
     await assert.rejects(ensureImage(docker, `${name}:2@${id}`, 'Never'), (e: unknown) => hasCode(e, 'IMAGE_NOT_PRESENT'));

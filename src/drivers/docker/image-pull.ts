@@ -149,7 +149,7 @@ async function join(state: EngineState, ref: string, shared: SharedPull, options
  * an image through berth's Docker face, which answers with the local image's id: docs/docker-api.md)
  * is found by that id when the engine has no repo digest for it (an image built or imported here has
  * none), provided the image carries the reference's name: the digest pins the content, the name must
- * still be the one asked for.
+ * still be the one asked for — or is that very id (`sha256:<id>@sha256:<id>`).
  */
 async function localImageId(docker: Dockerode, ref: string): Promise<string | undefined> {
   const found = await inspectImage(docker, ref);
@@ -159,6 +159,10 @@ async function localImageId(docker: Dockerode, ref: string): Promise<string | un
   const byId = await inspectImage(docker, pinned.digest);
   if (byId === undefined || byId.Id !== pinned.digest) return undefined;
   const wanted = familiarName(pinned.name);
+  // `docker service create sha256:<id>`: the CLI reads the id as a name with a tag, asks the face,
+  // which finds the image by that id, and sends `sha256:<id>@sha256:<id>`. The name is the id itself,
+  // which names no other image (Swarm runs an image id without a pull, moby's pullImage).
+  if (wanted === byId.Id) return byId.Id;
   const tags = (byId.RepoTags ?? []).map(familiarName);
   const matches = wanted.includes(':') ? tags.includes(wanted) : tags.some((t) => t.split(':')[0] === wanted);
   return matches ? byId.Id : undefined;

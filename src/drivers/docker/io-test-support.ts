@@ -30,7 +30,7 @@ export const TEST_PREFIX = `berth-dockerio-${process.pid}`;
  * /tmp, /etc/passwd with root and nobody) as `repoTag`, through the engine's import API.
  * @returns the image id.
  */
-export async function importBusyboxImage(docker: Dockerode, repoTag: string): Promise<string> {
+export async function importBusyboxImage(docker: Dockerode, repoTag: string, options: { readonly changes?: readonly string[] } = {}): Promise<string> {
   const busybox = readFileSync('/bin/busybox');
   const applets = spawnSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter((a) => a !== '' && a !== 'busybox');
   const tar = pack();
@@ -42,7 +42,7 @@ export async function importBusyboxImage(docker: Dockerode, repoTag: string): Pr
   for (const a of applets) tar.entry({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' });
   tar.finalize();
   const colon = repoTag.lastIndexOf(':');
-  const stream = await docker.importImage(tar as unknown as NodeJS.ReadableStream, { repo: repoTag.slice(0, colon), tag: repoTag.slice(colon + 1) });
+  const stream = await docker.importImage(tar as unknown as NodeJS.ReadableStream, { repo: repoTag.slice(0, colon), tag: repoTag.slice(colon + 1), ...(options.changes ? { changes: [...options.changes] } : {}) });
   await new Promise<void>((resolve, reject) =>
     docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), () => {}),
   );
