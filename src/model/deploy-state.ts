@@ -78,5 +78,13 @@ export function runsDeployment(
   deployment: Pick<ServiceDeployment, 'generation' | 'restartGeneration' | 'spec'>,
 ): boolean {
   if (instance.restartGeneration !== deployment.restartGeneration) return false;
-  return instance.generation === deployment.generation || canonicalJson(instance.spec.containers) === canonicalJson(deployment.spec.containers);
+  return instance.generation === deployment.generation || sameJsonValue(instance.spec.containers, deployment.spec.containers);
+}
+
+/**
+ * Whether two values are equal as JSON values, whatever the key order of their objects: their JSON
+ * texts first (the common case, and about 6× cheaper), canonicalJson only when those differ.
+ */
+export function sameJsonValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b) || canonicalJson(a) === canonicalJson(b);
 }
