@@ -117,6 +117,14 @@ describe('Docker face: ServiceSpec → berth → ServiceSpec', () => {
     assert.equal(stored(swarm).clusterIP, 'None', 'dnsrr is a headless service');
   });
 
+  it('refuses dnsrr with a port published in ingress mode, as swarmkit does, and takes one in host mode', () => {
+    refused(minimal({ EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080 }] } }), "EndpointSpec: port published with ingress mode can't be used with dnsrr mode");
+    refused(minimal({ EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] } }), 'ingress mode');
+    const host = stored(minimal({ EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] } }));
+    assert.equal(host.clusterIP, 'None');
+    assert.equal(host.ports[0]?.published, 8080);
+  });
+
   it('fills in Swarm\'s server defaults for what a docker-py spec leaves out', () => {
     const shown = roundTrip(minimal());
     assert.deepEqual(shown.TaskTemplate?.ContainerSpec, { Image: 'busybox:local', Command: ['sh', '-c', 'sleep 1000'], StopSignal: 'SIGTERM', StopGracePeriod: 10_000_000_000 });

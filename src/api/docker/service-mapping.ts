@@ -209,6 +209,9 @@ function endpointFromSwarm(ep: SwarmEndpointSpec | null | undefined, current: Se
   const mode = ep?.Mode || 'vip';
   if (mode !== 'vip' && mode !== 'dnsrr') throw invalidArgument(`EndpointSpec.Mode: invalid resolution mode: "${mode}"`);
   const sent = ep?.Ports ?? [];
+  // swarmkit's validateEndpointSpec: the routing mesh balances behind a VIP, which dnsrr has not; a
+  // port published in host mode (on each task's node) is accepted.
+  if (mode === 'dnsrr' && sent.some((p) => (p.PublishMode || 'ingress') === 'ingress')) throw invalidArgument("EndpointSpec: port published with ingress mode can't be used with dnsrr mode");
   const several = sent.length > 1;
   const ports = sent.map((p, i) => portFromSwarm(p, `EndpointSpec.Ports[${i}]`, several, current));
   const auto = sent.some((p) => !p.PublishedPort);
