@@ -12,6 +12,7 @@ import { installLeaderRouting } from '../leader-routing.js';
 import { dockerRelayToken, relayForwarding, relayIdentity } from './docker-relay.js';
 import { MAX_API_VERSION, MIN_API_VERSION, compareApiVersions, splitVersionPrefix, unsupportedVersion } from './api-version.js';
 import type { DockerContext } from './docker-context.js';
+import { NAME_FREED_WAIT_MS } from './docker-context.js';
 import type { DockerRouteAccess, DockerTransport } from './docker-access.js';
 import { installDockerAccess } from './docker-access.js';
 import { toDockerError } from './docker-error-response.js';
@@ -62,6 +63,8 @@ export interface DockerApiDeps extends ApiDeps {
   readonly images?: LocalImages;
   /** The machine /version, /info and /nodes describe. Default: this one's. */
   readonly host?: HostFacts;
+  /** How long a create waits for a service of its name to be removed, ms (default NAME_FREED_WAIT_MS; tests shorten it). */
+  readonly nameFreedWaitMs?: number;
   /**
    * Several servers (with `leaderRouting`): the cluster's key, which signs the relay credential of a
    * unix listener's writes passed on to the leader, and checks it on the `relay` transport (docker-relay.ts).
@@ -105,6 +108,7 @@ export function createDockerApi(deps: DockerApiDeps, routes: readonly DockerRout
     engine: { version: deps.version, minApiVersion: MIN_API_VERSION, maxApiVersion: MAX_API_VERSION },
     images: deps.images,
     host: deps.host ?? currentHostFacts(),
+    nameFreedWaitMs: deps.nameFreedWaitMs ?? NAME_FREED_WAIT_MS,
   };
 
   // Bodies are JSON (moby's httputils.CheckForJSON); an empty body with any type counts as none.

@@ -26,4 +26,14 @@ export interface DockerContext {
   readonly images: LocalImages | undefined;
   /** The machine /version, /info and /nodes describe. */
   readonly host: HostFacts;
+  /** How long a create waits for a service of the same name that is being removed, ms (NAME_FREED_WAIT_MS). */
+  readonly nameFreedWaitMs: number;
 }
+
+/**
+ * How long `POST /services/create` waits for a service of the same name that is being removed, ms.
+ * Swarm frees a name at once (its tasks stop afterwards); berth keeps the record until the instances
+ * drained and stopped, so `docker service rm web && docker service create --name web …` would get 409
+ * for that long. The create waits instead, and answers 409 only past this bound (a drain held open).
+ */
+export const NAME_FREED_WAIT_MS = 30_000;

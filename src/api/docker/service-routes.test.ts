@@ -303,6 +303,43 @@ describe('Docker face: DELETE /services/{id}', () => {
   });
 });
 
+describe('Docker face: a name freed by a removal', () => {
+  it('a create of a name whose service is being removed waits until it is gone, as Swarm frees the name at once', async () => {
+    const { docker, store } = setup();
+    const first = await create(docker, swarmSpec());
+    assert.equal((await call(docker, 'DELETE', '/services/web')).status, 200);
+    assert.equal(store.getService('default', 'web')?.desired, 'removing', 'its instances drain first');
+    // Over a real socket: a request whose body was read counts as destroyed, its socket does not.
+    const url = await docker.listen({ host: '127.0.0.1', port: 0 });
+    const started = Date.now();
+    const again = fetch(`${url}/v1.41/services/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(swarmSpec()) });
+    await new Promise((r) => setTimeout(r, 300));
+    // The controller ends the removal: the record goes.
+    store.applyControllerWrites({ deleteServices: [{ grid: 'default', name: 'web' }] });
+    const res = await again;
+    const text = await res.text();
+    assert.equal(res.status, 201, text);
+    assert.ok(Date.now() - started >= 300, 'it waited for the removal');
+    assert.notEqual((JSON.parse(text) as { ID: string }).ID, first, 'a new service');
+  });
+
+  it('answers 409 when the removal outlasts the wait, and at once for a service that is not being removed', async () => {
+    const { store } = setup();
+    const docker = createDockerApi({ authenticator: adminAuthenticator, store, telemetry: new FakeTelemetry(), node: 'node-1', version: '0.0.0-test', nameFreedWaitMs: 200 });
+    after(() => docker.close());
+    await create(docker, swarmSpec());
+    const started = Date.now();
+    const taken = await call(docker, 'POST', '/v1.41/services/create', swarmSpec());
+    assert.equal(taken.status, 409);
+    assert.ok(Date.now() - started < 150, 'a live service of that name: 409 at once');
+    assert.equal((await call(docker, 'DELETE', '/services/web')).status, 200);
+    const waited = await call(docker, 'POST', '/v1.41/services/create', swarmSpec());
+    assert.equal(waited.status, 409);
+    assert.match(waited.text, /name conflicts with an existing object: service web already exists/);
+    assert.ok(Date.now() - started >= 200, 'it waited for the bound first');
+  });
+});
+
 describe('Docker face and berth\'s own API: one engine', () => {
   it('lists a service created through berth\'s API, and berth lists one created through the face', async () => {
     const { docker, berth } = setup();

@@ -57,6 +57,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: DockerContext):
     // As moby's ServiceSpecToGRPC: an unnamed service gets a generated name.
     const name = body.Name || generatedName();
     const spec = swarmToBerthSpec({ ...body, Name: name }, { networks: faceNetworks(ctx) });
+    await untilNameFreed(ctx, name, request.raw.socket);
     // Swarm schedules a new service at once: create and deploy in one write.
     const service = asDocker(name, () => createService(ctx.berth, identityOf(request), ctx.grid, { spec, deploy: true }));
     const answer: SwarmServiceCreateResponse = { ID: service.id, Warnings: [] };
@@ -181,3 +182,19 @@ function generatedName(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return `service-${[...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join('')}`;
 }
+
+/**
+ * Waits while a service of this name is being removed (its instances draining), up to
+ * ctx.nameFreedWaitMs or until the client goes away: Swarm frees a removed service's name at once.
+ * The create that follows answers 409 as before when the name is still taken.
+ */
+async function untilNameFreed(ctx: DockerContext, name: string, socket: { readonly destroyed: boolean } | undefined): Promise<void> {
+  const deadline = Date.now() + ctx.nameFreedWaitMs;
+  // The socket, not the request: a request whose body was read is already `destroyed` (autoDestroy).
+  while (ctx.berth.store.getService(ctx.grid, name)?.desired === 'removing' && Date.now() < deadline && socket?.destroyed !== true) {
+    await new Promise((resolve) => setTimeout(resolve, NAME_FREED_POLL_MS));
+  }
+}
+
+/** How often a create waiting for a removed name looks again, ms. */
+const NAME_FREED_POLL_MS = 50;
