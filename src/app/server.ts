@@ -284,7 +284,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       const { https: _berthTls, ...shared } = apiDeps;
       face = await startDockerFace(dockerApi, {
         // The engine's images, once there is one (it may answer after start).
-        deps: { ...shared, apiAddress: () => api.server.address(), images: { inspect: async (ref) => network.found?.images.inspect(ref) }, logger: logger.child({ part: 'docker-api' }) },
+        deps: { ...shared, apiAddress: () => api.server.address(), images: { inspect: async (ref) => network.found?.images.inspect(ref), count: async () => (await network.found?.images.count()) ?? 0 }, logger: logger.child({ part: 'docker-api' }) },
         tls: dockerTls,
         logger,
       });

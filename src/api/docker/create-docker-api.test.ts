@@ -31,7 +31,7 @@ const ECHO: DockerRoutes = {
 };
 
 /** A store with this node, a unix and a tcp face over it, an admin token and a viewer token of the default grid. */
-function setup(options: { containerNetwork?: boolean } = {}) {
+function setup(options: { containerNetwork?: boolean; imageCount?: number | 'fails' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-dface-'));
   const store = openSqliteStore(join(dir, 'berth.db'));
   store.upsertNode({
@@ -44,7 +44,11 @@ function setup(options: { containerNetwork?: boolean } = {}) {
   });
   const key = newSigningKey();
   const authenticator = new TokenAuthenticator(store, { serviceAccountKey: key });
-  const images = { inspect: async (ref: string): Promise<LocalImage | undefined> => (['nginx:latest', 'library/nginx:latest'].includes(ref) ? { id: IMAGE_ID, os: 'linux', architecture: 'amd64', size: 11776892 } : undefined) };
+  const { imageCount } = options;
+  const images = {
+    inspect: async (ref: string): Promise<LocalImage | undefined> => (['nginx:latest', 'library/nginx:latest'].includes(ref) ? { id: IMAGE_ID, os: 'linux', architecture: 'amd64', size: 11776892 } : undefined),
+    ...(imageCount === undefined ? {} : { count: async (): Promise<number> => (imageCount === 'fails' ? Promise.reject(new Error('engine gone')) : imageCount) }),
+  };
   const face = (transport: DockerTransport): FastifyInstance => {
     const app = createDockerApi({ store, authenticator, telemetry: new FakeTelemetry(), node: 'vm1', version: '9.8.7', host: HOST, images, transport, instanceRange: '127.10.0.0/16' }, [...DOCKER_ROUTES, ECHO]);
     after(() => app.close());
@@ -195,6 +199,14 @@ describe('Docker face: system endpoints', () => {
     assert.deepEqual([info.Containers, info.ContainersRunning, info.ContainersStopped, info.ContainersPaused], [3, 1, 1, 0]);
     // The same cluster id on every call: it is derived, not random.
     assert.equal((await unix.inject({ method: 'GET', url: '/info' })).json().Swarm.Cluster.ID, info.Swarm.Cluster.ID);
+    assert.equal(info.Images, 0, 'no count of images: 0');
+  });
+
+  it('counts the node engine\'s images, and says 0 rather than failing when the engine does not answer', async () => {
+    assert.equal((await setup({ imageCount: 7 }).unix.inject({ method: 'GET', url: '/info' })).json().Images, 7);
+    const failing = await setup({ imageCount: 'fails' }).unix.inject({ method: 'GET', url: '/info' });
+    assert.equal(failing.statusCode, 200);
+    assert.equal(failing.json().Images, 0);
   });
 });
 

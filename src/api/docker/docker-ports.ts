@@ -24,6 +24,8 @@ export interface LocalImages {
    * @returns the image, or undefined when the engine has no image by that reference
    */
   inspect(ref: string): Promise<LocalImage | undefined>;
+  /** How many images the node's engine has (`docker info`'s `Images`); absent: 0 is reported. */
+  count?(): Promise<number>;
 }
 
 /** The machine /version, /info and /nodes describe (the engine reports its host's, as dockerd does). */

@@ -46,7 +46,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: DockerContext): 
       ContainersRunning: running,
       ContainersPaused: 0,
       ContainersStopped: stopped,
-      Images: 0,
+      // The node's engine's images (0 without one, or when it does not answer: info still answers).
+      Images: await (ctx.images?.count?.() ?? Promise.resolve(0)).catch(() => 0),
       Driver: '',
       DriverStatus: [],
       Plugins: { Volume: [], Network: ['overlay'], Authorization: null, Log: [] },

@@ -18,4 +18,10 @@ describe('DockerLocalImages', { skip }, () => {
     assert.equal(await images.inspect('berth-test-no-such-image:never'), undefined);
     await assert.rejects(docker!.getImage('berth-test-no-such-image:never').inspect(), /no such image/i);
   });
+
+  it('counts the images as docker images lists them (docker info\'s Images)', async () => {
+    const count = await new DockerLocalImages(docker!).count();
+    assert.ok(count >= 1, 'the test image is there');
+    assert.equal(count, (await docker!.listImages()).length);
+  });
 });

@@ -39,4 +39,18 @@ export class DockerLocalImages {
       throw new CodedError('DOCKER_ENGINE_ERROR', `inspecting image ${ref}: ${engineMessage(error)}`, { image: ref });
     }
   }
+
+  /**
+   * How many images the engine has, as `docker images` lists them (no intermediate layers): what
+   * `docker info` reports as `Images`.
+   * @throws CodedError `DOCKER_ENGINE_ERROR` with the engine's message (no engine, timeout)
+   */
+  async count(): Promise<number> {
+    try {
+      const list = this.docker.listImages.bind(this.docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown[]>;
+      return (await list({ abortSignal: AbortSignal.timeout(INSPECT_TIMEOUT_MS) })).length;
+    } catch (error) {
+      throw new CodedError('DOCKER_ENGINE_ERROR', `listing images: ${engineMessage(error)}`, {});
+    }
+  }
 }
