@@ -3,8 +3,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import type { ServiceSpecInput } from '../model/index.js';
-import { ShownServiceError, firstLine, locateField, nodeStart, unwrapShownService } from '../lib/index.js';
+import { ShownServiceError, fieldPath, firstLine, locateField, nodeStart, unwrapShownService } from '../lib/index.js';
 import { CliError } from './cli-error.js';
+import type { KubeDocument } from './kube-manifest.js';
+import { KubeManifestError, fromKubernetes, mergeWorkloadAndService } from './kube-manifest.js';
 
 /*
  * A manifest: a YAML file of service specs, one per document (`---` between them), as `berth apply`,
@@ -58,6 +60,8 @@ export function parseManifest(text: string, options: { readonly source: string; 
   };
   const services: ManifestService[] = [];
   const names = new Map<string, number>();
+  /** Kubernetes objects by grid/name: a Deployment and its Service of the same name become one service. */
+  const kubes = new Map<string, { readonly kube: KubeDocument; readonly locate: (field: string) => string; readonly at: number }>();
   docs.forEach((doc, i) => {
     const index = i + 1;
     const error = doc.errors[0];
@@ -70,9 +74,55 @@ export function parseManifest(text: string, options: { readonly source: string; 
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
     const start = doc.contents.range?.[0] ?? 0;
     if (!isMap(doc.contents)) throw new CliError(`${at(start)}: document ${index} is not a mapping: each document is one service spec`);
+    const js = doc.toJS() as Record<string, unknown>;
+    // A Kubernetes object (`apiVersion`: a v1 Service, an apps/v1 Deployment), as the Kubernetes pages write them.
+    let kube;
+    try {
+      kube = fromKubernetes(js);
+    } catch (e) {
+      if (!(e instanceof KubeManifestError)) throw e;
+      throw new CliError(`${at(nodeStart(doc, e.path) ?? start)}: document ${index}: ${e.message}`);
+    }
+    if (kube) {
+      const { document, pathOf } = kube;
+      const kubeGrid = typeof document['grid'] === 'string' ? document['grid'] : undefined;
+      const kubeName = document['name'] as string;
+      const key = `${kubeGrid ?? ''}/${kubeName}`;
+      const locate = (field: string): string => {
+        const [top, ...rest] = fieldPath(field);
+        return at((top === undefined ? undefined : locateField(doc, fieldPathText(rest), pathOf(String(top)))) ?? start);
+      };
+      const before = names.get(key);
+      const pair = kubes.get(key);
+      if (before !== undefined && pair !== undefined) {
+        const merged = mergeWorkloadAndService(pair.kube, kube);
+        const where = at(nodeStart(doc, ['metadata', 'name']) ?? start);
+        if (typeof merged === 'string') throw new CliError(`${where}: service ${kubeName} is declared twice (documents ${before} and ${index}): ${merged}`);
+        kubes.delete(key); // a third of that name is declared twice
+        const { grid: _g, ...spec } = merged.document;
+        const other = pair.locate;
+        const serviceLocate = kube.kind === 'Service' ? locate : other;
+        const workloadLocate = kube.kind === 'Service' ? other : locate;
+        services[pair.at] = {
+          index: before,
+          name: kubeName,
+          ...(kubeGrid === undefined ? {} : { grid: kubeGrid }),
+          spec: spec as ServiceSpecInput,
+          locate: (field) => (merged.fromService(String(fieldPath(field)[0] ?? '')) ? serviceLocate : workloadLocate)(field),
+        };
+        return;
+      }
+      if (before !== undefined) throw new CliError(`${at(nodeStart(doc, ['metadata', 'name']) ?? start)}: service ${kubeName} is declared twice (documents ${before} and ${index})`);
+      names.set(key, index);
+      kubes.set(key, { kube, locate, at: services.length });
+      const { grid: _g, ...spec } = document;
+      resolveWorkingDirs(spec, options.dir);
+      services.push({ index, name: kubeName, ...(kubeGrid === undefined ? {} : { grid: kubeGrid }), spec: spec as ServiceSpecInput, locate });
+      return;
+    }
     let shown;
     try {
-      shown = unwrapShownService(doc.toJS() as Record<string, unknown>);
+      shown = unwrapShownService(js);
     } catch (e) {
       if (!(e instanceof ShownServiceError)) throw e;
       throw new CliError(`${at(nodeStart(doc, [e.key]) ?? start)}: document ${index}: ${e.message}`);
@@ -139,4 +189,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A field path's parts written back as one (`['ports', 0, 'name']` → `ports[0].name`), for locateField. */
+function fieldPathText(parts: readonly (string | number)[]): string {
+  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
