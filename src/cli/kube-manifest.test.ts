@@ -98,6 +98,16 @@ describe('Kubernetes objects in a manifest', () => {
     assert.throws(() => parseManifest(DEPLOYMENT.replace('cpu: 500m', 'cpu: lots'), at), /cpu "lots" is not a CPU quantity such as 500m or 0\.5/);
   });
 
+  it('passes on what else a Deployment and its pod spec say, so that the server names it where it is written', () => {
+    const text = DEPLOYMENT.replace('  replicas: 3\n', '  replicas: 3\n  strategy: { type: Recreate }\n').replace('    spec:\n      containers:', '    spec:\n      nodeSelector: { disk: ssd }\n      containers:');
+    const [s] = parseManifest(text, at).services;
+    const spec = s?.spec as Record<string, unknown>;
+    assert.deepEqual(spec['strategy'], { type: 'Recreate' });
+    assert.deepEqual(spec['nodeSelector'], { disk: 'ssd' });
+    assert.equal(s?.locate('spec.strategy'), 'k8s.yaml:9:13');
+    assert.equal(s?.locate('spec.nodeSelector.disk'), 'k8s.yaml:14:29');
+  });
+
   it('gives a process container of a Deployment the manifest directory, as a berth document\'s', () => {
     const [s] = parseManifest(DEPLOYMENT.replace('        image: nginx:latest\n', '        command: [node, web.mjs]\n').replace(/ {8}resources:\n.*\n.*\n/, ''), at).services;
     assert.equal(s?.spec.containers?.[0]?.workingDir, '/srv/shop');

@@ -85,21 +85,26 @@ function deployment(raw: Record<string, unknown>, common: Record<string, unknown
   for (const [k, v] of Object.entries(match)) {
     if (labels[k] !== v) throw new KubeManifestError(`selector matchLabels ${k}: ${JSON.stringify(v)} does not match the template's labels (\`selector\` does not match template \`labels\`)`, ['spec', 'selector', 'matchLabels', k]);
   }
-  const containers = pod['containers'];
+  const { containers, ...podRest } = pod;
   if (!Array.isArray(containers) || containers.length === 0) throw new KubeManifestError('spec.template.spec.containers: Required value: a Deployment runs one container or more', ['spec', 'template', 'spec']);
+  // Whatever else the Deployment and its pod spec say (strategy, volumes, nodeSelector …) is passed on,
+  // so that berth's validation names it at its place rather than it being dropped without a word.
+  const { replicas, selector: _s, template: _t, ...specRest } = spec;
   return {
     kind: 'Deployment',
     document: {
+      ...specRest,
+      ...podRest,
       ...common,
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
-      replicas: spec['replicas'] ?? 1,
+      replicas: replicas ?? 1,
       containers: containers.map((c, i) => container(c, ['spec', 'template', 'spec', 'containers', i])),
     },
     pathOf: (field) => {
       if (field === 'name') return ['metadata', 'name'];
       if (field === 'annotations') return ['metadata', 'annotations'];
       if (field === 'labels') return ['spec', 'template', 'metadata', 'labels'];
-      if (field === 'containers') return ['spec', 'template', 'spec', 'containers'];
+      if (field === 'containers' || field in podRest) return ['spec', 'template', 'spec', field];
       return ['spec', field];
     },
   };
