@@ -5,10 +5,13 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { killAgent, spawnAgent } from './agent-harness.js';
+import { freePortAt, killAgent, spawnAgent } from './agent-harness.js';
 import { BIN, RANGES_DIR, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
 import { ECHO, pidOf } from './programs.js';
 import { ROOT } from './harness.js';
+
+/** Where the DNS servers forward other names: the discard port, where nothing in these tests listens (no query leaves the machine). */
+const NO_UPSTREAM = '127.0.0.1:9';
 
 /*
  * What a new user met walking through several machines on one machine (docs/nodes.md): a server and
@@ -38,18 +41,21 @@ describe('several machines as a new user walks them (server + agent on loopback)
   let joinToken: string;
   const agents: RunningAgent[] = [];
   const dirs: string[] = [];
+  let telemetryPort = '';
 
   before(async () => {
     berth = await startBerth({
       instanceRange: '127.11.107.128/27',
-      listen: '127.0.0.1:45340',
-      env: { BERTH_SERVICE_RANGE: '127.11.107.224/28', BERTH_NODE_PORT_RANGE: '32760-32767', BERTH_DNS_UPSTREAMS: '127.0.0.1:45349' },
+      env: { BERTH_SERVICE_RANGE: '127.11.107.224/28', BERTH_NODE_PORT_RANGE: '32760-32767', BERTH_DNS_UPSTREAMS: NO_UPSTREAM },
       args: ['--node-grace', '2s', '--node-address', SERVER_NODE_ADDRESS],
     });
     joinToken = (await berth.client.createToken({ role: 'node', name: 'join' })).token;
+    // Chosen free once (the restarted agent keeps it), not fixed: a fixed port in the ephemeral range
+    // (32768–60999) can be any connection's at that moment (EADDRINUSE in CI).
+    telemetryPort = String(await freePortAt(AGENT_ADDRESS));
     const dir = tempDir('berth-walk-agent-');
     dirs.push(dir);
-    agents.push(await spawnAgent(berth, 'walk-n2', joinToken, dir, { address: AGENT_ADDRESS, args: ['--telemetry-port', '45341'], env: { BERTH_DNS_UPSTREAMS: '127.0.0.1:45349' } }));
+    agents.push(await spawnAgent(berth, 'walk-n2', joinToken, dir, { address: AGENT_ADDRESS, args: ['--telemetry-port', telemetryPort], env: { BERTH_DNS_UPSTREAMS: NO_UPSTREAM } }));
   });
 
   after(async () => {
@@ -106,7 +112,7 @@ describe('several machines as a new user walks them (server + agent on loopback)
     await waitFor('walkweb removed', async () => (await berth.client.listServices('default')).length === 0 || undefined, { timeoutMs: 20_000 });
     assert.ok(alive(pid), 'the instance on the removed node still runs: nobody could stop it');
 
-    const again = spawn(process.execPath, [BIN, 'agent', '--join', berth.url, '--name', 'walk-n2', '--data-dir', agent.dataDir, '--address', AGENT_ADDRESS, '--proxy', 'off', '--dns', 'off', '--telemetry-port', '45341'], {
+    const again = spawn(process.execPath, [BIN, 'agent', '--join', berth.url, '--name', 'walk-n2', '--data-dir', agent.dataDir, '--address', AGENT_ADDRESS, '--proxy', 'off', '--dns', 'off', '--telemetry-port', telemetryPort], {
       env: { ...process.env, BERTH_RANGES_DIR: RANGES_DIR, NO_COLOR: '1', BERTH_JOIN_TOKEN: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -118,7 +124,7 @@ describe('several machines as a new user walks them (server + agent on loopback)
     assert.doesNotMatch(stderr, /has no credential/);
 
     // Given a join token, it joins again and stops what it ran for the forgotten service.
-    agents.push(await spawnAgent(berth, 'walk-n2', joinToken, agent.dataDir, { address: AGENT_ADDRESS, args: ['--telemetry-port', '45341'], env: { BERTH_DNS_UPSTREAMS: '127.0.0.1:45349' } }));
+    agents.push(await spawnAgent(berth, 'walk-n2', joinToken, agent.dataDir, { address: AGENT_ADDRESS, args: ['--telemetry-port', telemetryPort], env: { BERTH_DNS_UPSTREAMS: NO_UPSTREAM } }));
     await waitFor('the forgotten instance stopped', () => !alive(pid) || undefined, { timeoutMs: 20_000 });
   });
 
@@ -133,6 +139,7 @@ describe('several machines as a new user walks them (server + agent on loopback)
     proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
     assert.equal(code, 1, stderr);
-    assert.match(stderr, /the join token \(--token or BERTH_JOIN_TOKEN\) is refused by http:\/\/127\.0\.0\.1:45340: .+; make one with `berth node join-token` on a server/);
+    assert.ok(stderr.includes(`the join token (--token or BERTH_JOIN_TOKEN) is refused by ${berth.url}: `), stderr);
+    assert.match(stderr, /is refused by \S+: .+; make one with `berth node join-token` on a server/);
   });
 });

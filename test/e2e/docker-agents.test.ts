@@ -11,7 +11,7 @@ import { testImage } from '../../src/drivers/docker/test-images.js';
 import type { EtcdCluster } from '../etcd-harness.js';
 import { startEtcd } from '../etcd-harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { killAgent, spawnAgent } from './agent-harness.js';
+import { freePortAt, killAgent, spawnAgent } from './agent-harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
 import { spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
 import { appContainer, containersOf, dockerNetworkFor, engineForwarder, execIn, httpGet, removeDockerState } from './docker-harness.js';
@@ -40,11 +40,16 @@ const engine = (): Dockerode => {
 const skip = docker ? undefined : 'no Docker engine answers (see the SKIP line above)';
 const INSTANCE_RANGE = '127.11.109.0/24';
 const AGENTS = [
-  { name: 'img-a', address: '127.11.109.2', telemetryPort: 45501, proxy: 'on' },
-  { name: 'img-b', address: '127.11.109.3', telemetryPort: 45502, proxy: 'off' },
+  { name: 'img-a', address: '127.11.109.2', proxy: 'on' },
+  { name: 'img-b', address: '127.11.109.3', proxy: 'off' },
 ] as const;
 /** The agent whose engine answers late (it joins in the last test). */
-const LATE = { name: 'img-c', address: '127.11.109.4', telemetryPort: 45503, proxy: 'off' } as const;
+const LATE = { name: 'img-c', address: '127.11.109.4', proxy: 'off' } as const;
+/**
+ * Each agent's telemetry port, chosen free at its address once (a restarted agent keeps it): a fixed
+ * port in the ephemeral range (32768–60999) can be any connection's at that moment.
+ */
+const telemetryPorts = new Map<string, number>();
 const NGINX = testImage('nginx');
 
 /** Which nginx answered (its X-Served-By header: the container's host name), or undefined when the request failed. */
@@ -78,13 +83,14 @@ describe('images on agents of an etcd cluster (the Docker driver on every agent)
   const placement = (a: (typeof AGENTS)[number] | typeof LATE, env: Record<string, string> = {}) => ({
     address: a.address,
     env: { BERTH_DOCKER: 'auto', BERTH_DOCKER_NETWORK: net.network, ...env },
-    args: ['--telemetry-port', String(a.telemetryPort), ...(a.proxy === 'on' ? ['--proxy', 'on'] : [])],
+    args: ['--telemetry-port', String(telemetryPorts.get(a.name)), ...(a.proxy === 'on' ? ['--proxy', 'on'] : [])],
   });
   const running = async (): Promise<Instance[]> => (await client.listInstances('default', 'web', { active: true })).filter((i) => i.status.state === 'running' && i.status.health?.ready !== false);
 
   before(async () => {
     if (!docker) return;
     net = await dockerNetworkFor(docker, 'agents', INSTANCE_RANGE);
+    for (const a of [...AGENTS, LATE]) telemetryPorts.set(a.name, await freePortAt(a.address));
     etcd = await startEtcd({ members: 1, portBase: 24190 });
     const dir = tempDir('berth-da-');
     dirs.push(dir);

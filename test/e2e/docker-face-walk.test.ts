@@ -21,7 +21,7 @@ if (!dockerPy && process.env.CI) throw new Error('python3 cannot import docker (
 const skip = !docker ? 'no Docker engine answers (see the SKIP line above)' : !dockerPy ? 'python3 with the docker package is not installed' : undefined;
 const RANGE = '127.11.108.0/24';
 /** This file's node ports and DNS upstream (nothing answers there: no query leaves the machine). */
-const ENV = { BERTH_NODE_PORT_RANGE: '32500-32539', BERTH_DNS_UPSTREAMS: '127.0.0.1:45499' };
+const ENV = { BERTH_NODE_PORT_RANGE: '32500-32539', BERTH_DNS_UPSTREAMS: '127.0.0.1:9' };
 
 /** Runs a docker-py script against the face; its last stdout line is JSON. */
 function python(berth: RunningBerth, script: string): Promise<unknown> {
