@@ -102,13 +102,10 @@ export function planService(service: Service, instances: readonly Instance[], ct
   }
 
   const { spec, generation, restartGeneration } = service.deployment;
-  // An instance is current when it runs the deployed containers and restart generation. Other spec
-  // changes (replicas, restart policy, update config) do not replace instances, as a Deployment's
-  // pod-template hash ignores its replica count. The model's runsDeployment, with the template's text
-  // and each instance's comparison kept for the pass. Compared as values (canonicalJson): the same
-  // containers written with their fields in another order (a spec stored through the Docker face, then
-  // `docker service scale`) are the same template. The plain text is compared first: canonicalJson costs
-  // about 6× JSON.stringify, and after a scale (a new generation) every pass compares every instance.
+  // Current: the deployed containers and restart generation (the model's runsDeployment; replicas or
+  // policies replace nothing, as a pod-template hash ignores the replica count). Compared as values: a
+  // spec stored through the Docker face orders fields otherwise. Text first (canonicalJson costs 6×),
+  // each instance's answer kept for the pass: after a scale every pass compares every instance.
   const templateText = JSON.stringify(spec.containers);
   let templateCanonical: string | undefined;
   const currentCache = new Map<string, boolean>();
