@@ -108,6 +108,23 @@ describe('Kubernetes objects in a manifest', () => {
     assert.equal(s?.locate('spec.nodeSelector.disk'), 'k8s.yaml:14:29');
   });
 
+  it('a StatefulSet is a stateful service (its serviceName dropped), a DaemonSet a global one; either merges with its Service', () => {
+    const stateful = DEPLOYMENT.replace('kind: Deployment', 'kind: StatefulSet').replace('  replicas: 3\n', '  replicas: 3\n  serviceName: web-headless\n');
+    const [set] = parseManifest(stateful, at).services;
+    assert.equal(set?.spec.stateful, true);
+    assert.equal(set?.spec.replicas, 3);
+    assert.equal((set?.spec as Record<string, unknown>)['serviceName'], undefined);
+    const daemon = DEPLOYMENT.replace('kind: Deployment', 'kind: DaemonSet').replace('  replicas: 3\n', '');
+    const [ds] = parseManifest(daemon, at).services;
+    assert.equal(ds?.spec.mode, 'global');
+    assert.equal(ds?.spec.replicas, undefined);
+    const merged = parseManifest(`${daemon}---\n${SERVICE}`, at).services;
+    assert.equal(merged.length, 1);
+    assert.equal(merged[0]?.spec.mode, 'global');
+    assert.equal(merged[0]?.spec.type, 'NodePort');
+    assert.throws(() => parseManifest(`${daemon}---\n${DEPLOYMENT}`, at), /declared twice \(documents 1 and 2\): a DaemonSet and a Deployment have this name/);
+  });
+
   it('gives a process container of a Deployment the manifest directory, as a berth document\'s', () => {
     const [s] = parseManifest(DEPLOYMENT.replace('        image: nginx:latest\n', '        command: [node, web.mjs]\n').replace(/ {8}resources:\n.*\n.*\n/, ''), at).services;
     assert.equal(s?.spec.containers?.[0]?.workingDir, '/srv/shop');

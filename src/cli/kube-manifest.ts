@@ -12,6 +12,9 @@
  *   command, args, env, ports, probes, imagePullPolicy, workingDir); `resources.requests` become
  *   `reservations` and `cpu` (`500m`, `0.5`) `cpus`. The selector must match the template's labels,
  *   as the API server requires.
+ * - `apps/v1` `StatefulSet` → the same, `stateful` (stable slots, ordered start, a data directory per
+ *   slot); its `serviceName` is dropped (berth names every slot in DNS already).
+ * - `apps/v1` `DaemonSet` → the same in `global` mode: one instance per eligible node.
  *
  * A Deployment and a Service of the same name whose selector selects the Deployment's pods (how
  * Kubernetes users, and KubeSphere's "Name … used in both configurations", write them) become one berth
@@ -23,7 +26,7 @@
 
 /** A Kubernetes object translated into a berth manifest document. */
 export interface KubeDocument {
-  readonly kind: 'Service' | 'Deployment';
+  readonly kind: 'Service' | WorkloadKind;
   /** The manifest form: `grid`, `name` and the spec's fields at the top. */
   readonly document: Record<string, unknown>;
   /** Where a top-level spec field's value is written in the original document (for error locations). */
@@ -42,7 +45,11 @@ export class KubeManifestError extends Error {
 }
 
 /** What the translation reads: apiVersion/kind pairs. */
-const KINDS = '`v1` `Service` and `apps/v1` `Deployment`';
+const KINDS = '`v1` `Service` and `apps/v1` `Deployment`, `StatefulSet` and `DaemonSet`';
+
+/** The apps/v1 kinds read, each a berth service with the pod template's containers. */
+type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+const WORKLOADS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
 
 /**
  * The berth form of a Kubernetes object, or undefined for a document that is not one (no `apiVersion`).
@@ -69,11 +76,11 @@ export function fromKubernetes(raw: Record<string, unknown>): KubeDocument | und
       pathOf: (field) => (field === 'name' ? ['metadata', 'name'] : field === 'labels' || field === 'annotations' ? ['metadata', field] : ['spec', field]),
     };
   }
-  if (apiVersion === 'apps/v1' && kind === 'Deployment') return deployment(raw, common);
+  if (apiVersion === 'apps/v1' && WORKLOADS.includes(kind as WorkloadKind)) return workload(kind as WorkloadKind, raw, common);
   throw new KubeManifestError(`apiVersion ${JSON.stringify(apiVersion)} kind ${JSON.stringify(kind)} is not read: berth reads ${KINDS} (or its own service specs)`, kind === undefined ? ['apiVersion'] : ['kind']);
 }
 
-function deployment(raw: Record<string, unknown>, common: Record<string, unknown>): KubeDocument {
+function workload(kind: WorkloadKind, raw: Record<string, unknown>, common: Record<string, unknown>): KubeDocument {
   const spec = mapping(raw['spec'], ['spec']);
   const template = mapping(spec['template'], ['spec', 'template']);
   const podMeta = mapping(template['metadata'] ?? {}, ['spec', 'template', 'metadata']);
@@ -86,18 +93,21 @@ function deployment(raw: Record<string, unknown>, common: Record<string, unknown
     if (labels[k] !== v) throw new KubeManifestError(`selector matchLabels ${k}: ${JSON.stringify(v)} does not match the template's labels (\`selector\` does not match template \`labels\`)`, ['spec', 'selector', 'matchLabels', k]);
   }
   const { containers, ...podRest } = pod;
-  if (!Array.isArray(containers) || containers.length === 0) throw new KubeManifestError('spec.template.spec.containers: Required value: a Deployment runs one container or more', ['spec', 'template', 'spec']);
+  if (!Array.isArray(containers) || containers.length === 0) throw new KubeManifestError(`spec.template.spec.containers: Required value: a ${kind} runs one container or more`, ['spec', 'template', 'spec']);
   // Whatever else the Deployment and its pod spec say (strategy, volumes, nodeSelector …) is passed on,
   // so that berth's validation names it at its place rather than it being dropped without a word.
   const { replicas, selector: _s, template: _t, ...specRest } = spec;
+  // A StatefulSet's governing headless Service: berth gives every slot its DNS name without one.
+  if (kind === 'StatefulSet') delete specRest['serviceName'];
   return {
-    kind: 'Deployment',
+    kind,
     document: {
       ...specRest,
       ...podRest,
       ...common,
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
-      replicas: replicas ?? 1,
+      ...(kind === 'DaemonSet' ? { mode: 'global' } : { replicas: replicas ?? 1 }),
+      ...(kind === 'StatefulSet' ? { stateful: true } : {}),
       containers: containers.map((c, i) => container(c, ['spec', 'template', 'spec', 'containers', i])),
     },
     pathOf: (field) => {
@@ -154,11 +164,12 @@ const SERVICE_IDENTITY = ['name', 'grid', 'labels', 'annotations', 'selector'];
  */
 export function mergeWorkloadAndService(a: KubeDocument, b: KubeDocument): { readonly document: Record<string, unknown>; readonly fromService: (field: string) => boolean } | string {
   if (a.kind === b.kind) return `two ${a.kind}s have this name`;
-  const [workload, service] = a.kind === 'Deployment' ? [a, b] : [b, a];
+  if (a.kind !== 'Service' && b.kind !== 'Service') return `a ${a.kind} and a ${b.kind} have this name`;
+  const [workload, service] = a.kind === 'Service' ? [b, a] : [a, b];
   const labels = (workload.document['labels'] ?? {}) as Record<string, unknown>;
   const selector = service.document['selector'];
   const selects = selector !== null && typeof selector === 'object' && !Array.isArray(selector) && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
-  if (!selects) return "the Service's selector does not select the Deployment's pods (give them other names, or make spec.selector match the pod template's labels)";
+  if (!selects) return `the Service's selector does not select the ${workload.kind}'s pods (give them other names, or make spec.selector match the pod template's labels)`;
   const network = Object.fromEntries(Object.entries(service.document).filter(([k]) => !SERVICE_IDENTITY.includes(k)));
   const serviceLabels = (service.document['labels'] ?? {}) as Record<string, unknown>;
   const annotations = { ...((service.document['annotations'] ?? {}) as Record<string, unknown>), ...((workload.document['annotations'] ?? {}) as Record<string, unknown>) };

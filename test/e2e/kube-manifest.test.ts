@@ -117,6 +117,23 @@ describe('Kubernetes manifests through berth apply', () => {
     await expectBothReplicas(front.spec.clusterIP as string, 'my-nginx-');
   });
 
+  it('a StatefulSet runs stable slots in order, a DaemonSet one instance per node', async () => {
+    const file = join(tempDir(), 'sets.yaml');
+    const stateful = MANIFEST.split('---')[0]?.replace('kind: Deployment', 'kind: StatefulSet').replace('  name: my-nginx\n', '  name: db\n').replace('  replicas: 2\n', '  replicas: 2\n  serviceName: db\n') ?? '';
+    const daemon = MANIFEST.split('---')[0]?.replace('kind: Deployment', 'kind: DaemonSet').replace('  name: my-nginx\n', '  name: agentd\n').replace('  replicas: 2\n', '') ?? '';
+    writeFileSync(file, `${stateful}---\n${daemon}`);
+    const applied = berth(server.url, ['apply', '-f', file]);
+    assert.equal(applied.status, 0, applied.stderr);
+    const db = await server.client.getService('default', 'db');
+    assert.equal(db.spec.stateful, true);
+    assert.equal((await server.client.getService('default', 'agentd')).spec.mode, 'global');
+    await waitFor('db-1 and db-2 run, and agentd on the one node', async () => {
+      const running = async (name: string): Promise<number[]> => (await server.client.listInstances('default', name, { active: true })).filter((i) => i.status.state === 'running').map((i) => i.slot).sort();
+      const [slots, daemons] = [await running('db'), await running('agentd')];
+      return slots.join() === '1,2' && daemons.length === 1 ? true : undefined;
+    }, { timeoutMs: 30_000 });
+  });
+
   it('refuses a kind berth does not read, and a selector that does not match the template, naming the line', () => {
     const file = join(tempDir(), 'bad.yaml');
     writeFileSync(file, 'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\n');
