@@ -78,6 +78,43 @@ async function serve(name: string, reader: NodeTelemetryReader, known: readonly 
   return { url: `http://127.0.0.1:${address.port}`, token: TOKEN };
 }
 
+/**
+ * A follow of ALL over vm-a (served by `serve`) and vm-b, whose agent is an app of its own that the test
+ * stops (`bApp().close()`) and starts again on the same port (`restartB`). The follow and vm-b's app
+ * are stopped when the test ends, also after a failed assertion (the file would never end otherwise).
+ */
+async function followTwoNodes(a: ScriptedNode, b: ScriptedNode, retryMs: number) {
+  const nodeB = (reader: ScriptedNode) => createNodeTelemetryApi({ node: 'vm-b', reader, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
+  let bApp = nodeB(b);
+  await bApp.listen({ host: '127.0.0.1', port: 0 });
+  const bPort = (bApp.server.address() as { port: number }).port;
+  const targets = new Map<string, TelemetryTarget>([['vm-a', await serve('vm-a', a, ALL)], ['vm-b', { url: `http://127.0.0.1:${bPort}`, token: TOKEN }]]);
+  const telemetry = new RemoteTelemetry({ target: (node) => targets.get(node) as TelemetryTarget, rescanMs: 50, retryMs });
+  const stop = new AbortController();
+  after(() => {
+    stop.abort();
+    return bApp.close();
+  });
+  const got: string[] = [];
+  const unreachable: UnreachableNode[] = [];
+  const reading = (async () => {
+    for await (const l of telemetry.logs(ALL, { follow: true, signal: stop.signal, onUnreachable: (u) => unreachable.push(u) })) got.push(l.text);
+  })();
+  return {
+    got,
+    unreachable,
+    bApp: () => bApp,
+    restartB: async (reader: ScriptedNode): Promise<void> => {
+      bApp = nodeB(reader);
+      await bApp.listen({ host: '127.0.0.1', port: bPort });
+    },
+    end: async (): Promise<void> => {
+      stop.abort();
+      await reading;
+    },
+  };
+}
+
 /** A loopback port nothing listens on (a node whose agent was killed). */
 async function closedPort(): Promise<TelemetryTarget> {
   const app = createNodeTelemetryApi({ node: 'gone', reader: new ScriptedNode([], t(0)), instance: () => undefined, token: () => TOKEN });
@@ -188,70 +225,35 @@ describe('RemoteTelemetry (the servers reading the nodes\' agents)', () => {
 
   it('asks a node whose stream broke again, from where it broke (after failed retries too), and says once that its lines were missing', async () => {
     const a = new ScriptedNode([line(t(1), 'a1', A1.id, 1)], t(2));
-    let b = new ScriptedNode([line(t(1), 'b1', B2.id, 2)], t(2));
-    let bApp = createNodeTelemetryApi({ node: 'vm-b', reader: b, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
-    await bApp.listen({ host: '127.0.0.1', port: 0 });
-    const bPort = (bApp.server.address() as { port: number }).port;
-    const targets = new Map<string, TelemetryTarget>([['vm-a', await serve('vm-a', a, ALL)], ['vm-b', { url: `http://127.0.0.1:${bPort}`, token: TOKEN }]]);
-    const telemetry = new RemoteTelemetry({ target: (node) => targets.get(node) as TelemetryTarget, rescanMs: 50, retryMs: 200 });
-    const stop = new AbortController();
-    // A failed assertion must not leave the follow (and vm-b's agent) running: the file would never end.
-    after(() => {
-      stop.abort();
-      return bApp.close();
-    });
-    const got: string[] = [];
-    const unreachable: UnreachableNode[] = [];
-    const reading = (async () => {
-      for await (const l of telemetry.logs(ALL, { follow: true, signal: stop.signal, onUnreachable: (u) => unreachable.push(u) })) got.push(l.text);
-    })();
-    await waitFor('both histories', () => got.length === 2);
-    await bApp.close(); // the agent of vm-b stops
-    await waitFor('vm-b named', () => unreachable.length === 1);
-    assert.equal(unreachable[0]?.node, 'vm-b');
+    const f = await followTwoNodes(a, new ScriptedNode([line(t(1), 'b1', B2.id, 2)], t(2)), 200);
+    await waitFor('both histories', () => f.got.length === 2);
+    await f.bApp().close(); // the agent of vm-b stops
+    await waitFor('vm-b named', () => f.unreachable.length === 1);
+    assert.equal(f.unreachable[0]?.node, 'vm-b');
     // vm-a goes on meanwhile.
     a.push(line(t(3), 'a3', A1.id, 1));
     a.moveMark(t(4));
-    await waitFor('a3 while vm-b is away', () => got.includes('a3'));
+    await waitFor('a3 while vm-b is away', () => f.got.includes('a3'));
     // vm-b stays away for several retries (retryMs 200), each failing before anything came: the next is
     // still asked from where its stream broke, not from the start of the follow.
     await sleep(700);
     // vm-b's agent is back on its port: asked again from its watermark, its new line comes, once.
-    b = new ScriptedNode([line(t(1), 'b1', B2.id, 2), line(t(3), 'b3', B2.id, 2)], t(4));
-    bApp = createNodeTelemetryApi({ node: 'vm-b', reader: b, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
-    await bApp.listen({ host: '127.0.0.1', port: bPort });
-    await waitFor('b3 after the retry', () => got.includes('b3'));
+    const b = new ScriptedNode([line(t(1), 'b1', B2.id, 2), line(t(3), 'b3', B2.id, 2)], t(4));
+    await f.restartB(b);
+    await waitFor('b3 after the retry', () => f.got.includes('b3'));
     assert.equal(b.asked[0]?.since, t(2), 'asked from where its stream broke');
     await sleep(300);
-    assert.deepEqual(got.filter((g) => g === 'b1'), ['b1'], 'the line it had sent is not sent twice');
-    assert.equal(unreachable.length, 1, 'named once');
-    stop.abort();
-    await reading;
+    assert.deepEqual(f.got.filter((g) => g === 'b1'), ['b1'], 'the line it had sent is not sent twice');
+    assert.equal(f.unreachable.length, 1, 'named once');
+    await f.end();
   });
   it('says that the stream of a node whose connection broke mid-stream (a SIGKILLed agent) broke, not a bare "terminated"', async () => {
-    const a = new ScriptedNode([line(t(1), 'a1', A1.id, 1)], t(2));
-    const b = new ScriptedNode([line(t(1), 'b1', B2.id, 2)], t(2));
-    const bApp = createNodeTelemetryApi({ node: 'vm-b', reader: b, instance: (id) => ALL.find((i) => i.id === id && i.node === 'vm-b'), token: () => TOKEN });
-    await bApp.listen({ host: '127.0.0.1', port: 0 });
-    const bPort = (bApp.server.address() as { port: number }).port;
-    const targets = new Map<string, TelemetryTarget>([['vm-a', await serve('vm-a', a, ALL)], ['vm-b', { url: `http://127.0.0.1:${bPort}`, token: TOKEN }]]);
-    const telemetry = new RemoteTelemetry({ target: (node) => targets.get(node) as TelemetryTarget, rescanMs: 50, retryMs: 60_000 });
-    const stop = new AbortController();
-    after(() => {
-      stop.abort();
-      return bApp.close();
-    });
-    const got: string[] = [];
-    const unreachable: UnreachableNode[] = [];
-    const reading = (async () => {
-      for await (const l of telemetry.logs(ALL, { follow: true, signal: stop.signal, onUnreachable: (u) => unreachable.push(u) })) got.push(l.text);
-    })();
-    await waitFor('both histories', () => got.length === 2);
-    bApp.server.closeAllConnections(); // the connection is cut, as when the agent's process dies
-    await waitFor('vm-b named', () => unreachable.length === 1);
-    assert.equal(unreachable[0]?.node, 'vm-b');
-    assert.match(unreachable[0]?.reason ?? '', /^its stream broke \(.+\)$/);
-    stop.abort();
-    await reading;
+    const f = await followTwoNodes(new ScriptedNode([line(t(1), 'a1', A1.id, 1)], t(2)), new ScriptedNode([line(t(1), 'b1', B2.id, 2)], t(2)), 60_000);
+    await waitFor('both histories', () => f.got.length === 2);
+    f.bApp().server.closeAllConnections(); // the connection is cut, as when the agent's process dies
+    await waitFor('vm-b named', () => f.unreachable.length === 1);
+    assert.equal(f.unreachable[0]?.node, 'vm-b');
+    assert.match(f.unreachable[0]?.reason ?? '', /^its stream broke \(.+\)$/);
+    await f.end();
   });
 });
