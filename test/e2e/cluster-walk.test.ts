@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
 import { freePortAt, killAgent, spawnAgent } from './agent-harness.js';
 import { BIN, RANGES_DIR, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
-import { ECHO, pidOf } from './programs.js';
+import { ECHO, askOnce, pidOf } from './programs.js';
 import { ROOT } from './harness.js';
 
 /** Where the DNS servers forward other names: the discard port, where nothing in these tests listens (no query leaves the machine). */
@@ -21,20 +20,6 @@ const NO_UPSTREAM = '127.0.0.1:9';
 
 const SERVER_NODE_ADDRESS = '127.11.107.21';
 const AGENT_ADDRESS = '127.11.107.22';
-
-/** The body of GET http://ip:port/ on a connection of its own, or undefined when it fails. */
-function get(ip: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: ip, port, path: '/', timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.once('error', () => resolve(undefined));
-    req.once('timeout', () => req.destroy());
-    req.end();
-  });
-}
 
 describe('several machines as a new user walks them (server + agent on loopback)', () => {
   let berth: RunningBerth;
@@ -91,7 +76,7 @@ describe('several machines as a new user walks them (server + agent on loopback)
     await waitFor('both instances answer through the virtual IP', async () => {
       const answered = new Set<string>();
       for (let k = 0; k < 8; k++) {
-        const body = await get(vip, 80);
+        const body = await askOnce(vip, 80);
         if (body) answered.add(body);
       }
       return answered.size === 2 ? true : undefined;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BerthClient, isApiError } from '../../src/client/index.js';
@@ -12,7 +11,7 @@ import { spawnAgent } from './agent-harness.js';
 import { BIN, tempDir, waitFor } from './harness.js';
 import type { ControlPlaneServer } from './control-plane-harness.js';
 import { berth, spawnControlPlane, tearDownCluster, untilLeads } from './control-plane-harness.js';
-import { echoSpec } from './programs.js';
+import { askOnce, echoSpec } from './programs.js';
 
 /*
  * Several machines as a new user meets them on one machine: one etcd member, two `berth server --store
@@ -26,24 +25,6 @@ const INSTANCE_RANGE = '127.11.96.0/24';
 const ADDRESS_A = '127.11.97.1';
 const ADDRESS_B = '127.11.97.2';
 
-
-/**
- * The body of GET http://ip:port/ on a connection of its own (the proxy balances connections; Node's
- * global agent would keep one alive), or undefined when it fails. The echo program answers with its
- * instance id.
- */
-function get(ip: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: ip, port, path: '/', timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.once('error', () => resolve(undefined));
-    req.once('timeout', () => req.destroy());
-    req.end();
-  });
-}
 
 void describe('several servers on etcd, as the docs tell a new user to run them on one machine', () => {
   let etcd: EtcdCluster | undefined;
@@ -118,13 +99,13 @@ void describe('several servers on etcd, as the docs tell a new user to run them 
     const answered = new Set<string>();
     await waitFor(`the virtual IP ${vip} answered by walk-b's instance ${onB.id} too`, async () => {
       for (let n = 0; n < 10; n++) {
-        const body = await get(vip, 8080);
+        const body = await askOnce(vip, 8080);
         if (body) answered.add(body);
       }
       if (answered.has(onB.id) && answered.size === 2) return true;
       throw new Error(`answered by ${[...answered].join(', ') || 'none'}`);
     }, { timeoutMs: 15_000, intervalMs: 200 });
-    assert.equal(await get(ADDRESS_B, onB.spec.hostPorts?.[0]?.hostPort ?? 0), onB.id, "walk-b's published port forwards to its instance");
+    assert.equal(await askOnce(ADDRESS_B, onB.spec.hostPorts?.[0]?.hostPort ?? 0), onB.id, "walk-b's published port forwards to its instance");
   });
 
   it('a grid operator cannot ask the agents for root, a host path or a directory outside the allowed roots (403, as from berth server); a cluster admin can', async () => {

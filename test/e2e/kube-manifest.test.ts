@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN, ROOT, cleanup, cliEnv, startBerth, tempDir, waitFor } from './harness.js';
 import type { RunningBerth } from './harness.js';
-import { ECHO } from './programs.js';
+import { ECHO, askOnce } from './programs.js';
 
 /*
  * `berth apply -f` of Kubernetes objects as the Kubernetes page writes them (docs/cli.md, "Manifests"):
@@ -58,27 +57,12 @@ spec:
     run: my-nginx
 `;
 
-/** One GET on a connection of its own (the proxy balances connections; fetch would keep one open), its body or ''. */
-function getOnce(url: string): Promise<string> {
-  return new Promise((resolve) => {
-    const req = get(url, { agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(body));
-      res.on('error', () => resolve(''));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(''));
-  });
-}
-
 /** Asks the virtual IP until two different instances (ids starting with `prefix`) answered. */
 async function expectBothReplicas(vip: string, prefix: string): Promise<void> {
   const seen = new Set<string>();
   await waitFor(`both replicas answer through ${vip}:80`, async () => {
-    const text = await getOnce(`http://${vip}:80/`);
-    if (text.trim() !== '') seen.add(text.trim());
+    const text = await askOnce(vip, 80);
+    if (text) seen.add(text);
     return seen.size === 2;
   }, { timeoutMs: 30_000 });
   assert.ok([...seen].every((id) => id.startsWith(prefix)), [...seen].join(', '));

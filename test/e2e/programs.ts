@@ -1,5 +1,6 @@
 /** Test programs and the specs that run them. */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Instance } from '../../src/model/index.js';
@@ -13,6 +14,25 @@ export const echoSpec = (name: string, replicas: number, extra: Record<string, u
   restartPolicy: { delay: '1s' },
   ...extra,
 });
+
+/**
+ * The trimmed body of GET http://host:port/ on a connection of its own, or undefined when it fails or
+ * takes over 2 s. A connection each, since the proxy balances connections (a kept-alive one would reach
+ * one instance only); ECHO answers with its instance id.
+ */
+export function askOnce(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: '/', timeout: 2000, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body.trim()));
+      res.on('error', () => resolve(undefined));
+    });
+    req.once('error', () => resolve(undefined));
+    req.once('timeout', () => req.destroy());
+    req.end();
+  });
+}
 
 /** Resolves true when a TCP connect to the instance's first port succeeds. */
 export function accepts(i: Instance): Promise<boolean> {
