@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { BIN, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import type { RunningBerth } from './harness.js';
 
 /*
  * `berth server --encryption-key-file` end to end (docs/security.md, "Secrets at rest"): the instance
@@ -29,6 +30,19 @@ function secretRow(dataDir: string): string {
   }
 }
 
+/** What the instance of `api` prints: the md5 of the secret value it was given. */
+const DIGEST = createHash('md5').update(VALUE).digest('hex');
+
+/** Creates and deploys `api` with the secret as DB_PASSWORD, and waits until its instance printed the value's md5. */
+async function deployReader(server: RunningBerth): Promise<void> {
+  const created = berth(server.url, ['service', 'create', 'api', '--cmd', 'printf %s "$DB_PASSWORD" | md5sum; sleep 300', '--secret-env', `DB_PASSWORD=${VALUE}`, '--deploy'], server.token);
+  assert.equal(created.status, 0, created.stderr);
+  await waitFor('the instance saw the value', async () => {
+    for await (const line of server.client.logs('default', 'api')) if (line.text.startsWith(DIGEST)) return true;
+    return false;
+  }, { timeoutMs: 20_000 });
+}
+
 describe('secrets encrypted at rest, end to end', () => {
   it('the instance gets the value, berth.db never holds it, and a rotated key file rewrites the row under the new key', async () => {
     const dataDir = tempDir();
@@ -37,13 +51,7 @@ describe('secrets encrypted at rest, end to end', () => {
     writeFileSync(keys, `${k1}\n`, { mode: 0o600 });
     let server = await startBerth({ dataDir, instanceRange: '127.11.196.0/24', args: ['--encryption-key-file', keys] });
     try {
-      const created = berth(server.url, ['service', 'create', 'api', '--cmd', 'printf %s "$DB_PASSWORD" | md5sum; sleep 300', '--secret-env', `DB_PASSWORD=${VALUE}`, '--deploy'], server.token);
-      assert.equal(created.status, 0, created.stderr);
-      const digest = createHash('md5').update(VALUE).digest('hex');
-      await waitFor('the instance saw the value', async () => {
-        for await (const line of server.client.logs('default', 'api')) if (line.text.startsWith(digest)) return true;
-        return false;
-      }, { timeoutMs: 20_000 });
+      await deployReader(server);
       assert.match(berth(server.url, ['secret', 'ls'], server.token).stdout, /api-env\s+DB_PASSWORD/);
       await server.stop();
       assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:k1:/);
@@ -64,7 +72,7 @@ describe('secrets encrypted at rest, end to end', () => {
       // A new instance, started from the row under k2, sees the value.
       const fresh = await waitFor('a new instance runs', async () => (await server.client.listInstances('default', 'api')).find((i) => !before.includes(i.id) && i.status.state === 'running'), { timeoutMs: 20_000 });
       await waitFor('the new instance saw the value', async () => {
-        for await (const line of server.client.logs('default', 'api', { instance: fresh.id })) if (line.text.startsWith(digest)) return true;
+        for await (const line of server.client.logs('default', 'api', { instance: fresh.id })) if (line.text.startsWith(DIGEST)) return true;
         return false;
       }, { timeoutMs: 20_000 });
     } finally {
@@ -83,13 +91,7 @@ describe('secrets encrypted at rest, end to end', () => {
     const dataDir = tempDir();
     const server = await startBerth({ dataDir, instanceRange: '127.11.196.0/24', args: ['--encryption-key-command', `base64 -d '${wrapped}'`] });
     try {
-      const created = berth(server.url, ['service', 'create', 'api', '--cmd', 'printf %s "$DB_PASSWORD" | md5sum; sleep 300', '--secret-env', `DB_PASSWORD=${VALUE}`, '--deploy'], server.token);
-      assert.equal(created.status, 0, created.stderr);
-      const digest = createHash('md5').update(VALUE).digest('hex');
-      await waitFor('the instance saw the value', async () => {
-        for await (const line of server.client.logs('default', 'api')) if (line.text.startsWith(digest)) return true;
-        return false;
-      }, { timeoutMs: 20_000 });
+      await deployReader(server);
       assert.match(secretRow(dataDir), /berth:enc:aesgcm:v1:kms1:/);
       assert.ok(!secretRow(dataDir).includes(VALUE));
     } finally {
