@@ -2,8 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { rmSync } from 'node:fs';
 import type { RunningBerth } from './harness.js';
-import { BIN, RANGES_DIR, cliEnv } from './harness.js';
+import { BIN, RANGES_DIR, cleanup, cliEnv } from './harness.js';
 
 /** `berth agent` processes for tests and benches: spawn, kill, and the CLI as a user runs it. */
 
@@ -89,3 +90,15 @@ export async function killAgent(agent: RunningAgent, signal: NodeJS.Signals): Pr
   await exited;
 }
 
+/**
+ * A file's `after`: the server and its instances first (cleanup), then the agents (SIGTERM: their
+ * instances were stopped with their services) and their data directories, even when the first step threw.
+ */
+export async function tearDownAgents(berth: RunningBerth | undefined, agents: readonly RunningAgent[], dirs: readonly string[]): Promise<void> {
+  try {
+    if (berth) await cleanup(berth);
+  } finally {
+    for (const a of agents) await killAgent(a, 'SIGTERM');
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}

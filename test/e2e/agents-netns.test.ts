@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Instance } from '../../src/model/index.js';
 import type { RunningAgent } from './agent-harness.js';
-import { killAgent, spawnAgent } from './agent-harness.js';
+import { killAgent, spawnAgent, tearDownAgents } from './agent-harness.js';
 import type { RunningBerth } from './harness.js';
-import { alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { alive, startBerth, tempDir, waitFor } from './harness.js';
 import { echoSpec, pidOf } from './programs.js';
 import type { TestHost } from './netns-harness.js';
 import { getIn, isRoot, testNetwork } from './netns-harness.js';
@@ -60,10 +59,8 @@ describe('several machines in network namespaces (server on a bridge, an agent p
 
   after(async () => {
     try {
-      if (berth) await cleanup(berth);
+      await tearDownAgents(berth, agents, dirs);
     } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
       tearDownNetwork();
     }
   });

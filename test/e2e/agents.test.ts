@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Instance } from '../../src/model/index.js';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { killAgent, runBerth, spawnAgent } from './agent-harness.js';
-import { alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { killAgent, runBerth, spawnAgent, tearDownAgents } from './agent-harness.js';
+import { alive, startBerth, tempDir, waitFor } from './harness.js';
 import { accepts, echoSpec, pidOf } from './programs.js';
 import { queryDns } from '../../src/cli/dns-query.js';
 
@@ -32,14 +32,7 @@ describe('agents of other machines (berth agent --join)', () => {
     }
   });
 
-  after(async () => {
-    try {
-      if (berth) await cleanup(berth);
-    } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownAgents(berth, agents, dirs));
 
   it('joins both machines as ready nodes with their labels; the join token is not kept, the node credential is (0600)', async () => {
     const nodes = await berth.client.nodes();

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { freePortAt, killAgent, spawnAgent } from './agent-harness.js';
-import { BIN, RANGES_DIR, alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { freePortAt, killAgent, spawnAgent, tearDownAgents } from './agent-harness.js';
+import { BIN, RANGES_DIR, alive, startBerth, tempDir, waitFor } from './harness.js';
 import { ECHO, askOnce, pidOf } from './programs.js';
 import { ROOT } from './harness.js';
 
@@ -43,14 +42,7 @@ describe('several machines as a new user walks them (server + agent on loopback)
     agents.push(await spawnAgent(berth, 'walk-n2', joinToken, dir, { address: AGENT_ADDRESS, args: ['--telemetry-port', telemetryPort], env: { BERTH_DNS_UPSTREAMS: NO_UPSTREAM } }));
   });
 
-  after(async () => {
-    try {
-      if (berth) await cleanup(berth);
-    } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownAgents(berth, agents, dirs));
 
   it('balances a virtual IP over the instances of both nodes when the service names its target port only in --port (no container port)', async () => {
     // As README's `--port http:80:8080`: the containers declare no port. Before the fix, the agent's

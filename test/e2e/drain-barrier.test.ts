@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { killAgent, spawnAgent } from './agent-harness.js';
-import { alive, cleanup, startBerth, tempDir, waitFor } from './harness.js';
+import { spawnAgent, tearDownAgents } from './agent-harness.js';
+import { alive, startBerth, tempDir, waitFor } from './harness.js';
 import { echoSpec, pidOf } from './programs.js';
 
 /*
@@ -32,12 +31,7 @@ void describe('the drain barrier across nodes', () => {
 
   after(async () => {
     for (const a of agents) if (a.proc.exitCode === null) a.proc.kill('SIGCONT');
-    try {
-      if (berth) await cleanup(berth);
-    } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
+    await tearDownAgents(berth, agents, dirs);
   });
 
   it('an instance leaving waits for a frozen node\'s data plane, and stops once it has applied the change', async (t) => {

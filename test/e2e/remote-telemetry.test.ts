@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { RunningBerth } from './harness.js';
 import type { RunningAgent } from './agent-harness.js';
-import { freePortAt, killAgent, runBerth, spawnAgent } from './agent-harness.js';
-import { BIN, cleanup, cliEnv, startBerth, tempDir, waitFor } from './harness.js';
+import { freePortAt, killAgent, runBerth, spawnAgent, tearDownAgents } from './agent-harness.js';
+import { BIN, cliEnv, startBerth, tempDir, waitFor } from './harness.js';
 
 /*
  * Logs and stats of instances on other machines (docs/node-telemetry.md): an all-in-one server and two
@@ -60,14 +59,7 @@ describe('logs and stats of instances on the agents\' nodes (telemetry listeners
     }
   });
 
-  after(async () => {
-    try {
-      if (berth) await cleanup(berth);
-    } finally {
-      for (const a of agents) await killAgent(a, 'SIGTERM');
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownAgents(berth, agents, dirs));
 
   it('registers each agent\'s telemetry listener and its certificate\'s fingerprint as facts of its node (berth node show)', async () => {
     const shown = await runBerth(berth, ['node', 'show', 'vm-a']);
