@@ -139,6 +139,14 @@ describe('API: GET …/logs?events=true', () => {
     assert.equal(refused.statusCode, 400);
     assert.equal(refused.json().code, 'REQUEST_INVALID');
     assert.match(refused.json().message, /^afterEvent: needs events=true/);
+
+    // The oddest cursors: past every id (even past a double's range) sends no event, a negative one is refused.
+    const beyond = await app.inject({ method: 'GET', url: `${BASE}/web/logs?events=true&since=${T(5)}&afterEvent=${'9'.repeat(400)}` });
+    assert.equal(beyond.statusCode, 200, beyond.body);
+    assert.deepEqual(beyond.body.split('\n').filter((l) => l !== '').map((l) => label(JSON.parse(l) as TimelineLine)), ['L six']);
+    const negative = await app.inject({ method: 'GET', url: `${BASE}/web/logs?events=true&afterEvent=-1` });
+    assert.equal(negative.statusCode, 400);
+    assert.match(negative.json().message, /afterEvent/);
   });
 
   it('with a telemetry watermark, writes a held event once the watermark passed it, however long the lines take', async () => {

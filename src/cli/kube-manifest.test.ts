@@ -98,6 +98,18 @@ describe('Kubernetes objects in a manifest', () => {
     assert.throws(() => parseManifest(DEPLOYMENT.replace('cpu: 500m', 'cpu: lots'), at), /cpu "lots" is not a CPU quantity such as 500m or 0\.5/);
   });
 
+  it('refuses odd shapes naming where they are, and leaves odd values to the server', () => {
+    assert.throws(() => parseManifest('apiVersion: v1\nkind: Service\nmetadata: 3\n', at), /k8s\.yaml:3:11: document 1: metadata must be a mapping/);
+    assert.throws(() => parseManifest('apiVersion: v1\nkind: Service\nmetadata: { name: [a] }\n', at), /needs metadata\.name/);
+    assert.throws(() => parseManifest('apiVersion: v1\nkind: Service\nmetadata: { name: a }\nspec: [1, 2]\n', at), /k8s\.yaml:4:7: document 1: spec must be a mapping/);
+    assert.throws(() => parseManifest(DEPLOYMENT.replace(/ {6}containers:[\s\S]*$/, '      containers: []\n'), at), /a Deployment runs one container or more/);
+    assert.throws(() => parseManifest(DEPLOYMENT.replace('template:', 'template: 7\n  x:'), at), /spec\.template must be a mapping/);
+    assert.throws(() => parseManifest(DEPLOYMENT.replace('cpu: 500m', `cpu: ${'9'.repeat(400)}e9m`), at), /is not a CPU quantity/);
+    // A container that is not a mapping, or a label of another type, is the server's to name (SPEC_INVALID, at its line).
+    const [s] = parseManifest(DEPLOYMENT.replace('      - name: web\n', '      - 7\n      - name: web\n'), at).services;
+    assert.equal(s?.spec.containers?.[0], 7);
+  });
+
   it('passes on what else a Deployment and its pod spec say, so that the server names it where it is written', () => {
     const text = DEPLOYMENT.replace('  replicas: 3\n', '  replicas: 3\n  strategy: { type: Recreate }\n').replace('    spec:\n      containers:', '    spec:\n      nodeSelector: { disk: ssd }\n      containers:');
     const [s] = parseManifest(text, at).services;
